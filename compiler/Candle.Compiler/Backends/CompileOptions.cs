@@ -1,0 +1,14 @@
+namespace Candle.Compiler.Backends;
+
+/// <summary>Options for compiling a graph.</summary>
+public sealed record CompileOptions
+{
+    /// <summary>Optimization level 0..3 (selects the pass pipeline).</summary>
+    public int OptLevel { get; init; } = 2;
+
+    /// <summary>Worker threads for kernels; 0 means the processor count.</summary>
+    public int Threads { get; init; }
+
+    /// <summary>Default options.</summary>
+    public static CompileOptions Default { get; } = new();
+}
