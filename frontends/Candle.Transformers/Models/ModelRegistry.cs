@@ -1,0 +1,52 @@
+using Candle.Runtime.Weights.SafeTensors;
+
+namespace Candle.Transformers.Models;
+
+/// <summary>Builds a model from its config and weights.</summary>
+public delegate IPretrainedModel ModelFactory(HfConfig config, ISafeTensorsSource weights, ModelLoadOptions options);
+
+/// <summary>
+/// Maps <c>model_type</c> to model builders and loads Hugging Face directories. The built-in architectures
+/// register in <see cref="BuiltInModels"/>; users may register their own.
+/// </summary>
+public static class ModelRegistry
+{
+    private static readonly Dictionary<string, ModelFactory> Factories = new(StringComparer.Ordinal);
+    private static readonly Lock Gate = new();
+
+    static ModelRegistry() => BuiltInModels.RegisterAll();
+
+    /// <summary>The registered model types, sorted.</summary>
+    public static IReadOnlyList<string> SupportedModelTypes
+    {
+        get
+        {
+            lock (Gate) return [.. Factories.Keys.Order(StringComparer.Ordinal)];
+        }
+    }
+
+    /// <summary>Registers (or replaces) the builder of a model type.</summary>
+    public static void Register(string modelType, ModelFactory factory)
+    {
+        lock (Gate) Factories[modelType] = factory;
+    }
+
+    /// <summary>Loads a model directory: config.json plus single or sharded safetensors.</summary>
+    /// <exception cref="NotSupportedException">The model_type is unknown; the message lists the supported ones.</exception>
+    public static IPretrainedModel Load(string directory, ModelLoadOptions? options = null)
+    {
+        if (!Directory.Exists(directory)) throw new DirectoryNotFoundException($"{directory}: no such model directory");
+        var config = HfConfig.Load(directory);
+        string type = config.ModelType;
+        ModelFactory? factory;
+        lock (Gate) Factories.TryGetValue(type, out factory);
+        if (factory is null)
+        {
+            throw new NotSupportedException(
+                $"{config.Path}: model_type '{type}' is not supported; supported: {string.Join(", ", SupportedModelTypes)}");
+        }
+
+        var weights = SafeTensorsCheckpoint.Open(directory);
+        return factory(config, weights, options ?? ModelLoadOptions.Default);
+    }
+}
