@@ -1,0 +1,95 @@
+namespace Candle.Runtime.Kernels.Cpu;
+
+/// <summary>Rotary embedding and scaled dot-product attention on contiguous tensors.</summary>
+public static class AttentionKernels
+{
+    /// <summary>
+    /// Rotary embedding. Args: <c>xSlot, cosSlot, sinSlot, outSlot, dtype, D, interleaved</c>; cos and sin hold D/2
+    /// values per row of x. Work items are rows of x.
+    /// </summary>
+    public static void Rope(nint[] slots, long[] a, long start, long end)
+    {
+        nint x = slots[a[0]], cos = slots[a[1]], sin = slots[a[2]], y = slots[a[3]];
+        var dt = (DType)a[4];
+        long d = a[5], h = d / 2;
+        bool inter = a[6] != 0;
+        for (long r = start; r < end; r++)
+        {
+            long o = r * d, oc = r * h;
+            for (long j = 0; j < h; j++)
+            {
+                double c = ElementIO.Read(cos, dt, oc + j), s = ElementIO.Read(sin, dt, oc + j);
+                long i0 = inter ? o + (2 * j) : o + j, i1 = inter ? i0 + 1 : o + j + h;
+                double x0 = ElementIO.Read(x, dt, i0), x1 = ElementIO.Read(x, dt, i1);
+                ElementIO.Write(y, dt, i0, (x0 * c) - (x1 * s));
+                ElementIO.Write(y, dt, i1, (x1 * c) + (x0 * s));
+            }
+        }
+    }
+
+    /// <summary>
+    /// Attention softmax(scale·QKᵀ + mask)·V with grouped key/value heads and a bottom-right aligned causal mask.
+    /// Args: <c>qSlot, kSlot, vSlot, maskSlot (−1 none), outSlot, dtype, maskDType, B, Hq, Hk, Sq, Sk, D, Dv,
+    /// scaleBits, causal</c>. Work items are (b, h, query) triples.
+    /// </summary>
+    public static void Attention(nint[] slots, long[] a, long start, long end)
+    {
+        nint q = slots[a[0]], k = slots[a[1]], v = slots[a[2]], y = slots[a[4]];
+        nint mask = a[3] < 0 ? 0 : slots[a[3]];
+        var dt = (DType)a[5];
+        var mdt = (DType)a[6];
+        long hq = a[8], hk = a[9], sq = a[10], sk = a[11], d = a[12], dv = a[13];
+        double scale = BitConverter.Int64BitsToDouble(a[14]);
+        bool causal = a[15] != 0;
+        var scores = new double[sk];
+        var acc = new double[dv];
+        for (long item = start; item < end; item++)
+        {
+            long i = item % sq, bh = item / sq, h = bh % hq, b = bh / hq;
+            long kvh = (b * hk) + (h / (hq / hk));
+            long qo = item * d;
+            double mx = double.NegativeInfinity;
+            for (long j = 0; j < sk; j++)
+            {
+                double s;
+                if (causal && j > i + (sk - sq))
+                {
+                    s = double.NegativeInfinity;
+                }
+                else
+                {
+                    s = 0;
+                    long ko = ((kvh * sk) + j) * d;
+                    for (long t = 0; t < d; t++) s += ElementIO.Read(q, dt, qo + t) * ElementIO.Read(k, dt, ko + t);
+                    s *= scale;
+                    if (mask != 0)
+                    {
+                        double m = ElementIO.Read(mask, mdt, (item * sk) + j);
+                        if (mdt == DType.Bool) s = m != 0 ? s : double.NegativeInfinity;
+                        else s += m;
+                    }
+                }
+
+                scores[j] = s;
+                mx = Math.Max(mx, s);
+            }
+
+            double sum = 0;
+            for (long j = 0; j < sk; j++)
+            {
+                scores[j] = Math.Exp(scores[j] - mx);
+                sum += scores[j];
+            }
+
+            Array.Clear(acc);
+            for (long j = 0; j < sk; j++)
+            {
+                double p = scores[j] / sum;
+                long vo = ((kvh * sk) + j) * dv;
+                for (long t = 0; t < dv; t++) acc[t] += p * ElementIO.Read(v, dt, vo + t);
+            }
+
+            for (long t = 0; t < dv; t++) ElementIO.Write(y, dt, (item * dv) + t, acc[t]);
+        }
+    }
+}

@@ -1,0 +1,85 @@
+namespace Candle.Runtime.Kernels.Cpu;
+
+/// <summary>
+/// The scalar elementwise kernel for any op and dtype (integers exactly, floats in double precision),
+/// with strided and broadcast inputs. Args: <c>op, outSlot, outDType, nIn, rank, shape[rank]</c>, then per
+/// input <c>slot, dtype, offset, strides[rank]</c> (in elements). Work items are output elements.
+/// </summary>
+public static class ElementwiseFallback
+{
+    /// <summary>The kernel.</summary>
+    public static void Run(nint[] slots, long[] a, long start, long end)
+    {
+        var op = (ElementwiseOp)a[0];
+        nint outp = slots[a[1]];
+        var outDt = (DType)a[2];
+        int nIn = (int)a[3];
+        int rank = (int)a[4];
+        int shapeAt = 5;
+        Span<nint> ptr = stackalloc nint[3];
+        Span<int> dt = stackalloc int[3];
+        Span<long> off = stackalloc long[3];
+        Span<int> strideAt = stackalloc int[3];
+        int p = shapeAt + rank;
+        for (int k = 0; k < nIn; k++)
+        {
+            ptr[k] = slots[a[p]];
+            dt[k] = (int)a[p + 1];
+            off[k] = a[p + 2];
+            strideAt[k] = p + 3;
+            p += 3 + rank;
+        }
+
+        var inDt = (DType)dt[op == ElementwiseOp.Where ? 1 : 0];
+        bool integer = !inDt.IsFloat() && op != ElementwiseOp.Cast;
+        Span<long> idx = stackalloc long[Math.Max(rank, 1)];
+        Span<long> e = stackalloc long[3];
+        for (long i = start; i < end; i++)
+        {
+            long rem = i;
+            for (int d = rank - 1; d >= 0; d--)
+            {
+                long n = a[shapeAt + d];
+                idx[d] = rem % n;
+                rem /= n;
+            }
+
+            for (int k = 0; k < nIn; k++)
+            {
+                long o = off[k];
+                for (int d = 0; d < rank; d++) o += idx[d] * a[strideAt[k] + d];
+                e[k] = o;
+            }
+
+            if (op == ElementwiseOp.Where)
+            {
+                bool c = ElementIO.ReadInt(ptr[0], (DType)dt[0], e[0]) != 0;
+                int pick = c ? 1 : 2;
+                if (inDt.IsFloat()) ElementIO.Write(outp, outDt, i, ElementIO.Read(ptr[pick], (DType)dt[pick], e[pick]));
+                else ElementIO.WriteInt(outp, outDt, i, ElementIO.ReadInt(ptr[pick], (DType)dt[pick], e[pick]));
+                continue;
+            }
+
+            if (op == ElementwiseOp.Cast && !inDt.IsFloat())
+            {
+                ElementIO.WriteInt(outp, outDt, i, ElementIO.ReadInt(ptr[0], inDt, e[0]));
+                continue;
+            }
+
+            if (integer)
+            {
+                long x = ElementIO.ReadInt(ptr[0], inDt, e[0]);
+                long y = nIn > 1 ? ElementIO.ReadInt(ptr[1], (DType)dt[1], e[1]) : 0;
+                if (ScalarMath.TryInteger(op, x, y, out long r))
+                {
+                    ElementIO.WriteInt(outp, outDt, i, r);
+                    continue;
+                }
+            }
+
+            double xa = ElementIO.Read(ptr[0], inDt, e[0]);
+            double res = nIn == 1 ? ScalarMath.Unary(op, xa) : ScalarMath.Binary(op, xa, ElementIO.Read(ptr[1], (DType)dt[1], e[1]));
+            ElementIO.Write(outp, outDt, i, res);
+        }
+    }
+}

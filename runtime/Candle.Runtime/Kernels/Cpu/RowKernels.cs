@@ -1,0 +1,298 @@
+namespace Candle.Runtime.Kernels.Cpu;
+
+/// <summary>
+/// Kernels over contiguous rows (the reduced or normalized axis last): reductions, cumulative sums, softmax,
+/// log-softmax, layer norm, RMS norm and group norm. float32 rows are vectorized; other dtypes compute in double.
+/// Work items are rows.
+/// </summary>
+public static unsafe class RowKernels
+{
+    /// <summary>Args: <c>op, inSlot, inDType, outSlot, outDType, rowLen</c>.</summary>
+    public static void Reduce(nint[] slots, long[] a, long start, long end)
+    {
+        var op = (ReduceOp)a[0];
+        nint x = slots[a[1]];
+        var dt = (DType)a[2];
+        nint y = slots[a[3]];
+        var odt = (DType)a[4];
+        long n = a[5];
+        for (long r = start; r < end; r++)
+        {
+            long o = r * n;
+            if (dt == DType.F32 && op is ReduceOp.Sum or ReduceOp.Mean or ReduceOp.Max or ReduceOp.Min)
+            {
+                float* p = (float*)x + o;
+                float v = op switch
+                {
+                    ReduceOp.Sum => RowMath.Sum(p, n),
+                    ReduceOp.Mean => RowMath.Sum(p, n) / n,
+                    ReduceOp.Max => RowMath.Max(p, n),
+                    _ => RowMath.Min(p, n),
+                };
+                ((float*)y)[r] = v;
+                continue;
+            }
+
+            if (op is ReduceOp.ArgMax or ReduceOp.ArgMin)
+            {
+                long best = 0;
+                double bv = ElementIO.Read(x, dt, o);
+                for (long j = 1; j < n && !double.IsNaN(bv); j++)
+                {
+                    double v = ElementIO.Read(x, dt, o + j);
+                    if (double.IsNaN(v) || (op == ReduceOp.ArgMax ? v > bv : v < bv))
+                    {
+                        bv = v;
+                        best = j;
+                    }
+                }
+
+                ElementIO.WriteInt(y, odt, r, best);
+                continue;
+            }
+
+            if (!dt.IsFloat() && op is ReduceOp.Sum or ReduceOp.Prod or ReduceOp.Max or ReduceOp.Min)
+            {
+                long acc = op switch { ReduceOp.Sum => 0, ReduceOp.Prod => 1, ReduceOp.Max => long.MinValue, _ => long.MaxValue };
+                for (long j = 0; j < n; j++)
+                {
+                    long v = ElementIO.ReadInt(x, dt, o + j);
+                    acc = op switch
+                    {
+                        ReduceOp.Sum => unchecked(acc + v),
+                        ReduceOp.Prod => unchecked(acc * v),
+                        ReduceOp.Max => Math.Max(acc, v),
+                        _ => Math.Min(acc, v),
+                    };
+                }
+
+                ElementIO.WriteInt(y, odt, r, acc);
+                continue;
+            }
+
+            double d = op switch { ReduceOp.Prod => 1, ReduceOp.Max => double.NegativeInfinity, ReduceOp.Min => double.PositiveInfinity, _ => 0 };
+            for (long j = 0; j < n; j++)
+            {
+                double v = ElementIO.Read(x, dt, o + j);
+                d = op switch
+                {
+                    ReduceOp.Sum or ReduceOp.Mean => d + v,
+                    ReduceOp.Prod => d * v,
+                    ReduceOp.Max => double.IsNaN(v) || double.IsNaN(d) ? double.NaN : Math.Max(d, v),
+                    _ => double.IsNaN(v) || double.IsNaN(d) ? double.NaN : Math.Min(d, v),
+                };
+            }
+
+            if (op == ReduceOp.Mean) d /= n;
+            ElementIO.Write(y, odt, r, d);
+        }
+    }
+
+    /// <summary>Inclusive prefix sums. Args: <c>inSlot, inDType, outSlot, outDType, rowLen</c>.</summary>
+    public static void CumSum(nint[] slots, long[] a, long start, long end)
+    {
+        nint x = slots[a[0]];
+        var dt = (DType)a[1];
+        nint y = slots[a[2]];
+        var odt = (DType)a[3];
+        long n = a[4];
+        for (long r = start; r < end; r++)
+        {
+            long o = r * n;
+            if (odt.IsFloat())
+            {
+                double s = 0;
+                for (long j = 0; j < n; j++)
+                {
+                    s += ElementIO.Read(x, dt, o + j);
+                    ElementIO.Write(y, odt, o + j, s);
+                }
+            }
+            else
+            {
+                long s = 0;
+                for (long j = 0; j < n; j++)
+                {
+                    s = unchecked(s + ElementIO.ReadInt(x, dt, o + j));
+                    ElementIO.WriteInt(y, odt, o + j, s);
+                }
+            }
+        }
+    }
+
+    /// <summary>Softmax along rows. Args: <c>inSlot, outSlot, dtype, rowLen</c>.</summary>
+    public static void Softmax(nint[] slots, long[] a, long start, long end) => SoftmaxCore(slots, a, start, end, log: false);
+
+    /// <summary>Log-softmax along rows. Args: <c>inSlot, outSlot, dtype, rowLen</c>.</summary>
+    public static void LogSoftmax(nint[] slots, long[] a, long start, long end) => SoftmaxCore(slots, a, start, end, log: true);
+
+    private static void SoftmaxCore(nint[] slots, long[] a, long start, long end, bool log)
+    {
+        nint x = slots[a[0]];
+        nint y = slots[a[1]];
+        var dt = (DType)a[2];
+        long n = a[3];
+        if (n == 0) return;
+        for (long r = start; r < end; r++)
+        {
+            long o = r * n;
+            if (dt == DType.F32)
+            {
+                float* px = (float*)x + o, py = (float*)y + o;
+                float m = RowMath.Max(px, n);
+                if (float.IsNegativeInfinity(m)) m = 0;
+                if (log)
+                {
+                    float lse = m + MathF.Log(RowMath.SumExpShifted(px, n, m));
+                    RowMath.ScaleShift(px, py, n, 1, -lse);
+                }
+                else
+                {
+                    float s = RowMath.ExpShifted(px, py, n, m);
+                    RowMath.ScaleShift(py, py, n, 1 / s, 0);
+                }
+
+                continue;
+            }
+
+            double mx = double.NegativeInfinity;
+            bool nan = false;
+            for (long j = 0; j < n; j++)
+            {
+                double v = ElementIO.Read(x, dt, o + j);
+                nan |= double.IsNaN(v);
+                mx = Math.Max(mx, v);
+            }
+
+            if (nan) mx = double.NaN;
+            if (double.IsNegativeInfinity(mx)) mx = 0;
+            double sum = 0;
+            for (long j = 0; j < n; j++) sum += Math.Exp(ElementIO.Read(x, dt, o + j) - mx);
+            double ls = Math.Log(sum);
+            for (long j = 0; j < n; j++)
+            {
+                double v = ElementIO.Read(x, dt, o + j) - mx;
+                ElementIO.Write(y, dt, o + j, log ? v - ls : Math.Exp(v) / sum);
+            }
+        }
+    }
+
+    /// <summary>Layer norm. Args: <c>inSlot, weightSlot (−1 none), biasSlot (−1 none), outSlot, dtype, rowLen, epsBits</c>.</summary>
+    public static void LayerNorm(nint[] slots, long[] a, long start, long end)
+    {
+        nint x = slots[a[0]];
+        nint w = a[1] < 0 ? 0 : slots[a[1]];
+        nint b = a[2] < 0 ? 0 : slots[a[2]];
+        nint y = slots[a[3]];
+        var dt = (DType)a[4];
+        long n = a[5];
+        double eps = BitConverter.Int64BitsToDouble(a[6]);
+        for (long r = start; r < end; r++)
+        {
+            long o = r * n;
+            if (dt == DType.F32)
+            {
+                float* px = (float*)x + o;
+                float mean = RowMath.Sum(px, n) / n;
+                float var = RowMath.SumSquaredDeviations(px, n, mean) / n;
+                float rstd = 1 / MathF.Sqrt(var + (float)eps);
+                RowMath.Normalize(px, (float*)y + o, n, mean, rstd, (float*)w, (float*)b);
+                continue;
+            }
+
+            double s = 0;
+            for (long j = 0; j < n; j++) s += ElementIO.Read(x, dt, o + j);
+            double m = s / n, ss = 0;
+            for (long j = 0; j < n; j++)
+            {
+                double d = ElementIO.Read(x, dt, o + j) - m;
+                ss += d * d;
+            }
+
+            double rs = 1 / Math.Sqrt((ss / n) + eps);
+            for (long j = 0; j < n; j++)
+            {
+                double v = (ElementIO.Read(x, dt, o + j) - m) * rs;
+                if (w != 0) v *= ElementIO.Read(w, dt, j);
+                if (b != 0) v += ElementIO.Read(b, dt, j);
+                ElementIO.Write(y, dt, o + j, v);
+            }
+        }
+    }
+
+    /// <summary>RMS norm. Args: <c>inSlot, weightSlot (−1 none), outSlot, dtype, rowLen, epsBits</c>.</summary>
+    public static void RmsNorm(nint[] slots, long[] a, long start, long end)
+    {
+        nint x = slots[a[0]];
+        nint w = a[1] < 0 ? 0 : slots[a[1]];
+        nint y = slots[a[2]];
+        var dt = (DType)a[3];
+        long n = a[4];
+        double eps = BitConverter.Int64BitsToDouble(a[5]);
+        for (long r = start; r < end; r++)
+        {
+            long o = r * n;
+            if (dt == DType.F32)
+            {
+                float* px = (float*)x + o;
+                float rstd = 1 / MathF.Sqrt((RowMath.SumSquares(px, n) / n) + (float)eps);
+                RowMath.Normalize(px, (float*)y + o, n, 0, rstd, (float*)w, null);
+                continue;
+            }
+
+            double ss = 0;
+            for (long j = 0; j < n; j++)
+            {
+                double v = ElementIO.Read(x, dt, o + j);
+                ss += v * v;
+            }
+
+            double rs = 1 / Math.Sqrt((ss / n) + eps);
+            for (long j = 0; j < n; j++)
+            {
+                double v = ElementIO.Read(x, dt, o + j) * rs;
+                if (w != 0) v *= ElementIO.Read(w, dt, j);
+                ElementIO.Write(y, dt, o + j, v);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Group norm over [N, C, spatial]. Args: <c>inSlot, weightSlot, biasSlot, outSlot, dtype, C, spatial, groups, epsBits</c>.
+    /// Work items are (n, group) pairs.
+    /// </summary>
+    public static void GroupNorm(nint[] slots, long[] a, long start, long end)
+    {
+        nint x = slots[a[0]];
+        nint w = a[1] < 0 ? 0 : slots[a[1]];
+        nint b = a[2] < 0 ? 0 : slots[a[2]];
+        nint y = slots[a[3]];
+        var dt = (DType)a[4];
+        long c = a[5], sp = a[6], groups = a[7];
+        double eps = BitConverter.Int64BitsToDouble(a[8]);
+        long cg = c / groups, len = cg * sp;
+        for (long r = start; r < end; r++)
+        {
+            long o = r * len;
+            long g = r % groups;
+            double s = 0;
+            for (long j = 0; j < len; j++) s += ElementIO.Read(x, dt, o + j);
+            double m = len == 0 ? 0 : s / len, ss = 0;
+            for (long j = 0; j < len; j++)
+            {
+                double d = ElementIO.Read(x, dt, o + j) - m;
+                ss += d * d;
+            }
+
+            double rs = 1 / Math.Sqrt((len == 0 ? 0 : ss / len) + eps);
+            for (long j = 0; j < len; j++)
+            {
+                long ch = (g * cg) + (j / sp);
+                double v = (ElementIO.Read(x, dt, o + j) - m) * rs;
+                if (w != 0) v *= ElementIO.Read(w, dt, ch);
+                if (b != 0) v += ElementIO.Read(b, dt, ch);
+                ElementIO.Write(y, dt, o + j, v);
+            }
+        }
+    }
+}

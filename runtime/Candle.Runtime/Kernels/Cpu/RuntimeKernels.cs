@@ -1,0 +1,39 @@
+using System.Collections.Frozen;
+
+namespace Candle.Runtime.Kernels.Cpu;
+
+/// <summary>The hand-written CPU kernels that plans call by name (<c>rt:NAME</c> in a plan step).</summary>
+public static class RuntimeKernels
+{
+    private static readonly FrozenDictionary<string, KernelFn> Table = new Dictionary<string, KernelFn>(StringComparer.Ordinal)
+    {
+        ["copy"] = CopyKernels.Copy,
+        ["fill"] = CopyKernels.Fill,
+        ["arange"] = CopyKernels.Arange,
+        ["elementwise"] = ElementwiseFallback.Run,
+        ["reduce"] = RowKernels.Reduce,
+        ["cumsum"] = RowKernels.CumSum,
+        ["softmax"] = RowKernels.Softmax,
+        ["log_softmax"] = RowKernels.LogSoftmax,
+        ["layer_norm"] = RowKernels.LayerNorm,
+        ["rms_norm"] = RowKernels.RmsNorm,
+        ["group_norm"] = RowKernels.GroupNorm,
+        ["matmul"] = MatMulKernel.Run,
+        ["conv"] = ConvKernels.Conv,
+        ["conv_transpose"] = ConvKernels.ConvTranspose,
+        ["pool"] = ConvKernels.Pool,
+        ["index_select"] = GatherKernels.IndexSelect,
+        ["gather"] = GatherKernels.Gather,
+        ["scatter_add"] = GatherKernels.ScatterAdd,
+        ["rope"] = AttentionKernels.Rope,
+        ["attention"] = AttentionKernels.Attention,
+    }.ToFrozenDictionary(StringComparer.Ordinal);
+
+    /// <summary>The names of all kernels.</summary>
+    public static IEnumerable<string> Names => Table.Keys;
+
+    /// <summary>Looks a kernel up by name.</summary>
+    /// <exception cref="KeyNotFoundException">No kernel has that name.</exception>
+    public static KernelFn Get(string name) =>
+        Table.TryGetValue(name, out var fn) ? fn : throw new KeyNotFoundException($"no runtime kernel named '{name}'");
+}

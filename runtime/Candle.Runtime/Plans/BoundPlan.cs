@@ -1,0 +1,72 @@
+namespace Candle.Runtime.Plans;
+
+/// <summary>A plan's sizes, arena layout and step arguments resolved for one set of symbol values.</summary>
+internal sealed class BoundPlan
+{
+    public required long ArenaBytes { get; init; }
+
+    /// <summary>Per buffer: arena offset (arena buffers) or -1.</summary>
+    public required long[] Offsets { get; init; }
+
+    /// <summary>Per buffer: size in bytes.</summary>
+    public required long[] Bytes { get; init; }
+
+    public required long[][] Args { get; init; }
+
+    public required long[] Work { get; init; }
+
+    public required int[] MinPerChunk { get; init; }
+
+    public required int[][] OutputShapes { get; init; }
+
+    public static BoundPlan Create(PlanDefinition def, IReadOnlyDictionary<string, long> env)
+    {
+        int nb = def.Buffers.Count;
+        var bytes = new long[nb];
+        var offsets = new long[nb];
+        var arena = new List<int>();
+        for (int i = 0; i < nb; i++)
+        {
+            bytes[i] = def.Buffers[i].Bytes.Evaluate(env);
+            offsets[i] = -1;
+            if (def.Buffers[i].Kind == BufferKind.Arena) arena.Add(i);
+        }
+
+        var ab = new long[arena.Count];
+        var af = new int[arena.Count];
+        var al = new int[arena.Count];
+        var ao = new long[arena.Count];
+        for (int i = 0; i < arena.Count; i++)
+        {
+            var b = def.Buffers[arena[i]];
+            ab[i] = bytes[arena[i]];
+            af[i] = b.FirstStep;
+            al[i] = b.LastStep;
+        }
+
+        long peak = MemoryPlanner.Assign(ab, af, al, ao);
+        for (int i = 0; i < arena.Count; i++) offsets[arena[i]] = ao[i];
+        int ns = def.Steps.Count;
+        var args = new long[ns][];
+        var work = new long[ns];
+        var minPer = new int[ns];
+        for (int s = 0; s < ns; s++)
+        {
+            var st = def.Steps[s];
+            var a = new long[st.Args.Count];
+            for (int j = 0; j < a.Length; j++) a[j] = st.Args[j].Evaluate(env);
+            args[s] = a;
+            work[s] = st.Work.Evaluate(env);
+            long cost = st.CostPerItem.Evaluate(env);
+            minPer[s] = cost <= 0 ? int.MaxValue : (int)Math.Clamp(32768 / cost, 1, int.MaxValue);
+        }
+
+        var outs = new int[def.Outputs.Count][];
+        for (int o = 0; o < outs.Length; o++)
+        {
+            outs[o] = [.. def.Outputs[o].Shape.Select(d => checked((int)d.Evaluate(env)))];
+        }
+
+        return new BoundPlan { ArenaBytes = peak, Offsets = offsets, Bytes = bytes, Args = args, Work = work, MinPerChunk = minPer, OutputShapes = outs };
+    }
+}

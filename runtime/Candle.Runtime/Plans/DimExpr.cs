@@ -1,0 +1,226 @@
+using System.Globalization;
+
+namespace Candle.Runtime.Plans;
+
+/// <summary>
+/// A symbolic integer expression stored in a plan: constants, named symbols (such as <c>seq</c>), sums,
+/// differences, products and floor divisions by constants. Its text form is the one the compiler prints
+/// for dimensions (for example <c>2*seq + 1</c> or <c>(seq + 1)//2</c>), which is also how plans store it.
+/// </summary>
+public sealed class DimExpr : IEquatable<DimExpr>
+{
+    private readonly Node _root;
+
+    private DimExpr(Node root, string text)
+    {
+        _root = root;
+        Text = text;
+    }
+
+    /// <summary>The expression's text.</summary>
+    public string Text { get; }
+
+    /// <summary>True when the expression has no symbols.</summary>
+    public bool IsConstant => _root.IsConstant;
+
+    /// <summary>The symbol name when the expression is exactly one symbol, else null.</summary>
+    public string? SymbolName => _root is SymNode s ? s.Name : null;
+
+    /// <summary>A constant expression.</summary>
+    public static DimExpr Const(long value) => new(new ConstNode(value), value.ToString(CultureInfo.InvariantCulture));
+
+    /// <summary>A symbol.</summary>
+    public static DimExpr Sym(string name) => Parse(name);
+
+    /// <summary>Parses the text form.</summary>
+    /// <exception cref="FormatException">The text is not a valid expression.</exception>
+    public static DimExpr Parse(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var p = new Parser(text);
+        var root = p.ParseExpr();
+        p.SkipSpaces();
+        if (!p.AtEnd)
+        {
+            throw new FormatException($"dimension expression '{text}': unexpected '{text[p.Pos]}' at {p.Pos}");
+        }
+
+        return new DimExpr(root, text);
+    }
+
+    /// <summary>The symbol names mentioned.</summary>
+    public IEnumerable<string> Symbols
+    {
+        get
+        {
+            var set = new SortedSet<string>(StringComparer.Ordinal);
+            _root.Collect(set);
+            return set;
+        }
+    }
+
+    /// <summary>Evaluates with the given symbol values.</summary>
+    /// <exception cref="KeyNotFoundException">A symbol has no value.</exception>
+    public long Evaluate(IReadOnlyDictionary<string, long> symbols) => _root.Eval(symbols);
+
+    /// <summary>The value of a constant expression.</summary>
+    /// <exception cref="InvalidOperationException">The expression is symbolic.</exception>
+    public long Value => IsConstant ? _root.Eval(EmptySymbols) : throw new InvalidOperationException($"dimension expression '{Text}' is symbolic");
+
+    private static readonly Dictionary<string, long> EmptySymbols = [];
+
+    /// <inheritdoc/>
+    public bool Equals(DimExpr? other) => other is not null && other.Text == Text;
+
+    /// <inheritdoc/>
+    public override bool Equals(object? obj) => obj is DimExpr d && Equals(d);
+
+    /// <inheritdoc/>
+    public override int GetHashCode() => StringComparer.Ordinal.GetHashCode(Text);
+
+    /// <inheritdoc/>
+    public override string ToString() => Text;
+
+    private abstract class Node
+    {
+        public abstract bool IsConstant { get; }
+
+        public abstract long Eval(IReadOnlyDictionary<string, long> s);
+
+        public virtual void Collect(SortedSet<string> set)
+        {
+        }
+    }
+
+    private sealed class ConstNode(long value) : Node
+    {
+        public override bool IsConstant => true;
+
+        public override long Eval(IReadOnlyDictionary<string, long> s) => value;
+    }
+
+    private sealed class SymNode(string name) : Node
+    {
+        public string Name => name;
+
+        public override bool IsConstant => false;
+
+        public override long Eval(IReadOnlyDictionary<string, long> s) =>
+            s.TryGetValue(name, out long v) ? v : throw new KeyNotFoundException($"symbolic dimension '{name}' has no value");
+
+        public override void Collect(SortedSet<string> set) => set.Add(name);
+    }
+
+    private sealed class BinNode(char op, Node a, Node b) : Node
+    {
+        public override bool IsConstant => a.IsConstant && b.IsConstant;
+
+        public override long Eval(IReadOnlyDictionary<string, long> s)
+        {
+            long x = a.Eval(s), y = b.Eval(s);
+            return op switch
+            {
+                '+' => checked(x + y),
+                '-' => checked(x - y),
+                '*' => checked(x * y),
+                _ => y <= 0 ? throw new DivideByZeroException($"dimension divisor {y} must be positive") : (x / y) - ((x % y != 0 && x < 0) ? 1 : 0),
+            };
+        }
+
+        public override void Collect(SortedSet<string> set)
+        {
+            a.Collect(set);
+            b.Collect(set);
+        }
+    }
+
+    private sealed class Parser(string text)
+    {
+        public int Pos;
+
+        public bool AtEnd => Pos >= text.Length;
+
+        public void SkipSpaces()
+        {
+            while (Pos < text.Length && text[Pos] == ' ') Pos++;
+        }
+
+        private bool Eat(string s)
+        {
+            SkipSpaces();
+            if (string.CompareOrdinal(text, Pos, s, 0, s.Length) == 0)
+            {
+                Pos += s.Length;
+                return true;
+            }
+
+            return false;
+        }
+
+        public Node ParseExpr()
+        {
+            Node left = Eat("-") ? new BinNode('-', new ConstNode(0), ParseTerm()) : ParseTerm();
+            while (true)
+            {
+                if (Eat("+")) left = new BinNode('+', left, ParseTerm());
+                else if (Eat("-")) left = new BinNode('-', left, ParseTerm());
+                else return left;
+            }
+        }
+
+        private Node ParseTerm()
+        {
+            Node left = ParseFactor();
+            while (true)
+            {
+                SkipSpaces();
+                if (Pos < text.Length && text[Pos] == '*')
+                {
+                    Pos++;
+                    left = new BinNode('*', left, ParseFactor());
+                }
+                else
+                {
+                    return left;
+                }
+            }
+        }
+
+        private Node ParseFactor()
+        {
+            SkipSpaces();
+            if (Eat("("))
+            {
+                var inner = ParseExpr();
+                if (!Eat(")")) throw Error("expected ')'");
+                if (!Eat("//")) throw Error("expected '//' after a parenthesized expression");
+                SkipSpaces();
+                return new BinNode('/', inner, new ConstNode(ParseNumber()));
+            }
+
+            if (Pos < text.Length && char.IsAsciiDigit(text[Pos]))
+            {
+                return new ConstNode(ParseNumber());
+            }
+
+            int start = Pos;
+            while (Pos < text.Length && (char.IsLetterOrDigit(text[Pos]) || text[Pos] is '_' or '.' or '$' or '\''))
+            {
+                Pos++;
+            }
+
+            if (Pos == start) throw Error("expected a number, a symbol or '('");
+            return new SymNode(text[start..Pos]);
+        }
+
+        private long ParseNumber()
+        {
+            int start = Pos;
+            while (Pos < text.Length && char.IsAsciiDigit(text[Pos])) Pos++;
+            if (Pos == start) throw Error("expected a number");
+            return long.Parse(text.AsSpan(start, Pos - start), NumberStyles.None, CultureInfo.InvariantCulture);
+        }
+
+        private FormatException Error(string what) => new($"dimension expression '{text}': {what} at {Pos}");
+    }
+}

@@ -1,0 +1,372 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Reflection;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Loader;
+using Candle.Runtime.Execution;
+using Candle.Runtime.Kernels.Cpu;
+using Candle.Runtime.Tensors;
+using Candle.Runtime.Threading;
+
+namespace Candle.Runtime.Plans;
+
+/// <summary>
+/// A compiled CPU program: kernel calls over buffers. Inputs are read in place, weights are bound zero-copy,
+/// intermediates live in one arena per call (offsets assigned by <see cref="MemoryPlanner"/> from buffer lifetimes),
+/// outputs are fresh tensors. Symbolic dimensions are resolved when called, so one plan serves every value of them.
+/// <see cref="Run"/> may be called from many threads at once. <see cref="Save"/> writes the plan, its generated kernel
+/// assembly and its weights to one file that <see cref="Load"/> reads with this assembly alone.
+/// </summary>
+public sealed class Plan : IExecutable
+{
+    /// <summary>The name of the type holding generated kernels in a kernel assembly.</summary>
+    public const string GeneratedKernelsType = "Candle.Generated.Kernels";
+
+    private const int MaxCachedBindings = 64;
+    private readonly KernelFn[] _kernels;
+    private readonly nint[] _weightPtrs;
+    private readonly MemoryHandle[] _weightPins;
+    private readonly string[] _symbols;
+    private readonly ConcurrentDictionary<SymbolKey, BoundPlan> _bound = new();
+    private readonly ArenaPool _arenas = new();
+    private readonly object? _keepAlive;
+
+    /// <summary>Creates a plan from its definition, generated kernel assembly (may be null) and weights.</summary>
+    /// <param name="definition">Inputs, outputs, buffers and steps.</param>
+    /// <param name="kernelAssembly">The bytes of the generated kernel assembly, or null when no step uses one.</param>
+    /// <param name="weights">Weight tensors, indexed by the weight buffers' <see cref="PlanBuffer.Index"/>; bound without copying.</param>
+    /// <param name="kernelDump">The IL listing of the generated kernels.</param>
+    /// <exception cref="ArgumentException">A step names a kernel that does not exist, or the weights do not match.</exception>
+    public Plan(PlanDefinition definition, byte[]? kernelAssembly, IReadOnlyList<HostTensor> weights, string? kernelDump)
+        : this(definition, kernelAssembly, weights, kernelDump, null)
+    {
+    }
+
+    private Plan(PlanDefinition definition, byte[]? kernelAssembly, IReadOnlyList<HostTensor> weights, string? kernelDump, object? keepAlive)
+    {
+        ArgumentNullException.ThrowIfNull(definition);
+        ArgumentNullException.ThrowIfNull(weights);
+        Definition = definition;
+        KernelAssemblyBytes = kernelAssembly;
+        KernelDump = kernelDump ?? string.Empty;
+        Weights = weights;
+        _keepAlive = keepAlive;
+        if (weights.Count != definition.Weights.Count)
+        {
+            throw new ArgumentException($"plan names {definition.Weights.Count} weights but {weights.Count} were given", nameof(weights));
+        }
+
+        if (kernelAssembly is not null)
+        {
+            var alc = new AssemblyLoadContext("Candle.Kernels", isCollectible: true);
+            using var ms = new MemoryStream(kernelAssembly, writable: false);
+            KernelAssembly = alc.LoadFromStream(ms);
+        }
+
+        var generated = KernelAssembly?.GetType(GeneratedKernelsType);
+        _kernels = new KernelFn[definition.Steps.Count];
+        var cache = new Dictionary<string, KernelFn>(StringComparer.Ordinal);
+        for (int i = 0; i < _kernels.Length; i++)
+        {
+            string name = definition.Steps[i].Kernel;
+            if (!cache.TryGetValue(name, out var fn))
+            {
+                fn = ResolveKernel(name, generated, definition.Steps[i].Label);
+                cache[name] = fn;
+            }
+
+            _kernels[i] = fn;
+        }
+
+        _weightPins = new MemoryHandle[weights.Count];
+        _weightPtrs = new nint[weights.Count];
+        for (int i = 0; i < weights.Count; i++)
+        {
+            _weightPins[i] = weights[i].Data.Pin();
+            unsafe
+            {
+                _weightPtrs[i] = (nint)_weightPins[i].Pointer;
+            }
+        }
+
+        _symbols = [.. definition.Inputs.SelectMany(t => t.Shape).SelectMany(d => d.Symbols)
+            .Concat(definition.Buffers.SelectMany(b => b.Bytes.Symbols)).Distinct().Order(StringComparer.Ordinal)];
+    }
+
+    /// <summary>Unpins the weights.</summary>
+    ~Plan()
+    {
+        foreach (var h in _weightPins) h.Dispose();
+    }
+
+    /// <summary>The plan's structure.</summary>
+    public PlanDefinition Definition { get; }
+
+    /// <summary>The generated kernel assembly's bytes, or null.</summary>
+    public byte[]? KernelAssemblyBytes { get; }
+
+    /// <summary>The loaded generated kernel assembly, or null (its methods have IL bodies that other backends can read).</summary>
+    public Assembly? KernelAssembly { get; }
+
+    /// <summary>The IL listing of every generated kernel.</summary>
+    public string KernelDump { get; }
+
+    /// <summary>The bound weights.</summary>
+    public IReadOnlyList<HostTensor> Weights { get; }
+
+    /// <inheritdoc/>
+    public IReadOnlyList<string> InputNames => [.. Definition.Inputs.Select(i => i.Name)];
+
+    /// <inheritdoc/>
+    public IReadOnlyList<string> OutputNames => [.. Definition.Outputs.Select(i => i.Name)];
+
+    /// <summary>The symbols the plan's shapes mention (resolved from the inputs at each call).</summary>
+    public IReadOnlyList<string> Symbols => _symbols;
+
+    /// <summary>A readable listing of the generated kernels' IL.</summary>
+    public string DumpKernels() => KernelDump;
+
+    /// <summary>A readable listing of the plan: inputs, outputs, buffers and steps.</summary>
+    public string Describe()
+    {
+        var sb = new System.Text.StringBuilder();
+        foreach (var t in Definition.Inputs) sb.Append("input ").Append(t.Name).Append(": ").Append(t.DType.TorchName()).Append(t.ShapeText).Append(" -> b").Append(t.Buffer).AppendLine();
+        for (int i = 0; i < Definition.Buffers.Count; i++)
+        {
+            var b = Definition.Buffers[i];
+            sb.Append('b').Append(i).Append(": ").Append(b.Kind).Append(' ').Append(b.Index).Append(", ").Append(b.Bytes).Append(" bytes");
+            if (b.Kind == BufferKind.Arena) sb.Append(", live ").Append(b.FirstStep).Append("..").Append(b.LastStep);
+            sb.AppendLine();
+        }
+
+        for (int i = 0; i < Definition.Steps.Count; i++)
+        {
+            var s = Definition.Steps[i];
+            sb.Append(i).Append(": ").Append(s.Kernel).Append(" (").Append(string.Join(", ", s.Args)).Append(") over ").Append(s.Work).Append("  # ").Append(s.Label).AppendLine();
+        }
+
+        foreach (var t in Definition.Outputs) sb.Append("output ").Append(t.Name).Append(": ").Append(t.DType.TorchName()).Append(t.ShapeText).Append(" <- b").Append(t.Buffer).AppendLine();
+        return sb.ToString();
+    }
+
+    /// <summary>The arena bytes one call needs for the given symbol values.</summary>
+    /// <exception cref="KeyNotFoundException">A symbol has no value.</exception>
+    public long PeakArenaBytes(IReadOnlyDictionary<string, long> symbols)
+    {
+        ArgumentNullException.ThrowIfNull(symbols);
+        return Bind([.. _symbols.Select(s => symbols.TryGetValue(s, out long v) ? v : throw new KeyNotFoundException($"symbol '{s}' has no value"))]).ArenaBytes;
+    }
+
+    /// <summary>The symbol values the given inputs imply.</summary>
+    /// <exception cref="ArgumentException">The inputs do not match the plan's inputs.</exception>
+    public Dictionary<string, long> BindSymbols(IReadOnlyList<HostTensor> inputs)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        var ins = Definition.Inputs;
+        if (inputs.Count != ins.Count)
+        {
+            throw new ArgumentException($"plan takes {ins.Count} inputs ({string.Join(", ", ins.Select(i => i.Name))}) but {inputs.Count} were given", nameof(inputs));
+        }
+
+        var env = new Dictionary<string, long>(StringComparer.Ordinal);
+        for (int i = 0; i < ins.Count; i++)
+        {
+            var t = inputs[i] ?? throw new ArgumentException($"input '{ins[i].Name}' is null", nameof(inputs));
+            if (t.DType != ins[i].DType || t.Rank != ins[i].Shape.Count)
+            {
+                throw new ArgumentException($"input '{ins[i].Name}' expects {ins[i].DType.TorchName()}{ins[i].ShapeText} but got {t}", nameof(inputs));
+            }
+
+            for (int d = 0; d < t.Rank; d++)
+            {
+                if (ins[i].Shape[d].SymbolName is string s) env.TryAdd(s, t.Shape[d]);
+            }
+        }
+
+        for (int i = 0; i < ins.Count; i++)
+        {
+            for (int d = 0; d < inputs[i].Rank; d++)
+            {
+                long want;
+                try
+                {
+                    want = ins[i].Shape[d].Evaluate(env);
+                }
+                catch (KeyNotFoundException e)
+                {
+                    throw new ArgumentException($"input '{ins[i].Name}': {e.Message}", nameof(inputs), e);
+                }
+
+                if (want != inputs[i].Shape[d])
+                {
+                    throw new ArgumentException($"input '{ins[i].Name}' expects {ins[i].DType.TorchName()}{ins[i].ShapeText} (dim {d} = {want}) but got {inputs[i]}", nameof(inputs));
+                }
+            }
+        }
+
+        return env;
+    }
+
+    /// <inheritdoc/>
+    public HostTensor[] Run(IReadOnlyList<HostTensor> inputs)
+    {
+        var env = BindSymbols(inputs);
+        var key = new long[_symbols.Length];
+        for (int i = 0; i < key.Length; i++)
+        {
+            key[i] = env.TryGetValue(_symbols[i], out long v) ? v : throw new ArgumentException($"symbol '{_symbols[i]}' is not determined by the inputs' shapes", nameof(inputs));
+        }
+
+        var bound = Bind(key);
+        var def = Definition;
+        var slots = new nint[def.Buffers.Count];
+        var pins = new MemoryHandle[inputs.Count];
+        var outputs = new byte[def.Outputs.Count][];
+        byte[]? arena = null;
+        try
+        {
+            for (int i = 0; i < inputs.Count; i++) pins[i] = inputs[i].Data.Pin();
+            if (bound.ArenaBytes > 0) arena = _arenas.Rent(bound.ArenaBytes);
+            nint arenaBase = arena is null ? 0 : ArenaPool.AlignedBase(arena);
+            var outArrays = new byte[def.Buffers.Count][];
+            for (int b = 0; b < slots.Length; b++)
+            {
+                var buf = def.Buffers[b];
+                switch (buf.Kind)
+                {
+                    case BufferKind.Input:
+                        unsafe
+                        {
+                            slots[b] = (nint)pins[buf.Index].Pointer;
+                        }
+
+                        break;
+                    case BufferKind.Weight:
+                        slots[b] = _weightPtrs[buf.Index];
+                        break;
+                    case BufferKind.Arena:
+                        slots[b] = arenaBase + (nint)bound.Offsets[b];
+                        break;
+                    default:
+                        var arr = GC.AllocateUninitializedArray<byte>(checked((int)bound.Bytes[b]), pinned: true);
+                        outArrays[b] = arr;
+                        slots[b] = AddressOf(arr);
+                        break;
+                }
+            }
+
+            var pool = def.Threads == 1 ? null : WorkerPool.Shared;
+            for (int s = 0; s < _kernels.Length; s++)
+            {
+                long work = bound.Work[s];
+                if (work <= 0) continue;
+                var fn = _kernels[s];
+                var args = bound.Args[s];
+                int minPer = bound.MinPerChunk[s];
+                try
+                {
+                    if (pool is null || work < 2L * minPer || work > int.MaxValue)
+                    {
+                        fn(slots, args, 0, work);
+                    }
+                    else
+                    {
+                        var body = new StepBody { Fn = fn, Slots = slots, Args = args };
+                        pool.ParallelFor((int)work, minPer, ref body);
+                    }
+                }
+                catch (Exception e) when (e is not OutOfMemoryException)
+                {
+                    throw new InvalidOperationException($"plan step {s} ({def.Steps[s].Label}, kernel {def.Steps[s].Kernel}) failed: {e.Message}", e);
+                }
+            }
+
+            for (int o = 0; o < outputs.Length; o++) outputs[o] = outArrays[def.Outputs[o].Buffer];
+        }
+        finally
+        {
+            foreach (var p in pins) p.Dispose();
+            if (arena is not null) _arenas.Return(arena);
+        }
+
+        GC.KeepAlive(_keepAlive);
+        var result = new HostTensor[outputs.Length];
+        for (int o = 0; o < outputs.Length; o++)
+        {
+            result[o] = new HostTensor(def.Outputs[o].DType, bound.OutputShapes[o], outputs[o]);
+        }
+
+        return result;
+    }
+
+    private static unsafe nint AddressOf(byte[] pinnedArray) =>
+        (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(pinnedArray));
+
+    private BoundPlan Bind(long[] key)
+    {
+        var k = new SymbolKey(key);
+        if (_bound.TryGetValue(k, out var b)) return b;
+        var env = new Dictionary<string, long>(StringComparer.Ordinal);
+        for (int i = 0; i < key.Length; i++) env[_symbols[i]] = key[i];
+        b = BoundPlan.Create(Definition, env);
+        if (_bound.Count >= MaxCachedBindings) _bound.Clear();
+        _bound[k] = b;
+        return b;
+    }
+
+    private static KernelFn ResolveKernel(string name, Type? generated, string label)
+    {
+        if (name.StartsWith("rt:", StringComparison.Ordinal))
+        {
+            return RuntimeKernels.Get(name[3..]);
+        }
+
+        if (name.StartsWith("gen:", StringComparison.Ordinal))
+        {
+            var m = generated?.GetMethod(name[4..], BindingFlags.Public | BindingFlags.Static)
+                ?? throw new ArgumentException($"step '{label}': generated kernel '{name[4..]}' is not in the plan's kernel assembly");
+            return m.CreateDelegate<KernelFn>();
+        }
+
+        throw new ArgumentException($"step '{label}': unknown kernel '{name}'");
+    }
+
+    /// <summary>Writes the plan, its kernel assembly and its weights to one file.</summary>
+    /// <param name="path">Destination file.</param>
+    public void Save(string path) => PlanFile.Write(this, path);
+
+    /// <summary>Loads a plan written by <see cref="Save"/>; weights are memory-mapped from the file, not copied.</summary>
+    /// <param name="path">The plan file.</param>
+    /// <exception cref="InvalidDataException">The file is not a valid plan.</exception>
+    public static Plan Load(string path)
+    {
+        var (def, asm, weights, dump, mapping) = PlanFile.Read(path);
+        return new Plan(def, asm, weights, dump, mapping);
+    }
+
+    private struct StepBody : IParallelBody
+    {
+        public KernelFn Fn;
+        public nint[] Slots;
+        public long[] Args;
+
+        public readonly void Invoke(int start, int end) => Fn(Slots, Args, start, end);
+    }
+
+    private readonly struct SymbolKey(long[] values) : IEquatable<SymbolKey>
+    {
+        private readonly long[] _values = values;
+
+        public bool Equals(SymbolKey other) => _values.AsSpan().SequenceEqual(other._values);
+
+        public override bool Equals(object? obj) => obj is SymbolKey k && Equals(k);
+
+        public override int GetHashCode()
+        {
+            var h = new HashCode();
+            foreach (long v in _values) h.Add(v);
+            return h.ToHashCode();
+        }
+    }
+}
