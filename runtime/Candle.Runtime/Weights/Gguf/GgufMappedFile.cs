@@ -1,0 +1,88 @@
+using System.IO.MemoryMappedFiles;
+
+namespace Candle.Runtime.Weights.Gguf;
+
+/// <summary>
+/// A whole GGUF file mapped read-only. Views handed out as <see cref="GgufMappedMemory"/> hold a reference to it, so
+/// the mapping lives while any of them is reachable; when the last reference goes, the runtime's safe handles unmap
+/// the view and close the file. <see cref="Dispose"/> releases it at once and must only be called when no view is in use.
+/// </summary>
+internal sealed unsafe class GgufMappedFile : IDisposable
+{
+    private readonly MemoryMappedFile _file;
+    private readonly MemoryMappedViewAccessor _view;
+    private readonly byte* _pointer;
+
+    private GgufMappedFile(MemoryMappedFile file, MemoryMappedViewAccessor view, long length)
+    {
+        _file = file;
+        _view = view;
+        Length = length;
+        _pointer = (byte*)view.SafeMemoryMappedViewHandle.DangerousGetHandle() + view.PointerOffset;
+    }
+
+    /// <summary>The mapped length in bytes.</summary>
+    public long Length { get; }
+
+    /// <summary>Maps an open file of at least one byte, taking ownership of the stream.</summary>
+    public static GgufMappedFile Map(FileStream stream, long length)
+    {
+        MemoryMappedFile? file = null;
+        try
+        {
+            file = MemoryMappedFile.CreateFromFile(stream, mapName: null, capacity: 0, MemoryMappedFileAccess.Read,
+                HandleInheritability.None, leaveOpen: false);
+            var view = file.CreateViewAccessor(0, length, MemoryMappedFileAccess.Read);
+            return new GgufMappedFile(file, view, length);
+        }
+        catch
+        {
+            if (file is null)
+            {
+                stream.Dispose();
+            }
+            else
+            {
+                file.Dispose();
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>The first <paramref name="length"/> bytes as a span (valid while this object is alive).</summary>
+    public ReadOnlySpan<byte> Prefix(int length)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan((long)length, Length);
+        return new ReadOnlySpan<byte>(_pointer, length);
+    }
+
+    /// <summary>The address of byte <paramref name="offset"/>.</summary>
+    public byte* At(long offset)
+    {
+        if ((ulong)offset > (ulong)Length)
+        {
+            throw new ArgumentOutOfRangeException(nameof(offset), offset, $"outside the {Length}-byte mapping");
+        }
+
+        return _pointer + offset;
+    }
+
+    /// <summary>A view of <paramref name="length"/> bytes from <paramref name="offset"/> that keeps the mapping alive.</summary>
+    public Memory<byte> Slice(long offset, int length)
+    {
+        if (length < 0 || (ulong)offset > (ulong)Length || (ulong)length > (ulong)(Length - offset))
+        {
+            throw new ArgumentOutOfRangeException(nameof(length), length, $"[{offset}, {offset}+{length}) is outside the {Length}-byte mapping");
+        }
+
+        return new GgufMappedMemory(this, offset, length).Memory;
+    }
+
+    /// <summary>Unmaps the view and closes the file.</summary>
+    public void Dispose()
+    {
+        _view.Dispose();
+        _file.Dispose();
+    }
+}
