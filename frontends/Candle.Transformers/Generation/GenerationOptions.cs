@@ -27,6 +27,9 @@ public sealed record GenerationOptions
     /// <summary>Token ids that end generation (the stop token is included in the output).</summary>
     public IReadOnlyCollection<int> StopTokens { get; init; } = [];
 
+    /// <summary>When true, the model's end-of-sequence tokens do not end generation (only <see cref="StopTokens"/> do).</summary>
+    public bool IgnoreEos { get; init; }
+
     /// <summary>Checks the values.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A value is outside its range; the message names it.</exception>
     public void Validate()

@@ -1,0 +1,156 @@
+using Candle.Compiler.Backends;
+using Candle.Runtime;
+using Candle.Runtime.Execution;
+using Candle.Runtime.Tensors;
+using Candle.Transformers.Models.Common;
+
+namespace Candle.Transformers.Generation;
+
+/// <summary>
+/// A causal language model compiled for generation: one prefill plan and one decode plan (each compiled once,
+/// with symbolic lengths) and a preallocated <see cref="KvCache"/> they read and fill.
+/// </summary>
+public sealed class DecoderSession
+{
+    private readonly IExecutable _prefill;
+    private readonly IExecutable _decode;
+    private readonly int[] _prefillNewKeys, _prefillNewValues, _decodeNewKeys, _decodeNewValues;
+    private readonly int _prefillLogits, _decodeLogits;
+    private readonly string[] _decodeInputs;
+
+    /// <summary>Traces and compiles the model's prefill and decode steps.</summary>
+    /// <param name="model">The model.</param>
+    /// <param name="backend">The backend that compiles both steps.</param>
+    /// <param name="options">Compile options (threads, opt level); default when null.</param>
+    public DecoderSession(ICausalLanguageModel model, IBackend backend, CompileOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(backend);
+        Model = model;
+        Backend = backend;
+        options ??= CompileOptions.Default;
+        _prefill = backend.Compile(model.TracePrefill(), options);
+        _decode = backend.Compile(model.TraceDecode(), options);
+        int layers = model.NumLayers;
+        _prefillLogits = IndexOf(_prefill.OutputNames, DecoderGraphNames.Logits, "prefill");
+        _decodeLogits = IndexOf(_decode.OutputNames, DecoderGraphNames.Logits, "decode");
+        _prefillNewKeys = [.. Enumerable.Range(0, layers).Select(l => IndexOf(_prefill.OutputNames, DecoderGraphNames.NewKeys(l), "prefill"))];
+        _prefillNewValues = [.. Enumerable.Range(0, layers).Select(l => IndexOf(_prefill.OutputNames, DecoderGraphNames.NewValues(l), "prefill"))];
+        _decodeNewKeys = [.. Enumerable.Range(0, layers).Select(l => IndexOf(_decode.OutputNames, DecoderGraphNames.NewKeys(l), "decode"))];
+        _decodeNewValues = [.. Enumerable.Range(0, layers).Select(l => IndexOf(_decode.OutputNames, DecoderGraphNames.NewValues(l), "decode"))];
+        _decodeInputs = [.. _decode.InputNames];
+    }
+
+    /// <summary>The model.</summary>
+    public ICausalLanguageModel Model { get; }
+
+    /// <summary>The backend the plans were compiled with.</summary>
+    public IBackend Backend { get; }
+
+    /// <summary>The cache, once <see cref="Reset"/> has sized it.</summary>
+    public KvCache? Cache { get; private set; }
+
+    /// <summary>The number of positions already in the cache.</summary>
+    public int Position => Cache?.Length ?? 0;
+
+    /// <summary>
+    /// Empties the cache, making sure it holds <paramref name="capacity"/> positions for <paramref name="batch"/> rows
+    /// (the memory is reused when it is large enough).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The capacity exceeds the model's maximum positions.</exception>
+    public void Reset(int capacity, int batch = 1)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(capacity);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batch);
+        if (capacity > Model.MaxPositions)
+        {
+            throw new ArgumentOutOfRangeException(nameof(capacity), capacity, $"the model supports at most {Model.MaxPositions} positions");
+        }
+
+        if (Cache is null || Cache.Capacity < capacity || Cache.Batch != batch)
+        {
+            Cache = new KvCache(Model.NumLayers, batch, Model.NumKvHeads, Model.HeadDim, capacity, Model.DType);
+        }
+
+        Cache.Clear();
+    }
+
+    /// <summary>
+    /// Runs the prompt <paramref name="inputIds"/> i64[batch, seq] from position 0, fills the cache, and returns the
+    /// logits of the last position, f32[batch, 1, vocab].
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The cache is not empty or too small (call <see cref="Reset"/>).</exception>
+    public HostTensor Prefill(HostTensor inputIds)
+    {
+        var cache = CheckIds(inputIds);
+        if (cache.Length != 0) throw new InvalidOperationException($"prefill needs an empty cache but it holds {cache.Length} positions (call Reset)");
+        var outputs = _prefill.Run([inputIds]);
+        cache.Commit([.. _prefillNewKeys.Select(i => outputs[i])], [.. _prefillNewValues.Select(i => outputs[i])]);
+        return outputs[_prefillLogits];
+    }
+
+    /// <summary>
+    /// Runs one token per row, <paramref name="inputIds"/> i64[batch, 1], at the next position, appends its keys and
+    /// values to the cache and returns its logits, f32[batch, 1, vocab].
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The cache is full or not sized (call <see cref="Reset"/>).</exception>
+    public HostTensor Decode(HostTensor inputIds)
+    {
+        var cache = CheckIds(inputIds);
+        if (inputIds.Shape[1] != 1) throw new ArgumentException($"decode takes one token per row, i64[batch, 1], but got [{string.Join(", ", inputIds.Shape)}]", nameof(inputIds));
+        int batch = inputIds.Shape[0];
+        var positions = new long[batch];
+        Array.Fill(positions, cache.Length);
+        var args = new HostTensor[_decodeInputs.Length];
+        for (int i = 0; i < args.Length; i++)
+        {
+            args[i] = DecodeInput(_decodeInputs[i], inputIds, HostTensor.FromArray(positions, batch, 1), cache);
+        }
+
+        var outputs = _decode.Run(args);
+        cache.Commit([.. _decodeNewKeys.Select(i => outputs[i])], [.. _decodeNewValues.Select(i => outputs[i])]);
+        return outputs[_decodeLogits];
+    }
+
+    private static HostTensor DecodeInput(string name, HostTensor ids, HostTensor positions, KvCache cache)
+    {
+        if (name == DecoderGraphNames.InputIds) return ids;
+        if (name == DecoderGraphNames.PositionIds) return positions;
+        for (int l = 0; l < cache.Layers; l++)
+        {
+            if (name == DecoderGraphNames.PastKeys(l)) return cache.Keys(l);
+            if (name == DecoderGraphNames.PastValues(l)) return cache.Values(l);
+        }
+
+        throw new InvalidOperationException($"the decode graph has an unexpected input '{name}'");
+    }
+
+    private static int IndexOf(IReadOnlyList<string> names, string name, string step)
+    {
+        for (int i = 0; i < names.Count; i++)
+        {
+            if (names[i] == name) return i;
+        }
+
+        throw new InvalidOperationException($"the {step} graph has no output '{name}' (outputs: {string.Join(", ", names)})");
+    }
+
+    private KvCache CheckIds(HostTensor inputIds)
+    {
+        ArgumentNullException.ThrowIfNull(inputIds);
+        var cache = Cache ?? throw new InvalidOperationException("the KV cache is not allocated (call Reset)");
+        if (inputIds.DType != DType.I64 || inputIds.Rank != 2 || inputIds.Shape[0] != cache.Batch)
+        {
+            throw new ArgumentException(
+                $"input_ids must be i64[{cache.Batch}, seq] but is {inputIds.DType.TorchName()}[{string.Join(", ", inputIds.Shape)}]", nameof(inputIds));
+        }
+
+        if (cache.Length + inputIds.Shape[1] > cache.Capacity)
+        {
+            throw new InvalidOperationException(
+                $"the KV cache holds {cache.Capacity} positions; {cache.Length} are used and {inputIds.Shape[1]} more were given (call Reset with a larger capacity)");
+        }
+
+        return cache;
+    }
+}

@@ -1,0 +1,47 @@
+using Candle.Compiler.Ir;
+using Candle.Runtime;
+
+namespace Candle.Transformers.Models.Common;
+
+/// <summary>
+/// A decoder-only language model that generates with a KV cache. Besides the full forward pass
+/// (<see cref="IPretrainedModel.TraceForward"/>: <c>input_ids</c> → <c>logits</c>) it traces two step graphs whose
+/// inputs and outputs are named by <see cref="DecoderGraphNames"/>; both have symbolic lengths, so each is compiled
+/// once and serves every prompt length and every cache length.
+/// </summary>
+public interface ICausalLanguageModel : IPretrainedModel
+{
+    /// <summary>Number of layers (one key and one value cache each).</summary>
+    int NumLayers { get; }
+
+    /// <summary>Key/value heads per layer.</summary>
+    int NumKvHeads { get; }
+
+    /// <summary>Size of each cached key and value vector.</summary>
+    int HeadDim { get; }
+
+    /// <summary>Vocabulary size (the last dim of the logits).</summary>
+    int VocabSize { get; }
+
+    /// <summary>The most positions the model supports.</summary>
+    int MaxPositions { get; }
+
+    /// <summary>The dtype the model computes in, which is also the dtype of its KV cache.</summary>
+    DType DType { get; }
+
+    /// <summary>The end-of-sequence token ids from the config.</summary>
+    IReadOnlyList<int> EosTokenIds { get; }
+
+    /// <summary>
+    /// The prefill step: <c>input_ids</c> i64[batch, seq] (positions 0..seq−1) → <c>logits</c> f32[batch, 1, vocab] of
+    /// the last position, and per layer <c>new_keys.{i}</c>, <c>new_values.{i}</c> [seq, batch, kv_heads, head_dim].
+    /// </summary>
+    Graph TracePrefill();
+
+    /// <summary>
+    /// The decode step: <c>input_ids</c> i64[batch, 1], <c>position_ids</c> i64[batch, 1] and per layer
+    /// <c>past_keys.{i}</c>, <c>past_values.{i}</c> [past, batch, kv_heads, head_dim] → <c>logits</c> f32[batch, 1, vocab]
+    /// and the step's <c>new_keys.{i}</c>, <c>new_values.{i}</c> [1, batch, kv_heads, head_dim].
+    /// </summary>
+    Graph TraceDecode();
+}
