@@ -1,0 +1,17 @@
+namespace Candle.Compiler.Passes;
+
+/// <summary>The <see cref="Ir.FusedAttrs.Kind"/> values <see cref="Fusion"/> produces.</summary>
+public static class FusedKinds
+{
+    /// <summary>Elementwise ops over one iteration space (fills inlined as literals): one loop.</summary>
+    public const string Elementwise = "elementwise";
+
+    /// <summary>One reduction with elementwise producers (its input's shape) and consumers (its output's shape).</summary>
+    public const string Reduce = "reduce";
+
+    /// <summary>One matmul whose result feeds elementwise ops of its shape (bias, activation, residual, scale).</summary>
+    public const string MatMulEpilogue = "matmul_epilogue";
+
+    /// <summary>Scaled dot-product attention as one flash-style kernel.</summary>
+    public const string Attention = "attention";
+}

@@ -1,0 +1,107 @@
+using System.Collections.Immutable;
+using Candle.Compiler.Ir;
+
+namespace Candle.Compiler.Passes;
+
+/// <summary>
+/// Groups nodes into <see cref="Op.Fused"/> kernels (TVM/Inductor style): elementwise chains; a reduction with
+/// its elementwise producers and consumers; a matmul with its elementwise epilogue (bias, activation, residual,
+/// scale). Attention stays the composite <see cref="Op.Attention"/>. Nodes are visited from the outputs up; a node
+/// joins the group of its users only when all its users are in that one group, so nothing is computed twice and
+/// no cycle can form (<see cref="Analysis.DataflowGraph.MergingCreatesCycle"/> holds false for every group).
+/// Fills are inlined into bodies as literals. Body inputs are named in0, in1, ... and bind to the fused node's inputs.
+/// </summary>
+public sealed class Fusion : Pass
+{
+    /// <inheritdoc/>
+    public override PassInfo Info { get; } = new("fusion", 2);
+
+    /// <summary>The groups fusion forms on <paramref name="graph"/> (groups of one node included).</summary>
+    public static IReadOnlyList<FusionGroup> FindGroups(Graph graph)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        var users = graph.Users;
+        var outputs = new HashSet<Node>(graph.Outputs, ReferenceEqualityComparer.Instance);
+        var groupOf = new Dictionary<Node, FusionGroup>(ReferenceEqualityComparer.Instance);
+        var groups = new List<FusionGroup>();
+        for (int i = graph.Nodes.Count - 1; i >= 0; i--)
+        {
+            var n = graph.Nodes[i];
+            if (!IsFusible(n)) continue;
+            FusionGroup? target = null;
+            if (!outputs.Contains(n) && users[n].Count > 0 && groupOf.TryGetValue(users[n][0], out var g) && users[n].All(u => groupOf.GetValueOrDefault(u) == g))
+            {
+                target = g;
+            }
+
+            if (target is not null && target.CanAccept(n))
+            {
+                target.Add(n);
+                groupOf[n] = target;
+            }
+            else
+            {
+                var fresh = new FusionGroup(n);
+                groups.Add(fresh);
+                groupOf[n] = fresh;
+            }
+        }
+
+        return groups;
+    }
+
+    /// <inheritdoc/>
+    public override Graph Run(Graph graph, PassContext context)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        if (context?.Capabilities is { SupportsFusedGroups: false }) return graph;
+        var byRoot = FindGroups(graph).Where(g => g.Members.Count >= 2).ToDictionary<FusionGroup, Node>(g => g.Root, ReferenceEqualityComparer.Instance);
+        if (byRoot.Count == 0) return graph;
+        var inner = new HashSet<Node>(byRoot.Values.SelectMany(g => g.Members.Where(m => !ReferenceEquals(m, g.Root))), ReferenceEqualityComparer.Instance);
+        var map = new Dictionary<Node, Node>(ReferenceEqualityComparer.Instance);
+        foreach (var n in graph.Nodes)
+        {
+            if (inner.Contains(n)) continue;
+            map[n] = byRoot.TryGetValue(n, out var group)
+                ? Build(group, graph, map)
+                : n.WithInputs([.. n.Inputs.Select(i => map[i])]);
+        }
+
+        return new Graph(graph.Inputs.Select(i => map[i]), graph.Outputs.Select(o => map[o]), graph.OutputNames);
+    }
+
+    private static bool IsFusible(Node n) => n.Op.IsElementwise() || n.Op.IsReduce() || n.Op == Op.MatMul;
+
+    private static Node Build(FusionGroup group, Graph graph, Dictionary<Node, Node> outer)
+    {
+        var bodyOf = new Dictionary<Node, Node>(ReferenceEqualityComparer.Instance);
+        var bodyInputs = new List<Node>();
+        var operands = new List<Node>();
+        Node Operand(Node external)
+        {
+            if (bodyOf.TryGetValue(external, out var b)) return b;
+            if (external.Op == Op.Full)
+            {
+                b = external;
+            }
+            else
+            {
+                b = IrBuilder.Input($"in{bodyInputs.Count}", external.DType, external.Shape);
+                bodyInputs.Add(b);
+                operands.Add(outer[external]);
+            }
+
+            bodyOf[external] = b;
+            return b;
+        }
+
+        foreach (var m in graph.Nodes.Where(group.Members.Contains))
+        {
+            var ins = m.Inputs.Select(i => group.Members.Contains(i) ? bodyOf[i] : Operand(i)).ToImmutableArray();
+            bodyOf[m] = Node.Create(m.Op, ins, m.Attrs);
+        }
+
+        var body = new Graph(bodyInputs, [bodyOf[group.Root]], ["out"]);
+        return IrBuilder.Fused(body, group.Kind, operands);
+    }
+}
