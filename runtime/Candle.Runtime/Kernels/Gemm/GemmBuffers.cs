@@ -1,0 +1,54 @@
+using System.Runtime.InteropServices;
+
+namespace Candle.Runtime.Kernels.Gemm;
+
+/// <summary>
+/// Per-thread, 64-byte aligned scratch memory for packed panels, reused across calls and freed when
+/// the owning thread ends.
+/// </summary>
+internal static unsafe class GemmBuffers
+{
+    [ThreadStatic]
+    private static Buffer? t_a;
+
+    [ThreadStatic]
+    private static Buffer? t_b;
+
+    [ThreadStatic]
+    private static Buffer? t_x;
+
+    /// <summary>Scratch for the packed block of A used by the current thread.</summary>
+    public static float* A(long floats) => (t_a ??= new Buffer()).Get(floats);
+
+    /// <summary>Scratch for the packed block of B owned by the calling thread of one multiplication.</summary>
+    public static float* B(long floats) => (t_b ??= new Buffer()).Get(floats);
+
+    /// <summary>Scratch for a contiguous copy of a vector operand.</summary>
+    public static float* X(long floats) => (t_x ??= new Buffer()).Get(floats);
+
+    private sealed class Buffer
+    {
+        private float* _data;
+        private long _floats;
+
+        ~Buffer()
+        {
+            NativeMemory.AlignedFree(_data);
+        }
+
+        public float* Get(long floats)
+        {
+            if (floats > _floats)
+            {
+                NativeMemory.AlignedFree(_data);
+                _data = null;
+                _floats = 0;
+                long size = Math.Max(floats, 1024);
+                _data = (float*)NativeMemory.AlignedAlloc((nuint)(size * sizeof(float)), 64);
+                _floats = size;
+            }
+
+            return _data;
+        }
+    }
+}

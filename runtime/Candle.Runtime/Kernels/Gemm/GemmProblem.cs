@@ -1,0 +1,32 @@
+namespace Candle.Runtime.Kernels.Gemm;
+
+/// <summary>One validated single-precision multiplication C[M,N] = alpha * A[M,K] * B[K,N] + beta * C.</summary>
+internal unsafe struct GemmProblem
+{
+    public int M;
+    public int N;
+    public int K;
+    public float* A;
+    public long ARowStride;
+    public long AColStride;
+    public float* B;
+    public long BRowStride;
+    public long BColStride;
+    public float* C;
+    public long Ldc;
+    public float Alpha;
+    public float Beta;
+
+    /// <summary>Added to the row index reported to the epilogue (the batch offset in batched calls).</summary>
+    public int RowOffset;
+
+    /// <summary>B pre-packed in panels of the microkernel's width covering all of K, or null.</summary>
+    public float* PackedB;
+
+    /// <summary>The store mode for the first k block: how the product meets the existing C.</summary>
+    public readonly GemmStoreMode FirstMode =>
+        Beta == 0f ? GemmStoreMode.Overwrite : Beta == 1f ? GemmStoreMode.Accumulate : GemmStoreMode.Scale;
+
+    /// <summary>Multiply-add count, the measure of work used to pick paths and thread counts.</summary>
+    public readonly long Work => (long)M * N * K;
+}
