@@ -1,0 +1,95 @@
+namespace Candle.Transformers.Models.Bert;
+
+/// <summary>The settings of a BERT encoder, read from a Hugging Face <c>config.json</c> with transformers' defaults.</summary>
+public sealed record BertConfig
+{
+    /// <summary>Number of token ids.</summary>
+    public int VocabSize { get; init; } = 30522;
+
+    /// <summary>Width of the hidden states.</summary>
+    public int HiddenSize { get; init; } = 768;
+
+    /// <summary>Number of encoder layers.</summary>
+    public int NumHiddenLayers { get; init; } = 12;
+
+    /// <summary>Number of attention heads (must divide <see cref="HiddenSize"/>).</summary>
+    public int NumAttentionHeads { get; init; } = 12;
+
+    /// <summary>Width of the feed-forward layer.</summary>
+    public int IntermediateSize { get; init; } = 3072;
+
+    /// <summary>The feed-forward activation (transformers' ACT2FN name).</summary>
+    public string HiddenAct { get; init; } = "gelu";
+
+    /// <summary>Number of learned absolute positions.</summary>
+    public int MaxPositionEmbeddings { get; init; } = 512;
+
+    /// <summary>Number of token types (segments).</summary>
+    public int TypeVocabSize { get; init; } = 2;
+
+    /// <summary>Epsilon of every layer norm.</summary>
+    public double LayerNormEps { get; init; } = 1e-12;
+
+    /// <summary>The padding token id.</summary>
+    public int PadTokenId { get; init; }
+
+    /// <summary>The position embedding type; only <c>absolute</c> is supported.</summary>
+    public string PositionEmbeddingType { get; init; } = "absolute";
+
+    /// <summary>Width of one attention head.</summary>
+    public int HeadDim => HiddenSize / NumAttentionHeads;
+
+    /// <summary>Reads the settings from a config, checking them.</summary>
+    /// <exception cref="InvalidDataException">A value is invalid; the message names the file and the key.</exception>
+    /// <exception cref="NotSupportedException">The config asks for a variant that is not implemented.</exception>
+    public static BertConfig FromHf(HfConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        var c = new BertConfig
+        {
+            VocabSize = config.GetInt(30522, "vocab_size"),
+            HiddenSize = config.GetInt(768, "hidden_size"),
+            NumHiddenLayers = config.GetInt(12, "num_hidden_layers"),
+            NumAttentionHeads = config.GetInt(12, "num_attention_heads"),
+            IntermediateSize = config.GetInt(3072, "intermediate_size"),
+            HiddenAct = config.GetString("hidden_act") ?? "gelu",
+            MaxPositionEmbeddings = config.GetInt(512, "max_position_embeddings"),
+            TypeVocabSize = config.GetInt(2, "type_vocab_size"),
+            LayerNormEps = config.GetDouble(1e-12, "layer_norm_eps"),
+            PadTokenId = config.GetInt(0, "pad_token_id"),
+            PositionEmbeddingType = config.GetString("position_embedding_type") ?? "absolute",
+        };
+        c.Validate(config.Path);
+        return c;
+    }
+
+    /// <summary>Checks the values.</summary>
+    /// <exception cref="InvalidDataException">A value is invalid.</exception>
+    /// <exception cref="NotSupportedException">An unsupported variant.</exception>
+    public void Validate(string source = "BertConfig")
+    {
+        Positive(source, "vocab_size", VocabSize);
+        Positive(source, "hidden_size", HiddenSize);
+        Positive(source, "num_hidden_layers", NumHiddenLayers, allowZero: true);
+        Positive(source, "num_attention_heads", NumAttentionHeads);
+        Positive(source, "intermediate_size", IntermediateSize);
+        Positive(source, "max_position_embeddings", MaxPositionEmbeddings);
+        Positive(source, "type_vocab_size", TypeVocabSize);
+        if (HiddenSize % NumAttentionHeads != 0)
+        {
+            throw new InvalidDataException($"{source}: hidden_size {HiddenSize} is not a multiple of num_attention_heads {NumAttentionHeads}");
+        }
+
+        if (PositionEmbeddingType != "absolute")
+        {
+            throw new NotSupportedException($"{source}: position_embedding_type '{PositionEmbeddingType}' is not supported (only 'absolute')");
+        }
+
+        Activations.Check(HiddenAct, source, "hidden_act");
+    }
+
+    internal static void Positive(string source, string key, int value, bool allowZero = false)
+    {
+        if (value < 0 || (value == 0 && !allowZero)) throw new InvalidDataException($"{source}: '{key}' must be {(allowZero ? "≥ 0" : "> 0")}, got {value}");
+    }
+}
