@@ -47,7 +47,7 @@ public partial class Tensor
     /// <summary>True for floating-point dtypes.</summary>
     public bool IsFloatingPoint => DType.IsFloat();
 
-    /// <summary>"f32[2, 3]".</summary>
+    /// <summary>The dtype and shape, as "float32[2, 3]".</summary>
     public string TypeString => Node.TypeString;
 
     /// <summary>The size of dimension <paramref name="dim"/> (negative counts from the end).</summary>
