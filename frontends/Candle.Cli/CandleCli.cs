@@ -1,0 +1,28 @@
+using System.CommandLine;
+using Candle.Cli.Commands;
+
+namespace Candle.Cli;
+
+/// <summary>The <c>candle</c> command line: builds the command tree and turns user mistakes into one-line errors.</summary>
+public static class CandleCli
+{
+    /// <summary>Parses and runs <paramref name="args"/>; returns the process exit code.</summary>
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        var root = new RootCommand("candle: compile and run Hugging Face models with Candle.Compiler");
+        var context = new CliContext(stdout, stderr);
+        root.Subcommands.Add(InspectCommand.Create(context));
+        root.Subcommands.Add(EvalCommand.Create(context));
+        root.Subcommands.Add(GenerateCommand.Create(context));
+        root.Subcommands.Add(BenchCommand.Create(context));
+        root.Subcommands.Add(GraphCommand.Create(context));
+        var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            stderr.WriteLine($"error: {parsed.Errors[0].Message}");
+            return 2;
+        }
+
+        return parsed.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
+    }
+}

@@ -1,0 +1,41 @@
+namespace Candle.Cli;
+
+/// <summary>Where a command writes, and the one place that turns exceptions into one-line errors.</summary>
+public sealed class CliContext
+{
+    /// <summary>Creates a context.</summary>
+    public CliContext(TextWriter output, TextWriter error)
+    {
+        Out = output;
+        Error = error;
+    }
+
+    /// <summary>Standard output.</summary>
+    public TextWriter Out { get; }
+
+    /// <summary>Standard error.</summary>
+    public TextWriter Error { get; }
+
+    /// <summary>
+    /// Runs a command body: a user mistake (bad file, bad option, unsupported model...) prints one line
+    /// <c>error: ...</c> and returns 1; set CANDLE_DEBUG=1 to see the stack trace.
+    /// </summary>
+    public int Guard(Func<int> body)
+    {
+        try
+        {
+            return body();
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            var inner = e is AggregateException { InnerExceptions.Count: 1 } a ? a.InnerExceptions[0] : e;
+            Error.WriteLine($"error: {inner.Message}");
+            if (Environment.GetEnvironmentVariable("CANDLE_DEBUG") == "1")
+            {
+                Error.WriteLine(inner);
+            }
+
+            return 1;
+        }
+    }
+}

@@ -1,0 +1,18 @@
+using System.CommandLine;
+using Candle.Compiler.Backends;
+using Candle.Transformers.Generation;
+
+namespace Candle.Cli.Commands;
+
+/// <summary>The <c>--device</c> option shared by the commands that run models.</summary>
+internal static class DeviceOption
+{
+    public static Option<string> Create() => new("--device")
+    {
+        Description = "where to run: cpu (compiled kernels) or reference (the reference interpreter)",
+        DefaultValueFactory = _ => "cpu",
+    };
+
+    /// <summary>The backend for a device name.</summary>
+    public static IBackend Resolve(string device) => ExecutionBackends.Get(device);
+}

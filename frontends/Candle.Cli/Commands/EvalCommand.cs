@@ -1,0 +1,62 @@
+using System.CommandLine;
+using Candle.Runtime;
+using Candle.Runtime.Tensors;
+using Candle.Runtime.Weights.SafeTensors;
+using Candle.Transformers.Models;
+
+namespace Candle.Cli.Commands;
+
+/// <summary>
+/// <c>candle eval &lt;model&gt; --inputs in.safetensors --out out.safetensors [--device cpu|reference]</c>:
+/// one forward pass on named inputs, outputs written under transformers' names as float32.
+/// </summary>
+internal static class EvalCommand
+{
+    public static Command Create(CliContext ctx)
+    {
+        var model = new Argument<string>("model") { Description = "a Hugging Face model directory" };
+        var inputs = new Option<string>("--inputs") { Description = "safetensors file with input_ids, attention_mask, ... as transformers names them", Required = true };
+        var output = new Option<string>("--out") { Description = "safetensors file to write (logits, last_hidden_state, ...)", Required = true };
+        var device = DeviceOption.Create();
+        var cmd = new Command("eval", "Run a model's forward pass on tensors from a file") { model, inputs, output, device };
+        cmd.SetAction(pr => ctx.Guard(() => Run(ctx, pr.GetValue(model)!, pr.GetValue(inputs)!, pr.GetValue(output)!, pr.GetValue(device)!)));
+        return cmd;
+    }
+
+    private static int Run(CliContext ctx, string modelDir, string inputsPath, string outPath, string device)
+    {
+        var backend = DeviceOption.Resolve(device);
+        var model = ModelRegistry.Load(modelDir);
+        var graph = model.TraceForward();
+
+        var given = new Dictionary<string, HostTensor>(StringComparer.Ordinal);
+        using (var file = SafeTensorsFile.Open(inputsPath))
+        {
+            foreach (string name in file.Names)
+            {
+                given[name] = file.Get(name).Clone();
+            }
+        }
+
+        var args = new List<HostTensor>();
+        foreach (var input in graph.Inputs)
+        {
+            string name = input.Attr<Compiler.Ir.InputAttrs>().Name;
+            var t = given.TryGetValue(name, out var v) ? v : model.DefaultInput(name, given)
+                ?? throw new ArgumentException($"{inputsPath}: missing input '{name}' ({input.TypeString}); the file has {string.Join(", ", given.Keys)}");
+            if (t.DType != input.DType)
+            {
+                t = t.Cast(input.DType);
+            }
+
+            args.Add(t);
+        }
+
+        var exe = backend.Compile(graph, Compiler.Backends.CompileOptions.Default);
+        var results = exe.Run(args);
+        var named = graph.OutputNames.Zip(results, (n, r) => new KeyValuePair<string, HostTensor>(n, r.DType == DType.F32 ? r : r.Cast(DType.F32)));
+        SafeTensorsWriter.Write(outPath, named);
+        ctx.Out.WriteLine($"wrote {string.Join(", ", graph.OutputNames.Zip(results, (n, r) => $"{n} [{string.Join(", ", r.Shape)}]"))} to {outPath}");
+        return 0;
+    }
+}

@@ -1,0 +1,83 @@
+using System.CommandLine;
+using System.Globalization;
+using Candle.Transformers.Generation;
+
+namespace Candle.Cli.Commands;
+
+/// <summary>
+/// <c>candle generate &lt;model&gt; (--prompt TEXT | --prompt-ids 1,2,3) --max-new-tokens N [--greedy | --temperature T --top-p P --top-k K --seed S] [--ids]</c>.
+/// Streams text; with <c>--ids</c> it ends with one line <c>ids: 5 9 12 …</c> listing the new token ids.
+/// </summary>
+internal static class GenerateCommand
+{
+    public static Command Create(CliContext ctx)
+    {
+        var model = new Argument<string>("model") { Description = "a Hugging Face model directory" };
+        var prompt = new Option<string?>("--prompt") { Description = "prompt text (needs the model's tokenizer)" };
+        var promptIds = new Option<string?>("--prompt-ids") { Description = "prompt token ids, comma separated" };
+        var maxNew = new Option<int>("--max-new-tokens") { Description = "tokens to generate at most", DefaultValueFactory = _ => 32 };
+        var greedy = new Option<bool>("--greedy") { Description = "always take the most likely token (the default unless --temperature is given)" };
+        var temperature = new Option<double?>("--temperature") { Description = "sampling temperature" };
+        var topP = new Option<double>("--top-p") { Description = "nucleus sampling threshold", DefaultValueFactory = _ => 1.0 };
+        var topK = new Option<int>("--top-k") { Description = "keep the k most likely tokens (0 = all)" };
+        var seed = new Option<ulong>("--seed") { Description = "sampler seed", DefaultValueFactory = _ => 299792458UL };
+        var repetition = new Option<double>("--repetition-penalty") { Description = "penalty for repeated tokens (1 = off)", DefaultValueFactory = _ => 1.0 };
+        var ids = new Option<bool>("--ids") { Description = "end with a line 'ids: …' listing the new token ids" };
+        var device = DeviceOption.Create();
+        var cmd = new Command("generate", "Generate text with a causal language model")
+        {
+            model, prompt, promptIds, maxNew, greedy, temperature, topP, topK, seed, repetition, ids, device,
+        };
+        cmd.SetAction(pr => ctx.Guard(() =>
+        {
+            string? text = pr.GetValue(prompt);
+            string? idText = pr.GetValue(promptIds);
+            if ((text is null) == (idText is null)) throw new ArgumentException("give exactly one of --prompt and --prompt-ids");
+            double? temp = pr.GetValue(temperature);
+            if (pr.GetValue(greedy) && temp is not null) throw new ArgumentException("--greedy and --temperature exclude each other");
+            var options = new GenerationOptions
+            {
+                MaxNewTokens = pr.GetValue(maxNew),
+                Greedy = temp is null,
+                Temperature = temp ?? 1.0,
+                TopP = pr.GetValue(topP),
+                TopK = pr.GetValue(topK),
+                Seed = pr.GetValue(seed),
+                RepetitionPenalty = pr.GetValue(repetition),
+            };
+            var generator = TextGenerator.Load(pr.GetValue(model)!, DeviceOption.Resolve(pr.GetValue(device)!));
+            bool streamText = generator.Tokenizer is not null;
+            void OnToken(GeneratedToken t)
+            {
+                if (streamText)
+                {
+                    ctx.Out.Write(t.Text);
+                    ctx.Out.Flush();
+                }
+            }
+
+            GenerationResult result = text is not null
+                ? generator.Generate(text, options with { StopTokens = [.. generator.Model.EosTokenIds] }, OnToken)
+                : generator.Generate(ParseIds(idText!), options with { StopTokens = [.. generator.Model.EosTokenIds] }, OnToken);
+            if (streamText) ctx.Out.WriteLine();
+            if (pr.GetValue(ids) || !streamText)
+            {
+                ctx.Out.WriteLine("ids: " + string.Join(" ", result.GeneratedIds));
+            }
+
+            ctx.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"prefill {result.PromptIds.Count} tokens at {result.PrefillTokensPerSecond:F1} tok/s, decode {result.DecodeSteps} tokens at {result.DecodeTokensPerSecond:F1} tok/s ({result.FinishReason})"));
+            return 0;
+        }));
+        return cmd;
+    }
+
+    internal static int[] ParseIds(string text)
+    {
+        var parts = text.Split([',', ' '], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (parts.Length == 0) throw new ArgumentException("--prompt-ids is empty");
+        return [.. parts.Select(p => int.TryParse(p, NumberStyles.Integer, CultureInfo.InvariantCulture, out int v) && v >= 0
+            ? v
+            : throw new ArgumentException($"--prompt-ids: '{p}' is not a token id"))];
+    }
+}

@@ -1,0 +1,3 @@
+using Candle.Cli;
+
+return CandleCli.Run(args, Console.Out, Console.Error);
