@@ -11,6 +11,23 @@ namespace Candle.Compiler.Backends.Reference;
 /// computed in 64 bits and wrapped to the dtype; bool is 0/1. Values are released after their last use.
 /// Thread-safe: it keeps no state between calls.
 /// </summary>
+/// <remarks>
+/// Points where PyTorch's behaviour is subtle, fixed here:
+/// <list type="bullet">
+/// <item>float → integer casts truncate toward zero; NaN, ±∞ and out-of-range values become long.MinValue, then wrap
+/// to the dtype (as <see cref="HostTensor.SetDouble"/>); → bool is x != 0, so NaN is true.</item>
+/// <item>floor_div and remainder follow Python (remainder takes the divisor's sign); integer division by zero raises
+/// <see cref="DivideByZeroException"/>; an integer to a negative integer power raises <see cref="ArithmeticException"/>.</item>
+/// <item>maximum, minimum, max, min and max_pool propagate NaN; argmax/argmin return the first extreme, NaN counting
+/// as the extreme; the mean of an empty set is NaN.</item>
+/// <item>index_select, gather and scatter_add reject indices outside [0, size) (negative ones included) with an
+/// <see cref="ArgumentOutOfRangeException"/> naming the op, the index and the dimension size.</item>
+/// <item>attention's causal mask is aligned to the bottom-right corner (key j is hidden from query i when
+/// j &gt; i + Sk − Sq); a row whose every score is masked yields NaN, as the math path of PyTorch's
+/// scaled_dot_product_attention; softmax of a row of −∞ is NaN likewise.</item>
+/// <item>bf16 results round through float32 (as PyTorch's bf16 kernels do); f16 results round directly from double.</item>
+/// </list>
+/// </remarks>
 public static class ReferenceInterpreter
 {
     /// <summary>Runs <paramref name="graph"/> on <paramref name="inputs"/> (in <see cref="Graph.Inputs"/> order).</summary>
@@ -44,6 +61,11 @@ public static class ReferenceInterpreter
 
         foreach (var node in graph.Nodes)
         {
+            if (node.Op == Op.Input && !values.ContainsKey(node))
+            {
+                throw new ArgumentException($"graph uses the input '{InputName(node)}' ({node.TypeString}) but does not list it among its inputs", nameof(graph));
+            }
+
             if (node.Op != Op.Input)
             {
                 var args = new HostTensor[node.Inputs.Length];
@@ -82,12 +104,13 @@ public static class ReferenceInterpreter
         var input = graph.Nodes.FirstOrDefault(n => n.Op == Op.Input);
         if (input is not null)
         {
-            string name = input.Attrs is InputAttrs a ? a.Name : input.ToString();
-            throw new InvalidOperationException($"cannot evaluate {node}: it depends on the graph input '{name}' ({input.TypeString})");
+            throw new InvalidOperationException($"cannot evaluate {node}: it depends on the graph input '{InputName(input)}' ({input.TypeString})");
         }
 
         return Run(graph, [])[0];
     }
+
+    private static string InputName(Node input) => input.Attrs is InputAttrs a ? a.Name : input.ToString();
 
     private static int[] ConcreteShape(Node node, IReadOnlyDictionary<string, long> bindings)
     {
