@@ -12,9 +12,9 @@ internal readonly unsafe struct MicroKernel256 : IMicroKernel
 
     public static int KC => 256;
 
-    public static int MC => 120;
+    public static int MC => 144;
 
-    public static int NC => 4096;
+    public static int NC => 4080;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(int kc, float* a, float* b, float* c, nint ldc, GemmStoreMode mode, float beta)

@@ -355,41 +355,55 @@ internal static unsafe class SgemmDirect
 
         private void RunDot(int col0, int col1)
         {
+            const int block = 16;
             int k = Problem.K;
-            float* result = stackalloc float[4];
-            for (int i = 0; i < Problem.M; i++)
+            int m = Problem.M;
+            float* a = Problem.A;
+            long aRowStride = Problem.ARowStride;
+            if (Problem.AColStride != 1)
             {
-                float* x = Problem.A + (i * Problem.ARowStride);
-                if (Problem.AColStride != 1)
+                float* copy = GemmBuffers.X((long)m * k);
+                for (int i = 0; i < m; i++)
                 {
-                    float* copy = GemmBuffers.X(k);
                     for (int p = 0; p < k; p++)
                     {
-                        copy[p] = x[p * Problem.AColStride];
+                        copy[((long)i * k) + p] = a[(i * aRowStride) + (p * Problem.AColStride)];
                     }
-
-                    x = copy;
                 }
 
-                float* crow = Problem.C + (i * Problem.Ldc);
-                long cs = Problem.BColStride;
-                int j = col0;
-                for (; j + 4 <= col1; j += 4)
+                a = copy;
+                aRowStride = k;
+            }
+
+            float* result = stackalloc float[4];
+            long cs = Problem.BColStride;
+
+            // Blocks of columns of B stay in cache while every row of A passes over them.
+            for (int j0 = col0; j0 < col1; j0 += block)
+            {
+                int j1 = Math.Min(col1, j0 + block);
+                for (int i = 0; i < m; i++)
                 {
-                    float* y = Problem.B + (j * cs);
-                    Dot4(x, y, y + cs, y + (2 * cs), y + (3 * cs), k, result);
-                    for (int t = 0; t < 4; t++)
+                    float* x = a + (i * aRowStride);
+                    float* crow = Problem.C + (i * Problem.Ldc);
+                    int j = j0;
+                    for (; j + 4 <= j1; j += 4)
                     {
-                        Store(crow + j + t, result[t], Problem.Alpha, Problem.Beta);
+                        float* y = Problem.B + (j * cs);
+                        Dot4(x, y, y + cs, y + (2 * cs), y + (3 * cs), k, result);
+                        for (int t = 0; t < 4; t++)
+                        {
+                            Store(crow + j + t, result[t], Problem.Alpha, Problem.Beta);
+                        }
                     }
-                }
 
-                for (; j < col1; j++)
-                {
-                    Store(crow + j, Dot(x, Problem.B + (j * cs), k), Problem.Alpha, Problem.Beta);
-                }
+                    for (; j < j1; j++)
+                    {
+                        Store(crow + j, Dot(x, Problem.B + (j * cs), k), Problem.Alpha, Problem.Beta);
+                    }
 
-                Finish(i, col0, col1 - col0);
+                    Finish(i, j0, j1 - j0);
+                }
             }
         }
 
