@@ -146,10 +146,9 @@ public static class CompositePatterns
             if (n.Op is not (Op.LayerNorm or Op.RmsNorm)) continue;
             var a = n.Attr<NormAttrs>();
             if (a.HasWeight || a.HasBias) continue;
-            var w = StripBroadcast(root.Inputs[1 - i]);
             var x = n.Inputs[0];
             var paramShape = new Shape(x.Shape.Skip(x.Shape.Rank - a.NormalizedDims));
-            if (!w.Shape.Equals(paramShape) || w.DType != x.DType) continue;
+            if (BroadcastSource(root.Inputs[1 - i], paramShape) is not { } w || w.DType != x.DType) continue;
             return n.Op == Op.LayerNorm ? IrBuilder.LayerNorm(x, w, null, a.Eps, a.NormalizedDims) : IrBuilder.RmsNorm(x, w, a.Eps);
         }
 
@@ -164,10 +163,9 @@ public static class CompositePatterns
         {
             var n = root.Inputs[i];
             if (n.Op != Op.LayerNorm || n.Attr<NormAttrs>() is not { HasBias: false } a) continue;
-            var b = StripBroadcast(root.Inputs[1 - i]);
             var x = n.Inputs[0];
             var paramShape = new Shape(x.Shape.Skip(x.Shape.Rank - a.NormalizedDims));
-            if (!b.Shape.Equals(paramShape) || b.DType != x.DType) continue;
+            if (BroadcastSource(root.Inputs[1 - i], paramShape) is not { } b || b.DType != x.DType) continue;
             return IrBuilder.LayerNorm(x, a.HasWeight ? n.Inputs[1] : null, b, a.Eps, a.NormalizedDims);
         }
 

@@ -20,11 +20,25 @@ public sealed class DeadCodeElimination : Pass
         return graph.Rewrite(n => n.Op == Op.Fused ? Prune(n) : null);
     }
 
+    private static HashSet<Node> Reachable(IEnumerable<Node> roots)
+    {
+        var seen = new HashSet<Node>(ReferenceEqualityComparer.Instance);
+        var stack = new Stack<Node>(roots);
+        while (stack.Count > 0)
+        {
+            var n = stack.Pop();
+            if (!seen.Add(n)) continue;
+            foreach (var i in n.Inputs) stack.Push(i);
+        }
+
+        return seen;
+    }
+
     private static Node? Prune(Node fused)
     {
         var attrs = fused.Attr<FusedAttrs>();
         var body = attrs.Body;
-        var used = new HashSet<Node>(body.Nodes.Where(n => n.Op == Op.Input), ReferenceEqualityComparer.Instance);
+        var used = Reachable(body.Outputs);
         var keep = new List<int>();
         var replace = new Dictionary<Node, Node>(ReferenceEqualityComparer.Instance);
         var firstFor = new Dictionary<Node, int>(ReferenceEqualityComparer.Instance);

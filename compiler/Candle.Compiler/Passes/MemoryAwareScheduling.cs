@@ -32,9 +32,66 @@ public sealed class MemoryAwareScheduling : Pass
     {
         ArgumentNullException.ThrowIfNull(graph);
         long before = MemoryEstimate.PeakLiveBytes(graph, null, bindings);
-        var order = Greedy(graph, bindings);
-        long after = MemoryEstimate.PeakLiveBytes(graph, order, bindings);
-        return after < before ? new Schedule(order, before, after) : new Schedule(graph.Nodes, before, before);
+        IReadOnlyList<Node> best = graph.Nodes;
+        long after = before;
+        foreach (var order in new[] { SubtreeFirst(graph, bindings), Greedy(graph, bindings) })
+        {
+            long peak = MemoryEstimate.PeakLiveBytes(graph, order, bindings);
+            if (peak < after)
+            {
+                (best, after) = (order, peak);
+            }
+        }
+
+        return new Schedule(best, before, after);
+    }
+
+    // Sethi-Ullman style: depth-first from the outputs, visiting first the operand whose subtree needs the most
+    // memory beyond what its result keeps alive (exact for trees, a heuristic for shared subgraphs).
+    private static List<Node> SubtreeFirst(Graph graph, IReadOnlyDictionary<string, long>? bindings)
+    {
+        var need = new Dictionary<Node, long>(ReferenceEqualityComparer.Instance);
+        long Out(Node n) => MemoryEstimate.Allocates(n) ? MemoryEstimate.Bytes(n, bindings) : 0;
+        IEnumerable<Node> Ordered(Node n) => n.Inputs.Distinct().OrderByDescending(i => need[i] - Out(i));
+        foreach (var n in graph.Nodes)
+        {
+            long held = 0, peak = 0;
+            foreach (var i in Ordered(n))
+            {
+                peak = Math.Max(peak, held + need[i]);
+                held += Out(i);
+            }
+
+            need[n] = Math.Max(peak, held + Out(n));
+        }
+
+        var order = new List<Node>(graph.Nodes.Count);
+        var done = new HashSet<Node>(ReferenceEqualityComparer.Instance);
+        var stack = new Stack<(Node Node, bool Expanded)>();
+        foreach (var root in graph.Inputs.Concat(graph.Outputs.Reverse()))
+        {
+            stack.Push((root, false));
+        }
+
+        while (stack.Count > 0)
+        {
+            var (n, expanded) = stack.Pop();
+            if (done.Contains(n)) continue;
+            if (expanded)
+            {
+                done.Add(n);
+                order.Add(n);
+                continue;
+            }
+
+            stack.Push((n, true));
+            foreach (var i in Ordered(n).Reverse())
+            {
+                if (!done.Contains(i)) stack.Push((i, false));
+            }
+        }
+
+        return order;
     }
 
     private static List<Node> Greedy(Graph graph, IReadOnlyDictionary<string, long>? bindings)

@@ -14,7 +14,7 @@ public sealed class PatternRecognition : Pass
     public static RuleSet Rules { get; } = Build();
 
     /// <inheritdoc/>
-    public override PassInfo Info { get; } = new("pattern-recognition", 2, ["algebraic-simplification"]);
+    public override PassInfo Info { get; } = new("pattern-recognition", 2);
 
     /// <inheritdoc/>
     public override Graph Run(Graph graph, PassContext context) => Rewriter.Rewrite(graph, Rules);

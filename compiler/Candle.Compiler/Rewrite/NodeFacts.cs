@@ -71,6 +71,22 @@ public static class NodeFacts
         return node;
     }
 
+    /// <summary>
+    /// When <paramref name="node"/> broadcasts a tensor of shape <paramref name="trailing"/> along its leading
+    /// dims (numpy's right-aligned rule: expands of a tensor shaped [1, ..., 1, trailing...]), that tensor
+    /// reshaped to <paramref name="trailing"/>; otherwise null.
+    /// </summary>
+    public static Node? BroadcastSource(Node node, Shape trailing)
+    {
+        ArgumentNullException.ThrowIfNull(node);
+        ArgumentNullException.ThrowIfNull(trailing);
+        while (node.Op == Op.Expand) node = node.Inputs[0];
+        int lead = node.Shape.Rank - trailing.Rank;
+        if (lead < 0 || node.Shape.Take(lead).Any(d => d != Dim.One) || !new Shape(node.Shape.Skip(lead)).Equals(trailing)) return null;
+        var src = StripBroadcast(node);
+        return src.Shape.Numel == trailing.Numel && OnlyUnitDimsChange(src.Shape, trailing) ? IrBuilder.Reshape(src, trailing) : null;
+    }
+
     /// <summary>True when the two shapes differ only by size-1 dims.</summary>
     public static bool OnlyUnitDimsChange(Shape a, Shape b)
     {

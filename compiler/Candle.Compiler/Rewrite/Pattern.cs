@@ -37,7 +37,7 @@ public sealed class Pattern
     /// <summary>Required dtype, or null.</summary>
     public DType? RequiredDType { get; private init; }
 
-    /// <summary>Extra condition on the node, or null.</summary>
+    /// <summary>Extra condition on the node, or null; checked after the input patterns matched.</summary>
     public Func<Node, bool>? Predicate { get; private init; }
 
     /// <summary>Whether the operands of a two-input node may match in either order (on for commutative ops).</summary>
@@ -121,7 +121,6 @@ public sealed class Pattern
         if (RootOp is { } op && node.Op != op) yield break;
         if (Group is not null && !Group(node.Op)) yield break;
         if (RequiredDType is { } dt && node.DType != dt) yield break;
-        if (Predicate is not null && !Predicate(node)) yield break;
         if (Name is not null)
         {
             if (captures.TryGetValue(Name, out var bound))
@@ -136,15 +135,28 @@ public sealed class Pattern
 
         if (Inputs is null)
         {
-            yield return captures;
+            if (Predicate is null || Predicate(node)) yield return captures;
             yield break;
         }
 
+        // The predicate runs once the input patterns matched, so it may rely on the operands' structure.
         if (node.Inputs.Length != Inputs.Count) yield break;
-        foreach (var c in MatchSequence(node, 0, swapped: false, captures)) yield return c;
+        bool? accepted = null;
+        foreach (var c in MatchSequence(node, 0, swapped: false, captures))
+        {
+            accepted ??= Predicate is null || Predicate(node);
+            if (!accepted.Value) yield break;
+            yield return c;
+        }
+
         if (Commutative && Inputs.Count == 2 && !ReferenceEquals(node.Inputs[0], node.Inputs[1]))
         {
-            foreach (var c in MatchSequence(node, 0, swapped: true, captures)) yield return c;
+            foreach (var c in MatchSequence(node, 0, swapped: true, captures))
+            {
+                accepted ??= Predicate is null || Predicate(node);
+                if (!accepted.Value) yield break;
+                yield return c;
+            }
         }
     }
 
