@@ -27,7 +27,7 @@ public partial class Tensor
     public virtual Node Node => _node ?? throw new InvalidOperationException("tensor has no node");
 
     /// <summary>The device whose executor runs this tensor's eager ops.</summary>
-    public Device Device { get; }
+    public Device Device { get; private protected set; }
 
     /// <summary>The (possibly symbolic) shape.</summary>
     public Shape Shape => Node.Shape;
@@ -159,6 +159,9 @@ public partial class Tensor
         ArgumentNullException.ThrowIfNull(device);
         return device == Device ? this : new Tensor(Node, device);
     }
+
+    /// <summary>Returns this tensor (there are no gradients to detach from).</summary>
+    public Tensor Detach() => this;
 
     /// <inheritdoc/>
     public override string ToString()

@@ -11,7 +11,7 @@ namespace Candle.Torch.Nn;
 public abstract class Module
 {
     private readonly List<KeyValuePair<string, Parameter>> _parameters = [];
-    private readonly List<KeyValuePair<string, Buffer>> _buffers = [];
+    private readonly List<KeyValuePair<string, ModuleBuffer>> _buffers = [];
     private readonly List<KeyValuePair<string, Module>> _children = [];
 
     /// <summary>False: modules run in inference mode only.</summary>
@@ -38,7 +38,7 @@ public abstract class Module
     protected Parameter RegisterParameter(string name, HostTensor data) => RegisterParameter(name, new Parameter(data));
 
     /// <summary>Registers a buffer under <paramref name="name"/> and returns it.</summary>
-    protected Buffer RegisterBuffer(string name, Buffer buffer)
+    protected ModuleBuffer RegisterBuffer(string name, ModuleBuffer buffer)
     {
         CheckName(name);
         ArgumentNullException.ThrowIfNull(buffer);
@@ -48,7 +48,7 @@ public abstract class Module
     }
 
     /// <summary>Registers a buffer holding <paramref name="data"/> under <paramref name="name"/>.</summary>
-    protected Buffer RegisterBuffer(string name, HostTensor data, bool persistent = true) => RegisterBuffer(name, new Buffer(data, persistent));
+    protected ModuleBuffer RegisterBuffer(string name, HostTensor data, bool persistent = true) => RegisterBuffer(name, new ModuleBuffer(data, persistent));
 
     /// <summary>Registers a child module under <paramref name="name"/> and returns it.</summary>
     protected T RegisterModule<T>(string name, T module)
@@ -95,9 +95,9 @@ public abstract class Module
     }
 
     /// <summary>Every buffer with its dotted name.</summary>
-    public IEnumerable<(string Name, Buffer Buffer)> NamedBuffers()
+    public IEnumerable<(string Name, ModuleBuffer Buffer)> NamedBuffers()
     {
-        var seen = new HashSet<Buffer>(ReferenceEqualityComparer.Instance);
+        var seen = new HashSet<ModuleBuffer>(ReferenceEqualityComparer.Instance);
         foreach (var (prefix, m) in NamedModules())
         {
             foreach (var (n, b) in m._buffers)
@@ -122,7 +122,7 @@ public abstract class Module
     }
 
     /// <summary>
-    /// Loads tensors by name: checks that each has the shape and dtype of the module's tensor, and lists missing and
+    /// Loads tensors by name (zero-copy: memory-mapped data must outlive the module): checks that each has the shape and dtype of the module's tensor, and lists missing and
     /// unexpected names. With <paramref name="strict"/> any missing or unexpected name raises. With
     /// <paramref name="castFloats"/> floating-point data of another float dtype (f16, bf16...) is converted to the
     /// module's dtype instead of raising.
@@ -135,7 +135,7 @@ public abstract class Module
     }
 
     /// <summary>
-    /// Loads tensors through <paramref name="lookup"/> (null for an absent name), for example from a memory-mapped
+    /// Loads tensors through <paramref name="lookup"/> (null for an absent name; zero-copy, so the source must outlive the module), for example from a memory-mapped
     /// checkpoint. Unexpected names are unknown here, so strict mode only reports missing ones unless
     /// <paramref name="availableNames"/> is given.
     /// </summary>
@@ -155,6 +155,14 @@ public abstract class Module
             if (t.Data.DType.IsFloat() && t.Data.DType != dtype) t.ReplaceData(t.Data.Cast(dtype));
         }
 
+        return this;
+    }
+
+    /// <summary>Moves every parameter and buffer to <paramref name="device"/>; returns this module.</summary>
+    public Module To(Device device)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        foreach (var (_, t) in NamedState(includeTransient: true)) t.MoveTo(device);
         return this;
     }
 

@@ -6,14 +6,14 @@ namespace Candle.Torch.Nn;
 /// A non-learned tensor of a module (a registered buffer such as running statistics or a position table): listed by
 /// <see cref="Module.NamedBuffers"/> and, when persistent, saved in state dicts.
 /// </summary>
-public sealed class Buffer : StateTensor
+public sealed class ModuleBuffer : StateTensor
 {
     /// <summary>Wraps <paramref name="data"/> (not copied).</summary>
-    public Buffer(HostTensor data, bool persistent = true, Device? device = null)
+    public ModuleBuffer(HostTensor data, bool persistent = true, Device? device = null)
         : base(data, device) => Persistent = persistent;
 
     /// <summary>A buffer holding the data of an eager tensor.</summary>
-    public Buffer(Tensor value, bool persistent = true)
+    public ModuleBuffer(Tensor value, bool persistent = true)
         : base(NotNull(value).ToHostTensor(), value.Device) => Persistent = persistent;
 
     /// <summary>True when the buffer belongs in state dicts.</summary>

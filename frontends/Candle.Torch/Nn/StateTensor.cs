@@ -4,7 +4,7 @@ using Candle.Runtime.Tensors;
 namespace Candle.Torch.Nn;
 
 /// <summary>
-/// A tensor owned by a <see cref="Module"/> (a <see cref="Parameter"/> or a <see cref="Buffer"/>): it holds data that
+/// A tensor owned by a <see cref="Module"/> (a <see cref="Parameter"/> or a <see cref="ModuleBuffer"/>): it holds data that
 /// loading a state dict replaces, and its node is a Constant named by its state-dict name, so a traced graph
 /// binds weights by name.
 /// </summary>
@@ -49,6 +49,8 @@ public abstract class StateTensor : Tensor
         _data = data;
         _node = null;
     }
+
+    internal void MoveTo(Device device) => Device = device;
 
     internal void SetName(string name)
     {
