@@ -159,7 +159,19 @@ public sealed class DimExpr : IEquatable<DimExpr>
 
         public Node ParseExpr()
         {
-            Node left = Eat("-") ? new BinNode('-', new ConstNode(0), ParseTerm()) : ParseTerm();
+            SkipSpaces();
+            Node left;
+            if (Pos + 1 < text.Length && text[Pos] == '-' && char.IsAsciiDigit(text[Pos + 1]))
+            {
+                int start = Pos++;
+                while (Pos < text.Length && char.IsAsciiDigit(text[Pos])) Pos++;
+                left = ParseTermRest(new ConstNode(long.Parse(text.AsSpan(start, Pos - start), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture)));
+            }
+            else
+            {
+                left = Eat("-") ? new BinNode('-', new ConstNode(0), ParseTerm()) : ParseTerm();
+            }
+
             while (true)
             {
                 if (Eat("+")) left = new BinNode('+', left, ParseTerm());
@@ -168,9 +180,10 @@ public sealed class DimExpr : IEquatable<DimExpr>
             }
         }
 
-        private Node ParseTerm()
+        private Node ParseTerm() => ParseTermRest(ParseFactor());
+
+        private Node ParseTermRest(Node left)
         {
-            Node left = ParseFactor();
             while (true)
             {
                 SkipSpaces();

@@ -1,0 +1,330 @@
+using Candle.Compiler.Ir;
+using Candle.Runtime;
+using Candle.Runtime.Kernels.Cpu;
+
+namespace Candle.Compiler.Lowering;
+
+internal sealed partial class GraphLowering
+{
+    private static Dim Prod(IEnumerable<Dim> dims) => dims.Aggregate(Dim.One, (a, d) => a * d);
+
+    private static long Bits(double v) => BitConverter.DoubleToInt64Bits(v);
+
+    private static TensorView Permute(TensorView v, IReadOnlyList<int> perm) =>
+        v with { Shape = [.. perm.Select(i => v.Shape[i])], Strides = [.. perm.Select(i => v.Strides[i])] };
+
+    private TensorView LowerView(Node node, TensorView v)
+    {
+        if (v.IsConstant) return TensorView.Const(v.Constant!.Value, node.DType, node.Shape);
+        switch (node.Op)
+        {
+            case Op.Reshape:
+                if (!v.IsContiguous) v = Dense(v, "reshape");
+                return new TensorView(v.Slot, v.Offset, [.. node.Shape], TensorView.ContiguousStrides(node.Shape), node.DType);
+            case Op.Permute:
+                return Permute(v, node.Attr<PermuteAttrs>().Perm);
+            case Op.Expand:
+            {
+                var strides = v.Strides.ToArray();
+                for (int i = 0; i < strides.Length; i++)
+                {
+                    if (v.Shape[i] != node.Shape[i]) strides[i] = Dim.Zero;
+                }
+
+                return v with { Shape = [.. node.Shape], Strides = strides };
+            }
+
+            case Op.Slice:
+            {
+                var a = node.Attr<SliceAttrs>();
+                var strides = v.Strides.ToArray();
+                strides[a.Axis] = v.Strides[a.Axis] * a.Step;
+                return v with { Offset = v.Offset + (a.Start * v.Strides[a.Axis]), Shape = [.. node.Shape], Strides = strides };
+            }
+
+            case Op.Flip:
+            {
+                var strides = v.Strides.ToArray();
+                var offset = v.Offset;
+                foreach (int ax in node.Attr<AxesAttrs>().Axes)
+                {
+                    offset += (v.Shape[ax] - 1) * v.Strides[ax];
+                    strides[ax] = -v.Strides[ax];
+                }
+
+                return v with { Offset = offset, Strides = strides };
+            }
+
+            default:
+                throw new NotSupportedException($"{node.Op.Name()} is not a view");
+        }
+    }
+
+    private TensorView NewOutput(Node node) => TensorView.Dense(_pb.AddArena(node.DType, node.Shape), node.DType, node.Shape);
+
+    private TensorView LowerKernelOp(Node node, TensorView[] ins)
+    {
+        string label = node.Op.Name();
+        switch (node.Op)
+        {
+            case Op.Arange:
+            {
+                var a = node.Attr<ArangeAttrs>();
+                var y = NewOutput(node);
+                _pb.AddStep("rt:arange", [y.Slot, (int)node.DType, Bits(a.Start), Bits(a.Step)], a.Length, 1, label, y.Slot);
+                return y;
+            }
+
+            case Op.Sum or Op.Mean or Op.Max or Op.Min or Op.Prod or Op.ArgMax or Op.ArgMin:
+            {
+                var v = ins[0];
+                var axes = node.Attr<ReduceAttrs>().Axes.ToHashSet();
+                var kept = Enumerable.Range(0, v.Rank).Where(i => !axes.Contains(i)).ToList();
+                var red = Enumerable.Range(0, v.Rank).Where(axes.Contains).ToList();
+                var x = Dense(Permute(v, [.. kept, .. red]), label);
+                var rowLen = Prod(red.Select(i => v.Shape[i]));
+                var rows = Prod(kept.Select(i => v.Shape[i]));
+                var y = NewOutput(node);
+                var op = Enum.Parse<ReduceOp>(node.Op.ToString());
+                _pb.AddStep("rt:reduce", [(int)op, x.Slot, (int)x.DType, y.Slot, (int)node.DType, rowLen], rows, rowLen, label, x.Slot, y.Slot);
+                return y;
+            }
+
+            case Op.CumSum or Op.Softmax or Op.LogSoftmax:
+            {
+                var v = ins[0];
+                int axis = node.Attr<AxisAttrs>().Axis;
+                var perm = Enumerable.Range(0, v.Rank).Where(i => i != axis).Append(axis).ToArray();
+                var x = Dense(Permute(v, perm), label);
+                int slot = _pb.AddArena(node.DType, x.Shape);
+                var rowLen = v.Shape[axis];
+                var rows = Prod(x.Shape.Take(x.Rank - 1));
+                if (node.Op == Op.CumSum)
+                {
+                    _pb.AddStep("rt:cumsum", [x.Slot, (int)x.DType, slot, (int)node.DType, rowLen], rows, rowLen, label, x.Slot, slot);
+                }
+                else
+                {
+                    _pb.AddStep(node.Op == Op.Softmax ? "rt:softmax" : "rt:log_softmax", [x.Slot, slot, (int)node.DType, rowLen], rows, rowLen * 3, label, x.Slot, slot);
+                }
+
+                var inverse = new int[perm.Length];
+                for (int i = 0; i < perm.Length; i++) inverse[perm[i]] = i;
+                return Permute(TensorView.Dense(slot, node.DType, x.Shape) with { DType = node.DType }, inverse);
+            }
+
+            case Op.MatMul:
+                return LowerMatMul(node, ins);
+
+            case Op.LayerNorm or Op.RmsNorm:
+            {
+                var a = node.Attr<NormAttrs>();
+                var x = Dense(ins[0], label);
+                int k = node.Op == Op.RmsNorm ? 1 : a.NormalizedDims;
+                var rowLen = Prod(x.Shape.Skip(x.Rank - k));
+                var rows = Prod(x.Shape.Take(x.Rank - k));
+                int w = a.HasWeight ? Dense(ins[1], label).Slot : -1;
+                int b = a.HasBias ? Dense(ins[a.HasWeight ? 2 : 1], label).Slot : -1;
+                var y = NewOutput(node);
+                if (node.Op == Op.LayerNorm)
+                {
+                    _pb.AddStep("rt:layer_norm", [x.Slot, w, b, y.Slot, (int)node.DType, rowLen, Bits(a.Eps)], rows, rowLen * 3, label, x.Slot, w, b, y.Slot);
+                }
+                else
+                {
+                    _pb.AddStep("rt:rms_norm", [x.Slot, w, y.Slot, (int)node.DType, rowLen, Bits(a.Eps)], rows, rowLen * 2, label, x.Slot, w, y.Slot);
+                }
+
+                return y;
+            }
+
+            case Op.GroupNorm:
+            {
+                var a = node.Attr<NormAttrs>();
+                var x = Dense(ins[0], label);
+                int w = a.HasWeight ? Dense(ins[1], label).Slot : -1;
+                int b = a.HasBias ? Dense(ins[a.HasWeight ? 2 : 1], label).Slot : -1;
+                var y = NewOutput(node);
+                var c = x.Shape[1];
+                var sp = Prod(x.Shape.Skip(2));
+                _pb.AddStep("rt:group_norm", [x.Slot, w, b, y.Slot, (int)node.DType, c, sp, a.Groups, Bits(a.Eps)], x.Shape[0] * a.Groups, c * sp / a.Groups * 3, label, x.Slot, w, b, y.Slot);
+                return y;
+            }
+
+            case Op.Rope:
+            {
+                var x = Dense(ins[0], label);
+                var cos = Dense(ins[1], label);
+                var sin = Dense(ins[2], label);
+                var y = NewOutput(node);
+                var d = x.Shape[^1];
+                _pb.AddStep("rt:rope", [x.Slot, cos.Slot, sin.Slot, y.Slot, (int)node.DType, d, node.Attr<RopeAttrs>().Interleaved ? 1 : 0],
+                    Prod(x.Shape.Take(x.Rank - 1)), d * 2, label, x.Slot, cos.Slot, sin.Slot, y.Slot);
+                return y;
+            }
+
+            case Op.Attention:
+            {
+                var a = node.Attr<AttentionAttrs>();
+                var q = Dense(ins[0], label);
+                var k = Dense(ins[1], label);
+                var v = Dense(ins[2], label);
+                var m = a.HasMask ? Dense(ins[3], label) : null;
+                var y = NewOutput(node);
+                var args = new List<Dim>
+                {
+                    q.Slot, k.Slot, v.Slot, m?.Slot ?? -1, y.Slot, (int)node.DType, (int)(m?.DType ?? DType.Bool),
+                    q.Shape[0], q.Shape[1], k.Shape[1], q.Shape[2], k.Shape[2], q.Shape[3], v.Shape[3], Bits(a.Scale), a.Causal ? 1 : 0,
+                };
+                _pb.AddStep("rt:attention", args, q.Shape[0] * q.Shape[1] * q.Shape[2], k.Shape[2] * (q.Shape[3] + v.Shape[3]), label, q.Slot, k.Slot, v.Slot, m?.Slot ?? -1, y.Slot);
+                return y;
+            }
+
+            case Op.Conv or Op.ConvTranspose:
+            {
+                var a = node.Attr<ConvAttrs>();
+                var x = Dense(ins[0], label);
+                var w = Dense(ins[1], label);
+                int bias = a.HasBias ? Dense(ins[2], label).Slot : -1;
+                var y = NewOutput(node);
+                int sp = x.Rank - 2;
+                var args = new List<Dim> { x.Slot, w.Slot, bias, y.Slot, (int)node.DType, sp, x.Shape[0], x.Shape[1], node.Shape[1], a.Groups };
+                args.AddRange(x.Shape.Skip(2));
+                args.AddRange(w.Shape.Skip(2));
+                args.AddRange(node.Shape.Skip(2));
+                args.AddRange(a.Stride.Select(i => Dim.Of(i)));
+                args.AddRange(a.Padding.Select(i => Dim.Of(i)));
+                args.AddRange(a.Dilation.Select(i => Dim.Of(i)));
+                var cost = Prod(node.Shape.Skip(2)) * Prod(w.Shape.Skip(2)) * x.Shape[1] / a.Groups;
+                _pb.AddStep(node.Op == Op.Conv ? "rt:conv" : "rt:conv_transpose", args, x.Shape[0] * node.Shape[1], cost, label, x.Slot, w.Slot, bias, y.Slot);
+                return y;
+            }
+
+            case Op.MaxPool or Op.AvgPool:
+            {
+                var a = node.Attr<PoolAttrs>();
+                var x = Dense(ins[0], label);
+                var y = NewOutput(node);
+                int sp = a.Kernel.Count;
+                var args = new List<Dim> { x.Slot, y.Slot, (int)node.DType, sp, node.Op == Op.MaxPool ? 1 : 0, a.CountIncludePad ? 1 : 0 };
+                args.AddRange(x.Shape.Skip(2));
+                args.AddRange(a.Kernel.Select(i => Dim.Of(i)));
+                args.AddRange(a.Stride.Select(i => Dim.Of(i)));
+                args.AddRange(a.Padding.Select(i => Dim.Of(i)));
+                args.AddRange(node.Shape.Skip(2));
+                _pb.AddStep("rt:pool", args, x.Shape[0] * x.Shape[1], Prod(node.Shape.Skip(2)) * a.Kernel.Aggregate(1, (p, k) => p * k), label, x.Slot, y.Slot);
+                return y;
+            }
+
+            case Op.UpsampleNearest:
+            {
+                var v = ins[0];
+                var scale = node.Attr<UpsampleAttrs>().Scale;
+                var shape = new List<Dim> { v.Shape[0], v.Shape[1] };
+                var strides = new List<Dim> { v.Strides[0], v.Strides[1] };
+                for (int i = 0; i < scale.Count; i++)
+                {
+                    shape.Add(v.Shape[2 + i]);
+                    shape.Add(scale[i]);
+                    strides.Add(v.Strides[2 + i]);
+                    strides.Add(Dim.Zero);
+                }
+
+                var dense = Dense(v with { Shape = [.. shape], Strides = [.. strides] }, label);
+                return TensorView.Dense(dense.Slot, node.DType, node.Shape);
+            }
+
+            case Op.Pad:
+            {
+                var a = node.Attr<PadAttrs>();
+                var y = NewOutput(node);
+                Fill(y, a.Value, label);
+                var offset = Dim.Zero;
+                for (int d = 0; d < y.Rank; d++) offset += y.Strides[d] * a.Before[d];
+                if (!ins[0].Numel.Equals(Dim.Zero)) Copy(ins[0], y with { Offset = offset, Shape = ins[0].Shape }, label);
+                return y;
+            }
+
+            case Op.Concat:
+            {
+                int axis = node.Attr<AxisAttrs>().Axis;
+                var y = NewOutput(node);
+                var at = Dim.Zero;
+                foreach (var v in ins)
+                {
+                    Copy(v, y with { Offset = at * y.Strides[axis], Shape = v.Shape }, label);
+                    at += v.Shape[axis];
+                }
+
+                return y;
+            }
+
+            case Op.IndexSelect:
+            {
+                int axis = node.Attr<AxisAttrs>().Axis;
+                var x = Dense(ins[0], label);
+                var idx = Dense(ins[1], label);
+                var y = NewOutput(node);
+                var outer = Prod(x.Shape.Take(axis));
+                var inner = Prod(x.Shape.Skip(axis + 1));
+                _pb.AddStep("rt:index_select", [x.Slot, x.DType.SizeInBytes(), idx.Slot, (int)idx.DType, y.Slot, outer, x.Shape[axis], inner, idx.Numel],
+                    outer * idx.Numel, inner, label, x.Slot, idx.Slot, y.Slot);
+                return y;
+            }
+
+            case Op.Gather:
+            {
+                int axis = node.Attr<AxisAttrs>().Axis;
+                var x = Dense(ins[0], label);
+                var idx = Dense(ins[1], label);
+                var y = NewOutput(node);
+                var args = new List<Dim> { x.Slot, x.DType.SizeInBytes(), idx.Slot, (int)idx.DType, y.Slot, x.Rank, axis };
+                args.AddRange(x.Shape);
+                args.AddRange(idx.Shape);
+                _pb.AddStep("rt:gather", args, idx.Numel, 1, label, x.Slot, idx.Slot, y.Slot);
+                return y;
+            }
+
+            case Op.ScatterAdd:
+            {
+                int axis = node.Attr<AxisAttrs>().Axis;
+                var x = Dense(ins[0], label);
+                var idx = Dense(ins[1], label);
+                var src = Dense(ins[2], label);
+                var y = NewOutput(node);
+                var args = new List<Dim> { x.Slot, idx.Slot, (int)idx.DType, src.Slot, y.Slot, (int)node.DType, x.Rank, axis };
+                args.AddRange(x.Shape);
+                args.AddRange(idx.Shape);
+                args.AddRange(src.Shape);
+                _pb.AddStep("rt:scatter_add", args, 1, 0, label, x.Slot, idx.Slot, src.Slot, y.Slot);
+                return y;
+            }
+
+            default:
+                throw new NotSupportedException($"the cpu backend has no kernel for {node.Op.Name()}");
+        }
+    }
+
+    private TensorView LowerMatMul(Node node, TensorView[] ins)
+    {
+        var a = ins[0].IsConstant ? Dense(ins[0], "matmul") : ins[0];
+        var b = ins[1].IsConstant ? Dense(ins[1], "matmul") : ins[1];
+        int r = a.Rank, br = r - 2;
+        var y = NewOutput(node);
+        var m = a.Shape[r - 2];
+        var k = a.Shape[r - 1];
+        var n = b.Shape[r - 1];
+        var args = new List<Dim> { a.Slot, b.Slot, y.Slot, (int)node.DType, m, n, k, br };
+        args.AddRange(node.Shape.Take(br));
+        args.Add(a.Offset);
+        args.AddRange(a.Strides.Take(br));
+        args.Add(a.Strides[r - 2]);
+        args.Add(a.Strides[r - 1]);
+        args.Add(b.Offset);
+        args.AddRange(b.Strides.Take(br));
+        args.Add(b.Strides[r - 2]);
+        args.Add(b.Strides[r - 1]);
+        _pb.AddStep("rt:matmul", args, Prod(node.Shape.Take(br)) * m, n * k, "matmul", a.Slot, b.Slot, y.Slot);
+        return y;
+    }
+}

@@ -1,0 +1,75 @@
+using Candle.Compiler.Ir;
+using Candle.Runtime;
+using Candle.Runtime.Plans;
+using Candle.Runtime.Tensors;
+
+namespace Candle.Compiler.Lowering;
+
+/// <summary>Collects buffers, steps and weights while a graph is lowered, then computes lifetimes.</summary>
+internal sealed class PlanBuilder
+{
+    private readonly List<(BufferKind Kind, int Index, Dim Bytes)> _buffers = [];
+    private readonly List<(string Kernel, Dim[] Args, Dim Work, Dim Cost, string Label, int[] Slots)> _steps = [];
+    private readonly List<(string Name, HostTensor Data)> _weights = [];
+    private readonly Dictionary<HostTensor, int> _weightSlots = new(ReferenceEqualityComparer.Instance);
+
+    public int StepCount => _steps.Count;
+
+    public int AddInput(int index, DType dtype, Shape shape) => Add(BufferKind.Input, index, shape.Numel * dtype.SizeInBytes());
+
+    public int AddWeight(HostTensor data, string? name)
+    {
+        if (_weightSlots.TryGetValue(data, out int slot)) return slot;
+        string n = name ?? $"const{_weights.Count}";
+        if (_weights.Any(w => w.Name == n)) n = $"{n}#{_weights.Count}";
+        _weights.Add((n, data));
+        slot = Add(BufferKind.Weight, _weights.Count - 1, Dim.Of(data.Data.Length));
+        _weightSlots[data] = slot;
+        return slot;
+    }
+
+    public int AddArena(DType dtype, IReadOnlyList<Dim> shape) =>
+        Add(BufferKind.Arena, -1, shape.Aggregate(Dim.One, (a, d) => a * d) * dtype.SizeInBytes());
+
+    public int AddOutput(int index, Dim bytes) => Add(BufferKind.Output, index, bytes);
+
+    private int Add(BufferKind kind, int index, Dim bytes)
+    {
+        _buffers.Add((kind, index, bytes));
+        return _buffers.Count - 1;
+    }
+
+    public BufferKind KindOf(int slot) => _buffers[slot].Kind;
+
+    public Dim BytesOf(int slot) => _buffers[slot].Bytes;
+
+    /// <summary>Turns an arena buffer into the given output.</summary>
+    public void MakeOutput(int slot, int outputIndex) => _buffers[slot] = (BufferKind.Output, outputIndex, _buffers[slot].Bytes);
+
+    public void AddStep(string kernel, IEnumerable<Dim> args, Dim work, Dim cost, string label, params int[] slots) =>
+        _steps.Add((kernel, [.. args], work, cost, label, slots));
+
+    public IReadOnlyList<HostTensor> Weights => [.. _weights.Select(w => w.Data)];
+
+    public PlanDefinition Build(IReadOnlyList<PlanTensor> inputs, IReadOnlyList<PlanTensor> outputs, int threads)
+    {
+        var first = new int[_buffers.Count];
+        var last = new int[_buffers.Count];
+        Array.Fill(first, -1);
+        for (int s = 0; s < _steps.Count; s++)
+        {
+            foreach (int slot in _steps[s].Slots)
+            {
+                if (slot < 0) continue;
+                if (first[slot] < 0) first[slot] = s;
+                last[slot] = s;
+            }
+        }
+
+        var buffers = _buffers.Select((b, i) => new PlanBuffer(b.Kind, b.Index, Expr(b.Bytes), Math.Max(first[i], 0), last[i])).ToList();
+        var steps = _steps.Select(s => new PlanStep(s.Kernel, [.. s.Args.Select(Expr)], Expr(s.Work), Expr(s.Cost), s.Label)).ToList();
+        return new PlanDefinition(inputs, outputs, buffers, steps, [.. _weights.Select(w => w.Name)], threads);
+    }
+
+    public static DimExpr Expr(Dim d) => d.TryGetConstant() is long c ? DimExpr.Const(c) : DimExpr.Parse(d.ToString());
+}
