@@ -151,4 +151,25 @@ public class ReduceTests
             }
         }, iter: 40);
     }
+
+    [Fact]
+    public void CosineSimilarityComposedFromPrimitivesMatchesTensorPrimitives()
+    {
+        Gen.Select(Gen.Int[1, 100], Gen.Int[0, 1000]).Sample((n, seed) =>
+        {
+            var a = Rand(n, seed);
+            var b = Rand(n, seed + 1);
+            var r = Run(
+                i =>
+                {
+                    var dot = IrBuilder.Reduce(Op.Sum, IrBuilder.Binary(Op.Mul, i[0], i[1]));
+                    var na = IrBuilder.Reduce(Op.Sum, IrBuilder.Binary(Op.Mul, i[0], i[0]));
+                    var nb = IrBuilder.Reduce(Op.Sum, IrBuilder.Binary(Op.Mul, i[1], i[1]));
+                    return IrBuilder.Binary(Op.Mul, dot, IrBuilder.Unary(Op.Rsqrt, IrBuilder.Binary(Op.Mul, na, nb)));
+                },
+                F32(a, n),
+                F32(b, n));
+            Assert.Equal(TensorPrimitives.CosineSimilarity(a, b), D(r)[0], 1e-5);
+        }, iter: 30);
+    }
 }
