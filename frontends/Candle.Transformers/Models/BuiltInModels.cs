@@ -6,5 +6,11 @@ internal static class BuiltInModels
     /// <summary>Called once by <see cref="ModelRegistry"/>; one line per architecture.</summary>
     public static void RegisterAll()
     {
+        ModelRegistry.Register("llama", Llama.LlamaForCausalLM.Load);
+        ModelRegistry.Register("mistral", Llama.LlamaForCausalLM.Load);
+        ModelRegistry.Register("qwen2", Llama.LlamaForCausalLM.Load);
+        ModelRegistry.Register("gemma", Llama.LlamaForCausalLM.Load);
+        ModelRegistry.Register("phi3", Llama.LlamaForCausalLM.Load);
+        ModelRegistry.Register("gpt2", Gpt2.Gpt2LMHeadModel.Load);
     }
 }

@@ -1,0 +1,127 @@
+using Candle.Compiler.Ir;
+using Candle.Runtime;
+using Candle.Runtime.Tensors;
+using Candle.Torch;
+using Candle.Torch.Nn;
+
+namespace Candle.Transformers.Models.Common;
+
+/// <summary>
+/// The base of decoder-only language models: a subclass writes one forward step over token ids, their positions and
+/// a <see cref="CacheStep"/>; this class traces it three ways — the full forward pass, the prefill step and the decode
+/// step — with the inputs and outputs named by <see cref="DecoderGraphNames"/>.
+/// </summary>
+public abstract class CausalLanguageModel : Module, ICausalLanguageModel
+{
+    private readonly CheckpointWeights _weights;
+
+    /// <summary>Initializes the base.</summary>
+    /// <param name="config">The config the model was built from.</param>
+    /// <param name="weights">The checkpoint; kept alive because the parameters view its memory.</param>
+    protected CausalLanguageModel(HfConfig config, CheckpointWeights weights)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(weights);
+        Config = config;
+        _weights = weights;
+    }
+
+    /// <inheritdoc/>
+    public HfConfig Config { get; }
+
+    /// <inheritdoc/>
+    public string ModelType => Config.ModelType;
+
+    /// <inheritdoc/>
+    public DType DType => _weights.DType;
+
+    /// <inheritdoc/>
+    public abstract int NumLayers { get; }
+
+    /// <inheritdoc/>
+    public abstract int NumKvHeads { get; }
+
+    /// <inheritdoc/>
+    public abstract int HeadDim { get; }
+
+    /// <inheritdoc/>
+    public abstract int VocabSize { get; }
+
+    /// <inheritdoc/>
+    public abstract int MaxPositions { get; }
+
+    /// <inheritdoc/>
+    public abstract IReadOnlyList<int> EosTokenIds { get; }
+
+    /// <summary>
+    /// One forward step: token ids i64[batch, seq] at positions i64[batch or 1, seq], attending to the entries of
+    /// <paramref name="cache"/>; returns f32 logits [batch, seq, vocab], or [batch, 1, vocab] of the last position
+    /// when <paramref name="lastOnly"/>.
+    /// </summary>
+    public abstract Tensor Forward(Tensor inputIds, Tensor positionIds, CacheStep cache, bool lastOnly);
+
+    /// <summary><c>input_ids</c> i64[batch, seq] → <c>logits</c> f32[batch, seq, vocab].</summary>
+    public Graph TraceForward() => Tracer.Trace(
+        this,
+        xs => [Forward(xs[0], Positions(xs[0]), CacheStep.None(NumLayers), lastOnly: false)],
+        [IdsInput(DecoderGraphNames.SeqSymbol)],
+        [DecoderGraphNames.Logits]);
+
+    /// <inheritdoc/>
+    public Graph TracePrefill()
+    {
+        var names = new List<string>();
+        var graph = Tracer.Trace(
+            this,
+            xs =>
+            {
+                var cache = CacheStep.Prefill(NumLayers);
+                var logits = Forward(xs[0], Positions(xs[0]), cache, lastOnly: true);
+                var outs = cache.Outputs().ToList();
+                names.Add(DecoderGraphNames.Logits);
+                names.AddRange(outs.Select(o => o.Name));
+                return [logits, .. outs.Select(o => o.Tensor)];
+            },
+            [IdsInput(DecoderGraphNames.SeqSymbol)]);
+        return new Graph(graph.Inputs, graph.Outputs, names);
+    }
+
+    /// <inheritdoc/>
+    public Graph TraceDecode()
+    {
+        var inputs = new List<TraceInput>
+        {
+            IdsInput(1),
+            new(DecoderGraphNames.PositionIds, DType.I64, DecoderGraphNames.BatchSymbol, 1),
+        };
+        for (int l = 0; l < NumLayers; l++)
+        {
+            inputs.Add(new(DecoderGraphNames.PastKeys(l), DType, DecoderGraphNames.PastSymbol, DecoderGraphNames.BatchSymbol, NumKvHeads, HeadDim));
+            inputs.Add(new(DecoderGraphNames.PastValues(l), DType, DecoderGraphNames.PastSymbol, DecoderGraphNames.BatchSymbol, NumKvHeads, HeadDim));
+        }
+
+        var names = new List<string>();
+        var graph = Tracer.Trace(
+            this,
+            xs =>
+            {
+                var cache = CacheStep.Decode(
+                    [.. Enumerable.Range(0, NumLayers).Select(l => xs[2 + (2 * l)])],
+                    [.. Enumerable.Range(0, NumLayers).Select(l => xs[3 + (2 * l)])]);
+                var logits = Forward(xs[0], xs[1], cache, lastOnly: false);
+                var outs = cache.Outputs().ToList();
+                names.Add(DecoderGraphNames.Logits);
+                names.AddRange(outs.Select(o => o.Name));
+                return [logits, .. outs.Select(o => o.Tensor)];
+            },
+            inputs);
+        return new Graph(graph.Inputs, graph.Outputs, names);
+    }
+
+    /// <summary>No input has a default: <c>input_ids</c> is required.</summary>
+    public HostTensor? DefaultInput(string name, IReadOnlyDictionary<string, HostTensor> given) => null;
+
+    private static TraceInput IdsInput(object seq) => new(DecoderGraphNames.InputIds, DType.I64, DecoderGraphNames.BatchSymbol, seq);
+
+    private static Tensor Positions(Tensor inputIds) => Tensors.Arange(inputIds.Shape[1]).Unsqueeze(0);
+}

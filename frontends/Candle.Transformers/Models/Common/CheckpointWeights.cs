@@ -1,0 +1,71 @@
+using Candle.Runtime;
+using Candle.Runtime.Tensors;
+using Candle.Runtime.Weights.SafeTensors;
+
+namespace Candle.Transformers.Models.Common;
+
+/// <summary>
+/// Reads a model's tensors from a checkpoint by their Hugging Face names as the layers are built: each read checks
+/// the shape the architecture expects and converts floating-point data to the model's dtype (f16/bf16 checkpoints
+/// load into f32 models and back). Same-dtype tensors stay zero-copy views of the memory-mapped file.
+/// </summary>
+public sealed class CheckpointWeights
+{
+    private readonly ISafeTensorsSource _source;
+    private readonly Func<string, string> _rename;
+
+    /// <summary>Wraps <paramref name="source"/>.</summary>
+    /// <param name="source">The checkpoint.</param>
+    /// <param name="dtype">The dtype floating-point tensors are converted to.</param>
+    /// <param name="location">What to call the checkpoint in error messages (a directory or file).</param>
+    /// <param name="rename">Maps a model tensor name to the name stored in the checkpoint (identity when null).</param>
+    public CheckpointWeights(ISafeTensorsSource source, DType dtype, string location, Func<string, string>? rename = null)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        if (!dtype.IsFloat()) throw new ArgumentException($"the model dtype must be floating-point, not {dtype.TorchName()}", nameof(dtype));
+        _source = source;
+        DType = dtype;
+        Location = location;
+        _rename = rename ?? (n => n);
+    }
+
+    /// <summary>The dtype floating-point tensors are converted to.</summary>
+    public DType DType { get; }
+
+    /// <summary>The checkpoint's location, for messages.</summary>
+    public string Location { get; }
+
+    /// <summary>The underlying source (kept alive by the model, since tensors view its memory).</summary>
+    public ISafeTensorsSource Source => _source;
+
+    /// <summary>True when the checkpoint has a tensor of that (model) name.</summary>
+    public bool Contains(string name) => _source.Contains(_rename(name));
+
+    /// <summary>The tensor <paramref name="name"/>, which must have shape <paramref name="shape"/>.</summary>
+    /// <exception cref="InvalidDataException">The tensor is missing, mis-shaped or not floating-point; the message names it and both shapes.</exception>
+    public HostTensor Get(string name, params int[] shape)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        ArgumentNullException.ThrowIfNull(shape);
+        string stored = _rename(name);
+        if (!_source.Contains(stored))
+        {
+            throw new InvalidDataException($"{Location}: tensor '{stored}' is missing from the checkpoint (expected shape [{string.Join(", ", shape)}])");
+        }
+
+        var info = _source.GetInfo(stored);
+        if (!info.Shape.SequenceEqual(shape))
+        {
+            throw new InvalidDataException(
+                $"{Location}: tensor '{stored}' has shape [{string.Join(", ", info.Shape)}] in the checkpoint but the model expects [{string.Join(", ", shape)}]");
+        }
+
+        if (!info.DType.IsFloat())
+        {
+            throw new InvalidDataException($"{Location}: tensor '{stored}' is {info.DType.TorchName()}; a floating-point tensor is expected");
+        }
+
+        var t = _source.Get(stored);
+        return t.DType == DType ? t : t.Cast(DType);
+    }
+}

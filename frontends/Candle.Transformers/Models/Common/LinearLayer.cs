@@ -1,0 +1,45 @@
+using Candle.Torch;
+using Candle.Torch.Nn;
+
+namespace Candle.Transformers.Models.Common;
+
+/// <summary>
+/// A linear layer (torch.nn.Linear: y = x·Wᵀ + b, weight [out, in]) whose parameters come straight from a checkpoint.
+/// When <see cref="Transposed"/>, the stored weight is [in, out] (GPT-2's Conv1D) and y = x·W + b.
+/// </summary>
+public sealed class LinearLayer : Module<Tensor, Tensor>
+{
+    /// <summary>Reads <c>{prefix}.weight</c> (and <c>{prefix}.bias</c>) from <paramref name="weights"/>.</summary>
+    public LinearLayer(CheckpointWeights weights, string prefix, int inFeatures, int outFeatures, bool bias, bool transposed = false)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        InFeatures = inFeatures;
+        OutFeatures = outFeatures;
+        Transposed = transposed;
+        Weight = RegisterParameter("weight", weights.Get(prefix + ".weight", transposed ? [inFeatures, outFeatures] : [outFeatures, inFeatures]));
+        if (bias) Bias = RegisterParameter("bias", weights.Get(prefix + ".bias", outFeatures));
+    }
+
+    /// <summary>Input features.</summary>
+    public int InFeatures { get; }
+
+    /// <summary>Output features.</summary>
+    public int OutFeatures { get; }
+
+    /// <summary>Whether the weight is stored [in, out].</summary>
+    public bool Transposed { get; }
+
+    /// <summary>The weight.</summary>
+    public Parameter Weight { get; }
+
+    /// <summary>The bias [out], or null.</summary>
+    public Parameter? Bias { get; }
+
+    /// <inheritdoc/>
+    public override Tensor Forward(Tensor input)
+    {
+        if (!Transposed) return F.Linear(input, Weight, Bias);
+        var y = Tensors.MatMul(input, Weight);
+        return Bias is null ? y : y + Bias;
+    }
+}
