@@ -327,7 +327,7 @@ public static unsafe class SimdLanes128
     public static Vector128<float> Remainder(Vector128<float> a, Vector128<float> b)
     {
         var r = a - (b * Vector128.Truncate(a / b));
-        var fix = ~Vector128.Equals(r, Vector128<float>.Zero) & ~Vector128.Equals(Vector128.LessThan(r, Vector128<float>.Zero), Vector128.LessThan(b, Vector128<float>.Zero));
+        var fix = ~Vector128.Equals(r, Vector128<float>.Zero) & (Vector128.LessThan(r, Vector128<float>.Zero) ^ Vector128.LessThan(b, Vector128<float>.Zero));
         return Vector128.ConditionalSelect(fix, r + b, r);
     }
 

@@ -327,7 +327,7 @@ public static unsafe class SimdLanes256
     public static Vector256<float> Remainder(Vector256<float> a, Vector256<float> b)
     {
         var r = a - (b * Vector256.Truncate(a / b));
-        var fix = ~Vector256.Equals(r, Vector256<float>.Zero) & ~Vector256.Equals(Vector256.LessThan(r, Vector256<float>.Zero), Vector256.LessThan(b, Vector256<float>.Zero));
+        var fix = ~Vector256.Equals(r, Vector256<float>.Zero) & (Vector256.LessThan(r, Vector256<float>.Zero) ^ Vector256.LessThan(b, Vector256<float>.Zero));
         return Vector256.ConditionalSelect(fix, r + b, r);
     }
 

@@ -327,7 +327,7 @@ public static unsafe class SimdLanes512
     public static Vector512<float> Remainder(Vector512<float> a, Vector512<float> b)
     {
         var r = a - (b * Vector512.Truncate(a / b));
-        var fix = ~Vector512.Equals(r, Vector512<float>.Zero) & ~Vector512.Equals(Vector512.LessThan(r, Vector512<float>.Zero), Vector512.LessThan(b, Vector512<float>.Zero));
+        var fix = ~Vector512.Equals(r, Vector512<float>.Zero) & (Vector512.LessThan(r, Vector512<float>.Zero) ^ Vector512.LessThan(b, Vector512<float>.Zero));
         return Vector512.ConditionalSelect(fix, r + b, r);
     }
 
