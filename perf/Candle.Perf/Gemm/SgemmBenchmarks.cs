@@ -81,6 +81,29 @@ public unsafe class SgemmBenchmarks
         _outputs = [OrtValue.CreateTensorValueFromMemory(_cArray, [m, n])];
 
         Console.WriteLine($"// Candle SGEMM microkernel: {Sgemm.KernelName}");
+        CrossCheck();
+    }
+
+    // The peers must compute the same product: report the largest difference from Candle's result.
+    private void CrossCheck()
+    {
+        Candle();
+        var reference = (float[])_cArray.Clone();
+        var results = new List<string>();
+        foreach (var (name, run) in new (string, Action)[] { ("packed", CandlePackedB), ("TensorPrimitives", TensorPrimitivesRows), ("ORT", OnnxRuntime) })
+        {
+            Array.Clear(_cArray);
+            run();
+            float diff = 0;
+            for (int i = 0; i < reference.Length; i++)
+            {
+                diff = MathF.Max(diff, MathF.Abs(reference[i] - _cArray[i]));
+            }
+
+            results.Add($"{name} {diff:g3}");
+        }
+
+        Console.WriteLine($"// {Shape}: max |difference| from Candle: {string.Join(", ", results)}");
     }
 
     [GlobalCleanup]

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace Candle.Runtime.Kernels.Gemm;
@@ -10,6 +11,7 @@ internal static unsafe class GemmPacking
     /// <paramref name="mr"/> rows: panel <c>i</c> holds, for each k, the <c>mr</c> values of its rows
     /// (multiplied by <paramref name="alpha"/>), padded with zeros past the last row.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PackA(float* dst, float* a, long rowStride, long colStride, int mc, int kc, int mr, float alpha)
     {
         for (int r0 = 0; r0 < mc; r0 += mr)
@@ -57,6 +59,7 @@ internal static unsafe class GemmPacking
     /// [<paramref name="panelStart"/>, <paramref name="panelEnd"/>)) goes to
     /// <c>dst + j * panelStride</c> as <c>kc</c> rows of <c>nr</c> values, padded with zeros past column <paramref name="n"/>.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PackB(float* dst, long panelStride, float* b, long rowStride, long colStride, int kc, int n, int nr, int panelStart, int panelEnd)
     {
         for (int jp = panelStart; jp < panelEnd; jp++)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using Candle.Runtime.Threading;
 
@@ -119,6 +120,7 @@ internal static unsafe class SgemmDirect
     }
 
     // Dot product of x and y over n elements.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float Dot(float* x, float* y, int n)
     {
         var s0 = Vector256<float>.Zero;
@@ -146,6 +148,7 @@ internal static unsafe class SgemmDirect
     }
 
     // Four dot products of x with y0..y3 over n elements.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Dot4(float* x, float* y0, float* y1, float* y2, float* y3, int n, float* result)
     {
         var s0 = Vector256<float>.Zero;
@@ -201,6 +204,7 @@ internal static unsafe class SgemmDirect
     }
 
     // acc[0, n) += sum over p of x[p * xStride] * b[p * rowStride + (0, n)].
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Axpy(float* acc, float* x, long xStride, float* b, long rowStride, int k, int n)
     {
         int p = 0;
@@ -254,6 +258,7 @@ internal static unsafe class SgemmDirect
     }
 
     // acc[0, nr) = sum over p of x[p * xStride] * panel[p * nr + (0, nr)], for a packed panel of width nr (a multiple of 8).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PanelRow(float* acc, float* x, long xStride, float* panel, int k, int nr)
     {
         for (int v = 0; v < nr; v += 16)
