@@ -2,7 +2,7 @@ using Candle.Compiler.Backends.Reference;
 
 namespace Candle.Compiler.Tests.Reference;
 
-public class ScalarMathTests
+public class ReferenceMathTests
 {
     [Theory]
     [InlineData(0.0, 0.0)]
@@ -17,8 +17,8 @@ public class ScalarMathTests
     [InlineData(10.0, 1.0)]
     public void ErfMatchesTableValues(double x, double expected)
     {
-        Assert.Equal(expected, ScalarMath.Erf(x), 1e-15);
-        Assert.Equal(-expected, ScalarMath.Erf(-x), 1e-15);
+        Assert.Equal(expected, ReferenceMath.Erf(x), 1e-15);
+        Assert.Equal(-expected, ReferenceMath.Erf(-x), 1e-15);
     }
 
     [Fact]
@@ -26,10 +26,10 @@ public class ScalarMathTests
     {
         // erf(x) ≈ 2x/√π (1 − x²/3) for tiny x
         double x = 1e-8;
-        Assert.Equal(2 * x / Math.Sqrt(Math.PI), ScalarMath.Erf(x), 1e-22);
-        Assert.Equal(1.0, ScalarMath.Erf(double.PositiveInfinity));
-        Assert.Equal(-1.0, ScalarMath.Erf(double.NegativeInfinity));
-        Assert.True(double.IsNaN(ScalarMath.Erf(double.NaN)));
+        Assert.Equal(2 * x / Math.Sqrt(Math.PI), ReferenceMath.Erf(x), 1e-22);
+        Assert.Equal(1.0, ReferenceMath.Erf(double.PositiveInfinity));
+        Assert.Equal(-1.0, ReferenceMath.Erf(double.NegativeInfinity));
+        Assert.True(double.IsNaN(ReferenceMath.Erf(double.NaN)));
     }
 
     [Fact]
@@ -38,12 +38,12 @@ public class ScalarMathTests
         double prev = -1;
         for (double x = -7; x <= 7; x += 0.001)
         {
-            double e = ScalarMath.Erf(x);
+            double e = ReferenceMath.Erf(x);
             Assert.True(e >= prev, $"erf decreased at {x}");
             prev = e;
         }
 
-        Assert.Equal(ScalarMath.Erf(3 - 1e-12), ScalarMath.Erf(3 + 1e-12), 1e-15);
+        Assert.Equal(ReferenceMath.Erf(3 - 1e-12), ReferenceMath.Erf(3 + 1e-12), 1e-15);
     }
 
     [Fact]
@@ -52,7 +52,7 @@ public class ScalarMathTests
         foreach (double x in new[] { 0.3, 1.2, 2.5, 2.99, 3.01, 4.0 })
         {
             const double h = 1e-5;
-            double numeric = (ScalarMath.Erf(x + h) - ScalarMath.Erf(x - h)) / (2 * h);
+            double numeric = (ReferenceMath.Erf(x + h) - ReferenceMath.Erf(x - h)) / (2 * h);
             Assert.Equal(2 / Math.Sqrt(Math.PI) * Math.Exp(-x * x), numeric, 1e-9);
         }
     }
@@ -67,8 +67,8 @@ public class ScalarMathTests
     [InlineData(long.MinValue, -1L, long.MinValue, 0L)]
     public void IntegerFloorDivisionAndRemainderFollowPython(long a, long b, long q, long r)
     {
-        Assert.Equal(q, ScalarMath.FloorDivide(a, b));
-        Assert.Equal(r, ScalarMath.Remainder(a, b));
+        Assert.Equal(q, ReferenceMath.FloorDivide(a, b));
+        Assert.Equal(r, ReferenceMath.Remainder(a, b));
     }
 
     [Theory]
@@ -79,35 +79,35 @@ public class ScalarMathTests
     [InlineData(1.0, 0.1, 9.0, 0.09999999999999995)]
     public void FloatFloorDivisionAndRemainderFollowPython(double a, double b, double q, double r)
     {
-        Assert.Equal(q, ScalarMath.FloorDivide(a, b));
-        Assert.Equal(r, ScalarMath.Remainder(a, b), 1e-15);
+        Assert.Equal(q, ReferenceMath.FloorDivide(a, b));
+        Assert.Equal(r, ReferenceMath.Remainder(a, b), 1e-15);
     }
 
     [Fact]
     public void FloatDivisionByZeroFollowsIeee()
     {
-        Assert.Equal(double.PositiveInfinity, ScalarMath.FloorDivide(5.0, 0.0));
-        Assert.True(double.IsNaN(ScalarMath.Remainder(5.0, 0.0)));
+        Assert.Equal(double.PositiveInfinity, ReferenceMath.FloorDivide(5.0, 0.0));
+        Assert.True(double.IsNaN(ReferenceMath.Remainder(5.0, 0.0)));
     }
 
     [Fact]
     public void IntegerPowerWrapsAndRejectsNegativeExponents()
     {
-        Assert.Equal(1024L, ScalarMath.Power(2, 10));
-        Assert.Equal(-27L, ScalarMath.Power(-3, 3));
-        Assert.Equal(1L, ScalarMath.Power(5, 0));
-        Assert.Equal(0L, ScalarMath.Power(2, 64)); // wraps modulo 2^64
-        Assert.Throws<ArithmeticException>(() => ScalarMath.Power(2, -1));
-        Assert.Throws<DivideByZeroException>(() => ScalarMath.FloorDivide(1L, 0L));
+        Assert.Equal(1024L, ReferenceMath.Power(2, 10));
+        Assert.Equal(-27L, ReferenceMath.Power(-3, 3));
+        Assert.Equal(1L, ReferenceMath.Power(5, 0));
+        Assert.Equal(0L, ReferenceMath.Power(2, 64)); // wraps modulo 2^64
+        Assert.Throws<ArithmeticException>(() => ReferenceMath.Power(2, -1));
+        Assert.Throws<DivideByZeroException>(() => ReferenceMath.FloorDivide(1L, 0L));
     }
 
     [Fact]
     public void TruncationFollowsTheX86Conversion()
     {
-        Assert.Equal(-2L, ScalarMath.TruncateToInt64(-2.9));
-        Assert.Equal(2L, ScalarMath.TruncateToInt64(2.9));
-        Assert.Equal(long.MinValue, ScalarMath.TruncateToInt64(double.NaN));
-        Assert.Equal(long.MinValue, ScalarMath.TruncateToInt64(double.PositiveInfinity));
-        Assert.Equal(long.MinValue, ScalarMath.TruncateToInt64(1e30));
+        Assert.Equal(-2L, ReferenceMath.TruncateToInt64(-2.9));
+        Assert.Equal(2L, ReferenceMath.TruncateToInt64(2.9));
+        Assert.Equal(long.MinValue, ReferenceMath.TruncateToInt64(double.NaN));
+        Assert.Equal(long.MinValue, ReferenceMath.TruncateToInt64(double.PositiveInfinity));
+        Assert.Equal(long.MinValue, ReferenceMath.TruncateToInt64(1e30));
     }
 }

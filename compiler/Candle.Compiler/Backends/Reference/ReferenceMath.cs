@@ -5,7 +5,7 @@ namespace Candle.Compiler.Backends.Reference;
 /// (in double for floats, in 64-bit integers for integer dtypes). Other backends may call these to match
 /// the reference exactly, for instance in scalar tails or constant folding.
 /// </summary>
-public static class ScalarMath
+public static class ReferenceMath
 {
     private const double TwoOverSqrtPi = 1.1283791670955125738961589031215452;
     private const double OneOverSqrtPi = 0.5641895835477562869480794515607726;

@@ -44,7 +44,7 @@ internal static class TensorData
         return r;
     }
 
-    /// <summary>All elements as 64-bit integers; floats truncate as <see cref="ScalarMath.TruncateToInt64"/>.</summary>
+    /// <summary>All elements as 64-bit integers; floats truncate as <see cref="ReferenceMath.TruncateToInt64"/>.</summary>
     public static long[] ReadLongs(HostTensor t)
     {
         var r = new long[checked((int)t.ElementCount)];
@@ -71,7 +71,7 @@ internal static class TensorData
             default:
             {
                 var d = ReadDoubles(t);
-                for (int i = 0; i < r.Length; i++) r[i] = ScalarMath.TruncateToInt64(d[i]);
+                for (int i = 0; i < r.Length; i++) r[i] = ReferenceMath.TruncateToInt64(d[i]);
                 break;
             }
         }
@@ -91,7 +91,7 @@ internal static class TensorData
             }
             else
             {
-                for (int i = 0; i < l.Length; i++) l[i] = ScalarMath.TruncateToInt64(values[i]);
+                for (int i = 0; i < l.Length; i++) l[i] = ReferenceMath.TruncateToInt64(values[i]);
             }
 
             return FromLongs(dtype, shape, l);
