@@ -66,6 +66,27 @@ public sealed class CheckpointWeights
         }
 
         var t = _source.Get(stored);
-        return t.DType == DType ? t : t.Cast(DType);
+        return t.DType == DType ? t : Convert(t, DType);
+    }
+
+    /// <summary>Converts floating-point data, with fast paths for the half-precision to float32 widenings.</summary>
+    private static HostTensor Convert(HostTensor t, DType dtype)
+    {
+        if (dtype != DType.F32 || t.DType is not (DType.F16 or DType.BF16)) return t.Cast(dtype);
+        var r = HostTensor.Zeros(DType.F32, t.ShapeArray());
+        var dst = r.AsSpan<float>();
+        if (t.DType == DType.F16)
+        {
+            var src = t.AsSpan<Half>();
+            for (int i = 0; i < src.Length; i++) dst[i] = (float)src[i];
+        }
+        else
+        {
+            var src = t.AsSpan<ushort>();
+            var bits = r.AsSpan<uint>();
+            for (int i = 0; i < src.Length; i++) bits[i] = (uint)src[i] << 16;
+        }
+
+        return r;
     }
 }
