@@ -12,5 +12,6 @@ internal static class BuiltInModels
         ModelRegistry.Register("gemma", Llama.LlamaForCausalLM.Load);
         ModelRegistry.Register("phi3", Llama.LlamaForCausalLM.Load);
         ModelRegistry.Register("gpt2", Gpt2.Gpt2LMHeadModel.Load);
+        ModelRegistry.Register("bert", Bert.BertModel.Load);
     }
 }
