@@ -5,7 +5,8 @@ namespace Candle.Compiler.Passes;
 
 /// <summary>
 /// Pre-packs weights for the GEMM microkernel at compile time: a matmul's right operand that is a transposed
-/// (and possibly cast) named constant — <c>linear</c>'s <c>x · wᵀ</c> — is replaced by a new constant holding
+/// (and possibly cast) named constant — <c>linear</c>'s <c>x · wᵀ</c>, also under the reshapes and expands that
+/// batch broadcasting adds — is replaced by a new constant holding
 /// the [K, N] row-major data, named <c>{weight}.packed</c>. The names packed are published in
 /// <see cref="PassContext.Analyses"/> under <see cref="AnalysisKey"/>.
 /// </summary>
@@ -24,19 +25,30 @@ public sealed class WeightPrepacking : Pass
         var packed = new Dictionary<Node, Node>(ReferenceEqualityComparer.Instance);
         var result = graph.Rewrite(n =>
         {
-            if (n.Op != Op.MatMul || !IsPackable(n.Inputs[1])) return null;
-            var b = n.Inputs[1];
-            if (!packed.TryGetValue(b, out var c))
-            {
-                string name = WeightName(b) + ".packed";
-                c = IrBuilder.Constant(ReferenceInterpreter.Evaluate(b), name);
-                packed[b] = c;
-            }
-
-            return Node.Create(Op.MatMul, null, n.Inputs[0], c);
+            if (n.Op != Op.MatMul || Repack(n.Inputs[1], packed) is not { } b) return null;
+            return Node.Create(Op.MatMul, null, n.Inputs[0], b);
         });
         if (context is not null) context.Analyses[AnalysisKey] = packed.Values.Select(c => c.Attr<ConstantAttrs>().Name!).ToList();
         return result;
+    }
+
+    // The operand with its transposed weight replaced by a packed constant, keeping the reshapes and expands
+    // (batch dims) above it; null when the operand is not such a weight.
+    private static Node? Repack(Node b, Dictionary<Node, Node> packed)
+    {
+        if (b.Op is Op.Reshape or Op.Expand)
+        {
+            return Repack(b.Inputs[0], packed) is { } inner ? Node.Create(b.Op, [inner], b.Attrs) : null;
+        }
+
+        if (!IsPackable(b)) return null;
+        if (!packed.TryGetValue(b, out var c))
+        {
+            c = IrBuilder.Constant(ReferenceInterpreter.Evaluate(b), WeightName(b) + ".packed");
+            packed[b] = c;
+        }
+
+        return c;
     }
 
     private static bool IsPackable(Node b)
