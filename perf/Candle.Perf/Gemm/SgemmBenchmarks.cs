@@ -33,16 +33,34 @@ public unsafe class SgemmBenchmarks
     private OrtValue[] _inputs = [];
     private OrtValue[] _outputs = [];
 
-    public static IEnumerable<GemmShape> Shapes =>
-    [
-        new(256, 256, 256),
-        new(512, 512, 512),
-        new(1024, 1024, 1024),
-        new(2048, 2048, 2048),
-        new(1, 2048, 5632),
-        new(1, 5632, 2048),
-        new(128, 2048, 2048),
-    ];
+    /// <summary>
+    /// The shapes measured; the environment variable CANDLE_PERF_SHAPES (e.g. <c>1024x1024x1024,1x5632x2048</c>)
+    /// restricts or replaces them.
+    /// </summary>
+    public static IEnumerable<GemmShape> Shapes
+    {
+        get
+        {
+            string? selected = Environment.GetEnvironmentVariable("CANDLE_PERF_SHAPES");
+            if (!string.IsNullOrWhiteSpace(selected))
+            {
+                return selected.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                    .Select(GemmShape.Parse)
+                    .ToArray();
+            }
+
+            return
+            [
+                new(256, 256, 256),
+                new(512, 512, 512),
+                new(1024, 1024, 1024),
+                new(2048, 2048, 2048),
+                new(1, 2048, 5632),
+                new(1, 5632, 2048),
+                new(128, 2048, 2048),
+            ];
+        }
+    }
 
     [ParamsSource(nameof(Shapes))]
     public GemmShape Shape { get; set; } = new(1024, 1024, 1024);
@@ -87,7 +105,7 @@ public unsafe class SgemmBenchmarks
     // The peers must compute the same product: report the largest difference from Candle's result.
     private void CrossCheck()
     {
-        Candle();
+        CandleSgemm();
         var reference = (float[])_cArray.Clone();
         var results = new List<string>();
         foreach (var (name, run) in new (string, Action)[] { ("packed", CandlePackedB), ("TensorPrimitives", TensorPrimitivesRows), ("ORT", OnnxRuntime) })
@@ -125,7 +143,7 @@ public unsafe class SgemmBenchmarks
     }
 
     [Benchmark(Baseline = true)]
-    public void Candle()
+    public void CandleSgemm()
     {
         int m = Shape.M, n = Shape.N, k = Shape.K;
         Sgemm.Multiply(m, n, k, _a, k, 1, _b, n, 1, _c, n, pool: _pool);

@@ -124,7 +124,69 @@ public sealed class WorkerPool : IDisposable
             return;
         }
 
-        int chunks = Math.Min(Threads, count / minPerChunk);
+        Dispatch(count, Math.Min(Threads, count / minPerChunk), ref body);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="body"/> over <c>[0, count)</c> with every index a chunk of its own
+    /// (<c>Invoke(i, i + 1)</c>), claimed by whichever thread is free: load balancing for uneven work items
+    /// or when other processes compete for the cores. Runs inline, as one <c>Invoke(0, count)</c>, in the
+    /// same cases as <see cref="ParallelFor{TBody}(int, ref TBody)"/>.
+    /// </summary>
+    /// <typeparam name="TBody">The loop body.</typeparam>
+    /// <param name="count">Number of work items.</param>
+    /// <param name="body">The body; all threads share this instance.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="count"/> is negative.</exception>
+    /// <exception cref="ObjectDisposedException">The pool was disposed.</exception>
+    public void ParallelForDynamic<TBody>(int count, ref TBody body)
+        where TBody : struct, IParallelBody
+    {
+        if (count < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(count), count, "ParallelForDynamic count must not be negative");
+        }
+
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (count == 0)
+        {
+            return;
+        }
+
+        Dispatch(count, Threads == 1 ? 1 : count, ref body);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="body"/> over the indices <c>[0, count)</c> in parallel chunks
+    /// (<c>body(start, end)</c>); see <see cref="ParallelFor{TBody}(int, ref TBody)"/>.
+    /// </summary>
+    /// <param name="count">Number of indices.</param>
+    /// <param name="body">Called once per chunk with its start (inclusive) and end (exclusive).</param>
+    /// <exception cref="ArgumentNullException"><paramref name="body"/> is null.</exception>
+    public void ParallelFor(int count, Action<int, int> body)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        var wrapper = new ActionBody(body);
+        ParallelFor(count, 1, ref wrapper);
+    }
+
+    /// <summary>Stops the background workers. Loops started afterwards throw <see cref="ObjectDisposedException"/>.</summary>
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        lock (_gate)
+        {
+            Monitor.PulseAll(_gate);
+        }
+    }
+
+    private void Dispatch<TBody>(int count, int chunks, ref TBody body)
+        where TBody : struct, IParallelBody
+    {
         if (chunks <= 1 || t_workerOf == this || Interlocked.CompareExchange(ref _busy, 1, 0) != 0)
         {
             body.Invoke(0, count);
@@ -154,35 +216,6 @@ public sealed class WorkerPool : IDisposable
         if (error is not null)
         {
             ExceptionDispatchInfo.Capture(error).Throw();
-        }
-    }
-
-    /// <summary>
-    /// Runs <paramref name="body"/> over the indices <c>[0, count)</c> in parallel chunks
-    /// (<c>body(start, end)</c>); see <see cref="ParallelFor{TBody}(int, ref TBody)"/>.
-    /// </summary>
-    /// <param name="count">Number of indices.</param>
-    /// <param name="body">Called once per chunk with its start (inclusive) and end (exclusive).</param>
-    /// <exception cref="ArgumentNullException"><paramref name="body"/> is null.</exception>
-    public void ParallelFor(int count, Action<int, int> body)
-    {
-        ArgumentNullException.ThrowIfNull(body);
-        var wrapper = new ActionBody(body);
-        ParallelFor(count, 1, ref wrapper);
-    }
-
-    /// <summary>Stops the background workers. Loops started afterwards throw <see cref="ObjectDisposedException"/>.</summary>
-    public void Dispose()
-    {
-        if (_disposed)
-        {
-            return;
-        }
-
-        _disposed = true;
-        lock (_gate)
-        {
-            Monitor.PulseAll(_gate);
         }
     }
 

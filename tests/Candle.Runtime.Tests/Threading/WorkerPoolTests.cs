@@ -56,6 +56,44 @@ public class WorkerPoolTests
         }
     }
 
+    [Theory]
+    [InlineData(1, 5)]
+    [InlineData(2, 1)]
+    [InlineData(2, 37)]
+    [InlineData(3, 200)]
+    public void DynamicLoopCoversEveryIndexOnceInSingleIndexChunks(int threads, int count)
+    {
+        using var pool = WorkerPool.Create(threads);
+        for (int rep = 0; rep < 50; rep++)
+        {
+            var body = new CountBody { Hits = new int[count] };
+            pool.ParallelForDynamic(count, ref body);
+            Assert.All(body.Hits, h => Assert.Equal(1, h));
+        }
+
+        if (threads > 1 && count > 1)
+        {
+            var sizes = new System.Collections.Concurrent.ConcurrentBag<int>();
+            var wrapper = new RangeRecorder { Sizes = sizes };
+            pool.ParallelForDynamic(count, ref wrapper);
+            Assert.All(sizes, s => Assert.Equal(1, s));
+            Assert.Equal(count, sizes.Count);
+        }
+
+        Assert.Throws<ArgumentOutOfRangeException>(() =>
+        {
+            var b = new CountBody { Hits = [] };
+            pool.ParallelForDynamic(-1, ref b);
+        });
+    }
+
+    private struct RangeRecorder : IParallelBody
+    {
+        public System.Collections.Concurrent.ConcurrentBag<int> Sizes;
+
+        public void Invoke(int start, int end) => Sizes.Add(end - start);
+    }
+
     [Fact]
     public void ChunksAreContiguousAndAtMostThreads()
     {

@@ -4,8 +4,9 @@ namespace Candle.Runtime.Kernels.Gemm;
 
 /// <summary>
 /// The blocked SGEMM driver (GotoBLAS/BLIS loop nest): for each NC block of columns and KC block of depth,
-/// B is packed once into NR-wide panels shared by all threads; each thread packs MC-row blocks of A into
-/// MR-high panels and sweeps the microkernel over the tiles of its part of C.
+/// B is packed once into NR-wide panels shared by all threads; C is cut into work units (a block of at most
+/// MC rows by a group of column panels) that threads claim dynamically; each unit packs its rows of A into
+/// MR-high panels and sweeps the microkernel over its tiles.
 /// </summary>
 internal static unsafe class SgemmPacked
 {
@@ -26,7 +27,11 @@ internal static unsafe class SgemmPacked
         int ncMax = RoundUp((n + nBlocks - 1) / nBlocks, nr);
 
         float* bBuffer = problem.PackedB == null ? GemmBuffers.B((long)kcMax * ncMax) : null;
-        int rowPanels = (m + mr - 1) / mr;
+
+        // Balanced row blocks of at most MC rows, each a multiple of MR.
+        int rowBlocks = (m + TKernel.MC - 1) / TKernel.MC;
+        int rowBlock = RoundUp((m + rowBlocks - 1) / rowBlocks, mr);
+        rowBlocks = (m + rowBlock - 1) / rowBlock;
 
         var body = new TileBody<TKernel, TEpilogue>
         {
@@ -38,11 +43,12 @@ internal static unsafe class SgemmPacked
         {
             int nc = Math.Min(ncMax, n - jc);
             int colPanels = (nc + nr - 1) / nr;
-            ChooseGrid(threads, rowPanels, colPanels, out int tm, out int tn);
+            int colGroups = ColumnGroups(threads, rowBlocks, colPanels);
             body.Jc = jc;
             body.Nc = nc;
-            body.Tm = tm;
-            body.Tn = tn;
+            body.RowBlock = rowBlock;
+            body.ColGroups = colGroups;
+            int units = rowBlocks * colGroups;
             for (int pc = 0; pc < k; pc += kcMax)
             {
                 int kc = Math.Min(kcMax, k - pc);
@@ -81,13 +87,13 @@ internal static unsafe class SgemmPacked
                 body.Kc = kc;
                 body.Mode = pc == 0 ? problem.FirstMode : GemmStoreMode.Accumulate;
                 body.Last = pc + kc >= k;
-                if (tm * tn > 1)
+                if (threads > 1 && units > 1)
                 {
-                    pool.ParallelFor(tm * tn, ref body);
+                    pool.ParallelForDynamic(units, ref body);
                 }
                 else
                 {
-                    body.Invoke(0, 1);
+                    body.Invoke(0, units);
                 }
             }
         }
@@ -95,32 +101,17 @@ internal static unsafe class SgemmPacked
 
     private static int RoundUp(int x, int multiple) => (x + multiple - 1) / multiple * multiple;
 
-    // Splits the threads into a tm x tn grid over row and column panels, minimizing the tiles of the busiest thread.
-    private static void ChooseGrid(int threads, int rowPanels, int colPanels, out int tm, out int tn)
+    // Column groups per row block: enough units (about four per thread) for dynamic load balancing,
+    // each group at least four panels wide so the repeated packing of A stays negligible.
+    private static int ColumnGroups(int threads, int rowBlocks, int colPanels)
     {
-        tm = 1;
-        tn = 1;
-        long best = long.MaxValue;
-        for (int a = 1; a <= threads; a++)
+        if (threads <= 1)
         {
-            if (threads % a != 0)
-            {
-                continue;
-            }
-
-            int b = threads / a;
-            int ta = Math.Min(a, rowPanels);
-            int tb = Math.Min(b, colPanels);
-
-            // Splitting columns repeats the packing of A on each thread: a small penalty breaks ties toward rows.
-            long cost = ((long)((rowPanels + ta - 1) / ta) * ((colPanels + tb - 1) / tb) * 16) + tb - 1;
-            if (cost < best)
-            {
-                best = cost;
-                tm = ta;
-                tn = tb;
-            }
+            return 1;
         }
+
+        int wanted = ((4 * threads) + rowBlocks - 1) / rowBlocks;
+        return Math.Clamp(wanted, 1, Math.Max(1, colPanels / 4));
     }
 
     private struct PackBBody : IParallelBody
@@ -150,8 +141,8 @@ internal static unsafe class SgemmPacked
         public int Nc;
         public int Pc;
         public int Kc;
-        public int Tm;
-        public int Tn;
+        public int RowBlock;
+        public int ColGroups;
         public GemmStoreMode Mode;
         public bool Last;
 
@@ -168,14 +159,12 @@ internal static unsafe class SgemmPacked
             int mr = TKernel.MR;
             int nr = TKernel.NR;
             int m = Problem.M;
-            int rowPanels = (m + mr - 1) / mr;
             int colPanels = (Nc + nr - 1) / nr;
-            int um = unit / Tn;
-            int un = unit % Tn;
-            int rowStart = (int)((long)rowPanels * um / Tm) * mr;
-            int rowEnd = Math.Min(m, (int)((long)rowPanels * (um + 1) / Tm) * mr);
-            int panelStart = (int)((long)colPanels * un / Tn);
-            int panelEnd = (int)((long)colPanels * (un + 1) / Tn);
+            int rowStart = unit / ColGroups * RowBlock;
+            int rowEnd = Math.Min(m, rowStart + RowBlock);
+            int group = unit % ColGroups;
+            int panelStart = (int)((long)colPanels * group / ColGroups);
+            int panelEnd = (int)((long)colPanels * (group + 1) / ColGroups);
             if (rowStart >= rowEnd || panelStart >= panelEnd)
             {
                 return;
