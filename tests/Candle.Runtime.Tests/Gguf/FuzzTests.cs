@@ -55,7 +55,7 @@ public sealed class FuzzTests : IDisposable
     private enum EditKind { Replace, Insert, Delete, Word }
 
     private static readonly Gen<(EditKind Kind, int Position, byte Value, ulong Word)> GenEdit =
-        Gen.Select(Gen.Enum<EditKind>(), Gen.Int[0, HeaderEnd - 1], Gen.Frequency((1, Gen.Byte), (3, Gen.OneOf(Interesting))),
+        Gen.Select(Gen.Frequency((4, Gen.Const(EditKind.Replace)), (2, Gen.Const(EditKind.Word)), (1, Gen.Const(EditKind.Insert)), (1, Gen.Const(EditKind.Delete))), Gen.Int[0, HeaderEnd - 1], Gen.Frequency((1, Gen.Byte), (3, Gen.OneOf(Interesting))),
             Gen.Frequency((2, Gen.ULong), (2, Gen.ULong[0, 300]), (1, Gen.OneOf(ulong.MaxValue, 1UL << 63, 1UL << 32, (ulong)int.MaxValue))));
 
     private static readonly Gen<int> GenCut = Gen.Frequency((4, Gen.Const(-1)), (1, Gen.Int[0, BaseFile.Length]));
@@ -155,8 +155,9 @@ public sealed class FuzzTests : IDisposable
     [Fact]
     public void MutatedAndTruncatedHeadersNeverEscapeTheFormatException()
     {
-        Gen.Select(GenEdit.Array[1, 5], GenCut).Sample((edits, cut) => OpenAndCheck(Mutate(edits, cut)), iter: Iterations);
-        Assert.True(_parsed > Iterations / 50, $"only {_parsed} of {Iterations} inputs parsed");
+        Gen.Select(GenEdit.Array[1, 3], GenCut).Sample((edits, cut) => OpenAndCheck(Mutate(edits, cut)), iter: Iterations);
+        Console.WriteLine($"gguf fuzz: {_parsed} parsed, {_rejected} rejected");
+        Assert.True(_parsed > Iterations / 100, $"only {_parsed} of {Iterations} inputs parsed");
         Assert.True(_rejected > Iterations / 50, $"only {_rejected} of {Iterations} inputs were rejected");
     }
 
