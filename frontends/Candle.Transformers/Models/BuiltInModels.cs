@@ -13,5 +13,6 @@ internal static class BuiltInModels
         ModelRegistry.Register("phi3", Llama.LlamaForCausalLM.Load);
         ModelRegistry.Register("gpt2", Gpt2.Gpt2LMHeadModel.Load);
         ModelRegistry.Register("bert", Bert.BertModel.Load);
+        ModelRegistry.Register("vit", Vit.VitForImageClassification.LoadAuto);
     }
 }

@@ -35,7 +35,7 @@ public sealed record VitConfig
     /// <summary>Whether the query, key and value projections have biases.</summary>
     public bool QkvBias { get; init; } = true;
 
-    /// <summary>Number of classes of the classification head (from <c>num_labels</c> or <c>id2label</c>).</summary>
+    /// <summary>Number of classes of the classification head (from <c>num_labels</c> or <c>id2label</c>); 0 means no classifier (logits are the [CLS] state).</summary>
     public int NumLabels { get; init; } = 2;
 
     /// <summary>Width of the pooler output (defaults to <see cref="HiddenSize"/>).</summary>
@@ -91,7 +91,7 @@ public sealed record VitConfig
         BertConfig.Positive(source, "image_size", ImageSize);
         BertConfig.Positive(source, "patch_size", PatchSize);
         BertConfig.Positive(source, "num_channels", NumChannels);
-        BertConfig.Positive(source, "num_labels", NumLabels);
+        BertConfig.Positive(source, "num_labels", NumLabels, allowZero: true);
         BertConfig.Positive(source, "pooler_output_size", PoolerOutputSize);
         if (HiddenSize % NumAttentionHeads != 0)
         {
