@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Candle.Compiler.Backends;
+using Candle.Compiler.Backends.Cpu;
 using Candle.Compiler.Backends.Reference;
 
 namespace Candle.Transformers.Generation;
@@ -11,7 +12,6 @@ namespace Candle.Transformers.Generation;
 /// </summary>
 public static class ExecutionBackends
 {
-    private const string CpuBackendType = "Candle.Compiler.Backends.Cpu.CpuBackend";
     private static readonly ConcurrentDictionary<string, IBackend> Registered = new(StringComparer.Ordinal);
 
     /// <summary>The names that resolve without registration.</summary>
@@ -41,14 +41,5 @@ public static class ExecutionBackends
         };
     }
 
-    private static IBackend FindCpuBackend()
-    {
-        var type = typeof(IBackend).Assembly.GetType(CpuBackendType);
-        if (type is null || !typeof(IBackend).IsAssignableFrom(type) || type.GetConstructor(Type.EmptyTypes) is null)
-        {
-            throw new BackendUnavailableException("the cpu backend is not part of this build; use the 'reference' backend");
-        }
-
-        return (IBackend)Activator.CreateInstance(type)!;
-    }
+    private static IBackend FindCpuBackend() => new CpuBackend();
 }
