@@ -6,10 +6,9 @@ public static unsafe class GatherKernels
     private static long Index(nint idx, DType dt, long i, long size, string op)
     {
         long v = ElementIO.ReadInt(idx, dt, i);
-        if (v < 0) v += size;
         if (v < 0 || v >= size)
         {
-            throw new IndexOutOfRangeException($"{op}: index {ElementIO.ReadInt(idx, dt, i)} is out of range for a dimension of size {size}");
+            throw new IndexOutOfRangeException($"{op}: index {v} (at position {i}) is out of range for a dimension of size {size}");
         }
 
         return v;

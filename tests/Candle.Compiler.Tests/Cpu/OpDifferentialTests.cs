@@ -1,0 +1,265 @@
+using Candle.Compiler.Ir;
+using Candle.Runtime;
+using Candle.Runtime.Tensors;
+using CsCheck;
+using static Candle.Compiler.Ir.IrBuilder;
+
+namespace Candle.Compiler.Tests.Cpu;
+
+/// <summary>
+/// Every non-elementwise op against the reference interpreter on random shapes (including empty and size-1 dims)
+/// and, where it matters, non-contiguous inputs. Tolerances: f32 results of long sums (reductions, norms, matmul,
+/// convolution) rtol 1e-5 and atol 1e-5·√n; f16/bf16 one rounding step of the format (relative) plus the same.
+/// </summary>
+public class OpDifferentialTests
+{
+    private const int Iter = 60;
+    private static readonly DType[] FloatTypes = [DType.F32, DType.F16, DType.BF16];
+
+    private static (double, double) Tol(DType dt, double n = 16) => dt switch
+    {
+        DType.F16 => (4e-3 * Math.Sqrt(n), 4e-3),
+        DType.BF16 => (3e-2 * Math.Sqrt(n), 3e-2),
+        _ => (1e-5 * Math.Sqrt(n), 1e-5),
+    };
+
+    private static int[] Dims(int[] pool, int rank) => [.. pool.Take(rank)];
+
+    [Fact]
+    public void Reductions()
+    {
+        Op[] ops = [Op.Sum, Op.Mean, Op.Max, Op.Min, Op.Prod, Op.ArgMax, Op.ArgMin];
+        Gen.Select(Gen.Int[1, 4], Gen.Int[1, 7].Array[4], Gen.Int[0, int.MaxValue]).Sample((rank, pool, seed) =>
+        {
+            var rng = new Random(seed);
+            var op = ops[rng.Next(ops.Length)];
+            var dt = FloatTypes[rng.Next(3)];
+            var shape = Dims(pool, rank);
+            var x = Input("x", dt, Shape.Of(shape));
+            Node src = rank > 1 && rng.Next(2) == 0 ? Transpose(x, 0, rank - 1) : x;
+            bool keep = rng.Next(2) == 0;
+            Node y = op is Op.ArgMax or Op.ArgMin
+                ? ArgReduce(op, src, rng.Next(rank), keep)
+                : Reduce(op, src, Enumerable.Range(0, rank).Where(_ => rng.Next(2) == 0).DefaultIfEmpty(rng.Next(rank)), keep);
+            var g = new Graph([x], [y]);
+            double lo = op == Op.Prod ? 0.5 : -3, hi = op == Op.Prod ? 1.5 : 3;
+            var (atol, rtol) = Tol(dt, shape.Aggregate(1, (a, d) => a * d));
+            CpuHarness.CheckAgainstReference(g, [CpuHarness.Random(rng, dt, shape, lo, hi)], atol, rtol);
+        }, iter: Iter);
+    }
+
+    [Fact]
+    public void IntegerReductionsAndCumSum()
+    {
+        var x = Input("x", DType.I64, Shape.Of(3, 5));
+        var g = new Graph([x], [Reduce(Op.Sum, x, [1]), Reduce(Op.Max, x, [0]), Reduce(Op.Prod, x, [1], true), CumSum(x, 1), CumSum(x, 0), ArgReduce(Op.ArgMax, x, null)]);
+        CpuHarness.CheckAgainstReference(g, [CpuHarness.Random(new Random(2), DType.I64, [3, 5])], 0, 0);
+    }
+
+    [Fact]
+    public void SoftmaxLogSoftmaxCumSumAlongAnyAxis()
+    {
+        Gen.Select(Gen.Int[1, 4], Gen.Int[1, 9].Array[4], Gen.Int[0, int.MaxValue]).Sample((rank, pool, seed) =>
+        {
+            var rng = new Random(seed);
+            var dt = FloatTypes[rng.Next(3)];
+            var shape = Dims(pool, rank);
+            var x = Input("x", dt, Shape.Of(shape));
+            int axis = rng.Next(rank);
+            var g = new Graph([x], [Softmax(x, axis), LogSoftmax(x, axis), CumSum(x, axis)]);
+            var (atol, rtol) = Tol(dt, shape[axis]);
+            CpuHarness.CheckAgainstReference(g, [CpuHarness.Random(rng, dt, shape)], atol, rtol);
+        }, iter: Iter);
+    }
+
+    [Fact]
+    public void SoftmaxRowsOfEveryLength()
+    {
+        var x = Input("x", DType.F32, new Shape(3, Dim.Sym("n")));
+        var g = new Graph([x], [Softmax(x, 1), LogSoftmax(x, 1), Reduce(Op.Sum, x, [1]), Reduce(Op.Max, x, [1]), Reduce(Op.Mean, x, [1])]);
+        var plan = CpuHarness.Compile(g);
+        var rng = new Random(1);
+        for (int n = 1; n <= 70; n++) CpuHarness.CheckAgainstReference(g, [CpuHarness.Random(rng, DType.F32, [3, n], -10, 10)], 1e-5, 1e-5, plan: plan);
+    }
+
+    [Fact]
+    public void Norms()
+    {
+        Gen.Select(Gen.Int[1, 4], Gen.Int[1, 40].Array[4], Gen.Int[0, int.MaxValue]).Sample((rank, pool, seed) =>
+        {
+            var rng = new Random(seed);
+            var dt = FloatTypes[rng.Next(3)];
+            var shape = Dims(pool, rank);
+            var x = Input("x", dt, Shape.Of(shape));
+            int k = rng.Next(1, rank + 1);
+            var pshape = shape.Skip(rank - k).ToArray();
+            var w = Input("w", dt, Shape.Of(pshape));
+            var b = Input("b", dt, Shape.Of(pshape));
+            var rw = Input("rw", dt, Shape.Of(shape[^1]));
+            var outs = new List<Node>
+            {
+                LayerNorm(x, w, b, 1e-5, k), LayerNorm(x, null, null, 1e-5, k), RmsNorm(x, rw, 1e-6), RmsNorm(x, null, 1e-6),
+            };
+            var g = new Graph([x, w, b, rw], outs);
+            HostTensor[] ins = [CpuHarness.Random(rng, dt, shape), CpuHarness.Random(rng, dt, pshape), CpuHarness.Random(rng, dt, pshape), CpuHarness.Random(rng, dt, [shape[^1]])];
+            var (atol, rtol) = Tol(dt, 16);
+            CpuHarness.CheckAgainstReference(g, ins, atol, rtol);
+        }, iter: Iter);
+    }
+
+    [Fact]
+    public void GroupNorm()
+    {
+        var x = Input("x", DType.F32, Shape.Of(2, 6, 5, 3));
+        var w = Input("w", DType.F32, Shape.Of(6));
+        var b = Input("b", DType.F32, Shape.Of(6));
+        var g = new Graph([x, w, b], [IrBuilder.GroupNorm(x, 3, w, b, 1e-5), IrBuilder.GroupNorm(x, 2, null, null, 1e-5)]);
+        var rng = new Random(7);
+        CpuHarness.CheckAgainstReference(g, [CpuHarness.Random(rng, DType.F32, [2, 6, 5, 3]), CpuHarness.Random(rng, DType.F32, [6]), CpuHarness.Random(rng, DType.F32, [6])], 1e-5, 1e-5);
+    }
+
+    [Fact]
+    public void MatMulWithBatchesTransposesAndEmptyDims()
+    {
+        Gen.Select(Gen.Int[0, 3], Gen.Int[0, 9].Array[3], Gen.Int[1, 3].Array[2], Gen.Int[0, int.MaxValue]).Sample((batchRank, mkn, batch, seed) =>
+        {
+            var rng = new Random(seed);
+            var dt = rng.Next(3) == 0 ? DType.F16 : DType.F32;
+            var (m, k, n) = (mkn[0], mkn[1], mkn[2]);
+            var bdims = batch.Take(Math.Min(batchRank, 2)).ToArray();
+            bool ta = rng.Next(2) == 0, tb = rng.Next(2) == 0;
+            var aShape = bdims.Concat(ta ? new[] { k, m } : new[] { m, k }).ToArray();
+            var bShape = (rng.Next(2) == 0 ? bdims : []).Concat(tb ? new[] { n, k } : new[] { k, n }).ToArray();
+            var a = Input("a", dt, Shape.Of(aShape));
+            var b = Input("b", dt, Shape.Of(bShape));
+            var av = ta ? Transpose(a, -1, -2) : a;
+            var bv = tb ? Transpose(b, -1, -2) : b;
+            var g = new Graph([a, b], [MatMul(av, bv)]);
+            var (atol, rtol) = Tol(dt, Math.Max(k, 1));
+            CpuHarness.CheckAgainstReference(g, [CpuHarness.Random(rng, dt, aShape), CpuHarness.Random(rng, dt, bShape)], atol, rtol);
+        }, iter: Iter);
+    }
+
+    [Fact]
+    public void MatMulVectorShapes()
+    {
+        var rng = new Random(3);
+        var v = Input("v", DType.F32, Shape.Of(37));
+        var m = Input("m", DType.F32, Shape.Of(37, 19));
+        var u = Input("u", DType.F32, Shape.Of(19));
+        var g = new Graph([v, m, u], [MatMul(v, m), MatMul(m, u), MatMul(v, MatMul(m, u))]);
+        CpuHarness.CheckAgainstReference(g, [CpuHarness.Random(rng, DType.F32, [37]), CpuHarness.Random(rng, DType.F32, [37, 19]), CpuHarness.Random(rng, DType.F32, [19])], 1e-4, 1e-5);
+    }
+
+    [Fact]
+    public void Convolutions()
+    {
+        Gen.Select(Gen.Int[1, 2], Gen.Int[1, 3], Gen.Int[0, int.MaxValue]).Sample((sp, groups, seed) =>
+        {
+            var rng = new Random(seed);
+            int cin = groups * rng.Next(1, 3), cout = groups * rng.Next(1, 3), k = rng.Next(1, 4);
+            int stride = rng.Next(1, 3), pad = rng.Next(0, 2), dil = rng.Next(1, 3);
+            var spatial = Enumerable.Range(0, sp).Select(_ => rng.Next(k * dil, (k * dil) + 5)).ToArray();
+            int[] xs = [2, cin, .. spatial];
+            int[] ws = [cout, cin / groups, .. Enumerable.Repeat(k, sp)];
+            var x = Input("x", DType.F32, Shape.Of(xs));
+            var w = Input("w", DType.F32, Shape.Of(ws));
+            var b = Input("b", DType.F32, Shape.Of(cout));
+            int[] R(int v) => [.. Enumerable.Repeat(v, sp)];
+            var conv = Conv(x, w, b, R(stride), R(pad), R(dil), groups);
+            int[] wts = [cin, cout / groups, .. Enumerable.Repeat(k, sp)];
+            var wt = Input("wt", DType.F32, Shape.Of(wts));
+            var convT = ConvTranspose(x, wt, null, R(stride), R(0), R(stride > 1 ? 1 : 0), R(dil), groups);
+            var maxPool = Pool(Op.MaxPool, x, R(2), R(stride), R(pad > 0 ? 1 : 0));
+            var avgPool = Pool(Op.AvgPool, x, R(2), R(stride), R(pad > 0 ? 1 : 0), countIncludePad: seed % 2 == 0);
+            var g = new Graph([x, w, b, wt], [conv, convT, maxPool, avgPool, UpsampleNearest(x, R(2))]);
+            HostTensor[] ins = [CpuHarness.Random(rng, DType.F32, xs), CpuHarness.Random(rng, DType.F32, ws), CpuHarness.Random(rng, DType.F32, [cout]), CpuHarness.Random(rng, DType.F32, wts)];
+            CpuHarness.CheckAgainstReference(g, ins, 1e-5, 1e-5);
+        }, iter: 30);
+    }
+
+    [Fact]
+    public void MovementAndIndexing()
+    {
+        Gen.Select(Gen.Int[1, 4], Gen.Int[1, 6].Array[4], Gen.Int[0, int.MaxValue]).Sample((rank, pool, seed) =>
+        {
+            var rng = new Random(seed);
+            var dt = new[] { DType.F32, DType.F16, DType.I64, DType.Bool }[rng.Next(4)];
+            var shape = Dims(pool, rank);
+            var x = Input("x", dt, Shape.Of(shape));
+            int axis = rng.Next(rank);
+            int[] idxShape = [rng.Next(0, 5)];
+            var idx = Input("i", DType.I64, Shape.Of(idxShape));
+            var gidxShape = shape.Select(d => rng.Next(1, d + 1)).ToArray();
+            var gidx = Input("g", DType.I64, Shape.Of(gidxShape));
+            var pad = Enumerable.Range(0, 2 * rank).Select(_ => rng.Next(0, 3)).ToArray();
+            var outs = new List<Node>
+            {
+                Concat([x, Flip(x, axis), Slice(x, axis, 0, null, 2)], axis),
+                Pad(x, pad, dt == DType.Bool ? 1 : 2.5),
+                IndexSelect(x, axis, idx),
+                Gather(x, axis, gidx),
+                Reshape(Transpose(x, 0, rank - 1), -1),
+                Expand(Unsqueeze(x, 0), new Shape([2, .. shape.Select(d => Dim.Of(d))])),
+            };
+            if (dt != DType.Bool) outs.Add(ScatterAdd(x, axis, gidx, Slice(Flip(x, axis), axis, 0, gidxShape[axis])));
+            var g = new Graph([x, idx, gidx], outs);
+            var index = HostTensor.Zeros(DType.I64, idxShape);
+            for (int i = 0; i < idxShape[0]; i++) index.SetInt64(i, rng.Next(shape[axis]));
+            var gindex = HostTensor.Zeros(DType.I64, gidxShape);
+            for (long i = 0; i < gindex.ElementCount; i++) gindex.SetInt64(i, rng.Next(shape[axis]));
+            var (atol, rtol) = dt == DType.F16 ? (4e-3, 4e-3) : (1e-6, 1e-6);
+            CpuHarness.CheckAgainstReference(g, [CpuHarness.Random(rng, dt, shape), index, gindex], atol, rtol);
+        }, iter: Iter);
+    }
+
+    [Fact]
+    public void OutOfRangeIndexNamesTheStep()
+    {
+        var x = Input("x", DType.F32, Shape.Of(4, 3));
+        var i = Input("i", DType.I64, Shape.Of(2));
+        var plan = CpuHarness.Compile(new Graph([x, i], [IndexSelect(x, 0, i)]));
+        var e = Assert.Throws<InvalidOperationException>(() => plan.Run([HostTensor.Zeros(DType.F32, 4, 3), HostTensor.FromArray(new long[] { 1, 7 }, 2)]));
+        Assert.Contains("index_select", e.Message);
+        Assert.Contains("index 7", e.Message);
+    }
+
+    [Fact]
+    public void LeavesAndConstants()
+    {
+        var n = Dim.Sym("n");
+        var x = Input("x", DType.F32, new Shape(n));
+        var w = Constant(HostTensor.FromArray([1f, 2f, 3f], 3), "w");
+        var g = new Graph([x], [Arange(n, DType.F32, 1.5, 0.5), Arange(n), Full(3.25, DType.F32, new Shape(n, 2)), Binary(Op.Add, Unsqueeze(x, 1), w), w, Binary(Op.Mul, Full(2, DType.F32, new Shape(n)), x)]);
+        var plan = CpuHarness.Compile(g);
+        foreach (int len in new[] { 0, 1, 9 }) CpuHarness.CheckAgainstReference(g, [CpuHarness.Random(new Random(len), DType.F32, [len])], 1e-6, 1e-6, plan: plan);
+    }
+
+    [Fact]
+    public void RopeAndAttention()
+    {
+        Gen.Select(Gen.Int[1, 2], Gen.Int[1, 4], Gen.Int[1, 9], Gen.Int[0, int.MaxValue]).Sample((bsz, hk, sq, seed) =>
+        {
+            var rng = new Random(seed);
+            int hq = hk * rng.Next(1, 3), d = 2 * rng.Next(1, 5), sk = sq + rng.Next(0, 4);
+            var dt = rng.Next(3) == 0 ? DType.F16 : DType.F32;
+            var q = Input("q", dt, Shape.Of(bsz, hq, sq, d));
+            var k = Input("k", dt, Shape.Of(bsz, hk, sk, d));
+            var v = Input("v", dt, Shape.Of(bsz, hk, sk, d));
+            var cos = Input("cos", dt, Shape.Of(sq, d / 2));
+            var sin = Input("sin", dt, Shape.Of(sq, d / 2));
+            var mask = Input("mask", DType.Bool, Shape.Of(sq, sk));
+            var outs = new List<Node>
+            {
+                Rope(q, cos, sin, interleaved: false), Rope(q, cos, sin, interleaved: true),
+                Attention(q, k, v, causal: true), Attention(q, k, v, mask: mask), Attention(q, k, v, mask: Cast(mask, dt), causal: false, scale: 0.3),
+            };
+            var g = new Graph([q, k, v, cos, sin, mask], outs);
+            var m = CpuHarness.Random(rng, DType.Bool, [sq, sk]);
+            for (int i = 0; i < sq; i++) m.SetDouble((i * sk) + rng.Next(sk), 1); // every query keeps at least one key
+            HostTensor[] ins = [CpuHarness.Random(rng, dt, [bsz, hq, sq, d]), CpuHarness.Random(rng, dt, [bsz, hk, sk, d]), CpuHarness.Random(rng, dt, [bsz, hk, sk, d]), CpuHarness.Random(rng, dt, [sq, d / 2]), CpuHarness.Random(rng, dt, [sq, d / 2]), m];
+            var (atol, rtol) = Tol(dt, 4);
+            CpuHarness.CheckAgainstReference(g, ins, atol, rtol);
+        }, iter: 40);
+    }
+}
