@@ -130,6 +130,34 @@ public sealed class FixtureTests
         }
     }
 
+    [Theory]
+    [InlineData("llama-q4_0")]
+    [InlineData("llama-q4_k_m")]
+    public void FourBitWeightsStayWithinFourBitRoundingOfTheHuggingFaceWeights(string file)
+    {
+        // A wrong block layout scrambles values (errors near max|w|); 4-bit rounding stays under a tenth of it.
+        using var ckpt = GgufLlamaCheckpoint.Open(GgufPath(file));
+        using var hf = SafeTensorsFile.Open(Path.Combine(Fixtures.Model("llama"), "model.safetensors"));
+        foreach (string name in hf.Names)
+        {
+            var expected = hf.Get(name).ToFloat32();
+            var got = ckpt.Get(name).ToFloat32();
+            float amax = expected.Max(MathF.Abs);
+            float worst = 0;
+            double meanAbs = 0;
+            for (int i = 0; i < expected.Length; i++)
+            {
+                float e = MathF.Abs(expected[i] - got[i]);
+                worst = MathF.Max(worst, e);
+                meanAbs += e;
+            }
+
+            meanAbs /= expected.Length;
+            Assert.True(worst <= 0.1f * amax, $"{name} ({ckpt.File.GetInfo(ckpt.GgufName(name)).Type}): worst error {worst}, max|w| {amax}");
+            Assert.True(meanAbs <= 0.02 * amax, $"{name}: mean error {meanAbs}, max|w| {amax}");
+        }
+    }
+
     [Fact]
     public void WithoutUnpermutingQAndKAreFarFromTheHuggingFaceWeights()
     {
