@@ -108,6 +108,13 @@ public unsafe class SgemmTests
         Check(SgemmKernelSelector.Best, SgemmPath.Auto, m, n, k, aT, bT, 0, 1.5f, -1f, 7);
     }
 
+    [Fact]
+    public void DeepKNarrowsThePackedColumnBlocks()
+    {
+        // 4M floats / 50000 rows of B leaves column blocks of 80: two blocks of B are packed in turn.
+        Check(SgemmKernelSelector.Best, SgemmPath.Packed, 6, 90, 50000, false, true, 0, 1f, 0f, 3);
+    }
+
     [Theory]
     [InlineData(1, 300, 1000, false)]
     [InlineData(1, 300, 1000, true)]

@@ -3,13 +3,18 @@ using Candle.Runtime.Threading;
 namespace Candle.Runtime.Kernels.Gemm;
 
 /// <summary>
-/// The blocked SGEMM driver (GotoBLAS/BLIS loop nest): for each NC block of columns and KC block of depth,
-/// B is packed once into NR-wide panels shared by all threads; C is cut into work units (a block of at most
-/// MC rows by a group of column panels) that threads claim dynamically; each unit packs its rows of A into
-/// MR-high panels and sweeps the microkernel over its tiles.
+/// The blocked SGEMM driver (GotoBLAS/BLIS loop nest). For each block of at most NC columns, B is packed
+/// once into NR-wide panels spanning all of K (the layout of <see cref="PackedB"/>), shared by all threads.
+/// C is then cut into work units, a block of at most MC rows by a group of column panels, that threads claim
+/// dynamically; a unit walks K in KC steps, packing its rows of A into MR-high panels and sweeping the
+/// microkernel over its tiles, and applies the epilogue to each tile after the last step.
+/// Each column block costs two synchronizations (one with pre-packed B).
 /// </summary>
 internal static unsafe class SgemmPacked
 {
+    // Upper bound on the packed B block (floats): the column block narrows for deep K to stay within it.
+    private const long PackedBlockBudget = 4L << 20;
+
     public static void Run<TKernel, TEpilogue>(ref GemmProblem problem, ref TEpilogue epilogue, WorkerPool pool, int threads)
         where TKernel : struct, IMicroKernel
         where TEpilogue : struct, IGemmEpilogue
@@ -20,81 +25,81 @@ internal static unsafe class SgemmPacked
         int n = problem.N;
         int k = problem.K;
 
-        // Balanced k blocks: K = 300 with KC = 256 becomes two blocks of 150.
-        int kBlocks = (k + TKernel.KC - 1) / TKernel.KC;
-        int kcMax = (k + kBlocks - 1) / kBlocks;
-        int nBlocks = (n + TKernel.NC - 1) / TKernel.NC;
-        int ncMax = RoundUp((n + nBlocks - 1) / nBlocks, nr);
+        // Balanced k steps: K = 300 with KC = 256 becomes two steps of 150.
+        int kSteps = (k + TKernel.KC - 1) / TKernel.KC;
+        int kcMax = (k + kSteps - 1) / kSteps;
 
-        float* bBuffer = problem.PackedB == null ? GemmBuffers.B((long)kcMax * ncMax) : null;
+        // Balanced column blocks of at most NC columns (fewer for deep K when B is packed here).
+        int ncLimit = TKernel.NC;
+        if (problem.PackedB == null)
+        {
+            ncLimit = (int)Math.Clamp(PackedBlockBudget / k / nr * nr, nr, ncLimit);
+        }
+
+        int nBlocks = (n + ncLimit - 1) / ncLimit;
+        int ncMax = RoundUp((n + nBlocks - 1) / nBlocks, nr);
 
         // Balanced row blocks of at most MC rows, each a multiple of MR.
         int rowBlocks = (m + TKernel.MC - 1) / TKernel.MC;
         int rowBlock = RoundUp((m + rowBlocks - 1) / rowBlocks, mr);
         rowBlocks = (m + rowBlock - 1) / rowBlock;
 
+        float* bBuffer = problem.PackedB == null ? GemmBuffers.B((long)k * ncMax) : null;
         var body = new TileBody<TKernel, TEpilogue>
         {
             Problem = problem,
             Epilogue = epilogue,
+            KcMax = kcMax,
+            RowBlock = rowBlock,
         };
 
         for (int jc = 0; jc < n; jc += ncMax)
         {
             int nc = Math.Min(ncMax, n - jc);
             int colPanels = (nc + nr - 1) / nr;
+            if (problem.PackedB != null)
+            {
+                body.BBase = problem.PackedB + ((long)(jc / nr) * k * nr);
+            }
+            else
+            {
+                var pack = new PackBBody
+                {
+                    Dst = bBuffer,
+                    PanelStride = (long)k * nr,
+                    B = problem.B + (jc * problem.BColStride),
+                    RowStride = problem.BRowStride,
+                    ColStride = problem.BColStride,
+                    K = k,
+                    N = nc,
+                    Nr = nr,
+                    Panels = colPanels,
+                };
+                int packUnits = (colPanels + PackBBody.PanelsPerUnit - 1) / PackBBody.PanelsPerUnit;
+                if (threads > 1 && packUnits > 1 && (long)k * nc >= 16384)
+                {
+                    pool.ParallelForDynamic(packUnits, ref pack);
+                }
+                else
+                {
+                    pack.Invoke(0, packUnits);
+                }
+
+                body.BBase = bBuffer;
+            }
+
             int colGroups = ColumnGroups(threads, rowBlocks, colPanels);
+            int units = rowBlocks * colGroups;
             body.Jc = jc;
             body.Nc = nc;
-            body.RowBlock = rowBlock;
             body.ColGroups = colGroups;
-            int units = rowBlocks * colGroups;
-            for (int pc = 0; pc < k; pc += kcMax)
+            if (threads > 1 && units > 1)
             {
-                int kc = Math.Min(kcMax, k - pc);
-                if (problem.PackedB != null)
-                {
-                    body.BBase = problem.PackedB + ((long)(jc / nr) * k * nr) + ((long)pc * nr);
-                    body.BPanelStride = (long)k * nr;
-                }
-                else
-                {
-                    var pack = new PackBBody
-                    {
-                        Dst = bBuffer,
-                        PanelStride = (long)kc * nr,
-                        B = problem.B + (pc * problem.BRowStride) + (jc * problem.BColStride),
-                        RowStride = problem.BRowStride,
-                        ColStride = problem.BColStride,
-                        Kc = kc,
-                        N = nc,
-                        Nr = nr,
-                    };
-                    if (threads > 1 && (long)kc * nc >= 16384)
-                    {
-                        pool.ParallelFor(colPanels, ref pack);
-                    }
-                    else
-                    {
-                        pack.Invoke(0, colPanels);
-                    }
-
-                    body.BBase = bBuffer;
-                    body.BPanelStride = (long)kc * nr;
-                }
-
-                body.Pc = pc;
-                body.Kc = kc;
-                body.Mode = pc == 0 ? problem.FirstMode : GemmStoreMode.Accumulate;
-                body.Last = pc + kc >= k;
-                if (threads > 1 && units > 1)
-                {
-                    pool.ParallelForDynamic(units, ref body);
-                }
-                else
-                {
-                    body.Invoke(0, units);
-                }
+                pool.ParallelForDynamic(units, ref body);
+            }
+            else
+            {
+                body.Invoke(0, units);
             }
         }
     }
@@ -116,17 +121,22 @@ internal static unsafe class SgemmPacked
 
     private struct PackBBody : IParallelBody
     {
+        public const int PanelsPerUnit = 4;
+
         public float* Dst;
         public long PanelStride;
         public float* B;
         public long RowStride;
         public long ColStride;
-        public int Kc;
+        public int K;
         public int N;
         public int Nr;
+        public int Panels;
 
         public readonly void Invoke(int start, int end) =>
-            GemmPacking.PackB(Dst, PanelStride, B, RowStride, ColStride, Kc, N, Nr, start, end);
+            GemmPacking.PackB(
+                Dst, PanelStride, B, RowStride, ColStride, K, N, Nr,
+                start * PanelsPerUnit, Math.Min(Panels, end * PanelsPerUnit));
     }
 
     private struct TileBody<TKernel, TEpilogue> : IParallelBody
@@ -136,15 +146,11 @@ internal static unsafe class SgemmPacked
         public GemmProblem Problem;
         public TEpilogue Epilogue;
         public float* BBase;
-        public long BPanelStride;
         public int Jc;
         public int Nc;
-        public int Pc;
-        public int Kc;
+        public int KcMax;
         public int RowBlock;
         public int ColGroups;
-        public GemmStoreMode Mode;
-        public bool Last;
 
         public void Invoke(int start, int end)
         {
@@ -158,10 +164,10 @@ internal static unsafe class SgemmPacked
         {
             int mr = TKernel.MR;
             int nr = TKernel.NR;
-            int m = Problem.M;
+            int k = Problem.K;
             int colPanels = (Nc + nr - 1) / nr;
             int rowStart = unit / ColGroups * RowBlock;
-            int rowEnd = Math.Min(m, rowStart + RowBlock);
+            int rowEnd = Math.Min(Problem.M, rowStart + RowBlock);
             int group = unit % ColGroups;
             int panelStart = (int)((long)colPanels * group / ColGroups);
             int panelEnd = (int)((long)colPanels * (group + 1) / ColGroups);
@@ -170,19 +176,20 @@ internal static unsafe class SgemmPacked
                 return;
             }
 
-            int kc = Kc;
-            int mcMax = TKernel.MC;
-            float* aPacked = GemmBuffers.A((long)mcMax * kc);
+            int mc = rowEnd - rowStart;
+            float* aPacked = GemmBuffers.A((long)RoundUp(mc, mr) * KcMax);
             float* tile = stackalloc float[mr * nr];
             long ldc = Problem.Ldc;
-            bool epilogue = Last && typeof(TEpilogue) != typeof(NoEpilogue);
+            long panelStride = (long)k * nr;
 
-            for (int ic = rowStart; ic < rowEnd; ic += mcMax)
+            for (int pc = 0; pc < k; pc += KcMax)
             {
-                int mc = Math.Min(mcMax, rowEnd - ic);
+                int kc = Math.Min(KcMax, k - pc);
+                var mode = pc == 0 ? Problem.FirstMode : GemmStoreMode.Accumulate;
+                bool epilogue = pc + kc >= k && typeof(TEpilogue) != typeof(NoEpilogue);
                 GemmPacking.PackA(
                     aPacked,
-                    Problem.A + (ic * Problem.ARowStride) + (Pc * Problem.AColStride),
+                    Problem.A + (rowStart * Problem.ARowStride) + (pc * Problem.AColStride),
                     Problem.ARowStride,
                     Problem.AColStride,
                     mc,
@@ -192,23 +199,23 @@ internal static unsafe class SgemmPacked
 
                 for (int jp = panelStart; jp < panelEnd; jp++)
                 {
-                    float* bp = BBase + (jp * BPanelStride);
+                    float* bp = BBase + (jp * panelStride) + ((long)pc * nr);
                     int col = Jc + (jp * nr);
                     int cols = Math.Min(nr, Problem.N - col);
                     for (int ir = 0; ir < mc; ir += mr)
                     {
-                        int row = ic + ir;
+                        int row = rowStart + ir;
                         int rows = Math.Min(mr, mc - ir);
                         float* ap = aPacked + ((long)ir * kc);
                         float* cp = Problem.C + (row * ldc) + col;
                         if (rows == mr && cols == nr)
                         {
-                            TKernel.Run(kc, ap, bp, cp, (nint)ldc, Mode, Problem.Beta);
+                            TKernel.Run(kc, ap, bp, cp, (nint)ldc, mode, Problem.Beta);
                         }
                         else
                         {
                             TKernel.Run(kc, ap, bp, tile, nr, GemmStoreMode.Overwrite, 0f);
-                            StoreEdge(tile, nr, cp, ldc, rows, cols, Mode, Problem.Beta);
+                            StoreEdge(tile, nr, cp, ldc, rows, cols, mode, Problem.Beta);
                         }
 
                         if (epilogue)
