@@ -77,10 +77,14 @@ public sealed class Fusion : Pass
         var bodyOf = new Dictionary<Node, Node>(ReferenceEqualityComparer.Instance);
         var bodyInputs = new List<Node>();
         var operands = new List<Node>();
+
+        // A fill is inlined as a literal when the body's other inputs define the symbols of its shape.
+        var defined = group.Members.SelectMany(m => m.Inputs).Where(i => !group.Members.Contains(i) && i.Op != Op.Full)
+            .SelectMany(i => i.Shape.Symbols).ToHashSet(StringComparer.Ordinal);
         Node Operand(Node external)
         {
             if (bodyOf.TryGetValue(external, out var b)) return b;
-            if (external.Op == Op.Full)
+            if (external.Op == Op.Full && external.Shape.Symbols.All(defined.Contains))
             {
                 b = external;
             }

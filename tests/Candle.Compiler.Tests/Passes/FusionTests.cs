@@ -84,6 +84,19 @@ public class FusionTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void SymbolicFillsStayInputsWhenNothingElseDefinesTheirSymbols()
+    {
+        var seq = Dim.Sym("seq");
+        var x = Input("x", DType.F32, new Shape(seq, 4));
+        var f = Unary(Op.Relu, Binary(Op.Add, Full(1, DType.F32, new Shape(seq, 4)), Full(2, DType.F32, new Shape(seq, 4))));
+        var g = new Graph([x], [f, Unary(Op.Exp, Binary(Op.Mul, x, 3.0))]);
+        var after = PassTestKit.RunPass(new Fusion(), g);
+        Assert.Equal(2, after.Nodes.Count(n => n.Op == Op.Fused));
+        Assert.All(after.Outputs[0].Inputs, i => Assert.Equal(Op.Full, i.Op)); // no body input would define "seq"
+        Assert.Single(after.Outputs[1].Inputs); // x defines "seq": the fill 3 is inlined
+    }
+
+    [Fact]
     public void TransformerBlockKernelCountsBeforeAndAfterO2()
     {
         var g = TransformerBlock.Build();
