@@ -14,5 +14,6 @@ internal static class BuiltInModels
         ModelRegistry.Register("gpt2", Gpt2.Gpt2LMHeadModel.Load);
         ModelRegistry.Register("bert", Bert.BertModel.Load);
         ModelRegistry.Register("vit", Vit.VitForImageClassification.LoadAuto);
+        ModelRegistry.Register("whisper", Whisper.WhisperForConditionalGeneration.Load);
     }
 }
