@@ -59,6 +59,16 @@ public class ArchitectureTests
         Assert.True(ModelRunner.CachedVersusFull(model, Ids, batch: 1, prefill: 3) <= 1e-4);
     }
 
+    [Theory]
+    [MemberData(nameof(Variants))]
+    public void Cpu_backend_kv_cache_decode_equals_reference_full_forward(string variant)
+    {
+        using var dir = new TempDir();
+        var (config, weights) = Variant(variant);
+        var model = Load(dir, config, weights);
+        Assert.True(ModelRunner.CachedVersusFull(model, Ids, batch: 1, prefill: 3, backend: "cpu") <= 1e-4);
+    }
+
     [Fact]
     public void Kv_cache_decode_equals_full_forward_with_batch_of_two()
     {

@@ -1,5 +1,4 @@
 using Candle.Compiler.Backends;
-using Candle.Compiler.Backends.Reference;
 using Candle.Runtime.Tensors;
 using Candle.Transformers.Generation;
 using Candle.Transformers.Models;
@@ -9,8 +8,8 @@ namespace Candle.Transformers.Tests;
 
 internal static class ModelRunner
 {
-    public static HostTensor FullLogits(IPretrainedModel model, long[] ids, int batch = 1) =>
-        ReferenceBackend.Instance.Compile(model.TraceForward(), CompileOptions.Default).Run([HostTensor.FromArray(ids, batch, ids.Length / batch)])[0];
+    public static HostTensor FullLogits(IPretrainedModel model, long[] ids, int batch = 1, string backend = "reference") =>
+        ExecutionBackends.Get(backend).Compile(model.TraceForward(), CompileOptions.Default).Run([HostTensor.FromArray(ids, batch, ids.Length / batch)])[0];
 
     public static long[] RandomIds(int n, int seed, int vocab)
     {
@@ -22,12 +21,12 @@ internal static class ModelRunner
     /// Runs ids [batch, n] through prefill of the first <paramref name="prefill"/> tokens and decode steps for the rest,
     /// and returns the worst difference from the full forward's logits at every position from prefill − 1 on.
     /// </summary>
-    public static double CachedVersusFull(ICausalLanguageModel model, long[] ids, int batch, int prefill)
+    public static double CachedVersusFull(ICausalLanguageModel model, long[] ids, int batch, int prefill, string backend = "reference")
     {
         int n = ids.Length / batch;
         int v = model.VocabSize;
         var full = FullLogits(model, ids, batch).ToFloat32();
-        var session = new DecoderSession(model, ReferenceBackend.Instance);
+        var session = new DecoderSession(model, ExecutionBackends.Get(backend));
         session.Reset(n, batch);
         var prompt = new long[batch * prefill];
         for (int b = 0; b < batch; b++) Array.Copy(ids, b * n, prompt, b * prefill, prefill);
