@@ -59,8 +59,8 @@ internal static class ElementwiseEmitter
         var row = il.Local(typeof(long), "row");
         var col = il.Local(typeof(long), "col");
         var cnt = il.Local(typeof(long), "n");
-        var rem = il.Local(typeof(long), "rem");
-        var idx = il.Local(typeof(long), "idx");
+        var rem = rank > 1 ? il.Local(typeof(long), "rem") : null;
+        var idx = rank > 1 ? il.Local(typeof(long), "idx") : null;
         var ob = il.Local(typeof(nint), "outRow");
         var j = il.Local(typeof(long), "j");
         var vecVals = spec.Body.Select((_, b) => il.Local(vecType, $"v{b}")).ToArray();
@@ -165,21 +165,21 @@ internal static class ElementwiseEmitter
         if (rank > 1)
         {
             il.Op(OpCodes.Ldloc, row);
-            il.Op(OpCodes.Stloc, rem);
+            il.Op(OpCodes.Stloc, rem!);
             for (int d = rank - 2; d >= 0; d--)
             {
-                il.Op(OpCodes.Ldloc, rem);
+                il.Op(OpCodes.Ldloc, rem!);
                 Arg(shapeAt + d);
                 il.Op(OpCodes.Rem);
-                il.Op(OpCodes.Stloc, idx);
-                il.Op(OpCodes.Ldloc, rem);
+                il.Op(OpCodes.Stloc, idx!);
+                il.Op(OpCodes.Ldloc, rem!);
                 Arg(shapeAt + d);
                 il.Op(OpCodes.Div);
-                il.Op(OpCodes.Stloc, rem);
+                il.Op(OpCodes.Stloc, rem!);
                 for (int k = 0; k < n; k++)
                 {
                     il.Op(OpCodes.Ldloc, rowPtr[k]);
-                    il.Op(OpCodes.Ldloc, idx);
+                    il.Op(OpCodes.Ldloc, idx!);
                     Arg(InputStrideAt(k, d));
                     il.Op(OpCodes.Mul);
                     ScaleToBytes(spec.Inputs[k].DType.SizeInBytes());

@@ -108,5 +108,6 @@ internal sealed class IlWriter(ILGenerator il, StringBuilder listing)
 
     private static string TypeName(Type t) => t.IsGenericType
         ? $"{t.Name[..t.Name.IndexOf('`', StringComparison.Ordinal)]}<{string.Join(", ", t.GetGenericArguments().Select(TypeName))}>"
-        : t == typeof(void) ? "void" : t == typeof(float) ? "float32" : t == typeof(long) ? "int64" : t == typeof(int) ? "int32" : t.Name;
+        : t == typeof(void) ? "void" : t == typeof(float) ? "float32" : t == typeof(long) ? "int64" : t == typeof(int) ? "int32"
+        : t == typeof(nint) ? "native int" : t == typeof(byte*) ? "uint8*" : t.Name;
 }
