@@ -324,7 +324,15 @@ internal sealed partial class GraphLowering
         args.AddRange(b.Strides.Take(br));
         args.Add(b.Strides[r - 2]);
         args.Add(b.Strides[r - 1]);
-        _pb.AddStep("rt:matmul", args, Prod(node.Shape.Take(br)) * m, n * k, "matmul", a.Slot, b.Slot, y.Slot);
+        if (node.DType == DType.F32)
+        {
+            // Sgemm splits its own work over the pool.
+            _pb.AddStep("rt:sgemm", args, Dim.One, Dim.Zero, "matmul", a.Slot, b.Slot, y.Slot);
+        }
+        else
+        {
+            _pb.AddStep("rt:matmul", args, Prod(node.Shape.Take(br)) * m, n * k, "matmul", a.Slot, b.Slot, y.Slot);
+        }
         return y;
     }
 }

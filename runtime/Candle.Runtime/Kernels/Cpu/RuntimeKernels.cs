@@ -19,6 +19,7 @@ public static class RuntimeKernels
         ["rms_norm"] = RowKernels.RmsNorm,
         ["group_norm"] = RowKernels.GroupNorm,
         ["matmul"] = MatMulKernel.Run,
+        ["sgemm"] = SgemmKernel.Run,
         ["conv"] = ConvKernels.Conv,
         ["conv_transpose"] = ConvKernels.ConvTranspose,
         ["pool"] = ConvKernels.Pool,
