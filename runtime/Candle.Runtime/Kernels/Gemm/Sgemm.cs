@@ -254,7 +254,7 @@ public static unsafe class Sgemm
         int panels = (n + nr - 1) / nr;
         if (k > 0 && panels > 0)
         {
-            GemmPacking.PackB(packed.Data, (long)k * nr, b, rowStride, colStride, k, n, nr, 0, panels);
+            GemmPacking.PackB(packed.Data, (long)k * nr, b, rowStride, colStride, 0, k, n, nr, 0, panels);
         }
 
         return packed;

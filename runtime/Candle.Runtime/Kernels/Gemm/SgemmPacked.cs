@@ -75,7 +75,7 @@ internal static unsafe class SgemmPacked
                     Nr = nr,
                     Panels = colPanels,
                 };
-                int packUnits = (colPanels + PackBBody.PanelsPerUnit - 1) / PackBBody.PanelsPerUnit;
+                int packUnits = (k + PackBBody.RowsPerUnit - 1) / PackBBody.RowsPerUnit;
                 if (threads > 1 && packUnits > 1 && (long)k * nc >= 16384)
                 {
                     pool.ParallelForDynamic(packUnits, ref pack);
@@ -121,7 +121,7 @@ internal static unsafe class SgemmPacked
 
     private struct PackBBody : IParallelBody
     {
-        public const int PanelsPerUnit = 4;
+        public const int RowsPerUnit = 64;
 
         public float* Dst;
         public long PanelStride;
@@ -135,8 +135,8 @@ internal static unsafe class SgemmPacked
 
         public readonly void Invoke(int start, int end) =>
             GemmPacking.PackB(
-                Dst, PanelStride, B, RowStride, ColStride, K, N, Nr,
-                start * PanelsPerUnit, Math.Min(Panels, end * PanelsPerUnit));
+                Dst, PanelStride, B, RowStride, ColStride,
+                start * RowsPerUnit, Math.Min(K, end * RowsPerUnit), N, Nr, 0, Panels);
     }
 
     private struct TileBody<TKernel, TEpilogue> : IParallelBody
