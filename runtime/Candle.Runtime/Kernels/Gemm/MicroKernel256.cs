@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Candle.Runtime.Kernels.Gemm;
 
@@ -23,6 +24,19 @@ internal readonly unsafe struct MicroKernel256 : IMicroKernel
         Vector256<float> c10 = default; Vector256<float> c11 = default; Vector256<float> c12 = default;
         Vector256<float> c20 = default; Vector256<float> c21 = default; Vector256<float> c22 = default;
         Vector256<float> c30 = default; Vector256<float> c31 = default; Vector256<float> c32 = default;
+
+        if (Sse.IsSupported)
+        {
+            // The C tile is read after the loop: start bringing it in now.
+            Sse.Prefetch0(c);
+            Sse.Prefetch0(c + 23);
+            Sse.Prefetch0(c + (1 * ldc));
+            Sse.Prefetch0(c + (1 * ldc) + 23);
+            Sse.Prefetch0(c + (2 * ldc));
+            Sse.Prefetch0(c + (2 * ldc) + 23);
+            Sse.Prefetch0(c + (3 * ldc));
+            Sse.Prefetch0(c + (3 * ldc) + 23);
+        }
 
         int p = 0;
         for (; p + 2 <= kc; p += 2)

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Candle.Runtime.Kernels.Gemm;
 
@@ -31,6 +32,35 @@ internal readonly unsafe struct MicroKernel512 : IMicroKernel
         Vector512<float> c90 = default; Vector512<float> c91 = default;
         Vector512<float> c100 = default; Vector512<float> c101 = default;
         Vector512<float> c110 = default; Vector512<float> c111 = default;
+
+        if (Sse.IsSupported)
+        {
+            // The C tile is read after the loop: start bringing it in now.
+            Sse.Prefetch0(c);
+            Sse.Prefetch0(c + 31);
+            Sse.Prefetch0(c + (1 * ldc));
+            Sse.Prefetch0(c + (1 * ldc) + 31);
+            Sse.Prefetch0(c + (2 * ldc));
+            Sse.Prefetch0(c + (2 * ldc) + 31);
+            Sse.Prefetch0(c + (3 * ldc));
+            Sse.Prefetch0(c + (3 * ldc) + 31);
+            Sse.Prefetch0(c + (4 * ldc));
+            Sse.Prefetch0(c + (4 * ldc) + 31);
+            Sse.Prefetch0(c + (5 * ldc));
+            Sse.Prefetch0(c + (5 * ldc) + 31);
+            Sse.Prefetch0(c + (6 * ldc));
+            Sse.Prefetch0(c + (6 * ldc) + 31);
+            Sse.Prefetch0(c + (7 * ldc));
+            Sse.Prefetch0(c + (7 * ldc) + 31);
+            Sse.Prefetch0(c + (8 * ldc));
+            Sse.Prefetch0(c + (8 * ldc) + 31);
+            Sse.Prefetch0(c + (9 * ldc));
+            Sse.Prefetch0(c + (9 * ldc) + 31);
+            Sse.Prefetch0(c + (10 * ldc));
+            Sse.Prefetch0(c + (10 * ldc) + 31);
+            Sse.Prefetch0(c + (11 * ldc));
+            Sse.Prefetch0(c + (11 * ldc) + 31);
+        }
 
         int p = 0;
         for (; p + 2 <= kc; p += 2)
