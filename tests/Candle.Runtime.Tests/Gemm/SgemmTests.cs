@@ -111,7 +111,7 @@ public unsafe class SgemmTests
     [Fact]
     public void DeepKNarrowsThePackedColumnBlocks()
     {
-        // 4M floats / 50000 rows of B leaves column blocks of 80: two blocks of B are packed in turn.
+        // The packed block budget over 50000 rows of B leaves narrow column blocks: several are packed in turn.
         Check(SgemmKernelSelector.Best, SgemmPath.Packed, 6, 90, 50000, false, true, 0, 1f, 0f, 3);
     }
 

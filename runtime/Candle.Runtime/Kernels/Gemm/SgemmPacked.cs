@@ -13,7 +13,7 @@ namespace Candle.Runtime.Kernels.Gemm;
 internal static unsafe class SgemmPacked
 {
     // Upper bound on the packed B block (floats): the column block narrows for deep K to stay within it.
-    private const long PackedBlockBudget = 4L << 20;
+    private const long PackedBlockBudget = 2L << 20;
 
     public static void Run<TKernel, TEpilogue>(ref GemmProblem problem, ref TEpilogue epilogue, WorkerPool pool, int threads)
         where TKernel : struct, IMicroKernel
