@@ -1,3 +1,4 @@
+using Candle.Compiler.Ir;
 using Candle.Torch;
 using Candle.Torch.Nn;
 
@@ -35,11 +36,26 @@ public sealed class LinearLayer : Module<Tensor, Tensor>
     /// <summary>The bias [out], or null.</summary>
     public Parameter? Bias { get; }
 
-    /// <inheritdoc/>
+    /// <summary>
+    /// Applies the layer to [..., in]. Leading dims are flattened so the product is one plain 2-d matrix product
+    /// [rows, in] × [in, out] (no broadcast batch of weights), then restored.
+    /// </summary>
     public override Tensor Forward(Tensor input)
     {
-        if (!Transposed) return F.Linear(input, Weight, Bias);
-        var y = Tensors.MatMul(input, Weight);
-        return Bias is null ? y : y + Bias;
+        ArgumentNullException.ThrowIfNull(input);
+        var lead = input.Shape.Take(input.Rank - 1).ToArray();
+        var x = input.Rank == 2 ? input : input.Reshape(lead.Aggregate(Dim.One, (a, b) => a * b), InFeatures);
+        Tensor y;
+        if (Transposed)
+        {
+            y = Tensors.MatMul(x, Weight);
+            if (Bias is not null) y += Bias;
+        }
+        else
+        {
+            y = F.Linear(x, Weight, Bias);
+        }
+
+        return input.Rank == 2 ? y : y.Reshape([.. lead, OutFeatures]);
     }
 }
