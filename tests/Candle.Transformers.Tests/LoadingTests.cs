@@ -94,6 +94,20 @@ public class LoadingTests
         Assert.True(TestUtil.MaxAbsDiff(a, Llama.Tensors["logits"]) < 0.1);
     }
 
+    [Theory]
+    [InlineData(DType.F16, 0.05)]
+    [InlineData(DType.BF16, 0.5)]
+    public void Model_computes_in_half_precision_when_asked(DType dtype, double tolerance)
+    {
+        var model = (ICausalLanguageModel)ModelRegistry.Load(Llama.Dir, new ModelLoadOptions { DType = dtype });
+        Assert.Equal(dtype, model.DType);
+        var logits = Logits(Llama.Dir, new ModelLoadOptions { DType = dtype });
+        Assert.Equal(DType.F32, logits.DType);
+        Assert.True(TestUtil.MaxAbsDiff(logits, Llama.Tensors["logits"]) < tolerance, $"max abs error {TestUtil.MaxAbsDiff(logits, Llama.Tensors["logits"])}");
+        long[] ids = [.. Llama.PromptIds.Select(i => (long)i)];
+        Assert.True(ModelRunner.CachedVersusFull(model, ids, batch: 1, prefill: 4) < tolerance);
+    }
+
     [Fact]
     public void Unknown_model_type_error_lists_the_supported_types()
     {
