@@ -1,5 +1,6 @@
 using Candle.Compiler.Backends;
 using Candle.Compiler.Ir;
+using Candle.Compiler.Passes;
 using Candle.Runtime;
 using Candle.Runtime.Execution;
 using Candle.Runtime.Tensors;
@@ -26,11 +27,16 @@ public sealed class MiniLmModel
     private readonly IExecutable _exe;
     private readonly HostTensor[] _inputs;
 
-    public MiniLmModel(IBackend backend, int threads, int seq)
+    /// <summary>
+    /// Builds the model; with <paramref name="optimize"/> the default pass pipeline runs before the backend;
+    /// <paramref name="attention"/> is an <see cref="AttentionImplementation"/> name.
+    /// </summary>
+    public MiniLmModel(IBackend backend, int threads, int seq, bool optimize, string attention = AttentionImplementation.Sdpa)
     {
         Init.ManualSeed(7);
-        var model = new BertModel(Shape);
+        var model = new BertModel(Shape with { AttnImplementation = attention });
         Graph = model.TraceForward();
+        if (optimize) Graph = PassManager.CreateDefault().Run(Graph, new PassContext { Capabilities = backend.Capabilities });
         _exe = backend.Compile(Graph, new CompileOptions { Threads = threads });
         var rng = new Random(seq);
         var ids = new long[seq];

@@ -11,11 +11,16 @@ public abstract class BertGoldenTests
 {
     protected abstract IBackend Backend { get; }
 
-    [Fact]
-    public void Matches_transformers_including_padded_rows()
+    [Theory]
+    [InlineData(AttentionImplementation.Sdpa)]
+    [InlineData(AttentionImplementation.Eager)]
+    public void Matches_transformers_including_padded_rows(string attention)
     {
         using var refs = ReferenceFile("bert");
-        var model = (BertModel)ModelRegistry.Load(Candle.Tests.Fixtures.Model("bert"));
+        string dir = Candle.Tests.Fixtures.Model("bert");
+        var model = new BertModel(BertConfig.FromHf(HfConfig.Load(dir)) with { AttnImplementation = attention });
+        using var weights = Candle.Runtime.Weights.SafeTensors.SafeTensorsCheckpoint.Open(dir);
+        model.LoadStateDict(n => weights.Contains(n) ? weights.Get(n) : null);
         var g = model.TraceForward();
         Assert.Equal(["last_hidden_state", "pooler_output"], g.OutputNames.ToArray());
         var inputs = new Dictionary<string, HostTensor>
@@ -28,6 +33,14 @@ public abstract class BertGoldenTests
         var outs = Run(Backend, g, inputs);
         Assert.True(MaxAbsDiff(refs.Get("last_hidden_state"), Output(g, outs, "last_hidden_state")) <= 1e-4);
         Assert.True(MaxAbsDiff(refs.Get("pooler_output"), Output(g, outs, "pooler_output")) <= 1e-4);
+    }
+
+    [Fact]
+    public void Registry_builds_a_BertModel_with_pooler()
+    {
+        var model = Assert.IsType<BertModel>(ModelRegistry.Load(Candle.Tests.Fixtures.Model("bert")));
+        Assert.NotNull(model.Pooler);
+        Assert.Equal(AttentionImplementation.Sdpa, model.Settings.AttnImplementation);
     }
 
     [Fact]
@@ -45,4 +58,25 @@ public abstract class BertGoldenTests
 public sealed class ReferenceBertGoldenTests : BertGoldenTests
 {
     protected override IBackend Backend => EncoderTestKit.ReferenceBackendInstance;
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Positions_or_ids_out_of_range_are_errors(bool badId)
+    {
+        var model = (BertModel)ModelRegistry.Load(Candle.Tests.Fixtures.Model("bert"));
+        int seq = badId ? 4 : model.Settings.MaxPositionEmbeddings + 2;
+        var idData = new long[seq];
+        if (badId) idData[1] = model.Settings.VocabSize;
+        var ids = HostTensor.FromArray(idData, 1, seq);
+        var given = new Dictionary<string, HostTensor> { ["input_ids"] = ids };
+        var inputs = new Dictionary<string, HostTensor>
+        {
+            ["input_ids"] = ids,
+            ["attention_mask"] = model.DefaultInput("attention_mask", given)!,
+            ["token_type_ids"] = model.DefaultInput("token_type_ids", given)!,
+        };
+        var e = Assert.ThrowsAny<ArgumentException>(() => Run(Backend, model.TraceForward(), inputs));
+        Assert.Contains(badId ? $"{model.Settings.VocabSize}" : $"{model.Settings.MaxPositionEmbeddings}", e.Message, StringComparison.Ordinal);
+    }
 }

@@ -11,7 +11,7 @@ public sealed class BertAttention : Module
     public BertAttention(BertConfig config, DType dtype = DType.F32)
     {
         ArgumentNullException.ThrowIfNull(config);
-        Self = RegisterModule("self", new BertSelfAttention(config.HiddenSize, config.NumAttentionHeads, true, dtype));
+        Self = RegisterModule("self", new BertSelfAttention(config.HiddenSize, config.NumAttentionHeads, true, dtype, config.AttnImplementation));
         Output = RegisterModule("output", new BertSelfOutput(config.HiddenSize, config.LayerNormEps, dtype));
     }
 

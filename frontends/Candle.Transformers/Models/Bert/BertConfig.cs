@@ -36,6 +36,9 @@ public sealed record BertConfig
     /// <summary>The position embedding type; only <c>absolute</c> is supported.</summary>
     public string PositionEmbeddingType { get; init; } = "absolute";
 
+    /// <summary>How attention is traced: <c>sdpa</c> (one attention op, the default) or <c>eager</c> (see <see cref="AttentionImplementation"/>).</summary>
+    public string AttnImplementation { get; init; } = AttentionImplementation.Sdpa;
+
     /// <summary>Width of one attention head.</summary>
     public int HeadDim => HiddenSize / NumAttentionHeads;
 
@@ -58,6 +61,7 @@ public sealed record BertConfig
             LayerNormEps = config.GetDouble(1e-12, "layer_norm_eps"),
             PadTokenId = config.GetInt(0, "pad_token_id"),
             PositionEmbeddingType = config.GetString("position_embedding_type") ?? "absolute",
+            AttnImplementation = config.GetString("attn_implementation", "_attn_implementation") ?? AttentionImplementation.Sdpa,
         };
         c.Validate(config.Path);
         return c;
@@ -86,6 +90,10 @@ public sealed record BertConfig
         }
 
         Activations.Check(HiddenAct, source, "hidden_act");
+        if (AttnImplementation is not (AttentionImplementation.Sdpa or AttentionImplementation.Eager))
+        {
+            throw new NotSupportedException($"{source}: attn_implementation '{AttnImplementation}' is not supported (sdpa or eager)");
+        }
     }
 
     internal static void Positive(string source, string key, int value, bool allowZero = false)

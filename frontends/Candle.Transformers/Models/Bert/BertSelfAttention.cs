@@ -9,11 +9,13 @@ public sealed class BertSelfAttention : Module
 {
     private readonly int _heads;
     private readonly int _headDim;
+    private readonly string _implementation;
 
-    /// <summary>Creates the layer.</summary>
-    public BertSelfAttention(int hiddenSize, int heads, bool bias = true, DType dtype = DType.F32)
+    /// <summary>Creates the layer; <paramref name="implementation"/> is an <see cref="AttentionImplementation"/> name.</summary>
+    public BertSelfAttention(int hiddenSize, int heads, bool bias = true, DType dtype = DType.F32, string implementation = AttentionImplementation.Sdpa)
     {
         _heads = heads;
+        _implementation = implementation;
         _headDim = hiddenSize / heads;
         Query = RegisterModule("query", new Linear(hiddenSize, hiddenSize, bias, dtype));
         Key = RegisterModule("key", new Linear(hiddenSize, hiddenSize, bias, dtype));
@@ -35,6 +37,6 @@ public sealed class BertSelfAttention : Module
         var q = Heads.Split(Query.Forward(hidden), _heads, _headDim);
         var k = Heads.Split(Key.Forward(hidden), _heads, _headDim);
         var v = Heads.Split(Value.Forward(hidden), _heads, _headDim);
-        return Heads.Merge(F.ScaledDotProductAttention(q, k, v, bias));
+        return Heads.Merge(AttentionImplementation.Apply(_implementation, q, k, v, bias));
     }
 }
