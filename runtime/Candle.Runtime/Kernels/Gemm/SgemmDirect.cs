@@ -23,6 +23,12 @@ internal static unsafe class SgemmDirect
             return;
         }
 
+        if (problem.PackedB == null && problem.M == 1 && problem.BColStride == 1)
+        {
+            RunRowVector(ref problem, ref epilogue, pool, threads);
+            return;
+        }
+
         var body = new ColumnsBody<TEpilogue> { Problem = problem, Epilogue = epilogue, PanelWidth = panelWidth };
         int groupWidth;
         if (problem.PackedB != null)
@@ -84,6 +90,36 @@ internal static unsafe class SgemmDirect
         else
         {
             body.Invoke(0, problem.M);
+        }
+    }
+
+    // y[0, N) = x B with B's rows contiguous: each thread streams a contiguous range of B's rows into its
+    // own partial sums (reading B strictly sequentially), then the partials are added.
+    private static void RunRowVector<TEpilogue>(ref GemmProblem problem, ref TEpilogue epilogue, WorkerPool pool, int threads)
+        where TEpilogue : struct, IGemmEpilogue
+    {
+        int n = problem.N;
+        int parts = Math.Max(1, Math.Min(threads, problem.K / 64));
+        float* partials = GemmBuffers.X((long)parts * n);
+        var body = new SplitKBody { Problem = problem, Partials = partials, Parts = parts };
+        if (parts > 1)
+        {
+            pool.ParallelFor(parts, ref body);
+        }
+        else
+        {
+            body.Invoke(0, 1);
+        }
+
+        for (int t = 1; t < parts; t++)
+        {
+            EpilogueMath.AddRow(partials, partials + ((long)t * n), n);
+        }
+
+        StoreRow(problem.C, partials, n, problem.Alpha, problem.Beta);
+        if (typeof(TEpilogue) != typeof(NoEpilogue))
+        {
+            epilogue.Apply(problem.C, (int)problem.Ldc, problem.RowOffset, 0, 1, n);
         }
     }
 
@@ -451,6 +487,39 @@ internal static unsafe class SgemmDirect
                 }
 
                 Finish(i, col0, col1 - col0);
+            }
+        }
+    }
+
+    private struct SplitKBody : IParallelBody
+    {
+        private const int ColumnBlock = 8192;
+
+        public GemmProblem Problem;
+        public float* Partials;
+        public int Parts;
+
+        public readonly void Invoke(int start, int end)
+        {
+            int n = Problem.N;
+            for (int part = start; part < end; part++)
+            {
+                int k0 = (int)((long)Problem.K * part / Parts);
+                int k1 = (int)((long)Problem.K * (part + 1) / Parts);
+                float* acc = Partials + ((long)part * n);
+                new Span<float>(acc, n).Clear();
+                for (int j0 = 0; j0 < n; j0 += ColumnBlock)
+                {
+                    int w = Math.Min(ColumnBlock, n - j0);
+                    Axpy(
+                        acc + j0,
+                        Problem.A + (k0 * Problem.AColStride),
+                        Problem.AColStride,
+                        Problem.B + (k0 * Problem.BRowStride) + j0,
+                        Problem.BRowStride,
+                        k1 - k0,
+                        w);
+                }
             }
         }
     }
