@@ -211,6 +211,50 @@ public sealed class Plan : IExecutable
     /// <inheritdoc/>
     public HostTensor[] Run(IReadOnlyList<HostTensor> inputs)
     {
+        var bound = BindInputs(inputs);
+        var def = Definition;
+        var outputs = new HostTensor[def.Outputs.Count];
+        for (int o = 0; o < outputs.Length; o++)
+        {
+            var bytes = GC.AllocateUninitializedArray<byte>(checked((int)bound.Bytes[def.Outputs[o].Buffer]));
+            outputs[o] = new HostTensor(def.Outputs[o].DType, bound.OutputShapes[o], bytes);
+        }
+
+        Execute(inputs, outputs, bound);
+        return outputs;
+    }
+
+    /// <summary>
+    /// Runs the plan writing into caller-provided output tensors (no output allocation), for example to reuse
+    /// buffers across calls. The outputs must have the dtypes and shapes the inputs imply and must not alias inputs.
+    /// </summary>
+    /// <param name="inputs">The inputs, in <see cref="InputNames"/> order.</param>
+    /// <param name="outputs">The outputs, in <see cref="OutputNames"/> order.</param>
+    /// <exception cref="ArgumentException">An input or output does not match the plan.</exception>
+    public void RunInto(IReadOnlyList<HostTensor> inputs, IReadOnlyList<HostTensor> outputs)
+    {
+        ArgumentNullException.ThrowIfNull(outputs);
+        var bound = BindInputs(inputs);
+        var def = Definition;
+        if (outputs.Count != def.Outputs.Count)
+        {
+            throw new ArgumentException($"plan has {def.Outputs.Count} outputs but {outputs.Count} were given", nameof(outputs));
+        }
+
+        for (int o = 0; o < outputs.Count; o++)
+        {
+            var t = outputs[o];
+            if (t is null || t.DType != def.Outputs[o].DType || !t.Shape.SequenceEqual(bound.OutputShapes[o]))
+            {
+                throw new ArgumentException($"output '{def.Outputs[o].Name}' must be {def.Outputs[o].DType.TorchName()}[{string.Join(", ", bound.OutputShapes[o])}] but got {t?.ToString() ?? "null"}", nameof(outputs));
+            }
+        }
+
+        Execute(inputs, outputs, bound);
+    }
+
+    private BoundPlan BindInputs(IReadOnlyList<HostTensor> inputs)
+    {
         var env = BindSymbols(inputs);
         var key = new long[_symbols.Length];
         for (int i = 0; i < key.Length; i++)
@@ -218,41 +262,33 @@ public sealed class Plan : IExecutable
             key[i] = env.TryGetValue(_symbols[i], out long v) ? v : throw new ArgumentException($"symbol '{_symbols[i]}' is not determined by the inputs' shapes", nameof(inputs));
         }
 
-        var bound = Bind(key);
+        return Bind(key);
+    }
+
+    private void Execute(IReadOnlyList<HostTensor> inputs, IReadOnlyList<HostTensor> outputs, BoundPlan bound)
+    {
         var def = Definition;
         var slots = new nint[def.Buffers.Count];
-        var pins = new MemoryHandle[inputs.Count];
-        var outputs = new byte[def.Outputs.Count][];
+        var pins = new MemoryHandle[inputs.Count + outputs.Count];
         byte[]? arena = null;
         try
         {
             for (int i = 0; i < inputs.Count; i++) pins[i] = inputs[i].Data.Pin();
+            for (int o = 0; o < outputs.Count; o++) pins[inputs.Count + o] = outputs[o].Data.Pin();
             if (bound.ArenaBytes > 0) arena = _arenas.Rent(bound.ArenaBytes);
             nint arenaBase = arena is null ? 0 : ArenaPool.AlignedBase(arena);
-            var outArrays = new byte[def.Buffers.Count][];
             for (int b = 0; b < slots.Length; b++)
             {
                 var buf = def.Buffers[b];
-                switch (buf.Kind)
+                unsafe
                 {
-                    case BufferKind.Input:
-                        unsafe
-                        {
-                            slots[b] = (nint)pins[buf.Index].Pointer;
-                        }
-
-                        break;
-                    case BufferKind.Weight:
-                        slots[b] = _weightPtrs[buf.Index];
-                        break;
-                    case BufferKind.Arena:
-                        slots[b] = arenaBase + (nint)bound.Offsets[b];
-                        break;
-                    default:
-                        var arr = GC.AllocateUninitializedArray<byte>(checked((int)bound.Bytes[b]), pinned: true);
-                        outArrays[b] = arr;
-                        slots[b] = AddressOf(arr);
-                        break;
+                    slots[b] = buf.Kind switch
+                    {
+                        BufferKind.Input => (nint)pins[buf.Index].Pointer,
+                        BufferKind.Weight => _weightPtrs[buf.Index],
+                        BufferKind.Arena => arenaBase + (nint)bound.Offsets[b],
+                        _ => (nint)pins[inputs.Count + buf.Index].Pointer,
+                    };
                 }
             }
 
@@ -281,8 +317,6 @@ public sealed class Plan : IExecutable
                     throw new InvalidOperationException($"plan step {s} ({def.Steps[s].Label}, kernel {def.Steps[s].Kernel}) failed: {e.Message}", e);
                 }
             }
-
-            for (int o = 0; o < outputs.Length; o++) outputs[o] = outArrays[def.Outputs[o].Buffer];
         }
         finally
         {
@@ -291,17 +325,7 @@ public sealed class Plan : IExecutable
         }
 
         GC.KeepAlive(_keepAlive);
-        var result = new HostTensor[outputs.Length];
-        for (int o = 0; o < outputs.Length; o++)
-        {
-            result[o] = new HostTensor(def.Outputs[o].DType, bound.OutputShapes[o], outputs[o]);
-        }
-
-        return result;
     }
-
-    private static unsafe nint AddressOf(byte[] pinnedArray) =>
-        (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(pinnedArray));
 
     private BoundPlan Bind(long[] key)
     {

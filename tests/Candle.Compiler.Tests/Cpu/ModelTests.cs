@@ -180,6 +180,20 @@ public class ModelTests
     }
 
     [Fact]
+    public void RunIntoWritesCallerBuffers()
+    {
+        var g = AttentionBlock();
+        var plan = CandleCompiler.Compile(g);
+        var inputs = AttentionInputs(11, 3);
+        var expected = plan.Run(inputs);
+        HostTensor[] outs = [HostTensor.Zeros(DType.F32, 1, 11, 32), HostTensor.Zeros(DType.F32, 1, 11, 32)];
+        plan.RunInto(inputs, outs);
+        plan.RunInto(inputs, outs);
+        for (int o = 0; o < 2; o++) Assert.True(expected[o].Data.Span.SequenceEqual(outs[o].Data.Span));
+        Assert.Throws<ArgumentException>(() => plan.RunInto(inputs, [HostTensor.Zeros(DType.F32, 1, 10, 32), outs[1]]));
+    }
+
+    [Fact]
     public void BadInputsRaiseClearErrors()
     {
         var plan = CandleCompiler.Compile(Mlp());

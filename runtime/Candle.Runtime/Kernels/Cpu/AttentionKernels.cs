@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Candle.Runtime.Kernels.Cpu;
 
 /// <summary>Rotary embedding and scaled dot-product attention on contiguous tensors.</summary>
@@ -7,6 +9,7 @@ public static class AttentionKernels
     /// Rotary embedding. Args: <c>xSlot, cosSlot, sinSlot, outSlot, dtype, D, interleaved</c>; cos and sin hold D/2
     /// values per row of x. Work items are rows of x.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Rope(nint[] slots, long[] a, long start, long end)
     {
         nint x = slots[a[0]], cos = slots[a[1]], sin = slots[a[2]], y = slots[a[3]];
@@ -32,6 +35,7 @@ public static class AttentionKernels
     /// Args: <c>qSlot, kSlot, vSlot, maskSlot (−1 none), outSlot, dtype, maskDType, B, Hq, Hk, Sq, Sk, D, Dv,
     /// scaleBits, causal</c>. Work items are (b, h, query) triples.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Attention(nint[] slots, long[] a, long start, long end)
     {
         nint q = slots[a[0]], k = slots[a[1]], v = slots[a[2]], y = slots[a[4]];

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Candle.Runtime.Kernels.Cpu;
 
 /// <summary>
@@ -8,9 +10,11 @@ namespace Candle.Runtime.Kernels.Cpu;
 public static class ConvKernels
 {
     /// <summary>Convolution; the weight is [Cout, Cin/groups, kernel...].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Conv(nint[] slots, long[] a, long start, long end) => Run(slots, a, start, end, transposed: false);
 
     /// <summary>Transposed convolution; the weight is [Cin, Cout/groups, kernel...].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ConvTranspose(nint[] slots, long[] a, long start, long end) => Run(slots, a, start, end, transposed: true);
 
     private static void Run(nint[] slots, long[] a, long start, long end, bool transposed)
@@ -97,6 +101,7 @@ public static class ConvKernels
     /// Max or average pooling. Args: <c>xSlot, outSlot, dtype, sp, isMax, countIncludePad, inSpatial[sp], kernel[sp],
     /// stride[sp], padding[sp], outSpatial[sp]</c>. Work items are (n, c) planes.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Pool(nint[] slots, long[] a, long start, long end)
     {
         nint x = slots[a[0]], y = slots[a[1]];

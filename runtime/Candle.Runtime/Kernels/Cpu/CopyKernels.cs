@@ -10,6 +10,7 @@ public static unsafe class CopyKernels
     /// rank, shape[rank], dstOffset, dstStrides[rank], srcOffset, srcStrides[rank]</c> (in elements). Work items are
     /// elements in row-major order of the shape.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Copy(nint[] slots, long[] a, long start, long end)
     {
         byte* dst = (byte*)slots[a[0]];
@@ -71,6 +72,7 @@ public static unsafe class CopyKernels
     }
 
     /// <summary>Fills a contiguous buffer with one value. Args: <c>dstSlot, dtype, valueBits</c>. Work items are elements.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Fill(nint[] slots, long[] a, long start, long end)
     {
         nint dst = slots[a[0]];
@@ -86,6 +88,7 @@ public static unsafe class CopyKernels
     }
 
     /// <summary>start + step·i. Args: <c>dstSlot, dtype, startBits, stepBits</c>. Work items are elements.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Arange(nint[] slots, long[] a, long start, long end)
     {
         nint dst = slots[a[0]];

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Candle.Runtime.Kernels.Cpu;
 
 /// <summary>
@@ -8,6 +10,7 @@ namespace Candle.Runtime.Kernels.Cpu;
 public static class ElementwiseFallback
 {
     /// <summary>The kernel.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(nint[] slots, long[] a, long start, long end)
     {
         var op = (ElementwiseOp)a[0];

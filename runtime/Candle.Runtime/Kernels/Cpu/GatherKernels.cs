@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Candle.Runtime.Kernels.Cpu;
 
 /// <summary>Data-dependent indexing: index_select (numpy take), gather and scatter_add on contiguous tensors.</summary>
@@ -18,6 +20,7 @@ public static unsafe class GatherKernels
     /// out[o, j, i] = x[o, index[j], i]. Args: <c>xSlot, elementSize, indexSlot, indexDType, outSlot, outer, axisLen,
     /// inner, indexCount</c>. Work items are (o, j) pairs.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void IndexSelect(nint[] slots, long[] a, long start, long end)
     {
         byte* x = (byte*)slots[a[0]];
@@ -39,6 +42,7 @@ public static unsafe class GatherKernels
     /// out[p] = x[p with p[axis] = index[p]]. Args: <c>xSlot, elementSize, indexSlot, indexDType, outSlot, rank, axis,
     /// xShape[rank], indexShape[rank]</c>. Work items are index elements.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Gather(nint[] slots, long[] a, long start, long end)
     {
         byte* x = (byte*)slots[a[0]];
@@ -69,6 +73,7 @@ public static unsafe class GatherKernels
     /// out = x; out[p with p[axis] = index[p]] += src[p] for every index position p. Args: <c>xSlot, indexSlot,
     /// indexDType, srcSlot, outSlot, dtype, rank, axis, xShape[rank], indexShape[rank], srcShape[rank]</c>. One work item.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ScatterAdd(nint[] slots, long[] a, long start, long end)
     {
         if (start >= end) return;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace Candle.Runtime.Kernels.Cpu;
@@ -11,6 +12,7 @@ namespace Candle.Runtime.Kernels.Cpu;
 public static unsafe class MatMulKernel
 {
     /// <summary>The kernel.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(nint[] slots, long[] a, long start, long end)
     {
         nint pa = slots[a[0]], pb = slots[a[1]], pc = slots[a[2]];

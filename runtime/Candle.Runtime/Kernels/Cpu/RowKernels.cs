@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Candle.Runtime.Kernels.Cpu;
 
 /// <summary>
@@ -8,6 +10,7 @@ namespace Candle.Runtime.Kernels.Cpu;
 public static unsafe class RowKernels
 {
     /// <summary>Args: <c>op, inSlot, inDType, outSlot, outDType, rowLen</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Reduce(nint[] slots, long[] a, long start, long end)
     {
         var op = (ReduceOp)a[0];
@@ -89,6 +92,7 @@ public static unsafe class RowKernels
     }
 
     /// <summary>Inclusive prefix sums. Args: <c>inSlot, inDType, outSlot, outDType, rowLen</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void CumSum(nint[] slots, long[] a, long start, long end)
     {
         nint x = slots[a[0]];
@@ -121,9 +125,11 @@ public static unsafe class RowKernels
     }
 
     /// <summary>Softmax along rows. Args: <c>inSlot, outSlot, dtype, rowLen</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Softmax(nint[] slots, long[] a, long start, long end) => SoftmaxCore(slots, a, start, end, log: false);
 
     /// <summary>Log-softmax along rows. Args: <c>inSlot, outSlot, dtype, rowLen</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void LogSoftmax(nint[] slots, long[] a, long start, long end) => SoftmaxCore(slots, a, start, end, log: true);
 
     private static void SoftmaxCore(nint[] slots, long[] a, long start, long end, bool log)
@@ -178,6 +184,7 @@ public static unsafe class RowKernels
     }
 
     /// <summary>Layer norm. Args: <c>inSlot, weightSlot (−1 none), biasSlot (−1 none), outSlot, dtype, rowLen, epsBits</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void LayerNorm(nint[] slots, long[] a, long start, long end)
     {
         nint x = slots[a[0]];
@@ -221,6 +228,7 @@ public static unsafe class RowKernels
     }
 
     /// <summary>RMS norm. Args: <c>inSlot, weightSlot (−1 none), outSlot, dtype, rowLen, epsBits</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void RmsNorm(nint[] slots, long[] a, long start, long end)
     {
         nint x = slots[a[0]];
@@ -261,6 +269,7 @@ public static unsafe class RowKernels
     /// Group norm over [N, C, spatial]. Args: <c>inSlot, weightSlot, biasSlot, outSlot, dtype, C, spatial, groups, epsBits</c>.
     /// Work items are (n, group) pairs.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void GroupNorm(nint[] slots, long[] a, long start, long end)
     {
         nint x = slots[a[0]];

@@ -7,6 +7,7 @@ namespace Candle.Runtime.Kernels.Cpu;
 public static unsafe class RowMath
 {
     /// <summary>Sum of <paramref name="n"/> floats (eight or sixteen partial sums, then a scalar tail).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Sum(float* p, long n)
     {
         long i = 0;
@@ -25,6 +26,7 @@ public static unsafe class RowMath
     }
 
     /// <summary>Sum of squares of <paramref name="n"/> floats.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float SumSquares(float* p, long n)
     {
         long i = 0;
@@ -41,6 +43,7 @@ public static unsafe class RowMath
     }
 
     /// <summary>Sum of (x − mean)² of <paramref name="n"/> floats.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float SumSquaredDeviations(float* p, long n, float mean)
     {
         long i = 0;
@@ -63,6 +66,7 @@ public static unsafe class RowMath
     }
 
     /// <summary>Maximum of <paramref name="n"/> ≥ 1 floats, NaN propagating.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Max(float* p, long n)
     {
         long i = 0;
@@ -94,6 +98,7 @@ public static unsafe class RowMath
     }
 
     /// <summary>Minimum of <paramref name="n"/> ≥ 1 floats, NaN propagating.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Min(float* p, long n)
     {
         long i = 0;
@@ -125,6 +130,7 @@ public static unsafe class RowMath
     }
 
     /// <summary>dst[i] = exp(src[i] − shift); returns the sum of the results.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float ExpShifted(float* src, float* dst, long n, float shift)
     {
         long i = 0;
@@ -149,6 +155,7 @@ public static unsafe class RowMath
     }
 
     /// <summary>Sum of exp(src[i] − shift).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float SumExpShifted(float* src, long n, float shift)
     {
         long i = 0;
@@ -161,6 +168,7 @@ public static unsafe class RowMath
     }
 
     /// <summary>dst[i] = src[i] · scale + shift.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ScaleShift(float* src, float* dst, long n, float scale, float shift)
     {
         long i = 0;
@@ -171,6 +179,7 @@ public static unsafe class RowMath
     }
 
     /// <summary>dst[i] = (src[i] − mean) · rstd · (w?[i] ?? 1) + (b?[i] ?? 0).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Normalize(float* src, float* dst, long n, float mean, float rstd, float* w, float* b)
     {
         long i = 0;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Candle.Runtime.Kernels.Gemm;
 
 namespace Candle.Runtime.Kernels.Cpu;
@@ -10,6 +11,7 @@ namespace Candle.Runtime.Kernels.Cpu;
 public static unsafe class SgemmKernel
 {
     /// <summary>The kernel.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(nint[] slots, long[] a, long start, long end)
     {
         if (start >= end) return;

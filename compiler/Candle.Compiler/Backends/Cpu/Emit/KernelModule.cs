@@ -35,6 +35,7 @@ internal sealed class KernelModule
         if (_byKey.TryGetValue(key, out var existing)) return existing;
         string name = $"k{_byKey.Count}_{hint}";
         var m = _type.DefineMethod(name, MethodAttributes.Public | MethodAttributes.Static | MethodAttributes.HideBySig, typeof(void), Signature);
+        m.SetImplementationFlags(MethodImplAttributes.AggressiveOptimization);
         m.DefineParameter(1, ParameterAttributes.None, "slots");
         m.DefineParameter(2, ParameterAttributes.None, "args");
         m.DefineParameter(3, ParameterAttributes.None, "start");
