@@ -50,7 +50,7 @@ public sealed class VitForImageClassification : Module, IPretrainedModel
     public static IPretrainedModel LoadAuto(HfConfig config, ISafeTensorsSource weights, ModelLoadOptions options)
     {
         ArgumentNullException.ThrowIfNull(weights);
-        return weights.Contains("classifier.weight") || !weights.Contains("embeddings.cls_token") ? Load(config, weights, options) : VitModel.Load(config, weights, options);
+        return weights.Contains("classifier.weight") ? Load(config, weights, options) : VitModel.Load(config, weights, options);
     }
 
     /// <summary>Logits [batch, num_labels] of [batch, channels, image, image] pixels.</summary>
