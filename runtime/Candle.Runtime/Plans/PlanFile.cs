@@ -1,6 +1,7 @@
 using System.Text;
 using Candle.Runtime.Tensors;
 using Candle.Runtime.Weights.SafeTensors;
+using Candle.Runtime.Memory;
 
 namespace Candle.Runtime.Plans;
 

@@ -1,6 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using Candle.Runtime.Kernels.Quant;
 using Candle.Runtime.Tensors;
+using Candle.Runtime.Memory;
 
 namespace Candle.Runtime.Weights.Gguf;
 
@@ -22,10 +23,10 @@ public sealed class GgufFile : IDisposable
     private readonly Lock _gate = new();
     private readonly GgufHeader _header;
     private readonly Dictionary<string, GgufTensorInfo> _byName;
-    private GgufMappedFile? _mapping;
+    private MappedFile? _mapping;
     private bool _handedOut;
 
-    private GgufFile(string path, GgufMappedFile mapping, GgufHeader header)
+    private GgufFile(string path, MappedFile mapping, GgufHeader header)
     {
         Path = path;
         _mapping = mapping;
@@ -67,7 +68,7 @@ public sealed class GgufFile : IDisposable
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, bufferSize: 1, FileOptions.RandomAccess);
-        GgufMappedFile? mapping = null;
+        MappedFile? mapping = null;
         try
         {
             long length = stream.Length;
@@ -76,7 +77,7 @@ public sealed class GgufFile : IDisposable
                 throw new GgufFormatException(path, null, null, $"the file is {length} bytes long, too short for the {GgufHeader.MinimumLength}-byte GGUF header");
             }
 
-            mapping = GgufMappedFile.Map(stream, length);
+            mapping = MappedFile.Map(stream, length);
             var header = GgufHeader.Parse(path, mapping.Prefix((int)Math.Min(length, int.MaxValue)), length);
             return new GgufFile(path, mapping, header);
         }
@@ -215,7 +216,7 @@ public sealed class GgufFile : IDisposable
     /// <summary>Closes the file; the mapping is released now if nothing was handed out, otherwise when the last view is unreachable.</summary>
     public void Dispose()
     {
-        GgufMappedFile? release;
+        MappedFile? release;
         lock (_gate)
         {
             release = _handedOut ? null : _mapping;

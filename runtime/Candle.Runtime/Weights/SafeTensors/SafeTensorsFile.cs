@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Diagnostics.CodeAnalysis;
 using Candle.Runtime.Tensors;
+using Candle.Runtime.Memory;
 
 namespace Candle.Runtime.Weights.SafeTensors;
 

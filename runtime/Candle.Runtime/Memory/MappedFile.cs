@@ -1,6 +1,6 @@
 using System.IO.MemoryMappedFiles;
 
-namespace Candle.Runtime.Weights.SafeTensors;
+namespace Candle.Runtime.Memory;
 
 /// <summary>
 /// A whole file mapped read-only into memory. The mapping stays valid while this object is reachable: views
@@ -53,6 +53,13 @@ internal sealed unsafe class MappedFile : IDisposable
 
             throw;
         }
+    }
+
+    /// <summary>The first <paramref name="length"/> bytes as a span (valid while this object is alive).</summary>
+    public ReadOnlySpan<byte> Prefix(int length)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan((long)length, Length);
+        return new ReadOnlySpan<byte>(_pointer, length);
     }
 
     /// <summary>The address of byte <paramref name="offset"/> of the file.</summary>

@@ -1,6 +1,6 @@
 using System.Buffers;
 
-namespace Candle.Runtime.Weights.SafeTensors;
+namespace Candle.Runtime.Memory;
 
 /// <summary>
 /// A <see cref="Memory{T}"/> source over a range of a <see cref="MappedFile"/>. It holds a reference to the
