@@ -31,10 +31,14 @@ public static class ModelRegistry
         lock (Gate) Factories[modelType] = factory;
     }
 
-    /// <summary>Loads a model directory: config.json plus single or sharded safetensors.</summary>
-    /// <exception cref="NotSupportedException">The model_type is unknown; the message lists the supported ones.</exception>
+    /// <summary>
+    /// Loads a model directory (config.json plus single or sharded safetensors) or a llama.cpp GGUF file
+    /// (see <see cref="Gguf.GgufModelLoader"/>).
+    /// </summary>
+    /// <exception cref="NotSupportedException">The model_type (or GGUF architecture) is unknown; the message lists the supported ones.</exception>
     public static IPretrainedModel Load(string directory, ModelLoadOptions? options = null)
     {
+        if (Gguf.GgufModelLoader.IsGgufFile(directory)) return Gguf.GgufModelLoader.Load(directory, options);
         if (!Directory.Exists(directory)) throw new DirectoryNotFoundException($"{directory}: no such model directory");
         var config = HfConfig.Load(directory);
         string type = config.ModelType;

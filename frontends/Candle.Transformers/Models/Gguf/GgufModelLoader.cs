@@ -1,0 +1,54 @@
+using Candle.Runtime.Weights.Gguf;
+using Candle.Transformers.Models.Common;
+using Candle.Transformers.Models.Llama;
+
+namespace Candle.Transformers.Models.Gguf;
+
+/// <summary>
+/// Loads a llama.cpp GGUF file as a model: the config comes from the file's metadata (<see cref="GgufHfConfig"/>) and
+/// the weights from <see cref="GgufLlamaCheckpoint"/>, which dequantizes every tensor exactly (q4_0, q8_0, k-quants,
+/// f16, ...) to float32 under its Hugging Face name with llama.cpp's Q/K row permutation undone. The model then
+/// computes in float32 (or the dtype of <see cref="ModelLoadOptions.DType"/>) on those dequantized weights.
+/// </summary>
+public static class GgufModelLoader
+{
+    /// <summary>
+    /// True when <paramref name="path"/> is a file named <c>*.gguf</c> or starting with the GGUF magic (a misnamed or
+    /// damaged <c>.gguf</c> file then fails in <see cref="Load"/> with a message saying what is wrong with it).
+    /// </summary>
+    public static bool IsGgufFile(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        if (!File.Exists(path)) return false;
+        if (path.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase)) return true;
+        using var f = File.OpenRead(path);
+        Span<byte> magic = stackalloc byte[4];
+        return f.ReadAtLeast(magic, 4, throwOnEndOfStream: false) == 4 && magic.SequenceEqual("GGUF"u8);
+    }
+
+    /// <summary>Loads a GGUF file as a causal language model.</summary>
+    /// <param name="path">The GGUF file.</param>
+    /// <param name="options">Load options (the compute dtype); float32 when null.</param>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="NotSupportedException">The architecture (or its rope scaling) is not supported; the message lists the supported ones.</exception>
+    /// <exception cref="GgufFormatException">The file is malformed or lacks a required key; the message names it.</exception>
+    /// <exception cref="InvalidDataException">A tensor is missing or mis-shaped for the architecture; the message names it.</exception>
+    public static ICausalLanguageModel Load(string path, ModelLoadOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such GGUF file", path);
+        options ??= ModelLoadOptions.Default;
+        var file = GgufFile.Open(path);
+        try
+        {
+            var config = GgufHfConfig.FromFile(file);
+            using var checkpoint = new GgufLlamaCheckpoint(file, ownsFile: false);
+            // Every tensor the model reads is a dequantized copy, so the file can be closed once the model is built.
+            return new LlamaForCausalLM(config, new CheckpointWeights(checkpoint, options.DType, path));
+        }
+        finally
+        {
+            file.Dispose();
+        }
+    }
+}
