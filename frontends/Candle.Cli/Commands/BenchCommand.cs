@@ -13,7 +13,7 @@ internal static class BenchCommand
 {
     public static Command Create(CliContext ctx)
     {
-        var model = new Argument<string>("model") { Description = "a Hugging Face model directory" };
+        var model = new Argument<string>("model") { Description = "a Hugging Face model directory or a llama GGUF file" };
         var promptTokens = new Option<int>("--prompt-tokens") { Description = "prompt length for the prefill test (0 skips it)", DefaultValueFactory = _ => 128 };
         var genTokens = new Option<int>("--gen-tokens") { Description = "tokens for the decode test (0 skips it)", DefaultValueFactory = _ => 64 };
         var threads = new Option<int>("--threads") { Description = "worker threads (default: all cores)", DefaultValueFactory = _ => Environment.ProcessorCount };

@@ -12,7 +12,7 @@ internal static class GenerateCommand
 {
     public static Command Create(CliContext ctx)
     {
-        var model = new Argument<string>("model") { Description = "a Hugging Face model directory" };
+        var model = new Argument<string>("model") { Description = "a Hugging Face model directory or a llama GGUF file" };
         var prompt = new Option<string?>("--prompt") { Description = "prompt text (needs the model's tokenizer)" };
         var promptIds = new Option<string?>("--prompt-ids") { Description = "prompt token ids, comma separated" };
         var maxNew = new Option<int>("--max-new-tokens") { Description = "tokens to generate at most", DefaultValueFactory = _ => 32 };
