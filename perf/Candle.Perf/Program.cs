@@ -4,9 +4,25 @@ namespace Candle.Perf;
 
 /// <summary>
 /// Runs the benchmark suites of this assembly; pick them with BenchmarkDotNet's switches, e.g.
-/// <c>dotnet run -c Release -- --filter '*Sgemm*'</c> or <c>--list flat</c>.
+/// <c>dotnet run -c Release -- --filter '*Sgemm*'</c> or <c>--list flat</c>. <c>llama-layer-report</c> prints the
+/// decoder layer's kernel and arena table; <c>write-tinyllama DIR LAYERS VOCAB</c> writes a random TinyLlama-shaped checkpoint.
 /// </summary>
 public static class Program
 {
-    public static void Main(string[] args) => BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    public static void Main(string[] args)
+    {
+        if (args is ["llama-layer-report"])
+        {
+            LlamaLayer.LlamaLayerReport.Write(Console.Out);
+            return;
+        }
+
+        if (args is ["write-tinyllama", var directory, var layers, var vocab])
+        {
+            LlamaLayer.TinyLlamaCheckpoint.Write(directory, int.Parse(layers, System.Globalization.CultureInfo.InvariantCulture), int.Parse(vocab, System.Globalization.CultureInfo.InvariantCulture));
+            return;
+        }
+
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    }
 }

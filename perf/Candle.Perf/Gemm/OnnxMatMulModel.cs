@@ -45,7 +45,7 @@ public static class OnnxMatMulModel
         return new ProtoWriter().String(1, name).Message(2, type);
     }
 
-    private sealed class ProtoWriter
+    internal sealed class ProtoWriter
     {
         private readonly MemoryStream _stream = new();
 
