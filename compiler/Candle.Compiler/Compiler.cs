@@ -8,7 +8,11 @@ namespace Candle.Compiler;
 /// <summary>The entry point: compiles a graph to a CPU <see cref="Plan"/>.</summary>
 public static class CandleCompiler
 {
-    /// <summary>Verifies <paramref name="graph"/> and lowers it to a plan of CPU kernel calls.</summary>
+    /// <summary>
+    /// Verifies <paramref name="graph"/>, runs the default pass pipeline at <see cref="CompileOptions.OptLevel"/>
+    /// (2 unless set; 0 runs no optimization pass) for the CPU backend's capabilities, and lowers the result to a
+    /// plan of CPU kernel calls.
+    /// </summary>
     /// <param name="graph">The graph (already optimized by the pass pipeline, or not).</param>
     /// <param name="options">Compile options; null for the defaults.</param>
     /// <returns>A plan that runs, saves and loads without the compiler.</returns>

@@ -19,7 +19,8 @@ internal sealed partial class GraphLowering
         switch (node.Op)
         {
             case Op.Reshape:
-                if (!v.IsContiguous) v = Dense(v, "reshape");
+                if (ReshapedStrides(v, node.Shape) is { } viewStrides) return new TensorView(v.Slot, v.Offset, [.. node.Shape], viewStrides, node.DType);
+                v = Dense(v, "reshape");
                 return new TensorView(v.Slot, v.Offset, [.. node.Shape], TensorView.ContiguousStrides(node.Shape), node.DType);
             case Op.Permute:
                 return Permute(v, node.Attr<PermuteAttrs>().Perm);
@@ -58,6 +59,65 @@ internal sealed partial class GraphLowering
             default:
                 throw new NotSupportedException($"{node.Op.Name()} is not a view");
         }
+    }
+
+    /// <summary>
+    /// Strides that view <paramref name="v"/> with <paramref name="shape"/> without copying, or null when the
+    /// reshape needs a copy: each run of dims the view walks contiguously must be split or merged into whole new
+    /// dims (size-1 dims aside).
+    /// </summary>
+    private static Dim[]? ReshapedStrides(TensorView v, IReadOnlyList<Dim> shape)
+    {
+        if (v.IsContiguous) return TensorView.ContiguousStrides(shape);
+        if (v.Shape.Concat(shape).Any(d => d == Dim.Zero)) return null;
+        var chunks = new List<(Dim Numel, Dim Inner)>();
+        for (int d = 0; d < v.Rank; d++)
+        {
+            if (v.Shape[d] == Dim.One) continue;
+            if (chunks.Count > 0 && chunks[^1].Inner == v.Strides[d] * v.Shape[d])
+            {
+                chunks[^1] = (chunks[^1].Numel * v.Shape[d], v.Strides[d]);
+            }
+            else
+            {
+                chunks.Add((v.Shape[d], v.Strides[d]));
+            }
+        }
+
+        var strides = new Dim[shape.Count];
+        int next = 0;
+        foreach (var (numel, inner) in chunks)
+        {
+            var dims = new List<int>();
+            var product = Dim.One;
+            while (product != numel)
+            {
+                while (next < shape.Count && shape[next] == Dim.One) next++;
+                if (next == shape.Count) return null;
+                if (product.TryGetConstant() is long p && numel.TryGetConstant() is long q && p > q) return null;
+                product *= shape[next];
+                dims.Add(next++);
+            }
+
+            var stride = inner;
+            for (int i = dims.Count - 1; i >= 0; i--)
+            {
+                strides[dims[i]] = stride;
+                stride *= shape[dims[i]];
+            }
+        }
+
+        for (; next < shape.Count; next++)
+        {
+            if (shape[next] != Dim.One) return null;
+        }
+
+        for (int d = shape.Count - 1; d >= 0; d--)
+        {
+            if (shape[d] == Dim.One) strides[d] = d + 1 < shape.Count ? strides[d + 1] * shape[d + 1] : Dim.One;
+        }
+
+        return strides;
     }
 
     private TensorView NewOutput(Node node) => TensorView.Dense(_pb.AddArena(node.DType, node.Shape), node.DType, node.Shape);
@@ -114,7 +174,7 @@ internal sealed partial class GraphLowering
             }
 
             case Op.MatMul:
-                return LowerMatMul(node, ins);
+                return LowerMatMul(node, ins, null, out _);
 
             case Op.LayerNorm or Op.RmsNorm:
             {
@@ -303,36 +363,5 @@ internal sealed partial class GraphLowering
             default:
                 throw new NotSupportedException($"the cpu backend has no kernel for {node.Op.Name()}");
         }
-    }
-
-    private TensorView LowerMatMul(Node node, TensorView[] ins)
-    {
-        var a = ins[0].IsConstant ? Dense(ins[0], "matmul") : ins[0];
-        var b = ins[1].IsConstant ? Dense(ins[1], "matmul") : ins[1];
-        int r = a.Rank, br = r - 2;
-        var y = NewOutput(node);
-        var m = a.Shape[r - 2];
-        var k = a.Shape[r - 1];
-        var n = b.Shape[r - 1];
-        var args = new List<Dim> { a.Slot, b.Slot, y.Slot, (int)node.DType, m, n, k, br };
-        args.AddRange(node.Shape.Take(br));
-        args.Add(a.Offset);
-        args.AddRange(a.Strides.Take(br));
-        args.Add(a.Strides[r - 2]);
-        args.Add(a.Strides[r - 1]);
-        args.Add(b.Offset);
-        args.AddRange(b.Strides.Take(br));
-        args.Add(b.Strides[r - 2]);
-        args.Add(b.Strides[r - 1]);
-        if (node.DType == DType.F32)
-        {
-            // Sgemm splits its own work over the pool.
-            _pb.AddStep("rt:sgemm", args, Dim.One, Dim.Zero, "matmul", a.Slot, b.Slot, y.Slot);
-        }
-        else
-        {
-            _pb.AddStep("rt:matmul", args, Prod(node.Shape.Take(br)) * m, n * k, "matmul", a.Slot, b.Slot, y.Slot);
-        }
-        return y;
     }
 }

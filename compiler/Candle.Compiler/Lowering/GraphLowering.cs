@@ -1,5 +1,6 @@
 using Candle.Compiler.Backends.Cpu.Emit;
 using Candle.Compiler.Ir;
+using Candle.Compiler.Passes;
 using Candle.Runtime;
 using Candle.Runtime.Plans;
 
@@ -16,18 +17,23 @@ internal sealed partial class GraphLowering
     private readonly PlanBuilder _pb = new();
     private readonly KernelModule _module = new();
     private readonly Type _lanes;
+    private readonly LoweringOptions _options;
 
-    private GraphLowering(Type lanes) => _lanes = lanes;
+    private GraphLowering(LoweringOptions options)
+    {
+        _options = options;
+        _lanes = ElementwiseEmitter.LanesFor(options.VectorBits);
+    }
 
-    /// <summary>Lowers <paramref name="graph"/>.</summary>
+    /// <summary>Lowers <paramref name="graph"/> (in its attached <see cref="Schedule"/>'s order when it has one).</summary>
     /// <param name="graph">The graph.</param>
-    /// <param name="threads">1 for single-threaded steps, anything else for the shared pool.</param>
-    /// <param name="vectorBits">Vector width of generated kernels (0: widest accelerated).</param>
-    public static Plan Lower(Graph graph, int threads, int vectorBits)
+    /// <param name="options">Threads, vector width and opt level.</param>
+    public static Plan Lower(Graph graph, LoweringOptions options)
     {
         ArgumentNullException.ThrowIfNull(graph);
-        var self = new GraphLowering(ElementwiseEmitter.LanesFor(vectorBits));
-        return self.Run(graph, threads);
+        ArgumentNullException.ThrowIfNull(options);
+        var self = new GraphLowering(options);
+        return self.Run(graph, options.Threads);
     }
 
     private Plan Run(Graph graph, int threads)
@@ -42,7 +48,7 @@ internal sealed partial class GraphLowering
             inputs.Add(new PlanTensor(n.Attr<InputAttrs>().Name, n.DType, [.. n.Shape.Select(PlanBuilder.Expr)], slot));
         }
 
-        LowerNodes(graph.Nodes, values);
+        LowerNodes(Schedule.For(graph) is { } schedule && schedule.Order.Count == graph.Nodes.Count ? schedule.Order : graph.Nodes, values);
 
         var outputs = new List<PlanTensor>();
         var claimed = new HashSet<int>();
@@ -198,12 +204,20 @@ internal sealed partial class GraphLowering
 
     private TensorView EmitElementwise(List<BodyOp> body, List<TensorView> inputs, DType outDType, Shape outShape, string label)
     {
+        int outSlot = _pb.AddArena(outDType, [.. outShape]);
+        var (name, args) = BuildElementwise(body, inputs, outDType, outShape, outSlot);
+        _pb.AddStep("gen:" + name, args, outShape.Numel, Math.Max(1, body.Count - inputs.Count), label, [outSlot, .. inputs.Select(v => v.Slot)]);
+        return TensorView.Dense(outSlot, outDType, [.. outShape]);
+    }
+
+    /// <summary>Generates (or reuses) the kernel computing <paramref name="body"/> into the dense buffer <paramref name="outSlot"/>; returns its name and arguments.</summary>
+    private (string Name, List<Dim> Args) BuildElementwise(List<BodyOp> body, List<TensorView> inputs, DType outDType, Shape outShape, int outSlot)
+    {
         var (shape, strides) = Collapse([.. outShape], [.. inputs.Select(v => v.Strides)]);
         int rank = shape.Length;
         var specInputs = inputs.Select((v, k) => new ElementwiseInput(v.DType, AccessOf(strides[k][rank - 1]))).ToList();
         var spec = new ElementwiseSpec(specInputs, body, outDType, rank);
         string name = _module.GetOrAdd(spec.Key, spec.Hint, il => ElementwiseEmitter.Emit(il, spec, _lanes));
-        int outSlot = _pb.AddArena(outDType, [.. outShape]);
         var args = new List<Dim> { outSlot };
         args.AddRange(inputs.Select(v => Dim.Of(v.Slot)));
         args.AddRange(shape);
@@ -213,8 +227,7 @@ internal sealed partial class GraphLowering
             args.AddRange(strides[k]);
         }
 
-        _pb.AddStep("gen:" + name, args, outShape.Numel, Math.Max(1, body.Count - inputs.Count), label, [outSlot, .. inputs.Select(v => v.Slot)]);
-        return TensorView.Dense(outSlot, outDType, [.. outShape]);
+        return (name, args);
     }
 
     private static InnerAccess AccessOf(Dim stride) => stride.TryGetConstant() switch

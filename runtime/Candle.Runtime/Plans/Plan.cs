@@ -31,6 +31,10 @@ public sealed class Plan : IExecutable
     private readonly ConcurrentDictionary<SymbolKey, BoundPlan> _bound = new();
     private readonly ArenaPool _arenas = new();
     private readonly object? _keepAlive;
+    private static readonly WorkerPool SingleThread = new(1);
+
+    // The pool the plan runs on: null for WorkerPool.Shared, SingleThread for Threads = 1, else a pool of its own.
+    private readonly WorkerPool? _pool;
 
     /// <summary>Creates a plan from its definition, generated kernel assembly (may be null) and weights.</summary>
     /// <param name="definition">Inputs, outputs, buffers and steps.</param>
@@ -64,21 +68,6 @@ public sealed class Plan : IExecutable
             KernelAssembly = alc.LoadFromStream(ms);
         }
 
-        var generated = KernelAssembly?.GetType(GeneratedKernelsType);
-        _kernels = new KernelFn[definition.Steps.Count];
-        var cache = new Dictionary<string, KernelFn>(StringComparer.Ordinal);
-        for (int i = 0; i < _kernels.Length; i++)
-        {
-            string name = definition.Steps[i].Kernel;
-            if (!cache.TryGetValue(name, out var fn))
-            {
-                fn = ResolveKernel(name, generated, definition.Steps[i].Label);
-                cache[name] = fn;
-            }
-
-            _kernels[i] = fn;
-        }
-
         _weightPins = new MemoryHandle[weights.Count];
         _weightPtrs = new nint[weights.Count];
         for (int i = 0; i < weights.Count; i++)
@@ -90,14 +79,54 @@ public sealed class Plan : IExecutable
             }
         }
 
+        var generated = KernelAssembly?.GetType(GeneratedKernelsType);
+        _kernels = new KernelFn[definition.Steps.Count];
+        var cache = new Dictionary<string, KernelFn>(StringComparer.Ordinal);
+        for (int i = 0; i < _kernels.Length; i++)
+        {
+            var step = definition.Steps[i];
+            string name = step.Kernel;
+            if (cache.TryGetValue(name, out var fn))
+            {
+                _kernels[i] = fn;
+                continue;
+            }
+
+            int at = name.IndexOf('@', StringComparison.Ordinal);
+            string main = at < 0 ? name : name[..at];
+            var preparer = main.StartsWith("rt:", StringComparison.Ordinal) ? RuntimeKernels.GetPreparer(main[3..]) : null;
+            if (preparer is null)
+            {
+                if (at >= 0) throw new ArgumentException($"step '{step.Label}': kernel '{main}' takes no epilogue but the step names '{name[(at + 1)..]}'");
+                fn = ResolveKernel(name, generated, step.Label);
+                cache[name] = fn;
+            }
+            else
+            {
+                var epilogue = at < 0 ? null : ResolveKernel(name[(at + 1)..], generated, step.Label);
+                var constants = step.Args.Select(x => x.IsConstant ? x.Value : (long?)null).ToArray();
+                fn = preparer(new KernelPreparation(constants, WeightAddress, epilogue));
+            }
+
+            _kernels[i] = fn;
+        }
+
+        _pool = definition.Threads switch
+        {
+            1 => SingleThread,
+            var t when t <= 0 || t == WorkerPool.Shared.Threads => null,
+            var t => new WorkerPool(t),
+        };
+
         _symbols = [.. definition.Inputs.SelectMany(t => t.Shape).SelectMany(d => d.Symbols)
             .Concat(definition.Buffers.SelectMany(b => b.Bytes.Symbols)).Distinct().Order(StringComparer.Ordinal)];
     }
 
-    /// <summary>Unpins the weights.</summary>
+    /// <summary>Unpins the weights and stops the plan's own worker pool.</summary>
     ~Plan()
     {
         foreach (var h in _weightPins) h.Dispose();
+        if (_pool is not null && !ReferenceEquals(_pool, SingleThread)) _pool.Dispose();
     }
 
     /// <summary>The plan's structure.</summary>
@@ -292,7 +321,24 @@ public sealed class Plan : IExecutable
                 }
             }
 
-            var pool = def.Threads == 1 ? null : WorkerPool.Shared;
+            RunSteps(slots, bound);
+        }
+        finally
+        {
+            foreach (var p in pins) p.Dispose();
+            if (arena is not null) _arenas.Return(arena);
+        }
+
+        GC.KeepAlive(_keepAlive);
+    }
+
+    private void RunSteps(nint[] slots, BoundPlan bound)
+    {
+        var def = Definition;
+        var pool = _pool ?? WorkerPool.Shared;
+        var previousPool = KernelPool.Enter(pool);
+        try
+        {
             for (int s = 0; s < _kernels.Length; s++)
             {
                 long work = bound.Work[s];
@@ -302,7 +348,7 @@ public sealed class Plan : IExecutable
                 int minPer = bound.MinPerChunk[s];
                 try
                 {
-                    if (pool is null || work < 2L * minPer || work > int.MaxValue)
+                    if (pool.Threads == 1 || work < 2L * minPer || work > int.MaxValue)
                     {
                         fn(slots, args, 0, work);
                     }
@@ -320,11 +366,8 @@ public sealed class Plan : IExecutable
         }
         finally
         {
-            foreach (var p in pins) p.Dispose();
-            if (arena is not null) _arenas.Return(arena);
+            KernelPool.Enter(previousPool);
         }
-
-        GC.KeepAlive(_keepAlive);
     }
 
     private BoundPlan Bind(long[] key)
@@ -338,6 +381,9 @@ public sealed class Plan : IExecutable
         _bound[k] = b;
         return b;
     }
+
+    private nint WeightAddress(long slot) =>
+        slot >= 0 && slot < Definition.Buffers.Count && Definition.Buffers[(int)slot].Kind == BufferKind.Weight ? _weightPtrs[Definition.Buffers[(int)slot].Index] : 0;
 
     private static KernelFn ResolveKernel(string name, Type? generated, string label)
     {

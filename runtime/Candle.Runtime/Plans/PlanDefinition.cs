@@ -9,7 +9,7 @@ namespace Candle.Runtime.Plans;
 /// <param name="Buffers">Buffer slots.</param>
 /// <param name="Steps">Kernel calls, in execution order.</param>
 /// <param name="Weights">Weight names (their dtypes and shapes come with the bound tensors).</param>
-/// <param name="Threads">Worker threads: 1 runs every step on the calling thread, anything else uses the shared pool.</param>
+/// <param name="Threads">Worker threads: 0 uses the shared pool, 1 runs every step on the calling thread, n runs on a pool of n threads of the plan's own.</param>
 public sealed record PlanDefinition(
     IReadOnlyList<PlanTensor> Inputs,
     IReadOnlyList<PlanTensor> Outputs,

@@ -11,10 +11,11 @@ namespace Candle.Compiler.Tests.Cpu;
 /// <summary>Compiles graphs with the CPU backend and compares them with the reference interpreter.</summary>
 internal static class CpuHarness
 {
-    public static Plan Compile(Graph g, int vectorBits = 0, int threads = 0)
+    /// <summary>Compiles at <paramref name="optLevel"/> (0 by default: the graph is lowered as it is).</summary>
+    public static Plan Compile(Graph g, int vectorBits = 0, int threads = 0, int optLevel = 0)
     {
         Verifier.Verify(g);
-        return new CpuBackend(vectorBits).CompilePlan(g, new CompileOptions { Threads = threads });
+        return new CpuBackend(vectorBits).CompilePlan(g, new CompileOptions { Threads = threads, OptLevel = optLevel });
     }
 
     public static HostTensor Random(Random rng, DType dt, int[] shape, double lo = -3, double hi = 3)
@@ -36,10 +37,19 @@ internal static class CpuHarness
         return t;
     }
 
-    /// <summary>Runs both and asserts |cpu − ref| ≤ atol + rtol·|ref| element by element (NaNs must match).</summary>
+    /// <summary>
+    /// Runs both and asserts |cpu − ref| ≤ atol + rtol·|ref| element by element (NaNs must match). Without a
+    /// <paramref name="plan"/>, the graph is compiled as it is (O0) and through the default pipeline (O2), and both are checked.
+    /// </summary>
     public static HostTensor[] CheckAgainstReference(Graph g, HostTensor[] inputs, double atol, double rtol, int vectorBits = 0, int threads = 0, Plan? plan = null)
     {
         var expected = ReferenceInterpreter.Run(g, inputs);
+        if (plan is null)
+        {
+            var optimized = Compile(g, vectorBits, threads, optLevel: 2);
+            AssertClose(expected, optimized.Run(inputs), atol, rtol, () => "O2:\n" + optimized.Describe());
+        }
+
         plan ??= Compile(g, vectorBits, threads);
         var actual = plan.Run(inputs);
         AssertClose(expected, actual, atol, rtol, () => plan.Describe());

@@ -1,6 +1,7 @@
 using System.Runtime.Intrinsics;
 using Candle.Compiler.Ir;
 using Candle.Compiler.Lowering;
+using Candle.Compiler.Passes;
 using Candle.Runtime;
 using Candle.Runtime.Execution;
 using Candle.Runtime.Plans;
@@ -52,17 +53,44 @@ public sealed class CpuBackend : IBackend
     /// <summary>The IL listing of the kernels of the last plan compiled by this instance.</summary>
     public string LastIlDump { get; private set; } = string.Empty;
 
+    /// <summary>The pass pipeline's report of the last plan compiled by this instance.</summary>
+    public PipelineReport? LastPipelineReport { get; private set; }
+
     /// <inheritdoc/>
     public IExecutable Compile(Graph graph, CompileOptions options) => CompilePlan(graph, options);
 
-    /// <summary>Compiles <paramref name="graph"/> to a plan.</summary>
+    /// <summary>
+    /// Compiles <paramref name="graph"/> to a plan: runs <see cref="PassManager.CreateDefault"/> at
+    /// <see cref="CompileOptions.OptLevel"/> for this backend's capabilities (see <see cref="Optimize"/>), then lowers.
+    /// At level 0 no optimization pass runs (only legalization, which leaves every op this backend supports alone)
+    /// and weights are used as they are; from level 2 constant float32 matmul weights are also packed into the GEMM
+    /// microkernel's panel layout once, when the plan is created.
+    /// </summary>
     /// <exception cref="NotSupportedException">A node cannot be lowered (the message names it).</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The opt level is outside 0..3 or the thread count is negative.</exception>
     public Plan CompilePlan(Graph graph, CompileOptions options)
     {
         ArgumentNullException.ThrowIfNull(graph);
         ArgumentNullException.ThrowIfNull(options);
-        var plan = GraphLowering.Lower(graph, options.Threads, VectorBits);
+        ArgumentOutOfRangeException.ThrowIfNegative(options.Threads);
+        var context = NewContext(options.OptLevel);
+        var optimized = PassManager.CreateDefault().Run(graph, context);
+        var plan = GraphLowering.Lower(optimized, new LoweringOptions(options.Threads, VectorBits, options.OptLevel));
         LastIlDump = plan.KernelDump;
+        LastPipelineReport = context.Report;
         return plan;
     }
+
+    /// <summary>
+    /// Runs the default pass pipeline at <paramref name="optLevel"/> with this backend's capabilities: the graph
+    /// <see cref="CompilePlan"/> lowers.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The opt level is outside 0..3.</exception>
+    public Graph Optimize(Graph graph, int optLevel = 2)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        return PassManager.CreateDefault().Run(graph, NewContext(optLevel));
+    }
+
+    private static PassContext NewContext(int optLevel) => new(optLevel) { Capabilities = s_capabilities };
 }

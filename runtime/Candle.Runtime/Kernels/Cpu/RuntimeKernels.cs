@@ -20,6 +20,7 @@ public static class RuntimeKernels
         ["group_norm"] = RowKernels.GroupNorm,
         ["matmul"] = MatMulKernel.Run,
         ["sgemm"] = SgemmKernel.Run,
+        ["gemm"] = GemmKernel.Run,
         ["conv"] = ConvKernels.Conv,
         ["conv_transpose"] = ConvKernels.ConvTranspose,
         ["pool"] = ConvKernels.Pool,
@@ -30,6 +31,11 @@ public static class RuntimeKernels
         ["attention"] = AttentionKernels.Attention,
     }.ToFrozenDictionary(StringComparer.Ordinal);
 
+    private static readonly FrozenDictionary<string, KernelPreparer> Preparers = new Dictionary<string, KernelPreparer>(StringComparer.Ordinal)
+    {
+        ["gemm"] = GemmKernel.Prepare,
+    }.ToFrozenDictionary(StringComparer.Ordinal);
+
     /// <summary>The names of all kernels.</summary>
     public static IEnumerable<string> Names => Table.Keys;
 
@@ -37,4 +43,10 @@ public static class RuntimeKernels
     /// <exception cref="KeyNotFoundException">No kernel has that name.</exception>
     public static KernelFn Get(string name) =>
         Table.TryGetValue(name, out var fn) ? fn : throw new KeyNotFoundException($"no runtime kernel named '{name}'");
+
+    /// <summary>
+    /// The preparer of a kernel that keeps per-plan state (packed weights, a generated epilogue), or null when the
+    /// kernel has none.
+    /// </summary>
+    public static KernelPreparer? GetPreparer(string name) => Preparers.GetValueOrDefault(name);
 }

@@ -72,7 +72,7 @@ public static unsafe class SgemmKernel
                 (int)innerBatch, (int)m, (int)n, (int)k,
                 pa + aOff, aInner, (int)a[aRsAt], (int)a[aRsAt + 1],
                 pb + bOff, bInner, (int)a[bRsAt], (int)a[bRsAt + 1],
-                c, m * n, (int)n);
+                c, m * n, (int)n, pool: KernelPool.Current);
         }
     }
 

@@ -1,0 +1,120 @@
+using System.Runtime.CompilerServices;
+using Candle.Runtime.Kernels.Gemm;
+
+namespace Candle.Runtime.Kernels.Cpu;
+
+/// <summary>
+/// One float32 matrix product C[M, N] = A[M, K] · B[K, N] through <see cref="Sgemm"/> (batched operands flattened
+/// into rows by the compiler), with an optional generated epilogue applied to each finished tile of C and, for a
+/// weight B, panels packed once when the plan is created.
+/// Args: <c>epilogueArgs[E], aSlot, aOffset, aRowStride, aColStride, bSlot, bOffset, bRowStride, bColStride, cSlot,
+/// M, N, K, prepack, E</c> (offsets and strides in elements; C is dense). The epilogue is a generated elementwise
+/// kernel over C's M·N elements, in place, whose own arguments are the first E. One work item: Sgemm splits the
+/// product over <see cref="KernelPool.Current"/>.
+/// </summary>
+public static unsafe class GemmKernel
+{
+    private const int ASlot = 0, AOffset = 1, ARowStride = 2, AColStride = 3, BSlot = 4, BOffset = 5, BRowStride = 6, BColStride = 7;
+    private const int CSlot = 8, MArg = 9, NArg = 10, KArg = 11, Prepack = 12;
+
+    /// <summary>The kernel without per-plan state (no packed weight, no epilogue).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Run(nint[] slots, long[] args, long start, long end)
+    {
+        if (start < end) Execute(slots, args, null, null);
+    }
+
+    /// <summary>
+    /// Prepares a step: packs a constant weight B (when the step asks for it and B's geometry is static) and binds
+    /// the generated epilogue.
+    /// </summary>
+    /// <param name="preparation">The step's constant arguments, the weights and the epilogue.</param>
+    /// <returns>The kernel to call for the step.</returns>
+    public static KernelFn Prepare(KernelPreparation preparation)
+    {
+        ArgumentNullException.ThrowIfNull(preparation);
+        var c = preparation.ConstantArgs;
+        int e = checked((int)(c[^1] ?? throw new ArgumentException("gemm: the epilogue argument count must be constant")));
+        PackedB? packed = null;
+        if (c[e + Prepack] == 1 && c[e + BSlot] is long bSlot && c[e + BOffset] is long bOff && c[e + BRowStride] is long brs
+            && c[e + BColStride] is long bcs && c[e + NArg] is long n && c[e + KArg] is long k
+            && n > 0 && k > 0 && FitsInt(n, k, brs, bcs) && preparation.WeightAddress(bSlot) is var w && w != 0)
+        {
+            packed = Sgemm.PackB((float*)w + bOff, (int)k, (int)n, (int)brs, (int)bcs);
+        }
+
+        var epilogue = preparation.Epilogue;
+        if (packed is null && epilogue is null) return Run;
+        return (slots, args, start, end) =>
+        {
+            if (start < end) Execute(slots, args, packed, epilogue);
+        };
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Execute(nint[] slots, long[] args, PackedB? packed, KernelFn? epilogue)
+    {
+        int e = (int)args[^1];
+        long m = args[e + MArg], n = args[e + NArg], k = args[e + KArg];
+        if (m == 0 || n == 0) return;
+        if (!FitsInt(m, n, k, args[e + ARowStride], args[e + AColStride], args[e + BRowStride], args[e + BColStride]))
+        {
+            throw new NotSupportedException($"gemm: [{m}, {k}] x [{k}, {n}] with strides ({args[e + ARowStride]}, {args[e + AColStride]}) and ({args[e + BRowStride]}, {args[e + BColStride]}) exceeds 32-bit indexing");
+        }
+
+        float* a = (float*)slots[args[e + ASlot]] + args[e + AOffset];
+        float* c = (float*)slots[args[e + CSlot]];
+        int ars = (int)args[e + ARowStride], acs = (int)args[e + AColStride];
+        var pool = KernelPool.Current;
+        // One row streams B once either way: the matrix-vector path reads the weight where it lies.
+        if (packed is not null && m > 1)
+        {
+            if (epilogue is null)
+            {
+                Sgemm.Multiply((int)m, a, ars, acs, packed, c, (int)n, pool: pool);
+            }
+            else
+            {
+                var epi = new KernelEpilogue(epilogue, slots, args, n);
+                Sgemm.Multiply((int)m, a, ars, acs, packed, c, (int)n, in epi, pool: pool);
+            }
+
+            return;
+        }
+
+        float* b = (float*)slots[args[e + BSlot]] + args[e + BOffset];
+        int brs = (int)args[e + BRowStride], bcs = (int)args[e + BColStride];
+        if (epilogue is null)
+        {
+            Sgemm.Multiply((int)m, (int)n, (int)k, a, ars, acs, b, brs, bcs, c, (int)n, pool: pool);
+        }
+        else
+        {
+            var epi = new KernelEpilogue(epilogue, slots, args, n);
+            Sgemm.Multiply((int)m, (int)n, (int)k, a, ars, acs, b, brs, bcs, c, (int)n, in epi, pool: pool);
+        }
+    }
+
+    private static bool FitsInt(params ReadOnlySpan<long> values)
+    {
+        foreach (long v in values)
+        {
+            if (v > int.MaxValue || v < int.MinValue) return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>Runs a generated elementwise kernel (in place over dense C) on each finished tile, row by row.</summary>
+    private readonly struct KernelEpilogue(KernelFn fn, nint[] slots, long[] args, long n) : IGemmEpilogue
+    {
+        public void Apply(float* c, int ldc, int row0, int col0, int rows, int cols)
+        {
+            for (int r = 0; r < rows; r++)
+            {
+                long s = ((row0 + r) * n) + col0;
+                fn(slots, args, s, s + cols);
+            }
+        }
+    }
+}
