@@ -5,7 +5,8 @@ namespace Candle.Perf;
 /// <summary>
 /// Runs the benchmark suites of this assembly; pick them with BenchmarkDotNet's switches, e.g.
 /// <c>dotnet run -c Release -- --filter '*Sgemm*'</c> or <c>--list flat</c>. <c>llama-layer-report</c> prints the
-/// decoder layer's kernel and arena table; <c>write-tinyllama DIR LAYERS VOCAB</c> writes a random TinyLlama-shaped checkpoint.
+/// decoder layer's kernel and arena table; <c>write-tinyllama DIR LAYERS VOCAB</c> writes a random TinyLlama-shaped checkpoint;
+/// <c>llamacpp [--quick]</c> compares Candle with llama.cpp on the same GGUF files (see <see cref="LlamaCpp.LlamaCppComparison"/>).
 /// </summary>
 public static class Program
 {
@@ -20,6 +21,12 @@ public static class Program
         if (args is ["write-tinyllama", var directory, var layers, var vocab])
         {
             LlamaLayer.TinyLlamaCheckpoint.Write(directory, int.Parse(layers, System.Globalization.CultureInfo.InvariantCulture), int.Parse(vocab, System.Globalization.CultureInfo.InvariantCulture));
+            return;
+        }
+
+        if (args is ["llamacpp", ..])
+        {
+            LlamaCpp.LlamaCppComparison.Run(args[1..]);
             return;
         }
 
