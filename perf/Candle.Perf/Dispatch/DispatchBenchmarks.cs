@@ -62,12 +62,12 @@ public class DispatchBenchmarks
     [Benchmark(Description = "10 kernels (O0), Run")]
     public HostTensor[] TenKernelsRun() => _ten.Run(_inputs);
 
-    /// <summary>A short job with the allocation column.</summary>
+    /// <summary>A short job, in process, with the allocation column.</summary>
     public sealed class Config : ManualConfig
     {
         public Config()
         {
-            AddJob(Job.Default.WithLaunchCount(1).WithWarmupCount(2).WithIterationCount(5).WithId("Short"));
+            AddJob(Job.Default.WithLaunchCount(1).WithWarmupCount(2).WithIterationCount(5).WithToolchain(BenchmarkDotNet.Toolchains.InProcess.Emit.InProcessEmitToolchain.Instance).WithId("Short"));
             AddDiagnoser(BenchmarkDotNet.Diagnosers.MemoryDiagnoser.Default);
             HideColumns("Error", "StdDev", "Median", "RatioSD");
         }

@@ -44,13 +44,13 @@ public class LlamaLayerBenchmarks
     [Benchmark]
     public void Layer() => _plan.RunInto(_inputs, _outputs);
 
-    /// <summary>A short job.</summary>
+    /// <summary>A short job, in process.</summary>
     public sealed class Config : ManualConfig
     {
         public Config()
         {
             AddJob(Job.Default.WithLaunchCount(1).WithWarmupCount(2).WithIterationCount(5).WithUnrollFactor(1)
-            .WithIterationTime(Perfolizer.Horology.TimeInterval.FromMilliseconds(250)).WithId("Short"));
+            .WithIterationTime(Perfolizer.Horology.TimeInterval.FromMilliseconds(250)).WithToolchain(BenchmarkDotNet.Toolchains.InProcess.Emit.InProcessEmitToolchain.Instance).WithId("Short"));
             HideColumns("Error", "StdDev", "Median");
         }
     }
