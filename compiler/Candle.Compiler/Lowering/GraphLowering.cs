@@ -126,6 +126,7 @@ internal sealed partial class GraphLowering
 
     private TensorView LowerFused(Node node, TensorView[] ins)
     {
+        if (node.Attr<FusedAttrs>().Kind == FusedKinds.MatMulEpilogue && TryLowerMatMulEpilogue(node, ins) is { } fused) return fused;
         var body = node.Attr<FusedAttrs>().Body;
         var result = body.Outputs[0];
         bool pure = result.Op is not (Op.Input or Op.Full) && body.Nodes.All(n => n.Op is Op.Input or Op.Full || ElementwiseSpec.Supports(n));
