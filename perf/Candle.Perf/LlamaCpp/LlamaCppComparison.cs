@@ -17,7 +17,7 @@ namespace Candle.Perf.LlamaCpp;
 /// </summary>
 public static class LlamaCppComparison
 {
-    private const int Threads = 2;
+    private static readonly int[] ThreadCounts = [2, 1];
     private const int Prompt = 128;
     private const int Gen = 64;
     private const int Context = 256;
@@ -25,7 +25,7 @@ public static class LlamaCppComparison
 
     private sealed record Case(string Name, string Path, string Note);
 
-    private sealed record Row(Case Case, double CandlePp, double LlamaPp, double CandleTg, double LlamaTg, double PpRatio, double TgRatio, double LogitDiff, bool SameArgmax, double LoadSeconds);
+    private sealed record Row(Case Case, int Threads, double CandlePp, double LlamaPp, double CandleTg, double LlamaTg, double PpRatio, double TgRatio, double LogitDiff, bool SameArgmax, double LoadSeconds);
 
     public static int Run(string[] args)
     {
@@ -54,13 +54,16 @@ public static class LlamaCppComparison
 
         LlamaCppPeer.QuietLogs();
         var rows = new List<Row>();
-        foreach (var c in cases)
+        foreach (int threads in ThreadCounts)
         {
-            Console.Error.WriteLine($"{c.Name}: {c.Path}");
-            rows.Add(Measure(c, reps));
-            var last = rows[^1];
-            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"  pp{Prompt}: candle {last.CandlePp:F1} / llama.cpp {last.LlamaPp:F1} tok/s = {last.PpRatio:F2}x; tg{Gen}: candle {last.CandleTg:F1} / llama.cpp {last.LlamaTg:F1} tok/s = {last.TgRatio:F2}x"));
+            foreach (var c in cases)
+            {
+                Console.Error.WriteLine($"{c.Name}, {threads} threads: {c.Path}");
+                rows.Add(Measure(c, threads, reps));
+                var last = rows[^1];
+                Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"  pp{Prompt}: candle {last.CandlePp:F1} / llama.cpp {last.LlamaPp:F1} tok/s = {last.PpRatio:F2}x; tg{Gen}: candle {last.CandleTg:F1} / llama.cpp {last.LlamaTg:F1} tok/s = {last.TgRatio:F2}x"));
+            }
         }
 
         string report = Report(rows, reps, output);
@@ -70,11 +73,11 @@ public static class LlamaCppComparison
         return 0;
     }
 
-    private static Row Measure(Case c, int reps)
+    private static Row Measure(Case c, int threads, int reps)
     {
-        using var llama = new LlamaCppPeer(c.Path, Threads, Context);
+        using var llama = new LlamaCppPeer(c.Path, threads, Context);
         long start = System.Diagnostics.Stopwatch.GetTimestamp();
-        var candle = TextGenerator.Load(c.Path, "cpu", compileOptions: new CompileOptions { Threads = Threads });
+        var candle = TextGenerator.Load(c.Path, "cpu", compileOptions: new CompileOptions { Threads = threads });
         double loadSeconds = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
         int vocab = candle.Model.VocabSize;
         if (llama.VocabSize != vocab) throw new InvalidOperationException($"{c.Path}: llama.cpp sees {llama.VocabSize} tokens, Candle {vocab}");
@@ -106,7 +109,7 @@ public static class LlamaCppComparison
             ctg.Add(candle.Benchmark(new BenchmarkOptions { PromptTokens = 0, GenTokens = Gen, Repetitions = 1, Warmup = false, Seed = r }).DecodeTokensPerSecond);
         }
 
-        return new Row(c, Median(cpp), Median(lpp), Median(ctg), Median(ltg),
+        return new Row(c, threads, Median(cpp), Median(lpp), Median(ctg), Median(ltg),
             Median([.. cpp.Zip(lpp, (a, b) => a / b)]), Median([.. ctg.Zip(ltg, (a, b) => a / b)]), diff, sameArgmax, loadSeconds);
     }
 
@@ -119,8 +122,16 @@ public static class LlamaCppComparison
         sb.AppendLine(inv, $"Written by `dotnet run -c Release --project perf/Candle.Perf -- llamacpp` on {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC.");
         sb.AppendLine(inv, $"Machine: {CpuName()}, {Environment.ProcessorCount} logical cores (shared with other work, so expect noise), {RuntimeInformation.FrameworkDescription}.");
         sb.AppendLine();
-        sb.AppendLine(inv, $"Both peers run in one process on {Threads} threads: llama.cpp through LLamaSharp 0.30.0 (LLamaSharp.Backend.Cpu, the");
-        sb.AppendLine("build it picks for this CPU, default flash-attention setting), Candle through `TextGenerator.Load(path, \"cpu\")` and");
+        sb.AppendLine(inv, $"llama.cpp: {LlamaCppPeer.SystemInfo()}");
+        sb.AppendLine();
+        string policy = Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") is { Length: > 0 } p ? p : "unset (libgomp spins at barriers)";
+        sb.AppendLine(inv, $"OMP_WAIT_POLICY: {policy}. This llama.cpp build synchronizes its threads with OpenMP; on a machine whose cores");
+        sb.AppendLine("are shared, spinning threads lose their core at every barrier, so run it as");
+        sb.AppendLine("`OMP_WAIT_POLICY=PASSIVE dotnet run -c Release --project perf/Candle.Perf -- llamacpp` (libgomp reads it at load).");
+        sb.AppendLine();
+        sb.AppendLine("Both peers run in one process with the same thread count (2, then 1 as a control that has no thread barriers):");
+        sb.AppendLine("llama.cpp through LLamaSharp 0.30.0 (LLamaSharp.Backend.Cpu, the build it picks for this CPU, default");
+        sb.AppendLine("flash-attention setting), Candle through `TextGenerator.Load(path, \"cpu\")` and");
         sb.AppendLine(inv, $"`TextGenerator.Benchmark`. As llama-bench does: pp{Prompt} = one batch of {Prompt} random tokens from an empty cache");
         sb.AppendLine(inv, $"(logits of the last only), tg{Gen} = {Gen} single-token decode steps from an empty cache, context {Context}; one untimed");
         sb.AppendLine(inv, $"warm-up, then {reps} repeats in which the two peers alternate, medians reported. The ratio column is the median of the");
@@ -130,18 +141,18 @@ public static class LlamaCppComparison
         sb.AppendLine("q8_0 matrices with q8_0 dot products (activations rounded to 8 bits). \"logit diff\" is the largest difference of");
         sb.AppendLine("the last-position logits of one 16-token prompt between the peers, with whether their argmax agrees.");
         sb.AppendLine();
-        sb.AppendLine(inv, $"| model | Candle pp{Prompt} | llama.cpp pp{Prompt} | pp ratio | Candle tg{Gen} | llama.cpp tg{Gen} | tg ratio | logit diff (argmax) |");
-        sb.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+        sb.AppendLine(inv, $"| model | threads | Candle pp{Prompt} | llama.cpp pp{Prompt} | pp ratio | Candle tg{Gen} | llama.cpp tg{Gen} | tg ratio | logit diff (argmax) |");
+        sb.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
         foreach (var r in rows)
         {
             sb.AppendLine(inv,
-                $"| {r.Case.Name} | {r.CandlePp:F1} | {r.LlamaPp:F1} | {r.PpRatio:F2}x | {r.CandleTg:F1} | {r.LlamaTg:F1} | {r.TgRatio:F2}x | {r.LogitDiff:G2} ({(r.SameArgmax ? "same" : "differs")}) |");
+                $"| {r.Case.Name} | {r.Threads} | {r.CandlePp:F1} | {r.LlamaPp:F1} | {r.PpRatio:F2}x | {r.CandleTg:F1} | {r.LlamaTg:F1} | {r.TgRatio:F2}x | {r.LogitDiff:G2} ({(r.SameArgmax ? "same" : "differs")}) |");
         }
 
         sb.AppendLine();
         sb.AppendLine("Throughput in tokens per second.");
         sb.AppendLine();
-        foreach (var r in rows) sb.AppendLine(inv, $"- {r.Case.Name}: {r.Case.Note}; Candle load + compile {r.LoadSeconds:F1} s.");
+        foreach (var r in rows.Where(r => r.Threads == ThreadCounts[0])) sb.AppendLine(inv, $"- {r.Case.Name}: {r.Case.Note}; Candle load + compile {r.LoadSeconds:F1} s.");
         sb.AppendLine();
         sb.AppendLine(KeepMarker);
         if (File.Exists(output))

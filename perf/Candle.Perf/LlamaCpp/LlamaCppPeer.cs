@@ -34,6 +34,9 @@ public sealed class LlamaCppPeer : IDisposable
 
     public int VocabSize { get; }
 
+    /// <summary>llama.cpp's system info line (the SIMD features its chosen build uses).</summary>
+    public static string SystemInfo() => System.Runtime.InteropServices.Marshal.PtrToStringUTF8(NativeApi.llama_print_system_info())?.Trim() ?? "";
+
     /// <summary>Silences llama.cpp's log (call before the first load).</summary>
     public static void QuietLogs() => NativeLibraryConfig.All.WithLogCallback((level, message) => { });
 
