@@ -165,7 +165,7 @@ internal sealed partial class GraphLowering
                 }
                 else
                 {
-                    _pb.AddStep(node.Op == Op.Softmax ? "rt:softmax" : "rt:log_softmax", [x.Slot, slot, (int)node.DType, rowLen], rows, rowLen * 3, label, x.Slot, slot);
+                    _pb.AddStep(node.Op == Op.Softmax ? "rt:softmax" : "rt:log_softmax", [x.Slot, slot, (int)node.DType, rowLen, RowVectorBits], rows, rowLen * 3, label, x.Slot, slot);
                 }
 
                 var inverse = new int[perm.Length];
@@ -188,11 +188,11 @@ internal sealed partial class GraphLowering
                 var y = NewOutput(node);
                 if (node.Op == Op.LayerNorm)
                 {
-                    _pb.AddStep("rt:layer_norm", [x.Slot, w, b, y.Slot, (int)node.DType, rowLen, Bits(a.Eps)], rows, rowLen * 3, label, x.Slot, w, b, y.Slot);
+                    _pb.AddStep("rt:layer_norm", [x.Slot, w, b, y.Slot, (int)node.DType, rowLen, Bits(a.Eps), RowVectorBits], rows, rowLen * 3, label, x.Slot, w, b, y.Slot);
                 }
                 else
                 {
-                    _pb.AddStep("rt:rms_norm", [x.Slot, w, y.Slot, (int)node.DType, rowLen, Bits(a.Eps)], rows, rowLen * 2, label, x.Slot, w, y.Slot);
+                    _pb.AddStep("rt:rms_norm", [x.Slot, w, y.Slot, (int)node.DType, rowLen, Bits(a.Eps), RowVectorBits], rows, rowLen * 2, label, x.Slot, w, y.Slot);
                 }
 
                 return y;
@@ -224,21 +224,7 @@ internal sealed partial class GraphLowering
             }
 
             case Op.Attention:
-            {
-                var a = node.Attr<AttentionAttrs>();
-                var q = Dense(ins[0], label);
-                var k = Dense(ins[1], label);
-                var v = Dense(ins[2], label);
-                var m = a.HasMask ? Dense(ins[3], label) : null;
-                var y = NewOutput(node);
-                var args = new List<Dim>
-                {
-                    q.Slot, k.Slot, v.Slot, m?.Slot ?? -1, y.Slot, (int)node.DType, (int)(m?.DType ?? DType.Bool),
-                    q.Shape[0], q.Shape[1], k.Shape[1], q.Shape[2], k.Shape[2], q.Shape[3], v.Shape[3], Bits(a.Scale), a.Causal ? 1 : 0,
-                };
-                _pb.AddStep("rt:attention", args, q.Shape[0] * q.Shape[1] * q.Shape[2], k.Shape[2] * (q.Shape[3] + v.Shape[3]), label, q.Slot, k.Slot, v.Slot, m?.Slot ?? -1, y.Slot);
-                return y;
-            }
+                return LowerAttention(node, ins);
 
             case Op.Conv or Op.ConvTranspose:
             {

@@ -1,9 +1,13 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace Candle.Runtime.Kernels.Cpu;
 
-/// <summary>Rotary embedding and scaled dot-product attention on contiguous tensors.</summary>
-public static class AttentionKernels
+/// <summary>
+/// Rotary embedding (float32 rows vectorized) and scaled dot-product attention in double on contiguous tensors
+/// (the float32 path is <see cref="FlashAttentionKernel"/>).
+/// </summary>
+public static unsafe class AttentionKernels
 {
     /// <summary>
     /// Rotary embedding. Args: <c>xSlot, cosSlot, sinSlot, outSlot, dtype, D, interleaved</c>; cos and sin hold D/2
@@ -16,6 +20,12 @@ public static class AttentionKernels
         var dt = (DType)a[4];
         long d = a[5], h = d / 2;
         bool inter = a[6] != 0;
+        if (dt == DType.F32)
+        {
+            RopeF32((float*)x, (float*)cos, (float*)sin, (float*)y, d, inter, start, end);
+            return;
+        }
+
         for (long r = start; r < end; r++)
         {
             long o = r * d, oc = r * h;
@@ -26,6 +36,46 @@ public static class AttentionKernels
                 double x0 = ElementIO.Read(x, dt, i0), x1 = ElementIO.Read(x, dt, i1);
                 ElementIO.Write(y, dt, i0, (x0 * c) - (x1 * s));
                 ElementIO.Write(y, dt, i1, (x1 * c) + (x0 * s));
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RopeF32(float* x, float* cos, float* sin, float* y, long d, bool interleaved, long start, long end)
+    {
+        long h = d / 2;
+        for (long r = start; r < end; r++)
+        {
+            float* xr = x + (r * d), yr = y + (r * d), c = cos + (r * h), s = sin + (r * h);
+            long j = 0;
+            if (!interleaved)
+            {
+                int w = Vector256<float>.Count;
+                for (; j + w <= h; j += w)
+                {
+                    var x0 = Vector256.Load(xr + j);
+                    var x1 = Vector256.Load(xr + h + j);
+                    var vc = Vector256.Load(c + j);
+                    var vs = Vector256.Load(s + j);
+                    ((x0 * vc) - (x1 * vs)).Store(yr + j);
+                    ((x1 * vc) + (x0 * vs)).Store(yr + h + j);
+                }
+
+                for (; j < h; j++)
+                {
+                    float x0 = xr[j], x1 = xr[h + j];
+                    yr[j] = (x0 * c[j]) - (x1 * s[j]);
+                    yr[h + j] = (x1 * c[j]) + (x0 * s[j]);
+                }
+            }
+            else
+            {
+                for (; j < h; j++)
+                {
+                    float x0 = xr[2 * j], x1 = xr[(2 * j) + 1];
+                    yr[2 * j] = (x0 * c[j]) - (x1 * s[j]);
+                    yr[(2 * j) + 1] = (x1 * c[j]) + (x0 * s[j]);
+                }
             }
         }
     }

@@ -1,14 +1,25 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using Candle.Runtime.Kernels.Cpu.Vectors;
 
 namespace Candle.Runtime.Kernels.Cpu;
 
 /// <summary>
 /// Kernels over contiguous rows (the reduced or normalized axis last): reductions, cumulative sums, softmax,
 /// log-softmax, layer norm, RMS norm and group norm. float32 rows are vectorized; other dtypes compute in double.
-/// Work items are rows.
+/// Work items are rows. Softmax, log-softmax and the norms take an optional last argument, the vector width in bits
+/// (512 or 256; 0 or absent: the widest accelerated).
 /// </summary>
 public static unsafe class RowKernels
 {
+    /// <summary>Whether a kernel whose vector-width argument sits at <paramref name="index"/> uses 512-bit lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static bool Wide(long[] a, int index)
+    {
+        long bits = index < a.Length ? a[index] : 0;
+        return bits == 512 || (bits == 0 && Vector512.IsHardwareAccelerated);
+    }
+
     /// <summary>Args: <c>op, inSlot, inDType, outSlot, outDType, rowLen</c>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Reduce(nint[] slots, long[] a, long start, long end)
@@ -124,11 +135,11 @@ public static unsafe class RowKernels
         }
     }
 
-    /// <summary>Softmax along rows. Args: <c>inSlot, outSlot, dtype, rowLen</c>.</summary>
+    /// <summary>Softmax along rows. Args: <c>inSlot, outSlot, dtype, rowLen[, vectorBits]</c>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Softmax(nint[] slots, long[] a, long start, long end) => SoftmaxCore(slots, a, start, end, log: false);
 
-    /// <summary>Log-softmax along rows. Args: <c>inSlot, outSlot, dtype, rowLen</c>.</summary>
+    /// <summary>Log-softmax along rows. Args: <c>inSlot, outSlot, dtype, rowLen[, vectorBits]</c>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void LogSoftmax(nint[] slots, long[] a, long start, long end) => SoftmaxCore(slots, a, start, end, log: true);
 
@@ -139,27 +150,16 @@ public static unsafe class RowKernels
         var dt = (DType)a[2];
         long n = a[3];
         if (n == 0) return;
+        if (dt == DType.F32)
+        {
+            if (Wide(a, 4)) SoftmaxF32<F32x16, Vector512<float>>((float*)x, (float*)y, n, start, end, log);
+            else SoftmaxF32<F32x8, Vector256<float>>((float*)x, (float*)y, n, start, end, log);
+            return;
+        }
+
         for (long r = start; r < end; r++)
         {
             long o = r * n;
-            if (dt == DType.F32)
-            {
-                float* px = (float*)x + o, py = (float*)y + o;
-                float m = RowMath.Max(px, n);
-                if (float.IsNegativeInfinity(m)) m = 0;
-                if (log)
-                {
-                    float lse = m + MathF.Log(RowMath.SumExpShifted(px, n, m));
-                    RowMath.ScaleShift(px, py, n, 1, -lse);
-                }
-                else
-                {
-                    float s = RowMath.ExpShifted(px, py, n, m);
-                    RowMath.ScaleShift(py, py, n, 1 / s, 0);
-                }
-
-                continue;
-            }
 
             double mx = double.NegativeInfinity;
             bool nan = false;
@@ -183,7 +183,57 @@ public static unsafe class RowKernels
         }
     }
 
-    /// <summary>Layer norm. Args: <c>inSlot, weightSlot (−1 none), biasSlot (−1 none), outSlot, dtype, rowLen, epsBits</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void SoftmaxF32<TL, TV>(float* x, float* y, long n, long start, long end, bool log)
+        where TL : IF32Vector<TV>
+        where TV : struct
+    {
+        for (long r = start; r < end; r++)
+        {
+            float* px = x + (r * n), py = y + (r * n);
+            float m = RowMath.Max<TL, TV>(px, n);
+            if (float.IsNegativeInfinity(m)) m = 0;
+            if (log)
+            {
+                float lse = m + MathF.Log(RowMath.SumExpShifted<TL, TV>(px, n, m));
+                RowMath.ScaleShift<TL, TV>(px, py, n, 1, -lse);
+            }
+            else
+            {
+                float s = RowMath.ExpShifted<TL, TV>(px, py, n, m);
+                RowMath.ScaleShift<TL, TV>(py, py, n, 1 / s, 0);
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void LayerNormF32<TL, TV>(float* x, float* w, float* b, float* y, long n, float eps, long start, long end)
+        where TL : IF32Vector<TV>
+        where TV : struct
+    {
+        for (long r = start; r < end; r++)
+        {
+            float* px = x + (r * n);
+            float mean = RowMath.Sum<TL, TV>(px, n) / n;
+            float var = RowMath.SumSquaredDeviations<TL, TV>(px, n, mean) / n;
+            RowMath.Normalize<TL, TV>(px, y + (r * n), n, mean, 1 / MathF.Sqrt(var + eps), w, b);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RmsNormF32<TL, TV>(float* x, float* w, float* y, long n, float eps, long start, long end)
+        where TL : IF32Vector<TV>
+        where TV : struct
+    {
+        for (long r = start; r < end; r++)
+        {
+            float* px = x + (r * n);
+            float rstd = 1 / MathF.Sqrt((RowMath.SumSquares<TL, TV>(px, n) / n) + eps);
+            RowMath.Normalize<TL, TV>(px, y + (r * n), n, 0, rstd, w, null);
+        }
+    }
+
+    /// <summary>Layer norm. Args: <c>inSlot, weightSlot (−1 none), biasSlot (−1 none), outSlot, dtype, rowLen, epsBits[, vectorBits]</c>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void LayerNorm(nint[] slots, long[] a, long start, long end)
     {
@@ -194,18 +244,16 @@ public static unsafe class RowKernels
         var dt = (DType)a[4];
         long n = a[5];
         double eps = BitConverter.Int64BitsToDouble(a[6]);
+        if (dt == DType.F32)
+        {
+            if (Wide(a, 7)) LayerNormF32<F32x16, Vector512<float>>((float*)x, (float*)w, (float*)b, (float*)y, n, (float)eps, start, end);
+            else LayerNormF32<F32x8, Vector256<float>>((float*)x, (float*)w, (float*)b, (float*)y, n, (float)eps, start, end);
+            return;
+        }
+
         for (long r = start; r < end; r++)
         {
             long o = r * n;
-            if (dt == DType.F32)
-            {
-                float* px = (float*)x + o;
-                float mean = RowMath.Sum(px, n) / n;
-                float var = RowMath.SumSquaredDeviations(px, n, mean) / n;
-                float rstd = 1 / MathF.Sqrt(var + (float)eps);
-                RowMath.Normalize(px, (float*)y + o, n, mean, rstd, (float*)w, (float*)b);
-                continue;
-            }
 
             double s = 0;
             for (long j = 0; j < n; j++) s += ElementIO.Read(x, dt, o + j);
@@ -227,7 +275,7 @@ public static unsafe class RowKernels
         }
     }
 
-    /// <summary>RMS norm. Args: <c>inSlot, weightSlot (−1 none), outSlot, dtype, rowLen, epsBits</c>.</summary>
+    /// <summary>RMS norm. Args: <c>inSlot, weightSlot (−1 none), outSlot, dtype, rowLen, epsBits[, vectorBits]</c>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void RmsNorm(nint[] slots, long[] a, long start, long end)
     {
@@ -237,16 +285,16 @@ public static unsafe class RowKernels
         var dt = (DType)a[3];
         long n = a[4];
         double eps = BitConverter.Int64BitsToDouble(a[5]);
+        if (dt == DType.F32)
+        {
+            if (Wide(a, 6)) RmsNormF32<F32x16, Vector512<float>>((float*)x, (float*)w, (float*)y, n, (float)eps, start, end);
+            else RmsNormF32<F32x8, Vector256<float>>((float*)x, (float*)w, (float*)y, n, (float)eps, start, end);
+            return;
+        }
+
         for (long r = start; r < end; r++)
         {
             long o = r * n;
-            if (dt == DType.F32)
-            {
-                float* px = (float*)x + o;
-                float rstd = 1 / MathF.Sqrt((RowMath.SumSquares(px, n) / n) + (float)eps);
-                RowMath.Normalize(px, (float*)y + o, n, 0, rstd, (float*)w, null);
-                continue;
-            }
 
             double ss = 0;
             for (long j = 0; j < n; j++)

@@ -29,6 +29,7 @@ public static class RuntimeKernels
         ["scatter_add"] = GatherKernels.ScatterAdd,
         ["rope"] = AttentionKernels.Rope,
         ["attention"] = AttentionKernels.Attention,
+        ["flash_attention"] = FlashAttentionKernel.Run,
     }.ToFrozenDictionary(StringComparer.Ordinal);
 
     private static readonly FrozenDictionary<string, KernelPreparer> Preparers = new Dictionary<string, KernelPreparer>(StringComparer.Ordinal)
