@@ -6,6 +6,7 @@ namespace Candle.Perf;
 /// Runs the benchmark suites of this assembly; pick them with BenchmarkDotNet's switches, e.g.
 /// <c>dotnet run -c Release -- --filter '*Sgemm*'</c> or <c>--list flat</c>. <c>llama-layer-report</c> prints the
 /// decoder layer's kernel and arena table; <c>write-tinyllama DIR LAYERS VOCAB</c> writes a random TinyLlama-shaped checkpoint;
+/// <c>plan-aot [model-dir]</c> times loading a saved plan against compiling from scratch;
 /// <c>llamacpp [--quick]</c> compares Candle with llama.cpp on the same GGUF files (see <see cref="LlamaCpp.LlamaCppComparison"/>).
 /// </summary>
 public static class Program
@@ -21,6 +22,12 @@ public static class Program
         if (args is ["write-tinyllama", var directory, var layers, var vocab])
         {
             LlamaLayer.TinyLlamaCheckpoint.Write(directory, int.Parse(layers, System.Globalization.CultureInfo.InvariantCulture), int.Parse(vocab, System.Globalization.CultureInfo.InvariantCulture));
+            return;
+        }
+
+        if (args is ["plan-aot", ..])
+        {
+            PlanAot.PlanAotReport.Run(args[1..]);
             return;
         }
 
