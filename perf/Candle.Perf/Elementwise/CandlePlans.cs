@@ -1,4 +1,3 @@
-using Candle.Compiler;
 using Candle.Compiler.Backends;
 using Candle.Compiler.Backends.Cpu;
 using Candle.Compiler.Ir;
@@ -7,18 +6,19 @@ using Candle.Runtime.Plans;
 
 namespace Candle.Perf.Elementwise;
 
-/// <summary>Compiles a graph for the CPU after the default pass pipeline at a given opt level.</summary>
+/// <summary>Compiles a graph with the CPU backend at a given opt level (which selects the pass pipeline and lowering).</summary>
 public static class CandlePlans
 {
-    /// <summary>Runs <see cref="PassManager.CreateDefault"/> at <paramref name="optLevel"/>, then compiles.</summary>
+    /// <summary>Compiles <paramref name="graph"/> at <paramref name="optLevel"/> on <paramref name="threads"/> threads.</summary>
     public static Plan Compile(Graph graph, int optLevel, int threads) => Compile(graph, optLevel, threads, out _, out _);
 
-    /// <summary>As <see cref="Compile(Graph, int, int)"/>, returning the optimized graph and the pipeline report.</summary>
+    /// <summary>As <see cref="Compile(Graph, int, int)"/>, also returning the optimized graph and the pipeline's report.</summary>
     public static Plan Compile(Graph graph, int optLevel, int threads, out Graph optimized, out PipelineReport report)
     {
-        var context = new PassContext(optLevel) { Capabilities = CpuBackend.Instance.Capabilities };
-        optimized = PassManager.CreateDefault().Run(graph, context);
-        report = context.Report;
-        return CandleCompiler.Compile(optimized, new CompileOptions { OptLevel = optLevel, Threads = threads });
+        var backend = new CpuBackend();
+        var plan = backend.CompilePlan(graph, new CompileOptions { OptLevel = optLevel, Threads = threads });
+        report = backend.LastPipelineReport ?? new PipelineReport();
+        optimized = backend.Optimize(graph, optLevel);
+        return plan;
     }
 }

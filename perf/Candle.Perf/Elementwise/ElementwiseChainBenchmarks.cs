@@ -16,7 +16,9 @@ namespace Candle.Perf.Elementwise;
 /// arena), a sequence of TensorPrimitives calls with whole-length temporaries (tanh-form gelu: TensorPrimitives has
 /// no erf), the same sequence over 16K-element blocks, and ONNX Runtime (Mul, Add, Gelu, Sigmoid, Mul at opset 20,
 /// IntraOpNumThreads = 2). Every peer writes into a preallocated output. GB/s counts x, w, b read and the output
-/// written; compare it with the triad probe run alongside (<c>--filter '*ElementwiseChain*' '*Triad*'</c>).
+/// written; compare it with the triad probe run alongside (<c>--filter '*ElementwiseChain*' '*Triad*'</c>). A control,
+/// Candle's plan for <c>x*w+b</c> alone, moves the same bytes with almost no arithmetic: the gap between it and the
+/// chain is the cost of the gelu and sigmoid math.
 /// </summary>
 [Config(typeof(BandwidthConfig))]
 public unsafe class ElementwiseChainBenchmarks
@@ -27,9 +29,11 @@ public unsafe class ElementwiseChainBenchmarks
 
     private Plan _fused = null!;
     private Plan _unfused = null!;
+    private Plan _affine = null!;
     private HostTensor[] _inputs = [];
     private HostTensor[] _fusedOut = [];
     private HostTensor[] _unfusedOut = [];
+    private HostTensor[] _affineOut = [];
     private HostTensor _tpOut = null!;
     private HostTensor _tpBlockedOut = null!;
     private HostTensor _ortOut = null!;
@@ -66,6 +70,16 @@ public unsafe class ElementwiseChainBenchmarks
         return new Graph([x, w, b], [y], ["y"]);
     }
 
+    /// <summary>The control <c>x*w+b</c>: the same bytes moved with almost no arithmetic.</summary>
+    public static Graph BuildAffineGraph(int n)
+    {
+        var shape = Shape.Of(n);
+        var x = IrBuilder.Input("x", DType.F32, shape);
+        var w = IrBuilder.Input("w", DType.F32, shape);
+        var b = IrBuilder.Input("b", DType.F32, shape);
+        return new Graph([x, w, b], [IrBuilder.Binary(Op.Add, IrBuilder.Binary(Op.Mul, x, w), b)], ["y"]);
+    }
+
     [GlobalSetup]
     public void Setup()
     {
@@ -73,6 +87,7 @@ public unsafe class ElementwiseChainBenchmarks
         var graph = BuildGraph(n);
         _fused = CandlePlans.Compile(graph, 2, Threads);
         _unfused = CandlePlans.Compile(graph, 0, Threads);
+        _affine = CandlePlans.Compile(BuildAffineGraph(n), 2, Threads);
         Console.WriteLine($"// fused plan (O2): {_fused.Definition.Steps.Count} step(s); unfused plan (O0): {_unfused.Definition.Steps.Count} steps");
 
         var rng = new Random(11);
@@ -87,6 +102,7 @@ public unsafe class ElementwiseChainBenchmarks
         _inputs = [Filled(-4, 4), Filled(-1, 1), Filled(-1, 1)];
         _fusedOut = [HostTensor.Zeros(DType.F32, n)];
         _unfusedOut = [HostTensor.Zeros(DType.F32, n)];
+        _affineOut = [HostTensor.Zeros(DType.F32, n)];
         _tpOut = HostTensor.Zeros(DType.F32, n);
         _tpBlockedOut = HostTensor.Zeros(DType.F32, n);
         _ortOut = HostTensor.Zeros(DType.F32, n);
@@ -187,6 +203,9 @@ public unsafe class ElementwiseChainBenchmarks
             }
         });
     }
+
+    [Benchmark(Description = "control: Candle O2 x*w+b")]
+    public void CandleAffineControl() => _affine.RunInto(_inputs, _affineOut);
 
     [Benchmark(Description = "ONNX Runtime")]
     public void OnnxRuntime() => _session.Run(_runOptions, ["x", "w", "b"], _ortInputs, ["y"], _ortOutputs);
