@@ -32,7 +32,7 @@ public static class LlamaLayerReport
         var o2 = CandlePlans.Compile(graph, 2, 2);
         foreach (var g in o2.Definition.Steps.GroupBy(s => s.Kernel).OrderByDescending(g => g.Count()))
         {
-            output.WriteLine(string.Create(inv, $"- {g.Key}: {g.Count()}"));
+            output.WriteLine(string.Create(inv, $"- {g.Key}: {g.Count()} ({string.Join("; ", g.Select(s => s.Label).Distinct())})"));
         }
     }
 }
