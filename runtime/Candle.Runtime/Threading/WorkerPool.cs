@@ -221,13 +221,18 @@ public sealed class WorkerPool : IDisposable
 
     private void Run(JobBase job, int count, int chunks)
     {
+        // Close the previous generation before touching the job fields: a worker that read the old state can then
+        // no longer claim a chunk of it against this job's fields (its compare-exchange fails).
+        long generation = (Volatile.Read(ref _state) >> 32) + 1;
+        Interlocked.Exchange(ref _state, (generation << 32) | int.MaxValue);
+
         _job = job;
         _count = count;
         _chunks = chunks;
         _error = null;
         Volatile.Write(ref _remaining, chunks);
 
-        long generation = (Volatile.Read(ref _state) >> 32) + 1;
+        generation++;
         Interlocked.Exchange(ref _state, generation << 32);
         if (Volatile.Read(ref _sleepers) > 0)
         {
