@@ -10,7 +10,7 @@ string modelDir = args.Length > 0 ? args[0] : BundledModel();
 string prompt = args.Length > 1 ? args[1] : "Once upon a time";
 var inv = CultureInfo.InvariantCulture;
 
-Console.WriteLine($"model: {modelDir}");
+Console.WriteLine($"model: {modelDir} (the bundled model has random weights: its text is meaningless, its numbers match transformers)");
 var model = ModelRegistry.Load(modelDir);
 var graph = model.TraceForward();
 
