@@ -1,6 +1,6 @@
 using System.Runtime.Intrinsics;
 using Candle.Compiler.Ir;
-using Candle.Compiler.Lowering;
+using Candle.Compiler.Scheduling;
 using Candle.Runtime;
 using Candle.Runtime.Execution;
 using Candle.Runtime.Plans;
@@ -64,7 +64,7 @@ public sealed class CpuBackend : IBackend
         ArgumentNullException.ThrowIfNull(optimizedGraph);
         ArgumentNullException.ThrowIfNull(options);
         ArgumentOutOfRangeException.ThrowIfNegative(options.Threads);
-        return GraphLowering.Lower(optimizedGraph, new LoweringOptions(options.Threads, VectorBits, options.OptLevel));
+        return CpuPlanEmitter.Emit(Scheduler.Schedule(optimizedGraph), new LoweringOptions(options.Threads, VectorBits, options.OptLevel));
     }
 
     /// <summary>

@@ -2,6 +2,7 @@ using System.Reflection;
 using System.Reflection.Emit;
 using System.Runtime.Intrinsics;
 using Candle.Compiler.Ir;
+using Candle.Compiler.Scheduling;
 using Candle.Runtime;
 using Candle.Runtime.Kernels.Cpu.Lanes;
 

@@ -1,7 +1,7 @@
 using Candle.Compiler.Ir;
 using Candle.Runtime;
 
-namespace Candle.Compiler.Lowering;
+namespace Candle.Compiler.Scheduling;
 
 /// <summary>
 /// A lowered tensor value: a strided view (offset and strides in elements) of a plan buffer, or a constant

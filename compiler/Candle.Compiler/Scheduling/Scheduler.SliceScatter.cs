@@ -1,8 +1,8 @@
 using Candle.Compiler.Ir;
 
-namespace Candle.Compiler.Lowering;
+namespace Candle.Compiler.Scheduling;
 
-internal sealed partial class GraphLowering
+internal sealed partial class Scheduler
 {
     /// <summary>
     /// slice_scatter: the source is copied into the slice of the base. When the base is a donated graph input that
@@ -10,7 +10,7 @@ internal sealed partial class GraphLowering
     /// rest of the buffer is neither read nor copied) and the result is that buffer; otherwise the base is copied
     /// into a new buffer first.
     /// </summary>
-    private TensorView LowerSliceScatter(Node node, TensorView[] ins)
+    private TensorView ScheduleSliceScatter(Node node, TensorView[] ins)
     {
         const string label = "slice_scatter";
         var a = node.Attr<SliceAttrs>();
@@ -47,6 +47,6 @@ internal sealed partial class GraphLowering
     {
         if (a.Start.TryGetConstant() is long s && a.End.TryGetConstant() is long e && size.TryGetConstant() is long n && 0 <= s && s <= e && e <= n) return;
         if (a.Start == Dim.Zero && a.End == size) return;
-        _pb.AddStep("rt:check_range", [a.Start, a.End, size], Dim.One, 0, $"bounds of {label} [{a.Start}:{a.End}] in a dimension of {size}");
+        _kg.Add(new CheckRangeCall(a.Start, a.End, size, $"bounds of {label} [{a.Start}:{a.End}] in a dimension of {size}"));
     }
 }

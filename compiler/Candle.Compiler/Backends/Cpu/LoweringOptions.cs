@@ -1,6 +1,6 @@
-namespace Candle.Compiler.Lowering;
+namespace Candle.Compiler.Backends.Cpu;
 
-/// <summary>How a graph is lowered to a plan.</summary>
+/// <summary>How a kernel graph is turned into a CPU plan.</summary>
 /// <param name="Threads">Worker threads of the plan (0: the shared pool, 1: single-threaded, n: a pool of n).</param>
 /// <param name="VectorBits">Vector width of generated kernels (0: widest accelerated).</param>
 /// <param name="OptLevel">The opt level the graph was optimized at; from 2 constant matmul weights are pre-packed.</param>

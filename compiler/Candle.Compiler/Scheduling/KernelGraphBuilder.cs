@@ -3,17 +3,15 @@ using Candle.Runtime;
 using Candle.Runtime.Plans;
 using Candle.Runtime.Tensors;
 
-namespace Candle.Compiler.Lowering;
+namespace Candle.Compiler.Scheduling;
 
-/// <summary>Collects buffers, steps and weights while a graph is lowered, then computes lifetimes.</summary>
-internal sealed class PlanBuilder
+/// <summary>Collects buffers, calls and weights while a graph is scheduled, then computes lifetimes.</summary>
+internal sealed class KernelGraphBuilder
 {
     private readonly List<(BufferKind Kind, int Index, Dim Bytes)> _buffers = [];
-    private readonly List<(string Kernel, Dim[] Args, Dim Work, Dim Cost, string Label, int[] Slots)> _steps = [];
-    private readonly List<(string Name, HostTensor Data)> _weights = [];
+    private readonly List<KernelCall> _calls = [];
+    private readonly List<KernelWeight> _weights = [];
     private readonly Dictionary<HostTensor, int> _weightSlots = new(ReferenceEqualityComparer.Instance);
-
-    public int StepCount => _steps.Count;
 
     public int AddInput(int index, DType dtype, Shape shape) => Add(BufferKind.Input, index, shape.Numel * dtype.SizeInBytes());
 
@@ -25,7 +23,7 @@ internal sealed class PlanBuilder
         if (_weightSlots.TryGetValue(data, out int slot)) return slot;
         string n = name ?? $"const{_weights.Count}";
         if (_weights.Any(w => w.Name == n)) n = $"{n}#{_weights.Count}";
-        _weights.Add((n, data));
+        _weights.Add(new KernelWeight(n, data));
         slot = Add(BufferKind.Weight, _weights.Count - 1, Dim.Of(data.Data.Length));
         _weightSlots[data] = slot;
         return slot;
@@ -49,19 +47,16 @@ internal sealed class PlanBuilder
     /// <summary>Turns an arena buffer into the given output.</summary>
     public void MakeOutput(int slot, int outputIndex) => _buffers[slot] = (BufferKind.Output, outputIndex, _buffers[slot].Bytes);
 
-    public void AddStep(string kernel, IEnumerable<Dim> args, Dim work, Dim cost, string label, params int[] slots) =>
-        _steps.Add((kernel, [.. args], work, cost, label, slots));
+    public void Add(KernelCall call) => _calls.Add(call);
 
-    public IReadOnlyList<HostTensor> Weights => [.. _weights.Select(w => w.Data)];
-
-    public PlanDefinition Build(IReadOnlyList<PlanTensor> inputs, IReadOnlyList<PlanTensor> outputs, int threads)
+    public KernelGraph Build(IReadOnlyList<KernelTensor> inputs, IReadOnlyList<KernelTensor> outputs)
     {
         var first = new int[_buffers.Count];
         var last = new int[_buffers.Count];
         Array.Fill(first, -1);
-        for (int s = 0; s < _steps.Count; s++)
+        for (int s = 0; s < _calls.Count; s++)
         {
-            foreach (int slot in _steps[s].Slots)
+            foreach (int slot in _calls[s].Slots)
             {
                 if (slot < 0) continue;
                 if (first[slot] < 0) first[slot] = s;
@@ -69,10 +64,7 @@ internal sealed class PlanBuilder
             }
         }
 
-        var buffers = _buffers.Select((b, i) => new PlanBuffer(b.Kind, b.Index, Expr(b.Bytes), Math.Max(first[i], 0), last[i])).ToList();
-        var steps = _steps.Select(s => new PlanStep(s.Kernel, [.. s.Args.Select(Expr)], Expr(s.Work), Expr(s.Cost), s.Label)).ToList();
-        return new PlanDefinition(inputs, outputs, buffers, steps, [.. _weights.Select(w => w.Name)], threads);
+        var buffers = _buffers.Select((b, i) => new KernelBuffer(b.Kind, b.Index, b.Bytes, Math.Max(first[i], 0), last[i])).ToList();
+        return new KernelGraph(inputs, outputs, buffers, [.. _calls], [.. _weights]);
     }
-
-    public static DimExpr Expr(Dim d) => d.TryGetConstant() is long c ? DimExpr.Const(c) : DimExpr.Parse(d.ToString());
 }

@@ -1,19 +1,16 @@
 using Candle.Compiler.Ir;
 using Candle.Runtime;
-using Candle.Runtime.Kernels.Cpu;
 
-namespace Candle.Compiler.Lowering;
+namespace Candle.Compiler.Scheduling;
 
-internal sealed partial class GraphLowering
+internal sealed partial class Scheduler
 {
     private static Dim Prod(IEnumerable<Dim> dims) => dims.Aggregate(Dim.One, (a, d) => a * d);
-
-    private static long Bits(double v) => BitConverter.DoubleToInt64Bits(v);
 
     private static TensorView Permute(TensorView v, IReadOnlyList<int> perm) =>
         v with { Shape = [.. perm.Select(i => v.Shape[i])], Strides = [.. perm.Select(i => v.Strides[i])] };
 
-    private TensorView LowerView(Node node, TensorView v)
+    private TensorView ScheduleView(Node node, TensorView v)
     {
         if (v.IsConstant) return TensorView.Const(v.Constant!.Value, node.DType, node.Shape);
         switch (node.Op)
@@ -121,9 +118,9 @@ internal sealed partial class GraphLowering
         return strides;
     }
 
-    private TensorView NewOutput(Node node) => TensorView.Dense(_pb.AddArena(node.DType, node.Shape), node.DType, node.Shape);
+    private TensorView NewOutput(Node node) => TensorView.Dense(_kg.AddArena(node.DType, node.Shape), node.DType, node.Shape);
 
-    private TensorView LowerKernelOp(Node node, TensorView[] ins)
+    private TensorView ScheduleLibraryOp(Node node, TensorView[] ins)
     {
         string label = node.Op.Name();
         switch (node.Op)
@@ -132,7 +129,7 @@ internal sealed partial class GraphLowering
             {
                 var a = node.Attr<ArangeAttrs>();
                 var y = NewOutput(node);
-                _pb.AddStep("rt:arange", [y.Slot, (int)node.DType, Bits(a.Start), Bits(a.Step)], a.Length, 1, label, y.Slot);
+                _kg.Add(new ArangeCall(y.Slot, node.DType, a.Length, a.Start, a.Step, label));
                 return y;
             }
 
@@ -146,8 +143,7 @@ internal sealed partial class GraphLowering
                 var rowLen = Prod(red.Select(i => v.Shape[i]));
                 var rows = Prod(kept.Select(i => v.Shape[i]));
                 var y = NewOutput(node);
-                var op = Enum.Parse<ReduceOp>(node.Op.ToString());
-                _pb.AddStep("rt:reduce", [(int)op, x.Slot, (int)x.DType, y.Slot, (int)node.DType, rowLen], rows, rowLen, label, x.Slot, y.Slot);
+                _kg.Add(new ReduceCall(node.Op, x.Slot, x.DType, y.Slot, node.DType, rows, rowLen, label));
                 return y;
             }
 
@@ -157,17 +153,10 @@ internal sealed partial class GraphLowering
                 int axis = node.Attr<AxisAttrs>().Axis;
                 var perm = Enumerable.Range(0, v.Rank).Where(i => i != axis).Append(axis).ToArray();
                 var x = Dense(Permute(v, perm), label);
-                int slot = _pb.AddArena(node.DType, x.Shape);
+                int slot = _kg.AddArena(node.DType, x.Shape);
                 var rowLen = v.Shape[axis];
                 var rows = Prod(x.Shape.Take(x.Rank - 1));
-                if (node.Op == Op.CumSum)
-                {
-                    _pb.AddStep("rt:cumsum", [x.Slot, (int)x.DType, slot, (int)node.DType, rowLen], rows, rowLen, label, x.Slot, slot);
-                }
-                else
-                {
-                    _pb.AddStep(node.Op == Op.Softmax ? "rt:softmax" : "rt:log_softmax", [x.Slot, slot, (int)node.DType, rowLen, RowVectorBits], rows, rowLen * 3, label, x.Slot, slot);
-                }
+                _kg.Add(new RowCall(node.Op, x.Slot, x.DType, slot, node.DType, rows, rowLen, label));
 
                 var inverse = new int[perm.Length];
                 for (int i = 0; i < perm.Length; i++) inverse[perm[i]] = i;
@@ -175,7 +164,7 @@ internal sealed partial class GraphLowering
             }
 
             case Op.MatMul:
-                return LowerMatMul(node, ins, null, out _);
+                return ScheduleMatMul(node, ins, null, out _);
 
             case Op.LayerNorm or Op.RmsNorm:
             {
@@ -187,14 +176,7 @@ internal sealed partial class GraphLowering
                 int w = a.HasWeight ? Dense(ins[1], label).Slot : -1;
                 int b = a.HasBias ? Dense(ins[a.HasWeight ? 2 : 1], label).Slot : -1;
                 var y = NewOutput(node);
-                if (node.Op == Op.LayerNorm)
-                {
-                    _pb.AddStep("rt:layer_norm", [x.Slot, w, b, y.Slot, (int)node.DType, rowLen, Bits(a.Eps), RowVectorBits], rows, rowLen * 3, label, x.Slot, w, b, y.Slot);
-                }
-                else
-                {
-                    _pb.AddStep("rt:rms_norm", [x.Slot, w, y.Slot, (int)node.DType, rowLen, Bits(a.Eps), RowVectorBits], rows, rowLen * 2, label, x.Slot, w, y.Slot);
-                }
+                _kg.Add(new NormCall(node.Op, x.Slot, w, b, y.Slot, node.DType, rows, rowLen, a.Eps, label));
 
                 return y;
             }
@@ -208,7 +190,7 @@ internal sealed partial class GraphLowering
                 var y = NewOutput(node);
                 var c = x.Shape[1];
                 var sp = Prod(x.Shape.Skip(2));
-                _pb.AddStep("rt:group_norm", [x.Slot, w, b, y.Slot, (int)node.DType, c, sp, a.Groups, Bits(a.Eps)], x.Shape[0] * a.Groups, c * sp / a.Groups * 3, label, x.Slot, w, b, y.Slot);
+                _kg.Add(new GroupNormCall(x.Slot, w, b, y.Slot, node.DType, x.Shape[0], c, sp, a.Groups, a.Eps, label));
                 return y;
             }
 
@@ -219,13 +201,12 @@ internal sealed partial class GraphLowering
                 var sin = Dense(ins[2], label);
                 var y = NewOutput(node);
                 var d = x.Shape[^1];
-                _pb.AddStep("rt:rope", [x.Slot, cos.Slot, sin.Slot, y.Slot, (int)node.DType, d, node.Attr<RopeAttrs>().Interleaved ? 1 : 0],
-                    Prod(x.Shape.Take(x.Rank - 1)), d * 2, label, x.Slot, cos.Slot, sin.Slot, y.Slot);
+                _kg.Add(new RopeCall(x.Slot, cos.Slot, sin.Slot, y.Slot, node.DType, Prod(x.Shape.Take(x.Rank - 1)), d, node.Attr<RopeAttrs>().Interleaved, label));
                 return y;
             }
 
             case Op.Attention:
-                return LowerAttention(node, ins);
+                return ScheduleAttention(node, ins);
 
             case Op.Conv or Op.ConvTranspose:
             {
@@ -234,16 +215,7 @@ internal sealed partial class GraphLowering
                 var w = Dense(ins[1], label);
                 int bias = a.HasBias ? Dense(ins[2], label).Slot : -1;
                 var y = NewOutput(node);
-                int sp = x.Rank - 2;
-                var args = new List<Dim> { x.Slot, w.Slot, bias, y.Slot, (int)node.DType, sp, x.Shape[0], x.Shape[1], node.Shape[1], a.Groups };
-                args.AddRange(x.Shape.Skip(2));
-                args.AddRange(w.Shape.Skip(2));
-                args.AddRange(node.Shape.Skip(2));
-                args.AddRange(a.Stride.Select(i => Dim.Of(i)));
-                args.AddRange(a.Padding.Select(i => Dim.Of(i)));
-                args.AddRange(a.Dilation.Select(i => Dim.Of(i)));
-                var cost = Prod(node.Shape.Skip(2)) * Prod(w.Shape.Skip(2)) * x.Shape[1] / a.Groups;
-                _pb.AddStep(node.Op == Op.Conv ? "rt:conv" : "rt:conv_transpose", args, x.Shape[0] * node.Shape[1], cost, label, x.Slot, w.Slot, bias, y.Slot);
+                _kg.Add(new ConvCall(node.Op, x, w, bias, y.Slot, node.DType, [.. node.Shape], a, label));
                 return y;
             }
 
@@ -252,14 +224,7 @@ internal sealed partial class GraphLowering
                 var a = node.Attr<PoolAttrs>();
                 var x = Dense(ins[0], label);
                 var y = NewOutput(node);
-                int sp = a.Kernel.Count;
-                var args = new List<Dim> { x.Slot, y.Slot, (int)node.DType, sp, node.Op == Op.MaxPool ? 1 : 0, a.CountIncludePad ? 1 : 0 };
-                args.AddRange(x.Shape.Skip(2));
-                args.AddRange(a.Kernel.Select(i => Dim.Of(i)));
-                args.AddRange(a.Stride.Select(i => Dim.Of(i)));
-                args.AddRange(a.Padding.Select(i => Dim.Of(i)));
-                args.AddRange(node.Shape.Skip(2));
-                _pb.AddStep("rt:pool", args, x.Shape[0] * x.Shape[1], Prod(node.Shape.Skip(2)) * a.Kernel.Aggregate(1, (p, k) => p * k), label, x.Slot, y.Slot);
+                _kg.Add(new PoolCall(node.Op, x, y.Slot, node.DType, [.. node.Shape], a, label));
                 return y;
             }
 
@@ -314,8 +279,7 @@ internal sealed partial class GraphLowering
                 var y = NewOutput(node);
                 var outer = Prod(x.Shape.Take(axis));
                 var inner = Prod(x.Shape.Skip(axis + 1));
-                _pb.AddStep("rt:index_select", [x.Slot, x.DType.SizeInBytes(), idx.Slot, (int)idx.DType, y.Slot, outer, x.Shape[axis], inner, idx.Numel],
-                    outer * idx.Numel, inner, label, x.Slot, idx.Slot, y.Slot);
+                _kg.Add(new IndexSelectCall(x, idx, y.Slot, outer, x.Shape[axis], inner, label));
                 return y;
             }
 
@@ -325,15 +289,12 @@ internal sealed partial class GraphLowering
                 var x = Dense(ins[0], label);
                 var idx = Dense(ins[1], label);
                 var y = NewOutput(node);
-                var args = new List<Dim> { x.Slot, x.DType.SizeInBytes(), idx.Slot, (int)idx.DType, y.Slot, x.Rank, axis };
-                args.AddRange(x.Shape);
-                args.AddRange(idx.Shape);
-                _pb.AddStep("rt:gather", args, idx.Numel, 1, label, x.Slot, idx.Slot, y.Slot);
+                _kg.Add(new GatherCall(x, idx, y.Slot, axis, label));
                 return y;
             }
 
             case Op.SliceScatter:
-                return LowerSliceScatter(node, ins);
+                return ScheduleSliceScatter(node, ins);
 
             case Op.ScatterAdd:
             {
@@ -342,11 +303,7 @@ internal sealed partial class GraphLowering
                 var idx = Dense(ins[1], label);
                 var src = Dense(ins[2], label);
                 var y = NewOutput(node);
-                var args = new List<Dim> { x.Slot, idx.Slot, (int)idx.DType, src.Slot, y.Slot, (int)node.DType, x.Rank, axis };
-                args.AddRange(x.Shape);
-                args.AddRange(idx.Shape);
-                args.AddRange(src.Shape);
-                _pb.AddStep("rt:scatter_add", args, 1, 0, label, x.Slot, idx.Slot, src.Slot, y.Slot);
+                _kg.Add(new ScatterAddCall(x, idx, src, y.Slot, axis, label));
                 return y;
             }
 

@@ -3,7 +3,7 @@ using System.Text;
 using Candle.Compiler.Ir;
 using Candle.Runtime;
 
-namespace Candle.Compiler.Backends.Cpu.Emit;
+namespace Candle.Compiler.Scheduling;
 
 /// <summary>How a generated elementwise kernel reads one input along the innermost (collapsed) dimension.</summary>
 internal enum InnerAccess
