@@ -47,7 +47,9 @@ public static class CandleCompiler
         var backend = Backend(options);
         if (!backend.IsAvailable) throw new BackendUnavailableException($"backend '{backend.Name}' cannot run on this machine");
         var optimized = Optimize(graph, options, out report);
-        return backend.Lower(optimized, options);
+        var exe = backend.Lower(optimized, options);
+        if (exe is Plan plan) report.KernelsRun = plan.Definition.Steps.Count(s => s.Kernel != "rt:check_range");
+        return exe;
     }
 
     /// <summary>

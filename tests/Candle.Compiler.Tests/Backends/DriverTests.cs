@@ -2,6 +2,7 @@ using Candle.Compiler.Backends;
 using Candle.Compiler.Backends.Cpu;
 using Candle.Compiler.Backends.Reference;
 using Candle.Compiler.Ir;
+using Candle.Compiler.Passes;
 using Candle.Runtime;
 using Candle.Runtime.Execution;
 using Candle.Runtime.Tensors;
@@ -89,5 +90,33 @@ public class DriverTests
         plan.Dispose();
         plan.Dispose();
         Assert.Throws<ObjectDisposedException>(() => plan.Run([HostTensor.FromArray(new float[4], 4)]));
+    }
+
+    [Fact]
+    public void Fusion_forms_only_the_kinds_the_target_compiles_and_the_report_counts_the_kernels_that_run()
+    {
+        // exp(x) summed over rows, then scaled: a "reduce" group for a target that fuses reductions.
+        var x = IrBuilder.Input("x", DType.F32, Shape.Of(8, 16));
+        var s = IrBuilder.Reduce(Op.Sum, IrBuilder.Unary(Op.Exp, x), [1]);
+        var g = new Graph([x], [IrBuilder.Binary(Op.Mul, IrBuilder.Unary(Op.Sqrt, s), 2.0)]);
+
+        var all = new PassContext(2);
+        var fusedAll = new PassManager([new Fusion()]).Run(g, all);
+        Assert.Contains(fusedAll.Nodes, n => n.Op == Op.Fused && n.Attr<FusedAttrs>().Kind == FusedKinds.Reduce);
+
+        var cpu = new PassContext(2) { Capabilities = CpuBackend.Instance.Capabilities };
+        var fusedCpu = new PassManager([new Fusion()]).Run(g, cpu);
+        Assert.DoesNotContain(fusedCpu.Nodes, n => n.Op == Op.Fused && n.Attr<FusedAttrs>().Kind != FusedKinds.Elementwise);
+
+        using var exe = CandleCompiler.CompileExecutable(g, new CompileOptions { OptLevel = 2 }, out var report);
+        var plan = Assert.IsType<Runtime.Plans.Plan>(exe);
+        Assert.Equal(plan.Definition.Steps.Count, report.KernelsRun);
+
+        // exp, the row sum, and the fused sqrt·2: three kernels.
+        Assert.Equal(3, report.KernelsRun);
+        var input = HostTensor.FromArray([.. Enumerable.Range(0, 128).Select(i => (float)(i % 7) / 7)], 8, 16);
+        var expected = ReferenceInterpreter.Run(g, [input])[0].ToFloat32();
+        var actual = plan.Run([input])[0].ToFloat32();
+        for (int i = 0; i < expected.Length; i++) Assert.True(Math.Abs(expected[i] - actual[i]) <= 1e-5 * Math.Abs(expected[i]), $"{i}: {actual[i]} vs {expected[i]}");
     }
 }

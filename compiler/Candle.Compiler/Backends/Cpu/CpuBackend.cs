@@ -19,7 +19,11 @@ public sealed class CpuBackend : IBackend
         Enum.GetValues<DType>().ToHashSet(),
         Vector512.IsHardwareAccelerated ? 64 : Vector256.IsHardwareAccelerated ? 32 : 16,
         0,
-        SupportsFusedGroups: true);
+        SupportsFusedGroups: true)
+    {
+        // Reductions run as library kernels; their elementwise producers and consumers fuse as elementwise groups.
+        FusedKinds = new HashSet<string> { Passes.FusedKinds.Elementwise, Passes.FusedKinds.MatMulEpilogue },
+    };
 
     /// <summary>Creates the backend.</summary>
     /// <param name="vectorBits">Vector width of generated kernels in bits: 512, 256, 128, or 0 for the widest accelerated one.</param>
