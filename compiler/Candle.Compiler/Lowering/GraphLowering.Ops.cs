@@ -135,7 +135,7 @@ internal sealed partial class GraphLowering
                 return y;
             }
 
-            case Op.Sum or Op.Mean or Op.Max or Op.Min or Op.Prod or Op.ArgMax or Op.ArgMin:
+            case var op when op.IsReduce():
             {
                 var v = ins[0];
                 var axes = node.Attr<ReduceAttrs>().Axes.ToHashSet();
@@ -145,8 +145,7 @@ internal sealed partial class GraphLowering
                 var rowLen = Prod(red.Select(i => v.Shape[i]));
                 var rows = Prod(kept.Select(i => v.Shape[i]));
                 var y = NewOutput(node);
-                var op = Enum.Parse<ReduceOp>(node.Op.ToString());
-                _pb.AddStep("rt:reduce", [(int)op, x.Slot, (int)x.DType, y.Slot, (int)node.DType, rowLen], rows, rowLen, label, x.Slot, y.Slot);
+                _pb.AddStep("rt:reduce", [(int)node.Op.ReduceKernelOp(), x.Slot, (int)x.DType, y.Slot, (int)node.DType, rowLen], rows, rowLen, label, x.Slot, y.Slot);
                 return y;
             }
 

@@ -289,8 +289,7 @@ internal sealed partial class GraphLowering
         var views = ins.Select(v => v.IsConstant ? ScalarBuffer(v) : v).ToArray();
         var shape = node.Shape.Count == 0 ? new[] { Dim.One } : [.. node.Shape];
         int outSlot = _pb.AddArena(node.DType, shape);
-        var op = Enum.Parse<Runtime.Kernels.Cpu.ElementwiseOp>(node.Op.ToString());
-        var args = new List<Dim> { (int)op, outSlot, (int)node.DType, views.Length, shape.Length };
+        var args = new List<Dim> { node.Op.Elementwise().Code, outSlot, (int)node.DType, views.Length, shape.Length };
         args.AddRange(shape);
         foreach (var v in views)
         {
