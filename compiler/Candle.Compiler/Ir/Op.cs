@@ -90,6 +90,9 @@ public enum Op
     /// <summary>Logical not of a bool tensor.</summary>
     [Unary(typeof(LogicalNotOp), UnaryTyping.Logical)]
     LogicalNot,
+    /// <summary>PyTorch's softplus (β = 1, threshold 20): x above 20, else ln(1 + eˣ).</summary>
+    [Unary(typeof(SoftplusOp), UnaryTyping.Float)]
+    Softplus,
     /// <summary>Conversion to the node's dtype (floats to ints truncate toward zero).</summary>
     [Unary(typeof(CastOp), UnaryTyping.Cast)]
     Cast,
