@@ -27,6 +27,9 @@ public static class F
         return Tensor.Wrap(IrBuilder.Where(IrBuilder.Binary(Op.Gt, bx, threshold), x, soft), input.Device);
     }
 
+    /// <summary>mish(x) = x·tanh(softplus(x)) (torch.nn.functional.mish).</summary>
+    public static Tensor Mish(Tensor input) => Tensor.Wrap(IrBuilder.Unary(Op.Mish, NotNull(input).Node), input.Device);
+
     /// <summary>1/(1+e⁻ˣ).</summary>
     public static Tensor Sigmoid(Tensor input) => NotNull(input).Sigmoid();
 

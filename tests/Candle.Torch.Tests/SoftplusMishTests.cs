@@ -31,4 +31,16 @@ public class SoftplusMishTests
             Assert.Equal(m.Forward(x).ToFloatArray(), ReferenceInterpreter.Run(g, [x.ToHostTensor()])[0].ToFloat32());
         }
     }
+
+    [Fact]
+    public void Mish_matches_its_definition_and_traces()
+    {
+        float[] a = [.. Check.Rand(41, 6, -30, 30), 25f, 0f, -40f];
+        var x = Tensor.FromArray(a);
+        float[] expected = [.. a.Select(v => (float)(v * Math.Tanh(Math.Log(1 + Math.Exp(v)))))];
+        Check.Close(expected, F.Mish(x), 1e-6);
+        Check.Close(expected, new Nn.Mish().Forward(x), 1e-6);
+        var g = Tracer.Trace(t => new Nn.Mish().Forward(t), new TraceInput("x", DType.F32, "n"));
+        Assert.Equal(F.Mish(x).ToFloatArray(), ReferenceInterpreter.Run(g, [x.ToHostTensor()])[0].ToFloat32());
+    }
 }

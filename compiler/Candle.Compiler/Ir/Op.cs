@@ -93,6 +93,9 @@ public enum Op
     /// <summary>PyTorch's softplus (β = 1, threshold 20): x above 20, else ln(1 + eˣ).</summary>
     [Unary(typeof(SoftplusOp), UnaryTyping.Float)]
     Softplus,
+    /// <summary>x·tanh(softplus(x)).</summary>
+    [Unary(typeof(MishOp), UnaryTyping.Float)]
+    Mish,
     /// <summary>Conversion to the node's dtype (floats to ints truncate toward zero).</summary>
     [Unary(typeof(CastOp), UnaryTyping.Cast)]
     Cast,

@@ -28,7 +28,7 @@ public class SoftplusMishTests
         19.5, 20, 20.5, 25, -2.807286890651921e-12, -9.643749239819589e-21, 0,
     ];
 
-    public static TheoryData<Op> Ops() => new() { Op.Softplus };
+    public static TheoryData<Op> Ops() => new() { Op.Softplus, Op.Mish };
 
     [Theory]
     [MemberData(nameof(Ops))]
