@@ -16,6 +16,12 @@ public sealed record BackendCapabilities(
     int SharedMemoryBytes,
     bool SupportsFusedGroups)
 {
+    /// <summary>
+    /// True for a backend that runs graphs exactly as written (the reference interpreter, the oracle every other backend
+    /// is compared with): the driver runs no optimization pass for it.
+    /// </summary>
+    public bool RunsGraphsAsWritten { get; init; }
+
     /// <summary>True when <paramref name="op"/> is lowered natively.</summary>
     public bool Supports(Op op) => Ops.Contains(op);
 }

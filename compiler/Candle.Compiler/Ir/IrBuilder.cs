@@ -15,6 +15,14 @@ public static partial class IrBuilder
     public static Node Input(string name, DType dtype, Shape shape) =>
         Node.Create(Op.Input, [], new InputAttrs(name, dtype, shape));
 
+    /// <summary>
+    /// A graph input whose buffer the caller hands over: a compiled plan may overwrite it, so that an output computed
+    /// as a <see cref="SliceScatter"/> of it is written in place and returned as the input's own memory (a KV cache).
+    /// The reference interpreter leaves it untouched; the values of the outputs are the same either way.
+    /// </summary>
+    public static Node DonatedInput(string name, DType dtype, Shape shape) =>
+        Node.Create(Op.Input, [], new InputAttrs(name, dtype, shape, Donated: true));
+
     /// <summary>A constant holding <paramref name="data"/> (not copied); <paramref name="name"/> names a weight.</summary>
     public static Node Constant(HostTensor data, string? name = null) =>
         Node.Create(Op.Constant, [], new ConstantAttrs(data, name));

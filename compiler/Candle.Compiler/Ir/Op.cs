@@ -215,6 +215,8 @@ public enum Op
     /// <summary>torch.gather: out[i][j] = x[index[i][j]][j] along axis; attrs: AxisAttrs.</summary>
     [Movement]
     Gather,
+    /// <summary>A copy of input 0 with the slice described by SliceAttrs replaced by input 1 (torch.slice_scatter).</summary>
+    SliceScatter,
     /// <summary>torch.scatter_add (out-of-place); inputs x, index, src; attrs: AxisAttrs.</summary>
     [Movement]
     ScatterAdd,

@@ -73,6 +73,7 @@ public static class OpInfo
         Op.MatMul => "matmul",
         Op.IndexSelect => "index_select",
         Op.ScatterAdd => "scatter_add",
+        Op.SliceScatter => "slice_scatter",
         Op.CumSum => "cumsum",
         Op.LogSoftmax => "log_softmax",
         Op.ConvTranspose => "conv_transpose",

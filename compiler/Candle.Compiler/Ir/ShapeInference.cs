@@ -311,6 +311,29 @@ public static class ShapeInference
                 return (x.DType, idx.Shape);
             }
 
+            case Op.SliceScatter:
+            {
+                Arity(2);
+                var a = A<SliceAttrs>();
+                var (x, src) = (inputs[0], inputs[1]);
+                CheckAxis(a.Axis, x.Shape.Rank, Fail);
+                if (a.Step < 1) throw Fail($"step must be ≥ 1, got {a.Step}");
+                if (src.DType != x.DType) throw Fail("source must have the input's dtype");
+                var len = (a.End - a.Start + (a.Step - 1)) / a.Step;
+                if (!src.Shape.Equals(x.Shape.With(a.Axis, len)))
+                {
+                    throw Fail($"source must have shape {x.Shape.With(a.Axis, len)} (the slice [{a.Start}:{a.End}:{a.Step}] of dimension {a.Axis}), got {src.Shape}");
+                }
+
+                if (a.Start.TryGetConstant() is long s0 && a.End.TryGetConstant() is long e0)
+                {
+                    if (s0 < 0 || s0 > e0) throw Fail($"slice [{s0}:{e0}] is out of order");
+                    if (x.Shape[a.Axis].TryGetConstant() is long d0 && e0 > d0) throw Fail($"slice end {e0} is beyond dimension {a.Axis} of size {d0}");
+                }
+
+                return (x.DType, x.Shape);
+            }
+
             case Op.ScatterAdd:
             {
                 Arity(3);

@@ -38,6 +38,7 @@ internal sealed partial class GraphLowering
             case Op.Slice:
             {
                 var a = node.Attr<SliceAttrs>();
+                CheckSlice(a, v.Shape[a.Axis], label: "slice");
                 var strides = v.Strides.ToArray();
                 strides[a.Axis] = v.Strides[a.Axis] * a.Step;
                 return v with { Offset = v.Offset + (a.Start * v.Strides[a.Axis]), Shape = [.. node.Shape], Strides = strides };
@@ -329,6 +330,9 @@ internal sealed partial class GraphLowering
                 _pb.AddStep("rt:gather", args, idx.Numel, 1, label, x.Slot, idx.Slot, y.Slot);
                 return y;
             }
+
+            case Op.SliceScatter:
+                return LowerSliceScatter(node, ins);
 
             case Op.ScatterAdd:
             {

@@ -19,6 +19,11 @@ internal sealed partial class GraphLowering
     private readonly Type _lanes;
     private readonly LoweringOptions _options;
 
+    // Donated graph inputs, and how many nodes (and graph outputs) read each node: a donated input read once may be
+    // written in place.
+    private readonly HashSet<Node> _donated = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<Node, int> _uses = new(ReferenceEqualityComparer.Instance);
+
     private GraphLowering(LoweringOptions options)
     {
         _options = options;
@@ -48,6 +53,17 @@ internal sealed partial class GraphLowering
             inputs.Add(new PlanTensor(n.Attr<InputAttrs>().Name, n.DType, [.. n.Shape.Select(PlanBuilder.Expr)], slot));
         }
 
+        foreach (var n in graph.Nodes)
+        {
+            foreach (var i in n.Inputs) _uses[i] = _uses.GetValueOrDefault(i) + 1;
+        }
+
+        foreach (var o in graph.Outputs) _uses[o] = _uses.GetValueOrDefault(o) + 1;
+        foreach (var n in graph.Inputs)
+        {
+            if (n.Attr<InputAttrs>().Donated) _donated.Add(n);
+        }
+
         LowerNodes(Schedule.For(graph) is { } schedule && schedule.Order.Count == graph.Nodes.Count ? schedule.Order : graph.Nodes, values);
 
         var outputs = new List<PlanTensor>();
@@ -63,6 +79,11 @@ internal sealed partial class GraphLowering
                 slot = v.Slot;
                 _pb.MakeOutput(slot, o);
             }
+            else if (!v.IsConstant && v.IsDense && _pb.KindOf(v.Slot) == BufferKind.Input && IsDonatedSlot(graph, v.Slot) && _pb.BytesOf(v.Slot) == bytes && claimed.Add(v.Slot))
+            {
+                // The output is a donated input's own buffer, written in place: it aliases that input.
+                slot = v.Slot;
+            }
             else
             {
                 slot = _pb.AddOutput(o, bytes);
@@ -77,6 +98,16 @@ internal sealed partial class GraphLowering
         var def = _pb.Build(inputs, outputs, threads);
         var (asm, dump) = _module.Build();
         return new Plan(def, asm, _pb.Weights, dump);
+    }
+
+    private bool IsDonatedSlot(Graph graph, int slot)
+    {
+        for (int i = 0; i < graph.Inputs.Length; i++)
+        {
+            if (_pb.InputSlot(i) == slot) return _donated.Contains(graph.Inputs[i]);
+        }
+
+        return false;
     }
 
     private void LowerNodes(IEnumerable<Node> nodes, Dictionary<Node, TensorView> values)

@@ -17,6 +17,9 @@ internal sealed class PlanBuilder
 
     public int AddInput(int index, DType dtype, Shape shape) => Add(BufferKind.Input, index, shape.Numel * dtype.SizeInBytes());
 
+    /// <summary>The slot of graph input <paramref name="index"/>, or -1.</summary>
+    public int InputSlot(int index) => _buffers.FindIndex(b => b.Kind == BufferKind.Input && b.Index == index);
+
     public int AddWeight(HostTensor data, string? name)
     {
         if (_weightSlots.TryGetValue(data, out int slot)) return slot;
