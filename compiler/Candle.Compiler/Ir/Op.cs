@@ -216,6 +216,7 @@ public enum Op
     [Movement]
     Gather,
     /// <summary>A copy of input 0 with the slice described by SliceAttrs replaced by input 1 (torch.slice_scatter).</summary>
+    [Movement]
     SliceScatter,
     /// <summary>torch.scatter_add (out-of-place); inputs x, index, src; attrs: AxisAttrs.</summary>
     [Movement]

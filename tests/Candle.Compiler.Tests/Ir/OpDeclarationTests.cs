@@ -31,6 +31,7 @@ public class OpDeclarationTests
         Assert.False(Op.CumSum.IsReduce());
         Assert.False(Op.MatMul.IsElementwise() || Op.MatMul.IsMovement() || Op.MatMul.IsComposite());
         Assert.True(Op.ScatterAdd.IsMovement() && !Op.ScatterAdd.IsView());
+        Assert.True(Op.SliceScatter.IsMovement() && !Op.SliceScatter.IsView());
         Assert.Equal("gelu_tanh", Op.GeluTanh.Name());
         Assert.Equal("logical_not", Op.LogicalNot.Name());
         Assert.Equal("floor_div", Op.FloorDiv.Name());
