@@ -57,28 +57,25 @@ public static class ShapeInference
                 return (a.DType, new Shape(a.Length));
             }
 
-            case Op.Cast:
-                Arity(1);
-                return (A<CastAttrs>().DType, inputs[0].Shape);
-
-            case Op.LogicalNot:
-                Arity(1);
-                RequireDType(inputs[0], DType.Bool, Fail);
-                return (DType.Bool, inputs[0].Shape);
-
             case var _ when op.IsUnary():
+            {
                 Arity(1);
-                if (FloatOnly(op) && !inputs[0].DType.IsFloat())
+                var x = inputs[0];
+                switch (op.UnaryRule())
                 {
-                    throw Fail($"needs a floating-point input, got {inputs[0].DType.TorchName()}");
+                    case UnaryTyping.Cast:
+                        return (A<CastAttrs>().DType, x.Shape);
+                    case UnaryTyping.Logical:
+                        RequireDType(x, DType.Bool, Fail);
+                        return (DType.Bool, x.Shape);
+                    case UnaryTyping.Float when !x.DType.IsFloat():
+                        throw Fail($"needs a floating-point input, got {x.DType.TorchName()}");
+                    case UnaryTyping.Numeric or UnaryTyping.Rounding when x.DType == DType.Bool:
+                        throw Fail("is not defined for bool tensors");
                 }
 
-                if (inputs[0].DType == DType.Bool && op is not (Op.Abs or Op.Relu))
-                {
-                    throw Fail("is not defined for bool tensors");
-                }
-
-                return (inputs[0].DType, inputs[0].Shape);
+                return (x.DType, x.Shape);
+            }
 
             case var _ when op.IsBinary():
             {
@@ -89,25 +86,17 @@ public static class ShapeInference
                     throw Fail("operands must share a dtype (IrBuilder inserts the casts)");
                 }
 
-                if (op is Op.LogicalAnd or Op.LogicalOr)
+                switch (op.BinaryRule())
                 {
-                    RequireDType(inputs[0], DType.Bool, Fail);
-                    return (DType.Bool, inputs[0].Shape);
-                }
-
-                if (op.IsComparison())
-                {
-                    return (DType.Bool, inputs[0].Shape);
-                }
-
-                if (inputs[0].DType == DType.Bool && op is not (Op.Maximum or Op.Minimum or Op.Mul or Op.Add))
-                {
-                    throw Fail("is not defined for bool tensors");
-                }
-
-                if (op == Op.Div && !inputs[0].DType.IsFloat())
-                {
-                    throw Fail("true division needs floating-point operands (IrBuilder casts integers)");
+                    case BinaryTyping.Logical:
+                        RequireDType(inputs[0], DType.Bool, Fail);
+                        return (DType.Bool, inputs[0].Shape);
+                    case BinaryTyping.Comparison:
+                        return (DType.Bool, inputs[0].Shape);
+                    case BinaryTyping.Arithmetic or BinaryTyping.TrueDivision when inputs[0].DType == DType.Bool:
+                        throw Fail("is not defined for bool tensors");
+                    case BinaryTyping.TrueDivision when !inputs[0].DType.IsFloat():
+                        throw Fail("true division needs floating-point operands (IrBuilder casts integers)");
                 }
 
                 return (inputs[0].DType, inputs[0].Shape);
@@ -486,10 +475,6 @@ public static class ShapeInference
                 throw Fail("has no typing rule");
         }
     }
-
-    private static bool FloatOnly(Op op) =>
-        op is Op.Exp or Op.Log or Op.Sqrt or Op.Rsqrt or Op.Sin or Op.Cos or Op.Tanh or Op.Sigmoid or Op.Gelu or Op.GeluTanh
-            or Op.Silu or Op.Erf or Op.Reciprocal;
 
     private static (DType, Shape) InferConv(Op op, ImmutableArray<Node> inputs, ConvAttrs a, Func<string, IrException> fail)
     {

@@ -133,7 +133,7 @@ internal sealed partial class Scheduler
                 return y;
             }
 
-            case Op.Sum or Op.Mean or Op.Max or Op.Min or Op.Prod or Op.ArgMax or Op.ArgMin:
+            case var op when op.IsReduce():
             {
                 var v = ins[0];
                 var axes = node.Attr<ReduceAttrs>().Axes.ToHashSet();

@@ -78,7 +78,7 @@ internal sealed class CpuPlanEmitter
         ArangeCall a => Step("rt:arange", [a.Slot, (int)a.DType, Bits(a.Start), Bits(a.Step)], a.Length, 1, a.Label),
         CheckRangeCall r => Step("rt:check_range", [r.Start, r.End, r.Size], Dim.One, 0, r.Label),
         FallbackElementwiseCall f => Fallback(f),
-        ReduceCall r => Step("rt:reduce", [(int)Enum.Parse<ReduceOp>(r.Op.ToString()), r.X, (int)r.XType, r.Y, (int)r.YType, r.RowLength], r.Rows, r.RowLength, r.Label),
+        ReduceCall r => Step("rt:reduce", [(int)r.Op.ReduceKernelOp(), r.X, (int)r.XType, r.Y, (int)r.YType, r.RowLength], r.Rows, r.RowLength, r.Label),
         RowCall { Op: Op.CumSum } r => Step("rt:cumsum", [r.X, (int)r.XType, r.Y, (int)r.YType, r.RowLength], r.Rows, r.RowLength, r.Label),
         RowCall r => Step(r.Op == Op.Softmax ? "rt:softmax" : "rt:log_softmax", [r.X, r.Y, (int)r.YType, r.RowLength, RowVectorBits], r.Rows, r.RowLength * 3, r.Label),
         NormCall { Op: Op.LayerNorm } n => Step("rt:layer_norm", [n.X, n.Weight, n.Bias, n.Y, (int)n.DType, n.RowLength, Bits(n.Eps), RowVectorBits], n.Rows, n.RowLength * 3, n.Label),
@@ -132,8 +132,7 @@ internal sealed class CpuPlanEmitter
 
     private static PlanStep Fallback(FallbackElementwiseCall f)
     {
-        var op = Enum.Parse<ElementwiseOp>(f.Op.ToString());
-        var args = new List<Dim> { (int)op, f.Output, (int)f.DType, f.Inputs.Count, f.Shape.Length };
+        var args = new List<Dim> { f.Op.Elementwise().Code, f.Output, (int)f.DType, f.Inputs.Count, f.Shape.Length };
         args.AddRange(f.Shape);
         foreach (var v in f.Inputs)
         {
