@@ -56,7 +56,7 @@ internal sealed class CpuPlanEmitter
             [.. graph.Weights.Select(w => w.Name)],
             options.Threads);
         var (asm, dump) = self._module.Build();
-        return new Plan(def, asm, [.. graph.Weights.Select(w => w.Data)], dump);
+        return new Plan(def, asm is null ? null : new IlKernelPayload(asm, dump), [.. graph.Weights.Select(w => w.Data)]);
     }
 
     private static PlanTensor Tensor(KernelTensor t) => new(t.Name, t.DType, [.. t.Shape.Select(Expr)], t.Buffer);
