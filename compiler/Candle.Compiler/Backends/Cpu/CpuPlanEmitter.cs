@@ -61,7 +61,7 @@ internal sealed class CpuPlanEmitter
 
     private static PlanTensor Tensor(KernelTensor t) => new(t.Name, t.DType, [.. t.Shape.Select(Expr)], t.Buffer);
 
-    private static DimExpr Expr(Dim d) => d.TryGetConstant() is long c ? DimExpr.Const(c) : DimExpr.Parse(d.ToString());
+    private static DimExpr Expr(Dim d) => d.ToExpr();
 
     private static long Bits(double v) => BitConverter.DoubleToInt64Bits(v);
 
