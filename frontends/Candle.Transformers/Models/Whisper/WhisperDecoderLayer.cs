@@ -64,7 +64,7 @@ public sealed class WhisperDecoderLayer : Module
         var (keys, values) = cache.Update(layer, k, v);
         var h = hidden + SelfAttn.Attend(x, keys, values, causal: true);
         h = h + EncoderAttn.Attend(EncoderAttnLayerNorm.Forward(h), crossKeys, crossValues, causal: false);
-        h = h + Fc2.Forward(Bert.Activations.Apply(_act, Fc1.Forward(FinalLayerNorm.Forward(h))));
+        h = h + Fc2.Forward(Activations.Apply(_act, Fc1.Forward(FinalLayerNorm.Forward(h))));
         return h;
     }
 }
