@@ -25,8 +25,17 @@ internal sealed unsafe class CKernelProgram : IDisposable
         Source = source;
         _dir = Directory.CreateTempSubdirectory("candle-c-").FullName;
         string lib = System.IO.Path.Combine(_dir, "libkernels.so");
-        Clang.CompileShared(source, lib);
-        _library = NativeLibrary.Load(lib);
+        try
+        {
+            Clang.CompileShared(source, lib);
+            _library = NativeLibrary.Load(lib);
+        }
+        catch
+        {
+            Directory.Delete(_dir, recursive: true);
+            throw;
+        }
+
         foreach (var (call, name) in calls) _calls.Add((call, NativeLibrary.GetExport(_library, name)));
     }
 
