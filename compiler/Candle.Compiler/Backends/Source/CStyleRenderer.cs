@@ -77,7 +77,7 @@ internal abstract class CStyleRenderer
     protected abstract string BitsFloat(string x);
 
     /// <summary>The f32 form of a math function named as in C without its suffix (<c>exp</c> → <c>expf</c> in C).</summary>
-    protected virtual string Math(string name) => name + "f";
+    protected virtual string MathFunction(string name) => name + "f";
 
     /// <summary>A float literal (NaN and infinities through the <c>NAN</c> and <c>INFINITY</c> macros).</summary>
     protected virtual string Literal(float value)
@@ -120,22 +120,22 @@ internal abstract class CStyleRenderer
     protected virtual string Template(Op op) => op switch
     {
         Op.Neg => "(-{0})",
-        Op.Abs => Math("fabs") + "({0})",
-        Op.Exp => Math("exp") + "({0})",
-        Op.Log => Math("log") + "({0})",
-        Op.Sqrt => Math("sqrt") + "({0})",
-        Op.Rsqrt => "(1.0f / " + Math("sqrt") + "({0}))",
-        Op.Sin => Math("sin") + "({0})",
-        Op.Cos => Math("cos") + "({0})",
-        Op.Tanh => Math("tanh") + "({0})",
+        Op.Abs => MathFunction("fabs") + "({0})",
+        Op.Exp => MathFunction("exp") + "({0})",
+        Op.Log => MathFunction("log") + "({0})",
+        Op.Sqrt => MathFunction("sqrt") + "({0})",
+        Op.Rsqrt => "(1.0f / " + MathFunction("sqrt") + "({0}))",
+        Op.Sin => MathFunction("sin") + "({0})",
+        Op.Cos => MathFunction("cos") + "({0})",
+        Op.Tanh => MathFunction("tanh") + "({0})",
         Op.Sigmoid => HelperPrefix + "sigmoid({0})",
         Op.Relu => "({0} < 0.0f ? 0.0f : {0})",
         Op.Gelu => HelperPrefix + "gelu({0})",
         Op.GeluTanh => HelperPrefix + "gelu_tanh({0})",
         Op.Silu => HelperPrefix + "silu({0})",
         Op.Erf => HelperPrefix + "erf({0})",
-        Op.Floor => Math("floor") + "({0})",
-        Op.Ceil => Math("ceil") + "({0})",
+        Op.Floor => MathFunction("floor") + "({0})",
+        Op.Ceil => MathFunction("ceil") + "({0})",
         Op.Round => HelperPrefix + "round_even({0})",
         Op.Sign => HelperPrefix + "sign({0})",
         Op.Reciprocal => "(1.0f / {0})",
@@ -149,7 +149,7 @@ internal abstract class CStyleRenderer
         Op.Div => "({0} / {1})",
         Op.FloorDiv => HelperPrefix + "floor_div({0}, {1})",
         Op.Remainder => HelperPrefix + "remainder({0}, {1})",
-        Op.Pow => Math("pow") + "({0}, {1})",
+        Op.Pow => MathFunction("pow") + "({0}, {1})",
         Op.Maximum => HelperPrefix + "maximum({0}, {1})",
         Op.Minimum => HelperPrefix + "minimum({0}, {1})",
         Op.Eq => "({0} == {1} ? 1.0f : 0.0f)",
@@ -168,7 +168,7 @@ internal abstract class CStyleRenderer
     public string Prelude()
     {
         string f = FloatType, u = UInt32Type, h = HalfBitsType, q = HelperQualifiers, p = HelperPrefix;
-        string Fn(string name) => Math(name);
+        string Fn(string name) => MathFunction(name);
         var sb = new StringBuilder();
 
         // f16: exact widening; narrowing rounds to nearest even (overflow to infinity, subnormals, quiet NaN).
