@@ -6,7 +6,8 @@ namespace Candle.Runtime.Kernels.Cpu;
 /// <summary>
 /// One float32 matrix product C[M, N] = A[M, K] · B[K, N] through <see cref="Sgemm"/> (batched operands flattened
 /// into rows by the compiler), with an optional generated epilogue applied to each finished tile of C and, for a
-/// weight B, panels packed once when the plan is created.
+/// weight B, panels packed once per process (<see cref="PackedWeightCache"/>, shared by every plan over the weight)
+/// the first time a product of more than one row runs; one-row products read the weight unpacked.
 /// Args: <c>epilogueArgs[E], aSlot, aOffset, aRowStride, aColStride, bSlot, bOffset, bRowStride, bColStride, cSlot,
 /// M, N, K, prepack, E</c> (offsets and strides in elements; C is dense). The epilogue is a generated elementwise
 /// kernel over C's M·N elements, in place, whose own arguments are the first E. One work item: Sgemm splits the
@@ -25,8 +26,8 @@ public static unsafe class GemmKernel
     }
 
     /// <summary>
-    /// Prepares a step: packs a constant weight B (when the step asks for it and B's geometry is static) and binds
-    /// the generated epilogue.
+    /// Prepares a step: arranges for a constant weight B to be packed when first needed (when the step asks for it
+    /// and B's geometry is static) and binds the generated epilogue.
     /// </summary>
     /// <param name="preparation">The step's constant arguments, the weights and the epilogue.</param>
     /// <returns>The kernel to call for the step.</returns>
@@ -35,12 +36,14 @@ public static unsafe class GemmKernel
         ArgumentNullException.ThrowIfNull(preparation);
         var c = preparation.ConstantArgs;
         int e = checked((int)(c[^1] ?? throw new ArgumentException("gemm: the epilogue argument count must be constant")));
-        PackedB? packed = null;
+        LazyPackedWeight? packed = null;
         if (c[e + Prepack] == 1 && c[e + BSlot] is long bSlot && c[e + BOffset] is long bOff && c[e + BRowStride] is long brs
             && c[e + BColStride] is long bcs && c[e + NArg] is long n && c[e + KArg] is long k
             && n > 0 && k > 0 && FitsInt(n, k, brs, bcs) && preparation.WeightAddress(bSlot) is var w && w != 0)
         {
-            packed = Sgemm.PackB((float*)w + bOff, (int)k, (int)n, (int)brs, (int)bcs);
+            // Without an owner to tell weights apart, the copy stays the plan's own (made on first use all the same).
+            object owner = preparation.WeightOwner(bSlot) ?? new object();
+            packed = new LazyPackedWeight(owner, (float*)w + bOff, (int)k, (int)n, (int)brs, (int)bcs);
         }
 
         var epilogue = preparation.Epilogue;
@@ -52,7 +55,7 @@ public static unsafe class GemmKernel
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Execute(nint[] slots, long[] args, PackedB? packed, KernelFn? epilogue)
+    private static void Execute(nint[] slots, long[] args, LazyPackedWeight? lazy, KernelFn? epilogue)
     {
         int e = (int)args[^1];
         long m = args[e + MArg], n = args[e + NArg], k = args[e + KArg];
@@ -67,8 +70,9 @@ public static unsafe class GemmKernel
         int ars = (int)args[e + ARowStride], acs = (int)args[e + AColStride];
         var pool = KernelPool.Current;
         // One row streams B once either way: the matrix-vector path reads the weight where it lies.
-        if (packed is not null && m > 1)
+        if (lazy is not null && m > 1)
         {
+            var packed = lazy.Value;
             if (epilogue is null)
             {
                 Sgemm.Multiply((int)m, a, ars, acs, packed, c, (int)n, pool: pool);
