@@ -46,6 +46,7 @@ internal sealed partial class GraphLowering
                 if (ReferenceEquals(n, mm) || n.Op == Op.Input)
                 {
                     var v = ReferenceEquals(n, mm) ? TensorView.Dense(cSlot, DType.F32, mm.Shape) : ins[body.Inputs.IndexOf(n)];
+                    if (v.IsDeferredCast) v = MaterializeCast(v);
                     if (v.IsConstant)
                     {
                         ops.Add(new BodyOp(Op.Full, n.DType, [], Constant: v.Constant!.Value));

@@ -14,7 +14,8 @@ internal sealed partial class GraphLowering
     /// <summary>
     /// Lowers a matmul. float32 products whose right operand is one matrix for every batch (a weight, broadcast by
     /// expands or size-1 batch dims) fold the batch dims into rows and become one 2-d GEMM (<c>rt:gemm</c>), with
-    /// constant weights packed when the plan is created and an optional epilogue; other float32 products are
+    /// constant weights packed once per process when first multiplied by more than one row, an optional epilogue,
+    /// and a bfloat16 weight whose cast was deferred read as it is stored; other float32 products are
     /// batched Sgemm calls over strided operands; other dtypes use the plain kernel.
     /// </summary>
     /// <param name="node">The matmul.</param>
@@ -24,9 +25,14 @@ internal sealed partial class GraphLowering
     private TensorView LowerMatMul(Node node, TensorView[] ins, Func<int, GemmEpilogue?>? epilogue, out bool fused)
     {
         fused = false;
-        var a = ins[0].IsConstant ? Dense(ins[0], "matmul") : ins[0];
+        var a = ins[0].IsConstant ? Dense(ins[0], "matmul") : ins[0].IsDeferredCast ? MaterializeCast(ins[0]) : ins[0];
         var b = ins[1].IsConstant ? Dense(ins[1], "matmul") : ins[1];
         int r = a.Rank, br = r - 2;
+        if (b.IsDeferredCast && !(node.DType == DType.F32 && SharedRightMatrix(b, br) && IsStaticWeightGeometry(b)))
+        {
+            b = MaterializeCast(b);
+        }
+
         var m = a.Shape[r - 2];
         var k = a.Shape[r - 1];
         var n = b.Shape[r - 1];
@@ -46,6 +52,7 @@ internal sealed partial class GraphLowering
                 b.Slot, b.Offset, b.Strides[r - 2], b.Strides[r - 1],
                 y.Slot, rows, n, k,
                 _options.PrepackWeights && _pb.KindOf(b.Slot) == Runtime.Plans.BufferKind.Weight ? 1 : 0,
+                (int)(b.StoredDType ?? DType.F32),
             };
             var epi = epilogue?.Invoke(y.Slot);
             var args = new List<Dim>();
@@ -80,6 +87,14 @@ internal sealed partial class GraphLowering
         }
 
         return batched;
+    }
+
+    /// <summary>True when the kernel can pack <paramref name="b"/> when the plan is created: static offset, strides and size.</summary>
+    private static bool IsStaticWeightGeometry(TensorView b)
+    {
+        int r = b.Rank;
+        return b.Offset.IsConstant && b.Strides[r - 2].IsConstant && b.Strides[r - 1].IsConstant
+            && b.Shape[r - 2].IsConstant && b.Shape[r - 1].IsConstant;
     }
 
     /// <summary>True when every batch of <paramref name="b"/> is the same matrix (batch dims of size 1 or stride 0).</summary>

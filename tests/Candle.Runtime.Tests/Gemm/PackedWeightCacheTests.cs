@@ -5,8 +5,8 @@ namespace Candle.Runtime.Tests.Gemm;
 
 /// <summary>
 /// The process-wide packed-weight cache behind <c>rt:gemm</c>: plans over one weight share one packed copy, one-row
-/// products never pack, and another weight at the same address is packed anew; every product is checked against a
-/// plain triple loop.
+/// products never pack, another weight at the same address is packed anew, and bfloat16 weights are read (GEMV) and
+/// packed (GEMM) as stored; every product is checked against a plain triple loop.
 /// </summary>
 [Collection(nameof(PackedWeightCacheTests))]
 public unsafe class PackedWeightCacheTests
@@ -54,6 +54,42 @@ public unsafe class PackedWeightCacheTests
         CheckProduct(second, w, rows: 4);
         Assert.Equal(before + 2, PackedWeightCache.Packs);
         GC.KeepAlive(first);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(7)]
+    public void Bf16WeightsAreWidenedAsTheyAreRead(int rows)
+    {
+        // bfloat16 bits of random values; the oracle widens them by hand (bits << 16) and sums in double.
+        var rng = new Random(rows + 40);
+        var w = GC.AllocateArray<ushort>(N * K, pinned: true);
+        for (int i = 0; i < w.Length; i++) w[i] = (ushort)(BitConverter.SingleToUInt32Bits((rng.NextSingle() * 2) - 1) >> 16);
+        var a = GC.AllocateArray<float>(rows * K, pinned: true);
+        for (int i = 0; i < a.Length; i++) a[i] = (rng.NextSingle() * 2) - 1;
+        var c = GC.AllocateArray<float>(rows * N, pinned: true);
+        long before = PackedWeightCache.Packs;
+        nint address = (nint)System.Runtime.CompilerServices.Unsafe.AsPointer(ref w[0]);
+        long?[] constants = [0, 0, K, 1, 1, 0, 1, K, 2, null, N, K, 1, (long)DType.BF16, 0];
+        var fn = GemmKernel.Prepare(new KernelPreparation(constants, s => s == 1 ? address : 0, null, s => s == 1 ? w : null));
+        fixed (float* pa = a)
+        fixed (ushort* pw = w)
+        fixed (float* pc = c)
+        {
+            fn([(nint)pa, (nint)pw, (nint)pc], [0, 0, K, 1, 1, 0, 1, K, 2, rows, N, K, 1, (long)DType.BF16, 0], 0, 1);
+        }
+
+        Assert.Equal(before + (rows > 1 ? 1 : 0), PackedWeightCache.Packs);
+        for (int i = 0; i < rows; i++)
+        {
+            for (int j = 0; j < N; j++)
+            {
+                double expected = 0;
+                for (int p = 0; p < K; p++) expected += (double)a[(i * K) + p] * BitConverter.Int32BitsToSingle(w[(j * K) + p] << 16);
+                Assert.Equal(expected, c[(i * N) + j], 1e-4);
+            }
+        }
     }
 
     // W[N, K] read as B = Wᵀ (row stride 1, column stride K), as a linear layer's weight is.

@@ -9,14 +9,16 @@ namespace Candle.Runtime.Kernels.Cpu;
 /// weight B, panels packed once per process (<see cref="PackedWeightCache"/>, shared by every plan over the weight)
 /// the first time a product of more than one row runs; one-row products read the weight unpacked.
 /// Args: <c>epilogueArgs[E], aSlot, aOffset, aRowStride, aColStride, bSlot, bOffset, bRowStride, bColStride, cSlot,
-/// M, N, K, prepack, E</c> (offsets and strides in elements; C is dense). The epilogue is a generated elementwise
+/// M, N, K, prepack, bType, E</c> (offsets and strides in elements; C is dense; bType is the <see cref="DType"/> B is
+/// stored in: float32, or a bfloat16 weight widened as it is read, which needs prepack for products of more than
+/// one row; plans without bType read float32). The epilogue is a generated elementwise
 /// kernel over C's M·N elements, in place, whose own arguments are the first E. One work item: Sgemm splits the
 /// product over <see cref="KernelPool.Current"/>.
 /// </summary>
 public static unsafe class GemmKernel
 {
     private const int ASlot = 0, AOffset = 1, ARowStride = 2, AColStride = 3, BSlot = 4, BOffset = 5, BRowStride = 6, BColStride = 7;
-    private const int CSlot = 8, MArg = 9, NArg = 10, KArg = 11, Prepack = 12;
+    private const int CSlot = 8, MArg = 9, NArg = 10, KArg = 11, Prepack = 12, BType = 13;
 
     /// <summary>The kernel without per-plan state (no packed weight, no epilogue).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -43,7 +45,8 @@ public static unsafe class GemmKernel
         {
             // Without an owner to tell weights apart, the copy stays the plan's own (made on first use all the same).
             object owner = preparation.WeightOwner(bSlot) ?? new object();
-            packed = new LazyPackedWeight(owner, (float*)w + bOff, (int)k, (int)n, (int)brs, (int)bcs);
+            bool bf16 = c.Count > e + BType + 1 && c[e + BType] == (long)DType.BF16;
+            packed = new LazyPackedWeight(owner, bf16 ? (ushort*)w + bOff : (float*)w + bOff, bf16, (int)k, (int)n, (int)brs, (int)bcs);
         }
 
         var epilogue = preparation.Epilogue;
@@ -86,8 +89,16 @@ public static unsafe class GemmKernel
             return;
         }
 
-        float* b = (float*)slots[args[e + BSlot]] + args[e + BOffset];
         int brs = (int)args[e + BRowStride], bcs = (int)args[e + BColStride];
+        if (args.Length > e + BType + 1 && args[e + BType] == (long)DType.BF16)
+        {
+            if (m != 1) throw new NotSupportedException($"gemm: a bfloat16 B multiplies {m} rows only when packed (the step must prepack a weight of static geometry)");
+            MultiplyRowBf16(a, acs, (ushort*)slots[args[e + BSlot]] + args[e + BOffset], brs, bcs, c, (int)n, (int)k, pool);
+            epilogue?.Invoke(slots, args, 0, n);
+            return;
+        }
+
+        float* b = (float*)slots[args[e + BSlot]] + args[e + BOffset];
         if (epilogue is null)
         {
             Sgemm.Multiply((int)m, (int)n, (int)k, a, ars, acs, b, brs, bcs, c, (int)n, pool: pool);
@@ -96,6 +107,23 @@ public static unsafe class GemmKernel
         {
             var epi = new KernelEpilogue(epilogue, slots, args, n);
             Sgemm.Multiply((int)m, (int)n, (int)k, a, ars, acs, b, brs, bcs, c, (int)n, in epi, pool: pool);
+        }
+    }
+
+    // One row times a bfloat16 weight; a strided row is gathered first (the GEMV reads it K times per column block).
+    private static void MultiplyRowBf16(float* a, int acs, ushort* b, int brs, int bcs, float* c, int n, int k, Threading.WorkerPool pool)
+    {
+        if (acs == 1 || k <= 1)
+        {
+            Bf16Gemv.Multiply(a, b, brs, bcs, c, n, k, pool);
+            return;
+        }
+
+        var row = GC.AllocateUninitializedArray<float>(k, pinned: true);
+        for (int p = 0; p < k; p++) row[p] = a[(long)p * acs];
+        fixed (float* r = row)
+        {
+            Bf16Gemv.Multiply(r, b, brs, bcs, c, n, k, pool);
         }
     }
 

@@ -9,15 +9,17 @@ internal sealed unsafe class LazyPackedWeight
 {
     private readonly object _owner;
     private readonly nint _b;
+    private readonly bool _bf16;
     private readonly int _k, _n, _rowStride, _colStride;
     private readonly object _gate = new();
     private volatile PackedB? _packed;
 
-    /// <summary>Describes the weight B[K, N] at <paramref name="b"/>, owned by <paramref name="owner"/>.</summary>
-    public LazyPackedWeight(object owner, float* b, int k, int n, int rowStride, int colStride)
+    /// <summary>Describes the weight B[K, N] at <paramref name="b"/> (bfloat16 when <paramref name="bf16"/>, else float32), owned by <paramref name="owner"/>.</summary>
+    public LazyPackedWeight(object owner, void* b, bool bf16, int k, int n, int rowStride, int colStride)
     {
         _owner = owner;
         _b = (nint)b;
+        _bf16 = bf16;
         _k = k;
         _n = n;
         _rowStride = rowStride;
@@ -35,7 +37,7 @@ internal sealed unsafe class LazyPackedWeight
             if (_packed is { } p) return p;
             lock (_gate)
             {
-                return _packed ??= PackedWeightCache.GetOrPack(_owner, (float*)_b, _k, _n, _rowStride, _colStride);
+                return _packed ??= PackedWeightCache.GetOrPack(_owner, (void*)_b, _bf16, _k, _n, _rowStride, _colStride);
             }
         }
     }

@@ -41,16 +41,17 @@ internal static unsafe class PackedWeightCache
     /// made now unless a live one with the same owner and geometry exists.
     /// </summary>
     /// <param name="owner">The object owning the weight's memory (an array or memory manager); kept only weakly.</param>
-    /// <param name="b">Address of B[0, 0].</param>
+    /// <param name="b">Address of B[0, 0]: float32 values, or bfloat16 ones when <paramref name="bf16"/>.</param>
+    /// <param name="bf16">Whether B holds bfloat16 values (widened to float32 as they are packed).</param>
     /// <param name="k">Rows of B.</param>
     /// <param name="n">Columns of B.</param>
     /// <param name="rowStride">Elements between rows of B.</param>
     /// <param name="colStride">Elements between columns of B.</param>
-    public static PackedB GetOrPack(object owner, float* b, int k, int n, int rowStride, int colStride)
+    public static PackedB GetOrPack(object owner, void* b, bool bf16, int k, int n, int rowStride, int colStride)
     {
         ArgumentNullException.ThrowIfNull(owner);
         var kind = SgemmKernelSelector.Best;
-        var key = new Key((nint)b, k, n, rowStride, colStride, kind);
+        var key = new Key((nint)b, bf16, k, n, rowStride, colStride, kind);
         lock (Gate)
         {
             if (Entries.TryGetValue(key, out var e) && e.Packed.TryGetTarget(out var hit)
@@ -61,7 +62,9 @@ internal static unsafe class PackedWeightCache
 
             // Packing under the lock keeps two plans prepared at once from packing the same weight twice; plans are
             // prepared rarely, so the serialization costs nothing that matters.
-            var packed = Sgemm.PackB(kind, b, k, n, rowStride, colStride);
+            var packed = bf16
+                ? Bf16Packing.PackB(kind, (ushort*)b, k, n, rowStride, colStride)
+                : Sgemm.PackB(kind, (float*)b, k, n, rowStride, colStride);
             Interlocked.Increment(ref _packs);
             Entries[key] = new Entry(new WeakReference<PackedB>(packed), new WeakReference<object>(owner));
             if (Entries.Count >= _sweepAt) Sweep();
@@ -80,7 +83,7 @@ internal static unsafe class PackedWeightCache
         _sweepAt = Math.Max(64, Entries.Count * 2);
     }
 
-    private readonly record struct Key(nint Address, int K, int N, int RowStride, int ColStride, SgemmKernelKind Kind);
+    private readonly record struct Key(nint Address, bool Bf16, int K, int N, int RowStride, int ColStride, SgemmKernelKind Kind);
 
     private sealed record Entry(WeakReference<PackedB> Packed, WeakReference<object> Owner);
 }
