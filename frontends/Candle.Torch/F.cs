@@ -15,6 +15,21 @@ public static class F
     /// <summary>x·sigmoid(x).</summary>
     public static Tensor Silu(Tensor input) => NotNull(input).Silu();
 
+    /// <summary>
+    /// softplus(x) = ln(1 + e^(β·x))/β, and x where β·x exceeds <paramref name="threshold"/> (torch.nn.functional.softplus).
+    /// </summary>
+    public static Tensor Softplus(Tensor input, double beta = 1, double threshold = 20)
+    {
+        var x = NotNull(input).Node;
+        if (beta == 1 && threshold == 20) return Tensor.Wrap(IrBuilder.Unary(Op.Softplus, x), input.Device);
+        var bx = IrBuilder.Binary(Op.Mul, x, beta);
+        var soft = IrBuilder.Binary(Op.Div, IrBuilder.Unary(Op.Softplus, bx), beta);
+        return Tensor.Wrap(IrBuilder.Where(IrBuilder.Binary(Op.Gt, bx, threshold), x, soft), input.Device);
+    }
+
+    /// <summary>mish(x) = x·tanh(softplus(x)) (torch.nn.functional.mish).</summary>
+    public static Tensor Mish(Tensor input) => Tensor.Wrap(IrBuilder.Unary(Op.Mish, NotNull(input).Node), input.Device);
+
     /// <summary>1/(1+e⁻ˣ).</summary>
     public static Tensor Sigmoid(Tensor input) => NotNull(input).Sigmoid();
 

@@ -248,6 +248,17 @@ public partial class Tensor
         return Wrap(IrBuilder.ScatterAdd(Node, dim, index.Node, src.Node), DeviceOf("scatter_add", this, index, src));
     }
 
+    /// <summary>
+    /// torch.slice_scatter (out of place): a copy of this tensor whose elements <paramref name="start"/>,
+    /// start + <paramref name="step"/>, ... along <paramref name="dim"/> are <paramref name="src"/>. In a traced graph over a
+    /// donated input (<see cref="TraceInput.Donated"/>) a compiled plan writes only those elements, in place.
+    /// </summary>
+    public Tensor SliceScatter(Tensor src, int dim, Dim start, int step = 1)
+    {
+        ArgumentNullException.ThrowIfNull(src);
+        return Wrap(IrBuilder.SliceScatter(Node, src.Node, dim, start, step), DeviceOf("slice_scatter", this, src));
+    }
+
     /// <summary>The lower triangle of the last two dims: elements with col − row ≤ <paramref name="diagonal"/>; others are zero.</summary>
     public Tensor Tril(long diagonal = 0) => Triangle(diagonal, lower: true);
 

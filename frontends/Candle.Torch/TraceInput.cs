@@ -40,8 +40,14 @@ public sealed class TraceInput
     /// <summary>The (possibly symbolic) shape.</summary>
     public Shape Shape { get; }
 
+    /// <summary>
+    /// Whether the caller hands this input's buffer over to the computation: a compiled plan may then write an output
+    /// that is a <see cref="Tensor.SliceScatter"/> of it in place (a preallocated cache).
+    /// </summary>
+    public bool Donated { get; init; }
+
     /// <summary>The IR input node.</summary>
-    public Node ToNode() => IrBuilder.Input(Name, DType, Shape);
+    public Node ToNode() => Donated ? IrBuilder.DonatedInput(Name, DType, Shape) : IrBuilder.Input(Name, DType, Shape);
 
     /// <inheritdoc/>
     public override string ToString() => $"{Name}: {DType.TorchName()}{Shape}";

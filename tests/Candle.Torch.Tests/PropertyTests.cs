@@ -64,7 +64,7 @@ public class PropertyTests
             var x = Tensors.Randn([a, b, c], seed);
             var total = x.Sum().Item();
             var bySlices = x.Unbind(0).Sum(t => t.Sum().Item());
-            Assert.Equal(total, bySlices, 4);
+            Assert.True(Math.Abs(total - bySlices) <= 1e-5 * (1 + Math.Abs(total)), $"sum {total} vs sum of slice sums {bySlices}");
             Assert.Equal(x.Sum(1).Sum(0).ToFloatArray(), x.Sum([0, 1]).ToFloatArray(), (p, q) => Math.Abs(p - q) < 1e-4);
             if (c > 0) Assert.Equal(x.Max().Item(), x.AMax([2]).Max().Item());
         }, iter: 40);

@@ -18,7 +18,7 @@ public class GoldenTests
     {
         var reference = Reference.Load(name);
         var model = ModelRegistry.Load(reference.Dir);
-        var exe = ExecutionBackends.Get(backend).Compile(model.TraceForward(), CompileOptions.Default);
+        var exe = BackendRegistry.Get(backend).Compile(model.TraceForward(), CompileOptions.Default);
         var logits = exe.Run([reference.Tensors["input_ids"]])[0];
         Assert.True(TestUtil.MaxAbsDiff(logits, reference.Tensors["logits"]) <= 1e-4, $"max abs error {TestUtil.MaxAbsDiff(logits, reference.Tensors["logits"])}");
     }
@@ -32,7 +32,7 @@ public class GoldenTests
     {
         var reference = Reference.Load(name);
         var model = (ICausalLanguageModel)ModelRegistry.Load(reference.Dir);
-        var generator = new TextGenerator(model, ExecutionBackends.Get(backend));
+        var generator = new TextGenerator(model, BackendRegistry.Get(backend));
         var result = generator.Generate(reference.PromptIds, new GenerationOptions { MaxNewTokens = reference.GreedyContinuation.Length });
         Assert.Equal(reference.GreedyContinuation, result.GeneratedIds);
         Assert.Equal(reference.Tensors["generated_ids"].ToInt64().Select(x => (int)x), result.Ids);

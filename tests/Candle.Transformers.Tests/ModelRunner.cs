@@ -9,7 +9,7 @@ namespace Candle.Transformers.Tests;
 internal static class ModelRunner
 {
     public static HostTensor FullLogits(IPretrainedModel model, long[] ids, int batch = 1, string backend = "reference") =>
-        ExecutionBackends.Get(backend).Compile(model.TraceForward(), CompileOptions.Default).Run([HostTensor.FromArray(ids, batch, ids.Length / batch)])[0];
+        BackendRegistry.Get(backend).Compile(model.TraceForward(), CompileOptions.Default).Run([HostTensor.FromArray(ids, batch, ids.Length / batch)])[0];
 
     public static long[] RandomIds(int n, int seed, int vocab)
     {
@@ -26,7 +26,7 @@ internal static class ModelRunner
         int n = ids.Length / batch;
         int v = model.VocabSize;
         var full = FullLogits(model, ids, batch).ToFloat32();
-        var session = new DecoderSession(model, ExecutionBackends.Get(backend));
+        var session = new DecoderSession(model, BackendRegistry.Get(backend));
         session.Reset(n, batch);
         var prompt = new long[batch * prefill];
         for (int b = 0; b < batch; b++) Array.Copy(ids, b * n, prompt, b * prefill, prefill);

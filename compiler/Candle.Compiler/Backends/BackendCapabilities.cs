@@ -16,6 +16,21 @@ public sealed record BackendCapabilities(
     int SharedMemoryBytes,
     bool SupportsFusedGroups)
 {
+    /// <summary>
+    /// True for a backend that runs graphs exactly as written (the reference interpreter, the oracle every other backend
+    /// is compared with): the driver runs no optimization pass for it.
+    /// </summary>
+    public bool RunsGraphsAsWritten { get; init; }
+
+    /// <summary>
+    /// The <see cref="Passes.FusedKinds"/> the backend compiles into one kernel each; null for every kind. Fusion forms
+    /// no group of another kind, so no group is formed only to be taken apart again by the lowering.
+    /// </summary>
+    public IReadOnlySet<string>? FusedKinds { get; init; }
+
+    /// <summary>True when fused groups of <paramref name="kind"/> become one kernel on this backend.</summary>
+    public bool Fuses(string kind) => SupportsFusedGroups && (FusedKinds is null || FusedKinds.Contains(kind));
+
     /// <summary>True when <paramref name="op"/> is lowered natively.</summary>
     public bool Supports(Op op) => Ops.Contains(op);
 }

@@ -9,6 +9,9 @@ public sealed record CompileOptions
     /// <summary>Worker threads for kernels; 0 means the processor count.</summary>
     public int Threads { get; init; }
 
+    /// <summary>The backend that lowers and runs the graph; null for <see cref="BackendRegistry.Default"/> (the CPU).</summary>
+    public IBackend? Backend { get; init; }
+
     /// <summary>Default options.</summary>
     public static CompileOptions Default { get; } = new();
 }

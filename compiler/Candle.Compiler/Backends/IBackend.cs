@@ -4,7 +4,10 @@ using Candle.Runtime.Execution;
 namespace Candle.Compiler.Backends;
 
 /// <summary>
-/// A code generator and executor for graphs. Lowering asks <see cref="Capabilities"/>, never a concrete type.
+/// A code generator and executor for graphs. The compiler driver (<see cref="CandleCompiler"/>) runs the pass pipeline
+/// for the backend's <see cref="Capabilities"/>; the backend only lowers the optimized graph. Passes and lowering ask
+/// capabilities, never a concrete type. A backend holds no per-compilation state, so one instance serves many
+/// compilations at once.
 /// </summary>
 public interface IBackend
 {
@@ -17,7 +20,8 @@ public interface IBackend
     /// <summary>Whether the backend can run on this machine (a GPU backend without a GPU is not).</summary>
     bool IsAvailable { get; }
 
-    /// <summary>Compiles an (already optimized) graph into something that runs.</summary>
+    /// <summary>Lowers a graph that the driver has optimized for <see cref="Capabilities"/> into something that runs.</summary>
     /// <exception cref="BackendUnavailableException">The backend cannot run on this machine.</exception>
-    IExecutable Compile(Graph graph, CompileOptions options);
+    /// <exception cref="NotSupportedException">A node cannot be lowered (the message names it).</exception>
+    IExecutable Lower(Graph optimizedGraph, CompileOptions options);
 }

@@ -116,6 +116,24 @@ public static partial class IrBuilder
         return Node.Create(Op.Slice, new SliceAttrs(a, start, start + length, step), x);
     }
 
+    /// <summary>
+    /// torch.slice_scatter: a copy of <paramref name="x"/> whose elements <paramref name="start"/>,
+    /// start + <paramref name="step"/>, ... along <paramref name="axis"/> are replaced by <paramref name="src"/> (cast to
+    /// x's dtype). Compiled plans write it in place when x is a donated input read by nothing else.
+    /// </summary>
+    /// <exception cref="IrException">The source does not have the slice's shape, or the slice is out of range.</exception>
+    public static Node SliceScatter(Node x, Node src, int axis, Dim start, int step = 1)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(src);
+        int a = x.Shape.Axis(axis, "slice_scatter");
+        if (step < 1) throw IrException.For(Op.SliceScatter, [x, src], $"step must be ≥ 1, got {step}");
+        if (src.Shape.Rank != x.Shape.Rank) throw IrException.For(Op.SliceScatter, [x, src], "source must have the input's rank");
+        var len = src.Shape[a];
+        var end = step == 1 || len == Dim.Zero ? start + len : start + ((len - 1) * step) + 1;
+        return Node.Create(Op.SliceScatter, new SliceAttrs(a, start, end, step), x, Cast(src, x.DType));
+    }
+
     /// <summary>Concatenates along <paramref name="axis"/> with dtype promotion.</summary>
     public static Node Concat(IEnumerable<Node> xs, int axis)
     {

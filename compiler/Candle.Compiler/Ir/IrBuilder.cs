@@ -15,6 +15,14 @@ public static partial class IrBuilder
     public static Node Input(string name, DType dtype, Shape shape) =>
         Node.Create(Op.Input, [], new InputAttrs(name, dtype, shape));
 
+    /// <summary>
+    /// A graph input whose buffer the caller hands over: a compiled plan may overwrite it, so that an output computed
+    /// as a <see cref="SliceScatter"/> of it is written in place and returned as the input's own memory (a KV cache).
+    /// The reference interpreter leaves it untouched; the values of the outputs are the same either way.
+    /// </summary>
+    public static Node DonatedInput(string name, DType dtype, Shape shape) =>
+        Node.Create(Op.Input, [], new InputAttrs(name, dtype, shape, Donated: true));
+
     /// <summary>A constant holding <paramref name="data"/> (not copied); <paramref name="name"/> names a weight.</summary>
     public static Node Constant(HostTensor data, string? name = null) =>
         Node.Create(Op.Constant, [], new ConstantAttrs(data, name));
@@ -36,10 +44,18 @@ public static partial class IrBuilder
     /// <summary>A unary op; integer inputs of float-only ops are promoted to float32 as PyTorch does.</summary>
     public static Node Unary(Op op, Node x)
     {
-        if (!op.IsUnary() || op == Op.Cast) throw IrException.For(op, [x], "is not a unary op");
-        if (op == Op.LogicalNot) return Node.Create(op, null, Cast(x, DType.Bool));
-        if (IsFloatOnly(op) && !x.DType.IsFloat()) x = Cast(x, DType.F32);
-        if (!x.DType.IsFloat() && op is Op.Floor or Op.Ceil or Op.Round) return x;
+        if (!op.IsUnary() || op.UnaryRule() == UnaryTyping.Cast) throw IrException.For(op, [x], "is not a unary op");
+        switch (op.UnaryRule())
+        {
+            case UnaryTyping.Logical:
+                return Node.Create(op, null, Cast(x, DType.Bool));
+            case UnaryTyping.Float when !x.DType.IsFloat():
+                x = Cast(x, DType.F32);
+                break;
+            case UnaryTyping.Rounding when !x.DType.IsFloat():
+                return x;
+        }
+
         return Node.Create(op, null, x);
     }
 
@@ -51,9 +67,10 @@ public static partial class IrBuilder
     {
         if (!op.IsBinary()) throw IrException.For(op, [a, b], "is not a binary op");
         var shape = BroadcastShapes(op, a, b);
-        DType dt = op is Op.LogicalAnd or Op.LogicalOr ? DType.Bool : DTypeExtensions.Promote(a.DType, b.DType);
-        if (op == Op.Div && !dt.IsFloat()) dt = DType.F32;
-        if (dt == DType.Bool && op is Op.Sub or Op.Div or Op.Pow or Op.FloorDiv or Op.Remainder)
+        var typing = op.BinaryRule();
+        DType dt = typing == BinaryTyping.Logical ? DType.Bool : DTypeExtensions.Promote(a.DType, b.DType);
+        if (typing == BinaryTyping.TrueDivision && !dt.IsFloat()) dt = DType.F32;
+        if (dt == DType.Bool && typing is BinaryTyping.Arithmetic)
         {
             throw IrException.For(op, [a, b], "is not defined for bool tensors");
         }
@@ -126,10 +143,6 @@ public static partial class IrBuilder
     /// <summary>A fused group over <paramref name="inputs"/> computing <paramref name="body"/>.</summary>
     public static Node Fused(Graph body, string kind, IEnumerable<Node> inputs) =>
         Node.Create(Op.Fused, [.. inputs], new FusedAttrs(body, kind));
-
-    private static bool IsFloatOnly(Op op) =>
-        op is Op.Exp or Op.Log or Op.Sqrt or Op.Rsqrt or Op.Sin or Op.Cos or Op.Tanh or Op.Sigmoid or Op.Gelu or Op.GeluTanh
-            or Op.Silu or Op.Erf or Op.Reciprocal;
 
     private static ImmutableArray<Node> Arr(params Node[] n) => [.. n];
 }

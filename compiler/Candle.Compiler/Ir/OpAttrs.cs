@@ -12,10 +12,10 @@ public abstract record OpAttrs
 }
 
 /// <summary>Name of a graph input.</summary>
-public sealed record InputAttrs(string Name, DType DType, Shape Shape) : OpAttrs
+public sealed record InputAttrs(string Name, DType DType, Shape Shape, bool Donated = false) : OpAttrs
 {
     /// <inheritdoc/>
-    public override string Describe() => $"name={Name}";
+    public override string Describe() => Donated ? $"name={Name}, donated" : $"name={Name}";
 }
 
 /// <summary>Constant data; compared by reference so weights are never compared byte by byte.</summary>

@@ -57,28 +57,25 @@ public static class ShapeInference
                 return (a.DType, new Shape(a.Length));
             }
 
-            case Op.Cast:
-                Arity(1);
-                return (A<CastAttrs>().DType, inputs[0].Shape);
-
-            case Op.LogicalNot:
-                Arity(1);
-                RequireDType(inputs[0], DType.Bool, Fail);
-                return (DType.Bool, inputs[0].Shape);
-
             case var _ when op.IsUnary():
+            {
                 Arity(1);
-                if (FloatOnly(op) && !inputs[0].DType.IsFloat())
+                var x = inputs[0];
+                switch (op.UnaryRule())
                 {
-                    throw Fail($"needs a floating-point input, got {inputs[0].DType.TorchName()}");
+                    case UnaryTyping.Cast:
+                        return (A<CastAttrs>().DType, x.Shape);
+                    case UnaryTyping.Logical:
+                        RequireDType(x, DType.Bool, Fail);
+                        return (DType.Bool, x.Shape);
+                    case UnaryTyping.Float when !x.DType.IsFloat():
+                        throw Fail($"needs a floating-point input, got {x.DType.TorchName()}");
+                    case UnaryTyping.Numeric or UnaryTyping.Rounding when x.DType == DType.Bool:
+                        throw Fail("is not defined for bool tensors");
                 }
 
-                if (inputs[0].DType == DType.Bool && op is not (Op.Abs or Op.Relu))
-                {
-                    throw Fail("is not defined for bool tensors");
-                }
-
-                return (inputs[0].DType, inputs[0].Shape);
+                return (x.DType, x.Shape);
+            }
 
             case var _ when op.IsBinary():
             {
@@ -89,25 +86,17 @@ public static class ShapeInference
                     throw Fail("operands must share a dtype (IrBuilder inserts the casts)");
                 }
 
-                if (op is Op.LogicalAnd or Op.LogicalOr)
+                switch (op.BinaryRule())
                 {
-                    RequireDType(inputs[0], DType.Bool, Fail);
-                    return (DType.Bool, inputs[0].Shape);
-                }
-
-                if (op.IsComparison())
-                {
-                    return (DType.Bool, inputs[0].Shape);
-                }
-
-                if (inputs[0].DType == DType.Bool && op is not (Op.Maximum or Op.Minimum or Op.Mul or Op.Add))
-                {
-                    throw Fail("is not defined for bool tensors");
-                }
-
-                if (op == Op.Div && !inputs[0].DType.IsFloat())
-                {
-                    throw Fail("true division needs floating-point operands (IrBuilder casts integers)");
+                    case BinaryTyping.Logical:
+                        RequireDType(inputs[0], DType.Bool, Fail);
+                        return (DType.Bool, inputs[0].Shape);
+                    case BinaryTyping.Comparison:
+                        return (DType.Bool, inputs[0].Shape);
+                    case BinaryTyping.Arithmetic or BinaryTyping.TrueDivision when inputs[0].DType == DType.Bool:
+                        throw Fail("is not defined for bool tensors");
+                    case BinaryTyping.TrueDivision when !inputs[0].DType.IsFloat():
+                        throw Fail("true division needs floating-point operands (IrBuilder casts integers)");
                 }
 
                 return (inputs[0].DType, inputs[0].Shape);
@@ -322,6 +311,29 @@ public static class ShapeInference
                 return (x.DType, idx.Shape);
             }
 
+            case Op.SliceScatter:
+            {
+                Arity(2);
+                var a = A<SliceAttrs>();
+                var (x, src) = (inputs[0], inputs[1]);
+                CheckAxis(a.Axis, x.Shape.Rank, Fail);
+                if (a.Step < 1) throw Fail($"step must be ≥ 1, got {a.Step}");
+                if (src.DType != x.DType) throw Fail("source must have the input's dtype");
+                var len = (a.End - a.Start + (a.Step - 1)) / a.Step;
+                if (!src.Shape.Equals(x.Shape.With(a.Axis, len)))
+                {
+                    throw Fail($"source must have shape {x.Shape.With(a.Axis, len)} (the slice [{a.Start}:{a.End}:{a.Step}] of dimension {a.Axis}), got {src.Shape}");
+                }
+
+                if (a.Start.TryGetConstant() is long s0 && a.End.TryGetConstant() is long e0)
+                {
+                    if (s0 < 0 || s0 > e0) throw Fail($"slice [{s0}:{e0}] is out of order");
+                    if (x.Shape[a.Axis].TryGetConstant() is long d0 && e0 > d0) throw Fail($"slice end {e0} is beyond dimension {a.Axis} of size {d0}");
+                }
+
+                return (x.DType, x.Shape);
+            }
+
             case Op.ScatterAdd:
             {
                 Arity(3);
@@ -463,10 +475,6 @@ public static class ShapeInference
                 throw Fail("has no typing rule");
         }
     }
-
-    private static bool FloatOnly(Op op) =>
-        op is Op.Exp or Op.Log or Op.Sqrt or Op.Rsqrt or Op.Sin or Op.Cos or Op.Tanh or Op.Sigmoid or Op.Gelu or Op.GeluTanh
-            or Op.Silu or Op.Erf or Op.Reciprocal;
 
     private static (DType, Shape) InferConv(Op op, ImmutableArray<Node> inputs, ConvAttrs a, Func<string, IrException> fail)
     {

@@ -10,14 +10,21 @@ public static class SymbolBindings
     /// exactly that symbol; then checks every input dim evaluates to the given size.
     /// </summary>
     /// <exception cref="ArgumentException">The message names the input, the expected and the given type.</exception>
-    public static Dictionary<string, long> Bind(IReadOnlyList<Node> graphInputs, IReadOnlyList<HostTensor> values)
+    public static Dictionary<string, long> Bind(IReadOnlyList<Node> graphInputs, IReadOnlyList<HostTensor> values) => Bind(graphInputs, values, null);
+
+    /// <summary>
+    /// As <see cref="Bind(IReadOnlyList{Node}, IReadOnlyList{HostTensor})"/>, starting from symbol values already known
+    /// (those of an enclosing graph, for the body of a fused node).
+    /// </summary>
+    /// <exception cref="ArgumentException">An input has the wrong count, dtype, rank or size.</exception>
+    public static Dictionary<string, long> Bind(IReadOnlyList<Node> graphInputs, IReadOnlyList<HostTensor> values, IReadOnlyDictionary<string, long>? known)
     {
         if (graphInputs.Count != values.Count)
         {
             throw new ArgumentException($"graph takes {graphInputs.Count} inputs ({string.Join(", ", graphInputs.Select(Name))}) but {values.Count} were given");
         }
 
-        var env = new Dictionary<string, long>(StringComparer.Ordinal);
+        var env = known is null ? new Dictionary<string, long>(StringComparer.Ordinal) : new Dictionary<string, long>(known, StringComparer.Ordinal);
         for (int i = 0; i < values.Count; i++)
         {
             var n = graphInputs[i];

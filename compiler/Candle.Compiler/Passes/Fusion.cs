@@ -17,9 +17,20 @@ public sealed class Fusion : Pass
     public override PassInfo Info { get; } = new("fusion", 2);
 
     /// <summary>The groups fusion forms on <paramref name="graph"/> (groups of one node included).</summary>
-    public static IReadOnlyList<FusionGroup> FindGroups(Graph graph)
+    public static IReadOnlyList<FusionGroup> FindGroups(Graph graph) => FindGroups(graph, null);
+
+    /// <summary>
+    /// The groups fusion forms on <paramref name="graph"/> for a target that fuses the kinds
+    /// <paramref name="capabilities"/> names (every kind when null): a reduction or matmul joins no group when its
+    /// kind is not fused there.
+    /// </summary>
+    public static IReadOnlyList<FusionGroup> FindGroups(Graph graph, Backends.BackendCapabilities? capabilities)
     {
         ArgumentNullException.ThrowIfNull(graph);
+        bool IsFusible(Node n) =>
+            (n.Op.IsElementwise() && Fuses(capabilities, FusedKinds.Elementwise))
+            || (n.Op.IsReduce() && Fuses(capabilities, FusedKinds.Reduce))
+            || (n.Op == Op.MatMul && Fuses(capabilities, FusedKinds.MatMulEpilogue));
         var users = graph.Users;
         var outputs = new HashSet<Node>(graph.Outputs, ReferenceEqualityComparer.Instance);
         var groupOf = new Dictionary<Node, FusionGroup>(ReferenceEqualityComparer.Instance);
@@ -55,7 +66,7 @@ public sealed class Fusion : Pass
     {
         ArgumentNullException.ThrowIfNull(graph);
         if (context?.Capabilities is { SupportsFusedGroups: false }) return graph;
-        var byRoot = FindGroups(graph).Where(g => g.Members.Count >= 2).ToDictionary<FusionGroup, Node>(g => g.Root, ReferenceEqualityComparer.Instance);
+        var byRoot = FindGroups(graph, context?.Capabilities).Where(g => g.Members.Count >= 2).ToDictionary<FusionGroup, Node>(g => g.Root, ReferenceEqualityComparer.Instance);
         if (byRoot.Count == 0) return graph;
         var inner = new HashSet<Node>(byRoot.Values.SelectMany(g => g.Members.Where(m => !ReferenceEquals(m, g.Root))), ReferenceEqualityComparer.Instance);
         var map = new Dictionary<Node, Node>(ReferenceEqualityComparer.Instance);
@@ -70,7 +81,7 @@ public sealed class Fusion : Pass
         return new Graph(graph.Inputs.Select(i => map[i]), graph.Outputs.Select(o => map[o]), graph.OutputNames);
     }
 
-    private static bool IsFusible(Node n) => n.Op.IsElementwise() || n.Op.IsReduce() || n.Op == Op.MatMul;
+    private static bool Fuses(Backends.BackendCapabilities? capabilities, string kind) => capabilities?.Fuses(kind) ?? true;
 
     private static Node Build(FusionGroup group, Graph graph, Dictionary<Node, Node> outer)
     {

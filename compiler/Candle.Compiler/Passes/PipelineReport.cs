@@ -23,6 +23,12 @@ public sealed class PipelineReport
     /// <summary>Kernel estimate after the last pass (or null).</summary>
     public int? FinalKernels => _passes.Count > 0 ? _passes[^1].KernelsAfter : null;
 
+    /// <summary>
+    /// The kernel calls the compiled plan runs (generated kernels, library kernels, copies and fills), once the backend
+    /// has lowered the optimized graph; null before lowering or for a backend without plans.
+    /// </summary>
+    public int? KernelsRun { get; set; }
+
     /// <summary>Total time of all passes.</summary>
     public TimeSpan TotalTime => TimeSpan.FromTicks(_passes.Sum(p => p.Elapsed.Ticks));
 
@@ -41,6 +47,7 @@ public sealed class PipelineReport
         }
 
         sb.Append(ci, $"{"total",-28} {$"{InitialNodes}→{FinalNodes}",13} {$"{InitialKernels}→{FinalKernels}",13} {TotalTime.TotalMilliseconds,9:F2}\n");
+        if (KernelsRun is int run) sb.Append(ci, $"{"kernels the plan runs",-28} {string.Empty,13} {run,13}\n");
         return sb.ToString();
     }
 }

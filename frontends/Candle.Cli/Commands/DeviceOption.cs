@@ -14,5 +14,5 @@ internal static class DeviceOption
     };
 
     /// <summary>The backend for a device name.</summary>
-    public static IBackend Resolve(string device) => ExecutionBackends.Get(device);
+    public static IBackend Resolve(string device) => BackendRegistry.Get(device);
 }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Candle.Compiler.Backends;
 using Candle.Runtime;
 using Candle.Runtime.Tensors;
 using Candle.Runtime.Weights.SafeTensors;

@@ -8,13 +8,15 @@ namespace Candle.Transformers.Generation;
 
 /// <summary>
 /// A causal language model compiled for generation: one prefill plan and one decode plan (each compiled once,
-/// with symbolic lengths) and a preallocated <see cref="KvCache"/> they read and fill.
+/// with symbolic lengths) and a preallocated <see cref="KvCache"/> they read and fill. A decode step hands the plan
+/// the cache rows with room for the new token; compiled plans write the new entries there in place, so no step copies
+/// the past. Disposing releases both plans.
 /// </summary>
-public sealed class DecoderSession
+public sealed class DecoderSession : IDisposable
 {
     private readonly IExecutable _prefill;
     private readonly IExecutable _decode;
-    private readonly int[] _prefillNewKeys, _prefillNewValues, _decodeNewKeys, _decodeNewValues;
+    private readonly int[] _prefillNewKeys, _prefillNewValues, _decodePresentKeys, _decodePresentValues;
     private readonly int _prefillLogits, _decodeLogits;
     private readonly string[] _decodeInputs;
 
@@ -36,8 +38,8 @@ public sealed class DecoderSession
         _decodeLogits = IndexOf(_decode.OutputNames, DecoderGraphNames.Logits, "decode");
         _prefillNewKeys = [.. Enumerable.Range(0, layers).Select(l => IndexOf(_prefill.OutputNames, DecoderGraphNames.NewKeys(l), "prefill"))];
         _prefillNewValues = [.. Enumerable.Range(0, layers).Select(l => IndexOf(_prefill.OutputNames, DecoderGraphNames.NewValues(l), "prefill"))];
-        _decodeNewKeys = [.. Enumerable.Range(0, layers).Select(l => IndexOf(_decode.OutputNames, DecoderGraphNames.NewKeys(l), "decode"))];
-        _decodeNewValues = [.. Enumerable.Range(0, layers).Select(l => IndexOf(_decode.OutputNames, DecoderGraphNames.NewValues(l), "decode"))];
+        _decodePresentKeys = [.. Enumerable.Range(0, layers).Select(l => IndexOf(_decode.OutputNames, DecoderGraphNames.PresentKeys(l), "decode"))];
+        _decodePresentValues = [.. Enumerable.Range(0, layers).Select(l => IndexOf(_decode.OutputNames, DecoderGraphNames.PresentValues(l), "decode"))];
         _decodeInputs = [.. _decode.InputNames];
     }
 
@@ -108,8 +110,21 @@ public sealed class DecoderSession
         }
 
         var outputs = _decode.Run(args);
-        cache.Commit([.. _decodeNewKeys.Select(i => outputs[i])], [.. _decodeNewValues.Select(i => outputs[i])]);
+        cache.CommitRows([.. _decodePresentKeys.Select(i => outputs[i])], [.. _decodePresentValues.Select(i => outputs[i])], 1);
         return outputs[_decodeLogits];
+    }
+
+    /// <summary>The compiled prefill step.</summary>
+    public IExecutable PrefillPlan => _prefill;
+
+    /// <summary>The compiled decode step.</summary>
+    public IExecutable DecodePlan => _decode;
+
+    /// <summary>Releases both compiled plans.</summary>
+    public void Dispose()
+    {
+        _prefill.Dispose();
+        _decode.Dispose();
     }
 
     private static HostTensor DecodeInput(string name, HostTensor ids, HostTensor positions, KvCache cache)
@@ -118,8 +133,8 @@ public sealed class DecoderSession
         if (name == DecoderGraphNames.PositionIds) return positions;
         for (int l = 0; l < cache.Layers; l++)
         {
-            if (name == DecoderGraphNames.PastKeys(l)) return cache.Keys(l);
-            if (name == DecoderGraphNames.PastValues(l)) return cache.Values(l);
+            if (name == DecoderGraphNames.CacheKeys(l)) return cache.KeyRows(l, ids.Shape[1]);
+            if (name == DecoderGraphNames.CacheValues(l)) return cache.ValueRows(l, ids.Shape[1]);
         }
 
         throw new InvalidOperationException($"the decode graph has an unexpected input '{name}'");

@@ -12,9 +12,10 @@ namespace Candle.Transformers.Generation;
 /// Generates text with a causal language model: the prompt runs through the compiled prefill plan, then each new
 /// token through the compiled decode plan, reading and filling a preallocated KV cache. Tokens are picked by a
 /// <see cref="Sampler"/> (greedy, temperature, top-k, top-p, repetition penalty, seed), generation ends at a stop
-/// token or the token budget, and each token is streamed to a callback as it is chosen.
+/// token or the token budget, and each token is streamed to a callback as it is chosen. Disposing releases the
+/// compiled plans.
 /// </summary>
-public sealed class TextGenerator
+public sealed class TextGenerator : IDisposable
 {
     /// <summary>Compiles <paramref name="model"/>'s prefill and decode steps with <paramref name="backend"/>.</summary>
     /// <param name="model">The model.</param>
@@ -42,7 +43,7 @@ public sealed class TextGenerator
     /// </summary>
     /// <exception cref="NotSupportedException">The model is not a causal language model.</exception>
     public static TextGenerator Load(string modelDirectory, string backend = "cpu", ModelLoadOptions? loadOptions = null, CompileOptions? compileOptions = null) =>
-        Load(modelDirectory, ExecutionBackends.Get(backend), loadOptions, compileOptions);
+        Load(modelDirectory, BackendRegistry.Get(backend), loadOptions, compileOptions);
 
     /// <summary>Loads a Hugging Face model directory and compiles it for generation with <paramref name="backend"/>.</summary>
     /// <exception cref="NotSupportedException">The model is not a causal language model.</exception>
@@ -56,6 +57,9 @@ public sealed class TextGenerator
 
         return new TextGenerator(lm, backend, TokenizerLoader.TryLoad(modelDirectory), compileOptions);
     }
+
+    /// <summary>Releases the compiled plans.</summary>
+    public void Dispose() => Session.Dispose();
 
     /// <summary>Tokenizes <paramref name="prompt"/> and generates.</summary>
     /// <exception cref="InvalidOperationException">The generator has no tokenizer.</exception>

@@ -1,3 +1,4 @@
+using Candle.Compiler;
 using Candle.Compiler.Backends;
 using Candle.Compiler.Backends.Cpu;
 using Candle.Compiler.Ir;
@@ -15,10 +16,8 @@ public static class CandlePlans
     /// <summary>As <see cref="Compile(Graph, int, int)"/>, also returning the optimized graph and the pipeline's report.</summary>
     public static Plan Compile(Graph graph, int optLevel, int threads, out Graph optimized, out PipelineReport report)
     {
-        var backend = new CpuBackend();
-        var plan = backend.CompilePlan(graph, new CompileOptions { OptLevel = optLevel, Threads = threads });
-        report = backend.LastPipelineReport ?? new PipelineReport();
-        optimized = backend.Optimize(graph, optLevel);
-        return plan;
+        var options = new CompileOptions { OptLevel = optLevel, Threads = threads, Backend = CpuBackend.Instance };
+        optimized = CandleCompiler.Optimize(graph, options, out report);
+        return CpuBackend.Instance.LowerPlan(optimized, options);
     }
 }

@@ -4,9 +4,10 @@ namespace Candle.Runtime.Execution;
 
 /// <summary>
 /// Something that maps named input tensors to named output tensors: a compiled plan, or a graph bound to
-/// the reference interpreter. Implementations are safe to call from many threads at once.
+/// the reference interpreter. Implementations are safe to call from many threads at once. Disposing releases what
+/// the executable holds (pinned weights, worker threads, device memory).
 /// </summary>
-public interface IExecutable
+public interface IExecutable : IDisposable
 {
     /// <summary>Input names, in calling order.</summary>
     IReadOnlyList<string> InputNames { get; }

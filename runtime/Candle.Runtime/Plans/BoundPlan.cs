@@ -19,7 +19,8 @@ internal sealed class BoundPlan
 
     public required int[][] OutputShapes { get; init; }
 
-    public static BoundPlan Create(PlanDefinition def, IReadOnlyDictionary<string, long> env)
+    /// <summary>Resolves the plan for <paramref name="env"/>; <paramref name="layout"/> assigns arena offsets from sizes and lifetimes.</summary>
+    public static BoundPlan Create(PlanDefinition def, IReadOnlyDictionary<string, long> env, Func<long[], int[], int[], (long[] Offsets, long Peak)> layout)
     {
         int nb = def.Buffers.Count;
         var bytes = new long[nb];
@@ -35,7 +36,6 @@ internal sealed class BoundPlan
         var ab = new long[arena.Count];
         var af = new int[arena.Count];
         var al = new int[arena.Count];
-        var ao = new long[arena.Count];
         for (int i = 0; i < arena.Count; i++)
         {
             var b = def.Buffers[arena[i]];
@@ -44,7 +44,7 @@ internal sealed class BoundPlan
             al[i] = b.LastStep;
         }
 
-        long peak = MemoryPlanner.Assign(ab, af, al, ao);
+        var (ao, peak) = layout(ab, af, al);
         for (int i = 0; i < arena.Count; i++) offsets[arena[i]] = ao[i];
         int ns = def.Steps.Count;
         var args = new long[ns][];

@@ -17,6 +17,8 @@ namespace Candle.Runtime.Plans;
 /// outputs are fresh tensors. Symbolic dimensions are resolved when called, so one plan serves every value of them.
 /// <see cref="Run"/> may be called from many threads at once. <see cref="Save"/> writes the plan, its generated kernel
 /// assembly and its weights to one file that <see cref="Load"/> reads with this assembly alone.
+/// An output whose buffer is an input's (a donated input updated in place, such as a KV cache) is returned as a
+/// tensor over that input's memory. <see cref="Dispose"/> unpins the weights and stops the plan's own worker pool.
 /// </summary>
 public sealed class Plan : IExecutable
 {
@@ -31,6 +33,9 @@ public sealed class Plan : IExecutable
     private readonly ConcurrentDictionary<SymbolKey, BoundPlan> _bound = new();
     private readonly ArenaPool _arenas = new();
     private readonly object? _keepAlive;
+    private readonly ConcurrentDictionary<ArenaKey, (long[] Offsets, long Peak)> _layouts = new();
+    private int _disposed;
+    private int _arenaPlans;
     private static readonly WorkerPool SingleThread = new(1);
 
     // The pool the plan runs on: null for WorkerPool.Shared, SingleThread for Threads = 1, else a pool of its own.
@@ -122,9 +127,22 @@ public sealed class Plan : IExecutable
             .Concat(definition.Buffers.SelectMany(b => b.Bytes.Symbols)).Distinct().Order(StringComparer.Ordinal)];
     }
 
-    /// <summary>Unpins the weights and stops the plan's own worker pool.</summary>
+    /// <summary>Unpins the weights and stops the plan's own worker pool when the plan was not disposed.</summary>
     ~Plan()
     {
+        Release();
+    }
+
+    /// <summary>Unpins the weights and stops the plan's own worker pool; the plan cannot run afterwards.</summary>
+    public void Dispose()
+    {
+        Release();
+        GC.SuppressFinalize(this);
+    }
+
+    private void Release()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         foreach (var h in _weightPins) h.Dispose();
         if (_pool is not null && !ReferenceEquals(_pool, SingleThread)) _pool.Dispose();
     }
@@ -245,6 +263,13 @@ public sealed class Plan : IExecutable
         var outputs = new HostTensor[def.Outputs.Count];
         for (int o = 0; o < outputs.Length; o++)
         {
+            var buffer = def.Buffers[def.Outputs[o].Buffer];
+            if (buffer.Kind == BufferKind.Input)
+            {
+                outputs[o] = new HostTensor(def.Outputs[o].DType, bound.OutputShapes[o], inputs[buffer.Index].Data);
+                continue;
+            }
+
             var bytes = GC.AllocateUninitializedArray<byte>(checked((int)bound.Bytes[def.Outputs[o].Buffer]));
             outputs[o] = new HostTensor(def.Outputs[o].DType, bound.OutputShapes[o], bytes);
         }
@@ -277,13 +302,29 @@ public sealed class Plan : IExecutable
             {
                 throw new ArgumentException($"output '{def.Outputs[o].Name}' must be {def.Outputs[o].DType.TorchName()}[{string.Join(", ", bound.OutputShapes[o])}] but got {t?.ToString() ?? "null"}", nameof(outputs));
             }
+
+            var buffer = def.Buffers[def.Outputs[o].Buffer];
+            if (buffer.Kind == BufferKind.Input && !SameMemory(t, inputs[buffer.Index]))
+            {
+                throw new ArgumentException($"output '{def.Outputs[o].Name}' is written in place into input '{def.Inputs[buffer.Index].Name}': pass a tensor over that input's memory", nameof(outputs));
+            }
         }
 
         Execute(inputs, outputs, bound);
     }
 
+    /// <summary>
+    /// How many arena layouts the plan has computed: calls whose intermediate buffers have the sizes of an earlier
+    /// call reuse its layout (a decode step whose only changing size is the cache length computes one).
+    /// </summary>
+    public int ArenaLayoutsComputed => Volatile.Read(ref _arenaPlans);
+
+    private static bool SameMemory(HostTensor a, HostTensor b) =>
+        a.Data.Length == b.Data.Length && (a.Data.Length == 0 || Unsafe.AreSame(ref MemoryMarshal.GetReference(a.Data.Span), ref MemoryMarshal.GetReference(b.Data.Span)));
+
     private BoundPlan BindInputs(IReadOnlyList<HostTensor> inputs)
     {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         var env = BindSymbols(inputs);
         var key = new long[_symbols.Length];
         for (int i = 0; i < key.Length; i++)
@@ -376,10 +417,22 @@ public sealed class Plan : IExecutable
         if (_bound.TryGetValue(k, out var b)) return b;
         var env = new Dictionary<string, long>(StringComparer.Ordinal);
         for (int i = 0; i < key.Length; i++) env[_symbols[i]] = key[i];
-        b = BoundPlan.Create(Definition, env);
+        b = BoundPlan.Create(Definition, env, ArenaLayout);
         if (_bound.Count >= MaxCachedBindings) _bound.Clear();
         _bound[k] = b;
         return b;
+    }
+
+    private (long[] Offsets, long Peak) ArenaLayout(long[] sizes, int[] first, int[] last)
+    {
+        var key = new ArenaKey(sizes);
+        if (_layouts.TryGetValue(key, out var layout)) return layout;
+        var offsets = new long[sizes.Length];
+        long peak = MemoryPlanner.Assign(sizes, first, last, offsets);
+        Interlocked.Increment(ref _arenaPlans);
+        if (_layouts.Count >= MaxCachedBindings) _layouts.Clear();
+        _layouts[key] = (offsets, peak);
+        return (offsets, peak);
     }
 
     private nint WeightAddress(long slot) =>
@@ -431,6 +484,22 @@ public sealed class Plan : IExecutable
         public long[] Args;
 
         public readonly void Invoke(int start, int end) => Fn(Slots, Args, start, end);
+    }
+
+    private readonly struct ArenaKey(long[] sizes) : IEquatable<ArenaKey>
+    {
+        private readonly long[] _sizes = sizes;
+
+        public bool Equals(ArenaKey other) => _sizes.AsSpan().SequenceEqual(other._sizes);
+
+        public override bool Equals(object? obj) => obj is ArenaKey k && Equals(k);
+
+        public override int GetHashCode()
+        {
+            var h = new HashCode();
+            foreach (long v in _sizes) h.Add(v);
+            return h.ToHashCode();
+        }
     }
 
     private readonly struct SymbolKey(long[] values) : IEquatable<SymbolKey>

@@ -18,7 +18,7 @@ public class ElementwiseDifferentialTests
     public static readonly Op[] UnaryOps =
     [
         Op.Neg, Op.Abs, Op.Exp, Op.Log, Op.Sqrt, Op.Rsqrt, Op.Sin, Op.Cos, Op.Tanh, Op.Sigmoid, Op.Relu, Op.Gelu, Op.GeluTanh,
-        Op.Silu, Op.Erf, Op.Floor, Op.Ceil, Op.Round, Op.Sign, Op.Reciprocal,
+        Op.Silu, Op.Erf, Op.Floor, Op.Ceil, Op.Round, Op.Sign, Op.Reciprocal, Op.Softplus, Op.Mish,
     ];
 
     public static readonly Op[] BinaryOps =
@@ -50,6 +50,7 @@ public class ElementwiseDifferentialTests
         Op.Exp => (-20, 20),
         Op.Tanh or Op.Erf or Op.Gelu or Op.GeluTanh or Op.Sigmoid or Op.Silu => (-6, 6),
         Op.Reciprocal => (0.1, 5),
+        Op.Softplus or Op.Mish => (-30, 30),
         _ => (-4, 4),
     };
 

@@ -16,7 +16,7 @@ public class IlDumpTests
         var b = Input("b", DType.F32, new Shape(Dim.Sym("n")));
         var backend = new CpuBackend(vectorBits: 256);
         var plan = backend.CompilePlan(new Graph([a, b], [Binary(Op.Add, a, b)]), CompileOptions.Default);
-        Assert.Equal(plan.DumpKernels(), backend.LastIlDump);
+        Assert.Equal(plan.KernelDump, plan.DumpKernels());
         var method = plan.KernelAssembly!.GetType(Candle.Runtime.Plans.Plan.GeneratedKernelsType)!.GetMethod("k0_add")!;
         Assert.True(method.GetMethodBody()!.GetILAsByteArray()!.Length > 100, "generated kernels keep readable IL bodies");
         Assert.Equal(Expected.ReplaceLineEndings("\n").TrimEnd(), plan.DumpKernels().TrimEnd());
@@ -160,7 +160,7 @@ public class IlDumpTests
           mul
           conv.i
           add
-          call Vector256<float32> SimdLanes256::LoadF32(uint8*)
+          call Vector256<float32> SimdLanes<Lanes256, Vector256<float32>>::LoadF32(uint8*)
           stloc 12
           ldloc 4
           ldloc 11
@@ -169,11 +169,11 @@ public class IlDumpTests
           mul
           conv.i
           add
-          call Vector256<float32> SimdLanes256::LoadF32(uint8*)
+          call Vector256<float32> SimdLanes<Lanes256, Vector256<float32>>::LoadF32(uint8*)
           stloc 13
           ldloc 12
           ldloc 13
-          call Vector256<float32> SimdLanes256::Add(Vector256<float32>, Vector256<float32>)
+          call Vector256<float32> AddOp::Invoke<Lanes256, Vector256<float32>>(Vector256<float32>, Vector256<float32>)
           stloc 14
           ldloc 14
           ldloc 10
@@ -183,7 +183,7 @@ public class IlDumpTests
           mul
           conv.i
           add
-          call void SimdLanes256::StoreF32(Vector256<float32>, uint8*)
+          call void SimdLanes<Lanes256, Vector256<float32>>::StoreF32(Vector256<float32>, uint8*)
           ldloc 11
           ldc.i4.8
           conv.i8
@@ -214,7 +214,7 @@ public class IlDumpTests
           stloc 16
           ldloc 15
           ldloc 16
-          call float32 ScalarLanes::Add(float32, float32)
+          call float32 AddOp::Invoke<Lanes1, float32>(float32, float32)
           stloc 17
           ldloc 17
           ldloc 10

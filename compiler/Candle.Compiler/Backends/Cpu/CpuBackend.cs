@@ -1,7 +1,6 @@
 using System.Runtime.Intrinsics;
 using Candle.Compiler.Ir;
-using Candle.Compiler.Lowering;
-using Candle.Compiler.Passes;
+using Candle.Compiler.Scheduling;
 using Candle.Runtime;
 using Candle.Runtime.Execution;
 using Candle.Runtime.Plans;
@@ -20,7 +19,11 @@ public sealed class CpuBackend : IBackend
         Enum.GetValues<DType>().ToHashSet(),
         Vector512.IsHardwareAccelerated ? 64 : Vector256.IsHardwareAccelerated ? 32 : 16,
         0,
-        SupportsFusedGroups: true);
+        SupportsFusedGroups: true)
+    {
+        // Reductions run as library kernels; their elementwise producers and consumers fuse as elementwise groups.
+        FusedKinds = new HashSet<string> { Passes.FusedKinds.Elementwise, Passes.FusedKinds.MatMulEpilogue },
+    };
 
     /// <summary>Creates the backend.</summary>
     /// <param name="vectorBits">Vector width of generated kernels in bits: 512, 256, 128, or 0 for the widest accelerated one.</param>
@@ -50,47 +53,33 @@ public sealed class CpuBackend : IBackend
     /// <inheritdoc/>
     public bool IsAvailable => true;
 
-    /// <summary>The IL listing of the kernels of the last plan compiled by this instance.</summary>
-    public string LastIlDump { get; private set; } = string.Empty;
-
-    /// <summary>The pass pipeline's report of the last plan compiled by this instance.</summary>
-    public PipelineReport? LastPipelineReport { get; private set; }
-
     /// <inheritdoc/>
-    public IExecutable Compile(Graph graph, CompileOptions options) => CompilePlan(graph, options);
+    public IExecutable Lower(Graph optimizedGraph, CompileOptions options) => LowerPlan(optimizedGraph, options);
 
     /// <summary>
-    /// Compiles <paramref name="graph"/> to a plan: runs <see cref="PassManager.CreateDefault"/> at
-    /// <see cref="CompileOptions.OptLevel"/> for this backend's capabilities (see <see cref="Optimize"/>), then lowers.
-    /// At level 0 no optimization pass runs (only legalization, which leaves every op this backend supports alone)
-    /// and weights are used as they are; from level 2 constant float32 matmul weights are also packed into the GEMM
-    /// microkernel's panel layout once, when the plan is created.
+    /// Lowers an optimized graph to a plan: generated elementwise kernels and runtime kernel calls. From opt level 2
+    /// constant float32 matmul weights are packed into the GEMM microkernel's panel layout once, when the plan is
+    /// created.
+    /// </summary>
+    /// <exception cref="NotSupportedException">A node cannot be lowered (the message names it).</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The thread count is negative.</exception>
+    public Plan LowerPlan(Graph optimizedGraph, CompileOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(optimizedGraph);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentOutOfRangeException.ThrowIfNegative(options.Threads);
+        return CpuPlanEmitter.Emit(Scheduler.Schedule(optimizedGraph), new LoweringOptions(options.Threads, VectorBits, options.OptLevel));
+    }
+
+    /// <summary>
+    /// Compiles <paramref name="graph"/> with this backend through the driver: the pass pipeline at
+    /// <see cref="CompileOptions.OptLevel"/>, then <see cref="LowerPlan"/>.
     /// </summary>
     /// <exception cref="NotSupportedException">A node cannot be lowered (the message names it).</exception>
     /// <exception cref="ArgumentOutOfRangeException">The opt level is outside 0..3 or the thread count is negative.</exception>
     public Plan CompilePlan(Graph graph, CompileOptions options)
     {
-        ArgumentNullException.ThrowIfNull(graph);
         ArgumentNullException.ThrowIfNull(options);
-        ArgumentOutOfRangeException.ThrowIfNegative(options.Threads);
-        var context = NewContext(options.OptLevel);
-        var optimized = PassManager.CreateDefault().Run(graph, context);
-        var plan = GraphLowering.Lower(optimized, new LoweringOptions(options.Threads, VectorBits, options.OptLevel));
-        LastIlDump = plan.KernelDump;
-        LastPipelineReport = context.Report;
-        return plan;
+        return CandleCompiler.Compile(graph, options with { Backend = this });
     }
-
-    /// <summary>
-    /// Runs the default pass pipeline at <paramref name="optLevel"/> with this backend's capabilities: the graph
-    /// <see cref="CompilePlan"/> lowers.
-    /// </summary>
-    /// <exception cref="ArgumentOutOfRangeException">The opt level is outside 0..3.</exception>
-    public Graph Optimize(Graph graph, int optLevel = 2)
-    {
-        ArgumentNullException.ThrowIfNull(graph);
-        return PassManager.CreateDefault().Run(graph, NewContext(optLevel));
-    }
-
-    private static PassContext NewContext(int optLevel) => new(optLevel) { Capabilities = s_capabilities };
 }

@@ -32,6 +32,6 @@ internal static class OpDispatcher
     private static HostTensor Fused(OpCall call)
     {
         var body = call.Attr<FusedAttrs>().Body;
-        return ReferenceInterpreter.Run(body, call.Inputs)[0];
+        return ReferenceInterpreter.Run(body, call.Inputs, call.Bindings)[0];
     }
 }

@@ -15,7 +15,10 @@ public sealed class ReferenceBackend : IBackend
         Enum.GetValues<DType>().ToHashSet(),
         VectorWidthBytes: sizeof(double),
         SharedMemoryBytes: 0,
-        SupportsFusedGroups: true);
+        SupportsFusedGroups: true)
+    {
+        RunsGraphsAsWritten = true,
+    };
 
     /// <summary>A shared instance (the backend has no state).</summary>
     public static ReferenceBackend Instance { get; } = new();
@@ -31,7 +34,7 @@ public sealed class ReferenceBackend : IBackend
 
     /// <summary>Verifies the graph and binds it to the interpreter; the result is safe to run from many threads.</summary>
     /// <exception cref="IrException">The graph is ill-formed.</exception>
-    public IExecutable Compile(Graph graph, CompileOptions options)
+    public IExecutable Lower(Graph graph, CompileOptions options)
     {
         ArgumentNullException.ThrowIfNull(graph);
         Verifier.Verify(graph);

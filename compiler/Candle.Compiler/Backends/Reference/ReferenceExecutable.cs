@@ -21,4 +21,9 @@ internal sealed class ReferenceExecutable : IExecutable
     public IReadOnlyList<string> OutputNames { get; }
 
     public HostTensor[] Run(IReadOnlyList<HostTensor> inputs) => ReferenceInterpreter.Run(_graph, inputs);
+
+    /// <summary>Holds nothing to release.</summary>
+    public void Dispose()
+    {
+    }
 }

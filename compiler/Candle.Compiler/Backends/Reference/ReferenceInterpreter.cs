@@ -36,11 +36,14 @@ public static class ReferenceInterpreter
     /// (an index out of range raises <see cref="ArgumentOutOfRangeException"/> naming the op, index and dim size).</exception>
     /// <exception cref="DivideByZeroException">Integer floor_div or remainder by zero (the message names the op).</exception>
     /// <exception cref="ArithmeticException">An integer raised to a negative integer power.</exception>
-    public static HostTensor[] Run(Graph graph, IReadOnlyList<HostTensor> inputs)
+    public static HostTensor[] Run(Graph graph, IReadOnlyList<HostTensor> inputs) => Run(graph, inputs, null);
+
+    /// <summary>Runs a graph whose shapes may name symbols of an enclosing graph (a fused node's body) with their values.</summary>
+    internal static HostTensor[] Run(Graph graph, IReadOnlyList<HostTensor> inputs, IReadOnlyDictionary<string, long>? known)
     {
         ArgumentNullException.ThrowIfNull(graph);
         ArgumentNullException.ThrowIfNull(inputs);
-        var bindings = SymbolBindings.Bind(graph.Inputs, inputs);
+        var bindings = SymbolBindings.Bind(graph.Inputs, inputs, known);
         var values = new Dictionary<Node, HostTensor>(ReferenceEqualityComparer.Instance);
         var external = new HashSet<HostTensor>(ReferenceEqualityComparer.Instance);
         for (int i = 0; i < graph.Inputs.Length; i++)

@@ -5,74 +5,93 @@ namespace Candle.Transformers.Models.Common;
 
 /// <summary>
 /// The KV-cache side of one traced forward step. Each attention layer hands its new keys and values
-/// ([batch, kv_heads, seq, head_dim], after rope) to <see cref="Update"/>, which records them as step outputs in the
-/// cache layout [seq, batch, kv_heads, head_dim] and returns the past entries followed by the new ones, the keys and
-/// values the layer attends to.
+/// ([batch, kv_heads, seq, head_dim], after rope) to <see cref="Update"/>, which returns the keys and values the layer
+/// attends to. A prefill step records the new entries as outputs in the cache layout [seq, batch, kv_heads, head_dim].
+/// A decode step reads the cache rows [kv, batch, kv_heads, head_dim] (the cached positions followed by room for the
+/// new ones), writes the new entries into the last rows with <see cref="Tensor.SliceScatter"/> and attends to the
+/// result: a compiled plan writes only the new rows, in place, and never copies the past.
 /// </summary>
 public sealed class CacheStep
 {
-    private readonly IReadOnlyList<Tensor>? _pastKeys;
-    private readonly IReadOnlyList<Tensor>? _pastValues;
-    private readonly Tensor?[] _newKeys;
-    private readonly Tensor?[] _newValues;
+    private readonly IReadOnlyList<Tensor>? _cacheKeys;
+    private readonly IReadOnlyList<Tensor>? _cacheValues;
+    private readonly Tensor?[] _keys;
+    private readonly Tensor?[] _values;
     private readonly bool _record;
 
-    private CacheStep(int layers, IReadOnlyList<Tensor>? pastKeys, IReadOnlyList<Tensor>? pastValues, bool record)
+    private CacheStep(int layers, IReadOnlyList<Tensor>? cacheKeys, IReadOnlyList<Tensor>? cacheValues, Dim newTokens, bool record)
     {
-        _pastKeys = pastKeys;
-        _pastValues = pastValues;
-        _newKeys = new Tensor?[layers];
-        _newValues = new Tensor?[layers];
+        _cacheKeys = cacheKeys;
+        _cacheValues = cacheValues;
+        _keys = new Tensor?[layers];
+        _values = new Tensor?[layers];
         _record = record;
-        PastLength = pastKeys is { Count: > 0 } ? pastKeys[0].Shape[0] : Dim.Zero;
+        NewTokens = newTokens;
+        PastLength = cacheKeys is { Count: > 0 } ? cacheKeys[0].Shape[0] - newTokens : Dim.Zero;
     }
 
     /// <summary>The number of cached positions before this step (symbolic in a decode graph).</summary>
     public Dim PastLength { get; }
 
+    /// <summary>The number of positions this step adds (0 when nothing is cached).</summary>
+    public Dim NewTokens { get; }
+
     /// <summary>A full forward pass: nothing cached, nothing recorded.</summary>
-    public static CacheStep None(int layers) => new(layers, null, null, record: false);
+    public static CacheStep None(int layers) => new(layers, null, null, Dim.Zero, record: false);
 
     /// <summary>A prefill step: nothing cached yet; new entries are recorded.</summary>
-    public static CacheStep Prefill(int layers) => new(layers, null, null, record: true);
+    public static CacheStep Prefill(int layers) => new(layers, null, null, Dim.Zero, record: true);
 
-    /// <summary>A decode step over past entries [past, batch, kv_heads, head_dim] per layer; new entries are recorded.</summary>
-    public static CacheStep Decode(IReadOnlyList<Tensor> pastKeys, IReadOnlyList<Tensor> pastValues)
+    /// <summary>
+    /// A decode step over cache rows [kv, batch, kv_heads, head_dim] per layer whose last <paramref name="newTokens"/>
+    /// rows receive this step's entries; the updated rows are recorded.
+    /// </summary>
+    public static CacheStep Decode(IReadOnlyList<Tensor> cacheKeys, IReadOnlyList<Tensor> cacheValues, Dim newTokens)
     {
-        ArgumentNullException.ThrowIfNull(pastKeys);
-        ArgumentNullException.ThrowIfNull(pastValues);
-        if (pastKeys.Count != pastValues.Count) throw new ArgumentException($"{pastKeys.Count} past key tensors but {pastValues.Count} past value tensors");
-        return new(pastKeys.Count, pastKeys, pastValues, record: true);
+        ArgumentNullException.ThrowIfNull(cacheKeys);
+        ArgumentNullException.ThrowIfNull(cacheValues);
+        if (cacheKeys.Count != cacheValues.Count) throw new ArgumentException($"{cacheKeys.Count} cache key tensors but {cacheValues.Count} cache value tensors");
+        return new(cacheKeys.Count, cacheKeys, cacheValues, newTokens, record: true);
     }
 
     /// <summary>
-    /// Records layer <paramref name="layer"/>'s new keys and values [batch, kv_heads, seq, head_dim] and returns the
+    /// Takes layer <paramref name="layer"/>'s new keys and values [batch, kv_heads, seq, head_dim] and returns the
     /// keys and values to attend to, [batch, kv_heads, past + seq, head_dim].
     /// </summary>
     public (Tensor Keys, Tensor Values) Update(int layer, Tensor keys, Tensor values)
     {
         ArgumentNullException.ThrowIfNull(keys);
         ArgumentNullException.ThrowIfNull(values);
-        if (_record)
+        if (_cacheKeys is null || _cacheValues is null)
         {
-            _newKeys[layer] = keys.Permute(2, 0, 1, 3);
-            _newValues[layer] = values.Permute(2, 0, 1, 3);
+            if (_record)
+            {
+                _keys[layer] = keys.Permute(2, 0, 1, 3);
+                _values[layer] = values.Permute(2, 0, 1, 3);
+            }
+
+            return (keys, values);
         }
 
-        if (_pastKeys is null || _pastValues is null) return (keys, values);
-        var pk = _pastKeys[layer].To(keys.DType).Permute(1, 2, 0, 3);
-        var pv = _pastValues[layer].To(values.DType).Permute(1, 2, 0, 3);
-        return (Tensors.Cat([pk, keys], 2), Tensors.Cat([pv, values], 2));
+        var k = _cacheKeys[layer].SliceScatter(keys.Permute(2, 0, 1, 3), 0, PastLength);
+        var v = _cacheValues[layer].SliceScatter(values.Permute(2, 0, 1, 3), 0, PastLength);
+        _keys[layer] = k;
+        _values[layer] = v;
+        return (k.To(keys.DType).Permute(1, 2, 0, 3), v.To(values.DType).Permute(1, 2, 0, 3));
     }
 
-    /// <summary>The recorded outputs, keys then values of each layer, with their <see cref="DecoderGraphNames"/>.</summary>
+    /// <summary>
+    /// The recorded outputs, keys then values of each layer, with their <see cref="DecoderGraphNames"/>: a prefill
+    /// step's new entries, or a decode step's updated cache rows.
+    /// </summary>
     /// <exception cref="InvalidOperationException">A layer did not record its entries.</exception>
     public IEnumerable<(string Name, Tensor Tensor)> Outputs()
     {
-        for (int l = 0; l < _newKeys.Length; l++)
+        bool decode = _cacheKeys is not null;
+        for (int l = 0; l < _keys.Length; l++)
         {
-            yield return (DecoderGraphNames.NewKeys(l), _newKeys[l] ?? throw new InvalidOperationException($"layer {l} recorded no keys"));
-            yield return (DecoderGraphNames.NewValues(l), _newValues[l] ?? throw new InvalidOperationException($"layer {l} recorded no values"));
+            yield return (decode ? DecoderGraphNames.PresentKeys(l) : DecoderGraphNames.NewKeys(l), _keys[l] ?? throw new InvalidOperationException($"layer {l} recorded no keys"));
+            yield return (decode ? DecoderGraphNames.PresentValues(l) : DecoderGraphNames.NewValues(l), _values[l] ?? throw new InvalidOperationException($"layer {l} recorded no values"));
         }
     }
 }

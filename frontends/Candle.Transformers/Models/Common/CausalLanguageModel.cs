@@ -86,7 +86,11 @@ public abstract class CausalLanguageModel : Module, ICausalLanguageModel
         return new Graph(graph.Inputs, graph.Outputs, names);
     }
 
-    /// <inheritdoc/>
+    /// <summary>
+    /// The decode step: <c>input_ids</c> and <c>position_ids</c> i64[batch, 1] and per layer the donated cache rows
+    /// <c>cache_keys.{l}</c> / <c>cache_values.{l}</c> [kv, batch, kv_heads, head_dim] whose last row receives the new
+    /// token's entry → <c>logits</c> and <c>present_keys.{l}</c> / <c>present_values.{l}</c> (the updated rows).
+    /// </summary>
     public Graph TraceDecode()
     {
         var inputs = new List<TraceInput>
@@ -96,8 +100,8 @@ public abstract class CausalLanguageModel : Module, ICausalLanguageModel
         };
         for (int l = 0; l < NumLayers; l++)
         {
-            inputs.Add(new(DecoderGraphNames.PastKeys(l), DType, DecoderGraphNames.PastSymbol, DecoderGraphNames.BatchSymbol, NumKvHeads, HeadDim));
-            inputs.Add(new(DecoderGraphNames.PastValues(l), DType, DecoderGraphNames.PastSymbol, DecoderGraphNames.BatchSymbol, NumKvHeads, HeadDim));
+            inputs.Add(new(DecoderGraphNames.CacheKeys(l), DType, DecoderGraphNames.KvSymbol, DecoderGraphNames.BatchSymbol, NumKvHeads, HeadDim) { Donated = true });
+            inputs.Add(new(DecoderGraphNames.CacheValues(l), DType, DecoderGraphNames.KvSymbol, DecoderGraphNames.BatchSymbol, NumKvHeads, HeadDim) { Donated = true });
         }
 
         var names = new List<string>();
@@ -107,7 +111,8 @@ public abstract class CausalLanguageModel : Module, ICausalLanguageModel
             {
                 var cache = CacheStep.Decode(
                     [.. Enumerable.Range(0, NumLayers).Select(l => xs[2 + (2 * l)])],
-                    [.. Enumerable.Range(0, NumLayers).Select(l => xs[3 + (2 * l)])]);
+                    [.. Enumerable.Range(0, NumLayers).Select(l => xs[3 + (2 * l)])],
+                    xs[0].Shape[1]);
                 var logits = Forward(xs[0], xs[1], cache, lastOnly: false);
                 var outs = cache.Outputs().ToList();
                 names.Add(DecoderGraphNames.Logits);

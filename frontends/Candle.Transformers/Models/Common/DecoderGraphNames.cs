@@ -23,6 +23,24 @@ public static class DecoderGraphNames
     /// <summary>The symbol of the number of cached positions.</summary>
     public const string PastSymbol = "past";
 
+    /// <summary>The symbol of the cache length after a decode step (cached positions plus the step's new ones).</summary>
+    public const string KvSymbol = "kv";
+
+    /// <summary>
+    /// The cache rows of a layer's keys that a decode step reads and fills, [kv, batch, kv_heads, head_dim]: the cached
+    /// positions followed by room for the step's new ones (a donated input, written in place by compiled plans).
+    /// </summary>
+    public static string CacheKeys(int layer) => string.Create(CultureInfo.InvariantCulture, $"cache_keys.{layer}");
+
+    /// <summary>The cache rows of a layer's values that a decode step reads and fills, [kv, batch, kv_heads, head_dim].</summary>
+    public static string CacheValues(int layer) => string.Create(CultureInfo.InvariantCulture, $"cache_values.{layer}");
+
+    /// <summary>A decode step's updated cache rows of a layer's keys, [kv, batch, kv_heads, head_dim] (the cache input's memory when written in place).</summary>
+    public static string PresentKeys(int layer) => string.Create(CultureInfo.InvariantCulture, $"present_keys.{layer}");
+
+    /// <summary>A decode step's updated cache rows of a layer's values, [kv, batch, kv_heads, head_dim].</summary>
+    public static string PresentValues(int layer) => string.Create(CultureInfo.InvariantCulture, $"present_values.{layer}");
+
     /// <summary>Cached keys of a layer, [past, batch, kv_heads, head_dim].</summary>
     public static string PastKeys(int layer) => string.Create(CultureInfo.InvariantCulture, $"past_keys.{layer}");
 

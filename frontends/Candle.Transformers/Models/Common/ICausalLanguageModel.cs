@@ -39,9 +39,10 @@ public interface ICausalLanguageModel : IPretrainedModel
     Graph TracePrefill();
 
     /// <summary>
-    /// The decode step: <c>input_ids</c> i64[batch, 1], <c>position_ids</c> i64[batch, 1] and per layer
-    /// <c>past_keys.{i}</c>, <c>past_values.{i}</c> [past, batch, kv_heads, head_dim] → <c>logits</c> f32[batch, 1, vocab]
-    /// and the step's <c>new_keys.{i}</c>, <c>new_values.{i}</c> [1, batch, kv_heads, head_dim].
+    /// The decode step: <c>input_ids</c> i64[batch, 1], <c>position_ids</c> i64[batch, 1] and per layer the donated
+    /// cache rows <c>cache_keys.{i}</c>, <c>cache_values.{i}</c> [kv, batch, kv_heads, head_dim] (the cached positions
+    /// and room for the new one) → <c>logits</c> f32[batch, 1, vocab] and <c>present_keys.{i}</c>,
+    /// <c>present_values.{i}</c>: the rows with the new entry written into the last one (in place by compiled plans).
     /// </summary>
     Graph TraceDecode();
 }

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Candle.Runtime;
 using Candle.Runtime.Tensors;
 
@@ -103,6 +105,57 @@ public sealed class KvCache
         Length += n;
     }
 
+    /// <summary>
+    /// The key rows a step that adds <paramref name="newPositions"/> positions reads and fills: a view
+    /// [length + newPositions, batch, kv_heads, head_dim] of the storage (the filled prefix and room for the new entries).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The new positions do not fit in the remaining capacity.</exception>
+    public HostTensor KeyRows(int layer, int newPositions) => Rows(_keys, layer, newPositions);
+
+    /// <summary>The value rows a step that adds <paramref name="newPositions"/> positions reads and fills.</summary>
+    /// <exception cref="InvalidOperationException">The new positions do not fit in the remaining capacity.</exception>
+    public HostTensor ValueRows(int layer, int newPositions) => Rows(_values, layer, newPositions);
+
+    /// <summary>
+    /// Takes a step's updated rows of every layer ([length + n, batch, kv_heads, head_dim], as returned for
+    /// <see cref="KeyRows"/> and <see cref="ValueRows"/>) and advances <see cref="Length"/> by n. Rows that are the
+    /// storage's own memory (written in place) are not copied; others have their last n rows copied in.
+    /// </summary>
+    /// <exception cref="ArgumentException">A tensor has the wrong dtype or shape, or the layer counts differ.</exception>
+    /// <exception cref="InvalidOperationException">The entries do not fit in the remaining capacity.</exception>
+    public void CommitRows(IReadOnlyList<HostTensor> keyRows, IReadOnlyList<HostTensor> valueRows, int n)
+    {
+        ArgumentNullException.ThrowIfNull(keyRows);
+        ArgumentNullException.ThrowIfNull(valueRows);
+        ArgumentOutOfRangeException.ThrowIfNegative(n);
+        if (keyRows.Count != Layers || valueRows.Count != Layers)
+        {
+            throw new ArgumentException($"KV cache has {Layers} layers but {keyRows.Count} key and {valueRows.Count} value tensors were given");
+        }
+
+        if (Length + n > Capacity)
+        {
+            throw new InvalidOperationException($"KV cache is full: {Length} + {n} positions exceed its capacity of {Capacity}");
+        }
+
+        for (int l = 0; l < Layers; l++)
+        {
+            foreach (var (t, store, what) in new[] { (keyRows[l], _keys[l], "key"), (valueRows[l], _values[l], "value") })
+            {
+                if (Check(t, $"{what} rows of layer {l}") != Length + n)
+                {
+                    throw new ArgumentException($"{what} rows of layer {l} cover {t.Shape[0]} positions, expected {Length + n}");
+                }
+
+                var rows = store.AsSpan(Length * _rowBytes, n * _rowBytes);
+                var src = t.Data.Span.Slice(Length * _rowBytes, n * _rowBytes);
+                if (!Unsafe.AreSame(ref MemoryMarshal.GetReference(src), ref MemoryMarshal.GetReference(rows))) src.CopyTo(rows);
+            }
+        }
+
+        Length += n;
+    }
+
     /// <summary>Forgets every entry (the memory stays allocated).</summary>
     public void Clear() => Length = 0;
 
@@ -119,6 +172,20 @@ public sealed class KvCache
         ArgumentOutOfRangeException.ThrowIfNegative(layer);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(layer, Layers);
         return new HostTensor(DType, [Length, Batch, KvHeads, HeadDim], store[layer].AsMemory(0, Length * _rowBytes));
+    }
+
+    private HostTensor Rows(byte[][] store, int layer, int newPositions)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(layer);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(layer, Layers);
+        ArgumentOutOfRangeException.ThrowIfNegative(newPositions);
+        int rows = Length + newPositions;
+        if (rows > Capacity)
+        {
+            throw new InvalidOperationException($"KV cache is full: {Length} + {newPositions} positions exceed its capacity of {Capacity}");
+        }
+
+        return new HostTensor(DType, [rows, Batch, KvHeads, HeadDim], store[layer].AsMemory(0, rows * _rowBytes));
     }
 
     private int Check(HostTensor t, string what)

@@ -1,10 +1,11 @@
 using System.Runtime.CompilerServices;
+using Candle.Runtime.Kernels.Cpu.Ops;
 
 namespace Candle.Runtime.Kernels.Cpu;
 
 /// <summary>
 /// The scalar elementwise kernel for any op and dtype (integers exactly, floats in double precision),
-/// with strided and broadcast inputs. Args: <c>op, outSlot, outDType, nIn, rank, shape[rank]</c>, then per
+/// with strided and broadcast inputs. Args: <c>op</c> (an <see cref="ElementwiseOps"/> code)<c>, outSlot, outDType, nIn, rank, shape[rank]</c>, then per
 /// input <c>slot, dtype, offset, strides[rank]</c> (in elements). Work items are output elements.
 /// </summary>
 public static class ElementwiseFallback
@@ -13,7 +14,8 @@ public static class ElementwiseFallback
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(nint[] slots, long[] a, long start, long end)
     {
-        var op = (ElementwiseOp)a[0];
+        var op = ElementwiseOps.ByCode((int)a[0]);
+        bool where = op.Code == WhereOp.Code, cast = op.Code == CastOp.Code;
         nint outp = slots[a[1]];
         var outDt = (DType)a[2];
         int nIn = (int)a[3];
@@ -33,8 +35,8 @@ public static class ElementwiseFallback
             p += 3 + rank;
         }
 
-        var inDt = (DType)dt[op == ElementwiseOp.Where ? 1 : 0];
-        bool integer = !inDt.IsFloat() && op != ElementwiseOp.Cast;
+        var inDt = (DType)dt[where ? 1 : 0];
+        bool integer = !inDt.IsFloat() && !cast;
         Span<long> idx = stackalloc long[Math.Max(rank, 1)];
         Span<long> e = stackalloc long[3];
         for (long i = start; i < end; i++)
@@ -54,7 +56,7 @@ public static class ElementwiseFallback
                 e[k] = o;
             }
 
-            if (op == ElementwiseOp.Where)
+            if (where)
             {
                 bool c = ElementIO.ReadInt(ptr[0], (DType)dt[0], e[0]) != 0;
                 int pick = c ? 1 : 2;
@@ -63,7 +65,7 @@ public static class ElementwiseFallback
                 continue;
             }
 
-            if (op == ElementwiseOp.Cast && !inDt.IsFloat())
+            if (cast && !inDt.IsFloat())
             {
                 ElementIO.WriteInt(outp, outDt, i, ElementIO.ReadInt(ptr[0], inDt, e[0]));
                 continue;
@@ -72,16 +74,23 @@ public static class ElementwiseFallback
             if (integer)
             {
                 long x = ElementIO.ReadInt(ptr[0], inDt, e[0]);
-                long y = nIn > 1 ? ElementIO.ReadInt(ptr[1], (DType)dt[1], e[1]) : 0;
-                if (ScalarMath.TryInteger(op, x, y, out long r))
+                if (nIn == 1 && op.UnaryInteger is { } f1)
                 {
-                    ElementIO.WriteInt(outp, outDt, i, r);
+                    ElementIO.WriteInt(outp, outDt, i, f1(x));
+                    continue;
+                }
+
+                if (nIn == 2 && op.BinaryInteger is { } f2)
+                {
+                    ElementIO.WriteInt(outp, outDt, i, f2(x, ElementIO.ReadInt(ptr[1], (DType)dt[1], e[1])));
                     continue;
                 }
             }
 
             double xa = ElementIO.Read(ptr[0], inDt, e[0]);
-            double res = nIn == 1 ? ScalarMath.Unary(op, xa) : ScalarMath.Binary(op, xa, ElementIO.Read(ptr[1], (DType)dt[1], e[1]));
+            double res = cast ? xa
+                : nIn == 1 ? op.Unary!(xa)
+                : op.Binary!(xa, ElementIO.Read(ptr[1], (DType)dt[1], e[1]));
             ElementIO.Write(outp, outDt, i, res);
         }
     }

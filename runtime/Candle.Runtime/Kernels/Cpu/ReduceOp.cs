@@ -1,20 +1,20 @@
 namespace Candle.Runtime.Kernels.Cpu;
 
-/// <summary>Reductions of the row reduce kernel.</summary>
+/// <summary>Reductions of the row reduce kernel; the values are the codes saved plans store (the IR's reduce ops name theirs).</summary>
 public enum ReduceOp
 {
     /// <summary>Sum.</summary>
-    Sum,
+    Sum = 0,
     /// <summary>Mean.</summary>
-    Mean,
+    Mean = 1,
     /// <summary>Maximum, NaN propagating.</summary>
-    Max,
+    Max = 2,
     /// <summary>Minimum, NaN propagating.</summary>
-    Min,
+    Min = 3,
     /// <summary>Product.</summary>
-    Prod,
+    Prod = 4,
     /// <summary>Index of the first maximum (NaN counts as the maximum).</summary>
-    ArgMax,
+    ArgMax = 5,
     /// <summary>Index of the first minimum (NaN counts as the minimum).</summary>
-    ArgMin,
+    ArgMin = 6,
 }

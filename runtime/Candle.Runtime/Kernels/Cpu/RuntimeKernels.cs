@@ -8,6 +8,7 @@ public static class RuntimeKernels
     private static readonly FrozenDictionary<string, KernelFn> Table = new Dictionary<string, KernelFn>(StringComparer.Ordinal)
     {
         ["copy"] = CopyKernels.Copy,
+        ["check_range"] = CheckKernels.Range,
         ["fill"] = CopyKernels.Fill,
         ["arange"] = CopyKernels.Arange,
         ["elementwise"] = ElementwiseFallback.Run,

@@ -1,14 +1,13 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using Candle.Runtime.Kernels.Cpu.Lanes;
+using Candle.Runtime.Kernels.Cpu.Ops;
 
 namespace Candle.Runtime.Kernels.Gemm;
 
 /// <summary>Vectorized row operations shared by the built-in epilogues.</summary>
 internal static unsafe class EpilogueMath
 {
-    private const float GeluCoefficient = 0.7978845608028654f; // sqrt(2 / pi)
-    private const float GeluCubic = 0.044715f;
-
     /// <summary>x[j] += y[j] for j in [0, n).</summary>
     public static void AddRow(float* x, float* y, int n)
     {
@@ -68,32 +67,20 @@ internal static unsafe class EpilogueMath
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Activate(Vector256<float> v, GemmActivation activation)
-    {
-        switch (activation)
-        {
-            case GemmActivation.Relu:
-                return Vector256.Max(v, Vector256<float>.Zero);
-            case GemmActivation.GeluTanh:
-                {
-                    // 0.5 (1 + tanh(u)) = 1 / (1 + exp(-2u))
-                    var u = Vector256.Create(GeluCoefficient) * (v + (Vector256.Create(GeluCubic) * v * v * v));
-                    var e = Vector256.Exp(Vector256.Create(-2f) * u);
-                    return v / (Vector256<float>.One + e);
-                }
+    private static Vector256<float> Activate(Vector256<float> v, GemmActivation activation) => Activate<Lanes256, Vector256<float>>(v, activation);
 
-            case GemmActivation.Silu:
-                return v / (Vector256<float>.One + Vector256.Exp(-v));
-            default:
-                return v;
-        }
-    }
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Activate(float v, GemmActivation activation) => Activate<Lanes1, float>(v, activation);
 
-    private static float Activate(float v, GemmActivation activation) => activation switch
+    // The activations are the elementwise operator structs, so a fused epilogue computes what the unfused op would.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TVec Activate<TLanes, TVec>(TVec v, GemmActivation activation)
+        where TLanes : ILanes<TVec>
+        where TVec : unmanaged => activation switch
     {
-        GemmActivation.Relu => MathF.Max(v, 0f),
-        GemmActivation.GeluTanh => v / (1f + MathF.Exp(-2f * GeluCoefficient * (v + (GeluCubic * v * v * v)))),
-        GemmActivation.Silu => v / (1f + MathF.Exp(-v)),
+        GemmActivation.Relu => ReluOp.Invoke<TLanes, TVec>(v),
+        GemmActivation.GeluTanh => GeluTanhOp.Invoke<TLanes, TVec>(v),
+        GemmActivation.Silu => SiluOp.Invoke<TLanes, TVec>(v),
         _ => v,
     };
 }

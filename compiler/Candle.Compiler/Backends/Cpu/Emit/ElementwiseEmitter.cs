@@ -2,6 +2,7 @@ using System.Reflection;
 using System.Reflection.Emit;
 using System.Runtime.Intrinsics;
 using Candle.Compiler.Ir;
+using Candle.Compiler.Scheduling;
 using Candle.Runtime;
 using Candle.Runtime.Kernels.Cpu.Lanes;
 
@@ -11,11 +12,13 @@ namespace Candle.Compiler.Backends.Cpu.Emit;
 /// Emits a generated elementwise kernel as IL: the output range is walked row by row over the innermost collapsed
 /// dimension; each row runs a vector loop (Vector512, Vector256 or Vector128 lanes) and a scalar tail. Inputs are
 /// read contiguously, broadcast or through a run-time stride; outer dimensions are unraveled once per row.
-/// f16/bf16/bool are converted to f32 on load and back on store.
+/// f16/bf16/bool are converted to f32 on load and back on store. Loads, stores and roundings are
+/// <see cref="SimdLanes{TLanes, TVec}"/>'s (vector) and <see cref="ScalarLanes"/>'s (tail); each op is its operator
+/// struct's lanes form instantiated for the width trait (vector) or <see cref="Lanes1"/> (tail).
 /// </summary>
 internal static class ElementwiseEmitter
 {
-    /// <summary>The lane type for a vector width in bits (0 picks the widest accelerated width).</summary>
+    /// <summary>The lane-width trait (<see cref="ILanes{TVec}"/>) for a vector width in bits (0 picks the widest accelerated width).</summary>
     public static Type LanesFor(int vectorBits)
     {
         if (vectorBits == 0)
@@ -25,9 +28,9 @@ internal static class ElementwiseEmitter
 
         return vectorBits switch
         {
-            512 => typeof(SimdLanes512),
-            256 => typeof(SimdLanes256),
-            128 => typeof(SimdLanes128),
+            512 => typeof(Lanes512),
+            256 => typeof(Lanes256),
+            128 => typeof(Lanes128),
             _ => throw new ArgumentOutOfRangeException(nameof(vectorBits), vectorBits, "vector width must be 0, 128, 256 or 512 bits"),
         };
     }
@@ -36,6 +39,7 @@ internal static class ElementwiseEmitter
     {
         var scalar = typeof(ScalarLanes);
         Type vecType = lanes.GetMethod("Splat")!.ReturnType;
+        var vectorIo = typeof(SimdLanes<,>).MakeGenericType(lanes, vecType);
         int width = (int)lanes.GetProperty("Count")!.GetValue(null)!;
         int n = spec.Inputs.Count, rank = spec.Rank;
         int shapeAt = 1 + n;
@@ -256,7 +260,7 @@ internal static class ElementwiseEmitter
 
         void EmitBody(bool vector)
         {
-            var L = vector ? lanes : scalar;
+            var L = vector ? vectorIo : scalar;
             var vals = vector ? vecVals : sclVals;
             for (int b = 0; b < spec.Body.Count; b++)
             {
@@ -276,7 +280,7 @@ internal static class ElementwiseEmitter
                         break;
                     default:
                         foreach (int a in op.Args) il.Op(OpCodes.Ldloc, vals[a]);
-                        il.Call(M(L, op.Op.ToString()));
+                        il.Call(op.Op == Op.Where ? M(L, "Where") : MathMethod(op.Op, vector ? lanes : typeof(Lanes1), vector ? vecType : typeof(float)));
                         if (op.DType == DType.Bool && op.Op == Op.Add) il.Call(M(L, "ToBool"));
                         else EmitRounding(L, op.DType, castFromOther: false);
                         break;
@@ -303,7 +307,7 @@ internal static class ElementwiseEmitter
             if (input.Access == InnerAccess.Broadcast)
             {
                 il.Call(M(scalar, "Load" + suffix));
-                if (vector) il.Call(M(lanes, "Splat"));
+                if (vector) il.Call(M(vectorIo, "Splat"));
                 return;
             }
 
@@ -319,11 +323,11 @@ internal static class ElementwiseEmitter
             if (vector && input.Access == InnerAccess.Strided)
             {
                 il.Op(OpCodes.Ldloc, stride[k]!);
-                il.Call(M(lanes, "Gather" + suffix));
+                il.Call(M(vectorIo, "Gather" + suffix));
             }
             else
             {
-                il.Call(M(vector ? lanes : scalar, "Load" + suffix));
+                il.Call(M(vector ? vectorIo : scalar, "Load" + suffix));
             }
         }
 
@@ -346,6 +350,12 @@ internal static class ElementwiseEmitter
         DType.Bool => "Bool",
         _ => throw new NotSupportedException($"generated elementwise kernels do not handle {dt.TorchName()}"),
     };
+
+    /// <summary>The lanes form of an elementwise op's operator struct, instantiated for a width: <c>TOp.Invoke&lt;TLanes, TVec&gt;</c>.</summary>
+    private static MethodInfo MathMethod(Op op, Type lanes, Type vecType) =>
+        op.Elementwise().Type.GetMethods(BindingFlags.Public | BindingFlags.Static)
+            .Single(m => m.Name == "Invoke" && m.IsGenericMethodDefinition)
+            .MakeGenericMethod(lanes, vecType);
 
     private static MethodInfo M(Type t, string name) =>
         t.GetMethod(name, BindingFlags.Public | BindingFlags.Static) ?? throw new MissingMethodException(t.Name, name);

@@ -71,7 +71,8 @@ internal sealed class IlWriter(ILGenerator il, StringBuilder listing)
     public void Call(MethodInfo m)
     {
         il.Emit(OpCodes.Call, m);
-        Line($"call {TypeName(m.ReturnType)} {m.DeclaringType!.Name}::{m.Name}({string.Join(", ", m.GetParameters().Select(p => TypeName(p.ParameterType)))})");
+        string typeArgs = m.IsGenericMethod ? $"<{string.Join(", ", m.GetGenericArguments().Select(TypeName))}>" : "";
+        Line($"call {TypeName(m.ReturnType)} {TypeName(m.DeclaringType!)}::{m.Name}{typeArgs}({string.Join(", ", m.GetParameters().Select(p => TypeName(p.ParameterType)))})");
     }
 
     /// <summary>Pushes a 32-bit integer with the shortest encoding.</summary>

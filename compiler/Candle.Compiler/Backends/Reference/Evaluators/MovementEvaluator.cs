@@ -65,6 +65,8 @@ internal static class MovementEvaluator
                 return View(call, strides, offset);
             }
 
+            case Op.SliceScatter:
+                return SliceScatter(call, inShape);
             case Op.Concat:
                 return Concat(call);
             case Op.Pad:
@@ -78,6 +80,32 @@ internal static class MovementEvaluator
 
     private static HostTensor View(OpCall call, int[] strides, int offset) =>
         ElementCopy.Take(call[0], call.OutShape, Layout.StridedMap(call.OutShape, strides, offset));
+
+    private static HostTensor SliceScatter(OpCall call, int[] inShape)
+    {
+        var a = call.Attr<SliceAttrs>();
+        long start = a.Start.Evaluate(call.Bindings), end = a.End.Evaluate(call.Bindings);
+        var srcShape = call.Shape(1);
+        int len = srcShape[a.Axis];
+        if (start < 0 || start > end || end > inShape[a.Axis] || (end - start + a.Step - 1) / a.Step != len)
+        {
+            throw new ArgumentOutOfRangeException(
+                nameof(call), $"{call.Describe()}: slice [{start}:{end}:{a.Step}] is out of range for dimension {a.Axis} of size {inShape[a.Axis]} or does not hold the source's {len} elements");
+        }
+
+        var result = new HostTensor(call.DType, call.OutShape, call[0].Data.ToArray());
+        int outer = Layout.Numel(inShape[..a.Axis]);
+        int inner = Layout.Numel(inShape[(a.Axis + 1)..]);
+        for (int o = 0; o < outer; o++)
+        {
+            for (int j = 0; j < len; j++)
+            {
+                ElementCopy.Copy(call[1], ((o * len) + j) * inner, result, ((o * inShape[a.Axis]) + (int)start + (j * a.Step)) * inner, inner);
+            }
+        }
+
+        return result;
+    }
 
     private static HostTensor Concat(OpCall call)
     {

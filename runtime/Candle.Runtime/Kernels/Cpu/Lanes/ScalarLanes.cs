@@ -4,8 +4,9 @@ using Candle.Runtime.Tensors;
 namespace Candle.Runtime.Kernels.Cpu.Lanes;
 
 /// <summary>
-/// One float32 lane: the scalar tails of generated elementwise kernels. Same member names as
-/// <see cref="SimdLanes256"/>; transcendental functions use <see cref="MathF"/> (or double precision for erf).
+/// One float32 lane: the loads, stores and roundings of the scalar tails of generated elementwise kernels, with
+/// the member names of <see cref="SimdLanes{TLanes, TVec}"/> (the tails' math is the operator structs over
+/// <see cref="Lanes1"/>).
 /// </summary>
 public static unsafe class ScalarLanes
 {
@@ -45,110 +46,6 @@ public static unsafe class ScalarLanes
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Splat(float x) => x;
 
-    /// <summary>a + b.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Add(float a, float b) => a + b;
-
-    /// <summary>a − b.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Sub(float a, float b) => a - b;
-
-    /// <summary>a · b.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Mul(float a, float b) => a * b;
-
-    /// <summary>a / b.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Div(float a, float b) => a / b;
-
-    /// <summary>a·b + c, fused.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Fma(float a, float b, float c) => MathF.FusedMultiplyAdd(a, b, c);
-
-    /// <summary>−x.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Neg(float x) => -x;
-
-    /// <summary>|x|.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Abs(float x) => MathF.Abs(x);
-
-    /// <summary>e^x.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Exp(float x) => MathF.Exp(x);
-
-    /// <summary>ln x.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Log(float x) => MathF.Log(x);
-
-    /// <summary>√x.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Sqrt(float x) => MathF.Sqrt(x);
-
-    /// <summary>1/√x.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Rsqrt(float x) => 1f / MathF.Sqrt(x);
-
-    /// <summary>sin x.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Sin(float x) => MathF.Sin(x);
-
-    /// <summary>cos x.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Cos(float x) => MathF.Cos(x);
-
-    /// <summary>tanh x.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Tanh(float x) => MathF.Tanh(x);
-
-    /// <summary>erf x.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Erf(float x) => (float)ScalarMath.Erf(x);
-
-    /// <summary>1/(1 + e^−x).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Sigmoid(float x) => 1f / (1f + MathF.Exp(-x));
-
-    /// <summary>max(x, 0), NaN kept.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Relu(float x) => x < 0 ? 0f : x;
-
-    /// <summary>0.5·x·(1 + erf(x/√2)).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Gelu(float x) => (float)(0.5 * x * (1 + ScalarMath.Erf(x * 0.7071067811865476)));
-
-    /// <summary>GELU, tanh form.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float GeluTanh(float x) => 0.5f * x * (1f + MathF.Tanh(0.7978846f * (x + (0.044715f * x * x * x))));
-
-    /// <summary>x·sigmoid(x).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Silu(float x) => x / (1f + MathF.Exp(-x));
-
-    /// <summary>floor x.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Floor(float x) => MathF.Floor(x);
-
-    /// <summary>ceil x.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Ceil(float x) => MathF.Ceiling(x);
-
-    /// <summary>Round half to even.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Round(float x) => MathF.Round(x, MidpointRounding.ToEven);
-
-    /// <summary>−1, 0 or 1 (NaN kept).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Sign(float x) => float.IsNaN(x) ? x : x > 0 ? 1f : x < 0 ? -1f : 0f;
-
-    /// <summary>1/x.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Reciprocal(float x) => 1f / x;
-
-    /// <summary>1 where x is 0, else 0.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float LogicalNot(float x) => x == 0 ? 1f : 0f;
-
     /// <summary>1 where x is nonzero (NaN included), else 0.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float ToBool(float x) => x != 0 ? 1f : 0f;
@@ -161,63 +58,7 @@ public static unsafe class ScalarLanes
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float RoundBF16(float x) => BFloat16Bits.ToSingle(BFloat16Bits.FromSingle(x));
 
-    /// <summary>floor(a / b).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float FloorDiv(float a, float b) => MathF.Floor(a / b);
-
-    /// <summary>a − b·floor(a/b) with the divisor's sign.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Remainder(float a, float b)
-    {
-        float r = a % b;
-        return r != 0 && (r < 0) != (b < 0) ? r + b : r;
-    }
-
-    /// <summary>a^b.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Pow(float a, float b) => MathF.Pow(a, b);
-
-    /// <summary>max(a, b), NaN propagating.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Maximum(float a, float b) => float.IsNaN(b) ? b : b > a ? b : a;
-
-    /// <summary>min(a, b), NaN propagating.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Minimum(float a, float b) => float.IsNaN(b) ? b : b < a ? b : a;
-
-    /// <summary>a == b as 0/1.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Eq(float a, float b) => a == b ? 1f : 0f;
-
-    /// <summary>a != b as 0/1.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Ne(float a, float b) => a != b ? 1f : 0f;
-
-    /// <summary>a &lt; b as 0/1.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Lt(float a, float b) => a < b ? 1f : 0f;
-
-    /// <summary>a ≤ b as 0/1.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Le(float a, float b) => a <= b ? 1f : 0f;
-
-    /// <summary>a &gt; b as 0/1.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Gt(float a, float b) => a > b ? 1f : 0f;
-
-    /// <summary>a ≥ b as 0/1.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Ge(float a, float b) => a >= b ? 1f : 0f;
-
-    /// <summary>a and b.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float LogicalAnd(float a, float b) => a != 0 && b != 0 ? 1f : 0f;
-
-    /// <summary>a or b.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float LogicalOr(float a, float b) => a != 0 || b != 0 ? 1f : 0f;
-
-    /// <summary>c ? a : b.</summary>
+    /// <summary>c ? a : b (c is 0/1).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Where(float c, float a, float b) => c != 0 ? a : b;
 }

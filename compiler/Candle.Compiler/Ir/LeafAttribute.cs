@@ -1,0 +1,6 @@
+namespace Candle.Compiler.Ir;
+
+/// <summary>Declares a leaf op (no inputs: input, constant, full, arange).</summary>
+internal sealed class LeafAttribute : OpGroupAttribute
+{
+}

@@ -1,0 +1,68 @@
+using System.Globalization;
+using System.Text;
+using Candle.Compiler.Ir;
+using Candle.Runtime;
+
+namespace Candle.Compiler.Scheduling;
+
+/// <summary>How a generated elementwise kernel reads one input along the innermost (collapsed) dimension.</summary>
+internal enum InnerAccess
+{
+    /// <summary>Consecutive elements (stride 1): vector loads.</summary>
+    Contiguous,
+
+    /// <summary>One element for the whole row (stride 0): a scalar load broadcast to all lanes.</summary>
+    Broadcast,
+
+    /// <summary>Any other stride, read at run time: gathers.</summary>
+    Strided,
+}
+
+/// <summary>One input of a generated elementwise kernel.</summary>
+internal sealed record ElementwiseInput(DType DType, InnerAccess Access);
+
+/// <summary>One body operation: an input reference, a constant, or an op over earlier operations (by index).</summary>
+internal sealed record BodyOp(Op Op, DType DType, int[] Args, int Input = -1, double Constant = 0);
+
+/// <summary>
+/// A generated elementwise kernel: its inputs' dtypes and access patterns, the body (last op is the result),
+/// the output dtype and the rank of the collapsed iteration space. Kernel args:
+/// <c>outSlot, inSlot[n], shape[rank], then per input offset, strides[rank]</c> (in elements).
+/// </summary>
+internal sealed record ElementwiseSpec(IReadOnlyList<ElementwiseInput> Inputs, IReadOnlyList<BodyOp> Body, DType OutDType, int Rank)
+{
+    /// <summary>Float-domain dtypes the generated kernels load, compute (as f32) and store.</summary>
+    public static bool IsFloatDomain(DType dt) => dt is DType.F32 or DType.F16 or DType.BF16 or DType.Bool;
+
+    /// <summary>Whether a node can be part of a generated elementwise body.</summary>
+    public static bool Supports(Node n) =>
+        n.Op.IsElementwise() && IsFloatDomain(n.DType) && n.Inputs.All(i => IsFloatDomain(i.DType));
+
+    /// <summary>A key that identifies equal kernels.</summary>
+    public string Key
+    {
+        get
+        {
+            var sb = new StringBuilder();
+            sb.Append("ew r").Append(Rank).Append(" out=").Append(OutDType.TorchName()).Append(" in=[");
+            sb.AppendJoin(", ", Inputs.Select(i => $"{i.DType.TorchName()}:{i.Access.ToString().ToLowerInvariant()}")).Append("] body=[");
+            sb.AppendJoin("; ", Body.Select(o => o.Op switch
+            {
+                Op.Input => $"in{o.Input}",
+                Op.Full => o.Constant.ToString("R", CultureInfo.InvariantCulture),
+                _ => $"{o.Op.Name()}:{o.DType.TorchName()}({string.Join(",", o.Args)})",
+            })).Append(']');
+            return sb.ToString();
+        }
+    }
+
+    /// <summary>A short name hint such as <c>add_mul</c>.</summary>
+    public string Hint
+    {
+        get
+        {
+            var ops = Body.Where(o => o.Op is not (Op.Input or Op.Full)).Select(o => o.Op.Name()).Take(3).ToList();
+            return ops.Count == 0 ? "copy" : string.Join("_", ops);
+        }
+    }
+}

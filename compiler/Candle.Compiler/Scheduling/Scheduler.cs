@@ -1,0 +1,378 @@
+using Candle.Compiler.Ir;
+using Candle.Compiler.Passes;
+using Candle.Runtime;
+using Candle.Runtime.Plans;
+
+namespace Candle.Compiler.Scheduling;
+
+/// <summary>
+/// Turns an optimized graph into a <see cref="KernelGraph"/> for any backend: movement ops become views (no copies),
+/// elementwise ops and fused elementwise groups become generated kernels described by kernel IR
+/// (<see cref="ElementwiseSpec"/>), matmul epilogues ride on their GEMM, everything else becomes a typed library call
+/// over views or dense buffers (views are materialized first where a call needs them). Donated inputs are written in
+/// place where nothing else reads them. Other fused groups are scheduled node by node from their bodies.
+/// </summary>
+internal sealed partial class Scheduler
+{
+    private readonly KernelGraphBuilder _kg = new();
+
+    // Donated graph inputs, and how many nodes (and graph outputs) read each node: a donated input read once may be
+    // written in place.
+    private readonly HashSet<Node> _donated = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<Node, int> _uses = new(ReferenceEqualityComparer.Instance);
+
+    private Scheduler()
+    {
+    }
+
+    /// <summary>Schedules <paramref name="graph"/> (in its attached <see cref="Passes.Schedule"/>'s order when it has one).</summary>
+    /// <exception cref="NotSupportedException">A node cannot be scheduled (the message names it).</exception>
+    public static KernelGraph Schedule(Graph graph)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+        return new Scheduler().Run(graph);
+    }
+
+    private KernelGraph Run(Graph graph)
+    {
+        var values = new Dictionary<Node, TensorView>(ReferenceEqualityComparer.Instance);
+        var inputs = new List<KernelTensor>();
+        for (int i = 0; i < graph.Inputs.Length; i++)
+        {
+            var n = graph.Inputs[i];
+            int slot = _kg.AddInput(i, n.DType, n.Shape);
+            values[n] = TensorView.Dense(slot, n.DType, n.Shape);
+            inputs.Add(new KernelTensor(n.Attr<InputAttrs>().Name, n.DType, [.. n.Shape], slot));
+        }
+
+        foreach (var n in graph.Nodes)
+        {
+            foreach (var i in n.Inputs) _uses[i] = _uses.GetValueOrDefault(i) + 1;
+        }
+
+        foreach (var o in graph.Outputs) _uses[o] = _uses.GetValueOrDefault(o) + 1;
+        foreach (var n in graph.Inputs)
+        {
+            if (n.Attr<InputAttrs>().Donated) _donated.Add(n);
+        }
+
+        ScheduleNodes(Passes.Schedule.For(graph) is { } schedule && schedule.Order.Count == graph.Nodes.Count ? schedule.Order : graph.Nodes, values);
+
+        var outputs = new List<KernelTensor>();
+        var claimed = new HashSet<int>();
+        for (int o = 0; o < graph.Outputs.Length; o++)
+        {
+            var node = graph.Outputs[o];
+            var v = values[node];
+            if (v.IsDeferredCast) v = MaterializeCast(v);
+            int slot;
+            Dim bytes = node.Shape.Numel * node.DType.SizeInBytes();
+            if (!v.IsConstant && v.IsDense && _kg.KindOf(v.Slot) == BufferKind.Arena && _kg.BytesOf(v.Slot) == bytes && claimed.Add(v.Slot))
+            {
+                slot = v.Slot;
+                _kg.MakeOutput(slot, o);
+            }
+            else if (!v.IsConstant && v.IsDense && _kg.KindOf(v.Slot) == BufferKind.Input && IsDonatedSlot(graph, v.Slot) && _kg.BytesOf(v.Slot) == bytes && claimed.Add(v.Slot))
+            {
+                // The output is a donated input's own buffer, written in place: it aliases that input.
+                slot = v.Slot;
+            }
+            else
+            {
+                slot = _kg.AddOutput(o, bytes);
+                var dst = TensorView.Dense(slot, node.DType, node.Shape);
+                if (v.IsConstant) Fill(dst, v.Constant!.Value, $"output {graph.OutputNames[o]}");
+                else Copy(v, dst, $"output {graph.OutputNames[o]}");
+            }
+
+            outputs.Add(new KernelTensor(graph.OutputNames[o], node.DType, [.. node.Shape], slot));
+        }
+
+        return _kg.Build(inputs, outputs);
+    }
+
+    private bool IsDonatedSlot(Graph graph, int slot)
+    {
+        for (int i = 0; i < graph.Inputs.Length; i++)
+        {
+            if (_kg.InputSlot(i) == slot) return _donated.Contains(graph.Inputs[i]);
+        }
+
+        return false;
+    }
+
+    private void ScheduleNodes(IEnumerable<Node> nodes, Dictionary<Node, TensorView> values)
+    {
+        foreach (var node in nodes)
+        {
+            if (values.ContainsKey(node)) continue;
+            try
+            {
+                var ins = node.Inputs.Select(i => values[i]).ToArray();
+                if (!TakesDeferredCasts(node))
+                {
+                    for (int i = 0; i < ins.Length; i++)
+                    {
+                        if (ins[i].IsDeferredCast) ins[i] = MaterializeCast(ins[i]);
+                    }
+                }
+
+                values[node] = ScheduleNode(node, ins);
+            }
+            catch (Exception e) when (e is NotSupportedException or ArgumentException or InvalidOperationException && e is not ObjectDisposedException)
+            {
+                throw new NotSupportedException($"cannot schedule {node.Op.Name()} {node.TypeString} (inputs {string.Join(", ", node.Inputs.Select(i => i.TypeString))}): {e.Message}", e);
+            }
+        }
+    }
+
+    private TensorView ScheduleNode(Node node, TensorView[] ins)
+    {
+        switch (node.Op)
+        {
+            case Op.Input:
+                throw new InvalidOperationException("input is not a graph input");
+            case Op.Constant:
+            {
+                var a = node.Attr<ConstantAttrs>();
+                return TensorView.Dense(_kg.AddWeight(a.Data, a.Name), node.DType, node.Shape);
+            }
+
+            case Op.Full:
+            {
+                var a = node.Attr<FullAttrs>();
+                return TensorView.Const(a.Value, node.DType, node.Shape);
+            }
+
+            case Op.Fused:
+                return ScheduleFused(node, ins);
+            case var op when op.IsElementwise():
+                return ScheduleElementwise(node, ins);
+            case var op when op.IsView():
+                return ScheduleView(node, ins[0]);
+            default:
+                return ScheduleLibraryOp(node, ins);
+        }
+    }
+
+    private TensorView ScheduleFused(Node node, TensorView[] ins)
+    {
+        if (node.Attr<FusedAttrs>().Kind == FusedKinds.MatMulEpilogue && TryScheduleMatMulEpilogue(node, ins) is { } fused) return fused;
+        var body = node.Attr<FusedAttrs>().Body;
+        var result = body.Outputs[0];
+        bool pure = result.Op is not (Op.Input or Op.Full) && body.Nodes.All(n => n.Op is Op.Input or Op.Full || ElementwiseSpec.Supports(n));
+        if (pure)
+        {
+            var (ops, kernelInputs) = Linearize(body.Nodes, result, n => n.Op == Op.Input ? ins[body.Inputs.IndexOf(n)] : null);
+            return EmitElementwise(ops, kernelInputs, node.DType, node.Shape, $"fused {node.Attr<FusedAttrs>().Kind}");
+        }
+
+        var values = new Dictionary<Node, TensorView>(ReferenceEqualityComparer.Instance);
+        for (int i = 0; i < body.Inputs.Length; i++) values[body.Inputs[i]] = ins[i];
+        ScheduleNodes(body.Nodes, values);
+        return values[result];
+    }
+
+    /// <summary>
+    /// The body of a generated elementwise kernel: <paramref name="nodes"/> (in order, restricted to those given) as
+    /// body ops, each node for which <paramref name="operand"/> gives a value bound to a kernel input (or inlined when
+    /// constant), with <paramref name="result"/> last.
+    /// </summary>
+    private static (List<BodyOp> Ops, List<TensorView> Inputs) Linearize(IEnumerable<Node> nodes, Node result, Func<Node, TensorView?> operand)
+    {
+        var map = new Dictionary<Node, int>(ReferenceEqualityComparer.Instance);
+        var ops = new List<BodyOp>();
+        var kernelInputs = new List<TensorView>();
+        foreach (var n in nodes)
+        {
+            if (operand(n) is { } v)
+            {
+                if (v.IsConstant)
+                {
+                    ops.Add(new BodyOp(Op.Full, n.DType, [], Constant: v.Constant!.Value));
+                }
+                else
+                {
+                    kernelInputs.Add(v);
+                    ops.Add(new BodyOp(Op.Input, n.DType, [], Input: kernelInputs.Count - 1));
+                }
+            }
+            else if (n.Op == Op.Full)
+            {
+                ops.Add(new BodyOp(Op.Full, n.DType, [], Constant: n.Attr<FullAttrs>().Value));
+            }
+            else
+            {
+                ops.Add(new BodyOp(n.Op, n.DType, [.. n.Inputs.Select(i => map[i])]));
+            }
+
+            map[n] = ops.Count - 1;
+        }
+
+        // The result must be the last op.
+        if (map[result] != ops.Count - 1) ops.Add(ops[map[result]]);
+        return (ops, kernelInputs);
+    }
+
+    // The nodes that accept a deferred cast as it is: views that keep it (see ScheduleView) and matmuls.
+    private static bool TakesDeferredCasts(Node node) =>
+        node.Op is Op.Permute or Op.Expand or Op.Reshape or Op.MatMul
+        || (node.Op == Op.Fused && node.Attr<FusedAttrs>().Kind == FusedKinds.MatMulEpilogue);
+
+    // A float32 cast of a bfloat16 weight is left to the GEMM, which widens the weight as it reads or packs it
+    // (no float32 copy of the weight in the plan).
+    private TensorView? TryDeferCast(Node node, TensorView[] ins)
+    {
+        if (node.Op != Op.Cast || node.DType != DType.F32) return null;
+        var v = ins[0];
+        if (v.IsConstant || v.IsDeferredCast || v.DType != DType.BF16 || _kg.KindOf(v.Slot) != BufferKind.Weight) return null;
+        return v with { DType = DType.F32, StoredDType = DType.BF16 };
+    }
+
+    /// <summary>The deferred cast <paramref name="v"/> computed into a float32 buffer.</summary>
+    private TensorView MaterializeCast(TensorView v)
+    {
+        var stored = v with { DType = v.StoredDType!.Value, StoredDType = null };
+        var body = new List<BodyOp>
+        {
+            new(Op.Input, stored.DType, [], Input: 0),
+            new(Op.Cast, v.DType, [0]),
+        };
+        return EmitElementwise(body, [stored], v.DType, new Shape(v.Shape), "cast weight");
+    }
+
+    private TensorView ScheduleElementwise(Node node, TensorView[] ins)
+    {
+        if (TryDeferCast(node, ins) is { } deferred) return deferred;
+        if (ElementwiseSpec.Supports(node))
+        {
+            var body = new List<BodyOp>();
+            var kernelInputs = new List<TensorView>();
+            for (int k = 0; k < ins.Length; k++)
+            {
+                if (ins[k].IsConstant)
+                {
+                    body.Add(new BodyOp(Op.Full, node.Inputs[k].DType, [], Constant: ins[k].Constant!.Value));
+                }
+                else
+                {
+                    kernelInputs.Add(ins[k]);
+                    body.Add(new BodyOp(Op.Input, node.Inputs[k].DType, [], Input: kernelInputs.Count - 1));
+                }
+            }
+
+            body.Add(new BodyOp(node.Op, node.DType, [.. Enumerable.Range(0, ins.Length)]));
+            return EmitElementwise(body, kernelInputs, node.DType, node.Shape, node.Op.Name());
+        }
+
+        return FallbackElementwise(node, ins);
+    }
+
+    private TensorView EmitElementwise(List<BodyOp> body, List<TensorView> inputs, DType outDType, Shape outShape, string label)
+    {
+        int outSlot = _kg.AddArena(outDType, [.. outShape]);
+        _kg.Add(ElementwiseKernel(body, inputs, outDType, outShape, outSlot, label));
+        return TensorView.Dense(outSlot, outDType, [.. outShape]);
+    }
+
+    /// <summary>The generated kernel computing <paramref name="body"/> into the dense buffer <paramref name="outSlot"/>.</summary>
+    private static ElementwiseCall ElementwiseKernel(List<BodyOp> body, List<TensorView> inputs, DType outDType, Shape outShape, int outSlot, string label, bool inPlaceOfGemm = false)
+    {
+        var (shape, strides) = Collapse([.. outShape], [.. inputs.Select(v => v.Strides)]);
+        int rank = shape.Length;
+        var specInputs = inputs.Select((v, k) => new ElementwiseInput(v.DType, AccessOf(strides[k][rank - 1]))).ToList();
+        var spec = new ElementwiseSpec(specInputs, body, outDType, rank);
+        var operands = inputs.Select((v, k) => new KernelOperand(v.Slot, v.Offset, strides[k])).ToList();
+        return new ElementwiseCall(spec, outSlot, shape, operands, outShape.Numel, label, inPlaceOfGemm);
+    }
+
+    private static InnerAccess AccessOf(Dim stride) => stride.TryGetConstant() switch
+    {
+        1 => InnerAccess.Contiguous,
+        0 => InnerAccess.Broadcast,
+        _ => InnerAccess.Strided,
+    };
+
+    /// <summary>
+    /// Drops size-1 dims and merges neighbours that every operand walks contiguously (the output is dense);
+    /// returns at least one dim.
+    /// </summary>
+    internal static (Dim[] Shape, Dim[][] Strides) Collapse(Dim[] shape, Dim[][] strides)
+    {
+        var dims = new List<int>();
+        for (int d = 0; d < shape.Length; d++)
+        {
+            if (shape[d] != Dim.One) dims.Add(d);
+        }
+
+        var outShape = new List<Dim>();
+        var outStrides = strides.Select(_ => new List<Dim>()).ToArray();
+        foreach (int d in dims)
+        {
+            if (outShape.Count > 0)
+            {
+                int last = outShape.Count - 1;
+                bool merge = true;
+                for (int k = 0; k < strides.Length && merge; k++)
+                {
+                    merge = outStrides[k][last] == strides[k][d] * shape[d];
+                }
+
+                if (merge)
+                {
+                    outShape[last] *= shape[d];
+                    for (int k = 0; k < strides.Length; k++) outStrides[k][last] = strides[k][d];
+                    continue;
+                }
+            }
+
+            outShape.Add(shape[d]);
+            for (int k = 0; k < strides.Length; k++) outStrides[k].Add(strides[k][d]);
+        }
+
+        if (outShape.Count == 0)
+        {
+            outShape.Add(Dim.One);
+            foreach (var s in outStrides) s.Add(Dim.Zero);
+        }
+
+        return ([.. outShape], [.. outStrides.Select(s => s.ToArray())]);
+    }
+
+    private TensorView FallbackElementwise(Node node, TensorView[] ins)
+    {
+        var views = ins.Select(v => v.IsConstant ? ScalarBuffer(v) : v).ToArray();
+        var shape = node.Shape.Count == 0 ? new[] { Dim.One } : [.. node.Shape];
+        int outSlot = _kg.AddArena(node.DType, shape);
+        _kg.Add(new FallbackElementwiseCall(node.Op, outSlot, node.DType, shape, views, node.Shape.Numel, node.Op.Name()));
+        return TensorView.Dense(outSlot, node.DType, node.Shape);
+    }
+
+    /// <summary>A constant as a one-element buffer viewed with zero strides.</summary>
+    private TensorView ScalarBuffer(TensorView c)
+    {
+        int slot = _kg.AddArena(c.DType, [Dim.One]);
+        _kg.Add(new FillCall(slot, c.DType, Dim.One, c.Constant!.Value, "constant"));
+        return new TensorView(slot, Dim.Zero, c.Shape, [.. c.Shape.Select(_ => Dim.Zero)], c.DType);
+    }
+
+    /// <summary>The value as a dense buffer (offset 0, row-major), copying or filling when needed.</summary>
+    private TensorView Dense(TensorView v, string why)
+    {
+        if (!v.IsConstant && v.IsDense) return v;
+        int slot = _kg.AddArena(v.DType, v.Shape);
+        var dst = TensorView.Dense(slot, v.DType, v.Shape);
+        if (v.IsConstant) Fill(dst, v.Constant!.Value, why);
+        else Copy(v, dst, why);
+        return dst;
+    }
+
+    private void Fill(TensorView dst, double value, string why) => _kg.Add(new FillCall(dst.Slot, dst.DType, dst.Numel, value, $"fill for {why}"));
+
+    /// <summary>Copies a view into another view of the same shape.</summary>
+    private void Copy(TensorView src, TensorView dst, string why)
+    {
+        if (src.IsConstant) src = ScalarBuffer(src);
+        _kg.Add(new CopyCall(src, dst, $"copy for {why}"));
+    }
+}

@@ -1,0 +1,31 @@
+using System.Runtime.CompilerServices;
+using Candle.Runtime.Kernels.Cpu.Lanes;
+
+namespace Candle.Runtime.Kernels.Cpu.Ops;
+
+/// <summary>a == b as 1 or 0 (false when either side is NaN, except ne).</summary>
+public readonly struct EqOp : IBinaryOp
+{
+    /// <inheritdoc/>
+    public static int Code => 31;
+
+    /// <inheritdoc/>
+    public static string Name => "eq";
+
+    /// <inheritdoc/>
+    public static bool HasIntegerForm => true;
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static double Invoke(double a, double b) => a == b ? 1.0 : 0.0;
+
+    /// <inheritdoc/>
+    public static long InvokeInteger(long a, long b) => a == b ? 1 : 0;
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVec Invoke<TLanes, TVec>(TVec a, TVec b)
+        where TLanes : ILanes<TVec>
+        where TVec : unmanaged
+        => TLanes.And(TLanes.Equal(a, b), TLanes.Splat(1f));
+}
