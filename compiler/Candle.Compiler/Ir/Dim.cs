@@ -119,6 +119,16 @@ public sealed class Dim : IEquatable<Dim>
         return sum;
     }
 
+    /// <summary>The runtime's expression of this dimension, built from its terms (what plans store and evaluate).</summary>
+    public Runtime.Plans.DimExpr ToExpr()
+    {
+        if (IsConstant) return Runtime.Plans.DimExpr.Const(_constant);
+        var terms = _terms.Select(t => (t.Coefficient, (IReadOnlyList<Runtime.Plans.DimExpr>)[.. t.Factors.Select(a => a.Symbol is { } s
+            ? Runtime.Plans.DimExpr.Sym(s)
+            : Runtime.Plans.DimExpr.FloorDiv(a.Numerator!.ToExpr(), a.Divisor))])).ToList();
+        return Runtime.Plans.DimExpr.Polynomial(_constant, terms);
+    }
+
     /// <summary>Sum.</summary>
     public static Dim operator +(Dim a, Dim b)
     {

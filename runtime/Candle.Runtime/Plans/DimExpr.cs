@@ -30,7 +30,66 @@ public sealed class DimExpr : IEquatable<DimExpr>
     public static DimExpr Const(long value) => new(new ConstNode(value), value.ToString(CultureInfo.InvariantCulture));
 
     /// <summary>A symbol.</summary>
-    public static DimExpr Sym(string name) => Parse(name);
+    public static DimExpr Sym(string name)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        if (!char.IsLetter(name[0]) && name[0] != '_' || name.Any(c => !(char.IsLetterOrDigit(c) || c is '_' or '.' or '$' or '\'')))
+        {
+            throw new ArgumentException($"'{name}' is not a symbol name (a letter or '_', then letters, digits, '_', '.', '$' or quotes)", nameof(name));
+        }
+
+        return new(new SymNode(name), name);
+    }
+
+    /// <summary>⌊<paramref name="numerator"/> / <paramref name="divisor"/>⌋ (floor division by a positive constant).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The divisor is not positive.</exception>
+    public static DimExpr FloorDiv(DimExpr numerator, long divisor)
+    {
+        ArgumentNullException.ThrowIfNull(numerator);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(divisor);
+        return new(new BinNode('/', numerator._root, new ConstNode(divisor)), $"({numerator.Text})//{divisor.ToString(CultureInfo.InvariantCulture)}");
+    }
+
+    /// <summary>
+    /// The polynomial <paramref name="constant"/> + Σ coefficient·Π factors, built from its parts (no text is parsed);
+    /// factors are symbols, constants or floor divisions. Its text reads back with <see cref="Parse"/> to the same value.
+    /// </summary>
+    public static DimExpr Polynomial(long constant, IReadOnlyList<(long Coefficient, IReadOnlyList<DimExpr> Factors)> terms)
+    {
+        ArgumentNullException.ThrowIfNull(terms);
+        Node? root = null;
+        var sb = new System.Text.StringBuilder();
+        foreach (var (coefficient, factors) in terms)
+        {
+            if (coefficient == 0) continue;
+            if (factors.Count == 0) throw new ArgumentException("a term needs at least one factor; put constants in the constant", nameof(terms));
+            Node product = factors[0]._root;
+            for (int i = 1; i < factors.Count; i++) product = new BinNode('*', product, factors[i]._root);
+            long magnitude = Math.Abs(coefficient);
+            if (magnitude != 1) product = new BinNode('*', new ConstNode(magnitude), product);
+            string body = string.Join("*", factors.Select(f => f.Text));
+            if (magnitude != 1) body = $"{magnitude.ToString(CultureInfo.InvariantCulture)}*{body}";
+            if (root is null)
+            {
+                root = coefficient < 0 ? new BinNode('-', new ConstNode(0), product) : product;
+                sb.Append(coefficient < 0 ? "-" : string.Empty).Append(body);
+            }
+            else
+            {
+                root = new BinNode(coefficient < 0 ? '-' : '+', root, product);
+                sb.Append(coefficient < 0 ? " - " : " + ").Append(body);
+            }
+        }
+
+        if (root is null) return Const(constant);
+        if (constant != 0)
+        {
+            root = new BinNode(constant < 0 ? '-' : '+', root, new ConstNode(Math.Abs(constant)));
+            sb.Append(constant < 0 ? " - " : " + ").Append(Math.Abs(constant).ToString(CultureInfo.InvariantCulture));
+        }
+
+        return new(root, sb.ToString());
+    }
 
     /// <summary>Parses the text form.</summary>
     /// <exception cref="FormatException">The text is not a valid expression.</exception>

@@ -4,6 +4,7 @@ using System.Reflection;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Loader;
+using Candle.Runtime.Devices;
 using Candle.Runtime.Execution;
 using Candle.Runtime.Kernels.Cpu;
 using Candle.Runtime.Tensors;
@@ -12,10 +13,11 @@ using Candle.Runtime.Threading;
 namespace Candle.Runtime.Plans;
 
 /// <summary>
-/// A compiled CPU program: kernel calls over buffers. Inputs are read in place, weights are bound zero-copy,
+/// A compiled program: its device-neutral <see cref="Definition"/> (steps over buffers with symbolic sizes), the
+/// generated code for its backend (<see cref="Payload"/>) and the executor of its device — the host here: kernel calls over buffers. Inputs are read in place, weights are bound zero-copy,
 /// intermediates live in one arena per call (offsets assigned by <see cref="MemoryPlanner"/> from buffer lifetimes),
 /// outputs are fresh tensors. Symbolic dimensions are resolved when called, so one plan serves every value of them.
-/// <see cref="Run"/> may be called from many threads at once. <see cref="Save"/> writes the plan, its generated kernel
+/// <see cref="Run(IReadOnlyList{HostTensor})"/> may be called from many threads at once. <see cref="Save"/> writes the plan, its generated kernel
 /// assembly and its weights to one file that <see cref="Load"/> reads with this assembly alone.
 /// An output whose buffer is an input's (a donated input updated in place, such as a KV cache) is returned as a
 /// tensor over that input's memory. <see cref="Dispose"/> unpins the weights and stops the plan's own worker pool.
@@ -48,17 +50,33 @@ public sealed class Plan : IExecutable
     /// <param name="kernelDump">The IL listing of the generated kernels.</param>
     /// <exception cref="ArgumentException">A step names a kernel that does not exist, or the weights do not match.</exception>
     public Plan(PlanDefinition definition, byte[]? kernelAssembly, IReadOnlyList<HostTensor> weights, string? kernelDump)
-        : this(definition, kernelAssembly, weights, kernelDump, null)
+        : this(definition, kernelAssembly is null ? null : new IlKernelPayload(kernelAssembly, kernelDump ?? string.Empty), weights, null)
     {
     }
 
-    private Plan(PlanDefinition definition, byte[]? kernelAssembly, IReadOnlyList<HostTensor> weights, string? kernelDump, object? keepAlive)
+    /// <summary>Creates a plan from its definition, its generated code (null when no step uses generated kernels) and weights.</summary>
+    /// <param name="definition">Inputs, outputs, buffers and steps.</param>
+    /// <param name="payload">The generated kernels; the host runs <see cref="IlKernelPayload"/>.</param>
+    /// <param name="weights">Weight tensors, indexed by the weight buffers' <see cref="PlanBuffer.Index"/>; bound without copying.</param>
+    /// <exception cref="ArgumentException">A step names a kernel that does not exist, the weights do not match, or the payload is for another target.</exception>
+    public Plan(PlanDefinition definition, KernelPayload? payload, IReadOnlyList<HostTensor> weights)
+        : this(definition, payload, weights, null)
+    {
+    }
+
+    private Plan(PlanDefinition definition, KernelPayload? payload, IReadOnlyList<HostTensor> weights, object? keepAlive)
     {
         ArgumentNullException.ThrowIfNull(definition);
         ArgumentNullException.ThrowIfNull(weights);
+        if (payload is not (null or IlKernelPayload))
+        {
+            throw new ArgumentException($"the host runs cpu-il kernels, but the plan's kernels are for '{payload.Target}'", nameof(payload));
+        }
+
         Definition = definition;
-        KernelAssemblyBytes = kernelAssembly;
-        KernelDump = kernelDump ?? string.Empty;
+        Payload = payload;
+        var kernelAssembly = (payload as IlKernelPayload)?.AssemblyBytes;
+        KernelDump = payload?.Listing ?? string.Empty;
         Weights = weights;
         _keepAlive = keepAlive;
         if (weights.Count != definition.Weights.Count)
@@ -150,8 +168,14 @@ public sealed class Plan : IExecutable
     /// <summary>The plan's structure.</summary>
     public PlanDefinition Definition { get; }
 
+    /// <summary>The generated code, or null when no step uses generated kernels.</summary>
+    public KernelPayload? Payload { get; }
+
+    /// <summary>The device the plan runs on.</summary>
+    public IDevice Device => HostDevice.Instance;
+
     /// <summary>The generated kernel assembly's bytes, or null.</summary>
-    public byte[]? KernelAssemblyBytes { get; }
+    public byte[]? KernelAssemblyBytes => (Payload as IlKernelPayload)?.AssemblyBytes;
 
     /// <summary>The loaded generated kernel assembly, or null (its methods have IL bodies that other backends can read).</summary>
     public Assembly? KernelAssembly { get; }
@@ -276,6 +300,36 @@ public sealed class Plan : IExecutable
 
         Execute(inputs, outputs, bound);
         return outputs;
+    }
+
+    /// <summary>
+    /// Runs the plan on tensors that live on its <see cref="Device"/> and returns outputs there: nothing is copied to or
+    /// from the host, so tensors can stay resident between calls (a donated input updated in place comes back as a
+    /// view of the same buffer). Outputs the plan writes into fresh memory are owned by the returned tensors.
+    /// </summary>
+    /// <exception cref="ArgumentException">An input is on another device or does not match the plan.</exception>
+    public DeviceTensor[] RunOnDevice(IReadOnlyList<DeviceTensor> inputs)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        var host = new HostTensor[inputs.Count];
+        for (int i = 0; i < host.Length; i++)
+        {
+            var t = inputs[i] ?? throw new ArgumentException($"input {i} is null", nameof(inputs));
+            if (!ReferenceEquals(t.Device, Device)) throw new ArgumentException($"input '{Definition.Inputs[Math.Min(i, Definition.Inputs.Count - 1)].Name}' is on {t.Device.Name} but the plan runs on {Device.Name}", nameof(inputs));
+            host[i] = t.AsHost();
+        }
+
+        var outputs = Run(host);
+        var result = new DeviceTensor[outputs.Length];
+        for (int o = 0; o < outputs.Length; o++)
+        {
+            var buffer = Definition.Buffers[Definition.Outputs[o].Buffer];
+            result[o] = buffer.Kind == BufferKind.Input
+                ? DeviceTensor.View(inputs[buffer.Index].Buffer, outputs[o].DType, outputs[o].ShapeArray())
+                : DeviceTensor.OnHost(outputs[o]);
+        }
+
+        return result;
     }
 
     /// <summary>
@@ -474,7 +528,7 @@ public sealed class Plan : IExecutable
     public static Plan Load(string path)
     {
         var (def, asm, weights, dump, mapping) = PlanFile.Read(path);
-        return new Plan(def, asm, weights, dump, mapping);
+        return new Plan(def, asm is null ? null : new IlKernelPayload(asm, dump ?? string.Empty), weights, mapping);
     }
 
     private struct StepBody : IParallelBody

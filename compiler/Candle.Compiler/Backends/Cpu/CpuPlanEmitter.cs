@@ -56,12 +56,12 @@ internal sealed class CpuPlanEmitter
             [.. graph.Weights.Select(w => w.Name)],
             options.Threads);
         var (asm, dump) = self._module.Build();
-        return new Plan(def, asm, [.. graph.Weights.Select(w => w.Data)], dump);
+        return new Plan(def, asm is null ? null : new IlKernelPayload(asm, dump), [.. graph.Weights.Select(w => w.Data)]);
     }
 
     private static PlanTensor Tensor(KernelTensor t) => new(t.Name, t.DType, [.. t.Shape.Select(Expr)], t.Buffer);
 
-    private static DimExpr Expr(Dim d) => d.TryGetConstant() is long c ? DimExpr.Const(c) : DimExpr.Parse(d.ToString());
+    private static DimExpr Expr(Dim d) => d.ToExpr();
 
     private static long Bits(double v) => BitConverter.DoubleToInt64Bits(v);
 
