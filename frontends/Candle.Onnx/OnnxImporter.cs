@@ -13,6 +13,9 @@ namespace Candle.Onnx;
 internal sealed class OnnxImporter
 {
     private const long MaxOpset = 1000;
+
+    /// <summary>The most elements a value may have: shapes read from the file (ConstantOfShape, Expand, Tile, Pad) never size an allocation beyond it.</summary>
+    private const long MaxElements = int.MaxValue;
     private readonly string _file;
     private readonly string _baseDir;
     private readonly Dictionary<string, OnnxValue> _values = new(StringComparer.Ordinal);
@@ -162,6 +165,11 @@ internal sealed class OnnxImporter
             string name = node.Output[i];
             if (name.Length == 0) continue;
             if (i >= results.Length) throw new OnnxImportException($"{_file}: {label}: output {i} ('{name}') is not supported");
+            if (results[i].Node is { } produced && produced.Shape.Numel.TryGetConstant() is long count && count > MaxElements)
+            {
+                throw new OnnxImportException($"{_file}: {label}: output '{name}' would have shape {produced.Shape} ({count} elements, at most {MaxElements})");
+            }
+
             if (!_values.TryAdd(name, results[i])) throw new OnnxFormatException($"{_file}: {label}: output '{name}' is already defined");
         }
     }

@@ -166,4 +166,18 @@ public sealed class MalformedFileTests : IDisposable
         var e = Assert.Throws<OnnxFormatException>(() => OnnxModel.Load(path));
         Assert.Contains("input 'nowhere' is not a graph input", e.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void A_shape_read_from_the_file_cannot_size_a_huge_tensor()
+    {
+        var g = new GraphProto { Name = "g" };
+        g.Input.Add(TestModels.Value("x", 1, 1));
+        g.Output.Add(TestModels.Value("y", 1, 1));
+        g.Initializer.Add(TestModels.IntTensor("shape", [1L << 30, 1L << 30]));
+        g.Node.Add(TestModels.Node("ConstantOfShape", ["shape"], ["y"]));
+        string path = TestModels.Save(_tmp, "huge.onnx", g, 13);
+        var e = Assert.Throws<OnnxImportException>(() => OnnxModel.Load(path));
+        Assert.Contains("(ConstantOfShape)", e.Message, StringComparison.Ordinal);
+        Assert.Contains("elements, at most", e.Message, StringComparison.Ordinal);
+    }
 }

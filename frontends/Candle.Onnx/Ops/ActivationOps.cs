@@ -7,7 +7,7 @@ namespace Candle.Onnx.Ops;
 /// <summary>
 /// Activations: the IR's own (Relu, Sigmoid, Tanh, Gelu, Softplus, Mish, Softmax, LogSoftmax) and compositions of IR
 /// ops for the parameterized ones (LeakyRelu, Elu, Selu, Celu, HardSigmoid, HardSwish, Softsign, PRelu, Clip,
-/// ThresholdedRelu).
+/// ThresholdedRelu, Swish, Shrink).
 /// </summary>
 internal static class ActivationOps
 {
@@ -63,6 +63,20 @@ internal static class ActivationOps
             return NodeImport.One(Binary(Op.Div, x, Binary(Op.Add, Unary(Op.Abs, x), Scalar(1, x.DType))));
         };
         t["Clip"] = Clip;
+        t["Swish"] = n =>
+        {
+            var x = n.Input(0);
+            return NodeImport.One(Binary(Op.Mul, x, Unary(Op.Sigmoid, Mul(x, n.Attrs.Float("alpha", 1.0)))));
+        };
+        t["Shrink"] = n =>
+        {
+            var x = n.Input(0);
+            double lambd = n.Attrs.Float("lambd", 0.5), bias = n.Attrs.Float("bias", 0);
+            var below = Binary(Op.Add, x, Scalar(bias, x.DType));
+            var above = Binary(Op.Sub, x, Scalar(bias, x.DType));
+            var y = Where(Binary(Op.Lt, x, Scalar(-lambd, x.DType)), below, Where(Binary(Op.Gt, x, Scalar(lambd, x.DType)), above, Scalar(0, x.DType)));
+            return NodeImport.One(Cast(y, x.DType));
+        };
     }
 
     private static Node Mul(Node x, double c) => Binary(Op.Mul, x, Scalar(c, x.DType));

@@ -22,6 +22,33 @@ internal static class ElementwiseOps
             t[name] = n => NodeImport.One(Cast(Unary(op, n.Input(0)), n.Input(0).DType));
         }
 
+        t["Sinh"] = n => NodeImport.One(Hyperbolic(n.Input(0), -1));
+        t["Cosh"] = n => NodeImport.One(Hyperbolic(n.Input(0), 1));
+        t["Asinh"] = n =>
+        {
+            var x = n.Input(0);
+            return NodeImport.One(Unary(Op.Log, Binary(Op.Add, x, Unary(Op.Sqrt, Binary(Op.Add, Binary(Op.Mul, x, x), Scalar(1, x.DType))))));
+        };
+        t["Acosh"] = n =>
+        {
+            var x = n.Input(0);
+            return NodeImport.One(Unary(Op.Log, Binary(Op.Add, x, Unary(Op.Sqrt, Binary(Op.Sub, Binary(Op.Mul, x, x), Scalar(1, x.DType))))));
+        };
+        t["Atanh"] = n =>
+        {
+            var x = n.Input(0);
+            var ratio = Binary(Op.Div, Binary(Op.Add, Scalar(1, x.DType), x), Binary(Op.Sub, Scalar(1, x.DType), x));
+            return NodeImport.One(Binary(Op.Mul, Unary(Op.Log, ratio), Scalar(0.5, x.DType)));
+        };
+        t["IsNaN"] = n => NodeImport.One(Binary(Op.Ne, n.Input(0), n.Input(0)));
+        t["IsInf"] = n =>
+        {
+            var x = n.Input(0);
+            bool pos = n.Attrs.Int("detect_positive", 1) != 0, neg = n.Attrs.Int("detect_negative", 1) != 0;
+            var isPos = Binary(Op.Eq, x, Scalar(double.PositiveInfinity, x.DType));
+            var isNeg = Binary(Op.Eq, x, Scalar(double.NegativeInfinity, x.DType));
+            return NodeImport.One(pos && neg ? Binary(Op.LogicalOr, isPos, isNeg) : pos ? isPos : neg ? isNeg : Full(0, DType.Bool, x.Shape));
+        };
         t["Not"] = n => NodeImport.One(Unary(Op.LogicalNot, n.Input(0)));
         t["Tan"] = n => NodeImport.One(Binary(Op.Div, Unary(Op.Sin, n.Input(0)), Unary(Op.Cos, n.Input(0))));
 
@@ -47,6 +74,14 @@ internal static class ElementwiseOps
             return NodeImport.One(Binary(Op.Div, sum, Scalar(n.InputCount, sum.DType)));
         };
         t["Where"] = n => NodeImport.One(Where(n.Input(0), n.Input(1), n.Input(2)));
+    }
+
+    /// <summary>sinh (sign −1) or cosh (sign +1): (eˣ ± e⁻ˣ) / 2.</summary>
+    private static Node Hyperbolic(Node x, int sign)
+    {
+        var e = Unary(Op.Exp, x);
+        var eNeg = Unary(Op.Exp, Unary(Op.Neg, x));
+        return Binary(Op.Mul, Binary(sign < 0 ? Op.Sub : Op.Add, e, eNeg), Scalar(0.5, e.DType));
     }
 
     /// <summary>A binary op; before opset 7 broadcasting needed the broadcast attribute and an axis.</summary>

@@ -6,7 +6,7 @@ namespace Candle.Onnx.Ops;
 
 /// <summary>
 /// LayerNormalization onto the IR's layer norm (with its optional Mean and InvStdDev outputs composed),
-/// InstanceNormalization onto group norm with one group per channel, BatchNormalization (inference) composed.
+/// InstanceNormalization onto group norm with one group per channel, BatchNormalization (inference), MeanVarianceNormalization and LpNormalization composed.
 /// </summary>
 internal static class NormOps
 {
@@ -20,6 +20,29 @@ internal static class NormOps
             return NodeImport.One(GroupNorm(x, checked((int)c), n.Input(1), n.Input(2), n.Attrs.Float("epsilon", 1e-5)));
         };
         t["BatchNormalization"] = BatchNormalization;
+        t["MeanVarianceNormalization"] = n =>
+        {
+            var x = n.Input(0);
+            long[] axes = n.Attrs.Ints("axes") ?? [0, 2, 3];
+            int[] norm = [.. axes.Select(a => n.Axis(a, x.Shape.Rank, "axes entry"))];
+            var mean = Reduce(Op.Mean, x, norm, keepDim: true);
+            var centered = Binary(Op.Sub, x, mean);
+            var variance = Reduce(Op.Mean, Binary(Op.Mul, centered, centered), norm, keepDim: true);
+            return NodeImport.One(Binary(Op.Div, centered, Binary(Op.Add, Unary(Op.Sqrt, variance), Scalar(1e-9, x.DType))));
+        };
+        t["LpNormalization"] = n =>
+        {
+            var x = n.Input(0);
+            int axis = n.Axis(n.Attrs.Int("axis", -1), x.Shape.Rank);
+            long p = n.Attrs.Int("p", 2);
+            var norm = p switch
+            {
+                1 => Reduce(Op.Sum, Unary(Op.Abs, x), [axis], keepDim: true),
+                2 => Unary(Op.Sqrt, Reduce(Op.Sum, Binary(Op.Mul, x, x), [axis], keepDim: true)),
+                _ => throw n.Import($"p={p} is not defined (1 or 2)"),
+            };
+            return NodeImport.One(Binary(Op.Div, x, norm));
+        };
     }
 
     private static OnnxValue[] LayerNormalization(NodeImport n)

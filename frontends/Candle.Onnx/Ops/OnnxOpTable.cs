@@ -25,6 +25,7 @@ internal static class OnnxOpTable
         ReduceOps.Register(t);
         ShapeOps.Register(t);
         TensorOps.Register(t);
+        IndexingOps.Register(t);
         return t;
     }
 }

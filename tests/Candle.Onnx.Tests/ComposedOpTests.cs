@@ -1,0 +1,76 @@
+using Candle.Compiler;
+using Candle.Compiler.Backends.Reference;
+using Candle.Onnx.Proto;
+using Candle.Runtime.Tensors;
+using static Candle.Onnx.Tests.TestModels;
+
+namespace Candle.Onnx.Tests;
+
+/// <summary>Ops the importer composes from IR ops, against values computed by hand, on the interpreter and the CPU plan.</summary>
+public sealed class ComposedOpTests : IDisposable
+{
+    private readonly string _tmp = Directory.CreateTempSubdirectory("candle-onnx-ops-").FullName;
+
+    public void Dispose() => Directory.Delete(_tmp, recursive: true);
+
+    private float[] Run(string op, int[] shape, float[] x, int[] outShape, TensorProto[] inits, params AttributeProto[] attrs)
+    {
+        var g = new GraphProto { Name = "g" };
+        g.Input.Add(Value("x", 1, [.. shape.Cast<object>()]));
+        g.Output.Add(Value("y", 1, [.. outShape.Cast<object>()]));
+        g.Initializer.AddRange(inits);
+        g.Node.Add(Node(op, ["x", .. inits.Select(i => i.Name)], ["y"], attrs));
+        var graph = OnnxModel.Load(Save(_tmp, op + ".onnx", g, 18)).Graph;
+        var input = HostTensor.FromArray(x, shape);
+        var reference = ReferenceInterpreter.Run(graph, [input])[0];
+        using var plan = CandleCompiler.Compile(graph);
+        var cpu = plan.Run([input])[0];
+        Assert.Equal(outShape, reference.Shape);
+        Assert.Equal(reference.ToFloat32(), cpu.ToFloat32());
+        return reference.ToFloat32();
+    }
+
+    [Fact]
+    public void CumSum_exclusive_and_reverse()
+    {
+        float[] x = [1, 2, 3, 4];
+        var axis = IntTensor("axis", [0], scalar: true);
+        Assert.Equal([1f, 3f, 6f, 10f], Run("CumSum", [4], x, [4], [axis]));
+        Assert.Equal([0f, 1f, 3f, 6f], Run("CumSum", [4], x, [4], [axis], Int("exclusive", 1)));
+        Assert.Equal([10f, 9f, 7f, 4f], Run("CumSum", [4], x, [4], [axis], Int("reverse", 1)));
+        Assert.Equal([9f, 7f, 4f, 0f], Run("CumSum", [4], x, [4], [axis], Int("reverse", 1), Int("exclusive", 1)));
+    }
+
+    [Fact]
+    public void Trilu_keeps_the_upper_or_lower_triangle()
+    {
+        float[] x = [1, 2, 3, 4, 5, 6, 7, 8, 9];
+        Assert.Equal([1f, 2f, 3f, 0f, 5f, 6f, 0f, 0f, 9f], Run("Trilu", [3, 3], x, [3, 3], []));
+        Assert.Equal([1f, 0f, 0f, 4f, 5f, 0f, 7f, 8f, 9f], Run("Trilu", [3, 3], x, [3, 3], [], Int("upper", 0)));
+        Assert.Equal([0f, 2f, 3f, 0f, 0f, 6f, 0f, 0f, 0f], Run("Trilu", [3, 3], x, [3, 3], [IntTensor("k", [1], scalar: true)]));
+    }
+
+    [Fact]
+    public void DepthToSpace_and_SpaceToDepth_invert_each_other()
+    {
+        // [1, 4, 1, 1] channels 0..3 with blocksize 2 (DCR): the 2x2 block reads channel (i * 2 + j) at (i, j).
+        Assert.Equal([0f, 1f, 2f, 3f], Run("DepthToSpace", [1, 4, 1, 1], [0, 1, 2, 3], [1, 1, 2, 2], [], Int("blocksize", 2)));
+        Assert.Equal([0f, 1f, 2f, 3f], Run("SpaceToDepth", [1, 1, 2, 2], [0, 1, 2, 3], [1, 4, 1, 1], [], Int("blocksize", 2)));
+    }
+
+    [Fact]
+    public void GatherElements_takes_negative_indices_from_the_end()
+    {
+        var idx = IntTensor("idx", [0, -1, 1, 0]);
+        idx.Dims.Clear();
+        idx.Dims.AddRange([2, 2]);
+        Assert.Equal([1f, 2f, 4f, 3f], Run("GatherElements", [2, 2], [1, 2, 3, 4], [2, 2], [idx], Int("axis", 1)));
+    }
+
+    [Fact]
+    public void Shrink_and_LeakyRelu_by_hand()
+    {
+        Assert.Equal([-1.5f, 0f, 0f, 1.5f], Run("Shrink", [4], [-2, -0.5f, 0.5f, 2], [4], [], new AttributeProto { Name = "bias", Type = AttributeProto.Types.AttributeType.Float, F = 0.5f }));
+        Assert.Equal([-0.2f, 0f, 3f], Run("LeakyRelu", [3], [-2, 0, 3], [3], [], new AttributeProto { Name = "alpha", Type = AttributeProto.Types.AttributeType.Float, F = 0.1f }));
+    }
+}
