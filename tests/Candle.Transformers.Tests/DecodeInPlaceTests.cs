@@ -109,4 +109,24 @@ public class DecodeInPlaceTests
             for (int i = 0; i < a.Length; i++) Assert.True(Math.Abs(a[i] - b[i]) <= 1e-4, $"layer {l} value {i}: cpu {a[i]} vs reference {b[i]}");
         }
     }
+
+    [Fact]
+    public void The_whisper_decoder_step_writes_its_cache_in_place_too()
+    {
+        var model = (Models.Whisper.WhisperForConditionalGeneration)ModelRegistry.Load(Candle.Tests.Fixtures.Model("whisper"));
+        using var plan = Compiler.CandleCompiler.Compile(model.TraceDecoderStep());
+        var at = (long kv) => new Dictionary<string, long> { [DecoderGraphNames.KvSymbol] = kv, [DecoderGraphNames.BatchSymbol] = 1, ["seq"] = 1 };
+        int cacheWrites = 0;
+        foreach (var step in plan.Definition.Steps.Where(s => s.Kernel == "rt:copy"))
+        {
+            Assert.Equal(step.Work.Evaluate(at(3)), step.Work.Evaluate(at(300)));
+            if (step.Label.Contains("slice_scatter", StringComparison.Ordinal)) cacheWrites++;
+        }
+
+        Assert.Equal(2 * model.Settings.DecoderLayers, cacheWrites);
+        foreach (var output in plan.Definition.Outputs.Where(o => o.Name.StartsWith("present_", StringComparison.Ordinal)))
+        {
+            Assert.Equal(BufferKind.Input, plan.Definition.Buffers[output.Buffer].Kind);
+        }
+    }
 }

@@ -1,3 +1,5 @@
+using Candle.Transformers.Models.Common;
+
 namespace Candle.Transformers.Models.Bert;
 
 /// <summary>The settings of a BERT encoder, read from a Hugging Face <c>config.json</c> with transformers' defaults.</summary>

@@ -1,6 +1,7 @@
 using Candle.Runtime;
 using Candle.Torch;
 using Candle.Torch.Nn;
+using Candle.Transformers.Models.Common;
 
 namespace Candle.Transformers.Models.Bert;
 

@@ -2,12 +2,12 @@ using Candle.Torch;
 
 namespace Candle.Transformers.Models.Common;
 
-/// <summary>transformers' <c>ACT2FN</c>: activation functions by their config names.</summary>
+/// <summary>transformers' <c>ACT2FN</c>: activation functions by their config names, for every architecture.</summary>
 public static class Activations
 {
     /// <summary>The names <see cref="Get"/> knows.</summary>
     public static IReadOnlyList<string> Names { get; } =
-        ["gelu", "gelu_fast", "gelu_new", "gelu_pytorch_tanh", "quick_gelu", "relu", "sigmoid", "silu", "swish", "tanh"];
+        ["gelu", "gelu_fast", "gelu_new", "gelu_pytorch_tanh", "linear", "quick_gelu", "relu", "sigmoid", "silu", "swish", "tanh"];
 
     /// <summary>The activation called <paramref name="name"/> in a Hugging Face config.</summary>
     /// <exception cref="NotSupportedException">The name is unknown; the message lists the known ones.</exception>
@@ -20,6 +20,25 @@ public static class Activations
         "relu" => F.Relu,
         "sigmoid" => F.Sigmoid,
         "tanh" => F.Tanh,
-        _ => throw new NotSupportedException($"activation '{name}' is not supported; supported: {string.Join(", ", Names)}"),
+        "linear" => x => x,
+        _ => throw Unknown(name, "activation"),
     };
+
+    /// <summary>Applies the activation named <paramref name="name"/>.</summary>
+    /// <exception cref="NotSupportedException">The name is unknown; the message lists the known ones.</exception>
+    public static Tensor Apply(string name, Tensor x)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        return Get(name)(x);
+    }
+
+    /// <summary>Checks that <paramref name="name"/> is known.</summary>
+    /// <exception cref="NotSupportedException">The name is unknown; the message names the config and key.</exception>
+    public static void Check(string name, string source, string key)
+    {
+        if (!Names.Contains(name)) throw Unknown(name, $"{source}: '{key}'");
+    }
+
+    private static NotSupportedException Unknown(string name, string what) =>
+        new($"{what} '{name}' is not supported; supported: {string.Join(", ", Names)}");
 }

@@ -1,4 +1,5 @@
 using Candle.Transformers.Models.Bert;
+using Candle.Transformers.Models.Common;
 
 namespace Candle.Transformers.Models.Whisper;
 

@@ -2,6 +2,7 @@ using Candle.Compiler.Ir;
 using Candle.Runtime;
 using Candle.Torch;
 using Candle.Torch.Nn;
+using Candle.Transformers.Models.Common;
 
 namespace Candle.Transformers.Models.Whisper;
 
@@ -34,29 +35,25 @@ public sealed class WhisperDecoder : Module
     public LayerNorm LayerNorm { get; }
 
     /// <summary>
-    /// Decodes [batch, seq] ids at positions past..past+seq−1. Per layer: the cross-attention keys and values of the
-    /// encoder output and, when <paramref name="pastKeys"/> is given, the cached self-attention keys and values
-    /// ([batch, heads, past, head_dim]).
+    /// Decodes [batch, seq] ids at positions past..past+seq−1, where past is <paramref name="cache"/>'s
+    /// <see cref="CacheStep.PastLength"/> (nothing cached when null). Per layer: the cross-attention keys and values
+    /// of the encoder output; the cache step supplies the self-attention keys and values and records its outputs.
     /// </summary>
-    /// <returns>The final states [batch, seq, d_model] and each layer's new keys and values.</returns>
-    public (Tensor Hidden, Tensor[] NewKeys, Tensor[] NewValues) Forward(
-        Tensor inputIds, IReadOnlyList<Tensor> crossKeys, IReadOnlyList<Tensor> crossValues,
-        IReadOnlyList<Tensor>? pastKeys = null, IReadOnlyList<Tensor>? pastValues = null)
+    /// <returns>The final states [batch, seq, d_model].</returns>
+    public Tensor Forward(Tensor inputIds, IReadOnlyList<Tensor> crossKeys, IReadOnlyList<Tensor> crossValues, CacheStep? cache = null)
     {
         ArgumentNullException.ThrowIfNull(inputIds);
         ArgumentNullException.ThrowIfNull(crossKeys);
         ArgumentNullException.ThrowIfNull(crossValues);
-        Dim past = pastKeys is null ? Dim.Zero : pastKeys[0].Shape[2];
-        var positions = EmbedPositions.Weight.Narrow(0, past, inputIds.Shape[1]);
+        cache ??= CacheStep.None(Layers.Count);
+        var positions = EmbedPositions.Weight.Narrow(0, cache.PastLength, inputIds.Shape[1]);
         var h = EmbedTokens.Forward(inputIds) + positions;
-        var newKeys = new Tensor[Layers.Count];
-        var newValues = new Tensor[Layers.Count];
         for (int i = 0; i < Layers.Count; i++)
         {
-            (h, newKeys[i], newValues[i]) = Layers[i].Forward(h, crossKeys[i], crossValues[i], pastKeys?[i], pastValues?[i]);
+            h = Layers[i].Forward(h, crossKeys[i], crossValues[i], cache, i);
         }
 
-        return (LayerNorm.Forward(h), newKeys, newValues);
+        return LayerNorm.Forward(h);
     }
 
     /// <summary>The cross-attention keys and values of every layer for the encoder output [batch, enc_seq, d_model].</summary>

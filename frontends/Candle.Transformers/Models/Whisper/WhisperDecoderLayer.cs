@@ -2,6 +2,7 @@ using Candle.Runtime;
 using Candle.Torch;
 using Candle.Torch.Nn;
 using Candle.Transformers.Models.Bert;
+using Candle.Transformers.Models.Common;
 
 namespace Candle.Transformers.Models.Whisper;
 
@@ -50,20 +51,20 @@ public sealed class WhisperDecoderLayer : Module
 
     /// <summary>
     /// The layer on [batch, seq, embed] states. <paramref name="crossKeys"/> and <paramref name="crossValues"/> are the
-    /// encoder states projected by <see cref="EncoderAttn"/> ([batch, heads, enc_seq, head_dim]); the optional past
-    /// keys and values ([batch, heads, past, head_dim]) precede this step's.
+    /// encoder states projected by <see cref="EncoderAttn"/> ([batch, heads, enc_seq, head_dim]); self-attention
+    /// attends to the keys and values <paramref name="cache"/> returns for this step's (the cached ones, then these).
     /// </summary>
-    /// <returns>The new states and this step's own keys and values ([batch, heads, seq, head_dim]).</returns>
-    public (Tensor Hidden, Tensor NewKeys, Tensor NewValues) Forward(Tensor hidden, Tensor crossKeys, Tensor crossValues, Tensor? pastKeys, Tensor? pastValues)
+    /// <returns>The new states.</returns>
+    public Tensor Forward(Tensor hidden, Tensor crossKeys, Tensor crossValues, CacheStep cache, int layer)
     {
         ArgumentNullException.ThrowIfNull(hidden);
+        ArgumentNullException.ThrowIfNull(cache);
         var x = SelfAttnLayerNorm.Forward(hidden);
         var (k, v) = SelfAttn.KeyValue(x);
-        var keys = pastKeys is null ? k : Tensors.Cat([pastKeys, k], 2);
-        var values = pastValues is null ? v : Tensors.Cat([pastValues, v], 2);
+        var (keys, values) = cache.Update(layer, k, v);
         var h = hidden + SelfAttn.Attend(x, keys, values, causal: true);
         h = h + EncoderAttn.Attend(EncoderAttnLayerNorm.Forward(h), crossKeys, crossValues, causal: false);
         h = h + Fc2.Forward(Activations.Apply(_act, Fc1.Forward(FinalLayerNorm.Forward(h))));
-        return (h, k, v);
+        return h;
     }
 }

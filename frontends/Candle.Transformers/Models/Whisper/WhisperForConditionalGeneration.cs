@@ -75,7 +75,7 @@ public sealed class WhisperForConditionalGeneration : Module, IPretrainedModel
     {
         var enc = Model.Encoder.Forward(inputFeatures);
         var (ck, cv) = Model.Decoder.CrossKeyValues(enc);
-        var (h, _, _) = Model.Decoder.Forward(decoderInputIds, ck, cv);
+        var h = Model.Decoder.Forward(decoderInputIds, ck, cv);
         return (LmHead(h), enc);
     }
 
@@ -118,20 +118,21 @@ public sealed class WhisperForConditionalGeneration : Module, IPretrainedModel
     }
 
     /// <summary>
-    /// One cached decoder step. Inputs: <c>decoder_input_ids</c> [batch, seq], then per layer <c>past_keys.{i}</c>,
-    /// <c>past_values.{i}</c> [past, batch, heads, head_dim] and <c>cross_keys.{i}</c>, <c>cross_values.{i}</c>
-    /// [batch, heads, enc_seq, head_dim]. Outputs: <c>logits</c> [batch, seq, vocab], then per layer
-    /// <c>new_keys.{i}</c>, <c>new_values.{i}</c> [seq, batch, heads, head_dim].
+    /// One cached decoder step. Inputs: <c>decoder_input_ids</c> [batch, seq], then per layer the donated cache rows
+    /// <c>cache_keys.{i}</c>, <c>cache_values.{i}</c> [kv, batch, heads, head_dim] (the cached positions and room for
+    /// the step's seq new ones) and <c>cross_keys.{i}</c>, <c>cross_values.{i}</c> [batch, heads, enc_seq, head_dim].
+    /// Outputs: <c>logits</c> [batch, seq, vocab], then per layer <c>present_keys.{i}</c>, <c>present_values.{i}</c>:
+    /// the rows with the new entries written into the last seq (in place by compiled plans, so no step copies the past).
     /// </summary>
     public Graph TraceDecoderStep()
     {
         int layers = Settings.DecoderLayers, heads = Settings.DecoderAttentionHeads, hd = Settings.DModel / heads, enc = Settings.MaxSourcePositions;
-        const string B = Names.BatchSymbol, P = Names.PastSymbol;
+        const string B = Names.BatchSymbol, KV = DecoderGraphNames.KvSymbol;
         var inputs = new List<TraceInput> { new(Names.DecoderInputIds, DType.I64, B, Names.SeqSymbol) };
         for (int i = 0; i < layers; i++)
         {
-            inputs.Add(new(DecoderGraphNames.PastKeys(i), DType, P, B, heads, hd));
-            inputs.Add(new(DecoderGraphNames.PastValues(i), DType, P, B, heads, hd));
+            inputs.Add(new(DecoderGraphNames.CacheKeys(i), DType, KV, B, heads, hd) { Donated = true });
+            inputs.Add(new(DecoderGraphNames.CacheValues(i), DType, KV, B, heads, hd) { Donated = true });
             inputs.Add(new(Names.CrossKeys(i), DType, B, heads, enc, hd));
             inputs.Add(new(Names.CrossValues(i), DType, B, heads, enc, hd));
         }
@@ -139,26 +140,21 @@ public sealed class WhisperForConditionalGeneration : Module, IPretrainedModel
         var names = new List<string> { Names.Logits };
         for (int i = 0; i < layers; i++)
         {
-            names.Add(DecoderGraphNames.NewKeys(i));
-            names.Add(DecoderGraphNames.NewValues(i));
+            names.Add(DecoderGraphNames.PresentKeys(i));
+            names.Add(DecoderGraphNames.PresentValues(i));
         }
 
         return Tracer.Trace(this, xs =>
         {
             Tensor At(int layer, int k) => xs[1 + (4 * layer) + k];
-            var pastK = Enumerable.Range(0, layers).Select(i => At(i, 0).Permute(1, 2, 0, 3)).ToArray();
-            var pastV = Enumerable.Range(0, layers).Select(i => At(i, 1).Permute(1, 2, 0, 3)).ToArray();
+            var cache = CacheStep.Decode(
+                [.. Enumerable.Range(0, layers).Select(i => At(i, 0))],
+                [.. Enumerable.Range(0, layers).Select(i => At(i, 1))],
+                xs[0].Shape[1]);
             var crossK = Enumerable.Range(0, layers).Select(i => At(i, 2)).ToArray();
             var crossV = Enumerable.Range(0, layers).Select(i => At(i, 3)).ToArray();
-            var (h, nk, nv) = Model.Decoder.Forward(xs[0], crossK, crossV, pastK, pastV);
-            var outs = new List<Tensor> { LmHead(h) };
-            for (int i = 0; i < layers; i++)
-            {
-                outs.Add(nk[i].Permute(2, 0, 1, 3));
-                outs.Add(nv[i].Permute(2, 0, 1, 3));
-            }
-
-            return [.. outs];
+            var h = Model.Decoder.Forward(xs[0], crossK, crossV, cache);
+            return [LmHead(h), .. cache.Outputs().Select(o => o.Tensor)];
         }, inputs, names);
     }
 

@@ -27,9 +27,6 @@ public static class WhisperGraphNames
     /// <summary>The symbol of the decoder sequence length.</summary>
     public const string SeqSymbol = "seq";
 
-    /// <summary>The symbol of the number of cached decoder positions.</summary>
-    public const string PastSymbol = "past";
-
     /// <summary>Cross-attention keys of a decoder layer, [batch, heads, enc_seq, head_dim].</summary>
     public static string CrossKeys(int layer) => string.Create(CultureInfo.InvariantCulture, $"cross_keys.{layer}");
 

@@ -73,16 +73,17 @@ public sealed class WhisperGreedyDecoder
             var inputs = new Dictionary<string, HostTensor> { [Names.DecoderInputIds] = HostTensor.FromArray(ids, batch, feed.Length) };
             for (int i = 0; i < layers; i++)
             {
-                inputs[DecoderGraphNames.PastKeys(i)] = cache.Keys(i);
-                inputs[DecoderGraphNames.PastValues(i)] = cache.Values(i);
+                inputs[DecoderGraphNames.CacheKeys(i)] = cache.KeyRows(i, feed.Length);
+                inputs[DecoderGraphNames.CacheValues(i)] = cache.ValueRows(i, feed.Length);
                 inputs[Names.CrossKeys(i)] = encOut[Names.CrossKeys(i)];
                 inputs[Names.CrossValues(i)] = encOut[Names.CrossValues(i)];
             }
 
             var outs = Run(_step, inputs);
-            cache.Commit(
-                [.. Enumerable.Range(0, layers).Select(i => outs[DecoderGraphNames.NewKeys(i)])],
-                [.. Enumerable.Range(0, layers).Select(i => outs[DecoderGraphNames.NewValues(i)])]);
+            cache.CommitRows(
+                [.. Enumerable.Range(0, layers).Select(i => outs[DecoderGraphNames.PresentKeys(i)])],
+                [.. Enumerable.Range(0, layers).Select(i => outs[DecoderGraphNames.PresentValues(i)])],
+                feed.Length);
             var logits = outs[Names.Logits].ToFloat32();
             int vocab = _config.VocabSize, seq = feed.Length;
             var last = new float[batch * vocab];
