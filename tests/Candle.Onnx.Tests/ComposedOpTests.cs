@@ -73,4 +73,17 @@ public sealed class ComposedOpTests : IDisposable
         Assert.Equal([-1.5f, 0f, 0f, 1.5f], Run("Shrink", [4], [-2, -0.5f, 0.5f, 2], [4], [], new AttributeProto { Name = "bias", Type = AttributeProto.Types.AttributeType.Float, F = 0.5f }));
         Assert.Equal([-0.2f, 0f, 3f], Run("LeakyRelu", [3], [-2, 0, 3], [3], [], new AttributeProto { Name = "alpha", Type = AttributeProto.Types.AttributeType.Float, F = 0.1f }));
     }
+
+    [Fact]
+    public void ConvTranspose_trims_asymmetric_pads_from_the_output()
+    {
+        // x = [1, 2, 3], w = [1, 1], stride 1: the full output is [1, 3, 5, 3].
+        var w = new TensorProto { Name = "w", DataType = 1 };
+        w.Dims.AddRange([1, 1, 2]);
+        w.FloatData.AddRange([1f, 1f]);
+        Assert.Equal([1f, 3f, 5f, 3f], Run("ConvTranspose", [1, 1, 3], [1, 2, 3], [1, 1, 4], [w]));
+        Assert.Equal([3f, 5f, 3f], Run("ConvTranspose", [1, 1, 3], [1, 2, 3], [1, 1, 3], [w], Ints("pads", 1, 0)));
+        Assert.Equal([1f, 3f, 5f], Run("ConvTranspose", [1, 1, 3], [1, 2, 3], [1, 1, 3], [w], Ints("pads", 0, 1)));
+        Assert.Equal([3f, 5f], Run("ConvTranspose", [1, 1, 3], [1, 2, 3], [1, 1, 2], [w], Ints("output_shape", 2)));
+    }
 }

@@ -104,20 +104,52 @@ internal static class ConvOps
         Node? bias = n.OptionalInput(2);
         int s = x.Shape.Rank - 2;
         if (s < 1 || w.Shape.Rank != x.Shape.Rank) throw n.Import($"needs X [N, C, ...] and W of the same rank, got {x.Shape} and {w.Shape}");
-        if (n.Attrs.Has("output_shape")) throw n.Import("attribute 'output_shape' is not supported");
-        string autoPad = n.Attrs.String("auto_pad", "NOTSET");
-        if (autoPad is not ("NOTSET" or "VALID")) throw n.Import($"auto_pad='{autoPad}' is not supported");
+        int[] kernel = [.. w.Shape.Skip(2).Select(d => (int)(d.TryGetConstant() ?? throw n.Import($"needs a constant kernel shape, got {w.Shape}")))];
         var stride = Ints(n, "strides", s, 1);
         var dilation = Ints(n, "dilations", s, 1);
         var outputPadding = Ints(n, "output_padding", s, 0);
-        var pads = autoPad == "VALID" ? new int[2 * s] : Ints(n, "pads", 2 * s, 0);
-        for (int i = 0; i < s; i++)
+        string autoPad = n.Attrs.String("auto_pad", "NOTSET");
+        var begin = new int[s];
+        var end = new int[s];
+        var outputShape = n.Attrs.Ints("output_shape");
+        if (outputShape is not null || autoPad is "SAME_UPPER" or "SAME_LOWER")
         {
-            if (pads[i] != pads[s + i]) throw n.Import($"asymmetric pads [{string.Join(", ", pads)}] are not supported");
+            // The pads that give the requested (or the SAME, in·stride) output size, split as the spec splits them.
+            if (outputShape is not null && outputShape.Length != s) outputShape = outputShape.Length == s + 2 ? outputShape[2..] : throw n.Import($"output_shape has {outputShape.Length} values for {s} spatial dims");
+            for (int i = 0; i < s; i++)
+            {
+                long size = x.Shape[2 + i].TryGetConstant() ?? throw n.Import($"needs a constant spatial size, got {x.Shape}");
+                long full = (stride[i] * (size - 1)) + outputPadding[i] + (((long)kernel[i] - 1) * dilation[i]) + 1;
+                long target = outputShape?[i] ?? size * stride[i];
+                long total = full - target;
+                if (total < 0 || total > int.MaxValue) throw n.Import($"output size {target} is not reachable from input size {size}");
+                int small = (int)(total / 2), large = (int)(total - small);
+                (begin[i], end[i]) = autoPad == "SAME_UPPER" ? (small, large) : (large, small);
+            }
+        }
+        else if (autoPad == "NOTSET")
+        {
+            var pads = Ints(n, "pads", 2 * s, 0);
+            for (int i = 0; i < s; i++) (begin[i], end[i]) = (pads[i], pads[s + i]);
+        }
+        else if (autoPad != "VALID")
+        {
+            throw n.Import($"auto_pad='{autoPad}' is not defined");
         }
 
+        // The IR's pads are symmetric: it trims the common part, the rest is sliced off the output.
+        var sym = begin.Zip(end, Math.Min).ToArray();
         int groups = checked((int)n.Attrs.Int("group", 1));
-        return NodeImport.One(IrBuilder.ConvTranspose(x, w, bias, stride, pads[..s], outputPadding, dilation, groups));
+        var y = IrBuilder.ConvTranspose(x, w, bias, stride, sym, outputPadding, dilation, groups);
+        for (int i = 0; i < s; i++)
+        {
+            int lo = begin[i] - sym[i], hi = end[i] - sym[i];
+            if (lo == 0 && hi == 0) continue;
+            var len = y.Shape[2 + i];
+            y = Narrow(y, 2 + i, lo, len - lo - hi);
+        }
+
+        return NodeImport.One(y);
     }
 
     private static OnnxValue[] Pool(NodeImport n, Op op)

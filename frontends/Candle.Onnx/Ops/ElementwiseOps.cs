@@ -63,7 +63,7 @@ internal static class ElementwiseOps
         }
 
         t["Div"] = Div;
-        t["Pow"] = n => NodeImport.One(Cast(Broadcasting(n, Op.Pow), n.Input(0).DType));
+        t["Pow"] = n => NodeImport.One(Cast(Binary(Op.Pow, n.Input(0), n.Input(1)), n.Input(0).DType)); // base and exponent types may differ
         t["Mod"] = Mod;
         t["Max"] = n => Variadic(n, (a, b) => Binary(Op.Maximum, a, b));
         t["Min"] = n => Variadic(n, (a, b) => Binary(Op.Minimum, a, b));
