@@ -86,4 +86,18 @@ public sealed class ComposedOpTests : IDisposable
         Assert.Equal([1f, 3f, 5f], Run("ConvTranspose", [1, 1, 3], [1, 2, 3], [1, 1, 3], [w], Ints("pads", 0, 1)));
         Assert.Equal([3f, 5f], Run("ConvTranspose", [1, 1, 3], [1, 2, 3], [1, 1, 2], [w], Ints("output_shape", 2)));
     }
+
+    [Fact]
+    public void GroupNormalization_normalizes_each_group_and_scales_per_group()
+    {
+        // Two groups of one channel of two values each: (a - mean) / sqrt(var + eps) is -1, 1 (eps 0); scales 2 and 3, biases 0 and 1.
+        var scale = new TensorProto { Name = "scale", DataType = 1 };
+        scale.Dims.Add(2);
+        scale.FloatData.AddRange([2f, 3f]);
+        var bias = new TensorProto { Name = "bias", DataType = 1 };
+        bias.Dims.Add(2);
+        bias.FloatData.AddRange([0f, 1f]);
+        var eps = new AttributeProto { Name = "epsilon", Type = AttributeProto.Types.AttributeType.Float, F = 0f };
+        Assert.Equal([-2f, 2f, -2f, 4f], Run("GroupNormalization", [1, 2, 2], [1, 3, 10, 30], [1, 2, 2], [scale, bias], Int("num_groups", 2), eps));
+    }
 }

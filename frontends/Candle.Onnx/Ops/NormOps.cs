@@ -6,7 +6,7 @@ namespace Candle.Onnx.Ops;
 
 /// <summary>
 /// LayerNormalization onto the IR's layer norm (with its optional Mean and InvStdDev outputs composed),
-/// InstanceNormalization onto group norm with one group per channel, BatchNormalization (inference), MeanVarianceNormalization and LpNormalization composed.
+/// InstanceNormalization onto group norm with one group per channel, GroupNormalization onto group norm, BatchNormalization (inference), MeanVarianceNormalization and LpNormalization composed.
 /// </summary>
 internal static class NormOps
 {
@@ -20,6 +20,7 @@ internal static class NormOps
             return NodeImport.One(GroupNorm(x, checked((int)c), n.Input(1), n.Input(2), n.Attrs.Float("epsilon", 1e-5)));
         };
         t["BatchNormalization"] = BatchNormalization;
+        t["GroupNormalization"] = GroupNormalization;
         t["MeanVarianceNormalization"] = n =>
         {
             var x = n.Input(0);
@@ -65,6 +66,26 @@ internal static class NormOps
         var variance = Reduce(Op.Mean, Binary(Op.Mul, centered, centered), axes, keepDim: true);
         var invStd = Unary(Op.Rsqrt, Binary(Op.Add, variance, Scalar(eps, DType.F32)));
         return [new OnnxValue(y), new OnnxValue(mean), new OnnxValue(invStd)];
+    }
+
+    /// <summary>GroupNormalization: scale and bias per group at opset 18, per channel since opset 21.</summary>
+    private static OnnxValue[] GroupNormalization(NodeImport n)
+    {
+        var x = n.Input(0);
+        long groups = n.Attrs.Int("num_groups");
+        if (x.Shape.Rank < 3 || x.Shape[1].TryGetConstant() is not long c) throw n.Import($"needs X [N, C, ...] with a constant C, got {x.Shape}");
+        if (groups < 1 || c % groups != 0) throw n.Import($"num_groups {groups} does not divide {c} channels");
+        if (n.Attrs.Int("stash_type", 1) != 1) throw n.Import($"stash_type={n.Attrs.Int("stash_type", 1)} is not supported");
+        Node PerChannel(Node p)
+        {
+            if (p.Shape.Rank == 1 && p.Shape[0] == Dim.Of(c)) return p;
+            if (p.Shape.Rank != 1 || p.Shape[0] != Dim.Of(groups)) throw n.Import($"scale and bias must have {groups} (per group) or {c} (per channel) values, got {p.Shape}");
+            return Reshape(BroadcastTo(Reshape(p, new Shape(groups, 1)), new Shape(groups, c / groups)), new Shape(c));
+        }
+
+        var xf = Cast(x, DType.F32);
+        var y = GroupNorm(xf, checked((int)groups), Cast(PerChannel(n.Input(1)), DType.F32), Cast(PerChannel(n.Input(2)), DType.F32), n.Attrs.Float("epsilon", 1e-5));
+        return NodeImport.One(Cast(y, x.DType));
     }
 
     private static OnnxValue[] BatchNormalization(NodeImport n)
