@@ -100,4 +100,12 @@ public sealed class ComposedOpTests : IDisposable
         var eps = new AttributeProto { Name = "epsilon", Type = AttributeProto.Types.AttributeType.Float, F = 0f };
         Assert.Equal([-2f, 2f, -2f, 4f], Run("GroupNormalization", [1, 2, 2], [1, 3, 10, 30], [1, 2, 2], [scale, bias], Int("num_groups", 2), eps));
     }
+
+    [Fact]
+    public void MaxPool_ceil_mode_keeps_the_partial_last_window()
+    {
+        // 1-d [1, 2, 3, 4, 5], kernel 2, stride 2: floor gives max(1,2), max(3,4); ceil adds the window [5].
+        Assert.Equal([2f, 4f], Run("MaxPool", [1, 1, 5], [1, 2, 3, 4, 5], [1, 1, 2], [], Ints("kernel_shape", 2), Ints("strides", 2)));
+        Assert.Equal([2f, 4f, 5f], Run("MaxPool", [1, 1, 5], [1, 2, 3, 4, 5], [1, 1, 3], [], Ints("kernel_shape", 2), Ints("strides", 2), Int("ceil_mode", 1)));
+    }
 }

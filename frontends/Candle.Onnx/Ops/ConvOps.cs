@@ -158,7 +158,8 @@ internal static class ConvOps
         int s = x.Shape.Rank - 2;
         if (s < 1) throw n.Import($"needs X [N, C, ...], got {x.Shape}");
         if (n.OutputCount > 1) throw n.Import("the Indices output is not supported");
-        if (n.Attrs.Int("ceil_mode", 0) != 0) throw n.Import("ceil_mode=1 is not supported");
+        bool ceil = n.Attrs.Int("ceil_mode", 0) != 0;
+        if (ceil && op == Op.AvgPool) throw n.Import("ceil_mode=1 is not supported for AveragePool");
         if (n.Attrs.Int("storage_order", 0) != 0) throw n.Import("storage_order=1 is not supported");
         var kernel = Ints(n, "kernel_shape", s, -1);
         if (kernel.Any(k => k < 1)) throw n.Import("needs attribute 'kernel_shape'");
@@ -166,6 +167,21 @@ internal static class ConvOps
         var dilation = Ints(n, "dilations", s, 1);
         if (dilation.Any(d => d != 1)) throw n.Import("dilations other than 1 are not supported");
         var (begin, end) = Pads(n, x, kernel, stride, dilation);
+        if (ceil)
+        {
+            // ceil_mode: the last window may run past the end (never starting in the end padding); pad the end with -inf to cover it.
+            for (int i = 0; i < kernel.Length; i++)
+            {
+                long size = x.Shape[2 + i].TryGetConstant() ?? throw n.Import($"ceil_mode=1 needs a constant spatial size, got {x.Shape}");
+                long span = size + begin[i] + end[i] - kernel[i];
+                if (span < 0) continue;
+                long count = ((span + stride[i] - 1) / stride[i]) + 1;
+                if ((count - 1) * stride[i] >= size + begin[i]) count--;
+                long needed = ((count - 1) * stride[i]) + kernel[i] - (size + begin[i] + end[i]);
+                if (needed > 0) end[i] += checked((int)needed);
+            }
+        }
+
         bool countPad = n.Attrs.Int("count_include_pad", 0) != 0;
         if (begin.Zip(end).Any(p => p.First != p.Second))
         {
