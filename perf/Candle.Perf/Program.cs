@@ -5,7 +5,8 @@ namespace Candle.Perf;
 /// <summary>
 /// Runs the benchmark suites of this assembly; pick them with BenchmarkDotNet's switches, e.g.
 /// <c>dotnet run -c Release -- --filter '*Sgemm*'</c> or <c>--list flat</c>. <c>llama-layer-report</c> prints the
-/// decoder layer's kernel and arena table; <c>write-tinyllama DIR LAYERS VOCAB</c> writes a random TinyLlama-shaped checkpoint;
+/// decoder layer's kernel and arena table; <c>write-tinyllama DIR LAYERS VOCAB [f32|bf16|f16]</c> writes a random TinyLlama-shaped checkpoint;
+/// <c>write-tinyllama-gguf FILE LAYERS VOCAB [q8_0|q4_0|f32|...]</c> writes the same shape as GGUF;
 /// <c>plan-aot [model-dir]</c> times loading a saved plan against compiling from scratch;
 /// <c>llamacpp [--quick]</c> compares Candle with llama.cpp on the same GGUF files (see <see cref="LlamaCpp.LlamaCppComparison"/>).
 /// </summary>
@@ -19,9 +20,26 @@ public static class Program
             return;
         }
 
-        if (args is ["write-tinyllama", var directory, var layers, var vocab])
+        if (args is ["write-tinyllama", var directory, var layers, var vocab, .. var rest] && rest.Length <= 1)
         {
-            LlamaLayer.TinyLlamaCheckpoint.Write(directory, int.Parse(layers, System.Globalization.CultureInfo.InvariantCulture), int.Parse(vocab, System.Globalization.CultureInfo.InvariantCulture));
+            var dtype = rest switch
+            {
+                [] or ["f32"] => Runtime.DType.F32,
+                ["bf16"] => Runtime.DType.BF16,
+                ["f16"] => Runtime.DType.F16,
+                _ => throw new ArgumentException($"unknown dtype '{rest[0]}' (f32, bf16 or f16)"),
+            };
+            LlamaLayer.TinyLlamaCheckpoint.Write(directory, int.Parse(layers, System.Globalization.CultureInfo.InvariantCulture), int.Parse(vocab, System.Globalization.CultureInfo.InvariantCulture), dtype: dtype);
+            return;
+        }
+
+        if (args is ["write-tinyllama-gguf", var file, var ggufLayers, var ggufVocab, .. var typeArg] && typeArg.Length <= 1)
+        {
+            var type = typeArg is [var t] ? Enum.Parse<Runtime.Kernels.Quant.GgmlType>(t, ignoreCase: true) : Runtime.Kernels.Quant.GgmlType.Q8_0;
+            var root = new DirectoryInfo(AppContext.BaseDirectory);
+            while (root is not null && !File.Exists(Path.Combine(root.FullName, "Candle.Compiler.sln"))) root = root.Parent;
+            string fixture = Path.Combine(root?.FullName ?? Directory.GetCurrentDirectory(), "tests", "fixtures", "gguf", "llama-q8_0.gguf");
+            LlamaLayer.TinyLlamaCheckpoint.WriteGguf(file, int.Parse(ggufLayers, System.Globalization.CultureInfo.InvariantCulture), int.Parse(ggufVocab, System.Globalization.CultureInfo.InvariantCulture), type, fixture);
             return;
         }
 

@@ -95,6 +95,30 @@ public class LoadingTests
     }
 
     [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void Bf16_checkpoint_keeps_its_matrices_bf16_and_compiled_decoding_matches_the_reference(int batch)
+    {
+        using var half = new TempDir();
+        CopyLlama(half, copyWeights: false);
+        using (var source = SafeTensorsFile.Open(Path.Combine(Llama.Dir, "model.safetensors")))
+        {
+            SafeTensorsWriter.Write(half.File("model.safetensors"), source.Names.ToDictionary(n => n, n => source.Get(n).Cast(DType.BF16)));
+        }
+
+        var model = (ICausalLanguageModel)ModelRegistry.Load(half.Path);
+        Assert.Equal(DType.F32, model.DType);
+        var parameters = ((Candle.Torch.Nn.Module)model).NamedParameters().ToList();
+        // Linear and embedding matrices stay as stored (no float32 copy); norm vectors are widened.
+        Assert.All(parameters.Where(p => p.Parameter.Data.Rank == 2), p => Assert.Equal(DType.BF16, p.Parameter.Data.DType));
+        Assert.All(parameters.Where(p => p.Parameter.Data.Rank == 1), p => Assert.Equal(DType.F32, p.Parameter.Data.DType));
+
+        // Compiled prefill and decode (bf16 GEMV at batch 1, packed bf16 at batch 2) against the reference interpreter.
+        long[] ids = ModelRunner.RandomIds(6 * batch, seed: batch, vocab: model.VocabSize);
+        Assert.True(ModelRunner.CachedVersusFull(model, ids, batch, prefill: 3, backend: "cpu") < 1e-4);
+    }
+
+    [Theory]
     [InlineData(DType.F16, 0.05)]
     [InlineData(DType.BF16, 0.5)]
     public void Model_computes_in_half_precision_when_asked(DType dtype, double tolerance)

@@ -1,5 +1,6 @@
 using Candle.Compiler.Backends.Reference;
 using Candle.Compiler.Ir;
+using Candle.Runtime;
 
 namespace Candle.Compiler.Passes;
 
@@ -7,7 +8,8 @@ namespace Candle.Compiler.Passes;
 /// Pre-packs weights for the GEMM microkernel at compile time: a matmul's right operand that is a transposed
 /// (and possibly cast) named constant — <c>linear</c>'s <c>x · wᵀ</c>, also under the reshapes and expands that
 /// batch broadcasting adds — is replaced by a new constant holding
-/// the [K, N] row-major data, named <c>{weight}.packed</c>. The names packed are published in
+/// the [K, N] row-major data, named <c>{weight}.packed</c> (except float32 casts of bfloat16 weights, which the
+/// GEMM reads as stored). The names packed are published in
 /// <see cref="PassContext.Analyses"/> under <see cref="AnalysisKey"/>.
 /// </summary>
 public sealed class WeightPrepacking : Pass
@@ -55,7 +57,13 @@ public sealed class WeightPrepacking : Pass
     {
         if (b.Op != Op.Permute || !Layout.IsLastTwoSwap(b.Attr<PermuteAttrs>().Perm)) return false;
         var w = b.Inputs[0];
-        if (w.Op == Op.Cast) w = w.Inputs[0];
+        if (w.Op == Op.Cast)
+        {
+            // A float32 cast of a bfloat16 weight is read as stored by the GEMM: a float32 copy would double it.
+            if (w.DType == DType.F32 && w.Inputs[0].DType == DType.BF16) return false;
+            w = w.Inputs[0];
+        }
+
         return w.Op == Op.Constant && w.Attr<ConstantAttrs>().Name is not null && b.Shape.IsStatic;
     }
 

@@ -5,7 +5,8 @@ namespace Candle.Compiler.Scheduling;
 
 /// <summary>
 /// A float32 product C[rows, n] = A[rows, k] · B[k, n] into a dense C, A walked by <paramref name="ARowStride"/>; B is
-/// one matrix (a weight when <paramref name="BIsWeight"/>, which a backend may pack once). The optional
+/// one matrix (a weight when <paramref name="BIsWeight"/>, which a backend may pack once; a bfloat16 weight read as
+/// float32 when B has a <see cref="TensorView.StoredDType"/>). The optional
 /// <paramref name="Epilogue"/> is a generated kernel applied to C in place (bias, activation, residual...).
 /// </summary>
 internal sealed record GemmCall(TensorView A, Dim ARowStride, TensorView B, int C, Dim Rows, Dim N, Dim K, bool BIsWeight, ElementwiseCall? Epilogue, string Label)

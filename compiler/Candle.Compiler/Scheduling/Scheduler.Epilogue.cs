@@ -39,9 +39,12 @@ internal sealed partial class Scheduler
             var (ops, kernelInputs) = Linearize(
                 body.Nodes.Where(needed.Contains),
                 result,
-                n => ReferenceEquals(n, mm) ? TensorView.Dense(cSlot, DType.F32, mm.Shape) : n.Op == Op.Input ? ins[body.Inputs.IndexOf(n)] : null);
+                n => ReferenceEquals(n, mm) ? TensorView.Dense(cSlot, DType.F32, mm.Shape) : n.Op == Op.Input ? TailOperand(ins[body.Inputs.IndexOf(n)]) : null);
             return ElementwiseKernel(ops, kernelInputs, DType.F32, node.Shape, cSlot, "matmul epilogue", inPlaceOfGemm: true);
         }
+
+        // The tail reads its operands as float32: a deferred cast among them is materialized for it.
+        TensorView TailOperand(TensorView v) => v.IsDeferredCast ? MaterializeCast(v) : v;
 
         var operands = mm.Inputs.Select(i => ins[body.Inputs.IndexOf(i)]).ToArray();
         var c = ScheduleMatMul(mm, operands, Build, out bool fused);

@@ -8,7 +8,8 @@ internal sealed partial class Scheduler
     /// <summary>
     /// Schedules a matmul. float32 products whose right operand is one matrix for every batch (a weight, broadcast by
     /// expands or size-1 batch dims) fold the batch dims into rows and become one 2-d <see cref="GemmCall"/>, with an
-    /// optional epilogue; other products are <see cref="BatchedMatMulCall"/>s over strided operands.
+    /// optional epilogue (a bfloat16 weight whose cast was deferred stays bfloat16 in B, see
+    /// <see cref="TensorView.StoredDType"/>); other products are <see cref="BatchedMatMulCall"/>s over strided operands.
     /// </summary>
     /// <param name="node">The matmul.</param>
     /// <param name="ins">Its operands.</param>
@@ -17,9 +18,14 @@ internal sealed partial class Scheduler
     private TensorView ScheduleMatMul(Node node, TensorView[] ins, Func<int, ElementwiseCall?>? epilogue, out bool fused)
     {
         fused = false;
-        var a = ins[0].IsConstant ? Dense(ins[0], "matmul") : ins[0];
+        var a = ins[0].IsConstant ? Dense(ins[0], "matmul") : ins[0].IsDeferredCast ? MaterializeCast(ins[0]) : ins[0];
         var b = ins[1].IsConstant ? Dense(ins[1], "matmul") : ins[1];
         int r = a.Rank, br = r - 2;
+        if (b.IsDeferredCast && !(node.DType == DType.F32 && SharedRightMatrix(b, br) && IsStaticWeightGeometry(b)))
+        {
+            b = MaterializeCast(b);
+        }
+
         var m = a.Shape[r - 2];
         var k = a.Shape[r - 1];
         var n = b.Shape[r - 1];
@@ -42,6 +48,14 @@ internal sealed partial class Scheduler
         var batched = NewOutput(node);
         _kg.Add(new BatchedMatMulCall(a, b, batched.Slot, node.DType, m, n, k, [.. node.Shape.Take(br)], "matmul"));
         return batched;
+    }
+
+    /// <summary>True when a kernel can pack <paramref name="b"/> when the plan is created: static offset, strides and size.</summary>
+    private static bool IsStaticWeightGeometry(TensorView b)
+    {
+        int r = b.Rank;
+        return b.Offset.IsConstant && b.Strides[r - 2].IsConstant && b.Strides[r - 1].IsConstant
+            && b.Shape[r - 2].IsConstant && b.Shape[r - 1].IsConstant;
     }
 
     /// <summary>True when every batch of <paramref name="b"/> is the same matrix (batch dims of size 1 or stride 0).</summary>

@@ -16,8 +16,8 @@ internal sealed partial class Scheduler
         switch (node.Op)
         {
             case Op.Reshape:
-                if (ReshapedStrides(v, node.Shape) is { } viewStrides) return new TensorView(v.Slot, v.Offset, [.. node.Shape], viewStrides, node.DType);
-                v = Dense(v, "reshape");
+                if (ReshapedStrides(v, node.Shape) is { } viewStrides) return v with { Shape = [.. node.Shape], Strides = viewStrides, DType = node.DType };
+                v = Dense(v.IsDeferredCast ? MaterializeCast(v) : v, "reshape");
                 return new TensorView(v.Slot, v.Offset, [.. node.Shape], TensorView.ContiguousStrides(node.Shape), node.DType);
             case Op.Permute:
                 return Permute(v, node.Attr<PermuteAttrs>().Perm);

@@ -64,6 +64,7 @@ internal sealed partial class Scheduler
         {
             var node = graph.Outputs[o];
             var v = values[node];
+            if (v.IsDeferredCast) v = MaterializeCast(v);
             int slot;
             Dim bytes = node.Shape.Numel * node.DType.SizeInBytes();
             if (!v.IsConstant && v.IsDense && _kg.KindOf(v.Slot) == BufferKind.Arena && _kg.BytesOf(v.Slot) == bytes && claimed.Add(v.Slot))
@@ -107,7 +108,16 @@ internal sealed partial class Scheduler
             if (values.ContainsKey(node)) continue;
             try
             {
-                values[node] = ScheduleNode(node, [.. node.Inputs.Select(i => values[i])]);
+                var ins = node.Inputs.Select(i => values[i]).ToArray();
+                if (!TakesDeferredCasts(node))
+                {
+                    for (int i = 0; i < ins.Length; i++)
+                    {
+                        if (ins[i].IsDeferredCast) ins[i] = MaterializeCast(ins[i]);
+                    }
+                }
+
+                values[node] = ScheduleNode(node, ins);
             }
             catch (Exception e) when (e is NotSupportedException or ArgumentException or InvalidOperationException && e is not ObjectDisposedException)
             {
@@ -204,8 +214,36 @@ internal sealed partial class Scheduler
         return (ops, kernelInputs);
     }
 
+    // The nodes that accept a deferred cast as it is: views that keep it (see ScheduleView) and matmuls.
+    private static bool TakesDeferredCasts(Node node) =>
+        node.Op is Op.Permute or Op.Expand or Op.Reshape or Op.MatMul
+        || (node.Op == Op.Fused && node.Attr<FusedAttrs>().Kind == FusedKinds.MatMulEpilogue);
+
+    // A float32 cast of a bfloat16 weight is left to the GEMM, which widens the weight as it reads or packs it
+    // (no float32 copy of the weight in the plan).
+    private TensorView? TryDeferCast(Node node, TensorView[] ins)
+    {
+        if (node.Op != Op.Cast || node.DType != DType.F32) return null;
+        var v = ins[0];
+        if (v.IsConstant || v.IsDeferredCast || v.DType != DType.BF16 || _kg.KindOf(v.Slot) != BufferKind.Weight) return null;
+        return v with { DType = DType.F32, StoredDType = DType.BF16 };
+    }
+
+    /// <summary>The deferred cast <paramref name="v"/> computed into a float32 buffer.</summary>
+    private TensorView MaterializeCast(TensorView v)
+    {
+        var stored = v with { DType = v.StoredDType!.Value, StoredDType = null };
+        var body = new List<BodyOp>
+        {
+            new(Op.Input, stored.DType, [], Input: 0),
+            new(Op.Cast, v.DType, [0]),
+        };
+        return EmitElementwise(body, [stored], v.DType, new Shape(v.Shape), "cast weight");
+    }
+
     private TensorView ScheduleElementwise(Node node, TensorView[] ins)
     {
+        if (TryDeferCast(node, ins) is { } deferred) return deferred;
         if (ElementwiseSpec.Supports(node))
         {
             var body = new List<BodyOp>();

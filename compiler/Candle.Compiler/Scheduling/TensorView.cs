@@ -5,10 +5,15 @@ namespace Candle.Compiler.Scheduling;
 
 /// <summary>
 /// A lowered tensor value: a strided view (offset and strides in elements) of a plan buffer, or a constant
-/// (every element equal, no buffer yet) that kernels may inline.
+/// (every element equal, no buffer yet) that kernels may inline. A view with <see cref="StoredDType"/> is a weight
+/// kept in that narrower dtype and read as <see cref="DType"/> (a cast not yet materialized): only the GEMM reads it
+/// as it is; every other consumer gets the cast materialized first.
 /// </summary>
-internal sealed record TensorView(int Slot, Dim Offset, Dim[] Shape, Dim[] Strides, DType DType, double? Constant = null)
+internal sealed record TensorView(int Slot, Dim Offset, Dim[] Shape, Dim[] Strides, DType DType, double? Constant = null, DType? StoredDType = null)
 {
+    /// <summary>True for a weight whose cast to <see cref="DType"/> is deferred to the kernel that reads it.</summary>
+    public bool IsDeferredCast => StoredDType is not null;
+
     public int Rank => Shape.Length;
 
     public Dim Numel => Shape.Aggregate(Dim.One, (a, d) => a * d);

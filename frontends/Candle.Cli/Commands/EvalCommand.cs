@@ -9,13 +9,14 @@ namespace Candle.Cli.Commands;
 
 /// <summary>
 /// <c>candle eval &lt;model&gt; --inputs in.safetensors --out out.safetensors [--device cpu|reference]</c>:
-/// one forward pass on named inputs, outputs written under transformers' names as float32.
+/// one forward pass on named inputs, outputs written under transformers' names as float32; for an <c>.onnx</c> file,
+/// inputs and outputs are named as the ONNX graph's and keep their dtypes.
 /// </summary>
 internal static class EvalCommand
 {
     public static Command Create(CliContext ctx)
     {
-        var model = new Argument<string>("model") { Description = "a Hugging Face model directory or a llama GGUF file" };
+        var model = new Argument<string>("model") { Description = "a Hugging Face model directory, a llama GGUF file or an .onnx file" };
         var inputs = new Option<string>("--inputs") { Description = "safetensors file with input_ids, attention_mask, ... as transformers names them", Required = true };
         var output = new Option<string>("--out") { Description = "safetensors file to write (logits, last_hidden_state, ...)", Required = true };
         var device = DeviceOption.Create();
@@ -27,6 +28,7 @@ internal static class EvalCommand
     private static int Run(CliContext ctx, string modelDir, string inputsPath, string outPath, string device)
     {
         var backend = DeviceOption.Resolve(device);
+        if (OnnxFiles.IsOnnx(modelDir)) return OnnxFiles.Eval(ctx, modelDir, inputsPath, outPath, backend);
         var model = ModelRegistry.Load(modelDir);
         var graph = model.TraceForward();
 

@@ -4,12 +4,12 @@ using Candle.Runtime.Weights.SafeTensors;
 
 namespace Candle.Cli.Commands;
 
-/// <summary><c>candle inspect &lt;file&gt;</c>: tensors and metadata of a safetensors or GGUF file.</summary>
+/// <summary><c>candle inspect &lt;file&gt;</c>: tensors and metadata of a safetensors or GGUF file; inputs, outputs, opsets and op counts of an ONNX file.</summary>
 internal static class InspectCommand
 {
     public static Command Create(CliContext ctx)
     {
-        var file = new Argument<string>("file") { Description = "a .safetensors or .gguf file (or a model directory)" };
+        var file = new Argument<string>("file") { Description = "a .safetensors, .gguf or .onnx file (or a model directory)" };
         var cmd = new Command("inspect", "List the tensors and metadata of a safetensors or GGUF file") { file };
         cmd.SetAction(pr => ctx.Guard(() => Run(ctx, pr.GetValue(file)!)));
         return cmd;
@@ -18,6 +18,11 @@ internal static class InspectCommand
     private static int Run(CliContext ctx, string path)
     {
         if (!File.Exists(path) && !Directory.Exists(path)) throw new FileNotFoundException($"{path}: no such file");
+        if (OnnxFiles.IsOnnx(path))
+        {
+            return OnnxFiles.Inspect(ctx, path);
+        }
+
         if (File.Exists(path) && WeightFiles.IsGguf(path))
         {
             return WeightFiles.InspectGguf(ctx, path);

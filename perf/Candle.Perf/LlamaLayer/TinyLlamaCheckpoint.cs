@@ -1,14 +1,17 @@
 using System.Globalization;
+using Candle.Perf.LlamaCpp;
 using Candle.Runtime;
+using Candle.Runtime.Kernels.Quant;
 using Candle.Runtime.Tensors;
 using Candle.Runtime.Weights.SafeTensors;
 
 namespace Candle.Perf.LlamaLayer;
 
 /// <summary>
-/// Writes a Hugging Face Llama directory (config.json and model.safetensors, float32, random normal weights with
-/// standard deviation 0.02, norms at one) in TinyLlama-1.1B's shape: hidden 2048, intermediate 5632, 32 heads,
-/// 4 key/value heads, head dim 64, RoPE theta 10000; the layer count and vocabulary are chosen by the caller.
+/// Writes a Hugging Face Llama directory (config.json and model.safetensors, float32, bfloat16 or float16, random
+/// normal weights with standard deviation 0.02, norms at one) in TinyLlama-1.1B's shape: hidden 2048, intermediate
+/// 5632, 32 heads, 4 key/value heads, head dim 64, RoPE theta 10000; the layer count and vocabulary are chosen by the
+/// caller. <see cref="WriteGguf"/> writes the same shape as a llama.cpp GGUF file of one ggml type.
 /// </summary>
 public static class TinyLlamaCheckpoint
 {
@@ -19,8 +22,9 @@ public static class TinyLlamaCheckpoint
     public const int HeadDim = 64;
 
     /// <summary>Writes the checkpoint into <paramref name="directory"/> (created if missing) and returns it.</summary>
-    public static string Write(string directory, int layers, int vocab = 32000, int seed = 1)
+    public static string Write(string directory, int layers, int vocab = 32000, int seed = 1, DType dtype = DType.F32)
     {
+        if (dtype is not (DType.F32 or DType.BF16 or DType.F16)) throw new ArgumentOutOfRangeException(nameof(dtype), dtype, "f32, bf16 or f16");
         Directory.CreateDirectory(directory);
         var inv = CultureInfo.InvariantCulture;
         string config = string.Create(inv, $$"""
@@ -43,7 +47,7 @@ public static class TinyLlamaCheckpoint
               "bos_token_id": 1,
               "eos_token_id": 2,
               "vocab_size": {{vocab}},
-              "torch_dtype": "float32"
+              "torch_dtype": "{{TorchDtype(dtype)}}"
             }
             """);
         File.WriteAllText(Path.Combine(directory, "config.json"), config);
@@ -69,8 +73,51 @@ public static class TinyLlamaCheckpoint
 
         tensors.Add(new("model.norm.weight", Ones(Hidden)));
         tensors.Add(new("lm_head.weight", Normal(rng, vocab, Hidden)));
+        if (dtype != DType.F32)
+        {
+            for (int i = 0; i < tensors.Count; i++) tensors[i] = new(tensors[i].Key, Narrow(tensors[i].Value, dtype));
+        }
+
         SafeTensorsWriter.Write(Path.Combine(directory, "model.safetensors"), tensors);
         return directory;
+    }
+
+    /// <summary>
+    /// Writes the same shape as a GGUF file at <paramref name="path"/> with matrices of <paramref name="type"/>
+    /// (norms stay f32) and the vocabulary of <paramref name="vocabSource"/> padded to <paramref name="vocab"/> pieces.
+    /// </summary>
+    public static string WriteGguf(string path, int layers, int vocab, GgmlType type, string vocabSource) =>
+        RandomLlamaGguf.Write(path, new RandomLlamaGguf.Shape(layers, Hidden, Intermediate, Heads, KvHeads, vocab, Context: 2048), type, vocabSource);
+
+    private static string TorchDtype(DType dtype) => dtype switch
+    {
+        DType.BF16 => "bfloat16",
+        DType.F16 => "float16",
+        _ => "float32",
+    };
+
+    // Rounds to nearest even (bf16) or converts (f16), without the per-element double path of HostTensor.Cast.
+    private static HostTensor Narrow(HostTensor t, DType dtype)
+    {
+        var r = HostTensor.Zeros(dtype, t.ShapeArray());
+        var src = t.AsSpan<float>();
+        if (dtype == DType.F16)
+        {
+            var dst = r.AsSpan<Half>();
+            for (int i = 0; i < src.Length; i++) dst[i] = (Half)src[i];
+        }
+        else
+        {
+            var bits = t.AsSpan<uint>();
+            var dst = r.AsSpan<ushort>();
+            for (int i = 0; i < src.Length; i++)
+            {
+                uint b = bits[i];
+                dst[i] = (ushort)((b + 0x7FFF + ((b >> 16) & 1)) >> 16);
+            }
+        }
+
+        return r;
     }
 
     private static HostTensor Normal(Random rng, int rows, int cols)

@@ -128,7 +128,7 @@ public sealed class Plan : IExecutable
             {
                 var epilogue = at < 0 ? null : ResolveKernel(name[(at + 1)..], generated, step.Label);
                 var constants = step.Args.Select(x => x.IsConstant ? x.Value : (long?)null).ToArray();
-                fn = preparer(new KernelPreparation(constants, WeightAddress, epilogue));
+                fn = preparer(new KernelPreparation(constants, WeightAddress, epilogue, WeightOwner));
             }
 
             _kernels[i] = fn;
@@ -491,6 +491,15 @@ public sealed class Plan : IExecutable
 
     private nint WeightAddress(long slot) =>
         slot >= 0 && slot < Definition.Buffers.Count && Definition.Buffers[(int)slot].Kind == BufferKind.Weight ? _weightPtrs[Definition.Buffers[(int)slot].Index] : 0;
+
+    // The array or memory manager behind a weight slot (identifies the weight to caches shared between plans).
+    private object? WeightOwner(long slot)
+    {
+        if (slot < 0 || slot >= Definition.Buffers.Count || Definition.Buffers[(int)slot].Kind != BufferKind.Weight) return null;
+        var data = Weights[Definition.Buffers[(int)slot].Index].Data;
+        if (MemoryMarshal.TryGetArray<byte>(data, out var segment)) return segment.Array;
+        return MemoryMarshal.TryGetMemoryManager<byte, MemoryManager<byte>>(data, out var manager) ? manager : null;
+    }
 
     private static KernelFn ResolveKernel(string name, Type? generated, string label)
     {

@@ -160,6 +160,49 @@ public class MatMulLoweringTests
         }
     }
 
+    [Theory]
+    [InlineData(2, false, false)]
+    [InlineData(2, true, false)]
+    [InlineData(2, false, true)]
+    [InlineData(3, true, true)]
+    [InlineData(0, false, false)]
+    public void Bf16WeightsCastToF32MatchTheReference(int level, bool castAfterTranspose, bool epilogue)
+    {
+        var rng = new Random(level + (castAfterTranspose ? 10 : 0) + (epilogue ? 20 : 0));
+        var s = Dim.Sym("s");
+        var x = Input("x", DType.F32, new Shape(s, 70));
+        var w = Constant(CpuHarness.Random(rng, DType.BF16, [45, 70], -1, 1), "w");
+        var b = castAfterTranspose ? Cast(Transpose(w, 0, 1), DType.F32) : Transpose(Cast(w, DType.F32), 0, 1);
+        var y = MatMul(x, b);
+        var g = new Graph([x], [epilogue ? Unary(Op.Silu, y) : y]);
+        var plan = CompileAt(g, level);
+        var weights = plan.Definition.Buffers.Where(u => u.Kind == BufferKind.Weight).Select(u => plan.Weights[u.Index]).ToList();
+        if (level >= 2)
+        {
+            // The GEMM reads the bfloat16 weight itself: no float32 copy, neither in the plan nor per call.
+            Assert.All(weights, t => Assert.Equal(DType.BF16, t.DType));
+            Assert.DoesNotContain(plan.Definition.Steps, st => st.Label == "cast weight" || st.Label == "cast");
+        }
+
+        foreach (int len in new[] { 1, 0, 3, 17, 1 })
+        {
+            var inputs = new[] { CpuHarness.Random(rng, DType.F32, [len, 70]) };
+            CpuHarness.AssertClose(ReferenceInterpreter.Run(g, inputs), plan.Run(inputs), 1e-4, 1e-4, plan.Describe);
+        }
+    }
+
+    [Fact]
+    public void Bf16WeightWithOtherReadersIsCastForThem()
+    {
+        var rng = new Random(31);
+        var x = Input("x", DType.F32, Shape.Of(4, 24));
+        var w = Constant(CpuHarness.Random(rng, DType.BF16, [24, 24], -1, 1), "w");
+        var wf = Cast(w, DType.F32);
+        var g = new Graph([x], [MatMul(x, Transpose(wf, 0, 1)), Binary(Op.Mul, wf, Full(2.0, DType.F32, Shape.Of(24, 24))), wf]);
+        var inputs = new[] { CpuHarness.Random(rng, DType.F32, [4, 24]) };
+        Check(g, inputs, 2);
+    }
+
     [Fact]
     public void ReshapesOfStridedViewsMatchTheReference()
     {

@@ -154,7 +154,9 @@ internal sealed class CpuPlanEmitter
             a.Slot, a.Offset, g.ARowStride, a.Strides[r - 1],
             b.Slot, b.Offset, b.Strides[b.Rank - 2], b.Strides[b.Rank - 1],
             g.C, g.Rows, g.N, g.K,
-            _options.PrepackWeights && g.BIsWeight && _kindOf(b.Slot) == BufferKind.Weight ? 1 : 0,
+            // A bfloat16 weight (a deferred cast) is always packed for products of many rows: the kernel has no other way.
+            (_options.PrepackWeights || b.StoredDType is not null) && g.BIsWeight && _kindOf(b.Slot) == BufferKind.Weight ? 1 : 0,
+            (int)(b.StoredDType ?? DType.F32),
         };
         var args = new List<Dim>();
         string kernel = "rt:gemm";

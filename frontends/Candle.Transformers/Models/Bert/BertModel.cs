@@ -59,7 +59,8 @@ public sealed class BertModel : Module, IPretrainedModel
         ArgumentNullException.ThrowIfNull(weights);
         options ??= ModelLoadOptions.Default;
         var lookup = new CheckpointLookup(weights, "embeddings.word_embeddings.weight", "", "bert.");
-        var model = new BertModel(BertConfig.FromHf(config), lookup.Contains("pooler.dense.weight"), options.DType, config);
+        BertModel model;
+        using (Init.SkipInit()) model = new BertModel(BertConfig.FromHf(config), lookup.Contains("pooler.dense.weight"), options.DType, config);
         model.LoadStateDict(lookup.Get, strict: true, castFloats: true);
         return model;
     }

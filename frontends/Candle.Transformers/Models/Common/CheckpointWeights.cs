@@ -69,6 +69,25 @@ public sealed class CheckpointWeights
         return t.DType == DType ? t : Convert(t, DType);
     }
 
+    /// <summary>
+    /// The matrix <paramref name="name"/> for a layer that multiplies by it: a bfloat16 tensor of a float32 model is
+    /// returned as stored (a zero-copy view; the layer casts it in its graph and the compiled GEMM reads the bfloat16
+    /// values directly), any other as <see cref="Get"/> returns it.
+    /// </summary>
+    /// <exception cref="InvalidDataException">As for <see cref="Get"/>.</exception>
+    public HostTensor GetMatrix(string name, params int[] shape)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        ArgumentNullException.ThrowIfNull(shape);
+        string stored = _rename(name);
+        if (DType == DType.F32 && _source.Contains(stored) && _source.GetInfo(stored) is { DType: DType.BF16 } info && info.Shape.SequenceEqual(shape))
+        {
+            return _source.Get(stored);
+        }
+
+        return Get(name, shape);
+    }
+
     /// <summary>Converts floating-point data, with fast paths for the half-precision to float32 widenings.</summary>
     private static HostTensor Convert(HostTensor t, DType dtype)
     {

@@ -6,7 +6,9 @@ namespace Candle.Transformers.Models.Common;
 
 /// <summary>
 /// A linear layer (torch.nn.Linear: y = x·Wᵀ + b, weight [out, in]) whose parameters come straight from a checkpoint.
-/// When <see cref="Transposed"/>, the stored weight is [in, out] (GPT-2's Conv1D) and y = x·W + b.
+/// When <see cref="Transposed"/>, the stored weight is [in, out] (GPT-2's Conv1D) and y = x·W + b. A bfloat16
+/// weight of a float32 model stays bfloat16 (<see cref="CheckpointWeights.GetMatrix"/>) and is cast in the graph,
+/// which the compiled GEMM reads without a float32 copy.
 /// </summary>
 public sealed class LinearLayer : Module<Tensor, Tensor>
 {
@@ -17,7 +19,9 @@ public sealed class LinearLayer : Module<Tensor, Tensor>
         InFeatures = inFeatures;
         OutFeatures = outFeatures;
         Transposed = transposed;
-        Weight = RegisterParameter("weight", weights.Get(prefix + ".weight", transposed ? [inFeatures, outFeatures] : [outFeatures, inFeatures]));
+        Weight = RegisterParameter("weight", transposed
+            ? weights.Get(prefix + ".weight", inFeatures, outFeatures)
+            : weights.GetMatrix(prefix + ".weight", outFeatures, inFeatures));
         if (bias) Bias = RegisterParameter("bias", weights.Get(prefix + ".bias", outFeatures));
     }
 
@@ -53,7 +57,7 @@ public sealed class LinearLayer : Module<Tensor, Tensor>
         }
         else
         {
-            y = F.Linear(x, Weight, Bias);
+            y = F.Linear(x, Weight.DType == x.DType ? Weight : Weight.To(x.DType), Bias);
         }
 
         return input.Rank == 2 ? y : y.Reshape([.. lead, OutFeatures]);

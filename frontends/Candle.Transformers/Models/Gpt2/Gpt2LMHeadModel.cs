@@ -70,7 +70,7 @@ public sealed class Gpt2LMHeadModel : CausalLanguageModel
     {
         var h = Transformer.Forward(inputIds, positionIds, cache);
         if (lastOnly) h = h.Narrow(1, inputIds.Shape[1] - 1, 1);
-        var logits = LmHead is not null ? LmHead.Forward(h) : F.Linear(h, Transformer.Wte.Weight);
+        var logits = LmHead is not null ? LmHead.Forward(h) : F.Linear(h, Transformer.Wte.Table);
         return logits.Float();
     }
 }

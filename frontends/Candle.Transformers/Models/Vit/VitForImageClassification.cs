@@ -41,7 +41,8 @@ public sealed class VitForImageClassification : Module, IPretrainedModel
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(weights);
         options ??= ModelLoadOptions.Default;
-        var model = new VitForImageClassification(VitConfig.FromHf(config), options.DType, config);
+        VitForImageClassification model;
+        using (Init.SkipInit()) model = new VitForImageClassification(VitConfig.FromHf(config), options.DType, config);
         model.LoadStateDict(n => weights.Contains(n) ? weights.Get(n) : null, strict: true, castFloats: true);
         return model;
     }

@@ -61,7 +61,8 @@ public sealed class VitModel : Module, IPretrainedModel
         ArgumentNullException.ThrowIfNull(weights);
         options ??= ModelLoadOptions.Default;
         var lookup = new CheckpointLookup(weights, "embeddings.cls_token", "", "vit.");
-        var model = new VitModel(VitConfig.FromHf(config), lookup.Contains("pooler.dense.weight"), options.DType, config);
+        VitModel model;
+        using (Init.SkipInit()) model = new VitModel(VitConfig.FromHf(config), lookup.Contains("pooler.dense.weight"), options.DType, config);
         model.LoadStateDict(lookup.Get, strict: true, castFloats: true);
         return model;
     }

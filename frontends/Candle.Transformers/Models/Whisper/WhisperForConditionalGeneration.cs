@@ -57,7 +57,8 @@ public sealed class WhisperForConditionalGeneration : Module, IPretrainedModel
         ArgumentNullException.ThrowIfNull(weights);
         options ??= ModelLoadOptions.Default;
         bool tied = config.GetBool(true, "tie_word_embeddings") || !weights.Contains("proj_out.weight");
-        var model = new WhisperForConditionalGeneration(WhisperConfig.FromHf(config), tied, options.DType, config);
+        WhisperForConditionalGeneration model;
+        using (Init.SkipInit()) model = new WhisperForConditionalGeneration(WhisperConfig.FromHf(config), tied, options.DType, config);
         model.LoadStateDict(
             n => weights.Contains(n) ? weights.Get(n)
                 : n.StartsWith("model.", StringComparison.Ordinal) && weights.Contains(n["model.".Length..]) ? weights.Get(n["model.".Length..]) : null,

@@ -6,16 +6,19 @@ namespace Candle.Runtime.Kernels.Cpu;
 /// <summary>
 /// One float32 matrix product C[M, N] = A[M, K] · B[K, N] through <see cref="Sgemm"/> (batched operands flattened
 /// into rows by the compiler), with an optional generated epilogue applied to each finished tile of C and, for a
-/// weight B, panels packed once when the plan is created.
+/// weight B, panels packed once per process (<see cref="PackedWeightCache"/>, shared by every plan over the weight)
+/// the first time a product of more than one row runs; one-row products read the weight unpacked.
 /// Args: <c>epilogueArgs[E], aSlot, aOffset, aRowStride, aColStride, bSlot, bOffset, bRowStride, bColStride, cSlot,
-/// M, N, K, prepack, E</c> (offsets and strides in elements; C is dense). The epilogue is a generated elementwise
+/// M, N, K, prepack, bType, E</c> (offsets and strides in elements; C is dense; bType is the <see cref="DType"/> B is
+/// stored in: float32, or a bfloat16 weight widened as it is read, which needs prepack for products of more than
+/// one row; plans without bType read float32). The epilogue is a generated elementwise
 /// kernel over C's M·N elements, in place, whose own arguments are the first E. One work item: Sgemm splits the
 /// product over <see cref="KernelPool.Current"/>.
 /// </summary>
 public static unsafe class GemmKernel
 {
     private const int ASlot = 0, AOffset = 1, ARowStride = 2, AColStride = 3, BSlot = 4, BOffset = 5, BRowStride = 6, BColStride = 7;
-    private const int CSlot = 8, MArg = 9, NArg = 10, KArg = 11, Prepack = 12;
+    private const int CSlot = 8, MArg = 9, NArg = 10, KArg = 11, Prepack = 12, BType = 13;
 
     /// <summary>The kernel without per-plan state (no packed weight, no epilogue).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -25,8 +28,8 @@ public static unsafe class GemmKernel
     }
 
     /// <summary>
-    /// Prepares a step: packs a constant weight B (when the step asks for it and B's geometry is static) and binds
-    /// the generated epilogue.
+    /// Prepares a step: arranges for a constant weight B to be packed when first needed (when the step asks for it
+    /// and B's geometry is static) and binds the generated epilogue.
     /// </summary>
     /// <param name="preparation">The step's constant arguments, the weights and the epilogue.</param>
     /// <returns>The kernel to call for the step.</returns>
@@ -35,12 +38,15 @@ public static unsafe class GemmKernel
         ArgumentNullException.ThrowIfNull(preparation);
         var c = preparation.ConstantArgs;
         int e = checked((int)(c[^1] ?? throw new ArgumentException("gemm: the epilogue argument count must be constant")));
-        PackedB? packed = null;
+        LazyPackedWeight? packed = null;
         if (c[e + Prepack] == 1 && c[e + BSlot] is long bSlot && c[e + BOffset] is long bOff && c[e + BRowStride] is long brs
             && c[e + BColStride] is long bcs && c[e + NArg] is long n && c[e + KArg] is long k
             && n > 0 && k > 0 && FitsInt(n, k, brs, bcs) && preparation.WeightAddress(bSlot) is var w && w != 0)
         {
-            packed = Sgemm.PackB((float*)w + bOff, (int)k, (int)n, (int)brs, (int)bcs);
+            // Without an owner to tell weights apart, the copy stays the plan's own (made on first use all the same).
+            object owner = preparation.WeightOwner(bSlot) ?? new object();
+            bool bf16 = c.Count > e + BType + 1 && c[e + BType] == (long)DType.BF16;
+            packed = new LazyPackedWeight(owner, bf16 ? (ushort*)w + bOff : (float*)w + bOff, bf16, (int)k, (int)n, (int)brs, (int)bcs);
         }
 
         var epilogue = preparation.Epilogue;
@@ -52,7 +58,7 @@ public static unsafe class GemmKernel
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Execute(nint[] slots, long[] args, PackedB? packed, KernelFn? epilogue)
+    private static void Execute(nint[] slots, long[] args, LazyPackedWeight? lazy, KernelFn? epilogue)
     {
         int e = (int)args[^1];
         long m = args[e + MArg], n = args[e + NArg], k = args[e + KArg];
@@ -67,8 +73,9 @@ public static unsafe class GemmKernel
         int ars = (int)args[e + ARowStride], acs = (int)args[e + AColStride];
         var pool = KernelPool.Current;
         // One row streams B once either way: the matrix-vector path reads the weight where it lies.
-        if (packed is not null && m > 1)
+        if (lazy is not null && m > 1)
         {
+            var packed = lazy.Value;
             if (epilogue is null)
             {
                 Sgemm.Multiply((int)m, a, ars, acs, packed, c, (int)n, pool: pool);
@@ -82,8 +89,16 @@ public static unsafe class GemmKernel
             return;
         }
 
-        float* b = (float*)slots[args[e + BSlot]] + args[e + BOffset];
         int brs = (int)args[e + BRowStride], bcs = (int)args[e + BColStride];
+        if (args.Length > e + BType + 1 && args[e + BType] == (long)DType.BF16)
+        {
+            if (m != 1) throw new NotSupportedException($"gemm: a bfloat16 B multiplies {m} rows only when packed (the step must prepack a weight of static geometry)");
+            MultiplyRowBf16(a, acs, (ushort*)slots[args[e + BSlot]] + args[e + BOffset], brs, bcs, c, (int)n, (int)k, pool);
+            epilogue?.Invoke(slots, args, 0, n);
+            return;
+        }
+
+        float* b = (float*)slots[args[e + BSlot]] + args[e + BOffset];
         if (epilogue is null)
         {
             Sgemm.Multiply((int)m, (int)n, (int)k, a, ars, acs, b, brs, bcs, c, (int)n, pool: pool);
@@ -92,6 +107,23 @@ public static unsafe class GemmKernel
         {
             var epi = new KernelEpilogue(epilogue, slots, args, n);
             Sgemm.Multiply((int)m, (int)n, (int)k, a, ars, acs, b, brs, bcs, c, (int)n, in epi, pool: pool);
+        }
+    }
+
+    // One row times a bfloat16 weight; a strided row is gathered first (the GEMV reads it K times per column block).
+    private static void MultiplyRowBf16(float* a, int acs, ushort* b, int brs, int bcs, float* c, int n, int k, Threading.WorkerPool pool)
+    {
+        if (acs == 1 || k <= 1)
+        {
+            Bf16Gemv.Multiply(a, b, brs, bcs, c, n, k, pool);
+            return;
+        }
+
+        var row = GC.AllocateUninitializedArray<float>(k, pinned: true);
+        for (int p = 0; p < k; p++) row[p] = a[(long)p * acs];
+        fixed (float* r = row)
+        {
+            Bf16Gemv.Multiply(r, b, brs, bcs, c, n, k, pool);
         }
     }
 

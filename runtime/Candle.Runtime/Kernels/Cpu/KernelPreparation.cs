@@ -12,12 +12,26 @@ public sealed class KernelPreparation
     /// <param name="weightAddress">Maps a buffer slot to the address of its weight data, or 0 when the slot is not a weight.</param>
     /// <param name="epilogue">The generated epilogue kernel, or null.</param>
     public KernelPreparation(IReadOnlyList<long?> constantArgs, Func<long, nint> weightAddress, KernelFn? epilogue)
+        : this(constantArgs, weightAddress, epilogue, null)
+    {
+    }
+
+    /// <summary>Creates a preparation context that also names the objects owning the weights' memory.</summary>
+    /// <param name="constantArgs">The step's arguments; null where an argument depends on symbols.</param>
+    /// <param name="weightAddress">Maps a buffer slot to the address of its weight data, or 0 when the slot is not a weight.</param>
+    /// <param name="epilogue">The generated epilogue kernel, or null.</param>
+    /// <param name="weightOwner">
+    /// Maps a buffer slot to the object owning its weight's memory (the array or memory manager behind it), or null;
+    /// state derived from a weight (a packed copy) is shared between plans through it. Null: nothing is shared.
+    /// </param>
+    public KernelPreparation(IReadOnlyList<long?> constantArgs, Func<long, nint> weightAddress, KernelFn? epilogue, Func<long, object?>? weightOwner)
     {
         ArgumentNullException.ThrowIfNull(constantArgs);
         ArgumentNullException.ThrowIfNull(weightAddress);
         ConstantArgs = constantArgs;
         WeightAddress = weightAddress;
         Epilogue = epilogue;
+        WeightOwner = weightOwner ?? (_ => null);
     }
 
     /// <summary>The step's arguments; null where an argument depends on symbols.</summary>
@@ -25,6 +39,9 @@ public sealed class KernelPreparation
 
     /// <summary>Maps a buffer slot to the address of its weight data, or 0 when the slot is not a weight.</summary>
     public Func<long, nint> WeightAddress { get; }
+
+    /// <summary>Maps a buffer slot to the object owning its weight's memory, or null when unknown or not a weight.</summary>
+    public Func<long, object?> WeightOwner { get; }
 
     /// <summary>The generated epilogue kernel named after <c>@</c> in the step's kernel name, or null.</summary>
     public KernelFn? Epilogue { get; }

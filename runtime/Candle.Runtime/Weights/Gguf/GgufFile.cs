@@ -169,7 +169,9 @@ public sealed class GgufFile : IDisposable
         }
 
         var raw = Slice(info);
-        var values = new float[info.ElementCount];
+        // Dequantized straight into the tensor's own memory: no second float32 copy of the weight.
+        var result = new HostTensor(DType.F32, info.ShapeArray(), GC.AllocateUninitializedArray<byte>(checked((int)info.ElementCount * sizeof(float))));
+        var bytes = result.Data;
         int blockSize = GgmlTypeTraits.BlockSize(info.Type);
         int blockBytes = GgmlTypeTraits.BlockBytes(info.Type);
         const int ChunkBlocks = 4096;
@@ -180,7 +182,7 @@ public sealed class GgufFile : IDisposable
             int first = chunk * ChunkBlocks;
             int count = (int)Math.Min(ChunkBlocks, blocks - first);
             GgmlTypeTraits.Dequantize(info.Type, raw.Span.Slice(first * blockBytes, count * blockBytes),
-                values.AsSpan(first * blockSize, count * blockSize));
+                System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(bytes.Span).Slice(first * blockSize, count * blockSize));
         }
 
         if (chunks > 4)
@@ -195,7 +197,7 @@ public sealed class GgufFile : IDisposable
             }
         }
 
-        return HostTensor.FromArray(values, info.ShapeArray());
+        return result;
     }
 
     private Memory<byte> Slice(GgufTensorInfo info)

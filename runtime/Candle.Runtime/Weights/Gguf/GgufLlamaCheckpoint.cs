@@ -136,8 +136,10 @@ public sealed class GgufLlamaCheckpoint : ISafeTensorsSource
             return tensor;
         }
 
+        // The reordered rows go back into the dequantized tensor, which stays the only full copy.
         float[] rows = LlamaRopePermutation.Unpermute(tensor.AsSpan<float>(), tensor.Shape[0], heads);
-        return HostTensor.FromArray(rows, tensor.ShapeArray());
+        rows.CopyTo(tensor.AsSpan<float>());
+        return tensor;
     }
 
     /// <summary>Disposes the GGUF file when this checkpoint owns it.</summary>

@@ -1,0 +1,130 @@
+using Candle.Compiler.Ir;
+using Candle.Runtime;
+using Candle.Onnx.Proto;
+using Candle.Runtime.Tensors;
+
+namespace Candle.Onnx;
+
+/// <summary>
+/// One node being imported: its inputs as values, its attributes, the opset of its domain, and errors that name the
+/// file and the node.
+/// </summary>
+internal sealed class NodeImport
+{
+    private readonly IReadOnlyList<OnnxValue?> _inputs;
+    private readonly string _file;
+    private readonly string? _baseDir;
+
+    public NodeImport(string file, string? baseDir, NodeProto proto, int index, long opset, IReadOnlyList<OnnxValue?> inputs)
+    {
+        _file = file;
+        _baseDir = baseDir;
+        Proto = proto;
+        Opset = opset;
+        _inputs = inputs;
+        Label = string.IsNullOrEmpty(proto.Name) ? $"node #{index} ({proto.OpType})" : $"node '{proto.Name}' ({proto.OpType})";
+        Attrs = new OnnxAttributes(this, proto.Attribute);
+    }
+
+    /// <summary>The node.</summary>
+    public NodeProto Proto { get; }
+
+    /// <summary>The opset version imported for the node's domain.</summary>
+    public long Opset { get; }
+
+    /// <summary>The attributes.</summary>
+    public OnnxAttributes Attrs { get; }
+
+    /// <summary>"node 'name' (OpType)", for messages.</summary>
+    public string Label { get; }
+
+    /// <summary>The number of inputs listed (absent optional ones included).</summary>
+    public int InputCount => _inputs.Count;
+
+    /// <summary>The number of outputs listed.</summary>
+    public int OutputCount => Proto.Output.Count;
+
+    /// <summary>True when input <paramref name="i"/> is given (listed and not empty).</summary>
+    public bool HasInput(int i) => i < _inputs.Count && _inputs[i] is not null;
+
+    /// <summary>Input <paramref name="i"/> as a value.</summary>
+    public OnnxValue Value(int i) =>
+        HasInput(i) ? _inputs[i]! : throw Import($"needs input {i}, which is missing");
+
+    /// <summary>Input <paramref name="i"/> as a node.</summary>
+    public Node Input(int i) =>
+        Value(i).Node ?? throw Import($"input {i} is a shape with symbolic entries ({Describe(Value(i).Known!)}), which the IR cannot hold as data");
+
+    /// <summary>Input <paramref name="i"/> as a node, or null when absent.</summary>
+    public Node? OptionalInput(int i) => HasInput(i) ? Input(i) : null;
+
+    /// <summary>The values of input <paramref name="i"/> known at import time (constants and folded shapes), or null.</summary>
+    public Dim[]? KnownDims(int i)
+    {
+        var v = Value(i);
+        if (v.Known is not null) return v.Known;
+        return v.Node is { } node && ConstantInts(node) is { } ints ? [.. ints.Select(Dim.Of)] : null;
+    }
+
+    /// <summary>
+    /// Input <paramref name="i"/> as a small int64 scalar or vector known at import time (a folded shape or a constant),
+    /// or null: what shape computations fold over.
+    /// </summary>
+    public (Dim[] Values, bool Scalar)? ShapeLike(int i)
+    {
+        if (!HasInput(i)) return null;
+        var v = Value(i);
+        if (v.Known is not null) return (v.Known, v.IsScalar);
+        if (v.Node is not { } node || node.DType != Runtime.DType.I64 || node.Shape.Rank > 1 || !node.Shape.IsStatic || node.Shape.Numel.Value > 64) return null;
+        return ConstantInts(node) is { } ints ? ([.. ints.Select(Dim.Of)], node.Shape.Rank == 0) : null;
+    }
+
+    /// <summary>The integer values of input <paramref name="i"/>, which must be constant at import time.</summary>
+    public long[] ConstInts(int i, string what)
+    {
+        var dims = KnownDims(i) ?? throw Import($"needs {what} (input {i}) to be a constant or a shape computed from constants; it is computed at run time");
+        if (dims.Any(d => !d.IsConstant)) throw Import($"needs {what} (input {i}) to be constant, but it is {Describe(dims)}");
+        return [.. dims.Select(d => d.Value)];
+    }
+
+    /// <summary>The values of a constant tensor node as int64 (small constants only), or null.</summary>
+    public static long[]? ConstantInts(Node node)
+    {
+        if (node.Op == Op.Constant)
+        {
+            var t = node.Attr<ConstantAttrs>().Data;
+            if (t.ElementCount > 1 << 20 || t.DType.IsFloat()) return null;
+            return t.ToInt64();
+        }
+
+        if (node.Op == Op.Full && node.Shape.IsStatic && !node.DType.IsFloat())
+        {
+            var f = node.Attr<FullAttrs>();
+            long n = node.Shape.Numel.Value;
+            return n > 1 << 20 ? null : [.. Enumerable.Repeat((long)f.Value, (int)n)];
+        }
+
+        return node.Op == Op.Cast ? ConstantInts(node.Inputs[0]) : null;
+    }
+
+    /// <summary>Reads a tensor attribute or constant.</summary>
+    public HostTensor ReadTensor(TensorProto t, string what) => OnnxTensors.ToHost(t, _file, $"{Label} {what}", _baseDir);
+
+    /// <summary>An import error (unsupported op, attribute or shape) naming the file and the node.</summary>
+    public OnnxImportException Import(string message) => new($"{_file}: {Label}: {message}");
+
+    /// <summary>A format error (inconsistent node) naming the file and the node.</summary>
+    public OnnxFormatException Format(string message) => new($"{_file}: {Label}: {message}");
+
+    /// <summary>An axis attribute normalized against <paramref name="rank"/>.</summary>
+    public int Axis(long axis, int rank, string what = "axis")
+    {
+        if (axis < -rank || axis >= rank) throw Import($"{what} {axis} is out of range for rank {rank}");
+        return (int)(axis < 0 ? axis + rank : axis);
+    }
+
+    /// <summary>One output.</summary>
+    public static OnnxValue[] One(Node node) => [new OnnxValue(node)];
+
+    private static string Describe(IEnumerable<Dim> dims) => "[" + string.Join(", ", dims) + "]";
+}

@@ -1,0 +1,176 @@
+using System.Globalization;
+using Candle.Compiler.Ir;
+using Candle.Onnx.Ops;
+using Candle.Onnx.Proto;
+
+namespace Candle.Onnx;
+
+/// <summary>
+/// Builds the IR graph of a parsed ModelProto: inputs with their dimension params as symbolic dims, initializers as
+/// named constants, each node through <see cref="OnnxOpTable"/> in the file's (topological) order, outputs named as
+/// the graph's outputs.
+/// </summary>
+internal sealed class OnnxImporter
+{
+    private const long MaxOpset = 1000;
+
+    /// <summary>The most elements a value may have: shapes read from the file (ConstantOfShape, Expand, Tile, Pad) never size an allocation beyond it.</summary>
+    private const long MaxElements = int.MaxValue;
+    private readonly string _file;
+    private readonly string _baseDir;
+    private readonly Dictionary<string, OnnxValue> _values = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, long> _opsets = new(StringComparer.Ordinal);
+
+    private readonly OnnxImportOptions _options;
+
+    private OnnxImporter(string file, OnnxImportOptions options)
+    {
+        _options = options;
+        _file = file;
+        _baseDir = Path.GetDirectoryName(Path.GetFullPath(file)) ?? ".";
+    }
+
+    /// <summary>Imports the model of <paramref name="file"/>.</summary>
+    public static Graph Import(string file, ModelProto model, OnnxImportOptions options) => new OnnxImporter(file, options).Run(model);
+
+    private Graph Run(ModelProto model)
+    {
+        var graph = model.Graph ?? throw new OnnxFormatException($"{_file}: the model has no graph");
+        foreach (var o in model.OpsetImport)
+        {
+            string domain = o.Domain == "ai.onnx" ? string.Empty : o.Domain;
+            if (o.Version < 1 || o.Version > MaxOpset) throw new OnnxFormatException($"{_file}: opset import of domain '{o.Domain}' has version {o.Version}");
+            _opsets[domain] = o.Version;
+        }
+
+        if (!_opsets.ContainsKey(string.Empty) && model.IrVersion < 3) _opsets[string.Empty] = 1;
+
+        foreach (var init in graph.Initializer)
+        {
+            if (string.IsNullOrEmpty(init.Name)) throw new OnnxFormatException($"{_file}: an initializer has no name");
+            var data = OnnxTensors.ToHost(init, _file, $"initializer '{init.Name}'", _baseDir);
+            if (!_values.TryAdd(init.Name, new OnnxValue(IrBuilder.Constant(data, init.Name))))
+            {
+                throw new OnnxFormatException($"{_file}: initializer '{init.Name}' is defined twice");
+            }
+        }
+
+        var inputs = new List<Node>();
+        foreach (var vi in graph.Input)
+        {
+            if (_values.ContainsKey(vi.Name)) continue; // an initializer: a constant (its declared input is a default)
+            var node = Input(vi);
+            if (_options.ConstantInputs?.GetValueOrDefault(vi.Name) is { } fixedValue)
+            {
+                if (fixedValue.DType != node.DType || fixedValue.Rank != node.Shape.Rank)
+                {
+                    throw new OnnxImportException($"{_file}: graph input '{vi.Name}' is {node.TypeString}, but its fixed value is {fixedValue}");
+                }
+
+                _values[vi.Name] = new OnnxValue(IrBuilder.Constant(fixedValue, vi.Name));
+                continue;
+            }
+
+            _values[vi.Name] = new OnnxValue(node);
+            inputs.Add(node);
+        }
+
+        for (int i = 0; i < graph.Node.Count; i++) ImportNode(graph.Node[i], i);
+
+        var outputs = new List<Node>();
+        foreach (var vo in graph.Output)
+        {
+            if (!_values.TryGetValue(vo.Name, out var v)) throw new OnnxFormatException($"{_file}: graph output '{vo.Name}' is not produced by any node");
+            outputs.Add(v.Node ?? throw new OnnxImportException($"{_file}: graph output '{vo.Name}' is a symbolic shape ([{string.Join(", ", v.Known!.AsEnumerable())}]), which the IR cannot hold as data"));
+        }
+
+        return new Graph(inputs, outputs, graph.Output.Select(o => o.Name));
+    }
+
+    private Node Input(ValueInfoProto vi)
+    {
+        string what = $"graph input '{vi.Name}'";
+        if (string.IsNullOrEmpty(vi.Name)) throw new OnnxFormatException($"{_file}: a graph input has no name");
+        if (vi.Type?.TensorType is not { } tt) throw new OnnxImportException($"{_file}: {what} is not a tensor (sequences, maps and optionals are not supported)");
+        var dtype = OnnxDataTypes.ToDType(tt.ElemType) ?? throw new OnnxImportException($"{_file}: {what} has element type {OnnxDataTypes.Name(tt.ElemType)}, which is not supported");
+        if (tt.Shape is null) throw new OnnxImportException($"{_file}: {what} has no declared shape; its rank is needed");
+        if (tt.Shape.Dim.Count > 64) throw new OnnxFormatException($"{_file}: {what} has {tt.Shape.Dim.Count} dimensions");
+        var dims = new List<Dim>();
+        for (int i = 0; i < tt.Shape.Dim.Count; i++)
+        {
+            var d = tt.Shape.Dim[i];
+            switch (d.ValueCase)
+            {
+                case TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue:
+                    if (d.DimValue < 0 || d.DimValue > int.MaxValue) throw new OnnxFormatException($"{_file}: {what} has dimension {i} of size {d.DimValue}");
+                    dims.Add(Dim.Of(d.DimValue));
+                    break;
+                case TensorShapeProto.Types.Dimension.ValueOneofCase.DimParam when !string.IsNullOrWhiteSpace(d.DimParam):
+                    dims.Add(Dim.Sym(d.DimParam));
+                    break;
+                default:
+                    dims.Add(Dim.Sym(string.Create(CultureInfo.InvariantCulture, $"{vi.Name}_dim{i}")));
+                    break;
+            }
+        }
+
+        return IrBuilder.Input(vi.Name, dtype, new Shape(dims));
+    }
+
+    private void ImportNode(NodeProto node, int index)
+    {
+        string domain = node.Domain == "ai.onnx" ? string.Empty : node.Domain;
+        string label = string.IsNullOrEmpty(node.Name) ? $"node #{index} ({node.OpType})" : $"node '{node.Name}' ({node.OpType})";
+        if (!_opsets.TryGetValue(domain, out long opset))
+        {
+            throw new OnnxFormatException($"{_file}: {label}: domain '{(domain.Length == 0 ? "ai.onnx" : domain)}' is not in the model's opset imports");
+        }
+
+        var importer = domain.Length == 0 ? OnnxOpTable.Find(node.OpType) : null;
+        if (importer is null)
+        {
+            throw new OnnxImportException($"{_file}: {label}: op '{node.OpType}' of domain '{(domain.Length == 0 ? "ai.onnx" : domain)}' (opset {opset}) is not supported");
+        }
+
+        var inputs = new List<OnnxValue?>();
+        foreach (string name in node.Input)
+        {
+            if (name.Length == 0)
+            {
+                inputs.Add(null);
+                continue;
+            }
+
+            if (!_values.TryGetValue(name, out var v)) throw new OnnxFormatException($"{_file}: {label}: input '{name}' is not a graph input, an initializer or an earlier node's output");
+            inputs.Add(v);
+        }
+
+        var ctx = new NodeImport(_file, _baseDir, node, index, opset, inputs);
+        OnnxValue[] results;
+        try
+        {
+            results = importer(ctx);
+        }
+        catch (IrException e)
+        {
+            throw new OnnxImportException($"{_file}: {label}: {e.Message}", e);
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or OverflowException)
+        {
+            throw new OnnxImportException($"{_file}: {label}: {e.Message}", e);
+        }
+
+        for (int i = 0; i < node.Output.Count; i++)
+        {
+            string name = node.Output[i];
+            if (name.Length == 0) continue;
+            if (i >= results.Length) throw new OnnxImportException($"{_file}: {label}: output {i} ('{name}') is not supported");
+            if (results[i].Node is { } produced && produced.Shape.Numel.TryGetConstant() is long count && count > MaxElements)
+            {
+                throw new OnnxImportException($"{_file}: {label}: output '{name}' would have shape {produced.Shape} ({count} elements, at most {MaxElements})");
+            }
+
+            if (!_values.TryAdd(name, results[i])) throw new OnnxFormatException($"{_file}: {label}: output '{name}' is already defined");
+        }
+    }
+}

@@ -1,0 +1,26 @@
+using Candle.Compiler.Ir;
+
+namespace Candle.Onnx;
+
+/// <summary>
+/// An ONNX value during import: an IR node, and for small int64 tensors (shapes, axes, indices) the values known at
+/// import time, possibly symbolic (a Shape of an input with dimension params), so shape computations fold.
+/// </summary>
+/// <param name="Node">The node computing the value, or null when it exists only as <paramref name="Known"/> (symbolic).</param>
+/// <param name="Known">The known int64 values (1-d, or a scalar when <paramref name="IsScalar"/>), or null.</param>
+/// <param name="IsScalar">The known values form a 0-d tensor (exactly one value).</param>
+internal sealed record OnnxValue(Node? Node, Dim[]? Known = null, bool IsScalar = false)
+{
+    /// <summary>A value known as a vector (or scalar) of dims; it gets a node when all are constant.</summary>
+    public static OnnxValue FromDims(IReadOnlyList<Dim> dims, bool scalar = false)
+    {
+        Node? node = null;
+        if (dims.All(d => d.IsConstant))
+        {
+            long[] values = [.. dims.Select(d => d.Value)];
+            node = IrBuilder.Constant(Candle.Runtime.Tensors.HostTensor.FromArray(values, scalar ? [] : [values.Length]));
+        }
+
+        return new OnnxValue(node, [.. dims], scalar);
+    }
+}

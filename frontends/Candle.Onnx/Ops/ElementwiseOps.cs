@@ -1,0 +1,141 @@
+using Candle.Compiler.Ir;
+using Candle.Runtime;
+using static Candle.Compiler.Ir.IrBuilder;
+
+namespace Candle.Onnx.Ops;
+
+/// <summary>
+/// Elementwise math and logic: unary ops, binary ops with numpy broadcasting (multidirectional since opset 7), variadic
+/// Sum/Mean/Max/Min, Where. ONNX keeps the input type where the IR would promote (integer Div, Pow), so results are
+/// cast back.
+/// </summary>
+internal static class ElementwiseOps
+{
+    public static void Register(Dictionary<string, OpImporter> t)
+    {
+        foreach (var (name, op) in new (string, Op)[]
+        {
+            ("Abs", Op.Abs), ("Neg", Op.Neg), ("Exp", Op.Exp), ("Log", Op.Log), ("Sqrt", Op.Sqrt), ("Sin", Op.Sin), ("Cos", Op.Cos),
+            ("Erf", Op.Erf), ("Floor", Op.Floor), ("Ceil", Op.Ceil), ("Round", Op.Round), ("Sign", Op.Sign), ("Reciprocal", Op.Reciprocal),
+        })
+        {
+            t[name] = n => NodeImport.One(Cast(Unary(op, n.Input(0)), n.Input(0).DType));
+        }
+
+        t["Sinh"] = n => NodeImport.One(Hyperbolic(n.Input(0), -1));
+        t["Cosh"] = n => NodeImport.One(Hyperbolic(n.Input(0), 1));
+        t["Asinh"] = n =>
+        {
+            var x = n.Input(0);
+            return NodeImport.One(Unary(Op.Log, Binary(Op.Add, x, Unary(Op.Sqrt, Binary(Op.Add, Binary(Op.Mul, x, x), Scalar(1, x.DType))))));
+        };
+        t["Acosh"] = n =>
+        {
+            var x = n.Input(0);
+            return NodeImport.One(Unary(Op.Log, Binary(Op.Add, x, Unary(Op.Sqrt, Binary(Op.Sub, Binary(Op.Mul, x, x), Scalar(1, x.DType))))));
+        };
+        t["Atanh"] = n =>
+        {
+            var x = n.Input(0);
+            var ratio = Binary(Op.Div, Binary(Op.Add, Scalar(1, x.DType), x), Binary(Op.Sub, Scalar(1, x.DType), x));
+            return NodeImport.One(Binary(Op.Mul, Unary(Op.Log, ratio), Scalar(0.5, x.DType)));
+        };
+        t["IsNaN"] = n => NodeImport.One(Binary(Op.Ne, n.Input(0), n.Input(0)));
+        t["IsInf"] = n =>
+        {
+            var x = n.Input(0);
+            bool pos = n.Attrs.Int("detect_positive", 1) != 0, neg = n.Attrs.Int("detect_negative", 1) != 0;
+            var isPos = Binary(Op.Eq, x, Scalar(double.PositiveInfinity, x.DType));
+            var isNeg = Binary(Op.Eq, x, Scalar(double.NegativeInfinity, x.DType));
+            return NodeImport.One(pos && neg ? Binary(Op.LogicalOr, isPos, isNeg) : pos ? isPos : neg ? isNeg : Full(0, DType.Bool, x.Shape));
+        };
+        t["Not"] = n => NodeImport.One(Unary(Op.LogicalNot, n.Input(0)));
+        t["Tan"] = n => NodeImport.One(Binary(Op.Div, Unary(Op.Sin, n.Input(0)), Unary(Op.Cos, n.Input(0))));
+
+        foreach (var (name, op) in new (string, Op)[]
+        {
+            ("Add", Op.Add), ("Sub", Op.Sub), ("Mul", Op.Mul),
+            ("Equal", Op.Eq), ("Less", Op.Lt), ("LessOrEqual", Op.Le), ("Greater", Op.Gt), ("GreaterOrEqual", Op.Ge),
+            ("And", Op.LogicalAnd), ("Or", Op.LogicalOr), ("Xor", Op.Ne),
+        })
+        {
+            t[name] = n => NodeImport.One(Broadcasting(n, op));
+        }
+
+        t["Div"] = Div;
+        t["Pow"] = n => NodeImport.One(Cast(Binary(Op.Pow, n.Input(0), n.Input(1)), n.Input(0).DType)); // base and exponent types may differ
+        t["Mod"] = Mod;
+        t["Max"] = n => Variadic(n, (a, b) => Binary(Op.Maximum, a, b));
+        t["Min"] = n => Variadic(n, (a, b) => Binary(Op.Minimum, a, b));
+        t["Sum"] = n => Variadic(n, (a, b) => Binary(Op.Add, a, b));
+        t["Mean"] = n =>
+        {
+            var sum = Variadic(n, (a, b) => Binary(Op.Add, a, b))[0].Node!;
+            return NodeImport.One(Binary(Op.Div, sum, Scalar(n.InputCount, sum.DType)));
+        };
+        t["Where"] = n => NodeImport.One(Where(n.Input(0), n.Input(1), n.Input(2)));
+    }
+
+    /// <summary>sinh (sign −1) or cosh (sign +1): (eˣ ± e⁻ˣ) / 2.</summary>
+    private static Node Hyperbolic(Node x, int sign)
+    {
+        var e = Unary(Op.Exp, x);
+        var eNeg = Unary(Op.Exp, Unary(Op.Neg, x));
+        return Binary(Op.Mul, Binary(sign < 0 ? Op.Sub : Op.Add, e, eNeg), Scalar(0.5, e.DType));
+    }
+
+    /// <summary>A binary op; before opset 7 broadcasting needed the broadcast attribute and an axis.</summary>
+    internal static Node Broadcasting(NodeImport n, Op op)
+    {
+        Node a = n.Input(0), b = n.Input(1);
+        if (n.Opset < 7 && n.Attrs.Int("broadcast", 0) == 1 && n.Attrs.Has("axis"))
+        {
+            int axis = n.Axis(n.Attrs.Int("axis"), a.Shape.Rank);
+            int trailing = a.Shape.Rank - axis - b.Shape.Rank;
+            if (trailing < 0) throw n.Import($"cannot broadcast {b.Shape} into {a.Shape} at axis {axis}");
+            b = Reshape(b, new Shape(b.Shape.Concat(Enumerable.Repeat(Dim.One, trailing))));
+        }
+
+        if (a.DType != b.DType && op.BinaryRule() != BinaryTyping.Logical)
+        {
+            throw n.Import($"inputs have different types ({a.DType.TorchName()} and {b.DType.TorchName()})");
+        }
+
+        return Binary(op, a, b);
+    }
+
+    private static OnnxValue[] Div(NodeImport n)
+    {
+        Node a = n.Input(0);
+        if (a.DType.IsFloat()) return NodeImport.One(Broadcasting(n, Op.Div));
+
+        // Integer division truncates toward zero (the quotient converted back to the input type).
+        var q = Binary(Op.Div, Cast(a, DType.F64), Cast(n.Input(1), DType.F64));
+        return NodeImport.One(Cast(q, a.DType));
+    }
+
+    private static OnnxValue[] Mod(NodeImport n)
+    {
+        Node a = n.Input(0), b = n.Input(1);
+        if (n.Attrs.Int("fmod", 0) == 0)
+        {
+            if (a.DType.IsFloat()) throw n.Import("fmod=0 is only defined for integer inputs");
+            return NodeImport.One(Binary(Op.Remainder, a, b));
+        }
+
+        // fmod: the remainder has the sign of the dividend, a - trunc(a / b) * b.
+        var af = Cast(a, DType.F64);
+        var bf = Cast(b, DType.F64);
+        var q = Binary(Op.Div, af, bf);
+        var trunc = Where(Binary(Op.Lt, q, Scalar(0, DType.F64)), Unary(Op.Ceil, q), Unary(Op.Floor, q));
+        return NodeImport.One(Cast(Binary(Op.Sub, af, Binary(Op.Mul, trunc, bf)), a.DType));
+    }
+
+    private static OnnxValue[] Variadic(NodeImport n, Func<Node, Node, Node> combine)
+    {
+        if (n.InputCount == 0) throw n.Format("needs at least one input");
+        Node acc = n.Input(0);
+        for (int i = 1; i < n.InputCount; i++) acc = combine(acc, n.Input(i));
+        return NodeImport.One(acc);
+    }
+}

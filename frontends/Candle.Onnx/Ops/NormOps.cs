@@ -1,0 +1,103 @@
+using Candle.Compiler.Ir;
+using Candle.Runtime;
+using static Candle.Compiler.Ir.IrBuilder;
+
+namespace Candle.Onnx.Ops;
+
+/// <summary>
+/// LayerNormalization onto the IR's layer norm (with its optional Mean and InvStdDev outputs composed),
+/// InstanceNormalization onto group norm with one group per channel, GroupNormalization onto group norm, BatchNormalization (inference), MeanVarianceNormalization and LpNormalization composed.
+/// </summary>
+internal static class NormOps
+{
+    public static void Register(Dictionary<string, OpImporter> t)
+    {
+        t["LayerNormalization"] = LayerNormalization;
+        t["InstanceNormalization"] = n =>
+        {
+            var x = n.Input(0);
+            if (x.Shape.Rank < 3 || x.Shape[1].TryGetConstant() is not long c) throw n.Import($"needs X [N, C, ...] with a constant C, got {x.Shape}");
+            return NodeImport.One(GroupNorm(x, checked((int)c), n.Input(1), n.Input(2), n.Attrs.Float("epsilon", 1e-5)));
+        };
+        t["BatchNormalization"] = BatchNormalization;
+        t["GroupNormalization"] = GroupNormalization;
+        t["MeanVarianceNormalization"] = n =>
+        {
+            var x = n.Input(0);
+            long[] axes = n.Attrs.Ints("axes") ?? [0, 2, 3];
+            int[] norm = [.. axes.Select(a => n.Axis(a, x.Shape.Rank, "axes entry"))];
+            var mean = Reduce(Op.Mean, x, norm, keepDim: true);
+            var centered = Binary(Op.Sub, x, mean);
+            var variance = Reduce(Op.Mean, Binary(Op.Mul, centered, centered), norm, keepDim: true);
+            return NodeImport.One(Binary(Op.Div, centered, Binary(Op.Add, Unary(Op.Sqrt, variance), Scalar(1e-9, x.DType))));
+        };
+        t["LpNormalization"] = n =>
+        {
+            var x = n.Input(0);
+            int axis = n.Axis(n.Attrs.Int("axis", -1), x.Shape.Rank);
+            long p = n.Attrs.Int("p", 2);
+            var norm = p switch
+            {
+                1 => Reduce(Op.Sum, Unary(Op.Abs, x), [axis], keepDim: true),
+                2 => Unary(Op.Sqrt, Reduce(Op.Sum, Binary(Op.Mul, x, x), [axis], keepDim: true)),
+                _ => throw n.Import($"p={p} is not defined (1 or 2)"),
+            };
+            return NodeImport.One(Binary(Op.Div, x, norm));
+        };
+    }
+
+    private static OnnxValue[] LayerNormalization(NodeImport n)
+    {
+        var x = n.Input(0);
+        int rank = x.Shape.Rank;
+        int axis = n.Axis(n.Attrs.Int("axis", -1), rank);
+        double eps = n.Attrs.Float("epsilon", 1e-5);
+        if (n.Attrs.Int("stash_type", 1) != 1) throw n.Import($"stash_type={n.Attrs.Int("stash_type", 1)} is not supported");
+        var normShape = new Shape(x.Shape.Skip(axis));
+        var xf = Cast(x, DType.F32);
+        var scale = BroadcastTo(Cast(n.Input(1), DType.F32), normShape);
+        var bias = n.OptionalInput(2) is { } b ? BroadcastTo(Cast(b, DType.F32), normShape) : null;
+        var y = Cast(LayerNorm(xf, scale, bias, eps, rank - axis), x.DType);
+        if (n.OutputCount <= 1) return NodeImport.One(y);
+
+        var axes = Enumerable.Range(axis, rank - axis).ToArray();
+        var mean = Reduce(Op.Mean, xf, axes, keepDim: true);
+        var centered = Binary(Op.Sub, xf, mean);
+        var variance = Reduce(Op.Mean, Binary(Op.Mul, centered, centered), axes, keepDim: true);
+        var invStd = Unary(Op.Rsqrt, Binary(Op.Add, variance, Scalar(eps, DType.F32)));
+        return [new OnnxValue(y), new OnnxValue(mean), new OnnxValue(invStd)];
+    }
+
+    /// <summary>GroupNormalization: scale and bias per group at opset 18, per channel since opset 21.</summary>
+    private static OnnxValue[] GroupNormalization(NodeImport n)
+    {
+        var x = n.Input(0);
+        long groups = n.Attrs.Int("num_groups");
+        if (x.Shape.Rank < 3 || x.Shape[1].TryGetConstant() is not long c) throw n.Import($"needs X [N, C, ...] with a constant C, got {x.Shape}");
+        if (groups < 1 || c % groups != 0) throw n.Import($"num_groups {groups} does not divide {c} channels");
+        if (n.Attrs.Int("stash_type", 1) != 1) throw n.Import($"stash_type={n.Attrs.Int("stash_type", 1)} is not supported");
+        Node PerChannel(Node p)
+        {
+            if (p.Shape.Rank == 1 && p.Shape[0] == Dim.Of(c)) return p;
+            if (p.Shape.Rank != 1 || p.Shape[0] != Dim.Of(groups)) throw n.Import($"scale and bias must have {groups} (per group) or {c} (per channel) values, got {p.Shape}");
+            return Reshape(BroadcastTo(Reshape(p, new Shape(groups, 1)), new Shape(groups, c / groups)), new Shape(c));
+        }
+
+        var xf = Cast(x, DType.F32);
+        var y = GroupNorm(xf, checked((int)groups), Cast(PerChannel(n.Input(1)), DType.F32), Cast(PerChannel(n.Input(2)), DType.F32), n.Attrs.Float("epsilon", 1e-5));
+        return NodeImport.One(Cast(y, x.DType));
+    }
+
+    private static OnnxValue[] BatchNormalization(NodeImport n)
+    {
+        if (n.OutputCount > 1 || n.Attrs.Int("training_mode", 0) != 0) throw n.Import("training mode (running statistics outputs) is not supported");
+        var x = n.Input(0);
+        if (x.Shape.Rank < 2) throw n.Import($"needs X [N, C, ...], got {x.Shape}");
+        double eps = n.Attrs.Float("epsilon", 1e-5);
+        var channel = new Shape(new[] { x.Shape[1] }.Concat(Enumerable.Repeat(Dim.One, x.Shape.Rank - 2)));
+        Node P(int i) => Reshape(Cast(n.Input(i), x.DType), channel);
+        var inv = Unary(Op.Rsqrt, Binary(Op.Add, P(4), Scalar(eps, x.DType)));
+        var y = Binary(Op.Add, Binary(Op.Mul, Binary(Op.Mul, Binary(Op.Sub, x, P(3)), inv), P(1)), P(2));
+        return NodeImport.One(y);
+    }
+}

@@ -1,0 +1,31 @@
+namespace Candle.Onnx.Ops;
+
+/// <summary>
+/// The ops of the default domain (ai.onnx) the importer maps, by op type. Each family registers its ops in its own
+/// file; an importer reads <see cref="NodeImport.Opset"/> where the spec changed an op between versions.
+/// </summary>
+internal static class OnnxOpTable
+{
+    private static readonly Lazy<Dictionary<string, OpImporter>> Table = new(Build);
+
+    /// <summary>The importer of <paramref name="opType"/> in the default domain, or null.</summary>
+    public static OpImporter? Find(string opType) => Table.Value.GetValueOrDefault(opType);
+
+    /// <summary>The op types mapped.</summary>
+    public static IEnumerable<string> OpTypes => Table.Value.Keys.Order(StringComparer.Ordinal);
+
+    private static Dictionary<string, OpImporter> Build()
+    {
+        var t = new Dictionary<string, OpImporter>(StringComparer.Ordinal);
+        ElementwiseOps.Register(t);
+        ActivationOps.Register(t);
+        MatrixOps.Register(t);
+        ConvOps.Register(t);
+        NormOps.Register(t);
+        ReduceOps.Register(t);
+        ShapeOps.Register(t);
+        TensorOps.Register(t);
+        IndexingOps.Register(t);
+        return t;
+    }
+}

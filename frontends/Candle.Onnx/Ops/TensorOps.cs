@@ -1,0 +1,72 @@
+using Candle.Compiler.Ir;
+using Candle.Runtime;
+using Candle.Runtime.Tensors;
+using static Candle.Compiler.Ir.IrBuilder;
+
+namespace Candle.Onnx.Ops;
+
+/// <summary>Constants and conversions: Constant, ConstantOfShape, Identity, Cast, CastLike, Dropout (inference), Range.</summary>
+internal static class TensorOps
+{
+    public static void Register(Dictionary<string, OpImporter> t)
+    {
+        t["Constant"] = ConstantOp;
+        t["ConstantOfShape"] = n =>
+        {
+            var shape = ShapeOps.Dims(n, 0, "shape");
+            if (shape.Any(d => d.TryGetConstant() is < 0)) throw n.Import($"shape [{string.Join(", ", shape.AsEnumerable())}] has a negative entry");
+            var value = n.Attrs.Tensor("value");
+            if (value is not null && value.ElementCount != 1) throw n.Import($"attribute 'value' has {value.ElementCount} elements, expected 1");
+            return NodeImport.One(Full(value?.GetDouble(0) ?? 0.0, value?.DType ?? DType.F32, new Shape(shape)));
+        };
+        t["Identity"] = n => [n.Value(0)];
+        t["Dropout"] = n =>
+        {
+            if (n.OutputCount > 1 && n.Proto.Output[1].Length > 0) throw n.Import("the mask output is not supported");
+            return [n.Value(0), .. Enumerable.Repeat(n.Value(0), n.OutputCount - 1)];
+        };
+        t["Cast"] = n =>
+        {
+            long to = n.Attrs.Int("to");
+            var dtype = OnnxDataTypes.ToDType((int)Math.Clamp(to, 0, 1000)) ?? throw n.Import($"cast to {OnnxDataTypes.Name((int)Math.Clamp(to, 0, 1000))} is not supported");
+            if (n.ShapeLike(0) is { } known && dtype is DType.I64 && known.Values.Any(d => !d.IsConstant)) return [n.Value(0)];
+            return NodeImport.One(Cast(n.Input(0), dtype));
+        };
+        t["CastLike"] = n => NodeImport.One(Cast(n.Input(0), n.Input(1).DType));
+        t["Range"] = RangeOp;
+    }
+
+    private static OnnxValue[] ConstantOp(NodeImport n)
+    {
+        var a = n.Attrs;
+        HostTensor? value = a.Tensor("value");
+        if (value is null && a.Has("value_float")) value = HostTensor.FromArray([(float)a.Float("value_float", 0)], []);
+        if (value is null && a.Has("value_int")) value = HostTensor.FromArray([a.Int("value_int")], []);
+        if (value is null && a.Floats("value_floats") is { } fs) value = HostTensor.FromArray(fs, fs.Length);
+        if (value is null && a.Ints("value_ints") is { } ints) value = HostTensor.FromArray(ints, ints.Length);
+        if (value is null) throw n.Import($"value attribute '{a.Names.FirstOrDefault() ?? "(none)"}' is not supported");
+        return NodeImport.One(Constant(value));
+    }
+
+    private static OnnxValue[] RangeOp(NodeImport n)
+    {
+        var dtype = n.Input(0).DType;
+        double Scalar(int i)
+        {
+            var node = n.Input(i);
+            if (node.Shape.Rank != 0) throw n.Import($"input {i} must be a scalar, got {node.Shape}");
+            return node.Op switch
+            {
+                Op.Constant => node.Attr<ConstantAttrs>().Data.GetDouble(0),
+                Op.Full => node.Attr<FullAttrs>().Value,
+                _ => throw n.Import($"needs input {i} to be a constant"),
+            };
+        }
+
+        double start = Scalar(0), limit = Scalar(1), delta = Scalar(2);
+        if (delta == 0) throw n.Import("delta is 0");
+        double count = Math.Max(Math.Ceiling((limit - start) / delta), 0);
+        if (count > int.MaxValue) throw n.Import($"{count} elements are too many");
+        return NodeImport.One(Arange((long)count, dtype, start, delta));
+    }
+}
