@@ -113,20 +113,8 @@ internal sealed unsafe class CKernelProgram : IDisposable
         }
     }
 
-    /// <summary><c>outSlot, inSlot[n], shape[rank], then per input offset, strides[rank]</c>, as the CPU plan passes them.</summary>
-    private static List<Dim> Args(ElementwiseCall e)
-    {
-        var args = new List<Dim> { e.Output };
-        args.AddRange(e.Inputs.Select(i => Dim.Of(i.Slot)));
-        args.AddRange(e.Shape);
-        foreach (var i in e.Inputs)
-        {
-            args.Add(i.Offset);
-            args.AddRange(i.Strides);
-        }
-
-        return args;
-    }
+    /// <summary>The arguments as the CPU plan passes them to a generated kernel.</summary>
+    private static List<Dim> Args(ElementwiseCall e) => Candle.Compiler.Backends.Cpu.CpuPlanEmitter.ElementwiseArgs(e);
 
     /// <inheritdoc/>
     public void Dispose()

@@ -100,7 +100,7 @@ internal sealed class CpuPlanEmitter
     private string Generated(ElementwiseCall e) => _module.GetOrAdd(e.Kernel.Key, e.Kernel.Hint, il => ElementwiseEmitter.Emit(il, e.Kernel, _lanes));
 
     /// <summary><c>outSlot, inSlot[n], shape[rank], then per input offset, strides[rank]</c>.</summary>
-    private static List<Dim> ElementwiseArgs(ElementwiseCall e)
+    internal static List<Dim> ElementwiseArgs(ElementwiseCall e)
     {
         var args = new List<Dim> { e.Output };
         args.AddRange(e.Inputs.Select(i => Dim.Of(i.Slot)));
