@@ -7,6 +7,7 @@ namespace Candle.Perf;
 /// <c>dotnet run -c Release -- --filter '*Sgemm*'</c> or <c>--list flat</c>. <c>llama-layer-report</c> prints the
 /// decoder layer's kernel and arena table; <c>write-tinyllama DIR LAYERS VOCAB [f32|bf16|f16]</c> writes a random TinyLlama-shaped checkpoint;
 /// <c>write-tinyllama-gguf FILE LAYERS VOCAB [q8_0|q4_0|f32|...]</c> writes the same shape as GGUF;
+/// <c>gemv-compare [rounds]</c> alternates decode's one-row product over the stored and the packed weight;
 /// <c>plan-aot [model-dir]</c> times loading a saved plan against compiling from scratch;
 /// <c>llamacpp [--quick]</c> compares Candle with llama.cpp on the same GGUF files (see <see cref="LlamaCpp.LlamaCppComparison"/>).
 /// </summary>
@@ -46,6 +47,12 @@ public static class Program
         if (args is ["plan-aot", ..])
         {
             PlanAot.PlanAotReport.Run(args[1..]);
+            return;
+        }
+
+        if (args is ["gemv-compare", .. var gemvRounds] && gemvRounds.Length <= 1)
+        {
+            Gemm.GemvBenchmarks.Compare(gemvRounds is [var r] ? int.Parse(r, System.Globalization.CultureInfo.InvariantCulture) : 200);
             return;
         }
 

@@ -24,6 +24,12 @@ internal sealed unsafe class MappedMemoryManager : MemoryManager<byte>
     /// <inheritdoc/>
     public override Span<byte> GetSpan() => new(_mapping.At(_offset), _length);
 
+    /// <summary>
+    /// Gives the view's resident pages back to the operating system (see <see cref="ResidentPages"/>): the bytes stay
+    /// readable and unchanged, faulted in again from the file if read.
+    /// </summary>
+    public void DropResidentPages() => ResidentPages.Drop(_mapping.At(_offset), _length);
+
     /// <inheritdoc/>
     public override MemoryHandle Pin(int elementIndex = 0)
     {

@@ -7,7 +7,7 @@ namespace Candle.Runtime.Kernels.Cpu;
 /// One float32 matrix product C[M, N] = A[M, K] · B[K, N] through <see cref="Sgemm"/> (batched operands flattened
 /// into rows by the compiler), with an optional generated epilogue applied to each finished tile of C and, for a
 /// weight B, panels packed once per process (<see cref="PackedWeightCache"/>, shared by every plan over the weight)
-/// the first time a product of more than one row runs; one-row products read the weight unpacked.
+/// the first time a product of more than one row runs; one-row products read the weight unpacked until then.
 /// Args: <c>epilogueArgs[E], aSlot, aOffset, aRowStride, aColStride, bSlot, bOffset, bRowStride, bColStride, cSlot,
 /// M, N, K, prepack, bType, E</c> (offsets and strides in elements; C is dense; bType is the <see cref="DType"/> B is
 /// stored in: float32, or a bfloat16 weight widened as it is read, which needs prepack for products of more than
@@ -72,10 +72,10 @@ public static unsafe class GemmKernel
         float* c = (float*)slots[args[e + CSlot]];
         int ars = (int)args[e + ARowStride], acs = (int)args[e + AColStride];
         var pool = KernelPool.Current;
-        // One row streams B once either way: the matrix-vector path reads the weight where it lies.
-        if (lazy is not null && m > 1)
+        // One row streams B once either way: it reads the panels if a product of several rows packed them (the
+        // original's pages are then given back), else the weight where it lies.
+        if (lazy is not null && (m > 1 ? lazy.Value : lazy.Existing) is { } packed)
         {
-            var packed = lazy.Value;
             if (epilogue is null)
             {
                 Sgemm.Multiply((int)m, a, ars, acs, packed, c, (int)n, pool: pool);

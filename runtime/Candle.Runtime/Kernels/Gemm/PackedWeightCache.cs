@@ -18,6 +18,9 @@ internal static unsafe class PackedWeightCache
     /// <summary>How many packed copies have been made since the process started (a diagnostic for tests).</summary>
     public static long Packs => Interlocked.Read(ref _packs);
 
+    /// <summary>Changes whenever a packed copy is added (lets a reader skip repeated misses cheaply).</summary>
+    public static long Generation => Interlocked.Read(ref _packs);
+
     /// <summary>The number of packed weights still alive in the cache.</summary>
     public static int LiveCount
     {
@@ -65,10 +68,32 @@ internal static unsafe class PackedWeightCache
             var packed = bf16
                 ? Bf16Packing.PackB(kind, (ushort*)b, k, n, rowStride, colStride)
                 : Sgemm.PackB(kind, (float*)b, k, n, rowStride, colStride);
-            Interlocked.Increment(ref _packs);
             Entries[key] = new Entry(new WeakReference<PackedB>(packed), new WeakReference<object>(owner));
+            Interlocked.Increment(ref _packs);
+
+            // Every product over the weight now reads the panels (one-row products too), so the mapped original's
+            // pages are handed back; anything that reads it later faults them in again from the file.
+            if (owner is Memory.MappedMemoryManager mapped) mapped.DropResidentPages();
             if (Entries.Count >= _sweepAt) Sweep();
             return packed;
+        }
+    }
+
+    /// <summary>The live packed copy of the weight B[K, N] at <paramref name="b"/> if some plan made one; never packs.</summary>
+    /// <param name="owner">The object owning the weight's memory.</param>
+    /// <param name="b">Address of B[0, 0].</param>
+    /// <param name="bf16">Whether B holds bfloat16 values.</param>
+    /// <param name="k">Rows of B.</param>
+    /// <param name="n">Columns of B.</param>
+    /// <param name="rowStride">Elements between rows of B.</param>
+    /// <param name="colStride">Elements between columns of B.</param>
+    public static PackedB? TryGet(object owner, void* b, bool bf16, int k, int n, int rowStride, int colStride)
+    {
+        var key = new Key((nint)b, bf16, k, n, rowStride, colStride, SgemmKernelSelector.Best);
+        lock (Gate)
+        {
+            return Entries.TryGetValue(key, out var e) && e.Packed.TryGetTarget(out var hit)
+                && e.Owner.TryGetTarget(out var o) && ReferenceEquals(o, owner) ? hit : null;
         }
     }
 

@@ -296,6 +296,13 @@ public static unsafe class Sgemm
         float* data = b.Data;
         CheckPointers(m, n, k, a, data, c);
         CheckLdc(m, n, ldc);
+        if (m == 1 && alpha == 1f && beta == 0f && path == SgemmPath.Auto)
+        {
+            // One row: a matrix-vector product streaming each panel once (no packing of A, no tiles).
+            PackedGemv.Multiply(a, aColStride, b, c, in epilogue, pool ?? WorkerPool.Shared);
+            return;
+        }
+
         var problem = new GemmProblem
         {
             M = m, N = n, K = k,
