@@ -17,6 +17,9 @@ internal static unsafe class GemmBuffers
     [ThreadStatic]
     private static Buffer? t_x;
 
+    [ThreadStatic]
+    private static Buffer? t_w;
+
     /// <summary>Scratch for the packed block of A used by the current thread.</summary>
     public static float* A(long floats) => (t_a ??= new Buffer()).Get(floats);
 
@@ -25,6 +28,9 @@ internal static unsafe class GemmBuffers
 
     /// <summary>Scratch for a contiguous copy of a vector operand.</summary>
     public static float* X(long floats) => (t_x ??= new Buffer()).Get(floats);
+
+    /// <summary>The calling thread's buffer for a block of bfloat16 panels widened to float32.</summary>
+    public static float* W(long floats) => (t_w ??= new Buffer()).Get(floats);
 
     private sealed class Buffer
     {

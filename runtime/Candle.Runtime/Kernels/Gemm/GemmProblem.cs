@@ -23,6 +23,9 @@ internal unsafe struct GemmProblem
     /// <summary>B pre-packed in panels of the microkernel's width covering all of K, or null.</summary>
     public float* PackedB;
 
+    /// <summary>Pre-packed bfloat16 B panels (the layout of <see cref="PackedB"/>), or null.</summary>
+    public ushort* PackedBBf16;
+
     /// <summary>The store mode for the first k block: how the product meets the existing C.</summary>
     public readonly GemmStoreMode FirstMode =>
         Beta == 0f ? GemmStoreMode.Overwrite : Beta == 1f ? GemmStoreMode.Accumulate : GemmStoreMode.Scale;

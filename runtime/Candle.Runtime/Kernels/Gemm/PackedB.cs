@@ -11,15 +11,16 @@ public sealed unsafe class PackedB : IDisposable
 {
     private float* _data;
 
-    internal PackedB(int k, int n, SgemmKernelKind kind)
+    internal PackedB(int k, int n, SgemmKernelKind kind, bool bf16 = false)
     {
         K = k;
         N = n;
         Kind = kind;
+        IsBf16 = bf16;
         PanelWidth = SgemmKernelSelector.PanelWidth(kind);
         long panels = (n + PanelWidth - 1) / PanelWidth;
-        long floats = Math.Max(16, panels * PanelWidth * k);
-        SizeInBytes = floats * sizeof(float);
+        long values = Math.Max(32, panels * PanelWidth * k);
+        SizeInBytes = values * (bf16 ? sizeof(ushort) : sizeof(float));
         _data = (float*)NativeMemory.AlignedAlloc((nuint)SizeInBytes, 64);
         GC.AddMemoryPressure(SizeInBytes);
     }
@@ -45,13 +46,31 @@ public sealed unsafe class PackedB : IDisposable
     /// <summary>The microkernel family the layout was made for.</summary>
     internal SgemmKernelKind Kind { get; }
 
-    /// <summary>The panels: panel <c>j</c> at <c>j * K * PanelWidth</c> holds K rows of PanelWidth values.</summary>
+    /// <summary>
+    /// Whether the panels hold bfloat16 values (a bfloat16 weight kept at its own width: products widen each value to
+    /// float32 as they read it, exactly) rather than float32 ones.
+    /// </summary>
+    internal bool IsBf16 { get; }
+
+    /// <summary>The float32 panels: panel <c>j</c> at <c>j * K * PanelWidth</c> holds K rows of PanelWidth values.</summary>
     internal float* Data
     {
         get
         {
             ObjectDisposedException.ThrowIf(_data == null, this);
+            if (IsBf16) throw new InvalidOperationException("the panels hold bfloat16 values");
             return _data;
+        }
+    }
+
+    /// <summary>The bfloat16 panels, in the layout of <see cref="Data"/>.</summary>
+    internal ushort* Bf16Data
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(_data == null, this);
+            if (!IsBf16) throw new InvalidOperationException("the panels hold float32 values");
+            return (ushort*)_data;
         }
     }
 

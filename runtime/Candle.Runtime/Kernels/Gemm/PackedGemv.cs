@@ -16,7 +16,7 @@ internal static unsafe class PackedGemv
     /// <summary>Panels handed to a thread at least.</summary>
     private const int MinPanelsPerChunk = 2;
 
-    /// <summary>Computes c = epilogue(a · B).</summary>
+    /// <summary>Computes c = epilogue(a · B); bfloat16 panels are widened as they are read.</summary>
     /// <typeparam name="TEpilogue">Applied to each finished panel of c (as a one-row tile).</typeparam>
     /// <param name="a">The row a[K].</param>
     /// <param name="aStride">Elements between a[p] and a[p + 1].</param>
@@ -31,7 +31,7 @@ internal static unsafe class PackedGemv
         int panels = (b.N + pw - 1) / pw;
         var body = new Body<TEpilogue>
         {
-            A = a, AStride = aStride, B = b.Data, C = c, K = b.K, N = b.N, Width = pw, Kind = b.Kind, Epilogue = epilogue,
+            A = a, AStride = aStride, B = b.IsBf16 ? null : b.Data, B16 = b.IsBf16 ? b.Bf16Data : null, C = c, K = b.K, N = b.N, Width = pw, Kind = b.Kind, Epilogue = epilogue,
         };
         if (pool.Threads == 1 || panels < 2 * MinPanelsPerChunk)
         {
@@ -51,6 +51,7 @@ internal static unsafe class PackedGemv
         public float* A;
         public long AStride;
         public float* B;
+        public ushort* B16;
         public float* C;
         public int K;
         public int N;
@@ -65,19 +66,26 @@ internal static unsafe class PackedGemv
             {
                 int col0 = j * Width;
                 int cols = Math.Min(Width, N - col0);
-                float* panel = B + ((long)j * K * Width);
                 float* dst = cols == Width ? C + col0 : partial;
-                if (Kind == SgemmKernelKind.Vector256 && Width == 24 && Avx2.IsSupported && Fma.IsSupported)
+                if (B16 != null)
                 {
-                    Panel24(A, AStride, panel, K, dst);
-                }
-                else if (Kind == SgemmKernelKind.Vector512 && Width == 32 && Avx512F.IsSupported)
-                {
-                    Panel32(A, AStride, panel, K, dst);
+                    ushort* panel16 = B16 + ((long)j * K * Width);
+                    if (Kind == SgemmKernelKind.Vector256 && Width == 24 && Avx2.IsSupported && Fma.IsSupported)
+                    {
+                        Panel24(A, AStride, panel16, K, dst);
+                    }
+                    else if (Kind == SgemmKernelKind.Vector512 && Width == 32 && Avx512F.IsSupported)
+                    {
+                        Panel32(A, AStride, panel16, K, dst);
+                    }
+                    else
+                    {
+                        PanelScalar(A, AStride, panel16, K, Width, dst);
+                    }
                 }
                 else
                 {
-                    PanelScalar(A, AStride, panel, K, Width, dst);
+                    Panel(A, AStride, B + ((long)j * K * Width), K, Width, Kind, dst);
                 }
 
                 if (cols != Width)
@@ -86,6 +94,24 @@ internal static unsafe class PackedGemv
                 }
 
                 Epilogue.Apply(C + col0, N, 0, col0, 1, cols);
+            }
+        }
+
+        private static void Panel(float* a, long aStride, float* panel, int k, int width, SgemmKernelKind kind, float* dst)
+        {
+            {
+                if (kind == SgemmKernelKind.Vector256 && width == 24 && Avx2.IsSupported && Fma.IsSupported)
+                {
+                    Panel24(a, aStride, panel, k, dst);
+                }
+                else if (kind == SgemmKernelKind.Vector512 && width == 32 && Avx512F.IsSupported)
+                {
+                    Panel32(a, aStride, panel, k, dst);
+                }
+                else
+                {
+                    PanelScalar(a, aStride, panel, k, width, dst);
+                }
             }
         }
     }
@@ -154,6 +180,79 @@ internal static unsafe class PackedGemv
         {
             float x = a[q * aStride];
             for (int i = 0; i < width; i++) dst[i] = MathF.FusedMultiplyAdd(p[i], x, dst[i]);
+        }
+    }
+
+    // Eight bfloat16 values zero-extended to 32 bits and shifted into the top half: eight exact float32 values.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Load8(ushort* w) => Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(w), 16).AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Load16(ushort* w) => Avx512F.ShiftLeftLogical(Avx512F.ConvertToVector512Int32(Vector256.Load(w)), 16).AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Panel24(float* a, long aStride, ushort* p, int k, float* dst)
+    {
+        Vector256<float> s0 = default, s1 = default, s2 = default, t0 = default, t1 = default, t2 = default;
+        int q = 0;
+        for (; q + 2 <= k; q += 2, p += 48)
+        {
+            var x0 = Vector256.Create(a[q * aStride]);
+            var x1 = Vector256.Create(a[(q + 1) * aStride]);
+            s0 = Fma.MultiplyAdd(Load8(p), x0, s0);
+            s1 = Fma.MultiplyAdd(Load8(p + 8), x0, s1);
+            s2 = Fma.MultiplyAdd(Load8(p + 16), x0, s2);
+            t0 = Fma.MultiplyAdd(Load8(p + 24), x1, t0);
+            t1 = Fma.MultiplyAdd(Load8(p + 32), x1, t1);
+            t2 = Fma.MultiplyAdd(Load8(p + 40), x1, t2);
+        }
+
+        if (q < k)
+        {
+            var x0 = Vector256.Create(a[q * aStride]);
+            s0 = Fma.MultiplyAdd(Load8(p), x0, s0);
+            s1 = Fma.MultiplyAdd(Load8(p + 8), x0, s1);
+            s2 = Fma.MultiplyAdd(Load8(p + 16), x0, s2);
+        }
+
+        (s0 + t0).Store(dst);
+        (s1 + t1).Store(dst + 8);
+        (s2 + t2).Store(dst + 16);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Panel32(float* a, long aStride, ushort* p, int k, float* dst)
+    {
+        Vector512<float> s0 = default, s1 = default, t0 = default, t1 = default;
+        int q = 0;
+        for (; q + 2 <= k; q += 2, p += 64)
+        {
+            var x0 = Vector512.Create(a[q * aStride]);
+            var x1 = Vector512.Create(a[(q + 1) * aStride]);
+            s0 = Avx512F.FusedMultiplyAdd(Load16(p), x0, s0);
+            s1 = Avx512F.FusedMultiplyAdd(Load16(p + 16), x0, s1);
+            t0 = Avx512F.FusedMultiplyAdd(Load16(p + 32), x1, t0);
+            t1 = Avx512F.FusedMultiplyAdd(Load16(p + 48), x1, t1);
+        }
+
+        if (q < k)
+        {
+            var x0 = Vector512.Create(a[q * aStride]);
+            s0 = Avx512F.FusedMultiplyAdd(Load16(p), x0, s0);
+            s1 = Avx512F.FusedMultiplyAdd(Load16(p + 16), x0, s1);
+        }
+
+        (s0 + t0).Store(dst);
+        (s1 + t1).Store(dst + 16);
+    }
+
+    private static void PanelScalar(float* a, long aStride, ushort* p, int k, int width, float* dst)
+    {
+        for (int i = 0; i < width; i++) dst[i] = 0f;
+        for (int q = 0; q < k; q++, p += width)
+        {
+            float x = a[q * aStride];
+            for (int i = 0; i < width; i++) dst[i] = MathF.FusedMultiplyAdd(BitConverter.Int32BitsToSingle(p[i] << 16), x, dst[i]);
         }
     }
 }

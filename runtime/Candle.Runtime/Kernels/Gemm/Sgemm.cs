@@ -293,8 +293,9 @@ public static unsafe class Sgemm
         int n = b.N;
         int k = b.K;
         CheckDims(m, n, k);
-        float* data = b.Data;
-        CheckPointers(m, n, k, a, data, c);
+        float* data = b.IsBf16 ? null : b.Data;
+        ushort* bf16 = b.IsBf16 ? b.Bf16Data : null;
+        CheckPointers(m, n, k, a, b.IsBf16 ? (float*)bf16 : data, c);
         CheckLdc(m, n, ldc);
         if (m == 1 && alpha == 1f && beta == 0f && path == SgemmPath.Auto)
         {
@@ -307,11 +308,13 @@ public static unsafe class Sgemm
         {
             M = m, N = n, K = k,
             A = a, ARowStride = aRowStride, AColStride = aColStride,
-            B = null, PackedB = data,
+            B = null, PackedB = data, PackedBBf16 = bf16,
             C = c, Ldc = ldc, Alpha = alpha, Beta = beta,
         };
         var epi = epilogue;
-        Execute(ref problem, ref epi, pool ?? WorkerPool.Shared, b.Kind, path, b.PanelWidth);
+
+        // The direct path reads float32 panels only; bfloat16 panels go through the blocked driver, which widens them.
+        Execute(ref problem, ref epi, pool ?? WorkerPool.Shared, b.Kind, b.IsBf16 ? SgemmPath.Packed : path, b.PanelWidth);
         GC.KeepAlive(b);
     }
 

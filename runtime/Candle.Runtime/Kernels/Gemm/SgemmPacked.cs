@@ -31,7 +31,8 @@ internal static unsafe class SgemmPacked
 
         // Balanced column blocks of at most NC columns (fewer for deep K when B is packed here).
         int ncLimit = TKernel.NC;
-        if (problem.PackedB == null)
+        bool prepacked = problem.PackedB != null || problem.PackedBBf16 != null;
+        if (!prepacked)
         {
             ncLimit = (int)Math.Clamp(PackedBlockBudget / k / nr * nr, nr, ncLimit);
         }
@@ -44,7 +45,7 @@ internal static unsafe class SgemmPacked
         int rowBlock = RoundUp((m + rowBlocks - 1) / rowBlocks, mr);
         rowBlocks = (m + rowBlock - 1) / rowBlock;
 
-        float* bBuffer = problem.PackedB == null ? GemmBuffers.B((long)k * ncMax) : null;
+        float* bBuffer = prepacked ? null : GemmBuffers.B((long)k * ncMax);
         var body = new TileBody<TKernel, TEpilogue>
         {
             Problem = problem,
@@ -57,7 +58,11 @@ internal static unsafe class SgemmPacked
         {
             int nc = Math.Min(ncMax, n - jc);
             int colPanels = (nc + nr - 1) / nr;
-            if (problem.PackedB != null)
+            if (problem.PackedBBf16 != null)
+            {
+                body.BBaseBf16 = problem.PackedBBf16 + ((long)(jc / nr) * k * nr);
+            }
+            else if (problem.PackedB != null)
             {
                 body.BBase = problem.PackedB + ((long)(jc / nr) * k * nr);
             }
@@ -146,6 +151,7 @@ internal static unsafe class SgemmPacked
         public GemmProblem Problem;
         public TEpilogue Epilogue;
         public float* BBase;
+        public ushort* BBaseBf16;
         public int Jc;
         public int Nc;
         public int KcMax;
@@ -197,9 +203,21 @@ internal static unsafe class SgemmPacked
                     mr,
                     Problem.Alpha);
 
+                float* widened = BBaseBf16 != null ? GemmBuffers.W((long)KcMax * nr) : null;
                 for (int jp = panelStart; jp < panelEnd; jp++)
                 {
-                    float* bp = BBase + (jp * panelStride) + ((long)pc * nr);
+                    float* bp;
+                    if (widened != null)
+                    {
+                        // A bfloat16 panel block is widened once here and multiplied by every row block of the unit.
+                        Bf16Packing.Widen(BBaseBf16 + (jp * panelStride) + ((long)pc * nr), widened, (long)kc * nr);
+                        bp = widened;
+                    }
+                    else
+                    {
+                        bp = BBase + (jp * panelStride) + ((long)pc * nr);
+                    }
+
                     int col = Jc + (jp * nr);
                     int cols = Math.Min(nr, Problem.N - col);
                     for (int ir = 0; ir < mc; ir += mr)
