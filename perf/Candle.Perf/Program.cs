@@ -8,6 +8,7 @@ namespace Candle.Perf;
 /// decoder layer's kernel and arena table; <c>write-tinyllama DIR LAYERS VOCAB [f32|bf16|f16]</c> writes a random TinyLlama-shaped checkpoint;
 /// <c>write-tinyllama-gguf FILE LAYERS VOCAB [q8_0|q4_0|f32|...]</c> writes the same shape as GGUF;
 /// <c>gemv-compare [rounds]</c> alternates decode's one-row product over the stored and the packed weight;
+/// <c>bf16-panels [rounds]</c> compares products over float32 and bfloat16 panels of one bfloat16 weight;
 /// <c>plan-aot [model-dir]</c> times loading a saved plan against compiling from scratch;
 /// <c>llamacpp [--quick]</c> compares Candle with llama.cpp on the same GGUF files (see <see cref="LlamaCpp.LlamaCppComparison"/>).
 /// </summary>
@@ -53,6 +54,12 @@ public static class Program
         if (args is ["gemv-compare", .. var gemvRounds] && gemvRounds.Length <= 1)
         {
             Gemm.GemvBenchmarks.Compare(gemvRounds is [var r] ? int.Parse(r, System.Globalization.CultureInfo.InvariantCulture) : 200);
+            return;
+        }
+
+        if (args is ["bf16-panels", .. var bfRounds] && bfRounds.Length <= 1)
+        {
+            Gemm.Bf16PanelComparison.Run(bfRounds is [var r] ? int.Parse(r, System.Globalization.CultureInfo.InvariantCulture) : 100);
             return;
         }
 
