@@ -24,9 +24,18 @@ internal static class BenchCommand
         cmd.SetAction(pr => ctx.Guard(() =>
         {
             int n = pr.GetValue(threads);
-            if (n < 1) throw new ArgumentException($"--threads must be ≥ 1, got {n}");
+            if (n < 1 || n > Environment.ProcessorCount)
+            {
+                throw new ArgumentException($"--threads must be between 1 and {Environment.ProcessorCount} (the processors of this machine), got {n}");
+            }
+
+            FlagChecks.AtLeast("--prompt-tokens", pr.GetValue(promptTokens), 0);
+            FlagChecks.AtLeast("--gen-tokens", pr.GetValue(genTokens), 0);
+            FlagChecks.AtLeast("--repetitions", pr.GetValue(repetitions), 1);
+            ctx.Stage = "loading the model";
             var generator = TextGenerator.Load(pr.GetValue(model)!, DeviceOption.Resolve(pr.GetValue(device)!),
                 compileOptions: new Compiler.Backends.CompileOptions { Threads = n });
+            ctx.Stage = "running the benchmark";
             var result = generator.Benchmark(new BenchmarkOptions
             {
                 PromptTokens = pr.GetValue(promptTokens),

@@ -35,6 +35,15 @@ internal static class GenerateCommand
             if ((text is null) == (idText is null)) throw new ArgumentException("give exactly one of --prompt and --prompt-ids");
             double? temp = pr.GetValue(temperature);
             if (pr.GetValue(greedy) && temp is not null) throw new ArgumentException("--greedy and --temperature exclude each other");
+            FlagChecks.AtLeast("--max-new-tokens", pr.GetValue(maxNew), 0);
+            FlagChecks.AtLeast("--top-k", pr.GetValue(topK), 0);
+            if (temp is double t0 && !(t0 > 0 && double.IsFinite(t0))) throw new ArgumentException($"--temperature must be a finite number > 0, got {t0}");
+            if (!(pr.GetValue(topP) is > 0 and <= 1)) throw new ArgumentException($"--top-p must be in (0, 1], got {pr.GetValue(topP)}");
+            if (!(pr.GetValue(repetition) > 0 && double.IsFinite(pr.GetValue(repetition))))
+            {
+                throw new ArgumentException($"--repetition-penalty must be a finite number > 0, got {pr.GetValue(repetition)}");
+            }
+
             var options = new GenerationOptions
             {
                 MaxNewTokens = pr.GetValue(maxNew),
@@ -45,7 +54,9 @@ internal static class GenerateCommand
                 Seed = pr.GetValue(seed),
                 RepetitionPenalty = pr.GetValue(repetition),
             };
+            ctx.Stage = "loading the model";
             var generator = TextGenerator.Load(pr.GetValue(model)!, DeviceOption.Resolve(pr.GetValue(device)!));
+            ctx.Stage = "generating";
             bool streamText = generator.Tokenizer is not null;
             void OnToken(GeneratedToken t)
             {
