@@ -91,11 +91,37 @@ public sealed class DimExpr : IEquatable<DimExpr>
         return new(root, sb.ToString());
     }
 
+    /// <summary>The longest expression text <see cref="Parse"/> accepts.</summary>
+    public const int MaxTextLength = 4096;
+
+    /// <summary>The deepest parenthesis nesting <see cref="Parse"/> accepts.</summary>
+    public const int MaxNesting = 32;
+
+    /// <summary>
+    /// Rejects text longer than <see cref="MaxTextLength"/> or nested deeper than <see cref="MaxNesting"/> with a loop
+    /// over the characters, so that the parser's and the evaluator's recursion depth is bounded before either runs.
+    /// </summary>
+    private static void CheckBounds(string text)
+    {
+        if (text.Length > MaxTextLength)
+        {
+            throw new FormatException($"dimension expression of {text.Length} characters is longer than {MaxTextLength}");
+        }
+
+        int depth = 0;
+        foreach (char c in text)
+        {
+            if (c == '(' && ++depth > MaxNesting) throw new FormatException($"dimension expression nests parentheses deeper than {MaxNesting}");
+            if (c == ')') depth--;
+        }
+    }
+
     /// <summary>Parses the text form.</summary>
     /// <exception cref="FormatException">The text is not a valid expression.</exception>
     public static DimExpr Parse(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
+        CheckBounds(text);
         var p = new Parser(text);
         var root = p.ParseExpr();
         p.SkipSpaces();
@@ -224,7 +250,9 @@ public sealed class DimExpr : IEquatable<DimExpr>
             {
                 int start = Pos++;
                 while (Pos < text.Length && char.IsAsciiDigit(text[Pos])) Pos++;
-                left = ParseTermRest(new ConstNode(long.Parse(text.AsSpan(start, Pos - start), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture)));
+                left = ParseTermRest(new ConstNode(long.TryParse(text.AsSpan(start, Pos - start), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long v)
+                    ? v
+                    : throw Error("number out of range")));
             }
             else
             {
@@ -290,7 +318,7 @@ public sealed class DimExpr : IEquatable<DimExpr>
             int start = Pos;
             while (Pos < text.Length && char.IsAsciiDigit(text[Pos])) Pos++;
             if (Pos == start) throw Error("expected a number");
-            return long.Parse(text.AsSpan(start, Pos - start), NumberStyles.None, CultureInfo.InvariantCulture);
+            return long.TryParse(text.AsSpan(start, Pos - start), NumberStyles.None, CultureInfo.InvariantCulture, out long v) ? v : throw Error("number out of range");
         }
 
         private FormatException Error(string what) => new($"dimension expression '{text}': {what} at {Pos}");
