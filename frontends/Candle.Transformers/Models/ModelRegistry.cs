@@ -57,7 +57,7 @@ public static class ModelRegistry
 
         options ??= ModelLoadOptions.Default;
         var weights = new Common.UnusedTensors(SafeTensorsCheckpoint.Open(directory));
-        var model = factory(config, weights, options);
+        var model = LoadErrors.Named(config.Path, () => factory(config, weights, options));
         weights.Check(directory, options.AllowUnusedTensors);
         return model;
     }

@@ -61,7 +61,7 @@ internal sealed class BoundPlan
             for (int j = 0; j < a.Length; j++) a[j] = st.Args[j].Evaluate(env);
             args[s] = a;
             work[s] = st.Work.Evaluate(env);
-            if (StepAccess.Problem(st, s, a, bytes, work[s]) is { } problem)
+            if (StepAccess.Problem(st, s, a, bytes, work[s], def.Buffers) is { } problem)
             {
                 problems ??= new string?[ns];
                 problems[s] = problem;
@@ -74,6 +74,25 @@ internal sealed class BoundPlan
         for (int o = 0; o < outs.Length; o++)
         {
             outs[o] = [.. def.Outputs[o].Shape.Select(d => checked((int)d.Evaluate(env)))];
+        }
+
+        // An input's or output's buffer may not claim more bytes than the tensor behind it holds.
+        for (int i = 0; i < nb; i++)
+        {
+            var b = def.Buffers[i];
+            var t = b.Kind switch
+            {
+                BufferKind.Input when b.Index >= 0 && b.Index < def.Inputs.Count => def.Inputs[b.Index],
+                BufferKind.Output when b.Index >= 0 && b.Index < def.Outputs.Count => def.Outputs[b.Index],
+                _ => null,
+            };
+            if (t is null) continue;
+            long held = t.DType.SizeInBytes();
+            foreach (var d in t.Shape) held = checked(held * d.Evaluate(env));
+            if (bytes[i] > held)
+            {
+                throw new PlanFormatException($"plan buffer b{i} claims {bytes[i]} bytes but {b.Kind.ToString().ToLowerInvariant()} '{t.Name}' holds {held}");
+            }
         }
 
         return new BoundPlan { ArenaBytes = peak, Offsets = offsets, Bytes = bytes, Args = args, Work = work, MinPerChunk = minPer, OutputShapes = outs, AccessProblems = problems };

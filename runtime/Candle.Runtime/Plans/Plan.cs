@@ -574,7 +574,15 @@ public sealed class Plan : IExecutable
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(options);
         var (def, asm, weights, dump, mapping) = PlanFile.Read(path, options);
-        return new Plan(def, asm is null ? null : new IlKernelPayload(asm, dump ?? string.Empty), weights, mapping);
+        try
+        {
+            return new Plan(def, asm is null ? null : new IlKernelPayload(asm, dump ?? string.Empty), weights, mapping);
+        }
+        catch (Exception e) when (e is ArgumentException or BadImageFormatException or KeyNotFoundException or IndexOutOfRangeException)
+        {
+            (mapping as IDisposable)?.Dispose();
+            throw new PlanFormatException($"{path}: {e.Message}", e);
+        }
     }
 
     private struct StepBody : IParallelBody

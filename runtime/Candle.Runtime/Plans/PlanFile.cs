@@ -130,8 +130,12 @@ internal static class PlanFile
                 }
 
                 if (i < 3 && lengths[i] > int.MaxValue) throw Bad(path, $"section {SectionName(i)} is too large");
+                long expected = i < 3 ? previousEnd : Align(previousEnd);
+                if (offsets[i] != expected) throw Bad(path, $"section {SectionName(i)} starts at {offsets[i]}, not at {expected} where the layout puts it");
                 previousEnd = offsets[i] + lengths[i];
             }
+
+            if (previousEnd != length) throw Bad(path, $"the file has {length - previousEnd} bytes after its last section");
 
             fs.Position = 0;
             byte[] signed = r.ReadBytes((int)signedEnd);
@@ -146,6 +150,9 @@ internal static class PlanFile
                 if (!SHA256.HashData(sections[i]).AsSpan().SequenceEqual(hashes[i])) throw Bad(path, $"section {SectionName(i)} does not match its SHA-256 (the file was modified)");
             }
 
+            fs.Position = offsets[2] + lengths[2];
+            var padding = r.ReadBytes((int)(offsets[3] - fs.Position));
+            if (padding.Any(b => b != 0)) throw Bad(path, "the padding before the weight data is not zero (the file was modified)");
             fs.Position = offsets[3];
             using (var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256))
             {

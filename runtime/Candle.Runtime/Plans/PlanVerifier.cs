@@ -59,7 +59,7 @@ internal static class PlanVerifier
 
         var symbols = new HashSet<string>(def.Inputs.SelectMany(t => t.Shape).Where(d => d.SymbolName is not null).Select(d => d.SymbolName!), StringComparer.Ordinal);
         CheckTensors(path, def.Inputs, def.Buffers, "input", BufferKind.Input, symbols);
-        CheckTensors(path, def.Outputs, def.Buffers, "output", null, symbols);
+        CheckTensors(path, def.Outputs, def.Buffers, "output", null, symbols, def.Inputs);
         for (int i = 0; i < nb; i++) CheckSymbols(path, $"buffer b{i}", def.Buffers[i].Bytes, symbols);
         for (int s = 0; s < ns; s++)
         {
@@ -73,7 +73,8 @@ internal static class PlanVerifier
         }
     }
 
-    private static void CheckTensors(string path, IReadOnlyList<PlanTensor> tensors, IReadOnlyList<PlanBuffer> buffers, string what, BufferKind? kind, HashSet<string> symbols)
+    private static void CheckTensors(
+        string path, IReadOnlyList<PlanTensor> tensors, IReadOnlyList<PlanBuffer> buffers, string what, BufferKind? kind, HashSet<string> symbols, IReadOnlyList<PlanTensor>? inputs = null)
     {
         for (int i = 0; i < tensors.Count; i++)
         {
@@ -85,6 +86,12 @@ internal static class PlanVerifier
             if (kind is null && !((b.Kind == BufferKind.Output && b.Index == i) || b.Kind == BufferKind.Input))
             {
                 throw Bad(path, $"{what} '{t.Name}' names buffer b{t.Buffer} ({b.Kind} {b.Index}), which is neither output {i} nor an input it updates");
+            }
+
+            if (kind is null && b.Kind == BufferKind.Input && inputs is not null && b.Index >= 0 && b.Index < inputs.Count
+                && (inputs[b.Index].DType != t.DType || inputs[b.Index].ShapeText != t.ShapeText))
+            {
+                throw Bad(path, $"{what} '{t.Name}' ({t.DType}{t.ShapeText}) is written into input '{inputs[b.Index].Name}' ({inputs[b.Index].DType}{inputs[b.Index].ShapeText}) of another type");
             }
             foreach (var d in t.Shape) CheckSymbols(path, $"{what} '{t.Name}'", d, symbols);
         }

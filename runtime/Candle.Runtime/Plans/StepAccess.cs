@@ -16,11 +16,12 @@ internal static class StepAccess
     /// problem (naming the step) or null. The plan raises it when the step is reached, so that checks of earlier steps
     /// (a slice's range check) report first.
     /// </summary>
-    public static string? Problem(PlanStep step, int s, long[] args, long[] bytes, long work)
+    public static string? Problem(PlanStep step, int s, long[] args, long[] bytes, long work, IReadOnlyList<PlanBuffer> buffers)
     {
         try
         {
             Check(step, s, args, bytes, work);
+            WritesNoWeight(step, s, args, buffers);
             return null;
         }
         catch (PlanFormatException e)
@@ -36,7 +37,7 @@ internal static class StepAccess
         switch (kernel)
         {
             case "rt:copy":
-                Copy(step, s, args, bytes);
+                Copy(step, s, args, bytes, work);
                 break;
             case "rt:fill":
             case "rt:arange":
@@ -49,7 +50,7 @@ internal static class StepAccess
         }
     }
 
-    private static void Copy(PlanStep step, int s, long[] a, long[] bytes)
+    private static void Copy(PlanStep step, int s, long[] a, long[] bytes, long work)
     {
         Need(step, s, a, 4);
         long es = a[2];
@@ -60,6 +61,7 @@ internal static class StepAccess
         if (r == 0)
         {
             Need(step, s, a, 6);
+            if (work != 1) throw Bad(step, s, $"a scalar copy covers {work} elements");
             Extent(step, s, a, bytes, a[0], es, a[4], [1], [0]);
             Extent(step, s, a, bytes, a[1], es, a[5], [1], [0]);
             return;
@@ -67,6 +69,7 @@ internal static class StepAccess
 
         Need(step, s, a, 4 + r + (2 * (1 + r)));
         long[] shape = a[4..(4 + r)];
+        Elements(step, s, shape, work);
         int dOff = 4 + r, sOff = dOff + 1 + r;
         Extent(step, s, a, bytes, a[0], es, a[dOff], shape, a[(dOff + 1)..(dOff + 1 + r)]);
         Extent(step, s, a, bytes, a[1], es, a[sOff], shape, a[(sOff + 1)..(sOff + 1 + r)]);
@@ -81,9 +84,7 @@ internal static class StepAccess
         int r = (int)rank;
         Need(step, s, a, 5 + r + ((int)nIn * (3 + r)));
         long[] shape = a[5..(5 + r)];
-        long numel = 1;
-        foreach (long d in shape) numel = d < 0 ? throw Bad(step, s, $"negative extent {d}") : checked(numel * d);
-        if (numel != work) throw Bad(step, s, $"shape has {numel} elements but the step covers {work}");
+        Elements(step, s, shape, work);
         Extent(step, s, a, bytes, a[1], ElementSize(step, s, a[2]), 0, [work], [1]);
         int p = 5 + r;
         for (int k = 0; k < nIn; k++)
@@ -119,6 +120,36 @@ internal static class StepAccess
         {
             throw Bad(step, s, $"the extent of buffer b{slot} overflows");
         }
+    }
+
+    /// <summary>
+    /// Checks that the slot a step writes (the first argument of generated kernels, copies, fills and ranges; the second
+    /// of the elementwise fallback) is not a weight, whose memory may be a read-only mapping of the plan file.
+    /// </summary>
+    private static void WritesNoWeight(PlanStep step, int s, long[] a, IReadOnlyList<PlanBuffer> buffers)
+    {
+        int at = step.Kernel.StartsWith("gen:", StringComparison.Ordinal) || step.Kernel is "rt:copy" or "rt:fill" or "rt:arange" ? 0
+            : step.Kernel == "rt:elementwise" ? 1 : -1;
+        if (at < 0 || a.Length <= at) return;
+        long slot = a[at];
+        if (slot < 0 || slot >= buffers.Count) throw Bad(step, s, $"slot {slot} is not a buffer of the plan");
+        if (buffers[(int)slot].Kind == BufferKind.Weight) throw Bad(step, s, $"writes into weight buffer b{slot}");
+    }
+
+    /// <summary>Checks that the shape has exactly the step's work items as elements.</summary>
+    private static void Elements(PlanStep step, int s, long[] shape, long work)
+    {
+        long numel = 1;
+        try
+        {
+            foreach (long d in shape) numel = d < 0 ? throw Bad(step, s, $"negative extent {d}") : checked(numel * d);
+        }
+        catch (OverflowException)
+        {
+            throw Bad(step, s, "the shape's element count overflows");
+        }
+
+        if (numel != work) throw Bad(step, s, $"shape has {numel} elements but the step covers {work}");
     }
 
     private static long ElementSize(PlanStep step, int s, long dtype) =>

@@ -44,7 +44,7 @@ public static class GgufModelLoader
             var config = GgufHfConfig.FromFile(file);
             using var checkpoint = new UnusedTensors(new GgufLlamaCheckpoint(file, ownsFile: false));
             // Every tensor the model reads is a dequantized copy, so the file can be closed once the model is built.
-            var model = new LlamaForCausalLM(config, new CheckpointWeights(checkpoint, options.DType, path), options.AllowUnusedTensors);
+            var model = LoadErrors.Named(path, () => new LlamaForCausalLM(config, new CheckpointWeights(checkpoint, options.DType, path), options.AllowUnusedTensors));
             checkpoint.Check(path, options.AllowUnusedTensors);
             return model;
         }
