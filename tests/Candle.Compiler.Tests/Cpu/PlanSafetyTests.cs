@@ -94,6 +94,17 @@ public sealed class PlanSafetyTests : IDisposable
     }
 
     [Fact]
+    public void A_plan_built_with_more_threads_than_processors_starts_none_of_its_own()
+    {
+        var plan = Build();
+        int before = System.Diagnostics.Process.GetCurrentProcess().Threads.Count;
+        using var wide = new Plan(plan.Definition with { Threads = 3000 }, plan.Payload, plan.Weights);
+        int after = System.Diagnostics.Process.GetCurrentProcess().Threads.Count;
+        Assert.True(after - before < 64, $"{after - before} threads started");
+        Assert.True(plan.Run(Inputs(4))[0].Data.Span.SequenceEqual(wide.Run(Inputs(4))[0].Data.Span));
+    }
+
+    [Fact]
     public void Deeply_nested_or_long_size_expressions_are_format_errors_not_stack_overflows()
     {
         Assert.Throws<FormatException>(() => DimExpr.Parse(new string('(', 200_000) + "n" + new string(')', 200_000)));
