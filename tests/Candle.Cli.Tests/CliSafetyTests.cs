@@ -92,6 +92,20 @@ public sealed class CliSafetyTests : IDisposable
     }
 
     [Fact]
+    public void A_config_with_fewer_layers_than_the_checkpoint_needs_allow_unused_tensors()
+    {
+        string dir = Path.Combine(_tmp, "one-layer");
+        Directory.CreateDirectory(dir);
+        string source = Fixtures.Model("llama");
+        File.WriteAllText(Path.Combine(dir, "config.json"), File.ReadAllText(Path.Combine(source, "config.json")).Replace("\"num_hidden_layers\": 2", "\"num_hidden_layers\": 1", StringComparison.Ordinal));
+        File.Copy(Path.Combine(source, "model.safetensors"), Path.Combine(dir, "model.safetensors"));
+        string[] args = ["generate", dir, "--prompt-ids", "1,2", "--max-new-tokens", "1", "--greedy"];
+        AssertOneLineError(CliRunner.Run(args), "num_hidden_layers", "model.layers.1");
+        var (code, _, err) = CliRunner.Run([.. args, "--allow-unused-tensors"]);
+        Assert.True(code == 0, err);
+    }
+
+    [Fact]
     public void Out_of_memory_is_reported_as_one_line_naming_the_stage()
     {
         var stdout = new StringWriter();

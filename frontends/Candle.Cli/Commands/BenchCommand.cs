@@ -20,7 +20,8 @@ internal static class BenchCommand
         var repetitions = new Option<int>("--repetitions") { Description = "timed repeats (the median is reported)", DefaultValueFactory = _ => 5 };
         var json = new Option<bool>("--json") { Description = "print one JSON object {\"pp_tok_s\": …, \"tg_tok_s\": …} as the last line" };
         var device = DeviceOption.Create();
-        var cmd = new Command("bench", "Measure prefill and decode throughput") { model, promptTokens, genTokens, threads, repetitions, json, device };
+        var allowUnused = LoadOption.Create();
+        var cmd = new Command("bench", "Measure prefill and decode throughput") { model, promptTokens, genTokens, threads, repetitions, json, device, allowUnused };
         cmd.SetAction(pr => ctx.Guard(() =>
         {
             int n = pr.GetValue(threads);
@@ -33,7 +34,7 @@ internal static class BenchCommand
             FlagChecks.AtLeast("--gen-tokens", pr.GetValue(genTokens), 0);
             FlagChecks.AtLeast("--repetitions", pr.GetValue(repetitions), 1);
             ctx.Stage = "loading the model";
-            var generator = TextGenerator.Load(pr.GetValue(model)!, DeviceOption.Resolve(pr.GetValue(device)!),
+            var generator = TextGenerator.Load(pr.GetValue(model)!, DeviceOption.Resolve(pr.GetValue(device)!), LoadOption.Resolve(pr.GetValue(allowUnused)),
                 compileOptions: new Compiler.Backends.CompileOptions { Threads = n });
             ctx.Stage = "running the benchmark";
             var result = generator.Benchmark(new BenchmarkOptions

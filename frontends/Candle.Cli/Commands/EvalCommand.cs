@@ -21,17 +21,18 @@ internal static class EvalCommand
         var inputs = new Option<string>("--inputs") { Description = "safetensors file with input_ids, attention_mask, ... as transformers names them", Required = true };
         var output = new Option<string>("--out") { Description = "safetensors file to write (logits, last_hidden_state, ...)", Required = true };
         var device = DeviceOption.Create();
-        var cmd = new Command("eval", "Run a model's forward pass on tensors from a file") { model, inputs, output, device };
-        cmd.SetAction(pr => ctx.Guard(() => Run(ctx, pr.GetValue(model)!, pr.GetValue(inputs)!, pr.GetValue(output)!, pr.GetValue(device)!)));
+        var allowUnused = LoadOption.Create();
+        var cmd = new Command("eval", "Run a model's forward pass on tensors from a file") { model, inputs, output, device, allowUnused };
+        cmd.SetAction(pr => ctx.Guard(() => Run(ctx, pr.GetValue(model)!, pr.GetValue(inputs)!, pr.GetValue(output)!, pr.GetValue(device)!, LoadOption.Resolve(pr.GetValue(allowUnused)))));
         return cmd;
     }
 
-    private static int Run(CliContext ctx, string modelDir, string inputsPath, string outPath, string device)
+    private static int Run(CliContext ctx, string modelDir, string inputsPath, string outPath, string device, ModelLoadOptions loadOptions)
     {
         var backend = DeviceOption.Resolve(device);
         if (OnnxFiles.IsOnnx(modelDir)) return OnnxFiles.Eval(ctx, modelDir, inputsPath, outPath, backend);
         ctx.Stage = "loading the model";
-        var model = ModelRegistry.Load(modelDir);
+        var model = ModelRegistry.Load(modelDir, loadOptions);
         ctx.Stage = "reading the inputs";
         var given = new Dictionary<string, HostTensor>(StringComparer.Ordinal);
         using (var file = SafeTensorsFile.Open(inputsPath))

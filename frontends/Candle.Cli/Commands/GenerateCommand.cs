@@ -24,9 +24,10 @@ internal static class GenerateCommand
         var repetition = new Option<double>("--repetition-penalty") { Description = "penalty for repeated tokens (1 = off)", DefaultValueFactory = _ => 1.0 };
         var ids = new Option<bool>("--ids") { Description = "end with a line 'ids: …' listing the new token ids" };
         var device = DeviceOption.Create();
+        var allowUnused = LoadOption.Create();
         var cmd = new Command("generate", "Generate text with a causal language model")
         {
-            model, prompt, promptIds, maxNew, greedy, temperature, topP, topK, seed, repetition, ids, device,
+            model, prompt, promptIds, maxNew, greedy, temperature, topP, topK, seed, repetition, ids, device, allowUnused,
         };
         cmd.SetAction(pr => ctx.Guard(() =>
         {
@@ -55,7 +56,7 @@ internal static class GenerateCommand
                 RepetitionPenalty = pr.GetValue(repetition),
             };
             ctx.Stage = "loading the model";
-            var generator = TextGenerator.Load(pr.GetValue(model)!, DeviceOption.Resolve(pr.GetValue(device)!));
+            var generator = TextGenerator.Load(pr.GetValue(model)!, DeviceOption.Resolve(pr.GetValue(device)!), LoadOption.Resolve(pr.GetValue(allowUnused)));
             ctx.Stage = "generating";
             bool streamText = generator.Tokenizer is not null;
             void OnToken(GeneratedToken t)
