@@ -130,6 +130,14 @@ public sealed class ConfigValidationTests : IDisposable
     }
 
     [Theory]
+    [InlineData(1_000_000_000L)]
+    [InlineData(2_147_483_646L)]
+    public void A_huge_head_dim_fails_before_sizing_rotary_tables(long headDim)
+    {
+        AssertFails(Copy("llama", c => c["head_dim"] = headDim), null, "head_dim");
+    }
+
+    [Theory]
     [InlineData("num_attention_heads", 5)]
     [InlineData("num_key_value_heads", 3)]
     [InlineData("num_attention_heads", 0)]

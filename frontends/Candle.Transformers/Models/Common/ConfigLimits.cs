@@ -12,6 +12,21 @@ public static class ConfigLimits
     /// <summary>The most layers a config may declare (the largest released transformers have a few hundred).</summary>
     public const int MaxLayers = 16384;
 
+    /// <summary>The largest attention head size a config may declare (released models use at most a few hundred).</summary>
+    public const int MaxHeadDim = 1 << 14;
+
+    /// <summary><paramref name="value"/> as a head size: positive and at most <see cref="MaxHeadDim"/> (rotary tables are sized by it).</summary>
+    /// <exception cref="InvalidDataException">The size is out of range; the message names the file and key.</exception>
+    public static int HeadDim(string source, string key, int value)
+    {
+        if (value < 1 || value > MaxHeadDim)
+        {
+            throw new InvalidDataException(string.Create(CultureInfo.InvariantCulture, $"{source}: '{key}' is {value}, outside [1, {MaxHeadDim}]"));
+        }
+
+        return value;
+    }
+
     /// <summary>
     /// <paramref name="value"/> as a layer count read from <paramref name="key"/>: at least <paramref name="minimum"/> and at
     /// most <see cref="MaxLayers"/>.

@@ -47,6 +47,11 @@ public static class GgufHfConfig
         int kvHeads = OptionalPositive(file, p + "attention.head_count_kv") ?? heads;
         int headDim = OptionalPositive(file, p + "attention.key_length") ?? (hidden % heads == 0 ? hidden / heads
             : throw new GgufFormatException(file.Path, null, p + "attention.head_count", $"{heads} heads do not divide embedding_length {hidden} and attention.key_length is absent"));
+        if (headDim > Common.ConfigLimits.MaxHeadDim)
+        {
+            throw new GgufFormatException(file.Path, null, p + "attention.key_length", $"head size {headDim} is more than {Common.ConfigLimits.MaxHeadDim}");
+        }
+
         if (OptionalPositive(file, p + "attention.value_length") is int vdim && vdim != headDim)
         {
             throw new NotSupportedException($"{file.Path}: attention.value_length {vdim} differs from attention.key_length {headDim}; only equal head sizes are supported");

@@ -109,6 +109,8 @@ public sealed record LlamaConfig
             headDim = hidden / heads;
         }
 
+        ConfigLimits.HeadDim(config.Path, "head_dim", headDim);
+
         int layers = ConfigLimits.Layers(config.Path, "num_hidden_layers", config.GetInt(d.Layers, "num_hidden_layers"));
         int maxPos = config.GetInt(d.MaxPos, "max_position_embeddings");
         string act = type == "gemma"
