@@ -19,7 +19,7 @@ public static class CandleCli
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
-            stderr.WriteLine($"error: {parsed.Errors[0].Message}");
+            stderr.WriteLine($"error: {CliText.ParseError(parsed.Errors[0].Message)}");
             return 2;
         }
 

@@ -20,13 +20,23 @@ internal static class BenchCommand
         var repetitions = new Option<int>("--repetitions") { Description = "timed repeats (the median is reported)", DefaultValueFactory = _ => 5 };
         var json = new Option<bool>("--json") { Description = "print one JSON object {\"pp_tok_s\": …, \"tg_tok_s\": …} as the last line" };
         var device = DeviceOption.Create();
-        var cmd = new Command("bench", "Measure prefill and decode throughput") { model, promptTokens, genTokens, threads, repetitions, json, device };
+        var allowUnused = LoadOption.Create();
+        var cmd = new Command("bench", "Measure prefill and decode throughput") { model, promptTokens, genTokens, threads, repetitions, json, device, allowUnused };
         cmd.SetAction(pr => ctx.Guard(() =>
         {
             int n = pr.GetValue(threads);
-            if (n < 1) throw new ArgumentException($"--threads must be ≥ 1, got {n}");
-            var generator = TextGenerator.Load(pr.GetValue(model)!, DeviceOption.Resolve(pr.GetValue(device)!),
+            if (n < 1 || n > Environment.ProcessorCount)
+            {
+                throw new ArgumentException($"--threads must be between 1 and {Environment.ProcessorCount} (the processors of this machine), got {n}");
+            }
+
+            FlagChecks.AtLeast("--prompt-tokens", pr.GetValue(promptTokens), 0);
+            FlagChecks.AtLeast("--gen-tokens", pr.GetValue(genTokens), 0);
+            FlagChecks.AtLeast("--repetitions", pr.GetValue(repetitions), 1);
+            ctx.Stage = "loading the model";
+            var generator = TextGenerator.Load(pr.GetValue(model)!, DeviceOption.Resolve(pr.GetValue(device)!), LoadOption.Resolve(pr.GetValue(allowUnused)),
                 compileOptions: new Compiler.Backends.CompileOptions { Threads = n });
+            ctx.Stage = "running the benchmark";
             var result = generator.Benchmark(new BenchmarkOptions
             {
                 PromptTokens = pr.GetValue(promptTokens),

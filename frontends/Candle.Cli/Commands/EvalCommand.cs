@@ -4,6 +4,7 @@ using Candle.Runtime;
 using Candle.Runtime.Tensors;
 using Candle.Runtime.Weights.SafeTensors;
 using Candle.Transformers.Models;
+using Candle.Transformers.Models.Common;
 
 namespace Candle.Cli.Commands;
 
@@ -20,18 +21,19 @@ internal static class EvalCommand
         var inputs = new Option<string>("--inputs") { Description = "safetensors file with input_ids, attention_mask, ... as transformers names them", Required = true };
         var output = new Option<string>("--out") { Description = "safetensors file to write (logits, last_hidden_state, ...)", Required = true };
         var device = DeviceOption.Create();
-        var cmd = new Command("eval", "Run a model's forward pass on tensors from a file") { model, inputs, output, device };
-        cmd.SetAction(pr => ctx.Guard(() => Run(ctx, pr.GetValue(model)!, pr.GetValue(inputs)!, pr.GetValue(output)!, pr.GetValue(device)!)));
+        var allowUnused = LoadOption.Create();
+        var cmd = new Command("eval", "Run a model's forward pass on tensors from a file") { model, inputs, output, device, allowUnused };
+        cmd.SetAction(pr => ctx.Guard(() => Run(ctx, pr.GetValue(model)!, pr.GetValue(inputs)!, pr.GetValue(output)!, pr.GetValue(device)!, LoadOption.Resolve(pr.GetValue(allowUnused)))));
         return cmd;
     }
 
-    private static int Run(CliContext ctx, string modelDir, string inputsPath, string outPath, string device)
+    private static int Run(CliContext ctx, string modelDir, string inputsPath, string outPath, string device, ModelLoadOptions loadOptions)
     {
         var backend = DeviceOption.Resolve(device);
         if (OnnxFiles.IsOnnx(modelDir)) return OnnxFiles.Eval(ctx, modelDir, inputsPath, outPath, backend);
-        var model = ModelRegistry.Load(modelDir);
-        var graph = model.TraceForward();
-
+        ctx.Stage = "loading the model";
+        var model = ModelRegistry.Load(modelDir, loadOptions);
+        ctx.Stage = "reading the inputs";
         var given = new Dictionary<string, HostTensor>(StringComparer.Ordinal);
         using (var file = SafeTensorsFile.Open(inputsPath))
         {
@@ -41,22 +43,33 @@ internal static class EvalCommand
             }
         }
 
+        // A causal LM honours a padding mask when the inputs give one (transformers' forward with attention_mask).
+        var graph = model is ICausalLanguageModel lm && given.ContainsKey(DecoderGraphNames.AttentionMask)
+            ? lm.TraceForwardWithAttentionMask()
+            : model.TraceForward();
+
         var args = new List<HostTensor>();
         foreach (var input in graph.Inputs)
         {
             string name = input.Attr<Compiler.Ir.InputAttrs>().Name;
             var t = given.TryGetValue(name, out var v) ? v : model.DefaultInput(name, given)
                 ?? throw new ArgumentException($"{inputsPath}: missing input '{name}' ({input.TypeString}); the file has {string.Join(", ", given.Keys)}");
-            if (t.DType != input.DType)
+            t = InputChecks.Convert(inputsPath, name, t, input.DType);
+            if (t.Rank != input.Shape.Rank)
             {
-                t = t.Cast(input.DType);
+                throw new ArgumentException($"{inputsPath}: input '{name}' has shape [{string.Join(", ", t.Shape)}], but the model takes {input.TypeString}");
             }
+
+            if (name == DecoderGraphNames.InputIds && model is ICausalLanguageModel causal) InputChecks.TokenIds(inputsPath, name, t, causal.VocabSize);
 
             args.Add(t);
         }
 
-        var exe = backend.Compile(graph, Compiler.Backends.CompileOptions.Default);
+        ctx.Stage = "compiling the model";
+        using var exe = backend.Compile(graph, Compiler.Backends.CompileOptions.Default);
+        ctx.Stage = "running the model";
         var results = exe.Run(args);
+        ctx.Stage = "writing the outputs";
         var named = graph.OutputNames.Zip(results, (n, r) => new KeyValuePair<string, HostTensor>(n, r.DType == DType.F32 ? r : r.Cast(DType.F32)));
         SafeTensorsWriter.Write(outPath, named);
         ctx.Out.WriteLine($"wrote {string.Join(", ", graph.OutputNames.Zip(results, (n, r) => $"{n} [{string.Join(", ", r.Shape)}]"))} to {outPath}");

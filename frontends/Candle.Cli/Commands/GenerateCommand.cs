@@ -24,9 +24,10 @@ internal static class GenerateCommand
         var repetition = new Option<double>("--repetition-penalty") { Description = "penalty for repeated tokens (1 = off)", DefaultValueFactory = _ => 1.0 };
         var ids = new Option<bool>("--ids") { Description = "end with a line 'ids: …' listing the new token ids" };
         var device = DeviceOption.Create();
+        var allowUnused = LoadOption.Create();
         var cmd = new Command("generate", "Generate text with a causal language model")
         {
-            model, prompt, promptIds, maxNew, greedy, temperature, topP, topK, seed, repetition, ids, device,
+            model, prompt, promptIds, maxNew, greedy, temperature, topP, topK, seed, repetition, ids, device, allowUnused,
         };
         cmd.SetAction(pr => ctx.Guard(() =>
         {
@@ -35,6 +36,15 @@ internal static class GenerateCommand
             if ((text is null) == (idText is null)) throw new ArgumentException("give exactly one of --prompt and --prompt-ids");
             double? temp = pr.GetValue(temperature);
             if (pr.GetValue(greedy) && temp is not null) throw new ArgumentException("--greedy and --temperature exclude each other");
+            FlagChecks.AtLeast("--max-new-tokens", pr.GetValue(maxNew), 0);
+            FlagChecks.AtLeast("--top-k", pr.GetValue(topK), 0);
+            if (temp is double t0 && !(t0 > 0 && double.IsFinite(t0))) throw new ArgumentException($"--temperature must be a finite number > 0, got {t0}");
+            if (!(pr.GetValue(topP) is > 0 and <= 1)) throw new ArgumentException($"--top-p must be in (0, 1], got {pr.GetValue(topP)}");
+            if (!(pr.GetValue(repetition) > 0 && double.IsFinite(pr.GetValue(repetition))))
+            {
+                throw new ArgumentException($"--repetition-penalty must be a finite number > 0, got {pr.GetValue(repetition)}");
+            }
+
             var options = new GenerationOptions
             {
                 MaxNewTokens = pr.GetValue(maxNew),
@@ -45,7 +55,9 @@ internal static class GenerateCommand
                 Seed = pr.GetValue(seed),
                 RepetitionPenalty = pr.GetValue(repetition),
             };
-            var generator = TextGenerator.Load(pr.GetValue(model)!, DeviceOption.Resolve(pr.GetValue(device)!));
+            ctx.Stage = "loading the model";
+            var generator = TextGenerator.Load(pr.GetValue(model)!, DeviceOption.Resolve(pr.GetValue(device)!), LoadOption.Resolve(pr.GetValue(allowUnused)));
+            ctx.Stage = "generating";
             bool streamText = generator.Tokenizer is not null;
             void OnToken(GeneratedToken t)
             {

@@ -29,10 +29,10 @@ internal static class InspectCommand
         }
 
         using var st = SafeTensorsCheckpoint.Open(path);
-        ctx.Out.WriteLine($"{path}: safetensors, {st.Names.Count} tensors");
+        ctx.Out.WriteLine($"{CliText.Escape(path)}: safetensors, {st.Names.Count} tensors");
         foreach (var kv in st.Metadata.OrderBy(kv => kv.Key, StringComparer.Ordinal))
         {
-            ctx.Out.WriteLine($"  metadata {kv.Key} = {kv.Value}");
+            ctx.Out.WriteLine($"  metadata {CliText.Escape(kv.Key)} = {CliText.Escape(kv.Value)}");
         }
 
         long total = 0;
@@ -40,7 +40,7 @@ internal static class InspectCommand
         {
             var info = st.GetInfo(name);
             total += info.Length;
-            ctx.Out.WriteLine($"  {name}\t{info.DType.SafeTensorsName()}\t[{string.Join(", ", info.Shape)}]\t{info.Length} bytes");
+            ctx.Out.WriteLine($"  {CliText.Escape(name)}\t{info.DType.SafeTensorsName()}\t[{string.Join(", ", info.Shape)}]\t{info.Length} bytes");
         }
 
         ctx.Out.WriteLine($"total {total} bytes");

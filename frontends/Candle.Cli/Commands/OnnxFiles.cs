@@ -17,11 +17,11 @@ internal static class OnnxFiles
     public static int Inspect(CliContext ctx, string path)
     {
         var info = OnnxModelInfo.Read(path);
-        ctx.Out.WriteLine($"{path}: onnx, ir_version {info.IrVersion}, producer {(info.Producer.Length == 0 ? "?" : info.Producer)}, {info.InitializerCount} initializers");
+        ctx.Out.WriteLine($"{CliText.Escape(path)}: onnx, ir_version {info.IrVersion}, producer {(info.Producer.Length == 0 ? "?" : CliText.Escape(info.Producer))}, {info.InitializerCount} initializers");
         ctx.Out.WriteLine($"  opsets {string.Join(", ", info.Opsets.Select(o => $"{o.DisplayDomain} {o.Version}"))}");
-        foreach (var i in info.Inputs) ctx.Out.WriteLine($"  input  {i}");
-        foreach (var o in info.Outputs) ctx.Out.WriteLine($"  output {o}");
-        foreach (var kv in info.OpCounts) ctx.Out.WriteLine($"  op {kv.Key}\t{kv.Value}");
+        foreach (var i in info.Inputs) ctx.Out.WriteLine($"  input  {CliText.Escape(i.ToString())}");
+        foreach (var o in info.Outputs) ctx.Out.WriteLine($"  output {CliText.Escape(o.ToString())}");
+        foreach (var kv in info.OpCounts) ctx.Out.WriteLine($"  op {CliText.Escape(kv.Key)}\t{kv.Value}");
         ctx.Out.WriteLine($"{info.OpCounts.Values.Sum()} nodes");
         return 0;
     }

@@ -17,7 +17,7 @@ internal static class WeightFiles
     public static int InspectGguf(CliContext ctx, string path)
     {
         using var gguf = GgufFile.Open(path);
-        ctx.Out.WriteLine($"{path}: GGUF v{gguf.Version}, {gguf.Tensors.Count} tensors, {gguf.Metadata.Count} metadata keys, alignment {gguf.Alignment}");
+        ctx.Out.WriteLine($"{CliText.Escape(path)}: GGUF v{gguf.Version}, {gguf.Tensors.Count} tensors, {gguf.Metadata.Count} metadata keys, alignment {gguf.Alignment}");
         foreach (string key in gguf.Metadata.Keys)
         {
             var v = gguf.Metadata[key];
@@ -28,14 +28,14 @@ internal static class WeightFiles
                 string s when s.Length > 120 => s[..120] + "…",
                 var o => Convert.ToString(o, System.Globalization.CultureInfo.InvariantCulture) ?? "",
             };
-            ctx.Out.WriteLine($"  metadata {key} = {text}");
+            ctx.Out.WriteLine($"  metadata {CliText.Escape(key)} = {CliText.Escape(text)}");
         }
 
         long total = 0;
         foreach (var t in gguf.Tensors)
         {
             total += t.ByteLength;
-            ctx.Out.WriteLine($"  {t.Name}\t{t.Type}\t[{string.Join(", ", t.Shape)}]\t{t.ByteLength} bytes");
+            ctx.Out.WriteLine($"  {CliText.Escape(t.Name)}\t{t.Type}\t[{string.Join(", ", t.Shape)}]\t{t.ByteLength} bytes");
         }
 
         ctx.Out.WriteLine($"total {total} bytes");

@@ -54,31 +54,49 @@ public sealed class HfConfig
     public bool Has(params string[] keys) => keys.Any(k => TryGet(k, out _));
 
     /// <summary>The first present key among <paramref name="keys"/> as an int, or the default.</summary>
-    public int GetInt(int defaultValue, params string[] keys) => (int)GetLong(defaultValue, keys);
+    /// <exception cref="InvalidDataException">The value is not an integer or does not fit 32 bits; the message names the file and key.</exception>
+    public int GetInt(int defaultValue, params string[] keys) => TryFirst(keys, out var e, out string key) ? ReadInt(e, key) : defaultValue;
 
     /// <summary>The first present key as an int; throws naming the key when absent.</summary>
+    /// <exception cref="InvalidDataException">The key is absent, not an integer or does not fit 32 bits.</exception>
     public int RequireInt(params string[] keys) =>
-        TryFirst(keys, out var e) ? checked((int)ReadLong(e, keys[0])) : throw Error($"has no '{string.Join("' or '", keys)}'");
+        TryFirst(keys, out var e, out string key) ? ReadInt(e, key) : throw Error($"has no '{string.Join("' or '", keys)}'");
 
     /// <summary>The first present key as a long, or the default.</summary>
-    public long GetLong(long defaultValue, params string[] keys) => TryFirst(keys, out var e) ? ReadLong(e, keys[0]) : defaultValue;
+    public long GetLong(long defaultValue, params string[] keys) => TryFirst(keys, out var e, out string key) ? ReadLong(e, key) : defaultValue;
 
     /// <summary>The first present key as a double, or the default.</summary>
-    public double GetDouble(double defaultValue, params string[] keys) =>
-        TryFirst(keys, out var e) ? e.ValueKind == JsonValueKind.Number ? e.GetDouble() : throw Error($"'{keys[0]}' is not a number") : defaultValue;
+    /// <exception cref="InvalidDataException">The value is not a finite number; the message names the file and key.</exception>
+    public double GetDouble(double defaultValue, params string[] keys)
+    {
+        if (!TryFirst(keys, out var e, out string key)) return defaultValue;
+        if (e.ValueKind != JsonValueKind.Number) throw Error($"'{key}' is not a number: {Shorten(e)}");
+        double v = e.GetDouble();
+        return double.IsFinite(v) ? v : throw Error($"'{key}' is not a finite number: {Shorten(e)}");
+    }
+
+    /// <summary>The first present key as a finite number greater than zero, or the default (epsilons, rope theta).</summary>
+    /// <exception cref="InvalidDataException">The value is not a number, not finite or not positive; the message names the file and key.</exception>
+    public double GetPositiveDouble(double defaultValue, params string[] keys)
+    {
+        double v = GetDouble(defaultValue, keys);
+        string key = TryFirst(keys, out _, out string k) ? k : keys.FirstOrDefault() ?? "?";
+        return v > 0 ? v : throw Error($"'{key}' must be a finite number > 0, got {v.ToString("R", CultureInfo.InvariantCulture)}");
+    }
 
     /// <summary>The first present key as a bool, or the default.</summary>
     public bool GetBool(bool defaultValue, params string[] keys) =>
-        TryFirst(keys, out var e) ? e.ValueKind is JsonValueKind.True or JsonValueKind.False ? e.GetBoolean() : throw Error($"'{keys[0]}' is not a bool") : defaultValue;
+        TryFirst(keys, out var e, out string key) ? e.ValueKind is JsonValueKind.True or JsonValueKind.False ? e.GetBoolean() : throw Error($"'{key}' is not a bool: {Shorten(e)}") : defaultValue;
 
     /// <summary>The first present key as a string, or null.</summary>
     public string? GetString(params string[] keys) => TryFirst(keys, out var e) ? e.ValueKind == JsonValueKind.String ? e.GetString() : e.ToString() : null;
 
     /// <summary>An int or a list of ints (e.g. <c>eos_token_id</c>) as a list; empty when absent.</summary>
+    /// <exception cref="InvalidDataException">An entry is not an integer or does not fit 32 bits; the message names the file and key.</exception>
     public IReadOnlyList<int> GetIntList(params string[] keys)
     {
-        if (!TryFirst(keys, out var e)) return [];
-        return e.ValueKind == JsonValueKind.Array ? [.. e.EnumerateArray().Select(x => x.GetInt32())] : [e.GetInt32()];
+        if (!TryFirst(keys, out var e, out string key)) return [];
+        return e.ValueKind == JsonValueKind.Array ? [.. e.EnumerateArray().Select(x => ReadInt(x, key))] : [ReadInt(e, key)];
     }
 
     /// <summary>A nested object (such as <c>rope_scaling</c>), or null.</summary>
@@ -88,8 +106,12 @@ public sealed class HfConfig
     /// <summary>
     /// The rope base frequency: <c>rope_parameters.rope_theta</c> (transformers 5) or <c>rope_theta</c> (transformers 4).
     /// </summary>
-    public double RopeTheta(double defaultValue = 10000.0) =>
-        GetObject("rope_parameters")?.GetDouble(double.NaN, "rope_theta") is double v && !double.IsNaN(v) ? v : GetDouble(defaultValue, "rope_theta");
+    /// <exception cref="InvalidDataException">The value is not a finite number &gt; 0; the message names the file and key.</exception>
+    public double RopeTheta(double defaultValue = 10000.0)
+    {
+        double v = GetObject("rope_parameters")?.GetDouble(double.NaN, "rope_theta") is double p && !double.IsNaN(p) ? p : GetDouble(defaultValue, "rope_theta");
+        return v > 0 ? v : throw Error($"'rope_theta' must be a finite number > 0, got {v.ToString("R", CultureInfo.InvariantCulture)}");
+    }
 
     /// <summary>
     /// The rope scaling settings (<c>rope_type</c>, <c>factor</c>, ...): <c>rope_parameters</c> (transformers 5) or
@@ -109,21 +131,48 @@ public sealed class HfConfig
     private bool TryGet(string key, out JsonElement e) =>
         _root.TryGetProperty(key, out e) && e.ValueKind != JsonValueKind.Null;
 
-    private bool TryFirst(string[] keys, out JsonElement e)
+    private bool TryFirst(string[] keys, out JsonElement e) => TryFirst(keys, out e, out _);
+
+    private bool TryFirst(string[] keys, out JsonElement e, out string key)
     {
         foreach (string k in keys)
         {
-            if (TryGet(k, out e)) return true;
+            if (TryGet(k, out e))
+            {
+                key = k;
+                return true;
+            }
         }
 
         e = default;
+        key = keys.FirstOrDefault() ?? "";
         return false;
+    }
+
+    private int ReadInt(JsonElement e, string key)
+    {
+        long v = ReadLong(e, key);
+        return v is >= int.MinValue and <= int.MaxValue ? (int)v : throw Error($"'{key}' is {v}, outside the 32-bit integer range");
     }
 
     private long ReadLong(JsonElement e, string key)
     {
         if (e.ValueKind == JsonValueKind.Number && e.TryGetInt64(out long v)) return v;
-        if (e.ValueKind == JsonValueKind.Number && e.GetDouble() == Math.Floor(e.GetDouble())) return (long)e.GetDouble();
-        throw Error($"'{key}' is not an integer: {e.ToString().ToString(CultureInfo.InvariantCulture)}");
+        if (e.ValueKind == JsonValueKind.Number)
+        {
+            double d = e.GetDouble();
+            // 2^63 is exactly representable; every double below it in magnitude converts without saturating.
+            if (double.IsFinite(d) && d == Math.Floor(d) && Math.Abs(d) < 9.2233720368547758E18) return (long)d;
+            if (double.IsFinite(d) && d == Math.Floor(d)) throw Error($"'{key}' is {Shorten(e)}, outside the 32-bit integer range");
+        }
+
+        throw Error($"'{key}' is not an integer: {Shorten(e)}");
+    }
+
+    /// <summary>A value's JSON text, cut to 40 characters for messages.</summary>
+    private static string Shorten(JsonElement e)
+    {
+        string text = e.GetRawText();
+        return text.Length <= 40 ? text : text[..40] + "…";
     }
 }

@@ -8,6 +8,13 @@ public sealed record ModelLoadOptions
     /// <summary>The dtype the model computes in; f16/bf16 checkpoints are widened when this is f32.</summary>
     public DType DType { get; init; } = DType.F32;
 
+    /// <summary>
+    /// Load a checkpoint that has tensors the model does not read (for example more layers than the config declares).
+    /// Off by default: such a checkpoint is an error naming the unused tensors, since a config that silently drops part
+    /// of a checkpoint computes something else than the checkpoint's model.
+    /// </summary>
+    public bool AllowUnusedTensors { get; init; }
+
     /// <summary>Default options (float32).</summary>
     public static ModelLoadOptions Default { get; } = new();
 }

@@ -36,6 +36,11 @@ public static class ModelRegistry
     /// (see <see cref="Gguf.GgufModelLoader"/>).
     /// </summary>
     /// <exception cref="NotSupportedException">The model_type (or GGUF architecture) is unknown; the message lists the supported ones.</exception>
+    /// <exception cref="InvalidDataException">
+    /// The config is invalid or does not match the checkpoint (a tensor missing or mis-shaped, a layer count that differs,
+    /// tensors the model does not read unless <see cref="ModelLoadOptions.AllowUnusedTensors"/>); the message names the
+    /// file and the key or tensor.
+    /// </exception>
     public static IPretrainedModel Load(string directory, ModelLoadOptions? options = null)
     {
         if (Gguf.GgufModelLoader.IsGgufFile(directory)) return Gguf.GgufModelLoader.Load(directory, options);
@@ -50,7 +55,10 @@ public static class ModelRegistry
                 $"{config.Path}: model_type '{type}' is not supported; supported: {string.Join(", ", SupportedModelTypes)}");
         }
 
-        var weights = SafeTensorsCheckpoint.Open(directory);
-        return factory(config, weights, options ?? ModelLoadOptions.Default);
+        options ??= ModelLoadOptions.Default;
+        var weights = new Common.UnusedTensors(SafeTensorsCheckpoint.Open(directory));
+        var model = LoadErrors.Named(config.Path, () => factory(config, weights, options));
+        weights.Check(directory, options.AllowUnusedTensors);
+        return model;
     }
 }

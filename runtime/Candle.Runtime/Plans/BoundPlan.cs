@@ -19,6 +19,9 @@ internal sealed class BoundPlan
 
     public required int[][] OutputShapes { get; init; }
 
+    /// <summary>Per step, an access outside a buffer its bound arguments would make (raised when the step is reached), or null when none.</summary>
+    public string?[]? AccessProblems { get; init; }
+
     /// <summary>Resolves the plan for <paramref name="env"/>; <paramref name="layout"/> assigns arena offsets from sizes and lifetimes.</summary>
     public static BoundPlan Create(PlanDefinition def, IReadOnlyDictionary<string, long> env, Func<long[], int[], int[], (long[] Offsets, long Peak)> layout)
     {
@@ -50,6 +53,7 @@ internal sealed class BoundPlan
         var args = new long[ns][];
         var work = new long[ns];
         var minPer = new int[ns];
+        string?[]? problems = null;
         for (int s = 0; s < ns; s++)
         {
             var st = def.Steps[s];
@@ -57,6 +61,11 @@ internal sealed class BoundPlan
             for (int j = 0; j < a.Length; j++) a[j] = st.Args[j].Evaluate(env);
             args[s] = a;
             work[s] = st.Work.Evaluate(env);
+            if (StepAccess.Problem(st, s, a, bytes, work[s], def.Buffers) is { } problem)
+            {
+                problems ??= new string?[ns];
+                problems[s] = problem;
+            }
             long cost = st.CostPerItem.Evaluate(env);
             minPer[s] = cost <= 0 ? int.MaxValue : (int)Math.Clamp(32768 / cost, 1, int.MaxValue);
         }
@@ -67,6 +76,25 @@ internal sealed class BoundPlan
             outs[o] = [.. def.Outputs[o].Shape.Select(d => checked((int)d.Evaluate(env)))];
         }
 
-        return new BoundPlan { ArenaBytes = peak, Offsets = offsets, Bytes = bytes, Args = args, Work = work, MinPerChunk = minPer, OutputShapes = outs };
+        // An input's or output's buffer may not claim more bytes than the tensor behind it holds.
+        for (int i = 0; i < nb; i++)
+        {
+            var b = def.Buffers[i];
+            var t = b.Kind switch
+            {
+                BufferKind.Input when b.Index >= 0 && b.Index < def.Inputs.Count => def.Inputs[b.Index],
+                BufferKind.Output when b.Index >= 0 && b.Index < def.Outputs.Count => def.Outputs[b.Index],
+                _ => null,
+            };
+            if (t is null) continue;
+            long held = t.DType.SizeInBytes();
+            foreach (var d in t.Shape) held = checked(held * d.Evaluate(env));
+            if (bytes[i] > held)
+            {
+                throw new PlanFormatException($"plan buffer b{i} claims {bytes[i]} bytes but {b.Kind.ToString().ToLowerInvariant()} '{t.Name}' holds {held}");
+            }
+        }
+
+        return new BoundPlan { ArenaBytes = peak, Offsets = offsets, Bytes = bytes, Args = args, Work = work, MinPerChunk = minPer, OutputShapes = outs, AccessProblems = problems };
     }
 }

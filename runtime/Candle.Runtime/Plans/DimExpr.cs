@@ -91,11 +91,38 @@ public sealed class DimExpr : IEquatable<DimExpr>
         return new(root, sb.ToString());
     }
 
+    /// <summary>The longest expression text <see cref="Parse"/> accepts.</summary>
+    public const int MaxTextLength = 4096;
+
+    /// <summary>The deepest parenthesis nesting <see cref="Parse"/> accepts.</summary>
+    public const int MaxNesting = 32;
+
+    /// <summary>
+    /// Rejects text longer than <see cref="MaxTextLength"/> or nested deeper than <see cref="MaxNesting"/> with a loop
+    /// over the characters (the parser keeps open parentheses on an explicit stack), so that the evaluator's recursion depth
+    /// is bounded.
+    /// </summary>
+    private static void CheckBounds(string text)
+    {
+        if (text.Length > MaxTextLength)
+        {
+            throw new FormatException($"dimension expression of {text.Length} characters is longer than {MaxTextLength}");
+        }
+
+        int depth = 0;
+        foreach (char c in text)
+        {
+            if (c == '(' && ++depth > MaxNesting) throw new FormatException($"dimension expression nests parentheses deeper than {MaxNesting}");
+            if (c == ')') depth--;
+        }
+    }
+
     /// <summary>Parses the text form.</summary>
     /// <exception cref="FormatException">The text is not a valid expression.</exception>
     public static DimExpr Parse(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
+        CheckBounds(text);
         var p = new Parser(text);
         var root = p.ParseExpr();
         p.SkipSpaces();
@@ -216,60 +243,78 @@ public sealed class DimExpr : IEquatable<DimExpr>
             return false;
         }
 
+        /// <summary>
+        /// Parses <c>expr := ['-'] term (('+' | '-') term)*</c>, <c>term := factor ('*' factor)*</c>,
+        /// <c>factor := '(' expr ')' '//' number | number | symbol</c> (a leading <c>-digits</c> is a negative number) with an
+        /// explicit stack of open parentheses instead of recursion.
+        /// </summary>
         public Node ParseExpr()
         {
-            SkipSpaces();
-            Node left;
-            if (Pos + 1 < text.Length && text[Pos] == '-' && char.IsAsciiDigit(text[Pos + 1]))
-            {
-                int start = Pos++;
-                while (Pos < text.Length && char.IsAsciiDigit(text[Pos])) Pos++;
-                left = ParseTermRest(new ConstNode(long.Parse(text.AsSpan(start, Pos - start), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture)));
-            }
-            else
-            {
-                left = Eat("-") ? new BinNode('-', new ConstNode(0), ParseTerm()) : ParseTerm();
-            }
-
+            var stack = new Stack<Frame>();
+            var frame = new Frame();
+            bool exprStart = true;
             while (true)
             {
-                if (Eat("+")) left = new BinNode('+', left, ParseTerm());
-                else if (Eat("-")) left = new BinNode('-', left, ParseTerm());
-                else return left;
-            }
-        }
-
-        private Node ParseTerm() => ParseTermRest(ParseFactor());
-
-        private Node ParseTermRest(Node left)
-        {
-            while (true)
-            {
+                // A factor.
                 SkipSpaces();
-                if (Pos < text.Length && text[Pos] == '*')
+                Node factor;
+                if (exprStart && Pos + 1 < text.Length && text[Pos] == '-' && char.IsAsciiDigit(text[Pos + 1]))
                 {
-                    Pos++;
-                    left = new BinNode('*', left, ParseFactor());
+                    int start = Pos++;
+                    while (Pos < text.Length && char.IsAsciiDigit(text[Pos])) Pos++;
+                    factor = new ConstNode(long.TryParse(text.AsSpan(start, Pos - start), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long v)
+                        ? v
+                        : throw Error("number out of range"));
                 }
                 else
                 {
-                    return left;
+                    if (exprStart && Eat("-")) frame.NegateTerm = true;
+                    exprStart = false;
+                    if (Eat("("))
+                    {
+                        stack.Push(frame);
+                        frame = new Frame();
+                        exprStart = true;
+                        continue;
+                    }
+
+                    factor = ParseAtom();
+                }
+
+                exprStart = false;
+                while (true)
+                {
+                    frame.Term = frame.Term is null ? factor : new BinNode('*', frame.Term, factor);
+                    SkipSpaces();
+                    if (Pos < text.Length && text[Pos] == '*')
+                    {
+                        Pos++;
+                        break;
+                    }
+
+                    // The term ends.
+                    var term = frame.NegateTerm ? new BinNode('-', new ConstNode(0), frame.Term) : frame.Term;
+                    frame.Sum = frame.Sum is null ? term : new BinNode(frame.SumOp, frame.Sum, term);
+                    frame.Term = null;
+                    frame.NegateTerm = false;
+                    if (Eat("+") || Eat("-"))
+                    {
+                        frame.SumOp = text[Pos - 1];
+                        break;
+                    }
+
+                    if (stack.Count == 0) return frame.Sum;
+                    if (!Eat(")")) throw Error("expected ')'");
+                    if (!Eat("//")) throw Error("expected '//' after a parenthesized expression");
+                    SkipSpaces();
+                    factor = new BinNode('/', frame.Sum, new ConstNode(ParseNumber()));
+                    frame = stack.Pop();
                 }
             }
         }
 
-        private Node ParseFactor()
+        private Node ParseAtom()
         {
-            SkipSpaces();
-            if (Eat("("))
-            {
-                var inner = ParseExpr();
-                if (!Eat(")")) throw Error("expected ')'");
-                if (!Eat("//")) throw Error("expected '//' after a parenthesized expression");
-                SkipSpaces();
-                return new BinNode('/', inner, new ConstNode(ParseNumber()));
-            }
-
             if (Pos < text.Length && char.IsAsciiDigit(text[Pos]))
             {
                 return new ConstNode(ParseNumber());
@@ -290,7 +335,15 @@ public sealed class DimExpr : IEquatable<DimExpr>
             int start = Pos;
             while (Pos < text.Length && char.IsAsciiDigit(text[Pos])) Pos++;
             if (Pos == start) throw Error("expected a number");
-            return long.Parse(text.AsSpan(start, Pos - start), NumberStyles.None, CultureInfo.InvariantCulture);
+            return long.TryParse(text.AsSpan(start, Pos - start), NumberStyles.None, CultureInfo.InvariantCulture, out long v) ? v : throw Error("number out of range");
+        }
+
+        private sealed class Frame
+        {
+            public Node? Sum;
+            public char SumOp = '+';
+            public Node? Term;
+            public bool NegateTerm;
         }
 
         private FormatException Error(string what) => new($"dimension expression '{text}': {what} at {Pos}");

@@ -17,8 +17,10 @@ namespace Candle.Runtime.Plans;
 /// generated code for its backend (<see cref="Payload"/>) and the executor of its device — the host here: kernel calls over buffers. Inputs are read in place, weights are bound zero-copy,
 /// intermediates live in one arena per call (offsets assigned by <see cref="MemoryPlanner"/> from buffer lifetimes),
 /// outputs are fresh tensors. Symbolic dimensions are resolved when called, so one plan serves every value of them.
-/// <see cref="Run(IReadOnlyList{HostTensor})"/> may be called from many threads at once. <see cref="Save"/> writes the plan, its generated kernel
-/// assembly and its weights to one file that <see cref="Load"/> reads with this assembly alone.
+/// <see cref="Run(IReadOnlyList{HostTensor})"/> may be called from many threads at once. <see cref="Save(string)"/> writes the plan, its generated kernel
+/// assembly and its weights to one file that <see cref="Load(string)"/> reads with this assembly alone, after checking
+/// every section's SHA-256 and the plan's structure. A plan file contains code: load plans you built or whose publisher
+/// you trust, or require a signature by a trusted key (<see cref="PlanLoadOptions"/>).
 /// An output whose buffer is an input's (a donated input updated in place, such as a KV cache) is returned as a
 /// tensor over that input's memory. <see cref="Dispose"/> unpins the weights and stops the plan's own worker pool.
 /// </summary>
@@ -137,7 +139,7 @@ public sealed class Plan : IExecutable
         _pool = definition.Threads switch
         {
             1 => SingleThread,
-            var t when t <= 0 || t == WorkerPool.Shared.Threads => null,
+            var t when t <= 0 || t >= Environment.ProcessorCount || t == WorkerPool.Shared.Threads => null,
             var t => new WorkerPool(t),
         };
 
@@ -438,6 +440,7 @@ public sealed class Plan : IExecutable
             {
                 long work = bound.Work[s];
                 if (work <= 0) continue;
+                if (bound.AccessProblems?[s] is { } problem) throw new PlanFormatException(problem);
                 var fn = _kernels[s];
                 var args = bound.Args[s];
                 int minPer = bound.MinPerChunk[s];
@@ -518,17 +521,68 @@ public sealed class Plan : IExecutable
         throw new ArgumentException($"step '{label}': unknown kernel '{name}'");
     }
 
-    /// <summary>Writes the plan, its kernel assembly and its weights to one file.</summary>
+    /// <summary>Writes the plan, its kernel assembly and its weights to one file, with the SHA-256 of every section.</summary>
     /// <param name="path">Destination file.</param>
-    public void Save(string path) => PlanFile.Write(this, path);
+    public void Save(string path) => PlanFile.Write(this, path, null);
 
-    /// <summary>Loads a plan written by <see cref="Save"/>; weights are memory-mapped from the file, not copied.</summary>
-    /// <param name="path">The plan file.</param>
-    /// <exception cref="InvalidDataException">The file is not a valid plan.</exception>
-    public static Plan Load(string path)
+    /// <summary>
+    /// Writes the plan like <see cref="Save(string)"/> and signs its header (which holds every section's SHA-256) with
+    /// <paramref name="signingKey"/>, an ECDSA P-256 private key; loaders that list the key's public part in
+    /// <see cref="PlanLoadOptions.TrustedKeys"/> accept the file.
+    /// </summary>
+    /// <param name="path">Destination file.</param>
+    /// <param name="signingKey">An ECDSA P-256 key with its private part.</param>
+    /// <exception cref="ArgumentException">The key is not a P-256 key.</exception>
+    public void Save(string path, System.Security.Cryptography.ECDsa signingKey)
     {
-        var (def, asm, weights, dump, mapping) = PlanFile.Read(path);
-        return new Plan(def, asm is null ? null : new IlKernelPayload(asm, dump ?? string.Empty), weights, mapping);
+        ArgumentNullException.ThrowIfNull(signingKey);
+        PlanFile.Write(this, path, signingKey);
+    }
+
+    /// <summary>The public key bytes of <paramref name="key"/> as <see cref="PlanLoadOptions.TrustedKeys"/> lists them.</summary>
+    /// <exception cref="ArgumentException">The key is not a P-256 key.</exception>
+    public static byte[] PublicKeyOf(System.Security.Cryptography.ECDsa key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        return PlanFile.PublicKey(key);
+    }
+
+    /// <summary>
+    /// Loads a plan written by <see cref="Save(string)"/> with <see cref="PlanLoadOptions.Default"/>: every section's
+    /// SHA-256 and the plan's structure are checked before anything is loaded; weights are memory-mapped, not copied.
+    /// </summary>
+    /// <remarks>
+    /// A plan file contains executable code (its generated kernels). The hashes catch damage and edits, not a hostile
+    /// author: load unsigned plans only when you built them or trust their publisher, or require a signature by a key
+    /// you trust with <see cref="Load(string, PlanLoadOptions)"/>.
+    /// </remarks>
+    /// <param name="path">The plan file.</param>
+    /// <exception cref="PlanFormatException">The file is not a valid plan, was modified, or fails verification; the message names the file and the problem.</exception>
+    public static Plan Load(string path) => Load(path, PlanLoadOptions.Default);
+
+    /// <summary>
+    /// Loads a plan file under <paramref name="options"/>: with <see cref="PlanLoadOptions.TrustedKeys"/> set, only a plan
+    /// signed by one of those keys loads. The signature, every section's SHA-256 and the plan's structure (field
+    /// ranges, expression sizes, kernel names, buffer and argument records) are checked before the kernel assembly is
+    /// loaded.
+    /// </summary>
+    /// <param name="path">The plan file.</param>
+    /// <param name="options">What to trust.</param>
+    /// <exception cref="PlanFormatException">The file is not a valid plan, was modified, is not signed by a trusted key, or fails verification.</exception>
+    public static Plan Load(string path, PlanLoadOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        ArgumentNullException.ThrowIfNull(options);
+        var (def, asm, weights, dump, mapping) = PlanFile.Read(path, options);
+        try
+        {
+            return new Plan(def, asm is null ? null : new IlKernelPayload(asm, dump ?? string.Empty), weights, mapping);
+        }
+        catch (Exception e) when (e is ArgumentException or BadImageFormatException or KeyNotFoundException or IndexOutOfRangeException)
+        {
+            (mapping as IDisposable)?.Dispose();
+            throw new PlanFormatException($"{path}: {e.Message}", e);
+        }
     }
 
     private struct StepBody : IParallelBody

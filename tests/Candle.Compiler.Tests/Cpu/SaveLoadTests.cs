@@ -86,13 +86,13 @@ public sealed class SaveLoadTests : IDisposable
     {
         string path = Path.Combine(_dir, "bad.plan");
         File.WriteAllBytes(path, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]);
-        var e = Assert.Throws<InvalidDataException>(() => Plan.Load(path));
+        var e = Assert.Throws<PlanFormatException>(() => Plan.Load(path));
         Assert.Contains("bad.plan", e.Message);
 
         CandleCompiler.Compile(MixedGraph()).Save(path);
         var bytes = File.ReadAllBytes(path);
         File.WriteAllBytes(path, bytes[..(bytes.Length / 3)]);
-        e = Assert.Throws<InvalidDataException>(() => Plan.Load(path));
+        e = Assert.Throws<PlanFormatException>(() => Plan.Load(path));
         Assert.Contains("bad.plan", e.Message);
     }
 

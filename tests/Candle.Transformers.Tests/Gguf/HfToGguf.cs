@@ -11,7 +11,7 @@ namespace Candle.Transformers.Tests.Gguf;
 /// </summary>
 internal static class HfToGguf
 {
-    public sealed record Settings(int Layers, int Hidden, int Intermediate, int Heads, int KvHeads, int Context, float Eps, float Theta)
+    public sealed record Settings(int Layers, int Hidden, int Intermediate, int Heads, int KvHeads, int Context, float Eps, float Theta, ulong Eos = 2)
     {
         public static Settings TinyLlama { get; } = new(2, 256, 768, 8, 4, 256, 1e-5f, 10000f);
     }
@@ -30,7 +30,7 @@ internal static class HfToGguf
             .Add("llama.rope.freq_base", s.Theta)
             .Add("llama.rope.dimension_count", (uint)(s.Hidden / s.Heads))
             .Add("tokenizer.ggml.bos_token_id", 1u)
-            .Add("tokenizer.ggml.eos_token_id", 2u);
+            .Add("tokenizer.ggml.eos_token_id", s.Eos <= uint.MaxValue ? GgufValue.From((uint)s.Eos) : GgufValue.From(s.Eos));
         foreach (string hf in source.Names)
         {
             if (dropLmHead && hf == "lm_head.weight") continue;

@@ -60,7 +60,7 @@ public sealed record BertConfig
             HiddenAct = config.GetString("hidden_act") ?? "gelu",
             MaxPositionEmbeddings = config.GetInt(512, "max_position_embeddings"),
             TypeVocabSize = config.GetInt(2, "type_vocab_size"),
-            LayerNormEps = config.GetDouble(1e-12, "layer_norm_eps"),
+            LayerNormEps = config.GetPositiveDouble(1e-12, "layer_norm_eps"),
             PadTokenId = config.GetInt(0, "pad_token_id"),
             PositionEmbeddingType = config.GetString("position_embedding_type") ?? "absolute",
             AttnImplementation = config.GetString("attn_implementation", "_attn_implementation") ?? AttentionImplementation.Sdpa,
@@ -76,11 +76,12 @@ public sealed record BertConfig
     {
         Positive(source, "vocab_size", VocabSize);
         Positive(source, "hidden_size", HiddenSize);
-        Positive(source, "num_hidden_layers", NumHiddenLayers, allowZero: true);
+        ConfigLimits.Layers(source, "num_hidden_layers", NumHiddenLayers, minimum: 0);
         Positive(source, "num_attention_heads", NumAttentionHeads);
         Positive(source, "intermediate_size", IntermediateSize);
         Positive(source, "max_position_embeddings", MaxPositionEmbeddings);
         Positive(source, "type_vocab_size", TypeVocabSize);
+        if (!(LayerNormEps > 0) || !double.IsFinite(LayerNormEps)) throw new InvalidDataException($"{source}: 'layer_norm_eps' must be a finite number > 0, got {LayerNormEps}");
         if (HiddenSize % NumAttentionHeads != 0)
         {
             throw new InvalidDataException($"{source}: hidden_size {HiddenSize} is not a multiple of num_attention_heads {NumAttentionHeads}");

@@ -60,7 +60,10 @@ public sealed class BertModel : Module, IPretrainedModel
         options ??= ModelLoadOptions.Default;
         var lookup = new CheckpointLookup(weights, "embeddings.word_embeddings.weight", "", "bert.");
         BertModel model;
-        using (Init.SkipInit()) model = new BertModel(BertConfig.FromHf(config), lookup.Contains("pooler.dense.weight"), options.DType, config);
+        var settings = BertConfig.FromHf(config);
+        Common.CheckpointLayers.Check(config.Path, "num_hidden_layers", settings.NumHiddenLayers,
+            i => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"encoder.layer.{i}.attention.self.query.weight"), lookup.Contains, options.AllowUnusedTensors);
+        using (Init.SkipInit()) model = new BertModel(settings, lookup.Contains("pooler.dense.weight"), options.DType, config);
         model.LoadStateDict(lookup.Get, strict: true, castFloats: true);
         return model;
     }

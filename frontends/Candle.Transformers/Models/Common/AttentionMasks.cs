@@ -18,4 +18,19 @@ public static class AttentionMasks
         var k = Tensors.Arange(keyCount);
         return (q - k) < window;
     }
+
+    /// <summary>
+    /// The keep mask [batch, 1, seq, seq] of a padding mask [batch, seq] (nonzero attend, 0 padding): a query sees the
+    /// keys that are not padding, and always itself, so that a padded query row never has every key masked (its
+    /// softmax would be NaN, and NaN values behind masked keys would reach the other rows through the value product).
+    /// </summary>
+    public static Tensor Padding(Tensor attentionMask)
+    {
+        ArgumentNullException.ThrowIfNull(attentionMask);
+        var seq = attentionMask.Shape[1];
+        var keep = attentionMask.Ne(0).Unsqueeze(1).Unsqueeze(1);
+        var q = Tensors.Arange(seq).Unsqueeze(-1);
+        var k = Tensors.Arange(seq).Unsqueeze(0);
+        return keep | ((q >= k) & (q <= k));
+    }
 }

@@ -36,6 +36,17 @@ public sealed class CacheStep
     /// <summary>The number of positions this step adds (0 when nothing is cached).</summary>
     public Dim NewTokens { get; }
 
+    /// <summary>The padding keep mask attention layers combine with their own masks, or null (no padding).</summary>
+    public Tensor? PaddingMask { get; private set; }
+
+    /// <summary>Sets the padding keep mask (<see cref="AttentionMasks.Padding"/>) and returns this step.</summary>
+    public CacheStep WithPaddingMask(Tensor keepMask)
+    {
+        ArgumentNullException.ThrowIfNull(keepMask);
+        PaddingMask = keepMask;
+        return this;
+    }
+
     /// <summary>A full forward pass: nothing cached, nothing recorded.</summary>
     public static CacheStep None(int layers) => new(layers, null, null, Dim.Zero, record: false);
 

@@ -68,6 +68,13 @@ public abstract class CausalLanguageModel : Module, ICausalLanguageModel
         [DecoderGraphNames.Logits]);
 
     /// <inheritdoc/>
+    public Graph TraceForwardWithAttentionMask() => Tracer.Trace(
+        this,
+        xs => [Forward(xs[0], Positions(xs[0]), CacheStep.None(NumLayers).WithPaddingMask(AttentionMasks.Padding(xs[1])), lastOnly: false)],
+        [IdsInput(DecoderGraphNames.SeqSymbol), new(DecoderGraphNames.AttentionMask, DType.I64, DecoderGraphNames.BatchSymbol, DecoderGraphNames.SeqSymbol)],
+        [DecoderGraphNames.Logits]);
+
+    /// <inheritdoc/>
     public Graph TracePrefill()
     {
         var names = new List<string>();

@@ -8,6 +8,9 @@ public static class DecoderGraphNames
     /// <summary>Token ids, i64[batch, seq].</summary>
     public const string InputIds = "input_ids";
 
+    /// <summary>The padding mask input of the masked full forward (1 attend, 0 padding).</summary>
+    public const string AttentionMask = "attention_mask";
+
     /// <summary>Absolute positions of the tokens, i64[batch, seq].</summary>
     public const string PositionIds = "position_ids";
 

@@ -39,6 +39,14 @@ public interface ICausalLanguageModel : IPretrainedModel
     Graph TracePrefill();
 
     /// <summary>
+    /// The full forward pass (no cache) with a padding mask: inputs <c>input_ids</c> and <c>attention_mask</c>
+    /// [batch, seq] (1 attend, 0 padding), output <c>logits</c>. Positions are 0..seq-1 as transformers' forward
+    /// uses them when no <c>position_ids</c> are given; padded keys are never attended. The logits of padded query
+    /// positions are not meaningful (each attends only to itself).
+    /// </summary>
+    Graph TraceForwardWithAttentionMask();
+
+    /// <summary>
     /// The decode step: <c>input_ids</c> i64[batch, 1], <c>position_ids</c> i64[batch, 1] and per layer the donated
     /// cache rows <c>cache_keys.{i}</c>, <c>cache_values.{i}</c> [kv, batch, kv_heads, head_dim] (the cached positions
     /// and room for the new one) → <c>logits</c> f32[batch, 1, vocab] and <c>present_keys.{i}</c>,

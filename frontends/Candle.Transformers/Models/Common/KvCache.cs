@@ -20,6 +20,7 @@ public sealed class KvCache
 
     /// <summary>Allocates the cache.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A size is not positive (capacity may be 0).</exception>
+    /// <exception cref="InsufficientMemoryException">The cache needs more memory than the process may use.</exception>
     public KvCache(int layers, int batch, int kvHeads, int headDim, int capacity, DType dtype)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(layers);
@@ -36,6 +37,13 @@ public sealed class KvCache
         _rowBytes = checked(batch * kvHeads * headDim * dtype.SizeInBytes());
         long bytes = (long)_rowBytes * capacity;
         if (bytes > Array.MaxLength) throw new ArgumentOutOfRangeException(nameof(capacity), capacity, $"a cache layer of {bytes} bytes is too large");
+        long total = bytes * 2 * layers;
+        long available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        if (total > available)
+        {
+            throw new InsufficientMemoryException(
+                $"the KV cache for {capacity} positions × {batch} rows needs {total / (1 << 20)} MiB; {available / (1 << 20)} MiB are available");
+        }
         _keys = [.. Enumerable.Range(0, layers).Select(_ => new byte[bytes])];
         _values = [.. Enumerable.Range(0, layers).Select(_ => new byte[bytes])];
     }

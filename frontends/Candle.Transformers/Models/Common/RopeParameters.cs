@@ -76,6 +76,17 @@ public sealed class RopeParameters
         int originalMax = config.Has("original_max_position_embeddings")
             ? config.GetInt(maxPositionEmbeddings, "original_max_position_embeddings")
             : p?.GetInt(maxPositionEmbeddings, "original_max_position_embeddings") ?? maxPositionEmbeddings;
+        var result = Build(config, p, type, dim, theta, originalMax, maxPositionEmbeddings);
+        if (!result.InvFreq.All(float.IsFinite) || (result.LongInvFreq is { } l && !l.All(float.IsFinite)) || !double.IsFinite(result.AttentionFactor))
+        {
+            throw config.Error($"the rope settings (rope_theta {theta.ToString("R", CultureInfo.InvariantCulture)}, rope type '{type}') give non-finite rotary frequencies");
+        }
+
+        return result;
+    }
+
+    private static RopeParameters Build(HfConfig config, HfConfig? p, string type, int dim, double theta, int originalMax, int maxPositionEmbeddings)
+    {
         var baseFreq = BaseInvFreq(dim, theta);
         switch (type)
         {
@@ -124,7 +135,8 @@ public sealed class RopeParameters
     private static double Require(HfConfig config, HfConfig p, string key)
     {
         double v = p.GetDouble(double.NaN, key);
-        return double.IsNaN(v) ? throw config.Error($"rope scaling of type '{p.GetString("rope_type", "type")}' needs '{key}'") : v;
+        if (double.IsNaN(v)) throw config.Error($"rope scaling of type '{p.GetString("rope_type", "type")}' needs '{key}'");
+        return v > 0 ? v : throw config.Error($"rope scaling '{key}' must be > 0, got {v.ToString("R", CultureInfo.InvariantCulture)}");
     }
 
     private static float[] Llama3(HfConfig config, HfConfig p, float[] invFreq, int originalMax)

@@ -47,6 +47,11 @@ public static class GgufHfConfig
         int kvHeads = OptionalPositive(file, p + "attention.head_count_kv") ?? heads;
         int headDim = OptionalPositive(file, p + "attention.key_length") ?? (hidden % heads == 0 ? hidden / heads
             : throw new GgufFormatException(file.Path, null, p + "attention.head_count", $"{heads} heads do not divide embedding_length {hidden} and attention.key_length is absent"));
+        if (headDim > Common.ConfigLimits.MaxHeadDim)
+        {
+            throw new GgufFormatException(file.Path, null, p + "attention.key_length", $"head size {headDim} is more than {Common.ConfigLimits.MaxHeadDim}");
+        }
+
         if (OptionalPositive(file, p + "attention.value_length") is int vdim && vdim != headDim)
         {
             throw new NotSupportedException($"{file.Path}: attention.value_length {vdim} differs from attention.key_length {headDim}; only equal head sizes are supported");
@@ -62,8 +67,15 @@ public static class GgufHfConfig
 
         int vocab = embedding.Shape[0];
         int context = OptionalPositive(file, p + "context_length") ?? 2048;
-        double eps = OptionalNumber(file, p + "attention.layer_norm_rms_epsilon") ?? 1e-5;
-        double theta = OptionalNumber(file, p + "rope.freq_base") ?? 10000.0;
+        double eps = OptionalPositiveNumber(file, p + "attention.layer_norm_rms_epsilon") ?? 1e-5;
+        double theta = OptionalPositiveNumber(file, p + "rope.freq_base") ?? 10000.0;
+        if (layers > Common.ConfigLimits.MaxLayers)
+        {
+            throw new GgufFormatException(file.Path, null, p + "block_count", $"{layers} is more than the {Common.ConfigLimits.MaxLayers} layers any supported model has");
+        }
+
+        long? bos = TokenId(file, "tokenizer.ggml.bos_token_id", vocab);
+        long? eos = TokenId(file, "tokenizer.ggml.eos_token_id", vocab);
         int rotaryDim = OptionalPositive(file, p + "rope.dimension_count") ?? headDim;
         if (rotaryDim > headDim || rotaryDim % 2 != 0)
         {
@@ -91,8 +103,8 @@ public static class GgufHfConfig
             w.WriteBoolean("attention_bias", file.Contains("blk.0.attn_q.bias"));
             w.WriteBoolean("mlp_bias", file.Contains("blk.0.ffn_up.bias"));
             w.WriteBoolean("tie_word_embeddings", !file.Contains("output.weight"));
-            if (m.TryGetInteger("tokenizer.ggml.bos_token_id", out long bos)) w.WriteNumber("bos_token_id", bos);
-            if (m.TryGetInteger("tokenizer.ggml.eos_token_id", out long eos)) w.WriteNumber("eos_token_id", eos);
+            if (bos is long b) w.WriteNumber("bos_token_id", b);
+            if (eos is long e2) w.WriteNumber("eos_token_id", e2);
             if (rotaryDim != headDim) w.WriteNumber("partial_rotary_factor", rotaryDim / (double)headDim);
             w.WriteStartObject("rope_parameters");
             w.WriteNumber("rope_theta", theta);
@@ -115,11 +127,27 @@ public static class GgufHfConfig
         return v is > 0 and <= int.MaxValue ? (int)v : throw new GgufFormatException(file.Path, null, key, $"{v} is not a positive 32-bit integer");
     }
 
-    /// <summary>A number; float32 values are widened through their shortest decimal form (1e-5f → 1e-05, not 9.99999974737875e-06).</summary>
+    /// <summary>A finite number greater than zero (an epsilon, a rope base), or null when absent.</summary>
+    internal static double? OptionalPositiveNumber(GgufFile file, string key)
+    {
+        double? v = OptionalNumber(file, key);
+        return v is null or > 0 ? v : throw new GgufFormatException(file.Path, null, key, $"{v.Value.ToString("R", CultureInfo.InvariantCulture)} is not a number > 0");
+    }
+
+    /// <summary>A token id in [0, vocab), or null when absent.</summary>
+    internal static long? TokenId(GgufFile file, string key, int vocab)
+    {
+        if (!file.Metadata.ContainsKey(key)) return null;
+        long v = file.Metadata.GetInteger(key);
+        return v >= 0 && v < vocab ? v : throw new GgufFormatException(file.Path, null, key, $"token id {v} is outside the vocabulary [0, {vocab})");
+    }
+
+    /// <summary>A finite number; float32 values are widened through their shortest decimal form (1e-5f → 1e-05, not 9.99999974737875e-06).</summary>
     internal static double? OptionalNumber(GgufFile file, string key)
     {
         if (!file.Metadata.TryGetValue(key, out var v)) return null;
         double d = file.Metadata.GetNumber(key);
+        if (!double.IsFinite(d)) throw new GgufFormatException(file.Path, null, key, $"{d.ToString(CultureInfo.InvariantCulture)} is not a finite number");
         return v.Type == GgufValueType.Float32 ? double.Parse(((float)d).ToString("R", CultureInfo.InvariantCulture), CultureInfo.InvariantCulture) : d;
     }
 }

@@ -42,9 +42,11 @@ public static class GgufModelLoader
         try
         {
             var config = GgufHfConfig.FromFile(file);
-            using var checkpoint = new GgufLlamaCheckpoint(file, ownsFile: false);
+            using var checkpoint = new UnusedTensors(new GgufLlamaCheckpoint(file, ownsFile: false));
             // Every tensor the model reads is a dequantized copy, so the file can be closed once the model is built.
-            return new LlamaForCausalLM(config, new CheckpointWeights(checkpoint, options.DType, path));
+            var model = LoadErrors.Named(path, () => new LlamaForCausalLM(config, new CheckpointWeights(checkpoint, options.DType, path), options.AllowUnusedTensors));
+            checkpoint.Check(path, options.AllowUnusedTensors);
+            return model;
         }
         finally
         {

@@ -42,7 +42,7 @@ public sealed class Gpt2Attention : Module
         (k, v) = cache.Update(_layer, k, v);
         double scale = _config.ScaleAttnWeights ? 1.0 / Math.Sqrt(d) : 1.0;
         if (_config.ScaleAttnByInverseLayerIdx) scale /= _layer + 1;
-        var attn = F.ScaledDotProductAttention(q, k, v, isCausal: true, scale: scale);
+        var attn = F.ScaledDotProductAttention(q, k, v, cache.PaddingMask, isCausal: true, scale: scale);
         return CProj.Forward(attn.Transpose(1, 2).Reshape(b, s, h));
     }
 }

@@ -1,3 +1,5 @@
+using Candle.Transformers.Models.Common;
+
 namespace Candle.Transformers.Models.Gpt2;
 
 /// <summary>The settings of a GPT-2 model, read from a Hugging Face config with transformers' defaults and aliases.</summary>
@@ -54,12 +56,12 @@ public sealed record Gpt2Config
         {
             VocabSize = config.GetInt(50257, "vocab_size"),
             HiddenSize = hidden,
-            NumLayers = config.GetInt(12, "n_layer", "num_hidden_layers"),
+            NumLayers = ConfigLimits.Layers(config.Path, "n_layer", config.GetInt(12, "n_layer", "num_hidden_layers")),
             NumHeads = heads,
             MaxPositions = config.GetInt(1024, "n_positions", "max_position_embeddings"),
-            InnerSize = config.GetInt(4 * hidden, "n_inner"),
+            InnerSize = config.GetInt(hidden <= int.MaxValue / 4 ? 4 * hidden : -1, "n_inner"),
             Activation = config.GetString("activation_function") ?? "gelu_new",
-            LayerNormEps = config.GetDouble(1e-5, "layer_norm_epsilon"),
+            LayerNormEps = config.GetPositiveDouble(1e-5, "layer_norm_epsilon"),
             ScaleAttnWeights = config.GetBool(true, "scale_attn_weights"),
             ScaleAttnByInverseLayerIdx = config.GetBool(false, "scale_attn_by_inverse_layer_idx"),
             TieWordEmbeddings = config.GetBool(true, "tie_word_embeddings"),
@@ -69,6 +71,8 @@ public sealed record Gpt2Config
         {
             throw config.Error("vocab_size, n_layer, n_positions and n_inner must be positive");
         }
+
+        ConfigLimits.TokenIds(config.Path, "eos_token_id", c.EosTokenIds);
 
         return c;
     }

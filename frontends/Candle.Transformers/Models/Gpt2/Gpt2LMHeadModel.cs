@@ -12,11 +12,17 @@ namespace Candle.Transformers.Models.Gpt2;
 public sealed class Gpt2LMHeadModel : CausalLanguageModel
 {
     /// <summary>Builds the model from a config and a checkpoint.</summary>
-    public Gpt2LMHeadModel(HfConfig config, CheckpointWeights weights)
+    /// <param name="config">The config.</param>
+    /// <param name="weights">The checkpoint.</param>
+    /// <param name="allowUnusedTensors">Accept a checkpoint with more layers than the config declares.</param>
+    /// <exception cref="InvalidDataException">The config is invalid or its layer count differs from the checkpoint's; the message names the file and key.</exception>
+    public Gpt2LMHeadModel(HfConfig config, CheckpointWeights weights, bool allowUnusedTensors = false)
         : base(config, weights)
     {
         ArgumentNullException.ThrowIfNull(weights);
         Settings = Gpt2Config.FromHf(config);
+        CheckpointLayers.Check(config.Path, "n_layer", Settings.NumLayers,
+            i => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"transformer.h.{i}.ln_1.weight"), weights.Contains, allowUnusedTensors);
         Transformer = RegisterModule("transformer", new Gpt2Model(weights, "transformer", Settings));
         if (!Settings.TieWordEmbeddings)
         {
@@ -62,7 +68,7 @@ public sealed class Gpt2LMHeadModel : CausalLanguageModel
         Func<string, string>? rename = weights.Contains(prefix + "wte.weight")
             ? null
             : n => n.StartsWith(prefix, StringComparison.Ordinal) ? n[prefix.Length..] : n;
-        return new Gpt2LMHeadModel(config, new CheckpointWeights(weights, options.DType, location, rename));
+        return new Gpt2LMHeadModel(config, new CheckpointWeights(weights, options.DType, location, rename), options.AllowUnusedTensors);
     }
 
     /// <inheritdoc/>

@@ -78,6 +78,7 @@ public sealed class LlamaAttention : Module
         k = rope.Apply(k.View(b, s, kvHeads, d).Transpose(1, 2), cos, sin);
         v = v.View(b, s, kvHeads, d).Transpose(1, 2);
         (k, v) = cache.Update(_layer, k, v);
+        if (cache.PaddingMask is { } padding) keepMask = keepMask is null ? padding : keepMask & padding;
         var attn = F.ScaledDotProductAttention(q, k, v, keepMask, isCausal: true, scale: 1.0 / Math.Sqrt(d), enableGqa: true);
         return OProj.Forward(attn.Transpose(1, 2).Reshape(b, s, heads * d));
     }

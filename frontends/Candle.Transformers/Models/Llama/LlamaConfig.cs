@@ -109,7 +109,9 @@ public sealed record LlamaConfig
             headDim = hidden / heads;
         }
 
-        int layers = config.GetInt(d.Layers, "num_hidden_layers");
+        ConfigLimits.HeadDim(config.Path, "head_dim", headDim);
+
+        int layers = ConfigLimits.Layers(config.Path, "num_hidden_layers", config.GetInt(d.Layers, "num_hidden_layers"));
         int maxPos = config.GetInt(d.MaxPos, "max_position_embeddings");
         string act = type == "gemma"
             ? config.GetString("hidden_activation") ?? d.Act
@@ -126,7 +128,7 @@ public sealed record LlamaConfig
             NumHeads = heads,
             NumKvHeads = kvHeads,
             HeadDim = headDim,
-            RmsNormEps = config.GetDouble(d.Eps, "rms_norm_eps"),
+            RmsNormEps = config.GetPositiveDouble(d.Eps, "rms_norm_eps"),
             MaxPositionEmbeddings = maxPos,
             Rope = RopeParameters.FromConfig(config, headDim, maxPos),
             HiddenAct = act,
@@ -153,7 +155,7 @@ public sealed record LlamaConfig
         if (type == "qwen2" && !config.GetBool(false, "use_sliding_window")) window = null;
         if (type == "gemma") window = null;
         var explicitTypes = ReadLayerTypes(config);
-        var result = new List<int?>(layers);
+        var result = new List<int?>();
         int maxWindowLayers = config.GetInt(28, "max_window_layers");
         for (int i = 0; i < layers; i++)
         {
@@ -190,6 +192,8 @@ public sealed record LlamaConfig
         }
 
         if (HeadDim % 2 != 0) throw config.Error($"head_dim ({HeadDim}) must be even for rotary embeddings");
+        ConfigLimits.TokenIds(config.Path, "eos_token_id", EosTokenIds);
+        if (BosTokenId is int bos) ConfigLimits.TokenIds(config.Path, "bos_token_id", [bos]);
     }
 
     private sealed record Defaults(

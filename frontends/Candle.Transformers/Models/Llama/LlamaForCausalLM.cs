@@ -12,10 +12,16 @@ namespace Candle.Transformers.Models.Llama;
 public sealed class LlamaForCausalLM : CausalLanguageModel
 {
     /// <summary>Builds the model from a config and a checkpoint.</summary>
-    public LlamaForCausalLM(HfConfig config, CheckpointWeights weights)
+    /// <param name="config">The config.</param>
+    /// <param name="weights">The checkpoint.</param>
+    /// <param name="allowUnusedTensors">Accept a checkpoint with more layers than the config declares.</param>
+    /// <exception cref="InvalidDataException">The config is invalid or its layer count differs from the checkpoint's; the message names the file and key.</exception>
+    public LlamaForCausalLM(HfConfig config, CheckpointWeights weights, bool allowUnusedTensors = false)
         : base(config, weights)
     {
         Settings = LlamaConfig.FromHf(config);
+        CheckpointLayers.Check(config.Path, "num_hidden_layers", Settings.NumLayers,
+            i => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"model.layers.{i}.input_layernorm.weight"), weights.Contains, allowUnusedTensors);
         Model = RegisterModule("model", new LlamaModel(weights, "model", Settings));
         if (!Settings.TieWordEmbeddings)
         {
@@ -56,7 +62,7 @@ public sealed class LlamaForCausalLM : CausalLanguageModel
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(options);
         string location = Path.GetDirectoryName(config.Path) is { Length: > 0 } d ? d : config.Path;
-        return new LlamaForCausalLM(config, new CheckpointWeights(weights, options.DType, location));
+        return new LlamaForCausalLM(config, new CheckpointWeights(weights, options.DType, location), options.AllowUnusedTensors);
     }
 
     /// <inheritdoc/>

@@ -68,7 +68,7 @@ public sealed record VitConfig
             NumAttentionHeads = config.GetInt(12, "num_attention_heads"),
             IntermediateSize = config.GetInt(3072, "intermediate_size"),
             HiddenAct = config.GetString("hidden_act") ?? "gelu",
-            LayerNormEps = config.GetDouble(1e-12, "layer_norm_eps"),
+            LayerNormEps = config.GetPositiveDouble(1e-12, "layer_norm_eps"),
             ImageSize = config.GetInt(224, "image_size"),
             PatchSize = config.GetInt(16, "patch_size"),
             NumChannels = config.GetInt(3, "num_channels"),
@@ -86,7 +86,7 @@ public sealed record VitConfig
     public void Validate(string source = "VitConfig")
     {
         BertConfig.Positive(source, "hidden_size", HiddenSize);
-        BertConfig.Positive(source, "num_hidden_layers", NumHiddenLayers, allowZero: true);
+        ConfigLimits.Layers(source, "num_hidden_layers", NumHiddenLayers, minimum: 0);
         BertConfig.Positive(source, "num_attention_heads", NumAttentionHeads);
         BertConfig.Positive(source, "intermediate_size", IntermediateSize);
         BertConfig.Positive(source, "image_size", ImageSize);

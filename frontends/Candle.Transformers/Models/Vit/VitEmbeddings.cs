@@ -12,7 +12,7 @@ public sealed class VitEmbeddings : Module<Tensor, Tensor>
     public VitEmbeddings(VitConfig config, DType dtype = DType.F32)
     {
         ArgumentNullException.ThrowIfNull(config);
-        ClsToken = RegisterParameter("cls_token", HostTensor.Zeros(dtype, 1, 1, config.HiddenSize));
+        ClsToken = RegisterParameter("cls_token", Init.Constant(dtype, 0.0, 1, 1, config.HiddenSize));
         PositionEmbeddings = RegisterParameter("position_embeddings", Init.Normal(dtype, 0, 0.02, 1, config.NumPatches + 1, config.HiddenSize));
         PatchEmbeddings = RegisterModule("patch_embeddings", new VitPatchEmbeddings(config, dtype));
     }

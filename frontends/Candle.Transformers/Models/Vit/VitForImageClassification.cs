@@ -42,7 +42,10 @@ public sealed class VitForImageClassification : Module, IPretrainedModel
         ArgumentNullException.ThrowIfNull(weights);
         options ??= ModelLoadOptions.Default;
         VitForImageClassification model;
-        using (Init.SkipInit()) model = new VitForImageClassification(VitConfig.FromHf(config), options.DType, config);
+        var settings = VitConfig.FromHf(config);
+        Common.CheckpointLayers.Check(config.Path, "num_hidden_layers", settings.NumHiddenLayers,
+            i => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"vit.encoder.layer.{i}.layernorm_before.weight"), weights.Contains, options.AllowUnusedTensors);
+        using (Init.SkipInit()) model = new VitForImageClassification(settings, options.DType, config);
         model.LoadStateDict(n => weights.Contains(n) ? weights.Get(n) : null, strict: true, castFloats: true);
         return model;
     }

@@ -62,7 +62,10 @@ public sealed class VitModel : Module, IPretrainedModel
         options ??= ModelLoadOptions.Default;
         var lookup = new CheckpointLookup(weights, "embeddings.cls_token", "", "vit.");
         VitModel model;
-        using (Init.SkipInit()) model = new VitModel(VitConfig.FromHf(config), lookup.Contains("pooler.dense.weight"), options.DType, config);
+        var settings = VitConfig.FromHf(config);
+        Common.CheckpointLayers.Check(config.Path, "num_hidden_layers", settings.NumHiddenLayers,
+            i => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"encoder.layer.{i}.layernorm_before.weight"), lookup.Contains, options.AllowUnusedTensors);
+        using (Init.SkipInit()) model = new VitModel(settings, lookup.Contains("pooler.dense.weight"), options.DType, config);
         model.LoadStateDict(lookup.Get, strict: true, castFloats: true);
         return model;
     }

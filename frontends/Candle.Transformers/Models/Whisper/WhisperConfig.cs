@@ -89,10 +89,10 @@ public sealed record WhisperConfig
         BertConfig.Positive(source, "vocab_size", VocabSize);
         BertConfig.Positive(source, "num_mel_bins", NumMelBins);
         BertConfig.Positive(source, "d_model", DModel);
-        BertConfig.Positive(source, "encoder_layers", EncoderLayers, allowZero: true);
+        ConfigLimits.Layers(source, "encoder_layers", EncoderLayers, minimum: 0);
         BertConfig.Positive(source, "encoder_attention_heads", EncoderAttentionHeads);
         BertConfig.Positive(source, "encoder_ffn_dim", EncoderFfnDim);
-        BertConfig.Positive(source, "decoder_layers", DecoderLayers, allowZero: true);
+        ConfigLimits.Layers(source, "decoder_layers", DecoderLayers, minimum: 0);
         BertConfig.Positive(source, "decoder_attention_heads", DecoderAttentionHeads);
         BertConfig.Positive(source, "decoder_ffn_dim", DecoderFfnDim);
         BertConfig.Positive(source, "max_source_positions", MaxSourcePositions);
@@ -108,5 +108,7 @@ public sealed record WhisperConfig
         }
 
         Activations.Check(ActivationFunction, source, "activation_function");
+        ConfigLimits.TokenIds(source, "eos_token_id", EosTokenIds);
+        ConfigLimits.TokenIds(source, "decoder_start_token_id", [DecoderStartTokenId]);
     }
 }

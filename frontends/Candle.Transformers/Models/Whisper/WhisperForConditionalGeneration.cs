@@ -58,7 +58,13 @@ public sealed class WhisperForConditionalGeneration : Module, IPretrainedModel
         options ??= ModelLoadOptions.Default;
         bool tied = config.GetBool(true, "tie_word_embeddings") || !weights.Contains("proj_out.weight");
         WhisperForConditionalGeneration model;
-        using (Init.SkipInit()) model = new WhisperForConditionalGeneration(WhisperConfig.FromHf(config), tied, options.DType, config);
+        var settings = WhisperConfig.FromHf(config);
+        bool Has(string n) => weights.Contains("model." + n) || weights.Contains(n);
+        Common.CheckpointLayers.Check(config.Path, "encoder_layers", settings.EncoderLayers,
+            i => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"encoder.layers.{i}.self_attn_layer_norm.weight"), Has, options.AllowUnusedTensors);
+        Common.CheckpointLayers.Check(config.Path, "decoder_layers", settings.DecoderLayers,
+            i => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"decoder.layers.{i}.self_attn_layer_norm.weight"), Has, options.AllowUnusedTensors);
+        using (Init.SkipInit()) model = new WhisperForConditionalGeneration(settings, tied, options.DType, config);
         model.LoadStateDict(
             n => weights.Contains(n) ? weights.Get(n)
                 : n.StartsWith("model.", StringComparison.Ordinal) && weights.Contains(n["model.".Length..]) ? weights.Get(n["model.".Length..]) : null,

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Candle.Runtime.Tensors;
 using Candle.Runtime.Weights.SafeTensors;
 
@@ -130,6 +131,13 @@ public sealed class GgufLlamaCheckpoint : ISafeTensorsSource
     {
         string gguf = GgufName(name);
         var tensor = File.Dequantize(gguf);
+        int bad = FirstNonFinite(tensor.AsSpan<float>());
+        if (bad >= 0)
+        {
+            throw new GgufFormatException(File.Path, gguf, null,
+                string.Create(CultureInfo.InvariantCulture, $"element {bad} dequantizes to {tensor.AsSpan<float>()[bad]} (a NaN or infinite value or scale)"));
+        }
+
         int heads = PermutationHeads(name);
         if (heads == 0)
         {
@@ -149,6 +157,16 @@ public sealed class GgufLlamaCheckpoint : ISafeTensorsSource
         {
             File.Dispose();
         }
+    }
+
+    private static int FirstNonFinite(ReadOnlySpan<float> values)
+    {
+        for (int i = 0; i < values.Length; i++)
+        {
+            if (!float.IsFinite(values[i])) return i;
+        }
+
+        return -1;
     }
 
     private int PermutationHeads(string hfName) =>

@@ -1,0 +1,176 @@
+using Candle.Compiler.Ir;
+using Candle.Runtime;
+using Candle.Runtime.Plans;
+using Candle.Runtime.Tensors;
+using Candle.Tests;
+using CsCheck;
+using static Candle.Compiler.Ir.IrBuilder;
+
+namespace Candle.Compiler.Tests.Cpu;
+
+/// <summary>
+/// Standing fuzz tests of plan-file consumers (<see cref="Plan.Load(string)"/> and running the loaded plan): random
+/// byte edits and truncations of a real plan file, and random edits of its records re-saved with valid hashes, end in
+/// a <see cref="PlanFormatException"/> naming the file, or in a plan whose outputs equal the original's (or a clear
+/// argument error at the call), within a memory bound. Fixed seed by default; CANDLE_FUZZ_ITERATIONS=N runs longer.
+/// </summary>
+public sealed class PlanFileFuzzTests : IDisposable
+{
+    private const long AllocationBound = 256L << 20;
+    private static readonly Lazy<Plan> Original = new(Build);
+    private readonly string _dir = Directory.CreateTempSubdirectory("candle-plan-fuzz-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static Plan Build()
+    {
+        var rng = new Random(11);
+        var n = Dim.Sym("n");
+        var x = Input("x", DType.F32, new Shape(n, 8));
+        var y = Softmax(Unary(Op.Tanh, Linear(x, ModelTests.Weight(rng, "w", 8, 8), ModelTests.Weight(rng, "b", 8))), -1);
+        return CandleCompiler.Compile(new Graph([x], [Concat([y, Unary(Op.Exp, x)], 0)], ["z"]));
+    }
+
+    private static HostTensor[] Inputs => [CpuHarness.Random(new Random(3), DType.F32, [5, 8])];
+
+    /// <summary>
+    /// Loads and runs; the result is a clear exception or the original's outputs (any outputs after an edit that keeps
+    /// the plan valid but changes what it computes: the hashes and a signature, not the verifier, vouch for intent).
+    /// </summary>
+    private static void LoadAndCheck(string path, bool semantic)
+    {
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        try
+        {
+            using var plan = Plan.Load(path);
+            HostTensor[] got;
+            try
+            {
+                got = plan.Run(Inputs);
+            }
+            catch (ArgumentException)
+            {
+                return;
+            }
+
+            if (semantic) return;
+            var want = Original.Value.Run(Inputs);
+            Assert.Equal(want.Length, got.Length);
+            for (int i = 0; i < want.Length; i++) Assert.True(want[i].Data.Span.SequenceEqual(got[i].Data.Span), "a loaded plan computed something else");
+        }
+        catch (PlanFormatException e)
+        {
+            // Load errors name the file; an error found when the plan binds its sizes names the step or buffer.
+            Assert.True(e.Message.Contains(path, StringComparison.Ordinal) || e.Message.StartsWith("plan ", StringComparison.Ordinal), e.Message);
+            Assert.DoesNotContain('\n', e.Message);
+        }
+        finally
+        {
+            long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            Assert.True(allocated < AllocationBound, $"allocated {allocated} bytes");
+        }
+    }
+
+    [Fact]
+    public void Byte_edits_and_truncations_are_rejected_before_loading()
+    {
+        string clean = Path.Combine(_dir, "clean.plan");
+        Original.Value.Save(clean);
+        byte[] bytes = File.ReadAllBytes(clean);
+        var edit = Gen.Select(Gen.Int[0, bytes.Length - 1], Gen.Byte[1, 255]);
+        Gen.Select(edit.Array[1, 4], Gen.Int[0, 8]).Sample(
+            (edits, cut) =>
+            {
+                var copy = (byte[])bytes.Clone();
+                foreach (var (at, mask) in edits) copy[at] ^= mask;
+                if (cut == 0) copy = copy[..(copy.Length * edits[0].Item1 / bytes.Length)];
+                string path = Path.Combine(_dir, Guid.NewGuid().ToString("N") + ".plan");
+                File.WriteAllBytes(path, copy);
+                var e = Assert.Throws<PlanFormatException>(() => Plan.Load(path));
+                Assert.Contains(path, e.Message, StringComparison.Ordinal);
+                File.Delete(path);
+            },
+            seed: FuzzSettings.Seed,
+            iter: FuzzSettings.Iterations(60),
+            threads: 1);
+    }
+
+    [Fact]
+    public void Record_edits_with_valid_hashes_are_rejected_or_harmless()
+    {
+        var plan = Original.Value;
+        var def = plan.Definition;
+        var gen = Gen.Select(Gen.Int[0, 7], Gen.Int[0, 1000], Gen.OneOf<long>(-1, 0, 1, 2, 3, 7, 64, 1 << 20, int.MaxValue, long.MaxValue, long.MinValue));
+        gen.Array[1, 3].Sample(
+            edits =>
+            {
+                var d = def;
+                foreach (var (what, pick, value) in edits) d = Edit(d, what, pick, value);
+                bool semantic = edits.Any(e => e.Item1 is 2 or 6 or 7);
+                string path = Path.Combine(_dir, Guid.NewGuid().ToString("N") + ".plan");
+                PlanFile.Write(d, plan.KernelAssemblyBytes, plan.KernelDump, plan.Weights, path, null);
+                LoadAndCheck(path, semantic);
+                File.Delete(path);
+            },
+            seed: FuzzSettings.Seed,
+            iter: FuzzSettings.Iterations(60),
+            threads: 1);
+    }
+
+    /// <summary>One edit of a record the verifier is responsible for (never an arena size or a generated kernel's arguments).</summary>
+    private static PlanDefinition Edit(PlanDefinition d, int what, int pick, long value)
+    {
+        int v = (int)Math.Clamp(value, int.MinValue, int.MaxValue);
+        switch (what)
+        {
+            case 0:
+                return d with { Threads = v };
+            case 1:
+            {
+                var buffers = d.Buffers.ToList();
+                int i = pick % buffers.Count;
+                buffers[i] = buffers[i] with { Index = v };
+                return d with { Buffers = buffers };
+            }
+
+            case 2:
+            {
+                var buffers = d.Buffers.ToList();
+                int i = pick % buffers.Count;
+                buffers[i] = buffers[i] with { FirstStep = v, LastStep = pick };
+                return d with { Buffers = buffers };
+            }
+
+            case 3:
+                return d with { Outputs = [.. d.Outputs.Select(o => o with { Buffer = v })] };
+            case 4:
+                return d with { Inputs = [.. d.Inputs.Select(o => o with { Buffer = v })] };
+            case 5:
+            {
+                var steps = d.Steps.ToList();
+                int i = pick % steps.Count;
+                string[] names = ["rt:nope", "gen:", "gen:k0$", "rt:copy@gen:x", "Candle.Generated.Kernels", "rt:", "gen:k0_missing"];
+                steps[i] = steps[i] with { Kernel = names[pick % names.Length] };
+                return d with { Steps = steps };
+            }
+
+            case 6:
+            {
+                var steps = d.Steps.ToList();
+                int i = steps.FindIndex(s => s.Kernel == "rt:copy");
+                var args = steps[i].Args.ToArray();
+                args[pick % args.Length] = DimExpr.Const(value);
+                steps[i] = steps[i] with { Args = args };
+                return d with { Steps = steps };
+            }
+
+            default:
+            {
+                var buffers = d.Buffers.ToList();
+                int i = pick % buffers.Count;
+                buffers[i] = buffers[i] with { Kind = (BufferKind)(pick % 4) };
+                return d with { Buffers = buffers };
+            }
+        }
+    }
+}
