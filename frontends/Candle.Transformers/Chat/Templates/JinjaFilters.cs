@@ -58,7 +58,7 @@ internal static class JinjaFilters
             ["float"] = (_, v, a) => ToFloat(v, a),
             ["abs"] = (_, v, _) => v switch
             {
-                long l => Math.Abs(l),
+                long l => (object)Math.Abs(l),
                 double d => Math.Abs(d),
                 bool b => b ? 1L : 0L,
                 _ => throw new TemplateException($"bad operand type for abs(): '{PyOps.TypeName(v)}'"),
@@ -132,8 +132,7 @@ internal static class JinjaFilters
             keySep = seps[1] as string;
         }
 
-        if (PyOps.Truthy(a.Get(-1, "ensure_ascii", false))) throw new TemplateException("tojson: ensure_ascii=True is not supported");
-        return JinjaJson.Dumps(v, indent, itemSep, keySep, PyOps.Truthy(a.Get(-1, "sort_keys", false)));
+        return JinjaJson.Dumps(v, indent, itemSep, keySep, PyOps.Truthy(a.Get(-1, "sort_keys", false)), PyOps.Truthy(a.Get(-1, "ensure_ascii", false)));
     }
 
     private static object? Default(JinjaInterpreter i, object? v, JinjaArgs a)
@@ -181,7 +180,7 @@ internal static class JinjaFilters
     private static int SortCompare(object? a, object? b, bool caseSensitive)
     {
         if (!caseSensitive && a is string sa && b is string sb) return string.CompareOrdinal(sa.ToLowerInvariant(), sb.ToLowerInvariant());
-        return PyOps.Compare(a, b);
+        return PyOps.Equal(a, b) ? 0 : PyOps.Compare(a, b);
     }
 
     private static object? Sort(JinjaInterpreter i, object? v, JinjaArgs a)

@@ -43,13 +43,13 @@ internal static class JinjaJson
     }
 
     /// <summary>Python's <c>json.dumps</c> with <c>ensure_ascii=False</c>.</summary>
-    public static string Dumps(object? value, int? indent, string? itemSeparator, string? keySeparator, bool sortKeys)
+    public static string Dumps(object? value, int? indent, string? itemSeparator, string? keySeparator, bool sortKeys, bool ensureAscii = false)
     {
         string itemSep = itemSeparator ?? (indent is null ? ", " : ",");
         string keySep = keySeparator ?? ": ";
         var sb = new StringBuilder();
         Write(sb, value, indent, itemSep, keySep, sortKeys, 0);
-        return sb.ToString();
+        return ensureAscii ? EscapeNonAscii(sb.ToString()) : sb.ToString();
     }
 
     private static void Write(StringBuilder sb, object? v, int? indent, string itemSep, string keySep, bool sortKeys, int depth)
@@ -119,6 +119,18 @@ internal static class JinjaJson
         double d => PyOps.FloatRepr(d),
         _ => throw new TemplateException($"keys must be str, int, float, bool or None, not {PyOps.TypeName(key)}"),
     };
+
+    private static string EscapeNonAscii(string json)
+    {
+        var sb = new StringBuilder(json.Length);
+        foreach (char c in json)
+        {
+            if (c < 0x80) sb.Append(c);
+            else sb.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
+        }
+
+        return sb.ToString();
+    }
 
     private static void NewLine(StringBuilder sb, int? indent, int depth)
     {

@@ -230,6 +230,14 @@ internal static partial class JinjaLexer
         int start = pos;
         while (pos < s.Length && (char.IsAsciiDigit(s[pos]) || s[pos] == '_')) pos++;
         bool isFloat = false;
+        // As Jinja's float pattern (?<!\.): right after a dot (x.0.1) a number is an integer index.
+        bool afterDot = start > 0 && s[start - 1] == '.';
+        if (afterDot)
+        {
+            tokens.Add(new JinjaToken(JinjaTokenKind.Integer, s[start..pos].Replace("_", string.Empty, StringComparison.Ordinal), line));
+            return pos;
+        }
+
         if (pos + 1 < s.Length && s[pos] == '.' && char.IsAsciiDigit(s[pos + 1]))
         {
             isFloat = true;

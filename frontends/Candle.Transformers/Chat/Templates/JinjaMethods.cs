@@ -344,7 +344,7 @@ internal static class JinjaMethods
                 if (i >= s.Length) break;
                 if (maxsplit >= 0 && result.Count >= maxsplit)
                 {
-                    result.Add(s[i..].TrimEnd());
+                    result.Add(s[i..]);
                     break;
                 }
 

@@ -24,7 +24,7 @@ internal static class JinjaTests
             ["mapping"] = (_, v, _) => v is JinjaDict,
             ["iterable"] = (_, v, _) => v is string or IReadOnlyList<object?> or JinjaDict or JinjaUndefined,
             ["sequence"] = (_, v, _) => v is string or IReadOnlyList<object?> or JinjaDict,
-            ["callable"] = (_, v, _) => v is IJinjaCallable,
+            ["callable"] = (_, v, _) => v is IJinjaCallable or JinjaUndefined,
             ["sameas"] = (_, v, a) => SameAs(v, a.Get(0, "other")),
             ["escaped"] = (_, _, _) => false,
             ["odd"] = (_, v, _) => Int(v, "odd") % 2 != 0,

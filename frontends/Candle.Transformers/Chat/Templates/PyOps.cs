@@ -62,7 +62,7 @@ internal static class PyOps
         switch (v)
         {
             case null: sb.Append("None"); break;
-            case JinjaUndefined: break;
+            case JinjaUndefined: sb.Append("Undefined"); break;
             case bool b: sb.Append(b ? "True" : "False"); break;
             case long l: sb.Append(l.ToString(CultureInfo.InvariantCulture)); break;
             case double d: sb.Append(FloatRepr(d)); break;
@@ -280,7 +280,7 @@ internal static class PyOps
         ThrowIfUndefined(a, b);
         if (IsNumber(a) && IsNumber(b))
         {
-            return a is double || b is double ? ToDouble(a) + ToDouble(b) : ToLong(a) + ToLong(b);
+            return a is double || b is double ? (object)(ToDouble(a) + ToDouble(b)) : ToLong(a) + ToLong(b);
         }
 
         if (a is string sa && b is string sb) return sa + sb;
@@ -294,7 +294,7 @@ internal static class PyOps
         ThrowIfUndefined(a, b);
         if (IsNumber(a) && IsNumber(b))
         {
-            return a is double || b is double ? ToDouble(a) - ToDouble(b) : ToLong(a) - ToLong(b);
+            return a is double || b is double ? (object)(ToDouble(a) - ToDouble(b)) : ToLong(a) - ToLong(b);
         }
 
         throw Unsupported("-", a, b);
@@ -305,7 +305,7 @@ internal static class PyOps
         ThrowIfUndefined(a, b);
         if (IsNumber(a) && IsNumber(b))
         {
-            return a is double || b is double ? ToDouble(a) * ToDouble(b) : ToLong(a) * ToLong(b);
+            return a is double || b is double ? (object)(ToDouble(a) * ToDouble(b)) : ToLong(a) * ToLong(b);
         }
 
         if (a is string s && b is long or bool) return Repeat(s, ToLong(b));
@@ -396,7 +396,7 @@ internal static class PyOps
         ThrowIfUndefined(a, null);
         return a switch
         {
-            long l => -l,
+            long l => (object)(-l),
             double d => -d,
             bool b => b ? -1L : 0L,
             _ => throw new TemplateException($"bad operand type for unary -: '{TypeName(a)}'"),
