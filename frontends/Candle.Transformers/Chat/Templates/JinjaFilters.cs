@@ -328,7 +328,7 @@ internal static class JinjaFilters
         double scale = Math.Pow(10, precision);
         return method switch
         {
-            "common" => Math.Round(x * scale, MidpointRounding.AwayFromZero) / scale,
+            "common" => precision is >= 0 and <= 15 ? Math.Round(x, precision, MidpointRounding.ToEven) : Math.Round(x * scale, MidpointRounding.ToEven) / scale,
             "floor" => Math.Floor(x * scale) / scale,
             "ceil" => Math.Ceiling(x * scale) / scale,
             _ => throw new TemplateException("method must be common, ceil or floor"),

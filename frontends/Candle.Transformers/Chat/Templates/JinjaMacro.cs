@@ -29,7 +29,7 @@ internal sealed class JinjaMacro : IJinjaCallable
             bound[i] = true;
         }
 
-        scope.Set("varargs", args.Positional.Skip(_parameters.Count).ToList());
+        scope.Set("varargs", args.Positional.Skip(_parameters.Count).ToArray());
         var kwargs = new JinjaDict();
         foreach (var kv in args.Keywords)
         {
