@@ -17,6 +17,7 @@ public static class CandleCli
         root.Subcommands.Add(BenchCommand.Create(context));
         root.Subcommands.Add(GraphCommand.Create(context));
         root.Subcommands.Add(TemplateCommand.Create(context));
+        root.Subcommands.Add(EmbedCommand.Create(context));
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {

@@ -45,3 +45,32 @@ public sealed class TemplateCommandTests
         Assert.Contains("/no/such/case.json", stderr, StringComparison.Ordinal);
     }
 }
+
+/// <summary><c>candle embed</c> prints one embedding per input, equal to the library's.</summary>
+public sealed class EmbedCommandTests
+{
+    [Fact]
+    public void Embeds_token_ids_like_the_library()
+    {
+        string dir = Fixtures.Model("bert");
+        var (code, stdout, stderr) = CliRunner.Run("embed", dir, "--ids", "2,5,6,7,3", "--ids", "2,9,3");
+        Assert.True(code == 0, stderr);
+        var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(2, lines.Length);
+        using var e = Candle.Transformers.Embeddings.SentenceEmbedder.Load(dir, "cpu");
+        var expected = e.EmbedIds([[2, 5, 6, 7, 3], [2, 9, 3]]);
+        for (int i = 0; i < 2; i++)
+        {
+            var got = lines[i].Split(' ').Select(x => float.Parse(x, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+            Assert.Equal(expected[i], got);
+        }
+    }
+
+    [Fact]
+    public void Text_without_a_vocabulary_is_a_one_line_error()
+    {
+        var (code, _, stderr) = CliRunner.Run("embed", Fixtures.Model("bert"), "--text", "hello");
+        Assert.Equal(1, code);
+        Assert.StartsWith("error:", stderr, StringComparison.Ordinal);
+    }
+}
