@@ -27,6 +27,19 @@ public sealed record GenerationOptions
     /// <summary>Token ids that end generation (the stop token is included in the output).</summary>
     public IReadOnlyCollection<int> StopTokens { get; init; } = [];
 
+    /// <summary>
+    /// Text that ends generation as soon as the generated text contains it (needs a tokenizer). The token that
+    /// completes it is streamed and kept in <see cref="GenerationResult.GeneratedIds"/>; <see cref="GenerationResult.Text"/>
+    /// is cut before the stop string.
+    /// </summary>
+    public IReadOnlyList<string> StopStrings { get; init; } = [];
+
+    /// <summary>
+    /// Min-p sampling: after temperature, top-k and top-p, drops tokens whose probability is below
+    /// <c>MinP</c> times the most likely token's (0 keeps all), as transformers' <c>min_p</c>.
+    /// </summary>
+    public double MinP { get; init; }
+
     /// <summary>When true, the model's end-of-sequence tokens do not end generation (only <see cref="StopTokens"/> do).</summary>
     public bool IgnoreEos { get; init; }
 
@@ -38,6 +51,8 @@ public sealed record GenerationOptions
         if (!Greedy && !(Temperature > 0)) throw new ArgumentOutOfRangeException(nameof(Temperature), Temperature, "must be > 0");
         if (TopK < 0) throw new ArgumentOutOfRangeException(nameof(TopK), TopK, "must be ≥ 0");
         if (!(TopP > 0 && TopP <= 1)) throw new ArgumentOutOfRangeException(nameof(TopP), TopP, "must be in (0, 1]");
+        if (!(MinP >= 0 && MinP <= 1)) throw new ArgumentOutOfRangeException(nameof(MinP), MinP, "must be in [0, 1]");
+        if (StopStrings.Any(string.IsNullOrEmpty)) throw new ArgumentException("stop strings must not be empty", nameof(StopStrings));
         if (!(RepetitionPenalty > 0)) throw new ArgumentOutOfRangeException(nameof(RepetitionPenalty), RepetitionPenalty, "must be > 0");
     }
 }

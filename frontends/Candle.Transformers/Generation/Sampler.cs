@@ -69,6 +69,16 @@ public sealed class Sampler
             total = probs.Take(keep).Sum();
         }
 
+        if (_options.MinP > 0)
+        {
+            // probs[0] is the most likely token's weight (exp(0) = 1 before normalization).
+            double floor = _options.MinP * probs[0];
+            int cut = 1;
+            while (cut < keep && probs[cut] >= floor) cut++;
+            keep = cut;
+            total = probs.Take(keep).Sum();
+        }
+
         double u = NextDouble() * total;
         for (int r = 0; r < keep; r++)
         {

@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
 using Candle.Compiler.Backends;
 using Candle.Runtime.Tensors;
 using Candle.Transformers.Models;
@@ -70,6 +72,62 @@ public sealed class TextGenerator : IDisposable
         return Generate([.. tokenizer.EncodeToIds(prompt)], options, onToken, cancellationToken);
     }
 
+    /// <summary>Tokenizes <paramref name="prompt"/> and streams the generated tokens as they are chosen.</summary>
+    /// <exception cref="InvalidOperationException">The generator has no tokenizer.</exception>
+    public IAsyncEnumerable<GeneratedToken> GenerateAsync(string prompt, GenerationOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(prompt);
+        var tokenizer = Tokenizer ?? throw new InvalidOperationException("this generator has no tokenizer; pass token ids instead of text");
+        return GenerateAsync([.. tokenizer.EncodeToIds(prompt)], options, cancellationToken);
+    }
+
+    /// <summary>
+    /// Streams the continuation of <paramref name="promptIds"/>: generation runs on a worker thread and each token
+    /// is yielded as soon as it is chosen. Cancelling stops generation after the current token and the enumeration
+    /// throws <see cref="OperationCanceledException"/>. One generation at a time per generator.
+    /// </summary>
+    public async IAsyncEnumerable<GeneratedToken> GenerateAsync(IReadOnlyList<int> promptIds, GenerationOptions options, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(promptIds);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        // A one-slot channel: the worker waits for the reader, so generation runs at most one token ahead of the
+        // consumer and stops soon after the consumer cancels or stops reading.
+        var channel = Channel.CreateBounded<GeneratedToken>(new BoundedChannelOptions(1) { SingleReader = true, SingleWriter = true, FullMode = BoundedChannelFullMode.Wait });
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var worker = Task.Run(
+            () =>
+            {
+                try
+                {
+                    Generate(promptIds, options, t => channel.Writer.WriteAsync(t, stop.Token).AsTask().GetAwaiter().GetResult(), stop.Token);
+                    channel.Writer.TryComplete();
+                }
+                catch (Exception e)
+                {
+                    channel.Writer.TryComplete(e);
+                }
+            },
+            CancellationToken.None);
+        try
+        {
+            while (await channel.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                while (channel.Reader.TryRead(out var token))
+                {
+                    yield return token;
+                }
+            }
+        }
+        finally
+        {
+            await stop.CancelAsync().ConfigureAwait(false);
+            await worker.ConfigureAwait(false);
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+    }
+
     /// <summary>Generates a continuation of <paramref name="promptIds"/>.</summary>
     /// <param name="promptIds">The prompt token ids (at least one).</param>
     /// <param name="options">Sampling, stop tokens, seed and the token budget.</param>
@@ -115,6 +173,12 @@ public sealed class TextGenerator : IDisposable
                 break;
             }
 
+            if (options.StopStrings.Count > 0 && Tokenizer is not null && StopStringIndex(Tokenizer.Decode(generated) ?? string.Empty, options.StopStrings) >= 0)
+            {
+                reason = FinishReason.Stop;
+                break;
+            }
+
             if (generated.Count >= options.MaxNewTokens)
             {
                 reason = FinishReason.Length;
@@ -139,7 +203,7 @@ public sealed class TextGenerator : IDisposable
             steps++;
         }
 
-        return Result(promptIds, generated, reason, prefillTime, decodeTime, steps);
+        return Result(promptIds, generated, reason, prefillTime, decodeTime, steps, options.StopStrings);
     }
 
     /// <summary>
@@ -218,11 +282,30 @@ public sealed class TextGenerator : IDisposable
         }
     }
 
-    private GenerationResult Result(IReadOnlyList<int> prompt, List<int> generated, FinishReason reason, TimeSpan prefill, TimeSpan decode, int steps) => new()
+    private static int StopStringIndex(string text, IReadOnlyList<string> stopStrings)
+    {
+        int best = -1;
+        foreach (string stop in stopStrings)
+        {
+            int i = text.IndexOf(stop, StringComparison.Ordinal);
+            if (i >= 0 && (best < 0 || i < best)) best = i;
+        }
+
+        return best;
+    }
+
+    private static string CutAtStopString(string text, IReadOnlyList<string>? stopStrings)
+    {
+        if (stopStrings is null || stopStrings.Count == 0) return text;
+        int i = StopStringIndex(text, stopStrings);
+        return i >= 0 ? text[..i] : text;
+    }
+
+    private GenerationResult Result(IReadOnlyList<int> prompt, List<int> generated, FinishReason reason, TimeSpan prefill, TimeSpan decode, int steps, IReadOnlyList<string>? stopStrings = null) => new()
     {
         PromptIds = [.. prompt],
         GeneratedIds = generated,
-        Text = Tokenizer?.Decode(generated),
+        Text = Tokenizer is null ? null : CutAtStopString(Tokenizer.Decode(generated) ?? string.Empty, stopStrings),
         FinishReason = reason,
         PrefillTime = prefill,
         DecodeTime = decode,

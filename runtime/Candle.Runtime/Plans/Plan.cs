@@ -194,6 +194,44 @@ public sealed class Plan : IExecutable
     /// <inheritdoc/>
     public IReadOnlyList<string> OutputNames => [.. Definition.Outputs.Select(i => i.Name)];
 
+    /// <summary>Name, element type and (symbolic) shape of each input, in <see cref="InputNames"/> order.</summary>
+    public IReadOnlyList<PlanIOMetadata> InputMetadata => [.. Definition.Inputs.Select(i => new PlanIOMetadata(i.Name, i.DType, i.Shape))];
+
+    /// <summary>Name, element type and (symbolic) shape of each output, in <see cref="OutputNames"/> order.</summary>
+    public IReadOnlyList<PlanIOMetadata> OutputMetadata => [.. Definition.Outputs.Select(o => new PlanIOMetadata(o.Name, o.DType, o.Shape))];
+
+    /// <summary>
+    /// Runs the plan with inputs given by name and returns the outputs by name, as ONNX Runtime's
+    /// <c>InferenceSession.Run</c> does. Every input must be given, and no other name.
+    /// </summary>
+    /// <exception cref="ArgumentException">An input is missing, a name is not an input, or a tensor's dtype or shape does not fit; the message names it.</exception>
+    public IReadOnlyDictionary<string, HostTensor> Run(IReadOnlyDictionary<string, HostTensor> inputs)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        var names = InputNames;
+        foreach (string key in inputs.Keys)
+        {
+            if (!names.Contains(key))
+            {
+                throw new ArgumentException($"'{key}' is not an input of this plan; its inputs are {string.Join(", ", names.Select(n => $"'{n}'"))}", nameof(inputs));
+            }
+        }
+
+        var ordered = new HostTensor[names.Count];
+        for (int i = 0; i < names.Count; i++)
+        {
+            ordered[i] = inputs.TryGetValue(names[i], out var t) && t is not null
+                ? t
+                : throw new ArgumentException($"input '{names[i]}' is missing; the plan needs {string.Join(", ", Definition.Inputs.Select(x => $"{x.Name}: {x.DType.TorchName()}{x.ShapeText}"))}", nameof(inputs));
+        }
+
+        var outputs = Run(ordered);
+        var result = new Dictionary<string, HostTensor>(StringComparer.Ordinal);
+        var outNames = OutputNames;
+        for (int o = 0; o < outputs.Length; o++) result[outNames[o]] = outputs[o];
+        return result;
+    }
+
     /// <summary>The symbols the plan's shapes mention (resolved from the inputs at each call).</summary>
     public IReadOnlyList<string> Symbols => _symbols;
 
