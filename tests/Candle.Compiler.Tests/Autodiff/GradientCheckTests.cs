@@ -97,6 +97,12 @@ public class GradientCheckTests
             Random(r, [2, 1, 4, 3], -1, 1),
             HostTensor.FromArray(new[] { true, false, true, true, true, true, false, true }, 2, 1, 1, 4)),
         ["attention_float_mask"] = r => Check(x => Attention(x[0], x[1], x[2], x[3], scale: 0.7), Random(r, [1, 2, 3, 2], -1, 1), Random(r, [1, 2, 3, 2], -1, 1), Random(r, [1, 2, 3, 2], -1, 1), Random(r, [3, 3], -1, 1)),
+        // q, k, v as transposed views: the decomposition's kᵀ folds into one permute of k's input.
+        ["attention_transposed_inputs"] = r => Check(
+            x => Attention(Transpose(x[0], 1, 2), Transpose(x[1], 1, 2), Transpose(x[2], 1, 2), causal: true),
+            Random(r, [1, 3, 2, 2], -1, 1),
+            Random(r, [1, 3, 2, 2], -1, 1),
+            Random(r, [1, 3, 2, 2], -1, 1)),
         ["conv1d_stride_pad_dilation"] = r => Check(x => Conv(x[0], x[1], x[2], [2], [2], [2], 1), Random(r, [2, 2, 7], -1, 1), Random(r, [3, 2, 3], -1, 1), Random(r, [3], -1, 1)),
         ["conv2d_groups"] = r => Check(x => Conv(x[0], x[1], null, [1, 2], [1, 0], [1, 1], 2), Random(r, [1, 4, 4, 5], -1, 1), Random(r, [2, 2, 2, 3], -1, 1)),
         ["conv_transpose1d"] = r => Check(x => ConvTranspose(x[0], x[1], x[2], [2], [1], [1], [1], 1), Random(r, [1, 2, 4], -1, 1), Random(r, [2, 3, 3], -1, 1), Random(r, [3], -1, 1)),

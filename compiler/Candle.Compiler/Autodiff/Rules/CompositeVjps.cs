@@ -33,27 +33,53 @@ internal static class CompositeVjps
         t.Add(Op.GroupNorm, ViaPrimitives);
         t.Add(Op.Rope, ViaPrimitives);
         t.Add(Op.Attention, ViaPrimitives);
-        t.Add(Op.Fused, (n, g) =>
+        t.Add(Op.Fused, (n, g) => Through(n, inputs =>
         {
             var body = n.Attr<FusedAttrs>().Body;
-            var inlined = body.Rewrite(b => b.Op == Op.Input ? n.Inputs[body.Inputs.IndexOf(b)] : null);
-            return Through(n, inlined.Outputs[0], g);
-        });
+            return body.Rewrite(b => b.Op == Op.Input ? inputs[body.Inputs.IndexOf(b)] : null).Outputs[0];
+        }, g));
     }
 
     private static Node?[] ViaPrimitives(Node n, Node g) =>
-        Through(n, DecomposeComposites.Lower(n) ?? throw new NotSupportedException($"autodiff: {n.Op.Name()} has no primitive form"), g);
+        Through(n, inputs => DecomposeComposites.Lower(n.WithInputs([.. inputs])) ?? throw new NotSupportedException($"autodiff: {n.Op.Name()} has no primitive form"), g);
 
-    /// <summary>The gradients of <paramref name="n"/>'s inputs through <paramref name="equivalent"/>, a graph over them with n's value.</summary>
-    internal static Node?[] Through(Node n, Node equivalent, Node g)
+    private static long s_placeholders;
+
+    /// <summary>
+    /// The gradients of <paramref name="n"/>'s inputs through <paramref name="equivalent"/>, a function building a
+    /// graph with n's value from its inputs. The function is applied to placeholders (so that builder folds, such as
+    /// a permute of a permute, cannot bypass an input), differentiated, and the placeholders replaced by the inputs.
+    /// </summary>
+    internal static Node?[] Through(Node n, Func<IReadOnlyList<Node>, Node> equivalent, Node g)
     {
-        var grads = ReverseMode.Backpropagate(equivalent, g, n.Inputs);
+        long id = Interlocked.Increment(ref s_placeholders);
+        var placeholders = n.Inputs.Select((x, i) => Input($"vjp{id}.{i}", x.DType, x.Shape)).ToArray();
+        var grads = ReverseMode.Backpropagate(equivalent(placeholders), g, placeholders);
+        var map = new Dictionary<Node, Node>(ReferenceEqualityComparer.Instance);
+        for (int i = 0; i < placeholders.Length; i++) map[placeholders[i]] = n.Inputs[i];
+        var result = new Node?[grads.Length];
         for (int i = 0; i < grads.Length; i++)
         {
             // An input listed twice receives its total gradient once.
-            if (!n.Inputs[i].DType.IsFloat() || n.Inputs.IndexOf(n.Inputs[i]) != i) grads[i] = null;
+            if (grads[i] is null || !n.Inputs[i].DType.IsFloat()) continue;
+            int first = n.Inputs.IndexOf(n.Inputs[i]);
+            var gi = Substitute(grads[i]!, map);
+            result[first] = result[first] is { } acc ? Add(acc, gi) : gi;
         }
 
-        return grads;
+        return result;
+    }
+
+    private static Node Substitute(Node root, Dictionary<Node, Node> map)
+    {
+        if (map.TryGetValue(root, out var done)) return done;
+        var order = new Graph([], [root]).Nodes;
+        foreach (var node in order)
+        {
+            if (map.ContainsKey(node)) continue;
+            map[node] = node.WithInputs([.. node.Inputs.Select(i => map[i])]);
+        }
+
+        return map[root];
     }
 }

@@ -15,11 +15,11 @@ internal static class ConvolutionVjps
 {
     public static void Register(VjpTable.Registry t)
     {
-        t.Add(Op.Conv, (n, g) => CompositeVjps.Through(n, ConvOf(n), g));
-        t.Add(Op.ConvTranspose, (n, g) => CompositeVjps.Through(n, ConvTransposeOf(n), g));
-        t.Add(Op.MaxPool, (n, g) => CompositeVjps.Through(n, PoolOf(n), g));
-        t.Add(Op.AvgPool, (n, g) => CompositeVjps.Through(n, PoolOf(n), g));
-        t.Add(Op.UpsampleNearest, (n, g) => CompositeVjps.Through(n, UpsampleOf(n), g));
+        t.Add(Op.Conv, (n, g) => CompositeVjps.Through(n, x => ConvOf(n.WithInputs([.. x])), g));
+        t.Add(Op.ConvTranspose, (n, g) => CompositeVjps.Through(n, x => ConvTransposeOf(n.WithInputs([.. x])), g));
+        t.Add(Op.MaxPool, (n, g) => CompositeVjps.Through(n, x => PoolOf(n.WithInputs([.. x])), g));
+        t.Add(Op.AvgPool, (n, g) => CompositeVjps.Through(n, x => PoolOf(n.WithInputs([.. x])), g));
+        t.Add(Op.UpsampleNearest, (n, g) => CompositeVjps.Through(n, x => UpsampleOf(n.WithInputs([.. x])), g));
     }
 
     private static int C(Node n, Dim d) =>
