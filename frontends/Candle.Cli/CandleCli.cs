@@ -16,6 +16,8 @@ public static class CandleCli
         root.Subcommands.Add(GenerateCommand.Create(context));
         root.Subcommands.Add(BenchCommand.Create(context));
         root.Subcommands.Add(GraphCommand.Create(context));
+        root.Subcommands.Add(GradCommand.Create(context));
+        root.Subcommands.Add(TrainCommand.Create(context));
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
