@@ -18,6 +18,8 @@ public static class CandleCli
         root.Subcommands.Add(GraphCommand.Create(context));
         root.Subcommands.Add(TemplateCommand.Create(context));
         root.Subcommands.Add(EmbedCommand.Create(context));
+        root.Subcommands.Add(GradCommand.Create(context));
+        root.Subcommands.Add(TrainCommand.Create(context));
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {

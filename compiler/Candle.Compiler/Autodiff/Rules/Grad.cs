@@ -1,0 +1,59 @@
+using Candle.Compiler.Ir;
+using static Candle.Compiler.Ir.IrBuilder;
+
+namespace Candle.Compiler.Autodiff.Rules;
+
+/// <summary>Small graph-building helpers the rule tables share.</summary>
+internal static class Grad
+{
+    public static Node Zeros(Node like) => Full(0, like.DType, like.Shape);
+
+    public static Node Add(Node a, Node b) => Binary(Op.Add, a, b);
+
+    public static Node Sub(Node a, Node b) => Binary(Op.Sub, a, b);
+
+    public static Node Mul(Node a, Node b) => Binary(Op.Mul, a, b);
+
+    public static Node Mul(Node a, double b) => Binary(Op.Mul, a, b);
+
+    public static Node Div(Node a, Node b) => Binary(Op.Div, a, b);
+
+    public static Node Neg(Node a) => Unary(Op.Neg, a);
+
+    /// <summary>A bool mask as 0/1 of <paramref name="like"/>'s dtype.</summary>
+    public static Node AsFloat(Node mask, Node like) => Cast(mask, like.DType);
+
+    /// <summary>The shape <paramref name="x"/> has with <paramref name="axes"/> kept as size 1.</summary>
+    public static Shape KeepShape(Shape x, IEnumerable<int> axes)
+    {
+        var set = axes.ToHashSet();
+        return new Shape(x.Select((d, i) => set.Contains(i) ? Dim.One : d));
+    }
+
+    /// <summary>A reduction's gradient (or value) broadcast back over the reduced axes of <paramref name="x"/>.</summary>
+    public static Node Unreduce(Node reduced, Node x, IReadOnlyList<int> axes) =>
+        Expand(Reshape(reduced, KeepShape(x.Shape, axes)), x.Shape);
+
+    /// <summary>Sums <paramref name="g"/> over the axes where <paramref name="shape"/> has size 1 and g does not (expand's adjoint).</summary>
+    public static Node SumTo(Node g, Shape shape)
+    {
+        if (g.Shape.Equals(shape)) return g;
+        int lead = g.Shape.Rank - shape.Rank;
+        var axes = new List<int>();
+        for (int i = 0; i < g.Shape.Rank; i++)
+        {
+            if (i < lead || (shape[i - lead] == Dim.One && g.Shape[i] != Dim.One)) axes.Add(i);
+        }
+
+        var summed = axes.Count == 0 ? g : Reduce(Op.Sum, g, axes, keepDim: true);
+        return Reshape(summed, shape);
+    }
+
+    /// <summary>The number of elements a reduction over <paramref name="axes"/> of <paramref name="x"/> combines, as a scalar of x's dtype.</summary>
+    public static Node Count(Node x, IReadOnlyList<int> axes)
+    {
+        var n = axes.Aggregate(Dim.One, (p, a) => p * x.Shape[a]);
+        if (n.TryGetConstant() is long c) return Scalar(c, x.DType);
+        return Reduce(Op.Sum, Full(1, x.DType, new Shape(axes.Select(a => x.Shape[a]))));
+    }
+}
