@@ -8,6 +8,7 @@ namespace Candle.Perf;
 /// decoder layer's kernel and arena table; <c>write-tinyllama DIR LAYERS VOCAB [f32|bf16|f16]</c> writes a random TinyLlama-shaped checkpoint;
 /// <c>write-tinyllama-gguf FILE LAYERS VOCAB [q8_0|q4_0|f32|...]</c> writes the same shape as GGUF;
 /// <c>plan-aot [model-dir]</c> times loading a saved plan against compiling from scratch;
+/// <c>onnx-node-suite DIR</c> runs ONNX's backend node tests through the ONNX importer (see <see cref="OnnxSuite.OnnxNodeSuite"/>);
 /// <c>llamacpp [--quick]</c> compares Candle with llama.cpp on the same GGUF files (see <see cref="LlamaCpp.LlamaCppComparison"/>).
 /// </summary>
 public static class Program
@@ -46,6 +47,12 @@ public static class Program
         if (args is ["plan-aot", ..])
         {
             PlanAot.PlanAotReport.Run(args[1..]);
+            return;
+        }
+
+        if (args is ["onnx-node-suite", ..])
+        {
+            OnnxSuite.OnnxNodeSuite.Run(args[1..]);
             return;
         }
 
