@@ -355,7 +355,7 @@ internal static class ShapeOps
     {
         var x = n.Input(0);
         string mode = n.Attrs.String("mode", "constant");
-        if (mode != "constant") throw n.Import($"mode '{mode}' is not supported");
+        if (mode is not ("constant" or "edge" or "reflect" or "wrap")) throw n.Import($"mode '{mode}' is not supported");
         long[] pads;
         double value;
         int[] axes;
@@ -381,7 +381,27 @@ internal static class ShapeOps
         }
 
         if (pads.Length != 2 * axes.Length) throw n.Import($"pads has {pads.Length} entries for {axes.Length} axes");
-        if (pads.Any(p => p < 0 || p > int.MaxValue)) throw n.Import($"pads [{string.Join(", ", pads)}] with negative entries are not supported");
+        if (pads.Any(p => p < -int.MaxValue || p > int.MaxValue)) throw n.Import($"pads [{string.Join(", ", pads)}] are out of range");
+
+        // Negative pads crop first; edge, reflect and wrap then concatenate slices of the input per axis.
+        for (int i = 0; i < axes.Length; i++)
+        {
+            long before = pads[i], after = pads[axes.Length + i];
+            if (before >= 0 && after >= 0) continue;
+            var len = x.Shape[axes[i]].TryGetConstant() ?? throw n.Import("negative pads of a symbolic dimension are not supported");
+            long start = Math.Max(0, -before), end = len - Math.Max(0, -after);
+            if (end < start) throw n.Import($"pads [{string.Join(", ", pads)}] crop more than dimension {axes[i]} holds");
+            x = Narrow(x, axes[i], start, end - start);
+            pads[i] = Math.Max(0, before);
+            pads[axes.Length + i] = Math.Max(0, after);
+        }
+
+        if (mode != "constant")
+        {
+            for (int i = 0; i < axes.Length; i++) x = PadAxis(n, x, axes[i], (int)pads[i], (int)pads[axes.Length + i], mode);
+            return NodeImport.One(x);
+        }
+
         var torch = new int[2 * x.Shape.Rank];
         for (int i = 0; i < axes.Length; i++)
         {
@@ -391,5 +411,44 @@ internal static class ShapeOps
         }
 
         return NodeImport.One(Pad(x, torch, value));
+    }
+
+    /// <summary>Edge, reflect or wrap padding of one axis.</summary>
+    private static Node PadAxis(NodeImport n, Node x, int axis, int before, int after, string mode)
+    {
+        if (before == 0 && after == 0) return x;
+        long len = x.Shape[axis].TryGetConstant() ?? throw n.Import($"mode '{mode}' needs a constant dimension {axis}, got {x.Shape}");
+        if (len == 0) throw n.Import($"mode '{mode}' cannot pad an empty dimension {axis}");
+        if (mode == "reflect" && (before >= len || after >= len)) throw n.Import($"reflect pads ({before}, {after}) must be smaller than dimension {axis} of size {len}");
+        Node Side(int count, bool left)
+        {
+            switch (mode)
+            {
+                case "edge":
+                    var edge = Narrow(x, axis, left ? 0 : len - 1, 1);
+                    return BroadcastTo(edge, x.Shape.With(axis, count));
+                case "reflect":
+                    return Flip(Narrow(x, axis, left ? 1 : len - 1 - count, count), axis);
+                default: // wrap, possibly around more than once
+                    var parts = new List<Node>();
+                    long need = count;
+                    long at = left ? ((len - (count % len)) % len) : 0;
+                    while (need > 0)
+                    {
+                        long take = Math.Min(need, len - at);
+                        parts.Add(Narrow(x, axis, at, take));
+                        need -= take;
+                        at = 0;
+                    }
+
+                    return parts.Count == 1 ? parts[0] : Concat(parts, axis);
+            }
+        }
+
+        var pieces = new List<Node>();
+        if (before > 0) pieces.Add(Side(before, left: true));
+        pieces.Add(x);
+        if (after > 0) pieces.Add(Side(after, left: false));
+        return Concat(pieces, axis);
     }
 }
