@@ -225,6 +225,7 @@ internal static class ShapeOps
     {
         long[] starts, ends;
         long[]? axes, steps = null;
+        Dim[]? symbolicEnds = null;
         if (n.Opset < 10)
         {
             starts = n.Attrs.Ints("starts") ?? throw n.Import("needs attribute 'starts'");
@@ -234,7 +235,8 @@ internal static class ShapeOps
         else
         {
             starts = n.ConstInts(1, "starts");
-            ends = n.ConstInts(2, "ends");
+            symbolicEnds = n.KnownDims(2) is { } e && e.Any(d => !d.IsConstant) ? e : null;
+            ends = symbolicEnds is null ? n.ConstInts(2, "ends") : [.. symbolicEnds.Select(d => d.TryGetConstant() ?? long.MaxValue)];
             axes = n.HasInput(3) ? n.ConstInts(3, "axes") : null;
             steps = n.HasInput(4) ? n.ConstInts(4, "steps") : null;
         }
@@ -259,6 +261,14 @@ internal static class ShapeOps
             int axis = n.Axis(axes?[i] ?? i, x.Shape.Rank, "axes entry");
             long step = steps?[i] ?? 1;
             if (step == 0 || step > int.MaxValue || step < -int.MaxValue) throw n.Import($"step {step} is not supported");
+            if (symbolicEnds is not null && !symbolicEnds[i].IsConstant)
+            {
+                // An end that is a symbolic size (a sequence length): the slice is that many elements from a non-negative start.
+                if (step != 1 || starts[i] < 0) throw n.Import($"a symbolic end {symbolicEnds[i]} needs step 1 and a non-negative start");
+                x = Narrow(x, axis, starts[i], symbolicEnds[i] - starts[i]);
+                continue;
+            }
+
             x = SliceAxis(n, x, axis, starts[i], ends[i], (int)step);
         }
 
@@ -314,7 +324,12 @@ internal static class ShapeOps
         var index = n.Input(1);
         if (index.DType is not (DType.I64 or DType.I32)) throw n.Import($"indices must be int32 or int64, got {index.DType.TorchName()}");
         index = Cast(index, DType.I64);
-        if (NodeImport.ConstantInts(index) is { } values && x.Shape[axis].TryGetConstant() is long len)
+        var constantIndex = NodeImport.ConstantInts(index);
+        if (constantIndex is not null && constantIndex.All(v => v >= 0) && x.Shape[axis].TryGetConstant() is null)
+        {
+            // Non-negative constant indices into a symbolic dimension (the first token): nothing to wrap.
+        }
+        else if (constantIndex is { } values && x.Shape[axis].TryGetConstant() is long len)
         {
             if (values.Any(v => v < -len || v >= len)) throw n.Import($"an index is out of range for dimension {axis} of size {len}");
             if (values.Any(v => v < 0))
