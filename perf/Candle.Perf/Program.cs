@@ -9,6 +9,7 @@ namespace Candle.Perf;
 /// <c>write-tinyllama-gguf FILE LAYERS VOCAB [q8_0|q4_0|f32|...]</c> writes the same shape as GGUF;
 /// <c>plan-aot [model-dir]</c> times loading a saved plan against compiling from scratch;
 /// <c>onnx-node-suite DIR</c> runs ONNX's backend node tests through the ONNX importer (see <see cref="OnnxSuite.OnnxNodeSuite"/>);
+/// <c>onnx-models</c> times MiniLM and ResNet-18 imported from ONNX beside ONNX Runtime (see <see cref="OnnxModels.OnnxModelLatency"/>);
 /// <c>llamacpp [--quick]</c> compares Candle with llama.cpp on the same GGUF files (see <see cref="LlamaCpp.LlamaCppComparison"/>).
 /// </summary>
 public static class Program
@@ -47,6 +48,12 @@ public static class Program
         if (args is ["plan-aot", ..])
         {
             PlanAot.PlanAotReport.Run(args[1..]);
+            return;
+        }
+
+        if (args is ["onnx-models", ..])
+        {
+            OnnxModels.OnnxModelLatency.Run(args[1..]);
             return;
         }
 
