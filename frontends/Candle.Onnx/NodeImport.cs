@@ -93,15 +93,38 @@ internal sealed class NodeImport
         if (node.Op == Op.Constant)
         {
             var t = node.Attr<ConstantAttrs>().Data;
-            if (t.ElementCount > 1 << 20 || t.DType.IsFloat()) return null;
-            return t.ToInt64();
+            if (t.ElementCount > 1 << 20) return null;
+            if (!t.DType.IsFloat()) return t.ToInt64();
+            var values = new long[t.ElementCount];
+            for (long i = 0; i < values.Length; i++)
+            {
+                double d = t.GetDouble(i);
+                if (d != Math.Floor(d) || Math.Abs(d) > 1L << 53) return null;
+                values[i] = (long)d;
+            }
+
+            return values;
         }
 
-        if (node.Op == Op.Full && node.Shape.IsStatic && !node.DType.IsFloat())
+        if (node.Op == Op.Arange && node.Shape.IsStatic && node.Shape.Numel.Value <= 1 << 20)
+        {
+            var a = node.Attr<ArangeAttrs>();
+            var values = new long[node.Shape.Numel.Value];
+            for (long i = 0; i < values.Length; i++)
+            {
+                double d = a.Start + (i * a.Step);
+                if (d != Math.Floor(d)) return null;
+                values[i] = (long)d;
+            }
+
+            return values;
+        }
+
+        if (node.Op == Op.Full && node.Shape.IsStatic)
         {
             var f = node.Attr<FullAttrs>();
             long n = node.Shape.Numel.Value;
-            return n > 1 << 20 ? null : [.. Enumerable.Repeat((long)f.Value, (int)n)];
+            return n > 1 << 20 || f.Value != Math.Floor(f.Value) ? null : [.. Enumerable.Repeat((long)f.Value, (int)n)];
         }
 
         return node.Op == Op.Cast ? ConstantInts(node.Inputs[0]) : null;

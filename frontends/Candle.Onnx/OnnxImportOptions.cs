@@ -13,12 +13,13 @@ public sealed record OnnxImportOptions
     public IReadOnlyDictionary<string, HostTensor>? ConstantInputs { get; init; }
 
     /// <summary>
-    /// The inputs a caller may fix with <see cref="ConstantInputs"/> without copying much: int64 tensors of rank 0 or 1
-    /// with at most 64 elements (shapes, axes, starts and ends as graph inputs).
+    /// The inputs a caller may fix with <see cref="ConstantInputs"/> without copying much: int32 and int64 tensors of rank
+    /// 0 or 1 with at most 64 elements (shapes, axes, starts and ends as graph inputs) and tensors of one element of any type
+    /// (a Range's bounds, a Pad's value, a OneHot's depth).
     /// </summary>
     public static bool IsShapeLike(HostTensor t)
     {
         ArgumentNullException.ThrowIfNull(t);
-        return t.DType == Runtime.DType.I64 && t.Rank <= 1 && t.ElementCount <= 64;
+        return t.ElementCount == 1 && t.Rank <= 1 || t.DType is Runtime.DType.I64 or Runtime.DType.I32 && t.Rank <= 1 && t.ElementCount <= 64;
     }
 }

@@ -22,6 +22,7 @@ internal sealed class OnnxImporter
     private readonly Dictionary<string, long> _opsets = new(StringComparer.Ordinal);
 
     private readonly OnnxImportOptions _options;
+    private readonly ImportFolding _folding = new();
 
     private OnnxImporter(string file, OnnxImportOptions options)
     {
@@ -170,7 +171,8 @@ internal sealed class OnnxImporter
                 throw new OnnxImportException($"{_file}: {label}: output '{name}' would have shape {produced.Shape} ({count} elements, at most {MaxElements})");
             }
 
-            if (!_values.TryAdd(name, results[i])) throw new OnnxFormatException($"{_file}: {label}: output '{name}' is already defined");
+            var value = results[i].Node is { } computed && results[i].Known is null ? results[i] with { Node = _folding.Fold(computed) } : results[i];
+            if (!_values.TryAdd(name, value)) throw new OnnxFormatException($"{_file}: {label}: output '{name}' is already defined");
         }
     }
 }

@@ -10,6 +10,8 @@ namespace Candle.Perf;
 /// <c>gemv-compare [rounds]</c> alternates decode's one-row product over the stored and the packed weight;
 /// <c>bf16-panels [rounds]</c> compares products over float32 and bfloat16 panels of one bfloat16 weight;
 /// <c>plan-aot [model-dir]</c> times loading a saved plan against compiling from scratch;
+/// <c>onnx-node-suite DIR</c> runs ONNX's backend node tests through the ONNX importer (see <see cref="OnnxSuite.OnnxNodeSuite"/>);
+/// <c>onnx-models</c> times MiniLM and ResNet-18 imported from ONNX beside ONNX Runtime (see <see cref="OnnxModels.OnnxModelLatency"/>);
 /// <c>llamacpp [--quick]</c> compares Candle with llama.cpp on the same GGUF files (see <see cref="LlamaCpp.LlamaCppComparison"/>).
 /// </summary>
 public static class Program
@@ -60,6 +62,18 @@ public static class Program
         if (args is ["bf16-panels", .. var bfRounds] && bfRounds.Length <= 1)
         {
             Gemm.Bf16PanelComparison.Run(bfRounds is [var r] ? int.Parse(r, System.Globalization.CultureInfo.InvariantCulture) : 100);
+            return;
+        }
+
+        if (args is ["onnx-models", ..])
+        {
+            OnnxModels.OnnxModelLatency.Run(args[1..]);
+            return;
+        }
+
+        if (args is ["onnx-node-suite", ..])
+        {
+            OnnxSuite.OnnxNodeSuite.Run(args[1..]);
             return;
         }
 

@@ -35,37 +35,9 @@ internal static class OnnxFiles
             foreach (string name in file.Names) given[name] = file.Get(name).Clone();
         }
 
-        var declared = OnnxModelInfo.Read(modelPath).Inputs;
-        foreach (var input in declared)
-        {
-            if (!given.ContainsKey(input.Name))
-            {
-                throw new ArgumentException($"{inputsPath}: missing input '{input.Name}' ({input}); the file has {(given.Count == 0 ? "no tensors" : string.Join(", ", given.Keys))}");
-            }
-        }
-
-        // Small int64 inputs (shapes, axes) are fixed at import so that the shape computations reading them fold.
-        var fixedInputs = declared.Select(d => d.Name).Where(n => OnnxImportOptions.IsShapeLike(given[n])).ToDictionary(n => n, n => given[n], StringComparer.Ordinal);
-        var graph = OnnxModel.Load(modelPath, new OnnxImportOptions { ConstantInputs = fixedInputs }).Graph;
-
-        var args = new List<HostTensor>();
-        foreach (var input in graph.Inputs)
-        {
-            string name = input.Attr<InputAttrs>().Name;
-            var t = given[name];
-            if (t.DType != input.DType) throw new ArgumentException($"{inputsPath}: input '{name}' is {t.DType.TorchName()}, but the model declares {input.TypeString}");
-            if (t.Rank != input.Shape.Rank || input.Shape.Where((d, i) => d.IsConstant && d.Value != t.Shape[i]).Any())
-            {
-                throw new ArgumentException($"{inputsPath}: input '{name}' has shape [{string.Join(", ", t.Shape)}], but the model declares {input.TypeString}");
-            }
-
-            args.Add(t);
-        }
-
-        using var exe = backend.Compile(graph, CompileOptions.Default);
-        var results = exe.Run(args);
-        SafeTensorsWriter.Write(outPath, graph.OutputNames.Zip(results, (n, r) => new KeyValuePair<string, HostTensor>(n, r)));
-        ctx.Out.WriteLine($"wrote {string.Join(", ", graph.OutputNames.Zip(results, (n, r) => $"{n} {r.DType.TorchName()}[{string.Join(", ", r.Shape)}]"))} to {outPath}");
+        var results = OnnxEvaluation.Run(modelPath, given, backend, CompileOptions.Default, inputsPath);
+        SafeTensorsWriter.Write(outPath, results);
+        ctx.Out.WriteLine($"wrote {string.Join(", ", results.Select(r => $"{r.Key} {r.Value.DType.TorchName()}[{string.Join(", ", r.Value.Shape)}]"))} to {outPath}");
         return 0;
     }
 }

@@ -52,9 +52,11 @@ internal static class ElementwiseOps
         t["Not"] = n => NodeImport.One(Unary(Op.LogicalNot, n.Input(0)));
         t["Tan"] = n => NodeImport.One(Binary(Op.Div, Unary(Op.Sin, n.Input(0)), Unary(Op.Cos, n.Input(0))));
 
+        t["Add"] = n => SymbolicArithmetic(n, (a, b) => a + b) ?? NodeImport.One(Broadcasting(n, Op.Add));
+        t["Sub"] = n => SymbolicArithmetic(n, (a, b) => a - b) ?? NodeImport.One(Broadcasting(n, Op.Sub));
+        t["Mul"] = n => SymbolicArithmetic(n, (a, b) => a * b) ?? NodeImport.One(Broadcasting(n, Op.Mul));
         foreach (var (name, op) in new (string, Op)[]
         {
-            ("Add", Op.Add), ("Sub", Op.Sub), ("Mul", Op.Mul),
             ("Equal", Op.Eq), ("Less", Op.Lt), ("LessOrEqual", Op.Le), ("Greater", Op.Gt), ("GreaterOrEqual", Op.Ge),
             ("And", Op.LogicalAnd), ("Or", Op.LogicalOr), ("Xor", Op.Ne),
         })
@@ -104,8 +106,31 @@ internal static class ElementwiseOps
         return Binary(op, a, b);
     }
 
+    /// <summary>
+    /// Arithmetic on int64 values known at import time when one of them holds symbolic dims (a Shape entry plus one):
+    /// folded into dims, elementwise with a scalar broadcast; null when the inputs are not such values.
+    /// </summary>
+    private static OnnxValue[]? SymbolicArithmetic(NodeImport n, Func<Dim, Dim, Dim?> combine)
+    {
+        if (n.InputCount != 2 || n.ShapeLike(0) is not { } a || n.ShapeLike(1) is not { } b) return null;
+        if (a.Values.All(d => d.IsConstant) && b.Values.All(d => d.IsConstant)) return null;
+        int len = Math.Max(a.Values.Length, b.Values.Length);
+        if (a.Values.Length != len && a.Values.Length != 1 || b.Values.Length != len && b.Values.Length != 1) return null;
+        var result = new Dim[len];
+        for (int i = 0; i < len; i++)
+        {
+            var d = combine(a.Values[a.Values.Length == 1 ? 0 : i], b.Values[b.Values.Length == 1 ? 0 : i]);
+            if (d is null) return null;
+            result[i] = d;
+        }
+
+        return [OnnxValue.FromDims(result, a.Scalar && b.Scalar)];
+    }
+
     private static OnnxValue[] Div(NodeImport n)
     {
+        if (SymbolicArithmetic(n, (a, b) => b.TryGetConstant() is long c && c > 0 ? a / c : null) is { } folded) return folded;
+
         Node a = n.Input(0);
         if (a.DType.IsFloat()) return NodeImport.One(Broadcasting(n, Op.Div));
 

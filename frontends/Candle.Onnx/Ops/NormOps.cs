@@ -13,6 +13,7 @@ internal static class NormOps
     public static void Register(Dictionary<string, OpImporter> t)
     {
         t["LayerNormalization"] = LayerNormalization;
+        t["RMSNormalization"] = RmsNormalization;
         t["InstanceNormalization"] = n =>
         {
             var x = n.Input(0);
@@ -42,7 +43,9 @@ internal static class NormOps
                 2 => Unary(Op.Sqrt, Reduce(Op.Sum, Binary(Op.Mul, x, x), [axis], keepDim: true)),
                 _ => throw n.Import($"p={p} is not defined (1 or 2)"),
             };
-            return NodeImport.One(Binary(Op.Div, x, norm));
+            // A zero norm leaves zeros (the spec's reference divides only where the norm is nonzero).
+            var zero = Binary(Op.Eq, norm, Scalar(0, norm.DType));
+            return NodeImport.One(Where(zero, Scalar(0, x.DType), Binary(Op.Div, x, Where(zero, Scalar(1, norm.DType), norm))));
         };
     }
 
@@ -66,6 +69,20 @@ internal static class NormOps
         var variance = Reduce(Op.Mean, Binary(Op.Mul, centered, centered), axes, keepDim: true);
         var invStd = Unary(Op.Rsqrt, Binary(Op.Add, variance, Scalar(eps, DType.F32)));
         return [new OnnxValue(y), new OnnxValue(mean), new OnnxValue(invStd)];
+    }
+
+    /// <summary>RMSNormalization (opset 23): x / √(mean(x²) + ε) · scale over the axes from <c>axis</c> on, in float32.</summary>
+    private static OnnxValue[] RmsNormalization(NodeImport n)
+    {
+        var x = n.Input(0);
+        int rank = x.Shape.Rank;
+        int axis = n.Axis(n.Attrs.Int("axis", -1), rank);
+        double eps = n.Attrs.Float("epsilon", 1e-5);
+        if (n.Attrs.Int("stash_type", 1) != 1) throw n.Import($"stash_type={n.Attrs.Int("stash_type", 1)} is not supported");
+        var xf = Cast(x, DType.F32);
+        var meanSquare = Reduce(Op.Mean, Binary(Op.Mul, xf, xf), Enumerable.Range(axis, rank - axis), keepDim: true);
+        var normalized = Binary(Op.Mul, xf, Unary(Op.Rsqrt, Binary(Op.Add, meanSquare, Scalar(eps, DType.F32))));
+        return NodeImport.One(Cast(Binary(Op.Mul, normalized, Cast(n.Input(1), DType.F32)), x.DType));
     }
 
     /// <summary>GroupNormalization: scale and bias per group at opset 18, per channel since opset 21.</summary>

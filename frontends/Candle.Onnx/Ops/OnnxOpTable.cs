@@ -26,6 +26,8 @@ internal static class OnnxOpTable
         ShapeOps.Register(t);
         TensorOps.Register(t);
         IndexingOps.Register(t);
+        ScatterOps.Register(t);
+        LossOps.Register(t);
         return t;
     }
 }

@@ -36,14 +36,20 @@ internal static class ReduceOps
         if (x.Shape.Rank == 0) return NodeImport.One(post(pre(x)));
         var input = pre(x);
         if (op == Op.Mean && !input.DType.IsFloat()) throw n.Import($"needs a floating-point input, got {input.DType.TorchName()}");
-        return NodeImport.One(post(IrBuilder.Reduce(op, input, norm, keep)));
+        var reduced = post(IrBuilder.Reduce(op, input, norm, keep));
+        return NodeImport.One(op is Op.Max or Op.Min ? Cast(reduced, x.DType) : reduced);
     }
 
     private static OnnxValue[] Arg(NodeImport n, Op op)
     {
         var x = n.Input(0);
-        if (n.Attrs.Int("select_last_index", 0) != 0) throw n.Import("select_last_index=1 is not supported");
         int axis = n.Axis(n.Attrs.Int("axis", 0), x.Shape.Rank);
-        return NodeImport.One(Cast(ArgReduce(op, x, axis, n.Attrs.Int("keepdims", 1) != 0), DType.I64));
+        bool keep = n.Attrs.Int("keepdims", 1) != 0;
+        if (n.Attrs.Int("select_last_index", 0) == 0) return NodeImport.One(Cast(ArgReduce(op, x, axis, keep), DType.I64));
+
+        // The last extremum: the first one of the flipped axis, counted from the end.
+        var fromEnd = Cast(ArgReduce(op, Flip(x, axis), axis, keep), DType.I64);
+        var last = Cast(x.Shape[axis] - 1 is { } d && d.TryGetConstant() is long c ? Scalar(c, DType.I64) : throw n.Import("select_last_index needs a constant reduced dimension"), DType.I64);
+        return NodeImport.One(Binary(Op.Sub, last, fromEnd));
     }
 }

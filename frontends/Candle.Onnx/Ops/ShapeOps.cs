@@ -225,6 +225,7 @@ internal static class ShapeOps
     {
         long[] starts, ends;
         long[]? axes, steps = null;
+        Dim[]? symbolicEnds = null;
         if (n.Opset < 10)
         {
             starts = n.Attrs.Ints("starts") ?? throw n.Import("needs attribute 'starts'");
@@ -234,7 +235,8 @@ internal static class ShapeOps
         else
         {
             starts = n.ConstInts(1, "starts");
-            ends = n.ConstInts(2, "ends");
+            symbolicEnds = n.KnownDims(2) is { } e && e.Any(d => !d.IsConstant) ? e : null;
+            ends = symbolicEnds is null ? n.ConstInts(2, "ends") : [.. symbolicEnds.Select(d => d.TryGetConstant() ?? long.MaxValue)];
             axes = n.HasInput(3) ? n.ConstInts(3, "axes") : null;
             steps = n.HasInput(4) ? n.ConstInts(4, "steps") : null;
         }
@@ -259,6 +261,14 @@ internal static class ShapeOps
             int axis = n.Axis(axes?[i] ?? i, x.Shape.Rank, "axes entry");
             long step = steps?[i] ?? 1;
             if (step == 0 || step > int.MaxValue || step < -int.MaxValue) throw n.Import($"step {step} is not supported");
+            if (symbolicEnds is not null && !symbolicEnds[i].IsConstant)
+            {
+                // An end that is a symbolic size (a sequence length): the slice is that many elements from a non-negative start.
+                if (step != 1 || starts[i] < 0) throw n.Import($"a symbolic end {symbolicEnds[i]} needs step 1 and a non-negative start");
+                x = Narrow(x, axis, starts[i], symbolicEnds[i] - starts[i]);
+                continue;
+            }
+
             x = SliceAxis(n, x, axis, starts[i], ends[i], (int)step);
         }
 
@@ -314,7 +324,12 @@ internal static class ShapeOps
         var index = n.Input(1);
         if (index.DType is not (DType.I64 or DType.I32)) throw n.Import($"indices must be int32 or int64, got {index.DType.TorchName()}");
         index = Cast(index, DType.I64);
-        if (NodeImport.ConstantInts(index) is { } values && x.Shape[axis].TryGetConstant() is long len)
+        var constantIndex = NodeImport.ConstantInts(index);
+        if (constantIndex is not null && constantIndex.All(v => v >= 0) && x.Shape[axis].TryGetConstant() is null)
+        {
+            // Non-negative constant indices into a symbolic dimension (the first token): nothing to wrap.
+        }
+        else if (constantIndex is { } values && x.Shape[axis].TryGetConstant() is long len)
         {
             if (values.Any(v => v < -len || v >= len)) throw n.Import($"an index is out of range for dimension {axis} of size {len}");
             if (values.Any(v => v < 0))
@@ -355,7 +370,7 @@ internal static class ShapeOps
     {
         var x = n.Input(0);
         string mode = n.Attrs.String("mode", "constant");
-        if (mode != "constant") throw n.Import($"mode '{mode}' is not supported");
+        if (mode is not ("constant" or "edge" or "reflect" or "wrap")) throw n.Import($"mode '{mode}' is not supported");
         long[] pads;
         double value;
         int[] axes;
@@ -381,7 +396,27 @@ internal static class ShapeOps
         }
 
         if (pads.Length != 2 * axes.Length) throw n.Import($"pads has {pads.Length} entries for {axes.Length} axes");
-        if (pads.Any(p => p < 0 || p > int.MaxValue)) throw n.Import($"pads [{string.Join(", ", pads)}] with negative entries are not supported");
+        if (pads.Any(p => p < -int.MaxValue || p > int.MaxValue)) throw n.Import($"pads [{string.Join(", ", pads)}] are out of range");
+
+        // Negative pads crop first; edge, reflect and wrap then concatenate slices of the input per axis.
+        for (int i = 0; i < axes.Length; i++)
+        {
+            long before = pads[i], after = pads[axes.Length + i];
+            if (before >= 0 && after >= 0) continue;
+            var len = x.Shape[axes[i]].TryGetConstant() ?? throw n.Import("negative pads of a symbolic dimension are not supported");
+            long start = Math.Max(0, -before), end = len - Math.Max(0, -after);
+            if (end < start) throw n.Import($"pads [{string.Join(", ", pads)}] crop more than dimension {axes[i]} holds");
+            x = Narrow(x, axes[i], start, end - start);
+            pads[i] = Math.Max(0, before);
+            pads[axes.Length + i] = Math.Max(0, after);
+        }
+
+        if (mode != "constant")
+        {
+            for (int i = 0; i < axes.Length; i++) x = PadAxis(n, x, axes[i], (int)pads[i], (int)pads[axes.Length + i], mode);
+            return NodeImport.One(x);
+        }
+
         var torch = new int[2 * x.Shape.Rank];
         for (int i = 0; i < axes.Length; i++)
         {
@@ -391,5 +426,44 @@ internal static class ShapeOps
         }
 
         return NodeImport.One(Pad(x, torch, value));
+    }
+
+    /// <summary>Edge, reflect or wrap padding of one axis.</summary>
+    private static Node PadAxis(NodeImport n, Node x, int axis, int before, int after, string mode)
+    {
+        if (before == 0 && after == 0) return x;
+        long len = x.Shape[axis].TryGetConstant() ?? throw n.Import($"mode '{mode}' needs a constant dimension {axis}, got {x.Shape}");
+        if (len == 0) throw n.Import($"mode '{mode}' cannot pad an empty dimension {axis}");
+        if (mode == "reflect" && (before >= len || after >= len)) throw n.Import($"reflect pads ({before}, {after}) must be smaller than dimension {axis} of size {len}");
+        Node Side(int count, bool left)
+        {
+            switch (mode)
+            {
+                case "edge":
+                    var edge = Narrow(x, axis, left ? 0 : len - 1, 1);
+                    return BroadcastTo(edge, x.Shape.With(axis, count));
+                case "reflect":
+                    return Flip(Narrow(x, axis, left ? 1 : len - 1 - count, count), axis);
+                default: // wrap, possibly around more than once
+                    var parts = new List<Node>();
+                    long need = count;
+                    long at = left ? ((len - (count % len)) % len) : 0;
+                    while (need > 0)
+                    {
+                        long take = Math.Min(need, len - at);
+                        parts.Add(Narrow(x, axis, at, take));
+                        need -= take;
+                        at = 0;
+                    }
+
+                    return parts.Count == 1 ? parts[0] : Concat(parts, axis);
+            }
+        }
+
+        var pieces = new List<Node>();
+        if (before > 0) pieces.Add(Side(before, left: true));
+        pieces.Add(x);
+        if (after > 0) pieces.Add(Side(after, left: false));
+        return Concat(pieces, axis);
     }
 }

@@ -22,8 +22,15 @@ internal static class TensorOps
         t["Identity"] = n => [n.Value(0)];
         t["Dropout"] = n =>
         {
-            if (n.OutputCount > 1 && n.Proto.Output[1].Length > 0) throw n.Import("the mask output is not supported");
-            return [n.Value(0), .. Enumerable.Repeat(n.Value(0), n.OutputCount - 1)];
+            // Inference: the identity; ratio and training_mode (inputs since opset 12) must leave it so.
+            if (n.Opset >= 12 && n.HasInput(2) && n.ConstInts(2, "training_mode").Any(v => v != 0))
+            {
+                bool zeroRatio = n.HasInput(1) && n.Input(1) is { } r && r.Op is Op.Constant or Op.Full && (r.Op == Op.Full ? r.Attr<FullAttrs>().Value : r.Attr<ConstantAttrs>().Data.GetDouble(0)) == 0;
+                if (!zeroRatio) throw n.Import("training_mode=1 with a ratio other than 0 (random dropout) is not supported");
+            }
+
+            if (n.OutputCount < 2 || n.Proto.Output[1].Length == 0) return [n.Value(0)];
+            return [n.Value(0), new OnnxValue(Full(1, DType.Bool, n.Input(0).Shape))];
         };
         t["Cast"] = n =>
         {

