@@ -1,3 +1,5 @@
+using Candle.Compiler.Scheduling;
+
 namespace Candle.Compiler.Backends.Source;
 
 /// <summary>
@@ -47,7 +49,7 @@ internal sealed class CRenderer : CStyleRenderer
     protected override string HelperQualifiers => "CD_HELPER";
 
     /// <inheritdoc/>
-    protected override string FunctionHead(string name) =>
+    protected override string FunctionHead(string name, ElementwiseSpec spec) =>
         $"CD_LINKAGE CD_EXPORT void {name}(uint8_t** slots, const int64_t* args, int64_t start, int64_t end)";
 
     /// <inheritdoc/>
@@ -57,7 +59,7 @@ internal sealed class CRenderer : CStyleRenderer
     protected override string Argument(int index) => $"args[{index}]";
 
     /// <inheritdoc/>
-    protected override string OpenIndexRange() => $"    for ({IndexType} {IndexVariable} = start; {IndexVariable} < end; {IndexVariable}++)\n    {{\n";
+    protected override string OpenIndexRange(ElementwiseSpec spec) => $"    for ({IndexType} {IndexVariable} = start; {IndexVariable} < end; {IndexVariable}++)\n    {{\n";
 
     /// <inheritdoc/>
     protected override string CloseIndexRange() => "    }\n";

@@ -1,0 +1,114 @@
+using System.Globalization;
+using System.Text;
+using Candle.Compiler.Backends.Source;
+using Candle.Compiler.Ir;
+using Candle.Compiler.Scheduling;
+using Candle.Runtime;
+using Candle.Runtime.Plans;
+using Candle.Runtime.Tensors;
+
+namespace Candle.Compiler.Backends.Metal;
+
+/// <summary>
+/// Maps a <see cref="KernelGraph"/> onto Metal: generated kernels (elementwise and fused chains, row reductions and
+/// normalizations) rendered by <see cref="MetalRenderer"/>, library calls onto <see cref="MetalLibrary"/> kernels,
+/// each with its buffers, arguments and grid. A call without a Metal kernel is a <see cref="NotSupportedException"/>
+/// naming it.
+/// </summary>
+internal sealed class MetalPlanEmitter
+{
+    /// <summary>Threads per threadgroup of one-thread-per-element kernels.</summary>
+    public const uint ElementThreads = 256;
+
+    private readonly MetalRenderer _renderer = new();
+    private readonly Dictionary<string, string> _generatedByKey = new(StringComparer.Ordinal);
+    private readonly StringBuilder _generated = new();
+    private readonly List<MetalStep> _steps = [];
+
+    private MetalPlanEmitter()
+    {
+    }
+
+    /// <summary>Lowers a kernel graph.</summary>
+    /// <exception cref="NotSupportedException">A call has no Metal kernel (the message names it).</exception>
+    public static MetalProgram Emit(KernelGraph kg)
+    {
+        var e = new MetalPlanEmitter();
+        foreach (var call in kg.Calls) e.Lower(call);
+        string generated = MetalLibrary.MslHeader + e._renderer.Prelude() + "\n" + e._generated;
+        return new MetalProgram(new MslKernelPayload(generated + "\n" + MetalLibrary.Body), generated, e._steps, kg);
+    }
+
+    private void Lower(KernelCall call)
+    {
+        switch (call)
+        {
+            case ElementwiseCall e: Elementwise(e); break;
+            case CheckRangeCall r: _steps.Add(new MetalCheck(r.Start, r.End, r.Size, r.Label)); break;
+            case CopyCall c: Copy(c); break;
+            case FillCall f: Linear("cdlib_fill", [f.Slot], [f.DType.SizeInBytes(), f.Count, FillBits(f.DType, f.Value)], 1, f.Label); break;
+            case ArangeCall a: Arange(a); break;
+            case IndexSelectCall i when i.X.IsDense && i.Index.IsDense && i.Index.DType is DType.I64 or DType.I32:
+                Linear("cdlib_index_select", [i.X.Slot, i.Index.Slot, i.Y], [i.X.DType.SizeInBytes(), i.Index.DType == DType.I64 ? 1 : 0, i.Outer, i.AxisSize, i.Inner, i.Index.Numel], -1, i.Label);
+                break;
+            default: throw new NotSupportedException($"the metal backend has no kernel for {call.GetType().Name} ({call.Label})");
+        }
+    }
+
+    private void Elementwise(ElementwiseCall e)
+    {
+        if (!_generatedByKey.TryGetValue(e.Kernel.Key, out string? name))
+        {
+            name = $"ew{_generatedByKey.Count}_{e.Kernel.Hint}";
+            _generatedByKey.Add(e.Kernel.Key, name);
+            _generated.Append(_renderer.Kernel(name, e.Kernel)).Append('\n');
+        }
+
+        var args = Backends.Cpu.CpuPlanEmitter.ElementwiseArgs(e);
+        int[] slots = [e.Output, .. e.Inputs.Select(i => i.Slot)];
+        Linear(name, slots, [.. args, e.Numel], args.Count, e.Label);
+    }
+
+    private void Copy(CopyCall c)
+    {
+        if (c.Src.IsConstant) throw new NotSupportedException($"the metal backend copies no constant view ({c.Label})");
+        int rank = c.Src.Rank;
+        Dim[] args = [c.Src.DType.SizeInBytes(), rank, c.Src.Numel, c.Src.Offset, c.Dst.Offset, .. c.Src.Shape, .. c.Src.Strides, .. c.Dst.Strides];
+        Linear("cdlib_copy", [c.Src.Slot, c.Dst.Slot], args, 2, c.Label);
+    }
+
+    private void Arange(ArangeCall a)
+    {
+        int kind = a.DType switch
+        {
+            DType.F32 => 0,
+            DType.I64 => 1,
+            DType.I32 => 2,
+            DType.F16 => 3,
+            DType.BF16 => 4,
+            _ => throw new NotSupportedException($"the metal backend has no arange of {a.DType.TorchName()} ({a.Label})"),
+        };
+        Linear("cdlib_arange", [a.Slot], [kind, a.Length, F32Bits(a.Start), F32Bits(a.Step), (long)a.Start, (long)a.Step], 1, a.Label);
+    }
+
+    /// <summary>A dispatch of one thread per element; <paramref name="countArg"/> is the argument holding the count (-1: the product of args 2, 5 and 4).</summary>
+    private void Linear(string kernel, int[] slots, Dim[] args, int countArg, string label)
+    {
+        Func<long[], MetalGrid> grid = countArg >= 0
+            ? a => MetalGrid.Linear(a[countArg], ElementThreads)
+            : a => MetalGrid.Linear(a[2] * a[5] * a[4], ElementThreads);
+        _steps.Add(new MetalDispatch(kernel, slots, args, grid, label));
+    }
+
+    private static long F32Bits(double v) => BitConverter.SingleToUInt32Bits((float)v);
+
+    private static long FillBits(DType dt, double v) => dt switch
+    {
+        DType.F32 => BitConverter.SingleToUInt32Bits((float)v),
+        DType.F64 => BitConverter.DoubleToInt64Bits(v),
+        DType.F16 => BitConverter.HalfToUInt16Bits((Half)v),
+        DType.BF16 => BFloat16Bits.FromSingle((float)v),
+        DType.Bool => v != 0 ? 1 : 0,
+        _ => (long)v,
+    };
+}
