@@ -51,6 +51,15 @@ internal sealed class MetalPlanEmitter
             case IndexSelectCall i when i.X.IsDense && i.Index.IsDense && i.Index.DType is DType.I64 or DType.I32:
                 Linear("cdlib_index_select", [i.X.Slot, i.Index.Slot, i.Y], [i.X.DType.SizeInBytes(), i.Index.DType == DType.I64 ? 1 : 0, i.Outer, i.AxisSize, i.Inner, i.Index.Numel], -1, i.Label);
                 break;
+            case ReduceCall r when RowKernelSpec.Supports(r.Op) && Floats(r.XType, r.YType):
+                Row(new RowKernelSpec(r.Op, r.XType, r.YType), [r.X, -1, -1, r.Y], r.Rows, r.RowLength, r.Label);
+                break;
+            case RowCall r when RowKernelSpec.Supports(r.Op) && Floats(r.XType, r.YType):
+                Row(new RowKernelSpec(r.Op, r.XType, r.YType), [r.X, -1, -1, r.Y], r.Rows, r.RowLength, r.Label);
+                break;
+            case NormCall n when Floats(n.DType, n.DType):
+                Row(new RowKernelSpec(n.Op, n.DType, n.DType, n.Weight >= 0, n.Bias >= 0, n.Eps), [n.X, n.Weight, n.Bias, n.Y], n.Rows, n.RowLength, n.Label);
+                break;
             default: throw new NotSupportedException($"the metal backend has no kernel for {call.GetType().Name} ({call.Label})");
         }
     }
@@ -68,6 +77,27 @@ internal sealed class MetalPlanEmitter
         int[] slots = [e.Output, .. e.Inputs.Select(i => i.Slot)];
         Linear(name, slots, [.. args, e.Numel], args.Count, e.Label);
     }
+
+    private static bool Floats(DType a, DType b) => a is DType.F32 or DType.F16 or DType.BF16 && b is DType.F32 or DType.F16 or DType.BF16;
+
+    private void Row(RowKernelSpec spec, int[] slots, Dim rows, Dim rowLength, string label)
+    {
+        if (!_generatedByKey.TryGetValue(spec.Key, out string? name))
+        {
+            name = $"row{_generatedByKey.Count}_{spec.Op.Name()}";
+            _generatedByKey.Add(spec.Key, name);
+            _generated.Append(_renderer.RowKernel(name, spec)).Append('\n');
+        }
+
+        _steps.Add(new MetalDispatch(name, slots, [.. slots.Select(s => Dim.Of(s)), rows, rowLength], a => RowGrid(a[4], a[5]), label));
+    }
+
+    /// <summary>One threadgroup per row, of 32 to <see cref="RowThreads"/> threads (a multiple of 32 covering the row when it is short).</summary>
+    internal static MetalGrid RowGrid(long rows, long rowLength) =>
+        new((checked((uint)rows), 1, 1), ((uint)Math.Clamp((rowLength + 31) / 32 * 32, 32, RowThreads), 1, 1));
+
+    /// <summary>The most threads of a row kernel's threadgroup.</summary>
+    public const int RowThreads = 256;
 
     private void Copy(CopyCall c)
     {

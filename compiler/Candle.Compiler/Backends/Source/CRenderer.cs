@@ -69,4 +69,22 @@ internal sealed class CRenderer : CStyleRenderer
 
     /// <inheritdoc/>
     protected override string BitsFloat(string x) => $"cd_as_float({x})";
+
+    /// <inheritdoc/>
+    protected override string RowFunctionHead(string name) => FunctionHead(name, null!);
+
+    /// <inheritdoc/>
+    protected override string OpenRows() => "    for (int64_t row = start; row < end; row++)\n    {\n";
+
+    /// <inheritdoc/>
+    protected override string CloseRows() => "    }\n";
+
+    /// <inheritdoc/>
+    protected override string RowLoop() => "for (int64_t j = 0; j < n; j++)";
+
+    /// <inheritdoc/>
+    protected override string AllReduce(string acc, Combine combine) => "";
+
+    /// <inheritdoc/>
+    protected override string SingleWriter => "1";
 }

@@ -17,7 +17,7 @@ namespace Candle.Compiler.Backends.Source;
 /// with the IL kernels. Subclasses (C, MSL, OpenCL C) say how the function is declared, how buffers and arguments are
 /// reached, what the scalar types and math functions are called and how the index range is walked.
 /// </summary>
-internal abstract class CStyleRenderer
+internal abstract partial class CStyleRenderer
 {
     /// <summary>The prefix of helper names emitted in the prelude.</summary>
     protected const string HelperPrefix = "cd_";

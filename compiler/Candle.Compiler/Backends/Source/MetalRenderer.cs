@@ -106,4 +106,56 @@ internal sealed class MetalRenderer : CStyleRenderer
         DType.BF16 => $"float(bfloat({value}))",
         _ => base.Round(dtype, value, castFromOther),
     };
+
+    /// <inheritdoc/>
+    /// <remarks>One threadgroup per row (any multiple of 32 threads): buffers x, weight, bias, y, then <c>args</c>.</remarks>
+    protected override string RowFunctionHead(string name) =>
+        $"kernel void {name}(device const uchar* b0 [[buffer(0)]], device const uchar* b1 [[buffer(1)]], device const uchar* b2 [[buffer(2)]], " +
+        "device uchar* b3 [[buffer(3)]], constant long* args [[buffer(4)]], uint tgid [[threadgroup_position_in_grid]], " +
+        "uint tid [[thread_index_in_threadgroup]], uint tsize [[threads_per_threadgroup]], uint lane [[thread_index_in_simdgroup]], " +
+        "uint sg [[simdgroup_index_in_threadgroup]], uint nsg [[simdgroups_per_threadgroup]])";
+
+    /// <inheritdoc/>
+    protected override string OpenRows() => "    threadgroup float cd_red[32];\n    long row = (long)tgid;\n    {\n";
+
+    /// <inheritdoc/>
+    protected override string CloseRows() => "    }\n";
+
+    /// <inheritdoc/>
+    protected override string RowLoop() => "for (long j = (long)tid; j < n; j += (long)tsize)";
+
+    /// <inheritdoc/>
+    /// <remarks>
+    /// simd_sum (simd_product, simd_max, simd_min; max and min propagate NaN through simd_any) within each
+    /// simdgroup, the simdgroups' results through threadgroup memory between barriers, and the same simdgroup
+    /// reduction over them, so every thread holds the row's value; the second barrier lets the next reduction reuse
+    /// the scratch.
+    /// </remarks>
+    protected override string AllReduce(string acc, Combine combine)
+    {
+        string identity = combine switch
+        {
+            Combine.Sum => "0.0f",
+            Combine.Product => "1.0f",
+            Combine.Max => "(-INFINITY)",
+            _ => "INFINITY",
+        };
+        string Simd(string v) => combine switch
+        {
+            Combine.Sum => $"simd_sum({v})",
+            Combine.Product => $"simd_product({v})",
+            Combine.Max => $"(simd_any({v} != {v}) ? NAN : simd_max({v}))",
+            _ => $"(simd_any({v} != {v}) ? NAN : simd_min({v}))",
+        };
+        const string I = "        ";
+        return $"{I}{acc} = {Simd(acc)};\n" +
+            $"{I}if (lane == 0) cd_red[sg] = {acc};\n" +
+            $"{I}threadgroup_barrier(mem_flags::mem_threadgroup);\n" +
+            $"{I}{acc} = lane < nsg ? cd_red[lane] : {identity};\n" +
+            $"{I}{acc} = {Simd(acc)};\n" +
+            $"{I}threadgroup_barrier(mem_flags::mem_threadgroup);\n";
+    }
+
+    /// <inheritdoc/>
+    protected override string SingleWriter => "tid == 0";
 }
