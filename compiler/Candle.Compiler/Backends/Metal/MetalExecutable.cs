@@ -105,9 +105,10 @@ internal sealed unsafe class MetalExecutable : IExecutable
                 for (int i = 0; i < d.Buffers.Length; i++) bound[i] = d.Buffers[i] < 0 ? argBuffer.Handle : buffers[d.Buffers[i]];
                 bound[d.Buffers.Length] = argBuffer.Handle;
                 bound[d.Buffers.Length + 1] = status.Handle;
-                _runner.Dispatch(d.Kernel, bound, grid);
+                string kernel = d.SelectKernel?.Invoke(args) ?? d.Kernel;
+                _runner.Dispatch(kernel, bound, grid);
                 long code = *(long*)status.At;
-                if (code != 0) throw new IndexOutOfRangeException($"{d.Label}: an index is out of range (kernel {d.Kernel}, code {code})");
+                if (code != 0) throw new IndexOutOfRangeException($"{d.Label}: an index is out of range (kernel {kernel}, code {code})");
                 break;
         }
     }

@@ -10,7 +10,7 @@ internal static class MetalLibrary
     /// <summary>The prefix of library kernel names.</summary>
     public const string Prefix = "cdlib_";
 
-    private static readonly string[] s_files = ["memory", "gemm", "attention", "rope", "quant"];
+    private static readonly string[] s_files = ["memory", "gemm", "attention", "rows", "rope", "quant"];
 
     /// <summary>The library's kernels, to follow the MSL header.</summary>
     public static string Body { get; } = string.Join("\n", s_files.Select(f => MslShim.ReadResource($"Candle.Compiler.Metal.{f}.metal")));

@@ -60,6 +60,12 @@ internal sealed class MetalPlanEmitter
             case NormCall n when Floats(n.DType, n.DType):
                 Row(new RowKernelSpec(n.Op, n.DType, n.DType, n.Weight >= 0, n.Bias >= 0, n.Eps), [n.X, n.Weight, n.Bias, n.Y], n.Rows, n.RowLength, n.Label);
                 break;
+            case GemmCall g: Gemm(g); break;
+            case BatchedMatMulCall m when DTypeCode(m.DType) >= 0: BatchedMatMul(m); break;
+            case AttentionCall a when DTypeCode(a.DType) >= 0: Attention(a); break;
+            case RopeCall r when DTypeCode(r.DType) >= 0:
+                Linear("cdlib_rope", [r.X, r.Cos, r.Sin, r.Y], [r.Rows, r.HeadDim, r.Interleaved ? 1 : 0, DTypeCode(r.DType)], -2, r.Label);
+                break;
             default: throw new NotSupportedException($"the metal backend has no kernel for {call.GetType().Name} ({call.Label})");
         }
     }
@@ -124,11 +130,97 @@ internal sealed class MetalPlanEmitter
     /// <summary>A dispatch of one thread per element; <paramref name="countArg"/> is the argument holding the count (-1: the product of args 2, 5 and 4).</summary>
     private void Linear(string kernel, int[] slots, Dim[] args, int countArg, string label)
     {
-        Func<long[], MetalGrid> grid = countArg >= 0
-            ? a => MetalGrid.Linear(a[countArg], ElementThreads)
-            : a => MetalGrid.Linear(a[2] * a[5] * a[4], ElementThreads);
+        Func<long[], MetalGrid> grid = countArg switch
+        {
+            >= 0 => a => MetalGrid.Linear(a[countArg], ElementThreads),
+            -1 => a => MetalGrid.Linear(a[2] * a[5] * a[4], ElementThreads),
+            _ => a => MetalGrid.Linear(a[0] * (a[1] / 2), ElementThreads),
+        };
         _steps.Add(new MetalDispatch(kernel, slots, args, grid, label));
     }
+
+    /// <summary>The library kernels' float dtype code (0 float, 1 half, 2 bfloat), -1 for others.</summary>
+    private static int DTypeCode(DType dt) => dt switch
+    {
+        DType.F32 => 0,
+        DType.F16 => 1,
+        DType.BF16 => 2,
+        _ => -1,
+    };
+
+    private void Gemm(GemmCall g)
+    {
+        var (a, b) = (g.A, g.B);
+        int bdt = DTypeCode(b.StoredDType ?? DType.F32);
+        if (a.DType != DType.F32 || bdt is not (0 or 2)) throw new NotSupportedException($"the metal backend's GEMM reads float32 A and float32 or bfloat16 B ({g.Label})");
+        Dim[] args = [a.Offset, g.ARowStride, a.Strides[a.Rank - 1], b.Offset, b.Strides[b.Rank - 2], b.Strides[b.Rank - 1], g.Rows, g.N, g.K, bdt];
+        _steps.Add(new MetalDispatch("cdlib_gemm", [a.Slot, b.Slot, g.C], args,
+            x => new MetalGrid((checked((uint)((x[7] + 31) / 32)), checked((uint)((x[6] + 31) / 32)), 1), (128, 1, 1)), g.Label));
+        if (g.Epilogue is { } epi) Elementwise(epi);
+    }
+
+    private void BatchedMatMul(BatchedMatMulCall m)
+    {
+        var (a, b) = (m.A, m.B);
+        int r = a.Rank, br = m.BatchShape.Length;
+        var args = new List<Dim> { DTypeCode(m.DType), m.M, m.N, m.K, br };
+        args.AddRange(m.BatchShape);
+        args.Add(a.Offset);
+        args.AddRange(a.Strides.Take(br));
+        args.Add(a.Strides[r - 2]);
+        args.Add(a.Strides[r - 1]);
+        args.Add(b.Offset);
+        args.AddRange(b.Strides.Take(br));
+        args.Add(b.Strides[r - 2]);
+        args.Add(b.Strides[r - 1]);
+        _steps.Add(new MetalDispatch("cdlib_batched_matmul", [a.Slot, b.Slot, m.C], [.. args], x =>
+        {
+            long count = x[1] * x[2];
+            for (int d = 0; d < x[4]; d++) count *= x[5 + d];
+            return MetalGrid.Linear(count, ElementThreads);
+        }, m.Label));
+    }
+
+    /// <summary>The most head dim the attention kernels take.</summary>
+    public const int MaxHeadDim = 256;
+
+    private void Attention(AttentionCall at)
+    {
+        var (q, k, v, mask) = (at.Q, at.K, at.V, at.Mask);
+        var args = new List<Dim>();
+        foreach (var t in new[] { q, k, v }) args.AddRange([t.Offset, .. t.Strides]);
+        int maskKind = 0, maskCode = 0;
+        if (mask is null)
+        {
+            args.AddRange([0, 0, 0, 0, 0]);
+        }
+        else
+        {
+            if (mask.Rank != 4) throw new NotSupportedException($"the metal backend's attention takes a 4-d mask ({at.Label})");
+            maskKind = mask.DType == DType.Bool ? 1 : 2;
+            maskCode = mask.DType == DType.Bool ? 0 : DTypeCode(mask.DType);
+            if (maskCode < 0) throw new NotSupportedException($"the metal backend's attention has no {mask.DType.TorchName()} mask ({at.Label})");
+            args.AddRange([mask.Offset, .. mask.Strides]);
+        }
+
+        args.AddRange([maskKind, q.Shape[0], q.Shape[1], k.Shape[1], q.Shape[2], k.Shape[2], q.Shape[3], v.Shape[3], F32Bits(at.Scale), at.Causal ? 1 : 0, DTypeCode(at.DType), maskCode]);
+        var step = new MetalDispatch("cdlib_attention_prefill", [q.Slot, k.Slot, v.Slot, mask?.Slot ?? -1, at.Y], [.. args], x =>
+        {
+            long batch = x[21], heads = x[22], kvHeads = x[23], sq = x[24], dk = x[26], dv = x[27];
+            if (dk > MaxHeadDim || dv > MaxHeadDim) throw new NotSupportedException($"{at.Label}: head dims {dk} and {dv} exceed the metal attention kernels' {MaxHeadDim}");
+            if (kvHeads == 0 || heads % kvHeads != 0) throw new ArgumentException($"{at.Label}: query heads {heads} are not a multiple of key/value heads {kvHeads}");
+            return sq <= DecodeRows
+                ? new MetalGrid((checked((uint)sq), checked((uint)heads), checked((uint)batch)), (128, 1, 1))
+                : new MetalGrid((checked((uint)((sq + 3) / 4)), checked((uint)heads), checked((uint)batch)), (128, 1, 1));
+        }, at.Label)
+        {
+            SelectKernel = x => x[24] <= DecodeRows ? "cdlib_attention_decode" : "cdlib_attention_prefill",
+        };
+        _steps.Add(step);
+    }
+
+    /// <summary>Query rows up to which attention runs the decode kernel (keys split over simdgroups).</summary>
+    public const int DecodeRows = 2;
 
     private static long F32Bits(double v) => BitConverter.SingleToUInt32Bits((float)v);
 

@@ -15,7 +15,11 @@ internal abstract record MetalStep(string Label);
 /// <param name="Args">The <c>long</c> arguments, bound after the buffers.</param>
 /// <param name="Grid">The threadgroups and threads per threadgroup, from the evaluated arguments.</param>
 /// <param name="Label">What the step computes.</param>
-internal sealed record MetalDispatch(string Kernel, int[] Buffers, Dim[] Args, Func<long[], MetalGrid> Grid, string Label) : MetalStep(Label);
+internal sealed record MetalDispatch(string Kernel, int[] Buffers, Dim[] Args, Func<long[], MetalGrid> Grid, string Label) : MetalStep(Label)
+{
+    /// <summary>Picks the kernel from the evaluated arguments (decode or prefill attention), else <see cref="Kernel"/>.</summary>
+    public Func<long[], string>? SelectKernel { get; init; }
+}
 
 /// <summary>A host-side check of <c>0 ≤ Start ≤ End ≤ Size</c> before the next dispatches.</summary>
 internal sealed record MetalCheck(Dim Start, Dim End, Dim Size, string Label) : MetalStep(Label);

@@ -1,4 +1,25 @@
-// Copies, fills and gathers over raw elements of 1, 2, 4 or 8 bytes.
+// Copies, fills and gathers over raw elements of 1, 2, 4 or 8 bytes, and the float loads and stores of the others.
+
+// Element loads and stores by dtype code: 0 float, 1 half, 2 bfloat.
+inline float cdlib_ld(device const uchar* p, long i, long dt)
+{
+    switch (dt)
+    {
+        case 1: return float(((device const half*)p)[i]);
+        case 2: return float(((device const bfloat*)p)[i]);
+        default: return ((device const float*)p)[i];
+    }
+}
+
+inline void cdlib_st(device uchar* p, long i, long dt, float v)
+{
+    switch (dt)
+    {
+        case 1: ((device half*)p)[i] = half(v); break;
+        case 2: ((device bfloat*)p)[i] = bfloat(v); break;
+        default: ((device float*)p)[i] = v; break;
+    }
+}
 
 inline void cdlib_copy_element(device uchar* dst, long di, device const uchar* src, long si, long bytes)
 {
@@ -63,8 +84,7 @@ kernel void cdlib_arange(device uchar* dst [[buffer(0)]], constant long* args [[
     }
 }
 
-// numpy.take along the middle axis of a dense [outer, axis, inner] buffer with m dense indices (i64 or i32; negative
-// indices count from the end). An index outside the axis sets *status and writes nothing.
+// numpy.take along the middle axis of a dense [outer, axis, inner] buffer with m dense indices (i64 or i32). An index outside the axis sets *status and writes nothing.
 // args: bytes, indexIsI64, outer, axis, inner, m.
 kernel void cdlib_index_select(device const uchar* x [[buffer(0)]], device const uchar* index [[buffer(1)]], device uchar* y [[buffer(2)]],
                                constant long* args [[buffer(3)]], device long* status [[buffer(4)]], uint gid [[thread_position_in_grid]])
@@ -74,7 +94,6 @@ kernel void cdlib_index_select(device const uchar* x [[buffer(0)]], device const
     if (i >= outer * m * inner) return;
     long c = i % inner, r = i / inner, j = r % m, o = r / m;
     long k = args[1] != 0 ? ((device const long*)index)[j] : (long)((device const int*)index)[j];
-    if (k < 0) k += axis;
     if (k < 0 || k >= axis)
     {
         status[0] = 1;
