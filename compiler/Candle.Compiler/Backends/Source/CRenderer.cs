@@ -1,3 +1,5 @@
+using Candle.Compiler.Scheduling;
+
 namespace Candle.Compiler.Backends.Source;
 
 /// <summary>
@@ -47,7 +49,7 @@ internal sealed class CRenderer : CStyleRenderer
     protected override string HelperQualifiers => "CD_HELPER";
 
     /// <inheritdoc/>
-    protected override string FunctionHead(string name) =>
+    protected override string FunctionHead(string name, ElementwiseSpec spec) =>
         $"CD_LINKAGE CD_EXPORT void {name}(uint8_t** slots, const int64_t* args, int64_t start, int64_t end)";
 
     /// <inheritdoc/>
@@ -57,7 +59,7 @@ internal sealed class CRenderer : CStyleRenderer
     protected override string Argument(int index) => $"args[{index}]";
 
     /// <inheritdoc/>
-    protected override string OpenIndexRange() => $"    for ({IndexType} {IndexVariable} = start; {IndexVariable} < end; {IndexVariable}++)\n    {{\n";
+    protected override string OpenIndexRange(ElementwiseSpec spec) => $"    for ({IndexType} {IndexVariable} = start; {IndexVariable} < end; {IndexVariable}++)\n    {{\n";
 
     /// <inheritdoc/>
     protected override string CloseIndexRange() => "    }\n";
@@ -67,4 +69,22 @@ internal sealed class CRenderer : CStyleRenderer
 
     /// <inheritdoc/>
     protected override string BitsFloat(string x) => $"cd_as_float({x})";
+
+    /// <inheritdoc/>
+    protected override string RowFunctionHead(string name) => FunctionHead(name, null!);
+
+    /// <inheritdoc/>
+    protected override string OpenRows() => "    for (int64_t row = start; row < end; row++)\n    {\n";
+
+    /// <inheritdoc/>
+    protected override string CloseRows() => "    }\n";
+
+    /// <inheritdoc/>
+    protected override string RowLoop() => "for (int64_t j = 0; j < n; j++)";
+
+    /// <inheritdoc/>
+    protected override string AllReduce(string acc, Combine combine) => "";
+
+    /// <inheritdoc/>
+    protected override string SingleWriter => "1";
 }

@@ -17,7 +17,7 @@ namespace Candle.Compiler.Backends.Source;
 /// with the IL kernels. Subclasses (C, MSL, OpenCL C) say how the function is declared, how buffers and arguments are
 /// reached, what the scalar types and math functions are called and how the index range is walked.
 /// </summary>
-internal abstract class CStyleRenderer
+internal abstract partial class CStyleRenderer
 {
     /// <summary>The prefix of helper names emitted in the prelude.</summary>
     protected const string HelperPrefix = "cd_";
@@ -55,8 +55,8 @@ internal abstract class CStyleRenderer
     /// <summary>Text placed before the prelude: includes, pragmas, bit-cast helpers.</summary>
     protected abstract string Header { get; }
 
-    /// <summary>The function head: prefix, qualifiers, name and parameters (no body).</summary>
-    protected abstract string FunctionHead(string name);
+    /// <summary>The function head of the kernel of <paramref name="spec"/>: prefix, qualifiers, name and parameters (no body).</summary>
+    protected abstract string FunctionHead(string name, ElementwiseSpec spec);
 
     /// <summary>An expression of the <see cref="ByteType"/> pointer of the buffer whose slot is argument <paramref name="argIndex"/>.</summary>
     protected abstract string SlotAddress(int argIndex);
@@ -65,7 +65,7 @@ internal abstract class CStyleRenderer
     protected abstract string Argument(int index);
 
     /// <summary>Statements that open the walk of the output range, defining <see cref="IndexVariable"/> (a loop or a thread index and a bound check).</summary>
-    protected abstract string OpenIndexRange();
+    protected abstract string OpenIndexRange(ElementwiseSpec spec);
 
     /// <summary>Statements that close what <see cref="OpenIndexRange"/> opened.</summary>
     protected abstract string CloseIndexRange();
@@ -339,7 +339,7 @@ internal abstract class CStyleRenderer
         string ix = IndexType, i = IndexVariable;
 
         var sb = new StringBuilder();
-        sb.Append(FunctionHead(name)).Append("\n{\n");
+        sb.Append(FunctionHead(name, spec)).Append("\n{\n");
         sb.Append(CultureInfo.InvariantCulture, $"    {Pointer(spec.OutDType, isConst: false)} out = ({Pointer(spec.OutDType, isConst: false)}){SlotAddress(0)};\n");
         for (int k = 0; k < n; k++)
         {
@@ -347,7 +347,7 @@ internal abstract class CStyleRenderer
             sb.Append(CultureInfo.InvariantCulture, $"    {ptr} in{k} = ({ptr}){SlotAddress(1 + k)};\n");
         }
 
-        sb.Append(OpenIndexRange());
+        sb.Append(OpenIndexRange(spec));
         const string Indent = "        ";
         for (int k = 0; k < n; k++)
         {
@@ -408,7 +408,7 @@ internal abstract class CStyleRenderer
     }
 
     /// <summary>The storage type of one element.</summary>
-    protected string StorageType(DType dtype) => dtype switch
+    protected virtual string StorageType(DType dtype) => dtype switch
     {
         DType.F32 => FloatType,
         DType.F16 or DType.BF16 => HalfBitsType,
@@ -436,7 +436,8 @@ internal abstract class CStyleRenderer
         _ => throw Unsupported(dtype),
     };
 
-    private string Round(DType dtype, string value, bool castFromOther) => dtype switch
+    /// <summary>An f32 value rounded to <paramref name="dtype"/> and widened back (bool: 0 or 1 when converted from another dtype).</summary>
+    protected virtual string Round(DType dtype, string value, bool castFromOther) => dtype switch
     {
         DType.F16 => $"{HelperPrefix}round_f16({value})",
         DType.BF16 => $"{HelperPrefix}round_bf16({value})",
@@ -445,7 +446,8 @@ internal abstract class CStyleRenderer
         _ => throw Unsupported(dtype),
     };
 
-    private static string ToBool(string value) => $"({value} != 0.0f ? 1.0f : 0.0f)";
+    /// <summary>0 or 1 for zero or nonzero.</summary>
+    protected static string ToBool(string value) => $"({value} != 0.0f ? 1.0f : 0.0f)";
 
     private static float Narrow(DType dtype, float value) => dtype switch
     {
@@ -455,6 +457,7 @@ internal abstract class CStyleRenderer
         _ => value,
     };
 
-    private NotSupportedException Unsupported(DType dtype) =>
+    /// <summary>The error for a dtype the renderer does not handle.</summary>
+    protected NotSupportedException Unsupported(DType dtype) =>
         new($"the {TargetName} renderer does not handle {dtype.TorchName()} elements");
 }

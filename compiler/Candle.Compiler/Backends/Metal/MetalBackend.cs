@@ -1,0 +1,63 @@
+using Candle.Compiler.Ir;
+using Candle.Compiler.Scheduling;
+using Candle.Runtime;
+using Candle.Runtime.Devices.Metal;
+using Candle.Runtime.Execution;
+
+namespace Candle.Compiler.Backends.Metal;
+
+/// <summary>
+/// Apple GPUs through Metal Shading Language: generated kernels (elementwise ops and fused chains, row reductions,
+/// softmax and norms) rendered from the kernel IR and library kernels written in MSL, in one MSL payload. On macOS
+/// with a Metal device the payload is compiled by Metal and dispatched there; elsewhere the backend is unavailable,
+/// except through the shim (<see cref="ThroughShim"/>), which compiles the same MSL with clang++ against a C++ model
+/// of MSL and runs it on the CPU with Metal's execution model (the tests' way to check it).
+/// </summary>
+public sealed class MetalBackend : IBackend
+{
+    private static readonly BackendCapabilities s_capabilities = new(
+        Enum.GetValues<Op>().ToHashSet(),
+        new HashSet<DType> { DType.F32, DType.F16, DType.BF16, DType.Bool, DType.I64, DType.I32, DType.U8, DType.I8 },
+        16,
+        32 * 1024,
+        SupportsFusedGroups: true)
+    {
+        FusedKinds = new HashSet<string> { Passes.FusedKinds.Elementwise, Passes.FusedKinds.MatMulEpilogue },
+    };
+
+    private readonly bool _shim;
+
+    private MetalBackend(bool shim) => _shim = shim;
+
+    /// <summary>The backend on this machine's Metal device.</summary>
+    public static MetalBackend Instance { get; } = new(shim: false);
+
+    /// <summary>The backend running its MSL through the shim on the CPU (needs clang++); for verification without a Mac.</summary>
+    public static MetalBackend ThroughShim { get; } = new(shim: true);
+
+    /// <inheritdoc/>
+    public string Name => _shim ? "metal-shim" : "metal";
+
+    /// <inheritdoc/>
+    public BackendCapabilities Capabilities => s_capabilities;
+
+    /// <inheritdoc/>
+    public bool IsAvailable => _shim ? MslShim.ClangPath is not null : MetalDevice.IsSupported;
+
+    /// <inheritdoc/>
+    public IExecutable Lower(Graph optimizedGraph, CompileOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(optimizedGraph);
+        ArgumentNullException.ThrowIfNull(options);
+        if (!IsAvailable)
+        {
+            throw new BackendUnavailableException(_shim
+                ? $"backend '{Name}' is unavailable: {MslShim.MissingReason}"
+                : $"backend '{Name}' is unavailable: {MetalDevice.UnavailableReason}");
+        }
+
+        var program = MetalPlanEmitter.Emit(Scheduler.Schedule(optimizedGraph));
+        IMslRunner runner = _shim ? new ShimMslRunner(program.GeneratedSource) : new MetalDeviceRunner(program.Payload.Source);
+        return new MetalExecutable(program, runner);
+    }
+}
