@@ -12,6 +12,9 @@ public sealed record CompileOptions
     /// <summary>The backend that lowers and runs the graph; null for <see cref="BackendRegistry.Default"/> (the CPU).</summary>
     public IBackend? Backend { get; init; }
 
+    /// <summary>The device a GPU backend runs on ("cuda:1", "opencl:0"); null for device 0 of the backend's kind.</summary>
+    public string? Device { get; init; }
+
     /// <summary>Default options.</summary>
     public static CompileOptions Default { get; } = new();
 }

@@ -1,0 +1,130 @@
+using System.Collections.Concurrent;
+using Candle.Compiler.Backends;
+using Candle.Compiler.Gpu.Kernels;
+using Candle.Compiler.Ir;
+using Candle.Compiler.Scheduling;
+using Candle.Runtime;
+using Candle.Runtime.Execution;
+
+namespace Candle.Compiler.Gpu;
+
+/// <summary>
+/// The GPU backend: the scheduler's kernel graph rendered for ILGPU (generated elementwise kernels from the kernel IR,
+/// library kernels for rows, attention, rope, gathers and copies, cuBLAS or the tiled GEMM for matrix products) and run
+/// by a <see cref="GpuExecutable"/> on a <see cref="GpuDevice"/>. One backend per device kind; the device index comes
+/// from <see cref="CompileOptions.Device"/> ("cuda:1") or is 0. Devices are opened once per process and shared by
+/// every plan compiled for them, with their uploaded weights.
+/// </summary>
+public sealed class GpuBackend : IBackend
+{
+    private static readonly ConcurrentDictionary<string, Lazy<GpuDevice>> Devices = new(StringComparer.Ordinal);
+
+    private static readonly BackendCapabilities s_capabilities = new(
+        Enum.GetValues<Op>().ToHashSet(),
+        new HashSet<DType> { DType.F32, DType.F16, DType.BF16, DType.Bool, DType.I64, DType.I32 },
+        VectorWidthBytes: 16,
+        SharedMemoryBytes: 48 * 1024,
+        SupportsFusedGroups: true)
+    {
+        FusedKinds = new HashSet<string> { Passes.FusedKinds.Elementwise, Passes.FusedKinds.MatMulEpilogue },
+    };
+
+    private readonly Lazy<bool> _available;
+
+    /// <summary>Creates the backend for a device kind.</summary>
+    public GpuBackend(GpuKind kind)
+    {
+        Kind = kind;
+        _available = new Lazy<bool>(() =>
+        {
+            try
+            {
+                _ = GetDevice(DefaultSpec);
+                return true;
+            }
+            catch (BackendUnavailableException)
+            {
+                return false;
+            }
+        });
+    }
+
+    /// <summary>The device kind.</summary>
+    public GpuKind Kind { get; }
+
+    /// <inheritdoc/>
+    public string Name => Kind switch
+    {
+        GpuKind.Cuda => "cuda",
+        GpuKind.OpenCL => "opencl",
+        _ => "ilgpu-cpu",
+    };
+
+    /// <inheritdoc/>
+    public BackendCapabilities Capabilities => s_capabilities;
+
+    /// <inheritdoc/>
+    public bool IsAvailable => _available.Value;
+
+    private string DefaultSpec => Kind == GpuKind.Cpu ? "ilgpu-cpu" : Name + ":0";
+
+    /// <summary>The process-wide device for a spec ("cuda", "cuda:1"), opened on first use.</summary>
+    /// <exception cref="BackendUnavailableException">The driver, runtime library or device is missing.</exception>
+    /// <exception cref="ArgumentException">The spec is malformed.</exception>
+    public static GpuDevice GetDevice(string spec)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(spec);
+        string key = spec is "cuda" or "opencl" ? spec + ":0" : spec;
+        var lazy = Devices.GetOrAdd(key, k => new Lazy<GpuDevice>(() => GpuDevice.Open(k)));
+        try
+        {
+            return lazy.Value;
+        }
+        catch
+        {
+            Devices.TryRemove(key, out _);
+            throw;
+        }
+    }
+
+    /// <inheritdoc/>
+    public IExecutable Lower(Graph optimizedGraph, CompileOptions options) => LowerExecutable(optimizedGraph, options);
+
+    /// <summary>Lowers an optimized graph for the device of <paramref name="options"/> (or device 0 of this kind).</summary>
+    /// <exception cref="BackendUnavailableException">The device is missing.</exception>
+    /// <exception cref="NotSupportedException">A call has no GPU kernel (the message names it).</exception>
+    public GpuExecutable LowerExecutable(Graph optimizedGraph, CompileOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(optimizedGraph);
+        ArgumentNullException.ThrowIfNull(options);
+        string spec = options.Device ?? DefaultSpec;
+        if (!spec.StartsWith(Name, StringComparison.Ordinal))
+        {
+            throw new ArgumentException($"the {Name} backend cannot run on device '{spec}'", nameof(options));
+        }
+
+        var device = GetDevice(spec);
+        var graph = Scheduler.Schedule(optimizedGraph);
+        var (type, names) = RenderKernels(graph);
+        return new GpuExecutable(graph, device, type, names);
+    }
+
+    /// <summary>Renders every generated kernel of a kernel graph (elementwise calls and GEMM epilogues) into one assembly.</summary>
+    internal static (Type? Type, Dictionary<ElementwiseSpec, string> Names) RenderKernels(KernelGraph graph)
+    {
+        var emitter = new ElementwiseKernelEmitter();
+        var names = new Dictionary<ElementwiseSpec, string>(ReferenceEqualityComparer.Instance);
+        foreach (var call in graph.Calls)
+        {
+            var e = call switch
+            {
+                ElementwiseCall x => x,
+                GemmCall { Epilogue: { } epi } => epi,
+                _ => null,
+            };
+            if (e is not null) names[e.Kernel] = emitter.GetOrAdd(e.Kernel);
+        }
+
+        return (emitter.Build(), names);
+    }
+}

@@ -1,0 +1,293 @@
+using System.Collections.Concurrent;
+using System.Reflection;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Candle.Compiler.Backends;
+using Candle.Compiler.Gpu.Kernels;
+using Candle.Runtime.Devices;
+using Candle.Runtime.Tensors;
+using ILGPU;
+using ILGPU.Algorithms;
+using ILGPU.Runtime;
+using ILGPU.Runtime.CPU;
+using ILGPU.Runtime.Cuda;
+using ILGPU.Runtime.OpenCL;
+using IDevice = Candle.Runtime.Devices.IDevice;
+
+namespace Candle.Compiler.Gpu;
+
+/// <summary>Which ILGPU accelerator a <see cref="GpuDevice"/> drives.</summary>
+public enum GpuKind
+{
+    /// <summary>An NVIDIA GPU through the CUDA driver (PTX kernels, cuBLAS for matrix products where present).</summary>
+    Cuda,
+
+    /// <summary>An OpenCL device (OpenCL C kernels, the tiled GEMM).</summary>
+    OpenCL,
+
+    /// <summary>ILGPU's CPU accelerator: the same kernels run as .NET code, for tests on machines without a GPU.</summary>
+    Cpu,
+}
+
+/// <summary>
+/// A GPU as an <see cref="IDevice"/>: an ILGPU context and accelerator, its default stream (every kernel and copy is
+/// queued there in order, so no synchronization is needed between kernels), the kernels loaded for it, the weights
+/// uploaded to it (once per weight tensor and process, shared by every plan on the device) and, on CUDA, a cuBLAS
+/// handle. Open one with <see cref="Open"/>: "cuda", "cuda:1", "opencl", "opencl:0", "ilgpu-cpu".
+/// </summary>
+public abstract class GpuDevice : IDevice
+{
+    private readonly Context _context;
+    private readonly ConcurrentDictionary<MethodInfo, Kernel> _kernels = new();
+    private readonly ConditionalWeakTable<HostTensor, DeviceBuffer> _weights = [];
+    private readonly Lock _weightLock = new();
+    private Cublas? _cublas;
+    private bool _cublasTried;
+    private bool _disposed;
+
+    private protected GpuDevice(GpuKind kind, int index)
+    {
+        Kind = kind;
+        Index = index;
+        string what = kind switch
+        {
+            GpuKind.Cuda => "CUDA",
+            GpuKind.OpenCL => "OpenCL",
+            _ => "ILGPU CPU",
+        };
+        try
+        {
+            _context = Context.Create(b =>
+            {
+                b.Optimize(OptimizationLevel.O2).EnableAlgorithms();
+                _ = kind switch
+                {
+                    GpuKind.Cuda => b.Cuda(),
+                    GpuKind.OpenCL => b.OpenCL(),
+                    _ => b.CPU(),
+                };
+            });
+        }
+        catch (Exception e) when (e is DllNotFoundException or TypeInitializationException or InvalidOperationException or NotSupportedException)
+        {
+            throw new BackendUnavailableException($"the {what} runtime could not be loaded: {e.Message}", e);
+        }
+
+        try
+        {
+            Accelerator = kind switch
+            {
+                GpuKind.Cuda => Pick([.. _context.GetCudaDevices()], index, "CUDA", "no NVIDIA driver (libcuda.so) or no NVIDIA GPU").CreateAccelerator(_context),
+                GpuKind.OpenCL => Pick([.. _context.GetCLDevices()], index, "OpenCL", "no OpenCL ICD loader (libOpenCL.so) or no OpenCL device that ILGPU supports (it needs generic address spaces)").CreateAccelerator(_context),
+                _ => _context.CreateCPUAccelerator(0),
+            };
+        }
+        catch
+        {
+            _context.Dispose();
+            throw;
+        }
+
+        Reducer = kind == GpuKind.Cuda ? typeof(ShuffleReducer) : typeof(SharedReducer);
+    }
+
+    /// <summary>The accelerator kind.</summary>
+    public GpuKind Kind { get; }
+
+    /// <summary>The device index among the devices of its kind.</summary>
+    public int Index { get; }
+
+    /// <inheritdoc/>
+    public string Name => Kind switch
+    {
+        GpuKind.Cuda => $"cuda:{Index}",
+        GpuKind.OpenCL => $"opencl:{Index}",
+        _ => "ilgpu-cpu",
+    };
+
+    /// <summary>The device's own name (the card, for reports).</summary>
+    public string DeviceName => Accelerator.Name;
+
+    /// <inheritdoc/>
+    public bool IsHost => false;
+
+    /// <summary>The ILGPU accelerator.</summary>
+    internal Accelerator Accelerator { get; }
+
+    /// <summary>The group reducer the row kernels use on this device.</summary>
+    internal Type Reducer { get; }
+
+    /// <summary>The cuBLAS handle bound to the device's stream; null off CUDA or when libcublas is absent.</summary>
+    internal Cublas? Cublas
+    {
+        get
+        {
+            if (_cublasTried) return _cublas;
+            _cublasTried = true;
+            if (Kind == GpuKind.Cuda && Environment.GetEnvironmentVariable("CANDLE_GPU_NO_CUBLAS") != "1")
+            {
+                _cublas = Cublas.TryCreate(((CudaStream)Accelerator.DefaultStream).StreamPtr);
+            }
+
+            return _cublas;
+        }
+    }
+
+    /// <summary>
+    /// Opens the device a spec names: <c>cuda</c>, <c>cuda:N</c>, <c>opencl</c>, <c>opencl:N</c> or <c>ilgpu-cpu</c>.
+    /// </summary>
+    /// <exception cref="ArgumentException">The spec is not one of those forms.</exception>
+    /// <exception cref="BackendUnavailableException">The driver, runtime library or device is missing (the message says which).</exception>
+    public static GpuDevice Open(string spec)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(spec);
+        string name = spec, index = "0";
+        int colon = spec.IndexOf(':', StringComparison.Ordinal);
+        if (colon >= 0)
+        {
+            name = spec[..colon];
+            index = spec[(colon + 1)..];
+        }
+
+        if (!int.TryParse(index, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int i))
+        {
+            throw new ArgumentException($"device '{spec}': the index after ':' must be a non-negative integer", nameof(spec));
+        }
+
+        return name switch
+        {
+            "cuda" => new CudaDevice(i),
+            "opencl" => new OpenClDevice(i),
+            "ilgpu-cpu" when colon < 0 => new IlgpuCpuDevice(),
+            _ => throw new ArgumentException($"unknown device '{spec}'; known: cuda, cuda:N, opencl, opencl:N, ilgpu-cpu", nameof(spec)),
+        };
+    }
+
+    /// <inheritdoc/>
+    public DeviceBuffer Allocate(long bytes)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(bytes);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        try
+        {
+            return new GpuBuffer(this, Accelerator.Allocate1D<byte>(Math.Max(bytes, 1)), bytes);
+        }
+        catch (Exception e) when (e is AcceleratorException or CudaException)
+        {
+            throw new OutOfMemoryException($"{Name} could not allocate {bytes} bytes: {e.Message}", e);
+        }
+    }
+
+    /// <inheritdoc/>
+    public void CopyFromHost(ReadOnlySpan<byte> source, DeviceBuffer destination, long offset)
+    {
+        var g = Own(destination);
+        g.CheckRange(offset, source.Length);
+        if (source.IsEmpty) return;
+        g.Memory.View.SubView(offset, source.Length).CopyFromCPU(Accelerator.DefaultStream, ref MemoryMarshal.GetReference(source), source.Length);
+    }
+
+    /// <inheritdoc/>
+    public void CopyToHost(DeviceBuffer source, long offset, Span<byte> destination)
+    {
+        var g = Own(source);
+        g.CheckRange(offset, destination.Length);
+        if (destination.IsEmpty) return;
+        g.Memory.View.SubView(offset, destination.Length).CopyToCPU(Accelerator.DefaultStream, ref MemoryMarshal.GetReference(destination), destination.Length);
+    }
+
+    /// <inheritdoc/>
+    public void Synchronize() => Accelerator.Synchronize();
+
+    /// <summary>The weight's device copy, uploaded the first time any plan on this device asks for it.</summary>
+    internal DeviceBuffer Weight(HostTensor weight)
+    {
+        lock (_weightLock)
+        {
+            if (_weights.TryGetValue(weight, out var b) && !b.IsDisposed) return b;
+            var buf = Allocate(weight.Data.Length);
+            CopyFromHost(weight.Data.Span, buf, 0);
+            _weights.AddOrUpdate(weight, buf);
+            return buf;
+        }
+    }
+
+    /// <summary>The kernel of <paramref name="method"/> compiled for this device (once).</summary>
+    internal Kernel Kernel(MethodInfo method, bool explicitlyGrouped) =>
+        _kernels.GetOrAdd(method, m => explicitlyGrouped ? Accelerator.LoadKernel(m) : Accelerator.LoadAutoGroupedKernel(m));
+
+    /// <summary>The buffer as this device's memory.</summary>
+    /// <exception cref="ArgumentException">The buffer is on another device.</exception>
+    internal GpuBuffer Own(DeviceBuffer buffer)
+    {
+        ArgumentNullException.ThrowIfNull(buffer);
+        return buffer is GpuBuffer g && ReferenceEquals(g.Device, this)
+            ? g
+            : throw new ArgumentException($"the buffer is on {buffer.Device.Name}, not on {Name}");
+    }
+
+    /// <summary>Releases the kernels, cuBLAS, the accelerator and the context.</summary>
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        _cublas?.Dispose();
+        foreach (var k in _kernels.Values) k.Dispose();
+        Accelerator.Dispose();
+        _context.Dispose();
+        GC.SuppressFinalize(this);
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() => $"{Name} ({DeviceName})";
+
+    private static Device Pick(List<Device> devices, int index, string what, string missing)
+    {
+        if (devices.Count == 0) throw new BackendUnavailableException($"no {what} device: {missing}");
+        if (index >= devices.Count) throw new BackendUnavailableException($"no {what} device {index}: {devices.Count} found ({string.Join(", ", devices.Select(d => d.Name))})");
+        return devices[index];
+    }
+}
+
+/// <summary>An NVIDIA GPU through CUDA.</summary>
+public sealed class CudaDevice : GpuDevice
+{
+    /// <summary>Opens CUDA device <paramref name="index"/>.</summary>
+    /// <exception cref="BackendUnavailableException">No CUDA driver or no such device.</exception>
+    public CudaDevice(int index = 0)
+        : base(GpuKind.Cuda, index)
+    {
+    }
+}
+
+/// <summary>An OpenCL device.</summary>
+public sealed class OpenClDevice : GpuDevice
+{
+    /// <summary>Opens OpenCL device <paramref name="index"/> (among those ILGPU supports).</summary>
+    /// <exception cref="BackendUnavailableException">No OpenCL loader or no such device.</exception>
+    public OpenClDevice(int index = 0)
+        : base(GpuKind.OpenCL, index)
+    {
+    }
+}
+
+/// <summary>ILGPU's CPU accelerator: GPU kernels run as .NET code (tests without a GPU).</summary>
+public sealed class IlgpuCpuDevice : GpuDevice
+{
+    /// <summary>Creates the CPU accelerator.</summary>
+    public IlgpuCpuDevice()
+        : base(GpuKind.Cpu, 0)
+    {
+    }
+}
+
+/// <summary>Memory on a <see cref="GpuDevice"/>.</summary>
+internal sealed class GpuBuffer(GpuDevice device, MemoryBuffer1D<byte, Stride1D.Dense> memory, long bytes) : DeviceBuffer(device, bytes)
+{
+    public MemoryBuffer1D<byte, Stride1D.Dense> Memory { get; } = memory;
+
+    /// <summary>The bytes at <paramref name="offset"/> as a view.</summary>
+    public ArrayView<byte> View(long offset, long bytes) => Memory.View.SubView(offset, bytes);
+
+    protected override void Dispose(bool disposing) => Memory.Dispose();
+}

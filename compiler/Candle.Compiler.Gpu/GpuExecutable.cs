@@ -1,0 +1,261 @@
+using System.Globalization;
+using System.Reflection;
+using Candle.Compiler.Gpu.Kernels;
+using Candle.Compiler.Ir;
+using Candle.Compiler.Scheduling;
+using Candle.Runtime;
+using Candle.Runtime.Devices;
+using Candle.Runtime.Execution;
+using Candle.Runtime.Kernels.Cpu;
+using Candle.Runtime.Plans;
+using Candle.Runtime.Tensors;
+using ILGPU;
+using ILGPU.Runtime;
+
+namespace Candle.Compiler.Gpu;
+
+/// <summary>
+/// A kernel graph lowered for a <see cref="GpuDevice"/>: every call is a kernel launch (or a cuBLAS call) queued on the
+/// device's stream, so nothing comes back to the host between kernels. Weights are the device's shared copies;
+/// intermediates live in one arena laid out by the <see cref="MemoryPlanner"/> and kept between calls;
+/// <see cref="RunOnDevice"/> takes and returns device tensors so that state (a KV cache) stays resident.
+/// </summary>
+public sealed class GpuExecutable : IExecutable
+{
+    private readonly KernelGraph _graph;
+    private readonly GpuDevice _device;
+    private readonly Action<Frame>[] _steps;
+    private readonly DeviceBuffer[] _weights;
+    private readonly DeviceBuffer _scratch;
+    private readonly string[] _indexLabels;
+    private readonly Lock _lock = new();
+    private DeviceBuffer? _arena;
+    private bool _disposed;
+
+    internal GpuExecutable(KernelGraph graph, GpuDevice device, Type? generated, IReadOnlyDictionary<ElementwiseSpec, string> kernelNames)
+    {
+        _graph = graph;
+        _device = device;
+        InputNames = [.. graph.Inputs.Select(i => i.Name)];
+        OutputNames = [.. graph.Outputs.Select(o => o.Name)];
+        _weights = [.. graph.Weights.Select(w => device.Weight(w.Data))];
+        _scratch = device.Allocate(16);
+        _indexLabels = [.. graph.Calls.OfType<IndexSelectCall>().Select(c => c.Label)];
+        var lowering = new GpuLowering(device, generated, kernelNames);
+        _steps = [.. graph.Calls.Select(lowering.Lower)];
+    }
+
+    /// <inheritdoc/>
+    public IReadOnlyList<string> InputNames { get; }
+
+    /// <inheritdoc/>
+    public IReadOnlyList<string> OutputNames { get; }
+
+    /// <summary>The device the executable runs on.</summary>
+    public GpuDevice Device => _device;
+
+    /// <summary>The number of kernel calls of one run.</summary>
+    public int CallCount => _steps.Length;
+
+    /// <summary>Uploads the inputs, runs, downloads the outputs.</summary>
+    /// <exception cref="ArgumentException">An input has the wrong count, dtype or shape, or an index is out of range.</exception>
+    public HostTensor[] Run(IReadOnlyList<HostTensor> inputs)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        var dev = new DeviceTensor[inputs.Count];
+        try
+        {
+            for (int i = 0; i < inputs.Count; i++) dev[i] = DeviceTensor.Upload(inputs[i], _device);
+            var outs = RunOnDevice(dev);
+            try
+            {
+                var host = outs.Select(o => o.Download()).ToArray();
+                CheckIndexFlag();
+                return host;
+            }
+            finally
+            {
+                foreach (var o in outs) o.Dispose();
+            }
+        }
+        finally
+        {
+            foreach (var d in dev) d?.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Runs on tensors already on the device and returns the outputs there (an output that is a donated input's buffer
+    /// comes back as a view of it). Only the kernels are queued; nothing is copied to the host.
+    /// </summary>
+    /// <exception cref="ArgumentException">An input has the wrong count, dtype, shape or device.</exception>
+    public DeviceTensor[] RunOnDevice(IReadOnlyList<DeviceTensor> inputs)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (inputs.Count != _graph.Inputs.Count)
+        {
+            throw new ArgumentException($"expected {_graph.Inputs.Count} inputs ({string.Join(", ", InputNames)}), got {inputs.Count}", nameof(inputs));
+        }
+
+        var env = Bind(inputs);
+        lock (_lock)
+        {
+            var frame = new Frame(env, _graph.Buffers.Count);
+            for (int i = 0; i < inputs.Count; i++)
+            {
+                var t = inputs[i];
+                frame.Slots[_graph.Inputs[i].Buffer] = new Mem(_device.Own(t.Buffer), 0, t.Buffer.Bytes);
+            }
+
+            var bytes = new long[_graph.Buffers.Count];
+            var first = new int[bytes.Length];
+            var last = new int[bytes.Length];
+            var offsets = new long[bytes.Length];
+            for (int s = 0; s < bytes.Length; s++)
+            {
+                var b = _graph.Buffers[s];
+                if (b.Kind != BufferKind.Arena) continue;
+                bytes[s] = b.Bytes.Evaluate(env);
+                (first[s], last[s]) = (b.FirstCall, b.LastCall);
+            }
+
+            long total = MemoryPlanner.Assign(bytes, first, last, offsets);
+            if (_arena is null || _arena.Bytes < total)
+            {
+                _arena?.Dispose();
+                _arena = _device.Allocate(total);
+            }
+
+            var arena = _device.Own(_arena);
+            var outputs = new DeviceTensor[_graph.Outputs.Count];
+            for (int s = 0; s < bytes.Length; s++)
+            {
+                var b = _graph.Buffers[s];
+                if (b.Kind == BufferKind.Arena) frame.Slots[s] = new Mem(arena, offsets[s], bytes[s]);
+                else if (b.Kind == BufferKind.Weight) frame.Slots[s] = new Mem(_device.Own(_weights[b.Index]), 0, _weights[b.Index].Bytes);
+            }
+
+            for (int o = 0; o < outputs.Length; o++)
+            {
+                var t = _graph.Outputs[o];
+                int[] shape = [.. t.Shape.Select(d => checked((int)d.Evaluate(env)))];
+                var kind = _graph.Buffers[t.Buffer].Kind;
+                if (kind == BufferKind.Input)
+                {
+                    int which = _graph.Inputs.ToList().FindIndex(i => i.Buffer == t.Buffer);
+                    outputs[o] = DeviceTensor.View(inputs[which].Buffer, t.DType, shape);
+                }
+                else if (kind == BufferKind.Output)
+                {
+                    outputs[o] = DeviceTensor.Allocate(_device, t.DType, shape);
+                    frame.Slots[t.Buffer] = new Mem(_device.Own(outputs[o].Buffer), 0, outputs[o].Buffer.Bytes);
+                }
+                else
+                {
+                    throw new NotSupportedException($"output '{t.Name}' lives in a {kind} buffer, which the GPU executor does not hand out");
+                }
+            }
+
+            if (_indexLabels.Length > 0)
+            {
+                _device.Own(_scratch).Memory.View.MemSetToZero(_device.Accelerator.DefaultStream);
+            }
+
+            frame.Scratch = _device.Own(_scratch);
+            foreach (var step in _steps) step(frame);
+            return outputs;
+        }
+    }
+
+    /// <summary>Frees the arena (weights stay with the device, shared by its plans).</summary>
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        _arena?.Dispose();
+        _scratch.Dispose();
+    }
+
+    private void CheckIndexFlag()
+    {
+        if (_indexLabels.Length == 0) return;
+        Span<byte> flag = stackalloc byte[4];
+        _device.CopyToHost(_scratch, 0, flag);
+        if (flag[0] != 0) throw new ArgumentException($"an index is out of range in {string.Join(" or ", _indexLabels)}");
+    }
+
+    private Dictionary<string, long> Bind(IReadOnlyList<DeviceTensor> inputs)
+    {
+        var env = new Dictionary<string, long>(StringComparer.Ordinal);
+        for (int i = 0; i < inputs.Count; i++)
+        {
+            var want = _graph.Inputs[i];
+            var t = inputs[i];
+            if (t.DType != want.DType || t.Shape.Count != want.Shape.Length)
+            {
+                throw new ArgumentException($"input '{want.Name}' must be {want.DType.TorchName()}[{string.Join(", ", want.Shape.Select(d => d.ToString()))}], got {t}", nameof(inputs));
+            }
+
+            for (int d = 0; d < want.Shape.Length; d++)
+            {
+                var dim = want.Shape[d];
+                var syms = dim.Symbols.ToList();
+                if (syms.Count == 1 && dim == Dim.Sym(syms[0])) env.TryAdd(syms[0], t.Shape[d]);
+            }
+        }
+
+        for (int i = 0; i < inputs.Count; i++)
+        {
+            var want = _graph.Inputs[i];
+            for (int d = 0; d < want.Shape.Length; d++)
+            {
+                long expect;
+                try
+                {
+                    expect = want.Shape[d].Evaluate(env);
+                }
+                catch (KeyNotFoundException e)
+                {
+                    throw new ArgumentException($"input '{want.Name}': {e.Message}", nameof(inputs), e);
+                }
+
+                if (expect != inputs[i].Shape[d])
+                {
+                    throw new ArgumentException($"input '{want.Name}' dim {d} must be {want.Shape[d]} = {expect}, got {inputs[i].Shape[d]}", nameof(inputs));
+                }
+            }
+        }
+
+        return env;
+    }
+
+    /// <summary>A slot's memory for one run: a buffer and a byte range of it.</summary>
+    internal readonly record struct Mem(GpuBuffer Buffer, long Offset, long Bytes)
+    {
+        /// <summary>The memory as a view of <typeparamref name="T"/> from element <paramref name="elementOffset"/>.</summary>
+        public ArrayView<T> View<T>(long elementOffset = 0)
+            where T : unmanaged
+        {
+            long size = System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
+            long at = Offset + (elementOffset * size);
+            long n = Math.Max(0, (Bytes - (elementOffset * size)) / size);
+            return Buffer.View(at, n * size).Cast<T>();
+        }
+
+        /// <summary>The device address of element <paramref name="elementOffset"/> of <paramref name="elementSize"/> bytes.</summary>
+        public nint Pointer(long elementOffset, int elementSize) => Buffer.Memory.NativePtr + (nint)(Offset + (elementOffset * elementSize));
+    }
+
+    /// <summary>What the steps of one run share: symbol values and slot memory.</summary>
+    internal sealed class Frame(Dictionary<string, long> env, int slots)
+    {
+        public Dictionary<string, long> Env { get; } = env;
+
+        public Mem[] Slots { get; } = new Mem[slots];
+
+        public GpuBuffer? Scratch { get; set; }
+
+        public long Eval(Dim d) => d.Evaluate(Env);
+    }
+}

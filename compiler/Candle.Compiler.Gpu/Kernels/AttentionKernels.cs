@@ -1,0 +1,120 @@
+using ILGPU;
+
+namespace Candle.Compiler.Gpu.Kernels;
+
+/// <summary>Bool storage read as 0/1 (attention masks).</summary>
+internal readonly struct BoolStorage : IStorage<byte>
+{
+    public float Load(ArrayView<byte> view, long i) => view[i] != 0 ? 1f : 0f;
+
+    public void Store(ArrayView<byte> view, long i, float value) => view[i] = value != 0f ? (byte)1 : (byte)0;
+}
+
+/// <summary>Scaled dot-product attention and rotary embedding.</summary>
+internal static class AttentionKernels
+{
+    /// <summary>Most elements of a head a thread of an attention group holds (head dims up to 32 · this).</summary>
+    public const int PerThread = 8;
+
+    /// <summary>Threads of one attention group (one query row) where the device allows it.</summary>
+    public const int GroupSize = 32;
+
+    /// <summary>
+    /// One group of <see cref="GroupSize"/> threads per query row (over batch · heads · queries), the head dims split
+    /// over the threads: one pass over the keys with an online softmax (running max and sum, the accumulator rescaled),
+    /// so prefill and decode over a cache are the same kernel and no score matrix is stored. GQA maps head h to kv head
+    /// h / (heads / kvHeads); causal masking is bottom-right aligned; a bool mask keeps true positions, a float mask is added.
+    /// </summary>
+    public static void Attention<T, TS, TM, TMS, TR>(
+        ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<TM> mask, ArrayView<T> y,
+        long qOff, long qB, long qH, long qS, long kOff, long kB, long kH, long kS, long vOff, long vB, long vH, long vS,
+        long mOff, long mB, long mH, long mQ, long mK, int heads, int kvHeads, int sq, int sk, int d, int dv, float scale, int causal, int hasMask, int maskIsBool)
+        where T : unmanaged
+        where TS : struct, IStorage<T>
+        where TM : unmanaged
+        where TMS : struct, IStorage<TM>
+        where TR : struct, IGroupReducer
+    {
+        int row = Grid.IdxX;
+        int i = row % sq;
+        int bh = row / sq;
+        int h = bh % heads;
+        int b = bh / heads;
+        int hk = h / (heads / kvHeads);
+        int t = Group.IdxX, gs = Group.DimX;
+        var s = default(TS);
+        var qv = LocalMemory.Allocate<float>(PerThread);
+        var acc = LocalMemory.Allocate<float>(PerThread);
+        long qBase = qOff + (b * qB) + (h * qH) + (i * qS);
+        long kBase = kOff + (b * kB) + (hk * kH);
+        long vBase = vOff + (b * vB) + (hk * vH);
+        for (int u = 0; u < PerThread; u++)
+        {
+            int dd = t + (u * gs);
+            qv[u] = dd < d ? s.Load(q, qBase + dd) * scale : 0f;
+            acc[u] = 0f;
+        }
+
+        int last = causal != 0 ? Math.Min(sk - 1, i + (sk - sq)) : sk - 1;
+        float m = float.NegativeInfinity, l = 0f;
+        for (int j = 0; j <= last; j++)
+        {
+            long kRow = kBase + (j * kS);
+            float part = 0f;
+            for (int u = 0; u < PerThread; u++)
+            {
+                int dd = t + (u * gs);
+                if (dd < d) part += qv[u] * s.Load(k, kRow + dd);
+            }
+
+            float score = default(TR).Sum(part);
+            if (hasMask != 0)
+            {
+                float mv = default(TMS).Load(mask, mOff + (b * mB) + (h * mH) + (i * mQ) + (j * mK));
+                if (maskIsBool != 0) score = mv != 0f ? score : float.NegativeInfinity;
+                else score += mv;
+            }
+
+            if (score == float.NegativeInfinity) continue;
+            float mNew = Math.Max(m, score);
+            float corr = MathF.Exp(m - mNew);
+            float p = MathF.Exp(score - mNew);
+            l = (l * corr) + p;
+            long vRow = vBase + (j * vS);
+            for (int u = 0; u < PerThread; u++)
+            {
+                int dd = t + (u * gs);
+                if (dd < dv) acc[u] = (acc[u] * corr) + (p * s.Load(v, vRow + dd));
+            }
+
+            m = mNew;
+        }
+
+        float inv = 1f / l;
+        long yBase = (long)row * dv;
+        for (int u = 0; u < PerThread; u++)
+        {
+            int dd = t + (u * gs);
+            if (dd < dv) s.Store(y, yBase + dd, acc[u] * inv);
+        }
+    }
+
+    /// <summary>Rotary embedding of dense [rows, headDim] rows with [rows, headDim / 2] cos and sin tables; one thread per pair.</summary>
+    public static void Rope<T, TS>(Index1D index, ArrayView<T> x, ArrayView<T> cos, ArrayView<T> sin, ArrayView<T> y, int headDim, int interleaved)
+        where T : unmanaged
+        where TS : struct, IStorage<T>
+    {
+        var s = default(TS);
+        long pair = index.X;
+        int half = headDim / 2;
+        long r = pair / half;
+        long j = pair % half;
+        long o = r * headDim;
+        long i0 = interleaved != 0 ? o + (2 * j) : o + j;
+        long i1 = interleaved != 0 ? i0 + 1 : o + j + half;
+        float c = s.Load(cos, (r * half) + j), sn = s.Load(sin, (r * half) + j);
+        float x0 = s.Load(x, i0), x1 = s.Load(x, i1);
+        s.Store(y, i0, (x0 * c) - (x1 * sn));
+        s.Store(y, i1, (x1 * c) + (x0 * sn));
+    }
+}

@@ -1,0 +1,298 @@
+using System.Globalization;
+using System.Reflection;
+using System.Reflection.Emit;
+using System.Text;
+using Candle.Compiler.Ir;
+using Candle.Compiler.Scheduling;
+using Candle.Runtime;
+using ILGPU;
+
+namespace Candle.Compiler.Gpu.Kernels;
+
+/// <summary>
+/// Renders kernel IR (<see cref="ElementwiseSpec"/>) to ILGPU kernels: one public static method per distinct spec on
+/// one type of a <see cref="PersistedAssemblyBuilder"/> assembly (ILGPU reads a method's IL from a loaded assembly;
+/// it cannot compile a <c>DynamicMethod</c>). Each kernel is implicitly grouped over the flat output index and takes
+/// <c>(Index1D i, ArrayView out, ArrayView in[n], long shape[rank], then per input long offset, long strides[rank])</c>;
+/// loads, stores and every op are calls of <see cref="GpuMath"/>, which ILGPU inlines.
+/// </summary>
+internal sealed class ElementwiseKernelEmitter
+{
+    /// <summary>The name of the type that holds the generated kernels.</summary>
+    public const string KernelsType = "Candle.GpuKernels";
+
+    private readonly PersistedAssemblyBuilder _assembly;
+    private readonly TypeBuilder _type;
+    private readonly Dictionary<string, string> _byKey = new(StringComparer.Ordinal);
+    private readonly StringBuilder _dump = new();
+    private Type? _built;
+
+    public ElementwiseKernelEmitter()
+    {
+        string name = "Candle.GpuKernels." + Guid.NewGuid().ToString("N");
+        _assembly = new PersistedAssemblyBuilder(new AssemblyName(name), typeof(object).Assembly);
+        var module = _assembly.DefineDynamicModule(name);
+        _type = module.DefineType(KernelsType, TypeAttributes.Public | TypeAttributes.Sealed | TypeAttributes.Abstract | TypeAttributes.Class);
+    }
+
+    /// <summary>A readable listing of the emitted kernels (their keys and IL), for dumps.</summary>
+    public string Dump => _dump.ToString();
+
+    /// <summary>The ILGPU view element type that stores <paramref name="dtype"/>.</summary>
+    /// <exception cref="NotSupportedException">The dtype is outside the generated kernels' float domain.</exception>
+    public static Type StorageType(DType dtype) => dtype switch
+    {
+        DType.F32 => typeof(float),
+        DType.F16 or DType.BF16 => typeof(ushort),
+        DType.Bool => typeof(byte),
+        _ => throw new NotSupportedException($"generated GPU kernels do not store {dtype.TorchName()}"),
+    };
+
+    /// <summary>The kernel's parameter types after the index.</summary>
+    public static Type[] ParameterTypes(ElementwiseSpec spec)
+    {
+        var p = new List<Type> { typeof(Index1D), ViewOf(spec.OutDType) };
+        p.AddRange(spec.Inputs.Select(i => ViewOf(i.DType)));
+        for (int d = 0; d < spec.Rank; d++) p.Add(typeof(long));
+        for (int k = 0; k < spec.Inputs.Count; k++)
+        {
+            for (int d = 0; d <= spec.Rank; d++) p.Add(typeof(long));
+        }
+
+        return [.. p];
+    }
+
+    /// <summary>Returns the kernel name for <paramref name="spec"/>, emitting it the first time.</summary>
+    /// <exception cref="NotSupportedException">A body op or dtype has no GPU form (the message names it).</exception>
+    /// <exception cref="InvalidOperationException">The assembly was already built.</exception>
+    public string GetOrAdd(ElementwiseSpec spec)
+    {
+        if (_built is not null) throw new InvalidOperationException("the kernel assembly was already built");
+        string key = spec.Key;
+        if (_byKey.TryGetValue(key, out var existing)) return existing;
+        string name = $"k{_byKey.Count}_{spec.Hint}";
+        var types = ParameterTypes(spec);
+        var m = _type.DefineMethod(name, MethodAttributes.Public | MethodAttributes.Static | MethodAttributes.HideBySig, typeof(void), types);
+        m.DefineParameter(1, ParameterAttributes.None, "index");
+        m.DefineParameter(2, ParameterAttributes.None, "output");
+        _dump.Append(CultureInfo.InvariantCulture, $".method public static void {name}({string.Join(", ", types.Select(t => t.Name))})\n  // {key}\n");
+        Emit(m.GetILGenerator(), spec);
+        _byKey[key] = name;
+        return name;
+    }
+
+    /// <summary>Finishes the type, saves and loads the assembly; null when no kernel was emitted.</summary>
+    public Type? Build()
+    {
+        if (_built is not null) return _built;
+        if (_byKey.Count == 0) return null;
+        _type.CreateType();
+        using var ms = new MemoryStream();
+        _assembly.Save(ms);
+        _built = Assembly.Load(ms.ToArray()).GetType(KernelsType, throwOnError: true)!;
+        return _built;
+    }
+
+    private static Type ViewOf(DType dtype) => typeof(ArrayView<>).MakeGenericType(StorageType(dtype));
+
+    private static MethodInfo Math(string name) =>
+        typeof(GpuMath).GetMethod(name, BindingFlags.Public | BindingFlags.Static) ?? throw new InvalidOperationException($"GpuMath has no {name}");
+
+    private static string LoadName(DType dtype) => dtype switch
+    {
+        DType.F32 => nameof(GpuMath.LoadF32),
+        DType.F16 => nameof(GpuMath.LoadF16),
+        DType.BF16 => nameof(GpuMath.LoadBF16),
+        DType.Bool => nameof(GpuMath.LoadBool),
+        _ => throw new NotSupportedException($"generated GPU kernels do not load {dtype.TorchName()}"),
+    };
+
+    private static string StoreName(DType dtype) => dtype switch
+    {
+        DType.F32 => nameof(GpuMath.StoreF32),
+        DType.F16 => nameof(GpuMath.StoreF16),
+        DType.BF16 => nameof(GpuMath.StoreBF16),
+        DType.Bool => nameof(GpuMath.StoreBool),
+        _ => throw new NotSupportedException($"generated GPU kernels do not store {dtype.TorchName()}"),
+    };
+
+    /// <summary>The device function of an op (f32 in, f32 out).</summary>
+    internal static string OpFunction(Op op) => op switch
+    {
+        Op.Neg => nameof(GpuMath.Neg),
+        Op.Abs => nameof(GpuMath.Abs),
+        Op.Exp => nameof(GpuMath.Exp),
+        Op.Log => nameof(GpuMath.Log),
+        Op.Sqrt => nameof(GpuMath.Sqrt),
+        Op.Rsqrt => nameof(GpuMath.Rsqrt),
+        Op.Sin => nameof(GpuMath.Sin),
+        Op.Cos => nameof(GpuMath.Cos),
+        Op.Tanh => nameof(GpuMath.Tanh),
+        Op.Sigmoid => nameof(GpuMath.Sigmoid),
+        Op.Relu => nameof(GpuMath.Relu),
+        Op.Gelu => nameof(GpuMath.Gelu),
+        Op.GeluTanh => nameof(GpuMath.GeluTanh),
+        Op.Silu => nameof(GpuMath.Silu),
+        Op.Erf => nameof(GpuMath.Erf),
+        Op.Floor => nameof(GpuMath.Floor),
+        Op.Ceil => nameof(GpuMath.Ceil),
+        Op.Round => nameof(GpuMath.Round),
+        Op.Sign => nameof(GpuMath.Sign),
+        Op.Reciprocal => nameof(GpuMath.Reciprocal),
+        Op.LogicalNot => nameof(GpuMath.LogicalNot),
+        Op.Softplus => nameof(GpuMath.Softplus),
+        Op.Mish => nameof(GpuMath.Mish),
+        Op.Add => nameof(GpuMath.Add),
+        Op.Sub => nameof(GpuMath.Sub),
+        Op.Mul => nameof(GpuMath.Mul),
+        Op.Div => nameof(GpuMath.Div),
+        Op.FloorDiv => nameof(GpuMath.FloorDiv),
+        Op.Remainder => nameof(GpuMath.Remainder),
+        Op.Pow => nameof(GpuMath.Pow),
+        Op.Maximum => nameof(GpuMath.Maximum),
+        Op.Minimum => nameof(GpuMath.Minimum),
+        Op.Eq => nameof(GpuMath.Eq),
+        Op.Ne => nameof(GpuMath.Ne),
+        Op.Lt => nameof(GpuMath.Lt),
+        Op.Le => nameof(GpuMath.Le),
+        Op.Gt => nameof(GpuMath.Gt),
+        Op.Ge => nameof(GpuMath.Ge),
+        Op.LogicalAnd => nameof(GpuMath.LogicalAnd),
+        Op.LogicalOr => nameof(GpuMath.LogicalOr),
+        Op.Where => nameof(GpuMath.Where),
+        _ => throw new NotSupportedException($"the GPU renderer has no device function for op '{op.Name()}'"),
+    };
+
+    private static float Narrow(DType dtype, float value) => dtype switch
+    {
+        DType.F16 => GpuMath.RoundF16(value),
+        DType.BF16 => GpuMath.RoundBF16(value),
+        DType.Bool => value != 0 ? 1f : 0f,
+        _ => value,
+    };
+
+    private void Emit(ILGenerator il, ElementwiseSpec spec)
+    {
+        int n = spec.Inputs.Count, rank = spec.Rank;
+        const int OutArg = 1;
+        int shapeAt = 2 + n;
+        int OffsetArg(int k) => shapeAt + rank + (k * (1 + rank));
+
+        var i = il.DeclareLocal(typeof(long));
+        var rem = il.DeclareLocal(typeof(long));
+        var c = il.DeclareLocal(typeof(long));
+        var offsets = Enumerable.Range(0, n).Select(_ => il.DeclareLocal(typeof(long))).ToArray();
+        var values = spec.Body.Select(_ => il.DeclareLocal(typeof(float))).ToArray();
+
+        il.Emit(OpCodes.Ldarg_0);
+        il.Emit(OpCodes.Call, Math(nameof(GpuMath.Linear)));
+        il.Emit(OpCodes.Stloc, i);
+        for (int k = 0; k < n; k++)
+        {
+            il.Emit(OpCodes.Ldarg, (short)OffsetArg(k));
+            il.Emit(OpCodes.Stloc, offsets[k]);
+        }
+
+        if (rank > 0 && n > 0)
+        {
+            il.Emit(OpCodes.Ldloc, i);
+            il.Emit(OpCodes.Stloc, rem);
+            for (int d = rank - 1; d >= 0; d--)
+            {
+                if (d > 0)
+                {
+                    il.Emit(OpCodes.Ldloc, rem);
+                    il.Emit(OpCodes.Ldarg, (short)(shapeAt + d));
+                    il.Emit(OpCodes.Rem);
+                    il.Emit(OpCodes.Stloc, c);
+                    il.Emit(OpCodes.Ldloc, rem);
+                    il.Emit(OpCodes.Ldarg, (short)(shapeAt + d));
+                    il.Emit(OpCodes.Div);
+                    il.Emit(OpCodes.Stloc, rem);
+                }
+                else
+                {
+                    il.Emit(OpCodes.Ldloc, rem);
+                    il.Emit(OpCodes.Stloc, c);
+                }
+
+                for (int k = 0; k < n; k++)
+                {
+                    var access = spec.Inputs[k].Access;
+                    if (d == rank - 1 && access == InnerAccess.Broadcast) continue;
+                    il.Emit(OpCodes.Ldloc, offsets[k]);
+                    il.Emit(OpCodes.Ldloc, c);
+                    if (!(d == rank - 1 && access == InnerAccess.Contiguous))
+                    {
+                        il.Emit(OpCodes.Ldarg, (short)(OffsetArg(k) + 1 + d));
+                        il.Emit(OpCodes.Mul);
+                    }
+
+                    il.Emit(OpCodes.Add);
+                    il.Emit(OpCodes.Stloc, offsets[k]);
+                }
+            }
+        }
+
+        for (int b = 0; b < spec.Body.Count; b++)
+        {
+            var op = spec.Body[b];
+            switch (op.Op)
+            {
+                case Op.Input:
+                    il.Emit(OpCodes.Ldarg, (short)(2 + op.Input));
+                    il.Emit(OpCodes.Ldloc, offsets[op.Input]);
+                    il.Emit(OpCodes.Call, Math(LoadName(spec.Inputs[op.Input].DType)));
+                    break;
+                case Op.Full:
+                    il.Emit(OpCodes.Ldc_R4, Narrow(op.DType, (float)op.Constant));
+                    break;
+                case Op.Cast:
+                    il.Emit(OpCodes.Ldloc, values[op.Args[0]]);
+                    Round(il, op.DType, castFromOther: true);
+                    break;
+                default:
+                    var fn = Math(OpFunction(op.Op));
+                    if (fn.GetParameters().Length != op.Args.Length)
+                    {
+                        throw new NotSupportedException($"op '{op.Op.Name()}' has {op.Args.Length} operands in the kernel IR but its device function takes {fn.GetParameters().Length}");
+                    }
+
+                    foreach (int a in op.Args) il.Emit(OpCodes.Ldloc, values[a]);
+                    il.Emit(OpCodes.Call, fn);
+                    if (op.DType == DType.Bool && op.Op == Op.Add) il.Emit(OpCodes.Call, Math(nameof(GpuMath.ToBool)));
+                    else Round(il, op.DType, castFromOther: false);
+                    break;
+            }
+
+            il.Emit(OpCodes.Stloc, values[b]);
+        }
+
+        il.Emit(OpCodes.Ldarg, (short)OutArg);
+        il.Emit(OpCodes.Ldloc, i);
+        il.Emit(OpCodes.Ldloc, values[^1]);
+        il.Emit(OpCodes.Call, Math(StoreName(spec.OutDType)));
+        il.Emit(OpCodes.Ret);
+        _dump.Append(CultureInfo.InvariantCulture, $"  // {spec.Body.Count} body ops, rank {rank}, {n} inputs\n\n");
+    }
+
+    private static void Round(ILGenerator il, DType dtype, bool castFromOther)
+    {
+        switch (dtype)
+        {
+            case DType.F16:
+                il.Emit(OpCodes.Call, Math(nameof(GpuMath.RoundF16)));
+                break;
+            case DType.BF16:
+                il.Emit(OpCodes.Call, Math(nameof(GpuMath.RoundBF16)));
+                break;
+            case DType.Bool when castFromOther:
+                il.Emit(OpCodes.Call, Math(nameof(GpuMath.ToBool)));
+                break;
+            case DType.F32 or DType.Bool:
+                break;
+            default:
+                throw new NotSupportedException($"generated GPU kernels do not compute in {dtype.TorchName()}");
+        }
+    }
+}

@@ -1,0 +1,116 @@
+using ILGPU;
+
+namespace Candle.Compiler.Gpu.Kernels;
+
+/// <summary>How a library kernel reads and writes one storage dtype as f32 (f16/bf16 widened on load, rounded on store).</summary>
+/// <typeparam name="T">The view element type.</typeparam>
+internal interface IStorage<T>
+    where T : unmanaged
+{
+    float Load(ArrayView<T> view, long i);
+
+    void Store(ArrayView<T> view, long i, float value);
+}
+
+/// <summary>f32 storage.</summary>
+internal readonly struct F32Storage : IStorage<float>
+{
+    public float Load(ArrayView<float> view, long i) => view[i];
+
+    public void Store(ArrayView<float> view, long i, float value) => view[i] = value;
+}
+
+/// <summary>IEEE half storage.</summary>
+internal readonly struct F16Storage : IStorage<ushort>
+{
+    public float Load(ArrayView<ushort> view, long i) => GpuMath.F16ToF32(view[i]);
+
+    public void Store(ArrayView<ushort> view, long i, float value) => view[i] = GpuMath.F32ToF16(value);
+}
+
+/// <summary>bfloat16 storage.</summary>
+internal readonly struct BF16Storage : IStorage<ushort>
+{
+    public float Load(ArrayView<ushort> view, long i) => GpuMath.BF16ToF32(view[i]);
+
+    public void Store(ArrayView<ushort> view, long i, float value) => view[i] = GpuMath.F32ToBF16(value);
+}
+
+/// <summary>
+/// A reduction of one value per thread over a whole group (every thread gets the result). Warp shuffles on CUDA; a
+/// shared-memory tree where sub-group shuffles are not available (OpenCL CPU devices).
+/// </summary>
+internal interface IGroupReducer
+{
+    float Sum(float value);
+
+    float Max(float value);
+}
+
+/// <summary>Warp shuffles, then one shared-memory step across the group's warps (groups of at most 32 warps).</summary>
+internal readonly struct ShuffleReducer : IGroupReducer
+{
+    public float Sum(float value)
+    {
+        for (int o = Warp.WarpSize / 2; o > 0; o /= 2) value += Warp.ShuffleXor(value, o);
+        if (Group.DimX <= Warp.WarpSize) return value;
+        var partial = SharedMemory.Allocate<float>(32);
+        int warps = Group.DimX / Warp.WarpSize;
+        Group.Barrier();
+        if (Warp.LaneIdx == 0) partial[Warp.WarpIdx] = value;
+        Group.Barrier();
+        float v = Warp.LaneIdx < warps ? partial[Warp.LaneIdx] : 0f;
+        for (int o = Warp.WarpSize / 2; o > 0; o /= 2) v += Warp.ShuffleXor(v, o);
+        return v;
+    }
+
+    public float Max(float value)
+    {
+        for (int o = Warp.WarpSize / 2; o > 0; o /= 2) value = GpuMath.Maximum(value, Warp.ShuffleXor(value, o));
+        if (Group.DimX <= Warp.WarpSize) return value;
+        var partial = SharedMemory.Allocate<float>(32);
+        int warps = Group.DimX / Warp.WarpSize;
+        Group.Barrier();
+        if (Warp.LaneIdx == 0) partial[Warp.WarpIdx] = value;
+        Group.Barrier();
+        float v = Warp.LaneIdx < warps ? partial[Warp.LaneIdx] : float.NegativeInfinity;
+        for (int o = Warp.WarpSize / 2; o > 0; o /= 2) v = GpuMath.Maximum(v, Warp.ShuffleXor(v, o));
+        return v;
+    }
+}
+
+/// <summary>A shared-memory tree over the group (power-of-two groups of at most 1024 threads).</summary>
+internal readonly struct SharedReducer : IGroupReducer
+{
+    public float Sum(float value)
+    {
+        var s = SharedMemory.Allocate<float>(1024);
+        int t = Group.IdxX;
+        Group.Barrier();
+        s[t] = value;
+        Group.Barrier();
+        for (int h = Group.DimX / 2; h > 0; h /= 2)
+        {
+            if (t < h) s[t] += s[t + h];
+            Group.Barrier();
+        }
+
+        return s[0];
+    }
+
+    public float Max(float value)
+    {
+        var s = SharedMemory.Allocate<float>(1024);
+        int t = Group.IdxX;
+        Group.Barrier();
+        s[t] = value;
+        Group.Barrier();
+        for (int h = Group.DimX / 2; h > 0; h /= 2)
+        {
+            if (t < h) s[t] = GpuMath.Maximum(s[t], s[t + h]);
+            Group.Barrier();
+        }
+
+        return s[0];
+    }
+}

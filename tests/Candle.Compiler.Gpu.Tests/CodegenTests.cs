@@ -1,0 +1,184 @@
+using System.Reflection;
+using Candle.Compiler.Gpu.Kernels;
+using Candle.Compiler.Ir;
+using Candle.Compiler.Passes;
+using Candle.Compiler.Scheduling;
+using Candle.Runtime;
+using static Candle.Compiler.Ir.IrBuilder;
+
+namespace Candle.Compiler.Gpu.Tests;
+
+/// <summary>
+/// Every kernel kind compiles to PTX and to OpenCL C through ILGPU's backends without a device, and three
+/// representative kernels (a fused chain, a row softmax, the attention kernel) match their PTX snapshots.
+/// </summary>
+public sealed class CodegenTests : IDisposable
+{
+    private readonly KernelSource _source = new();
+
+    public void Dispose() => _source.Dispose();
+
+    private static MethodInfo M(Type t, string name, params Type[] args) =>
+        t.GetMethod(name, BindingFlags.Public | BindingFlags.Static)!.MakeGenericMethod(args);
+
+    /// <summary>The library kernels in the instantiations the backend launches (explicitly grouped ones flagged).</summary>
+    public static TheoryData<string> LibraryKernels() => [.. Library().Select(k => k.Name)];
+
+    private static IEnumerable<(string Name, MethodInfo Method, bool Grouped)> Library()
+    {
+        (Type, Type)[] st = [(typeof(float), typeof(F32Storage)), (typeof(ushort), typeof(F16Storage)), (typeof(ushort), typeof(BF16Storage))];
+        Type[] reducers = [typeof(ShuffleReducer), typeof(SharedReducer)];
+        foreach (var (e, s) in st)
+        {
+            foreach (var r in reducers)
+            {
+                string tag = $"{s.Name}_{r.Name}";
+                yield return ($"softmax_{tag}", M(typeof(RowKernels), nameof(RowKernels.Softmax), e, s, r), true);
+                yield return ($"rms_norm_{tag}", M(typeof(RowKernels), nameof(RowKernels.RmsNorm), e, s, r), true);
+                yield return ($"layer_norm_{tag}", M(typeof(RowKernels), nameof(RowKernels.LayerNorm), e, s, r), true);
+                yield return ($"reduce_{tag}", M(typeof(RowKernels), nameof(RowKernels.Reduce), e, s, e, s, r), true);
+                yield return ($"attention_{tag}", M(typeof(AttentionKernels), nameof(AttentionKernels.Attention), e, s, typeof(byte), typeof(BoolStorage), r), true);
+            }
+
+            yield return ($"rope_{s.Name}", M(typeof(AttentionKernels), nameof(AttentionKernels.Rope), e, s), false);
+            yield return ($"gemm_{s.Name}", M(typeof(GemmKernels), nameof(GemmKernels.Gemm), e, s, e, s, e, s), true);
+            yield return ($"arange_{s.Name}", M(typeof(MemoryKernels), nameof(MemoryKernels.ArangeFloat), e, s), false);
+        }
+
+        foreach (var raw in new[] { typeof(byte), typeof(ushort), typeof(uint), typeof(ulong) })
+        {
+            yield return ($"copy_{raw.Name}", M(typeof(MemoryKernels), nameof(MemoryKernels.Copy), raw), false);
+            yield return ($"fill_{raw.Name}", M(typeof(MemoryKernels), nameof(MemoryKernels.Fill), raw), false);
+            yield return ($"index_select_i64_{raw.Name}", M(typeof(MemoryKernels), nameof(MemoryKernels.IndexSelectI64), raw), false);
+            yield return ($"index_select_i32_{raw.Name}", M(typeof(MemoryKernels), nameof(MemoryKernels.IndexSelectI32), raw), false);
+        }
+
+        yield return ("arange_i64", typeof(MemoryKernels).GetMethod(nameof(MemoryKernels.ArangeI64))!, false);
+        yield return ("arange_i32", typeof(MemoryKernels).GetMethod(nameof(MemoryKernels.ArangeI32))!, false);
+    }
+
+    [Theory]
+    [MemberData(nameof(LibraryKernels))]
+    public void LibraryKernelGeneratesPtxAndOpenCL(string name)
+    {
+        var (_, method, grouped) = Library().Single(k => k.Name == name);
+        var ptx = _source.Ptx(method, grouped);
+        Assert.Contains(".entry", ptx, StringComparison.Ordinal);
+        Assert.Contains(".target sm_80", ptx, StringComparison.Ordinal);
+        // OpenCL devices get the shared-memory reducer (the backend never pairs warp shuffles with OpenCL).
+        if (name.Contains(nameof(ShuffleReducer), StringComparison.Ordinal)) return;
+        var cl = _source.OpenCL(method, grouped);
+        Assert.Contains("kernel void", cl, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void EveryGeneratedKernelOfTheMatrixGeneratesPtxAndOpenCL()
+    {
+        int count = 0;
+        foreach (var c in GpuCases.All())
+        {
+            var graph = Scheduler.Schedule(CandleCompiler.Optimize(c.Graph, new Backends.CompileOptions { Backend = GpuBackends.IlgpuCpu }));
+            var (type, names) = GpuBackend.RenderKernels(graph);
+            foreach (var name in names.Values.Distinct())
+            {
+                var m = type!.GetMethod(name)!;
+                Assert.Contains(".entry", _source.Ptx(m, false), StringComparison.Ordinal);
+                Assert.Contains("kernel void", _source.OpenCL(m, false), StringComparison.Ordinal);
+                count++;
+            }
+        }
+
+        Assert.True(count >= 10, $"only {count} generated kernels");
+    }
+
+    [Fact]
+    public void EveryElementwiseOpHasADeviceFunction()
+    {
+        // The ops the generated kernels may meet (float-domain elementwise ops; the comparison and logic ops produce bool).
+        var missing = Enum.GetValues<Op>()
+            .Where(op => op.IsElementwise() && op is not (Op.Input or Op.Full or Op.Cast))
+            .Where(op =>
+            {
+                try
+                {
+                    _ = ElementwiseKernelEmitter.OpFunction(op);
+                    return false;
+                }
+                catch (NotSupportedException)
+                {
+                    return true;
+                }
+            })
+            .Select(op => op.Name())
+            .ToList();
+        Assert.True(missing.Count == 0, "no device function for: " + string.Join(", ", missing));
+    }
+
+    [Fact]
+    public void FusedChainSnapshot() => Snapshot("fused_gelu_chain", GeneratedPtx(FusedChain()));
+
+    [Fact]
+    public void RowSoftmaxSnapshot() =>
+        Snapshot("row_softmax", _source.Ptx(M(typeof(RowKernels), nameof(RowKernels.Softmax), typeof(float), typeof(F32Storage), typeof(ShuffleReducer)), true));
+
+    [Fact]
+    public void AttentionSnapshot() =>
+        Snapshot("attention_f16", _source.Ptx(M(typeof(AttentionKernels), nameof(AttentionKernels.Attention), typeof(ushort), typeof(F16Storage), typeof(byte), typeof(BoolStorage), typeof(ShuffleReducer)), true));
+
+    [Fact]
+    public void FusedChainIsOneKernelWithOneLoadPerInputAndOneStore()
+    {
+        string ptx = GeneratedPtx(FusedChain());
+        Assert.Equal(3, Count(ptx, "ld.global.f32"));
+        Assert.Equal(1, Count(ptx, "st.global.f32"));
+        Assert.Contains("ex2.approx", ptx, StringComparison.Ordinal);
+    }
+
+    private static int Count(string s, string what)
+    {
+        int n = 0;
+        for (int i = s.IndexOf(what, StringComparison.Ordinal); i >= 0; i = s.IndexOf(what, i + 1, StringComparison.Ordinal)) n++;
+        return n;
+    }
+
+    private static Graph FusedChain()
+    {
+        var x = Input("x", DType.F32, new Shape(Dim.Sym("n")));
+        var w = Input("w", DType.F32, new Shape(Dim.Sym("n")));
+        var b = Input("b", DType.F32, new Shape(Dim.Sym("n")));
+        return new Graph([x, w, b], [Binary(Op.Mul, Unary(Op.Gelu, Binary(Op.Add, Binary(Op.Mul, x, w), b)), Unary(Op.Sigmoid, x))]);
+    }
+
+    private string GeneratedPtx(Graph g)
+    {
+        var graph = Scheduler.Schedule(CandleCompiler.Optimize(g, new Backends.CompileOptions { Backend = GpuBackends.IlgpuCpu }));
+        var e = Assert.Single(graph.Calls.OfType<ElementwiseCall>());
+        var (type, names) = GpuBackend.RenderKernels(graph);
+        return _source.Ptx(type!.GetMethod(names[e.Kernel])!, false);
+    }
+
+    /// <summary>
+    /// Compares with Snapshots/NAME.ptx (after normalizing the kernel's generated name). Set CANDLE_UPDATE_SNAPSHOTS=1
+    /// to rewrite the file in the source tree after reviewing the change.
+    /// </summary>
+    private static void Snapshot(string name, string ptx)
+    {
+        string text = Normalize(ptx);
+        string file = Path.Combine(AppContext.BaseDirectory, "Snapshots", name + ".ptx");
+        if (Environment.GetEnvironmentVariable("CANDLE_UPDATE_SNAPSHOTS") == "1")
+        {
+            string src = Path.Combine(SourceDir(), "Snapshots", name + ".ptx");
+            Directory.CreateDirectory(Path.GetDirectoryName(src)!);
+            File.WriteAllText(src, text);
+            return;
+        }
+
+        Assert.True(File.Exists(file), $"snapshot {name}.ptx is missing");
+        Assert.Equal(File.ReadAllText(file).ReplaceLineEndings("\n"), text);
+    }
+
+    private static string Normalize(string ptx) =>
+        System.Text.RegularExpressions.Regex.Replace(ptx.ReplaceLineEndings("\n"), @"Candle_GpuKernels_[0-9a-f]{32}", "Candle_GpuKernels");
+
+    private static string SourceDir([System.Runtime.CompilerServices.CallerFilePath] string path = "") => Path.GetDirectoryName(path)!;
+}
