@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Candle.Compiler.Backends.Cpu;
+using Candle.Compiler.Backends.Metal;
 using Candle.Compiler.Backends.Reference;
 
 namespace Candle.Compiler.Backends;
@@ -15,6 +16,8 @@ public static class BackendRegistry
     {
         ["cpu"] = new(() => CpuBackend.Instance),
         ["reference"] = new(() => ReferenceBackend.Instance),
+        ["metal"] = new(() => MetalBackend.ForThisHost),
+        ["metal-shim"] = new(() => MetalBackend.ThroughShim),
     };
 
     /// <summary>The backend compilations use when none is given: the CPU.</summary>

@@ -35,6 +35,12 @@ public sealed class MetalBackend : IBackend
     /// <summary>The backend running its MSL through the shim on the CPU (needs clang++); for verification without a Mac.</summary>
     public static MetalBackend ThroughShim { get; } = new(shim: true);
 
+    /// <summary>
+    /// What <c>metal</c> means on this host: the Metal device where there is one, else the shim where clang++ is
+    /// installed (the same MSL run on the CPU), else the device backend, which reports both as missing.
+    /// </summary>
+    public static MetalBackend ForThisHost => MetalDevice.IsSupported || MslShim.ClangPath is null ? Instance : ThroughShim;
+
     /// <inheritdoc/>
     public string Name => _shim ? "metal-shim" : "metal";
 
@@ -53,7 +59,7 @@ public sealed class MetalBackend : IBackend
         {
             throw new BackendUnavailableException(_shim
                 ? $"backend '{Name}' is unavailable: {MslShim.MissingReason}"
-                : $"backend '{Name}' is unavailable: {MetalDevice.UnavailableReason}");
+                : $"backend '{Name}' is unavailable: {MetalDevice.UnavailableReason}; nor can it run through the shim: {MslShim.MissingReason}");
         }
 
         var program = MetalPlanEmitter.Emit(Scheduler.Schedule(optimizedGraph));

@@ -44,6 +44,7 @@ internal sealed class MetalPlanEmitter
         switch (call)
         {
             case ElementwiseCall e: Elementwise(e); break;
+            case FallbackElementwiseCall f: Mixed(f); break;
             case CheckRangeCall r: _steps.Add(new MetalCheck(r.Start, r.End, r.Size, r.Label)); break;
             case CopyCall c: Copy(c); break;
             case FillCall f: Linear("cdlib_fill", [f.Slot], [f.DType.SizeInBytes(), f.Count, FillBits(f.DType, f.Value)], 1, f.Label); break;
@@ -82,6 +83,27 @@ internal sealed class MetalPlanEmitter
         var args = Backends.Cpu.CpuPlanEmitter.ElementwiseArgs(e);
         int[] slots = [e.Output, .. e.Inputs.Select(i => i.Slot)];
         Linear(name, slots, [.. args, e.Numel], args.Count, e.Label);
+    }
+
+    private void Mixed(FallbackElementwiseCall f)
+    {
+        var (shape, strides) = Scheduler.Collapse(f.Shape, [.. f.Inputs.Select(v => v.Rank == 0 ? [.. f.Shape.Select(_ => Dim.Zero)] : v.Strides)]);
+        var spec = new MixedKernelSpec(f.Op, f.DType, [.. f.Inputs.Select(v => v.DType)], shape.Length);
+        if (!_generatedByKey.TryGetValue(spec.Key, out string? name))
+        {
+            name = $"mx{_generatedByKey.Count}_{f.Op.Name()}";
+            _generatedByKey.Add(spec.Key, name);
+            _generated.Append(_renderer.MixedKernel(name, spec)).Append('\n');
+        }
+
+        var args = new List<Dim>(shape);
+        for (int k = 0; k < f.Inputs.Count; k++)
+        {
+            args.Add(f.Inputs[k].Offset);
+            args.AddRange(strides[k]);
+        }
+
+        Linear(name, [f.Output, .. f.Inputs.Select(v => v.Slot)], [.. args, f.Numel], spec.ArgumentCount, f.Label);
     }
 
     private static bool Floats(DType a, DType b) => a is DType.F32 or DType.F16 or DType.BF16 && b is DType.F32 or DType.F16 or DType.BF16;
