@@ -51,19 +51,24 @@ public sealed class MetalBackend : IBackend
     public bool IsAvailable => _shim ? MslShim.ClangPath is not null : MetalDevice.IsSupported;
 
     /// <inheritdoc/>
+    public string? UnavailableReason => IsAvailable ? null
+        : _shim ? MslShim.MissingReason
+        : MslShim.ClangPath is null ? $"{MetalDevice.UnavailableReason}; nor can its MSL run through the shim: {MslShim.MissingReason}"
+        : $"{MetalDevice.UnavailableReason} (the 'metal-shim' backend runs the same MSL on the CPU through clang++)";
+
+    /// <inheritdoc/>
     public IExecutable Lower(Graph optimizedGraph, CompileOptions options)
     {
         ArgumentNullException.ThrowIfNull(optimizedGraph);
         ArgumentNullException.ThrowIfNull(options);
-        if (!IsAvailable)
-        {
-            throw new BackendUnavailableException(_shim
-                ? $"backend '{Name}' is unavailable: {MslShim.MissingReason}"
-                : $"backend '{Name}' is unavailable: {MetalDevice.UnavailableReason}; nor can it run through the shim: {MslShim.MissingReason}");
-        }
+        if (UnavailableReason is { } why) throw new BackendUnavailableException($"backend '{Name}' cannot run on this machine: {why}");
 
-        var program = MetalPlanEmitter.Emit(Scheduler.Schedule(optimizedGraph));
-        IMslRunner runner = _shim ? new ShimMslRunner(program.GeneratedSource) : new MetalDeviceRunner(program.Payload.Source);
+        var program = Emit(optimizedGraph);
+        IMslRunner runner = _shim ? new ShimMslRunner(program.Generated) : new MetalDeviceRunner(program.Payload.Source);
         return new MetalExecutable(program, runner);
     }
+
+    /// <summary>The Metal program of an optimized graph, without compiling it.</summary>
+    /// <exception cref="NotSupportedException">A call has no Metal kernel.</exception>
+    internal static MetalProgram Emit(Graph optimizedGraph) => MetalPlanEmitter.Emit(Scheduler.Schedule(optimizedGraph));
 }
