@@ -6,7 +6,7 @@ using Candle.Compiler.Backends.Reference;
 namespace Candle.Compiler.Backends;
 
 /// <summary>
-/// The backends by name: "cpu" and "reference" are built in; other backends (a GPU backend from its own assembly)
+/// The backends by name: "cpu", "reference", "metal" and "metal-shim" are built in; other backends (a GPU backend from its own assembly)
 /// register themselves. This is the one string-keyed seam (the command line's <c>--device</c>, configuration files);
 /// code that has a backend passes it as <see cref="CompileOptions.Backend"/>.
 /// </summary>
