@@ -28,6 +28,7 @@ internal static class OnnxOpTable
         IndexingOps.Register(t);
         ScatterOps.Register(t);
         LossOps.Register(t);
+        AttentionOps.Register(t);
         return t;
     }
 }
