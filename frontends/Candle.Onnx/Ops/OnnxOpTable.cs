@@ -29,6 +29,7 @@ internal static class OnnxOpTable
         ScatterOps.Register(t);
         LossOps.Register(t);
         AttentionOps.Register(t);
+        ResizeOps.Register(t);
         return t;
     }
 }
