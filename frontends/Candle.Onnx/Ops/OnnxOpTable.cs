@@ -30,6 +30,7 @@ internal static class OnnxOpTable
         LossOps.Register(t);
         AttentionOps.Register(t);
         ResizeOps.Register(t);
+        SelectionOps.Register(t);
         return t;
     }
 }
