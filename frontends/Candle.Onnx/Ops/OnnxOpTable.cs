@@ -31,6 +31,7 @@ internal static class OnnxOpTable
         AttentionOps.Register(t);
         ResizeOps.Register(t);
         SelectionOps.Register(t);
+        EinsumOps.Register(t);
         return t;
     }
 }
