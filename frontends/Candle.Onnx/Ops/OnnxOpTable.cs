@@ -32,6 +32,7 @@ internal static class OnnxOpTable
         ResizeOps.Register(t);
         SelectionOps.Register(t);
         EinsumOps.Register(t);
+        WindowOps.Register(t);
         return t;
     }
 }
