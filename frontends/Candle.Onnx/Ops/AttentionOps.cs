@@ -13,7 +13,55 @@ namespace Candle.Onnx.Ops;
 /// </summary>
 internal static class AttentionOps
 {
-    public static void Register(Dictionary<string, OpImporter> t) => t["Attention"] = Attention;
+    public static void Register(Dictionary<string, OpImporter> t)
+    {
+        t["Attention"] = Attention;
+        t["RotaryEmbedding"] = RotaryEmbedding;
+    }
+
+    /// <summary>
+    /// RotaryEmbedding (opset 23): X [B, H, S, D] or [B, S, heads·D]; the first rotary_embedding_dim entries of each
+    /// head are rotated by the cos/sin caches (gathered at position_ids when given), as halves or interleaved pairs.
+    /// </summary>
+    private static OnnxValue[] RotaryEmbedding(NodeImport n)
+    {
+        var input = n.Input(0);
+        Node cos = n.Input(1), sin = n.Input(2);
+        int rank = input.Shape.Rank;
+        if (rank is not (3 or 4)) throw n.Import($"needs a 3-D or 4-D input, got {input.Shape}");
+        var x = rank == 4 ? Permute(input, 0, 2, 1, 3) : input;
+        if (rank == 3)
+        {
+            long heads = n.Attrs.Int("num_heads", 0);
+            if (heads <= 0 || x.Shape[2].TryGetConstant() is not long hidden || hidden % heads != 0) throw n.Import($"needs num_heads dividing the hidden size of {x.Shape}");
+            x = Reshape(x, new Shape(x.Shape[0], x.Shape[1], Dim.Of(heads), Dim.Of(hidden / heads)));
+        }
+
+        if (x.Shape[3].TryGetConstant() is not long headSize) throw n.Import($"needs a constant head size, got {x.Shape}");
+        long dim = n.Attrs.Int("rotary_embedding_dim", 0);
+        if (dim == 0) dim = headSize;
+        if (dim < 0 || dim > headSize || dim % 2 != 0) throw n.Import($"rotary_embedding_dim {dim} must be even and at most the head size {headSize}");
+        if (n.OptionalInput(3) is { } positions)
+        {
+            if (cos.Shape.Rank != 2 || sin.Shape.Rank != 2) throw n.Import($"needs 2-D caches with position_ids, got {cos.Shape} and {sin.Shape}");
+            var flat = Reshape(Cast(positions, DType.I64), new Shape(positions.Shape.Numel));
+            cos = Reshape(IndexSelect(cos, 0, flat), new Shape(positions.Shape.Concat([cos.Shape[1]])));
+            sin = Reshape(IndexSelect(sin, 0, flat), new Shape(positions.Shape.Concat([sin.Shape[1]])));
+        }
+
+        if (cos.Shape.Rank != 3 || cos.Shape[2] != Dim.Of(dim / 2) || !sin.Shape.Equals(cos.Shape)) throw n.Import($"needs caches [B, S, {dim / 2}], got {cos.Shape} and {sin.Shape}");
+        cos = Cast(Unsqueeze(cos, 2), x.DType);
+        sin = Cast(Unsqueeze(sin, 2), x.DType);
+        bool interleaved = n.Attrs.Int("interleaved", 0) != 0;
+        var rotate = SliceAxis(x, 3, 0, dim);
+        Node x1 = interleaved ? SliceAxis(rotate, 3, 0, dim, 2) : SliceAxis(rotate, 3, 0, dim / 2);
+        Node x2 = interleaved ? SliceAxis(rotate, 3, 1, dim, 2) : SliceAxis(rotate, 3, dim / 2, dim);
+        var real = Binary(Op.Sub, Binary(Op.Mul, cos, x1), Binary(Op.Mul, sin, x2));
+        var imag = Binary(Op.Add, Binary(Op.Mul, sin, x1), Binary(Op.Mul, cos, x2));
+        var rotated = interleaved ? Reshape(Stack([real, imag], 4), rotate.Shape) : Concat([real, imag], 3);
+        var y = dim < headSize ? Concat([rotated, SliceAxis(x, 3, dim, headSize)], 3) : rotated;
+        return NodeImport.One(rank == 4 ? Permute(y, 0, 2, 1, 3) : Reshape(y, input.Shape));
+    }
 
     private static OnnxValue[] Attention(NodeImport n)
     {
