@@ -43,9 +43,7 @@ public static class OnnxEvaluation
             }
         }
 
-        var fixedInputs = info.Inputs
-            .Where(d => inputs.TryGetValue(d.Name, out var t) && OnnxImportOptions.IsShapeLike(t))
-            .ToDictionary(d => d.Name, d => inputs[d.Name], StringComparer.Ordinal);
+        var fixedInputs = FixedInputs(proto, inputs);
         var graph = OnnxImporter.Import(modelPath, proto, new OnnxImportOptions { ConstantInputs = fixedInputs });
 
         var args = new List<HostTensor>();
@@ -65,5 +63,18 @@ public static class OnnxEvaluation
         using var exe = backend.Compile(graph, options ?? CompileOptions.Default);
         var results = exe.Run(args);
         return [.. graph.OutputNames.Zip(results, (n, r) => new KeyValuePair<string, HostTensor>(n, r))];
+    }
+
+    /// <summary>
+    /// The given inputs fixed at import: shape-like ones (<see cref="OnnxImportOptions.IsShapeLike"/>) and small
+    /// rank-1 tensors that a Resize reads as its roi or scales.
+    /// </summary>
+    internal static Dictionary<string, HostTensor> FixedInputs(Proto.ModelProto proto, IReadOnlyDictionary<string, HostTensor> inputs)
+    {
+        var parameters = proto.Graph.Node.Where(node => node.OpType == "Resize" && string.IsNullOrEmpty(node.Domain))
+            .SelectMany(node => node.Input.Skip(1).Take(2)).ToHashSet(StringComparer.Ordinal);
+        return proto.Graph.Input
+            .Where(d => inputs.TryGetValue(d.Name, out var t) && (OnnxImportOptions.IsShapeLike(t) || parameters.Contains(d.Name) && t.Rank == 1 && t.ElementCount <= 64))
+            .ToDictionary(d => d.Name, d => inputs[d.Name], StringComparer.Ordinal);
     }
 }

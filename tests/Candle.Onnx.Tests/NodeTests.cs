@@ -53,7 +53,7 @@ public sealed class NodeTests
             var declared = OnnxModelInfo.Read(c.ModelPath).Inputs;
             Assert.Equal(declared.Count, given.Length);
             var byName = declared.Select((d, i) => (d.Name, Value: given[i])).ToDictionary(p => p.Name, p => p.Value);
-            var fixedInputs = byName.Where(p => OnnxImportOptions.IsShapeLike(p.Value)).ToDictionary(p => p.Key, p => p.Value);
+            var fixedInputs = OnnxEvaluation.FixedInputs(OnnxProtoFiles.Parse(c.ModelPath, Proto.ModelProto.Parser), byName);
             var graph = OnnxModel.Load(c.ModelPath, new OnnxImportOptions { ConstantInputs = fixedInputs }).Graph;
             var inputs = graph.Inputs.Select(i => byName[i.Attr<InputAttrs>().Name]).ToList();
             using var plan = cpu ? CandleCompiler.Compile(graph, new CompileOptions()) : null;

@@ -50,6 +50,13 @@ internal static class ElementwiseOps
             return NodeImport.One(pos && neg ? Binary(Op.LogicalOr, isPos, isNeg) : pos ? isPos : neg ? isNeg : Full(0, DType.Bool, x.Shape));
         };
         t["Not"] = n => NodeImport.One(Unary(Op.LogicalNot, n.Input(0)));
+        t["Atan"] = n => NodeImport.One(Atan(n.Input(0)));
+        t["Asin"] = n => NodeImport.One(Asin(n.Input(0)));
+        t["Acos"] = n =>
+        {
+            var x = n.Input(0);
+            return NodeImport.One(Binary(Op.Sub, Scalar(Math.PI / 2, x.DType), Asin(x)));
+        };
         t["Tan"] = n => NodeImport.One(Binary(Op.Div, Unary(Op.Sin, n.Input(0)), Unary(Op.Cos, n.Input(0))));
 
         t["Add"] = n => SymbolicArithmetic(n, (a, b) => a + b) ?? NodeImport.One(Broadcasting(n, Op.Add));
@@ -84,6 +91,38 @@ internal static class ElementwiseOps
         var e = Unary(Op.Exp, x);
         var eNeg = Unary(Op.Exp, Unary(Op.Neg, x));
         return Binary(Op.Mul, Binary(sign < 0 ? Op.Sub : Op.Add, e, eNeg), Scalar(0.5, e.DType));
+    }
+
+    /// <summary>
+    /// arctan: three halvings atan(x) = 2·atan(x / (1 + √(1 + x²))) bring any argument within tan(π/16) ≈ 0.2, where
+    /// the odd Taylor series to x¹³ is exact to about 1e-11; then ×8.
+    /// </summary>
+    private static Node Atan(Node x)
+    {
+        var u = x;
+        for (int i = 0; i < 3; i++) u = Binary(Op.Div, u, Binary(Op.Add, Scalar(1, x.DType), Unary(Op.Sqrt, Binary(Op.Add, Scalar(1, x.DType), Binary(Op.Mul, u, u)))));
+        return Binary(Op.Mul, AtanSeries(u), Scalar(8, x.DType));
+    }
+
+    /// <summary>arcsin: 2·atan(x / (1 + √(1 − x²))), whose argument stays within [−1, 1] (two more halvings suffice).</summary>
+    private static Node Asin(Node x)
+    {
+        var u = Binary(Op.Div, x, Binary(Op.Add, Scalar(1, x.DType), Unary(Op.Sqrt, Binary(Op.Sub, Scalar(1, x.DType), Binary(Op.Mul, x, x)))));
+        for (int i = 0; i < 2; i++) u = Binary(Op.Div, u, Binary(Op.Add, Scalar(1, x.DType), Unary(Op.Sqrt, Binary(Op.Add, Scalar(1, x.DType), Binary(Op.Mul, u, u)))));
+        return Binary(Op.Mul, AtanSeries(u), Scalar(8, x.DType));
+    }
+
+    /// <summary>u − u³/3 + u⁵/5 − ... + u¹³/13 in Horner form over −u².</summary>
+    private static Node AtanSeries(Node u)
+    {
+        var negU2 = Unary(Op.Neg, Binary(Op.Mul, u, u));
+        Node acc = Scalar(1.0 / 13, u.DType);
+        for (int k = 11; k >= 1; k -= 2)
+        {
+            acc = Binary(Op.Add, Scalar(1.0 / k, u.DType), Binary(Op.Mul, acc, negU2));
+        }
+
+        return Binary(Op.Mul, acc, u);
     }
 
     /// <summary>A binary op; before opset 7 broadcasting needed the broadcast attribute and an axis.</summary>

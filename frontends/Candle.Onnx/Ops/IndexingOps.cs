@@ -6,7 +6,7 @@ namespace Candle.Onnx.Ops;
 
 /// <summary>
 /// Indexing and rearranging ops composed from IR ops: GatherElements (the IR's gather), CumSum (exclusive and reverse
-/// through flips and a difference), DepthToSpace/SpaceToDepth (reshape and permute), Trilu, OneHot and Hardmax
+/// through flips and a difference), DepthToSpace/SpaceToDepth (reshape and permute), Trilu, OneHot, EyeLike and Hardmax
 /// (comparisons against an index range).
 /// </summary>
 internal static class IndexingOps
@@ -39,6 +39,22 @@ internal static class IndexingOps
         t["SpaceToDepth"] = SpaceToDepth;
         t["Trilu"] = Trilu;
         t["OneHot"] = OneHot;
+        t["EyeLike"] = n =>
+        {
+            var x = n.Input(0);
+            if (x.Shape.Rank != 2) throw n.Import($"needs a 2-d input, got {x.Shape}");
+            var dtype = x.DType;
+            if (n.Attrs.Has("dtype"))
+            {
+                long code = n.Attrs.Int("dtype");
+                dtype = OnnxDataTypes.ToDType((int)Math.Clamp(code, 0, 1000)) ?? throw n.Import($"dtype {OnnxDataTypes.Name((int)Math.Clamp(code, 0, 1000))} is not supported");
+            }
+
+            long k = n.Attrs.Int("k", 0);
+            var rows = Reshape(Arange(x.Shape[0], DType.I64, k), new Shape(x.Shape[0], Dim.One));
+            var cols = Reshape(Arange(x.Shape[1]), new Shape(Dim.One, x.Shape[1]));
+            return NodeImport.One(Cast(Binary(Op.Eq, rows, cols), dtype));
+        };
         t["Hardmax"] = n =>
         {
             var x = n.Input(0);

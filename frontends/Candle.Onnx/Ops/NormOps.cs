@@ -6,7 +6,7 @@ namespace Candle.Onnx.Ops;
 
 /// <summary>
 /// LayerNormalization onto the IR's layer norm (with its optional Mean and InvStdDev outputs composed),
-/// InstanceNormalization onto group norm with one group per channel, GroupNormalization onto group norm, BatchNormalization (inference), MeanVarianceNormalization and LpNormalization composed.
+/// InstanceNormalization onto group norm with one group per channel, GroupNormalization onto group norm, BatchNormalization (inference), MeanVarianceNormalization, LpNormalization and LRN composed.
 /// </summary>
 internal static class NormOps
 {
@@ -31,6 +31,29 @@ internal static class NormOps
             var centered = Binary(Op.Sub, x, mean);
             var variance = Reduce(Op.Mean, Binary(Op.Mul, centered, centered), norm, keepDim: true);
             return NodeImport.One(Binary(Op.Div, centered, Binary(Op.Add, Unary(Op.Sqrt, variance), Scalar(1e-9, x.DType))));
+        };
+        t["LRN"] = n =>
+        {
+            // y = x / (bias + α/size · Σ x²)^β, the sum over the channels [c − ⌊(size−1)/2⌋, c + ⌈(size−1)/2⌉].
+            var x = n.Input(0);
+            long size = n.Attrs.Int("size");
+            if (x.Shape.Rank < 3) throw n.Import($"needs X [N, C, ...], got {x.Shape}");
+            if (size < 1 || size > 64) throw n.Import($"size {size} must be in [1, 64]");
+            double alpha = n.Attrs.Float("alpha", 1e-4), beta = n.Attrs.Float("beta", 0.75), bias = n.Attrs.Float("bias", 1);
+            int before = (int)((size - 1) / 2), after = (int)(size - 1 - before);
+            var pad = new int[2 * x.Shape.Rank];
+            pad[(2 * (x.Shape.Rank - 2))] = before;
+            pad[(2 * (x.Shape.Rank - 2)) + 1] = after;
+            var padded = Pad(Binary(Op.Mul, x, x), pad);
+            Node? sum = null;
+            for (int i = 0; i < size; i++)
+            {
+                var part = Narrow(padded, 1, Dim.Of(i), x.Shape[1]);
+                sum = sum is null ? part : Binary(Op.Add, sum, part);
+            }
+
+            var denominator = Binary(Op.Pow, Binary(Op.Add, Binary(Op.Mul, sum!, Scalar(alpha / size, x.DType)), Scalar(bias, x.DType)), Scalar(beta, x.DType));
+            return NodeImport.One(Binary(Op.Div, x, denominator));
         };
         t["LpNormalization"] = n =>
         {

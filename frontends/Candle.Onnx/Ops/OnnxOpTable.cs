@@ -28,6 +28,11 @@ internal static class OnnxOpTable
         IndexingOps.Register(t);
         ScatterOps.Register(t);
         LossOps.Register(t);
+        AttentionOps.Register(t);
+        ResizeOps.Register(t);
+        SelectionOps.Register(t);
+        EinsumOps.Register(t);
+        WindowOps.Register(t);
         return t;
     }
 }
