@@ -28,6 +28,7 @@ public sealed class LanguageModelTrainer : IDisposable
     private readonly Graph _lossGraph;
     private readonly LearningRateSchedule _schedule;
     private readonly double? _maxGradNorm;
+    private readonly CompileOptions _options;
     private readonly IReadOnlyList<(string Name, Node Node)> _parameters;
     private readonly Dictionary<string, HostTensor> _values = new(StringComparer.Ordinal);
     private IExecutable? _gradExe;
@@ -36,15 +37,16 @@ public sealed class LanguageModelTrainer : IDisposable
     private IExecutable? _applyExe;
     private int _stepsDone;
 
-    /// <summary>Builds and compiles the step for <paramref name="model"/>.</summary>
+    /// <summary>Builds and compiles the step for <paramref name="model"/> (with <paramref name="options"/>, default <see cref="CompileOptions.Default"/>).</summary>
     /// <exception cref="NotSupportedException">transformers defines no loss for the model.</exception>
-    public LanguageModelTrainer(IPretrainedModel model, Optimizer optimizer, IBackend backend, LearningRateSchedule? schedule = null, double? maxGradNorm = null)
+    public LanguageModelTrainer(IPretrainedModel model, Optimizer optimizer, IBackend backend, LearningRateSchedule? schedule = null, double? maxGradNorm = null, CompileOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(optimizer);
         ArgumentNullException.ThrowIfNull(backend);
         Model = model;
         _backend = backend;
+        _options = options ?? CompileOptions.Default;
         _maxGradNorm = maxGradNorm;
         var loss = TrainingObjective.Trace(model);
         _parameters = LanguageModelLoss.Parameters(model, loss);
@@ -59,8 +61,8 @@ public sealed class LanguageModelTrainer : IDisposable
         var replace = _parameters.ToDictionary(p => p.Node, p => IrBuilder.Input(p.Name, p.Node.DType, p.Node.Shape), (IEqualityComparer<Node>)ReferenceEqualityComparer.Instance);
         var rewritten = loss.Rewrite(n => replace.GetValueOrDefault(n));
         _lossGraph = new Graph([.. loss.Inputs, .. _parameters.Select(p => replace[p.Node])], rewritten.Outputs, rewritten.OutputNames);
-        _stepExe = backend.Compile(_step.Graph, CompileOptions.Default);
-        _lossExe = backend.Compile(_lossGraph, CompileOptions.Default);
+        _stepExe = backend.Compile(_step.Graph, _options);
+        _lossExe = backend.Compile(_lossGraph, _options);
     }
 
     /// <summary>The model trained.</summary>
@@ -104,9 +106,9 @@ public sealed class LanguageModelTrainer : IDisposable
         if (_gradExe is null)
         {
             _gradGraph = ReverseMode.Differentiate(_lossGraph, LanguageModelLoss.Loss, [.. _lossGraph.Inputs.Skip(_lossGraph.Inputs.Length - _parameters.Count)], [.. _parameters.Select(p => p.Name)]);
-            _gradExe = _backend.Compile(_gradGraph, CompileOptions.Default);
+            _gradExe = _backend.Compile(_gradGraph, _options);
             _apply = TrainStep.BuildApply([.. _parameters.Select(p => (p.Name, p.Node.DType, p.Node.Shape))], _step.Optimizer, _maxGradNorm);
-            _applyExe = _backend.Compile(_apply.Graph, CompileOptions.Default);
+            _applyExe = _backend.Compile(_apply.Graph, _options);
         }
 
         double scale = 1.0 / microBatches.Count;
