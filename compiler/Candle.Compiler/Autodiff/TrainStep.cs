@@ -60,6 +60,36 @@ public sealed class TrainStep
         var loss = rewritten.Outputs[0];
         var paramInputs = parameters.Select(p => replace[p.Node]).ToArray();
         var grads = ReverseMode.Gradients(loss, paramInputs).ToArray();
+        var (scalars, stateInputs, outputs, names) = Update([.. parameters.Select(p => p.Name)], paramInputs, grads, optimizer, maxGradNorm);
+        var graph = new Graph([.. lossGraph.Inputs, .. scalars, .. paramInputs, .. stateInputs], [loss, .. outputs], [lossOutput, .. names]);
+        Verifier.Verify(graph);
+        return new TrainStep(graph, [.. parameters.Select(p => p.Name)], optimizer);
+    }
+
+    /// <summary>The input holding a parameter's gradient in an <see cref="BuildApply"/> graph.</summary>
+    public static string GradientInput(string parameter) => "grad." + parameter;
+
+    /// <summary>
+    /// The optimizer update alone, for gradients computed elsewhere (accumulated over micro-batches): inputs the
+    /// gradients <c>grad.{name}</c>, the scalars, the parameters and the state as <see cref="Build"/>; outputs
+    /// <c>param.{name}</c> and <c>state.{state}.{name}</c> (no loss).
+    /// </summary>
+    public static TrainStep BuildApply(IReadOnlyList<(string Name, DType DType, Shape Shape)> parameters, Optimizer optimizer, double? maxGradNorm = null)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        ArgumentNullException.ThrowIfNull(optimizer);
+        if (parameters.Select(p => p.Name).Distinct(StringComparer.Ordinal).Count() != parameters.Count) throw new ArgumentException("train step: parameter names repeat", nameof(parameters));
+        var paramInputs = parameters.Select(p => DonatedInput(p.Name, p.DType, p.Shape)).ToArray();
+        var grads = parameters.Select(p => Input(GradientInput(p.Name), p.DType, p.Shape)).ToArray();
+        var (scalars, stateInputs, outputs, names) = Update([.. parameters.Select(p => p.Name)], paramInputs, grads, optimizer, maxGradNorm);
+        var graph = new Graph([.. grads, .. scalars, .. paramInputs, .. stateInputs], outputs, names);
+        Verifier.Verify(graph);
+        return new TrainStep(graph, [.. parameters.Select(p => p.Name)], optimizer);
+    }
+
+    private static (Node[] Scalars, List<Node> StateInputs, List<Node> Outputs, List<string> Names) Update(
+        IReadOnlyList<string> parameterNames, Node[] paramInputs, Node[] grads, Optimizer optimizer, double? maxGradNorm)
+    {
         if (maxGradNorm is double max)
         {
             if (!(max > 0)) throw new ArgumentOutOfRangeException(nameof(maxGradNorm), max, "the gradient norm bound must be > 0");
@@ -77,24 +107,22 @@ public sealed class TrainStep
 
         var scalars = optimizer.ScalarNames.Select(s => Input(ScalarInput(s), DType.F32, Shape.Scalar)).ToArray();
         var stateInputs = new List<Node>();
-        var outputs = new List<Node> { loss };
-        var names = new List<string> { lossOutput };
+        var outputs = new List<Node>();
+        var names = new List<string>();
         var stateOutputs = new List<(Node, string)>();
-        for (int i = 0; i < parameters.Count; i++)
+        for (int i = 0; i < paramInputs.Length; i++)
         {
             var p = paramInputs[i];
-            var state = optimizer.StateNames.Select(s => DonatedInput(StateInput(s, parameters[i].Name), p.DType, p.Shape)).ToArray();
+            var state = optimizer.StateNames.Select(s => DonatedInput(StateInput(s, parameterNames[i]), p.DType, p.Shape)).ToArray();
             stateInputs.AddRange(state);
             var (next, nextState) = optimizer.Update(p, grads[i], state, [.. scalars.Select(s => Cast(s, p.DType))]);
             outputs.Add(next);
-            names.Add("param." + parameters[i].Name);
-            for (int k = 0; k < nextState.Length; k++) stateOutputs.Add((nextState[k], "state." + StateInput(optimizer.StateNames[k], parameters[i].Name)));
+            names.Add("param." + parameterNames[i]);
+            for (int k = 0; k < nextState.Length; k++) stateOutputs.Add((nextState[k], "state." + StateInput(optimizer.StateNames[k], parameterNames[i])));
         }
 
         outputs.AddRange(stateOutputs.Select(s => s.Item1));
         names.AddRange(stateOutputs.Select(s => s.Item2));
-        var graph = new Graph([.. lossGraph.Inputs, .. scalars, .. paramInputs, .. stateInputs], outputs, names);
-        Verifier.Verify(graph);
-        return new TrainStep(graph, [.. parameters.Select(p => p.Name)], optimizer);
+        return (scalars, stateInputs, outputs, names);
     }
 }

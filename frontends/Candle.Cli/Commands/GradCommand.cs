@@ -11,18 +11,18 @@ namespace Candle.Cli.Commands;
 
 /// <summary>
 /// <c>candle grad &lt;model-dir&gt; --inputs train-inputs.safetensors --out grads.safetensors [--device cpu|reference]</c>:
-/// a causal LM's loss on <c>input_ids</c>/<c>labels</c> (shifted cross-entropy, −100 ignored) and its gradient with
-/// respect to every parameter, written as <c>loss</c> and <c>grad.{checkpoint name}</c>.
+/// a model's training loss (see <see cref="TrainingObjective"/>: causal LMs, ViT image classifiers, Whisper) on a batch
+/// and its gradient with respect to every parameter, written as <c>loss</c> and <c>grad.{checkpoint name}</c>.
 /// </summary>
 internal static class GradCommand
 {
     public static Command Create(CliContext ctx)
     {
-        var model = new Argument<string>("model") { Description = "a Hugging Face causal LM directory" };
-        var inputs = new Option<string>("--inputs") { Description = "safetensors file with input_ids and labels [batch, seq]", Required = true };
+        var model = new Argument<string>("model") { Description = "a Hugging Face model directory (a causal LM, ViTForImageClassification or Whisper)" };
+        var inputs = new Option<string>("--inputs") { Description = TrainingData.KeysHelp, Required = true };
         var output = new Option<string>("--out") { Description = "safetensors file to write (loss, grad.<parameter>)", Required = true };
         var device = DeviceOption.Create();
-        var cmd = new Command("grad", "Compute a causal LM's loss and parameter gradients on a batch") { model, inputs, output, device };
+        var cmd = new Command("grad", "Compute a model's training loss (as transformers computes it given labels) and its parameter gradients on a batch") { model, inputs, output, device };
         cmd.SetAction(pr => ctx.Guard(() => Run(ctx, pr.GetValue(model)!, pr.GetValue(inputs)!, pr.GetValue(output)!, pr.GetValue(device)!)));
         return cmd;
     }
@@ -31,8 +31,8 @@ internal static class GradCommand
     {
         var backend = DeviceOption.Resolve(device);
         var model = ModelRegistry.Load(modelDir);
-        var graph = LanguageModelLoss.TraceGradients(model);
-        var batch = TrainingData.Read(inputsPath);
+        var graph = TrainingObjective.TraceGradients(model);
+        var batch = TrainingData.Read(inputsPath, model);
         var args = graph.Inputs.Select(i => batch[i.Attr<InputAttrs>().Name]).ToArray();
         using var exe = backend.Compile(graph, CompileOptions.Default);
         var results = exe.Run(args);

@@ -1,25 +1,29 @@
-using Candle.Runtime;
 using Candle.Runtime.Tensors;
 using Candle.Runtime.Weights.SafeTensors;
+using Candle.Transformers.Models;
+using Candle.Transformers.Training;
 
 namespace Candle.Cli.Commands;
 
-/// <summary>Reads a training batch: <c>input_ids</c> and <c>labels</c> (labels default to the ids, as transformers' causal LM examples).</summary>
+/// <summary>
+/// Reads a training batch for a model: every tensor of the safetensors file, checked and completed by
+/// <see cref="TrainingObjective.Prepare"/> (causal LM labels default to input_ids; Whisper's decoder_input_ids to the
+/// shifted labels).
+/// </summary>
 internal static class TrainingData
 {
-    public static Dictionary<string, HostTensor> Read(string path)
+    /// <summary>The keys <c>candle grad</c>/<c>candle train</c> read, per model family, for the commands' help.</summary>
+    public const string KeysHelp =
+        "safetensors batch; keys by model: causal LMs (llama, mistral, qwen2, gemma, phi3, gpt2): input_ids [batch, seq] and labels [batch, seq] " +
+        "(default input_ids; shifted inside the loss); ViT image classifiers: pixel_values f32 [batch, channels, image, image] and labels [batch]; " +
+        "Whisper: input_features f32 [batch, mel bins, frames], labels [batch, seq] and optionally decoder_input_ids (default: labels shifted right " +
+        "behind decoder_start_token_id). Labels equal to -100 are ignored";
+
+    public static Dictionary<string, HostTensor> Read(string path, IPretrainedModel model)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: no such file");
         using var file = SafeTensorsFile.Open(path);
-        if (!file.Names.Contains("input_ids")) throw new ArgumentException($"{path}: no tensor 'input_ids' (the file has {string.Join(", ", file.Names)})");
-        var ids = file.Get("input_ids").Clone();
-        var labels = file.Names.Contains("labels") ? file.Get("labels").Clone() : ids.Clone();
-        if (ids.Shape.Count != 2 || !labels.ShapeArray().SequenceEqual(ids.ShapeArray()))
-        {
-            throw new ArgumentException($"{path}: input_ids and labels must both be [batch, seq], got [{string.Join(", ", ids.Shape)}] and [{string.Join(", ", labels.Shape)}]");
-        }
-
-        if (ids.DType.IsFloat() || labels.DType.IsFloat()) throw new ArgumentException($"{path}: input_ids and labels must be integer tensors");
-        return new(StringComparer.Ordinal) { ["input_ids"] = ids.Cast(DType.I64), ["labels"] = labels.Cast(DType.I64) };
+        var all = file.Names.ToDictionary(n => n, n => file.Get(n).Clone(), StringComparer.Ordinal);
+        return TrainingObjective.Prepare(model, all, path);
     }
 }

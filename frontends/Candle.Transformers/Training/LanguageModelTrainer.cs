@@ -10,42 +10,66 @@ using Candle.Transformers.Models;
 namespace Candle.Transformers.Training;
 
 /// <summary>
-/// Trains a causal language model with one compiled <see cref="TrainStep"/> per step: the loss, the gradients and the
-/// optimizer's update in one call, the parameters and optimizer state passed back in as the next step's donated
-/// inputs. Starts from the checkpoint's parameters and zero optimizer state, as PyTorch's optimizers do.
+/// Trains a model on its <see cref="TrainingObjective"/> (causal LMs, image classifiers, Whisper) with one compiled
+/// <see cref="TrainStep"/> per step: the loss, the gradients and the optimizer's update in one call, the parameters and
+/// optimizer state passed back in as the next step's donated inputs. Starts from the checkpoint's parameters and zero
+/// optimizer state, as PyTorch's optimizers do; <see cref="Save"/> and <see cref="Load"/> checkpoint both.
+/// A step over several micro-batches (<see cref="Step(IReadOnlyList{IReadOnlyDictionary{string, HostTensor}})"/>)
+/// accumulates their gradients, averaged, before one update, as transformers' Trainer does with
+/// gradient_accumulation_steps.
 /// </summary>
 public sealed class LanguageModelTrainer : IDisposable
 {
+    private const string StepKey = "step";
+    private readonly IBackend _backend;
     private readonly TrainStep _step;
     private readonly IExecutable _stepExe;
     private readonly IExecutable _lossExe;
     private readonly Graph _lossGraph;
     private readonly LearningRateSchedule _schedule;
+    private readonly double? _maxGradNorm;
+    private readonly CompileOptions _options;
+    private readonly IReadOnlyList<(string Name, Node Node)> _parameters;
     private readonly Dictionary<string, HostTensor> _values = new(StringComparer.Ordinal);
+    private IExecutable? _gradExe;
+    private Graph? _gradGraph;
+    private TrainStep? _apply;
+    private IExecutable? _applyExe;
     private int _stepsDone;
 
-    /// <summary>Builds and compiles the step for <paramref name="model"/>.</summary>
-    public LanguageModelTrainer(IPretrainedModel model, Optimizer optimizer, IBackend backend, LearningRateSchedule? schedule = null, double? maxGradNorm = null)
+    /// <summary>Builds and compiles the step for <paramref name="model"/> (with <paramref name="options"/>, default <see cref="CompileOptions.Default"/>).</summary>
+    /// <exception cref="NotSupportedException">transformers defines no loss for the model.</exception>
+    public LanguageModelTrainer(IPretrainedModel model, Optimizer optimizer, IBackend backend, LearningRateSchedule? schedule = null, double? maxGradNorm = null, CompileOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(optimizer);
         ArgumentNullException.ThrowIfNull(backend);
-        var loss = LanguageModelLoss.Trace(model);
-        var parameters = LanguageModelLoss.Parameters(model, loss);
-        _step = TrainStep.Build(loss, LanguageModelLoss.Loss, parameters, optimizer, maxGradNorm);
+        Model = model;
+        _backend = backend;
+        _options = options ?? CompileOptions.Default;
+        _maxGradNorm = maxGradNorm;
+        var loss = TrainingObjective.Trace(model);
+        _parameters = LanguageModelLoss.Parameters(model, loss);
+        _step = TrainStep.Build(loss, LanguageModelLoss.Loss, _parameters, optimizer, maxGradNorm);
         _schedule = schedule ?? LearningRateSchedule.Constant;
-        foreach (var (name, node) in parameters)
+        foreach (var (name, node) in _parameters)
         {
             _values[name] = node.Attr<ConstantAttrs>().Data.Clone();
             foreach (var s in optimizer.StateNames) _values[TrainStep.StateInput(s, name)] = HostTensor.Zeros(node.DType, _values[name].ShapeArray());
         }
 
-        var replace = parameters.ToDictionary(p => p.Node, p => IrBuilder.Input(p.Name, p.Node.DType, p.Node.Shape), (IEqualityComparer<Node>)ReferenceEqualityComparer.Instance);
+        var replace = _parameters.ToDictionary(p => p.Node, p => IrBuilder.Input(p.Name, p.Node.DType, p.Node.Shape), (IEqualityComparer<Node>)ReferenceEqualityComparer.Instance);
         var rewritten = loss.Rewrite(n => replace.GetValueOrDefault(n));
-        _lossGraph = new Graph([.. loss.Inputs, .. parameters.Select(p => replace[p.Node])], rewritten.Outputs, rewritten.OutputNames);
-        _stepExe = backend.Compile(_step.Graph, CompileOptions.Default);
-        _lossExe = backend.Compile(_lossGraph, CompileOptions.Default);
+        _lossGraph = new Graph([.. loss.Inputs, .. _parameters.Select(p => replace[p.Node])], rewritten.Outputs, rewritten.OutputNames);
+        _stepExe = backend.Compile(_step.Graph, _options);
+        _lossExe = backend.Compile(_lossGraph, _options);
     }
+
+    /// <summary>The model trained.</summary>
+    public IPretrainedModel Model { get; }
+
+    /// <summary>The optimizer steps taken (including those of a loaded checkpoint).</summary>
+    public int StepsDone => _stepsDone;
 
     /// <summary>The current parameters by checkpoint name.</summary>
     public IReadOnlyDictionary<string, HostTensor> Parameters => _step.ParameterNames.ToDictionary(n => n, n => _values[n]);
@@ -54,55 +78,113 @@ public sealed class LanguageModelTrainer : IDisposable
     public IReadOnlyDictionary<string, HostTensor> OptimizerState =>
         _step.ParameterNames.SelectMany(p => _step.Optimizer.StateNames.Select(s => TrainStep.StateInput(s, p))).ToDictionary(k => k, k => _values[k]);
 
-    /// <summary>One optimizer step on a batch; returns the loss before the update.</summary>
-    public double Step(HostTensor inputIds, HostTensor labels)
+    /// <summary>One optimizer step on a causal LM batch; returns the loss before the update.</summary>
+    public double Step(HostTensor inputIds, HostTensor labels) =>
+        Step(new Dictionary<string, HostTensor>(StringComparer.Ordinal) { [Models.Common.DecoderGraphNames.InputIds] = inputIds, [LanguageModelLoss.Labels] = labels });
+
+    /// <summary>One optimizer step on a batch of the objective's inputs (see <see cref="TrainingObjective.Prepare"/>); returns the loss before the update.</summary>
+    public double Step(IReadOnlyDictionary<string, HostTensor> batch)
     {
-        int step = _stepsDone + 1;
-        var scalars = _step.Optimizer.Scalars(step, _step.Optimizer.LearningRate * _schedule.Factor(step));
-        var args = new List<HostTensor>();
-        foreach (var input in _step.Graph.Inputs)
-        {
-            string name = input.Attr<InputAttrs>().Name;
-            args.Add(name switch
-            {
-                DecoderGraphNamesInputIds => inputIds,
-                LanguageModelLoss.Labels => labels,
-                _ when name.StartsWith("hp.", StringComparison.Ordinal) => HostTensor.FromArray(new[] { (float)scalars[IndexOf(_step.Optimizer.ScalarNames, name[3..])] }),
-                _ => _values[name],
-            });
-        }
-
-        var results = _stepExe.Run(args);
-        for (int i = 1; i < results.Length; i++)
-        {
-            string name = _step.Graph.OutputNames[i];
-            _values[name.StartsWith("param.", StringComparison.Ordinal) ? name["param.".Length..] : name["state.".Length..]] = results[i];
-        }
-
+        ArgumentNullException.ThrowIfNull(batch);
+        var results = _stepExe.Run(Arguments(_step.Graph, batch, Scalars()));
+        for (int i = 1; i < results.Length; i++) Keep(_step.Graph.OutputNames[i], results[i]);
         _stepsDone++;
         return results[0].GetDouble(0);
     }
 
-    /// <summary>The loss of the current parameters on a batch (no update).</summary>
-    public double Loss(HostTensor inputIds, HostTensor labels)
+    /// <summary>
+    /// One optimizer step whose gradient is the mean of the gradients of <paramref name="microBatches"/> (each a
+    /// batch as <see cref="Step(IReadOnlyDictionary{string, HostTensor})"/> takes); returns the mean of their losses.
+    /// With equal-sized micro-batches whose losses average over equally many labels, this equals one step on the
+    /// whole batch.
+    /// </summary>
+    public double Step(IReadOnlyList<IReadOnlyDictionary<string, HostTensor>> microBatches)
     {
-        var args = _lossGraph.Inputs.Select(i => i.Attr<InputAttrs>().Name switch
+        ArgumentNullException.ThrowIfNull(microBatches);
+        if (microBatches.Count == 0) throw new ArgumentException("gradient accumulation needs at least one micro-batch", nameof(microBatches));
+        if (microBatches.Count == 1) return Step(microBatches[0]);
+        if (_gradExe is null)
         {
-            DecoderGraphNamesInputIds => inputIds,
-            LanguageModelLoss.Labels => labels,
-            var n => _values[n],
-        }).ToArray();
-        return _lossExe.Run(args)[0].GetDouble(0);
+            _gradGraph = ReverseMode.Differentiate(_lossGraph, LanguageModelLoss.Loss, [.. _lossGraph.Inputs.Skip(_lossGraph.Inputs.Length - _parameters.Count)], [.. _parameters.Select(p => p.Name)]);
+            _gradExe = _backend.Compile(_gradGraph, _options);
+            _apply = TrainStep.BuildApply([.. _parameters.Select(p => (p.Name, p.Node.DType, p.Node.Shape))], _step.Optimizer, _maxGradNorm);
+            _applyExe = _backend.Compile(_apply.Graph, _options);
+        }
+
+        double scale = 1.0 / microBatches.Count;
+        double loss = 0;
+        var sums = new Dictionary<string, double[]>(StringComparer.Ordinal);
+        foreach (var micro in microBatches)
+        {
+            var results = _gradExe.Run(Arguments(_gradGraph!, micro, null));
+            loss += results[0].GetDouble(0) * scale;
+            for (int i = 1; i < results.Length; i++)
+            {
+                var g = results[i].ToFloat64();
+                string name = _gradGraph!.OutputNames[i];
+                if (!sums.TryGetValue(name, out var sum)) sums[name] = sum = new double[g.Length];
+                for (int k = 0; k < g.Length; k++) sum[k] += g[k] * scale;
+            }
+        }
+
+        var grads = sums.ToDictionary(kv => kv.Key, kv => HostTensor.FromDoubles(_values[kv.Key["grad.".Length..]].DType, kv.Value, _values[kv.Key["grad.".Length..]].ShapeArray()), StringComparer.Ordinal);
+        var applied = _applyExe!.Run(Arguments(_apply!.Graph, grads, Scalars()));
+        for (int i = 0; i < applied.Length; i++) Keep(_apply.Graph.OutputNames[i], applied[i]);
+        _stepsDone++;
+        return loss;
     }
 
-    /// <summary>Writes <c>model.safetensors</c> (the parameters, checkpoint names) and <c>optimizer.safetensors</c> (the state and the step count) into <paramref name="directory"/>.</summary>
+    /// <summary>The loss of the current parameters on a causal LM batch (no update).</summary>
+    public double Loss(HostTensor inputIds, HostTensor labels) =>
+        Loss(new Dictionary<string, HostTensor>(StringComparer.Ordinal) { [Models.Common.DecoderGraphNames.InputIds] = inputIds, [LanguageModelLoss.Labels] = labels });
+
+    /// <summary>The loss of the current parameters on a batch (no update).</summary>
+    public double Loss(IReadOnlyDictionary<string, HostTensor> batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        return _lossExe.Run(Arguments(_lossGraph, batch, null))[0].GetDouble(0);
+    }
+
+    /// <summary>
+    /// Writes <c>model.safetensors</c> (the parameters, checkpoint names) and <c>optimizer.safetensors</c> (the state as
+    /// <c>{state}.{parameter}</c> and the step count as <c>step</c>) into <paramref name="directory"/>.
+    /// </summary>
     public void Save(string directory)
     {
         Directory.CreateDirectory(directory);
         SafeTensorsWriter.Write(Path.Combine(directory, "model.safetensors"), Parameters);
         var state = OptimizerState.ToDictionary(kv => kv.Key, kv => kv.Value);
-        state["step"] = HostTensor.FromArray(new long[] { _stepsDone });
+        state[StepKey] = HostTensor.FromArray(new long[] { _stepsDone });
         SafeTensorsWriter.Write(Path.Combine(directory, "optimizer.safetensors"), state);
+    }
+
+    /// <summary>
+    /// Resumes from a directory <see cref="Save"/> wrote: the parameters, the optimizer state and the step count (so the
+    /// schedule and Adam's bias correction continue where they stopped).
+    /// </summary>
+    /// <exception cref="InvalidDataException">A file or tensor is missing or its dtype or shape differs from the model's; the message names the file and tensor.</exception>
+    public void Load(string directory)
+    {
+        string model = Path.Combine(directory, "model.safetensors"), optimizer = Path.Combine(directory, "optimizer.safetensors");
+        foreach (var f in new[] { model, optimizer })
+        {
+            if (!File.Exists(f)) throw new FileNotFoundException($"{f}: no such file (resume expects the model.safetensors and optimizer.safetensors a saved run wrote)", f);
+        }
+
+        var loaded = new Dictionary<string, HostTensor>(StringComparer.Ordinal);
+        using (var file = SafeTensorsFile.Open(model)) Read(file, model, Parameters.Keys, loaded);
+        int steps;
+        using (var file = SafeTensorsFile.Open(optimizer))
+        {
+            Read(file, optimizer, OptimizerState.Keys, loaded);
+            if (!file.Names.Contains(StepKey)) throw new InvalidDataException($"{optimizer}: no tensor '{StepKey}'");
+            var s = file.Get(StepKey);
+            if (s.ElementCount != 1 || s.DType.IsFloat() || s.GetInt64(0) is < 0 or > int.MaxValue) throw new InvalidDataException($"{optimizer}: '{StepKey}' must be one non-negative integer");
+            steps = (int)s.GetInt64(0);
+        }
+
+        foreach (var (k, v) in loaded) _values[k] = v;
+        _stepsDone = steps;
     }
 
     /// <inheritdoc/>
@@ -110,9 +192,49 @@ public sealed class LanguageModelTrainer : IDisposable
     {
         _stepExe.Dispose();
         _lossExe.Dispose();
+        _gradExe?.Dispose();
+        _applyExe?.Dispose();
     }
 
-    private const string DecoderGraphNamesInputIds = Models.Common.DecoderGraphNames.InputIds;
+    private void Read(SafeTensorsFile file, string path, IEnumerable<string> names, Dictionary<string, HostTensor> into)
+    {
+        foreach (var name in names)
+        {
+            if (!file.Names.Contains(name)) throw new InvalidDataException($"{path}: no tensor '{name}'");
+            var t = file.Get(name);
+            var want = _values[name];
+            if (t.DType != want.DType || !t.ShapeArray().SequenceEqual(want.ShapeArray()))
+            {
+                throw new InvalidDataException($"{path}: tensor '{name}' is {t.DType} [{string.Join(", ", t.Shape)}], the model's is {want.DType} [{string.Join(", ", want.Shape)}]");
+            }
+
+            into[name] = t.Clone();
+        }
+    }
+
+    private double[] Scalars()
+    {
+        int step = _stepsDone + 1;
+        return _step.Optimizer.Scalars(step, _step.Optimizer.LearningRate * _schedule.Factor(step));
+    }
+
+    private void Keep(string output, HostTensor value) =>
+        _values[output.StartsWith("param.", StringComparison.Ordinal) ? output["param.".Length..] : output["state.".Length..]] = value;
+
+    private HostTensor[] Arguments(Graph graph, IReadOnlyDictionary<string, HostTensor> batch, double[]? scalars)
+    {
+        var args = new HostTensor[graph.Inputs.Length];
+        for (int i = 0; i < args.Length; i++)
+        {
+            string name = graph.Inputs[i].Attr<InputAttrs>().Name;
+            if (batch.TryGetValue(name, out var t)) args[i] = t;
+            else if (scalars is not null && name.StartsWith("hp.", StringComparison.Ordinal)) args[i] = HostTensor.FromArray(new[] { (float)scalars[IndexOf(_step.Optimizer.ScalarNames, name[3..])] });
+            else if (_values.TryGetValue(name, out var v)) args[i] = v;
+            else throw new ArgumentException($"training batch: no tensor '{name}' (given: {string.Join(", ", batch.Keys)})", nameof(batch));
+        }
+
+        return args;
+    }
 
     private static int IndexOf(IReadOnlyList<string> names, string name)
     {

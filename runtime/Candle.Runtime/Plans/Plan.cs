@@ -440,7 +440,7 @@ public sealed class Plan : IExecutable
         var def = Definition;
         var slots = new nint[def.Buffers.Count];
         var pins = new MemoryHandle[inputs.Count + outputs.Count];
-        byte[]? arena = null;
+        long[]? arena = null;
         try
         {
             for (int i = 0; i < inputs.Count; i++) pins[i] = inputs[i].Data.Pin();

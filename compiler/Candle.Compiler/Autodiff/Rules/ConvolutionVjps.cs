@@ -9,7 +9,7 @@ namespace Candle.Compiler.Autodiff.Rules;
 /// primitive form over the node's inputs: a convolution is one grouped matmul of the weight with the stacked strided
 /// slices of the padded input (im2col), a transposed convolution scatters a grouped matmul's per-tap products into
 /// a dilated output, pooling reduces the stacked window slices (max pooling then shares a tie's gradient evenly), and
-/// upsampling is an expand. Spatial dimensions must be constant.
+/// upsampling is an expand. Spatial dimensions must be constant (a convolution's batch may be symbolic).
 /// </summary>
 internal static class ConvolutionVjps
 {
@@ -70,12 +70,13 @@ internal static class ConvolutionVjps
     {
         var a = n.Attr<ConvAttrs>();
         var (x, w) = (n.Inputs[0], n.Inputs[1]);
-        int batch = C(n, x.Shape[0]), cin = C(n, x.Shape[1]), cout = C(n, w.Shape[0]), groups = a.Groups;
+        var batch = x.Shape[0];
+        int cin = C(n, x.Shape[1]), cout = C(n, w.Shape[0]), groups = a.Groups;
         int[] kernel = Spatial(n, w), outLen = Spatial(n, n);
         int taps = kernel.Aggregate(1, (p, k) => p * k), positions = outLen.Aggregate(1, (p, k) => p * k);
         var cols = Windows(PadSpatial(x, a.Padding, 0), kernel, a.Stride, a.Dilation, outLen);
-        cols = Reshape(cols, Shape.Of(batch, groups, cin / groups * taps, positions));
-        var wg = Expand(Reshape(w, Shape.Of(1, groups, cout / groups, cin / groups * taps)), Shape.Of(batch, groups, cout / groups, cin / groups * taps));
+        cols = Reshape(cols, new Shape(batch, groups, cin / groups * taps, positions));
+        var wg = Expand(Reshape(w, Shape.Of(1, groups, cout / groups, cin / groups * taps)), new Shape(batch, groups, cout / groups, cin / groups * taps));
         var y = Reshape(MatMul(wg, cols), new Shape([batch, cout, .. outLen.Select(l => Dim.Of(l))]));
         return a.HasBias ? AddBias(y, n.Inputs[2]) : y;
     }
