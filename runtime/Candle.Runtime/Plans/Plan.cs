@@ -569,6 +569,9 @@ public sealed class Plan : IExecutable
     [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = "The type is looked up in the generated kernel assembly, which is loaded at run time and never trimmed.")]
     private static Type? KernelsType(Assembly? kernels) => kernels?.GetType(GeneratedKernelsType);
 
+    [UnconditionalSuppressMessage("Trimming", "IL2070", Justification = "The type is in the generated kernel assembly, which is loaded at run time and never trimmed.")]
+    private static MethodInfo? GeneratedMethod(Type? generated, string name) => generated?.GetMethod(name, BindingFlags.Public | BindingFlags.Static);
+
     private static KernelFn ResolveKernel(string name, Type? generated, string label)
     {
         if (name.StartsWith("rt:", StringComparison.Ordinal))
@@ -578,7 +581,7 @@ public sealed class Plan : IExecutable
 
         if (name.StartsWith("gen:", StringComparison.Ordinal))
         {
-            var m = generated?.GetMethod(name[4..], BindingFlags.Public | BindingFlags.Static)
+            var m = GeneratedMethod(generated, name[4..])
                 ?? throw new ArgumentException($"step '{label}': generated kernel '{name[4..]}' is not in the plan's kernel assembly");
             return m.CreateDelegate<KernelFn>();
         }
