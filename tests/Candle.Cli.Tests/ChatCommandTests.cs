@@ -47,7 +47,7 @@ public sealed class ChatCommandTests : IDisposable
         var (code, output, err) = Chat("hello there\nhow are you\n");
         Assert.True(code == 0, err);
 
-        var generator = TextGenerator.Load(_dir, "reference");
+        using var generator = TextGenerator.Load(_dir, "reference");
         var options = new GenerationOptions { MaxNewTokens = 4, StopTokens = [.. generator.Model.EosTokenIds] };
         var first = generator.Generate("[user] hello there\n[assistant] ", options);
         string firstInHistory = generator.Tokenizer!.Decode(first.GeneratedIds) ?? string.Empty;
@@ -84,7 +84,7 @@ public sealed class ChatCommandTests : IDisposable
         File.WriteAllText(file, "{% for m in messages %}{{ m.content }}{% endfor %}");
         var (code, output, err) = Chat("hello there\n", "--template", file);
         Assert.True(code == 0, err);
-        var generator = TextGenerator.Load(_dir, "reference");
+        using var generator = TextGenerator.Load(_dir, "reference");
         var expected = generator.Generate("hello there", new GenerationOptions { MaxNewTokens = 4, StopTokens = [.. generator.Model.EosTokenIds] });
         Assert.Equal(expected.Text + "\n", output);
     }

@@ -37,7 +37,7 @@ internal static class ChatCommand
             string? templatePath = pr.GetValue(template);
             if (templatePath is not null && !File.Exists(templatePath)) throw new FileNotFoundException($"--template: {templatePath}: no such file");
             ctx.Stage = "loading and compiling the model";
-            var generator = TextGenerator.Load(modelPath, DeviceOption.Resolve(pr.GetValue(device)!), LoadOption.Resolve(pr.GetValue(allowUnused)));
+            using var generator = TextGenerator.Load(modelPath, DeviceOption.Resolve(pr.GetValue(device)!), LoadOption.Resolve(pr.GetValue(allowUnused)));
             if (generator.Tokenizer is null) throw new ArgumentException($"{modelPath}: chat needs the model's tokenizer, and none was found");
             ctx.Stage = "reading the chat template";
             var found = ModelChatTemplate.TryLoad(modelPath);

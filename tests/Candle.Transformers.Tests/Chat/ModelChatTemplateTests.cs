@@ -67,6 +67,19 @@ public sealed class ModelChatTemplateTests
     }
 
     [Fact]
+    public void A_session_for_a_model_uses_its_template_and_tokens()
+    {
+        using var dir = new TempDir();
+        WriteConfig(dir, new { bos_token = "<s>", chat_template = "{{ bos_token }}{% for m in messages %}<{{ m.role }}>{{ m.content }}{% endfor %}{% if add_generation_prompt %}<assistant>{% endif %}" });
+        using var generator = Generation.TextGenerator.Load(Fixtures.Model("llama"), "reference");
+        var session = ChatSession.ForModel(generator, dir.Path, systemPrompt: "Be brief.");
+        Assert.Equal("<s><system>Be brief.<user>hi<assistant>", session.RenderPrompt([new ChatTurn("user", "hi")]));
+        File.Delete(dir.File("tokenizer_config.json"));
+        var e = Assert.Throws<InvalidDataException>(() => ChatSession.ForModel(generator, dir.Path));
+        Assert.Contains("no chat template", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Malformed_entries_name_the_file_and_key()
     {
         using var dir = new TempDir();
