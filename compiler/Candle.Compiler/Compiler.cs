@@ -45,7 +45,12 @@ public static class CandleCompiler
     {
         options ??= CompileOptions.Default;
         var backend = Backend(options);
-        if (!backend.IsAvailable) throw new BackendUnavailableException($"backend '{backend.Name}' cannot run on this machine");
+        if (!backend.IsAvailable)
+        {
+            throw new BackendUnavailableException(backend.UnavailableReason is { } why
+                ? $"backend '{backend.Name}' cannot run on this machine: {why}"
+                : $"backend '{backend.Name}' cannot run on this machine");
+        }
         var optimized = Optimize(graph, options, out report);
         var exe = backend.Lower(optimized, options);
         if (exe is Plan plan) report.KernelsRun = plan.Definition.Steps.Count(s => s.Kernel != "rt:check_range");

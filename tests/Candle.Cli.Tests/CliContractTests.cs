@@ -55,6 +55,32 @@ public sealed class CliContractTests : IDisposable
     }
 
     [Fact]
+    public void EvalLlamaOnMetalMatchesTransformersOrSaysWhatIsMissing()
+    {
+        string dir = Fixtures.Model("llama");
+        string inputs = Path.Combine(_tmp, "in.safetensors");
+        string outputs = Path.Combine(_tmp, "out.safetensors");
+        using var want = SafeTensorsFile.Open(Path.Combine(dir, "reference.safetensors"));
+        SafeTensorsWriter.Write(inputs, [new KeyValuePair<string, HostTensor>("input_ids", want.Get("input_ids"))]);
+        var (code, _, err) = CliRunner.Run("eval", dir, "--inputs", inputs, "--out", outputs, "--device", "metal");
+        if (Candle.Compiler.Backends.BackendRegistry.Get("metal").IsAvailable)
+        {
+            // On macOS the Metal device runs it; elsewhere the shim compiles the same MSL with clang++.
+            Assert.True(code == 0, err);
+            using var got = SafeTensorsFile.Open(outputs);
+            float[] g = got.Get("logits").ToFloat32(), w = want.Get("logits").ToFloat32();
+            Assert.Equal(w.Length, g.Length);
+            Assert.True(MaxAbsDiff(g, w) <= 1e-4, $"logits: max abs diff {MaxAbsDiff(g, w)}");
+        }
+        else
+        {
+            Assert.Equal(1, code);
+            Assert.StartsWith("error: backend 'metal' cannot run on this machine: ", err, StringComparison.Ordinal);
+            Assert.Contains("clang++", err, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public void GenerateWithIdsEndsWithTheGreedyContinuation()
     {
         string dir = Fixtures.Model("llama");

@@ -66,6 +66,38 @@ public sealed class CliSafetyTests : IDisposable
         AssertOneLineError(r, inputs, "input_ids", "integer");
     }
 
+    [Theory]
+    [InlineData(float.NaN, "NaN")]
+    [InlineData(float.PositiveInfinity, "Infinity")]
+    public void Non_finite_float_inputs_are_rejected_naming_the_input_and_position(float bad, string shown)
+    {
+        string inputs = Path.Combine(_tmp, "bad-features.safetensors");
+        var features = new float[16 * 64];
+        features[37] = bad;
+        SafeTensorsWriter.Write(inputs,
+        [
+            new("input_features", HostTensor.FromArray(features, 1, 16, 64)),
+            new("decoder_input_ids", HostTensor.FromArray(new[] { 1L, 2L }, 1, 2)),
+        ]);
+        var r = CliRunner.Run("eval", Fixtures.Model("whisper"), "--inputs", inputs, "--out", Path.Combine(_tmp, "out.safetensors"));
+        AssertOneLineError(r, inputs, "input_features", shown, "position 37");
+    }
+
+    [Fact]
+    public void A_double_input_too_large_for_float32_is_rejected()
+    {
+        string inputs = Path.Combine(_tmp, "huge-features.safetensors");
+        var features = new double[16 * 64];
+        features[5] = 1e300;
+        SafeTensorsWriter.Write(inputs,
+        [
+            new("input_features", HostTensor.FromArray(features, 1, 16, 64)),
+            new("decoder_input_ids", HostTensor.FromArray(new[] { 1L, 2L }, 1, 2)),
+        ]);
+        var r = CliRunner.Run("eval", Fixtures.Model("whisper"), "--inputs", inputs, "--out", Path.Combine(_tmp, "out.safetensors"));
+        AssertOneLineError(r, "input_features", "position 5", "float32");
+    }
+
     [Fact]
     public void Token_ids_outside_the_vocabulary_name_the_input()
     {

@@ -4,6 +4,7 @@ using Candle.Compiler.Ir;
 using Candle.Compiler.Passes;
 using Candle.Compiler.Scheduling;
 using Candle.Runtime;
+using Candle.Tests.BackendMatrix;
 using static Candle.Compiler.Ir.IrBuilder;
 
 namespace Candle.Compiler.Gpu.Tests;
@@ -75,7 +76,7 @@ public sealed class CodegenTests : IDisposable
     public void EveryGeneratedKernelOfTheMatrixGeneratesPtxAndOpenCL()
     {
         int count = 0;
-        foreach (var c in GpuCases.All())
+        foreach (var c in BackendCases.All())
         {
             var graph = Scheduler.Schedule(CandleCompiler.Optimize(c.Graph, new Backends.CompileOptions { Backend = GpuBackends.IlgpuCpu }));
             var (type, names) = GpuBackend.RenderKernels(graph);

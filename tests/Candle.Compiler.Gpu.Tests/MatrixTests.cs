@@ -2,34 +2,27 @@ using Candle.Compiler.Backends;
 using Candle.Runtime;
 using Candle.Runtime.Devices;
 using Candle.Runtime.Tensors;
+using Candle.Tests.BackendMatrix;
 
 namespace Candle.Compiler.Gpu.Tests;
 
 /// <summary>The GPU kernels run on ILGPU's CPU accelerator: the backend matrix against the reference interpreter.</summary>
-public class IlgpuCpuMatrixTests
+public class IlgpuCpuMatrixTests : BackendMatrixTests
 {
-    public static TheoryData<string> Cases() => [.. GpuCases.All().Select(c => c.Name)];
-
-    [Theory]
-    [MemberData(nameof(Cases))]
-    public void MatchesTheReference(string name)
-    {
-        var c = GpuCases.All().Single(x => x.Name == name);
-        Assert.Null(GpuCases.Check(c, GpuBackends.IlgpuCpu));
-    }
+    protected override IBackend Backend => GpuBackends.IlgpuCpu;
 }
 
 /// <summary>The matrix on a CUDA device; skipped where there is none.</summary>
 public class CudaMatrixTests
 {
-    public static TheoryData<string> Cases() => [.. GpuCases.All().Select(c => c.Name)];
+    public static TheoryData<string> Cases() => [.. BackendCases.All().Select(c => c.Name)];
 
     [CudaTheory]
     [MemberData(nameof(Cases))]
     public void MatchesTheReference(string name)
     {
-        var c = GpuCases.All().Single(x => x.Name == name);
-        Assert.Null(GpuCases.Check(c, GpuBackends.Cuda));
+        var c = BackendCases.All().Single(x => x.Name == name);
+        Assert.Null(BackendCases.Check(c, GpuBackends.Cuda));
     }
 }
 

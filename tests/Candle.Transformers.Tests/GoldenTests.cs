@@ -14,6 +14,8 @@ public class GoldenTests
     [InlineData("gpt2", "reference")]
     [InlineData("llama", "cpu")]
     [InlineData("gpt2", "cpu")]
+    [InlineData("llama", "metal-shim")]
+    [InlineData("gpt2", "metal-shim")]
     public void Logits_match_transformers(string name, string backend)
     {
         var reference = Reference.Load(name);

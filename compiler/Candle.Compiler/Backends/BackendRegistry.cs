@@ -1,11 +1,12 @@
 using System.Collections.Concurrent;
 using Candle.Compiler.Backends.Cpu;
+using Candle.Compiler.Backends.Metal;
 using Candle.Compiler.Backends.Reference;
 
 namespace Candle.Compiler.Backends;
 
 /// <summary>
-/// The backends by name: "cpu" and "reference" are built in; other backends (a GPU backend from its own assembly)
+/// The backends by name: "cpu", "reference", "metal" and "metal-shim" are built in; other backends (a GPU backend from its own assembly)
 /// register themselves. This is the one string-keyed seam (the command line's <c>--device</c>, configuration files);
 /// code that has a backend passes it as <see cref="CompileOptions.Backend"/>.
 /// </summary>
@@ -15,6 +16,8 @@ public static class BackendRegistry
     {
         ["cpu"] = new(() => CpuBackend.Instance),
         ["reference"] = new(() => ReferenceBackend.Instance),
+        ["metal"] = new(() => MetalBackend.ForThisHost),
+        ["metal-shim"] = new(() => MetalBackend.ThroughShim),
     };
 
     /// <summary>The backend compilations use when none is given: the CPU.</summary>

@@ -20,6 +20,9 @@ public interface IBackend
     /// <summary>Whether the backend can run on this machine (a GPU backend without a GPU is not).</summary>
     bool IsAvailable { get; }
 
+    /// <summary>What is missing for the backend to run here (a device, a driver, a tool), or null when it is available or does not say.</summary>
+    string? UnavailableReason => null;
+
     /// <summary>Lowers a graph that the driver has optimized for <see cref="Capabilities"/> into something that runs.</summary>
     /// <exception cref="BackendUnavailableException">The backend cannot run on this machine.</exception>
     /// <exception cref="NotSupportedException">A node cannot be lowered (the message names it).</exception>

@@ -9,7 +9,8 @@ internal static class DeviceOption
 {
     public static Option<string> Create() => new("--device")
     {
-        Description = "where to run: cpu (compiled kernels) or reference (the reference interpreter)",
+        Description = "where to run: cpu (compiled kernels), reference (the reference interpreter), metal (the Metal device on macOS; "
+            + "elsewhere the same MSL on the CPU through the shim, which needs clang++) or metal-shim",
         DefaultValueFactory = _ => "cpu",
     };
 

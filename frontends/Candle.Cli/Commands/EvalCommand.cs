@@ -60,6 +60,7 @@ internal static class EvalCommand
                 throw new ArgumentException($"{inputsPath}: input '{name}' has shape [{string.Join(", ", t.Shape)}], but the model takes {input.TypeString}");
             }
 
+            InputChecks.Finite(inputsPath, name, t);
             if (name == DecoderGraphNames.InputIds && model is ICausalLanguageModel causal) InputChecks.TokenIds(inputsPath, name, t, causal.VocabSize);
 
             args.Add(t);

@@ -56,4 +56,23 @@ internal static class InputChecks
             }
         }
     }
+    /// <summary>
+    /// Checks that every value of a floating-point input (pixel values, audio features, embeddings) is finite after its
+    /// conversion to the declared dtype: a NaN or infinity, or a value too large for the declared type, would make every
+    /// output NaN without an error.
+    /// </summary>
+    /// <exception cref="ArgumentException">A value is NaN or infinite; the message names the file, input and position.</exception>
+    public static void Finite(string file, string name, HostTensor values)
+    {
+        if (!values.DType.IsFloat()) return;
+        var data = values.ToFloat64();
+        for (int i = 0; i < data.Length; i++)
+        {
+            if (!double.IsFinite(data[i]))
+            {
+                throw new ArgumentException(
+                    $"{file}: input '{name}' has {data[i].ToString(System.Globalization.CultureInfo.InvariantCulture)} at position {i} (as {values.DType.TorchName()}); model inputs must be finite");
+            }
+        }
+    }
 }

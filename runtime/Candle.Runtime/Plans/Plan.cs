@@ -163,7 +163,13 @@ public sealed class Plan : IExecutable
     private void Release()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
-        foreach (var h in _weightPins) h.Dispose();
+
+        // A constructor that threw (a plan file whose kernels fail to load) leaves the pins unset; the finalizer still runs.
+        if (_weightPins is not null)
+        {
+            foreach (var h in _weightPins) h.Dispose();
+        }
+
         if (_pool is not null && !ReferenceEquals(_pool, SingleThread)) _pool.Dispose();
     }
 
@@ -644,12 +650,35 @@ public sealed class Plan : IExecutable
         var (def, asm, weights, dump, mapping) = PlanFile.Read(path, options);
         try
         {
+            if (asm is not null && options.KernelGenerator is { } generator)
+            {
+                if (generator.Target != "cpu-il")
+                {
+                    throw new PlanFormatException($"{path}: the kernel generator builds '{generator.Target}' kernels but the plan's payload is 'cpu-il'");
+                }
+
+                var specs = KernelListing.Specs(path, dump ?? string.Empty);
+                try
+                {
+                    asm = generator.Generate(specs);
+                }
+                catch (PlanFormatException e)
+                {
+                    throw new PlanFormatException($"{path}: {e.Message}", e);
+                }
+            }
+
             return new Plan(def, asm is null ? null : new IlKernelPayload(asm, dump ?? string.Empty), weights, mapping);
         }
         catch (Exception e) when (e is ArgumentException or BadImageFormatException or KeyNotFoundException or IndexOutOfRangeException)
         {
             (mapping as IDisposable)?.Dispose();
             throw new PlanFormatException($"{path}: {e.Message}", e);
+        }
+        catch (PlanFormatException)
+        {
+            (mapping as IDisposable)?.Dispose();
+            throw;
         }
     }
 

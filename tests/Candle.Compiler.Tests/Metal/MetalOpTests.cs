@@ -107,6 +107,30 @@ public unsafe class MetalOpTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void IntegerOpsAndCastsBetweenIntegersAndFloats()
+    {
+        if (MetalHarness.Missing(output)) return;
+        var rng = new Random(21);
+        var a = Input("a", DType.I64, Shape.Of(3, 7));
+        var b = Input("b", DType.I64, Shape.Of(3, 7));
+        var i = Input("i", DType.I32, Shape.Of(7));
+        var f = Input("f", DType.F32, Shape.Of(3, 7));
+        var u = Input("u", DType.U8, Shape.Of(3, 7));
+        var nonzero = Where(Binary(Op.Eq, b, 0.0), Binary(Op.Add, b, 1.0), b);
+        var g = new Graph([a, b, i, f, u],
+        [
+            Binary(Op.Add, a, b), Binary(Op.Mul, Binary(Op.Sub, a, b), a), Unary(Op.Neg, a), Unary(Op.Abs, b),
+            Binary(Op.FloorDiv, a, nonzero), Binary(Op.Remainder, a, nonzero), Binary(Op.Maximum, a, b), Binary(Op.Minimum, a, b),
+            Binary(Op.Lt, a, b), Binary(Op.Ge, a, b), Binary(Op.Ne, a, b), Where(Binary(Op.Gt, a, b), a, Transpose(Reshape(b, 7, 3), 0, 1)),
+            Cast(a, DType.F32), Cast(a, DType.F16), Cast(i, DType.I64), Cast(Binary(Op.Add, a, Reshape(Cast(i, DType.I64), 1, 7)), DType.I32),
+            Cast(Binary(Op.Mul, f, 3.0), DType.I64), Cast(Binary(Op.Mul, f, 3.0), DType.I32), Cast(Binary(Op.Lt, a, b), DType.I64), Cast(u, DType.F32),
+            Binary(Op.Add, u, u),
+        ]);
+        MetalHarness.Check(g, [CpuHarness.Random(rng, DType.I64, [3, 7]), CpuHarness.Random(rng, DType.I64, [3, 7]), CpuHarness.Random(rng, DType.I32, [7]),
+            CpuHarness.Random(rng, DType.F32, [3, 7]), CpuHarness.Random(rng, DType.U8, [3, 7])], 1e-6, 1e-6);
+    }
+
+    [Fact]
     public void AnOutOfRangeIndexNamesTheCall()
     {
         if (MetalHarness.Missing(output)) return;

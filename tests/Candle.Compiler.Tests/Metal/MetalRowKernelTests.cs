@@ -116,4 +116,53 @@ public unsafe class MetalRowKernelTests(ITestOutputHelper output)
         Assert.Contains("row_sum_divergent", ex.Message, StringComparison.Ordinal);
         output.WriteLine(ex.Message);
     }
+
+    [Fact]
+    public void LanesOfASimdgroupHoldingDifferentMatricesAreReported()
+    {
+        if (MetalHarness.Missing(output)) return;
+        // Each lane loads an 8x8 tile at an offset of its own: on a GPU the simdgroup matrix would be garbage.
+        const string Source = """
+            #include <metal_stdlib>
+            using namespace metal;
+
+            kernel void mma_uniform(device const float* a [[buffer(0)]], device float* c [[buffer(1)]], uint lane [[thread_index_in_simdgroup]])
+            {
+                simdgroup_float8x8 m, r;
+                simdgroup_load(m, a, 8);
+                simdgroup_multiply(r, m, m);
+                simdgroup_store(r, c, 8);
+            }
+
+            kernel void mma_per_lane(device const float* a [[buffer(0)]], device float* c [[buffer(1)]], uint lane [[thread_index_in_simdgroup]])
+            {
+                simdgroup_float8x8 m, r;
+                simdgroup_load(m, a + lane, 8);
+                simdgroup_multiply(r, m, m);
+                simdgroup_store(r, c, 8);
+            }
+
+            """;
+        var lib = MslShim.Load(Source);
+        var a = new float[64 + 32];
+        for (int k = 0; k < a.Length; k++) a[k] = (k % 7) - 3;
+        var c = new float[64];
+        fixed (float* pa = a, pc = c)
+        {
+            lib.Dispatch("mma_uniform", [(nint)pa, (nint)pc], (1, 1, 1), (32, 1, 1));
+            for (int r = 0; r < 8; r++)
+            {
+                for (int col = 0; col < 8; col++)
+                {
+                    double e = 0;
+                    for (int k = 0; k < 8; k++) e += a[(r * 8) + k] * a[(k * 8) + col];
+                    Assert.Equal(e, c[(r * 8) + col]);
+                }
+            }
+
+            nint[] buffers = [(nint)pa, (nint)pc];
+            var ex = Assert.Throws<InvalidOperationException>(() => lib.Dispatch("mma_per_lane", buffers, (1, 1, 1), (32, 1, 1)));
+            Assert.Contains("different operands", ex.Message, StringComparison.Ordinal);
+        }
+    }
 }

@@ -19,13 +19,13 @@ internal interface IMslRunner : IDisposable
 /// <summary>Runs kernels through the shim: the library kernels and the generated ones, each compiled once per process.</summary>
 internal sealed unsafe class ShimMslRunner : IMslRunner
 {
-    private readonly MslShimLibrary _generated;
+    private readonly IReadOnlyDictionary<string, MslShimLibrary> _generated;
     private readonly Lazy<MslShimLibrary> _library;
 
-    /// <summary>Compiles <paramref name="generatedSource"/> (and, when first needed, the library kernels).</summary>
-    public ShimMslRunner(string generatedSource)
+    /// <summary>Loads <paramref name="generated"/> (compiling those not loaded yet) and, when first needed, the library kernels.</summary>
+    public ShimMslRunner(IReadOnlyList<MslKernelSource> generated)
     {
-        _generated = MslShim.Load(generatedSource);
+        _generated = MslShim.LoadGenerated(generated);
         _library = new Lazy<MslShimLibrary>(() => MslShim.Load(MetalLibrary.Source));
     }
 
@@ -42,7 +42,8 @@ internal sealed unsafe class ShimMslRunner : IMslRunner
     /// <inheritdoc/>
     public void Dispatch(string kernel, ReadOnlySpan<nint> buffers, MetalGrid grid)
     {
-        var lib = kernel.StartsWith(MetalLibrary.Prefix, StringComparison.Ordinal) ? _library.Value : _generated;
+        var lib = kernel.StartsWith(MetalLibrary.Prefix, StringComparison.Ordinal) ? _library.Value
+            : _generated.TryGetValue(kernel, out var g) ? g : throw new ArgumentException($"no generated MSL kernel '{kernel}' in this program", nameof(kernel));
         lib.Dispatch(kernel, buffers, grid.Groups, grid.Threads);
     }
 

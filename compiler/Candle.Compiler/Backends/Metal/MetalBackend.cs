@@ -35,6 +35,12 @@ public sealed class MetalBackend : IBackend
     /// <summary>The backend running its MSL through the shim on the CPU (needs clang++); for verification without a Mac.</summary>
     public static MetalBackend ThroughShim { get; } = new(shim: true);
 
+    /// <summary>
+    /// What <c>metal</c> means on this host: the Metal device where there is one, else the shim where clang++ is
+    /// installed (the same MSL run on the CPU), else the device backend, which reports both as missing.
+    /// </summary>
+    public static MetalBackend ForThisHost => MetalDevice.IsSupported || MslShim.ClangPath is null ? Instance : ThroughShim;
+
     /// <inheritdoc/>
     public string Name => _shim ? "metal-shim" : "metal";
 
@@ -45,19 +51,24 @@ public sealed class MetalBackend : IBackend
     public bool IsAvailable => _shim ? MslShim.ClangPath is not null : MetalDevice.IsSupported;
 
     /// <inheritdoc/>
+    public string? UnavailableReason => IsAvailable ? null
+        : _shim ? MslShim.MissingReason
+        : MslShim.ClangPath is null ? $"{MetalDevice.UnavailableReason}; nor can its MSL run through the shim: {MslShim.MissingReason}"
+        : $"{MetalDevice.UnavailableReason} (the 'metal-shim' backend runs the same MSL on the CPU through clang++)";
+
+    /// <inheritdoc/>
     public IExecutable Lower(Graph optimizedGraph, CompileOptions options)
     {
         ArgumentNullException.ThrowIfNull(optimizedGraph);
         ArgumentNullException.ThrowIfNull(options);
-        if (!IsAvailable)
-        {
-            throw new BackendUnavailableException(_shim
-                ? $"backend '{Name}' is unavailable: {MslShim.MissingReason}"
-                : $"backend '{Name}' is unavailable: {MetalDevice.UnavailableReason}");
-        }
+        if (UnavailableReason is { } why) throw new BackendUnavailableException($"backend '{Name}' cannot run on this machine: {why}");
 
-        var program = MetalPlanEmitter.Emit(Scheduler.Schedule(optimizedGraph));
-        IMslRunner runner = _shim ? new ShimMslRunner(program.GeneratedSource) : new MetalDeviceRunner(program.Payload.Source);
+        var program = Emit(optimizedGraph);
+        IMslRunner runner = _shim ? new ShimMslRunner(program.Generated) : new MetalDeviceRunner(program.Payload.Source);
         return new MetalExecutable(program, runner);
     }
+
+    /// <summary>The Metal program of an optimized graph, without compiling it.</summary>
+    /// <exception cref="NotSupportedException">A call has no Metal kernel.</exception>
+    internal static MetalProgram Emit(Graph optimizedGraph) => MetalPlanEmitter.Emit(Scheduler.Schedule(optimizedGraph));
 }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Security.Cryptography;
 using System.Text;
 using Candle.Compiler.Backends.Source;
 using Candle.Compiler.Ir;
@@ -22,7 +23,7 @@ internal sealed class MetalPlanEmitter
 
     private readonly MetalRenderer _renderer = new();
     private readonly Dictionary<string, string> _generatedByKey = new(StringComparer.Ordinal);
-    private readonly StringBuilder _generated = new();
+    private readonly List<MslKernelSource> _kernels = [];
     private readonly List<MetalStep> _steps = [];
 
     private MetalPlanEmitter()
@@ -35,8 +36,8 @@ internal sealed class MetalPlanEmitter
     {
         var e = new MetalPlanEmitter();
         foreach (var call in kg.Calls) e.Lower(call);
-        string generated = MetalLibrary.MslHeader + e._renderer.Prelude() + "\n" + e._generated;
-        return new MetalProgram(new MslKernelPayload(generated + "\n" + MetalLibrary.Body), generated, e._steps, kg);
+        string generated = MetalLibrary.MslHeader + e._renderer.Prelude() + "\n" + string.Concat(e._kernels.Select(k => k.Source + "\n"));
+        return new MetalProgram(new MslKernelPayload(generated + "\n" + MetalLibrary.Body), e._kernels, e._steps, kg);
     }
 
     private void Lower(KernelCall call)
@@ -44,6 +45,7 @@ internal sealed class MetalPlanEmitter
         switch (call)
         {
             case ElementwiseCall e: Elementwise(e); break;
+            case FallbackElementwiseCall f: Mixed(f); break;
             case CheckRangeCall r: _steps.Add(new MetalCheck(r.Start, r.End, r.Size, r.Label)); break;
             case CopyCall c: Copy(c); break;
             case FillCall f: Linear("cdlib_fill", [f.Slot], [f.DType.SizeInBytes(), f.Count, FillBits(f.DType, f.Value)], 1, f.Label); break;
@@ -72,28 +74,49 @@ internal sealed class MetalPlanEmitter
 
     private void Elementwise(ElementwiseCall e)
     {
-        if (!_generatedByKey.TryGetValue(e.Kernel.Key, out string? name))
-        {
-            name = $"ew{_generatedByKey.Count}_{e.Kernel.Hint}";
-            _generatedByKey.Add(e.Kernel.Key, name);
-            _generated.Append(_renderer.Kernel(name, e.Kernel)).Append('\n');
-        }
+        string name = Generated(e.Kernel.Key, "ew", e.Kernel.Hint, n => _renderer.Kernel(n, e.Kernel));
 
         var args = Backends.Cpu.CpuPlanEmitter.ElementwiseArgs(e);
         int[] slots = [e.Output, .. e.Inputs.Select(i => i.Slot)];
         Linear(name, slots, [.. args, e.Numel], args.Count, e.Label);
     }
 
+    private void Mixed(FallbackElementwiseCall f)
+    {
+        var (shape, strides) = Scheduler.Collapse(f.Shape, [.. f.Inputs.Select(v => v.Rank == 0 ? [.. f.Shape.Select(_ => Dim.Zero)] : v.Strides)]);
+        var spec = new MixedKernelSpec(f.Op, f.DType, [.. f.Inputs.Select(v => v.DType)], shape.Length);
+        string name = Generated(spec.Key, "mx", f.Op.Name(), n => _renderer.MixedKernel(n, spec));
+
+        var args = new List<Dim>(shape);
+        for (int k = 0; k < f.Inputs.Count; k++)
+        {
+            args.Add(f.Inputs[k].Offset);
+            args.AddRange(strides[k]);
+        }
+
+        Linear(name, [f.Output, .. f.Inputs.Select(v => v.Slot)], [.. args, f.Numel], spec.ArgumentCount, f.Label);
+    }
+
+    /// <summary>
+    /// The name of the generated kernel of <paramref name="key"/>, rendering it on first use. Names are derived from
+    /// the key (kind, a hash of the key, a hint), so one name means one source in every program and process, and
+    /// the kernels of many programs can share one translation unit.
+    /// </summary>
+    private string Generated(string key, string kind, string hint, Func<string, string> render)
+    {
+        if (_generatedByKey.TryGetValue(key, out string? name)) return name;
+        string hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)))[..12];
+        name = $"{kind}_{hash}_{hint}";
+        _generatedByKey.Add(key, name);
+        _kernels.Add(new MslKernelSource(name, render(name)));
+        return name;
+    }
+
     private static bool Floats(DType a, DType b) => a is DType.F32 or DType.F16 or DType.BF16 && b is DType.F32 or DType.F16 or DType.BF16;
 
     private void Row(RowKernelSpec spec, int[] slots, Dim rows, Dim rowLength, string label)
     {
-        if (!_generatedByKey.TryGetValue(spec.Key, out string? name))
-        {
-            name = $"row{_generatedByKey.Count}_{spec.Op.Name()}";
-            _generatedByKey.Add(spec.Key, name);
-            _generated.Append(_renderer.RowKernel(name, spec)).Append('\n');
-        }
+        string name = Generated(spec.Key, "row", spec.Op.Name(), n => _renderer.RowKernel(n, spec));
 
         _steps.Add(new MetalDispatch(name, slots, [.. slots.Select(s => Dim.Of(s)), rows, rowLength], a => RowGrid(a[4], a[5]), label));
     }

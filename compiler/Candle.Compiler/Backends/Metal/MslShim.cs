@@ -19,6 +19,7 @@ internal static class MslShim
     private const string Flags = "-std=c++17 -O1 -shared -fPIC -Wall -Werror -Wno-unknown-attributes -Wno-unused-variable -Wno-unused-function";
     private static readonly Lazy<string?> s_clang = new(FindClang);
     private static readonly ConcurrentDictionary<string, Lazy<MslShimLibrary>> s_loaded = new(StringComparer.Ordinal);
+    private static readonly ConcurrentDictionary<string, MslShimLibrary> s_generated = new(StringComparer.Ordinal);
 
     /// <summary>The clang++ executable, or null.</summary>
     public static string? ClangPath => s_clang.Value;
@@ -108,6 +109,32 @@ internal static class MslShim
             throw;
         }
     }
+
+    /// <summary>
+    /// The libraries holding <paramref name="kernels"/> (generated kernels, whose names stand for their sources):
+    /// those not loaded in this process yet are compiled together, as one translation unit with the header and the
+    /// prelude, in one clang++ run. Loading the kernels of many programs at once (<see cref="Preload"/>) makes one
+    /// compilation of them all.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">clang++ is missing or rejects the source.</exception>
+    public static IReadOnlyDictionary<string, MslShimLibrary> LoadGenerated(IEnumerable<MslKernelSource> kernels)
+    {
+        ArgumentNullException.ThrowIfNull(kernels);
+        var all = kernels.DistinctBy(k => k.Name, StringComparer.Ordinal).ToList();
+        var missing = all.Where(k => !s_generated.ContainsKey(k.Name)).ToList();
+        if (missing.Count > 0)
+        {
+            string source = MetalLibrary.MslHeader + new Source.MetalRenderer().Prelude() + "\n" + string.Concat(missing.Select(k => k.Source + "\n"));
+            var lib = Load(source);
+            foreach (var k in missing) s_generated.TryAdd(k.Name, lib);
+        }
+
+        return all.ToDictionary(k => k.Name, k => s_generated[k.Name], StringComparer.Ordinal);
+    }
+
+    /// <summary>Compiles the generated kernels of <paramref name="programs"/> in one clang++ run, so that running them compiles nothing more.</summary>
+    /// <exception cref="InvalidOperationException">clang++ is missing or rejects the source.</exception>
+    public static void Preload(IEnumerable<MetalProgram> programs) => LoadGenerated(programs.SelectMany(p => p.Generated));
 
     private static MslShimLibrary Build(string key, string msl)
     {

@@ -12,7 +12,7 @@ namespace Candle.Compiler.Backends.Source;
 /// (see <see cref="ElementwiseArgumentCount"/>), one thread per output element with a bound check. f16 and bf16
 /// elements are stored as MSL's <c>half</c> and <c>bfloat</c> and computed in <c>float</c>.
 /// </summary>
-internal sealed class MetalRenderer : CStyleRenderer
+internal sealed partial class MetalRenderer : CStyleRenderer
 {
     /// <inheritdoc/>
     public override string TargetName => "Metal";

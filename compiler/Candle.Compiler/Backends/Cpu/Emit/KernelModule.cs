@@ -17,6 +17,7 @@ internal sealed class KernelModule
     private readonly PersistedAssemblyBuilder _assembly;
     private readonly TypeBuilder _type;
     private readonly Dictionary<string, string> _byKey = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _names = new(StringComparer.Ordinal);
     private readonly StringBuilder _dump = new();
 
     public KernelModule()
@@ -27,13 +28,27 @@ internal sealed class KernelModule
         _type = module.DefineType(Plan.GeneratedKernelsType, TypeAttributes.Public | TypeAttributes.Sealed | TypeAttributes.Abstract | TypeAttributes.Class);
     }
 
-    public int Count => _byKey.Count;
+    public int Count => _names.Count;
 
     /// <summary>Returns the name of the kernel for <paramref name="key"/>, emitting it with <paramref name="emit"/> the first time.</summary>
     public string GetOrAdd(string key, string hint, Action<IlWriter> emit)
     {
         if (_byKey.TryGetValue(key, out var existing)) return existing;
-        string name = $"k{_byKey.Count}_{hint}";
+        string name = $"k{_names.Count}_{hint}";
+        Define(name, key, emit);
+        return name;
+    }
+
+    /// <summary>Emits the kernel for <paramref name="key"/> under <paramref name="name"/> (a name not used before).</summary>
+    public void Add(string name, string key, Action<IlWriter> emit)
+    {
+        if (_names.Contains(name)) throw new ArgumentException($"kernel '{name}' is defined twice", nameof(name));
+        Define(name, key, emit);
+    }
+
+    private void Define(string name, string key, Action<IlWriter> emit)
+    {
+        _names.Add(name);
         var m = _type.DefineMethod(name, MethodAttributes.Public | MethodAttributes.Static | MethodAttributes.HideBySig, typeof(void), Signature);
         m.SetImplementationFlags(MethodImplAttributes.AggressiveOptimization);
         m.DefineParameter(1, ParameterAttributes.None, "slots");
@@ -45,13 +60,12 @@ internal sealed class KernelModule
         emit(new IlWriter(m.GetILGenerator(), _dump));
         _dump.AppendLine();
         _byKey[key] = name;
-        return name;
     }
 
     /// <summary>Finishes the type and saves the assembly; null when no kernel was emitted.</summary>
     public (byte[]? Bytes, string Dump) Build()
     {
-        if (_byKey.Count == 0) return (null, string.Empty);
+        if (_names.Count == 0) return (null, string.Empty);
         _type.CreateType();
         using var ms = new MemoryStream();
         _assembly.Save(ms);

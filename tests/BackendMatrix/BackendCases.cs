@@ -1,26 +1,27 @@
+using Candle.Compiler;
 using Candle.Compiler.Backends;
 using Candle.Compiler.Backends.Reference;
-using Candle.Compiler.Gpu;
 using Candle.Compiler.Ir;
 using Candle.Runtime;
 using Candle.Runtime.Tensors;
 using static Candle.Compiler.Ir.IrBuilder;
 
-namespace Candle.Compiler.Gpu.Tests;
+namespace Candle.Tests.BackendMatrix;
 
-/// <summary>One graph of the GPU backend matrix: inputs and the tolerance against the reference interpreter.</summary>
-public sealed record GpuCase(string Name, Graph Graph, HostTensor[] Inputs, double Atol, double Rtol)
+/// <summary>One graph of the backend matrix: inputs and the tolerance against the reference interpreter.</summary>
+public sealed record BackendCase(string Name, Graph Graph, HostTensor[] Inputs, double Atol, double Rtol)
 {
     public override string ToString() => Name;
 }
 
 /// <summary>
-/// The GPU backend test matrix: every kernel kind (generated elementwise chains over contiguous, broadcast and strided
+/// The backend test matrix: every kernel kind (generated elementwise chains over contiguous, broadcast and strided
 /// inputs in f32/f16/bf16, softmax, norms, reductions, GEMM and batched products, attention for prefill and decode with
 /// GQA and masks, rope, embedding gathers, copies, fills and ranges) as small graphs, each compared with the reference
-/// interpreter. The same cases run on ILGPU's CPU accelerator in CI and on CUDA and OpenCL on the GPU machine.
+/// interpreter. The same cases run for every backend through <see cref="BackendMatrixTests"/>: the CPU, Metal through the
+/// shim, ILGPU's CPU accelerator in CI, and CUDA and OpenCL on the GPU machine.
 /// </summary>
-public static class GpuCases
+public static class BackendCases
 {
     private static readonly DType[] Floats = [DType.F32, DType.F16, DType.BF16];
 
@@ -49,12 +50,12 @@ public static class GpuCases
         return t;
     }
 
-    private static GpuCase Case(string name, Graph g, Random rng, double atol, double rtol, double lo = -3, double hi = 3) =>
+    private static BackendCase Case(string name, Graph g, Random rng, double atol, double rtol, double lo = -3, double hi = 3) =>
         new(name, g, [.. g.Inputs.Select(i => Random(rng, i.DType, [.. i.Shape.Select(d => (int)d.Value)], lo, hi))], atol, rtol);
 
     private static Node W(Random rng, DType dt, string name, params int[] shape) => Constant(Random(rng, dt, shape, -0.5, 0.5), name);
 
-    public static IEnumerable<GpuCase> All()
+    public static IEnumerable<BackendCase> All()
     {
         var rng = new Random(11);
         foreach (var dt in Floats)
@@ -143,7 +144,7 @@ public static class GpuCases
     }
 
     /// <summary>Runs a case on <paramref name="backend"/> at O0 and O2 and returns null when it matches the reference, else what differs.</summary>
-    public static string? Check(GpuCase c, IBackend backend, string? device = null)
+    public static string? Check(BackendCase c, IBackend backend, string? device = null)
     {
         var expected = ReferenceInterpreter.Run(c.Graph, c.Inputs);
         foreach (int level in new[] { 0, 2 })
