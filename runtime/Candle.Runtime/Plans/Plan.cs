@@ -631,7 +631,7 @@ public sealed class Plan : IExecutable
     /// you trust with <see cref="Load(string, PlanLoadOptions)"/>.
     /// </remarks>
     /// <param name="path">The plan file.</param>
-    /// <exception cref="PlanFormatException">The file is not a valid plan, was modified, or fails verification; the message names the file and the problem.</exception>
+    /// <exception cref="PlanFormatException">The file is not a valid plan, was modified, fails verification, or holds generated IL kernels where no code can be loaded (NativeAOT); the message names the file and the problem.</exception>
     public static Plan Load(string path) => Load(path, PlanLoadOptions.Default);
 
     /// <summary>
@@ -670,7 +670,7 @@ public sealed class Plan : IExecutable
 
             return new Plan(def, asm is null ? null : new IlKernelPayload(asm, dump ?? string.Empty), weights, mapping);
         }
-        catch (Exception e) when (e is ArgumentException or BadImageFormatException or KeyNotFoundException or IndexOutOfRangeException)
+        catch (Exception e) when (e is ArgumentException or BadImageFormatException or KeyNotFoundException or IndexOutOfRangeException or NotSupportedException)
         {
             (mapping as IDisposable)?.Dispose();
             throw new PlanFormatException($"{path}: {e.Message}", e);
