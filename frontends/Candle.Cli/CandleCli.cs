@@ -7,13 +7,26 @@ namespace Candle.Cli;
 public static class CandleCli
 {
     /// <summary>Parses and runs <paramref name="args"/>; returns the process exit code.</summary>
-    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr) => Run(args, TextReader.Null, stdout, stderr, progress: false);
+
+    /// <summary>Parses and runs <paramref name="args"/> reading <paramref name="stdin"/> (for <c>candle chat</c>); returns the process exit code.</summary>
+    /// <param name="args">The command line.</param>
+    /// <param name="stdin">Standard input.</param>
+    /// <param name="stdout">Standard output.</param>
+    /// <param name="stderr">Standard error.</param>
+    /// <param name="progress">Whether long steps print progress lines on <paramref name="stderr"/> (on for a terminal, off when it is redirected).</param>
+    public static int Run(string[] args, TextReader stdin, TextWriter stdout, TextWriter stderr, bool progress)
     {
+        ArgumentNullException.ThrowIfNull(stdin);
+        ArgumentNullException.ThrowIfNull(stdout);
+        ArgumentNullException.ThrowIfNull(stderr);
         var root = new RootCommand("candle: compile and run Hugging Face models with Candle.Compiler");
-        var context = new CliContext(stdout, stderr);
+        var context = new CliContext(stdin, stdout, stderr, progress);
         root.Subcommands.Add(InspectCommand.Create(context));
         root.Subcommands.Add(EvalCommand.Create(context));
+        root.Subcommands.Add(CompileCommand.Create(context));
         root.Subcommands.Add(GenerateCommand.Create(context));
+        root.Subcommands.Add(ChatCommand.Create(context));
         root.Subcommands.Add(BenchCommand.Create(context));
         root.Subcommands.Add(GraphCommand.Create(context));
         root.Subcommands.Add(TemplateCommand.Create(context));

@@ -55,9 +55,9 @@ internal static class GenerateCommand
                 Seed = pr.GetValue(seed),
                 RepetitionPenalty = pr.GetValue(repetition),
             };
-            ctx.Stage = "loading the model";
+            ctx.Stage = "loading and compiling the model";
             var generator = TextGenerator.Load(pr.GetValue(model)!, DeviceOption.Resolve(pr.GetValue(device)!), LoadOption.Resolve(pr.GetValue(allowUnused)));
-            ctx.Stage = "generating";
+            ctx.SetStageQuietly("generating");
             bool streamText = generator.Tokenizer is not null;
             void OnToken(GeneratedToken t)
             {

@@ -30,6 +30,21 @@ public sealed class ChatSession
         if (systemPrompt is not null) _history.Add(new ChatTurn("system", systemPrompt));
     }
 
+    /// <summary>
+    /// Creates a session with the model's own chat template and BOS/EOS texts (<see cref="ModelChatTemplate.TryLoad"/>:
+    /// <c>tokenizer_config.json</c>, <c>chat_template.jinja</c> or a GGUF file's <c>tokenizer.chat_template</c>).
+    /// </summary>
+    /// <param name="generator">The text generator (with a tokenizer).</param>
+    /// <param name="modelPath">The model directory or GGUF file the generator was loaded from.</param>
+    /// <param name="systemPrompt">An optional first system message.</param>
+    /// <exception cref="InvalidDataException">The model has no chat template (the message says where it was looked for), or a malformed one.</exception>
+    public static ChatSession ForModel(TextGenerator generator, string modelPath, string? systemPrompt = null)
+    {
+        var found = ModelChatTemplate.TryLoad(modelPath)
+            ?? throw new InvalidDataException($"{modelPath}: no chat template (looked for chat_template.jinja, tokenizer_config.json's chat_template, chat_template.json, or a GGUF tokenizer.chat_template)");
+        return new ChatSession(generator, found.Template, systemPrompt, found.BosToken, found.EosToken);
+    }
+
     /// <summary>The generator.</summary>
     public TextGenerator Generator { get; }
 

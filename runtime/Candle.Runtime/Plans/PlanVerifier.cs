@@ -106,7 +106,7 @@ internal static class PlanVerifier
         if (main.StartsWith("rt:", StringComparison.Ordinal))
         {
             if (!RuntimeKernels.Names.Contains(main[3..], StringComparer.Ordinal)) throw Bad(path, $"step {s} ({step.Label}) names unknown runtime kernel '{main}'");
-            if (at >= 0 && (RuntimeKernels.GetPreparer(main[3..]) is null || !IsGenerated(name[(at + 1)..])))
+            if (at >= 0 && (RuntimeKernels.GetPreparer(main[3..]) is null || !IsEpilogue(name[(at + 1)..])))
             {
                 throw Bad(path, $"step {s} ({step.Label}): kernel '{main}' takes no epilogue '{name[(at + 1)..]}'");
             }
@@ -116,6 +116,9 @@ internal static class PlanVerifier
             throw Bad(path, $"step {s} ({step.Label}) names unknown kernel '{name}'");
         }
     }
+
+    // An epilogue is a generated kernel or the interpreted form of one.
+    private static bool IsEpilogue(string name) => IsGenerated(name) || name == "rt:fused";
 
     private static bool IsGenerated(string name) =>
         name.StartsWith("gen:", StringComparison.Ordinal) && name.Length > 4 && name.Skip(4).All(c => char.IsAsciiLetterOrDigit(c) || c == '_');

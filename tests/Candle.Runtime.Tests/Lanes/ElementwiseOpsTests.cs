@@ -31,6 +31,31 @@ public class ElementwiseOpsTests
     }
 
     [Fact]
+    public void TheListedOpsAreEveryOperatorStructOfTheRuntime()
+    {
+        var structs = typeof(IElementwiseOp).Assembly.GetTypes()
+            .Where(t => t.IsValueType && typeof(IElementwiseOp).IsAssignableFrom(t))
+            .OrderBy(t => t.FullName, StringComparer.Ordinal);
+        Assert.Equal(structs, ElementwiseOps.All.Select(o => o.Type).OrderBy(t => t.FullName, StringComparer.Ordinal));
+        foreach (var op in ElementwiseOps.All)
+        {
+            bool unary = typeof(IUnaryOp).IsAssignableFrom(op.Type), binary = typeof(IBinaryOp).IsAssignableFrom(op.Type);
+            Assert.Equal(unary, op.UnaryF32 is not null);
+            Assert.Equal(binary, op.BinaryF32 is not null);
+        }
+    }
+
+    [Fact]
+    public void FloatFormsAreTheScalarLanesForms()
+    {
+        // The interpreter's float32 forms are each op's Lanes1 form: compared with the lanes form called directly.
+        Assert.Equal(ExpOp.Invoke<Lanes1, float>(0.37f), ElementwiseOps.Of(typeof(ExpOp)).UnaryF32!(0.37f));
+        Assert.Equal(GeluOp.Invoke<Lanes1, float>(-1.3f), ElementwiseOps.Of(typeof(GeluOp)).UnaryF32!(-1.3f));
+        Assert.Equal(PowOp.Invoke<Lanes1, float>(2.5f, 1.7f), ElementwiseOps.Of(typeof(PowOp)).BinaryF32!(2.5f, 1.7f));
+        Assert.Equal(3f + 4.25f, ElementwiseOps.Of(typeof(AddOp)).BinaryF32!(3f, 4.25f));
+    }
+
+    [Fact]
     public void CodesOfSavedPlansAreStable()
     {
         Assert.Equal(0, ElementwiseOps.Of(typeof(NegOp)).Code);

@@ -27,9 +27,15 @@ public sealed class CpuBackend : IBackend
 
     /// <summary>Creates the backend.</summary>
     /// <param name="vectorBits">Vector width of generated kernels in bits: 512, 256, 128, or 0 for the widest accelerated one.</param>
+    /// <param name="generateKernels">
+    /// Whether elementwise kernels are generated as IL (the default, fast); when false, each runs in the runtime's
+    /// interpreter from its body in the plan, so the plan holds no code and loads where none can be generated
+    /// (NativeAOT, trimmed apps).
+    /// </param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="vectorBits"/> is not 0, 128, 256 or 512.</exception>
-    public CpuBackend(int vectorBits = 0)
+    public CpuBackend(int vectorBits = 0, bool generateKernels = true)
     {
+        GeneratesKernels = generateKernels;
         if (vectorBits is not (0 or 128 or 256 or 512))
         {
             throw new ArgumentOutOfRangeException(nameof(vectorBits), vectorBits, "vector width must be 0, 128, 256 or 512 bits");
@@ -37,6 +43,9 @@ public sealed class CpuBackend : IBackend
 
         VectorBits = vectorBits;
     }
+
+    /// <summary>Whether elementwise kernels are generated as IL; when false the plans hold no generated code.</summary>
+    public bool GeneratesKernels { get; }
 
     /// <summary>The backend with the widest accelerated vectors.</summary>
     public static CpuBackend Instance { get; } = new();
@@ -68,7 +77,7 @@ public sealed class CpuBackend : IBackend
         ArgumentNullException.ThrowIfNull(optimizedGraph);
         ArgumentNullException.ThrowIfNull(options);
         ArgumentOutOfRangeException.ThrowIfNegative(options.Threads);
-        return CpuPlanEmitter.Emit(Scheduler.Schedule(optimizedGraph), new LoweringOptions(options.Threads, VectorBits, options.OptLevel));
+        return CpuPlanEmitter.Emit(Scheduler.Schedule(optimizedGraph), new LoweringOptions(options.Threads, VectorBits, options.OptLevel, GeneratesKernels));
     }
 
     /// <summary>

@@ -72,6 +72,7 @@ internal sealed class CpuPlanEmitter
 
     private PlanStep Step(KernelCall call) => call switch
     {
+        ElementwiseCall e when !_options.GenerateKernels => Step("rt:fused", InterpretedArgs(e), e.Numel, 4 * Math.Max(1, e.Kernel.Body.Count - e.Inputs.Count), e.Label),
         ElementwiseCall e => Step("gen:" + Generated(e), ElementwiseArgs(e), e.Numel, Math.Max(1, e.Kernel.Body.Count - e.Inputs.Count), e.Label),
         CopyCall c => Copy(c),
         FillCall f => Step("rt:fill", [f.Slot, (int)f.DType, Bits(f.Value)], f.Count, f.Count == Dim.One ? 0 : 1, f.Label),
@@ -109,6 +110,41 @@ internal sealed class CpuPlanEmitter
         {
             args.Add(i.Offset);
             args.AddRange(i.Strides);
+        }
+
+        return args;
+    }
+
+    /// <summary>
+    /// The arguments of the runtime's interpreted elementwise kernel (<see cref="ElementwiseInterpreter"/>): the
+    /// operands as for a generated kernel, with the dtypes and the body that a generated kernel bakes into its code.
+    /// </summary>
+    internal static List<Dim> InterpretedArgs(ElementwiseCall e)
+    {
+        var spec = e.Kernel;
+        var args = new List<Dim> { e.Inputs.Count, e.Shape.Length, spec.Body.Count, e.Output, (int)spec.OutDType };
+        args.AddRange(e.Inputs.Select(i => Dim.Of(i.Slot)));
+        args.AddRange(spec.Inputs.Select(i => Dim.Of((int)i.DType)));
+        args.AddRange(e.Shape);
+        foreach (var i in e.Inputs)
+        {
+            args.Add(i.Offset);
+            args.AddRange(i.Strides);
+        }
+
+        foreach (var op in spec.Body)
+        {
+            long code = op.Op switch
+            {
+                Op.Input => ElementwiseInterpreter.InputCode,
+                Op.Full => ElementwiseInterpreter.ConstantCode,
+                _ => op.Op.Elementwise().Code,
+            };
+            var operands = op.Op == Op.Input ? [op.Input] : op.Args;
+            args.Add(code);
+            args.Add((int)op.DType);
+            for (int k = 0; k < 3; k++) args.Add(k < operands.Length ? operands[k] : -1);
+            args.Add(op.Op == Op.Full ? Bits(op.Constant) : 0);
         }
 
         return args;
@@ -160,10 +196,15 @@ internal sealed class CpuPlanEmitter
         };
         var args = new List<Dim>();
         string kernel = "rt:gemm";
-        if (g.Epilogue is { } epi)
+        if (g.Epilogue is { } epi && !_options.GenerateKernels)
         {
-            args.AddRange(ElementwiseArgs(epi));
-            kernel += "@gen:" + Generated(epi);
+            args.AddRange(InterpretedArgs(epi));
+            kernel += "@rt:fused";
+        }
+        else if (g.Epilogue is { } epi2)
+        {
+            args.AddRange(ElementwiseArgs(epi2));
+            kernel += "@gen:" + Generated(epi2);
         }
 
         int e = args.Count;

@@ -12,6 +12,7 @@ public static class RuntimeKernels
         ["fill"] = CopyKernels.Fill,
         ["arange"] = CopyKernels.Arange,
         ["elementwise"] = ElementwiseFallback.Run,
+        ["fused"] = ElementwiseInterpreter.Run,
         ["reduce"] = RowKernels.Reduce,
         ["cumsum"] = RowKernels.CumSum,
         ["softmax"] = RowKernels.Softmax,

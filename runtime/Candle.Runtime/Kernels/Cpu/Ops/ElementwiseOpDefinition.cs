@@ -18,4 +18,11 @@ public sealed record ElementwiseOpDefinition(
     Func<double, double>? Unary,
     Func<double, double, double>? Binary,
     Func<long, long>? UnaryInteger,
-    Func<long, long, long>? BinaryInteger);
+    Func<long, long, long>? BinaryInteger)
+{
+    /// <summary>The float32 scalar form of a unary op (its lanes form at width one, as generated kernels' scalar tails compute), else null.</summary>
+    public Func<float, float>? UnaryF32 { get; init; }
+
+    /// <summary>The float32 scalar form of a binary op (its lanes form at width one), else null.</summary>
+    public Func<float, float, float>? BinaryF32 { get; init; }
+}

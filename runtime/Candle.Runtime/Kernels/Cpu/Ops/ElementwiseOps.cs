@@ -1,5 +1,5 @@
 using System.Collections.Frozen;
-using System.Reflection;
+using Candle.Runtime.Kernels.Cpu.Lanes;
 
 namespace Candle.Runtime.Kernels.Cpu.Ops;
 
@@ -27,17 +27,55 @@ public static class ElementwiseOps
     public static ElementwiseOpDefinition Of(Type type) =>
         ByTypeTable.TryGetValue(type, out var d) ? d : throw new KeyNotFoundException($"{type} is not an elementwise operator struct");
 
+    // Every operator struct of this assembly, listed (not found by reflection) so that trimming and NativeAOT keep
+    // them and their generic forms; a test checks the list against the assembly's types.
     private static ElementwiseOpDefinition[] Build()
     {
-        var list = new List<ElementwiseOpDefinition>();
-        foreach (var t in typeof(IElementwiseOp).Assembly.GetTypes())
-        {
-            if (!t.IsValueType || !typeof(IElementwiseOp).IsAssignableFrom(t)) continue;
-            string factory = typeof(IUnaryOp).IsAssignableFrom(t) ? nameof(Unary) : typeof(IBinaryOp).IsAssignableFrom(t) ? nameof(Binary) : nameof(Plain);
-            var m = typeof(ElementwiseOps).GetMethod(factory, BindingFlags.NonPublic | BindingFlags.Static)!.MakeGenericMethod(t);
-            list.Add((ElementwiseOpDefinition)m.Invoke(null, null)!);
-        }
-
+        ElementwiseOpDefinition[] list =
+        [
+        Unary<AbsOp>(),
+        Binary<AddOp>(),
+        Plain<CastOp>(),
+        Unary<CeilOp>(),
+        Unary<CosOp>(),
+        Binary<DivOp>(),
+        Binary<EqOp>(),
+        Unary<ErfOp>(),
+        Unary<ExpOp>(),
+        Binary<FloorDivOp>(),
+        Unary<FloorOp>(),
+        Binary<GeOp>(),
+        Unary<GeluOp>(),
+        Unary<GeluTanhOp>(),
+        Binary<GtOp>(),
+        Binary<LeOp>(),
+        Unary<LogOp>(),
+        Binary<LogicalAndOp>(),
+        Unary<LogicalNotOp>(),
+        Binary<LogicalOrOp>(),
+        Binary<LtOp>(),
+        Binary<MaximumOp>(),
+        Binary<MinimumOp>(),
+        Unary<MishOp>(),
+        Binary<MulOp>(),
+        Binary<NeOp>(),
+        Unary<NegOp>(),
+        Binary<PowOp>(),
+        Unary<ReciprocalOp>(),
+        Unary<ReluOp>(),
+        Binary<RemainderOp>(),
+        Unary<RoundOp>(),
+        Unary<RsqrtOp>(),
+        Unary<SigmoidOp>(),
+        Unary<SignOp>(),
+        Unary<SiluOp>(),
+        Unary<SinOp>(),
+        Unary<SoftplusOp>(),
+        Unary<SqrtOp>(),
+        Binary<SubOp>(),
+        Unary<TanhOp>(),
+        Plain<WhereOp>(),
+        ];
         foreach (var g in list.GroupBy(d => d.Code).Where(g => g.Count() > 1))
         {
             throw new InvalidOperationException($"elementwise op code {g.Key} is used by {string.Join(", ", g.Select(d => d.Type.Name))}");
@@ -57,9 +95,15 @@ public static class ElementwiseOps
 
     private static ElementwiseOpDefinition Unary<TOp>()
         where TOp : IUnaryOp =>
-        new(TOp.Code, TOp.Name, typeof(TOp), x => TOp.Invoke(x), null, TOp.HasIntegerForm ? x => TOp.InvokeInteger(x) : null, null);
+        new(TOp.Code, TOp.Name, typeof(TOp), x => TOp.Invoke(x), null, TOp.HasIntegerForm ? x => TOp.InvokeInteger(x) : null, null)
+        {
+            UnaryF32 = x => TOp.Invoke<Lanes1, float>(x),
+        };
 
     private static ElementwiseOpDefinition Binary<TOp>()
         where TOp : IBinaryOp =>
-        new(TOp.Code, TOp.Name, typeof(TOp), null, (a, b) => TOp.Invoke(a, b), null, TOp.HasIntegerForm ? (a, b) => TOp.InvokeInteger(a, b) : null);
+        new(TOp.Code, TOp.Name, typeof(TOp), null, (a, b) => TOp.Invoke(a, b), null, TOp.HasIntegerForm ? (a, b) => TOp.InvokeInteger(a, b) : null)
+        {
+            BinaryF32 = (a, b) => TOp.Invoke<Lanes1, float>(a, b),
+        };
 }

@@ -1,0 +1,55 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using Candle.Compiler.Backends;
+using Candle.Compiler.Backends.Cpu;
+using Candle.Transformers.Models;
+
+namespace Candle.Cli.Commands;
+
+/// <summary>
+/// <c>candle compile &lt;model&gt; -o model.plan [-O 2] [--no-codegen]</c>: compiles a model's forward pass (inputs
+/// and outputs named as transformers names them, symbolic batch and sequence sizes) for the CPU and saves the plan
+/// with its weights, so that a program referencing only Candle.Runtime loads and runs it. With <c>--no-codegen</c>
+/// the plan holds no generated code (elementwise kernels run in the runtime's interpreter): it loads under NativeAOT.
+/// </summary>
+internal static class CompileCommand
+{
+    public static Command Create(CliContext ctx)
+    {
+        var model = new Argument<string>("model") { Description = "a Hugging Face model directory or a llama GGUF file" };
+        var output = new Option<string>("--output", "-o") { Description = "the plan file to write", Required = true };
+        var opt = new Option<int>("--opt", "-O") { Description = "optimization level 0..3", DefaultValueFactory = _ => 2 };
+        var noCodegen = new Option<bool>("--no-codegen") { Description = "generate no IL: the plan runs where code cannot be generated (NativeAOT, trimmed apps)" };
+        var allowUnused = LoadOption.Create();
+        var cmd = new Command("compile", "Compile a model's forward pass and save the plan for Candle.Runtime") { model, output, opt, noCodegen, allowUnused };
+        cmd.SetAction(pr => ctx.Guard(() => Run(
+            ctx, pr.GetValue(model)!, pr.GetValue(output)!, pr.GetValue(opt), pr.GetValue(noCodegen), LoadOption.Resolve(pr.GetValue(allowUnused)))));
+        return cmd;
+    }
+
+    private static int Run(CliContext ctx, string modelPath, string outPath, int opt, bool noCodegen, ModelLoadOptions loadOptions)
+    {
+        if (opt is < 0 or > 3) throw new ArgumentException($"--opt: {opt} is not 0, 1, 2 or 3");
+        var total = Stopwatch.StartNew();
+        ctx.Stage = "loading the model";
+        var model = ModelRegistry.Load(modelPath, loadOptions);
+        ctx.Stage = "tracing the model";
+        var graph = model.TraceForward();
+        ctx.Stage = "compiling the model";
+        var backend = new CpuBackend(generateKernels: !noCodegen);
+        using var plan = backend.CompilePlan(graph, new CompileOptions { OptLevel = opt });
+        ctx.Stage = "saving the plan";
+        plan.Save(outPath);
+        ctx.Stage = "done";
+        long bytes = new FileInfo(outPath).Length;
+        int generated = plan.Definition.Steps.Count(s => s.Kernel.Contains("gen:", StringComparison.Ordinal));
+        int interpreted = plan.Definition.Steps.Count(s => s.Kernel.Contains("rt:fused", StringComparison.Ordinal));
+        string kernels = noCodegen ? $"{interpreted} interpreted elementwise kernels, no generated code" : $"{generated} generated kernel calls";
+        ctx.Out.WriteLine(string.Create(
+            CultureInfo.InvariantCulture,
+            $"compiled {model.ModelType} at O{opt}: {plan.Definition.Steps.Count} steps ({kernels}); inputs {string.Join(", ", plan.InputMetadata)}; outputs {string.Join(", ", plan.OutputNames)}"));
+        ctx.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"wrote {outPath} ({bytes / 1e6:F1} MB) in {total.Elapsed.TotalSeconds:F1} s"));
+        return 0;
+    }
+}

@@ -1,0 +1,72 @@
+using Candle.Runtime;
+using Candle.Runtime.Plans;
+using Candle.Runtime.Tensors;
+using Candle.Runtime.Weights.SafeTensors;
+using Candle.Tests;
+
+namespace Candle.Cli.Tests;
+
+/// <summary>
+/// <c>candle compile</c>: the saved BERT plan loads with the runtime alone and reproduces transformers' outputs
+/// (reference.safetensors); with <c>--no-codegen</c> it holds no generated code. Progress lines go to stderr only when asked for.
+/// </summary>
+public sealed class CompileCommandTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("candle-compile-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static (int Code, string Out, string Err) Run(bool progress, params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        int code = CandleCli.Run(args, TextReader.Null, stdout, stderr, progress);
+        return (code, stdout.ToString(), stderr.ToString());
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void A_compiled_bert_plan_reproduces_transformers(bool noCodegen)
+    {
+        string plan = Path.Combine(_dir, "bert.plan");
+        string bert = Fixtures.Model("bert");
+        var (code, output, err) = Run(false, noCodegen ? ["compile", bert, "-o", plan, "--no-codegen"] : ["compile", bert, "-o", plan]);
+        Assert.True(code == 0, err);
+        Assert.Equal(string.Empty, err);
+        Assert.Contains("wrote " + plan, output, StringComparison.Ordinal);
+
+        using var loaded = Plan.Load(plan);
+        Assert.Equal(noCodegen, loaded.Payload is null);
+        using var refs = SafeTensorsFile.Open(Path.Combine(bert, "reference.safetensors"));
+        var inputs = loaded.InputMetadata.ToDictionary(m => m.Name, m => refs.Get(m.Name).Cast(m.DType));
+        var outputs = loaded.Run(inputs);
+        foreach (string name in new[] { "last_hidden_state", "pooler_output" })
+        {
+            HostTensor expected = refs.Get(name), actual = outputs[name];
+            Assert.Equal(expected.Shape, actual.Shape);
+            double max = 0;
+            for (long i = 0; i < expected.ElementCount; i++) max = Math.Max(max, Math.Abs(expected.GetDouble(i) - actual.GetDouble(i)));
+            Assert.True(max <= 1e-4, $"{name}: max difference {max}");
+        }
+    }
+
+    [Fact]
+    public void Progress_lines_name_each_step_with_its_time()
+    {
+        string plan = Path.Combine(_dir, "bert.plan");
+        var (code, _, err) = Run(true, "compile", Fixtures.Model("bert"), "-o", plan, "--no-codegen");
+        Assert.Equal(0, code);
+        var lines = err.TrimEnd('\n').Split('\n');
+        Assert.Equal(["loading the model", "tracing the model", "compiling the model", "saving the plan"], lines.Select(l => l[..l.IndexOf("...", StringComparison.Ordinal)]));
+        Assert.All(lines, l => Assert.Matches(@"\.\.\. \d+\.\d s$", l));
+    }
+
+    [Fact]
+    public void A_bad_opt_level_is_a_one_line_error()
+    {
+        var (code, _, err) = Run(false, "compile", Fixtures.Model("bert"), "-o", Path.Combine(_dir, "x.plan"), "-O", "7");
+        Assert.Equal(1, code);
+        Assert.Equal("error: --opt: 7 is not 0, 1, 2 or 3\n", err);
+    }
+}
