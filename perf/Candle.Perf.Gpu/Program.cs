@@ -17,7 +17,7 @@ namespace Candle.Perf.Gpu;
 /// <summary>
 /// GPU benchmarks of the CUDA backend, printed as a table: <c>kernels</c> (the fused elementwise chain, rmsnorm,
 /// softmax, matrix products), <c>check-decode REFDIR</c> (greedy decoding with a resident KV cache against the
-/// reference model's continuation), <c>decode DIR [prompt] [tokens]</c> (decode tokens/s of a checkpoint) and
+/// reference model's continuation), <c>decode DIR f32|f16|bf16 [prompt] [tokens]</c> (decode tokens/s of a checkpoint) and
 /// <c>write-tinyllama DIR LAYERS VOCAB [f32|bf16|f16]</c>. Each figure is the median wall time of a plan's
 /// RunOnDevice followed by a device synchronization, so it includes the executor's own per-call work.
 /// </summary>
@@ -34,8 +34,8 @@ public static class Program
                 return 0;
             case ["check-decode", var dir]:
                 return CheckDecode(dir);
-            case ["decode", var dir, .. var rest]:
-                Decode(dir, rest.Length > 0 ? int.Parse(rest[0], Inv) : 128, rest.Length > 1 ? int.Parse(rest[1], Inv) : 256);
+            case ["decode", var dir, var dtype, .. var rest]:
+                Decode(dir, dtype == "f16" ? DType.F16 : dtype == "bf16" ? DType.BF16 : DType.F32, rest.Length > 0 ? int.Parse(rest[0], Inv) : 128, rest.Length > 1 ? int.Parse(rest[1], Inv) : 256);
                 return 0;
             case ["write-tinyllama", var dir, var layers, var vocab, .. var rest]:
                 var dt = rest is ["f16"] ? DType.F16 : rest is ["bf16"] ? DType.BF16 : DType.F32;
@@ -44,7 +44,7 @@ public static class Program
                 Console.WriteLine($"wrote {dir} in {sw.Elapsed.TotalSeconds:F1} s");
                 return 0;
             default:
-                Console.Error.WriteLine("usage: kernels | check-decode REFDIR | decode DIR [prompt] [tokens] | write-tinyllama DIR LAYERS VOCAB [f32|bf16|f16]");
+                Console.Error.WriteLine("usage: kernels | check-decode REFDIR | decode DIR f32|f16|bf16 [prompt] [tokens] | write-tinyllama DIR LAYERS VOCAB [f32|bf16|f16]");
                 return 2;
         }
     }
@@ -99,10 +99,10 @@ public static class Program
         return ok ? 0 : 1;
     }
 
-    private static void Decode(string dir, int promptLength, int tokens)
+    private static void Decode(string dir, DType dtype, int promptLength, int tokens)
     {
         var sw = Stopwatch.StartNew();
-        var model = (ICausalLanguageModel)ModelRegistry.Load(dir);
+        var model = (ICausalLanguageModel)ModelRegistry.Load(dir, new ModelLoadOptions { DType = dtype });
         using var dec = new DeviceDecoder(model, GpuBackends.Cuda, promptLength + tokens + 32);
         Console.WriteLine($"decode: {model.NumLayers} layers, {model.DType.TorchName()}, loaded and compiled in {sw.Elapsed.TotalSeconds:F1} s on {dec.Device}");
         var rng = new Random(0);
