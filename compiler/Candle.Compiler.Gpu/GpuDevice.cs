@@ -184,7 +184,7 @@ public abstract class GpuDevice : IDevice
         var g = Own(destination);
         g.CheckRange(offset, source.Length);
         if (source.IsEmpty) return;
-        g.Memory.View.SubView(offset, source.Length).CopyFromCPU(Accelerator.DefaultStream, ref MemoryMarshal.GetReference(source), source.Length);
+        g.View(offset, source.Length).CopyFromCPU(Accelerator.DefaultStream, ref MemoryMarshal.GetReference(source), source.Length);
     }
 
     /// <inheritdoc/>
@@ -193,7 +193,20 @@ public abstract class GpuDevice : IDevice
         var g = Own(source);
         g.CheckRange(offset, destination.Length);
         if (destination.IsEmpty) return;
-        g.Memory.View.SubView(offset, destination.Length).CopyToCPU(Accelerator.DefaultStream, ref MemoryMarshal.GetReference(destination), destination.Length);
+        g.View(offset, destination.Length).CopyToCPU(Accelerator.DefaultStream, ref MemoryMarshal.GetReference(destination), destination.Length);
+    }
+
+    /// <summary>
+    /// Bytes [<paramref name="offset"/>, <paramref name="offset"/> + <paramref name="bytes"/>) of a buffer on this
+    /// device as a buffer of its own, without a copy: a tensor view of part of a larger allocation (the filled rows of
+    /// a preallocated KV cache). Disposing the slice frees nothing; it is valid while <paramref name="buffer"/> is.
+    /// </summary>
+    /// <exception cref="ArgumentException">The buffer is on another device or the range does not lie in it.</exception>
+    public DeviceBuffer Slice(DeviceBuffer buffer, long offset, long bytes)
+    {
+        var g = Own(buffer);
+        g.CheckRange(offset, bytes);
+        return new GpuBuffer(this, g.Memory, bytes, g.Start + offset, owns: false);
     }
 
     /// <inheritdoc/>
@@ -281,13 +294,26 @@ public sealed class IlgpuCpuDevice : GpuDevice
     }
 }
 
-/// <summary>Memory on a <see cref="GpuDevice"/>.</summary>
-internal sealed class GpuBuffer(GpuDevice device, MemoryBuffer1D<byte, Stride1D.Dense> memory, long bytes) : DeviceBuffer(device, bytes)
+/// <summary>
+/// Memory on a <see cref="GpuDevice"/>: an allocation of its own, or a byte range of another buffer
+/// (<see cref="GpuDevice.Slice"/>) that frees nothing and lives as long as that buffer.
+/// </summary>
+internal sealed class GpuBuffer(GpuDevice device, MemoryBuffer1D<byte, Stride1D.Dense> memory, long bytes, long start = 0, bool owns = true) : DeviceBuffer(device, bytes)
 {
+    /// <summary>The allocation the bytes lie in.</summary>
     public MemoryBuffer1D<byte, Stride1D.Dense> Memory { get; } = memory;
 
-    /// <summary>The bytes at <paramref name="offset"/> as a view.</summary>
-    public ArrayView<byte> View(long offset, long bytes) => Memory.View.SubView(offset, bytes);
+    /// <summary>Where the buffer's first byte lies in <see cref="Memory"/>.</summary>
+    public long Start { get; } = start;
 
-    protected override void Dispose(bool disposing) => Memory.Dispose();
+    /// <summary>The bytes at <paramref name="offset"/> as a view.</summary>
+    public ArrayView<byte> View(long offset, long bytes) => Memory.View.SubView(Start + offset, bytes);
+
+    /// <summary>The device address of byte <paramref name="offset"/>.</summary>
+    public nint Address(long offset) => Memory.NativePtr + (nint)(Start + offset);
+
+    protected override void Dispose(bool disposing)
+    {
+        if (owns) Memory.Dispose();
+    }
 }

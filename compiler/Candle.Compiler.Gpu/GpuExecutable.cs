@@ -159,7 +159,7 @@ public sealed class GpuExecutable : IExecutable
 
             if (_indexLabels.Length > 0)
             {
-                _device.Own(_scratch).Memory.View.MemSetToZero(_device.Accelerator.DefaultStream);
+                _device.Own(_scratch).View(0, _scratch.Bytes).MemSetToZero(_device.Accelerator.DefaultStream);
             }
 
             frame.Scratch = _device.Own(_scratch);
@@ -244,7 +244,7 @@ public sealed class GpuExecutable : IExecutable
         }
 
         /// <summary>The device address of element <paramref name="elementOffset"/> of <paramref name="elementSize"/> bytes.</summary>
-        public nint Pointer(long elementOffset, int elementSize) => Buffer.Memory.NativePtr + (nint)(Offset + (elementOffset * elementSize));
+        public nint Pointer(long elementOffset, int elementSize) => Buffer.Address(Offset + (elementOffset * elementSize));
     }
 
     /// <summary>What the steps of one run share: symbol values and slot memory.</summary>

@@ -34,6 +34,7 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         RopeCall r => Rope(r),
         IndexSelectCall i => IndexSelect(i),
         CopyCall c => Copy(c),
+        FallbackElementwiseCall { Op: Op.Cast, Inputs: [{ DType: DType.I64 }] } c => CastFromI64(c),
         FillCall f => Fill(f),
         ArangeCall a => Arange(a),
         CheckRangeCall c => CheckRange(c),
@@ -401,6 +402,32 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
                 View(f.Slots[src.Slot], raw),
                 s[0], s[1], s[2], s[3], s[4], s[5],
                 f.Eval(dst.Offset), d[0], d[1], d[2], d[3], d[4], d[5],
+                f.Eval(src.Offset), t[0], t[1], t[2], t[3], t[4], t[5]);
+        };
+    }
+
+    private Action<Frame> CastFromI64(FallbackElementwiseCall c)
+    {
+        var src = c.Inputs[0];
+        if (src.IsConstant) throw new NotSupportedException($"{c.Label}: a cast of a constant");
+        var (elem, storage) = FloatStorage(c.DType, c.Label);
+        var kernel = Generic(typeof(MemoryKernels), nameof(MemoryKernels.CastI64ToFloat), elem, storage);
+        var shape = src.Rank == 0 ? [Dim.One] : src.Shape;
+        var ss = src.Rank == 0 ? [Dim.Zero] : src.Strides;
+        var (cs, cstr) = Scheduler.Collapse(shape, [ss]);
+        if (cs.Length > MemoryKernels.MaxRank) throw new NotSupportedException($"{c.Label}: a cast over more than {MemoryKernels.MaxRank} dims");
+        int pad = MemoryKernels.MaxRank - cs.Length;
+        return f =>
+        {
+            long[] s = [.. Enumerable.Repeat(1L, pad), .. cs.Select(f.Eval)];
+            long[] t = [.. Enumerable.Repeat(0L, pad), .. cstr[0].Select(f.Eval)];
+            long n = s.Aggregate(1L, (x, y) => x * y);
+            Launch(
+                kernel,
+                n,
+                View(f.Slots[c.Output], elem),
+                f.Slots[src.Slot].View<long>(),
+                s[1], s[2], s[3], s[4], s[5],
                 f.Eval(src.Offset), t[0], t[1], t[2], t[3], t[4], t[5]);
         };
     }

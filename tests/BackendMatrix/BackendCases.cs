@@ -112,6 +112,9 @@ public static class BackendCases
             var ids = Input("ids", DType.I64, Shape.Of(2, 5));
             var e = IndexSelect(table, 0, Reshape(ids, -1));
             yield return Case($"embedding_concat_{s}", new Graph([ids, x], [Concat([e, Slice(e, 1, 3, 11)], 1), Concat([x, Full(1.5, dt, Shape.Of(7, 2))], 1), Cast(Arange(9, dt), DType.F32)]), rng, 0, 0);
+            // Position ids cast to floats (rope angles), from a strided int64 view.
+            var pid = Input("pid", DType.I64, Shape.Of(3, 4));
+            yield return Case($"cast_i64_{s}", new Graph([pid], [Cast(Transpose(pid, 0, 1), dt), Binary(Op.Mul, Cast(pid, dt), 0.5)]), rng, 0, 0);
         }
 
         // f32 GEMMs with a weight (and its transposed form, as nn.Linear) and fused epilogues.

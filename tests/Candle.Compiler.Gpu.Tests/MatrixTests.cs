@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Candle.Compiler.Backends;
 using Candle.Runtime;
 using Candle.Runtime.Devices;
@@ -29,7 +30,27 @@ public class CudaMatrixTests
 /// <summary>A theory that is skipped, with the reason, where no CUDA device can be opened.</summary>
 public sealed class CudaTheoryAttribute : TheoryAttribute
 {
-    private static readonly Lazy<string?> Missing = new(() =>
+    public CudaTheoryAttribute([CallerFilePath] string? sourceFilePath = null, [CallerLineNumber] int sourceLineNumber = -1)
+        : base(sourceFilePath, sourceLineNumber)
+    {
+        if (CudaDevices.Missing is { } reason) Skip = reason;
+    }
+}
+
+/// <summary>A fact that is skipped, with the reason, where no CUDA device can be opened.</summary>
+public sealed class CudaFactAttribute : FactAttribute
+{
+    public CudaFactAttribute([CallerFilePath] string? sourceFilePath = null, [CallerLineNumber] int sourceLineNumber = -1)
+        : base(sourceFilePath, sourceLineNumber)
+    {
+        if (CudaDevices.Missing is { } reason) Skip = reason;
+    }
+}
+
+/// <summary>Whether CUDA device 0 opens here, once per process.</summary>
+internal static class CudaDevices
+{
+    private static readonly Lazy<string?> s_missing = new(() =>
     {
         try
         {
@@ -42,10 +63,8 @@ public sealed class CudaTheoryAttribute : TheoryAttribute
         }
     });
 
-    public CudaTheoryAttribute()
-    {
-        if (Missing.Value is { } reason) Skip = reason;
-    }
+    /// <summary>Why CUDA tests cannot run here, or null when device 0 opened.</summary>
+    public static string? Missing => s_missing.Value;
 }
 
 /// <summary>Devices: resident tensors, weights shared between plans, and the errors for what is missing.</summary>

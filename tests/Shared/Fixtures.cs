@@ -5,19 +5,29 @@ internal static class Fixtures
 {
     private static readonly Lazy<string> Root = new(() =>
     {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null)
+        // CANDLE_FIXTURES names the folder where a test executable runs away from the checkout (a self-extracting
+        // single-file executable runs from a temporary folder); otherwise it lies above the assembly or the working directory.
+        if (Environment.GetEnvironmentVariable("CANDLE_FIXTURES") is { Length: > 0 } given && Directory.Exists(given))
         {
-            string candidate = Path.Combine(dir.FullName, "tests", "fixtures");
-            if (Directory.Exists(candidate))
-            {
-                return candidate;
-            }
-
-            dir = dir.Parent;
+            return Path.GetFullPath(given);
         }
 
-        throw new DirectoryNotFoundException("tests/fixtures not found above " + AppContext.BaseDirectory);
+        foreach (string start in new[] { AppContext.BaseDirectory, Directory.GetCurrentDirectory() })
+        {
+            var dir = new DirectoryInfo(start);
+            while (dir is not null)
+            {
+                string candidate = Path.Combine(dir.FullName, "tests", "fixtures");
+                if (Directory.Exists(candidate))
+                {
+                    return candidate;
+                }
+
+                dir = dir.Parent;
+            }
+        }
+
+        throw new DirectoryNotFoundException($"tests/fixtures not found above {AppContext.BaseDirectory} or {Directory.GetCurrentDirectory()}");
     });
 
     /// <summary>The tests/fixtures folder.</summary>

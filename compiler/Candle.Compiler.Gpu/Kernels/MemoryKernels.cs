@@ -42,6 +42,32 @@ internal static class MemoryKernels
         where T : unmanaged
         where TS : struct, IStorage<T> => default(TS).Store(y, index.X, start + (index.X * step));
 
+    /// <summary>
+    /// An int64 tensor of up to six strided dims cast to a dense float tensor (position ids turned into rope angles):
+    /// y[i] = (float)x[sOff + Σ c_k · t_k].
+    /// </summary>
+    public static void CastI64ToFloat<T, TS>(
+        Index1D index, ArrayView<T> y, ArrayView<long> x,
+        long s1, long s2, long s3, long s4, long s5,
+        long sOff, long t0, long t1, long t2, long t3, long t4, long t5)
+        where T : unmanaged
+        where TS : struct, IStorage<T>
+    {
+        long i = index.X;
+        long c5 = i % s5;
+        i /= s5;
+        long c4 = i % s4;
+        i /= s4;
+        long c3 = i % s3;
+        i /= s3;
+        long c2 = i % s2;
+        i /= s2;
+        long c1 = i % s1;
+        long c0 = i / s1;
+        long s = sOff + (c0 * t0) + (c1 * t1) + (c2 * t2) + (c3 * t3) + (c4 * t4) + (c5 * t5);
+        default(TS).Store(y, index.X, x[s]);
+    }
+
     /// <summary>start + i · step as int64.</summary>
     public static void ArangeI64(Index1D index, ArrayView<long> y, long start, long step) => y[index] = start + (index.X * step);
 

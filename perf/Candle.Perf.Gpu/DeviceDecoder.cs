@@ -1,0 +1,128 @@
+using Candle.Compiler.Backends;
+using Candle.Compiler.Gpu;
+using Candle.Runtime;
+using Candle.Runtime.Devices;
+using Candle.Runtime.Tensors;
+using Candle.Transformers.Models.Common;
+
+namespace Candle.Perf.Gpu;
+
+/// <summary>
+/// Greedy decoding with the KV cache resident on a GPU: the prefill plan runs once from the host, its new keys and
+/// values are uploaded into per-layer cache buffers of a fixed capacity, and each decode step passes the filled rows
+/// (plus the new one) as donated views of those buffers to <see cref="GpuExecutable.RunOnDevice"/>; only the token,
+/// its position and the logits cross to and from the host.
+/// </summary>
+internal sealed class DeviceDecoder : IDisposable
+{
+    private readonly ICausalLanguageModel _model;
+    private readonly GpuExecutable _prefill, _decode;
+    private readonly GpuDevice _device;
+    private readonly DeviceBuffer[] _keys, _values;
+    private readonly DeviceTensor _ids, _pos;
+    private readonly long _rowBytes;
+    private readonly int _capacity;
+
+    public DeviceDecoder(ICausalLanguageModel model, GpuBackend backend, int capacity)
+    {
+        _model = model;
+        _capacity = capacity;
+        _prefill = (GpuExecutable)backend.Compile(model.TracePrefill(), CompileOptions.Default);
+        _decode = (GpuExecutable)backend.Compile(model.TraceDecode(), CompileOptions.Default);
+        _device = _decode.Device;
+        _rowBytes = (long)model.NumKvHeads * model.HeadDim * model.DType.SizeInBytes();
+        _keys = [.. Enumerable.Range(0, model.NumLayers).Select(_ => _device.Allocate(_rowBytes * capacity))];
+        _values = [.. Enumerable.Range(0, model.NumLayers).Select(_ => _device.Allocate(_rowBytes * capacity))];
+        _ids = DeviceTensor.Allocate(_device, DType.I64, 1, 1);
+        _pos = DeviceTensor.Allocate(_device, DType.I64, 1, 1);
+    }
+
+    public int Length { get; private set; }
+
+    public GpuDevice Device => _device;
+
+    /// <summary>Runs the prompt from position 0 and returns the greedy next token.</summary>
+    public int Prefill(IReadOnlyList<int> prompt)
+    {
+        if (prompt.Count > _capacity) throw new ArgumentException($"a prompt of {prompt.Count} tokens exceeds the cache of {_capacity}");
+        var ids = HostTensor.FromArray(prompt.Select(t => (long)t).ToArray(), 1, prompt.Count);
+        var outs = _prefill.Run([ids]);
+        for (int l = 0; l < _model.NumLayers; l++)
+        {
+            _device.CopyFromHost(outs[Index(_prefill.OutputNames, DecoderGraphNames.NewKeys(l))].Data.Span, _keys[l], 0);
+            _device.CopyFromHost(outs[Index(_prefill.OutputNames, DecoderGraphNames.NewValues(l))].Data.Span, _values[l], 0);
+        }
+
+        Length = prompt.Count;
+        return ArgMax(outs[Index(_prefill.OutputNames, DecoderGraphNames.Logits)]);
+    }
+
+    /// <summary>Runs one token at the next position and returns the greedy next token.</summary>
+    public int Step(int token)
+    {
+        if (Length >= _capacity) throw new InvalidOperationException($"the cache of {_capacity} positions is full");
+        _device.CopyFromHost(BitConverter.GetBytes((long)token), _ids.Buffer, 0);
+        _device.CopyFromHost(BitConverter.GetBytes((long)Length), _pos.Buffer, 0);
+        int rows = Length + 1;
+        var inputs = new List<DeviceTensor>();
+        foreach (var name in _decode.InputNames)
+        {
+            if (name == DecoderGraphNames.InputIds) inputs.Add(_ids);
+            else if (name == DecoderGraphNames.PositionIds) inputs.Add(_pos);
+            else inputs.Add(CacheView(name, rows));
+        }
+
+        var outs = _decode.RunOnDevice(inputs);
+        try
+        {
+            Length++;
+            return ArgMax(outs[Index(_decode.OutputNames, DecoderGraphNames.Logits)].Download());
+        }
+        finally
+        {
+            foreach (var o in outs) o.Dispose();
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var b in _keys.Concat(_values)) b.Dispose();
+        _ids.Dispose();
+        _pos.Dispose();
+        _prefill.Dispose();
+        _decode.Dispose();
+    }
+
+    private DeviceTensor CacheView(string name, int rows)
+    {
+        for (int l = 0; l < _model.NumLayers; l++)
+        {
+            var buf = name == DecoderGraphNames.CacheKeys(l) ? _keys[l] : name == DecoderGraphNames.CacheValues(l) ? _values[l] : null;
+            if (buf is not null) return DeviceTensor.View(_device.Slice(buf, 0, _rowBytes * rows), _model.DType, rows, 1, _model.NumKvHeads, _model.HeadDim);
+        }
+
+        throw new InvalidOperationException($"the decode graph has an unexpected input '{name}'");
+    }
+
+    private static int Index(IReadOnlyList<string> names, string name)
+    {
+        for (int i = 0; i < names.Count; i++)
+        {
+            if (names[i] == name) return i;
+        }
+
+        throw new InvalidOperationException($"no output '{name}'");
+    }
+
+    private static int ArgMax(HostTensor logits)
+    {
+        var v = logits.ToFloat32();
+        int vocab = logits.Shape[^1], start = v.Length - vocab, best = start;
+        for (int i = start; i < v.Length; i++)
+        {
+            if (v[i] > v[best]) best = i;
+        }
+
+        return best - start;
+    }
+}

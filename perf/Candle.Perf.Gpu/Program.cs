@@ -1,0 +1,172 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Candle.Compiler;
+using Candle.Compiler.Backends;
+using Candle.Compiler.Gpu;
+using Candle.Compiler.Ir;
+using Candle.Runtime;
+using Candle.Runtime.Devices;
+using Candle.Runtime.Tensors;
+using Candle.Transformers.Models;
+using Candle.Transformers.Models.Common;
+using static Candle.Compiler.Ir.IrBuilder;
+
+namespace Candle.Perf.Gpu;
+
+/// <summary>
+/// GPU benchmarks of the CUDA backend, printed as a table: <c>kernels</c> (the fused elementwise chain, rmsnorm,
+/// softmax, matrix products), <c>check-decode REFDIR</c> (greedy decoding with a resident KV cache against the
+/// reference model's continuation), <c>decode DIR f32|f16|bf16 [prompt] [tokens]</c> (decode tokens/s of a checkpoint) and
+/// <c>write-tinyllama DIR LAYERS VOCAB [f32|bf16|f16]</c>. Each figure is the median wall time of a plan's
+/// RunOnDevice followed by a device synchronization, so it includes the executor's own per-call work.
+/// </summary>
+public static class Program
+{
+    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+
+    public static int Main(string[] args)
+    {
+        switch (args)
+        {
+            case ["kernels"]:
+                Kernels();
+                return 0;
+            case ["check-decode", var dir]:
+                return CheckDecode(dir);
+            case ["decode", var dir, var dtype, .. var rest]:
+                Decode(dir, dtype == "f16" ? DType.F16 : dtype == "bf16" ? DType.BF16 : DType.F32, rest.Length > 0 ? int.Parse(rest[0], Inv) : 128, rest.Length > 1 ? int.Parse(rest[1], Inv) : 256);
+                return 0;
+            case ["write-tinyllama", var dir, var layers, var vocab, .. var rest]:
+                var dt = rest is ["f16"] ? DType.F16 : rest is ["bf16"] ? DType.BF16 : DType.F32;
+                var sw = Stopwatch.StartNew();
+                LlamaLayer.TinyLlamaCheckpoint.Write(dir, int.Parse(layers, Inv), int.Parse(vocab, Inv), dtype: dt);
+                Console.WriteLine($"wrote {dir} in {sw.Elapsed.TotalSeconds:F1} s");
+                return 0;
+            default:
+                Console.Error.WriteLine("usage: kernels | check-decode REFDIR | decode DIR f32|f16|bf16 [prompt] [tokens] | write-tinyllama DIR LAYERS VOCAB [f32|bf16|f16]");
+                return 2;
+        }
+    }
+
+    private static void Kernels()
+    {
+        var dev = GpuBackend.GetDevice("cuda:0");
+        Console.WriteLine($"device: {dev}");
+        Console.WriteLine("| benchmark | ms | figure |");
+        Console.WriteLine("| --- | ---: | ---: |");
+        const int N = 64 * 1024 * 1024;
+        {
+            var x = Input("x", DType.F32, Shape.Of(N));
+            var w = Input("w", DType.F32, Shape.Of(N));
+            var b = Input("b", DType.F32, Shape.Of(N));
+            var g = new Graph([x, w, b], [Binary(Op.Mul, Unary(Op.Gelu, Binary(Op.Add, Binary(Op.Mul, x, w), b)), Unary(Op.Sigmoid, x))]);
+            double t = Time(g, dev, 30);
+            Row("elementwise gelu(x*w+b)*sigmoid(x) 64M f32", t, $"{16.0 * N / t / 1e9:F0} GB/s");
+        }
+
+        const int R = 32768, C = 4096;
+        {
+            var a = Input("a", DType.F32, Shape.Of(R, C));
+            var gamma = Input("g", DType.F32, Shape.Of(C));
+            double t = Time(new Graph([a, gamma], [RmsNorm(a, gamma, 1e-5)]), dev, 30);
+            Row("rmsnorm 32768x4096 f32", t, $"{2.0 * R * C * 4 / t / 1e9:F0} GB/s");
+            t = Time(new Graph([a], [Softmax(a, 1)]), dev, 30);
+            Row("softmax 32768x4096 f32", t, $"{2.0 * R * C * 4 / t / 1e9:F0} GB/s");
+        }
+
+        foreach (var (dt, m) in new[] { (DType.F32, 4096), (DType.F16, 8192), (DType.BF16, 8192) })
+        {
+            var a = Input("a", dt, Shape.Of(m, m));
+            var b = Input("b", dt, Shape.Of(m, m));
+            double t = Time(new Graph([a, b], [MatMul(a, b)]), dev, 20);
+            Row($"matmul {m}^3 {dt.TorchName()}", t, $"{2.0 * m * m * m / t / 1e12:F1} TFLOP/s");
+        }
+    }
+
+    private static int CheckDecode(string dir)
+    {
+        string json = File.ReadAllText(Path.Combine(dir, "reference.json"));
+        using var doc = JsonDocument.Parse(json);
+        int[] prompt = [.. doc.RootElement.GetProperty("prompt_ids").EnumerateArray().Select(e => e.GetInt32())];
+        int[] expected = [.. doc.RootElement.GetProperty("greedy_continuation").EnumerateArray().Select(e => e.GetInt32())];
+        var model = (ICausalLanguageModel)ModelRegistry.Load(dir);
+        using var dec = new DeviceDecoder(model, GpuBackends.Cuda, prompt.Length + expected.Length);
+        var got = new List<int> { dec.Prefill(prompt) };
+        while (got.Count < expected.Length) got.Add(dec.Step(got[^1]));
+        bool ok = got.SequenceEqual(expected);
+        Console.WriteLine($"check-decode {Path.GetFileName(dir)}: resident-cache greedy {(ok ? "matches" : "DIFFERS from")} transformers' continuation ({string.Join(",", got)})");
+        return ok ? 0 : 1;
+    }
+
+    private static void Decode(string dir, DType dtype, int promptLength, int tokens)
+    {
+        var sw = Stopwatch.StartNew();
+        var model = (ICausalLanguageModel)ModelRegistry.Load(dir, new ModelLoadOptions { DType = dtype });
+        using var dec = new DeviceDecoder(model, GpuBackends.Cuda, promptLength + tokens + 32);
+        Console.WriteLine($"decode: {model.NumLayers} layers, {model.DType.TorchName()}, loaded and compiled in {sw.Elapsed.TotalSeconds:F1} s on {dec.Device}");
+        var rng = new Random(0);
+        int[] prompt = [.. Enumerable.Range(0, promptLength).Select(_ => rng.Next(3, 32000))];
+        sw.Restart();
+        int next = dec.Prefill(prompt);
+        Console.WriteLine($"first prefill (weights uploaded, kernels compiled): {sw.Elapsed.TotalSeconds:F2} s");
+        for (int i = 0; i < 16; i++) next = dec.Step(next);
+        var times = new List<double>();
+        for (int rep = 0; rep < 3; rep++)
+        {
+            using var again = new DeviceDecoder(model, GpuBackends.Cuda, promptLength + 1);
+            sw.Restart();
+            _ = again.Prefill(prompt);
+            times.Add(sw.Elapsed.TotalSeconds);
+        }
+
+        Console.WriteLine($"| prefill {promptLength} tokens (host in/out, median of 3) | {times.Order().ElementAt(1) * 1e3:F1} ms | {promptLength / times.Order().ElementAt(1):F0} tok/s |");
+        int start = dec.Length;
+        sw.Restart();
+        for (int i = 0; i < tokens; i++) next = dec.Step(next);
+        dec.Device.Synchronize();
+        double s = sw.Elapsed.TotalSeconds;
+        Console.WriteLine($"| decode, ctx {start}..{start + tokens}, greedy with logits to host | {s * 1e3 / tokens:F2} ms/token | {tokens / s:F0} tok/s |");
+    }
+
+    private static void Row(string name, double seconds, string figure) =>
+        Console.WriteLine($"| {name} | {seconds * 1e3:F3} | {figure} |");
+
+    /// <summary>Median seconds of one RunOnDevice plus synchronization, over <paramref name="reps"/> after 3 warm-ups.</summary>
+    private static double Time(Graph g, GpuDevice dev, int reps)
+    {
+        using var exe = (GpuExecutable)CandleCompiler.CompileExecutable(g, new CompileOptions { Backend = GpuBackends.Cuda });
+        var rng = new Random(1);
+        var inputs = g.Inputs.Select(i => Upload(rng, i.DType, [.. i.Shape.Select(d => (int)d.Value)], dev)).ToArray();
+        try
+        {
+            var ts = new List<double>();
+            for (int r = 0; r < reps + 3; r++)
+            {
+                var sw = Stopwatch.StartNew();
+                var outs = exe.RunOnDevice(inputs);
+                dev.Synchronize();
+                double t = sw.Elapsed.TotalSeconds;
+                foreach (var o in outs) o.Dispose();
+                if (r >= 3) ts.Add(t);
+            }
+
+            ts.Sort();
+            return ts[ts.Count / 2];
+        }
+        finally
+        {
+            foreach (var i in inputs) i.Dispose();
+        }
+    }
+
+    private static DeviceTensor Upload(Random rng, DType dt, int[] shape, IDevice dev)
+    {
+        long n = shape.Aggregate(1L, (a, d) => a * d);
+        var f = new float[n];
+        for (long i = 0; i < n; i++) f[i] = (float)((rng.NextDouble() * 4) - 2);
+        var t = HostTensor.FromArray(f, shape);
+        if (dt != DType.F32) t = t.Cast(dt);
+        return DeviceTensor.Upload(t, dev);
+    }
+}
