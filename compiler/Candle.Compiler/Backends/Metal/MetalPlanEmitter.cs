@@ -81,7 +81,7 @@ internal sealed class MetalPlanEmitter
 
         var args = Backends.Cpu.CpuPlanEmitter.ElementwiseArgs(e);
         int[] slots = [e.Output, .. e.Inputs.Select(i => i.Slot)];
-        Linear(name, slots, [.. args, e.Numel], args.Count, e.Label);
+        Linear(name, slots, [.. args, e.Numel], args.Length, e.Label);
     }
 
     private static bool Floats(DType a, DType b) => a is DType.F32 or DType.F16 or DType.BF16 && b is DType.F32 or DType.F16 or DType.BF16;
