@@ -1,5 +1,6 @@
 using Candle.Runtime.Kernels.Cpu;
 using Candle.Runtime.Kernels.Cpu.Args;
+using Candle.Runtime.Kernels.Cpu.Ops;
 
 namespace Candle.Runtime.Plans;
 
@@ -157,6 +158,10 @@ internal static class StepAccess
         Need(step, s, a, 5);
         long nIn = a[3], rank = a[4];
         if (nIn is < 1 or > 3) throw Bad(step, s, $"{nIn} inputs (1 to 3)");
+        if (a[0] is < 0 or > int.MaxValue || !ElementwiseOps.All.Any(d => d.Code == a[0])) throw Bad(step, s, $"no elementwise op has code {a[0]}");
+        var op = ElementwiseOps.ByCode((int)a[0]);
+        int arity = op.Code == WhereOp.Code ? 3 : op.Code == CastOp.Code || op.Unary is not null || op.UnaryInteger is not null ? 1 : 2;
+        if (nIn != arity) throw Bad(step, s, $"{op.Name} takes {arity} inputs, not {nIn}");
         if (rank is < 0 or > 16) throw Bad(step, s, $"rank {rank} is out of range");
         int r = (int)rank;
         Need(step, s, a, 5 + r + ((int)nIn * (3 + r)));

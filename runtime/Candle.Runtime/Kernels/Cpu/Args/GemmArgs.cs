@@ -26,7 +26,15 @@ internal static class GemmArgs
     private const int Fields = 14;
 
     /// <summary>The epilogue's argument count (the first arguments of the step).</summary>
-    public static int EpilogueCount(IReadOnlyList<long?> a) => checked((int)(a[^1] ?? throw new ArgumentException("gemm: the epilogue argument count must be constant")));
+    /// <exception cref="ArgumentException">The count is symbolic or does not fit the step's arguments.</exception>
+    public static int EpilogueCount(IReadOnlyList<long?> a)
+    {
+        if (a.Count < Fields) throw new ArgumentException($"gemm: {a.Count} arguments, at least {Fields} expected");
+        long e = a[^1] ?? throw new ArgumentException("gemm: the epilogue argument count must be constant");
+        return e >= 0 && (e + Fields == a.Count || e + Fields + 1 == a.Count)
+            ? (int)e
+            : throw new ArgumentException($"gemm: epilogue argument count {e} does not fit the step's {a.Count} arguments");
+    }
 
     /// <summary>Reads the product's arguments without checks (the kernel's hot path).</summary>
     public static GemmArgs<long> Read(long[] a)
