@@ -8,8 +8,8 @@ namespace Candle.Runtime.Plans;
 /// output or weight that exists, every tensor naming a buffer of its kind, every step naming a known runtime kernel or
 /// a generated one, every symbol an expression mentions determined by the inputs' shapes, and every weight's buffer
 /// exactly its data. Dimension expressions are bounded in length and nesting when parsed (<see cref="DimExpr"/>).
-/// The accesses of the data-movement kernels are checked against the bound buffer sizes at each new binding
-/// (<see cref="StepAccess"/>).
+/// Each step's arguments are decoded through its kernel's argument record and its accesses checked against the bound
+/// buffer sizes at each new binding (<see cref="StepAccess"/>).
 /// </summary>
 internal static class PlanVerifier
 {
