@@ -118,7 +118,13 @@ internal sealed class CpuPlanEmitter
         AttentionCall a => a.DType == DType.F32 ? FlashAttention(a) : DenseAttention(a),
         ConvCall c => Conv(c),
         PoolCall p => Pool(p),
-        IndexSelectCall i => Step("rt:index_select", [i.X.Slot, i.X.DType.SizeInBytes(), i.Index.Slot, (int)i.Index.DType, i.Y, i.Outer, i.AxisSize, i.Inner, i.Index.Numel], i.Outer * i.Index.Numel, i.Inner, i.Label),
+        IndexSelectCall i => Step(
+            IndexSelectArgs.Kernel,
+            new IndexSelectArgs<Dim>(
+                X: i.X.Slot, ElementSize: i.X.DType.SizeInBytes(), Index: i.Index.Slot, IndexDType: (int)i.Index.DType, Y: i.Y, Outer: i.Outer, AxisLength: i.AxisSize, Inner: i.Inner, IndexCount: i.Index.Numel).Encode(),
+            i.Outer * i.Index.Numel,
+            i.Inner,
+            i.Label),
         GatherCall g => Step("rt:gather", [g.X.Slot, g.X.DType.SizeInBytes(), g.Index.Slot, (int)g.Index.DType, g.Y, g.X.Rank, g.Axis, .. g.X.Shape, .. g.Index.Shape], g.Index.Numel, 1, g.Label),
         ScatterAddCall s => Step("rt:scatter_add", [s.X.Slot, s.Index.Slot, (int)s.Index.DType, s.Src.Slot, s.Y, (int)s.X.DType, s.X.Rank, s.Axis, .. s.X.Shape, .. s.Index.Shape, .. s.Src.Shape], 1, 0, s.Label),
         _ => throw new NotSupportedException($"the cpu backend has no kernel for {call.GetType().Name} ({call.Label})"),
