@@ -1,3 +1,5 @@
+using Candle.Runtime.Kernels.Cpu.Args;
+
 namespace Candle.Runtime.Plans;
 
 /// <summary>A plan's sizes, arena layout and step arguments resolved for one set of symbol values.</summary>
@@ -23,7 +25,12 @@ internal sealed class BoundPlan
     public string?[]? AccessProblems { get; init; }
 
     /// <summary>Resolves the plan for <paramref name="env"/>; <paramref name="layout"/> assigns arena offsets from sizes and lifetimes.</summary>
-    public static BoundPlan Create(PlanDefinition def, IReadOnlyDictionary<string, long> env, Func<long[], int[], int[], (long[] Offsets, long Peak)> layout)
+    /// <param name="def">The plan's definition.</param>
+    /// <param name="env">The symbol values.</param>
+    /// <param name="layout">Assigns arena offsets.</param>
+    /// <param name="generated">The argument layouts of the plan's generated kernels, by name.</param>
+    public static BoundPlan Create(
+        PlanDefinition def, IReadOnlyDictionary<string, long> env, Func<long[], int[], int[], (long[] Offsets, long Peak)> layout, IReadOnlyDictionary<string, GeneratedLayout> generated)
     {
         int nb = def.Buffers.Count;
         var bytes = new long[nb];
@@ -61,7 +68,7 @@ internal sealed class BoundPlan
             for (int j = 0; j < a.Length; j++) a[j] = st.Args[j].Evaluate(env);
             args[s] = a;
             work[s] = st.Work.Evaluate(env);
-            if (StepAccess.Problem(st, s, a, bytes, work[s], def.Buffers) is { } problem)
+            if (StepAccess.Problem(st, s, a, bytes, work[s], def.Buffers, generated) is { } problem)
             {
                 problems ??= new string?[ns];
                 problems[s] = problem;

@@ -8,6 +8,7 @@ using System.Runtime.Loader;
 using Candle.Runtime.Devices;
 using Candle.Runtime.Execution;
 using Candle.Runtime.Kernels.Cpu;
+using Candle.Runtime.Kernels.Cpu.Args;
 using Candle.Runtime.Kernels.Cpu.Lanes;
 using Candle.Runtime.Tensors;
 using Candle.Runtime.Threading;
@@ -36,6 +37,7 @@ public sealed class Plan : IExecutable
     private readonly nint[] _weightPtrs;
     private readonly MemoryHandle[] _weightPins;
     private readonly string[] _symbols;
+    private readonly Dictionary<string, GeneratedLayout> _generated = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<SymbolKey, BoundPlan> _bound = new();
     private readonly ArenaPool _arenas = new();
     private readonly object? _keepAlive;
@@ -83,6 +85,11 @@ public sealed class Plan : IExecutable
         KernelDump = payload?.Listing ?? string.Empty;
         Weights = weights;
         _keepAlive = keepAlive;
+        foreach (var spec in KernelListing.Specs("plan", KernelDump))
+        {
+            if (GeneratedLayout.Parse(spec.Spec) is { } layout) _generated[spec.Name] = layout;
+        }
+
         if (weights.Count != definition.Weights.Count)
         {
             throw new ArgumentException($"plan names {definition.Weights.Count} weights but {weights.Count} were given", nameof(weights));
@@ -518,7 +525,7 @@ public sealed class Plan : IExecutable
         if (_bound.TryGetValue(k, out var b)) return b;
         var env = new Dictionary<string, long>(StringComparer.Ordinal);
         for (int i = 0; i < key.Length; i++) env[_symbols[i]] = key[i];
-        b = BoundPlan.Create(Definition, env, ArenaLayout);
+        b = BoundPlan.Create(Definition, env, ArenaLayout, _generated);
         if (_bound.Count >= MaxCachedBindings) _bound.Clear();
         _bound[k] = b;
         return b;

@@ -8,8 +8,8 @@ namespace Candle.Runtime.Plans;
 /// output or weight that exists, every tensor naming a buffer of its kind, every step naming a known runtime kernel or
 /// a generated one, every symbol an expression mentions determined by the inputs' shapes, and every weight's buffer
 /// exactly its data. Dimension expressions are bounded in length and nesting when parsed (<see cref="DimExpr"/>).
-/// The accesses of the data-movement kernels are checked against the bound buffer sizes at each new binding
-/// (<see cref="StepAccess"/>).
+/// Each step's arguments are decoded through its kernel's argument record and its accesses checked against the bound
+/// buffer sizes at each new binding (<see cref="StepAccess"/>).
 /// </summary>
 internal static class PlanVerifier
 {
@@ -118,7 +118,7 @@ internal static class PlanVerifier
     }
 
     // An epilogue is a generated kernel or the interpreted form of one.
-    private static bool IsEpilogue(string name) => IsGenerated(name) || name == "rt:fused";
+    private static bool IsEpilogue(string name) => IsGenerated(name) || name == Kernels.Cpu.Args.InterpretedArgs.Kernel;
 
     private static bool IsGenerated(string name) =>
         name.StartsWith("gen:", StringComparison.Ordinal) && name.Length > 4 && name.Skip(4).All(c => char.IsAsciiLetterOrDigit(c) || c == '_');

@@ -1,13 +1,15 @@
 using Candle.Runtime.Kernels.Cpu;
+using Candle.Runtime.Kernels.Cpu.Args;
+using Candle.Runtime.Kernels.Cpu.Ops;
 
 namespace Candle.Runtime.Plans;
 
 /// <summary>
 /// The memory a runtime kernel step reads and writes, computed from its bound arguments: once per symbol binding (not
-/// per element), each slot the step names must be a buffer of the plan and every strided extent it touches must lie
-/// inside that buffer's bytes. Covers the data-movement kernels whose argument records describe their accesses
-/// completely (<c>rt:copy</c>, <c>rt:fill</c>, <c>rt:arange</c>, <c>rt:elementwise</c>); the other kernels check
-/// their own index inputs (gathers) or are covered by the file's integrity hashes and signature.
+/// per element), each slot the step names must be a buffer of the plan, every strided extent it touches must lie
+/// inside that buffer's bytes and no weight may be written. Each kernel's argument record (<c>Kernels/Cpu/Args</c>)
+/// decodes and range-checks the step's arguments and lists the extents; generated kernels' layouts come from their
+/// specifications in the plan's kernel listing (<see cref="GeneratedLayout"/>).
 /// </summary>
 internal static class StepAccess
 {
@@ -16,11 +18,13 @@ internal static class StepAccess
     /// problem (naming the step) or null. The plan raises it when the step is reached, so that checks of earlier steps
     /// (a slice's range check) report first.
     /// </summary>
-    public static string? Problem(PlanStep step, int s, long[] args, long[] bytes, long work, IReadOnlyList<PlanBuffer> buffers)
+    public static string? Problem(
+        PlanStep step, int s, long[] args, long[] bytes, long work, IReadOnlyList<PlanBuffer> buffers, IReadOnlyDictionary<string, GeneratedLayout> generated)
     {
         try
         {
-            Check(step, s, args, bytes, work);
+            if (work < 0) throw Bad(step, s, $"negative work count {work}");
+            Check(step, s, args, bytes, work, buffers, generated);
             WritesNoWeight(step, s, args, buffers);
             return null;
         }
@@ -30,8 +34,22 @@ internal static class StepAccess
         }
     }
 
-    private static void Check(PlanStep step, int s, long[] args, long[] bytes, long work)
+    private static void Check(PlanStep step, int s, long[] args, long[] bytes, long work, IReadOnlyList<PlanBuffer> buffers, IReadOnlyDictionary<string, GeneratedLayout> generated)
     {
+        if (Record(step, s, args, work, generated) is { } extents)
+        {
+            try
+            {
+                foreach (var e in extents) Within(step, s, e, bytes, buffers);
+            }
+            catch (PlanFormatException e) when (!e.Message.StartsWith("plan step ", StringComparison.Ordinal))
+            {
+                throw Bad(step, s, e.Message);
+            }
+
+            return;
+        }
+
         if (work <= 0) return;
         string kernel = step.Kernel;
         switch (kernel)
@@ -48,6 +66,69 @@ internal static class StepAccess
                 Elementwise(step, s, args, bytes, work);
                 break;
         }
+    }
+
+    /// <summary>
+    /// The extents of a step whose kernel has an argument record, decoded and checked; null for the data-movement
+    /// kernels checked below. Problems of the record are raised without the step's name (the caller adds it).
+    /// </summary>
+    private static IEnumerable<StepExtent>? Record(PlanStep step, int s, long[] a, long work, IReadOnlyDictionary<string, GeneratedLayout> generated)
+    {
+        string kernel = step.Kernel;
+        int at = kernel.IndexOf('@', StringComparison.Ordinal);
+        string main = at < 0 ? kernel : kernel[..at];
+        try
+        {
+            switch (main)
+            {
+                case RmsNormArgs.Kernel: return RmsNormArgs.Accesses(RmsNormArgs.Decode(a), work).ToList();
+                case LayerNormArgs.Kernel: return LayerNormArgs.Accesses(LayerNormArgs.Decode(a), work).ToList();
+                case IndexSelectArgs.Kernel: return IndexSelectArgs.Accesses(IndexSelectArgs.Decode(a), work).ToList();
+                case GroupNormArgs.Kernel: return GroupNormArgs.Accesses(GroupNormArgs.Decode(a), work).ToList();
+                case SoftmaxArgs.Kernel or SoftmaxArgs.LogKernel: return SoftmaxArgs.Accesses(SoftmaxArgs.Decode(a), work).ToList();
+                case ReduceArgs.Kernel: return ReduceArgs.Accesses(ReduceArgs.Decode(a), work).ToList();
+                case CumSumArgs.Kernel: return CumSumArgs.Accesses(CumSumArgs.Decode(a), work).ToList();
+                case RopeArgs.Kernel: return RopeArgs.Accesses(RopeArgs.Decode(a), work).ToList();
+                case AttentionArgs.Kernel: return AttentionArgs.Accesses(AttentionArgs.Decode(a), work).ToList();
+                case FlashAttentionArgs.Kernel: return FlashAttentionArgs.Accesses(FlashAttentionArgs.Decode(a), work).ToList();
+                case BatchedMatMulArgs.SgemmKernel: return BatchedMatMulArgs.Accesses(BatchedMatMulArgs.Decode(a), null).ToList();
+                case BatchedMatMulArgs.MatMulKernel: return BatchedMatMulArgs.Accesses(BatchedMatMulArgs.Decode(a), work).ToList();
+                case InterpretedArgs.Kernel: return InterpretedArgs.Accesses(a, work).ToList();
+                case GemmArgs.Kernel:
+                {
+                    var g = GemmArgs.Decode(a);
+                    var extents = GemmArgs.Accesses(g).ToList();
+                    if (at >= 0 && kernel[(at + 1)..] == InterpretedArgs.Kernel) extents.AddRange(InterpretedArgs.Accesses(GemmArgs.Epilogue(a), StepExtent.Mul(g.M, g.N)));
+                    else if (at >= 0) extents.AddRange(GeneratedArgs.Accesses(Layout(kernel[(at + 1)..], generated), GemmArgs.Epilogue(a), StepExtent.Mul(g.M, g.N)));
+                    return extents;
+                }
+
+                default:
+                    return main.StartsWith(GeneratedArgs.Prefix, StringComparison.Ordinal) ? GeneratedArgs.Accesses(Layout(main, generated), a, work) : null;
+            }
+        }
+        catch (PlanFormatException e)
+        {
+            throw Bad(step, s, e.Message);
+        }
+    }
+
+    private static GeneratedLayout Layout(string kernel, IReadOnlyDictionary<string, GeneratedLayout> generated) =>
+        generated.TryGetValue(kernel[GeneratedArgs.Prefix.Length..], out var layout)
+            ? layout
+            : throw new PlanFormatException($"generated kernel '{kernel}' has no elementwise specification in the plan's kernel listing");
+
+    /// <summary>Checks that an extent lies inside its slot's buffer and, when written, that the buffer is not a weight.</summary>
+    private static void Within(PlanStep step, int s, StepExtent e, long[] bytes, IReadOnlyList<PlanBuffer> buffers)
+    {
+        if (e.Slot < 0 || e.Slot >= bytes.Length) throw Bad(step, s, $"slot {e.Slot} is not a buffer of the plan");
+        if (e.End <= e.First) return;
+        if (e.First < 0 || e.End > bytes[e.Slot])
+        {
+            throw Bad(step, s, $"{(e.Writes ? "writes" : "reads")} bytes [{e.First}, {e.End}) of buffer b{e.Slot} of {bytes[e.Slot]} bytes");
+        }
+
+        if (e.Writes && buffers[(int)e.Slot].Kind == BufferKind.Weight) throw Bad(step, s, $"writes into weight buffer b{e.Slot}");
     }
 
     private static void Copy(PlanStep step, int s, long[] a, long[] bytes, long work)
@@ -80,6 +161,10 @@ internal static class StepAccess
         Need(step, s, a, 5);
         long nIn = a[3], rank = a[4];
         if (nIn is < 1 or > 3) throw Bad(step, s, $"{nIn} inputs (1 to 3)");
+        if (a[0] is < 0 or > int.MaxValue || !ElementwiseOps.All.Any(d => d.Code == a[0])) throw Bad(step, s, $"no elementwise op has code {a[0]}");
+        var op = ElementwiseOps.ByCode((int)a[0]);
+        int arity = op.Code == WhereOp.Code ? 3 : op.Code == CastOp.Code || op.Unary is not null || op.UnaryInteger is not null ? 1 : 2;
+        if (nIn != arity) throw Bad(step, s, $"{op.Name} takes {arity} inputs, not {nIn}");
         if (rank is < 0 or > 16) throw Bad(step, s, $"rank {rank} is out of range");
         int r = (int)rank;
         Need(step, s, a, 5 + r + ((int)nIn * (3 + r)));

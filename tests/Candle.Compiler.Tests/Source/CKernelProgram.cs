@@ -114,7 +114,7 @@ internal sealed unsafe class CKernelProgram : IDisposable
     }
 
     /// <summary>The arguments as the CPU plan passes them to a generated kernel.</summary>
-    private static List<Dim> Args(ElementwiseCall e) => Candle.Compiler.Backends.Cpu.CpuPlanEmitter.ElementwiseArgs(e);
+    private static List<Dim> Args(ElementwiseCall e) => [.. Candle.Compiler.Backends.Cpu.CpuPlanEmitter.ElementwiseArgs(e)];
 
     /// <inheritdoc/>
     public void Dispose()

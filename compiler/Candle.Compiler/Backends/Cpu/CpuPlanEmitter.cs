@@ -3,6 +3,7 @@ using Candle.Compiler.Ir;
 using Candle.Compiler.Scheduling;
 using Candle.Runtime;
 using Candle.Runtime.Kernels.Cpu;
+using Candle.Runtime.Kernels.Cpu.Args;
 using Candle.Runtime.Plans;
 
 namespace Candle.Compiler.Backends.Cpu;
@@ -72,26 +73,59 @@ internal sealed class CpuPlanEmitter
 
     private PlanStep Step(KernelCall call) => call switch
     {
-        ElementwiseCall e when !_options.GenerateKernels => Step("rt:fused", InterpretedArgs(e), e.Numel, 4 * Math.Max(1, e.Kernel.Body.Count - e.Inputs.Count), e.Label),
-        ElementwiseCall e => Step("gen:" + Generated(e), ElementwiseArgs(e), e.Numel, Math.Max(1, e.Kernel.Body.Count - e.Inputs.Count), e.Label),
+        ElementwiseCall e when !_options.GenerateKernels => Step(InterpretedArgs.Kernel, InterpretedStepArgs(e), e.Numel, 4 * Math.Max(1, e.Kernel.Body.Count - e.Inputs.Count), e.Label),
+        ElementwiseCall e => Step(GeneratedArgs.Prefix + Generated(e), ElementwiseArgs(e), e.Numel, Math.Max(1, e.Kernel.Body.Count - e.Inputs.Count), e.Label),
         CopyCall c => Copy(c),
         FillCall f => Step("rt:fill", [f.Slot, (int)f.DType, Bits(f.Value)], f.Count, f.Count == Dim.One ? 0 : 1, f.Label),
         ArangeCall a => Step("rt:arange", [a.Slot, (int)a.DType, Bits(a.Start), Bits(a.Step)], a.Length, 1, a.Label),
         CheckRangeCall r => Step("rt:check_range", [r.Start, r.End, r.Size], Dim.One, 0, r.Label),
         FallbackElementwiseCall f => Fallback(f),
-        ReduceCall r => Step("rt:reduce", [(int)r.Op.ReduceKernelOp(), r.X, (int)r.XType, r.Y, (int)r.YType, r.RowLength], r.Rows, r.RowLength, r.Label),
-        RowCall { Op: Op.CumSum } r => Step("rt:cumsum", [r.X, (int)r.XType, r.Y, (int)r.YType, r.RowLength], r.Rows, r.RowLength, r.Label),
-        RowCall r => Step(r.Op == Op.Softmax ? "rt:softmax" : "rt:log_softmax", [r.X, r.Y, (int)r.YType, r.RowLength, RowVectorBits], r.Rows, r.RowLength * 3, r.Label),
-        NormCall { Op: Op.LayerNorm } n => Step("rt:layer_norm", [n.X, n.Weight, n.Bias, n.Y, (int)n.DType, n.RowLength, Bits(n.Eps), RowVectorBits], n.Rows, n.RowLength * 3, n.Label),
-        NormCall n => Step("rt:rms_norm", [n.X, n.Weight, n.Y, (int)n.DType, n.RowLength, Bits(n.Eps), RowVectorBits], n.Rows, n.RowLength * 2, n.Label),
-        GroupNormCall g => Step("rt:group_norm", [g.X, g.Weight, g.Bias, g.Y, (int)g.DType, g.Channels, g.Spatial, g.Groups, Bits(g.Eps)], g.Batch * g.Groups, g.Channels * g.Spatial / g.Groups * 3, g.Label),
-        RopeCall r => Step("rt:rope", [r.X, r.Cos, r.Sin, r.Y, (int)r.DType, r.HeadDim, r.Interleaved ? 1 : 0], r.Rows, r.HeadDim * 2, r.Label),
+        ReduceCall r => Step(
+            ReduceArgs.Kernel, new ReduceArgs<Dim>(Op: (int)r.Op.ReduceKernelOp(), X: r.X, XType: (int)r.XType, Y: r.Y, YType: (int)r.YType, RowLength: r.RowLength).Encode(), r.Rows, r.RowLength, r.Label),
+        RowCall { Op: Op.CumSum } r => Step(
+            CumSumArgs.Kernel, new CumSumArgs<Dim>(X: r.X, XType: (int)r.XType, Y: r.Y, YType: (int)r.YType, RowLength: r.RowLength).Encode(), r.Rows, r.RowLength, r.Label),
+        RowCall r => Step(
+            r.Op == Op.Softmax ? SoftmaxArgs.Kernel : SoftmaxArgs.LogKernel,
+            new SoftmaxArgs<Dim>(X: r.X, Y: r.Y, DType: (int)r.YType, RowLength: r.RowLength, VectorBits: RowVectorBits).Encode(),
+            r.Rows,
+            r.RowLength * 3,
+            r.Label),
+        NormCall { Op: Op.LayerNorm } n => Step(
+            LayerNormArgs.Kernel,
+            new LayerNormArgs<Dim>(X: n.X, Weight: n.Weight, Bias: n.Bias, Y: n.Y, DType: (int)n.DType, RowLength: n.RowLength, EpsBits: Bits(n.Eps), VectorBits: RowVectorBits).Encode(),
+            n.Rows,
+            n.RowLength * 3,
+            n.Label),
+        NormCall n => Step(
+            RmsNormArgs.Kernel,
+            new RmsNormArgs<Dim>(X: n.X, Weight: n.Weight, Y: n.Y, DType: (int)n.DType, RowLength: n.RowLength, EpsBits: Bits(n.Eps), VectorBits: RowVectorBits).Encode(),
+            n.Rows,
+            n.RowLength * 2,
+            n.Label),
+        GroupNormCall g => Step(
+            GroupNormArgs.Kernel,
+            new GroupNormArgs<Dim>(X: g.X, Weight: g.Weight, Bias: g.Bias, Y: g.Y, DType: (int)g.DType, Channels: g.Channels, Spatial: g.Spatial, Groups: g.Groups, EpsBits: Bits(g.Eps)).Encode(),
+            g.Batch * g.Groups,
+            g.Channels * g.Spatial / g.Groups * 3,
+            g.Label),
+        RopeCall r => Step(
+            RopeArgs.Kernel,
+            new RopeArgs<Dim>(X: r.X, Cos: r.Cos, Sin: r.Sin, Y: r.Y, DType: (int)r.DType, HeadDim: r.HeadDim, Interleaved: r.Interleaved ? 1 : 0).Encode(),
+            r.Rows,
+            r.HeadDim * 2,
+            r.Label),
         GemmCall g => Gemm(g),
         BatchedMatMulCall b => BatchedMatMul(b),
         AttentionCall a => a.DType == DType.F32 ? FlashAttention(a) : DenseAttention(a),
         ConvCall c => Conv(c),
         PoolCall p => Pool(p),
-        IndexSelectCall i => Step("rt:index_select", [i.X.Slot, i.X.DType.SizeInBytes(), i.Index.Slot, (int)i.Index.DType, i.Y, i.Outer, i.AxisSize, i.Inner, i.Index.Numel], i.Outer * i.Index.Numel, i.Inner, i.Label),
+        IndexSelectCall i => Step(
+            IndexSelectArgs.Kernel,
+            new IndexSelectArgs<Dim>(
+                X: i.X.Slot, ElementSize: i.X.DType.SizeInBytes(), Index: i.Index.Slot, IndexDType: (int)i.Index.DType, Y: i.Y, Outer: i.Outer, AxisLength: i.AxisSize, Inner: i.Inner, IndexCount: i.Index.Numel).Encode(),
+            i.Outer * i.Index.Numel,
+            i.Inner,
+            i.Label),
         GatherCall g => Step("rt:gather", [g.X.Slot, g.X.DType.SizeInBytes(), g.Index.Slot, (int)g.Index.DType, g.Y, g.X.Rank, g.Axis, .. g.X.Shape, .. g.Index.Shape], g.Index.Numel, 1, g.Label),
         ScatterAddCall s => Step("rt:scatter_add", [s.X.Slot, s.Index.Slot, (int)s.Index.DType, s.Src.Slot, s.Y, (int)s.X.DType, s.X.Rank, s.Axis, .. s.X.Shape, .. s.Index.Shape, .. s.Src.Shape], 1, 0, s.Label),
         _ => throw new NotSupportedException($"the cpu backend has no kernel for {call.GetType().Name} ({call.Label})"),
@@ -100,26 +134,15 @@ internal sealed class CpuPlanEmitter
     /// <summary>Renders (or reuses) the IL kernel of a generated call and returns its name.</summary>
     private string Generated(ElementwiseCall e) => _module.GetOrAdd(e.Kernel.Key, e.Kernel.Hint, il => ElementwiseEmitter.Emit(il, e.Kernel, _lanes));
 
-    /// <summary><c>outSlot, inSlot[n], shape[rank], then per input offset, strides[rank]</c>.</summary>
-    internal static List<Dim> ElementwiseArgs(ElementwiseCall e)
-    {
-        var args = new List<Dim> { e.Output };
-        args.AddRange(e.Inputs.Select(i => Dim.Of(i.Slot)));
-        args.AddRange(e.Shape);
-        foreach (var i in e.Inputs)
-        {
-            args.Add(i.Offset);
-            args.AddRange(i.Strides);
-        }
-
-        return args;
-    }
+    /// <summary>The arguments of a generated kernel (<see cref="GeneratedArgs{T}"/>).</summary>
+    internal static Dim[] ElementwiseArgs(ElementwiseCall e) =>
+        new GeneratedArgs<Dim>(e.Output, [.. e.Inputs.Select(i => Dim.Of(i.Slot))], e.Shape, [.. e.Inputs.Select(i => (i.Offset, (IReadOnlyList<Dim>)i.Strides))]).Encode();
 
     /// <summary>
     /// The arguments of the runtime's interpreted elementwise kernel (<see cref="ElementwiseInterpreter"/>): the
     /// operands as for a generated kernel, with the dtypes and the body that a generated kernel bakes into its code.
     /// </summary>
-    internal static List<Dim> InterpretedArgs(ElementwiseCall e)
+    internal static List<Dim> InterpretedStepArgs(ElementwiseCall e)
     {
         var spec = e.Kernel;
         var args = new List<Dim> { e.Inputs.Count, e.Shape.Length, spec.Body.Count, e.Output, (int)spec.OutDType };
@@ -185,90 +208,70 @@ internal sealed class CpuPlanEmitter
     {
         var (a, b) = (g.A, g.B);
         int r = a.Rank;
-        var gemmArgs = new List<Dim>
-        {
-            a.Slot, a.Offset, g.ARowStride, a.Strides[r - 1],
-            b.Slot, b.Offset, b.Strides[b.Rank - 2], b.Strides[b.Rank - 1],
-            g.C, g.Rows, g.N, g.K,
+        var gemm = new GemmArgs<Dim>(
+            A: a.Slot, AOffset: a.Offset, ARowStride: g.ARowStride, AColStride: a.Strides[r - 1],
+            B: b.Slot, BOffset: b.Offset, BRowStride: b.Strides[b.Rank - 2], BColStride: b.Strides[b.Rank - 1],
+            C: g.C, M: g.Rows, N: g.N, K: g.K,
             // A bfloat16 weight (a deferred cast) is always packed for products of many rows: the kernel has no other way.
-            (_options.PrepackWeights || b.StoredDType is not null) && g.BIsWeight && _kindOf(b.Slot) == BufferKind.Weight ? 1 : 0,
-            (int)(b.StoredDType ?? DType.F32),
-        };
-        var args = new List<Dim>();
-        string kernel = "rt:gemm";
+            Prepack: (_options.PrepackWeights || b.StoredDType is not null) && g.BIsWeight && _kindOf(b.Slot) == BufferKind.Weight ? 1 : 0,
+            BType: (int)(b.StoredDType ?? DType.F32));
+        string kernel = GemmArgs.Kernel;
+        Dim[] epilogue = [];
         if (g.Epilogue is { } epi && !_options.GenerateKernels)
         {
-            args.AddRange(InterpretedArgs(epi));
-            kernel += "@rt:fused";
+            epilogue = [.. InterpretedStepArgs(epi)];
+            kernel += "@" + InterpretedArgs.Kernel;
         }
         else if (g.Epilogue is { } epi2)
         {
-            args.AddRange(ElementwiseArgs(epi2));
-            kernel += "@gen:" + Generated(epi2);
+            epilogue = ElementwiseArgs(epi2);
+            kernel += "@" + GeneratedArgs.Prefix + Generated(epi2);
         }
 
-        int e = args.Count;
-        args.AddRange(gemmArgs);
-        args.Add(e);
-        return Step(kernel, args, Dim.One, Dim.Zero, g.Label);
+        return Step(kernel, gemm.Encode(epilogue, count => count), Dim.One, Dim.Zero, g.Label);
     }
 
     private static PlanStep BatchedMatMul(BatchedMatMulCall m)
     {
         var (a, b) = (m.A, m.B);
         int r = a.Rank, br = m.BatchShape.Length;
-        var args = new List<Dim> { a.Slot, b.Slot, m.C, (int)m.DType, m.M, m.N, m.K, br };
-        args.AddRange(m.BatchShape);
-        args.Add(a.Offset);
-        args.AddRange(a.Strides.Take(br));
-        args.Add(a.Strides[r - 2]);
-        args.Add(a.Strides[r - 1]);
-        args.Add(b.Offset);
-        args.AddRange(b.Strides.Take(br));
-        args.Add(b.Strides[r - 2]);
-        args.Add(b.Strides[r - 1]);
+        var args = new BatchedMatMulArgs<Dim>(
+            A: a.Slot, B: b.Slot, C: m.C, DType: (int)m.DType, M: m.M, N: m.N, K: m.K, BatchShape: m.BatchShape,
+            AOffset: a.Offset, ABatchStrides: a.Strides[..br], ARowStride: a.Strides[r - 2], AColStride: a.Strides[r - 1],
+            BOffset: b.Offset, BBatchStrides: b.Strides[..br], BRowStride: b.Strides[r - 2], BColStride: b.Strides[r - 1]).Encode(rank => rank);
 
         // Sgemm splits its own work over the pool.
         return m.DType == DType.F32
-            ? Step("rt:sgemm", args, Dim.One, Dim.Zero, m.Label)
-            : Step("rt:matmul", args, Prod(m.BatchShape) * m.M, m.N * m.K, m.Label);
+            ? Step(BatchedMatMulArgs.SgemmKernel, args, Dim.One, Dim.Zero, m.Label)
+            : Step(BatchedMatMulArgs.MatMulKernel, args, Prod(m.BatchShape) * m.M, m.N * m.K, m.Label);
     }
 
     private static PlanStep DenseAttention(AttentionCall a)
     {
         var (q, k, v, m) = (a.Q, a.K, a.V, a.Mask);
-        var args = new List<Dim>
-        {
-            q.Slot, k.Slot, v.Slot, m?.Slot ?? -1, a.Y, (int)a.DType, (int)(m?.DType ?? DType.Bool),
-            q.Shape[0], q.Shape[1], k.Shape[1], q.Shape[2], k.Shape[2], q.Shape[3], v.Shape[3], Bits(a.Scale), a.Causal ? 1 : 0,
-        };
-        return Step("rt:attention", args, q.Shape[0] * q.Shape[1] * q.Shape[2], k.Shape[2] * (q.Shape[3] + v.Shape[3]), a.Label);
+        var args = new AttentionArgs<Dim>(
+            Q: q.Slot, K: k.Slot, V: v.Slot, Mask: m?.Slot ?? -1, Y: a.Y, DType: (int)a.DType, MaskDType: (int)(m?.DType ?? DType.Bool),
+            Batch: q.Shape[0], QHeads: q.Shape[1], KvHeads: k.Shape[1], QLength: q.Shape[2], KvLength: k.Shape[2], HeadDim: q.Shape[3], ValueDim: v.Shape[3],
+            ScaleBits: Bits(a.Scale), Causal: a.Causal ? 1 : 0).Encode();
+        return Step(AttentionArgs.Kernel, args, q.Shape[0] * q.Shape[1] * q.Shape[2], k.Shape[2] * (q.Shape[3] + v.Shape[3]), a.Label);
     }
 
     private PlanStep FlashAttention(AttentionCall a)
     {
         var (q, k, v, m) = (a.Q, a.K, a.V, a.Mask);
-        var args = new List<Dim>
-        {
-            q.Slot, q.Offset, q.Strides[0], q.Strides[1], q.Strides[2],
-            k.Slot, k.Offset, k.Strides[0], k.Strides[1], k.Strides[2],
-            v.Slot, v.Offset, v.Strides[0], v.Strides[1], v.Strides[2],
-        };
-        if (m is null)
-        {
-            args.AddRange([-1, 0, 0, 0, 0, 0, 0]);
-        }
-        else
-        {
-            args.AddRange([m.Slot, m.Offset, m.Strides[0], m.Strides[1], m.Strides[2], m.Strides[3], m.DType == DType.Bool ? 1 : 0]);
-        }
-
         var sq = q.Shape[2];
         var sk = k.Shape[2];
-        args.AddRange([a.Y, q.Shape[0], q.Shape[1], k.Shape[1], sq, sk, q.Shape[3], v.Shape[3], Bits(a.Scale), a.Causal ? 1 : 0, AttentionQueryBlock, RowVectorBits]);
+        var args = new FlashAttentionArgs<Dim>(
+            Q: q.Slot, QOffset: q.Offset, QStrideB: q.Strides[0], QStrideH: q.Strides[1], QStrideS: q.Strides[2],
+            K: k.Slot, KOffset: k.Offset, KStrideB: k.Strides[0], KStrideH: k.Strides[1], KStrideS: k.Strides[2],
+            V: v.Slot, VOffset: v.Offset, VStrideB: v.Strides[0], VStrideH: v.Strides[1], VStrideS: v.Strides[2],
+            Mask: m?.Slot ?? -1, MaskOffset: m?.Offset ?? 0, MaskStrideB: m?.Strides[0] ?? 0, MaskStrideH: m?.Strides[1] ?? 0,
+            MaskStrideS: m?.Strides[2] ?? 0, MaskStrideK: m?.Strides[3] ?? 0, MaskIsBool: m?.DType == DType.Bool ? 1 : 0,
+            Y: a.Y, Batch: q.Shape[0], QHeads: q.Shape[1], KvHeads: k.Shape[1], QLength: sq, KvLength: sk, HeadDim: q.Shape[3], ValueDim: v.Shape[3],
+            ScaleBits: Bits(a.Scale), Causal: a.Causal ? 1 : 0, BlockQ: AttentionQueryBlock, VectorBits: RowVectorBits).Encode();
         var items = q.Shape[0] * q.Shape[1] * ((sq + (AttentionQueryBlock - 1)) / AttentionQueryBlock);
         var cost = Dim.Of(AttentionQueryBlock) * (sk + 1) * (q.Shape[3] + v.Shape[3]);
-        return Step("rt:flash_attention", args, items, cost, a.Label);
+        return Step(FlashAttentionArgs.Kernel, args, items, cost, a.Label);
     }
 
     private static PlanStep Conv(ConvCall c)

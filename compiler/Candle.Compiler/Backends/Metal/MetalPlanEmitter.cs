@@ -78,7 +78,7 @@ internal sealed class MetalPlanEmitter
 
         var args = Backends.Cpu.CpuPlanEmitter.ElementwiseArgs(e);
         int[] slots = [e.Output, .. e.Inputs.Select(i => i.Slot)];
-        Linear(name, slots, [.. args, e.Numel], args.Count, e.Label);
+        Linear(name, slots, [.. args, e.Numel], args.Length, e.Label);
     }
 
     private void Mixed(FallbackElementwiseCall f)

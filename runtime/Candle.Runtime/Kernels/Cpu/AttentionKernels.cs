@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using Candle.Runtime.Kernels.Cpu.Args;
 
 namespace Candle.Runtime.Kernels.Cpu;
 
@@ -10,16 +11,17 @@ namespace Candle.Runtime.Kernels.Cpu;
 public static unsafe class AttentionKernels
 {
     /// <summary>
-    /// Rotary embedding. Args: <c>xSlot, cosSlot, sinSlot, outSlot, dtype, D, interleaved</c>; cos and sin hold D/2
+    /// Rotary embedding; arguments: <see cref="RopeArgs{T}"/>. cos and sin hold D/2
     /// values per row of x. Work items are rows of x.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Rope(nint[] slots, long[] a, long start, long end)
     {
-        nint x = slots[a[0]], cos = slots[a[1]], sin = slots[a[2]], y = slots[a[3]];
-        var dt = (DType)a[4];
-        long d = a[5], h = d / 2;
-        bool inter = a[6] != 0;
+        var p = RopeArgs.Read(a);
+        nint x = slots[p.X], cos = slots[p.Cos], sin = slots[p.Sin], y = slots[p.Y];
+        var dt = (DType)p.DType;
+        long d = p.HeadDim, h = d / 2;
+        bool inter = p.Interleaved != 0;
         if (dt == DType.F32)
         {
             RopeF32((float*)x, (float*)cos, (float*)sin, (float*)y, d, inter, start, end);
@@ -82,19 +84,19 @@ public static unsafe class AttentionKernels
 
     /// <summary>
     /// Attention softmax(scale·QKᵀ + mask)·V with grouped key/value heads and a bottom-right aligned causal mask.
-    /// Args: <c>qSlot, kSlot, vSlot, maskSlot (−1 none), outSlot, dtype, maskDType, B, Hq, Hk, Sq, Sk, D, Dv,
-    /// scaleBits, causal</c>. Work items are (b, h, query) triples.
+    /// Arguments: <see cref="AttentionArgs{T}"/>. Work items are (b, h, query) triples.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Attention(nint[] slots, long[] a, long start, long end)
     {
-        nint q = slots[a[0]], k = slots[a[1]], v = slots[a[2]], y = slots[a[4]];
-        nint mask = a[3] < 0 ? 0 : slots[a[3]];
-        var dt = (DType)a[5];
-        var mdt = (DType)a[6];
-        long hq = a[8], hk = a[9], sq = a[10], sk = a[11], d = a[12], dv = a[13];
-        double scale = BitConverter.Int64BitsToDouble(a[14]);
-        bool causal = a[15] != 0;
+        var args = AttentionArgs.Read(a);
+        nint q = slots[args.Q], k = slots[args.K], v = slots[args.V], y = slots[args.Y];
+        nint mask = args.Mask < 0 ? 0 : slots[args.Mask];
+        var dt = (DType)args.DType;
+        var mdt = (DType)args.MaskDType;
+        long hq = args.QHeads, hk = args.KvHeads, sq = args.QLength, sk = args.KvLength, d = args.HeadDim, dv = args.ValueDim;
+        double scale = BitConverter.Int64BitsToDouble(args.ScaleBits);
+        bool causal = args.Causal != 0;
         var scores = new double[sk];
         var acc = new double[dv];
         for (long item = start; item < end; item++)

@@ -103,6 +103,16 @@ public static class ElementwiseInterpreter
         }
     }
 
+    /// <summary>
+    /// Decodes the body of a step's arguments (header already checked: <paramref name="bodyAt"/> is where it starts)
+    /// as the kernel does, so that a plan can reject a malformed body when it binds the step.
+    /// </summary>
+    /// <exception cref="ArgumentException">A body op is malformed (the message says which and why).</exception>
+    internal static void CheckBody(long[] a, int nIn, int bodyAt, int nBody)
+    {
+        for (int b = 0; b < nBody; b++) Decode(a, bodyAt + (b * OpArgs), b, nIn);
+    }
+
     private static BodyOp Decode(long[] a, int p, int b, int nIn)
     {
         long code = a[p];
@@ -115,6 +125,7 @@ public static class ElementwiseInterpreter
 
         if (code == ConstantCode) return new BodyOp(ConstantCode, dtype, 0, 0, 0, (float)BitConverter.Int64BitsToDouble(a[p + 5]), null, null);
         if (code < 0 || code > int.MaxValue) throw new ArgumentException($"fused elementwise kernel: body op {b} has code {code}");
+        if (!ElementwiseOps.All.Any(d => d.Code == code)) throw new ArgumentException($"fused elementwise kernel: body op {b} has code {code}, which is no elementwise op");
         var def = ElementwiseOps.ByCode((int)code);
         int arity = def.Code == WhereOp.Code ? 3 : def.Code == CastOp.Code || def.UnaryF32 is not null ? 1 : 2;
         if (arity == 2 && def.BinaryF32 is null) throw new ArgumentException($"fused elementwise kernel: body op {b} ({def.Name}) has no float form");

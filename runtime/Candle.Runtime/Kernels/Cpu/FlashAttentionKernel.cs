@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using Candle.Runtime.Kernels.Cpu.Args;
 using Candle.Runtime.Kernels.Cpu.Vectors;
 
 namespace Candle.Runtime.Kernels.Cpu;
@@ -12,10 +13,7 @@ namespace Candle.Runtime.Kernels.Cpu;
 /// key are skipped; an optional bool mask (keep where true) or additive float mask is read through strides, so
 /// broadcast masks are never materialized. A decode step (Sq = 1) is a block of one query. Rows with no visible
 /// key are NaN (as the reference's stable softmax gives); with no keys at all the result is 0.
-/// Args: <c>qSlot, qOffset, qStrideB, qStrideH, qStrideS, kSlot, kOffset, kStrideB, kStrideH, kStrideS, vSlot,
-/// vOffset, vStrideB, vStrideH, vStrideS, maskSlot (−1 none), maskOffset, maskStrideB, maskStrideH, maskStrideS,
-/// maskStrideK, maskIsBool, outSlot, B, Hq, Hk, Sq, Sk, D, Dv, scaleBits, causal, blockQ, vectorBits</c>
-/// (q, k and v have unit stride along the head dim; the output is dense [B, Hq, Sq, Dv]).
+/// Arguments: <see cref="FlashAttentionArgs{T}"/> (q, k and v have unit stride along the head dim; the output is dense [B, Hq, Sq, Dv]).
 /// Work items are (batch, head, query block) triples.
 /// </summary>
 public static unsafe class FlashAttentionKernel
@@ -30,24 +28,28 @@ public static unsafe class FlashAttentionKernel
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(nint[] slots, long[] a, long start, long end)
     {
-        if (RowKernels.Wide(a, 33)) Run<F32x16, Vector512<float>>(slots, a, start, end);
-        else Run<F32x8, Vector256<float>>(slots, a, start, end);
+        var p = FlashAttentionArgs.Read(a);
+        if (RowKernels.Wide(p.VectorBits)) Run<F32x16, Vector512<float>>(slots, in p, start, end);
+        else Run<F32x8, Vector256<float>>(slots, in p, start, end);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Run<TL, TV>(nint[] slots, long[] a, long start, long end)
+    private static void Run<TL, TV>(nint[] slots, in FlashAttentionArgs<long> a, long start, long end)
         where TL : IF32Vector<TV>
         where TV : struct
     {
-        float* q = (float*)slots[a[0]] + a[1];
-        float* k = (float*)slots[a[5]] + a[6];
-        float* v = (float*)slots[a[10]] + a[11];
-        byte* mask = a[15] < 0 ? null : (byte*)slots[a[15]];
-        float* y = (float*)slots[a[22]];
-        long hq = a[24], hk = a[25], sq = a[26], sk = a[27], d = a[28], dv = a[29];
-        float scale = (float)BitConverter.Int64BitsToDouble(a[30]);
-        bool causal = a[31] != 0, boolMask = a[21] != 0;
-        long blockQ = Math.Max(1, a[32]);
+        float* q = (float*)slots[a.Q] + a.QOffset;
+        float* k = (float*)slots[a.K] + a.KOffset;
+        float* v = (float*)slots[a.V] + a.VOffset;
+        byte* mask = a.Mask < 0 ? null : (byte*)slots[a.Mask];
+        float* y = (float*)slots[a.Y];
+        long hq = a.QHeads, hk = a.KvHeads, sq = a.QLength, sk = a.KvLength, d = a.HeadDim, dv = a.ValueDim;
+        float scale = (float)BitConverter.Int64BitsToDouble(a.ScaleBits);
+        bool causal = a.Causal != 0, boolMask = a.MaskIsBool != 0;
+        long blockQ = Math.Max(1, a.BlockQ);
+        long qsB = a.QStrideB, qsH = a.QStrideH, qsS = a.QStrideS, ksB = a.KStrideB, ksH = a.KStrideH, ksS = a.KStrideS;
+        long vsB = a.VStrideB, vsH = a.VStrideH, vsS = a.VStrideS;
+        long mOff = a.MaskOffset, msB = a.MaskStrideB, msH = a.MaskStrideH, msS = a.MaskStrideS, msK = a.MaskStrideK;
         long blocks = (sq + blockQ - 1) / blockQ;
         long group = hk == 0 ? 1 : hq / hk;
         int rowsMax = (int)Math.Min(blockQ, sq);
@@ -62,10 +64,10 @@ public static unsafe class FlashAttentionKernel
                 long qb = item % blocks, bh = item / blocks, h = bh % hq, b = bh / hq, kvh = h / group;
                 long i0 = qb * blockQ, i1 = Math.Min(sq, i0 + blockQ);
                 int rows = (int)(i1 - i0);
-                float* qh = q + (b * a[2]) + (h * a[3]);
-                float* kh = k + (b * a[7]) + (kvh * a[8]);
-                float* vh = v + (b * a[12]) + (kvh * a[13]);
-                byte* mh = mask == null ? null : mask + ((a[16] + (b * a[17]) + (h * a[18])) * (boolMask ? 1 : sizeof(float)));
+                float* qh = q + (b * qsB) + (h * qsH);
+                float* kh = k + (b * ksB) + (kvh * ksH);
+                float* vh = v + (b * vsB) + (kvh * vsH);
+                byte* mh = mask == null ? null : mask + ((mOff + (b * msB) + (h * msH)) * (boolMask ? 1 : sizeof(float)));
                 float* yh = y + ((((b * hq) + h) * sq) + i0) * dv;
                 long kEnd = causal ? Math.Clamp(i1 - 1 + (sk - sq) + 1, 0, sk) : sk;
                 for (int r = 0; r < rows; r++)
@@ -84,15 +86,15 @@ public static unsafe class FlashAttentionKernel
                         long limit = causal ? Math.Min(j1, i + (sk - sq) + 1) : j1;
                         if (limit <= j0) continue;
                         int cnt = (int)(limit - j0);
-                        float* qi = qh + (i * a[4]);
+                        float* qi = qh + (i * qsS);
                         float blockMax = float.NegativeInfinity;
                         for (int t = 0; t < cnt; t++)
                         {
                             long j = j0 + t;
-                            float sc = Dot<TL, TV>(qi, kh + (j * a[9]), d) * scale;
+                            float sc = Dot<TL, TV>(qi, kh + (j * ksS), d) * scale;
                             if (mh != null)
                             {
-                                long mo = (i * a[19]) + (j * a[20]);
+                                long mo = (i * msS) + (j * msK);
                                 if (boolMask)
                                 {
                                     if (mh[mo] == 0) sc = float.NegativeInfinity;
@@ -118,7 +120,7 @@ public static unsafe class FlashAttentionKernel
                         for (int t = 0; t < cnt; t++)
                         {
                             float p = s[t];
-                            if (p != 0) Axpy<TL, TV>(p, vh + ((j0 + t) * a[14]), accRow, dv);
+                            if (p != 0) Axpy<TL, TV>(p, vh + ((j0 + t) * vsS), accRow, dv);
                         }
 
                         lRun[r] = l;

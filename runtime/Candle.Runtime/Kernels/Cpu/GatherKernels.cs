@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using Candle.Runtime.Kernels.Cpu.Args;
 
 namespace Candle.Runtime.Kernels.Cpu;
 
@@ -17,18 +18,18 @@ public static unsafe class GatherKernels
     }
 
     /// <summary>
-    /// out[o, j, i] = x[o, index[j], i]. Args: <c>xSlot, elementSize, indexSlot, indexDType, outSlot, outer, axisLen,
-    /// inner, indexCount</c>. Work items are (o, j) pairs.
+    /// out[o, j, i] = x[o, index[j], i]; arguments: <see cref="IndexSelectArgs{T}"/>. Work items are (o, j) pairs.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void IndexSelect(nint[] slots, long[] a, long start, long end)
     {
-        byte* x = (byte*)slots[a[0]];
-        long es = a[1];
-        nint idx = slots[a[2]];
-        var idt = (DType)a[3];
-        byte* y = (byte*)slots[a[4]];
-        long axisLen = a[6], inner = a[7], count = a[8];
+        var p = IndexSelectArgs.Read(a);
+        byte* x = (byte*)slots[p.X];
+        long es = p.ElementSize;
+        nint idx = slots[p.Index];
+        var idt = (DType)p.IndexDType;
+        byte* y = (byte*)slots[p.Y];
+        long axisLen = p.AxisLength, inner = p.Inner, count = p.IndexCount;
         long rowBytes = inner * es;
         for (long item = start; item < end; item++)
         {

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using Candle.Runtime.Kernels.Cpu.Args;
 using Candle.Runtime.Kernels.Gemm;
 
 namespace Candle.Runtime.Kernels.Cpu;
@@ -8,18 +9,13 @@ namespace Candle.Runtime.Kernels.Cpu;
 /// into rows by the compiler), with an optional generated epilogue applied to each finished tile of C and, for a
 /// weight B, panels packed once per process (<see cref="PackedWeightCache"/>, shared by every plan over the weight)
 /// the first time a product of more than one row runs; one-row products read the weight unpacked until then.
-/// Args: <c>epilogueArgs[E], aSlot, aOffset, aRowStride, aColStride, bSlot, bOffset, bRowStride, bColStride, cSlot,
-/// M, N, K, prepack, bType, E</c> (offsets and strides in elements; C is dense; bType is the <see cref="DType"/> B is
-/// stored in: float32, or a bfloat16 weight widened as it is read, which needs prepack for products of more than
-/// one row; plans without bType read float32). The epilogue is a generated elementwise
+/// Arguments: <see cref="GemmArgs{T}"/> (offsets and strides in elements; C is dense; B is stored in float32, or is a
+/// bfloat16 weight widened as it is read, which needs prepack for products of more than one row). The epilogue is a generated elementwise
 /// kernel over C's M·N elements, in place, whose own arguments are the first E. One work item: Sgemm splits the
 /// product over <see cref="KernelPool.Current"/>.
 /// </summary>
 public static unsafe class GemmKernel
 {
-    private const int ASlot = 0, AOffset = 1, ARowStride = 2, AColStride = 3, BSlot = 4, BOffset = 5, BRowStride = 6, BColStride = 7;
-    private const int CSlot = 8, MArg = 9, NArg = 10, KArg = 11, Prepack = 12, BType = 13;
-
     /// <summary>The kernel without per-plan state (no packed weight, no epilogue).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(nint[] slots, long[] args, long start, long end)
@@ -36,16 +32,15 @@ public static unsafe class GemmKernel
     public static KernelFn Prepare(KernelPreparation preparation)
     {
         ArgumentNullException.ThrowIfNull(preparation);
-        var c = preparation.ConstantArgs;
-        int e = checked((int)(c[^1] ?? throw new ArgumentException("gemm: the epilogue argument count must be constant")));
+        var c = GemmArgs.Read(preparation.ConstantArgs);
         LazyPackedWeight? packed = null;
-        if (c[e + Prepack] == 1 && c[e + BSlot] is long bSlot && c[e + BOffset] is long bOff && c[e + BRowStride] is long brs
-            && c[e + BColStride] is long bcs && c[e + NArg] is long n && c[e + KArg] is long k
+        if (c.Prepack == 1 && c.B is long bSlot && c.BOffset is long bOff && c.BRowStride is long brs
+            && c.BColStride is long bcs && c.N is long n && c.K is long k
             && n > 0 && k > 0 && FitsInt(n, k, brs, bcs) && preparation.WeightAddress(bSlot) is var w && w != 0)
         {
             // Without an owner to tell weights apart, the copy stays the plan's own (made on first use all the same).
             object owner = preparation.WeightOwner(bSlot) ?? new object();
-            bool bf16 = c.Count > e + BType + 1 && c[e + BType] == (long)DType.BF16;
+            bool bf16 = c.BType == (long)DType.BF16;
             packed = new LazyPackedWeight(owner, bf16 ? (ushort*)w + bOff : (float*)w + bOff, bf16, (int)k, (int)n, (int)brs, (int)bcs);
         }
 
@@ -60,17 +55,17 @@ public static unsafe class GemmKernel
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Execute(nint[] slots, long[] args, LazyPackedWeight? lazy, KernelFn? epilogue)
     {
-        int e = (int)args[^1];
-        long m = args[e + MArg], n = args[e + NArg], k = args[e + KArg];
+        var g = GemmArgs.Read(args);
+        long m = g.M, n = g.N, k = g.K;
         if (m == 0 || n == 0) return;
-        if (!FitsInt(m, n, k, args[e + ARowStride], args[e + AColStride], args[e + BRowStride], args[e + BColStride]))
+        if (!FitsInt(m, n, k, g.ARowStride, g.AColStride, g.BRowStride, g.BColStride))
         {
-            throw new NotSupportedException($"gemm: [{m}, {k}] x [{k}, {n}] with strides ({args[e + ARowStride]}, {args[e + AColStride]}) and ({args[e + BRowStride]}, {args[e + BColStride]}) exceeds 32-bit indexing");
+            throw new NotSupportedException($"gemm: [{m}, {k}] x [{k}, {n}] with strides ({g.ARowStride}, {g.AColStride}) and ({g.BRowStride}, {g.BColStride}) exceeds 32-bit indexing");
         }
 
-        float* a = (float*)slots[args[e + ASlot]] + args[e + AOffset];
-        float* c = (float*)slots[args[e + CSlot]];
-        int ars = (int)args[e + ARowStride], acs = (int)args[e + AColStride];
+        float* a = (float*)slots[g.A] + g.AOffset;
+        float* c = (float*)slots[g.C];
+        int ars = (int)g.ARowStride, acs = (int)g.AColStride;
         var pool = KernelPool.Current;
         // One row streams B once either way: it reads the panels if a product of several rows packed them (the
         // original's pages are then given back), else the weight where it lies.
@@ -89,16 +84,16 @@ public static unsafe class GemmKernel
             return;
         }
 
-        int brs = (int)args[e + BRowStride], bcs = (int)args[e + BColStride];
-        if (args.Length > e + BType + 1 && args[e + BType] == (long)DType.BF16)
+        int brs = (int)g.BRowStride, bcs = (int)g.BColStride;
+        if (g.BType == (long)DType.BF16)
         {
             if (m != 1) throw new NotSupportedException($"gemm: a bfloat16 B multiplies {m} rows only when packed (the step must prepack a weight of static geometry)");
-            MultiplyRowBf16(a, acs, (ushort*)slots[args[e + BSlot]] + args[e + BOffset], brs, bcs, c, (int)n, (int)k, pool);
+            MultiplyRowBf16(a, acs, (ushort*)slots[g.B] + g.BOffset, brs, bcs, c, (int)n, (int)k, pool);
             epilogue?.Invoke(slots, args, 0, n);
             return;
         }
 
-        float* b = (float*)slots[args[e + BSlot]] + args[e + BOffset];
+        float* b = (float*)slots[g.B] + g.BOffset;
         if (epilogue is null)
         {
             Sgemm.Multiply((int)m, (int)n, (int)k, a, ars, acs, b, brs, bcs, c, (int)n, pool: pool);

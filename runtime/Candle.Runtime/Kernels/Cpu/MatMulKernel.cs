@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using Candle.Runtime.Kernels.Cpu.Args;
 
 namespace Candle.Runtime.Kernels.Cpu;
 
@@ -18,8 +19,9 @@ public static unsafe class MatMulKernel
         nint pa = slots[a[0]], pb = slots[a[1]], pc = slots[a[2]];
         var dt = (DType)a[3];
         long m = a[4], n = a[5], k = a[6];
-        int br = (int)a[7];
-        int shapeAt = 8, aOffAt = 8 + br, aStrAt = aOffAt + 1, aRsAt = aStrAt + br, bOffAt = aRsAt + 2, bStrAt = bOffAt + 1, bRsAt = bStrAt + br;
+        var l = BatchedMatMulLayout.Of(a);
+        int br = l.Rank;
+        int shapeAt = BatchedMatMulLayout.ShapeAt, aOffAt = l.AOffsetAt, aStrAt = l.AStridesAt, aRsAt = l.ARowStrideAt, bOffAt = l.BOffsetAt, bStrAt = l.BStridesAt, bRsAt = l.BRowStrideAt;
         long ars = a[aRsAt], acs = a[aRsAt + 1], brs = a[bRsAt], bcs = a[bRsAt + 1];
         for (long row = start; row < end; row++)
         {

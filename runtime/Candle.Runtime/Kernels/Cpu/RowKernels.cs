@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using Candle.Runtime.Kernels.Cpu.Args;
 using Candle.Runtime.Kernels.Cpu.Vectors;
 
 namespace Candle.Runtime.Kernels.Cpu;
@@ -12,24 +13,21 @@ namespace Candle.Runtime.Kernels.Cpu;
 /// </summary>
 public static unsafe class RowKernels
 {
-    /// <summary>Whether a kernel whose vector-width argument sits at <paramref name="index"/> uses 512-bit lanes.</summary>
+    /// <summary>Whether a kernel with vector-width argument <paramref name="bits"/> uses 512-bit lanes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static bool Wide(long[] a, int index)
-    {
-        long bits = index < a.Length ? a[index] : 0;
-        return bits == 512 || (bits == 0 && Vector512.IsHardwareAccelerated);
-    }
+    internal static bool Wide(long bits) => bits == 512 || (bits == 0 && Vector512.IsHardwareAccelerated);
 
-    /// <summary>Args: <c>op, inSlot, inDType, outSlot, outDType, rowLen</c>.</summary>
+    /// <summary>Row reductions; arguments: <see cref="ReduceArgs{T}"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Reduce(nint[] slots, long[] a, long start, long end)
     {
-        var op = (ReduceOp)a[0];
-        nint x = slots[a[1]];
-        var dt = (DType)a[2];
-        nint y = slots[a[3]];
-        var odt = (DType)a[4];
-        long n = a[5];
+        var args = ReduceArgs.Read(a);
+        var op = (ReduceOp)args.Op;
+        nint x = slots[args.X];
+        var dt = (DType)args.XType;
+        nint y = slots[args.Y];
+        var odt = (DType)args.YType;
+        long n = args.RowLength;
         for (long r = start; r < end; r++)
         {
             long o = r * n;
@@ -102,15 +100,16 @@ public static unsafe class RowKernels
         }
     }
 
-    /// <summary>Inclusive prefix sums. Args: <c>inSlot, inDType, outSlot, outDType, rowLen</c>.</summary>
+    /// <summary>Inclusive prefix sums; arguments: <see cref="CumSumArgs{T}"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void CumSum(nint[] slots, long[] a, long start, long end)
     {
-        nint x = slots[a[0]];
-        var dt = (DType)a[1];
-        nint y = slots[a[2]];
-        var odt = (DType)a[3];
-        long n = a[4];
+        var p = CumSumArgs.Read(a);
+        nint x = slots[p.X];
+        var dt = (DType)p.XType;
+        nint y = slots[p.Y];
+        var odt = (DType)p.YType;
+        long n = p.RowLength;
         for (long r = start; r < end; r++)
         {
             long o = r * n;
@@ -135,24 +134,25 @@ public static unsafe class RowKernels
         }
     }
 
-    /// <summary>Softmax along rows. Args: <c>inSlot, outSlot, dtype, rowLen[, vectorBits]</c>.</summary>
+    /// <summary>Softmax along rows; arguments: <see cref="SoftmaxArgs{T}"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Softmax(nint[] slots, long[] a, long start, long end) => SoftmaxCore(slots, a, start, end, log: false);
 
-    /// <summary>Log-softmax along rows. Args: <c>inSlot, outSlot, dtype, rowLen[, vectorBits]</c>.</summary>
+    /// <summary>Log-softmax along rows; arguments: <see cref="SoftmaxArgs{T}"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void LogSoftmax(nint[] slots, long[] a, long start, long end) => SoftmaxCore(slots, a, start, end, log: true);
 
     private static void SoftmaxCore(nint[] slots, long[] a, long start, long end, bool log)
     {
-        nint x = slots[a[0]];
-        nint y = slots[a[1]];
-        var dt = (DType)a[2];
-        long n = a[3];
+        var p = SoftmaxArgs.Read(a);
+        nint x = slots[p.X];
+        nint y = slots[p.Y];
+        var dt = (DType)p.DType;
+        long n = p.RowLength;
         if (n == 0) return;
         if (dt == DType.F32)
         {
-            if (Wide(a, 4)) SoftmaxF32<F32x16, Vector512<float>>((float*)x, (float*)y, n, start, end, log);
+            if (Wide(p.VectorBits)) SoftmaxF32<F32x16, Vector512<float>>((float*)x, (float*)y, n, start, end, log);
             else SoftmaxF32<F32x8, Vector256<float>>((float*)x, (float*)y, n, start, end, log);
             return;
         }
@@ -233,20 +233,21 @@ public static unsafe class RowKernels
         }
     }
 
-    /// <summary>Layer norm. Args: <c>inSlot, weightSlot (−1 none), biasSlot (−1 none), outSlot, dtype, rowLen, epsBits[, vectorBits]</c>.</summary>
+    /// <summary>Layer norm; arguments: <see cref="LayerNormArgs{T}"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void LayerNorm(nint[] slots, long[] a, long start, long end)
     {
-        nint x = slots[a[0]];
-        nint w = a[1] < 0 ? 0 : slots[a[1]];
-        nint b = a[2] < 0 ? 0 : slots[a[2]];
-        nint y = slots[a[3]];
-        var dt = (DType)a[4];
-        long n = a[5];
-        double eps = BitConverter.Int64BitsToDouble(a[6]);
+        var p = LayerNormArgs.Read(a);
+        nint x = slots[p.X];
+        nint w = p.Weight < 0 ? 0 : slots[p.Weight];
+        nint b = p.Bias < 0 ? 0 : slots[p.Bias];
+        nint y = slots[p.Y];
+        var dt = (DType)p.DType;
+        long n = p.RowLength;
+        double eps = BitConverter.Int64BitsToDouble(p.EpsBits);
         if (dt == DType.F32)
         {
-            if (Wide(a, 7)) LayerNormF32<F32x16, Vector512<float>>((float*)x, (float*)w, (float*)b, (float*)y, n, (float)eps, start, end);
+            if (Wide(p.VectorBits)) LayerNormF32<F32x16, Vector512<float>>((float*)x, (float*)w, (float*)b, (float*)y, n, (float)eps, start, end);
             else LayerNormF32<F32x8, Vector256<float>>((float*)x, (float*)w, (float*)b, (float*)y, n, (float)eps, start, end);
             return;
         }
@@ -275,19 +276,20 @@ public static unsafe class RowKernels
         }
     }
 
-    /// <summary>RMS norm. Args: <c>inSlot, weightSlot (−1 none), outSlot, dtype, rowLen, epsBits[, vectorBits]</c>.</summary>
+    /// <summary>RMS norm; arguments: <see cref="RmsNormArgs{T}"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void RmsNorm(nint[] slots, long[] a, long start, long end)
     {
-        nint x = slots[a[0]];
-        nint w = a[1] < 0 ? 0 : slots[a[1]];
-        nint y = slots[a[2]];
-        var dt = (DType)a[3];
-        long n = a[4];
-        double eps = BitConverter.Int64BitsToDouble(a[5]);
+        var p = RmsNormArgs.Read(a);
+        nint x = slots[p.X];
+        nint w = p.Weight < 0 ? 0 : slots[p.Weight];
+        nint y = slots[p.Y];
+        var dt = (DType)p.DType;
+        long n = p.RowLength;
+        double eps = BitConverter.Int64BitsToDouble(p.EpsBits);
         if (dt == DType.F32)
         {
-            if (Wide(a, 6)) RmsNormF32<F32x16, Vector512<float>>((float*)x, (float*)w, (float*)y, n, (float)eps, start, end);
+            if (Wide(p.VectorBits)) RmsNormF32<F32x16, Vector512<float>>((float*)x, (float*)w, (float*)y, n, (float)eps, start, end);
             else RmsNormF32<F32x8, Vector256<float>>((float*)x, (float*)w, (float*)y, n, (float)eps, start, end);
             return;
         }
@@ -314,19 +316,20 @@ public static unsafe class RowKernels
     }
 
     /// <summary>
-    /// Group norm over [N, C, spatial]. Args: <c>inSlot, weightSlot, biasSlot, outSlot, dtype, C, spatial, groups, epsBits</c>.
+    /// Group norm over [N, C, spatial]; arguments: <see cref="GroupNormArgs{T}"/>.
     /// Work items are (n, group) pairs.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void GroupNorm(nint[] slots, long[] a, long start, long end)
     {
-        nint x = slots[a[0]];
-        nint w = a[1] < 0 ? 0 : slots[a[1]];
-        nint b = a[2] < 0 ? 0 : slots[a[2]];
-        nint y = slots[a[3]];
-        var dt = (DType)a[4];
-        long c = a[5], sp = a[6], groups = a[7];
-        double eps = BitConverter.Int64BitsToDouble(a[8]);
+        var p = GroupNormArgs.Read(a);
+        nint x = slots[p.X];
+        nint w = p.Weight < 0 ? 0 : slots[p.Weight];
+        nint b = p.Bias < 0 ? 0 : slots[p.Bias];
+        nint y = slots[p.Y];
+        var dt = (DType)p.DType;
+        long c = p.Channels, sp = p.Spatial, groups = p.Groups;
+        double eps = BitConverter.Int64BitsToDouble(p.EpsBits);
         long cg = c / groups, len = cg * sp;
         for (long r = start; r < end; r++)
         {

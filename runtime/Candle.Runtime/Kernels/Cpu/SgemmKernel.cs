@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using Candle.Runtime.Kernels.Cpu.Args;
 using Candle.Runtime.Kernels.Gemm;
 
 namespace Candle.Runtime.Kernels.Cpu;
@@ -17,8 +18,9 @@ public static unsafe class SgemmKernel
         if (start >= end) return;
         float* pa = (float*)slots[a[0]], pb = (float*)slots[a[1]], pc = (float*)slots[a[2]];
         long m = a[4], n = a[5], k = a[6];
-        int br = (int)a[7];
-        int shapeAt = 8, aOffAt = 8 + br, aStrAt = aOffAt + 1, aRsAt = aStrAt + br, bOffAt = aRsAt + 2, bStrAt = bOffAt + 1, bRsAt = bStrAt + br;
+        var l = BatchedMatMulLayout.Of(a);
+        int br = l.Rank;
+        int shapeAt = BatchedMatMulLayout.ShapeAt, aOffAt = l.AOffsetAt, aStrAt = l.AStridesAt, aRsAt = l.ARowStrideAt, bOffAt = l.BOffsetAt, bStrAt = l.BStridesAt, bRsAt = l.BRowStrideAt;
         if (m == 0 || n == 0) return;
         if (!FitsInt(m, n, k, a[aRsAt], a[aRsAt + 1], a[bRsAt], a[bRsAt + 1]))
         {

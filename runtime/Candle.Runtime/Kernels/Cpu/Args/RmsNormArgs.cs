@@ -1,0 +1,45 @@
+namespace Candle.Runtime.Kernels.Cpu.Args;
+
+/// <summary>
+/// The arguments of <c>rt:rms_norm</c> (<see cref="RowKernels.RmsNorm"/>): <c>x, weight (−1 none), y, dtype, rowLength,
+/// epsBits[, vectorBits]</c>. Work items are rows. <typeparamref name="T"/> is the compiler's symbolic size when a
+/// plan is built and <see cref="long"/> when it runs.
+/// </summary>
+internal readonly record struct RmsNormArgs<T>(T X, T Weight, T Y, T DType, T RowLength, T EpsBits, T VectorBits)
+{
+    /// <summary>The positional encoding of a plan step.</summary>
+    public T[] Encode() => [X, Weight, Y, DType, RowLength, EpsBits, VectorBits];
+}
+
+/// <summary>Kernel name, decoding and accesses of <see cref="RmsNormArgs{T}"/>.</summary>
+internal static class RmsNormArgs
+{
+    /// <summary>The kernel's name in a plan step.</summary>
+    public const string Kernel = "rt:rms_norm";
+
+    /// <summary>Reads the arguments without checks (the kernel's hot path; the plan checked them at binding).</summary>
+    public static RmsNormArgs<long> Read(long[] a) => new(a[0], a[1], a[2], a[3], a[4], a[5], a.Length > 6 ? a[6] : 0);
+
+    /// <summary>Reads and checks the arguments.</summary>
+    public static RmsNormArgs<long> Decode(long[] a)
+    {
+        ArgCheck.Count(a, 6, 7);
+        var p = Read(a);
+        ArgCheck.Slot(p.X, "x");
+        ArgCheck.Slot(p.Weight, "weight", optional: true);
+        ArgCheck.Slot(p.Y, "y");
+        ArgCheck.DType(p.DType, "dtype");
+        ArgCheck.Size(p.RowLength, "row length");
+        ArgCheck.VectorBits(p.VectorBits);
+        return p;
+    }
+
+    /// <summary>The bytes the step reads and writes over <paramref name="rows"/> rows.</summary>
+    public static IEnumerable<StepExtent> Accesses(RmsNormArgs<long> p, long rows)
+    {
+        long es = ArgCheck.DType(p.DType, "dtype"), n = StepExtent.Mul(rows, p.RowLength);
+        yield return StepExtent.Dense(p.X, es, 0, n, writes: false);
+        if (p.Weight >= 0) yield return StepExtent.Dense(p.Weight, es, 0, p.RowLength, writes: false);
+        yield return StepExtent.Dense(p.Y, es, 0, n, writes: true);
+    }
+}
