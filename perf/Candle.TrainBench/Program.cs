@@ -12,20 +12,34 @@ namespace Candle.TrainBench;
 /// <summary>
 /// Times the compiled train step (loss, gradients and AdamW update in one plan) of a GPT-2-shaped model with random
 /// weights: <c>Candle.TrainBench [--layers 12] [--hidden 768] [--heads 12] [--vocab 50257] [--batch 8] [--seq 128]
-/// [--threads N] [--steps 5] [--warmup 2]</c>. Writes a random checkpoint (normal, std 0.02; layer norms 1 and 0) to a
+/// [--threads N] [--steps 5] [--warmup 2] [--device cpu|cuda|ilgpu-cpu]</c>. Writes a random checkpoint (normal, std 0.02; layer norms 1 and 0) to a
 /// temporary directory, loads it through the model registry, and prints tokens/s (batch · seq per step) of the
 /// timed steps. perf/Candle.TrainBench/train_step_peer.py does the same step in PyTorch eager.
 /// </summary>
 public static class Program
 {
+    private static IBackend Backend(string device) => device switch
+    {
+        "cuda" => Candle.Compiler.Gpu.GpuBackends.Cuda,
+        "ilgpu-cpu" => Candle.Compiler.Gpu.GpuBackends.IlgpuCpu,
+        _ => BackendRegistry.Get(device),
+    };
+
     public static int Main(string[] args)
     {
         var o = new Dictionary<string, int>(StringComparer.Ordinal)
         {
             ["layers"] = 12, ["hidden"] = 768, ["heads"] = 12, ["vocab"] = 50257, ["batch"] = 8, ["seq"] = 128, ["threads"] = Environment.ProcessorCount, ["steps"] = 5, ["warmup"] = 2,
         };
+        string device = "cpu";
         for (int i = 0; i < args.Length; i++)
         {
+            if (args[i] == "--device" && i + 1 < args.Length)
+            {
+                device = args[++i];
+                continue;
+            }
+
             string key = args[i].StartsWith("--", StringComparison.Ordinal) ? args[i][2..] : "";
             if (!o.ContainsKey(key) || i + 1 >= args.Length || !int.TryParse(args[i + 1], CultureInfo.InvariantCulture, out int v) || v < 1)
             {
@@ -46,7 +60,7 @@ public static class Program
             var ids = HostTensor.FromArray(Enumerable.Range(0, o["batch"] * o["seq"]).Select(_ => (long)rng.Next(o["vocab"])).ToArray(), o["batch"], o["seq"]);
             var batch = TrainingObjective.Prepare(model, new Dictionary<string, HostTensor> { ["input_ids"] = ids }, "random batch");
             var sw = Stopwatch.StartNew();
-            using var trainer = new LanguageModelTrainer(model, new AdamW(1e-4), BackendRegistry.Get("cpu"), options: new CompileOptions { Threads = o["threads"] });
+            using var trainer = new LanguageModelTrainer(model, new AdamW(1e-4), Backend(device), options: new CompileOptions { Threads = o["threads"] });
             Console.WriteLine($"compiled in {sw.Elapsed.TotalSeconds:F1} s");
             for (int s = 0; s < o["warmup"]; s++) Console.WriteLine($"warmup step: loss {trainer.Step(batch):F4}");
             sw.Restart();
@@ -54,7 +68,7 @@ public static class Program
             double seconds = sw.Elapsed.TotalSeconds;
             double tokens = (double)o["batch"] * o["seq"] * o["steps"];
             Console.WriteLine($"candle train step: GPT-2 shape {o["layers"]} layers, hidden {o["hidden"]}, {o["heads"]} heads, vocab {o["vocab"]}, batch {o["batch"]} x {o["seq"]}, AdamW, {o["threads"]} threads: " +
-                $"{seconds / o["steps"] * 1000:F1} ms/step, {tokens / seconds:F0} tokens/s");
+                $"device {device}: {seconds / o["steps"] * 1000:F1} ms/step, {tokens / seconds:F0} tokens/s");
             return 0;
         }
         finally
