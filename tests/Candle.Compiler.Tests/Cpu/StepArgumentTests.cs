@@ -241,4 +241,21 @@ public sealed class StepArgumentTests
         // The same binding runs again with good indices (the check is per call, not cached with the shapes).
         CpuHarness.AssertClose(expected, plan.Run(ok), 0, 0);
     }
+
+    [Fact]
+    public void Every_runtime_kernel_is_checked_through_an_argument_record()
+    {
+        var none = new Dictionary<string, Candle.Runtime.Kernels.Cpu.Args.GeneratedLayout>();
+        foreach (string name in Candle.Runtime.Kernels.Cpu.RuntimeKernels.Names)
+        {
+            var step = new PlanStep("rt:" + name, [], DimExpr.Const(1), DimExpr.Const(1), "probe");
+            string? problem = StepAccess.Problem(step, 0, [], [], 1, [], none);
+            Assert.NotNull(problem);
+            Assert.StartsWith($"plan step 0 (probe, kernel rt:{name}): ", problem, StringComparison.Ordinal);
+            Assert.Contains("arguments", problem, StringComparison.Ordinal);
+        }
+
+        var unknown = StepAccess.Problem(new PlanStep("rt:unrecorded", [], DimExpr.Const(1), DimExpr.Const(1), "probe"), 0, [], [], 1, [], none);
+        Assert.Equal("plan step 0 (probe, kernel rt:unrecorded): the kernel has no argument record", unknown);
+    }
 }
