@@ -30,6 +30,17 @@ public sealed class QuantizeCommandTests : IDisposable
     }
 
     [Fact]
+    public void GenerateTokenizesAPromptWithTheGgufFilesOwnTokenizer()
+    {
+        string model = Path.Combine(Fixtures.Dir, "gguf", "llama-q4_0.gguf");
+        var (code, stdout, stderr) = CliRunner.Run("generate", model, "--prompt", "Hello world 12", "--max-new-tokens", "2", "--ids");
+        Assert.True(code == 0, stderr);
+        int expected = Candle.Transformers.Tokenizers.GgufTokenizer.TryLoad(model)!.EncodeToIds("Hello world 12").Count;
+        Assert.Contains($"prefill {expected} tokens", stderr, StringComparison.Ordinal);
+        Assert.Contains("ids: ", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void BadTypeAndMissingInputAreOneLineErrors()
     {
         var (code, _, err) = CliRunner.Run("quantize", Fixtures.Model("llama"), Path.Combine(_tmp, "x.gguf"), "Q7_K");
