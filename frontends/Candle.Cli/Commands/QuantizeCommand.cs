@@ -7,7 +7,7 @@ namespace Candle.Cli.Commands;
 
 /// <summary>
 /// <c>candle quantize &lt;in.gguf | hf-dir&gt; &lt;out.gguf&gt; &lt;TYPE&gt; [--pure]</c>: writes a llama model as a quantized GGUF file
-/// with llama.cpp's per-tensor choices for the type (Q4_0 … Q8_0, Q2_K, Q3_K_M, Q4_K_M, Q5_K_M, Q6_K, IQ4_NL, IQ4_XS).
+/// with llama.cpp's per-tensor choices for the type (F32, F16, BF16, Q4_0 … Q8_0, Q2_K, Q3_K_M, Q4_K_M, Q5_K_M, Q6_K, IQ4_NL, IQ4_XS).
 /// </summary>
 internal static class QuantizeCommand
 {

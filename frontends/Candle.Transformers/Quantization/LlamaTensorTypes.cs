@@ -62,6 +62,12 @@ internal sealed class LlamaTensorTypes
 
         var kind = Category(name);
         GgmlType type = _preset.DefaultType;
+        if (type is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16)
+        {
+            // llama.cpp applies the mixes and the fallback only to quantized file types.
+            return type;
+        }
+
         if (!_pure)
         {
             type = ChooseMix(name, kind, dims[0], type);

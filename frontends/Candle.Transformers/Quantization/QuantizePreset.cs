@@ -14,9 +14,12 @@ namespace Candle.Transformers.Quantization;
 [SuppressMessage("Naming", "CA1707:Identifiers should not contain underscores", Justification = "llama.cpp's own preset names")]
 public sealed record QuantizePreset(string Name, int FileType, GgmlType DefaultType)
 {
-    /// <summary>Every preset, in llama-quantize's order; Q3_K, Q4_K and Q5_K are llama-quantize's aliases of the _M mixes.</summary>
+    /// <summary>Every preset (the float ones convert without quantizing); Q3_K, Q4_K and Q5_K are llama-quantize's aliases of the _M mixes.</summary>
     public static IReadOnlyList<QuantizePreset> All { get; } =
     [
+        new("F32", 0, GgmlType.F32),
+        new("F16", 1, GgmlType.F16),
+        new("BF16", 32, GgmlType.BF16),
         new("Q4_0", 2, GgmlType.Q4_0),
         new("Q4_1", 3, GgmlType.Q4_1),
         new("Q5_0", 8, GgmlType.Q5_0),

@@ -15,14 +15,7 @@ internal sealed class LlamaCppModel : IDisposable
 
     public LlamaCppModel(string path, int contextSize = 64)
     {
-        lock (Gate)
-        {
-            if (!_quiet)
-            {
-                NativeLibraryConfig.All.WithLogCallback((level, message) => { });
-                _quiet = true;
-            }
-        }
+        EnsureLoaded();
 
         var p = new ModelParams(path)
         {
@@ -35,6 +28,20 @@ internal sealed class LlamaCppModel : IDisposable
         };
         _weights = LLamaWeights.LoadFromFile(p);
         _context = _weights.CreateContext(p);
+    }
+
+    /// <summary>Loads llama.cpp's library (quietly) before a direct native call such as llama_model_quantize.</summary>
+    public static void EnsureLoaded()
+    {
+        lock (Gate)
+        {
+            if (!_quiet)
+            {
+                NativeLibraryConfig.All.WithLogCallback((level, message) => { });
+                NativeApi.llama_empty_call();
+                _quiet = true;
+            }
+        }
     }
 
     /// <summary>Logits [ids.Length × vocab] for every position of one batch.</summary>

@@ -5,6 +5,8 @@ using Candle.Transformers.Models;
 using Candle.Transformers.Quantization;
 using Candle.Transformers.Tests.Gguf;
 using Candle.Transformers.Tests.LlamaCpp;
+using LLama;
+using LLama.Native;
 using Xunit.Abstractions;
 
 namespace Candle.Transformers.Tests.Quantization;
@@ -78,6 +80,39 @@ public sealed class QuantizeTests(ITestOutputHelper output) : IDisposable
         // llama.cpp rounds activations to 8 bits in its quantized dot products (0.04–0.06 on this model for every type);
         // at 2–3 bits a near tie can then flip one more position.
         Assert.True(agree >= minArgmaxAgreement, $"{preset}: argmax agrees at {agree} of {ids.Length} positions");
+    }
+
+    [Theory]
+    [InlineData("Q4_0", LLamaFtype.MOSTLY_Q4_0)]
+    [InlineData("Q4_1", LLamaFtype.MOSTLY_Q4_1)]
+    [InlineData("Q5_0", LLamaFtype.MOSTLY_Q5_0)]
+    [InlineData("Q5_1", LLamaFtype.MOSTLY_Q5_1)]
+    [InlineData("Q8_0", LLamaFtype.MOSTLY_Q8_0)]
+    [InlineData("Q2_K", LLamaFtype.MOSTLY_Q2_K)]
+    [InlineData("Q3_K_M", LLamaFtype.MOSTLY_Q3_K_M)]
+    [InlineData("Q4_K_M", LLamaFtype.MOSTLY_Q4_K_M)]
+    [InlineData("Q5_K_M", LLamaFtype.MOSTLY_Q5_K_M)]
+    [InlineData("Q6_K", LLamaFtype.MOSTLY_Q6_K)]
+    [InlineData("IQ4_NL", LLamaFtype.MOSTLY_IQ4_NL)]
+    [InlineData("IQ4_XS", LLamaFtype.MOSTLY_IQ4_XS)]
+    [InlineData("F16", LLamaFtype.MOSTLY_F16)]
+    public void EveryPresetWritesTheTensorsLlamaCppsQuantizerWrites(string preset, LLamaFtype ftype)
+    {
+        // llama.cpp's own llama_model_quantize (through LLamaSharp) on our f32 conversion of the same weights.
+        string f32 = Path.Combine(_dir, "f32.gguf");
+        GgufQuantizer.Quantize(Fixtures.Model("llama"), f32, QuantizePreset.Parse("F32"));
+        string theirsPath = Path.Combine(_dir, "theirs.gguf");
+        LlamaCppModel.EnsureLoaded();
+        Assert.True(LLamaQuantizer.Quantize(f32, theirsPath, ftype, 1, allowRequantize: false, quantizeOutputTensor: true));
+        string oursPath = Path.Combine(_dir, "ours.gguf");
+        GgufQuantizer.Quantize(f32, oursPath, QuantizePreset.Parse(preset));
+        using var ours = GgufFile.Open(oursPath);
+        using var theirs = GgufFile.Open(theirsPath);
+        Assert.Equal(theirs.Tensors.Select(t => (t.Name, t.Type)), ours.Tensors.Select(t => (t.Name, t.Type)));
+        var differing = theirs.Tensors.Where(t => !theirs.GetRawData(t.Name).Span.SequenceEqual(ours.GetRawData(t.Name).Span)).Select(t => $"{t.Name} ({t.Type})").ToList();
+        output.WriteLine($"{preset}: {theirs.Tensors.Count - differing.Count}/{theirs.Tensors.Count} tensors byte-identical");
+        Assert.True(differing.Count == 0, $"{preset}: bytes differ in {string.Join(", ", differing)}");
+        Assert.Equal(theirs.Metadata.GetInteger("general.file_type"), ours.Metadata.GetInteger("general.file_type"));
     }
 
     [Fact]
