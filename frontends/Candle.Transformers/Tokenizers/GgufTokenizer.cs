@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using Candle.Runtime.Weights.Gguf;
 using Microsoft.ML.Tokenizers;
 
@@ -7,15 +6,18 @@ namespace Candle.Transformers.Tokenizers;
 /// <summary>
 /// The tokenizer a llama.cpp GGUF file stores (<c>tokenizer.ggml.*</c>), built with Microsoft.ML.Tokenizers:
 /// <c>llama</c> (SentencePiece BPE with byte fallback: tokens, scores, token types) and <c>gpt2</c> (byte-level BPE:
-/// tokens, merges, the pre-tokenizer named by <c>tokenizer.ggml.pre</c>). The bos/eos/pad ids and
+/// tokens, merges, llama.cpp's split patterns for the pre-tokenizer named by <c>tokenizer.ggml.pre</c>). The bos/eos/pad ids and
 /// <c>add_bos_token</c>/<c>add_eos_token</c> are honoured; control and user-defined tokens are special tokens. The
 /// file's <c>tokenizer.chat_template</c> is read by the chat API (<see cref="Chat.Templates.ModelChatTemplate"/>).
 /// </summary>
 public static class GgufTokenizer
 {
-    private const string Gpt2Split = @"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
-    private const string Llama3Split = @"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
-    private const string Qwen2Split = @"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+    // llama.cpp's split patterns (llama-vocab.cpp) for the pre-tokenizer types named by tokenizer.ggml.pre.
+    private const string Gpt2Pattern = @"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)";
+    private const string Llama3Pattern = @"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+    private const string Qwen2Pattern = @"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+
+    private static readonly string[] DefaultPatterns = [@"[\p{P}\$\+<=>\^~\|]+", Gpt2Pattern, @"\p{N}+", "[0-9][0-9][0-9]"];
 
     /// <summary>The tokenizer of a GGUF file, or null when the file stores none (no <c>tokenizer.ggml.model</c>, or "none").</summary>
     /// <exception cref="GgufFormatException">A tokenizer key is missing, of the wrong type or inconsistent; the message names it.</exception>
@@ -70,12 +72,14 @@ public static class GgufTokenizer
                     if (merge.IndexOf(' ', StringComparison.Ordinal) <= 0) throw Bad(file, "tokenizer.ggml.merges", $"entry '{merge}' is not two tokens separated by a space");
                 }
 
-                string pre = m.TryGetValue("tokenizer.ggml.pre", out var p) && p.Value is string ps ? ps : "default";
-                string split = pre switch
+                string pre = m.TryGetValue("tokenizer.ggml.pre", out var p) ? p.Value as string ?? throw Bad(file, "tokenizer.ggml.pre", $"is a {p.Type}, not a string") : "default";
+                string[] patterns = pre switch
                 {
-                    "llama3" or "llama-bpe" or "llama-v3" or "smaug-bpe" or "falcon3" or "pixtral" => Llama3Split,
-                    "qwen2" or "deepseek-r1-qwen" => Qwen2Split,
-                    _ => Gpt2Split,
+                    "default" => DefaultPatterns,
+                    "gpt-2" or "gpt2" or "mpt" or "olmo" or "jais" => [Gpt2Pattern],
+                    "llama3" or "llama-v3" or "llama-bpe" or "falcon3" or "pixtral" or "dbrx" or "smaug-bpe" => [Llama3Pattern],
+                    "qwen2" or "deepseek-r1-qwen" or "stablelm2" or "hunyuan" => [Qwen2Pattern],
+                    _ => throw new NotSupportedException($"{file.Path}: tokenizer.ggml.pre '{pre}' is not supported (default, gpt-2, llama-bpe, qwen2 and their aliases are)"),
                 };
                 var vocab = new List<KeyValuePair<string, int>>(tokens.Count);
                 var seen = new HashSet<string>(StringComparer.Ordinal);
@@ -89,9 +93,11 @@ public static class GgufTokenizer
                     Merges = merges,
                     ByteLevel = true,
                     SpecialTokens = special,
-                    PreTokenizer = new RegexPreTokenizer(new Regex(split, RegexOptions.Compiled), special),
+                    PreTokenizer = new RegexCascadePreTokenizer(patterns, special),
                 };
-                if ((Bool(file, "tokenizer.ggml.add_bos_token") ?? false) && bos >= 0) options.BeginningOfSentenceToken = tokens[bos];
+                // As llama.cpp: the llama3 pre-tokenizers add BOS unless the file says otherwise, the others do not.
+                bool llama3 = patterns[0] == Llama3Pattern;
+                if ((Bool(file, "tokenizer.ggml.add_bos_token") ?? llama3) && bos >= 0) options.BeginningOfSentenceToken = tokens[bos];
                 if ((Bool(file, "tokenizer.ggml.add_eos_token") ?? false) && eos >= 0) options.EndOfSentenceToken = tokens[eos];
                 return BpeTokenizer.Create(options);
             }

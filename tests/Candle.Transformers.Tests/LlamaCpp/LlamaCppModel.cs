@@ -44,6 +44,14 @@ internal sealed class LlamaCppModel : IDisposable
         }
     }
 
+    /// <summary>llama.cpp's token ids for <paramref name="text"/> from a file loaded vocabulary-only (no tensors needed).</summary>
+    public static int[] TokenizeVocabOnly(string path, string text, bool addBos)
+    {
+        EnsureLoaded();
+        using var weights = LLamaWeights.LoadFromFile(new ModelParams(path) { VocabOnly = true, GpuLayerCount = 0 });
+        return [.. weights.Tokenize(text, addBos, special: false, Encoding.UTF8).Select(t => (int)t)];
+    }
+
     /// <summary>Logits [ids.Length × vocab] for every position of one batch.</summary>
     public float[] Logits(IReadOnlyList<long> ids)
     {

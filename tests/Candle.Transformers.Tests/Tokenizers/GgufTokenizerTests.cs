@@ -75,6 +75,51 @@ public sealed class GgufTokenizerTests : IDisposable
     }
 
     [Theory]
+    [InlineData("default")]
+    [InlineData("gpt-2")]
+    [InlineData("llama-bpe")]
+    [InlineData("qwen2")]
+    public void AByteLevelBpeVocabularyMatchesLlamaCpp(string pre)
+    {
+        // GPT-2's byte-to-character map for the 256 byte tokens, then merges over common English pairs.
+        var byteChars = new List<int>();
+        for (int b = '!'; b <= '~'; b++) byteChars.Add(b);
+        for (int b = 0xA1; b <= 0xAC; b++) byteChars.Add(b);
+        for (int b = 0xAE; b <= 0xFF; b++) byteChars.Add(b);
+        var map = new char[256];
+        int extra = 0;
+        for (int b = 0; b < 256; b++) map[b] = byteChars.Contains(b) ? (char)b : (char)(256 + extra++);
+        var tokens = new List<string> { "<|endoftext|>" };
+        tokens.AddRange(map.Select(c => c.ToString()));
+        string[] merges = ["Ġ t", "h e", "Ġt he", "i n", "Ġ a", "e r", "o n", "Ġ w", "o r", "l l", "he ll", "hell o", "Ġw or", "l d", "Ġwor ld", "1 2", "12 3", "Ġ 1", "i s", "Ġ is", "' s", "Ġa n", "Ġan d", "Ã ©"];
+        foreach (string merge in merges) tokens.Add(merge.Replace(" ", "", StringComparison.Ordinal));
+        int[] types = [3, .. Enumerable.Repeat(1, tokens.Count - 1)];
+        string path = Write($"bpe-{pre}.gguf", w =>
+        {
+            using var fixture = GgufFile.Open(GgufFixtures.File("q4_0"));
+            foreach (var (key, value) in fixture.Metadata.Where(kv => !kv.Key.StartsWith("tokenizer.", StringComparison.Ordinal) && kv.Key != "llama.vocab_size"))
+            {
+                w.Add(key, value);
+            }
+
+            w.Add("tokenizer.ggml.model", "gpt2")
+                .Add("tokenizer.ggml.pre", pre)
+                .Add("tokenizer.ggml.tokens", GgufValue.From(GgufArray.Of(tokens.ToArray())))
+                .Add("tokenizer.ggml.token_type", GgufValue.From(GgufArray.Of(types)))
+                .Add("tokenizer.ggml.merges", GgufValue.From(GgufArray.Of(merges)))
+                .Add("tokenizer.ggml.bos_token_id", 0u)
+                .Add("tokenizer.ggml.eos_token_id", 0u);
+        });
+        var ours = GgufTokenizer.TryLoad(path)!;
+        foreach (string text in new[] { "hello world", " the cat's hat is 123456 and 12", "café, naïve — 日本!", "a  b\n\nc\t 99", "Hello, World!!! it's" })
+        {
+            bool addBos = pre == "llama-bpe";
+            int[] expected = LlamaCppModel.TokenizeVocabOnly(path, text, addBos);
+            Assert.Equal(expected, ours.EncodeToIds(text).ToArray());
+        }
+    }
+
+    [Theory]
     [InlineData("scores", "tokenizer.ggml.scores")]
     [InlineData("types", "tokenizer.ggml.token_type")]
     [InlineData("bos", "tokenizer.ggml.bos_token_id")]
