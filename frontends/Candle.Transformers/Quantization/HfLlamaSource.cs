@@ -25,12 +25,12 @@ internal static class HfLlamaSource
             throw new NotSupportedException($"{configPath}: model_type '{modelType}' cannot be converted; only llama (and mistral) directories can be quantized");
         }
 
-        int Int(string key) => c.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.Number
-            ? v.GetInt32() : throw new InvalidDataException($"{configPath}: '{key}' is missing or not a number");
+        int Int(string key) => c.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out int n) && n > 0
+            ? n : throw new InvalidDataException($"{configPath}: '{key}' is missing or not a positive 32-bit integer");
         int hidden = Int("hidden_size");
         int heads = Int("num_attention_heads");
-        int kvHeads = c.TryGetProperty("num_key_value_heads", out var kv) && kv.ValueKind == JsonValueKind.Number ? kv.GetInt32() : heads;
-        int headDim = c.TryGetProperty("head_dim", out var hd) && hd.ValueKind == JsonValueKind.Number ? hd.GetInt32() : hidden / heads;
+        int kvHeads = c.TryGetProperty("num_key_value_heads", out var kv) && kv.ValueKind == JsonValueKind.Number ? Int("num_key_value_heads") : heads;
+        int headDim = c.TryGetProperty("head_dim", out var hd) && hd.ValueKind == JsonValueKind.Number ? Int("head_dim") : hidden / heads;
         float theta = c.TryGetProperty("rope_theta", out var th) && th.ValueKind == JsonValueKind.Number ? th.GetSingle()
             : c.TryGetProperty("rope_parameters", out var rp) && rp.TryGetProperty("rope_theta", out var th2) ? th2.GetSingle() : 10000f;
         var meta = new List<KeyValuePair<string, GgufValue>>();

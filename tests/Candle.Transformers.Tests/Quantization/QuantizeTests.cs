@@ -203,6 +203,15 @@ public sealed class QuantizeTests(ITestOutputHelper output) : IDisposable
         Assert.Contains("Q7_K", e.Message, StringComparison.Ordinal);
         Assert.Equal("Q4_K_M", QuantizePreset.Parse("q4_k").Name);
         Assert.Throws<FileNotFoundException>(() => GgufQuantizer.Quantize(Path.Combine(_dir, "missing.gguf"), Path.Combine(_dir, "o.gguf"), QuantizePreset.Parse("Q4_0")));
+
+        // A directory whose config.json has a bad size names the key.
+        string bad = Path.Combine(_dir, "bad");
+        Directory.CreateDirectory(bad);
+        File.WriteAllText(Path.Combine(bad, "config.json"), """{"model_type": "llama", "hidden_size": -256, "num_attention_heads": 8}""");
+        var ex = Assert.Throws<InvalidDataException>(() => GgufQuantizer.Quantize(bad, Path.Combine(_dir, "o.gguf"), QuantizePreset.Parse("Q4_0")));
+        Assert.Contains("hidden_size", ex.Message, StringComparison.Ordinal);
+        File.WriteAllText(Path.Combine(bad, "config.json"), """{"model_type": "gpt2"}""");
+        Assert.Contains("gpt2", Assert.Throws<NotSupportedException>(() => GgufQuantizer.Quantize(bad, Path.Combine(_dir, "o.gguf"), QuantizePreset.Parse("Q4_0"))).Message, StringComparison.Ordinal);
     }
 
     private static Dictionary<string, GgmlType> Choose(string preset, List<string> names)
