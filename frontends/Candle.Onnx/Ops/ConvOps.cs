@@ -82,10 +82,11 @@ internal static class ConvOps
         return (any ? Pad(x, extra, value) : x, sym);
     }
 
-    private static OnnxValue[] Conv(NodeImport n)
+    private static OnnxValue[] Conv(NodeImport n) => NodeImport.One(ConvOf(n, n.Input(0), n.Input(1), n.OptionalInput(2)));
+
+    /// <summary>The convolution of <paramref name="x"/> by <paramref name="w"/> with the node's Conv attributes (shared with ConvInteger, QLinearConv).</summary>
+    internal static Node ConvOf(NodeImport n, Node x, Node w, Node? bias)
     {
-        Node x = n.Input(0), w = n.Input(1);
-        Node? bias = n.OptionalInput(2);
         int s = x.Shape.Rank - 2;
         if (s < 1 || w.Shape.Rank != x.Shape.Rank) throw n.Import($"needs X [N, C, ...] and W of the same rank, got {x.Shape} and {w.Shape}");
         int[] kernel = [.. w.Shape.Skip(2).Select(d => (int)(d.TryGetConstant() ?? throw n.Import($"needs a constant kernel shape, got {w.Shape}")))];
@@ -95,7 +96,7 @@ internal static class ConvOps
         var (begin, end) = Pads(n, x, kernel, stride, dilation);
         var (padded, sym) = SplitPads(x, begin, end, 0);
         int groups = checked((int)n.Attrs.Int("group", 1));
-        return NodeImport.One(IrBuilder.Conv(padded, w, bias, stride, sym, dilation, groups));
+        return IrBuilder.Conv(padded, w, bias, stride, sym, dilation, groups);
     }
 
     private static OnnxValue[] ConvTranspose(NodeImport n)

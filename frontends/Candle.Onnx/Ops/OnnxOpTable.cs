@@ -33,6 +33,7 @@ internal static class OnnxOpTable
         SelectionOps.Register(t);
         EinsumOps.Register(t);
         WindowOps.Register(t);
+        QuantizeOps.Register(t);
         return t;
     }
 }
