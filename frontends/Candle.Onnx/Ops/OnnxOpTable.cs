@@ -34,6 +34,7 @@ internal static class OnnxOpTable
         EinsumOps.Register(t);
         WindowOps.Register(t);
         QuantizeOps.Register(t);
+        RecurrentOps.Register(t);
         return t;
     }
 }
