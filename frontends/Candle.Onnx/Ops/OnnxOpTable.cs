@@ -35,6 +35,7 @@ internal static class OnnxOpTable
         WindowOps.Register(t);
         QuantizeOps.Register(t);
         RecurrentOps.Register(t);
+        PoolOps.Register(t);
         return t;
     }
 }
