@@ -127,7 +127,7 @@ internal sealed class OnnxImporter
             throw new OnnxFormatException($"{_file}: {label}: domain '{(domain.Length == 0 ? "ai.onnx" : domain)}' is not in the model's opset imports");
         }
 
-        var importer = domain.Length == 0 ? OnnxOpTable.Find(node.OpType) : null;
+        var importer = OnnxOpTable.Find(domain, node.OpType);
         if (importer is null)
         {
             throw new OnnxImportException($"{_file}: {label}: op '{node.OpType}' of domain '{(domain.Length == 0 ? "ai.onnx" : domain)}' (opset {opset}) is not supported");
