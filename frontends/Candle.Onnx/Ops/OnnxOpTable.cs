@@ -38,6 +38,7 @@ internal static class OnnxOpTable
         RecurrentOps.Register(t);
         PoolOps.Register(t);
         TrainingOps.Register(t);
+        SpectralOps.Register(t);
         return t;
     }
 }
