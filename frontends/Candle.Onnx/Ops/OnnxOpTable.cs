@@ -39,6 +39,7 @@ internal static class OnnxOpTable
         PoolOps.Register(t);
         TrainingOps.Register(t);
         SpectralOps.Register(t);
+        GridSampleOps.Register(t);
         return t;
     }
 }
