@@ -108,4 +108,11 @@ public sealed class ComposedOpTests : IDisposable
         Assert.Equal([2f, 4f], Run("MaxPool", [1, 1, 5], [1, 2, 3, 4, 5], [1, 1, 2], [], Ints("kernel_shape", 2), Ints("strides", 2)));
         Assert.Equal([2f, 4f, 5f], Run("MaxPool", [1, 1, 5], [1, 2, 3, 4, 5], [1, 1, 3], [], Ints("kernel_shape", 2), Ints("strides", 2), Int("ceil_mode", 1)));
     }
+
+    [Fact]
+    public void Det_of_a_3x3_matrix_by_cofactors()
+    {
+        // 2·(3·2 − 2·1) − 0·(1·2 − 2·1) + 1·(1·1 − 3·1) = 8 − 2 = 6.
+        Assert.Equal([6f], Run("Det", [3, 3], [2, 0, 1, 1, 3, 2, 1, 1, 2], [], []));
+    }
 }

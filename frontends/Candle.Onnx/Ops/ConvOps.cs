@@ -121,6 +121,13 @@ internal static class ConvOps
                 long full = (stride[i] * (size - 1)) + outputPadding[i] + (((long)kernel[i] - 1) * dilation[i]) + 1;
                 long target = outputShape?[i] ?? size * stride[i];
                 long total = full - target;
+                if (total < 0 && outputShape is not null && -total < Math.Max(stride[i], dilation[i]))
+                {
+                    // A requested size past the full output: the extra rows are output padding (the spec's implicit output_padding).
+                    outputPadding[i] += (int)-total;
+                    total = 0;
+                }
+
                 if (total < 0 || total > int.MaxValue) throw n.Import($"output size {target} is not reachable from input size {size}");
                 int small = (int)(total / 2), large = (int)(total - small);
                 (begin[i], end[i]) = autoPad == "SAME_UPPER" ? (small, large) : (large, small);

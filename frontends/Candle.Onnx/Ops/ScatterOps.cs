@@ -7,7 +7,7 @@ namespace Candle.Onnx.Ops;
 
 /// <summary>
 /// Scatter and n-dimensional gather composed from the IR's scatter-add and index-select: ScatterElements (and the
-/// older Scatter) and ScatterND with reduction none or add, GatherND with batch dims. A plain scatter writes the sum of
+/// older Scatter) and ScatterND with reduction none or add, GatherND with batch dims, MaxUnpool. A plain scatter writes the sum of
 /// the updates where an index hit and keeps the data elsewhere (ONNX leaves repeated indices undefined).
 /// </summary>
 internal static class ScatterOps
@@ -18,6 +18,51 @@ internal static class ScatterOps
         t["Scatter"] = ScatterElements;
         t["ScatterND"] = ScatterNd;
         t["GatherND"] = GatherNd;
+        t["MaxUnpool"] = MaxUnpool;
+    }
+
+    /// <summary>
+    /// MaxUnpool: X's values written at their flat indices (as MaxPool's Indices give them) into zeros of the output
+    /// shape (in − 1)·stride − pads + kernel per spatial axis, zero-padded at the end to output_shape when given. A position written twice
+    /// (overlapping windows) receives the same value twice, so it takes their mean.
+    /// </summary>
+    private static OnnxValue[] MaxUnpool(NodeImport n)
+    {
+        var x = n.Input(0);
+        var index = Cast(n.Input(1), DType.I64);
+        int s = x.Shape.Rank - 2;
+        if (s < 1 || !x.Shape.IsStatic) throw n.Import($"needs a static X [N, C, ...], got {x.Shape}");
+        if (!index.Shape.Equals(x.Shape)) throw n.Import($"indices {index.Shape} must have the shape of X {x.Shape}");
+        var kernel = ConvOps.Ints(n, "kernel_shape", s, -1);
+        if (kernel.Any(k => k < 1)) throw n.Import("needs attribute 'kernel_shape'");
+        var stride = ConvOps.Ints(n, "strides", s, 1);
+        var pads = ConvOps.Ints(n, "pads", 2 * s, 0);
+        long[] outShape = [x.Shape[0].Value, x.Shape[1].Value, .. Enumerable.Range(0, s).Select(i => ((x.Shape[2 + i].Value - 1) * stride[i]) - pads[i] - pads[s + i] + kernel[i])];
+        long[]? padded = null;
+        if (n.HasInput(2))
+        {
+            padded = n.ConstInts(2, "output_shape");
+            if (padded.Length != s + 2 || padded.Zip(outShape).Any(p => p.First < p.Second)) throw n.Import($"output_shape [{string.Join(", ", padded)}] is smaller than the unpooled shape [{string.Join(", ", outShape)}]");
+        }
+
+        if (outShape.Any(d => d < 0)) throw n.Import($"output shape [{string.Join(", ", outShape)}] is negative");
+        long total = outShape.Aggregate(1L, (a, b) => a * b);
+        if (total > int.MaxValue) throw n.Import($"output shape [{string.Join(", ", outShape)}] is too large");
+        var flatIndex = Reshape(index, -1);
+        var values = Reshape(x, -1);
+        var sum = ScatterAdd(Full(0, x.DType, new Shape([Dim.Of(total)])), 0, flatIndex, values);
+        var hits = ScatterAdd(Full(0, x.DType, new Shape([Dim.Of(total)])), 0, flatIndex, Full(1, x.DType, values.Shape));
+        var y = Where(Binary(Op.Gt, hits, Scalar(0, x.DType)), Binary(Op.Div, sum, Binary(Op.Maximum, hits, Scalar(1, x.DType))), Scalar(0, x.DType));
+        y = Reshape(y, outShape);
+        if (padded is not null)
+        {
+            // Indices address the unpooled shape; a larger output_shape adds zeros after it on each axis.
+            var pad = new int[2 * outShape.Length];
+            for (int i = 0; i < outShape.Length; i++) pad[(2 * (outShape.Length - 1 - i)) + 1] = checked((int)(padded[i] - outShape[i]));
+            if (pad.Any(p => p != 0)) y = Pad(y, pad);
+        }
+
+        return NodeImport.One(y);
     }
 
     private static string Reduction(NodeImport n)
