@@ -40,6 +40,7 @@ internal static class OnnxOpTable
         TrainingOps.Register(t);
         SpectralOps.Register(t);
         GridSampleOps.Register(t);
+        ControlFlowOps.Register(t);
         return t;
     }
 }
