@@ -115,4 +115,31 @@ public sealed class ComposedOpTests : IDisposable
         // 2·(3·2 − 2·1) − 0·(1·2 − 2·1) + 1·(1·1 − 3·1) = 8 − 2 = 6.
         Assert.Equal([6f], Run("Det", [3, 3], [2, 0, 1, 1, 3, 2, 1, 1, 2], [], []));
     }
+
+    [Theory]
+    [InlineData("mul", new float[] { 1, 10, 3, -8, 5 })]
+    [InlineData("max", new float[] { 1, 10, 3, 4, 5 })]
+    [InlineData("min", new float[] { 1, 0.5f, 3, -2, 5 })]
+    public void ScatterElements_reductions_combine_repeated_indices_with_the_data(string reduction, float[] expected)
+    {
+        // Updates 10 and 0.5 land on position 1 (data 2), −2 on position 3 (data 4).
+        var updates = new TensorProto { Name = "u", DataType = 1 };
+        updates.Dims.Add(3);
+        updates.FloatData.AddRange([10, 0.5f, -2]);
+        var reduce = new AttributeProto { Name = "reduction", Type = AttributeProto.Types.AttributeType.String, S = Google.Protobuf.ByteString.CopyFromUtf8(reduction) };
+        Assert.Equal(expected, Run("ScatterElements", [5], [1, 2, 3, 4, 5], [5], [IntTensor("i", [1, 1, 3]), updates], reduce));
+    }
+
+    [Fact]
+    public void ScatterElements_max_with_updates_narrower_than_the_data_leaves_the_rest()
+    {
+        var updates = new TensorProto { Name = "u", DataType = 1 };
+        updates.Dims.AddRange([1, 2]);
+        updates.FloatData.AddRange([3, 4]);
+        var index = new TensorProto { Name = "i", DataType = 7 };
+        index.Dims.AddRange([1, 2]);
+        index.Int64Data.AddRange([0, 0]);
+        var reduce = new AttributeProto { Name = "reduction", Type = AttributeProto.Types.AttributeType.String, S = Google.Protobuf.ByteString.CopyFromUtf8("max") };
+        Assert.Equal([4f, 2f, 3f, 4f, 5f, 6f], Run("ScatterElements", [2, 3], [1, 2, 3, 4, 5, 6], [2, 3], [index, updates], reduce, Int("axis", 1)));
+    }
 }
