@@ -41,6 +41,8 @@ internal static class OnnxOpTable
         SpectralOps.Register(t);
         GridSampleOps.Register(t);
         ControlFlowOps.Register(t);
+        CropOps.Register(t);
+        BitwiseOps.Register(t);
         return t;
     }
 }
