@@ -142,4 +142,20 @@ public sealed class ComposedOpTests : IDisposable
         var reduce = new AttributeProto { Name = "reduction", Type = AttributeProto.Types.AttributeType.String, S = Google.Protobuf.ByteString.CopyFromUtf8("max") };
         Assert.Equal([4f, 2f, 3f, 4f, 5f, 6f], Run("ScatterElements", [2, 3], [1, 2, 3, 4, 5, 6], [2, 3], [index, updates], reduce, Int("axis", 1)));
     }
+
+    [Fact]
+    public void Col2Im_places_the_spec_example_columns_as_image_rows()
+    {
+        // ONNX's Col2Im example: 5 columns of a [1, 5] block over a 5×5 image are its rows.
+        float[] input = [1, 6, 11, 16, 21, 2, 7, 12, 17, 22, 3, 8, 13, 18, 23, 4, 9, 14, 19, 24, 5, 0, 15, 20, 25];
+        float[] expected = [1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25];
+        Assert.Equal(expected, Run("Col2Im", [1, 5, 5], input, [1, 1, 5, 5], [IntTensor("image", [5, 5]), IntTensor("block", [1, 5])]));
+    }
+
+    [Fact]
+    public void Col2Im_adds_overlapping_blocks()
+    {
+        // 1-d image of 4, block 2, stride 1: offsets 0 and 1 of block positions 0..2 overlap: [a0, a1 + b0, a2 + b1, b2].
+        Assert.Equal([1f, 12f, 23f, 30f], Run("Col2Im", [1, 2, 3], [1, 2, 3, 10, 20, 30], [1, 1, 4], [IntTensor("image", [4]), IntTensor("block", [2])]));
+    }
 }

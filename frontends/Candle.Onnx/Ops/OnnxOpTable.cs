@@ -43,6 +43,7 @@ internal static class OnnxOpTable
         ControlFlowOps.Register(t);
         CropOps.Register(t);
         BitwiseOps.Register(t);
+        Col2ImOps.Register(t);
         return t;
     }
 }
