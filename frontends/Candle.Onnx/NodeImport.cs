@@ -14,11 +14,14 @@ internal sealed class NodeImport
     private readonly IReadOnlyList<OnnxValue?> _inputs;
     private readonly string _file;
     private readonly string? _baseDir;
+    private readonly Func<GraphProto, IReadOnlyList<OnnxValue>, OnnxValue[]>? _bodies;
 
-    public NodeImport(string file, string? baseDir, NodeProto proto, int index, long opset, IReadOnlyList<OnnxValue?> inputs)
+    public NodeImport(string file, string? baseDir, NodeProto proto, int index, long opset, IReadOnlyList<OnnxValue?> inputs,
+        Func<GraphProto, IReadOnlyList<OnnxValue>, OnnxValue[]>? bodies = null)
     {
         _file = file;
         _baseDir = baseDir;
+        _bodies = bodies;
         Proto = proto;
         Opset = opset;
         _inputs = inputs;
@@ -128,6 +131,16 @@ internal sealed class NodeImport
         }
 
         return node.Op == Op.Cast ? ConstantInts(node.Inputs[0]) : null;
+    }
+
+    /// <summary>
+    /// Imports the body held by graph attribute <paramref name="attribute"/> with its inputs bound to
+    /// <paramref name="inputs"/> (outer values visible), returning its outputs.
+    /// </summary>
+    public OnnxValue[] Body(string attribute, IReadOnlyList<OnnxValue> inputs)
+    {
+        var g = Proto.Attribute.FirstOrDefault(a => a.Name == attribute)?.G ?? throw Import($"needs graph attribute '{attribute}'");
+        return _bodies is null ? throw Import("bodies cannot be imported here") : _bodies(g, inputs);
     }
 
     /// <summary>Reads a tensor attribute or constant.</summary>

@@ -35,6 +35,9 @@ internal static class OnnxDataTypes
         _ => throw new ArgumentOutOfRangeException(nameof(dtype), dtype, "no ONNX element type"),
     };
 
+    /// <summary>True for the element type codes ONNX defines (1 to 24), supported or not.</summary>
+    public static bool IsDefined(int code) => code is >= 1 and <= 24;
+
     /// <summary>ONNX's name of an element type code (FLOAT, INT64, ...).</summary>
     public static string Name(int code) => code switch
     {

@@ -67,12 +67,12 @@ public static class OnnxEvaluation
 
     /// <summary>
     /// The given inputs fixed at import: shape-like ones (<see cref="OnnxImportOptions.IsShapeLike"/>) and small
-    /// rank-1 tensors that a Resize reads as its roi or scales.
+    /// rank-1 tensors that a Resize reads as its roi or scales (an Upsample as its scales).
     /// </summary>
     internal static Dictionary<string, HostTensor> FixedInputs(Proto.ModelProto proto, IReadOnlyDictionary<string, HostTensor> inputs)
     {
-        var parameters = proto.Graph.Node.Where(node => node.OpType == "Resize" && string.IsNullOrEmpty(node.Domain))
-            .SelectMany(node => node.Input.Skip(1).Take(2)).ToHashSet(StringComparer.Ordinal);
+        var parameters = proto.Graph.Node.Where(node => node.OpType is "Resize" or "Upsample" && string.IsNullOrEmpty(node.Domain))
+            .SelectMany(node => node.Input.Skip(1).Take(node.OpType == "Resize" ? 2 : 1)).ToHashSet(StringComparer.Ordinal);
         return proto.Graph.Input
             .Where(d => inputs.TryGetValue(d.Name, out var t) && (OnnxImportOptions.IsShapeLike(t) || parameters.Contains(d.Name) && t.Rank == 1 && t.ElementCount <= 64))
             .ToDictionary(d => d.Name, d => inputs[d.Name], StringComparer.Ordinal);

@@ -14,6 +14,9 @@ internal sealed class OnnxImporter
 {
     private const long MaxOpset = 1000;
 
+    /// <summary>The deepest nesting of control-flow bodies imported.</summary>
+    private const int MaxDepth = 16;
+
     /// <summary>The most elements a value may have: shapes read from the file (ConstantOfShape, Expand, Tile, Pad) never size an allocation beyond it.</summary>
     private const long MaxElements = int.MaxValue;
     private readonly string _file;
@@ -23,6 +26,7 @@ internal sealed class OnnxImporter
 
     private readonly OnnxImportOptions _options;
     private readonly ImportFolding _folding = new();
+    private int _depth;
 
     private OnnxImporter(string file, OnnxImportOptions options)
     {
@@ -88,6 +92,52 @@ internal sealed class OnnxImporter
         return new Graph(inputs, outputs, graph.Output.Select(o => o.Name));
     }
 
+    /// <summary>
+    /// Imports a control-flow body (an If branch, a Loop or Scan iteration) with its inputs bound to
+    /// <paramref name="bound"/>: the outer graph's values stay visible, the body's own names are dropped afterwards so
+    /// that the body can be imported again for the next iteration. Returns the body's outputs.
+    /// </summary>
+    private OnnxValue[] ImportBody(GraphProto body, IReadOnlyList<OnnxValue> bound, string owner)
+    {
+        if (body.Input.Count != bound.Count) throw new OnnxImportException($"{_file}: {owner}: body '{body.Name}' has {body.Input.Count} inputs, {bound.Count} are bound");
+        if (_depth >= MaxDepth) throw new OnnxImportException($"{_file}: {owner}: bodies nest deeper than {MaxDepth}");
+        var added = new List<string>();
+        void Bind(string name, OnnxValue value)
+        {
+            if (string.IsNullOrEmpty(name)) throw new OnnxFormatException($"{_file}: {owner}: body '{body.Name}' has a nameless input or initializer");
+            if (!_values.TryAdd(name, value)) throw new OnnxFormatException($"{_file}: {owner}: body '{body.Name}' redefines '{name}'");
+            added.Add(name);
+        }
+
+        _depth++;
+        try
+        {
+            for (int i = 0; i < bound.Count; i++) Bind(body.Input[i].Name, bound[i]);
+            foreach (var init in body.Initializer)
+            {
+                Bind(init.Name, new OnnxValue(IrBuilder.Constant(OnnxTensors.ToHost(init, _file, $"{owner} body initializer '{init.Name}'", _baseDir))));
+            }
+
+            for (int i = 0; i < body.Node.Count; i++)
+            {
+                foreach (string name in body.Node[i].Output)
+                {
+                    if (name.Length > 0 && _values.ContainsKey(name)) throw new OnnxFormatException($"{_file}: {owner}: body '{body.Name}' redefines '{name}'");
+                }
+
+                ImportNode(body.Node[i], i);
+                added.AddRange(body.Node[i].Output.Where(name => name.Length > 0));
+            }
+
+            return [.. body.Output.Select(o => _values.TryGetValue(o.Name, out var v) ? v : throw new OnnxFormatException($"{_file}: {owner}: body output '{o.Name}' is not produced"))];
+        }
+        finally
+        {
+            foreach (string name in added) _values.Remove(name);
+            _depth--;
+        }
+    }
+
     private Node Input(ValueInfoProto vi)
     {
         string what = $"graph input '{vi.Name}'";
@@ -127,7 +177,7 @@ internal sealed class OnnxImporter
             throw new OnnxFormatException($"{_file}: {label}: domain '{(domain.Length == 0 ? "ai.onnx" : domain)}' is not in the model's opset imports");
         }
 
-        var importer = domain.Length == 0 ? OnnxOpTable.Find(node.OpType) : null;
+        var importer = OnnxOpTable.Find(domain, node.OpType);
         if (importer is null)
         {
             throw new OnnxImportException($"{_file}: {label}: op '{node.OpType}' of domain '{(domain.Length == 0 ? "ai.onnx" : domain)}' (opset {opset}) is not supported");
@@ -146,7 +196,7 @@ internal sealed class OnnxImporter
             inputs.Add(v);
         }
 
-        var ctx = new NodeImport(_file, _baseDir, node, index, opset, inputs);
+        var ctx = new NodeImport(_file, _baseDir, node, index, opset, inputs, (body, bound) => ImportBody(body, bound, label));
         OnnxValue[] results;
         try
         {

@@ -35,6 +35,6 @@ public sealed class OnnxModel
         return new OnnxModel(OnnxImporter.Import(path, proto, options ?? new OnnxImportOptions()), info);
     }
 
-    /// <summary>The op types of the default domain the importer maps.</summary>
+    /// <summary>The op types the importer maps ("domain:OpType" outside the default domain).</summary>
     public static IEnumerable<string> SupportedOps => Ops.OnnxOpTable.OpTypes;
 }

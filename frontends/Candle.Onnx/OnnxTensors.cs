@@ -41,11 +41,13 @@ internal static class OnnxTensors
     }
 
     /// <summary>Converts a TensorProto; <paramref name="baseDir"/> resolves external data (null forbids it).</summary>
-    /// <exception cref="OnnxFormatException">The tensor is inconsistent or its data is missing or out of bounds.</exception>
+    /// <exception cref="OnnxFormatException">The tensor is inconsistent, its element type is not one ONNX defines, or its data is missing or out of bounds.</exception>
+    /// <exception cref="OnnxImportException">The element type is one ONNX defines that the IR has no dtype for (int16, float8, string ...).</exception>
     public static HostTensor ToHost(TensorProto t, string file, string what, string? baseDir)
     {
-        var dtype = OnnxDataTypes.ToDType(t.DataType)
-            ?? throw new OnnxFormatException($"{file}: {what} has element type {OnnxDataTypes.Name(t.DataType)}, which is not supported");
+        var dtype = OnnxDataTypes.ToDType(t.DataType) ?? (OnnxDataTypes.IsDefined(t.DataType)
+            ? throw new OnnxImportException($"{file}: {what} has element type {OnnxDataTypes.Name(t.DataType)}, which is not supported")
+            : throw new OnnxFormatException($"{file}: {what} has element type {OnnxDataTypes.Name(t.DataType)}, which ONNX does not define"));
         int[] shape = CheckedShape(t, file, what);
         long count = shape.Aggregate(1L, (a, d) => a * d);
         long bytes = count * dtype.SizeInBytes();

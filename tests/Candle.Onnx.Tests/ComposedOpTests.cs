@@ -108,4 +108,54 @@ public sealed class ComposedOpTests : IDisposable
         Assert.Equal([2f, 4f], Run("MaxPool", [1, 1, 5], [1, 2, 3, 4, 5], [1, 1, 2], [], Ints("kernel_shape", 2), Ints("strides", 2)));
         Assert.Equal([2f, 4f, 5f], Run("MaxPool", [1, 1, 5], [1, 2, 3, 4, 5], [1, 1, 3], [], Ints("kernel_shape", 2), Ints("strides", 2), Int("ceil_mode", 1)));
     }
+
+    [Fact]
+    public void Det_of_a_3x3_matrix_by_cofactors()
+    {
+        // 2·(3·2 − 2·1) − 0·(1·2 − 2·1) + 1·(1·1 − 3·1) = 8 − 2 = 6.
+        Assert.Equal([6f], Run("Det", [3, 3], [2, 0, 1, 1, 3, 2, 1, 1, 2], [], []));
+    }
+
+    [Theory]
+    [InlineData("mul", new float[] { 1, 10, 3, -8, 5 })]
+    [InlineData("max", new float[] { 1, 10, 3, 4, 5 })]
+    [InlineData("min", new float[] { 1, 0.5f, 3, -2, 5 })]
+    public void ScatterElements_reductions_combine_repeated_indices_with_the_data(string reduction, float[] expected)
+    {
+        // Updates 10 and 0.5 land on position 1 (data 2), −2 on position 3 (data 4).
+        var updates = new TensorProto { Name = "u", DataType = 1 };
+        updates.Dims.Add(3);
+        updates.FloatData.AddRange([10, 0.5f, -2]);
+        var reduce = new AttributeProto { Name = "reduction", Type = AttributeProto.Types.AttributeType.String, S = Google.Protobuf.ByteString.CopyFromUtf8(reduction) };
+        Assert.Equal(expected, Run("ScatterElements", [5], [1, 2, 3, 4, 5], [5], [IntTensor("i", [1, 1, 3]), updates], reduce));
+    }
+
+    [Fact]
+    public void ScatterElements_max_with_updates_narrower_than_the_data_leaves_the_rest()
+    {
+        var updates = new TensorProto { Name = "u", DataType = 1 };
+        updates.Dims.AddRange([1, 2]);
+        updates.FloatData.AddRange([3, 4]);
+        var index = new TensorProto { Name = "i", DataType = 7 };
+        index.Dims.AddRange([1, 2]);
+        index.Int64Data.AddRange([0, 0]);
+        var reduce = new AttributeProto { Name = "reduction", Type = AttributeProto.Types.AttributeType.String, S = Google.Protobuf.ByteString.CopyFromUtf8("max") };
+        Assert.Equal([4f, 2f, 3f, 4f, 5f, 6f], Run("ScatterElements", [2, 3], [1, 2, 3, 4, 5, 6], [2, 3], [index, updates], reduce, Int("axis", 1)));
+    }
+
+    [Fact]
+    public void Col2Im_places_the_spec_example_columns_as_image_rows()
+    {
+        // ONNX's Col2Im example: 5 columns of a [1, 5] block over a 5×5 image are its rows.
+        float[] input = [1, 6, 11, 16, 21, 2, 7, 12, 17, 22, 3, 8, 13, 18, 23, 4, 9, 14, 19, 24, 5, 0, 15, 20, 25];
+        float[] expected = [1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25];
+        Assert.Equal(expected, Run("Col2Im", [1, 5, 5], input, [1, 1, 5, 5], [IntTensor("image", [5, 5]), IntTensor("block", [1, 5])]));
+    }
+
+    [Fact]
+    public void Col2Im_adds_overlapping_blocks()
+    {
+        // 1-d image of 4, block 2, stride 1: offsets 0 and 1 of block positions 0..2 overlap: [a0, a1 + b0, a2 + b1, b2].
+        Assert.Equal([1f, 12f, 23f, 30f], Run("Col2Im", [1, 2, 3], [1, 2, 3, 10, 20, 30], [1, 1, 4], [IntTensor("image", [4]), IntTensor("block", [2])]));
+    }
 }

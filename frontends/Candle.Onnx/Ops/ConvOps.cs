@@ -4,8 +4,8 @@ using static Candle.Compiler.Ir.IrBuilder;
 namespace Candle.Onnx.Ops;
 
 /// <summary>
-/// Conv and ConvTranspose onto the IR's convolutions (asymmetric and auto pads as an explicit Pad), pooling onto the
-/// IR's pools, global pools as reductions.
+/// Conv and ConvTranspose onto the IR's convolutions (asymmetric and auto pads as an explicit Pad), global pools as
+/// reductions (windowed pools: <see cref="PoolOps"/>).
 /// </summary>
 internal static class ConvOps
 {
@@ -13,13 +13,11 @@ internal static class ConvOps
     {
         t["Conv"] = Conv;
         t["ConvTranspose"] = ConvTranspose;
-        t["MaxPool"] = n => Pool(n, Op.MaxPool);
-        t["AveragePool"] = n => Pool(n, Op.AvgPool);
         t["GlobalAveragePool"] = n => NodeImport.One(Reduce(Op.Mean, n.Input(0), Enumerable.Range(2, n.Input(0).Shape.Rank - 2), keepDim: true));
         t["GlobalMaxPool"] = n => NodeImport.One(Reduce(Op.Max, n.Input(0), Enumerable.Range(2, n.Input(0).Shape.Rank - 2), keepDim: true));
     }
 
-    private static int[] Ints(NodeImport n, string name, int count, int fallback)
+    internal static int[] Ints(NodeImport n, string name, int count, int fallback)
     {
         var v = n.Attrs.Ints(name);
         if (v is null) return Enumerable.Repeat(fallback, count).ToArray();
@@ -31,7 +29,7 @@ internal static class ConvOps
     /// <summary>
     /// The begin and end pads per spatial dim from pads or auto_pad; SAME_* needs static spatial sizes.
     /// </summary>
-    private static (int[] Begin, int[] End) Pads(NodeImport n, Node x, int[] kernel, int[] stride, int[] dilation)
+    internal static (int[] Begin, int[] End) Pads(NodeImport n, Node x, int[] kernel, int[] stride, int[] dilation)
     {
         int s = kernel.Length;
         string autoPad = n.Attrs.String("auto_pad", "NOTSET");
@@ -64,7 +62,7 @@ internal static class ConvOps
     }
 
     /// <summary>Pads asymmetrically with an explicit Pad, leaving the symmetric part to the op.</summary>
-    private static (Node X, int[] Symmetric) SplitPads(Node x, int[] begin, int[] end, double value)
+    internal static (Node X, int[] Symmetric) SplitPads(Node x, int[] begin, int[] end, double value)
     {
         int s = begin.Length;
         var sym = new int[s];
@@ -82,10 +80,11 @@ internal static class ConvOps
         return (any ? Pad(x, extra, value) : x, sym);
     }
 
-    private static OnnxValue[] Conv(NodeImport n)
+    private static OnnxValue[] Conv(NodeImport n) => NodeImport.One(ConvOf(n, n.Input(0), n.Input(1), n.OptionalInput(2)));
+
+    /// <summary>The convolution of <paramref name="x"/> by <paramref name="w"/> with the node's Conv attributes (shared with ConvInteger, QLinearConv).</summary>
+    internal static Node ConvOf(NodeImport n, Node x, Node w, Node? bias)
     {
-        Node x = n.Input(0), w = n.Input(1);
-        Node? bias = n.OptionalInput(2);
         int s = x.Shape.Rank - 2;
         if (s < 1 || w.Shape.Rank != x.Shape.Rank) throw n.Import($"needs X [N, C, ...] and W of the same rank, got {x.Shape} and {w.Shape}");
         int[] kernel = [.. w.Shape.Skip(2).Select(d => (int)(d.TryGetConstant() ?? throw n.Import($"needs a constant kernel shape, got {w.Shape}")))];
@@ -95,7 +94,7 @@ internal static class ConvOps
         var (begin, end) = Pads(n, x, kernel, stride, dilation);
         var (padded, sym) = SplitPads(x, begin, end, 0);
         int groups = checked((int)n.Attrs.Int("group", 1));
-        return NodeImport.One(IrBuilder.Conv(padded, w, bias, stride, sym, dilation, groups));
+        return IrBuilder.Conv(padded, w, bias, stride, sym, dilation, groups);
     }
 
     private static OnnxValue[] ConvTranspose(NodeImport n)
@@ -122,6 +121,13 @@ internal static class ConvOps
                 long full = (stride[i] * (size - 1)) + outputPadding[i] + (((long)kernel[i] - 1) * dilation[i]) + 1;
                 long target = outputShape?[i] ?? size * stride[i];
                 long total = full - target;
+                if (total < 0 && outputShape is not null && -total < Math.Max(stride[i], dilation[i]))
+                {
+                    // A requested size past the full output: the extra rows are output padding (the spec's implicit output_padding).
+                    outputPadding[i] += (int)-total;
+                    total = 0;
+                }
+
                 if (total < 0 || total > int.MaxValue) throw n.Import($"output size {target} is not reachable from input size {size}");
                 int small = (int)(total / 2), large = (int)(total - small);
                 (begin[i], end[i]) = autoPad == "SAME_UPPER" ? (small, large) : (large, small);
@@ -150,46 +156,5 @@ internal static class ConvOps
         }
 
         return NodeImport.One(y);
-    }
-
-    private static OnnxValue[] Pool(NodeImport n, Op op)
-    {
-        var x = n.Input(0);
-        int s = x.Shape.Rank - 2;
-        if (s < 1) throw n.Import($"needs X [N, C, ...], got {x.Shape}");
-        if (n.OutputCount > 1) throw n.Import("the Indices output is not supported");
-        bool ceil = n.Attrs.Int("ceil_mode", 0) != 0;
-        if (ceil && op == Op.AvgPool) throw n.Import("ceil_mode=1 is not supported for AveragePool");
-        if (n.Attrs.Int("storage_order", 0) != 0) throw n.Import("storage_order=1 is not supported");
-        var kernel = Ints(n, "kernel_shape", s, -1);
-        if (kernel.Any(k => k < 1)) throw n.Import("needs attribute 'kernel_shape'");
-        var stride = Ints(n, "strides", s, 1);
-        var dilation = Ints(n, "dilations", s, 1);
-        if (dilation.Any(d => d != 1)) throw n.Import("dilations other than 1 are not supported");
-        var (begin, end) = Pads(n, x, kernel, stride, dilation);
-        if (ceil)
-        {
-            // ceil_mode: the last window may run past the end (never starting in the end padding); pad the end with -inf to cover it.
-            for (int i = 0; i < kernel.Length; i++)
-            {
-                long size = x.Shape[2 + i].TryGetConstant() ?? throw n.Import($"ceil_mode=1 needs a constant spatial size, got {x.Shape}");
-                long span = size + begin[i] + end[i] - kernel[i];
-                if (span < 0) continue;
-                long count = ((span + stride[i] - 1) / stride[i]) + 1;
-                if ((count - 1) * stride[i] >= size + begin[i]) count--;
-                long needed = ((count - 1) * stride[i]) + kernel[i] - (size + begin[i] + end[i]);
-                if (needed > 0) end[i] += checked((int)needed);
-            }
-        }
-
-        bool countPad = n.Attrs.Int("count_include_pad", 0) != 0;
-        if (begin.Zip(end).Any(p => p.First != p.Second))
-        {
-            if (op == Op.AvgPool && !countPad) throw n.Import("asymmetric pads without count_include_pad are not supported");
-            var (padded, sym) = SplitPads(x, begin, end, op == Op.MaxPool ? double.NegativeInfinity : 0);
-            return NodeImport.One(IrBuilder.Pool(op, padded, kernel, stride, sym, countPad));
-        }
-
-        return NodeImport.One(IrBuilder.Pool(op, x, kernel, stride, begin, countPad));
     }
 }

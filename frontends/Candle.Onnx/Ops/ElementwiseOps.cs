@@ -74,6 +74,7 @@ internal static class ElementwiseOps
         t["Div"] = Div;
         t["Pow"] = n => NodeImport.One(Cast(Binary(Op.Pow, n.Input(0), n.Input(1)), n.Input(0).DType)); // base and exponent types may differ
         t["Mod"] = Mod;
+        t["BitShift"] = BitShift;
         t["Max"] = n => Variadic(n, (a, b) => Binary(Op.Maximum, a, b));
         t["Min"] = n => Variadic(n, (a, b) => Binary(Op.Minimum, a, b));
         t["Sum"] = n => Variadic(n, (a, b) => Binary(Op.Add, a, b));
@@ -201,5 +202,24 @@ internal static class ElementwiseOps
         Node acc = n.Input(0);
         for (int i = 1; i < n.InputCount; i++) acc = combine(acc, n.Input(i));
         return NodeImport.One(acc);
+    }
+
+    /// <summary>
+    /// BitShift of unsigned integers (uint8, the one the IR holds): x·2^y modulo 2^8 to the left, ⌊x / 2^y⌋ to the right,
+    /// computed in int64 with the shift capped at the width (everything shifted out).
+    /// </summary>
+    private static OnnxValue[] BitShift(NodeImport n)
+    {
+        Node x = n.Input(0), y = n.Input(1);
+        if (x.DType != DType.U8 || y.DType != DType.U8) throw n.Import($"shifts uint8 values; got {x.DType.TorchName()} and {y.DType.TorchName()}");
+        string direction = n.Attrs.String("direction", string.Empty);
+        if (direction is not ("LEFT" or "RIGHT")) throw n.Import($"direction '{direction}' is not defined (LEFT or RIGHT)");
+        var shift = Binary(Op.Minimum, Cast(y, DType.F64), Scalar(8, DType.F64));
+        var power = Cast(Binary(Op.Pow, Scalar(2, DType.F64), shift), DType.I64);
+        var wide = Cast(x, DType.I64);
+        var result = direction == "LEFT"
+            ? Binary(Op.Remainder, Binary(Op.Mul, wide, power), Scalar(256, DType.I64))
+            : Binary(Op.FloorDiv, wide, power);
+        return NodeImport.One(Cast(result, DType.U8));
     }
 }

@@ -7,12 +7,13 @@ namespace Candle.Onnx.Ops;
 /// <summary>
 /// Indexing and rearranging ops composed from IR ops: GatherElements (the IR's gather), CumSum (exclusive and reverse
 /// through flips and a difference), DepthToSpace/SpaceToDepth (reshape and permute), Trilu, OneHot, EyeLike and Hardmax
-/// (comparisons against an index range).
+/// (comparisons against an index range), ReverseSequence (a gather along time of len − 1 − t within each length).
 /// </summary>
 internal static class IndexingOps
 {
     public static void Register(Dictionary<string, OpImporter> t)
     {
+        t["ReverseSequence"] = ReverseSequence;
         t["GatherElements"] = n =>
         {
             var x = n.Input(0);
@@ -128,4 +129,27 @@ internal static class IndexingOps
     }
 
     private static Node Squeezed(this Node x) => Reshape(x, Shape.Scalar);
+
+    /// <summary>
+    /// ReverseSequence: along time_axis, the first sequence_lens[b] elements of each batch entry b reversed, the rest
+    /// kept: a gather of index len[b] − 1 − t where t &lt; len[b], else t.
+    /// </summary>
+    private static OnnxValue[] ReverseSequence(NodeImport n)
+    {
+        var x = n.Input(0);
+        int rank = x.Shape.Rank;
+        if (rank < 2) throw n.Import($"needs an input of rank 2 or more, got {x.Shape}");
+        int time = n.Axis(n.Attrs.Int("time_axis", 0), rank, "time_axis"), batch = n.Axis(n.Attrs.Int("batch_axis", 1), rank, "batch_axis");
+        if (time + batch != 1) throw n.Import($"time_axis {time} and batch_axis {batch} must be 0 and 1");
+        var lens = Cast(n.Input(1), DType.I64);
+        if (lens.Shape.Rank != 1) throw n.Import($"sequence_lens must be 1-d, got {lens.Shape}");
+        var shape = Enumerable.Repeat(Dim.One, rank).ToArray();
+        shape[batch] = lens.Shape[0];
+        var len = Reshape(lens, new Shape(shape));
+        shape[batch] = Dim.One;
+        shape[time] = x.Shape[time];
+        var t = Reshape(Arange(x.Shape[time]), new Shape(shape));
+        var index = Where(Binary(Op.Lt, t, len), Binary(Op.Sub, Binary(Op.Sub, len, Scalar(1, DType.I64)), t), t);
+        return NodeImport.One(Gather(x, time, Expand(index, x.Shape)));
+    }
 }

@@ -6,7 +6,7 @@ namespace Candle.Onnx.Ops;
 
 /// <summary>
 /// LayerNormalization onto the IR's layer norm (with its optional Mean and InvStdDev outputs composed),
-/// InstanceNormalization onto group norm with one group per channel, GroupNormalization onto group norm, BatchNormalization (inference), MeanVarianceNormalization, LpNormalization and LRN composed.
+/// InstanceNormalization onto group norm with one group per channel, GroupNormalization onto group norm, BatchNormalization (inference and training mode), MeanVarianceNormalization, LpNormalization and LRN composed.
 /// </summary>
 internal static class NormOps
 {
@@ -128,16 +128,36 @@ internal static class NormOps
         return NodeImport.One(Cast(y, x.DType));
     }
 
+    /// <summary>
+    /// BatchNormalization: with the given mean and variance (inference), or in training mode (opset 14+) with the batch's
+    /// own mean and population variance over every axis but the channels, returning the running statistics updated with
+    /// momentum as its second and third outputs.
+    /// </summary>
     private static OnnxValue[] BatchNormalization(NodeImport n)
     {
-        if (n.OutputCount > 1 || n.Attrs.Int("training_mode", 0) != 0) throw n.Import("training mode (running statistics outputs) is not supported");
+        bool training = n.Attrs.Int("training_mode", 0) != 0;
+        if (n.OutputCount > 1 && !(training && n.Opset >= 14)) throw n.Import($"the running statistics outputs need training_mode=1 (opset 14 or later); opset {n.Opset}, training_mode={(training ? 1 : 0)}");
         var x = n.Input(0);
         if (x.Shape.Rank < 2) throw n.Import($"needs X [N, C, ...], got {x.Shape}");
         double eps = n.Attrs.Float("epsilon", 1e-5);
         var channel = new Shape(new[] { x.Shape[1] }.Concat(Enumerable.Repeat(Dim.One, x.Shape.Rank - 2)));
         Node P(int i) => Reshape(Cast(n.Input(i), x.DType), channel);
-        var inv = Unary(Op.Rsqrt, Binary(Op.Add, P(4), Scalar(eps, x.DType)));
-        var y = Binary(Op.Add, Binary(Op.Mul, Binary(Op.Mul, Binary(Op.Sub, x, P(3)), inv), P(1)), P(2));
-        return NodeImport.One(y);
+        Node mean = P(3), variance = P(4);
+        if (training)
+        {
+            int[] axes = [0, .. Enumerable.Range(2, x.Shape.Rank - 2)];
+            mean = Reduce(Op.Mean, x, axes, keepDim: true);
+            var centered = Binary(Op.Sub, x, mean);
+            variance = Reduce(Op.Mean, Binary(Op.Mul, centered, centered), axes, keepDim: true);
+        }
+
+        var inv = Unary(Op.Rsqrt, Binary(Op.Add, variance, Scalar(eps, x.DType)));
+        var y = Binary(Op.Add, Binary(Op.Mul, Binary(Op.Mul, Binary(Op.Sub, x, mean), inv), P(1)), P(2));
+        if (!training) return NodeImport.One(y);
+        double momentum = n.Attrs.Float("momentum", 0.9);
+        Node Running(int i, Node current) => Cast(Binary(Op.Add,
+            Binary(Op.Mul, Cast(n.Input(i), x.DType), Scalar(momentum, x.DType)),
+            Binary(Op.Mul, Reshape(current, n.Input(i).Shape), Scalar(1 - momentum, x.DType))), n.Input(i).DType);
+        return [new OnnxValue(y), new OnnxValue(Running(3, mean)), new OnnxValue(Running(4, variance))];
     }
 }

@@ -1,17 +1,18 @@
 namespace Candle.Onnx.Ops;
 
 /// <summary>
-/// The ops of the default domain (ai.onnx) the importer maps, by op type. Each family registers its ops in its own
-/// file; an importer reads <see cref="NodeImport.Opset"/> where the spec changed an op between versions.
+/// The ops the importer maps, by op type for the default domain (ai.onnx) and as "domain:OpType" for others
+/// (ai.onnx.preview.training). Each family registers its ops in its own file; an importer reads
+/// <see cref="NodeImport.Opset"/> where the spec changed an op between versions.
 /// </summary>
 internal static class OnnxOpTable
 {
     private static readonly Lazy<Dictionary<string, OpImporter>> Table = new(Build);
 
-    /// <summary>The importer of <paramref name="opType"/> in the default domain, or null.</summary>
-    public static OpImporter? Find(string opType) => Table.Value.GetValueOrDefault(opType);
+    /// <summary>The importer of <paramref name="opType"/> in <paramref name="domain"/> (empty: the default domain), or null.</summary>
+    public static OpImporter? Find(string domain, string opType) => Table.Value.GetValueOrDefault(domain.Length == 0 ? opType : domain + ":" + opType);
 
-    /// <summary>The op types mapped.</summary>
+    /// <summary>The op types mapped ("domain:OpType" outside the default domain).</summary>
     public static IEnumerable<string> OpTypes => Table.Value.Keys.Order(StringComparer.Ordinal);
 
     private static Dictionary<string, OpImporter> Build()
@@ -33,6 +34,16 @@ internal static class OnnxOpTable
         SelectionOps.Register(t);
         EinsumOps.Register(t);
         WindowOps.Register(t);
+        QuantizeOps.Register(t);
+        RecurrentOps.Register(t);
+        PoolOps.Register(t);
+        TrainingOps.Register(t);
+        SpectralOps.Register(t);
+        GridSampleOps.Register(t);
+        ControlFlowOps.Register(t);
+        CropOps.Register(t);
+        BitwiseOps.Register(t);
+        Col2ImOps.Register(t);
         return t;
     }
 }

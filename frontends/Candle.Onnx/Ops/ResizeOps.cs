@@ -6,7 +6,7 @@ using static Candle.Compiler.Ir.IrBuilder;
 namespace Candle.Onnx.Ops;
 
 /// <summary>
-/// Resize (opset 11 on): interpolation is separable, so each resized axis is a product with a constant
+/// Upsample (nearest, whole scales) and Resize (opset 11 on): interpolation is separable, so each resized axis is a product with a constant
 /// [in, out] weight matrix computed at import from the mode (nearest with its rounding, linear, cubic, each with
 /// antialias), the coordinate transformation, exclude_outside and, for tf_crop_and_resize, the region of interest
 /// (positions outside it take extrapolation_value). Needs constant scales or sizes and a static input shape.
@@ -15,7 +15,39 @@ internal static class ResizeOps
 {
     private const int MaxAxisLength = 1 << 14;
 
-    public static void Register(Dictionary<string, OpImporter> t) => t["Resize"] = Resize;
+    public static void Register(Dictionary<string, OpImporter> t)
+    {
+        t["Resize"] = Resize;
+        t["Upsample"] = Upsample;
+    }
+
+    /// <summary>
+    /// Upsample (deprecated since opset 10), nearest with whole scales: output[i] = x[⌊i / scale⌋], each element repeated
+    /// scale times along its axis. Scales come from the attribute (opset 7) or the constant input (opset 9).
+    /// </summary>
+    private static OnnxValue[] Upsample(NodeImport n)
+    {
+        var x = n.Input(0);
+        string mode = n.Attrs.String("mode", "nearest");
+        if (mode != "nearest") throw n.Import($"mode '{mode}' is not supported (nearest is)");
+        double[] scales = n.Attrs.Floats("scales") is { } attr ? [.. attr.Select(v => (double)v)] : FloatsOf(n, 1, "scales") ?? throw n.Import("needs scales");
+        if (scales.Length != x.Shape.Rank) throw n.Import($"has {scales.Length} scales for rank {x.Shape.Rank}");
+        var y = x;
+        for (int axis = 0; axis < scales.Length; axis++)
+        {
+            double scale = scales[axis];
+            if (scale == 1) continue;
+            if (scale != Math.Floor(scale) || scale < 1 || scale > 1 << 16) throw n.Import($"scale {scale} on axis {axis} is not a whole number from 1 to {1 << 16}");
+            var expanded = Unsqueeze(y, axis + 1);
+            var dims = expanded.Shape.ToArray();
+            dims[axis + 1] = Dim.Of((long)scale);
+            var merged = y.Shape.ToArray();
+            merged[axis] = y.Shape[axis] * Dim.Of((long)scale);
+            y = Reshape(Expand(expanded, new Shape(dims)), new Shape(merged));
+        }
+
+        return NodeImport.One(y);
+    }
 
     private static OnnxValue[] Resize(NodeImport n)
     {
