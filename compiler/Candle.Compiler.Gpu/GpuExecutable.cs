@@ -190,7 +190,8 @@ public sealed class GpuExecutable : IDeviceExecutable
             }
 
             frame.Scratch = _device.Own(_scratch);
-            foreach (var step in _steps) step(frame);
+            if (StepProfiler.Enabled) Profiled(frame);
+            else foreach (var step in _steps) step(frame);
             return outputs;
         }
     }
@@ -202,6 +203,19 @@ public sealed class GpuExecutable : IDeviceExecutable
         _disposed = true;
         _arena?.Dispose();
         _scratch.Dispose();
+    }
+
+    /// <summary>Runs the steps one by one, each timed to the device's completion (<c>CANDLE_PROFILE</c>).</summary>
+    private void Profiled(Frame frame)
+    {
+        for (int i = 0; i < _steps.Length; i++)
+        {
+            long started = System.Diagnostics.Stopwatch.GetTimestamp();
+            _steps[i](frame);
+            _device.Accelerator.Synchronize();
+            var call = _graph.Calls[i];
+            StepProfiler.Add(call.GetType().Name, call.Label, System.Diagnostics.Stopwatch.GetTimestamp() - started, 1);
+        }
     }
 
     private void CheckIndexFlag()

@@ -18,8 +18,11 @@ internal static class StepProfiler
     public static readonly bool Enabled = Environment.GetEnvironmentVariable("CANDLE_PROFILE") is { Length: > 0 } && Start();
 
     /// <summary>Adds one step's time.</summary>
-    public static void Add(PlanStep step, long ticks, long work) =>
-        s_times.AddOrUpdate((step.Kernel, step.Label), (ticks, 1, work), (_, v) => (v.Ticks + ticks, v.Calls + 1, v.Work + work));
+    public static void Add(PlanStep step, long ticks, long work) => Add(step.Kernel, step.Label, ticks, work);
+
+    /// <summary>Adds the time of one kernel call (any executor's).</summary>
+    public static void Add(string kernel, string label, long ticks, long work) =>
+        s_times.AddOrUpdate((kernel, label), (ticks, 1, work), (_, v) => (v.Ticks + ticks, v.Calls + 1, v.Work + work));
 
     /// <summary>The table: total milliseconds, share, calls and work items per kernel and label, largest first.</summary>
     public static string Report()
