@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Candle.Compiler.Backends;
 using Candle.Compiler.Backends.Cpu;
+using Candle.Compiler.Backends.Source;
 using Candle.Transformers.Models;
 
 namespace Candle.Cli.Commands;
@@ -12,6 +13,8 @@ namespace Candle.Cli.Commands;
 /// and outputs named as transformers names them, symbolic batch and sequence sizes) for the CPU and saves the plan
 /// with its weights, so that a program referencing only Candle.Runtime loads and runs it. With <c>--no-codegen</c>
 /// the plan holds no generated code (elementwise kernels run in the runtime's interpreter): it loads under NativeAOT.
+/// With <c>--emit csharp</c> the plan's generated kernels are also written as C# source beside it
+/// (<c>model.cs</c> for <c>-o model.plan</c>, see <see cref="CSharpKernelSource"/>).
 /// </summary>
 internal static class CompileCommand
 {
@@ -21,16 +24,19 @@ internal static class CompileCommand
         var output = new Option<string>("--output", "-o") { Description = "the plan file to write", Required = true };
         var opt = new Option<int>("--opt", "-O") { Description = "optimization level 0..3", DefaultValueFactory = _ => 2 };
         var noCodegen = new Option<bool>("--no-codegen") { Description = "generate no IL: the plan runs where code cannot be generated (NativeAOT, trimmed apps)" };
+        var emit = new Option<string?>("--emit") { Description = "also write the generated kernels as source: csharp (model.cs beside model.plan)" };
         var allowUnused = LoadOption.Create();
-        var cmd = new Command("compile", "Compile a model's forward pass and save the plan for Candle.Runtime") { model, output, opt, noCodegen, allowUnused };
+        var cmd = new Command("compile", "Compile a model's forward pass and save the plan for Candle.Runtime") { model, output, opt, noCodegen, emit, allowUnused };
         cmd.SetAction(pr => ctx.Guard(() => Run(
-            ctx, pr.GetValue(model)!, pr.GetValue(output)!, pr.GetValue(opt), pr.GetValue(noCodegen), LoadOption.Resolve(pr.GetValue(allowUnused)))));
+            ctx, pr.GetValue(model)!, pr.GetValue(output)!, pr.GetValue(opt), pr.GetValue(noCodegen), pr.GetValue(emit), LoadOption.Resolve(pr.GetValue(allowUnused)))));
         return cmd;
     }
 
-    private static int Run(CliContext ctx, string modelPath, string outPath, int opt, bool noCodegen, ModelLoadOptions loadOptions)
+    private static int Run(CliContext ctx, string modelPath, string outPath, int opt, bool noCodegen, string? emit, ModelLoadOptions loadOptions)
     {
         if (opt is < 0 or > 3) throw new ArgumentException($"--opt: {opt} is not 0, 1, 2 or 3");
+        if (emit is not null && emit != "csharp") throw new ArgumentException($"--emit: '{CliText.Escape(emit)}' is not a source format (csharp)");
+        if (emit is not null && noCodegen) throw new ArgumentException("--emit csharp writes the generated kernels, which --no-codegen does not make: pass one or the other");
         var total = Stopwatch.StartNew();
         ctx.Stage = "loading the model";
         var model = ModelRegistry.Load(modelPath, loadOptions);
@@ -41,6 +47,19 @@ internal static class CompileCommand
         using var plan = backend.CompilePlan(graph, new CompileOptions { OptLevel = opt });
         ctx.Stage = "saving the plan";
         plan.Save(outPath);
+        string? sourcePath = null;
+        if (emit is not null)
+        {
+            ctx.Stage = "writing the C# source";
+            sourcePath = Path.ChangeExtension(outPath, ".cs");
+            if (string.Equals(Path.GetFullPath(sourcePath), Path.GetFullPath(outPath), StringComparison.Ordinal))
+            {
+                throw new ArgumentException($"--output {CliText.Escape(outPath)}: the C# source goes to the plan's name with .cs; give the plan another extension (.plan)");
+            }
+
+            File.WriteAllText(sourcePath, CSharpKernelSource.Render(plan));
+        }
+
         ctx.Stage = "done";
         long bytes = new FileInfo(outPath).Length;
         int generated = plan.Definition.Steps.Count(s => s.Kernel.Contains("gen:", StringComparison.Ordinal));
@@ -50,6 +69,11 @@ internal static class CompileCommand
             CultureInfo.InvariantCulture,
             $"compiled {model.ModelType} at O{opt}: {plan.Definition.Steps.Count} steps ({kernels}); inputs {string.Join(", ", plan.InputMetadata)}; outputs {string.Join(", ", plan.OutputNames)}"));
         ctx.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"wrote {outPath} ({bytes / 1e6:F1} MB) in {total.Elapsed.TotalSeconds:F1} s"));
+        if (sourcePath is not null)
+        {
+            int distinct = plan.Definition.Steps.Select(s => s.Kernel).Where(k => k.Contains("gen:", StringComparison.Ordinal)).Distinct(StringComparer.Ordinal).Count();
+            ctx.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"wrote {sourcePath} (C# source of {distinct} generated kernels)"));
+        }
         return 0;
     }
 }
