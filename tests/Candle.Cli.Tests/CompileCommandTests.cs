@@ -82,6 +82,22 @@ public sealed class CompileCommandTests : IDisposable
         }
     }
 
+    [Fact]
+    public void An_onnx_file_compiles_to_a_plan_that_reproduces_its_node_test()
+    {
+        string plan = Path.Combine(_dir, "sigmoid.plan");
+        string dir = Path.Combine(Fixtures.Dir, "onnx-node", "test_sigmoid");
+        var (code, output, err) = Run(false, "compile", Path.Combine(dir, "model.onnx"), "-o", plan, "--no-codegen");
+        Assert.True(code == 0, err);
+        Assert.Contains("compiled onnx at O2", output, StringComparison.Ordinal);
+        using var loaded = Plan.Load(plan);
+        var x = Candle.Onnx.OnnxTensorFile.Read(Path.Combine(dir, "test_data_set_0", "input_0.pb"));
+        var expected = Candle.Onnx.OnnxTensorFile.Read(Path.Combine(dir, "test_data_set_0", "output_0.pb"));
+        var y = loaded.Run(new Dictionary<string, HostTensor> { [loaded.InputMetadata[0].Name] = x })[loaded.OutputNames[0]];
+        Assert.Equal(expected.Shape, y.Shape);
+        for (long i = 0; i < expected.ElementCount; i++) Assert.Equal(expected.GetDouble(i), y.GetDouble(i), 1e-6);
+    }
+
     [Theory]
     [InlineData("--emit", "cpp", "error: --emit: 'cpp' is not a source format (csharp)\n")]
     [InlineData("--no-codegen", "--emit=csharp", "error: --emit csharp writes the generated kernels, which --no-codegen does not make: pass one or the other\n")]

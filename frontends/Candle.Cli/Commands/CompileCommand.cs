@@ -4,13 +4,16 @@ using System.Globalization;
 using Candle.Compiler.Backends;
 using Candle.Compiler.Backends.Cpu;
 using Candle.Compiler.Backends.Source;
+using Candle.Compiler.Ir;
+using Candle.Onnx;
 using Candle.Transformers.Models;
 
 namespace Candle.Cli.Commands;
 
 /// <summary>
 /// <c>candle compile &lt;model&gt; -o model.plan [-O 2] [--no-codegen]</c>: compiles a model's forward pass (inputs
-/// and outputs named as transformers names them, symbolic batch and sequence sizes) for the CPU and saves the plan
+/// and outputs named as transformers names them, symbolic batch and sequence sizes; an <c>.onnx</c> file keeps its
+/// graph's names and dimension params) for the CPU and saves the plan
 /// with its weights, so that a program referencing only Candle.Runtime loads and runs it. With <c>--no-codegen</c>
 /// the plan holds no generated code (elementwise kernels run in the runtime's interpreter): it loads under NativeAOT.
 /// With <c>--emit csharp</c> the plan's generated kernels are also written as C# source beside it
@@ -20,7 +23,7 @@ internal static class CompileCommand
 {
     public static Command Create(CliContext ctx)
     {
-        var model = new Argument<string>("model") { Description = "a Hugging Face model directory or a llama GGUF file" };
+        var model = new Argument<string>("model") { Description = "a Hugging Face model directory, a llama GGUF file or an .onnx file" };
         var output = new Option<string>("--output", "-o") { Description = "the plan file to write", Required = true };
         var opt = new Option<int>("--opt", "-O") { Description = "optimization level 0..3", DefaultValueFactory = _ => 2 };
         var noCodegen = new Option<bool>("--no-codegen") { Description = "generate no IL: the plan runs where code cannot be generated (NativeAOT, trimmed apps)" };
@@ -39,9 +42,21 @@ internal static class CompileCommand
         if (emit is not null && noCodegen) throw new ArgumentException("--emit csharp writes the generated kernels, which --no-codegen does not make: pass one or the other");
         var total = Stopwatch.StartNew();
         ctx.Stage = "loading the model";
-        var model = ModelRegistry.Load(modelPath, loadOptions);
-        ctx.Stage = "tracing the model";
-        var graph = model.TraceForward();
+        string modelType;
+        Graph graph;
+        if (OnnxFiles.IsOnnx(modelPath))
+        {
+            graph = OnnxModel.Load(modelPath).Graph;
+            modelType = "onnx";
+        }
+        else
+        {
+            var model = ModelRegistry.Load(modelPath, loadOptions);
+            ctx.Stage = "tracing the model";
+            graph = model.TraceForward();
+            modelType = model.ModelType;
+        }
+
         ctx.Stage = "compiling the model";
         var backend = new CpuBackend(generateKernels: !noCodegen);
         using var plan = backend.CompilePlan(graph, new CompileOptions { OptLevel = opt });
@@ -67,7 +82,7 @@ internal static class CompileCommand
         string kernels = noCodegen ? $"{interpreted} interpreted elementwise kernels, no generated code" : $"{generated} generated kernel calls";
         ctx.Out.WriteLine(string.Create(
             CultureInfo.InvariantCulture,
-            $"compiled {model.ModelType} at O{opt}: {plan.Definition.Steps.Count} steps ({kernels}); inputs {string.Join(", ", plan.InputMetadata)}; outputs {string.Join(", ", plan.OutputNames)}"));
+            $"compiled {modelType} at O{opt}: {plan.Definition.Steps.Count} steps ({kernels}); inputs {string.Join(", ", plan.InputMetadata)}; outputs {string.Join(", ", plan.OutputNames)}"));
         ctx.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"wrote {outPath} ({bytes / 1e6:F1} MB) in {total.Elapsed.TotalSeconds:F1} s"));
         if (sourcePath is not null)
         {
