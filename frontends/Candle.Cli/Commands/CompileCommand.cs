@@ -6,7 +6,9 @@ using Candle.Compiler.Backends.Cpu;
 using Candle.Compiler.Backends.Source;
 using Candle.Compiler.Ir;
 using Candle.Onnx;
+using Candle.Transformers.Generation;
 using Candle.Transformers.Models;
+using Candle.Transformers.Models.Common;
 
 namespace Candle.Cli.Commands;
 
@@ -16,7 +18,9 @@ namespace Candle.Cli.Commands;
 /// graph's names and dimension params) for the CPU and saves the plan
 /// with its weights, so that a program referencing only Candle.Runtime loads and runs it. With <c>--no-codegen</c>
 /// the plan holds no generated code (elementwise kernels run in the runtime's interpreter): it loads under NativeAOT.
-/// With <c>--emit csharp</c> the plan's generated kernels are also written as C# source beside it
+/// A causal LM (Llama family, GPT-2) is written as a compiled model directory instead (prefill and decode plans,
+/// tokenizer, chat template, generation config; see <see cref="CompiledLanguageModel"/>) that <c>candle generate</c> and
+/// <c>candle chat</c> load without compiling. With <c>--emit csharp</c> the plan's generated kernels are also written as C# source beside it
 /// (<c>model.cs</c> for <c>-o model.plan</c>, see <see cref="CSharpKernelSource"/>).
 /// </summary>
 internal static class CompileCommand
@@ -33,6 +37,20 @@ internal static class CompileCommand
         cmd.SetAction(pr => ctx.Guard(() => Run(
             ctx, pr.GetValue(model)!, pr.GetValue(output)!, pr.GetValue(opt), pr.GetValue(noCodegen), pr.GetValue(emit), LoadOption.Resolve(pr.GetValue(allowUnused)))));
         return cmd;
+    }
+
+    /// <summary>A causal LM: prefill and decode plans, tokenizer, chat template and generation files in one directory.</summary>
+    private static int CompileCausal(CliContext ctx, string modelType, string modelPath, string outPath, int opt, bool noCodegen, ModelLoadOptions loadOptions, Stopwatch total)
+    {
+        ctx.Stage = "compiling prefill and decode and saving them";
+        var backend = new CpuBackend(generateKernels: !noCodegen);
+        CompiledLanguageModel.Save(modelPath, outPath, new CompileOptions { OptLevel = opt, Backend = backend }, loadOptions);
+        ctx.Stage = "done";
+        long bytes = Directory.EnumerateFiles(outPath).Sum(f => new FileInfo(f).Length);
+        ctx.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"compiled {modelType} at O{opt} for generation: prefill and decode plans{(noCodegen ? " with no generated code" : "")}, tokenizer and templates"));
+        ctx.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"wrote {outPath} ({bytes / 1e6:F1} MB) in {total.Elapsed.TotalSeconds:F1} s; run it with candle generate {outPath} or CompiledLanguageModel.Load"));
+        return 0;
     }
 
     private static int Run(CliContext ctx, string modelPath, string outPath, int opt, bool noCodegen, string? emit, ModelLoadOptions loadOptions)
@@ -52,6 +70,11 @@ internal static class CompileCommand
         else
         {
             var model = ModelRegistry.Load(modelPath, loadOptions);
+            if (model is ICausalLanguageModel && emit is null)
+            {
+                return CompileCausal(ctx, model.ModelType, modelPath, outPath, opt, noCodegen, loadOptions, total);
+            }
+
             ctx.Stage = "tracing the model";
             graph = model.TraceForward();
             modelType = model.ModelType;
