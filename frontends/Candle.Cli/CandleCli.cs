@@ -33,6 +33,7 @@ public static class CandleCli
         root.Subcommands.Add(EmbedCommand.Create(context));
         root.Subcommands.Add(GradCommand.Create(context));
         root.Subcommands.Add(TrainCommand.Create(context));
+        root.Subcommands.Add(QuantizeCommand.Create(context));
         if (args.Length == 0 || (!args[0].StartsWith('-') && !root.Subcommands.Any(c => c.Name == args[0])))
         {
             // No command, or one that does not exist: say which, then show what there is.

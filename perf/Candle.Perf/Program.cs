@@ -12,7 +12,9 @@ namespace Candle.Perf;
 /// <c>plan-aot [model-dir]</c> times loading a saved plan against compiling from scratch;
 /// <c>onnx-node-suite DIR</c> runs ONNX's backend node tests through the ONNX importer (see <see cref="OnnxSuite.OnnxNodeSuite"/>);
 /// <c>onnx-models</c> times MiniLM and ResNet-18 imported from ONNX beside ONNX Runtime (see <see cref="OnnxModels.OnnxModelLatency"/>);
-/// <c>llamacpp [--quick]</c> compares Candle with llama.cpp on the same GGUF files (see <see cref="LlamaCpp.LlamaCppComparison"/>).
+/// <c>llamacpp [--quick]</c> compares Candle with llama.cpp on the same GGUF files (see <see cref="LlamaCpp.LlamaCppComparison"/>);
+/// <c>interleaved BEFORE_DIR AFTER_DIR [rounds]</c> times the dispatch and runtime-kernel benchmarks of two builds in one
+/// process, alternating (see <see cref="Interleaved.InterleavedComparison"/>).
 /// </summary>
 public static class Program
 {
@@ -74,6 +76,12 @@ public static class Program
         if (args is ["onnx-node-suite", ..])
         {
             OnnxSuite.OnnxNodeSuite.Run(args[1..]);
+            return;
+        }
+
+        if (args is ["interleaved", ..])
+        {
+            Interleaved.InterleavedComparison.Run(args[1..]);
             return;
         }
 

@@ -57,7 +57,7 @@ public sealed partial class ReadmeCommandTests : IDisposable
         for (int i = 0; i < args.Count; i++)
         {
             if (args[i].StartsWith("tests/fixtures/", StringComparison.Ordinal)) args[i] = Path.Combine(Root, args[i]);
-            else if ((i > 0 && args[i - 1] is "-o" or "--out" && !args[i].Contains('/', StringComparison.Ordinal)) || args[i] == "graphs/") args[i] = Path.Combine(_dir, args[i]);
+            else if ((i > 0 && args[i - 1] is "-o" or "--out" && !args[i].Contains('/', StringComparison.Ordinal)) || args[i] == "graphs/" || IsOutputFile(args[i])) args[i] = Path.Combine(_dir, args[i]);
         }
 
         var stdout = new StringWriter();
@@ -66,6 +66,11 @@ public sealed partial class ReadmeCommandTests : IDisposable
         Assert.True(code == 0, $"{bare}\nexit {code}\n{stderr}");
         Assert.NotEqual(string.Empty, stdout.ToString());
     }
+
+    /// <summary>A file the command writes, named without a directory (<c>tiny-q4_k_m.gguf</c>).</summary>
+    private static bool IsOutputFile(string arg) =>
+        !arg.StartsWith('-') && !arg.Contains('/', StringComparison.Ordinal)
+        && (arg.EndsWith(".gguf", StringComparison.Ordinal) || arg.EndsWith(".plan", StringComparison.Ordinal) || arg.EndsWith(".safetensors", StringComparison.Ordinal));
 
     private static List<string> Split(string line)
     {

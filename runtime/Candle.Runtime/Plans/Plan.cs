@@ -27,7 +27,7 @@ namespace Candle.Runtime.Plans;
 /// An output whose buffer is an input's (a donated input updated in place, such as a KV cache) is returned as a
 /// tensor over that input's memory. <see cref="Dispose"/> unpins the weights and stops the plan's own worker pool.
 /// </summary>
-public sealed class Plan : IExecutable
+public sealed class Plan : IDeviceExecutable
 {
     /// <summary>The name of the type holding generated kernels in a kernel assembly.</summary>
     public const string GeneratedKernelsType = "Candle.Generated.Kernels";
