@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Candle.Compiler.Backends;
 using Candle.Compiler.Ir;
 using Candle.Compiler.Passes;
@@ -51,9 +52,12 @@ public static class CandleCompiler
                 ? $"backend '{backend.Name}' cannot run on this machine: {why}"
                 : $"backend '{backend.Name}' cannot run on this machine");
         }
+        var clock = Stopwatch.StartNew();
         var optimized = Optimize(graph, options, out report);
+        options.Progress?.Report(new CompileProgress(CompilePhase.Lowering, backend.Name, report.Passes.Count, clock.Elapsed, optimized.Nodes.Count, 0));
         var exe = backend.Lower(optimized, options);
         if (exe is Plan plan) report.KernelsRun = plan.Definition.Steps.Count(s => s.Kernel != "rt:check_range");
+        options.Progress?.Report(new CompileProgress(CompilePhase.Done, backend.Name, report.Passes.Count, clock.Elapsed, optimized.Nodes.Count, exe is Plan ? report.KernelsRun ?? 0 : 0));
         return exe;
     }
 
@@ -71,6 +75,7 @@ public static class CandleCompiler
         Verifier.Verify(graph);
         var capabilities = Backend(options).Capabilities;
         var context = new PassContext(capabilities.RunsGraphsAsWritten ? 0 : options.OptLevel) { Capabilities = capabilities };
+        if (options.Progress is { } progress) context.Instruments.Add(new ProgressInstrument(progress));
         if (capabilities.RunsGraphsAsWritten)
         {
             report = context.Report;

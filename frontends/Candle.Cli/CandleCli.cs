@@ -34,6 +34,14 @@ public static class CandleCli
         root.Subcommands.Add(GradCommand.Create(context));
         root.Subcommands.Add(TrainCommand.Create(context));
         root.Subcommands.Add(QuantizeCommand.Create(context));
+        if (args.Length == 0 || (!args[0].StartsWith('-') && !root.Subcommands.Any(c => c.Name == args[0])))
+        {
+            // No command, or one that does not exist: say which, then show what there is.
+            if (args.Length > 0) stderr.WriteLine($"error: unknown command '{CliText.Escape(args[0])}'");
+            root.Parse(["--help"]).Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
+            return 2;
+        }
+
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {

@@ -15,6 +15,12 @@ public sealed record CompileOptions
     /// <summary>The device a GPU backend runs on ("cuda:1", "opencl:0"); null for device 0 of the backend's kind.</summary>
     public string? Device { get; init; }
 
+    /// <summary>
+    /// Receives a <see cref="CompileProgress"/> after each pass, before lowering and at the end, on the compiling
+    /// thread (a <see cref="Progress{T}"/> forwards them to its synchronization context); null for none.
+    /// </summary>
+    public IProgress<CompileProgress>? Progress { get; init; }
+
     /// <summary>Default options.</summary>
     public static CompileOptions Default { get; } = new();
 }

@@ -6,58 +6,93 @@ using Candle.Transformers.Generation;
 namespace Candle.Cli.Commands;
 
 /// <summary>
-/// <c>candle bench &lt;model&gt; --prompt-tokens 128 --gen-tokens 64 --threads N [--json]</c>: prefill and decode
-/// tokens/s as llama-bench measures them (after a warm-up, median of repeats).
+/// <c>candle bench &lt;model&gt; -p 128,512 -n 64 -t 1,2 -r 5 [--output md|csv|json]</c>: prefill (ppN) and decode
+/// (tgN) tokens per second as llama-bench measures them, swept over every prompt length, generation length and
+/// thread count given (comma-separated), after a warm-up, as mean ± standard deviation over the repetitions.
 /// </summary>
 internal static class BenchCommand
 {
     public static Command Create(CliContext ctx)
     {
         var model = new Argument<string>("model") { Description = "a Hugging Face model directory or a llama GGUF file" };
-        var promptTokens = new Option<int>("--prompt-tokens") { Description = "prompt length for the prefill test (0 skips it)", DefaultValueFactory = _ => 128 };
-        var genTokens = new Option<int>("--gen-tokens") { Description = "tokens for the decode test (0 skips it)", DefaultValueFactory = _ => 64 };
-        var threads = new Option<int>("--threads") { Description = "worker threads (default: all cores)", DefaultValueFactory = _ => Environment.ProcessorCount };
-        var repetitions = new Option<int>("--repetitions") { Description = "timed repeats (the median is reported)", DefaultValueFactory = _ => 5 };
-        var json = new Option<bool>("--json") { Description = "print one JSON object {\"pp_tok_s\": …, \"tg_tok_s\": …} as the last line" };
+        var promptTokens = new Option<string>("--prompt-tokens", "-p") { Description = "prompt lengths of the prefill tests, comma-separated (0 skips them)", DefaultValueFactory = _ => "128" };
+        var genTokens = new Option<string>("--gen-tokens", "-n") { Description = "generated tokens of the decode tests, comma-separated (0 skips them)", DefaultValueFactory = _ => "64" };
+        var threads = new Option<string>("--threads", "-t") { Description = "worker thread counts, comma-separated (default: all cores)", DefaultValueFactory = _ => Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture) };
+        var repetitions = new Option<int>("--repetitions", "-r") { Description = "timed repetitions of each test", DefaultValueFactory = _ => 5 };
+        var output = new Option<string>("--output", "-o") { Description = "md (a llama-bench table), csv or json (one record per test with every repetition)", DefaultValueFactory = _ => "md" };
+        var json = new Option<bool>("--json") { Description = "also print one JSON object {\"pp_tok_s\": …, \"tg_tok_s\": …} (medians of the first prefill and decode tests) as the last line" };
         var device = DeviceOption.Create();
         var allowUnused = LoadOption.Create();
-        var cmd = new Command("bench", "Measure prefill and decode throughput") { model, promptTokens, genTokens, threads, repetitions, json, device, allowUnused };
+        var cmd = new Command("bench", "Measure prefill and decode throughput (llama-bench style sweeps)") { model, promptTokens, genTokens, threads, repetitions, output, json, device, allowUnused };
         cmd.SetAction(pr => ctx.Guard(() =>
         {
-            int n = pr.GetValue(threads);
-            if (n < 1 || n > Environment.ProcessorCount)
+            int[] prompts = ParseList("--prompt-tokens", pr.GetValue(promptTokens)!, 0);
+            int[] gens = ParseList("--gen-tokens", pr.GetValue(genTokens)!, 0);
+            int[] threadCounts = ParseList("--threads", pr.GetValue(threads)!, 1);
+            foreach (int n in threadCounts)
             {
-                throw new ArgumentException($"--threads must be between 1 and {Environment.ProcessorCount} (the processors of this machine), got {n}");
+                if (n > Environment.ProcessorCount)
+                {
+                    throw new ArgumentException($"--threads must be between 1 and {Environment.ProcessorCount} (the processors of this machine), got {n}");
+                }
             }
 
-            FlagChecks.AtLeast("--prompt-tokens", pr.GetValue(promptTokens), 0);
-            FlagChecks.AtLeast("--gen-tokens", pr.GetValue(genTokens), 0);
             FlagChecks.AtLeast("--repetitions", pr.GetValue(repetitions), 1);
-            ctx.Stage = "loading the model";
-            var generator = TextGenerator.Load(pr.GetValue(model)!, DeviceOption.Resolve(pr.GetValue(device)!), LoadOption.Resolve(pr.GetValue(allowUnused)),
-                compileOptions: new Compiler.Backends.CompileOptions { Threads = n });
-            ctx.Stage = "running the benchmark";
-            var result = generator.Benchmark(new BenchmarkOptions
+            string format = pr.GetValue(output)!;
+            if (!BenchReport.Formats.Contains(format)) throw new ArgumentException($"--output: '{CliText.Escape(format)}' is not md, csv or json");
+            string modelPath = pr.GetValue(model)!;
+            string deviceName = pr.GetValue(device)!;
+            string modelName = Path.GetFileName(Path.TrimEndingDirectorySeparator(modelPath));
+            var rows = new List<BenchReport.Row>();
+            double? firstPp = null, firstTg = null;
+            foreach (int n in threadCounts)
             {
-                PromptTokens = pr.GetValue(promptTokens),
-                GenTokens = pr.GetValue(genTokens),
-                Repetitions = pr.GetValue(repetitions),
-            });
-            var inv = CultureInfo.InvariantCulture;
-            ctx.Out.WriteLine(string.Create(inv, $"model {pr.GetValue(model)}  threads {n}  device {pr.GetValue(device)}"));
-            ctx.Out.WriteLine(string.Create(inv, $"pp{pr.GetValue(promptTokens)}: {result.PrefillTokensPerSecond:F2} tok/s"));
-            ctx.Out.WriteLine(string.Create(inv, $"tg{pr.GetValue(genTokens)}: {result.DecodeTokensPerSecond:F2} tok/s"));
+                ctx.Stage = string.Create(CultureInfo.InvariantCulture, $"loading the model ({n} threads)");
+                using var generator = TextGenerator.Load(modelPath, DeviceOption.Resolve(deviceName), LoadOption.Resolve(pr.GetValue(allowUnused)),
+                    compileOptions: new Compiler.Backends.CompileOptions { Threads = n });
+                var tests = prompts.Where(p => p > 0).Select(p => (Prompt: p, Gen: 0)).Concat(gens.Where(g => g > 0).Select(g => (Prompt: 0, Gen: g)));
+                foreach (var (p, g) in tests)
+                {
+                    ctx.Stage = string.Create(CultureInfo.InvariantCulture, $"running {(p > 0 ? $"pp{p}" : $"tg{g}")} ({n} threads)");
+                    var result = generator.Benchmark(new BenchmarkOptions { PromptTokens = p, GenTokens = g, Repetitions = pr.GetValue(repetitions) });
+                    rows.Add(new BenchReport.Row(modelName, generator.Model.ModelType, deviceName, n, p, g, p > 0 ? result.PrefillSamples : result.DecodeSamples));
+                    if (p > 0) firstPp ??= result.PrefillTokensPerSecond;
+                    else firstTg ??= result.DecodeTokensPerSecond;
+                }
+            }
+
+            ctx.Stage = "done";
+            ctx.Out.Write(BenchReport.Render(rows, format));
             if (pr.GetValue(json))
             {
                 ctx.Out.WriteLine(JsonSerializer.Serialize(new Dictionary<string, double>
                 {
-                    ["pp_tok_s"] = Math.Round(result.PrefillTokensPerSecond, 3),
-                    ["tg_tok_s"] = Math.Round(result.DecodeTokensPerSecond, 3),
+                    ["pp_tok_s"] = Math.Round(firstPp ?? 0, 3),
+                    ["tg_tok_s"] = Math.Round(firstTg ?? 0, 3),
                 }));
             }
 
             return 0;
         }));
         return cmd;
+    }
+
+    /// <summary>A comma-separated list of integers, each at least <paramref name="minimum"/>.</summary>
+    /// <exception cref="ArgumentException">The text is not such a list; the message names the flag.</exception>
+    private static int[] ParseList(string flag, string text, int minimum)
+    {
+        var parts = text.Split(',', StringSplitOptions.TrimEntries);
+        var values = new int[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+        {
+            if (!int.TryParse(parts[i], NumberStyles.None, CultureInfo.InvariantCulture, out values[i]))
+            {
+                throw new ArgumentException($"{flag}: '{CliText.Escape(text)}' is not a comma-separated list of whole numbers");
+            }
+
+            FlagChecks.AtLeast(flag, values[i], minimum);
+        }
+
+        return [.. values.Distinct()];
     }
 }

@@ -18,7 +18,7 @@ internal static class EvalCommand
     public static Command Create(CliContext ctx)
     {
         var model = new Argument<string>("model") { Description = "a Hugging Face model directory, a llama GGUF file or an .onnx file" };
-        var inputs = new Option<string>("--inputs") { Description = "safetensors file with input_ids, attention_mask, ... as transformers names them", Required = true };
+        var inputs = new Option<string>("--inputs") { Description = "safetensors file with input_ids, attention_mask, ... as transformers names them (for an .onnx model: the graph's input names, or an ONNX test data directory of input_0.pb, ...)", Required = true };
         var output = new Option<string>("--out") { Description = "safetensors file to write (logits, last_hidden_state, ...)", Required = true };
         var device = DeviceOption.Create();
         var allowUnused = LoadOption.Create();

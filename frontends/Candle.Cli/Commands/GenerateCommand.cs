@@ -1,21 +1,23 @@
 using System.CommandLine;
 using System.Globalization;
+using Candle.Compiler.Backends;
 using Candle.Transformers.Generation;
 
 namespace Candle.Cli.Commands;
 
 /// <summary>
-/// <c>candle generate &lt;model&gt; (--prompt TEXT | --prompt-ids 1,2,3) --max-new-tokens N [--greedy | --temperature T --top-p P --top-k K --seed S] [--ids]</c>.
-/// Streams text; with <c>--ids</c> it ends with one line <c>ids: 5 9 12 …</c> listing the new token ids.
+/// <c>candle generate &lt;model&gt; (-p TEXT | --prompt-ids 1,2,3) -n N [-t THREADS] [-O 2] [--greedy | --temperature T --top-p P --top-k K --seed S] [--ids]</c>.
+/// Echoes a text prompt and streams the continuation after it; with <c>--ids</c> it ends with one line
+/// <c>ids: 5 9 12 …</c> listing the new token ids.
 /// </summary>
 internal static class GenerateCommand
 {
     public static Command Create(CliContext ctx)
     {
         var model = new Argument<string>("model") { Description = "a Hugging Face model directory or a llama GGUF file" };
-        var prompt = new Option<string?>("--prompt") { Description = "prompt text (needs the model's tokenizer)" };
+        var prompt = new Option<string?>("--prompt", "-p") { Description = "prompt text (needs the model's tokenizer)" };
         var promptIds = new Option<string?>("--prompt-ids") { Description = "prompt token ids, comma separated" };
-        var maxNew = new Option<int>("--max-new-tokens") { Description = "tokens to generate at most", DefaultValueFactory = _ => 32 };
+        var maxNew = new Option<int>("--max-new-tokens", "-n") { Description = "tokens to generate at most", DefaultValueFactory = _ => 32 };
         var greedy = new Option<bool>("--greedy") { Description = "always take the most likely token (the default unless --temperature is given)" };
         var temperature = new Option<double?>("--temperature") { Description = "sampling temperature" };
         var topP = new Option<double>("--top-p") { Description = "nucleus sampling threshold", DefaultValueFactory = _ => 1.0 };
@@ -23,11 +25,13 @@ internal static class GenerateCommand
         var seed = new Option<ulong>("--seed") { Description = "sampler seed", DefaultValueFactory = _ => 299792458UL };
         var repetition = new Option<double>("--repetition-penalty") { Description = "penalty for repeated tokens (1 = off)", DefaultValueFactory = _ => 1.0 };
         var ids = new Option<bool>("--ids") { Description = "end with a line 'ids: …' listing the new token ids" };
+        var threads = new Option<int>("--threads", "-t") { Description = "worker threads (default: all cores)", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var opt = new Option<int>("--opt", "-O") { Description = "optimization level 0..3", DefaultValueFactory = _ => 2 };
         var device = DeviceOption.Create();
         var allowUnused = LoadOption.Create();
         var cmd = new Command("generate", "Generate text with a causal language model")
         {
-            model, prompt, promptIds, maxNew, greedy, temperature, topP, topK, seed, repetition, ids, device, allowUnused,
+            model, prompt, promptIds, maxNew, greedy, temperature, topP, topK, seed, repetition, ids, threads, opt, device, allowUnused,
         };
         cmd.SetAction(pr => ctx.Guard(() =>
         {
@@ -37,6 +41,13 @@ internal static class GenerateCommand
             double? temp = pr.GetValue(temperature);
             if (pr.GetValue(greedy) && temp is not null) throw new ArgumentException("--greedy and --temperature exclude each other");
             FlagChecks.AtLeast("--max-new-tokens", pr.GetValue(maxNew), 0);
+            int n = pr.GetValue(threads);
+            if (n < 1 || n > Environment.ProcessorCount)
+            {
+                throw new ArgumentException($"--threads must be between 1 and {Environment.ProcessorCount} (the processors of this machine), got {n}");
+            }
+
+            if (pr.GetValue(opt) is < 0 or > 3) throw new ArgumentException($"--opt: {pr.GetValue(opt)} is not 0, 1, 2 or 3");
             FlagChecks.AtLeast("--top-k", pr.GetValue(topK), 0);
             if (temp is double t0 && !(t0 > 0 && double.IsFinite(t0))) throw new ArgumentException($"--temperature must be a finite number > 0, got {t0}");
             if (!(pr.GetValue(topP) is > 0 and <= 1)) throw new ArgumentException($"--top-p must be in (0, 1], got {pr.GetValue(topP)}");
@@ -56,9 +67,17 @@ internal static class GenerateCommand
                 RepetitionPenalty = pr.GetValue(repetition),
             };
             ctx.Stage = "loading and compiling the model";
-            var generator = TextGenerator.Load(pr.GetValue(model)!, DeviceOption.Resolve(pr.GetValue(device)!), LoadOption.Resolve(pr.GetValue(allowUnused)));
+            using var generator = TextGenerator.Load(pr.GetValue(model)!, DeviceOption.Resolve(pr.GetValue(device)!), LoadOption.Resolve(pr.GetValue(allowUnused)),
+                new CompileOptions { Threads = n, OptLevel = pr.GetValue(opt) });
             ctx.SetStageQuietly("generating");
             bool streamText = generator.Tokenizer is not null;
+            if (streamText && text is not null)
+            {
+                // The prompt is echoed, then the continuation streams after it (as llama.cpp prints them).
+                ctx.Out.Write(text);
+                ctx.Out.Flush();
+            }
+
             void OnToken(GeneratedToken t)
             {
                 if (streamText)

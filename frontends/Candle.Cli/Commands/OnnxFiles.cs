@@ -26,12 +26,27 @@ internal static class OnnxFiles
         return 0;
     }
 
-    /// <summary>Runs the model on the inputs of a safetensors file and writes its outputs under the graph's output names.</summary>
+    /// <summary>
+    /// Runs the model on the inputs of a safetensors file, or of an ONNX test data directory (<c>input_0.pb</c>,
+    /// <c>input_1.pb</c>, ... for the graph's inputs in order), and writes its outputs under the graph's output names.
+    /// </summary>
     public static int Eval(CliContext ctx, string modelPath, string inputsPath, string outPath, IBackend backend)
     {
         var given = new Dictionary<string, HostTensor>(StringComparer.Ordinal);
-        using (var file = SafeTensorsFile.Open(inputsPath))
+        if (Directory.Exists(inputsPath))
         {
+            var graphInputs = OnnxModelInfo.Read(modelPath).Inputs;
+            for (int k = 0; File.Exists(Path.Combine(inputsPath, $"input_{k}.pb")); k++)
+            {
+                if (k >= graphInputs.Count) throw new ArgumentException($"{inputsPath}: input_{k}.pb, but {modelPath} has {graphInputs.Count} inputs");
+                given[graphInputs[k].Name] = OnnxTensorFile.Read(Path.Combine(inputsPath, $"input_{k}.pb"));
+            }
+
+            if (given.Count == 0) throw new ArgumentException($"{inputsPath}: a directory of inputs holds input_0.pb, input_1.pb, ... (an ONNX test data set); this one has none");
+        }
+        else
+        {
+            using var file = SafeTensorsFile.Open(inputsPath);
             foreach (string name in file.Names) given[name] = file.Get(name).Clone();
         }
 

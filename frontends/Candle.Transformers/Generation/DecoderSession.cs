@@ -25,14 +25,19 @@ public sealed class DecoderSession : IDisposable
     /// <param name="backend">The backend that compiles both steps.</param>
     /// <param name="options">Compile options (threads, opt level); default when null.</param>
     public DecoderSession(ICausalLanguageModel model, IBackend backend, CompileOptions? options = null)
+        : this(model, backend, CompileStep(model, backend, options, decode: false), CompileStep(model, backend, options, decode: true))
+    {
+    }
+
+    /// <summary>A session over prefill and decode steps compiled before (loaded from a compiled model).</summary>
+    internal DecoderSession(ICausalLanguageModel model, IBackend backend, IExecutable prefill, IExecutable decode)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(backend);
         Model = model;
         Backend = backend;
-        options ??= CompileOptions.Default;
-        _prefill = backend.Compile(model.TracePrefill(), options);
-        _decode = backend.Compile(model.TraceDecode(), options);
+        _prefill = prefill;
+        _decode = decode;
         int layers = model.NumLayers;
         _prefillLogits = IndexOf(_prefill.OutputNames, DecoderGraphNames.Logits, "prefill");
         _decodeLogits = IndexOf(_decode.OutputNames, DecoderGraphNames.Logits, "decode");
@@ -125,6 +130,13 @@ public sealed class DecoderSession : IDisposable
     {
         _prefill.Dispose();
         _decode.Dispose();
+    }
+
+    private static IExecutable CompileStep(ICausalLanguageModel model, IBackend backend, CompileOptions? options, bool decode)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(backend);
+        return backend.Compile(decode ? model.TraceDecode() : model.TracePrefill(), options ?? CompileOptions.Default);
     }
 
     private static HostTensor DecodeInput(string name, HostTensor ids, HostTensor positions, KvCache cache)

@@ -30,6 +30,13 @@ public sealed class TextGenerator : IDisposable
         Tokenizer = tokenizer;
     }
 
+    /// <summary>A generator over a session whose steps were compiled before (a compiled model).</summary>
+    internal TextGenerator(DecoderSession session, Tokenizer? tokenizer)
+    {
+        Session = session;
+        Tokenizer = tokenizer;
+    }
+
     /// <summary>The model.</summary>
     public ICausalLanguageModel Model => Session.Model;
 
@@ -41,7 +48,8 @@ public sealed class TextGenerator : IDisposable
 
     /// <summary>
     /// Loads a Hugging Face model directory (config, safetensors, tokenizer when present) and compiles it for
-    /// generation on the named backend ("cpu" or "reference").
+    /// generation on the named backend ("cpu" or "reference"); a directory written by
+    /// <see cref="CompiledLanguageModel.Save"/> is loaded without compiling (<see cref="CompiledLanguageModel.Load"/>).
     /// </summary>
     /// <exception cref="NotSupportedException">The model is not a causal language model.</exception>
     public static TextGenerator Load(string modelDirectory, string backend = "cpu", ModelLoadOptions? loadOptions = null, CompileOptions? compileOptions = null) =>
@@ -51,6 +59,7 @@ public sealed class TextGenerator : IDisposable
     /// <exception cref="NotSupportedException">The model is not a causal language model.</exception>
     public static TextGenerator Load(string modelDirectory, IBackend backend, ModelLoadOptions? loadOptions = null, CompileOptions? compileOptions = null)
     {
+        if (CompiledLanguageModel.IsCompiled(modelDirectory)) return CompiledLanguageModel.Load(modelDirectory);
         var model = ModelRegistry.Load(modelDirectory, loadOptions);
         if (model is not ICausalLanguageModel lm)
         {

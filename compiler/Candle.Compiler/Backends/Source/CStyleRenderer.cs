@@ -55,6 +55,15 @@ internal abstract partial class CStyleRenderer
     /// <summary>Text placed before the prelude: includes, pragmas, bit-cast helpers.</summary>
     protected abstract string Header { get; }
 
+    /// <summary>Text placed after the last kernel (closing what <see cref="Header"/> opened), empty for none.</summary>
+    protected virtual string Footer => "";
+
+    /// <summary>The qualifier of pointers to buffers a kernel only reads (<c>const </c>), empty where the language has none.</summary>
+    protected virtual string ConstQualifier => "const ";
+
+    /// <summary>The name of the output pointer variable.</summary>
+    protected virtual string OutputVariable => "out";
+
     /// <summary>The function head of the kernel of <paramref name="spec"/>: prefix, qualifiers, name and parameters (no body).</summary>
     protected abstract string FunctionHead(string name, ElementwiseSpec spec);
 
@@ -96,8 +105,9 @@ internal abstract partial class CStyleRenderer
     public string Render(IEnumerable<(string Name, ElementwiseSpec Spec)> kernels)
     {
         var sb = new StringBuilder();
-        sb.Append(Header).Append('\n').Append(Prelude()).Append('\n');
+        sb.Append(Header).Append('\n').Append(RenderedPrelude()).Append('\n');
         foreach (var (name, spec) in kernels) sb.Append(Kernel(name, spec)).Append('\n');
+        sb.Append(Footer);
         return sb.ToString();
     }
 
@@ -163,6 +173,9 @@ internal abstract partial class CStyleRenderer
         Op.Where => "({0} != 0.0f ? {1} : {2})",
         _ => throw new NotSupportedException($"the {TargetName} renderer has no template for op '{op.Name()}'"),
     };
+
+    /// <summary>The helpers a rendered source carries: <see cref="Prelude"/>, or nothing for a target whose templates call the op definitions themselves.</summary>
+    protected virtual string RenderedPrelude() => Prelude();
 
     /// <summary>The helpers every kernel may call: f16/bf16 conversions and roundings, and the transcendental and Python-semantics ops.</summary>
     public string Prelude()
@@ -340,7 +353,7 @@ internal abstract partial class CStyleRenderer
 
         var sb = new StringBuilder();
         sb.Append(FunctionHead(name, spec)).Append("\n{\n");
-        sb.Append(CultureInfo.InvariantCulture, $"    {Pointer(spec.OutDType, isConst: false)} out = ({Pointer(spec.OutDType, isConst: false)}){SlotAddress(0)};\n");
+        sb.Append(CultureInfo.InvariantCulture, $"    {Pointer(spec.OutDType, isConst: false)} {OutputVariable} = ({Pointer(spec.OutDType, isConst: false)}){SlotAddress(0)};\n");
         for (int k = 0; k < n; k++)
         {
             string ptr = Pointer(spec.Inputs[k].DType, isConst: true);
@@ -394,7 +407,7 @@ internal abstract partial class CStyleRenderer
             sb.Append(CultureInfo.InvariantCulture, $"{Indent}{FloatType} v{b} = {value};\n");
         }
 
-        sb.Append(CultureInfo.InvariantCulture, $"{Indent}out[{i}] = {Store(spec.OutDType, $"v{spec.Body.Count - 1}")};\n");
+        sb.Append(CultureInfo.InvariantCulture, $"{Indent}{OutputVariable}[{i}] = {Store(spec.OutDType, $"v{spec.Body.Count - 1}")};\n");
         sb.Append(CloseIndexRange());
         sb.Append("}\n");
         return sb.ToString();
@@ -404,7 +417,7 @@ internal abstract partial class CStyleRenderer
     protected string Pointer(DType dtype, bool isConst)
     {
         string space = BufferAddressSpace.Length == 0 ? "" : BufferAddressSpace + " ";
-        return $"{space}{(isConst ? "const " : "")}{StorageType(dtype)}*";
+        return $"{space}{(isConst ? ConstQualifier : "")}{StorageType(dtype)}*";
     }
 
     /// <summary>The storage type of one element.</summary>
