@@ -126,6 +126,18 @@ internal sealed class CpuPlanEmitter
             i.Outer * i.Index.Numel,
             i.Inner,
             i.Label),
+        QuantMatMulCall q => Step(
+            QuantMatMulArgs.Kernel,
+            new QuantMatMulArgs<Dim>(X: q.X.Slot, W: q.W, Y: q.Y, Type: (int)q.Type, Rows: q.Rows, N: q.N, K: q.K).Encode(),
+            Dim.Of(q.N),
+            q.Rows * q.K,
+            q.Label),
+        QuantEmbeddingCall e => Step(
+            QuantEmbeddingArgs.Kernel,
+            new QuantEmbeddingArgs<Dim>(W: e.W, Index: e.Index.Slot, IndexDType: (int)e.Index.DType, Y: e.Y, Type: (int)e.Type, Rows: e.Rows, Cols: e.Cols, Count: e.Index.Numel).Encode(),
+            e.Index.Numel,
+            Dim.Of(e.Cols),
+            e.Label),
         GatherCall g => Step("rt:gather", [g.X.Slot, g.X.DType.SizeInBytes(), g.Index.Slot, (int)g.Index.DType, g.Y, g.X.Rank, g.Axis, .. g.X.Shape, .. g.Index.Shape], g.Index.Numel, 1, g.Label),
         ScatterAddCall s => Step("rt:scatter_add", [s.X.Slot, s.Index.Slot, (int)s.Index.DType, s.Src.Slot, s.Y, (int)s.X.DType, s.X.Rank, s.Axis, .. s.X.Shape, .. s.Index.Shape, .. s.Src.Shape], 1, 0, s.Label),
         _ => throw new NotSupportedException($"the cpu backend has no kernel for {call.GetType().Name} ({call.Label})"),

@@ -32,6 +32,8 @@ public static class RuntimeKernels
         ["rope"] = AttentionKernels.Rope,
         ["attention"] = AttentionKernels.Attention,
         ["flash_attention"] = FlashAttentionKernel.Run,
+        ["quant_matmul"] = QuantMatMulKernel.Run,
+        ["quant_embedding"] = QuantMatMulKernel.Embedding,
     }.ToFrozenDictionary(StringComparer.Ordinal);
 
     private static readonly FrozenDictionary<string, KernelPreparer> Preparers = new Dictionary<string, KernelPreparer>(StringComparer.Ordinal)
