@@ -12,6 +12,7 @@ namespace Candle.Perf;
 /// <c>plan-aot [model-dir]</c> times loading a saved plan against compiling from scratch;
 /// <c>onnx-node-suite DIR</c> runs ONNX's backend node tests through the ONNX importer (see <see cref="OnnxSuite.OnnxNodeSuite"/>);
 /// <c>onnx-models</c> times MiniLM and ResNet-18 imported from ONNX beside ONNX Runtime (see <see cref="OnnxModels.OnnxModelLatency"/>);
+/// <c>llamacpp-quant [--layers N]</c> compares the quantized kernels with llama.cpp and the f32 path (see <see cref="LlamaCpp.QuantizedComparison"/>).
 /// <c>llamacpp [--quick]</c> compares Candle with llama.cpp on the same GGUF files (see <see cref="LlamaCpp.LlamaCppComparison"/>).
 /// </summary>
 public static class Program
@@ -74,6 +75,12 @@ public static class Program
         if (args is ["onnx-node-suite", ..])
         {
             OnnxSuite.OnnxNodeSuite.Run(args[1..]);
+            return;
+        }
+
+        if (args is ["llamacpp-quant", ..])
+        {
+            LlamaCpp.QuantizedComparison.Run(args[1..]);
             return;
         }
 

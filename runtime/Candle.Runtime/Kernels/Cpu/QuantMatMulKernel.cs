@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Runtime.Intrinsics;
 using System.Runtime.CompilerServices;
 using Candle.Runtime.Kernels.Cpu.Args;
+using Candle.Runtime.Kernels.Gemm;
 using Candle.Runtime.Kernels.Quant;
 
 namespace Candle.Runtime.Kernels.Cpu;
@@ -15,11 +16,19 @@ namespace Candle.Runtime.Kernels.Cpu;
 /// every activation row before the next tile is read, so a prefill reads each weight once while its activations stay
 /// in cache, and a decode step (one row) streams the weights once. Chunks are contiguous ranges of weight rows, one
 /// per worker. Types without an integer dot product (and machines without AVX2) dequantize each weight row once per
-/// chunk and multiply in float32.
+/// chunk and multiply in float32. Products of <see cref="GemmRows"/> activation rows or more (prefill) dequantize tiles
+/// of <see cref="GemmTile"/> weight rows to float32 and multiply them with the packed SGEMM instead: the integer dot
+/// products win when a step streams the weights once per token (decode), the SGEMM microkernel when many rows share them.
 /// </remarks>
 public static unsafe class QuantMatMulKernel
 {
     private const int TileRows = 16;
+
+    /// <summary>The number of activation rows from which a product goes through the float32 SGEMM.</summary>
+    internal const int GemmRows = 32;
+
+    /// <summary>Weight rows dequantized at a time on the SGEMM path.</summary>
+    private const int GemmTile = 128;
 
     /// <summary>y[m, n] = Σ_k x[m, k]·w[n, k]; arguments: <see cref="QuantMatMulArgs{T}"/>. Work items are weight rows.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -35,6 +44,12 @@ public static unsafe class QuantMatMulKernel
         float* y = (float*)slots[p.Y];
         int rowBytes = (int)QuantMatMulArgs.WeightBytes(p.Type, 1, k);
         var format = QuantActivations.VecDotType(type);
+        if (rows >= GemmRows)
+        {
+            DequantizedGemm(type, x, w, y, rows, n, k, rowBytes, (int)start, (int)end);
+            return;
+        }
+
         if (format == GgmlType.F32 || !QuantRowDot.IsAccelerated)
         {
             Dequantized(type, x, w, y, rows, n, k, rowBytes, (int)start, (int)end);
@@ -74,6 +89,29 @@ public static unsafe class QuantMatMulKernel
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private static void DequantizedGemm(GgmlType type, float* x, byte* w, float* y, int rows, int n, int k, int rowBytes, int start, int end)
+    {
+        float[] tile = ArrayPool<float>.Shared.Rent(GemmTile * k);
+        try
+        {
+            fixed (float* t = tile)
+            {
+                for (int n0 = start; n0 < end; n0 += GemmTile)
+                {
+                    int nt = Math.Min(GemmTile, end - n0);
+                    QuantRowDequant.Rows(type, w + ((long)n0 * rowBytes), rowBytes, nt, k, t);
+
+                    // y[:, n0:n0+nt] = x · tileᵀ: B[p, j] = tile[j·k + p].
+                    Sgemm.Multiply(rows, nt, k, x, k, 1, t, 1, k, y + n0, n, pool: KernelPool.Current);
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(tile);
         }
     }
 
