@@ -129,8 +129,8 @@ internal sealed class CpuPlanEmitter
         QuantMatMulCall q => Step(
             QuantMatMulArgs.Kernel,
             new QuantMatMulArgs<Dim>(X: q.X.Slot, W: q.W, Y: q.Y, Type: (int)q.Type, Rows: q.Rows, N: q.N, K: q.K).Encode(),
-            Dim.Of(q.N),
-            q.Rows * q.K,
+            Dim.One,
+            Dim.Zero,
             q.Label),
         QuantEmbeddingCall e => Step(
             QuantEmbeddingArgs.Kernel,

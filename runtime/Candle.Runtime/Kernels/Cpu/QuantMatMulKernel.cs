@@ -12,11 +12,10 @@ namespace Candle.Runtime.Kernels.Cpu;
 /// </summary>
 /// <remarks>
 /// A product quantizes its activation rows to the weight type's activation format (<see cref="QuantActivations"/>)
-/// once per chunk of work, then walks its chunk of weight rows in tiles: each tile of weight rows is multiplied with
-/// every activation row before the next tile is read, so a prefill reads each weight once while its activations stay
-/// in cache, and a decode step (one row) streams the weights once. Chunks are contiguous ranges of weight rows, one
-/// per worker. Types without an integer dot product (and machines without AVX2) dequantize each weight row once per
-/// chunk and multiply in float32. Products of <see cref="GemmRows"/> activation rows or more (prefill) dequantize tiles
+/// once per call, then splits the weight rows over the workers of <see cref="KernelPool.Current"/> in contiguous
+/// chunks and walks each chunk in tiles: each tile of weight rows is multiplied with every activation row before the
+/// next tile is read, so the weights are read once per call and a decode step (one row) streams them once. Types
+/// without an integer dot product (and machines without AVX2) dequantize each weight row once and multiply in float32. Products of <see cref="GemmRows"/> activation rows or more (prefill) dequantize tiles
 /// of <see cref="GemmTile"/> weight rows to float32 and multiply them with the packed SGEMM instead: the integer dot
 /// products win when a step streams the weights once per token (decode), the SGEMM microkernel when many rows share them.
 /// </remarks>
@@ -28,9 +27,12 @@ public static unsafe class QuantMatMulKernel
     internal const int GemmRows = 32;
 
     /// <summary>Weight rows dequantized at a time on the SGEMM path.</summary>
-    private const int GemmTile = 128;
+    private const int GemmTile = 512;
 
-    /// <summary>y[m, n] = Σ_k x[m, k]·w[n, k]; arguments: <see cref="QuantMatMulArgs{T}"/>. Work items are weight rows.</summary>
+    /// <summary>
+    /// y[m, n] = Σ_k x[m, k]·w[n, k]; arguments: <see cref="QuantMatMulArgs{T}"/>. One work item: the kernel splits the
+    /// weight rows over <see cref="KernelPool.Current"/> itself, after quantizing the activations once.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(nint[] slots, long[] a, long start, long end)
     {
@@ -38,21 +40,22 @@ public static unsafe class QuantMatMulKernel
         var p = QuantMatMulArgs.Read(a);
         var type = (GgmlType)p.Type;
         int rows = (int)p.Rows, n = (int)p.N, k = (int)p.K;
-        if (rows == 0) return;
+        if (rows == 0 || n == 0) return;
         float* x = (float*)slots[p.X];
         byte* w = (byte*)slots[p.W];
         float* y = (float*)slots[p.Y];
         int rowBytes = (int)QuantMatMulArgs.WeightBytes(p.Type, 1, k);
+        var pool = KernelPool.Current;
         var format = QuantActivations.VecDotType(type);
         if (rows >= GemmRows)
         {
-            DequantizedGemm(type, x, w, y, rows, n, k, rowBytes, (int)start, (int)end);
+            DequantizedGemm(type, x, w, y, rows, n, k, rowBytes, pool);
             return;
         }
 
         if (format == GgmlType.F32 || !QuantRowDot.IsAccelerated)
         {
-            Dequantized(type, x, w, y, rows, n, k, rowBytes, (int)start, (int)end);
+            pool.ParallelFor(n, (s, e) => Dequantized(type, x, w, y, rows, n, k, rowBytes, s, e));
             return;
         }
 
@@ -71,19 +74,8 @@ public static unsafe class QuantMatMulKernel
             int nb = k / GgmlTypeTraits.BlockSize(type);
             fixed (byte* xq = buffer)
             {
-                for (int n0 = (int)start; n0 < end; n0 += TileRows)
-                {
-                    int n1 = (int)Math.Min(end, n0 + TileRows);
-                    for (int m = 0; m < rows; m++)
-                    {
-                        byte* xm = xq + ((long)m * xRowBytes);
-                        float* ym = y + ((long)m * n);
-                        for (int j = n0; j < n1; j++)
-                        {
-                            ym[j] = QuantRowDot.Dot(type, w + ((long)j * rowBytes), xm, nb);
-                        }
-                    }
-                }
+                byte* xqp = xq;
+                pool.ParallelFor(n, (s, e) => Dots(type, xqp, xRowBytes, w, rowBytes, y, rows, n, nb, s, e));
             }
         }
         finally
@@ -92,20 +84,55 @@ public static unsafe class QuantMatMulKernel
         }
     }
 
-    private static void DequantizedGemm(GgmlType type, float* x, byte* w, float* y, int rows, int n, int k, int rowBytes, int start, int end)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Dots(GgmlType type, byte* xq, int xRowBytes, byte* w, int rowBytes, float* y, int rows, int n, int nb, int start, int end)
+    {
+        for (int n0 = start; n0 < end; n0 += TileRows)
+        {
+            int n1 = Math.Min(end, n0 + TileRows);
+            for (int m = 0; m < rows; m++)
+            {
+                byte* xm = xq + ((long)m * xRowBytes);
+                float* ym = y + ((long)m * n);
+                for (int j = n0; j < n1; j++)
+                {
+                    ym[j] = QuantRowDot.Dot(type, w + ((long)j * rowBytes), xm, nb);
+                }
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void DequantizedGemm(GgmlType type, float* x, byte* w, float* y, int rows, int n, int k, int rowBytes, Threading.WorkerPool pool)
     {
         float[] tile = ArrayPool<float>.Shared.Rent(GemmTile * k);
         try
         {
             fixed (float* t = tile)
             {
-                for (int n0 = start; n0 < end; n0 += GemmTile)
+                float* tp = t;
+                for (int n0 = 0; n0 < n; n0 += GemmTile)
                 {
-                    int nt = Math.Min(GemmTile, end - n0);
-                    QuantRowDequant.Rows(type, w + ((long)n0 * rowBytes), rowBytes, nt, k, t);
+                    int nt = Math.Min(GemmTile, n - n0);
+                    int c0 = n0;
 
-                    // y[:, n0:n0+nt] = x · tileᵀ: B[p, j] = tile[j·k + p].
-                    Sgemm.Multiply(rows, nt, k, x, k, 1, t, 1, k, y + n0, n, pool: KernelPool.Current);
+                    // The tile as B [k, nt] row-major (weight row j is column j − n0), in groups of 8 rows per worker.
+                    pool.ParallelFor((nt + 7) / 8, (s, e) =>
+                    {
+                        float[] scratch = ArrayPool<float>.Shared.Rent(8 * k);
+                        try
+                        {
+                            fixed (float* sp = scratch)
+                            {
+                                QuantRowDequant.Columns(type, w, rowBytes, c0 + (8 * s), Math.Min(c0 + nt, c0 + (8 * e)), k, tp, nt, c0, sp);
+                            }
+                        }
+                        finally
+                        {
+                            ArrayPool<float>.Shared.Return(scratch);
+                        }
+                    });
+                    Sgemm.Multiply(rows, nt, k, x, k, 1, t, nt, 1, y + n0, n, pool: pool);
                 }
             }
         }
@@ -115,6 +142,7 @@ public static unsafe class QuantMatMulKernel
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Dequantized(GgmlType type, float* x, byte* w, float* y, int rows, int n, int k, int rowBytes, int start, int end)
     {
         float[] row = ArrayPool<float>.Shared.Rent(k);

@@ -26,6 +26,7 @@ internal static class QuantActivations
     /// Quantizes whole 32-value blocks to Q8_0 as llama.cpp's x86 <c>quantize_row_q8_0</c>: d = max|x|/127 stored as f16,
     /// q = x·(127/max|x|) rounded to nearest, ties to even.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void QuantizeQ8_0(ReadOnlySpan<float> x, Span<byte> dst)
     {
         int nb = x.Length / 32;
@@ -55,6 +56,7 @@ internal static class QuantActivations
     /// Quantizes whole 256-value blocks to Q8_K as llama.cpp's <c>quantize_row_q8_K_ref</c>: the value of largest
     /// magnitude maps to −127, q = nearest_int(x·(−127/max)) (ties to even), d = 1/scale as f32, and the 16 sums of 16 quants.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void QuantizeQ8_K(ReadOnlySpan<float> x, Span<byte> dst)
     {
         int nb = x.Length / 256;

@@ -10,6 +10,7 @@ namespace Candle.Runtime.Kernels.Quant;
 internal static unsafe class QuantRowDequant
 {
     /// <summary>Dequantizes <paramref name="rows"/> rows of <paramref name="cols"/> values from <paramref name="w"/> into row-major float32 <paramref name="dst"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Rows(GgmlType type, byte* w, int rowBytes, int rows, int cols, float* dst)
     {
         int nb = cols / GgmlTypeTraits.BlockSize(type);
@@ -26,6 +27,39 @@ internal static unsafe class QuantRowDequant
         }
     }
 
+    /// <summary>
+    /// Dequantizes weight rows [<paramref name="first"/>, <paramref name="end"/>) (a multiple of 8 apart, except at the
+    /// end) into the columns of a row-major float32 [<paramref name="cols"/>, <paramref name="width"/>] matrix
+    /// <paramref name="dst"/> (weight row j becomes column j − <paramref name="columnBase"/>): the layout the SGEMM reads
+    /// a right operand fastest in. Eight rows at a time go through <paramref name="scratch"/> (8 · cols floats).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Columns(GgmlType type, byte* w, int rowBytes, int first, int end, int cols, float* dst, int width, int columnBase, float* scratch)
+    {
+        for (int j0 = first; j0 < end; j0 += 8)
+        {
+            int count = Math.Min(8, end - j0);
+            Rows(type, w + ((long)j0 * rowBytes), rowBytes, count, cols, scratch);
+            float* d = dst + (j0 - columnBase);
+            if (count == 8)
+            {
+                float* r0 = scratch, r1 = scratch + cols, r2 = scratch + (2 * cols), r3 = scratch + (3 * cols);
+                float* r4 = scratch + (4 * cols), r5 = scratch + (5 * cols), r6 = scratch + (6 * cols), r7 = scratch + (7 * cols);
+                for (int p = 0; p < cols; p++)
+                {
+                    Vector256.Create(r0[p], r1[p], r2[p], r3[p], r4[p], r5[p], r6[p], r7[p]).Store(d + ((long)p * width));
+                }
+            }
+            else
+            {
+                for (int r = 0; r < count; r++)
+                {
+                    for (int p = 0; p < cols; p++) d[((long)p * width) + r] = scratch[((long)r * cols) + p];
+                }
+            }
+        }
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Store(Vector256<sbyte> q, Vector256<float> d, float* y)
     {
@@ -38,6 +72,7 @@ internal static unsafe class QuantRowDequant
         (Vector256.ConvertToSingle(i3) * d).Store(y + 24);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Q8_0(byte* w, float* y, int nb)
     {
         for (int b = 0; b < nb; b++, w += 34, y += 32)
@@ -46,6 +81,7 @@ internal static unsafe class QuantRowDequant
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Q4_0(byte* w, float* y, int nb)
     {
         var mask = Vector128.Create((byte)0x0F);

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -35,10 +36,21 @@ internal static unsafe class QuantRowDot
         return acc + Avx2.MultiplyAddAdjacent(p, Vector256<short>.One);
     }
 
+    // Every f16 bit pattern as float32 (256 KiB, read by the block loops instead of converting in software).
+    private static readonly float[] HalfTable = BuildHalfTable();
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Half(byte* p) => (float)Unsafe.ReadUnaligned<Half>(p);
+    private static float Half(byte* p) => Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(HalfTable), Unsafe.ReadUnaligned<ushort>(p));
+
+    private static float[] BuildHalfTable()
+    {
+        var t = new float[65536];
+        for (int i = 0; i < t.Length; i++) t[i] = (float)BitConverter.UInt16BitsToHalf((ushort)i);
+        return t;
+    }
 
     /// <summary>Q8_0 weights × Q8_0 activations (34-byte blocks of 32).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q8_0(byte* w, byte* a, int nb)
     {
         var acc = Vector256<float>.Zero;
@@ -54,6 +66,7 @@ internal static unsafe class QuantRowDot
     }
 
     /// <summary>Q4_0 weights (18-byte blocks: f16 scale, nibbles; value = nibble − 8) × Q8_0 activations.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q4_0(byte* w, byte* a, int nb)
     {
         var acc = Vector256<float>.Zero;
@@ -75,6 +88,7 @@ internal static unsafe class QuantRowDot
     /// Q4_K weights (144-byte super-blocks: f16 d and dmin, 12 bytes of 6-bit scales and mins, 128 bytes of nibbles) ×
     /// Q8_K activations (f32 d, 256 quants, 16 sums of 16): d·Σ scale_j·(q·a)_j − dmin·Σ min_j·(bsum_2j + bsum_2j+1).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q4_K(byte* w, byte* a, int nb)
     {
         float total = 0;
@@ -107,6 +121,7 @@ internal static unsafe class QuantRowDot
     /// Q6_K weights (210-byte super-blocks: 128 bytes of low nibbles, 64 of high 2-bit pairs, 16 int8 scales, f16 d;
     /// value = q6 − 32) × Q8_K activations: d·Σ scale_k·((q6·a)_k − 32·bsum_k) over the 16 groups of 16.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q6_K(byte* w, byte* a, int nb)
     {
         float total = 0;

@@ -6,7 +6,7 @@ namespace Candle.Runtime.Kernels.Cpu.Args;
 /// <summary>
 /// The arguments of <c>rt:quant_matmul</c> (<see cref="QuantMatMulKernel.Run"/>), y[m, n] = Σ_k x[m, k]·w[n, k] with
 /// x float32 [rows, k] and y float32 [rows, n] dense, w [n, k] stored in ggml blocks of <see cref="GgmlType"/>
-/// <c>type</c>: <c>x, w, y, type, rows, n, k</c>. Work items are weight rows (output columns).
+/// <c>type</c>: <c>x, w, y, type, rows, n, k</c>. One work item; the kernel splits the weight rows over the workers.
 /// </summary>
 internal readonly record struct QuantMatMulArgs<T>(T X, T W, T Y, T Type, T Rows, T N, T K)
 {
@@ -55,11 +55,11 @@ internal static class QuantMatMulArgs
     public static long WeightBytes(long type, long rows, long cols) =>
         StepExtent.Mul(rows, cols / GgmlTypeTraits.BlockSize((GgmlType)type) * GgmlTypeTraits.BlockBytes((GgmlType)type));
 
-    /// <summary>The bytes the step reads and writes over <paramref name="work"/> weight rows.</summary>
+    /// <summary>The bytes the step reads and writes (one work item).</summary>
     public static IEnumerable<StepExtent> Accesses(QuantMatMulArgs<long> p, long work)
     {
-        if (work != p.N) throw new PlanFormatException($"the step covers {work} items but the weight has {p.N} rows");
-        if (work == 0 || p.Rows == 0) yield break;
+        if (work != 1) throw new PlanFormatException($"the step covers {work} items, not 1");
+        if (p.N == 0 || p.Rows == 0) yield break;
         yield return StepExtent.Dense(p.X, sizeof(float), 0, StepExtent.Mul(p.Rows, p.K), writes: false);
         yield return StepExtent.Dense(p.W, 1, 0, WeightBytes(p.Type, p.N, p.K), writes: false);
         yield return StepExtent.Dense(p.Y, sizeof(float), 0, StepExtent.Mul(p.Rows, p.N), writes: true);
