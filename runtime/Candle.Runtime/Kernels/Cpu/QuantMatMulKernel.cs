@@ -16,8 +16,9 @@ namespace Candle.Runtime.Kernels.Cpu;
 /// chunks and walks each chunk in tiles: each tile of weight rows is multiplied with every activation row before the
 /// next tile is read, so the weights are read once per call and a decode step (one row) streams them once. Types
 /// without an integer dot product (and machines without AVX2) dequantize each weight row once and multiply in float32. Products of <see cref="GemmRows"/> activation rows or more (prefill) dequantize tiles
-/// of <see cref="GemmTile"/> weight rows to float32 and multiply them with the packed SGEMM instead: the integer dot
-/// products win when a step streams the weights once per token (decode), the SGEMM microkernel when many rows share them.
+/// of <see cref="GemmTile"/> weight rows to float32 and multiply them with the SGEMM instead; a plan's step
+/// (<see cref="Prepare"/>) keeps a packed float32 copy for those products, made on the first one, so that prefill runs
+/// at the packed SGEMM's speed while decode reads only the quantized blocks.
 /// </remarks>
 public static unsafe class QuantMatMulKernel
 {
@@ -28,6 +29,50 @@ public static unsafe class QuantMatMulKernel
 
     /// <summary>Weight rows dequantized at a time on the SGEMM path.</summary>
     private const int GemmTile = 512;
+
+    /// <summary>
+    /// The kernel of one plan step: <see cref="Run"/>, except that products of <see cref="GemmRows"/> rows or more use a
+    /// float32 packed copy of the weight made on the first such call and kept by the step (so a prefill plan runs at
+    /// the packed SGEMM's speed; a decode plan, whose products have one row, never makes it).
+    /// </summary>
+    public static KernelFn Prepare(KernelPreparation preparation)
+    {
+        ArgumentNullException.ThrowIfNull(preparation);
+        var c = preparation.ConstantArgs;
+        if (c.Count != 7 || c[1] is not long wSlot || c[3] is not long type || c[5] is not long n || c[6] is not long k
+            || preparation.WeightAddress(wSlot) is var w && w == 0 || n <= 0 || k <= 0 || n > int.MaxValue || k > int.MaxValue)
+        {
+            return Run;
+        }
+
+        var packed = new Lazy<PackedB>(() => PackDequantized((GgmlType)type, (byte*)w, (int)n, (int)k), LazyThreadSafetyMode.ExecutionAndPublication);
+        return (slots, args, start, end) =>
+        {
+            if (start >= end) return;
+            var p = QuantMatMulArgs.Read(args);
+            if (p.Rows < GemmRows || p.Rows > int.MaxValue)
+            {
+                Run(slots, args, start, end);
+                return;
+            }
+
+            Sgemm.Multiply((int)p.Rows, (float*)slots[p.X], (int)p.K, 1, packed.Value, (float*)slots[p.Y], (int)p.N, pool: KernelPool.Current);
+        };
+    }
+
+    private static PackedB PackDequantized(GgmlType type, byte* w, int n, int k)
+    {
+        int rowBytes = (int)QuantMatMulArgs.WeightBytes((long)type, 1, k);
+        var values = GC.AllocateUninitializedArray<float>(checked(n * k));
+        fixed (float* v = values)
+        {
+            float* vp = v;
+            KernelPool.Current.ParallelFor(n, (s, e) => QuantRowDequant.Rows(type, w + ((long)s * rowBytes), rowBytes, e - s, k, vp + ((long)s * k)));
+
+            // B[p, j] = w[j, p].
+            return Sgemm.PackB(v, k, n, 1, k);
+        }
+    }
 
     /// <summary>
     /// y[m, n] = Σ_k x[m, k]·w[n, k]; arguments: <see cref="QuantMatMulArgs{T}"/>. One work item: the kernel splits the
