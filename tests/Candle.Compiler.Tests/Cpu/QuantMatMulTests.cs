@@ -131,6 +131,28 @@ public sealed class QuantMatMulTests
     }
 
     [Fact]
+    public void A_saved_plan_with_quantized_weights_loads_and_gives_the_same_outputs()
+    {
+        var rng = new Random(9);
+        var q = RandomTensor(rng, GgmlType.Q4_K, 16, 256, "w");
+        var e = RandomTensor(rng, GgmlType.Q8_0, 10, 256, "embed");
+        var ids = Input("ids", DType.I64, Shape.Of(3));
+        var plan = CpuHarness.Compile(new Graph([ids], [QuantMatMul(QuantEmbedding(QuantConstant(e), ids), QuantConstant(q))]));
+        var data = HostTensor.FromArray(new long[] { 4, 0, 9 }, 3);
+        string path = Path.Combine(Path.GetTempPath(), $"candle-quant-{Guid.NewGuid():N}.plan");
+        try
+        {
+            plan.Save(path);
+            using var loaded = Candle.Runtime.Plans.Plan.Load(path);
+            Assert.Equal(plan.Run([data])[0].AsSpan<float>().ToArray(), loaded.Run([data])[0].AsSpan<float>().ToArray());
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
     public void An_out_of_range_id_names_the_kernel()
     {
         var q = RandomTensor(new Random(1), GgmlType.Q8_0, 4, 32, "embed");
