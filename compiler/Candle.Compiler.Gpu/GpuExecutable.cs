@@ -20,7 +20,7 @@ namespace Candle.Compiler.Gpu;
 /// intermediates live in one arena laid out by the <see cref="MemoryPlanner"/> and kept between calls;
 /// <see cref="RunOnDevice"/> takes and returns device tensors so that state (a KV cache) stays resident.
 /// </summary>
-public sealed class GpuExecutable : IExecutable
+public sealed class GpuExecutable : IDeviceExecutable
 {
     private readonly KernelGraph _graph;
     private readonly GpuDevice _device;
@@ -38,11 +38,35 @@ public sealed class GpuExecutable : IExecutable
         _device = device;
         InputNames = [.. graph.Inputs.Select(i => i.Name)];
         OutputNames = [.. graph.Outputs.Select(o => o.Name)];
+        _indexLabels = [.. graph.Calls.Where(c => c is IndexSelectCall or GatherCall or ScatterAddCall).Select(c => c.Label)];
+        _steps = Lower(graph, new GpuLowering(device, generated, kernelNames));
         _weights = [.. graph.Weights.Select(w => device.Weight(w.Data))];
         _scratch = device.Allocate(16);
-        _indexLabels = [.. graph.Calls.OfType<IndexSelectCall>().Select(c => c.Label)];
-        var lowering = new GpuLowering(device, generated, kernelNames);
-        _steps = [.. graph.Calls.Select(lowering.Lower)];
+    }
+
+    /// <summary>
+    /// The steps of every call, lowered before any device memory is taken; the calls without a GPU kernel are named
+    /// together in one exception.
+    /// </summary>
+    private static Action<Frame>[] Lower(KernelGraph graph, GpuLowering lowering)
+    {
+        var steps = new Action<Frame>[graph.Calls.Count];
+        var missing = new List<string>();
+        for (int i = 0; i < steps.Length; i++)
+        {
+            try
+            {
+                steps[i] = lowering.Lower(graph.Calls[i]);
+            }
+            catch (NotSupportedException e)
+            {
+                if (!missing.Contains(e.Message)) missing.Add(e.Message);
+            }
+        }
+
+        if (missing.Count == 1) throw new NotSupportedException(missing[0]);
+        if (missing.Count > 1) throw new NotSupportedException($"{missing.Count} kinds of call have no GPU kernel: {string.Join("; ", missing)}");
+        return steps;
     }
 
     /// <inheritdoc/>
@@ -53,6 +77,9 @@ public sealed class GpuExecutable : IExecutable
 
     /// <summary>The device the executable runs on.</summary>
     public GpuDevice Device => _device;
+
+    /// <inheritdoc/>
+    Candle.Runtime.Devices.IDevice IDeviceExecutable.Device => _device;
 
     /// <summary>The number of kernel calls of one run.</summary>
     public int CallCount => _steps.Length;

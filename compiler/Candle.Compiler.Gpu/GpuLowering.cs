@@ -34,7 +34,10 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         RopeCall r => Rope(r),
         IndexSelectCall i => IndexSelect(i),
         CopyCall c => Copy(c),
-        FallbackElementwiseCall { Op: Op.Cast, Inputs: [{ DType: DType.I64 }] } c => CastFromI64(c),
+        FallbackElementwiseCall { Op: Op.Cast, Inputs: [{ DType: DType.I64 }], DType: DType.F32 or DType.F16 or DType.BF16 } c => CastFromI64(c),
+        FallbackElementwiseCall m => Mixed(m),
+        GatherCall g => Gather(g),
+        ScatterAddCall s => ScatterAdd(s),
         FillCall f => Fill(f),
         ArangeCall a => Arange(a),
         CheckRangeCall c => CheckRange(c),
@@ -474,4 +477,130 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         long s = f.Eval(c.Start), e = f.Eval(c.End), n = f.Eval(c.Size);
         if (s < 0 || s > e || e > n) throw new ArgumentException($"{c.Label}: the range [{s}, {e}) does not lie in 0..{n}");
     };
+    /// <summary>The element view type and <see cref="IMixedStorage{T}"/> of a dtype for <see cref="MixedKernels"/>.</summary>
+    private static (Type Element, Type Storage) MixedStorage(DType dt, string what) => dt switch
+    {
+        DType.I64 => (typeof(long), typeof(I64Mixed)),
+        DType.I32 => (typeof(int), typeof(I32Mixed)),
+        DType.I8 => (typeof(byte), typeof(I8Mixed)),
+        DType.U8 => (typeof(byte), typeof(U8Mixed)),
+        DType.Bool => (typeof(byte), typeof(BoolMixed)),
+        DType.F32 => (typeof(float), typeof(F32Mixed)),
+        DType.F16 => (typeof(ushort), typeof(F16Mixed)),
+        DType.BF16 => (typeof(ushort), typeof(BF16Mixed)),
+        _ => throw new NotSupportedException($"the GPU backend does not run {what} on {dt.TorchName()}"),
+    };
+
+    /// <summary>A single elementwise op over integer or boolean operands (<see cref="MixedKernels"/>).</summary>
+    private Action<Frame> Mixed(FallbackElementwiseCall c)
+    {
+        int n = c.Inputs.Count;
+        bool floatDomain = c.DType.IsFloat() || c.Inputs.Any(v => v.DType.IsFloat());
+        if (!MixedKernels.Supports(c.Op, n, floatDomain))
+        {
+            throw new NotSupportedException($"the GPU backend has no kernel for {c.Op.Name()} over {string.Join(", ", c.Inputs.Select(v => v.DType.TorchName()))}");
+        }
+
+        if (c.Inputs.Any(v => v.IsConstant)) throw new NotSupportedException($"{c.Label}: a constant operand");
+        var (shape, strides) = Scheduler.Collapse(c.Shape, [.. c.Inputs.Select(v => v.Rank == 0 ? [.. c.Shape.Select(_ => Dim.Zero)] : v.Strides)]);
+        if (shape.Length > MixedKernels.Rank) throw new NotSupportedException($"{c.Label}: more than {MixedKernels.Rank} dims after collapsing");
+        var y = MixedStorage(c.DType, c.Label);
+        var ins = c.Inputs.Select(v => MixedStorage(v.DType, c.Label)).ToArray();
+        string name = n switch { 1 => nameof(MixedKernels.Unary), 2 => nameof(MixedKernels.Binary), _ => nameof(MixedKernels.Ternary) };
+        Type[] generic = [y.Element, y.Storage, .. ins.SelectMany(t => new[] { t.Element, t.Storage })];
+        var kernel = Generic(typeof(MixedKernels), name, generic);
+        int pad = MixedKernels.Rank - shape.Length;
+        int op = (int)c.Op, boolOut = c.DType == DType.Bool ? 1 : 0, fl = floatDomain ? 1 : 0;
+        return f =>
+        {
+            long[] s = [.. Enumerable.Repeat(1L, pad), .. shape.Select(f.Eval)];
+            long count = s.Aggregate(1L, (a, b) => a * b);
+            var args = new List<object> { View(f.Slots[c.Output], y.Element) };
+            for (int k = 0; k < n; k++) args.Add(View(f.Slots[c.Inputs[k].Slot], ins[k].Element));
+            args.Add(op);
+            args.Add(fl);
+            args.Add(boolOut);
+            for (int d = 1; d < MixedKernels.Rank; d++) args.Add(s[d]);
+            for (int k = 0; k < n; k++)
+            {
+                args.Add(f.Eval(c.Inputs[k].Offset));
+                for (int d = 0; d < pad; d++) args.Add(0L);
+                foreach (var st in strides[k]) args.Add(f.Eval(st));
+            }
+
+            Launch(kernel, count, [.. args]);
+        };
+    }
+
+    /// <summary>A padded six-dim shape of a dense operand.</summary>
+    private static long[] Padded(Frame f, IReadOnlyList<Dim> shape) =>
+        [.. Enumerable.Repeat(1L, GatherKernels.Rank - Math.Max(shape.Count, 1)), .. (shape.Count == 0 ? [1L] : shape.Select(f.Eval))];
+
+    private (Type Element, Type Storage) IndexStorage(TensorView index, string label) => index.DType switch
+    {
+        DType.I64 => (typeof(long), typeof(I64Index)),
+        DType.I32 => (typeof(int), typeof(I32Index)),
+        _ => throw new NotSupportedException($"{label}: indices of {index.DType.TorchName()}"),
+    };
+
+    /// <summary>torch.gather along an axis (<see cref="GatherKernels.Gather{T, TI, SI}"/>).</summary>
+    private Action<Frame> Gather(GatherCall c)
+    {
+        if (c.X.IsConstant || c.Index.IsConstant) throw new NotSupportedException($"{c.Label}: a constant operand");
+        if (c.X.Rank > GatherKernels.Rank) throw new NotSupportedException($"{c.Label}: more than {GatherKernels.Rank} dims");
+        var raw = RawType(c.X.DType);
+        var idx = IndexStorage(c.Index, c.Label);
+        var kernel = Generic(typeof(GatherKernels), nameof(GatherKernels.Gather), raw, idx.Element, idx.Storage);
+        int axis = c.Axis + (GatherKernels.Rank - Math.Max(c.X.Rank, 1));
+        return f =>
+        {
+            long[] xs = Padded(f, c.X.Shape), ix = Padded(f, c.Index.Shape);
+            Launch(
+                kernel,
+                f.Eval(c.Index.Numel),
+                View(f.Slots[c.X.Slot], raw, f.Eval(c.X.Offset)),
+                View(f.Slots[c.Index.Slot], idx.Element, f.Eval(c.Index.Offset)),
+                View(f.Slots[c.Y], raw),
+                new Mem(f.Scratch!, 0, 16).View<int>(),
+                axis,
+                xs[0], xs[1], xs[2], xs[3], xs[4], xs[5],
+                ix[1], ix[2], ix[3], ix[4], ix[5]);
+        };
+    }
+
+    /// <summary>torch.scatter_add along an axis: a copy of x, then atomic adds of src (float32 and int64 values).</summary>
+    private Action<Frame> ScatterAdd(ScatterAddCall c)
+    {
+        if (c.X.IsConstant || c.Index.IsConstant || c.Src.IsConstant) throw new NotSupportedException($"{c.Label}: a constant operand");
+        if (c.X.Rank > GatherKernels.Rank) throw new NotSupportedException($"{c.Label}: more than {GatherKernels.Rank} dims");
+        var (name, element) = c.X.DType switch
+        {
+            DType.F32 => (nameof(GatherKernels.ScatterAddF32), typeof(float)),
+            DType.I64 => (nameof(GatherKernels.ScatterAddI64), typeof(long)),
+            _ => throw new NotSupportedException($"{c.Label}: scatter_add of {c.X.DType.TorchName()} on the GPU backend"),
+        };
+        var idx = IndexStorage(c.Index, c.Label);
+        var kernel = Generic(typeof(GatherKernels), name, idx.Element, idx.Storage);
+        int axis = c.Axis + (GatherKernels.Rank - Math.Max(c.X.Rank, 1));
+        long size = c.X.DType.SizeInBytes();
+        return f =>
+        {
+            long[] xs = Padded(f, c.X.Shape), ix = Padded(f, c.Index.Shape), ss = Padded(f, c.Src.Shape);
+            long xn = f.Eval(c.X.Numel);
+            var y = f.Slots[c.Y];
+            var x = f.Slots[c.X.Slot];
+            y.Buffer.View(y.Offset, xn * size).CopyFrom(Stream, x.Buffer.View(x.Offset + (f.Eval(c.X.Offset) * size), xn * size));
+            Launch(
+                kernel,
+                f.Eval(c.Index.Numel),
+                View(y, element),
+                View(f.Slots[c.Index.Slot], idx.Element, f.Eval(c.Index.Offset)),
+                View(f.Slots[c.Src.Slot], element, f.Eval(c.Src.Offset)),
+                new Mem(f.Scratch!, 0, 16).View<int>(),
+                axis,
+                xs[0], xs[1], xs[2], xs[3], xs[4], xs[5],
+                ix[1], ix[2], ix[3], ix[4], ix[5],
+                ss[1], ss[2], ss[3], ss[4], ss[5]);
+        };
+    }
 }

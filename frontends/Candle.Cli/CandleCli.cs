@@ -33,6 +33,7 @@ public static class CandleCli
         root.Subcommands.Add(EmbedCommand.Create(context));
         root.Subcommands.Add(GradCommand.Create(context));
         root.Subcommands.Add(TrainCommand.Create(context));
+        root.Subcommands.Add(QuantizeCommand.Create(context));
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {

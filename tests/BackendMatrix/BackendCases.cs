@@ -117,6 +117,28 @@ public static class BackendCases
             yield return Case($"cast_i64_{s}", new Graph([pid], [Cast(Transpose(pid, 0, 1), dt), Binary(Op.Mul, Cast(pid, dt), 0.5)]), rng, 0, 0);
         }
 
+        // Single ops over integers and booleans (label masks, index arithmetic), contiguous and strided.
+        var li = Input("ids", DType.I64, Shape.Of(4, 6));
+        var ll = Input("labels", DType.I64, Shape.Of(4, 6));
+        var lx = Input("x", DType.F32, Shape.Of(4, 6));
+        var ne = Binary(Op.Ne, li, ll);
+        yield return Case(
+            "mixed_integer",
+            new Graph(
+                [li, ll, lx],
+                [
+                    ne,
+                    Where(ne, li, ll),
+                    Binary(Op.Lt, Transpose(li, 0, 1), Transpose(ll, 0, 1)),
+                    Binary(Op.FloorDiv, Binary(Op.Sub, li, 3), Binary(Op.Add, ll, 1)),
+                    Binary(Op.Remainder, Binary(Op.Sub, li, 3), Binary(Op.Add, ll, 1)),
+                    Binary(Op.Mul, Cast(Binary(Op.Ge, li, ll), DType.F32), lx),
+                    Cast(Binary(Op.Maximum, li, ll), DType.I32),
+                ]),
+            rng,
+            0,
+            0);
+
         // f32 GEMMs with a weight (and its transposed form, as nn.Linear) and fused epilogues.
         var a = Input("a", DType.F32, Shape.Of(13, 37));
         var wt = W(rng, DType.F32, "wt", 19, 37);

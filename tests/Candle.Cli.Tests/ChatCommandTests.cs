@@ -57,6 +57,32 @@ public sealed class ChatCommandTests : IDisposable
     }
 
     [Fact]
+    public void A_gguf_file_chats_with_its_own_tokenizer_and_chat_template()
+    {
+        // The tiny llama as GGUF (quantize keeps the tokenizer), with the template stored as tokenizer.chat_template.
+        string q8 = Path.Combine(_dir, "q8.gguf");
+        Candle.Transformers.Quantization.GgufQuantizer.Quantize(_dir, q8, Candle.Transformers.Quantization.QuantizePreset.Parse("Q8_0"));
+        string path = Path.Combine(_dir, "chat.gguf");
+        using (var source = Candle.Runtime.Weights.Gguf.GgufFile.Open(q8))
+        {
+            var w = new Candle.Runtime.Weights.Gguf.GgufWriter();
+            foreach (var (key, value) in source.Metadata) w.Add(key, value);
+            w.Add("tokenizer.chat_template", Template);
+            foreach (var t in source.Tensors) w.AddTensor(t.Name, t.Type, [.. t.GgmlDims], source.GetRawData(t.Name).ToArray());
+            w.Write(path);
+        }
+
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        int code = CandleCli.Run(["chat", path, "-n", "4", "--device", "reference"], new StringReader("hello there\n"), stdout, stderr, progress: false);
+        Assert.True(code == 0, stderr.ToString());
+
+        using var generator = TextGenerator.Load(path, "reference");
+        var expected = generator.Generate("[user] hello there\n[assistant] ", new GenerationOptions { MaxNewTokens = 4, StopTokens = [.. generator.Model.EosTokenIds] });
+        Assert.Equal($"{expected.Text}\n", stdout.ToString());
+    }
+
+    [Fact]
     public void Reset_forgets_the_conversation()
     {
         var (code, output, err) = Chat("hello there\n/reset\nhello there\n/exit\nnot read\n");

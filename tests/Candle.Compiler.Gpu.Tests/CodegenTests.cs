@@ -54,6 +54,18 @@ public sealed class CodegenTests : IDisposable
             yield return ($"index_select_i32_{raw.Name}", M(typeof(MemoryKernels), nameof(MemoryKernels.IndexSelectI32), raw), false);
         }
 
+        (Type, Type)[] idx = [(typeof(long), typeof(I64Index)), (typeof(int), typeof(I32Index))];
+        foreach (var (e, s) in idx)
+        {
+            yield return ($"gather_{s.Name}", M(typeof(GatherKernels), nameof(GatherKernels.Gather), typeof(float), e, s), false);
+            yield return ($"scatter_add_f32_{s.Name}", M(typeof(GatherKernels), nameof(GatherKernels.ScatterAddF32), e, s), false);
+            yield return ($"scatter_add_i64_{s.Name}", M(typeof(GatherKernels), nameof(GatherKernels.ScatterAddI64), e, s), false);
+        }
+
+        yield return ("mixed_ne_i64", M(typeof(MixedKernels), nameof(MixedKernels.Binary), typeof(byte), typeof(BoolMixed), typeof(long), typeof(I64Mixed), typeof(long), typeof(I64Mixed)), false);
+        yield return ("mixed_cast_f16_i32", M(typeof(MixedKernels), nameof(MixedKernels.Unary), typeof(int), typeof(I32Mixed), typeof(ushort), typeof(F16Mixed)), false);
+        yield return ("mixed_where_i8", M(typeof(MixedKernels), nameof(MixedKernels.Ternary), typeof(byte), typeof(I8Mixed), typeof(byte), typeof(BoolMixed), typeof(byte), typeof(U8Mixed), typeof(float), typeof(F32Mixed)), false);
+        yield return ("mixed_bf16", M(typeof(MixedKernels), nameof(MixedKernels.Binary), typeof(ushort), typeof(BF16Mixed), typeof(long), typeof(I64Mixed), typeof(ushort), typeof(BF16Mixed)), false);
         yield return ("arange_i64", typeof(MemoryKernels).GetMethod(nameof(MemoryKernels.ArangeI64))!, false);
         yield return ("arange_i32", typeof(MemoryKernels).GetMethod(nameof(MemoryKernels.ArangeI32))!, false);
     }

@@ -10,10 +10,18 @@ namespace Candle.Transformers.Tokenizers;
 /// </summary>
 public static class TokenizerLoader
 {
-    /// <summary>Loads the directory's tokenizer, or returns null when it has none.</summary>
+    /// <summary>
+    /// Loads the directory's tokenizer, or a GGUF file's own (<see cref="GgufTokenizer"/>), or returns null when there is none.
+    /// </summary>
     /// <exception cref="InvalidDataException">A tokenizer file exists but cannot be read; the message names it.</exception>
     public static Tokenizer? TryLoad(string modelDirectory)
     {
+        ArgumentNullException.ThrowIfNull(modelDirectory);
+        if (File.Exists(modelDirectory) && Models.Gguf.GgufModelLoader.IsGgufFile(modelDirectory))
+        {
+            return GgufTokenizer.TryLoad(modelDirectory);
+        }
+
         string sp = Path.Combine(modelDirectory, "tokenizer.model");
         string vocabTxt = Path.Combine(modelDirectory, "vocab.txt");
         string vocabJson = Path.Combine(modelDirectory, "vocab.json");

@@ -2,6 +2,7 @@ using Candle.Compiler.Autodiff;
 using Candle.Compiler.Backends;
 using Candle.Compiler.Ir;
 using Candle.Runtime;
+using Candle.Runtime.Devices;
 using Candle.Runtime.Execution;
 using Candle.Runtime.Tensors;
 using Candle.Runtime.Weights.SafeTensors;
@@ -16,7 +17,8 @@ namespace Candle.Transformers.Training;
 /// optimizer state, as PyTorch's optimizers do; <see cref="Save"/> and <see cref="Load"/> checkpoint both.
 /// A step over several micro-batches (<see cref="Step(IReadOnlyList{IReadOnlyDictionary{string, HostTensor}})"/>)
 /// accumulates their gradients, averaged, before one update, as transformers' Trainer does with
-/// gradient_accumulation_steps.
+/// gradient_accumulation_steps. On an accelerator (a backend whose executables run on device tensors) the parameters
+/// and optimizer state stay resident on the device between steps; only the batch goes up and the loss comes down.
 /// </summary>
 public sealed class LanguageModelTrainer : IDisposable
 {
@@ -31,6 +33,9 @@ public sealed class LanguageModelTrainer : IDisposable
     private readonly CompileOptions _options;
     private readonly IReadOnlyList<(string Name, Node Node)> _parameters;
     private readonly Dictionary<string, HostTensor> _values = new(StringComparer.Ordinal);
+    private readonly IDevice? _device;
+    private readonly Dictionary<string, DeviceTensor> _resident = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _stale = new(StringComparer.Ordinal);
     private IExecutable? _gradExe;
     private Graph? _gradGraph;
     private TrainStep? _apply;
@@ -63,6 +68,7 @@ public sealed class LanguageModelTrainer : IDisposable
         _lossGraph = new Graph([.. loss.Inputs, .. _parameters.Select(p => replace[p.Node])], rewritten.Outputs, rewritten.OutputNames);
         _stepExe = backend.Compile(_step.Graph, _options);
         _lossExe = backend.Compile(_lossGraph, _options);
+        if (_stepExe is IDeviceExecutable { Device.IsHost: false } d && _lossExe is IDeviceExecutable) _device = d.Device;
     }
 
     /// <summary>The model trained.</summary>
@@ -72,11 +78,11 @@ public sealed class LanguageModelTrainer : IDisposable
     public int StepsDone => _stepsDone;
 
     /// <summary>The current parameters by checkpoint name.</summary>
-    public IReadOnlyDictionary<string, HostTensor> Parameters => _step.ParameterNames.ToDictionary(n => n, n => _values[n]);
+    public IReadOnlyDictionary<string, HostTensor> Parameters => _step.ParameterNames.ToDictionary(n => n, Value);
 
     /// <summary>The optimizer state by <c>{state}.{parameter}</c>.</summary>
     public IReadOnlyDictionary<string, HostTensor> OptimizerState =>
-        _step.ParameterNames.SelectMany(p => _step.Optimizer.StateNames.Select(s => TrainStep.StateInput(s, p))).ToDictionary(k => k, k => _values[k]);
+        _step.ParameterNames.SelectMany(p => _step.Optimizer.StateNames.Select(s => TrainStep.StateInput(s, p))).ToDictionary(k => k, Value);
 
     /// <summary>One optimizer step on a causal LM batch; returns the loss before the update.</summary>
     public double Step(HostTensor inputIds, HostTensor labels) =>
@@ -86,6 +92,7 @@ public sealed class LanguageModelTrainer : IDisposable
     public double Step(IReadOnlyDictionary<string, HostTensor> batch)
     {
         ArgumentNullException.ThrowIfNull(batch);
+        if (_device is not null) return DeviceStep(batch);
         var results = _stepExe.Run(Arguments(_step.Graph, batch, Scalars()));
         for (int i = 1; i < results.Length; i++) Keep(_step.Graph.OutputNames[i], results[i]);
         _stepsDone++;
@@ -103,6 +110,7 @@ public sealed class LanguageModelTrainer : IDisposable
         ArgumentNullException.ThrowIfNull(microBatches);
         if (microBatches.Count == 0) throw new ArgumentException("gradient accumulation needs at least one micro-batch", nameof(microBatches));
         if (microBatches.Count == 1) return Step(microBatches[0]);
+        ToHost();
         if (_gradExe is null)
         {
             _gradGraph = ReverseMode.Differentiate(_lossGraph, LanguageModelLoss.Loss, [.. _lossGraph.Inputs.Skip(_lossGraph.Inputs.Length - _parameters.Count)], [.. _parameters.Select(p => p.Name)]);
@@ -142,6 +150,7 @@ public sealed class LanguageModelTrainer : IDisposable
     public double Loss(IReadOnlyDictionary<string, HostTensor> batch)
     {
         ArgumentNullException.ThrowIfNull(batch);
+        if (_device is not null) return RunResident((IDeviceExecutable)_lossExe, _lossGraph, batch, null, keep: false);
         return _lossExe.Run(Arguments(_lossGraph, batch, null))[0].GetDouble(0);
     }
 
@@ -183,6 +192,7 @@ public sealed class LanguageModelTrainer : IDisposable
             steps = (int)s.GetInt64(0);
         }
 
+        ToHost();
         foreach (var (k, v) in loaded) _values[k] = v;
         _stepsDone = steps;
     }
@@ -194,6 +204,8 @@ public sealed class LanguageModelTrainer : IDisposable
         _lossExe.Dispose();
         _gradExe?.Dispose();
         _applyExe?.Dispose();
+        foreach (var t in _resident.Values) t.Dispose();
+        _resident.Clear();
     }
 
     private void Read(SafeTensorsFile file, string path, IEnumerable<string> names, Dictionary<string, HostTensor> into)
@@ -202,7 +214,7 @@ public sealed class LanguageModelTrainer : IDisposable
         {
             if (!file.Names.Contains(name)) throw new InvalidDataException($"{path}: no tensor '{name}'");
             var t = file.Get(name);
-            var want = _values[name];
+            var want = Value(name);
             if (t.DType != want.DType || !t.ShapeArray().SequenceEqual(want.ShapeArray()))
             {
                 throw new InvalidDataException($"{path}: tensor '{name}' is {t.DType} [{string.Join(", ", t.Shape)}], the model's is {want.DType} [{string.Join(", ", want.Shape)}]");
@@ -218,8 +230,103 @@ public sealed class LanguageModelTrainer : IDisposable
         return _step.Optimizer.Scalars(step, _step.Optimizer.LearningRate * _schedule.Factor(step));
     }
 
-    private void Keep(string output, HostTensor value) =>
-        _values[output.StartsWith("param.", StringComparison.Ordinal) ? output["param.".Length..] : output["state.".Length..]] = value;
+    private static string KeyOf(string output) =>
+        output.StartsWith("param.", StringComparison.Ordinal) ? output["param.".Length..] : output["state.".Length..];
+
+    private void Keep(string output, HostTensor value) => _values[KeyOf(output)] = value;
+
+    /// <summary>The host value of a parameter or state tensor, copied from the device when the resident one is newer.</summary>
+    private HostTensor Value(string name)
+    {
+        if (_stale.Remove(name)) _values[name] = _resident[name].Download();
+        return _values[name];
+    }
+
+    /// <summary>Brings every resident tensor back to the host and frees the device copies.</summary>
+    private void ToHost()
+    {
+        foreach (var name in _stale.ToArray()) Value(name);
+        foreach (var t in _resident.Values) t.Dispose();
+        _resident.Clear();
+    }
+
+    private double DeviceStep(IReadOnlyDictionary<string, HostTensor> batch)
+    {
+        double loss = RunResident((IDeviceExecutable)_stepExe, _step.Graph, batch, Scalars(), keep: true);
+        _stepsDone++;
+        return loss;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="exe"/> on the device: the batch and scalars uploaded for the call, parameters and state from
+    /// their resident copies (uploaded on first use); with <paramref name="keep"/>, the outputs become the new resident
+    /// parameters and state. Returns output 0, the loss.
+    /// </summary>
+    private double RunResident(IDeviceExecutable exe, Graph graph, IReadOnlyDictionary<string, HostTensor> batch, double[]? scalars, bool keep)
+    {
+        var device = _device!;
+        var args = new DeviceTensor[graph.Inputs.Length];
+        var temps = new List<DeviceTensor>();
+        try
+        {
+            for (int i = 0; i < args.Length; i++)
+            {
+                string name = graph.Inputs[i].Attr<InputAttrs>().Name;
+                if (batch.TryGetValue(name, out var t))
+                {
+                    args[i] = DeviceTensor.Upload(t, device);
+                    temps.Add(args[i]);
+                }
+                else if (scalars is not null && name.StartsWith("hp.", StringComparison.Ordinal))
+                {
+                    args[i] = DeviceTensor.Upload(HostTensor.FromArray(new[] { (float)scalars[IndexOf(_step.Optimizer.ScalarNames, name[3..])] }), device);
+                    temps.Add(args[i]);
+                }
+                else if (_resident.TryGetValue(name, out var r))
+                {
+                    args[i] = r;
+                }
+                else if (_values.TryGetValue(name, out var v))
+                {
+                    args[i] = _resident[name] = DeviceTensor.Upload(v, device);
+                }
+                else
+                {
+                    throw new ArgumentException($"training batch: no tensor '{name}' (given: {string.Join(", ", batch.Keys)})", nameof(batch));
+                }
+            }
+
+            var results = exe.RunOnDevice(args);
+            double loss;
+            using (results[0]) loss = results[0].Download().GetDouble(0);
+            for (int o = 1; o < results.Length; o++)
+            {
+                if (!keep)
+                {
+                    results[o].Dispose();
+                    continue;
+                }
+
+                string name = KeyOf(graph.OutputNames[o]);
+                var fresh = results[o];
+                if (_resident.TryGetValue(name, out var prev))
+                {
+                    // An output written in place into its input's buffer keeps the owning tensor.
+                    if (ReferenceEquals(prev.Buffer, fresh.Buffer)) fresh = prev;
+                    else if (!results.Any(x => ReferenceEquals(x.Buffer, prev.Buffer))) prev.Dispose();
+                }
+
+                _resident[name] = fresh;
+                _stale.Add(name);
+            }
+
+            return loss;
+        }
+        finally
+        {
+            foreach (var t in temps) t.Dispose();
+        }
+    }
 
     private HostTensor[] Arguments(Graph graph, IReadOnlyDictionary<string, HostTensor> batch, double[]? scalars)
     {

@@ -27,7 +27,7 @@ namespace Candle.Runtime.Plans;
 /// An output whose buffer is an input's (a donated input updated in place, such as a KV cache) is returned as a
 /// tensor over that input's memory. <see cref="Dispose"/> unpins the weights and stops the plan's own worker pool.
 /// </summary>
-public sealed class Plan : IExecutable
+public sealed class Plan : IDeviceExecutable
 {
     /// <summary>The name of the type holding generated kernels in a kernel assembly.</summary>
     public const string GeneratedKernelsType = "Candle.Generated.Kernels";
@@ -495,6 +495,7 @@ public sealed class Plan : IExecutable
                 var fn = _kernels[s];
                 var args = bound.Args[s];
                 int minPer = bound.MinPerChunk[s];
+                long started = StepProfiler.Enabled ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
                 try
                 {
                     if (pool.Threads == 1 || work < 2L * minPer || work > int.MaxValue)
@@ -511,6 +512,8 @@ public sealed class Plan : IExecutable
                 {
                     throw new InvalidOperationException($"plan step {s} ({def.Steps[s].Label}, kernel {def.Steps[s].Kernel}) failed: {e.Message}", e);
                 }
+
+                if (StepProfiler.Enabled) StepProfiler.Add(def.Steps[s], System.Diagnostics.Stopwatch.GetTimestamp() - started, work);
             }
         }
         finally

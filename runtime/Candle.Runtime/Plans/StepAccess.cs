@@ -50,27 +50,12 @@ internal static class StepAccess
             return;
         }
 
-        if (work <= 0) return;
-        string kernel = step.Kernel;
-        switch (kernel)
-        {
-            case "rt:copy":
-                Copy(step, s, args, bytes, work);
-                break;
-            case "rt:fill":
-            case "rt:arange":
-                Need(step, s, args, 3);
-                Extent(step, s, args, bytes, args[0], ElementSize(step, s, args[1]), 0, [work], [1]);
-                break;
-            case "rt:elementwise":
-                Elementwise(step, s, args, bytes, work);
-                break;
-        }
+        throw Bad(step, s, "the kernel has no argument record");
     }
 
     /// <summary>
-    /// The extents of a step whose kernel has an argument record, decoded and checked; null for the data-movement
-    /// kernels checked below. Problems of the record are raised without the step's name (the caller adds it).
+    /// The extents of a step's kernel through its argument record, decoded and checked; null for a kernel without one.
+    /// Problems of the record are raised without the step's name (the caller adds it).
     /// </summary>
     private static IEnumerable<StepExtent>? Record(PlanStep step, int s, long[] a, long work, IReadOnlyDictionary<string, GeneratedLayout> generated)
     {
@@ -96,6 +81,16 @@ internal static class StepAccess
                 case BatchedMatMulArgs.SgemmKernel: return BatchedMatMulArgs.Accesses(BatchedMatMulArgs.Decode(a), null).ToList();
                 case BatchedMatMulArgs.MatMulKernel: return BatchedMatMulArgs.Accesses(BatchedMatMulArgs.Decode(a), work).ToList();
                 case InterpretedArgs.Kernel: return InterpretedArgs.Accesses(a, work).ToList();
+                case ConvArgs.Kernel: return ConvArgs.Accesses(ConvArgs.Decode(a), work, transposed: false).ToList();
+                case ConvArgs.TransposeKernel: return ConvArgs.Accesses(ConvArgs.Decode(a), work, transposed: true).ToList();
+                case PoolArgs.Kernel: return PoolArgs.Accesses(PoolArgs.Decode(a), work).ToList();
+                case GatherArgs.Kernel: return GatherArgs.Accesses(GatherArgs.Decode(a), work).ToList();
+                case ScatterAddArgs.Kernel: return ScatterAddArgs.Accesses(ScatterAddArgs.Decode(a), work).ToList();
+                case CopyArgs.Kernel: return CopyArgs.Accesses(CopyArgs.Decode(a), work).ToList();
+                case FillArgs.Kernel: return FillArgs.Accesses(FillArgs.Decode(a), work).ToList();
+                case ArangeArgs.Kernel: return ArangeArgs.Accesses(ArangeArgs.Decode(a), work).ToList();
+                case CheckRangeArgs.Kernel: return CheckRangeArgs.Accesses(CheckRangeArgs.Decode(a), work).ToList();
+                case FallbackArgs.Kernel: return FallbackArgs.Accesses(FallbackArgs.Decode(a), work).ToList();
                 case GemmArgs.Kernel:
                 {
                     var g = GemmArgs.Decode(a);
@@ -133,118 +128,16 @@ internal static class StepAccess
         if (e.Writes && buffers[(int)e.Slot].Kind == BufferKind.Weight) throw Bad(step, s, $"writes into weight buffer b{e.Slot}");
     }
 
-    private static void Copy(PlanStep step, int s, long[] a, long[] bytes, long work)
-    {
-        Need(step, s, a, 4);
-        long es = a[2];
-        if (es is not (1 or 2 or 4 or 8)) throw Bad(step, s, $"element size {es} is not 1, 2, 4 or 8");
-        long rank = a[3];
-        if (rank is < 0 or > 16) throw Bad(step, s, $"rank {rank} is out of range");
-        int r = (int)rank;
-        if (r == 0)
-        {
-            Need(step, s, a, 6);
-            if (work != 1) throw Bad(step, s, $"a scalar copy covers {work} elements");
-            Extent(step, s, a, bytes, a[0], es, a[4], [1], [0]);
-            Extent(step, s, a, bytes, a[1], es, a[5], [1], [0]);
-            return;
-        }
-
-        Need(step, s, a, 4 + r + (2 * (1 + r)));
-        long[] shape = a[4..(4 + r)];
-        Elements(step, s, shape, work);
-        int dOff = 4 + r, sOff = dOff + 1 + r;
-        Extent(step, s, a, bytes, a[0], es, a[dOff], shape, a[(dOff + 1)..(dOff + 1 + r)]);
-        Extent(step, s, a, bytes, a[1], es, a[sOff], shape, a[(sOff + 1)..(sOff + 1 + r)]);
-    }
-
-    private static void Elementwise(PlanStep step, int s, long[] a, long[] bytes, long work)
-    {
-        Need(step, s, a, 5);
-        long nIn = a[3], rank = a[4];
-        if (nIn is < 1 or > 3) throw Bad(step, s, $"{nIn} inputs (1 to 3)");
-        if (a[0] is < 0 or > int.MaxValue || !ElementwiseOps.All.Any(d => d.Code == a[0])) throw Bad(step, s, $"no elementwise op has code {a[0]}");
-        var op = ElementwiseOps.ByCode((int)a[0]);
-        int arity = op.Code == WhereOp.Code ? 3 : op.Code == CastOp.Code || op.Unary is not null || op.UnaryInteger is not null ? 1 : 2;
-        if (nIn != arity) throw Bad(step, s, $"{op.Name} takes {arity} inputs, not {nIn}");
-        if (rank is < 0 or > 16) throw Bad(step, s, $"rank {rank} is out of range");
-        int r = (int)rank;
-        Need(step, s, a, 5 + r + ((int)nIn * (3 + r)));
-        long[] shape = a[5..(5 + r)];
-        Elements(step, s, shape, work);
-        Extent(step, s, a, bytes, a[1], ElementSize(step, s, a[2]), 0, [work], [1]);
-        int p = 5 + r;
-        for (int k = 0; k < nIn; k++)
-        {
-            Extent(step, s, a, bytes, a[p], ElementSize(step, s, a[p + 1]), a[p + 2], shape, a[(p + 3)..(p + 3 + r)]);
-            p += 3 + r;
-        }
-    }
-
-    /// <summary>Checks that the strided view (offset, shape, strides, in elements) of slot lies inside the slot's buffer.</summary>
-    private static void Extent(PlanStep step, int s, long[] a, long[] bytes, long slot, long elementSize, long offset, long[] shape, long[] strides)
-    {
-        if (slot < 0 || slot >= bytes.Length) throw Bad(step, s, $"slot {slot} is not a buffer of the plan");
-        long lo = offset, hi = offset;
-        try
-        {
-            for (int d = 0; d < shape.Length; d++)
-            {
-                if (shape[d] < 0) throw Bad(step, s, $"negative extent {shape[d]}");
-                if (shape[d] == 0) return;
-                long span = checked((shape[d] - 1) * strides[d]);
-                if (span < 0) lo = checked(lo + span);
-                else hi = checked(hi + span);
-            }
-
-            long end = checked((hi + 1) * elementSize);
-            if (lo < 0 || end > bytes[slot])
-            {
-                throw Bad(step, s, $"reads or writes elements [{lo}, {hi}] of {elementSize} bytes in buffer b{slot} of {bytes[slot]} bytes");
-            }
-        }
-        catch (OverflowException)
-        {
-            throw Bad(step, s, $"the extent of buffer b{slot} overflows");
-        }
-    }
-
     /// <summary>
-    /// Checks that the slot a step writes (the first argument of generated kernels, copies, fills and ranges; the second
-    /// of the elementwise fallback) is not a weight, whose memory may be a read-only mapping of the plan file.
+    /// Checks that the slot a generated kernel writes (its first argument) is not a weight, whose memory may be a
+    /// read-only mapping of the plan file.
     /// </summary>
     private static void WritesNoWeight(PlanStep step, int s, long[] a, IReadOnlyList<PlanBuffer> buffers)
     {
-        int at = step.Kernel.StartsWith("gen:", StringComparison.Ordinal) || step.Kernel is "rt:copy" or "rt:fill" or "rt:arange" ? 0
-            : step.Kernel == "rt:elementwise" ? 1 : -1;
-        if (at < 0 || a.Length <= at) return;
-        long slot = a[at];
+        if (!step.Kernel.StartsWith(GeneratedArgs.Prefix, StringComparison.Ordinal) || a.Length == 0) return;
+        long slot = a[0];
         if (slot < 0 || slot >= buffers.Count) throw Bad(step, s, $"slot {slot} is not a buffer of the plan");
         if (buffers[(int)slot].Kind == BufferKind.Weight) throw Bad(step, s, $"writes into weight buffer b{slot}");
-    }
-
-    /// <summary>Checks that the shape has exactly the step's work items as elements.</summary>
-    private static void Elements(PlanStep step, int s, long[] shape, long work)
-    {
-        long numel = 1;
-        try
-        {
-            foreach (long d in shape) numel = d < 0 ? throw Bad(step, s, $"negative extent {d}") : checked(numel * d);
-        }
-        catch (OverflowException)
-        {
-            throw Bad(step, s, "the shape's element count overflows");
-        }
-
-        if (numel != work) throw Bad(step, s, $"shape has {numel} elements but the step covers {work}");
-    }
-
-    private static long ElementSize(PlanStep step, int s, long dtype) =>
-        Enum.IsDefined((DType)dtype) ? ((DType)dtype).SizeInBytes() : throw Bad(step, s, $"unknown dtype {dtype}");
-
-    private static void Need(PlanStep step, int s, long[] a, int count)
-    {
-        if (a.Length < count) throw Bad(step, s, $"{a.Length} arguments, at least {count} expected");
     }
 
     private static PlanFormatException Bad(PlanStep step, int s, string problem) =>

@@ -117,6 +117,97 @@ public sealed class PlanFileFuzzTests : IDisposable
             threads: 1);
     }
 
+    /// <summary>
+    /// A plan calling the runtime's convolution, pooling, gather, scatter_add, copy, fill, range-check and elementwise
+    /// kernels (x: [n, 2, 8] float32, ids: [n, 4] int64 in [0, 10)).
+    /// </summary>
+    private static Plan BuildRuntimeKernels()
+    {
+        var rng = new Random(12);
+        var n = Dim.Sym("n");
+        var x = Input("x", DType.F32, new Shape(n, 2, 8));
+        var ids = Input("ids", DType.I64, new Shape(n, 4));
+        var c = Conv(x, ModelTests.Weight(rng, "cw", 3, 2, 3), ModelTests.Weight(rng, "cb", 3), [1], [1], [1], 1);
+        var pooled = Pad(Pool(Op.MaxPool, c, [2], [2], [0]), [1, 1], 0.25);
+        var table = ModelTests.Weight(rng, "table", 10, 4);
+        var looked = Binary(Op.Add, Gather(table, 0, ids), Narrow(table, 0, 0, n));
+        var scattered = ScatterAdd(table, 0, ids, Cast(ids, DType.F32));
+        var squares = Binary(Op.Mul, ids, ids);
+        return CandleCompiler.Compile(new Graph([x, ids], [pooled, looked, scattered, squares], ["pooled", "looked", "scattered", "squares"]));
+    }
+
+    private static HostTensor[] RuntimeKernelInputs =>
+    [
+        CpuHarness.Random(new Random(4), DType.F32, [5, 2, 8]),
+        HostTensor.FromArray(Enumerable.Range(0, 20).Select(i => (long)((i * 3) % 10)).ToArray(), 5, 4),
+    ];
+
+    [Fact]
+    public void Runtime_kernel_argument_edits_with_valid_hashes_are_rejected_or_run_inside_their_buffers()
+    {
+        using var plan = BuildRuntimeKernels();
+        var def = plan.Definition;
+        var kernels = def.Steps.Select(s => s.Kernel).ToHashSet();
+        foreach (string k in new[] { "rt:conv", "rt:pool", "rt:gather", "rt:scatter_add", "rt:fill", "rt:check_range", "rt:elementwise" })
+        {
+            Assert.Contains(k, kernels);
+        }
+
+        int[] runtime = [.. Enumerable.Range(0, def.Steps.Count).Where(i => def.Steps[i].Kernel.StartsWith("rt:", StringComparison.Ordinal))];
+        var edit = Gen.Select(Gen.Int[0, 1000], Gen.Int[0, 1000], Gen.OneOf<long>(-1, 0, 1, 2, 3, 7, 16, 17, 64, 1 << 20, int.MaxValue, long.MaxValue, long.MinValue));
+        edit.Array[1, 2].Sample(
+            edits =>
+            {
+                var steps = def.Steps.ToArray();
+                foreach (var (step, arg, value) in edits)
+                {
+                    int s = runtime[step % runtime.Length];
+                    var args = steps[s].Args.ToArray();
+                    args[arg % args.Length] = DimExpr.Const(value);
+                    steps[s] = steps[s] with { Args = args };
+                }
+
+                string path = Path.Combine(_dir, Guid.NewGuid().ToString("N") + ".plan");
+                PlanFile.Write(def with { Steps = steps }, plan.KernelAssemblyBytes, plan.KernelDump, plan.Weights, path, null);
+                LoadAndRun(path);
+                File.Delete(path);
+            },
+            seed: FuzzSettings.Seed,
+            iter: FuzzSettings.Iterations(150),
+            threads: 1);
+    }
+
+    /// <summary>
+    /// Loads and runs an edited plan of <see cref="BuildRuntimeKernels"/>: it runs, or fails with an exception naming
+    /// the file or the step (a format error, an index the kernel found out of range, a failed range check).
+    /// </summary>
+    private static void LoadAndRun(string path)
+    {
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        try
+        {
+            using var loaded = Plan.Load(path);
+            loaded.Run(RuntimeKernelInputs);
+        }
+        catch (PlanFormatException e)
+        {
+            Assert.True(e.Message.Contains(path, StringComparison.Ordinal) || e.Message.StartsWith("plan ", StringComparison.Ordinal), e.Message);
+        }
+        catch (ArgumentException)
+        {
+        }
+        catch (InvalidOperationException e) when (e.Message.StartsWith("plan step ", StringComparison.Ordinal)
+            && (e.InnerException is IndexOutOfRangeException { Message: var m } && (m.StartsWith("gather: index ", StringComparison.Ordinal) || m.StartsWith("scatter_add: index ", StringComparison.Ordinal))
+                || e.InnerException is ArgumentOutOfRangeException { Message: var r } && r.StartsWith("the range [", StringComparison.Ordinal)))
+        {
+        }
+        finally
+        {
+            long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            Assert.True(allocated < AllocationBound, $"allocated {allocated} bytes");
+        }
+    }
+
     /// <summary>One edit of a record the verifier is responsible for (never an arena size or a generated kernel's arguments).</summary>
     private static PlanDefinition Edit(PlanDefinition d, int what, int pick, long value)
     {

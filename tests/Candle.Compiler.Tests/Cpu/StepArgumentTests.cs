@@ -41,7 +41,22 @@ public sealed class StepArgumentTests
         ["generated"] = (() => One(x => Binary(Op.Add, Binary(Op.Mul, x, W(1, 8)), Unary(Op.Tanh, Binary(Op.Sub, x, W(2, 8)))), DType.F32, 8), DType.F32, [8], "gen:"),
         ["interpreted"] = (() => One(x => Binary(Op.Add, Binary(Op.Mul, x, W(1, 8)), Unary(Op.Tanh, Binary(Op.Sub, x, W(2, 8)))), DType.F32, 8), DType.F32, [8], "rt:fused"),
         ["interpreted_gemm"] = (() => One(x => Unary(Op.Tanh, Linear(x, W(1, 8, 8), W(2, 8))), DType.F32, 8), DType.F32, [8], "rt:gemm@rt:fused"),
+        ["conv"] = (() => One(x => Conv(x, W(11, 3, 2, 3), W(12, 3), [1], [1], [1], 1), DType.F32, 2, 6), DType.F32, [2, 6], "rt:conv"),
+        ["conv_grouped"] = (() => One(x => Conv(x, W(18, 4, 1, 2, 2), null, [2, 1], [0, 1], [1, 2], 2), DType.F32, 2, 5, 4), DType.F32, [2, 5, 4], "rt:conv"),
+        ["conv_transpose"] = (() => One(x => ConvTranspose(x, W(13, 2, 3, 3), W(14, 3), [2], [1], [1], [1], 1), DType.F32, 2, 6), DType.F32, [2, 6], "rt:conv_transpose"),
+        ["max_pool"] = (() => One(x => Pool(Op.MaxPool, x, [3], [2], [1]), DType.F32, 2, 7), DType.F32, [2, 7], "rt:pool"),
+        ["avg_pool"] = (() => One(x => Pool(Op.AvgPool, x, [3, 2], [1, 2], [1, 1], countIncludePad: false), DType.F32, 2, 5, 4), DType.F32, [2, 5, 4], "rt:pool"),
+        ["gather"] = (() => One(x => Gather(W(15, 10, 6), 0, x), DType.I64, 6), DType.I64, [6], "rt:gather"),
+        ["scatter_add"] = (() => One(x => ScatterAdd(W(16, 10, 6), 0, x, Cast(x, DType.F32)), DType.I64, 6), DType.I64, [6], "rt:scatter_add"),
+        ["copy"] = (() => One(x => Permute(x, [0, 2, 1]), DType.F32, 3, 4), DType.F32, [3, 4], "rt:copy"),
+        ["fill"] = (() => One(x => Pad(x, [1, 2], 0.5), DType.F32, 4), DType.F32, [4], "rt:fill"),
+        ["arange"] = (() => One(x => Binary(Op.Add, x, Cast(Arange(N, DType.I64, 1, 2), DType.F32)), DType.F32), DType.F32, [], "rt:arange"),
+        ["check_range"] = (() => One(x => Binary(Op.Add, x, Narrow(W(17, 10, 4), 0, 0, N)), DType.F32, 4), DType.F32, [4], "rt:check_range"),
+        ["elementwise"] = (() => One(x => Binary(Op.Mul, Binary(Op.Add, x, x), x), DType.I64, 4), DType.I64, [4], "rt:elementwise"),
     };
+
+    /// <summary>The kinds whose kernels compute what the reference interpreter computes, bit for bit.</summary>
+    private static readonly HashSet<string> Exact = ["conv", "conv_grouped", "conv_transpose", "max_pool", "avg_pool", "gather", "scatter_add", "copy", "fill", "arange", "check_range", "elementwise"];
 
     private static Graph One(Func<Node, Node> f, DType dt, params int[] rest)
     {
@@ -64,6 +79,7 @@ public sealed class StepArgumentTests
     {
         var c = Cases[kind];
         if (kind == "index_select") return [HostTensor.FromArray(new long[] { 3, 0, 9, 9, 4 }, 5)];
+        if (kind is "gather" or "scatter_add") return [HostTensor.FromArray(Enumerable.Range(0, 30).Select(i => (long)((i * 7) % 10)).ToArray(), 5, 6)];
         return [CpuHarness.Random(new Random(5), c.DType, [5, .. c.Shape], -1, 1)];
     }
 
@@ -78,7 +94,7 @@ public sealed class StepArgumentTests
     {
         using var plan = Compile(kind);
         Assert.Contains(plan.Definition.Steps, s => s.Kernel.StartsWith(Cases[kind].Kernel, StringComparison.Ordinal));
-        var (atol, rtol) = CpuHarness.Tolerance(Cases[kind].DType, 1e-5, 1e-5);
+        var (atol, rtol) = Exact.Contains(kind) ? (0, 0) : CpuHarness.Tolerance(Cases[kind].DType, 1e-5, 1e-5);
         CpuHarness.CheckAgainstReference(Cases[kind].Graph(), Inputs(kind), atol, rtol, plan: plan);
     }
 
@@ -119,11 +135,14 @@ public sealed class StepArgumentTests
             plan.Run(inputs);
         }
         catch (Exception e) when (e is PlanFormatException or ArgumentException or NotSupportedException
-            || e.InnerException is IndexOutOfRangeException { Message: var m } && m.Contains("index_select", StringComparison.Ordinal)
-            || e.InnerException is NotSupportedException)
+            || e is InvalidOperationException { Message: var step, InnerException: var inner } && step.StartsWith("plan step ", StringComparison.Ordinal)
+                && (inner is IndexOutOfRangeException { Message: var m } && (m.StartsWith("index_select: index ", StringComparison.Ordinal) || m.StartsWith("gather: index ", StringComparison.Ordinal) || m.StartsWith("scatter_add: index ", StringComparison.Ordinal))
+                    || inner is ArgumentOutOfRangeException { Message: var r } && r.StartsWith("the range [", StringComparison.Ordinal)
+                    || inner is NotSupportedException))
         {
-            // An index_select whose axis length was edited below an index (the kernel's own range check), or a product
-            // the kernel refuses (a bfloat16 B that is not packed), both reported naming the step.
+            // An indexing step whose axis length was edited below an index (the kernel's own range check, naming the op
+            // and the index), a range check whose bounds were edited, or a product the kernel refuses (a bfloat16 B
+            // that is not packed), each reported naming the step.
         }
     }
 
@@ -150,5 +169,93 @@ public sealed class StepArgumentTests
         var e = Assert.Throws<PlanFormatException>(() => edited.Run(Inputs(kind)));
         Assert.Contains($"plan step {s} ({st.Label}, kernel {st.Kernel})", e.Message, StringComparison.Ordinal);
         Assert.Contains("bytes", e.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("conv", "rt:conv", 9, 2, "groups 2 do not divide 2 input and 3 output channels")]
+    [InlineData("conv", "rt:conv", 5, 17, "spatial rank 17 is outside [0, 16]")]
+    [InlineData("conv", "rt:conv", 10, 1 << 20, "bytes")]
+    [InlineData("conv", "rt:conv", 13, 0, "stride 0 is outside [1, 2147483647]")]
+    [InlineData("conv", "rt:conv", 14, -1, "padding -1 is outside [0, 2147483647]")]
+    [InlineData("conv_transpose", "rt:conv_transpose", 11, 5, "bytes")]
+    [InlineData("conv_transpose", "rt:conv_transpose", 15, 0, "dilation 0 is outside [1, 2147483647]")]
+    [InlineData("max_pool", "rt:pool", 4, 2, "max flag 2 is not 0 or 1")]
+    [InlineData("max_pool", "rt:pool", 6, 1 << 20, "bytes")]
+    [InlineData("max_pool", "rt:pool", 10, long.MaxValue, "overflows")]
+    [InlineData("gather", "rt:gather", 6, 2, "axis 2 is outside [0, 2)")]
+    [InlineData("gather", "rt:gather", 10, 7, "index size 7 exceeds x size 6 in dimension 1")]
+    [InlineData("gather", "rt:gather", 1, 3, "element size 3 is not 1, 2, 4 or 8")]
+    [InlineData("scatter_add", "rt:scatter_add", 11, 7, "index size 7 exceeds x size 6 in dimension 1")]
+    [InlineData("scatter_add", "rt:scatter_add", 2, 99, "index dtype 99 is not a dtype")]
+    [InlineData("copy", "rt:copy", 3, 5, "arguments, 21 expected")]
+    [InlineData("copy", "rt:copy", 8, 0, "the destination view spans fewer than the")]
+    [InlineData("copy", "rt:copy", 7, -1, "bytes")]
+    [InlineData("fill", "rt:fill", 1, 42, "dtype 42 is not a dtype")]
+    [InlineData("arange", "rt:arange", 0, -3, "slot -3 is not a buffer")]
+    [InlineData("check_range", "rt:check_range", 2, 11, "11 arguments")]
+    [InlineData("elementwise", "rt:elementwise", 0, -9, "no elementwise op has code -9")]
+    [InlineData("elementwise", "rt:elementwise", 3, 1, "takes 2 inputs, not 1")]
+    [InlineData("elementwise", "rt:elementwise", 9, 1 << 20, "bytes")]
+    public void A_hostile_field_is_rejected_naming_the_step_and_the_field(string kind, string kernel, int at, long value, string problem)
+    {
+        using var plan = Compile(kind);
+        var def = plan.Definition;
+        int s = def.Steps.ToList().FindIndex(x => x.Kernel == kernel);
+        Assert.True(s >= 0, plan.Describe());
+        var st = def.Steps[s];
+        var args = st.Args.ToArray();
+        if (kind == "check_range")
+        {
+            args = [.. args, .. Enumerable.Repeat(DimExpr.Const(0), (int)value - args.Length)];
+        }
+        else
+        {
+            args[at] = DimExpr.Const(value);
+        }
+
+        var steps = def.Steps.ToArray();
+        steps[s] = st with { Args = args };
+        using var edited = new Plan(def with { Steps = steps }, plan.Payload, plan.Weights);
+        var e = Assert.Throws<PlanFormatException>(() => edited.Run(Inputs(kind)));
+        Assert.StartsWith($"plan step {s} ({st.Label}, kernel {st.Kernel}): ", e.Message, StringComparison.Ordinal);
+        Assert.Contains(problem, e.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("gather", 10)]
+    [InlineData("gather", -1)]
+    [InlineData("scatter_add", 10)]
+    [InlineData("scatter_add", long.MinValue)]
+    public void An_index_out_of_range_is_rejected_at_each_call_naming_the_op_and_the_index(string kind, long bad)
+    {
+        using var plan = Compile(kind);
+        var ok = Inputs(kind);
+        var expected = plan.Run(ok);
+        var ids = Inputs(kind)[0];
+        ids.SetDouble(17, bad);
+        var e = Assert.Throws<InvalidOperationException>(() => plan.Run([ids]));
+        var inner = Assert.IsType<IndexOutOfRangeException>(e.InnerException);
+        Assert.StartsWith($"{kind}: index {bad} (at position 17) is out of range for a dimension of size 10", inner.Message, StringComparison.Ordinal);
+        Assert.Contains($"kernel rt:{kind}", e.Message, StringComparison.Ordinal);
+
+        // The same binding runs again with good indices (the check is per call, not cached with the shapes).
+        CpuHarness.AssertClose(expected, plan.Run(ok), 0, 0);
+    }
+
+    [Fact]
+    public void Every_runtime_kernel_is_checked_through_an_argument_record()
+    {
+        var none = new Dictionary<string, Candle.Runtime.Kernels.Cpu.Args.GeneratedLayout>();
+        foreach (string name in Candle.Runtime.Kernels.Cpu.RuntimeKernels.Names)
+        {
+            var step = new PlanStep("rt:" + name, [], DimExpr.Const(1), DimExpr.Const(1), "probe");
+            string? problem = StepAccess.Problem(step, 0, [], [], 1, [], none);
+            Assert.NotNull(problem);
+            Assert.StartsWith($"plan step 0 (probe, kernel rt:{name}): ", problem, StringComparison.Ordinal);
+            Assert.Contains("arguments", problem, StringComparison.Ordinal);
+        }
+
+        var unknown = StepAccess.Problem(new PlanStep("rt:unrecorded", [], DimExpr.Const(1), DimExpr.Const(1), "probe"), 0, [], [], 1, [], none);
+        Assert.Equal("plan step 0 (probe, kernel rt:unrecorded): the kernel has no argument record", unknown);
     }
 }

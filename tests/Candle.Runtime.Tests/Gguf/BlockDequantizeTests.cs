@@ -71,6 +71,30 @@ public sealed class BlockDequantizeTests
     }
 
     [Fact]
+    public void IntegerAndF64TypesConvertTheirLittleEndianValues()
+    {
+        var y = new float[2];
+        var f64 = new byte[16];
+        BinaryPrimitives.WriteDoubleLittleEndian(f64, 0.1);
+        BinaryPrimitives.WriteDoubleLittleEndian(f64.AsSpan(8), -1e10);
+        GgmlTypeTraits.Dequantize(GgmlType.F64, f64, y);
+        Assert.Equal([0.1f, -1e10f], y);
+
+        GgmlTypeTraits.Dequantize(GgmlType.I8, [0x80, 0x7F], y);
+        Assert.Equal([-128f, 127f], y);
+        GgmlTypeTraits.Dequantize(GgmlType.I16, [0x00, 0x80, 0x39, 0x30], y); // −32768, 12345
+        Assert.Equal([-32768f, 12345f], y);
+        GgmlTypeTraits.Dequantize(GgmlType.I32, [0xFF, 0xFF, 0xFF, 0xFF, 0x40, 0x42, 0x0F, 0x00], y); // −1, 1000000
+        Assert.Equal([-1f, 1_000_000f], y);
+        var i64 = new byte[16];
+        BinaryPrimitives.WriteInt64LittleEndian(i64, -5);
+        BinaryPrimitives.WriteInt64LittleEndian(i64.AsSpan(8), 1L << 40);
+        GgmlTypeTraits.Dequantize(GgmlType.I64, i64, y);
+        Assert.Equal([-5f, 1099511627776f], y);
+        Assert.Throws<ArgumentException>(() => GgmlTypeTraits.Dequantize(GgmlType.I32, new byte[7], y));
+    }
+
+    [Fact]
     public void Q4_0LowNibblesAreTheFirstHalfHighNibblesTheSecond()
     {
         var b = new byte[18];

@@ -45,8 +45,31 @@ internal static class Grad
             if (i < lead || (shape[i - lead] == Dim.One && g.Shape[i] != Dim.One)) axes.Add(i);
         }
 
+        if (BatchSummedProduct(g, axes) is { } folded) return Reshape(folded, shape);
         var summed = axes.Count == 0 ? g : Reduce(Op.Sum, g, axes, keepDim: true);
         return Reshape(summed, shape);
+    }
+
+    /// <summary>
+    /// Σ_b x_b·y_b of a batched product g = x·y ([..B, K, M]·[..B, M, N]) summed over exactly its batch axes, as one
+    /// product with the batch folded into the inner dim: [K, B·M]·[B·M, N]. This is the weight gradient of a matmul
+    /// whose 2-d weight was broadcast over the batch (every nn.Linear), which would otherwise be B products and a sum
+    /// over a [B, K, N] tensor.
+    /// </summary>
+    private static Node? BatchSummedProduct(Node g, List<int> axes)
+    {
+        int r = g.Shape.Rank;
+        if (g.Op != Op.MatMul || r < 3 || axes.Count != r - 2 || axes.Any(a => a >= r - 2)) return null;
+        var (x, y) = (g.Inputs[0], g.Inputs[1]);
+        if (x.Shape.Rank != r || y.Shape.Rank != r) return null;
+        int batchRank = r - 2;
+        var batch = Dim.One;
+        for (int i = 0; i < batchRank; i++) batch *= g.Shape[i];
+        var inner = x.Shape[r - 1];
+        int[] perm = [batchRank, .. Enumerable.Range(0, batchRank), r - 1];
+        var xf = Reshape(Permute(x, perm), [x.Shape[batchRank], batch * inner]);
+        var yf = Reshape(y, [batch * inner, y.Shape[r - 1]]);
+        return MatMul(xf, yf);
     }
 
     /// <summary>The number of elements a reduction over <paramref name="axes"/> of <paramref name="x"/> combines, as a scalar of x's dtype.</summary>

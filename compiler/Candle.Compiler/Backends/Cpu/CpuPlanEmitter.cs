@@ -11,7 +11,7 @@ namespace Candle.Compiler.Backends.Cpu;
 /// <summary>
 /// Turns a <see cref="KernelGraph"/> into a CPU <see cref="Plan"/>: generated kernels are rendered to IL
 /// (<see cref="ElementwiseEmitter"/>, Vector512/256/128 with a scalar tail) in one kernel assembly, library calls
-/// become calls of the runtime's hand-written kernels by name with their positional arguments, and each call gets
+/// become calls of the runtime's hand-written kernels by name with their argument records (<c>Kernels/Cpu/Args</c>), and each call gets
 /// the work split the CPU executor uses (items over the worker pool and a cost per item).
 /// </summary>
 internal sealed class CpuPlanEmitter
@@ -66,6 +66,8 @@ internal sealed class CpuPlanEmitter
 
     private static long Bits(double v) => BitConverter.DoubleToInt64Bits(v);
 
+    private static Dim[] Dims(IEnumerable<int> values) => [.. values.Select(i => Dim.Of(i))];
+
     private static Dim Prod(IEnumerable<Dim> dims) => dims.Aggregate(Dim.One, (a, d) => a * d);
 
     private static PlanStep Step(string kernel, IEnumerable<Dim> args, Dim work, Dim cost, string label) =>
@@ -76,9 +78,10 @@ internal sealed class CpuPlanEmitter
         ElementwiseCall e when !_options.GenerateKernels => Step(InterpretedArgs.Kernel, InterpretedStepArgs(e), e.Numel, 4 * Math.Max(1, e.Kernel.Body.Count - e.Inputs.Count), e.Label),
         ElementwiseCall e => Step(GeneratedArgs.Prefix + Generated(e), ElementwiseArgs(e), e.Numel, Math.Max(1, e.Kernel.Body.Count - e.Inputs.Count), e.Label),
         CopyCall c => Copy(c),
-        FillCall f => Step("rt:fill", [f.Slot, (int)f.DType, Bits(f.Value)], f.Count, f.Count == Dim.One ? 0 : 1, f.Label),
-        ArangeCall a => Step("rt:arange", [a.Slot, (int)a.DType, Bits(a.Start), Bits(a.Step)], a.Length, 1, a.Label),
-        CheckRangeCall r => Step("rt:check_range", [r.Start, r.End, r.Size], Dim.One, 0, r.Label),
+        FillCall f => Step(FillArgs.Kernel, new FillArgs<Dim>(Dst: f.Slot, DType: (int)f.DType, ValueBits: Bits(f.Value)).Encode(), f.Count, f.Count == Dim.One ? 0 : 1, f.Label),
+        ArangeCall a => Step(
+            ArangeArgs.Kernel, new ArangeArgs<Dim>(Dst: a.Slot, DType: (int)a.DType, StartBits: Bits(a.Start), StepBits: Bits(a.Step)).Encode(), a.Length, 1, a.Label),
+        CheckRangeCall r => Step(CheckRangeArgs.Kernel, new CheckRangeArgs<Dim>(Start: r.Start, End: r.End, Size: r.Size).Encode(), Dim.One, 0, r.Label),
         FallbackElementwiseCall f => Fallback(f),
         ReduceCall r => Step(
             ReduceArgs.Kernel, new ReduceArgs<Dim>(Op: (int)r.Op.ReduceKernelOp(), X: r.X, XType: (int)r.XType, Y: r.Y, YType: (int)r.YType, RowLength: r.RowLength).Encode(), r.Rows, r.RowLength, r.Label),
@@ -138,8 +141,22 @@ internal sealed class CpuPlanEmitter
             e.Index.Numel,
             Dim.Of(e.Cols),
             e.Label),
-        GatherCall g => Step("rt:gather", [g.X.Slot, g.X.DType.SizeInBytes(), g.Index.Slot, (int)g.Index.DType, g.Y, g.X.Rank, g.Axis, .. g.X.Shape, .. g.Index.Shape], g.Index.Numel, 1, g.Label),
-        ScatterAddCall s => Step("rt:scatter_add", [s.X.Slot, s.Index.Slot, (int)s.Index.DType, s.Src.Slot, s.Y, (int)s.X.DType, s.X.Rank, s.Axis, .. s.X.Shape, .. s.Index.Shape, .. s.Src.Shape], 1, 0, s.Label),
+        GatherCall g => Step(
+            GatherArgs.Kernel,
+            new GatherArgs<Dim>(
+                X: g.X.Slot, ElementSize: g.X.DType.SizeInBytes(), Index: g.Index.Slot, IndexDType: (int)g.Index.DType, Y: g.Y, Axis: g.Axis,
+                XShape: g.X.Shape.ToArray(), IndexShape: g.Index.Shape.ToArray()).Encode(r => r),
+            g.Index.Numel,
+            1,
+            g.Label),
+        ScatterAddCall s => Step(
+            ScatterAddArgs.Kernel,
+            new ScatterAddArgs<Dim>(
+                X: s.X.Slot, Index: s.Index.Slot, IndexDType: (int)s.Index.DType, Src: s.Src.Slot, Y: s.Y, DType: (int)s.X.DType, Axis: s.Axis,
+                XShape: s.X.Shape.ToArray(), IndexShape: s.Index.Shape.ToArray(), SrcShape: s.Src.Shape.ToArray()).Encode(r => r),
+            1,
+            0,
+            s.Label),
         _ => throw new NotSupportedException($"the cpu backend has no kernel for {call.GetType().Name} ({call.Label})"),
     };
 
@@ -192,28 +209,16 @@ internal sealed class CpuPlanEmitter
         var ss = src.Rank == 0 ? [Dim.Zero] : src.Strides;
         var ds = dst.Rank == 0 ? [Dim.Zero] : dst.Strides;
         var (cs, cstr) = Scheduler.Collapse(shape, [ds, ss]);
-        var args = new List<Dim> { dst.Slot, src.Slot, src.DType.SizeInBytes(), cs.Length };
-        args.AddRange(cs);
-        args.Add(dst.Offset);
-        args.AddRange(cstr[0]);
-        args.Add(src.Offset);
-        args.AddRange(cstr[1]);
-        return Step("rt:copy", args, src.Numel, 1, c.Label);
+        var args = new CopyArgs<Dim>(
+            Dst: dst.Slot, Src: src.Slot, ElementSize: src.DType.SizeInBytes(), Shape: cs, DstOffset: dst.Offset, DstStrides: cstr[0], SrcOffset: src.Offset, SrcStrides: cstr[1]);
+        return Step(CopyArgs.Kernel, args.Encode(r => r), src.Numel, 1, c.Label);
     }
 
     private static PlanStep Fallback(FallbackElementwiseCall f)
     {
-        var args = new List<Dim> { f.Op.Elementwise().Code, f.Output, (int)f.DType, f.Inputs.Count, f.Shape.Length };
-        args.AddRange(f.Shape);
-        foreach (var v in f.Inputs)
-        {
-            args.Add(v.Slot);
-            args.Add((int)v.DType);
-            args.Add(v.Offset);
-            args.AddRange(v.Rank == 0 ? [Dim.Zero] : v.Strides);
-        }
-
-        return Step("rt:elementwise", args, f.Numel, 4, f.Label);
+        var inputs = f.Inputs.Select(v => new FallbackOperand<Dim>(v.Slot, (int)v.DType, v.Offset, v.Rank == 0 ? new[] { Dim.Zero } : v.Strides.ToArray()));
+        var args = new FallbackArgs<Dim>(f.Op.Elementwise().Code, f.Output, (int)f.DType, f.Inputs.Count, f.Shape, FallbackArgs<Dim>.Flatten(inputs));
+        return Step(FallbackArgs.Kernel, args.Encode(r => r), f.Numel, 4, f.Label);
     }
 
     private PlanStep Gemm(GemmCall g)
@@ -289,27 +294,20 @@ internal sealed class CpuPlanEmitter
     private static PlanStep Conv(ConvCall c)
     {
         var (x, w, at) = (c.X, c.W, c.Attrs);
-        int sp = x.Rank - 2;
-        var args = new List<Dim> { x.Slot, w.Slot, c.Bias, c.Y, (int)c.DType, sp, x.Shape[0], x.Shape[1], c.OutShape[1], at.Groups };
-        args.AddRange(x.Shape.Skip(2));
-        args.AddRange(w.Shape.Skip(2));
-        args.AddRange(c.OutShape.Skip(2));
-        args.AddRange(at.Stride.Select(i => Dim.Of(i)));
-        args.AddRange(at.Padding.Select(i => Dim.Of(i)));
-        args.AddRange(at.Dilation.Select(i => Dim.Of(i)));
+        var args = new ConvArgs<Dim>(
+            X: x.Slot, W: w.Slot, Bias: c.Bias, Y: c.Y, DType: (int)c.DType, Batch: x.Shape[0], InChannels: x.Shape[1], OutChannels: c.OutShape[1], Groups: at.Groups,
+            InSpatial: x.Shape.Skip(2).ToArray(), Kernel: w.Shape.Skip(2).ToArray(), OutSpatial: c.OutShape.Skip(2).ToArray(),
+            Stride: Dims(at.Stride), Padding: Dims(at.Padding), Dilation: Dims(at.Dilation));
         var cost = Prod(c.OutShape.Skip(2)) * Prod(w.Shape.Skip(2)) * x.Shape[1] / at.Groups;
-        return Step(c.Op == Op.Conv ? "rt:conv" : "rt:conv_transpose", args, x.Shape[0] * c.OutShape[1], cost, c.Label);
+        return Step(c.Op == Op.Conv ? ConvArgs.Kernel : ConvArgs.TransposeKernel, args.Encode(r => r), x.Shape[0] * c.OutShape[1], cost, c.Label);
     }
 
     private static PlanStep Pool(PoolCall p)
     {
         var (x, at) = (p.X, p.Attrs);
-        var args = new List<Dim> { x.Slot, p.Y, (int)p.DType, at.Kernel.Count, p.Op == Op.MaxPool ? 1 : 0, at.CountIncludePad ? 1 : 0 };
-        args.AddRange(x.Shape.Skip(2));
-        args.AddRange(at.Kernel.Select(i => Dim.Of(i)));
-        args.AddRange(at.Stride.Select(i => Dim.Of(i)));
-        args.AddRange(at.Padding.Select(i => Dim.Of(i)));
-        args.AddRange(p.OutShape.Skip(2));
-        return Step("rt:pool", args, x.Shape[0] * x.Shape[1], Prod(p.OutShape.Skip(2)) * at.Kernel.Aggregate(1, (q, k) => q * k), p.Label);
+        var args = new PoolArgs<Dim>(
+            X: x.Slot, Y: p.Y, DType: (int)p.DType, IsMax: p.Op == Op.MaxPool ? 1 : 0, CountIncludePad: at.CountIncludePad ? 1 : 0,
+            InSpatial: x.Shape.Skip(2).ToArray(), Kernel: Dims(at.Kernel), Stride: Dims(at.Stride), Padding: Dims(at.Padding), OutSpatial: p.OutShape.Skip(2).ToArray());
+        return Step(PoolArgs.Kernel, args.Encode(r => r), x.Shape[0] * x.Shape[1], Prod(p.OutShape.Skip(2)) * at.Kernel.Aggregate(1, (q, k) => q * k), p.Label);
     }
 }

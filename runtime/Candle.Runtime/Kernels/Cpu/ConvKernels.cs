@@ -1,11 +1,13 @@
 using System.Runtime.CompilerServices;
+using Candle.Runtime.Kernels.Cpu.Args;
 
 namespace Candle.Runtime.Kernels.Cpu;
 
 /// <summary>
-/// N-d convolution and transposed convolution (NC* layout, groups, stride, padding, dilation) computed in double.
-/// Args: <c>xSlot, wSlot, biasSlot (−1 none), outSlot, dtype, sp, N, Cin, Cout, groups, inSpatial[sp], kernel[sp],
-/// outSpatial[sp], stride[sp], padding[sp], dilation[sp]</c>. Work items are (n, output channel) pairs.
+/// N-d convolution and transposed convolution (NC* layout, groups, stride, padding, dilation) computed in double,
+/// arguments <see cref="ConvArgs{T}"/> (work items are (n, output channel) pairs), and pooling, arguments
+/// <see cref="PoolArgs{T}"/> (work items are (n, c) planes). Each position a window reaches is checked against its
+/// spatial size before it is read.
 /// </summary>
 public static class ConvKernels
 {
@@ -19,21 +21,26 @@ public static class ConvKernels
 
     private static void Run(nint[] slots, long[] a, long start, long end, bool transposed)
     {
-        nint x = slots[a[0]], w = slots[a[1]], y = slots[a[3]];
-        nint bias = a[2] < 0 ? 0 : slots[a[2]];
-        var dt = (DType)a[4];
-        int sp = (int)a[5];
-        long cin = a[7], cout = a[8], groups = a[9];
-        int inAt = 10, kAt = inAt + sp, outAt = kAt + sp, stAt = outAt + sp, padAt = stAt + sp, dilAt = padAt + sp;
+        var p = ConvArgs.Read(a);
+        nint x = slots[p.X], w = slots[p.W], y = slots[p.Y];
+        nint bias = p.Bias < 0 ? 0 : slots[p.Bias];
+        var dt = (DType)p.DType;
+        ReadOnlySpan<long> inShape = p.InSpatial.Span, kShape = p.Kernel.Span, outShape = p.OutSpatial.Span;
+        ReadOnlySpan<long> stride = p.Stride.Span, padding = p.Padding.Span, dilation = p.Dilation.Span;
+        int sp = inShape.Length;
+        long cin = p.InChannels, cout = p.OutChannels, groups = p.Groups;
         long inSize = 1, kSize = 1, outSize = 1;
         for (int d = 0; d < sp; d++)
         {
-            inSize *= a[inAt + d];
-            kSize *= a[kAt + d];
-            outSize *= a[outAt + d];
+            inSize *= inShape[d];
+            kSize *= kShape[d];
+            outSize *= outShape[d];
         }
 
         long cinG = cin / groups, coutG = cout / groups;
+
+        // Without input channels per group no tap reads anything: skip the window.
+        long taps = cinG == 0 ? 0 : kSize;
         Span<long> opos = stackalloc long[sp];
         Span<long> kpos = stackalloc long[sp];
         for (long item = start; item < end; item++)
@@ -42,11 +49,11 @@ public static class ConvKernels
             double b = bias == 0 ? 0 : ElementIO.Read(bias, dt, co);
             for (long o = 0; o < outSize; o++)
             {
-                Unflatten(o, a, outAt, sp, opos);
+                Unflatten(o, outShape, opos);
                 double s = b;
-                for (long kk = 0; kk < kSize; kk++)
+                for (long kk = 0; kk < taps; kk++)
                 {
-                    Unflatten(kk, a, kAt, sp, kpos);
+                    Unflatten(kk, kShape, kpos);
                     long inFlat = 0;
                     bool valid = true;
                     for (int d = 0; d < sp && valid; d++)
@@ -54,22 +61,22 @@ public static class ConvKernels
                         long pos;
                         if (!transposed)
                         {
-                            pos = (opos[d] * a[stAt + d]) - a[padAt + d] + (kpos[d] * a[dilAt + d]);
+                            pos = (opos[d] * stride[d]) - padding[d] + (kpos[d] * dilation[d]);
                         }
                         else
                         {
-                            long t = opos[d] + a[padAt + d] - (kpos[d] * a[dilAt + d]);
-                            if (t < 0 || t % a[stAt + d] != 0)
+                            long t = opos[d] + padding[d] - (kpos[d] * dilation[d]);
+                            if (t < 0 || t % stride[d] != 0)
                             {
                                 valid = false;
                                 break;
                             }
 
-                            pos = t / a[stAt + d];
+                            pos = t / stride[d];
                         }
 
-                        valid = pos >= 0 && pos < a[inAt + d];
-                        inFlat = (inFlat * a[inAt + d]) + pos;
+                        valid = pos >= 0 && pos < inShape[d];
+                        inFlat = (inFlat * inShape[d]) + pos;
                     }
 
                     if (!valid) continue;
@@ -87,59 +94,71 @@ public static class ConvKernels
         }
     }
 
-    private static void Unflatten(long flat, long[] a, int shapeAt, int sp, Span<long> pos)
+    private static void Unflatten(long flat, ReadOnlySpan<long> shape, Span<long> pos)
     {
-        for (int d = sp - 1; d >= 0; d--)
+        for (int d = shape.Length - 1; d >= 0; d--)
         {
-            long size = a[shapeAt + d];
+            long size = shape[d];
             pos[d] = flat % size;
             flat /= size;
         }
     }
 
     /// <summary>
-    /// Max or average pooling. Args: <c>xSlot, outSlot, dtype, sp, isMax, countIncludePad, inSpatial[sp], kernel[sp],
-    /// stride[sp], padding[sp], outSpatial[sp]</c>. Work items are (n, c) planes.
+    /// Max or average pooling; arguments: <see cref="PoolArgs{T}"/>. Work items are (n, c) planes.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Pool(nint[] slots, long[] a, long start, long end)
     {
-        nint x = slots[a[0]], y = slots[a[1]];
-        var dt = (DType)a[2];
-        int sp = (int)a[3];
-        bool isMax = a[4] != 0, includePad = a[5] != 0;
-        int inAt = 6, kAt = inAt + sp, stAt = kAt + sp, padAt = stAt + sp, outAt = padAt + sp;
+        var p = PoolArgs.Read(a);
+        nint x = slots[p.X], y = slots[p.Y];
+        var dt = (DType)p.DType;
+        bool isMax = p.IsMax != 0, includePad = p.CountIncludePad != 0;
+        ReadOnlySpan<long> inShape = p.InSpatial.Span, kShape = p.Kernel.Span, outShape = p.OutSpatial.Span;
+        ReadOnlySpan<long> stride = p.Stride.Span, padding = p.Padding.Span;
+        int sp = inShape.Length;
         long inSize = 1, kSize = 1, outSize = 1;
         for (int d = 0; d < sp; d++)
         {
-            inSize *= a[inAt + d];
-            kSize *= a[kAt + d];
-            outSize *= a[outAt + d];
+            inSize *= inShape[d];
+            kSize *= kShape[d];
+            outSize *= outShape[d];
         }
 
         Span<long> opos = stackalloc long[sp];
+        Span<long> lo = stackalloc long[sp];
+        Span<long> box = stackalloc long[sp];
         Span<long> kpos = stackalloc long[sp];
         for (long plane = start; plane < end; plane++)
         {
             for (long o = 0; o < outSize; o++)
             {
-                Unflatten(o, a, outAt, sp, opos);
+                Unflatten(o, outShape, opos);
                 double acc = isMax ? double.NegativeInfinity : 0;
                 long count = 0;
                 bool nan = false;
-                for (long kk = 0; kk < kSize; kk++)
+
+                // The window's positions inside the input: kernel offsets [lo, lo + box) per dimension, visited in
+                // the window's row-major order (positions in the padding are not visited).
+                long boxSize = 1;
+                for (int d = 0; d < sp; d++)
                 {
-                    Unflatten(kk, a, kAt, sp, kpos);
+                    long first = (opos[d] * stride[d]) - padding[d];
+                    lo[d] = Math.Max(0, -first);
+                    box[d] = Math.Max(0, Math.Min(kShape[d], inShape[d] - first) - lo[d]);
+                    boxSize *= box[d];
+                }
+
+                for (long kk = 0; kk < boxSize; kk++)
+                {
+                    Unflatten(kk, box, kpos);
                     long inFlat = 0;
-                    bool valid = true;
                     for (int d = 0; d < sp; d++)
                     {
-                        long pos = (opos[d] * a[stAt + d]) - a[padAt + d] + kpos[d];
-                        valid &= pos >= 0 && pos < a[inAt + d];
-                        inFlat = (inFlat * a[inAt + d]) + pos;
+                        long pos = (opos[d] * stride[d]) - padding[d] + lo[d] + kpos[d];
+                        inFlat = (inFlat * inShape[d]) + pos;
                     }
 
-                    if (!valid) continue;
                     double v = ElementIO.Read(x, dt, (plane * inSize) + inFlat);
                     count++;
                     if (isMax)

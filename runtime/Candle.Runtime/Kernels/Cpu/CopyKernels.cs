@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using Candle.Runtime.Kernels.Cpu.Args;
 
 namespace Candle.Runtime.Kernels.Cpu;
 
@@ -6,40 +7,40 @@ namespace Candle.Runtime.Kernels.Cpu;
 public static unsafe class CopyKernels
 {
     /// <summary>
-    /// Copies a strided view into another strided view of the same shape. Args: <c>dstSlot, srcSlot, elementSize,
-    /// rank, shape[rank], dstOffset, dstStrides[rank], srcOffset, srcStrides[rank]</c> (in elements). Work items are
-    /// elements in row-major order of the shape.
+    /// Copies a strided view into another strided view of the same shape; arguments: <see cref="CopyArgs{T}"/>. Work
+    /// items are elements in row-major order of the shape.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Copy(nint[] slots, long[] a, long start, long end)
     {
-        byte* dst = (byte*)slots[a[0]];
-        byte* src = (byte*)slots[a[1]];
-        int es = (int)a[2];
-        int rank = (int)a[3];
+        var p = CopyArgs.Read(a);
+        byte* dst = (byte*)slots[p.Dst];
+        byte* src = (byte*)slots[p.Src];
+        int es = (int)p.ElementSize;
+        ReadOnlySpan<long> shape = p.Shape.Span, dStrides = p.DstStrides.Span, sStrides = p.SrcStrides.Span;
+        int rank = shape.Length;
         if (rank == 0)
         {
-            if (start < end) Unsafe.CopyBlockUnaligned(dst + (a[4] * es), src + (a[5] * es), (uint)es);
+            if (start < end) Unsafe.CopyBlockUnaligned(dst + (p.DstOffset * es), src + (p.SrcOffset * es), (uint)es);
             return;
         }
 
-        int shapeAt = 4, dOffAt = 4 + rank, dStrAt = dOffAt + 1, sOffAt = dStrAt + rank, sStrAt = sOffAt + 1;
-        long inner = a[shapeAt + rank - 1];
-        long dInner = a[dStrAt + rank - 1], sInner = a[sStrAt + rank - 1];
+        long inner = shape[rank - 1];
+        long dInner = dStrides[rank - 1], sInner = sStrides[rank - 1];
         long i = start;
         while (i < end)
         {
             long row = i / inner, col = i - (row * inner);
             long n = Math.Min(inner - col, end - i);
-            long dOff = a[dOffAt], sOff = a[sOffAt];
+            long dOff = p.DstOffset, sOff = p.SrcOffset;
             long rem = row;
             for (int d = rank - 2; d >= 0; d--)
             {
-                long size = a[shapeAt + d];
+                long size = shape[d];
                 long ix = rem % size;
                 rem /= size;
-                dOff += ix * a[dStrAt + d];
-                sOff += ix * a[sStrAt + d];
+                dOff += ix * dStrides[d];
+                sOff += ix * sStrides[d];
             }
 
             dOff += col * dInner;
@@ -71,13 +72,14 @@ public static unsafe class CopyKernels
         }
     }
 
-    /// <summary>Fills a contiguous buffer with one value. Args: <c>dstSlot, dtype, valueBits</c>. Work items are elements.</summary>
+    /// <summary>Fills a contiguous buffer with one value; arguments: <see cref="FillArgs{T}"/>. Work items are elements.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Fill(nint[] slots, long[] a, long start, long end)
     {
-        nint dst = slots[a[0]];
-        var dt = (DType)a[1];
-        double v = BitConverter.Int64BitsToDouble(a[2]);
+        var p = FillArgs.Read(a);
+        nint dst = slots[p.Dst];
+        var dt = (DType)p.DType;
+        double v = BitConverter.Int64BitsToDouble(p.ValueBits);
         if (dt == DType.F32)
         {
             new Span<float>((float*)dst + start, checked((int)(end - start))).Fill((float)v);
@@ -87,13 +89,14 @@ public static unsafe class CopyKernels
         for (long i = start; i < end; i++) ElementIO.Write(dst, dt, i, v);
     }
 
-    /// <summary>start + step·i. Args: <c>dstSlot, dtype, startBits, stepBits</c>. Work items are elements.</summary>
+    /// <summary>start + step·i; arguments: <see cref="ArangeArgs{T}"/>. Work items are elements.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Arange(nint[] slots, long[] a, long start, long end)
     {
-        nint dst = slots[a[0]];
-        var dt = (DType)a[1];
-        double s0 = BitConverter.Int64BitsToDouble(a[2]), step = BitConverter.Int64BitsToDouble(a[3]);
+        var p = ArangeArgs.Read(a);
+        nint dst = slots[p.Dst];
+        var dt = (DType)p.DType;
+        double s0 = BitConverter.Int64BitsToDouble(p.StartBits), step = BitConverter.Int64BitsToDouble(p.StepBits);
         for (long i = start; i < end; i++) ElementIO.Write(dst, dt, i, s0 + (step * i));
     }
 }

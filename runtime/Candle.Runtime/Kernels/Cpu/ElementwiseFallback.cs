@@ -1,12 +1,12 @@
 using System.Runtime.CompilerServices;
+using Candle.Runtime.Kernels.Cpu.Args;
 using Candle.Runtime.Kernels.Cpu.Ops;
 
 namespace Candle.Runtime.Kernels.Cpu;
 
 /// <summary>
 /// The scalar elementwise kernel for any op and dtype (integers exactly, floats in double precision),
-/// with strided and broadcast inputs. Args: <c>op</c> (an <see cref="ElementwiseOps"/> code)<c>, outSlot, outDType, nIn, rank, shape[rank]</c>, then per
-/// input <c>slot, dtype, offset, strides[rank]</c> (in elements). Work items are output elements.
+/// with strided and broadcast inputs; arguments: <see cref="FallbackArgs{T}"/>. Work items are output elements.
 /// </summary>
 public static class ElementwiseFallback
 {
@@ -14,25 +14,26 @@ public static class ElementwiseFallback
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(nint[] slots, long[] a, long start, long end)
     {
-        var op = ElementwiseOps.ByCode((int)a[0]);
+        var args = FallbackArgs.Read(a);
+        var op = ElementwiseOps.ByCode((int)args.Op);
         bool where = op.Code == WhereOp.Code, cast = op.Code == CastOp.Code;
-        nint outp = slots[a[1]];
-        var outDt = (DType)a[2];
-        int nIn = (int)a[3];
-        int rank = (int)a[4];
-        int shapeAt = 5;
+        nint outp = slots[args.Out];
+        var outDt = (DType)args.OutDType;
+        int nIn = args.InputCount;
+        ReadOnlySpan<long> shape = args.Shape.Span;
+        int rank = shape.Length;
         Span<nint> ptr = stackalloc nint[3];
         Span<int> dt = stackalloc int[3];
         Span<long> off = stackalloc long[3];
         Span<int> strideAt = stackalloc int[3];
-        int p = shapeAt + rank;
+        ReadOnlySpan<long> operands = args.Operands.Span;
         for (int k = 0; k < nIn; k++)
         {
-            ptr[k] = slots[a[p]];
-            dt[k] = (int)a[p + 1];
-            off[k] = a[p + 2];
-            strideAt[k] = p + 3;
-            p += 3 + rank;
+            var input = args.Input(k);
+            ptr[k] = slots[input.Slot];
+            dt[k] = (int)input.DType;
+            off[k] = input.Offset;
+            strideAt[k] = (k * (3 + rank)) + 3;
         }
 
         var inDt = (DType)dt[where ? 1 : 0];
@@ -44,7 +45,7 @@ public static class ElementwiseFallback
             long rem = i;
             for (int d = rank - 1; d >= 0; d--)
             {
-                long n = a[shapeAt + d];
+                long n = shape[d];
                 idx[d] = rem % n;
                 rem /= n;
             }
@@ -52,7 +53,7 @@ public static class ElementwiseFallback
             for (int k = 0; k < nIn; k++)
             {
                 long o = off[k];
-                for (int d = 0; d < rank; d++) o += idx[d] * a[strideAt[k] + d];
+                for (int d = 0; d < rank; d++) o += idx[d] * operands[strideAt[k] + d];
                 e[k] = o;
             }
 

@@ -3,7 +3,11 @@ using Candle.Runtime.Kernels.Cpu.Args;
 
 namespace Candle.Runtime.Kernels.Cpu;
 
-/// <summary>Data-dependent indexing: index_select (numpy take), gather and scatter_add on contiguous tensors.</summary>
+/// <summary>
+/// Data-dependent indexing: index_select (numpy take), gather and scatter_add on contiguous tensors. The plan checks
+/// the shapes when it binds a step; each index read from an index tensor is checked here, on every call, and one out
+/// of range raises an <see cref="IndexOutOfRangeException"/> naming the op, the index and its position.
+/// </summary>
 public static unsafe class GatherKernels
 {
     private static long Index(nint idx, DType dt, long i, long size, string op)
@@ -40,30 +44,30 @@ public static unsafe class GatherKernels
     }
 
     /// <summary>
-    /// out[p] = x[p with p[axis] = index[p]]. Args: <c>xSlot, elementSize, indexSlot, indexDType, outSlot, rank, axis,
-    /// xShape[rank], indexShape[rank]</c>. Work items are index elements.
+    /// out[p] = x[p with p[axis] = index[p]]; arguments: <see cref="GatherArgs{T}"/>. Work items are index elements.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Gather(nint[] slots, long[] a, long start, long end)
     {
-        byte* x = (byte*)slots[a[0]];
-        int es = (int)a[1];
-        nint idx = slots[a[2]];
-        var idt = (DType)a[3];
-        byte* y = (byte*)slots[a[4]];
-        int rank = (int)a[5], axis = (int)a[6];
-        int xsAt = 7, isAt = 7 + rank;
+        var p = GatherArgs.Read(a);
+        byte* x = (byte*)slots[p.X];
+        int es = (int)p.ElementSize;
+        nint idx = slots[p.Index];
+        var idt = (DType)p.IndexDType;
+        byte* y = (byte*)slots[p.Y];
+        int axis = (int)p.Axis;
+        ReadOnlySpan<long> xShape = p.XShape.Span, iShape = p.IndexShape.Span;
         for (long i = start; i < end; i++)
         {
             long rem = i, xOff = 0, mul = 1;
-            for (int d = rank - 1; d >= 0; d--)
+            for (int d = iShape.Length - 1; d >= 0; d--)
             {
-                long size = a[isAt + d];
+                long size = iShape[d];
                 long ix = rem % size;
                 rem /= size;
-                if (d == axis) ix = Index(idx, idt, i, a[xsAt + d], "gather");
+                if (d == axis) ix = Index(idx, idt, i, xShape[d], "gather");
                 xOff += ix * mul;
-                mul *= a[xsAt + d];
+                mul *= xShape[d];
             }
 
             Buffer.MemoryCopy(x + (xOff * es), y + (i * es), es, es);
@@ -71,23 +75,25 @@ public static unsafe class GatherKernels
     }
 
     /// <summary>
-    /// out = x; out[p with p[axis] = index[p]] += src[p] for every index position p. Args: <c>xSlot, indexSlot,
-    /// indexDType, srcSlot, outSlot, dtype, rank, axis, xShape[rank], indexShape[rank], srcShape[rank]</c>. One work item.
+    /// out = x; out[p with p[axis] = index[p]] += src[p] for every index position p; arguments:
+    /// <see cref="ScatterAddArgs{T}"/>. One work item.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void ScatterAdd(nint[] slots, long[] a, long start, long end)
     {
         if (start >= end) return;
-        nint x = slots[a[0]], idx = slots[a[1]], src = slots[a[3]], y = slots[a[4]];
-        var idt = (DType)a[2];
-        var dt = (DType)a[5];
-        int rank = (int)a[6], axis = (int)a[7];
-        int xsAt = 8, isAt = 8 + rank, ssAt = isAt + rank;
+        var p = ScatterAddArgs.Read(a);
+        nint x = slots[p.X], idx = slots[p.Index], src = slots[p.Src], y = slots[p.Y];
+        var idt = (DType)p.IndexDType;
+        var dt = (DType)p.DType;
+        int axis = (int)p.Axis;
+        ReadOnlySpan<long> xShape = p.XShape.Span, iShape = p.IndexShape.Span, sShape = p.SrcShape.Span;
+        int rank = xShape.Length;
         long xn = 1, inum = 1;
         for (int d = 0; d < rank; d++)
         {
-            xn *= a[xsAt + d];
-            inum *= a[isAt + d];
+            xn *= xShape[d];
+            inum *= iShape[d];
         }
 
         long es = dt.SizeInBytes();
@@ -97,14 +103,14 @@ public static unsafe class GatherKernels
             long rem = i, yOff = 0, sOff = 0, ymul = 1, smul = 1;
             for (int d = rank - 1; d >= 0; d--)
             {
-                long size = a[isAt + d];
+                long size = iShape[d];
                 long ix = rem % size;
                 rem /= size;
                 sOff += ix * smul;
-                smul *= a[ssAt + d];
-                if (d == axis) ix = Index(idx, idt, i, a[xsAt + d], "scatter_add");
+                smul *= sShape[d];
+                if (d == axis) ix = Index(idx, idt, i, xShape[d], "scatter_add");
                 yOff += ix * ymul;
-                ymul *= a[xsAt + d];
+                ymul *= xShape[d];
             }
 
             if (dt.IsFloat()) ElementIO.Write(y, dt, yOff, ElementIO.Read(y, dt, yOff) + ElementIO.Read(src, dt, sOff));

@@ -5,10 +5,9 @@ using Candle.Runtime.Kernels.Cpu.Args;
 namespace Candle.Runtime.Kernels.Cpu;
 
 /// <summary>
-/// Batched matrix product C[b] = A[b] · B[b] over strided operands (transposes and broadcast batches are strides).
-/// Args: <c>aSlot, bSlot, cSlot, dtype, M, N, K, batchRank, batchShape[br], aOffset, aBatchStrides[br], aRowStride,
-/// aColStride, bOffset, bBatchStrides[br], bRowStride, bColStride</c> (in elements); C is contiguous [batch, M, N].
-/// Work items are rows of C over all batches (batch·M).
+/// Batched matrix product C[b] = A[b] · B[b] over strided operands (transposes and broadcast batches are strides);
+/// arguments: <see cref="BatchedMatMulArgs{T}"/>. C is contiguous [batch, M, N]. Work items are rows of C over all
+/// batches (batch·M).
 /// </summary>
 public static unsafe class MatMulKernel
 {
@@ -16,24 +15,23 @@ public static unsafe class MatMulKernel
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(nint[] slots, long[] a, long start, long end)
     {
-        nint pa = slots[a[0]], pb = slots[a[1]], pc = slots[a[2]];
-        var dt = (DType)a[3];
-        long m = a[4], n = a[5], k = a[6];
-        var l = BatchedMatMulLayout.Of(a);
-        int br = l.Rank;
-        int shapeAt = BatchedMatMulLayout.ShapeAt, aOffAt = l.AOffsetAt, aStrAt = l.AStridesAt, aRsAt = l.ARowStrideAt, bOffAt = l.BOffsetAt, bStrAt = l.BStridesAt, bRsAt = l.BRowStrideAt;
-        long ars = a[aRsAt], acs = a[aRsAt + 1], brs = a[bRsAt], bcs = a[bRsAt + 1];
+        var p = BatchedMatMulArgs.Read(a);
+        nint pa = slots[p.A], pb = slots[p.B], pc = slots[p.C];
+        var dt = (DType)p.DType;
+        long m = p.M, n = p.N, k = p.K;
+        ReadOnlySpan<long> batchShape = p.BatchShape.Span, aStrides = p.ABatchStrides.Span, bStrides = p.BBatchStrides.Span;
+        long ars = p.ARowStride, acs = p.AColStride, brs = p.BRowStride, bcs = p.BColStride;
         for (long row = start; row < end; row++)
         {
             long batch = row / m, i = row - (batch * m);
-            long aOff = a[aOffAt], bOff = a[bOffAt], rem = batch;
-            for (int d = br - 1; d >= 0; d--)
+            long aOff = p.AOffset, bOff = p.BOffset, rem = batch;
+            for (int d = batchShape.Length - 1; d >= 0; d--)
             {
-                long size = a[shapeAt + d];
+                long size = batchShape[d];
                 long ix = rem % size;
                 rem /= size;
-                aOff += ix * a[aStrAt + d];
-                bOff += ix * a[bStrAt + d];
+                aOff += ix * aStrides[d];
+                bOff += ix * bStrides[d];
             }
 
             aOff += i * ars;

@@ -6,7 +6,8 @@ namespace Candle.Runtime.Kernels.Cpu;
 
 /// <summary>
 /// float32 batched matrix product through <see cref="Sgemm"/> (packed panels, register-blocked microkernels,
-/// GEMV path for M = 1, its own work split over the pool). Same args as <see cref="MatMulKernel"/>; one work item.
+/// GEMV path for M = 1, its own work split over the pool); arguments: <see cref="BatchedMatMulArgs{T}"/>, as for
+/// <see cref="MatMulKernel"/>. One work item.
 /// Batch dims that are laid out regularly are collapsed into one batched call.
 /// </summary>
 public static unsafe class SgemmKernel
@@ -16,15 +17,15 @@ public static unsafe class SgemmKernel
     public static void Run(nint[] slots, long[] a, long start, long end)
     {
         if (start >= end) return;
-        float* pa = (float*)slots[a[0]], pb = (float*)slots[a[1]], pc = (float*)slots[a[2]];
-        long m = a[4], n = a[5], k = a[6];
-        var l = BatchedMatMulLayout.Of(a);
-        int br = l.Rank;
-        int shapeAt = BatchedMatMulLayout.ShapeAt, aOffAt = l.AOffsetAt, aStrAt = l.AStridesAt, aRsAt = l.ARowStrideAt, bOffAt = l.BOffsetAt, bStrAt = l.BStridesAt, bRsAt = l.BRowStrideAt;
+        var p = BatchedMatMulArgs.Read(a);
+        float* pa = (float*)slots[p.A], pb = (float*)slots[p.B], pc = (float*)slots[p.C];
+        long m = p.M, n = p.N, k = p.K;
+        ReadOnlySpan<long> batchShape = p.BatchShape.Span, aStrides = p.ABatchStrides.Span, bStrides = p.BBatchStrides.Span;
+        int br = batchShape.Length;
         if (m == 0 || n == 0) return;
-        if (!FitsInt(m, n, k, a[aRsAt], a[aRsAt + 1], a[bRsAt], a[bRsAt + 1]))
+        if (!FitsInt(m, n, k, p.ARowStride, p.AColStride, p.BRowStride, p.BColStride))
         {
-            MatMulKernel.Run(slots, a, 0, Batch(a, shapeAt, br) * m);
+            MatMulKernel.Run(slots, a, 0, Batch(batchShape) * m);
             return;
         }
 
@@ -33,15 +34,15 @@ public static unsafe class SgemmKernel
         int outerDims = br;
         if (br > 0)
         {
-            innerBatch = a[shapeAt + br - 1];
-            aInner = a[aStrAt + br - 1];
-            bInner = a[bStrAt + br - 1];
+            innerBatch = batchShape[br - 1];
+            aInner = aStrides[br - 1];
+            bInner = bStrides[br - 1];
             outerDims = br - 1;
             while (outerDims > 0)
             {
                 int d = outerDims - 1;
-                long size = a[shapeAt + d];
-                if (size != 1 && (a[aStrAt + d] != aInner * innerBatch || a[bStrAt + d] != bInner * innerBatch)) break;
+                long size = batchShape[d];
+                if (size != 1 && (aStrides[d] != aInner * innerBatch || bStrides[d] != bInner * innerBatch)) break;
                 innerBatch *= size;
                 outerDims--;
             }
@@ -50,17 +51,17 @@ public static unsafe class SgemmKernel
         }
 
         long outer = 1;
-        for (int d = 0; d < outerDims; d++) outer *= a[shapeAt + d];
+        for (int d = 0; d < outerDims; d++) outer *= batchShape[d];
         for (long ob = 0; ob < outer; ob++)
         {
-            long aOff = a[aOffAt], bOff = a[bOffAt], rem = ob;
+            long aOff = p.AOffset, bOff = p.BOffset, rem = ob;
             for (int d = outerDims - 1; d >= 0; d--)
             {
-                long size = a[shapeAt + d];
+                long size = batchShape[d];
                 long ix = rem % size;
                 rem /= size;
-                aOff += ix * a[aStrAt + d];
-                bOff += ix * a[bStrAt + d];
+                aOff += ix * aStrides[d];
+                bOff += ix * bStrides[d];
             }
 
             float* c = pc + (ob * innerBatch * m * n);
@@ -72,16 +73,16 @@ public static unsafe class SgemmKernel
 
             Sgemm.MultiplyBatched(
                 (int)innerBatch, (int)m, (int)n, (int)k,
-                pa + aOff, aInner, (int)a[aRsAt], (int)a[aRsAt + 1],
-                pb + bOff, bInner, (int)a[bRsAt], (int)a[bRsAt + 1],
+                pa + aOff, aInner, (int)p.ARowStride, (int)p.AColStride,
+                pb + bOff, bInner, (int)p.BRowStride, (int)p.BColStride,
                 c, m * n, (int)n, pool: KernelPool.Current);
         }
     }
 
-    private static long Batch(long[] a, int shapeAt, int br)
+    private static long Batch(ReadOnlySpan<long> batchShape)
     {
         long b = 1;
-        for (int d = 0; d < br; d++) b *= a[shapeAt + d];
+        foreach (long d in batchShape) b *= d;
         return b;
     }
 

@@ -87,14 +87,17 @@ public static class GgmlTypeTraits
     public static bool CanDequantize(GgmlType type) => type is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16
         or GgmlType.Q4_0 or GgmlType.Q4_1 or GgmlType.Q5_0 or GgmlType.Q5_1 or GgmlType.Q8_0 or GgmlType.Q8_1
         or GgmlType.Q2_K or GgmlType.Q3_K or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K or GgmlType.Q8_K
+        or GgmlType.IQ4_NL or GgmlType.IQ4_XS
         or GgmlType.F64 or GgmlType.I8 or GgmlType.I16 or GgmlType.I32 or GgmlType.I64;
 
     /// <summary>True when <see cref="Quantize"/> handles the type.</summary>
     public static bool CanQuantize(GgmlType type) => type is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16
-        or GgmlType.Q4_0 or GgmlType.Q4_1 or GgmlType.Q5_0 or GgmlType.Q5_1 or GgmlType.Q8_0;
+        or GgmlType.Q4_0 or GgmlType.Q4_1 or GgmlType.Q5_0 or GgmlType.Q5_1 or GgmlType.Q8_0
+        or GgmlType.Q2_K or GgmlType.Q3_K or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K
+        or GgmlType.IQ4_NL or GgmlType.IQ4_XS;
 
     /// <summary>Dequantizes whole blocks of <paramref name="type"/> to float32 (integer and f64 types are converted).</summary>
-    /// <exception cref="NotSupportedException">The type has no dequantizer here (the i-quants, ternary and MXFP4 types).</exception>
+    /// <exception cref="NotSupportedException">The type has no dequantizer here (the i-quants other than IQ4_NL/IQ4_XS, ternary and MXFP4 types).</exception>
     /// <exception cref="ArgumentException">The lengths are not whole blocks or do not agree.</exception>
     public static void Dequantize(GgmlType type, ReadOnlySpan<byte> src, Span<float> dst)
     {
@@ -115,13 +118,18 @@ public static class GgmlTypeTraits
             case GgmlType.Q5_K: BlockQ5_K.Dequantize(src, dst); break;
             case GgmlType.Q6_K: BlockQ6_K.Dequantize(src, dst); break;
             case GgmlType.Q8_K: BlockQ8_K.Dequantize(src, dst); break;
+            case GgmlType.IQ4_NL: BlockIQ4_NL.Dequantize(src, dst); break;
+            case GgmlType.IQ4_XS: BlockIQ4_XS.Dequantize(src, dst); break;
             case GgmlType.F64 or GgmlType.I8 or GgmlType.I16 or GgmlType.I32 or GgmlType.I64: ConvertPlain(type, src, dst); break;
             default: throw new NotSupportedException($"dequantizing ggml type {Name(type)} is not supported");
         }
     }
 
-    /// <summary>Quantizes float32 values to whole blocks of <paramref name="type"/> with llama.cpp's reference rounding.</summary>
-    /// <exception cref="NotSupportedException">The type has no quantizer here (the K-quants, i-quants and integer types).</exception>
+    /// <summary>
+    /// Quantizes float32 values to whole blocks of <paramref name="type"/> as llama.cpp's <c>llama-quantize</c> does
+    /// without an importance matrix (the <c>quantize_row_*_ref</c> reference quantizers; <c>quantize_iq4_nl</c>/<c>_xs</c>).
+    /// </summary>
+    /// <exception cref="NotSupportedException">The type has no quantizer here (Q8_1, Q8_K, most i-quants and the integer types).</exception>
     /// <exception cref="ArgumentException">The lengths are not whole blocks or do not agree.</exception>
     public static void Quantize(GgmlType type, ReadOnlySpan<float> src, Span<byte> dst)
     {
@@ -135,6 +143,13 @@ public static class GgmlTypeTraits
             case GgmlType.Q5_0: BlockQ5_0.Quantize(src, dst); break;
             case GgmlType.Q5_1: BlockQ5_1.Quantize(src, dst); break;
             case GgmlType.Q8_0: BlockQ8_0.Quantize(src, dst); break;
+            case GgmlType.Q2_K: KQuantizers.QuantizeQ2_K(src, dst); break;
+            case GgmlType.Q3_K: KQuantizers.QuantizeQ3_K(src, dst); break;
+            case GgmlType.Q4_K: KQuantizers.QuantizeQ4_K(src, dst); break;
+            case GgmlType.Q5_K: KQuantizers.QuantizeQ5_K(src, dst); break;
+            case GgmlType.Q6_K: KQuantizers.QuantizeQ6_K(src, dst); break;
+            case GgmlType.IQ4_NL: BlockIQ4_NL.Quantize(src, dst); break;
+            case GgmlType.IQ4_XS: BlockIQ4_XS.Quantize(src, dst); break;
             default: throw new NotSupportedException($"quantizing to ggml type {Name(type)} is not supported");
         }
     }

@@ -116,7 +116,7 @@ public sealed class GgufWriter
 
     /// <summary>
     /// Adds a tensor given in PyTorch's row-major shape, converted to <paramref name="type"/>. Float tensors are converted
-    /// through float32 (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1); the last dimension must be a whole number of blocks.
+    /// through float32 (every type <see cref="GgmlTypeTraits.CanQuantize"/> accepts); the last dimension must be a whole number of blocks.
     /// An integer tensor is stored as the ggml integer type of its own dtype (I8, I32, I64) when <paramref name="type"/> names it.
     /// </summary>
     /// <exception cref="ArgumentException">The tensor cannot be stored as that type.</exception>

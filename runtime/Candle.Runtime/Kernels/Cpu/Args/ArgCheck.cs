@@ -36,4 +36,48 @@ internal static class ArgCheck
     /// <summary>Requires a slot ≥ 0, or −1 where <paramref name="optional"/>.</summary>
     public static long Slot(long v, string field, bool optional = false) =>
         v >= 0 || (optional && v == -1) ? v : throw new PlanFormatException($"{field} slot {v} is not a buffer");
+
+    /// <summary>Requires every size ≥ 0.</summary>
+    public static void Sizes(ReadOnlySpan<long> v, string field)
+    {
+        foreach (long d in v) Size(d, field);
+    }
+
+    /// <summary>Requires every window parameter (stride, padding, dilation) in [<paramref name="min"/>, <see cref="int.MaxValue"/>].</summary>
+    public static void Window(ReadOnlySpan<long> v, long min, string field)
+    {
+        foreach (long d in v)
+        {
+            if (d < min || d > int.MaxValue) throw new PlanFormatException($"{field} {d} is outside [{min}, {int.MaxValue}]");
+        }
+    }
+
+    /// <summary>The product of sizes ≥ 0, or a <see cref="PlanFormatException"/> when it overflows.</summary>
+    public static long Product(ReadOnlySpan<long> v)
+    {
+        long n = 1;
+        foreach (long d in v) n = StepExtent.Mul(n, d);
+        return n;
+    }
+
+    /// <summary>Requires an element size of 1, 2, 4 or 8 bytes.</summary>
+    public static long ElementSize(long v) => v is 1 or 2 or 4 or 8 ? v : throw new PlanFormatException($"element size {v} is not 1, 2, 4 or 8");
+
+    /// <summary>Requires an axis in [0, <paramref name="rank"/>).</summary>
+    public static int Axis(long v, int rank) => v >= 0 && v < rank ? (int)v : throw new PlanFormatException($"axis {v} is outside [0, {rank})");
+
+    /// <summary>
+    /// Requires <paramref name="inner"/>[d] ≤ <paramref name="outer"/>[d] for every d but <paramref name="except"/>
+    /// (−1: none), so that positions of the first shape index the second.
+    /// </summary>
+    public static void Within(ReadOnlySpan<long> inner, ReadOnlySpan<long> outer, int except, string innerName, string outerName)
+    {
+        for (int d = 0; d < inner.Length; d++)
+        {
+            if (d != except && inner[d] > outer[d])
+            {
+                throw new PlanFormatException($"{innerName} size {inner[d]} exceeds {outerName} size {outer[d]} in dimension {d}");
+            }
+        }
+    }
 }

@@ -9,21 +9,21 @@ namespace Candle.Runtime.Kernels.Cpu.Args;
 /// bOffset, bBatchStrides[br], bRowStride, bColStride</c> (in elements).
 /// </summary>
 internal readonly record struct BatchedMatMulArgs<T>(
-    T A, T B, T C, T DType, T M, T N, T K, IReadOnlyList<T> BatchShape,
-    T AOffset, IReadOnlyList<T> ABatchStrides, T ARowStride, T AColStride,
-    T BOffset, IReadOnlyList<T> BBatchStrides, T BRowStride, T BColStride)
+    T A, T B, T C, T DType, T M, T N, T K, ReadOnlyMemory<T> BatchShape,
+    T AOffset, ReadOnlyMemory<T> ABatchStrides, T ARowStride, T AColStride,
+    T BOffset, ReadOnlyMemory<T> BBatchStrides, T BRowStride, T BColStride)
 {
     /// <summary>The positional encoding of a plan step; <paramref name="rank"/> converts the batch rank.</summary>
     public T[] Encode(Func<int, T> rank) =>
     [
-        A, B, C, DType, M, N, K, rank(BatchShape.Count), .. BatchShape,
-        AOffset, .. ABatchStrides, ARowStride, AColStride, BOffset, .. BBatchStrides, BRowStride, BColStride,
+        A, B, C, DType, M, N, K, rank(BatchShape.Length), .. BatchShape.Span,
+        AOffset, .. ABatchStrides.Span, ARowStride, AColStride, BOffset, .. BBatchStrides.Span, BRowStride, BColStride,
     ];
 }
 
 /// <summary>
-/// Where each field of a batched product's arguments sits for batch rank <see cref="Rank"/>; the kernels index the
-/// step's arguments through it.
+/// Where each field of a batched product's arguments sits for batch rank <see cref="Rank"/>; <see cref="BatchedMatMulArgs.Read"/>
+/// slices the step's arguments through it.
 /// </summary>
 /// <param name="Rank">The batch rank.</param>
 internal readonly record struct BatchedMatMulLayout(int Rank)
@@ -65,16 +65,23 @@ internal static class BatchedMatMulArgs
     /// <summary>The general kernel's name in a plan step.</summary>
     public const string MatMulKernel = "rt:matmul";
 
+    /// <summary>Reads the arguments without checks (the kernels' hot path; the plan checked them at binding).</summary>
+    public static BatchedMatMulArgs<long> Read(long[] a)
+    {
+        var l = BatchedMatMulLayout.Of(a);
+        return new(
+            a[0], a[1], a[2], a[3], a[4], a[5], a[6], a.AsMemory(BatchedMatMulLayout.ShapeAt, l.Rank),
+            a[l.AOffsetAt], a.AsMemory(l.AStridesAt, l.Rank), a[l.ARowStrideAt], a[l.ARowStrideAt + 1],
+            a[l.BOffsetAt], a.AsMemory(l.BStridesAt, l.Rank), a[l.BRowStrideAt], a[l.BRowStrideAt + 1]);
+    }
+
     /// <summary>Reads and checks the arguments.</summary>
     public static BatchedMatMulArgs<long> Decode(long[] a)
     {
         if (a.Length < BatchedMatMulLayout.ShapeAt) throw new PlanFormatException($"{a.Length} arguments, at least {BatchedMatMulLayout.ShapeAt} expected");
         var l = new BatchedMatMulLayout(ArgCheck.Rank(a[7], "batch rank"));
         ArgCheck.Count(a, l.Count, l.Count);
-        var p = new BatchedMatMulArgs<long>(
-            a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[BatchedMatMulLayout.ShapeAt..l.AOffsetAt],
-            a[l.AOffsetAt], a[l.AStridesAt..l.ARowStrideAt], a[l.ARowStrideAt], a[l.ARowStrideAt + 1],
-            a[l.BOffsetAt], a[l.BStridesAt..l.BRowStrideAt], a[l.BRowStrideAt], a[l.BRowStrideAt + 1]);
+        var p = Read(a);
         ArgCheck.Slot(p.A, "a");
         ArgCheck.Slot(p.B, "b");
         ArgCheck.Slot(p.C, "c");
@@ -82,7 +89,7 @@ internal static class BatchedMatMulArgs
         ArgCheck.Size(p.M, "M");
         ArgCheck.Size(p.N, "N");
         ArgCheck.Size(p.K, "K");
-        foreach (long d in p.BatchShape) ArgCheck.Size(d, "batch size");
+        ArgCheck.Sizes(p.BatchShape.Span, "batch size");
         return p;
     }
 
@@ -91,13 +98,12 @@ internal static class BatchedMatMulArgs
     {
         long es = ArgCheck.DType(p.DType, "dtype");
         if (rows is null && p.DType != (long)DType.F32) throw new PlanFormatException($"sgemm multiplies float32, not dtype {p.DType}");
-        long batch = 1;
-        foreach (long d in p.BatchShape) batch = StepExtent.Mul(batch, d);
+        long batch = ArgCheck.Product(p.BatchShape.Span);
         long cRows = StepExtent.Mul(batch, p.M);
         if (rows is { } r && r != cRows) throw new PlanFormatException($"the step covers {r} rows but C has {cRows}");
         if (p.M == 0 || p.N == 0) yield break;
-        yield return StepExtent.Of(p.A, es, p.AOffset, [.. p.BatchShape, p.M, p.K], [.. p.ABatchStrides, p.ARowStride, p.AColStride], writes: false);
-        yield return StepExtent.Of(p.B, es, p.BOffset, [.. p.BatchShape, p.K, p.N], [.. p.BBatchStrides, p.BRowStride, p.BColStride], writes: false);
+        yield return StepExtent.Of(p.A, es, p.AOffset, [.. p.BatchShape.Span, p.M, p.K], [.. p.ABatchStrides.Span, p.ARowStride, p.AColStride], writes: false);
+        yield return StepExtent.Of(p.B, es, p.BOffset, [.. p.BatchShape.Span, p.K, p.N], [.. p.BBatchStrides.Span, p.BRowStride, p.BColStride], writes: false);
         yield return StepExtent.Dense(p.C, es, 0, StepExtent.Mul(cRows, p.N), writes: true);
     }
 }

@@ -1,0 +1,96 @@
+using Candle.Runtime.Plans;
+
+namespace Candle.Runtime.Kernels.Cpu.Args;
+
+/// <summary>
+/// The arguments of <c>rt:conv</c> and <c>rt:conv_transpose</c> (<see cref="ConvKernels"/>, NC* layout):
+/// <c>x, w, bias (−1 none), y, dtype, spatialRank, batch, inChannels, outChannels, groups, inSpatial[sp],
+/// kernel[sp], outSpatial[sp], stride[sp], padding[sp], dilation[sp]</c>. The weight is [outChannels,
+/// inChannels/groups, kernel…] for a convolution and [inChannels, outChannels/groups, kernel…] for a transposed one.
+/// Work items are (n, output channel) pairs. <typeparamref name="T"/> is the compiler's symbolic size when a plan is
+/// built and <see cref="long"/> when it runs.
+/// </summary>
+internal readonly record struct ConvArgs<T>(
+    T X, T W, T Bias, T Y, T DType, T Batch, T InChannels, T OutChannels, T Groups,
+    ReadOnlyMemory<T> InSpatial, ReadOnlyMemory<T> Kernel, ReadOnlyMemory<T> OutSpatial,
+    ReadOnlyMemory<T> Stride, ReadOnlyMemory<T> Padding, ReadOnlyMemory<T> Dilation)
+{
+    /// <summary>The positional encoding of a plan step; <paramref name="rank"/> converts the spatial rank.</summary>
+    public T[] Encode(Func<int, T> rank) =>
+    [
+        X, W, Bias, Y, DType, rank(InSpatial.Length), Batch, InChannels, OutChannels, Groups,
+        .. InSpatial.Span, .. Kernel.Span, .. OutSpatial.Span, .. Stride.Span, .. Padding.Span, .. Dilation.Span,
+    ];
+}
+
+/// <summary>Kernel names, decoding and accesses of <see cref="ConvArgs{T}"/>.</summary>
+internal static class ConvArgs
+{
+    /// <summary>The convolution's name in a plan step.</summary>
+    public const string Kernel = "rt:conv";
+
+    /// <summary>The transposed convolution's name in a plan step.</summary>
+    public const string TransposeKernel = "rt:conv_transpose";
+
+    /// <summary>Fields before the spatial shapes.</summary>
+    private const int ShapeAt = 10;
+
+    /// <summary>Reads the arguments without checks (the kernel's hot path; the plan checked them at binding).</summary>
+    public static ConvArgs<long> Read(long[] a)
+    {
+        int sp = (int)a[5];
+        return new(
+            a[0], a[1], a[2], a[3], a[4], a[6], a[7], a[8], a[9],
+            a.AsMemory(ShapeAt, sp), a.AsMemory(ShapeAt + sp, sp), a.AsMemory(ShapeAt + (2 * sp), sp),
+            a.AsMemory(ShapeAt + (3 * sp), sp), a.AsMemory(ShapeAt + (4 * sp), sp), a.AsMemory(ShapeAt + (5 * sp), sp));
+    }
+
+    /// <summary>Reads and checks the arguments.</summary>
+    public static ConvArgs<long> Decode(long[] a)
+    {
+        if (a.Length < ShapeAt) throw new PlanFormatException($"{a.Length} arguments, at least {ShapeAt} expected");
+        int sp = ArgCheck.Rank(a[5], "spatial rank");
+        ArgCheck.Count(a, ShapeAt + (6 * sp), ShapeAt + (6 * sp));
+        var p = Read(a);
+        ArgCheck.Slot(p.X, "x");
+        ArgCheck.Slot(p.W, "weight");
+        ArgCheck.Slot(p.Bias, "bias", optional: true);
+        ArgCheck.Slot(p.Y, "y");
+        ArgCheck.DType(p.DType, "dtype");
+        ArgCheck.Size(p.Batch, "batch");
+        ArgCheck.Size(p.InChannels, "input channels");
+        ArgCheck.Size(p.OutChannels, "output channels");
+        if (p.Groups < 1 || p.InChannels % p.Groups != 0 || p.OutChannels % p.Groups != 0)
+        {
+            throw new PlanFormatException($"groups {p.Groups} do not divide {p.InChannels} input and {p.OutChannels} output channels");
+        }
+
+        ArgCheck.Sizes(p.InSpatial.Span, "input spatial size");
+        ArgCheck.Sizes(p.Kernel.Span, "kernel size");
+        ArgCheck.Sizes(p.OutSpatial.Span, "output spatial size");
+        ArgCheck.Window(p.Stride.Span, 1, "stride");
+        ArgCheck.Window(p.Padding.Span, 0, "padding");
+        ArgCheck.Window(p.Dilation.Span, 1, "dilation");
+        return p;
+    }
+
+    /// <summary>
+    /// The bytes the step reads and writes over <paramref name="work"/> (n, output channel) items; every position the
+    /// kernel computes is checked against its spatial size before it is read, so the dense extents bound it.
+    /// </summary>
+    public static IEnumerable<StepExtent> Accesses(ConvArgs<long> p, long work, bool transposed)
+    {
+        long items = StepExtent.Mul(p.Batch, p.OutChannels);
+        if (work != items) throw new PlanFormatException($"the step covers {work} items but batch · output channels is {items}");
+        long es = ArgCheck.DType(p.DType, "dtype");
+        long inSize = ArgCheck.Product(p.InSpatial.Span), kSize = ArgCheck.Product(p.Kernel.Span), outSize = ArgCheck.Product(p.OutSpatial.Span);
+        long weight = transposed
+            ? StepExtent.Mul(StepExtent.Mul(p.InChannels, p.OutChannels / p.Groups), kSize)
+            : StepExtent.Mul(StepExtent.Mul(p.OutChannels, p.InChannels / p.Groups), kSize);
+        if (work == 0) yield break;
+        yield return StepExtent.Dense(p.X, es, 0, StepExtent.Mul(StepExtent.Mul(p.Batch, p.InChannels), inSize), writes: false);
+        yield return StepExtent.Dense(p.W, es, 0, weight, writes: false);
+        if (p.Bias >= 0) yield return StepExtent.Dense(p.Bias, es, 0, p.OutChannels, writes: false);
+        yield return StepExtent.Dense(p.Y, es, 0, StepExtent.Mul(items, outSize), writes: true);
+    }
+}

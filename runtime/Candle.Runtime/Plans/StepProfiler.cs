@@ -1,0 +1,51 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+
+namespace Candle.Runtime.Plans;
+
+/// <summary>
+/// Time spent per plan step, by kernel and label, when the environment variable <c>CANDLE_PROFILE</c> is set when the
+/// process starts (<c>1</c>: the table goes to standard error at exit; a path: it is written there). Off, it costs
+/// one static check per step.
+/// </summary>
+internal static class StepProfiler
+{
+    private static readonly ConcurrentDictionary<(string Kernel, string Label), (long Ticks, long Calls, long Work)> s_times = new();
+
+    /// <summary>Whether steps are timed.</summary>
+    public static readonly bool Enabled = Environment.GetEnvironmentVariable("CANDLE_PROFILE") is { Length: > 0 } && Start();
+
+    /// <summary>Adds one step's time.</summary>
+    public static void Add(PlanStep step, long ticks, long work) =>
+        s_times.AddOrUpdate((step.Kernel, step.Label), (ticks, 1, work), (_, v) => (v.Ticks + ticks, v.Calls + 1, v.Work + work));
+
+    /// <summary>The table: total milliseconds, share, calls and work items per kernel and label, largest first.</summary>
+    public static string Report()
+    {
+        var rows = s_times.ToArray().OrderByDescending(kv => kv.Value.Ticks).ToArray();
+        double total = rows.Sum(r => (double)r.Value.Ticks);
+        var sb = new StringBuilder();
+        sb.AppendLine(CultureInfo.InvariantCulture, $"{"ms",10} {"share",6} {"calls",7} {"work",12}  kernel  label");
+        foreach (var (key, v) in rows)
+        {
+            double ms = v.Ticks * 1000.0 / Stopwatch.Frequency;
+            sb.AppendLine(CultureInfo.InvariantCulture, $"{ms,10:F1} {100 * v.Ticks / Math.Max(total, 1),5:F1}% {v.Calls,7} {v.Work,12}  {key.Kernel}  {key.Label}");
+        }
+
+        return sb.ToString();
+    }
+
+    private static bool Start()
+    {
+        string target = Environment.GetEnvironmentVariable("CANDLE_PROFILE")!;
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            if (s_times.IsEmpty) return;
+            if (target == "1") Console.Error.Write(Report());
+            else File.WriteAllText(target, Report());
+        };
+        return true;
+    }
+}

@@ -1,0 +1,55 @@
+using Candle.Runtime.Kernels.Quant;
+using Candle.Runtime.Weights.Gguf;
+using Candle.Tests;
+
+namespace Candle.Cli.Tests;
+
+/// <summary><c>candle quantize</c>: writes the file, reports the types it chose, and names bad input.</summary>
+public sealed class QuantizeCommandTests : IDisposable
+{
+    private readonly string _tmp = Directory.CreateTempSubdirectory("candle-cli-quantize-").FullName;
+
+    public void Dispose() => Directory.Delete(_tmp, recursive: true);
+
+    [Fact]
+    public void QuantizesAHuggingFaceDirectoryAndTheResultGenerates()
+    {
+        string output = Path.Combine(_tmp, "tiny-q4_k_m.gguf");
+        var (code, stdout, stderr) = CliRunner.Run("quantize", Fixtures.Model("llama"), output, "Q4_K");
+        Assert.True(code == 0, stderr);
+        Assert.Contains("Q4_K_M, 21 tensors (f32 5, q4_K 13, q6_K 3)", stdout, StringComparison.Ordinal);
+        using (var f = GgufFile.Open(output))
+        {
+            Assert.Equal(GgmlType.Q6_K, f.GetInfo("output.weight").Type);
+            Assert.Equal(15, f.Metadata.GetInteger("general.file_type"));
+        }
+
+        var (genCode, genOut, genErr) = CliRunner.Run("generate", output, "--prompt-ids", "1,175,196", "--max-new-tokens", "3", "--ids");
+        Assert.True(genCode == 0, genErr);
+        Assert.Contains("ids: ", genOut, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void GenerateTokenizesAPromptWithTheGgufFilesOwnTokenizer()
+    {
+        string model = Path.Combine(Fixtures.Dir, "gguf", "llama-q4_0.gguf");
+        var (code, stdout, stderr) = CliRunner.Run("generate", model, "--prompt", "Hello world 12", "--max-new-tokens", "2", "--ids");
+        Assert.True(code == 0, stderr);
+        int expected = Candle.Transformers.Tokenizers.GgufTokenizer.TryLoad(model)!.EncodeToIds("Hello world 12").Count;
+        Assert.Contains($"prefill {expected} tokens", stderr, StringComparison.Ordinal);
+        Assert.Contains("ids: ", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void BadTypeAndMissingInputAreOneLineErrors()
+    {
+        var (code, _, err) = CliRunner.Run("quantize", Fixtures.Model("llama"), Path.Combine(_tmp, "x.gguf"), "Q7_K");
+        Assert.Equal(1, code);
+        Assert.StartsWith("error: unknown quantization type 'Q7_K'", err, StringComparison.Ordinal);
+
+        (code, _, err) = CliRunner.Run("quantize", Path.Combine(_tmp, "missing.gguf"), Path.Combine(_tmp, "x.gguf"), "Q4_0");
+        Assert.Equal(1, code);
+        Assert.Contains("missing.gguf", err, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(_tmp, "x.gguf")));
+    }
+}

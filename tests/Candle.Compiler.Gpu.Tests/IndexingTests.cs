@@ -1,0 +1,96 @@
+using Candle.Compiler.Backends;
+using Candle.Compiler.Backends.Reference;
+using Candle.Compiler.Ir;
+using Candle.Runtime;
+using Candle.Runtime.Tensors;
+using Candle.Tests.BackendMatrix;
+using static Candle.Compiler.Ir.IrBuilder;
+
+namespace Candle.Compiler.Gpu.Tests;
+
+/// <summary>
+/// torch.gather and torch.scatter_add (the backward of gathers and embedding lookups) on the GPU backend against the
+/// reference interpreter, on ILGPU's CPU accelerator and, where there is one, a CUDA device.
+/// </summary>
+public class IndexingTests
+{
+    public static TheoryData<string, int> Cases() => new()
+    {
+        { "gather_i64", 0 }, { "gather_i64", 1 }, { "gather_i64", 2 }, { "gather_i32", 1 },
+        { "scatter_add_f32", 0 }, { "scatter_add_f32", 2 }, { "scatter_add_i64", 1 },
+    };
+
+    private static (Graph Graph, HostTensor[] Inputs) Build(string kind, int axis)
+    {
+        var rng = new Random(5 + axis);
+        int[] xs = [5, 4, 6];
+        int[] ix = [.. xs];
+        ix[axis] = 3;
+        var idt = kind.EndsWith("i32", StringComparison.Ordinal) ? DType.I32 : DType.I64;
+        var vdt = kind.EndsWith("i64", StringComparison.Ordinal) && kind.StartsWith("scatter", StringComparison.Ordinal) ? DType.I64 : DType.F32;
+        if (kind.StartsWith("scatter", StringComparison.Ordinal)) idt = DType.I64;
+        var x = Input("x", vdt, new Shape([.. xs.Select(d => (Dim)d)]));
+        var index = Input("index", idt, new Shape([.. ix.Select(d => (Dim)d)]));
+        var src = Input("src", vdt, new Shape([.. ix.Select(d => (Dim)d)]));
+        var idxData = HostTensor.Zeros(idt, ix);
+        for (long i = 0; i < idxData.ShapeArray().Aggregate(1L, (a, b) => a * b); i++) idxData.SetDouble(i, rng.Next(xs[axis]));
+        var xData = BackendCases.Random(rng, vdt, xs);
+        var srcData = BackendCases.Random(rng, vdt, ix);
+        if (kind.StartsWith("gather", StringComparison.Ordinal))
+        {
+            // A strided operand too: the gather of a transposed view is materialized first.
+            var t = Transpose(Transpose(x, 0, 2), 0, 2);
+            return (new Graph([x, index], [Gather(x, axis, index), Binary(Op.Mul, Gather(t, axis, index), 2.0)]), [xData, idxData]);
+        }
+
+        return (new Graph([x, index, src], [ScatterAdd(x, axis, index, src)]), [xData, idxData, srcData]);
+    }
+
+    private static void Check(IBackend backend, string kind, int axis)
+    {
+        var (g, inputs) = Build(kind, axis);
+        var expected = ReferenceInterpreter.Run(g, inputs);
+        foreach (int level in new[] { 0, 2 })
+        {
+            using var exe = CandleCompiler.CompileExecutable(g, new CompileOptions { Backend = backend, OptLevel = level });
+            Assert.Null(BackendCases.Compare(expected, exe.Run(inputs), 1e-5, 1e-5));
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void MatchesTheReferenceOnTheCpuAccelerator(string kind, int axis) => Check(GpuBackends.IlgpuCpu, kind, axis);
+
+    [CudaTheory]
+    [MemberData(nameof(Cases))]
+    public void MatchesTheReferenceOnCuda(string kind, int axis) => Check(GpuBackends.Cuda, kind, axis);
+
+    [Theory]
+    [InlineData("gather_i64", 7)]
+    [InlineData("gather_i64", -1)]
+    [InlineData("scatter_add_f32", 6)]
+    public void AnIndexOutOfRangeIsAnErrorNamingTheCall(string kind, long bad)
+    {
+        var (g, inputs) = Build(kind, 2);
+        inputs[1].SetDouble(3, bad);
+        using var exe = CandleCompiler.CompileExecutable(g, new CompileOptions { Backend = GpuBackends.IlgpuCpu });
+        var e = Assert.Throws<ArgumentException>(() => exe.Run(inputs));
+        Assert.Contains(kind.StartsWith("gather", StringComparison.Ordinal) ? "gather" : "scatter_add", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void CallsWithoutAKernelAreNamedTogether()
+    {
+        // float16 scatter_add (no atomic add of halves here) and a convolution: one exception names both, before any
+        // device memory is taken.
+        var x = Input("x", DType.F16, Shape.Of(4, 3));
+        var index = Input("index", DType.I64, Shape.Of(2, 3));
+        var src = Input("src", DType.F16, Shape.Of(2, 3));
+        var img = Input("img", DType.F32, Shape.Of(1, 1, 5, 5));
+        var w = Constant(HostTensor.Zeros(DType.F32, 1, 1, 3, 3), "w");
+        var g = new Graph([x, index, src, img], [ScatterAdd(x, 0, index, src), Conv(img, w, null, [1, 1], [0, 0], [1, 1], 1)]);
+        var e = Assert.Throws<NotSupportedException>(() => CandleCompiler.CompileExecutable(g, new CompileOptions { Backend = GpuBackends.IlgpuCpu }));
+        Assert.Contains("2 kinds of call", e.Message, StringComparison.Ordinal);
+        Assert.Contains("scatter_add of float16", e.Message, StringComparison.Ordinal);
+    }
+}
