@@ -50,6 +50,28 @@ public static class F
         return Tensor.Wrap(IrBuilder.Linear(input.Node, weight.Node, bias?.Node), Tensor.DeviceOf("linear", input, weight, bias));
     }
 
+    /// <summary>
+    /// x·wᵀ for float32 <paramref name="input"/> [..., in] and a matrix <paramref name="weight"/> [out, in] stored in ggml
+    /// blocks (a quantized linear layer); compiled plans multiply the blocks as stored, eager evaluation dequantizes.
+    /// </summary>
+    /// <exception cref="IrException">The input is not float32 or its last dimension is not the weight's column count.</exception>
+    public static Tensor QuantizedLinear(Tensor input, Candle.Runtime.Kernels.Quant.QuantizedTensor weight, Tensor? bias = null)
+    {
+        NotNull(input);
+        ArgumentNullException.ThrowIfNull(weight);
+        var y = Tensor.Wrap(IrBuilder.QuantMatMul(input.Node, IrBuilder.QuantConstant(weight)), Tensor.DeviceOf("quantized_linear", input, bias));
+        return bias is null ? y : y + bias;
+    }
+
+    /// <summary>Rows of a table <paramref name="weight"/> [count, dim] stored in ggml blocks at integer ids <paramref name="input"/>: ids.shape + [dim] in float32.</summary>
+    /// <exception cref="IrException">The ids are not integers.</exception>
+    public static Tensor QuantizedEmbedding(Tensor input, Candle.Runtime.Kernels.Quant.QuantizedTensor weight)
+    {
+        NotNull(input);
+        ArgumentNullException.ThrowIfNull(weight);
+        return Tensor.Wrap(IrBuilder.QuantEmbedding(IrBuilder.QuantConstant(weight), input.Node), input.Device);
+    }
+
     /// <summary>Layer norm over the trailing dims <paramref name="normalizedShape"/>.</summary>
     /// <exception cref="IrException">The trailing dims differ from <paramref name="normalizedShape"/>, or weight/bias are mis-shaped.</exception>
     public static Tensor LayerNorm(Tensor input, long[] normalizedShape, Tensor? weight = null, Tensor? bias = null, double eps = 1e-5)

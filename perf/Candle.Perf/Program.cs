@@ -12,6 +12,8 @@ namespace Candle.Perf;
 /// <c>plan-aot [model-dir]</c> times loading a saved plan against compiling from scratch;
 /// <c>onnx-node-suite DIR</c> runs ONNX's backend node tests through the ONNX importer (see <see cref="OnnxSuite.OnnxNodeSuite"/>);
 /// <c>onnx-models</c> times MiniLM and ResNet-18 imported from ONNX beside ONNX Runtime (see <see cref="OnnxModels.OnnxModelLatency"/>);
+/// <c>quant-gemm [--rows M]</c> times one quantized product against the packed float32 one (see <see cref="LlamaCpp.QuantGemmTiming"/>).
+/// <c>llamacpp-quant [--layers N]</c> compares the quantized kernels with llama.cpp and the f32 path (see <see cref="LlamaCpp.QuantizedComparison"/>).
 /// <c>llamacpp [--quick]</c> compares Candle with llama.cpp on the same GGUF files (see <see cref="LlamaCpp.LlamaCppComparison"/>);
 /// <c>interleaved BEFORE_DIR AFTER_DIR [rounds]</c> times the dispatch and runtime-kernel benchmarks of two builds in one
 /// process, alternating (see <see cref="Interleaved.InterleavedComparison"/>).
@@ -76,6 +78,18 @@ public static class Program
         if (args is ["onnx-node-suite", ..])
         {
             OnnxSuite.OnnxNodeSuite.Run(args[1..]);
+            return;
+        }
+
+        if (args is ["quant-gemm", ..])
+        {
+            LlamaCpp.QuantGemmTiming.Run(args[1..]);
+            return;
+        }
+
+        if (args is ["llamacpp-quant", ..])
+        {
+            LlamaCpp.QuantizedComparison.Run(args[1..]);
             return;
         }
 

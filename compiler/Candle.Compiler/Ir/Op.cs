@@ -260,6 +260,18 @@ public enum Op
     [Composite]
     Attention,
 
+    // ---- quantized weights
+    /// <summary>
+    /// A constant matrix [rows, cols] stored in ggml blocks (<see cref="QuantConstantAttrs"/>); its value is the exact
+    /// float32 dequantization of the blocks. Read as stored by <see cref="QuantMatMul"/> and <see cref="QuantEmbedding"/>.
+    /// </summary>
+    [Leaf]
+    QuantConstant,
+    /// <summary>x [..., k] (float32) times the transpose of a quantized constant w [n, k]: [..., n] (float32); inputs x, w.</summary>
+    QuantMatMul,
+    /// <summary>Rows of a quantized constant w [rows, cols] picked by integer ids: ids.shape + [cols] (float32); inputs w, ids.</summary>
+    QuantEmbedding,
+
     /// <summary>A fused group: the attrs hold the body graph, whose inputs bind to this node's inputs.</summary>
     Fused,
 }

@@ -31,6 +31,19 @@ public sealed record ConstantAttrs(HostTensor Data, string? Name = null) : OpAtt
     public override string Describe() => Name is null ? "data" : $"name={Name}";
 }
 
+/// <summary>A matrix stored in ggml blocks; compared by reference, like <see cref="ConstantAttrs"/>.</summary>
+public sealed record QuantConstantAttrs(Candle.Runtime.Kernels.Quant.QuantizedTensor Data) : OpAttrs
+{
+    /// <inheritdoc/>
+    public bool Equals(QuantConstantAttrs? other) => other is not null && ReferenceEquals(Data, other.Data);
+
+    /// <inheritdoc/>
+    public override int GetHashCode() => System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(Data);
+
+    /// <inheritdoc/>
+    public override string Describe() => $"name={Data.Name}, type={Candle.Runtime.Kernels.Quant.GgmlTypeTraits.Name(Data.Type)}";
+}
+
 /// <summary>A filled tensor of the given dtype and shape.</summary>
 public sealed record FullAttrs(double Value, DType DType, Shape Shape) : OpAttrs
 {

@@ -43,6 +43,38 @@ public static class ShapeInference
                 return (a.Data.DType, Shape.Of(a.Data.Shape));
             }
 
+            case Op.QuantConstant:
+            {
+                Arity(0);
+                var q = A<QuantConstantAttrs>().Data;
+                return (DType.F32, Shape.Of(q.Rows, q.Cols));
+            }
+
+            case Op.QuantMatMul:
+            {
+                Arity(2);
+                var (x, w) = (inputs[0], inputs[1]);
+                if (w.Op != Op.QuantConstant) throw Fail($"the weight must be a quantized constant, not {w.Op.Name()}");
+                var q = w.Attr<QuantConstantAttrs>().Data;
+                if (x.DType != DType.F32) throw Fail($"activations of '{q.Name}' must be float32, not {x.DType.TorchName()}");
+                if (x.Shape.Rank < 1 || x.Shape[^1] != Dim.Of(q.Cols))
+                {
+                    throw Fail($"activations {x.Shape} do not end in the {q.Cols} columns of '{q.Name}'");
+                }
+
+                return (DType.F32, new Shape([.. x.Shape.Take(x.Shape.Rank - 1), Dim.Of(q.Rows)]));
+            }
+
+            case Op.QuantEmbedding:
+            {
+                Arity(2);
+                var (w, ids) = (inputs[0], inputs[1]);
+                if (w.Op != Op.QuantConstant) throw Fail($"the table must be a quantized constant, not {w.Op.Name()}");
+                RequireIndex(ids, Fail);
+                var q = w.Attr<QuantConstantAttrs>().Data;
+                return (DType.F32, new Shape([.. ids.Shape, Dim.Of(q.Cols)]));
+            }
+
             case Op.Full:
             {
                 Arity(0);

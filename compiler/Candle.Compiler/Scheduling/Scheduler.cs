@@ -21,6 +21,9 @@ internal sealed partial class Scheduler
     private readonly HashSet<Node> _donated = new(ReferenceEqualityComparer.Instance);
     private readonly Dictionary<Node, int> _uses = new(ReferenceEqualityComparer.Instance);
 
+    // Quantized constants read by ops other than the quantized product and lookup: these get a float32 copy.
+    private readonly HashSet<Node> _plainQuantUses = new(ReferenceEqualityComparer.Instance);
+
     private Scheduler()
     {
     }
@@ -51,6 +54,7 @@ internal sealed partial class Scheduler
         }
 
         foreach (var o in graph.Outputs) _uses[o] = _uses.GetValueOrDefault(o) + 1;
+        FindPlainQuantUses(graph);
         foreach (var n in graph.Inputs)
         {
             if (n.Attr<InputAttrs>().Donated) _donated.Add(n);
@@ -138,6 +142,12 @@ internal sealed partial class Scheduler
                 return TensorView.Dense(_kg.AddWeight(a.Data, a.Name), node.DType, node.Shape);
             }
 
+            case Op.QuantConstant:
+                return ScheduleQuantConstant(node);
+            case Op.QuantMatMul:
+                return ScheduleQuantMatMul(node, ins);
+            case Op.QuantEmbedding:
+                return ScheduleQuantEmbedding(node, ins);
             case Op.Full:
             {
                 var a = node.Attr<FullAttrs>();

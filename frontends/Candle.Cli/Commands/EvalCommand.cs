@@ -22,8 +22,14 @@ internal static class EvalCommand
         var output = new Option<string>("--out") { Description = "safetensors file to write (logits, last_hidden_state, ...)", Required = true };
         var device = DeviceOption.Create();
         var allowUnused = LoadOption.Create();
-        var cmd = new Command("eval", "Run a model's forward pass on tensors from a file") { model, inputs, output, device, allowUnused };
-        cmd.SetAction(pr => ctx.Guard(() => Run(ctx, pr.GetValue(model)!, pr.GetValue(inputs)!, pr.GetValue(output)!, pr.GetValue(device)!, LoadOption.Resolve(pr.GetValue(allowUnused)))));
+        var dequantize = new Option<bool>("--dequantize")
+        {
+            Description = "dequantize a GGUF file's quantized matrices to float32 at load instead of multiplying them with the quantized kernels",
+        };
+        var cmd = new Command("eval", "Run a model's forward pass on tensors from a file") { model, inputs, output, device, allowUnused, dequantize };
+        cmd.SetAction(pr => ctx.Guard(() => Run(
+            ctx, pr.GetValue(model)!, pr.GetValue(inputs)!, pr.GetValue(output)!, pr.GetValue(device)!,
+            LoadOption.Resolve(pr.GetValue(allowUnused)) with { DequantizeWeights = pr.GetValue(dequantize) })));
         return cmd;
     }
 

@@ -15,6 +15,13 @@ public sealed record ModelLoadOptions
     /// </summary>
     public bool AllowUnusedTensors { get; init; }
 
+    /// <summary>
+    /// Dequantize every block-quantized GGUF matrix to the model's dtype at load, as before quantized kernels existed
+    /// (kept for comparison). Off by default: a float32 model keeps the matrices of its linear layers and embedding
+    /// in their stored ggml format and multiplies them with the quantized kernels.
+    /// </summary>
+    public bool DequantizeWeights { get; init; }
+
     /// <summary>Default options (float32).</summary>
     public static ModelLoadOptions Default { get; } = new();
 }

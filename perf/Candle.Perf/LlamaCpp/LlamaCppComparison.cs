@@ -137,8 +137,8 @@ public static class LlamaCppComparison
         sb.AppendLine(inv, $"warm-up, then {reps} repeats in which the two peers alternate, medians reported. The ratio column is the median of the");
         sb.AppendLine("per-repeat ratios Candle / llama.cpp (above 1: Candle is faster).");
         sb.AppendLine();
-        sb.AppendLine("Candle computes in float32 on exactly dequantized weights (a q8_0 file becomes an f32 model); llama.cpp computes");
-        sb.AppendLine("q8_0 matrices with q8_0 dot products (activations rounded to 8 bits). \"logit diff\" is the largest difference of");
+        sb.AppendLine("Both keep q8_0 matrices quantized and multiply them with q8_0 dot products (activations rounded to 8 bits;");
+        sb.AppendLine("Candle's prefill-sized products use a packed float32 copy made on first use). \"logit diff\" is the largest difference of");
         sb.AppendLine("the last-position logits of one 16-token prompt between the peers, with whether their argmax agrees.");
         sb.AppendLine();
         sb.AppendLine(inv, $"| model | threads | Candle pp{Prompt} | llama.cpp pp{Prompt} | pp ratio | Candle tg{Gen} | llama.cpp tg{Gen} | tg ratio | logit diff (argmax) |");

@@ -69,6 +69,8 @@ internal static class StepAccess
                 case RmsNormArgs.Kernel: return RmsNormArgs.Accesses(RmsNormArgs.Decode(a), work).ToList();
                 case LayerNormArgs.Kernel: return LayerNormArgs.Accesses(LayerNormArgs.Decode(a), work).ToList();
                 case IndexSelectArgs.Kernel: return IndexSelectArgs.Accesses(IndexSelectArgs.Decode(a), work).ToList();
+                case QuantMatMulArgs.Kernel: return QuantMatMulArgs.Accesses(QuantMatMulArgs.Decode(a), work).ToList();
+                case QuantEmbeddingArgs.Kernel: return QuantEmbeddingArgs.Accesses(QuantEmbeddingArgs.Decode(a), work).ToList();
                 case GroupNormArgs.Kernel: return GroupNormArgs.Accesses(GroupNormArgs.Decode(a), work).ToList();
                 case SoftmaxArgs.Kernel or SoftmaxArgs.LogKernel: return SoftmaxArgs.Accesses(SoftmaxArgs.Decode(a), work).ToList();
                 case ReduceArgs.Kernel: return ReduceArgs.Accesses(ReduceArgs.Decode(a), work).ToList();

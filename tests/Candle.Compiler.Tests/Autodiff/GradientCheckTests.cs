@@ -113,10 +113,21 @@ public class GradientCheckTests
         ["avg_pool1d_count_pad"] = r => Check(x => Pool(Op.AvgPool, x[0], [3], [2], [1]), Random(r, [2, 2, 6], -1, 1)),
         ["avg_pool2d_exclude_pad"] = r => Check(x => Pool(Op.AvgPool, x[0], [2, 2], [1, 1], [1, 1], countIncludePad: false), Random(r, [1, 1, 3, 3], -1, 1)),
         ["upsample_nearest"] = r => Check(x => Exp(UpsampleNearest(x[0], 2, 3)), Random(r, [1, 2, 2, 2], -1, 1)),
+        // Quantized products take float32 activations: the check runs in float32 with its tolerances.
+        ["quant_matmul"] = r => Check(x => Cast(QuantMatMul(Cast(x[0], DType.F32), QuantConstant(QuantizedQ8_0(r, 3, 32))), DType.F64), 1e-3, 1e-2, Random(r, [2, 32], -1, 1)),
         ["cast_f32"] = r => Check(x => Cast(Exp(x[0]), DType.F64), 1e-3, 1e-2, HostTensor.FromArray(new[] { 0.5f, -1f, 0.25f }, 3)),
     };
 
     public static TheoryData<string> Names => [.. Cases.Keys];
+
+    private static Candle.Runtime.Kernels.Quant.QuantizedTensor QuantizedQ8_0(Random r, int rows, int cols)
+    {
+        var values = new float[rows * cols];
+        for (int i = 0; i < values.Length; i++) values[i] = (float)((r.NextDouble() * 2) - 1);
+        var bytes = new byte[Candle.Runtime.Kernels.Quant.GgmlTypeTraits.ByteCount(Candle.Runtime.Kernels.Quant.GgmlType.Q8_0, values.Length)];
+        Candle.Runtime.Kernels.Quant.GgmlTypeTraits.Quantize(Candle.Runtime.Kernels.Quant.GgmlType.Q8_0, values, bytes);
+        return new(Candle.Runtime.Kernels.Quant.GgmlType.Q8_0, rows, cols, bytes, "w");
+    }
 
     [Theory]
     [MemberData(nameof(Names))]

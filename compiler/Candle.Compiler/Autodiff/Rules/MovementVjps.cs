@@ -15,7 +15,8 @@ internal static class MovementVjps
 {
     public static void Register(VjpTable.Registry t)
     {
-        t.None(Op.Input, Op.Constant, Op.Full, Op.Arange);
+        t.None(Op.Input, Op.Constant, Op.Full, Op.Arange, Op.QuantConstant, Op.QuantEmbedding);
+        t.Add(Op.QuantMatMul, (n, g) => [MatMul(g, n.Inputs[1]), null]);
         t.Add(Op.Reshape, (n, g) => [Reshape(g, n.Inputs[0].Shape)]);
         t.Add(Op.Permute, (n, g) =>
         {

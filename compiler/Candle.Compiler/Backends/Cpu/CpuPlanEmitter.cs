@@ -129,6 +129,18 @@ internal sealed class CpuPlanEmitter
             i.Outer * i.Index.Numel,
             i.Inner,
             i.Label),
+        QuantMatMulCall q => Step(
+            QuantMatMulArgs.Kernel,
+            new QuantMatMulArgs<Dim>(X: q.X.Slot, W: q.W, Y: q.Y, Type: (int)q.Type, Rows: q.Rows, N: q.N, K: q.K).Encode(),
+            Dim.One,
+            Dim.Zero,
+            q.Label),
+        QuantEmbeddingCall e => Step(
+            QuantEmbeddingArgs.Kernel,
+            new QuantEmbeddingArgs<Dim>(W: e.W, Index: e.Index.Slot, IndexDType: (int)e.Index.DType, Y: e.Y, Type: (int)e.Type, Rows: e.Rows, Cols: e.Cols, Count: e.Index.Numel).Encode(),
+            e.Index.Numel,
+            Dim.Of(e.Cols),
+            e.Label),
         GatherCall g => Step(
             GatherArgs.Kernel,
             new GatherArgs<Dim>(

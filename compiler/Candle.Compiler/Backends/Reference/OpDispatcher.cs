@@ -17,6 +17,7 @@ internal static class OpDispatcher
             _ when op.IsBinary() || op == Op.Where => BinaryEvaluator.Evaluate(call),
             _ when op.IsReduce() || op == Op.CumSum => ReduceEvaluator.Evaluate(call),
             Op.MatMul => MatMulEvaluator.Evaluate(call),
+            Op.QuantMatMul or Op.QuantEmbedding => QuantEvaluator.Evaluate(call),
             Op.IndexSelect or Op.Gather or Op.ScatterAdd => IndexingEvaluator.Evaluate(call),
             _ when op.IsMovement() || op == Op.UpsampleNearest => MovementEvaluator.Evaluate(call),
             Op.Softmax or Op.LogSoftmax or Op.LayerNorm or Op.RmsNorm or Op.GroupNorm => NormalizationEvaluator.Evaluate(call),

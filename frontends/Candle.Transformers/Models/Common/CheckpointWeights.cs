@@ -1,5 +1,7 @@
 using Candle.Runtime;
+using Candle.Runtime.Kernels.Quant;
 using Candle.Runtime.Tensors;
+using Candle.Runtime.Weights;
 using Candle.Runtime.Weights.SafeTensors;
 
 namespace Candle.Transformers.Models.Common;
@@ -31,6 +33,12 @@ public sealed class CheckpointWeights
 
     /// <summary>The dtype floating-point tensors are converted to.</summary>
     public DType DType { get; }
+
+    /// <summary>
+    /// Whether <see cref="GetQuantized"/> hands out block-quantized matrices as stored (true by default); false reads
+    /// every tensor dequantized.
+    /// </summary>
+    public bool KeepQuantized { get; init; } = true;
 
     /// <summary>The checkpoint's location, for messages.</summary>
     public string Location { get; }
@@ -86,6 +94,27 @@ public sealed class CheckpointWeights
         }
 
         return Get(name, shape);
+    }
+
+    /// <summary>
+    /// The matrix <paramref name="name"/> [<paramref name="rows"/>, <paramref name="cols"/>] in its stored ggml block
+    /// format, when the checkpoint stores it block-quantized (<see cref="IQuantizedWeights"/>), the model computes in
+    /// float32 and <see cref="KeepQuantized"/> is set; null otherwise (read it with <see cref="GetMatrix"/>).
+    /// </summary>
+    /// <exception cref="InvalidDataException">The tensor is mis-shaped; the message names it and both shapes.</exception>
+    public QuantizedTensor? GetQuantized(string name, int rows, int cols)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        string stored = _rename(name);
+        if (!KeepQuantized || DType != DType.F32 || _source is not IQuantizedWeights q || !_source.Contains(stored)) return null;
+        var info = _source.GetInfo(stored);
+        if (info.Shape.Count != 2 || info.Shape[0] != rows || info.Shape[1] != cols)
+        {
+            throw new InvalidDataException(
+                $"{Location}: tensor '{stored}' has shape [{string.Join(", ", info.Shape)}] in the checkpoint but the model expects [{rows}, {cols}]");
+        }
+
+        return q.TryGetQuantized(stored, out var t) ? t : null;
     }
 
     /// <summary>Converts floating-point data, with fast paths for the half-precision to float32 widenings.</summary>

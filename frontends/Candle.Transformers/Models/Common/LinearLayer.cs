@@ -1,4 +1,5 @@
 using Candle.Compiler.Ir;
+using Candle.Runtime.Kernels.Quant;
 using Candle.Torch;
 using Candle.Torch.Nn;
 
@@ -8,7 +9,8 @@ namespace Candle.Transformers.Models.Common;
 /// A linear layer (torch.nn.Linear: y = x·Wᵀ + b, weight [out, in]) whose parameters come straight from a checkpoint.
 /// When <see cref="Transposed"/>, the stored weight is [in, out] (GPT-2's Conv1D) and y = x·W + b. A bfloat16
 /// weight of a float32 model stays bfloat16 (<see cref="CheckpointWeights.GetMatrix"/>) and is cast in the graph,
-/// which the compiled GEMM reads without a float32 copy.
+/// which the compiled GEMM reads without a float32 copy. A block-quantized weight (GGUF) stays quantized
+/// (<see cref="QuantizedWeight"/>, <see cref="CheckpointWeights.GetQuantized"/>) and the product is a quantized matmul.
 /// </summary>
 public sealed class LinearLayer : Module<Tensor, Tensor>
 {
@@ -19,9 +21,14 @@ public sealed class LinearLayer : Module<Tensor, Tensor>
         InFeatures = inFeatures;
         OutFeatures = outFeatures;
         Transposed = transposed;
-        Weight = RegisterParameter("weight", transposed
-            ? weights.Get(prefix + ".weight", inFeatures, outFeatures)
-            : weights.GetMatrix(prefix + ".weight", outFeatures, inFeatures));
+        QuantizedWeight = transposed ? null : weights.GetQuantized(prefix + ".weight", outFeatures, inFeatures);
+        if (QuantizedWeight is null)
+        {
+            Weight = RegisterParameter("weight", transposed
+                ? weights.Get(prefix + ".weight", inFeatures, outFeatures)
+                : weights.GetMatrix(prefix + ".weight", outFeatures, inFeatures));
+        }
+
         if (bias) Bias = RegisterParameter("bias", weights.Get(prefix + ".bias", outFeatures));
     }
 
@@ -34,8 +41,11 @@ public sealed class LinearLayer : Module<Tensor, Tensor>
     /// <summary>Whether the weight is stored [in, out].</summary>
     public bool Transposed { get; }
 
-    /// <summary>The weight.</summary>
-    public Parameter Weight { get; }
+    /// <summary>The weight, or null when it is kept quantized (<see cref="QuantizedWeight"/>).</summary>
+    public Parameter? Weight { get; }
+
+    /// <summary>The weight [out, in] in its stored ggml block format, or null when it is a float tensor (<see cref="Weight"/>).</summary>
+    public QuantizedTensor? QuantizedWeight { get; }
 
     /// <summary>The bias [out], or null.</summary>
     public Parameter? Bias { get; }
@@ -50,14 +60,18 @@ public sealed class LinearLayer : Module<Tensor, Tensor>
         var lead = input.Shape.Take(input.Rank - 1).ToArray();
         var x = input.Rank == 2 ? input : input.Reshape(lead.Aggregate(Dim.One, (a, b) => a * b), InFeatures);
         Tensor y;
-        if (Transposed)
+        if (QuantizedWeight is not null)
         {
-            y = Tensors.MatMul(x, Weight);
+            y = F.QuantizedLinear(x, QuantizedWeight, Bias);
+        }
+        else if (Transposed)
+        {
+            y = Tensors.MatMul(x, Weight!);
             if (Bias is not null) y += Bias;
         }
         else
         {
-            y = F.Linear(x, Weight.DType == x.DType ? Weight : Weight.To(x.DType), Bias);
+            y = F.Linear(x, Weight!.DType == x.DType ? Weight : Weight.To(x.DType), Bias);
         }
 
         return input.Rank == 2 ? y : y.Reshape([.. lead, OutFeatures]);

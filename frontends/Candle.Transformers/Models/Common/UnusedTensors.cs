@@ -1,4 +1,7 @@
+using System.Diagnostics.CodeAnalysis;
+using Candle.Runtime.Kernels.Quant;
 using Candle.Runtime.Tensors;
+using Candle.Runtime.Weights;
 using Candle.Runtime.Weights.SafeTensors;
 
 namespace Candle.Transformers.Models.Common;
@@ -9,7 +12,7 @@ namespace Candle.Transformers.Models.Common;
 /// Buffers transformers saves without being parameters (GPT-2's causal mask, rotary inverse frequencies, BERT's
 /// position ids) are not counted.
 /// </summary>
-internal sealed class UnusedTensors : ISafeTensorsSource
+internal sealed class UnusedTensors : ISafeTensorsSource, IQuantizedWeights
 {
     private static readonly string[] BufferSuffixes = [".attn.bias", ".attn.masked_bias", "rotary_emb.inv_freq", "embeddings.position_ids"];
     private readonly ISafeTensorsSource _inner;
@@ -31,6 +34,14 @@ internal sealed class UnusedTensors : ISafeTensorsSource
         var t = _inner.Get(name);
         lock (_gate) _read.Add(name);
         return t;
+    }
+
+    public bool TryGetQuantized(string name, [NotNullWhen(true)] out QuantizedTensor? tensor)
+    {
+        tensor = null;
+        if (_inner is not IQuantizedWeights q || !q.TryGetQuantized(name, out tensor)) return false;
+        lock (_gate) _read.Add(name);
+        return true;
     }
 
     /// <summary>The tensors not read, buffers excepted, in checkpoint order.</summary>

@@ -7,8 +7,9 @@ namespace Candle.Transformers.Models.Gguf;
 /// <summary>
 /// Loads a llama.cpp GGUF file as a model: the config comes from the file's metadata (<see cref="GgufHfConfig"/>) and
 /// the weights from <see cref="GgufLlamaCheckpoint"/>, which dequantizes every tensor exactly (q4_0, q8_0, k-quants,
-/// f16, ...) to float32 under its Hugging Face name with llama.cpp's Q/K row permutation undone. The model then
-/// computes in float32 (or the dtype of <see cref="ModelLoadOptions.DType"/>) on those dequantized weights.
+/// f16, ...) to float32 under its Hugging Face name with llama.cpp's Q/K row permutation undone. In a float32 model
+/// the block-quantized matrices of linear layers and the embedding stay as stored (memory-mapped) and are multiplied
+/// by the quantized kernels; <see cref="ModelLoadOptions.DequantizeWeights"/> dequantizes them instead.
 /// </summary>
 public static class GgufModelLoader
 {
@@ -43,8 +44,9 @@ public static class GgufModelLoader
         {
             var config = GgufHfConfig.FromFile(file);
             using var checkpoint = new UnusedTensors(new GgufLlamaCheckpoint(file, ownsFile: false));
-            // Every tensor the model reads is a dequantized copy, so the file can be closed once the model is built.
-            var model = LoadErrors.Named(path, () => new LlamaForCausalLM(config, new CheckpointWeights(checkpoint, options.DType, path), options.AllowUnusedTensors));
+            // Quantized matrices view the mapping, which stays alive while they are referenced (disposing the file
+            // after it handed out views leaves the mapping to them); every other tensor is a dequantized copy.
+            var model = LoadErrors.Named(path, () => new LlamaForCausalLM(config, new CheckpointWeights(checkpoint, options.DType, path) { KeepQuantized = !options.DequantizeWeights }, options.AllowUnusedTensors));
             checkpoint.Check(path, options.AllowUnusedTensors);
             return model;
         }

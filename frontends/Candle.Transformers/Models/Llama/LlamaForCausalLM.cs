@@ -70,7 +70,7 @@ public sealed class LlamaForCausalLM : CausalLanguageModel
     {
         var h = Model.Forward(inputIds, positionIds, cache);
         if (lastOnly) h = h.Narrow(1, inputIds.Shape[1] - 1, 1);
-        var logits = LmHead is not null ? LmHead.Forward(h) : F.Linear(h, Model.EmbedTokens.Table);
+        var logits = LmHead is not null ? LmHead.Forward(h) : Model.EmbedTokens.Project(h);
         return logits.Float();
     }
 }

@@ -32,11 +32,14 @@ public static class RuntimeKernels
         ["rope"] = AttentionKernels.Rope,
         ["attention"] = AttentionKernels.Attention,
         ["flash_attention"] = FlashAttentionKernel.Run,
+        ["quant_matmul"] = QuantMatMulKernel.Run,
+        ["quant_embedding"] = QuantMatMulKernel.Embedding,
     }.ToFrozenDictionary(StringComparer.Ordinal);
 
     private static readonly FrozenDictionary<string, KernelPreparer> Preparers = new Dictionary<string, KernelPreparer>(StringComparer.Ordinal)
     {
         ["gemm"] = GemmKernel.Prepare,
+        ["quant_matmul"] = QuantMatMulKernel.Prepare,
     }.ToFrozenDictionary(StringComparer.Ordinal);
 
     /// <summary>The names of all kernels.</summary>

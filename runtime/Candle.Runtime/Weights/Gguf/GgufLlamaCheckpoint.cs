@@ -1,4 +1,6 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
+using Candle.Runtime.Kernels.Quant;
 using Candle.Runtime.Tensors;
 using Candle.Runtime.Weights.SafeTensors;
 
@@ -15,7 +17,7 @@ namespace Candle.Runtime.Weights.Gguf;
 /// is where the stored (possibly quantized) data lies in the GGUF file. Each <see cref="Get"/> dequantizes anew.
 /// Tensors without a Hugging Face counterpart are listed in <see cref="UnmappedNames"/>.
 /// </remarks>
-public sealed class GgufLlamaCheckpoint : ISafeTensorsSource
+public sealed class GgufLlamaCheckpoint : ISafeTensorsSource, IQuantizedWeights
 {
     private readonly bool _ownsFile;
     private readonly Dictionary<string, string> _hfToGguf = new(StringComparer.Ordinal);
@@ -148,6 +150,47 @@ public sealed class GgufLlamaCheckpoint : ISafeTensorsSource
         float[] rows = LlamaRopePermutation.Unpermute(tensor.AsSpan<float>(), tensor.Shape[0], heads);
         rows.CopyTo(tensor.AsSpan<float>());
         return tensor;
+    }
+
+    /// <summary>
+    /// A block-quantized 2-d tensor as stored, in its Hugging Face shape [out, in]: a view of the mapped file, or, for
+    /// the Q and K projections, a copy of the blocks with llama.cpp's row permutation undone (rows are whole blocks).
+    /// </summary>
+    /// <exception cref="KeyNotFoundException">No tensor has that name.</exception>
+    public bool TryGetQuantized(string name, [NotNullWhen(true)] out QuantizedTensor? tensor)
+    {
+        string gguf = GgufName(name);
+        var info = File.GetInfo(gguf);
+        tensor = null;
+        if (info.Shape.Count != 2 || info.Type is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 || !QuantizedTensor.IsSupported(info.Type))
+        {
+            return false;
+        }
+
+        int rows = info.Shape[0], cols = info.Shape[1];
+        ReadOnlyMemory<byte> data = File.GetRawData(gguf);
+        int heads = PermutationHeads(name);
+        if (heads > 0)
+        {
+            data = LlamaRopePermutation.UnpermuteRows(data.Span, rows, heads);
+        }
+
+        try
+        {
+            tensor = new QuantizedTensor(info.Type, rows, cols, data, name);
+        }
+        catch (ArgumentException e)
+        {
+            throw new GgufFormatException(File.Path, gguf, null, e.Message);
+        }
+
+        if (tensor.FirstNonFiniteScale() is >= 0 and long block)
+        {
+            throw new GgufFormatException(File.Path, gguf, null,
+                string.Create(CultureInfo.InvariantCulture, $"block {block} has a NaN or infinite scale"));
+        }
+
+        return true;
     }
 
     /// <summary>Disposes the GGUF file when this checkpoint owns it.</summary>

@@ -23,7 +23,14 @@ public static class LlamaRopePermutation
     /// <inheritdoc cref="Unpermute"/>
     public static float[] Permute(ReadOnlySpan<float> rows, int rowCount, int headCount) => Apply(rows, rowCount, headCount, inverse: false);
 
-    private static float[] Apply(ReadOnlySpan<float> src, int rowCount, int headCount, bool inverse)
+    /// <summary>Undoes the permutation on stored rows of any element or block type (a quantized matrix's rows are whole blocks).</summary>
+    /// <param name="rows">A row-major matrix of <paramref name="rowCount"/> equal rows of bytes, in GGUF order.</param>
+    /// <param name="rowCount">The number of rows; a multiple of 2·<paramref name="headCount"/>.</param>
+    /// <param name="headCount">The number of heads the converter used.</param>
+    /// <returns>A new array in Hugging Face order.</returns>
+    public static byte[] UnpermuteRows(ReadOnlySpan<byte> rows, int rowCount, int headCount) => Apply(rows, rowCount, headCount, inverse: true);
+
+    private static T[] Apply<T>(ReadOnlySpan<T> src, int rowCount, int headCount, bool inverse)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(headCount);
         ArgumentOutOfRangeException.ThrowIfNegative(rowCount);
@@ -40,7 +47,7 @@ public static class LlamaRopePermutation
         int cols = rowCount == 0 ? 0 : src.Length / rowCount;
         int headDim = rowCount / headCount;
         int half = headDim / 2;
-        var dst = new float[src.Length];
+        var dst = new T[src.Length];
         for (int h = 0; h < headCount; h++)
         {
             for (int i = 0; i < half; i++)

@@ -9,6 +9,7 @@ internal static class LeafEvaluator
     public static HostTensor Evaluate(OpCall call) => call.Op switch
     {
         Op.Constant => Constant(call),
+        Op.QuantConstant => call.Attr<QuantConstantAttrs>().Data.Dequantize(),
         Op.Full => call.Result(Enumerable.Repeat(call.Attr<FullAttrs>().Value, call.OutCount).ToArray()),
         Op.Arange => Arange(call),
         _ => throw new InvalidOperationException($"{call.Op.Name()} is not a leaf"),

@@ -1,0 +1,163 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Candle.Runtime.Kernels.Quant;
+
+/// <summary>
+/// Integer dot products of one weight row with one row of quantized activations (llama.cpp's <c>ggml_vec_dot_*</c>):
+/// exact 8-bit × 8-bit sums per block in int32 (AVX-VNNI <c>vpdpbusd</c> where available, AVX2 <c>pmaddubsw</c> +
+/// <c>pmaddwd</c> otherwise), scaled by the block scales in float32. <see cref="IsAccelerated"/> is false without AVX2;
+/// the matmul kernel then dequantizes weight rows and multiplies in float32 instead.
+/// </summary>
+internal static unsafe class QuantRowDot
+{
+    /// <summary>True when the integer paths run (AVX2).</summary>
+    public static bool IsAccelerated => Avx2.IsSupported && Fma.IsSupported;
+
+    /// <summary>The dot product of <paramref name="nb"/> blocks of <paramref name="type"/> with activations in its <see cref="QuantActivations.VecDotType"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Dot(GgmlType type, byte* w, byte* a, int nb) => type switch
+    {
+        GgmlType.Q8_0 => Q8_0(w, a, nb),
+        GgmlType.Q4_0 => Q4_0(w, a, nb),
+        GgmlType.Q4_K => Q4_K(w, a, nb),
+        GgmlType.Q6_K => Q6_K(w, a, nb),
+        _ => throw new NotSupportedException($"no integer dot product for {GgmlTypeTraits.Name(type)}"),
+    };
+
+    /// <summary>Σ u[i]·s[i] over 32 unsigned and 32 signed bytes, added into 8 int32 lanes (lane k sums bytes 4k..4k+3).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> DotU8S8(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> s)
+    {
+        if (AvxVnni.IsSupported) return AvxVnni.MultiplyWideningAndAdd(acc, u, s);
+        var p = Avx2.MultiplyAddAdjacent(u, s);
+        return acc + Avx2.MultiplyAddAdjacent(p, Vector256<short>.One);
+    }
+
+    // Every f16 bit pattern as float32 (256 KiB, read by the block loops instead of converting in software).
+    private static readonly float[] HalfTable = BuildHalfTable();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Half(byte* p) => Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(HalfTable), Unsafe.ReadUnaligned<ushort>(p));
+
+    private static float[] BuildHalfTable()
+    {
+        var t = new float[65536];
+        for (int i = 0; i < t.Length; i++) t[i] = (float)BitConverter.UInt16BitsToHalf((ushort)i);
+        return t;
+    }
+
+    /// <summary>Q8_0 weights × Q8_0 activations (34-byte blocks of 32).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Q8_0(byte* w, byte* a, int nb)
+    {
+        var acc = Vector256<float>.Zero;
+        for (int b = 0; b < nb; b++, w += 34, a += 34)
+        {
+            var x = Vector256.Load((sbyte*)(w + 2));
+            var y = Vector256.Load((sbyte*)(a + 2));
+            var s = DotU8S8(Vector256<int>.Zero, Avx2.Abs(x), Avx2.Sign(y, x));
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s), Vector256.Create(Half(w) * Half(a)), acc);
+        }
+
+        return Vector256.Sum(acc);
+    }
+
+    /// <summary>Q4_0 weights (18-byte blocks: f16 scale, nibbles; value = nibble − 8) × Q8_0 activations.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Q4_0(byte* w, byte* a, int nb)
+    {
+        var acc = Vector256<float>.Zero;
+        var mask = Vector128.Create((byte)0x0F);
+        var eight = Vector256.Create((sbyte)8);
+        for (int b = 0; b < nb; b++, w += 18, a += 34)
+        {
+            var packed = Vector128.Load(w + 2);
+            var x = Vector256.Create(packed & mask, Vector128.ShiftRightLogical(packed, 4) & mask).AsSByte() - eight;
+            var y = Vector256.Load((sbyte*)(a + 2));
+            var s = DotU8S8(Vector256<int>.Zero, Avx2.Abs(x), Avx2.Sign(y, x));
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s), Vector256.Create(Half(w) * Half(a)), acc);
+        }
+
+        return Vector256.Sum(acc);
+    }
+
+    /// <summary>
+    /// Q4_K weights (144-byte super-blocks: f16 d and dmin, 12 bytes of 6-bit scales and mins, 128 bytes of nibbles) ×
+    /// Q8_K activations (f32 d, 256 quants, 16 sums of 16): d·Σ scale_j·(q·a)_j − dmin·Σ min_j·(bsum_2j + bsum_2j+1).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Q4_K(byte* w, byte* a, int nb)
+    {
+        float total = 0;
+        var mask = Vector256.Create((byte)0x0F);
+        for (int b = 0; b < nb; b++, w += 144, a += 292)
+        {
+            float da = Unsafe.ReadUnaligned<float>(a);
+            var sc = new ReadOnlySpan<byte>(w + 4, 12);
+            short* bsums = (short*)(a + 260);
+            var acc = Vector256<int>.Zero;
+            int mins = 0;
+            for (int j = 0; j < 4; j++)
+            {
+                var (s0, m0) = KQuantScales.Get(2 * j, sc);
+                var (s1, m1) = KQuantScales.Get((2 * j) + 1, sc);
+                var q = Vector256.Load(w + 16 + (32 * j));
+                var lo = DotU8S8(Vector256<int>.Zero, q & mask, Vector256.Load((sbyte*)(a + 4 + (64 * j))));
+                var hi = DotU8S8(Vector256<int>.Zero, Vector256.ShiftRightLogical(q, 4) & mask, Vector256.Load((sbyte*)(a + 36 + (64 * j))));
+                acc += (lo * s0) + (hi * s1);
+                mins += (m0 * (bsums[4 * j] + bsums[(4 * j) + 1])) + (m1 * (bsums[(4 * j) + 2] + bsums[(4 * j) + 3]));
+            }
+
+            total += (Half(w) * da * Vector256.Sum(acc)) - (Half(w + 2) * da * mins);
+        }
+
+        return total;
+    }
+
+    /// <summary>
+    /// Q6_K weights (210-byte super-blocks: 128 bytes of low nibbles, 64 of high 2-bit pairs, 16 int8 scales, f16 d;
+    /// value = q6 − 32) × Q8_K activations: d·Σ scale_k·((q6·a)_k − 32·bsum_k) over the 16 groups of 16.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Q6_K(byte* w, byte* a, int nb)
+    {
+        float total = 0;
+        var m4 = Vector256.Create((byte)0x0F);
+        var m2 = Vector256.Create((byte)0x03);
+        for (int b = 0; b < nb; b++, w += 210, a += 292)
+        {
+            float d = Half(w + 208) * Unsafe.ReadUnaligned<float>(a);
+            sbyte* sc = (sbyte*)(w + 192);
+            short* bsums = (short*)(a + 260);
+            var acc = Vector256<int>.Zero;
+            for (int h = 0; h < 2; h++)
+            {
+                var ql0 = Vector256.Load(w + (64 * h));
+                var ql1 = Vector256.Load(w + (64 * h) + 32);
+                var qh = Vector256.Load(w + 128 + (32 * h));
+                sbyte* q8 = (sbyte*)(a + 4 + (128 * h));
+                sbyte* s = sc + (8 * h);
+                var v0 = (ql0 & m4) | Vector256.ShiftLeft(qh & m2, 4);
+                var v1 = (ql1 & m4) | Vector256.ShiftLeft(Vector256.ShiftRightLogical(qh, 2) & m2, 4);
+                var v2 = Vector256.ShiftRightLogical(ql0, 4) | Vector256.ShiftLeft(Vector256.ShiftRightLogical(qh, 4) & m2, 4);
+                var v3 = Vector256.ShiftRightLogical(ql1, 4) | Vector256.ShiftLeft(Vector256.ShiftRightLogical(qh, 6), 4);
+                acc += DotU8S8(Vector256<int>.Zero, v0, Vector256.Load(q8)) * Scales(s[0], s[1]);
+                acc += DotU8S8(Vector256<int>.Zero, v1, Vector256.Load(q8 + 32)) * Scales(s[2], s[3]);
+                acc += DotU8S8(Vector256<int>.Zero, v2, Vector256.Load(q8 + 64)) * Scales(s[4], s[5]);
+                acc += DotU8S8(Vector256<int>.Zero, v3, Vector256.Load(q8 + 96)) * Scales(s[6], s[7]);
+            }
+
+            int offset = 0;
+            for (int k = 0; k < 16; k++) offset += sc[k] * bsums[k];
+            total += d * (Vector256.Sum(acc) - (32 * offset));
+        }
+
+        return total;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Scales(int a, int b) => Vector256.Create(a, a, a, a, b, b, b, b);
+}

@@ -1,0 +1,167 @@
+using System.Buffers.Binary;
+using Candle.Runtime.Kernels.Quant;
+
+namespace Candle.Runtime.Tests.Gguf;
+
+/// <summary>
+/// The integer dot products of the quantized matmul against float32 dot products on the dequantized values: exact
+/// (up to float rounding) against the dequantized activations, and within the activation-rounding bound against the
+/// activations themselves.
+/// </summary>
+public sealed unsafe class QuantRowDotTests
+{
+    public static TheoryData<GgmlType> Types => [GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q6_K];
+
+    /// <summary>Random blocks of <paramref name="type"/>: quantized random values, or random bytes with finite f16 scales.</summary>
+    internal static byte[] RandomBlocks(Random rng, GgmlType type, int values)
+    {
+        var bytes = new byte[GgmlTypeTraits.ByteCount(type, values)];
+        if (GgmlTypeTraits.CanQuantize(type))
+        {
+            var x = new float[values];
+            for (int i = 0; i < values; i++) x[i] = (float)((rng.NextDouble() * 4) - 2);
+            GgmlTypeTraits.Quantize(type, x, bytes);
+            return bytes;
+        }
+
+        rng.NextBytes(bytes);
+        int[] scales = type switch
+        {
+            GgmlType.Q4_K or GgmlType.Q5_K => [0, 2],
+            GgmlType.Q2_K => [80, 82],
+            GgmlType.Q3_K => [108],
+            GgmlType.Q6_K => [208],
+            _ => throw new ArgumentException($"no random blocks for {type}"),
+        };
+        int blockBytes = GgmlTypeTraits.BlockBytes(type);
+        for (int b = 0; b < bytes.Length; b += blockBytes)
+        {
+            foreach (int o in scales) BinaryPrimitives.WriteHalfLittleEndian(bytes.AsSpan(b + o, 2), (Half)(0.002 + (0.02 * rng.NextDouble())));
+        }
+
+        return bytes;
+    }
+
+    private static (float Quantized, double WithDequantizedActivations, double Exact, double Bound) Dot(GgmlType type, byte[] w, float[] x)
+    {
+        var format = QuantActivations.VecDotType(type);
+        var xq = new byte[QuantActivations.RowBytes(format, x.Length)];
+        var xd = new float[x.Length];
+        if (format == GgmlType.Q8_0)
+        {
+            QuantActivations.QuantizeQ8_0(x, xq);
+            BlockQ8_0.Dequantize(xq, xd);
+        }
+        else
+        {
+            QuantActivations.QuantizeQ8_K(x, xq);
+            BlockQ8_K.Dequantize(xq, xd);
+        }
+
+        var wd = new float[x.Length];
+        GgmlTypeTraits.Dequantize(type, w, wd);
+        float q;
+        fixed (byte* wp = w)
+        fixed (byte* ap = xq)
+        {
+            q = QuantRowDot.Dot(type, wp, ap, x.Length / GgmlTypeTraits.BlockSize(type));
+        }
+
+        int block = format == GgmlType.Q8_0 ? 32 : 256;
+        double withDeq = 0, exact = 0, bound = 0;
+        for (int b = 0; b < x.Length; b += block)
+        {
+            double amax = 0;
+            for (int i = b; i < b + block; i++) amax = Math.Max(amax, Math.Abs(x[i]));
+
+            // Half a step of the 8-bit grid (max|x|/127), plus the f16 rounding of a Q8_0 scale (2^-11 relative, times 127 steps).
+            double step = format == GgmlType.Q8_0 ? (amax / 254 * 1.001) + (amax / 2048) : amax / 254 * 1.001;
+            for (int i = b; i < b + block; i++)
+            {
+                withDeq += (double)wd[i] * xd[i];
+                exact += (double)wd[i] * x[i];
+                bound += Math.Abs(wd[i]) * step;
+            }
+        }
+
+        return (q, withDeq, exact, bound);
+    }
+
+    [Theory]
+    [MemberData(nameof(Types))]
+    public void The_integer_dot_equals_the_dot_of_the_dequantized_values(GgmlType type)
+    {
+        if (!QuantRowDot.IsAccelerated) return; // the integer dot products need AVX2; the matmul kernel then dequantizes rows
+        var rng = new Random((int)type);
+        int blockSize = Math.Max(GgmlTypeTraits.BlockSize(type), 32);
+        for (int iter = 0; iter < 200; iter++)
+        {
+            int n = blockSize == 256 ? 256 * rng.Next(1, 5) : 32 * rng.Next(1, 20);
+            var x = new float[n];
+            double scale = Math.Pow(10, rng.Next(-3, 3));
+            for (int i = 0; i < n; i++) x[i] = (float)(((rng.NextDouble() * 2) - 1) * scale);
+            var w = RandomBlocks(rng, type, n);
+            var (q, withDeq, _, _) = Dot(type, w, x);
+            double magnitude = 0;
+            var wd = new float[n];
+            GgmlTypeTraits.Dequantize(type, w, wd);
+            for (int i = 0; i < n; i++) magnitude += Math.Abs(wd[i] * x[i]);
+            Assert.True(Math.Abs(q - withDeq) <= (2e-6 * magnitude) + 1e-30, $"{type} n={n}: integer dot {q} vs {withDeq} on the dequantized values");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Types))]
+    public void The_integer_dot_is_within_the_activation_rounding_bound_of_the_float_dot(GgmlType type)
+    {
+        if (!QuantRowDot.IsAccelerated) return; // the integer dot products need AVX2; the matmul kernel then dequantizes rows
+        var rng = new Random(100 + (int)type);
+        for (int iter = 0; iter < 200; iter++)
+        {
+            int n = GgmlTypeTraits.BlockSize(type) == 256 ? 256 * rng.Next(1, 5) : 32 * rng.Next(1, 20);
+            var x = new float[n];
+            for (int i = 0; i < n; i++) x[i] = (float)((rng.NextDouble() * 6) - 3);
+            var w = RandomBlocks(rng, type, n);
+            var (q, _, exact, bound) = Dot(type, w, x);
+            Assert.True(Math.Abs(q - exact) <= (bound * 1.0001) + (1e-6 * Math.Abs(exact)) + 1e-6, $"{type} n={n}: {q} vs exact {exact}, bound {bound}");
+        }
+    }
+
+    [Fact]
+    public void Q8_K_activations_follow_llama_cpps_reference_rounding()
+    {
+        // quantize_row_q8_K_ref: the largest-magnitude value maps to -127 exactly; d = 1/(-127/max); bsums are the 16-value sums.
+        var x = new float[256];
+        var rng = new Random(7);
+        for (int i = 0; i < x.Length; i++) x[i] = (float)((rng.NextDouble() * 2) - 1);
+        x[17] = 2.5f;
+        var q = new byte[292];
+        QuantActivations.QuantizeQ8_K(x, q);
+        float d = BinaryPrimitives.ReadSingleLittleEndian(q);
+        Assert.Equal(1 / (-127f / 2.5f), d);
+        Assert.Equal(-127, (sbyte)q[4 + 17]);
+        for (int g = 0; g < 16; g++)
+        {
+            int sum = 0;
+            for (int i = 0; i < 16; i++) sum += (sbyte)q[4 + (16 * g) + i];
+            Assert.Equal(sum, BinaryPrimitives.ReadInt16LittleEndian(q.AsSpan(260 + (2 * g))));
+        }
+
+        for (int i = 0; i < 256; i++)
+        {
+            Assert.Equal((int)MathF.Round(x[i] * (-127f / 2.5f), MidpointRounding.ToEven), (sbyte)q[4 + i]);
+        }
+    }
+
+    [Fact]
+    public void A_quantized_tensor_with_the_wrong_byte_count_names_the_tensor()
+    {
+        var e = Assert.Throws<ArgumentException>(() => new QuantizedTensor(GgmlType.Q4_0, 2, 64, new byte[71], "blk.0.ffn_up.weight"));
+        Assert.Contains("blk.0.ffn_up.weight", e.Message, StringComparison.Ordinal);
+        e = Assert.Throws<ArgumentException>(() => new QuantizedTensor(GgmlType.Q4_K, 2, 64, new byte[288], "blk.0.attn_q.weight"));
+        Assert.Contains("blk.0.attn_q.weight", e.Message, StringComparison.Ordinal);
+        Assert.Contains("256-value", e.Message, StringComparison.Ordinal);
+        e = Assert.Throws<ArgumentException>(() => new QuantizedTensor(GgmlType.IQ2_XXS, 1, 256, new byte[66], "t"));
+        Assert.Contains("no quantized kernels", e.Message, StringComparison.Ordinal);
+    }
+}
