@@ -20,7 +20,7 @@ public sealed class GpuBackend : IBackend
     private static readonly ConcurrentDictionary<string, Lazy<GpuDevice>> Devices = new(StringComparer.Ordinal);
 
     private static readonly BackendCapabilities s_capabilities = new(
-        Enum.GetValues<Op>().ToHashSet(),
+        Enum.GetValues<Op>().Where(o => o is not (Op.QuantMatMul or Op.QuantEmbedding)).ToHashSet(),
         new HashSet<DType> { DType.F32, DType.F16, DType.BF16, DType.Bool, DType.I64, DType.I32 },
         VectorWidthBytes: 16,
         SharedMemoryBytes: 48 * 1024,

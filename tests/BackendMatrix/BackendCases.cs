@@ -53,6 +53,15 @@ public static class BackendCases
     private static BackendCase Case(string name, Graph g, Random rng, double atol, double rtol, double lo = -3, double hi = 3) =>
         new(name, g, [.. g.Inputs.Select(i => Random(rng, i.DType, [.. i.Shape.Select(d => (int)d.Value)], lo, hi))], atol, rtol);
 
+    private static Candle.Runtime.Kernels.Quant.QuantizedTensor Quantized(Random rng, Candle.Runtime.Kernels.Quant.GgmlType type, int rows, int cols, string name)
+    {
+        var x = new float[rows * cols];
+        for (int i = 0; i < x.Length; i++) x[i] = (float)((rng.NextDouble() * 2) - 1);
+        var bytes = new byte[Candle.Runtime.Kernels.Quant.GgmlTypeTraits.ByteCount(type, x.Length)];
+        Candle.Runtime.Kernels.Quant.GgmlTypeTraits.Quantize(type, x, bytes);
+        return new Candle.Runtime.Kernels.Quant.QuantizedTensor(type, rows, cols, bytes, name);
+    }
+
     private static Node W(Random rng, DType dt, string name, params int[] shape) => Constant(Random(rng, dt, shape, -0.5, 0.5), name);
 
     public static IEnumerable<BackendCase> All()
@@ -138,6 +147,14 @@ public static class BackendCases
             rng,
             0,
             0);
+
+        // Products and lookups of quantized constants (GGUF weights): native kernels on the CPU, the exact float32
+        // dequantization on backends without them.
+        var qx = Input("x", DType.F32, Shape.Of(3, 64));
+        var qids = Input("ids", DType.I64, Shape.Of(2, 3));
+        var qw = QuantConstant(Quantized(rng, Candle.Runtime.Kernels.Quant.GgmlType.Q8_0, 24, 64, "wq8"));
+        var qtable = QuantConstant(Quantized(rng, Candle.Runtime.Kernels.Quant.GgmlType.Q4_0, 7, 64, "table"));
+        yield return Case("quant_matmul_embedding", new Graph([qx, qids], [QuantMatMul(qx, qw), QuantEmbedding(qtable, qids)]), rng, 2e-2, 2e-2, -1, 1);
 
         // f32 GEMMs with a weight (and its transposed form, as nn.Linear) and fused epilogues.
         var a = Input("a", DType.F32, Shape.Of(13, 37));

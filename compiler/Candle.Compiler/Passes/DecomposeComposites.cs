@@ -8,14 +8,16 @@ namespace Candle.Compiler.Passes;
 /// Lowers composite ops to primitives with the reference interpreter's semantics, for backends that lack them:
 /// softmax and log-softmax (stable), layer norm (biased variance), RMS norm, group norm, rotary embedding (both
 /// layouts), attention (grouped-query heads, bottom-right causal mask, bool or additive mask), and the
-/// activations gelu, gelu_tanh and silu. Convolution, pooling and upsampling are left as they are. Which ops are
+/// activations gelu, gelu_tanh and silu, and products and lookups of quantized constants (as float32 constants holding
+/// their exact dequantization, for backends without quantized kernels). Convolution, pooling and upsampling are left
+/// as they are. Which ops are
 /// lowered: the set given to the constructor, or else those the context's <see cref="PassContext.Capabilities"/>
 /// do not support (none when the target is unknown).
 /// </summary>
 public sealed class DecomposeComposites : Pass
 {
     private static readonly Op[] Decomposable =
-        [Op.Softmax, Op.LogSoftmax, Op.LayerNorm, Op.RmsNorm, Op.GroupNorm, Op.Rope, Op.Attention, Op.Gelu, Op.GeluTanh, Op.Silu];
+        [Op.Softmax, Op.LogSoftmax, Op.LayerNorm, Op.RmsNorm, Op.GroupNorm, Op.Rope, Op.Attention, Op.Gelu, Op.GeluTanh, Op.Silu, Op.QuantMatMul, Op.QuantEmbedding];
 
     private readonly IReadOnlySet<Op>? _ops;
 
@@ -57,8 +59,17 @@ public sealed class DecomposeComposites : Pass
             Op.Gelu => GeluOf(n.Inputs[0]),
             Op.GeluTanh => GeluTanhOf(n.Inputs[0]),
             Op.Silu => Binary(Op.Mul, n.Inputs[0], Unary(Op.Sigmoid, n.Inputs[0])),
+            Op.QuantMatMul => MatMul(n.Inputs[0], Transpose(Dequantized(n.Inputs[1]), 0, 1)),
+            Op.QuantEmbedding => Reshape(IndexSelect(Dequantized(n.Inputs[0]), 0, Reshape(n.Inputs[1], -1)), n.Shape),
             _ => null,
         };
+    }
+
+    /// <summary>The exact float32 dequantization of a quantized constant, as a constant.</summary>
+    private static Node Dequantized(Node w)
+    {
+        var q = w.Attr<QuantConstantAttrs>().Data;
+        return Constant(q.Dequantize(), q.Name);
     }
 
     private static Node Softmax(Node x, int axis, bool log)

@@ -16,7 +16,7 @@ namespace Candle.Compiler.Backends.Metal;
 public sealed class MetalBackend : IBackend
 {
     private static readonly BackendCapabilities s_capabilities = new(
-        Enum.GetValues<Op>().ToHashSet(),
+        Enum.GetValues<Op>().Where(o => o is not (Op.QuantMatMul or Op.QuantEmbedding)).ToHashSet(),
         new HashSet<DType> { DType.F32, DType.F16, DType.BF16, DType.Bool, DType.I64, DType.I32, DType.U8, DType.I8 },
         16,
         32 * 1024,
