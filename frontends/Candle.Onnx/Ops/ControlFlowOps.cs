@@ -17,6 +17,15 @@ internal static class ControlFlowOps
     /// <summary>The most iterations unrolled.</summary>
     private const int MaxIterations = 4096;
 
+    /// <summary>The most body copies one outermost If/Loop/Scan may import, nested bodies included (as many as one loop may run).</summary>
+    private const int MaxBodies = MaxIterations;
+
+    [ThreadStatic]
+    private static int t_depth;
+
+    [ThreadStatic]
+    private static int t_bodies;
+
     public static void Register(Dictionary<string, OpImporter> t)
     {
         t["If"] = If;
@@ -31,12 +40,28 @@ internal static class ControlFlowOps
         return v.Node is { } node && node.Shape.Numel.TryGetConstant() == 1 && NodeImport.ConstantInts(node) is [long value] ? value != 0 : null;
     }
 
+    /// <summary>Imports one copy of a body, counting the copies of the outermost control-flow node against <see cref="MaxBodies"/>.</summary>
+    private static OnnxValue[] Body(NodeImport n, string attribute, IReadOnlyList<OnnxValue> inputs)
+    {
+        if (t_depth == 0) t_bodies = 0;
+        if (++t_bodies > MaxBodies) throw n.Import($"unrolls more than {MaxBodies} body copies, nested bodies included");
+        t_depth++;
+        try
+        {
+            return n.Body(attribute, inputs);
+        }
+        finally
+        {
+            t_depth--;
+        }
+    }
+
     private static OnnxValue[] If(NodeImport n)
     {
         var cond = n.Value(0);
-        if (Known(cond) is { } taken) return n.Body(taken ? "then_branch" : "else_branch", []);
-        var then = n.Body("then_branch", []);
-        var otherwise = n.Body("else_branch", []);
+        if (Known(cond) is { } taken) return Body(n, taken ? "then_branch" : "else_branch", []);
+        var then = Body(n, "then_branch", []);
+        var otherwise = Body(n, "else_branch", []);
         if (then.Length != otherwise.Length) throw n.Import($"the branches have {then.Length} and {otherwise.Length} outputs");
         var c = Reshape(Cast(n.Input(0), DType.Bool), Shape.Scalar);
         var results = new OnnxValue[then.Length];
@@ -66,7 +91,7 @@ internal static class ControlFlowOps
         for (long i = 0; (trips is null || i < trips) && cond != false; i++)
         {
             if (i >= MaxIterations) throw n.Import($"runs more than {MaxIterations} iterations, the most unrolled");
-            var outputs = n.Body("body", [OnnxValue.FromDims([Dim.Of(i)], scalar: true), new OnnxValue(Constant(HostTensor.FromArray(new[] { true }, []))), .. state]);
+            var outputs = Body(n, "body", [OnnxValue.FromDims([Dim.Of(i)], scalar: true), new OnnxValue(Constant(HostTensor.FromArray(new[] { true }, []))), .. state]);
             if (outputs.Length < 1 + carried) throw n.Import($"body has {outputs.Length} outputs for {carried} loop-carried values");
             if (n.HasInput(1) || outputs[0].Node is not null)
             {
@@ -131,7 +156,7 @@ internal static class ControlFlowOps
         for (long i = 0; i < steps; i++)
         {
             var slices = scanned.Select((x, j) => new OnnxValue(Select(x, axes[j], inDirections is { } d && j < d.Length && d[j] != 0 ? steps - 1 - i : i)));
-            var outputs = n.Body("body", [.. state, .. slices]);
+            var outputs = Body(n, "body", [.. state, .. slices]);
             if (outputs.Length < states) throw n.Import($"body has {outputs.Length} outputs for {states} states");
             state = outputs[..states];
             for (int k = 0; k < outputs.Length - states; k++)
