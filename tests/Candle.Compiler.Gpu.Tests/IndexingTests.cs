@@ -78,6 +78,22 @@ public class IndexingTests
         Assert.Contains(kind.StartsWith("gather", StringComparison.Ordinal) ? "gather" : "scatter_add", e.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(-1L)]
+    [InlineData(50L)]
+    public void AnEmbeddingIdOutOfRangeIsAnErrorAsOnTheCpu(long bad)
+    {
+        var table = Input("table", DType.F32, Shape.Of(50, 4));
+        var ids = Input("ids", DType.I64, Shape.Of(3));
+        var g = new Graph([table, ids], [IndexSelect(table, 0, ids)]);
+        HostTensor[] inputs = [HostTensor.Zeros(DType.F32, 50, 4), HostTensor.FromArray(new long[] { 1, bad, 2 }, 3)];
+        using var cpu = CandleCompiler.CompileExecutable(g, new CompileOptions { Backend = BackendRegistry.Get("cpu") });
+        Assert.ThrowsAny<Exception>(() => cpu.Run(inputs));
+        using var gpu = CandleCompiler.CompileExecutable(g, new CompileOptions { Backend = GpuBackends.IlgpuCpu });
+        var e = Assert.Throws<ArgumentException>(() => gpu.Run(inputs));
+        Assert.Contains("index_select", e.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void CallsWithoutAKernelAreNamedTogether()
     {

@@ -75,8 +75,9 @@ internal static class MemoryKernels
     public static void ArangeI32(Index1D index, ArrayView<int> y, int start, int step) => y[index] = start + (index.X * step);
 
     /// <summary>
-    /// numpy.take along the middle axis of [outer, axisSize, inner] with int64 indices (negative ones count from the
-    /// end): y[o, c, r] = x[o, index[c], r]. An index out of range writes zero and sets <paramref name="error"/>[0].
+    /// numpy.take along the middle axis of [outer, axisSize, inner] with int64 indices: y[o, c, r] = x[o, index[c], r].
+    /// An index outside 0..axisSize-1 (negative ones too, as the CPU runtime and the reference interpreter reject them)
+    /// writes zero and sets <paramref name="error"/>[0].
     /// </summary>
     public static void IndexSelectI64<T>(Index1D i, ArrayView<T> x, ArrayView<long> index, ArrayView<T> y, ArrayView<int> error, long axisSize, long inner, long count)
         where T : unmanaged
@@ -87,7 +88,6 @@ internal static class MemoryKernels
         long c = rest % count;
         long o = rest / count;
         long at = index[c];
-        if (at < 0) at += axisSize;
         if (at < 0 || at >= axisSize)
         {
             y[e] = default;
@@ -108,7 +108,6 @@ internal static class MemoryKernels
         long c = rest % count;
         long o = rest / count;
         long at = index[c];
-        if (at < 0) at += axisSize;
         if (at < 0 || at >= axisSize)
         {
             y[e] = default;
