@@ -573,14 +573,14 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
     {
         if (c.X.IsConstant || c.Index.IsConstant || c.Src.IsConstant) throw new NotSupportedException($"{c.Label}: a constant operand");
         if (c.X.Rank > GatherKernels.Rank) throw new NotSupportedException($"{c.Label}: more than {GatherKernels.Rank} dims");
-        var (name, element) = c.X.DType switch
+        var (element, adder) = c.X.DType switch
         {
-            DType.F32 => (nameof(GatherKernels.ScatterAddF32), typeof(float)),
-            DType.I64 => (nameof(GatherKernels.ScatterAddI64), typeof(long)),
+            DType.F32 => (typeof(float), typeof(F32AtomicAdd)),
+            DType.I64 => (typeof(long), typeof(I64AtomicAdd)),
             _ => throw new NotSupportedException($"{c.Label}: scatter_add of {c.X.DType.TorchName()} on the GPU backend"),
         };
         var idx = IndexStorage(c.Index, c.Label);
-        var kernel = Generic(typeof(GatherKernels), name, idx.Element, idx.Storage);
+        var kernel = Generic(typeof(GatherKernels), nameof(GatherKernels.ScatterAdd), element, adder, idx.Element, idx.Storage);
         int axis = c.Axis + (GatherKernels.Rank - Math.Max(c.X.Rank, 1));
         long size = c.X.DType.SizeInBytes();
         return f =>

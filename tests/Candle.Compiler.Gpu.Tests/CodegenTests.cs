@@ -58,8 +58,8 @@ public sealed class CodegenTests : IDisposable
         foreach (var (e, s) in idx)
         {
             yield return ($"gather_{s.Name}", M(typeof(GatherKernels), nameof(GatherKernels.Gather), typeof(float), e, s), false);
-            yield return ($"scatter_add_f32_{s.Name}", M(typeof(GatherKernels), nameof(GatherKernels.ScatterAddF32), e, s), false);
-            yield return ($"scatter_add_i64_{s.Name}", M(typeof(GatherKernels), nameof(GatherKernels.ScatterAddI64), e, s), false);
+            yield return ($"scatter_add_f32_{s.Name}", M(typeof(GatherKernels), nameof(GatherKernels.ScatterAdd), typeof(float), typeof(F32AtomicAdd), e, s), false);
+            yield return ($"scatter_add_i64_{s.Name}", M(typeof(GatherKernels), nameof(GatherKernels.ScatterAdd), typeof(long), typeof(I64AtomicAdd), e, s), false);
         }
 
         yield return ("mixed_ne_i64", M(typeof(MixedKernels), nameof(MixedKernels.Binary), typeof(byte), typeof(BoolMixed), typeof(long), typeof(I64Mixed), typeof(long), typeof(I64Mixed)), false);

@@ -21,6 +21,25 @@ internal readonly struct I32Index : IIndexStorage<int>
     public long Load(ArrayView<int> view, long i) => view[i];
 }
 
+/// <summary>An atomic y[i] += value of one element type.</summary>
+internal interface IAtomicAdd<T>
+    where T : unmanaged
+{
+    void Add(ArrayView<T> y, long i, T value);
+}
+
+/// <summary>float32 atomic adds.</summary>
+internal readonly struct F32AtomicAdd : IAtomicAdd<float>
+{
+    public void Add(ArrayView<float> y, long i, float value) => Atomic.Add(ref y[i], value);
+}
+
+/// <summary>int64 atomic adds.</summary>
+internal readonly struct I64AtomicAdd : IAtomicAdd<long>
+{
+    public void Add(ArrayView<long> y, long i, long value) => Atomic.Add(ref y[i], value);
+}
+
 /// <summary>
 /// torch.gather and torch.scatter_add along one axis of dense operands of up to six dims (shapes padded with leading
 /// ones). An index outside <c>0..size-1</c> is skipped (gather writes zero) and sets <c>error[0]</c>, which the
@@ -58,13 +77,15 @@ internal static class GatherKernels
 
     /// <summary>
     /// y[p with p[axis] = index[p]] += src[p] for every index position p (y already holds x), one thread per index
-    /// element, float32 sums by atomic adds; <c>s1..s5</c> is src's shape.
+    /// element, the sums by atomic adds (<see cref="IAtomicAdd{T}"/>); <c>s1..s5</c> is src's shape.
     /// </summary>
-    public static void ScatterAddF32<TI, SI>(
-        Index1D index, ArrayView<float> y, ArrayView<TI> idx, ArrayView<float> src, ArrayView<int> error, int axis,
+    public static void ScatterAdd<T, TA, TI, SI>(
+        Index1D index, ArrayView<T> y, ArrayView<TI> idx, ArrayView<T> src, ArrayView<int> error, int axis,
         long x0, long x1, long x2, long x3, long x4, long x5,
         long i1, long i2, long i3, long i4, long i5,
         long s1, long s2, long s3, long s4, long s5)
+        where T : unmanaged
+        where TA : struct, IAtomicAdd<T>
         where TI : unmanaged
         where SI : struct, IIndexStorage<TI>
     {
@@ -77,28 +98,7 @@ internal static class GatherKernels
         }
 
         long t = Target(e, at, axis, x1, x2, x3, x4, x5, i1, i2, i3, i4, i5);
-        Atomic.Add(ref y[t], src[Source(e, i1, i2, i3, i4, i5, s1, s2, s3, s4, s5)]);
-    }
-
-    /// <summary><see cref="ScatterAddF32{TI, SI}"/> of int64 values.</summary>
-    public static void ScatterAddI64<TI, SI>(
-        Index1D index, ArrayView<long> y, ArrayView<TI> idx, ArrayView<long> src, ArrayView<int> error, int axis,
-        long x0, long x1, long x2, long x3, long x4, long x5,
-        long i1, long i2, long i3, long i4, long i5,
-        long s1, long s2, long s3, long s4, long s5)
-        where TI : unmanaged
-        where SI : struct, IIndexStorage<TI>
-    {
-        long e = index.X;
-        long at = default(SI).Load(idx, e);
-        if (at < 0 || at >= Size(axis, x0, x1, x2, x3, x4, x5))
-        {
-            Atomic.Or(ref error[0], 1);
-            return;
-        }
-
-        long t = Target(e, at, axis, x1, x2, x3, x4, x5, i1, i2, i3, i4, i5);
-        Atomic.Add(ref y[t], src[Source(e, i1, i2, i3, i4, i5, s1, s2, s3, s4, s5)]);
+        default(TA).Add(y, t, src[Source(e, i1, i2, i3, i4, i5, s1, s2, s3, s4, s5)]);
     }
 
     private static long Size(int axis, long x0, long x1, long x2, long x3, long x4, long x5) =>

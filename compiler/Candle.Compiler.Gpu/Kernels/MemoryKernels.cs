@@ -16,21 +16,9 @@ internal static class MemoryKernels
         long sOff, long t0, long t1, long t2, long t3, long t4, long t5)
         where T : unmanaged
     {
-        long i = index.X;
-        long c5 = i % s5;
-        i /= s5;
-        long c4 = i % s4;
-        i /= s4;
-        long c3 = i % s3;
-        i /= s3;
-        long c2 = i % s2;
-        i /= s2;
-        long c1 = i % s1;
-        long c0 = i / s1;
         _ = s0;
-        long d = dOff + (c0 * d0) + (c1 * d1) + (c2 * d2) + (c3 * d3) + (c4 * d4) + (c5 * d5);
-        long s = sOff + (c0 * t0) + (c1 * t1) + (c2 * t2) + (c3 * t3) + (c4 * t4) + (c5 * t5);
-        dst[d] = src[s];
+        long i = index.X;
+        dst[StridedIndex.Offset(i, s1, s2, s3, s4, s5, dOff, d0, d1, d2, d3, d4, d5)] = src[StridedIndex.Offset(i, s1, s2, s3, s4, s5, sOff, t0, t1, t2, t3, t4, t5)];
     }
 
     /// <summary>Sets every element to <paramref name="value"/>.</summary>
@@ -53,19 +41,7 @@ internal static class MemoryKernels
         where T : unmanaged
         where TS : struct, IStorage<T>
     {
-        long i = index.X;
-        long c5 = i % s5;
-        i /= s5;
-        long c4 = i % s4;
-        i /= s4;
-        long c3 = i % s3;
-        i /= s3;
-        long c2 = i % s2;
-        i /= s2;
-        long c1 = i % s1;
-        long c0 = i / s1;
-        long s = sOff + (c0 * t0) + (c1 * t1) + (c2 * t2) + (c3 * t3) + (c4 * t4) + (c5 * t5);
-        default(TS).Store(y, index.X, x[s]);
+        default(TS).Store(y, index.X, x[StridedIndex.Offset(index.X, s1, s2, s3, s4, s5, sOff, t0, t1, t2, t3, t4, t5)]);
     }
 
     /// <summary>start + i · step as int64.</summary>

@@ -40,7 +40,7 @@ internal static class MixedKernels
         where SA : struct, IMixedStorage<TA>
     {
         long i = index.X;
-        long ai = Offset(i, s1, s2, s3, s4, s5, aOff, a0, a1, a2, a3, a4, a5);
+        long ai = StridedIndex.Offset(i, s1, s2, s3, s4, s5, aOff, a0, a1, a2, a3, a4, a5);
         if (floatDomain != 0)
         {
             default(SY).StoreFloat(y, i, FloatOp(op, default(SA).LoadFloat(a, ai), 0f, 0f));
@@ -65,8 +65,8 @@ internal static class MixedKernels
         where SB : struct, IMixedStorage<TB>
     {
         long i = index.X;
-        long ai = Offset(i, s1, s2, s3, s4, s5, aOff, a0, a1, a2, a3, a4, a5);
-        long bi = Offset(i, s1, s2, s3, s4, s5, bOff, b0, b1, b2, b3, b4, b5);
+        long ai = StridedIndex.Offset(i, s1, s2, s3, s4, s5, aOff, a0, a1, a2, a3, a4, a5);
+        long bi = StridedIndex.Offset(i, s1, s2, s3, s4, s5, bOff, b0, b1, b2, b3, b4, b5);
         if (floatDomain != 0)
         {
             default(SY).StoreFloat(y, i, FloatOp(op, default(SA).LoadFloat(a, ai), default(SB).LoadFloat(b, bi), 0f));
@@ -94,9 +94,9 @@ internal static class MixedKernels
         where SC : struct, IMixedStorage<TC>
     {
         long i = index.X;
-        long ai = Offset(i, s1, s2, s3, s4, s5, aOff, a0, a1, a2, a3, a4, a5);
-        long bi = Offset(i, s1, s2, s3, s4, s5, bOff, b0, b1, b2, b3, b4, b5);
-        long ci = Offset(i, s1, s2, s3, s4, s5, cOff, c0, c1, c2, c3, c4, c5);
+        long ai = StridedIndex.Offset(i, s1, s2, s3, s4, s5, aOff, a0, a1, a2, a3, a4, a5);
+        long bi = StridedIndex.Offset(i, s1, s2, s3, s4, s5, bOff, b0, b1, b2, b3, b4, b5);
+        long ci = StridedIndex.Offset(i, s1, s2, s3, s4, s5, cOff, c0, c1, c2, c3, c4, c5);
         if (floatDomain != 0)
         {
             float r = FloatOp(op, default(SA).LoadFloat(a, ai), default(SB).LoadFloat(b, bi), default(SC).LoadFloat(c, ci));
@@ -107,22 +107,6 @@ internal static class MixedKernels
             long r = LongOp(op, boolOut, default(SA).LoadLong(a, ai), default(SB).LoadLong(b, bi), default(SC).LoadLong(c, ci));
             default(SY).StoreLong(y, i, r);
         }
-    }
-
-    /// <summary>The element offset of dense index <paramref name="i"/> in a strided view of the padded shape.</summary>
-    private static long Offset(long i, long s1, long s2, long s3, long s4, long s5, long off, long t0, long t1, long t2, long t3, long t4, long t5)
-    {
-        long c5 = i % s5;
-        i /= s5;
-        long c4 = i % s4;
-        i /= s4;
-        long c3 = i % s3;
-        i /= s3;
-        long c2 = i % s2;
-        i /= s2;
-        long c1 = i % s1;
-        long c0 = i / s1;
-        return off + (c0 * t0) + (c1 * t1) + (c2 * t2) + (c3 * t3) + (c4 * t4) + (c5 * t5);
     }
 
     /// <summary>An op over floats; comparisons and logical ops give 0 or 1.</summary>

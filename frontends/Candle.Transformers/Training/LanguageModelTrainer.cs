@@ -297,6 +297,7 @@ public sealed class LanguageModelTrainer : IDisposable
             }
 
             var results = exe.RunOnDevice(args);
+            var fresh = results.Select(r => r.Buffer).ToHashSet(ReferenceEqualityComparer.Instance);
             double loss;
             using (results[0]) loss = results[0].Download().GetDouble(0);
             for (int o = 1; o < results.Length; o++)
@@ -308,15 +309,15 @@ public sealed class LanguageModelTrainer : IDisposable
                 }
 
                 string name = KeyOf(graph.OutputNames[o]);
-                var fresh = results[o];
+                var value = results[o];
                 if (_resident.TryGetValue(name, out var prev))
                 {
                     // An output written in place into its input's buffer keeps the owning tensor.
-                    if (ReferenceEquals(prev.Buffer, fresh.Buffer)) fresh = prev;
-                    else if (!results.Any(x => ReferenceEquals(x.Buffer, prev.Buffer))) prev.Dispose();
+                    if (ReferenceEquals(prev.Buffer, value.Buffer)) value = prev;
+                    else if (!fresh.Contains(prev.Buffer)) prev.Dispose();
                 }
 
-                _resident[name] = fresh;
+                _resident[name] = value;
                 _stale.Add(name);
             }
 
