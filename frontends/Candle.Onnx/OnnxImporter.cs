@@ -26,11 +26,15 @@ internal sealed class OnnxImporter
 
     private readonly OnnxImportOptions _options;
     private readonly ImportFolding _folding = new();
-    private int _depth;
+    private readonly ImportBudget _budget;
+
+    /// <summary>The control-flow nodes whose bodies are being imported, outermost first (labels, for messages).</summary>
+    private readonly List<string> _owners = [];
 
     private OnnxImporter(string file, OnnxImportOptions options)
     {
         _options = options;
+        _budget = new ImportBudget(options);
         _file = file;
         _baseDir = Path.GetDirectoryName(Path.GetFullPath(file)) ?? ".";
     }
@@ -100,7 +104,8 @@ internal sealed class OnnxImporter
     private OnnxValue[] ImportBody(GraphProto body, IReadOnlyList<OnnxValue> bound, string owner)
     {
         if (body.Input.Count != bound.Count) throw new OnnxImportException($"{_file}: {owner}: body '{body.Name}' has {body.Input.Count} inputs, {bound.Count} are bound");
-        if (_depth >= MaxDepth) throw new OnnxImportException($"{_file}: {owner}: bodies nest deeper than {MaxDepth}");
+        if (_owners.Count >= MaxDepth) throw new OnnxImportException($"{_file}: {owner}: bodies nest deeper than {MaxDepth}");
+        Charge(1, 0, $"a copy of body '{body.Name}'", owner);
         var added = new List<string>();
         void Bind(string name, OnnxValue value)
         {
@@ -109,7 +114,7 @@ internal sealed class OnnxImporter
             added.Add(name);
         }
 
-        _depth++;
+        _owners.Add(owner);
         try
         {
             for (int i = 0; i < bound.Count; i++) Bind(body.Input[i].Name, bound[i]);
@@ -134,8 +139,19 @@ internal sealed class OnnxImporter
         finally
         {
             foreach (string name in added) _values.Remove(name);
-            _depth--;
+            _owners.RemoveAt(_owners.Count - 1);
         }
+    }
+
+    /// <summary>
+    /// Charges the import budget; past it, an error naming the outermost control-flow node being unrolled (when inside a
+    /// body) or <paramref name="label"/>, and what was charged.
+    /// </summary>
+    private void Charge(long nodes, long elements, string what, string label)
+    {
+        if (_budget.TryCharge(nodes, elements, what) is not { } reason) return;
+        string where = _owners.Count == 0 ? label : $"{_owners[0]} (unrolling its bodies, {_owners.Count} deep): {label}";
+        throw new OnnxImportException($"{_file}: {where}: {reason}");
     }
 
     private Node Input(ValueInfoProto vi)
@@ -177,6 +193,7 @@ internal sealed class OnnxImporter
             throw new OnnxFormatException($"{_file}: {label}: domain '{(domain.Length == 0 ? "ai.onnx" : domain)}' is not in the model's opset imports");
         }
 
+        Charge(1, 0, "importing it", label);
         var importer = OnnxOpTable.Find(domain, node.OpType);
         if (importer is null)
         {
@@ -196,7 +213,8 @@ internal sealed class OnnxImporter
             inputs.Add(v);
         }
 
-        var ctx = new NodeImport(_file, _baseDir, node, index, opset, inputs, (body, bound) => ImportBody(body, bound, label));
+        var ctx = new NodeImport(_file, _baseDir, node, index, opset, inputs, (body, bound) => ImportBody(body, bound, label),
+            (nodes, elements, what) => Charge(nodes, elements, what, label), _budget);
         OnnxValue[] results;
         try
         {
