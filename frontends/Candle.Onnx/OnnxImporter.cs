@@ -58,7 +58,7 @@ internal sealed class OnnxImporter
         {
             if (string.IsNullOrEmpty(init.Name)) throw new OnnxFormatException($"{_file}: an initializer has no name");
             var data = OnnxTensors.ToHost(init, _file, $"initializer '{init.Name}'", _baseDir);
-            if (!_values.TryAdd(init.Name, new OnnxValue(IrBuilder.Constant(data, init.Name))))
+            if (!_values.TryAdd(init.Name, new OnnxValue(IrBuilder.Constant(data, init.Name)) { ElemType = Carried(init.DataType) }))
             {
                 throw new OnnxFormatException($"{_file}: initializer '{init.Name}' is defined twice");
             }
@@ -76,11 +76,11 @@ internal sealed class OnnxImporter
                     throw new OnnxImportException($"{_file}: graph input '{vi.Name}' is {node.TypeString}, but its fixed value is {fixedValue}");
                 }
 
-                _values[vi.Name] = new OnnxValue(IrBuilder.Constant(fixedValue, vi.Name));
+                _values[vi.Name] = new OnnxValue(IrBuilder.Constant(fixedValue, vi.Name)) { ElemType = Carried(vi.Type.TensorType.ElemType) };
                 continue;
             }
 
-            _values[vi.Name] = new OnnxValue(node);
+            _values[vi.Name] = new OnnxValue(node) { ElemType = Carried(vi.Type.TensorType.ElemType) };
             inputs.Add(node);
         }
 
@@ -120,7 +120,7 @@ internal sealed class OnnxImporter
             for (int i = 0; i < bound.Count; i++) Bind(body.Input[i].Name, bound[i]);
             foreach (var init in body.Initializer)
             {
-                Bind(init.Name, new OnnxValue(IrBuilder.Constant(OnnxTensors.ToHost(init, _file, $"{owner} body initializer '{init.Name}'", _baseDir))));
+                Bind(init.Name, new OnnxValue(IrBuilder.Constant(OnnxTensors.ToHost(init, _file, $"{owner} body initializer '{init.Name}'", _baseDir))) { ElemType = Carried(init.DataType) });
             }
 
             for (int i = 0; i < body.Node.Count; i++)
@@ -154,12 +154,44 @@ internal sealed class OnnxImporter
         throw new OnnxImportException($"{_file}: {where}: {reason}");
     }
 
+    private static int Carried(int code) => OnnxDataTypes.IsCarried(code) ? code : 0;
+
+    /// <summary>Ops whose outputs hold only values of their inputs (moved, selected or compared): nothing to narrow.</summary>
+    private static readonly HashSet<string> ValuePreserving = new(StringComparer.Ordinal)
+    {
+        "Identity", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten", "Gather", "GatherElements", "GatherND", "Slice",
+        "Concat", "Expand", "Tile", "Split", "Where", "Max", "Min", "ReduceMax", "ReduceMin", "If", "Loop", "Scan", "Constant",
+        "Pad", "Reverse", "ReverseSequence", "DepthToSpace", "SpaceToDepth", "Compress", "Trilu", "TopK", "Sort",
+    };
+
+    /// <summary>Ops whose outputs are never of their input's carried type (dequantization to float; Cast and CastLike type their own outputs).</summary>
+    private static readonly HashSet<string> Retyping = new(StringComparer.Ordinal)
+    {
+        "Cast", "CastLike", "DequantizeLinear", "QuantizeLinear", "DynamicQuantizeLinear", "Shape", "Size", "ArgMax", "ArgMin",
+        "NonZero", "OneHot",
+    };
+
+    /// <summary>
+    /// The output typed for carried element types: an op's importer types it (Cast, CastLike, QuantizeLinear), or it
+    /// takes the carried type of the first input of the same carrier dtype and is narrowed back into that type's values
+    /// (wrapping of int16 sums, rounding of float8 products), unless the op only moves values.
+    /// </summary>
+    private static OnnxValue Typed(NodeProto node, OnnxValue result, List<OnnxValue?> inputs)
+    {
+        if (result.ElemType != 0 || result.Node is not { } output || Retyping.Contains(node.OpType)) return result;
+        var source = inputs.FirstOrDefault(v => v is { ElemType: not 0, Node: { } x } && x.DType == output.DType);
+        if (source is null) return result;
+        return ValuePreserving.Contains(node.OpType)
+            ? result with { ElemType = source.ElemType }
+            : result with { Node = OnnxNarrowing.Narrow(output, source.ElemType), ElemType = source.ElemType };
+    }
+
     private Node Input(ValueInfoProto vi)
     {
         string what = $"graph input '{vi.Name}'";
         if (string.IsNullOrEmpty(vi.Name)) throw new OnnxFormatException($"{_file}: a graph input has no name");
         if (vi.Type?.TensorType is not { } tt) throw new OnnxImportException($"{_file}: {what} is not a tensor (sequences, maps and optionals are not supported)");
-        var dtype = OnnxDataTypes.ToDType(tt.ElemType) ?? throw new OnnxImportException($"{_file}: {what} has element type {OnnxDataTypes.Name(tt.ElemType)}, which is not supported");
+        var dtype = OnnxDataTypes.Carrier(tt.ElemType) ?? throw new OnnxImportException($"{_file}: {what} has element type {OnnxDataTypes.Name(tt.ElemType)}, which is not supported");
         if (tt.Shape is null) throw new OnnxImportException($"{_file}: {what} has no declared shape; its rank is needed");
         if (tt.Shape.Dim.Count > 64) throw new OnnxFormatException($"{_file}: {what} has {tt.Shape.Dim.Count} dimensions");
         var dims = new List<Dim>();
@@ -239,7 +271,8 @@ internal sealed class OnnxImporter
                 throw new OnnxImportException($"{_file}: {label}: output '{name}' would have shape {produced.Shape} ({count} elements, at most {MaxElements})");
             }
 
-            var value = results[i].Node is { } computed && results[i].Known is null ? results[i] with { Node = _folding.Fold(computed) } : results[i];
+            var value = Typed(node, results[i], inputs);
+            value = value.Node is { } computed && value.Known is null ? value with { Node = _folding.Fold(computed) } : value;
             if (!_values.TryAdd(name, value)) throw new OnnxFormatException($"{_file}: {label}: output '{name}' is already defined");
         }
     }
