@@ -40,6 +40,7 @@ internal static class OnnxOpTable
         TrainingOps.Register(t);
         SpectralOps.Register(t);
         GridSampleOps.Register(t);
+        AffineGridOps.Register(t);
         ControlFlowOps.Register(t);
         CropOps.Register(t);
         BitwiseOps.Register(t);

@@ -76,7 +76,7 @@ internal static class TensorOps
         double Scalar(int i)
         {
             var node = n.Input(i);
-            if (node.Shape.Rank != 0) throw n.Import($"input {i} must be a scalar, got {node.Shape}");
+            if (node.Shape.Numel.TryGetConstant() != 1) throw n.Import($"input {i} must be a scalar, got {node.Shape}");
             return node.Op switch
             {
                 Op.Constant => node.Attr<ConstantAttrs>().Data.GetDouble(0),
