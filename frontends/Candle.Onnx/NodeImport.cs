@@ -60,7 +60,9 @@ internal sealed class NodeImport
 
     /// <summary>Input <paramref name="i"/> as a node.</summary>
     public Node Input(int i) =>
-        Value(i).Node ?? throw Import($"input {i} is a shape with symbolic entries ({Describe(Value(i).Known!)}), which the IR cannot hold as data");
+        Value(i).Node ?? throw Import(Value(i).Known is { } known
+            ? $"input {i} is a shape with symbolic entries ({Describe(known)}), which the IR cannot hold as data"
+            : $"input {i} is {Value(i).Kind}, where a tensor is expected");
 
     /// <summary>Input <paramref name="i"/> as a node, or null when absent.</summary>
     public Node? OptionalInput(int i) => HasInput(i) ? Input(i) : null;
@@ -70,6 +72,7 @@ internal sealed class NodeImport
     {
         var v = Value(i);
         if (v.Known is not null) return v.Known;
+        if (v.Node is null) return null;
         return v.Node is { } node && ConstantInts(node) is { } ints ? [.. ints.Select(Dim.Of)] : null;
     }
 

@@ -90,7 +90,9 @@ internal sealed class OnnxImporter
         foreach (var vo in graph.Output)
         {
             if (!_values.TryGetValue(vo.Name, out var v)) throw new OnnxFormatException($"{_file}: graph output '{vo.Name}' is not produced by any node");
-            outputs.Add(v.Node ?? throw new OnnxImportException($"{_file}: graph output '{vo.Name}' is a symbolic shape ([{string.Join(", ", v.Known!.AsEnumerable())}]), which the IR cannot hold as data"));
+            outputs.Add(v.Node ?? throw new OnnxImportException(v.Known is { } known
+                ? $"{_file}: graph output '{vo.Name}' is a symbolic shape ([{string.Join(", ", known.AsEnumerable())}]), which the IR cannot hold as data"
+                : $"{_file}: graph output '{vo.Name}' is {v.Kind}; sequences and optionals are supported inside a graph, not as its outputs"));
         }
 
         return new Graph(inputs, outputs, graph.Output.Select(o => o.Name));

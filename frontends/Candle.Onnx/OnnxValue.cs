@@ -17,6 +17,15 @@ internal sealed record OnnxValue(Node? Node, Dim[]? Known = null, bool IsScalar 
     /// </summary>
     public int ElemType { get; init; }
 
+    /// <summary>The elements when the value is a sequence (known at import), else null.</summary>
+    public IReadOnlyList<OnnxValue>? Items { get; init; }
+
+    /// <summary>True for an empty optional.</summary>
+    public bool IsNone { get; init; }
+
+    /// <summary>What the value is, for messages about values that are not tensors.</summary>
+    public string Kind => Items is not null ? $"a sequence of {Items.Count}" : IsNone ? "an empty optional" : "a tensor";
+
     /// <summary>A value known as a vector (or scalar) of dims; it gets a node when all are constant.</summary>
     public static OnnxValue FromDims(IReadOnlyList<Dim> dims, bool scalar = false)
     {

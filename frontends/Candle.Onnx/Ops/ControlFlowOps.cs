@@ -46,7 +46,8 @@ internal static class ControlFlowOps
         var results = new OnnxValue[then.Length];
         for (int i = 0; i < then.Length; i++)
         {
-            Node a = then[i].Node ?? throw n.Import($"then_branch output {i} is a symbolic shape"), b = otherwise[i].Node ?? throw n.Import($"else_branch output {i} is a symbolic shape");
+            Node a = then[i].Node ?? throw n.Import($"then_branch output {i} is {(then[i].Known is null ? then[i].Kind : "a symbolic shape")}; a condition known only at run time needs tensors"),
+                b = otherwise[i].Node ?? throw n.Import($"else_branch output {i} is {(otherwise[i].Known is null ? otherwise[i].Kind : "a symbolic shape")}; a condition known only at run time needs tensors");
             if (a.DType != b.DType || !a.Shape.Equals(b.Shape))
             {
                 throw n.Import($"output {i} is {a.TypeString} in then_branch and {b.TypeString} in else_branch; a condition known only at run time needs equal types and shapes");

@@ -41,6 +41,7 @@ internal static class OnnxOpTable
         SpectralOps.Register(t);
         GridSampleOps.Register(t);
         AffineGridOps.Register(t);
+        SequenceOps.Register(t);
         ControlFlowOps.Register(t);
         CropOps.Register(t);
         BitwiseOps.Register(t);
