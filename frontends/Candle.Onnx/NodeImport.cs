@@ -15,10 +15,14 @@ internal sealed class NodeImport
     private readonly string _file;
     private readonly string? _baseDir;
     private readonly Func<GraphProto, IReadOnlyList<OnnxValue>, OnnxValue[]>? _bodies;
+    private readonly Action<long, long, string>? _charge;
+    private readonly ImportBudget? _budget;
 
     public NodeImport(string file, string? baseDir, NodeProto proto, int index, long opset, IReadOnlyList<OnnxValue?> inputs,
-        Func<GraphProto, IReadOnlyList<OnnxValue>, OnnxValue[]>? bodies = null)
+        Func<GraphProto, IReadOnlyList<OnnxValue>, OnnxValue[]>? bodies = null, Action<long, long, string>? charge = null, ImportBudget? budget = null)
     {
+        _charge = charge;
+        _budget = budget;
         _file = file;
         _baseDir = baseDir;
         _bodies = bodies;
@@ -56,7 +60,9 @@ internal sealed class NodeImport
 
     /// <summary>Input <paramref name="i"/> as a node.</summary>
     public Node Input(int i) =>
-        Value(i).Node ?? throw Import($"input {i} is a shape with symbolic entries ({Describe(Value(i).Known!)}), which the IR cannot hold as data");
+        Value(i).Node ?? throw Import(Value(i).Known is { } known
+            ? $"input {i} is a shape with symbolic entries ({Describe(known)}), which the IR cannot hold as data"
+            : $"input {i} is {Value(i).Kind}, where a tensor is expected");
 
     /// <summary>Input <paramref name="i"/> as a node, or null when absent.</summary>
     public Node? OptionalInput(int i) => HasInput(i) ? Input(i) : null;
@@ -66,6 +72,7 @@ internal sealed class NodeImport
     {
         var v = Value(i);
         if (v.Known is not null) return v.Known;
+        if (v.Node is null) return null;
         return v.Node is { } node && ConstantInts(node) is { } ints ? [.. ints.Select(Dim.Of)] : null;
     }
 
@@ -142,6 +149,20 @@ internal sealed class NodeImport
         var g = Proto.Attribute.FirstOrDefault(a => a.Name == attribute)?.G ?? throw Import($"needs graph attribute '{attribute}'");
         return _bodies is null ? throw Import("bodies cannot be imported here") : _bodies(g, inputs);
     }
+
+    /// <summary>
+    /// Charges the import's budget (<see cref="ImportBudget"/>) with what this node expands before it is built:
+    /// <paramref name="nodes"/> IR nodes and <paramref name="elements"/> elements of constants computed at import,
+    /// described by <paramref name="what"/> ("unrolling 70 steps"). Past the budget, an <see cref="OnnxImportException"/>
+    /// naming the node, its op and the budget.
+    /// </summary>
+    public void Expand(long nodes, long elements, string what) => _charge?.Invoke(nodes, elements, what);
+
+    /// <summary>The nodes charged to the import's budget so far (0 without a budget).</summary>
+    public long ChargedNodes => _budget?.Nodes ?? 0;
+
+    /// <summary>Gives back nodes charged ahead of time by <see cref="Expand"/> and not built.</summary>
+    public void Refund(long nodes) => _budget?.Refund(nodes);
 
     /// <summary>Reads a tensor attribute or constant.</summary>
     public HostTensor ReadTensor(TensorProto t, string what) => OnnxTensors.ToHost(t, _file, $"{Label} {what}", _baseDir);

@@ -20,6 +20,26 @@ internal static class OnnxDataTypes
         _ => null,
     };
 
+    /// <summary>
+    /// The IR dtype that carries an ONNX element type: its own dtype, or for the types the IR has none for, a wider one
+    /// that holds every value exactly (int16 and uint16 as int32, uint32 as int64, uint64 as int64 with the same bits,
+    /// int4/int2 as int8, uint4/uint2 as uint8, the float8 and float4 types as float32). Values computed in a carrier
+    /// are brought back into their type's value set after every node (<see cref="OnnxNarrowing"/>). Null for string and
+    /// complex types.
+    /// </summary>
+    public static DType? Carrier(int code) => ToDType(code) ?? code switch
+    {
+        4 or 5 => DType.I32,
+        12 or 13 => DType.I64,
+        17 or 18 or 19 or 20 or 23 or 24 => DType.F32,
+        21 or 25 => DType.U8,
+        22 or 26 => DType.I8,
+        _ => null,
+    };
+
+    /// <summary>True for an element type the IR carries in a wider dtype (<see cref="Carrier"/>).</summary>
+    public static bool IsCarried(int code) => ToDType(code) is null && Carrier(code) is not null;
+
     /// <summary>The ONNX element type code of an IR dtype.</summary>
     public static int ToCode(DType dtype) => dtype switch
     {
@@ -36,7 +56,7 @@ internal static class OnnxDataTypes
     };
 
     /// <summary>True for the element type codes ONNX defines (1 to 24), supported or not.</summary>
-    public static bool IsDefined(int code) => code is >= 1 and <= 24;
+    public static bool IsDefined(int code) => code is >= 1 and <= 26;
 
     /// <summary>ONNX's name of an element type code (FLOAT, INT64, ...).</summary>
     public static string Name(int code) => code switch
@@ -66,6 +86,8 @@ internal static class OnnxDataTypes
         22 => "INT4",
         23 => "FLOAT4E2M1",
         24 => "FLOAT8E8M0",
+        25 => "UINT2",
+        26 => "INT2",
         _ => $"type {code}",
     };
 }

@@ -26,11 +26,15 @@ internal sealed class OnnxImporter
 
     private readonly OnnxImportOptions _options;
     private readonly ImportFolding _folding = new();
-    private int _depth;
+    private readonly ImportBudget _budget;
+
+    /// <summary>The control-flow nodes whose bodies are being imported, outermost first (labels, for messages).</summary>
+    private readonly List<string> _owners = [];
 
     private OnnxImporter(string file, OnnxImportOptions options)
     {
         _options = options;
+        _budget = new ImportBudget(options);
         _file = file;
         _baseDir = Path.GetDirectoryName(Path.GetFullPath(file)) ?? ".";
     }
@@ -54,7 +58,7 @@ internal sealed class OnnxImporter
         {
             if (string.IsNullOrEmpty(init.Name)) throw new OnnxFormatException($"{_file}: an initializer has no name");
             var data = OnnxTensors.ToHost(init, _file, $"initializer '{init.Name}'", _baseDir);
-            if (!_values.TryAdd(init.Name, new OnnxValue(IrBuilder.Constant(data, init.Name))))
+            if (!_values.TryAdd(init.Name, new OnnxValue(IrBuilder.Constant(data, init.Name)) { ElemType = Carried(init.DataType) }))
             {
                 throw new OnnxFormatException($"{_file}: initializer '{init.Name}' is defined twice");
             }
@@ -72,11 +76,11 @@ internal sealed class OnnxImporter
                     throw new OnnxImportException($"{_file}: graph input '{vi.Name}' is {node.TypeString}, but its fixed value is {fixedValue}");
                 }
 
-                _values[vi.Name] = new OnnxValue(IrBuilder.Constant(fixedValue, vi.Name));
+                _values[vi.Name] = new OnnxValue(IrBuilder.Constant(fixedValue, vi.Name)) { ElemType = Carried(vi.Type.TensorType.ElemType) };
                 continue;
             }
 
-            _values[vi.Name] = new OnnxValue(node);
+            _values[vi.Name] = new OnnxValue(node) { ElemType = Carried(vi.Type.TensorType.ElemType) };
             inputs.Add(node);
         }
 
@@ -86,7 +90,9 @@ internal sealed class OnnxImporter
         foreach (var vo in graph.Output)
         {
             if (!_values.TryGetValue(vo.Name, out var v)) throw new OnnxFormatException($"{_file}: graph output '{vo.Name}' is not produced by any node");
-            outputs.Add(v.Node ?? throw new OnnxImportException($"{_file}: graph output '{vo.Name}' is a symbolic shape ([{string.Join(", ", v.Known!.AsEnumerable())}]), which the IR cannot hold as data"));
+            outputs.Add(v.Node ?? throw new OnnxImportException(v.Known is { } known
+                ? $"{_file}: graph output '{vo.Name}' is a symbolic shape ([{string.Join(", ", known.AsEnumerable())}]), which the IR cannot hold as data"
+                : $"{_file}: graph output '{vo.Name}' is {v.Kind}; sequences and optionals are supported inside a graph, not as its outputs"));
         }
 
         return new Graph(inputs, outputs, graph.Output.Select(o => o.Name));
@@ -100,7 +106,8 @@ internal sealed class OnnxImporter
     private OnnxValue[] ImportBody(GraphProto body, IReadOnlyList<OnnxValue> bound, string owner)
     {
         if (body.Input.Count != bound.Count) throw new OnnxImportException($"{_file}: {owner}: body '{body.Name}' has {body.Input.Count} inputs, {bound.Count} are bound");
-        if (_depth >= MaxDepth) throw new OnnxImportException($"{_file}: {owner}: bodies nest deeper than {MaxDepth}");
+        if (_owners.Count >= MaxDepth) throw new OnnxImportException($"{_file}: {owner}: bodies nest deeper than {MaxDepth}");
+        Charge(1, 0, $"a copy of body '{body.Name}'", owner);
         var added = new List<string>();
         void Bind(string name, OnnxValue value)
         {
@@ -109,13 +116,13 @@ internal sealed class OnnxImporter
             added.Add(name);
         }
 
-        _depth++;
+        _owners.Add(owner);
         try
         {
             for (int i = 0; i < bound.Count; i++) Bind(body.Input[i].Name, bound[i]);
             foreach (var init in body.Initializer)
             {
-                Bind(init.Name, new OnnxValue(IrBuilder.Constant(OnnxTensors.ToHost(init, _file, $"{owner} body initializer '{init.Name}'", _baseDir))));
+                Bind(init.Name, new OnnxValue(IrBuilder.Constant(OnnxTensors.ToHost(init, _file, $"{owner} body initializer '{init.Name}'", _baseDir))) { ElemType = Carried(init.DataType) });
             }
 
             for (int i = 0; i < body.Node.Count; i++)
@@ -134,8 +141,51 @@ internal sealed class OnnxImporter
         finally
         {
             foreach (string name in added) _values.Remove(name);
-            _depth--;
+            _owners.RemoveAt(_owners.Count - 1);
         }
+    }
+
+    /// <summary>
+    /// Charges the import budget; past it, an error naming the outermost control-flow node being unrolled (when inside a
+    /// body) or <paramref name="label"/>, and what was charged.
+    /// </summary>
+    private void Charge(long nodes, long elements, string what, string label)
+    {
+        if (_budget.TryCharge(nodes, elements, what) is not { } reason) return;
+        string where = _owners.Count == 0 ? label : $"{_owners[0]} (unrolling its bodies, {_owners.Count} deep): {label}";
+        throw new OnnxImportException($"{_file}: {where}: {reason}");
+    }
+
+    private static int Carried(int code) => OnnxDataTypes.IsCarried(code) ? code : 0;
+
+    /// <summary>Ops whose outputs hold only values of their inputs (moved, selected or compared): nothing to narrow.</summary>
+    private static readonly HashSet<string> ValuePreserving = new(StringComparer.Ordinal)
+    {
+        "Identity", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten", "Gather", "GatherElements", "GatherND", "Slice",
+        "Concat", "Expand", "Tile", "Split", "Where", "Max", "Min", "ReduceMax", "ReduceMin", "If", "Loop", "Scan", "Constant",
+        "Pad", "Reverse", "ReverseSequence", "DepthToSpace", "SpaceToDepth", "Compress", "Trilu", "TopK", "Sort",
+    };
+
+    /// <summary>Ops whose outputs are never of their input's carried type (dequantization to float; Cast and CastLike type their own outputs).</summary>
+    private static readonly HashSet<string> Retyping = new(StringComparer.Ordinal)
+    {
+        "Cast", "CastLike", "DequantizeLinear", "QuantizeLinear", "DynamicQuantizeLinear", "Shape", "Size", "ArgMax", "ArgMin",
+        "NonZero", "OneHot",
+    };
+
+    /// <summary>
+    /// The output typed for carried element types: an op's importer types it (Cast, CastLike, QuantizeLinear), or it
+    /// takes the carried type of the first input of the same carrier dtype and is narrowed back into that type's values
+    /// (wrapping of int16 sums, rounding of float8 products), unless the op only moves values.
+    /// </summary>
+    private static OnnxValue Typed(NodeProto node, OnnxValue result, List<OnnxValue?> inputs)
+    {
+        if (result.ElemType != 0 || result.Node is not { } output || Retyping.Contains(node.OpType)) return result;
+        var source = inputs.FirstOrDefault(v => v is { ElemType: not 0, Node: { } x } && x.DType == output.DType);
+        if (source is null) return result;
+        return ValuePreserving.Contains(node.OpType)
+            ? result with { ElemType = source.ElemType }
+            : result with { Node = OnnxNarrowing.Narrow(output, source.ElemType), ElemType = source.ElemType };
     }
 
     private Node Input(ValueInfoProto vi)
@@ -143,7 +193,7 @@ internal sealed class OnnxImporter
         string what = $"graph input '{vi.Name}'";
         if (string.IsNullOrEmpty(vi.Name)) throw new OnnxFormatException($"{_file}: a graph input has no name");
         if (vi.Type?.TensorType is not { } tt) throw new OnnxImportException($"{_file}: {what} is not a tensor (sequences, maps and optionals are not supported)");
-        var dtype = OnnxDataTypes.ToDType(tt.ElemType) ?? throw new OnnxImportException($"{_file}: {what} has element type {OnnxDataTypes.Name(tt.ElemType)}, which is not supported");
+        var dtype = OnnxDataTypes.Carrier(tt.ElemType) ?? throw new OnnxImportException($"{_file}: {what} has element type {OnnxDataTypes.Name(tt.ElemType)}, which is not supported");
         if (tt.Shape is null) throw new OnnxImportException($"{_file}: {what} has no declared shape; its rank is needed");
         if (tt.Shape.Dim.Count > 64) throw new OnnxFormatException($"{_file}: {what} has {tt.Shape.Dim.Count} dimensions");
         var dims = new List<Dim>();
@@ -177,6 +227,7 @@ internal sealed class OnnxImporter
             throw new OnnxFormatException($"{_file}: {label}: domain '{(domain.Length == 0 ? "ai.onnx" : domain)}' is not in the model's opset imports");
         }
 
+        Charge(1, 0, "importing it", label);
         var importer = OnnxOpTable.Find(domain, node.OpType);
         if (importer is null)
         {
@@ -196,7 +247,8 @@ internal sealed class OnnxImporter
             inputs.Add(v);
         }
 
-        var ctx = new NodeImport(_file, _baseDir, node, index, opset, inputs, (body, bound) => ImportBody(body, bound, label));
+        var ctx = new NodeImport(_file, _baseDir, node, index, opset, inputs, (body, bound) => ImportBody(body, bound, label),
+            (nodes, elements, what) => Charge(nodes, elements, what, label), _budget);
         OnnxValue[] results;
         try
         {
@@ -221,7 +273,8 @@ internal sealed class OnnxImporter
                 throw new OnnxImportException($"{_file}: {label}: output '{name}' would have shape {produced.Shape} ({count} elements, at most {MaxElements})");
             }
 
-            var value = results[i].Node is { } computed && results[i].Known is null ? results[i] with { Node = _folding.Fold(computed) } : results[i];
+            var value = Typed(node, results[i], inputs);
+            value = value.Node is { } computed && value.Known is null ? value with { Node = _folding.Fold(computed) } : value;
             if (!_values.TryAdd(name, value)) throw new OnnxFormatException($"{_file}: {label}: output '{name}' is already defined");
         }
     }

@@ -45,6 +45,7 @@ internal static class OnnxTensors
     /// <exception cref="OnnxImportException">The element type is one ONNX defines that the IR has no dtype for (int16, float8, string ...).</exception>
     public static HostTensor ToHost(TensorProto t, string file, string what, string? baseDir)
     {
+        if (OnnxDataTypes.IsCarried(t.DataType)) return ToCarrier(t, file, what, baseDir);
         var dtype = OnnxDataTypes.ToDType(t.DataType) ?? (OnnxDataTypes.IsDefined(t.DataType)
             ? throw new OnnxImportException($"{file}: {what} has element type {OnnxDataTypes.Name(t.DataType)}, which is not supported")
             : throw new OnnxFormatException($"{file}: {what} has element type {OnnxDataTypes.Name(t.DataType)}, which ONNX does not define"));
@@ -104,6 +105,37 @@ internal static class OnnxTensors
         {
             if (found != expected) throw new OnnxFormatException($"{file}: {what} of shape [{string.Join(", ", shape)}] needs {expected} values in {field}, found {found}");
         }
+    }
+
+    /// <summary>A tensor of a type the IR carries in a wider dtype, decoded into the carrier.</summary>
+    private static HostTensor ToCarrier(TensorProto t, string file, string what, string? baseDir)
+    {
+        int[] shape = CheckedShape(t, file, what);
+        long count = shape.Aggregate(1L, (a, d) => a * d);
+        long bytes = CarriedTensors.StoredBytes(t.DataType, count);
+        long carried = count * OnnxDataTypes.Carrier(t.DataType)!.Value.SizeInBytes();
+        if (carried > int.MaxValue) throw new OnnxFormatException($"{file}: {what} needs {carried} bytes as {OnnxDataTypes.Carrier(t.DataType)!.Value.TorchName()} (at most {int.MaxValue} per tensor)");
+        byte[] stored;
+        if (t.DataLocation == TensorProto.Types.DataLocation.External)
+        {
+            stored = ReadExternal(t, file, what, baseDir, bytes);
+        }
+        else if (!t.RawData.IsEmpty || t.HasNoTypedData())
+        {
+            if (t.RawData.Length != bytes)
+            {
+                throw new OnnxFormatException($"{file}: {what} of shape [{string.Join(", ", shape)}] and type {OnnxDataTypes.Name(t.DataType)} needs {bytes} bytes of raw_data, found {t.RawData.Length}");
+            }
+
+            stored = t.RawData.ToByteArray();
+        }
+        else
+        {
+            stored = CarriedTensors.FromTypedField(t, t.DataType, bytes)
+                ?? throw new OnnxFormatException($"{file}: {what} of shape [{string.Join(", ", shape)}] and type {OnnxDataTypes.Name(t.DataType)} has the wrong number of values in {(t.DataType is 12 or 13 ? "uint64_data" : "int32_data")}");
+        }
+
+        return CarriedTensors.Decode(t.DataType, shape, count, stored);
     }
 
     private static bool HasNoTypedData(this TensorProto t) =>

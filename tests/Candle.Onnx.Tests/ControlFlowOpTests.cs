@@ -70,40 +70,4 @@ public sealed class ControlFlowOpTests : IDisposable
         Assert.Contains("(Loop)", e.Message, StringComparison.Ordinal);
         Assert.Contains("condition is computed at run time", e.Message, StringComparison.Ordinal);
     }
-    [Fact]
-    public void Nested_loops_unrolling_too_many_bodies_are_refused_naming_the_loop()
-    {
-        // Two nested loops of 4096 iterations each would unroll 16.7M body copies: refused after the budget, quickly.
-        static GraphProto Body(string p, NodeProto? inner, TensorProto? m)
-        {
-            var body = new GraphProto { Name = p };
-            body.Input.Add(Value(p + "i", 7));
-            body.Input.Add(Value(p + "cin", 9));
-            body.Input.Add(Value(p + "s", 1, 1));
-            body.Node.Add(Node("Identity", [p + "cin"], [p + "cout"]));
-            if (inner is null)
-            {
-                body.Node.Add(Node("Identity", [p + "s"], [p + "sout"]));
-            }
-            else
-            {
-                body.Initializer.Add(m);
-                body.Node.Add(inner);
-            }
-
-            body.Output.Add(Value(p + "cout", 9));
-            body.Output.Add(Value(p + "sout", 1, 1));
-            return body;
-        }
-
-        var inner = Node("Loop", ["m2", "", "outer_s"], ["outer_sout"], Graph("body", Body("inner_", null, null)));
-        var g = new GraphProto { Name = "g" };
-        g.Input.Add(Value("x", 1, 1));
-        g.Output.Add(Value("y", 1, 1));
-        g.Initializer.Add(IntTensor("m", [4096], scalar: true));
-        g.Node.Add(Node("Loop", ["m", "", "x"], ["y"], Graph("body", Body("outer_", inner, IntTensor("m2", [4096], scalar: true)))));
-        var e = Assert.Throws<OnnxImportException>(() => OnnxModel.Load(Save(_tmp, "nested.onnx", g, 13)));
-        Assert.Contains("(Loop)", e.Message, StringComparison.Ordinal);
-        Assert.Contains("body copies", e.Message, StringComparison.Ordinal);
-    }
 }

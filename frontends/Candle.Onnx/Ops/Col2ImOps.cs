@@ -47,6 +47,7 @@ internal static class Col2ImOps
         if (k * blocks > 1 << 26 || total > int.MaxValue) throw n.Import("the image or the block grid is too large");
 
         // index[o, l]: the padded-image position of block offset o at block position l.
+        n.Expand(0, k * blocks, $"an index table of {k * blocks} elements");
         var index = new long[k * blocks];
         var offset = new long[s];
         var at = new long[s];

@@ -10,21 +10,13 @@ namespace Candle.Onnx.Ops;
 /// the branch taken, otherwise both branches and a select per output (outputs of equal shape); Loop is unrolled while its
 /// trip count and condition are known at import (the iteration number is a known scalar, so slices by it fold); Scan is
 /// unrolled over its constant sequence length (opset 8's batch axis included), scan outputs stacked along their axes in
-/// their directions. A loop whose termination depends on run-time data is refused naming it.
+/// their directions. A loop whose termination depends on run-time data is refused naming it. Every body copy is charged
+/// to the import's budget (<see cref="ImportBudget"/>), so nested loops cannot unroll without bound.
 /// </summary>
 internal static class ControlFlowOps
 {
     /// <summary>The most iterations unrolled.</summary>
     private const int MaxIterations = 4096;
-
-    /// <summary>The most body copies one outermost If/Loop/Scan may import, nested bodies included (as many as one loop may run).</summary>
-    private const int MaxBodies = MaxIterations;
-
-    [ThreadStatic]
-    private static int t_depth;
-
-    [ThreadStatic]
-    private static int t_bodies;
 
     public static void Register(Dictionary<string, OpImporter> t)
     {
@@ -40,21 +32,8 @@ internal static class ControlFlowOps
         return v.Node is { } node && node.Shape.Numel.TryGetConstant() == 1 && NodeImport.ConstantInts(node) is [long value] ? value != 0 : null;
     }
 
-    /// <summary>Imports one copy of a body, counting the copies of the outermost control-flow node against <see cref="MaxBodies"/>.</summary>
-    private static OnnxValue[] Body(NodeImport n, string attribute, IReadOnlyList<OnnxValue> inputs)
-    {
-        if (t_depth == 0) t_bodies = 0;
-        if (++t_bodies > MaxBodies) throw n.Import($"unrolls more than {MaxBodies} body copies, nested bodies included");
-        t_depth++;
-        try
-        {
-            return n.Body(attribute, inputs);
-        }
-        finally
-        {
-            t_depth--;
-        }
-    }
+    /// <summary>Imports one copy of a body; every copy and its nodes, nested bodies included, are charged to the import budget.</summary>
+    private static OnnxValue[] Body(NodeImport n, string attribute, IReadOnlyList<OnnxValue> inputs) => n.Body(attribute, inputs);
 
     private static OnnxValue[] If(NodeImport n)
     {
@@ -67,7 +46,8 @@ internal static class ControlFlowOps
         var results = new OnnxValue[then.Length];
         for (int i = 0; i < then.Length; i++)
         {
-            Node a = then[i].Node ?? throw n.Import($"then_branch output {i} is a symbolic shape"), b = otherwise[i].Node ?? throw n.Import($"else_branch output {i} is a symbolic shape");
+            Node a = then[i].Node ?? throw n.Import($"then_branch output {i} is {(then[i].Known is null ? then[i].Kind : "a symbolic shape")}; a condition known only at run time needs tensors"),
+                b = otherwise[i].Node ?? throw n.Import($"else_branch output {i} is {(otherwise[i].Known is null ? otherwise[i].Kind : "a symbolic shape")}; a condition known only at run time needs tensors");
             if (a.DType != b.DType || !a.Shape.Equals(b.Shape))
             {
                 throw n.Import($"output {i} is {a.TypeString} in then_branch and {b.TypeString} in else_branch; a condition known only at run time needs equal types and shapes");
@@ -88,10 +68,17 @@ internal static class ControlFlowOps
         var state = Enumerable.Range(2, carried).Select(n.Value).ToArray();
         var scans = new List<List<Node>>();
         int scanCount = -1;
+        // A trip count with the condition passed through unchanged runs exactly that many iterations: reserve them all.
+        var body = n.Proto.Attribute.FirstOrDefault(a => a.Name == "body")?.G ?? throw n.Import("needs graph attribute 'body'");
+        bool exact = trips is > 0 && (!n.HasInput(1) || cond == true) && UnrollReservation.PassesConditionThrough(body);
+        if (exact && trips > MaxIterations) throw n.Import($"runs {trips} iterations, more than the {MaxIterations} unrolled");
+        var reservation = new UnrollReservation(n, exact ? trips!.Value : 0, body, "iterations");
         for (long i = 0; (trips is null || i < trips) && cond != false; i++)
         {
             if (i >= MaxIterations) throw n.Import($"runs more than {MaxIterations} iterations, the most unrolled");
+            reservation.Begin();
             var outputs = Body(n, "body", [OnnxValue.FromDims([Dim.Of(i)], scalar: true), new OnnxValue(Constant(HostTensor.FromArray(new[] { true }, []))), .. state]);
+            reservation.End();
             if (outputs.Length < 1 + carried) throw n.Import($"body has {outputs.Length} outputs for {carried} loop-carried values");
             if (n.HasInput(1) || outputs[0].Node is not null)
             {
@@ -107,6 +94,7 @@ internal static class ControlFlowOps
             }
         }
 
+        reservation.Finish();
         if (scanCount < 0 && n.OutputCount > carried) throw n.Import("runs no iteration, so its scan outputs have no known shape");
         return [.. state, .. scans.Select(list => new OnnxValue(Stack(list, 0)))];
     }
@@ -153,10 +141,14 @@ internal static class ControlFlowOps
         if (steps < 1 || steps > MaxIterations) throw n.Import($"sequence length {steps} is outside 1 to {MaxIterations}");
         var state = inputs[..states].Select(v => new OnnxValue(v)).ToArray();
         var scans = new List<Node[]>();
+        var body = n.Proto.Attribute.FirstOrDefault(a => a.Name == "body")?.G ?? throw n.Import("needs graph attribute 'body'");
+        var reservation = new UnrollReservation(n, steps, body, "steps");
         for (long i = 0; i < steps; i++)
         {
             var slices = scanned.Select((x, j) => new OnnxValue(Select(x, axes[j], inDirections is { } d && j < d.Length && d[j] != 0 ? steps - 1 - i : i)));
+            reservation.Begin();
             var outputs = Body(n, "body", [.. state, .. slices]);
+            reservation.End();
             if (outputs.Length < states) throw n.Import($"body has {outputs.Length} outputs for {states} states");
             state = outputs[..states];
             for (int k = 0; k < outputs.Length - states; k++)
@@ -167,6 +159,7 @@ internal static class ControlFlowOps
             }
         }
 
+        reservation.Finish();
         var stacked = scans.Select((list, k) =>
         {
             int rank = list[0].Shape.Rank + 1;

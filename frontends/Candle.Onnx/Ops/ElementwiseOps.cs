@@ -205,21 +205,29 @@ internal static class ElementwiseOps
     }
 
     /// <summary>
-    /// BitShift of unsigned integers (uint8, the one the IR holds): x·2^y modulo 2^8 to the left, ⌊x / 2^y⌋ to the right,
-    /// computed in int64 with the shift capped at the width (everything shifted out).
+    /// BitShift of unsigned integers (uint8, and uint16/uint32/uint64 in their carriers): x·2^y modulo 2^width to the
+    /// left, ⌊x / 2^y⌋ to the right, computed in int64 with the shift capped at the width (everything shifted out; uint64
+    /// shares int64's bits, so its values and shifts stay below 2^63).
     /// </summary>
     private static OnnxValue[] BitShift(NodeImport n)
     {
         Node x = n.Input(0), y = n.Input(1);
-        if (x.DType != DType.U8 || y.DType != DType.U8) throw n.Import($"shifts uint8 values; got {x.DType.TorchName()} and {y.DType.TorchName()}");
+        int code = n.Value(0).ElemType;
+        int width = x.DType == DType.U8 && code == 0 ? 8 : code switch { 4 => 16, 12 => 32, 13 => 64, _ => 0 };
+        if (width == 0 || n.Value(1).ElemType != code || y.DType != x.DType)
+        {
+            throw n.Import($"shifts unsigned integers (uint8, uint16, uint32, uint64); got {OnnxDataTypes.Name(code == 0 ? OnnxDataTypes.ToCode(x.DType) : code)} and {OnnxDataTypes.Name(n.Value(1).ElemType == 0 ? OnnxDataTypes.ToCode(y.DType) : n.Value(1).ElemType)}");
+        }
+
         string direction = n.Attrs.String("direction", string.Empty);
         if (direction is not ("LEFT" or "RIGHT")) throw n.Import($"direction '{direction}' is not defined (LEFT or RIGHT)");
-        var shift = Binary(Op.Minimum, Cast(y, DType.F64), Scalar(8, DType.F64));
+        var shift = Binary(Op.Minimum, Cast(y, DType.F64), Scalar(Math.Min(width, 63), DType.F64));
         var power = Cast(Binary(Op.Pow, Scalar(2, DType.F64), shift), DType.I64);
         var wide = Cast(x, DType.I64);
+        var product = Binary(Op.Mul, wide, power);
         var result = direction == "LEFT"
-            ? Binary(Op.Remainder, Binary(Op.Mul, wide, power), Scalar(256, DType.I64))
+            ? width == 64 ? product : Binary(Op.Remainder, product, Scalar(Math.Pow(2, width), DType.I64))
             : Binary(Op.FloorDiv, wide, power);
-        return NodeImport.One(Cast(result, DType.U8));
+        return NodeImport.One(Cast(result, x.DType));
     }
 }

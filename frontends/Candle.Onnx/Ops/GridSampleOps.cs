@@ -89,6 +89,7 @@ internal static class GridSampleOps
         Node? sum = null;
         int perAxis = taps[0].Count;
         long combos = (long)Math.Pow(perAxis, s);
+        n.Expand(12 * combos, 0, $"composing {combos} interpolation taps");
         for (long combo = 0; combo < combos; combo++)
         {
             long rest = combo;

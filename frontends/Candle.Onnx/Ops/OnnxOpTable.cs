@@ -40,6 +40,8 @@ internal static class OnnxOpTable
         TrainingOps.Register(t);
         SpectralOps.Register(t);
         GridSampleOps.Register(t);
+        AffineGridOps.Register(t);
+        SequenceOps.Register(t);
         ControlFlowOps.Register(t);
         CropOps.Register(t);
         BitwiseOps.Register(t);

@@ -82,8 +82,9 @@ internal static class PoolOps
             extendedEnd[i] = end[i] + (int)Math.Max(0, ((count - 1) * stride[i]) + span - (size[i] + begin[i] + end[i]));
         }
 
-        long offsets = kernel.Aggregate(1L, (a, k) => a * k);
+        long offsets = kernel.Aggregate(1L, (a, k) => Math.Min(a * k, MaxOffsets + 1));
         if (offsets > MaxOffsets) throw n.Import($"a window of {offsets} positions is over the {MaxOffsets} composed");
+        n.Expand(4 * offsets, 0, $"composing a window of {offsets} positions");
         var pad = new int[2 * s];
         for (int i = 0; i < s; i++) (pad[2 * (s - 1 - i)], pad[(2 * (s - 1 - i)) + 1]) = (begin[i], extendedEnd[i]);
         double p = n.Attrs.Int("p", 2);
@@ -97,6 +98,7 @@ internal static class PoolOps
         if (indices)
         {
             long total = x.Shape.Numel.TryGetConstant() ?? throw n.Import($"the Indices output needs a static input shape, got {x.Shape}");
+            n.Expand(0, total, $"an index table of {total} elements");
             var flat = new long[total];
             bool columnMajor = n.Attrs.Int("storage_order", 0) != 0;
             for (long i = 0; i < total; i++) flat[i] = columnMajor ? ColumnMajor(i, size) : i;

@@ -52,19 +52,51 @@ internal static class QuantizeOps
     private static OnnxValue[] QuantizeLinear(NodeImport n)
     {
         var x = n.Input(0);
-        DType target = n.OptionalInput(2)?.DType ?? OutputDType(n, DType.U8);
-        if (target is not (DType.U8 or DType.I8)) throw n.Import($"quantizing to {target.TorchName()} is not supported");
+        int target = n.HasInput(2) ? (n.Value(2).ElemType is not 0 and var zpType ? zpType : OnnxDataTypes.ToCode(n.Input(2).DType)) : OutputCode(n, 2);
         var (axis, block) = AxisAndBlock(n);
         var scale = Cast(Broadcastable(n, n.Input(1), x, axis, block, "y_scale"), DType.F32);
-        var q = Unary(Op.Round, Binary(Op.Div, Cast(x, DType.F32), scale));
+        var real = Binary(Op.Div, Cast(x, DType.F32), scale);
+        int carried = OnnxDataTypes.IsCarried(target) ? target : 0;
+        if (target is 17 or 18 or 19 or 20 or 23)
+        {
+            // Float targets: x / scale (+ a zero point, which the spec requires to be 0) cast with saturation unless saturate=0.
+            if (n.OptionalInput(2) is { } fzp) real = Binary(Op.Add, real, Cast(Broadcastable(n, fzp, x, axis, block, "y_zero_point"), DType.F32));
+            return [new OnnxValue(OnnxNarrowing.Narrow(real, target, n.Attrs.Int("saturate", 1) != 0)) { ElemType = target }];
+        }
+
+        var (min, max) = IntegerRange(target) ?? throw n.Import($"quantizing to {OnnxDataTypes.Name(target)} is not supported");
+        var q = Unary(Op.Round, real);
         if (n.OptionalInput(2) is { } zp) q = Binary(Op.Add, q, Cast(Broadcastable(n, zp, x, axis, block, "y_zero_point"), DType.F32));
-        return NodeImport.One(Saturate(q, target));
+        var dtype = OnnxDataTypes.Carrier(target)!.Value;
+        var y = Cast(Binary(Op.Minimum, Binary(Op.Maximum, q, Scalar(min, q.DType)), Scalar(max, q.DType)), dtype);
+        return [new OnnxValue(y) { ElemType = carried }];
+    }
+
+    /// <summary>The values of an integer quantization type (uint8, int8, uint16, int16, uint4, int4, uint2, int2), or null.</summary>
+    private static (double Min, double Max)? IntegerRange(int code) => code switch
+    {
+        2 => (0, 255),
+        3 => (-128, 127),
+        4 => (0, 65535),
+        5 => (-32768, 32767),
+        21 => (0, 15),
+        22 => (-8, 7),
+        25 => (0, 3),
+        26 => (-2, 1),
+        _ => null,
+    };
+
+    /// <summary>The output_dtype attribute (opset 21+) as an element type code, or <paramref name="fallback"/> when absent or 0.</summary>
+    private static int OutputCode(NodeImport n, int fallback)
+    {
+        long code = n.Attrs.Int("output_dtype", 0);
+        return code == 0 ? fallback : (int)Math.Clamp(code, 0, 1000);
     }
 
     private static OnnxValue[] DequantizeLinear(NodeImport n)
     {
         var x = n.Input(0);
-        if (x.DType is not (DType.U8 or DType.I8 or DType.I32)) throw n.Import($"dequantizing {x.DType.TorchName()} is not supported");
+        if (x.DType is not (DType.U8 or DType.I8 or DType.I32) && n.Value(0).ElemType == 0) throw n.Import($"dequantizing {x.DType.TorchName()} is not supported");
         var (axis, block) = AxisAndBlock(n);
         var scaleIn = n.Input(1);
         DType output = OutputDType(n, scaleIn.DType);

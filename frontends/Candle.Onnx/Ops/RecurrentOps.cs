@@ -16,6 +16,9 @@ internal static class RecurrentOps
     /// <summary>The most steps unrolled: each is a handful of nodes.</summary>
     private const long MaxSteps = 4096;
 
+    /// <summary>About how many IR nodes one step of one direction adds (charged to the import budget).</summary>
+    private const long NodesPerStep = 32;
+
     public static void Register(Dictionary<string, OpImporter> t)
     {
         t["RNN"] = n => Run(n, Cell.Rnn);
@@ -58,6 +61,7 @@ internal static class RecurrentOps
         }
 
         if (cell == Cell.Lstm && n.Attrs.Int("input_forget", 0) != 0) throw n.Import("input_forget=1 is not supported");
+        n.Expand(directions * steps * NodesPerStep, 0, $"unrolling {steps} steps in {directions} direction(s)");
         var activations = Activations(n, cell, directions);
         double? clip = n.Attrs.Has("clip") ? n.Attrs.Float("clip", 0) : null;
         bool linearBeforeReset = n.Attrs.Int("linear_before_reset", 0) != 0;

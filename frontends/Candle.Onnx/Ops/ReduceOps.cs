@@ -36,9 +36,43 @@ internal static class ReduceOps
         if (x.Shape.Rank == 0) return NodeImport.One(post(pre(x)));
         var input = pre(x);
         if (op == Op.Mean && !input.DType.IsFloat()) throw n.Import($"needs a floating-point input, got {input.DType.TorchName()}");
+        if (op is Op.Max or Op.Min && norm.Any(a => x.Shape[a].TryGetConstant() == 0))
+        {
+            // The maximum of an empty set is the lowest value of the type (−∞ for floats), the minimum the highest.
+            var dims = new List<Dim>();
+            for (int i = 0; i < x.Shape.Rank; i++)
+            {
+                if (!norm.Contains(i)) dims.Add(x.Shape[i]);
+                else if (keep) dims.Add(Dim.One);
+            }
+
+            var shape = new Shape(dims);
+            return NodeImport.One(Full(op == Op.Max ? Lowest(x.DType) : Highest(x.DType), x.DType, shape));
+        }
+
+
         var reduced = post(IrBuilder.Reduce(op, input, norm, keep));
         return NodeImport.One(op is Op.Max or Op.Min ? Cast(reduced, x.DType) : reduced);
     }
+
+    private static double Lowest(DType dtype) => dtype switch
+    {
+        DType.I64 => long.MinValue,
+        DType.I32 => int.MinValue,
+        DType.I8 => sbyte.MinValue,
+        DType.U8 or DType.Bool => 0,
+        _ => double.NegativeInfinity,
+    };
+
+    private static double Highest(DType dtype) => dtype switch
+    {
+        DType.I64 => long.MaxValue,
+        DType.I32 => int.MaxValue,
+        DType.I8 => sbyte.MaxValue,
+        DType.U8 => byte.MaxValue,
+        DType.Bool => 1,
+        _ => double.PositiveInfinity,
+    };
 
     private static OnnxValue[] Arg(NodeImport n, Op op)
     {

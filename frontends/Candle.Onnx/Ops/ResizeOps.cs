@@ -138,6 +138,7 @@ internal static class ResizeOps
             if (outLen > MaxAxisLength || inLen > MaxAxisLength) throw n.Import($"axis {axis} resized from {inLen} to {outLen} is larger than {MaxAxisLength}");
             if (Math.Abs(scales[axis] - 1) < 1e-9 && outLen == inLen && Math.Abs(roi[axis]) < 1e-9 && Math.Abs(roi[rank + axis] - 1) < 1e-9) continue;
             if (inLen == 0) throw n.Import("cannot resize an empty axis");
+            n.Expand(0, inLen * outLen, $"the interpolation weights of axis {axis} ({inLen} × {outLen})");
             var (weights, extra) = AxisWeights(
                 (int)inLen, (int)outLen, scales[axis], coord, roi[axis], roi[rank + axis], excludeOutside, extrapolation,
                 r => Coefficients(mode, nearestMode, antialias, a, r, scales[axis]));

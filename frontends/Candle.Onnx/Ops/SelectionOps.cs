@@ -28,6 +28,7 @@ internal static class SelectionOps
         if (x.Shape[axis].TryGetConstant() is not long length || length > MaxSteps) throw n.Import($"needs a constant axis of at most {MaxSteps} elements, got {x.Shape[axis]}");
         bool reverse = n.Attrs.Int("reverse", 0) != 0, exclusive = n.Attrs.Int("exclusive", 0) != 0;
         if (length == 0) return NodeImport.One(x);
+        n.Expand(2 * length, 0, $"unrolling a product over {length} elements");
         var src = reverse ? Flip(x, axis) : x;
         var one = Full(1, x.DType, new Shape(x.Shape.Select((d, i) => i == axis ? Dim.One : d)));
         var parts = new List<Node>();
@@ -54,6 +55,7 @@ internal static class SelectionOps
         if (k < 0 || k > length) throw n.Import($"K={k} is out of range for an axis of {length}");
         if (k > MaxSteps) throw n.Import($"K={k} is larger than {MaxSteps}");
         if (x.DType == DType.Bool) throw n.Import("bool input is not supported");
+        n.Expand(6 * k, 0, $"unrolling K={k} rounds of arg-max");
 
         var positions = Reshape(Arange(x.Shape[axis]), new Shape(x.Shape.Select((d, i) => i == axis ? d : Dim.One)));
         var chosenMask = Full(0, DType.Bool, x.Shape);

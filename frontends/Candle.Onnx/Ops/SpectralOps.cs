@@ -35,6 +35,7 @@ internal static class SpectralOps
         long given = x.Shape[axis].TryGetConstant() ?? throw n.Import($"needs a constant signal length along axis {axis}, got {x.Shape}");
         long length = n.HasInput(1) ? Single(n, 1, "dft_length") : inverse && onesided ? 2 * (given - 1) : given;
         if (length < 1 || length > MaxLength) throw n.Import($"dft_length {length} is out of range (1 to {MaxLength})");
+        n.Expand(0, 2 * Math.Min(given, length) * length, $"the cosine and sine matrices of a {length}-point transform");
         var (re, im) = Parts(x);
         var (yRe, yIm) = Transform(re, im, axis, given, length, inverse, onesided);
         return NodeImport.One(yIm is null ? Unsqueeze(yRe, rank - 1) : Stack([yRe, yIm], rank - 1));
@@ -54,6 +55,7 @@ internal static class SpectralOps
         long signal = x.Shape[1].TryGetConstant() ?? throw n.Import($"needs a constant signal length, got {x.Shape}");
         if (step < 1 || frame < 1 || frame > signal || frame > MaxLength) throw n.Import($"frame_step {step} and frame_length {frame} do not fit a signal of {signal}");
         long frames = ((signal - frame) / step) + 1;
+        n.Expand(0, (frames * frame) + (2 * frame * frame), $"{frames} frames of {frame} samples and their {frame}-point transform");
         var index = new long[frames * frame];
         for (long f = 0; f < frames; f++)
         {

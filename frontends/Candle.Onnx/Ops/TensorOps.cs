@@ -34,13 +34,27 @@ internal static class TensorOps
         };
         t["Cast"] = n =>
         {
-            long to = n.Attrs.Int("to");
-            var dtype = OnnxDataTypes.ToDType((int)Math.Clamp(to, 0, 1000)) ?? throw n.Import($"cast to {OnnxDataTypes.Name((int)Math.Clamp(to, 0, 1000))} is not supported");
+            int to = (int)Math.Clamp(n.Attrs.Int("to"), 0, 1000);
+            if (OnnxDataTypes.IsCarried(to)) return CastToCarried(n, to);
+            var dtype = OnnxDataTypes.ToDType(to) ?? throw n.Import($"cast to {OnnxDataTypes.Name(to)} is not supported");
             if (n.ShapeLike(0) is { } known && dtype is DType.I64 && known.Values.Any(d => !d.IsConstant)) return [n.Value(0)];
             return NodeImport.One(Cast(n.Input(0), dtype));
         };
-        t["CastLike"] = n => NodeImport.One(Cast(n.Input(0), n.Input(1).DType));
+        t["CastLike"] = n => n.Value(1).ElemType is not 0 and var like ? CastToCarried(n, like) : NodeImport.One(Cast(n.Input(0), n.Input(1).DType));
         t["Range"] = RangeOp;
+    }
+
+    /// <summary>
+    /// Cast to a type the IR carries in a wider dtype: to integers as a C cast (truncation toward zero, wrapping), to the
+    /// float8 types rounding half to even with saturation unless saturate=0, to float4 saturating.
+    /// </summary>
+    private static OnnxValue[] CastToCarried(NodeImport n, int to)
+    {
+        if (to == 24) throw n.Import($"cast to {OnnxDataTypes.Name(to)} is not supported");
+        bool saturate = n.Attrs.Int("saturate", 1) != 0;
+        var x = n.Input(0);
+        var y = n.Value(0).ElemType == to ? x : OnnxNarrowing.FromAny(x, to, saturate);
+        return [new OnnxValue(y) { ElemType = to }];
     }
 
     private static OnnxValue[] ConstantOp(NodeImport n)
@@ -52,7 +66,8 @@ internal static class TensorOps
         if (value is null && a.Floats("value_floats") is { } fs) value = HostTensor.FromArray(fs, fs.Length);
         if (value is null && a.Ints("value_ints") is { } ints) value = HostTensor.FromArray(ints, ints.Length);
         if (value is null) throw n.Import($"value attribute '{a.Names.FirstOrDefault() ?? "(none)"}' is not supported");
-        return NodeImport.One(Constant(value));
+        int code = n.Proto.Attribute.FirstOrDefault(at => at.Name == "value")?.T?.DataType ?? 0;
+        return [new OnnxValue(Constant(value)) { ElemType = OnnxDataTypes.IsCarried(code) ? code : 0 }];
     }
 
     private static OnnxValue[] RangeOp(NodeImport n)
@@ -61,7 +76,7 @@ internal static class TensorOps
         double Scalar(int i)
         {
             var node = n.Input(i);
-            if (node.Shape.Rank != 0) throw n.Import($"input {i} must be a scalar, got {node.Shape}");
+            if (node.Shape.Numel.TryGetConstant() != 1) throw n.Import($"input {i} must be a scalar, got {node.Shape}");
             return node.Op switch
             {
                 Op.Constant => node.Attr<ConstantAttrs>().Data.GetDouble(0),

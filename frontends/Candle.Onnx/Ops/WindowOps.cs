@@ -45,6 +45,7 @@ internal static class WindowOps
             if (edge[i] < 0 || edge[i] >= spectrum) throw n.Import($"the filter edge at {hz} Hz falls outside the {spectrum} spectrogram bins");
         }
 
+        n.Expand(0, spectrum * mels, $"a {spectrum} × {mels} filter bank");
         var values = new double[spectrum * mels];
         for (long m = 0; m < mels; m++)
         {
@@ -77,6 +78,7 @@ internal static class WindowOps
         bool periodic = n.Attrs.Int("periodic", 1) != 0;
         int count = (int)size[0];
         double d = periodic ? count : count - 1;
+        n.Expand(0, count, $"a window of {count} samples");
         var values = new double[count];
         for (int i = 0; i < count; i++)
         {
