@@ -18,7 +18,15 @@ internal static class ModelLoadProgress
     public static T Run<T>(CliContext ctx, Func<IProgress<LoadProgress>?, IProgress<CompileProgress>?, T> body)
     {
         if (!ctx.Progress) return body(null, null);
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(ctx.Error) });
+        // Progress is on only when the process's stderr is a terminal (Program.cs), so there the live display is asked for
+        // outright; any other writer (tests) gets Spectre's detection, which writes plain text.
+        bool terminal = ReferenceEquals(ctx.Error, Console.Error);
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = new AnsiConsoleOutput(ctx.Error),
+            Ansi = terminal ? AnsiSupport.Yes : AnsiSupport.Detect,
+            Interactive = terminal ? InteractionSupport.Yes : InteractionSupport.Detect,
+        });
         var clock = Stopwatch.StartNew();
         LoadProgress last = default;
         TimeSpan loaded = TimeSpan.Zero;
@@ -46,6 +54,7 @@ internal static class ModelLoadProgress
                     if (!compile.IsStarted)
                     {
                         compile.StartTask();
+                        compile.IsIndeterminate = true; // the passes and kernels are not known before they run
                         if (last.ItemsDone == 0) loaded = clock.Elapsed;
                     }
 
@@ -61,6 +70,7 @@ internal static class ModelLoadProgress
                 });
                 result = body(onLoad, onCompile);
                 load.Value = load.MaxValue;
+                compile.IsIndeterminate = false;
                 compile.Value = compile.MaxValue;
             });
         var total = clock.Elapsed;

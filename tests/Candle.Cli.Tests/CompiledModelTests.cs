@@ -46,7 +46,11 @@ public sealed class CompiledModelTests : IDisposable
         Assert.True(code == 0, err);
         Assert.Equal("ids: " + string.Join(" ", expected), output.TrimEnd().Split('\n')[^1]);
 
-        using var generator = CompiledLanguageModel.Load(cpl);
+        var reports = new List<Candle.Runtime.Weights.LoadProgress>();
+        using var generator = CompiledLanguageModel.Load(cpl, new Collect(reports));
+        long planBytes = new FileInfo(Path.Combine(cpl, "prefill.plan")).Length + new FileInfo(Path.Combine(cpl, "decode.plan")).Length;
+        Assert.Equal(["prefill.plan", "decode.plan"], reports.Select(r => r.Item));
+        Assert.Equal((2, 2, planBytes, planBytes), (reports[^1].ItemsDone, reports[^1].ItemsTotal, reports[^1].BytesDone, reports[^1].BytesTotal));
         Assert.IsType<Plan>(generator.Session.PrefillPlan);
         Assert.Equal(noCodegen, ((Plan)generator.Session.DecodePlan).Payload is null);
         Assert.NotNull(generator.Tokenizer);
@@ -107,5 +111,10 @@ public sealed class CompiledModelTests : IDisposable
         string path = Path.Combine(root, "examples", "SavedLlm", "bin", config, tfm, "SavedLlm.dll");
         Assert.True(File.Exists(path), $"{path} was not built");
         return path;
+    }
+
+    private sealed class Collect(List<Candle.Runtime.Weights.LoadProgress> into) : IProgress<Candle.Runtime.Weights.LoadProgress>
+    {
+        public void Report(Candle.Runtime.Weights.LoadProgress value) => into.Add(value);
     }
 }
