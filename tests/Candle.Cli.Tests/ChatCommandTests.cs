@@ -48,7 +48,7 @@ public sealed class ChatCommandTests : IDisposable
         Assert.True(code == 0, err);
 
         using var generator = TextGenerator.Load(_dir, "reference");
-        var options = new GenerationOptions { MaxNewTokens = 4, StopTokens = [.. generator.Model.EosTokenIds] };
+        var options = new GenerationOptions { MaxNewTokens = 4, StopTokens = [.. generator.Shape.EosTokenIds] };
         var first = generator.Generate("[user] hello there\n[assistant] ", options);
         string firstInHistory = generator.Tokenizer!.Decode(first.GeneratedIds) ?? string.Empty;
         var second = generator.Generate($"[user] hello there\n[assistant] {firstInHistory}\n[user] how are you\n[assistant] ", options);
@@ -78,7 +78,7 @@ public sealed class ChatCommandTests : IDisposable
         Assert.True(code == 0, stderr.ToString());
 
         using var generator = TextGenerator.Load(path, "reference");
-        var expected = generator.Generate("[user] hello there\n[assistant] ", new GenerationOptions { MaxNewTokens = 4, StopTokens = [.. generator.Model.EosTokenIds] });
+        var expected = generator.Generate("[user] hello there\n[assistant] ", new GenerationOptions { MaxNewTokens = 4, StopTokens = [.. generator.Shape.EosTokenIds] });
         Assert.Equal($"{expected.Text}\n", stdout.ToString());
     }
 
@@ -111,7 +111,7 @@ public sealed class ChatCommandTests : IDisposable
         var (code, output, err) = Chat("hello there\n", "--template", file);
         Assert.True(code == 0, err);
         using var generator = TextGenerator.Load(_dir, "reference");
-        var expected = generator.Generate("hello there", new GenerationOptions { MaxNewTokens = 4, StopTokens = [.. generator.Model.EosTokenIds] });
+        var expected = generator.Generate("hello there", new GenerationOptions { MaxNewTokens = 4, StopTokens = [.. generator.Shape.EosTokenIds] });
         Assert.Equal(expected.Text + "\n", output);
     }
 }

@@ -23,6 +23,42 @@ public class CommandLineTests
         Assert.Equal(ids, output2.TrimEnd().Split('\n')[^1]);
     }
 
+    [Fact]
+    public void The_model_can_be_given_with_m_as_in_llama_cpp()
+    {
+        var (code, output, err) = CliRunner.Run("generate", Fixtures.Model("llama"), "-p", "Hello", "-n", "3", "--greedy", "--ids");
+        Assert.True(code == 0, err);
+        var (code2, output2, err2) = CliRunner.Run("generate", "-m", Fixtures.Model("llama"), "-p", "Hello", "-n", "3", "--greedy", "--ids");
+        Assert.True(code2 == 0, err2);
+        Assert.Equal(output, output2);
+
+        var (both, _, bothErr) = CliRunner.Run("generate", Fixtures.Model("llama"), "-m", Fixtures.Model("llama"), "-p", "Hello");
+        Assert.Equal(1, both);
+        Assert.StartsWith("error: the model is given twice", bothErr, StringComparison.Ordinal);
+        var (none, _, noneErr) = CliRunner.Run("generate", "-p", "Hello");
+        Assert.Equal(1, none);
+        Assert.Equal("error: no model: give it as the first argument or with -m/--model\n", noneErr);
+    }
+
+    [Fact]
+    public void Load_and_compile_progress_goes_to_stderr_and_ends_with_a_summary_while_stdout_stays_the_same()
+    {
+        string[] args = ["generate", Fixtures.Model("llama"), "-p", "Hello", "-n", "3", "--greedy", "--ids"];
+        var quiet = (Out: new StringWriter(), Err: new StringWriter());
+        Assert.Equal(0, CandleCli.Run(args, TextReader.Null, quiet.Out, quiet.Err, progress: false));
+        var shown = (Out: new StringWriter(), Err: new StringWriter());
+        Assert.Equal(0, CandleCli.Run(args, TextReader.Null, shown.Out, shown.Err, progress: true));
+
+        Assert.Equal(quiet.Out.ToString(), shown.Out.ToString());
+        Assert.StartsWith("prefill ", quiet.Err.ToString(), StringComparison.Ordinal);
+        // The tiny llama's checkpoint: every tensor is read once, so the summary counts them all.
+        using var checkpoint = Candle.Runtime.Weights.SafeTensors.SafeTensorsFile.Open(Path.Combine(Fixtures.Model("llama"), "model.safetensors"));
+        Assert.Matches(
+            $@"(^|\n)loaded {checkpoint.Names.Count} tensors, [0-9.]+ (kB|MB|GB), in \d+\.\d s; compiled \d+ kernel calls \(\d+ passes\) in \d+\.\d s\n",
+            shown.Err.ToString());
+        Assert.DoesNotContain("\u001b[", shown.Err.ToString(), StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("-O", "9", "error: --opt: 9 is not 0, 1, 2 or 3")]
     [InlineData("-t", "0", "error: --threads must be between 1 and")]

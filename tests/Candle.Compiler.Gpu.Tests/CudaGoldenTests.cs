@@ -36,7 +36,7 @@ public class CudaGoldenTests
     {
         var (dir, _, prompt, continuation) = Load(name);
         var model = (ICausalLanguageModel)ModelRegistry.Load(dir);
-        var generator = new TextGenerator(model, GpuBackends.Cuda);
+        var generator = TextGenerator.Compile(model, GpuBackends.Cuda);
         var result = generator.Generate(prompt, new GenerationOptions { MaxNewTokens = continuation.Length });
         Assert.Equal(continuation, result.GeneratedIds);
     }

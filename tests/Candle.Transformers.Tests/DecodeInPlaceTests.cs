@@ -19,7 +19,7 @@ public class DecodeInPlaceTests
     public void No_decode_step_copies_the_past_keys_or_values()
     {
         var model = (ICausalLanguageModel)ModelRegistry.Load(Llama.Dir);
-        using var session = new DecoderSession(model, CpuBackend.Instance);
+        using var session = DecoderSession.Compile(model, CpuBackend.Instance);
         var plan = Assert.IsType<Plan>(session.DecodePlan);
         var def = plan.Definition;
         Assert.Contains(DecoderGraphNames.KvSymbol, plan.Symbols);
@@ -66,7 +66,7 @@ public class DecodeInPlaceTests
     public void Decode_writes_the_new_entries_into_the_cache_memory_and_plans_the_arena_once()
     {
         var model = (ICausalLanguageModel)ModelRegistry.Load(Llama.Dir);
-        using var session = new DecoderSession(model, CpuBackend.Instance);
+        using var session = DecoderSession.Compile(model, CpuBackend.Instance);
         var plan = Assert.IsType<Plan>(session.DecodePlan);
         session.Reset(Llama.PromptIds.Length + 6);
         session.Prefill(HostTensor.FromArray([.. Llama.PromptIds.Select(i => (long)i)], 1, Llama.PromptIds.Length));
@@ -91,8 +91,8 @@ public class DecodeInPlaceTests
     public void The_reference_backend_fills_the_cache_through_the_copy_of_the_new_rows()
     {
         var model = (ICausalLanguageModel)ModelRegistry.Load(Llama.Dir);
-        using var cpu = new DecoderSession(model, CpuBackend.Instance);
-        using var reference = new DecoderSession(model, Compiler.Backends.Reference.ReferenceBackend.Instance);
+        using var cpu = DecoderSession.Compile(model, CpuBackend.Instance);
+        using var reference = DecoderSession.Compile(model, Compiler.Backends.Reference.ReferenceBackend.Instance);
         var prompt = HostTensor.FromArray([.. Llama.PromptIds.Select(i => (long)i)], 1, Llama.PromptIds.Length);
         foreach (var s in new[] { cpu, reference })
         {

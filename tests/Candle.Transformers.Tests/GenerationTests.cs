@@ -76,7 +76,7 @@ public class GenerationTests
     {
         using var tmp = new TempDir();
         var model = (ICausalLanguageModel)ModelRegistry.Load(TinyModels.Write(tmp.Path, TinyModels.Config("llama"), TinyModels.LlamaWeights(2).Without("_proj.bias")));
-        var g = new TextGenerator(model, ReferenceBackend.Instance);
+        var g = TextGenerator.Compile(model, ReferenceBackend.Instance);
         var prompt = ModelRunner.RandomIds(60, 1, TinyModels.Vocab).Select(x => (int)x).ToArray();
         var result = g.Generate(prompt, new GenerationOptions { MaxNewTokens = 10, IgnoreEos = true });
         Assert.Equal(FinishReason.ContextFull, result.FinishReason);
@@ -89,7 +89,7 @@ public class GenerationTests
     {
         using var tmp = new TempDir();
         var model = (ICausalLanguageModel)ModelRegistry.Load(TinyModels.Write(tmp.Path, TinyModels.Config("llama"), TinyModels.LlamaWeights(2).Without("_proj.bias")));
-        var g = new TextGenerator(model, ReferenceBackend.Instance);
+        var g = TextGenerator.Compile(model, ReferenceBackend.Instance);
         var r = g.Benchmark(new BenchmarkOptions { PromptTokens = 8, GenTokens = 4, Repetitions = 3 });
         Assert.Equal(3, r.PrefillSamples.Count);
         Assert.Equal(3, r.DecodeSamples.Count);

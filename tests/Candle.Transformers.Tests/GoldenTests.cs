@@ -34,7 +34,7 @@ public class GoldenTests
     {
         var reference = Reference.Load(name);
         var model = (ICausalLanguageModel)ModelRegistry.Load(reference.Dir);
-        var generator = new TextGenerator(model, BackendRegistry.Get(backend));
+        var generator = TextGenerator.Compile(model, BackendRegistry.Get(backend));
         var result = generator.Generate(reference.PromptIds, new GenerationOptions { MaxNewTokens = reference.GreedyContinuation.Length });
         Assert.Equal(reference.GreedyContinuation, result.GeneratedIds);
         Assert.Equal(reference.Tensors["generated_ids"].ToInt64().Select(x => (int)x), result.Ids);

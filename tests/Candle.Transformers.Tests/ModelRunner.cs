@@ -26,7 +26,7 @@ internal static class ModelRunner
         int n = ids.Length / batch;
         int v = model.VocabSize;
         var full = FullLogits(model, ids, batch).ToFloat32();
-        var session = new DecoderSession(model, BackendRegistry.Get(backend));
+        var session = DecoderSession.Compile(model, BackendRegistry.Get(backend));
         session.Reset(n, batch);
         var prompt = new long[batch * prefill];
         for (int b = 0; b < batch; b++) Array.Copy(ids, b * n, prompt, b * prefill, prefill);

@@ -14,7 +14,7 @@ internal static class BenchCommand
 {
     public static Command Create(CliContext ctx)
     {
-        var model = new Argument<string>("model") { Description = "a Hugging Face model directory or a llama GGUF file" };
+        var model = new ModelInput("a Hugging Face model directory or a llama GGUF file");
         var promptTokens = new Option<string>("--prompt-tokens", "-p") { Description = "prompt lengths of the prefill tests, comma-separated (0 skips them)", DefaultValueFactory = _ => "128" };
         var genTokens = new Option<string>("--gen-tokens", "-n") { Description = "generated tokens of the decode tests, comma-separated (0 skips them)", DefaultValueFactory = _ => "64" };
         var threads = new Option<string>("--threads", "-t") { Description = "worker thread counts, comma-separated (default: all cores)", DefaultValueFactory = _ => Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture) };
@@ -23,7 +23,7 @@ internal static class BenchCommand
         var json = new Option<bool>("--json") { Description = "also print one JSON object {\"pp_tok_s\": …, \"tg_tok_s\": …} (medians of the first prefill and decode tests) as the last line" };
         var device = DeviceOption.Create();
         var allowUnused = LoadOption.Create();
-        var cmd = new Command("bench", "Measure prefill and decode throughput (llama-bench style sweeps)") { model, promptTokens, genTokens, threads, repetitions, output, json, device, allowUnused };
+        var cmd = new Command("bench", "Measure prefill and decode throughput (llama-bench style sweeps)") { model.Argument, model.Option, promptTokens, genTokens, threads, repetitions, output, json, device, allowUnused };
         cmd.SetAction(pr => ctx.Guard(() =>
         {
             int[] prompts = ParseList("--prompt-tokens", pr.GetValue(promptTokens)!, 0);
@@ -40,22 +40,22 @@ internal static class BenchCommand
             FlagChecks.AtLeast("--repetitions", pr.GetValue(repetitions), 1);
             string format = pr.GetValue(output)!;
             if (!BenchReport.Formats.Contains(format)) throw new ArgumentException($"--output: '{CliText.Escape(format)}' is not md, csv or json");
-            string modelPath = pr.GetValue(model)!;
+            string modelPath = model.Resolve(pr);
             string deviceName = pr.GetValue(device)!;
             string modelName = Path.GetFileName(Path.TrimEndingDirectorySeparator(modelPath));
             var rows = new List<BenchReport.Row>();
             double? firstPp = null, firstTg = null;
             foreach (int n in threadCounts)
             {
-                ctx.Stage = string.Create(CultureInfo.InvariantCulture, $"loading the model ({n} threads)");
-                using var generator = TextGenerator.Load(modelPath, DeviceOption.Resolve(deviceName), LoadOption.Resolve(pr.GetValue(allowUnused)),
-                    compileOptions: new Compiler.Backends.CompileOptions { Threads = n });
+                ctx.SetStageQuietly(string.Create(CultureInfo.InvariantCulture, $"loading the model ({n} threads)"));
+                using var generator = ModelLoadProgress.Run(ctx, (load, compile) => TextGenerator.Load(modelPath, DeviceOption.Resolve(deviceName),
+                    LoadOption.Resolve(pr.GetValue(allowUnused)) with { Progress = load }, new Compiler.Backends.CompileOptions { Threads = n, Progress = compile }));
                 var tests = prompts.Where(p => p > 0).Select(p => (Prompt: p, Gen: 0)).Concat(gens.Where(g => g > 0).Select(g => (Prompt: 0, Gen: g)));
                 foreach (var (p, g) in tests)
                 {
                     ctx.Stage = string.Create(CultureInfo.InvariantCulture, $"running {(p > 0 ? $"pp{p}" : $"tg{g}")} ({n} threads)");
                     var result = generator.Benchmark(new BenchmarkOptions { PromptTokens = p, GenTokens = g, Repetitions = pr.GetValue(repetitions) });
-                    rows.Add(new BenchReport.Row(modelName, generator.Model.ModelType, deviceName, n, p, g, p > 0 ? result.PrefillSamples : result.DecodeSamples));
+                    rows.Add(new BenchReport.Row(modelName, generator.Shape.ModelType, deviceName, n, p, g, p > 0 ? result.PrefillSamples : result.DecodeSamples));
                     if (p > 0) firstPp ??= result.PrefillTokensPerSecond;
                     else firstTg ??= result.DecodeTokensPerSecond;
                 }

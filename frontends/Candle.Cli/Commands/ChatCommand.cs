@@ -1,3 +1,5 @@
+using Spectre.Console;
+using Candle.Compiler.Backends;
 using System.CommandLine;
 using Candle.Transformers.Chat;
 using Candle.Transformers.Chat.Templates;
@@ -16,7 +18,7 @@ internal static class ChatCommand
 {
     public static Command Create(CliContext ctx)
     {
-        var model = new Argument<string>("model") { Description = "a Hugging Face model directory or a llama GGUF file, with a tokenizer and a chat template" };
+        var model = new ModelInput("a Hugging Face model directory or a llama GGUF file, with a tokenizer and a chat template");
         var system = new Option<string?>("--system") { Description = "a system message that starts the conversation" };
         var maxNew = new Option<int>("--max-new-tokens", "-n") { Description = "tokens per reply at most", DefaultValueFactory = _ => 256 };
         var temperature = new Option<double?>("--temperature") { Description = "sampling temperature (greedy when not given)" };
@@ -26,18 +28,19 @@ internal static class ChatCommand
         var allowUnused = LoadOption.Create();
         var cmd = new Command("chat", "Chat with a causal language model, reading messages from standard input")
         {
-            model, system, maxNew, temperature, seed, template, device, allowUnused,
+            model.Argument, model.Option, system, maxNew, temperature, seed, template, device, allowUnused,
         };
         cmd.SetAction(pr => ctx.Guard(() =>
         {
             FlagChecks.AtLeast("--max-new-tokens", pr.GetValue(maxNew), 1);
             double? temp = pr.GetValue(temperature);
             if (temp is double t0 && !(t0 > 0 && double.IsFinite(t0))) throw new ArgumentException($"--temperature must be a finite number > 0, got {t0}");
-            string modelPath = pr.GetValue(model)!;
+            string modelPath = model.Resolve(pr);
             string? templatePath = pr.GetValue(template);
             if (templatePath is not null && !File.Exists(templatePath)) throw new FileNotFoundException($"--template: {templatePath}: no such file");
-            ctx.Stage = "loading and compiling the model";
-            using var generator = TextGenerator.Load(modelPath, DeviceOption.Resolve(pr.GetValue(device)!), LoadOption.Resolve(pr.GetValue(allowUnused)));
+            ctx.SetStageQuietly("loading and compiling the model");
+            using var generator = ModelLoadProgress.Run(ctx, (load, compile) => TextGenerator.Load(modelPath, DeviceOption.Resolve(pr.GetValue(device)!),
+                LoadOption.Resolve(pr.GetValue(allowUnused)) with { Progress = load }, new CompileOptions { Progress = compile }));
             if (generator.Tokenizer is null) throw new ArgumentException($"{modelPath}: chat needs the model's tokenizer, and none was found");
             ctx.Stage = "reading the chat template";
             var found = ModelChatTemplate.TryLoad(modelPath);
@@ -51,7 +54,7 @@ internal static class ChatCommand
                     Greedy = temp is null,
                     Temperature = temp ?? 1.0,
                     Seed = pr.GetValue(seed),
-                    StopTokens = [.. generator.Model.EosTokenIds],
+                    StopTokens = [.. generator.Shape.EosTokenIds],
                 },
             };
             ctx.SetStageQuietly("chatting");
@@ -72,18 +75,14 @@ internal static class ChatCommand
             current.Cancel();
         }
 
+        IAnsiConsole? prompt = ctx.Progress && ReferenceEquals(ctx.In, Console.In) && !Console.IsInputRedirected && !Console.IsOutputRedirected ? AnsiConsole.Console : null;
         Console.CancelKeyPress += OnCancel;
         try
         {
             while (true)
             {
-                if (ctx.Progress)
-                {
-                    ctx.Out.Write("> ");
-                    ctx.Out.Flush();
-                }
-
-                string? line = ctx.In.ReadLine();
+                // On a terminal the user types at a Spectre.Console prompt (line editing, history of the line); piped input is read line by line.
+                string? line = prompt is not null ? prompt.Prompt(new TextPrompt<string>("[green]>[/]").AllowEmpty()) : ctx.In.ReadLine();
                 if (line is null || line.Trim() == "/exit") return 0;
                 if (line.Trim().Length == 0) continue;
                 if (line.Trim() == "/reset")

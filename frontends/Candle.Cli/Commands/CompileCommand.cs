@@ -27,25 +27,28 @@ internal static class CompileCommand
 {
     public static Command Create(CliContext ctx)
     {
-        var model = new Argument<string>("model") { Description = "a Hugging Face model directory, a llama GGUF file or an .onnx file" };
+        var model = new ModelInput("a Hugging Face model directory, a llama GGUF file or an .onnx file");
         var output = new Option<string>("--output", "-o") { Description = "the plan file to write", Required = true };
         var opt = new Option<int>("--opt", "-O") { Description = "optimization level 0..3", DefaultValueFactory = _ => 2 };
         var noCodegen = new Option<bool>("--no-codegen") { Description = "generate no IL: the plan runs where code cannot be generated (NativeAOT, trimmed apps)" };
         var emit = new Option<string?>("--emit") { Description = "also write the generated kernels as source: csharp (model.cs beside model.plan)" };
         var allowUnused = LoadOption.Create();
-        var cmd = new Command("compile", "Compile a model's forward pass and save the plan for Candle.Runtime") { model, output, opt, noCodegen, emit, allowUnused };
+        var cmd = new Command("compile", "Compile a model's forward pass and save the plan for Candle.Runtime") { model.Argument, model.Option, output, opt, noCodegen, emit, allowUnused };
         cmd.SetAction(pr => ctx.Guard(() => Run(
-            ctx, pr.GetValue(model)!, pr.GetValue(output)!, pr.GetValue(opt), pr.GetValue(noCodegen), pr.GetValue(emit), LoadOption.Resolve(pr.GetValue(allowUnused)))));
+            ctx, model.Resolve(pr), pr.GetValue(output)!, pr.GetValue(opt), pr.GetValue(noCodegen), pr.GetValue(emit), LoadOption.Resolve(pr.GetValue(allowUnused)))));
         return cmd;
     }
 
     /// <summary>A causal LM: prefill and decode plans, tokenizer, chat template and generation files in one directory.</summary>
     private static int CompileCausal(CliContext ctx, string modelType, string modelPath, string outPath, int opt, bool noCodegen, ModelLoadOptions loadOptions, Stopwatch total)
     {
-        ctx.Stage = "compiling prefill and decode and saving them";
+        ctx.SetStageQuietly("compiling prefill and decode and saving them");
         var backend = new CpuBackend(generateKernels: !noCodegen);
-        CompiledLanguageModel.Save(modelPath, outPath, new CompileOptions { OptLevel = opt, Backend = backend }, loadOptions);
-        ctx.Stage = "done";
+        ModelLoadProgress.Run(ctx, (load, compile) =>
+        {
+            CompiledLanguageModel.Save(modelPath, outPath, new CompileOptions { OptLevel = opt, Backend = backend, Progress = compile }, loadOptions with { Progress = load });
+            return 0;
+        });
         long bytes = Directory.EnumerateFiles(outPath).Sum(f => new FileInfo(f).Length);
         ctx.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"compiled {modelType} at O{opt} for generation: prefill and decode plans{(noCodegen ? " with no generated code" : "")}, tokenizer and templates"));

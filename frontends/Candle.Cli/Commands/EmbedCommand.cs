@@ -9,16 +9,16 @@ internal static class EmbedCommand
 {
     public static Command Create(CliContext ctx)
     {
-        var model = new Argument<string>("model") { Description = "a Hugging Face BERT-family model directory (config.json, weights, vocab.txt)" };
+        var model = new ModelInput("a Hugging Face BERT-family model directory (config.json, weights, vocab.txt)");
         var text = new Option<string[]>("--text", "-t") { Description = "a text to embed (repeat for several)", AllowMultipleArgumentsPerToken = false };
         var ids = new Option<string[]>("--ids") { Description = "token ids to embed, comma separated, special tokens included (repeat for several)" };
         var pooling = new Option<string>("--pooling") { Description = "mean or cls", DefaultValueFactory = _ => "mean" };
         var noNormalize = new Option<bool>("--no-normalize") { Description = "keep the pooled vectors unnormalized" };
         var device = new Option<string>("--device") { Description = "cpu or reference", DefaultValueFactory = _ => "cpu" };
-        var cmd = new Command("embed", "Sentence embeddings with a BERT-family encoder") { model, text, ids, pooling, noNormalize, device };
+        var cmd = new Command("embed", "Sentence embeddings with a BERT-family encoder") { model.Argument, model.Option, text, ids, pooling, noNormalize, device };
         cmd.SetAction(pr => ctx.Guard(() => Run(
             ctx,
-            pr.GetValue(model)!,
+            model.Resolve(pr),
             pr.GetValue(text) ?? [],
             pr.GetValue(ids) ?? [],
             pr.GetValue(pooling)!,

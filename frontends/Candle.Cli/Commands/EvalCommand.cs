@@ -17,7 +17,7 @@ internal static class EvalCommand
 {
     public static Command Create(CliContext ctx)
     {
-        var model = new Argument<string>("model") { Description = "a Hugging Face model directory, a llama GGUF file or an .onnx file" };
+        var model = new ModelInput("a Hugging Face model directory, a llama GGUF file or an .onnx file");
         var inputs = new Option<string>("--inputs") { Description = "safetensors file with input_ids, attention_mask, ... as transformers names them (for an .onnx model: the graph's input names, or an ONNX test data directory of input_0.pb, ...)", Required = true };
         var output = new Option<string>("--out") { Description = "safetensors file to write (logits, last_hidden_state, ...)", Required = true };
         var device = DeviceOption.Create();
@@ -26,9 +26,9 @@ internal static class EvalCommand
         {
             Description = "dequantize a GGUF file's quantized matrices to float32 at load instead of multiplying them with the quantized kernels",
         };
-        var cmd = new Command("eval", "Run a model's forward pass on tensors from a file") { model, inputs, output, device, allowUnused, dequantize };
+        var cmd = new Command("eval", "Run a model's forward pass on tensors from a file") { model.Argument, model.Option, inputs, output, device, allowUnused, dequantize };
         cmd.SetAction(pr => ctx.Guard(() => Run(
-            ctx, pr.GetValue(model)!, pr.GetValue(inputs)!, pr.GetValue(output)!, pr.GetValue(device)!,
+            ctx, model.Resolve(pr), pr.GetValue(inputs)!, pr.GetValue(output)!, pr.GetValue(device)!,
             LoadOption.Resolve(pr.GetValue(allowUnused)) with { DequantizeWeights = pr.GetValue(dequantize) })));
         return cmd;
     }

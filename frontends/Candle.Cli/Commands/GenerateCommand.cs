@@ -14,7 +14,7 @@ internal static class GenerateCommand
 {
     public static Command Create(CliContext ctx)
     {
-        var model = new Argument<string>("model") { Description = "a Hugging Face model directory or a llama GGUF file" };
+        var model = new ModelInput("a Hugging Face model directory or a llama GGUF file");
         var prompt = new Option<string?>("--prompt", "-p") { Description = "prompt text (needs the model's tokenizer)" };
         var promptIds = new Option<string?>("--prompt-ids") { Description = "prompt token ids, comma separated" };
         var maxNew = new Option<int>("--max-new-tokens", "-n") { Description = "tokens to generate at most", DefaultValueFactory = _ => 32 };
@@ -31,7 +31,7 @@ internal static class GenerateCommand
         var allowUnused = LoadOption.Create();
         var cmd = new Command("generate", "Generate text with a causal language model")
         {
-            model, prompt, promptIds, maxNew, greedy, temperature, topP, topK, seed, repetition, ids, threads, opt, device, allowUnused,
+            model.Argument, model.Option, prompt, promptIds, maxNew, greedy, temperature, topP, topK, seed, repetition, ids, threads, opt, device, allowUnused,
         };
         cmd.SetAction(pr => ctx.Guard(() =>
         {
@@ -66,9 +66,10 @@ internal static class GenerateCommand
                 Seed = pr.GetValue(seed),
                 RepetitionPenalty = pr.GetValue(repetition),
             };
-            ctx.Stage = "loading and compiling the model";
-            using var generator = TextGenerator.Load(pr.GetValue(model)!, DeviceOption.Resolve(pr.GetValue(device)!), LoadOption.Resolve(pr.GetValue(allowUnused)),
-                new CompileOptions { Threads = n, OptLevel = pr.GetValue(opt) });
+            ctx.SetStageQuietly("loading and compiling the model");
+            string modelPath = model.Resolve(pr);
+            using var generator = ModelLoadProgress.Run(ctx, (load, compile) => TextGenerator.Load(modelPath, DeviceOption.Resolve(pr.GetValue(device)!),
+                LoadOption.Resolve(pr.GetValue(allowUnused)) with { Progress = load }, new CompileOptions { Threads = n, OptLevel = pr.GetValue(opt), Progress = compile }));
             ctx.SetStageQuietly("generating");
             bool streamText = generator.Tokenizer is not null;
             if (streamText && text is not null)
@@ -88,8 +89,8 @@ internal static class GenerateCommand
             }
 
             GenerationResult result = text is not null
-                ? generator.Generate(text, options with { StopTokens = [.. generator.Model.EosTokenIds] }, OnToken)
-                : generator.Generate(ParseIds(idText!), options with { StopTokens = [.. generator.Model.EosTokenIds] }, OnToken);
+                ? generator.Generate(text, options with { StopTokens = [.. generator.Shape.EosTokenIds] }, OnToken)
+                : generator.Generate(ParseIds(idText!), options with { StopTokens = [.. generator.Shape.EosTokenIds] }, OnToken);
             if (streamText) ctx.Out.WriteLine();
             if (pr.GetValue(ids) || !streamText)
             {

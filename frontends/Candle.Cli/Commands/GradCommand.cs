@@ -18,12 +18,12 @@ internal static class GradCommand
 {
     public static Command Create(CliContext ctx)
     {
-        var model = new Argument<string>("model") { Description = "a Hugging Face model directory (a causal LM, ViTForImageClassification or Whisper)" };
+        var model = new ModelInput("a Hugging Face model directory (a causal LM, ViTForImageClassification or Whisper)");
         var inputs = new Option<string>("--inputs") { Description = TrainingData.KeysHelp, Required = true };
         var output = new Option<string>("--out") { Description = "safetensors file to write (loss, grad.<parameter>)", Required = true };
         var device = DeviceOption.Create();
-        var cmd = new Command("grad", "Compute a model's training loss (as transformers computes it given labels) and its parameter gradients on a batch") { model, inputs, output, device };
-        cmd.SetAction(pr => ctx.Guard(() => Run(ctx, pr.GetValue(model)!, pr.GetValue(inputs)!, pr.GetValue(output)!, pr.GetValue(device)!)));
+        var cmd = new Command("grad", "Compute a model's training loss (as transformers computes it given labels) and its parameter gradients on a batch") { model.Argument, model.Option, inputs, output, device };
+        cmd.SetAction(pr => ctx.Guard(() => Run(ctx, model.Resolve(pr), pr.GetValue(inputs)!, pr.GetValue(output)!, pr.GetValue(device)!)));
         return cmd;
     }
 

@@ -13,15 +13,15 @@ internal static class GraphCommand
 {
     public static Command Create(CliContext ctx)
     {
-        var model = new Argument<string>("model") { Description = "a Hugging Face model directory" };
+        var model = new ModelInput("a Hugging Face model directory");
         var opt = new Option<string>("--opt") { Description = "optimization level O0..O3", DefaultValueFactory = _ => "O2" };
         var output = new Option<string>("--out") { Description = "directory for the pictures and the summary", Required = true };
         var noSvg = new Option<bool>("--no-svg") { Description = "write DOT only, even where Graphviz is installed" };
-        var cmd = new Command("graph", "Write the model's graph after every optimization pass") { model, opt, output, noSvg };
+        var cmd = new Command("graph", "Write the model's graph after every optimization pass") { model.Argument, model.Option, opt, output, noSvg };
         cmd.SetAction(pr => ctx.Guard(() =>
         {
             int level = ParseOptLevel(pr.GetValue(opt)!);
-            var m = ModelRegistry.Load(pr.GetValue(model)!);
+            var m = ModelRegistry.Load(model.Resolve(pr));
             var graph = m.TraceForward();
             string dir = pr.GetValue(output)!;
             Directory.CreateDirectory(dir);

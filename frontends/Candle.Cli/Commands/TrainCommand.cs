@@ -18,7 +18,7 @@ internal static class TrainCommand
 {
     public static Command Create(CliContext ctx)
     {
-        var model = new Argument<string>("model") { Description = "a Hugging Face model directory (a causal LM, ViTForImageClassification or Whisper)" };
+        var model = new ModelInput("a Hugging Face model directory (a causal LM, ViTForImageClassification or Whisper)");
         var data = new Option<string>("--data") { Description = TrainingData.KeysHelp, Required = true };
         var steps = new Option<int>("--steps") { Description = "number of optimizer steps", DefaultValueFactory = _ => 10 };
         var optimizer = new Option<string>("--optimizer") { Description = "adamw, adam or sgd", DefaultValueFactory = _ => "adamw" };
@@ -36,7 +36,7 @@ internal static class TrainCommand
         var device = DeviceOption.Create();
         var cmd = new Command("train", "Train a model (causal LM, ViT image classifier, Whisper) on a batch with a compiled train step")
         {
-            model, data, steps, optimizer, lr, momentum, weightDecay, nesterov, maxNorm, schedule, warmup, output, save, accumulate, resume, device,
+            model.Argument, model.Option, data, steps, optimizer, lr, momentum, weightDecay, nesterov, maxNorm, schedule, warmup, output, save, accumulate, resume, device,
         };
         cmd.SetAction(pr => ctx.Guard(() =>
         {
@@ -58,7 +58,7 @@ internal static class TrainCommand
                 "cosine" => LearningRateSchedule.Cosine(pr.GetValue(warmup), n),
                 var s => throw new ArgumentException($"--schedule: unknown schedule '{s}' (constant, linear, cosine)"),
             };
-            var loaded = ModelRegistry.Load(pr.GetValue(model)!);
+            var loaded = ModelRegistry.Load(model.Resolve(pr));
             var batch = TrainingData.Read(pr.GetValue(data)!, loaded);
             int k = pr.GetValue(accumulate);
             int rows = batch["labels"].Shape[0];

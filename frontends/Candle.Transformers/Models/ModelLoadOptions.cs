@@ -1,4 +1,5 @@
 using Candle.Runtime;
+using Candle.Runtime.Weights;
 
 namespace Candle.Transformers.Models;
 
@@ -21,6 +22,12 @@ public sealed record ModelLoadOptions
     /// in their stored ggml format and multiplies them with the quantized kernels.
     /// </summary>
     public bool DequantizeWeights { get; init; }
+
+    /// <summary>
+    /// Receives each checkpoint tensor once the model has read it (its name, the tensors and bytes read so far and the
+    /// checkpoint's totals), or each plan of a compiled model; null reports nothing.
+    /// </summary>
+    public IProgress<LoadProgress>? Progress { get; init; }
 
     /// <summary>Default options (float32).</summary>
     public static ModelLoadOptions Default { get; } = new();

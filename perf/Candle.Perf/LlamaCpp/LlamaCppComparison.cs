@@ -79,7 +79,7 @@ public static class LlamaCppComparison
         long start = System.Diagnostics.Stopwatch.GetTimestamp();
         var candle = TextGenerator.Load(c.Path, "cpu", compileOptions: new CompileOptions { Threads = threads });
         double loadSeconds = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
-        int vocab = candle.Model.VocabSize;
+        int vocab = candle.Shape.VocabSize;
         if (llama.VocabSize != vocab) throw new InvalidOperationException($"{c.Path}: llama.cpp sees {llama.VocabSize} tokens, Candle {vocab}");
 
         // Both peers must compute the same model: compare the last-position logits of one prompt.

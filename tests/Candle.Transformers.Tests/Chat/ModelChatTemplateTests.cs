@@ -4,6 +4,7 @@ using Candle.Runtime.Weights.Gguf;
 using Candle.Tests;
 using Candle.Transformers.Chat;
 using Candle.Transformers.Chat.Templates;
+using Candle.Transformers.Generation;
 
 namespace Candle.Transformers.Tests.Chat;
 
@@ -71,7 +72,7 @@ public sealed class ModelChatTemplateTests
     {
         using var dir = new TempDir();
         WriteConfig(dir, new { bos_token = "<s>", chat_template = "{{ bos_token }}{% for m in messages %}<{{ m.role }}>{{ m.content }}{% endfor %}{% if add_generation_prompt %}<assistant>{% endif %}" });
-        using var generator = Generation.TextGenerator.Load(Fixtures.Model("llama"), "reference");
+        using var generator = TextGenerator.Load(Fixtures.Model("llama"), "reference");
         var session = ChatSession.ForModel(generator, dir.Path, systemPrompt: "Be brief.");
         Assert.Equal("<s><system>Be brief.<user>hi<assistant>", session.RenderPrompt([new ChatTurn("user", "hi")]));
         File.Delete(dir.File("tokenizer_config.json"));

@@ -15,6 +15,9 @@ public sealed class CheckpointWeights
 {
     private readonly ISafeTensorsSource _source;
     private readonly Func<string, string> _rename;
+    private readonly HashSet<string> _read = new(StringComparer.Ordinal);
+    private long _bytesRead;
+    private long _bytesTotal = -1;
 
     /// <summary>Wraps <paramref name="source"/>.</summary>
     /// <param name="source">The checkpoint.</param>
@@ -39,6 +42,9 @@ public sealed class CheckpointWeights
     /// every tensor dequantized.
     /// </summary>
     public bool KeepQuantized { get; init; } = true;
+
+    /// <summary>Receives each tensor once it is first read, with the running totals; null reports nothing.</summary>
+    public IProgress<LoadProgress>? Progress { get; init; }
 
     /// <summary>The checkpoint's location, for messages.</summary>
     public string Location { get; }
@@ -74,7 +80,9 @@ public sealed class CheckpointWeights
         }
 
         var t = _source.Get(stored);
-        return t.DType == DType ? t : Convert(t, DType);
+        var result = t.DType == DType ? t : Convert(t, DType);
+        Report(stored, info.Length);
+        return result;
     }
 
     /// <summary>
@@ -90,7 +98,9 @@ public sealed class CheckpointWeights
         string stored = _rename(name);
         if (DType == DType.F32 && _source.Contains(stored) && _source.GetInfo(stored) is { DType: DType.BF16 } info && info.Shape.SequenceEqual(shape))
         {
-            return _source.Get(stored);
+            var t = _source.Get(stored);
+            Report(stored, info.Length);
+            return t;
         }
 
         return Get(name, shape);
@@ -114,7 +124,17 @@ public sealed class CheckpointWeights
                 $"{Location}: tensor '{stored}' has shape [{string.Join(", ", info.Shape)}] in the checkpoint but the model expects [{rows}, {cols}]");
         }
 
-        return q.TryGetQuantized(stored, out var t) ? t : null;
+        if (!q.TryGetQuantized(stored, out var t)) return null;
+        Report(stored, info.Length);
+        return t;
+    }
+
+    private void Report(string stored, long bytes)
+    {
+        if (Progress is null || !_read.Add(stored)) return;
+        if (_bytesTotal < 0) _bytesTotal = _source.Names.Sum(n => _source.GetInfo(n).Length);
+        _bytesRead += bytes;
+        Progress.Report(new LoadProgress(stored, _read.Count, _source.Names.Count, _bytesRead, _bytesTotal));
     }
 
     /// <summary>Converts floating-point data, with fast paths for the half-precision to float32 widenings.</summary>

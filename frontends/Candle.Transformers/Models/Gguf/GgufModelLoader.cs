@@ -20,11 +20,7 @@ public static class GgufModelLoader
     public static bool IsGgufFile(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
-        if (!File.Exists(path)) return false;
-        if (path.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase)) return true;
-        using var f = File.OpenRead(path);
-        Span<byte> magic = stackalloc byte[4];
-        return f.ReadAtLeast(magic, 4, throwOnEndOfStream: false) == 4 && magic.SequenceEqual("GGUF"u8);
+        return Tokenizers.GgufTokenizer.IsGgufFile(path);
     }
 
     /// <summary>Loads a GGUF file as a causal language model.</summary>
@@ -46,7 +42,7 @@ public static class GgufModelLoader
             using var checkpoint = new UnusedTensors(new GgufLlamaCheckpoint(file, ownsFile: false));
             // Quantized matrices view the mapping, which stays alive while they are referenced (disposing the file
             // after it handed out views leaves the mapping to them); every other tensor is a dequantized copy.
-            var model = LoadErrors.Named(path, () => new LlamaForCausalLM(config, new CheckpointWeights(checkpoint, options.DType, path) { KeepQuantized = !options.DequantizeWeights }, options.AllowUnusedTensors));
+            var model = LoadErrors.Named(path, () => new LlamaForCausalLM(config, new CheckpointWeights(checkpoint, options.DType, path) { KeepQuantized = !options.DequantizeWeights, Progress = options.Progress }, options.AllowUnusedTensors));
             checkpoint.Check(path, options.AllowUnusedTensors);
             return model;
         }

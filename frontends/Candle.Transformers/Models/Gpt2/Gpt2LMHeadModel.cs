@@ -68,7 +68,7 @@ public sealed class Gpt2LMHeadModel : CausalLanguageModel
         Func<string, string>? rename = weights.Contains(prefix + "wte.weight")
             ? null
             : n => n.StartsWith(prefix, StringComparison.Ordinal) ? n[prefix.Length..] : n;
-        return new Gpt2LMHeadModel(config, new CheckpointWeights(weights, options.DType, location, rename), options.AllowUnusedTensors);
+        return new Gpt2LMHeadModel(config, new CheckpointWeights(weights, options.DType, location, rename) { Progress = options.Progress }, options.AllowUnusedTensors);
     }
 
     /// <inheritdoc/>

@@ -62,7 +62,7 @@ public sealed class LlamaForCausalLM : CausalLanguageModel
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(options);
         string location = Path.GetDirectoryName(config.Path) is { Length: > 0 } d ? d : config.Path;
-        return new LlamaForCausalLM(config, new CheckpointWeights(weights, options.DType, location), options.AllowUnusedTensors);
+        return new LlamaForCausalLM(config, new CheckpointWeights(weights, options.DType, location) { Progress = options.Progress }, options.AllowUnusedTensors);
     }
 
     /// <inheritdoc/>

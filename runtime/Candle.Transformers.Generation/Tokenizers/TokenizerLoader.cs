@@ -17,7 +17,7 @@ public static class TokenizerLoader
     public static Tokenizer? TryLoad(string modelDirectory)
     {
         ArgumentNullException.ThrowIfNull(modelDirectory);
-        if (File.Exists(modelDirectory) && Models.Gguf.GgufModelLoader.IsGgufFile(modelDirectory))
+        if (File.Exists(modelDirectory) && GgufTokenizer.IsGgufFile(modelDirectory))
         {
             return GgufTokenizer.TryLoad(modelDirectory);
         }

@@ -1,4 +1,3 @@
-using Candle.Compiler.Backends;
 using Candle.Runtime;
 using Candle.Runtime.Execution;
 using Candle.Runtime.Tensors;
@@ -7,8 +6,8 @@ using Candle.Transformers.Models.Common;
 namespace Candle.Transformers.Generation;
 
 /// <summary>
-/// A causal language model compiled for generation: one prefill plan and one decode plan (each compiled once,
-/// with symbolic lengths) and a preallocated <see cref="KvCache"/> they read and fill. A decode step hands the plan
+/// A causal language model compiled for generation: one prefill step and one decode step (each compiled once,
+/// with symbolic lengths, by the compiler or loaded from saved plans) and a preallocated <see cref="KvCache"/> they read and fill. A decode step hands the plan
 /// the cache rows with room for the new token; compiled plans write the new entries there in place, so no step copies
 /// the past. Disposing releases both plans.
 /// </summary>
@@ -20,25 +19,20 @@ public sealed class DecoderSession : IDisposable
     private readonly int _prefillLogits, _decodeLogits;
     private readonly string[] _decodeInputs;
 
-    /// <summary>Traces and compiles the model's prefill and decode steps.</summary>
-    /// <param name="model">The model.</param>
-    /// <param name="backend">The backend that compiles both steps.</param>
-    /// <param name="options">Compile options (threads, opt level); default when null.</param>
-    public DecoderSession(ICausalLanguageModel model, IBackend backend, CompileOptions? options = null)
-        : this(model, backend, CompileStep(model, backend, options, decode: false), CompileStep(model, backend, options, decode: true))
+    /// <summary>A session over compiled prefill and decode steps; it owns them and disposes them with itself.</summary>
+    /// <param name="shape">The model's cache shape, vocabulary, positions and stop tokens.</param>
+    /// <param name="prefill">The prefill step, with the inputs and outputs <see cref="DecoderGraphNames"/> names.</param>
+    /// <param name="decode">The decode step, with the inputs and outputs <see cref="DecoderGraphNames"/> names.</param>
+    /// <exception cref="InvalidOperationException">A step lacks an output generation reads.</exception>
+    public DecoderSession(DecoderShape shape, IExecutable prefill, IExecutable decode)
     {
-    }
-
-    /// <summary>A session over prefill and decode steps compiled before (loaded from a compiled model).</summary>
-    internal DecoderSession(ICausalLanguageModel model, IBackend backend, IExecutable prefill, IExecutable decode)
-    {
-        ArgumentNullException.ThrowIfNull(model);
-        ArgumentNullException.ThrowIfNull(backend);
-        Model = model;
-        Backend = backend;
+        ArgumentNullException.ThrowIfNull(shape);
+        ArgumentNullException.ThrowIfNull(prefill);
+        ArgumentNullException.ThrowIfNull(decode);
+        Shape = shape;
         _prefill = prefill;
         _decode = decode;
-        int layers = model.NumLayers;
+        int layers = shape.NumLayers;
         _prefillLogits = IndexOf(_prefill.OutputNames, DecoderGraphNames.Logits, "prefill");
         _decodeLogits = IndexOf(_decode.OutputNames, DecoderGraphNames.Logits, "decode");
         _prefillNewKeys = [.. Enumerable.Range(0, layers).Select(l => IndexOf(_prefill.OutputNames, DecoderGraphNames.NewKeys(l), "prefill"))];
@@ -48,11 +42,8 @@ public sealed class DecoderSession : IDisposable
         _decodeInputs = [.. _decode.InputNames];
     }
 
-    /// <summary>The model.</summary>
-    public ICausalLanguageModel Model { get; }
-
-    /// <summary>The backend the plans were compiled with.</summary>
-    public IBackend Backend { get; }
+    /// <summary>The model's cache shape, vocabulary, positions and stop tokens.</summary>
+    public DecoderShape Shape { get; }
 
     /// <summary>The cache, once <see cref="Reset"/> has sized it.</summary>
     public KvCache? Cache { get; private set; }
@@ -69,14 +60,14 @@ public sealed class DecoderSession : IDisposable
     {
         ArgumentOutOfRangeException.ThrowIfNegative(capacity);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batch);
-        if (capacity > Model.MaxPositions)
+        if (capacity > Shape.MaxPositions)
         {
-            throw new ArgumentOutOfRangeException(nameof(capacity), capacity, $"the model supports at most {Model.MaxPositions} positions");
+            throw new ArgumentOutOfRangeException(nameof(capacity), capacity, $"the model supports at most {Shape.MaxPositions} positions");
         }
 
         if (Cache is null || Cache.Capacity < capacity || Cache.Batch != batch)
         {
-            Cache = new KvCache(Model.NumLayers, batch, Model.NumKvHeads, Model.HeadDim, capacity, Model.DType);
+            Cache = new KvCache(Shape.NumLayers, batch, Shape.NumKvHeads, Shape.HeadDim, capacity, Shape.DType);
         }
 
         Cache.Clear();
@@ -130,13 +121,6 @@ public sealed class DecoderSession : IDisposable
     {
         _prefill.Dispose();
         _decode.Dispose();
-    }
-
-    private static IExecutable CompileStep(ICausalLanguageModel model, IBackend backend, CompileOptions? options, bool decode)
-    {
-        ArgumentNullException.ThrowIfNull(model);
-        ArgumentNullException.ThrowIfNull(backend);
-        return backend.Compile(decode ? model.TraceDecode() : model.TracePrefill(), options ?? CompileOptions.Default);
     }
 
     private static HostTensor DecodeInput(string name, HostTensor ids, HostTensor positions, KvCache cache)

@@ -1,11 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
-using Candle.Compiler.Backends;
 using Candle.Runtime.Tensors;
-using Candle.Transformers.Models;
-using Candle.Transformers.Models.Common;
-using Candle.Transformers.Tokenizers;
 using Microsoft.ML.Tokenizers;
 
 namespace Candle.Transformers.Generation;
@@ -15,59 +11,29 @@ namespace Candle.Transformers.Generation;
 /// token through the compiled decode plan, reading and filling a preallocated KV cache. Tokens are picked by a
 /// <see cref="Sampler"/> (greedy, temperature, top-k, top-p, repetition penalty, seed), generation ends at a stop
 /// token or the token budget, and each token is streamed to a callback as it is chosen. Disposing releases the
-/// compiled plans.
+/// compiled plans. A directory saved by <c>candle compile</c> loads with <see cref="CompiledLanguageModel.Load"/> (no
+/// compiler needed); Candle.Transformers adds <c>TextGenerator.Load</c> for Hugging Face checkpoints, which compiles.
 /// </summary>
 public sealed class TextGenerator : IDisposable
 {
-    /// <summary>Compiles <paramref name="model"/>'s prefill and decode steps with <paramref name="backend"/>.</summary>
-    /// <param name="model">The model.</param>
-    /// <param name="backend">The backend that compiles and runs the model.</param>
+    /// <summary>A generator over compiled prefill and decode steps; it owns <paramref name="session"/> and disposes it.</summary>
+    /// <param name="session">The compiled steps and the KV cache.</param>
     /// <param name="tokenizer">The tokenizer for text prompts and streamed text; null for ids only.</param>
-    /// <param name="compileOptions">Compile options (threads, opt level); default when null.</param>
-    public TextGenerator(ICausalLanguageModel model, IBackend backend, Tokenizer? tokenizer = null, CompileOptions? compileOptions = null)
+    public TextGenerator(DecoderSession session, Tokenizer? tokenizer = null)
     {
-        Session = new DecoderSession(model, backend, compileOptions);
-        Tokenizer = tokenizer;
-    }
-
-    /// <summary>A generator over a session whose steps were compiled before (a compiled model).</summary>
-    internal TextGenerator(DecoderSession session, Tokenizer? tokenizer)
-    {
+        ArgumentNullException.ThrowIfNull(session);
         Session = session;
         Tokenizer = tokenizer;
     }
 
-    /// <summary>The model.</summary>
-    public ICausalLanguageModel Model => Session.Model;
+    /// <summary>The model's cache shape, vocabulary, positions and stop tokens.</summary>
+    public DecoderShape Shape => Session.Shape;
 
     /// <summary>The tokenizer, or null.</summary>
     public Tokenizer? Tokenizer { get; }
 
     /// <summary>The compiled plans and the KV cache.</summary>
     public DecoderSession Session { get; }
-
-    /// <summary>
-    /// Loads a Hugging Face model directory (config, safetensors, tokenizer when present) and compiles it for
-    /// generation on the named backend ("cpu" or "reference"); a directory written by
-    /// <see cref="CompiledLanguageModel.Save"/> is loaded without compiling (<see cref="CompiledLanguageModel.Load"/>).
-    /// </summary>
-    /// <exception cref="NotSupportedException">The model is not a causal language model.</exception>
-    public static TextGenerator Load(string modelDirectory, string backend = "cpu", ModelLoadOptions? loadOptions = null, CompileOptions? compileOptions = null) =>
-        Load(modelDirectory, BackendRegistry.Get(backend), loadOptions, compileOptions);
-
-    /// <summary>Loads a Hugging Face model directory and compiles it for generation with <paramref name="backend"/>.</summary>
-    /// <exception cref="NotSupportedException">The model is not a causal language model.</exception>
-    public static TextGenerator Load(string modelDirectory, IBackend backend, ModelLoadOptions? loadOptions = null, CompileOptions? compileOptions = null)
-    {
-        if (CompiledLanguageModel.IsCompiled(modelDirectory)) return CompiledLanguageModel.Load(modelDirectory);
-        var model = ModelRegistry.Load(modelDirectory, loadOptions);
-        if (model is not ICausalLanguageModel lm)
-        {
-            throw new NotSupportedException($"{modelDirectory}: model_type '{model.ModelType}' is not a causal language model; it cannot generate text");
-        }
-
-        return new TextGenerator(lm, backend, TokenizerLoader.TryLoad(modelDirectory), compileOptions);
-    }
 
     /// <summary>Releases the compiled plans.</summary>
     public void Dispose() => Session.Dispose();
@@ -150,7 +116,7 @@ public sealed class TextGenerator : IDisposable
         options.Validate();
         CheckIds(promptIds);
         var stops = new HashSet<int>(options.StopTokens);
-        if (!options.IgnoreEos) stops.UnionWith(Model.EosTokenIds);
+        if (!options.IgnoreEos) stops.UnionWith(Shape.EosTokenIds);
 
         var generated = new List<int>();
         if (options.MaxNewTokens == 0)
@@ -158,7 +124,7 @@ public sealed class TextGenerator : IDisposable
             return Result(promptIds, generated, FinishReason.Length, TimeSpan.Zero, TimeSpan.Zero, 0);
         }
 
-        int capacity = (int)Math.Min(Model.MaxPositions, (long)promptIds.Count + options.MaxNewTokens);
+        int capacity = (int)Math.Min(Shape.MaxPositions, (long)promptIds.Count + options.MaxNewTokens);
         Session.Reset(capacity);
         var history = new List<int>(promptIds);
         var sampler = new Sampler(options);
@@ -194,7 +160,7 @@ public sealed class TextGenerator : IDisposable
                 break;
             }
 
-            if (Session.Position >= Model.MaxPositions)
+            if (Session.Position >= Shape.MaxPositions)
             {
                 reason = FinishReason.ContextFull;
                 break;
@@ -226,9 +192,9 @@ public sealed class TextGenerator : IDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        if (Math.Max(options.PromptTokens, options.GenTokens) > Model.MaxPositions)
+        if (Math.Max(options.PromptTokens, options.GenTokens) > Shape.MaxPositions)
         {
-            throw new ArgumentOutOfRangeException(nameof(options), $"the model supports at most {Model.MaxPositions} positions");
+            throw new ArgumentOutOfRangeException(nameof(options), $"the model supports at most {Shape.MaxPositions} positions");
         }
 
         var rng = new Random(options.Seed);
@@ -236,7 +202,7 @@ public sealed class TextGenerator : IDisposable
         var decode = new List<double>();
         if (options.PromptTokens > 0)
         {
-            var ids = HostTensor.FromArray([.. Enumerable.Range(0, options.PromptTokens).Select(_ => (long)rng.Next(Model.VocabSize))], 1, options.PromptTokens);
+            var ids = HostTensor.FromArray([.. Enumerable.Range(0, options.PromptTokens).Select(_ => (long)rng.Next(Shape.VocabSize))], 1, options.PromptTokens);
             for (int r = options.Warmup ? -1 : 0; r < options.Repetitions; r++)
             {
                 Session.Reset(options.PromptTokens);
@@ -256,7 +222,7 @@ public sealed class TextGenerator : IDisposable
                 long start = Stopwatch.GetTimestamp();
                 for (int i = 0; i < n; i++)
                 {
-                    Session.Decode(HostTensor.FromArray([(long)rng.Next(Model.VocabSize)], 1, 1));
+                    Session.Decode(HostTensor.FromArray([(long)rng.Next(Shape.VocabSize)], 1, 1));
                 }
 
                 double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
@@ -277,16 +243,16 @@ public sealed class TextGenerator : IDisposable
     private void CheckIds(IReadOnlyList<int> ids)
     {
         if (ids.Count == 0) throw new ArgumentException("the prompt is empty; give at least one token (for example the BOS token)", nameof(ids));
-        if (ids.Count > Model.MaxPositions)
+        if (ids.Count > Shape.MaxPositions)
         {
-            throw new ArgumentException($"the prompt has {ids.Count} tokens but the model supports at most {Model.MaxPositions} positions", nameof(ids));
+            throw new ArgumentException($"the prompt has {ids.Count} tokens but the model supports at most {Shape.MaxPositions} positions", nameof(ids));
         }
 
         for (int i = 0; i < ids.Count; i++)
         {
-            if ((uint)ids[i] >= (uint)Model.VocabSize)
+            if ((uint)ids[i] >= (uint)Shape.VocabSize)
             {
-                throw new ArgumentException($"prompt token {i} is {ids[i]}, outside the vocabulary [0, {Model.VocabSize})", nameof(ids));
+                throw new ArgumentException($"prompt token {i} is {ids[i]}, outside the vocabulary [0, {Shape.VocabSize})", nameof(ids));
             }
         }
     }

@@ -8,7 +8,7 @@ namespace Candle.Transformers.Tokenizers;
 /// <c>llama</c> (SentencePiece BPE with byte fallback: tokens, scores, token types) and <c>gpt2</c> (byte-level BPE:
 /// tokens, merges, llama.cpp's split patterns for the pre-tokenizer named by <c>tokenizer.ggml.pre</c>). The bos/eos/pad ids and
 /// <c>add_bos_token</c>/<c>add_eos_token</c> are honoured; control and user-defined tokens are special tokens. The
-/// file's <c>tokenizer.chat_template</c> is read by the chat API (<see cref="Chat.Templates.ModelChatTemplate"/>).
+/// file's <c>tokenizer.chat_template</c> is read by the chat API (Candle.Transformers' <c>ModelChatTemplate</c>).
 /// </summary>
 public static class GgufTokenizer
 {
@@ -18,6 +18,16 @@ public static class GgufTokenizer
     private const string Qwen2Pattern = @"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
     private static readonly string[] DefaultPatterns = [@"[\p{P}\$\+<=>\^~\|]+", Gpt2Pattern, @"\p{N}+", "[0-9][0-9][0-9]"];
+
+    /// <summary>True when <paramref name="path"/> is a file named <c>*.gguf</c> or starting with the GGUF magic.</summary>
+    internal static bool IsGgufFile(string path)
+    {
+        if (!File.Exists(path)) return false;
+        if (path.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase)) return true;
+        using var f = File.OpenRead(path);
+        Span<byte> magic = stackalloc byte[4];
+        return f.ReadAtLeast(magic, 4, throwOnEndOfStream: false) == 4 && magic.SequenceEqual("GGUF"u8);
+    }
 
     /// <summary>The tokenizer of a GGUF file, or null when the file stores none (no <c>tokenizer.ggml.model</c>, or "none").</summary>
     /// <exception cref="GgufFormatException">A tokenizer key is missing, of the wrong type or inconsistent; the message names it.</exception>
