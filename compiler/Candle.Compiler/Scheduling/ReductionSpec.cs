@@ -35,6 +35,13 @@ internal enum ReductionStrategy
 internal sealed record ReductionSpec(
     IReadOnlyList<ElementwiseInput> Inputs, IReadOnlyList<BodyOp> Body, int ReduceAt, DType OutDType, int OuterRank, int ReducedRank, ReductionStrategy Strategy)
 {
+    /// <summary>
+    /// The vector accumulators a row reduction keeps (each folds every fourth vector of a row while four fit, the
+    /// first the rest; then 0 with 1, 2 with 3, 0 with 2, then lane by lane into the scalar tail's accumulator):
+    /// the order every renderer of <see cref="ReductionStrategy.Rows"/> follows to compute the same bits.
+    /// </summary>
+    public const int RowAccumulators = 4;
+
     /// <summary>The rank of the whole index space (outer then reduced dims).</summary>
     public int Rank => OuterRank + ReducedRank;
 

@@ -178,7 +178,8 @@ internal sealed class ReductionEmitter
         var rr = il.Local(typeof(long), "rr");
         var rem = il.Local(typeof(long), "rem");
         var idx = il.Local(typeof(long), "idx");
-        var accV = il.Local(_vecType, "accV");
+        var ju = il.Local(typeof(long), "ju");
+        var accV = Enumerable.Range(0, ReductionSpec.RowAccumulators).Select(u => il.Local(_vecType, $"accV{u}")).ToArray();
         var accS = il.Local(typeof(float), "accS");
         var tmp = il.Local(typeof(nint), "lanes");
 
@@ -224,10 +225,14 @@ internal sealed class ReductionEmitter
         il.Op(OpCodes.Bge, done);
         Unravel(basePtr, inPtr, i, 0, _p - 1, rem, idx);
         il.Op(OpCodes.Ldc_R4, ReductionSpec.Identity(AccOp));
-        il.Op(OpCodes.Dup);
         il.Op(OpCodes.Stloc, accS);
-        il.Call(M(_vectorIo, "Splat"));
-        il.Op(OpCodes.Stloc, accV);
+        foreach (var a in accV)
+        {
+            il.Op(OpCodes.Ldc_R4, ReductionSpec.Identity(AccOp));
+            il.Call(M(_vectorIo, "Splat"));
+            il.Op(OpCodes.Stloc, a);
+        }
+
         Long(0);
         il.Op(OpCodes.Stloc, rr);
 
@@ -250,6 +255,32 @@ internal sealed class ReductionEmitter
 
         Long(0);
         il.Op(OpCodes.Stloc, j);
+
+        // Several vector accumulators in turn while a block of them fits (independent dependency chains), then one.
+        int block = _width * accV.Length;
+        var uloop = il.DefineLabel("UNROLLED");
+        il.Mark(uloop);
+        il.Op(OpCodes.Ldloc, j);
+        Long(block);
+        il.Op(OpCodes.Add);
+        il.Op(OpCodes.Ldloc, inner);
+        il.Op(OpCodes.Bgt, vloop);
+        for (int u = 0; u < accV.Length; u++)
+        {
+            il.Op(OpCodes.Ldloc, j);
+            Long(u * _width);
+            il.Op(OpCodes.Add);
+            il.Op(OpCodes.Stloc, ju);
+            Producer(vector: true, k => RowLoad(k, rowPtr, ju, stride, vector: true));
+            Fold(accV[u], vector: true);
+        }
+
+        il.Op(OpCodes.Ldloc, j);
+        Long(block);
+        il.Op(OpCodes.Add);
+        il.Op(OpCodes.Stloc, j);
+        il.Op(OpCodes.Br, uloop);
+
         il.Mark(vloop);
         il.Op(OpCodes.Ldloc, j);
         Long(_width);
@@ -257,7 +288,7 @@ internal sealed class ReductionEmitter
         il.Op(OpCodes.Ldloc, inner);
         il.Op(OpCodes.Bgt, tail);
         Producer(vector: true, k => RowLoad(k, rowPtr, j, stride, vector: true));
-        Fold(accV, vector: true);
+        Fold(accV[0], vector: true);
         il.Op(OpCodes.Ldloc, j);
         Long(_width);
         il.Op(OpCodes.Add);
@@ -286,9 +317,22 @@ internal sealed class ReductionEmitter
             il.Op(OpCodes.Br, rrLoop);
         }
 
-        // Horizontal combine: the vector accumulator's lanes folded into the scalar one.
+        // The vector accumulators pairwise (0 with 1, 2 with 3, then 0 with 2), then the horizontal combine: the
+        // lanes folded into the scalar accumulator in order.
         il.Mark(combine);
-        il.Op(OpCodes.Ldloc, accV);
+        var vfold = MathMethod(ReductionSpec.Combine(AccOp), _lanes, _vecType);
+        for (int step = 1; step < accV.Length; step *= 2)
+        {
+            for (int u = 0; u + step < accV.Length; u += 2 * step)
+            {
+                il.Op(OpCodes.Ldloc, accV[u]);
+                il.Op(OpCodes.Ldloc, accV[u + step]);
+                il.Call(vfold);
+                il.Op(OpCodes.Stloc, accV[u]);
+            }
+        }
+
+        il.Op(OpCodes.Ldloc, accV[0]);
         il.Op(OpCodes.Ldloc, tmp);
         il.Call(M(_vectorIo, "StoreF32"));
         var fold = MathMethod(ReductionSpec.Combine(AccOp), typeof(Lanes1), typeof(float));
