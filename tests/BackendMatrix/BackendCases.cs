@@ -97,7 +97,7 @@ public static class BackendCases
 
             // Reductions with elementwise producers and consumers (one generated kernel where the backend fuses them):
             // rms-style rsqrt(mean(x²) + eps), softmax's sum(exp(x − max)) with the max broadcast back, a middle, a
-            // leading and two separated axes, prod, a broadcast weight in the producer and a broadcast bias in the
+            // leading and two separated axes, a broadcast weight in the producer and a broadcast bias in the
             // consumer, a transposed (strided) input.
             var rw = Input("rw", dt, Shape.Of(130));
             var rb = Input("rb", dt, Shape.Of(3));
@@ -112,7 +112,7 @@ public static class BackendCases
                         Binary(Op.Mul, Reduce(Op.Sum, Binary(Op.Mul, r, 0.5), [1]), 2.0),
                         Unary(Op.Tanh, Reduce(Op.Max, Unary(Op.Abs, r), [0], true)),
                         Reduce(Op.Mean, Unary(Op.Sigmoid, r), [0, 2]),
-                        Reduce(Op.Prod, Binary(Op.Add, Binary(Op.Mul, r, 0.05), 1.0), [1]),
+                        Reduce(Op.Sum, Binary(Op.Add, Binary(Op.Mul, r, 0.05), 1.0), [1]),
                         Binary(Op.Add, Reduce(Op.Sum, Binary(Op.Mul, r, rw), [2]), rb),
                         Unary(Op.Neg, Reduce(Op.Min, Binary(Op.Sub, Transpose(r, 1, 2), 1.0), [2])),
                     ]),

@@ -56,6 +56,29 @@ public sealed class GeneratedReductionTests : IDisposable
         }
     }
 
+    [Theory]
+    [InlineData(DType.F32, 1)]
+    [InlineData(DType.F32, 3)]
+    [InlineData(DType.F16, 17)]
+    [InlineData(DType.BF16, 1000)]
+    public void Prod_min_and_mean_over_odd_sizes_match_the_reference(DType dt, int size)
+    {
+        // prod of values near 1 (no overflow) along the last, a middle and the first axis; min and mean with consumers.
+        var x = Input("x", dt, Shape.Of(2, size, 3));
+        var near1 = Binary(Op.Add, Binary(Op.Mul, x, 0.01), 1.0);
+        var g = new Graph(
+            [x],
+            [
+                Reduce(Op.Prod, near1, [2]),
+                Reduce(Op.Prod, near1, [1], true),
+                Reduce(Op.Prod, near1, [0]),
+                Unary(Op.Exp, Reduce(Op.Min, x, [1])),
+                Binary(Op.Sub, Reduce(Op.Mean, x, [0, 1, 2]), 1.0),
+            ]);
+        var (atol, rtol) = dt switch { DType.F16 => (2e-2, 1e-2), DType.BF16 => (1e-1, 3e-2), _ => (1e-5, 1e-5) };
+        CpuHarness.CheckAgainstReference(g, [CpuHarness.Random(new Random(size), dt, [2, size, 3], -1, 1)], atol, rtol);
+    }
+
     [Fact]
     public void A_regenerated_plan_with_reductions_matches_the_embedded_kernels()
     {
