@@ -40,7 +40,7 @@ internal sealed partial class Scheduler
     /// <summary>A single reduction as a generated kernel (null when it is not one the generated kernels compute).</summary>
     private TensorView? TryScheduleSingleReduction(Node node, TensorView input)
     {
-        if (!_generateReductions || !ReductionSpec.Supports(node)) return null;
+        if (!_generateReductions || !ReductionSpec.Supports(node) || PrefersRowKernel(node, input)) return null;
         var ops = new List<BodyOp>();
         var kernelInputs = new List<TensorView>();
         if (input.IsConstant)
@@ -55,6 +55,20 @@ internal sealed partial class Scheduler
 
         ops.Add(new BodyOp(node.Op, node.DType, [0]));
         return EmitReduction(node, ops, kernelInputs, node.DType, node.Shape, node.Op.Name());
+    }
+
+    /// <summary>
+    /// True for a lone float32 sum, mean, max or min over the trailing axes of a dense input: the runtime's row
+    /// reduction (two vector accumulators over a raw row) measured faster there than the generated kernel
+    /// (<c>ReductionBenchmarks</c>, "sum(x) last"), and it needs no copy.
+    /// </summary>
+    private static bool PrefersRowKernel(Node node, TensorView input)
+    {
+        if (node.Op is not (Op.Sum or Op.Mean or Op.Max or Op.Min) || node.DType != DType.F32 || input.DType != DType.F32) return false;
+        if (input.IsConstant || !input.IsDense) return false;
+        var axes = node.Attr<ReduceAttrs>().Axes.ToHashSet();
+        int rank = input.Rank;
+        return axes.Count > 0 && axes.All(a => a >= rank - axes.Count);
     }
 
     /// <summary>
