@@ -95,6 +95,31 @@ public static class BackendCases
             yield return Case($"norms_{s}", new Graph([r], [RmsNorm(r, nw, 1e-6), LayerNorm(r, nw, nb, 1e-5), RmsNorm(r, null, 1e-5)]), rng, Tol(dt, 130).Atol, rtol);
             yield return Case($"reduce_{s}", new Graph([r], [Reduce(Op.Sum, r, [2]), Reduce(Op.Mean, r, [2], true), Reduce(Op.Max, r, [2]), Reduce(Op.Min, r, [1])]), rng, Tol(dt, 130).Atol * 4, rtol);
 
+            // Reductions with elementwise producers and consumers (one generated kernel where the backend fuses them):
+            // rms-style rsqrt(mean(x²) + eps), softmax's sum(exp(x − max)) with the max broadcast back, a middle, a
+            // leading and two separated axes, a broadcast weight in the producer and a broadcast bias in the
+            // consumer, a transposed (strided) input.
+            var rw = Input("rw", dt, Shape.Of(130));
+            var rb = Input("rb", dt, Shape.Of(3));
+            var m = Reduce(Op.Max, r, [2], true);
+            yield return Case(
+                $"fused_reduce_{s}",
+                new Graph(
+                    [r, rw, rb],
+                    [
+                        Unary(Op.Rsqrt, Binary(Op.Add, Reduce(Op.Mean, Binary(Op.Mul, r, r), [2], true), 1e-5)),
+                        Unary(Op.Log, Reduce(Op.Sum, Unary(Op.Exp, Binary(Op.Sub, r, m)), [2])),
+                        Binary(Op.Mul, Reduce(Op.Sum, Binary(Op.Mul, r, 0.5), [1]), 2.0),
+                        Unary(Op.Tanh, Reduce(Op.Max, Unary(Op.Abs, r), [0], true)),
+                        Reduce(Op.Mean, Unary(Op.Sigmoid, r), [0, 2]),
+                        Reduce(Op.Sum, Binary(Op.Add, Binary(Op.Mul, r, 0.05), 1.0), [1]),
+                        Binary(Op.Add, Reduce(Op.Sum, Binary(Op.Mul, r, rw), [2]), rb),
+                        Unary(Op.Neg, Reduce(Op.Min, Binary(Op.Sub, Transpose(r, 1, 2), 1.0), [2])),
+                    ]),
+                rng,
+                Tol(dt, 130).Atol * 4,
+                rtol);
+
             // Batched products (strided and broadcast batch) and rope.
             var ba = Input("ba", dt, Shape.Of(2, 3, 9, 17));
             var bb = Input("bb", dt, Shape.Of(2, 3, 17, 11));
@@ -124,6 +149,30 @@ public static class BackendCases
             // Position ids cast to floats (rope angles), from a strided int64 view.
             var pid = Input("pid", DType.I64, Shape.Of(3, 4));
             yield return Case($"cast_i64_{s}", new Graph([pid], [Cast(Transpose(pid, 0, 1), dt), Binary(Op.Mul, Cast(pid, dt), 0.5)]), rng, 0, 0);
+        }
+
+        // Reductions over odd and degenerate sizes: 1, 3, 17 and 1000 elements along the reduced axis, inner, outer
+        // and middle axes, keepdim, a size-1 kept axis.
+        foreach (int n in new[] { 1, 3, 17, 1000 })
+        {
+            var t = Input("t", DType.F32, Shape.Of(3, n, 5));
+            var u = Input("u", DType.F32, Shape.Of(1, n));
+            yield return Case(
+                $"reduce_sizes_{n}",
+                new Graph(
+                    [t, u],
+                    [
+                        Reduce(Op.Sum, Binary(Op.Mul, t, t), [1]),
+                        Unary(Op.Sqrt, Reduce(Op.Mean, Unary(Op.Abs, t), [1], true)),
+                        Reduce(Op.Max, Unary(Op.Exp, Binary(Op.Mul, t, 0.3)), [2]),
+                        Reduce(Op.Min, t, [0, 1]),
+                        Binary(Op.Mul, Reduce(Op.Sum, u, [1], true), 3.0),
+                        Reduce(Op.Mean, Unary(Op.Tanh, u), [0]),
+                        Reduce(Op.Sum, Transpose(t, 0, 2), [2]),
+                    ]),
+                rng,
+                Tol(DType.F32, n).Atol * 4,
+                1e-5);
         }
 
         // Single ops over integers and booleans (label masks, index arithmetic), contiguous and strided.

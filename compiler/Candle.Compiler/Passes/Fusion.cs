@@ -29,7 +29,7 @@ public sealed class Fusion : Pass
         ArgumentNullException.ThrowIfNull(graph);
         bool IsFusible(Node n) =>
             (n.Op.IsElementwise() && Fuses(capabilities, FusedKinds.Elementwise))
-            || (n.Op.IsReduce() && Fuses(capabilities, FusedKinds.Reduce))
+            || (n.Op.IsReduce() && Fuses(capabilities, FusedKinds.Reduce) && FusionGroup.IsGeneratedReduction(n))
             || (n.Op == Op.MatMul && Fuses(capabilities, FusedKinds.MatMulEpilogue));
         var users = graph.Users;
         var outputs = new HashSet<Node>(graph.Outputs, ReferenceEqualityComparer.Instance);

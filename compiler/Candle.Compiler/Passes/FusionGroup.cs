@@ -1,4 +1,5 @@
 using Candle.Compiler.Ir;
+using Candle.Runtime;
 
 namespace Candle.Compiler.Passes;
 
@@ -46,14 +47,32 @@ public sealed class FusionGroup
         if (node.Op.IsElementwise())
         {
             if (MatMul is not null) return node.Shape.Equals(MatMul.Shape) && !MatMul.Inputs.Contains(node);
-            if (Reduce is not null) return node.Shape.Equals(Reduce.Shape) || node.Shape.Equals(Reduce.Inputs[0].Shape);
+            if (Reduce is not null) return (node.Shape.Equals(Reduce.Shape) || node.Shape.Equals(Reduce.Inputs[0].Shape)) && IsFloatDomain(node);
             return node.Shape.Equals(Root.Shape);
         }
 
         if (Reduce is not null || MatMul is not null || !node.Shape.Equals(Root.Shape)) return false;
-        if (node.Op.IsReduce()) return !node.Shape.Equals(node.Inputs[0].Shape) && _members.All(m => m.Op.IsElementwise() && m.Shape.Equals(node.Shape));
+        if (node.Op.IsReduce())
+        {
+            return IsGeneratedReduction(node) && !node.Shape.Equals(node.Inputs[0].Shape)
+                && _members.All(m => m.Op.IsElementwise() && m.Shape.Equals(node.Shape) && IsFloatDomain(m));
+        }
+
         return node.Op == Op.MatMul && _members.All(m => m.Op.IsElementwise());
     }
+
+    /// <summary>
+    /// True for the reductions a "reduce" group is formed around: sum, mean, max, min and prod over float dtypes,
+    /// which a generated reduction computes with its producers and consumers in one kernel (arg-max, arg-min and
+    /// integer reductions stay single library calls, so no group is formed that lowering would take apart).
+    /// </summary>
+    internal static bool IsGeneratedReduction(Node node) =>
+        node.Op is Op.Sum or Op.Mean or Op.Max or Op.Min or Op.Prod
+        && node.DType is DType.F32 or DType.F16 or DType.BF16 && node.Inputs[0].DType is DType.F32 or DType.F16 or DType.BF16;
+
+    // Elementwise members of a reduce group compute in the generated kernels' float domain.
+    private static bool IsFloatDomain(Node node) =>
+        node.DType is DType.F32 or DType.F16 or DType.BF16 or DType.Bool && node.Inputs.All(i => i.DType is DType.F32 or DType.F16 or DType.BF16 or DType.Bool);
 
     internal void Add(Node node)
     {

@@ -5,9 +5,9 @@ using Candle.Runtime;
 namespace Candle.Compiler.Scheduling;
 
 /// <summary>
-/// Reads an <see cref="ElementwiseSpec.Key"/> back into the spec it describes, checking everything a kernel emitter
-/// relies on: known float-domain dtypes, input references in range, each op elementwise with its arity of arguments,
-/// every argument an earlier body op. A plan file's listing records each generated kernel's key, so a loader can
+/// Reads an <see cref="ElementwiseSpec.Key"/> (or a <see cref="ReductionSpec.Key"/>) back into the spec it describes,
+/// checking everything a kernel emitter relies on: known float-domain dtypes, input references in range, each op
+/// elementwise with its arity of arguments (a reduction's one accumulator aside), every argument an earlier body op. A plan file's listing records each generated kernel's key, so a loader can
 /// rebuild the kernels from it instead of loading embedded code; the key may therefore be hostile.
 /// </summary>
 internal static class ElementwiseSpecKey
@@ -17,6 +17,10 @@ internal static class ElementwiseSpecKey
 
     private static readonly Dictionary<string, Op> OpsByName = Enum.GetValues<Op>()
         .Where(o => o.IsElementwise())
+        .ToDictionary(o => o.Name(), StringComparer.Ordinal);
+
+    private static readonly Dictionary<string, Op> AccumulatorsByName = Enum.GetValues<Op>()
+        .Where(ReductionSpec.IsAccumulator)
         .ToDictionary(o => o.Name(), StringComparer.Ordinal);
 
     private static readonly Dictionary<string, DType> DTypesByName = Enum.GetValues<DType>()
@@ -31,6 +35,37 @@ internal static class ElementwiseSpecKey
         Expect(ref rest, "ew r");
         int rank = Int(Until(ref rest, ' '), "rank");
         if (rank is < 0 or > MaxRank) throw new FormatException($"rank {rank} is outside [0, {MaxRank}]");
+        var (inputs, body, outDType) = Parts(ref rest, accumulators: false);
+        return new ElementwiseSpec(inputs, body, outDType, rank);
+    }
+
+    /// <summary>Parses a generated reduction's <paramref name="key"/>.</summary>
+    /// <exception cref="FormatException">The key is malformed or describes no valid kernel; the message says why.</exception>
+    public static ReductionSpec ParseReduction(string key)
+    {
+        var rest = key.AsSpan();
+        Expect(ref rest, "red r");
+        int rank = Int(Until(ref rest, ' '), "rank");
+        if (rank is < 2 or > MaxRank) throw new FormatException($"rank {rank} is outside [2, {MaxRank}]");
+        Expect(ref rest, "q");
+        int reduced = Int(Until(ref rest, ' '), "reduced rank");
+        if (reduced < 1 || reduced >= rank) throw new FormatException($"reduced rank {reduced} is outside [1, {rank - 1}]");
+        var strategy = Until(ref rest, ' ') switch
+        {
+            "rows" => ReductionStrategy.Rows,
+            "columns" => ReductionStrategy.Columns,
+            var other => throw new FormatException($"unknown reduction strategy '{other}'"),
+        };
+        var (inputs, body, outDType) = Parts(ref rest, accumulators: true);
+        int[] at = [.. Enumerable.Range(0, body.Count).Where(b => ReductionSpec.IsAccumulator(body[b].Op))];
+        if (at.Length != 1) throw new FormatException($"a reduction has {at.Length} accumulators, not 1");
+        if (body.Take(at[0]).Any(o => o.Args.Any(x => x >= at[0]))) throw new FormatException("a producer op reads the accumulator");
+        if (body.Skip(at[0] + 1).Any(o => o.Args.Any(x => x < at[0] && body[x].Op != Op.Full))) throw new FormatException("a consumer op reads a producer op other than a constant");
+        return new ReductionSpec(inputs, body, at[0], outDType, rank - reduced, reduced, strategy);
+    }
+
+    private static (List<ElementwiseInput> Inputs, List<BodyOp> Body, DType OutDType) Parts(ref ReadOnlySpan<char> rest, bool accumulators)
+    {
         Expect(ref rest, "out=");
         var outDType = DTypeOf(Until(ref rest, ' ').ToString());
         Expect(ref rest, "in=[");
@@ -59,14 +94,14 @@ internal static class ElementwiseSpecKey
         foreach (string item in bodyText.Length == 0 ? [] : bodyText.Split("; "))
         {
             if (body.Count == MaxBody) throw new FormatException($"more than {MaxBody} body ops");
-            body.Add(BodyOpOf(item, inputs, body.Count));
+            body.Add(BodyOpOf(item, inputs, body.Count, accumulators));
         }
 
         if (body.Count == 0) throw new FormatException("the body is empty");
-        return new ElementwiseSpec(inputs, body, outDType, rank);
+        return (inputs, body, outDType);
     }
 
-    private static BodyOp BodyOpOf(string item, List<ElementwiseInput> inputs, int index)
+    private static BodyOp BodyOpOf(string item, List<ElementwiseInput> inputs, int index, bool accumulators)
     {
         if (item.StartsWith("in", StringComparison.Ordinal) && item.Length > 2 && char.IsAsciiDigit(item[2]))
         {
@@ -90,11 +125,16 @@ internal static class ElementwiseSpecKey
         string head = item[..open];
         int colon = head.LastIndexOf(':');
         if (colon < 0) throw new FormatException($"body op {index} '{item}' is not op:dtype(args)");
-        if (!OpsByName.TryGetValue(head[..colon], out var op)) throw new FormatException($"body op {index}: unknown elementwise op '{head[..colon]}'");
+        if (!OpsByName.TryGetValue(head[..colon], out var op) && !(accumulators && AccumulatorsByName.TryGetValue(head[..colon], out op)))
+        {
+            throw new FormatException($"body op {index}: unknown elementwise op '{head[..colon]}'");
+        }
+
         var dtype = DTypeOf(head[(colon + 1)..]);
+        if (ReductionSpec.IsAccumulator(op) && dtype == DType.Bool) throw new FormatException($"body op {index} ({op.Name()}) accumulates into bool");
         string argsText = item[(open + 1)..^1];
         int[] args = argsText.Length == 0 ? [] : argsText.Split(',').Select(a => Int(a, "argument")).ToArray();
-        int arity = op.IsUnary() ? 1 : op.IsBinary() ? 2 : op == Op.Where ? 3 : -1;
+        int arity = op.IsUnary() || ReductionSpec.IsAccumulator(op) ? 1 : op.IsBinary() ? 2 : op == Op.Where ? 3 : -1;
         if (args.Length != arity) throw new FormatException($"body op {index} ({op.Name()}) has {args.Length} arguments, not {arity}");
         foreach (int a in args)
         {

@@ -135,6 +135,7 @@ internal sealed partial class Scheduler
 
             case var op when op.IsReduce():
             {
+                if (TryScheduleSingleReduction(node, ins[0]) is { } generated) return generated;
                 var v = ins[0];
                 var axes = node.Attr<ReduceAttrs>().Axes.ToHashSet();
                 var kept = Enumerable.Range(0, v.Rank).Where(i => !axes.Contains(i)).ToList();

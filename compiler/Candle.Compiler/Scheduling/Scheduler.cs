@@ -24,16 +24,26 @@ internal sealed partial class Scheduler
     // Quantized constants read by ops other than the quantized product and lookup: these get a float32 copy.
     private readonly HashSet<Node> _plainQuantUses = new(ReferenceEqualityComparer.Instance);
 
-    private Scheduler()
+    // Whether reductions (with their fused producers and consumers) become generated kernels (ReductionCall) rather
+    // than library calls (ReduceCall after their producers).
+    private readonly bool _generateReductions;
+
+    private Scheduler(bool generateReductions)
     {
+        _generateReductions = generateReductions;
     }
 
-    /// <summary>Schedules <paramref name="graph"/> (in its attached <see cref="Passes.Schedule"/>'s order when it has one).</summary>
+    /// <summary>
+    /// Schedules <paramref name="graph"/> (in its attached <see cref="Passes.Schedule"/>'s order when it has one).
+    /// With <paramref name="generateReductions"/>, sum, mean, max, min and prod over float dtypes and their fused
+    /// <see cref="FusedKinds.Reduce"/> groups become generated reductions (<see cref="ReductionCall"/>); otherwise
+    /// they are library calls (<see cref="ReduceCall"/>).
+    /// </summary>
     /// <exception cref="NotSupportedException">A node cannot be scheduled (the message names it).</exception>
-    public static KernelGraph Schedule(Graph graph)
+    public static KernelGraph Schedule(Graph graph, bool generateReductions = false)
     {
         ArgumentNullException.ThrowIfNull(graph);
-        return new Scheduler().Run(graph);
+        return new Scheduler(generateReductions).Run(graph);
     }
 
     private KernelGraph Run(Graph graph)
@@ -168,6 +178,7 @@ internal sealed partial class Scheduler
     private TensorView ScheduleFused(Node node, TensorView[] ins)
     {
         if (node.Attr<FusedAttrs>().Kind == FusedKinds.MatMulEpilogue && TryScheduleMatMulEpilogue(node, ins) is { } fused) return fused;
+        if (node.Attr<FusedAttrs>().Kind == FusedKinds.Reduce && TryScheduleReduction(node, ins) is { } reduced) return reduced;
         var body = node.Attr<FusedAttrs>().Body;
         var result = body.Outputs[0];
         bool pure = result.Op is not (Op.Input or Op.Full) && body.Nodes.All(n => n.Op is Op.Input or Op.Full || ElementwiseSpec.Supports(n));

@@ -104,16 +104,28 @@ public class DriverTests
         var fusedAll = new PassManager([new Fusion()]).Run(g, all);
         Assert.Contains(fusedAll.Nodes, n => n.Op == Op.Fused && n.Attr<FusedAttrs>().Kind == FusedKinds.Reduce);
 
+        // A CPU without generated reductions runs the sum as the runtime's row kernel: no reduce group.
+        var library = new CpuBackend(generateReductions: false);
+        var fusedLibrary = new PassManager([new Fusion()]).Run(g, new PassContext(2) { Capabilities = library.Capabilities });
+        Assert.DoesNotContain(fusedLibrary.Nodes, n => n.Op == Op.Fused && n.Attr<FusedAttrs>().Kind != FusedKinds.Elementwise);
+        using (var libraryExe = CandleCompiler.CompileExecutable(g, new CompileOptions { OptLevel = 2, Backend = library }, out var libraryReport))
+        {
+            var libraryPlan = Assert.IsType<Runtime.Plans.Plan>(libraryExe);
+            Assert.Equal(libraryPlan.Definition.Steps.Count, libraryReport.KernelsRun);
+
+            // exp, the row sum, and the fused sqrt·2: three kernels.
+            Assert.Equal(3, libraryReport.KernelsRun);
+        }
+
+        // The default CPU generates the reduction with its producer and consumer: one kernel.
         var cpu = new PassContext(2) { Capabilities = CpuBackend.Instance.Capabilities };
         var fusedCpu = new PassManager([new Fusion()]).Run(g, cpu);
-        Assert.DoesNotContain(fusedCpu.Nodes, n => n.Op == Op.Fused && n.Attr<FusedAttrs>().Kind != FusedKinds.Elementwise);
-
+        Assert.Contains(fusedCpu.Nodes, n => n.Op == Op.Fused && n.Attr<FusedAttrs>().Kind == FusedKinds.Reduce);
         using var exe = CandleCompiler.CompileExecutable(g, new CompileOptions { OptLevel = 2 }, out var report);
         var plan = Assert.IsType<Runtime.Plans.Plan>(exe);
         Assert.Equal(plan.Definition.Steps.Count, report.KernelsRun);
-
-        // exp, the row sum, and the fused sqrt·2: three kernels.
-        Assert.Equal(3, report.KernelsRun);
+        Assert.Equal(1, report.KernelsRun);
+        Assert.StartsWith("gen:", plan.Definition.Steps[0].Kernel, StringComparison.Ordinal);
         var input = HostTensor.FromArray([.. Enumerable.Range(0, 128).Select(i => (float)(i % 7) / 7)], 8, 16);
         var expected = ReferenceInterpreter.Run(g, [input])[0].ToFloat32();
         var actual = plan.Run([input])[0].ToFloat32();

@@ -86,6 +86,41 @@ public class CSharpRendererTests
         }
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(256)]
+    [InlineData(128)]
+    public void GeneratedReductionsRunBitIdenticalToTheIlKernels(int vectorBits)
+    {
+        // Rows (with the unrolled accumulators, the single vector loop and the tail), columns, two reduced axes, a
+        // broadcast operand in the producer and in the consumer, f16 storage, mean, max, min and prod.
+        var n = Dim.Sym("n");
+        var x = Input("x", DType.F32, new Shape(n, 150));
+        var h = Input("h", DType.F16, new Shape(3, n, 21));
+        var w = Input("w", DType.F32, new Shape(150));
+        var m = Reduce(Op.Max, x, [1], true);
+        var g = new Graph(
+            [x, h, w],
+            [
+                Unary(Op.Rsqrt, Binary(Op.Add, Reduce(Op.Mean, Binary(Op.Mul, Binary(Op.Mul, x, x), w), [1], true), 1e-6)),
+                Unary(Op.Log, Reduce(Op.Sum, Unary(Op.Exp, Binary(Op.Sub, x, m)), [1])),
+                Reduce(Op.Sum, Unary(Op.Tanh, x), [0]),
+                Reduce(Op.Min, h, [0, 2]),
+                Binary(Op.Mul, Reduce(Op.Prod, Binary(Op.Add, Binary(Op.Mul, Cast(h, DType.F32), 0.01), 1.0), [1]), 2.0),
+            ]);
+        using var plan = new CpuBackend(vectorBits).CompilePlan(g, new CompileOptions { OptLevel = 2 });
+        Assert.Contains("red r", plan.KernelDump, StringComparison.Ordinal);
+        using var csharp = WithCSharpKernels(plan, out string source);
+        Assert.Contains("reduction along rows", source, StringComparison.Ordinal);
+        Assert.Contains("reduction along columns", source, StringComparison.Ordinal);
+        var rng = new Random(23);
+        foreach (int rows in new[] { 1, 3, 70 })
+        {
+            HostTensor[] inputs = [CpuHarness.Random(rng, DType.F32, [rows, 150]), CpuHarness.Random(rng, DType.F16, [3, rows, 21]), CpuHarness.Random(rng, DType.F32, [150], 0.5, 1.5)];
+            AssertSameBits(plan.Run(inputs), csharp.Run(inputs));
+        }
+    }
+
     [Fact]
     public void TheSourceListsThePlanAndNamesEachKernel()
     {

@@ -9,8 +9,9 @@ namespace Candle.Compiler.Backends.Cpu;
 
 /// <summary>
 /// The CPU backend: lowers a graph to a <see cref="Plan"/> of generated IL kernels (elementwise ops and fused
-/// elementwise groups, SIMD with a scalar tail) and hand-written runtime kernels (reductions, norms, softmax,
-/// matmul, convolution, gathers, attention...). Accepts every op and every fused group.
+/// elementwise groups, reductions with their fused elementwise producers and consumers, SIMD with a scalar tail) and
+/// hand-written runtime kernels (norms, softmax, matmul, convolution, gathers, attention...). Accepts every op and
+/// every fused group.
 /// </summary>
 public sealed class CpuBackend : IBackend
 {
@@ -25,6 +26,12 @@ public sealed class CpuBackend : IBackend
         FusedKinds = new HashSet<string> { Passes.FusedKinds.Elementwise, Passes.FusedKinds.MatMulEpilogue },
     };
 
+    // With generated reductions, a reduction and its elementwise producers and consumers are one kernel.
+    private static readonly BackendCapabilities s_reducingCapabilities = s_capabilities with
+    {
+        FusedKinds = new HashSet<string> { Passes.FusedKinds.Elementwise, Passes.FusedKinds.Reduce, Passes.FusedKinds.MatMulEpilogue },
+    };
+
     /// <summary>Creates the backend.</summary>
     /// <param name="vectorBits">Vector width of generated kernels in bits: 512, 256, 128, or 0 for the widest accelerated one.</param>
     /// <param name="generateKernels">
@@ -32,10 +39,16 @@ public sealed class CpuBackend : IBackend
     /// interpreter from its body in the plan, so the plan holds no code and loads where none can be generated
     /// (NativeAOT, trimmed apps).
     /// </param>
+    /// <param name="generateReductions">
+    /// Whether sum, mean, max, min and prod over float dtypes, with their fused elementwise producers and consumers,
+    /// are generated kernels (the default, when <paramref name="generateKernels"/> is set); when false they run as the
+    /// runtime's row reduction after their producers.
+    /// </param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="vectorBits"/> is not 0, 128, 256 or 512.</exception>
-    public CpuBackend(int vectorBits = 0, bool generateKernels = true)
+    public CpuBackend(int vectorBits = 0, bool generateKernels = true, bool generateReductions = true)
     {
         GeneratesKernels = generateKernels;
+        GeneratesReductions = generateKernels && generateReductions;
         if (vectorBits is not (0 or 128 or 256 or 512))
         {
             throw new ArgumentOutOfRangeException(nameof(vectorBits), vectorBits, "vector width must be 0, 128, 256 or 512 bits");
@@ -47,6 +60,9 @@ public sealed class CpuBackend : IBackend
     /// <summary>Whether elementwise kernels are generated as IL; when false the plans hold no generated code.</summary>
     public bool GeneratesKernels { get; }
 
+    /// <summary>Whether reductions with their fused producers and consumers are generated kernels.</summary>
+    public bool GeneratesReductions { get; }
+
     /// <summary>The backend with the widest accelerated vectors.</summary>
     public static CpuBackend Instance { get; } = new();
 
@@ -57,7 +73,7 @@ public sealed class CpuBackend : IBackend
     public string Name => "cpu";
 
     /// <inheritdoc/>
-    public BackendCapabilities Capabilities => s_capabilities;
+    public BackendCapabilities Capabilities => GeneratesReductions ? s_reducingCapabilities : s_capabilities;
 
     /// <inheritdoc/>
     public bool IsAvailable => true;
@@ -77,7 +93,7 @@ public sealed class CpuBackend : IBackend
         ArgumentNullException.ThrowIfNull(optimizedGraph);
         ArgumentNullException.ThrowIfNull(options);
         ArgumentOutOfRangeException.ThrowIfNegative(options.Threads);
-        return CpuPlanEmitter.Emit(Scheduler.Schedule(optimizedGraph), new LoweringOptions(options.Threads, VectorBits, options.OptLevel, GeneratesKernels));
+        return CpuPlanEmitter.Emit(Scheduler.Schedule(optimizedGraph, GeneratesReductions), new LoweringOptions(options.Threads, VectorBits, options.OptLevel, GeneratesKernels));
     }
 
     /// <summary>

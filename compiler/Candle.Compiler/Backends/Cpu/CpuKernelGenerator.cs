@@ -38,10 +38,19 @@ public sealed class CpuKernelGenerator : IKernelGenerator
                 throw new PlanFormatException($"generated kernel name '{Printable(kernel.Name)}' is not 1 to {MaxNameLength} letters, digits or underscores");
             }
 
-            ElementwiseSpec spec;
+            Action<Emit.IlWriter> emit;
             try
             {
-                spec = ElementwiseSpecKey.Parse(kernel.Spec);
+                if (kernel.Spec.StartsWith("red ", StringComparison.Ordinal))
+                {
+                    var reduction = ElementwiseSpecKey.ParseReduction(kernel.Spec);
+                    emit = il => ReductionEmitter.Emit(il, reduction, lanes);
+                }
+                else
+                {
+                    var spec = ElementwiseSpecKey.Parse(kernel.Spec);
+                    emit = il => ElementwiseEmitter.Emit(il, spec, lanes);
+                }
             }
             catch (FormatException e)
             {
@@ -50,7 +59,7 @@ public sealed class CpuKernelGenerator : IKernelGenerator
 
             try
             {
-                module.Add(kernel.Name, kernel.Spec, il => ElementwiseEmitter.Emit(il, spec, lanes));
+                module.Add(kernel.Name, kernel.Spec, emit);
             }
             catch (Exception e) when (e is ArgumentException or NotSupportedException or InvalidOperationException)
             {

@@ -29,11 +29,13 @@ public static class CSharpKernelSource
         }
 
         var kernels = new List<(string Name, ElementwiseSpec Spec)>(specs.Count);
+        var reductions = new List<(string Name, ReductionSpec Spec)>();
         foreach (var s in specs)
         {
             try
             {
-                kernels.Add((s.Name, ElementwiseSpecKey.Parse(s.Spec)));
+                if (s.Spec.StartsWith("red ", StringComparison.Ordinal)) reductions.Add((s.Name, ElementwiseSpecKey.ParseReduction(s.Spec)));
+                else kernels.Add((s.Name, ElementwiseSpecKey.Parse(s.Spec)));
             }
             catch (FormatException e)
             {
@@ -45,7 +47,7 @@ public static class CSharpKernelSource
         var inv = CultureInfo.InvariantCulture;
         var preamble = new List<string>
         {
-            "Generated elementwise kernels of a Candle.Compiler plan, rendered from the kernel IR as C#.",
+            "Generated elementwise kernels and reductions of a Candle.Compiler plan, rendered from the kernel IR as C#.",
             "Compile against Candle.Runtime with unsafe code allowed; the assembly replaces the plan's generated IL",
             "(PlanLoadOptions.KernelGenerator returning its bytes) and computes the same bits.",
             "",
@@ -61,11 +63,15 @@ public static class CSharpKernelSource
 
         try
         {
-            return new CSharpRenderer { Preamble = preamble }.Render(kernels);
+            return new CSharpRenderer { Preamble = preamble }.Render(kernels, reductions, LanesOf(plan.KernelDump));
         }
         catch (NotSupportedException e)
         {
             throw new ArgumentException(e.Message, nameof(plan), e);
         }
     }
+
+    /// <summary>The vector width in floats of a plan's IL kernels (from the lanes its listing calls), which a reduction's accumulation order follows.</summary>
+    private static int LanesOf(string dump) =>
+        dump.Contains("Lanes512", StringComparison.Ordinal) ? 16 : dump.Contains("Lanes256", StringComparison.Ordinal) ? 8 : dump.Contains("Lanes128", StringComparison.Ordinal) ? 4 : 1;
 }

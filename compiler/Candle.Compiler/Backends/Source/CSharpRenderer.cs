@@ -162,6 +162,10 @@ internal sealed class CSharpRenderer : CStyleRenderer
     };
 
     /// <inheritdoc/>
+    protected override string ReductionFunctionHead(string name, ReductionSpec spec) =>
+        $"/// <summary>{spec.Accumulator.Name()} reduction along {spec.Strategy.ToString().ToLowerInvariant()}, rank {spec.OuterRank} + {spec.ReducedRank} → {spec.OutDType.TorchName()}</summary>\npublic static void {name}(nint[] slots, long[] args, long start, long end)";
+
+    /// <inheritdoc/>
     protected override string RowFunctionHead(string name) =>
         throw new NotSupportedException("the C# renderer renders elementwise kernels only: the CPU runs row kernels as runtime kernels");
 

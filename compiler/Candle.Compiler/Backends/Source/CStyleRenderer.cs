@@ -111,6 +111,20 @@ internal abstract partial class CStyleRenderer
         return sb.ToString();
     }
 
+    /// <summary>
+    /// A source with the header, the prelude, one function per elementwise kernel and one per generated reduction,
+    /// the reductions along rows following <paramref name="lanes"/> vector lanes (see <see cref="ReductionKernel"/>).
+    /// </summary>
+    public string Render(IEnumerable<(string Name, ElementwiseSpec Spec)> kernels, IEnumerable<(string Name, ReductionSpec Spec)> reductions, int lanes)
+    {
+        var sb = new StringBuilder();
+        sb.Append(Header).Append('\n').Append(RenderedPrelude()).Append('\n');
+        foreach (var (name, spec) in kernels) sb.Append(Kernel(name, spec)).Append('\n');
+        foreach (var (name, spec) in reductions) sb.Append(ReductionKernel(name, spec, lanes)).Append('\n');
+        sb.Append(Footer);
+        return sb.ToString();
+    }
+
     /// <summary>A source with one kernel.</summary>
     public string Render(string name, ElementwiseSpec spec) => Render([(name, spec)]);
 

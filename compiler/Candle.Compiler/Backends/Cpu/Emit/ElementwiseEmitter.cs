@@ -342,7 +342,7 @@ internal static class ElementwiseEmitter
         }
     }
 
-    private static string Suffix(DType dt) => dt switch
+    internal static string Suffix(DType dt) => dt switch
     {
         DType.F32 => "F32",
         DType.F16 => "F16",
@@ -352,11 +352,11 @@ internal static class ElementwiseEmitter
     };
 
     /// <summary>The lanes form of an elementwise op's operator struct, instantiated for a width: <c>TOp.Invoke&lt;TLanes, TVec&gt;</c>.</summary>
-    private static MethodInfo MathMethod(Op op, Type lanes, Type vecType) =>
+    internal static MethodInfo MathMethod(Op op, Type lanes, Type vecType) =>
         op.Elementwise().Type.GetMethods(BindingFlags.Public | BindingFlags.Static)
             .Single(m => m.Name == "Invoke" && m.IsGenericMethodDefinition)
             .MakeGenericMethod(lanes, vecType);
 
-    private static MethodInfo M(Type t, string name) =>
+    internal static MethodInfo M(Type t, string name) =>
         t.GetMethod(name, BindingFlags.Public | BindingFlags.Static) ?? throw new MissingMethodException(t.Name, name);
 }

@@ -1,0 +1,739 @@
+using System.Reflection.Emit;
+using Candle.Compiler.Ir;
+using Candle.Compiler.Scheduling;
+using Candle.Runtime;
+using Candle.Runtime.Kernels.Cpu.Lanes;
+using static Candle.Compiler.Backends.Cpu.Emit.ElementwiseEmitter;
+
+namespace Candle.Compiler.Backends.Cpu.Emit;
+
+/// <summary>
+/// Emits a generated reduction (<see cref="ReductionSpec"/>) as IL. Work items are outputs. Along rows
+/// (<see cref="ReductionStrategy.Rows"/>): per output, the outer index is unraveled once, the producer runs over each
+/// reduced row in a vector loop (Vector512, Vector256 or Vector128 lanes) into a vector accumulator and a scalar tail
+/// into a scalar one, the lanes are combined into the scalar, then the consumer runs once. Along columns
+/// (<see cref="ReductionStrategy.Columns"/>): the outputs of a row of the innermost outer dim are taken a vector at a
+/// time, each lane accumulating over the whole reduced space, the consumer runs on the vector and stores it; a scalar
+/// tail does the same one output at a time. The accumulator folds with its op's operator struct (add, mul, maximum,
+/// minimum) at every width, so vector body, tail and combine agree; a mean divides the sum by the reduced count.
+/// </summary>
+internal sealed class ReductionEmitter
+{
+    private readonly IlWriter _il;
+    private readonly ReductionSpec _spec;
+    private readonly Type _lanes;
+    private readonly Type _vecType;
+    private readonly Type _vectorIo;
+    private readonly int _width;
+    private readonly int _n;
+    private readonly int _rank;
+    private readonly int _p;
+    private readonly LocalBuilder[] _vec;
+    private readonly LocalBuilder[] _scl;
+
+    private ReductionEmitter(IlWriter il, ReductionSpec spec, Type lanes)
+    {
+        _il = il;
+        _spec = spec;
+        _lanes = lanes;
+        _vecType = lanes.GetMethod("Splat")!.ReturnType;
+        _vectorIo = typeof(SimdLanes<,>).MakeGenericType(lanes, _vecType);
+        _width = (int)lanes.GetProperty("Count")!.GetValue(null)!;
+        _n = spec.Inputs.Count;
+        _rank = spec.Rank;
+        _p = spec.OuterRank;
+        _vec = spec.Body.Select((_, b) => il.Local(_vecType, $"v{b}")).ToArray();
+        _scl = spec.Body.Select((_, b) => il.Local(typeof(float), $"s{b}")).ToArray();
+    }
+
+    public static void Emit(IlWriter il, ReductionSpec spec, Type lanes)
+    {
+        if (spec.OuterRank < 1 || spec.ReducedRank < 1) throw new ArgumentException("a reduction has at least one outer and one reduced dim", nameof(spec));
+        var e = new ReductionEmitter(il, spec, lanes);
+        if (spec.Strategy == ReductionStrategy.Rows) e.EmitRows();
+        else e.EmitColumns();
+    }
+
+    private int ShapeAt => 1 + _n;
+
+    private int OffsetAt(int k) => ShapeAt + _rank + (k * (1 + _rank));
+
+    private int StrideAt(int k, int d) => OffsetAt(k) + 1 + d;
+
+    private int Es(int k) => _spec.Inputs[k].DType.SizeInBytes();
+
+    private Op AccOp => _spec.Accumulator;
+
+    private void Arg(int index)
+    {
+        _il.Op(OpCodes.Ldarg_1);
+        _il.Int(index);
+        _il.Op(OpCodes.Ldelem_I8);
+    }
+
+    private void SlotPtr(int argIndex)
+    {
+        _il.Op(OpCodes.Ldarg_0);
+        Arg(argIndex);
+        _il.Op(OpCodes.Conv_I);
+        _il.Op(OpCodes.Ldelem_I);
+    }
+
+    // (nint)(value * es) for an int64 value on the stack.
+    private void ScaleToBytes(int es)
+    {
+        if (es != 1)
+        {
+            _il.Int(es);
+            _il.Op(OpCodes.Conv_I8);
+            _il.Op(OpCodes.Mul);
+        }
+
+        _il.Op(OpCodes.Conv_I);
+    }
+
+    private void Long(long v)
+    {
+        _il.Op(OpCodes.Ldc_I8, v);
+    }
+
+    private LocalBuilder[] Pointers(string name) => Enumerable.Range(0, _n).Select(k => _il.Local(typeof(nint), $"{name}{k}")).ToArray();
+
+    // dst[k] = src[k] + idx * stride(k, d) * es(k), idx on the stack as int64 (consumed).
+    private void AdvanceAll(LocalBuilder[] dst, LocalBuilder[] src, LocalBuilder idx, int d)
+    {
+        for (int k = 0; k < _n; k++)
+        {
+            _il.Op(OpCodes.Ldloc, src[k]);
+            _il.Op(OpCodes.Ldloc, idx);
+            Arg(StrideAt(k, d));
+            _il.Op(OpCodes.Mul);
+            ScaleToBytes(Es(k));
+            _il.Op(OpCodes.Add);
+            _il.Op(OpCodes.Stloc, dst[k]);
+        }
+    }
+
+    // dst = src + unravel(flat over dims last..first) (first's index is what remains).
+    private void Unravel(LocalBuilder[] dst, LocalBuilder[] src, LocalBuilder flat, int first, int last, LocalBuilder rem, LocalBuilder idx)
+    {
+        for (int k = 0; k < _n; k++)
+        {
+            _il.Op(OpCodes.Ldloc, src[k]);
+            _il.Op(OpCodes.Stloc, dst[k]);
+        }
+
+        _il.Op(OpCodes.Ldloc, flat);
+        _il.Op(OpCodes.Stloc, rem);
+        for (int d = last; d >= first; d--)
+        {
+            if (d == first)
+            {
+                _il.Op(OpCodes.Ldloc, rem);
+                _il.Op(OpCodes.Stloc, idx);
+            }
+            else
+            {
+                _il.Op(OpCodes.Ldloc, rem);
+                Arg(ShapeAt + d);
+                _il.Op(OpCodes.Rem);
+                _il.Op(OpCodes.Stloc, idx);
+                _il.Op(OpCodes.Ldloc, rem);
+                Arg(ShapeAt + d);
+                _il.Op(OpCodes.Div);
+                _il.Op(OpCodes.Stloc, rem);
+            }
+
+            AdvanceAll(dst, dst, idx, d);
+        }
+    }
+
+    // The product of shape[first..last] as int64 into a new local.
+    private LocalBuilder Product(string name, int first, int last)
+    {
+        var l = _il.Local(typeof(long), name);
+        Long(1);
+        for (int d = first; d <= last; d++)
+        {
+            Arg(ShapeAt + d);
+            _il.Op(OpCodes.Mul);
+        }
+
+        _il.Op(OpCodes.Stloc, l);
+        return l;
+    }
+
+    private void EmitRows()
+    {
+        var il = _il;
+        int q = _spec.ReducedRank;
+        var outPtr = il.Local(typeof(nint), "out");
+        var inPtr = Pointers("in");
+        var basePtr = Pointers("base");
+        var rowPtr = Pointers("row");
+        var stride = new LocalBuilder?[_n];
+        var inner = il.Local(typeof(long), "inner");
+        var i = il.Local(typeof(long), "i");
+        var j = il.Local(typeof(long), "j");
+        var rr = il.Local(typeof(long), "rr");
+        var rem = il.Local(typeof(long), "rem");
+        var idx = il.Local(typeof(long), "idx");
+        var ju = il.Local(typeof(long), "ju");
+        var accV = Enumerable.Range(0, ReductionSpec.RowAccumulators).Select(u => il.Local(_vecType, $"accV{u}")).ToArray();
+        var accS = il.Local(typeof(float), "accS");
+        var tmp = il.Local(typeof(nint), "lanes");
+
+        SlotPtr(0);
+        il.Op(OpCodes.Stloc, outPtr);
+        for (int k = 0; k < _n; k++)
+        {
+            SlotPtr(1 + k);
+            Arg(OffsetAt(k));
+            ScaleToBytes(Es(k));
+            il.Op(OpCodes.Add);
+            il.Op(OpCodes.Stloc, inPtr[k]);
+            if (_spec.Inputs[k].Access == InnerAccess.Strided)
+            {
+                stride[k] = il.Local(typeof(long), $"stride{k}");
+                Arg(StrideAt(k, _rank - 1));
+                il.Op(OpCodes.Stloc, stride[k]!);
+            }
+        }
+
+        Arg(ShapeAt + _rank - 1);
+        il.Op(OpCodes.Stloc, inner);
+        var reducedRows = q > 1 ? Product("reducedRows", _p, _rank - 2) : null;
+        var count = CountOf(_p, _rank - 1);
+        il.Int(_width * sizeof(float));
+        il.Op(OpCodes.Conv_U);
+        il.Op(OpCodes.Localloc);
+        il.Op(OpCodes.Stloc, tmp);
+        il.Op(OpCodes.Ldarg_2);
+        il.Op(OpCodes.Stloc, i);
+
+        var loop = il.DefineLabel("ROW");
+        var done = il.DefineLabel("DONE");
+        var rrLoop = il.DefineLabel("REDUCED_ROW");
+        var vloop = il.DefineLabel("VECTOR");
+        var tail = il.DefineLabel("TAIL");
+        var rrNext = il.DefineLabel("REDUCED_NEXT");
+        var combine = il.DefineLabel("COMBINE");
+
+        il.Mark(loop);
+        il.Op(OpCodes.Ldloc, i);
+        il.Op(OpCodes.Ldarg_3);
+        il.Op(OpCodes.Bge, done);
+        Unravel(basePtr, inPtr, i, 0, _p - 1, rem, idx);
+        il.Op(OpCodes.Ldc_R4, ReductionSpec.Identity(AccOp));
+        il.Op(OpCodes.Stloc, accS);
+        foreach (var a in accV)
+        {
+            il.Op(OpCodes.Ldc_R4, ReductionSpec.Identity(AccOp));
+            il.Call(M(_vectorIo, "Splat"));
+            il.Op(OpCodes.Stloc, a);
+        }
+
+        Long(0);
+        il.Op(OpCodes.Stloc, rr);
+
+        il.Mark(rrLoop);
+        if (q > 1)
+        {
+            il.Op(OpCodes.Ldloc, rr);
+            il.Op(OpCodes.Ldloc, reducedRows!);
+            il.Op(OpCodes.Bge, combine);
+            Unravel(rowPtr, basePtr, rr, _p, _rank - 2, rem, idx);
+        }
+        else
+        {
+            for (int k = 0; k < _n; k++)
+            {
+                il.Op(OpCodes.Ldloc, basePtr[k]);
+                il.Op(OpCodes.Stloc, rowPtr[k]);
+            }
+        }
+
+        Long(0);
+        il.Op(OpCodes.Stloc, j);
+
+        // Several vector accumulators in turn while a block of them fits (independent dependency chains), then one.
+        int block = _width * accV.Length;
+        var uloop = il.DefineLabel("UNROLLED");
+        il.Mark(uloop);
+        il.Op(OpCodes.Ldloc, j);
+        Long(block);
+        il.Op(OpCodes.Add);
+        il.Op(OpCodes.Ldloc, inner);
+        il.Op(OpCodes.Bgt, vloop);
+        for (int u = 0; u < accV.Length; u++)
+        {
+            il.Op(OpCodes.Ldloc, j);
+            Long(u * _width);
+            il.Op(OpCodes.Add);
+            il.Op(OpCodes.Stloc, ju);
+            Producer(vector: true, k => RowLoad(k, rowPtr, ju, stride, vector: true));
+            Fold(accV[u], vector: true);
+        }
+
+        il.Op(OpCodes.Ldloc, j);
+        Long(block);
+        il.Op(OpCodes.Add);
+        il.Op(OpCodes.Stloc, j);
+        il.Op(OpCodes.Br, uloop);
+
+        il.Mark(vloop);
+        il.Op(OpCodes.Ldloc, j);
+        Long(_width);
+        il.Op(OpCodes.Add);
+        il.Op(OpCodes.Ldloc, inner);
+        il.Op(OpCodes.Bgt, tail);
+        Producer(vector: true, k => RowLoad(k, rowPtr, j, stride, vector: true));
+        Fold(accV[0], vector: true);
+        il.Op(OpCodes.Ldloc, j);
+        Long(_width);
+        il.Op(OpCodes.Add);
+        il.Op(OpCodes.Stloc, j);
+        il.Op(OpCodes.Br, vloop);
+
+        il.Mark(tail);
+        il.Op(OpCodes.Ldloc, j);
+        il.Op(OpCodes.Ldloc, inner);
+        il.Op(OpCodes.Bge, rrNext);
+        Producer(vector: false, k => RowLoad(k, rowPtr, j, stride, vector: false));
+        Fold(accS, vector: false);
+        il.Op(OpCodes.Ldloc, j);
+        Long(1);
+        il.Op(OpCodes.Add);
+        il.Op(OpCodes.Stloc, j);
+        il.Op(OpCodes.Br, tail);
+
+        il.Mark(rrNext);
+        if (q > 1)
+        {
+            il.Op(OpCodes.Ldloc, rr);
+            Long(1);
+            il.Op(OpCodes.Add);
+            il.Op(OpCodes.Stloc, rr);
+            il.Op(OpCodes.Br, rrLoop);
+        }
+
+        // The vector accumulators pairwise (0 with 1, 2 with 3, then 0 with 2), then the horizontal combine: the
+        // lanes folded into the scalar accumulator in order.
+        il.Mark(combine);
+        var vfold = MathMethod(ReductionSpec.Combine(AccOp), _lanes, _vecType);
+        for (int step = 1; step < accV.Length; step *= 2)
+        {
+            for (int u = 0; u + step < accV.Length; u += 2 * step)
+            {
+                il.Op(OpCodes.Ldloc, accV[u]);
+                il.Op(OpCodes.Ldloc, accV[u + step]);
+                il.Call(vfold);
+                il.Op(OpCodes.Stloc, accV[u]);
+            }
+        }
+
+        il.Op(OpCodes.Ldloc, accV[0]);
+        il.Op(OpCodes.Ldloc, tmp);
+        il.Call(M(_vectorIo, "StoreF32"));
+        var fold = MathMethod(ReductionSpec.Combine(AccOp), typeof(Lanes1), typeof(float));
+        for (int l = 0; l < _width; l++)
+        {
+            il.Op(OpCodes.Ldloc, accS);
+            il.Op(OpCodes.Ldloc, tmp);
+            if (l > 0)
+            {
+                il.Int(l * sizeof(float));
+                il.Op(OpCodes.Add);
+            }
+
+            il.Call(M(typeof(ScalarLanes), "LoadF32"));
+            il.Call(fold);
+            il.Op(OpCodes.Stloc, accS);
+        }
+
+        Finish(accS, count, vector: false);
+        Consumer(vector: false, k => ScalarAt(basePtr[k], k));
+
+        // out[i] = result
+        il.Op(OpCodes.Ldloc, _scl[^1]);
+        il.Op(OpCodes.Ldloc, outPtr);
+        il.Op(OpCodes.Ldloc, i);
+        ScaleToBytes(_spec.OutDType.SizeInBytes());
+        il.Op(OpCodes.Add);
+        il.Call(M(typeof(ScalarLanes), "Store" + Suffix(_spec.OutDType)));
+        il.Op(OpCodes.Ldloc, i);
+        Long(1);
+        il.Op(OpCodes.Add);
+        il.Op(OpCodes.Stloc, i);
+        il.Op(OpCodes.Br, loop);
+        il.Mark(done);
+        il.Op(OpCodes.Ret);
+    }
+
+    private void EmitColumns()
+    {
+        var il = _il;
+        int q = _spec.ReducedRank;
+        int outEs = _spec.OutDType.SizeInBytes();
+        var outPtr = il.Local(typeof(nint), "out");
+        var inPtr = Pointers("in");
+        var basePtr = Pointers("base");
+        var colPtr = Pointers("col");
+        var ptr = Pointers("at");
+        var ostride = Enumerable.Range(0, _n).Select(k => il.Local(typeof(long), $"ostride{k}")).ToArray();
+        var rstep = q == 1 ? Pointers("step") : null;
+        var innerO = il.Local(typeof(long), "inner");
+        var i = il.Local(typeof(long), "i");
+        var row = il.Local(typeof(long), "row");
+        var col = il.Local(typeof(long), "col");
+        var cnt = il.Local(typeof(long), "n");
+        var j = il.Local(typeof(long), "j");
+        var rr = il.Local(typeof(long), "rr");
+        var rem = il.Local(typeof(long), "rem");
+        var idx = il.Local(typeof(long), "idx");
+        var ob = il.Local(typeof(nint), "outRow");
+        var accV = il.Local(_vecType, "accV");
+        var accS = il.Local(typeof(float), "accS");
+
+        SlotPtr(0);
+        il.Op(OpCodes.Stloc, outPtr);
+        for (int k = 0; k < _n; k++)
+        {
+            SlotPtr(1 + k);
+            Arg(OffsetAt(k));
+            ScaleToBytes(Es(k));
+            il.Op(OpCodes.Add);
+            il.Op(OpCodes.Stloc, inPtr[k]);
+            Arg(StrideAt(k, _p - 1));
+            il.Op(OpCodes.Stloc, ostride[k]);
+            if (rstep is not null)
+            {
+                Arg(StrideAt(k, _p));
+                ScaleToBytes(Es(k));
+                il.Op(OpCodes.Stloc, rstep[k]);
+            }
+        }
+
+        Arg(ShapeAt + _p - 1);
+        il.Op(OpCodes.Stloc, innerO);
+        var total = Product("reduced", _p, _rank - 1);
+        var count = CountOf(_p, _rank - 1);
+        il.Op(OpCodes.Ldarg_2);
+        il.Op(OpCodes.Stloc, i);
+
+        var loop = il.DefineLabel("ROW");
+        var done = il.DefineLabel("DONE");
+        var keepN = il.DefineLabel("KEEP_N");
+        var vloop = il.DefineLabel("VECTOR");
+        var tail = il.DefineLabel("TAIL");
+        var next = il.DefineLabel("NEXT");
+
+        il.Mark(loop);
+        il.Op(OpCodes.Ldloc, i);
+        il.Op(OpCodes.Ldarg_3);
+        il.Op(OpCodes.Bge, done);
+
+        // row = i / inner; col = i - row * inner; n = min(inner - col, end - i)
+        il.Op(OpCodes.Ldloc, i);
+        il.Op(OpCodes.Ldloc, innerO);
+        il.Op(OpCodes.Div);
+        il.Op(OpCodes.Stloc, row);
+        il.Op(OpCodes.Ldloc, i);
+        il.Op(OpCodes.Ldloc, row);
+        il.Op(OpCodes.Ldloc, innerO);
+        il.Op(OpCodes.Mul);
+        il.Op(OpCodes.Sub);
+        il.Op(OpCodes.Stloc, col);
+        il.Op(OpCodes.Ldloc, innerO);
+        il.Op(OpCodes.Ldloc, col);
+        il.Op(OpCodes.Sub);
+        il.Op(OpCodes.Stloc, cnt);
+        il.Op(OpCodes.Ldarg_3);
+        il.Op(OpCodes.Ldloc, i);
+        il.Op(OpCodes.Sub);
+        il.Op(OpCodes.Ldloc, cnt);
+        il.Op(OpCodes.Bge, keepN);
+        il.Op(OpCodes.Ldarg_3);
+        il.Op(OpCodes.Ldloc, i);
+        il.Op(OpCodes.Sub);
+        il.Op(OpCodes.Stloc, cnt);
+        il.Mark(keepN);
+
+        if (_p > 1)
+        {
+            Unravel(basePtr, inPtr, row, 0, _p - 2, rem, idx);
+        }
+        else
+        {
+            for (int k = 0; k < _n; k++)
+            {
+                il.Op(OpCodes.Ldloc, inPtr[k]);
+                il.Op(OpCodes.Stloc, basePtr[k]);
+            }
+        }
+
+        AdvanceAll(basePtr, basePtr, col, _p - 1);
+        il.Op(OpCodes.Ldloc, outPtr);
+        il.Op(OpCodes.Ldloc, i);
+        ScaleToBytes(outEs);
+        il.Op(OpCodes.Add);
+        il.Op(OpCodes.Stloc, ob);
+        Long(0);
+        il.Op(OpCodes.Stloc, j);
+
+        il.Mark(vloop);
+        il.Op(OpCodes.Ldloc, j);
+        Long(_width);
+        il.Op(OpCodes.Add);
+        il.Op(OpCodes.Ldloc, cnt);
+        il.Op(OpCodes.Bgt, tail);
+        Column(vector: true);
+        il.Op(OpCodes.Ldloc, j);
+        Long(_width);
+        il.Op(OpCodes.Add);
+        il.Op(OpCodes.Stloc, j);
+        il.Op(OpCodes.Br, vloop);
+
+        il.Mark(tail);
+        il.Op(OpCodes.Ldloc, j);
+        il.Op(OpCodes.Ldloc, cnt);
+        il.Op(OpCodes.Bge, next);
+        Column(vector: false);
+        il.Op(OpCodes.Ldloc, j);
+        Long(1);
+        il.Op(OpCodes.Add);
+        il.Op(OpCodes.Stloc, j);
+        il.Op(OpCodes.Br, tail);
+
+        il.Mark(next);
+        il.Op(OpCodes.Ldloc, i);
+        il.Op(OpCodes.Ldloc, cnt);
+        il.Op(OpCodes.Add);
+        il.Op(OpCodes.Stloc, i);
+        il.Op(OpCodes.Br, loop);
+        il.Mark(done);
+        il.Op(OpCodes.Ret);
+
+        // One vector (or one element) of outputs: accumulate over the whole reduced space, then the consumer.
+        void Column(bool vector)
+        {
+            string w = vector ? "V" : "S";
+            var acc = vector ? accV : accS;
+            AdvanceAll(colPtr, basePtr, j, _p - 1);
+            il.Op(OpCodes.Ldc_R4, ReductionSpec.Identity(AccOp));
+            if (vector) il.Call(M(_vectorIo, "Splat"));
+            il.Op(OpCodes.Stloc, acc);
+            Long(0);
+            il.Op(OpCodes.Stloc, rr);
+            if (q == 1)
+            {
+                for (int k = 0; k < _n; k++)
+                {
+                    il.Op(OpCodes.Ldloc, colPtr[k]);
+                    il.Op(OpCodes.Stloc, ptr[k]);
+                }
+            }
+
+            var red = il.DefineLabel("REDUCED_" + w);
+            var end = il.DefineLabel("REDUCED_END_" + w);
+            il.Mark(red);
+            il.Op(OpCodes.Ldloc, rr);
+            il.Op(OpCodes.Ldloc, total);
+            il.Op(OpCodes.Bge, end);
+            if (q > 1) Unravel(ptr, colPtr, rr, _p, _rank - 1, rem, idx);
+            Producer(vector, k => ColumnLoad(k, ptr[k], ostride[k], vector));
+            Fold(acc, vector);
+            if (q == 1)
+            {
+                for (int k = 0; k < _n; k++)
+                {
+                    il.Op(OpCodes.Ldloc, ptr[k]);
+                    il.Op(OpCodes.Ldloc, rstep![k]);
+                    il.Op(OpCodes.Add);
+                    il.Op(OpCodes.Stloc, ptr[k]);
+                }
+            }
+
+            il.Op(OpCodes.Ldloc, rr);
+            Long(1);
+            il.Op(OpCodes.Add);
+            il.Op(OpCodes.Stloc, rr);
+            il.Op(OpCodes.Br, red);
+            il.Mark(end);
+
+            Finish(acc, count, vector);
+            Consumer(vector, k => ColumnLoad(k, colPtr[k], ostride[k], vector));
+            il.Op(OpCodes.Ldloc, vector ? _vec[^1] : _scl[^1]);
+            il.Op(OpCodes.Ldloc, ob);
+            il.Op(OpCodes.Ldloc, j);
+            ScaleToBytes(outEs);
+            il.Op(OpCodes.Add);
+            il.Call(M(vector ? _vectorIo : typeof(ScalarLanes), "Store" + Suffix(_spec.OutDType)));
+        }
+    }
+
+    // The reduced count as float32, for a mean (null otherwise).
+    private LocalBuilder? CountOf(int first, int last)
+    {
+        if (AccOp != Op.Mean) return null;
+        var c = _il.Local(typeof(float), "count");
+        Long(1);
+        for (int d = first; d <= last; d++)
+        {
+            Arg(ShapeAt + d);
+            _il.Op(OpCodes.Mul);
+        }
+
+        _il.Op(OpCodes.Conv_R4);
+        _il.Op(OpCodes.Stloc, c);
+        return c;
+    }
+
+    // Rows: a producer input read at rowPtr + j * stride (vector: contiguous load, broadcast splat or gather).
+    private void RowLoad(int k, LocalBuilder[] rowPtr, LocalBuilder j, LocalBuilder?[] stride, bool vector)
+    {
+        var input = _spec.Inputs[k];
+        string suffix = Suffix(input.DType);
+        _il.Op(OpCodes.Ldloc, rowPtr[k]);
+        if (input.Access == InnerAccess.Broadcast)
+        {
+            _il.Call(M(typeof(ScalarLanes), "Load" + suffix));
+            if (vector) _il.Call(M(_vectorIo, "Splat"));
+            return;
+        }
+
+        _il.Op(OpCodes.Ldloc, j);
+        if (input.Access == InnerAccess.Strided)
+        {
+            _il.Op(OpCodes.Ldloc, stride[k]!);
+            _il.Op(OpCodes.Mul);
+        }
+
+        ScaleToBytes(Es(k));
+        _il.Op(OpCodes.Add);
+        if (vector && input.Access == InnerAccess.Strided)
+        {
+            _il.Op(OpCodes.Ldloc, stride[k]!);
+            _il.Call(M(_vectorIo, "Gather" + suffix));
+        }
+        else
+        {
+            _il.Call(M(vector ? _vectorIo : typeof(ScalarLanes), "Load" + suffix));
+        }
+    }
+
+    // Columns: an input read at p, its lanes along the outer axis (contiguous load, broadcast splat or gather).
+    private void ColumnLoad(int k, LocalBuilder p, LocalBuilder ostride, bool vector)
+    {
+        var input = _spec.Inputs[k];
+        string suffix = Suffix(input.DType);
+        _il.Op(OpCodes.Ldloc, p);
+        if (!vector)
+        {
+            _il.Call(M(typeof(ScalarLanes), "Load" + suffix));
+        }
+        else if (input.Access == InnerAccess.Broadcast)
+        {
+            _il.Call(M(typeof(ScalarLanes), "Load" + suffix));
+            _il.Call(M(_vectorIo, "Splat"));
+        }
+        else if (input.Access == InnerAccess.Strided)
+        {
+            _il.Op(OpCodes.Ldloc, ostride);
+            _il.Call(M(_vectorIo, "Gather" + suffix));
+        }
+        else
+        {
+            _il.Call(M(_vectorIo, "Load" + suffix));
+        }
+    }
+
+    private void ScalarAt(LocalBuilder p, int k)
+    {
+        _il.Op(OpCodes.Ldloc, p);
+        _il.Call(M(typeof(ScalarLanes), "Load" + Suffix(_spec.Inputs[k].DType)));
+    }
+
+    private void Producer(bool vector, Action<int> load)
+    {
+        for (int b = 0; b < _spec.ReduceAt; b++) EmitOp(b, vector, load);
+    }
+
+    private void Consumer(bool vector, Action<int> load)
+    {
+        // Constants the consumer shares with the producer are evaluated again at the consumer's width.
+        var body = _spec.Body;
+        for (int b = 0; b < _spec.ReduceAt; b++)
+        {
+            if (body[b].Op == Op.Full && body.Skip(_spec.ReduceAt + 1).Any(o => o.Args.Contains(b))) EmitOp(b, vector, load);
+        }
+
+        for (int b = _spec.ReduceAt + 1; b < body.Count; b++) EmitOp(b, vector, load);
+    }
+
+    // acc = combine(acc, value fed to the accumulator)
+    private void Fold(LocalBuilder acc, bool vector)
+    {
+        int value = _spec.Body[_spec.ReduceAt].Args[0];
+        _il.Op(OpCodes.Ldloc, acc);
+        _il.Op(OpCodes.Ldloc, vector ? _vec[value] : _scl[value]);
+        _il.Call(MathMethod(ReductionSpec.Combine(AccOp), vector ? _lanes : typeof(Lanes1), vector ? _vecType : typeof(float)));
+        _il.Op(OpCodes.Stloc, acc);
+    }
+
+    // The accumulator's value (a mean divided by the count), rounded to its dtype, as body op ReduceAt.
+    private void Finish(LocalBuilder acc, LocalBuilder? count, bool vector)
+    {
+        var L = vector ? _vectorIo : typeof(ScalarLanes);
+        _il.Op(OpCodes.Ldloc, acc);
+        if (count is not null)
+        {
+            _il.Op(OpCodes.Ldloc, count);
+            if (vector) _il.Call(M(_vectorIo, "Splat"));
+            _il.Call(MathMethod(Op.Div, vector ? _lanes : typeof(Lanes1), vector ? _vecType : typeof(float)));
+        }
+
+        Round(L, _spec.Body[_spec.ReduceAt].DType, castFromOther: false);
+        _il.Op(OpCodes.Stloc, vector ? _vec[_spec.ReduceAt] : _scl[_spec.ReduceAt]);
+    }
+
+    private void EmitOp(int b, bool vector, Action<int> load)
+    {
+        var L = vector ? _vectorIo : typeof(ScalarLanes);
+        var vals = vector ? _vec : _scl;
+        var op = _spec.Body[b];
+        switch (op.Op)
+        {
+            case Op.Input:
+                load(op.Input);
+                break;
+            case Op.Full:
+                _il.Op(OpCodes.Ldc_R4, (float)op.Constant);
+                if (vector) _il.Call(M(L, "Splat"));
+                break;
+            case Op.Cast:
+                _il.Op(OpCodes.Ldloc, vals[op.Args[0]]);
+                Round(L, op.DType, castFromOther: true);
+                break;
+            default:
+                if (ReductionSpec.IsAccumulator(op.Op)) throw new ArgumentException($"body op {b} ({op.Op.Name()}) is a second accumulator");
+                foreach (int a in op.Args) _il.Op(OpCodes.Ldloc, vals[a]);
+                _il.Call(op.Op == Op.Where ? M(L, "Where") : MathMethod(op.Op, vector ? _lanes : typeof(Lanes1), vector ? _vecType : typeof(float)));
+                if (op.DType == DType.Bool && op.Op == Op.Add) _il.Call(M(L, "ToBool"));
+                else Round(L, op.DType, castFromOther: false);
+                break;
+        }
+
+        _il.Op(OpCodes.Stloc, vals[b]);
+    }
+
+    private void Round(Type L, DType dt, bool castFromOther)
+    {
+        switch (dt)
+        {
+            case DType.F16: _il.Call(M(L, "RoundF16")); break;
+            case DType.BF16: _il.Call(M(L, "RoundBF16")); break;
+            case DType.Bool when castFromOther: _il.Call(M(L, "ToBool")); break;
+        }
+    }
+}
