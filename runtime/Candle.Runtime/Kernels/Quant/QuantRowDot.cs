@@ -29,7 +29,7 @@ internal static unsafe class QuantRowDot
 
     /// <summary>Σ u[i]·s[i] over 32 unsigned and 32 signed bytes, added into 8 int32 lanes (lane k sums bytes 4k..4k+3).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> DotU8S8(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> s)
+    internal static Vector256<int> DotU8S8(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> s)
     {
         if (AvxVnni.IsSupported) return AvxVnni.MultiplyWideningAndAdd(acc, u, s);
         var p = Avx2.MultiplyAddAdjacent(u, s);
@@ -40,7 +40,7 @@ internal static unsafe class QuantRowDot
     private static readonly float[] HalfTable = BuildHalfTable();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Half(byte* p) => Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(HalfTable), Unsafe.ReadUnaligned<ushort>(p));
+    internal static float Half(byte* p) => Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(HalfTable), Unsafe.ReadUnaligned<ushort>(p));
 
     private static float[] BuildHalfTable()
     {
