@@ -75,9 +75,9 @@ internal static unsafe class QuantTileDot
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Scales(byte* w0, byte* w1, byte* w2, byte* w3)
+    private static Vector256<float> Scales(float* ht, byte* w0, byte* w1, byte* w2, byte* w3)
     {
-        var d = Vector128.Create(QuantRowDot.Half(w0), QuantRowDot.Half(w1), QuantRowDot.Half(w2), QuantRowDot.Half(w3));
+        var d = Vector128.Create(QuantRowDot.Half(ht, w0), QuantRowDot.Half(ht, w1), QuantRowDot.Half(ht, w2), QuantRowDot.Half(ht, w3));
         return Vector256.Create(d, d);
     }
 
@@ -88,6 +88,7 @@ internal static unsafe class QuantTileDot
     private static void Tile1x4<T>(byte* w, int rowBytes, byte* a, int* offsets, int nb, float* y)
         where T : struct, IWeightRows
     {
+        float* ht = QuantRowDot.HalfTablePointer;
         var acc = Vector256<float>.Zero;
         byte* w0 = w, w1 = w + rowBytes, w2 = w + (2 * rowBytes), w3 = w + (3 * rowBytes);
         int step = T.BlockBytes;
@@ -99,7 +100,7 @@ internal static unsafe class QuantTileDot
             T.Decode(w3, out var u3, out var x3);
             var c = T.UsesOffsets ? Vector256.Load(offsets + (8 * b)) : default;
             var s = T.Dot4(u0, x0, u1, x1, u2, x2, u3, x3, Vector256.Load((sbyte*)(a + 2)), c);
-            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s), Scales(w0, w1, w2, w3) * QuantRowDot.Half(a), acc);
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s), Scales(ht, w0, w1, w2, w3) * QuantRowDot.Half(ht, a), acc);
         }
 
         Store(acc, y);
@@ -109,6 +110,7 @@ internal static unsafe class QuantTileDot
     private static void Tile4x4<T>(byte* w, int rowBytes, byte* a, int aRowBytes, int* offsets, int offsetRow, int nb, float* y, int ldy)
         where T : struct, IWeightRows
     {
+        float* ht = QuantRowDot.HalfTablePointer;
         Vector256<float> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
         byte* w0 = w, w1 = w + rowBytes, w2 = w + (2 * rowBytes), w3 = w + (3 * rowBytes);
         byte* a0 = a, a1 = a + aRowBytes, a2 = a + (2 * aRowBytes), a3 = a + (3 * aRowBytes);
@@ -120,17 +122,17 @@ internal static unsafe class QuantTileDot
             T.Decode(w1, out var u1, out var x1);
             T.Decode(w2, out var u2, out var x2);
             T.Decode(w3, out var u3, out var x3);
-            var d = Scales(w0, w1, w2, w3);
+            var d = Scales(ht, w0, w1, w2, w3);
             int ob = 8 * b;
 
             var s = T.Dot4(u0, x0, u1, x1, u2, x2, u3, x3, Vector256.Load((sbyte*)(a0 + 2)), T.UsesOffsets ? Vector256.Load(o0 + ob) : default);
-            acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s), d * QuantRowDot.Half(a0), acc0);
+            acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s), d * QuantRowDot.Half(ht, a0), acc0);
             s = T.Dot4(u0, x0, u1, x1, u2, x2, u3, x3, Vector256.Load((sbyte*)(a1 + 2)), T.UsesOffsets ? Vector256.Load(o1 + ob) : default);
-            acc1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s), d * QuantRowDot.Half(a1), acc1);
+            acc1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s), d * QuantRowDot.Half(ht, a1), acc1);
             s = T.Dot4(u0, x0, u1, x1, u2, x2, u3, x3, Vector256.Load((sbyte*)(a2 + 2)), T.UsesOffsets ? Vector256.Load(o2 + ob) : default);
-            acc2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s), d * QuantRowDot.Half(a2), acc2);
+            acc2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s), d * QuantRowDot.Half(ht, a2), acc2);
             s = T.Dot4(u0, x0, u1, x1, u2, x2, u3, x3, Vector256.Load((sbyte*)(a3 + 2)), T.UsesOffsets ? Vector256.Load(o3 + ob) : default);
-            acc3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s), d * QuantRowDot.Half(a3), acc3);
+            acc3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s), d * QuantRowDot.Half(ht, a3), acc3);
         }
 
         Store(acc0, y);
