@@ -14,8 +14,8 @@ namespace Candle.Runtime.Kernels.Cpu;
 /// A product quantizes its activation rows to the weight type's activation format (<see cref="QuantActivations"/>)
 /// once per call, then splits the weight rows over the workers of <see cref="KernelPool.Current"/> in contiguous
 /// chunks. Q8_0 and Q4_0 weights (<see cref="QuantTileDot"/>) are walked in chunks of <see cref="ChunkRows"/> rows:
-/// every activation row passes over a chunk, in register tiles of 4 activation rows × 4 weight rows (1 × 4 for the
-/// rows left over and for decode), before the next chunk is read, so the weights are read once per call for any
+/// every activation row passes over a chunk, in register tiles of 4 activation rows × 4 weight rows (for the rows
+/// left over and for decode: 1 × 4 tiles for Q4_0, single-row dots for Q8_0), before the next chunk is read, so the weights are read once per call for any
 /// number of rows and no float32 copy of them is made. Other types with an integer dot product walk tiles of
 /// <see cref="TileRows"/> weight rows one pair at a time below <see cref="GemmRows"/> activation rows, and from there
 /// dequantize <see cref="GemmTile"/> weight rows at a time into a float32 scratch tile for the SGEMM (freed after the
@@ -146,14 +146,19 @@ public static unsafe class QuantMatMulKernel
                 }
             }
 
-            for (; m < rows; m++)
+            // The activation rows left over: 1 × 4 tiles, or for Q8_0 the single-row dot product.
+            int tiled = m;
+            bool rowTile = QuantTileDot.HasRowTile(type);
+            for (int j = n0; j < full; j += rowTile ? R : 1)
             {
-                for (int j = n0; j < full; j += R)
+                for (m = tiled; m < rows; m++)
                 {
-                    QuantTileDot.Tile1x4(type, w + ((long)j * rowBytes), rowBytes, xq + ((long)m * xRowBytes), off + ((long)m * offsetRow), nb, y + ((long)m * n) + j);
+                    if (rowTile) QuantTileDot.Tile1x4(type, w + ((long)j * rowBytes), rowBytes, xq + ((long)m * xRowBytes), off + ((long)m * offsetRow), nb, y + ((long)m * n) + j);
+                    else y[((long)m * n) + j] = QuantRowDot.Dot(type, w + ((long)j * rowBytes), xq + ((long)m * xRowBytes), nb);
                 }
             }
 
+            // The weight rows left over: one pair at a time.
             for (int j = full; j < n1; j++)
             {
                 for (m = 0; m < rows; m++)
