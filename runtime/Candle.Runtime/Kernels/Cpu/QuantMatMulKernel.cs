@@ -15,7 +15,7 @@ namespace Candle.Runtime.Kernels.Cpu;
 /// once per call, then splits the weight rows over the workers of <see cref="KernelPool.Current"/> in contiguous
 /// chunks. Q8_0 and Q4_0 weights (<see cref="QuantTileDot"/>) are walked in chunks of <see cref="ChunkRows"/> rows:
 /// every activation row passes over a chunk, in register tiles of 4 activation rows × 4 weight rows (for the rows
-/// left over and for decode: 1 × 4 tiles for Q4_0, single-row dots for Q8_0), before the next chunk is read, so the weights are read once per call for any
+/// left over: 1 × 4 tiles for Q4_0; for decode: single-row dots, <see cref="QuantTileDot.HasRowTile"/>), before the next chunk is read, so the weights are read once per call for any
 /// number of rows and no float32 copy of them is made. Other types with an integer dot product walk tiles of
 /// <see cref="TileRows"/> weight rows one pair at a time below <see cref="GemmRows"/> activation rows, and from there
 /// dequantize <see cref="GemmTile"/> weight rows at a time into a float32 scratch tile for the SGEMM (freed after the
@@ -146,9 +146,9 @@ public static unsafe class QuantMatMulKernel
                 }
             }
 
-            // The activation rows left over: 1 × 4 tiles, or for Q8_0 the single-row dot product.
+            // The activation rows left over (all of them in decode): 1 × 4 tiles for Q4_0 prefill, else single-row dot products.
             int tiled = m;
-            bool rowTile = QuantTileDot.HasRowTile(type);
+            bool rowTile = QuantTileDot.HasRowTile(type, rows);
             for (int j = n0; j < full; j += rowTile ? R : 1)
             {
                 for (m = tiled; m < rows; m++)
