@@ -15,8 +15,9 @@ namespace Candle.Runtime.Kernels.Cpu;
 /// once per call, then splits the weight rows over the workers of <see cref="KernelPool.Current"/> in contiguous
 /// chunks. Q8_0 and Q4_0 weights (<see cref="QuantTileDot"/>) are walked in chunks of <see cref="ChunkRows"/> rows:
 /// every activation row passes over a chunk, in register tiles of 4 activation rows × 4 weight rows (for the rows
-/// left over: 1 × 4 tiles for Q4_0; for decode: single-row dots, <see cref="QuantTileDot.HasRowTile"/>), before the next chunk is read, so the weights are read once per call for any
-/// number of rows and no float32 copy of them is made. Other types with an integer dot product walk tiles of
+/// left over: 1 × 4 tiles for Q4_0; for decode: single-row dots, <see cref="QuantTileDot.HasRowTile"/>), before the
+/// next chunk is read, so the weights are read once per call for any number of rows and no float32 copy of them is
+/// made. Other types with an integer dot product walk tiles of
 /// <see cref="TileRows"/> weight rows one pair at a time below <see cref="GemmRows"/> activation rows, and from there
 /// dequantize <see cref="GemmTile"/> weight rows at a time into a float32 scratch tile for the SGEMM (freed after the
 /// call). Types without an integer dot product (and machines without AVX2) dequantize each weight row once and

@@ -6,8 +6,9 @@ namespace Candle.Runtime.Kernels.Quant;
 
 /// <summary>
 /// Register-tiled integer dot products of Q8_0 and Q4_0 weight rows with Q8_0 activation rows: a tile of 4 activation
-/// rows × 4 weight rows (prefill) or 1 × 4 (the activation rows a prefill leaves over) walks the blocks once, so each weight block is decoded once for
-/// every activation row of the tile and each activation block is loaded once for every weight row.
+/// rows × 4 weight rows (prefill) or 1 × 4 (the activation rows a prefill leaves over) walks the blocks once, so each
+/// weight block is decoded once for every activation row of the tile and each activation block is loaded once for
+/// every weight row.
 /// </summary>
 /// <remarks>
 /// For one activation row and one block, the 4 weight rows' exact int32 block products are summed horizontally into
