@@ -58,8 +58,13 @@ public sealed class QuantMatMulTests
         {
             data.Add(type, 3);
 
-            // From 32 rows on (prefill) the kernel multiplies dequantized tiles with the SGEMM.
+            // From 32 rows on (prefill) the kernel multiplies dequantized tiles with the SGEMM, except for the tiled
+            // integer kernels of Q8_0 and Q4_0, which take every row count (4 × 4 register tiles and 1 × 4 for the rest).
             data.Add(type, 40);
+            if (type is GgmlType.Q8_0 or GgmlType.Q4_0)
+            {
+                foreach (int rows in new[] { 1, 2, 5, 17 }) data.Add(type, rows);
+            }
         }
 
         return data;
@@ -70,7 +75,9 @@ public sealed class QuantMatMulTests
     public void Quantized_matmul_matches_the_interpreter_within_the_activation_rounding_bound(GgmlType type, int rows)
     {
         var rng = new Random((int)type * 31);
-        const int N = 40, K = 512;
+        // N is not a multiple of the 4-row tile; K is 17 blocks of 32 (2 super-blocks of 256 for the K types).
+        const int N = 42;
+        int K = GgmlTypeTraits.BlockSize(type) == 256 ? 512 : 544;
         var q = RandomTensor(rng, type, N, K, $"w_{type}");
         var x = Input("x", DType.F32, Shape.Of(1, rows, K));
         var g = new Graph([x], [QuantMatMul(x, QuantConstant(q))]);
@@ -81,7 +88,7 @@ public sealed class QuantMatMulTests
 
         // The activation rounding bound: Σ |w|·(half an 8-bit step of the activation block + the f16 rounding of its scale).
         int block = type is GgmlType.Q4_K or GgmlType.Q6_K ? 256 : 32;
-        bool integer = rows < 32 && type is GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q4_K or GgmlType.Q6_K;
+        bool integer = type is GgmlType.Q8_0 or GgmlType.Q4_0 || (rows < 32 && type is GgmlType.Q4_K or GgmlType.Q6_K);
         var step = new double[xs.Length];
         for (int b = 0; b < xs.Length; b += block)
         {

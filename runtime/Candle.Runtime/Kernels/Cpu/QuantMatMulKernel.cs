@@ -13,66 +13,28 @@ namespace Candle.Runtime.Kernels.Cpu;
 /// <remarks>
 /// A product quantizes its activation rows to the weight type's activation format (<see cref="QuantActivations"/>)
 /// once per call, then splits the weight rows over the workers of <see cref="KernelPool.Current"/> in contiguous
-/// chunks and walks each chunk in tiles: each tile of weight rows is multiplied with every activation row before the
-/// next tile is read, so the weights are read once per call and a decode step (one row) streams them once. Types
-/// without an integer dot product (and machines without AVX2) dequantize each weight row once and multiply in float32. Products of <see cref="GemmRows"/> activation rows or more (prefill) dequantize tiles
-/// of <see cref="GemmTile"/> weight rows to float32 and multiply them with the SGEMM instead; a plan's step
-/// (<see cref="Prepare"/>) keeps a packed float32 copy for those products, made on the first one, so that prefill runs
-/// at the packed SGEMM's speed while decode reads only the quantized blocks.
+/// chunks. Q8_0 and Q4_0 weights (<see cref="QuantTileDot"/>) are walked in chunks of <see cref="ChunkRows"/> rows:
+/// every activation row passes over a chunk, in register tiles of 4 activation rows × 4 weight rows (for the rows
+/// left over: 1 × 4 tiles for Q4_0; for decode: single-row dots, <see cref="QuantTileDot.HasRowTile"/>), before the
+/// next chunk is read, so the weights are read once per call for any number of rows and no float32 copy of them is
+/// made. Other types with an integer dot product walk tiles of
+/// <see cref="TileRows"/> weight rows one pair at a time below <see cref="GemmRows"/> activation rows, and from there
+/// dequantize <see cref="GemmTile"/> weight rows at a time into a float32 scratch tile for the SGEMM (freed after the
+/// call). Types without an integer dot product (and machines without AVX2) dequantize each weight row once and
+/// multiply in float32.
 /// </remarks>
 public static unsafe class QuantMatMulKernel
 {
     private const int TileRows = 16;
 
-    /// <summary>The number of activation rows from which a product goes through the float32 SGEMM.</summary>
+    /// <summary>Weight rows every activation row passes over before the next ones are read (tiled types).</summary>
+    private const int ChunkRows = 32;
+
+    /// <summary>The number of activation rows from which a product of a type without a tiled kernel goes through the float32 SGEMM.</summary>
     internal const int GemmRows = 32;
 
     /// <summary>Weight rows dequantized at a time on the SGEMM path.</summary>
     private const int GemmTile = 512;
-
-    /// <summary>
-    /// The kernel of one plan step: <see cref="Run"/>, except that products of <see cref="GemmRows"/> rows or more use a
-    /// float32 packed copy of the weight made on the first such call and kept by the step (so a prefill plan runs at
-    /// the packed SGEMM's speed; a decode plan, whose products have one row, never makes it).
-    /// </summary>
-    public static KernelFn Prepare(KernelPreparation preparation)
-    {
-        ArgumentNullException.ThrowIfNull(preparation);
-        var c = preparation.ConstantArgs;
-        if (c.Count != 7 || c[1] is not long wSlot || c[3] is not long type || c[5] is not long n || c[6] is not long k
-            || preparation.WeightAddress(wSlot) is var w && w == 0 || n <= 0 || k <= 0 || n > int.MaxValue || k > int.MaxValue)
-        {
-            return Run;
-        }
-
-        var packed = new Lazy<PackedB>(() => PackDequantized((GgmlType)type, (byte*)w, (int)n, (int)k), LazyThreadSafetyMode.ExecutionAndPublication);
-        return (slots, args, start, end) =>
-        {
-            if (start >= end) return;
-            var p = QuantMatMulArgs.Read(args);
-            if (p.Rows < GemmRows || p.Rows > int.MaxValue)
-            {
-                Run(slots, args, start, end);
-                return;
-            }
-
-            Sgemm.Multiply((int)p.Rows, (float*)slots[p.X], (int)p.K, 1, packed.Value, (float*)slots[p.Y], (int)p.N, pool: KernelPool.Current);
-        };
-    }
-
-    private static PackedB PackDequantized(GgmlType type, byte* w, int n, int k)
-    {
-        int rowBytes = (int)QuantMatMulArgs.WeightBytes((long)type, 1, k);
-        var values = GC.AllocateUninitializedArray<float>(checked(n * k));
-        fixed (float* v = values)
-        {
-            float* vp = v;
-            KernelPool.Current.ParallelFor(n, (s, e) => QuantRowDequant.Rows(type, w + ((long)s * rowBytes), rowBytes, e - s, k, vp + ((long)s * k)));
-
-            // B[p, j] = w[j, p].
-            return Sgemm.PackB(v, k, n, 1, k);
-        }
-    }
 
     /// <summary>
     /// y[m, n] = Σ_k x[m, k]·w[n, k]; arguments: <see cref="QuantMatMulArgs{T}"/>. One work item: the kernel splits the
@@ -92,6 +54,12 @@ public static unsafe class QuantMatMulKernel
         int rowBytes = (int)QuantMatMulArgs.WeightBytes(p.Type, 1, k);
         var pool = KernelPool.Current;
         var format = QuantActivations.VecDotType(type);
+        if (QuantTileDot.Supports(type) && QuantRowDot.IsAccelerated)
+        {
+            Tiled(type, x, w, y, rows, n, k, rowBytes, pool);
+            return;
+        }
+
         if (rows >= GemmRows)
         {
             DequantizedGemm(type, x, w, y, rows, n, k, rowBytes, pool);
@@ -126,6 +94,79 @@ public static unsafe class QuantMatMulKernel
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private static void Tiled(GgmlType type, float* x, byte* w, float* y, int rows, int n, int k, int rowBytes, Threading.WorkerPool pool)
+    {
+        int nb = k / 32;
+        int xRowBytes = QuantActivations.RowBytes(GgmlType.Q8_0, k);
+        bool offsets = QuantTileDot.NeedsOffsets(type);
+        int offsetRow = offsets ? nb * 8 : 0;
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(checked(rows * xRowBytes));
+        int[] offsetBuffer = ArrayPool<int>.Shared.Rent(Math.Max(1, checked(rows * offsetRow)));
+        try
+        {
+            fixed (byte* xq = buffer)
+            fixed (int* off = offsetBuffer)
+            {
+                for (int m = 0; m < rows; m++)
+                {
+                    QuantActivations.QuantizeQ8_0(new ReadOnlySpan<float>(x + ((long)m * k), k), buffer.AsSpan(m * xRowBytes, xRowBytes));
+                    if (offsets) QuantTileDot.NibbleOffsets(xq + ((long)m * xRowBytes), nb, off + ((long)m * offsetRow));
+                }
+
+                byte* xqp = xq;
+                int* offp = off;
+                int groups = (n + QuantTileDot.Rows - 1) / QuantTileDot.Rows;
+                pool.ParallelFor(groups, (s, e) => TiledRows(type, xqp, xRowBytes, offp, offsetRow, w, rowBytes, y, rows, n, nb,
+                    s * QuantTileDot.Rows, Math.Min(n, e * QuantTileDot.Rows)));
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            ArrayPool<int>.Shared.Return(offsetBuffer);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void TiledRows(GgmlType type, byte* xq, int xRowBytes, int* off, int offsetRow, byte* w, int rowBytes, float* y, int rows, int n, int nb, int start, int end)
+    {
+        const int R = QuantTileDot.Rows, M = QuantTileDot.ActivationRows;
+        for (int n0 = start; n0 < end; n0 += ChunkRows)
+        {
+            int n1 = Math.Min(end, n0 + ChunkRows);
+            int full = n0 + ((n1 - n0) / R * R);
+            int m = 0;
+            for (; m + M <= rows; m += M)
+            {
+                for (int j = n0; j < full; j += R)
+                {
+                    QuantTileDot.Tile4x4(type, w + ((long)j * rowBytes), rowBytes, xq + ((long)m * xRowBytes), xRowBytes, off + ((long)m * offsetRow), offsetRow, nb, y + ((long)m * n) + j, n);
+                }
+            }
+
+            // The activation rows left over (all of them in decode): 1 × 4 tiles for Q4_0 prefill, else single-row dot products.
+            int tiled = m;
+            bool rowTile = QuantTileDot.HasRowTile(type, rows);
+            for (int j = n0; j < full; j += rowTile ? R : 1)
+            {
+                for (m = tiled; m < rows; m++)
+                {
+                    if (rowTile) QuantTileDot.Tile1x4(type, w + ((long)j * rowBytes), rowBytes, xq + ((long)m * xRowBytes), off + ((long)m * offsetRow), nb, y + ((long)m * n) + j);
+                    else y[((long)m * n) + j] = QuantRowDot.Dot(type, w + ((long)j * rowBytes), xq + ((long)m * xRowBytes), nb);
+                }
+            }
+
+            // The weight rows left over: one pair at a time.
+            for (int j = full; j < n1; j++)
+            {
+                for (m = 0; m < rows; m++)
+                {
+                    y[((long)m * n) + j] = QuantRowDot.Dot(type, w + ((long)j * rowBytes), xq + ((long)m * xRowBytes), nb);
+                }
+            }
         }
     }
 

@@ -39,7 +39,6 @@ public static class RuntimeKernels
     private static readonly FrozenDictionary<string, KernelPreparer> Preparers = new Dictionary<string, KernelPreparer>(StringComparer.Ordinal)
     {
         ["gemm"] = GemmKernel.Prepare,
-        ["quant_matmul"] = QuantMatMulKernel.Prepare,
     }.ToFrozenDictionary(StringComparer.Ordinal);
 
     /// <summary>The names of all kernels.</summary>

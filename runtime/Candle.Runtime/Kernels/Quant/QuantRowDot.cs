@@ -29,22 +29,30 @@ internal static unsafe class QuantRowDot
 
     /// <summary>Σ u[i]·s[i] over 32 unsigned and 32 signed bytes, added into 8 int32 lanes (lane k sums bytes 4k..4k+3).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> DotU8S8(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> s)
+    internal static Vector256<int> DotU8S8(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> s)
     {
         if (AvxVnni.IsSupported) return AvxVnni.MultiplyWideningAndAdd(acc, u, s);
         var p = Avx2.MultiplyAddAdjacent(u, s);
         return acc + Avx2.MultiplyAddAdjacent(p, Vector256<short>.One);
     }
 
-    // Every f16 bit pattern as float32 (256 KiB, read by the block loops instead of converting in software).
+    // Every f16 bit pattern as float32 (256 KiB, pinned, read by the block loops instead of converting in software).
     private static readonly float[] HalfTable = BuildHalfTable();
 
+    /// <summary>
+    /// The f16 → float32 table. The block loops read it through a local pointer taken before the loop: a static field
+    /// read inside a loop that is compiled straight to optimized code keeps a class-initialization check there, whose
+    /// helper call makes the JIT spill every vector register across it.
+    /// </summary>
+    internal static float* HalfTablePointer => (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(HalfTable));
+
+    /// <summary>The f16 at <paramref name="p"/> as float32, read from <paramref name="table"/> (<see cref="HalfTablePointer"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Half(byte* p) => Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(HalfTable), Unsafe.ReadUnaligned<ushort>(p));
+    internal static float Half(float* table, byte* p) => table[Unsafe.ReadUnaligned<ushort>(p)];
 
     private static float[] BuildHalfTable()
     {
-        var t = new float[65536];
+        var t = GC.AllocateUninitializedArray<float>(65536, pinned: true);
         for (int i = 0; i < t.Length; i++) t[i] = (float)BitConverter.UInt16BitsToHalf((ushort)i);
         return t;
     }
@@ -53,13 +61,14 @@ internal static unsafe class QuantRowDot
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q8_0(byte* w, byte* a, int nb)
     {
+        float* ht = HalfTablePointer;
         var acc = Vector256<float>.Zero;
         for (int b = 0; b < nb; b++, w += 34, a += 34)
         {
             var x = Vector256.Load((sbyte*)(w + 2));
             var y = Vector256.Load((sbyte*)(a + 2));
             var s = DotU8S8(Vector256<int>.Zero, Avx2.Abs(x), Avx2.Sign(y, x));
-            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s), Vector256.Create(Half(w) * Half(a)), acc);
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s), Vector256.Create(Half(ht, w) * Half(ht, a)), acc);
         }
 
         return Vector256.Sum(acc);
@@ -69,6 +78,7 @@ internal static unsafe class QuantRowDot
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q4_0(byte* w, byte* a, int nb)
     {
+        float* ht = HalfTablePointer;
         var acc = Vector256<float>.Zero;
         var mask = Vector128.Create((byte)0x0F);
         var eight = Vector256.Create((sbyte)8);
@@ -78,7 +88,7 @@ internal static unsafe class QuantRowDot
             var x = Vector256.Create(packed & mask, Vector128.ShiftRightLogical(packed, 4) & mask).AsSByte() - eight;
             var y = Vector256.Load((sbyte*)(a + 2));
             var s = DotU8S8(Vector256<int>.Zero, Avx2.Abs(x), Avx2.Sign(y, x));
-            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s), Vector256.Create(Half(w) * Half(a)), acc);
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s), Vector256.Create(Half(ht, w) * Half(ht, a)), acc);
         }
 
         return Vector256.Sum(acc);
@@ -91,6 +101,7 @@ internal static unsafe class QuantRowDot
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q4_K(byte* w, byte* a, int nb)
     {
+        float* ht = HalfTablePointer;
         float total = 0;
         var mask = Vector256.Create((byte)0x0F);
         for (int b = 0; b < nb; b++, w += 144, a += 292)
@@ -111,7 +122,7 @@ internal static unsafe class QuantRowDot
                 mins += (m0 * (bsums[4 * j] + bsums[(4 * j) + 1])) + (m1 * (bsums[(4 * j) + 2] + bsums[(4 * j) + 3]));
             }
 
-            total += (Half(w) * da * Vector256.Sum(acc)) - (Half(w + 2) * da * mins);
+            total += (Half(ht, w) * da * Vector256.Sum(acc)) - (Half(ht, w + 2) * da * mins);
         }
 
         return total;
@@ -124,12 +135,13 @@ internal static unsafe class QuantRowDot
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q6_K(byte* w, byte* a, int nb)
     {
+        float* ht = HalfTablePointer;
         float total = 0;
         var m4 = Vector256.Create((byte)0x0F);
         var m2 = Vector256.Create((byte)0x03);
         for (int b = 0; b < nb; b++, w += 210, a += 292)
         {
-            float d = Half(w + 208) * Unsafe.ReadUnaligned<float>(a);
+            float d = Half(ht, w + 208) * Unsafe.ReadUnaligned<float>(a);
             sbyte* sc = (sbyte*)(w + 192);
             short* bsums = (short*)(a + 260);
             var acc = Vector256<int>.Zero;
