@@ -18,24 +18,12 @@ internal static class ModelLoadProgress
     public static T Run<T>(CliContext ctx, Func<IProgress<LoadProgress>?, IProgress<CompileProgress>?, T> body)
     {
         if (!ctx.Progress) return body(null, null);
-        // Progress is on only when the process's stderr is a terminal (Program.cs), so there the live display is asked for
-        // outright; any other writer (tests) gets Spectre's detection, which writes plain text.
-        bool terminal = ReferenceEquals(ctx.Error, Console.Error);
-        var console = AnsiConsole.Create(new AnsiConsoleSettings
-        {
-            Out = new AnsiConsoleOutput(ctx.Error),
-            Ansi = terminal ? AnsiSupport.Yes : AnsiSupport.Detect,
-            Interactive = terminal ? InteractionSupport.Yes : InteractionSupport.Detect,
-        });
         var clock = Stopwatch.StartNew();
         LoadProgress last = default;
         TimeSpan loaded = TimeSpan.Zero;
         int kernels = 0, passes = 0;
         T result = default!;
-        console.Progress()
-            .AutoClear(true)
-            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new SpinnerColumn())
-            .Start(display =>
+        CliProgress.Display(ctx).Start(display =>
             {
                 var load = display.AddTask("loading weights", maxValue: 1);
                 var compile = display.AddTask("compiling", autoStart: false, maxValue: 1);

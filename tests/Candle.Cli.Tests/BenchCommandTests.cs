@@ -59,6 +59,26 @@ public class BenchCommandTests
     }
 
     [Fact]
+    public void Progress_names_each_test_on_stderr_with_the_median_of_its_repetitions()
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        Assert.Equal(0, CandleCli.Run([.. Sweep, "-o", "json"], TextReader.Null, stdout, stderr, progress: true));
+        using var doc = JsonDocument.Parse(stdout.ToString());
+        string err = stderr.ToString();
+        Assert.DoesNotContain("\u001b[", err, StringComparison.Ordinal);
+        foreach (var t in doc.RootElement.EnumerateArray())
+        {
+            var samples = t.GetProperty("samples_ts").EnumerateArray().Select(s => s.GetDouble()).Order().ToArray();
+            double median = samples[samples.Length / 2];
+            string test = t.GetProperty("test").GetString()!;
+            var m = System.Text.RegularExpressions.Regex.Match(err, $@"(^|\n){test} \(1 threads\): median ([0-9.]+) tok/s over 3 runs in \d+\.\d s\n");
+            Assert.True(m.Success, err);
+            Assert.Equal(median, double.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture), 0.0051);
+        }
+    }
+
+    [Fact]
     public void Markdown_is_a_table_of_mean_and_deviation()
     {
         var (code, output, err) = CliRunner.Run(Sweep);

@@ -30,6 +30,24 @@ public sealed class QuantizeCommandTests : IDisposable
     }
 
     [Fact]
+    public void ProgressGoesToStderrAndEndsWithTheTensorCountWhileStdoutStaysTheSame()
+    {
+        string quiet = Path.Combine(_tmp, "quiet.gguf");
+        string shown = Path.Combine(_tmp, "shown.gguf");
+        var (code, stdout, stderr) = CliRunner.Run("quantize", Fixtures.Model("llama"), quiet, "Q8_0");
+        Assert.True(code == 0, stderr);
+        var outWriter = new StringWriter();
+        var errWriter = new StringWriter();
+        Assert.Equal(0, CandleCli.Run(["quantize", Fixtures.Model("llama"), shown, "Q8_0"], TextReader.Null, outWriter, errWriter, progress: true));
+
+        Assert.Equal(stdout.Replace(quiet, shown, StringComparison.Ordinal), outWriter.ToString());
+        Assert.Equal(File.ReadAllBytes(quiet), File.ReadAllBytes(shown));
+        using var file = GgufFile.Open(shown);
+        Assert.Matches($@"(^|\n)quantized {file.Tensors.Count} tensors in \d+\.\d s\n", errWriter.ToString());
+        Assert.DoesNotContain("\u001b[", errWriter.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void GenerateTokenizesAPromptWithTheGgufFilesOwnTokenizer()
     {
         string model = Path.Combine(Fixtures.Dir, "gguf", "llama-q4_0.gguf");

@@ -53,8 +53,20 @@ internal static class BenchCommand
                 var tests = prompts.Where(p => p > 0).Select(p => (Prompt: p, Gen: 0)).Concat(gens.Where(g => g > 0).Select(g => (Prompt: 0, Gen: g)));
                 foreach (var (p, g) in tests)
                 {
-                    ctx.Stage = string.Create(CultureInfo.InvariantCulture, $"running {(p > 0 ? $"pp{p}" : $"tg{g}")} ({n} threads)");
-                    var result = generator.Benchmark(new BenchmarkOptions { PromptTokens = p, GenTokens = g, Repetitions = pr.GetValue(repetitions) });
+                    string test = string.Create(CultureInfo.InvariantCulture, $"{(p > 0 ? $"pp{p}" : $"tg{g}")} ({n} threads)");
+                    ctx.SetStageQuietly("running " + test);
+                    var result = CliProgress.Run(ctx, "running " + test, task => generator.Benchmark(new BenchmarkOptions
+                    {
+                        PromptTokens = p,
+                        GenTokens = g,
+                        Repetitions = pr.GetValue(repetitions),
+                        Progress = task is null ? null : new Reporter(b =>
+                        {
+                            task.MaxValue = b.Total;
+                            task.Value = b.Done;
+                        }),
+                    }), (r, elapsed) => string.Create(CultureInfo.InvariantCulture,
+                        $"{test}: median {(p > 0 ? r.PrefillTokensPerSecond : r.DecodeTokensPerSecond):F2} tok/s over {pr.GetValue(repetitions)} runs in {elapsed.TotalSeconds:F1} s"));
                     rows.Add(new BenchReport.Row(modelName, generator.Shape.ModelType, deviceName, n, p, g, p > 0 ? result.PrefillSamples : result.DecodeSamples));
                     if (p > 0) firstPp ??= result.PrefillTokensPerSecond;
                     else firstTg ??= result.DecodeTokensPerSecond;
@@ -75,6 +87,12 @@ internal static class BenchCommand
             return 0;
         }));
         return cmd;
+    }
+
+    /// <summary>Passes reports to an action on the reporting thread (Spectre's tasks take updates from any thread).</summary>
+    private sealed class Reporter(Action<BenchmarkProgress> report) : IProgress<BenchmarkProgress>
+    {
+        public void Report(BenchmarkProgress value) => report(value);
     }
 
     /// <summary>A comma-separated list of integers, each at least <paramref name="minimum"/>.</summary>

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using Candle.Runtime.Kernels.Quant;
 using Candle.Transformers.Quantization;
+using Spectre.Console;
 
 namespace Candle.Cli.Commands;
 
@@ -23,15 +24,14 @@ internal static class QuantizeCommand
             var preset = QuantizePreset.Parse(pr.GetValue(type)!);
             string inPath = pr.GetValue(input)!;
             string outPath = pr.GetValue(output)!;
-            ctx.Stage = $"quantizing to {preset.Name}";
-            var result = GgufQuantizer.Quantize(inPath, outPath, preset, pr.GetValue(pure), p =>
+            ctx.SetStageQuietly($"quantizing to {preset.Name}");
+            var result = CliProgress.Run(ctx, $"quantizing to {preset.Name}", task => GgufQuantizer.Quantize(inPath, outPath, preset, pr.GetValue(pure), p =>
             {
-                if (ctx.Progress)
-                {
-                    ctx.Error.Write(string.Create(CultureInfo.InvariantCulture, $"\r  [{p.Index,4}/{p.Count}] {p.Name} -> {GgmlTypeTraits.Name(p.Type)}\u001b[K"));
-                    if (p.Index == p.Count) ctx.Error.WriteLine();
-                }
-            });
+                if (task is null) return;
+                task.MaxValue = p.Count;
+                task.Value = p.Index;
+                task.Description = Markup.Escape(string.Create(CultureInfo.InvariantCulture, $"quantizing to {preset.Name}: [{p.Index}/{p.Count}] {p.Name} -> {GgmlTypeTraits.Name(p.Type)}"));
+            }), (r, elapsed) => string.Create(CultureInfo.InvariantCulture, $"quantized {r.Tensors} tensors in {elapsed.TotalSeconds:F1} s"));
             ctx.Stage = "done";
             string types = string.Join(", ", result.Types.OrderBy(kv => kv.Key).Select(kv => $"{GgmlTypeTraits.Name(kv.Key)} {kv.Value}"));
             ctx.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,

@@ -18,6 +18,9 @@ public sealed record BenchmarkOptions
     /// <summary>Seed of the random token ids.</summary>
     public int Seed { get; init; } = 1234;
 
+    /// <summary>Told after each run of a test (warm-up included); null for none.</summary>
+    public IProgress<BenchmarkProgress>? Progress { get; init; }
+
     /// <summary>Checks the values.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A value is out of range; the message names it.</exception>
     public void Validate()

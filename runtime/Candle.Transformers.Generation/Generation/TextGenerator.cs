@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Candle.Runtime.Tensors;
@@ -198,6 +199,7 @@ public sealed class TextGenerator : IDisposable
         }
 
         var rng = new Random(options.Seed);
+        int runs = options.Repetitions + (options.Warmup ? 1 : 0);
         var prefill = new List<double>();
         var decode = new List<double>();
         if (options.PromptTokens > 0)
@@ -210,6 +212,7 @@ public sealed class TextGenerator : IDisposable
                 Session.Prefill(ids);
                 double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
                 if (r >= 0) prefill.Add(options.PromptTokens / seconds);
+                options.Progress?.Report(new BenchmarkProgress(string.Create(CultureInfo.InvariantCulture, $"pp{options.PromptTokens}"), r + 1 + (options.Warmup ? 1 : 0), runs));
             }
         }
 
@@ -227,6 +230,7 @@ public sealed class TextGenerator : IDisposable
 
                 double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
                 if (r >= 0) decode.Add(n / seconds);
+                options.Progress?.Report(new BenchmarkProgress(string.Create(CultureInfo.InvariantCulture, $"tg{options.GenTokens}"), r + 1 + (options.Warmup ? 1 : 0), runs));
             }
         }
 
