@@ -72,6 +72,21 @@ public sealed class CompiledModelTests : IDisposable
     }
 
     [Fact]
+    public void A_manifest_value_out_of_its_range_names_the_key_not_a_type()
+    {
+        string cpl = Path.Combine(_dir, "llama.cpl");
+        var (code, _, err) = CliRunner.Run("compile", Fixtures.Model("llama"), "-o", cpl);
+        Assert.True(code == 0, err);
+        string manifest = Path.Combine(cpl, CompiledLanguageModel.ManifestFile);
+        File.WriteAllText(manifest, File.ReadAllText(manifest).Replace("\"max_positions\": ", "\"max_positions\": 99999999999", StringComparison.Ordinal));
+        var (gen, _, genErr) = CliRunner.Run("generate", cpl, "--prompt-ids", "1,2", "-n", "1");
+        Assert.Equal(1, gen);
+        Assert.StartsWith($"error: {manifest}: the value of max_positions is not valid for that key", genErr, StringComparison.Ordinal);
+        Assert.DoesNotContain("Candle.", genErr.Replace(manifest, "", StringComparison.Ordinal), StringComparison.Ordinal);
+        Assert.Single(genErr.TrimEnd('\n').Split('\n'));
+    }
+
+    [Fact]
     public async Task A_program_with_only_the_runtime_side_packages_generates_from_a_compiled_llama()
     {
         string cpl = Path.Combine(_dir, "llama.cpl");

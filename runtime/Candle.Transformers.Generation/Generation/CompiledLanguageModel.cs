@@ -54,7 +54,11 @@ public static class CompiledLanguageModel
         }
         catch (JsonException e)
         {
-            throw new InvalidDataException($"{path}: {e.Message}", e);
+            // System.Text.Json names the record type it could not fill; say which key holds the bad value instead.
+            string what = e.Message.Contains("could not be converted", StringComparison.Ordinal) && e.Path is { Length: > 2 } key
+                ? $"the value of {key[2..]} is not valid for that key (line {e.LineNumber + 1})"
+                : e.Message;
+            throw new InvalidDataException($"{path}: {what}", e);
         }
 
         var shape = manifest.Validate(path);
