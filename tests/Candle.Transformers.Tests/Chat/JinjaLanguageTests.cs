@@ -57,6 +57,22 @@ public sealed class JinjaLanguageTests
     public void Sandbox_refuses_mutation_reflection_and_runaway(string template) =>
         Assert.Throws<TemplateException>(() => R(template));
 
+    [Theory]
+    [InlineData("{% set ns = namespace(s='a') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s|length }}", "exceeds the sandbox's limit")]
+    [InlineData("{% set ns = namespace(s='a') %}{% for i in range(40) %}{% set ns.s = ns.s + ns.s %}{% endfor %}", "exceeds the sandbox's limit")]
+    [InlineData("{% set ns = namespace(l=[1]) %}{% for i in range(40) %}{% set ns.l = ns.l + ns.l %}{% endfor %}", "exceeds the sandbox's limit")]
+    [InlineData("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}", "steps, the sandbox's limit")]
+    public void Sandbox_bounds_the_memory_and_time_a_template_can_take(string template, string message)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        long before = GC.GetTotalAllocatedBytes();
+        var e = Assert.Throws<TemplateException>(() => R(template));
+        Assert.Contains(message, e.Message, StringComparison.Ordinal);
+        Assert.StartsWith("line 1:", e.Message, StringComparison.Ordinal);
+        // Doubling to 2^40 characters or items, or 10^10 loop iterations, is refused long before it completes.
+        Assert.True(GC.GetTotalAllocatedBytes() - before < 1L << 30, "the template allocated over 1 GiB before it was stopped");
+    }
+
     [Fact]
     public void Apply_renders_turns()
     {

@@ -12,7 +12,11 @@ internal sealed class JinjaInterpreter
 {
     private const int MaxDepth = 200;
     private const int MaxOutputChars = 64 << 20;
+    private const int MaxValueChars = 16 << 20;
+    private const int MaxValueItems = 1 << 20;
+    private const long MaxSteps = 2_000_000;
     private int _depth;
+    private long _steps;
 
     public JinjaInterpreter(JinjaScope globals) => Globals = globals;
 
@@ -54,6 +58,7 @@ internal sealed class JinjaInterpreter
 
     private Flow Exec(JinjaNode node, JinjaScope scope, StringBuilder sb)
     {
+        Step(node.Line);
         try
         {
             return ExecCore(node, scope, sb);
@@ -139,6 +144,15 @@ internal sealed class JinjaInterpreter
         }
     }
 
+    /// <summary>Counts one statement, expression or loop iteration against the sandbox's budget of work.</summary>
+    private void Step(int line)
+    {
+        if (++_steps > MaxSteps)
+        {
+            throw new TemplateException($"line {line}: the template ran more than {MaxSteps} steps, the sandbox's limit");
+        }
+    }
+
     private string RunFor(ForNode f, object? iterable, JinjaScope scope, int depth0)
     {
         var items = PyOps.ToList(iterable);
@@ -169,6 +183,7 @@ internal sealed class JinjaInterpreter
             var loop = new JinjaLoop(items, depth0, recurse);
             for (int i = 0; i < items.Count; i++)
             {
+                Step(f.Line);
                 loop.Index0 = i;
                 var inner = new JinjaScope(scope);
                 inner.Set("loop", loop);
@@ -219,6 +234,25 @@ internal sealed class JinjaInterpreter
     }
 
     public object? Eval(JinjaExpr e, JinjaScope scope)
+    {
+        // Every value an expression makes is bounded, so doubling a string or list in a loop ends in a template
+        // error instead of exhausting memory.
+        Step(e.Line);
+        object? value = EvalCore(e, scope);
+        if (value is string { Length: > MaxValueChars } big)
+        {
+            throw new TemplateException($"line {e.Line}: a string of {big.Length} characters exceeds the sandbox's limit of {MaxValueChars}");
+        }
+
+        if (value is List<object?> { Count: > MaxValueItems } list)
+        {
+            throw new TemplateException($"line {e.Line}: a list of {list.Count} items exceeds the sandbox's limit of {MaxValueItems}");
+        }
+
+        return value;
+    }
+
+    private object? EvalCore(JinjaExpr e, JinjaScope scope)
     {
         switch (e)
         {
