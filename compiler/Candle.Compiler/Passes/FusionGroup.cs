@@ -96,8 +96,8 @@ public sealed class FusionGroup
     /// <summary>
     /// True when this elementwise group may take <paramref name="expand"/>, a broadcast of a row value back over the
     /// trailing axes of the group's shape, and so become a "reduce_broadcast" group: the value it broadcasts is computed
-    /// by elementwise ops of the row shape from at least one reduction over those axes, and every node of that chain
-    /// is used only by the group, the broadcast or the chain (so each of them joins when fusion reaches it).
+    /// by elementwise ops of the row shape from at least one reduction over those axes that, like the value itself, is
+    /// used only by the group, the broadcast or such nodes of the chain (so each of them joins when fusion reaches it).
     /// </summary>
     internal bool CanAcceptBroadcast(Node expand, IReadOnlyDictionary<Node, IReadOnlyList<Node>> users, IReadOnlySet<Node> outputs)
     {
@@ -132,8 +132,16 @@ public sealed class FusionGroup
             chain.Add(n);
         }
 
-        return reduces && chain.All(n => !outputs.Contains(n)
-            && users[n].All(u => ReferenceEquals(u, expand) || _members.Contains(u) || chain.Contains(u)));
+        // Keep the nodes that will join: not outputs, every user a member, the broadcast or a kept node (to a fixed
+        // point; a node left out is read by the group as a row input). The broadcast value and one reduction must stay.
+        bool changed = reduces;
+        while (changed)
+        {
+            changed = chain.RemoveWhere(n => outputs.Contains(n)
+                || !users[n].All(u => ReferenceEquals(u, expand) || _members.Contains(u) || chain.Contains(u))) > 0;
+        }
+
+        return chain.Contains(expand.Inputs[0]) && chain.Any(n => n.Op.IsReduce());
     }
 
     /// <summary>

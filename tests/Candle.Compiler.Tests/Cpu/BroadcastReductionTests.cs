@@ -55,12 +55,36 @@ public sealed class BroadcastReductionTests
     /// Compiles <paramref name="g"/> through the default pipeline without pattern recognition (which turns the common
     /// forms into library norms), so that the primitives reach fusion as an importer or a backward graph leaves them.
     /// </summary>
-    internal static Plan CompilePrimitives(Graph g, CpuBackend backend, int threads = 0)
+    internal static Plan CompilePrimitives(Graph g, CpuBackend backend, int threads = 0) =>
+        backend.LowerPlan(OptimizePrimitives(g, backend.Capabilities), new CompileOptions { OptLevel = 2, Threads = threads });
+
+    /// <summary>The default pipeline at O2 for <paramref name="capabilities"/>, without pattern recognition.</summary>
+    internal static Graph OptimizePrimitives(Graph g, BackendCapabilities capabilities)
     {
-        var context = new PassContext(2) { Capabilities = backend.Capabilities };
+        var context = new PassContext(2) { Capabilities = capabilities };
         context.DisabledPasses.Add("pattern-recognition");
-        return backend.LowerPlan(PassManager.CreateDefault().Run(g, context), new CompileOptions { OptLevel = 2, Threads = threads });
+        return PassManager.CreateDefault().Run(g, context);
     }
+
+    /// <summary>
+    /// The four patterns, each over its own input [n, <paramref name="length"/>] (shared subexpressions would be row values
+    /// computed once for several kernels), with weight and bias constants.
+    /// </summary>
+    internal static Graph AllPatterns(Dim rows, int length, DType dt = DType.F32)
+    {
+        var xs = Enumerable.Range(0, 4).Select(i => Input($"x{i}", dt, new Shape(rows, length))).ToArray();
+        var rng = new Random(length);
+        var w = Weight(rng, "w", dt, length);
+        var b = Weight(rng, "b", dt, length);
+        return new Graph(
+            xs,
+            [Patterns.RmsNorm(xs[0], w), Patterns.Softmax(xs[1]), Patterns.LayerNorm(xs[2], w, b), Patterns.LogSoftmax(xs[3])],
+            ["rms_norm", "softmax", "layer_norm", "log_softmax"]);
+    }
+
+    /// <summary>Random inputs of <see cref="AllPatterns"/>.</summary>
+    internal static HostTensor[] AllPatternInputs(Random rng, int rows, int length, DType dt = DType.F32) =>
+        [.. Enumerable.Range(0, 4).Select(_ => CpuHarness.Random(rng, dt, [rows, length], -4, 4))];
 
     private static Graph Case(string pattern, DType dt, int[] shape, string layout)
     {
@@ -165,4 +189,114 @@ public sealed class BroadcastReductionTests
         var inputs = new[] { Data(g, shape.Sum()) };
         CpuHarness.AssertClose(ReferenceInterpreter.Run(g, inputs), plan.Run(inputs), atol, rtol, plan.Describe);
     }
+
+    [Theory]
+    [InlineData(0, 0)]
+    [InlineData(128, 2)]
+    [InlineData(256, 1)]
+    [InlineData(512, 3)]
+    public void Every_pattern_over_symbolic_rows_is_one_kernel_each(int vectorBits, int threads)
+    {
+        var g = AllPatterns(Dim.Sym("n"), 203);
+        var plan = CompilePrimitives(g, new CpuBackend(vectorBits), threads);
+        Assert.Equal(4, plan.Definition.Steps.Count);
+        Assert.All(plan.Definition.Steps, s => Assert.Equal("fused reduce_broadcast", s.Label));
+        foreach (int n in new[] { 1, 2, 9 })
+        {
+            var inputs = AllPatternInputs(new Random(n), n, 203);
+            CpuHarness.AssertClose(ReferenceInterpreter.Run(g, inputs), plan.Run(inputs), 2e-5, 2e-5, plan.Describe);
+        }
+    }
+
+    [Fact]
+    public void Passes_follow_the_accumulators_dependencies()
+    {
+        // rms: one reduction pass; softmax, log-softmax and layer norm: two (the second reads the first); a variance
+        // as E[x²] − E[x]²: one pass with two accumulators.
+        var xs = Enumerable.Range(0, 5).Select(i => Input($"x{i}", DType.F32, Shape.Of(4, 50))).ToArray();
+        var x = xs[4];
+        var mean = Reduce(Op.Mean, x, [1], keepDim: true);
+        var variance = Binary(Op.Sub, Reduce(Op.Mean, Binary(Op.Mul, x, x), [1], keepDim: true), Binary(Op.Mul, mean, mean));
+        var oneSweep = Binary(Op.Mul, Binary(Op.Sub, x, mean), Unary(Op.Rsqrt, Binary(Op.Add, variance, 1e-5)));
+        var w = Weight(new Random(1), "w", DType.F32, 50);
+        var g = new Graph(xs, [Patterns.RmsNorm(xs[0], w), Patterns.Softmax(xs[1]), Patterns.LogSoftmax(xs[2]), Patterns.LayerNorm(xs[3], w, w), oneSweep]);
+        var kg = Scheduler.Schedule(OptimizePrimitives(g, CpuBackend.Instance.Capabilities), generateReductions: true);
+        var specs = kg.Calls.Cast<BroadcastReductionCall>().Select(c => c.Kernel).ToList();
+        Assert.Equal([1, 2, 2, 2, 1], specs.Select(s => s.ReductionPasses));
+        Assert.Equal(2, specs[^1].Accumulators.Count);
+        var rng = new Random(4);
+        var inputs = Enumerable.Range(0, 5).Select(_ => CpuHarness.Random(rng, DType.F32, [4, 50])).ToArray();
+        var plan = CompilePrimitives(g, CpuBackend.Instance);
+        CpuHarness.AssertClose(ReferenceInterpreter.Run(g, inputs), plan.Run(inputs), 2e-5, 2e-5, plan.Describe);
+    }
+
+    [Fact]
+    public void A_backend_without_the_kind_gets_a_reduction_and_an_elementwise_kernel()
+    {
+        var g = AllPatterns(Dim.Sym("n"), 40);
+        var caps = new CpuBackend(fuseBroadcastReductions: false).Capabilities;
+        Assert.False(caps.Fuses(FusedKinds.ReduceBroadcast));
+        Assert.DoesNotContain(Fusion.FindGroups(OptimizePrimitives(g, caps), caps), f => f.Kind == FusedKinds.ReduceBroadcast);
+        var plan = CompilePrimitives(g, new CpuBackend(fuseBroadcastReductions: false));
+        Assert.DoesNotContain("bred r", plan.KernelDump, StringComparison.Ordinal);
+        Assert.True(plan.Definition.Steps.Count > 4);
+        var inputs = AllPatternInputs(new Random(7), 3, 40);
+        CpuHarness.AssertClose(ReferenceInterpreter.Run(g, inputs), plan.Run(inputs), 2e-5, 2e-5, plan.Describe);
+    }
+
+    [Fact]
+    public void A_row_value_used_outside_the_row_is_still_computed_once()
+    {
+        // The max is an output too: the group cannot take it, so the softmax reads it as a row input.
+        var x = Input("x", DType.F32, Shape.Of(5, 31));
+        var m = Reduce(Op.Max, x, [1], keepDim: true);
+        var e = Unary(Op.Exp, Binary(Op.Sub, x, m));
+        var g = new Graph([x], [Binary(Op.Div, e, Reduce(Op.Sum, e, [1], keepDim: true)), m]);
+        var plan = CompilePrimitives(g, CpuBackend.Instance);
+        var inputs = new[] { CpuHarness.Random(new Random(5), DType.F32, [5, 31]) };
+        CpuHarness.AssertClose(ReferenceInterpreter.Run(g, inputs), plan.Run(inputs), 2e-5, 2e-5, plan.Describe);
+    }
+
+    [Fact]
+    public void A_regenerated_plan_matches_the_embedded_kernels()
+    {
+        var plan = CompilePrimitives(AllPatterns(Dim.Sym("n"), 77), CpuBackend.Instance);
+        string dir = Directory.CreateTempSubdirectory("candle-bred-").FullName;
+        try
+        {
+            string path = Path.Combine(dir, "norms.plan");
+            plan.Save(path);
+            using var regenerated = Plan.Load(path, new PlanLoadOptions { KernelGenerator = CpuKernelGenerator.Instance });
+            var inputs = AllPatternInputs(new Random(3), 3, 77);
+            var embedded = plan.Run(inputs);
+            var got = regenerated.Run(inputs);
+            for (int o = 0; o < got.Length; o++) Assert.True(embedded[o].Data.Span.SequenceEqual(got[o].Data.Span), $"output {o} differs");
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Every_key_reads_back_as_the_spec_it_describes()
+    {
+        var kg = Scheduler.Schedule(OptimizePrimitives(AllPatterns(Dim.Sym("n"), 64, DType.BF16), CpuBackend.Instance.Capabilities), generateReductions: true);
+        var specs = kg.Calls.OfType<BroadcastReductionCall>().Select(c => c.Kernel).ToList();
+        Assert.Equal(4, specs.Count);
+        foreach (var spec in specs) Assert.Equal(spec.Key, ElementwiseSpecKey.ParseBroadcastReduction(spec.Key).Key);
+    }
+
+    [Theory]
+    [InlineData("bred r2 q1 out=float32 in=[float32:contiguous] body=[in0; exp:float32(0)]", "no accumulator")]
+    [InlineData("bred r2 q1 out=float32 in=[float32:contiguous] body=[in0; sum:float32(0)]", "result is an accumulator")]
+    [InlineData("bred r2 q2 out=float32 in=[float32:contiguous] body=[in0; sum:float32(0); mul:float32(0,1)]", "reduced rank 2")]
+    [InlineData("bred r2 q1 out=float32 in=[float32:contiguous] body=[in0; sum:float32(2); mul:float32(0,1)]", "not an earlier op")]
+    [InlineData("bred r1 q1 out=float32 in=[float32:contiguous] body=[in0; sum:float32(0); mul:float32(0,1)]", "rank 1")]
+    public void A_hostile_key_is_refused(string key, string expected)
+    {
+        var e = Assert.Throws<FormatException>(() => ElementwiseSpecKey.ParseBroadcastReduction(key));
+        Assert.Contains(expected, e.Message, StringComparison.Ordinal);
+    }
 }
+

@@ -46,16 +46,17 @@ internal abstract partial class CStyleRenderer
         sb.Append(inv, $"    for ({ix} i = start; i < end; i++)\n    {{\n");
         const string I = "        ";
 
-        void Unravel(string indent, string flat, string from, string to, int first, int last, string tag)
+        void Unravel(string indent, string flat, string from, string to, int first, int last, string tag, IReadOnlySet<int>? only = null)
         {
-            for (int k = 0; k < n; k++) sb.Append(inv, $"{indent}{ix} {to}{k} = {from}{k};\n");
+            var ks = Enumerable.Range(0, n).Where(k => only?.Contains(k) ?? true).ToList();
+            foreach (int k in ks) sb.Append(inv, $"{indent}{ix} {to}{k} = {from}{k};\n");
             sb.Append(inv, $"{indent}{ix} rem{tag} = {flat};\n");
             for (int d = last; d >= first; d--)
             {
                 string cd = $"c{tag}{d}";
                 if (d > first) sb.Append(inv, $"{indent}{ix} {cd} = rem{tag} % {Shape(d)};\n{indent}rem{tag} = rem{tag} / {Shape(d)};\n");
                 else sb.Append(inv, $"{indent}{ix} {cd} = rem{tag};\n");
-                for (int k = 0; k < n; k++) sb.Append(inv, $"{indent}{to}{k} += {cd} * {Stride(k, d)};\n");
+                foreach (int k in ks) sb.Append(inv, $"{indent}{to}{k} += {cd} * {Stride(k, d)};\n");
             }
         }
 
@@ -66,17 +67,18 @@ internal abstract partial class CStyleRenderer
         sb.Append(inv, $";\n{I}{ix} rowLength = rows * inner;\n");
 
         // One walk over the row: `element(indent, index expression, block position)` per element at offsets e{k}.
-        void Sweep(Action<string, string, int> element, bool vectorOrder)
+        void Sweep(IReadOnlyList<int> ops, Action<string, string, int> element, bool vectorOrder)
         {
+            var read = ops.Where(b => spec.Body[b].Op == Op.Input).Select(b => spec.Body[b].Input).ToHashSet();
             sb.Append(inv, $"{I}for ({ix} rr = 0; rr < rows; rr++)\n{I}{{\n");
             const string J = I + "    ";
-            if (rank - 1 > p) Unravel(J, "rr", "o", "b", p, rank - 2, "r");
-            else for (int k = 0; k < n; k++) sb.Append(inv, $"{J}{ix} b{k} = o{k};\n");
+            if (rank - 1 > p) Unravel(J, "rr", "o", "b", p, rank - 2, "r", read);
+            else foreach (int k in Enumerable.Range(0, n).Where(read.Contains)) sb.Append(inv, $"{J}{ix} b{k} = o{k};\n");
             sb.Append(inv, $"{J}{ix} j = 0;\n");
             void Element(string indent, string index, int position)
             {
                 sb.Append(inv, $"{indent}{{\n");
-                for (int k = 0; k < n; k++) sb.Append(inv, $"{indent}    {ix} e{k} = b{k} + ({index}) * {Stride(k, rank - 1)};\n");
+                foreach (int k in Enumerable.Range(0, n).Where(read.Contains)) sb.Append(inv, $"{indent}    {ix} e{k} = b{k} + ({index}) * {Stride(k, rank - 1)};\n");
                 element(indent + "    ", index, position);
                 sb.Append(inv, $"{indent}}}\n");
             }
@@ -117,6 +119,7 @@ internal abstract partial class CStyleRenderer
             }
 
             Sweep(
+                ops,
                 (indent, _, position) =>
                 {
                     foreach (int b in ops) sb.Append(indent).Append(BroadcastValue(spec, b, "e")).Append('\n');
@@ -156,6 +159,7 @@ internal abstract partial class CStyleRenderer
 
         var final = spec.ElementOps(passes);
         Sweep(
+            final,
             (indent, index, _) =>
             {
                 foreach (int b in final) sb.Append(indent).Append(BroadcastValue(spec, b, "e")).Append('\n');
