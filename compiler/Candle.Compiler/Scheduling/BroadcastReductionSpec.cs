@@ -45,13 +45,49 @@ internal sealed record BroadcastReductionSpec(IReadOnlyList<ElementwiseInput> In
     /// <summary>
     /// The ops of the row (not row values) that pass <paramref name="pass"/> evaluates at each element, in body order:
     /// those the accumulators of that level read (<paramref name="pass"/> = <see cref="ReductionPasses"/>: those the
-    /// result reads).
+    /// result reads; with <paramref name="stashed"/>, those it reads besides the <see cref="Stash"/> op's own inputs).
     /// </summary>
-    public IReadOnlyList<int> ElementOps(int pass)
+    public IReadOnlyList<int> ElementOps(int pass, bool stashed = false)
     {
         var roots = pass == ReductionPasses
             ? [Body.Count - 1]
             : Accumulators.Where(a => Level(a) == pass).Select(a => Body[a].Args[0]);
+        int stop = stashed && pass == ReductionPasses ? Stash : -1;
+        var need = Closure(roots, stop);
+        return [.. Enumerable.Range(0, Body.Count).Where(b => need[b])];
+    }
+
+    /// <summary>
+    /// An element op that the last reduction pass computes and the last pass reads again, worth keeping in the output
+    /// row between them (-1: none): the one whose own element ops are most (at least two, such as exp(x - max)),
+    /// of the output's dtype, so that storing it there and loading it back gives the same bits as computing it again.
+    /// A renderer may store it in the last reduction pass and load it in the last pass instead of recomputing it.
+    /// </summary>
+    public int Stash
+    {
+        get
+        {
+            var last = ElementOps(ReductionPasses - 1).ToHashSet();
+            int best = -1, bestCost = 1;
+            foreach (int b in ElementOps(ReductionPasses))
+            {
+                if (!last.Contains(b) || b == Body.Count - 1 || Body[b].DType != OutDType || Body[b].Op is Op.Input or Op.Full) continue;
+                var closure = Closure([b], -1);
+                int cost = Enumerable.Range(0, Body.Count).Count(o => closure[o] && Body[o].Op is not (Op.Input or Op.Full));
+                if (cost > bestCost)
+                {
+                    best = b;
+                    bestCost = cost;
+                }
+            }
+
+            return best;
+        }
+    }
+
+    // The element ops (not row values) the roots read, the roots included; `stop`'s inputs are not followed.
+    private bool[] Closure(IEnumerable<int> roots, int stop)
+    {
         var need = new bool[Body.Count];
         var stack = new Stack<int>(roots);
         while (stack.Count > 0)
@@ -59,10 +95,11 @@ internal sealed record BroadcastReductionSpec(IReadOnlyList<ElementwiseInput> In
             int b = stack.Pop();
             if (need[b] || IsRowValue(b)) continue;
             need[b] = true;
+            if (b == stop) continue;
             foreach (int a in Body[b].Args) stack.Push(a);
         }
 
-        return [.. Enumerable.Range(0, Body.Count).Where(b => need[b])];
+        return need;
     }
 
     /// <summary>The row values computed after pass <paramref name="pass"/> (-1: before the first pass), accumulators excluded, in body order.</summary>

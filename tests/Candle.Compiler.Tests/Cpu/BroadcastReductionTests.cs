@@ -224,6 +224,10 @@ public sealed class BroadcastReductionTests
         var specs = kg.Calls.Cast<BroadcastReductionCall>().Select(c => c.Kernel).ToList();
         Assert.Equal([1, 2, 2, 2, 1], specs.Select(s => s.ReductionPasses));
         Assert.Equal(2, specs[^1].Accumulators.Count);
+
+        // Softmax's exp(x - max) is needed by its sum and by its result: kept in the output row between the passes.
+        Assert.Equal(Op.Exp, specs[1].Body[specs[1].Stash].Op);
+        Assert.Equal(-1, specs[0].Stash);
         var rng = new Random(4);
         var inputs = Enumerable.Range(0, 5).Select(_ => CpuHarness.Random(rng, DType.F32, [4, 50])).ToArray();
         var plan = CompilePrimitives(g, CpuBackend.Instance);

@@ -14,7 +14,9 @@ namespace Candle.Compiler.Backends.Cpu.Emit;
 /// vectors fits, one after) and a scalar tail, combines the accumulators as <see cref="ReductionEmitter"/> does (pairwise,
 /// then lane by lane into the tail's) and computes the row values that depend on them once, in scalar, splatting them
 /// for the vector loops; the last pass evaluates the result at every element (vector loop and scalar tail) and stores
-/// it. Every op goes through the same operator structs at every width, so vector bodies and tails agree.
+/// it; an element op both passes need (<see cref="BroadcastReductionSpec.Stash"/>, such as softmax's exp) is stored in
+/// the output row by the last reduction pass and loaded back instead of computed again. Every op goes through the same
+/// operator structs at every width, so vector bodies and tails agree.
 /// </summary>
 internal sealed class BroadcastReductionEmitter : ReductionIl
 {
@@ -39,6 +41,7 @@ internal sealed class BroadcastReductionEmitter : ReductionIl
         int outEs = _spec.OutDType.SizeInBytes();
         int passes = _spec.ReductionPasses;
         var accs = _spec.Accumulators;
+        int stash = _spec.Stash;
         var outPtr = il.Local(typeof(nint), "out");
         var inPtr = Pointers("in");
         var basePtr = Pointers("base");
@@ -124,6 +127,13 @@ internal sealed class BroadcastReductionEmitter : ReductionIl
                 {
                     foreach (int b in ops) EmitOp(b, vector, k => RowLoad(k, rowPtr, at, stride, vector));
                     foreach (int a in level) Fold(a, vector ? accV[a][u] : accS[a], vector);
+                    if (stash >= 0 && pass == passes - 1)
+                    {
+                        // Kept in the output row for the last pass (stored in the output's dtype, which is its own).
+                        il.Op(OpCodes.Ldloc, vector ? _vec[stash] : _scl[stash]);
+                        OutAddress(at);
+                        il.Call(M(vector ? _vectorIo : typeof(ScalarLanes), "Store" + Suffix(_spec.OutDType)));
+                    }
                 },
                 unrolled: true);
 
@@ -179,17 +189,26 @@ internal sealed class BroadcastReductionEmitter : ReductionIl
         }
 
         // The last pass: the result at every element, stored densely.
-        var final = _spec.ElementOps(passes);
+        var final = _spec.ElementOps(passes, stashed: true);
         Sweep(
             "OUT",
             (vector, at, _) =>
             {
-                foreach (int b in final) EmitOp(b, vector, k => RowLoad(k, rowPtr, at, stride, vector));
+                foreach (int b in final)
+                {
+                    if (b != stash)
+                    {
+                        EmitOp(b, vector, k => RowLoad(k, rowPtr, at, stride, vector));
+                        continue;
+                    }
+
+                    OutAddress(at);
+                    il.Call(M(vector ? _vectorIo : typeof(ScalarLanes), "Load" + Suffix(_spec.OutDType)));
+                    il.Op(OpCodes.Stloc, vector ? _vec[b] : _scl[b]);
+                }
+
                 il.Op(OpCodes.Ldloc, vector ? _vec[^1] : _scl[^1]);
-                il.Op(OpCodes.Ldloc, outAt);
-                il.Op(OpCodes.Ldloc, at);
-                ScaleToBytes(outEs);
-                il.Op(OpCodes.Add);
+                OutAddress(at);
                 il.Call(M(vector ? _vectorIo : typeof(ScalarLanes), "Store" + Suffix(_spec.OutDType)));
             },
             unrolled: false);
@@ -201,6 +220,15 @@ internal sealed class BroadcastReductionEmitter : ReductionIl
         il.Op(OpCodes.Br, loop);
         il.Mark(done);
         il.Op(OpCodes.Ret);
+
+        // outAt + at * es, the output element `at` of the current reduced row.
+        void OutAddress(LocalBuilder at)
+        {
+            il.Op(OpCodes.Ldloc, outAt);
+            il.Op(OpCodes.Ldloc, at);
+            ScaleToBytes(outEs);
+            il.Op(OpCodes.Add);
+        }
 
         // One walk over the row: for each reduced row (rowPtr, and outAt the output's), a block of four vectors while
         // it fits (element(vector, index, block position)), then one vector at a time (position 0), then the scalar tail.
