@@ -9,6 +9,13 @@ public static class FusedKinds
     /// <summary>One reduction with elementwise producers (its input's shape) and consumers (its output's shape).</summary>
     public const string Reduce = "reduce";
 
+    /// <summary>
+    /// Reductions over the trailing axes of one row shape whose results are broadcast back over the reduced axes and
+    /// combined elementwise with the row (rms norm, softmax, layer norm, log-softmax written from primitives): one
+    /// kernel per row, a pass over the row per dependent reduction and a last pass writing the output.
+    /// </summary>
+    public const string ReduceBroadcast = "reduce_broadcast";
+
     /// <summary>One matmul whose result feeds elementwise ops of its shape (bias, activation, residual, scale).</summary>
     public const string MatMulEpilogue = "matmul_epilogue";
 

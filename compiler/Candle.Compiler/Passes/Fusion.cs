@@ -5,8 +5,9 @@ namespace Candle.Compiler.Passes;
 
 /// <summary>
 /// Groups nodes into <see cref="Op.Fused"/> kernels (TVM/Inductor style): elementwise chains; a reduction with
-/// its elementwise producers and consumers; a matmul with its elementwise epilogue (bias, activation, residual,
-/// scale). Attention stays the composite <see cref="Op.Attention"/>. Nodes are visited from the outputs up; a node
+/// its elementwise producers and consumers; reductions over a row whose results are broadcast back over it and
+/// combined with it (norms and softmax written from primitives); a matmul with its elementwise epilogue (bias,
+/// activation, residual, scale). Attention stays the composite <see cref="Op.Attention"/>. Nodes are visited from the outputs up; a node
 /// joins the group of its users only when all its users are in that one group, so nothing is computed twice and
 /// no cycle can form (<see cref="Analysis.DataflowGraph.MergingCreatesCycle"/> holds false for every group).
 /// Fills are inlined into bodies as literals. Body inputs are named in0, in1, ... and bind to the fused node's inputs.
@@ -30,7 +31,8 @@ public sealed class Fusion : Pass
         bool IsFusible(Node n) =>
             (n.Op.IsElementwise() && Fuses(capabilities, FusedKinds.Elementwise))
             || (n.Op.IsReduce() && Fuses(capabilities, FusedKinds.Reduce) && FusionGroup.IsGeneratedReduction(n))
-            || (n.Op == Op.MatMul && Fuses(capabilities, FusedKinds.MatMulEpilogue));
+            || (n.Op == Op.MatMul && Fuses(capabilities, FusedKinds.MatMulEpilogue))
+            || (n.Op == Op.Expand && Fuses(capabilities, FusedKinds.ReduceBroadcast));
         var users = graph.Users;
         var outputs = new HashSet<Node>(graph.Outputs, ReferenceEqualityComparer.Instance);
         var groupOf = new Dictionary<Node, FusionGroup>(ReferenceEqualityComparer.Instance);
@@ -43,6 +45,18 @@ public sealed class Fusion : Pass
             if (!outputs.Contains(n) && users[n].Count > 0 && groupOf.TryGetValue(users[n][0], out var g) && users[n].All(u => groupOf.GetValueOrDefault(u) == g))
             {
                 target = g;
+            }
+
+            if (n.Op == Op.Expand)
+            {
+                // A broadcast joins only a group it turns into (or extends as) a reduce_broadcast group.
+                if (target is not null && target.CanAcceptBroadcast(n, users, outputs))
+                {
+                    target.Add(n);
+                    groupOf[n] = target;
+                }
+
+                continue;
             }
 
             if (target is not null && target.CanAccept(n))

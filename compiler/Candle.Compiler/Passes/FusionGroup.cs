@@ -38,12 +38,31 @@ public sealed class FusionGroup
     /// <summary>The one matmul of a "matmul_epilogue" group, or null.</summary>
     public Node? MatMul { get; private set; }
 
-    /// <summary>"elementwise", "reduce" or "matmul_epilogue".</summary>
-    public string Kind => MatMul is not null ? FusedKinds.MatMulEpilogue : Reduce is not null ? FusedKinds.Reduce : FusedKinds.Elementwise;
+    /// <summary>
+    /// The row shape of a "reduce_broadcast" group (the root's shape with its reduced trailing axes of size 1), or null
+    /// for other kinds.
+    /// </summary>
+    public Shape? RowShape { get; private set; }
+
+    /// <summary>"elementwise", "reduce", "reduce_broadcast" or "matmul_epilogue".</summary>
+    public string Kind =>
+        MatMul is not null ? FusedKinds.MatMulEpilogue
+        : RowShape is not null ? FusedKinds.ReduceBroadcast
+        : Reduce is not null ? FusedKinds.Reduce
+        : FusedKinds.Elementwise;
 
     /// <summary>True when <paramref name="node"/> (all of whose users are members) may join under the kind rules.</summary>
     internal bool CanAccept(Node node)
     {
+        if (RowShape is { } row)
+        {
+            // A reduce_broadcast group takes elementwise ops of the row's or the root's shape, the broadcasts of row
+            // values back over the row and the reductions over the group's trailing axes.
+            if (node.Op.IsElementwise()) return (node.Shape.Equals(Root.Shape) || node.Shape.Equals(row)) && IsFloatDomain(node);
+            if (node.Op == Op.Expand) return node.Shape.Equals(Root.Shape) && node.Inputs[0].Shape.Equals(row);
+            return node.Op.IsReduce() && IsRowReduction(node, Root.Shape, row);
+        }
+
         if (node.Op.IsElementwise())
         {
             if (MatMul is not null) return node.Shape.Equals(MatMul.Shape) && !MatMul.Inputs.Contains(node);
@@ -74,8 +93,79 @@ public sealed class FusionGroup
     private static bool IsFloatDomain(Node node) =>
         node.DType is DType.F32 or DType.F16 or DType.BF16 or DType.Bool && node.Inputs.All(i => i.DType is DType.F32 or DType.F16 or DType.BF16 or DType.Bool);
 
+    /// <summary>
+    /// True when this elementwise group may take <paramref name="expand"/>, a broadcast of a row value back over the
+    /// trailing axes of the group's shape, and so become a "reduce_broadcast" group: the value it broadcasts is computed
+    /// by elementwise ops of the row shape from at least one reduction over those axes that, like the value itself, is
+    /// used only by the group, the broadcast or such nodes of the chain (so each of them joins when fusion reaches it).
+    /// </summary>
+    internal bool CanAcceptBroadcast(Node expand, IReadOnlyDictionary<Node, IReadOnlyList<Node>> users, IReadOnlySet<Node> outputs)
+    {
+        if (RowShape is not null) return CanAccept(expand);
+        if (Reduce is not null || MatMul is not null || !expand.Shape.Equals(Root.Shape)) return false;
+        if (!_members.All(m => m.Op.IsElementwise() && IsFloatDomain(m))) return false;
+        var row = expand.Inputs[0].Shape;
+        if (row.Rank != Root.Shape.Rank) return false;
+
+        // The chain from the broadcast value up to its reductions.
+        var chain = new HashSet<Node>(ReferenceEqualityComparer.Instance);
+        var stack = new Stack<Node>([expand.Inputs[0]]);
+        bool reduces = false;
+        while (stack.Count > 0)
+        {
+            var n = stack.Pop();
+            if (chain.Contains(n)) continue;
+            if (n.Op.IsReduce())
+            {
+                if (!IsRowReduction(n, Root.Shape, row)) return false;
+                reduces = true;
+            }
+            else if (n.Op.IsElementwise() && n.Shape.Equals(row) && IsFloatDomain(n))
+            {
+                foreach (var i in n.Inputs) stack.Push(i);
+            }
+            else
+            {
+                continue;
+            }
+
+            chain.Add(n);
+        }
+
+        // Keep the nodes that will join: not outputs, every user a member, the broadcast or a kept node (to a fixed
+        // point; a node left out is read by the group as a row input). The broadcast value and one reduction must stay.
+        bool changed = reduces;
+        while (changed)
+        {
+            changed = chain.RemoveWhere(n => outputs.Contains(n)
+                || !users[n].All(u => ReferenceEquals(u, expand) || _members.Contains(u) || chain.Contains(u))) > 0;
+        }
+
+        return chain.Contains(expand.Inputs[0]) && chain.Any(n => n.Op.IsReduce());
+    }
+
+    /// <summary>
+    /// True for a generated reduction of a value of <paramref name="full"/> shape into <paramref name="row"/> (kept
+    /// dims) over trailing axes only: the reductions of a "reduce_broadcast" group.
+    /// </summary>
+    internal static bool IsRowReduction(Node node, Shape full, Shape row)
+    {
+        if (!IsGeneratedReduction(node) || !node.Shape.Equals(row) || !node.Inputs[0].Shape.Equals(full)) return false;
+        var a = node.Attr<ReduceAttrs>();
+        if (!a.KeepDim || a.Axes.Count == 0) return false;
+        var axes = a.Axes.Order().ToArray();
+        int rank = full.Rank;
+        for (int i = 0; i < axes.Length; i++)
+        {
+            if (axes[i] != rank - axes.Length + i) return false;
+        }
+
+        return true;
+    }
+
     internal void Add(Node node)
     {
+        if (node.Op == Op.Expand && RowShape is null) RowShape = node.Inputs[0].Shape;
         _members.Add(node);
         if (node.Op.IsReduce()) Reduce = node;
         if (node.Op == Op.MatMul) MatMul = node;

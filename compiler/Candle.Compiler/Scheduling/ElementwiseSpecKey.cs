@@ -64,6 +64,23 @@ internal static class ElementwiseSpecKey
         return new ReductionSpec(inputs, body, at[0], outDType, rank - reduced, reduced, strategy);
     }
 
+    /// <summary>Parses a generated row reduction's with a broadcast consumer <paramref name="key"/>.</summary>
+    /// <exception cref="FormatException">The key is malformed or describes no valid kernel; the message says why.</exception>
+    public static BroadcastReductionSpec ParseBroadcastReduction(string key)
+    {
+        var rest = key.AsSpan();
+        Expect(ref rest, "bred r");
+        int rank = Int(Until(ref rest, ' '), "rank");
+        if (rank is < 2 or > MaxRank) throw new FormatException($"rank {rank} is outside [2, {MaxRank}]");
+        Expect(ref rest, "q");
+        int reduced = Int(Until(ref rest, ' '), "reduced rank");
+        if (reduced < 1 || reduced >= rank) throw new FormatException($"reduced rank {reduced} is outside [1, {rank - 1}]");
+        var (inputs, body, outDType) = Parts(ref rest, accumulators: true);
+        if (!body.Any(o => ReductionSpec.IsAccumulator(o.Op))) throw new FormatException("a broadcast reduction has no accumulator");
+        if (ReductionSpec.IsAccumulator(body[^1].Op)) throw new FormatException("a broadcast reduction's result is an accumulator");
+        return new BroadcastReductionSpec(inputs, body, outDType, rank - reduced, reduced);
+    }
+
     private static (List<ElementwiseInput> Inputs, List<BodyOp> Body, DType OutDType) Parts(ref ReadOnlySpan<char> rest, bool accumulators)
     {
         Expect(ref rest, "out=");

@@ -179,6 +179,7 @@ internal sealed partial class Scheduler
     {
         if (node.Attr<FusedAttrs>().Kind == FusedKinds.MatMulEpilogue && TryScheduleMatMulEpilogue(node, ins) is { } fused) return fused;
         if (node.Attr<FusedAttrs>().Kind == FusedKinds.Reduce && TryScheduleReduction(node, ins) is { } reduced) return reduced;
+        if (node.Attr<FusedAttrs>().Kind == FusedKinds.ReduceBroadcast && TryScheduleBroadcastReduction(node, ins) is { } normalized) return normalized;
         var body = node.Attr<FusedAttrs>().Body;
         var result = body.Outputs[0];
         bool pure = result.Op is not (Op.Input or Op.Full) && body.Nodes.All(n => n.Op is Op.Input or Op.Full || ElementwiseSpec.Supports(n));
@@ -197,7 +198,7 @@ internal sealed partial class Scheduler
     /// <summary>
     /// The body of a generated elementwise kernel: <paramref name="nodes"/> (in order, restricted to those given) as
     /// body ops, each node for which <paramref name="operand"/> gives a value bound to a kernel input (or inlined when
-    /// constant), with <paramref name="result"/> last.
+    /// constant), with <paramref name="result"/> last. A broadcast (only in reduce_broadcast bodies) is its input.
     /// </summary>
     private static (List<BodyOp> Ops, List<TensorView> Inputs) Linearize(IEnumerable<Node> nodes, Node result, Func<Node, TensorView?> operand)
     {
@@ -221,6 +222,12 @@ internal sealed partial class Scheduler
             else if (n.Op == Op.Full)
             {
                 ops.Add(new BodyOp(Op.Full, n.DType, [], Constant: n.Attr<FullAttrs>().Value));
+            }
+            else if (n.Op == Op.Expand)
+            {
+                // A broadcast of a row value in a reduce_broadcast body: the value itself, read wherever the row is.
+                map[n] = map[n.Inputs[0]];
+                continue;
             }
             else
             {

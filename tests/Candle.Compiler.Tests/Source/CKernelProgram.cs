@@ -8,18 +8,19 @@ using Candle.Runtime.Tensors;
 namespace Candle.Compiler.Tests.Source;
 
 /// <summary>
-/// A graph scheduled by <see cref="Scheduler"/> whose calls are all generated elementwise kernels, rendered by
+/// A graph scheduled by <see cref="Scheduler"/> whose calls are all generated elementwise kernels (or row reductions
+/// with a broadcast consumer), rendered by
 /// <see cref="CRenderer"/>, compiled by clang into a shared library and run on native buffers built from the kernel
 /// graph's buffers and the calls' operands (the IL kernels' argument order).
 /// </summary>
 internal sealed unsafe class CKernelProgram : IDisposable
 {
     private readonly KernelGraph _kg;
-    private readonly List<(ElementwiseCall Call, nint Fn)> _calls = [];
+    private readonly List<(KernelCall Call, nint Fn)> _calls = [];
     private readonly string _dir;
     private readonly nint _library;
 
-    private CKernelProgram(KernelGraph kg, string source, IReadOnlyList<(ElementwiseCall Call, string Name)> calls)
+    private CKernelProgram(KernelGraph kg, string source, IReadOnlyList<(KernelCall Call, string Name)> calls)
     {
         _kg = kg;
         Source = source;
@@ -43,20 +44,41 @@ internal sealed unsafe class CKernelProgram : IDisposable
     public string Source { get; }
 
     /// <summary>The scheduled calls' kernels.</summary>
-    public IEnumerable<ElementwiseSpec> Kernels => _calls.Select(c => c.Call.Kernel);
+    public IEnumerable<ElementwiseSpec> Kernels => _calls.Select(c => c.Call).OfType<ElementwiseCall>().Select(c => c.Kernel);
 
     /// <summary>Optimizes and schedules <paramref name="graph"/>, renders every call and compiles them.</summary>
     public static CKernelProgram Build(Graph graph, bool optimize = true)
     {
         var kg = Scheduler.Schedule(optimize ? CandleCompiler.Optimize(graph) : graph);
-        var calls = new List<(ElementwiseCall, string)>();
+        var calls = new List<(KernelCall, string)>();
         foreach (var call in kg.Calls)
         {
             var e = call as ElementwiseCall ?? throw new InvalidOperationException($"expected only generated elementwise kernels, got {call.GetType().Name} ({call.Label})");
             calls.Add((e, $"kernel_{calls.Count}"));
         }
 
-        string source = new CRenderer().Render(calls.Select(c => (c.Item2, c.Item1.Kernel)));
+        string source = new CRenderer().Render(calls.Select(c => (c.Item2, ((ElementwiseCall)c.Item1).Kernel)));
+        return new CKernelProgram(kg, source, calls);
+    }
+
+    /// <summary>
+    /// Renders and compiles a scheduled kernel graph whose calls are generated elementwise kernels and row reductions
+    /// with a broadcast consumer, the latter's accumulators following <paramref name="lanes"/> vector lanes.
+    /// </summary>
+    public static CKernelProgram Build(KernelGraph kg, int lanes)
+    {
+        var calls = new List<(KernelCall, string)>();
+        foreach (var call in kg.Calls)
+        {
+            if (call is not (ElementwiseCall or BroadcastReductionCall)) throw new InvalidOperationException($"expected only generated kernels, got {call.GetType().Name} ({call.Label})");
+            calls.Add((call, $"kernel_{calls.Count}"));
+        }
+
+        string source = new CRenderer().Render(
+            calls.Where(c => c.Item1 is ElementwiseCall).Select(c => (c.Item2, ((ElementwiseCall)c.Item1).Kernel)),
+            [],
+            calls.Where(c => c.Item1 is BroadcastReductionCall).Select(c => (c.Item2, ((BroadcastReductionCall)c.Item1).Kernel)),
+            lanes);
         return new CKernelProgram(kg, source, calls);
     }
 
@@ -85,7 +107,7 @@ internal sealed unsafe class CKernelProgram : IDisposable
                 foreach (var (call, fn) in _calls)
                 {
                     long[] args = [.. Args(call).Select(d => d.Evaluate(bindings))];
-                    long numel = call.Numel.Evaluate(bindings);
+                    long numel = (call is BroadcastReductionCall r ? r.Rows : ((ElementwiseCall)call).Numel).Evaluate(bindings);
                     var kernel = (delegate* unmanaged<byte**, long*, long, long, void>)fn;
                     fixed (long* a = args)
                     {
@@ -114,7 +136,9 @@ internal sealed unsafe class CKernelProgram : IDisposable
     }
 
     /// <summary>The arguments as the CPU plan passes them to a generated kernel.</summary>
-    private static List<Dim> Args(ElementwiseCall e) => [.. Candle.Compiler.Backends.Cpu.CpuPlanEmitter.ElementwiseArgs(e)];
+    private static List<Dim> Args(KernelCall call) => call is BroadcastReductionCall r
+        ? [.. Candle.Compiler.Backends.Cpu.CpuPlanEmitter.BroadcastReductionArgs(r)]
+        : [.. Candle.Compiler.Backends.Cpu.CpuPlanEmitter.ElementwiseArgs((ElementwiseCall)call)];
 
     /// <inheritdoc/>
     public void Dispose()

@@ -209,6 +209,43 @@ public class CRendererTests(ITestOutputHelper output)
         }, (0, 0));
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(8)]
+    public void BroadcastReductionsFromPrimitivesMatchTheReference(int lanes)
+    {
+        if (ClangMissing()) return;
+
+        // rms norm, softmax, layer norm and log-softmax over rows of 45 (a float32 input) and of 70 (bfloat16, read
+        // every other element of a wider row), one C function each, run over 1..9 rows in two ranges.
+        var x = Input("x", DType.F32, new Shape(Dim.Sym("n"), 45));
+        var y = Input("y", DType.F32, new Shape(Dim.Sym("n"), 45));
+        var wide = Input("h", DType.BF16, new Shape(Dim.Sym("n"), 140));
+        var h = Slice(wide, 1, 1, 140, step: 2);
+        var w = Constant(CpuHarness.Random(new Random(2), DType.F32, [45], -1, 1), "w");
+        var g = new Graph(
+            [x, y, wide],
+            [
+                BroadcastReductionTests.Patterns.RmsNorm(x, w),
+                BroadcastReductionTests.Patterns.Softmax(y),
+                BroadcastReductionTests.Patterns.LayerNorm(Binary(Op.Mul, x, 2.0), w, w),
+                BroadcastReductionTests.Patterns.LogSoftmax(h),
+            ]);
+        var caps = Candle.Compiler.Backends.Cpu.CpuBackend.Instance.Capabilities;
+        var kg = Scheduler.Schedule(BroadcastReductionTests.OptimizePrimitives(g, caps), generateReductions: true);
+        Assert.Equal(4, kg.Calls.Count(c => c is BroadcastReductionCall));
+        using var program = CKernelProgram.Build(kg, lanes);
+        var rng = new Random(lanes);
+        foreach (int n in new[] { 1, 2, 9 })
+        {
+            HostTensor[] ins = [CpuHarness.Random(rng, DType.F32, [n, 45], -4, 4), CpuHarness.Random(rng, DType.F32, [n, 45], -4, 4), CpuHarness.Random(rng, DType.BF16, [n, 140], -4, 4)];
+            var expected = ReferenceInterpreter.Run(g, ins);
+            var actual = program.Run(ins, new Dictionary<string, long> { ["n"] = n });
+            CpuHarness.AssertClose(expected[..3], actual[..3], 2e-5, 2e-5, () => program.Source);
+            CpuHarness.AssertClose(expected[3..], actual[3..], 5e-2, 3e-2, () => program.Source);
+        }
+    }
+
     private static void CheckAllLengths(Graph g, Func<int, HostTensor[]> inputs, (double Atol, double Rtol) tol, Action<CKernelProgram>? inspect = null)
     {
         using var program = CKernelProgram.Build(g);

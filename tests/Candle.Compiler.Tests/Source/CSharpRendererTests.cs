@@ -121,6 +121,26 @@ public class CSharpRendererTests
         }
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(256)]
+    [InlineData(128)]
+    public void BroadcastReductionsRunBitIdenticalToTheIlKernels(int vectorBits)
+    {
+        // rms norm, softmax, layer norm and log-softmax from primitives, rows of 150 (unrolled block, single vectors, tail).
+        var g = BroadcastReductionTests.AllPatterns(Dim.Sym("n"), 150);
+        using var plan = BroadcastReductionTests.CompilePrimitives(g, new CpuBackend(vectorBits));
+        Assert.Contains("bred r", plan.KernelDump, StringComparison.Ordinal);
+        using var csharp = WithCSharpKernels(plan, out string source);
+        Assert.Contains("broadcast back over each row", source, StringComparison.Ordinal);
+        var rng = new Random(29);
+        foreach (int rows in new[] { 1, 4 })
+        {
+            var inputs = BroadcastReductionTests.AllPatternInputs(rng, rows, 150);
+            AssertSameBits(plan.Run(inputs), csharp.Run(inputs));
+        }
+    }
+
     [Fact]
     public void TheSourceListsThePlanAndNamesEachKernel()
     {

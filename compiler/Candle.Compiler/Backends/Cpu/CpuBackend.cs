@@ -32,6 +32,15 @@ public sealed class CpuBackend : IBackend
         FusedKinds = new HashSet<string> { Passes.FusedKinds.Elementwise, Passes.FusedKinds.Reduce, Passes.FusedKinds.MatMulEpilogue },
     };
 
+    // And reductions broadcast back over their rows (norms and softmax written from primitives) are one kernel per row.
+    private static readonly BackendCapabilities s_broadcastReducingCapabilities = s_capabilities with
+    {
+        FusedKinds = new HashSet<string>
+        {
+            Passes.FusedKinds.Elementwise, Passes.FusedKinds.Reduce, Passes.FusedKinds.ReduceBroadcast, Passes.FusedKinds.MatMulEpilogue,
+        },
+    };
+
     /// <summary>Creates the backend.</summary>
     /// <param name="vectorBits">Vector width of generated kernels in bits: 512, 256, 128, or 0 for the widest accelerated one.</param>
     /// <param name="generateKernels">
@@ -44,11 +53,17 @@ public sealed class CpuBackend : IBackend
     /// are generated kernels (the default, when <paramref name="generateKernels"/> is set); when false they run as the
     /// runtime's row reduction after their producers.
     /// </param>
+    /// <param name="fuseBroadcastReductions">
+    /// Whether reductions over a row whose results are broadcast back over it and combined with it (norms and softmax
+    /// written from primitives) are one generated kernel per row (the default, with generated reductions); when false
+    /// they are a generated reduction followed by an elementwise kernel.
+    /// </param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="vectorBits"/> is not 0, 128, 256 or 512.</exception>
-    public CpuBackend(int vectorBits = 0, bool generateKernels = true, bool generateReductions = true)
+    public CpuBackend(int vectorBits = 0, bool generateKernels = true, bool generateReductions = true, bool fuseBroadcastReductions = true)
     {
         GeneratesKernels = generateKernels;
         GeneratesReductions = generateKernels && generateReductions;
+        FusesBroadcastReductions = GeneratesReductions && fuseBroadcastReductions;
         if (vectorBits is not (0 or 128 or 256 or 512))
         {
             throw new ArgumentOutOfRangeException(nameof(vectorBits), vectorBits, "vector width must be 0, 128, 256 or 512 bits");
@@ -63,6 +78,9 @@ public sealed class CpuBackend : IBackend
     /// <summary>Whether reductions with their fused producers and consumers are generated kernels.</summary>
     public bool GeneratesReductions { get; }
 
+    /// <summary>Whether a reduction broadcast back over its rows, with its producers and consumers, is one generated kernel per row.</summary>
+    public bool FusesBroadcastReductions { get; }
+
     /// <summary>The backend with the widest accelerated vectors.</summary>
     public static CpuBackend Instance { get; } = new();
 
@@ -73,7 +91,8 @@ public sealed class CpuBackend : IBackend
     public string Name => "cpu";
 
     /// <inheritdoc/>
-    public BackendCapabilities Capabilities => GeneratesReductions ? s_reducingCapabilities : s_capabilities;
+    public BackendCapabilities Capabilities =>
+        FusesBroadcastReductions ? s_broadcastReducingCapabilities : GeneratesReductions ? s_reducingCapabilities : s_capabilities;
 
     /// <inheritdoc/>
     public bool IsAvailable => true;

@@ -41,7 +41,12 @@ public sealed class CpuKernelGenerator : IKernelGenerator
             Action<Emit.IlWriter> emit;
             try
             {
-                if (kernel.Spec.StartsWith("red ", StringComparison.Ordinal))
+                if (kernel.Spec.StartsWith("bred ", StringComparison.Ordinal))
+                {
+                    var broadcast = ElementwiseSpecKey.ParseBroadcastReduction(kernel.Spec);
+                    emit = il => BroadcastReductionEmitter.Emit(il, broadcast, lanes);
+                }
+                else if (kernel.Spec.StartsWith("red ", StringComparison.Ordinal))
                 {
                     var reduction = ElementwiseSpecKey.ParseReduction(kernel.Spec);
                     emit = il => ReductionEmitter.Emit(il, reduction, lanes);

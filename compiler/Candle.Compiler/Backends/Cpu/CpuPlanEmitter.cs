@@ -79,6 +79,8 @@ internal sealed class CpuPlanEmitter
         ElementwiseCall e => Step(GeneratedArgs.Prefix + Generated(e), ElementwiseArgs(e), e.Numel, Math.Max(1, e.Kernel.Body.Count - e.Inputs.Count), e.Label),
         ReductionCall r when _options.GenerateKernels => Step(
             GeneratedArgs.Prefix + Generated(r), ReductionArgs(r), r.Rows, r.RowLength * Math.Max(1, r.Kernel.ReduceAt + 1 - r.Inputs.Count), r.Label),
+        BroadcastReductionCall r when _options.GenerateKernels => Step(
+            GeneratedArgs.Prefix + Generated(r), BroadcastReductionArgs(r), r.Rows, r.RowLength * Math.Max(1, r.Kernel.Body.Count - r.Inputs.Count), r.Label),
         CopyCall c => Copy(c),
         FillCall f => Step(FillArgs.Kernel, new FillArgs<Dim>(Dst: f.Slot, DType: (int)f.DType, ValueBits: Bits(f.Value)).Encode(), f.Count, f.Count == Dim.One ? 0 : 1, f.Label),
         ArangeCall a => Step(
@@ -167,6 +169,13 @@ internal sealed class CpuPlanEmitter
 
     /// <summary>Renders (or reuses) the IL kernel of a generated reduction and returns its name.</summary>
     private string Generated(ReductionCall r) => _module.GetOrAdd(r.Kernel.Key, r.Kernel.Hint, il => ReductionEmitter.Emit(il, r.Kernel, _lanes));
+
+    /// <summary>Renders (or reuses) the IL kernel of a generated reduction with a broadcast consumer and returns its name.</summary>
+    private string Generated(BroadcastReductionCall r) => _module.GetOrAdd(r.Kernel.Key, r.Kernel.Hint, il => BroadcastReductionEmitter.Emit(il, r.Kernel, _lanes));
+
+    /// <summary>The arguments of a generated reduction with a broadcast consumer: a generated kernel's over its whole index space.</summary>
+    internal static Dim[] BroadcastReductionArgs(BroadcastReductionCall r) =>
+        new GeneratedArgs<Dim>(r.Output, [.. r.Inputs.Select(i => Dim.Of(i.Slot))], r.Shape, [.. r.Inputs.Select(i => (i.Offset, (IReadOnlyList<Dim>)i.Strides))]).Encode();
 
     /// <summary>The arguments of a generated reduction: a generated kernel's over its whole index space (<see cref="GeneratedArgs{T}"/>).</summary>
     internal static Dim[] ReductionArgs(ReductionCall r) =>

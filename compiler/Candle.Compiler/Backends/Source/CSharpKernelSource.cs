@@ -30,11 +30,13 @@ public static class CSharpKernelSource
 
         var kernels = new List<(string Name, ElementwiseSpec Spec)>(specs.Count);
         var reductions = new List<(string Name, ReductionSpec Spec)>();
+        var broadcastReductions = new List<(string Name, BroadcastReductionSpec Spec)>();
         foreach (var s in specs)
         {
             try
             {
-                if (s.Spec.StartsWith("red ", StringComparison.Ordinal)) reductions.Add((s.Name, ElementwiseSpecKey.ParseReduction(s.Spec)));
+                if (s.Spec.StartsWith("bred ", StringComparison.Ordinal)) broadcastReductions.Add((s.Name, ElementwiseSpecKey.ParseBroadcastReduction(s.Spec)));
+                else if (s.Spec.StartsWith("red ", StringComparison.Ordinal)) reductions.Add((s.Name, ElementwiseSpecKey.ParseReduction(s.Spec)));
                 else kernels.Add((s.Name, ElementwiseSpecKey.Parse(s.Spec)));
             }
             catch (FormatException e)
@@ -63,7 +65,7 @@ public static class CSharpKernelSource
 
         try
         {
-            return new CSharpRenderer { Preamble = preamble }.Render(kernels, reductions, LanesOf(plan.KernelDump));
+            return new CSharpRenderer { Preamble = preamble }.Render(kernels, reductions, broadcastReductions, LanesOf(plan.KernelDump));
         }
         catch (NotSupportedException e)
         {

@@ -166,6 +166,10 @@ internal sealed class CSharpRenderer : CStyleRenderer
         $"/// <summary>{spec.Accumulator.Name()} reduction along {spec.Strategy.ToString().ToLowerInvariant()}, rank {spec.OuterRank} + {spec.ReducedRank} → {spec.OutDType.TorchName()}</summary>\npublic static void {name}(nint[] slots, long[] args, long start, long end)";
 
     /// <inheritdoc/>
+    protected override string BroadcastReductionFunctionHead(string name, BroadcastReductionSpec spec) =>
+        $"/// <summary>{string.Join(", ", spec.Accumulators.Select(a => spec.Body[a].Op.Name()))} broadcast back over each row, rank {spec.OuterRank} + {spec.ReducedRank} → {spec.OutDType.TorchName()}</summary>\npublic static void {name}(nint[] slots, long[] args, long start, long end)";
+
+    /// <inheritdoc/>
     protected override string RowFunctionHead(string name) =>
         throw new NotSupportedException("the C# renderer renders elementwise kernels only: the CPU runs row kernels as runtime kernels");
 

@@ -125,6 +125,26 @@ internal abstract partial class CStyleRenderer
         return sb.ToString();
     }
 
+    /// <summary>
+    /// A source with the header, the prelude, one function per elementwise kernel, one per generated reduction and one
+    /// per generated row reduction with a broadcast consumer, the row accumulators following <paramref name="lanes"/>
+    /// vector lanes.
+    /// </summary>
+    public string Render(
+        IEnumerable<(string Name, ElementwiseSpec Spec)> kernels,
+        IEnumerable<(string Name, ReductionSpec Spec)> reductions,
+        IEnumerable<(string Name, BroadcastReductionSpec Spec)> broadcastReductions,
+        int lanes)
+    {
+        var sb = new StringBuilder();
+        sb.Append(Header).Append('\n').Append(RenderedPrelude()).Append('\n');
+        foreach (var (name, spec) in kernels) sb.Append(Kernel(name, spec)).Append('\n');
+        foreach (var (name, spec) in reductions) sb.Append(ReductionKernel(name, spec, lanes)).Append('\n');
+        foreach (var (name, spec) in broadcastReductions) sb.Append(BroadcastReductionKernel(name, spec, lanes)).Append('\n');
+        sb.Append(Footer);
+        return sb.ToString();
+    }
+
     /// <summary>A source with one kernel.</summary>
     public string Render(string name, ElementwiseSpec spec) => Render([(name, spec)]);
 

@@ -17,33 +17,14 @@ namespace Candle.Compiler.Backends.Cpu.Emit;
 /// tail does the same one output at a time. The accumulator folds with its op's operator struct (add, mul, maximum,
 /// minimum) at every width, so vector body, tail and combine agree; a mean divides the sum by the reduced count.
 /// </summary>
-internal sealed class ReductionEmitter
+internal sealed class ReductionEmitter : ReductionIl
 {
-    private readonly IlWriter _il;
     private readonly ReductionSpec _spec;
-    private readonly Type _lanes;
-    private readonly Type _vecType;
-    private readonly Type _vectorIo;
-    private readonly int _width;
-    private readonly int _n;
-    private readonly int _rank;
-    private readonly int _p;
-    private readonly LocalBuilder[] _vec;
-    private readonly LocalBuilder[] _scl;
 
     private ReductionEmitter(IlWriter il, ReductionSpec spec, Type lanes)
+        : base(il, spec.Inputs, spec.Body, spec.OuterRank, spec.Rank, lanes)
     {
-        _il = il;
         _spec = spec;
-        _lanes = lanes;
-        _vecType = lanes.GetMethod("Splat")!.ReturnType;
-        _vectorIo = typeof(SimdLanes<,>).MakeGenericType(lanes, _vecType);
-        _width = (int)lanes.GetProperty("Count")!.GetValue(null)!;
-        _n = spec.Inputs.Count;
-        _rank = spec.Rank;
-        _p = spec.OuterRank;
-        _vec = spec.Body.Select((_, b) => il.Local(_vecType, $"v{b}")).ToArray();
-        _scl = spec.Body.Select((_, b) => il.Local(typeof(float), $"s{b}")).ToArray();
     }
 
     public static void Emit(IlWriter il, ReductionSpec spec, Type lanes)
@@ -54,114 +35,7 @@ internal sealed class ReductionEmitter
         else e.EmitColumns();
     }
 
-    private int ShapeAt => 1 + _n;
-
-    private int OffsetAt(int k) => ShapeAt + _rank + (k * (1 + _rank));
-
-    private int StrideAt(int k, int d) => OffsetAt(k) + 1 + d;
-
-    private int Es(int k) => _spec.Inputs[k].DType.SizeInBytes();
-
     private Op AccOp => _spec.Accumulator;
-
-    private void Arg(int index)
-    {
-        _il.Op(OpCodes.Ldarg_1);
-        _il.Int(index);
-        _il.Op(OpCodes.Ldelem_I8);
-    }
-
-    private void SlotPtr(int argIndex)
-    {
-        _il.Op(OpCodes.Ldarg_0);
-        Arg(argIndex);
-        _il.Op(OpCodes.Conv_I);
-        _il.Op(OpCodes.Ldelem_I);
-    }
-
-    // (nint)(value * es) for an int64 value on the stack.
-    private void ScaleToBytes(int es)
-    {
-        if (es != 1)
-        {
-            _il.Int(es);
-            _il.Op(OpCodes.Conv_I8);
-            _il.Op(OpCodes.Mul);
-        }
-
-        _il.Op(OpCodes.Conv_I);
-    }
-
-    private void Long(long v)
-    {
-        _il.Op(OpCodes.Ldc_I8, v);
-    }
-
-    private LocalBuilder[] Pointers(string name) => Enumerable.Range(0, _n).Select(k => _il.Local(typeof(nint), $"{name}{k}")).ToArray();
-
-    // dst[k] = src[k] + idx * stride(k, d) * es(k), idx on the stack as int64 (consumed).
-    private void AdvanceAll(LocalBuilder[] dst, LocalBuilder[] src, LocalBuilder idx, int d)
-    {
-        for (int k = 0; k < _n; k++)
-        {
-            _il.Op(OpCodes.Ldloc, src[k]);
-            _il.Op(OpCodes.Ldloc, idx);
-            Arg(StrideAt(k, d));
-            _il.Op(OpCodes.Mul);
-            ScaleToBytes(Es(k));
-            _il.Op(OpCodes.Add);
-            _il.Op(OpCodes.Stloc, dst[k]);
-        }
-    }
-
-    // dst = src + unravel(flat over dims last..first) (first's index is what remains).
-    private void Unravel(LocalBuilder[] dst, LocalBuilder[] src, LocalBuilder flat, int first, int last, LocalBuilder rem, LocalBuilder idx)
-    {
-        for (int k = 0; k < _n; k++)
-        {
-            _il.Op(OpCodes.Ldloc, src[k]);
-            _il.Op(OpCodes.Stloc, dst[k]);
-        }
-
-        _il.Op(OpCodes.Ldloc, flat);
-        _il.Op(OpCodes.Stloc, rem);
-        for (int d = last; d >= first; d--)
-        {
-            if (d == first)
-            {
-                _il.Op(OpCodes.Ldloc, rem);
-                _il.Op(OpCodes.Stloc, idx);
-            }
-            else
-            {
-                _il.Op(OpCodes.Ldloc, rem);
-                Arg(ShapeAt + d);
-                _il.Op(OpCodes.Rem);
-                _il.Op(OpCodes.Stloc, idx);
-                _il.Op(OpCodes.Ldloc, rem);
-                Arg(ShapeAt + d);
-                _il.Op(OpCodes.Div);
-                _il.Op(OpCodes.Stloc, rem);
-            }
-
-            AdvanceAll(dst, dst, idx, d);
-        }
-    }
-
-    // The product of shape[first..last] as int64 into a new local.
-    private LocalBuilder Product(string name, int first, int last)
-    {
-        var l = _il.Local(typeof(long), name);
-        Long(1);
-        for (int d = first; d <= last; d++)
-        {
-            Arg(ShapeAt + d);
-            _il.Op(OpCodes.Mul);
-        }
-
-        _il.Op(OpCodes.Stloc, l);
-        return l;
-    }
 
     private void EmitRows()
     {
@@ -203,7 +77,7 @@ internal sealed class ReductionEmitter
         Arg(ShapeAt + _rank - 1);
         il.Op(OpCodes.Stloc, inner);
         var reducedRows = q > 1 ? Product("reducedRows", _p, _rank - 2) : null;
-        var count = CountOf(_p, _rank - 1);
+        var count = AccOp == Op.Mean ? CountOf(_p, _rank - 1) : null;
         il.Int(_width * sizeof(float));
         il.Op(OpCodes.Conv_U);
         il.Op(OpCodes.Localloc);
@@ -417,7 +291,7 @@ internal sealed class ReductionEmitter
         Arg(ShapeAt + _p - 1);
         il.Op(OpCodes.Stloc, innerO);
         var total = Product("reduced", _p, _rank - 1);
-        var count = CountOf(_p, _rank - 1);
+        var count = AccOp == Op.Mean ? CountOf(_p, _rank - 1) : null;
         il.Op(OpCodes.Ldarg_2);
         il.Op(OpCodes.Stloc, i);
 
@@ -572,56 +446,6 @@ internal sealed class ReductionEmitter
         }
     }
 
-    // The reduced count as float32, for a mean (null otherwise).
-    private LocalBuilder? CountOf(int first, int last)
-    {
-        if (AccOp != Op.Mean) return null;
-        var c = _il.Local(typeof(float), "count");
-        Long(1);
-        for (int d = first; d <= last; d++)
-        {
-            Arg(ShapeAt + d);
-            _il.Op(OpCodes.Mul);
-        }
-
-        _il.Op(OpCodes.Conv_R4);
-        _il.Op(OpCodes.Stloc, c);
-        return c;
-    }
-
-    // Rows: a producer input read at rowPtr + j * stride (vector: contiguous load, broadcast splat or gather).
-    private void RowLoad(int k, LocalBuilder[] rowPtr, LocalBuilder j, LocalBuilder?[] stride, bool vector)
-    {
-        var input = _spec.Inputs[k];
-        string suffix = Suffix(input.DType);
-        _il.Op(OpCodes.Ldloc, rowPtr[k]);
-        if (input.Access == InnerAccess.Broadcast)
-        {
-            _il.Call(M(typeof(ScalarLanes), "Load" + suffix));
-            if (vector) _il.Call(M(_vectorIo, "Splat"));
-            return;
-        }
-
-        _il.Op(OpCodes.Ldloc, j);
-        if (input.Access == InnerAccess.Strided)
-        {
-            _il.Op(OpCodes.Ldloc, stride[k]!);
-            _il.Op(OpCodes.Mul);
-        }
-
-        ScaleToBytes(Es(k));
-        _il.Op(OpCodes.Add);
-        if (vector && input.Access == InnerAccess.Strided)
-        {
-            _il.Op(OpCodes.Ldloc, stride[k]!);
-            _il.Call(M(_vectorIo, "Gather" + suffix));
-        }
-        else
-        {
-            _il.Call(M(vector ? _vectorIo : typeof(ScalarLanes), "Load" + suffix));
-        }
-    }
-
     // Columns: an input read at p, its lanes along the outer axis (contiguous load, broadcast splat or gather).
     private void ColumnLoad(int k, LocalBuilder p, LocalBuilder ostride, bool vector)
     {
@@ -646,12 +470,6 @@ internal sealed class ReductionEmitter
         {
             _il.Call(M(_vectorIo, "Load" + suffix));
         }
-    }
-
-    private void ScalarAt(LocalBuilder p, int k)
-    {
-        _il.Op(OpCodes.Ldloc, p);
-        _il.Call(M(typeof(ScalarLanes), "Load" + Suffix(_spec.Inputs[k].DType)));
     }
 
     private void Producer(bool vector, Action<int> load)
@@ -697,43 +515,4 @@ internal sealed class ReductionEmitter
         _il.Op(OpCodes.Stloc, vector ? _vec[_spec.ReduceAt] : _scl[_spec.ReduceAt]);
     }
 
-    private void EmitOp(int b, bool vector, Action<int> load)
-    {
-        var L = vector ? _vectorIo : typeof(ScalarLanes);
-        var vals = vector ? _vec : _scl;
-        var op = _spec.Body[b];
-        switch (op.Op)
-        {
-            case Op.Input:
-                load(op.Input);
-                break;
-            case Op.Full:
-                _il.Op(OpCodes.Ldc_R4, (float)op.Constant);
-                if (vector) _il.Call(M(L, "Splat"));
-                break;
-            case Op.Cast:
-                _il.Op(OpCodes.Ldloc, vals[op.Args[0]]);
-                Round(L, op.DType, castFromOther: true);
-                break;
-            default:
-                if (ReductionSpec.IsAccumulator(op.Op)) throw new ArgumentException($"body op {b} ({op.Op.Name()}) is a second accumulator");
-                foreach (int a in op.Args) _il.Op(OpCodes.Ldloc, vals[a]);
-                _il.Call(op.Op == Op.Where ? M(L, "Where") : MathMethod(op.Op, vector ? _lanes : typeof(Lanes1), vector ? _vecType : typeof(float)));
-                if (op.DType == DType.Bool && op.Op == Op.Add) _il.Call(M(L, "ToBool"));
-                else Round(L, op.DType, castFromOther: false);
-                break;
-        }
-
-        _il.Op(OpCodes.Stloc, vals[b]);
-    }
-
-    private void Round(Type L, DType dt, bool castFromOther)
-    {
-        switch (dt)
-        {
-            case DType.F16: _il.Call(M(L, "RoundF16")); break;
-            case DType.BF16: _il.Call(M(L, "RoundBF16")); break;
-            case DType.Bool when castFromOther: _il.Call(M(L, "ToBool")); break;
-        }
-    }
 }

@@ -6,7 +6,8 @@ namespace Candle.Runtime.Kernels.Cpu.Args;
 /// <summary>
 /// What the runtime knows of a generated kernel (<c>gen:NAME</c>) from its specification in the plan's kernel listing
 /// (elementwise: <c>ew r{rank} out={dtype} in=[{dtype}:{access}, …] body=[…]</c>; reduction:
-/// <c>red r{rank} q{reduced} {strategy} out=… in=[…] body=[…]</c>): the rank of its iteration space, how many of its
+/// <c>red r{rank} q{reduced} {strategy} out=… in=[…] body=[…]</c>; reduction with a broadcast consumer:
+/// <c>bred r{rank} q{reduced} out=… in=[…] body=[…]</c>): the rank of its iteration space, how many of its
 /// trailing dims are reduced, its output dtype and its inputs' dtypes, which fix the layout of its arguments.
 /// </summary>
 /// <param name="Rank">The rank of the collapsed iteration space.</param>
@@ -17,6 +18,9 @@ internal sealed record GeneratedLayout(int Rank, DType Output, IReadOnlyList<DTy
 {
     /// <summary>The inputs the kernel reads with vector loads of consecutive elements along <see cref="VectorAxis"/> (their stride there must be 1).</summary>
     public IReadOnlyList<bool> Contiguous { get; init; } = [];
+
+    /// <summary>True when the output is dense over the whole space (a reduction broadcast back over its rows): work items are rows.</summary>
+    public bool WholeSpace { get; init; }
 
     /// <summary>The dim the vector lanes run along: the last, or for a reduction along columns the last outer dim.</summary>
     public int VectorAxis { get; init; } = Rank - 1;
@@ -29,10 +33,12 @@ internal sealed record GeneratedLayout(int Rank, DType Output, IReadOnlyList<DTy
     {
         // ew r2 out=float32 in=[float32:contiguous, float32:broadcast] body=[...]
         // red r3 q1 rows out=float32 in=[float32:contiguous] body=[...]
+        // bred r2 q1 out=float32 in=[float32:contiguous] body=[...]
         int reduced = 0;
         int at;
         if (spec.StartsWith("ew r", StringComparison.Ordinal)) at = 4;
         else if (spec.StartsWith("red r", StringComparison.Ordinal)) at = 5;
+        else if (spec.StartsWith("bred r", StringComparison.Ordinal)) at = 6;
         else return null;
         int sp = spec.IndexOf(' ', at);
         int outAt = spec.IndexOf(" out=", StringComparison.Ordinal);
@@ -53,10 +59,17 @@ internal sealed record GeneratedLayout(int Rank, DType Output, IReadOnlyList<DTy
                 default: return null;
             }
         }
+        else if (at == 6)
+        {
+            // " q{reduced}"
+            if (spec[sp + 1] != 'q' || outAt <= sp + 2) return null;
+            if (!int.TryParse(spec.AsSpan(sp + 2, outAt - sp - 2), NumberStyles.None, CultureInfo.InvariantCulture, out reduced) || reduced < 1 || reduced >= rank) return null;
+        }
         else if (outAt != sp)
         {
             return null;
         }
+
         if (Named(spec[(outAt + 5)..inAt]) is not { } output) return null;
         int close = spec.IndexOf(']', inAt);
         if (close < 0) return null;
@@ -70,7 +83,7 @@ internal sealed record GeneratedLayout(int Rank, DType Output, IReadOnlyList<DTy
             contiguous.Add(item[(colon + 1)..] == "contiguous");
         }
 
-        return new GeneratedLayout(rank, output, inputs, reduced) { Contiguous = contiguous, VectorAxis = vectorAxis };
+        return new GeneratedLayout(rank, output, inputs, reduced) { Contiguous = contiguous, VectorAxis = vectorAxis, WholeSpace = at == 6 };
     }
 
     private static DType? Named(string name)
@@ -118,15 +131,17 @@ internal static class GeneratedArgs
         ArgCheck.Count(a, layout.Count, layout.Count);
         int n = layout.Inputs.Count, r = layout.Rank;
         long[] shape = a[(1 + n)..(1 + n + r)];
-        long numel = 1;
+        long numel = 1, rowLength = 1;
         for (int d = 0; d < r; d++)
         {
             long size = ArgCheck.Size(shape[d], "extent");
             if (d < r - layout.Reduced) numel = StepExtent.Mul(numel, size);
+            else rowLength = StepExtent.Mul(rowLength, size);
         }
 
         if (numel != work) throw new PlanFormatException($"{(layout.Reduced > 0 ? "outer shape" : "shape")} has {numel} elements but the step covers {work}");
-        var extents = new List<StepExtent> { StepExtent.Dense(ArgCheck.Slot(a[0], "output"), layout.Output.SizeInBytes(), 0, work, writes: true) };
+        long written = layout.WholeSpace ? StepExtent.Mul(work, rowLength) : work;
+        var extents = new List<StepExtent> { StepExtent.Dense(ArgCheck.Slot(a[0], "output"), layout.Output.SizeInBytes(), 0, written, writes: true) };
         int p = 1 + n + r;
         for (int i = 0; i < n; i++)
         {
