@@ -96,4 +96,92 @@ internal static class CarriedTensors
 
         return data;
     }
+
+    /// <summary>
+    /// The stored bytes (ONNX's raw_data layout) of <paramref name="value"/>, a carrier tensor whose values are those
+    /// of type <paramref name="code"/>: the inverse of <see cref="Decode"/>.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">A value is not one of the type's (the message names it).</exception>
+    public static byte[] Encode(int code, HostTensor value)
+    {
+        if (value.DType != OnnxDataTypes.Carrier(code)) throw new InvalidOperationException($"a {OnnxDataTypes.Name(code)} value is carried as {OnnxDataTypes.Carrier(code)}, got {value.DType}");
+        int n = checked((int)value.ElementCount);
+        var stored = new byte[StoredBytes(code, n)];
+        switch (code)
+        {
+            case 4 or 5:
+            {
+                var v = value.AsSpan<int>();
+                for (int i = 0; i < n; i++)
+                {
+                    if (v[i] < (code == 5 ? short.MinValue : 0) || v[i] > (code == 5 ? short.MaxValue : ushort.MaxValue)) throw Outside(code, v[i]);
+                    BinaryPrimitives.WriteUInt16LittleEndian(stored.AsSpan(2 * i), unchecked((ushort)v[i]));
+                }
+
+                break;
+            }
+
+            case 12 or 13:
+            {
+                var v = value.AsSpan<long>();
+                for (int i = 0; i < n; i++)
+                {
+                    if (code == 12 && (v[i] < 0 || v[i] > uint.MaxValue)) throw Outside(code, v[i]);
+                    if (code == 12) BinaryPrimitives.WriteUInt32LittleEndian(stored.AsSpan(4 * i), (uint)v[i]);
+                    else BinaryPrimitives.WriteInt64LittleEndian(stored.AsSpan(8 * i), v[i]);
+                }
+
+                break;
+            }
+
+            case 17 or 18 or 19 or 20 or 23 or 24:
+            {
+                var table = FloatCodes(code);
+                var v = value.AsSpan<float>();
+                for (int i = 0; i < n; i++)
+                {
+                    float x = float.IsNaN(v[i]) ? float.NaN : v[i] == 0 && !table.ContainsKey(BitConverter.SingleToInt32Bits(v[i])) ? 0f : v[i];
+                    if (!table.TryGetValue(BitConverter.SingleToInt32Bits(x), out byte b)) throw Outside(code, v[i]);
+                    if (code == 23) stored[i / 2] |= (byte)(b << (4 * (i % 2)));
+                    else stored[i] = b;
+                }
+
+                break;
+            }
+
+            default:
+            {
+                int bits = code is 21 or 22 ? 4 : 2;
+                int perByte = 8 / bits, mask = (1 << bits) - 1;
+                bool signed = code is 22 or 26;
+                var data = value.Data.Span;
+                for (int i = 0; i < n; i++)
+                {
+                    int x = signed ? (sbyte)data[i] : data[i];
+                    if (x < (signed ? -(1 << (bits - 1)) : 0) || x > (signed ? (1 << (bits - 1)) - 1 : mask)) throw Outside(code, x);
+                    stored[i / perByte] |= (byte)((x & mask) << (bits * (i % perByte)));
+                }
+
+                break;
+            }
+        }
+
+        return stored;
+    }
+
+    /// <summary>Each value of a float8 or float4 format (by its float bits; NaN as float.NaN's) and its code.</summary>
+    private static Dictionary<int, byte> FloatCodes(int code)
+    {
+        var table = new Dictionary<int, byte>();
+        for (int b = (code == 23 ? 15 : 255); b >= 0; b--)
+        {
+            float v = Float8.Decode(code, (byte)b);
+            table[BitConverter.SingleToInt32Bits(float.IsNaN(v) ? float.NaN : v)] = (byte)b;
+        }
+
+        return table;
+    }
+
+    private static InvalidOperationException Outside(int code, double v) =>
+        new($"{v.ToString(System.Globalization.CultureInfo.InvariantCulture)} is not a {OnnxDataTypes.Name(code)} value");
 }

@@ -58,6 +58,17 @@ internal static class OnnxDataTypes
     /// <summary>True for the element type codes ONNX defines (1 to 24), supported or not.</summary>
     public static bool IsDefined(int code) => code is >= 1 and <= 26;
 
+    /// <summary>The element type code of ONNX's name (FLOAT, INT64, ...), or null for a name it does not define.</summary>
+    public static int? CodeOf(string name)
+    {
+        for (int code = 1; code <= 26; code++)
+        {
+            if (Name(code) == name) return code;
+        }
+
+        return null;
+    }
+
     /// <summary>ONNX's name of an element type code (FLOAT, INT64, ...).</summary>
     public static string Name(int code) => code switch
     {

@@ -121,4 +121,57 @@ public sealed class CarriedTypeTests : IDisposable
         Assert.Contains("'short'", e.Message, StringComparison.Ordinal);
         Assert.Contains("INT4 needs 2 bytes of raw_data, found 1", e.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Outputs_convert_back_to_their_declared_type_at_the_output()
+    {
+        // uint16 65535 is 0xFFFF, int16 −2 is 0xFFFE, uint32 4294967295 is four 0xFF (little-endian).
+        Assert.Equal([0xFF, 0xFF, 0x01, 0x00], OnnxDeclaredOutputs.Encode(HostTensor.FromArray(new[] { 65535, 1 }, [2]), "UINT16"));
+        Assert.Equal([0xFE, 0xFF], OnnxDeclaredOutputs.Encode(HostTensor.FromArray(new[] { -2 }, [1]), "INT16"));
+        Assert.Equal([0xFF, 0xFF, 0xFF, 0xFF], OnnxDeclaredOutputs.Encode(HostTensor.FromArray(new[] { 4294967295L }, [1]), "UINT32"));
+
+        // FLOAT8E4M3FN: 448 is S.1111.110 = 0x7E, −1 is S=1, exponent 7 (bias 7) = 0xB8, NaN S.1111.111 = 0x7F;
+        // FLOAT8E5M2: 1 is 0.01111.00 = 0x3C, −∞ is 1.11111.00 = 0xFC.
+        Assert.Equal([0x7E, 0xB8, 0x7F], OnnxDeclaredOutputs.Encode(HostTensor.FromArray(new[] { 448f, -1, float.NaN }, [3]), "FLOAT8E4M3FN"));
+        Assert.Equal([0x3C, 0xFC], OnnxDeclaredOutputs.Encode(HostTensor.FromArray(new[] { 1f, float.NegativeInfinity }, [2]), "FLOAT8E5M2"));
+
+        // int4 −1, −7, 7 pack low nibble first: 0xF | 0x9 << 4 = 0x9F, then 0x07.
+        Assert.Equal([0x9F, 0x07], OnnxDeclaredOutputs.Encode(new HostTensor(DType.I8, [3], new byte[] { 0xFF, 0xF9, 0x07 }), "INT4"));
+
+        // A value outside the type (0.3 has no FLOAT8E4M3FN code; 70000 is no uint16) is refused, naming both.
+        var e = Assert.Throws<InvalidOperationException>(() => OnnxDeclaredOutputs.Encode(HostTensor.FromArray(new[] { 0.3f }, [1]), "FLOAT8E4M3FN"));
+        Assert.Contains("FLOAT8E4M3FN", e.Message, StringComparison.Ordinal);
+        Assert.Throws<InvalidOperationException>(() => OnnxDeclaredOutputs.Encode(HostTensor.FromArray(new[] { 70000 }, [1]), "UINT16"));
+    }
+
+    [Fact]
+    public void A_uint16_output_is_written_to_safetensors_as_U16()
+    {
+        var g = new GraphProto { Name = "g" };
+        g.Input.Add(Value("a", 4, 2));
+        g.Input.Add(Value("b", 4, 2));
+        g.Output.Add(Value("y", 4, 2));
+        g.Output.Add(Value("z", 1, 2));
+        g.Node.Add(Node("Sub", ["a", "b"], ["y"]));
+        g.Node.Add(Node("Cast", ["y"], ["z"], Int("to", 1)));
+        string model = Save(_tmp, "u16.onnx", g, 21);
+        var inputs = new Dictionary<string, HostTensor>
+        {
+            ["a"] = HostTensor.FromArray(new[] { 0, 3 }, [2]),
+            ["b"] = HostTensor.FromArray(new[] { 1, 2 }, [2]),
+        };
+        var outputs = OnnxEvaluation.Run(model, inputs, Compiler.Backends.BackendRegistry.Get("cpu"));
+        var entries = OnnxDeclaredOutputs.ForSafeTensors(OnnxModelInfo.Read(model), outputs);
+        Assert.Equal("U16", entries[0].DType);
+        Assert.Equal([0xFF, 0xFF, 0x01, 0x00], entries[0].Data.ToArray());
+        Assert.Equal("F32", entries[1].DType);
+        Assert.Equal([65535f, 1f], outputs[1].Value.ToFloat32());
+
+        string path = Path.Combine(_tmp, "out.safetensors");
+        Runtime.Weights.SafeTensors.SafeTensorsWriter.Write(path, entries);
+        byte[] file = File.ReadAllBytes(path);
+        string header = System.Text.Encoding.UTF8.GetString(file, 8, (int)BitConverter.ToUInt64(file, 0));
+        Assert.Contains("\"y\":{\"dtype\":\"U16\",\"shape\":[2]", header, StringComparison.Ordinal);
+        Assert.Equal([0xFF, 0xFF, 0x01, 0x00], file[^12..^8]);
+    }
 }

@@ -13,7 +13,7 @@ using Microsoft.ML.OnnxRuntime.Tensors;
 namespace Candle.Perf.OnnxModels;
 
 /// <summary>
-/// <c>onnx-models [--iterations N]</c>: latency of all-MiniLM-L6-v2 (sequence 128) and ResNet-18 (224×224) imported
+/// <c>onnx-models [--iterations N] [--only minilm|resnet] [--batch N]</c>: latency of all-MiniLM-L6-v2 (sequence 128) and ResNet-18 (224×224) imported
 /// from their ONNX files and compiled at O2 for the CPU, beside ONNX Runtime on the same file, batch 1 and 8, two
 /// threads each. Both run in this process, interleaved run by run after a warm-up; the table gives medians and the ratio
 /// Candle / ONNX Runtime. ResNet-18's file fixes batch 1: for batch 8 both engines get a copy whose batch is a dimension
@@ -25,7 +25,9 @@ internal static class OnnxModelLatency
 
     public static void Run(string[] args)
     {
-        int iterations = args is ["--iterations", var n] ? int.Parse(n, CultureInfo.InvariantCulture) : 20;
+        int iterations = Option(args, "--iterations") is { } n ? int.Parse(n, CultureInfo.InvariantCulture) : 20;
+        string? only = Option(args, "--only");
+        int[] batches = Option(args, "--batch") is { } b ? [int.Parse(b, CultureInfo.InvariantCulture)] : [1, 8];
         string dir = Path.Combine(Path.GetTempPath(), $"candle-onnx-models-{Environment.ProcessId}");
         Directory.CreateDirectory(dir);
         string miniLm = Path.Combine(dir, "minilm.onnx");
@@ -43,10 +45,10 @@ internal static class OnnxModelLatency
         var table = new StringBuilder();
         table.AppendLine("| model | batch | Candle CPU O2 (ms) | ONNX Runtime (ms) | ratio |");
         table.AppendLine("| --- | ---: | ---: | ---: | ---: |");
-        foreach (int batch in new[] { 1, 8 })
+        foreach (int batch in batches)
         {
-            table.AppendLine(Measure("all-MiniLM-L6-v2, seq 128", miniLm, batch, MiniLmInputs(batch, 128), iterations));
-            table.AppendLine(Measure("ResNet-18, 224×224", batch == 1 ? resNet : resNetBatched, batch, ResNetInputs(batch), iterations));
+            if (only is null or "minilm") table.AppendLine(Measure("all-MiniLM-L6-v2, seq 128", miniLm, batch, MiniLmInputs(batch, 128), iterations));
+            if (only is null or "resnet") table.AppendLine(Measure("ResNet-18, 224×224", batch == 1 ? resNet : resNetBatched, batch, ResNetInputs(batch), iterations));
         }
 
         Console.WriteLine(table);
@@ -90,6 +92,12 @@ internal static class OnnxModelLatency
 
         double mine = Median(ours), ort = Median(theirs);
         return string.Create(CultureInfo.InvariantCulture, $"| {label} | {batch} | {mine:F2} | {ort:F2} | {mine / ort:F2}× |");
+    }
+
+    private static string? Option(string[] args, string name)
+    {
+        int i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
     }
 
     private static double Median(List<double> xs)

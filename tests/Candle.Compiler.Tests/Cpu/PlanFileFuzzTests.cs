@@ -148,7 +148,7 @@ public sealed class PlanFileFuzzTests : IDisposable
         using var plan = BuildRuntimeKernels();
         var def = plan.Definition;
         var kernels = def.Steps.Select(s => s.Kernel).ToHashSet();
-        foreach (string k in new[] { "rt:conv", "rt:pool", "rt:gather", "rt:scatter_add", "rt:fill", "rt:check_range", "rt:elementwise" })
+        foreach (string k in new[] { "rt:conv_gemm", "rt:pool", "rt:gather", "rt:scatter_add", "rt:fill", "rt:check_range", "rt:elementwise" })
         {
             Assert.Contains(k, kernels);
         }

@@ -125,6 +125,16 @@ public static class ConvKernels
             outSize *= outShape[d];
         }
 
+        if (dt == DType.F32 && sp == 2)
+        {
+            unsafe
+            {
+                Pool2d((float*)x, (float*)y, start, end, inShape, kShape, outShape, stride, padding, isMax, includePad);
+            }
+
+            return;
+        }
+
         Span<long> opos = stackalloc long[sp];
         Span<long> lo = stackalloc long[sp];
         Span<long> box = stackalloc long[sp];
@@ -174,6 +184,56 @@ public static class ConvKernels
 
                 double r = isMax ? (nan ? double.NaN : acc) : acc / (includePad ? kSize : count);
                 ElementIO.Write(y, dt, (plane * outSize) + o, r);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Pool's float32 two-dimensional case: the same windows (positions in the padding skipped, the average over the
+    /// whole window or the positions inside it), read directly as floats; the sum of an average in double as above.
+    /// </summary>
+    private static unsafe void Pool2d(
+        float* x, float* y, long start, long end, ReadOnlySpan<long> inShape, ReadOnlySpan<long> kShape, ReadOnlySpan<long> outShape,
+        ReadOnlySpan<long> stride, ReadOnlySpan<long> padding, bool isMax, bool includePad)
+    {
+        long ih = inShape[0], iw = inShape[1], kh = kShape[0], kw = kShape[1], oh = outShape[0], ow = outShape[1];
+        long sh = stride[0], sw = stride[1], ph = padding[0], pw = padding[1];
+        for (long plane = start; plane < end; plane++)
+        {
+            float* src = x + (plane * ih * iw);
+            float* dst = y + (plane * oh * ow);
+            for (long r = 0; r < oh; r++)
+            {
+                long top = (r * sh) - ph;
+                long r0 = Math.Max(0, top), r1 = Math.Min(ih, top + kh);
+                for (long c = 0; c < ow; c++)
+                {
+                    long left = (c * sw) - pw;
+                    long c0 = Math.Max(0, left), c1 = Math.Min(iw, left + kw);
+                    if (isMax)
+                    {
+                        float m = float.NegativeInfinity;
+                        for (long i = r0; i < r1; i++)
+                        {
+                            float* row = src + (i * iw);
+                            for (long j = c0; j < c1; j++) m = MathF.Max(m, row[j]);
+                        }
+
+                        dst[(r * ow) + c] = m;
+                    }
+                    else
+                    {
+                        double sum = 0;
+                        for (long i = r0; i < r1; i++)
+                        {
+                            float* row = src + (i * iw);
+                            for (long j = c0; j < c1; j++) sum += row[j];
+                        }
+
+                        long count = Math.Max(0, r1 - r0) * Math.Max(0, c1 - c0);
+                        dst[(r * ow) + c] = (float)(sum / (includePad ? kh * kw : count));
+                    }
+                }
             }
         }
     }

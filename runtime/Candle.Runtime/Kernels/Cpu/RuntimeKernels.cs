@@ -24,6 +24,7 @@ public static class RuntimeKernels
         ["sgemm"] = SgemmKernel.Run,
         ["gemm"] = GemmKernel.Run,
         ["conv"] = ConvKernels.Conv,
+        ["conv_gemm"] = ConvGemmKernel.Run,
         ["conv_transpose"] = ConvKernels.ConvTranspose,
         ["pool"] = ConvKernels.Pool,
         ["index_select"] = GatherKernels.IndexSelect,

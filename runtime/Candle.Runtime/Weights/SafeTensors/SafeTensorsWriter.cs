@@ -45,6 +45,37 @@ public static class SafeTensorsWriter
         }
     }
 
+    /// <summary>
+    /// Writes a safetensors file of stored entries (any safetensors dtype, see <see cref="SafeTensorsEntry"/>), beside
+    /// <paramref name="path"/> under a temporary name and then moved over it.
+    /// </summary>
+    /// <param name="path">The file to create or replace.</param>
+    /// <param name="entries">The tensors, in the order their bytes are written.</param>
+    /// <exception cref="ArgumentException">A name repeats or is <c>__metadata__</c>, a dtype is not one of the format's, or
+    /// an entry's byte count does not match its shape (the message names the tensor).</exception>
+    public static void Write(string path, IEnumerable<SafeTensorsEntry> entries)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ArgumentNullException.ThrowIfNull(entries);
+        var list = Collect(entries.Select(e => e ?? throw new ArgumentException("an entry is null", nameof(entries))));
+        string full = Path.GetFullPath(path);
+        string temp = Path.Combine(Path.GetDirectoryName(full) ?? ".", $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
+            {
+                WriteCore(stream, list, null);
+            }
+
+            File.Move(temp, full, overwrite: true);
+        }
+        catch
+        {
+            File.Delete(temp);
+            throw;
+        }
+    }
+
     /// <summary>Writes a safetensors file to a stream, from its current position.</summary>
     /// <param name="stream">A writable stream; it is left open.</param>
     /// <param name="tensors">Names and tensors, in the order their bytes are written.</param>
@@ -67,34 +98,52 @@ public static class SafeTensorsWriter
         return stream.ToArray();
     }
 
-    private static List<KeyValuePair<string, HostTensor>> Collect(IEnumerable<KeyValuePair<string, HostTensor>> tensors)
+    private static List<SafeTensorsEntry> Collect(IEnumerable<KeyValuePair<string, HostTensor>> tensors) =>
+        Collect(tensors.Select(pair => pair.Key is null || pair.Value is null
+            ? throw new ArgumentException("a tensor or its name is null", nameof(tensors))
+            : new SafeTensorsEntry(pair.Key, pair.Value.DType.SafeTensorsName(), pair.Value.Shape, pair.Value.Data)));
+
+    private static List<SafeTensorsEntry> Collect(IEnumerable<SafeTensorsEntry> entries)
     {
-        var list = new List<KeyValuePair<string, HostTensor>>();
+        var list = new List<SafeTensorsEntry>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var pair in tensors)
+        foreach (var entry in entries)
         {
-            if (pair.Key is null || pair.Value is null)
+            if (entry.Name is null)
             {
-                throw new ArgumentException("a tensor or its name is null", nameof(tensors));
+                throw new ArgumentException("a tensor's name is null", nameof(entries));
             }
 
-            if (pair.Key == SafeTensorsHeader.MetadataKey)
+            if (entry.Name == SafeTensorsHeader.MetadataKey)
             {
-                throw new ArgumentException($"'{SafeTensorsHeader.MetadataKey}' is reserved and cannot name a tensor", nameof(tensors));
+                throw new ArgumentException($"'{SafeTensorsHeader.MetadataKey}' is reserved and cannot name a tensor", nameof(entries));
             }
 
-            if (!seen.Add(pair.Key))
+            if (!seen.Add(entry.Name))
             {
-                throw new ArgumentException($"tensor '{pair.Key}' is given twice", nameof(tensors));
+                throw new ArgumentException($"tensor '{entry.Name}' is given twice", nameof(entries));
             }
 
-            list.Add(pair);
+            int size = SafeTensorsEntry.ElementSize(entry.DType)
+                ?? throw new ArgumentException($"tensor '{entry.Name}': '{entry.DType}' is not a safetensors dtype", nameof(entries));
+            long count = 1;
+            foreach (int d in entry.Shape)
+            {
+                count = d < 0 ? throw new ArgumentException($"tensor '{entry.Name}' has a negative dim", nameof(entries)) : checked(count * d);
+            }
+
+            if (count * size != entry.Data.Length)
+            {
+                throw new ArgumentException($"tensor '{entry.Name}': {entry.Data.Length} bytes for {count} elements of {entry.DType}", nameof(entries));
+            }
+
+            list.Add(entry);
         }
 
         return list;
     }
 
-    private static void WriteCore(Stream stream, List<KeyValuePair<string, HostTensor>> tensors,
+    private static void WriteCore(Stream stream, List<SafeTensorsEntry> tensors,
         IReadOnlyDictionary<string, string>? metadata)
     {
         var header = new ArrayBufferWriter<byte>();
@@ -113,11 +162,11 @@ public static class SafeTensorsWriter
             }
 
             long offset = 0;
-            foreach (var (name, tensor) in tensors)
+            foreach (var tensor in tensors)
             {
                 long end = offset + tensor.Data.Length;
-                json.WriteStartObject(name);
-                json.WriteString("dtype", tensor.DType.SafeTensorsName());
+                json.WriteStartObject(tensor.Name);
+                json.WriteString("dtype", tensor.DType);
                 json.WriteStartArray("shape");
                 foreach (int d in tensor.Shape)
                 {
@@ -144,7 +193,7 @@ public static class SafeTensorsWriter
         Span<byte> spaces = stackalloc byte[8];
         spaces.Fill((byte)' ');
         stream.Write(spaces[..padding]);
-        foreach (var (_, tensor) in tensors)
+        foreach (var tensor in tensors)
         {
             stream.Write(tensor.Data.Span);
         }

@@ -29,6 +29,9 @@ internal static class ConvArgs
     /// <summary>The convolution's name in a plan step.</summary>
     public const string Kernel = "rt:conv";
 
+    /// <summary>The float32 convolution as unfolded windows times the weight, one work item (<see cref="ConvGemmKernel"/>).</summary>
+    public const string GemmKernel = "rt:conv_gemm";
+
     /// <summary>The transposed convolution's name in a plan step.</summary>
     public const string TransposeKernel = "rt:conv_transpose";
 
@@ -75,12 +78,20 @@ internal static class ConvArgs
     }
 
     /// <summary>
-    /// The bytes the step reads and writes over <paramref name="work"/> (n, output channel) items; every position the
-    /// kernel computes is checked against its spatial size before it is read, so the dense extents bound it.
+    /// The bytes the step reads and writes over <paramref name="work"/> (n, output channel) items, or one item for the
+    /// whole convolution (<paramref name="single"/>); every position the kernel computes is checked against its spatial
+    /// size before it is read, so the dense extents bound it.
     /// </summary>
-    public static IEnumerable<StepExtent> Accesses(ConvArgs<long> p, long work, bool transposed)
+    public static IEnumerable<StepExtent> Accesses(ConvArgs<long> p, long work, bool transposed, bool single = false)
     {
         long items = StepExtent.Mul(p.Batch, p.OutChannels);
+        if (single)
+        {
+            if (work != 1) throw new PlanFormatException($"the step covers {work} items; the whole convolution is one");
+            if (p.DType != (long)Runtime.DType.F32) throw new PlanFormatException($"{GemmKernel} computes float32, got dtype {p.DType}");
+            work = items;
+        }
+
         if (work != items) throw new PlanFormatException($"the step covers {work} items but batch · output channels is {items}");
         long es = ArgCheck.DType(p.DType, "dtype");
         long inSize = ArgCheck.Product(p.InSpatial.Span), kSize = ArgCheck.Product(p.Kernel.Span), outSize = ArgCheck.Product(p.OutSpatial.Span);
