@@ -6,7 +6,7 @@ using Candle.Runtime.Threading;
 namespace Candle.Perf.LlamaCpp;
 
 /// <summary>
-/// <c>quant-gemv [--mb MB] [--reps R]</c>: one Q4_0 matrix-vector product ([1, 2048] × [N, 2048]ᵀ, N rows filling
+/// <c>quant-gemv [--mb MB] [--reps R] [q8_0]</c>: one Q4_0 (or Q8_0) matrix-vector product ([1, 2048] × [N, 2048]ᵀ, N rows filling
 /// <c>MB</c> megabytes, 2 threads) through the single-row integer dot (<see cref="QuantRowDot"/>), the 1 × 4 tile
 /// (<see cref="QuantTileDot"/>) and the 8-row GEMV (<see cref="QuantGemv"/>), alternating, with the bytes read per
 /// second of each; a 6 MB matrix stays in the last-level cache, a 600 MB one (a 1.1B model's decode step) does not.
@@ -16,18 +16,20 @@ public static unsafe class QuantGemvTiming
     public static int Run(string[] args)
     {
         int mb = Int(args, "--mb", 600), reps = Int(args, "--reps", 7);
+        var type = args.Contains("q8_0") ? GgmlType.Q8_0 : GgmlType.Q4_0;
         const int K = 2048, Nb = K / 32;
-        const int RowBytes = Nb * 18;
-        int n = (int)((long)mb * 1000 * 1000 / RowBytes / 32 * 32);
+        int bb = GgmlTypeTraits.BlockBytes(type);
+        int rowBytes = Nb * bb;
+        int n = (int)((long)mb * 1000 * 1000 / rowBytes / 32 * 32);
         var rng = new Random(1);
-        var weights = GC.AllocateUninitializedArray<byte>(n * RowBytes, pinned: true);
+        var weights = GC.AllocateUninitializedArray<byte>(n * rowBytes, pinned: true);
         var chunk = new byte[1 << 20];
-        var vals = new float[chunk.Length / 18 * 32];
+        var vals = new float[chunk.Length / bb * 32];
         for (int i = 0; i < vals.Length; i++) vals[i] = (rng.NextSingle() * 2) - 1;
-        GgmlTypeTraits.Quantize(GgmlType.Q4_0, vals, chunk.AsSpan(0, vals.Length / 32 * 18));
-        for (long o = 0; o < weights.Length; o += vals.Length / 32 * 18)
+        GgmlTypeTraits.Quantize(type, vals, chunk.AsSpan(0, vals.Length / 32 * bb));
+        for (long o = 0; o < weights.Length; o += vals.Length / 32 * bb)
         {
-            chunk.AsSpan(0, (int)Math.Min(vals.Length / 32 * 18, weights.Length - o)).CopyTo(weights.AsSpan((int)o));
+            chunk.AsSpan(0, (int)Math.Min(vals.Length / 32 * bb, weights.Length - o)).CopyTo(weights.AsSpan((int)o));
         }
 
         var x = new float[K];
@@ -51,14 +53,14 @@ public static unsafe class QuantGemvTiming
             QuantGemv.Prepare(a, Nb, pr);
             var kernels = new (string Name, Action<int, int> Body)[]
             {
-                ("single-row dot", (s, e) => { for (int j = s * 8; j < e * 8; j++) yy[j] = QuantRowDot.Q4_0(w + ((long)j * RowBytes), a, Nb); }),
-                ("1x4 tile", (s, e) => { for (int j = s * 8; j < e * 8; j += 4) QuantTileDot.Tile1x4(GgmlType.Q4_0, w + ((long)j * RowBytes), RowBytes, a, off, Nb, yy + j); }),
-                ("8-row gemv", (s, e) => QuantGemv.Q4_0(w + ((long)s * 8 * RowBytes), RowBytes, a, pr, Nb, yy + (s * 8), (e - s) * 8)),
+                ("single-row dot", (s, e) => { for (int j = s * 8; j < e * 8; j++) yy[j] = QuantRowDot.Dot(type, w + ((long)j * rowBytes), a, Nb); }),
+                ("1x4 tile", (s, e) => { for (int j = s * 8; j < e * 8; j += 4) QuantTileDot.Tile1x4(type, w + ((long)j * rowBytes), rowBytes, a, off, Nb, yy + j); }),
+                ("8-row gemv", (s, e) => QuantGemv.Run(type, w + ((long)s * 8 * rowBytes), rowBytes, a, pr, Nb, yy + (s * 8), (e - s) * 8)),
             };
             kernels = [.. kernels, ("read (sum)", (s, e) =>
             {
                 var acc = System.Runtime.Intrinsics.Vector256<byte>.Zero;
-                byte* p = w + ((long)s * 8 * RowBytes), end = w + ((long)e * 8 * RowBytes) - 128;
+                byte* p = w + ((long)s * 8 * rowBytes), end = w + ((long)e * 8 * rowBytes) - 128;
                 for (; p <= end; p += 128)
                 {
                     acc += System.Runtime.Intrinsics.Vector256.Load(p) + System.Runtime.Intrinsics.Vector256.Load(p + 32)
@@ -81,12 +83,12 @@ public static unsafe class QuantGemvTiming
                 }
             }
 
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Q4_0 [1, {K}] x [{n}, {K}]^T ({(long)n * RowBytes / 1e6:F0} MB), 2 threads, {reps} alternating repeats:"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{type} [1, {K}] x [{n}, {K}]^T ({(long)n * rowBytes / 1e6:F0} MB), 2 threads, {reps} alternating repeats:"));
             for (int i = 0; i < kernels.Length; i++)
             {
                 var t = times[i].Order().ToArray();
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"  {kernels[i].Name,-16} min {t[0]:F2} ms, median {t[t.Length / 2]:F2} ms, {(long)n * RowBytes / t[0] / 1e6:F1} GB/s at the min  (check {check[i]:G6})"));
+                    $"  {kernels[i].Name,-16} min {t[0]:F2} ms, median {t[t.Length / 2]:F2} ms, {(long)n * rowBytes / t[0] / 1e6:F1} GB/s at the min  (check {check[i]:G6})"));
             }
         }
 

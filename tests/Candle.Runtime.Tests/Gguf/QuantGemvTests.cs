@@ -3,7 +3,7 @@ using Candle.Runtime.Kernels.Quant;
 namespace Candle.Runtime.Tests.Gguf;
 
 /// <summary>
-/// The 8-row Q4_0 GEMV (<see cref="QuantGemv"/>): its prepared offsets against sums of the activation bytes, and its
+/// The 8-row Q4_0 / Q8_0 GEMV (<see cref="QuantGemv"/>): its prepared offsets against sums of the activation bytes, and its
 /// results against the single-row integer dot (<see cref="QuantRowDot"/>, the same exact block sums in another float32
 /// order) and against a double-precision dot of the dequantized weights with the unrounded activations.
 /// </summary>
@@ -39,16 +39,18 @@ public sealed unsafe class QuantGemvTests
     }
 
     [Theory]
-    [InlineData(1, 32)]
-    [InlineData(7, 96)]
-    [InlineData(8, 544)]
-    [InlineData(27, 288)]
-    public void Gemv_matches_the_single_row_dot_and_the_dequantized_dot(int count, int k)
+    [InlineData(GgmlType.Q4_0, 1, 32)]
+    [InlineData(GgmlType.Q4_0, 7, 96)]
+    [InlineData(GgmlType.Q4_0, 8, 544)]
+    [InlineData(GgmlType.Q4_0, 27, 288)]
+    [InlineData(GgmlType.Q8_0, 3, 64)]
+    [InlineData(GgmlType.Q8_0, 29, 288)]
+    public void Gemv_matches_the_single_row_dot_and_the_dequantized_dot(GgmlType type, int count, int k)
     {
-        if (!QuantGemv.Supports(GgmlType.Q4_0)) return; // no AVX2: the product takes the dequantizing path instead
+        if (!QuantGemv.Supports(type)) return; // no AVX2: the product takes the dequantizing path instead
         var rng = new Random((count * 100) + k);
-        int nb = k / 32, rowBytes = nb * 18;
-        var w = QuantRowDotTests.RandomBlocks(rng, GgmlType.Q4_0, count * k);
+        int nb = k / 32, rowBytes = (int)GgmlTypeTraits.ByteCount(type, k);
+        var w = QuantRowDotTests.RandomBlocks(rng, type, count * k);
         var x = new float[k];
         for (int i = 0; i < k; i++) x[i] = (float)(((rng.NextDouble() * 2) - 1) * Math.Pow(10, rng.Next(-2, 2)));
         var xq = new byte[nb * 34];
@@ -62,12 +64,12 @@ public sealed unsafe class QuantGemvTests
         fixed (float* yp = y)
         {
             QuantGemv.Prepare(a, nb, p);
-            QuantGemv.Q4_0(wp, rowBytes, a, p, nb, yp, count);
-            for (int j = 0; j < count; j++) single[j] = QuantRowDot.Q4_0(wp + (j * rowBytes), a, nb);
+            QuantGemv.Run(type, wp, rowBytes, a, p, nb, yp, count);
+            for (int j = 0; j < count; j++) single[j] = QuantRowDot.Dot(type, wp + (j * rowBytes), a, nb);
         }
 
         var wd = new float[count * k];
-        GgmlTypeTraits.Dequantize(GgmlType.Q4_0, w, wd);
+        GgmlTypeTraits.Dequantize(type, w, wd);
         var ad = new float[k];
         BlockQ8_0.Dequantize(xq, ad);
         for (int j = 0; j < count; j++)
@@ -93,7 +95,7 @@ public sealed unsafe class QuantGemvTests
             // Same exact int32 block sums as the single-row dot and as the dequantized product with the rounded
             // activations; only the float32 additions (≤ 2·nb + 8 of them) and the scale products round.
             double order = 2 * ((2 * nb) + 8) * magnitude / (1 << 24);
-            Assert.True(Math.Abs(y[j] - single[j]) <= order + 1e-12, $"row {j} of {count}, k={k}: gemv {y[j]} vs single row {single[j]}");
+            Assert.True(Math.Abs(y[j] - single[j]) <= order + 1e-12, $"{type} row {j} of {count}, k={k}: gemv {y[j]} vs single row {single[j]}");
             Assert.True(Math.Abs(y[j] - withRounded) <= order + 1e-12, $"row {j}: gemv {y[j]} vs {withRounded} with the rounded activations");
             Assert.True(Math.Abs(y[j] - exact) <= bound + (1e-6 * magnitude) + 1e-9, $"row {j}: gemv {y[j]} vs {exact} (bound {bound})");
         }

@@ -15,9 +15,8 @@ namespace Candle.Runtime.Kernels.Cpu;
 /// once per call, then splits the weight rows over the workers of <see cref="KernelPool.Current"/> in contiguous
 /// chunks. Q8_0 and Q4_0 weights (<see cref="QuantTileDot"/>) are walked in chunks of <see cref="ChunkRows"/> rows:
 /// every activation row passes over a chunk, in register tiles of 4 activation rows × 4 weight rows (the activation
-/// rows left over: the 8-row GEMV <see cref="QuantGemv"/> for Q4_0, single-row dots for Q8_0), before the next chunk
-/// is read, so the weights are read once per call for any number of rows and no float32 copy of them is made. Decode
-/// of Q4_0 (fewer than 4 activation rows) runs the GEMV over each worker's whole range of weight rows. Other types with an integer dot product walk tiles of
+/// rows left over: the 8-row GEMV <see cref="QuantGemv"/>), before the next chunk is read, so the weights are read once
+/// per call for any number of rows and no float32 copy of them is made. Decode (fewer than 4 activation rows) runs the GEMV over each worker's whole range of weight rows. Other types with an integer dot product walk tiles of
 /// <see cref="TileRows"/> weight rows one pair at a time below <see cref="GemmRows"/> activation rows, and from there
 /// dequantize <see cref="GemmTile"/> weight rows at a time into a float32 scratch tile for the SGEMM (freed after the
 /// call). Types without an integer dot product (and machines without AVX2) dequantize each weight row once and
@@ -172,7 +171,7 @@ public static unsafe class QuantMatMulKernel
             // Decode: each activation row passes over the worker's whole range of weight rows.
             for (int m = 0; m < rows; m++)
             {
-                QuantGemv.Q4_0(w + ((long)start * rowBytes), rowBytes, xq + ((long)m * xRowBytes), t.Prepared + ((long)m * t.PreparedRow), nb, y + ((long)m * n) + start, end - start);
+                QuantGemv.Run(type, w + ((long)start * rowBytes), rowBytes, xq + ((long)m * xRowBytes), t.Prepared + ((long)m * t.PreparedRow), nb, y + ((long)m * n) + start, end - start);
             }
 
             return;
@@ -195,7 +194,7 @@ public static unsafe class QuantMatMulKernel
             {
                 if (t.Prepared != null)
                 {
-                    QuantGemv.Q4_0(w + ((long)n0 * rowBytes), rowBytes, xq + ((long)m * xRowBytes), t.Prepared + ((long)(m - tiledRows) * t.PreparedRow), nb, y + ((long)m * n) + n0, n1 - n0);
+                    QuantGemv.Run(type, w + ((long)n0 * rowBytes), rowBytes, xq + ((long)m * xRowBytes), t.Prepared + ((long)(m - tiledRows) * t.PreparedRow), nb, y + ((long)m * n) + n0, n1 - n0);
                     continue;
                 }
 
