@@ -13,7 +13,7 @@ namespace Candle.Perf.LlamaCpp;
 
 /// <summary>
 /// <c>dotnet run -c Release --project perf/Candle.Perf -- llamacpp-quant [--layers N] [--reps N] [--gen N] [--prompt N]
-/// [--no-f32] [--out FILE]</c>: decode and prefill of a random Llama-shaped GGUF model (hidden 2048, MLP 5632, 32/4
+/// [--no-f32] [--types q8_0,q4_0] [--out FILE]</c>: decode and prefill of a random Llama-shaped GGUF model (hidden 2048, MLP 5632, 32/4
 /// heads, vocab 32000; 22 layers is the 1.1B shape) in Q8_0 and Q4_0, at 2 threads, with three peers in one process
 /// alternating A B C in every repeat: llama.cpp (LLamaSharp), Candle on the quantized weights (quantized kernels) and
 /// Candle on the dequantized float32 weights (the path before quantized kernels). Peak RSS of each peer comes from a
@@ -38,6 +38,10 @@ public static class QuantizedComparison
         int gen = Int(args, "--gen", 32);
         int prompt = Int(args, "--prompt", 128);
         bool withF32 = !args.Contains("--no-f32");
+        var types = (OptionValue(args, "--types") ?? "q8_0,q4_0").Split(',')
+            .Select(t => Enum.TryParse<GgmlType>(t, ignoreCase: true, out var g) && g is GgmlType.Q8_0 or GgmlType.Q4_0 ? g
+                : throw new ArgumentException($"llamacpp-quant --types: '{t}' is not q8_0 or q4_0"))
+            .ToArray();
         string repo = RepoRoot();
         string output = OptionValue(args, "--out") ?? Path.Combine(repo, "perf", "Candle.Perf", "Results", "quantized-llamacpp.md");
         string fixture = Path.Combine(repo, "tests", "fixtures", "gguf", "llama-q8_0.gguf");
@@ -51,7 +55,7 @@ public static class QuantizedComparison
         var inv = CultureInfo.InvariantCulture;
         sb.AppendLine("# Quantized kernels vs llama.cpp on random Llama-shaped GGUF files");
         sb.AppendLine();
-        sb.AppendLine(inv, $"Written by `dotnet run -c Release --project perf/Candle.Perf -- llamacpp-quant --layers {layers} --reps {reps} --gen {gen} --prompt {prompt}` on {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC.");
+        sb.AppendLine(inv, $"Written by `dotnet run -c Release --project perf/Candle.Perf -- llamacpp-quant --layers {layers} --reps {reps} --gen {gen} --prompt {prompt}{(withF32 ? "" : " --no-f32")} --types {string.Join(',', types).ToLowerInvariant()}` on {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC.");
         sb.AppendLine(inv, $"Machine: {CpuName()}, {Environment.ProcessorCount} logical cores (shared with other work, so expect noise), {RuntimeInformation.FrameworkDescription}.");
         sb.AppendLine(inv, $"Measured read bandwidth: {bandwidth:F1} GB/s ({Threads} threads summing a 1 GiB array of floats, best of 5).");
         sb.AppendLine(inv, $"llama.cpp: {LlamaCppPeer.SystemInfo()}");
@@ -63,7 +67,7 @@ public static class QuantizedComparison
         sb.AppendLine(inv, $"| type | file | peer | pp{prompt} tok/s | decode tok/s | pp vs llama.cpp | decode vs llama.cpp | decode vs f32 | peak RSS |");
         sb.AppendLine("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
         var notes = new List<string>();
-        foreach (var type in new[] { GgmlType.Q8_0, GgmlType.Q4_0 })
+        foreach (var type in types)
         {
             string name = type.ToString().ToLowerInvariant();
             string path = Path.Combine(scratch, string.Create(inv, $"random-llama-2048x{layers}-{name}.gguf"));

@@ -14,10 +14,9 @@ namespace Candle.Runtime.Kernels.Cpu;
 /// A product quantizes its activation rows to the weight type's activation format (<see cref="QuantActivations"/>)
 /// once per call, then splits the weight rows over the workers of <see cref="KernelPool.Current"/> in contiguous
 /// chunks. Q8_0 and Q4_0 weights (<see cref="QuantTileDot"/>) are walked in chunks of <see cref="ChunkRows"/> rows:
-/// every activation row passes over a chunk, in register tiles of 4 activation rows × 4 weight rows (for the rows
-/// left over: 1 × 4 tiles for Q4_0; for decode: single-row dots, <see cref="QuantTileDot.HasRowTile"/>), before the
-/// next chunk is read, so the weights are read once per call for any number of rows and no float32 copy of them is
-/// made. Other types with an integer dot product walk tiles of
+/// every activation row passes over a chunk, in register tiles of 4 activation rows × 4 weight rows (the activation
+/// rows left over: the 8-row GEMV <see cref="QuantGemv"/>), before the next chunk is read, so the weights are read once
+/// per call for any number of rows and no float32 copy of them is made. Decode (fewer than 4 activation rows) runs the GEMV over each worker's whole range of weight rows. Other types with an integer dot product walk tiles of
 /// <see cref="TileRows"/> weight rows one pair at a time below <see cref="GemmRows"/> activation rows, and from there
 /// dequantize <see cref="GemmTile"/> weight rows at a time into a float32 scratch tile for the SGEMM (freed after the
 /// call). Types without an integer dot product (and machines without AVX2) dequantize each weight row once and
@@ -103,43 +102,86 @@ public static unsafe class QuantMatMulKernel
         int xRowBytes = QuantActivations.RowBytes(GgmlType.Q8_0, k);
         bool offsets = QuantTileDot.NeedsOffsets(type);
         int offsetRow = offsets ? nb * 8 : 0;
+
+        // The activation rows the 4 × 4 tiles leave over (all of them in decode) go through the 8-row GEMV where it exists.
+        int tiledRows = rows / QuantTileDot.ActivationRows * QuantTileDot.ActivationRows;
+        bool gemv = QuantGemv.Supports(type);
+        int preparedRow = gemv ? nb * QuantGemv.PreparedInts : 0;
         byte[] buffer = ArrayPool<byte>.Shared.Rent(checked(rows * xRowBytes));
         int[] offsetBuffer = ArrayPool<int>.Shared.Rent(Math.Max(1, checked(rows * offsetRow)));
+        int[] preparedBuffer = ArrayPool<int>.Shared.Rent(Math.Max(1, checked((rows - tiledRows) * preparedRow)));
         try
         {
             fixed (byte* xq = buffer)
             fixed (int* off = offsetBuffer)
+            fixed (int* prep = preparedBuffer)
             {
                 for (int m = 0; m < rows; m++)
                 {
                     QuantActivations.QuantizeQ8_0(new ReadOnlySpan<float>(x + ((long)m * k), k), buffer.AsSpan(m * xRowBytes, xRowBytes));
-                    if (offsets) QuantTileDot.NibbleOffsets(xq + ((long)m * xRowBytes), nb, off + ((long)m * offsetRow));
+                    if (offsets && m < tiledRows) QuantTileDot.NibbleOffsets(xq + ((long)m * xRowBytes), nb, off + ((long)m * offsetRow));
+                    if (gemv && m >= tiledRows) QuantGemv.Prepare(xq + ((long)m * xRowBytes), nb, prep + ((long)(m - tiledRows) * preparedRow));
                 }
 
-                byte* xqp = xq;
-                int* offp = off;
+                var tile = new TileArgs(type, xq, xRowBytes, off, offsetRow, gemv ? prep : null, preparedRow, w, rowBytes, y, rows, n, nb);
                 int groups = (n + QuantTileDot.Rows - 1) / QuantTileDot.Rows;
-                pool.ParallelFor(groups, (s, e) => TiledRows(type, xqp, xRowBytes, offp, offsetRow, w, rowBytes, y, rows, n, nb,
-                    s * QuantTileDot.Rows, Math.Min(n, e * QuantTileDot.Rows)));
+                pool.ParallelFor(groups, (s, e) => TiledRows(tile, s * QuantTileDot.Rows, Math.Min(n, e * QuantTileDot.Rows)));
             }
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
             ArrayPool<int>.Shared.Return(offsetBuffer);
+            ArrayPool<int>.Shared.Return(preparedBuffer);
         }
     }
 
+    /// <summary>The operands of one tiled product (<see cref="Prepared"/>: the GEMV data of the activation rows from the last multiple of 4 on, or null).</summary>
+    private readonly struct TileArgs(
+        GgmlType type, byte* xq, int xRowBytes, int* offsets, int offsetRow, int* prepared, int preparedRow,
+        byte* w, int rowBytes, float* y, int rows, int n, int nb)
+    {
+        public readonly GgmlType Type = type;
+        public readonly byte* Xq = xq;
+        public readonly int XRowBytes = xRowBytes;
+        public readonly int* Offsets = offsets;
+        public readonly int OffsetRow = offsetRow;
+        public readonly int* Prepared = prepared;
+        public readonly int PreparedRow = preparedRow;
+        public readonly byte* W = w;
+        public readonly int RowBytes = rowBytes;
+        public readonly float* Y = y;
+        public readonly int Rows = rows;
+        public readonly int N = n;
+        public readonly int Nb = nb;
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void TiledRows(GgmlType type, byte* xq, int xRowBytes, int* off, int offsetRow, byte* w, int rowBytes, float* y, int rows, int n, int nb, int start, int end)
+    private static void TiledRows(in TileArgs t, int start, int end)
     {
         const int R = QuantTileDot.Rows, M = QuantTileDot.ActivationRows;
+        GgmlType type = t.Type;
+        byte* xq = t.Xq, w = t.W;
+        int* off = t.Offsets;
+        float* y = t.Y;
+        int rows = t.Rows, n = t.N, nb = t.Nb, rowBytes = t.RowBytes, xRowBytes = t.XRowBytes, offsetRow = t.OffsetRow;
+        int tiledRows = rows / M * M;
+        if (tiledRows == 0 && t.Prepared != null)
+        {
+            // Decode: each activation row passes over the worker's whole range of weight rows.
+            for (int m = 0; m < rows; m++)
+            {
+                QuantGemv.Run(type, w + ((long)start * rowBytes), rowBytes, xq + ((long)m * xRowBytes), t.Prepared + ((long)m * t.PreparedRow), nb, y + ((long)m * n) + start, end - start);
+            }
+
+            return;
+        }
+
         for (int n0 = start; n0 < end; n0 += ChunkRows)
         {
             int n1 = Math.Min(end, n0 + ChunkRows);
             int full = n0 + ((n1 - n0) / R * R);
-            int m = 0;
-            for (; m + M <= rows; m += M)
+            for (int m = 0; m < tiledRows; m += M)
             {
                 for (int j = n0; j < full; j += R)
                 {
@@ -147,22 +189,26 @@ public static unsafe class QuantMatMulKernel
                 }
             }
 
-            // The activation rows left over (all of them in decode): 1 × 4 tiles for Q4_0 prefill, else single-row dot products.
-            int tiled = m;
-            bool rowTile = QuantTileDot.HasRowTile(type, rows);
-            for (int j = n0; j < full; j += rowTile ? R : 1)
+            // The activation rows left over: the GEMV over the chunk, or single-row dot products.
+            for (int m = tiledRows; m < rows; m++)
             {
-                for (m = tiled; m < rows; m++)
+                if (t.Prepared != null)
                 {
-                    if (rowTile) QuantTileDot.Tile1x4(type, w + ((long)j * rowBytes), rowBytes, xq + ((long)m * xRowBytes), off + ((long)m * offsetRow), nb, y + ((long)m * n) + j);
-                    else y[((long)m * n) + j] = QuantRowDot.Dot(type, w + ((long)j * rowBytes), xq + ((long)m * xRowBytes), nb);
+                    QuantGemv.Run(type, w + ((long)n0 * rowBytes), rowBytes, xq + ((long)m * xRowBytes), t.Prepared + ((long)(m - tiledRows) * t.PreparedRow), nb, y + ((long)m * n) + n0, n1 - n0);
+                    continue;
+                }
+
+                for (int j = n0; j < full; j++)
+                {
+                    y[((long)m * n) + j] = QuantRowDot.Dot(type, w + ((long)j * rowBytes), xq + ((long)m * xRowBytes), nb);
                 }
             }
 
-            // The weight rows left over: one pair at a time.
+            // The weight rows left over: one pair at a time (the GEMV rows above already have theirs).
+            int last = t.Prepared != null ? tiledRows : rows;
             for (int j = full; j < n1; j++)
             {
-                for (m = 0; m < rows; m++)
+                for (int m = 0; m < last; m++)
                 {
                     y[((long)m * n) + j] = QuantRowDot.Dot(type, w + ((long)j * rowBytes), xq + ((long)m * xRowBytes), nb);
                 }

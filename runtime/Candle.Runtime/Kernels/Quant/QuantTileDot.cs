@@ -6,7 +6,8 @@ namespace Candle.Runtime.Kernels.Quant;
 
 /// <summary>
 /// Register-tiled integer dot products of Q8_0 and Q4_0 weight rows with Q8_0 activation rows: a tile of 4 activation
-/// rows × 4 weight rows (prefill) or 1 × 4 (the activation rows a prefill leaves over) walks the blocks once, so each
+/// rows × 4 weight rows (prefill; <see cref="Tile1x4"/>, one activation row, is kept as a reference for the tests and
+/// the timing beside <see cref="QuantGemv"/>, which the product uses for the rows left over) walks the blocks once, so each
 /// weight block is decoded once for every activation row of the tile and each activation block is loaded once for
 /// every weight row.
 /// </summary>
@@ -30,16 +31,6 @@ internal static unsafe class QuantTileDot
 
     /// <summary>True for the weight types with a tiled kernel (whose activations are Q8_0).</summary>
     public static bool Supports(GgmlType type) => type is GgmlType.Q8_0 or GgmlType.Q4_0;
-
-    /// <summary>
-    /// True when the activation rows a product of <paramref name="rows"/> rows leaves over after its 4 × 4 tiles go
-    /// through <see cref="Tile1x4"/>: Q4_0 prefill only. Decode (fewer than 4 rows) uses the single-row dot products
-    /// (<see cref="QuantRowDot"/>): the 1 × 4 tile times a 5632 × 2048 Q4_0 product at 0.7 ms against 1.45 ms alone,
-    /// yet a whole decode step of a 22-layer Q4_0 model ran slower with it on the (shared, AVX-512 without AVX-VNNI)
-    /// AMD EPYC it was measured on, so decode keeps the single-row dots until that is understood; for Q8_0 the tile's
-    /// sign instructions and horizontal sums cost more than they save without VNNI (1.2 ms against 0.6 ms).
-    /// </summary>
-    public static bool HasRowTile(GgmlType type, int rows) => type == GgmlType.Q4_0 && rows >= ActivationRows;
 
     /// <summary>True when <paramref name="type"/>'s tiled kernel reads the per-block nibble offsets of <see cref="NibbleOffsets"/>.</summary>
     public static bool NeedsOffsets(GgmlType type) => type == GgmlType.Q4_0;
