@@ -165,7 +165,9 @@ internal static unsafe class SgemmPacked
     private static int RoundUp(int x, int multiple) => (x + multiple - 1) / multiple * multiple;
 
     // Column groups per row block: enough units (about four per thread) for dynamic load balancing,
-    // each group at least four panels wide so the repeated packing of A stays negligible.
+    // each group at least four panels wide so the repeated packing of A stays negligible, or two panels wide
+    // where four would leave fewer than two units per thread (a [768, 768] product on 16 threads: 24 units
+    // become 48). Which thread computes a tile does not change its sums.
     private static int ColumnGroups(int threads, int rowBlocks, int colPanels)
     {
         if (threads <= 1)
@@ -174,7 +176,13 @@ internal static unsafe class SgemmPacked
         }
 
         int wanted = ((4 * threads) + rowBlocks - 1) / rowBlocks;
-        return Math.Clamp(wanted, 1, Math.Max(1, colPanels / 4));
+        int widest = Math.Max(1, colPanels / 4);
+        if ((long)rowBlocks * widest < 2L * threads)
+        {
+            widest = Math.Max(1, colPanels / 2);
+        }
+
+        return Math.Clamp(wanted, 1, widest);
     }
 
     private struct PackBBody : IParallelBody
