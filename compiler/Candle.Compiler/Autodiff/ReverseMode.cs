@@ -100,7 +100,7 @@ public static class ReverseMode
                         $"autodiff: the rule of {n.Op.Name()} gave a {gi.TypeString} gradient for its input {i} of type {input.TypeString}");
                 }
 
-                pending[input] = pending.TryGetValue(input, out var acc) ? Binary(Op.Add, acc, gi) : gi;
+                pending[input] = pending.TryGetValue(input, out var acc) ? Accumulate(acc, gi) : gi;
             }
 
             if (!targets.Contains(n)) pending.Remove(n);
@@ -109,4 +109,17 @@ public static class ReverseMode
         for (int i = 0; i < wrt.Count; i++) result[i] = pending.GetValueOrDefault(wrt[i]);
         return result;
     }
+
+    // Sums two gradient contributions. A scatter into zeros (the adjoint of gather and index_select: an embedding's
+    // gradient) scatters onto the other contribution instead, scatter_add(a, index, src) for a + scatter_add(0, index,
+    // src), which saves filling and adding a tensor as large as the table (for a tied embedding, the vocabulary).
+    private static Node Accumulate(Node acc, Node g)
+    {
+        if (IsScatterIntoZeros(g)) return ScatterAdd(acc, g.Attr<AxisAttrs>().Axis, g.Inputs[1], g.Inputs[2]);
+        if (IsScatterIntoZeros(acc)) return ScatterAdd(g, acc.Attr<AxisAttrs>().Axis, acc.Inputs[1], acc.Inputs[2]);
+        return Binary(Op.Add, acc, g);
+    }
+
+    private static bool IsScatterIntoZeros(Node n) =>
+        n.Op == Op.ScatterAdd && n.Inputs[0] is { Op: Op.Full } zeros && zeros.Attr<FullAttrs>().Value == 0 && zeros.Shape.Equals(n.Shape);
 }

@@ -238,4 +238,20 @@ public class MatMulLoweringTests
         var g = new Graph([x], [Reduce(Op.Sum, y, [1]), Softmax(y, 1)]);
         Check(g, [CpuHarness.Random(rng, DType.F32, [33, 64])], 2, 1e-4, threads);
     }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    public void SmallProductsOverBatchDimsThatDoNotCollapseMatchTheReference(int threads)
+    {
+        // Attention's backward shape: [batch, heads] products over views whose batch strides do not collapse into
+        // one batch, run as one parallel loop over all products.
+        var rng = new Random(threads);
+        var q = Input("q", DType.F32, Shape.Of(4, 3, 5, 6));
+        var k = Input("k", DType.F32, Shape.Of(4, 3, 7, 6));
+        var y = MatMul(Transpose(q, 0, 1), Transpose(Transpose(k, 2, 3), 0, 1));
+        var g = new Graph([q, k], [y]);
+        Check(g, [CpuHarness.Random(rng, DType.F32, [4, 3, 5, 6]), CpuHarness.Random(rng, DType.F32, [4, 3, 7, 6])], 0, 1e-4, threads);
+        Check(g, [CpuHarness.Random(rng, DType.F32, [4, 3, 5, 6]), CpuHarness.Random(rng, DType.F32, [4, 3, 7, 6])], 2, 1e-4, threads);
+    }
 }

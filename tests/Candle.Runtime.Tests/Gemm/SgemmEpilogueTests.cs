@@ -68,6 +68,7 @@ public unsafe class SgemmEpilogueTests
         { 90, 1, 40, false, (int)SgemmPath.Auto },
         { 130, 100, 70, false, (int)SgemmPath.Auto },
         { 3, 5, 0, false, (int)SgemmPath.Auto },
+        { 30, 200, 40000, true, (int)SgemmPath.Packed },
     };
 
     [Theory]

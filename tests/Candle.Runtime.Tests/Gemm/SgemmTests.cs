@@ -116,6 +116,21 @@ public unsafe class SgemmTests
     }
 
     [Theory]
+    [InlineData(30, 200, 40000, false, false, 1f, 0f)]
+    [InlineData(30, 200, 40000, true, true, -0.5f, 1f)]
+    [InlineData(13, 70, 30001, true, false, 2f, 0.25f)]
+    [InlineData(40, 4000, 1024, true, false, 1f, 0f)]
+    public void DeepKRunsInSlicesAccumulatingIntoC(int m, int n, int k, bool aT, bool bT, float alpha, float beta)
+    {
+        // K x N past the packed block budget: the product runs as K slices (or narrow column blocks, whichever
+        // moves fewer bytes), the first scaling C by beta and the later ones accumulating.
+        foreach (var kind in new[] { SgemmKernelKind.Vector512, SgemmKernelKind.Vector256, SgemmKernelKind.Scalar })
+        {
+            Check(kind, SgemmPath.Packed, m, n, k, aT, bT, 1, alpha, beta, m + n + k);
+        }
+    }
+
+    [Theory]
     [InlineData(1, 300, 1000, false)]
     [InlineData(1, 300, 1000, true)]
     [InlineData(1, 1, 1, false)]

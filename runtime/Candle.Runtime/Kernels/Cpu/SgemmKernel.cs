@@ -52,6 +52,21 @@ public static unsafe class SgemmKernel
 
         long outer = 1;
         for (int d = 0; d < outerDims; d++) outer *= batchShape[d];
+        var pool = KernelPool.Current;
+        long total = outer * innerBatch;
+        if (outer > 1 && k > 0 && pool.Threads > 1 && total >= pool.Threads && total <= int.MaxValue && m * n * k < 128L * 128 * 128)
+        {
+            // Many small products over batch dims that do not collapse (attention's per batch and head products in
+            // the backward pass, over transposed views): one parallel loop over all of them, each product on one
+            // thread, rather than one batch of them after another.
+            var body = new ProductsBody
+            {
+                A = pa, B = pb, C = pc, Args = a, Pool = pool, InnerBatch = innerBatch, AInner = aInner, BInner = bInner, OuterDims = outerDims,
+            };
+            pool.ParallelFor((int)total, ref body);
+            return;
+        }
+
         for (long ob = 0; ob < outer; ob++)
         {
             long aOff = p.AOffset, bOff = p.BOffset, rem = ob;
@@ -75,7 +90,46 @@ public static unsafe class SgemmKernel
                 (int)innerBatch, (int)m, (int)n, (int)k,
                 pa + aOff, aInner, (int)p.ARowStride, (int)p.AColStride,
                 pb + bOff, bInner, (int)p.BRowStride, (int)p.BColStride,
-                c, m * n, (int)n, pool: KernelPool.Current);
+                c, m * n, (int)n, pool: pool);
+        }
+    }
+
+    private struct ProductsBody : Threading.IParallelBody
+    {
+        public float* A;
+        public float* B;
+        public float* C;
+        public long[] Args;
+        public Threading.WorkerPool Pool;
+        public long InnerBatch;
+        public long AInner;
+        public long BInner;
+        public int OuterDims;
+
+        public readonly void Invoke(int start, int end)
+        {
+            var p = BatchedMatMulArgs.Read(Args);
+            ReadOnlySpan<long> batchShape = p.BatchShape.Span, aStrides = p.ABatchStrides.Span, bStrides = p.BBatchStrides.Span;
+            long m = p.M, n = p.N, k = p.K;
+            for (long i = start; i < end; i++)
+            {
+                long ob = i / InnerBatch, ib = i % InnerBatch;
+                long aOff = p.AOffset + (ib * AInner), bOff = p.BOffset + (ib * BInner), rem = ob;
+                for (int d = OuterDims - 1; d >= 0; d--)
+                {
+                    long size = batchShape[d];
+                    long ix = rem % size;
+                    rem /= size;
+                    aOff += ix * aStrides[d];
+                    bOff += ix * bStrides[d];
+                }
+
+                Sgemm.Multiply(
+                    (int)m, (int)n, (int)k,
+                    A + aOff, (int)p.ARowStride, (int)p.AColStride,
+                    B + bOff, (int)p.BRowStride, (int)p.BColStride,
+                    C + (i * m * n), (int)n, pool: Pool);
+            }
         }
     }
 

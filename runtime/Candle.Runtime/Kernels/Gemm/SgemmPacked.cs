@@ -19,15 +19,68 @@ internal static unsafe class SgemmPacked
         where TKernel : struct, IMicroKernel
         where TEpilogue : struct, IGemmEpilogue
     {
-        int mr = TKernel.MR;
         int nr = TKernel.NR;
-        int m = problem.M;
-        int n = problem.N;
         int k = problem.K;
 
         // Balanced k steps: K = 300 with KC = 256 becomes two steps of 150.
         int kSteps = (k + TKernel.KC - 1) / TKernel.KC;
         int kcMax = (k + kSteps - 1) / kSteps;
+        bool prepacked = problem.PackedB != null || problem.PackedBBf16 != null;
+        int nWanted = Math.Min(RoundUp(problem.N, nr), RoundUp(TKernel.NC, nr));
+        if (!prepacked && (long)k * nWanted > PackedBlockBudget)
+        {
+            // Deep K (the LM head's input gradient multiplies over the vocabulary): B packed over all of K narrows the
+            // column blocks, and all of A is packed again for each. Cut into K slices instead (each a whole number of k
+            // steps, accumulating into C) when that costs less: the slices read and write C once more each, the
+            // narrow blocks read A once more each. Every element of C sums the same k steps in the same order.
+            int sliceSteps = (int)Math.Max(1, PackedBlockBudget / nWanted / kcMax);
+            int slices = (kSteps + sliceSteps - 1) / sliceSteps;
+            long narrow = Math.Clamp(PackedBlockBudget / k / nr * nr, nr, TKernel.NC);
+            long extraBlocks = ((problem.N + narrow - 1) / narrow) - ((problem.N + nWanted - 1) / nWanted);
+            if (slices > 1 && (long)problem.M * k * extraBlocks > 2L * problem.M * problem.N * (slices - 1))
+            {
+                RunInKSlices<TKernel, TEpilogue>(ref problem, ref epilogue, pool, threads, kcMax, sliceSteps * kcMax);
+                return;
+            }
+        }
+
+        RunBlocks<TKernel, TEpilogue>(ref problem, ref epilogue, pool, threads, kcMax);
+    }
+
+    private static void RunInKSlices<TKernel, TEpilogue>(
+        ref GemmProblem problem, ref TEpilogue epilogue, WorkerPool pool, int threads, int kcMax, int slice)
+        where TKernel : struct, IMicroKernel
+        where TEpilogue : struct, IGemmEpilogue
+    {
+        int k = problem.K;
+        var none = default(NoEpilogue);
+        for (int pc = 0; pc < k; pc += slice)
+        {
+            var part = problem;
+            part.K = Math.Min(slice, k - pc);
+            part.A = problem.A + (pc * problem.AColStride);
+            part.B = problem.B + (pc * problem.BRowStride);
+            part.Beta = pc == 0 ? problem.Beta : 1f;
+            if (pc + part.K >= k)
+            {
+                RunBlocks<TKernel, TEpilogue>(ref part, ref epilogue, pool, threads, kcMax);
+            }
+            else
+            {
+                RunBlocks<TKernel, NoEpilogue>(ref part, ref none, pool, threads, kcMax);
+            }
+        }
+    }
+
+    private static void RunBlocks<TKernel, TEpilogue>(ref GemmProblem problem, ref TEpilogue epilogue, WorkerPool pool, int threads, int kcMax)
+        where TKernel : struct, IMicroKernel
+        where TEpilogue : struct, IGemmEpilogue
+    {
+        int mr = TKernel.MR;
+        int nr = TKernel.NR;
+        int m = problem.M;
+        int n = problem.N;
+        int k = problem.K;
 
         // Balanced column blocks of at most NC columns (fewer for deep K when B is packed here).
         int ncLimit = TKernel.NC;
@@ -112,7 +165,9 @@ internal static unsafe class SgemmPacked
     private static int RoundUp(int x, int multiple) => (x + multiple - 1) / multiple * multiple;
 
     // Column groups per row block: enough units (about four per thread) for dynamic load balancing,
-    // each group at least four panels wide so the repeated packing of A stays negligible.
+    // each group at least four panels wide so the repeated packing of A stays negligible, or two panels wide
+    // where four would leave fewer than two units per thread (a [768, 768] product on 16 threads: 24 units
+    // become 48). Which thread computes a tile does not change its sums.
     private static int ColumnGroups(int threads, int rowBlocks, int colPanels)
     {
         if (threads <= 1)
@@ -121,7 +176,13 @@ internal static unsafe class SgemmPacked
         }
 
         int wanted = ((4 * threads) + rowBlocks - 1) / rowBlocks;
-        return Math.Clamp(wanted, 1, Math.Max(1, colPanels / 4));
+        int widest = Math.Max(1, colPanels / 4);
+        if ((long)rowBlocks * widest < 2L * threads)
+        {
+            widest = Math.Max(1, colPanels / 2);
+        }
+
+        return Math.Clamp(wanted, 1, widest);
     }
 
     private struct PackBBody : IParallelBody
