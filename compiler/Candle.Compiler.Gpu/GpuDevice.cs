@@ -39,6 +39,7 @@ public abstract class GpuDevice : IDevice
 {
     private readonly Context _context;
     private readonly ConcurrentDictionary<MethodInfo, Kernel> _kernels = new();
+    private readonly ConcurrentDictionary<(MethodInfo, bool), KernelLauncher.Invoker> _invokers = new();
     private readonly ConditionalWeakTable<HostTensor, DeviceBuffer> _weights = [];
     private readonly Lock _weightLock = new();
     private Cublas? _cublas;
@@ -197,6 +198,21 @@ public abstract class GpuDevice : IDevice
     }
 
     /// <summary>
+    /// Copies <paramref name="bytes"/> bytes between two buffers of this device, queued on its stream (no host round
+    /// trip): a prefill's new keys into a resident cache, say.
+    /// </summary>
+    /// <exception cref="ArgumentException">A buffer is on another device or a range does not lie in it.</exception>
+    public void Copy(DeviceBuffer source, long sourceOffset, DeviceBuffer destination, long destinationOffset, long bytes)
+    {
+        var s = Own(source);
+        var d = Own(destination);
+        s.CheckRange(sourceOffset, bytes);
+        d.CheckRange(destinationOffset, bytes);
+        if (bytes == 0) return;
+        s.View(sourceOffset, bytes).CopyTo(Accelerator.DefaultStream, d.View(destinationOffset, bytes));
+    }
+
+    /// <summary>
     /// Bytes [<paramref name="offset"/>, <paramref name="offset"/> + <paramref name="bytes"/>) of a buffer on this
     /// device as a buffer of its own, without a copy: a tensor view of part of a larger allocation (the filled rows of
     /// a preallocated KV cache). Disposing the slice frees nothing; it is valid while <paramref name="buffer"/> is.
@@ -228,6 +244,10 @@ public abstract class GpuDevice : IDevice
     /// <summary>The kernel of <paramref name="method"/> compiled for this device (once).</summary>
     internal Kernel Kernel(MethodInfo method, bool explicitlyGrouped) =>
         _kernels.GetOrAdd(method, m => explicitlyGrouped ? Accelerator.LoadKernel(m) : Accelerator.LoadAutoGroupedKernel(m));
+
+    /// <summary>The typed invoker of a kernel on this device, built by <paramref name="build"/> the first time.</summary>
+    internal KernelLauncher.Invoker Invoker(MethodInfo method, bool explicitlyGrouped, Func<KernelLauncher.Invoker> build) =>
+        _invokers.GetOrAdd((method, explicitlyGrouped), _ => build());
 
     /// <summary>The buffer as this device's memory.</summary>
     /// <exception cref="ArgumentException">The buffer is on another device.</exception>

@@ -29,7 +29,14 @@ public sealed class GpuExecutable : IDeviceExecutable
     private readonly DeviceBuffer _scratch;
     private readonly string[] _indexLabels;
     private readonly Lock _lock = new();
+    private readonly string?[][] _inputSymbols;
+    private readonly int[] _outputInput;
+    private readonly Frame _frame;
+    private readonly long[] _bytes, _offsets, _planned;
+    private readonly int[] _first, _last;
+    private long _total = -1;
     private DeviceBuffer? _arena;
+    private DeviceBuffer? _boundArena;
     private bool _disposed;
 
     internal GpuExecutable(KernelGraph graph, GpuDevice device, Type? generated, IReadOnlyDictionary<ElementwiseSpec, string> kernelNames)
@@ -42,6 +49,19 @@ public sealed class GpuExecutable : IDeviceExecutable
         _steps = Lower(graph, new GpuLowering(device, generated, kernelNames));
         _weights = [.. graph.Weights.Select(w => device.Weight(w.Data))];
         _scratch = device.Allocate(16);
+        _inputSymbols = [.. graph.Inputs.Select(i => i.Shape.Select(d => d.Symbols.ToList() is [var sym] && d == Dim.Sym(sym) ? sym : null).ToArray())];
+        _outputInput = [.. graph.Outputs.Select(o => graph.Inputs.ToList().FindIndex(i => i.Buffer == o.Buffer))];
+        int n = graph.Buffers.Count;
+        _frame = new Frame(new Dictionary<string, long>(StringComparer.Ordinal), n);
+        (_bytes, _offsets, _planned, _first, _last) = (new long[n], new long[n], new long[n], new int[n], new int[n]);
+        for (int s = 0; s < n; s++)
+        {
+            var b = graph.Buffers[s];
+            if (b.Kind == BufferKind.Arena) (_first[s], _last[s]) = (b.FirstCall, b.LastCall);
+            else if (b.Kind == BufferKind.Weight) _frame.Slots[s] = new Mem(device.Own(_weights[b.Index]), 0, _weights[b.Index].Bytes);
+        }
+
+        _frame.Scratch = device.Own(_scratch);
     }
 
     /// <summary>
@@ -125,53 +145,28 @@ public sealed class GpuExecutable : IDeviceExecutable
             throw new ArgumentException($"expected {_graph.Inputs.Count} inputs ({string.Join(", ", InputNames)}), got {inputs.Count}", nameof(inputs));
         }
 
-        var env = Bind(inputs);
         lock (_lock)
         {
-            var frame = new Frame(env, _graph.Buffers.Count);
+            var frame = _frame;
+            var env = frame.Env;
+            Bind(inputs, env);
             for (int i = 0; i < inputs.Count; i++)
             {
                 var t = inputs[i];
                 frame.Slots[_graph.Inputs[i].Buffer] = new Mem(_device.Own(t.Buffer), 0, t.Buffer.Bytes);
             }
 
-            var bytes = new long[_graph.Buffers.Count];
-            var first = new int[bytes.Length];
-            var last = new int[bytes.Length];
-            var offsets = new long[bytes.Length];
-            for (int s = 0; s < bytes.Length; s++)
-            {
-                var b = _graph.Buffers[s];
-                if (b.Kind != BufferKind.Arena) continue;
-                bytes[s] = b.Bytes.Evaluate(env);
-                (first[s], last[s]) = (b.FirstCall, b.LastCall);
-            }
-
-            long total = MemoryPlanner.Assign(bytes, first, last, offsets);
-            if (_arena is null || _arena.Bytes < total)
-            {
-                _arena?.Dispose();
-                _arena = _device.Allocate(total);
-            }
-
-            var arena = _device.Own(_arena);
+            PlanArena(env);
             var outputs = new DeviceTensor[_graph.Outputs.Count];
-            for (int s = 0; s < bytes.Length; s++)
-            {
-                var b = _graph.Buffers[s];
-                if (b.Kind == BufferKind.Arena) frame.Slots[s] = new Mem(arena, offsets[s], bytes[s]);
-                else if (b.Kind == BufferKind.Weight) frame.Slots[s] = new Mem(_device.Own(_weights[b.Index]), 0, _weights[b.Index].Bytes);
-            }
-
             for (int o = 0; o < outputs.Length; o++)
             {
                 var t = _graph.Outputs[o];
-                int[] shape = [.. t.Shape.Select(d => checked((int)d.Evaluate(env)))];
+                var shape = new int[t.Shape.Length];
+                for (int d = 0; d < shape.Length; d++) shape[d] = checked((int)t.Shape[d].Evaluate(env));
                 var kind = _graph.Buffers[t.Buffer].Kind;
                 if (kind == BufferKind.Input)
                 {
-                    int which = _graph.Inputs.ToList().FindIndex(i => i.Buffer == t.Buffer);
-                    outputs[o] = DeviceTensor.View(inputs[which].Buffer, t.DType, shape);
+                    outputs[o] = DeviceTensor.View(inputs[_outputInput[o]].Buffer, t.DType, shape);
                 }
                 else if (kind == BufferKind.Output)
                 {
@@ -189,11 +184,44 @@ public sealed class GpuExecutable : IDeviceExecutable
                 _device.Own(_scratch).View(0, _scratch.Bytes).MemSetToZero(_device.Accelerator.DefaultStream);
             }
 
-            frame.Scratch = _device.Own(_scratch);
             if (StepProfiler.Enabled) Profiled(frame);
             else foreach (var step in _steps) step(frame);
             return outputs;
         }
+    }
+
+    /// <summary>
+    /// Lays the arena buffers out for the bound sizes; the layout and the slots are kept while the sizes are those of
+    /// the last run and the arena stays.
+    /// </summary>
+    private void PlanArena(Dictionary<string, long> env)
+    {
+        bool same = _total >= 0;
+        for (int s = 0; s < _bytes.Length; s++)
+        {
+            if (_graph.Buffers[s].Kind != BufferKind.Arena) continue;
+            long b = _graph.Buffers[s].Bytes.Evaluate(env);
+            _bytes[s] = b;
+            same &= b == _planned[s];
+        }
+
+        if (same && ReferenceEquals(_arena, _boundArena)) return;
+        long total = MemoryPlanner.Assign(_bytes, _first, _last, _offsets);
+        if (_arena is null || _arena.Bytes < total)
+        {
+            _arena?.Dispose();
+            _arena = _device.Allocate(total);
+        }
+
+        var arena = _device.Own(_arena);
+        for (int s = 0; s < _bytes.Length; s++)
+        {
+            if (_graph.Buffers[s].Kind == BufferKind.Arena) _frame.Slots[s] = new Mem(arena, _offsets[s], _bytes[s]);
+        }
+
+        _bytes.CopyTo(_planned, 0);
+        _total = total;
+        _boundArena = _arena;
     }
 
     /// <summary>Frees the arena (weights stay with the device, shared by its plans).</summary>
@@ -226,9 +254,10 @@ public sealed class GpuExecutable : IDeviceExecutable
         if (flag[0] != 0) throw new ArgumentException($"an index is out of range in {string.Join(" or ", _indexLabels)}");
     }
 
-    private Dictionary<string, long> Bind(IReadOnlyList<DeviceTensor> inputs)
+    /// <summary>Binds the symbols of the inputs' shapes into <paramref name="env"/> and checks every input dim against them.</summary>
+    private void Bind(IReadOnlyList<DeviceTensor> inputs, Dictionary<string, long> env)
     {
-        var env = new Dictionary<string, long>(StringComparer.Ordinal);
+        env.Clear();
         for (int i = 0; i < inputs.Count; i++)
         {
             var want = _graph.Inputs[i];
@@ -238,11 +267,10 @@ public sealed class GpuExecutable : IDeviceExecutable
                 throw new ArgumentException($"input '{want.Name}' must be {want.DType.TorchName()}[{string.Join(", ", want.Shape.Select(d => d.ToString()))}], got {t}", nameof(inputs));
             }
 
-            for (int d = 0; d < want.Shape.Length; d++)
+            var syms = _inputSymbols[i];
+            for (int d = 0; d < syms.Length; d++)
             {
-                var dim = want.Shape[d];
-                var syms = dim.Symbols.ToList();
-                if (syms.Count == 1 && dim == Dim.Sym(syms[0])) env.TryAdd(syms[0], t.Shape[d]);
+                if (syms[d] is { } sym) env.TryAdd(sym, t.Shape[d]);
             }
         }
 
@@ -267,8 +295,6 @@ public sealed class GpuExecutable : IDeviceExecutable
                 }
             }
         }
-
-        return env;
     }
 
     /// <summary>A slot's memory for one run: a buffer and a byte range of it.</summary>

@@ -64,18 +64,6 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         _ => throw new NotSupportedException($"the GPU backend does not move {dt.TorchName()} elements"),
     };
 
-    private static object View(Mem m, Type element, long elementOffset = 0)
-    {
-        if (element == typeof(float)) return m.View<float>(elementOffset);
-        if (element == typeof(ushort)) return m.View<ushort>(elementOffset);
-        if (element == typeof(byte)) return m.View<byte>(elementOffset);
-        if (element == typeof(uint)) return m.View<uint>(elementOffset);
-        if (element == typeof(ulong)) return m.View<ulong>(elementOffset);
-        if (element == typeof(long)) return m.View<long>(elementOffset);
-        if (element == typeof(int)) return m.View<int>(elementOffset);
-        throw new NotSupportedException($"no view of {element.Name}");
-    }
-
     private static MethodInfo Generic(Type type, string name, params Type[] args) =>
         type.GetMethod(name, Static)!.MakeGenericMethod(args);
 
@@ -102,35 +90,44 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
     /// <summary>Threads of an attention group (one query row).</summary>
     private int AttentionGroup => Math.Min(AttentionKernels.GroupSize, device.Accelerator.MaxNumThreadsPerGroup);
 
-    private void Launch(MethodInfo m, long items, params object[] args)
+    private KernelLauncher Launcher(MethodInfo m) => new(device, m, grouped: false);
+
+    private KernelLauncher GroupLauncher(MethodInfo m) => new(device, m, grouped: true);
+
+    /// <summary>Evaluates <paramref name="dims"/> into <paramref name="into"/> from index <paramref name="at"/>.</summary>
+    private static void EvalInto(Frame f, Dim[] dims, long[] into, int at)
     {
-        if (items <= 0) return;
-        if (items > int.MaxValue) throw new NotSupportedException($"{m.Name}: {items} items exceed one launch");
-        device.Kernel(m, explicitlyGrouped: false).Launch(Stream, new Index1D((int)items), args);
+        for (int i = 0; i < dims.Length; i++) into[at + i] = f.Eval(dims[i]);
     }
 
-    private void LaunchGroups(MethodInfo m, KernelConfig config, params object[] args)
+    private static long Product(long[] values)
     {
-        if (config.GridDim.Size <= 0) return;
-        device.Kernel(m, explicitlyGrouped: true).Launch(Stream, config, args);
+        long p = 1;
+        foreach (var v in values) p *= v;
+        return p;
     }
 
     private Action<Frame> Elementwise(ElementwiseCall e)
     {
         var method = generated?.GetMethod(kernelNames[e.Kernel], Static) ?? throw new InvalidOperationException($"no generated kernel for {e.Label}");
-        var spec = e.Kernel;
+        var l = Launcher(method);
+        var inputs = e.Inputs.ToArray();
+        var shape = e.Shape;
+        var numel = e.Numel;
+        int output = e.Output;
         return f =>
         {
-            var args = new List<object> { View(f.Slots[e.Output], ElementwiseKernelEmitter.StorageType(spec.OutDType)) };
-            for (int k = 0; k < e.Inputs.Count; k++) args.Add(View(f.Slots[e.Inputs[k].Slot], ElementwiseKernelEmitter.StorageType(spec.Inputs[k].DType)));
-            foreach (var d in e.Shape) args.Add(f.Eval(d));
-            foreach (var i in e.Inputs)
+            l.Begin().View(f.Slots[output]);
+            for (int k = 0; k < inputs.Length; k++) l.View(f.Slots[inputs[k].Slot]);
+            for (int d = 0; d < shape.Length; d++) l.Arg(f.Eval(shape[d]));
+            for (int k = 0; k < inputs.Length; k++)
             {
-                args.Add(f.Eval(i.Offset));
-                foreach (var s in i.Strides) args.Add(f.Eval(s));
+                var input = inputs[k];
+                l.Arg(f.Eval(input.Offset));
+                for (int d = 0; d < input.Strides.Length; d++) l.Arg(f.Eval(input.Strides[d]));
             }
 
-            Launch(method, f.Eval(e.Numel), [.. args]);
+            l.Launch(f.Eval(numel));
         };
     }
 
@@ -140,7 +137,7 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         var (a, b) = (g.A, g.B);
         var bType = b.StoredDType ?? b.DType;
         var (bElem, bStorage) = FloatStorage(bType, g.Label);
-        var tiled = Generic(typeof(GemmKernels), nameof(GemmKernels.Gemm), typeof(float), typeof(F32Storage), bElem, bStorage, typeof(float), typeof(F32Storage));
+        var tiled = new TiledGemm(GroupLauncher(Generic(typeof(GemmKernels), nameof(GemmKernels.Gemm), typeof(float), typeof(F32Storage), bElem, bStorage, typeof(float), typeof(F32Storage))), 0);
         return f =>
         {
             long m = f.Eval(g.Rows), n = f.Eval(g.N), k = f.Eval(g.K);
@@ -149,7 +146,7 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
             var (am, bm, cm) = (f.Slots[a.Slot], f.Slots[b.Slot], f.Slots[g.C]);
             if (m > 0 && n > 0 && !TryCublas(DType.F32, bType, m, n, k, am, aOff, aM, aK, 0, bm, bOff, bK, bN, 0, cm, 1))
             {
-                Tiled(tiled, am, bm, cm, m, n, k, aOff, aM, aK, bOff, bK, bN, [], [], []);
+                Tiled(tiled, am, bm, cm, m, n, k, aOff, aM, aK, bOff, bK, bN);
             }
 
             epilogue?.Invoke(f);
@@ -162,17 +159,19 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         int br = c.BatchShape.Length;
         if (br > GemmKernels.MaxBatchRank) throw new NotSupportedException($"{c.Label}: more than {GemmKernels.MaxBatchRank} batch dims");
         var (elem, storage) = FloatStorage(c.DType, c.Label);
-        var tiled = Generic(typeof(GemmKernels), nameof(GemmKernels.Gemm), elem, storage, elem, storage, elem, storage);
+        var tiled = new TiledGemm(GroupLauncher(Generic(typeof(GemmKernels), nameof(GemmKernels.Gemm), elem, storage, elem, storage, elem, storage)), br);
+        Dim[] batchA = a.Strides[..br], batchB = b.Strides[..br];
+        long[] sizes = new long[br], sa = new long[br], sb = new long[br];
         return f =>
         {
             long m = f.Eval(c.M), n = f.Eval(c.N), k = f.Eval(c.K);
-            long[] sizes = [.. c.BatchShape.Select(f.Eval)];
-            long[] sa = [.. a.Strides.Take(br).Select(f.Eval)];
-            long[] sb = [.. b.Strides.Take(br).Select(f.Eval)];
+            EvalInto(f, c.BatchShape, sizes, 0);
+            EvalInto(f, batchA, sa, 0);
+            EvalInto(f, batchB, sb, 0);
             long aOff = f.Eval(a.Offset), aM = f.Eval(a.Strides[^2]), aK = f.Eval(a.Strides[^1]);
             long bOff = f.Eval(b.Offset), bK = f.Eval(b.Strides[^2]), bN = f.Eval(b.Strides[^1]);
             var (am, bm, cm) = (f.Slots[a.Slot], f.Slots[b.Slot], f.Slots[c.C]);
-            long batch = sizes.Aggregate(1L, (x, y) => x * y);
+            long batch = Product(sizes);
             if (m == 0 || n == 0 || batch == 0) return;
             if (Uniform(sizes, sa) is long strideA && Uniform(sizes, sb) is long strideB
                 && TryCublas(c.DType, c.DType, m, n, k, am, aOff, aM, aK, strideA, bm, bOff, bK, bN, strideB, cm, batch))
@@ -180,7 +179,8 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
                 return;
             }
 
-            Tiled(tiled, am, bm, cm, m, n, k, aOff, aM, aK, bOff, bK, bN, sizes, sa, sb);
+            tiled.SetBatch(sizes, sa, sb);
+            Tiled(tiled, am, bm, cm, m, n, k, aOff, aM, aK, bOff, bK, bN);
         };
     }
 
@@ -230,26 +230,39 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         return true;
     }
 
-    private void Tiled(MethodInfo kernel, Mem am, Mem bm, Mem cm, long m, long n, long k, long aOff, long aM, long aK, long bOff, long bK, long bN, long[] sizes, long[] sa, long[] sb)
+    private void Tiled(TiledGemm g, Mem am, Mem bm, Mem cm, long m, long n, long k, long aOff, long aM, long aK, long bOff, long bK, long bN)
     {
-        int pad = GemmKernels.MaxBatchRank - sizes.Length;
-        long[] s = [.. Enumerable.Repeat(1L, pad), .. sizes];
-        long[] a = [.. Enumerable.Repeat(0L, pad), .. sa];
-        long[] b = [.. Enumerable.Repeat(0L, pad), .. sb];
-        long batch = s.Aggregate(1L, (x, y) => x * y);
-        var p = kernel.GetParameters();
+        long batch = Product(g.Sizes);
         int tile = TileEdge;
         var config = new KernelConfig(
             new Index3D((int)((n + tile - 1) / tile), (int)((m + tile - 1) / tile), checked((int)batch)),
             new Index3D(tile, tile, 1));
-        LaunchGroups(
-            kernel,
-            config,
-            View(am, p[0].ParameterType.GetGenericArguments()[0]),
-            View(bm, p[1].ParameterType.GetGenericArguments()[0]),
-            View(cm, p[2].ParameterType.GetGenericArguments()[0]),
-            (int)m, (int)n, (int)k, aOff, aM, aK, bOff, bK, bN,
-            s[0], s[1], s[2], s[3], a[0], a[1], a[2], a[3], b[0], b[1], b[2], b[3]);
+        var l = g.Launcher.Begin().View(am).View(bm).View(cm).Arg((int)m).Arg((int)n).Arg((int)k).Arg(aOff).Arg(aM).Arg(aK).Arg(bOff).Arg(bK).Arg(bN);
+        foreach (var v in g.Sizes) l.Arg(v);
+        foreach (var v in g.StridesA) l.Arg(v);
+        foreach (var v in g.StridesB) l.Arg(v);
+        l.Launch(config);
+    }
+
+    /// <summary>The tiled GEMM's launcher and its batch arguments padded to <see cref="GemmKernels.MaxBatchRank"/> dims (leading size 1, stride 0).</summary>
+    private sealed class TiledGemm(KernelLauncher launcher, int batchRank)
+    {
+        private readonly int _pad = GemmKernels.MaxBatchRank - batchRank;
+
+        public KernelLauncher Launcher { get; } = launcher;
+
+        public long[] Sizes { get; } = [1, 1, 1, 1];
+
+        public long[] StridesA { get; } = new long[GemmKernels.MaxBatchRank];
+
+        public long[] StridesB { get; } = new long[GemmKernels.MaxBatchRank];
+
+        public void SetBatch(long[] sizes, long[] sa, long[] sb)
+        {
+            sizes.CopyTo(Sizes, _pad);
+            sa.CopyTo(StridesA, _pad);
+            sb.CopyTo(StridesB, _pad);
+        }
     }
 
     private Action<Frame> Attention(AttentionCall c)
@@ -257,7 +270,7 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         var (q, k, v, mask) = (c.Q, c.K, c.V, c.Mask);
         var (elem, storage) = FloatStorage(c.DType, c.Label);
         var (mElem, mStorage) = mask is null ? (typeof(byte), typeof(BoolStorage)) : FloatStorage(mask.DType, c.Label + " mask");
-        var kernel = Generic(typeof(AttentionKernels), nameof(AttentionKernels.Attention), elem, storage, mElem, mStorage, device.Reducer);
+        var l = GroupLauncher(Generic(typeof(AttentionKernels), nameof(AttentionKernels.Attention), elem, storage, mElem, mStorage, device.Reducer));
         if (q.Rank != 4 || k.Rank != 4 || v.Rank != 4 || (mask is not null && mask.Rank != 4))
         {
             throw new NotSupportedException($"{c.Label}: the GPU attention kernel takes rank-4 operands");
@@ -277,18 +290,16 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
 
             long rows = bsz * heads * sq;
             if (rows == 0) return;
-            long[] ms = mask is null ? [0, 0, 0, 0, 0] : [f.Eval(mask.Offset), .. mask.Strides.Select(f.Eval)];
             var mm = mask is null ? new Mem(f.Scratch!, 0, 16) : f.Slots[mask.Slot];
-            LaunchGroups(
-                kernel,
-                new KernelConfig(new Index1D(checked((int)rows)), new Index1D(group)),
-                View(f.Slots[q.Slot], elem), View(f.Slots[k.Slot], elem), View(f.Slots[v.Slot], elem), View(mm, mElem), View(f.Slots[c.Y], elem),
-                f.Eval(q.Offset), f.Eval(q.Strides[0]), f.Eval(q.Strides[1]), f.Eval(q.Strides[2]),
-                f.Eval(k.Offset), f.Eval(k.Strides[0]), f.Eval(k.Strides[1]), f.Eval(k.Strides[2]),
-                f.Eval(v.Offset), f.Eval(v.Strides[0]), f.Eval(v.Strides[1]), f.Eval(v.Strides[2]),
-                ms[0], ms[1], ms[2], ms[3], ms[4],
-                (int)heads, (int)kvHeads, (int)sq, (int)sk, (int)d, (int)dv, (float)c.Scale, c.Causal ? 1 : 0, mask is null ? 0 : 1,
-                mask?.DType == DType.Bool ? 1 : 0);
+            l.Begin().View(f.Slots[q.Slot]).View(f.Slots[k.Slot]).View(f.Slots[v.Slot]).View(mm).View(f.Slots[c.Y])
+                .Arg(f.Eval(q.Offset)).Arg(f.Eval(q.Strides[0])).Arg(f.Eval(q.Strides[1])).Arg(f.Eval(q.Strides[2]))
+                .Arg(f.Eval(k.Offset)).Arg(f.Eval(k.Strides[0])).Arg(f.Eval(k.Strides[1])).Arg(f.Eval(k.Strides[2]))
+                .Arg(f.Eval(v.Offset)).Arg(f.Eval(v.Strides[0])).Arg(f.Eval(v.Strides[1])).Arg(f.Eval(v.Strides[2]));
+            if (mask is null) l.Arg(0L).Arg(0L).Arg(0L).Arg(0L).Arg(0L);
+            else l.Arg(f.Eval(mask.Offset)).Arg(f.Eval(mask.Strides[0])).Arg(f.Eval(mask.Strides[1])).Arg(f.Eval(mask.Strides[2])).Arg(f.Eval(mask.Strides[3]));
+            l.Arg((int)heads).Arg((int)kvHeads).Arg((int)sq).Arg((int)sk).Arg((int)d).Arg((int)dv).Arg((float)c.Scale).Arg(c.Causal ? 1 : 0).Arg(mask is null ? 0 : 1)
+                .Arg(mask?.DType == DType.Bool ? 1 : 0)
+                .Launch(new KernelConfig(new Index1D(checked((int)rows)), new Index1D(group)));
         };
     }
 
@@ -296,33 +307,33 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
     {
         var (elem, storage) = FloatStorage(c.DType, c.Label);
         bool layer = c.Op == Op.LayerNorm;
-        var kernel = Generic(typeof(RowKernels), layer ? nameof(RowKernels.LayerNorm) : nameof(RowKernels.RmsNorm), elem, storage, device.Reducer);
+        var l = GroupLauncher(Generic(typeof(RowKernels), layer ? nameof(RowKernels.LayerNorm) : nameof(RowKernels.RmsNorm), elem, storage, device.Reducer));
         return f =>
         {
             long rows = f.Eval(c.Rows), len = f.Eval(c.RowLength);
             if (rows == 0) return;
-            var x = View(f.Slots[c.X], elem);
-            var w = c.Weight >= 0 ? View(f.Slots[c.Weight], elem) : x;
-            var b = c.Bias >= 0 ? View(f.Slots[c.Bias], elem) : x;
-            var y = View(f.Slots[c.Y], elem);
+            var x = f.Slots[c.X];
+            var w = c.Weight >= 0 ? f.Slots[c.Weight] : x;
+            var b = c.Bias >= 0 ? f.Slots[c.Bias] : x;
             var config = new KernelConfig(new Index1D(checked((int)rows)), new Index1D(GroupFor(len)));
-            if (layer) LaunchGroups(kernel, config, x, w, b, y, checked((int)len), c.Weight >= 0 ? 1 : 0, c.Bias >= 0 ? 1 : 0, (float)c.Eps);
-            else LaunchGroups(kernel, config, x, w, y, checked((int)len), c.Weight >= 0 ? 1 : 0, (float)c.Eps);
+            l.Begin().View(x).View(w);
+            if (layer) l.View(b);
+            l.View(f.Slots[c.Y]).Arg(checked((int)len)).Arg(c.Weight >= 0 ? 1 : 0);
+            if (layer) l.Arg(c.Bias >= 0 ? 1 : 0);
+            l.Arg((float)c.Eps).Launch(config);
         };
     }
 
     private Action<Frame> Softmax(RowCall c)
     {
         var (elem, storage) = FloatStorage(c.XType, c.Label);
-        var kernel = Generic(typeof(RowKernels), nameof(RowKernels.Softmax), elem, storage, device.Reducer);
+        var l = GroupLauncher(Generic(typeof(RowKernels), nameof(RowKernels.Softmax), elem, storage, device.Reducer));
         return f =>
         {
             long rows = f.Eval(c.Rows), len = f.Eval(c.RowLength);
             if (rows == 0) return;
-            LaunchGroups(
-                kernel,
-                new KernelConfig(new Index1D(checked((int)rows)), new Index1D(GroupFor(len))),
-                View(f.Slots[c.X], elem), View(f.Slots[c.Y], elem), checked((int)len), c.Op == Op.LogSoftmax ? 1 : 0);
+            l.Begin().View(f.Slots[c.X]).View(f.Slots[c.Y]).Arg(checked((int)len)).Arg(c.Op == Op.LogSoftmax ? 1 : 0)
+                .Launch(new KernelConfig(new Index1D(checked((int)rows)), new Index1D(GroupFor(len))));
         };
     }
 
@@ -330,27 +341,26 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
     {
         var (xe, xs) = FloatStorage(c.XType, c.Label);
         var (ye, ys) = FloatStorage(c.YType, c.Label);
-        var kernel = Generic(typeof(RowKernels), nameof(RowKernels.Reduce), xe, xs, ye, ys, device.Reducer);
+        var l = GroupLauncher(Generic(typeof(RowKernels), nameof(RowKernels.Reduce), xe, xs, ye, ys, device.Reducer));
         int op = (int)c.Op.ReduceKernelOp();
         return f =>
         {
             long rows = f.Eval(c.Rows), len = f.Eval(c.RowLength);
             if (rows == 0) return;
-            LaunchGroups(
-                kernel,
-                new KernelConfig(new Index1D(checked((int)rows)), new Index1D(GroupFor(len))),
-                View(f.Slots[c.X], xe), View(f.Slots[c.Y], ye), checked((int)len), op);
+            l.Begin().View(f.Slots[c.X]).View(f.Slots[c.Y]).Arg(checked((int)len)).Arg(op)
+                .Launch(new KernelConfig(new Index1D(checked((int)rows)), new Index1D(GroupFor(len))));
         };
     }
 
     private Action<Frame> Rope(RopeCall c)
     {
         var (elem, storage) = FloatStorage(c.DType, c.Label);
-        var kernel = Generic(typeof(AttentionKernels), nameof(AttentionKernels.Rope), elem, storage);
+        var l = Launcher(Generic(typeof(AttentionKernels), nameof(AttentionKernels.Rope), elem, storage));
         return f =>
         {
             long rows = f.Eval(c.Rows), hd = f.Eval(c.HeadDim);
-            Launch(kernel, rows * (hd / 2), View(f.Slots[c.X], elem), View(f.Slots[c.Cos], elem), View(f.Slots[c.Sin], elem), View(f.Slots[c.Y], elem), checked((int)hd), c.Interleaved ? 1 : 0);
+            l.Begin().View(f.Slots[c.X]).View(f.Slots[c.Cos]).View(f.Slots[c.Sin]).View(f.Slots[c.Y]).Arg(checked((int)hd)).Arg(c.Interleaved ? 1 : 0)
+                .Launch(rows * (hd / 2));
         };
     }
 
@@ -363,20 +373,20 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
             DType.I32 => (nameof(MemoryKernels.IndexSelectI32), typeof(int)),
             _ => throw new NotSupportedException($"{c.Label}: indices of {c.Index.DType.TorchName()}"),
         };
-        var kernel = Generic(typeof(MemoryKernels), name, raw);
+        var l = Launcher(Generic(typeof(MemoryKernels), name, raw));
+        var numel = c.Index.Numel;
         return f =>
         {
-            long outer = f.Eval(c.Outer), axis = f.Eval(c.AxisSize), inner = f.Eval(c.Inner), count = f.Eval(c.Index.Numel);
-            Launch(
-                kernel,
-                outer * count * inner,
-                View(f.Slots[c.X.Slot], raw, f.Eval(c.X.Offset)),
-                View(f.Slots[c.Index.Slot], idxType, f.Eval(c.Index.Offset)),
-                View(f.Slots[c.Y], raw),
-                new Mem(f.Scratch!, 0, 16).View<int>(),
-                axis,
-                Math.Max(inner, 1),
-                Math.Max(count, 1));
+            long outer = f.Eval(c.Outer), axis = f.Eval(c.AxisSize), inner = f.Eval(c.Inner), count = f.Eval(numel);
+            l.Begin()
+                .View(f.Slots[c.X.Slot], f.Eval(c.X.Offset))
+                .View(f.Slots[c.Index.Slot], f.Eval(c.Index.Offset))
+                .View(f.Slots[c.Y])
+                .View(new Mem(f.Scratch!, 0, 16))
+                .Arg(axis)
+                .Arg(Math.Max(inner, 1))
+                .Arg(Math.Max(count, 1))
+                .Launch(outer * count * inner);
         };
     }
 
@@ -385,27 +395,26 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         var (src, dst) = (c.Src, c.Dst);
         if (src.IsConstant) throw new NotSupportedException($"{c.Label}: a copy from a constant");
         var raw = RawType(src.DType);
-        var kernel = Generic(typeof(MemoryKernels), nameof(MemoryKernels.Copy), raw);
+        var l = Launcher(Generic(typeof(MemoryKernels), nameof(MemoryKernels.Copy), raw));
         var shape = src.Rank == 0 ? [Dim.One] : src.Shape;
         var ss = src.Rank == 0 ? [Dim.Zero] : src.Strides;
         var ds = dst.Rank == 0 ? [Dim.Zero] : dst.Strides;
         var (cs, cstr) = Scheduler.Collapse(shape, [ds, ss]);
         if (cs.Length > MemoryKernels.MaxRank) throw new NotSupportedException($"{c.Label}: a copy over more than {MemoryKernels.MaxRank} dims");
         int pad = MemoryKernels.MaxRank - cs.Length;
+        long[] s = [.. Enumerable.Repeat(1L, MemoryKernels.MaxRank)], d = new long[MemoryKernels.MaxRank], t = new long[MemoryKernels.MaxRank];
         return f =>
         {
-            long[] s = [.. Enumerable.Repeat(1L, pad), .. cs.Select(f.Eval)];
-            long[] d = [.. Enumerable.Repeat(0L, pad), .. cstr[0].Select(f.Eval)];
-            long[] t = [.. Enumerable.Repeat(0L, pad), .. cstr[1].Select(f.Eval)];
-            long n = s.Aggregate(1L, (x, y) => x * y);
-            Launch(
-                kernel,
-                n,
-                View(f.Slots[dst.Slot], raw),
-                View(f.Slots[src.Slot], raw),
-                s[0], s[1], s[2], s[3], s[4], s[5],
-                f.Eval(dst.Offset), d[0], d[1], d[2], d[3], d[4], d[5],
-                f.Eval(src.Offset), t[0], t[1], t[2], t[3], t[4], t[5]);
+            EvalInto(f, cs, s, pad);
+            EvalInto(f, cstr[0], d, pad);
+            EvalInto(f, cstr[1], t, pad);
+            l.Begin().View(f.Slots[dst.Slot]).View(f.Slots[src.Slot]);
+            foreach (var v in s) l.Arg(v);
+            l.Arg(f.Eval(dst.Offset));
+            foreach (var v in d) l.Arg(v);
+            l.Arg(f.Eval(src.Offset));
+            foreach (var v in t) l.Arg(v);
+            l.Launch(Product(s));
         };
     }
 
@@ -414,62 +423,67 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         var src = c.Inputs[0];
         if (src.IsConstant) throw new NotSupportedException($"{c.Label}: a cast of a constant");
         var (elem, storage) = FloatStorage(c.DType, c.Label);
-        var kernel = Generic(typeof(MemoryKernels), nameof(MemoryKernels.CastI64ToFloat), elem, storage);
+        var l = Launcher(Generic(typeof(MemoryKernels), nameof(MemoryKernels.CastI64ToFloat), elem, storage));
         var shape = src.Rank == 0 ? [Dim.One] : src.Shape;
         var ss = src.Rank == 0 ? [Dim.Zero] : src.Strides;
         var (cs, cstr) = Scheduler.Collapse(shape, [ss]);
         if (cs.Length > MemoryKernels.MaxRank) throw new NotSupportedException($"{c.Label}: a cast over more than {MemoryKernels.MaxRank} dims");
         int pad = MemoryKernels.MaxRank - cs.Length;
+        long[] s = [.. Enumerable.Repeat(1L, MemoryKernels.MaxRank)], t = new long[MemoryKernels.MaxRank];
         return f =>
         {
-            long[] s = [.. Enumerable.Repeat(1L, pad), .. cs.Select(f.Eval)];
-            long[] t = [.. Enumerable.Repeat(0L, pad), .. cstr[0].Select(f.Eval)];
-            long n = s.Aggregate(1L, (x, y) => x * y);
-            Launch(
-                kernel,
-                n,
-                View(f.Slots[c.Output], elem),
-                f.Slots[src.Slot].View<long>(),
-                s[1], s[2], s[3], s[4], s[5],
-                f.Eval(src.Offset), t[0], t[1], t[2], t[3], t[4], t[5]);
+            EvalInto(f, cs, s, pad);
+            EvalInto(f, cstr[0], t, pad);
+            l.Begin().View(f.Slots[c.Output]).View(f.Slots[src.Slot]);
+            for (int i = 1; i < s.Length; i++) l.Arg(s[i]);
+            l.Arg(f.Eval(src.Offset));
+            foreach (var v in t) l.Arg(v);
+            l.Launch(Product(s));
         };
     }
 
     private Action<Frame> Fill(FillCall c)
     {
         var raw = RawType(c.DType);
-        var kernel = Generic(typeof(MemoryKernels), nameof(MemoryKernels.Fill), raw);
-        object value = c.DType switch
+        var l = Launcher(Generic(typeof(MemoryKernels), nameof(MemoryKernels.Fill), raw));
+        long value = c.DType switch
         {
-            DType.F32 => (object)BitConverter.SingleToUInt32Bits((float)c.Value),
-            DType.F16 => (object)GpuMath.F32ToF16((float)c.Value),
-            DType.BF16 => (object)GpuMath.F32ToBF16((float)c.Value),
-            DType.F64 => (object)BitConverter.DoubleToUInt64Bits(c.Value),
-            DType.I64 => (object)unchecked((ulong)(long)c.Value),
-            DType.I32 => (object)unchecked((uint)(int)c.Value),
-            DType.I8 => (object)unchecked((byte)(sbyte)c.Value),
-            DType.U8 => (object)(byte)c.Value,
-            DType.Bool => (object)(c.Value != 0 ? (byte)1 : (byte)0),
+            DType.F32 => BitConverter.SingleToUInt32Bits((float)c.Value),
+            DType.F16 => GpuMath.F32ToF16((float)c.Value),
+            DType.BF16 => GpuMath.F32ToBF16((float)c.Value),
+            DType.F64 => BitConverter.DoubleToInt64Bits(c.Value),
+            DType.I64 => (long)c.Value,
+            DType.I32 => unchecked((uint)(int)c.Value),
+            DType.I8 => unchecked((byte)(sbyte)c.Value),
+            DType.U8 => (byte)c.Value,
+            DType.Bool => c.Value != 0 ? 1 : 0,
             _ => throw new NotSupportedException($"{c.Label}: fill of {c.DType.TorchName()}"),
         };
-        return f => Launch(kernel, f.Eval(c.Count), View(f.Slots[c.Slot], raw), value);
+        return f => l.Begin().View(f.Slots[c.Slot]).Arg(value).Launch(f.Eval(c.Count));
     }
 
     private Action<Frame> Arange(ArangeCall c)
     {
-        return c.DType switch
+        if (c.DType == DType.I64)
         {
-            DType.I64 => f => Launch(typeof(MemoryKernels).GetMethod(nameof(MemoryKernels.ArangeI64), Static)!, f.Eval(c.Length), f.Slots[c.Slot].View<long>(), (long)c.Start, (long)c.Step),
-            DType.I32 => f => Launch(typeof(MemoryKernels).GetMethod(nameof(MemoryKernels.ArangeI32), Static)!, f.Eval(c.Length), f.Slots[c.Slot].View<int>(), (int)c.Start, (int)c.Step),
-            _ => ArangeFloat(c),
-        };
+            var l = Launcher(typeof(MemoryKernels).GetMethod(nameof(MemoryKernels.ArangeI64), Static)!);
+            return f => l.Begin().View(f.Slots[c.Slot]).Arg((long)c.Start).Arg((long)c.Step).Launch(f.Eval(c.Length));
+        }
+
+        if (c.DType == DType.I32)
+        {
+            var l = Launcher(typeof(MemoryKernels).GetMethod(nameof(MemoryKernels.ArangeI32), Static)!);
+            return f => l.Begin().View(f.Slots[c.Slot]).Arg((int)c.Start).Arg((int)c.Step).Launch(f.Eval(c.Length));
+        }
+
+        return ArangeFloat(c);
     }
 
     private Action<Frame> ArangeFloat(ArangeCall c)
     {
         var (elem, storage) = FloatStorage(c.DType, c.Label);
-        var kernel = Generic(typeof(MemoryKernels), nameof(MemoryKernels.ArangeFloat), elem, storage);
-        return f => Launch(kernel, f.Eval(c.Length), View(f.Slots[c.Slot], elem), (float)c.Start, (float)c.Step);
+        var l = Launcher(Generic(typeof(MemoryKernels), nameof(MemoryKernels.ArangeFloat), elem, storage));
+        return f => l.Begin().View(f.Slots[c.Slot]).Arg((float)c.Start).Arg((float)c.Step).Launch(f.Eval(c.Length));
     }
 
     private static Action<Frame> CheckRange(CheckRangeCall c) => f =>
@@ -508,33 +522,33 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         var ins = c.Inputs.Select(v => MixedStorage(v.DType, c.Label)).ToArray();
         string name = n switch { 1 => nameof(MixedKernels.Unary), 2 => nameof(MixedKernels.Binary), _ => nameof(MixedKernels.Ternary) };
         Type[] generic = [y.Element, y.Storage, .. ins.SelectMany(t => new[] { t.Element, t.Storage })];
-        var kernel = Generic(typeof(MixedKernels), name, generic);
+        var l = Launcher(Generic(typeof(MixedKernels), name, generic));
         int pad = MixedKernels.Rank - shape.Length;
         int op = (int)c.Op, boolOut = c.DType == DType.Bool ? 1 : 0, fl = floatDomain ? 1 : 0;
+        long[] s = [.. Enumerable.Repeat(1L, MixedKernels.Rank)];
+        var inputs = c.Inputs.ToArray();
         return f =>
         {
-            long[] s = [.. Enumerable.Repeat(1L, pad), .. shape.Select(f.Eval)];
-            long count = s.Aggregate(1L, (a, b) => a * b);
-            var args = new List<object> { View(f.Slots[c.Output], y.Element) };
-            for (int k = 0; k < n; k++) args.Add(View(f.Slots[c.Inputs[k].Slot], ins[k].Element));
-            args.Add(op);
-            args.Add(fl);
-            args.Add(boolOut);
-            for (int d = 1; d < MixedKernels.Rank; d++) args.Add(s[d]);
+            EvalInto(f, shape, s, pad);
+            l.Begin().View(f.Slots[c.Output]);
+            for (int k = 0; k < n; k++) l.View(f.Slots[inputs[k].Slot]);
+            l.Arg(op).Arg(fl).Arg(boolOut);
+            for (int d = 1; d < MixedKernels.Rank; d++) l.Arg(s[d]);
             for (int k = 0; k < n; k++)
             {
-                args.Add(f.Eval(c.Inputs[k].Offset));
-                for (int d = 0; d < pad; d++) args.Add(0L);
-                foreach (var st in strides[k]) args.Add(f.Eval(st));
+                l.Arg(f.Eval(inputs[k].Offset));
+                for (int d = 0; d < pad; d++) l.Arg(0L);
+                foreach (var st in strides[k]) l.Arg(f.Eval(st));
             }
 
-            Launch(kernel, count, [.. args]);
+            l.Launch(Product(s));
         };
     }
 
     /// <summary>A padded six-dim shape of a dense operand.</summary>
-    private static long[] Padded(Frame f, IReadOnlyList<Dim> shape) =>
-        [.. Enumerable.Repeat(1L, GatherKernels.Rank - Math.Max(shape.Count, 1)), .. (shape.Count == 0 ? [1L] : shape.Select(f.Eval))];
+    private static void Padded(Frame f, Dim[] shape, long[] into) => EvalInto(f, shape, into, GatherKernels.Rank - shape.Length);
+
+    private static long[] Ones() => [.. Enumerable.Repeat(1L, GatherKernels.Rank)];
 
     private (Type Element, Type Storage) IndexStorage(TensorView index, string label) => index.DType switch
     {
@@ -550,21 +564,23 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         if (c.X.Rank > GatherKernels.Rank) throw new NotSupportedException($"{c.Label}: more than {GatherKernels.Rank} dims");
         var raw = RawType(c.X.DType);
         var idx = IndexStorage(c.Index, c.Label);
-        var kernel = Generic(typeof(GatherKernels), nameof(GatherKernels.Gather), raw, idx.Element, idx.Storage);
+        var l = Launcher(Generic(typeof(GatherKernels), nameof(GatherKernels.Gather), raw, idx.Element, idx.Storage));
         int axis = c.Axis + (GatherKernels.Rank - Math.Max(c.X.Rank, 1));
+        long[] xs = Ones(), ix = Ones();
+        var numel = c.Index.Numel;
         return f =>
         {
-            long[] xs = Padded(f, c.X.Shape), ix = Padded(f, c.Index.Shape);
-            Launch(
-                kernel,
-                f.Eval(c.Index.Numel),
-                View(f.Slots[c.X.Slot], raw, f.Eval(c.X.Offset)),
-                View(f.Slots[c.Index.Slot], idx.Element, f.Eval(c.Index.Offset)),
-                View(f.Slots[c.Y], raw),
-                new Mem(f.Scratch!, 0, 16).View<int>(),
-                axis,
-                xs[0], xs[1], xs[2], xs[3], xs[4], xs[5],
-                ix[1], ix[2], ix[3], ix[4], ix[5]);
+            Padded(f, c.X.Shape, xs);
+            Padded(f, c.Index.Shape, ix);
+            l.Begin()
+                .View(f.Slots[c.X.Slot], f.Eval(c.X.Offset))
+                .View(f.Slots[c.Index.Slot], f.Eval(c.Index.Offset))
+                .View(f.Slots[c.Y])
+                .View(new Mem(f.Scratch!, 0, 16))
+                .Arg(axis);
+            foreach (var v in xs) l.Arg(v);
+            for (int i = 1; i < ix.Length; i++) l.Arg(ix[i]);
+            l.Launch(f.Eval(numel));
         };
     }
 
@@ -580,27 +596,30 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
             _ => throw new NotSupportedException($"{c.Label}: scatter_add of {c.X.DType.TorchName()} on the GPU backend"),
         };
         var idx = IndexStorage(c.Index, c.Label);
-        var kernel = Generic(typeof(GatherKernels), nameof(GatherKernels.ScatterAdd), element, adder, idx.Element, idx.Storage);
+        var l = Launcher(Generic(typeof(GatherKernels), nameof(GatherKernels.ScatterAdd), element, adder, idx.Element, idx.Storage));
         int axis = c.Axis + (GatherKernels.Rank - Math.Max(c.X.Rank, 1));
         long size = c.X.DType.SizeInBytes();
+        long[] xs = Ones(), ix = Ones(), ss = Ones();
+        Dim xNumel = c.X.Numel, indexNumel = c.Index.Numel;
         return f =>
         {
-            long[] xs = Padded(f, c.X.Shape), ix = Padded(f, c.Index.Shape), ss = Padded(f, c.Src.Shape);
-            long xn = f.Eval(c.X.Numel);
+            Padded(f, c.X.Shape, xs);
+            Padded(f, c.Index.Shape, ix);
+            Padded(f, c.Src.Shape, ss);
+            long xn = f.Eval(xNumel);
             var y = f.Slots[c.Y];
             var x = f.Slots[c.X.Slot];
             y.Buffer.View(y.Offset, xn * size).CopyFrom(Stream, x.Buffer.View(x.Offset + (f.Eval(c.X.Offset) * size), xn * size));
-            Launch(
-                kernel,
-                f.Eval(c.Index.Numel),
-                View(y, element),
-                View(f.Slots[c.Index.Slot], idx.Element, f.Eval(c.Index.Offset)),
-                View(f.Slots[c.Src.Slot], element, f.Eval(c.Src.Offset)),
-                new Mem(f.Scratch!, 0, 16).View<int>(),
-                axis,
-                xs[0], xs[1], xs[2], xs[3], xs[4], xs[5],
-                ix[1], ix[2], ix[3], ix[4], ix[5],
-                ss[1], ss[2], ss[3], ss[4], ss[5]);
+            l.Begin()
+                .View(y)
+                .View(f.Slots[c.Index.Slot], f.Eval(c.Index.Offset))
+                .View(f.Slots[c.Src.Slot], f.Eval(c.Src.Offset))
+                .View(new Mem(f.Scratch!, 0, 16))
+                .Arg(axis);
+            foreach (var v in xs) l.Arg(v);
+            for (int i = 1; i < ix.Length; i++) l.Arg(ix[i]);
+            for (int i = 1; i < ss.Length; i++) l.Arg(ss[i]);
+            l.Launch(f.Eval(indexNumel));
         };
     }
 }

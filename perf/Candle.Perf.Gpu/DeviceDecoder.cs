@@ -41,20 +41,36 @@ internal sealed class DeviceDecoder : IDisposable
 
     public GpuDevice Device => _device;
 
-    /// <summary>Runs the prompt from position 0 and returns the greedy next token.</summary>
+    /// <summary>The kernel calls of one decode step.</summary>
+    public int DecodeCalls => _decode.CallCount;
+
+    /// <summary>
+    /// Runs the prompt from position 0 on the device and returns the greedy next token: the new keys and values are
+    /// copied into the cache on the device and only the last position's logits come to the host.
+    /// </summary>
     public int Prefill(IReadOnlyList<int> prompt)
     {
         if (prompt.Count > _capacity) throw new ArgumentException($"a prompt of {prompt.Count} tokens exceeds the cache of {_capacity}");
         var ids = HostTensor.FromArray(prompt.Select(t => (long)t).ToArray(), 1, prompt.Count);
-        var outs = _prefill.Run([ids]);
-        for (int l = 0; l < _model.NumLayers; l++)
+        using var dev = DeviceTensor.Upload(ids, _device);
+        var outs = _prefill.RunOnDevice([dev]);
+        try
         {
-            _device.CopyFromHost(outs[Index(_prefill.OutputNames, DecoderGraphNames.NewKeys(l))].Data.Span, _keys[l], 0);
-            _device.CopyFromHost(outs[Index(_prefill.OutputNames, DecoderGraphNames.NewValues(l))].Data.Span, _values[l], 0);
-        }
+            for (int l = 0; l < _model.NumLayers; l++)
+            {
+                var k = outs[Index(_prefill.OutputNames, DecoderGraphNames.NewKeys(l))].Buffer;
+                var v = outs[Index(_prefill.OutputNames, DecoderGraphNames.NewValues(l))].Buffer;
+                _device.Copy(k, 0, _keys[l], 0, k.Bytes);
+                _device.Copy(v, 0, _values[l], 0, v.Bytes);
+            }
 
-        Length = prompt.Count;
-        return ArgMax(outs[Index(_prefill.OutputNames, DecoderGraphNames.Logits)]);
+            Length = prompt.Count;
+            return ArgMax(LastRow(outs[Index(_prefill.OutputNames, DecoderGraphNames.Logits)]));
+        }
+        finally
+        {
+            foreach (var o in outs) o.Dispose();
+        }
     }
 
     /// <summary>Runs one token at the next position and returns the greedy next token.</summary>
@@ -76,7 +92,7 @@ internal sealed class DeviceDecoder : IDisposable
         try
         {
             Length++;
-            return ArgMax(outs[Index(_decode.OutputNames, DecoderGraphNames.Logits)].Download());
+            return ArgMax(LastRow(outs[Index(_decode.OutputNames, DecoderGraphNames.Logits)]));
         }
         finally
         {
@@ -112,6 +128,16 @@ internal sealed class DeviceDecoder : IDisposable
         }
 
         throw new InvalidOperationException($"no output '{name}'");
+    }
+
+    /// <summary>The last row of a [.., vocab] device tensor, copied to the host.</summary>
+    private HostTensor LastRow(DeviceTensor logits)
+    {
+        int vocab = logits.Shape[^1];
+        long rowBytes = (long)vocab * logits.DType.SizeInBytes();
+        var row = new byte[rowBytes];
+        _device.CopyToHost(logits.Buffer, logits.Buffer.Bytes - rowBytes, row);
+        return new HostTensor(logits.DType, [1, vocab], row);
     }
 
     private static int ArgMax(HostTensor logits)
