@@ -168,7 +168,7 @@ public sealed class CarriedTypeTests : IDisposable
         Assert.Equal([65535f, 1f], outputs[1].Value.ToFloat32());
 
         string path = Path.Combine(_tmp, "out.safetensors");
-        Runtime.Weights.SafeTensors.SafeTensorsWriter.Write(path, entries);
+        Runtime.Weights.SafeTensors.SafeTensorsWriter.WriteEntries(path, entries);
         byte[] file = File.ReadAllBytes(path);
         string header = System.Text.Encoding.UTF8.GetString(file, 8, (int)BitConverter.ToUInt64(file, 0));
         Assert.Contains("\"y\":{\"dtype\":\"U16\",\"shape\":[2]", header, StringComparison.Ordinal);

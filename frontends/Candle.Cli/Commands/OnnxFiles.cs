@@ -53,7 +53,7 @@ internal static class OnnxFiles
         var results = OnnxEvaluation.Run(modelPath, given, backend, CompileOptions.Default, inputsPath);
         // Outputs of the types the IR carries in wider dtypes (uint16, float8, ...) are written in their declared dtype.
         var entries = OnnxDeclaredOutputs.ForSafeTensors(OnnxModelInfo.Read(modelPath), results);
-        SafeTensorsWriter.Write(outPath, entries);
+        SafeTensorsWriter.WriteEntries(outPath, entries);
         ctx.Out.WriteLine($"wrote {string.Join(", ", entries.Select(e => $"{e.Name} {e.DType}[{string.Join(", ", e.Shape)}]"))} to {outPath}");
         return 0;
     }

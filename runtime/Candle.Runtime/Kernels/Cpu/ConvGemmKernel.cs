@@ -130,12 +130,21 @@ public static unsafe class ConvGemmKernel
                         continue;
                     }
 
-                    float* i = plane + (inRow * inLast);
-                    for (long j = 0; j < outLast; j++)
+                    // Outputs j read input (j · stride + offset) along the last dim: those in [lo, hi) fall inside it.
+                    float* i = plane + (inRow * inLast) + lastOffset;
+                    long lo = lastOffset >= 0 ? 0 : Math.Min(outLast, (-lastOffset + sLast - 1) / sLast);
+                    long hi = inLast - lastOffset <= 0 ? lo : Math.Clamp((inLast - lastOffset + sLast - 1) / sLast, lo, outLast);
+                    new Span<float>(o, checked((int)lo)).Clear();
+                    if (sLast == 1)
                     {
-                        long pos = (j * sLast) + lastOffset;
-                        o[j] = pos >= 0 && pos < inLast ? i[pos] : 0f;
+                        new ReadOnlySpan<float>(i + lo, checked((int)(hi - lo))).CopyTo(new Span<float>(o + lo, checked((int)(hi - lo))));
                     }
+                    else
+                    {
+                        for (long j = lo; j < hi; j++) o[j] = i[j * sLast];
+                    }
+
+                    new Span<float>(o + hi, checked((int)(outLast - hi))).Clear();
                 }
             }
         }

@@ -53,7 +53,7 @@ public static class SafeTensorsWriter
     /// <param name="entries">The tensors, in the order their bytes are written.</param>
     /// <exception cref="ArgumentException">A name repeats or is <c>__metadata__</c>, a dtype is not one of the format's, or
     /// an entry's byte count does not match its shape (the message names the tensor).</exception>
-    public static void Write(string path, IEnumerable<SafeTensorsEntry> entries)
+    public static void WriteEntries(string path, IEnumerable<SafeTensorsEntry> entries)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         ArgumentNullException.ThrowIfNull(entries);
