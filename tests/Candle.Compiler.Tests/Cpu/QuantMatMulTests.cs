@@ -88,7 +88,8 @@ public sealed class QuantMatMulTests
 
         // The activation rounding bound: Σ |w|·(half an 8-bit step of the activation block + the f16 rounding of its scale).
         int block = type is GgmlType.Q4_K or GgmlType.Q6_K ? 256 : 32;
-        bool integer = type is GgmlType.Q8_0 or GgmlType.Q4_0 || (rows < 32 && type is GgmlType.Q4_K or GgmlType.Q6_K);
+        bool integer = type is GgmlType.Q8_0 or GgmlType.Q4_0
+            || (rows < 32 && type is GgmlType.Q4_K or GgmlType.Q6_K or GgmlType.Q5_0 or GgmlType.Q4_1 or GgmlType.Q5_1);
         var step = new double[xs.Length];
         for (int b = 0; b < xs.Length; b += block)
         {

@@ -10,7 +10,8 @@ namespace Candle.Runtime.Tests.Gguf;
 /// </summary>
 public sealed unsafe class QuantRowDotTests
 {
-    public static TheoryData<GgmlType> Types => [GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q6_K];
+    public static TheoryData<GgmlType> Types =>
+        [GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q6_K, GgmlType.Q5_0, GgmlType.IQ4_NL, GgmlType.Q4_1, GgmlType.Q5_1];
 
     /// <summary>Random blocks of <paramref name="type"/>: quantized random values, or random bytes with finite f16 scales.</summary>
     internal static byte[] RandomBlocks(Random rng, GgmlType type, int values)
@@ -42,15 +43,43 @@ public sealed unsafe class QuantRowDotTests
         return bytes;
     }
 
-    private static (float Quantized, double WithDequantizedActivations, double Exact, double Bound) Dot(GgmlType type, byte[] w, float[] x)
+    /// <summary>
+    /// The integer dot, the double dot of the dequantized weights with the dequantized and with the unrounded activations,
+    /// the activation-rounding bound, and (Q8_1 activations) what the f16 rounding of each block's s = d·Σq can add:
+    /// Σ |m_w|·(|s|·2^-11 + |Σq|·|d − f16(d)|) over the blocks.
+    /// </summary>
+    private static (float Quantized, double WithDequantizedActivations, double Exact, double Bound, double SumRounding) Dot(GgmlType type, byte[] w, float[] x)
     {
         var format = QuantActivations.VecDotType(type);
         var xq = new byte[QuantActivations.RowBytes(format, x.Length)];
         var xd = new float[x.Length];
+        double sumRounding = 0;
         if (format == GgmlType.Q8_0)
         {
             QuantActivations.QuantizeQ8_0(x, xq);
             BlockQ8_0.Dequantize(xq, xd);
+        }
+        else if (format == GgmlType.Q8_1)
+        {
+            QuantActivations.QuantizeQ8_1(x, xq);
+            BlockQ8_1.Dequantize(xq, xd);
+            int wBytes = GgmlTypeTraits.BlockBytes(type);
+            for (int b = 0; b < x.Length / 32; b++)
+            {
+                // s is d·Σq with the unrounded d, the dequantized activations use the f16 d: both differences count.
+                double m = (double)BitConverter.ToHalf(w, (b * wBytes) + 2);
+                double sum = (double)BitConverter.ToHalf(xq, (b * 36) + 2);
+                float amax = 0;
+                int qsum = 0;
+                for (int i = 0; i < 32; i++)
+                {
+                    amax = Math.Max(amax, Math.Abs(x[(32 * b) + i]));
+                    qsum += (sbyte)xq[(b * 36) + 4 + i];
+                }
+
+                double dRounding = Math.Abs((amax / 127f) - (double)BitConverter.ToHalf(xq, b * 36));
+                sumRounding += Math.Abs(m) * ((Math.Abs(sum) / 2048) + (Math.Abs(qsum) * dRounding));
+            }
         }
         else
         {
@@ -67,7 +96,7 @@ public sealed unsafe class QuantRowDotTests
             q = QuantRowDot.Dot(type, wp, ap, x.Length / GgmlTypeTraits.BlockSize(type));
         }
 
-        int block = format == GgmlType.Q8_0 ? 32 : 256;
+        int block = format == GgmlType.Q8_K ? 256 : 32;
         double withDeq = 0, exact = 0, bound = 0;
         for (int b = 0; b < x.Length; b += block)
         {
@@ -75,7 +104,7 @@ public sealed unsafe class QuantRowDotTests
             for (int i = b; i < b + block; i++) amax = Math.Max(amax, Math.Abs(x[i]));
 
             // Half a step of the 8-bit grid (max|x|/127), plus the f16 rounding of a Q8_0 scale (2^-11 relative, times 127 steps).
-            double step = format == GgmlType.Q8_0 ? (amax / 254 * 1.001) + (amax / 2048) : amax / 254 * 1.001;
+            double step = block == 32 ? (amax / 254 * 1.001) + (amax / 2048) : amax / 254 * 1.001;
             for (int i = b; i < b + block; i++)
             {
                 withDeq += (double)wd[i] * xd[i];
@@ -84,7 +113,7 @@ public sealed unsafe class QuantRowDotTests
             }
         }
 
-        return (q, withDeq, exact, bound);
+        return (q, withDeq, exact, bound, sumRounding);
     }
 
     [Theory]
@@ -101,12 +130,12 @@ public sealed unsafe class QuantRowDotTests
             double scale = Math.Pow(10, rng.Next(-3, 3));
             for (int i = 0; i < n; i++) x[i] = (float)(((rng.NextDouble() * 2) - 1) * scale);
             var w = RandomBlocks(rng, type, n);
-            var (q, withDeq, _, _) = Dot(type, w, x);
+            var (q, withDeq, _, _, sumRounding) = Dot(type, w, x);
             double magnitude = 0;
             var wd = new float[n];
             GgmlTypeTraits.Dequantize(type, w, wd);
             for (int i = 0; i < n; i++) magnitude += Math.Abs(wd[i] * x[i]);
-            Assert.True(Math.Abs(q - withDeq) <= (2e-6 * magnitude) + 1e-30, $"{type} n={n}: integer dot {q} vs {withDeq} on the dequantized values");
+            Assert.True(Math.Abs(q - withDeq) <= (2e-6 * magnitude) + (1.0001 * sumRounding) + 1e-30, $"{type} n={n}: integer dot {q} vs {withDeq} on the dequantized values");
         }
     }
 
@@ -122,8 +151,8 @@ public sealed unsafe class QuantRowDotTests
             var x = new float[n];
             for (int i = 0; i < n; i++) x[i] = (float)((rng.NextDouble() * 6) - 3);
             var w = RandomBlocks(rng, type, n);
-            var (q, _, exact, bound) = Dot(type, w, x);
-            Assert.True(Math.Abs(q - exact) <= (bound * 1.0001) + (1e-6 * Math.Abs(exact)) + 1e-6, $"{type} n={n}: {q} vs exact {exact}, bound {bound}");
+            var (q, _, exact, bound, sumRounding) = Dot(type, w, x);
+            Assert.True(Math.Abs(q - exact) <= ((bound + sumRounding) * 1.0001) + (1e-6 * Math.Abs(exact)) + 1e-6, $"{type} n={n}: {q} vs exact {exact}, bound {bound}");
         }
     }
 
@@ -151,6 +180,36 @@ public sealed unsafe class QuantRowDotTests
         {
             Assert.Equal((int)MathF.Round(x[i] * (-127f / 2.5f), MidpointRounding.ToEven), (sbyte)q[4 + i]);
         }
+    }
+
+    [Fact]
+    public void Q8_1_activations_follow_llama_cpps_rounding()
+    {
+        // quantize_row_q8_1: d = max|x|/127, q = round(x·127/max|x|) (ties to even), s = d·Σq; both stored as f16.
+        var rng = new Random(11);
+        var x = new float[64];
+        for (int i = 0; i < x.Length; i++) x[i] = (float)((rng.NextDouble() * 4) - 2);
+        x[40] = -3.5f;
+        var q = new byte[72];
+        QuantActivations.QuantizeQ8_1(x, q);
+        for (int b = 0; b < 2; b++)
+        {
+            float amax = 0;
+            for (int i = 0; i < 32; i++) amax = Math.Max(amax, Math.Abs(x[(32 * b) + i]));
+            float d = amax / 127f;
+            Assert.Equal((Half)d, BitConverter.ToHalf(q, 36 * b));
+            int sum = 0;
+            for (int i = 0; i < 32; i++)
+            {
+                int expected = (int)MathF.Round(x[(32 * b) + i] * (127f / amax), MidpointRounding.ToEven);
+                Assert.Equal(expected, (sbyte)q[(36 * b) + 4 + i]);
+                sum += expected;
+            }
+
+            Assert.Equal((Half)(sum * d), BitConverter.ToHalf(q, (36 * b) + 2));
+        }
+
+        Assert.Equal(-127, (sbyte)q[36 + 4 + 8]);
     }
 
     [Fact]

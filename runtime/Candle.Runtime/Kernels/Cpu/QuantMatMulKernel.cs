@@ -79,8 +79,7 @@ public static unsafe class QuantMatMulKernel
             {
                 var src = new ReadOnlySpan<float>(x + ((long)m * k), k);
                 var dst = buffer.AsSpan(m * xRowBytes, xRowBytes);
-                if (format == GgmlType.Q8_0) QuantActivations.QuantizeQ8_0(src, dst);
-                else QuantActivations.QuantizeQ8_K(src, dst);
+                QuantActivations.Quantize(format, src, dst);
             }
 
             int nb = k / GgmlTypeTraits.BlockSize(type);

@@ -12,12 +12,13 @@ namespace Candle.Runtime.Kernels.Quant;
 internal static class QuantActivations
 {
     /// <summary>
-    /// The activation format of <paramref name="weight"/>'s integer dot product: Q8_0 for Q4_0 and Q8_0, Q8_K for Q4_K and
-    /// Q6_K; F32 for the types whose product dequantizes each weight row instead.
+    /// The activation format of <paramref name="weight"/>'s integer dot product: Q8_0 for Q4_0, Q5_0, IQ4_NL and Q8_0, Q8_1
+    /// for Q4_1 and Q5_1, Q8_K for Q4_K and Q6_K; F32 for the types whose product dequantizes each weight row instead.
     /// </summary>
     public static GgmlType VecDotType(GgmlType weight) => weight switch
     {
-        GgmlType.Q4_0 or GgmlType.Q8_0 => GgmlType.Q8_0,
+        GgmlType.Q4_0 or GgmlType.Q8_0 or GgmlType.Q5_0 or GgmlType.IQ4_NL => GgmlType.Q8_0,
+        GgmlType.Q4_1 or GgmlType.Q5_1 => GgmlType.Q8_1,
         GgmlType.Q4_K or GgmlType.Q6_K => GgmlType.Q8_K,
         _ => GgmlType.F32,
     };
@@ -49,6 +50,39 @@ internal static class QuantActivations
             var q3 = Vector256.ConvertToInt32(Vector256.Round(v3 * id));
             var s = Vector256.Narrow(Vector256.Narrow(q0, q1), Vector256.Narrow(q2, q3));
             s.AsByte().StoreUnsafe(ref MemoryMarshal.GetReference(block), 2);
+        }
+    }
+
+    /// <summary>
+    /// Quantizes whole 32-value blocks to Q8_1 as llama.cpp's x86 <c>quantize_row_q8_1</c>: d = max|x|/127 and
+    /// s = d·Σq stored as f16, q = x·(127/max|x|) rounded to nearest, ties to even.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void QuantizeQ8_1(ReadOnlySpan<float> x, Span<byte> dst)
+    {
+        int nb = x.Length / 32;
+        if (x.Length % 32 != 0 || dst.Length != nb * 36) throw new ArgumentException($"q8_1: {x.Length} values do not fill {dst.Length / 36} blocks");
+        ref float xr = ref MemoryMarshal.GetReference(x);
+        for (int b = 0; b < nb; b++)
+        {
+            var block = dst.Slice(b * 36, 36);
+            var v0 = Vector256.LoadUnsafe(ref xr, (nuint)(b * 32));
+            var v1 = Vector256.LoadUnsafe(ref xr, (nuint)(b * 32 + 8));
+            var v2 = Vector256.LoadUnsafe(ref xr, (nuint)(b * 32 + 16));
+            var v3 = Vector256.LoadUnsafe(ref xr, (nuint)(b * 32 + 24));
+            var m = Vector256.Max(Vector256.Max(Vector256.Abs(v0), Vector256.Abs(v1)), Vector256.Max(Vector256.Abs(v2), Vector256.Abs(v3)));
+            float amax = HorizontalMax(m);
+            float d = amax / 127f;
+            var id = Vector256.Create(amax != 0 ? 127f / amax : 0f);
+            var q0 = Vector256.ConvertToInt32(Vector256.Round(v0 * id));
+            var q1 = Vector256.ConvertToInt32(Vector256.Round(v1 * id));
+            var q2 = Vector256.ConvertToInt32(Vector256.Round(v2 * id));
+            var q3 = Vector256.ConvertToInt32(Vector256.Round(v3 * id));
+            int sum = Vector256.Sum(q0 + q1 + q2 + q3);
+            BlockSpans.WriteHalf(block, 0, d);
+            BlockSpans.WriteHalf(block, 2, sum * d);
+            var s = Vector256.Narrow(Vector256.Narrow(q0, q1), Vector256.Narrow(q2, q3));
+            s.AsByte().StoreUnsafe(ref MemoryMarshal.GetReference(block), 4);
         }
     }
 
@@ -117,10 +151,23 @@ internal static class QuantActivations
         }
     }
 
+    /// <summary>Quantizes one row of activations to <paramref name="format"/> (Q8_0, Q8_1 or Q8_K).</summary>
+    public static void Quantize(GgmlType format, ReadOnlySpan<float> x, Span<byte> dst)
+    {
+        switch (format)
+        {
+            case GgmlType.Q8_0: QuantizeQ8_0(x, dst); break;
+            case GgmlType.Q8_1: QuantizeQ8_1(x, dst); break;
+            case GgmlType.Q8_K: QuantizeQ8_K(x, dst); break;
+            default: throw new NotSupportedException($"activations are not quantized to {GgmlTypeTraits.Name(format)}");
+        }
+    }
+
     /// <summary>The bytes of one row of <paramref name="cols"/> activations in <paramref name="format"/>.</summary>
     public static int RowBytes(GgmlType format, int cols) => format switch
     {
         GgmlType.Q8_0 => cols / 32 * 34,
+        GgmlType.Q8_1 => cols / 32 * 36,
         GgmlType.Q8_K => cols / 256 * 292,
         _ => cols * sizeof(float),
     };

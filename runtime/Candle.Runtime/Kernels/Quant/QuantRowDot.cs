@@ -24,6 +24,10 @@ internal static unsafe class QuantRowDot
         GgmlType.Q4_0 => Q4_0(w, a, nb),
         GgmlType.Q4_K => Q4_K(w, a, nb),
         GgmlType.Q6_K => Q6_K(w, a, nb),
+        GgmlType.Q5_0 => Q5_0(w, a, nb),
+        GgmlType.IQ4_NL => IQ4_NL(w, a, nb),
+        GgmlType.Q4_1 => Q4_1(w, a, nb),
+        GgmlType.Q5_1 => Q5_1(w, a, nb),
         _ => throw new NotSupportedException($"no integer dot product for {GgmlTypeTraits.Name(type)}"),
     };
 
@@ -92,6 +96,107 @@ internal static unsafe class QuantRowDot
         }
 
         return Vector256.Sum(acc);
+    }
+
+    /// <summary>The 32 bytes of a block's fifth bits (<paramref name="qh"/>, bit j for value j) as 0xFF where set, 0 elsewhere.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<byte> BitsToBytes(uint qh)
+    {
+        var spread = Avx2.Shuffle(Vector256.Create(qh).AsByte(), Vector256.Create(
+            (byte)0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+        var bit = Vector256.Create((byte)1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128);
+        return Vector256.Equals(spread & bit, bit);
+    }
+
+    /// <summary>The 32 nibbles of 16 packed bytes in value order (low nibbles are values 0..15, high nibbles 16..31).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<byte> Nibbles(byte* p)
+    {
+        var mask = Vector128.Create((byte)0x0F);
+        var packed = Vector128.Load(p);
+        return Vector256.Create(packed & mask, Vector128.ShiftRightLogical(packed, 4) & mask);
+    }
+
+    /// <summary>
+    /// Q5_0 weights (22-byte blocks: f16 d, 4 bytes of fifth bits, 16 bytes of nibbles; value = q − 16) × Q8_0
+    /// activations. The signed value is the nibble with 0xF0 or'ed in where the fifth bit is clear (llama.cpp's trick).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Q5_0(byte* w, byte* a, int nb)
+    {
+        float* ht = HalfTablePointer;
+        var acc = Vector256<float>.Zero;
+        var high = Vector256.Create((byte)0xF0);
+        for (int b = 0; b < nb; b++, w += 22, a += 34)
+        {
+            var x = (Nibbles(w + 6) | Vector256.AndNot(high, BitsToBytes(Unsafe.ReadUnaligned<uint>(w + 2)))).AsSByte();
+            var y = Vector256.Load((sbyte*)(a + 2));
+            var s = DotU8S8(Vector256<int>.Zero, Avx2.Abs(x), Avx2.Sign(y, x));
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s), Vector256.Create(Half(ht, w) * Half(ht, a)), acc);
+        }
+
+        return Vector256.Sum(acc);
+    }
+
+    /// <summary>IQ4_NL weights (18-byte blocks: f16 d, 16 bytes of nibbles indexing the non-linear grid) × Q8_0 activations.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float IQ4_NL(byte* w, byte* a, int nb)
+    {
+        float* ht = HalfTablePointer;
+        var acc = Vector256<float>.Zero;
+        var grid = Vector128.Create(NonLinear4Bit.Values);
+        var table = Vector256.Create(grid, grid).AsByte();
+        for (int b = 0; b < nb; b++, w += 18, a += 34)
+        {
+            var x = Avx2.Shuffle(table, Nibbles(w + 2)).AsSByte();
+            var y = Vector256.Load((sbyte*)(a + 2));
+            var s = DotU8S8(Vector256<int>.Zero, Avx2.Abs(x), Avx2.Sign(y, x));
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s), Vector256.Create(Half(ht, w) * Half(ht, a)), acc);
+        }
+
+        return Vector256.Sum(acc);
+    }
+
+    /// <summary>
+    /// Q4_1 weights (20-byte blocks: f16 d, f16 m, 16 bytes of nibbles; value = nibble·d + m) × Q8_1 activations (f16 d_a,
+    /// f16 s = d_a·Σq, 32 quants): d·d_a·Σ nibble·q + m·s.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Q4_1(byte* w, byte* a, int nb)
+    {
+        float* ht = HalfTablePointer;
+        var acc = Vector256<float>.Zero;
+        float mins = 0;
+        for (int b = 0; b < nb; b++, w += 20, a += 36)
+        {
+            var s = DotU8S8(Vector256<int>.Zero, Nibbles(w + 4), Vector256.Load((sbyte*)(a + 4)));
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s), Vector256.Create(Half(ht, w) * Half(ht, a)), acc);
+            mins += Half(ht, w + 2) * Half(ht, a + 2);
+        }
+
+        return Vector256.Sum(acc) + mins;
+    }
+
+    /// <summary>
+    /// Q5_1 weights (24-byte blocks: f16 d, f16 m, 4 bytes of fifth bits, 16 bytes of nibbles; value = q·d + m) × Q8_1
+    /// activations: d·d_a·Σ q·q_a + m·s.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Q5_1(byte* w, byte* a, int nb)
+    {
+        float* ht = HalfTablePointer;
+        var acc = Vector256<float>.Zero;
+        var fifth = Vector256.Create((byte)0x10);
+        float mins = 0;
+        for (int b = 0; b < nb; b++, w += 24, a += 36)
+        {
+            var u = Nibbles(w + 8) | (BitsToBytes(Unsafe.ReadUnaligned<uint>(w + 4)) & fifth);
+            var s = DotU8S8(Vector256<int>.Zero, u, Vector256.Load((sbyte*)(a + 4)));
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s), Vector256.Create(Half(ht, w) * Half(ht, a)), acc);
+            mins += Half(ht, w + 2) * Half(ht, a + 2);
+        }
+
+        return Vector256.Sum(acc) + mins;
     }
 
     /// <summary>
