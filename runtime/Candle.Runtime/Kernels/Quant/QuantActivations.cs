@@ -36,20 +36,9 @@ internal static class QuantActivations
         for (int b = 0; b < nb; b++)
         {
             var block = dst.Slice(b * 34, 34);
-            var v0 = Vector256.LoadUnsafe(ref xr, (nuint)(b * 32));
-            var v1 = Vector256.LoadUnsafe(ref xr, (nuint)(b * 32 + 8));
-            var v2 = Vector256.LoadUnsafe(ref xr, (nuint)(b * 32 + 16));
-            var v3 = Vector256.LoadUnsafe(ref xr, (nuint)(b * 32 + 24));
-            var m = Vector256.Max(Vector256.Max(Vector256.Abs(v0), Vector256.Abs(v1)), Vector256.Max(Vector256.Abs(v2), Vector256.Abs(v3)));
-            float amax = HorizontalMax(m);
-            BlockSpans.WriteHalf(block, 0, amax / 127f);
-            var id = Vector256.Create(amax != 0 ? 127f / amax : 0f);
-            var q0 = Vector256.ConvertToInt32(Vector256.Round(v0 * id));
-            var q1 = Vector256.ConvertToInt32(Vector256.Round(v1 * id));
-            var q2 = Vector256.ConvertToInt32(Vector256.Round(v2 * id));
-            var q3 = Vector256.ConvertToInt32(Vector256.Round(v3 * id));
-            var s = Vector256.Narrow(Vector256.Narrow(q0, q1), Vector256.Narrow(q2, q3));
-            s.AsByte().StoreUnsafe(ref MemoryMarshal.GetReference(block), 2);
+            var q = Block32(ref xr, b, out float d, out _);
+            BlockSpans.WriteHalf(block, 0, d);
+            q.AsByte().StoreUnsafe(ref MemoryMarshal.GetReference(block), 2);
         }
     }
 
@@ -66,24 +55,34 @@ internal static class QuantActivations
         for (int b = 0; b < nb; b++)
         {
             var block = dst.Slice(b * 36, 36);
-            var v0 = Vector256.LoadUnsafe(ref xr, (nuint)(b * 32));
-            var v1 = Vector256.LoadUnsafe(ref xr, (nuint)(b * 32 + 8));
-            var v2 = Vector256.LoadUnsafe(ref xr, (nuint)(b * 32 + 16));
-            var v3 = Vector256.LoadUnsafe(ref xr, (nuint)(b * 32 + 24));
-            var m = Vector256.Max(Vector256.Max(Vector256.Abs(v0), Vector256.Abs(v1)), Vector256.Max(Vector256.Abs(v2), Vector256.Abs(v3)));
-            float amax = HorizontalMax(m);
-            float d = amax / 127f;
-            var id = Vector256.Create(amax != 0 ? 127f / amax : 0f);
-            var q0 = Vector256.ConvertToInt32(Vector256.Round(v0 * id));
-            var q1 = Vector256.ConvertToInt32(Vector256.Round(v1 * id));
-            var q2 = Vector256.ConvertToInt32(Vector256.Round(v2 * id));
-            var q3 = Vector256.ConvertToInt32(Vector256.Round(v3 * id));
-            int sum = Vector256.Sum(q0 + q1 + q2 + q3);
+            var q = Block32(ref xr, b, out float d, out int sum);
             BlockSpans.WriteHalf(block, 0, d);
             BlockSpans.WriteHalf(block, 2, sum * d);
-            var s = Vector256.Narrow(Vector256.Narrow(q0, q1), Vector256.Narrow(q2, q3));
-            s.AsByte().StoreUnsafe(ref MemoryMarshal.GetReference(block), 4);
+            q.AsByte().StoreUnsafe(ref MemoryMarshal.GetReference(block), 4);
         }
+    }
+
+    /// <summary>
+    /// The 32 quants of block <paramref name="b"/> as llama.cpp's x86 q8_0/q8_1 rows make them: d = max|x|/127,
+    /// q = x·(127/max|x|) rounded to nearest (ties to even); also Σq.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<sbyte> Block32(ref float xr, int b, out float d, out int sum)
+    {
+        var v0 = Vector256.LoadUnsafe(ref xr, (nuint)(b * 32));
+        var v1 = Vector256.LoadUnsafe(ref xr, (nuint)(b * 32 + 8));
+        var v2 = Vector256.LoadUnsafe(ref xr, (nuint)(b * 32 + 16));
+        var v3 = Vector256.LoadUnsafe(ref xr, (nuint)(b * 32 + 24));
+        var m = Vector256.Max(Vector256.Max(Vector256.Abs(v0), Vector256.Abs(v1)), Vector256.Max(Vector256.Abs(v2), Vector256.Abs(v3)));
+        float amax = HorizontalMax(m);
+        d = amax / 127f;
+        var id = Vector256.Create(amax != 0 ? 127f / amax : 0f);
+        var q0 = Vector256.ConvertToInt32(Vector256.Round(v0 * id));
+        var q1 = Vector256.ConvertToInt32(Vector256.Round(v1 * id));
+        var q2 = Vector256.ConvertToInt32(Vector256.Round(v2 * id));
+        var q3 = Vector256.ConvertToInt32(Vector256.Round(v3 * id));
+        sum = Vector256.Sum(q0 + q1 + q2 + q3);
+        return Vector256.Narrow(Vector256.Narrow(q0, q1), Vector256.Narrow(q2, q3));
     }
 
     /// <summary>
