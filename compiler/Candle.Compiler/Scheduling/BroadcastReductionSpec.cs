@@ -143,15 +143,7 @@ internal sealed record BroadcastReductionSpec(IReadOnlyList<ElementwiseInput> In
         {
             var sb = new StringBuilder();
             sb.Append("bred r").Append(Rank).Append(" q").Append(ReducedRank);
-            sb.Append(" out=").Append(OutDType.TorchName()).Append(" in=[");
-            sb.AppendJoin(", ", Inputs.Select(i => $"{i.DType.TorchName()}:{i.Access.ToString().ToLowerInvariant()}")).Append("] body=[");
-            sb.AppendJoin("; ", Body.Select(o => o.Op switch
-            {
-                Op.Input => $"in{o.Input}",
-                Op.Full => o.Constant.ToString("R", CultureInfo.InvariantCulture),
-                _ => $"{o.Op.Name()}:{o.DType.TorchName()}({string.Join(",", o.Args)})",
-            })).Append(']');
-            return sb.ToString();
+            return ElementwiseSpec.AppendOperands(sb, OutDType, Inputs, Body).ToString();
         }
     }
 

@@ -44,16 +44,26 @@ internal sealed record ElementwiseSpec(IReadOnlyList<ElementwiseInput> Inputs, I
         get
         {
             var sb = new StringBuilder();
-            sb.Append("ew r").Append(Rank).Append(" out=").Append(OutDType.TorchName()).Append(" in=[");
-            sb.AppendJoin(", ", Inputs.Select(i => $"{i.DType.TorchName()}:{i.Access.ToString().ToLowerInvariant()}")).Append("] body=[");
-            sb.AppendJoin("; ", Body.Select(o => o.Op switch
-            {
-                Op.Input => $"in{o.Input}",
-                Op.Full => o.Constant.ToString("R", CultureInfo.InvariantCulture),
-                _ => $"{o.Op.Name()}:{o.DType.TorchName()}({string.Join(",", o.Args)})",
-            })).Append(']');
-            return sb.ToString();
+            sb.Append("ew r").Append(Rank);
+            return AppendOperands(sb, OutDType, Inputs, Body).ToString();
         }
+    }
+
+    /// <summary>
+    /// Appends the part of a kernel key every generated kind shares: <c> out=… in=[…] body=[…]</c> (the runtime's
+    /// <c>ElementwiseSpecKey</c> reads it back).
+    /// </summary>
+    internal static StringBuilder AppendOperands(StringBuilder sb, DType outDType, IReadOnlyList<ElementwiseInput> inputs, IReadOnlyList<BodyOp> body)
+    {
+        sb.Append(" out=").Append(outDType.TorchName()).Append(" in=[");
+        sb.AppendJoin(", ", inputs.Select(i => $"{i.DType.TorchName()}:{i.Access.ToString().ToLowerInvariant()}")).Append("] body=[");
+        sb.AppendJoin("; ", body.Select(o => o.Op switch
+        {
+            Op.Input => $"in{o.Input}",
+            Op.Full => o.Constant.ToString("R", CultureInfo.InvariantCulture),
+            _ => $"{o.Op.Name()}:{o.DType.TorchName()}({string.Join(",", o.Args)})",
+        }));
+        return sb.Append(']');
     }
 
     /// <summary>A short name hint such as <c>add_mul</c>.</summary>

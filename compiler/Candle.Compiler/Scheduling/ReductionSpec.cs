@@ -85,15 +85,7 @@ internal sealed record ReductionSpec(
         {
             var sb = new StringBuilder();
             sb.Append("red r").Append(Rank).Append(" q").Append(ReducedRank).Append(' ').Append(Strategy == ReductionStrategy.Rows ? "rows" : "columns");
-            sb.Append(" out=").Append(OutDType.TorchName()).Append(" in=[");
-            sb.AppendJoin(", ", Inputs.Select(i => $"{i.DType.TorchName()}:{i.Access.ToString().ToLowerInvariant()}")).Append("] body=[");
-            sb.AppendJoin("; ", Body.Select(o => o.Op switch
-            {
-                Op.Input => $"in{o.Input}",
-                Op.Full => o.Constant.ToString("R", CultureInfo.InvariantCulture),
-                _ => $"{o.Op.Name()}:{o.DType.TorchName()}({string.Join(",", o.Args)})",
-            })).Append(']');
-            return sb.ToString();
+            return ElementwiseSpec.AppendOperands(sb, OutDType, Inputs, Body).ToString();
         }
     }
 
