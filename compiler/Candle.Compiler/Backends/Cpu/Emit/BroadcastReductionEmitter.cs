@@ -58,34 +58,15 @@ internal sealed class BroadcastReductionEmitter : ReductionIl
         var outAt = il.Local(typeof(nint), "outAt");
         var accV = accs.ToDictionary(a => a, a => Enumerable.Range(0, ReductionSpec.RowAccumulators).Select(u => il.Local(_vecType, $"acc{a}V{u}")).ToArray());
         var accS = accs.ToDictionary(a => a, a => il.Local(typeof(float), $"acc{a}S"));
-        var tmp = il.Local(typeof(nint), "lanes");
 
-        SlotPtr(0);
-        il.Op(OpCodes.Stloc, outPtr);
-        for (int k = 0; k < _n; k++)
-        {
-            SlotPtr(1 + k);
-            Arg(OffsetAt(k));
-            ScaleToBytes(Es(k));
-            il.Op(OpCodes.Add);
-            il.Op(OpCodes.Stloc, inPtr[k]);
-            if (Inputs[k].Access == InnerAccess.Strided)
-            {
-                stride[k] = il.Local(typeof(long), $"stride{k}");
-                Arg(StrideAt(k, _rank - 1));
-                il.Op(OpCodes.Stloc, stride[k]!);
-            }
-        }
+        BindRowInputs(outPtr, inPtr, stride);
 
         Arg(ShapeAt + _rank - 1);
         il.Op(OpCodes.Stloc, inner);
         var reducedRows = q > 1 ? Product("reducedRows", _p, _rank - 2) : null;
         var rowLength = Product("rowLength", _p, _rank - 1);
         var count = accs.Any(a => Body[a].Op == Op.Mean) ? CountOf(_p, _rank - 1) : null;
-        il.Int(_width * sizeof(float));
-        il.Op(OpCodes.Conv_U);
-        il.Op(OpCodes.Localloc);
-        il.Op(OpCodes.Stloc, tmp);
+        var tmp = LaneScratch();
         il.Op(OpCodes.Ldarg_2);
         il.Op(OpCodes.Stloc, i);
 
@@ -105,6 +86,20 @@ internal sealed class BroadcastReductionEmitter : ReductionIl
         il.Op(OpCodes.Stloc, outRow);
         RowValues(-1, basePtr);
 
+        var walk = new RowWalk(basePtr, rowPtr, inner, reducedRows, rr, j, ju, rem, idx);
+
+        // outAt = outRow + rr * inner * es
+        void OutAtRow()
+        {
+            il.Op(OpCodes.Ldloc, outRow);
+            il.Op(OpCodes.Ldloc, rr);
+            il.Op(OpCodes.Ldloc, inner);
+            il.Op(OpCodes.Mul);
+            ScaleToBytes(outEs);
+            il.Op(OpCodes.Add);
+            il.Op(OpCodes.Stloc, outAt);
+        }
+
         for (int pass = 0; pass < passes; pass++)
         {
             var level = accs.Where(a => _spec.Level(a) == pass).ToList();
@@ -122,6 +117,7 @@ internal sealed class BroadcastReductionEmitter : ReductionIl
             }
 
             Sweep(
+                walk,
                 $"P{pass}",
                 (vector, at, u) =>
                 {
@@ -135,42 +131,13 @@ internal sealed class BroadcastReductionEmitter : ReductionIl
                         il.Call(M(vector ? _vectorIo : typeof(ScalarLanes), "Store" + Suffix(_spec.OutDType)));
                     }
                 },
-                unrolled: true);
+                unrolled: true,
+                atRowStart: OutAtRow);
 
             // The vector accumulators pairwise, then lane by lane into the tail's; then the row values of this pass.
             foreach (int a in level)
             {
-                var vfold = MathMethod(ReductionSpec.Combine(Body[a].Op), _lanes, _vecType);
-                var av = accV[a];
-                for (int step = 1; step < av.Length; step *= 2)
-                {
-                    for (int u = 0; u + step < av.Length; u += 2 * step)
-                    {
-                        il.Op(OpCodes.Ldloc, av[u]);
-                        il.Op(OpCodes.Ldloc, av[u + step]);
-                        il.Call(vfold);
-                        il.Op(OpCodes.Stloc, av[u]);
-                    }
-                }
-
-                il.Op(OpCodes.Ldloc, av[0]);
-                il.Op(OpCodes.Ldloc, tmp);
-                il.Call(M(_vectorIo, "StoreF32"));
-                var fold = MathMethod(ReductionSpec.Combine(Body[a].Op), typeof(Lanes1), typeof(float));
-                for (int l = 0; l < _width; l++)
-                {
-                    il.Op(OpCodes.Ldloc, accS[a]);
-                    il.Op(OpCodes.Ldloc, tmp);
-                    if (l > 0)
-                    {
-                        il.Int(l * sizeof(float));
-                        il.Op(OpCodes.Add);
-                    }
-
-                    il.Call(M(typeof(ScalarLanes), "LoadF32"));
-                    il.Call(fold);
-                    il.Op(OpCodes.Stloc, accS[a]);
-                }
+                CombineLanes(accV[a], accS[a], Body[a].Op, tmp);
 
                 // The value: a mean divided by the count, rounded to its dtype, as a scalar and splatted.
                 il.Op(OpCodes.Ldloc, accS[a]);
@@ -191,6 +158,7 @@ internal sealed class BroadcastReductionEmitter : ReductionIl
         // The last pass: the result at every element, stored densely.
         var final = _spec.ElementOps(passes, stashed: true);
         Sweep(
+            walk,
             "OUT",
             (vector, at, _) =>
             {
@@ -211,7 +179,8 @@ internal sealed class BroadcastReductionEmitter : ReductionIl
                 OutAddress(at);
                 il.Call(M(vector ? _vectorIo : typeof(ScalarLanes), "Store" + Suffix(_spec.OutDType)));
             },
-            unrolled: false);
+            unrolled: false,
+            atRowStart: OutAtRow);
 
         il.Op(OpCodes.Ldloc, i);
         Long(1);
@@ -232,105 +201,6 @@ internal sealed class BroadcastReductionEmitter : ReductionIl
 
         // One walk over the row: for each reduced row (rowPtr, and outAt the output's), a block of four vectors while
         // it fits (element(vector, index, block position)), then one vector at a time (position 0), then the scalar tail.
-        void Sweep(string tag, Action<bool, LocalBuilder, int> element, bool unrolled)
-        {
-            var rrLoop = il.DefineLabel("REDUCED_ROW_" + tag);
-            var vloop = il.DefineLabel("VECTOR_" + tag);
-            var tail = il.DefineLabel("TAIL_" + tag);
-            var next = il.DefineLabel("REDUCED_NEXT_" + tag);
-            var end = il.DefineLabel("END_" + tag);
-            Long(0);
-            il.Op(OpCodes.Stloc, rr);
-            il.Mark(rrLoop);
-            if (q > 1)
-            {
-                il.Op(OpCodes.Ldloc, rr);
-                il.Op(OpCodes.Ldloc, reducedRows!);
-                il.Op(OpCodes.Bge, end);
-                Unravel(rowPtr, basePtr, rr, _p, _rank - 2, rem, idx);
-            }
-            else
-            {
-                for (int k = 0; k < _n; k++)
-                {
-                    il.Op(OpCodes.Ldloc, basePtr[k]);
-                    il.Op(OpCodes.Stloc, rowPtr[k]);
-                }
-            }
-
-            // outAt = outRow + rr * inner * es
-            il.Op(OpCodes.Ldloc, outRow);
-            il.Op(OpCodes.Ldloc, rr);
-            il.Op(OpCodes.Ldloc, inner);
-            il.Op(OpCodes.Mul);
-            ScaleToBytes(outEs);
-            il.Op(OpCodes.Add);
-            il.Op(OpCodes.Stloc, outAt);
-            Long(0);
-            il.Op(OpCodes.Stloc, j);
-
-            if (unrolled)
-            {
-                int block = _width * ReductionSpec.RowAccumulators;
-                var uloop = il.DefineLabel("UNROLLED_" + tag);
-                il.Mark(uloop);
-                il.Op(OpCodes.Ldloc, j);
-                Long(block);
-                il.Op(OpCodes.Add);
-                il.Op(OpCodes.Ldloc, inner);
-                il.Op(OpCodes.Bgt, vloop);
-                for (int u = 0; u < ReductionSpec.RowAccumulators; u++)
-                {
-                    il.Op(OpCodes.Ldloc, j);
-                    Long(u * _width);
-                    il.Op(OpCodes.Add);
-                    il.Op(OpCodes.Stloc, ju);
-                    element(true, ju, u);
-                }
-
-                il.Op(OpCodes.Ldloc, j);
-                Long(block);
-                il.Op(OpCodes.Add);
-                il.Op(OpCodes.Stloc, j);
-                il.Op(OpCodes.Br, uloop);
-            }
-
-            il.Mark(vloop);
-            il.Op(OpCodes.Ldloc, j);
-            Long(_width);
-            il.Op(OpCodes.Add);
-            il.Op(OpCodes.Ldloc, inner);
-            il.Op(OpCodes.Bgt, tail);
-            element(true, j, 0);
-            il.Op(OpCodes.Ldloc, j);
-            Long(_width);
-            il.Op(OpCodes.Add);
-            il.Op(OpCodes.Stloc, j);
-            il.Op(OpCodes.Br, vloop);
-
-            il.Mark(tail);
-            il.Op(OpCodes.Ldloc, j);
-            il.Op(OpCodes.Ldloc, inner);
-            il.Op(OpCodes.Bge, next);
-            element(false, j, 0);
-            il.Op(OpCodes.Ldloc, j);
-            Long(1);
-            il.Op(OpCodes.Add);
-            il.Op(OpCodes.Stloc, j);
-            il.Op(OpCodes.Br, tail);
-
-            il.Mark(next);
-            if (q > 1)
-            {
-                il.Op(OpCodes.Ldloc, rr);
-                Long(1);
-                il.Op(OpCodes.Add);
-                il.Op(OpCodes.Stloc, rr);
-                il.Op(OpCodes.Br, rrLoop);
-            }
-
-            il.Mark(end);
-        }
     }
 
     // The row values computable after pass `pass` (-1: before the first), in scalar (inputs read at the row's base),

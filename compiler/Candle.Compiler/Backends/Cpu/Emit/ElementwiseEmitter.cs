@@ -125,40 +125,13 @@ internal static class ElementwiseEmitter
         var vloop = il.DefineLabel("VECTOR");
         var tail = il.DefineLabel("TAIL");
         var next = il.DefineLabel("NEXT");
-        var keepN = il.DefineLabel("KEEP_N");
 
         il.Mark(loop);
         il.Op(OpCodes.Ldloc, i);
         il.Op(OpCodes.Ldarg_3);
         il.Op(OpCodes.Bge, done);
 
-        // row = i / inner; col = i - row * inner
-        il.Op(OpCodes.Ldloc, i);
-        il.Op(OpCodes.Ldloc, inner);
-        il.Op(OpCodes.Div);
-        il.Op(OpCodes.Stloc, row);
-        il.Op(OpCodes.Ldloc, i);
-        il.Op(OpCodes.Ldloc, row);
-        il.Op(OpCodes.Ldloc, inner);
-        il.Op(OpCodes.Mul);
-        il.Op(OpCodes.Sub);
-        il.Op(OpCodes.Stloc, col);
-
-        // n = min(inner - col, end - i)
-        il.Op(OpCodes.Ldloc, inner);
-        il.Op(OpCodes.Ldloc, col);
-        il.Op(OpCodes.Sub);
-        il.Op(OpCodes.Stloc, cnt);
-        il.Op(OpCodes.Ldarg_3);
-        il.Op(OpCodes.Ldloc, i);
-        il.Op(OpCodes.Sub);
-        il.Op(OpCodes.Ldloc, cnt);
-        il.Op(OpCodes.Bge, keepN);
-        il.Op(OpCodes.Ldarg_3);
-        il.Op(OpCodes.Ldloc, i);
-        il.Op(OpCodes.Sub);
-        il.Op(OpCodes.Stloc, cnt);
-        il.Mark(keepN);
+        SplitChunk(il, i, inner, row, col, cnt);
 
         for (int k = 0; k < n; k++)
         {
@@ -340,6 +313,40 @@ internal static class ElementwiseEmitter
                 case DType.Bool when castFromOther: il.Call(M(L, "ToBool")); break;
             }
         }
+    }
+
+    /// <summary>
+    /// Emits the split of work item <paramref name="i"/> (int64 locals throughout) into the row it lies in and its column,
+    /// <c>row = i / inner; col = i - row * inner</c>, and the count of items left in that row within the chunk,
+    /// <c>n = min(inner - col, end - i)</c>, where <c>end</c> is the kernel's fourth argument.
+    /// </summary>
+    internal static void SplitChunk(IlWriter il, LocalBuilder i, LocalBuilder inner, LocalBuilder row, LocalBuilder col, LocalBuilder cnt)
+    {
+        var keepN = il.DefineLabel("KEEP_N");
+        il.Op(OpCodes.Ldloc, i);
+        il.Op(OpCodes.Ldloc, inner);
+        il.Op(OpCodes.Div);
+        il.Op(OpCodes.Stloc, row);
+        il.Op(OpCodes.Ldloc, i);
+        il.Op(OpCodes.Ldloc, row);
+        il.Op(OpCodes.Ldloc, inner);
+        il.Op(OpCodes.Mul);
+        il.Op(OpCodes.Sub);
+        il.Op(OpCodes.Stloc, col);
+        il.Op(OpCodes.Ldloc, inner);
+        il.Op(OpCodes.Ldloc, col);
+        il.Op(OpCodes.Sub);
+        il.Op(OpCodes.Stloc, cnt);
+        il.Op(OpCodes.Ldarg_3);
+        il.Op(OpCodes.Ldloc, i);
+        il.Op(OpCodes.Sub);
+        il.Op(OpCodes.Ldloc, cnt);
+        il.Op(OpCodes.Bge, keepN);
+        il.Op(OpCodes.Ldarg_3);
+        il.Op(OpCodes.Ldloc, i);
+        il.Op(OpCodes.Sub);
+        il.Op(OpCodes.Stloc, cnt);
+        il.Mark(keepN);
     }
 
     internal static string Suffix(DType dt) => dt switch

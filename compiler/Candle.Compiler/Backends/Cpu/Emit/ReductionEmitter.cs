@@ -55,43 +55,19 @@ internal sealed class ReductionEmitter : ReductionIl
         var ju = il.Local(typeof(long), "ju");
         var accV = Enumerable.Range(0, ReductionSpec.RowAccumulators).Select(u => il.Local(_vecType, $"accV{u}")).ToArray();
         var accS = il.Local(typeof(float), "accS");
-        var tmp = il.Local(typeof(nint), "lanes");
 
-        SlotPtr(0);
-        il.Op(OpCodes.Stloc, outPtr);
-        for (int k = 0; k < _n; k++)
-        {
-            SlotPtr(1 + k);
-            Arg(OffsetAt(k));
-            ScaleToBytes(Es(k));
-            il.Op(OpCodes.Add);
-            il.Op(OpCodes.Stloc, inPtr[k]);
-            if (_spec.Inputs[k].Access == InnerAccess.Strided)
-            {
-                stride[k] = il.Local(typeof(long), $"stride{k}");
-                Arg(StrideAt(k, _rank - 1));
-                il.Op(OpCodes.Stloc, stride[k]!);
-            }
-        }
+        BindRowInputs(outPtr, inPtr, stride);
 
         Arg(ShapeAt + _rank - 1);
         il.Op(OpCodes.Stloc, inner);
         var reducedRows = q > 1 ? Product("reducedRows", _p, _rank - 2) : null;
         var count = AccOp == Op.Mean ? CountOf(_p, _rank - 1) : null;
-        il.Int(_width * sizeof(float));
-        il.Op(OpCodes.Conv_U);
-        il.Op(OpCodes.Localloc);
-        il.Op(OpCodes.Stloc, tmp);
+        var tmp = LaneScratch();
         il.Op(OpCodes.Ldarg_2);
         il.Op(OpCodes.Stloc, i);
 
         var loop = il.DefineLabel("ROW");
         var done = il.DefineLabel("DONE");
-        var rrLoop = il.DefineLabel("REDUCED_ROW");
-        var vloop = il.DefineLabel("VECTOR");
-        var tail = il.DefineLabel("TAIL");
-        var rrNext = il.DefineLabel("REDUCED_NEXT");
-        var combine = il.DefineLabel("COMBINE");
 
         il.Mark(loop);
         il.Op(OpCodes.Ldloc, i);
@@ -107,123 +83,18 @@ internal sealed class ReductionEmitter : ReductionIl
             il.Op(OpCodes.Stloc, a);
         }
 
-        Long(0);
-        il.Op(OpCodes.Stloc, rr);
-
-        il.Mark(rrLoop);
-        if (q > 1)
-        {
-            il.Op(OpCodes.Ldloc, rr);
-            il.Op(OpCodes.Ldloc, reducedRows!);
-            il.Op(OpCodes.Bge, combine);
-            Unravel(rowPtr, basePtr, rr, _p, _rank - 2, rem, idx);
-        }
-        else
-        {
-            for (int k = 0; k < _n; k++)
+        Sweep(
+            new RowWalk(basePtr, rowPtr, inner, reducedRows, rr, j, ju, rem, idx),
+            "R",
+            (vector, at, u) =>
             {
-                il.Op(OpCodes.Ldloc, basePtr[k]);
-                il.Op(OpCodes.Stloc, rowPtr[k]);
-            }
-        }
+                Producer(vector, k => RowLoad(k, rowPtr, at, stride, vector));
+                Fold(vector ? accV[u] : accS, vector);
+            },
+            unrolled: true);
 
-        Long(0);
-        il.Op(OpCodes.Stloc, j);
-
-        // Several vector accumulators in turn while a block of them fits (independent dependency chains), then one.
-        int block = _width * accV.Length;
-        var uloop = il.DefineLabel("UNROLLED");
-        il.Mark(uloop);
-        il.Op(OpCodes.Ldloc, j);
-        Long(block);
-        il.Op(OpCodes.Add);
-        il.Op(OpCodes.Ldloc, inner);
-        il.Op(OpCodes.Bgt, vloop);
-        for (int u = 0; u < accV.Length; u++)
-        {
-            il.Op(OpCodes.Ldloc, j);
-            Long(u * _width);
-            il.Op(OpCodes.Add);
-            il.Op(OpCodes.Stloc, ju);
-            Producer(vector: true, k => RowLoad(k, rowPtr, ju, stride, vector: true));
-            Fold(accV[u], vector: true);
-        }
-
-        il.Op(OpCodes.Ldloc, j);
-        Long(block);
-        il.Op(OpCodes.Add);
-        il.Op(OpCodes.Stloc, j);
-        il.Op(OpCodes.Br, uloop);
-
-        il.Mark(vloop);
-        il.Op(OpCodes.Ldloc, j);
-        Long(_width);
-        il.Op(OpCodes.Add);
-        il.Op(OpCodes.Ldloc, inner);
-        il.Op(OpCodes.Bgt, tail);
-        Producer(vector: true, k => RowLoad(k, rowPtr, j, stride, vector: true));
-        Fold(accV[0], vector: true);
-        il.Op(OpCodes.Ldloc, j);
-        Long(_width);
-        il.Op(OpCodes.Add);
-        il.Op(OpCodes.Stloc, j);
-        il.Op(OpCodes.Br, vloop);
-
-        il.Mark(tail);
-        il.Op(OpCodes.Ldloc, j);
-        il.Op(OpCodes.Ldloc, inner);
-        il.Op(OpCodes.Bge, rrNext);
-        Producer(vector: false, k => RowLoad(k, rowPtr, j, stride, vector: false));
-        Fold(accS, vector: false);
-        il.Op(OpCodes.Ldloc, j);
-        Long(1);
-        il.Op(OpCodes.Add);
-        il.Op(OpCodes.Stloc, j);
-        il.Op(OpCodes.Br, tail);
-
-        il.Mark(rrNext);
-        if (q > 1)
-        {
-            il.Op(OpCodes.Ldloc, rr);
-            Long(1);
-            il.Op(OpCodes.Add);
-            il.Op(OpCodes.Stloc, rr);
-            il.Op(OpCodes.Br, rrLoop);
-        }
-
-        // The vector accumulators pairwise (0 with 1, 2 with 3, then 0 with 2), then the horizontal combine: the
-        // lanes folded into the scalar accumulator in order.
-        il.Mark(combine);
-        var vfold = MathMethod(ReductionSpec.Combine(AccOp), _lanes, _vecType);
-        for (int step = 1; step < accV.Length; step *= 2)
-        {
-            for (int u = 0; u + step < accV.Length; u += 2 * step)
-            {
-                il.Op(OpCodes.Ldloc, accV[u]);
-                il.Op(OpCodes.Ldloc, accV[u + step]);
-                il.Call(vfold);
-                il.Op(OpCodes.Stloc, accV[u]);
-            }
-        }
-
-        il.Op(OpCodes.Ldloc, accV[0]);
-        il.Op(OpCodes.Ldloc, tmp);
-        il.Call(M(_vectorIo, "StoreF32"));
-        var fold = MathMethod(ReductionSpec.Combine(AccOp), typeof(Lanes1), typeof(float));
-        for (int l = 0; l < _width; l++)
-        {
-            il.Op(OpCodes.Ldloc, accS);
-            il.Op(OpCodes.Ldloc, tmp);
-            if (l > 0)
-            {
-                il.Int(l * sizeof(float));
-                il.Op(OpCodes.Add);
-            }
-
-            il.Call(M(typeof(ScalarLanes), "LoadF32"));
-            il.Call(fold);
-            il.Op(OpCodes.Stloc, accS);
-        }
+        // The vector accumulators pairwise, then lane by lane into the scalar accumulator.
+        CombineLanes(accV, accS, AccOp, tmp);
 
         Finish(accS, count, vector: false);
         Consumer(vector: false, k => ScalarAt(basePtr[k], k));
@@ -297,7 +168,6 @@ internal sealed class ReductionEmitter : ReductionIl
 
         var loop = il.DefineLabel("ROW");
         var done = il.DefineLabel("DONE");
-        var keepN = il.DefineLabel("KEEP_N");
         var vloop = il.DefineLabel("VECTOR");
         var tail = il.DefineLabel("TAIL");
         var next = il.DefineLabel("NEXT");
@@ -307,31 +177,7 @@ internal sealed class ReductionEmitter : ReductionIl
         il.Op(OpCodes.Ldarg_3);
         il.Op(OpCodes.Bge, done);
 
-        // row = i / inner; col = i - row * inner; n = min(inner - col, end - i)
-        il.Op(OpCodes.Ldloc, i);
-        il.Op(OpCodes.Ldloc, innerO);
-        il.Op(OpCodes.Div);
-        il.Op(OpCodes.Stloc, row);
-        il.Op(OpCodes.Ldloc, i);
-        il.Op(OpCodes.Ldloc, row);
-        il.Op(OpCodes.Ldloc, innerO);
-        il.Op(OpCodes.Mul);
-        il.Op(OpCodes.Sub);
-        il.Op(OpCodes.Stloc, col);
-        il.Op(OpCodes.Ldloc, innerO);
-        il.Op(OpCodes.Ldloc, col);
-        il.Op(OpCodes.Sub);
-        il.Op(OpCodes.Stloc, cnt);
-        il.Op(OpCodes.Ldarg_3);
-        il.Op(OpCodes.Ldloc, i);
-        il.Op(OpCodes.Sub);
-        il.Op(OpCodes.Ldloc, cnt);
-        il.Op(OpCodes.Bge, keepN);
-        il.Op(OpCodes.Ldarg_3);
-        il.Op(OpCodes.Ldloc, i);
-        il.Op(OpCodes.Sub);
-        il.Op(OpCodes.Stloc, cnt);
-        il.Mark(keepN);
+        SplitChunk(il, i, innerO, row, col, cnt);
 
         if (_p > 1)
         {

@@ -89,6 +89,182 @@ internal abstract class ReductionIl
         _il.Op(OpCodes.Ldc_I8, v);
     }
 
+    /// <summary>
+    /// Emits the set-up of a row-wise kernel: the output pointer, each input's pointer at its offset, and for inputs read
+    /// with a strided inner dim the local holding that stride (left null for contiguous inputs).
+    /// </summary>
+    protected void BindRowInputs(LocalBuilder outPtr, LocalBuilder[] inPtr, LocalBuilder?[] stride)
+    {
+        SlotPtr(0);
+        _il.Op(OpCodes.Stloc, outPtr);
+        for (int k = 0; k < _n; k++)
+        {
+            SlotPtr(1 + k);
+            Arg(OffsetAt(k));
+            ScaleToBytes(Es(k));
+            _il.Op(OpCodes.Add);
+            _il.Op(OpCodes.Stloc, inPtr[k]);
+            if (Inputs[k].Access == InnerAccess.Strided)
+            {
+                stride[k] = _il.Local(typeof(long), $"stride{k}");
+                Arg(StrideAt(k, _rank - 1));
+                _il.Op(OpCodes.Stloc, stride[k]!);
+            }
+        }
+    }
+
+    /// <summary>Emits a stack buffer of one vector's lanes (floats) and returns the local holding its address.</summary>
+    protected LocalBuilder LaneScratch()
+    {
+        var tmp = _il.Local(typeof(nint), "lanes");
+        _il.Int(_width * sizeof(float));
+        _il.Op(OpCodes.Conv_U);
+        _il.Op(OpCodes.Localloc);
+        _il.Op(OpCodes.Stloc, tmp);
+        return tmp;
+    }
+
+    /// <summary>
+    /// Emits the combine of a row's accumulators for <paramref name="op"/>: the vector accumulators pairwise (0 with 1,
+    /// 2 with 3, then 0 with 2), then the lanes of the result folded in order into the scalar accumulator, which then
+    /// holds the row's value (before any mean division).
+    /// </summary>
+    protected void CombineLanes(LocalBuilder[] accV, LocalBuilder accS, Op op, LocalBuilder scratch)
+    {
+        var vfold = MathMethod(ReductionSpec.Combine(op), _lanes, _vecType);
+        for (int step = 1; step < accV.Length; step *= 2)
+        {
+            for (int u = 0; u + step < accV.Length; u += 2 * step)
+            {
+                _il.Op(OpCodes.Ldloc, accV[u]);
+                _il.Op(OpCodes.Ldloc, accV[u + step]);
+                _il.Call(vfold);
+                _il.Op(OpCodes.Stloc, accV[u]);
+            }
+        }
+
+        _il.Op(OpCodes.Ldloc, accV[0]);
+        _il.Op(OpCodes.Ldloc, scratch);
+        _il.Call(M(_vectorIo, "StoreF32"));
+        var fold = MathMethod(ReductionSpec.Combine(op), typeof(Lanes1), typeof(float));
+        for (int l = 0; l < _width; l++)
+        {
+            _il.Op(OpCodes.Ldloc, accS);
+            _il.Op(OpCodes.Ldloc, scratch);
+            if (l > 0)
+            {
+                _il.Int(l * sizeof(float));
+                _il.Op(OpCodes.Add);
+            }
+
+            _il.Call(M(typeof(ScalarLanes), "LoadF32"));
+            _il.Call(fold);
+            _il.Op(OpCodes.Stloc, accS);
+        }
+    }
+
+    /// <summary>The locals a walk over the reduced rows of one output row uses (<see cref="Sweep"/>).</summary>
+    protected sealed record RowWalk(LocalBuilder[] BasePtr, LocalBuilder[] RowPtr, LocalBuilder Inner, LocalBuilder? ReducedRows, LocalBuilder Rr, LocalBuilder J, LocalBuilder Ju, LocalBuilder Rem, LocalBuilder Idx);
+
+    /// <summary>
+    /// Emits a walk over the reduced rows of one output row (one when the reduced rank is one): per reduced row the row
+    /// pointers are set, <paramref name="atRowStart"/> runs, then the row's elements go through <paramref name="element"/>
+    /// (vector?, index local, accumulator slot) — in blocks of <see cref="ReductionSpec.RowAccumulators"/> vectors while
+    /// a block fits when <paramref name="unrolled"/>, then a vector at a time, then one element at a time.
+    /// </summary>
+    protected void Sweep(RowWalk w, string tag, Action<bool, LocalBuilder, int> element, bool unrolled, Action? atRowStart = null)
+    {
+        var rrLoop = _il.DefineLabel("REDUCED_ROW_" + tag);
+        var vloop = _il.DefineLabel("VECTOR_" + tag);
+        var tail = _il.DefineLabel("TAIL_" + tag);
+        var next = _il.DefineLabel("REDUCED_NEXT_" + tag);
+        var end = _il.DefineLabel("END_" + tag);
+        Long(0);
+        _il.Op(OpCodes.Stloc, w.Rr);
+        _il.Mark(rrLoop);
+        if (w.ReducedRows is not null)
+        {
+            _il.Op(OpCodes.Ldloc, w.Rr);
+            _il.Op(OpCodes.Ldloc, w.ReducedRows);
+            _il.Op(OpCodes.Bge, end);
+            Unravel(w.RowPtr, w.BasePtr, w.Rr, _p, _rank - 2, w.Rem, w.Idx);
+        }
+        else
+        {
+            for (int k = 0; k < _n; k++)
+            {
+                _il.Op(OpCodes.Ldloc, w.BasePtr[k]);
+                _il.Op(OpCodes.Stloc, w.RowPtr[k]);
+            }
+        }
+
+        atRowStart?.Invoke();
+        Long(0);
+        _il.Op(OpCodes.Stloc, w.J);
+
+        if (unrolled)
+        {
+            int block = _width * ReductionSpec.RowAccumulators;
+            var uloop = _il.DefineLabel("UNROLLED_" + tag);
+            _il.Mark(uloop);
+            _il.Op(OpCodes.Ldloc, w.J);
+            Long(block);
+            _il.Op(OpCodes.Add);
+            _il.Op(OpCodes.Ldloc, w.Inner);
+            _il.Op(OpCodes.Bgt, vloop);
+            for (int u = 0; u < ReductionSpec.RowAccumulators; u++)
+            {
+                _il.Op(OpCodes.Ldloc, w.J);
+                Long(u * _width);
+                _il.Op(OpCodes.Add);
+                _il.Op(OpCodes.Stloc, w.Ju);
+                element(true, w.Ju, u);
+            }
+
+            _il.Op(OpCodes.Ldloc, w.J);
+            Long(block);
+            _il.Op(OpCodes.Add);
+            _il.Op(OpCodes.Stloc, w.J);
+            _il.Op(OpCodes.Br, uloop);
+        }
+
+        _il.Mark(vloop);
+        _il.Op(OpCodes.Ldloc, w.J);
+        Long(_width);
+        _il.Op(OpCodes.Add);
+        _il.Op(OpCodes.Ldloc, w.Inner);
+        _il.Op(OpCodes.Bgt, tail);
+        element(true, w.J, 0);
+        _il.Op(OpCodes.Ldloc, w.J);
+        Long(_width);
+        _il.Op(OpCodes.Add);
+        _il.Op(OpCodes.Stloc, w.J);
+        _il.Op(OpCodes.Br, vloop);
+
+        _il.Mark(tail);
+        _il.Op(OpCodes.Ldloc, w.J);
+        _il.Op(OpCodes.Ldloc, w.Inner);
+        _il.Op(OpCodes.Bge, next);
+        element(false, w.J, 0);
+        _il.Op(OpCodes.Ldloc, w.J);
+        Long(1);
+        _il.Op(OpCodes.Add);
+        _il.Op(OpCodes.Stloc, w.J);
+        _il.Op(OpCodes.Br, tail);
+
+        _il.Mark(next);
+        if (w.ReducedRows is not null)
+        {
+            _il.Op(OpCodes.Ldloc, w.Rr);
+            Long(1);
+            _il.Op(OpCodes.Add);
+            _il.Op(OpCodes.Stloc, w.Rr);
+            _il.Op(OpCodes.Br, rrLoop);
+        }
+
+        _il.Mark(end);
+    }
+
     protected LocalBuilder[] Pointers(string name) => Enumerable.Range(0, _n).Select(k => _il.Local(typeof(nint), $"{name}{k}")).ToArray();
 
     // dst[k] = src[k] + idx * stride(k, d) * es(k), idx on the stack as int64 (consumed).
