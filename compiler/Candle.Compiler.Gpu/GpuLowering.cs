@@ -76,6 +76,18 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         return g;
     }
 
+    /// <summary>
+    /// The launch of a multi-pass row kernel: one group per row, and the row kept in dynamic shared memory (flag 1) when
+    /// its floats fit in what a group may have beside the reducers' static buffers (a few hundred bytes).
+    /// </summary>
+    private (KernelConfig Config, int Cached) RowConfig(long rows, long rowLength)
+    {
+        const long Reserved = 1024;
+        bool fits = (rowLength * sizeof(float)) + Reserved <= device.Accelerator.MaxSharedMemoryPerGroup;
+        var shared = SharedMemoryConfig.RequestDynamic<float>(fits ? checked((int)rowLength) : 1);
+        return (new KernelConfig(new Index1D(checked((int)rows)), new Index1D(GroupFor(rowLength)), shared), fits ? 1 : 0);
+    }
+
     /// <summary>The GEMM tile edge: 16, or less where groups are smaller (ILGPU's CPU accelerator).</summary>
     private int TileEdge
     {
@@ -315,12 +327,12 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
             var x = f.Slots[c.X];
             var w = c.Weight >= 0 ? f.Slots[c.Weight] : x;
             var b = c.Bias >= 0 ? f.Slots[c.Bias] : x;
-            var config = new KernelConfig(new Index1D(checked((int)rows)), new Index1D(GroupFor(len)));
+            var (config, cached) = RowConfig(rows, len);
             l.Begin().View(x).View(w);
             if (layer) l.View(b);
             l.View(f.Slots[c.Y]).Arg(checked((int)len)).Arg(c.Weight >= 0 ? 1 : 0);
             if (layer) l.Arg(c.Bias >= 0 ? 1 : 0);
-            l.Arg((float)c.Eps).Launch(config);
+            l.Arg((float)c.Eps).Arg(cached).Launch(config);
         };
     }
 
@@ -332,8 +344,8 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         {
             long rows = f.Eval(c.Rows), len = f.Eval(c.RowLength);
             if (rows == 0) return;
-            l.Begin().View(f.Slots[c.X]).View(f.Slots[c.Y]).Arg(checked((int)len)).Arg(c.Op == Op.LogSoftmax ? 1 : 0)
-                .Launch(new KernelConfig(new Index1D(checked((int)rows)), new Index1D(GroupFor(len))));
+            var (config, cached) = RowConfig(rows, len);
+            l.Begin().View(f.Slots[c.X]).View(f.Slots[c.Y]).Arg(checked((int)len)).Arg(c.Op == Op.LogSoftmax ? 1 : 0).Arg(cached).Launch(config);
         };
     }
 

@@ -93,6 +93,16 @@ public static class BackendCases
             var nw = W(rng, dt, "nw", 130);
             var nb = W(rng, dt, "nb", 130);
             yield return Case($"norms_{s}", new Graph([r], [RmsNorm(r, nw, 1e-6), LayerNorm(r, nw, nb, 1e-5), RmsNorm(r, null, 1e-5)]), rng, Tol(dt, 130).Atol, rtol);
+            if (dt == DType.F32)
+            {
+                // Rows longer than a GPU group's shared memory holds (13000 floats = 52 KB): the multi-pass row kernels
+                // read global memory in every pass instead of keeping the row.
+                var lr = Input("lr", dt, Shape.Of(3, 13000));
+                var lw = W(rng, dt, "lw", 13000);
+                var lb = W(rng, dt, "lb", 13000);
+                yield return Case($"long_rows_{s}", new Graph([lr], [Softmax(lr, 1), LogSoftmax(lr, 1), RmsNorm(lr, lw, 1e-6), LayerNorm(lr, lw, lb, 1e-5)]), rng, Tol(dt, 13000).Atol, rtol);
+            }
+
             yield return Case($"reduce_{s}", new Graph([r], [Reduce(Op.Sum, r, [2]), Reduce(Op.Mean, r, [2], true), Reduce(Op.Max, r, [2]), Reduce(Op.Min, r, [1])]), rng, Tol(dt, 130).Atol * 4, rtol);
 
             // Reductions with elementwise producers and consumers (one generated kernel where the backend fuses them):

@@ -4,15 +4,20 @@ namespace Candle.Compiler.Gpu.Kernels;
 
 /// <summary>
 /// Row kernels: one group per row of a dense [rows, rowLength] buffer, each thread striding over the row, the row's
-/// statistics reduced over the group (<see cref="IGroupReducer"/>); f32 math whatever the storage.
+/// statistics reduced over the group (<see cref="IGroupReducer"/>); f32 math whatever the storage. Kernels that pass
+/// over a row more than once take a <c>cached</c> flag: when the row fits in the group's shared memory the launcher
+/// requests rowLength floats of dynamic shared memory and sets it, so global memory is read once and written once.
 /// </summary>
 internal static class RowKernels
 {
     /// <summary>Reduction codes of <see cref="Reduce{TX, TXS, TY, TYS, TR}"/>.</summary>
     public const int SumOp = 0, MeanOp = 1, MaxOp = 2, MinOp = 3;
 
-    /// <summary>softmax (<paramref name="log"/> = 0) or log_softmax (1) of each row.</summary>
-    public static void Softmax<T, TS, TR>(ArrayView<T> x, ArrayView<T> y, int rowLength, int log)
+    /// <summary>
+    /// softmax (<paramref name="log"/> = 0) or log_softmax (1) of each row. With <paramref name="cached"/> = 1 the row is
+    /// read from global memory once, kept in the group's dynamic shared memory (rowLength floats) for the later passes.
+    /// </summary>
+    public static void Softmax<T, TS, TR>(ArrayView<T> x, ArrayView<T> y, int rowLength, int log, int cached)
         where T : unmanaged
         where TS : struct, IStorage<T>
         where TR : struct, IGroupReducer
@@ -20,26 +25,42 @@ internal static class RowKernels
         long row = (long)Grid.IdxX * rowLength;
         int t = Group.IdxX, step = Group.DimX;
         var s = default(TS);
+        var sh = SharedMemory.GetDynamic<float>();
         float m = float.NegativeInfinity;
-        for (int j = t; j < rowLength; j += step) m = GpuMath.Maximum(m, s.Load(x, row + j));
+        for (int j = t; j < rowLength; j += step)
+        {
+            float v = s.Load(x, row + j);
+            if (cached != 0) sh[j] = v;
+            m = GpuMath.Maximum(m, v);
+        }
+
         m = default(TR).Max(m);
         float sum = 0f;
-        for (int j = t; j < rowLength; j += step) sum += MathF.Exp(s.Load(x, row + j) - m);
+        for (int j = t; j < rowLength; j += step)
+        {
+            float e = MathF.Exp((cached != 0 ? sh[j] : s.Load(x, row + j)) - m);
+            if (cached != 0 && log == 0) sh[j] = e;
+            sum += e;
+        }
+
         sum = default(TR).Sum(sum);
         if (log != 0)
         {
             float l = m + MathF.Log(sum);
-            for (int j = t; j < rowLength; j += step) s.Store(y, row + j, s.Load(x, row + j) - l);
+            for (int j = t; j < rowLength; j += step) s.Store(y, row + j, (cached != 0 ? sh[j] : s.Load(x, row + j)) - l);
         }
         else
         {
             float r = 1f / sum;
-            for (int j = t; j < rowLength; j += step) s.Store(y, row + j, MathF.Exp(s.Load(x, row + j) - m) * r);
+            for (int j = t; j < rowLength; j += step) s.Store(y, row + j, (cached != 0 ? sh[j] : MathF.Exp(s.Load(x, row + j) - m)) * r);
         }
     }
 
-    /// <summary>rms_norm: x / √(mean(x²) + eps) · w (w absent when <paramref name="hasWeight"/> is 0).</summary>
-    public static void RmsNorm<T, TS, TR>(ArrayView<T> x, ArrayView<T> w, ArrayView<T> y, int rowLength, int hasWeight, float eps)
+    /// <summary>
+    /// rms_norm: x / √(mean(x²) + eps) · w (w absent when <paramref name="hasWeight"/> is 0); with
+    /// <paramref name="cached"/> = 1 the row is read once and kept in dynamic shared memory for the second pass.
+    /// </summary>
+    public static void RmsNorm<T, TS, TR>(ArrayView<T> x, ArrayView<T> w, ArrayView<T> y, int rowLength, int hasWeight, float eps, int cached)
         where T : unmanaged
         where TS : struct, IStorage<T>
         where TR : struct, IGroupReducer
@@ -47,10 +68,12 @@ internal static class RowKernels
         long row = (long)Grid.IdxX * rowLength;
         int t = Group.IdxX, step = Group.DimX;
         var s = default(TS);
+        var sh = SharedMemory.GetDynamic<float>();
         float ss = 0f;
         for (int j = t; j < rowLength; j += step)
         {
             float v = s.Load(x, row + j);
+            if (cached != 0) sh[j] = v;
             ss += v * v;
         }
 
@@ -58,14 +81,17 @@ internal static class RowKernels
         float r = 1f / MathF.Sqrt((ss / rowLength) + eps);
         for (int j = t; j < rowLength; j += step)
         {
-            float v = s.Load(x, row + j) * r;
+            float v = (cached != 0 ? sh[j] : s.Load(x, row + j)) * r;
             if (hasWeight != 0) v *= s.Load(w, j);
             s.Store(y, row + j, v);
         }
     }
 
-    /// <summary>layer_norm: (x - mean) / √(var + eps) · w + b (each absent when its flag is 0).</summary>
-    public static void LayerNorm<T, TS, TR>(ArrayView<T> x, ArrayView<T> w, ArrayView<T> b, ArrayView<T> y, int rowLength, int hasWeight, int hasBias, float eps)
+    /// <summary>
+    /// layer_norm: (x - mean) / √(var + eps) · w + b (each absent when its flag is 0); with <paramref name="cached"/> = 1
+    /// the row is read once and kept in dynamic shared memory for the later passes.
+    /// </summary>
+    public static void LayerNorm<T, TS, TR>(ArrayView<T> x, ArrayView<T> w, ArrayView<T> b, ArrayView<T> y, int rowLength, int hasWeight, int hasBias, float eps, int cached)
         where T : unmanaged
         where TS : struct, IStorage<T>
         where TR : struct, IGroupReducer
@@ -73,20 +99,27 @@ internal static class RowKernels
         long row = (long)Grid.IdxX * rowLength;
         int t = Group.IdxX, step = Group.DimX;
         var s = default(TS);
+        var sh = SharedMemory.GetDynamic<float>();
         float sum = 0f;
-        for (int j = t; j < rowLength; j += step) sum += s.Load(x, row + j);
+        for (int j = t; j < rowLength; j += step)
+        {
+            float v = s.Load(x, row + j);
+            if (cached != 0) sh[j] = v;
+            sum += v;
+        }
+
         float mean = default(TR).Sum(sum) / rowLength;
         float sq = 0f;
         for (int j = t; j < rowLength; j += step)
         {
-            float d = s.Load(x, row + j) - mean;
+            float d = (cached != 0 ? sh[j] : s.Load(x, row + j)) - mean;
             sq += d * d;
         }
 
         float r = 1f / MathF.Sqrt((default(TR).Sum(sq) / rowLength) + eps);
         for (int j = t; j < rowLength; j += step)
         {
-            float v = (s.Load(x, row + j) - mean) * r;
+            float v = ((cached != 0 ? sh[j] : s.Load(x, row + j)) - mean) * r;
             if (hasWeight != 0) v *= s.Load(w, j);
             if (hasBias != 0) v += s.Load(b, j);
             s.Store(y, row + j, v);
