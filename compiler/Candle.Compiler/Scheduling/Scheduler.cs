@@ -70,6 +70,8 @@ internal sealed partial class Scheduler
             if (n.Attr<InputAttrs>().Donated) _donated.Add(n);
         }
 
+        CountDonatedReaders(graph, values);
+
         ScheduleNodes(Passes.Schedule.For(graph) is { } schedule && schedule.Order.Count == graph.Nodes.Count ? schedule.Order : graph.Nodes, values);
 
         var outputs = new List<KernelTensor>();
@@ -132,6 +134,7 @@ internal sealed partial class Scheduler
                 }
 
                 values[node] = ScheduleNode(node, ins);
+                DoneReading(node);
             }
             catch (Exception e) when (e is NotSupportedException or ArgumentException or InvalidOperationException && e is not ObjectDisposedException)
             {
@@ -186,7 +189,7 @@ internal sealed partial class Scheduler
         if (pure)
         {
             var (ops, kernelInputs) = Linearize(body.Nodes, result, n => n.Op == Op.Input ? ins[body.Inputs.IndexOf(n)] : null);
-            return EmitElementwise(ops, kernelInputs, node.DType, node.Shape, $"fused {node.Attr<FusedAttrs>().Kind}");
+            return EmitElementwise(ops, kernelInputs, node.DType, node.Shape, $"fused {node.Attr<FusedAttrs>().Kind}", node);
         }
 
         var values = new Dictionary<Node, TensorView>(ReferenceEqualityComparer.Instance);
@@ -290,15 +293,16 @@ internal sealed partial class Scheduler
             }
 
             body.Add(new BodyOp(node.Op, node.DType, [.. Enumerable.Range(0, ins.Length)]));
-            return EmitElementwise(body, kernelInputs, node.DType, node.Shape, node.Op.Name());
+            return EmitElementwise(body, kernelInputs, node.DType, node.Shape, node.Op.Name(), node);
         }
 
         return FallbackElementwise(node, ins);
     }
 
-    private TensorView EmitElementwise(List<BodyOp> body, List<TensorView> inputs, DType outDType, Shape outShape, string label)
+    /// <summary>A generated elementwise kernel computing <paramref name="body"/>; for graph node <paramref name="node"/>, possibly in place of a donated input (<see cref="ElementwiseTarget"/>).</summary>
+    private TensorView EmitElementwise(List<BodyOp> body, List<TensorView> inputs, DType outDType, Shape outShape, string label, Node? node = null)
     {
-        int outSlot = _kg.AddArena(outDType, [.. outShape]);
+        int outSlot = ElementwiseTarget(node, inputs, outDType, outShape);
         _kg.Add(ElementwiseKernel(body, inputs, outDType, outShape, outSlot, label));
         return TensorView.Dense(outSlot, outDType, [.. outShape]);
     }

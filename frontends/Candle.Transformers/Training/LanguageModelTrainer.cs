@@ -77,10 +77,10 @@ public sealed class LanguageModelTrainer : IDisposable
     /// <summary>The optimizer steps taken (including those of a loaded checkpoint).</summary>
     public int StepsDone => _stepsDone;
 
-    /// <summary>The current parameters by checkpoint name.</summary>
+    /// <summary>The current parameters by checkpoint name (the tensors the next step updates in place: clone one to keep its value).</summary>
     public IReadOnlyDictionary<string, HostTensor> Parameters => _step.ParameterNames.ToDictionary(n => n, Value);
 
-    /// <summary>The optimizer state by <c>{state}.{parameter}</c>.</summary>
+    /// <summary>The optimizer state by <c>{state}.{parameter}</c> (updated in place by the next step, as <see cref="Parameters"/>).</summary>
     public IReadOnlyDictionary<string, HostTensor> OptimizerState =>
         _step.ParameterNames.SelectMany(p => _step.Optimizer.StateNames.Select(s => TrainStep.StateInput(s, p))).ToDictionary(k => k, Value);
 

@@ -65,6 +65,8 @@ public class GradientCheckTests
         ["matmul_broadcast_two_batch_dims"] = r => Check(x => MatMul(Transpose(x[0], 0, 1), x[1]), Random(r, [3, 2, 3, 4], -1, 1), Random(r, [4, 2], -1, 1)),
         ["matmul_broadcast_keepdim_batch"] = r => Check(x => MatMul(x[0], x[1]), Random(r, [2, 3, 3, 4], -1, 1), Random(r, [1, 1, 4, 2], -1, 1)),
         ["matmul_vector"] = r => Check(x => MatMul(x[0], x[1]), Random(r, [4], -1, 1), Random(r, [3, 4, 2], -1, 1)),
+        ["linear_transposed_weight"] = r => Check(x => Linear(x[0], x[1]), Random(r, [2, 3, 4], -1, 1), Random(r, [5, 4], -1, 1)),
+        ["linear_transposed_weight_2d"] = r => Check(x => Linear(x[0], x[1]), Random(r, [3, 4], -1, 1), Random(r, [5, 4], -1, 1)),
         ["matmul_transposed_strided"] = r => Check(x => MatMul(Transpose(x[0], 0, 1), Slice(x[1], 1, 0, null, 2)), Random(r, [4, 3], -1, 1), Random(r, [4, 5], -1, 1)),
 
         // ---- movement

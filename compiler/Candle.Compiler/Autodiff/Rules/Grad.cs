@@ -72,6 +72,53 @@ internal static class Grad
         return MatMul(xf, yf);
     }
 
+    /// <summary>
+    /// The transpose of a 2-d product g = x·y (possibly through reshapes that add or drop leading size-1 dims) as the product
+    /// yᵀ·xᵀ, for the adjoint of a transpose <paramref name="perm"/> of a matrix: the weight gradient of a tied LM head
+    /// (logits = h·wteᵀ) is then dlogitsᵀ·h, written in wte's layout, rather than hᵀ·dlogits copied into it
+    /// transposed. Null when g is no such product or <paramref name="perm"/> is not a swap of the last two dims.
+    /// </summary>
+    public static Node? TransposedProduct(Node g, IReadOnlyList<int> perm)
+    {
+        int r = perm.Count;
+        if (r < 2 || perm[r - 2] != r - 1 || perm[r - 1] != r - 2) return null;
+        for (int i = 0; i < r - 2; i++)
+        {
+            if (perm[i] != i || g.Shape[i] != Dim.One) return null;
+        }
+
+        var product = g;
+        while (product.Op == Op.Reshape) product = product.Inputs[0];
+        if (product.Op != Op.MatMul || product.Shape.Rank != 2 || product.Shape[0] != g.Shape[r - 2] || product.Shape[1] != g.Shape[r - 1]) return null;
+        var (x, y) = (product.Inputs[0], product.Inputs[1]);
+        if (x.Shape.Rank != 2 || y.Shape.Rank != 2) return null;
+        var swapped = MatMul(Transpose(y, 0, 1), MatrixTranspose(x));
+        return r == 2 ? swapped : Reshape(swapped, new Shape([.. g.Shape.Take(r - 2), g.Shape[r - 1], g.Shape[r - 2]]));
+    }
+
+    /// <summary>
+    /// The transpose of matrix <paramref name="x"/>; when x is a batch folded into columns (a rank-r tensor with its
+    /// last axis moved first, reshaped to [last, rest], as <see cref="BatchSummedProduct"/> builds), the tensor
+    /// reshaped to [rest, last] without a permute. (A product of two transposes would be rewritten by the layout
+    /// pass into the transpose of a product, which a dense consumer copies.)
+    /// </summary>
+    private static Node MatrixTranspose(Node x)
+    {
+        if (x.Op == Op.Reshape && x.Inputs[0].Op == Op.Permute)
+        {
+            var src = x.Inputs[0].Inputs[0];
+            var perm = x.Inputs[0].Attr<PermuteAttrs>().Perm;
+            int r = perm.Count;
+            bool lastFirst = r >= 2 && perm[0] == r - 1 && Enumerable.Range(1, r - 1).All(i => perm[i] == i - 1);
+            if (lastFirst && x.Shape.Rank == 2 && x.Shape[0] == src.Shape[r - 1])
+            {
+                return Reshape(src, [x.Shape[1], x.Shape[0]]);
+            }
+        }
+
+        return Transpose(x, 0, 1);
+    }
+
     /// <summary>The number of elements a reduction over <paramref name="axes"/> of <paramref name="x"/> combines, as a scalar of x's dtype.</summary>
     public static Node Count(Node x, IReadOnlyList<int> axes)
     {

@@ -23,7 +23,7 @@ internal static class MovementVjps
             var perm = n.Attr<PermuteAttrs>().Perm;
             var inverse = new int[perm.Count];
             for (int i = 0; i < perm.Count; i++) inverse[perm[i]] = i;
-            return [Permute(g, inverse)];
+            return [TransposedProduct(g, perm) ?? Permute(g, inverse)];
         });
         t.Add(Op.Expand, (n, g) => [SumTo(g, n.Inputs[0].Shape)]);
         t.Add(Op.Slice, (n, g) => [Node.Create(Op.SliceScatter, n.Attrs, Zeros(n.Inputs[0]), g)]);
