@@ -33,6 +33,16 @@ public static class QuantizedComparison
             return RssChild(rssPeer, args[Array.IndexOf(args, "--rss") + 2], Int(args, "--prompt", 128), Int(args, "--gen", 32));
         }
 
+        if (OptionValue(args, "--write") is string writeType)
+        {
+            var wt = Enum.Parse<GgmlType>(writeType, ignoreCase: true);
+            var ws = new RandomLlamaGguf.Shape(Layers: Int(args, "--layers", 22), Hidden: 2048, Intermediate: 5632, Heads: 32, KvHeads: 4, Vocab: 32000, Context: Context);
+            string wpath = args[Array.IndexOf(args, "--write") + 2];
+            RandomLlamaGguf.Write(wpath, ws, wt, Path.Combine(RepoRoot(), "tests", "fixtures", "gguf", "llama-q8_0.gguf"));
+            Console.WriteLine($"{wpath}: {new FileInfo(wpath).Length} bytes");
+            return 0;
+        }
+
         int layers = Int(args, "--layers", 22);
         int reps = Int(args, "--reps", 3);
         int gen = Int(args, "--gen", 32);
@@ -151,12 +161,45 @@ public static class QuantizedComparison
         }
         else
         {
+            using var ticks = Environment.GetEnvironmentVariable("CANDLE_RSS_DETAIL") == "1" ? new AllocationTicks() : null;
             var options = peer == "Candle f32" ? new ModelLoadOptions { DequantizeWeights = true } : null;
             using var g = TextGenerator.Load(path, "cpu", options, compile);
             g.Benchmark(new BenchmarkOptions { PromptTokens = prompt, GenTokens = gen, Repetitions = 1, Warmup = false });
+            if (Environment.GetEnvironmentVariable("CANDLE_RSS_DETAIL") == "1")
+            {
+                ticks?.Print();
+                Console.Error.WriteLine($"pid {Environment.ProcessId}");
+                if (Environment.GetEnvironmentVariable("CANDLE_RSS_PAUSE") == "1") Thread.Sleep(20000);
+            }
         }
 
         string? hwm = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+        foreach (string l in File.ReadLines("/proc/self/status").Where(l => l.StartsWith("Rss", StringComparison.Ordinal) || l.StartsWith("VmRSS", StringComparison.Ordinal))) Console.Error.WriteLine(l);
+        if (Environment.GetEnvironmentVariable("CANDLE_RSS_DETAIL") == "1")
+        {
+            var gi = GC.GetGCMemoryInfo();
+            Console.Error.WriteLine($"GC heap {gi.HeapSizeBytes / 1e6:F1} MB committed {gi.TotalCommittedBytes / 1e6:F1} MB, total allocated {GC.GetTotalAllocatedBytes() / 1e6:F0} MB, gen2 count {GC.CollectionCount(2)}");
+            string? cur = null;
+            var regions = new List<(long Rss, long Anon, string Name)>();
+            long rss = 0, anon = 0;
+            foreach (string l in File.ReadLines("/proc/self/smaps"))
+            {
+                if (l.Length > 0 && char.IsAsciiHexDigit(l[0]) && l.Contains('-', StringComparison.Ordinal) && !l.StartsWith("Rss", StringComparison.Ordinal))
+                {
+                    if (cur is not null) regions.Add((rss, anon, cur));
+                    cur = l;
+                    rss = anon = 0;
+                }
+                else if (l.StartsWith("Rss:", StringComparison.Ordinal)) rss = long.Parse(l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
+                else if (l.StartsWith("Anonymous:", StringComparison.Ordinal)) anon = long.Parse(l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
+            }
+
+            if (cur is not null) regions.Add((rss, anon, cur));
+            foreach (var r in regions.OrderByDescending(r => r.Rss).Take(25)) Console.Error.WriteLine($"{r.Rss,9} kB rss {r.Anon,9} kB anon  {r.Name}");
+            Console.Error.WriteLine($"pid {Environment.ProcessId}");
+            Thread.Sleep(25000);
+        }
+
         Console.WriteLine($"RSS {hwm}");
         return 0;
     }
