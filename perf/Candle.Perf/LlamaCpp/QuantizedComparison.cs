@@ -13,8 +13,9 @@ namespace Candle.Perf.LlamaCpp;
 
 /// <summary>
 /// <c>dotnet run -c Release --project perf/Candle.Perf -- llamacpp-quant [--layers N] [--reps N] [--gen N] [--prompt N]
-/// [--no-f32] [--types q8_0,q4_0] [--out FILE]</c>: decode and prefill of a random Llama-shaped GGUF model (hidden 2048, MLP 5632, 32/4
-/// heads, vocab 32000; 22 layers is the 1.1B shape) in Q8_0 and Q4_0, at 2 threads, with three peers in one process
+/// [--no-f32] [--types q8_0,q4_0,q4_k_m] [--out FILE]</c>: decode and prefill of a random Llama-shaped GGUF model (hidden 2048, MLP 5632, 32/4
+/// heads, vocab 32000; 22 layers is the 1.1B shape) in Q8_0, Q4_0 and Q4_K_M (f16 quantized with llama.cpp's per-tensor
+/// choices by <c>candle quantize</c>'s quantizer), at 2 threads, with three peers in one process
 /// alternating A B C in every repeat: llama.cpp (LLamaSharp), Candle on the quantized weights (quantized kernels) and
 /// Candle on the dequantized float32 weights (the path before quantized kernels). Peak RSS of each peer comes from a
 /// child process that loads only that peer and runs one prefill and one decode (<c>--rss PEER FILE</c>).
@@ -35,10 +36,9 @@ public static class QuantizedComparison
 
         if (OptionValue(args, "--write") is string writeType)
         {
-            var wt = Enum.Parse<GgmlType>(writeType, ignoreCase: true);
             var ws = new RandomLlamaGguf.Shape(Layers: Int(args, "--layers", 22), Hidden: 2048, Intermediate: 5632, Heads: 32, KvHeads: 4, Vocab: 32000, Context: Context);
             string wpath = args[Array.IndexOf(args, "--write") + 2];
-            RandomLlamaGguf.Write(wpath, ws, wt, Path.Combine(RepoRoot(), "tests", "fixtures", "gguf", "llama-q8_0.gguf"));
+            WriteModel(wpath, ws, writeType.ToLowerInvariant(), Path.Combine(RepoRoot(), "tests", "fixtures", "gguf", "llama-q8_0.gguf"));
             Console.WriteLine($"{wpath}: {new FileInfo(wpath).Length} bytes");
             return 0;
         }
@@ -48,9 +48,9 @@ public static class QuantizedComparison
         int gen = Int(args, "--gen", 32);
         int prompt = Int(args, "--prompt", 128);
         bool withF32 = !args.Contains("--no-f32");
-        var types = (OptionValue(args, "--types") ?? "q8_0,q4_0").Split(',')
-            .Select(t => Enum.TryParse<GgmlType>(t, ignoreCase: true, out var g) && g is GgmlType.Q8_0 or GgmlType.Q4_0 ? g
-                : throw new ArgumentException($"llamacpp-quant --types: '{t}' is not q8_0 or q4_0"))
+        var types = (OptionValue(args, "--types") ?? "q8_0,q4_0,q4_k_m").Split(',')
+            .Select(t => t.ToLowerInvariant() is "q8_0" or "q4_0" or "q4_k_m" ? t.ToLowerInvariant()
+                : throw new ArgumentException($"llamacpp-quant --types: '{t}' is not q8_0, q4_0 or q4_k_m"))
             .ToArray();
         string repo = RepoRoot();
         string output = OptionValue(args, "--out") ?? Path.Combine(repo, "perf", "Candle.Perf", "Results", "quantized-llamacpp.md");
@@ -79,10 +79,10 @@ public static class QuantizedComparison
         var notes = new List<string>();
         foreach (var type in types)
         {
-            string name = type.ToString().ToLowerInvariant();
+            string name = type;
             string path = Path.Combine(scratch, string.Create(inv, $"random-llama-2048x{layers}-{name}.gguf"));
             Console.Error.WriteLine($"writing {path} ({shape}) ...");
-            RandomLlamaGguf.Write(path, shape, type, fixture);
+            WriteModel(path, shape, name, fixture);
             long fileBytes = new FileInfo(path).Length;
             long matrixBytes = MatrixBytesPerToken(path);
             var results = Measure(path, prompt, gen, reps, withF32);
@@ -107,6 +107,26 @@ public static class QuantizedComparison
         File.WriteAllText(output, report);
         Console.Error.WriteLine($"wrote {output}");
         return 0;
+    }
+
+    /// <summary>
+    /// Writes the random model in one ggml type, or for a mix (q4_k_m) as f16 and then through <c>candle quantize</c>'s
+    /// quantizer with llama.cpp's per-tensor choices.
+    /// </summary>
+    private static void WriteModel(string path, RandomLlamaGguf.Shape shape, string type, string fixture)
+    {
+        if (type != "q4_k_m")
+        {
+            RandomLlamaGguf.Write(path, shape, Enum.Parse<GgmlType>(type, ignoreCase: true), fixture);
+            return;
+        }
+
+        if (File.Exists(path)) return;
+        string f16 = path + ".f16.gguf";
+        RandomLlamaGguf.Write(f16, shape, GgmlType.F16, fixture);
+        Candle.Transformers.Quantization.GgufQuantizer.Quantize(f16, path + ".partial", Candle.Transformers.Quantization.QuantizePreset.Parse("Q4_K_M"));
+        File.Move(path + ".partial", path);
+        File.Delete(f16);
     }
 
     private static List<Result> Measure(string path, int prompt, int gen, int reps, bool withF32)
@@ -168,8 +188,6 @@ public static class QuantizedComparison
             if (Environment.GetEnvironmentVariable("CANDLE_RSS_DETAIL") == "1")
             {
                 ticks?.Print();
-                Console.Error.WriteLine($"pid {Environment.ProcessId}");
-                if (Environment.GetEnvironmentVariable("CANDLE_RSS_PAUSE") == "1") Thread.Sleep(20000);
             }
         }
 
@@ -196,8 +214,6 @@ public static class QuantizedComparison
 
             if (cur is not null) regions.Add((rss, anon, cur));
             foreach (var r in regions.OrderByDescending(r => r.Rss).Take(25)) Console.Error.WriteLine($"{r.Rss,9} kB rss {r.Anon,9} kB anon  {r.Name}");
-            Console.Error.WriteLine($"pid {Environment.ProcessId}");
-            Thread.Sleep(25000);
         }
 
         Console.WriteLine($"RSS {hwm}");
