@@ -188,6 +188,18 @@ public static class QuantizedComparison
             if (Environment.GetEnvironmentVariable("CANDLE_RSS_DETAIL") == "1")
             {
                 ticks?.Print();
+                if (g.Session.PrefillPlan is Candle.Runtime.Plans.Plan pp)
+                {
+                    var env = new Dictionary<string, long> { ["seq"] = prompt, ["batch"] = 1 };
+                    var steps = pp.Definition.Steps;
+                    foreach (var (b, i) in pp.Definition.Buffers.Select((b, i) => (b, i)).Where(x => x.b.Kind == Candle.Runtime.Plans.BufferKind.Arena)
+                        .OrderByDescending(x => x.b.Bytes.Evaluate(env)).Take(12))
+                    {
+                        Console.Error.WriteLine($"arena b{i}: {b.Bytes.Evaluate(env) / 1e6:F2} MB, steps {b.FirstStep}..{b.LastStep} ({steps[b.FirstStep].Label} .. {steps[b.LastStep].Label})");
+                    }
+
+                    Console.Error.WriteLine($"prefill arena peak: {pp.PeakArenaBytes(env) / 1e6:F1} MB");
+                }
             }
         }
 
