@@ -62,11 +62,27 @@ public class CommandLineTests
     [Theory]
     [InlineData("-O", "9", "error: --opt: 9 is not 0, 1, 2 or 3")]
     [InlineData("-t", "0", "error: --threads must be between 1 and")]
+    [InlineData("--kv-type", "q9", "error: --kv-type: 'q9' is not f32, f16 or bf16")]
     public void Generate_flag_errors_name_the_flag(string flag, string value, string message)
     {
         var (code, _, err) = CliRunner.Run("generate", Fixtures.Model("llama"), "-p", "Hello", flag, value);
         Assert.Equal(1, code);
         Assert.StartsWith(message, err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_f16_kv_cache_generates_the_greedy_tokens_of_the_f32_cache_on_the_fixtures()
+    {
+        // The tiny llama's greedy continuation has wide margins, so f16 rounding of the cache cannot change it.
+        foreach (string model in new[] { Fixtures.Model("llama"), Path.Combine(Fixtures.Dir, "gguf", "llama-q8_0.gguf") })
+        {
+            var (code, output, err) = CliRunner.Run("generate", model, "--prompt-ids", "1,15,27,99", "-n", "8", "--ids", "--kv-type", "f32");
+            Assert.True(code == 0, err);
+            var (code16, output16, err16) = CliRunner.Run("generate", model, "--prompt-ids", "1,15,27,99", "-n", "8", "--ids", "--kv-type", "f16");
+            Assert.True(code16 == 0, err16);
+            string Ids(string o) => o.Split('\n').Single(l => l.StartsWith("ids:", StringComparison.Ordinal));
+            Assert.Equal(Ids(output), Ids(output16));
+        }
     }
 
     [Fact]

@@ -23,9 +23,11 @@ internal static class BenchCommand
         var json = new Option<bool>("--json") { Description = "also print one JSON object {\"pp_tok_s\": …, \"tg_tok_s\": …} (medians of the first prefill and decode tests) as the last line" };
         var device = DeviceOption.Create();
         var allowUnused = LoadOption.Create();
-        var cmd = new Command("bench", "Measure prefill and decode throughput (llama-bench style sweeps)") { model.Argument, model.Option, promptTokens, genTokens, threads, repetitions, output, json, device, allowUnused };
+        var kvType = KvTypeOption.Create();
+        var cmd = new Command("bench", "Measure prefill and decode throughput (llama-bench style sweeps)") { model.Argument, model.Option, promptTokens, genTokens, threads, repetitions, output, json, device, allowUnused, kvType };
         cmd.SetAction(pr => ctx.Guard(() =>
         {
+            var kvDType = KvTypeOption.Resolve(pr.GetValue(kvType));
             int[] prompts = ParseList("--prompt-tokens", pr.GetValue(promptTokens)!, 0);
             int[] gens = ParseList("--gen-tokens", pr.GetValue(genTokens)!, 0);
             int[] threadCounts = ParseList("--threads", pr.GetValue(threads)!, 1);
@@ -49,7 +51,7 @@ internal static class BenchCommand
             {
                 ctx.SetStageQuietly(string.Create(CultureInfo.InvariantCulture, $"loading the model ({n} threads)"));
                 using var generator = ModelLoadProgress.Run(ctx, (load, compile) => TextGenerator.Load(modelPath, DeviceOption.Resolve(deviceName),
-                    LoadOption.Resolve(pr.GetValue(allowUnused)) with { Progress = load }, new Compiler.Backends.CompileOptions { Threads = n, Progress = compile }));
+                    LoadOption.Resolve(pr.GetValue(allowUnused)) with { Progress = load, KvCacheDType = kvDType }, new Compiler.Backends.CompileOptions { Threads = n, Progress = compile }));
                 var tests = prompts.Where(p => p > 0).Select(p => (Prompt: p, Gen: 0)).Concat(gens.Where(g => g > 0).Select(g => (Prompt: 0, Gen: g)));
                 foreach (var (p, g) in tests)
                 {

@@ -26,12 +26,14 @@ internal static class ChatCommand
         var template = new Option<string?>("--template") { Description = "a Jinja chat template file to use instead of the model's" };
         var device = DeviceOption.Create();
         var allowUnused = LoadOption.Create();
+        var kvType = KvTypeOption.Create();
         var cmd = new Command("chat", "Chat with a causal language model, reading messages from standard input")
         {
-            model.Argument, model.Option, system, maxNew, temperature, seed, template, device, allowUnused,
+            model.Argument, model.Option, system, maxNew, temperature, seed, template, device, allowUnused, kvType,
         };
         cmd.SetAction(pr => ctx.Guard(() =>
         {
+            var kvDType = KvTypeOption.Resolve(pr.GetValue(kvType));
             FlagChecks.AtLeast("--max-new-tokens", pr.GetValue(maxNew), 1);
             double? temp = pr.GetValue(temperature);
             if (temp is double t0 && !(t0 > 0 && double.IsFinite(t0))) throw new ArgumentException($"--temperature must be a finite number > 0, got {t0}");
@@ -40,7 +42,7 @@ internal static class ChatCommand
             if (templatePath is not null && !File.Exists(templatePath)) throw new FileNotFoundException($"--template: {templatePath}: no such file");
             ctx.SetStageQuietly("loading and compiling the model");
             using var generator = ModelLoadProgress.Run(ctx, (load, compile) => TextGenerator.Load(modelPath, DeviceOption.Resolve(pr.GetValue(device)!),
-                LoadOption.Resolve(pr.GetValue(allowUnused)) with { Progress = load }, new CompileOptions { Progress = compile }));
+                LoadOption.Resolve(pr.GetValue(allowUnused)) with { Progress = load, KvCacheDType = kvDType }, new CompileOptions { Progress = compile }));
             if (generator.Tokenizer is null) throw new ArgumentException($"{modelPath}: chat needs the model's tokenizer, and none was found");
             ctx.Stage = "reading the chat template";
             var found = ModelChatTemplate.TryLoad(modelPath);

@@ -29,12 +29,14 @@ internal static class GenerateCommand
         var opt = new Option<int>("--opt", "-O") { Description = "optimization level 0..3", DefaultValueFactory = _ => 2 };
         var device = DeviceOption.Create();
         var allowUnused = LoadOption.Create();
+        var kvType = KvTypeOption.Create();
         var cmd = new Command("generate", "Generate text with a causal language model")
         {
-            model.Argument, model.Option, prompt, promptIds, maxNew, greedy, temperature, topP, topK, seed, repetition, ids, threads, opt, device, allowUnused,
+            model.Argument, model.Option, prompt, promptIds, maxNew, greedy, temperature, topP, topK, seed, repetition, ids, threads, opt, device, allowUnused, kvType,
         };
         cmd.SetAction(pr => ctx.Guard(() =>
         {
+            var kvDType = KvTypeOption.Resolve(pr.GetValue(kvType));
             string? text = pr.GetValue(prompt);
             string? idText = pr.GetValue(promptIds);
             if ((text is null) == (idText is null)) throw new ArgumentException("give exactly one of --prompt and --prompt-ids");
@@ -69,7 +71,7 @@ internal static class GenerateCommand
             ctx.SetStageQuietly("loading and compiling the model");
             string modelPath = model.Resolve(pr);
             using var generator = ModelLoadProgress.Run(ctx, (load, compile) => TextGenerator.Load(modelPath, DeviceOption.Resolve(pr.GetValue(device)!),
-                LoadOption.Resolve(pr.GetValue(allowUnused)) with { Progress = load }, new CompileOptions { Threads = n, OptLevel = pr.GetValue(opt), Progress = compile }));
+                LoadOption.Resolve(pr.GetValue(allowUnused)) with { Progress = load, KvCacheDType = kvDType }, new CompileOptions { Threads = n, OptLevel = pr.GetValue(opt), Progress = compile }));
             ctx.SetStageQuietly("generating");
             bool streamText = generator.Tokenizer is not null;
             if (streamText && text is not null)

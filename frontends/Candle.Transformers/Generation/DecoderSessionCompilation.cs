@@ -10,7 +10,7 @@ public static class DecoderSessionCompilation
     {
         /// <summary>The model's cache shape, vocabulary, positions and stop tokens, as generation needs them.</summary>
         public DecoderShape Shape =>
-            new(model.ModelType, model.NumLayers, model.NumKvHeads, model.HeadDim, model.VocabSize, model.MaxPositions, model.DType, [.. model.EosTokenIds]);
+            new(model.ModelType, model.NumLayers, model.NumKvHeads, model.HeadDim, model.VocabSize, model.MaxPositions, model.KvCacheDType, [.. model.EosTokenIds]);
     }
 
     extension(DecoderSession)

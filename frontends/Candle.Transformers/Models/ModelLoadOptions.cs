@@ -24,6 +24,13 @@ public sealed record ModelLoadOptions
     public bool DequantizeWeights { get; init; }
 
     /// <summary>
+    /// The element type of the KV cache of a causal language model (<see cref="Common.CausalLanguageModel.KvCacheDType"/>):
+    /// <see cref="DType.F16"/> halves the cache's memory and the bytes attention reads per token, at about three
+    /// significant digits per cached key and value. Null keeps the cache in the model's dtype.
+    /// </summary>
+    public DType? KvCacheDType { get; init; }
+
+    /// <summary>
     /// Receives each checkpoint tensor once the model has read it (its name, the tensors and bytes read so far and the
     /// checkpoint's totals), or each plan of a compiled model; null reports nothing.
     /// </summary>

@@ -1,3 +1,4 @@
+using Candle.Runtime;
 using Candle.Runtime.Weights.SafeTensors;
 
 namespace Candle.Transformers.Models;
@@ -43,7 +44,7 @@ public static class ModelRegistry
     /// </exception>
     public static IPretrainedModel Load(string directory, ModelLoadOptions? options = null)
     {
-        if (Gguf.GgufModelLoader.IsGgufFile(directory)) return Gguf.GgufModelLoader.Load(directory, options);
+        if (Gguf.GgufModelLoader.IsGgufFile(directory)) return WithCacheDType(Gguf.GgufModelLoader.Load(directory, options), options);
         if (!Directory.Exists(directory)) throw new DirectoryNotFoundException($"{directory}: no such model directory");
         var config = HfConfig.Load(directory);
         string type = config.ModelType;
@@ -59,6 +60,20 @@ public static class ModelRegistry
         var weights = new Common.UnusedTensors(SafeTensorsCheckpoint.Open(directory));
         var model = LoadErrors.Named(config.Path, () => factory(config, weights, options));
         weights.Check(directory, options.AllowUnusedTensors);
+        return WithCacheDType(model, options);
+    }
+
+    /// <summary>Applies <see cref="ModelLoadOptions.KvCacheDType"/> to a causal language model.</summary>
+    /// <exception cref="NotSupportedException">A KV cache dtype was asked of a model without a KV cache.</exception>
+    private static IPretrainedModel WithCacheDType(IPretrainedModel model, ModelLoadOptions? options)
+    {
+        if (options?.KvCacheDType is not { } kv) return model;
+        if (model is not Common.CausalLanguageModel lm)
+        {
+            throw new NotSupportedException($"model_type '{model.ModelType}' has no KV cache whose dtype could be {kv.TorchName()}");
+        }
+
+        lm.KvCacheDType = kv;
         return model;
     }
 }

@@ -13,8 +13,9 @@ namespace Candle.Perf.LlamaCpp;
 
 /// <summary>
 /// <c>dotnet run -c Release --project perf/Candle.Perf -- llamacpp-quant [--layers N] [--reps N] [--gen N] [--prompt N]
-/// [--no-f32] [--types q8_0,q4_0] [--out FILE]</c>: decode and prefill of a random Llama-shaped GGUF model (hidden 2048, MLP 5632, 32/4
-/// heads, vocab 32000; 22 layers is the 1.1B shape) in Q8_0 and Q4_0, at 2 threads, with three peers in one process
+/// [--no-f32] [--types q8_0,q4_0,q4_k_m] [--out FILE]</c>: decode and prefill of a random Llama-shaped GGUF model (hidden 2048, MLP 5632, 32/4
+/// heads, vocab 32000; 22 layers is the 1.1B shape) in Q8_0, Q4_0 and Q4_K_M (f16 quantized with llama.cpp's per-tensor
+/// choices by <c>candle quantize</c>'s quantizer), at 2 threads, with three peers in one process
 /// alternating A B C in every repeat: llama.cpp (LLamaSharp), Candle on the quantized weights (quantized kernels) and
 /// Candle on the dequantized float32 weights (the path before quantized kernels). Peak RSS of each peer comes from a
 /// child process that loads only that peer and runs one prefill and one decode (<c>--rss PEER FILE</c>).
@@ -33,14 +34,23 @@ public static class QuantizedComparison
             return RssChild(rssPeer, args[Array.IndexOf(args, "--rss") + 2], Int(args, "--prompt", 128), Int(args, "--gen", 32));
         }
 
+        if (OptionValue(args, "--write") is string writeType)
+        {
+            var ws = new RandomLlamaGguf.Shape(Layers: Int(args, "--layers", 22), Hidden: 2048, Intermediate: 5632, Heads: 32, KvHeads: 4, Vocab: 32000, Context: Context);
+            string wpath = args[Array.IndexOf(args, "--write") + 2];
+            WriteModel(wpath, ws, writeType.ToLowerInvariant(), Path.Combine(RepoRoot(), "tests", "fixtures", "gguf", "llama-q8_0.gguf"));
+            Console.WriteLine($"{wpath}: {new FileInfo(wpath).Length} bytes");
+            return 0;
+        }
+
         int layers = Int(args, "--layers", 22);
         int reps = Int(args, "--reps", 3);
         int gen = Int(args, "--gen", 32);
         int prompt = Int(args, "--prompt", 128);
         bool withF32 = !args.Contains("--no-f32");
-        var types = (OptionValue(args, "--types") ?? "q8_0,q4_0").Split(',')
-            .Select(t => Enum.TryParse<GgmlType>(t, ignoreCase: true, out var g) && g is GgmlType.Q8_0 or GgmlType.Q4_0 ? g
-                : throw new ArgumentException($"llamacpp-quant --types: '{t}' is not q8_0 or q4_0"))
+        var types = (OptionValue(args, "--types") ?? "q8_0,q4_0,q4_k_m").Split(',')
+            .Select(t => t.ToLowerInvariant() is "q8_0" or "q4_0" or "q4_k_m" ? t.ToLowerInvariant()
+                : throw new ArgumentException($"llamacpp-quant --types: '{t}' is not q8_0, q4_0 or q4_k_m"))
             .ToArray();
         string repo = RepoRoot();
         string output = OptionValue(args, "--out") ?? Path.Combine(repo, "perf", "Candle.Perf", "Results", "quantized-llamacpp.md");
@@ -69,10 +79,10 @@ public static class QuantizedComparison
         var notes = new List<string>();
         foreach (var type in types)
         {
-            string name = type.ToString().ToLowerInvariant();
+            string name = type;
             string path = Path.Combine(scratch, string.Create(inv, $"random-llama-2048x{layers}-{name}.gguf"));
             Console.Error.WriteLine($"writing {path} ({shape}) ...");
-            RandomLlamaGguf.Write(path, shape, type, fixture);
+            WriteModel(path, shape, name, fixture);
             long fileBytes = new FileInfo(path).Length;
             long matrixBytes = MatrixBytesPerToken(path);
             var results = Measure(path, prompt, gen, reps, withF32);
@@ -97,6 +107,26 @@ public static class QuantizedComparison
         File.WriteAllText(output, report);
         Console.Error.WriteLine($"wrote {output}");
         return 0;
+    }
+
+    /// <summary>
+    /// Writes the random model in one ggml type, or for a mix (q4_k_m) as f16 and then through <c>candle quantize</c>'s
+    /// quantizer with llama.cpp's per-tensor choices.
+    /// </summary>
+    private static void WriteModel(string path, RandomLlamaGguf.Shape shape, string type, string fixture)
+    {
+        if (type != "q4_k_m")
+        {
+            RandomLlamaGguf.Write(path, shape, Enum.Parse<GgmlType>(type, ignoreCase: true), fixture);
+            return;
+        }
+
+        if (File.Exists(path)) return;
+        string f16 = path + ".f16.gguf";
+        RandomLlamaGguf.Write(f16, shape, GgmlType.F16, fixture);
+        Candle.Transformers.Quantization.GgufQuantizer.Quantize(f16, path + ".partial", Candle.Transformers.Quantization.QuantizePreset.Parse("Q4_K_M"));
+        File.Move(path + ".partial", path);
+        File.Delete(f16);
     }
 
     private static List<Result> Measure(string path, int prompt, int gen, int reps, bool withF32)
@@ -151,12 +181,53 @@ public static class QuantizedComparison
         }
         else
         {
+            using var ticks = Environment.GetEnvironmentVariable("CANDLE_RSS_DETAIL") == "1" ? new AllocationTicks() : null;
             var options = peer == "Candle f32" ? new ModelLoadOptions { DequantizeWeights = true } : null;
             using var g = TextGenerator.Load(path, "cpu", options, compile);
             g.Benchmark(new BenchmarkOptions { PromptTokens = prompt, GenTokens = gen, Repetitions = 1, Warmup = false });
+            if (Environment.GetEnvironmentVariable("CANDLE_RSS_DETAIL") == "1")
+            {
+                ticks?.Print();
+                if (g.Session.PrefillPlan is Candle.Runtime.Plans.Plan pp)
+                {
+                    var env = new Dictionary<string, long> { ["seq"] = prompt, ["batch"] = 1 };
+                    var steps = pp.Definition.Steps;
+                    foreach (var (b, i) in pp.Definition.Buffers.Select((b, i) => (b, i)).Where(x => x.b.Kind == Candle.Runtime.Plans.BufferKind.Arena)
+                        .OrderByDescending(x => x.b.Bytes.Evaluate(env)).Take(12))
+                    {
+                        Console.Error.WriteLine($"arena b{i}: {b.Bytes.Evaluate(env) / 1e6:F2} MB, steps {b.FirstStep}..{b.LastStep} ({steps[b.FirstStep].Label} .. {steps[b.LastStep].Label})");
+                    }
+
+                    Console.Error.WriteLine($"prefill arena peak: {pp.PeakArenaBytes(env) / 1e6:F1} MB");
+                }
+            }
         }
 
         string? hwm = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+        foreach (string l in File.ReadLines("/proc/self/status").Where(l => l.StartsWith("Rss", StringComparison.Ordinal) || l.StartsWith("VmRSS", StringComparison.Ordinal))) Console.Error.WriteLine(l);
+        if (Environment.GetEnvironmentVariable("CANDLE_RSS_DETAIL") == "1")
+        {
+            var gi = GC.GetGCMemoryInfo();
+            Console.Error.WriteLine($"GC heap {gi.HeapSizeBytes / 1e6:F1} MB committed {gi.TotalCommittedBytes / 1e6:F1} MB, total allocated {GC.GetTotalAllocatedBytes() / 1e6:F0} MB, gen2 count {GC.CollectionCount(2)}");
+            string? cur = null;
+            var regions = new List<(long Rss, long Anon, string Name)>();
+            long rss = 0, anon = 0;
+            foreach (string l in File.ReadLines("/proc/self/smaps"))
+            {
+                if (l.Length > 0 && char.IsAsciiHexDigit(l[0]) && l.Contains('-', StringComparison.Ordinal) && !l.StartsWith("Rss", StringComparison.Ordinal))
+                {
+                    if (cur is not null) regions.Add((rss, anon, cur));
+                    cur = l;
+                    rss = anon = 0;
+                }
+                else if (l.StartsWith("Rss:", StringComparison.Ordinal)) rss = long.Parse(l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
+                else if (l.StartsWith("Anonymous:", StringComparison.Ordinal)) anon = long.Parse(l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
+            }
+
+            if (cur is not null) regions.Add((rss, anon, cur));
+            foreach (var r in regions.OrderByDescending(r => r.Rss).Take(25)) Console.Error.WriteLine($"{r.Rss,9} kB rss {r.Anon,9} kB anon  {r.Name}");
+        }
+
         Console.WriteLine($"RSS {hwm}");
         return 0;
     }

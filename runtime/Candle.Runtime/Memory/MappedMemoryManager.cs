@@ -30,6 +30,22 @@ internal sealed unsafe class MappedMemoryManager : MemoryManager<byte>
     /// </summary>
     public void DropResidentPages() => ResidentPages.Drop(_mapping.At(_offset), _length);
 
+    /// <summary>
+    /// Gives back the resident pages under <paramref name="memory"/> when it views a mapped file (see
+    /// <see cref="ResidentPages"/>); memory of any other kind is left alone.
+    /// </summary>
+    /// <returns>Whether <paramref name="memory"/> views a mapped file.</returns>
+    public static bool DropResidentPages(ReadOnlyMemory<byte> memory)
+    {
+        if (!System.Runtime.InteropServices.MemoryMarshal.TryGetMemoryManager<byte, MappedMemoryManager>(memory, out var manager, out int start, out int length))
+        {
+            return false;
+        }
+
+        ResidentPages.Drop(manager._mapping.At(manager._offset + start), length);
+        return true;
+    }
+
     /// <inheritdoc/>
     public override MemoryHandle Pin(int elementIndex = 0)
     {

@@ -13,7 +13,7 @@ namespace Candle.Transformers.Generation;
 /// <param name="HeadDim">Size of each cached key and value vector.</param>
 /// <param name="VocabSize">Vocabulary size (the last dim of the logits).</param>
 /// <param name="MaxPositions">The most positions the model supports.</param>
-/// <param name="DType">The dtype of the KV cache (the dtype the model computes in).</param>
+/// <param name="DType">The dtype of the KV cache (the dtype the model computes in, or f16 when the model was loaded with an f16 cache).</param>
 /// <param name="EosTokenIds">The end-of-sequence token ids.</param>
 public sealed record DecoderShape(
     string ModelType,

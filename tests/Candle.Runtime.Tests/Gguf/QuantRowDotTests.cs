@@ -11,7 +11,10 @@ namespace Candle.Runtime.Tests.Gguf;
 public sealed unsafe class QuantRowDotTests
 {
     public static TheoryData<GgmlType> Types =>
-        [GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q6_K, GgmlType.Q5_0, GgmlType.IQ4_NL, GgmlType.Q4_1, GgmlType.Q5_1];
+        [
+            GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q6_K, GgmlType.Q5_0, GgmlType.IQ4_NL, GgmlType.Q4_1, GgmlType.Q5_1,
+            GgmlType.Q5_K, GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.IQ4_XS,
+        ];
 
     /// <summary>Random blocks of <paramref name="type"/>: quantized random values, or random bytes with finite f16 scales.</summary>
     internal static byte[] RandomBlocks(Random rng, GgmlType type, int values)

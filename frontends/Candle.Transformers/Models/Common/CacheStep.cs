@@ -1,4 +1,5 @@
 using Candle.Compiler.Ir;
+using Candle.Runtime;
 using Candle.Torch;
 
 namespace Candle.Transformers.Models.Common;
@@ -18,9 +19,11 @@ public sealed class CacheStep
     private readonly Tensor?[] _keys;
     private readonly Tensor?[] _values;
     private readonly bool _record;
+    private readonly DType? _recordDType;
 
-    private CacheStep(int layers, IReadOnlyList<Tensor>? cacheKeys, IReadOnlyList<Tensor>? cacheValues, Dim newTokens, bool record)
+    private CacheStep(int layers, IReadOnlyList<Tensor>? cacheKeys, IReadOnlyList<Tensor>? cacheValues, Dim newTokens, bool record, DType? recordDType = null)
     {
+        _recordDType = recordDType;
         _cacheKeys = cacheKeys;
         _cacheValues = cacheValues;
         _keys = new Tensor?[layers];
@@ -50,8 +53,11 @@ public sealed class CacheStep
     /// <summary>A full forward pass: nothing cached, nothing recorded.</summary>
     public static CacheStep None(int layers) => new(layers, null, null, Dim.Zero, record: false);
 
-    /// <summary>A prefill step: nothing cached yet; new entries are recorded.</summary>
+    /// <summary>A prefill step: nothing cached yet; new entries are recorded (in the keys' own dtype).</summary>
     public static CacheStep Prefill(int layers) => new(layers, null, null, Dim.Zero, record: true);
+
+    /// <summary>A prefill step that records its new entries in <paramref name="cacheDType"/>, the KV cache's dtype.</summary>
+    public static CacheStep Prefill(int layers, DType cacheDType) => new(layers, null, null, Dim.Zero, record: true, cacheDType);
 
     /// <summary>
     /// A decode step over cache rows [kv, batch, kv_heads, head_dim] per layer whose last <paramref name="newTokens"/>
@@ -77,19 +83,21 @@ public sealed class CacheStep
         {
             if (_record)
             {
-                _keys[layer] = keys.Permute(2, 0, 1, 3);
-                _values[layer] = values.Permute(2, 0, 1, 3);
+                _keys[layer] = InDType(keys.Permute(2, 0, 1, 3), _recordDType);
+                _values[layer] = InDType(values.Permute(2, 0, 1, 3), _recordDType);
             }
 
             return (keys, values);
         }
 
-        var k = _cacheKeys[layer].SliceScatter(keys.Permute(2, 0, 1, 3), 0, PastLength);
-        var v = _cacheValues[layer].SliceScatter(values.Permute(2, 0, 1, 3), 0, PastLength);
+        var k = _cacheKeys[layer].SliceScatter(InDType(keys.Permute(2, 0, 1, 3), _cacheKeys[layer].DType), 0, PastLength);
+        var v = _cacheValues[layer].SliceScatter(InDType(values.Permute(2, 0, 1, 3), _cacheValues[layer].DType), 0, PastLength);
         _keys[layer] = k;
         _values[layer] = v;
         return (k.To(keys.DType).Permute(1, 2, 0, 3), v.To(values.DType).Permute(1, 2, 0, 3));
     }
+
+    private static Tensor InDType(Tensor t, DType? dtype) => dtype is { } d && d != t.DType ? t.To(d) : t;
 
     /// <summary>
     /// The recorded outputs, keys then values of each layer, with their <see cref="DecoderGraphNames"/>: a prefill

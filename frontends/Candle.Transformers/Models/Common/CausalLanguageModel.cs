@@ -14,6 +14,7 @@ namespace Candle.Transformers.Models.Common;
 public abstract class CausalLanguageModel : Module, ICausalLanguageModel
 {
     private readonly CheckpointWeights _weights;
+    private DType? _kvCacheDType;
 
     /// <summary>Initializes the base.</summary>
     /// <param name="config">The config the model was built from.</param>
@@ -34,6 +35,26 @@ public abstract class CausalLanguageModel : Module, ICausalLanguageModel
 
     /// <inheritdoc/>
     public DType DType => _weights.DType;
+
+    /// <summary>
+    /// The dtype of the KV cache (<see cref="DType"/> unless set): the prefill step records its new keys and values in
+    /// it, the decode step reads and writes its cache rows in it and widens them to <see cref="DType"/> to attend.
+    /// Set before tracing the steps.
+    /// </summary>
+    /// <exception cref="ArgumentException">The dtype is not f32, f16 or bf16.</exception>
+    public DType KvCacheDType
+    {
+        get => _kvCacheDType ?? DType;
+        set
+        {
+            if (value is not (DType.F32 or DType.F16 or DType.BF16))
+            {
+                throw new ArgumentException($"the KV cache dtype must be f32, f16 or bf16, not {value.TorchName()}", nameof(value));
+            }
+
+            _kvCacheDType = value;
+        }
+    }
 
     /// <inheritdoc/>
     public abstract int NumLayers { get; }
@@ -82,7 +103,7 @@ public abstract class CausalLanguageModel : Module, ICausalLanguageModel
             this,
             xs =>
             {
-                var cache = CacheStep.Prefill(NumLayers);
+                var cache = CacheStep.Prefill(NumLayers, KvCacheDType);
                 var logits = Forward(xs[0], Positions(xs[0]), cache, lastOnly: true);
                 var outs = cache.Outputs().ToList();
                 names.Add(DecoderGraphNames.Logits);
@@ -107,8 +128,8 @@ public abstract class CausalLanguageModel : Module, ICausalLanguageModel
         };
         for (int l = 0; l < NumLayers; l++)
         {
-            inputs.Add(new(DecoderGraphNames.CacheKeys(l), DType, DecoderGraphNames.KvSymbol, DecoderGraphNames.BatchSymbol, NumKvHeads, HeadDim) { Donated = true });
-            inputs.Add(new(DecoderGraphNames.CacheValues(l), DType, DecoderGraphNames.KvSymbol, DecoderGraphNames.BatchSymbol, NumKvHeads, HeadDim) { Donated = true });
+            inputs.Add(new(DecoderGraphNames.CacheKeys(l), KvCacheDType, DecoderGraphNames.KvSymbol, DecoderGraphNames.BatchSymbol, NumKvHeads, HeadDim) { Donated = true });
+            inputs.Add(new(DecoderGraphNames.CacheValues(l), KvCacheDType, DecoderGraphNames.KvSymbol, DecoderGraphNames.BatchSymbol, NumKvHeads, HeadDim) { Donated = true });
         }
 
         var names = new List<string>();

@@ -26,8 +26,11 @@ public interface ICausalLanguageModel : IPretrainedModel
     /// <summary>The most positions the model supports.</summary>
     int MaxPositions { get; }
 
-    /// <summary>The dtype the model computes in, which is also the dtype of its KV cache.</summary>
+    /// <summary>The dtype the model computes in.</summary>
     DType DType { get; }
+
+    /// <summary>The dtype of the KV cache the decode step reads and writes (<see cref="DType"/> unless chosen otherwise).</summary>
+    DType KvCacheDType => DType;
 
     /// <summary>The end-of-sequence token ids from the config.</summary>
     IReadOnlyList<int> EosTokenIds { get; }

@@ -13,13 +13,13 @@ internal static class QuantActivations
 {
     /// <summary>
     /// The activation format of <paramref name="weight"/>'s integer dot product: Q8_0 for Q4_0, Q5_0, IQ4_NL and Q8_0, Q8_1
-    /// for Q4_1 and Q5_1, Q8_K for Q4_K and Q6_K; F32 for the types whose product dequantizes each weight row instead.
+    /// for Q4_1 and Q5_1, Q8_K for the k-quants and IQ4_XS; F32 for the types whose product dequantizes each weight row instead.
     /// </summary>
     public static GgmlType VecDotType(GgmlType weight) => weight switch
     {
         GgmlType.Q4_0 or GgmlType.Q8_0 or GgmlType.Q5_0 or GgmlType.IQ4_NL => GgmlType.Q8_0,
         GgmlType.Q4_1 or GgmlType.Q5_1 => GgmlType.Q8_1,
-        GgmlType.Q4_K or GgmlType.Q6_K => GgmlType.Q8_K,
+        GgmlType.Q2_K or GgmlType.Q3_K or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K or GgmlType.IQ4_XS => GgmlType.Q8_K,
         _ => GgmlType.F32,
     };
 

@@ -28,6 +28,10 @@ internal static unsafe class QuantRowDot
         GgmlType.IQ4_NL => IQ4_NL(w, a, nb),
         GgmlType.Q4_1 => Q4_1(w, a, nb),
         GgmlType.Q5_1 => Q5_1(w, a, nb),
+        GgmlType.Q5_K => Q5_K(w, a, nb),
+        GgmlType.Q2_K => Q2_K(w, a, nb),
+        GgmlType.Q3_K => Q3_K(w, a, nb),
+        GgmlType.IQ4_XS => IQ4_XS(w, a, nb),
         _ => throw new NotSupportedException($"no integer dot product for {GgmlTypeTraits.Name(type)}"),
     };
 
@@ -270,6 +274,157 @@ internal static unsafe class QuantRowDot
             int offset = 0;
             for (int k = 0; k < 16; k++) offset += sc[k] * bsums[k];
             total += d * (Vector256.Sum(acc) - (32 * offset));
+        }
+
+        return total;
+    }
+
+    /// <summary>
+    /// Q5_K weights (176-byte super-blocks: f16 d and dmin, 12 bytes of 6-bit scales and mins, 32 bytes of fifth bits,
+    /// 128 bytes of nibbles) × Q8_K activations: as Q4_K, with bit 2j (low nibbles) or 2j + 1 (high nibbles) of qh[l]
+    /// adding 16 to value l of the j-th 64.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Q5_K(byte* w, byte* a, int nb)
+    {
+        float* ht = HalfTablePointer;
+        float total = 0;
+        var mask = Vector256.Create((byte)0x0F);
+        var one = Vector256.Create((byte)1);
+        for (int b = 0; b < nb; b++, w += 176, a += 292)
+        {
+            float da = Unsafe.ReadUnaligned<float>(a);
+            var sc = new ReadOnlySpan<byte>(w + 4, 12);
+            short* bsums = (short*)(a + 260);
+            var qh = Vector256.Load(w + 16);
+            var acc = Vector256<int>.Zero;
+            int mins = 0;
+            for (int j = 0; j < 4; j++)
+            {
+                var (s0, m0) = KQuantScales.Get(2 * j, sc);
+                var (s1, m1) = KQuantScales.Get((2 * j) + 1, sc);
+                var q = Vector256.Load(w + 48 + (32 * j));
+                var h0 = Vector256.ShiftLeft(Vector256.ShiftRightLogical(qh, 2 * j) & one, 4);
+                var h1 = Vector256.ShiftLeft(Vector256.ShiftRightLogical(qh, (2 * j) + 1) & one, 4);
+                var lo = DotU8S8(Vector256<int>.Zero, (q & mask) | h0, Vector256.Load((sbyte*)(a + 4 + (64 * j))));
+                var hi = DotU8S8(Vector256<int>.Zero, (Vector256.ShiftRightLogical(q, 4) & mask) | h1, Vector256.Load((sbyte*)(a + 36 + (64 * j))));
+                acc += (lo * s0) + (hi * s1);
+                mins += (m0 * (bsums[4 * j] + bsums[(4 * j) + 1])) + (m1 * (bsums[(4 * j) + 2] + bsums[(4 * j) + 3]));
+            }
+
+            total += (Half(ht, w) * da * Vector256.Sum(acc)) - (Half(ht, w + 2) * da * mins);
+        }
+
+        return total;
+    }
+
+    /// <summary>
+    /// Q2_K weights (84-byte super-blocks: 16 scale bytes, low nibble scale and high nibble min of each 16 values, 64
+    /// bytes of 2-bit values, f16 d and dmin) × Q8_K activations: d·Σ_g sc_g·(q·a)_g − dmin·Σ_g min_g·bsum_g.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Q2_K(byte* w, byte* a, int nb)
+    {
+        float* ht = HalfTablePointer;
+        float total = 0;
+        var three = Vector256.Create((byte)3);
+        for (int b = 0; b < nb; b++, w += 84, a += 292)
+        {
+            float da = Unsafe.ReadUnaligned<float>(a);
+            short* bsums = (short*)(a + 260);
+            var acc = Vector256<int>.Zero;
+            int mins = 0;
+            for (int g = 0; g < 16; g++) mins += (w[g] >> 4) * bsums[g];
+            for (int n = 0; n < 2; n++)
+            {
+                var q = Vector256.Load(w + 16 + (32 * n));
+                for (int j = 0; j < 4; j++)
+                {
+                    int g = (8 * n) + (2 * j);
+                    var u = Vector256.ShiftRightLogical(q, 2 * j) & three;
+                    var p = DotU8S8(Vector256<int>.Zero, u, Vector256.Load((sbyte*)(a + 4 + (128 * n) + (32 * j))));
+                    acc += p * Scales(w[g] & 0xF, w[g + 1] & 0xF);
+                }
+            }
+
+            total += (Half(ht, w + 80) * da * Vector256.Sum(acc)) - (Half(ht, w + 82) * da * mins);
+        }
+
+        return total;
+    }
+
+    /// <summary>
+    /// Q3_K weights (110-byte super-blocks: 32 bytes of high bits, 64 bytes of 2-bit values, 12 bytes of 6-bit scales,
+    /// f16 d; value = (q2 | h·4) − 4) × Q8_K activations: d·Σ_g (sc_g − 32)·((u·a)_g − 4·bsum_g) with u = q2 | h·4.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float Q3_K(byte* w, byte* a, int nb)
+    {
+        const uint kmask1 = 0x03030303;
+        const uint kmask2 = 0x0f0f0f0f;
+        float* ht = HalfTablePointer;
+        float total = 0;
+        var three = Vector256.Create((byte)3);
+        var one = Vector256.Create((byte)1);
+        uint* aux = stackalloc uint[4];
+        for (int b = 0; b < nb; b++, w += 110, a += 292)
+        {
+            float da = Unsafe.ReadUnaligned<float>(a);
+            short* bsums = (short*)(a + 260);
+            uint a0 = Unsafe.ReadUnaligned<uint>(w + 96), a1 = Unsafe.ReadUnaligned<uint>(w + 100), tmp = Unsafe.ReadUnaligned<uint>(w + 104);
+            aux[0] = (a0 & kmask2) | ((tmp & kmask1) << 4);
+            aux[1] = (a1 & kmask2) | (((tmp >> 2) & kmask1) << 4);
+            aux[2] = ((a0 >> 4) & kmask2) | (((tmp >> 4) & kmask1) << 4);
+            aux[3] = ((a1 >> 4) & kmask2) | (((tmp >> 6) & kmask1) << 4);
+            sbyte* sc = (sbyte*)aux;
+            var hm = Vector256.Load(w);
+            var acc = Vector256<int>.Zero;
+            int offset = 0;
+            for (int g = 0; g < 16; g++) offset += (sc[g] - 32) * bsums[g];
+            for (int n = 0; n < 2; n++)
+            {
+                var q = Vector256.Load(w + 32 + (32 * n));
+                for (int j = 0; j < 4; j++)
+                {
+                    int g = (8 * n) + (2 * j);
+                    var h = Vector256.ShiftLeft(Vector256.ShiftRightLogical(hm, (4 * n) + j) & one, 2);
+                    var u = (Vector256.ShiftRightLogical(q, 2 * j) & three) | h;
+                    var p = DotU8S8(Vector256<int>.Zero, u, Vector256.Load((sbyte*)(a + 4 + (128 * n) + (32 * j))));
+                    acc += p * Scales(sc[g] - 32, sc[g + 1] - 32);
+                }
+            }
+
+            total += Half(ht, w + 108) * da * (Vector256.Sum(acc) - (4 * offset));
+        }
+
+        return total;
+    }
+
+    /// <summary>
+    /// IQ4_XS weights (136-byte super-blocks: f16 d, 16 bits of high scale bits, 4 bytes of low scale nibbles, 128
+    /// bytes of nibbles indexing the non-linear grid; sub-block scale ls − 32 of 6 bits) × Q8_K activations.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float IQ4_XS(byte* w, byte* a, int nb)
+    {
+        float* ht = HalfTablePointer;
+        float total = 0;
+        var grid = Vector128.Create(NonLinear4Bit.Values);
+        var table = Vector256.Create(grid, grid).AsByte();
+        for (int b = 0; b < nb; b++, w += 136, a += 292)
+        {
+            float da = Unsafe.ReadUnaligned<float>(a);
+            int scalesH = Unsafe.ReadUnaligned<ushort>(w + 2);
+            int sum = 0;
+            for (int ib = 0; ib < 8; ib++)
+            {
+                int ls = ((w[4 + (ib / 2)] >> (4 * (ib % 2))) & 0xF) | (((scalesH >> (2 * ib)) & 3) << 4);
+                var x = Avx2.Shuffle(table, Nibbles(w + 8 + (16 * ib))).AsSByte();
+                var y = Vector256.Load((sbyte*)(a + 4 + (32 * ib)));
+                sum += (ls - 32) * Vector256.Sum(DotU8S8(Vector256<int>.Zero, Avx2.Abs(x), Avx2.Sign(y, x)));
+            }
+
+            total += Half(ht, w) * da * sum;
         }
 
         return total;

@@ -69,10 +69,11 @@ public sealed class QuantizedTensor
     /// <summary>The stored blocks as a byte tensor [Rows · RowBytes] (a view, not a copy); plans bind it as a weight.</summary>
     public HostTensor Storage { get; }
 
-    /// <summary>True for the types with quantized kernels: f32, f16, bf16 and every legacy and k-quant block type ggml stores.</summary>
+    /// <summary>True for the types with quantized kernels: f32, f16, bf16, every legacy and k-quant block type ggml stores, IQ4_NL and IQ4_XS.</summary>
     public static bool IsSupported(GgmlType type) => type is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16
         or GgmlType.Q4_0 or GgmlType.Q4_1 or GgmlType.Q5_0 or GgmlType.Q5_1 or GgmlType.Q8_0
-        or GgmlType.Q2_K or GgmlType.Q3_K or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K;
+        or GgmlType.Q2_K or GgmlType.Q3_K or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K
+        or GgmlType.IQ4_NL or GgmlType.IQ4_XS;
 
     /// <summary>
     /// The first block whose f16 scale (or minimum) is a NaN or an infinity, or −1: such a block dequantizes to
@@ -82,7 +83,7 @@ public sealed class QuantizedTensor
     {
         int[] offsets = Type switch
         {
-            GgmlType.Q4_0 or GgmlType.Q5_0 or GgmlType.Q8_0 => [0],
+            GgmlType.Q4_0 or GgmlType.Q5_0 or GgmlType.Q8_0 or GgmlType.IQ4_NL or GgmlType.IQ4_XS => [0],
             GgmlType.Q4_1 or GgmlType.Q5_1 or GgmlType.Q4_K or GgmlType.Q5_K => [0, 2],
             GgmlType.Q2_K => [80, 82],
             GgmlType.Q3_K => [108],

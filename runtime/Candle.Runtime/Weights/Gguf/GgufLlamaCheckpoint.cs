@@ -168,7 +168,8 @@ public sealed class GgufLlamaCheckpoint : ISafeTensorsSource, IQuantizedWeights
         }
 
         int rows = info.Shape[0], cols = info.Shape[1];
-        ReadOnlyMemory<byte> data = File.GetRawData(gguf);
+        ReadOnlyMemory<byte> mapped = File.GetRawData(gguf);
+        ReadOnlyMemory<byte> data = mapped;
         int heads = PermutationHeads(name);
         if (heads > 0)
         {
@@ -190,6 +191,10 @@ public sealed class GgufLlamaCheckpoint : ISafeTensorsSource, IQuantizedWeights
                 string.Create(CultureInfo.InvariantCulture, $"block {block} has a NaN or infinite scale"));
         }
 
+        // The scan (or the permuted copy) read every page of the mapped blocks; hand them back so that only the pages
+        // the kernels read stay resident: all of a matrix once it is multiplied, the looked-up rows of an embedding
+        // table, nothing of a permuted original. Reading them again faults them in from the page cache.
+        Memory.MappedMemoryManager.DropResidentPages(mapped);
         return true;
     }
 
