@@ -199,6 +199,42 @@ public class OpDifferentialTests
     }
 
     /// <summary>
+    /// Convolutions large enough for the panel path's two splits (column blocks per thread; few output positions with
+    /// W's rows split over the threads), with constant weights (packed into A panels once per plan) and with weights
+    /// given as inputs, 1-d and 2-d, groups, strides, paddings and dilations, on one and two threads: the reference
+    /// interpreter's values within float32 summation error.
+    /// </summary>
+    [Theory]
+    [InlineData(16, 40, 20, 23, 3, 1, 1, 1, 1)]
+    [InlineData(32, 64, 7, 7, 3, 1, 1, 1, 1)]
+    [InlineData(24, 36, 15, 17, 3, 2, 1, 1, 2)]
+    [InlineData(8, 70, 30, 1, 1, 1, 0, 1, 1)]
+    [InlineData(6, 20, 33, 29, 7, 2, 3, 1, 1)]
+    [InlineData(12, 48, 14, 13, 3, 1, 2, 2, 3)]
+    [InlineData(64, 96, 4, 4, 1, 2, 0, 1, 1)]
+    public void Convolutions_in_panels_match_the_reference(int cin, int cout, int h, int w, int k, int stride, int pad, int dil, int groups)
+    {
+        var rng = new Random((cin * 31) + h);
+        bool oneD = w == 1;
+        int[] xs = oneD ? [2, cin, h] : [2, cin, h, w];
+        int[] ws = oneD ? [cout, cin / groups, k] : [cout, cin / groups, k, k];
+        int sp = oneD ? 1 : 2;
+        int[] R(int v) => [.. Enumerable.Repeat(v, sp)];
+        var weight = CpuHarness.Random(rng, DType.F32, ws, -1, 1);
+        var bias = CpuHarness.Random(rng, DType.F32, [cout], -1, 1);
+        var x = Input("x", DType.F32, Shape.Of(xs));
+        var wIn = Input("w", DType.F32, Shape.Of(ws));
+        var constant = Conv(x, Constant(weight, "weight"), Constant(bias, "bias"), R(stride), R(pad), R(dil), groups);
+        var given = Conv(x, wIn, null, R(stride), R(pad), R(dil), groups);
+        var g = new Graph([x, wIn], [constant, given]);
+        HostTensor[] ins = [CpuHarness.Random(rng, DType.F32, xs, -1, 1), weight];
+        foreach (int threads in new[] { 1, 2 })
+        {
+            CpuHarness.CheckAgainstReference(g, ins, 1e-4, 1e-4, threads: threads);
+        }
+    }
+
+    /// <summary>
     /// Pooling windows of every size up to 4 per dimension, strides up to 3 and paddings up to half the window (windows
     /// partly or mostly in the padding): the kernel, which visits only the window positions inside the input, computes
     /// the reference's values bit for bit.
