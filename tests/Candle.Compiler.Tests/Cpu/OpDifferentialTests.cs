@@ -235,6 +235,39 @@ public class OpDifferentialTests
     }
 
     /// <summary>
+    /// Zero pads before convolutions (an exporter's asymmetric SAME padding: nothing before, one after; pads on both
+    /// sides; a pad two convolutions read; a pad that is also an output, or padded with another value, which stays):
+    /// the reference interpreter's values, the absorbed pads not materialized (no fill left in the plan when every pad
+    /// is absorbed).
+    /// </summary>
+    [Fact]
+    public void Zero_pads_read_by_convolutions_become_their_padding()
+    {
+        var rng = new Random(11);
+        var x = Input("x", DType.F32, Shape.Of(2, 8, 13, 12));
+        var w3 = Constant(CpuHarness.Random(rng, DType.F32, [16, 8, 3, 3], -1, 1), "w3");
+        var w1 = Constant(CpuHarness.Random(rng, DType.F32, [16, 8, 1, 1], -1, 1), "w1");
+        var b = Constant(CpuHarness.Random(rng, DType.F32, [16], -1, 1), "b");
+        var sameUpper = Pad(x, [0, 1, 0, 1]);
+        var both = Pad(x, [2, 1, 1, 3]);
+        var absorbed = new Graph([x], [
+            Conv(sameUpper, w3, b, [2, 2], [0, 0], [1, 1], 1),
+            Conv(sameUpper, w1, null, [2, 2], [0, 0], [1, 1], 1),
+            Conv(both, w3, b, [1, 2], [1, 0], [2, 1], 1),
+        ]);
+        var input = CpuHarness.Random(rng, DType.F32, [2, 8, 13, 12], -1, 1);
+        foreach (int threads in new[] { 1, 2 })
+        {
+            CpuHarness.CheckAgainstReference(absorbed, [input], 1e-4, 1e-4, threads: threads);
+        }
+
+        Assert.DoesNotContain("fill", CpuHarness.Compile(absorbed, optLevel: 2).Describe(), StringComparison.Ordinal);
+
+        var kept = new Graph([x], [Conv(sameUpper, w3, b, [2, 2], [0, 0], [1, 1], 1), sameUpper, Conv(Pad(x, [1, 1, 0, 1], 0.5), w3, null, [1, 1], [0, 0], [1, 1], 1)]);
+        CpuHarness.CheckAgainstReference(kept, [input], 1e-4, 1e-4, threads: 2);
+    }
+
+    /// <summary>
     /// Pooling windows of every size up to 4 per dimension, strides up to 3 and paddings up to half the window (windows
     /// partly or mostly in the padding): the kernel, which visits only the window positions inside the input, computes
     /// the reference's values bit for bit.
