@@ -21,6 +21,9 @@ public static unsafe class ConvGemmKernel
     // Floats of unfolded panels per block: with the weight's panels the block stays in a core's L2.
     private const long BlockFloats = 96 * 1024;
 
+    // Column blocks each multiply all of W: only while W's panels (at most this many floats) stay in a core's L2.
+    private const long ColumnModeWeightFloats = 256 * 1024;
+
     [ThreadStatic]
     private static PanelBuffer? t_panels;
 
@@ -97,7 +100,7 @@ public static unsafe class ConvGemmKernel
         };
         geometry.Rows = cinG * geometry.KH * geometry.KW;
         long inSize = geometry.H * geometry.W, outSize = geometry.OutSize, rows = geometry.Rows;
-        if (outSize == 0 || coutG == 0) return;
+        if (outSize == 0 || coutG == 0 || p.Batch == 0) return;
         if (rows > int.MaxValue || coutG > int.MaxValue || outSize > int.MaxValue)
         {
             throw new NotSupportedException($"conv_gemm: [{coutG}, {rows}] x [{rows}, {outSize}] exceeds 32-bit indexing");
@@ -107,48 +110,56 @@ public static unsafe class ConvGemmKernel
         int threads = pool.Threads;
         long panels = geometry.Panels;
         long work = coutG * outSize * rows;
-        bool byColumns = threads == 1 || work < 64 * 64 * 64 || panels >= 6 * threads;
-        for (long n = 0; n < p.Batch; n++)
+        // Column blocks while the weight's panels stay in a core's L2 (each block multiplies all of W); else the
+        // unfolded panels of every image at once and W's rows split over the threads (W read once).
+        bool byColumns = threads == 1 || work < 64 * 64 * 64 || (p.Batch * panels >= 6 * threads && coutG * rows <= ColumnModeWeightFloats);
+        for (long g = 0; g < groups; g++)
         {
-            for (long g = 0; g < groups; g++)
+            float* src = x + (g * cinG * inSize);
+            float* dst = y + (g * coutG * outSize);
+            float* b = bias is null ? null : bias + (g * coutG);
+            if (rows == 0)
             {
-                float* src = x + (((n * cin) + (g * cinG)) * inSize);
-                float* dst = y + (((n * cout) + (g * coutG)) * outSize);
-                float* b = bias is null ? null : bias + (g * coutG);
-                if (rows == 0)
+                for (long n = 0; n < p.Batch; n++)
                 {
-                    for (long co = 0; co < coutG; co++) new Span<float>(dst + (co * outSize), (int)outSize).Fill(b is null ? 0f : b[co]);
-                    continue;
+                    for (long co = 0; co < coutG; co++) new Span<float>(dst + (n * cout * outSize) + (co * outSize), (int)outSize).Fill(b is null ? 0f : b[co]);
                 }
 
-                var body = new PanelBody
-                {
-                    Geometry = geometry, Kind = kind, Src = src, W = w + (g * coutG * rows), Bias = b, Y = dst,
-                    PackedW = prepared is null ? null : prepared.Get(kind, (int)g),
-                    M = (int)coutG,
-                };
-                if (byColumns)
-                {
-                    // Column blocks: each thread unfolds a block of panels into its own buffer and multiplies it by all of W.
-                    long budget = Math.Max(1, BlockFloats / geometry.PanelFloats);
-                    long blocks = Math.Max((panels + budget - 1) / budget, threads == 1 ? 1 : Math.Min(panels, 4L * threads));
-                    body.PanelsPerBlock = (panels + blocks - 1) / blocks;
-                    blocks = (panels + body.PanelsPerBlock - 1) / body.PanelsPerBlock;
-                    if (threads > 1 && blocks > 1 && work >= 64 * 64 * 64) pool.ParallelForDynamic((int)blocks, ref body);
-                    else body.Invoke(0, (int)blocks);
-                }
-                else
-                {
-                    // Few panels, many rows: unfold them all once (in parallel), then split W's rows over the threads.
-                    body.PanelsPerBlock = panels;
-                    body.Panels = Panels(panels * geometry.PanelFloats);
-                    var pack = new PackBody { Geometry = geometry, Src = src, Dst = body.Panels };
-                    pool.ParallelFor((int)panels, ref pack);
-                    int mr = SgemmKernelSelector.PanelHeight(kind);
-                    int tiles = (int)((coutG + mr - 1) / mr);
-                    body.TilesPerChunk = Math.Max(1, (tiles + (4 * threads) - 1) / (4 * threads));
-                    pool.ParallelForDynamic((tiles + body.TilesPerChunk - 1) / body.TilesPerChunk, ref body);
-                }
+                continue;
+            }
+
+            var body = new PanelBody
+            {
+                Geometry = geometry, Kind = kind, Src = src, W = w + (g * coutG * rows), Bias = b, Y = dst,
+                PackedW = prepared is null ? null : prepared.Get(kind, (int)g),
+                M = (int)coutG, Images = p.Batch, SrcStride = cin * inSize, YStride = cout * outSize,
+            };
+            if (byColumns)
+            {
+                // Each work item unfolds a block of one image's panels into its thread's buffer and multiplies all of W by it.
+                long budget = Math.Max(1, BlockFloats / geometry.PanelFloats);
+                long perImage = Math.Max((panels + budget - 1) / budget, threads == 1 ? 1 : Math.Min(panels, ((4L * threads) + p.Batch - 1) / p.Batch));
+                body.PanelsPerBlock = (panels + perImage - 1) / perImage;
+                body.BlocksPerImage = (panels + body.PanelsPerBlock - 1) / body.PanelsPerBlock;
+                long items = p.Batch * body.BlocksPerImage;
+                if (items > int.MaxValue) throw new NotSupportedException($"conv_gemm: {items} column blocks");
+                if (threads > 1 && items > 1 && work >= 64 * 64 * 64) pool.ParallelForDynamic((int)items, ref body);
+                else body.Invoke(0, (int)items);
+            }
+            else
+            {
+                // Few panels per image, a large W: every image's panels unfolded once (in parallel), then chunks of W's
+                // rows, each multiplied by every image while it is in cache.
+                body.PanelsPerBlock = panels;
+                long all = p.Batch * panels;
+                if (all > int.MaxValue) throw new NotSupportedException($"conv_gemm: {all} panels");
+                body.Panels = Panels(all * geometry.PanelFloats);
+                var pack = new PackBody { Geometry = geometry, Src = src, SrcStride = cin * inSize, PanelsPerImage = panels, Dst = body.Panels };
+                pool.ParallelFor((int)all, ref pack);
+                int mr = SgemmKernelSelector.PanelHeight(kind);
+                int tiles = (int)((coutG + mr - 1) / mr);
+                body.TilesPerChunk = Math.Max(1, (tiles + (4 * threads) - 1) / (4 * threads));
+                pool.ParallelForDynamic((tiles + body.TilesPerChunk - 1) / body.TilesPerChunk, ref body);
             }
         }
     }
@@ -294,9 +305,9 @@ public static unsafe class ConvGemmKernel
     }
 
     /// <summary>
-    /// Column mode (<see cref="Panels"/> null): work item i unfolds panels [i · PanelsPerBlock, …) into the thread's
-    /// buffer and multiplies all of W by them. Row mode: the panels are unfolded already and work item i multiplies
-    /// the rows of tiles [i · TilesPerChunk, …) of W by all of them.
+    /// Column mode (<see cref="Panels"/> null): work item i unfolds block i % BlocksPerImage of image i / BlocksPerImage
+    /// (PanelsPerBlock panels) into the thread's buffer and multiplies all of W by it. Row mode: every image's panels
+    /// are unfolded already and work item i multiplies the rows of tiles [i · TilesPerChunk, …) of W by each image's.
     /// </summary>
     private struct PanelBody : IParallelBody
     {
@@ -304,7 +315,8 @@ public static unsafe class ConvGemmKernel
         public SgemmKernelKind Kind;
         public float* Src, W, Bias, Y, PackedW, Panels;
         public int M;
-        public long PanelsPerBlock;
+        public long Images, SrcStride, YStride;
+        public long PanelsPerBlock, BlocksPerImage;
         public int TilesPerChunk;
 
         public readonly void Invoke(int start, int end)
@@ -314,19 +326,22 @@ public static unsafe class ConvGemmKernel
             {
                 if (Panels is null)
                 {
-                    long first = i * PanelsPerBlock;
+                    long n = i / BlocksPerImage, first = i % BlocksPerImage * PanelsPerBlock;
                     long count = Math.Min(PanelsPerBlock, Geometry.Panels - first);
                     float* buffer = ConvGemmKernel.Panels(count * floats);
-                    for (long j = 0; j < count; j++) Geometry.Pack(Src, first + j, buffer + (j * floats));
+                    for (long j = 0; j < count; j++) Geometry.Pack(Src + (n * SrcStride), first + j, buffer + (j * floats));
                     long p0 = first * Geometry.Nr;
-                    Multiply(0, M, (int)Math.Min(count * Geometry.Nr, outSize - p0), buffer, Y + p0);
+                    Multiply(0, M, (int)Math.Min(count * Geometry.Nr, outSize - p0), buffer, Y + (n * YStride) + p0);
                 }
                 else
                 {
                     int mr = SgemmKernelSelector.PanelHeight(Kind);
                     int r0 = i * TilesPerChunk * mr;
                     int r1 = Math.Min(M, r0 + (TilesPerChunk * mr));
-                    if (r0 < r1) Multiply(r0, r1 - r0, (int)outSize, Panels, Y);
+                    for (long n = 0; n < Images && r0 < r1; n++)
+                    {
+                        Multiply(r0, r1 - r0, (int)outSize, Panels + (n * PanelsPerBlock * floats), Y + (n * YStride));
+                    }
                 }
             }
         }
@@ -351,15 +366,19 @@ public static unsafe class ConvGemmKernel
         }
     }
 
-    /// <summary>Unfolds panel i of the group's windows into its place in a shared buffer.</summary>
+    /// <summary>Unfolds panel i (image i / PanelsPerImage) of the group's windows into its place in a shared buffer.</summary>
     private struct PackBody : IParallelBody
     {
         public ConvPanels Geometry;
         public float* Src, Dst;
+        public long SrcStride, PanelsPerImage;
 
         public readonly void Invoke(int start, int end)
         {
-            for (int i = start; i < end; i++) Geometry.Pack(Src, i, Dst + (i * Geometry.PanelFloats));
+            for (int i = start; i < end; i++)
+            {
+                Geometry.Pack(Src + (i / PanelsPerImage * SrcStride), i % PanelsPerImage, Dst + (i * Geometry.PanelFloats));
+            }
         }
     }
 
