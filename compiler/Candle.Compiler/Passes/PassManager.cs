@@ -30,14 +30,15 @@ public sealed class PassManager
 
     /// <summary>
     /// The default pipeline. O0: legalization only (decompose-composites, which acts only on ops the target lacks).
-    /// O1: canonicalize, constant-folding, cse, dce. O2 adds algebraic-simplification, pattern-recognition, layout
-    /// and fusion. O3 adds weight-prepacking and memory-aware-scheduling.
+    /// O1: canonicalize, constant-folding, cse, dce. O2 adds algebraic-simplification, conv-affine-folding,
+    /// pattern-recognition, layout and fusion. O3 adds weight-prepacking and memory-aware-scheduling.
     /// </summary>
     public static PassManager CreateDefault() => new(
     [
         new Canonicalize(),
         new ConstantFolding(),
         new AlgebraicSimplification(),
+        new ConvAffineFolding(),
         new PatternRecognition(),
         new DecomposeComposites(),
         new CommonSubexpressionElimination(),

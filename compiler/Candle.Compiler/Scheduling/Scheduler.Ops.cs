@@ -211,7 +211,7 @@ internal sealed partial class Scheduler
 
             case Op.Conv or Op.ConvTranspose:
             {
-                var a = node.Attr<ConvAttrs>();
+                var a = ConvAttrsOf(node);
                 var x = Dense(ins[0], label);
                 var w = Dense(ins[1], label);
                 int bias = a.HasBias ? Dense(ins[2], label).Slot : -1;
@@ -249,6 +249,8 @@ internal sealed partial class Scheduler
 
             case Op.Pad:
             {
+                // Read only by convolutions that take its padding as their own: the unpadded input stands for it.
+                if (_padsIntoConv.Contains(node)) return ins[0];
                 var a = node.Attr<PadAttrs>();
                 var y = NewOutput(node);
                 Fill(y, a.Value, label);

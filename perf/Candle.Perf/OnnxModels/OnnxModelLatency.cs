@@ -13,19 +13,18 @@ using Microsoft.ML.OnnxRuntime.Tensors;
 namespace Candle.Perf.OnnxModels;
 
 /// <summary>
-/// <c>onnx-models [--iterations N] [--only minilm|resnet] [--batch N]</c>: latency of all-MiniLM-L6-v2 (sequence 128) and ResNet-18 (224×224) imported
+/// <c>onnx-models [--iterations N] [--only minilm|resnet] [--batch N] [--threads N]</c>: latency of all-MiniLM-L6-v2 (sequence 128) and ResNet-18 (224×224) imported
 /// from their ONNX files and compiled at O2 for the CPU, beside ONNX Runtime on the same file, batch 1 and 8, two
-/// threads each. Both run in this process, interleaved run by run after a warm-up; the table gives medians and the ratio
-/// Candle / ONNX Runtime. ResNet-18's file fixes batch 1: for batch 8 both engines get a copy whose batch is a dimension
+/// threads each (or <c>--threads</c>). Both run in this process, interleaved run by run after a warm-up; the table gives medians and the ratio
+/// Candle / ONNX Runtime, then the best runs and their ratio (the least disturbed by other load on a shared machine). ResNet-18's file fixes batch 1: for batch 8 both engines get a copy whose batch is a dimension
 /// parameter.
 /// </summary>
 internal static class OnnxModelLatency
 {
-    private const int Threads = 2;
-
     public static void Run(string[] args)
     {
         int iterations = Option(args, "--iterations") is { } n ? int.Parse(n, CultureInfo.InvariantCulture) : 20;
+        int threads = Option(args, "--threads") is { } t ? int.Parse(t, CultureInfo.InvariantCulture) : 2;
         string? only = Option(args, "--only");
         int[] batches = Option(args, "--batch") is { } b ? [int.Parse(b, CultureInfo.InvariantCulture)] : [1, 8];
         string dir = Path.Combine(Path.GetTempPath(), $"candle-onnx-models-{Environment.ProcessId}");
@@ -43,26 +42,26 @@ internal static class OnnxModelLatency
         WithSymbolicBatch(resNet, resNetBatched);
 
         var table = new StringBuilder();
-        table.AppendLine("| model | batch | Candle CPU O2 (ms) | ONNX Runtime (ms) | ratio |");
-        table.AppendLine("| --- | ---: | ---: | ---: | ---: |");
+        table.AppendLine("| model | batch | Candle CPU O2 (ms) | ONNX Runtime (ms) | ratio | Candle best (ms) | ONNX Runtime best (ms) | best ratio |");
+        table.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
         foreach (int batch in batches)
         {
-            if (only is null or "minilm") table.AppendLine(Measure("all-MiniLM-L6-v2, seq 128", miniLm, batch, MiniLmInputs(batch, 128), iterations));
-            if (only is null or "resnet") table.AppendLine(Measure("ResNet-18, 224×224", batch == 1 ? resNet : resNetBatched, batch, ResNetInputs(batch), iterations));
+            if (only is null or "minilm") table.AppendLine(Measure("all-MiniLM-L6-v2, seq 128", miniLm, batch, MiniLmInputs(batch, 128), iterations, threads));
+            if (only is null or "resnet") table.AppendLine(Measure("ResNet-18, 224×224", batch == 1 ? resNet : resNetBatched, batch, ResNetInputs(batch), iterations, threads));
         }
 
         Console.WriteLine(table);
     }
 
-    private static string Measure(string label, string path, int batch, Dictionary<string, HostTensor> inputs, int iterations)
+    private static string Measure(string label, string path, int batch, Dictionary<string, HostTensor> inputs, int iterations, int threads)
     {
         var info = OnnxModelInfo.Read(path);
         var graph = OnnxModel.Load(path).Graph;
-        using var plan = CandleCompiler.Compile(graph, new CompileOptions { OptLevel = 2, Threads = Threads, Backend = BackendRegistry.Get("cpu") });
+        using var plan = CandleCompiler.Compile(graph, new CompileOptions { OptLevel = 2, Threads = threads, Backend = BackendRegistry.Get("cpu") });
         var args = graph.Inputs.Select(i => inputs[i.Attr<Compiler.Ir.InputAttrs>().Name]).ToList();
         using var options = new SessionOptions
         {
-            IntraOpNumThreads = Threads,
+            IntraOpNumThreads = threads,
             InterOpNumThreads = 1,
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
@@ -90,8 +89,8 @@ internal static class OnnxModelLatency
             theirs.Add(b);
         }
 
-        double mine = Median(ours), ort = Median(theirs);
-        return string.Create(CultureInfo.InvariantCulture, $"| {label} | {batch} | {mine:F2} | {ort:F2} | {mine / ort:F2}× |");
+        double mine = Median(ours), ort = Median(theirs), mineBest = ours.Min(), ortBest = theirs.Min();
+        return string.Create(CultureInfo.InvariantCulture, $"| {label} | {batch} | {mine:F2} | {ort:F2} | {mine / ort:F2}× | {mineBest:F2} | {ortBest:F2} | {mineBest / ortBest:F2}× |");
     }
 
     private static string? Option(string[] args, string name)

@@ -199,6 +199,76 @@ public class OpDifferentialTests
     }
 
     /// <summary>
+    /// Convolutions large enough for the panel path's two splits (column blocks per thread; few output positions with
+    /// W's rows split over the threads), with constant weights (packed into A panels once per plan) and with weights
+    /// given as inputs, 1-d and 2-d, groups, strides, paddings and dilations, on one and two threads: the reference
+    /// interpreter's values within float32 summation error.
+    /// </summary>
+    [Theory]
+    [InlineData(16, 40, 20, 23, 3, 1, 1, 1, 1)]
+    [InlineData(32, 64, 7, 7, 3, 1, 1, 1, 1)]
+    [InlineData(24, 36, 15, 17, 3, 2, 1, 1, 2)]
+    [InlineData(8, 70, 30, 1, 1, 1, 0, 1, 1)]
+    [InlineData(6, 20, 33, 29, 7, 2, 3, 1, 1)]
+    [InlineData(12, 48, 14, 13, 3, 1, 2, 2, 3)]
+    [InlineData(64, 96, 4, 4, 1, 2, 0, 1, 1)]
+    [InlineData(128, 256, 10, 10, 3, 1, 1, 1, 1)]
+    public void Convolutions_in_panels_match_the_reference(int cin, int cout, int h, int w, int k, int stride, int pad, int dil, int groups)
+    {
+        var rng = new Random((cin * 31) + h);
+        bool oneD = w == 1;
+        int[] xs = oneD ? [2, cin, h] : [2, cin, h, w];
+        int[] ws = oneD ? [cout, cin / groups, k] : [cout, cin / groups, k, k];
+        int sp = oneD ? 1 : 2;
+        int[] R(int v) => [.. Enumerable.Repeat(v, sp)];
+        var weight = CpuHarness.Random(rng, DType.F32, ws, -1, 1);
+        var bias = CpuHarness.Random(rng, DType.F32, [cout], -1, 1);
+        var x = Input("x", DType.F32, Shape.Of(xs));
+        var wIn = Input("w", DType.F32, Shape.Of(ws));
+        var constant = Conv(x, Constant(weight, "weight"), Constant(bias, "bias"), R(stride), R(pad), R(dil), groups);
+        var given = Conv(x, wIn, null, R(stride), R(pad), R(dil), groups);
+        var g = new Graph([x, wIn], [constant, given]);
+        HostTensor[] ins = [CpuHarness.Random(rng, DType.F32, xs, -1, 1), weight];
+        foreach (int threads in new[] { 1, 2 })
+        {
+            CpuHarness.CheckAgainstReference(g, ins, 1e-4, 1e-4, threads: threads);
+        }
+    }
+
+    /// <summary>
+    /// Zero pads before convolutions (an exporter's asymmetric SAME padding: nothing before, one after; pads on both
+    /// sides; a pad two convolutions read; a pad that is also an output, or padded with another value, which stays):
+    /// the reference interpreter's values, the absorbed pads not materialized (no fill left in the plan when every pad
+    /// is absorbed).
+    /// </summary>
+    [Fact]
+    public void Zero_pads_read_by_convolutions_become_their_padding()
+    {
+        var rng = new Random(11);
+        var x = Input("x", DType.F32, Shape.Of(2, 8, 13, 12));
+        var w3 = Constant(CpuHarness.Random(rng, DType.F32, [16, 8, 3, 3], -1, 1), "w3");
+        var w1 = Constant(CpuHarness.Random(rng, DType.F32, [16, 8, 1, 1], -1, 1), "w1");
+        var b = Constant(CpuHarness.Random(rng, DType.F32, [16], -1, 1), "b");
+        var sameUpper = Pad(x, [0, 1, 0, 1]);
+        var both = Pad(x, [2, 1, 1, 3]);
+        var absorbed = new Graph([x], [
+            Conv(sameUpper, w3, b, [2, 2], [0, 0], [1, 1], 1),
+            Conv(sameUpper, w1, null, [2, 2], [0, 0], [1, 1], 1),
+            Conv(both, w3, b, [1, 2], [1, 0], [2, 1], 1),
+        ]);
+        var input = CpuHarness.Random(rng, DType.F32, [2, 8, 13, 12], -1, 1);
+        foreach (int threads in new[] { 1, 2 })
+        {
+            CpuHarness.CheckAgainstReference(absorbed, [input], 1e-4, 1e-4, threads: threads);
+        }
+
+        Assert.DoesNotContain("fill", CpuHarness.Compile(absorbed, optLevel: 2).Describe(), StringComparison.Ordinal);
+
+        var kept = new Graph([x], [Conv(sameUpper, w3, b, [2, 2], [0, 0], [1, 1], 1), sameUpper, Conv(Pad(x, [1, 1, 0, 1], 0.5), w3, null, [1, 1], [0, 0], [1, 1], 1)]);
+        CpuHarness.CheckAgainstReference(kept, [input], 1e-4, 1e-4, threads: 2);
+    }
+
+    /// <summary>
     /// Pooling windows of every size up to 4 per dimension, strides up to 3 and paddings up to half the window (windows
     /// partly or mostly in the padding): the kernel, which visits only the window positions inside the input, computes
     /// the reference's values bit for bit.

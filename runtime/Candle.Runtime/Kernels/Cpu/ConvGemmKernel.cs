@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Candle.Runtime.Kernels.Cpu.Args;
 using Candle.Runtime.Kernels.Gemm;
 using Candle.Runtime.Threading;
@@ -8,21 +9,165 @@ namespace Candle.Runtime.Kernels.Cpu;
 
 /// <summary>
 /// float32 convolution (NC* layout, any spatial rank, groups, stride, padding, dilation) as one matrix product per image
-/// and group: the input's windows unfolded into columns (im2col, [Cin/groups · kernel, output positions], padding read as
-/// zeros; skipped for a 1×1 window of stride 1 without padding, whose input already is that matrix), then
-/// y[n, group] = W[group] · columns through <see cref="Sgemm"/>, bias preloaded into y. Arguments:
-/// <see cref="ConvArgs{T}"/>; one work item (the unfolding and the product split over the pool themselves).
+/// and group, y[n, group] = W[group] · columns, the columns being the input's windows unfolded ([Cin/groups · kernel,
+/// output positions], padding read as zeros). One and two spatial dims: the windows are unfolded straight into the
+/// SGEMM's B panels (<see cref="ConvPanels"/>), block by block while they are in cache, and a constant weight is packed
+/// into A panels once per plan (<see cref="Prepare"/>); the bias is added to each finished tile. Other ranks: a dense
+/// column matrix multiplied through <see cref="Sgemm"/> (skipped for a 1×1 window of stride 1 without padding), bias
+/// preloaded into y. Arguments: <see cref="ConvArgs{T}"/>; one work item (the kernel splits its work over the pool).
 /// </summary>
 public static unsafe class ConvGemmKernel
 {
+    // Floats of unfolded panels per block: with the weight's panels the block stays in a core's L2.
+    private const long BlockFloats = 96 * 1024;
+
+    // Column blocks each multiply all of W: only while W's panels (at most this many floats) stay in a core's L2.
+    private const long ColumnModeWeightFloats = 256 * 1024;
+
+    [ThreadStatic]
+    private static PanelBuffer? t_panels;
+
     /// <summary>The kernel.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(nint[] slots, long[] a, long start, long end)
     {
         if (start >= end) return;
+        Execute(slots, a, null);
+    }
+
+    /// <summary>
+    /// Prepares a step: a weight that is one of the plan's constants (and whose shape does not depend on symbols) is
+    /// packed into the microkernel's A panels on first use, once per group, and reused by every later call.
+    /// </summary>
+    /// <param name="preparation">The step's constant arguments and the plan's weights.</param>
+    /// <returns>The kernel to call for this step.</returns>
+    public static KernelFn Prepare(KernelPreparation preparation)
+    {
+        ArgumentNullException.ThrowIfNull(preparation);
+        var c = preparation.ConstantArgs;
+        if (c.Count < 10 || c[1] is not long wSlot || c[5] is not long sp || sp is < 1 or > 2 || c.Count < 10 + (6 * sp)
+            || c[7] is not long cin || c[8] is not long cout || c[9] is not long groups || groups < 1 || cin % groups != 0 || cout % groups != 0)
+        {
+            return Run;
+        }
+
+        long taps = 1;
+        for (int d = 0; d < sp; d++)
+        {
+            if (c[10 + (int)sp + d] is not long k) return Run;
+            taps *= k;
+        }
+
+        long rows = cin / groups * taps, coutG = cout / groups;
+        if (rows is 0 or > int.MaxValue || coutG is 0 or > int.MaxValue || preparation.WeightAddress(wSlot) is var w && w == 0) return Run;
+        var weights = new ConvWeights((float*)w, (int)groups, (int)coutG, (int)rows);
+        return (slots, args, start, end) =>
+        {
+            if (start < end) Execute(slots, args, weights);
+        };
+    }
+
+    private static void Execute(nint[] slots, long[] a, ConvWeights? prepared)
+    {
         var p = ConvArgs.Read(a);
         float* x = (float*)slots[p.X], w = (float*)slots[p.W], y = (float*)slots[p.Y];
         float* bias = p.Bias < 0 ? null : (float*)slots[p.Bias];
+        if (p.InSpatial.Length <= 2)
+        {
+            RunPanels(p, x, w, bias, y, prepared);
+            return;
+        }
+
+        RunColumns(p, x, w, bias, y);
+    }
+
+    private static void RunPanels(ConvArgs<long> p, float* x, float* w, float* bias, float* y, ConvWeights? prepared)
+    {
+        var s = p.InSpatial.Span;
+        var k = p.Kernel.Span;
+        var o = p.OutSpatial.Span;
+        var st = p.Stride.Span;
+        var pad = p.Padding.Span;
+        var dil = p.Dilation.Span;
+        bool two = s.Length == 2;
+        var kind = SgemmKernelSelector.Best;
+        long cin = p.InChannels, cout = p.OutChannels, groups = p.Groups, cinG = cin / groups, coutG = cout / groups;
+        var geometry = new ConvPanels
+        {
+            H = two ? s[0] : 1, W = s[^1], KH = two ? k[0] : 1, KW = k[^1], OH = two ? o[0] : 1, OW = o[^1],
+            SH = two ? st[0] : 1, SW = st[^1], PH = two ? pad[0] : 0, PW = pad[^1], DH = two ? dil[0] : 1, DW = dil[^1],
+            Nr = SgemmKernelSelector.PanelWidth(kind),
+        };
+        geometry.Rows = cinG * geometry.KH * geometry.KW;
+        long inSize = geometry.H * geometry.W, outSize = geometry.OutSize, rows = geometry.Rows;
+        if (outSize == 0 || coutG == 0 || p.Batch == 0) return;
+        if (rows > int.MaxValue || coutG > int.MaxValue || outSize > int.MaxValue)
+        {
+            throw new NotSupportedException($"conv_gemm: [{coutG}, {rows}] x [{rows}, {outSize}] exceeds 32-bit indexing");
+        }
+
+        var pool = KernelPool.Current;
+        int threads = pool.Threads;
+        long panels = geometry.Panels;
+        long work = coutG * outSize * rows;
+        // Column blocks while the weight's panels stay in a core's L2 (each block multiplies all of W); else the
+        // unfolded panels of every image at once and W's rows split over the threads (W read once).
+        bool byColumns = threads == 1 || work < 64 * 64 * 64 || (p.Batch * panels >= 6 * threads && coutG * rows <= ColumnModeWeightFloats);
+        for (long g = 0; g < groups; g++)
+        {
+            float* src = x + (g * cinG * inSize);
+            float* dst = y + (g * coutG * outSize);
+            float* b = bias is null ? null : bias + (g * coutG);
+            if (rows == 0)
+            {
+                for (long n = 0; n < p.Batch; n++)
+                {
+                    for (long co = 0; co < coutG; co++) new Span<float>(dst + (n * cout * outSize) + (co * outSize), (int)outSize).Fill(b is null ? 0f : b[co]);
+                }
+
+                continue;
+            }
+
+            var body = new PanelBody
+            {
+                Geometry = geometry, Kind = kind, Src = src, W = w + (g * coutG * rows), Bias = b, Y = dst,
+                PackedW = prepared is null ? null : prepared.Get(kind, (int)g),
+                M = (int)coutG, Images = p.Batch, SrcStride = cin * inSize, YStride = cout * outSize,
+            };
+            if (byColumns)
+            {
+                // Each work item unfolds a block of one image's panels into its thread's buffer and multiplies all of W by it.
+                long budget = Math.Max(1, BlockFloats / geometry.PanelFloats);
+                long perImage = Math.Max((panels + budget - 1) / budget, threads == 1 ? 1 : Math.Min(panels, ((4L * threads) + p.Batch - 1) / p.Batch));
+                body.PanelsPerBlock = (panels + perImage - 1) / perImage;
+                body.BlocksPerImage = (panels + body.PanelsPerBlock - 1) / body.PanelsPerBlock;
+                long items = p.Batch * body.BlocksPerImage;
+                if (items > int.MaxValue) throw new NotSupportedException($"conv_gemm: {items} column blocks");
+                if (threads > 1 && items > 1 && work >= 64 * 64 * 64) pool.ParallelForDynamic((int)items, ref body);
+                else body.Invoke(0, (int)items);
+            }
+            else
+            {
+                // Few panels per image, a large W: every image's panels unfolded once (in parallel), then chunks of W's
+                // rows, each multiplied by every image while it is in cache.
+                body.PanelsPerBlock = panels;
+                long all = p.Batch * panels;
+                if (all > int.MaxValue) throw new NotSupportedException($"conv_gemm: {all} panels");
+                body.Panels = Panels(all * geometry.PanelFloats);
+                var pack = new PackBody { Geometry = geometry, Src = src, SrcStride = cin * inSize, PanelsPerImage = panels, Dst = body.Panels };
+                pool.ParallelFor((int)all, ref pack);
+                int mr = SgemmKernelSelector.PanelHeight(kind);
+                int tiles = (int)((coutG + mr - 1) / mr);
+                body.TilesPerChunk = Math.Max(1, (tiles + (4 * threads) - 1) / (4 * threads));
+                pool.ParallelForDynamic((tiles + body.TilesPerChunk - 1) / body.TilesPerChunk, ref body);
+            }
+        }
+    }
+
+    private static float* Panels(long floats) => (t_panels ??= new PanelBuffer()).Get(floats);
+
+    private static void RunColumns(ConvArgs<long> p, float* x, float* w, float* bias, float* y)
+    {
         var body = new Unfold
         {
             InShape = p.InSpatial.ToArray(), KShape = p.Kernel.ToArray(), OutShape = p.OutSpatial.ToArray(),
@@ -156,6 +301,151 @@ public static unsafe class ConvGemmKernel
                 pos[d] = flat % shape[d];
                 flat /= shape[d];
             }
+        }
+    }
+
+    /// <summary>
+    /// Column mode (<see cref="Panels"/> null): work item i unfolds block i % BlocksPerImage of image i / BlocksPerImage
+    /// (PanelsPerBlock panels) into the thread's buffer and multiplies all of W by it. Row mode: every image's panels
+    /// are unfolded already and work item i multiplies the rows of tiles [i · TilesPerChunk, …) of W by each image's.
+    /// </summary>
+    private struct PanelBody : IParallelBody
+    {
+        public ConvPanels Geometry;
+        public SgemmKernelKind Kind;
+        public float* Src, W, Bias, Y, PackedW, Panels;
+        public int M;
+        public long Images, SrcStride, YStride;
+        public long PanelsPerBlock, BlocksPerImage;
+        public int TilesPerChunk;
+
+        public readonly void Invoke(int start, int end)
+        {
+            long outSize = Geometry.OutSize, floats = Geometry.PanelFloats;
+            for (int i = start; i < end; i++)
+            {
+                if (Panels is null)
+                {
+                    long n = i / BlocksPerImage, first = i % BlocksPerImage * PanelsPerBlock;
+                    long count = Math.Min(PanelsPerBlock, Geometry.Panels - first);
+                    float* buffer = ConvGemmKernel.Panels(count * floats);
+                    for (long j = 0; j < count; j++) Geometry.Pack(Src + (n * SrcStride), first + j, buffer + (j * floats));
+                    long p0 = first * Geometry.Nr;
+                    Multiply(0, M, (int)Math.Min(count * Geometry.Nr, outSize - p0), buffer, Y + (n * YStride) + p0);
+                }
+                else
+                {
+                    int mr = SgemmKernelSelector.PanelHeight(Kind);
+                    int r0 = i * TilesPerChunk * mr;
+                    int r1 = Math.Min(M, r0 + (TilesPerChunk * mr));
+                    for (long n = 0; n < Images && r0 < r1; n++)
+                    {
+                        Multiply(r0, r1 - r0, (int)outSize, Panels + (n * PanelsPerBlock * floats), Y + (n * YStride));
+                    }
+                }
+            }
+        }
+
+        private readonly void Multiply(int r0, int m, int cols, float* panels, float* c)
+        {
+            int k = (int)Geometry.Rows;
+            long ldc = Geometry.OutSize;
+            float* a = W + ((long)r0 * k);
+            float* packedA = PackedW is null ? null : PackedW + ((long)r0 * k);
+            var pool = KernelPool.Current;
+            if (Bias is null)
+            {
+                var none = default(NoEpilogue);
+                Sgemm.MultiplyPanels(Kind, m, cols, k, a, k, 1, packedA, panels, c + (r0 * ldc), ldc, in none, 0f, pool, 1);
+            }
+            else
+            {
+                var bias = new RowBias(Bias + r0);
+                Sgemm.MultiplyPanels(Kind, m, cols, k, a, k, 1, packedA, panels, c + (r0 * ldc), ldc, in bias, 0f, pool, 1);
+            }
+        }
+    }
+
+    /// <summary>Unfolds panel i (image i / PanelsPerImage) of the group's windows into its place in a shared buffer.</summary>
+    private struct PackBody : IParallelBody
+    {
+        public ConvPanels Geometry;
+        public float* Src, Dst;
+        public long SrcStride, PanelsPerImage;
+
+        public readonly void Invoke(int start, int end)
+        {
+            for (int i = start; i < end; i++)
+            {
+                Geometry.Pack(Src + (i / PanelsPerImage * SrcStride), i % PanelsPerImage, Dst + (i * Geometry.PanelFloats));
+            }
+        }
+    }
+
+    /// <summary>Adds one bias per row (output channel) to a finished tile.</summary>
+    private readonly struct RowBias(float* bias) : IGemmEpilogue
+    {
+        public void Apply(float* c, int ldc, int row0, int col0, int rows, int cols)
+        {
+            for (int r = 0; r < rows; r++)
+            {
+                var row = new Span<float>(c + ((long)r * ldc), cols);
+                System.Numerics.Tensors.TensorPrimitives.Add(row, bias[row0 + r], row);
+            }
+        }
+    }
+
+    /// <summary>A constant weight and its A panels, packed per group on first use for the microkernel in use.</summary>
+    private sealed class ConvWeights(float* w, int groups, int coutG, int rows)
+    {
+        private readonly object _gate = new();
+        private PackedA[]? _packed;
+
+        public float* Get(SgemmKernelKind kind, int group)
+        {
+            var packed = Volatile.Read(ref _packed);
+            if (packed is null || packed[0].Kind != kind)
+            {
+                lock (_gate)
+                {
+                    packed = _packed;
+                    if (packed is null || packed[0].Kind != kind)
+                    {
+                        packed = new PackedA[groups];
+                        for (int g = 0; g < groups; g++) packed[g] = new PackedA(kind, w + ((long)g * coutG * rows), coutG, rows, rows, 1);
+                        Volatile.Write(ref _packed, packed);
+                    }
+                }
+            }
+
+            return packed[group].Data;
+        }
+    }
+
+    /// <summary>A thread's 64-byte aligned scratch for unfolded panels, grown on demand, freed with the thread.</summary>
+    private sealed class PanelBuffer
+    {
+        private float* _data;
+        private long _floats;
+
+        ~PanelBuffer()
+        {
+            NativeMemory.AlignedFree(_data);
+        }
+
+        public float* Get(long floats)
+        {
+            if (floats > _floats)
+            {
+                NativeMemory.AlignedFree(_data);
+                _data = null;
+                _floats = 0;
+                long size = Math.Max(floats, 1024);
+                _data = (float*)NativeMemory.AlignedAlloc((nuint)(size * sizeof(float)), 64);
+                _floats = size;
+            }
+
+            return _data;
         }
     }
 }

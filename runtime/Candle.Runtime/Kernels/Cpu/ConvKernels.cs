@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using Candle.Runtime.Kernels.Cpu.Args;
 
@@ -198,6 +199,12 @@ public static class ConvKernels
     {
         long ih = inShape[0], iw = inShape[1], kh = kShape[0], kw = kShape[1], oh = outShape[0], ow = outShape[1];
         long sh = stride[0], sw = stride[1], ph = padding[0], pw = padding[1];
+        if (isMax && iw <= 16384)
+        {
+            MaxPool2d(x, y, start, end, ih, iw, kh, kw, oh, ow, sh, sw, ph, pw);
+            return;
+        }
+
         for (long plane = start; plane < end; plane++)
         {
             float* src = x + (plane * ih * iw);
@@ -233,6 +240,43 @@ public static class ConvKernels
                         long count = Math.Max(0, r1 - r0) * Math.Max(0, c1 - c0);
                         dst[(r * ow) + c] = (float)(sum / (includePad ? kh * kw : count));
                     }
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Max pooling of float32 planes, row of outputs by row: the window rows' maximum column by column (vectorized,
+    /// IEEE maximum as <see cref="MathF.Max(float, float)"/>), then each output's maximum over its columns of that.
+    /// The maximum of the same positions as the reference's window, so the same value.
+    /// </summary>
+    private static unsafe void MaxPool2d(float* x, float* y, long start, long end, long ih, long iw, long kh, long kw, long oh, long ow, long sh, long sw, long ph, long pw)
+    {
+        Span<float> columns = stackalloc float[(int)iw];
+        for (long plane = start; plane < end; plane++)
+        {
+            float* src = x + (plane * ih * iw);
+            float* dst = y + (plane * oh * ow);
+            for (long r = 0; r < oh; r++)
+            {
+                long top = (r * sh) - ph;
+                long r0 = Math.Max(0, top), r1 = Math.Min(ih, top + kh);
+                float* o = dst + (r * ow);
+                if (r1 <= r0)
+                {
+                    new Span<float>(o, (int)ow).Fill(float.NegativeInfinity);
+                    continue;
+                }
+
+                new ReadOnlySpan<float>(src + (r0 * iw), (int)iw).CopyTo(columns);
+                for (long i = r0 + 1; i < r1; i++) TensorPrimitives.Max(columns, new ReadOnlySpan<float>(src + (i * iw), (int)iw), columns);
+                for (long c = 0; c < ow; c++)
+                {
+                    long left = (c * sw) - pw;
+                    long c0 = Math.Max(0, left), c1 = Math.Min(iw, left + kw);
+                    float m = float.NegativeInfinity;
+                    for (long j = c0; j < c1; j++) m = MathF.Max(m, columns[(int)j]);
+                    o[c] = m;
                 }
             }
         }

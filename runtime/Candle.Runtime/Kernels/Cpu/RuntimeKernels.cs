@@ -40,6 +40,7 @@ public static class RuntimeKernels
     private static readonly FrozenDictionary<string, KernelPreparer> Preparers = new Dictionary<string, KernelPreparer>(StringComparer.Ordinal)
     {
         ["gemm"] = GemmKernel.Prepare,
+        ["conv_gemm"] = ConvGemmKernel.Prepare,
     }.ToFrozenDictionary(StringComparer.Ordinal);
 
     /// <summary>The names of all kernels.</summary>

@@ -23,6 +23,12 @@ internal unsafe struct GemmProblem
     /// <summary>B pre-packed in panels of the microkernel's width covering all of K, or null.</summary>
     public float* PackedB;
 
+    /// <summary>
+    /// A pre-packed in panels of the microkernel's height covering all of K (tile t at <c>t * MR * K</c>, k at
+    /// <c>k * MR</c>, alpha already applied), or null to pack A per block.
+    /// </summary>
+    public float* PackedA;
+
     /// <summary>Pre-packed bfloat16 B panels (the layout of <see cref="PackedB"/>), or null.</summary>
     public ushort* PackedBBf16;
 

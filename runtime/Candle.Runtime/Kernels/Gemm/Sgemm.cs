@@ -318,6 +318,48 @@ public static unsafe class Sgemm
         GC.KeepAlive(b);
     }
 
+    /// <summary>
+    /// C = epilogue(A * B + beta * C) through the blocked driver with B already in <paramref name="kind"/>'s panels
+    /// (all of K, zeros past column N) and A either packed the same way (<paramref name="packedA"/>, built for
+    /// <paramref name="kind"/>) or read at <paramref name="a"/> and packed per block. Runs on
+    /// <paramref name="threads"/> threads of <paramref name="pool"/> (1: on the caller, the pool untouched).
+    /// Callers validate the shapes.
+    /// </summary>
+    internal static void MultiplyPanels<TEpilogue>(
+        SgemmKernelKind kind, int m, int n, int k,
+        float* a, long aRowStride, long aColStride, float* packedA, float* packedB,
+        float* c, long ldc, in TEpilogue epilogue, float beta, WorkerPool pool, int threads)
+        where TEpilogue : struct, IGemmEpilogue
+    {
+        var problem = new GemmProblem
+        {
+            M = m, N = n, K = k,
+            A = a, ARowStride = aRowStride, AColStride = aColStride, PackedA = packedA,
+            B = null, PackedB = packedB,
+            C = c, Ldc = ldc, Alpha = 1f, Beta = beta,
+        };
+        var epi = epilogue;
+        if (m == 0 || n == 0) return;
+        if (k == 0)
+        {
+            ScaleOnly(ref problem, ref epi);
+            return;
+        }
+
+        switch (kind)
+        {
+            case SgemmKernelKind.Vector512:
+                SgemmPacked.Run<MicroKernel512, TEpilogue>(ref problem, ref epi, pool, threads);
+                break;
+            case SgemmKernelKind.Vector256:
+                SgemmPacked.Run<MicroKernel256, TEpilogue>(ref problem, ref epi, pool, threads);
+                break;
+            default:
+                SgemmPacked.Run<MicroKernelScalar, TEpilogue>(ref problem, ref epi, pool, threads);
+                break;
+        }
+    }
+
     internal static void MultiplyBatchedCore<TEpilogue>(
         SgemmKernelKind kind, SgemmPath path,
         int batch, int m, int n, int k,

@@ -33,6 +33,14 @@ internal static class SgemmKernelSelector
         _ => MicroKernelScalar.NR,
     };
 
+    /// <summary>The A panel height of a family (the microkernel's MR).</summary>
+    public static int PanelHeight(SgemmKernelKind kind) => kind switch
+    {
+        SgemmKernelKind.Vector512 => MicroKernel512.MR,
+        SgemmKernelKind.Vector256 => MicroKernel256.MR,
+        _ => MicroKernelScalar.MR,
+    };
+
     /// <summary>A short description of a family's microkernel, such as <c>avx2 6x16</c>.</summary>
     public static string Describe(SgemmKernelKind kind) => kind switch
     {

@@ -244,7 +244,8 @@ internal static unsafe class SgemmPacked
             }
 
             int mc = rowEnd - rowStart;
-            float* aPacked = GemmBuffers.A((long)RoundUp(mc, mr) * KcMax);
+            bool prepackedA = Problem.PackedA != null;
+            float* aPacked = prepackedA ? null : GemmBuffers.A((long)RoundUp(mc, mr) * KcMax);
             float* tile = stackalloc float[mr * nr];
             long ldc = Problem.Ldc;
             long panelStride = (long)k * nr;
@@ -254,15 +255,18 @@ internal static unsafe class SgemmPacked
                 int kc = Math.Min(KcMax, k - pc);
                 var mode = pc == 0 ? Problem.FirstMode : GemmStoreMode.Accumulate;
                 bool epilogue = pc + kc >= k && typeof(TEpilogue) != typeof(NoEpilogue);
-                GemmPacking.PackA(
-                    aPacked,
-                    Problem.A + (rowStart * Problem.ARowStride) + (pc * Problem.AColStride),
-                    Problem.ARowStride,
-                    Problem.AColStride,
-                    mc,
-                    kc,
-                    mr,
-                    Problem.Alpha);
+                if (!prepackedA)
+                {
+                    GemmPacking.PackA(
+                        aPacked,
+                        Problem.A + (rowStart * Problem.ARowStride) + (pc * Problem.AColStride),
+                        Problem.ARowStride,
+                        Problem.AColStride,
+                        mc,
+                        kc,
+                        mr,
+                        Problem.Alpha);
+                }
 
                 float* widened = BBaseBf16 != null ? GemmBuffers.W((long)KcMax * nr) : null;
                 for (int jp = panelStart; jp < panelEnd; jp++)
@@ -285,7 +289,8 @@ internal static unsafe class SgemmPacked
                     {
                         int row = rowStart + ir;
                         int rows = Math.Min(mr, mc - ir);
-                        float* ap = aPacked + ((long)ir * kc);
+                        // Prepacked A: the tile's panel spans all of K (row is a multiple of MR).
+                        float* ap = prepackedA ? Problem.PackedA + ((long)row * k) + ((long)pc * mr) : aPacked + ((long)ir * kc);
                         float* cp = Problem.C + (row * ldc) + col;
                         if (rows == mr && cols == nr)
                         {
