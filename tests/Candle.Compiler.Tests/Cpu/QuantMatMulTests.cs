@@ -10,8 +10,8 @@ namespace Candle.Compiler.Tests.Cpu;
 
 /// <summary>
 /// Quantized matmul and embedding lookup through compiled CPU plans against the reference interpreter, which evaluates
-/// them on the exact dequantization: the integer kernels (Q8_0, Q4_0, Q4_K, Q6_K) within the bound of rounding the
-/// activations to 8 bits, the row-dequantizing kernel of the other types to float32 rounding.
+/// them on the exact dequantization: the integer kernels (Q8_0 and Q4_0 always; the other block types below 32 rows)
+/// within the bound of rounding the activations to 8 bits, the row-dequantizing kernel to float32 rounding.
 /// </summary>
 public sealed class QuantMatMulTests
 {
@@ -87,9 +87,10 @@ public sealed class QuantMatMulTests
         var xs = data.AsSpan<float>().ToArray();
 
         // The activation rounding bound: Σ |w|·(half an 8-bit step of the activation block + the f16 rounding of its scale).
-        int block = type is GgmlType.Q4_K or GgmlType.Q6_K ? 256 : 32;
+        int block = GgmlTypeTraits.BlockSize(type) == 256 ? 256 : 32;
         bool integer = type is GgmlType.Q8_0 or GgmlType.Q4_0
-            || (rows < 32 && type is GgmlType.Q4_K or GgmlType.Q6_K or GgmlType.Q5_0 or GgmlType.Q4_1 or GgmlType.Q5_1);
+            || (rows < 32 && type is GgmlType.Q2_K or GgmlType.Q3_K or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K
+                or GgmlType.Q5_0 or GgmlType.Q4_1 or GgmlType.Q5_1);
         var step = new double[xs.Length];
         for (int b = 0; b < xs.Length; b += block)
         {
