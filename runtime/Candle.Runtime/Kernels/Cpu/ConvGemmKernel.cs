@@ -24,9 +24,6 @@ public static unsafe class ConvGemmKernel
     // Column blocks each multiply all of W: only while W's panels (at most this many floats) stay in a core's L2.
     private const long ColumnModeWeightFloats = 256 * 1024;
 
-    [ThreadStatic]
-    private static PanelBuffer? t_panels;
-
     /// <summary>The kernel.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(nint[] slots, long[] a, long start, long end)
@@ -164,7 +161,7 @@ public static unsafe class ConvGemmKernel
         }
     }
 
-    private static float* Panels(long floats) => (t_panels ??= new PanelBuffer()).Get(floats);
+    private static float* Panels(long floats) => GemmBuffers.Unfolded(floats);
 
     private static void RunColumns(ConvArgs<long> p, float* x, float* w, float* bias, float* y)
     {
@@ -419,33 +416,6 @@ public static unsafe class ConvGemmKernel
             }
 
             return packed[group].Data;
-        }
-    }
-
-    /// <summary>A thread's 64-byte aligned scratch for unfolded panels, grown on demand, freed with the thread.</summary>
-    private sealed class PanelBuffer
-    {
-        private float* _data;
-        private long _floats;
-
-        ~PanelBuffer()
-        {
-            NativeMemory.AlignedFree(_data);
-        }
-
-        public float* Get(long floats)
-        {
-            if (floats > _floats)
-            {
-                NativeMemory.AlignedFree(_data);
-                _data = null;
-                _floats = 0;
-                long size = Math.Max(floats, 1024);
-                _data = (float*)NativeMemory.AlignedAlloc((nuint)(size * sizeof(float)), 64);
-                _floats = size;
-            }
-
-            return _data;
         }
     }
 }

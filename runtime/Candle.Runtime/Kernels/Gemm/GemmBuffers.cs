@@ -20,6 +20,9 @@ internal static unsafe class GemmBuffers
     [ThreadStatic]
     private static Buffer? t_w;
 
+    [ThreadStatic]
+    private static Buffer? t_u;
+
     /// <summary>Scratch for the packed block of A used by the current thread.</summary>
     public static float* A(long floats) => (t_a ??= new Buffer()).Get(floats);
 
@@ -31,6 +34,9 @@ internal static unsafe class GemmBuffers
 
     /// <summary>The calling thread's buffer for a block of bfloat16 panels widened to float32.</summary>
     public static float* W(long floats) => (t_w ??= new Buffer()).Get(floats);
+
+    /// <summary>The calling thread's buffer for convolution windows unfolded into B panels.</summary>
+    public static float* Unfolded(long floats) => (t_u ??= new Buffer()).Get(floats);
 
     private sealed class Buffer
     {
