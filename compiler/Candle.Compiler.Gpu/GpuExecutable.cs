@@ -184,7 +184,8 @@ public sealed class GpuExecutable : IDeviceExecutable
                 _device.Own(_scratch).View(0, _scratch.Bytes).MemSetToZero(_device.Accelerator.DefaultStream);
             }
 
-            if (StepProfiler.Enabled) Profiled(frame);
+            if (GpuTiming.Enabled) Timed(frame);
+            else if (StepProfiler.Enabled) Profiled(frame);
             else foreach (var step in _steps) step(frame);
             return outputs;
         }
@@ -245,6 +246,24 @@ public sealed class GpuExecutable : IDeviceExecutable
             StepProfiler.Add(call.GetType().Name, call.Label, System.Diagnostics.Stopwatch.GetTimestamp() - started, 1);
         }
     }
+
+    /// <summary>Runs the steps one by one, each synchronized and its time added to its call kind (<see cref="GpuTiming"/>).</summary>
+    private void Timed(Frame frame)
+    {
+        _device.Accelerator.Synchronize();
+        for (int i = 0; i < _steps.Length; i++)
+        {
+            long started = System.Diagnostics.Stopwatch.GetTimestamp();
+            _steps[i](frame);
+            long queued = System.Diagnostics.Stopwatch.GetTimestamp();
+            _device.Accelerator.Synchronize();
+            GpuTiming.Add(GpuTiming.KindOf(_graph.Calls[i]), queued - started, System.Diagnostics.Stopwatch.GetTimestamp() - started);
+        }
+    }
+
+    /// <summary>The calls of one run by kind (a matrix product by its operand dtypes): "kind ×count" in call order of first use.</summary>
+    public string DescribeCalls() =>
+        string.Join(", ", _graph.Calls.GroupBy(GpuTiming.KindOf).Select(g => $"{g.Key} x{g.Count()}"));
 
     private void CheckIndexFlag()
     {
