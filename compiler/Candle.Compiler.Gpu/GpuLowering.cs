@@ -88,6 +88,9 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         }
     }
 
+    /// <summary>Query rows per head up to which CUDA runs <see cref="AttentionKernels.DecodeAttention{T, TS, TM, TMS}"/>.</summary>
+    private const int DecodeRows = 4;
+
     /// <summary>Threads of an attention group (one query row).</summary>
     private int AttentionGroup => Math.Min(AttentionKernels.GroupSize, device.Accelerator.MaxNumThreadsPerGroup);
 
@@ -271,7 +274,10 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         var (q, k, v, mask) = (c.Q, c.K, c.V, c.Mask);
         var (elem, storage) = FloatStorage(c.DType, c.Label);
         var (mElem, mStorage) = mask is null ? (typeof(byte), typeof(BoolStorage)) : FloatStorage(mask.DType, c.Label + " mask");
-        var l = GroupLauncher(Generic(typeof(AttentionKernels), nameof(AttentionKernels.Attention), elem, storage, mElem, mStorage, device.Reducer));
+        var full = GroupLauncher(Generic(typeof(AttentionKernels), nameof(AttentionKernels.Attention), elem, storage, mElem, mStorage, device.Reducer));
+        var decode = device.Kind == GpuKind.Cuda && device.Accelerator.MaxNumThreadsPerGroup >= AttentionKernels.DecodeWarps * 32
+            ? GroupLauncher(Generic(typeof(AttentionKernels), nameof(AttentionKernels.DecodeAttention), elem, storage, mElem, mStorage))
+            : null;
         if (q.Rank != 4 || k.Rank != 4 || v.Rank != 4 || (mask is not null && mask.Rank != 4))
         {
             throw new NotSupportedException($"{c.Label}: the GPU attention kernel takes rank-4 operands");
@@ -291,6 +297,11 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
 
             long rows = bsz * heads * sq;
             if (rows == 0) return;
+
+            // Few query rows over a cache (decode): the warps of a group split the keys; otherwise one warp per row.
+            bool split = decode is not null && sq <= DecodeRows;
+            if (split) group = AttentionKernels.DecodeWarps * 32;
+            var l = split ? decode! : full;
             var mm = mask is null ? new Mem(f.Scratch!, 0, 16) : f.Slots[mask.Slot];
             l.Begin().View(f.Slots[q.Slot]).View(f.Slots[k.Slot]).View(f.Slots[v.Slot]).View(mm).View(f.Slots[c.Y])
                 .Arg(f.Eval(q.Offset)).Arg(f.Eval(q.Strides[0])).Arg(f.Eval(q.Strides[1])).Arg(f.Eval(q.Strides[2]))

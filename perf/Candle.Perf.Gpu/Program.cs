@@ -40,6 +40,9 @@ public static class Program
             case ["host", var dir, var spec, .. var rest]:
                 Host(dir, spec, rest.Length > 0 ? int.Parse(rest[0], Inv) : 32, rest.Length > 1 ? Enum.Parse<DType>(rest[1], ignoreCase: true) : null);
                 return 0;
+            case ["calls", var dir, .. var rest]:
+                Calls(dir, rest.Length > 0 ? Enum.Parse<DType>(rest[0], ignoreCase: true) : null);
+                return 0;
             case ["write-tinyllama", var dir, var layers, var vocab, .. var rest]:
                 var dt = rest is ["f16"] ? DType.F16 : rest is ["bf16"] ? DType.BF16 : DType.F32;
                 var sw = Stopwatch.StartNew();
@@ -47,7 +50,7 @@ public static class Program
                 Console.WriteLine($"wrote {dir} in {sw.Elapsed.TotalSeconds:F1} s");
                 return 0;
             default:
-                Console.Error.WriteLine("usage: kernels | check-decode REFDIR | decode DIR f32|f16|bf16 [prompt] [tokens] | host DIR SPEC [tokens] [f32|f16|bf16] | write-tinyllama DIR LAYERS VOCAB [f32|bf16|f16]");
+                Console.Error.WriteLine("usage: kernels | check-decode REFDIR | decode DIR f32|f16|bf16 [prompt] [tokens] | host DIR SPEC [tokens] [f32|f16|bf16] | calls DIR [f32|f16|bf16] | write-tinyllama DIR LAYERS VOCAB [f32|bf16|f16]");
                 return 2;
         }
     }
@@ -157,6 +160,16 @@ public static class Program
         double s = sw.Elapsed.TotalSeconds;
         Console.WriteLine($"host {Path.GetFileName(dir)} on {dec.Device}: {dec.DecodeCalls} calls/step ({dec.DescribeDecode()}), {s * 1e3 / tokens:F3} ms/step, {s * 1e6 / tokens / dec.DecodeCalls:F2} us/call, host enqueue {dec.EnqueueTicks * 1e3 / Stopwatch.Frequency / tokens:F3} ms/step");
         if (timing) Profile(dec, ref next, Math.Min(tokens, 8));
+    }
+
+    /// <summary>The calls of a model's prefill and decode plans by kind, compiled for ILGPU's CPU accelerator (nothing runs).</summary>
+    private static void Calls(string dir, DType? dtype)
+    {
+        var model = (ICausalLanguageModel)ModelRegistry.Load(dir, dtype is { } dt ? new ModelLoadOptions { DType = dt } : null);
+        using var prefill = (GpuExecutable)GpuBackends.IlgpuCpu.Compile(model.TracePrefill(), CompileOptions.Default);
+        using var decode = (GpuExecutable)GpuBackends.IlgpuCpu.Compile(model.TraceDecode(), CompileOptions.Default);
+        Console.WriteLine($"prefill: {prefill.CallCount} calls ({prefill.DescribeCalls()})");
+        Console.WriteLine($"decode: {decode.CallCount} calls ({decode.DescribeCalls()})");
     }
 
     /// <summary>Steps <paramref name="steps"/> tokens with every call synchronized and timed, and prints the table by call kind.</summary>
