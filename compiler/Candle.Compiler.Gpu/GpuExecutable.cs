@@ -192,37 +192,48 @@ public sealed class GpuExecutable : IDeviceExecutable
     }
 
     /// <summary>
-    /// Lays the arena buffers out for the bound sizes; the layout and the slots are kept while the sizes are those of
-    /// the last run and the arena stays.
+    /// Lays the arena buffers out for the bound sizes. The layout is kept while no buffer outgrows the size it was laid
+    /// out for (a smaller buffer fits its old place), so a decode step whose buffers grow with the context neither
+    /// re-plans nor reallocates per token: a buffer that outgrows its place is laid out again with half its size as
+    /// headroom, and the arena grows the same way.
     /// </summary>
     private void PlanArena(Dictionary<string, long> env)
     {
-        bool same = _total >= 0;
+        bool fits = _total >= 0 && ReferenceEquals(_arena, _boundArena);
         for (int s = 0; s < _bytes.Length; s++)
         {
             if (_graph.Buffers[s].Kind != BufferKind.Arena) continue;
             long b = _graph.Buffers[s].Bytes.Evaluate(env);
             _bytes[s] = b;
-            same &= b == _planned[s];
+            fits &= b <= _planned[s];
         }
 
-        if (same && ReferenceEquals(_arena, _boundArena)) return;
-        long total = MemoryPlanner.Assign(_bytes, _first, _last, _offsets);
-        if (_arena is null || _arena.Bytes < total)
+        if (!fits)
         {
-            _arena?.Dispose();
-            _arena = _device.Allocate(total);
+            bool first = _total < 0;
+            for (int s = 0; s < _bytes.Length; s++)
+            {
+                if (_graph.Buffers[s].Kind != BufferKind.Arena) continue;
+                long b = _bytes[s];
+                _planned[s] = first ? b : b > _planned[s] ? b + (b / 2) : _planned[s];
+            }
+
+            long total = MemoryPlanner.Assign(_planned, _first, _last, _offsets);
+            if (_arena is null || _arena.Bytes < total)
+            {
+                _arena?.Dispose();
+                _arena = _device.Allocate(first ? total : total + (total / 4));
+            }
+
+            _total = total;
+            _boundArena = _arena;
         }
 
-        var arena = _device.Own(_arena);
+        var arena = _device.Own(_arena!);
         for (int s = 0; s < _bytes.Length; s++)
         {
             if (_graph.Buffers[s].Kind == BufferKind.Arena) _frame.Slots[s] = new Mem(arena, _offsets[s], _bytes[s]);
         }
-
-        _bytes.CopyTo(_planned, 0);
-        _total = total;
-        _boundArena = _arena;
     }
 
     /// <summary>Frees the arena (weights stay with the device, shared by its plans).</summary>
