@@ -184,44 +184,56 @@ public sealed class GpuExecutable : IDeviceExecutable
                 _device.Own(_scratch).View(0, _scratch.Bytes).MemSetToZero(_device.Accelerator.DefaultStream);
             }
 
-            if (StepProfiler.Enabled) Profiled(frame);
+            if (GpuTiming.Enabled) Timed(frame);
+            else if (StepProfiler.Enabled) Profiled(frame);
             else foreach (var step in _steps) step(frame);
             return outputs;
         }
     }
 
     /// <summary>
-    /// Lays the arena buffers out for the bound sizes; the layout and the slots are kept while the sizes are those of
-    /// the last run and the arena stays.
+    /// Lays the arena buffers out for the bound sizes. The layout is kept while no buffer outgrows the size it was laid
+    /// out for (a smaller buffer fits its old place), so a decode step whose buffers grow with the context neither
+    /// re-plans nor reallocates per token: a buffer that outgrows its place is laid out again with half its size as
+    /// headroom, and the arena grows the same way.
     /// </summary>
     private void PlanArena(Dictionary<string, long> env)
     {
-        bool same = _total >= 0;
+        bool fits = _total >= 0 && ReferenceEquals(_arena, _boundArena);
         for (int s = 0; s < _bytes.Length; s++)
         {
             if (_graph.Buffers[s].Kind != BufferKind.Arena) continue;
             long b = _graph.Buffers[s].Bytes.Evaluate(env);
             _bytes[s] = b;
-            same &= b == _planned[s];
+            fits &= b <= _planned[s];
         }
 
-        if (same && ReferenceEquals(_arena, _boundArena)) return;
-        long total = MemoryPlanner.Assign(_bytes, _first, _last, _offsets);
-        if (_arena is null || _arena.Bytes < total)
+        if (!fits)
         {
-            _arena?.Dispose();
-            _arena = _device.Allocate(total);
+            bool first = _total < 0;
+            for (int s = 0; s < _bytes.Length; s++)
+            {
+                if (_graph.Buffers[s].Kind != BufferKind.Arena) continue;
+                long b = _bytes[s];
+                _planned[s] = first ? b : b > _planned[s] ? b + (b / 2) : _planned[s];
+            }
+
+            long total = MemoryPlanner.Assign(_planned, _first, _last, _offsets);
+            if (_arena is null || _arena.Bytes < total)
+            {
+                _arena?.Dispose();
+                _arena = _device.Allocate(first ? total : total + (total / 4));
+            }
+
+            _total = total;
+            _boundArena = _arena;
         }
 
-        var arena = _device.Own(_arena);
+        var arena = _device.Own(_arena!);
         for (int s = 0; s < _bytes.Length; s++)
         {
             if (_graph.Buffers[s].Kind == BufferKind.Arena) _frame.Slots[s] = new Mem(arena, _offsets[s], _bytes[s]);
         }
-
-        _bytes.CopyTo(_planned, 0);
-        _total = total;
-        _boundArena = _arena;
     }
 
     /// <summary>Frees the arena (weights stay with the device, shared by its plans).</summary>
@@ -245,6 +257,24 @@ public sealed class GpuExecutable : IDeviceExecutable
             StepProfiler.Add(call.GetType().Name, call.Label, System.Diagnostics.Stopwatch.GetTimestamp() - started, 1);
         }
     }
+
+    /// <summary>Runs the steps one by one, each synchronized and its time added to its call kind (<see cref="GpuTiming"/>).</summary>
+    private void Timed(Frame frame)
+    {
+        _device.Accelerator.Synchronize();
+        for (int i = 0; i < _steps.Length; i++)
+        {
+            long started = System.Diagnostics.Stopwatch.GetTimestamp();
+            _steps[i](frame);
+            long queued = System.Diagnostics.Stopwatch.GetTimestamp();
+            _device.Accelerator.Synchronize();
+            GpuTiming.Add(GpuTiming.KindOf(_graph.Calls[i]), queued - started, System.Diagnostics.Stopwatch.GetTimestamp() - started);
+        }
+    }
+
+    /// <summary>The calls of one run by kind (a matrix product by its operand dtypes): "kind ×count" in call order of first use.</summary>
+    public string DescribeCalls() =>
+        string.Join(", ", _graph.Calls.GroupBy(GpuTiming.KindOf).Select(g => $"{g.Key} x{g.Count()}"));
 
     private void CheckIndexFlag()
     {

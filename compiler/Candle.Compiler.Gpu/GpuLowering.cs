@@ -41,6 +41,7 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         FillCall f => Fill(f),
         ArangeCall a => Arange(a),
         CheckRangeCall c => CheckRange(c),
+        ConvCall c => Conv(c),
         _ => throw new NotSupportedException($"the GPU backend has no kernel for {call.GetType().Name} ({call.Label})"),
     };
 
@@ -98,6 +99,9 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
             return t;
         }
     }
+
+    /// <summary>Query rows per head up to which CUDA runs <see cref="AttentionKernels.DecodeAttention{T, TS, TM, TMS}"/>.</summary>
+    private const int DecodeRows = 4;
 
     /// <summary>Threads of an attention group (one query row).</summary>
     private int AttentionGroup => Math.Min(AttentionKernels.GroupSize, device.Accelerator.MaxNumThreadsPerGroup);
@@ -282,7 +286,10 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         var (q, k, v, mask) = (c.Q, c.K, c.V, c.Mask);
         var (elem, storage) = FloatStorage(c.DType, c.Label);
         var (mElem, mStorage) = mask is null ? (typeof(byte), typeof(BoolStorage)) : FloatStorage(mask.DType, c.Label + " mask");
-        var l = GroupLauncher(Generic(typeof(AttentionKernels), nameof(AttentionKernels.Attention), elem, storage, mElem, mStorage, device.Reducer));
+        var full = GroupLauncher(Generic(typeof(AttentionKernels), nameof(AttentionKernels.Attention), elem, storage, mElem, mStorage, device.Reducer));
+        var decode = device.Kind == GpuKind.Cuda && device.Accelerator.MaxNumThreadsPerGroup >= AttentionKernels.DecodeWarps * 32
+            ? GroupLauncher(Generic(typeof(AttentionKernels), nameof(AttentionKernels.DecodeAttention), elem, storage, mElem, mStorage))
+            : null;
         if (q.Rank != 4 || k.Rank != 4 || v.Rank != 4 || (mask is not null && mask.Rank != 4))
         {
             throw new NotSupportedException($"{c.Label}: the GPU attention kernel takes rank-4 operands");
@@ -302,6 +309,11 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
 
             long rows = bsz * heads * sq;
             if (rows == 0) return;
+
+            // Few query rows over a cache (decode): the warps of a group split the keys; otherwise one warp per row.
+            bool split = decode is not null && sq <= DecodeRows;
+            if (split) group = AttentionKernels.DecodeWarps * 32;
+            var l = split ? decode! : full;
             var mm = mask is null ? new Mem(f.Scratch!, 0, 16) : f.Slots[mask.Slot];
             l.Begin().View(f.Slots[q.Slot]).View(f.Slots[k.Slot]).View(f.Slots[v.Slot]).View(mm).View(f.Slots[c.Y])
                 .Arg(f.Eval(q.Offset)).Arg(f.Eval(q.Strides[0])).Arg(f.Eval(q.Strides[1])).Arg(f.Eval(q.Strides[2]))
@@ -361,6 +373,44 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
             if (rows == 0) return;
             l.Begin().View(f.Slots[c.X]).View(f.Slots[c.Y]).Arg(checked((int)len)).Arg(op)
                 .Launch(new KernelConfig(new Index1D(checked((int)rows)), new Index1D(GroupFor(len))));
+        };
+    }
+
+    /// <summary>A 1-D or 2-D convolution or transposed convolution (<see cref="ConvKernels.Conv{T, TS}"/>).</summary>
+    private Action<Frame> Conv(ConvCall c)
+    {
+        var (x, w, a) = (c.X, c.W, c.Attrs);
+        int spatial = x.Rank - 2;
+        if (spatial is < 1 or > 2 || w.Rank != x.Rank || c.OutShape.Length != x.Rank)
+        {
+            throw new NotSupportedException($"{c.Label}: the GPU convolution takes 1-D or 2-D operands, got x of rank {x.Rank}");
+        }
+
+        var (elem, storage) = FloatStorage(c.DType, c.Label);
+        var l = Launcher(Generic(typeof(ConvKernels), nameof(ConvKernels.Conv), elem, storage));
+        int At(IntList v, int i) => spatial == 2 ? v[i] : i == 0 ? 0 : v[0];
+        int Attr(IntList v, int i, int fallback) => spatial == 2 ? v[i] : i == 0 ? fallback : v[0];
+        int sh = Attr(a.Stride, 0, 1), sw = Attr(a.Stride, 1, 1), ph = At(a.Padding, 0), pw = At(a.Padding, 1), dh = Attr(a.Dilation, 0, 1), dw = Attr(a.Dilation, 1, 1);
+        bool transpose = c.Op == Op.ConvTranspose;
+        Dim one = Dim.One;
+        Dim inH = spatial == 2 ? x.Shape[2] : one, kH = spatial == 2 ? w.Shape[2] : one, outH = spatial == 2 ? c.OutShape[2] : one;
+        Dim inW = x.Shape[^1], kW = w.Shape[^1], outW = c.OutShape[^1];
+        var numel = c.OutShape.Aggregate(Dim.One, (p, d) => p * d);
+        return f =>
+        {
+            long inC = f.Eval(x.Shape[1]), outC = f.Eval(c.OutShape[1]);
+            if (inC % a.Groups != 0 || outC % a.Groups != 0)
+            {
+                throw new ArgumentException($"{c.Label}: {inC} input and {outC} output channels do not split into {a.Groups} groups");
+            }
+
+            l.Begin().View(f.Slots[x.Slot]).View(f.Slots[w.Slot]).View(c.Bias >= 0 ? f.Slots[c.Bias] : new Mem(f.Scratch!, 0, 16)).View(f.Slots[c.Y])
+                .Arg(f.Eval(x.Offset)).Arg(f.Eval(w.Offset)).Arg(c.Bias >= 0 ? 1 : 0).Arg(transpose ? 1 : 0)
+                .Arg(checked((int)inC)).Arg(checked((int)outC)).Arg(a.Groups)
+                .Arg(checked((int)f.Eval(inH))).Arg(checked((int)f.Eval(inW))).Arg(checked((int)f.Eval(kH))).Arg(checked((int)f.Eval(kW)))
+                .Arg(checked((int)f.Eval(outH))).Arg(checked((int)f.Eval(outW)))
+                .Arg(sh).Arg(sw).Arg(ph).Arg(pw).Arg(dh).Arg(dw)
+                .Launch(f.Eval(numel));
         };
     }
 

@@ -41,6 +41,12 @@ internal sealed class DeviceDecoder : IDisposable
 
     public GpuDevice Device => _device;
 
+    /// <summary>Stopwatch ticks spent in the decode plan's RunOnDevice (the host's work of queuing the steps).</summary>
+    public long EnqueueTicks { get; set; }
+
+    /// <summary>The decode plan's calls by kind.</summary>
+    public string DescribeDecode() => _decode.DescribeCalls();
+
     /// <summary>The kernel calls of one decode step.</summary>
     public int DecodeCalls => _decode.CallCount;
 
@@ -88,7 +94,9 @@ internal sealed class DeviceDecoder : IDisposable
             else inputs.Add(CacheView(name, rows));
         }
 
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
         var outs = _decode.RunOnDevice(inputs);
+        EnqueueTicks += System.Diagnostics.Stopwatch.GetTimestamp() - started;
         try
         {
             Length++;

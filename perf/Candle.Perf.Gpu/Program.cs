@@ -38,7 +38,10 @@ public static class Program
                 Decode(dir, dtype == "f16" ? DType.F16 : dtype == "bf16" ? DType.BF16 : DType.F32, rest.Length > 0 ? int.Parse(rest[0], Inv) : 128, rest.Length > 1 ? int.Parse(rest[1], Inv) : 256);
                 return 0;
             case ["host", var dir, var spec, .. var rest]:
-                Host(dir, spec, rest.Length > 0 ? int.Parse(rest[0], Inv) : 32);
+                Host(dir, spec, rest.Length > 0 ? int.Parse(rest[0], Inv) : 32, rest.Length > 1 ? Enum.Parse<DType>(rest[1], ignoreCase: true) : null);
+                return 0;
+            case ["calls", var dir, .. var rest]:
+                Calls(dir, rest.Length > 0 ? Enum.Parse<DType>(rest[0], ignoreCase: true) : null);
                 return 0;
             case ["write-tinyllama", var dir, var layers, var vocab, .. var rest]:
                 var dt = rest is ["f16"] ? DType.F16 : rest is ["bf16"] ? DType.BF16 : DType.F32;
@@ -47,7 +50,7 @@ public static class Program
                 Console.WriteLine($"wrote {dir} in {sw.Elapsed.TotalSeconds:F1} s");
                 return 0;
             default:
-                Console.Error.WriteLine("usage: kernels | check-decode REFDIR | decode DIR f32|f16|bf16 [prompt] [tokens] | write-tinyllama DIR LAYERS VOCAB [f32|bf16|f16]");
+                Console.Error.WriteLine("usage: kernels | check-decode REFDIR | decode DIR f32|f16|bf16 [prompt] [tokens] | host DIR SPEC [tokens] [f32|f16|bf16] | calls DIR [f32|f16|bf16] | write-tinyllama DIR LAYERS VOCAB [f32|bf16|f16]");
                 return 2;
         }
     }
@@ -125,29 +128,60 @@ public static class Program
         double median = times.Order().ElementAt(2);
         Console.WriteLine($"| prefill {promptLength} tokens (ids in, last logits out, median of 5, plan reused) | {median * 1e3:F1} ms | {promptLength / median:F0} tok/s |");
         int start = dec.Length;
+        bool timing = GpuTiming.Enabled;
+        GpuTiming.Enabled = false;
+        dec.EnqueueTicks = 0;
         sw.Restart();
         for (int i = 0; i < tokens; i++) next = dec.Step(next);
         dec.Device.Synchronize();
         double s = sw.Elapsed.TotalSeconds;
         Console.WriteLine($"| decode, ctx {start}..{start + tokens}, greedy with logits to host | {s * 1e3 / tokens:F2} ms/token | {tokens / s:F0} tok/s |");
+        Console.WriteLine($"decode step: {dec.DecodeCalls} calls ({dec.DescribeDecode()}); host enqueue {dec.EnqueueTicks * 1e3 / Stopwatch.Frequency / tokens:F3} ms/token");
+        if (timing) Profile(dec, ref next, Math.Min(tokens, 16));
     }
 
     /// <summary>
     /// Host cost of a decode step on any GPU device spec (ilgpu-cpu runs without a GPU): the model's decode plan stepped
     /// <paramref name="tokens"/> times after a short prompt, with the time per step and per kernel call.
     /// </summary>
-    private static void Host(string dir, string spec, int tokens)
+    private static void Host(string dir, string spec, int tokens, DType? dtype)
     {
-        var model = (ICausalLanguageModel)ModelRegistry.Load(dir);
+        var model = (ICausalLanguageModel)ModelRegistry.Load(dir, dtype is { } dt ? new ModelLoadOptions { DType = dt } : null);
         var backend = spec.StartsWith("cuda", StringComparison.Ordinal) ? GpuBackends.Cuda : spec.StartsWith("opencl", StringComparison.Ordinal) ? GpuBackends.OpenCL : GpuBackends.IlgpuCpu;
         using var dec = new DeviceDecoder(model, backend, tokens + 40);
         int next = dec.Prefill([1, 2, 3, 4, 5, 6, 7, 8]);
         for (int i = 0; i < 8; i++) next = dec.Step(next);
+        bool timing = GpuTiming.Enabled;
+        GpuTiming.Enabled = false;
+        dec.EnqueueTicks = 0;
         var sw = Stopwatch.StartNew();
         for (int i = 0; i < tokens; i++) next = dec.Step(next);
         dec.Device.Synchronize();
         double s = sw.Elapsed.TotalSeconds;
-        Console.WriteLine($"host {Path.GetFileName(dir)} on {dec.Device}: {dec.DecodeCalls} calls/step, {s * 1e3 / tokens:F3} ms/step, {s * 1e6 / tokens / dec.DecodeCalls:F2} us/call");
+        Console.WriteLine($"host {Path.GetFileName(dir)} on {dec.Device}: {dec.DecodeCalls} calls/step ({dec.DescribeDecode()}), {s * 1e3 / tokens:F3} ms/step, {s * 1e6 / tokens / dec.DecodeCalls:F2} us/call, host enqueue {dec.EnqueueTicks * 1e3 / Stopwatch.Frequency / tokens:F3} ms/step");
+        if (timing) Profile(dec, ref next, Math.Min(tokens, 8));
+    }
+
+    /// <summary>The calls of a model's prefill and decode plans by kind, compiled for ILGPU's CPU accelerator (nothing runs).</summary>
+    private static void Calls(string dir, DType? dtype)
+    {
+        var model = (ICausalLanguageModel)ModelRegistry.Load(dir, dtype is { } dt ? new ModelLoadOptions { DType = dt } : null);
+        using var prefill = (GpuExecutable)GpuBackends.IlgpuCpu.Compile(model.TracePrefill(), CompileOptions.Default);
+        using var decode = (GpuExecutable)GpuBackends.IlgpuCpu.Compile(model.TraceDecode(), CompileOptions.Default);
+        Console.WriteLine($"prefill: {prefill.CallCount} calls ({prefill.DescribeCalls()})");
+        Console.WriteLine($"decode: {decode.CallCount} calls ({decode.DescribeCalls()})");
+    }
+
+    /// <summary>Steps <paramref name="steps"/> tokens with every call synchronized and timed, and prints the table by call kind.</summary>
+    private static void Profile(DeviceDecoder dec, ref int next, int steps)
+    {
+        GpuTiming.Enabled = true;
+        next = dec.Step(next);
+        GpuTiming.Reset();
+        for (int i = 0; i < steps; i++) next = dec.Step(next);
+        GpuTiming.Enabled = false;
+        Console.WriteLine($"decode step, each call synchronized (CANDLE_GPU_TIMING), mean of {steps} steps:");
+        Console.Write(GpuTiming.Report(steps));
     }
 
     private static void Row(string name, double seconds, string figure) =>

@@ -244,6 +244,54 @@ public static class BackendCases
         return new Graph([x, cos, sin], [Binary(Op.Add, x2, Linear(act, W(rng, DType.F32, "w2", D, F)))], ["y"]);
     }
 
+    /// <summary>
+    /// Convolutions (a set of its own: not every backend of <see cref="All"/> has them): 1-D with bias, stride and
+    /// padding (Whisper's stem), 2-D grouped, strided and dilated, and transposed 1-D and 2-D with output padding, in f32
+    /// and f16, each followed by an elementwise consumer.
+    /// </summary>
+    public static IEnumerable<BackendCase> Convolutions()
+    {
+        var rng = new Random(17);
+        foreach (var dt in new[] { DType.F32, DType.F16 })
+        {
+            string s = dt.TorchName();
+            var (atol, rtol) = Tol(dt, 64);
+            var x1 = Input("x", dt, Shape.Of(2, 6, 19));
+            var w1 = Input("w", dt, Shape.Of(8, 6, 3));
+            var b1 = Input("b", dt, Shape.Of(8));
+            yield return Case(
+                $"conv1d_{s}",
+                new Graph([x1, w1, b1], [Unary(Op.Gelu, Conv(x1, w1, b1, [1], [1], [1], 1)), Conv(x1, w1, b1, [2], [1], [1], 1), Conv(x1, w1, null, [1], [0], [2], 1)]),
+                rng,
+                atol,
+                rtol,
+                -1,
+                1);
+            var x2 = Input("x", dt, Shape.Of(2, 4, 9, 11));
+            var w2 = Input("w", dt, Shape.Of(6, 2, 3, 2));
+            var b2 = Input("b", dt, Shape.Of(6));
+            yield return Case(
+                $"conv2d_{s}",
+                new Graph([x2, w2, b2], [Conv(x2, w2, b2, [2, 1], [1, 1], [1, 2], 2), Binary(Op.Mul, Conv(x2, w2, null, [1, 1], [0, 1], [1, 1], 2), 0.5)]),
+                rng,
+                atol,
+                rtol,
+                -1,
+                1);
+            var wt1 = Input("wt", dt, Shape.Of(6, 4, 3));
+            var wt2 = Input("wt2", dt, Shape.Of(4, 3, 3, 2));
+            var x3 = Input("x3", dt, Shape.Of(2, 4, 5, 6));
+            yield return Case(
+                $"conv_transpose_{s}",
+                new Graph([x1, wt1, x3, wt2], [ConvTranspose(x1, wt1, null, [2], [1], [1], [1], 1), ConvTranspose(x3, wt2, null, [2, 1], [1, 0], [1, 0], [1, 2], 2)]),
+                rng,
+                atol,
+                rtol,
+                -1,
+                1);
+        }
+    }
+
     /// <summary>Runs a case on <paramref name="backend"/> at O0 and O2 and returns null when it matches the reference, else what differs.</summary>
     public static string? Check(BackendCase c, IBackend backend, string? device = null)
     {

@@ -124,3 +124,24 @@ public class DeviceTests
         Assert.Equal([1f, 1f, 2f, 2f, 0f, 0f, 0f, 0f], c.Download().AsSpan<float>().ToArray());
     }
 }
+
+/// <summary>Convolutions on ILGPU's CPU accelerator, CUDA and OpenCL against the reference interpreter.</summary>
+public class ConvolutionMatrixTests
+{
+    public static TheoryData<string> Cases() => [.. BackendCases.Convolutions().Select(c => c.Name)];
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void IlgpuCpuMatchesTheReference(string name) =>
+        Assert.Null(BackendCases.Check(BackendCases.Convolutions().Single(x => x.Name == name), GpuBackends.IlgpuCpu));
+
+    [CudaTheory]
+    [MemberData(nameof(Cases))]
+    public void CudaMatchesTheReference(string name) =>
+        Assert.Null(BackendCases.Check(BackendCases.Convolutions().Single(x => x.Name == name), GpuBackends.Cuda));
+
+    [OpenClTheory]
+    [MemberData(nameof(Cases))]
+    public void OpenClMatchesTheReference(string name) =>
+        Assert.Null(BackendCases.Check(BackendCases.Convolutions().Single(x => x.Name == name), GpuBackends.OpenCL));
+}

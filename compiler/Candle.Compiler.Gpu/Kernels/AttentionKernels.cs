@@ -99,6 +99,115 @@ internal static class AttentionKernels
         }
     }
 
+    /// <summary>Warps of a <see cref="DecodeAttention{T, TS, TM, TMS}"/> group.</summary>
+    public const int DecodeWarps = 8;
+
+    /// <summary>
+    /// The attention of few query rows over a long cache (decode), CUDA only: one group of <see cref="DecodeWarps"/>
+    /// warps per query row, warp w walking keys w, w + warps, … with its own online softmax (the head dims split over
+    /// its lanes, scores reduced by warp shuffles), the warps' maxima, sums and accumulators then merged through shared
+    /// memory. The arguments and results are those of <see cref="Attention{T, TS, TM, TMS, TR}"/>.
+    /// </summary>
+    public static void DecodeAttention<T, TS, TM, TMS>(
+        ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<TM> mask, ArrayView<T> y,
+        long qOff, long qB, long qH, long qS, long kOff, long kB, long kH, long kS, long vOff, long vB, long vH, long vS,
+        long mOff, long mB, long mH, long mQ, long mK, int heads, int kvHeads, int sq, int sk, int d, int dv, float scale, int causal, int hasMask, int maskIsBool)
+        where T : unmanaged
+        where TS : struct, IStorage<T>
+        where TM : unmanaged
+        where TMS : struct, IStorage<TM>
+    {
+        var sharedAcc = SharedMemory.Allocate<float>(DecodeWarps * PerThread * 32);
+        var sharedM = SharedMemory.Allocate<float>(DecodeWarps);
+        var sharedL = SharedMemory.Allocate<float>(DecodeWarps);
+        int row = Grid.IdxX;
+        int i = row % sq;
+        int bh = row / sq;
+        int h = bh % heads;
+        int b = bh / heads;
+        int hk = h / (heads / kvHeads);
+        int lane = Warp.LaneIdx, warp = Warp.WarpIdx, warps = Group.DimX / Warp.WarpSize;
+        var s = default(TS);
+        var qv = LocalMemory.Allocate<float>(PerThread);
+        var acc = LocalMemory.Allocate<float>(PerThread);
+        long qBase = qOff + (b * qB) + (h * qH) + (i * qS);
+        long kBase = kOff + (b * kB) + (hk * kH);
+        long vBase = vOff + (b * vB) + (hk * vH);
+        for (int u = 0; u < PerThread; u++)
+        {
+            int dd = lane + (u * 32);
+            qv[u] = dd < d ? s.Load(q, qBase + dd) * scale : 0f;
+            acc[u] = 0f;
+        }
+
+        int last = causal != 0 ? Math.Min(sk - 1, i + (sk - sq)) : sk - 1;
+        float m = float.NegativeInfinity, l = 0f;
+        for (int j = warp; j <= last; j += warps)
+        {
+            long kRow = kBase + (j * kS);
+            long vRow = vBase + (j * vS);
+            float part = 0f;
+            for (int u = 0; u < PerThread; u++)
+            {
+                int dd = lane + (u * 32);
+                if (dd < d) part += qv[u] * s.Load(k, kRow + dd);
+            }
+
+            for (int o = 16; o > 0; o /= 2) part += Warp.ShuffleXor(part, o);
+            float score = part;
+            if (hasMask != 0)
+            {
+                float mv = default(TMS).Load(mask, mOff + (b * mB) + (h * mH) + (i * mQ) + (j * mK));
+                if (maskIsBool != 0) score = mv != 0f ? score : float.NegativeInfinity;
+                else score += mv;
+            }
+
+            if (score == float.NegativeInfinity) continue;
+            float mNew = Math.Max(m, score);
+            float corr = MathF.Exp(m - mNew);
+            float p = MathF.Exp(score - mNew);
+            l = (l * corr) + p;
+            for (int u = 0; u < PerThread; u++)
+            {
+                int dd = lane + (u * 32);
+                if (dd < dv) acc[u] = (acc[u] * corr) + (p * s.Load(v, vRow + dd));
+            }
+
+            m = mNew;
+        }
+
+        if (lane == 0)
+        {
+            sharedM[warp] = m;
+            sharedL[warp] = l;
+        }
+
+        for (int u = 0; u < PerThread; u++) sharedAcc[(warp * PerThread * 32) + (u * 32) + lane] = acc[u];
+        Group.Barrier();
+        float total = float.NegativeInfinity;
+        for (int w = 0; w < warps; w++) total = Math.Max(total, sharedM[w]);
+        float sum = 0f;
+        for (int w = 0; w < warps; w++)
+        {
+            float mw = sharedM[w];
+            if (mw != float.NegativeInfinity) sum += sharedL[w] * MathF.Exp(mw - total);
+        }
+
+        long yBase = (long)row * dv;
+        for (int e = Group.IdxX; e < dv; e += Group.DimX)
+        {
+            int u = e / 32, ln = e % 32;
+            float val = 0f;
+            for (int w = 0; w < warps; w++)
+            {
+                float mw = sharedM[w];
+                if (mw != float.NegativeInfinity) val += sharedAcc[(w * PerThread * 32) + (u * 32) + ln] * MathF.Exp(mw - total);
+            }
+
+            s.Store(y, yBase + e, val / sum);
+        }
+    }
+
     /// <summary>Rotary embedding of dense [rows, headDim] rows with [rows, headDim / 2] cos and sin tables; one thread per pair.</summary>
     public static void Rope<T, TS>(Index1D index, ArrayView<T> x, ArrayView<T> cos, ArrayView<T> sin, ArrayView<T> y, int headDim, int interleaved)
         where T : unmanaged
