@@ -184,8 +184,7 @@ public sealed class GpuExecutable : IDeviceExecutable
                 _device.Own(_scratch).View(0, _scratch.Bytes).MemSetToZero(_device.Accelerator.DefaultStream);
             }
 
-            if (GpuTiming.Enabled) Timed(frame);
-            else if (StepProfiler.Enabled) Profiled(frame);
+            if (GpuTiming.Enabled || StepProfiler.Enabled) Profiled(frame);
             else foreach (var step in _steps) step(frame);
             return outputs;
         }
@@ -245,21 +244,11 @@ public sealed class GpuExecutable : IDeviceExecutable
         _scratch.Dispose();
     }
 
-    /// <summary>Runs the steps one by one, each timed to the device's completion (<c>CANDLE_PROFILE</c>).</summary>
+    /// <summary>
+    /// Runs the steps one by one, each followed by a device synchronization, and adds each call's time to
+    /// <see cref="StepProfiler"/> (by call) and <see cref="GpuTiming"/> (by kind, with the host's enqueue time) where on.
+    /// </summary>
     private void Profiled(Frame frame)
-    {
-        for (int i = 0; i < _steps.Length; i++)
-        {
-            long started = System.Diagnostics.Stopwatch.GetTimestamp();
-            _steps[i](frame);
-            _device.Accelerator.Synchronize();
-            var call = _graph.Calls[i];
-            StepProfiler.Add(call.GetType().Name, call.Label, System.Diagnostics.Stopwatch.GetTimestamp() - started, 1);
-        }
-    }
-
-    /// <summary>Runs the steps one by one, each synchronized and its time added to its call kind (<see cref="GpuTiming"/>).</summary>
-    private void Timed(Frame frame)
     {
         _device.Accelerator.Synchronize();
         for (int i = 0; i < _steps.Length; i++)
@@ -268,7 +257,10 @@ public sealed class GpuExecutable : IDeviceExecutable
             _steps[i](frame);
             long queued = System.Diagnostics.Stopwatch.GetTimestamp();
             _device.Accelerator.Synchronize();
-            GpuTiming.Add(GpuTiming.KindOf(_graph.Calls[i]), queued - started, System.Diagnostics.Stopwatch.GetTimestamp() - started);
+            long done = System.Diagnostics.Stopwatch.GetTimestamp();
+            var call = _graph.Calls[i];
+            if (StepProfiler.Enabled) StepProfiler.Add(call.GetType().Name, call.Label, done - started, 1);
+            if (GpuTiming.Enabled) GpuTiming.Add(GpuTiming.KindOf(call), queued - started, done - started);
         }
     }
 
