@@ -213,6 +213,8 @@ public class OpDifferentialTests
     [InlineData(12, 48, 14, 13, 3, 1, 2, 2, 3)]
     [InlineData(64, 96, 4, 4, 1, 2, 0, 1, 1)]
     [InlineData(128, 256, 10, 10, 3, 1, 1, 1, 1)]
+    [InlineData(5, 28, 9, 75, 5, 2, 2, 1, 1)]
+    [InlineData(4, 24, 11, 40, 3, 3, 1, 1, 1)]
     public void Convolutions_in_panels_match_the_reference(int cin, int cout, int h, int w, int k, int stride, int pad, int dil, int groups)
     {
         var rng = new Random((cin * 31) + h);

@@ -93,6 +93,24 @@ public unsafe class SgemmTests
     }
 
     [Theory]
+    [InlineData(0f)]
+    [InlineData(0.75f)]
+    public void EdgeTilesAccumulateOverSeveralDepthSteps(float beta)
+    {
+        // K = 600 takes three depth steps: an edge tile (a remainder of rows, of columns, or both) is written first
+        // with beta's scaling, then accumulated into twice, and never touches C's row padding.
+        int[] rows = [1, 4, 5, 8, 9, 12, 13, 16, 17, 24, 25];
+        int[] cols = [1, 15, 16, 17, 31, 32, 33, 47, 49, 64, 65];
+        foreach (int m in rows)
+        {
+            foreach (int n in cols)
+            {
+                Check(SgemmKernelKind.Vector512, SgemmPath.Packed, m, n, 600, false, true, 1, 1f, beta, (m * 100) + n);
+            }
+        }
+    }
+
+    [Theory]
     [InlineData(257, 129, 300, false, false)]
     [InlineData(257, 129, 300, true, true)]
     [InlineData(130, 67, 513, false, true)]

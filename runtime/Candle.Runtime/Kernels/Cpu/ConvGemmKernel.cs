@@ -108,8 +108,9 @@ public static unsafe class ConvGemmKernel
         long panels = geometry.Panels;
         long work = coutG * outSize * rows;
         // Column blocks while the weight's panels stay in a core's L2 (each block multiplies all of W); else the
-        // unfolded panels of every image at once and W's rows split over the threads (W read once).
-        bool byColumns = threads == 1 || work < 64 * 64 * 64 || (p.Batch * panels >= 6 * threads && coutG * rows <= ColumnModeWeightFloats);
+        // unfolded panels of every image at once and W's rows split over the threads (W read once), on one thread too:
+        // layer 4 of ResNet-18 (a 9 MB weight, two panels an image) read the weight from memory once per panel.
+        bool byColumns = work < 64 * 64 * 64 || (p.Batch * panels >= 6 * threads && coutG * rows <= ColumnModeWeightFloats);
         for (long g = 0; g < groups; g++)
         {
             float* src = x + (g * cinG * inSize);

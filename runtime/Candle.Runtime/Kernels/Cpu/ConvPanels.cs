@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Candle.Runtime.Kernels.Cpu;
 
@@ -64,50 +66,124 @@ internal unsafe struct ConvPanels
             at += len;
         }
 
-        long taps = KH * KW, plane = H * W;
-        for (long r = 0; r < Rows; r++)
+        // Per tap (ky, kx), each segment's part inside the input row (head zeros, body read, tail zeros) and the body's
+        // offset in a channel are the same for every channel: computed once per tap, then applied channel by channel.
+        Span<int> segHead = stackalloc int[nr];
+        Span<int> segBody = stackalloc int[nr];
+        Span<long> segSrc = stackalloc long[nr];
+        long taps = KH * KW, plane = H * W, channels = Rows / Math.Max(taps, 1);
+        for (long ky = 0; ky < KH; ky++)
         {
-            long c = r / taps, tap = r % taps;
-            long ky = tap / KW, kx = tap % KW;
-            float* channel = src + (c * plane);
-            float* d = dst + (r * nr);
-            long xOffset = (kx * DW) - PW, yOffset = (ky * DH) - PH;
-            for (int s = 0; s < segments; s++)
+            for (long kx = 0; kx < KW; kx++)
             {
-                float* o = d + segAt[s];
-                int len = segLen[s];
-                long iy = (segOy[s] * SH) + yOffset;
-                if (iy < 0 || iy >= H)
+                long xOffset = (kx * DW) - PW, yOffset = (ky * DH) - PH;
+                for (int s = 0; s < segments; s++)
                 {
-                    new Span<float>(o, len).Clear();
-                    continue;
+                    int len = segLen[s];
+                    long iy = (segOy[s] * SH) + yOffset;
+                    if (iy < 0 || iy >= H)
+                    {
+                        segHead[s] = len;
+                        segBody[s] = 0;
+                        segSrc[s] = 0;
+                        continue;
+                    }
+
+                    // Output columns ox read input column ox · SW + xOffset: those in [lo, hi) fall inside the row.
+                    long ox0 = segOx[s], ox1 = ox0 + len;
+                    long lo = xOffset >= 0 ? ox0 : Math.Max(ox0, (-xOffset + SW - 1) / SW);
+                    long hi = W - xOffset <= 0 ? lo : Math.Min(ox1, (W - xOffset + SW - 1) / SW);
+                    lo = Math.Min(lo, ox1);
+                    hi = Math.Max(hi, lo);
+                    segHead[s] = (int)(lo - ox0);
+                    segBody[s] = (int)(hi - lo);
+                    segSrc[s] = (iy * W) + xOffset + (lo * SW);
                 }
 
-                // Output columns ox read input column ox · SW + xOffset: those in [lo, hi) fall inside the row.
-                long ox0 = segOx[s], ox1 = ox0 + len;
-                long lo = xOffset >= 0 ? ox0 : Math.Max(ox0, (-xOffset + SW - 1) / SW);
-                long hi = W - xOffset <= 0 ? lo : Math.Min(ox1, (W - xOffset + SW - 1) / SW);
-                lo = Math.Min(lo, ox1);
-                hi = Math.Max(hi, lo);
-                float* row = channel + (iy * W) + xOffset;
-                int head = (int)(lo - ox0), body = (int)(hi - lo);
-                if (head > 0) new Span<float>(o, head).Clear();
-                float* ob = o + head;
-                if (SW == 1)
+                long tap = (ky * KW) + kx;
+                for (long c = 0; c < channels; c++)
                 {
-                    Buffer.MemoryCopy(row + lo, ob, (long)body * sizeof(float), (long)body * sizeof(float));
-                }
-                else
-                {
-                    float* ib = row + (lo * SW);
-                    for (int j = 0; j < body; j++) ob[j] = ib[j * SW];
-                }
+                    float* channel = src + (c * plane);
+                    float* d = dst + (((c * taps) + tap) * nr);
+                    for (int s = 0; s < segments; s++)
+                    {
+                        float* o = d + segAt[s];
+                        int len = segLen[s], head = segHead[s], body = segBody[s];
+                        if (head > 0) Zero(o, head);
+                        if (body > 0)
+                        {
+                            if (SW == 1) Copy(channel + segSrc[s], o + head, body);
+                            else Gather(channel + segSrc[s], SW, o + head, body);
+                        }
 
-                int tail = len - head - body;
-                if (tail > 0) new Span<float>(ob + body, tail).Clear();
+                        int tail = len - head - body;
+                        if (tail > 0) Zero(o + head + body, tail);
+                    }
+
+                    if (width < nr) Zero(d + width, nr - width);
+                }
+            }
+        }
+    }
+
+    /// <summary>Copies <paramref name="n"/> contiguous floats (a panel row's run: at most a few vectors).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Copy(float* from, float* to, int n)
+    {
+        if (Avx512F.IsSupported)
+        {
+            int j = 0;
+            for (; j + 16 <= n; j += 16) Vector512.Store(Vector512.Load(from + j), to + j);
+            if (j < n)
+            {
+                var mask = Vector512.LessThan(Vector512.CreateSequence(0, 1), Vector512.Create(n - j)).AsSingle();
+                Avx512F.MaskStore(to + j, mask, Avx512F.MaskLoad(from + j, mask, Vector512<float>.Zero));
             }
 
-            if (width < nr) new Span<float>(d + width, nr - width).Clear();
+            return;
         }
+
+        Buffer.MemoryCopy(from, to, (long)n * sizeof(float), (long)n * sizeof(float));
+    }
+
+    /// <summary>Reads <paramref name="n"/> floats <paramref name="stride"/> apart into a contiguous run.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Gather(float* from, long stride, float* to, int n)
+    {
+        int j = 0;
+        if (stride == 2 && Avx512F.IsSupported)
+        {
+            // Even lanes of two vectors (masked to the floats the run reads) make 16 values at once.
+            var lanes = Vector512.CreateSequence(0, 1);
+            var even = Vector512.CreateSequence(0, 2);
+            for (; j < n; j += 16)
+            {
+                int reads = (2 * Math.Min(16, n - j)) - 1;
+                float* at = from + (2L * j);
+                var lo = Avx512F.MaskLoad(at, Vector512.LessThan(lanes, Vector512.Create(reads)).AsSingle(), Vector512<float>.Zero);
+                var hi = Avx512F.MaskLoad(at + 16, Vector512.LessThan(lanes, Vector512.Create(reads - 16)).AsSingle(), Vector512<float>.Zero);
+                var picked = Avx512F.PermuteVar16x32x2(lo, even, hi);
+                Avx512F.MaskStore(to + j, Vector512.LessThan(lanes, Vector512.Create(n - j)).AsSingle(), picked);
+            }
+
+            return;
+        }
+
+        for (; j < n; j++) to[j] = from[j * stride];
+    }
+
+    /// <summary>Writes <paramref name="n"/> zeros.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Zero(float* to, int n)
+    {
+        if (Avx512F.IsSupported)
+        {
+            int j = 0;
+            for (; j + 16 <= n; j += 16) Vector512<float>.Zero.Store(to + j);
+            if (j < n) Avx512F.MaskStore(to + j, Vector512.LessThan(Vector512.CreateSequence(0, 1), Vector512.Create(n - j)).AsSingle(), Vector512<float>.Zero);
+            return;
+        }
+
+        new Span<float>(to, n).Clear();
     }
 }

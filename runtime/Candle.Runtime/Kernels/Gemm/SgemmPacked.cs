@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics.X86;
 using Candle.Runtime.Threading;
 
 namespace Candle.Runtime.Kernels.Gemm;
@@ -295,6 +296,10 @@ internal static unsafe class SgemmPacked
                         if (rows == mr && cols == nr)
                         {
                             TKernel.Run(kc, ap, bp, cp, (nint)ldc, mode, Problem.Beta);
+                        }
+                        else if (typeof(TKernel) == typeof(MicroKernel512) && Avx512F.IsSupported)
+                        {
+                            MicroKernel512Edge.Run(kc, ap, bp, cp, (nint)ldc, mode, Problem.Beta, rows, cols);
                         }
                         else
                         {
