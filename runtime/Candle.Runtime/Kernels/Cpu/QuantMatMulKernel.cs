@@ -329,6 +329,9 @@ public static unsafe class QuantMatMulKernel
             }
 
             GgmlTypeTraits.Dequantize(type, new ReadOnlySpan<byte>(w + (v * rowBytes), rowBytes), new Span<float>(y + (j * cols), cols));
+
+            // A looked-up row is read once: a mapped table's pages (and the block the kernel faulted in around them) go back.
+            Memory.ResidentPages.DropAfterLookup(w + (v * rowBytes), rowBytes);
         }
     }
 }
