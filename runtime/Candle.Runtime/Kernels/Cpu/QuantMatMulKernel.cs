@@ -33,7 +33,7 @@ public static unsafe class QuantMatMulKernel
     internal const int GemmRows = 32;
 
     /// <summary>Weight rows dequantized at a time on the SGEMM path.</summary>
-    private const int GemmTile = 512;
+    private const int GemmTile = 256;
 
     /// <summary>
     /// y[m, n] = Σ_k x[m, k]·w[n, k]; arguments: <see cref="QuantMatMulArgs{T}"/>. One work item: the kernel splits the
