@@ -85,6 +85,7 @@ public sealed class DecoderSession : IDisposable
         if (cache.Length != 0) throw new InvalidOperationException($"prefill needs an empty cache but it holds {cache.Length} positions (call Reset)");
         var outputs = _prefill.Run([inputIds]);
         cache.Commit([.. _prefillNewKeys.Select(i => outputs[i])], [.. _prefillNewValues.Select(i => outputs[i])]);
+        _garbage.Collect();
         return outputs[_prefillLogits];
     }
 

@@ -22,7 +22,12 @@ internal sealed class GarbageBudget
     public void Step()
     {
         long now = GC.GetTotalAllocatedBytes();
-        if (now - _mark < Bytes) return;
+        if (now - _mark >= Bytes) Collect();
+    }
+
+    /// <summary>Collects now (after a prefill, whose new keys and values were copied into the cache).</summary>
+    public void Collect()
+    {
         GC.Collect();
         _mark = GC.GetTotalAllocatedBytes();
     }
