@@ -22,7 +22,14 @@ internal sealed unsafe class MappedFile : IDisposable
         // The safe handle is not add-ref'ed: keeping this object reachable keeps the handle from being finalized,
         // and once nothing refers to this object the handle's own finalizer unmaps the view.
         _pointer = (byte*)view.SafeMemoryMappedViewHandle.DangerousGetHandle() + view.PointerOffset;
+        ResidentPages.RegisterMapping(_pointer, length);
     }
+
+    /// <summary>
+    /// Forgets the mapping in <see cref="ResidentPages"/> when this object is collected without <see cref="Dispose"/>: the
+    /// view's handle is a critical finalizer, so it unmaps the view only after this runs.
+    /// </summary>
+    ~MappedFile() => ResidentPages.UnregisterMapping(_pointer);
 
     /// <summary>The mapped length in bytes (the file's length when it was opened).</summary>
     public long Length { get; }
@@ -87,6 +94,8 @@ internal sealed unsafe class MappedFile : IDisposable
     /// <summary>Unmaps the view and closes the file.</summary>
     public void Dispose()
     {
+        ResidentPages.UnregisterMapping(_pointer);
+        GC.SuppressFinalize(this);
         _view.Dispose();
         _file.Dispose();
     }

@@ -17,6 +17,48 @@ internal static unsafe partial class ResidentPages
 
     private static long _dropped;
 
+    // The read-only file mappings alive now, as [start, end) address pairs; replaced whole under the lock, read without it.
+    private static (nint Start, nint End)[] _mappings = [];
+    private static readonly Lock MappingsLock = new();
+
+    /// <summary>
+    /// The span of virtual memory the kernel maps at once on a read fault of a file page ("fault-around", 64 KiB by
+    /// default): reading one row of a mapped table makes this whole aligned block resident.
+    /// </summary>
+    internal const long FaultAroundBytes = 64 * 1024;
+
+    /// <summary>Records [<paramref name="start"/>, <paramref name="start"/> + <paramref name="length"/>) as a read-only file mapping (see <see cref="DropAfterLookup"/>).</summary>
+    public static void RegisterMapping(byte* start, long length)
+    {
+        lock (MappingsLock) _mappings = [.. _mappings, ((nint)start, (nint)(start + length))];
+    }
+
+    /// <summary>Forgets the mapping starting at <paramref name="start"/>; called before it is unmapped.</summary>
+    public static void UnregisterMapping(byte* start)
+    {
+        lock (MappingsLock) _mappings = [.. _mappings.Where(m => m.Start != (nint)start)];
+    }
+
+    /// <summary>
+    /// After a row of a table was looked up (an embedding), drops the fault-around blocks holding it when the table is a
+    /// registered read-only file mapping, so that a lookup leaves no page resident; memory of any other kind (an
+    /// anonymous copy, whose pages dropping would zero) is left alone.
+    /// </summary>
+    /// <param name="start">First byte of the row read.</param>
+    /// <param name="length">Bytes of the row.</param>
+    public static void DropAfterLookup(byte* start, long length)
+    {
+        nint p = (nint)start;
+        foreach (var (s, e) in _mappings)
+        {
+            if (p < s || p + (nint)length > e) continue;
+            long first = Math.Max((long)s, (long)p / FaultAroundBytes * FaultAroundBytes);
+            long end = Math.Min((long)e, (((long)p + length + FaultAroundBytes - 1) / FaultAroundBytes) * FaultAroundBytes);
+            Drop((byte*)first, end - first);
+            return;
+        }
+    }
+
     /// <summary>Drops the whole pages inside [<paramref name="start"/>, <paramref name="start"/> + <paramref name="length"/>) of a read-only file mapping.</summary>
     /// <param name="start">First byte of the range.</param>
     /// <param name="length">Bytes in the range.</param>

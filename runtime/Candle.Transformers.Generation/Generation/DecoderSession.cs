@@ -18,6 +18,7 @@ public sealed class DecoderSession : IDisposable
     private readonly int[] _prefillNewKeys, _prefillNewValues, _decodePresentKeys, _decodePresentValues;
     private readonly int _prefillLogits, _decodeLogits;
     private readonly string[] _decodeInputs;
+    private readonly GarbageBudget _garbage = new();
 
     /// <summary>A session over compiled prefill and decode steps; it owns them and disposes them with itself.</summary>
     /// <param name="shape">The model's cache shape, vocabulary, positions and stop tokens.</param>
@@ -84,6 +85,7 @@ public sealed class DecoderSession : IDisposable
         if (cache.Length != 0) throw new InvalidOperationException($"prefill needs an empty cache but it holds {cache.Length} positions (call Reset)");
         var outputs = _prefill.Run([inputIds]);
         cache.Commit([.. _prefillNewKeys.Select(i => outputs[i])], [.. _prefillNewValues.Select(i => outputs[i])]);
+        _garbage.Collect();
         return outputs[_prefillLogits];
     }
 
@@ -107,6 +109,7 @@ public sealed class DecoderSession : IDisposable
 
         var outputs = _decode.Run(args);
         cache.CommitRows([.. _decodePresentKeys.Select(i => outputs[i])], [.. _decodePresentValues.Select(i => outputs[i])], 1);
+        _garbage.Step();
         return outputs[_decodeLogits];
     }
 

@@ -19,8 +19,8 @@ namespace Candle.Runtime.Kernels.Cpu;
 /// per call for any number of rows and no float32 copy of them is made. Decode (fewer than 4 activation rows) runs the GEMV over each worker's whole range of weight rows. Other types with an integer dot product walk tiles of
 /// <see cref="TileRows"/> weight rows one pair at a time below <see cref="GemmRows"/> activation rows, and from there
 /// dequantize <see cref="GemmTile"/> weight rows at a time into a float32 scratch tile for the SGEMM (freed after the
-/// call). Types without an integer dot product (and machines without AVX2) dequantize each weight row once and
-/// multiply in float32.
+/// call). Without AVX2 the tiles and the GEMV are not used: every type with an integer dot product runs the portable
+/// single-row dots (<see cref="QuantIsa"/>). Types without one dequantize each weight row once and multiply in float32.
 /// </remarks>
 public static unsafe class QuantMatMulKernel
 {
@@ -33,7 +33,7 @@ public static unsafe class QuantMatMulKernel
     internal const int GemmRows = 32;
 
     /// <summary>Weight rows dequantized at a time on the SGEMM path.</summary>
-    private const int GemmTile = 512;
+    private const int GemmTile = 256;
 
     /// <summary>
     /// y[m, n] = Σ_k x[m, k]·w[n, k]; arguments: <see cref="QuantMatMulArgs{T}"/>. One work item: the kernel splits the
@@ -65,7 +65,7 @@ public static unsafe class QuantMatMulKernel
             return;
         }
 
-        if (format == GgmlType.F32 || !QuantRowDot.IsAccelerated)
+        if (format == GgmlType.F32)
         {
             pool.ParallelFor(n, (s, e) => Dequantized(type, x, w, y, rows, n, k, rowBytes, s, e));
             return;
@@ -329,6 +329,9 @@ public static unsafe class QuantMatMulKernel
             }
 
             GgmlTypeTraits.Dequantize(type, new ReadOnlySpan<byte>(w + (v * rowBytes), rowBytes), new Span<float>(y + (j * cols), cols));
+
+            // A looked-up row is read once: a mapped table's pages (and the block the kernel faulted in around them) go back.
+            Memory.ResidentPages.DropAfterLookup(w + (v * rowBytes), rowBytes);
         }
     }
 }

@@ -8,34 +8,40 @@ namespace Candle.Runtime.Kernels.Quant;
 /// <summary>
 /// Integer dot products of one weight row with one row of quantized activations (llama.cpp's <c>ggml_vec_dot_*</c>):
 /// exact 8-bit × 8-bit sums per block in int32 (AVX-VNNI <c>vpdpbusd</c> where available, AVX2 <c>pmaddubsw</c> +
-/// <c>pmaddwd</c> otherwise), scaled by the block scales in float32. <see cref="IsAccelerated"/> is false without AVX2;
-/// the matmul kernel then dequantizes weight rows and multiplies in float32 instead.
+/// <c>pmaddwd</c> otherwise, the portable byte operations of <see cref="QuantIsa"/> without AVX2), scaled by the block
+/// scales in float32. Each kernel takes the instruction set as a type argument (<see cref="IQuantIsa"/>); <see cref="Dot"/>
+/// runs the host's (<see cref="HostIsa"/>).
 /// </summary>
 internal static unsafe class QuantRowDot
 {
-    /// <summary>True when the integer paths run (AVX2).</summary>
-    public static bool IsAccelerated => Avx2.IsSupported && Fma.IsSupported;
+    /// <summary>True when the dot products run on AVX2 (and the 4 × 4 tiles and the GEMV of <see cref="QuantTileDot"/> and <see cref="QuantGemv"/> exist).</summary>
+    public static bool IsAccelerated => HostIsa.Avx2;
 
-    /// <summary>The dot product of <paramref name="nb"/> blocks of <paramref name="type"/> with activations in its <see cref="QuantActivations.VecDotType"/>.</summary>
+    /// <summary>The dot product of <paramref name="nb"/> blocks of <paramref name="type"/> with activations in its <see cref="QuantActivations.VecDotType"/>, on the host's instruction set.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Dot(GgmlType type, byte* w, byte* a, int nb) => type switch
+    public static float Dot(GgmlType type, byte* w, byte* a, int nb) => Dot<HostIsa>(type, w, a, nb);
+
+    /// <summary>The dot product of <paramref name="nb"/> blocks of <paramref name="type"/> with activations in its <see cref="QuantActivations.VecDotType"/>, on <typeparamref name="T"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Dot<T>(GgmlType type, byte* w, byte* a, int nb)
+        where T : struct, IQuantIsa => type switch
     {
-        GgmlType.Q8_0 => Q8_0(w, a, nb),
-        GgmlType.Q4_0 => Q4_0(w, a, nb),
-        GgmlType.Q4_K => Q4_K(w, a, nb),
-        GgmlType.Q6_K => Q6_K(w, a, nb),
-        GgmlType.Q5_0 => Q5_0(w, a, nb),
-        GgmlType.IQ4_NL => IQ4_NL(w, a, nb),
-        GgmlType.Q4_1 => Q4_1(w, a, nb),
-        GgmlType.Q5_1 => Q5_1(w, a, nb),
-        GgmlType.Q5_K => Q5_K(w, a, nb),
-        GgmlType.Q2_K => Q2_K(w, a, nb),
-        GgmlType.Q3_K => Q3_K(w, a, nb),
-        GgmlType.IQ4_XS => IQ4_XS(w, a, nb),
+        GgmlType.Q8_0 => Q8_0<T>(w, a, nb),
+        GgmlType.Q4_0 => Q4_0<T>(w, a, nb),
+        GgmlType.Q4_K => Q4_K<T>(w, a, nb),
+        GgmlType.Q6_K => Q6_K<T>(w, a, nb),
+        GgmlType.Q5_0 => Q5_0<T>(w, a, nb),
+        GgmlType.IQ4_NL => IQ4_NL<T>(w, a, nb),
+        GgmlType.Q4_1 => Q4_1<T>(w, a, nb),
+        GgmlType.Q5_1 => Q5_1<T>(w, a, nb),
+        GgmlType.Q5_K => Q5_K<T>(w, a, nb),
+        GgmlType.Q2_K => Q2_K<T>(w, a, nb),
+        GgmlType.Q3_K => Q3_K<T>(w, a, nb),
+        GgmlType.IQ4_XS => IQ4_XS<T>(w, a, nb),
         _ => throw new NotSupportedException($"no integer dot product for {GgmlTypeTraits.Name(type)}"),
     };
 
-    /// <summary>Σ u[i]·s[i] over 32 unsigned and 32 signed bytes, added into 8 int32 lanes (lane k sums bytes 4k..4k+3).</summary>
+    /// <summary>Σ u[i]·s[i] over 32 unsigned and 32 signed bytes, added into 8 int32 lanes (lane k sums bytes 4k..4k+3); AVX2 only.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector256<int> DotU8S8(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> s)
     {
@@ -67,7 +73,8 @@ internal static unsafe class QuantRowDot
 
     /// <summary>Q8_0 weights × Q8_0 activations (34-byte blocks of 32).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Q8_0(byte* w, byte* a, int nb)
+    public static float Q8_0<T>(byte* w, byte* a, int nb)
+        where T : struct, IQuantIsa
     {
         float* ht = HalfTablePointer;
         var acc = Vector256<float>.Zero;
@@ -75,8 +82,8 @@ internal static unsafe class QuantRowDot
         {
             var x = Vector256.Load((sbyte*)(w + 2));
             var y = Vector256.Load((sbyte*)(a + 2));
-            var s = DotU8S8(Vector256<int>.Zero, Avx2.Abs(x), Avx2.Sign(y, x));
-            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s), Vector256.Create(Half(ht, w) * Half(ht, a)), acc);
+            var s = QuantIsa.DotU8S8<T>(Vector256<int>.Zero, QuantIsa.Abs<T>(x), QuantIsa.Sign<T>(y, x));
+            acc = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s), Vector256.Create(Half(ht, w) * Half(ht, a)), acc);
         }
 
         return Vector256.Sum(acc);
@@ -84,7 +91,8 @@ internal static unsafe class QuantRowDot
 
     /// <summary>Q4_0 weights (18-byte blocks: f16 scale, nibbles; value = nibble − 8) × Q8_0 activations.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Q4_0(byte* w, byte* a, int nb)
+    public static float Q4_0<T>(byte* w, byte* a, int nb)
+        where T : struct, IQuantIsa
     {
         float* ht = HalfTablePointer;
         var acc = Vector256<float>.Zero;
@@ -95,8 +103,8 @@ internal static unsafe class QuantRowDot
             var packed = Vector128.Load(w + 2);
             var x = Vector256.Create(packed & mask, Vector128.ShiftRightLogical(packed, 4) & mask).AsSByte() - eight;
             var y = Vector256.Load((sbyte*)(a + 2));
-            var s = DotU8S8(Vector256<int>.Zero, Avx2.Abs(x), Avx2.Sign(y, x));
-            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s), Vector256.Create(Half(ht, w) * Half(ht, a)), acc);
+            var s = QuantIsa.DotU8S8<T>(Vector256<int>.Zero, QuantIsa.Abs<T>(x), QuantIsa.Sign<T>(y, x));
+            acc = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s), Vector256.Create(Half(ht, w) * Half(ht, a)), acc);
         }
 
         return Vector256.Sum(acc);
@@ -104,9 +112,10 @@ internal static unsafe class QuantRowDot
 
     /// <summary>The 32 bytes of a block's fifth bits (<paramref name="qh"/>, bit j for value j) as 0xFF where set, 0 elsewhere.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<byte> BitsToBytes(uint qh)
+    private static Vector256<byte> BitsToBytes<T>(uint qh)
+        where T : struct, IQuantIsa
     {
-        var spread = Avx2.Shuffle(Vector256.Create(qh).AsByte(), Vector256.Create(
+        var spread = QuantIsa.Shuffle<T>(Vector256.Create(qh).AsByte(), Vector256.Create(
             (byte)0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
         var bit = Vector256.Create((byte)1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128);
         return Vector256.Equals(spread & bit, bit);
@@ -126,17 +135,18 @@ internal static unsafe class QuantRowDot
     /// activations. The signed value is the nibble with 0xF0 or'ed in where the fifth bit is clear (llama.cpp's trick).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Q5_0(byte* w, byte* a, int nb)
+    public static float Q5_0<T>(byte* w, byte* a, int nb)
+        where T : struct, IQuantIsa
     {
         float* ht = HalfTablePointer;
         var acc = Vector256<float>.Zero;
         var high = Vector256.Create((byte)0xF0);
         for (int b = 0; b < nb; b++, w += 22, a += 34)
         {
-            var x = (Nibbles(w + 6) | Vector256.AndNot(high, BitsToBytes(Unsafe.ReadUnaligned<uint>(w + 2)))).AsSByte();
+            var x = (Nibbles(w + 6) | Vector256.AndNot(high, BitsToBytes<T>(Unsafe.ReadUnaligned<uint>(w + 2)))).AsSByte();
             var y = Vector256.Load((sbyte*)(a + 2));
-            var s = DotU8S8(Vector256<int>.Zero, Avx2.Abs(x), Avx2.Sign(y, x));
-            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s), Vector256.Create(Half(ht, w) * Half(ht, a)), acc);
+            var s = QuantIsa.DotU8S8<T>(Vector256<int>.Zero, QuantIsa.Abs<T>(x), QuantIsa.Sign<T>(y, x));
+            acc = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s), Vector256.Create(Half(ht, w) * Half(ht, a)), acc);
         }
 
         return Vector256.Sum(acc);
@@ -144,7 +154,8 @@ internal static unsafe class QuantRowDot
 
     /// <summary>IQ4_NL weights (18-byte blocks: f16 d, 16 bytes of nibbles indexing the non-linear grid) × Q8_0 activations.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float IQ4_NL(byte* w, byte* a, int nb)
+    public static float IQ4_NL<T>(byte* w, byte* a, int nb)
+        where T : struct, IQuantIsa
     {
         float* ht = HalfTablePointer;
         var acc = Vector256<float>.Zero;
@@ -152,10 +163,10 @@ internal static unsafe class QuantRowDot
         var table = Vector256.Create(grid, grid).AsByte();
         for (int b = 0; b < nb; b++, w += 18, a += 34)
         {
-            var x = Avx2.Shuffle(table, Nibbles(w + 2)).AsSByte();
+            var x = QuantIsa.Shuffle<T>(table, Nibbles(w + 2)).AsSByte();
             var y = Vector256.Load((sbyte*)(a + 2));
-            var s = DotU8S8(Vector256<int>.Zero, Avx2.Abs(x), Avx2.Sign(y, x));
-            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s), Vector256.Create(Half(ht, w) * Half(ht, a)), acc);
+            var s = QuantIsa.DotU8S8<T>(Vector256<int>.Zero, QuantIsa.Abs<T>(x), QuantIsa.Sign<T>(y, x));
+            acc = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s), Vector256.Create(Half(ht, w) * Half(ht, a)), acc);
         }
 
         return Vector256.Sum(acc);
@@ -166,15 +177,16 @@ internal static unsafe class QuantRowDot
     /// f16 s = d_a·Σq, 32 quants): d·d_a·Σ nibble·q + m·s.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Q4_1(byte* w, byte* a, int nb)
+    public static float Q4_1<T>(byte* w, byte* a, int nb)
+        where T : struct, IQuantIsa
     {
         float* ht = HalfTablePointer;
         var acc = Vector256<float>.Zero;
         float mins = 0;
         for (int b = 0; b < nb; b++, w += 20, a += 36)
         {
-            var s = DotU8S8(Vector256<int>.Zero, Nibbles(w + 4), Vector256.Load((sbyte*)(a + 4)));
-            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s), Vector256.Create(Half(ht, w) * Half(ht, a)), acc);
+            var s = QuantIsa.DotU8S8<T>(Vector256<int>.Zero, Nibbles(w + 4), Vector256.Load((sbyte*)(a + 4)));
+            acc = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s), Vector256.Create(Half(ht, w) * Half(ht, a)), acc);
             mins += Half(ht, w + 2) * Half(ht, a + 2);
         }
 
@@ -186,7 +198,8 @@ internal static unsafe class QuantRowDot
     /// activations: d·d_a·Σ q·q_a + m·s.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Q5_1(byte* w, byte* a, int nb)
+    public static float Q5_1<T>(byte* w, byte* a, int nb)
+        where T : struct, IQuantIsa
     {
         float* ht = HalfTablePointer;
         var acc = Vector256<float>.Zero;
@@ -194,9 +207,9 @@ internal static unsafe class QuantRowDot
         float mins = 0;
         for (int b = 0; b < nb; b++, w += 24, a += 36)
         {
-            var u = Nibbles(w + 8) | (BitsToBytes(Unsafe.ReadUnaligned<uint>(w + 4)) & fifth);
-            var s = DotU8S8(Vector256<int>.Zero, u, Vector256.Load((sbyte*)(a + 4)));
-            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(s), Vector256.Create(Half(ht, w) * Half(ht, a)), acc);
+            var u = Nibbles(w + 8) | (BitsToBytes<T>(Unsafe.ReadUnaligned<uint>(w + 4)) & fifth);
+            var s = QuantIsa.DotU8S8<T>(Vector256<int>.Zero, u, Vector256.Load((sbyte*)(a + 4)));
+            acc = Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(s), Vector256.Create(Half(ht, w) * Half(ht, a)), acc);
             mins += Half(ht, w + 2) * Half(ht, a + 2);
         }
 
@@ -208,7 +221,8 @@ internal static unsafe class QuantRowDot
     /// Q8_K activations (f32 d, 256 quants, 16 sums of 16): d·Σ scale_j·(q·a)_j − dmin·Σ min_j·(bsum_2j + bsum_2j+1).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Q4_K(byte* w, byte* a, int nb)
+    public static float Q4_K<T>(byte* w, byte* a, int nb)
+        where T : struct, IQuantIsa
     {
         float* ht = HalfTablePointer;
         float total = 0;
@@ -225,8 +239,8 @@ internal static unsafe class QuantRowDot
                 var (s0, m0) = KQuantScales.Get(2 * j, sc);
                 var (s1, m1) = KQuantScales.Get((2 * j) + 1, sc);
                 var q = Vector256.Load(w + 16 + (32 * j));
-                var lo = DotU8S8(Vector256<int>.Zero, q & mask, Vector256.Load((sbyte*)(a + 4 + (64 * j))));
-                var hi = DotU8S8(Vector256<int>.Zero, Vector256.ShiftRightLogical(q, 4) & mask, Vector256.Load((sbyte*)(a + 36 + (64 * j))));
+                var lo = QuantIsa.DotU8S8<T>(Vector256<int>.Zero, q & mask, Vector256.Load((sbyte*)(a + 4 + (64 * j))));
+                var hi = QuantIsa.DotU8S8<T>(Vector256<int>.Zero, Vector256.ShiftRightLogical(q, 4) & mask, Vector256.Load((sbyte*)(a + 36 + (64 * j))));
                 acc += (lo * s0) + (hi * s1);
                 mins += (m0 * (bsums[4 * j] + bsums[(4 * j) + 1])) + (m1 * (bsums[(4 * j) + 2] + bsums[(4 * j) + 3]));
             }
@@ -242,7 +256,8 @@ internal static unsafe class QuantRowDot
     /// value = q6 − 32) × Q8_K activations: d·Σ scale_k·((q6·a)_k − 32·bsum_k) over the 16 groups of 16.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Q6_K(byte* w, byte* a, int nb)
+    public static float Q6_K<T>(byte* w, byte* a, int nb)
+        where T : struct, IQuantIsa
     {
         float* ht = HalfTablePointer;
         float total = 0;
@@ -265,10 +280,10 @@ internal static unsafe class QuantRowDot
                 var v1 = (ql1 & m4) | Vector256.ShiftLeft(Vector256.ShiftRightLogical(qh, 2) & m2, 4);
                 var v2 = Vector256.ShiftRightLogical(ql0, 4) | Vector256.ShiftLeft(Vector256.ShiftRightLogical(qh, 4) & m2, 4);
                 var v3 = Vector256.ShiftRightLogical(ql1, 4) | Vector256.ShiftLeft(Vector256.ShiftRightLogical(qh, 6), 4);
-                acc += DotU8S8(Vector256<int>.Zero, v0, Vector256.Load(q8)) * Scales(s[0], s[1]);
-                acc += DotU8S8(Vector256<int>.Zero, v1, Vector256.Load(q8 + 32)) * Scales(s[2], s[3]);
-                acc += DotU8S8(Vector256<int>.Zero, v2, Vector256.Load(q8 + 64)) * Scales(s[4], s[5]);
-                acc += DotU8S8(Vector256<int>.Zero, v3, Vector256.Load(q8 + 96)) * Scales(s[6], s[7]);
+                acc += QuantIsa.DotU8S8<T>(Vector256<int>.Zero, v0, Vector256.Load(q8)) * Scales(s[0], s[1]);
+                acc += QuantIsa.DotU8S8<T>(Vector256<int>.Zero, v1, Vector256.Load(q8 + 32)) * Scales(s[2], s[3]);
+                acc += QuantIsa.DotU8S8<T>(Vector256<int>.Zero, v2, Vector256.Load(q8 + 64)) * Scales(s[4], s[5]);
+                acc += QuantIsa.DotU8S8<T>(Vector256<int>.Zero, v3, Vector256.Load(q8 + 96)) * Scales(s[6], s[7]);
             }
 
             int offset = 0;
@@ -285,7 +300,8 @@ internal static unsafe class QuantRowDot
     /// adding 16 to value l of the j-th 64.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Q5_K(byte* w, byte* a, int nb)
+    public static float Q5_K<T>(byte* w, byte* a, int nb)
+        where T : struct, IQuantIsa
     {
         float* ht = HalfTablePointer;
         float total = 0;
@@ -306,8 +322,8 @@ internal static unsafe class QuantRowDot
                 var q = Vector256.Load(w + 48 + (32 * j));
                 var h0 = Vector256.ShiftLeft(Vector256.ShiftRightLogical(qh, 2 * j) & one, 4);
                 var h1 = Vector256.ShiftLeft(Vector256.ShiftRightLogical(qh, (2 * j) + 1) & one, 4);
-                var lo = DotU8S8(Vector256<int>.Zero, (q & mask) | h0, Vector256.Load((sbyte*)(a + 4 + (64 * j))));
-                var hi = DotU8S8(Vector256<int>.Zero, (Vector256.ShiftRightLogical(q, 4) & mask) | h1, Vector256.Load((sbyte*)(a + 36 + (64 * j))));
+                var lo = QuantIsa.DotU8S8<T>(Vector256<int>.Zero, (q & mask) | h0, Vector256.Load((sbyte*)(a + 4 + (64 * j))));
+                var hi = QuantIsa.DotU8S8<T>(Vector256<int>.Zero, (Vector256.ShiftRightLogical(q, 4) & mask) | h1, Vector256.Load((sbyte*)(a + 36 + (64 * j))));
                 acc += (lo * s0) + (hi * s1);
                 mins += (m0 * (bsums[4 * j] + bsums[(4 * j) + 1])) + (m1 * (bsums[(4 * j) + 2] + bsums[(4 * j) + 3]));
             }
@@ -323,7 +339,8 @@ internal static unsafe class QuantRowDot
     /// bytes of 2-bit values, f16 d and dmin) × Q8_K activations: d·Σ_g sc_g·(q·a)_g − dmin·Σ_g min_g·bsum_g.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Q2_K(byte* w, byte* a, int nb)
+    public static float Q2_K<T>(byte* w, byte* a, int nb)
+        where T : struct, IQuantIsa
     {
         float* ht = HalfTablePointer;
         float total = 0;
@@ -342,7 +359,7 @@ internal static unsafe class QuantRowDot
                 {
                     int g = (8 * n) + (2 * j);
                     var u = Vector256.ShiftRightLogical(q, 2 * j) & three;
-                    var p = DotU8S8(Vector256<int>.Zero, u, Vector256.Load((sbyte*)(a + 4 + (128 * n) + (32 * j))));
+                    var p = QuantIsa.DotU8S8<T>(Vector256<int>.Zero, u, Vector256.Load((sbyte*)(a + 4 + (128 * n) + (32 * j))));
                     acc += p * Scales(w[g] & 0xF, w[g + 1] & 0xF);
                 }
             }
@@ -358,7 +375,8 @@ internal static unsafe class QuantRowDot
     /// f16 d; value = (q2 | h·4) − 4) × Q8_K activations: d·Σ_g (sc_g − 32)·((u·a)_g − 4·bsum_g) with u = q2 | h·4.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float Q3_K(byte* w, byte* a, int nb)
+    public static float Q3_K<T>(byte* w, byte* a, int nb)
+        where T : struct, IQuantIsa
     {
         const uint kmask1 = 0x03030303;
         const uint kmask2 = 0x0f0f0f0f;
@@ -389,7 +407,7 @@ internal static unsafe class QuantRowDot
                     int g = (8 * n) + (2 * j);
                     var h = Vector256.ShiftLeft(Vector256.ShiftRightLogical(hm, (4 * n) + j) & one, 2);
                     var u = (Vector256.ShiftRightLogical(q, 2 * j) & three) | h;
-                    var p = DotU8S8(Vector256<int>.Zero, u, Vector256.Load((sbyte*)(a + 4 + (128 * n) + (32 * j))));
+                    var p = QuantIsa.DotU8S8<T>(Vector256<int>.Zero, u, Vector256.Load((sbyte*)(a + 4 + (128 * n) + (32 * j))));
                     acc += p * Scales(sc[g] - 32, sc[g + 1] - 32);
                 }
             }
@@ -405,7 +423,8 @@ internal static unsafe class QuantRowDot
     /// bytes of nibbles indexing the non-linear grid; sub-block scale ls − 32 of 6 bits) × Q8_K activations.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static float IQ4_XS(byte* w, byte* a, int nb)
+    public static float IQ4_XS<T>(byte* w, byte* a, int nb)
+        where T : struct, IQuantIsa
     {
         float* ht = HalfTablePointer;
         float total = 0;
@@ -419,9 +438,9 @@ internal static unsafe class QuantRowDot
             for (int ib = 0; ib < 8; ib++)
             {
                 int ls = ((w[4 + (ib / 2)] >> (4 * (ib % 2))) & 0xF) | (((scalesH >> (2 * ib)) & 3) << 4);
-                var x = Avx2.Shuffle(table, Nibbles(w + 8 + (16 * ib))).AsSByte();
+                var x = QuantIsa.Shuffle<T>(table, Nibbles(w + 8 + (16 * ib))).AsSByte();
                 var y = Vector256.Load((sbyte*)(a + 4 + (32 * ib)));
-                sum += (ls - 32) * Vector256.Sum(DotU8S8(Vector256<int>.Zero, Avx2.Abs(x), Avx2.Sign(y, x)));
+                sum += (ls - 32) * Vector256.Sum(QuantIsa.DotU8S8<T>(Vector256<int>.Zero, QuantIsa.Abs<T>(x), QuantIsa.Sign<T>(y, x)));
             }
 
             total += Half(ht, w) * da * sum;
