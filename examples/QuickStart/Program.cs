@@ -3,6 +3,7 @@
 // and text generated with its SentencePiece tokenizer.
 // Run: dotnet run --project examples/QuickStart [-- <model-dir> [prompt]]
 using System.Globalization;
+using System.Text.Json;
 using Candle.Compiler.Passes;
 using Candle.Transformers.Generation;
 using Candle.Transformers.Models;
@@ -36,6 +37,20 @@ var result = generator.Generate(prompt, new GenerationOptions { MaxNewTokens = 3
 Console.WriteLine();
 Console.WriteLine(string.Create(inv,
     $"\nprefill: {result.PromptIds.Count} tokens, {result.PrefillTokensPerSecond:F1} tok/s; decode: {result.DecodeSteps} tokens, {result.DecodeTokensPerSecond:F1} tok/s"));
+
+// transformers' greedy continuation of the reference prompt stored beside the bundled model: ours must be the same.
+string reference = Path.Combine(modelDir, "reference.json");
+if (File.Exists(reference))
+{
+    using var doc = JsonDocument.Parse(File.ReadAllText(reference));
+    int[] promptIds = [.. doc.RootElement.GetProperty("prompt_ids").EnumerateArray().Select(e => e.GetInt32())];
+    int[] expected = [.. doc.RootElement.GetProperty("greedy_continuation").EnumerateArray().Select(e => e.GetInt32())];
+    var check = generator.Generate(promptIds, new GenerationOptions { MaxNewTokens = expected.Length, Greedy = true });
+    bool same = check.GeneratedIds.SequenceEqual(expected);
+    Console.WriteLine($"greedy continuation of the reference prompt ({expected.Length} tokens): {(same ? "equal to transformers'" : "differs from transformers' [" + string.Join(",", check.GeneratedIds) + "]")}");
+    if (!same) return 1;
+}
+
 return 0;
 
 static string BundledModel()
