@@ -346,18 +346,7 @@ public static unsafe class Sgemm
             return;
         }
 
-        switch (kind)
-        {
-            case SgemmKernelKind.Vector512:
-                SgemmPacked.Run<MicroKernel512, TEpilogue>(ref problem, ref epi, pool, threads);
-                break;
-            case SgemmKernelKind.Vector256:
-                SgemmPacked.Run<MicroKernel256, TEpilogue>(ref problem, ref epi, pool, threads);
-                break;
-            default:
-                SgemmPacked.Run<MicroKernelScalar, TEpilogue>(ref problem, ref epi, pool, threads);
-                break;
-        }
+        RunPacked(kind, ref problem, ref epi, pool, threads);
     }
 
     internal static void MultiplyBatchedCore<TEpilogue>(
@@ -460,18 +449,7 @@ public static unsafe class Sgemm
             return;
         }
 
-        switch (kind)
-        {
-            case SgemmKernelKind.Vector512:
-                SgemmPacked.Run<MicroKernel512, TEpilogue>(ref problem, ref epilogue, pool, threads);
-                break;
-            case SgemmKernelKind.Vector256:
-                SgemmPacked.Run<MicroKernel256, TEpilogue>(ref problem, ref epilogue, pool, threads);
-                break;
-            default:
-                SgemmPacked.Run<MicroKernelScalar, TEpilogue>(ref problem, ref epilogue, pool, threads);
-                break;
-        }
+        RunPacked(kind, ref problem, ref epilogue, pool, threads);
     }
 
     // K == 0: the product is zero, so C = beta * C, then the epilogue.
@@ -563,6 +541,24 @@ public static unsafe class Sgemm
                 var epilogue = Epilogue;
                 Execute(ref problem, ref epilogue, Pool, Kind, Path, 0);
             }
+        }
+    }
+
+    /// <summary>The packed driver with the microkernel of <paramref name="kind"/>.</summary>
+    private static void RunPacked<TEpilogue>(SgemmKernelKind kind, ref GemmProblem problem, ref TEpilogue epilogue, WorkerPool pool, int threads)
+        where TEpilogue : struct, IGemmEpilogue
+    {
+        switch (kind)
+        {
+            case SgemmKernelKind.Vector512:
+                SgemmPacked.Run<MicroKernel512, TEpilogue>(ref problem, ref epilogue, pool, threads);
+                break;
+            case SgemmKernelKind.Vector256:
+                SgemmPacked.Run<MicroKernel256, TEpilogue>(ref problem, ref epilogue, pool, threads);
+                break;
+            default:
+                SgemmPacked.Run<MicroKernelScalar, TEpilogue>(ref problem, ref epilogue, pool, threads);
+                break;
         }
     }
 }

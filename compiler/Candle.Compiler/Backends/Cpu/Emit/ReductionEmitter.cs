@@ -140,15 +140,9 @@ internal sealed class ReductionEmitter : ReductionIl
         var accV = il.Local(_vecType, "accV");
         var accS = il.Local(typeof(float), "accS");
 
-        SlotPtr(0);
-        il.Op(OpCodes.Stloc, outPtr);
+        BindPointers(outPtr, inPtr);
         for (int k = 0; k < _n; k++)
         {
-            SlotPtr(1 + k);
-            Arg(OffsetAt(k));
-            ScaleToBytes(Es(k));
-            il.Op(OpCodes.Add);
-            il.Op(OpCodes.Stloc, inPtr[k]);
             Arg(StrideAt(k, _p - 1));
             il.Op(OpCodes.Stloc, ostride[k]);
             if (rstep is not null)

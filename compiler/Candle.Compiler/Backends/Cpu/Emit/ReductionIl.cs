@@ -95,6 +95,21 @@ internal abstract class ReductionIl
     /// </summary>
     protected void BindRowInputs(LocalBuilder outPtr, LocalBuilder[] inPtr, LocalBuilder?[] stride)
     {
+        BindPointers(outPtr, inPtr);
+        for (int k = 0; k < _n; k++)
+        {
+            if (Inputs[k].Access == InnerAccess.Strided)
+            {
+                stride[k] = _il.Local(typeof(long), $"stride{k}");
+                Arg(StrideAt(k, _rank - 1));
+                _il.Op(OpCodes.Stloc, stride[k]!);
+            }
+        }
+    }
+
+    /// <summary>Emits the output pointer and each input's pointer at its offset.</summary>
+    protected void BindPointers(LocalBuilder outPtr, LocalBuilder[] inPtr)
+    {
         SlotPtr(0);
         _il.Op(OpCodes.Stloc, outPtr);
         for (int k = 0; k < _n; k++)
@@ -104,12 +119,6 @@ internal abstract class ReductionIl
             ScaleToBytes(Es(k));
             _il.Op(OpCodes.Add);
             _il.Op(OpCodes.Stloc, inPtr[k]);
-            if (Inputs[k].Access == InnerAccess.Strided)
-            {
-                stride[k] = _il.Local(typeof(long), $"stride{k}");
-                Arg(StrideAt(k, _rank - 1));
-                _il.Op(OpCodes.Stloc, stride[k]!);
-            }
         }
     }
 
