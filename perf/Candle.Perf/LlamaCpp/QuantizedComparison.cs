@@ -23,12 +23,13 @@ namespace Candle.Perf.LlamaCpp;
 public static class QuantizedComparison
 {
     private const int Threads = 2;
-    private const int Context = 512;
+    private static int Context = 512;
 
     private sealed record Result(string Peer, List<double> Prefill, List<double> Decode);
 
     public static int Run(string[] args)
     {
+        Context = Int(args, "--context", Context);
         if (OptionValue(args, "--rss") is string rssPeer)
         {
             return RssChild(rssPeer, args[Array.IndexOf(args, "--rss") + 2], Int(args, "--prompt", 128), Int(args, "--gen", 32));
@@ -65,7 +66,7 @@ public static class QuantizedComparison
         var inv = CultureInfo.InvariantCulture;
         sb.AppendLine("# Quantized kernels vs llama.cpp on random Llama-shaped GGUF files");
         sb.AppendLine();
-        sb.AppendLine(inv, $"Written by `dotnet run -c Release --project perf/Candle.Perf -- llamacpp-quant --layers {layers} --reps {reps} --gen {gen} --prompt {prompt}{(withF32 ? "" : " --no-f32")} --types {string.Join(',', types).ToLowerInvariant()}` on {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC.");
+        sb.AppendLine(inv, $"Written by `dotnet run -c Release --project perf/Candle.Perf -- llamacpp-quant --layers {layers} --reps {reps} --gen {gen} --prompt {prompt} --context {Context}{(withF32 ? "" : " --no-f32")} --types {string.Join(',', types).ToLowerInvariant()}` on {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC.");
         sb.AppendLine(inv, $"Machine: {CpuName()}, {Environment.ProcessorCount} logical cores (shared with other work, so expect noise), {RuntimeInformation.FrameworkDescription}.");
         sb.AppendLine(inv, $"Measured read bandwidth: {bandwidth:F1} GB/s ({Threads} threads summing a 1 GiB array of floats, best of 5).");
         sb.AppendLine(inv, $"llama.cpp: {LlamaCppPeer.SystemInfo()}");
@@ -80,7 +81,7 @@ public static class QuantizedComparison
         foreach (var type in types)
         {
             string name = type;
-            string path = Path.Combine(scratch, string.Create(inv, $"random-llama-2048x{layers}-{name}.gguf"));
+            string path = Path.Combine(scratch, string.Create(inv, $"random-llama-2048x{layers}-c{Context}-{name}.gguf"));
             Console.Error.WriteLine($"writing {path} ({shape}) ...");
             WriteModel(path, shape, name, fixture);
             long fileBytes = new FileInfo(path).Length;
@@ -239,7 +240,7 @@ public static class QuantizedComparison
             string exe = Environment.ProcessPath ?? "dotnet";
             var psi = new ProcessStartInfo(exe) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
             if (Path.GetFileNameWithoutExtension(exe) == "dotnet") psi.ArgumentList.Add(typeof(QuantizedComparison).Assembly.Location);
-            foreach (string a in new[] { "llamacpp-quant", "--rss", peer, path, "--prompt", prompt.ToString(CultureInfo.InvariantCulture), "--gen", gen.ToString(CultureInfo.InvariantCulture) })
+            foreach (string a in new[] { "llamacpp-quant", "--rss", peer, path, "--prompt", prompt.ToString(CultureInfo.InvariantCulture), "--gen", gen.ToString(CultureInfo.InvariantCulture), "--context", Context.ToString(CultureInfo.InvariantCulture) })
             {
                 psi.ArgumentList.Add(a);
             }
@@ -310,8 +311,13 @@ public static class QuantizedComparison
         }
     }
 
-    private static string Ratio(List<double> a, List<double> b) =>
-        string.Create(CultureInfo.InvariantCulture, $"{Median([.. a.Zip(b, (x, y) => x / y)]):F2}x");
+    private static string Ratio(List<double> a, List<double> b)
+    {
+        List<double> r = [.. a.Zip(b, (x, y) => x / y)];
+        return r.Count > 1
+            ? string.Create(CultureInfo.InvariantCulture, $"{Median(r):F2}x ({r.Min():F2}–{r.Max():F2})")
+            : string.Create(CultureInfo.InvariantCulture, $"{Median(r):F2}x");
+    }
 
     private static int[] RandomTokens(Random rng, int n, int vocab) => [.. Enumerable.Range(0, n).Select(_ => rng.Next(vocab))];
 
