@@ -63,6 +63,32 @@ public class DecodeInPlaceTests
     }
 
     [Fact]
+    public void Prefill_writes_the_prompt_keys_and_values_straight_into_the_cache()
+    {
+        var model = (ICausalLanguageModel)ModelRegistry.Load(Llama.Dir);
+        using var session = DecoderSession.Compile(model, CpuBackend.Instance);
+        var plan = Assert.IsType<Plan>(session.PrefillPlan);
+        var ids = HostTensor.FromArray([.. Llama.PromptIds.Select(i => (long)i)], 1, Llama.PromptIds.Length);
+
+        // The plan run on its own, with every output allocated, is the oracle for what the cache must hold.
+        var plain = plan.Run([ids]);
+        session.Reset(Llama.PromptIds.Length + 4);
+        var logits = session.Prefill(ids);
+        var cache = session.Cache!;
+        Assert.Equal(Llama.PromptIds.Length, cache.Length);
+        for (int l = 0; l < model.NumLayers; l++)
+        {
+            int k = plan.OutputNames.ToList().IndexOf(DecoderGraphNames.NewKeys(l));
+            int v = plan.OutputNames.ToList().IndexOf(DecoderGraphNames.NewValues(l));
+            Assert.Equal(plain[k].ToFloat32(), cache.Keys(l).ToFloat32());
+            Assert.Equal(plain[v].ToFloat32(), cache.Values(l).ToFloat32());
+        }
+
+        int logitsIndex = plan.OutputNames.ToList().IndexOf(DecoderGraphNames.Logits);
+        Assert.Equal(plain[logitsIndex].ToFloat32(), logits.ToFloat32());
+    }
+
+    [Fact]
     public void Decode_writes_the_new_entries_into_the_cache_memory_and_plans_the_arena_once()
     {
         var model = (ICausalLanguageModel)ModelRegistry.Load(Llama.Dir);

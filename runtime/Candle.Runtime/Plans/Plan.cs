@@ -333,14 +333,39 @@ public sealed class Plan : IDeviceExecutable
     }
 
     /// <inheritdoc/>
-    public HostTensor[] Run(IReadOnlyList<HostTensor> inputs)
+    public HostTensor[] Run(IReadOnlyList<HostTensor> inputs) => Run(inputs, []);
+
+    /// <summary>
+    /// Runs once, writing the outputs that <paramref name="into"/> gives (by output index; a missing or null entry is
+    /// allocated as <see cref="Run(IReadOnlyList{HostTensor})"/> does) straight into the caller's memory, for example
+    /// a prompt's keys and values into a preallocated cache. Given outputs must have the dtypes and shapes the inputs
+    /// imply and must not alias inputs.
+    /// </summary>
+    /// <param name="inputs">The inputs, in <see cref="InputNames"/> order.</param>
+    /// <param name="into">Output tensors to write into, by output index; null where the plan allocates the output.</param>
+    /// <returns>The outputs, in <see cref="OutputNames"/> order: the given tensors where given.</returns>
+    /// <exception cref="ArgumentException">An input or a given output does not match the plan.</exception>
+    public HostTensor[] Run(IReadOnlyList<HostTensor> inputs, IReadOnlyList<HostTensor?> into)
     {
+        ArgumentNullException.ThrowIfNull(into);
         var bound = BindInputs(inputs);
         var def = Definition;
+        if (into.Count > def.Outputs.Count)
+        {
+            throw new ArgumentException($"plan has {def.Outputs.Count} outputs but {into.Count} were given", nameof(into));
+        }
+
         var outputs = new HostTensor[def.Outputs.Count];
         for (int o = 0; o < outputs.Length; o++)
         {
             var buffer = def.Buffers[def.Outputs[o].Buffer];
+            if (o < into.Count && into[o] is { } given)
+            {
+                CheckGivenOutput(inputs, bound, o, given, nameof(into));
+                outputs[o] = given;
+                continue;
+            }
+
             if (buffer.Kind == BufferKind.Input)
             {
                 outputs[o] = new HostTensor(def.Outputs[o].DType, bound.OutputShapes[o], inputs[buffer.Index].Data);
@@ -402,22 +427,31 @@ public sealed class Plan : IDeviceExecutable
             throw new ArgumentException($"plan has {def.Outputs.Count} outputs but {outputs.Count} were given", nameof(outputs));
         }
 
-        for (int o = 0; o < outputs.Count; o++)
-        {
-            var t = outputs[o];
-            if (t is null || t.DType != def.Outputs[o].DType || !t.Shape.SequenceEqual(bound.OutputShapes[o]))
-            {
-                throw new ArgumentException($"output '{def.Outputs[o].Name}' must be {def.Outputs[o].DType.TorchName()}[{string.Join(", ", bound.OutputShapes[o])}] but got {t?.ToString() ?? "null"}", nameof(outputs));
-            }
+        for (int o = 0; o < outputs.Count; o++) CheckGivenOutput(inputs, bound, o, outputs[o], nameof(outputs));
+        Execute(inputs, outputs, bound);
+    }
 
-            var buffer = def.Buffers[def.Outputs[o].Buffer];
-            if (buffer.Kind == BufferKind.Input && !SameMemory(t, inputs[buffer.Index]))
-            {
-                throw new ArgumentException($"output '{def.Outputs[o].Name}' is written in place into input '{def.Inputs[buffer.Index].Name}': pass a tensor over that input's memory", nameof(outputs));
-            }
+    private void CheckGivenOutput(IReadOnlyList<HostTensor> inputs, BoundPlan bound, int o, HostTensor? t, string parameter)
+    {
+        var def = Definition;
+        if (t is null || t.DType != def.Outputs[o].DType || !t.Shape.SequenceEqual(bound.OutputShapes[o]))
+        {
+            throw new ArgumentException($"output '{def.Outputs[o].Name}' must be {def.Outputs[o].DType.TorchName()}[{string.Join(", ", bound.OutputShapes[o])}] but got {t?.ToString() ?? "null"}", parameter);
         }
 
-        Execute(inputs, outputs, bound);
+        var buffer = def.Buffers[def.Outputs[o].Buffer];
+        if (buffer.Kind == BufferKind.Input && !SameMemory(t, inputs[buffer.Index]))
+        {
+            throw new ArgumentException($"output '{def.Outputs[o].Name}' is written in place into input '{def.Inputs[buffer.Index].Name}': pass a tensor over that input's memory", parameter);
+        }
+
+        if (buffer.Kind != BufferKind.Input)
+        {
+            for (int i = 0; i < inputs.Count; i++)
+            {
+                if (Overlaps(t, inputs[i])) throw new ArgumentException($"output '{def.Outputs[o].Name}' overlaps input '{def.Inputs[i].Name}'", parameter);
+            }
+        }
     }
 
     /// <summary>
@@ -425,6 +459,12 @@ public sealed class Plan : IDeviceExecutable
     /// call reuse its layout (a decode step whose only changing size is the cache length computes one).
     /// </summary>
     public int ArenaLayoutsComputed => Volatile.Read(ref _arenaPlans);
+
+    // Two tensors over parts of one managed array overlap when their ranges meet (other memory is not compared).
+    private static bool Overlaps(HostTensor a, HostTensor b) =>
+        a.Data.Length > 0 && b.Data.Length > 0
+        && MemoryMarshal.TryGetArray<byte>(a.Data, out var sa) && MemoryMarshal.TryGetArray<byte>(b.Data, out var sb)
+        && ReferenceEquals(sa.Array, sb.Array) && sa.Offset < sb.Offset + sb.Count && sb.Offset < sa.Offset + sa.Count;
 
     private static bool SameMemory(HostTensor a, HostTensor b) =>
         a.Data.Length == b.Data.Length && (a.Data.Length == 0 || Unsafe.AreSame(ref MemoryMarshal.GetReference(a.Data.Span), ref MemoryMarshal.GetReference(b.Data.Span)));

@@ -1,5 +1,6 @@
 using Candle.Runtime;
 using Candle.Runtime.Execution;
+using Candle.Runtime.Plans;
 using Candle.Runtime.Tensors;
 using Candle.Transformers.Models.Common;
 
@@ -83,6 +84,23 @@ public sealed class DecoderSession : IDisposable
     {
         var cache = CheckIds(inputIds);
         if (cache.Length != 0) throw new InvalidOperationException($"prefill needs an empty cache but it holds {cache.Length} positions (call Reset)");
+        int seq = inputIds.Shape[1];
+        if (_prefill is Plan plan && PrefillWritesIntoCache(plan, cache))
+        {
+            // The prompt's keys and values are the cache's first rows (it is sequence-major): the plan writes them there.
+            var into = new HostTensor?[_prefill.OutputNames.Count];
+            for (int l = 0; l < cache.Layers; l++)
+            {
+                into[_prefillNewKeys[l]] = cache.KeyRows(l, seq);
+                into[_prefillNewValues[l]] = cache.ValueRows(l, seq);
+            }
+
+            var written = plan.Run([inputIds], into);
+            cache.CommitRows([.. _prefillNewKeys.Select(i => written[i])], [.. _prefillNewValues.Select(i => written[i])], seq);
+            _garbage.Collect();
+            return written[_prefillLogits];
+        }
+
         var outputs = _prefill.Run([inputIds]);
         cache.Commit([.. _prefillNewKeys.Select(i => outputs[i])], [.. _prefillNewValues.Select(i => outputs[i])]);
         _garbage.Collect();
@@ -137,6 +155,18 @@ public sealed class DecoderSession : IDisposable
         }
 
         throw new InvalidOperationException($"the decode graph has an unexpected input '{name}'");
+    }
+
+    // The plan's key and value outputs have the cache's element type (then their shapes are the cache rows' shapes).
+    private bool PrefillWritesIntoCache(Plan plan, KvCache cache)
+    {
+        var outs = plan.Definition.Outputs;
+        for (int l = 0; l < cache.Layers; l++)
+        {
+            if (outs[_prefillNewKeys[l]].DType != cache.DType || outs[_prefillNewValues[l]].DType != cache.DType) return false;
+        }
+
+        return true;
     }
 
     private static int IndexOf(IReadOnlyList<string> names, string name, string step)

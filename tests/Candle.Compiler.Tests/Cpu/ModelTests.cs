@@ -195,6 +195,30 @@ public class ModelTests
     }
 
     [Fact]
+    public void RunWritesTheGivenOutputsAndAllocatesTheRest()
+    {
+        var g = AttentionBlock();
+        var plan = CandleCompiler.Compile(g);
+        var inputs = AttentionInputs(11, 5);
+        var expected = ReferenceInterpreter.Run(g, inputs);
+        var given = HostTensor.Zeros(DType.F32, 1, 11, 32);
+        var outs = plan.Run(inputs, [null, given]);
+        Assert.Same(given, outs[1]);
+        for (int o = 0; o < 2; o++)
+        {
+            var want = expected[o].ToFloat32();
+            var got = outs[o].ToFloat32();
+            for (int i = 0; i < want.Length; i++) Assert.True(Math.Abs(want[i] - got[i]) <= 1e-5f * (1 + Math.Abs(want[i])), $"output {o}[{i}]: {got[i]} vs {want[i]}");
+        }
+
+        // A given output of the wrong shape, or over an input's memory, is refused before anything runs.
+        Assert.Throws<ArgumentException>(() => plan.Run(inputs, [HostTensor.Zeros(DType.F32, 1, 10, 32)]));
+        var overInput = new HostTensor(DType.F32, [1, 11, 32], inputs[0].Data);
+        var e = Assert.Throws<ArgumentException>(() => plan.Run(inputs, [overInput]));
+        Assert.Contains("overlaps input", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void BadInputsRaiseClearErrors()
     {
         var plan = CandleCompiler.Compile(Mlp());
