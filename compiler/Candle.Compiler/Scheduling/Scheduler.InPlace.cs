@@ -1,5 +1,6 @@
 using Candle.Compiler.Ir;
 using Candle.Runtime;
+using Candle.Runtime.Plans;
 
 namespace Candle.Compiler.Scheduling;
 
@@ -17,6 +18,15 @@ internal sealed partial class Scheduler
 
     // The buffer of each donated input.
     private readonly Dictionary<Node, int> _donatedSlots = new(ReferenceEqualityComparer.Instance);
+
+    // For each arena buffer, the reads still to come of the graph's values that live in it: a graph node not yet
+    // scheduled reading such a value counts once per input edge, a graph output for ever. Nodes of fused bodies are
+    // not counted, so a kernel inside a body never writes over an arena buffer.
+    private readonly Dictionary<int, int> _arenaReads = [];
+
+    // The graph's own nodes and their values (not those of fused bodies).
+    private readonly HashSet<Node> _graphNodes = new(ReferenceEqualityComparer.Instance);
+    private Dictionary<Node, TensorView> _graphValues = new(ReferenceEqualityComparer.Instance);
 
     /// <summary>
     /// Counts, for every donated input, the nodes that read its buffer. A view reads nothing itself: its readers are
@@ -61,11 +71,32 @@ internal sealed partial class Scheduler
     }
 
     /// <summary>
-    /// The buffer a generated elementwise kernel computing graph output <paramref name="node"/> writes: the buffer of
-    /// a donated input the kernel reads when nothing after it reads that buffer and every operand on it is the whole
-    /// buffer read densely in the output's layout (each element is read before it is overwritten, by the same
-    /// element's computation); otherwise a new arena buffer. This is how an optimizer's update writes parameters and
-    /// state in place.
+    /// Marks graph node <paramref name="node"/> as scheduled for the arena buffers' read counts: its reads of its
+    /// inputs' buffers are done, and its own value's buffer gains the reads of its users.
+    /// </summary>
+    private void DoneReadingArena(Node node)
+    {
+        if (!_graphNodes.Contains(node)) return;
+        foreach (var i in node.Inputs)
+        {
+            if (_graphValues.TryGetValue(i, out var v) && ArenaSlot(v) is int s) _arenaReads[s]--;
+        }
+
+        if (_graphValues.TryGetValue(node, out var own) && ArenaSlot(own) is int o)
+        {
+            _arenaReads[o] = _arenaReads.GetValueOrDefault(o) + _uses.GetValueOrDefault(node);
+        }
+    }
+
+    private int? ArenaSlot(TensorView v) => !v.IsConstant && v.Slot >= 0 && _kg.KindOf(v.Slot) == BufferKind.Arena ? v.Slot : null;
+
+    /// <summary>
+    /// The buffer a generated elementwise kernel computing <paramref name="node"/> writes. Each element of the output
+    /// is computed from the same element of a dense operand in the output's layout, read before it is overwritten, so
+    /// the kernel may write over such an operand's buffer when nothing after it reads that buffer: for a graph output,
+    /// a donated input's buffer (how an optimizer's update writes parameters and state in place); for any graph node,
+    /// an arena buffer of the same size whose every remaining read is this node's (how a gated MLP's product takes
+    /// the place of its dying gate). Otherwise a new arena buffer.
     /// </summary>
     private int ElementwiseTarget(Node? node, List<TensorView> inputs, DType outDType, Shape outShape)
     {
@@ -76,6 +107,20 @@ internal sealed partial class Scheduler
                 if (_pendingReaders[d] != 1 || d.DType != outDType || !d.Shape.Equals(outShape)) continue;
                 int slot = _donatedSlots[d];
                 if (inputs.Any(v => v.Slot == slot) && inputs.All(v => v.Slot != slot || (v.IsDense && v.DType == outDType && v.Shape.SequenceEqual(outShape))))
+                {
+                    return slot;
+                }
+            }
+        }
+
+        if (node is not null && _graphNodes.Contains(node))
+        {
+            Dim bytes = outShape.Numel * outDType.SizeInBytes();
+            foreach (var slot in inputs.Select(ArenaSlot).OfType<int>().Distinct())
+            {
+                int mine = node.Inputs.Count(i => _graphValues.TryGetValue(i, out var v) && !v.IsConstant && v.Slot == slot);
+                if (mine > 0 && _arenaReads.GetValueOrDefault(slot) == mine && _kg.BytesOf(slot) == bytes
+                    && inputs.All(v => v.Slot != slot || (v.IsDense && v.DType == outDType && v.Shape.SequenceEqual(outShape))))
                 {
                     return slot;
                 }

@@ -21,6 +21,11 @@ internal sealed partial class Scheduler
     private readonly HashSet<Node> _donated = new(ReferenceEqualityComparer.Instance);
     private readonly Dictionary<Node, int> _uses = new(ReferenceEqualityComparer.Instance);
 
+    // The graph being scheduled, and the outputs already copied into their own buffers (by output index).
+    private Graph? _graph;
+    private readonly Dictionary<int, int> _copiedOutputs = [];
+    private readonly Dictionary<Node, List<Node>> _outputViews = new(ReferenceEqualityComparer.Instance);
+
     // Quantized constants read by ops other than the quantized product and lookup: these get a float32 copy.
     private readonly HashSet<Node> _plainQuantUses = new(ReferenceEqualityComparer.Instance);
 
@@ -72,6 +77,10 @@ internal sealed partial class Scheduler
         }
 
         CountDonatedReaders(graph, values);
+        _graphNodes.UnionWith(graph.Nodes);
+        _graphValues = values;
+        _graph = graph;
+        FindOutputViews(graph);
 
         ScheduleNodes(Passes.Schedule.For(graph) is { } schedule && schedule.Order.Count == graph.Nodes.Count ? schedule.Order : graph.Nodes, values);
 
@@ -84,7 +93,11 @@ internal sealed partial class Scheduler
             if (v.IsDeferredCast) v = MaterializeCast(v);
             int slot;
             Dim bytes = node.Shape.Numel * node.DType.SizeInBytes();
-            if (!v.IsConstant && v.IsDense && _kg.KindOf(v.Slot) == BufferKind.Arena && _kg.BytesOf(v.Slot) == bytes && claimed.Add(v.Slot))
+            if (_copiedOutputs.TryGetValue(o, out int copied))
+            {
+                slot = copied;
+            }
+            else if (!v.IsConstant && v.IsDense && _kg.KindOf(v.Slot) == BufferKind.Arena && _kg.BytesOf(v.Slot) == bytes && claimed.Add(v.Slot))
             {
                 slot = v.Slot;
                 _kg.MakeOutput(slot, o);
@@ -106,6 +119,45 @@ internal sealed partial class Scheduler
         }
 
         return _kg.Build(inputs, outputs);
+    }
+
+    /// <summary>
+    /// A graph output whose value is a view that must be copied into the output's own buffer is copied as soon as it is
+    /// computed, not after the last node: the buffer it views is then free for the rest of the plan (a prefill's
+    /// per-layer keys and values, permuted for attention, no longer stay live across every later layer).
+    /// </summary>
+    /// <summary>
+    /// For each node, the chains of views that make graph outputs of it (each chain in order, ending at the output):
+    /// they are scheduled right after the node, so that an output needing a copy is copied early.
+    /// </summary>
+    private void FindOutputViews(Graph graph)
+    {
+        foreach (var o in graph.Outputs.Distinct(ReferenceEqualityComparer.Instance).Cast<Node>())
+        {
+            var chain = new List<Node>();
+            var n = o;
+            while (n.Op.IsView() && n.Inputs.Length == 1)
+            {
+                chain.Insert(0, n);
+                n = n.Inputs[0];
+            }
+
+            if (chain.Count == 0 || n.Op == Op.Input) continue;
+            if (!_outputViews.TryGetValue(n, out var list)) _outputViews[n] = list = [];
+            list.AddRange(chain);
+        }
+    }
+
+    private void CopyOutputEarly(Node node, TensorView v)
+    {
+        if (v.IsConstant || v.IsDeferredCast || (v.IsDense && _kg.KindOf(v.Slot) is BufferKind.Arena or BufferKind.Input)) return;
+        for (int o = 0; o < _graph!.Outputs.Length; o++)
+        {
+            if (!ReferenceEquals(_graph.Outputs[o], node) || _copiedOutputs.ContainsKey(o)) continue;
+            int slot = _kg.AddOutput(o, node.Shape.Numel * node.DType.SizeInBytes());
+            Copy(v, TensorView.Dense(slot, node.DType, node.Shape), $"output {_graph.OutputNames[o]}");
+            _copiedOutputs[o] = slot;
+        }
     }
 
     private bool IsDonatedSlot(Graph graph, int slot)
@@ -136,6 +188,12 @@ internal sealed partial class Scheduler
 
                 values[node] = ScheduleNode(node, ins);
                 DoneReading(node);
+                if (ReferenceEquals(values, _graphValues))
+                {
+                    DoneReadingArena(node);
+                    if (_graphOutputs.Contains(node)) CopyOutputEarly(node, values[node]);
+                    if (_outputViews.TryGetValue(node, out var views)) ScheduleNodes(views, values);
+                }
             }
             catch (Exception e) when (e is NotSupportedException or ArgumentException or InvalidOperationException && e is not ObjectDisposedException)
             {
