@@ -11,6 +11,7 @@ namespace Candle.Perf;
 /// <c>bf16-panels [rounds]</c> compares products over float32 and bfloat16 panels of one bfloat16 weight;
 /// <c>plan-aot [model-dir]</c> times loading a saved plan against compiling from scratch;
 /// <c>onnx-node-suite DIR</c> runs ONNX's backend node tests through the ONNX importer (see <see cref="OnnxSuite.OnnxNodeSuite"/>);
+/// <c>sgemm-rate [rounds]</c> gives the SGEMM's GFLOP/s beside ONNX Runtime's MatMul (see <see cref="Gemm.SgemmRate"/>);
 /// <c>onnx-models</c> times MiniLM and ResNet-18 imported from ONNX beside ONNX Runtime (see <see cref="OnnxModels.OnnxModelLatency"/>);
 /// <c>quant-gemm [--rows M]</c> times one quantized product against the packed float32 one (see <see cref="LlamaCpp.QuantGemmTiming"/>).
 /// <c>quant-gemv [--mb MB]</c> times the Q4_0 decode kernels on one matrix-vector product (see <see cref="LlamaCpp.QuantGemvTiming"/>).
@@ -67,6 +68,12 @@ public static class Program
         if (args is ["bf16-panels", .. var bfRounds] && bfRounds.Length <= 1)
         {
             Gemm.Bf16PanelComparison.Run(bfRounds is [var r] ? int.Parse(r, System.Globalization.CultureInfo.InvariantCulture) : 100);
+            return;
+        }
+
+        if (args is ["sgemm-rate", .. var rateRounds] && rateRounds.Length <= 1)
+        {
+            Gemm.SgemmRate.Run(rateRounds);
             return;
         }
 

@@ -13,18 +13,21 @@ using Microsoft.ML.OnnxRuntime.Tensors;
 namespace Candle.Perf.OnnxModels;
 
 /// <summary>
-/// <c>onnx-models [--iterations N] [--only minilm|resnet] [--batch N] [--threads N]</c>: latency of all-MiniLM-L6-v2 (sequence 128) and ResNet-18 (224×224) imported
-/// from their ONNX files and compiled at O2 for the CPU, beside ONNX Runtime on the same file, batch 1 and 8, two
-/// threads each (or <c>--threads</c>). Both run in this process, interleaved run by run after a warm-up; the table gives medians and the ratio
-/// Candle / ONNX Runtime, then the best runs and their ratio (the least disturbed by other load on a shared machine). ResNet-18's file fixes batch 1: for batch 8 both engines get a copy whose batch is a dimension
-/// parameter.
+/// <c>onnx-models [--iterations N] [--only minilm|resnet] [--batch N] [--threads N[,N…]] [--baseline DIR]</c>: latency of
+/// all-MiniLM-L6-v2 (sequence 128) and ResNet-18 (224×224) imported from their ONNX files and compiled at O2 for the CPU,
+/// beside ONNX Runtime on the same file, batch 1 and 8, two threads each (or each count of <c>--threads</c>). With
+/// <c>--baseline</c>, an earlier build's output directory (<see cref="BaselineBuild"/>) compiles and runs the same file
+/// too. All engines run in this process, interleaved run by run after a warm-up (each round starting with the next
+/// engine); the table gives each engine's median time and the median of the per-round ratios, each with its 10th and
+/// 90th percentiles in brackets. ResNet-18's file fixes batch 1: for batch 8 every engine gets a copy whose batch is a
+/// dimension parameter.
 /// </summary>
 internal static class OnnxModelLatency
 {
     public static void Run(string[] args)
     {
         int iterations = Option(args, "--iterations") is { } n ? int.Parse(n, CultureInfo.InvariantCulture) : 20;
-        int threads = Option(args, "--threads") is { } t ? int.Parse(t, CultureInfo.InvariantCulture) : 2;
+        int[] threadCounts = Option(args, "--threads") is { } t ? [.. t.Split(',').Select(x => int.Parse(x, CultureInfo.InvariantCulture))] : [2];
         string? only = Option(args, "--only");
         int[] batches = Option(args, "--batch") is { } b ? [int.Parse(b, CultureInfo.InvariantCulture)] : [1, 8];
         string dir = Path.Combine(Path.GetTempPath(), $"candle-onnx-models-{Environment.ProcessId}");
@@ -41,24 +44,38 @@ internal static class OnnxModelLatency
         string resNetBatched = Path.Combine(dir, "resnet18-batch.onnx");
         WithSymbolicBatch(resNet, resNetBatched);
 
+        var baseline = Option(args, "--baseline") is { } dirOld ? new BaselineBuild(dirOld) : null;
         var table = new StringBuilder();
-        table.AppendLine("| model | batch | Candle CPU O2 (ms) | ONNX Runtime (ms) | ratio | Candle best (ms) | ONNX Runtime best (ms) | best ratio |");
-        table.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        if (baseline is null)
+        {
+            table.AppendLine("| model | batch | threads | Candle CPU O2 (ms) | ONNX Runtime (ms) | Candle / ORT |");
+            table.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: |");
+        }
+        else
+        {
+            table.AppendLine("| model | batch | threads | Candle CPU O2 (ms) | baseline (ms) | ONNX Runtime (ms) | Candle / ORT | baseline / ORT | Candle / baseline |");
+            table.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        }
+
         foreach (int batch in batches)
         {
-            if (only is null or "minilm") table.AppendLine(Measure("all-MiniLM-L6-v2, seq 128", miniLm, batch, MiniLmInputs(batch, 128), iterations, threads));
-            if (only is null or "resnet") table.AppendLine(Measure("ResNet-18, 224×224", batch == 1 ? resNet : resNetBatched, batch, ResNetInputs(batch), iterations, threads));
+            foreach (int threads in threadCounts)
+            {
+                if (only is null or "minilm") Add(table, Measure("all-MiniLM-L6-v2, seq 128", miniLm, batch, MiniLmInputs(batch, 128), iterations, threads, baseline));
+                if (only is null or "resnet") Add(table, Measure("ResNet-18, 224×224", batch == 1 ? resNet : resNetBatched, batch, ResNetInputs(batch), iterations, threads, baseline));
+            }
         }
 
         Console.WriteLine(table);
     }
 
-    private static string Measure(string label, string path, int batch, Dictionary<string, HostTensor> inputs, int iterations, int threads)
+    private static string Measure(string label, string path, int batch, Dictionary<string, HostTensor> inputs, int iterations, int threads, BaselineBuild? baseline)
     {
         var info = OnnxModelInfo.Read(path);
         var graph = OnnxModel.Load(path).Graph;
         using var plan = CandleCompiler.Compile(graph, new CompileOptions { OptLevel = 2, Threads = threads, Backend = BackendRegistry.Get("cpu") });
         var args = graph.Inputs.Select(i => inputs[i.Attr<Compiler.Ir.InputAttrs>().Name]).ToList();
+        var old = baseline?.Compile(path, threads, args);
         using var options = new SessionOptions
         {
             IntraOpNumThreads = threads,
@@ -71,26 +88,53 @@ internal static class OnnxModelLatency
             ? NamedOnnxValue.CreateFromTensor(kv.Key, new DenseTensor<long>(kv.Value.ToInt64(), [.. kv.Value.Shape]))
             : NamedOnnxValue.CreateFromTensor(kv.Key, new DenseTensor<float>(kv.Value.ToFloat32(), [.. kv.Value.Shape]))).ToList();
         string first = info.Outputs[0].Name;
-        var ours = new List<double>();
-        var theirs = new List<double>();
-        for (int i = 0; i < iterations + 3; i++)
+        var engines = new List<Action> { () => plan.Run(args), () => session.Run(feeds, [first]).Dispose() };
+        if (old is { } o) engines.Add(o.Run);
+        var times = engines.Select(_ => new List<double>()).ToArray();
+        try
         {
-            var clock = Stopwatch.StartNew();
-            plan.Run(args);
-            double a = clock.Elapsed.TotalMilliseconds;
-            clock.Restart();
-            using (session.Run(feeds, [first]))
+            for (int i = 0; i < iterations + 3; i++)
             {
+                // Each round starts with the next engine, so that none always runs right after another.
+                for (int e = 0; e < engines.Count; e++)
+                {
+                    int which = (i + e) % engines.Count;
+                    long start = Stopwatch.GetTimestamp();
+                    engines[which]();
+                    if (i >= 3) times[which].Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+                }
             }
-
-            double b = clock.Elapsed.TotalMilliseconds;
-            if (i < 3) continue;
-            ours.Add(a);
-            theirs.Add(b);
+        }
+        finally
+        {
+            old?.Plan.Dispose();
         }
 
-        double mine = Median(ours), ort = Median(theirs), mineBest = ours.Min(), ortBest = theirs.Min();
-        return string.Create(CultureInfo.InvariantCulture, $"| {label} | {batch} | {mine:F2} | {ort:F2} | {mine / ort:F2}× | {mineBest:F2} | {ortBest:F2} | {mineBest / ortBest:F2}× |");
+        var ours = times[0];
+        var theirs = times[1];
+        string row = string.Create(CultureInfo.InvariantCulture, $"| {label} | {batch} | {threads} | {Spread(ours)} | ");
+        if (old is not null) row += Spread(times[2]) + " | ";
+        row += Spread(theirs) + " | " + Spread(Ratios(ours, theirs), "×");
+        if (old is not null) row += " | " + Spread(Ratios(times[2], theirs), "×") + " | " + Spread(Ratios(ours, times[2]), "×");
+        return row + " |";
+    }
+
+    // A finished row goes to stderr at once (a long run shows its progress) and into the table printed at the end.
+    private static void Add(StringBuilder table, string row)
+    {
+        Console.Error.WriteLine(row);
+        table.AppendLine(row);
+    }
+
+    private static List<double> Ratios(List<double> a, List<double> b) => [.. a.Select((x, i) => x / b[i])];
+
+    // The median and, in brackets, the 10th and 90th percentiles.
+    private static string Spread(List<double> xs, string unit = "")
+    {
+        var sorted = xs.Order().ToList();
+        double At(double q) => sorted[(int)Math.Round(q * (sorted.Count - 1))];
+        string f = unit.Length == 0 ? "F1" : "F2";
+        return string.Create(CultureInfo.InvariantCulture, $"{Median(sorted).ToString(f, CultureInfo.InvariantCulture)}{unit} [{At(0.1).ToString(f, CultureInfo.InvariantCulture)}–{At(0.9).ToString(f, CultureInfo.InvariantCulture)}]");
     }
 
     private static string? Option(string[] args, string name)

@@ -100,12 +100,15 @@ public unsafe class SgemmTests
         // K = 600 takes three depth steps: an edge tile (a remainder of rows, of columns, or both) is written first
         // with beta's scaling, then accumulated into twice, and never touches C's row padding.
         int[] rows = [1, 4, 5, 8, 9, 12, 13, 16, 17, 24, 25];
-        int[] cols = [1, 15, 16, 17, 31, 32, 33, 47, 49, 64, 65];
-        foreach (int m in rows)
+        int[] cols = [1, 7, 8, 9, 15, 16, 17, 23, 24, 25, 31, 32, 33, 47, 49, 64, 65];
+        foreach (var kind in new[] { SgemmKernelKind.Vector512, SgemmKernelKind.Vector256 })
         {
-            foreach (int n in cols)
+            foreach (int m in rows)
             {
-                Check(SgemmKernelKind.Vector512, SgemmPath.Packed, m, n, 600, false, true, 1, 1f, beta, (m * 100) + n);
+                foreach (int n in cols)
+                {
+                    Check(kind, SgemmPath.Packed, m, n, 600, false, true, 1, 1f, beta, (m * 100) + n);
+                }
             }
         }
     }

@@ -143,6 +143,19 @@ internal unsafe struct ConvPanels
             return;
         }
 
+        if (Avx.IsSupported)
+        {
+            int j = 0;
+            for (; j + 8 <= n; j += 8) Vector256.Store(Vector256.Load(from + j), to + j);
+            if (j < n)
+            {
+                var mask = Vector256.LessThan(Vector256.CreateSequence(0, 1), Vector256.Create(n - j)).AsSingle();
+                Avx.MaskStore(to + j, mask, Avx.MaskLoad(from + j, mask));
+            }
+
+            return;
+        }
+
         Buffer.MemoryCopy(from, to, (long)n * sizeof(float), (long)n * sizeof(float));
     }
 
@@ -169,6 +182,23 @@ internal unsafe struct ConvPanels
             return;
         }
 
+        if (stride == 2 && Avx2.IsSupported)
+        {
+            // The same with eight: even lanes of each 128-bit half of two vectors, then the 64-bit pairs in order.
+            var lanes = Vector256.CreateSequence(0, 1);
+            for (; j < n; j += 8)
+            {
+                int reads = (2 * Math.Min(8, n - j)) - 1;
+                float* at = from + (2L * j);
+                var lo = Avx.MaskLoad(at, Vector256.LessThan(lanes, Vector256.Create(reads)).AsSingle());
+                var hi = Avx.MaskLoad(at + 8, Vector256.LessThan(lanes, Vector256.Create(reads - 8)).AsSingle());
+                var picked = Avx2.Permute4x64(Avx.Shuffle(lo, hi, 0x88).AsDouble(), 0xD8).AsSingle();
+                Avx.MaskStore(to + j, Vector256.LessThan(lanes, Vector256.Create(n - j)).AsSingle(), picked);
+            }
+
+            return;
+        }
+
         for (; j < n; j++) to[j] = from[j * stride];
     }
 
@@ -181,6 +211,14 @@ internal unsafe struct ConvPanels
             int j = 0;
             for (; j + 16 <= n; j += 16) Vector512<float>.Zero.Store(to + j);
             if (j < n) Avx512F.MaskStore(to + j, Vector512.LessThan(Vector512.CreateSequence(0, 1), Vector512.Create(n - j)).AsSingle(), Vector512<float>.Zero);
+            return;
+        }
+
+        if (Avx.IsSupported)
+        {
+            int j = 0;
+            for (; j + 8 <= n; j += 8) Vector256<float>.Zero.Store(to + j);
+            if (j < n) Avx.MaskStore(to + j, Vector256.LessThan(Vector256.CreateSequence(0, 1), Vector256.Create(n - j)).AsSingle(), Vector256<float>.Zero);
             return;
         }
 

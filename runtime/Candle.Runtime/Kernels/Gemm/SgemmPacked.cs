@@ -301,6 +301,10 @@ internal static unsafe class SgemmPacked
                         {
                             MicroKernel512Edge.Run(kc, ap, bp, cp, (nint)ldc, mode, Problem.Beta, rows, cols);
                         }
+                        else if (typeof(TKernel) == typeof(MicroKernel256) && Avx2.IsSupported && Fma.IsSupported)
+                        {
+                            MicroKernel256Edge.Run(kc, ap, bp, cp, (nint)ldc, mode, Problem.Beta, rows, cols);
+                        }
                         else
                         {
                             TKernel.Run(kc, ap, bp, tile, nr, GemmStoreMode.Overwrite, 0f);
