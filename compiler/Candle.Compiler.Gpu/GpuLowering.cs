@@ -671,7 +671,13 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
             long xn = f.Eval(xNumel);
             var y = f.Slots[c.Y];
             var x = f.Slots[c.X.Slot];
-            y.Buffer.View(y.Offset, xn * size).CopyFrom(Stream, x.Buffer.View(x.Offset + (f.Eval(c.X.Offset) * size), xn * size));
+            long xOffset = x.Offset + (f.Eval(c.X.Offset) * size);
+            if (c.X.Slot != c.Y || xOffset != y.Offset)
+            {
+                // Scattered in place when the scheduler gave the base's own buffer as the output.
+                y.Buffer.View(y.Offset, xn * size).CopyFrom(Stream, x.Buffer.View(xOffset, xn * size));
+            }
+
             l.Begin()
                 .View(y)
                 .View(f.Slots[c.Index.Slot], f.Eval(c.Index.Offset))

@@ -38,6 +38,12 @@ public static class Losses
     /// transformers' causal language-model loss: logits [B, S, V] at position t predict <paramref name="labels"/>
     /// [B, S] at t + 1; cross-entropy over the B·(S−1) shifted pairs, ignoring −100.
     /// </summary>
+    /// <remarks>
+    /// The labels are shifted left and padded with <paramref name="ignoreIndex"/> at each sequence's last position
+    /// rather than the logits sliced: every position's logits take part as they are laid out (a view, no copy of
+    /// [B, S−1, V] in the forward and no slice_scatter of its gradient into zeros in the backward), and the last
+    /// position, ignored, adds nothing to the loss and receives a zero gradient.
+    /// </remarks>
     public static Node CausalLm(Node logits, Node labels, long ignoreIndex = IgnoreIndex)
     {
         ArgumentNullException.ThrowIfNull(logits);
@@ -47,11 +53,10 @@ public static class Losses
             throw IrException.For(Op.Gather, [logits, labels], $"the causal LM loss expects logits [B, S, V] and labels [B, S], got {logits.TypeString} and {labels.TypeString}");
         }
 
-        var shiftedLogits = SliceAxis(logits, 1, 0, -1);
-        var shiftedLabels = SliceAxis(labels, 1, 1, null);
+        var shiftedLabels = Pad(SliceAxis(labels, 1, 1, null), [0, 1], ignoreIndex);
         var vocab = logits.Shape[2];
-        var rows = shiftedLabels.Shape[0] * shiftedLabels.Shape[1];
-        return CrossEntropy(Reshape(shiftedLogits, new Shape(rows, vocab)), Reshape(shiftedLabels, new Shape(rows)), ignoreIndex);
+        var rows = logits.Shape[0] * logits.Shape[1];
+        return CrossEntropy(Reshape(logits, new Shape(rows, vocab)), Reshape(shiftedLabels, new Shape(rows)), ignoreIndex);
     }
 
     /// <summary>torch.nn.functional.mse_loss: the mean of (a − b)² (broadcasting as the builder does).</summary>

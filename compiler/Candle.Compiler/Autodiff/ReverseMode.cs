@@ -120,6 +120,7 @@ public static class ReverseMode
         return Binary(Op.Add, acc, g);
     }
 
-    private static bool IsScatterIntoZeros(Node n) =>
+    /// <summary>Whether <paramref name="n"/> is scatter_add into a tensor of zeros of its own shape.</summary>
+    internal static bool IsScatterIntoZeros(Node n) =>
         n.Op == Op.ScatterAdd && n.Inputs[0] is { Op: Op.Full } zeros && zeros.Attr<FullAttrs>().Value == 0 && zeros.Shape.Equals(n.Shape);
 }

@@ -88,6 +88,13 @@ internal sealed partial class Scheduler
         }
     }
 
+    /// <summary>True when every read of arena buffer <paramref name="slot"/> still to come is graph node <paramref name="node"/>'s own.</summary>
+    private bool ReadsLast(Node node, int slot)
+    {
+        int mine = node.Inputs.Count(i => _graphValues.TryGetValue(i, out var v) && !v.IsConstant && v.Slot == slot);
+        return mine > 0 && _arenaReads.GetValueOrDefault(slot) == mine;
+    }
+
     private int? ArenaSlot(TensorView v) => !v.IsConstant && v.Slot >= 0 && _kg.KindOf(v.Slot) == BufferKind.Arena ? v.Slot : null;
 
     /// <summary>
@@ -118,8 +125,7 @@ internal sealed partial class Scheduler
             Dim bytes = outShape.Numel * outDType.SizeInBytes();
             foreach (var slot in inputs.Select(ArenaSlot).OfType<int>().Distinct())
             {
-                int mine = node.Inputs.Count(i => _graphValues.TryGetValue(i, out var v) && !v.IsConstant && v.Slot == slot);
-                if (mine > 0 && _arenaReads.GetValueOrDefault(slot) == mine && _kg.BytesOf(slot) == bytes
+                if (ReadsLast(node, slot) && _kg.BytesOf(slot) == bytes
                     && inputs.All(v => v.Slot != slot || (v.IsDense && v.DType == outDType && v.Shape.SequenceEqual(outShape))))
                 {
                     return slot;

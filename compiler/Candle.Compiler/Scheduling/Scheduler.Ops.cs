@@ -118,6 +118,22 @@ internal sealed partial class Scheduler
         return strides;
     }
 
+    /// <summary>
+    /// The buffer scatter_add <paramref name="node"/> writes: its base <paramref name="x"/>'s own buffer when nothing else
+    /// reads it (an arena intermediate computed by the base node alone, read once, whole and dense), so the scatter adds
+    /// into it instead of copying it first (the cross-entropy gradient over tokens × vocabulary); otherwise a new one.
+    /// </summary>
+    private TensorView ScatterTarget(Node node, TensorView x)
+    {
+        var b = node.Inputs[0];
+        bool alone = !x.IsConstant && !x.IsDeferredCast && x.IsDense && x.DType == node.DType
+            && !b.Op.IsView() && b.Op is not (Op.Input or Op.Constant or Op.Full)
+            && _kg.KindOf(x.Slot) == Runtime.Plans.BufferKind.Arena
+            && (_graphNodes.Contains(node) ? ReadsLast(node, x.Slot) : _uses.GetValueOrDefault(b) == 1 && _slotValues.GetValueOrDefault(x.Slot) == 1)
+            && _kg.BytesOf(x.Slot) == node.Shape.Numel * node.DType.SizeInBytes();
+        return alone ? x : NewOutput(node);
+    }
+
     private TensorView NewOutput(Node node) => TensorView.Dense(_kg.AddArena(node.DType, node.Shape), node.DType, node.Shape);
 
     private TensorView ScheduleLibraryOp(Node node, TensorView[] ins)
@@ -305,7 +321,7 @@ internal sealed partial class Scheduler
                 var x = Dense(ins[0], label);
                 var idx = Dense(ins[1], label);
                 var src = Dense(ins[2], label);
-                var y = NewOutput(node);
+                var y = ScatterTarget(node, x);
                 _kg.Add(new ScatterAddCall(x, idx, src, y.Slot, axis, label));
                 return y;
             }

@@ -25,6 +25,14 @@ internal static class CompositeVjps
         t.Add(Op.LogSoftmax, (n, g) =>
         {
             int axis = n.Attr<AxisAttrs>().Axis;
+            if (ScatterRowSums(g, axis) is { } rowSums)
+            {
+                // g scatters src into zeros along the axis (cross-entropy: the gather of each row's label): Σ g over the
+                // axis is Σ src, and g − eʸ·Σ g is src scattered onto −eʸ·Σ src. One pass over the rows instead of a
+                // filled and scattered g, its sum and the difference.
+                return [ScatterAdd(Unary(Op.Neg, Mul(Unary(Op.Exp, n), Expand(rowSums, n.Shape))), axis, g.Inputs[1], g.Inputs[2])];
+            }
+
             var sum = Reduce(Op.Sum, g, [axis], keepDim: true);
             return [Sub(g, Mul(Unary(Op.Exp, n), Expand(sum, n.Shape)))];
         });
@@ -38,6 +46,23 @@ internal static class CompositeVjps
             var body = n.Attr<FusedAttrs>().Body;
             return body.Rewrite(b => b.Op == Op.Input ? inputs[body.Inputs.IndexOf(b)] : null).Outputs[0];
         }, g));
+    }
+
+    /// <summary>
+    /// Σ <paramref name="g"/> over <paramref name="axis"/> (kept) when g is scatter_add(zeros, axis, index, src) whose
+    /// index and src match g in every other dimension: every src element lands in its own row, so the row sums are
+    /// src's. Null for any other g.
+    /// </summary>
+    private static Node? ScatterRowSums(Node g, int axis)
+    {
+        if (!ReverseMode.IsScatterIntoZeros(g) || g.Attr<AxisAttrs>().Axis != axis) return null;
+        var src = g.Inputs[2];
+        for (int d = 0; d < g.Shape.Rank; d++)
+        {
+            if (d != axis && !src.Shape[d].Equals(g.Shape[d])) return null;
+        }
+
+        return src.Shape[axis].Equals(Dim.One) ? src : Reduce(Op.Sum, src, [axis], keepDim: true);
     }
 
     private static Node?[] ViaPrimitives(Node n, Node g) =>

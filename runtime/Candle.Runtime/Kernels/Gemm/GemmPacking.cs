@@ -169,6 +169,12 @@ internal static unsafe class GemmPacking
             return;
         }
 
+        if (rowStride == 1 && nr % 8 == 0 && Avx.IsSupported)
+        {
+            PackBTransposed(dst, panelStride, b, colStride, rowStart, rowEnd, n, nr, panelStart, panelEnd);
+            return;
+        }
+
         for (int jp = panelStart; jp < panelEnd; jp++)
         {
             int j0 = jp * nr;
@@ -189,6 +195,78 @@ internal static unsafe class GemmPacking
                 for (int p = rowStart; p < rowEnd; p++)
                 {
                     new Span<float>(d + ((long)p * nr) + cols, nr - cols).Clear();
+                }
+            }
+        }
+    }
+
+    // B stored transposed (a weight W[N, K] read as B = Wᵀ: B[p, j] at j * colStride + p): each group of 8 columns is
+    // read as 8 runs along k and written as rows of the panel through 8x8 transposes in registers, instead of one
+    // strided store per element. The packed values are the same.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PackBTransposed(
+        float* dst, long panelStride, float* b, long colStride,
+        int rowStart, int rowEnd, int n, int nr, int panelStart, int panelEnd)
+    {
+        for (int jp = panelStart; jp < panelEnd; jp++)
+        {
+            int j0 = jp * nr;
+            int cols = Math.Min(nr, n - j0);
+            float* d = dst + (jp * panelStride);
+            for (int jg = 0; jg < nr; jg += 8)
+            {
+                int groupCols = Math.Clamp(cols - jg, 0, 8);
+                float* dg = d + jg;
+                int p = rowStart;
+                if (groupCols == 8)
+                {
+                    float* s0 = b + ((j0 + jg) * colStride);
+                    for (; p + 8 <= rowEnd; p += 8)
+                    {
+                        float* s = s0 + p;
+                        var r0 = Vector256.Load(s);
+                        var r1 = Vector256.Load(s + colStride);
+                        var r2 = Vector256.Load(s + (2 * colStride));
+                        var r3 = Vector256.Load(s + (3 * colStride));
+                        var r4 = Vector256.Load(s + (4 * colStride));
+                        var r5 = Vector256.Load(s + (5 * colStride));
+                        var r6 = Vector256.Load(s + (6 * colStride));
+                        var r7 = Vector256.Load(s + (7 * colStride));
+                        var t0 = Avx.UnpackLow(r0, r1);
+                        var t1 = Avx.UnpackHigh(r0, r1);
+                        var t2 = Avx.UnpackLow(r2, r3);
+                        var t3 = Avx.UnpackHigh(r2, r3);
+                        var t4 = Avx.UnpackLow(r4, r5);
+                        var t5 = Avx.UnpackHigh(r4, r5);
+                        var t6 = Avx.UnpackLow(r6, r7);
+                        var t7 = Avx.UnpackHigh(r6, r7);
+                        var u0 = Avx.Shuffle(t0, t2, 0x44);
+                        var u1 = Avx.Shuffle(t0, t2, 0xEE);
+                        var u2 = Avx.Shuffle(t1, t3, 0x44);
+                        var u3 = Avx.Shuffle(t1, t3, 0xEE);
+                        var u4 = Avx.Shuffle(t4, t6, 0x44);
+                        var u5 = Avx.Shuffle(t4, t6, 0xEE);
+                        var u6 = Avx.Shuffle(t5, t7, 0x44);
+                        var u7 = Avx.Shuffle(t5, t7, 0xEE);
+                        float* o = dg + ((long)p * nr);
+                        Avx.Permute2x128(u0, u4, 0x20).Store(o);
+                        Avx.Permute2x128(u1, u5, 0x20).Store(o + nr);
+                        Avx.Permute2x128(u2, u6, 0x20).Store(o + (2 * nr));
+                        Avx.Permute2x128(u3, u7, 0x20).Store(o + (3 * nr));
+                        Avx.Permute2x128(u0, u4, 0x31).Store(o + (4 * nr));
+                        Avx.Permute2x128(u1, u5, 0x31).Store(o + (5 * nr));
+                        Avx.Permute2x128(u2, u6, 0x31).Store(o + (6 * nr));
+                        Avx.Permute2x128(u3, u7, 0x31).Store(o + (7 * nr));
+                    }
+                }
+
+                for (; p < rowEnd; p++)
+                {
+                    float* dp = dg + ((long)p * nr);
+                    for (int j = 0; j < 8; j++)
+                    {
+                        dp[j] = j < groupCols ? b[((j0 + jg + j) * colStride) + p] : 0f;
+                    }
                 }
             }
         }
