@@ -11,9 +11,9 @@ namespace Candle.Runtime.Kernels.Quant;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Per weight row and super-block the packed scales are decoded once, with byte shuffles instead of scalar bit
-/// arithmetic: Q4_K / Q5_K's twelve bytes of 6-bit scales and minimums become eight 16-bit scales and eight 16-bit
-/// minimums, Q6_K's sixteen signed scales are sign-extended to 16 bits. The unsigned values (Q4_K nibbles, Q5_K nibbles
+/// Per weight row and super-block the packed scales are decoded once: Q4_K / Q5_K's twelve bytes of 6-bit scales and
+/// minimums become eight 16-bit scales and eight 16-bit minimums (bit arithmetic on 32-bit integers, then two widening
+/// moves), Q6_K's sixteen signed scales are sign-extended to 16 bits. The unsigned values (Q4_K nibbles, Q5_K nibbles
 /// with their fifth bit, Q6_K's 6-bit q6) multiply the signed activations in <c>pmaddubsw</c> (16-bit pair sums, at most
 /// 2·63·127 = 16002, so they never saturate), and a <c>pmaddwd</c> by the sub-block's scale, broadcast to the 16-bit lanes
 /// by one <c>pshufb</c>, widens them to int32 already scaled (<c>vpdpwssd</c>, which also adds, with AVX-VNNI): no
@@ -120,26 +120,21 @@ internal static unsafe class KQuantGemv
     private static Vector256<byte> Broadcast16(int k) => Vector256.Create((short)((((2 * k) + 1) << 8) | (2 * k))).AsByte();
 
     /// <summary>
-    /// The eight 6-bit scales and minimums of a Q4_K / Q5_K super-block (12 bytes at <paramref name="p"/>, read as 16:
-    /// the 4 bytes after them belong to the block) as 16-bit lanes: ggml's <c>get_scale_min_k4</c> for j = 0..7.
+    /// The eight 6-bit scales and minimums of a Q4_K / Q5_K super-block (12 bytes at <paramref name="p"/>) as 16-bit lanes:
+    /// ggml's <c>get_scale_min_k4</c> for j = 0..7, in its x86 form on 32-bit integers (scales 0..3 and minimums 0..3 are
+    /// bytes 0..3 and 4..7 &amp; 63; scales 4..7 are bytes 8..11 &amp; 15 with the top 2 bits of bytes 0..3 above, minimums
+    /// 4..7 are bytes 8..11 &gt;&gt; 4 with the top 2 bits of bytes 4..7 above). On the integer units, this leaves the
+    /// vector units (the bottleneck of a product whose weights are in cache) two moves and two widenings per super-block.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static (Vector128<short> Scales, Vector128<short> Mins) ScalesAndMins(byte* p)
     {
-        const byte Z = 0x80;
-        var raw = Vector128.Load(p);
-
-        // Bytes 0..7: scales 0..7, bytes 8..15: minimums 0..7. Scales 0..3 and minimums 0..3 are bytes 0..3 and 4..7 & 63;
-        // scales 4..7 are bytes 8..11 & 15 with the top 2 bits of bytes 0..3 above, minimums 4..7 are bytes 8..11 >> 4
-        // with the top 2 bits of bytes 4..7 above.
-        var low = Ssse3.Shuffle(raw, Vector128.Create((byte)0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, Z, Z, Z, Z))
-            & Vector128.Create((byte)63, 63, 63, 63, 15, 15, 15, 15, 63, 63, 63, 63, 0, 0, 0, 0);
-        var high = Ssse3.Shuffle(Sse2.ShiftRightLogical(raw.AsUInt16(), 4).AsByte(), Vector128.Create(Z, Z, Z, Z, Z, Z, Z, Z, Z, Z, Z, Z, 8, 9, 10, 11))
-            & Vector128.Create((byte)0x0F);
-        var top = Ssse3.Shuffle(Sse2.ShiftRightLogical(raw.AsUInt16(), 2).AsByte(), Vector128.Create(Z, Z, Z, Z, 0, 1, 2, 3, Z, Z, Z, Z, 4, 5, 6, 7))
-            & Vector128.Create((byte)0x30);
-        var all = low | high | top;
-        return (Sse41.ConvertToVector128Int16(all).AsInt16(), Sse41.ConvertToVector128Int16(Sse2.ShiftRightLogical128BitLane(all, 8)).AsInt16());
+        const uint Low6 = 0x3f3f3f3f, Low4 = 0x0f0f0f0f, Low2 = 0x03030303;
+        uint u0 = Unsafe.ReadUnaligned<uint>(p), u1 = Unsafe.ReadUnaligned<uint>(p + 4), u2 = Unsafe.ReadUnaligned<uint>(p + 8);
+        ulong sc = (u0 & Low6) | ((ulong)((u2 & Low4) | (((u0 >> 6) & Low2) << 4)) << 32);
+        ulong mn = (u1 & Low6) | ((ulong)(((u2 >> 4) & Low4) | (((u1 >> 6) & Low2) << 4)) << 32);
+        return (Sse41.ConvertToVector128Int16(Vector128.CreateScalarUnsafe(sc).AsByte()).AsInt16(),
+            Sse41.ConvertToVector128Int16(Vector128.CreateScalarUnsafe(mn).AsByte()).AsInt16());
     }
 
     /// <summary>The pair sums bsum_2j + bsum_2j+1 (j = 0..7) of a Q8_K super-block, in the low 128 bits.</summary>
