@@ -19,7 +19,8 @@ namespace Candle.Runtime.Kernels.Cpu;
 /// per call for any number of rows and no float32 copy of them is made. Decode (fewer than 4 activation rows) runs the GEMV over each worker's whole range of weight rows. Other types with an integer dot product walk tiles of
 /// <see cref="TileRows"/> weight rows one pair at a time below <see cref="GemmRows"/> activation rows, and from there
 /// dequantize <see cref="GemmTile"/> weight rows at a time into a float32 scratch tile for the SGEMM (freed after the
-/// call). Without AVX2 the tiles and the GEMV are not used: every type with an integer dot product runs the portable
+/// call); of those, Q4_K, Q5_K and Q6_K run the multi-row GEMV <see cref="KQuantGemv"/> there instead of pairs, each
+/// activation row passing over the worker's range (one row) or over chunks of <see cref="ChunkRows"/> weight rows. Without AVX2 the tiles and the GEMV are not used: every type with an integer dot product runs the portable
 /// single-row dots (<see cref="QuantIsa"/>). Types without one dequantize each weight row once and multiply in float32.
 /// </remarks>
 public static unsafe class QuantMatMulKernel
@@ -218,6 +219,22 @@ public static unsafe class QuantMatMulKernel
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Dots(GgmlType type, byte* xq, int xRowBytes, byte* w, int rowBytes, float* y, int rows, int n, int nb, int start, int end)
     {
+        if (KQuantGemv.Supports(type))
+        {
+            // One activation row passes over the worker's whole range; more pass over chunks of it, read once per chunk.
+            int chunk = rows == 1 ? end - start : ChunkRows;
+            for (int n0 = start; n0 < end; n0 += chunk)
+            {
+                int count = Math.Min(end, n0 + chunk) - n0;
+                for (int m = 0; m < rows; m++)
+                {
+                    KQuantGemv.Run(type, w + ((long)n0 * rowBytes), rowBytes, xq + ((long)m * xRowBytes), nb, y + ((long)m * n) + n0, count);
+                }
+            }
+
+            return;
+        }
+
         for (int n0 = start; n0 < end; n0 += TileRows)
         {
             int n1 = Math.Min(end, n0 + TileRows);
