@@ -115,7 +115,7 @@ public static unsafe class QuantMatMulKernel
 
     private static void Panels(GgmlType type, float* x, byte* w, float* y, int rows, int n, int k, int rowBytes, Threading.WorkerPool pool)
     {
-        const int R = QuantPanelGemm.PanelRows, M = QuantPanelGemm.ActivationRows;
+        const int R = QuantPanelGemm.PanelRows;
         var format = QuantActivations.VecDotType(type);
         int nb = k / GgmlTypeTraits.BlockSize(type);
         int xRowBytes = QuantActivations.RowBytes(format, k);
@@ -140,38 +140,51 @@ public static unsafe class QuantMatMulKernel
                     }
                 });
 
-                // Each worker packs its panels of 8 weight rows one at a time into its own scratch and passes every
-                // activation row over the panel before packing the next.
-                int panelBytes = nb * QuantPanelGemm.PackedBlockBytes(type);
-                pool.ParallelFor((n + R - 1) / R, (s, e) =>
-                {
-                    byte[] scratch = ArrayPool<byte>.Shared.Rent(panelBytes);
-                    try
-                    {
-                        fixed (byte* panel = scratch)
-                        {
-                            for (int p = s; p < e; p++)
-                            {
-                                int j = p * R, count = Math.Min(R, n - j);
-                                QuantPanelGemm.Pack(type, w + ((long)j * rowBytes), rowBytes, count, nb, panel);
-                                for (int m = 0; m < rows; m += M)
-                                {
-                                    QuantPanelGemm.Multiply(type, panel, nb, xqp + ((long)m * xRowBytes), xRowBytes, pp + ((long)m * preparedRow), preparedRow, Math.Min(M, rows - m), y + ((long)m * n) + j, n, count);
-                                }
-                            }
-                        }
-                    }
-                    finally
-                    {
-                        ArrayPool<byte>.Shared.Return(scratch);
-                    }
-                });
+                // Each worker packs a panel of 8 weight rows at a time into its own scratch and passes every activation
+                // row over it before packing the next; groups of panels are claimed by whichever worker is free.
+                var body = new PanelBody(type, xq, xRowBytes, prep, preparedRow, w, rowBytes, y, rows, n, nb);
+                pool.ParallelForDynamic((((n + R - 1) / R) + PanelBody.PanelsPerItem - 1) / PanelBody.PanelsPerItem, ref body);
             }
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
             ArrayPool<int>.Shared.Return(preparedBuffer);
+        }
+    }
+
+    /// <summary>The panel loop of one product: work item i covers the panels of 8 weight rows [i·PanelsPerItem, (i + 1)·PanelsPerItem).</summary>
+    private readonly struct PanelBody(
+        GgmlType type, byte* xq, int xRowBytes, int* prepared, int preparedRow, byte* w, int rowBytes, float* y, int rows, int n, int nb)
+        : Threading.IParallelBody
+    {
+        /// <summary>Panels per work item (32 weight rows: the k and v projections of a 1B model still give 8 items).</summary>
+        public const int PanelsPerItem = 4;
+
+        public void Invoke(int start, int end)
+        {
+            const int R = QuantPanelGemm.PanelRows, M = QuantPanelGemm.ActivationRows;
+            byte[] scratch = ArrayPool<byte>.Shared.Rent(nb * QuantPanelGemm.PackedBlockBytes(type));
+            try
+            {
+                fixed (byte* panel = scratch)
+                {
+                    int last = Math.Min((n + R - 1) / R, end * PanelsPerItem);
+                    for (int p = start * PanelsPerItem; p < last; p++)
+                    {
+                        int j = p * R, count = Math.Min(R, n - j);
+                        QuantPanelGemm.Pack(type, w + ((long)j * rowBytes), rowBytes, count, nb, panel);
+                        for (int m = 0; m < rows; m += M)
+                        {
+                            QuantPanelGemm.Multiply(type, panel, nb, xq + ((long)m * xRowBytes), xRowBytes, prepared + ((long)m * preparedRow), preparedRow, Math.Min(M, rows - m), y + ((long)m * n) + j, n, count);
+                        }
+                    }
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(scratch);
+            }
         }
     }
 
