@@ -13,7 +13,7 @@ namespace Candle.Perf;
 /// <c>onnx-node-suite DIR</c> runs ONNX's backend node tests through the ONNX importer (see <see cref="OnnxSuite.OnnxNodeSuite"/>);
 /// <c>sgemm-rate [rounds]</c> gives the SGEMM's GFLOP/s beside ONNX Runtime's MatMul (see <see cref="Gemm.SgemmRate"/>);
 /// <c>onnx-models</c> times MiniLM and ResNet-18 imported from ONNX beside ONNX Runtime (see <see cref="OnnxModels.OnnxModelLatency"/>);
-/// <c>quant-gemm [--rows M]</c> times one quantized product against the packed float32 one (see <see cref="LlamaCpp.QuantGemmTiming"/>).
+/// <c>quant-gemm [--rows M]</c> times one quantized product on the packed panels, on the kernels they replace and as a packed float32 product (see <see cref="LlamaCpp.QuantGemmTiming"/>).
 /// <c>quant-gemv [--mb MB] [q4_k]</c> times the Q4_0 (or other types') decode kernels on one matrix-vector product (see <see cref="LlamaCpp.QuantGemvTiming"/>).
 /// <c>llamacpp-quant [--layers N]</c> compares the quantized kernels with llama.cpp and the f32 path (see <see cref="LlamaCpp.QuantizedComparison"/>).
 /// <c>llamacpp [--quick]</c> compares Candle with llama.cpp on the same GGUF files (see <see cref="LlamaCpp.LlamaCppComparison"/>);

@@ -4,20 +4,27 @@ using Candle.Compiler.Backends;
 using Candle.Compiler.Backends.Cpu;
 using Candle.Compiler.Ir;
 using Candle.Runtime;
+using Candle.Runtime.Kernels.Cpu;
 using Candle.Runtime.Kernels.Quant;
 using Candle.Runtime.Tensors;
 
 namespace Candle.Perf.LlamaCpp;
 
 /// <summary>
-/// <c>quant-gemm [--rows M] [--n N] [--k K]</c>: one compiled product [M, K] × [N, K]ᵀ with a Q8_0 and a Q4_0 weight
-/// (quantized kernels) and with the same weight dequantized to a float32 constant (packed SGEMM), alternating, 2 threads.
+/// <c>quant-gemm [--rows M] [--n N] [--k K] [--reps R] [--types q4_0,q8_0,q4_k,q6_k]</c>: one compiled product [M, K] × [N, K]ᵀ per
+/// weight type, run on the packed panels of <see cref="QuantPanelGemm"/> (now), on the kernels they replace (before: the
+/// 4 × 4 tiles over the weights as stored for Q4_0 and Q8_0, dequantized tiles through the SGEMM for the k-quants) and with the weight dequantized to a float32 constant (packed SGEMM), alternating, 2 threads; median
+/// and spread (min–max) of R runs each, and the ratio of the medians.
 /// </summary>
 public static class QuantGemmTiming
 {
     public static int Run(string[] args)
     {
-        int m = Int(args, "--rows", 128), n = Int(args, "--n", 5632), k = Int(args, "--k", 2048);
+        int m = Int(args, "--rows", 128), n = Int(args, "--n", 5632), k = Int(args, "--k", 2048), reps = Int(args, "--reps", 9);
+        int ti = Array.IndexOf(args, "--types");
+        var types = ti >= 0 && ti + 1 < args.Length
+            ? args[ti + 1].Split(',').Select(t => Enum.Parse<GgmlType>(t, ignoreCase: true)).ToArray()
+            : [GgmlType.Q4_0, GgmlType.Q8_0, GgmlType.Q4_K, GgmlType.Q6_K];
         var rng = new Random(1);
         var values = new float[n * k];
         for (int i = 0; i < values.Length; i++) values[i] = (rng.NextSingle() * 2) - 1;
@@ -25,7 +32,8 @@ public static class QuantGemmTiming
         for (int i = 0; i < xs.Length; i++) xs[i] = (rng.NextSingle() * 2) - 1;
         var input = HostTensor.FromArray(xs, m, k);
         var options = new CompileOptions { Threads = 2 };
-        foreach (var type in new[] { GgmlType.Q4_0, GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q8_0 })
+        double macs = (double)m * n * k;
+        foreach (var type in types)
         {
             var bytes = new byte[GgmlTypeTraits.ByteCount(type, values.Length)];
             GgmlTypeTraits.Quantize(type, values, bytes);
@@ -33,24 +41,42 @@ public static class QuantGemmTiming
             var x = IrBuilder.Input("x", DType.F32, Shape.Of(m, k));
             using var quant = new CpuBackend().CompilePlan(new Graph([x], [IrBuilder.QuantMatMul(x, IrBuilder.QuantConstant(q))]), options);
             using var f32 = new CpuBackend().CompilePlan(new Graph([x], [IrBuilder.Linear(x, IrBuilder.Constant(q.Dequantize(), "w"), null)]), options);
-            quant.Run([input]);
-            f32.Run([input]);
-            var tq = new List<double>();
-            var tf = new List<double>();
-            for (int r = 0; r < 5; r++)
+            var runs = new (string Name, Action Run, List<double> Ms)[]
             {
-                var sw = Stopwatch.StartNew();
-                quant.Run([input]);
-                tq.Add(sw.Elapsed.TotalMilliseconds);
-                sw.Restart();
-                f32.Run([input]);
-                tf.Add(sw.Elapsed.TotalMilliseconds);
+                ("panels (now)", () => { QuantMatMulKernel.UsePanels = true; quant.Run([input]); }, []),
+                ("before", () => { QuantMatMulKernel.UsePanels = false; quant.Run([input]); }, []),
+                ("f32 packed SGEMM", () => f32.Run([input]), []),
+            };
+            foreach (var r in runs) r.Run();
+            for (int rep = 0; rep < reps; rep++)
+            {
+                foreach (var r in runs)
+                {
+                    var sw = Stopwatch.StartNew();
+                    r.Run();
+                    r.Ms.Add(sw.Elapsed.TotalMilliseconds);
+                }
             }
 
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{type} [{m}, {k}] x [{n}, {k}]^T: quantized {tq.Min():F2} ms, f32 packed {tf.Min():F2} ms"));
+            QuantMatMulKernel.UsePanels = true;
+            double baseline = Median(runs[1].Ms);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{type} [{m}, {k}] x [{n}, {k}]^T, {reps} alternating runs:"));
+            foreach (var r in runs)
+            {
+                double med = Median(r.Ms);
+                Console.WriteLine(string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"  {r.Name,-20} median {med,8:F2} ms ({r.Ms.Min():F2}-{r.Ms.Max():F2}), {macs / med / 1e6,6:F1} GMAC/s, before/this {baseline / med:F2}x"));
+            }
         }
 
         return 0;
+    }
+
+    private static double Median(List<double> xs)
+    {
+        var s = xs.Order().ToArray();
+        return s.Length % 2 == 1 ? s[s.Length / 2] : (s[(s.Length / 2) - 1] + s[s.Length / 2]) / 2;
     }
 
     private static int Int(string[] args, string name, int fallback)

@@ -10,7 +10,8 @@ namespace Candle.Compiler.Tests.Cpu;
 
 /// <summary>
 /// Quantized matmul and embedding lookup through compiled CPU plans against the reference interpreter, which evaluates
-/// them on the exact dequantization: the integer kernels (Q8_0 and Q4_0 always; the other block types below 32 rows)
+/// them on the exact dequantization: the integer kernels (Q8_0 and Q4_0 always, Q4_K and Q6_K below 32 rows and on the
+/// packed panels from 4 rows; the other block types below 32 rows)
 /// within the bound of rounding the activations to 8 bits, the row-dequantizing kernel to float32 rounding.
 /// </summary>
 public sealed class QuantMatMulTests
@@ -58,13 +59,17 @@ public sealed class QuantMatMulTests
         {
             data.Add(type, 3);
 
-            // From 32 rows on (prefill) the kernel multiplies dequantized tiles with the SGEMM, except for the tiled
-            // integer kernels of Q8_0 and Q4_0, which take every row count (4 × 4 register tiles and 1 × 4 for the rest).
+            // From 32 rows on (prefill) the kernel multiplies dequantized tiles with the SGEMM, except for the integer
+            // kernels of Q8_0 and Q4_0, which take every row count (the GEMV below 4 rows, packed panels of 8 weight rows
+            // × tiles of up to 4 activation rows from there; N = 42 leaves a panel of 2 rows).
             data.Add(type, 40);
             if (type is GgmlType.Q8_0 or GgmlType.Q4_0)
             {
-                foreach (int rows in new[] { 1, 2, 5, 17 }) data.Add(type, rows);
+                foreach (int rows in new[] { 1, 2, 4, 5, 7, 17 }) data.Add(type, rows);
             }
+
+            // Q4_K and Q6_K run on the packed panels from 4 rows on (on AVX2).
+            if (type is GgmlType.Q4_K or GgmlType.Q6_K) data.Add(type, 6);
         }
 
         return data;
@@ -89,6 +94,7 @@ public sealed class QuantMatMulTests
         // The activation rounding bound: Σ |w|·(half an 8-bit step of the activation block + the f16 rounding of its scale).
         int block = GgmlTypeTraits.BlockSize(type) == 256 ? 256 : 32;
         bool integer = type is GgmlType.Q8_0 or GgmlType.Q4_0
+            || (rows >= 4 && QuantPanelGemm.Supports(type))
             || (rows < 32 && type is GgmlType.Q2_K or GgmlType.Q3_K or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K
                 or GgmlType.Q5_0 or GgmlType.Q4_1 or GgmlType.Q5_1);
         var step = new double[xs.Length];

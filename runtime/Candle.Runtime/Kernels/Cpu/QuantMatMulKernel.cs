@@ -13,7 +13,11 @@ namespace Candle.Runtime.Kernels.Cpu;
 /// <remarks>
 /// A product quantizes its activation rows to the weight type's activation format (<see cref="QuantActivations"/>)
 /// once per call, then splits the weight rows over the workers of <see cref="KernelPool.Current"/> in contiguous
-/// chunks. Q8_0 and Q4_0 weights (<see cref="QuantTileDot"/>) are walked in chunks of <see cref="ChunkRows"/> rows:
+/// chunks. Q8_0, Q4_0, Q4_K and Q6_K prefill products (from 4 activation rows, on AVX2) pack 8 weight rows at a time into an
+/// interleaved panel in a per-worker scratch buffer (<see cref="QuantPanelGemm"/>; the weights themselves stay as stored,
+/// so nothing is copied for the whole matrix) and pass every activation row over the panel in register tiles of 4
+/// activation rows × 8 weight rows. With <see cref="UsePanels"/> off, and in decode, Q8_0 and Q4_0 weights
+/// (<see cref="QuantTileDot"/>) are walked in chunks of <see cref="ChunkRows"/> rows:
 /// every activation row passes over a chunk, in register tiles of 4 activation rows × 4 weight rows (the activation
 /// rows left over: the 8-row GEMV <see cref="QuantGemv"/>), before the next chunk is read, so the weights are read once
 /// per call for any number of rows and no float32 copy of them is made. Decode (fewer than 4 activation rows) runs the GEMV over each worker's whole range of weight rows. Other types with an integer dot product walk tiles of
@@ -54,6 +58,12 @@ public static unsafe class QuantMatMulKernel
         int rowBytes = (int)QuantMatMulArgs.WeightBytes(p.Type, 1, k);
         var pool = KernelPool.Current;
         var format = QuantActivations.VecDotType(type);
+        if (rows >= QuantPanelGemm.ActivationRows && UsePanels && QuantPanelGemm.Supports(type))
+        {
+            Panels(type, x, w, y, rows, n, k, rowBytes, pool);
+            return;
+        }
+
         if (QuantTileDot.Supports(type) && QuantRowDot.IsAccelerated)
         {
             Tiled(type, x, w, y, rows, n, k, rowBytes, pool);
@@ -93,6 +103,89 @@ public static unsafe class QuantMatMulKernel
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>
+    /// True (the default) to run the prefill products of Q4_0, Q8_0, Q4_K and Q6_K weights (from <see cref="QuantPanelGemm.ActivationRows"/>
+    /// activation rows) on packed panels (<see cref="QuantPanelGemm"/>); false for the kernels they replace (the 4 × 4
+    /// tiles of <see cref="QuantTileDot"/> for Q4_0 and Q8_0, the dequantized SGEMM or single-row dots for the k-quants),
+    /// kept for side-by-side timings (<c>quant-gemm</c>).
+    /// </summary>
+    internal static bool UsePanels { get; set; } = true;
+
+    private static void Panels(GgmlType type, float* x, byte* w, float* y, int rows, int n, int k, int rowBytes, Threading.WorkerPool pool)
+    {
+        const int R = QuantPanelGemm.PanelRows;
+        var format = QuantActivations.VecDotType(type);
+        int nb = k / GgmlTypeTraits.BlockSize(type);
+        int xRowBytes = QuantActivations.RowBytes(format, k);
+        bool prepare = QuantPanelGemm.NeedsPrepared(type);
+        int preparedRow = prepare ? nb * QuantPanelGemm.PreparedInts : 0;
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(checked(rows * xRowBytes));
+        int[] preparedBuffer = ArrayPool<int>.Shared.Rent(Math.Max(1, checked(rows * preparedRow)));
+        try
+        {
+            fixed (byte* xq = buffer)
+            fixed (int* prep = preparedBuffer)
+            {
+                // The activation rows are quantized once, split over the workers, and shared by every panel.
+                byte* xqp = xq;
+                int* pp = prep;
+                pool.ParallelFor(rows, (s, e) =>
+                {
+                    for (int m = s; m < e; m++)
+                    {
+                        QuantActivations.Quantize(format, new ReadOnlySpan<float>(x + ((long)m * k), k), new Span<byte>(xqp + ((long)m * xRowBytes), xRowBytes));
+                        if (prepare) QuantPanelGemm.Prepare(xqp + ((long)m * xRowBytes), nb, pp + ((long)m * preparedRow));
+                    }
+                });
+
+                // Each worker packs a panel of 8 weight rows at a time into its own scratch and passes every activation
+                // row over it before packing the next; groups of panels are claimed by whichever worker is free.
+                var body = new PanelBody(type, xq, xRowBytes, prep, preparedRow, w, rowBytes, y, rows, n, nb);
+                pool.ParallelForDynamic((((n + R - 1) / R) + PanelBody.PanelsPerItem - 1) / PanelBody.PanelsPerItem, ref body);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            ArrayPool<int>.Shared.Return(preparedBuffer);
+        }
+    }
+
+    /// <summary>The panel loop of one product: work item i covers the panels of 8 weight rows [i·PanelsPerItem, (i + 1)·PanelsPerItem).</summary>
+    private readonly struct PanelBody(
+        GgmlType type, byte* xq, int xRowBytes, int* prepared, int preparedRow, byte* w, int rowBytes, float* y, int rows, int n, int nb)
+        : Threading.IParallelBody
+    {
+        /// <summary>Panels per work item (32 weight rows: the k and v projections of a 1B model still give 8 items).</summary>
+        public const int PanelsPerItem = 4;
+
+        public void Invoke(int start, int end)
+        {
+            const int R = QuantPanelGemm.PanelRows, M = QuantPanelGemm.ActivationRows;
+            byte[] scratch = ArrayPool<byte>.Shared.Rent(nb * QuantPanelGemm.PackedBlockBytes(type));
+            try
+            {
+                fixed (byte* panel = scratch)
+                {
+                    int last = Math.Min((n + R - 1) / R, end * PanelsPerItem);
+                    for (int p = start * PanelsPerItem; p < last; p++)
+                    {
+                        int j = p * R, count = Math.Min(R, n - j);
+                        QuantPanelGemm.Pack(type, w + ((long)j * rowBytes), rowBytes, count, nb, panel);
+                        for (int m = 0; m < rows; m += M)
+                        {
+                            QuantPanelGemm.Multiply(type, panel, nb, xq + ((long)m * xRowBytes), xRowBytes, prepared + ((long)m * preparedRow), preparedRow, Math.Min(M, rows - m), y + ((long)m * n) + j, n, count);
+                        }
+                    }
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(scratch);
+            }
         }
     }
 

@@ -1,0 +1,571 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Candle.Runtime.Kernels.Quant;
+
+/// <summary>
+/// The prefill product of Q4_0 or Q8_0 weights with Q8_0 activation rows, and of Q4_K or Q6_K weights with Q8_K ones,
+/// on panels of <see cref="PanelRows"/> weight rows interleaved for the microkernel: <see cref="Pack"/> copies a panel's blocks (read from the weights as stored,
+/// into a scratch buffer of the caller's, so no second copy of the weights stays resident) so that one 32-byte vector
+/// holds the same 4 consecutive values of the 8 rows, and <see cref="Multiply"/> runs a register tile of up to
+/// <see cref="ActivationRows"/> activation rows × 8 weight rows over it.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Each product instruction multiplies one such vector with the 4 activations of that position broadcast to the 8 rows,
+/// so its lanes belong to the 8 rows (lane pairs 2r, 2r + 1 to row r) and no horizontal sum is ever needed: one
+/// <c>pmaddwd</c> by 1 per block leaves the 8 rows' exact int32 block sums in the 8 lanes, which are converted to float32,
+/// scaled by d_w·d_a (the 8 weight scales, converted once at packing, times the activation block's scale) and added to the
+/// row's accumulator. The 8 results of an activation row are one store.
+/// </para>
+/// <para>
+/// Q4_0: a packed vector holds, for the 8 rows, 4 bytes of a block's nibbles, i.e. 4 values as low nibbles and the 4
+/// values 16 further as high nibbles; the unsigned nibbles multiply the signed activations (<c>pmaddubsw</c>) and the 8
+/// products of a block are summed in 16 bits (each 16-bit lane is at most 2·15·128 = 3840 in magnitude, 8 of them at
+/// most 30720) before the one widening <c>pmaddwd</c>; 8·Σa of the activation block (prepared once per call by
+/// <see cref="Prepare"/>) turns Σ nibble·a into Σ (nibble − 8)·a. Q8_0: |w| multiplies sign(a, w), widened per product.
+/// With AVX-VNNI every Q4_0 and Q8_0 product is one <c>vpdpbusd</c> into int32 lanes. The k-quants (see their panel
+/// types) multiply the 16-bit sums of a sub-block by its scales in the widening <c>pmaddwd</c>. The integer block sums
+/// are those of <see cref="QuantRowDot"/> exactly; only the order of the float32 additions differs (here: block by block).
+/// </para>
+/// </remarks>
+internal static unsafe class QuantPanelGemm
+{
+    /// <summary>Weight rows per panel.</summary>
+    public const int PanelRows = 8;
+
+    /// <summary>Activation rows per register tile.</summary>
+    public const int ActivationRows = 4;
+
+    /// <summary>Ints of prepared data per activation block: its scale d_a (float32 bits) and 8·Σa.</summary>
+    public const int PreparedInts = 2;
+
+    /// <summary>True for the weight types with a panel kernel, on machines where it runs (AVX2 and FMA).</summary>
+    public static bool Supports(GgmlType type) => type is GgmlType.Q4_0 or GgmlType.Q8_0 or GgmlType.Q4_K or GgmlType.Q6_K && Avx2.IsSupported && Fma.IsSupported;
+
+    /// <summary>Bytes of one packed block of 8 rows: float32 scales, int16 sub-block scales (k-quants) and the rows' values.</summary>
+    public static int PackedBlockBytes(GgmlType type) => type switch
+    {
+        GgmlType.Q4_0 => Q4_0Panel.Bytes,
+        GgmlType.Q8_0 => Q8_0Panel.Bytes,
+        GgmlType.Q4_K => Q4_KPanel.Bytes,
+        GgmlType.Q6_K => Q6_KPanel.Bytes,
+        _ => throw new NotSupportedException($"no panel kernel for {GgmlTypeTraits.Name(type)}"),
+    };
+
+    /// <summary>True when <paramref name="type"/>'s activation rows need <see cref="Prepare"/> (Q8_0 activations).</summary>
+    public static bool NeedsPrepared(GgmlType type) => type is GgmlType.Q4_0 or GgmlType.Q8_0;
+
+    /// <summary>
+    /// For each of the <paramref name="nb"/> Q8_0 blocks of the activation row <paramref name="a"/>:
+    /// d_a as float32 bits, then 8·Σ of its 32 quants (<see cref="PreparedInts"/> ints per block).
+    /// </summary>
+    public static void Prepare(byte* a, int nb, int* prepared)
+    {
+        float* ht = QuantRowDot.HalfTablePointer;
+        for (int b = 0; b < nb; b++, a += 34, prepared += PreparedInts)
+        {
+            var q = Vector256.Load((sbyte*)(a + 2));
+            var (lo, hi) = Vector256.Widen(q);
+            ((float*)prepared)[0] = QuantRowDot.Half(ht, a);
+            prepared[1] = 8 * Vector256.Sum(Vector256.WidenLower(lo + hi) + Vector256.WidenUpper(lo + hi));
+        }
+    }
+
+    /// <summary>
+    /// Packs <paramref name="count"/> (1..8) weight rows of <paramref name="nb"/> blocks each (<paramref name="rowBytes"/>
+    /// apart from <paramref name="w"/>) into <paramref name="panel"/> (<see cref="PackedBlockBytes"/>·nb bytes): per block,
+    /// the 8 rows' scales as float32 (k-quants: also the sub-block scales as int16 lane pairs), then 32-byte vectors whose
+    /// 4-byte lane r holds 4 consecutive bytes of row r's values (Q4_0, Q4_K: of the packed nibbles; Q8_0: the values;
+    /// Q6_K: the 6-bit values unpacked to bytes). Missing rows are zero.
+    /// </summary>
+    public static void Pack(GgmlType type, byte* w, int rowBytes, int count, int nb, byte* panel)
+    {
+        switch (type)
+        {
+            case GgmlType.Q4_0: Pack<Q4_0Panel>(w, rowBytes, count, nb, panel); break;
+            case GgmlType.Q8_0: Pack<Q8_0Panel>(w, rowBytes, count, nb, panel); break;
+            case GgmlType.Q4_K: Pack<Q4_KPanel>(w, rowBytes, count, nb, panel); break;
+            case GgmlType.Q6_K: Pack<Q6_KPanel>(w, rowBytes, count, nb, panel); break;
+            default: throw new NotSupportedException($"no panel kernel for {GgmlTypeTraits.Name(type)}");
+        }
+    }
+
+    private static void Pack<TP>(byte* w, int rowBytes, int count, int nb, byte* panel)
+        where TP : struct, IPanel
+    {
+        int blockBytes = TP.WeightBlockBytes;
+        for (int b = 0; b < nb; b++, panel += TP.Bytes)
+        {
+            for (int r = 0; r < PanelRows; r++)
+            {
+                TP.PackRow(r < count ? w + ((long)r * rowBytes) + ((long)b * blockBytes) : null, r, panel);
+            }
+        }
+    }
+
+    /// <summary>
+    /// y[m·ldy + j] = dot(weight row j, activation row m) for m &lt; <paramref name="rows"/> (1..4) and j &lt;
+    /// <paramref name="count"/> (1..8): <paramref name="panel"/> from <see cref="Pack"/>, <paramref name="a"/> the
+    /// activation rows in the weight type's activation format (<paramref name="aRowBytes"/> apart) and
+    /// <paramref name="prepared"/> their <see cref="Prepare"/> data (<paramref name="preparedRow"/> ints apart; Q8_0 activations only).
+    /// </summary>
+    public static void Multiply(GgmlType type, byte* panel, int nb, byte* a, int aRowBytes, int* prepared, int preparedRow, int rows, float* y, int ldy, int count)
+    {
+        if (count == PanelRows)
+        {
+            MultiplyFull(type, panel, nb, a, aRowBytes, prepared, preparedRow, rows, y, ldy);
+            return;
+        }
+
+        float* tile = stackalloc float[ActivationRows * PanelRows];
+        MultiplyFull(type, panel, nb, a, aRowBytes, prepared, preparedRow, rows, tile, PanelRows);
+        for (int m = 0; m < rows; m++)
+        {
+            for (int j = 0; j < count; j++) y[((long)m * ldy) + j] = tile[(m * PanelRows) + j];
+        }
+    }
+
+    private static void MultiplyFull(GgmlType type, byte* panel, int nb, byte* a, int aRowBytes, int* prepared, int preparedRow, int rows, float* y, int ldy)
+    {
+        switch (type)
+        {
+            case GgmlType.Q4_0: Multiply<Q4_0Panel>(panel, nb, a, aRowBytes, prepared, preparedRow, rows, y, ldy); break;
+            case GgmlType.Q8_0: Multiply<Q8_0Panel>(panel, nb, a, aRowBytes, prepared, preparedRow, rows, y, ldy); break;
+            case GgmlType.Q4_K: Multiply<Q4_KPanel>(panel, nb, a, aRowBytes, prepared, preparedRow, rows, y, ldy); break;
+            case GgmlType.Q6_K: Multiply<Q6_KPanel>(panel, nb, a, aRowBytes, prepared, preparedRow, rows, y, ldy); break;
+            default: throw new NotSupportedException($"no panel kernel for {GgmlTypeTraits.Name(type)}");
+        }
+    }
+
+    private static void Multiply<TP>(byte* panel, int nb, byte* a, int aRowBytes, int* prepared, int preparedRow, int rows, float* y, int ldy)
+        where TP : struct, IPanel
+    {
+        switch (rows)
+        {
+            case 4: Tile<TP, M4>(panel, nb, a, aRowBytes, prepared, preparedRow, y, ldy); break;
+            case 3: Tile<TP, M3>(panel, nb, a, aRowBytes, prepared, preparedRow, y, ldy); break;
+            case 2: Tile<TP, M2>(panel, nb, a, aRowBytes, prepared, preparedRow, y, ldy); break;
+            default: Tile<TP, M1>(panel, nb, a, aRowBytes, prepared, preparedRow, y, ldy); break;
+        }
+    }
+
+    /// <summary>The 4 bytes at <paramref name="p"/> repeated over 32 bytes (<c>vpbroadcastd</c>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<sbyte> Broadcast(byte* p) => Vector256.Create(Unsafe.ReadUnaligned<int>(p)).AsSByte();
+
+    /// <summary>Σ over lane pairs of 16-bit products: the 8 rows' int32 sums (<c>pmaddwd</c> by 1, or by the rows' sub-block scales).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Widen(Vector256<short> s, Vector256<short> scales) => Avx2.MultiplyAddAdjacent(s, scales);
+
+    /// <summary>16-bit products of unsigned weight bytes with the activations broadcast from <paramref name="a"/>, summed in pairs (<c>pmaddubsw</c>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<short> Mul(Vector256<byte> u, byte* a) => Avx2.MultiplyAddAdjacent(u, Broadcast(a));
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile<TP, TM>(byte* panel, int nb, byte* a, int aRowBytes, int* prepared, int preparedRow, float* y, int ldy)
+        where TP : struct, IPanel
+        where TM : struct, IRowCount
+    {
+        int n = TM.Count;
+        Vector256<float> c0 = default, c1 = default, c2 = default, c3 = default;
+        byte* a0 = a;
+        byte* a1 = n > 1 ? a0 + aRowBytes : a0;
+        byte* a2 = n > 2 ? a1 + aRowBytes : a0;
+        byte* a3 = n > 3 ? a2 + aRowBytes : a0;
+        int* p0 = prepared;
+        int* p1 = n > 1 ? p0 + preparedRow : p0;
+        int* p2 = n > 2 ? p1 + preparedRow : p0;
+        int* p3 = n > 3 ? p2 + preparedRow : p0;
+        int step = TP.Bytes, aStep = TP.ActivationBlockBytes, pStep = TP.UsesPrepared ? PreparedInts : 0;
+        for (int b = 0; b < nb; b++, panel += step, a0 += aStep, a1 += aStep, a2 += aStep, a3 += aStep, p0 += pStep, p1 += pStep, p2 += pStep, p3 += pStep)
+        {
+            TP.Block<TM>(panel, a0, a1, a2, a3, p0, p1, p2, p3, ref c0, ref c1, ref c2, ref c3);
+        }
+
+        c0.Store(y);
+        if (n > 1) c1.Store(y + ldy);
+        if (n > 2) c2.Store(y + (2 * ldy));
+        if (n > 3) c3.Store(y + (3 * ldy));
+    }
+
+    /// <summary>The number of activation rows of a tile, as a type argument (the JIT drops the code of the missing rows).</summary>
+    private interface IRowCount
+    {
+        static abstract int Count { get; }
+    }
+
+    private readonly struct M1 : IRowCount
+    {
+        public static int Count => 1;
+    }
+
+    private readonly struct M2 : IRowCount
+    {
+        public static int Count => 2;
+    }
+
+    private readonly struct M3 : IRowCount
+    {
+        public static int Count => 3;
+    }
+
+    private readonly struct M4 : IRowCount
+    {
+        public static int Count => 4;
+    }
+
+    /// <summary>A weight type's packed block of 8 rows: its layout, its packing and its product with up to 4 activation rows.</summary>
+    private interface IPanel
+    {
+        /// <summary>Bytes of a packed block.</summary>
+        static abstract int Bytes { get; }
+
+        /// <summary>Bytes of one block of the weight type as stored.</summary>
+        static abstract int WeightBlockBytes { get; }
+
+        /// <summary>Bytes of one block of the activations (Q8_0: 34, Q8_K: 292).</summary>
+        static abstract int ActivationBlockBytes { get; }
+
+        /// <summary>True when the product reads the <see cref="Prepare"/> data of the activation blocks.</summary>
+        static abstract bool UsesPrepared { get; }
+
+        /// <summary>Writes row <paramref name="r"/>'s part of the packed block at <paramref name="packed"/> from its block <paramref name="block"/> (null: zeros).</summary>
+        static abstract void PackRow(byte* block, int r, byte* packed);
+
+        /// <summary>Adds the block's products to the accumulators of the activation rows (a0..a3: their blocks, p0..p3: their prepared data).</summary>
+        static abstract void Block<TM>(
+            byte* packed, byte* a0, byte* a1, byte* a2, byte* a3, int* p0, int* p1, int* p2, int* p3,
+            ref Vector256<float> c0, ref Vector256<float> c1, ref Vector256<float> c2, ref Vector256<float> c3)
+            where TM : struct, IRowCount;
+    }
+
+    /// <summary>Q4_0: 8 float32 scales, 4 vectors of 8 rows × 4 bytes of packed nibbles (bytes 4c..4c+3: values 4c.. and 16 + 4c..).</summary>
+    private readonly struct Q4_0Panel : IPanel
+    {
+        public static int Bytes => 32 + 128;
+
+        public static int WeightBlockBytes => 18;
+
+        public static int ActivationBlockBytes => 34;
+
+        public static bool UsesPrepared => true;
+
+        public static void PackRow(byte* block, int r, byte* packed)
+        {
+            uint* q = (uint*)(packed + 32);
+            ((float*)packed)[r] = block == null ? 0 : QuantRowDot.Half(QuantRowDot.HalfTablePointer, block);
+            for (int c = 0; c < 4; c++) q[(c * PanelRows) + r] = block == null ? 0 : Unsafe.ReadUnaligned<uint>(block + 2 + (4 * c));
+        }
+
+        /// <summary>16-bit sums of nibble·a (AVX2) or int32 sums (AVX-VNNI) of the low and high nibbles with the activations at a and a + 16.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector256<int> Dot(Vector256<int> s, Vector256<byte> lo, Vector256<byte> hi, byte* a)
+        {
+            if (AvxVnni.IsSupported) return AvxVnni.MultiplyWideningAndAdd(AvxVnni.MultiplyWideningAndAdd(s, lo, Broadcast(a)), hi, Broadcast(a + 16));
+            return (s.AsInt16() + (Mul(lo, a) + Mul(hi, a + 16))).AsInt32();
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector256<float> Finish(Vector256<int> s, int* prepared, Vector256<float> d, Vector256<float> acc)
+        {
+            var sums = (AvxVnni.IsSupported ? s : Widen(s.AsInt16(), Vector256<short>.One)) - Vector256.Create(prepared[1]);
+            return Fma.MultiplyAdd(Avx.ConvertToVector256Single(sums), d * Vector256.Create(*(float*)prepared), acc);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Block<TM>(
+            byte* packed, byte* a0, byte* a1, byte* a2, byte* a3, int* p0, int* p1, int* p2, int* p3,
+            ref Vector256<float> c0, ref Vector256<float> c1, ref Vector256<float> c2, ref Vector256<float> c3)
+            where TM : struct, IRowCount
+        {
+            int n = TM.Count;
+            var mask = Vector256.Create((byte)0x0F);
+            Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default;
+            byte* q = packed + 32;
+            for (int c = 0; c < 4; c++)
+            {
+                var v = Vector256.Load(q + (32 * c));
+                var lo = v & mask;
+                var hi = Avx2.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask;
+                int o = 2 + (4 * c);
+                s0 = Dot(s0, lo, hi, a0 + o);
+                if (n > 1) s1 = Dot(s1, lo, hi, a1 + o);
+                if (n > 2) s2 = Dot(s2, lo, hi, a2 + o);
+                if (n > 3) s3 = Dot(s3, lo, hi, a3 + o);
+            }
+
+            var d = Vector256.Load((float*)packed);
+            c0 = Finish(s0, p0, d, c0);
+            if (n > 1) c1 = Finish(s1, p1, d, c1);
+            if (n > 2) c2 = Finish(s2, p2, d, c2);
+            if (n > 3) c3 = Finish(s3, p3, d, c3);
+        }
+    }
+
+    /// <summary>Q8_0: 8 float32 scales, 8 vectors of 8 rows × 4 values (vector c: values 4c..4c+3).</summary>
+    private readonly struct Q8_0Panel : IPanel
+    {
+        public static int Bytes => 32 + 256;
+
+        public static int WeightBlockBytes => 34;
+
+        public static int ActivationBlockBytes => 34;
+
+        public static bool UsesPrepared => true;
+
+        public static void PackRow(byte* block, int r, byte* packed)
+        {
+            uint* q = (uint*)(packed + 32);
+            ((float*)packed)[r] = block == null ? 0 : QuantRowDot.Half(QuantRowDot.HalfTablePointer, block);
+            for (int c = 0; c < 8; c++) q[(c * PanelRows) + r] = block == null ? 0 : Unsafe.ReadUnaligned<uint>(block + 2 + (4 * c));
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector256<float> Finish(Vector256<int> s, int* prepared, Vector256<float> d, Vector256<float> acc)
+            => Fma.MultiplyAdd(Avx.ConvertToVector256Single(s), d * Vector256.Create(*(float*)prepared), acc);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Block<TM>(
+            byte* packed, byte* a0, byte* a1, byte* a2, byte* a3, int* p0, int* p1, int* p2, int* p3,
+            ref Vector256<float> c0, ref Vector256<float> c1, ref Vector256<float> c2, ref Vector256<float> c3)
+            where TM : struct, IRowCount
+        {
+            int n = TM.Count;
+            Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default;
+            byte* q = packed + 32;
+            for (int c = 0; c < 8; c++)
+            {
+                var x = Vector256.Load((sbyte*)(q + (32 * c)));
+                var u = Avx2.Abs(x);
+                int o = 2 + (4 * c);
+                s0 = QuantRowDot.DotU8S8(s0, u, Avx2.Sign(Broadcast(a0 + o), x));
+                if (n > 1) s1 = QuantRowDot.DotU8S8(s1, u, Avx2.Sign(Broadcast(a1 + o), x));
+                if (n > 2) s2 = QuantRowDot.DotU8S8(s2, u, Avx2.Sign(Broadcast(a2 + o), x));
+                if (n > 3) s3 = QuantRowDot.DotU8S8(s3, u, Avx2.Sign(Broadcast(a3 + o), x));
+            }
+
+            var d = Vector256.Load((float*)packed);
+            c0 = Finish(s0, p0, d, c0);
+            if (n > 1) c1 = Finish(s1, p1, d, c1);
+            if (n > 2) c2 = Finish(s2, p2, d, c2);
+            if (n > 3) c3 = Finish(s3, p3, d, c3);
+        }
+    }
+
+    /// <summary>
+    /// Q4_K (Q8_K activations): 8 float32 d, 8 float32 dmin, 8 vectors of the sub-blocks' 6-bit scales and 8 of their
+    /// minimums (vector j: lanes 2r and 2r + 1 hold row r's value for sub-block j), then 32 vectors of packed nibbles
+    /// (vector 8g + c: bytes 32g + 4c.. of each row: values 64g + 4c.. as low nibbles, 64g + 32 + 4c.. as high ones).
+    /// Per sub-block of 32 values the 8 nibble products are summed in 16 bits (at most 8·2·15·128 = 30720) and
+    /// multiplied by the rows' scales in the widening <c>pmaddwd</c>; the minimums multiply the activations' 16-value
+    /// sums the same way: d·d_a·Σ scale·(q·a) − dmin·d_a·Σ min·bsum per row, as <see cref="QuantRowDot.Q4_K{T}"/>.
+    /// </summary>
+    private readonly struct Q4_KPanel : IPanel
+    {
+        public static int Bytes => 64 + 512 + 1024;
+
+        public static int WeightBlockBytes => 144;
+
+        public static int ActivationBlockBytes => 292;
+
+        public static bool UsesPrepared => false;
+
+        public static void PackRow(byte* block, int r, byte* packed)
+        {
+            float* ht = QuantRowDot.HalfTablePointer;
+            ((float*)packed)[r] = block == null ? 0 : QuantRowDot.Half(ht, block);
+            ((float*)packed)[8 + r] = block == null ? 0 : QuantRowDot.Half(ht, block + 2);
+            short* scales = (short*)(packed + 64);
+            short* mins = (short*)(packed + 64 + 256);
+            var sc = block == null ? default : new ReadOnlySpan<byte>(block + 4, 12);
+            for (int j = 0; j < 8; j++)
+            {
+                var (s, m) = block == null ? (0, 0) : KQuantScales.Get(j, sc);
+                scales[(16 * j) + (2 * r)] = scales[(16 * j) + (2 * r) + 1] = (short)s;
+                mins[(16 * j) + (2 * r)] = mins[(16 * j) + (2 * r) + 1] = (short)m;
+            }
+
+            uint* q = (uint*)(packed + 64 + 512);
+            for (int c = 0; c < 32; c++) q[(c * PanelRows) + r] = block == null ? 0 : Unsafe.ReadUnaligned<uint>(block + 16 + (4 * c));
+        }
+
+        /// <summary>Adds scale·Σ nibble·a over one sub-block (the low or the high nibbles of 8 packed vectors) to each row's sums.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void SubBlock<TM>(
+            byte* q, bool high, Vector256<short> scales, byte* a0, byte* a1, byte* a2, byte* a3,
+            ref Vector256<int> s0, ref Vector256<int> s1, ref Vector256<int> s2, ref Vector256<int> s3)
+            where TM : struct, IRowCount
+        {
+            int n = TM.Count;
+            var mask = Vector256.Create((byte)0x0F);
+            Vector256<short> l0 = default, l1 = default, l2 = default, l3 = default;
+            for (int c = 0; c < 8; c++)
+            {
+                var v = Vector256.Load(q + (32 * c));
+                var u = high ? Avx2.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask : v & mask;
+                int o = 4 * c;
+                l0 += Mul(u, a0 + o);
+                if (n > 1) l1 += Mul(u, a1 + o);
+                if (n > 2) l2 += Mul(u, a2 + o);
+                if (n > 3) l3 += Mul(u, a3 + o);
+            }
+
+            s0 += Widen(l0, scales);
+            if (n > 1) s1 += Widen(l1, scales);
+            if (n > 2) s2 += Widen(l2, scales);
+            if (n > 3) s3 += Widen(l3, scales);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector256<float> Finish(Vector256<int> sums, Vector256<int> mins, byte* a, byte* packed, Vector256<float> acc)
+        {
+            var da = Vector256.Create(*(float*)a);
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sums), Vector256.Load((float*)packed) * da, acc);
+            return Fma.MultiplyAddNegated(Avx.ConvertToVector256Single(mins), Vector256.Load((float*)packed + 8) * da, acc);
+        }
+
+        /// <summary>Σ_j min_j·(bsum_2j + bsum_2j+1) for the 8 rows: the rows' minimums times the activation block's 16-value sums.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector256<int> Mins(byte* packed, byte* a)
+        {
+            short* mins = (short*)(packed + 64 + 256);
+            var s = Vector256<int>.Zero;
+            for (int j = 0; j < 8; j++) s += Widen(Vector256.Load(mins + (16 * j)), Broadcast(a + 260 + (4 * j)).AsInt16());
+            return s;
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Block<TM>(
+            byte* packed, byte* a0, byte* a1, byte* a2, byte* a3, int* p0, int* p1, int* p2, int* p3,
+            ref Vector256<float> c0, ref Vector256<float> c1, ref Vector256<float> c2, ref Vector256<float> c3)
+            where TM : struct, IRowCount
+        {
+            int n = TM.Count;
+            Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default;
+            short* scales = (short*)(packed + 64);
+            byte* q = packed + 64 + 512;
+            for (int g = 0; g < 4; g++)
+            {
+                // Sub-block 2g (low nibbles) then 2g + 1 (high nibbles, the activations 32 further), one at a time, so
+                // that the 4 rows' 16-bit sums, the 4 accumulators and the operands fit the registers.
+                byte* qg = q + (256 * g);
+                int o = 4 + (64 * g);
+                SubBlock<TM>(qg, false, Vector256.Load(scales + (32 * g)), a0 + o, a1 + o, a2 + o, a3 + o, ref s0, ref s1, ref s2, ref s3);
+                SubBlock<TM>(qg, true, Vector256.Load(scales + (32 * g) + 16), a0 + o + 32, a1 + o + 32, a2 + o + 32, a3 + o + 32, ref s0, ref s1, ref s2, ref s3);
+            }
+
+            c0 = Finish(s0, Mins(packed, a0), a0, packed, c0);
+            if (n > 1) c1 = Finish(s1, Mins(packed, a1), a1, packed, c1);
+            if (n > 2) c2 = Finish(s2, Mins(packed, a2), a2, packed, c2);
+            if (n > 3) c3 = Finish(s3, Mins(packed, a3), a3, packed, c3);
+        }
+    }
+
+    /// <summary>
+    /// Q6_K (Q8_K activations): 8 float32 d, 16 vectors of the rows' int8 scales of each 16 values (lanes 2r, 2r + 1: row
+    /// r), 8 vectors of the scales of the 16-value groups 2t and 2t + 1 (lanes 2r and 2r + 1), then 64 vectors of the
+    /// 6-bit values unpacked to bytes (vector c: values 4c..4c+3 of each row). Two products of 6-bit values with the
+    /// activations fit 16 bits (2·2·63·128 = 32256), so each 16-value group is two <c>pmaddubsw</c> pairs widened by its
+    /// scales; the offset of 32 subtracts 32·Σ scale·bsum: d·d_a·(Σ scale·(q·a) − 32·Σ scale·bsum), as <see cref="QuantRowDot.Q6_K{T}"/>.
+    /// </summary>
+    private readonly struct Q6_KPanel : IPanel
+    {
+        public static int Bytes => 32 + 512 + 256 + 2048;
+
+        public static int WeightBlockBytes => 210;
+
+        public static int ActivationBlockBytes => 292;
+
+        public static bool UsesPrepared => false;
+
+        public static void PackRow(byte* block, int r, byte* packed)
+        {
+            ((float*)packed)[r] = block == null ? 0 : QuantRowDot.Half(QuantRowDot.HalfTablePointer, block + 208);
+            short* scales = (short*)(packed + 32);
+            short* pairs = (short*)(packed + 32 + 512);
+            for (int k = 0; k < 16; k++)
+            {
+                short s = block == null ? (short)0 : ((sbyte*)block)[192 + k];
+                scales[(16 * k) + (2 * r)] = scales[(16 * k) + (2 * r) + 1] = s;
+                pairs[(16 * (k / 2)) + (2 * r) + (k % 2)] = s;
+            }
+
+            uint* q = (uint*)(packed + 32 + 512 + 256);
+            if (block == null)
+            {
+                for (int c = 0; c < 64; c++) q[(c * PanelRows) + r] = 0;
+                return;
+            }
+
+            var m4 = Vector256.Create((byte)0x0F);
+            var m2 = Vector256.Create((byte)0x03);
+            uint* v = stackalloc uint[8 * 4];
+            for (int h = 0; h < 2; h++)
+            {
+                var ql0 = Vector256.Load(block + (64 * h));
+                var ql1 = Vector256.Load(block + (64 * h) + 32);
+                var qh = Vector256.Load(block + 128 + (32 * h));
+                ((ql0 & m4) | Vector256.ShiftLeft(qh & m2, 4)).Store((byte*)v);
+                ((ql1 & m4) | Vector256.ShiftLeft(Vector256.ShiftRightLogical(qh, 2) & m2, 4)).Store((byte*)(v + 8));
+                (Vector256.ShiftRightLogical(ql0, 4) | Vector256.ShiftLeft(Vector256.ShiftRightLogical(qh, 4) & m2, 4)).Store((byte*)(v + 16));
+                (Vector256.ShiftRightLogical(ql1, 4) | Vector256.ShiftLeft(Vector256.ShiftRightLogical(qh, 6), 4)).Store((byte*)(v + 24));
+
+                // Values 128h + 32i + 4l.. are quad 32h + 8i + l.
+                for (int c = 0; c < 32; c++) q[(((32 * h) + c) * PanelRows) + r] = v[c];
+            }
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector256<int> Group(Vector256<int> s, byte* q, short* scales, byte* a)
+        {
+            var p = Mul(Vector256.Load(q), a) + Mul(Vector256.Load(q + 32), a + 4);
+            var r = Mul(Vector256.Load(q + 64), a + 8) + Mul(Vector256.Load(q + 96), a + 12);
+            var sc = Vector256.Load(scales);
+            return s + Widen(p, sc) + Widen(r, sc);
+        }
+
+        /// <summary>32·Σ_k scale_k·bsum_k for the 8 rows.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector256<int> Offsets(short* pairs, byte* a)
+        {
+            var s = Vector256<int>.Zero;
+            for (int t = 0; t < 8; t++) s += Widen(Vector256.Load(pairs + (16 * t)), Broadcast(a + 260 + (4 * t)).AsInt16());
+            return Avx2.ShiftLeftLogical(s, 5);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector256<float> Finish(Vector256<int> sums, short* pairs, byte* a, Vector256<float> d, Vector256<float> acc)
+            => Fma.MultiplyAdd(Avx.ConvertToVector256Single(sums - Offsets(pairs, a)), d * Vector256.Create(*(float*)a), acc);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Block<TM>(
+            byte* packed, byte* a0, byte* a1, byte* a2, byte* a3, int* p0, int* p1, int* p2, int* p3,
+            ref Vector256<float> c0, ref Vector256<float> c1, ref Vector256<float> c2, ref Vector256<float> c3)
+            where TM : struct, IRowCount
+        {
+            int n = TM.Count;
+            Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default;
+            short* scales = (short*)(packed + 32);
+            short* pairs = (short*)(packed + 32 + 512);
+            byte* q = packed + 32 + 512 + 256;
+            for (int k = 0; k < 16; k++)
+            {
+                byte* qk = q + (128 * k);
+                short* sk = scales + (16 * k);
+                int o = 4 + (16 * k);
+                s0 = Group(s0, qk, sk, a0 + o);
+                if (n > 1) s1 = Group(s1, qk, sk, a1 + o);
+                if (n > 2) s2 = Group(s2, qk, sk, a2 + o);
+                if (n > 3) s3 = Group(s3, qk, sk, a3 + o);
+            }
+
+            var d = Vector256.Load((float*)packed);
+            c0 = Finish(s0, pairs, a0, d, c0);
+            if (n > 1) c1 = Finish(s1, pairs, a1, d, c1);
+            if (n > 2) c2 = Finish(s2, pairs, a2, d, c2);
+            if (n > 3) c3 = Finish(s3, pairs, a3, d, c3);
+        }
+    }
+}

@@ -1,0 +1,316 @@
+using System.Buffers.Binary;
+using Candle.Runtime.Kernels.Quant;
+
+namespace Candle.Runtime.Tests.Gguf;
+
+/// <summary>
+/// The packed-panel prefill product of Q8_0 / Q4_0 / Q4_K / Q6_K weights (<see cref="QuantPanelGemm"/>): bit-identical to
+/// a scalar computation from the raw block bytes (exact integer block sums, each converted and scaled by d_w·d_a and added
+/// block by block with a fused multiply-add), within float32 reordering of the single-row dots (<see cref="QuantRowDot"/>), and
+/// within the activation-rounding bound of the dequantized dot; for every tile shape (1..4 activation rows, 1..8 weight
+/// rows of a panel) and K of 1 to many blocks.
+/// </summary>
+public sealed unsafe class QuantPanelGemmTests
+{
+    public static TheoryData<GgmlType> Types => [GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q6_K];
+
+    private sealed record Case(byte[] W, int RowBytes, float[] X, byte[] Xq, int XRowBytes, int[] Prepared, int Nb);
+
+    private static Case Make(GgmlType type, int seed, int wRows, int aRows, int k)
+    {
+        var rng = new Random(seed);
+        int rowBytes = (int)GgmlTypeTraits.ByteCount(type, k);
+        var w = QuantRowDotTests.RandomBlocks(rng, type, wRows * k);
+        var x = new float[aRows * k];
+        for (int i = 0; i < x.Length; i++) x[i] = (float)(((rng.NextDouble() * 2) - 1) * Math.Pow(10, rng.Next(-2, 2)));
+        return Quantize(type, w, rowBytes, x, aRows, k);
+    }
+
+    private static Case Quantize(GgmlType type, byte[] w, int rowBytes, float[] x, int aRows, int k)
+    {
+        var format = QuantActivations.VecDotType(type);
+        int xRowBytes = QuantActivations.RowBytes(format, k);
+        var xq = new byte[aRows * xRowBytes];
+        for (int m = 0; m < aRows; m++) QuantActivations.Quantize(format, x.AsSpan(m * k, k), xq.AsSpan(m * xRowBytes, xRowBytes));
+        int nb = k / GgmlTypeTraits.BlockSize(type);
+        var prepared = new int[Math.Max(1, aRows * nb * QuantPanelGemm.PreparedInts)];
+        if (QuantPanelGemm.NeedsPrepared(type))
+        {
+            fixed (byte* a = xq)
+            fixed (int* p = prepared)
+            {
+                for (int m = 0; m < aRows; m++) QuantPanelGemm.Prepare(a + (m * xRowBytes), nb, p + (m * nb * QuantPanelGemm.PreparedInts));
+            }
+        }
+
+        return new Case(w, rowBytes, x, xq, xRowBytes, prepared, nb);
+    }
+
+    /// <summary>y[m, j] for all rows, driven as the matmul kernel drives it: panels of 8 weight rows, tiles of up to 4 activation rows.</summary>
+    private static float[] Product(GgmlType type, Case c, int wRows, int aRows)
+    {
+        var y = new float[aRows * wRows];
+        var panel = new byte[c.Nb * QuantPanelGemm.PackedBlockBytes(type)];
+        int preparedRow = QuantPanelGemm.NeedsPrepared(type) ? c.Nb * QuantPanelGemm.PreparedInts : 0;
+        fixed (byte* w = c.W)
+        fixed (byte* a = c.Xq)
+        fixed (int* p = c.Prepared)
+        fixed (byte* pp = panel)
+        fixed (float* yp = y)
+        {
+            for (int j = 0; j < wRows; j += QuantPanelGemm.PanelRows)
+            {
+                int count = Math.Min(QuantPanelGemm.PanelRows, wRows - j);
+                QuantPanelGemm.Pack(type, w + (j * c.RowBytes), c.RowBytes, count, c.Nb, pp);
+                for (int m = 0; m < aRows; m += QuantPanelGemm.ActivationRows)
+                {
+                    int rows = Math.Min(QuantPanelGemm.ActivationRows, aRows - m);
+                    QuantPanelGemm.Multiply(type, pp, c.Nb, a + (m * c.XRowBytes), c.XRowBytes, p + (m * preparedRow), preparedRow, rows, yp + (m * wRows) + j, wRows, count);
+                }
+            }
+        }
+
+        return y;
+    }
+
+    /// <summary>Weight value i of a Q8_0 or Q4_0 block from its bytes: Q8_0 the signed byte, Q4_0 the nibble (low: i &lt; 16) minus 8.</summary>
+    private static int Value(GgmlType type, ReadOnlySpan<byte> block, int i) => type == GgmlType.Q8_0
+        ? (sbyte)block[2 + i]
+        : (i < 16 ? block[2 + i] & 0xF : block[2 + i - 16] >> 4) - 8;
+
+    /// <summary>Q4_K value i (0..255) of a super-block without scale and minimum: the nibble (ggml's layout: 64 values per 32 bytes).</summary>
+    private static int Q4_KNibble(ReadOnlySpan<byte> block, int i)
+    {
+        byte q = block[16 + (32 * (i / 64)) + (i % 32)];
+        return i % 64 < 32 ? q & 0xF : q >> 4;
+    }
+
+    /// <summary>Q6_K value i (0..255) of a super-block, unsigned (0..63): 4 low bits from ql, 2 high bits from qh.</summary>
+    private static int Q6_KValue(ReadOnlySpan<byte> block, int i)
+    {
+        int h = i / 128, quadrant = i % 128 / 32, l = i % 32;
+        byte ql = block[(64 * h) + l + (quadrant % 2 == 1 ? 32 : 0)];
+        int low = quadrant < 2 ? ql & 0xF : ql >> 4;
+        int high = (block[128 + (32 * h) + l] >> (2 * quadrant)) & 3;
+        return low | (high << 4);
+    }
+
+    /// <summary>
+    /// Σ over blocks, in order, of the exact integer block sum converted to float32, times d_w·d_a, added with a fused
+    /// multiply-add (Q4_K: then the minimums' sum times dmin·d_a subtracted the same way), from the raw bytes.
+    /// </summary>
+    private static float Oracle(GgmlType type, Case c, int j, int m)
+    {
+        int blockBytes = GgmlTypeTraits.BlockBytes(type), aBlockBytes = type is GgmlType.Q4_K or GgmlType.Q6_K ? 292 : 34;
+        float acc = 0;
+        for (int b = 0; b < c.Nb; b++)
+        {
+            var wb = c.W.AsSpan((j * c.RowBytes) + (b * blockBytes), blockBytes);
+            var ab = c.Xq.AsSpan((m * c.XRowBytes) + (b * aBlockBytes), aBlockBytes);
+            switch (type)
+            {
+                case GgmlType.Q4_K:
+                {
+                    long sum = 0, mins = 0;
+                    for (int sub = 0; sub < 8; sub++)
+                    {
+                        var (scale, min) = KQuantScales.Get(sub, wb.Slice(4, 12));
+                        long s = 0, a = 0;
+                        for (int i = 32 * sub; i < (32 * sub) + 32; i++)
+                        {
+                            s += Q4_KNibble(wb, i) * (sbyte)ab[4 + i];
+                            a += (sbyte)ab[4 + i];
+                        }
+
+                        sum += scale * s;
+                        mins += min * a;
+                    }
+
+                    float da = BinaryPrimitives.ReadSingleLittleEndian(ab);
+                    acc = MathF.FusedMultiplyAdd(sum, (float)BinaryPrimitives.ReadHalfLittleEndian(wb) * da, acc);
+                    acc = MathF.FusedMultiplyAdd(-(float)mins, (float)BinaryPrimitives.ReadHalfLittleEndian(wb[2..]) * da, acc);
+                    break;
+                }
+
+                case GgmlType.Q6_K:
+                {
+                    long sum = 0;
+                    for (int g = 0; g < 16; g++)
+                    {
+                        long s = 0;
+                        for (int i = 16 * g; i < (16 * g) + 16; i++) s += (Q6_KValue(wb, i) - 32) * (sbyte)ab[4 + i];
+                        sum += (sbyte)wb[192 + g] * s;
+                    }
+
+                    float da = BinaryPrimitives.ReadSingleLittleEndian(ab);
+                    acc = MathF.FusedMultiplyAdd(sum, (float)BinaryPrimitives.ReadHalfLittleEndian(wb[208..]) * da, acc);
+                    break;
+                }
+
+                default:
+                {
+                    long sum = 0;
+                    for (int i = 0; i < 32; i++) sum += Value(type, wb, i) * (long)(sbyte)ab[2 + i];
+                    float dw = (float)BinaryPrimitives.ReadHalfLittleEndian(wb);
+                    float da = (float)BinaryPrimitives.ReadHalfLittleEndian(ab);
+                    acc = MathF.FusedMultiplyAdd(sum, dw * da, acc);
+                    break;
+                }
+            }
+        }
+
+        return acc;
+    }
+
+    [Fact]
+    public void Prepared_data_is_the_block_scale_and_eight_times_the_block_sum()
+    {
+        var c = Make(GgmlType.Q8_0, 3, 1, 2, 96);
+        for (int m = 0; m < 2; m++)
+        {
+            for (int b = 0; b < c.Nb; b++)
+            {
+                var block = c.Xq.AsSpan((m * c.XRowBytes) + (b * 34), 34);
+                int sum = 0;
+                for (int i = 0; i < 32; i++) sum += (sbyte)block[2 + i];
+                int at = ((m * c.Nb) + b) * QuantPanelGemm.PreparedInts;
+                Assert.Equal((float)BinaryPrimitives.ReadHalfLittleEndian(block), BitConverter.Int32BitsToSingle(c.Prepared[at]));
+                Assert.Equal(8 * sum, c.Prepared[at + 1]);
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Types))]
+    public void Every_tile_shape_is_bit_identical_to_the_scalar_block_sums(GgmlType type)
+    {
+        if (!QuantPanelGemm.Supports(type)) return; // AVX2 and FMA only
+        var shapes = GgmlTypeTraits.BlockSize(type) == 256
+            ? new[] { (8, 4, 256), (13, 9, 512), (5, 3, 5632), (17, 6, 768), (1, 1, 256), (24, 12, 256) }
+            : new[] { (8, 4, 32), (13, 9, 96), (5, 3, 2144), (17, 6, 544), (1, 1, 64), (24, 12, 256) };
+        foreach (var (wRows, aRows, k) in shapes)
+        {
+            var c = Make(type, wRows + (7 * aRows) + k + (int)type, wRows, aRows, k);
+            var y = Product(type, c, wRows, aRows);
+            for (int m = 0; m < aRows; m++)
+            {
+                for (int j = 0; j < wRows; j++)
+                {
+                    float expected = Oracle(type, c, j, m);
+                    Assert.True(
+                        BitConverter.SingleToInt32Bits(expected) == BitConverter.SingleToInt32Bits(y[(m * wRows) + j]),
+                        $"{type} {wRows}x{aRows} k={k} y[{m}, {j}] = {y[(m * wRows) + j]} vs {expected}");
+                }
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Types))]
+    public void Results_match_the_single_row_dot_products_up_to_float_ordering(GgmlType type)
+    {
+        if (!QuantPanelGemm.Supports(type)) return;
+        const int WRows = 11, ARows = 7, K = 1024;
+        var c = Make(type, 77 + (int)type, WRows, ARows, K);
+        var y = Product(type, c, WRows, ARows);
+        var wd = new float[K];
+        var ad = new float[K];
+        var format = QuantActivations.VecDotType(type);
+        fixed (byte* w = c.W)
+        fixed (byte* a = c.Xq)
+        {
+            for (int m = 0; m < ARows; m++)
+            {
+                GgmlTypeTraits.Dequantize(format, c.Xq.AsSpan(m * c.XRowBytes, c.XRowBytes), ad);
+                for (int j = 0; j < WRows; j++)
+                {
+                    GgmlTypeTraits.Dequantize(type, c.W.AsSpan(j * c.RowBytes, c.RowBytes), wd);
+                    double magnitude = 0;
+                    for (int i = 0; i < K; i++) magnitude += Math.Abs((double)wd[i] * ad[i]);
+
+                    // The same exact int32 block products, summed with float32 additions in another order: each of the
+                    // ≤ 2·nb + 8 additions rounds by at most 2^-24 of the running magnitude.
+                    float single = QuantRowDot.Dot(type, w + (j * c.RowBytes), a + (m * c.XRowBytes), c.Nb);
+                    Assert.True(
+                        Math.Abs(single - y[(m * WRows) + j]) <= 2 * ((2 * c.Nb) + 8) * magnitude / (1 << 24),
+                        $"{type} y[{m}, {j}]: panel {y[(m * WRows) + j]} vs single row {single}");
+                }
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Types))]
+    public void Results_are_within_the_activation_rounding_bound_of_the_dequantized_dot(GgmlType type)
+    {
+        if (!QuantPanelGemm.Supports(type)) return;
+        const int WRows = 9, ARows = 5;
+        int block = GgmlTypeTraits.BlockSize(type) == 256 ? 256 : 32, K = block == 256 ? 512 : 288;
+        var c = Make(type, 40 + (int)type, WRows, ARows, K);
+        var y = Product(type, c, WRows, ARows);
+        var wd = new float[WRows * K];
+        GgmlTypeTraits.Dequantize(type, c.W, wd);
+        for (int m = 0; m < ARows; m++)
+        {
+            for (int j = 0; j < WRows; j++)
+            {
+                double exact = 0, bound = 0, magnitude = 0;
+                for (int b = 0; b < K; b += block)
+                {
+                    double amax = 0;
+                    for (int i = b; i < b + block; i++) amax = Math.Max(amax, Math.Abs(c.X[(m * K) + i]));
+
+                    // Half a step of the 8-bit grid plus the f16 rounding of a Q8_0 block scale (2^-11 relative, times 127 steps).
+                    double step = (amax / 254 * 1.001) + (block == 32 ? amax / 2048 : 0);
+                    for (int i = b; i < b + block; i++)
+                    {
+                        double p = (double)wd[(j * K) + i] * c.X[(m * K) + i];
+                        exact += p;
+                        magnitude += Math.Abs(p);
+                        bound += Math.Abs(wd[(j * K) + i]) * step;
+                    }
+                }
+
+                Assert.True(Math.Abs(y[(m * WRows) + j] - exact) <= bound + (1e-6 * magnitude) + 1e-9, $"{type} y[{m}, {j}] = {y[(m * WRows) + j]} vs {exact} (bound {bound})");
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Types))]
+    public void Extreme_values_do_not_overflow_the_sixteen_bit_sums(GgmlType type)
+    {
+        if (!QuantPanelGemm.Supports(type)) return;
+
+        // Every quant at its largest magnitude (Q4_0, Q4_K: nibble 15; Q6_K: 63; Q8_0: −128 and −127) or 0, against
+        // activations of ±1 quantized to ±127: the largest partial sums the 16-bit stages see.
+        const int WRows = 8, ARows = 4, K = 512;
+        int rowBytes = (int)GgmlTypeTraits.ByteCount(type, K), blockBytes = GgmlTypeTraits.BlockBytes(type);
+        var (start, length) = type switch
+        {
+            GgmlType.Q4_0 => (2, 16),
+            GgmlType.Q8_0 => (2, 32),
+            GgmlType.Q4_K => (16, 128),
+            _ => (0, 192),
+        };
+        foreach (byte fill in new byte[] { 0xFF, 0x00, 0x80, 0x81 })
+        {
+            var w = QuantRowDotTests.RandomBlocks(new Random(fill), type, WRows * K);
+            for (int b = 0; b < w.Length; b += blockBytes) w.AsSpan(b + start, length).Fill(fill);
+            var x = new float[ARows * K];
+            for (int i = 0; i < x.Length; i++) x[i] = i / K % 2 == 0 ? 1 : -1;
+            var c = Quantize(type, w, rowBytes, x, ARows, K);
+            var y = Product(type, c, WRows, ARows);
+            for (int m = 0; m < ARows; m++)
+            {
+                for (int j = 0; j < WRows; j++)
+                {
+                    float expected = Oracle(type, c, j, m);
+                    Assert.True(
+                        BitConverter.SingleToInt32Bits(expected) == BitConverter.SingleToInt32Bits(y[(m * WRows) + j]),
+                        $"{type} fill {fill:X2} y[{m}, {j}] = {y[(m * WRows) + j]} vs {expected}");
+                }
+            }
+        }
+    }
+}
