@@ -33,7 +33,7 @@ public static class Program
                 Kernels();
                 return 0;
             case ["check-decode", var dir, .. var rest]:
-                return CheckDecode(dir, rest is ["graph"]);
+                return CheckDecode(dir, rest.Contains("graph"), rest.FirstOrDefault(r => r != "graph") ?? "cuda");
             case ["decode", var dir, var dtype, .. var rest]:
                 Decode(dir, dtype == "f16" ? DType.F16 : dtype == "bf16" ? DType.BF16 : DType.F32, rest.Length > 0 ? int.Parse(rest[0], Inv) : 128, rest.Length > 1 ? int.Parse(rest[1], Inv) : 256, rest.Length > 2 && rest[2] == "graph");
                 return 0;
@@ -50,7 +50,7 @@ public static class Program
                 Console.WriteLine($"wrote {dir} in {sw.Elapsed.TotalSeconds:F1} s");
                 return 0;
             default:
-                Console.Error.WriteLine("usage: kernels | check-decode REFDIR [graph] | decode DIR f32|f16|bf16 [prompt] [tokens] [graph] | host DIR SPEC [tokens] [f32|f16|bf16] | calls DIR [f32|f16|bf16] | write-tinyllama DIR LAYERS VOCAB [f32|bf16|f16]");
+                Console.Error.WriteLine("usage: kernels | check-decode REFDIR [graph] [cuda|opencl|ilgpu-cpu] | decode DIR f32|f16|bf16 [prompt] [tokens] [graph] | host DIR SPEC [tokens] [f32|f16|bf16] | calls DIR [f32|f16|bf16] | write-tinyllama DIR LAYERS VOCAB [f32|bf16|f16]");
                 return 2;
         }
     }
@@ -90,14 +90,14 @@ public static class Program
         }
     }
 
-    private static int CheckDecode(string dir, bool graphs)
+    private static int CheckDecode(string dir, bool graphs, string spec)
     {
         string json = File.ReadAllText(Path.Combine(dir, "reference.json"));
         using var doc = JsonDocument.Parse(json);
         int[] prompt = [.. doc.RootElement.GetProperty("prompt_ids").EnumerateArray().Select(e => e.GetInt32())];
         int[] expected = [.. doc.RootElement.GetProperty("greedy_continuation").EnumerateArray().Select(e => e.GetInt32())];
         var model = (ICausalLanguageModel)ModelRegistry.Load(dir);
-        using var dec = new DeviceDecoder(model, GpuBackends.Cuda, prompt.Length + expected.Length, graphs);
+        using var dec = new DeviceDecoder(model, Backend(spec), prompt.Length + expected.Length, graphs);
         var got = new List<int> { dec.Prefill(prompt) };
         while (got.Count < expected.Length) got.Add(dec.Step(got[^1]));
         bool ok = got.SequenceEqual(expected);
@@ -148,8 +148,7 @@ public static class Program
     private static void Host(string dir, string spec, int tokens, DType? dtype)
     {
         var model = (ICausalLanguageModel)ModelRegistry.Load(dir, dtype is { } dt ? new ModelLoadOptions { DType = dt } : null);
-        var backend = spec.StartsWith("cuda", StringComparison.Ordinal) ? GpuBackends.Cuda : spec.StartsWith("opencl", StringComparison.Ordinal) ? GpuBackends.OpenCL : GpuBackends.IlgpuCpu;
-        using var dec = new DeviceDecoder(model, backend, tokens + 40);
+        using var dec = new DeviceDecoder(model, Backend(spec), tokens + 40);
         int next = dec.Prefill([1, 2, 3, 4, 5, 6, 7, 8]);
         for (int i = 0; i < 8; i++) next = dec.Step(next);
         bool timing = GpuTiming.Enabled;
@@ -162,6 +161,9 @@ public static class Program
         Console.WriteLine($"host {Path.GetFileName(dir)} on {dec.Device}: {dec.DecodeCalls} calls/step ({dec.DescribeDecode()}), {s * 1e3 / tokens:F3} ms/step, {s * 1e6 / tokens / dec.DecodeCalls:F2} us/call, host enqueue {dec.EnqueueTicks * 1e3 / Stopwatch.Frequency / tokens:F3} ms/step");
         if (timing) Profile(dec, ref next, Math.Min(tokens, 8));
     }
+
+    private static GpuBackend Backend(string spec) =>
+        spec.StartsWith("cuda", StringComparison.Ordinal) ? GpuBackends.Cuda : spec.StartsWith("opencl", StringComparison.Ordinal) ? GpuBackends.OpenCL : GpuBackends.IlgpuCpu;
 
     /// <summary>The calls of a model's prefill and decode plans by kind, compiled for ILGPU's CPU accelerator (nothing runs).</summary>
     private static void Calls(string dir, DType? dtype)
