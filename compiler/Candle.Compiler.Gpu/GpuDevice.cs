@@ -90,6 +90,10 @@ public abstract class GpuDevice : IDevice
         }
 
         Reducer = kind == GpuKind.Cuda ? typeof(ShuffleReducer) : typeof(SharedReducer);
+
+        // CUDA work goes to a stream of its own: the accelerator's default is the legacy NULL stream, which cannot be
+        // recorded into a graph.
+        Stream = kind == GpuKind.Cuda ? Accelerator.CreateStream() : Accelerator.DefaultStream;
     }
 
     /// <summary>The accelerator kind.</summary>
@@ -115,6 +119,12 @@ public abstract class GpuDevice : IDevice
     /// <summary>The ILGPU accelerator.</summary>
     internal Accelerator Accelerator { get; }
 
+    /// <summary>
+    /// The stream every kernel, copy and cuBLAS call of this device is queued on, in order (on CUDA a non-blocking
+    /// stream created for the device, so runs can be recorded as graphs).
+    /// </summary>
+    internal AcceleratorStream Stream { get; }
+
     /// <summary>The group reducer the row kernels use on this device.</summary>
     internal Type Reducer { get; }
 
@@ -127,7 +137,7 @@ public abstract class GpuDevice : IDevice
             _cublasTried = true;
             if (Kind == GpuKind.Cuda && Environment.GetEnvironmentVariable("CANDLE_GPU_NO_CUBLAS") != "1")
             {
-                _cublas = Cublas.TryCreate(((CudaStream)Accelerator.DefaultStream).StreamPtr);
+                _cublas = Cublas.TryCreate(((CudaStream)Stream).StreamPtr);
             }
 
             return _cublas;
@@ -185,7 +195,7 @@ public abstract class GpuDevice : IDevice
         var g = Own(destination);
         g.CheckRange(offset, source.Length);
         if (source.IsEmpty) return;
-        g.View(offset, source.Length).CopyFromCPU(Accelerator.DefaultStream, ref MemoryMarshal.GetReference(source), source.Length);
+        g.View(offset, source.Length).CopyFromCPU(Stream, ref MemoryMarshal.GetReference(source), source.Length);
     }
 
     /// <inheritdoc/>
@@ -194,7 +204,8 @@ public abstract class GpuDevice : IDevice
         var g = Own(source);
         g.CheckRange(offset, destination.Length);
         if (destination.IsEmpty) return;
-        g.View(offset, destination.Length).CopyToCPU(Accelerator.DefaultStream, ref MemoryMarshal.GetReference(destination), destination.Length);
+        g.View(offset, destination.Length).CopyToCPU(Stream, ref MemoryMarshal.GetReference(destination), destination.Length);
+        Stream.Synchronize();
     }
 
     /// <summary>
@@ -209,7 +220,7 @@ public abstract class GpuDevice : IDevice
         s.CheckRange(sourceOffset, bytes);
         d.CheckRange(destinationOffset, bytes);
         if (bytes == 0) return;
-        s.View(sourceOffset, bytes).CopyTo(Accelerator.DefaultStream, d.View(destinationOffset, bytes));
+        s.View(sourceOffset, bytes).CopyTo(Stream, d.View(destinationOffset, bytes));
     }
 
     /// <summary>
@@ -266,6 +277,7 @@ public abstract class GpuDevice : IDevice
         _disposed = true;
         _cublas?.Dispose();
         foreach (var k in _kernels.Values) k.Dispose();
+        if (!ReferenceEquals(Stream, Accelerator.DefaultStream)) Stream.Dispose();
         Accelerator.Dispose();
         _context.Dispose();
         GC.SuppressFinalize(this);

@@ -35,8 +35,13 @@ public sealed class GpuExecutable : IDeviceExecutable
     private readonly long[] _bytes, _offsets, _planned;
     private readonly int[] _first, _last;
     private long _total = -1;
+    private long _layouts;
     private DeviceBuffer? _arena;
     private DeviceBuffer? _boundArena;
+    private readonly DeviceBuffer?[] _heldOutputs;
+    private CudaGraphs.Graph? _cudaGraph;
+    private long[]? _graphKey, _lastKey;
+    private string? _graphFailure;
     private bool _disposed;
 
     internal GpuExecutable(KernelGraph graph, GpuDevice device, Type? generated, IReadOnlyDictionary<ElementwiseSpec, string> kernelNames)
@@ -62,6 +67,7 @@ public sealed class GpuExecutable : IDeviceExecutable
         }
 
         _frame.Scratch = device.Own(_scratch);
+        _heldOutputs = new DeviceBuffer?[graph.Outputs.Count];
     }
 
     /// <summary>
@@ -103,6 +109,25 @@ public sealed class GpuExecutable : IDeviceExecutable
 
     /// <summary>The number of kernel calls of one run.</summary>
     public int CallCount => _steps.Length;
+
+    /// <summary>
+    /// Whether runs are recorded as CUDA graphs (CUDA only; off by default). When on, a run bound exactly as the run
+    /// before it (the same symbol values, input buffers and arena) is recorded once with the driver's stream capture and
+    /// then replayed with one graph launch for as long as the binding stays the same, so the host queues one launch
+    /// instead of every call's. Outputs that are not donated inputs then come back as views of buffers the executable
+    /// holds: valid until its next run, not to be disposed by the caller. A capture the driver refuses turns graphs off
+    /// for this executable (<see cref="GraphStatus"/> says why) and the runs go on call by call.
+    /// </summary>
+    public bool CaptureGraphs { get; set; }
+
+    /// <summary>Runs served by replaying a recorded graph.</summary>
+    public int GraphReplays { get; private set; }
+
+    /// <summary>Graphs recorded (once per new binding that repeated).</summary>
+    public int GraphCaptures { get; private set; }
+
+    /// <summary>Why graph capture was turned off, or null.</summary>
+    public string? GraphStatus => _graphFailure;
 
     /// <summary>Uploads the inputs, runs, downloads the outputs.</summary>
     /// <exception cref="ArgumentException">An input has the wrong count, dtype or shape, or an index is out of range.</exception>
@@ -157,6 +182,7 @@ public sealed class GpuExecutable : IDeviceExecutable
             }
 
             PlanArena(env);
+            bool graphs = CaptureGraphs && _device.Kind == GpuKind.Cuda && _graphFailure is null && !GpuTiming.Enabled && !StepProfiler.Enabled;
             var outputs = new DeviceTensor[_graph.Outputs.Count];
             for (int o = 0; o < outputs.Length; o++)
             {
@@ -167,6 +193,18 @@ public sealed class GpuExecutable : IDeviceExecutable
                 if (kind == BufferKind.Input)
                 {
                     outputs[o] = DeviceTensor.View(inputs[_outputInput[o]].Buffer, t.DType, shape);
+                }
+                else if (kind == BufferKind.Output && graphs)
+                {
+                    long bytes = t.DType.SizeInBytes() * shape.Aggregate(1L, (a, d) => a * d);
+                    if (_heldOutputs[o] is not { } held || held.Bytes < bytes)
+                    {
+                        _heldOutputs[o]?.Dispose();
+                        _heldOutputs[o] = held = _device.Allocate(bytes);
+                    }
+
+                    outputs[o] = DeviceTensor.View(held, t.DType, shape);
+                    frame.Slots[t.Buffer] = new Mem(_device.Own(held), 0, held.Bytes);
                 }
                 else if (kind == BufferKind.Output)
                 {
@@ -179,15 +217,95 @@ public sealed class GpuExecutable : IDeviceExecutable
                 }
             }
 
-            if (_indexLabels.Length > 0)
+            if (GpuTiming.Enabled || StepProfiler.Enabled)
             {
-                _device.Own(_scratch).View(0, _scratch.Bytes).MemSetToZero(_device.Accelerator.DefaultStream);
+                ClearIndexFlag();
+                Profiled(frame);
+            }
+            else if (graphs)
+            {
+                RunGraph(frame, BindingKey(inputs, outputs));
+            }
+            else
+            {
+                Enqueue(frame);
             }
 
-            if (GpuTiming.Enabled || StepProfiler.Enabled) Profiled(frame);
-            else foreach (var step in _steps) step(frame);
             return outputs;
         }
+    }
+
+    /// <summary>Queues the run call by call.</summary>
+    private void Enqueue(Frame frame)
+    {
+        ClearIndexFlag();
+        foreach (var step in _steps) step(frame);
+    }
+
+    private void ClearIndexFlag()
+    {
+        if (_indexLabels.Length > 0) _device.Own(_scratch).View(0, _scratch.Bytes).MemSetToZero(_device.Stream);
+    }
+
+    /// <summary>
+    /// Replays the recorded graph when <paramref name="key"/> is its binding; records one when the run before was bound
+    /// the same way; otherwise queues the run call by call.
+    /// </summary>
+    private void RunGraph(Frame frame, long[] key)
+    {
+        nint stream = ((ILGPU.Runtime.Cuda.CudaStream)_device.Stream).StreamPtr;
+        if (_cudaGraph is not null && _graphKey.AsSpan().SequenceEqual(key))
+        {
+            _cudaGraph.Launch(stream);
+            GraphReplays++;
+            return;
+        }
+
+        _cudaGraph?.Dispose();
+        _cudaGraph = null;
+        if (_lastKey.AsSpan().SequenceEqual(key) && CudaGraphs.Missing is null)
+        {
+            try
+            {
+                _device.Accelerator.Bind();
+                _cudaGraph = CudaGraphs.Capture(stream, () => Enqueue(frame));
+                _graphKey = key;
+                GraphCaptures++;
+                _cudaGraph.Launch(stream);
+                GraphReplays++;
+                return;
+            }
+            catch (Exception e) when (e is InvalidOperationException or ILGPU.Runtime.Cuda.CudaException or AcceleratorException)
+            {
+                _cudaGraph?.Dispose();
+                _cudaGraph = null;
+                _graphFailure = $"graph capture failed, running call by call: {e.Message}";
+            }
+        }
+        else if (CudaGraphs.Missing is { } missing)
+        {
+            _graphFailure = missing;
+        }
+
+        _lastKey = key;
+        Enqueue(frame);
+    }
+
+    /// <summary>What a recorded graph depends on: the symbol values, the input, output and arena addresses and sizes.</summary>
+    private long[] BindingKey(IReadOnlyList<DeviceTensor> inputs, DeviceTensor[] outputs)
+    {
+        var key = new List<long>(_frame.Env.Count + (2 * (inputs.Count + outputs.Length)) + 2);
+        foreach (var v in _frame.Env.Values) key.Add(v);
+        foreach (var t in inputs.Concat(outputs))
+        {
+            var g = _device.Own(t.Buffer);
+            key.Add(g.Address(0));
+            key.Add(g.Bytes);
+        }
+
+        key.Add(_arena is null ? 0 : _device.Own(_arena).Address(0));
+        key.Add(_layouts);
+        return [.. key];
     }
 
     /// <summary>
@@ -225,6 +343,7 @@ public sealed class GpuExecutable : IDeviceExecutable
             }
 
             _total = total;
+            _layouts++;
             _boundArena = _arena;
         }
 
@@ -240,6 +359,9 @@ public sealed class GpuExecutable : IDeviceExecutable
     {
         if (_disposed) return;
         _disposed = true;
+        _cudaGraph?.Dispose();
+        _cudaGraph = null;
+        foreach (var o in _heldOutputs) o?.Dispose();
         _arena?.Dispose();
         _scratch.Dispose();
     }

@@ -20,7 +20,7 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
 {
     private const BindingFlags Static = BindingFlags.Public | BindingFlags.Static;
 
-    private AcceleratorStream Stream => device.Accelerator.DefaultStream;
+    private AcceleratorStream Stream => device.Stream;
 
     public Action<Frame> Lower(KernelCall call) => call switch
     {

@@ -94,7 +94,7 @@ internal sealed class KernelLauncher
         if (items > int.MaxValue) throw new NotSupportedException($"{_method.Name}: {items} items exceed one launch");
         Check();
         var invoke = (Action<AcceleratorStream, Index1D, ArrayView<byte>[], long[]>)(_invoker ??= Resolve()).Delegate;
-        invoke(_device.Accelerator.DefaultStream, new Index1D((int)items), _views, _scalars);
+        invoke(_device.Stream, new Index1D((int)items), _views, _scalars);
     }
 
     /// <summary>Launches an explicitly grouped kernel with <paramref name="config"/> (nothing when the grid is empty).</summary>
@@ -103,7 +103,7 @@ internal sealed class KernelLauncher
         if (config.GridDim.Size <= 0) return;
         Check();
         var invoke = (Action<AcceleratorStream, KernelConfig, ArrayView<byte>[], long[]>)(_invoker ??= Resolve()).Delegate;
-        invoke(_device.Accelerator.DefaultStream, config, _views, _scalars);
+        invoke(_device.Stream, config, _views, _scalars);
     }
 
     private void Check()

@@ -11,7 +11,10 @@ namespace Candle.Perf.Gpu;
 /// Greedy decoding with the KV cache resident on a GPU: the prefill plan runs once from the host, its new keys and
 /// values are uploaded into per-layer cache buffers of a fixed capacity, and each decode step passes the filled rows
 /// (plus the new one) as donated views of those buffers to <see cref="GpuExecutable.RunOnDevice"/>; only the token,
-/// its position and the logits cross to and from the host.
+/// its position and the logits cross to and from the host. With <c>graphs</c> the decode plan is the fixed-size
+/// cache step (<see cref="CausalLanguageModel.TraceStaticDecode"/>: the whole cache passed every step, the new entry
+/// written at the position, later rows masked), whose binding never changes, so it is recorded once as a CUDA graph and
+/// replayed for every token.
 /// </summary>
 internal sealed class DeviceDecoder : IDisposable
 {
@@ -22,20 +25,30 @@ internal sealed class DeviceDecoder : IDisposable
     private readonly DeviceTensor _ids, _pos;
     private readonly long _rowBytes;
     private readonly int _capacity;
+    private readonly DeviceTensor[]? _staticInputs;
 
-    public DeviceDecoder(ICausalLanguageModel model, GpuBackend backend, int capacity)
+    public DeviceDecoder(ICausalLanguageModel model, GpuBackend backend, int capacity, bool graphs = false)
     {
         _model = model;
         _capacity = capacity;
         _prefill = (GpuExecutable)backend.Compile(model.TracePrefill(), CompileOptions.Default);
-        _decode = (GpuExecutable)backend.Compile(model.TraceDecode(), CompileOptions.Default);
+        var decode = graphs
+            ? (model as CausalLanguageModel ?? throw new ArgumentException($"{model.GetType().Name} has no fixed-size cache step", nameof(model))).TraceStaticDecode(capacity)
+            : model.TraceDecode();
+        _decode = (GpuExecutable)backend.Compile(decode, CompileOptions.Default);
+        _decode.CaptureGraphs = graphs;
         _device = _decode.Device;
         _rowBytes = (long)model.NumKvHeads * model.HeadDim * model.DType.SizeInBytes();
-        _keys = [.. Enumerable.Range(0, model.NumLayers).Select(_ => _device.Allocate(_rowBytes * capacity))];
-        _values = [.. Enumerable.Range(0, model.NumLayers).Select(_ => _device.Allocate(_rowBytes * capacity))];
+        var zeros = new byte[_rowBytes * capacity];
+        _keys = [.. Enumerable.Range(0, model.NumLayers).Select(_ => Zeroed(zeros))];
+        _values = [.. Enumerable.Range(0, model.NumLayers).Select(_ => Zeroed(zeros))];
         _ids = DeviceTensor.Allocate(_device, DType.I64, 1, 1);
         _pos = DeviceTensor.Allocate(_device, DType.I64, 1, 1);
+        if (graphs) _staticInputs = [.. _decode.InputNames.Select(n => n == DecoderGraphNames.InputIds ? _ids : n == DecoderGraphNames.PositionIds ? _pos : CacheView(n, capacity))];
     }
+
+    /// <summary>What the decode plan's graph capture did: captures, replays, and why it stopped if it did.</summary>
+    public string GraphReport => $"{_decode.GraphCaptures} graph captures, {_decode.GraphReplays} replays{(_decode.GraphStatus is { } s ? "; " + s : "")}";
 
     public int Length { get; private set; }
 
@@ -86,13 +99,8 @@ internal sealed class DeviceDecoder : IDisposable
         _device.CopyFromHost(BitConverter.GetBytes((long)token), _ids.Buffer, 0);
         _device.CopyFromHost(BitConverter.GetBytes((long)Length), _pos.Buffer, 0);
         int rows = Length + 1;
-        var inputs = new List<DeviceTensor>();
-        foreach (var name in _decode.InputNames)
-        {
-            if (name == DecoderGraphNames.InputIds) inputs.Add(_ids);
-            else if (name == DecoderGraphNames.PositionIds) inputs.Add(_pos);
-            else inputs.Add(CacheView(name, rows));
-        }
+        IReadOnlyList<DeviceTensor> inputs = _staticInputs ?? [.. _decode.InputNames.Select(name =>
+            name == DecoderGraphNames.InputIds ? _ids : name == DecoderGraphNames.PositionIds ? _pos : CacheView(name, rows))];
 
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
         var outs = _decode.RunOnDevice(inputs);
@@ -115,6 +123,13 @@ internal sealed class DeviceDecoder : IDisposable
         _pos.Dispose();
         _prefill.Dispose();
         _decode.Dispose();
+    }
+
+    private DeviceBuffer Zeroed(byte[] zeros)
+    {
+        var b = _device.Allocate(zeros.Length);
+        _device.CopyFromHost(zeros, b, 0);
+        return b;
     }
 
     private DeviceTensor CacheView(string name, int rows)

@@ -32,10 +32,10 @@ public static class Program
             case ["kernels"]:
                 Kernels();
                 return 0;
-            case ["check-decode", var dir]:
-                return CheckDecode(dir);
+            case ["check-decode", var dir, .. var rest]:
+                return CheckDecode(dir, rest.Contains("graph"), rest.FirstOrDefault(r => r != "graph") ?? "cuda");
             case ["decode", var dir, var dtype, .. var rest]:
-                Decode(dir, dtype == "f16" ? DType.F16 : dtype == "bf16" ? DType.BF16 : DType.F32, rest.Length > 0 ? int.Parse(rest[0], Inv) : 128, rest.Length > 1 ? int.Parse(rest[1], Inv) : 256);
+                Decode(dir, dtype == "f16" ? DType.F16 : dtype == "bf16" ? DType.BF16 : DType.F32, rest.Length > 0 ? int.Parse(rest[0], Inv) : 128, rest.Length > 1 ? int.Parse(rest[1], Inv) : 256, rest.Length > 2 && rest[2] == "graph");
                 return 0;
             case ["host", var dir, var spec, .. var rest]:
                 Host(dir, spec, rest.Length > 0 ? int.Parse(rest[0], Inv) : 32, rest.Length > 1 ? Enum.Parse<DType>(rest[1], ignoreCase: true) : null);
@@ -50,7 +50,7 @@ public static class Program
                 Console.WriteLine($"wrote {dir} in {sw.Elapsed.TotalSeconds:F1} s");
                 return 0;
             default:
-                Console.Error.WriteLine("usage: kernels | check-decode REFDIR | decode DIR f32|f16|bf16 [prompt] [tokens] | host DIR SPEC [tokens] [f32|f16|bf16] | calls DIR [f32|f16|bf16] | write-tinyllama DIR LAYERS VOCAB [f32|bf16|f16]");
+                Console.Error.WriteLine("usage: kernels | check-decode REFDIR [graph] [cuda|opencl|ilgpu-cpu] | decode DIR f32|f16|bf16 [prompt] [tokens] [graph] | host DIR SPEC [tokens] [f32|f16|bf16] | calls DIR [f32|f16|bf16] | write-tinyllama DIR LAYERS VOCAB [f32|bf16|f16]");
                 return 2;
         }
     }
@@ -90,27 +90,27 @@ public static class Program
         }
     }
 
-    private static int CheckDecode(string dir)
+    private static int CheckDecode(string dir, bool graphs, string spec)
     {
         string json = File.ReadAllText(Path.Combine(dir, "reference.json"));
         using var doc = JsonDocument.Parse(json);
         int[] prompt = [.. doc.RootElement.GetProperty("prompt_ids").EnumerateArray().Select(e => e.GetInt32())];
         int[] expected = [.. doc.RootElement.GetProperty("greedy_continuation").EnumerateArray().Select(e => e.GetInt32())];
         var model = (ICausalLanguageModel)ModelRegistry.Load(dir);
-        using var dec = new DeviceDecoder(model, GpuBackends.Cuda, prompt.Length + expected.Length);
+        using var dec = new DeviceDecoder(model, Backend(spec), prompt.Length + expected.Length, graphs);
         var got = new List<int> { dec.Prefill(prompt) };
         while (got.Count < expected.Length) got.Add(dec.Step(got[^1]));
         bool ok = got.SequenceEqual(expected);
-        Console.WriteLine($"check-decode {Path.GetFileName(dir)}: resident-cache greedy {(ok ? "matches" : "DIFFERS from")} transformers' continuation ({string.Join(",", got)})");
+        Console.WriteLine($"check-decode {Path.GetFileName(dir)}{(graphs ? " (fixed-size cache, CUDA graph: " + dec.GraphReport + ")" : "")}: resident-cache greedy {(ok ? "matches" : "DIFFERS from")} transformers' continuation ({string.Join(",", got)})");
         return ok ? 0 : 1;
     }
 
-    private static void Decode(string dir, DType dtype, int promptLength, int tokens)
+    private static void Decode(string dir, DType dtype, int promptLength, int tokens, bool graphs)
     {
         var sw = Stopwatch.StartNew();
         var model = (ICausalLanguageModel)ModelRegistry.Load(dir, new ModelLoadOptions { DType = dtype });
-        using var dec = new DeviceDecoder(model, GpuBackends.Cuda, promptLength + tokens + 32);
-        Console.WriteLine($"decode: {model.NumLayers} layers, {model.DType.TorchName()}, loaded and compiled in {sw.Elapsed.TotalSeconds:F1} s on {dec.Device}");
+        using var dec = new DeviceDecoder(model, GpuBackends.Cuda, promptLength + tokens + 32, graphs);
+        Console.WriteLine($"decode{(graphs ? " (fixed-size cache, CUDA graph)" : "")}: {model.NumLayers} layers, {model.DType.TorchName()}, loaded and compiled in {sw.Elapsed.TotalSeconds:F1} s on {dec.Device}");
         var rng = new Random(0);
         int[] prompt = [.. Enumerable.Range(0, promptLength).Select(_ => rng.Next(3, 32000))];
         sw.Restart();
@@ -137,6 +137,7 @@ public static class Program
         double s = sw.Elapsed.TotalSeconds;
         Console.WriteLine($"| decode, ctx {start}..{start + tokens}, greedy with logits to host | {s * 1e3 / tokens:F2} ms/token | {tokens / s:F0} tok/s |");
         Console.WriteLine($"decode step: {dec.DecodeCalls} calls ({dec.DescribeDecode()}); host enqueue {dec.EnqueueTicks * 1e3 / Stopwatch.Frequency / tokens:F3} ms/token");
+        if (graphs) Console.WriteLine($"decode graphs: {dec.GraphReport}");
         if (timing) Profile(dec, ref next, Math.Min(tokens, 16));
     }
 
@@ -147,8 +148,7 @@ public static class Program
     private static void Host(string dir, string spec, int tokens, DType? dtype)
     {
         var model = (ICausalLanguageModel)ModelRegistry.Load(dir, dtype is { } dt ? new ModelLoadOptions { DType = dt } : null);
-        var backend = spec.StartsWith("cuda", StringComparison.Ordinal) ? GpuBackends.Cuda : spec.StartsWith("opencl", StringComparison.Ordinal) ? GpuBackends.OpenCL : GpuBackends.IlgpuCpu;
-        using var dec = new DeviceDecoder(model, backend, tokens + 40);
+        using var dec = new DeviceDecoder(model, Backend(spec), tokens + 40);
         int next = dec.Prefill([1, 2, 3, 4, 5, 6, 7, 8]);
         for (int i = 0; i < 8; i++) next = dec.Step(next);
         bool timing = GpuTiming.Enabled;
@@ -161,6 +161,9 @@ public static class Program
         Console.WriteLine($"host {Path.GetFileName(dir)} on {dec.Device}: {dec.DecodeCalls} calls/step ({dec.DescribeDecode()}), {s * 1e3 / tokens:F3} ms/step, {s * 1e6 / tokens / dec.DecodeCalls:F2} us/call, host enqueue {dec.EnqueueTicks * 1e3 / Stopwatch.Frequency / tokens:F3} ms/step");
         if (timing) Profile(dec, ref next, Math.Min(tokens, 8));
     }
+
+    private static GpuBackend Backend(string spec) =>
+        spec.StartsWith("cuda", StringComparison.Ordinal) ? GpuBackends.Cuda : spec.StartsWith("opencl", StringComparison.Ordinal) ? GpuBackends.OpenCL : GpuBackends.IlgpuCpu;
 
     /// <summary>The calls of a model's prefill and decode plans by kind, compiled for ILGPU's CPU accelerator (nothing runs).</summary>
     private static void Calls(string dir, DType? dtype)

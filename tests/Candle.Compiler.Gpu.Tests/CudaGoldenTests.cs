@@ -1,5 +1,7 @@
 using System.Text.Json;
 using Candle.Compiler.Backends;
+using Candle.Runtime;
+using Candle.Runtime.Devices;
 using Candle.Runtime.Tensors;
 using Candle.Runtime.Weights.SafeTensors;
 using Candle.Tests;
@@ -39,6 +41,80 @@ public class CudaGoldenTests
         var generator = TextGenerator.Compile(model, GpuBackends.Cuda);
         var result = generator.Generate(prompt, new GenerationOptions { MaxNewTokens = continuation.Length });
         Assert.Equal(continuation, result.GeneratedIds);
+    }
+
+    /// <summary>
+    /// The fixed-size cache decode step recorded once as a CUDA graph and replayed for every later token reproduces
+    /// transformers' greedy continuation; the cache stays on the device and only the logits come back.
+    /// </summary>
+    [CudaTheory]
+    [InlineData("llama")]
+    [InlineData("gpt2")]
+    public void GreedyContinuationThroughARecordedDecodeGraphMatchesTransformers(string name)
+    {
+        var (dir, _, prompt, continuation) = Load(name);
+        var model = Assert.IsAssignableFrom<CausalLanguageModel>(ModelRegistry.Load(dir));
+        int capacity = prompt.Length + continuation.Length + 4;
+        var backend = GpuBackends.Cuda;
+        using var prefill = (GpuExecutable)backend.Compile(model.TracePrefill(), CompileOptions.Default);
+        using var decode = (GpuExecutable)backend.Compile(model.TraceStaticDecode(capacity), CompileOptions.Default);
+        decode.CaptureGraphs = true;
+        var device = decode.Device;
+        long row = (long)model.NumKvHeads * model.HeadDim * model.KvCacheDType.SizeInBytes();
+        using var ids = DeviceTensor.Allocate(device, Candle.Runtime.DType.I64, 1, 1);
+        using var pos = DeviceTensor.Allocate(device, Candle.Runtime.DType.I64, 1, 1);
+        var buffers = new List<DeviceBuffer>();
+        try
+        {
+            using var promptIds = DeviceTensor.Upload(HostTensor.FromArray([.. prompt.Select(t => (long)t)], 1, prompt.Length), device);
+            var outs = prefill.RunOnDevice([promptIds]);
+            var inputs = new DeviceTensor[decode.InputNames.Count];
+            for (int i = 0; i < inputs.Length; i++)
+            {
+                string n = decode.InputNames[i];
+                if (n == DecoderGraphNames.InputIds) inputs[i] = ids;
+                else if (n == DecoderGraphNames.PositionIds) inputs[i] = pos;
+                else
+                {
+                    var buf = device.Allocate(row * capacity);
+                    buffers.Add(buf);
+                    var fresh = outs[prefill.OutputNames.ToList().IndexOf(n.Replace("cache_", "new_", StringComparison.Ordinal))].Buffer;
+                    device.Copy(fresh, 0, buf, 0, fresh.Bytes);
+                    inputs[i] = DeviceTensor.View(buf, model.KvCacheDType, capacity, 1, model.NumKvHeads, model.HeadDim);
+                }
+            }
+
+            var got = new List<int> { ArgMaxLast(outs[prefill.OutputNames.ToList().IndexOf(DecoderGraphNames.Logits)].Download()) };
+            foreach (var o in outs) o.Dispose();
+            for (int p = prompt.Length; got.Count < continuation.Length; p++)
+            {
+                device.CopyFromHost(BitConverter.GetBytes((long)got[^1]), ids.Buffer, 0);
+                device.CopyFromHost(BitConverter.GetBytes((long)p), pos.Buffer, 0);
+                var step = decode.RunOnDevice(inputs);
+                got.Add(ArgMaxLast(step[decode.OutputNames.ToList().IndexOf(DecoderGraphNames.Logits)].Download()));
+            }
+
+            Assert.Null(decode.GraphStatus);
+            Assert.Equal(1, decode.GraphCaptures);
+            Assert.Equal(continuation.Length - 2, decode.GraphReplays);
+            Assert.Equal(continuation, got);
+        }
+        finally
+        {
+            foreach (var b in buffers) b.Dispose();
+        }
+    }
+
+    private static int ArgMaxLast(HostTensor logits)
+    {
+        var v = logits.ToFloat32();
+        int vocab = logits.Shape[^1], start = v.Length - vocab, best = start;
+        for (int i = start; i < v.Length; i++)
+        {
+            if (v[i] > v[best]) best = i;
+        }
+
+        return best - start;
     }
 
     private static (string Dir, Dictionary<string, HostTensor> Tensors, int[] Prompt, int[] Continuation) Load(string name)

@@ -20,6 +20,7 @@ public sealed class CacheStep
     private readonly Tensor?[] _values;
     private readonly bool _record;
     private readonly DType? _recordDType;
+    private Tensor? _writeRows;
 
     private CacheStep(int layers, IReadOnlyList<Tensor>? cacheKeys, IReadOnlyList<Tensor>? cacheValues, Dim newTokens, bool record, DType? recordDType = null)
     {
@@ -72,6 +73,26 @@ public sealed class CacheStep
     }
 
     /// <summary>
+    /// A decode step over a fixed-size cache: per layer rows [capacity, batch, kv_heads, head_dim] where row p holds
+    /// position p. The new entry (one token) is written into row <paramref name="positionIds"/> (i64[batch, 1]) and the
+    /// layer attends to every row under a keep mask of the rows at or before that position, so the step's shapes do
+    /// not change from token to token (one recorded GPU graph serves every step). The updated rows are recorded.
+    /// </summary>
+    /// <exception cref="ArgumentException">The key and value lists differ in length or are empty.</exception>
+    public static CacheStep Static(IReadOnlyList<Tensor> cacheKeys, IReadOnlyList<Tensor> cacheValues, Tensor positionIds)
+    {
+        ArgumentNullException.ThrowIfNull(positionIds);
+        var step = Decode(cacheKeys, cacheValues, Dim.One);
+        if (cacheKeys.Count == 0) throw new ArgumentException("a static cache step needs at least one layer's cache", nameof(cacheKeys));
+        var capacity = cacheKeys[0].Shape[0];
+        var batch = positionIds.Shape[0];
+        var rows = Tensors.Arange(capacity);
+        var at = positionIds.View(batch, Dim.One);
+        step._writeRows = rows.View(capacity, Dim.One, Dim.One, Dim.One).Eq(at.Transpose(0, 1).Unsqueeze(-1).Unsqueeze(-1));
+        return step.WithPaddingMask(rows.View(Dim.One, Dim.One, Dim.One, capacity) <= at.Unsqueeze(-1).Unsqueeze(-1));
+    }
+
+    /// <summary>
     /// Takes layer <paramref name="layer"/>'s new keys and values [batch, kv_heads, seq, head_dim] and returns the
     /// keys and values to attend to, [batch, kv_heads, past + seq, head_dim].
     /// </summary>
@@ -88,6 +109,15 @@ public sealed class CacheStep
             }
 
             return (keys, values);
+        }
+
+        if (_writeRows is { } write)
+        {
+            var sk = Tensor.Where(write, InDType(keys.Permute(2, 0, 1, 3), _cacheKeys[layer].DType), _cacheKeys[layer]);
+            var sv = Tensor.Where(write, InDType(values.Permute(2, 0, 1, 3), _cacheValues[layer].DType), _cacheValues[layer]);
+            _keys[layer] = sk;
+            _values[layer] = sv;
+            return (sk.To(keys.DType).Permute(1, 2, 0, 3), sv.To(values.DType).Permute(1, 2, 0, 3));
         }
 
         var k = _cacheKeys[layer].SliceScatter(InDType(keys.Permute(2, 0, 1, 3), _cacheKeys[layer].DType), 0, PastLength);

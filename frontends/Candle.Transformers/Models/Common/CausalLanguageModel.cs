@@ -151,6 +151,47 @@ public abstract class CausalLanguageModel : Module, ICausalLanguageModel
         return new Graph(graph.Inputs, graph.Outputs, names);
     }
 
+    /// <summary>
+    /// The decode step over a fixed-size cache of <paramref name="capacity"/> positions: <c>input_ids</c> and
+    /// <c>position_ids</c> i64[batch, 1] and per layer the donated caches <c>cache_keys.{l}</c> / <c>cache_values.{l}</c>
+    /// [capacity, batch, kv_heads, head_dim] (row p holds position p; rows after the position are never read) →
+    /// <c>logits</c> and the updated caches <c>present_keys.{l}</c> / <c>present_values.{l}</c>, the new entry written
+    /// into row <c>position_ids</c> (see <see cref="CacheStep.Static"/>). Every step has the same shapes.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="capacity"/> is not positive.</exception>
+    public Graph TraceStaticDecode(int capacity)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(capacity);
+        var inputs = new List<TraceInput>
+        {
+            IdsInput(1),
+            new(DecoderGraphNames.PositionIds, DType.I64, DecoderGraphNames.BatchSymbol, 1),
+        };
+        for (int l = 0; l < NumLayers; l++)
+        {
+            inputs.Add(new(DecoderGraphNames.CacheKeys(l), KvCacheDType, capacity, DecoderGraphNames.BatchSymbol, NumKvHeads, HeadDim) { Donated = true });
+            inputs.Add(new(DecoderGraphNames.CacheValues(l), KvCacheDType, capacity, DecoderGraphNames.BatchSymbol, NumKvHeads, HeadDim) { Donated = true });
+        }
+
+        var names = new List<string>();
+        var graph = Tracer.Trace(
+            this,
+            xs =>
+            {
+                var cache = CacheStep.Static(
+                    [.. Enumerable.Range(0, NumLayers).Select(l => xs[2 + (2 * l)])],
+                    [.. Enumerable.Range(0, NumLayers).Select(l => xs[3 + (2 * l)])],
+                    xs[1]);
+                var logits = Forward(xs[0], xs[1], cache, lastOnly: false);
+                var outs = cache.Outputs().ToList();
+                names.Add(DecoderGraphNames.Logits);
+                names.AddRange(outs.Select(o => o.Name));
+                return [logits, .. outs.Select(o => o.Tensor)];
+            },
+            inputs);
+        return new Graph(graph.Inputs, graph.Outputs, names);
+    }
+
     /// <summary>No input has a default: <c>input_ids</c> is required.</summary>
     public HostTensor? DefaultInput(string name, IReadOnlyDictionary<string, HostTensor> given) => null;
 

@@ -1,0 +1,49 @@
+#!/bin/bash
+# One GPU call: unpack the runtime and the app bundles, then each step under its own timeout, logs into $OUT.
+# usage (from the repository root, with the peer scripts copied beside it): bash .gpu/DIR/run.sh STEP...
+# steps: info, decode:APP, decodeg:APP, check:APP, checkg:APP, tests:APP,
+#        train:APP, kernels:APP, peer_decode, peer_kernels, peer_train  (APP = a NAME of publish.sh: base, new)
+B=$(cd "$(dirname "$0")" && pwd)
+T0=$(date +%s); BUDGET=${BUDGET:-550}
+W=/tmp/w; mkdir -p $W
+tar -xJf $B/runtime.tar.xz -C $W || exit 1
+for a in $B/apps*.tar.xz; do tar -xJf $a -C $W || exit 1; done
+export DOTNET_ROOT=$W/dotnet PATH=$W/dotnet:$PATH DOTNET_CLI_TELEMETRY_OPTOUT=1 PYTHONUNBUFFERED=1
+export CANDLE_FIXTURES=$PWD/tests/fixtures
+L=$OUT/logs; mkdir -p $L
+step() { # name limit cmd...
+  local name=$1 lim=$2; shift 2
+  local left=$(( BUDGET - ($(date +%s) - T0) ))
+  (( lim > left )) && lim=$left
+  if (( lim < 10 )); then echo "=== $name SKIPPED (no time left)" | tee -a $L/summary.txt; return; fi
+  echo "=== $name (limit ${lim}s) $(date -u +%T)" | tee -a $L/summary.txt
+  local s=$(date +%s)
+  timeout -k 5 $lim "$@" > $L/$name.log 2>&1; local rc=$?
+  echo "=== $name rc=$rc $(( $(date +%s) - s ))s" | tee -a $L/summary.txt
+  grep -v '^\s*$' $L/$name.log | tail -n ${TAILN:-30}
+}
+for s in "$@"; do
+  app=${s#*:}; P=$W/$app/bench/Candle.Perf.Gpu
+  case $s in
+  info) nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,memory.total --format=csv | tee $L/info.txt; lscpu | grep -E 'Model name|^CPU\(s\)' | tee -a $L/info.txt ;;
+  write:*) step write 90 $P write-tinyllama /tmp/tl 22 32000 f16 ;;
+  decodet:*) TAILN=45 step decodet_$app 150 env CANDLE_GPU_TIMING=1 $P decode /tmp/tl f16 128 256 ;;
+  decode:*) step decode_$app 90 $P decode /tmp/tl f16 128 256 ;;
+  decodeg:*) step decodeg_$app 90 $P decode /tmp/tl f16 128 256 graph ;;
+  check:*) step check_$app 60 $P check-decode $PWD/tests/fixtures/refs/llama ;;
+  checkg:*) step checkg_$app 60 $P check-decode $PWD/tests/fixtures/refs/llama graph ;;
+  tests:*) TAILN=60 step tests_$app ${TESTLIM:-150} $W/$app/tests/Candle.Compiler.Gpu.Tests -class 'Candle.Compiler.Gpu.Tests.CudaMatrixTests' -class 'Candle.Compiler.Gpu.Tests.OpenClMatrixTests' -class 'Candle.Compiler.Gpu.Tests.CudaGoldenTests' -class 'Candle.Compiler.Gpu.Tests.CudaEncoderGoldenTests' -class 'Candle.Compiler.Gpu.Tests.ConvolutionMatrixTests' -class 'Candle.Compiler.Gpu.Tests.DeviceTests' -class 'Candle.Compiler.Gpu.Tests.TrainingTests' -noColor ;;
+  train:*)
+    step train_cuda_$app 90 $W/$app/train/Candle.TrainBench --device cuda --steps 5 --warmup 2
+    step train_cpu_$app 100 $W/$app/train/Candle.TrainBench --threads 16 --steps 3 --warmup 1 ;;
+  kernels:*) step kernels_$app 60 $P kernels ;;
+  peer_decode) step peer_decode 120 python3 $B/peer_llama_decode.py ;;
+  peer_kernels) step peer_kernels 120 python3 $B/peer_kernels.py ;;
+  peer_train)
+    step peer_train_cuda 90 python3 $B/train_step_peer.py --device cuda --steps 5 --warmup 2
+    step peer_train_cpu 60 python3 $B/train_step_peer.py --threads 16 --steps 3 --warmup 1 ;;
+  peer_train_compile) step peer_train_cuda_compile 120 python3 $B/train_step_peer.py --device cuda --compile --steps 5 --warmup 3 ;;
+  esac
+done
+grep -h -E 'tok/s|GB/s|TFLOP|matches|DIFFERS|tokens/s|Passed|Failed|Total|FAIL|graph' $L/*.log > $L/key.txt 2>/dev/null
+cd $OUT && tar -czf logs.tgz logs && rm -rf logs
