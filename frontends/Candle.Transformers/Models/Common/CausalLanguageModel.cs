@@ -119,37 +119,8 @@ public abstract class CausalLanguageModel : Module, ICausalLanguageModel
     /// <c>cache_keys.{l}</c> / <c>cache_values.{l}</c> [kv, batch, kv_heads, head_dim] whose last row receives the new
     /// token's entry → <c>logits</c> and <c>present_keys.{l}</c> / <c>present_values.{l}</c> (the updated rows).
     /// </summary>
-    public Graph TraceDecode()
-    {
-        var inputs = new List<TraceInput>
-        {
-            IdsInput(1),
-            new(DecoderGraphNames.PositionIds, DType.I64, DecoderGraphNames.BatchSymbol, 1),
-        };
-        for (int l = 0; l < NumLayers; l++)
-        {
-            inputs.Add(new(DecoderGraphNames.CacheKeys(l), KvCacheDType, DecoderGraphNames.KvSymbol, DecoderGraphNames.BatchSymbol, NumKvHeads, HeadDim) { Donated = true });
-            inputs.Add(new(DecoderGraphNames.CacheValues(l), KvCacheDType, DecoderGraphNames.KvSymbol, DecoderGraphNames.BatchSymbol, NumKvHeads, HeadDim) { Donated = true });
-        }
-
-        var names = new List<string>();
-        var graph = Tracer.Trace(
-            this,
-            xs =>
-            {
-                var cache = CacheStep.Decode(
-                    [.. Enumerable.Range(0, NumLayers).Select(l => xs[2 + (2 * l)])],
-                    [.. Enumerable.Range(0, NumLayers).Select(l => xs[3 + (2 * l)])],
-                    xs[0].Shape[1]);
-                var logits = Forward(xs[0], xs[1], cache, lastOnly: false);
-                var outs = cache.Outputs().ToList();
-                names.Add(DecoderGraphNames.Logits);
-                names.AddRange(outs.Select(o => o.Name));
-                return [logits, .. outs.Select(o => o.Tensor)];
-            },
-            inputs);
-        return new Graph(graph.Inputs, graph.Outputs, names);
-    }
+    public Graph TraceDecode() =>
+        TraceDecodeStep(DecoderGraphNames.KvSymbol, (keys, values, xs) => CacheStep.Decode(keys, values, xs[0].Shape[1]));
 
     /// <summary>
     /// The decode step over a fixed-size cache of <paramref name="capacity"/> positions: <c>input_ids</c> and
@@ -162,6 +133,16 @@ public abstract class CausalLanguageModel : Module, ICausalLanguageModel
     public Graph TraceStaticDecode(int capacity)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(capacity);
+        return TraceDecodeStep(capacity, (keys, values, xs) => CacheStep.Static(keys, values, xs[1]));
+    }
+
+    /// <summary>
+    /// A one-token step: <c>input_ids</c>, <c>position_ids</c> and per layer the donated caches of
+    /// <paramref name="cacheRows"/> rows (a symbol or a size), traced with the cache step <paramref name="cacheOf"/> makes
+    /// of the cache inputs (keys, values) and all inputs.
+    /// </summary>
+    private Graph TraceDecodeStep(object cacheRows, Func<IReadOnlyList<Tensor>, IReadOnlyList<Tensor>, IReadOnlyList<Tensor>, CacheStep> cacheOf)
+    {
         var inputs = new List<TraceInput>
         {
             IdsInput(1),
@@ -169,8 +150,8 @@ public abstract class CausalLanguageModel : Module, ICausalLanguageModel
         };
         for (int l = 0; l < NumLayers; l++)
         {
-            inputs.Add(new(DecoderGraphNames.CacheKeys(l), KvCacheDType, capacity, DecoderGraphNames.BatchSymbol, NumKvHeads, HeadDim) { Donated = true });
-            inputs.Add(new(DecoderGraphNames.CacheValues(l), KvCacheDType, capacity, DecoderGraphNames.BatchSymbol, NumKvHeads, HeadDim) { Donated = true });
+            inputs.Add(new(DecoderGraphNames.CacheKeys(l), KvCacheDType, cacheRows, DecoderGraphNames.BatchSymbol, NumKvHeads, HeadDim) { Donated = true });
+            inputs.Add(new(DecoderGraphNames.CacheValues(l), KvCacheDType, cacheRows, DecoderGraphNames.BatchSymbol, NumKvHeads, HeadDim) { Donated = true });
         }
 
         var names = new List<string>();
@@ -178,10 +159,10 @@ public abstract class CausalLanguageModel : Module, ICausalLanguageModel
             this,
             xs =>
             {
-                var cache = CacheStep.Static(
+                var cache = cacheOf(
                     [.. Enumerable.Range(0, NumLayers).Select(l => xs[2 + (2 * l)])],
                     [.. Enumerable.Range(0, NumLayers).Select(l => xs[3 + (2 * l)])],
-                    xs[1]);
+                    xs);
                 var logits = Forward(xs[0], xs[1], cache, lastOnly: false);
                 var outs = cache.Outputs().ToList();
                 names.Add(DecoderGraphNames.Logits);
