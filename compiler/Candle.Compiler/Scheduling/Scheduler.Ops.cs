@@ -120,7 +120,8 @@ internal sealed partial class Scheduler
 
     /// <summary>
     /// The buffer scatter_add <paramref name="node"/> writes: its base <paramref name="x"/>'s own buffer when nothing else
-    /// reads it (an arena intermediate computed by the base node alone, read once, whole and dense), so the scatter adds
+    /// reads it (a dense arena intermediate whose every read still to come is this scatter's, as the scheduler counts
+    /// them for graph nodes: <see cref="ReadsLast"/>), so the scatter adds
     /// into it instead of copying it first (the cross-entropy gradient over tokens × vocabulary); otherwise a new one.
     /// </summary>
     private TensorView ScatterTarget(Node node, TensorView x)
@@ -129,7 +130,7 @@ internal sealed partial class Scheduler
         bool alone = !x.IsConstant && !x.IsDeferredCast && x.IsDense && x.DType == node.DType
             && !b.Op.IsView() && b.Op is not (Op.Input or Op.Constant or Op.Full)
             && _kg.KindOf(x.Slot) == Runtime.Plans.BufferKind.Arena
-            && (_graphNodes.Contains(node) ? ReadsLast(node, x.Slot) : _uses.GetValueOrDefault(b) == 1 && _slotValues.GetValueOrDefault(x.Slot) == 1)
+            && _graphNodes.Contains(node) && ReadsLast(node, x.Slot)
             && _kg.BytesOf(x.Slot) == node.Shape.Numel * node.DType.SizeInBytes();
         return alone ? x : NewOutput(node);
     }

@@ -26,10 +26,6 @@ internal sealed partial class Scheduler
     private readonly Dictionary<int, int> _copiedOutputs = [];
     private readonly Dictionary<Node, List<Node>> _outputViews = new(ReferenceEqualityComparer.Instance);
 
-    // How many scheduled values (of graph nodes and fused bodies' nodes) are views of each buffer: a buffer that one
-    // value alone refers to belongs to that value.
-    private readonly Dictionary<int, int> _slotValues = [];
-
     // Quantized constants read by ops other than the quantized product and lookup: these get a float32 copy.
     private readonly HashSet<Node> _plainQuantUses = new(ReferenceEqualityComparer.Instance);
 
@@ -192,7 +188,6 @@ internal sealed partial class Scheduler
 
                 var value = ScheduleNode(node, ins);
                 values[node] = value;
-                if (!value.IsConstant) _slotValues[value.Slot] = _slotValues.GetValueOrDefault(value.Slot) + 1;
                 DoneReading(node);
                 if (ReferenceEquals(values, _graphValues))
                 {
