@@ -94,18 +94,12 @@ internal static unsafe class SgemmPacked
         int nBlocks = (n + ncLimit - 1) / ncLimit;
         int ncMax = RoundUp((n + nBlocks - 1) / nBlocks, nr);
 
-        // Balanced row blocks of at most MC rows, each a multiple of MR.
-        int rowBlocks = (m + TKernel.MC - 1) / TKernel.MC;
-        int rowBlock = RoundUp((m + rowBlocks - 1) / rowBlocks, mr);
-        rowBlocks = (m + rowBlock - 1) / rowBlock;
-
         float* bBuffer = prepacked ? null : GemmBuffers.B((long)k * ncMax);
         var body = new TileBody<TKernel, TEpilogue>
         {
             Problem = problem,
             Epilogue = epilogue,
             KcMax = kcMax,
-            RowBlock = rowBlock,
         };
 
         for (int jc = 0; jc < n; jc += ncMax)
@@ -147,11 +141,11 @@ internal static unsafe class SgemmPacked
                 body.BBase = bBuffer;
             }
 
-            int colGroups = ColumnGroups(threads, rowBlocks, colPanels);
-            int units = rowBlocks * colGroups;
+            var split = GemmSplit.Choose(m, colPanels, mr, TKernel.MC, threads);
+            int units = split.Units;
             body.Jc = jc;
             body.Nc = nc;
-            body.ColGroups = colGroups;
+            body.Split = split;
             if (threads > 1 && units > 1)
             {
                 pool.ParallelForDynamic(units, ref body);
@@ -164,27 +158,6 @@ internal static unsafe class SgemmPacked
     }
 
     private static int RoundUp(int x, int multiple) => (x + multiple - 1) / multiple * multiple;
-
-    // Column groups per row block: enough units (about four per thread) for dynamic load balancing,
-    // each group at least four panels wide so the repeated packing of A stays negligible, or two panels wide
-    // where four would leave fewer than two units per thread (a [768, 768] product on 16 threads: 24 units
-    // become 48). Which thread computes a tile does not change its sums.
-    private static int ColumnGroups(int threads, int rowBlocks, int colPanels)
-    {
-        if (threads <= 1)
-        {
-            return 1;
-        }
-
-        int wanted = ((4 * threads) + rowBlocks - 1) / rowBlocks;
-        int widest = Math.Max(1, colPanels / 4);
-        if ((long)rowBlocks * widest < 2L * threads)
-        {
-            widest = Math.Max(1, colPanels / 2);
-        }
-
-        return Math.Clamp(wanted, 1, widest);
-    }
 
     private struct PackBBody : IParallelBody
     {
@@ -217,8 +190,7 @@ internal static unsafe class SgemmPacked
         public int Jc;
         public int Nc;
         public int KcMax;
-        public int RowBlock;
-        public int ColGroups;
+        public GemmSplit Split;
 
         public void Invoke(int start, int end)
         {
@@ -233,12 +205,8 @@ internal static unsafe class SgemmPacked
             int mr = TKernel.MR;
             int nr = TKernel.NR;
             int k = Problem.K;
-            int colPanels = (Nc + nr - 1) / nr;
-            int rowStart = unit / ColGroups * RowBlock;
-            int rowEnd = Math.Min(Problem.M, rowStart + RowBlock);
-            int group = unit % ColGroups;
-            int panelStart = (int)((long)colPanels * group / ColGroups);
-            int panelEnd = (int)((long)colPanels * (group + 1) / ColGroups);
+            var (rowStart, rowEnd) = Split.RowRange(unit);
+            var (panelStart, panelEnd) = Split.PanelRange(unit);
             if (rowStart >= rowEnd || panelStart >= panelEnd)
             {
                 return;
