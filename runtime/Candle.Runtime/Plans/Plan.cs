@@ -553,7 +553,7 @@ public sealed class Plan : IDeviceExecutable
                     throw new InvalidOperationException($"plan step {s} ({def.Steps[s].Label}, kernel {def.Steps[s].Kernel}) failed: {e.Message}", e);
                 }
 
-                if (StepProfiler.Enabled) StepProfiler.Add(def.Steps[s], System.Diagnostics.Stopwatch.GetTimestamp() - started, work);
+                if (StepProfiler.Enabled) StepProfiler.Add(def.Steps[s], args, System.Diagnostics.Stopwatch.GetTimestamp() - started, work);
             }
         }
         finally

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using Candle.Runtime.Kernels.Cpu.Args;
 
 namespace Candle.Runtime.Plans;
 
@@ -17,8 +18,17 @@ internal static class StepProfiler
     /// <summary>Whether steps are timed.</summary>
     public static readonly bool Enabled = Environment.GetEnvironmentVariable("CANDLE_PROFILE") is { Length: > 0 } && Start();
 
-    /// <summary>Adds one step's time.</summary>
-    public static void Add(PlanStep step, long ticks, long work) => Add(step.Kernel, step.Label, ticks, work);
+    /// <summary>Adds one step's time; a matrix product's row names its shape (<c>[M, K]·[K, N]</c>, ᵀ for an operand read transposed).</summary>
+    public static void Add(PlanStep step, long[] args, long ticks, long work) =>
+        Add(step.Kernel, step.Kernel.StartsWith(GemmArgs.Kernel, StringComparison.Ordinal) ? GemmLabel(step.Label, args) : step.Label, ticks, work);
+
+    private static string GemmLabel(string label, long[] args)
+    {
+        var g = GemmArgs.Read(args);
+        string at = g.ARowStride == 1 && g.M > 1 ? "ᵀ" : "";
+        string bt = g.BRowStride == 1 && g.N > 1 ? "ᵀ" : "";
+        return string.Create(CultureInfo.InvariantCulture, $"{label} [{g.M}, {g.K}]{at}·[{g.K}, {g.N}]{bt}");
+    }
 
     /// <summary>Adds the time of one kernel call (any executor's).</summary>
     public static void Add(string kernel, string label, long ticks, long work) =>
