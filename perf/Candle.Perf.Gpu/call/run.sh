@@ -2,7 +2,8 @@
 # One GPU call: unpack the runtime and the app bundles, then each step under its own timeout, logs into $OUT.
 # usage (from the repository root, with the peer scripts copied beside it): bash .gpu/DIR/run.sh STEP...
 # steps: info, decode:APP, decodeg:APP, check:APP, checkg:APP, tests:APP,
-#        train:APP, kernels:APP, peer_decode, peer_kernels, peer_train  (APP = a NAME of publish.sh: base, new)
+#        train:APP, traincpu:APP, kernels:APP, peer_decode, peer_kernels, peer_train, peer_train_cpu
+#        (APP = a NAME of publish.sh: base, new; traincpu and peer_train_cpu may repeat, to alternate them)
 B=$(cd "$(dirname "$0")" && pwd)
 T0=$(date +%s); BUDGET=${BUDGET:-550}
 W=/tmp/w; mkdir -p $W
@@ -36,12 +37,14 @@ for s in "$@"; do
   train:*)
     step train_cuda_$app 90 $W/$app/train/Candle.TrainBench --device cuda --steps 5 --warmup 2
     step train_cpu_$app 100 $W/$app/train/Candle.TrainBench --threads 16 --steps 3 --warmup 1 ;;
+  traincpu:*) n=$(( ${n:-0} + 1 )); step train_cpu_${app}_$n 100 $W/$app/train/Candle.TrainBench --threads 16 --steps 3 --warmup 1 ;;
   kernels:*) step kernels_$app 60 $P kernels ;;
   peer_decode) step peer_decode 120 python3 $B/peer_llama_decode.py ;;
   peer_kernels) step peer_kernels 120 python3 $B/peer_kernels.py ;;
   peer_train)
     step peer_train_cuda 90 python3 $B/train_step_peer.py --device cuda --steps 5 --warmup 2
     step peer_train_cpu 60 python3 $B/train_step_peer.py --threads 16 --steps 3 --warmup 1 ;;
+  peer_train_cpu) m=$(( ${m:-0} + 1 )); step peer_train_cpu_$m 60 python3 $B/train_step_peer.py --threads 16 --steps 3 --warmup 1 ;;
   peer_train_compile) step peer_train_cuda_compile 120 python3 $B/train_step_peer.py --device cuda --compile --steps 5 --warmup 3 ;;
   esac
 done
