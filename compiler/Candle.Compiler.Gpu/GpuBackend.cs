@@ -104,7 +104,7 @@ public sealed class GpuBackend : IBackend
         }
 
         var device = GetDevice(spec);
-        var graph = Scheduler.Schedule(optimizedGraph);
+        var graph = Scheduler.Schedule(optimizedGraph, stridedOperands: true);
         var (type, names) = RenderKernels(graph);
         return new GpuExecutable(graph, device, type, names);
     }

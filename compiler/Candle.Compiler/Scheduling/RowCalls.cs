@@ -31,9 +31,13 @@ internal sealed record GroupNormCall(int X, int Weight, int Bias, int Y, DType D
     public override IEnumerable<int> Slots => [X, Weight, Bias, Y];
 }
 
-/// <summary>Rotary embedding of dense [rows, headDim] rows with dense cos and sin tables of the same shape.</summary>
-internal sealed record RopeCall(int X, int Cos, int Sin, int Y, DType DType, Dim Rows, Dim HeadDim, bool Interleaved, string Label) : KernelCall(Label)
+/// <summary>
+/// Rotary embedding of [..., headDim] rows x with cos and sin tables of shape [..., headDim / 2] into a dense output:
+/// the operands are dense (offset 0, row-major) unless the scheduler was asked for strided operands, then they are
+/// views (x permuted or sliced, the tables broadcast).
+/// </summary>
+internal sealed record RopeCall(TensorView X, TensorView Cos, TensorView Sin, int Y, DType DType, Dim Rows, Dim HeadDim, bool Interleaved, string Label) : KernelCall(Label)
 {
     /// <inheritdoc/>
-    public override IEnumerable<int> Slots => [X, Cos, Sin, Y];
+    public override IEnumerable<int> Slots => [X.Slot, Cos.Slot, Sin.Slot, Y];
 }

@@ -33,22 +33,29 @@ internal sealed partial class Scheduler
     // than library calls (ReduceCall after their producers).
     private readonly bool _generateReductions;
 
-    private Scheduler(bool generateReductions)
+    // Whether library calls that can read strided views (rope, attention of every dtype) get them instead of dense
+    // copies.
+    private readonly bool _stridedOperands;
+
+    private Scheduler(bool generateReductions, bool stridedOperands)
     {
         _generateReductions = generateReductions;
+        _stridedOperands = stridedOperands;
     }
 
     /// <summary>
     /// Schedules <paramref name="graph"/> (in its attached <see cref="Passes.Schedule"/>'s order when it has one).
     /// With <paramref name="generateReductions"/>, sum, mean, max, min and prod over float dtypes and their fused
     /// <see cref="FusedKinds.Reduce"/> groups become generated reductions (<see cref="ReductionCall"/>); otherwise
-    /// they are library calls (<see cref="ReduceCall"/>).
+    /// they are library calls (<see cref="ReduceCall"/>). With <paramref name="stridedOperands"/>, <see cref="RopeCall"/>
+    /// and <see cref="AttentionCall"/> of every dtype read their operands as views (permuted, sliced or broadcast; unit
+    /// stride along the last dim for attention) instead of dense copies; the backend's kernels must take strides.
     /// </summary>
     /// <exception cref="NotSupportedException">A node cannot be scheduled (the message names it).</exception>
-    public static KernelGraph Schedule(Graph graph, bool generateReductions = false)
+    public static KernelGraph Schedule(Graph graph, bool generateReductions = false, bool stridedOperands = false)
     {
         ArgumentNullException.ThrowIfNull(graph);
-        return new Scheduler(generateReductions).Run(graph);
+        return new Scheduler(generateReductions, stridedOperands).Run(graph);
     }
 
     private KernelGraph Run(Graph graph)

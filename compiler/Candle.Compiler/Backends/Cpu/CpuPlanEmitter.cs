@@ -117,7 +117,7 @@ internal sealed class CpuPlanEmitter
             g.Label),
         RopeCall r => Step(
             RopeArgs.Kernel,
-            new RopeArgs<Dim>(X: r.X, Cos: r.Cos, Sin: r.Sin, Y: r.Y, DType: (int)r.DType, HeadDim: r.HeadDim, Interleaved: r.Interleaved ? 1 : 0).Encode(),
+            new RopeArgs<Dim>(X: r.X.Slot, Cos: r.Cos.Slot, Sin: r.Sin.Slot, Y: r.Y, DType: (int)r.DType, HeadDim: r.HeadDim, Interleaved: r.Interleaved ? 1 : 0).Encode(),
             r.Rows,
             r.HeadDim * 2,
             r.Label),

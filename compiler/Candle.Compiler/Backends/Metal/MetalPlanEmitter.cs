@@ -66,7 +66,7 @@ internal sealed class MetalPlanEmitter
             case BatchedMatMulCall m when DTypeCode(m.DType) >= 0: BatchedMatMul(m); break;
             case AttentionCall a when DTypeCode(a.DType) >= 0: Attention(a); break;
             case RopeCall r when DTypeCode(r.DType) >= 0:
-                Linear("cdlib_rope", [r.X, r.Cos, r.Sin, r.Y], [r.Rows, r.HeadDim, r.Interleaved ? 1 : 0, DTypeCode(r.DType)], -2, r.Label);
+                Linear("cdlib_rope", [r.X.Slot, r.Cos.Slot, r.Sin.Slot, r.Y], [r.Rows, r.HeadDim, r.Interleaved ? 1 : 0, DTypeCode(r.DType)], -2, r.Label);
                 break;
             default: throw new NotSupportedException($"the metal backend has no kernel for {call.GetType().Name} ({call.Label})");
         }
