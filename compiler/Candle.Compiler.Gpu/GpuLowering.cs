@@ -331,6 +331,7 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
     {
         var (elem, storage) = FloatStorage(c.DType, c.Label);
         bool layer = c.Op == Op.LayerNorm;
+        if (layer && c.Residual >= 0) throw new NotSupportedException($"{c.Label}: a layer_norm with a residual");
         var l = GroupLauncher(Generic(typeof(RowKernels), layer ? nameof(RowKernels.LayerNorm) : nameof(RowKernels.RmsNorm), elem, storage, device.Reducer));
         return f =>
         {
@@ -342,8 +343,10 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
             var (config, cached) = RowConfig(rows, len);
             l.Begin().View(x).View(w);
             if (layer) l.View(b);
+            else l.View(c.Residual >= 0 ? f.Slots[c.Residual] : x).View(c.Sum >= 0 ? f.Slots[c.Sum] : x);
             l.View(f.Slots[c.Y]).Arg(checked((int)len)).Arg(c.Weight >= 0 ? 1 : 0);
             if (layer) l.Arg(c.Bias >= 0 ? 1 : 0);
+            else l.Arg(c.Residual >= 0 ? 1 : 0);
             l.Arg((float)c.Eps).Arg(cached).Launch(config);
         };
     }

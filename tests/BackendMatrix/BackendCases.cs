@@ -140,6 +140,13 @@ public static class BackendCases
             var rs = Input("rs", dt, Shape.Of(5, 4));
             yield return Case($"rope_{s}", new Graph([rx, rc, rs], [Rope(rx, rc, rs, false), Rope(rx, rc, rs, true)]), rng, atol, rtol);
 
+            // A residual stream: an add read by an rms_norm and by a later add (one call on backends that fuse them).
+            var res = Input("res", dt, Shape.Of(3, 40));
+            var upd = Input("upd", dt, Shape.Of(3, 40));
+            var stream = Binary(Op.Add, res, upd);
+            var normed = RmsNorm(stream, W(rng, dt, "rn", 40), 1e-5);
+            yield return Case($"residual_rms_norm_{s}", new Graph([res, upd], [normed, Binary(Op.Add, stream, Binary(Op.Mul, normed, 0.5))]), rng, atol, rtol);
+
             // Rope over views as a decoder feeds it: heads of a wider projection (sliced, then permuted to
             // [batch, heads, seq, dim]) with per-batch tables broadcast over the heads.
             var wide = Input("wide", dt, Shape.Of(2, 5, 30));

@@ -97,6 +97,7 @@ internal sealed class CpuPlanEmitter
             r.Rows,
             r.RowLength * 3,
             r.Label),
+        NormCall { Residual: >= 0 } n => throw new NotSupportedException($"the CPU backend has no kernel for {n.Label} (a norm with a residual)"),
         NormCall { Op: Op.LayerNorm } n => Step(
             LayerNormArgs.Kernel,
             new LayerNormArgs<Dim>(X: n.X, Weight: n.Weight, Bias: n.Bias, Y: n.Y, DType: (int)n.DType, RowLength: n.RowLength, EpsBits: Bits(n.Eps), VectorBits: RowVectorBits).Encode(),

@@ -59,7 +59,7 @@ internal sealed class MetalPlanEmitter
             case RowCall r when RowKernelSpec.Supports(r.Op) && Floats(r.XType, r.YType):
                 Row(new RowKernelSpec(r.Op, r.XType, r.YType), [r.X, -1, -1, r.Y], r.Rows, r.RowLength, r.Label);
                 break;
-            case NormCall n when Floats(n.DType, n.DType):
+            case NormCall n when Floats(n.DType, n.DType) && n.Residual < 0:
                 Row(new RowKernelSpec(n.Op, n.DType, n.DType, n.Weight >= 0, n.Bias >= 0, n.Eps), [n.X, n.Weight, n.Bias, n.Y], n.Rows, n.RowLength, n.Label);
                 break;
             case GemmCall g: Gemm(g); break;
