@@ -27,6 +27,7 @@ public sealed class GpuBackend : IBackend
         SupportsFusedGroups: true)
     {
         FusedKinds = new HashSet<string> { Passes.FusedKinds.Elementwise, Passes.FusedKinds.MatMulEpilogue },
+        MergesProducts = true,
     };
 
     private readonly Lazy<bool> _available;
@@ -104,7 +105,7 @@ public sealed class GpuBackend : IBackend
         }
 
         var device = GetDevice(spec);
-        var graph = Scheduler.Schedule(optimizedGraph);
+        var graph = Scheduler.Schedule(optimizedGraph, stridedOperands: true, residualNorms: true);
         var (type, names) = RenderKernels(graph);
         return new GpuExecutable(graph, device, type, names);
     }

@@ -386,6 +386,10 @@ public sealed class GpuExecutable : IDeviceExecutable
         }
     }
 
+    /// <summary>The calls of one run in order, one a line: "kind: label".</summary>
+    public string ListCalls() =>
+        string.Join(Environment.NewLine, _graph.Calls.Select(c => $"{GpuTiming.KindOf(c)}: {c.Label}"));
+
     /// <summary>The calls of one run by kind (a matrix product by its operand dtypes): "kind ×count" in call order of first use.</summary>
     public string DescribeCalls() =>
         string.Join(", ", _graph.Calls.GroupBy(GpuTiming.KindOf).Select(g => $"{g.Key} x{g.Count()}"));

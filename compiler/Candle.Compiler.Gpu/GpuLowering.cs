@@ -331,6 +331,7 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
     {
         var (elem, storage) = FloatStorage(c.DType, c.Label);
         bool layer = c.Op == Op.LayerNorm;
+        if (layer && c.Residual >= 0) throw new NotSupportedException($"{c.Label}: a layer_norm with a residual");
         var l = GroupLauncher(Generic(typeof(RowKernels), layer ? nameof(RowKernels.LayerNorm) : nameof(RowKernels.RmsNorm), elem, storage, device.Reducer));
         return f =>
         {
@@ -342,8 +343,10 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
             var (config, cached) = RowConfig(rows, len);
             l.Begin().View(x).View(w);
             if (layer) l.View(b);
+            else l.View(c.Residual >= 0 ? f.Slots[c.Residual] : x).View(c.Sum >= 0 ? f.Slots[c.Sum] : x);
             l.View(f.Slots[c.Y]).Arg(checked((int)len)).Arg(c.Weight >= 0 ? 1 : 0);
             if (layer) l.Arg(c.Bias >= 0 ? 1 : 0);
+            else l.Arg(c.Residual >= 0 ? 1 : 0);
             l.Arg((float)c.Eps).Arg(cached).Launch(config);
         };
     }
@@ -418,11 +421,29 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
     {
         var (elem, storage) = FloatStorage(c.DType, c.Label);
         var l = Launcher(Generic(typeof(AttentionKernels), nameof(AttentionKernels.Rope), elem, storage));
+        var (x, cos, sin) = (c.X, c.Cos, c.Sin);
+        if (x.IsConstant || cos.IsConstant || sin.IsConstant) throw new NotSupportedException($"{c.Label}: a constant operand");
+        if (x.Rank == 0 || cos.Rank != x.Rank || sin.Rank != x.Rank) throw new NotSupportedException($"{c.Label}: x and the tables differ in rank");
+        var (lead, strides) = Scheduler.Collapse(x.Shape[..^1], [x.Strides[..^1], cos.Strides[..^1], sin.Strides[..^1]]);
+        if (lead.Length > AttentionKernels.RopeRank) throw new NotSupportedException($"{c.Label}: rows over more than {AttentionKernels.RopeRank} dims after collapsing");
+        int pad = AttentionKernels.RopeRank - lead.Length;
+        long[] n = [1, 1, 1];
+        long[][] st = [new long[AttentionKernels.RopeRank], new long[AttentionKernels.RopeRank], new long[AttentionKernels.RopeRank]];
+        TensorView[] ops = [x, cos, sin];
         return f =>
         {
             long rows = f.Eval(c.Rows), hd = f.Eval(c.HeadDim);
-            l.Begin().View(f.Slots[c.X]).View(f.Slots[c.Cos]).View(f.Slots[c.Sin]).View(f.Slots[c.Y]).Arg(checked((int)hd)).Arg(c.Interleaved ? 1 : 0)
-                .Launch(rows * (hd / 2));
+            if (rows == 0) return;
+            EvalInto(f, lead, n, pad);
+            for (int k = 0; k < 3; k++) EvalInto(f, strides[k], st[k], pad);
+            l.Begin().View(f.Slots[x.Slot]).View(f.Slots[cos.Slot]).View(f.Slots[sin.Slot]).View(f.Slots[c.Y])
+                .Arg(checked((int)hd)).Arg(c.Interleaved ? 1 : 0).Arg(n[1]).Arg(n[2]);
+            for (int k = 0; k < 3; k++)
+            {
+                l.Arg(f.Eval(ops[k].Offset)).Arg(st[k][0]).Arg(st[k][1]).Arg(st[k][2]).Arg(f.Eval(ops[k].Strides[^1]));
+            }
+
+            l.Launch(rows * (hd / 2));
         };
     }
 

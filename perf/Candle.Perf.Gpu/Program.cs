@@ -171,8 +171,18 @@ public static class Program
         var model = (ICausalLanguageModel)ModelRegistry.Load(dir, dtype is { } dt ? new ModelLoadOptions { DType = dt } : null);
         using var prefill = (GpuExecutable)GpuBackends.IlgpuCpu.Compile(model.TracePrefill(), CompileOptions.Default);
         using var decode = (GpuExecutable)GpuBackends.IlgpuCpu.Compile(model.TraceDecode(), CompileOptions.Default);
+        using var fixedCache = (GpuExecutable)GpuBackends.IlgpuCpu.Compile(
+            ((CausalLanguageModel)model).TraceStaticDecode(Math.Min(model.MaxPositions, 256)), CompileOptions.Default);
         Console.WriteLine($"prefill: {prefill.CallCount} calls ({prefill.DescribeCalls()})");
         Console.WriteLine($"decode: {decode.CallCount} calls ({decode.DescribeCalls()})");
+        Console.WriteLine($"static decode: {fixedCache.CallCount} calls ({fixedCache.DescribeCalls()})");
+        if (Environment.GetEnvironmentVariable("CANDLE_LIST_CALLS") is { Length: > 0 })
+        {
+            Console.WriteLine("decode calls:");
+            Console.WriteLine(decode.ListCalls());
+            Console.WriteLine("static decode calls:");
+            Console.WriteLine(fixedCache.ListCalls());
+        }
     }
 
     /// <summary>Steps <paramref name="steps"/> tokens with every call synchronized and timed, and prints the table by call kind.</summary>

@@ -140,6 +140,21 @@ public static class BackendCases
             var rs = Input("rs", dt, Shape.Of(5, 4));
             yield return Case($"rope_{s}", new Graph([rx, rc, rs], [Rope(rx, rc, rs, false), Rope(rx, rc, rs, true)]), rng, atol, rtol);
 
+            // A residual stream: an add read by an rms_norm and by a later add (one call on backends that fuse them).
+            var res = Input("res", dt, Shape.Of(3, 40));
+            var upd = Input("upd", dt, Shape.Of(3, 40));
+            var stream = Binary(Op.Add, res, upd);
+            var normed = RmsNorm(stream, W(rng, dt, "rn", 40), 1e-5);
+            yield return Case($"residual_rms_norm_{s}", new Graph([res, upd], [normed, Binary(Op.Add, stream, Binary(Op.Mul, normed, 0.5))]), rng, atol, rtol);
+
+            // Rope over views as a decoder feeds it: heads of a wider projection (sliced, then permuted to
+            // [batch, heads, seq, dim]) with per-batch tables broadcast over the heads.
+            var wide = Input("wide", dt, Shape.Of(2, 5, 30));
+            var pc = Input("pc", dt, Shape.Of(2, 1, 5, 4));
+            var ps = Input("ps", dt, Shape.Of(2, 1, 5, 4));
+            var heads = Permute(Reshape(Slice(wide, 2, 6, 30), 2, 5, 3, 8), 0, 2, 1, 3);
+            yield return Case($"rope_strided_{s}", new Graph([wide, pc, ps], [Rope(heads, pc, ps, false), Rope(heads, pc, ps, true)]), rng, atol, rtol);
+
             // Attention: prefill with GQA (causal, bool mask, float mask) and decode over a cache.
             var aq = Input("q", dt, Shape.Of(1, 4, 9, 16));
             var ak = Input("k", dt, Shape.Of(1, 2, 9, 16));
@@ -150,6 +165,21 @@ public static class BackendCases
             var dk = Input("k", dt, Shape.Of(2, 1, 70, 64));
             var dv = Input("v", dt, Shape.Of(2, 1, 70, 64));
             yield return Case($"attention_decode_{s}", new Graph([dq, dk, dv], [Attention(dq, dk, dv, causal: true)]), rng, Tol(dt, 64).Atol, rtol, -1, 1);
+
+            // Decode over a cache laid out [positions, batch, kv_heads, dim], read through a permuted view, with a
+            // boolean mask broadcast over heads and query rows.
+            var ck = Input("ck", dt, Shape.Of(11, 2, 2, 16));
+            var cv = Input("cv", dt, Shape.Of(11, 2, 2, 16));
+            var cq = Input("cq", dt, Shape.Of(2, 4, 1, 16));
+            var cm = Input("cm", DType.Bool, Shape.Of(2, 1, 1, 11));
+            yield return Case(
+                $"attention_cache_view_{s}",
+                new Graph([cq, ck, cv, cm], [Attention(cq, Permute(ck, 1, 2, 0, 3), Permute(cv, 1, 2, 0, 3), cm), Attention(cq, Permute(ck, 1, 2, 0, 3), Permute(cv, 1, 2, 0, 3), causal: true)]),
+                rng,
+                Tol(dt, 16).Atol,
+                rtol,
+                -1,
+                1);
 
             // Embedding gather, concat/slice copies, fill, arange.
             var table = W(rng, dt, "embed", 50, 16);

@@ -208,8 +208,19 @@ internal static class AttentionKernels
         }
     }
 
-    /// <summary>Rotary embedding of dense [rows, headDim] rows with [rows, headDim / 2] cos and sin tables; one thread per pair.</summary>
-    public static void Rope<T, TS>(Index1D index, ArrayView<T> x, ArrayView<T> cos, ArrayView<T> sin, ArrayView<T> y, int headDim, int interleaved)
+    /// <summary>Leading dims of a <see cref="Rope{T, TS}"/> row index (rows collapsed and padded to this many).</summary>
+    public const int RopeRank = 3;
+
+    /// <summary>
+    /// Rotary embedding of [n0, n1, n2, headDim] rows x (strided: offset, three leading strides and the stride along
+    /// the head dim) with cos and sin tables [n0, n1, n2, headDim / 2] (strided likewise; broadcast dims have stride 0)
+    /// into a dense output; one thread per pair. n0 is implied by the launch size.
+    /// </summary>
+    public static void Rope<T, TS>(
+        Index1D index, ArrayView<T> x, ArrayView<T> cos, ArrayView<T> sin, ArrayView<T> y, int headDim, int interleaved, long n1, long n2,
+        long xOff, long x0s, long x1s, long x2s, long xd,
+        long cOff, long c0s, long c1s, long c2s, long cd,
+        long sOff, long s0s, long s1s, long s2s, long sd)
         where T : unmanaged
         where TS : struct, IStorage<T>
     {
@@ -218,12 +229,18 @@ internal static class AttentionKernels
         int half = headDim / 2;
         long r = pair / half;
         long j = pair % half;
+        long i2 = r % n2;
+        long q = r / n2;
+        long i1 = q % n1;
+        long i0 = q / n1;
+        long xr = xOff + (i0 * x0s) + (i1 * x1s) + (i2 * x2s);
+        long e0 = interleaved != 0 ? 2 * j : j;
+        long e1 = interleaved != 0 ? e0 + 1 : j + half;
+        float c = s.Load(cos, cOff + (i0 * c0s) + (i1 * c1s) + (i2 * c2s) + (j * cd));
+        float sn = s.Load(sin, sOff + (i0 * s0s) + (i1 * s1s) + (i2 * s2s) + (j * sd));
+        float v0 = s.Load(x, xr + (e0 * xd)), v1 = s.Load(x, xr + (e1 * xd));
         long o = r * headDim;
-        long i0 = interleaved != 0 ? o + (2 * j) : o + j;
-        long i1 = interleaved != 0 ? i0 + 1 : o + j + half;
-        float c = s.Load(cos, (r * half) + j), sn = s.Load(sin, (r * half) + j);
-        float x0 = s.Load(x, i0), x1 = s.Load(x, i1);
-        s.Store(y, i0, (x0 * c) - (x1 * sn));
-        s.Store(y, i1, (x1 * c) + (x0 * sn));
+        s.Store(y, o + e0, (v0 * c) - (v1 * sn));
+        s.Store(y, o + e1, (v1 * c) + (v0 * sn));
     }
 }

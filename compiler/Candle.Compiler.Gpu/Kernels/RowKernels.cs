@@ -58,9 +58,11 @@ internal static class RowKernels
 
     /// <summary>
     /// rms_norm: x / √(mean(x²) + eps) · w (w absent when <paramref name="hasWeight"/> is 0); with
-    /// <paramref name="cached"/> = 1 the row is read once and kept in dynamic shared memory for the second pass.
+    /// <paramref name="cached"/> = 1 the row is read once and kept in dynamic shared memory for the second pass. With
+    /// <paramref name="hasResidual"/> = 1 the row is x + residual, written (rounded to the storage type) to
+    /// <paramref name="sum"/> and normalized from there.
     /// </summary>
-    public static void RmsNorm<T, TS, TR>(ArrayView<T> x, ArrayView<T> w, ArrayView<T> y, int rowLength, int hasWeight, float eps, int cached)
+    public static void RmsNorm<T, TS, TR>(ArrayView<T> x, ArrayView<T> w, ArrayView<T> residual, ArrayView<T> sum, ArrayView<T> y, int rowLength, int hasWeight, int hasResidual, float eps, int cached)
         where T : unmanaged
         where TS : struct, IStorage<T>
         where TR : struct, IGroupReducer
@@ -73,6 +75,12 @@ internal static class RowKernels
         for (int j = t; j < rowLength; j += step)
         {
             float v = s.Load(x, row + j);
+            if (hasResidual != 0)
+            {
+                s.Store(sum, row + j, v + s.Load(residual, row + j));
+                v = s.Load(sum, row + j);
+            }
+
             if (cached != 0) sh[j] = v;
             ss += v * v;
         }
@@ -81,7 +89,7 @@ internal static class RowKernels
         float r = 1f / MathF.Sqrt((ss / rowLength) + eps);
         for (int j = t; j < rowLength; j += step)
         {
-            float v = (cached != 0 ? sh[j] : s.Load(x, row + j)) * r;
+            float v = (cached != 0 ? sh[j] : hasResidual != 0 ? s.Load(sum, row + j) : s.Load(x, row + j)) * r;
             if (hasWeight != 0) v *= s.Load(w, j);
             s.Store(y, row + j, v);
         }

@@ -28,6 +28,12 @@ public sealed record BackendCapabilities(
     /// </summary>
     public IReadOnlySet<string>? FusedKinds { get; init; }
 
+    /// <summary>
+    /// True for a backend where one launch costs more than splitting a product does (GPUs): products that share their
+    /// left operand and have constant right operands are merged into one (<see cref="Passes.MatMulMerging"/>).
+    /// </summary>
+    public bool MergesProducts { get; init; }
+
     /// <summary>True when fused groups of <paramref name="kind"/> become one kernel on this backend.</summary>
     public bool Fuses(string kind) => SupportsFusedGroups && (FusedKinds is null || FusedKinds.Contains(kind));
 

@@ -31,7 +31,7 @@ public sealed class PassManager
     /// <summary>
     /// The default pipeline. O0: legalization only (decompose-composites, which acts only on ops the target lacks).
     /// O1: canonicalize, constant-folding, cse, dce. O2 adds algebraic-simplification, conv-affine-folding,
-    /// pattern-recognition, layout and fusion. O3 adds weight-prepacking and memory-aware-scheduling.
+    /// pattern-recognition, matmul-merging (backends that ask for it), layout and fusion. O3 adds weight-prepacking and memory-aware-scheduling.
     /// </summary>
     public static PassManager CreateDefault() => new(
     [
@@ -42,6 +42,7 @@ public sealed class PassManager
         new PatternRecognition(),
         new DecomposeComposites(),
         new CommonSubexpressionElimination(),
+        new MatMulMerging(),
         new Layout(),
         new WeightPrepacking(),
         new Fusion(),

@@ -8,13 +8,13 @@ internal sealed partial class Scheduler
     /// <summary>
     /// Attention: float32 runs the flash kernel over strided q, k, v (unit stride along the head dim; other layouts
     /// are copied) and a strided mask (broadcast masks stay broadcast); other dtypes run the double kernel over
-    /// dense operands.
+    /// dense operands, unless the scheduler takes strided operands (every dtype as float32).
     /// </summary>
     private TensorView ScheduleAttention(Node node, TensorView[] ins)
     {
         const string label = "attention";
         var a = node.Attr<AttentionAttrs>();
-        if (node.DType != DType.F32)
+        if (node.DType != DType.F32 && !_stridedOperands)
         {
             var qd = Dense(ins[0], label);
             var kd = Dense(ins[1], label);

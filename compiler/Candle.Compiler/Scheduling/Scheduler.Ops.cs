@@ -214,12 +214,13 @@ internal sealed partial class Scheduler
 
             case Op.Rope:
             {
-                var x = Dense(ins[0], label);
-                var cos = Dense(ins[1], label);
-                var sin = Dense(ins[2], label);
+                TensorView Operand(TensorView t) => _stridedOperands && !t.IsConstant ? t : Dense(t, label);
+                var x = Operand(ins[0]);
+                var cos = Operand(ins[1]);
+                var sin = Operand(ins[2]);
                 var y = NewOutput(node);
                 var d = x.Shape[^1];
-                _kg.Add(new RopeCall(x.Slot, cos.Slot, sin.Slot, y.Slot, node.DType, Prod(x.Shape.Take(x.Rank - 1)), d, node.Attr<RopeAttrs>().Interleaved, label));
+                _kg.Add(new RopeCall(x, cos, sin, y.Slot, node.DType, Prod(x.Shape.Take(x.Rank - 1)), d, node.Attr<RopeAttrs>().Interleaved, label));
                 return y;
             }
 

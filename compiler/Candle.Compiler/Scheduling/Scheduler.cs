@@ -33,22 +33,38 @@ internal sealed partial class Scheduler
     // than library calls (ReduceCall after their producers).
     private readonly bool _generateReductions;
 
-    private Scheduler(bool generateReductions)
+    // Whether library calls that can read strided views (rope, attention of every dtype) get them instead of dense
+    // copies.
+    private readonly bool _stridedOperands;
+
+    // Whether an add read by an rms_norm becomes one call with it (NormCall.Residual) that writes both.
+    private readonly bool _residualNorms;
+
+    // Graph nodes scheduled ahead of their turn by a call of an earlier node (an rms_norm with its residual add).
+    private readonly List<Node> _scheduledAhead = [];
+
+    private Scheduler(bool generateReductions, bool stridedOperands, bool residualNorms)
     {
         _generateReductions = generateReductions;
+        _stridedOperands = stridedOperands;
+        _residualNorms = residualNorms;
     }
 
     /// <summary>
     /// Schedules <paramref name="graph"/> (in its attached <see cref="Passes.Schedule"/>'s order when it has one).
     /// With <paramref name="generateReductions"/>, sum, mean, max, min and prod over float dtypes and their fused
     /// <see cref="FusedKinds.Reduce"/> groups become generated reductions (<see cref="ReductionCall"/>); otherwise
-    /// they are library calls (<see cref="ReduceCall"/>).
+    /// they are library calls (<see cref="ReduceCall"/>). With <paramref name="stridedOperands"/>, <see cref="RopeCall"/>
+    /// and <see cref="AttentionCall"/> of every dtype read their operands as views (permuted, sliced or broadcast; unit
+    /// stride along the last dim for attention) instead of dense copies; the backend's kernels must take strides. With
+    /// <paramref name="residualNorms"/>, an add of two same-shaped values read by an rms_norm becomes one
+    /// <see cref="NormCall"/> with a <see cref="NormCall.Residual"/> that writes the sum and the normalized sum.
     /// </summary>
     /// <exception cref="NotSupportedException">A node cannot be scheduled (the message names it).</exception>
-    public static KernelGraph Schedule(Graph graph, bool generateReductions = false)
+    public static KernelGraph Schedule(Graph graph, bool generateReductions = false, bool stridedOperands = false, bool residualNorms = false)
     {
         ArgumentNullException.ThrowIfNull(graph);
-        return new Scheduler(generateReductions).Run(graph);
+        return new Scheduler(generateReductions, stridedOperands, residualNorms).Run(graph);
     }
 
     private KernelGraph Run(Graph graph)
@@ -186,12 +202,19 @@ internal sealed partial class Scheduler
                     }
                 }
 
-                var value = ScheduleNode(node, ins);
+                var value = ReferenceEquals(values, _graphValues) && TryResidualNorm(node, ins, values) is { } fused ? fused : ScheduleNode(node, ins);
                 values[node] = value;
                 DoneReading(node);
                 if (ReferenceEquals(values, _graphValues))
                 {
                     DoneReadingArena(node);
+                    foreach (var ahead in _scheduledAhead)
+                    {
+                        DoneReading(ahead);
+                        DoneReadingArena(ahead);
+                    }
+
+                    _scheduledAhead.Clear();
                     if (_graphOutputs.Contains(node)) CopyOutputEarly(node, values[node]);
                     if (_outputViews.TryGetValue(node, out var views)) ScheduleNodes(views, values);
                 }

@@ -51,7 +51,7 @@ public class PassManagerTests
         Assert.Equal(["decompose-composites"], pm.PipelineFor(0));
         Assert.Equal(["canonicalize", "constant-folding", "decompose-composites", "cse", "dce"], pm.PipelineFor(1));
         Assert.Equal(
-            ["canonicalize", "constant-folding", "algebraic-simplification", "conv-affine-folding", "pattern-recognition", "decompose-composites", "cse", "layout", "fusion", "dce"],
+            ["canonicalize", "constant-folding", "algebraic-simplification", "conv-affine-folding", "pattern-recognition", "decompose-composites", "cse", "matmul-merging", "layout", "fusion", "dce"],
             pm.PipelineFor(2));
         Assert.Contains("weight-prepacking", pm.PipelineFor(3));
         Assert.Contains("memory-aware-scheduling", pm.PipelineFor(3));

@@ -37,7 +37,7 @@ public class VisualizationTests
             dump.WriteSummary(ctx);
             Assert.True(File.Exists(Path.Combine(dir, "00-input.txt")));
             Assert.True(File.Exists(Path.Combine(dir, "00-input.dot")));
-            Assert.True(File.Exists(Path.Combine(dir, "09-fusion.dot")));
+            Assert.True(File.Exists(Path.Combine(dir, "10-fusion.dot")));
             Assert.Contains("fusion", File.ReadAllText(Path.Combine(dir, "summary.txt")), StringComparison.Ordinal);
             // SVGs exist exactly when Graphviz is installed; either way nothing fails.
             bool svg = GraphDot.TryRenderSvg("digraph { a -> b }", Path.Combine(dir, "probe.svg"));

@@ -97,6 +97,7 @@ internal sealed class CpuPlanEmitter
             r.Rows,
             r.RowLength * 3,
             r.Label),
+        NormCall { Residual: >= 0 } n => throw new NotSupportedException($"the CPU backend has no kernel for {n.Label} (a norm with a residual)"),
         NormCall { Op: Op.LayerNorm } n => Step(
             LayerNormArgs.Kernel,
             new LayerNormArgs<Dim>(X: n.X, Weight: n.Weight, Bias: n.Bias, Y: n.Y, DType: (int)n.DType, RowLength: n.RowLength, EpsBits: Bits(n.Eps), VectorBits: RowVectorBits).Encode(),
@@ -117,7 +118,7 @@ internal sealed class CpuPlanEmitter
             g.Label),
         RopeCall r => Step(
             RopeArgs.Kernel,
-            new RopeArgs<Dim>(X: r.X, Cos: r.Cos, Sin: r.Sin, Y: r.Y, DType: (int)r.DType, HeadDim: r.HeadDim, Interleaved: r.Interleaved ? 1 : 0).Encode(),
+            new RopeArgs<Dim>(X: r.X.Slot, Cos: r.Cos.Slot, Sin: r.Sin.Slot, Y: r.Y, DType: (int)r.DType, HeadDim: r.HeadDim, Interleaved: r.Interleaved ? 1 : 0).Encode(),
             r.Rows,
             r.HeadDim * 2,
             r.Label),

@@ -59,14 +59,14 @@ internal sealed class MetalPlanEmitter
             case RowCall r when RowKernelSpec.Supports(r.Op) && Floats(r.XType, r.YType):
                 Row(new RowKernelSpec(r.Op, r.XType, r.YType), [r.X, -1, -1, r.Y], r.Rows, r.RowLength, r.Label);
                 break;
-            case NormCall n when Floats(n.DType, n.DType):
+            case NormCall n when Floats(n.DType, n.DType) && n.Residual < 0:
                 Row(new RowKernelSpec(n.Op, n.DType, n.DType, n.Weight >= 0, n.Bias >= 0, n.Eps), [n.X, n.Weight, n.Bias, n.Y], n.Rows, n.RowLength, n.Label);
                 break;
             case GemmCall g: Gemm(g); break;
             case BatchedMatMulCall m when DTypeCode(m.DType) >= 0: BatchedMatMul(m); break;
             case AttentionCall a when DTypeCode(a.DType) >= 0: Attention(a); break;
             case RopeCall r when DTypeCode(r.DType) >= 0:
-                Linear("cdlib_rope", [r.X, r.Cos, r.Sin, r.Y], [r.Rows, r.HeadDim, r.Interleaved ? 1 : 0, DTypeCode(r.DType)], -2, r.Label);
+                Linear("cdlib_rope", [r.X.Slot, r.Cos.Slot, r.Sin.Slot, r.Y], [r.Rows, r.HeadDim, r.Interleaved ? 1 : 0, DTypeCode(r.DType)], -2, r.Label);
                 break;
             default: throw new NotSupportedException($"the metal backend has no kernel for {call.GetType().Name} ({call.Label})");
         }

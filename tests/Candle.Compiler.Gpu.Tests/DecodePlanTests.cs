@@ -1,0 +1,48 @@
+using Candle.Compiler.Backends;
+using Candle.Runtime;
+using Candle.Tests;
+using Candle.Transformers.Models;
+using Candle.Transformers.Models.Common;
+
+namespace Candle.Compiler.Gpu.Tests;
+
+/// <summary>
+/// The calls per decoder layer of the GPU decode plans of the llama fixture (two layers, loaded as float16 like the
+/// measured decode), compiled for ILGPU's CPU accelerator: one layer is the calls from the first layer's attention up
+/// to the second's. Both the growing-cache step and the fixed-size-cache step (the CUDA graph path) are counted.
+/// </summary>
+public class DecodePlanTests
+{
+    [Fact]
+    public void GrowingCacheDecodeHasAtMostFourteenCallsPerLayerAndNoCopyButTheCacheWrites()
+    {
+        var layer = LayerCalls(static m => m.TraceDecode());
+        // Per layer: 2 norms (one with the residual add), 4 products, 2 ropes, the attention, 1 elementwise (SwiGLU),
+        // 2 copies of the new K/V rows into the cache, 2 host-side range checks of those writes.
+        Assert.True(layer.Count <= 14, Describe(layer));
+        Assert.True(layer.Count(k => k.StartsWith("Copy", StringComparison.Ordinal)) <= 2, Describe(layer));
+        Assert.Equal(4, layer.Count(k => k.StartsWith("BatchedMatMul", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public void FixedSizeCacheDecodeHasAtMostTwelveCallsPerLayerAndNoCopies()
+    {
+        var layer = LayerCalls(static m => m.TraceStaticDecode(32));
+        Assert.True(layer.Count <= 12, Describe(layer));
+        Assert.DoesNotContain(layer, k => k.StartsWith("Copy", StringComparison.Ordinal));
+        Assert.Equal(4, layer.Count(k => k.StartsWith("BatchedMatMul", StringComparison.Ordinal)));
+    }
+
+    private static string Describe(List<string> layer) => $"{layer.Count} calls per layer: {string.Join("; ", layer)}";
+
+    private static List<string> LayerCalls(Func<CausalLanguageModel, Ir.Graph> trace)
+    {
+        var model = Assert.IsAssignableFrom<CausalLanguageModel>(ModelRegistry.Load(Fixtures.Model("llama"), new ModelLoadOptions { DType = DType.F16 }));
+        Assert.Equal(2, model.NumLayers);
+        using var plan = (GpuExecutable)GpuBackends.IlgpuCpu.Compile(trace(model), CompileOptions.Default);
+        var calls = plan.ListCalls().Split(Environment.NewLine).ToList();
+        var attention = calls.Select((c, i) => (c, i)).Where(x => x.c.StartsWith("Attention", StringComparison.Ordinal)).Select(x => x.i).ToList();
+        Assert.Equal(2, attention.Count);
+        return calls[attention[0]..attention[1]];
+    }
+}
