@@ -113,6 +113,27 @@ public sealed class QuantMatMulEpilogueTests
         Assert.True(unfusedPeak >= 2 * branch, $"unfused peak arena {unfusedPeak} bytes, one branch {branch}");
     }
 
+    [Theory]
+    [InlineData(GgmlType.Q4_0, 1)]
+    [InlineData(GgmlType.Q4_K, 6)]
+    public void An_interpreted_epilogue_gives_the_generated_ones_outputs(GgmlType type, int rows)
+    {
+        var rng = new Random(19);
+        var (g, _) = GatedMlp(rng, type, rows, out int k);
+        var input = CpuHarness.Random(rng, DType.F32, [1, rows, k], -1, 1);
+        var options = new Candle.Compiler.Backends.CompileOptions { OptLevel = 2 };
+        var interpreted = new CpuBackend(generateKernels: false).CompilePlan(g, options);
+        Assert.Contains("rt:quant_matmul@rt:fused", interpreted.Describe(), StringComparison.Ordinal);
+        var generated = new CpuBackend().CompilePlan(g, options).Run([input]);
+        var got = interpreted.Run([input]);
+        for (int o = 0; o < 2; o++)
+        {
+            var want = generated[o].ToFloat32();
+            var have = got[o].ToFloat32();
+            for (int i = 0; i < want.Length; i++) Assert.True(Math.Abs(have[i] - want[i]) <= 1e-4 * (1 + Math.Abs(want[i])), $"output {o} [{i}]: {have[i]} vs {want[i]}");
+        }
+    }
+
     [Fact]
     public void A_saved_plan_with_a_fused_quantized_product_loads_and_gives_the_same_outputs()
     {
