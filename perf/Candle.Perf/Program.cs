@@ -14,6 +14,7 @@ namespace Candle.Perf;
 /// <c>sgemm-rate [rounds]</c> gives the SGEMM's GFLOP/s beside ONNX Runtime's MatMul (see <see cref="Gemm.SgemmRate"/>);
 /// <c>onnx-models</c> times MiniLM and ResNet-18 imported from ONNX beside ONNX Runtime (see <see cref="OnnxModels.OnnxModelLatency"/>);
 /// <c>quant-gemm [--rows M]</c> times one quantized product on the packed panels, on the kernels they replace and as a packed float32 product (see <see cref="LlamaCpp.QuantGemmTiming"/>).
+/// <c>quant-epilogue [--rows M,...]</c> times a Llama MLP block of quantized products with its epilogues fused and unfused (see <see cref="LlamaCpp.QuantEpilogueTiming"/>).
 /// <c>quant-gemv [--mb MB] [q4_k]</c> times the Q4_0 (or other types') decode kernels on one matrix-vector product (see <see cref="LlamaCpp.QuantGemvTiming"/>).
 /// <c>llamacpp-quant [--layers N]</c> compares the quantized kernels with llama.cpp and the f32 path (see <see cref="LlamaCpp.QuantizedComparison"/>).
 /// <c>llamacpp [--quick]</c> compares Candle with llama.cpp on the same GGUF files (see <see cref="LlamaCpp.LlamaCppComparison"/>);
@@ -92,6 +93,12 @@ public static class Program
         if (args is ["quant-gemm", ..])
         {
             LlamaCpp.QuantGemmTiming.Run(args[1..]);
+            return;
+        }
+
+        if (args is ["quant-epilogue", ..])
+        {
+            LlamaCpp.QuantEpilogueTiming.Run(args[1..]);
             return;
         }
 

@@ -19,6 +19,12 @@ public static class FusedKinds
     /// <summary>One matmul whose result feeds elementwise ops of its shape (bias, activation, residual, scale).</summary>
     public const string MatMulEpilogue = "matmul_epilogue";
 
+    /// <summary>
+    /// One quantized product (<see cref="Ir.Op.QuantMatMul"/>, its quantized weight inlined in the body) whose result
+    /// feeds elementwise ops of its shape (bias, activation, residual, a gated MLP's product with its other branch).
+    /// </summary>
+    public const string QuantMatMulEpilogue = "quant_matmul_epilogue";
+
     /// <summary>Scaled dot-product attention as one flash-style kernel.</summary>
     public const string Attention = "attention";
 }

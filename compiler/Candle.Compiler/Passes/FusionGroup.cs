@@ -20,7 +20,7 @@ public sealed class FusionGroup
         {
             Reduce = root;
         }
-        else if (root.Op == Op.MatMul)
+        else if (root.Op is Op.MatMul or Op.QuantMatMul)
         {
             MatMul = root;
         }
@@ -35,7 +35,7 @@ public sealed class FusionGroup
     /// <summary>The one reduction of a "reduce" group, or null.</summary>
     public Node? Reduce { get; private set; }
 
-    /// <summary>The one matmul of a "matmul_epilogue" group, or null.</summary>
+    /// <summary>The one matmul (or quantized product) of a "matmul_epilogue" ("quant_matmul_epilogue") group, or null.</summary>
     public Node? MatMul { get; private set; }
 
     /// <summary>
@@ -44,9 +44,9 @@ public sealed class FusionGroup
     /// </summary>
     public Shape? RowShape { get; private set; }
 
-    /// <summary>"elementwise", "reduce", "reduce_broadcast" or "matmul_epilogue".</summary>
+    /// <summary>"elementwise", "reduce", "reduce_broadcast", "matmul_epilogue" or "quant_matmul_epilogue".</summary>
     public string Kind =>
-        MatMul is not null ? FusedKinds.MatMulEpilogue
+        MatMul is not null ? (MatMul.Op == Op.QuantMatMul ? FusedKinds.QuantMatMulEpilogue : FusedKinds.MatMulEpilogue)
         : RowShape is not null ? FusedKinds.ReduceBroadcast
         : Reduce is not null ? FusedKinds.Reduce
         : FusedKinds.Elementwise;
@@ -77,7 +77,7 @@ public sealed class FusionGroup
                 && _members.All(m => m.Op.IsElementwise() && m.Shape.Equals(node.Shape) && IsFloatDomain(m));
         }
 
-        return node.Op == Op.MatMul && _members.All(m => m.Op.IsElementwise());
+        return node.Op is Op.MatMul or Op.QuantMatMul && _members.All(m => m.Op.IsElementwise());
     }
 
     /// <summary>
@@ -168,6 +168,6 @@ public sealed class FusionGroup
         if (node.Op == Op.Expand && RowShape is null) RowShape = node.Inputs[0].Shape;
         _members.Add(node);
         if (node.Op.IsReduce()) Reduce = node;
-        if (node.Op == Op.MatMul) MatMul = node;
+        if (node.Op is Op.MatMul or Op.QuantMatMul) MatMul = node;
     }
 }

@@ -200,6 +200,16 @@ public static class QuantizedComparison
                     }
 
                     Console.Error.WriteLine($"prefill arena peak: {pp.PeakArenaBytes(env) / 1e6:F1} MB");
+
+                    // The step where the most arena bytes are live, and what is live there.
+                    var arena = pp.Definition.Buffers.Select((b, i) => (b, i)).Where(x => x.b.Kind == Candle.Runtime.Plans.BufferKind.Arena).ToList();
+                    int peakStep = Enumerable.Range(0, steps.Count).MaxBy(s => arena.Where(x => x.b.FirstStep <= s && s <= x.b.LastStep).Sum(x => x.b.Bytes.Evaluate(env)));
+                    var live = arena.Where(x => x.b.FirstStep <= peakStep && peakStep <= x.b.LastStep).ToList();
+                    Console.Error.WriteLine($"most live at step {peakStep} ({steps[peakStep].Label}): {live.Sum(x => x.b.Bytes.Evaluate(env)) / 1e6:F2} MB");
+                    foreach (var (b, i) in live.OrderByDescending(x => x.b.Bytes.Evaluate(env)).Take(8))
+                    {
+                        Console.Error.WriteLine($"  b{i}: {b.Bytes.Evaluate(env) / 1e6:F2} MB, steps {b.FirstStep}..{b.LastStep} ({steps[b.FirstStep].Label} .. {steps[b.LastStep].Label})");
+                    }
                 }
             }
         }

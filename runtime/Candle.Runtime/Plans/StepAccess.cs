@@ -69,7 +69,18 @@ internal static class StepAccess
                 case RmsNormArgs.Kernel: return RmsNormArgs.Accesses(RmsNormArgs.Decode(a), work).ToList();
                 case LayerNormArgs.Kernel: return LayerNormArgs.Accesses(LayerNormArgs.Decode(a), work).ToList();
                 case IndexSelectArgs.Kernel: return IndexSelectArgs.Accesses(IndexSelectArgs.Decode(a), work).ToList();
-                case QuantMatMulArgs.Kernel: return QuantMatMulArgs.Accesses(QuantMatMulArgs.Decode(a), work).ToList();
+                case QuantMatMulArgs.Kernel when at < 0: return QuantMatMulArgs.Accesses(QuantMatMulArgs.Decode(a), work).ToList();
+                case QuantMatMulArgs.Kernel:
+                {
+                    var q = QuantMatMulArgs.DecodeWithEpilogue(a);
+                    var epi = QuantMatMulArgs.Epilogue(a);
+                    var items = StepExtent.Mul(q.Rows, q.N);
+                    var extents = kernel[(at + 1)..] == InterpretedArgs.Kernel
+                        ? InterpretedArgs.Accesses(epi, items)
+                        : GeneratedArgs.Accesses(Layout(kernel[(at + 1)..], generated), epi, items);
+                    return QuantMatMulArgs.Accesses(q, work, extents.ToList(), QuantMatMulArgs.Product(a)).ToList();
+                }
+
                 case QuantEmbeddingArgs.Kernel: return QuantEmbeddingArgs.Accesses(QuantEmbeddingArgs.Decode(a), work).ToList();
                 case GroupNormArgs.Kernel: return GroupNormArgs.Accesses(GroupNormArgs.Decode(a), work).ToList();
                 case SoftmaxArgs.Kernel or SoftmaxArgs.LogKernel: return SoftmaxArgs.Accesses(SoftmaxArgs.Decode(a), work).ToList();

@@ -22,7 +22,7 @@ public sealed class QuantMatMulTests
         GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q5_K, GgmlType.F16,
     ];
 
-    private static QuantizedTensor RandomTensor(Random rng, GgmlType type, int rows, int cols, string name)
+    internal static QuantizedTensor RandomTensor(Random rng, GgmlType type, int rows, int cols, string name)
     {
         int values = rows * cols;
         var bytes = new byte[GgmlTypeTraits.ByteCount(type, values)];

@@ -134,12 +134,7 @@ internal sealed class CpuPlanEmitter
             i.Outer * i.Index.Numel,
             i.Inner,
             i.Label),
-        QuantMatMulCall q => Step(
-            QuantMatMulArgs.Kernel,
-            new QuantMatMulArgs<Dim>(X: q.X.Slot, W: q.W, Y: q.Y, Type: (int)q.Type, Rows: q.Rows, N: q.N, K: q.K).Encode(),
-            Dim.One,
-            Dim.Zero,
-            q.Label),
+        QuantMatMulCall q => QuantMatMul(q),
         QuantEmbeddingCall e => Step(
             QuantEmbeddingArgs.Kernel,
             new QuantEmbeddingArgs<Dim>(W: e.W, Index: e.Index.Slot, IndexDType: (int)e.Index.DType, Y: e.Y, Type: (int)e.Type, Rows: e.Rows, Cols: e.Cols, Count: e.Index.Numel).Encode(),
@@ -265,6 +260,26 @@ internal sealed class CpuPlanEmitter
         }
 
         return Step(kernel, gemm.Encode(epilogue, count => count), Dim.One, Dim.Zero, g.Label);
+    }
+
+    private PlanStep QuantMatMul(QuantMatMulCall q)
+    {
+        var args = new QuantMatMulArgs<Dim>(X: q.X.Slot, W: q.W, Y: q.Y, Type: (int)q.Type, Rows: q.Rows, N: q.N, K: q.K);
+        if (q.Epilogue is not { } epi) return Step(QuantMatMulArgs.Kernel, args.Encode(), Dim.One, Dim.Zero, q.Label);
+        string kernel = QuantMatMulArgs.Kernel;
+        Dim[] epilogue;
+        if (_options.GenerateKernels)
+        {
+            epilogue = ElementwiseArgs(epi);
+            kernel += "@" + GeneratedArgs.Prefix + Generated(epi);
+        }
+        else
+        {
+            epilogue = [.. InterpretedStepArgs(epi)];
+            kernel += "@" + InterpretedArgs.Kernel;
+        }
+
+        return Step(kernel, args.Encode(epilogue, q.Product, count => count), Dim.One, Dim.Zero, q.Label);
     }
 
     private static PlanStep BatchedMatMul(BatchedMatMulCall m)

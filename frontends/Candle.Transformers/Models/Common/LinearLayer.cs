@@ -52,19 +52,18 @@ public sealed class LinearLayer : Module<Tensor, Tensor>
 
     /// <summary>
     /// Applies the layer to [..., in]. Leading dims are flattened so the product is one plain 2-d matrix product
-    /// [rows, in] × [in, out] (no broadcast batch of weights), then restored.
+    /// [rows, in] × [in, out] (no broadcast batch of weights), then restored. A quantized product takes [..., in] as
+    /// it is (its rows are the leading dims), so no reshape sits between it and the ops that consume its result and its
+    /// epilogue (bias, activation, the gated MLP's product, the residual add) fuses into it.
     /// </summary>
     public override Tensor Forward(Tensor input)
     {
         ArgumentNullException.ThrowIfNull(input);
+        if (QuantizedWeight is not null) return F.QuantizedLinear(input, QuantizedWeight, Bias);
         var lead = input.Shape.Take(input.Rank - 1).ToArray();
         var x = input.Rank == 2 ? input : input.Reshape(lead.Aggregate(Dim.One, (a, b) => a * b), InFeatures);
         Tensor y;
-        if (QuantizedWeight is not null)
-        {
-            y = F.QuantizedLinear(x, QuantizedWeight, Bias);
-        }
-        else if (Transposed)
+        if (Transposed)
         {
             y = Tensors.MatMul(x, Weight!);
             if (Bias is not null) y += Bias;

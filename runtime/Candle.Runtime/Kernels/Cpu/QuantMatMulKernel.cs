@@ -47,7 +47,29 @@ public static unsafe class QuantMatMulKernel
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(nint[] slots, long[] a, long start, long end)
     {
-        if (start >= end) return;
+        if (start < end) Execute(slots, a, null);
+    }
+
+    /// <summary>
+    /// Prepares a step: binds its epilogue (<c>rt:quant_matmul@gen:NAME</c>, see <see cref="QuantMatMulArgs{T}"/>),
+    /// which runs on each finished tile of the product from the worker's scratch (<see cref="QuantTileEpilogue"/>).
+    /// </summary>
+    /// <param name="preparation">The step's constant arguments and its epilogue.</param>
+    /// <returns>The kernel to call for the step.</returns>
+    public static KernelFn Prepare(KernelPreparation preparation)
+    {
+        ArgumentNullException.ThrowIfNull(preparation);
+        var epilogue = preparation.Epilogue;
+        if (epilogue is null) return Run;
+        return (slots, args, start, end) =>
+        {
+            if (start < end) Execute(slots, args, epilogue);
+        };
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Execute(nint[] slots, long[] a, KernelFn? epilogue)
+    {
         var p = QuantMatMulArgs.Read(a);
         var type = (GgmlType)p.Type;
         int rows = (int)p.Rows, n = (int)p.N, k = (int)p.K;
@@ -57,28 +79,59 @@ public static unsafe class QuantMatMulKernel
         float* y = (float*)slots[p.Y];
         int rowBytes = (int)QuantMatMulArgs.WeightBytes(p.Type, 1, k);
         var pool = KernelPool.Current;
-        var format = QuantActivations.VecDotType(type);
+        var epi = epilogue is null ? null : new QuantTileEpilogue(epilogue, slots, a, (int)QuantMatMulArgs.Product(a), n);
         if (rows >= QuantPanelGemm.ActivationRows && UsePanels && QuantPanelGemm.Supports(type))
         {
-            Panels(type, x, w, y, rows, n, k, rowBytes, pool);
+            Panels(type, x, w, y, rows, n, k, rowBytes, pool, epi);
             return;
         }
 
+        if (epi is null)
+        {
+            Unpaneled(type, x, w, y, rows, n, k, rowBytes, pool, null);
+            return;
+        }
+
+        // The other kernels write whole rows of y: with an epilogue they write a scratch of rows × n (one row per
+        // activation row in decode), and each worker runs the epilogue on its range of columns as soon as it is done.
+        float[] scratch = ArrayPool<float>.Shared.Rent(checked(rows * n));
+        try
+        {
+            fixed (float* t = scratch)
+            {
+                Unpaneled(type, x, w, t, rows, n, k, rowBytes, pool, epi);
+            }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(scratch);
+        }
+    }
+
+    /// <summary>The product on every path but the panels; with <paramref name="epi"/>, y is a scratch the epilogue reads each range of.</summary>
+    private static void Unpaneled(GgmlType type, float* x, byte* w, float* y, int rows, int n, int k, int rowBytes, Threading.WorkerPool pool, QuantTileEpilogue? epi)
+    {
+        var format = QuantActivations.VecDotType(type);
         if (QuantTileDot.Supports(type) && QuantRowDot.IsAccelerated)
         {
-            Tiled(type, x, w, y, rows, n, k, rowBytes, pool);
+            Tiled(type, x, w, y, rows, n, k, rowBytes, pool, epi);
             return;
         }
 
         if (rows >= GemmRows)
         {
             DequantizedGemm(type, x, w, y, rows, n, k, rowBytes, pool);
+            if (epi is not null) pool.ParallelFor(rows, (s, e) => epi.Apply(y + ((long)s * n), n, s, e - s, 0, n));
             return;
         }
 
         if (format == GgmlType.F32)
         {
-            pool.ParallelFor(n, (s, e) => Dequantized(type, x, w, y, rows, n, k, rowBytes, s, e));
+            pool.ParallelFor(n, (s, e) =>
+            {
+                Dequantized(type, x, w, y, rows, n, k, rowBytes, s, e);
+                epi?.Apply(y + s, n, 0, rows, s, e - s);
+            });
             return;
         }
 
@@ -97,7 +150,11 @@ public static unsafe class QuantMatMulKernel
             fixed (byte* xq = buffer)
             {
                 byte* xqp = xq;
-                pool.ParallelFor(n, (s, e) => Dots(type, xqp, xRowBytes, w, rowBytes, y, rows, n, nb, s, e));
+                pool.ParallelFor(n, (s, e) =>
+                {
+                    Dots(type, xqp, xRowBytes, w, rowBytes, y, rows, n, nb, s, e);
+                    epi?.Apply(y + s, n, 0, rows, s, e - s);
+                });
             }
         }
         finally
@@ -114,7 +171,7 @@ public static unsafe class QuantMatMulKernel
     /// </summary>
     internal static bool UsePanels { get; set; } = true;
 
-    private static void Panels(GgmlType type, float* x, byte* w, float* y, int rows, int n, int k, int rowBytes, Threading.WorkerPool pool)
+    private static void Panels(GgmlType type, float* x, byte* w, float* y, int rows, int n, int k, int rowBytes, Threading.WorkerPool pool, QuantTileEpilogue? epi)
     {
         const int R = QuantPanelGemm.PanelRows;
         var format = QuantActivations.VecDotType(type);
@@ -143,7 +200,7 @@ public static unsafe class QuantMatMulKernel
 
                 // Each worker packs a panel of 8 weight rows at a time into its own scratch and passes every activation
                 // row over it before packing the next; groups of panels are claimed by whichever worker is free.
-                var body = new PanelBody(type, xq, xRowBytes, prep, preparedRow, w, rowBytes, y, rows, n, nb);
+                var body = new PanelBody(type, xq, xRowBytes, prep, preparedRow, w, rowBytes, y, rows, n, nb, epi);
                 pool.ParallelForDynamic((((n + R - 1) / R) + PanelBody.PanelsPerItem - 1) / PanelBody.PanelsPerItem, ref body);
             }
         }
@@ -154,9 +211,13 @@ public static unsafe class QuantMatMulKernel
         }
     }
 
-    /// <summary>The panel loop of one product: work item i covers the panels of 8 weight rows [i·PanelsPerItem, (i + 1)·PanelsPerItem).</summary>
+    /// <summary>
+    /// The panel loop of one product: work item i covers the panels of 8 weight rows [i·PanelsPerItem, (i + 1)·PanelsPerItem).
+    /// With an epilogue, an item's columns of every activation row are computed into the worker's strip (rows ×
+    /// PanelsPerItem·8) and the epilogue runs on the strip before the next item.
+    /// </summary>
     private readonly struct PanelBody(
-        GgmlType type, byte* xq, int xRowBytes, int* prepared, int preparedRow, byte* w, int rowBytes, float* y, int rows, int n, int nb)
+        GgmlType type, byte* xq, int xRowBytes, int* prepared, int preparedRow, byte* w, int rowBytes, float* y, int rows, int n, int nb, QuantTileEpilogue? epi)
         : Threading.IParallelBody
     {
         /// <summary>Panels per work item (32 weight rows: the k and v projections of a 1B model still give 8 items).</summary>
@@ -164,6 +225,12 @@ public static unsafe class QuantMatMulKernel
 
         public void Invoke(int start, int end)
         {
+            if (epi is not null)
+            {
+                InvokeWithEpilogue(start, end, epi);
+                return;
+            }
+
             const int R = QuantPanelGemm.PanelRows, M = QuantPanelGemm.ActivationRows;
             byte[] scratch = ArrayPool<byte>.Shared.Rent(nb * QuantPanelGemm.PackedBlockBytes(type));
             try
@@ -187,9 +254,46 @@ public static unsafe class QuantMatMulKernel
                 ArrayPool<byte>.Shared.Return(scratch);
             }
         }
+
+        private void InvokeWithEpilogue(int start, int end, QuantTileEpilogue e)
+        {
+            const int R = QuantPanelGemm.PanelRows, M = QuantPanelGemm.ActivationRows, W = PanelsPerItem * R;
+            byte[] scratch = ArrayPool<byte>.Shared.Rent(nb * QuantPanelGemm.PackedBlockBytes(type));
+            float[] strip = ArrayPool<float>.Shared.Rent(checked(rows * W));
+            try
+            {
+                fixed (byte* panel = scratch)
+                fixed (float* s = strip)
+                {
+                    int panels = (n + R - 1) / R;
+                    for (int item = start; item < end; item++)
+                    {
+                        int p0 = item * PanelsPerItem, p1 = Math.Min(panels, p0 + PanelsPerItem);
+                        if (p0 >= p1) break;
+                        int j0 = p0 * R;
+                        for (int p = p0; p < p1; p++)
+                        {
+                            int j = p * R, count = Math.Min(R, n - j);
+                            QuantPanelGemm.Pack(type, w + ((long)j * rowBytes), rowBytes, count, nb, panel);
+                            for (int m = 0; m < rows; m += M)
+                            {
+                                QuantPanelGemm.Multiply(type, panel, nb, xq + ((long)m * xRowBytes), xRowBytes, prepared + ((long)m * preparedRow), preparedRow, Math.Min(M, rows - m), s + ((long)m * W) + (j - j0), W, count);
+                            }
+                        }
+
+                        e.Apply(s, W, 0, rows, j0, Math.Min(n, p1 * R) - j0);
+                    }
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(scratch);
+                ArrayPool<float>.Shared.Return(strip);
+            }
+        }
     }
 
-    private static void Tiled(GgmlType type, float* x, byte* w, float* y, int rows, int n, int k, int rowBytes, Threading.WorkerPool pool)
+    private static void Tiled(GgmlType type, float* x, byte* w, float* y, int rows, int n, int k, int rowBytes, Threading.WorkerPool pool, QuantTileEpilogue? epi)
     {
         int nb = k / 32;
         int xRowBytes = QuantActivations.RowBytes(GgmlType.Q8_0, k);
@@ -218,7 +322,12 @@ public static unsafe class QuantMatMulKernel
 
                 var tile = new TileArgs(type, xq, xRowBytes, off, offsetRow, gemv ? prep : null, preparedRow, w, rowBytes, y, rows, n, nb);
                 int groups = (n + QuantTileDot.Rows - 1) / QuantTileDot.Rows;
-                pool.ParallelFor(groups, (s, e) => TiledRows(tile, s * QuantTileDot.Rows, Math.Min(n, e * QuantTileDot.Rows)));
+                pool.ParallelFor(groups, (s, e) =>
+                {
+                    int j0 = s * QuantTileDot.Rows, j1 = Math.Min(n, e * QuantTileDot.Rows);
+                    TiledRows(tile, j0, j1);
+                    epi?.Apply(tile.Y + j0, n, 0, rows, j0, j1 - j0);
+                });
             }
         }
         finally

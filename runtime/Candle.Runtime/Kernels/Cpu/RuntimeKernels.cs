@@ -41,6 +41,7 @@ public static class RuntimeKernels
     {
         ["gemm"] = GemmKernel.Prepare,
         ["conv_gemm"] = ConvGemmKernel.Prepare,
+        ["quant_matmul"] = QuantMatMulKernel.Prepare,
     }.ToFrozenDictionary(StringComparer.Ordinal);
 
     /// <summary>The names of all kernels.</summary>
