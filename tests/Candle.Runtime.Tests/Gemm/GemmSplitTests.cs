@@ -59,9 +59,11 @@ public unsafe class GemmSplitTests
         // [1024, 768] with the 12x32 microkernel: 86 row tiles by 24 panels, 2064 tile products, 129 per thread at
         // best. Row blocks of at most 192 rows (16 tiles) by groups of at least four panels were 6 x 6 = 36 units of
         // up to 15 x 4 tiles: 16 threads claiming them in order take three rounds, the slowest 180 tile products.
+        // At least two units per thread leave room for a thread that starts late.
         var split = GemmSplit.Choose(1024, 24, 12, 192, 16);
         int slowest = SlowestThread(split, 16);
         Assert.True(slowest <= 132, $"the slowest of 16 threads computes {slowest} tile products (ideal 129): {split}");
+        Assert.True(split.Units >= 32, $"{split.Units} units for 16 threads: {split}");
     }
 
     [Theory]

@@ -11,16 +11,22 @@ namespace Candle.Runtime.Kernels.Gemm;
 /// <see cref="Choose"/> picks the split whose slowest thread finishes first under a simple cost model: a unit costs
 /// its row tiles times (its panels + <see cref="PackCost"/>, the packing of its rows of A, repeated per column
 /// group), and the threads claim units in order, so the step takes about <c>ceil(units / threads)</c> times the
-/// largest unit. Ties go to fewer units. A [1024, 768] product on 16 threads with the 12x32 microkernel (86 row tiles,
-/// 24 panels) is 8 row blocks of 10-11 tiles by 4 groups of 6 panels, 32 units, two per thread; cutting by at
-/// most 192 rows (6 row blocks) and groups of at least four panels (6 groups) gave 36 units, three rounds of which
-/// the last kept 4 of 16 threads busy. On 2 threads with the 4x24 microkernel it stays 8 row blocks of 128 rows by one
-/// group of all 32 panels.
+/// largest unit; at least two units per thread where the tiles allow, ties to fewer units. A [1024, 768] product on
+/// 16 threads with the 12x32 microkernel (86 row tiles, 24 panels) is 8 row blocks of 10-11 tiles by 4 groups of 6
+/// panels, 32 units, two per thread; cutting by at most 192 rows (6 row blocks) and groups of at least four panels
+/// (6 groups) gave 36 units, three rounds of which the last kept 4 of 16 threads busy. On 2 threads with the 4x24
+/// microkernel it stays 8 row blocks of 128 rows by one group of all 32 panels.
 /// </remarks>
 internal readonly record struct GemmSplit(int Rows, int Mr, int RowTiles, int RowBlocks, int ColPanels, int ColGroups)
 {
     /// <summary>The cost of packing one row tile's A for a unit, in panel-tile multiplies.</summary>
     internal const double PackCost = 0.5;
+
+    /// <summary>
+    /// Work units per thread at least (where the tiles allow): a thread that starts late or is interrupted leaves its
+    /// second unit to the others instead of holding up the whole product.
+    /// </summary>
+    private const int MinUnitsPerThread = 2;
 
     /// <summary>Work units per thread at most considered (more only adds overhead).</summary>
     private const int MaxUnitsPerThread = 8;
@@ -44,12 +50,14 @@ internal readonly record struct GemmSplit(int Rows, int Mr, int RowTiles, int Ro
         }
 
         long maxUnits = Math.Max((long)MaxUnitsPerThread * threads, 2L * minRowBlocks);
+        long minUnits = Math.Min((long)MinUnitsPerThread * threads, (long)tiles * colPanels);
         var best = new GemmSplit(m, mr, tiles, minRowBlocks, colPanels, 1);
-        double bestTime = Estimate(tiles, minRowBlocks, colPanels, 1, threads);
+        double bestTime = double.MaxValue;
         for (int r = minRowBlocks; r <= tiles && r <= maxUnits; r++)
         {
             for (int c = 1; c <= colPanels && (long)r * c <= maxUnits; c++)
             {
+                if ((long)r * c < minUnits) continue;
                 double t = Estimate(tiles, r, colPanels, c, threads);
                 if (t < bestTime - 1e-9 || (Math.Abs(t - bestTime) <= 1e-9 && r * c < best.Units))
                 {
