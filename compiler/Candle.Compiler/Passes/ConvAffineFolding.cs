@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Candle.Compiler.Backends.Reference;
 using Candle.Compiler.Ir;
 using Candle.Runtime;
@@ -12,8 +13,9 @@ namespace Candle.Compiler.Passes;
 /// [C, 1, …] broadcast, however written), become one convolution with <c>W'[c] = W[c] · s[c]</c> and
 /// <c>b'[c] = b[c] · s[c]</c> (or the sum, difference, negation). An inference batch normalization after a convolution
 /// — <c>(conv − mean) · rsqrt(var + eps) · gamma + beta</c> — leaves the convolution alone. It folds only where the
-/// convolution is read by that op alone (and is no graph output), one op per sweep to a fixed point; the new weights
-/// are named constants (<c>{weight}.folded</c>). Float dtypes only.
+/// convolution is read by that op alone (and is no graph output); one sweep folds every such op of every chain (a
+/// node rebuilt in the sweep is judged by the readers of the node it replaces), repeated to a fixed point; the new
+/// weights are named constants (<c>{weight}.folded</c>). Float dtypes only.
 /// </summary>
 public sealed class ConvAffineFolding : Pass
 {
@@ -31,10 +33,7 @@ public sealed class ConvAffineFolding : Pass
         ArgumentNullException.ThrowIfNull(graph);
         for (int sweep = 0; sweep < MaxSweeps; sweep++)
         {
-            var users = graph.Users;
-            var outputs = new HashSet<Node>(graph.Outputs, ReferenceEqualityComparer.Instance);
-            var folded = new HashSet<Node>(ReferenceEqualityComparer.Instance);
-            var next = graph.Rewrite(n => Fold(n, users, outputs, folded));
+            var next = Sweep(graph);
             if (ReferenceEquals(next, graph)) return graph;
             graph = next;
         }
@@ -42,14 +41,38 @@ public sealed class ConvAffineFolding : Pass
         return graph;
     }
 
-    private static Node? Fold(Node n, IReadOnlyDictionary<Node, IReadOnlyList<Node>> users, HashSet<Node> outputs, HashSet<Node> folded)
+    // One pass over the nodes in order. A node rebuilt because an input above it changed (or a convolution that
+    // replaced a folded op) stands for the node of the swept graph it came from, whose readers it has: so the ops of a
+    // chain after one convolution fold in the same sweep, and convolutions below a folded one still fold.
+    private static Graph Sweep(Graph graph)
+    {
+        var users = graph.Users;
+        var outputs = new HashSet<Node>(graph.Outputs, ReferenceEqualityComparer.Instance);
+        var map = new Dictionary<Node, Node>(ReferenceEqualityComparer.Instance);
+        var origin = new Dictionary<Node, Node>(ReferenceEqualityComparer.Instance);
+        bool changed = false;
+        foreach (var n in graph.Nodes)
+        {
+            var ins = n.Inputs.Select(i => map[i]).ToImmutableArray();
+            var rebuilt = n.WithInputs(ins);
+            var result = Fold(rebuilt, c => origin.GetValueOrDefault(c, c), users, outputs) ?? rebuilt;
+            changed |= !ReferenceEquals(result, n);
+            map[n] = result;
+            origin[result] = n;
+        }
+
+        return changed ? new Graph(graph.Inputs.Select(i => map[i]), graph.Outputs.Select(o => map[o]), graph.OutputNames) : graph;
+    }
+
+    private static Node? Fold(Node n, Func<Node, Node> original, IReadOnlyDictionary<Node, IReadOnlyList<Node>> users, HashSet<Node> outputs)
     {
         if (n.Op is not (Op.Add or Op.Sub or Op.Mul or Op.Div) || !n.DType.IsFloat()) return null;
         for (int side = 0; side < 2; side++)
         {
             var conv = n.Inputs[side];
-            if (conv.Op != Op.Conv || conv.DType != n.DType || !conv.Shape.Equals(n.Shape) || !folded.Add(conv)) continue;
-            bool foldable = users.TryGetValue(conv, out var readers) && readers.Count == 1 && !outputs.Contains(conv)
+            if (conv.Op != Op.Conv || conv.DType != n.DType || !conv.Shape.Equals(n.Shape) || ReferenceEquals(n.Inputs[0], n.Inputs[1])) continue;
+            var before = original(conv);
+            bool foldable = users.TryGetValue(before, out var readers) && readers.Count == 1 && !outputs.Contains(before)
                 && (n.Op != Op.Div || side == 0);
             var attrs = conv.Attr<ConvAttrs>();
             var w = conv.Inputs[1];
