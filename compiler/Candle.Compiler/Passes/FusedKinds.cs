@@ -19,6 +19,12 @@ public static class FusedKinds
     /// <summary>One matmul whose result feeds elementwise ops of its shape (bias, activation, residual, scale).</summary>
     public const string MatMulEpilogue = "matmul_epilogue";
 
+    /// <summary>
+    /// One float32 convolution whose result feeds a ReLU, a residual add of its shape, or the add then the ReLU: the
+    /// convolution's tiles take them as they are finished.
+    /// </summary>
+    public const string ConvEpilogue = "conv_epilogue";
+
     /// <summary>Scaled dot-product attention as one flash-style kernel.</summary>
     public const string Attention = "attention";
 }

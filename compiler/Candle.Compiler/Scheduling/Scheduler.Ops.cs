@@ -228,7 +228,7 @@ internal sealed partial class Scheduler
 
             case Op.Conv or Op.ConvTranspose:
             {
-                var a = ConvAttrsOf(node);
+                var a = ConvAttrsOf(node, node.Inputs[0]);
                 var x = Dense(ins[0], label);
                 var w = Dense(ins[1], label);
                 int bias = a.HasBias ? Dense(ins[2], label).Slot : -1;

@@ -241,6 +241,7 @@ internal sealed partial class Scheduler
     private TensorView ScheduleFused(Node node, TensorView[] ins)
     {
         if (node.Attr<FusedAttrs>().Kind == FusedKinds.MatMulEpilogue && TryScheduleMatMulEpilogue(node, ins) is { } fused) return fused;
+        if (node.Attr<FusedAttrs>().Kind == FusedKinds.ConvEpilogue && TryScheduleConvEpilogue(node, ins) is { } convolved) return convolved;
         if (node.Attr<FusedAttrs>().Kind == FusedKinds.Reduce && TryScheduleReduction(node, ins) is { } reduced) return reduced;
         if (node.Attr<FusedAttrs>().Kind == FusedKinds.ReduceBroadcast && TryScheduleBroadcastReduction(node, ins) is { } normalized) return normalized;
         var body = node.Attr<FusedAttrs>().Body;
