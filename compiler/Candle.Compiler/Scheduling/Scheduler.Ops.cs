@@ -239,7 +239,7 @@ internal sealed partial class Scheduler
 
             case Op.MaxPool or Op.AvgPool:
             {
-                var a = node.Attr<PoolAttrs>();
+                var a = PoolAttrsOf(node);
                 var x = Dense(ins[0], label);
                 var y = NewOutput(node);
                 _kg.Add(new PoolCall(node.Op, x, y.Slot, node.DType, [.. node.Shape], a, label));
@@ -266,8 +266,8 @@ internal sealed partial class Scheduler
 
             case Op.Pad:
             {
-                // Read only by convolutions that take its padding as their own: the unpadded input stands for it.
-                if (_padsIntoConv.Contains(node)) return ins[0];
+                // Read only by convolutions or max pools that take its padding as their own: the unpadded input stands for it.
+                if (_padsIntoConv.Contains(node) || _padsIntoPool.Contains(node)) return ins[0];
                 var a = node.Attr<PadAttrs>();
                 var y = NewOutput(node);
                 Fill(y, a.Value, label);

@@ -71,6 +71,7 @@ internal sealed partial class Scheduler
         foreach (var o in graph.Outputs) _uses[o] = _uses.GetValueOrDefault(o) + 1;
         FindPlainQuantUses(graph);
         FindPadsIntoConvs(graph);
+        FindPadsIntoPools(graph);
         foreach (var n in graph.Inputs)
         {
             if (n.Attr<InputAttrs>().Donated) _donated.Add(n);
