@@ -108,7 +108,8 @@ public sealed class ConvAffineFolding : Pass
 
     /// <summary>
     /// The per-channel values of an operand computed from constants alone, broadcast along every dim but the channels
-    /// (dim 1 of a result of rank <paramref name="rank"/>); null when it is not such an operand.
+    /// (dim 1 of a result of rank <paramref name="rank"/>), written as a broadcast or as a dense constant whose values
+    /// are equal along those dims (constant folding writes small broadcasts out); null when it is not such an operand.
     /// </summary>
     private static double[]? ChannelValues(Node operand, int rank, int cout)
     {
@@ -120,15 +121,32 @@ public sealed class ConvAffineFolding : Pass
         if (graph.Nodes.Any(m => m.Op == Op.Input || (m.Inputs.Length == 0 && !Rewrite.NodeFacts.IsConstantLeaf(m)))) return null;
         int offset = rank - e.Shape.Rank;
         int channelAt = 1 - offset;
-        for (int i = 0; i < e.Shape.Rank; i++)
-        {
-            long d = e.Shape[i].TryGetConstant()!.Value;
-            if (d != 1 && (i != channelAt || d != cout)) return null;
-        }
+        long[] dims = [.. Enumerable.Range(0, e.Shape.Rank).Select(i => e.Shape[i].TryGetConstant()!.Value)];
+        // Without a channel dim of the channels' count, the operand must hold one value throughout.
+        bool perChannel = channelAt >= 0 && channelAt < dims.Length && dims[channelAt] == cout && cout != 1;
 
+        // Elements of channel c lie at (… c …) · inner: inner is the product of the dims after the channel's.
+        long inner = 1;
+        for (int i = Math.Max(channelAt + 1, 0); i < dims.Length; i++) inner *= dims[i];
         var t = ReferenceInterpreter.Evaluate(e);
         var values = new double[cout];
-        for (int c = 0; c < cout; c++) values[c] = t.GetDouble(t.ElementCount == 1 ? 0 : c);
+        bool[] seen = new bool[cout];
+        for (long i = 0; i < t.ElementCount; i++)
+        {
+            int c = perChannel ? (int)(i / inner % cout) : -1;
+            double v = t.GetDouble(i);
+            if (c < 0)
+            {
+                if (i > 0 && !v.Equals(values[0])) return null;
+                Array.Fill(values, v);
+                continue;
+            }
+
+            if (seen[c] && !v.Equals(values[c])) return null;
+            values[c] = v;
+            seen[c] = true;
+        }
+
         return values;
     }
 

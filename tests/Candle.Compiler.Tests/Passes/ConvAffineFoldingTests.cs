@@ -57,6 +57,25 @@ public sealed class ConvAffineFoldingTests
     }
 
     [Fact]
+    public void Per_channel_operands_written_out_over_the_positions_fold_and_varying_ones_do_not()
+    {
+        // Constant folding writes a small broadcast [1, C, 1, 1] → [1, C, H, W] out as a dense constant.
+        var rng = new Random(13);
+        var x = Input("x", DType.F32, Shape.Of(1, Cin, 6, 5));
+        var perChannel = CpuHarness.Random(rng, DType.F32, [Cout], 0.5, 2).ToFloat32();
+        float[] dense = [.. Enumerable.Range(0, Cout * 6 * 5).Select(i => perChannel[i / 30])];
+        Node Conv1(string name) => Conv(x, Weight(rng, name, Cout, Cin, 3, 3), null, [1, 1], [1, 1], [1, 1], 1);
+        var uniform = Binary(Op.Mul, Conv1("w1"), Constant(HostTensor.FromArray(dense, 1, Cout, 6, 5), "s"));
+        var folded = Check(new Graph([x], [uniform]));
+        Assert.DoesNotContain(folded.Nodes, n => n.Op == Op.Mul);
+
+        float[] varying = [.. dense];
+        varying[(3 * 30) + 17] += 1;
+        var kept = Binary(Op.Mul, Conv1("w2"), Constant(HostTensor.FromArray(varying, 1, Cout, 6, 5), "v"));
+        Assert.Contains(Check(new Graph([x], [kept])).Nodes, n => n.Op == Op.Mul);
+    }
+
+    [Fact]
     public void Scalars_divisions_and_reversed_subtractions_fold_for_one_and_two_dim_convolutions()
     {
         var rng = new Random(7);
