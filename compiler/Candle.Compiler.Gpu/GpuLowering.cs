@@ -383,6 +383,7 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
     private Action<Frame> Conv(ConvCall c)
     {
         var (x, w, a) = (c.X, c.W, c.Attrs);
+        if (c.HasEpilogue) throw new NotSupportedException($"{c.Label}: the GPU convolution takes no residual or ReLU epilogue (the backend does not fuse conv_epilogue groups)");
         int spatial = x.Rank - 2;
         if (spatial is < 1 or > 2 || w.Rank != x.Rank || c.OutShape.Length != x.Rank)
         {

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Candle.Compiler.Backends.Reference;
 using Candle.Compiler.Ir;
 using Candle.Runtime;
@@ -12,8 +13,9 @@ namespace Candle.Compiler.Passes;
 /// [C, 1, …] broadcast, however written), become one convolution with <c>W'[c] = W[c] · s[c]</c> and
 /// <c>b'[c] = b[c] · s[c]</c> (or the sum, difference, negation). An inference batch normalization after a convolution
 /// — <c>(conv − mean) · rsqrt(var + eps) · gamma + beta</c> — leaves the convolution alone. It folds only where the
-/// convolution is read by that op alone (and is no graph output), one op per sweep to a fixed point; the new weights
-/// are named constants (<c>{weight}.folded</c>). Float dtypes only.
+/// convolution is read by that op alone (and is no graph output); one sweep folds every such op of every chain (a
+/// node rebuilt in the sweep is judged by the readers of the node it replaces), repeated to a fixed point; the new
+/// weights are named constants (<c>{weight}.folded</c>). Float dtypes only.
 /// </summary>
 public sealed class ConvAffineFolding : Pass
 {
@@ -31,10 +33,7 @@ public sealed class ConvAffineFolding : Pass
         ArgumentNullException.ThrowIfNull(graph);
         for (int sweep = 0; sweep < MaxSweeps; sweep++)
         {
-            var users = graph.Users;
-            var outputs = new HashSet<Node>(graph.Outputs, ReferenceEqualityComparer.Instance);
-            var folded = new HashSet<Node>(ReferenceEqualityComparer.Instance);
-            var next = graph.Rewrite(n => Fold(n, users, outputs, folded));
+            var next = Sweep(graph);
             if (ReferenceEquals(next, graph)) return graph;
             graph = next;
         }
@@ -42,14 +41,38 @@ public sealed class ConvAffineFolding : Pass
         return graph;
     }
 
-    private static Node? Fold(Node n, IReadOnlyDictionary<Node, IReadOnlyList<Node>> users, HashSet<Node> outputs, HashSet<Node> folded)
+    // One pass over the nodes in order. A node rebuilt because an input above it changed (or a convolution that
+    // replaced a folded op) stands for the node of the swept graph it came from, whose readers it has: so the ops of a
+    // chain after one convolution fold in the same sweep, and convolutions below a folded one still fold.
+    private static Graph Sweep(Graph graph)
+    {
+        var users = graph.Users;
+        var outputs = new HashSet<Node>(graph.Outputs, ReferenceEqualityComparer.Instance);
+        var map = new Dictionary<Node, Node>(ReferenceEqualityComparer.Instance);
+        var origin = new Dictionary<Node, Node>(ReferenceEqualityComparer.Instance);
+        bool changed = false;
+        foreach (var n in graph.Nodes)
+        {
+            var ins = n.Inputs.Select(i => map[i]).ToImmutableArray();
+            var rebuilt = n.WithInputs(ins);
+            var result = Fold(rebuilt, c => origin.GetValueOrDefault(c, c), users, outputs) ?? rebuilt;
+            changed |= !ReferenceEquals(result, n);
+            map[n] = result;
+            origin[result] = n;
+        }
+
+        return changed ? new Graph(graph.Inputs.Select(i => map[i]), graph.Outputs.Select(o => map[o]), graph.OutputNames) : graph;
+    }
+
+    private static Node? Fold(Node n, Func<Node, Node> original, IReadOnlyDictionary<Node, IReadOnlyList<Node>> users, HashSet<Node> outputs)
     {
         if (n.Op is not (Op.Add or Op.Sub or Op.Mul or Op.Div) || !n.DType.IsFloat()) return null;
         for (int side = 0; side < 2; side++)
         {
             var conv = n.Inputs[side];
-            if (conv.Op != Op.Conv || conv.DType != n.DType || !conv.Shape.Equals(n.Shape) || !folded.Add(conv)) continue;
-            bool foldable = users.TryGetValue(conv, out var readers) && readers.Count == 1 && !outputs.Contains(conv)
+            if (conv.Op != Op.Conv || conv.DType != n.DType || !conv.Shape.Equals(n.Shape) || ReferenceEquals(n.Inputs[0], n.Inputs[1])) continue;
+            var before = original(conv);
+            bool foldable = users.TryGetValue(before, out var readers) && readers.Count == 1 && !outputs.Contains(before)
                 && (n.Op != Op.Div || side == 0);
             var attrs = conv.Attr<ConvAttrs>();
             var w = conv.Inputs[1];
@@ -85,7 +108,8 @@ public sealed class ConvAffineFolding : Pass
 
     /// <summary>
     /// The per-channel values of an operand computed from constants alone, broadcast along every dim but the channels
-    /// (dim 1 of a result of rank <paramref name="rank"/>); null when it is not such an operand.
+    /// (dim 1 of a result of rank <paramref name="rank"/>), written as a broadcast or as a dense constant whose values
+    /// are equal along those dims (constant folding writes small broadcasts out); null when it is not such an operand.
     /// </summary>
     private static double[]? ChannelValues(Node operand, int rank, int cout)
     {
@@ -97,15 +121,32 @@ public sealed class ConvAffineFolding : Pass
         if (graph.Nodes.Any(m => m.Op == Op.Input || (m.Inputs.Length == 0 && !Rewrite.NodeFacts.IsConstantLeaf(m)))) return null;
         int offset = rank - e.Shape.Rank;
         int channelAt = 1 - offset;
-        for (int i = 0; i < e.Shape.Rank; i++)
-        {
-            long d = e.Shape[i].TryGetConstant()!.Value;
-            if (d != 1 && (i != channelAt || d != cout)) return null;
-        }
+        long[] dims = [.. Enumerable.Range(0, e.Shape.Rank).Select(i => e.Shape[i].TryGetConstant()!.Value)];
+        // Without a channel dim of the channels' count, the operand must hold one value throughout.
+        bool perChannel = channelAt >= 0 && channelAt < dims.Length && dims[channelAt] == cout && cout != 1;
 
+        // Elements of channel c lie at (… c …) · inner: inner is the product of the dims after the channel's.
+        long inner = 1;
+        for (int i = Math.Max(channelAt + 1, 0); i < dims.Length; i++) inner *= dims[i];
         var t = ReferenceInterpreter.Evaluate(e);
         var values = new double[cout];
-        for (int c = 0; c < cout; c++) values[c] = t.GetDouble(t.ElementCount == 1 ? 0 : c);
+        bool[] seen = new bool[cout];
+        for (long i = 0; i < t.ElementCount; i++)
+        {
+            int c = perChannel ? (int)(i / inner % cout) : -1;
+            double v = t.GetDouble(i);
+            if (c < 0)
+            {
+                if (i > 0 && !v.Equals(values[0])) return null;
+                Array.Fill(values, v);
+                continue;
+            }
+
+            if (seen[c] && !v.Equals(values[c])) return null;
+            values[c] = v;
+            seen[c] = true;
+        }
+
         return values;
     }
 

@@ -25,6 +25,12 @@ public static class FusedKinds
     /// </summary>
     public const string QuantMatMulEpilogue = "quant_matmul_epilogue";
 
+    /// <summary>
+    /// One float32 convolution whose result feeds a ReLU, a residual add of its shape, or the add then the ReLU: the
+    /// convolution's tiles take them as they are finished.
+    /// </summary>
+    public const string ConvEpilogue = "conv_epilogue";
+
     /// <summary>Scaled dot-product attention as one flash-style kernel.</summary>
     public const string Attention = "attention";
 }

@@ -8,7 +8,7 @@ namespace Candle.Compiler.Passes;
 /// its elementwise producers and consumers; reductions over a row whose results are broadcast back over it and
 /// combined with it (norms and softmax written from primitives); a matmul with its elementwise epilogue (bias,
 /// activation, residual, scale), and a quantized product (<see cref="Op.QuantMatMul"/>) with its epilogue likewise (its
-/// quantized weight is inlined into the body, like a fill). Attention stays the composite <see cref="Op.Attention"/>. Nodes are visited from the outputs up; a node
+/// quantized weight is inlined into the body, like a fill); a float32 convolution with a ReLU, a residual add, or both, after it. Attention stays the composite <see cref="Op.Attention"/>. Nodes are visited from the outputs up; a node
 /// joins the group of its users only when all its users are in that one group, so nothing is computed twice and
 /// no cycle can form (<see cref="Analysis.DataflowGraph.MergingCreatesCycle"/> holds false for every group).
 /// Fills are inlined into bodies as literals. Body inputs are named in0, in1, ... and bind to the fused node's inputs.
@@ -34,6 +34,7 @@ public sealed class Fusion : Pass
             || (n.Op.IsReduce() && Fuses(capabilities, FusedKinds.Reduce) && FusionGroup.IsGeneratedReduction(n))
             || (n.Op == Op.MatMul && Fuses(capabilities, FusedKinds.MatMulEpilogue))
             || (n.Op == Op.QuantMatMul && Fuses(capabilities, FusedKinds.QuantMatMulEpilogue))
+            || (n.Op == Op.Conv && Fuses(capabilities, FusedKinds.ConvEpilogue))
             || (n.Op == Op.Expand && Fuses(capabilities, FusedKinds.ReduceBroadcast));
         var users = graph.Users;
         var outputs = new HashSet<Node>(graph.Outputs, ReferenceEqualityComparer.Instance);

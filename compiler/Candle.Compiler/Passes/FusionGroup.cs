@@ -24,6 +24,10 @@ public sealed class FusionGroup
         {
             MatMul = root;
         }
+        else if (root.Op == Op.Conv)
+        {
+            Conv = root;
+        }
     }
 
     /// <summary>The group's output node.</summary>
@@ -38,15 +42,19 @@ public sealed class FusionGroup
     /// <summary>The one matmul (or quantized product) of a "matmul_epilogue" ("quant_matmul_epilogue") group, or null.</summary>
     public Node? MatMul { get; private set; }
 
+    /// <summary>The one convolution of a "conv_epilogue" group, or null.</summary>
+    public Node? Conv { get; private set; }
+
     /// <summary>
     /// The row shape of a "reduce_broadcast" group (the root's shape with its reduced trailing axes of size 1), or null
     /// for other kinds.
     /// </summary>
     public Shape? RowShape { get; private set; }
 
-    /// <summary>"elementwise", "reduce", "reduce_broadcast", "matmul_epilogue" or "quant_matmul_epilogue".</summary>
+    /// <summary>"elementwise", "reduce", "reduce_broadcast", "matmul_epilogue", "quant_matmul_epilogue" or "conv_epilogue".</summary>
     public string Kind =>
         MatMul is not null ? (MatMul.Op == Op.QuantMatMul ? FusedKinds.QuantMatMulEpilogue : FusedKinds.MatMulEpilogue)
+        : Conv is not null ? FusedKinds.ConvEpilogue
         : RowShape is not null ? FusedKinds.ReduceBroadcast
         : Reduce is not null ? FusedKinds.Reduce
         : FusedKinds.Elementwise;
@@ -63,6 +71,8 @@ public sealed class FusionGroup
             return node.Op.IsReduce() && IsRowReduction(node, Root.Shape, row);
         }
 
+        if (Conv is not null) return false;
+        if (node.Op == Op.Conv) return IsConvEpilogue(node);
         if (node.Op.IsElementwise())
         {
             if (MatMul is not null) return node.Shape.Equals(MatMul.Shape) && !MatMul.Inputs.Contains(node);
@@ -78,6 +88,31 @@ public sealed class FusionGroup
         }
 
         return node.Op is Op.MatMul or Op.QuantMatMul && _members.All(m => m.Op.IsElementwise());
+    }
+
+    /// <summary>
+    /// True when the members, with <paramref name="conv"/> (a float32 convolution) joining them, are what a convolution's
+    /// epilogue computes: relu(conv), conv + r, r + conv or relu(conv + r), r a float32 value of the convolution's shape
+    /// computed outside the group.
+    /// </summary>
+    private bool IsConvEpilogue(Node conv)
+    {
+        if (conv.DType != DType.F32 || _members.Count > 2 || !Root.Shape.Equals(conv.Shape) || Root.DType != DType.F32) return false;
+        var top = Root;
+        if (top.Op == Op.Relu)
+        {
+            if (ReferenceEquals(top.Inputs[0], conv)) return _members.Count == 1;
+            top = top.Inputs[0];
+            if (!_members.Contains(top)) return false;
+        }
+        else if (_members.Count != 1)
+        {
+            return false;
+        }
+
+        return top.Op == Op.Add && top.DType == DType.F32
+            && (ReferenceEquals(top.Inputs[0], conv) ^ ReferenceEquals(top.Inputs[1], conv))
+            && top.Inputs.All(i => i.Shape.Equals(conv.Shape) && i.DType == DType.F32 && !_members.Contains(i));
     }
 
     /// <summary>
@@ -102,7 +137,7 @@ public sealed class FusionGroup
     internal bool CanAcceptBroadcast(Node expand, IReadOnlyDictionary<Node, IReadOnlyList<Node>> users, IReadOnlySet<Node> outputs)
     {
         if (RowShape is not null) return CanAccept(expand);
-        if (Reduce is not null || MatMul is not null || !expand.Shape.Equals(Root.Shape)) return false;
+        if (Reduce is not null || MatMul is not null || Conv is not null || !expand.Shape.Equals(Root.Shape)) return false;
         if (!_members.All(m => m.Op.IsElementwise() && IsFloatDomain(m))) return false;
         var row = expand.Inputs[0].Shape;
         if (row.Rank != Root.Shape.Rank) return false;
@@ -169,5 +204,6 @@ public sealed class FusionGroup
         _members.Add(node);
         if (node.Op.IsReduce()) Reduce = node;
         if (node.Op is Op.MatMul or Op.QuantMatMul) MatMul = node;
+        if (node.Op == Op.Conv) Conv = node;
     }
 }

@@ -3,11 +3,19 @@ using Candle.Runtime;
 
 namespace Candle.Compiler.Scheduling;
 
-/// <summary>Convolution or transposed convolution of dense operands; <paramref name="Bias"/> is -1 when absent.</summary>
-internal sealed record ConvCall(Op Op, TensorView X, TensorView W, int Bias, int Y, DType DType, Dim[] OutShape, ConvAttrs Attrs, string Label) : KernelCall(Label)
+/// <summary>
+/// Convolution or transposed convolution of dense operands; <paramref name="Bias"/> is -1 when absent. A float32
+/// convolution may carry an epilogue: <paramref name="Residual"/> (a dense buffer of Y's shape, -1 none) added after
+/// the bias, then a ReLU when <paramref name="Relu"/>.
+/// </summary>
+internal sealed record ConvCall(Op Op, TensorView X, TensorView W, int Bias, int Y, DType DType, Dim[] OutShape, ConvAttrs Attrs, string Label, int Residual = -1, bool Relu = false)
+    : KernelCall(Label)
 {
+    /// <summary>Whether the call carries an epilogue.</summary>
+    public bool HasEpilogue => Residual >= 0 || Relu;
+
     /// <inheritdoc/>
-    public override IEnumerable<int> Slots => [X.Slot, W.Slot, Bias, Y];
+    public override IEnumerable<int> Slots => [X.Slot, W.Slot, Bias, Y, Residual];
 }
 
 /// <summary>Max or average pooling of a dense [batch, channels, spatial...] buffer.</summary>

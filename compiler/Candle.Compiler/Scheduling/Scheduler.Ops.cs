@@ -229,7 +229,7 @@ internal sealed partial class Scheduler
 
             case Op.Conv or Op.ConvTranspose:
             {
-                var a = ConvAttrsOf(node);
+                var a = ConvAttrsOf(node, node.Inputs[0]);
                 var x = Dense(ins[0], label);
                 var w = Dense(ins[1], label);
                 int bias = a.HasBias ? Dense(ins[2], label).Slot : -1;
@@ -240,7 +240,7 @@ internal sealed partial class Scheduler
 
             case Op.MaxPool or Op.AvgPool:
             {
-                var a = node.Attr<PoolAttrs>();
+                var a = PoolAttrsOf(node);
                 var x = Dense(ins[0], label);
                 var y = NewOutput(node);
                 _kg.Add(new PoolCall(node.Op, x, y.Slot, node.DType, [.. node.Shape], a, label));
@@ -267,8 +267,8 @@ internal sealed partial class Scheduler
 
             case Op.Pad:
             {
-                // Read only by convolutions that take its padding as their own: the unpadded input stands for it.
-                if (_padsIntoConv.Contains(node)) return ins[0];
+                // Read only by convolutions or max pools that take its padding as their own: the unpadded input stands for it.
+                if (_padsIntoConv.Contains(node) || _padsIntoPool.Contains(node)) return ins[0];
                 var a = node.Attr<PadAttrs>();
                 var y = NewOutput(node);
                 Fill(y, a.Value, label);

@@ -87,6 +87,7 @@ internal sealed partial class Scheduler
         foreach (var o in graph.Outputs) _uses[o] = _uses.GetValueOrDefault(o) + 1;
         FindPlainQuantUses(graph);
         FindPadsIntoConvs(graph);
+        FindPadsIntoPools(graph);
         foreach (var n in graph.Inputs)
         {
             if (n.Attr<InputAttrs>().Donated) _donated.Add(n);
@@ -265,6 +266,7 @@ internal sealed partial class Scheduler
     {
         if (node.Attr<FusedAttrs>().Kind == FusedKinds.MatMulEpilogue && TryScheduleMatMulEpilogue(node, ins) is { } fused) return fused;
         if (node.Attr<FusedAttrs>().Kind == FusedKinds.QuantMatMulEpilogue && TryScheduleQuantMatMulEpilogue(node, ins) is { } quantFused) return quantFused;
+        if (node.Attr<FusedAttrs>().Kind == FusedKinds.ConvEpilogue && TryScheduleConvEpilogue(node, ins) is { } convolved) return convolved;
         if (node.Attr<FusedAttrs>().Kind == FusedKinds.Reduce && TryScheduleReduction(node, ins) is { } reduced) return reduced;
         if (node.Attr<FusedAttrs>().Kind == FusedKinds.ReduceBroadcast && TryScheduleBroadcastReduction(node, ins) is { } normalized) return normalized;
         var body = node.Attr<FusedAttrs>().Body;

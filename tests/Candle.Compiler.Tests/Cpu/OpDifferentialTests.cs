@@ -292,6 +292,49 @@ public class OpDifferentialTests
         }, iter: Iter);
     }
 
+    /// <summary>
+    /// −∞ pads before max pools (1-, 2- and 3-d, random pads before and after each spatial dim, windows, strides and
+    /// paddings, windows wholly in the padding included) become the pools' padding, computing the reference's values
+    /// bit for bit with no fill left in the plan; a pad also read elsewhere, a zero pad and a pad before an average pool
+    /// stay, with the reference's values.
+    /// </summary>
+    [Fact]
+    public void Negative_infinity_pads_read_by_max_pools_become_their_padding()
+    {
+        Gen.Select(Gen.Int[1, 3], Gen.Int[0, int.MaxValue]).Sample((sp, seed) =>
+        {
+            var rng = new Random(seed);
+            var k = Enumerable.Range(0, sp).Select(_ => rng.Next(1, 5)).ToArray();
+            var stride = Enumerable.Range(0, sp).Select(_ => rng.Next(1, 4)).ToArray();
+            var pad = k.Select(kd => rng.Next(0, (kd / 2) + 1)).ToArray();
+            var spatial = Enumerable.Range(0, sp).Select(d => rng.Next(1, 9)).ToArray();
+            var pads = Enumerable.Range(0, 2 * sp).Select(_ => rng.Next(0, 4)).ToArray();
+            for (int d = 0; d < sp; d++)
+            {
+                // The padded input must hold one window: widen the pad after where it does not.
+                int size = spatial[sp - 1 - d] + pads[2 * d] + pads[(2 * d) + 1] + (2 * pad[sp - 1 - d]);
+                if (size < k[sp - 1 - d]) pads[(2 * d) + 1] += k[sp - 1 - d] - size;
+            }
+
+            int[] xs = [2, 3, .. spatial];
+            var x = Input("x", DType.F32, Shape.Of(xs));
+            var padded = Pad(x, pads, double.NegativeInfinity);
+            var g = new Graph([x], [Pool(Op.MaxPool, padded, k, stride, pad), Pool(Op.MaxPool, padded, [.. Enumerable.Repeat(1, sp)], [.. Enumerable.Repeat(1, sp)], new int[sp])]);
+            CpuHarness.CheckAgainstReference(g, [CpuHarness.Random(rng, DType.F32, xs)], 0, 0);
+            if (!ReferenceEquals(padded, x)) Assert.DoesNotContain("rt:fill", CpuHarness.Compile(g, optLevel: 2).Describe(), StringComparison.Ordinal);
+        }, iter: Iter);
+
+        var y = Input("y", DType.F32, Shape.Of(1, 4, 7, 6));
+        var sameUpper = Pad(y, [0, 1, 0, 1], double.NegativeInfinity);
+        int[] k3 = [3, 3], s2 = [2, 2], p0 = [0, 0];
+        var kept = new Graph([y], [
+            Pool(Op.MaxPool, sameUpper, k3, s2, p0), sameUpper,
+            Pool(Op.MaxPool, Pad(y, [0, 1, 0, 1]), k3, s2, p0),
+            Pool(Op.AvgPool, Pad(y, [1, 1, 1, 1], double.NegativeInfinity), k3, s2, p0),
+        ]);
+        CpuHarness.CheckAgainstReference(kept, [CpuHarness.Random(new Random(2), DType.F32, [1, 4, 7, 6])], 0, 0);
+    }
+
     [Fact]
     public void MovementAndIndexing()
     {

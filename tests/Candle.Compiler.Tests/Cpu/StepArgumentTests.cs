@@ -45,6 +45,7 @@ public sealed class StepArgumentTests
         ["interpreted"] = (() => One(x => Binary(Op.Add, Binary(Op.Mul, x, W(1, 8)), Unary(Op.Tanh, Binary(Op.Sub, x, W(2, 8)))), DType.F32, 8), DType.F32, [8], "rt:fused"),
         ["interpreted_gemm"] = (() => One(x => Unary(Op.Tanh, Linear(x, W(1, 8, 8), W(2, 8))), DType.F32, 8), DType.F32, [8], "rt:gemm@rt:fused"),
         ["conv"] = (() => One(x => Conv(x, W(11, 3, 2, 3), W(12, 3), [1], [1], [1], 1), DType.F32, 2, 6), DType.F32, [2, 6], "rt:conv_gemm"),
+        ["conv_epilogue"] = (() => One(x => Unary(Op.Relu, Binary(Op.Add, Conv(x, W(19, 2, 2, 3), W(20, 2), [1], [1], [1], 1), x)), DType.F32, 2, 6), DType.F32, [2, 6], "rt:conv_gemm"),
         ["conv_grouped"] = (() => One(x => Conv(x, W(18, 4, 1, 2, 2), null, [2, 1], [0, 1], [1, 2], 2), DType.F32, 2, 5, 4), DType.F32, [2, 5, 4], "rt:conv_gemm"),
         ["conv_f64"] = (() => One(x => Conv(x, Cast(W(11, 3, 2, 3), DType.F64), Cast(W(12, 3), DType.F64), [1], [1], [1], 1), DType.F64, 2, 6), DType.F64, [2, 6], "rt:conv"),
         ["conv_transpose"] = (() => One(x => ConvTranspose(x, W(13, 2, 3, 3), W(14, 3), [2], [1], [1], [1], 1), DType.F32, 2, 6), DType.F32, [2, 6], "rt:conv_transpose"),
@@ -93,7 +94,7 @@ public sealed class StepArgumentTests
     /// <summary>The kinds named <c>interpreted*</c> compile without generated code (their elementwise work runs in <c>rt:fused</c>).</summary>
     private static Plan Compile(string kind) => kind.StartsWith("interpreted", StringComparison.Ordinal)
         ? new CpuBackend(generateKernels: false).CompilePlan(Cases[kind].Graph(), new CompileOptions())
-        : CpuHarness.Compile(Cases[kind].Graph());
+        : CpuHarness.Compile(Cases[kind].Graph(), optLevel: kind == "conv_epilogue" ? 2 : 0);
 
     [Theory]
     [MemberData(nameof(Kinds))]
@@ -185,6 +186,8 @@ public sealed class StepArgumentTests
     [InlineData("conv", "rt:conv_gemm", 13, 0, "stride 0 is outside [1, 2147483647]")]
     [InlineData("conv", "rt:conv_gemm", 14, -1, "padding -1 is outside [0, 2147483647]")]
     [InlineData("conv", "rt:conv_gemm", 4, 3, "computes float32")]
+    [InlineData("conv_epilogue", "rt:conv_gemm", 16, -3, "residual slot -3 is not a buffer")]
+    [InlineData("conv_epilogue", "rt:conv_gemm", 17, 2, "relu flag 2 is not 0 or 1")]
     [InlineData("conv_f64", "rt:conv", 10, 1 << 20, "bytes")]
     [InlineData("conv_transpose", "rt:conv_transpose", 11, 5, "bytes")]
     [InlineData("conv_transpose", "rt:conv_transpose", 15, 0, "dilation 0 is outside [1, 2147483647]")]

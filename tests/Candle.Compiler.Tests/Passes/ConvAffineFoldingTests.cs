@@ -34,6 +34,48 @@ public sealed class ConvAffineFoldingTests
     }
 
     [Fact]
+    public void Every_batch_norm_of_a_deep_residual_chain_folds()
+    {
+        // Twelve blocks of conv, batch norm, residual add and ReLU: 48 foldable ops, more than any fixed number of
+        // sweeps that fold one op of the chain each would reach.
+        var rng = new Random(11);
+        var x = Input("x", DType.F32, Shape.Of(1, Cout, 6, 5));
+        Node Channel(string name, double lo, double hi) => Reshape(Constant(CpuHarness.Random(rng, DType.F32, [Cout], lo, hi), name), Shape.Of(Cout, 1, 1));
+        Node h = x;
+        for (int i = 0; i < 12; i++)
+        {
+            var conv = Conv(h, Weight(rng, $"w{i}", Cout, Cout, 3, 3), null, [1, 1], [1, 1], [1, 1], 1);
+            var inv = Unary(Op.Rsqrt, Binary(Op.Add, Channel($"var{i}", 0.5, 2), Scalar(1e-5, DType.F32)));
+            var bn = Binary(Op.Add, Binary(Op.Mul, Binary(Op.Mul, Binary(Op.Sub, conv, Channel($"mean{i}", -1, 1)), inv), Channel($"gamma{i}", -1, 1)), Channel($"beta{i}", -1, 1));
+            h = Unary(Op.Relu, Binary(Op.Add, bn, h));
+        }
+
+        var folded = Check(new Graph([x], [h]));
+        Assert.Equal(12, folded.Nodes.Count(n => n.Op == Op.Conv));
+        Assert.Equal(12, folded.Nodes.Count(n => n.Op == Op.Add));
+        Assert.DoesNotContain(folded.Nodes, n => n.Op is Op.Sub or Op.Mul);
+    }
+
+    [Fact]
+    public void Per_channel_operands_written_out_over_the_positions_fold_and_varying_ones_do_not()
+    {
+        // Constant folding writes a small broadcast [1, C, 1, 1] → [1, C, H, W] out as a dense constant.
+        var rng = new Random(13);
+        var x = Input("x", DType.F32, Shape.Of(1, Cin, 6, 5));
+        var perChannel = CpuHarness.Random(rng, DType.F32, [Cout], 0.5, 2).ToFloat32();
+        float[] dense = [.. Enumerable.Range(0, Cout * 6 * 5).Select(i => perChannel[i / 30])];
+        Node Conv1(string name) => Conv(x, Weight(rng, name, Cout, Cin, 3, 3), null, [1, 1], [1, 1], [1, 1], 1);
+        var uniform = Binary(Op.Mul, Conv1("w1"), Constant(HostTensor.FromArray(dense, 1, Cout, 6, 5), "s"));
+        var folded = Check(new Graph([x], [uniform]));
+        Assert.DoesNotContain(folded.Nodes, n => n.Op == Op.Mul);
+
+        float[] varying = [.. dense];
+        varying[(3 * 30) + 17] += 1;
+        var kept = Binary(Op.Mul, Conv1("w2"), Constant(HostTensor.FromArray(varying, 1, Cout, 6, 5), "v"));
+        Assert.Contains(Check(new Graph([x], [kept])).Nodes, n => n.Op == Op.Mul);
+    }
+
+    [Fact]
     public void Scalars_divisions_and_reversed_subtractions_fold_for_one_and_two_dim_convolutions()
     {
         var rng = new Random(7);

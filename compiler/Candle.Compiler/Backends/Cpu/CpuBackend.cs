@@ -23,13 +23,13 @@ public sealed class CpuBackend : IBackend
         SupportsFusedGroups: true)
     {
         // Reductions run as library kernels; their elementwise producers and consumers fuse as elementwise groups.
-        FusedKinds = new HashSet<string> { Passes.FusedKinds.Elementwise, Passes.FusedKinds.MatMulEpilogue, Passes.FusedKinds.QuantMatMulEpilogue },
+        FusedKinds = new HashSet<string> { Passes.FusedKinds.Elementwise, Passes.FusedKinds.MatMulEpilogue, Passes.FusedKinds.QuantMatMulEpilogue, Passes.FusedKinds.ConvEpilogue },
     };
 
     // With generated reductions, a reduction and its elementwise producers and consumers are one kernel.
     private static readonly BackendCapabilities s_reducingCapabilities = s_capabilities with
     {
-        FusedKinds = new HashSet<string> { Passes.FusedKinds.Elementwise, Passes.FusedKinds.Reduce, Passes.FusedKinds.MatMulEpilogue, Passes.FusedKinds.QuantMatMulEpilogue },
+        FusedKinds = new HashSet<string> { Passes.FusedKinds.Elementwise, Passes.FusedKinds.Reduce, Passes.FusedKinds.MatMulEpilogue, Passes.FusedKinds.QuantMatMulEpilogue, Passes.FusedKinds.ConvEpilogue },
     };
 
     // And reductions broadcast back over their rows (norms and softmax written from primitives) are one kernel per row.
@@ -38,7 +38,7 @@ public sealed class CpuBackend : IBackend
         FusedKinds = new HashSet<string>
         {
             Passes.FusedKinds.Elementwise, Passes.FusedKinds.Reduce, Passes.FusedKinds.ReduceBroadcast, Passes.FusedKinds.MatMulEpilogue,
-            Passes.FusedKinds.QuantMatMulEpilogue,
+            Passes.FusedKinds.QuantMatMulEpilogue, Passes.FusedKinds.ConvEpilogue,
         },
     };
 

@@ -333,8 +333,15 @@ internal sealed class CpuPlanEmitter
             InSpatial: x.Shape.Skip(2).ToArray(), Kernel: w.Shape.Skip(2).ToArray(), OutSpatial: c.OutShape.Skip(2).ToArray(),
             Stride: Dims(at.Stride), Padding: Dims(at.Padding), Dilation: Dims(at.Dilation));
         var cost = Prod(c.OutShape.Skip(2)) * Prod(w.Shape.Skip(2)) * x.Shape[1] / at.Groups;
-        // float32 convolutions go through the GEMM (windows unfolded into columns), which splits its own work over the pool.
-        if (c.Op == Op.Conv && c.DType == DType.F32) return Step(ConvArgs.GemmKernel, args.Encode(r => r), Dim.One, Dim.Zero, c.Label);
+        // float32 convolutions go through the GEMM (windows unfolded into columns), which splits its own work over the
+        // pool and applies the epilogue (residual, ReLU) to its finished tiles.
+        if (c.Op == Op.Conv && c.DType == DType.F32)
+        {
+            var encoded = c.HasEpilogue ? args.Encode(r => r, c.Residual, c.Relu ? 1 : 0) : args.Encode(r => r);
+            return Step(ConvArgs.GemmKernel, encoded, Dim.One, Dim.Zero, c.Label);
+        }
+
+        if (c.HasEpilogue) throw new NotSupportedException($"{c.Label}: only a float32 convolution takes a residual or ReLU epilogue");
         return Step(c.Op == Op.Conv ? ConvArgs.Kernel : ConvArgs.TransposeKernel, args.Encode(r => r), x.Shape[0] * c.OutShape[1], cost, c.Label);
     }
 

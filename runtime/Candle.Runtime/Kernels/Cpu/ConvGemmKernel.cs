@@ -12,9 +12,11 @@ namespace Candle.Runtime.Kernels.Cpu;
 /// and group, y[n, group] = W[group] · columns, the columns being the input's windows unfolded ([Cin/groups · kernel,
 /// output positions], padding read as zeros). One and two spatial dims: the windows are unfolded straight into the
 /// SGEMM's B panels (<see cref="ConvPanels"/>), block by block while they are in cache, and a constant weight is packed
-/// into A panels once per plan (<see cref="Prepare"/>); the bias is added to each finished tile. Other ranks: a dense
-/// column matrix multiplied through <see cref="Sgemm"/> (skipped for a 1×1 window of stride 1 without padding), bias
-/// preloaded into y. Arguments: <see cref="ConvArgs{T}"/>; one work item (the kernel splits its work over the pool).
+/// into A panels once per plan (<see cref="Prepare"/>); the bias, a residual and a ReLU (the step's epilogue,
+/// <see cref="ConvTileEpilogue"/>) are applied to each finished tile while it is in cache. Other ranks: a dense column
+/// matrix multiplied through <see cref="Sgemm"/> (skipped for a 1×1 window of stride 1 without padding), bias
+/// preloaded into y, residual and ReLU in a pass after. Arguments: <see cref="ConvArgs{T}"/>; one work item (the
+/// kernel splits its work over the pool).
 /// </summary>
 public static unsafe class ConvGemmKernel
 {
@@ -69,16 +71,30 @@ public static unsafe class ConvGemmKernel
         var p = ConvArgs.Read(a);
         float* x = (float*)slots[p.X], w = (float*)slots[p.W], y = (float*)slots[p.Y];
         float* bias = p.Bias < 0 ? null : (float*)slots[p.Bias];
+        var (residualSlot, relu) = ConvArgs.ReadEpilogue(a);
+        long residualOffset = residualSlot < 0 ? 0 : (float*)slots[residualSlot] - y;
         if (p.InSpatial.Length <= 2)
         {
-            RunPanels(p, x, w, bias, y, prepared);
+            RunPanels(p, x, w, bias, y, prepared, new ConvTileEpilogue(null, residualOffset, residualSlot >= 0, relu));
             return;
         }
 
         RunColumns(p, x, w, bias, y);
+        if (residualSlot >= 0 || relu)
+        {
+            // The bias is in y already: the residual and the ReLU over y as one tile per image.
+            long outSize = 1;
+            foreach (long d in p.OutSpatial.Span) outSize *= d;
+            var epilogue = new ConvTileEpilogue(null, residualOffset, residualSlot >= 0, relu);
+            for (long n = 0; n < p.Batch; n++)
+            {
+                for (long co = 0; co < p.OutChannels; co++) epilogue.Apply(y + (((n * p.OutChannels) + co) * outSize), 0, 0, 0, 1, checked((int)outSize));
+            }
+        }
     }
 
-    private static void RunPanels(ConvArgs<long> p, float* x, float* w, float* bias, float* y, ConvWeights? prepared)
+    // tail: the residual and ReLU of the step's epilogue (its bias is per group, set here).
+    private static void RunPanels(ConvArgs<long> p, float* x, float* w, float* bias, float* y, ConvWeights? prepared, ConvTileEpilogue tail)
     {
         var s = p.InSpatial.Span;
         var k = p.Kernel.Span;
@@ -120,7 +136,12 @@ public static unsafe class ConvGemmKernel
             {
                 for (long n = 0; n < p.Batch; n++)
                 {
-                    for (long co = 0; co < coutG; co++) new Span<float>(dst + (n * cout * outSize) + (co * outSize), (int)outSize).Fill(b is null ? 0f : b[co]);
+                    for (long co = 0; co < coutG; co++)
+                    {
+                        float* plane = dst + (n * cout * outSize) + (co * outSize);
+                        new Span<float>(plane, (int)outSize).Fill(b is null ? 0f : b[co]);
+                        tail.Apply(plane, 0, 0, 0, 1, (int)outSize);
+                    }
                 }
 
                 continue;
@@ -130,7 +151,7 @@ public static unsafe class ConvGemmKernel
             {
                 Geometry = geometry, Kind = kind, Src = src, W = w + (g * coutG * rows), Bias = b, Y = dst,
                 PackedW = prepared is null ? null : prepared.Get(kind, (int)g),
-                M = (int)coutG, Images = p.Batch, SrcStride = cin * inSize, YStride = cout * outSize,
+                M = (int)coutG, Images = p.Batch, SrcStride = cin * inSize, YStride = cout * outSize, Tail = tail,
             };
             if (byColumns)
             {
@@ -316,6 +337,7 @@ public static unsafe class ConvGemmKernel
         public long Images, SrcStride, YStride;
         public long PanelsPerBlock, BlocksPerImage;
         public int TilesPerChunk;
+        public ConvTileEpilogue Tail;
 
         public readonly void Invoke(int start, int end)
         {
@@ -351,15 +373,15 @@ public static unsafe class ConvGemmKernel
             float* a = W + ((long)r0 * k);
             float* packedA = PackedW is null ? null : PackedW + ((long)r0 * k);
             var pool = KernelPool.Current;
-            if (Bias is null)
+            var epilogue = new ConvTileEpilogue(Bias is null ? null : Bias + r0, Tail.ResidualOffset, Tail.Residual, Tail.Relu);
+            if (!epilogue.Active)
             {
                 var none = default(NoEpilogue);
                 Sgemm.MultiplyPanels(Kind, m, cols, k, a, k, 1, packedA, panels, c + (r0 * ldc), ldc, in none, 0f, pool, 1);
             }
             else
             {
-                var bias = new RowBias(Bias + r0);
-                Sgemm.MultiplyPanels(Kind, m, cols, k, a, k, 1, packedA, panels, c + (r0 * ldc), ldc, in bias, 0f, pool, 1);
+                Sgemm.MultiplyPanels(Kind, m, cols, k, a, k, 1, packedA, panels, c + (r0 * ldc), ldc, in epilogue, 0f, pool, 1);
             }
         }
     }
@@ -376,19 +398,6 @@ public static unsafe class ConvGemmKernel
             for (int i = start; i < end; i++)
             {
                 Geometry.Pack(Src + (i / PanelsPerImage * SrcStride), i % PanelsPerImage, Dst + (i * Geometry.PanelFloats));
-            }
-        }
-    }
-
-    /// <summary>Adds one bias per row (output channel) to a finished tile.</summary>
-    private readonly struct RowBias(float* bias) : IGemmEpilogue
-    {
-        public void Apply(float* c, int ldc, int row0, int col0, int rows, int cols)
-        {
-            for (int r = 0; r < rows; r++)
-            {
-                var row = new Span<float>(c + ((long)r * ldc), cols);
-                System.Numerics.Tensors.TensorPrimitives.Add(row, bias[row0 + r], row);
             }
         }
     }
