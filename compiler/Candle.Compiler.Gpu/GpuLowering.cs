@@ -117,6 +117,9 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
     /// <summary>Fewest keys of a split-K chunk (below this the partials cost more than they save).</summary>
     private const int DecodeMinChunk = 8;
 
+    /// <summary>The multiprocessors split-K decode fills: the device's, and at least 8 on ILGPU's CPU accelerator so its tests split the keys.</summary>
+    internal int DecodeMultiprocessors => device.Kind == GpuKind.Cpu ? Math.Max(8, device.Accelerator.NumMultiprocessors) : device.Accelerator.NumMultiprocessors;
+
     /// <summary>
     /// The keys of a split-K chunk and the chunk count for <paramref name="rows"/> query rows over
     /// <paramref name="sk"/> keys: enough chunks for about <see cref="DecodeGroupsPerSm"/> groups per multiprocessor,
@@ -339,7 +342,7 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
             if (rows == 0) return;
 
             // Few query rows over a cache (decode): the keys split into chunks whose partials are merged after.
-            var (chunk, chunks) = DecodeSplit(rows, sk, device.Accelerator.NumMultiprocessors);
+            var (chunk, chunks) = DecodeSplit(rows, sk, DecodeMultiprocessors);
             bool split = partial is not null && sq <= DecodeRows && chunks > 1;
             var l = split ? partial! : full;
             var mm = mask is null ? new Mem(f.Scratch!, 0, 16) : f.Slots[mask.Slot];

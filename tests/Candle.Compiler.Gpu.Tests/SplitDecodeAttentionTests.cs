@@ -1,6 +1,7 @@
 using Candle.Compiler.Backends;
 using Candle.Compiler.Backends.Reference;
 using Candle.Compiler.Ir;
+using Candle.Compiler.Scheduling;
 using Candle.Tests.BackendMatrix;
 using Candle.Runtime;
 using Candle.Runtime.Tensors;
@@ -72,8 +73,8 @@ public class SplitDecodeAttentionTests
     [Fact]
     public void LongContextsSplitOnTheTestDevice()
     {
-        var device = GpuBackend.GetDevice("ilgpu-cpu");
-        var (_, chunks) = GpuLowering.DecodeSplit(16, 300, device.Accelerator.NumMultiprocessors);
+        var lowering = new GpuLowering(GpuBackend.GetDevice("ilgpu-cpu"), null, new Dictionary<ElementwiseSpec, string>());
+        var (_, chunks) = GpuLowering.DecodeSplit(16, 300, lowering.DecodeMultiprocessors);
         Assert.True(chunks > 1, $"{chunks} chunk(s): the split kernel would not run");
     }
 
