@@ -67,6 +67,7 @@ public sealed class GpuExecutable : IDeviceExecutable
         }
 
         _frame.Scratch = device.Own(_scratch);
+        _frame.Device = device;
         _heldOutputs = new DeviceBuffer?[graph.Outputs.Count];
     }
 
@@ -268,7 +269,15 @@ public sealed class GpuExecutable : IDeviceExecutable
             try
             {
                 _device.Accelerator.Bind();
-                _cudaGraph = CudaGraphs.Capture(stream, () => Enqueue(frame));
+                frame.Capturing = true;
+                try
+                {
+                    _cudaGraph = CudaGraphs.Capture(stream, () => Enqueue(frame));
+                }
+                finally
+                {
+                    frame.Capturing = false;
+                }
                 _graphKey = key;
                 GraphCaptures++;
                 _cudaGraph.Launch(stream);
@@ -363,6 +372,7 @@ public sealed class GpuExecutable : IDeviceExecutable
         _cudaGraph = null;
         foreach (var o in _heldOutputs) o?.Dispose();
         _arena?.Dispose();
+        _frame.Work?.Dispose();
         _scratch.Dispose();
     }
 
@@ -471,6 +481,33 @@ public sealed class GpuExecutable : IDeviceExecutable
 
         public GpuBuffer? Scratch { get; set; }
 
+        /// <summary>The executable's device (for <see cref="Workspace"/>).</summary>
+        public GpuDevice? Device { get; set; }
+
+        /// <summary>Whether the steps are being recorded into a CUDA graph (no allocation may happen then).</summary>
+        public bool Capturing { get; set; }
+
+        /// <summary>The buffer behind <see cref="Workspace"/>, owned by the executable.</summary>
+        public DeviceBuffer? Work { get; private set; }
+
         public long Eval(Dim d) => d.Evaluate(Env);
+
+        /// <summary>
+        /// Temporary device memory of at least <paramref name="bytes"/> for one step (split-K partials): one buffer the
+        /// executable keeps and grows (with headroom) when a run needs more, so a run bound as the run before it, the
+        /// only kind that is recorded into a CUDA graph, never allocates; growing while recording is refused.
+        /// </summary>
+        /// <exception cref="InvalidOperationException">The buffer would grow while a graph is recorded.</exception>
+        public Mem Workspace(long bytes)
+        {
+            if (Work is null || Work.Bytes < bytes)
+            {
+                if (Capturing) throw new InvalidOperationException($"the step workspace must grow to {bytes} bytes while a CUDA graph is recorded");
+                Work?.Dispose();
+                Work = Device!.Allocate(bytes + (bytes / 4));
+            }
+
+            return new Mem(Device!.Own(Work), 0, Work.Bytes);
+        }
     }
 }

@@ -79,15 +79,23 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
 
     /// <summary>
     /// The launch of a multi-pass row kernel: one group per row, and the row kept in dynamic shared memory (flag 1) when
-    /// its floats fit in what a group may have beside the reducers' static buffers (a few hundred bytes).
+    /// its floats fit in what a group may have beside the reducers' static buffers (a few hundred bytes). OpenCL gets
+    /// no dynamic shared memory at all (its kernels are built with <see cref="NoRowCache"/>): with it beside the
+    /// reducers' static shared memory the row kernels gave wrong results there, cached or not.
     /// </summary>
     private (KernelConfig Config, int Cached) RowConfig(long rows, long rowLength)
     {
+        var grid = new Index1D(checked((int)rows));
+        var groupDim = new Index1D(GroupFor(rowLength));
+        if (device.Kind == GpuKind.OpenCL) return (new KernelConfig(grid, groupDim), 0);
         const long Reserved = 1024;
         bool fits = (rowLength * sizeof(float)) + Reserved <= device.Accelerator.MaxSharedMemoryPerGroup;
         var shared = SharedMemoryConfig.RequestDynamic<float>(fits ? checked((int)rowLength) : 1);
-        return (new KernelConfig(new Index1D(checked((int)rows)), new Index1D(GroupFor(rowLength)), shared), fits ? 1 : 0);
+        return (new KernelConfig(grid, groupDim, shared), fits ? 1 : 0);
     }
+
+    /// <summary>The row cache of the multi-pass row kernels on this device (<see cref="RowConfig"/>).</summary>
+    private Type RowCache => device.Kind == GpuKind.OpenCL ? typeof(NoRowCache) : typeof(SharedRowCache);
 
     /// <summary>The GEMM tile edge: 16, or less where groups are smaller (ILGPU's CPU accelerator).</summary>
     private int TileEdge
@@ -100,8 +108,30 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         }
     }
 
-    /// <summary>Query rows per head up to which CUDA runs <see cref="AttentionKernels.DecodeAttention{T, TS, TM, TMS}"/>.</summary>
+    /// <summary>Query rows per head up to which decode attention is split over the keys (<see cref="AttentionKernels.DecodePartial{T, TS, TM, TMS, TR}"/>).</summary>
     private const int DecodeRows = 4;
+
+    /// <summary>Split-K attention groups aimed at per multiprocessor (latency hiding: each group is one warp on CUDA).</summary>
+    private const int DecodeGroupsPerSm = 16;
+
+    /// <summary>Fewest keys of a split-K chunk (below this the partials cost more than they save).</summary>
+    private const int DecodeMinChunk = 8;
+
+    /// <summary>The multiprocessors split-K decode fills: the device's, and at least 8 on ILGPU's CPU accelerator so its tests split the keys.</summary>
+    internal int DecodeMultiprocessors => device.Kind == GpuKind.Cpu ? Math.Max(8, device.Accelerator.NumMultiprocessors) : device.Accelerator.NumMultiprocessors;
+
+    /// <summary>
+    /// The keys of a split-K chunk and the chunk count for <paramref name="rows"/> query rows over
+    /// <paramref name="sk"/> keys: enough chunks for about <see cref="DecodeGroupsPerSm"/> groups per multiprocessor,
+    /// none shorter than <see cref="DecodeMinChunk"/> keys (a short cache stays one chunk).
+    /// </summary>
+    internal static (int Chunk, int Chunks) DecodeSplit(long rows, long sk, int multiprocessors)
+    {
+        long want = Math.Max(1, ((long)Math.Max(1, multiprocessors) * DecodeGroupsPerSm) / Math.Max(1, rows));
+        long chunk = Math.Max(DecodeMinChunk, (sk + want - 1) / want);
+        long chunks = Math.Max(1, (sk + chunk - 1) / chunk);
+        return (checked((int)chunk), checked((int)chunks));
+    }
 
     /// <summary>Threads of an attention group (one query row).</summary>
     private int AttentionGroup => Math.Min(AttentionKernels.GroupSize, device.Accelerator.MaxNumThreadsPerGroup);
@@ -287,9 +317,10 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         var (elem, storage) = FloatStorage(c.DType, c.Label);
         var (mElem, mStorage) = mask is null ? (typeof(byte), typeof(BoolStorage)) : FloatStorage(mask.DType, c.Label + " mask");
         var full = GroupLauncher(Generic(typeof(AttentionKernels), nameof(AttentionKernels.Attention), elem, storage, mElem, mStorage, device.Reducer));
-        var decode = device.Kind == GpuKind.Cuda && device.Accelerator.MaxNumThreadsPerGroup >= AttentionKernels.DecodeWarps * 32
-            ? GroupLauncher(Generic(typeof(AttentionKernels), nameof(AttentionKernels.DecodeAttention), elem, storage, mElem, mStorage))
-            : null;
+        // Split-K decode on CUDA and on ILGPU's CPU accelerator (which tests it); OpenCL keeps one group per row.
+        bool splits = device.Kind != GpuKind.OpenCL;
+        var partial = splits ? GroupLauncher(Generic(typeof(AttentionKernels), nameof(AttentionKernels.DecodePartial), elem, storage, mElem, mStorage, device.Reducer)) : null;
+        var combine = splits ? GroupLauncher(Generic(typeof(AttentionKernels), nameof(AttentionKernels.DecodeCombine), elem, storage)) : null;
         if (q.Rank != 4 || k.Rank != 4 || v.Rank != 4 || (mask is not null && mask.Rank != 4))
         {
             throw new NotSupportedException($"{c.Label}: the GPU attention kernel takes rank-4 operands");
@@ -310,19 +341,28 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
             long rows = bsz * heads * sq;
             if (rows == 0) return;
 
-            // Few query rows over a cache (decode): the warps of a group split the keys; otherwise one warp per row.
-            bool split = decode is not null && sq <= DecodeRows;
-            if (split) group = AttentionKernels.DecodeWarps * 32;
-            var l = split ? decode! : full;
+            // Few query rows over a cache (decode): the keys split into chunks whose partials are merged after.
+            var (chunk, chunks) = DecodeSplit(rows, sk, DecodeMultiprocessors);
+            bool split = partial is not null && sq <= DecodeRows && chunks > 1;
+            var l = split ? partial! : full;
             var mm = mask is null ? new Mem(f.Scratch!, 0, 16) : f.Slots[mask.Slot];
-            l.Begin().View(f.Slots[q.Slot]).View(f.Slots[k.Slot]).View(f.Slots[v.Slot]).View(mm).View(f.Slots[c.Y])
+            var part = split ? f.Workspace(checked(rows * chunks * (dv + 2) * sizeof(float))) : default;
+            l.Begin().View(f.Slots[q.Slot]).View(f.Slots[k.Slot]).View(f.Slots[v.Slot]).View(mm).View(split ? part : f.Slots[c.Y])
                 .Arg(f.Eval(q.Offset)).Arg(f.Eval(q.Strides[0])).Arg(f.Eval(q.Strides[1])).Arg(f.Eval(q.Strides[2]))
                 .Arg(f.Eval(k.Offset)).Arg(f.Eval(k.Strides[0])).Arg(f.Eval(k.Strides[1])).Arg(f.Eval(k.Strides[2]))
                 .Arg(f.Eval(v.Offset)).Arg(f.Eval(v.Strides[0])).Arg(f.Eval(v.Strides[1])).Arg(f.Eval(v.Strides[2]));
             if (mask is null) l.Arg(0L).Arg(0L).Arg(0L).Arg(0L).Arg(0L);
             else l.Arg(f.Eval(mask.Offset)).Arg(f.Eval(mask.Strides[0])).Arg(f.Eval(mask.Strides[1])).Arg(f.Eval(mask.Strides[2])).Arg(f.Eval(mask.Strides[3]));
             l.Arg((int)heads).Arg((int)kvHeads).Arg((int)sq).Arg((int)sk).Arg((int)d).Arg((int)dv).Arg((float)c.Scale).Arg(c.Causal ? 1 : 0).Arg(mask is null ? 0 : 1)
-                .Arg(mask?.DType == DType.Bool ? 1 : 0)
+                .Arg(mask?.DType == DType.Bool ? 1 : 0);
+            if (!split)
+            {
+                l.Launch(new KernelConfig(new Index1D(checked((int)rows)), new Index1D(group)));
+                return;
+            }
+
+            l.Arg(chunk).Arg(chunks).Launch(new KernelConfig(new Index1D(checked((int)(rows * chunks))), new Index1D(group)));
+            combine!.Begin().View(part).View(f.Slots[c.Y]).Arg(chunks).Arg((int)dv)
                 .Launch(new KernelConfig(new Index1D(checked((int)rows)), new Index1D(group)));
         };
     }
@@ -332,7 +372,7 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         var (elem, storage) = FloatStorage(c.DType, c.Label);
         bool layer = c.Op == Op.LayerNorm;
         if (layer && c.Residual >= 0) throw new NotSupportedException($"{c.Label}: a layer_norm with a residual");
-        var l = GroupLauncher(Generic(typeof(RowKernels), layer ? nameof(RowKernels.LayerNorm) : nameof(RowKernels.RmsNorm), elem, storage, device.Reducer));
+        var l = GroupLauncher(Generic(typeof(RowKernels), layer ? nameof(RowKernels.LayerNorm) : nameof(RowKernels.RmsNorm), elem, storage, device.Reducer, RowCache));
         return f =>
         {
             long rows = f.Eval(c.Rows), len = f.Eval(c.RowLength);
@@ -354,7 +394,7 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
     private Action<Frame> Softmax(RowCall c)
     {
         var (elem, storage) = FloatStorage(c.XType, c.Label);
-        var l = GroupLauncher(Generic(typeof(RowKernels), nameof(RowKernels.Softmax), elem, storage, device.Reducer));
+        var l = GroupLauncher(Generic(typeof(RowKernels), nameof(RowKernels.Softmax), elem, storage, device.Reducer, RowCache));
         return f =>
         {
             long rows = f.Eval(c.Rows), len = f.Eval(c.RowLength);

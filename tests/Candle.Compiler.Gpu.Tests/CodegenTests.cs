@@ -34,13 +34,19 @@ public sealed class CodegenTests : IDisposable
             foreach (var r in reducers)
             {
                 string tag = $"{s.Name}_{r.Name}";
-                yield return ($"softmax_{tag}", M(typeof(RowKernels), nameof(RowKernels.Softmax), e, s, r), true);
-                yield return ($"rms_norm_{tag}", M(typeof(RowKernels), nameof(RowKernels.RmsNorm), e, s, r), true);
-                yield return ($"layer_norm_{tag}", M(typeof(RowKernels), nameof(RowKernels.LayerNorm), e, s, r), true);
+                foreach (var cache in new[] { typeof(SharedRowCache), typeof(NoRowCache) })
+                {
+                    yield return ($"softmax_{tag}_{cache.Name}", M(typeof(RowKernels), nameof(RowKernels.Softmax), e, s, r, cache), true);
+                    yield return ($"rms_norm_{tag}_{cache.Name}", M(typeof(RowKernels), nameof(RowKernels.RmsNorm), e, s, r, cache), true);
+                    yield return ($"layer_norm_{tag}_{cache.Name}", M(typeof(RowKernels), nameof(RowKernels.LayerNorm), e, s, r, cache), true);
+                }
+
+                yield return ($"decode_partial_{tag}", M(typeof(AttentionKernels), nameof(AttentionKernels.DecodePartial), e, s, typeof(byte), typeof(BoolStorage), r), true);
                 yield return ($"reduce_{tag}", M(typeof(RowKernels), nameof(RowKernels.Reduce), e, s, e, s, r), true);
                 yield return ($"attention_{tag}", M(typeof(AttentionKernels), nameof(AttentionKernels.Attention), e, s, typeof(byte), typeof(BoolStorage), r), true);
             }
 
+            yield return ($"decode_combine_{s.Name}", M(typeof(AttentionKernels), nameof(AttentionKernels.DecodeCombine), e, s), true);
             yield return ($"rope_{s.Name}", M(typeof(AttentionKernels), nameof(AttentionKernels.Rope), e, s), false);
             yield return ($"gemm_{s.Name}", M(typeof(GemmKernels), nameof(GemmKernels.Gemm), e, s, e, s, e, s), true);
             yield return ($"arange_{s.Name}", M(typeof(MemoryKernels), nameof(MemoryKernels.ArangeFloat), e, s), false);
@@ -132,11 +138,24 @@ public sealed class CodegenTests : IDisposable
 
     [SnapshotFact]
     public void RowSoftmaxSnapshot() =>
-        Snapshot("row_softmax", _source.Ptx(M(typeof(RowKernels), nameof(RowKernels.Softmax), typeof(float), typeof(F32Storage), typeof(ShuffleReducer)), true));
+        Snapshot("row_softmax", _source.Ptx(M(typeof(RowKernels), nameof(RowKernels.Softmax), typeof(float), typeof(F32Storage), typeof(ShuffleReducer), typeof(SharedRowCache)), true));
 
     [SnapshotFact]
     public void AttentionSnapshot() =>
         Snapshot("attention_f16", _source.Ptx(M(typeof(AttentionKernels), nameof(AttentionKernels.Attention), typeof(ushort), typeof(F16Storage), typeof(byte), typeof(BoolStorage), typeof(ShuffleReducer)), true));
+
+    [Theory]
+    [InlineData(nameof(RowKernels.Softmax))]
+    [InlineData(nameof(RowKernels.RmsNorm))]
+    [InlineData(nameof(RowKernels.LayerNorm))]
+    public void UncachedRowKernelsUseNoDynamicSharedMemory(string kernel)
+    {
+        var args = new[] { typeof(float), typeof(F32Storage), typeof(SharedReducer) };
+        var cached = _source.Ptx(M(typeof(RowKernels), kernel, [.. args, typeof(SharedRowCache)]), true);
+        var uncached = _source.Ptx(M(typeof(RowKernels), kernel, [.. args, typeof(NoRowCache)]), true);
+        Assert.Contains(".extern .shared", cached, StringComparison.Ordinal);
+        Assert.DoesNotContain(".extern .shared", uncached, StringComparison.Ordinal);
+    }
 
     [Fact]
     public void FusedChainIsOneKernelWithOneLoadPerInputAndOneStore()

@@ -99,112 +99,164 @@ internal static class AttentionKernels
         }
     }
 
-    /// <summary>Warps of a <see cref="DecodeAttention{T, TS, TM, TMS}"/> group.</summary>
-    public const int DecodeWarps = 8;
+    /// <summary>Keys a <see cref="DecodePartial{T, TS, TM, TMS, TR}"/> group scores together (independent loads and reductions in flight).</summary>
+    public const int DecodeKeys = 4;
 
     /// <summary>
-    /// The attention of few query rows over a long cache (decode), CUDA only: one group of <see cref="DecodeWarps"/>
-    /// warps per query row, warp w walking keys w, w + warps, … with its own online softmax (the head dims split over
-    /// its lanes, scores reduced by warp shuffles), the warps' maxima, sums and accumulators then merged through shared
-    /// memory. The arguments and results are those of <see cref="Attention{T, TS, TM, TMS, TR}"/>.
+    /// The first pass of split-K ("flash decoding") attention for few query rows over a long cache: group g takes query
+    /// row g / chunks (over batch · heads · queries) and its keys chunk g % chunks (<paramref name="chunk"/> contiguous
+    /// keys), the head dims split over the group's threads as in <see cref="Attention{T, TS, TM, TMS, TR}"/>. Keys are
+    /// scored <see cref="DecodeKeys"/> at a time (their loads and group reductions independent) and folded into an online
+    /// softmax; the chunk's running max, sum and unnormalized accumulator go to <paramref name="part"/> at
+    /// g · (dv + 2): [max, sum, acc[dv]]. Masked keys (bool false, float -inf, beyond the causal limit or the chunk) are
+    /// skipped, so a chunk with every key masked leaves max -inf, sum 0 and a zero accumulator, which
+    /// <see cref="DecodeCombine{T, TS}"/> ignores. The other arguments are those of <see cref="Attention{T, TS, TM, TMS, TR}"/>.
     /// </summary>
-    public static void DecodeAttention<T, TS, TM, TMS>(
-        ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<TM> mask, ArrayView<T> y,
+    public static void DecodePartial<T, TS, TM, TMS, TR>(
+        ArrayView<T> q, ArrayView<T> k, ArrayView<T> v, ArrayView<TM> mask, ArrayView<float> part,
         long qOff, long qB, long qH, long qS, long kOff, long kB, long kH, long kS, long vOff, long vB, long vH, long vS,
-        long mOff, long mB, long mH, long mQ, long mK, int heads, int kvHeads, int sq, int sk, int d, int dv, float scale, int causal, int hasMask, int maskIsBool)
+        long mOff, long mB, long mH, long mQ, long mK, int heads, int kvHeads, int sq, int sk, int d, int dv, float scale, int causal, int hasMask, int maskIsBool,
+        int chunk, int chunks)
         where T : unmanaged
         where TS : struct, IStorage<T>
         where TM : unmanaged
         where TMS : struct, IStorage<TM>
+        where TR : struct, IGroupReducer
     {
-        var sharedAcc = SharedMemory.Allocate<float>(DecodeWarps * PerThread * 32);
-        var sharedM = SharedMemory.Allocate<float>(DecodeWarps);
-        var sharedL = SharedMemory.Allocate<float>(DecodeWarps);
-        int row = Grid.IdxX;
+        int g = Grid.IdxX;
+        int row = g / chunks;
+        int c = g % chunks;
         int i = row % sq;
         int bh = row / sq;
         int h = bh % heads;
         int b = bh / heads;
         int hk = h / (heads / kvHeads);
-        int lane = Warp.LaneIdx, warp = Warp.WarpIdx, warps = Group.DimX / Warp.WarpSize;
+        int t = Group.IdxX, gs = Group.DimX;
         var s = default(TS);
         var qv = LocalMemory.Allocate<float>(PerThread);
         var acc = LocalMemory.Allocate<float>(PerThread);
+        var score = LocalMemory.Allocate<float>(DecodeKeys);
         long qBase = qOff + (b * qB) + (h * qH) + (i * qS);
         long kBase = kOff + (b * kB) + (hk * kH);
         long vBase = vOff + (b * vB) + (hk * vH);
+        long mBase = mOff + (b * mB) + (h * mH) + (i * mQ);
         for (int u = 0; u < PerThread; u++)
         {
-            int dd = lane + (u * 32);
+            int dd = t + (u * gs);
             qv[u] = dd < d ? s.Load(q, qBase + dd) * scale : 0f;
             acc[u] = 0f;
         }
 
         int last = causal != 0 ? Math.Min(sk - 1, i + (sk - sq)) : sk - 1;
+        int first = c * chunk;
+        int end = Math.Min(last, first + chunk - 1);
         float m = float.NegativeInfinity, l = 0f;
-        for (int j = warp; j <= last; j += warps)
+        for (int j0 = first; j0 <= end; j0 += DecodeKeys)
         {
-            long kRow = kBase + (j * kS);
-            long vRow = vBase + (j * vS);
-            float part = 0f;
-            for (int u = 0; u < PerThread; u++)
+            // Scores of up to DecodeKeys keys: the dot products first (independent loads), then their reductions.
+            for (int e = 0; e < DecodeKeys; e++)
             {
-                int dd = lane + (u * 32);
-                if (dd < d) part += qv[u] * s.Load(k, kRow + dd);
+                int j = j0 + e;
+                float dot = 0f;
+                if (j <= end)
+                {
+                    long kRow = kBase + (j * kS);
+                    for (int u = 0; u < PerThread; u++)
+                    {
+                        int dd = t + (u * gs);
+                        if (dd < d) dot += qv[u] * s.Load(k, kRow + dd);
+                    }
+                }
+
+                score[e] = dot;
             }
 
-            for (int o = 16; o > 0; o /= 2) part += Warp.ShuffleXor(part, o);
-            float score = part;
-            if (hasMask != 0)
+            float top = float.NegativeInfinity;
+            for (int e = 0; e < DecodeKeys; e++)
             {
-                float mv = default(TMS).Load(mask, mOff + (b * mB) + (h * mH) + (i * mQ) + (j * mK));
-                if (maskIsBool != 0) score = mv != 0f ? score : float.NegativeInfinity;
-                else score += mv;
+                int j = j0 + e;
+                float sc = default(TR).Sum(score[e]);
+                if (j > end) sc = float.NegativeInfinity;
+                else if (hasMask != 0)
+                {
+                    float mv = default(TMS).Load(mask, mBase + (j * mK));
+                    if (maskIsBool != 0) sc = mv != 0f ? sc : float.NegativeInfinity;
+                    else sc += mv;
+                }
+
+                score[e] = sc;
+                top = Math.Max(top, sc);
             }
 
-            if (score == float.NegativeInfinity) continue;
-            float mNew = Math.Max(m, score);
+            if (top == float.NegativeInfinity) continue;
+            float mNew = Math.Max(m, top);
             float corr = MathF.Exp(m - mNew);
-            float p = MathF.Exp(score - mNew);
-            l = (l * corr) + p;
-            for (int u = 0; u < PerThread; u++)
+            l *= corr;
+            for (int u = 0; u < PerThread; u++) acc[u] *= corr;
+            for (int e = 0; e < DecodeKeys; e++)
             {
-                int dd = lane + (u * 32);
-                if (dd < dv) acc[u] = (acc[u] * corr) + (p * s.Load(v, vRow + dd));
+                float sc = score[e];
+                if (sc == float.NegativeInfinity) continue;
+                float p = MathF.Exp(sc - mNew);
+                l += p;
+                long vRow = vBase + ((j0 + e) * vS);
+                for (int u = 0; u < PerThread; u++)
+                {
+                    int dd = t + (u * gs);
+                    if (dd < dv) acc[u] += p * s.Load(v, vRow + dd);
+                }
             }
 
             m = mNew;
         }
 
-        if (lane == 0)
+        long pBase = (long)g * (dv + 2);
+        if (t == 0)
         {
-            sharedM[warp] = m;
-            sharedL[warp] = l;
+            part[pBase] = m;
+            part[pBase + 1] = l;
         }
 
-        for (int u = 0; u < PerThread; u++) sharedAcc[(warp * PerThread * 32) + (u * 32) + lane] = acc[u];
-        Group.Barrier();
-        float total = float.NegativeInfinity;
-        for (int w = 0; w < warps; w++) total = Math.Max(total, sharedM[w]);
-        float sum = 0f;
-        for (int w = 0; w < warps; w++)
+        for (int u = 0; u < PerThread; u++)
         {
-            float mw = sharedM[w];
-            if (mw != float.NegativeInfinity) sum += sharedL[w] * MathF.Exp(mw - total);
+            int dd = t + (u * gs);
+            if (dd < dv) part[pBase + 2 + dd] = acc[u];
+        }
+    }
+
+    /// <summary>
+    /// The second pass of split-K decode attention: one group per query row merges the <paramref name="chunks"/>
+    /// partials [max, sum, acc[dv]] of <see cref="DecodePartial{T, TS, TM, TMS, TR}"/> (chunks whose max is -inf
+    /// contribute nothing) and writes the normalized row of <paramref name="dv"/> elements; a row with every key
+    /// masked comes out 0 / 0 as in <see cref="Attention{T, TS, TM, TMS, TR}"/>.
+    /// </summary>
+    public static void DecodeCombine<T, TS>(ArrayView<float> part, ArrayView<T> y, int chunks, int dv)
+        where T : unmanaged
+        where TS : struct, IStorage<T>
+    {
+        int row = Grid.IdxX;
+        long width = dv + 2;
+        long rBase = (long)row * chunks * width;
+        float top = float.NegativeInfinity;
+        for (int c = 0; c < chunks; c++) top = Math.Max(top, part[rBase + (c * width)]);
+        float sum = 0f;
+        for (int c = 0; c < chunks; c++)
+        {
+            float mc = part[rBase + (c * width)];
+            if (mc != float.NegativeInfinity) sum += part[rBase + (c * width) + 1] * MathF.Exp(mc - top);
         }
 
         long yBase = (long)row * dv;
         for (int e = Group.IdxX; e < dv; e += Group.DimX)
         {
-            int u = e / 32, ln = e % 32;
             float val = 0f;
-            for (int w = 0; w < warps; w++)
+            for (int c = 0; c < chunks; c++)
             {
-                float mw = sharedM[w];
-                if (mw != float.NegativeInfinity) val += sharedAcc[(w * PerThread * 32) + (u * 32) + ln] * MathF.Exp(mw - total);
+                float mc = part[rBase + (c * width)];
+                if (mc != float.NegativeInfinity) val += part[rBase + (c * width) + 2 + e] * MathF.Exp(mc - top);
             }
 
-            s.Store(y, yBase + e, val / sum);
+            default(TS).Store(y, yBase + e, val / sum);
         }
     }
 

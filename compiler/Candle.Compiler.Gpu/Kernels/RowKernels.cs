@@ -6,7 +6,8 @@ namespace Candle.Compiler.Gpu.Kernels;
 /// Row kernels: one group per row of a dense [rows, rowLength] buffer, each thread striding over the row, the row's
 /// statistics reduced over the group (<see cref="IGroupReducer"/>); f32 math whatever the storage. Kernels that pass
 /// over a row more than once take a <c>cached</c> flag: when the row fits in the group's shared memory the launcher
-/// requests rowLength floats of dynamic shared memory and sets it, so global memory is read once and written once.
+/// requests rowLength floats of dynamic shared memory and sets it, so global memory is read once and written once; the
+/// cache is a type parameter (<see cref="IRowCache"/>), so the kernels for OpenCL never name dynamic shared memory.
 /// </summary>
 internal static class RowKernels
 {
@@ -17,15 +18,17 @@ internal static class RowKernels
     /// softmax (<paramref name="log"/> = 0) or log_softmax (1) of each row. With <paramref name="cached"/> = 1 the row is
     /// read from global memory once, kept in the group's dynamic shared memory (rowLength floats) for the later passes.
     /// </summary>
-    public static void Softmax<T, TS, TR>(ArrayView<T> x, ArrayView<T> y, int rowLength, int log, int cached)
+    public static void Softmax<T, TS, TR, TC>(ArrayView<T> x, ArrayView<T> y, int rowLength, int log, int cached)
         where T : unmanaged
         where TS : struct, IStorage<T>
         where TR : struct, IGroupReducer
+        where TC : struct, IRowCache
     {
         long row = (long)Grid.IdxX * rowLength;
         int t = Group.IdxX, step = Group.DimX;
         var s = default(TS);
-        var sh = SharedMemory.GetDynamic<float>();
+        if (!default(TC).Available) cached = 0;
+        var sh = default(TC).Rows();
         float m = float.NegativeInfinity;
         for (int j = t; j < rowLength; j += step)
         {
@@ -62,15 +65,17 @@ internal static class RowKernels
     /// <paramref name="hasResidual"/> = 1 the row is x + residual, written (rounded to the storage type) to
     /// <paramref name="sum"/> and normalized from there.
     /// </summary>
-    public static void RmsNorm<T, TS, TR>(ArrayView<T> x, ArrayView<T> w, ArrayView<T> residual, ArrayView<T> sum, ArrayView<T> y, int rowLength, int hasWeight, int hasResidual, float eps, int cached)
+    public static void RmsNorm<T, TS, TR, TC>(ArrayView<T> x, ArrayView<T> w, ArrayView<T> residual, ArrayView<T> sum, ArrayView<T> y, int rowLength, int hasWeight, int hasResidual, float eps, int cached)
         where T : unmanaged
         where TS : struct, IStorage<T>
         where TR : struct, IGroupReducer
+        where TC : struct, IRowCache
     {
         long row = (long)Grid.IdxX * rowLength;
         int t = Group.IdxX, step = Group.DimX;
         var s = default(TS);
-        var sh = SharedMemory.GetDynamic<float>();
+        if (!default(TC).Available) cached = 0;
+        var sh = default(TC).Rows();
         float ss = 0f;
         for (int j = t; j < rowLength; j += step)
         {
@@ -99,15 +104,17 @@ internal static class RowKernels
     /// layer_norm: (x - mean) / √(var + eps) · w + b (each absent when its flag is 0); with <paramref name="cached"/> = 1
     /// the row is read once and kept in dynamic shared memory for the later passes.
     /// </summary>
-    public static void LayerNorm<T, TS, TR>(ArrayView<T> x, ArrayView<T> w, ArrayView<T> b, ArrayView<T> y, int rowLength, int hasWeight, int hasBias, float eps, int cached)
+    public static void LayerNorm<T, TS, TR, TC>(ArrayView<T> x, ArrayView<T> w, ArrayView<T> b, ArrayView<T> y, int rowLength, int hasWeight, int hasBias, float eps, int cached)
         where T : unmanaged
         where TS : struct, IStorage<T>
         where TR : struct, IGroupReducer
+        where TC : struct, IRowCache
     {
         long row = (long)Grid.IdxX * rowLength;
         int t = Group.IdxX, step = Group.DimX;
         var s = default(TS);
-        var sh = SharedMemory.GetDynamic<float>();
+        if (!default(TC).Available) cached = 0;
+        var sh = default(TC).Rows();
         float sum = 0f;
         for (int j = t; j < rowLength; j += step)
         {

@@ -1,0 +1,94 @@
+using Candle.Compiler.Backends;
+using Candle.Compiler.Backends.Reference;
+using Candle.Compiler.Ir;
+using Candle.Compiler.Scheduling;
+using Candle.Tests.BackendMatrix;
+using Candle.Runtime;
+using Candle.Runtime.Tensors;
+using static Candle.Compiler.Ir.IrBuilder;
+
+namespace Candle.Compiler.Gpu.Tests;
+
+/// <summary>
+/// Split-K decode attention (<see cref="Kernels.AttentionKernels.DecodePartial{T, TS, TM, TMS, TR}"/> and its combine)
+/// on ILGPU's CPU accelerator against the reference interpreter: contexts of 1, 7 and 300 keys, GQA, causal,
+/// bool masks hiding the tail of a fixed-size cache (whole chunks masked), additive float masks with -inf, several
+/// query rows, f32/f16/bf16.
+/// </summary>
+public class SplitDecodeAttentionTests
+{
+    public static TheoryData<DType, int> Contexts()
+    {
+        var data = new TheoryData<DType, int>();
+        foreach (var dt in new[] { DType.F32, DType.F16, DType.BF16 })
+        {
+            foreach (int ctx in new[] { 1, 7, 300 }) data.Add(dt, ctx);
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Contexts))]
+    public void MatchesTheReferenceInterpreter(DType dt, int ctx)
+    {
+        var rng = new Random(ctx);
+        var q = Input("q", dt, Shape.Of(2, 8, 1, 64));
+        var q3 = Input("q3", dt, Shape.Of(1, 4, 3, 64));
+        var k = Input("k", dt, Shape.Of(2, 2, ctx, 64));
+        var v = Input("v", dt, Shape.Of(2, 2, ctx, 64));
+        var bm = Input("bm", DType.Bool, Shape.Of(2, 1, 1, ctx));
+        var fm = Input("fm", dt, Shape.Of(2, 8, 1, ctx));
+        var g = new Graph(
+            [q, q3, k, v, bm, fm],
+            [Attention(q, k, v, causal: true), Attention(q, k, v, bm), Attention(q, k, v, fm), Attention(q3, Slice(k, 0, 0, 1), Slice(v, 0, 0, 1), causal: true)]);
+        var inputs = g.Inputs.Select(i => BackendCases.Random(rng, i.DType, [.. i.Shape.Select(d => (int)d.Value)], -1, 1)).ToArray();
+
+        // A fixed-size cache at position p: keys after p hold garbage the bool mask hides (the whole tail, so the last
+        // chunks see no key); the float mask adds -inf past p and small values before it.
+        int p = ctx == 1 ? 0 : (ctx / 3) + 1;
+        for (int b = 0; b < 2; b++)
+        {
+            for (int j = 0; j < ctx; j++) inputs[4].SetDouble((b * ctx) + j, j <= p ? 1 : 0);
+            for (int h = 0; h < 8; h++)
+            {
+                for (int j = p + 1; j < ctx; j++) inputs[5].SetDouble((((b * 8) + h) * ctx) + j, double.NegativeInfinity);
+            }
+        }
+
+        for (long i = 0; i < 2L * 2 * ctx * 64; i++)
+        {
+            if ((i / 64) % ctx > p) inputs[2].SetDouble(i, 3.0 * (i % 3 == 0 ? -1 : 1));
+        }
+
+        var expected = ReferenceInterpreter.Run(g, inputs);
+        var (atol, rtol) = BackendCases.Tol(dt, 64);
+        using var exe = CandleCompiler.CompileExecutable(g, new CompileOptions { Backend = GpuBackends.IlgpuCpu });
+        for (int run = 0; run < (ctx < 100 ? 2 : 1); run++)
+        {
+            Assert.Null(BackendCases.Compare(expected, exe.Run(inputs), atol, rtol));
+        }
+    }
+
+    [Fact]
+    public void LongContextsSplitOnTheTestDevice()
+    {
+        var lowering = new GpuLowering(GpuBackend.GetDevice("ilgpu-cpu"), null, new Dictionary<ElementwiseSpec, string>());
+        var (_, chunks) = GpuLowering.DecodeSplit(16, 300, lowering.DecodeMultiprocessors);
+        Assert.True(chunks > 1, $"{chunks} chunk(s): the split kernel would not run");
+    }
+
+    [Theory]
+    [InlineData(32, 384, 132)]
+    [InlineData(32, 128, 132)]
+    [InlineData(1, 1, 132)]
+    [InlineData(8, 7, 2)]
+    [InlineData(4096, 100000, 2)]
+    public void ChunksCoverTheKeysOnce(long rows, long sk, int sms)
+    {
+        var (chunk, chunks) = GpuLowering.DecodeSplit(rows, sk, sms);
+        Assert.True(chunk >= 8);
+        Assert.True((long)chunk * chunks >= sk);
+        Assert.True((long)chunk * (chunks - 1) < Math.Max(1, sk));
+    }
+}
