@@ -200,8 +200,9 @@ public static unsafe class QuantMatMulKernel
 
                 // Each worker packs a panel of 8 weight rows at a time into its own scratch and passes every activation
                 // row over it before packing the next; groups of panels are claimed by whichever worker is free.
-                var body = new PanelBody(type, xq, xRowBytes, prep, preparedRow, w, rowBytes, y, rows, n, nb, epi);
-                pool.ParallelForDynamic((((n + R - 1) / R) + PanelBody.PanelsPerItem - 1) / PanelBody.PanelsPerItem, ref body);
+                int panelsPerItem = PanelBody.PanelsPerItem(epi is not null, (n + R - 1) / R, pool.Threads);
+                var body = new PanelBody(type, xq, xRowBytes, prep, preparedRow, w, rowBytes, y, rows, n, nb, epi, panelsPerItem);
+                pool.ParallelForDynamic((((n + R - 1) / R) + panelsPerItem - 1) / panelsPerItem, ref body);
             }
         }
         finally
@@ -212,16 +213,27 @@ public static unsafe class QuantMatMulKernel
     }
 
     /// <summary>
-    /// The panel loop of one product: work item i covers the panels of 8 weight rows [i·PanelsPerItem, (i + 1)·PanelsPerItem).
+    /// The panel loop of one product: work item i covers the panels of 8 weight rows [i·panelsPerItem, (i + 1)·panelsPerItem).
     /// With an epilogue, an item's columns of every activation row are computed into the worker's strip (rows ×
-    /// PanelsPerItem·8) and the epilogue runs on the strip before the next item.
+    /// panelsPerItem·8) and the epilogue runs on the strip before the next item.
     /// </summary>
     private readonly struct PanelBody(
-        GgmlType type, byte* xq, int xRowBytes, int* prepared, int preparedRow, byte* w, int rowBytes, float* y, int rows, int n, int nb, QuantTileEpilogue? epi)
+        GgmlType type, byte* xq, int xRowBytes, int* prepared, int preparedRow, byte* w, int rowBytes, float* y, int rows, int n, int nb, QuantTileEpilogue? epi,
+        int panelsPerItem)
         : Threading.IParallelBody
     {
-        /// <summary>Panels per work item (32 weight rows: the k and v projections of a 1B model still give 8 items).</summary>
-        public const int PanelsPerItem = 4;
+        /// <summary>
+        /// Panels per work item: 4 (32 weight rows: the k and v projections of a 1B model still give 8 items); with an
+        /// epilogue, up to 16 while every thread still gets two items, since the epilogue is called once per activation
+        /// row of an item and a narrow item makes those calls many and short.
+        /// </summary>
+        public static int PanelsPerItem(bool epilogue, int panels, int threads)
+        {
+            if (!epilogue) return 4;
+            int per = 16;
+            while (per > 4 && panels / per < 2 * threads) per /= 2;
+            return per;
+        }
 
         public void Invoke(int start, int end)
         {
@@ -237,8 +249,8 @@ public static unsafe class QuantMatMulKernel
             {
                 fixed (byte* panel = scratch)
                 {
-                    int last = Math.Min((n + R - 1) / R, end * PanelsPerItem);
-                    for (int p = start * PanelsPerItem; p < last; p++)
+                    int last = Math.Min((n + R - 1) / R, end * panelsPerItem);
+                    for (int p = start * panelsPerItem; p < last; p++)
                     {
                         int j = p * R, count = Math.Min(R, n - j);
                         QuantPanelGemm.Pack(type, w + ((long)j * rowBytes), rowBytes, count, nb, panel);
@@ -257,7 +269,8 @@ public static unsafe class QuantMatMulKernel
 
         private void InvokeWithEpilogue(int start, int end, QuantTileEpilogue e)
         {
-            const int R = QuantPanelGemm.PanelRows, M = QuantPanelGemm.ActivationRows, W = PanelsPerItem * R;
+            const int R = QuantPanelGemm.PanelRows, M = QuantPanelGemm.ActivationRows;
+            int W = panelsPerItem * R;
             byte[] scratch = ArrayPool<byte>.Shared.Rent(nb * QuantPanelGemm.PackedBlockBytes(type));
             float[] strip = ArrayPool<float>.Shared.Rent(checked(rows * W));
             try
@@ -268,7 +281,7 @@ public static unsafe class QuantMatMulKernel
                     int panels = (n + R - 1) / R;
                     for (int item = start; item < end; item++)
                     {
-                        int p0 = item * PanelsPerItem, p1 = Math.Min(panels, p0 + PanelsPerItem);
+                        int p0 = item * panelsPerItem, p1 = Math.Min(panels, p0 + panelsPerItem);
                         if (p0 >= p1) break;
                         int j0 = p0 * R;
                         for (int p = p0; p < p1; p++)
