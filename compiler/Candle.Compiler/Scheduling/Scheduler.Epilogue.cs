@@ -22,17 +22,7 @@ internal sealed partial class Scheduler
         var mm = matmuls[0];
         if (mm.DType != DType.F32 || ReferenceEquals(result, mm) || mm.Inputs.Any(i => i.Op != Op.Input)) return null;
 
-        // The tail: every node the result needs, stopping at the matmul.
-        var needed = new HashSet<Node>(ReferenceEqualityComparer.Instance);
-        var stack = new Stack<Node>([result]);
-        while (stack.Count > 0)
-        {
-            var n = stack.Pop();
-            if (!needed.Add(n) || ReferenceEquals(n, mm)) continue;
-            foreach (var i in n.Inputs) stack.Push(i);
-        }
-
-        if (needed.Any(n => n.Op is not (Op.Input or Op.Full or Op.MatMul) && !ElementwiseSpec.Supports(n))) return null;
+        if (EpilogueTail(result, mm) is not { } needed) return null;
 
         ElementwiseCall Build(int cSlot)
         {
@@ -51,5 +41,24 @@ internal sealed partial class Scheduler
         if (!fused) _kg.Add(Build(c.Slot));
 
         return TensorView.Dense(c.Slot, DType.F32, node.Shape);
+    }
+
+    /// <summary>
+    /// The tail of an epilogue group: every body node <paramref name="result"/> needs, stopping at the group's product
+    /// <paramref name="product"/> (included); null when one of them is neither an input, a fill, the product nor an op
+    /// the elementwise kernels compute.
+    /// </summary>
+    private static HashSet<Node>? EpilogueTail(Node result, Node product)
+    {
+        var needed = new HashSet<Node>(ReferenceEqualityComparer.Instance);
+        var stack = new Stack<Node>([result]);
+        while (stack.Count > 0)
+        {
+            var n = stack.Pop();
+            if (!needed.Add(n) || ReferenceEquals(n, product)) continue;
+            foreach (var i in n.Inputs) stack.Push(i);
+        }
+
+        return needed.All(n => n.Op is Op.Input or Op.Full || ReferenceEquals(n, product) || ElementwiseSpec.Supports(n)) ? needed : null;
     }
 }

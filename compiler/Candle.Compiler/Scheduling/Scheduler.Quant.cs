@@ -48,17 +48,7 @@ internal sealed partial class Scheduler
         var mm = products[0];
         if (ReferenceEquals(result, mm) || mm.Inputs[0].Op != Op.Input || mm.Inputs[1].Op != Op.QuantConstant) return null;
 
-        // The tail: every node the result needs, stopping at the product.
-        var needed = new HashSet<Node>(ReferenceEqualityComparer.Instance);
-        var stack = new Stack<Node>([result]);
-        while (stack.Count > 0)
-        {
-            var n = stack.Pop();
-            if (!needed.Add(n) || ReferenceEquals(n, mm)) continue;
-            foreach (var i in n.Inputs) stack.Push(i);
-        }
-
-        if (needed.Any(n => n.Op is not (Op.Input or Op.Full or Op.QuantMatMul) && !ElementwiseSpec.Supports(n))) return null;
+        if (EpilogueTail(result, mm) is not { } needed) return null;
 
         var q = mm.Inputs[1].Attr<QuantConstantAttrs>().Data;
         var x = Dense(ins[body.Inputs.IndexOf(mm.Inputs[0])], "quant_matmul");
