@@ -8,6 +8,7 @@ using Candle.Tests;
 using Candle.Transformers.Generation;
 using Candle.Transformers.Models;
 using Candle.Transformers.Models.Common;
+using Candle.Transformers.Tests;
 
 namespace Candle.Compiler.Gpu.Tests;
 
@@ -95,14 +96,14 @@ public class CudaGoldenTests
                 }
             }
 
-            var got = new List<int> { ArgMaxLast(outs[prefill.OutputNames.ToList().IndexOf(DecoderGraphNames.Logits)].Download()) };
+            var got = new List<int> { GreedyLogits.ArgMaxLast(outs[prefill.OutputNames.ToList().IndexOf(DecoderGraphNames.Logits)].Download()) };
             foreach (var o in outs) o.Dispose();
             for (int p = prompt.Length; got.Count < continuation.Length; p++)
             {
                 device.CopyFromHost(BitConverter.GetBytes((long)got[^1]), ids.Buffer, 0);
                 device.CopyFromHost(BitConverter.GetBytes((long)p), pos.Buffer, 0);
                 var step = decode.RunOnDevice(inputs);
-                got.Add(ArgMaxLast(step[decode.OutputNames.ToList().IndexOf(DecoderGraphNames.Logits)].Download()));
+                got.Add(GreedyLogits.ArgMaxLast(step[decode.OutputNames.ToList().IndexOf(DecoderGraphNames.Logits)].Download()));
             }
 
             if (graphs)
@@ -118,18 +119,6 @@ public class CudaGoldenTests
         {
             foreach (var b in buffers) b.Dispose();
         }
-    }
-
-    private static int ArgMaxLast(HostTensor logits)
-    {
-        var v = logits.ToFloat32();
-        int vocab = logits.Shape[^1], start = v.Length - vocab, best = start;
-        for (int i = start; i < v.Length; i++)
-        {
-            if (v[i] > v[best]) best = i;
-        }
-
-        return best - start;
     }
 
     private static (string Dir, Dictionary<string, HostTensor> Tensors, int[] Prompt, int[] Continuation) Load(string name)

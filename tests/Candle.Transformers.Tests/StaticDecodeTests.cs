@@ -49,7 +49,7 @@ public class StaticDecodeTests
             }
         }
 
-        var got = new List<int> { ArgMaxLast(outs[Index(prefill.OutputNames, DecoderGraphNames.Logits)]) };
+        var got = new List<int> { GreedyLogits.ArgMaxLast(outs[Index(prefill.OutputNames, DecoderGraphNames.Logits)]) };
         var bound = decode.InputNames.Select(n => caches.TryGetValue(n, out var c) ? HostTensor.FromArray(c, capacity, 1, model.NumKvHeads, model.HeadDim) : null).ToArray();
         for (int pos = prompt; got.Count < steps; pos++)
         {
@@ -60,7 +60,7 @@ public class StaticDecodeTests
             var step = decode.Run(inputs);
             var logits = step[Index(decode.OutputNames, DecoderGraphNames.Logits)].ToFloat32();
             Assert.All(logits, v => Assert.False(float.IsNaN(v), $"step at position {pos}: a NaN logit (an unwritten cache row was read)"));
-            got.Add(ArgMaxLast(step[Index(decode.OutputNames, DecoderGraphNames.Logits)]));
+            got.Add(GreedyLogits.ArgMaxLast(step[Index(decode.OutputNames, DecoderGraphNames.Logits)]));
 
             // The new entry landed in row pos; the rows after it are still unwritten.
             var keys = step[Index(decode.OutputNames, DecoderGraphNames.PresentKeys(0))].ToFloat32();
@@ -76,17 +76,5 @@ public class StaticDecodeTests
         int i = names.ToList().IndexOf(name);
         Assert.True(i >= 0, $"no '{name}' among {string.Join(", ", names)}");
         return i;
-    }
-
-    private static int ArgMaxLast(HostTensor logits)
-    {
-        var v = logits.ToFloat32();
-        int vocab = logits.Shape[^1], start = v.Length - vocab, best = start;
-        for (int i = start; i < v.Length; i++)
-        {
-            if (v[i] > v[best]) best = i;
-        }
-
-        return best - start;
     }
 }
