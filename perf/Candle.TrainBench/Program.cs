@@ -59,6 +59,8 @@ public static class Program
             var rng = new Random(0);
             var ids = HostTensor.FromArray(Enumerable.Range(0, o["batch"] * o["seq"]).Select(_ => (long)rng.Next(o["vocab"])).ToArray(), o["batch"], o["seq"]);
             var batch = TrainingObjective.Prepare(model, new Dictionary<string, HostTensor> { ["input_ids"] = ids }, "random batch");
+            bool profile = device != "cpu" && Candle.Compiler.Gpu.GpuTiming.Enabled;
+            Candle.Compiler.Gpu.GpuTiming.Enabled = false;
             var sw = Stopwatch.StartNew();
             using var trainer = new LanguageModelTrainer(model, new AdamW(1e-4), Backend(device), options: new CompileOptions { Threads = o["threads"] });
             Console.WriteLine($"compiled in {sw.Elapsed.TotalSeconds:F1} s");
@@ -69,6 +71,16 @@ public static class Program
             double tokens = (double)o["batch"] * o["seq"] * o["steps"];
             Console.WriteLine($"candle train step: GPT-2 shape {o["layers"]} layers, hidden {o["hidden"]}, {o["heads"]} heads, vocab {o["vocab"]}, batch {o["batch"]} x {o["seq"]}, AdamW, {o["threads"]} threads: " +
                 $"device {device}: {seconds / o["steps"] * 1000:F1} ms/step, {tokens / seconds:F0} tokens/s");
+            if (profile)
+            {
+                Candle.Compiler.Gpu.GpuTiming.Enabled = true;
+                // After the timed steps: one more step with every call synchronized, by call kind.
+                Candle.Compiler.Gpu.GpuTiming.Reset();
+                trainer.Step(batch);
+                Console.WriteLine("one train step, each call synchronized (CANDLE_GPU_TIMING):");
+                Console.Write(Candle.Compiler.Gpu.GpuTiming.Report());
+            }
+
             return 0;
         }
         finally

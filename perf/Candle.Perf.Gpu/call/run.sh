@@ -34,8 +34,8 @@ for s in "$@"; do
   check:*) step check_$app 60 $P check-decode $PWD/tests/fixtures/refs/llama ;;
   checkg:*) step checkg_$app 60 $P check-decode $PWD/tests/fixtures/refs/llama graph ;;
   tests:*) TAILN=60 step tests_$app ${TESTLIM:-150} $W/$app/tests/Candle.Compiler.Gpu.Tests -class 'Candle.Compiler.Gpu.Tests.CudaMatrixTests' -class 'Candle.Compiler.Gpu.Tests.OpenClMatrixTests' -class 'Candle.Compiler.Gpu.Tests.CudaGoldenTests' -class 'Candle.Compiler.Gpu.Tests.CudaEncoderGoldenTests' -class 'Candle.Compiler.Gpu.Tests.ConvolutionMatrixTests' -class 'Candle.Compiler.Gpu.Tests.DeviceTests' -class 'Candle.Compiler.Gpu.Tests.TrainingTests' -noColor ;;
-  train:*)
-    step train_cuda_$app 90 $W/$app/train/Candle.TrainBench --device cuda --steps 5 --warmup 2
+  train:*) TAILN=40
+    step train_cuda_$app 90 env CANDLE_GPU_TIMING=1 $W/$app/train/Candle.TrainBench --device cuda --steps 5 --warmup 2
     step train_cpu_$app 100 $W/$app/train/Candle.TrainBench --threads 16 --steps 3 --warmup 1 ;;
   traincpu:*) n=$(( ${n:-0} + 1 )); step train_cpu_${app}_$n 100 $W/$app/train/Candle.TrainBench --threads 16 --steps 3 --warmup 1 ;;
   kernels:*) step kernels_$app 60 $P kernels ;;
