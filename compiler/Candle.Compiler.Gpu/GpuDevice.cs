@@ -125,6 +125,12 @@ public abstract class GpuDevice : IDevice
     /// </summary>
     internal AcceleratorStream Stream { get; }
 
+    /// <summary>
+    /// Whether products of a few rows against a weight run <see cref="Kernels.GemvKernels"/> rather than cuBLAS or the
+    /// tiled GEMM (on unless <c>CANDLE_GPU_NO_GEMV=1</c>, which compares the two).
+    /// </summary>
+    internal bool UseGemv { get; } = Environment.GetEnvironmentVariable("CANDLE_GPU_NO_GEMV") != "1";
+
     /// <summary>The group reducer the row kernels use on this device.</summary>
     internal Type Reducer { get; }
 

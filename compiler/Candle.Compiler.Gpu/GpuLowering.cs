@@ -184,13 +184,15 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         var bType = b.StoredDType ?? b.DType;
         var (bElem, bStorage) = FloatStorage(bType, g.Label);
         var tiled = new TiledGemm(GroupLauncher(Generic(typeof(GemmKernels), nameof(GemmKernels.Gemm), typeof(float), typeof(F32Storage), bElem, bStorage, typeof(float), typeof(F32Storage))), 0);
+        var gemv = GemvLauncher(DType.F32, bType, DType.F32);
         return f =>
         {
             long m = f.Eval(g.Rows), n = f.Eval(g.N), k = f.Eval(g.K);
             long aOff = f.Eval(a.Offset), aM = f.Eval(g.ARowStride), aK = f.Eval(a.Strides[^1]);
             long bOff = f.Eval(b.Offset), bK = f.Eval(b.Strides[^2]), bN = f.Eval(b.Strides[^1]);
             var (am, bm, cm) = (f.Slots[a.Slot], f.Slots[b.Slot], f.Slots[g.C]);
-            if (m > 0 && n > 0 && !TryCublas(DType.F32, bType, m, n, k, am, aOff, aM, aK, 0, bm, bOff, bK, bN, 0, cm, 1))
+            if (m > 0 && n > 0 && !TryGemv(gemv, bType, m, n, k, am, aOff, aM, aK, bm, bOff, bK, bN, cm)
+                && !TryCublas(DType.F32, bType, m, n, k, am, aOff, aM, aK, 0, bm, bOff, bK, bN, 0, cm, 1))
             {
                 Tiled(tiled, am, bm, cm, m, n, k, aOff, aM, aK, bOff, bK, bN);
             }
@@ -206,6 +208,7 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         if (br > GemmKernels.MaxBatchRank) throw new NotSupportedException($"{c.Label}: more than {GemmKernels.MaxBatchRank} batch dims");
         var (elem, storage) = FloatStorage(c.DType, c.Label);
         var tiled = new TiledGemm(GroupLauncher(Generic(typeof(GemmKernels), nameof(GemmKernels.Gemm), elem, storage, elem, storage, elem, storage)), br);
+        var gemv = GemvLauncher(c.DType, c.DType, c.DType);
         Dim[] batchA = a.Strides[..br], batchB = b.Strides[..br];
         long[] sizes = new long[br], sa = new long[br], sb = new long[br];
         return f =>
@@ -219,6 +222,12 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
             var (am, bm, cm) = (f.Slots[a.Slot], f.Slots[b.Slot], f.Slots[c.C]);
             long batch = Product(sizes);
             if (m == 0 || n == 0 || batch == 0) return;
+            if (gemv is not null && GemvRows(m, aM, batch, sizes, sa, sb) is var (rows, rowStride)
+                && TryGemv(gemv, c.DType, rows, n, k, am, aOff, rowStride, aK, bm, bOff, bK, bN, cm))
+            {
+                return;
+            }
+
             if (Uniform(sizes, sa) is long strideA && Uniform(sizes, sb) is long strideB
                 && TryCublas(c.DType, c.DType, m, n, k, am, aOff, aM, aK, strideA, bm, bOff, bK, bN, strideB, cm, batch))
             {
@@ -253,6 +262,60 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         return unit ?? 0;
     }
 
+    /// <summary>
+    /// The few-row product's launcher (<see cref="GemvKernels.Gemv{TA, TAS, TB, TBS, TC, TCS, TR}"/>) for these dtypes, or
+    /// null where it is turned off (<c>CANDLE_GPU_NO_GEMV=1</c>) or the weight dtype has no pair storage. CUDA and ILGPU's
+    /// CPU accelerator widen half weights with ILGPU's half conversion, OpenCL in integer arithmetic.
+    /// </summary>
+    private KernelLauncher? GemvLauncher(DType aType, DType bType, DType cType)
+    {
+        if (!device.UseGemv) return null;
+        (Type Element, Type Pairs)? b = bType switch
+        {
+            DType.F32 => (typeof(float), typeof(F32Pairs)),
+            DType.F16 => (typeof(uint), device.Kind == GpuKind.OpenCL ? typeof(F16Pairs) : typeof(HalfPairs)),
+            DType.BF16 => (typeof(uint), typeof(BF16Pairs)),
+            _ => null,
+        };
+        if (b is not { } pairs) return null;
+        var (aElem, aStorage) = FloatStorage(aType, "matmul");
+        var (cElem, cStorage) = FloatStorage(cType, "matmul");
+        return GroupLauncher(Generic(typeof(GemvKernels), nameof(GemvKernels.Gemv), aElem, aStorage, pairs.Element, pairs.Pairs, cElem, cStorage, device.Reducer));
+    }
+
+    /// <summary>
+    /// The activation rows and their stride when a batched product is a few-row product against one weight: a single
+    /// batch (its <paramref name="m"/> rows), or one row per batch with the weight shared (batch stride 0) and the rows
+    /// one stride apart; null otherwise.
+    /// </summary>
+    private static (long Rows, long RowStride)? GemvRows(long m, long aM, long batch, long[] sizes, long[] sa, long[] sb)
+    {
+        if (batch == 1) return (m, aM);
+        if (m != 1) return null;
+        for (int d = 0; d < sb.Length; d++)
+        {
+            if (sizes[d] != 1 && sb[d] != 0) return null;
+        }
+
+        return Uniform(sizes, sa) is long stride ? (batch, stride) : null;
+    }
+
+    /// <summary>
+    /// Launches the few-row product when it serves the call: at most <see cref="GemvKernels.MaxRows"/> rows with
+    /// contiguous elements, the weight's rows contiguous along k (nn.Linear's [n, k] layout) at even offsets and strides
+    /// with an even k, and 16-bit weights in memory aligned for their pairs' 32-bit loads.
+    /// </summary>
+    private bool TryGemv(KernelLauncher? l, DType bType, long m, long n, long k, Mem am, long aOff, long aM, long aK, Mem bm, long bOff, long bK, long bN, Mem cm)
+    {
+        if (l is null || m < 1 || m > GemvKernels.MaxRows || k < 2 || n > int.MaxValue || k > int.MaxValue) return false;
+        if ((aK != 1 && k > 1) || bK != 1 || k % 2 != 0 || bOff % 2 != 0 || bN % 2 != 0 || bN < k) return false;
+        if (bType != DType.F32 && bm.Offset % 4 != 0) return false;
+        int group = Math.Min(GemvKernels.GroupSize, device.Accelerator.MaxNumThreadsPerGroup);
+        var config = new KernelConfig(new Index1D((int)n), new Index1D(group));
+        l.Begin().View(am).View(bm).View(cm).Arg((int)m).Arg((int)n).Arg((int)k).Arg(aOff).Arg(aM).Arg(bOff).Arg(bN).Launch(config);
+        return true;
+    }
+
     private bool TryCublas(DType aType, DType bType, long m, long n, long k, Mem am, long aOff, long aM, long aK, long strideA, Mem bm, long bOff, long bK, long bN, long strideB, Mem cm, long batch)
     {
         var blas = device.Cublas;
@@ -279,6 +342,7 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
     private void Tiled(TiledGemm g, Mem am, Mem bm, Mem cm, long m, long n, long k, long aOff, long aM, long aK, long bOff, long bK, long bN)
     {
         long batch = Product(g.Sizes);
+        if (GpuTiming.Enabled) GpuTiming.Add($"(tiled GEMM fallback {m}x{n}x{k}, batch {batch}: count only)", 0, 0);
         int tile = TileEdge;
         var config = new KernelConfig(
             new Index3D((int)((n + tile - 1) / tile), (int)((m + tile - 1) / tile), checked((int)batch)),

@@ -44,6 +44,10 @@ public sealed class CodegenTests : IDisposable
                 yield return ($"decode_partial_{tag}", M(typeof(AttentionKernels), nameof(AttentionKernels.DecodePartial), e, s, typeof(byte), typeof(BoolStorage), r), true);
                 yield return ($"reduce_{tag}", M(typeof(RowKernels), nameof(RowKernels.Reduce), e, s, e, s, r), true);
                 yield return ($"attention_{tag}", M(typeof(AttentionKernels), nameof(AttentionKernels.Attention), e, s, typeof(byte), typeof(BoolStorage), r), true);
+                foreach (var (pe, ps) in new[] { (typeof(float), typeof(F32Pairs)), (typeof(uint), typeof(HalfPairs)), (typeof(uint), typeof(F16Pairs)), (typeof(uint), typeof(BF16Pairs)) })
+                {
+                    yield return ($"gemv_{tag}_{ps.Name}", M(typeof(GemvKernels), nameof(GemvKernels.Gemv), e, s, pe, ps, e, s, r), true);
+                }
             }
 
             yield return ($"decode_combine_{s.Name}", M(typeof(AttentionKernels), nameof(AttentionKernels.DecodeCombine), e, s), true);
@@ -86,8 +90,19 @@ public sealed class CodegenTests : IDisposable
         Assert.Contains(".target sm_80", ptx, StringComparison.Ordinal);
         // OpenCL devices get the shared-memory reducer (the backend never pairs warp shuffles with OpenCL).
         if (name.Contains(nameof(ShuffleReducer), StringComparison.Ordinal)) return;
+
+        // Nor half conversions: OpenCL widens half weights in integer arithmetic (F16Pairs).
+        if (name.Contains(nameof(HalfPairs), StringComparison.Ordinal)) return;
         var cl = _source.OpenCL(method, grouped);
         Assert.Contains("kernel void", cl, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void HalfWeightsOfTheFewRowProductWidenWithTheHardwareConversion()
+    {
+        var ptx = _source.Ptx(M(typeof(GemvKernels), nameof(GemvKernels.Gemv), typeof(float), typeof(F32Storage), typeof(uint), typeof(HalfPairs), typeof(float), typeof(F32Storage), typeof(ShuffleReducer)), true);
+        Assert.Contains("cvt.f32.f16", ptx, StringComparison.Ordinal);
+        Assert.Contains("ld.global.b32", ptx, StringComparison.Ordinal);
     }
 
     [Fact]

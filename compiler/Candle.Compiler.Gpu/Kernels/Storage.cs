@@ -114,3 +114,50 @@ internal readonly struct SharedReducer : IGroupReducer
         return s[0];
     }
 }
+
+/// <summary>
+/// How a kernel reads two neighbouring elements (an even element index and the next) of one storage dtype as f32 with
+/// one load where the dtype is 16-bit: the view holds the elements' pairs as 32-bit words.
+/// </summary>
+/// <typeparam name="T">The view element type (a word of two 16-bit elements, or a float).</typeparam>
+internal interface IPairStorage<T>
+    where T : unmanaged
+{
+    (float Lo, float Hi) LoadPair(ArrayView<T> view, long evenElement);
+}
+
+/// <summary>f32 pairs: two loads.</summary>
+internal readonly struct F32Pairs : IPairStorage<float>
+{
+    public (float Lo, float Hi) LoadPair(ArrayView<float> view, long evenElement) => (view[evenElement], view[evenElement + 1]);
+}
+
+/// <summary>IEEE half pairs widened by ILGPU's half conversion (one instruction on CUDA).</summary>
+internal readonly struct HalfPairs : IPairStorage<uint>
+{
+    public (float Lo, float Hi) LoadPair(ArrayView<uint> view, long evenElement)
+    {
+        uint p = view[evenElement >> 1];
+        return ((float)Interop.IntAsFloat((ushort)(p & 0xFFFFu)), (float)Interop.IntAsFloat((ushort)(p >> 16)));
+    }
+}
+
+/// <summary>IEEE half pairs widened in integer arithmetic (devices without half support).</summary>
+internal readonly struct F16Pairs : IPairStorage<uint>
+{
+    public (float Lo, float Hi) LoadPair(ArrayView<uint> view, long evenElement)
+    {
+        uint p = view[evenElement >> 1];
+        return (GpuMath.F16ToF32((ushort)(p & 0xFFFFu)), GpuMath.F16ToF32((ushort)(p >> 16)));
+    }
+}
+
+/// <summary>bfloat16 pairs.</summary>
+internal readonly struct BF16Pairs : IPairStorage<uint>
+{
+    public (float Lo, float Hi) LoadPair(ArrayView<uint> view, long evenElement)
+    {
+        uint p = view[evenElement >> 1];
+        return (Interop.IntAsFloat(p << 16), Interop.IntAsFloat(p & 0xFFFF0000u));
+    }
+}
