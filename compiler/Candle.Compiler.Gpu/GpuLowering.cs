@@ -765,12 +765,15 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         _ => throw new NotSupportedException($"{what}: the GPU backend has no kernels for {GgmlTypeTraits.Name(type)} blocks"),
     };
 
-    /// <summary>Threads of a quantized GEMV group (one weight row): 64, or fewer where groups are smaller.</summary>
+    /// <summary>
+    /// Threads of a quantized GEMV group (one weight row): 64, or fewer where groups are smaller; 8 on ILGPU's CPU
+    /// accelerator, whose group barriers are costly (the reduction's).
+    /// </summary>
     private int QuantGroup
     {
         get
         {
-            int g = 64;
+            int g = device.Kind == GpuKind.Cpu ? 8 : 64;
             while (g > device.Accelerator.MaxNumThreadsPerGroup) g /= 2;
             return g;
         }
