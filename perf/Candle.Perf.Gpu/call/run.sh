@@ -33,7 +33,7 @@ for s in "$@"; do
   decodet:*) TAILN=45 step decodet_$app 150 env CANDLE_GPU_TIMING=1 $P decode /tmp/tl f16 128 256 ;;
   decode:*) step decode_$app 90 $P decode /tmp/tl f16 128 256 ;;
   decodeg:*) step decodeg_$app 90 $P decode /tmp/tl f16 128 256 graph ;;
-  writeq:*) step writeq 180 $P write-tinyllama-gguf /tmp/tlq.gguf 22 32000 q4_0 ;;
+  writeq:*) step writeq 240 $P write-tinyllama-gguf /tmp/tlq.gguf 22 32000 q4_0 ;;
   decodeqt:*) TAILN=45 step decodeqt_$app 150 env CANDLE_GPU_TIMING=1 $P decode-gguf /tmp/tlq.gguf 128 256 ;;
   decodeq:*) step decodeq_$app 120 $P decode-gguf /tmp/tlq.gguf 128 256 ;;
   decodeqg:*) step decodeqg_$app 120 $P decode-gguf /tmp/tlq.gguf 128 256 graph ;;
