@@ -5,12 +5,14 @@ using Candle.Compiler.Ir;
 using Candle.Compiler.Scheduling;
 using Candle.Runtime;
 using Candle.Runtime.Execution;
+using Candle.Runtime.Kernels.Quant;
 
 namespace Candle.Compiler.Gpu;
 
 /// <summary>
 /// The GPU backend: the scheduler's kernel graph rendered for ILGPU (generated elementwise kernels from the kernel IR,
-/// library kernels for rows, attention, rope, gathers and copies, cuBLAS or the tiled GEMM for matrix products) and run
+/// library kernels for rows, attention, rope, gathers and copies, cuBLAS or the tiled GEMM for matrix products,
+/// products and lookups of Q8_0, Q4_0 and Q4_K weights on their stored blocks) and run
 /// by a <see cref="GpuExecutable"/> on a <see cref="GpuDevice"/>. One backend per device kind; the device index comes
 /// from <see cref="CompileOptions.Device"/> ("cuda:1") or is 0. Devices are opened once per process and shared by
 /// every plan compiled for them, with their uploaded weights.
@@ -19,8 +21,15 @@ public sealed class GpuBackend : IBackend
 {
     private static readonly ConcurrentDictionary<string, Lazy<GpuDevice>> Devices = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// The ggml block types whose products and lookups run on the stored blocks (<see cref="Kernels.QuantKernels"/>);
+    /// those of other types are decomposed into their float32 dequantization. Quantized products take no fused
+    /// epilogue here (<see cref="Passes.FusedKinds.QuantMatMulEpilogue"/> is not among the fused kinds).
+    /// </summary>
+    internal static readonly IReadOnlySet<GgmlType> QuantTypes = new HashSet<GgmlType> { GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K };
+
     private static readonly BackendCapabilities s_capabilities = new(
-        Enum.GetValues<Op>().Where(o => o is not (Op.QuantMatMul or Op.QuantEmbedding)).ToHashSet(),
+        Enum.GetValues<Op>().ToHashSet(),
         new HashSet<DType> { DType.F32, DType.F16, DType.BF16, DType.Bool, DType.I64, DType.I32 },
         VectorWidthBytes: 16,
         SharedMemoryBytes: 48 * 1024,
@@ -28,6 +37,7 @@ public sealed class GpuBackend : IBackend
     {
         FusedKinds = new HashSet<string> { Passes.FusedKinds.Elementwise, Passes.FusedKinds.MatMulEpilogue },
         MergesProducts = true,
+        QuantTypes = QuantTypes,
     };
 
     private readonly Lazy<bool> _available;

@@ -50,7 +50,7 @@ public sealed class GpuExecutable : IDeviceExecutable
         _device = device;
         InputNames = [.. graph.Inputs.Select(i => i.Name)];
         OutputNames = [.. graph.Outputs.Select(o => o.Name)];
-        _indexLabels = [.. graph.Calls.Where(c => c is IndexSelectCall or GatherCall or ScatterAddCall).Select(c => c.Label)];
+        _indexLabels = [.. graph.Calls.Where(c => c is IndexSelectCall or GatherCall or ScatterAddCall or QuantEmbeddingCall).Select(c => c.Label)];
         _steps = Lower(graph, new GpuLowering(device, generated, kernelNames));
         _weights = [.. graph.Weights.Select(w => device.Weight(w.Data))];
         _scratch = device.Allocate(16);

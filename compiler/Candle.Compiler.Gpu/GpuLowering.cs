@@ -3,6 +3,7 @@ using Candle.Compiler.Gpu.Kernels;
 using Candle.Compiler.Ir;
 using Candle.Compiler.Scheduling;
 using Candle.Runtime;
+using Candle.Runtime.Kernels.Quant;
 using ILGPU;
 using ILGPU.Runtime;
 using Frame = Candle.Compiler.Gpu.GpuExecutable.Frame;
@@ -13,8 +14,8 @@ namespace Candle.Compiler.Gpu;
 /// <summary>
 /// Maps each call of a kernel graph to a step that launches its kernel on a <see cref="GpuDevice"/>: generated
 /// kernels for elementwise calls and epilogues, the library kernels (<see cref="RowKernels"/>,
-/// <see cref="AttentionKernels"/>, <see cref="GemmKernels"/>, <see cref="MemoryKernels"/>) specialized for the
-/// call's dtypes, and cuBLAS for matrix products on CUDA. Sizes are evaluated per run from the bound symbols.
+/// <see cref="AttentionKernels"/>, <see cref="GemmKernels"/>, <see cref="MemoryKernels"/>,
+/// <see cref="QuantKernels"/>) specialized for the call's dtypes and block types, and cuBLAS for matrix products on CUDA. Sizes are evaluated per run from the bound symbols.
 /// </summary>
 internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDictionary<ElementwiseSpec, string> kernelNames)
 {
@@ -42,6 +43,8 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         ArangeCall a => Arange(a),
         CheckRangeCall c => CheckRange(c),
         ConvCall c => Conv(c),
+        QuantMatMulCall q => QuantMatMul(q),
+        QuantEmbeddingCall q => QuantEmbedding(q),
         _ => throw new NotSupportedException($"the GPU backend has no kernel for {call.GetType().Name} ({call.Label})"),
     };
 
@@ -814,6 +817,91 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
             for (int i = 1; i < ix.Length; i++) l.Arg(ix[i]);
             for (int i = 1; i < ss.Length; i++) l.Arg(ss[i]);
             l.Launch(f.Eval(indexNumel));
+        };
+    }
+
+    /// <summary>The <see cref="IQuantFormat"/> of a ggml block type that has GPU kernels (<see cref="GpuBackend.QuantTypes"/>).</summary>
+    internal static Type QuantFormat(GgmlType type, string what) => type switch
+    {
+        GgmlType.Q8_0 => typeof(Q8_0Format),
+        GgmlType.Q4_0 => typeof(Q4_0Format),
+        GgmlType.Q4_K => typeof(Q4_KFormat),
+        _ => throw new NotSupportedException($"{what}: the GPU backend has no kernels for {GgmlTypeTraits.Name(type)} blocks"),
+    };
+
+    /// <summary>
+    /// Threads of a quantized GEMV group (one weight row): 64, or fewer where groups are smaller; 8 on ILGPU's CPU
+    /// accelerator, whose group barriers are costly (the reduction's).
+    /// </summary>
+    private int QuantGroup
+    {
+        get
+        {
+            int g = device.Kind == GpuKind.Cpu ? 8 : 64;
+            while (g > device.Accelerator.MaxNumThreadsPerGroup) g /= 2;
+            return g;
+        }
+    }
+
+    /// <summary>
+    /// A quantized product y [rows, n] = x [rows, k] · wᵀ: up to <see cref="QuantGemvRows"/> activation rows (decode)
+    /// by the GEMV over the stored blocks, more (prefill) by dequantizing the weight into the step workspace and
+    /// running the dense product (cuBLAS or the tiled GEMM) on it.
+    /// </summary>
+    private Action<Frame> QuantMatMul(QuantMatMulCall q)
+    {
+        if (q.Epilogue is not null) throw new NotSupportedException($"{q.Label}: the GPU backend takes no quantized-product epilogue (it does not fuse quant_matmul_epilogue groups)");
+        var format = QuantFormat(q.Type, q.Label);
+        var gemv = GroupLauncher(Generic(typeof(QuantKernels), nameof(QuantKernels.Gemv), format, device.Reducer));
+        var dequantize = Launcher(Generic(typeof(QuantKernels), nameof(QuantKernels.Dequantize), format));
+        var tiled = new TiledGemm(GroupLauncher(Generic(typeof(GemmKernels), nameof(GemmKernels.Gemm), typeof(float), typeof(F32Storage), typeof(float), typeof(F32Storage), typeof(float), typeof(F32Storage))), 0);
+        int n = q.N, k = q.K;
+        long units = (long)n * k / 8;
+        var x = q.X;
+        return f =>
+        {
+            long rows = f.Eval(q.Rows);
+            if (rows == 0) return;
+            long xOff = f.Eval(x.Offset);
+            var (xm, wm, ym) = (f.Slots[x.Slot], f.Slots[q.W], f.Slots[q.Y]);
+            if (rows <= QuantGemvRows)
+            {
+                long groups = (long)n * ((rows + QuantKernels.GemvRows - 1) / QuantKernels.GemvRows);
+                gemv.Begin().View(wm).View(xm).View(ym).Arg(n).Arg(k).Arg(checked((int)rows)).Arg(xOff)
+                    .Launch(new KernelConfig(new Index1D(checked((int)groups)), new Index1D(QuantGroup)));
+                return;
+            }
+
+            var dense = f.Workspace(checked(units * 8 * sizeof(float)));
+            dequantize.Begin().View(wm).View(dense).Launch(units);
+            if (!TryCublas(DType.F32, DType.F32, rows, n, k, xm, xOff, k, 1, 0, dense, 0, 1, k, 0, ym, 1))
+            {
+                Tiled(tiled, xm, dense, ym, rows, n, k, xOff, k, 1, 0, 1, k);
+            }
+        };
+    }
+
+    /// <summary>Activation rows up to which a quantized product runs as GEMVs over the stored blocks (two GEMV groups per weight row at most).</summary>
+    private const int QuantGemvRows = 2 * QuantKernels.GemvRows;
+
+    /// <summary>Rows of a quantized table at integer ids (<see cref="QuantKernels.EmbeddingI64{TQ}"/>), ids range-checked.</summary>
+    private Action<Frame> QuantEmbedding(QuantEmbeddingCall q)
+    {
+        var format = QuantFormat(q.Type, q.Label);
+        string name = q.Index.DType switch
+        {
+            DType.I64 => nameof(QuantKernels.EmbeddingI64),
+            DType.I32 => nameof(QuantKernels.EmbeddingI32),
+            _ => throw new NotSupportedException($"{q.Label}: indices of {q.Index.DType.TorchName()}"),
+        };
+        var l = Launcher(Generic(typeof(QuantKernels), name, format));
+        var numel = q.Index.Numel;
+        long rowUnits = q.Cols / 8;
+        return f =>
+        {
+            long count = f.Eval(numel);
+            l.Begin().View(f.Slots[q.W]).View(f.Slots[q.Index.Slot], f.Eval(q.Index.Offset)).View(f.Slots[q.Y]).View(new Mem(f.Scratch!, 0, 16))
+                .Arg(q.Rows).Arg(q.Cols).Launch(count * rowUnits);
         };
     }
 }

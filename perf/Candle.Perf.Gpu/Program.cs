@@ -17,8 +17,10 @@ namespace Candle.Perf.Gpu;
 /// <summary>
 /// GPU benchmarks of the CUDA backend, printed as a table: <c>kernels</c> (the fused elementwise chain, rmsnorm,
 /// softmax, matrix products), <c>check-decode REFDIR</c> (greedy decoding with a resident KV cache against the
-/// reference model's continuation), <c>decode DIR f32|f16|bf16 [prompt] [tokens]</c> (decode tokens/s of a checkpoint) and
-/// <c>write-tinyllama DIR LAYERS VOCAB [f32|bf16|f16]</c>. Each figure is the median wall time of a plan's
+/// reference model's continuation), <c>decode DIR f32|f16|bf16 [prompt] [tokens]</c> (decode tokens/s of a checkpoint),
+/// <c>decode-gguf FILE [prompt] [tokens] [graph]</c> (the same for a GGUF file, its Q8_0/Q4_0/Q4_K weights kept
+/// quantized on the device), <c>write-tinyllama DIR LAYERS VOCAB [f32|bf16|f16]</c> and
+/// <c>write-tinyllama-gguf FILE LAYERS VOCAB [q4_0|q8_0|q4_k|...]</c> (the same shape, every matrix of one ggml type). Each figure is the median wall time of a plan's
 /// RunOnDevice followed by a device synchronization, so it includes the executor's own per-call work.
 /// </summary>
 public static class Program
@@ -35,7 +37,16 @@ public static class Program
             case ["check-decode", var dir, .. var rest]:
                 return CheckDecode(dir, rest.Contains("graph"), rest.FirstOrDefault(r => r != "graph") ?? "cuda");
             case ["decode", var dir, var dtype, .. var rest]:
-                Decode(dir, dtype == "f16" ? DType.F16 : dtype == "bf16" ? DType.BF16 : DType.F32, rest.Length > 0 ? int.Parse(rest[0], Inv) : 128, rest.Length > 1 ? int.Parse(rest[1], Inv) : 256, rest.Length > 2 && rest[2] == "graph");
+                Decode(dir, new ModelLoadOptions { DType = dtype == "f16" ? DType.F16 : dtype == "bf16" ? DType.BF16 : DType.F32 }, rest.Length > 0 ? int.Parse(rest[0], Inv) : 128, rest.Length > 1 ? int.Parse(rest[1], Inv) : 256, rest.Length > 2 && rest[2] == "graph");
+                return 0;
+            case ["decode-gguf", var file, .. var rest]:
+                Decode(file, null, rest.Length > 0 ? int.Parse(rest[0], Inv) : 128, rest.Length > 1 ? int.Parse(rest[1], Inv) : 256, rest.Length > 2 && rest[2] == "graph");
+                return 0;
+            case ["write-tinyllama-gguf", var file, var layers, var vocab, .. var rest] when rest.Length <= 1:
+                var type = rest is [var t] ? Enum.Parse<Runtime.Kernels.Quant.GgmlType>(t, ignoreCase: true) : Runtime.Kernels.Quant.GgmlType.Q4_0;
+                var swq = Stopwatch.StartNew();
+                LlamaLayer.TinyLlamaCheckpoint.WriteGguf(file, int.Parse(layers, Inv), int.Parse(vocab, Inv), type, VocabSource());
+                Console.WriteLine($"wrote {file} ({type}) in {swq.Elapsed.TotalSeconds:F1} s");
                 return 0;
             case ["host", var dir, var spec, .. var rest]:
                 Host(dir, spec, rest.Length > 0 ? int.Parse(rest[0], Inv) : 32, rest.Length > 1 ? Enum.Parse<DType>(rest[1], ignoreCase: true) : null);
@@ -50,7 +61,7 @@ public static class Program
                 Console.WriteLine($"wrote {dir} in {sw.Elapsed.TotalSeconds:F1} s");
                 return 0;
             default:
-                Console.Error.WriteLine("usage: kernels | check-decode REFDIR [graph] [cuda|opencl|ilgpu-cpu] | decode DIR f32|f16|bf16 [prompt] [tokens] [graph] | host DIR SPEC [tokens] [f32|f16|bf16] | calls DIR [f32|f16|bf16] | write-tinyllama DIR LAYERS VOCAB [f32|bf16|f16]");
+                Console.Error.WriteLine("usage: kernels | check-decode REFDIR [graph] [cuda|opencl|ilgpu-cpu] | decode DIR f32|f16|bf16 [prompt] [tokens] [graph] | decode-gguf FILE [prompt] [tokens] [graph] | host DIR SPEC [tokens] [f32|f16|bf16] | calls DIR [f32|f16|bf16] | write-tinyllama DIR LAYERS VOCAB [f32|bf16|f16] | write-tinyllama-gguf FILE LAYERS VOCAB [q4_0|q8_0|q4_k|...]");
                 return 2;
         }
     }
@@ -105,14 +116,35 @@ public static class Program
         return ok ? 0 : 1;
     }
 
-    private static void Decode(string dir, DType dtype, int promptLength, int tokens, bool graphs)
+    /// <summary>
+    /// The GGUF file whose vocabulary the written GGUF llama takes: tests/fixtures/gguf/llama-q8_0.gguf under
+    /// CANDLE_FIXTURES, or under the repository that holds this program or the working directory.
+    /// </summary>
+    private static string VocabSource()
+    {
+        const string Name = "llama-q8_0.gguf";
+        if (Environment.GetEnvironmentVariable("CANDLE_FIXTURES") is { Length: > 0 } fixtures) return Path.Combine(fixtures, "gguf", Name);
+        foreach (var start in new[] { AppContext.BaseDirectory, Directory.GetCurrentDirectory() })
+        {
+            for (var d = new DirectoryInfo(start); d is not null; d = d.Parent)
+            {
+                string f = Path.Combine(d.FullName, "tests", "fixtures", "gguf", Name);
+                if (File.Exists(f)) return f;
+            }
+        }
+
+        throw new FileNotFoundException($"{Name} (the vocabulary of the written GGUF) was not found: set CANDLE_FIXTURES to tests/fixtures");
+    }
+
+    private static void Decode(string dir, ModelLoadOptions? options, int promptLength, int tokens, bool graphs)
     {
         var sw = Stopwatch.StartNew();
-        var model = (ICausalLanguageModel)ModelRegistry.Load(dir, new ModelLoadOptions { DType = dtype });
+        var model = (ICausalLanguageModel)ModelRegistry.Load(dir, options);
         using var dec = new DeviceDecoder(model, GpuBackends.Cuda, promptLength + tokens + 32, graphs);
-        Console.WriteLine($"decode{(graphs ? " (fixed-size cache, CUDA graph)" : "")}: {model.NumLayers} layers, {model.DType.TorchName()}, loaded and compiled in {sw.Elapsed.TotalSeconds:F1} s on {dec.Device}");
+        string weights = Path.GetExtension(dir) == ".gguf" ? $"GGUF {Path.GetFileName(dir)}" : model.DType.TorchName();
+        Console.WriteLine($"decode{(graphs ? " (fixed-size cache, CUDA graph)" : "")}: {model.NumLayers} layers, {weights}, loaded and compiled in {sw.Elapsed.TotalSeconds:F1} s on {dec.Device}");
         var rng = new Random(0);
-        int[] prompt = [.. Enumerable.Range(0, promptLength).Select(_ => rng.Next(3, 32000))];
+        int[] prompt = [.. Enumerable.Range(0, promptLength).Select(_ => rng.Next(3, Math.Min(32000, model.VocabSize)))];
         sw.Restart();
         int next = dec.Prefill(prompt);
         Console.WriteLine($"first prefill (weights uploaded, kernels compiled): {sw.Elapsed.TotalSeconds:F2} s");

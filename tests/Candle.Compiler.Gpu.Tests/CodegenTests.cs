@@ -72,6 +72,14 @@ public sealed class CodegenTests : IDisposable
             yield return ($"scatter_add_i64_{s.Name}", M(typeof(GatherKernels), nameof(GatherKernels.ScatterAdd), typeof(long), typeof(I64AtomicAdd), e, s), false);
         }
 
+        foreach (var q in new[] { typeof(Q8_0Format), typeof(Q4_0Format), typeof(Q4_KFormat) })
+        {
+            foreach (var r in reducers) yield return ($"quant_gemv_{q.Name}_{r.Name}", M(typeof(QuantKernels), nameof(QuantKernels.Gemv), q, r), true);
+            yield return ($"quant_dequantize_{q.Name}", M(typeof(QuantKernels), nameof(QuantKernels.Dequantize), q), false);
+            yield return ($"quant_embedding_i64_{q.Name}", M(typeof(QuantKernels), nameof(QuantKernels.EmbeddingI64), q), false);
+            yield return ($"quant_embedding_i32_{q.Name}", M(typeof(QuantKernels), nameof(QuantKernels.EmbeddingI32), q), false);
+        }
+
         yield return ("mixed_ne_i64", M(typeof(MixedKernels), nameof(MixedKernels.Binary), typeof(byte), typeof(BoolMixed), typeof(long), typeof(I64Mixed), typeof(long), typeof(I64Mixed)), false);
         yield return ("mixed_cast_f16_i32", M(typeof(MixedKernels), nameof(MixedKernels.Unary), typeof(int), typeof(I32Mixed), typeof(ushort), typeof(F16Mixed)), false);
         yield return ("mixed_where_i8", M(typeof(MixedKernels), nameof(MixedKernels.Ternary), typeof(byte), typeof(I8Mixed), typeof(byte), typeof(BoolMixed), typeof(byte), typeof(U8Mixed), typeof(float), typeof(F32Mixed)), false);
@@ -158,6 +166,22 @@ public sealed class CodegenTests : IDisposable
     [SnapshotFact]
     public void AttentionSnapshot() =>
         Snapshot("attention_f16", _source.Ptx(M(typeof(AttentionKernels), nameof(AttentionKernels.Attention), typeof(ushort), typeof(F16Storage), typeof(byte), typeof(BoolStorage), typeof(ShuffleReducer)), true));
+
+    [SnapshotFact]
+    public void QuantGemvSnapshot() =>
+        Snapshot("quant_gemv_q4_0", _source.Ptx(M(typeof(QuantKernels), nameof(QuantKernels.Gemv), typeof(Q4_0Format), typeof(ShuffleReducer)), true));
+
+    [Theory]
+    [InlineData(typeof(Q8_0Format))]
+    [InlineData(typeof(Q4_0Format))]
+    [InlineData(typeof(Q4_KFormat))]
+    public void QuantGemvReadsTheBlocksAsStoredAndReducesWithWarpShuffles(Type format)
+    {
+        string ptx = _source.Ptx(M(typeof(QuantKernels), nameof(QuantKernels.Gemv), format, typeof(ShuffleReducer)), true);
+        // The weight is read as 16-bit words of the stored blocks (no float32 copy of it exists), the sums reduced by shuffles.
+        Assert.Contains("ld.global.u16", ptx, StringComparison.Ordinal);
+        Assert.True(Count(ptx, "shfl.sync.bfly") >= 5, "no warp-shuffle reduction");
+    }
 
     [Theory]
     [InlineData(nameof(RowKernels.Softmax))]

@@ -9,7 +9,8 @@ namespace Candle.Compiler.Gpu.Tests;
 /// <summary>
 /// The calls per decoder layer of the GPU decode plans of the llama fixture (two layers, loaded as float16 like the
 /// measured decode), compiled for ILGPU's CPU accelerator: one layer is the calls from the first layer's attention up
-/// to the second's. Both the growing-cache step and the fixed-size-cache step (the CUDA graph path) are counted.
+/// to the second's. Both the growing-cache step and the fixed-size-cache step (the CUDA graph path) are counted, and the
+/// fixed-size step of the Q4_0 GGUF llama.
 /// </summary>
 public class DecodePlanTests
 {
@@ -33,11 +34,24 @@ public class DecodePlanTests
         Assert.Equal(4, layer.Count(k => k.StartsWith("BatchedMatMul", StringComparison.Ordinal)));
     }
 
+    [Fact]
+    public void QuantizedFixedSizeCacheDecodeHasAtMostTwelveCallsPerLayerWithMergedQuantizedProducts()
+    {
+        // The Q4_0 GGUF llama: q/k/v and gate/up merged over their blocks, so one layer is the float one's calls.
+        var layer = LayerCalls(static m => m.TraceStaticDecode(32), Path.Combine(Fixtures.Dir, "gguf", "llama-q4_0.gguf"), null);
+        Assert.True(layer.Count <= 12, Describe(layer));
+        Assert.Equal(4, layer.Count(k => k.StartsWith("QuantMatMul", StringComparison.Ordinal)));
+        Assert.DoesNotContain(layer, k => k.Contains("MatMul", StringComparison.Ordinal) && !k.StartsWith("QuantMatMul", StringComparison.Ordinal));
+    }
+
     private static string Describe(List<string> layer) => $"{layer.Count} calls per layer: {string.Join("; ", layer)}";
 
-    private static List<string> LayerCalls(Func<CausalLanguageModel, Ir.Graph> trace)
+    private static List<string> LayerCalls(Func<CausalLanguageModel, Ir.Graph> trace) =>
+        LayerCalls(trace, Fixtures.Model("llama"), new ModelLoadOptions { DType = DType.F16 });
+
+    private static List<string> LayerCalls(Func<CausalLanguageModel, Ir.Graph> trace, string path, ModelLoadOptions? options)
     {
-        var model = Assert.IsAssignableFrom<CausalLanguageModel>(ModelRegistry.Load(Fixtures.Model("llama"), new ModelLoadOptions { DType = DType.F16 }));
+        var model = Assert.IsAssignableFrom<CausalLanguageModel>(ModelRegistry.Load(path, options));
         Assert.Equal(2, model.NumLayers);
         using var plan = (GpuExecutable)GpuBackends.IlgpuCpu.Compile(trace(model), CompileOptions.Default);
         var calls = plan.ListCalls().Split(Environment.NewLine).ToList();

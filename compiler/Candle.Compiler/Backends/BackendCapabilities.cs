@@ -1,5 +1,6 @@
 using Candle.Compiler.Ir;
 using Candle.Runtime;
+using Candle.Runtime.Kernels.Quant;
 
 namespace Candle.Compiler.Backends;
 
@@ -33,6 +34,28 @@ public sealed record BackendCapabilities(
     /// left operand and have constant right operands are merged into one (<see cref="Passes.MatMulMerging"/>).
     /// </summary>
     public bool MergesProducts { get; init; }
+
+    /// <summary>
+    /// The ggml block types whose quantized products and lookups (<see cref="Op.QuantMatMul"/>,
+    /// <see cref="Op.QuantEmbedding"/>, where <see cref="Ops"/> has them) the backend runs on the stored blocks; null
+    /// for every type. A product or lookup of another type is decomposed into its exact float32 dequantization
+    /// (<see cref="Passes.DecomposeComposites"/>).
+    /// </summary>
+    public IReadOnlySet<GgmlType>? QuantTypes { get; init; }
+
+    /// <summary>True when <paramref name="node"/>, an op of <see cref="Ops"/>, is lowered natively: for a quantized product or lookup, its block type is one of <see cref="QuantTypes"/>.</summary>
+    public bool Supports(Node node)
+    {
+        ArgumentNullException.ThrowIfNull(node);
+        if (!Supports(node.Op)) return false;
+        var weight = node.Op switch
+        {
+            Op.QuantMatMul => node.Inputs[1],
+            Op.QuantEmbedding => node.Inputs[0],
+            _ => null,
+        };
+        return weight is null || QuantTypes is null || weight.Op != Op.QuantConstant || QuantTypes.Contains(weight.Attr<QuantConstantAttrs>().Data.Type);
+    }
 
     /// <summary>True when fused groups of <paramref name="kind"/> become one kernel on this backend.</summary>
     public bool Fuses(string kind) => SupportsFusedGroups && (FusedKinds is null || FusedKinds.Contains(kind));

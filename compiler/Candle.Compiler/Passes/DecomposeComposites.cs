@@ -12,7 +12,8 @@ namespace Candle.Compiler.Passes;
 /// their exact dequantization, for backends without quantized kernels). Convolution, pooling and upsampling are left
 /// as they are. Which ops are
 /// lowered: the set given to the constructor, or else those the context's <see cref="PassContext.Capabilities"/>
-/// do not support (none when the target is unknown).
+/// do not support (none when the target is unknown), quantized products and lookups also when the target has no
+/// kernels for their block type (<see cref="Backends.BackendCapabilities.QuantTypes"/>).
 /// </summary>
 public sealed class DecomposeComposites : Pass
 {
@@ -39,8 +40,14 @@ public sealed class DecomposeComposites : Pass
     public override Graph Run(Graph graph, PassContext context)
     {
         ArgumentNullException.ThrowIfNull(graph);
-        var ops = _ops ?? (context?.Capabilities is { } caps ? Decomposable.Where(o => !caps.Supports(o)).ToHashSet() : []);
-        if (ops.Count == 0) return graph;
+        if (_ops is null && context?.Capabilities is { } caps)
+        {
+            // Ops the target has, except quantized products and lookups of block types it has no kernels for.
+            return graph.Rewrite(n => Decomposable.Contains(n.Op) && !caps.Supports(n) ? Lower(n) : null);
+        }
+
+        var ops = _ops;
+        if (ops is null || ops.Count == 0) return graph;
         return graph.Rewrite(n => ops.Contains(n.Op) ? Lower(n) : null);
     }
 

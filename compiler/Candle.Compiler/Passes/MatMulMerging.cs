@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using System.Runtime.CompilerServices;
 using Candle.Compiler.Ir;
 using Candle.Runtime;
+using Candle.Runtime.Kernels.Quant;
 using Candle.Runtime.Tensors;
 
 namespace Candle.Compiler.Passes;
@@ -14,7 +15,9 @@ namespace Candle.Compiler.Passes;
 /// and one kernel instead of several. It runs only for backends that ask for it
 /// (<see cref="Backends.BackendCapabilities.MergesProducts"/>), where a launch costs more than the wider product saves
 /// by doing them apart. Float dtypes only; products with other readers of the weights are merged all the same (the
-/// originals stay where read).
+/// originals stay where read). Quantized products (<see cref="Op.QuantMatMul"/>) that share their left operand and
+/// whose weights have one block type and depth are merged likewise into one product over a new quantized constant whose
+/// blocks are the weights' stored blocks one after another.
 /// </summary>
 public sealed class MatMulMerging : Pass
 {
@@ -39,7 +42,18 @@ public sealed class MatMulMerging : Pass
             list.Add(n);
         }
 
-        var merged = groups.Values.Where(g => g.Count > 1).ToList();
+        // Quantized products by left operand, block type and depth: their blocks are concatenated row after row.
+        var quantGroups = new Dictionary<(Node Left, GgmlType Type, int K), List<Node>>();
+        foreach (var n in graph.Nodes)
+        {
+            if (n.Op != Op.QuantMatMul || n.Inputs[1].Op != Op.QuantConstant) continue;
+            var q = n.Inputs[1].Attr<QuantConstantAttrs>().Data;
+            var key = (n.Inputs[0], q.Type, q.Cols);
+            if (!quantGroups.TryGetValue(key, out var list)) quantGroups[key] = list = [];
+            list.Add(n);
+        }
+
+        var merged = groups.Values.Concat(quantGroups.Values).Where(g => g.Count > 1).ToList();
         if (merged.Count == 0) return graph;
         var groupOf = new Dictionary<Node, List<Node>>(ReferenceEqualityComparer.Instance);
         foreach (var g in merged)
@@ -59,24 +73,60 @@ public sealed class MatMulMerging : Pass
 
             if (!product.TryGetValue(group, out var wide))
             {
-                product[group] = wide = IrBuilder.MatMul(map[n.Inputs[0]], Concatenated(group));
+                product[group] = wide = n.Op == Op.QuantMatMul
+                    ? IrBuilder.QuantMatMul(map[n.Inputs[0]], IrBuilder.QuantConstant(QuantConcatenated(group)))
+                    : IrBuilder.MatMul(map[n.Inputs[0]], Concatenated(group));
             }
 
             long start = 0;
             foreach (var m in group)
             {
-                long width = WeightOf(m.Inputs[1])!.Value.N;
+                long width = Width(m);
                 if (ReferenceEquals(m, n)) break;
                 start += width;
             }
 
-            map[n] = IrBuilder.Slice(wide, -1, start, start + WeightOf(n.Inputs[1])!.Value.N);
+            map[n] = IrBuilder.Slice(wide, -1, start, start + Width(n));
         }
 
         var outs = graph.Outputs.Select(o => map[o]).ToImmutableArray();
         var inputs = graph.Inputs.Select(i => map[i]).ToImmutableArray();
         return new Graph(inputs, outs, graph.OutputNames);
     }
+
+    /// <summary>The output features of a product of a group.</summary>
+    private static long Width(Node product) => product.Op == Op.QuantMatMul
+        ? product.Inputs[1].Attr<QuantConstantAttrs>().Data.Rows
+        : WeightOf(product.Inputs[1])!.Value.N;
+
+    /// <summary>
+    /// The quantized weights of a group as one [ΣNᵢ, K] matrix of their block type (rows are whole blocks, so the stored
+    /// bytes one after another), made once per set of weights and kept while the first lives, like <see cref="Concatenated"/>.
+    /// </summary>
+    private static QuantizedTensor QuantConcatenated(List<Node> group)
+    {
+        var parts = group.Select(g => g.Inputs[1].Attr<QuantConstantAttrs>().Data).ToList();
+        var made = s_quantMerged.GetOrCreateValue(parts[0]);
+        lock (made)
+        {
+            var found = made.FirstOrDefault(m => m.Parts.Length == parts.Count && m.Parts.Zip(parts).All(p => ReferenceEquals(p.First, p.Second))).Merged;
+            if (found is not null) return found;
+            var bytes = new byte[parts.Sum(p => (long)p.Storage.Data.Length)];
+            long at = 0;
+            foreach (var p in parts)
+            {
+                p.Storage.Data.Span.CopyTo(bytes.AsSpan(checked((int)at)));
+                at += p.Storage.Data.Length;
+            }
+
+            var merged = new QuantizedTensor(parts[0].Type, parts.Sum(p => p.Rows), parts[0].Cols, bytes, string.Join("+", parts.Select(p => p.Name)));
+            made.Add(([.. parts], merged));
+            return merged;
+        }
+    }
+
+    // Merged quantized weights by the first of their parts.
+    private static readonly ConditionalWeakTable<QuantizedTensor, List<(QuantizedTensor[] Parts, QuantizedTensor Merged)>> s_quantMerged = [];
 
     /// <summary>A constant right operand: its data, whether it is the transpose of the stored [N, K] matrix, K and N.</summary>
     private static (HostTensor Data, string? Name, bool Transposed, long K, long N)? WeightOf(Node rhs)

@@ -2,6 +2,8 @@
 # One GPU call: unpack the runtime and the app bundles, then each step under its own timeout, logs into $OUT.
 # usage (from the repository root, with the peer scripts copied beside it): bash .gpu/DIR/run.sh STEP...
 # steps: info, decode:APP, decodeg:APP, decoden:APP (graph, few-row kernel off), check:APP, checkg:APP, tests:APP,
+#        writeq:APP (a random 1.1B-shaped Q4_0 GGUF at /tmp/tlq.gguf), decodeq:APP, decodeqg:APP, decodeqt:APP (its decode,
+#        weights kept quantized on the device; g: fixed-size cache with a CUDA graph; t: each call timed),
 #        train:APP, traincpu:APP, kernels:APP, peer_decode, peer_kernels, peer_train, peer_train_cpu
 #        (APP = a NAME of publish.sh: base, new; traincpu and peer_train_cpu may repeat, to alternate them)
 B=$(cd "$(dirname "$0")" && pwd)
@@ -32,6 +34,10 @@ for s in "$@"; do
   decode:*) step decode_$app 90 $P decode /tmp/tl f16 128 256 ;;
   decodeg:*) step decodeg_$app 90 $P decode /tmp/tl f16 128 256 graph ;;
   decoden:*) step decoden_$app 90 env CANDLE_GPU_NO_GEMV=1 $P decode /tmp/tl f16 128 256 graph ;;
+  writeq:*) step writeq 240 $P write-tinyllama-gguf /tmp/tlq.gguf 22 32000 q4_0 ;;
+  decodeqt:*) TAILN=45 step decodeqt_$app 150 env CANDLE_GPU_TIMING=1 $P decode-gguf /tmp/tlq.gguf 128 256 ;;
+  decodeq:*) step decodeq_$app 120 $P decode-gguf /tmp/tlq.gguf 128 256 ;;
+  decodeqg:*) step decodeqg_$app 120 $P decode-gguf /tmp/tlq.gguf 128 256 graph ;;
   check:*) step check_$app 60 $P check-decode $PWD/tests/fixtures/refs/llama ;;
   checkg:*) step checkg_$app 60 $P check-decode $PWD/tests/fixtures/refs/llama graph ;;
   tests:*) TAILN=60 step tests_$app ${TESTLIM:-150} $W/$app/tests/Candle.Compiler.Gpu.Tests -class 'Candle.Compiler.Gpu.Tests.CudaMatrixTests' -class 'Candle.Compiler.Gpu.Tests.OpenClMatrixTests' -class 'Candle.Compiler.Gpu.Tests.CudaGoldenTests' -class 'Candle.Compiler.Gpu.Tests.CudaEncoderGoldenTests' -class 'Candle.Compiler.Gpu.Tests.ConvolutionMatrixTests' -class 'Candle.Compiler.Gpu.Tests.DeviceTests' -class 'Candle.Compiler.Gpu.Tests.TrainingTests' -noColor ;;

@@ -5,6 +5,7 @@ using Candle.Compiler.Ir;
 using Candle.Compiler.Passes;
 using Candle.Compiler.Tests.Cpu;
 using Candle.Runtime;
+using Candle.Runtime.Kernels.Quant;
 using static Candle.Compiler.Ir.IrBuilder;
 
 namespace Candle.Compiler.Tests.Passes;
@@ -73,6 +74,30 @@ public sealed class MatMulMergingTests
         }
 
         Assert.Same(MergedData(3), MergedData(1));
+    }
+
+    [Fact]
+    public void Quantized_products_of_one_block_type_over_one_input_become_one_product()
+    {
+        var rng = new Random(7);
+        var x = Input("x", DType.F32, Shape.Of(5, 64));
+        Node Q(GgmlType type, string name, int rows) => QuantConstant(QuantMatMulTests.RandomTensor(rng, type, rows, 64, name));
+        var q = QuantMatMul(x, Q(GgmlType.Q4_0, "q", 8));
+        var k = QuantMatMul(x, Q(GgmlType.Q4_0, "k", 3));
+        var v = QuantMatMul(x, Q(GgmlType.Q4_0, "v", 5));
+        var other = QuantMatMul(x, Q(GgmlType.Q8_0, "o", 4));
+        var g = new Graph([x], [Binary(Op.Add, q, Reduce(Op.Sum, Unary(Op.Neg, k), [1], keepDim: true)), Unary(Op.Exp, v), other]);
+
+        var merged = Check(g);
+        // q, k and v share one product over their blocks one after another; the Q8_0 weight stays alone.
+        var products = merged.Nodes.Where(n => n.Op == Op.QuantMatMul).Select(n => n.Inputs[1].Attr<QuantConstantAttrs>().Data).ToList();
+        Assert.Equal(2, products.Count);
+        var wide = Assert.Single(products, p => p.Type == GgmlType.Q4_0);
+        Assert.Equal((16, "q+k+v"), (wide.Rows, wide.Name));
+
+        // A second graph over the same weights gets the same merged tensor (a device uploads it once).
+        var again = Check(g);
+        Assert.Same(wide, again.Nodes.Where(n => n.Op == Op.QuantMatMul).Select(n => n.Inputs[1].Attr<QuantConstantAttrs>().Data).Single(p => p.Type == GgmlType.Q4_0));
     }
 
     private static Node Weight(Random rng, DType dt, string name, params int[] shape) => Constant(CpuHarness.Random(rng, dt, shape, -1, 1), name);
