@@ -4,7 +4,7 @@
 # steps: info, decode:APP, decodeg:APP, decoden:APP (graph, few-row kernel off), check:APP, checkg:APP, tests:APP,
 #        writeq:APP (a random 1.1B-shaped Q4_0 GGUF at /tmp/tlq.gguf), decodeq:APP, decodeqg:APP, decodeqt:APP (its decode,
 #        weights kept quantized on the device; g: fixed-size cache with a CUDA graph; t: each call timed),
-#        train:APP, traincpu:APP, kernels:APP, peer_decode, peer_kernels, peer_train, peer_train_cpu
+#        train:APP, traing:APP (CUDA only), traincpu:APP, kernels:APP, peer_decode, peer_kernels, peer_train, peer_train_cpu
 #        (APP = a NAME of publish.sh: base, new; traincpu and peer_train_cpu may repeat, to alternate them)
 B=$(cd "$(dirname "$0")" && pwd)
 T0=$(date +%s); BUDGET=${BUDGET:-550}
@@ -44,6 +44,7 @@ for s in "$@"; do
   train:*) TAILN=40
     step train_cuda_$app 90 env CANDLE_GPU_TIMING=1 $W/$app/train/Candle.TrainBench --device cuda --steps 5 --warmup 2
     step train_cpu_$app 100 $W/$app/train/Candle.TrainBench --threads 16 --steps 3 --warmup 1 ;;
+  traing:*) TAILN=40 step train_cuda_$app 90 env CANDLE_GPU_TIMING=1 $W/$app/train/Candle.TrainBench --device cuda --steps 5 --warmup 2 ;;
   traincpu:*) n=$(( ${n:-0} + 1 )); step train_cpu_${app}_$n 100 $W/$app/train/Candle.TrainBench --threads 16 --steps 3 --warmup 1 ;;
   kernels:*) step kernels_$app 60 $P kernels ;;
   peer_decode) step peer_decode 120 python3 $B/peer_llama_decode.py ;;
