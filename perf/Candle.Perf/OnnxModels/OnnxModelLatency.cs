@@ -14,7 +14,7 @@ namespace Candle.Perf.OnnxModels;
 
 /// <summary>
 /// <c>onnx-models [--iterations N] [--only minilm|resnet] [--batch N] [--threads N[,N…]] [--baseline DIR] [--gap MS]
-/// [--ort-no-spin]</c>: latency of
+/// [--ort-no-spin] [--ort-stop-spin] [--cpu]</c>: latency of
 /// all-MiniLM-L6-v2 (sequence 128) and ResNet-18 (224×224) imported from their ONNX files and compiled at O2 for the CPU,
 /// beside ONNX Runtime on the same file, batch 1 and 8, two threads each (or each count of <c>--threads</c>). With
 /// <c>--baseline</c>, an earlier build's output directory (<see cref="BaselineBuild"/>) compiles and runs the same file
@@ -23,12 +23,17 @@ namespace Candle.Perf.OnnxModels;
 /// 90th percentiles in brackets. ResNet-18's file fixes batch 1: for batch 8 every engine gets a copy whose batch is a
 /// dimension parameter. <c>--gap</c> sleeps that long before each run, so that no engine's threads still spin from its
 /// previous run while another runs (ONNX Runtime's idle workers spin for milliseconds and take a core of two);
-/// <c>--ort-no-spin</c> turns ONNX Runtime's spinning off (<c>session.intra_op.allow_spinning</c>).
+/// <c>--ort-no-spin</c> turns ONNX Runtime's spinning off (<c>session.intra_op.allow_spinning</c>);
+/// <c>--ort-stop-spin</c> keeps it within a run but stops it when the run returns (<c>session.force_spinning_stop</c>). <c>--cpu</c> times
+/// the calling thread's CPU time instead of wall time: on a loaded machine a one-thread run's work without its waits
+/// for a core (every engine runs one-thread work on the caller; with more threads it leaves the workers' share out).
 /// </summary>
 internal static class OnnxModelLatency
 {
     private static int s_gapMs;
     private static bool s_ortSpin = true;
+    private static bool s_cpu;
+    private static bool s_ortStopSpin;
 
     public static void Run(string[] args)
     {
@@ -37,6 +42,8 @@ internal static class OnnxModelLatency
         string? only = Option(args, "--only");
         s_gapMs = Option(args, "--gap") is { } g ? int.Parse(g, CultureInfo.InvariantCulture) : 0;
         s_ortSpin = !args.Contains("--ort-no-spin");
+        s_cpu = args.Contains("--cpu");
+        s_ortStopSpin = args.Contains("--ort-stop-spin");
         int[] batches = Option(args, "--batch") is { } b ? [int.Parse(b, CultureInfo.InvariantCulture)] : [1, 8];
         string dir = Path.Combine(Path.GetTempPath(), $"candle-onnx-models-{Environment.ProcessId}");
         Directory.CreateDirectory(dir);
@@ -92,6 +99,7 @@ internal static class OnnxModelLatency
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
         };
         if (!s_ortSpin) options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+        if (s_ortStopSpin) options.AddSessionConfigEntry("session.force_spinning_stop", "1");
         using var session = new InferenceSession(path, options);
         var feeds = inputs.Select(kv => kv.Value.DType == Runtime.DType.I64
             ? NamedOnnxValue.CreateFromTensor(kv.Key, new DenseTensor<long>(kv.Value.ToInt64(), [.. kv.Value.Shape]))
@@ -110,8 +118,10 @@ internal static class OnnxModelLatency
                     int which = (i + e) % engines.Count;
                     if (s_gapMs > 0) Thread.Sleep(s_gapMs);
                     long start = Stopwatch.GetTimestamp();
+                    double cpuStart = s_cpu ? Infrastructure.ThreadCpuClock.NowMs() : 0;
                     engines[which]();
-                    if (i >= 3) times[which].Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+                    double ms = s_cpu ? Infrastructure.ThreadCpuClock.NowMs() - cpuStart : Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+                    if (i >= 3) times[which].Add(ms);
                 }
             }
         }
