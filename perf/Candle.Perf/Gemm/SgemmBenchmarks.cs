@@ -9,9 +9,9 @@ using Microsoft.ML.OnnxRuntime;
 namespace Candle.Perf.Gemm;
 
 /// <summary>
-/// SGEMM C = A * B (row-major, fresh B each call so every implementation packs it) on two threads:
-/// Candle's <see cref="Sgemm"/>, a TensorPrimitives row-times-matrix loop, and ONNX Runtime's MatMul
-/// (a one-node model built in code, IntraOpNumThreads = 2); plus Candle with B pre-packed.
+/// SGEMM C = A * B (row-major, fresh B each call so every implementation packs it) on <see cref="Threads"/> threads
+/// (two unless set): Candle's <see cref="Sgemm"/>, a TensorPrimitives row-times-matrix loop, and ONNX Runtime's MatMul
+/// (a one-node model built in code, IntraOpNumThreads the same); plus Candle with B pre-packed.
 /// </summary>
 [Config(typeof(ShortThroughputConfig))]
 public unsafe class SgemmBenchmarks
@@ -65,10 +65,13 @@ public unsafe class SgemmBenchmarks
     [ParamsSource(nameof(Shapes))]
     public GemmShape Shape { get; set; } = new(1024, 1024, 1024);
 
+    /// <summary>The threads every engine uses (Candle's pool, ORT's intra-op threads, the TensorPrimitives loop).</summary>
+    public int Threads { get; set; } = 2;
+
     [GlobalSetup]
     public void Setup()
     {
-        _pool = WorkerPool.Create(2);
+        _pool = WorkerPool.Create(Threads);
         int m = Shape.M, n = Shape.N, k = Shape.K;
         var rng = new Random(42);
         _aArray = Enumerable.Range(0, m * k).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
@@ -84,7 +87,7 @@ public unsafe class SgemmBenchmarks
 
         _options = new SessionOptions
         {
-            IntraOpNumThreads = 2,
+            IntraOpNumThreads = Threads,
             InterOpNumThreads = 1,
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
@@ -160,7 +163,7 @@ public unsafe class SgemmBenchmarks
     {
         int m = Shape.M, n = Shape.N, k = Shape.K;
         float[] a = _aArray, b = _bArray, c = _cArray;
-        Parallel.For(0, m, new ParallelOptions { MaxDegreeOfParallelism = 2 }, i =>
+        Parallel.For(0, m, new ParallelOptions { MaxDegreeOfParallelism = Threads }, i =>
         {
             var row = c.AsSpan(i * n, n);
             row.Clear();

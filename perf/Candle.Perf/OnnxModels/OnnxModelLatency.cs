@@ -13,22 +13,37 @@ using Microsoft.ML.OnnxRuntime.Tensors;
 namespace Candle.Perf.OnnxModels;
 
 /// <summary>
-/// <c>onnx-models [--iterations N] [--only minilm|resnet] [--batch N] [--threads N[,N…]] [--baseline DIR]</c>: latency of
+/// <c>onnx-models [--iterations N] [--only minilm|resnet] [--batch N] [--threads N[,N…]] [--baseline DIR] [--gap MS]
+/// [--ort-no-spin] [--ort-stop-spin] [--cpu]</c>: latency of
 /// all-MiniLM-L6-v2 (sequence 128) and ResNet-18 (224×224) imported from their ONNX files and compiled at O2 for the CPU,
 /// beside ONNX Runtime on the same file, batch 1 and 8, two threads each (or each count of <c>--threads</c>). With
 /// <c>--baseline</c>, an earlier build's output directory (<see cref="BaselineBuild"/>) compiles and runs the same file
 /// too. All engines run in this process, interleaved run by run after a warm-up (each round starting with the next
 /// engine); the table gives each engine's median time and the median of the per-round ratios, each with its 10th and
 /// 90th percentiles in brackets. ResNet-18's file fixes batch 1: for batch 8 every engine gets a copy whose batch is a
-/// dimension parameter.
+/// dimension parameter. <c>--gap</c> sleeps that long before each run, so that no engine's threads still spin from its
+/// previous run while another runs (ONNX Runtime's idle workers spin for milliseconds and take a core of two);
+/// <c>--ort-no-spin</c> turns ONNX Runtime's spinning off (<c>session.intra_op.allow_spinning</c>);
+/// <c>--ort-stop-spin</c> keeps it within a run but stops it when the run returns (<c>session.force_spinning_stop</c>). <c>--cpu</c> times
+/// the calling thread's CPU time instead of wall time: on a loaded machine a one-thread run's work without its waits
+/// for a core (every engine runs one-thread work on the caller; with more threads it leaves the workers' share out).
 /// </summary>
 internal static class OnnxModelLatency
 {
+    private static int s_gapMs;
+    private static bool s_ortSpin = true;
+    private static bool s_cpu;
+    private static bool s_ortStopSpin;
+
     public static void Run(string[] args)
     {
         int iterations = Option(args, "--iterations") is { } n ? int.Parse(n, CultureInfo.InvariantCulture) : 20;
         int[] threadCounts = Option(args, "--threads") is { } t ? [.. t.Split(',').Select(x => int.Parse(x, CultureInfo.InvariantCulture))] : [2];
         string? only = Option(args, "--only");
+        s_gapMs = Option(args, "--gap") is { } g ? int.Parse(g, CultureInfo.InvariantCulture) : 0;
+        s_ortSpin = !args.Contains("--ort-no-spin");
+        s_cpu = args.Contains("--cpu");
+        s_ortStopSpin = args.Contains("--ort-stop-spin");
         int[] batches = Option(args, "--batch") is { } b ? [int.Parse(b, CultureInfo.InvariantCulture)] : [1, 8];
         string dir = Path.Combine(Path.GetTempPath(), $"candle-onnx-models-{Environment.ProcessId}");
         Directory.CreateDirectory(dir);
@@ -83,6 +98,8 @@ internal static class OnnxModelLatency
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
         };
+        if (!s_ortSpin) options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+        if (s_ortStopSpin) options.AddSessionConfigEntry("session.force_spinning_stop", "1");
         using var session = new InferenceSession(path, options);
         var feeds = inputs.Select(kv => kv.Value.DType == Runtime.DType.I64
             ? NamedOnnxValue.CreateFromTensor(kv.Key, new DenseTensor<long>(kv.Value.ToInt64(), [.. kv.Value.Shape]))
@@ -99,9 +116,12 @@ internal static class OnnxModelLatency
                 for (int e = 0; e < engines.Count; e++)
                 {
                     int which = (i + e) % engines.Count;
+                    if (s_gapMs > 0) Thread.Sleep(s_gapMs);
                     long start = Stopwatch.GetTimestamp();
+                    double cpuStart = s_cpu ? Infrastructure.ThreadCpuClock.NowMs() : 0;
                     engines[which]();
-                    if (i >= 3) times[which].Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+                    double ms = s_cpu ? Infrastructure.ThreadCpuClock.NowMs() - cpuStart : Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+                    if (i >= 3) times[which].Add(ms);
                 }
             }
         }

@@ -22,6 +22,9 @@ public unsafe class PeakBenchmarks
     // iterations so the work per invocation stays the same.
     private const double FmaFlops = 2.0 * 16 * FmaPerIteration * FmaIterations;
 
+    /// <summary>The floating-point operations of one <see cref="FmaLoop"/> call.</summary>
+    internal const double FmaLoopFlops = FmaFlops;
+
     private WorkerPool _pool = null!;
     private float* _a;
     private float* _b;

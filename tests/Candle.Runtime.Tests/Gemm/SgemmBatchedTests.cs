@@ -16,6 +16,8 @@ public unsafe class SgemmBatchedTests
     [InlineData(16, 1, 64, 100, false, false)]
     [InlineData(1, 4, 4, 4, false, false)]
     [InlineData(0, 4, 4, 4, false, false)]
+    [InlineData(12, 128, 128, 32, false, false)]
+    [InlineData(5, 70, 64, 64, false, true)]
     public void BatchesWithBroadcastMatchPerBatchOracle(int batch, int m, int n, int k, bool broadcastA, bool broadcastB)
     {
         var rng = new Random(batch + m + n + k);

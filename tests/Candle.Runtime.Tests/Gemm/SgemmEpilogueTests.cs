@@ -27,6 +27,31 @@ public unsafe class SgemmEpilogueTests
         }
     }
 
+    // Asks for whole blocks; records each element's visits and its value when visited.
+    private readonly struct BlockEpilogue(int[] visits, float[] seen, int[] calls, float* cBase, int n) : IGemmEpilogue
+    {
+        static bool IGemmEpilogue.PerBlock => true;
+
+        public void Apply(float* c, int ldc, int row0, int col0, int rows, int cols)
+        {
+            if (ldc != n || c != cBase + ((long)row0 * ldc) + col0 || col0 < 0 || col0 + cols > n)
+            {
+                throw new InvalidOperationException($"block pointer does not match ({row0}, {col0}, {rows}x{cols})");
+            }
+
+            Interlocked.Increment(ref calls[0]);
+            for (int i = 0; i < rows; i++)
+            {
+                for (int j = 0; j < cols; j++)
+                {
+                    long at = ((long)(row0 + i) * n) + col0 + j;
+                    Interlocked.Increment(ref visits[at]);
+                    seen[at] = c[(i * ldc) + j];
+                }
+            }
+        }
+    }
+
     private static double Act(double x, GemmActivation act) => act switch
     {
         GemmActivation.Relu => Math.Max(0, x),
@@ -157,5 +182,36 @@ public unsafe class SgemmEpilogueTests
         }
 
         GemmOracle.AssertClose(expected.Select(e => Math.Max(0, -e + 1)).ToArray(), tol, c, 20, 30, 30, "relu(-AB + 0.5 C)");
+    }
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void PerBlockEpilogueSeesEveryElementOnceWithAllOfKAccumulated(int m, int n, int k, bool bT, int path)
+    {
+        var (a, b, expected, tol) = Problem(m, n, k, bT, 5);
+        foreach (var pool in new[] { Pool, WorkerPool.Create(1), WorkerPool.Create(5) })
+        {
+            var visits = new int[m * n];
+            var seen = new float[m * n];
+            var calls = new int[1];
+            var c = new float[m * n];
+            fixed (float* pa = a.Data)
+            fixed (float* pb = b.Data)
+            fixed (float* pc = c)
+            {
+                var epi = new BlockEpilogue(visits, seen, calls, pc, n);
+                Sgemm.MultiplyCore(SgemmKernelSelector.Best, (SgemmPath)path, m, n, k, pa, a.RowStride, a.ColStride, pb, b.RowStride, b.ColStride, pc, n, in epi, 1f, 0f, pool);
+            }
+
+            Assert.All(visits, v => Assert.Equal(1, v));
+            GemmOracle.AssertClose(expected, tol, seen, m, n, n, $"values seen by the block epilogue, {pool.Threads} threads");
+            if ((SgemmPath)path == SgemmPath.Packed && pool.Threads == 1)
+            {
+                // One thread, fewer than MC rows and NC columns: one work unit, so one call for all of C.
+                Assert.Equal(1, calls[0]);
+            }
+
+            if (pool != Pool) pool.Dispose();
+        }
     }
 }

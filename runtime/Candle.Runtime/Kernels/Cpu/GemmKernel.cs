@@ -6,7 +6,7 @@ namespace Candle.Runtime.Kernels.Cpu;
 
 /// <summary>
 /// One float32 matrix product C[M, N] = A[M, K] · B[K, N] through <see cref="Sgemm"/> (batched operands flattened
-/// into rows by the compiler), with an optional generated epilogue applied to each finished tile of C and, for a
+/// into rows by the compiler), with an optional generated epilogue applied to each finished block of C and, for a
 /// weight B, panels packed once per process (<see cref="PackedWeightCache"/>, shared by every plan over the weight)
 /// the first time a product of more than one row runs; one-row products read the weight unpacked until then.
 /// Arguments: <see cref="GemmArgs{T}"/> (offsets and strides in elements; C is dense; B is stored in float32, or is a
@@ -132,11 +132,23 @@ public static unsafe class GemmKernel
         return true;
     }
 
-    /// <summary>Runs a generated elementwise kernel (in place over dense C) on each finished tile, row by row.</summary>
+    /// <summary>
+    /// Runs a generated elementwise kernel (in place over dense C) on each finished block of C: rows spanning all of C's
+    /// columns in one call, others row by row. The blocked driver hands it each work unit's block at once
+    /// (<see cref="IGemmEpilogue.PerBlock"/>), so the delegate is called once per unit or unit row instead of once per tile row.
+    /// </summary>
     private readonly struct KernelEpilogue(KernelFn fn, nint[] slots, long[] args, long n) : IGemmEpilogue
     {
+        static bool IGemmEpilogue.PerBlock => true;
+
         public void Apply(float* c, int ldc, int row0, int col0, int rows, int cols)
         {
+            if (col0 == 0 && cols == n)
+            {
+                fn(slots, args, row0 * n, (row0 + rows) * n);
+                return;
+            }
+
             for (int r = 0; r < rows; r++)
             {
                 long s = ((row0 + r) * n) + col0;

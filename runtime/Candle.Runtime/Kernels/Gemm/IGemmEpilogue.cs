@@ -19,4 +19,11 @@ public unsafe interface IGemmEpilogue
     /// <param name="rows">Number of rows in the tile.</param>
     /// <param name="cols">Number of columns in the tile.</param>
     void Apply(float* c, int ldc, int row0, int col0, int rows, int cols);
+
+    /// <summary>
+    /// Whether the blocked driver applies the epilogue once to each work unit's whole block of C (after the unit's last
+    /// K step) rather than to each tile: for an epilogue whose call costs more than the tile's work (a generated kernel
+    /// called through a delegate, whose rows then span the unit's columns instead of one panel's).
+    /// </summary>
+    internal static virtual bool PerBlock => false;
 }

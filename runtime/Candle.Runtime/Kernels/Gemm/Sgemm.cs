@@ -401,7 +401,13 @@ public static unsafe class Sgemm
         bool acrossBatches = threads > 1 && batch > 1 &&
             (batch >= 4 * threads || (batch >= threads && work < 128L * 128 * 128)) &&
             work * batch >= ParallelWork;
-        if (acrossBatches)
+        if (acrossBatches && work >= ParallelWork)
+        {
+            // Products large enough to be split on their own: each is claimed by whichever thread is free, so a
+            // thread that starts late or is interrupted leaves its share to the others.
+            body.Pool.ParallelForDynamic(batch, ref body);
+        }
+        else if (acrossBatches)
         {
             body.Pool.ParallelFor(batch, ref body);
         }

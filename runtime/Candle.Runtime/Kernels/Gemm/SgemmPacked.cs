@@ -8,7 +8,8 @@ namespace Candle.Runtime.Kernels.Gemm;
 /// once into NR-wide panels spanning all of K (the layout of <see cref="PackedB"/>), shared by all threads.
 /// C is then cut into work units, a block of at most MC rows by a group of column panels, that threads claim
 /// dynamically; a unit walks K in KC steps, packing its rows of A into MR-high panels and sweeping the
-/// microkernel over its tiles, and applies the epilogue to each tile after the last step.
+/// microkernel over its tiles, and applies the epilogue to each tile after the last step (or, for an epilogue that asks
+/// for it, <see cref="IGemmEpilogue.PerBlock"/>, to the unit's whole block once).
 /// Each column block costs two synchronizations (one with pre-packed B).
 /// </summary>
 internal static unsafe class SgemmPacked
@@ -223,7 +224,7 @@ internal static unsafe class SgemmPacked
             {
                 int kc = Math.Min(KcMax, k - pc);
                 var mode = pc == 0 ? Problem.FirstMode : GemmStoreMode.Accumulate;
-                bool epilogue = pc + kc >= k && typeof(TEpilogue) != typeof(NoEpilogue);
+                bool epilogue = pc + kc >= k && typeof(TEpilogue) != typeof(NoEpilogue) && !TEpilogue.PerBlock;
                 if (!prepackedA)
                 {
                     GemmPacking.PackA(
@@ -285,6 +286,14 @@ internal static unsafe class SgemmPacked
                         }
                     }
                 }
+            }
+
+            if (TEpilogue.PerBlock)
+            {
+                // The unit's whole block at once: its rows by its panels' columns, every K step accumulated.
+                int col0 = Jc + (panelStart * nr);
+                int cols = Math.Min(Problem.N, Jc + (panelEnd * nr)) - col0;
+                Epilogue.Apply(Problem.C + (rowStart * ldc) + col0, (int)ldc, Problem.RowOffset + rowStart, col0, mc, cols);
             }
         }
 
