@@ -33,13 +33,13 @@ public sealed unsafe class QuantPanelGemmTests
         var xq = new byte[aRows * xRowBytes];
         for (int m = 0; m < aRows; m++) QuantActivations.Quantize(format, x.AsSpan(m * k, k), xq.AsSpan(m * xRowBytes, xRowBytes));
         int nb = k / GgmlTypeTraits.BlockSize(type);
-        var prepared = new int[Math.Max(1, aRows * nb * QuantPanelGemm.PreparedInts)];
+        var prepared = new int[Math.Max(1, aRows * nb * QuantPanelGemm.PreparedIntsPerBlock(type))];
         if (QuantPanelGemm.NeedsPrepared(type))
         {
             fixed (byte* a = xq)
             fixed (int* p = prepared)
             {
-                for (int m = 0; m < aRows; m++) QuantPanelGemm.Prepare(a + (m * xRowBytes), nb, p + (m * nb * QuantPanelGemm.PreparedInts));
+                for (int m = 0; m < aRows; m++) QuantPanelGemm.Prepare(type, a + (m * xRowBytes), nb, p + (m * nb * QuantPanelGemm.PreparedIntsPerBlock(type)));
             }
         }
 
@@ -51,7 +51,7 @@ public sealed unsafe class QuantPanelGemmTests
     {
         var y = new float[aRows * wRows];
         var panel = new byte[c.Nb * QuantPanelGemm.PackedBlockBytes(type)];
-        int preparedRow = QuantPanelGemm.NeedsPrepared(type) ? c.Nb * QuantPanelGemm.PreparedInts : 0;
+        int preparedRow = c.Nb * QuantPanelGemm.PreparedIntsPerBlock(type);
         fixed (byte* w = c.W)
         fixed (byte* a = c.Xq)
         fixed (int* p = c.Prepared)
@@ -176,6 +176,28 @@ public sealed unsafe class QuantPanelGemmTests
                 int at = ((m * c.Nb) + b) * QuantPanelGemm.PreparedInts;
                 Assert.Equal((float)BinaryPrimitives.ReadHalfLittleEndian(block), BitConverter.Int32BitsToSingle(c.Prepared[at]));
                 Assert.Equal(8 * sum, c.Prepared[at + 1]);
+            }
+        }
+    }
+
+    [Fact]
+    public void Q4_K_prepared_data_is_the_sums_of_32_activation_quants_as_int16_pairs()
+    {
+        var c = Make(GgmlType.Q4_K, 5, 1, 3, 512);
+        Assert.Equal(QuantPanelGemm.PreparedIntsQ8_K, QuantPanelGemm.PreparedIntsPerBlock(GgmlType.Q4_K));
+        for (int m = 0; m < 3; m++)
+        {
+            for (int b = 0; b < c.Nb; b++)
+            {
+                // Q8_K block: float32 d, 256 int8 quants, 16 int16 sums of 16 (not read here).
+                var block = c.Xq.AsSpan((m * c.XRowBytes) + (b * 292), 292);
+                for (int j = 0; j < 8; j++)
+                {
+                    int sum = 0;
+                    for (int i = 32 * j; i < (32 * j) + 32; i++) sum += (sbyte)block[4 + i];
+                    int packed = c.Prepared[(((m * c.Nb) + b) * QuantPanelGemm.PreparedIntsQ8_K) + (j / 2)];
+                    Assert.Equal(sum, (short)(packed >> (16 * (j % 2))));
+                }
             }
         }
     }

@@ -178,7 +178,7 @@ public static unsafe class QuantMatMulKernel
         int nb = k / GgmlTypeTraits.BlockSize(type);
         int xRowBytes = QuantActivations.RowBytes(format, k);
         bool prepare = QuantPanelGemm.NeedsPrepared(type);
-        int preparedRow = prepare ? nb * QuantPanelGemm.PreparedInts : 0;
+        int preparedRow = prepare ? nb * QuantPanelGemm.PreparedIntsPerBlock(type) : 0;
         byte[] buffer = ArrayPool<byte>.Shared.Rent(checked(rows * xRowBytes));
         int[] preparedBuffer = ArrayPool<int>.Shared.Rent(Math.Max(1, checked(rows * preparedRow)));
         try
@@ -194,7 +194,7 @@ public static unsafe class QuantMatMulKernel
                     for (int m = s; m < e; m++)
                     {
                         QuantActivations.Quantize(format, new ReadOnlySpan<float>(x + ((long)m * k), k), new Span<byte>(xqp + ((long)m * xRowBytes), xRowBytes));
-                        if (prepare) QuantPanelGemm.Prepare(xqp + ((long)m * xRowBytes), nb, pp + ((long)m * preparedRow));
+                        if (prepare) QuantPanelGemm.Prepare(type, xqp + ((long)m * xRowBytes), nb, pp + ((long)m * preparedRow));
                     }
                 });
 

@@ -38,8 +38,11 @@ internal static unsafe class QuantPanelGemm
     /// <summary>Activation rows per register tile.</summary>
     public const int ActivationRows = 4;
 
-    /// <summary>Ints of prepared data per activation block: its scale d_a (float32 bits) and 8·Σa.</summary>
+    /// <summary>Ints of prepared data per Q8_0 activation block: its scale d_a (float32 bits) and 8·Σa.</summary>
     public const int PreparedInts = 2;
+
+    /// <summary>Ints of prepared data per Q8_K activation block of a Q4_K product: its 8 sums of 32 values as int16 pairs.</summary>
+    public const int PreparedIntsQ8_K = 4;
 
     /// <summary>True for the weight types with a panel kernel, on machines where it runs (AVX2 and FMA).</summary>
     public static bool Supports(GgmlType type) => type is GgmlType.Q4_0 or GgmlType.Q8_0 or GgmlType.Q4_K or GgmlType.Q6_K && Avx2.IsSupported && Fma.IsSupported;
@@ -54,14 +57,47 @@ internal static unsafe class QuantPanelGemm
         _ => throw new NotSupportedException($"no panel kernel for {GgmlTypeTraits.Name(type)}"),
     };
 
-    /// <summary>True when <paramref name="type"/>'s activation rows need <see cref="Prepare"/> (Q8_0 activations).</summary>
-    public static bool NeedsPrepared(GgmlType type) => type is GgmlType.Q4_0 or GgmlType.Q8_0;
+    /// <summary>True when <paramref name="type"/>'s activation rows need <see cref="Prepare"/> (Q4_0, Q8_0 and Q4_K).</summary>
+    public static bool NeedsPrepared(GgmlType type) => PreparedIntsPerBlock(type) > 0;
+
+    /// <summary>Ints of <see cref="Prepare"/> data per activation block for <paramref name="type"/>'s product (0: none).</summary>
+    public static int PreparedIntsPerBlock(GgmlType type) => type switch
+    {
+        GgmlType.Q4_0 or GgmlType.Q8_0 => PreparedInts,
+        GgmlType.Q4_K => PreparedIntsQ8_K,
+        _ => 0,
+    };
 
     /// <summary>
-    /// For each of the <paramref name="nb"/> Q8_0 blocks of the activation row <paramref name="a"/>:
-    /// d_a as float32 bits, then 8·Σ of its 32 quants (<see cref="PreparedInts"/> ints per block).
+    /// Prepares the <paramref name="nb"/> activation blocks of the row <paramref name="a"/> for <paramref name="type"/>'s
+    /// product (<see cref="PreparedIntsPerBlock"/> ints per block): for Q8_0 activations d_a as float32 bits, then 8·Σ of
+    /// the block's 32 quants; for Q4_K's Q8_K activations the 8 sums of 32 values (each the sum of two of the block's
+    /// 16-value sums, at most 32·128 in magnitude) as int16 pairs.
     /// </summary>
-    public static void Prepare(byte* a, int nb, int* prepared)
+    public static void Prepare(GgmlType type, byte* a, int nb, int* prepared)
+    {
+        switch (type)
+        {
+            case GgmlType.Q4_0 or GgmlType.Q8_0: PrepareQ8_0(a, nb, prepared); break;
+            case GgmlType.Q4_K: PrepareQ8_K(a, nb, prepared); break;
+            default: throw new NotSupportedException($"no prepared activations for {GgmlTypeTraits.Name(type)}");
+        }
+    }
+
+    private static void PrepareQ8_K(byte* a, int nb, int* prepared)
+    {
+        for (int b = 0; b < nb; b++, a += 292, prepared += PreparedIntsQ8_K)
+        {
+            var sums = Avx2.MultiplyAddAdjacent(Vector256.Load((short*)(a + 260)), Vector256<short>.One);
+            var pairs = Avx2.PackSignedSaturate(sums, sums);
+            prepared[0] = pairs.AsInt32().GetElement(0);
+            prepared[1] = pairs.AsInt32().GetElement(1);
+            prepared[2] = pairs.AsInt32().GetElement(4);
+            prepared[3] = pairs.AsInt32().GetElement(5);
+        }
+    }
+
+    private static void PrepareQ8_0(byte* a, int nb, int* prepared)
     {
         float* ht = QuantRowDot.HalfTablePointer;
         for (int b = 0; b < nb; b++, a += 34, prepared += PreparedInts)
@@ -178,7 +214,7 @@ internal static unsafe class QuantPanelGemm
         int* p1 = n > 1 ? p0 + preparedRow : p0;
         int* p2 = n > 2 ? p1 + preparedRow : p0;
         int* p3 = n > 3 ? p2 + preparedRow : p0;
-        int step = TP.Bytes, aStep = TP.ActivationBlockBytes, pStep = TP.UsesPrepared ? PreparedInts : 0;
+        int step = TP.Bytes, aStep = TP.ActivationBlockBytes, pStep = TP.PreparedInts;
         for (int b = 0; b < nb; b++, panel += step, a0 += aStep, a1 += aStep, a2 += aStep, a3 += aStep, p0 += pStep, p1 += pStep, p2 += pStep, p3 += pStep)
         {
             TP.Block<TM>(panel, a0, a1, a2, a3, p0, p1, p2, p3, ref c0, ref c1, ref c2, ref c3);
@@ -228,8 +264,8 @@ internal static unsafe class QuantPanelGemm
         /// <summary>Bytes of one block of the activations (Q8_0: 34, Q8_K: 292).</summary>
         static abstract int ActivationBlockBytes { get; }
 
-        /// <summary>True when the product reads the <see cref="Prepare"/> data of the activation blocks.</summary>
-        static abstract bool UsesPrepared { get; }
+        /// <summary>Ints of <see cref="Prepare"/> data the product reads per activation block (0: none).</summary>
+        static abstract int PreparedInts { get; }
 
         /// <summary>Writes row <paramref name="r"/>'s part of the packed block at <paramref name="packed"/> from its block <paramref name="block"/> (null: zeros).</summary>
         static abstract void PackRow(byte* block, int r, byte* packed);
@@ -250,7 +286,7 @@ internal static unsafe class QuantPanelGemm
 
         public static int ActivationBlockBytes => 34;
 
-        public static bool UsesPrepared => true;
+        public static int PreparedInts => QuantPanelGemm.PreparedInts;
 
         public static void PackRow(byte* block, int r, byte* packed)
         {
@@ -313,7 +349,7 @@ internal static unsafe class QuantPanelGemm
 
         public static int ActivationBlockBytes => 34;
 
-        public static bool UsesPrepared => true;
+        public static int PreparedInts => QuantPanelGemm.PreparedInts;
 
         public static void PackRow(byte* block, int r, byte* packed)
         {
@@ -355,56 +391,80 @@ internal static unsafe class QuantPanelGemm
     }
 
     /// <summary>
-    /// Q4_K (Q8_K activations): 8 float32 d, 8 float32 dmin, 8 vectors of the sub-blocks' 6-bit scales and 8 of their
-    /// minimums (vector j: lanes 2r and 2r + 1 hold row r's value for sub-block j), then 32 vectors of packed nibbles
-    /// (vector 8g + c: bytes 32g + 4c.. of each row: values 64g + 4c.. as low nibbles, 64g + 32 + 4c.. as high ones).
+    /// Q4_K (Q8_K activations): 8 float32 d, 8 float32 dmin, 8 vectors of the sub-blocks' 6-bit scales (vector j: lanes
+    /// 2r and 2r + 1 hold row r's scale of sub-block j) and 4 of their minimums (vector j: lanes 2r and 2r + 1 hold row
+    /// r's minimums of sub-blocks 2j and 2j + 1), then 64 vectors of the nibbles unpacked to bytes at packing (vector c:
+    /// values 4c..4c+3 of each row), so that the product loads each vector ready for <c>pmaddubsw</c>.
     /// Per sub-block of 32 values the 8 nibble products are summed in 16 bits (at most 8·2·15·128 = 30720) and
-    /// multiplied by the rows' scales in the widening <c>pmaddwd</c>; the minimums multiply the activations' 16-value
-    /// sums the same way: d·d_a·Σ scale·(q·a) − dmin·d_a·Σ min·bsum per row, as <see cref="QuantRowDot.Q4_K{T}"/>.
+    /// multiplied by the rows' scales in the widening <c>pmaddwd</c>; the minimums multiply the activations'
+    /// 32-value sums (<see cref="Prepare"/>) the same way: d·d_a·Σ scale·(q·a) − dmin·d_a·Σ min·bsum per row, as
+    /// <see cref="QuantRowDot.Q4_K{T}"/>.
     /// </summary>
     private readonly struct Q4_KPanel : IPanel
     {
-        public static int Bytes => 64 + 512 + 1024;
+        public static int Bytes => QsAt + 2048;
 
         public static int WeightBlockBytes => 144;
 
         public static int ActivationBlockBytes => 292;
 
-        public static bool UsesPrepared => false;
+        public static int PreparedInts => PreparedIntsQ8_K;
+
+        /// <summary>Offset of the minimums' vectors.</summary>
+        private const int MinsAt = 64 + 256;
+
+        /// <summary>Offset of the packed nibbles.</summary>
+        private const int QsAt = MinsAt + 128;
 
         public static void PackRow(byte* block, int r, byte* packed)
         {
-            float* ht = QuantRowDot.HalfTablePointer;
-            ((float*)packed)[r] = block == null ? 0 : QuantRowDot.Half(ht, block);
-            ((float*)packed)[8 + r] = block == null ? 0 : QuantRowDot.Half(ht, block + 2);
-            short* scales = (short*)(packed + 64);
-            short* mins = (short*)(packed + 64 + 256);
-            var sc = block == null ? default : new ReadOnlySpan<byte>(block + 4, 12);
-            for (int j = 0; j < 8; j++)
+            uint* scales = (uint*)(packed + 64);
+            uint* mins = (uint*)(packed + MinsAt);
+            uint* q = (uint*)(packed + QsAt);
+            if (block == null)
             {
-                var (s, m) = block == null ? (0, 0) : KQuantScales.Get(j, sc);
-                scales[(16 * j) + (2 * r)] = scales[(16 * j) + (2 * r) + 1] = (short)s;
-                mins[(16 * j) + (2 * r)] = mins[(16 * j) + (2 * r) + 1] = (short)m;
+                ((float*)packed)[r] = ((float*)packed)[8 + r] = 0;
+                for (int j = 0; j < 8; j++) scales[(j * PanelRows) + r] = 0;
+                for (int j = 0; j < 4; j++) mins[(j * PanelRows) + r] = 0;
+                for (int c = 0; c < 64; c++) q[(c * PanelRows) + r] = 0;
+                return;
             }
 
-            uint* q = (uint*)(packed + 64 + 512);
-            for (int c = 0; c < 32; c++) q[(c * PanelRows) + r] = block == null ? 0 : Unsafe.ReadUnaligned<uint>(block + 16 + (4 * c));
+            float* ht = QuantRowDot.HalfTablePointer;
+            ((float*)packed)[r] = QuantRowDot.Half(ht, block);
+            ((float*)packed)[8 + r] = QuantRowDot.Half(ht, block + 2);
+
+            // The 12 bytes of 6-bit scales and minimums unpacked to 8 scale bytes then 8 minimum bytes (ggml's kmask
+            // arrangement): sub-blocks 0..3 keep their low 6 bits, 4..7 take a nibble and the 2 spare bits of 0..3.
+            uint u0 = Unsafe.ReadUnaligned<uint>(block + 4), u1 = Unsafe.ReadUnaligned<uint>(block + 8), u2 = Unsafe.ReadUnaligned<uint>(block + 12);
+            ulong sc = (u0 & 0x3F3F3F3Fu) | ((ulong)((u2 & 0x0F0F0F0Fu) | (((u0 >> 6) & 0x03030303u) << 4)) << 32);
+            ulong mn = (u1 & 0x3F3F3F3Fu) | ((ulong)(((u2 >> 4) & 0x0F0F0F0Fu) | (((u1 >> 6) & 0x03030303u) << 4)) << 32);
+            for (int j = 0; j < 8; j++) scales[(j * PanelRows) + r] = (uint)((sc >> (8 * j)) & 0xFF) * 0x10001u;
+            for (int j = 0; j < 4; j++) mins[(j * PanelRows) + r] = (uint)((mn >> (16 * j)) & 0xFF) | ((uint)((mn >> ((16 * j) + 8)) & 0xFF) << 16);
+            // Sub-block 2g is the low nibbles of bytes 32g..32g + 31, sub-block 2g + 1 their high nibbles.
+            var mask = Vector256.Create((byte)0x0F);
+            uint* v = stackalloc uint[16];
+            for (int g = 0; g < 4; g++)
+            {
+                var packedNibbles = Vector256.Load(block + 16 + (32 * g));
+                (packedNibbles & mask).Store((byte*)v);
+                (Vector256.ShiftRightLogical(packedNibbles, 4) & mask).Store((byte*)(v + 8));
+                for (int c = 0; c < 16; c++) q[(((16 * g) + c) * PanelRows) + r] = v[c];
+            }
         }
 
-        /// <summary>Adds scale·Σ nibble·a over one sub-block (the low or the high nibbles of 8 packed vectors) to each row's sums.</summary>
+        /// <summary>Adds scale·Σ q·a over one sub-block (8 vectors of its values as bytes) to each row's sums.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static void SubBlock<TM>(
-            byte* q, bool high, Vector256<short> scales, byte* a0, byte* a1, byte* a2, byte* a3,
+            byte* q, Vector256<short> scales, byte* a0, byte* a1, byte* a2, byte* a3,
             ref Vector256<int> s0, ref Vector256<int> s1, ref Vector256<int> s2, ref Vector256<int> s3)
             where TM : struct, IRowCount
         {
             int n = TM.Count;
-            var mask = Vector256.Create((byte)0x0F);
             Vector256<short> l0 = default, l1 = default, l2 = default, l3 = default;
             for (int c = 0; c < 8; c++)
             {
-                var v = Vector256.Load(q + (32 * c));
-                var u = high ? Avx2.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask : v & mask;
+                var u = Vector256.Load(q + (32 * c));
                 int o = 4 * c;
                 l0 += Mul(u, a0 + o);
                 if (n > 1) l1 += Mul(u, a1 + o);
@@ -426,14 +486,15 @@ internal static unsafe class QuantPanelGemm
             return Fma.MultiplyAddNegated(Avx.ConvertToVector256Single(mins), Vector256.Load((float*)packed + 8) * da, acc);
         }
 
-        /// <summary>Σ_j min_j·(bsum_2j + bsum_2j+1) for the 8 rows: the rows' minimums times the activation block's 16-value sums.</summary>
+        /// <summary>Σ_j min_j·(bsum_2j + bsum_2j+1) for the 8 rows: the rows' minimums, two sub-blocks per lane pair, times the activation block's prepared 32-value sums.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static Vector256<int> Mins(byte* packed, byte* a)
+        private static Vector256<int> Mins(byte* packed, int* prepared)
         {
-            short* mins = (short*)(packed + 64 + 256);
-            var s = Vector256<int>.Zero;
-            for (int j = 0; j < 8; j++) s += Widen(Vector256.Load(mins + (16 * j)), Broadcast(a + 260 + (4 * j)).AsInt16());
-            return s;
+            short* mins = (short*)(packed + MinsAt);
+            var s = Widen(Vector256.Load(mins), Broadcast((byte*)prepared).AsInt16());
+            s += Widen(Vector256.Load(mins + 16), Broadcast((byte*)(prepared + 1)).AsInt16());
+            s += Widen(Vector256.Load(mins + 32), Broadcast((byte*)(prepared + 2)).AsInt16());
+            return s + Widen(Vector256.Load(mins + 48), Broadcast((byte*)(prepared + 3)).AsInt16());
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -445,21 +506,18 @@ internal static unsafe class QuantPanelGemm
             int n = TM.Count;
             Vector256<int> s0 = default, s1 = default, s2 = default, s3 = default;
             short* scales = (short*)(packed + 64);
-            byte* q = packed + 64 + 512;
-            for (int g = 0; g < 4; g++)
+            byte* q = packed + QsAt;
+            for (int j = 0; j < 8; j++)
             {
-                // Sub-block 2g (low nibbles) then 2g + 1 (high nibbles, the activations 32 further), one at a time, so
-                // that the 4 rows' 16-bit sums, the 4 accumulators and the operands fit the registers.
-                byte* qg = q + (256 * g);
-                int o = 4 + (64 * g);
-                SubBlock<TM>(qg, false, Vector256.Load(scales + (32 * g)), a0 + o, a1 + o, a2 + o, a3 + o, ref s0, ref s1, ref s2, ref s3);
-                SubBlock<TM>(qg, true, Vector256.Load(scales + (32 * g) + 16), a0 + o + 32, a1 + o + 32, a2 + o + 32, a3 + o + 32, ref s0, ref s1, ref s2, ref s3);
+                // One sub-block at a time, so that the 4 rows' 16-bit sums, the 4 accumulators and the operands fit the registers.
+                int o = 4 + (32 * j);
+                SubBlock<TM>(q + (256 * j), Vector256.Load(scales + (16 * j)), a0 + o, a1 + o, a2 + o, a3 + o, ref s0, ref s1, ref s2, ref s3);
             }
 
-            c0 = Finish(s0, Mins(packed, a0), a0, packed, c0);
-            if (n > 1) c1 = Finish(s1, Mins(packed, a1), a1, packed, c1);
-            if (n > 2) c2 = Finish(s2, Mins(packed, a2), a2, packed, c2);
-            if (n > 3) c3 = Finish(s3, Mins(packed, a3), a3, packed, c3);
+            c0 = Finish(s0, Mins(packed, p0), a0, packed, c0);
+            if (n > 1) c1 = Finish(s1, Mins(packed, p1), a1, packed, c1);
+            if (n > 2) c2 = Finish(s2, Mins(packed, p2), a2, packed, c2);
+            if (n > 3) c3 = Finish(s3, Mins(packed, p3), a3, packed, c3);
         }
     }
 
@@ -478,7 +536,7 @@ internal static unsafe class QuantPanelGemm
 
         public static int ActivationBlockBytes => 292;
 
-        public static bool UsesPrepared => false;
+        public static int PreparedInts => 0;
 
         public static void PackRow(byte* block, int r, byte* packed)
         {
