@@ -158,6 +158,8 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
 
     private Action<Frame> Elementwise(ElementwiseCall e)
     {
+        // The capabilities leave out multi-output groups: every call here writes one output.
+        if (e.Kernel.Stores.Count > 0) throw new NotSupportedException($"the GPU backend has no multi-output elementwise kernels ({e.Label})");
         var method = generated?.GetMethod(kernelNames[e.Kernel], Static) ?? throw new InvalidOperationException($"no generated kernel for {e.Label}");
         var l = Launcher(method);
         var inputs = e.Inputs.ToArray();

@@ -12,7 +12,8 @@ public static class KernelEstimate
     public static bool IsKernel(Node node)
     {
         ArgumentNullException.ThrowIfNull(node);
-        return !node.Op.IsLeaf() && node.Op is not (Op.Reshape or Op.Expand);
+        // The further outputs of a multi-output group are computed by its first output's kernel.
+        return !node.Op.IsLeaf() && node.Op is not (Op.Reshape or Op.Expand) && !(node.Op == Op.Fused && node.Attr<FusedAttrs>().Output > 0);
     }
 
     /// <summary>The number of kernels <paramref name="graph"/> needs.</summary>

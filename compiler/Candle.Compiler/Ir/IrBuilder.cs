@@ -140,9 +140,9 @@ public static partial class IrBuilder
         return x.Shape.Equals(shape) ? x : Node.Create(Op.Expand, new ShapeAttrs(shape), x);
     }
 
-    /// <summary>A fused group over <paramref name="inputs"/> computing <paramref name="body"/>.</summary>
-    public static Node Fused(Graph body, string kind, IEnumerable<Node> inputs) =>
-        Node.Create(Op.Fused, [.. inputs], new FusedAttrs(body, kind));
+    /// <summary>A fused group over <paramref name="inputs"/> computing <paramref name="body"/>'s output <paramref name="output"/>.</summary>
+    public static Node Fused(Graph body, string kind, IEnumerable<Node> inputs, int output = 0) =>
+        Node.Create(Op.Fused, [.. inputs], new FusedAttrs(body, kind, output));
 
     private static ImmutableArray<Node> Arr(params Node[] n) => [.. n];
 }

@@ -160,15 +160,20 @@ public sealed record AttentionAttrs(double Scale, bool Causal, bool HasMask) : O
     public override string Describe() => $"scale={Scale.ToString("G6", CultureInfo.InvariantCulture)}, causal={Causal}";
 }
 
-/// <summary>A fused group: Body's inputs (in order) bind to the node's inputs; Body has one output.</summary>
-public sealed record FusedAttrs(Graph Body, string Kind) : OpAttrs
+/// <summary>
+/// A fused group: Body's inputs (in order) bind to the node's inputs; the node's value is Body's output
+/// <paramref name="Output"/>. A group with several outputs (an elementwise group whose intermediate values are also
+/// needed outside it, as an optimizer's new state beside the new parameter) is one node per output, all with the same
+/// body and inputs: a backend that fuses them computes the body once and writes every output.
+/// </summary>
+public sealed record FusedAttrs(Graph Body, string Kind, int Output = 0) : OpAttrs
 {
     /// <inheritdoc/>
-    public bool Equals(FusedAttrs? other) => other is not null && ReferenceEquals(Body, other.Body) && Kind == other.Kind;
+    public bool Equals(FusedAttrs? other) => other is not null && ReferenceEquals(Body, other.Body) && Kind == other.Kind && Output == other.Output;
 
     /// <inheritdoc/>
-    public override int GetHashCode() => HashCode.Combine(System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(Body), Kind);
+    public override int GetHashCode() => HashCode.Combine(System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(Body), Kind, Output);
 
     /// <inheritdoc/>
-    public override string Describe() => $"kind={Kind}, nodes={Body.Nodes.Count}";
+    public override string Describe() => Body.Outputs.Length > 1 ? $"kind={Kind}, nodes={Body.Nodes.Count}, output={Output}/{Body.Outputs.Length}" : $"kind={Kind}, nodes={Body.Nodes.Count}";
 }

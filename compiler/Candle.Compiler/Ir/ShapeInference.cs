@@ -499,8 +499,8 @@ public static class ShapeInference
                     }
                 }
 
-                if (body.Outputs.Length != 1) throw Fail("body must have one output");
-                return (body.Outputs[0].DType, body.Outputs[0].Shape);
+                if (a.Output < 0 || a.Output >= body.Outputs.Length) throw Fail($"output {a.Output} is not one of the body's {body.Outputs.Length}");
+                return (body.Outputs[a.Output].DType, body.Outputs[a.Output].Shape);
             }
 
             default:

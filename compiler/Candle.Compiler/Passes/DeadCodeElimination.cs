@@ -17,7 +17,9 @@ public sealed class DeadCodeElimination : Pass
     public override Graph Run(Graph graph, PassContext context)
     {
         ArgumentNullException.ThrowIfNull(graph);
-        return graph.Rewrite(n => n.Op == Op.Fused ? Prune(n) : null);
+        // The nodes of one multi-output group share their body and inputs: they share the pruned body too.
+        var pruned = new Dictionary<Graph, Graph>(ReferenceEqualityComparer.Instance);
+        return graph.Rewrite(n => n.Op == Op.Fused ? Prune(n, pruned) : null);
     }
 
     private static HashSet<Node> Reachable(IEnumerable<Node> roots)
@@ -34,7 +36,7 @@ public sealed class DeadCodeElimination : Pass
         return seen;
     }
 
-    private static Node? Prune(Node fused)
+    private static Node? Prune(Node fused, Dictionary<Graph, Graph> pruned)
     {
         var attrs = fused.Attr<FusedAttrs>();
         var body = attrs.Body;
@@ -56,9 +58,14 @@ public sealed class DeadCodeElimination : Pass
         }
 
         if (keep.Count == body.Inputs.Length) return null;
-        var newBody = replace.Count == 0
-            ? new Graph(keep.Select(i => body.Inputs[i]), body.Outputs, body.OutputNames)
-            : new Graph(keep.Select(i => body.Inputs[i]), body.Rewrite(n => replace.GetValueOrDefault(n)).Outputs, body.OutputNames);
-        return Node.Create(Op.Fused, [.. keep.Select(i => fused.Inputs[i])], new FusedAttrs(newBody, attrs.Kind));
+        if (!pruned.TryGetValue(body, out var newBody))
+        {
+            newBody = replace.Count == 0
+                ? new Graph(keep.Select(i => body.Inputs[i]), body.Outputs, body.OutputNames)
+                : new Graph(keep.Select(i => body.Inputs[i]), body.Rewrite(n => replace.GetValueOrDefault(n)).Outputs, body.OutputNames);
+            pruned[body] = newBody;
+        }
+
+        return Node.Create(Op.Fused, [.. keep.Select(i => fused.Inputs[i])], new FusedAttrs(newBody, attrs.Kind, attrs.Output));
     }
 }

@@ -31,6 +31,12 @@ public static class FusedKinds
     /// </summary>
     public const string ConvEpilogue = "conv_epilogue";
 
+    /// <summary>
+    /// Not a group of its own: an elementwise group may have several outputs (graph outputs used otherwise only inside
+    /// the group), computed by one kernel that writes each. A backend that does not list it gets one group per output.
+    /// </summary>
+    public const string MultiOutput = "multi_output";
+
     /// <summary>Scaled dot-product attention as one flash-style kernel.</summary>
     public const string Attention = "attention";
 }

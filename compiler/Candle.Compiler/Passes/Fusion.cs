@@ -10,7 +10,10 @@ namespace Candle.Compiler.Passes;
 /// activation, residual, scale), and a quantized product (<see cref="Op.QuantMatMul"/>) with its epilogue likewise (its
 /// quantized weight is inlined into the body, like a fill); a float32 convolution with a ReLU, a residual add, or both, after it. Attention stays the composite <see cref="Op.Attention"/>. Nodes are visited from the outputs up; a node
 /// joins the group of its users only when all its users are in that one group, so nothing is computed twice and
-/// no cycle can form (<see cref="Analysis.DataflowGraph.MergingCreatesCycle"/> holds false for every group).
+/// no cycle can form (<see cref="Analysis.DataflowGraph.MergingCreatesCycle"/> holds false for every group). Where the
+/// target fuses <see cref="FusedKinds.MultiOutput"/>, a graph output all of whose users are in one float-domain
+/// elementwise group joins it as a further output (an optimizer's new moments beside the new parameter): the group
+/// becomes one <see cref="Op.Fused"/> node per output over one body (<see cref="FusedAttrs.Output"/>).
 /// Fills are inlined into bodies as literals. Body inputs are named in0, in1, ... and bind to the fused node's inputs.
 /// </summary>
 public sealed class Fusion : Pass
@@ -36,6 +39,7 @@ public sealed class Fusion : Pass
             || (n.Op == Op.QuantMatMul && Fuses(capabilities, FusedKinds.QuantMatMulEpilogue))
             || (n.Op == Op.Conv && Fuses(capabilities, FusedKinds.ConvEpilogue))
             || (n.Op == Op.Expand && Fuses(capabilities, FusedKinds.ReduceBroadcast));
+        bool multiOutput = Fuses(capabilities, FusedKinds.MultiOutput);
         var users = graph.Users;
         var outputs = new HashSet<Node>(graph.Outputs, ReferenceEqualityComparer.Instance);
         var groupOf = new Dictionary<Node, FusionGroup>(ReferenceEqualityComparer.Instance);
@@ -45,9 +49,23 @@ public sealed class Fusion : Pass
             var n = graph.Nodes[i];
             if (!IsFusible(n)) continue;
             FusionGroup? target = null;
-            if (!outputs.Contains(n) && users[n].Count > 0 && groupOf.TryGetValue(users[n][0], out var g) && users[n].All(u => groupOf.GetValueOrDefault(u) == g))
+            bool isOutput = outputs.Contains(n);
+            if ((!isOutput || multiOutput) && users[n].Count > 0 && groupOf.TryGetValue(users[n][0], out var g) && users[n].All(u => groupOf.GetValueOrDefault(u) == g))
             {
                 target = g;
+            }
+
+            if (isOutput && target is not null)
+            {
+                // A graph output used otherwise only inside one group: a further output of that group, or a group of its own.
+                if (target.CanAcceptOutput(n))
+                {
+                    target.AddOutput(n);
+                    groupOf[n] = target;
+                    continue;
+                }
+
+                target = null;
             }
 
             if (n.Op == Op.Expand)
@@ -90,9 +108,15 @@ public sealed class Fusion : Pass
         foreach (var n in graph.Nodes)
         {
             if (inner.Contains(n)) continue;
-            map[n] = byRoot.TryGetValue(n, out var group)
-                ? Build(group, graph, map)
-                : n.WithInputs([.. n.Inputs.Select(i => map[i])]);
+            if (byRoot.TryGetValue(n, out var group))
+            {
+                var fused = Build(group, graph, map);
+                for (int k = 0; k < fused.Length; k++) map[group.Outputs[k]] = fused[k];
+            }
+            else
+            {
+                map[n] = n.WithInputs([.. n.Inputs.Select(i => map[i])]);
+            }
         }
 
         return new Graph(graph.Inputs.Select(i => map[i]), graph.Outputs.Select(o => map[o]), graph.OutputNames);
@@ -100,7 +124,8 @@ public sealed class Fusion : Pass
 
     private static bool Fuses(Backends.BackendCapabilities? capabilities, string kind) => capabilities?.Fuses(kind) ?? true;
 
-    private static Node Build(FusionGroup group, Graph graph, Dictionary<Node, Node> outer)
+    // One fused node per output of the group, in the order of its outputs.
+    private static Node[] Build(FusionGroup group, Graph graph, Dictionary<Node, Node> outer)
     {
         var bodyOf = new Dictionary<Node, Node>(ReferenceEqualityComparer.Instance);
         var bodyInputs = new List<Node>();
@@ -133,7 +158,7 @@ public sealed class Fusion : Pass
             bodyOf[m] = Node.Create(m.Op, ins, m.Attrs);
         }
 
-        var body = new Graph(bodyInputs, [bodyOf[group.Root]], ["out"]);
-        return IrBuilder.Fused(body, group.Kind, operands);
+        var body = new Graph(bodyInputs, [.. group.Outputs.Select(o => bodyOf[o])], [.. group.Outputs.Select((_, k) => k == 0 ? "out" : $"out{k}")]);
+        return [.. group.Outputs.Select((_, k) => IrBuilder.Fused(body, group.Kind, operands, k))];
     }
 }

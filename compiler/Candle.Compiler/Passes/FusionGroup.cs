@@ -4,18 +4,22 @@ using Candle.Runtime;
 namespace Candle.Compiler.Passes;
 
 /// <summary>
-/// A set of nodes that <see cref="Fusion"/> turns into one <see cref="Op.Fused"/> node: a single output
+/// A set of nodes that <see cref="Fusion"/> turns into one <see cref="Op.Fused"/> node: an output
 /// (<see cref="Root"/>), and every member other than the root used only inside the group, so collapsing the group
-/// can neither duplicate work nor create a cycle.
+/// can neither duplicate work nor create a cycle. An elementwise group of float-domain ops may also have members that
+/// are graph outputs used otherwise only inside the group (<see cref="Outputs"/>): it then becomes one fused node per
+/// output over one body.
 /// </summary>
 public sealed class FusionGroup
 {
     private readonly HashSet<Node> _members = new(ReferenceEqualityComparer.Instance);
+    private readonly List<Node> _outputs = [];
 
     internal FusionGroup(Node root)
     {
         Root = root;
         _members.Add(root);
+        _outputs.Add(root);
         if (root.Op.IsReduce())
         {
             Reduce = root;
@@ -32,6 +36,9 @@ public sealed class FusionGroup
 
     /// <summary>The group's output node.</summary>
     public Node Root { get; }
+
+    /// <summary>The values the group computes for nodes outside it: the root, then the members that are graph outputs.</summary>
+    public IReadOnlyList<Node> Outputs => _outputs;
 
     /// <summary>The members (root included).</summary>
     public IReadOnlySet<Node> Members => _members;
@@ -62,6 +69,7 @@ public sealed class FusionGroup
     /// <summary>True when <paramref name="node"/> (all of whose users are members) may join under the kind rules.</summary>
     internal bool CanAccept(Node node)
     {
+        if (_outputs.Count > 1) return node.Op.IsElementwise() && node.Shape.Equals(Root.Shape) && IsFloatDomain(node);
         if (RowShape is { } row)
         {
             // A reduce_broadcast group takes elementwise ops of the row's or the root's shape, the broadcasts of row
@@ -136,6 +144,7 @@ public sealed class FusionGroup
     /// </summary>
     internal bool CanAcceptBroadcast(Node expand, IReadOnlyDictionary<Node, IReadOnlyList<Node>> users, IReadOnlySet<Node> outputs)
     {
+        if (_outputs.Count > 1) return false;
         if (RowShape is not null) return CanAccept(expand);
         if (Reduce is not null || MatMul is not null || Conv is not null || !expand.Shape.Equals(Root.Shape)) return false;
         if (!_members.All(m => m.Op.IsElementwise() && IsFloatDomain(m))) return false;
@@ -196,6 +205,21 @@ public sealed class FusionGroup
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// True when <paramref name="node"/>, a graph output all of whose users are members, may join as a further output:
+    /// the group and the node are float-domain elementwise ops of one shape (one generated loop writing each output).
+    /// </summary>
+    internal bool CanAcceptOutput(Node node) =>
+        Kind == FusedKinds.Elementwise && node.Op.IsElementwise() && node.Shape.Equals(Root.Shape) && IsFloatDomain(node)
+        && _members.All(m => m.Op.IsElementwise() && IsFloatDomain(m));
+
+    /// <summary>Adds <paramref name="node"/> (accepted by <see cref="CanAcceptOutput"/>) as a member and a further output.</summary>
+    internal void AddOutput(Node node)
+    {
+        Add(node);
+        _outputs.Add(node);
     }
 
     internal void Add(Node node)

@@ -14,8 +14,11 @@ internal sealed record KernelOperand(int Slot, Dim Offset, Dim[] Strides);
 internal sealed record ElementwiseCall(ElementwiseSpec Kernel, int Output, Dim[] Shape, IReadOnlyList<KernelOperand> Inputs, Dim Numel, string Label, bool InPlaceOfGemm = false)
     : KernelCall(Label)
 {
+    /// <summary>The dense buffers of the kernel's further outputs (<see cref="ElementwiseSpec.Stores"/>), in order.</summary>
+    public IReadOnlyList<int> StoreSlots { get; init; } = [];
+
     /// <inheritdoc/>
-    public override IEnumerable<int> Slots => [Output, .. Inputs.Select(i => i.Slot)];
+    public override IEnumerable<int> Slots => [Output, .. StoreSlots, .. Inputs.Select(i => i.Slot)];
 }
 
 /// <summary>An elementwise op the generated kernels do not cover (integer dtypes...), run by a library kernel over strided operands.</summary>

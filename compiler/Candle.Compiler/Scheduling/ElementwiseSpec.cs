@@ -24,13 +24,20 @@ internal sealed record ElementwiseInput(DType DType, InnerAccess Access);
 /// <summary>One body operation: an input reference, a constant, or an op over earlier operations (by index).</summary>
 internal sealed record BodyOp(Op Op, DType DType, int[] Args, int Input = -1, double Constant = 0);
 
+/// <summary>A further output of a generated elementwise kernel: body op <paramref name="Op"/>'s value stored densely as <paramref name="DType"/>.</summary>
+internal sealed record ElementwiseStore(int Op, DType DType);
+
 /// <summary>
 /// A generated elementwise kernel: its inputs' dtypes and access patterns, the body (last op is the result),
-/// the output dtype and the rank of the collapsed iteration space. Kernel args:
-/// <c>outSlot, inSlot[n], shape[rank], then per input offset, strides[rank]</c> (in elements).
+/// the output dtype and the rank of the collapsed iteration space, and the further outputs (<see cref="Stores"/>) of a
+/// multi-output group. Kernel args: <c>outSlot, inSlot[n], shape[rank], then per input offset, strides[rank], then
+/// storeSlot[m]</c> (in elements; every output is dense over the shape).
 /// </summary>
 internal sealed record ElementwiseSpec(IReadOnlyList<ElementwiseInput> Inputs, IReadOnlyList<BodyOp> Body, DType OutDType, int Rank)
 {
+    /// <summary>The further outputs, each a body op's value written densely like the result (none for one output).</summary>
+    public IReadOnlyList<ElementwiseStore> Stores { get; init; } = [];
+
     /// <summary>Float-domain dtypes the generated kernels load, compute (as f32) and store.</summary>
     public static bool IsFloatDomain(DType dt) => dt is DType.F32 or DType.F16 or DType.BF16 or DType.Bool;
 
@@ -45,7 +52,9 @@ internal sealed record ElementwiseSpec(IReadOnlyList<ElementwiseInput> Inputs, I
         {
             var sb = new StringBuilder();
             sb.Append("ew r").Append(Rank);
-            return AppendOperands(sb, OutDType, Inputs, Body).ToString();
+            AppendOperands(sb, OutDType, Inputs, Body);
+            if (Stores.Count > 0) sb.Append(" also=[").AppendJoin(", ", Stores.Select(o => $"{o.DType.TorchName()}@{o.Op}")).Append(']');
+            return sb.ToString();
         }
     }
 

@@ -35,8 +35,31 @@ internal static class ElementwiseSpecKey
         Expect(ref rest, "ew r");
         int rank = Int(Until(ref rest, ' '), "rank");
         if (rank is < 0 or > MaxRank) throw new FormatException($"rank {rank} is outside [0, {MaxRank}]");
+        int alsoAt = rest.IndexOf(" also=[", StringComparison.Ordinal);
+        var alsoText = alsoAt < 0 ? [] : rest[(alsoAt + 7)..];
+        if (alsoAt >= 0) rest = rest[..alsoAt];
         var (inputs, body, outDType) = Parts(ref rest, accumulators: false);
-        return new ElementwiseSpec(inputs, body, outDType, rank);
+        return new ElementwiseSpec(inputs, body, outDType, rank) { Stores = alsoAt < 0 ? [] : Stores(alsoText, body) };
+    }
+
+    // "dtype@op, dtype@op]": the further outputs of a multi-output kernel, each an earlier body op of that dtype.
+    private static List<ElementwiseStore> Stores(ReadOnlySpan<char> text, List<BodyOp> body)
+    {
+        if (!text.EndsWith("]", StringComparison.Ordinal)) throw new FormatException("the further outputs' list is not closed");
+        var stores = new List<ElementwiseStore>();
+        foreach (string item in text[..^1].ToString().Split(", "))
+        {
+            if (stores.Count == MaxInputs) throw new FormatException($"more than {MaxInputs} further outputs");
+            int at = item.IndexOf('@', StringComparison.Ordinal);
+            if (at < 0) throw new FormatException($"further output '{item}' is not dtype@op");
+            var dt = DTypeOf(item[..at]);
+            int op = Int(item.AsSpan(at + 1), "further output's op");
+            if (op < 0 || op >= body.Count) throw new FormatException($"further output '{item}' names body op {op} of {body.Count}");
+            if (body[op].DType != dt) throw new FormatException($"further output '{item}' stores body op {op} of {body[op].DType.TorchName()} as {dt.TorchName()}");
+            stores.Add(new ElementwiseStore(op, dt));
+        }
+
+        return stores;
     }
 
     /// <summary>Parses a generated reduction's <paramref name="key"/>.</summary>

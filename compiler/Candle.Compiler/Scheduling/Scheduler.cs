@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Candle.Compiler.Ir;
 using Candle.Compiler.Passes;
 using Candle.Runtime;
@@ -40,8 +41,12 @@ internal sealed partial class Scheduler
     // Whether an add read by an rms_norm becomes one call with it (NormCall.Residual) that writes both.
     private readonly bool _residualNorms;
 
-    // Graph nodes scheduled ahead of their turn by a call of an earlier node (an rms_norm with its residual add).
+    // Graph nodes scheduled ahead of their turn by a call of an earlier node (an rms_norm with its residual add, the
+    // further outputs of a multi-output group).
     private readonly List<Node> _scheduledAhead = [];
+
+    // For each fused node of a multi-output group, the group's nodes by output (built when the first is scheduled).
+    private Dictionary<Node, List<Node>>? _siblings;
 
     private Scheduler(bool generateReductions, bool stridedOperands, bool residualNorms)
     {
@@ -209,15 +214,19 @@ internal sealed partial class Scheduler
                 if (ReferenceEquals(values, _graphValues))
                 {
                     DoneReadingArena(node);
-                    foreach (var ahead in _scheduledAhead)
+                    var ahead = _scheduledAhead.ToList();
+                    _scheduledAhead.Clear();
+                    foreach (var a in ahead)
                     {
-                        DoneReading(ahead);
-                        DoneReadingArena(ahead);
+                        DoneReading(a);
+                        DoneReadingArena(a);
                     }
 
-                    _scheduledAhead.Clear();
-                    if (_graphOutputs.Contains(node)) CopyOutputEarly(node, values[node]);
-                    if (_outputViews.TryGetValue(node, out var views)) ScheduleNodes(views, values);
+                    foreach (var n in (Node[])[node, .. ahead.Where(a => a.Op == Op.Fused)])
+                    {
+                        if (_graphOutputs.Contains(n)) CopyOutputEarly(n, values[n]);
+                        if (_outputViews.TryGetValue(n, out var views)) ScheduleNodes(views, values);
+                    }
                 }
             }
             catch (Exception e) when (e is NotSupportedException or ArgumentException or InvalidOperationException && e is not ObjectDisposedException)
@@ -269,19 +278,64 @@ internal sealed partial class Scheduler
         if (node.Attr<FusedAttrs>().Kind == FusedKinds.ConvEpilogue && TryScheduleConvEpilogue(node, ins) is { } convolved) return convolved;
         if (node.Attr<FusedAttrs>().Kind == FusedKinds.Reduce && TryScheduleReduction(node, ins) is { } reduced) return reduced;
         if (node.Attr<FusedAttrs>().Kind == FusedKinds.ReduceBroadcast && TryScheduleBroadcastReduction(node, ins) is { } normalized) return normalized;
-        var body = node.Attr<FusedAttrs>().Body;
-        var result = body.Outputs[0];
-        bool pure = result.Op is not (Op.Input or Op.Full) && body.Nodes.All(n => n.Op is Op.Input or Op.Full || ElementwiseSpec.Supports(n));
-        if (pure)
+        var attrs = node.Attr<FusedAttrs>();
+        var body = attrs.Body;
+        var siblings = SiblingsOf(node);
+        var results = siblings.Select(s => body.Outputs[s.Attr<FusedAttrs>().Output]).ToArray();
+        bool pure = results.All(r => r.Op is not (Op.Input or Op.Full)) && body.Nodes.All(n => n.Op is Op.Input or Op.Full || ElementwiseSpec.Supports(n));
+        if (pure && siblings.Count == 1)
         {
-            var (ops, kernelInputs) = Linearize(body.Nodes, result, n => n.Op == Op.Input ? ins[body.Inputs.IndexOf(n)] : null);
-            return EmitElementwise(ops, kernelInputs, node.DType, node.Shape, $"fused {node.Attr<FusedAttrs>().Kind}", node);
+            var (ops, kernelInputs) = Linearize(body.Nodes, results[0], n => n.Op == Op.Input ? ins[body.Inputs.IndexOf(n)] : null);
+            return EmitElementwise(ops, kernelInputs, node.DType, node.Shape, $"fused {attrs.Kind}", node);
         }
+
+        if (pure) return EmitMultiOutput(node, siblings, results, ins);
 
         var values = new Dictionary<Node, TensorView>(ReferenceEqualityComparer.Instance);
         for (int i = 0; i < body.Inputs.Length; i++) values[body.Inputs[i]] = ins[i];
         ScheduleNodes(body.Nodes, values);
-        return values[result];
+        for (int k = 0; k < siblings.Count; k++)
+        {
+            if (!ReferenceEquals(siblings[k], node)) ScheduledAhead(siblings[k], values[results[k]]);
+        }
+
+        return values[body.Outputs[attrs.Output]];
+    }
+
+    /// <summary>
+    /// The graph nodes that stand for outputs of <paramref name="node"/>'s multi-output group (one body, the same
+    /// inputs), <paramref name="node"/> among them, by output; just <paramref name="node"/> for a group of one output
+    /// or outside the graph's own nodes.
+    /// </summary>
+    private List<Node> SiblingsOf(Node node)
+    {
+        var attrs = node.Attr<FusedAttrs>();
+        if (attrs.Body.Outputs.Length == 1 || !_graphNodes.Contains(node)) return [node];
+        if (_siblings is null)
+        {
+            _siblings = new Dictionary<Node, List<Node>>(ReferenceEqualityComparer.Instance);
+            var byBody = new Dictionary<Graph, Dictionary<ImmutableArray<Node>, List<Node>>>(ReferenceEqualityComparer.Instance);
+            foreach (var n in _graph!.Nodes)
+            {
+                if (n.Op != Op.Fused || n.Attr<FusedAttrs>().Body.Outputs.Length == 1) continue;
+                var b = n.Attr<FusedAttrs>().Body;
+                if (!byBody.TryGetValue(b, out var byInputs)) byBody[b] = byInputs = new Dictionary<ImmutableArray<Node>, List<Node>>(InputsComparer.Instance);
+                if (!byInputs.TryGetValue(n.Inputs, out var list)) byInputs[n.Inputs] = list = [];
+                list.Add(n);
+                _siblings[n] = list;
+            }
+
+            foreach (var list in _siblings.Values.Distinct()) list.Sort((x, y) => x.Attr<FusedAttrs>().Output.CompareTo(y.Attr<FusedAttrs>().Output));
+        }
+
+        return _siblings[node];
+    }
+
+    /// <summary>Records the value of graph node <paramref name="node"/>, computed by the call of an earlier node.</summary>
+    private void ScheduledAhead(Node node, TensorView value)
+    {
+        _graphValues[node] = value;
+        _scheduledAhead.Add(node);
     }
 
     /// <summary>
@@ -290,6 +344,16 @@ internal sealed partial class Scheduler
     /// constant), with <paramref name="result"/> last. A broadcast (only in reduce_broadcast bodies) is its input.
     /// </summary>
     private static (List<BodyOp> Ops, List<TensorView> Inputs) Linearize(IEnumerable<Node> nodes, Node result, Func<Node, TensorView?> operand)
+    {
+        var (ops, inputs, _) = Linearize(nodes, result, operand, []);
+        return (ops, inputs);
+    }
+
+    /// <summary>
+    /// <see cref="Linearize(IEnumerable{Node}, Node, Func{Node, TensorView?})"/>, and the body op that computes each
+    /// of <paramref name="also"/> (nodes among <paramref name="nodes"/>).
+    /// </summary>
+    private static (List<BodyOp> Ops, List<TensorView> Inputs, int[] AlsoAt) Linearize(IEnumerable<Node> nodes, Node result, Func<Node, TensorView?> operand, IReadOnlyList<Node> also)
     {
         var map = new Dictionary<Node, int>(ReferenceEqualityComparer.Instance);
         var ops = new List<BodyOp>();
@@ -328,7 +392,7 @@ internal sealed partial class Scheduler
 
         // The result must be the last op.
         if (map[result] != ops.Count - 1) ops.Add(ops[map[result]]);
-        return (ops, kernelInputs);
+        return (ops, kernelInputs, [.. also.Select(n => map[n])]);
     }
 
     // The nodes that accept a deferred cast as it is: views that keep it (see ScheduleView) and matmuls.

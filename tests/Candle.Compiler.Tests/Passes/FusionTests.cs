@@ -60,10 +60,28 @@ public class FusionTests(ITestOutputHelper output)
         // e = exp(a) feeds both a fused chain and the output: it must stay a separate kernel.
         var e = Unary(Op.Exp, A);
         var g = new Graph([A], [Unary(Op.Relu, Binary(Op.Mul, e, 2.0)), e]);
-        var after = PassTestKit.RunPass(new Fusion(), g);
+        var singleOutput = PassTestKit.Context();
+        singleOutput.Capabilities = global::Candle.Compiler.Backends.Cpu.CpuBackend.Instance.Capabilities with { FusedKinds = new HashSet<string> { FusedKinds.Elementwise } };
+        var after = PassManager.RunOne(new Fusion(), g, singleOutput);
         PassTestKit.AssertSameResults(g, after);
         Assert.Single(after.Nodes, n => n.Op == Op.Exp);
         Assert.Equal(2, KernelEstimate.Count(after));
+    }
+
+    [Fact]
+    public void AnOutputUsedOnlyInsideAGroupIsAFurtherOutputOfIt()
+    {
+        // With multi-output groups, e joins the chain as its second output: one kernel computes exp once and writes both.
+        var e = Unary(Op.Exp, A);
+        var g = new Graph([A], [Unary(Op.Relu, Binary(Op.Mul, e, 2.0)), e]);
+        var after = PassTestKit.RunPass(new Fusion(), g);
+        PassTestKit.AssertSameResults(g, after);
+        Assert.Equal(1, KernelEstimate.Count(after));
+        var body = after.Outputs[0].Attr<FusedAttrs>().Body;
+        Assert.Same(body, after.Outputs[1].Attr<FusedAttrs>().Body);
+        Assert.Equal([0, 1], after.Outputs.Select(o => o.Attr<FusedAttrs>().Output));
+        Assert.Single(body.Nodes, n => n.Op == Op.Exp);
+        Assert.Same(body.Outputs[1], body.Nodes.Single(n => n.Op == Op.Exp));
     }
 
     [Fact]

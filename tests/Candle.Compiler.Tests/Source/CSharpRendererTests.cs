@@ -86,6 +86,25 @@ public class CSharpRendererTests
         }
     }
 
+    [Fact]
+    public void MultiOutputKernelsRunBitIdentical()
+    {
+        // m = m0·0.9 + g·0.1 and p' = p − lr·m (lr broadcast) in one kernel writing p', m and a float16 copy of p'.
+        var p = Input("p", DType.F32, new Shape(3, 37));
+        var m0 = Input("m0", DType.F32, new Shape(3, 37));
+        var g = Input("g", DType.F32, new Shape(3, 37));
+        var lr = Input("lr", DType.F32, Shape.Scalar);
+        var m = Binary(Op.Add, Binary(Op.Mul, m0, 0.9), Binary(Op.Mul, g, 0.1));
+        var next = Binary(Op.Sub, p, Binary(Op.Mul, m, lr));
+        var graph = new Graph([p, m0, g, lr], [next, m, Cast(next, DType.F16)]);
+        using var plan = CpuHarness.Compile(graph, optLevel: 2);
+        Assert.Contains("also=[", plan.KernelDump, StringComparison.Ordinal);
+        using var csharp = WithCSharpKernels(plan, out _);
+        var rng = new Random(23);
+        HostTensor[] inputs = [.. graph.Inputs.Select(i => CpuHarness.Random(rng, DType.F32, i.Shape.ToInts()))];
+        AssertSameBits(plan.Run(inputs), csharp.Run(inputs));
+    }
+
     [Theory]
     [InlineData(0)]
     [InlineData(256)]

@@ -43,8 +43,8 @@ internal static class CompositeVjps
         t.Add(Op.Attention, ViaPrimitives);
         t.Add(Op.Fused, (n, g) => Through(n, inputs =>
         {
-            var body = n.Attr<FusedAttrs>().Body;
-            return body.Rewrite(b => b.Op == Op.Input ? inputs[body.Inputs.IndexOf(b)] : null).Outputs[0];
+            var a = n.Attr<FusedAttrs>();
+            return a.Body.Rewrite(b => b.Op == Op.Input ? inputs[a.Body.Inputs.IndexOf(b)] : null).Outputs[a.Output];
         }, g));
     }
 

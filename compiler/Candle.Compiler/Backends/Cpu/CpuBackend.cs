@@ -26,10 +26,24 @@ public sealed class CpuBackend : IBackend
         FusedKinds = new HashSet<string> { Passes.FusedKinds.Elementwise, Passes.FusedKinds.MatMulEpilogue, Passes.FusedKinds.QuantMatMulEpilogue, Passes.FusedKinds.ConvEpilogue },
     };
 
+    // Generated elementwise kernels write every output of a multi-output group (the runtime's interpreter does not).
+    private static readonly BackendCapabilities s_generatingCapabilities = s_capabilities with
+    {
+        FusedKinds = new HashSet<string>
+        {
+            Passes.FusedKinds.Elementwise, Passes.FusedKinds.MultiOutput, Passes.FusedKinds.MatMulEpilogue, Passes.FusedKinds.QuantMatMulEpilogue,
+            Passes.FusedKinds.ConvEpilogue,
+        },
+    };
+
     // With generated reductions, a reduction and its elementwise producers and consumers are one kernel.
     private static readonly BackendCapabilities s_reducingCapabilities = s_capabilities with
     {
-        FusedKinds = new HashSet<string> { Passes.FusedKinds.Elementwise, Passes.FusedKinds.Reduce, Passes.FusedKinds.MatMulEpilogue, Passes.FusedKinds.QuantMatMulEpilogue, Passes.FusedKinds.ConvEpilogue },
+        FusedKinds = new HashSet<string>
+        {
+            Passes.FusedKinds.Elementwise, Passes.FusedKinds.MultiOutput, Passes.FusedKinds.Reduce, Passes.FusedKinds.MatMulEpilogue,
+            Passes.FusedKinds.QuantMatMulEpilogue, Passes.FusedKinds.ConvEpilogue,
+        },
     };
 
     // And reductions broadcast back over their rows (norms and softmax written from primitives) are one kernel per row.
@@ -37,8 +51,8 @@ public sealed class CpuBackend : IBackend
     {
         FusedKinds = new HashSet<string>
         {
-            Passes.FusedKinds.Elementwise, Passes.FusedKinds.Reduce, Passes.FusedKinds.ReduceBroadcast, Passes.FusedKinds.MatMulEpilogue,
-            Passes.FusedKinds.QuantMatMulEpilogue, Passes.FusedKinds.ConvEpilogue,
+            Passes.FusedKinds.Elementwise, Passes.FusedKinds.MultiOutput, Passes.FusedKinds.Reduce, Passes.FusedKinds.ReduceBroadcast,
+            Passes.FusedKinds.MatMulEpilogue, Passes.FusedKinds.QuantMatMulEpilogue, Passes.FusedKinds.ConvEpilogue,
         },
     };
 
@@ -93,7 +107,7 @@ public sealed class CpuBackend : IBackend
 
     /// <inheritdoc/>
     public BackendCapabilities Capabilities =>
-        FusesBroadcastReductions ? s_broadcastReducingCapabilities : GeneratesReductions ? s_reducingCapabilities : s_capabilities;
+        FusesBroadcastReductions ? s_broadcastReducingCapabilities : GeneratesReductions ? s_reducingCapabilities : GeneratesKernels ? s_generatingCapabilities : s_capabilities;
 
     /// <inheritdoc/>
     public bool IsAvailable => true;

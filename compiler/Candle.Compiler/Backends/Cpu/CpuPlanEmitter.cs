@@ -179,7 +179,10 @@ internal sealed class CpuPlanEmitter
 
     /// <summary>The arguments of a generated kernel (<see cref="GeneratedArgs{T}"/>).</summary>
     internal static Dim[] ElementwiseArgs(ElementwiseCall e) =>
-        new GeneratedArgs<Dim>(e.Output, [.. e.Inputs.Select(i => Dim.Of(i.Slot))], e.Shape, [.. e.Inputs.Select(i => (i.Offset, (IReadOnlyList<Dim>)i.Strides))]).Encode();
+        new GeneratedArgs<Dim>(e.Output, [.. e.Inputs.Select(i => Dim.Of(i.Slot))], e.Shape, [.. e.Inputs.Select(i => (i.Offset, (IReadOnlyList<Dim>)i.Strides))])
+        {
+            StoreSlots = [.. e.StoreSlots.Select(s => Dim.Of(s))],
+        }.Encode();
 
     /// <summary>
     /// The arguments of the runtime's interpreted elementwise kernel (<see cref="ElementwiseInterpreter"/>): the
@@ -188,6 +191,7 @@ internal sealed class CpuPlanEmitter
     internal static List<Dim> InterpretedStepArgs(ElementwiseCall e)
     {
         var spec = e.Kernel;
+        if (spec.Stores.Count > 0) throw new NotSupportedException($"{e.Label}: the interpreted elementwise kernel writes one output, not {1 + spec.Stores.Count}");
         var args = new List<Dim> { e.Inputs.Count, e.Shape.Length, spec.Body.Count, e.Output, (int)spec.OutDType };
         args.AddRange(e.Inputs.Select(i => Dim.Of(i.Slot)));
         args.AddRange(spec.Inputs.Select(i => Dim.Of((int)i.DType)));

@@ -74,6 +74,8 @@ internal sealed class MetalPlanEmitter
 
     private void Elementwise(ElementwiseCall e)
     {
+        // The capabilities leave out multi-output groups: every call here writes one output.
+        if (e.Kernel.Stores.Count > 0) throw new NotSupportedException($"the Metal backend has no multi-output elementwise kernels ({e.Label})");
         string name = Generated(e.Kernel.Key, "ew", e.Kernel.Hint, n => _renderer.Kernel(n, e.Kernel));
 
         var args = Backends.Cpu.CpuPlanEmitter.ElementwiseArgs(e);

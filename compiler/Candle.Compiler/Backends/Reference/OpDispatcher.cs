@@ -32,7 +32,7 @@ internal static class OpDispatcher
 
     private static HostTensor Fused(OpCall call)
     {
-        var body = call.Attr<FusedAttrs>().Body;
-        return ReferenceInterpreter.Run(body, call.Inputs, call.Bindings)[0];
+        var a = call.Attr<FusedAttrs>();
+        return ReferenceInterpreter.Run(a.Body, call.Inputs, call.Bindings)[a.Output];
     }
 }

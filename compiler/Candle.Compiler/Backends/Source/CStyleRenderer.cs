@@ -388,6 +388,12 @@ internal abstract partial class CStyleRenderer
         var sb = new StringBuilder();
         sb.Append(FunctionHead(name, spec)).Append("\n{\n");
         sb.Append(CultureInfo.InvariantCulture, $"    {Pointer(spec.OutDType, isConst: false)} {OutputVariable} = ({Pointer(spec.OutDType, isConst: false)}){SlotAddress(0)};\n");
+        for (int k = 0; k < spec.Stores.Count; k++)
+        {
+            string ptr = Pointer(spec.Stores[k].DType, isConst: false);
+            sb.Append(CultureInfo.InvariantCulture, $"    {ptr} {OutputVariable}{k + 1} = ({ptr}){SlotAddress(OffsetAt(n) + k)};\n");
+        }
+
         for (int k = 0; k < n; k++)
         {
             string ptr = Pointer(spec.Inputs[k].DType, isConst: true);
@@ -442,6 +448,11 @@ internal abstract partial class CStyleRenderer
         }
 
         sb.Append(CultureInfo.InvariantCulture, $"{Indent}{OutputVariable}[{i}] = {Store(spec.OutDType, $"v{spec.Body.Count - 1}")};\n");
+        for (int k = 0; k < spec.Stores.Count; k++)
+        {
+            sb.Append(CultureInfo.InvariantCulture, $"{Indent}{OutputVariable}{k + 1}[{i}] = {Store(spec.Stores[k].DType, $"v{spec.Stores[k].Op}")};\n");
+        }
+
         sb.Append(CloseIndexRange());
         sb.Append("}\n");
         return sb.ToString();

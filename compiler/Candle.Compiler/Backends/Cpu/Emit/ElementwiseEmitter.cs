@@ -10,7 +10,7 @@ namespace Candle.Compiler.Backends.Cpu.Emit;
 
 /// <summary>
 /// Emits a generated elementwise kernel as IL: the output range is walked row by row over the innermost collapsed
-/// dimension; each row runs a vector loop (Vector512, Vector256 or Vector128 lanes) and a scalar tail. Inputs are
+/// dimension (every output of a multi-output kernel is dense over it and stored at each element after the body); each row runs a vector loop (Vector512, Vector256 or Vector128 lanes) and a scalar tail. Inputs are
 /// read contiguously, broadcast or through a run-time stride; outer dimensions are unraveled once per row.
 /// f16/bf16/bool are converted to f32 on load and back on store. Loads, stores and roundings are
 /// <see cref="SimdLanes{TLanes, TVec}"/>'s (vector) and <see cref="ScalarLanes"/>'s (tail); each op is its operator
@@ -46,8 +46,18 @@ internal static class ElementwiseEmitter
         int InputOffsetAt(int k) => shapeAt + rank + (k * (1 + rank));
         int InputStrideAt(int k, int d) => InputOffsetAt(k) + 1 + d;
         int outEs = spec.OutDType.SizeInBytes();
+        int storesAt = InputOffsetAt(n);
+        int m = spec.Stores.Count;
 
         var outPtr = il.Local(typeof(nint), "out");
+        var storePtr = new LocalBuilder[m];
+        var storeRow = new LocalBuilder[m];
+        for (int k = 0; k < m; k++)
+        {
+            storePtr[k] = il.Local(typeof(nint), $"out{k + 1}");
+            storeRow[k] = il.Local(typeof(nint), $"outRow{k + 1}");
+        }
+
         var inPtr = new LocalBuilder[n];
         var rowPtr = new LocalBuilder[n];
         var stride = new LocalBuilder?[n];
@@ -101,6 +111,11 @@ internal static class ElementwiseEmitter
         // out = slots[args[0]]; in_k = slots[args[1+k]] + offset_k * es_k
         SlotPtr(0);
         il.Op(OpCodes.Stloc, outPtr);
+        for (int k = 0; k < m; k++)
+        {
+            SlotPtr(storesAt + k);
+            il.Op(OpCodes.Stloc, storePtr[k]);
+        }
         for (int k = 0; k < n; k++)
         {
             SlotPtr(1 + k);
@@ -189,6 +204,15 @@ internal static class ElementwiseEmitter
         ScaleToBytes(outEs);
         il.Op(OpCodes.Add);
         il.Op(OpCodes.Stloc, ob);
+        for (int k = 0; k < m; k++)
+        {
+            il.Op(OpCodes.Ldloc, storePtr[k]);
+            il.Op(OpCodes.Ldloc, i);
+            ScaleToBytes(spec.Stores[k].DType.SizeInBytes());
+            il.Op(OpCodes.Add);
+            il.Op(OpCodes.Stloc, storeRow[k]);
+        }
+
         il.Op(OpCodes.Ldc_I4_0);
         il.Op(OpCodes.Conv_I8);
         il.Op(OpCodes.Stloc, j);
@@ -262,13 +286,23 @@ internal static class ElementwiseEmitter
                 il.Op(OpCodes.Stloc, vals[b]);
             }
 
-            // Store the last value at outRow + j * outEs.
+            // Store the last value at outRow + j * outEs, then each further output's value likewise.
             il.Op(OpCodes.Ldloc, vals[^1]);
             il.Op(OpCodes.Ldloc, ob);
             il.Op(OpCodes.Ldloc, j);
             ScaleToBytes(outEs);
             il.Op(OpCodes.Add);
             il.Call(M(L, "Store" + Suffix(spec.OutDType)));
+            for (int k = 0; k < m; k++)
+            {
+                var store = spec.Stores[k];
+                il.Op(OpCodes.Ldloc, vals[store.Op]);
+                il.Op(OpCodes.Ldloc, storeRow[k]);
+                il.Op(OpCodes.Ldloc, j);
+                ScaleToBytes(store.DType.SizeInBytes());
+                il.Op(OpCodes.Add);
+                il.Call(M(L, "Store" + Suffix(store.DType)));
+            }
         }
 
         void EmitLoad(int k, bool vector)

@@ -25,8 +25,11 @@ internal sealed record GeneratedLayout(int Rank, DType Output, IReadOnlyList<DTy
     /// <summary>The dim the vector lanes run along: the last, or for a reduction along columns the last outer dim.</summary>
     public int VectorAxis { get; init; } = Rank - 1;
 
+    /// <summary>The dtypes of an elementwise kernel's further outputs (<c>also=[…]</c>), each dense like the output; none for one output.</summary>
+    public IReadOnlyList<DType> Stores { get; init; } = [];
+
     /// <summary>The argument count of a step calling the kernel.</summary>
-    public int Count => 1 + Inputs.Count + Rank + (Inputs.Count * (1 + Rank));
+    public int Count => 1 + Inputs.Count + Rank + (Inputs.Count * (1 + Rank)) + Stores.Count;
 
     /// <summary>Parses a kernel's specification; null when it is not an elementwise kernel's.</summary>
     public static GeneratedLayout? Parse(string spec)
@@ -83,7 +86,21 @@ internal sealed record GeneratedLayout(int Rank, DType Output, IReadOnlyList<DTy
             contiguous.Add(item[(colon + 1)..] == "contiguous");
         }
 
-        return new GeneratedLayout(rank, output, inputs, reduced) { Contiguous = contiguous, VectorAxis = vectorAxis, WholeSpace = at == 6 };
+        var stores = new List<DType>();
+        int also = spec.IndexOf(" also=[", StringComparison.Ordinal);
+        if (also >= 0)
+        {
+            // ew … body=[…] also=[{dtype}@{op}, …]: only elementwise kernels have further outputs.
+            if (at != 4 || !spec.EndsWith(']')) return null;
+            foreach (string item in spec[(also + 7)..^1].Split(", "))
+            {
+                int sign = item.IndexOf('@', StringComparison.Ordinal);
+                if (sign < 0 || Named(item[..sign]) is not { } dt) return null;
+                stores.Add(dt);
+            }
+        }
+
+        return new GeneratedLayout(rank, output, inputs, reduced) { Contiguous = contiguous, VectorAxis = vectorAxis, WholeSpace = at == 6, Stores = stores };
     }
 
     private static DType? Named(string name)
@@ -99,10 +116,13 @@ internal sealed record GeneratedLayout(int Rank, DType Output, IReadOnlyList<DTy
 
 /// <summary>
 /// The arguments of a generated elementwise kernel: <c>outSlot, inSlot[n], shape[rank], then per input offset,
-/// strides[rank]</c> (in elements; the output is dense over the shape). Work items are output elements.
+/// strides[rank], then storeSlot[m]</c> (in elements; every output is dense over the shape). Work items are output elements.
 /// </summary>
 internal readonly record struct GeneratedArgs<T>(T Output, IReadOnlyList<T> InputSlots, IReadOnlyList<T> Shape, IReadOnlyList<(T Offset, IReadOnlyList<T> Strides)> Views)
 {
+    /// <summary>The buffers of the kernel's further outputs (<see cref="GeneratedLayout.Stores"/>).</summary>
+    public IReadOnlyList<T> StoreSlots { get; init; } = [];
+
     /// <summary>The positional encoding of a plan step.</summary>
     public T[] Encode()
     {
@@ -115,6 +135,7 @@ internal readonly record struct GeneratedArgs<T>(T Output, IReadOnlyList<T> Inpu
             args.AddRange(strides);
         }
 
+        args.AddRange(StoreSlots);
         return [.. args];
     }
 }
@@ -152,6 +173,11 @@ internal static class GeneratedArgs
 
             extents.Add(StepExtent.Of(ArgCheck.Slot(a[1 + i], $"input {i}"), layout.Inputs[i].SizeInBytes(), a[p], shape, a[(p + 1)..(p + 1 + r)], writes: false));
             p += 1 + r;
+        }
+
+        for (int k = 0; k < layout.Stores.Count; k++)
+        {
+            extents.Add(StepExtent.Dense(ArgCheck.Slot(a[p + k], $"output {k + 1}"), layout.Stores[k].SizeInBytes(), 0, written, writes: true));
         }
 
         return extents;
