@@ -119,6 +119,13 @@ public static unsafe class ConvGemmKernel
             throw new NotSupportedException($"conv_gemm: [{coutG}, {rows}] x [{rows}, {outSize}] exceeds 32-bit indexing");
         }
 
+        if (prepared is not null && ConvWinograd.Applies(geometry, groups, cinG, coutG, p.Batch, geometry.Nr))
+        {
+            var packed = prepared.Winograd(kind);
+            ConvWinograd.Run(geometry, p.Batch, (int)cinG, (int)coutG, x, bias, y, packed, kind, tail);
+            return;
+        }
+
         var pool = KernelPool.Current;
         int threads = pool.Threads;
         long panels = geometry.Panels;
@@ -402,11 +409,30 @@ public static unsafe class ConvGemmKernel
         }
     }
 
-    /// <summary>A constant weight and its A panels, packed per group on first use for the microkernel in use.</summary>
+    /// <summary>
+    /// A constant weight and its A panels, packed per group on first use for the microkernel in use (and, for a 3×3
+    /// window of one group, its Winograd transform).
+    /// </summary>
     private sealed class ConvWeights(float* w, int groups, int coutG, int rows)
     {
         private readonly object _gate = new();
         private PackedA[]? _packed;
+        private ConvWinograd.Weights? _winograd;
+
+        /// <summary>The Winograd transform's A panels per position (one group, 3×3 window: the caller checked).</summary>
+        public float** Winograd(SgemmKernelKind kind)
+        {
+            var winograd = Volatile.Read(ref _winograd);
+            if (winograd is null)
+            {
+                lock (_gate)
+                {
+                    winograd = _winograd ??= new ConvWinograd.Weights(w, coutG, rows / 9);
+                }
+            }
+
+            return winograd.Get(kind);
+        }
 
         public float* Get(SgemmKernelKind kind, int group)
         {
