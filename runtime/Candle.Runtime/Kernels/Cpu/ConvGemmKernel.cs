@@ -119,11 +119,15 @@ public static unsafe class ConvGemmKernel
             throw new NotSupportedException($"conv_gemm: [{coutG}, {rows}] x [{rows}, {outSize}] exceeds 32-bit indexing");
         }
 
-        if (prepared is not null && ConvWinograd.Applies(geometry, groups, cinG, coutG, p.Batch, geometry.Nr))
+        // A 3×3 window of stride 1: Winograd's F(4×4, 3×3) or F(2×2, 3×3) where it saves products.
+        switch (prepared is null ? 0 : ConvWinograd.Choose(geometry, groups, cinG, coutG, p.Batch, geometry.Nr))
         {
-            var packed = prepared.Winograd(kind);
-            ConvWinograd.Run(geometry, p.Batch, (int)cinG, (int)coutG, x, bias, y, packed, kind, tail);
-            return;
+            case 4:
+                ConvWinograd.Run<WinogradF4>(geometry, p.Batch, (int)cinG, (int)coutG, x, bias, y, prepared!.F4.Get(kind), kind, tail);
+                return;
+            case 2:
+                ConvWinograd.Run<WinogradF2>(geometry, p.Batch, (int)cinG, (int)coutG, x, bias, y, prepared!.F2.Get(kind), kind, tail);
+                return;
         }
 
         var pool = KernelPool.Current;
@@ -417,21 +421,29 @@ public static unsafe class ConvGemmKernel
     {
         private readonly object _gate = new();
         private PackedA[]? _packed;
-        private ConvWinograd.Weights? _winograd;
+        private ConvWinograd.Weights<WinogradF4>? _f4;
+        private ConvWinograd.Weights<WinogradF2>? _f2;
 
-        /// <summary>The Winograd transform's A panels per position (one group, 3×3 window: the caller checked).</summary>
-        public float** Winograd(SgemmKernelKind kind)
+        /// <summary>The weight's F(4×4, 3×3) transform (one group, 3×3 window: the caller checked).</summary>
+        public ConvWinograd.Weights<WinogradF4> F4 => Volatile.Read(ref _f4) ?? Once(ref _f4);
+
+        /// <summary>The weight's F(2×2, 3×3) transform (one group, 3×3 window: the caller checked).</summary>
+        public ConvWinograd.Weights<WinogradF2> F2 => Volatile.Read(ref _f2) ?? Once(ref _f2);
+
+        private ConvWinograd.Weights<TForm> Once<TForm>(ref ConvWinograd.Weights<TForm>? field)
+            where TForm : IWinogradForm
         {
-            var winograd = Volatile.Read(ref _winograd);
-            if (winograd is null)
+            lock (_gate)
             {
-                lock (_gate)
+                var weights = field;
+                if (weights is null)
                 {
-                    winograd = _winograd ??= new ConvWinograd.Weights(w, coutG, rows / 9);
+                    weights = new ConvWinograd.Weights<TForm>(w, coutG, rows / 9);
+                    Volatile.Write(ref field, weights);
                 }
-            }
 
-            return winograd.Get(kind);
+                return weights;
+            }
         }
 
         public float* Get(SgemmKernelKind kind, int group)

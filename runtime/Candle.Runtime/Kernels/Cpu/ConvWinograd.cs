@@ -9,23 +9,21 @@ using Candle.Runtime.Threading;
 namespace Candle.Runtime.Kernels.Cpu;
 
 /// <summary>
-/// float32 3×3 convolution of stride 1 (one group, no dilation) by Winograd's F(4×4, 3×3): each 4×4 tile of output
-/// is A<sup>T</sup>[(G g G<sup>T</sup>) ⊙ (B<sup>T</sup> d B)]A over the 6×6 patch d of input it reads, which turns
-/// the 144 multiplications of a tile and channel pair into 36. The weight's transform U = G g G<sup>T</sup> is made
-/// once per plan and packed, per transform position, into the SGEMM's A panels (<see cref="Weights"/>); the tiles are
-/// processed in blocks: the input transform V = B<sup>T</sup> d B of every channel and tile of the block, vectorized
-/// over 8 tiles (the patches' rows transposed in registers), written straight into B panels (rows: input channels,
-/// columns: tiles); one product M[ξ] = U[ξ] · V[ξ] per position ξ of the 36 (the blocked SGEMM driver, one position
-/// per work item); the output transform of M with the step's bias, residual and ReLU applied (in the unfused ops'
-/// order) as each tile's rows are stored. AVX2 with FMA.
+/// float32 3×3 convolution of stride 1 (one group, no dilation) by Winograd's F(m×m, 3×3) (<see cref="IWinogradForm"/>:
+/// m = 4, or 2 for small images): each m×m tile of output is A<sup>T</sup>[(G g G<sup>T</sup>) ⊙ (B<sup>T</sup> d B)]A
+/// over the (m+2)×(m+2) patch d of input it reads, which turns the 9m² multiplications of a tile and channel pair into
+/// (m+2)². The weight's transform U = G g G<sup>T</sup> is made once per plan and packed, per transform position, into
+/// the SGEMM's A panels (<see cref="Weights{TForm}"/>); the tiles are processed in blocks: the input transform
+/// V = B<sup>T</sup> d B of every channel and tile of the block, vectorized over 8 tiles (the patches' rows transposed
+/// in registers), written straight into B panels (rows: input channels, columns: tiles); one product
+/// M[ξ] = U[ξ] · V[ξ] per transform position ξ (the blocked SGEMM driver, one position per work item); the output
+/// transform of M with the step's bias, residual and ReLU applied (in the unfused ops' order) as each tile's rows are
+/// stored. AVX2 with FMA.
 /// </summary>
 internal static unsafe class ConvWinograd
 {
-    /// <summary>Transform positions of a tile (6 × 6).</summary>
-    public const int Positions = 36;
-
-    // Output tile side, input patch side, tiles per vector.
-    private const int Tile = 4, Patch = 6, Lanes = 8;
+    // Tiles per vector.
+    private const int Lanes = 8;
 
     // Floats of V and M per block (both), so a block's transforms stay in the last-level cache.
     private const long BlockFloats = 1L << 20;
@@ -33,49 +31,53 @@ internal static unsafe class ConvWinograd
     /// <summary>Whether the processor has the instructions the transforms use.</summary>
     public static bool Supported => Avx2.IsSupported && Fma.IsSupported;
 
-    /// <summary>Tiles along one output dim of <paramref name="size"/>.</summary>
-    public static long Tiles(long size) => (size + Tile - 1) / Tile;
-
     /// <summary>
-    /// Whether a convolution of this geometry goes through Winograd: a 3×3 window of stride 1 and dilation 1, one group,
-    /// at least 8 input and output channels, and products at most half those of the unfolded windows once the tiles
-    /// are rounded up to whole panels (a 7×7 image of one batch is 4 tiles: not worth it).
+    /// The tile side m of the Winograd form a convolution of this geometry goes through, or 0 for none: a 3×3 window of
+    /// stride 1 and dilation 1, one group, at least 8 input and output channels, and the form whose products (tiles
+    /// rounded up to whole panels, times (m+2)², with a margin for the transforms) are fewest, when they are at most
+    /// three quarters of the unfolded windows' (9 per output position, positions rounded up to whole panels per image).
+    /// One image of 7×7 is 16 tiles of 2×2 (one panel) but 4 of 4×4 (a panel a quarter used): F(2×2, 3×3).
     /// </summary>
-    public static bool Applies(in ConvPanels g, long groups, long cinG, long coutG, long batch, int nr)
+    public static int Choose(in ConvPanels g, long groups, long cinG, long coutG, long batch, int nr)
     {
         if (!Supported || nr % Lanes != 0 || groups != 1 || g.KH != 3 || g.KW != 3 || g.SH != 1 || g.SW != 1 || g.DH != 1 || g.DW != 1)
         {
-            return false;
+            return 0;
         }
 
-        if (cinG < 8 || coutG < 8 || cinG > int.MaxValue / Positions || coutG > int.MaxValue / Positions) return false;
-        long tiles = batch * Tiles(g.OH) * Tiles(g.OW);
-        long padded = (tiles + nr - 1) / nr * nr;
-        return 2 * Positions * padded <= 9 * batch * g.OH * g.OW;
+        if (cinG < 8 || coutG < 8 || cinG > int.MaxValue / 36 || coutG > int.MaxValue / 36 || batch == 0) return 0;
+        long Round(long v) => (v + nr - 1) / nr * nr;
+        double unfolded = 9.0 * batch * Round(g.OH * g.OW);
+        double f4 = 36.0 * Round(batch * Tiles(g.OH, 4) * Tiles(g.OW, 4)) * 1.15;
+        double f2 = 16.0 * Round(batch * Tiles(g.OH, 2) * Tiles(g.OW, 2)) * 1.1;
+        double best = Math.Min(f4, f2);
+        return best > 0.75 * unfolded ? 0 : f4 <= f2 ? 4 : 2;
     }
 
     /// <summary>
-    /// y = epilogue(conv(x, w) + bias) for one image batch; <paramref name="packed"/> holds U's 36 A panels
-    /// (<see cref="Weights.Get"/>).
+    /// y = epilogue(conv(x, w) + bias) for every image; <paramref name="packed"/> holds U's A panels per position
+    /// (<see cref="Weights{TForm}.Get"/>).
     /// </summary>
-    public static void Run(
+    public static void Run<TForm>(
         in ConvPanels g, long batch, int cin, int cout, float* x, float* bias, float* y, float** packed,
         SgemmKernelKind kind, ConvTileEpilogue tail)
+        where TForm : IWinogradForm
     {
         int nr = SgemmKernelSelector.PanelWidth(kind);
-        long th = Tiles(g.OH), tw = Tiles(g.OW), tiles = batch * th * tw;
-        long perTile = Positions * ((long)cin + cout);
+        int positions = TForm.Patch * TForm.Patch;
+        long th = Tiles(g.OH, TForm.Tile), tw = Tiles(g.OW, TForm.Tile), tiles = batch * th * tw;
+        long perTile = positions * ((long)cin + cout);
         long tb = Math.Max(nr, BlockFloats / perTile / nr * nr);
         tb = Math.Min(tb, (tiles + nr - 1) / nr * nr);
         float* v = GemmBuffers.Unfolded(perTile * tb);
-        float* m = v + (Positions * cin * tb);
+        float* m = v + (positions * cin * tb);
         var pool = KernelPool.Current;
-        var input = new InputBody
+        var input = new InputBody<TForm>
         {
             X = x, V = v, H = g.H, W = g.W, PH = g.PH, PW = g.PW, Cin = cin, TH = th, TW = tw, Tiles = tiles, Nr = nr,
         };
         var product = new ProductBody { Kind = kind, V = v, M = m, Cin = cin, Cout = cout, Packed = packed };
-        var output = new OutputBody
+        var output = new OutputBody<TForm>
         {
             M = m, Y = y, Bias = bias, OH = g.OH, OW = g.OW, Cout = cout, TH = th, TW = tw, Tiles = tiles,
             ResidualOffset = tail.ResidualOffset, Residual = tail.Residual, Relu = tail.Relu,
@@ -90,13 +92,15 @@ internal static unsafe class ConvWinograd
             input.Groups8 = groups8;
             pool.ParallelFor(cin * groups8, 8, ref input);
             product.Width = width;
-            pool.ParallelForDynamic(Positions, ref product);
+            pool.ParallelForDynamic(positions, ref product);
             output.First = t0;
             output.Width = width;
             output.Groups8 = groups8;
             pool.ParallelFor(cout * groups8, 8, ref output);
         }
     }
+
+    private static long Tiles(long size, int tile) => (size + tile - 1) / tile;
 
     /// <summary>The 8×8 transpose of rows r0..r7 (row k becomes column k).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -130,54 +134,12 @@ internal static unsafe class ConvWinograd
         r7 = Avx.Permute2x128(s3, s7, 0x31);
     }
 
-    /// <summary>B<sup>T</sup> applied to six vectors d (at stride <paramref name="ds"/>), written to r (stride <paramref name="rs"/>).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void InputTransform(Vector256<float>* d, int ds, Vector256<float>* r, long rs)
-    {
-        var d0 = d[0];
-        var d1 = d[ds];
-        var d2 = d[2 * ds];
-        var d3 = d[3 * ds];
-        var d4 = d[4 * ds];
-        var d5 = d[5 * ds];
-        var four = Vector256.Create(4f);
-        var five = Vector256.Create(5f);
-        var two = Vector256.Create(2f);
-        var a = d4 - d2;
-        var b = (d3 - d1) * two;
-        r[0] = Fma.MultiplyAdd(d0, four, Fma.MultiplyAddNegated(d2, five, d4));
-        r[rs] = Fma.MultiplyAddNegated(d1 + d2, four, d3 + d4);
-        r[2 * rs] = Fma.MultiplyAdd(d1 - d2, four, d4 - d3);
-        r[3 * rs] = a + b;
-        r[4 * rs] = a - b;
-        r[5 * rs] = Fma.MultiplyAdd(d1, four, Fma.MultiplyAddNegated(d3, five, d5));
-    }
-
-    /// <summary>A<sup>T</sup> applied to six vectors m (at stride <paramref name="ms"/>), written to o (stride <paramref name="os"/>).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void OutputTransform(Vector256<float>* m, long ms, Vector256<float>* o, int os)
-    {
-        var m0 = m[0];
-        var m1 = m[ms];
-        var m2 = m[2 * ms];
-        var m3 = m[3 * ms];
-        var m4 = m[4 * ms];
-        var m5 = m[5 * ms];
-        var sum12 = m1 + m2;
-        var dif12 = m1 - m2;
-        var sum34 = m3 + m4;
-        var dif34 = m3 - m4;
-        o[0] = m0 + sum12 + sum34;
-        o[os] = Fma.MultiplyAdd(dif34, Vector256.Create(2f), dif12);
-        o[2 * os] = Fma.MultiplyAdd(sum34, Vector256.Create(4f), sum12);
-        o[3 * os] = Fma.MultiplyAdd(dif34, Vector256.Create(8f), dif12) + m5;
-    }
-
     /// <summary>
     /// Work item i: the input transform of channel i / Groups8 for the 8 tiles of group i % Groups8 of the block, into
     /// position ξ's B panels at <c>V + ξ · Cin · Width</c> (panel j at <c>j · Cin · Nr</c>, channel c at <c>c · Nr</c>).
     /// </summary>
-    private struct InputBody : IParallelBody
+    private struct InputBody<TForm> : IParallelBody
+        where TForm : IWinogradForm
     {
         public float* X, V;
         public long H, W, PH, PW, TH, TW, Tiles, First;
@@ -186,11 +148,12 @@ internal static unsafe class ConvWinograd
         public readonly void Invoke(int start, int end)
         {
             var rows = stackalloc Vector256<float>[Lanes];
-            var r = stackalloc Vector256<float>[Positions];
+            int tile = TForm.Tile, patch = TForm.Patch;
+            var r = stackalloc Vector256<float>[patch * patch];
             var planes = stackalloc nint[Lanes];
             var iy0 = stackalloc long[Lanes];
             var ix0 = stackalloc long[Lanes];
-            var o = stackalloc Vector256<float>[Patch];
+            var o = stackalloc Vector256<float>[patch];
             long plane = H * W, tilesPerImage = TH * TW, pos = (long)Cin * Width;
             for (int i = start; i < end; i++)
             {
@@ -206,24 +169,24 @@ internal static unsafe class ConvWinograd
 
                     long n = t / tilesPerImage, q = t % tilesPerImage;
                     planes[l] = (nint)(X + (((n * Cin) + c) * plane));
-                    iy0[l] = (q / TW * Tile) - PH;
-                    ix0[l] = (q % TW * Tile) - PW;
+                    iy0[l] = (q / TW * tile) - PH;
+                    ix0[l] = (q % TW * tile) - PW;
                 }
 
-                for (int y = 0; y < Patch; y++)
+                for (int y = 0; y < patch; y++)
                 {
                     for (int l = 0; l < Lanes; l++) rows[l] = Row((float*)planes[l], iy0[l] + y, ix0[l]);
                     Transpose(ref rows[0], ref rows[1], ref rows[2], ref rows[3], ref rows[4], ref rows[5], ref rows[6], ref rows[7]);
-                    InputTransform(rows, 1, r + (y * Patch), 1);
+                    TForm.Input(rows, 1, r + (y * patch), 1);
                 }
 
                 int col = group * Lanes;
                 float* dst = V + ((long)(col / Nr) * Cin * Nr) + ((long)c * Nr) + (col % Nr);
-                for (int nu = 0; nu < Patch; nu++)
+                for (int nu = 0; nu < patch; nu++)
                 {
                     // Column ν of the row transforms through B^T: positions (ξ, ν) for ξ = 0..5.
-                    InputTransform(r + nu, Patch, o, 1);
-                    for (int xi = 0; xi < Patch; xi++) o[xi].Store(dst + (((xi * Patch) + nu) * pos));
+                    TForm.Input(r + nu, patch, o, 1);
+                    for (int xi = 0; xi < patch; xi++) o[xi].Store(dst + (((xi * patch) + nu) * pos));
                 }
             }
         }
@@ -237,7 +200,7 @@ internal static unsafe class ConvWinograd
             if (x >= 0 && x + Lanes <= W) return Vector256.Load(row + x);
             Vector256<float> v = default;
             float* e = (float*)&v;
-            for (int j = 0; j < Patch; j++)
+            for (int j = 0; j < TForm.Patch; j++)
             {
                 long xx = x + j;
                 if (xx >= 0 && xx < W) e[j] = row[xx];
@@ -273,7 +236,8 @@ internal static unsafe class ConvWinograd
     /// Work item i: the output transform of channel i / Groups8 for the 8 tiles of group i % Groups8, plus the bias,
     /// then the residual and ReLU as each tile's rows are stored into y (cropped at its edges).
     /// </summary>
-    private struct OutputBody : IParallelBody
+    private struct OutputBody<TForm> : IParallelBody
+        where TForm : IWinogradForm
     {
         public float* M, Y, Bias;
         public long OH, OW, TH, TW, Tiles, First, ResidualOffset;
@@ -282,8 +246,13 @@ internal static unsafe class ConvWinograd
 
         public readonly void Invoke(int start, int end)
         {
-            var q = stackalloc Vector256<float>[Patch * Tile];
+            const int Tile = 4;
+            int tile = TForm.Tile, patch = TForm.Patch;
+            var q = stackalloc Vector256<float>[patch * tile];
+
+            // o[u · 4 + v]: rows of 4 whatever the tile side, zeros past it, so the transposes below take 4 columns.
             var o = stackalloc Vector256<float>[Tile * Tile];
+            for (int z = 0; z < Tile * Tile; z++) o[z] = Vector256<float>.Zero;
             var rows = stackalloc Vector128<float>[Lanes];
             long pos = (long)Cout * Width, outSize = OH * OW, tilesPerImage = TH * TW;
             for (int i = start; i < end; i++)
@@ -293,11 +262,11 @@ internal static unsafe class ConvWinograd
                 long step = pos / Lanes;
 
                 // Rows ξ through A (along ν), then columns through A^T (along ξ): o[u · 4 + v].
-                for (int xi = 0; xi < Patch; xi++) OutputTransform(m + (xi * Patch * step), step, q + (xi * Tile), 1);
-                for (int v = 0; v < Tile; v++) OutputTransform(q + v, Tile, o + v, Tile);
+                for (int xi = 0; xi < patch; xi++) TForm.Output(m + (xi * patch * step), step, q + (xi * tile), 1);
+                for (int v = 0; v < tile; v++) TForm.Output(q + v, tile, o + v, Tile);
                 var b = Vector256.Create(Bias == null ? 0f : Bias[c]);
                 long t = First + ((long)group * Lanes);
-                for (int u = 0; u < Tile; u++)
+                for (int u = 0; u < tile; u++)
                 {
                     var v0 = o[(u * Tile) + 0];
                     var v1 = o[(u * Tile) + 1];
@@ -330,12 +299,12 @@ internal static unsafe class ConvWinograd
                     rows[7] = s3.GetUpper();
                     for (int l = 0; l < Lanes; l++)
                     {
-                        long tile = t + l;
-                        if (tile >= Tiles) break;
-                        long n = tile / tilesPerImage, r = tile % tilesPerImage;
-                        long oy = (r / TW * Tile) + u, ox = r % TW * Tile;
+                        long index = t + l;
+                        if (index >= Tiles) break;
+                        long n = index / tilesPerImage, r = index % tilesPerImage;
+                        long oy = (r / TW * tile) + u, ox = r % TW * tile;
                         if (oy >= OH) continue;
-                        Store(Y + (((n * Cout) + c) * outSize) + (oy * OW) + ox, rows[l], (int)Math.Min(Tile, OW - ox));
+                        Store(Y + (((n * Cout) + c) * outSize) + (oy * OW) + ox, rows[l], (int)Math.Min(tile, OW - ox));
                     }
                 }
             }
@@ -344,7 +313,7 @@ internal static unsafe class ConvWinograd
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private readonly void Store(float* dst, Vector128<float> v, int width)
         {
-            if (width == Tile)
+            if (width == 4)
             {
                 if (Residual) v += Vector128.Load(dst + ResidualOffset);
                 if (Relu) v = ReluOp.Invoke<Lanes128, Vector128<float>>(v);
@@ -363,18 +332,12 @@ internal static unsafe class ConvWinograd
     }
 
     /// <summary>A constant weight's transform U = G g G<sup>T</sup>, packed per position into A panels on first use.</summary>
-    internal sealed class Weights(float* w, int cout, int cin)
+    /// <typeparam name="TForm">The Winograd form.</typeparam>
+    internal sealed class Weights<TForm>(float* w, int cout, int cin)
+        where TForm : IWinogradForm
     {
-        // G of F(4×4, 3×3) (points 0, ±1, ±2 and ∞).
-        private static readonly double[,] G =
-        {
-            { 1.0 / 4, 0, 0 },
-            { -1.0 / 6, -1.0 / 6, -1.0 / 6 },
-            { -1.0 / 6, 1.0 / 6, -1.0 / 6 },
-            { 1.0 / 24, 1.0 / 12, 1.0 / 6 },
-            { 1.0 / 24, -1.0 / 12, 1.0 / 6 },
-            { 0, 0, 1 },
-        };
+        private static readonly int Patch = TForm.Patch, Positions = TForm.Patch * TForm.Patch;
+        private static readonly double[,] G = TForm.G;
 
         private readonly object _gate = new();
         private PackedA[]? _packed;
