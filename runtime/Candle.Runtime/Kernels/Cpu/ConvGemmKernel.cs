@@ -13,7 +13,8 @@ namespace Candle.Runtime.Kernels.Cpu;
 /// output positions], padding read as zeros). One and two spatial dims: the windows are unfolded straight into the
 /// SGEMM's B panels (<see cref="ConvPanels"/>), block by block while they are in cache, and a constant weight is packed
 /// into A panels once per plan (<see cref="Prepare"/>); the bias, a residual and a ReLU (the step's epilogue,
-/// <see cref="ConvTileEpilogue"/>) are applied to each finished tile while it is in cache. Other ranks: a dense column
+/// <see cref="ConvTileEpilogue"/>) are applied to each finished tile while it is in cache; a constant 3×3 weight of
+/// stride 1 goes through Winograd where <see cref="ConvWinograd.Choose"/> finds it saves products. Other ranks: a dense column
 /// matrix multiplied through <see cref="Sgemm"/> (skipped for a 1×1 window of stride 1 without padding), bias
 /// preloaded into y, residual and ReLU in a pass after. Arguments: <see cref="ConvArgs{T}"/>; one work item (the
 /// kernel splits its work over the pool).
