@@ -13,7 +13,8 @@ namespace Candle.Runtime.Kernels.Cpu;
 /// output positions], padding read as zeros). One and two spatial dims: the windows are unfolded straight into the
 /// SGEMM's B panels (<see cref="ConvPanels"/>), block by block while they are in cache, and a constant weight is packed
 /// into A panels once per plan (<see cref="Prepare"/>); the bias, a residual and a ReLU (the step's epilogue,
-/// <see cref="ConvTileEpilogue"/>) are applied to each finished tile while it is in cache. Other ranks: a dense column
+/// <see cref="ConvTileEpilogue"/>) are applied to each finished tile while it is in cache; a constant 3×3 weight of
+/// stride 1 goes through Winograd where <see cref="ConvWinograd.Choose"/> finds it saves products. Other ranks: a dense column
 /// matrix multiplied through <see cref="Sgemm"/> (skipped for a 1×1 window of stride 1 without padding), bias
 /// preloaded into y, residual and ReLU in a pass after. Arguments: <see cref="ConvArgs{T}"/>; one work item (the
 /// kernel splits its work over the pool).
@@ -117,6 +118,17 @@ public static unsafe class ConvGemmKernel
         if (rows > int.MaxValue || coutG > int.MaxValue || outSize > int.MaxValue)
         {
             throw new NotSupportedException($"conv_gemm: [{coutG}, {rows}] x [{rows}, {outSize}] exceeds 32-bit indexing");
+        }
+
+        // A 3×3 window of stride 1: Winograd's F(4×4, 3×3) or F(2×2, 3×3) where it saves products.
+        switch (prepared is null ? 0 : ConvWinograd.Choose(geometry, groups, cinG, coutG, p.Batch, geometry.Nr))
+        {
+            case 4:
+                ConvWinograd.Run<WinogradF4>(geometry, p.Batch, (int)cinG, (int)coutG, x, bias, y, prepared!.F4.Get(kind), kind, tail);
+                return;
+            case 2:
+                ConvWinograd.Run<WinogradF2>(geometry, p.Batch, (int)cinG, (int)coutG, x, bias, y, prepared!.F2.Get(kind), kind, tail);
+                return;
         }
 
         var pool = KernelPool.Current;
@@ -402,11 +414,38 @@ public static unsafe class ConvGemmKernel
         }
     }
 
-    /// <summary>A constant weight and its A panels, packed per group on first use for the microkernel in use.</summary>
+    /// <summary>
+    /// A constant weight and its A panels, packed per group on first use for the microkernel in use (and, for a 3×3
+    /// window of one group, its Winograd transform).
+    /// </summary>
     private sealed class ConvWeights(float* w, int groups, int coutG, int rows)
     {
         private readonly object _gate = new();
         private PackedA[]? _packed;
+        private ConvWinograd.Weights<WinogradF4>? _f4;
+        private ConvWinograd.Weights<WinogradF2>? _f2;
+
+        /// <summary>The weight's F(4×4, 3×3) transform (one group, 3×3 window: the caller checked).</summary>
+        public ConvWinograd.Weights<WinogradF4> F4 => Volatile.Read(ref _f4) ?? Once(ref _f4);
+
+        /// <summary>The weight's F(2×2, 3×3) transform (one group, 3×3 window: the caller checked).</summary>
+        public ConvWinograd.Weights<WinogradF2> F2 => Volatile.Read(ref _f2) ?? Once(ref _f2);
+
+        private ConvWinograd.Weights<TForm> Once<TForm>(ref ConvWinograd.Weights<TForm>? field)
+            where TForm : IWinogradForm
+        {
+            lock (_gate)
+            {
+                var weights = field;
+                if (weights is null)
+                {
+                    weights = new ConvWinograd.Weights<TForm>(w, coutG, rows / 9);
+                    Volatile.Write(ref field, weights);
+                }
+
+                return weights;
+            }
+        }
 
         public float* Get(SgemmKernelKind kind, int group)
         {
