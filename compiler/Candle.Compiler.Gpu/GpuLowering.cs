@@ -21,6 +21,9 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
 {
     private const BindingFlags Static = BindingFlags.Public | BindingFlags.Static;
 
+    /// <summary>Bytes of the largest weight a quantized product of this plan dequantizes (every call is lowered before any runs).</summary>
+    private long _largestDequantized;
+
     private AcceleratorStream Stream => device.Stream;
 
     public Action<Frame> Lower(KernelCall call) => call switch
@@ -859,6 +862,7 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         var tiled = new TiledGemm(GroupLauncher(Generic(typeof(GemmKernels), nameof(GemmKernels.Gemm), typeof(float), typeof(F32Storage), typeof(float), typeof(F32Storage), typeof(float), typeof(F32Storage))), 0);
         int n = q.N, k = q.K;
         long units = (long)n * k / 8;
+        _largestDequantized = Math.Max(_largestDequantized, units * 8 * sizeof(float));
         var x = q.X;
         return f =>
         {
@@ -874,7 +878,8 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
                 return;
             }
 
-            var dense = f.Workspace(checked(units * 8 * sizeof(float)));
+            // The workspace is taken at the largest dequantized weight of the plan at once, so it grows once, not per product.
+            var dense = f.Workspace(Math.Max(checked(units * 8 * sizeof(float)), _largestDequantized));
             dequantize.Begin().View(wm).View(dense).Launch(units);
             if (!TryCublas(DType.F32, DType.F32, rows, n, k, xm, xOff, k, 1, 0, dense, 0, 1, k, 0, ym, 1))
             {

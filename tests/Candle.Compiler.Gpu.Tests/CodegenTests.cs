@@ -179,7 +179,7 @@ public sealed class CodegenTests : IDisposable
     {
         string ptx = _source.Ptx(M(typeof(QuantKernels), nameof(QuantKernels.Gemv), format, typeof(ShuffleReducer)), true);
         // The weight is read as 16-bit words of the stored blocks (no float32 copy of it exists), the sums reduced by shuffles.
-        Assert.Contains("ld.global.u16", ptx, StringComparison.Ordinal);
+        Assert.Contains("ld.global.b16", ptx, StringComparison.Ordinal);
         Assert.True(Count(ptx, "shfl.sync.bfly") >= 5, "no warp-shuffle reduction");
     }
 

@@ -14,7 +14,8 @@ namespace Candle.Compiler.Gpu.Tests;
 /// Products and lookups of Q8_0, Q4_0 and Q4_K weights on their stored blocks, on ILGPU's CPU accelerator against the
 /// reference interpreter (which multiplies the exact dequantization in double): random blocks with ordinary, huge,
 /// tiny (subnormal) and negative scales, odd weight-row counts, rows that are not a multiple of a group's units, the
-/// GEMV (up to 8 activation rows) and the dequantize-then-GEMM path (more rows), and the lookup with its range check.
+/// GEMV (up to 8 activation rows) and the dequantize-then-GEMM path (more rows), and the lookup with its range check;
+/// the products also on CUDA where a device opens.
 /// </summary>
 public sealed class QuantKernelTests
 {
@@ -54,7 +55,15 @@ public sealed class QuantKernelTests
 
     [Theory]
     [MemberData(nameof(Products))]
-    public void QuantizedProductMatchesTheReferenceInterpreter(GgmlType type, int rows, int n, int k)
+    public void QuantizedProductMatchesTheReferenceInterpreter(GgmlType type, int rows, int n, int k) =>
+        CheckProduct(GpuBackends.IlgpuCpu, type, rows, n, k);
+
+    [CudaTheory]
+    [MemberData(nameof(Products))]
+    public void QuantizedProductOnCudaMatchesTheReferenceInterpreter(GgmlType type, int rows, int n, int k) =>
+        CheckProduct(GpuBackends.Cuda, type, rows, n, k);
+
+    private static void CheckProduct(GpuBackend backend, GgmlType type, int rows, int n, int k)
     {
         var rng = new Random((int)type * 100 + rows);
         var q = RandomBlocks(rng, type, n, k, "w");
@@ -64,7 +73,7 @@ public sealed class QuantKernelTests
         for (int i = 0; i < xs.Length; i++) xs[i] = (float)((rng.NextDouble() * 2) - 1);
         var input = HostTensor.FromArray(xs, rows, k);
 
-        using var gpu = GpuBackends.IlgpuCpu.Compile(graph, CompileOptions.Default);
+        using var gpu = backend.Compile(graph, CompileOptions.Default);
         using var reference = ReferenceBackend.Instance.Compile(graph, CompileOptions.Default);
         var expected = reference.Run([input])[0].AsSpan<float>().ToArray();
         var actual = gpu.Run([input])[0].AsSpan<float>().ToArray();

@@ -43,6 +43,7 @@ public sealed class DecomposeComposites : Pass
         if (_ops is null && context?.Capabilities is { } caps)
         {
             // Ops the target has, except quantized products and lookups of block types it has no kernels for.
+            if (caps.QuantTypes is null && Decomposable.All(caps.Supports)) return graph;
             return graph.Rewrite(n => Decomposable.Contains(n.Op) && !caps.Supports(n) ? Lower(n) : null);
         }
 

@@ -4,6 +4,7 @@
 # steps: info, decode:APP, decodeg:APP, decoden:APP (graph, few-row kernel off), check:APP, checkg:APP, tests:APP,
 #        writeq:APP (a random 1.1B-shaped Q4_0 GGUF at /tmp/tlq.gguf), decodeq:APP, decodeqg:APP, decodeqt:APP (its decode,
 #        weights kept quantized on the device; g: fixed-size cache with a CUDA graph; t: each call timed),
+#        testsq:APP (the quantized-kernel tests, on CUDA and the CPU accelerator),
 #        train:APP, traing:APP (CUDA only), traincpu:APP, kernels:APP, peer_decode, peer_kernels, peer_train, peer_train_cpu
 #        (APP = a NAME of publish.sh: base, new; traincpu and peer_train_cpu may repeat, to alternate them)
 B=$(cd "$(dirname "$0")" && pwd)
@@ -41,6 +42,7 @@ for s in "$@"; do
   check:*) step check_$app 60 $P check-decode $PWD/tests/fixtures/refs/llama ;;
   checkg:*) step checkg_$app 60 $P check-decode $PWD/tests/fixtures/refs/llama graph ;;
   tests:*) TAILN=60 step tests_$app ${TESTLIM:-150} $W/$app/tests/Candle.Compiler.Gpu.Tests -class 'Candle.Compiler.Gpu.Tests.CudaMatrixTests' -class 'Candle.Compiler.Gpu.Tests.OpenClMatrixTests' -class 'Candle.Compiler.Gpu.Tests.CudaGoldenTests' -class 'Candle.Compiler.Gpu.Tests.CudaEncoderGoldenTests' -class 'Candle.Compiler.Gpu.Tests.ConvolutionMatrixTests' -class 'Candle.Compiler.Gpu.Tests.DeviceTests' -class 'Candle.Compiler.Gpu.Tests.TrainingTests' -noColor ;;
+  testsq:*) TAILN=60 step testsq_$app ${TESTLIM:-150} $W/$app/tests/Candle.Compiler.Gpu.Tests -class 'Candle.Compiler.Gpu.Tests.QuantKernelTests' -noColor ;;
   train:*) TAILN=40
     step train_cuda_$app 90 env CANDLE_GPU_TIMING=1 $W/$app/train/Candle.TrainBench --device cuda --steps 5 --warmup 2
     step train_cpu_$app 100 $W/$app/train/Candle.TrainBench --threads 16 --steps 3 --warmup 1 ;;
