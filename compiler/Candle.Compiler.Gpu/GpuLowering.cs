@@ -891,17 +891,17 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
     /// <summary>Activation rows up to which a quantized product runs as GEMVs over the stored blocks (two GEMV groups per weight row at most).</summary>
     private const int QuantGemvRows = 2 * QuantKernels.GemvRows;
 
-    /// <summary>Rows of a quantized table at integer ids (<see cref="QuantKernels.EmbeddingI64{TQ}"/>), ids range-checked.</summary>
+    /// <summary>Rows of a quantized table at integer ids (<see cref="QuantKernels.Embedding{TQ, TI, TIS}"/>), ids range-checked.</summary>
     private Action<Frame> QuantEmbedding(QuantEmbeddingCall q)
     {
         var format = QuantFormat(q.Type, q.Label);
-        string name = q.Index.DType switch
+        var (index, indexStorage) = q.Index.DType switch
         {
-            DType.I64 => nameof(QuantKernels.EmbeddingI64),
-            DType.I32 => nameof(QuantKernels.EmbeddingI32),
+            DType.I64 => (typeof(long), typeof(I64Index)),
+            DType.I32 => (typeof(int), typeof(I32Index)),
             _ => throw new NotSupportedException($"{q.Label}: indices of {q.Index.DType.TorchName()}"),
         };
-        var l = Launcher(Generic(typeof(QuantKernels), name, format));
+        var l = Launcher(Generic(typeof(QuantKernels), nameof(QuantKernels.Embedding), format, index, indexStorage));
         var numel = q.Index.Numel;
         long rowUnits = q.Cols / 8;
         return f =>

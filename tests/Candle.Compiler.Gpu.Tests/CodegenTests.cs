@@ -76,8 +76,8 @@ public sealed class CodegenTests : IDisposable
         {
             foreach (var r in reducers) yield return ($"quant_gemv_{q.Name}_{r.Name}", M(typeof(QuantKernels), nameof(QuantKernels.Gemv), q, r), true);
             yield return ($"quant_dequantize_{q.Name}", M(typeof(QuantKernels), nameof(QuantKernels.Dequantize), q), false);
-            yield return ($"quant_embedding_i64_{q.Name}", M(typeof(QuantKernels), nameof(QuantKernels.EmbeddingI64), q), false);
-            yield return ($"quant_embedding_i32_{q.Name}", M(typeof(QuantKernels), nameof(QuantKernels.EmbeddingI32), q), false);
+            yield return ($"quant_embedding_i64_{q.Name}", M(typeof(QuantKernels), nameof(QuantKernels.Embedding), q, typeof(long), typeof(I64Index)), false);
+            yield return ($"quant_embedding_i32_{q.Name}", M(typeof(QuantKernels), nameof(QuantKernels.Embedding), q, typeof(int), typeof(I32Index)), false);
         }
 
         yield return ("mixed_ne_i64", M(typeof(MixedKernels), nameof(MixedKernels.Binary), typeof(byte), typeof(BoolMixed), typeof(long), typeof(I64Mixed), typeof(long), typeof(I64Mixed)), false);

@@ -5,7 +5,7 @@ namespace Candle.Compiler.Gpu.Kernels;
 /// <summary>
 /// Products with weights kept in ggml blocks (<see cref="IQuantFormat"/>: Q8_0, Q4_0, Q4_K), read as stored: the
 /// decode GEMV (<see cref="Gemv{TQ, TR}"/>), the dequantization of a whole matrix for products over many rows
-/// (<see cref="Dequantize{TQ}"/>, then the dense GEMM) and the embedding lookup (<see cref="EmbeddingI64{TQ}"/>).
+/// (<see cref="Dequantize{TQ}"/>, then the dense GEMM) and the embedding lookup (<see cref="Embedding{TQ, TI, TIS}"/>).
 /// Activations and results are float32, sums are float32.
 /// </summary>
 internal static class QuantKernels
@@ -87,40 +87,20 @@ internal static class QuantKernels
 
     /// <summary>
     /// y[p, :] = the dequantized row ids[p] of w [rows, cols]: one thread per unit of eight weights of each position;
-    /// an id outside 0..rows−1 writes zeros (the unit's positions read from block 0) and sets <paramref name="error"/>[0].
+    /// an id outside 0..rows−1 writes zeros (the unit's positions read from block 0) and sets <paramref name="error"/>[0];
+    /// int64 or int32 ids (<typeparamref name="TIS"/>).
     /// </summary>
-    public static void EmbeddingI64<TQ>(Index1D i, ArrayView<ushort> w, ArrayView<long> ids, ArrayView<float> y, ArrayView<int> error, int rows, int cols)
+    public static void Embedding<TQ, TI, TIS>(Index1D i, ArrayView<ushort> w, ArrayView<TI> ids, ArrayView<float> y, ArrayView<int> error, int rows, int cols)
         where TQ : struct, IQuantFormat
+        where TI : unmanaged
+        where TIS : struct, IIndexStorage<TI>
     {
         var q = default(TQ);
         long rowUnits = (long)(cols / q.BlockWeights) * q.Units;
         long p = i.X / rowUnits;
         long u = i.X - (p * rowUnits);
         long b = u / q.Units;
-        long id = ids[p];
-        long at = (p * cols) + (b * q.BlockWeights);
-        bool valid = id >= 0 && id < rows;
-        long block = valid ? ((id * (cols / q.BlockWeights)) + b) * (q.BlockBytes / 2) : 0;
-        var v = q.Unit(w, block, (int)(u - (b * q.Units)));
-        if (!valid)
-        {
-            v.A0 = v.A1 = v.A2 = v.A3 = v.B0 = v.B1 = v.B2 = v.B3 = 0f;
-            Atomic.Or(ref error[0], 1);
-        }
-
-        Store(v, y, at);
-    }
-
-    /// <summary><see cref="EmbeddingI64{TQ}"/> with int32 ids.</summary>
-    public static void EmbeddingI32<TQ>(Index1D i, ArrayView<ushort> w, ArrayView<int> ids, ArrayView<float> y, ArrayView<int> error, int rows, int cols)
-        where TQ : struct, IQuantFormat
-    {
-        var q = default(TQ);
-        long rowUnits = (long)(cols / q.BlockWeights) * q.Units;
-        long p = i.X / rowUnits;
-        long u = i.X - (p * rowUnits);
-        long b = u / q.Units;
-        long id = ids[p];
+        long id = default(TIS).Load(ids, p);
         long at = (p * cols) + (b * q.BlockWeights);
         bool valid = id >= 0 && id < rows;
         long block = valid ? ((id * (cols / q.BlockWeights)) + b) * (q.BlockBytes / 2) : 0;
