@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Text;
 using Candle.Compiler.Backends;
+using Candle.Runtime;
 using Candle.Runtime.Kernels.Quant;
 using Candle.Runtime.Weights.Gguf;
 using Candle.Transformers.Generation;
@@ -24,12 +25,19 @@ public static class QuantizedComparison
 {
     private const int Threads = 2;
     private static int Context = 512;
+    private static DType? KvType;
 
     private sealed record Result(string Peer, List<double> Prefill, List<double> Decode);
 
     public static int Run(string[] args)
     {
         Context = Int(args, "--context", Context);
+        KvType = OptionValue(args, "--kv") switch
+        {
+            null or "f32" => null,
+            "f16" => DType.F16,
+            var k => throw new ArgumentException($"llamacpp-quant --kv: '{k}' is not f32 or f16"),
+        };
         if (OptionValue(args, "--rss") is string rssPeer)
         {
             return RssChild(rssPeer, args[Array.IndexOf(args, "--rss") + 2], Int(args, "--prompt", 128), Int(args, "--gen", 32));
@@ -66,10 +74,11 @@ public static class QuantizedComparison
         var inv = CultureInfo.InvariantCulture;
         sb.AppendLine("# Quantized kernels vs llama.cpp on random Llama-shaped GGUF files");
         sb.AppendLine();
-        sb.AppendLine(inv, $"Written by `dotnet run -c Release --project perf/Candle.Perf -- llamacpp-quant --layers {layers} --reps {reps} --gen {gen} --prompt {prompt} --context {Context}{(withF32 ? "" : " --no-f32")} --types {string.Join(',', types).ToLowerInvariant()}` on {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC.");
+        sb.AppendLine(inv, $"Written by `dotnet run -c Release --project perf/Candle.Perf -- llamacpp-quant --layers {layers} --reps {reps} --gen {gen} --prompt {prompt} --context {Context}{(withF32 ? "" : " --no-f32")} --types {string.Join(',', types).ToLowerInvariant()}{(KvType is null ? "" : " --kv f16")}` on {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC.");
         sb.AppendLine(inv, $"Machine: {CpuName()}, {Environment.ProcessorCount} logical cores (shared with other work, so expect noise), {RuntimeInformation.FrameworkDescription}.");
         sb.AppendLine(inv, $"Measured read bandwidth: {bandwidth:F1} GB/s ({Threads} threads summing a 1 GiB array of floats, best of 5).");
         sb.AppendLine(inv, $"llama.cpp: {LlamaCppPeer.SystemInfo()}");
+        sb.AppendLine(inv, $"KV cache: ours {(KvType is null ? "f32" : "f16")}, llama.cpp f16 (its default).");
         sb.AppendLine();
         sb.AppendLine(inv, $"Model: random weights written by GgufWriter, {shape}. {Threads} threads for every peer; each repeat runs");
         sb.AppendLine(inv, $"llama.cpp, Candle quantized{(withF32 ? " and Candle f32 (dequantized at load)" : "")} back to back (A B C), prefill of {prompt} tokens from an empty cache");
@@ -134,8 +143,8 @@ public static class QuantizedComparison
     {
         using var llama = new LlamaCppPeer(path, Threads, Context);
         var compile = new CompileOptions { Threads = Threads };
-        using var quant = TextGenerator.Load(path, "cpu", compileOptions: compile);
-        using var f32 = withF32 ? TextGenerator.Load(path, "cpu", new ModelLoadOptions { DequantizeWeights = true }, compile) : null;
+        using var quant = TextGenerator.Load(path, "cpu", new ModelLoadOptions { KvCacheDType = KvType }, compile);
+        using var f32 = withF32 ? TextGenerator.Load(path, "cpu", new ModelLoadOptions { DequantizeWeights = true, KvCacheDType = KvType }, compile) : null;
         int vocab = llama.VocabSize;
         var rng = new Random(1234);
         var peers = new List<(string Name, Func<int, double> Prefill, Func<int, double> Decode)>
@@ -183,7 +192,7 @@ public static class QuantizedComparison
         else
         {
             using var ticks = Environment.GetEnvironmentVariable("CANDLE_RSS_DETAIL") == "1" ? new AllocationTicks() : null;
-            var options = peer == "Candle f32" ? new ModelLoadOptions { DequantizeWeights = true } : null;
+            var options = new ModelLoadOptions { DequantizeWeights = peer == "Candle f32", KvCacheDType = KvType };
             using var g = TextGenerator.Load(path, "cpu", options, compile);
             g.Benchmark(new BenchmarkOptions { PromptTokens = prompt, GenTokens = gen, Repetitions = 1, Warmup = false });
             if (Environment.GetEnvironmentVariable("CANDLE_RSS_DETAIL") == "1")
@@ -250,7 +259,7 @@ public static class QuantizedComparison
             string exe = Environment.ProcessPath ?? "dotnet";
             var psi = new ProcessStartInfo(exe) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
             if (Path.GetFileNameWithoutExtension(exe) == "dotnet") psi.ArgumentList.Add(typeof(QuantizedComparison).Assembly.Location);
-            foreach (string a in new[] { "llamacpp-quant", "--rss", peer, path, "--prompt", prompt.ToString(CultureInfo.InvariantCulture), "--gen", gen.ToString(CultureInfo.InvariantCulture), "--context", Context.ToString(CultureInfo.InvariantCulture) })
+            foreach (string a in new[] { "llamacpp-quant", "--rss", peer, path, "--prompt", prompt.ToString(CultureInfo.InvariantCulture), "--gen", gen.ToString(CultureInfo.InvariantCulture), "--context", Context.ToString(CultureInfo.InvariantCulture), "--kv", KvType is null ? "f32" : "f16" })
             {
                 psi.ArgumentList.Add(a);
             }
