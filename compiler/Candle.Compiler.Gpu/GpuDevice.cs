@@ -131,6 +131,13 @@ public abstract class GpuDevice : IDevice
     /// </summary>
     internal bool UseGemv { get; } = Environment.GetEnvironmentVariable("CANDLE_GPU_NO_GEMV") != "1";
 
+    /// <summary>
+    /// Whether 16-bit weights of those products are read 16 bytes a load, one warp per weight row
+    /// (<see cref="Kernels.GemvKernels.GemvWarps"/>), where the memory is aligned for it and the device has warp
+    /// shuffles; <c>CANDLE_GPU_GEMV=pairs</c> keeps the 32-bit pair loads of one group per row, which compares the two.
+    /// </summary>
+    internal bool UseGemvWarps { get; } = Environment.GetEnvironmentVariable("CANDLE_GPU_GEMV") != "pairs";
+
     /// <summary>The group reducer the row kernels use on this device.</summary>
     internal Type Reducer { get; }
 

@@ -193,13 +193,14 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         var (bElem, bStorage) = FloatStorage(bType, g.Label);
         var tiled = new TiledGemm(GroupLauncher(Generic(typeof(GemmKernels), nameof(GemmKernels.Gemm), typeof(float), typeof(F32Storage), bElem, bStorage, typeof(float), typeof(F32Storage))), 0);
         var gemv = GemvLauncher(DType.F32, bType, DType.F32);
+        var gemvWarps = GemvWarpsLauncher(DType.F32, bType, DType.F32);
         return f =>
         {
             long m = f.Eval(g.Rows), n = f.Eval(g.N), k = f.Eval(g.K);
             long aOff = f.Eval(a.Offset), aM = f.Eval(g.ARowStride), aK = f.Eval(a.Strides[^1]);
             long bOff = f.Eval(b.Offset), bK = f.Eval(b.Strides[^2]), bN = f.Eval(b.Strides[^1]);
             var (am, bm, cm) = (f.Slots[a.Slot], f.Slots[b.Slot], f.Slots[g.C]);
-            if (m > 0 && n > 0 && !TryGemv(gemv, bType, m, n, k, am, aOff, aM, aK, bm, bOff, bK, bN, cm)
+            if (m > 0 && n > 0 && !TryGemv(gemv, gemvWarps, bType, m, n, k, am, aOff, aM, aK, bm, bOff, bK, bN, cm)
                 && !TryCublas(DType.F32, bType, m, n, k, am, aOff, aM, aK, 0, bm, bOff, bK, bN, 0, cm, 1))
             {
                 Tiled(tiled, am, bm, cm, m, n, k, aOff, aM, aK, bOff, bK, bN);
@@ -217,6 +218,7 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         var (elem, storage) = FloatStorage(c.DType, c.Label);
         var tiled = new TiledGemm(GroupLauncher(Generic(typeof(GemmKernels), nameof(GemmKernels.Gemm), elem, storage, elem, storage, elem, storage)), br);
         var gemv = GemvLauncher(c.DType, c.DType, c.DType);
+        var gemvWarps = GemvWarpsLauncher(c.DType, c.DType, c.DType);
         Dim[] batchA = a.Strides[..br], batchB = b.Strides[..br];
         long[] sizes = new long[br], sa = new long[br], sb = new long[br];
         return f =>
@@ -231,7 +233,7 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
             long batch = Product(sizes);
             if (m == 0 || n == 0 || batch == 0) return;
             if (gemv is not null && GemvRows(m, aM, batch, sizes, sa, sb) is var (rows, rowStride)
-                && TryGemv(gemv, c.DType, rows, n, k, am, aOff, rowStride, aK, bm, bOff, bK, bN, cm))
+                && TryGemv(gemv, gemvWarps, c.DType, rows, n, k, am, aOff, rowStride, aK, bm, bOff, bK, bN, cm))
             {
                 return;
             }
@@ -292,6 +294,26 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
     }
 
     /// <summary>
+    /// The launcher of the few-row product that reads 16-bit weights 16 bytes a load, one warp per weight row
+    /// (<see cref="GemvKernels.GemvWarps{TA, TAS, TW, TC, TCS}"/>), or null: off (<see cref="GpuDevice.UseGemvWarps"/>),
+    /// on OpenCL (no warp shuffles there), or for other weight dtypes.
+    /// </summary>
+    private KernelLauncher? GemvWarpsLauncher(DType aType, DType bType, DType cType)
+    {
+        if (!device.UseGemv || !device.UseGemvWarps || device.Kind == GpuKind.OpenCL) return null;
+        Type? words = bType switch
+        {
+            DType.F16 => typeof(HalfPairs),
+            DType.BF16 => typeof(BF16Pairs),
+            _ => null,
+        };
+        if (words is null) return null;
+        var (aElem, aStorage) = FloatStorage(aType, "matmul");
+        var (cElem, cStorage) = FloatStorage(cType, "matmul");
+        return GroupLauncher(Generic(typeof(GemvKernels), nameof(GemvKernels.GemvWarps), aElem, aStorage, words, cElem, cStorage));
+    }
+
+    /// <summary>
     /// The activation rows and their stride when a batched product is a few-row product against one weight: a single
     /// batch (its <paramref name="m"/> rows), or one row per batch with the weight shared (batch stride 0) and the rows
     /// one stride apart; null otherwise.
@@ -313,11 +335,21 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
     /// contiguous elements, the weight's rows contiguous along k (nn.Linear's [n, k] layout) at even offsets and strides
     /// with an even k, and 16-bit weights in memory aligned for their pairs' 32-bit loads.
     /// </summary>
-    private bool TryGemv(KernelLauncher? l, DType bType, long m, long n, long k, Mem am, long aOff, long aM, long aK, Mem bm, long bOff, long bK, long bN, Mem cm)
+    private bool TryGemv(KernelLauncher? l, KernelLauncher? warps, DType bType, long m, long n, long k, Mem am, long aOff, long aM, long aK, Mem bm, long bOff, long bK, long bN, Mem cm)
     {
         if (l is null || m < 1 || m > GemvKernels.MaxRows || k < 2 || n > int.MaxValue || k > int.MaxValue) return false;
         if ((aK != 1 && k > 1) || bK != 1 || k % 2 != 0 || bOff % 2 != 0 || bN % 2 != 0 || bN < k) return false;
         if (bType != DType.F32 && bm.Offset % 4 != 0) return false;
+        int warp = device.Accelerator.WarpSize;
+        int warpGroup = Math.Min(GemvKernels.WarpRowsGroupSize, device.Accelerator.MaxNumThreadsPerGroup) / warp * warp;
+        if (warps is not null && warpGroup > 0 && k % 8 == 0 && bOff % 8 == 0 && bN % 8 == 0 && bm.Offset % 16 == 0)
+        {
+            int perGroup = warpGroup / warp;
+            var wconfig = new KernelConfig(new Index1D((int)((n + perGroup - 1) / perGroup)), new Index1D(warpGroup));
+            warps.Begin().View(am).View(bm).View(cm).Arg((int)m).Arg((int)n).Arg((int)k).Arg(aOff).Arg(aM).Arg(bOff).Arg(bN).Launch(wconfig);
+            return true;
+        }
+
         int group = Math.Min(GemvKernels.GroupSize, device.Accelerator.MaxNumThreadsPerGroup);
         var config = new KernelConfig(new Index1D((int)n), new Index1D(group));
         l.Begin().View(am).View(bm).View(cm).Arg((int)m).Arg((int)n).Arg((int)k).Arg(aOff).Arg(aM).Arg(bOff).Arg(bN).Launch(config);

@@ -48,6 +48,13 @@ public sealed class CodegenTests : IDisposable
                 {
                     yield return ($"gemv_{tag}_{ps.Name}", M(typeof(GemvKernels), nameof(GemvKernels.Gemv), e, s, pe, ps, e, s, r), true);
                 }
+
+                // The warp-per-row product reduces with warp shuffles only: CUDA (and the CPU accelerator), never OpenCL.
+                if (r != typeof(ShuffleReducer)) continue;
+                foreach (var ws in new[] { typeof(HalfPairs), typeof(BF16Pairs) })
+                {
+                    yield return ($"gemv_warps_{tag}_{ws.Name}", M(typeof(GemvKernels), nameof(GemvKernels.GemvWarps), e, s, ws, e, s), true);
+                }
             }
 
             yield return ($"decode_combine_{s.Name}", M(typeof(AttentionKernels), nameof(AttentionKernels.DecodeCombine), e, s), true);
@@ -111,6 +118,16 @@ public sealed class CodegenTests : IDisposable
         var ptx = _source.Ptx(M(typeof(GemvKernels), nameof(GemvKernels.Gemv), typeof(float), typeof(F32Storage), typeof(uint), typeof(HalfPairs), typeof(float), typeof(F32Storage), typeof(ShuffleReducer)), true);
         Assert.Contains("cvt.f32.f16", ptx, StringComparison.Ordinal);
         Assert.Contains("ld.global.b32", ptx, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void HalfWeightsOfTheWarpPerRowProductLoadSixteenBytesAndReduceWithShuffles()
+    {
+        var ptx = _source.Ptx(M(typeof(GemvKernels), nameof(GemvKernels.GemvWarps), typeof(float), typeof(F32Storage), typeof(HalfPairs), typeof(float), typeof(F32Storage)), true);
+        Assert.Contains("ld.global.v4.b32", ptx, StringComparison.Ordinal);
+        Assert.Contains("cvt.f32.f16", ptx, StringComparison.Ordinal);
+        Assert.Contains("shfl.sync.bfly", ptx, StringComparison.Ordinal);
+        Assert.DoesNotContain("bar.sync", ptx, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -13,7 +13,9 @@ namespace Candle.Compiler.Gpu.Tests;
 /// (<see cref="Kernels.GemvKernels.Gemv{TA, TAS, TB, TBS, TC, TCS, TR}"/>) on ILGPU's CPU accelerator against the
 /// reference interpreter: f32 weights (the 2-d product with an epilogue), f16/bf16 (batched products: one batch of
 /// several rows, one row per batch against a broadcast weight), 1 to 4 rows, odd and even k, weights that are
-/// constants and inputs, and shapes the kernel leaves to the tiled product (odd k, more rows).
+/// constants and inputs, and shapes the kernel leaves to the tiled product (odd k, more rows). 16-bit weights with k a
+/// multiple of 8 take <see cref="Kernels.GemvKernels.GemvWarps{TA, TAS, TW, TC, TCS}"/> (16-byte loads, one warp per
+/// weight row), among them rows longer than a warp's first pass (k = 520, 1032) and slices at an offset of k elements.
 /// </summary>
 public class GemvTests
 {
@@ -22,7 +24,7 @@ public class GemvTests
         var data = new TheoryData<DType, int, int, int>();
         foreach (var dt in new[] { DType.F32, DType.F16, DType.BF16 })
         {
-            foreach (var (rows, k, n) in new[] { (1, 2, 1), (1, 64, 3), (2, 130, 7), (3, 300, 5), (4, 96, 33), (1, 33, 4), (6, 40, 5) })
+            foreach (var (rows, k, n) in new[] { (1, 2, 1), (1, 64, 3), (2, 130, 7), (3, 300, 5), (4, 96, 33), (1, 33, 4), (6, 40, 5), (1, 8, 1), (2, 256, 9), (3, 1032, 6), (4, 520, 3) })
             {
                 data.Add(dt, rows, k, n);
             }

@@ -83,4 +83,89 @@ internal static class GemvKernels
             if (t == 0) sc.Store(c, (3L * n) + col, s3);
         }
     }
+
+    /// <summary>Weight rows one group of <see cref="WarpRowsGroupSize"/> threads takes in <see cref="GemvWarps"/>: one per warp.</summary>
+    public const int WarpRowsGroupSize = 128;
+
+    /// <summary>
+    /// The same product for 16-bit weights read 16 bytes (eight elements) per load: each warp of the group takes one
+    /// weight row, its lanes stride over the row's <see cref="Quad"/>s, and the dot products are reduced by warp shuffles
+    /// alone (no shared memory, no group barrier). b is the weight memory viewed as <see cref="Quad"/>s, 16-byte aligned;
+    /// weight row j starts at element <paramref name="bOff"/> + j · <paramref name="bN"/> (both, and
+    /// <paramref name="k"/>, multiples of 8); the rest as in <see cref="Gemv"/>.
+    /// </summary>
+    public static void GemvWarps<TA, TAS, TW, TC, TCS>(
+        ArrayView<TA> a, ArrayView<Quad> b, ArrayView<TC> c, int rows, int n, int k, long aOff, long aM, long bOff, long bN)
+        where TA : unmanaged
+        where TAS : struct, IStorage<TA>
+        where TW : struct, IWordPairs
+        where TC : unmanaged
+        where TCS : struct, IStorage<TC>
+    {
+        int col = (Grid.IdxX * (Group.DimX / Warp.WarpSize)) + Warp.WarpIdx;
+        if (col >= n) return;
+        int lane = Warp.LaneIdx;
+        var sa = default(TAS);
+        var sw = default(TW);
+        long w = (bOff + ((long)col * bN)) >> 3;
+        int quads = k >> 3;
+        float s0 = 0f, s1 = 0f, s2 = 0f, s3 = 0f;
+        for (int q = lane; q < quads; q += Warp.WarpSize)
+        {
+            var v = b[w + q];
+            var (w0, w1) = sw.Widen(v.X);
+            var (w2, w3) = sw.Widen(v.Y);
+            var (w4, w5) = sw.Widen(v.Z);
+            var (w6, w7) = sw.Widen(v.W);
+            long x = aOff + (8L * q);
+            s0 += Dot8(a, sa, x, w0, w1, w2, w3, w4, w5, w6, w7);
+            if (rows > 1)
+            {
+                x += aM;
+                s1 += Dot8(a, sa, x, w0, w1, w2, w3, w4, w5, w6, w7);
+                if (rows > 2)
+                {
+                    x += aM;
+                    s2 += Dot8(a, sa, x, w0, w1, w2, w3, w4, w5, w6, w7);
+                    if (rows > 3)
+                    {
+                        x += aM;
+                        s3 += Dot8(a, sa, x, w0, w1, w2, w3, w4, w5, w6, w7);
+                    }
+                }
+            }
+        }
+
+        s0 = WarpSum(s0);
+        if (lane == 0) default(TCS).Store(c, col, s0);
+        if (rows > 1)
+        {
+            s1 = WarpSum(s1);
+            if (lane == 0) default(TCS).Store(c, (long)n + col, s1);
+        }
+
+        if (rows > 2)
+        {
+            s2 = WarpSum(s2);
+            if (lane == 0) default(TCS).Store(c, (2L * n) + col, s2);
+        }
+
+        if (rows > 3)
+        {
+            s3 = WarpSum(s3);
+            if (lane == 0) default(TCS).Store(c, (3L * n) + col, s3);
+        }
+    }
+
+    private static float Dot8<TA, TAS>(ArrayView<TA> a, TAS sa, long x, float w0, float w1, float w2, float w3, float w4, float w5, float w6, float w7)
+        where TA : unmanaged
+        where TAS : struct, IStorage<TA> =>
+        (sa.Load(a, x) * w0) + (sa.Load(a, x + 1) * w1) + (sa.Load(a, x + 2) * w2) + (sa.Load(a, x + 3) * w3)
+        + (sa.Load(a, x + 4) * w4) + (sa.Load(a, x + 5) * w5) + (sa.Load(a, x + 6) * w6) + (sa.Load(a, x + 7) * w7);
+
+    private static float WarpSum(float value)
+    {
+        for (int o = Warp.WarpSize / 2; o > 0; o /= 2) value += Warp.ShuffleXor(value, o);
+        return value;
+    }
 }

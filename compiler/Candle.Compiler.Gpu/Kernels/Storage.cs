@@ -126,6 +126,25 @@ internal interface IPairStorage<T>
     (float Lo, float Hi) LoadPair(ArrayView<T> view, long evenElement);
 }
 
+/// <summary>Two 16-bit floats packed in one 32-bit word (little-endian: element 2i in the low half), widened to f32.</summary>
+internal interface IWordPairs
+{
+    (float Lo, float Hi) Widen(uint p);
+}
+
+/// <summary>
+/// 16 bytes read with one vector load (<c>ld.global.v4.b32</c> on CUDA): eight 16-bit floats. Views of it must start
+/// 16-byte aligned.
+/// </summary>
+[System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential, Size = 16)]
+internal struct Quad
+{
+    public uint X;
+    public uint Y;
+    public uint Z;
+    public uint W;
+}
+
 /// <summary>f32 pairs: two loads.</summary>
 internal readonly struct F32Pairs : IPairStorage<float>
 {
@@ -133,31 +152,25 @@ internal readonly struct F32Pairs : IPairStorage<float>
 }
 
 /// <summary>IEEE half pairs widened by ILGPU's half conversion (one instruction on CUDA).</summary>
-internal readonly struct HalfPairs : IPairStorage<uint>
+internal readonly struct HalfPairs : IPairStorage<uint>, IWordPairs
 {
-    public (float Lo, float Hi) LoadPair(ArrayView<uint> view, long evenElement)
-    {
-        uint p = view[evenElement >> 1];
-        return ((float)Interop.IntAsFloat((ushort)(p & 0xFFFFu)), (float)Interop.IntAsFloat((ushort)(p >> 16)));
-    }
+    public (float Lo, float Hi) LoadPair(ArrayView<uint> view, long evenElement) => Widen(view[evenElement >> 1]);
+
+    public (float Lo, float Hi) Widen(uint p) => ((float)Interop.IntAsFloat((ushort)(p & 0xFFFFu)), (float)Interop.IntAsFloat((ushort)(p >> 16)));
 }
 
 /// <summary>IEEE half pairs widened in integer arithmetic (devices without half support).</summary>
-internal readonly struct F16Pairs : IPairStorage<uint>
+internal readonly struct F16Pairs : IPairStorage<uint>, IWordPairs
 {
-    public (float Lo, float Hi) LoadPair(ArrayView<uint> view, long evenElement)
-    {
-        uint p = view[evenElement >> 1];
-        return (GpuMath.F16ToF32((ushort)(p & 0xFFFFu)), GpuMath.F16ToF32((ushort)(p >> 16)));
-    }
+    public (float Lo, float Hi) LoadPair(ArrayView<uint> view, long evenElement) => Widen(view[evenElement >> 1]);
+
+    public (float Lo, float Hi) Widen(uint p) => (GpuMath.F16ToF32((ushort)(p & 0xFFFFu)), GpuMath.F16ToF32((ushort)(p >> 16)));
 }
 
 /// <summary>bfloat16 pairs.</summary>
-internal readonly struct BF16Pairs : IPairStorage<uint>
+internal readonly struct BF16Pairs : IPairStorage<uint>, IWordPairs
 {
-    public (float Lo, float Hi) LoadPair(ArrayView<uint> view, long evenElement)
-    {
-        uint p = view[evenElement >> 1];
-        return (Interop.IntAsFloat(p << 16), Interop.IntAsFloat(p & 0xFFFF0000u));
-    }
+    public (float Lo, float Hi) LoadPair(ArrayView<uint> view, long evenElement) => Widen(view[evenElement >> 1]);
+
+    public (float Lo, float Hi) Widen(uint p) => (Interop.IntAsFloat(p << 16), Interop.IntAsFloat(p & 0xFFFF0000u));
 }

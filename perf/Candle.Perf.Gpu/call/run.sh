@@ -1,7 +1,8 @@
 #!/bin/bash
 # One GPU call: unpack the runtime and the app bundles, then each step under its own timeout, logs into $OUT.
 # usage (from the repository root, with the peer scripts copied beside it): bash .gpu/DIR/run.sh STEP...
-# steps: info, decode:APP, decodeg:APP, decoden:APP (graph, few-row kernel off), check:APP, checkg:APP, tests:APP,
+# steps: info, decode:APP, decodeg:APP, decoden:APP (graph, few-row kernel off), decodep:APP (graph, few-row kernel with
+#        32-bit pair loads instead of the warp-per-row kernel), decodept:APP (its calls timed), check:APP, checkg:APP, tests:APP,
 #        writeq:APP (a random 1.1B-shaped Q4_0 GGUF at /tmp/tlq.gguf), decodeq:APP, decodeqg:APP, decodeqt:APP (its decode,
 #        weights kept quantized on the device; g: fixed-size cache with a CUDA graph; t: each call timed),
 #        testsq:APP (the quantized-kernel tests, on CUDA and the CPU accelerator),
@@ -35,6 +36,8 @@ for s in "$@"; do
   decode:*) step decode_$app 90 $P decode /tmp/tl f16 128 256 ;;
   decodeg:*) step decodeg_$app 90 $P decode /tmp/tl f16 128 256 graph ;;
   decoden:*) step decoden_$app 90 env CANDLE_GPU_NO_GEMV=1 $P decode /tmp/tl f16 128 256 graph ;;
+  decodep:*) step decodep_$app 90 env CANDLE_GPU_GEMV=pairs $P decode /tmp/tl f16 128 256 graph ;;
+  decodept:*) TAILN=45 step decodept_$app 150 env CANDLE_GPU_GEMV=pairs CANDLE_GPU_TIMING=1 $P decode /tmp/tl f16 128 256 ;;
   writeq:*) step writeq 240 $P write-tinyllama-gguf /tmp/tlq.gguf 22 32000 q4_0 ;;
   decodeqt:*) TAILN=45 step decodeqt_$app 150 env CANDLE_GPU_TIMING=1 $P decode-gguf /tmp/tlq.gguf 128 256 ;;
   decodeq:*) step decodeq_$app 120 $P decode-gguf /tmp/tlq.gguf 128 256 ;;
