@@ -25,9 +25,10 @@ namespace Candle.Runtime.Kernels.Quant;
 /// products of a block are summed in 16 bits (each 16-bit lane is at most 2·15·128 = 3840 in magnitude, 8 of them at
 /// most 30720) before the one widening <c>pmaddwd</c>; 8·Σa of the activation block (prepared once per call by
 /// <see cref="Prepare"/>) turns Σ nibble·a into Σ (nibble − 8)·a. Q8_0: |w| multiplies sign(a, w), widened per product.
-/// With AVX-VNNI every Q4_0 and Q8_0 product is one <c>vpdpbusd</c> into int32 lanes. The k-quants (see their panel
-/// types) multiply the 16-bit sums of a sub-block by its scales in the widening <c>pmaddwd</c>. The integer block sums
-/// are those of <see cref="QuantRowDot"/> exactly; only the order of the float32 additions differs (here: block by block).
+/// With AVX-VNNI every Q4_0 and Q8_0 product is one <c>vpdpbusd</c> into int32 lanes (Q8_0's weights packed as
+/// w + 128, less 128·Σa per block, so no sign trick either). The k-quants (see their panel types) multiply the 16-bit
+/// sums of a sub-block by its scales in the widening <c>pmaddwd</c>. The integer block sums are those of
+/// <see cref="QuantRowDot"/> exactly; only the order of the float32 additions differs (here: block by block).
 /// </para>
 /// </remarks>
 internal static unsafe class QuantPanelGemm
@@ -113,8 +114,8 @@ internal static unsafe class QuantPanelGemm
     /// Packs <paramref name="count"/> (1..8) weight rows of <paramref name="nb"/> blocks each (<paramref name="rowBytes"/>
     /// apart from <paramref name="w"/>) into <paramref name="panel"/> (<see cref="PackedBlockBytes"/>·nb bytes): per block,
     /// the 8 rows' scales as float32 (k-quants: also the sub-block scales as int16 lane pairs), then 32-byte vectors whose
-    /// 4-byte lane r holds 4 consecutive bytes of row r's values (Q4_0, Q4_K: of the packed nibbles; Q8_0: the values;
-    /// Q6_K: the 6-bit values unpacked to bytes). Missing rows are zero.
+    /// 4-byte lane r holds 4 consecutive bytes of row r's values (Q4_0, Q4_K: of the packed nibbles; Q8_0: the values,
+    /// plus 128 with AVX-VNNI; Q6_K: the 6-bit values unpacked to bytes). Missing rows are zero.
     /// </summary>
     public static void Pack(GgmlType type, byte* w, int rowBytes, int count, int nb, byte* panel)
     {
@@ -340,7 +341,12 @@ internal static unsafe class QuantPanelGemm
         }
     }
 
-    /// <summary>Q8_0: 8 float32 scales, 8 vectors of 8 rows × 4 values (vector c: values 4c..4c+3).</summary>
+    /// <summary>
+    /// Q8_0: 8 float32 scales, 8 vectors of 8 rows × 4 values (vector c: values 4c..4c+3). With AVX-VNNI the values are
+    /// stored as the unsigned bytes w + 128, so that each product is one <c>vpdpbusd</c> with the signed activations
+    /// (exact int32 sums, no sign trick) and 128·Σa (16 times the prepared 8·Σa) is subtracted per block; on AVX2
+    /// they are stored as they are and |w| multiplies sign(a, w) (<c>pmaddubsw</c>), widened per product.
+    /// </summary>
     private readonly struct Q8_0Panel : IPanel
     {
         public static int Bytes => 32 + 256;
@@ -355,12 +361,23 @@ internal static unsafe class QuantPanelGemm
         {
             uint* q = (uint*)(packed + 32);
             ((float*)packed)[r] = block == null ? 0 : QuantRowDot.Half(QuantRowDot.HalfTablePointer, block);
-            for (int c = 0; c < 8; c++) q[(c * PanelRows) + r] = block == null ? 0 : Unsafe.ReadUnaligned<uint>(block + 2 + (4 * c));
+            uint offset = AvxVnni.IsSupported ? 0x80808080u : 0;
+            for (int c = 0; c < 8; c++) q[(c * PanelRows) + r] = block == null ? offset : Unsafe.ReadUnaligned<uint>(block + 2 + (4 * c)) ^ offset;
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static Vector256<float> Finish(Vector256<int> s, int* prepared, Vector256<float> d, Vector256<float> acc)
-            => Fma.MultiplyAdd(Avx.ConvertToVector256Single(s), d * Vector256.Create(*(float*)prepared), acc);
+        {
+            if (AvxVnni.IsSupported) s -= Vector256.Create(prepared[1] << 4);
+            return Fma.MultiplyAdd(Avx.ConvertToVector256Single(s), d * Vector256.Create(*(float*)prepared), acc);
+        }
+
+        /// <summary>Adds the products of the 4-value position <paramref name="x"/> (AVX-VNNI: w + 128; <paramref name="u"/>: |w|, AVX2 only) with the activations at <paramref name="a"/> to <paramref name="s"/>.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector256<int> Dot(Vector256<int> s, Vector256<sbyte> x, Vector256<byte> u, byte* a)
+            => AvxVnni.IsSupported
+                ? AvxVnni.MultiplyWideningAndAdd(s, x.AsByte(), Broadcast(a))
+                : QuantRowDot.DotU8S8(s, u, Avx2.Sign(Broadcast(a), x));
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void Block<TM>(
@@ -374,12 +391,12 @@ internal static unsafe class QuantPanelGemm
             for (int c = 0; c < 8; c++)
             {
                 var x = Vector256.Load((sbyte*)(q + (32 * c)));
-                var u = Avx2.Abs(x);
+                var u = AvxVnni.IsSupported ? default : Avx2.Abs(x);
                 int o = 2 + (4 * c);
-                s0 = QuantRowDot.DotU8S8(s0, u, Avx2.Sign(Broadcast(a0 + o), x));
-                if (n > 1) s1 = QuantRowDot.DotU8S8(s1, u, Avx2.Sign(Broadcast(a1 + o), x));
-                if (n > 2) s2 = QuantRowDot.DotU8S8(s2, u, Avx2.Sign(Broadcast(a2 + o), x));
-                if (n > 3) s3 = QuantRowDot.DotU8S8(s3, u, Avx2.Sign(Broadcast(a3 + o), x));
+                s0 = Dot(s0, x, u, a0 + o);
+                if (n > 1) s1 = Dot(s1, x, u, a1 + o);
+                if (n > 2) s2 = Dot(s2, x, u, a2 + o);
+                if (n > 3) s3 = Dot(s3, x, u, a3 + o);
             }
 
             var d = Vector256.Load((float*)packed);
