@@ -121,7 +121,9 @@ internal static unsafe class QuantPanelGemm
     {
         switch (type)
         {
+            case GgmlType.Q4_0 when count == PanelRows: Q4_0Panel.PackRows(w, rowBytes, nb, panel); break;
             case GgmlType.Q4_0: Pack<Q4_0Panel>(w, rowBytes, count, nb, panel); break;
+            case GgmlType.Q8_0 when count == PanelRows: Q8_0Panel.PackRows(w, rowBytes, nb, panel); break;
             case GgmlType.Q8_0: Pack<Q8_0Panel>(w, rowBytes, count, nb, panel); break;
             case GgmlType.Q4_K: Pack<Q4_KPanel>(w, rowBytes, count, nb, panel); break;
             case GgmlType.Q6_K: Pack<Q6_KPanel>(w, rowBytes, count, nb, panel); break;
@@ -186,6 +188,42 @@ internal static unsafe class QuantPanelGemm
             case 2: Tile<TP, M2>(panel, nb, a, aRowBytes, prepared, preparedRow, y, ldy); break;
             default: Tile<TP, M1>(panel, nb, a, aRowBytes, prepared, preparedRow, y, ldy); break;
         }
+    }
+
+    /// <summary>
+    /// Transposes 8 vectors of 8 int32 lanes (row r's lanes 0..7 → lane r of vectors 0..7) and stores the result as 8
+    /// consecutive vectors at <paramref name="to"/>: 4-byte groups of 8 rows interleaved in 16 shuffles.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreTransposed(
+        Vector256<uint> r0, Vector256<uint> r1, Vector256<uint> r2, Vector256<uint> r3,
+        Vector256<uint> r4, Vector256<uint> r5, Vector256<uint> r6, Vector256<uint> r7, byte* to)
+    {
+        // Per 128-bit lane: pairs of rows interleaved, then pairs of pairs: u_c holds lanes c and c + 4 of 4 rows.
+        var t0 = Avx2.UnpackLow(r0, r1).AsUInt64();
+        var t1 = Avx2.UnpackHigh(r0, r1).AsUInt64();
+        var t2 = Avx2.UnpackLow(r2, r3).AsUInt64();
+        var t3 = Avx2.UnpackHigh(r2, r3).AsUInt64();
+        var t4 = Avx2.UnpackLow(r4, r5).AsUInt64();
+        var t5 = Avx2.UnpackHigh(r4, r5).AsUInt64();
+        var t6 = Avx2.UnpackLow(r6, r7).AsUInt64();
+        var t7 = Avx2.UnpackHigh(r6, r7).AsUInt64();
+        var u0 = Avx2.UnpackLow(t0, t2);
+        var u1 = Avx2.UnpackHigh(t0, t2);
+        var u2 = Avx2.UnpackLow(t1, t3);
+        var u3 = Avx2.UnpackHigh(t1, t3);
+        var u4 = Avx2.UnpackLow(t4, t6);
+        var u5 = Avx2.UnpackHigh(t4, t6);
+        var u6 = Avx2.UnpackLow(t5, t7);
+        var u7 = Avx2.UnpackHigh(t5, t7);
+        Avx2.Permute2x128(u0, u4, 0x20).Store((ulong*)to);
+        Avx2.Permute2x128(u1, u5, 0x20).Store((ulong*)(to + 32));
+        Avx2.Permute2x128(u2, u6, 0x20).Store((ulong*)(to + 64));
+        Avx2.Permute2x128(u3, u7, 0x20).Store((ulong*)(to + 96));
+        Avx2.Permute2x128(u0, u4, 0x31).Store((ulong*)(to + 128));
+        Avx2.Permute2x128(u1, u5, 0x31).Store((ulong*)(to + 160));
+        Avx2.Permute2x128(u2, u6, 0x31).Store((ulong*)(to + 192));
+        Avx2.Permute2x128(u3, u7, 0x31).Store((ulong*)(to + 224));
     }
 
     /// <summary>The 4 bytes at <paramref name="p"/> repeated over 32 bytes (<c>vpbroadcastd</c>).</summary>
@@ -296,6 +334,34 @@ internal static unsafe class QuantPanelGemm
             for (int c = 0; c < 4; c++) q[(c * PanelRows) + r] = block == null ? 0 : Unsafe.ReadUnaligned<uint>(block + 2 + (4 * c));
         }
 
+        /// <summary>
+        /// As <see cref="PackRow"/> for 8 rows at once: rows r and r + 4 of a block share a vector (16 bytes each), so a
+        /// 4 × 4 transpose of int32 in each 128-bit lane gives the 4 packed vectors.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void PackRows(byte* w, int rowBytes, int nb, byte* packed)
+        {
+            float* ht = QuantRowDot.HalfTablePointer;
+            long stride = rowBytes;
+            for (int b = 0; b < nb; b++, w += 18, packed += Bytes)
+            {
+                byte* r = w;
+                for (int i = 0; i < PanelRows; i++, r += stride) ((float*)packed)[i] = QuantRowDot.Half(ht, r);
+                var v0 = Vector256.Create(Vector128.Load((uint*)(w + 2)), Vector128.Load((uint*)(w + (4 * stride) + 2)));
+                var v1 = Vector256.Create(Vector128.Load((uint*)(w + stride + 2)), Vector128.Load((uint*)(w + (5 * stride) + 2)));
+                var v2 = Vector256.Create(Vector128.Load((uint*)(w + (2 * stride) + 2)), Vector128.Load((uint*)(w + (6 * stride) + 2)));
+                var v3 = Vector256.Create(Vector128.Load((uint*)(w + (3 * stride) + 2)), Vector128.Load((uint*)(w + (7 * stride) + 2)));
+                var t0 = Avx2.UnpackLow(v0, v1).AsUInt64();
+                var t1 = Avx2.UnpackHigh(v0, v1).AsUInt64();
+                var t2 = Avx2.UnpackLow(v2, v3).AsUInt64();
+                var t3 = Avx2.UnpackHigh(v2, v3).AsUInt64();
+                Avx2.UnpackLow(t0, t2).Store((ulong*)(packed + 32));
+                Avx2.UnpackHigh(t0, t2).Store((ulong*)(packed + 64));
+                Avx2.UnpackLow(t1, t3).Store((ulong*)(packed + 96));
+                Avx2.UnpackHigh(t1, t3).Store((ulong*)(packed + 128));
+            }
+        }
+
         /// <summary>16-bit sums of nibble·a (AVX2) or int32 sums (AVX-VNNI) of the low and high nibbles with the activations at a and a + 16.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static Vector256<int> Dot(Vector256<int> s, Vector256<byte> lo, Vector256<byte> hi, byte* a)
@@ -363,6 +429,30 @@ internal static unsafe class QuantPanelGemm
             ((float*)packed)[r] = block == null ? 0 : QuantRowDot.Half(QuantRowDot.HalfTablePointer, block);
             uint offset = AvxVnni.IsSupported ? 0x80808080u : 0;
             for (int c = 0; c < 8; c++) q[(c * PanelRows) + r] = block == null ? offset : Unsafe.ReadUnaligned<uint>(block + 2 + (4 * c)) ^ offset;
+        }
+
+        /// <summary>As <see cref="PackRow"/> for 8 rows at once: each block's 8 × 32 value bytes transposed in 4-byte groups.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void PackRows(byte* w, int rowBytes, int nb, byte* packed)
+        {
+            float* ht = QuantRowDot.HalfTablePointer;
+            var offset = Vector256.Create(AvxVnni.IsSupported ? 0x80808080u : 0);
+            long stride = rowBytes;
+            for (int b = 0; b < nb; b++, w += 34, packed += Bytes)
+            {
+                byte* r = w;
+                for (int i = 0; i < PanelRows; i++, r += stride) ((float*)packed)[i] = QuantRowDot.Half(ht, r);
+                StoreTransposed(
+                    Vector256.Load((uint*)(w + 2)) ^ offset,
+                    Vector256.Load((uint*)(w + stride + 2)) ^ offset,
+                    Vector256.Load((uint*)(w + (2 * stride) + 2)) ^ offset,
+                    Vector256.Load((uint*)(w + (3 * stride) + 2)) ^ offset,
+                    Vector256.Load((uint*)(w + (4 * stride) + 2)) ^ offset,
+                    Vector256.Load((uint*)(w + (5 * stride) + 2)) ^ offset,
+                    Vector256.Load((uint*)(w + (6 * stride) + 2)) ^ offset,
+                    Vector256.Load((uint*)(w + (7 * stride) + 2)) ^ offset,
+                    packed + 32);
+            }
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
