@@ -125,6 +125,7 @@ internal static unsafe class QuantPanelGemm
             case GgmlType.Q4_0: Pack<Q4_0Panel>(w, rowBytes, count, nb, panel); break;
             case GgmlType.Q8_0 when count == PanelRows: Q8_0Panel.PackRows(w, rowBytes, nb, panel); break;
             case GgmlType.Q8_0: Pack<Q8_0Panel>(w, rowBytes, count, nb, panel); break;
+            case GgmlType.Q4_K when count == PanelRows: Q4_KPanel.PackRows(w, rowBytes, nb, panel); break;
             case GgmlType.Q4_K: Pack<Q4_KPanel>(w, rowBytes, count, nb, panel); break;
             case GgmlType.Q6_K: Pack<Q6_KPanel>(w, rowBytes, count, nb, panel); break;
             default: throw new NotSupportedException($"no panel kernel for {GgmlTypeTraits.Name(type)}");
@@ -537,6 +538,63 @@ internal static unsafe class QuantPanelGemm
                 return;
             }
 
+            PackScales(block, r, packed);
+
+            // Sub-block 2g is the low nibbles of bytes 32g..32g + 31, sub-block 2g + 1 their high nibbles.
+            var mask = Vector256.Create((byte)0x0F);
+            uint* v = stackalloc uint[16];
+            for (int g = 0; g < 4; g++)
+            {
+                var packedNibbles = Vector256.Load(block + 16 + (32 * g));
+                (packedNibbles & mask).Store((byte*)v);
+                (Vector256.ShiftRightLogical(packedNibbles, 4) & mask).Store((byte*)(v + 8));
+                for (int c = 0; c < 16; c++) q[(((16 * g) + c) * PanelRows) + r] = v[c];
+            }
+        }
+
+        /// <summary>As <see cref="PackRow"/> for 8 rows at once: each 32 bytes of nibbles of the 8 rows unpacked and transposed in 4-byte groups.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void PackRows(byte* w, int rowBytes, int nb, byte* packed)
+        {
+            long stride = rowBytes;
+            var mask = Vector256.Create((byte)0x0F);
+            for (int b = 0; b < nb; b++, w += 144, packed += Bytes)
+            {
+                byte* r = w;
+                for (int i = 0; i < PanelRows; i++, r += stride) PackScales(r, i, packed);
+                byte* q = packed + QsAt;
+                for (int g = 0; g < 4; g++, q += 16 * 32)
+                {
+                    byte* n = w + 16 + (32 * g);
+                    var n0 = Vector256.Load(n);
+                    var n1 = Vector256.Load(n + stride);
+                    var n2 = Vector256.Load(n + (2 * stride));
+                    var n3 = Vector256.Load(n + (3 * stride));
+                    var n4 = Vector256.Load(n + (4 * stride));
+                    var n5 = Vector256.Load(n + (5 * stride));
+                    var n6 = Vector256.Load(n + (6 * stride));
+                    var n7 = Vector256.Load(n + (7 * stride));
+                    StoreTransposed(
+                        (n0 & mask).AsUInt32(), (n1 & mask).AsUInt32(), (n2 & mask).AsUInt32(), (n3 & mask).AsUInt32(),
+                        (n4 & mask).AsUInt32(), (n5 & mask).AsUInt32(), (n6 & mask).AsUInt32(), (n7 & mask).AsUInt32(),
+                        q);
+                    StoreTransposed(
+                        High(n0, mask), High(n1, mask), High(n2, mask), High(n3, mask),
+                        High(n4, mask), High(n5, mask), High(n6, mask), High(n7, mask),
+                        q + (8 * 32));
+                }
+            }
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector256<uint> High(Vector256<byte> nibbles, Vector256<byte> mask)
+            => (Avx2.ShiftRightLogical(nibbles.AsUInt16(), 4).AsByte() & mask).AsUInt32();
+
+        /// <summary>Row <paramref name="r"/>'s d, dmin, sub-block scales and minimums of the block at <paramref name="block"/>.</summary>
+        private static void PackScales(byte* block, int r, byte* packed)
+        {
+            uint* scales = (uint*)(packed + 64);
+            uint* mins = (uint*)(packed + MinsAt);
             float* ht = QuantRowDot.HalfTablePointer;
             ((float*)packed)[r] = QuantRowDot.Half(ht, block);
             ((float*)packed)[8 + r] = QuantRowDot.Half(ht, block + 2);
@@ -548,16 +606,6 @@ internal static unsafe class QuantPanelGemm
             ulong mn = (u1 & 0x3F3F3F3Fu) | ((ulong)(((u2 >> 4) & 0x0F0F0F0Fu) | (((u1 >> 6) & 0x03030303u) << 4)) << 32);
             for (int j = 0; j < 8; j++) scales[(j * PanelRows) + r] = (uint)((sc >> (8 * j)) & 0xFF) * 0x10001u;
             for (int j = 0; j < 4; j++) mins[(j * PanelRows) + r] = (uint)((mn >> (16 * j)) & 0xFF) | ((uint)((mn >> ((16 * j) + 8)) & 0xFF) << 16);
-            // Sub-block 2g is the low nibbles of bytes 32g..32g + 31, sub-block 2g + 1 their high nibbles.
-            var mask = Vector256.Create((byte)0x0F);
-            uint* v = stackalloc uint[16];
-            for (int g = 0; g < 4; g++)
-            {
-                var packedNibbles = Vector256.Load(block + 16 + (32 * g));
-                (packedNibbles & mask).Store((byte*)v);
-                (Vector256.ShiftRightLogical(packedNibbles, 4) & mask).Store((byte*)(v + 8));
-                for (int c = 0; c < 16; c++) q[(((16 * g) + c) * PanelRows) + r] = v[c];
-            }
         }
 
         /// <summary>Adds scale·Σ q·a over one sub-block (8 vectors of its values as bytes) to each row's sums.</summary>
