@@ -11,10 +11,12 @@ using Candle.Runtime.Tensors;
 namespace Candle.Perf.LlamaCpp;
 
 /// <summary>
-/// <c>quant-gemm [--rows M] [--n N] [--k K] [--reps R] [--types q4_0,q8_0,q4_k,q6_k]</c>: one compiled product [M, K] × [N, K]ᵀ per
+/// <c>quant-gemm [--rows M] [--n N] [--k K] [--reps R] [--types q4_0,q8_0,q4_k,q6_k] [--cpu]</c>: one compiled product [M, K] × [N, K]ᵀ per
 /// weight type, run on the packed panels of <see cref="QuantPanelGemm"/> (now), on the kernels they replace (before: the
 /// 4 × 4 tiles over the weights as stored for Q4_0 and Q8_0, dequantized tiles through the SGEMM for the k-quants) and with the weight dequantized to a float32 constant (packed SGEMM), alternating, 2 threads; median
-/// and spread (min–max) of R runs each, and the ratio of the medians.
+/// and spread (min–max) of R runs each, and the ratio of the medians. <c>--cpu</c> runs one thread and times the calling
+/// thread's CPU time instead of wall time (<see cref="Infrastructure.ThreadCpuClock"/>: on a loaded machine, the time
+/// spent on a core rather than waiting for one).
 /// </summary>
 public static class QuantGemmTiming
 {
@@ -31,7 +33,8 @@ public static class QuantGemmTiming
         var xs = new float[m * k];
         for (int i = 0; i < xs.Length; i++) xs[i] = (rng.NextSingle() * 2) - 1;
         var input = HostTensor.FromArray(xs, m, k);
-        var options = new CompileOptions { Threads = 2 };
+        bool cpu = args.Contains("--cpu");
+        var options = new CompileOptions { Threads = cpu ? 1 : 2 };
         double macs = (double)m * n * k;
         foreach (var type in types)
         {
@@ -53,14 +56,15 @@ public static class QuantGemmTiming
                 foreach (var r in runs)
                 {
                     var sw = Stopwatch.StartNew();
+                    double cpuStart = cpu ? Infrastructure.ThreadCpuClock.NowMs() : 0;
                     r.Run();
-                    r.Ms.Add(sw.Elapsed.TotalMilliseconds);
+                    r.Ms.Add(cpu ? Infrastructure.ThreadCpuClock.NowMs() - cpuStart : sw.Elapsed.TotalMilliseconds);
                 }
             }
 
             QuantMatMulKernel.UsePanels = true;
             double baseline = Median(runs[1].Ms);
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{type} [{m}, {k}] x [{n}, {k}]^T, {reps} alternating runs:"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{type} [{m}, {k}] x [{n}, {k}]^T, {reps} alternating runs, {(cpu ? "1 thread, thread CPU time" : "2 threads, wall time")}:"));
             foreach (var r in runs)
             {
                 double med = Median(r.Ms);

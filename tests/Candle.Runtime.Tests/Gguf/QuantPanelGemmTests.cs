@@ -32,6 +32,12 @@ public sealed unsafe class QuantPanelGemmTests
         int xRowBytes = QuantActivations.RowBytes(format, k);
         var xq = new byte[aRows * xRowBytes];
         for (int m = 0; m < aRows; m++) QuantActivations.Quantize(format, x.AsSpan(m * k, k), xq.AsSpan(m * xRowBytes, xRowBytes));
+        return FromQuantized(type, w, rowBytes, x, xq, xRowBytes, aRows, k);
+    }
+
+    /// <summary>A case over activation rows given as quantized bytes (<paramref name="x"/>: their source, or empty), with their prepared data.</summary>
+    private static Case FromQuantized(GgmlType type, byte[] w, int rowBytes, float[] x, byte[] xq, int xRowBytes, int aRows, int k)
+    {
         int nb = k / GgmlTypeTraits.BlockSize(type);
         var prepared = new int[Math.Max(1, aRows * nb * QuantPanelGemm.PreparedIntsPerBlock(type))];
         if (QuantPanelGemm.NeedsPrepared(type))
@@ -332,6 +338,63 @@ public sealed unsafe class QuantPanelGemmTests
                         BitConverter.SingleToInt32Bits(expected) == BitConverter.SingleToInt32Bits(y[(m * WRows) + j]),
                         $"{type} fill {fill:X2} y[{m}, {j}] = {y[(m * WRows) + j]} vs {expected}");
                 }
+            }
+        }
+    }
+
+    [Fact]
+    public void Q8_0_products_are_exact_for_extreme_weight_and_activation_bytes()
+    {
+        if (!QuantPanelGemm.Supports(GgmlType.Q8_0)) return;
+
+        // Quants set byte by byte rather than through the quantizer: weights over the whole int8 range (−128 included,
+        // which the quantizer never writes but a file may hold), activations over −127..127 (what Q8_0 activation
+        // quantization writes: round(x·127/amax)), every pairing of the extremes, zero and random bytes, so that a
+        // saturating 16-bit product, a sign wrap-around or a wrong offset would show.
+        const int WRows = 8, ARows = 4, Nb = 8, BlockBytes = 34;
+        byte[][] weights = [Fill(0x80), Fill(0x7F), Fill(0x81), Fill(0x00), Alternate(0x80, 0x7F, 2), Alternate(0x7F, 0x80, 3)];
+        byte[][] activations = [Fill(0x81), Fill(0x7F), Fill(0x00), Alternate(0x81, 0x7F, 2), Alternate(0x7F, 0x81, 3), Alternate(0x7F, 0x00, 4)];
+        var rng = new Random(12);
+        var w = new byte[WRows * Nb * BlockBytes];
+        var xq = new byte[ARows * Nb * BlockBytes];
+        for (int round = 0; round < 7; round++)
+        {
+            Write(w, rng, weights, round, allowMinus128: true);
+            Write(xq, rng, activations, 3 * round, allowMinus128: false);
+            var c = FromQuantized(GgmlType.Q8_0, w, Nb * BlockBytes, [], xq, Nb * BlockBytes, ARows, 32 * Nb);
+            var y = Product(GgmlType.Q8_0, c, WRows, ARows);
+            for (int m = 0; m < ARows; m++)
+            {
+                for (int j = 0; j < WRows; j++)
+                {
+                    float expected = Oracle(GgmlType.Q8_0, c, j, m);
+                    Assert.True(
+                        BitConverter.SingleToInt32Bits(expected) == BitConverter.SingleToInt32Bits(y[(m * WRows) + j]),
+                        $"round {round} y[{m}, {j}] = {y[(m * WRows) + j]} vs {expected}");
+                }
+            }
+        }
+
+        static byte[] Fill(byte value) => Enumerable.Repeat(value, 32).ToArray();
+
+        static byte[] Alternate(byte first, byte second, int period) => [.. Enumerable.Range(0, 32).Select(i => i % period == 0 ? first : second)];
+
+        // Every block: a scale of 2^(−4..3) and quants from a pattern or random bytes, the choice moving with the block and the round.
+        static void Write(byte[] blocks, Random rng, byte[][] patterns, int shift, bool allowMinus128)
+        {
+            for (int b = 0, i = 0; b < blocks.Length; b += BlockBytes, i++)
+            {
+                BinaryPrimitives.WriteHalfLittleEndian(blocks.AsSpan(b, 2), (Half)Math.ScaleB(1, rng.Next(-4, 4)));
+                var quants = blocks.AsSpan(b + 2, 32);
+                int p = (i + shift) % (patterns.Length + 1);
+                if (p < patterns.Length)
+                {
+                    patterns[p].CopyTo(quants);
+                    continue;
+                }
+
+                rng.NextBytes(quants);
+                if (!allowMinus128) quants.Replace((byte)0x80, (byte)0x81);
             }
         }
     }

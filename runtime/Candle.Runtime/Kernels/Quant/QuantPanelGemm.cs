@@ -25,9 +25,10 @@ namespace Candle.Runtime.Kernels.Quant;
 /// products of a block are summed in 16 bits (each 16-bit lane is at most 2·15·128 = 3840 in magnitude, 8 of them at
 /// most 30720) before the one widening <c>pmaddwd</c>; 8·Σa of the activation block (prepared once per call by
 /// <see cref="Prepare"/>) turns Σ nibble·a into Σ (nibble − 8)·a. Q8_0: |w| multiplies sign(a, w), widened per product.
-/// With AVX-VNNI every Q4_0 and Q8_0 product is one <c>vpdpbusd</c> into int32 lanes. The k-quants (see their panel
-/// types) multiply the 16-bit sums of a sub-block by its scales in the widening <c>pmaddwd</c>. The integer block sums
-/// are those of <see cref="QuantRowDot"/> exactly; only the order of the float32 additions differs (here: block by block).
+/// With AVX-VNNI every Q4_0 and Q8_0 product is one <c>vpdpbusd</c> into int32 lanes (Q8_0's weights packed as
+/// w + 128, less 128·Σa per block, so no sign trick either). The k-quants (see their panel types) multiply the 16-bit
+/// sums of a sub-block by its scales in the widening <c>pmaddwd</c>. The integer block sums are those of
+/// <see cref="QuantRowDot"/> exactly; only the order of the float32 additions differs (here: block by block).
 /// </para>
 /// </remarks>
 internal static unsafe class QuantPanelGemm
@@ -113,15 +114,18 @@ internal static unsafe class QuantPanelGemm
     /// Packs <paramref name="count"/> (1..8) weight rows of <paramref name="nb"/> blocks each (<paramref name="rowBytes"/>
     /// apart from <paramref name="w"/>) into <paramref name="panel"/> (<see cref="PackedBlockBytes"/>·nb bytes): per block,
     /// the 8 rows' scales as float32 (k-quants: also the sub-block scales as int16 lane pairs), then 32-byte vectors whose
-    /// 4-byte lane r holds 4 consecutive bytes of row r's values (Q4_0, Q4_K: of the packed nibbles; Q8_0: the values;
-    /// Q6_K: the 6-bit values unpacked to bytes). Missing rows are zero.
+    /// 4-byte lane r holds 4 consecutive bytes of row r's values (Q4_0, Q4_K: of the packed nibbles; Q8_0: the values,
+    /// plus 128 with AVX-VNNI; Q6_K: the 6-bit values unpacked to bytes). Missing rows are zero.
     /// </summary>
     public static void Pack(GgmlType type, byte* w, int rowBytes, int count, int nb, byte* panel)
     {
         switch (type)
         {
+            case GgmlType.Q4_0 when count == PanelRows: Q4_0Panel.PackRows(w, rowBytes, nb, panel); break;
             case GgmlType.Q4_0: Pack<Q4_0Panel>(w, rowBytes, count, nb, panel); break;
+            case GgmlType.Q8_0 when count == PanelRows: Q8_0Panel.PackRows(w, rowBytes, nb, panel); break;
             case GgmlType.Q8_0: Pack<Q8_0Panel>(w, rowBytes, count, nb, panel); break;
+            case GgmlType.Q4_K when count == PanelRows: Q4_KPanel.PackRows(w, rowBytes, nb, panel); break;
             case GgmlType.Q4_K: Pack<Q4_KPanel>(w, rowBytes, count, nb, panel); break;
             case GgmlType.Q6_K: Pack<Q6_KPanel>(w, rowBytes, count, nb, panel); break;
             default: throw new NotSupportedException($"no panel kernel for {GgmlTypeTraits.Name(type)}");
@@ -185,6 +189,42 @@ internal static unsafe class QuantPanelGemm
             case 2: Tile<TP, M2>(panel, nb, a, aRowBytes, prepared, preparedRow, y, ldy); break;
             default: Tile<TP, M1>(panel, nb, a, aRowBytes, prepared, preparedRow, y, ldy); break;
         }
+    }
+
+    /// <summary>
+    /// Transposes 8 vectors of 8 int32 lanes (row r's lanes 0..7 → lane r of vectors 0..7) and stores the result as 8
+    /// consecutive vectors at <paramref name="to"/>: 4-byte groups of 8 rows interleaved in 16 shuffles.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreTransposed(
+        Vector256<uint> r0, Vector256<uint> r1, Vector256<uint> r2, Vector256<uint> r3,
+        Vector256<uint> r4, Vector256<uint> r5, Vector256<uint> r6, Vector256<uint> r7, byte* to)
+    {
+        // Per 128-bit lane: pairs of rows interleaved, then pairs of pairs: u_c holds lanes c and c + 4 of 4 rows.
+        var t0 = Avx2.UnpackLow(r0, r1).AsUInt64();
+        var t1 = Avx2.UnpackHigh(r0, r1).AsUInt64();
+        var t2 = Avx2.UnpackLow(r2, r3).AsUInt64();
+        var t3 = Avx2.UnpackHigh(r2, r3).AsUInt64();
+        var t4 = Avx2.UnpackLow(r4, r5).AsUInt64();
+        var t5 = Avx2.UnpackHigh(r4, r5).AsUInt64();
+        var t6 = Avx2.UnpackLow(r6, r7).AsUInt64();
+        var t7 = Avx2.UnpackHigh(r6, r7).AsUInt64();
+        var u0 = Avx2.UnpackLow(t0, t2);
+        var u1 = Avx2.UnpackHigh(t0, t2);
+        var u2 = Avx2.UnpackLow(t1, t3);
+        var u3 = Avx2.UnpackHigh(t1, t3);
+        var u4 = Avx2.UnpackLow(t4, t6);
+        var u5 = Avx2.UnpackHigh(t4, t6);
+        var u6 = Avx2.UnpackLow(t5, t7);
+        var u7 = Avx2.UnpackHigh(t5, t7);
+        Avx2.Permute2x128(u0, u4, 0x20).Store((ulong*)to);
+        Avx2.Permute2x128(u1, u5, 0x20).Store((ulong*)(to + 32));
+        Avx2.Permute2x128(u2, u6, 0x20).Store((ulong*)(to + 64));
+        Avx2.Permute2x128(u3, u7, 0x20).Store((ulong*)(to + 96));
+        Avx2.Permute2x128(u0, u4, 0x31).Store((ulong*)(to + 128));
+        Avx2.Permute2x128(u1, u5, 0x31).Store((ulong*)(to + 160));
+        Avx2.Permute2x128(u2, u6, 0x31).Store((ulong*)(to + 192));
+        Avx2.Permute2x128(u3, u7, 0x31).Store((ulong*)(to + 224));
     }
 
     /// <summary>The 4 bytes at <paramref name="p"/> repeated over 32 bytes (<c>vpbroadcastd</c>).</summary>
@@ -295,6 +335,34 @@ internal static unsafe class QuantPanelGemm
             for (int c = 0; c < 4; c++) q[(c * PanelRows) + r] = block == null ? 0 : Unsafe.ReadUnaligned<uint>(block + 2 + (4 * c));
         }
 
+        /// <summary>
+        /// As <see cref="PackRow"/> for 8 rows at once: rows r and r + 4 of a block share a vector (16 bytes each), so a
+        /// 4 × 4 transpose of int32 in each 128-bit lane gives the 4 packed vectors.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void PackRows(byte* w, int rowBytes, int nb, byte* packed)
+        {
+            float* ht = QuantRowDot.HalfTablePointer;
+            long stride = rowBytes;
+            for (int b = 0; b < nb; b++, w += 18, packed += Bytes)
+            {
+                byte* r = w;
+                for (int i = 0; i < PanelRows; i++, r += stride) ((float*)packed)[i] = QuantRowDot.Half(ht, r);
+                var v0 = Vector256.Create(Vector128.Load((uint*)(w + 2)), Vector128.Load((uint*)(w + (4 * stride) + 2)));
+                var v1 = Vector256.Create(Vector128.Load((uint*)(w + stride + 2)), Vector128.Load((uint*)(w + (5 * stride) + 2)));
+                var v2 = Vector256.Create(Vector128.Load((uint*)(w + (2 * stride) + 2)), Vector128.Load((uint*)(w + (6 * stride) + 2)));
+                var v3 = Vector256.Create(Vector128.Load((uint*)(w + (3 * stride) + 2)), Vector128.Load((uint*)(w + (7 * stride) + 2)));
+                var t0 = Avx2.UnpackLow(v0, v1).AsUInt64();
+                var t1 = Avx2.UnpackHigh(v0, v1).AsUInt64();
+                var t2 = Avx2.UnpackLow(v2, v3).AsUInt64();
+                var t3 = Avx2.UnpackHigh(v2, v3).AsUInt64();
+                Avx2.UnpackLow(t0, t2).Store((ulong*)(packed + 32));
+                Avx2.UnpackHigh(t0, t2).Store((ulong*)(packed + 64));
+                Avx2.UnpackLow(t1, t3).Store((ulong*)(packed + 96));
+                Avx2.UnpackHigh(t1, t3).Store((ulong*)(packed + 128));
+            }
+        }
+
         /// <summary>16-bit sums of nibble·a (AVX2) or int32 sums (AVX-VNNI) of the low and high nibbles with the activations at a and a + 16.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static Vector256<int> Dot(Vector256<int> s, Vector256<byte> lo, Vector256<byte> hi, byte* a)
@@ -340,7 +408,12 @@ internal static unsafe class QuantPanelGemm
         }
     }
 
-    /// <summary>Q8_0: 8 float32 scales, 8 vectors of 8 rows × 4 values (vector c: values 4c..4c+3).</summary>
+    /// <summary>
+    /// Q8_0: 8 float32 scales, 8 vectors of 8 rows × 4 values (vector c: values 4c..4c+3). With AVX-VNNI the values are
+    /// stored as the unsigned bytes w + 128, so that each product is one <c>vpdpbusd</c> with the signed activations
+    /// (exact int32 sums, no sign trick) and 128·Σa (16 times the prepared 8·Σa) is subtracted per block; on AVX2
+    /// they are stored as they are and |w| multiplies sign(a, w) (<c>pmaddubsw</c>), widened per product.
+    /// </summary>
     private readonly struct Q8_0Panel : IPanel
     {
         public static int Bytes => 32 + 256;
@@ -355,12 +428,47 @@ internal static unsafe class QuantPanelGemm
         {
             uint* q = (uint*)(packed + 32);
             ((float*)packed)[r] = block == null ? 0 : QuantRowDot.Half(QuantRowDot.HalfTablePointer, block);
-            for (int c = 0; c < 8; c++) q[(c * PanelRows) + r] = block == null ? 0 : Unsafe.ReadUnaligned<uint>(block + 2 + (4 * c));
+            uint offset = AvxVnni.IsSupported ? 0x80808080u : 0;
+            for (int c = 0; c < 8; c++) q[(c * PanelRows) + r] = block == null ? offset : Unsafe.ReadUnaligned<uint>(block + 2 + (4 * c)) ^ offset;
+        }
+
+        /// <summary>As <see cref="PackRow"/> for 8 rows at once: each block's 8 × 32 value bytes transposed in 4-byte groups.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void PackRows(byte* w, int rowBytes, int nb, byte* packed)
+        {
+            float* ht = QuantRowDot.HalfTablePointer;
+            var offset = Vector256.Create(AvxVnni.IsSupported ? 0x80808080u : 0);
+            long stride = rowBytes;
+            for (int b = 0; b < nb; b++, w += 34, packed += Bytes)
+            {
+                byte* r = w;
+                for (int i = 0; i < PanelRows; i++, r += stride) ((float*)packed)[i] = QuantRowDot.Half(ht, r);
+                StoreTransposed(
+                    Vector256.Load((uint*)(w + 2)) ^ offset,
+                    Vector256.Load((uint*)(w + stride + 2)) ^ offset,
+                    Vector256.Load((uint*)(w + (2 * stride) + 2)) ^ offset,
+                    Vector256.Load((uint*)(w + (3 * stride) + 2)) ^ offset,
+                    Vector256.Load((uint*)(w + (4 * stride) + 2)) ^ offset,
+                    Vector256.Load((uint*)(w + (5 * stride) + 2)) ^ offset,
+                    Vector256.Load((uint*)(w + (6 * stride) + 2)) ^ offset,
+                    Vector256.Load((uint*)(w + (7 * stride) + 2)) ^ offset,
+                    packed + 32);
+            }
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static Vector256<float> Finish(Vector256<int> s, int* prepared, Vector256<float> d, Vector256<float> acc)
-            => Fma.MultiplyAdd(Avx.ConvertToVector256Single(s), d * Vector256.Create(*(float*)prepared), acc);
+        {
+            if (AvxVnni.IsSupported) s -= Vector256.Create(prepared[1] << 4);
+            return Fma.MultiplyAdd(Avx.ConvertToVector256Single(s), d * Vector256.Create(*(float*)prepared), acc);
+        }
+
+        /// <summary>Adds the products of the 4-value position <paramref name="x"/> (AVX-VNNI: w + 128; <paramref name="u"/>: |w|, AVX2 only) with the activations at <paramref name="a"/> to <paramref name="s"/>.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector256<int> Dot(Vector256<int> s, Vector256<sbyte> x, Vector256<byte> u, byte* a)
+            => AvxVnni.IsSupported
+                ? AvxVnni.MultiplyWideningAndAdd(s, x.AsByte(), Broadcast(a))
+                : QuantRowDot.DotU8S8(s, u, Avx2.Sign(Broadcast(a), x));
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void Block<TM>(
@@ -374,12 +482,12 @@ internal static unsafe class QuantPanelGemm
             for (int c = 0; c < 8; c++)
             {
                 var x = Vector256.Load((sbyte*)(q + (32 * c)));
-                var u = Avx2.Abs(x);
+                var u = AvxVnni.IsSupported ? default : Avx2.Abs(x);
                 int o = 2 + (4 * c);
-                s0 = QuantRowDot.DotU8S8(s0, u, Avx2.Sign(Broadcast(a0 + o), x));
-                if (n > 1) s1 = QuantRowDot.DotU8S8(s1, u, Avx2.Sign(Broadcast(a1 + o), x));
-                if (n > 2) s2 = QuantRowDot.DotU8S8(s2, u, Avx2.Sign(Broadcast(a2 + o), x));
-                if (n > 3) s3 = QuantRowDot.DotU8S8(s3, u, Avx2.Sign(Broadcast(a3 + o), x));
+                s0 = Dot(s0, x, u, a0 + o);
+                if (n > 1) s1 = Dot(s1, x, u, a1 + o);
+                if (n > 2) s2 = Dot(s2, x, u, a2 + o);
+                if (n > 3) s3 = Dot(s3, x, u, a3 + o);
             }
 
             var d = Vector256.Load((float*)packed);
@@ -430,6 +538,63 @@ internal static unsafe class QuantPanelGemm
                 return;
             }
 
+            PackScales(block, r, packed);
+
+            // Sub-block 2g is the low nibbles of bytes 32g..32g + 31, sub-block 2g + 1 their high nibbles.
+            var mask = Vector256.Create((byte)0x0F);
+            uint* v = stackalloc uint[16];
+            for (int g = 0; g < 4; g++)
+            {
+                var packedNibbles = Vector256.Load(block + 16 + (32 * g));
+                (packedNibbles & mask).Store((byte*)v);
+                (Vector256.ShiftRightLogical(packedNibbles, 4) & mask).Store((byte*)(v + 8));
+                for (int c = 0; c < 16; c++) q[(((16 * g) + c) * PanelRows) + r] = v[c];
+            }
+        }
+
+        /// <summary>As <see cref="PackRow"/> for 8 rows at once: each 32 bytes of nibbles of the 8 rows unpacked and transposed in 4-byte groups.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public static void PackRows(byte* w, int rowBytes, int nb, byte* packed)
+        {
+            long stride = rowBytes;
+            var mask = Vector256.Create((byte)0x0F);
+            for (int b = 0; b < nb; b++, w += 144, packed += Bytes)
+            {
+                byte* r = w;
+                for (int i = 0; i < PanelRows; i++, r += stride) PackScales(r, i, packed);
+                byte* q = packed + QsAt;
+                for (int g = 0; g < 4; g++, q += 16 * 32)
+                {
+                    byte* n = w + 16 + (32 * g);
+                    var n0 = Vector256.Load(n);
+                    var n1 = Vector256.Load(n + stride);
+                    var n2 = Vector256.Load(n + (2 * stride));
+                    var n3 = Vector256.Load(n + (3 * stride));
+                    var n4 = Vector256.Load(n + (4 * stride));
+                    var n5 = Vector256.Load(n + (5 * stride));
+                    var n6 = Vector256.Load(n + (6 * stride));
+                    var n7 = Vector256.Load(n + (7 * stride));
+                    StoreTransposed(
+                        (n0 & mask).AsUInt32(), (n1 & mask).AsUInt32(), (n2 & mask).AsUInt32(), (n3 & mask).AsUInt32(),
+                        (n4 & mask).AsUInt32(), (n5 & mask).AsUInt32(), (n6 & mask).AsUInt32(), (n7 & mask).AsUInt32(),
+                        q);
+                    StoreTransposed(
+                        High(n0, mask), High(n1, mask), High(n2, mask), High(n3, mask),
+                        High(n4, mask), High(n5, mask), High(n6, mask), High(n7, mask),
+                        q + (8 * 32));
+                }
+            }
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector256<uint> High(Vector256<byte> nibbles, Vector256<byte> mask)
+            => (Avx2.ShiftRightLogical(nibbles.AsUInt16(), 4).AsByte() & mask).AsUInt32();
+
+        /// <summary>Row <paramref name="r"/>'s d, dmin, sub-block scales and minimums of the block at <paramref name="block"/>.</summary>
+        private static void PackScales(byte* block, int r, byte* packed)
+        {
+            uint* scales = (uint*)(packed + 64);
+            uint* mins = (uint*)(packed + MinsAt);
             float* ht = QuantRowDot.HalfTablePointer;
             ((float*)packed)[r] = QuantRowDot.Half(ht, block);
             ((float*)packed)[8 + r] = QuantRowDot.Half(ht, block + 2);
@@ -441,16 +606,6 @@ internal static unsafe class QuantPanelGemm
             ulong mn = (u1 & 0x3F3F3F3Fu) | ((ulong)(((u2 >> 4) & 0x0F0F0F0Fu) | (((u1 >> 6) & 0x03030303u) << 4)) << 32);
             for (int j = 0; j < 8; j++) scales[(j * PanelRows) + r] = (uint)((sc >> (8 * j)) & 0xFF) * 0x10001u;
             for (int j = 0; j < 4; j++) mins[(j * PanelRows) + r] = (uint)((mn >> (16 * j)) & 0xFF) | ((uint)((mn >> ((16 * j) + 8)) & 0xFF) << 16);
-            // Sub-block 2g is the low nibbles of bytes 32g..32g + 31, sub-block 2g + 1 their high nibbles.
-            var mask = Vector256.Create((byte)0x0F);
-            uint* v = stackalloc uint[16];
-            for (int g = 0; g < 4; g++)
-            {
-                var packedNibbles = Vector256.Load(block + 16 + (32 * g));
-                (packedNibbles & mask).Store((byte*)v);
-                (Vector256.ShiftRightLogical(packedNibbles, 4) & mask).Store((byte*)(v + 8));
-                for (int c = 0; c < 16; c++) q[(((16 * g) + c) * PanelRows) + r] = v[c];
-            }
         }
 
         /// <summary>Adds scale·Σ q·a over one sub-block (8 vectors of its values as bytes) to each row's sums.</summary>
