@@ -242,7 +242,7 @@ public class OpDifferentialTests
         {
             long oh = h + (2 * pad) - 2, ow = w + (2 * pad) - 2;
             var geometry = new ConvPanels { KH = 3, KW = 3, OH = oh, OW = ow, SH = 1, SW = 1, DH = 1, DW = 1 };
-            if (ConvWinograd.Choose(geometry, 1, cin, cout, 2, SgemmKernelSelector.PanelWidth(SgemmKernelSelector.Best)) != 0)
+            if (ConvWinograd.Choose(geometry, 1, cin, cout, 2, SgemmKernelSelector.PanelWidth(SgemmKernelSelector.Best), SgemmKernelSelector.EdgeWidth(SgemmKernelSelector.Best)) != 0)
             {
                 var expected = ReferenceInterpreter.Run(g, ins)[0];
                 double squares = 0;

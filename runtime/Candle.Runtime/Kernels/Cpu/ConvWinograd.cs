@@ -25,31 +25,40 @@ internal static unsafe class ConvWinograd
     // Tiles per vector.
     private const int Lanes = 8;
 
-    // Floats of V and M per block (both), so a block's transforms stay in the last-level cache.
-    private const long BlockFloats = 1L << 20;
+    // A weight float read from memory, in multiply-adds: each call streams its weight (9, 16 or 36 floats per channel
+    // pair) once, and one core reads floats at about a 36th of its multiply-add rate (an Intel Xeon of 2 cores: about
+    // 5.5 GB/s against 100 GFLOP/s), which decides a call of few tiles.
+    private const double WeightCost = 36;
+
+    // Floats of V and M per block (both), so a block's transforms stay in a core's L2 (1 MB).
+    private const long BlockFloats = 1L << 18;
 
     /// <summary>Whether the processor has the instructions the transforms use.</summary>
     public static bool Supported => Avx2.IsSupported && Fma.IsSupported;
 
     /// <summary>
     /// The tile side m of the Winograd form a convolution of this geometry goes through, or 0 for none: a 3×3 window of
-    /// stride 1 and dilation 1, one group, at least 8 input and output channels, and the form whose products (tiles
-    /// rounded up to whole panels, times (m+2)², with a margin for the transforms) are fewest, when they are at most
-    /// three quarters of the unfolded windows' (9 per output position, positions rounded up to whole panels per image).
-    /// One image of 7×7 is 16 tiles of 2×2 (one panel) but 4 of 4×4 (a panel a quarter used): F(2×2, 3×3).
+    /// stride 1 and dilation 1, one group, at least 8 input and output channels, and the form whose cost is least, when
+    /// it is at most three quarters of the unfolded windows'. A cost is the products (per channel pair: tiles times
+    /// (m+2)², with a margin for the transforms; 9 per output position unfolded) with the columns rounded up as the
+    /// SGEMM computes them — whole panels of <paramref name="nr"/>, the last one in multiples of <paramref name="edge"/>;
+    /// positions per image when unfolded, tiles over the batch for Winograd — plus the weight the call reads (9, 16 or
+    /// 36 floats per channel pair, <see cref="WeightCost"/> each). One image of 7×7 with 512 channels stays unfolded
+    /// (F(2×2)'s 16 tiles save products but read 16 · 512² weight floats instead of 9 · 512²); at batch 8 it is
+    /// F(4×4).
     /// </summary>
-    public static int Choose(in ConvPanels g, long groups, long cinG, long coutG, long batch, int nr)
+    public static int Choose(in ConvPanels g, long groups, long cinG, long coutG, long batch, int nr, int edge)
     {
-        if (!Supported || nr % Lanes != 0 || groups != 1 || g.KH != 3 || g.KW != 3 || g.SH != 1 || g.SW != 1 || g.DH != 1 || g.DW != 1)
+        if (!Supported || nr % Lanes != 0 || edge < 1 || groups != 1 || g.KH != 3 || g.KW != 3 || g.SH != 1 || g.SW != 1 || g.DH != 1 || g.DW != 1)
         {
             return 0;
         }
 
         if (cinG < 8 || coutG < 8 || cinG > int.MaxValue / 36 || coutG > int.MaxValue / 36 || batch == 0) return 0;
-        long Round(long v) => (v + nr - 1) / nr * nr;
-        double unfolded = 9.0 * batch * Round(g.OH * g.OW);
-        double f4 = 36.0 * Round(batch * Tiles(g.OH, 4) * Tiles(g.OW, 4)) * 1.15;
-        double f2 = 16.0 * Round(batch * Tiles(g.OH, 2) * Tiles(g.OW, 2)) * 1.1;
+        long Round(long v) => (v / nr * nr) + (((v % nr) + edge - 1) / edge * edge);
+        double unfolded = (9.0 * batch * Round(g.OH * g.OW)) + (9 * WeightCost);
+        double f4 = (36.0 * Round(batch * Tiles(g.OH, 4) * Tiles(g.OW, 4)) * 1.15) + (36 * WeightCost);
+        double f2 = (16.0 * Round(batch * Tiles(g.OH, 2) * Tiles(g.OW, 2)) * 1.1) + (16 * WeightCost);
         double best = Math.Min(f4, f2);
         return best > 0.75 * unfolded ? 0 : f4 <= f2 ? 4 : 2;
     }
@@ -84,14 +93,18 @@ internal static unsafe class ConvWinograd
         };
         for (long t0 = 0; t0 < tiles; t0 += tb)
         {
+            // V and M are laid out over whole panels (width); the transforms and products cover the block's tiles
+            // only, so the product computes a last partial panel with the vectors of columns it needs (columns past
+            // the tiles are never stored, and each column of M depends on its own column of V alone).
             long count = Math.Min(tb, tiles - t0);
             int width = (int)((count + nr - 1) / nr * nr);
-            int groups8 = width / Lanes;
+            int groups8 = (int)((count + Lanes - 1) / Lanes);
             input.First = t0;
             input.Width = width;
             input.Groups8 = groups8;
             pool.ParallelFor(cin * groups8, 8, ref input);
             product.Width = width;
+            product.Columns = (int)count;
             pool.ParallelForDynamic(positions, ref product);
             output.First = t0;
             output.Width = width;
@@ -210,13 +223,13 @@ internal static unsafe class ConvWinograd
         }
     }
 
-    /// <summary>Work item ξ: M[ξ] (Cout × Width) = U[ξ] · V[ξ] on the calling thread.</summary>
+    /// <summary>Work item ξ: M[ξ] (Cout × Columns, rows Width apart) = U[ξ] · V[ξ] on the calling thread.</summary>
     private struct ProductBody : IParallelBody
     {
         public SgemmKernelKind Kind;
         public float* V, M;
         public float** Packed;
-        public int Cin, Cout, Width;
+        public int Cin, Cout, Width, Columns;
 
         public readonly void Invoke(int start, int end)
         {
@@ -226,7 +239,7 @@ internal static unsafe class ConvWinograd
             {
                 float* a = Packed[xi];
                 Sgemm.MultiplyPanels(
-                    Kind, Cout, Width, Cin, a, Cin, 1, a, V + ((long)xi * Cin * Width),
+                    Kind, Cout, Columns, Cin, a, Cin, 1, a, V + ((long)xi * Cin * Width),
                     M + ((long)xi * Cout * Width), Width, in none, 0f, pool, 1);
             }
         }
