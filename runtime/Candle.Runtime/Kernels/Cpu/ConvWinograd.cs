@@ -172,6 +172,8 @@ internal static unsafe class ConvWinograd
             {
                 int c = i / Groups8, group = i % Groups8;
                 long t = First + ((long)group * Lanes);
+                // The lanes' tiles are consecutive: one division for the first, then a step along the tile row.
+                long tn = t / tilesPerImage, tq = t % tilesPerImage, ty = tq / TW, tx = tq % TW;
                 for (int l = 0; l < Lanes; l++, t++)
                 {
                     if (t >= Tiles)
@@ -180,10 +182,18 @@ internal static unsafe class ConvWinograd
                         continue;
                     }
 
-                    long n = t / tilesPerImage, q = t % tilesPerImage;
-                    planes[l] = (nint)(X + (((n * Cin) + c) * plane));
-                    iy0[l] = (q / TW * tile) - PH;
-                    ix0[l] = (q % TW * tile) - PW;
+                    planes[l] = (nint)(X + (((tn * Cin) + c) * plane));
+                    iy0[l] = (ty * tile) - PH;
+                    ix0[l] = (tx * tile) - PW;
+                    if (++tx == TW)
+                    {
+                        tx = 0;
+                        if (++ty == TH)
+                        {
+                            ty = 0;
+                            tn++;
+                        }
+                    }
                 }
 
                 for (int y = 0; y < patch; y++)
@@ -267,10 +277,36 @@ internal static unsafe class ConvWinograd
             var o = stackalloc Vector256<float>[Tile * Tile];
             for (int z = 0; z < Tile * Tile; z++) o[z] = Vector256<float>.Zero;
             var rows = stackalloc Vector128<float>[Lanes];
+            var at = stackalloc nint[Lanes];
+            var oy0 = stackalloc long[Lanes];
+            var widths = stackalloc int[Lanes];
             long pos = (long)Cout * Width, outSize = OH * OW, tilesPerImage = TH * TW;
             for (int i = start; i < end; i++)
             {
                 int c = i / Groups8, group = i % Groups8;
+
+                // Each lane's tile: its first output row and column in y, once per item (one division for the first
+                // lane, then a step along the tile row); lanes past the last tile are not stored.
+                long t = First + ((long)group * Lanes);
+                int lanes = (int)Math.Clamp(Tiles - t, 0, Lanes);
+                long tn = t / tilesPerImage, tq = t % tilesPerImage, ty = tq / TW, tx = tq % TW;
+                for (int l = 0; l < lanes; l++)
+                {
+                    long ox = tx * tile;
+                    oy0[l] = ty * tile;
+                    widths[l] = (int)Math.Min(tile, OW - ox);
+                    at[l] = (nint)(Y + (((tn * Cout) + c) * outSize) + (oy0[l] * OW) + ox);
+                    if (++tx == TW)
+                    {
+                        tx = 0;
+                        if (++ty == TH)
+                        {
+                            ty = 0;
+                            tn++;
+                        }
+                    }
+                }
+
                 var m = (Vector256<float>*)(M + ((long)c * Width) + (group * Lanes));
                 long step = pos / Lanes;
 
@@ -278,7 +314,6 @@ internal static unsafe class ConvWinograd
                 for (int xi = 0; xi < patch; xi++) TForm.Output(m + (xi * patch * step), step, q + (xi * tile), 1);
                 for (int v = 0; v < tile; v++) TForm.Output(q + v, tile, o + v, Tile);
                 var b = Vector256.Create(Bias == null ? 0f : Bias[c]);
-                long t = First + ((long)group * Lanes);
                 for (int u = 0; u < tile; u++)
                 {
                     var v0 = o[(u * Tile) + 0];
@@ -310,14 +345,9 @@ internal static unsafe class ConvWinograd
                     rows[5] = s1.GetUpper();
                     rows[6] = s2.GetUpper();
                     rows[7] = s3.GetUpper();
-                    for (int l = 0; l < Lanes; l++)
+                    for (int l = 0; l < lanes; l++)
                     {
-                        long index = t + l;
-                        if (index >= Tiles) break;
-                        long n = index / tilesPerImage, r = index % tilesPerImage;
-                        long oy = (r / TW * tile) + u, ox = r % TW * tile;
-                        if (oy >= OH) continue;
-                        Store(Y + (((n * Cout) + c) * outSize) + (oy * OW) + ox, rows[l], (int)Math.Min(tile, OW - ox));
+                        if (oy0[l] + u < OH) Store((float*)at[l] + (u * OW), rows[l], widths[l]);
                     }
                 }
             }
