@@ -221,15 +221,13 @@ internal static unsafe class ConvWinograd
             if (p == null || y < 0 || y >= H) return Vector256<float>.Zero;
             float* row = p + (y * W);
             if (x >= 0 && x + Lanes <= W) return Vector256.Load(row + x);
-            Vector256<float> v = default;
-            float* e = (float*)&v;
-            for (int j = 0; j < TForm.Patch; j++)
-            {
-                long xx = x + j;
-                if (xx >= 0 && xx < W) e[j] = row[xx];
-            }
 
-            return v;
+            // A patch over the image's left or right edge: the lanes inside it, by a masked load (the others read
+            // nothing and are zero).
+            int lo = (int)Math.Clamp(-x, 0, Lanes), hi = (int)Math.Clamp(W - x, 0, TForm.Patch);
+            var lanes = Vector256.CreateSequence(0, 1);
+            var mask = Vector256.GreaterThanOrEqual(lanes, Vector256.Create(lo)) & Vector256.LessThan(lanes, Vector256.Create(hi));
+            return Avx.MaskLoad(row + x, mask.AsSingle());
         }
     }
 
