@@ -18,9 +18,26 @@ internal static class StepProfiler
     /// <summary>Whether steps are timed.</summary>
     public static readonly bool Enabled = Environment.GetEnvironmentVariable("CANDLE_PROFILE") is { Length: > 0 } && Start();
 
-    /// <summary>Adds one step's time; a matrix product's row names its shape (<c>[M, K]·[K, N]</c>, ᵀ for an operand read transposed).</summary>
+    /// <summary>
+    /// Adds one step's time; a matrix product's row names its shape (<c>[M, K]·[K, N]</c>, ᵀ for an operand read
+    /// transposed), a float32 convolution's its geometry (<c>N×Cin×H×W ⊛ Cout×KH×KW /stride</c>).
+    /// </summary>
     public static void Add(PlanStep step, long[] args, long ticks, long work) =>
-        Add(step.Kernel, step.Kernel.StartsWith(GemmArgs.Kernel, StringComparison.Ordinal) ? GemmLabel(step.Label, args) : step.Label, ticks, work);
+        Add(step.Kernel, LabelOf(step, args), ticks, work);
+
+    private static string LabelOf(PlanStep step, long[] args) =>
+        step.Kernel.StartsWith(GemmArgs.Kernel, StringComparison.Ordinal) ? GemmLabel(step.Label, args)
+        : step.Kernel == ConvArgs.GemmKernel ? ConvLabel(step.Label, args)
+        : step.Label;
+
+    private static string ConvLabel(string label, long[] args)
+    {
+        var c = ConvArgs.Read(args);
+        string Join(ReadOnlyMemory<long> v) => string.Join("×", v.ToArray());
+        return string.Create(
+            CultureInfo.InvariantCulture,
+            $"{label} {c.Batch}×{c.InChannels}×{Join(c.InSpatial)} ⊛ {c.OutChannels}×{Join(c.Kernel)} /{Join(c.Stride)}");
+    }
 
     private static string GemmLabel(string label, long[] args)
     {

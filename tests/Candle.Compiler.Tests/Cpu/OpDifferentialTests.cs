@@ -242,7 +242,7 @@ public class OpDifferentialTests
         {
             long oh = h + (2 * pad) - 2, ow = w + (2 * pad) - 2;
             var geometry = new ConvPanels { KH = 3, KW = 3, OH = oh, OW = ow, SH = 1, SW = 1, DH = 1, DW = 1 };
-            if (ConvWinograd.Choose(geometry, 1, cin, cout, 2, SgemmKernelSelector.PanelWidth(SgemmKernelSelector.Best)) != 0)
+            if (ConvWinograd.Choose(geometry, 1, cin, cout, 2, SgemmKernelSelector.PanelWidth(SgemmKernelSelector.Best), SgemmKernelSelector.EdgeWidth(SgemmKernelSelector.Best)) != 0)
             {
                 var expected = ReferenceInterpreter.Run(g, ins)[0];
                 double squares = 0;
@@ -310,6 +310,31 @@ public class OpDifferentialTests
             var g = new Graph([x], [Pool(Op.MaxPool, x, k, stride, pad), Pool(Op.AvgPool, x, k, stride, pad, countIncludePad: true), Pool(Op.AvgPool, x, k, stride, pad, countIncludePad: false)]);
             CpuHarness.CheckAgainstReference(g, [CpuHarness.Random(rng, DType.F32, xs)], 0, 0);
         }, iter: Iter);
+    }
+
+    /// <summary>
+    /// 2-d max pools over rows long enough for the vectorized window maximum (ResNet's 3×3 of stride 2 at 112 columns,
+    /// and odd windows, strides and paddings), with NaNs and zeros among the values: exactly the reference's values
+    /// (NaN where a window holds one).
+    /// </summary>
+    [Theory]
+    [InlineData(37, 113, 3, 2, 1)]
+    [InlineData(20, 67, 4, 3, 2)]
+    [InlineData(9, 41, 2, 1, 0)]
+    [InlineData(11, 50, 5, 2, 2)]
+    public void Max_pools_over_long_rows_match_the_reference_exactly(int h, int w, int k, int stride, int pad)
+    {
+        var rng = new Random(h * w);
+        int[] xs = [2, 3, h, w];
+        var input = CpuHarness.Random(rng, DType.F32, xs);
+        for (long i = 0; i < input.ElementCount; i += rng.Next(1, 97))
+        {
+            input.SetDouble(i, rng.Next(3) switch { 0 => double.NaN, 1 => -0.0, _ => 0.0 });
+        }
+
+        var x = Input("x", DType.F32, Shape.Of(xs));
+        var g = new Graph([x], [Pool(Op.MaxPool, x, [k, k], [stride, stride], [pad, pad])]);
+        CpuHarness.CheckAgainstReference(g, [input], 0, 0);
     }
 
     /// <summary>

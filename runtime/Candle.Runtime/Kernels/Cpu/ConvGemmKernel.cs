@@ -121,7 +121,7 @@ public static unsafe class ConvGemmKernel
         }
 
         // A 3×3 window of stride 1: Winograd's F(4×4, 3×3) or F(2×2, 3×3) where it saves products.
-        switch (prepared is null ? 0 : ConvWinograd.Choose(geometry, groups, cinG, coutG, p.Batch, geometry.Nr))
+        switch (prepared is null ? 0 : ConvWinograd.Choose(geometry, groups, cinG, coutG, p.Batch, geometry.Nr, SgemmKernelSelector.EdgeWidth(kind)))
         {
             case 4:
                 ConvWinograd.Run<WinogradF4>(geometry, p.Batch, (int)cinG, (int)coutG, x, bias, y, prepared!.F4.Get(kind), kind, tail);

@@ -25,31 +25,41 @@ internal static unsafe class ConvWinograd
     // Tiles per vector.
     private const int Lanes = 8;
 
-    // Floats of V and M per block (both), so a block's transforms stay in the last-level cache.
-    private const long BlockFloats = 1L << 20;
+    // A weight float read from memory, in multiply-adds: each call streams its weight (9, 16 or 36 floats per channel
+    // pair) once, and one core reads floats at about a 36th of its multiply-add rate (an Intel Xeon of 2 cores: about
+    // 5.5 GB/s against 100 GFLOP/s), which decides a call of few tiles.
+    private const double WeightCost = 36;
+
+    // Floats of V and M per block (both): 1 MB, so a block's transforms stay in a core's L2 where it holds 2 MB (the
+    // Xeon measured; 256 K and 128 K floats ran the same there, 1 M slower).
+    private const long BlockFloats = 1L << 18;
 
     /// <summary>Whether the processor has the instructions the transforms use.</summary>
     public static bool Supported => Avx2.IsSupported && Fma.IsSupported;
 
     /// <summary>
     /// The tile side m of the Winograd form a convolution of this geometry goes through, or 0 for none: a 3×3 window of
-    /// stride 1 and dilation 1, one group, at least 8 input and output channels, and the form whose products (tiles
-    /// rounded up to whole panels, times (m+2)², with a margin for the transforms) are fewest, when they are at most
-    /// three quarters of the unfolded windows' (9 per output position, positions rounded up to whole panels per image).
-    /// One image of 7×7 is 16 tiles of 2×2 (one panel) but 4 of 4×4 (a panel a quarter used): F(2×2, 3×3).
+    /// stride 1 and dilation 1, one group, at least 8 input and output channels, and the form whose cost is least, when
+    /// it is at most three quarters of the unfolded windows'. A cost is the products (per channel pair: tiles times
+    /// (m+2)², with a margin for the transforms; 9 per output position unfolded) with the columns rounded up as the
+    /// SGEMM computes them — whole panels of <paramref name="nr"/>, the last one in multiples of <paramref name="edge"/>;
+    /// positions per image when unfolded, tiles over the batch for Winograd — plus the weight the call reads (9, 16 or
+    /// 36 floats per channel pair, <see cref="WeightCost"/> each). One image of 7×7 with 512 channels stays unfolded
+    /// (F(2×2)'s 16 tiles save products but read 16 · 512² weight floats instead of 9 · 512²); at batch 8 it is
+    /// F(4×4).
     /// </summary>
-    public static int Choose(in ConvPanels g, long groups, long cinG, long coutG, long batch, int nr)
+    public static int Choose(in ConvPanels g, long groups, long cinG, long coutG, long batch, int nr, int edge)
     {
-        if (!Supported || nr % Lanes != 0 || groups != 1 || g.KH != 3 || g.KW != 3 || g.SH != 1 || g.SW != 1 || g.DH != 1 || g.DW != 1)
+        if (!Supported || nr % Lanes != 0 || edge < 1 || groups != 1 || g.KH != 3 || g.KW != 3 || g.SH != 1 || g.SW != 1 || g.DH != 1 || g.DW != 1)
         {
             return 0;
         }
 
         if (cinG < 8 || coutG < 8 || cinG > int.MaxValue / 36 || coutG > int.MaxValue / 36 || batch == 0) return 0;
-        long Round(long v) => (v + nr - 1) / nr * nr;
-        double unfolded = 9.0 * batch * Round(g.OH * g.OW);
-        double f4 = 36.0 * Round(batch * Tiles(g.OH, 4) * Tiles(g.OW, 4)) * 1.15;
-        double f2 = 16.0 * Round(batch * Tiles(g.OH, 2) * Tiles(g.OW, 2)) * 1.1;
+        long Round(long v) => (v / nr * nr) + (((v % nr) + edge - 1) / edge * edge);
+        double unfolded = (9.0 * batch * Round(g.OH * g.OW)) + (9 * WeightCost);
+        double f4 = (36.0 * Round(batch * Tiles(g.OH, 4) * Tiles(g.OW, 4)) * 1.15) + (36 * WeightCost);
+        double f2 = (16.0 * Round(batch * Tiles(g.OH, 2) * Tiles(g.OW, 2)) * 1.1) + (16 * WeightCost);
         double best = Math.Min(f4, f2);
         return best > 0.75 * unfolded ? 0 : f4 <= f2 ? 4 : 2;
     }
@@ -84,14 +94,18 @@ internal static unsafe class ConvWinograd
         };
         for (long t0 = 0; t0 < tiles; t0 += tb)
         {
+            // V and M are laid out over whole panels (width); the transforms and products cover the block's tiles
+            // only, so the product computes a last partial panel with the vectors of columns it needs (columns past
+            // the tiles are never stored, and each column of M depends on its own column of V alone).
             long count = Math.Min(tb, tiles - t0);
             int width = (int)((count + nr - 1) / nr * nr);
-            int groups8 = width / Lanes;
+            int groups8 = (int)((count + Lanes - 1) / Lanes);
             input.First = t0;
             input.Width = width;
             input.Groups8 = groups8;
             pool.ParallelFor(cin * groups8, 8, ref input);
             product.Width = width;
+            product.Columns = (int)count;
             pool.ParallelForDynamic(positions, ref product);
             output.First = t0;
             output.Width = width;
@@ -159,6 +173,8 @@ internal static unsafe class ConvWinograd
             {
                 int c = i / Groups8, group = i % Groups8;
                 long t = First + ((long)group * Lanes);
+                // The lanes' tiles are consecutive: one division for the first, then a step along the tile row.
+                long tn = t / tilesPerImage, tq = t % tilesPerImage, ty = tq / TW, tx = tq % TW;
                 for (int l = 0; l < Lanes; l++, t++)
                 {
                     if (t >= Tiles)
@@ -167,10 +183,18 @@ internal static unsafe class ConvWinograd
                         continue;
                     }
 
-                    long n = t / tilesPerImage, q = t % tilesPerImage;
-                    planes[l] = (nint)(X + (((n * Cin) + c) * plane));
-                    iy0[l] = (q / TW * tile) - PH;
-                    ix0[l] = (q % TW * tile) - PW;
+                    planes[l] = (nint)(X + (((tn * Cin) + c) * plane));
+                    iy0[l] = (ty * tile) - PH;
+                    ix0[l] = (tx * tile) - PW;
+                    if (++tx == TW)
+                    {
+                        tx = 0;
+                        if (++ty == TH)
+                        {
+                            ty = 0;
+                            tn++;
+                        }
+                    }
                 }
 
                 for (int y = 0; y < patch; y++)
@@ -198,25 +222,23 @@ internal static unsafe class ConvWinograd
             if (p == null || y < 0 || y >= H) return Vector256<float>.Zero;
             float* row = p + (y * W);
             if (x >= 0 && x + Lanes <= W) return Vector256.Load(row + x);
-            Vector256<float> v = default;
-            float* e = (float*)&v;
-            for (int j = 0; j < TForm.Patch; j++)
-            {
-                long xx = x + j;
-                if (xx >= 0 && xx < W) e[j] = row[xx];
-            }
 
-            return v;
+            // A patch over the image's left or right edge: the lanes inside it, by a masked load (the others read
+            // nothing and are zero).
+            int lo = (int)Math.Clamp(-x, 0, Lanes), hi = (int)Math.Clamp(W - x, 0, TForm.Patch);
+            var lanes = Vector256.CreateSequence(0, 1);
+            var mask = Vector256.GreaterThanOrEqual(lanes, Vector256.Create(lo)) & Vector256.LessThan(lanes, Vector256.Create(hi));
+            return Avx.MaskLoad(row + x, mask.AsSingle());
         }
     }
 
-    /// <summary>Work item ξ: M[ξ] (Cout × Width) = U[ξ] · V[ξ] on the calling thread.</summary>
+    /// <summary>Work item ξ: M[ξ] (Cout × Columns, rows Width apart) = U[ξ] · V[ξ] on the calling thread.</summary>
     private struct ProductBody : IParallelBody
     {
         public SgemmKernelKind Kind;
         public float* V, M;
         public float** Packed;
-        public int Cin, Cout, Width;
+        public int Cin, Cout, Width, Columns;
 
         public readonly void Invoke(int start, int end)
         {
@@ -226,7 +248,7 @@ internal static unsafe class ConvWinograd
             {
                 float* a = Packed[xi];
                 Sgemm.MultiplyPanels(
-                    Kind, Cout, Width, Cin, a, Cin, 1, a, V + ((long)xi * Cin * Width),
+                    Kind, Cout, Columns, Cin, a, Cin, 1, a, V + ((long)xi * Cin * Width),
                     M + ((long)xi * Cout * Width), Width, in none, 0f, pool, 1);
             }
         }
@@ -254,10 +276,36 @@ internal static unsafe class ConvWinograd
             var o = stackalloc Vector256<float>[Tile * Tile];
             for (int z = 0; z < Tile * Tile; z++) o[z] = Vector256<float>.Zero;
             var rows = stackalloc Vector128<float>[Lanes];
+            var at = stackalloc nint[Lanes];
+            var oy0 = stackalloc long[Lanes];
+            var widths = stackalloc int[Lanes];
             long pos = (long)Cout * Width, outSize = OH * OW, tilesPerImage = TH * TW;
             for (int i = start; i < end; i++)
             {
                 int c = i / Groups8, group = i % Groups8;
+
+                // Each lane's tile: its first output row and column in y, once per item (one division for the first
+                // lane, then a step along the tile row); lanes past the last tile are not stored.
+                long t = First + ((long)group * Lanes);
+                int lanes = (int)Math.Clamp(Tiles - t, 0, Lanes);
+                long tn = t / tilesPerImage, tq = t % tilesPerImage, ty = tq / TW, tx = tq % TW;
+                for (int l = 0; l < lanes; l++)
+                {
+                    long ox = tx * tile;
+                    oy0[l] = ty * tile;
+                    widths[l] = (int)Math.Min(tile, OW - ox);
+                    at[l] = (nint)(Y + (((tn * Cout) + c) * outSize) + (oy0[l] * OW) + ox);
+                    if (++tx == TW)
+                    {
+                        tx = 0;
+                        if (++ty == TH)
+                        {
+                            ty = 0;
+                            tn++;
+                        }
+                    }
+                }
+
                 var m = (Vector256<float>*)(M + ((long)c * Width) + (group * Lanes));
                 long step = pos / Lanes;
 
@@ -265,7 +313,6 @@ internal static unsafe class ConvWinograd
                 for (int xi = 0; xi < patch; xi++) TForm.Output(m + (xi * patch * step), step, q + (xi * tile), 1);
                 for (int v = 0; v < tile; v++) TForm.Output(q + v, tile, o + v, Tile);
                 var b = Vector256.Create(Bias == null ? 0f : Bias[c]);
-                long t = First + ((long)group * Lanes);
                 for (int u = 0; u < tile; u++)
                 {
                     var v0 = o[(u * Tile) + 0];
@@ -297,14 +344,9 @@ internal static unsafe class ConvWinograd
                     rows[5] = s1.GetUpper();
                     rows[6] = s2.GetUpper();
                     rows[7] = s3.GetUpper();
-                    for (int l = 0; l < Lanes; l++)
+                    for (int l = 0; l < lanes; l++)
                     {
-                        long index = t + l;
-                        if (index >= Tiles) break;
-                        long n = index / tilesPerImage, r = index % tilesPerImage;
-                        long oy = (r / TW * tile) + u, ox = r % TW * tile;
-                        if (oy >= OH) continue;
-                        Store(Y + (((n * Cout) + c) * outSize) + (oy * OW) + ox, rows[l], (int)Math.Min(tile, OW - ox));
+                        if (oy0[l] + u < OH) Store((float*)at[l] + (u * OW), rows[l], widths[l]);
                     }
                 }
             }

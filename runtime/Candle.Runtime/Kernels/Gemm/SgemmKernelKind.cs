@@ -33,6 +33,18 @@ internal static class SgemmKernelSelector
         _ => MicroKernelScalar.NR,
     };
 
+    /// <summary>
+    /// The columns a tile at C's right edge is computed in multiples of: the edge microkernels compute only the vectors
+    /// of columns the tile needs (<see cref="MicroKernel512Edge"/>, <see cref="MicroKernel256Edge"/>); the scalar
+    /// kernel computes a whole panel.
+    /// </summary>
+    public static int EdgeWidth(SgemmKernelKind kind) => kind switch
+    {
+        SgemmKernelKind.Vector512 => 16,
+        SgemmKernelKind.Vector256 => 8,
+        _ => MicroKernelScalar.NR,
+    };
+
     /// <summary>The A panel height of a family (the microkernel's MR).</summary>
     public static int PanelHeight(SgemmKernelKind kind) => kind switch
     {
