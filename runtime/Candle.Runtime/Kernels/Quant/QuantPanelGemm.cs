@@ -30,6 +30,14 @@ namespace Candle.Runtime.Kernels.Quant;
 /// sums of a sub-block by its scales in the widening <c>pmaddwd</c>. The integer block sums are those of
 /// <see cref="QuantRowDot"/> exactly; only the order of the float32 additions differs (here: block by block).
 /// </para>
+/// <para>
+/// With AVX-512 BW (<see cref="WideSupported"/>, chosen at run time; the 256-bit path stays for AVX2 / AVX-VNNI hosts)
+/// the Q4_K and Q6_K products take 8 rows × 2 positions per 512-bit register: the packed vectors are interleaved in pairs
+/// so that 8 bytes of each row lie together, one <c>vpbroadcastq</c> of 8 activations feeds a <c>vpmaddubsw</c> of 64
+/// bytes, the scales are spread to the rows' lane quadruples for the widening <c>vpmaddwd</c>, and each row's two int32
+/// lanes are added once per block (<c>vpmovqd</c> of their 64-bit sum): the same exact int32 block sums, hence the same
+/// float32 results, as the 256-bit path.
+/// </para>
 /// </remarks>
 internal static unsafe class QuantPanelGemm
 {
