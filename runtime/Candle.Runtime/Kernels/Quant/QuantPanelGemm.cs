@@ -56,7 +56,7 @@ internal static unsafe class QuantPanelGemm
     /// <summary>
     /// True where the 512-bit products of Q4_K and Q6_K panels run (AVX-512 BW): the default of <see cref="Pack(GgmlType, byte*, int, int, int, byte*)"/> and
     /// <see cref="Multiply(GgmlType, byte*, int, byte*, int, int*, int, int, float*, int, int)"/>, which otherwise use the 256-bit AVX2 products. False when the runtime's AVX-512 support is
-    /// off (<c>DOTNET_EnableAVX512F=0</c>). Q4_0 and Q8_0 keep their 256-bit (AVX-VNNI where present) products on both
+    /// off (<c>DOTNET_EnableAVX512=0</c> in .NET 10). Q4_0 and Q8_0 keep their 256-bit (AVX-VNNI where present) products on both
     /// paths: .NET exposes <c>vpdpbusd</c> on 256 bits only, and AVX-512 has no <c>vpsignb</c>.
     /// </summary>
     public static bool WideSupported { get; } = Avx512BW.IsSupported;
@@ -192,7 +192,10 @@ internal static unsafe class QuantPanelGemm
     /// <paramref name="prepared"/> their <see cref="Prepare"/> data (<paramref name="preparedRow"/> ints apart; Q8_0 activations only).
     /// </summary>
     public static void Multiply(GgmlType type, byte* panel, int nb, byte* a, int aRowBytes, int* prepared, int preparedRow, int rows, float* y, int ldy, int count)
-        => Multiply(type, panel, nb, a, aRowBytes, prepared, preparedRow, rows, y, ldy, count, WideSupported);
+    {
+        if (WideSupported) Multiply<Wide>(type, panel, nb, a, aRowBytes, prepared, preparedRow, rows, y, ldy, count);
+        else Multiply<Narrow>(type, panel, nb, a, aRowBytes, prepared, preparedRow, rows, y, ldy, count);
+    }
 
     /// <summary>
     /// As <see cref="Multiply(GgmlType, byte*, int, byte*, int, int*, int, int, float*, int, int)"/> with the 256-bit
@@ -202,36 +205,45 @@ internal static unsafe class QuantPanelGemm
     public static void Multiply(GgmlType type, byte* panel, int nb, byte* a, int aRowBytes, int* prepared, int preparedRow, int rows, float* y, int ldy, int count, bool wide)
     {
         if (wide && !WideSupported) throw new NotSupportedException("the 512-bit panel products need AVX-512 BW");
+        if (wide) Multiply<Wide>(type, panel, nb, a, aRowBytes, prepared, preparedRow, rows, y, ldy, count);
+        else Multiply<Narrow>(type, panel, nb, a, aRowBytes, prepared, preparedRow, rows, y, ldy, count);
+    }
+
+    private static void Multiply<TW>(GgmlType type, byte* panel, int nb, byte* a, int aRowBytes, int* prepared, int preparedRow, int rows, float* y, int ldy, int count)
+        where TW : struct, IWidth
+    {
         if (count == PanelRows)
         {
-            MultiplyFull(type, panel, nb, a, aRowBytes, prepared, preparedRow, rows, y, ldy, wide);
+            MultiplyFull<TW>(type, panel, nb, a, aRowBytes, prepared, preparedRow, rows, y, ldy);
             return;
         }
 
         float* tile = stackalloc float[ActivationRows * PanelRows];
-        MultiplyFull(type, panel, nb, a, aRowBytes, prepared, preparedRow, rows, tile, PanelRows, wide);
+        MultiplyFull<TW>(type, panel, nb, a, aRowBytes, prepared, preparedRow, rows, tile, PanelRows);
         for (int m = 0; m < rows; m++)
         {
             for (int j = 0; j < count; j++) y[((long)m * ldy) + j] = tile[(m * PanelRows) + j];
         }
     }
 
-    private static void MultiplyFull(GgmlType type, byte* panel, int nb, byte* a, int aRowBytes, int* prepared, int preparedRow, int rows, float* y, int ldy, bool wide)
+    private static void MultiplyFull<TW>(GgmlType type, byte* panel, int nb, byte* a, int aRowBytes, int* prepared, int preparedRow, int rows, float* y, int ldy)
+        where TW : struct, IWidth
     {
         switch (type)
         {
-            case GgmlType.Q4_0: Multiply<Q4_0Panel>(panel, nb, a, aRowBytes, prepared, preparedRow, rows, y, ldy, wide); break;
-            case GgmlType.Q8_0: Multiply<Q8_0Panel>(panel, nb, a, aRowBytes, prepared, preparedRow, rows, y, ldy, wide); break;
-            case GgmlType.Q4_K: Multiply<Q4_KPanel>(panel, nb, a, aRowBytes, prepared, preparedRow, rows, y, ldy, wide); break;
-            case GgmlType.Q6_K: Multiply<Q6_KPanel>(panel, nb, a, aRowBytes, prepared, preparedRow, rows, y, ldy, wide); break;
+            case GgmlType.Q4_0: Multiply<Q4_0Panel, TW>(panel, nb, a, aRowBytes, prepared, preparedRow, rows, y, ldy); break;
+            case GgmlType.Q8_0: Multiply<Q8_0Panel, TW>(panel, nb, a, aRowBytes, prepared, preparedRow, rows, y, ldy); break;
+            case GgmlType.Q4_K: Multiply<Q4_KPanel, TW>(panel, nb, a, aRowBytes, prepared, preparedRow, rows, y, ldy); break;
+            case GgmlType.Q6_K: Multiply<Q6_KPanel, TW>(panel, nb, a, aRowBytes, prepared, preparedRow, rows, y, ldy); break;
             default: throw new NotSupportedException($"no panel kernel for {GgmlTypeTraits.Name(type)}");
         }
     }
 
-    private static void Multiply<TP>(byte* panel, int nb, byte* a, int aRowBytes, int* prepared, int preparedRow, int rows, float* y, int ldy, bool wide)
+    private static void Multiply<TP, TW>(byte* panel, int nb, byte* a, int aRowBytes, int* prepared, int preparedRow, int rows, float* y, int ldy)
         where TP : struct, IPanel
+        where TW : struct, IWidth
     {
-        if (wide)
+        if (TW.Is512)
         {
             switch (rows)
             {
@@ -374,6 +386,22 @@ internal static unsafe class QuantPanelGemm
         if (n > 1) c1.Store(y + ldy);
         if (n > 2) c2.Store(y + (2 * ldy));
         if (n > 3) c3.Store(y + (3 * ldy));
+    }
+
+    /// <summary>The product's vector width, as a type argument (the JIT keeps one path per instantiation).</summary>
+    private interface IWidth
+    {
+        static abstract bool Is512 { get; }
+    }
+
+    private readonly struct Narrow : IWidth
+    {
+        public static bool Is512 => false;
+    }
+
+    private readonly struct Wide : IWidth
+    {
+        public static bool Is512 => true;
     }
 
     /// <summary>The number of activation rows of a tile, as a type argument (the JIT drops the code of the missing rows).</summary>
