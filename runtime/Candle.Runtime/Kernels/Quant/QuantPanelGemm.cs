@@ -147,12 +147,12 @@ internal static unsafe class QuantPanelGemm
         switch (type)
         {
             case GgmlType.Q4_0 when count == PanelRows: Q4_0Panel.PackRows(w, rowBytes, nb, panel); break;
-            case GgmlType.Q4_0: Pack<Q4_0Panel>(w, rowBytes, count, nb, panel, wide); break;
+            case GgmlType.Q4_0: Pack<Q4_0Panel>(w, rowBytes, count, nb, panel); break;
             case GgmlType.Q8_0 when count == PanelRows: Q8_0Panel.PackRows(w, rowBytes, nb, panel); break;
-            case GgmlType.Q8_0: Pack<Q8_0Panel>(w, rowBytes, count, nb, panel, wide); break;
+            case GgmlType.Q8_0: Pack<Q8_0Panel>(w, rowBytes, count, nb, panel); break;
             case GgmlType.Q4_K when count == PanelRows: Q4_KPanel.PackRows(w, rowBytes, nb, panel); break;
-            case GgmlType.Q4_K: Pack<Q4_KPanel>(w, rowBytes, count, nb, panel, wide); break;
-            case GgmlType.Q6_K: Pack<Q6_KPanel>(w, rowBytes, count, nb, panel, wide); break;
+            case GgmlType.Q4_K: Pack<Q4_KPanel>(w, rowBytes, count, nb, panel); break;
+            case GgmlType.Q6_K: Pack<Q6_KPanel>(w, rowBytes, count, nb, panel); break;
             default: throw new NotSupportedException($"no panel kernel for {GgmlTypeTraits.Name(type)}");
         }
 
@@ -172,7 +172,7 @@ internal static unsafe class QuantPanelGemm
         }
     }
 
-    private static void Pack<TP>(byte* w, int rowBytes, int count, int nb, byte* panel, bool wide)
+    private static void Pack<TP>(byte* w, int rowBytes, int count, int nb, byte* panel)
         where TP : struct, IPanel
     {
         int blockBytes = TP.WeightBlockBytes;
@@ -180,7 +180,7 @@ internal static unsafe class QuantPanelGemm
         {
             for (int r = 0; r < PanelRows; r++)
             {
-                TP.PackRow(r < count ? w + ((long)r * rowBytes) + ((long)b * blockBytes) : null, r, panel, wide);
+                TP.PackRow(r < count ? w + ((long)r * rowBytes) + ((long)b * blockBytes) : null, r, panel);
             }
         }
     }
@@ -192,10 +192,7 @@ internal static unsafe class QuantPanelGemm
     /// <paramref name="prepared"/> their <see cref="Prepare"/> data (<paramref name="preparedRow"/> ints apart; Q8_0 activations only).
     /// </summary>
     public static void Multiply(GgmlType type, byte* panel, int nb, byte* a, int aRowBytes, int* prepared, int preparedRow, int rows, float* y, int ldy, int count)
-    {
-        if (WideSupported) Multiply<Wide>(type, panel, nb, a, aRowBytes, prepared, preparedRow, rows, y, ldy, count);
-        else Multiply<Narrow>(type, panel, nb, a, aRowBytes, prepared, preparedRow, rows, y, ldy, count);
-    }
+        => Multiply(type, panel, nb, a, aRowBytes, prepared, preparedRow, rows, y, ldy, count, WideSupported);
 
     /// <summary>
     /// As <see cref="Multiply(GgmlType, byte*, int, byte*, int, int*, int, int, float*, int, int)"/> with the 256-bit
@@ -205,7 +202,7 @@ internal static unsafe class QuantPanelGemm
     public static void Multiply(GgmlType type, byte* panel, int nb, byte* a, int aRowBytes, int* prepared, int preparedRow, int rows, float* y, int ldy, int count, bool wide)
     {
         if (wide && !WideSupported) throw new NotSupportedException("the 512-bit panel products need AVX-512 BW");
-        if (wide) Multiply<Wide>(type, panel, nb, a, aRowBytes, prepared, preparedRow, rows, y, ldy, count);
+        if (wide && type is GgmlType.Q4_K or GgmlType.Q6_K) Multiply<Wide>(type, panel, nb, a, aRowBytes, prepared, preparedRow, rows, y, ldy, count);
         else Multiply<Narrow>(type, panel, nb, a, aRowBytes, prepared, preparedRow, rows, y, ldy, count);
     }
 
@@ -451,8 +448,8 @@ internal static unsafe class QuantPanelGemm
         /// <summary>Bytes of the values' vectors of a packed block (a multiple of 64).</summary>
         static abstract int ValueBytes { get; }
 
-        /// <summary>Writes row <paramref name="r"/>'s part of the packed block at <paramref name="packed"/> from its block <paramref name="block"/> (null: zeros) for the 256-bit layout; <paramref name="wide"/>: for the 512-bit products.</summary>
-        static abstract void PackRow(byte* block, int r, byte* packed, bool wide);
+        /// <summary>Writes row <paramref name="r"/>'s part of the packed block at <paramref name="packed"/> from its block <paramref name="block"/> (null: zeros), in the 256-bit layout.</summary>
+        static abstract void PackRow(byte* block, int r, byte* packed);
 
         /// <summary>Adds the block's products to the accumulators of the activation rows (a0..a3: their blocks, p0..p3: their prepared data).</summary>
         static abstract void Block<TM>(
@@ -482,7 +479,7 @@ internal static unsafe class QuantPanelGemm
 
         public static int ValueBytes => 128;
 
-        public static void PackRow(byte* block, int r, byte* packed, bool wide)
+        public static void PackRow(byte* block, int r, byte* packed)
         {
             uint* q = (uint*)(packed + 32);
             ((float*)packed)[r] = block == null ? 0 : QuantRowDot.Half(QuantRowDot.HalfTablePointer, block);
@@ -589,7 +586,7 @@ internal static unsafe class QuantPanelGemm
 
         public static int ValueBytes => 256;
 
-        public static void PackRow(byte* block, int r, byte* packed, bool wide)
+        public static void PackRow(byte* block, int r, byte* packed)
         {
             uint* q = (uint*)(packed + 32);
             ((float*)packed)[r] = block == null ? 0 : QuantRowDot.Half(QuantRowDot.HalfTablePointer, block);
@@ -700,7 +697,7 @@ internal static unsafe class QuantPanelGemm
 
         public static int ValueBytes => 2048;
 
-        public static void PackRow(byte* block, int r, byte* packed, bool wide)
+        public static void PackRow(byte* block, int r, byte* packed)
         {
             uint* scales = (uint*)(packed + 64);
             uint* mins = (uint*)(packed + MinsAt);
@@ -915,7 +912,7 @@ internal static unsafe class QuantPanelGemm
 
         public static int ValueBytes => 2048;
 
-        public static void PackRow(byte* block, int r, byte* packed, bool wide)
+        public static void PackRow(byte* block, int r, byte* packed)
         {
             ((float*)packed)[r] = block == null ? 0 : QuantRowDot.Half(QuantRowDot.HalfTablePointer, block + 208);
             short* scales = (short*)(packed + 32);
