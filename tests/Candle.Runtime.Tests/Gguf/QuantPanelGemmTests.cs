@@ -8,11 +8,22 @@ namespace Candle.Runtime.Tests.Gguf;
 /// a scalar computation from the raw block bytes (exact integer block sums, each converted and scaled by d_w·d_a and added
 /// block by block with a fused multiply-add), within float32 reordering of the single-row dots (<see cref="QuantRowDot"/>), and
 /// within the activation-rounding bound of the dequantized dot; for every tile shape (1..4 activation rows, 1..8 weight
-/// rows of a panel) and K of 1 to many blocks.
+/// rows of a panel) and K of 1 to many blocks; on both the 256-bit path and, where the host has AVX-512 BW, the 512-bit
+/// one (<c>wide</c>: Q4_K and Q6_K's 64-byte products; the same panels as the 256-bit path for Q4_0 and Q8_0).
 /// </summary>
 public sealed unsafe class QuantPanelGemmTests
 {
     public static TheoryData<GgmlType> Types => [GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q6_K];
+
+    /// <summary>Every weight type on the 256-bit path (false) and the 512-bit one (true, skipped where the host lacks AVX-512 BW).</summary>
+    public static TheoryData<GgmlType, bool> Paths => new()
+    {
+        { GgmlType.Q8_0, false }, { GgmlType.Q4_0, false }, { GgmlType.Q4_K, false }, { GgmlType.Q6_K, false },
+        { GgmlType.Q8_0, true }, { GgmlType.Q4_0, true }, { GgmlType.Q4_K, true }, { GgmlType.Q6_K, true },
+    };
+
+    /// <summary>False where the panel product of <paramref name="type"/> on the given path cannot run on this host.</summary>
+    private static bool Runs(GgmlType type, bool wide) => QuantPanelGemm.Supports(type) && (!wide || QuantPanelGemm.WideSupported);
 
     private sealed record Case(byte[] W, int RowBytes, float[] X, byte[] Xq, int XRowBytes, int[] Prepared, int Nb);
 
@@ -53,7 +64,7 @@ public sealed unsafe class QuantPanelGemmTests
     }
 
     /// <summary>y[m, j] for all rows, driven as the matmul kernel drives it: panels of 8 weight rows, tiles of up to 4 activation rows.</summary>
-    private static float[] Product(GgmlType type, Case c, int wRows, int aRows)
+    private static float[] Product(GgmlType type, Case c, int wRows, int aRows, bool wide)
     {
         var y = new float[aRows * wRows];
         var panel = new byte[c.Nb * QuantPanelGemm.PackedBlockBytes(type)];
@@ -67,11 +78,11 @@ public sealed unsafe class QuantPanelGemmTests
             for (int j = 0; j < wRows; j += QuantPanelGemm.PanelRows)
             {
                 int count = Math.Min(QuantPanelGemm.PanelRows, wRows - j);
-                QuantPanelGemm.Pack(type, w + (j * c.RowBytes), c.RowBytes, count, c.Nb, pp);
+                QuantPanelGemm.Pack(type, w + (j * c.RowBytes), c.RowBytes, count, c.Nb, pp, wide);
                 for (int m = 0; m < aRows; m += QuantPanelGemm.ActivationRows)
                 {
                     int rows = Math.Min(QuantPanelGemm.ActivationRows, aRows - m);
-                    QuantPanelGemm.Multiply(type, pp, c.Nb, a + (m * c.XRowBytes), c.XRowBytes, p + (m * preparedRow), preparedRow, rows, yp + (m * wRows) + j, wRows, count);
+                    QuantPanelGemm.Multiply(type, pp, c.Nb, a + (m * c.XRowBytes), c.XRowBytes, p + (m * preparedRow), preparedRow, rows, yp + (m * wRows) + j, wRows, count, wide);
                 }
             }
         }
@@ -209,17 +220,17 @@ public sealed unsafe class QuantPanelGemmTests
     }
 
     [Theory]
-    [MemberData(nameof(Types))]
-    public void Every_tile_shape_is_bit_identical_to_the_scalar_block_sums(GgmlType type)
+    [MemberData(nameof(Paths))]
+    public void Every_tile_shape_is_bit_identical_to_the_scalar_block_sums(GgmlType type, bool wide)
     {
-        if (!QuantPanelGemm.Supports(type)) return; // AVX2 and FMA only
+        if (!Runs(type, wide)) return; // AVX2 and FMA (wide: AVX-512 BW) only
         var shapes = GgmlTypeTraits.BlockSize(type) == 256
             ? new[] { (8, 4, 256), (13, 9, 512), (5, 3, 5632), (17, 6, 768), (1, 1, 256), (24, 12, 256) }
             : new[] { (8, 4, 32), (13, 9, 96), (5, 3, 2144), (17, 6, 544), (1, 1, 64), (24, 12, 256) };
         foreach (var (wRows, aRows, k) in shapes)
         {
             var c = Make(type, wRows + (7 * aRows) + k + (int)type, wRows, aRows, k);
-            var y = Product(type, c, wRows, aRows);
+            var y = Product(type, c, wRows, aRows, wide);
             for (int m = 0; m < aRows; m++)
             {
                 for (int j = 0; j < wRows; j++)
@@ -234,13 +245,13 @@ public sealed unsafe class QuantPanelGemmTests
     }
 
     [Theory]
-    [MemberData(nameof(Types))]
-    public void Results_match_the_single_row_dot_products_up_to_float_ordering(GgmlType type)
+    [MemberData(nameof(Paths))]
+    public void Results_match_the_single_row_dot_products_up_to_float_ordering(GgmlType type, bool wide)
     {
-        if (!QuantPanelGemm.Supports(type)) return;
+        if (!Runs(type, wide)) return;
         const int WRows = 11, ARows = 7, K = 1024;
         var c = Make(type, 77 + (int)type, WRows, ARows, K);
-        var y = Product(type, c, WRows, ARows);
+        var y = Product(type, c, WRows, ARows, wide);
         var wd = new float[K];
         var ad = new float[K];
         var format = QuantActivations.VecDotType(type);
@@ -268,14 +279,14 @@ public sealed unsafe class QuantPanelGemmTests
     }
 
     [Theory]
-    [MemberData(nameof(Types))]
-    public void Results_are_within_the_activation_rounding_bound_of_the_dequantized_dot(GgmlType type)
+    [MemberData(nameof(Paths))]
+    public void Results_are_within_the_activation_rounding_bound_of_the_dequantized_dot(GgmlType type, bool wide)
     {
-        if (!QuantPanelGemm.Supports(type)) return;
+        if (!Runs(type, wide)) return;
         const int WRows = 9, ARows = 5;
         int block = GgmlTypeTraits.BlockSize(type) == 256 ? 256 : 32, K = block == 256 ? 512 : 288;
         var c = Make(type, 40 + (int)type, WRows, ARows, K);
-        var y = Product(type, c, WRows, ARows);
+        var y = Product(type, c, WRows, ARows, wide);
         var wd = new float[WRows * K];
         GgmlTypeTraits.Dequantize(type, c.W, wd);
         for (int m = 0; m < ARows; m++)
@@ -305,10 +316,10 @@ public sealed unsafe class QuantPanelGemmTests
     }
 
     [Theory]
-    [MemberData(nameof(Types))]
-    public void Extreme_values_do_not_overflow_the_sixteen_bit_sums(GgmlType type)
+    [MemberData(nameof(Paths))]
+    public void Extreme_values_do_not_overflow_the_sixteen_bit_sums(GgmlType type, bool wide)
     {
-        if (!QuantPanelGemm.Supports(type)) return;
+        if (!Runs(type, wide)) return;
 
         // Every quant at its largest magnitude (Q4_0, Q4_K: nibble 15; Q6_K: 63; Q8_0: −128 and −127) or 0, against
         // activations of ±1 quantized to ±127: the largest partial sums the 16-bit stages see.
@@ -328,7 +339,7 @@ public sealed unsafe class QuantPanelGemmTests
             var x = new float[ARows * K];
             for (int i = 0; i < x.Length; i++) x[i] = i / K % 2 == 0 ? 1 : -1;
             var c = Quantize(type, w, rowBytes, x, ARows, K);
-            var y = Product(type, c, WRows, ARows);
+            var y = Product(type, c, WRows, ARows, wide);
             for (int m = 0; m < ARows; m++)
             {
                 for (int j = 0; j < WRows; j++)
@@ -342,10 +353,12 @@ public sealed unsafe class QuantPanelGemmTests
         }
     }
 
-    [Fact]
-    public void Q8_0_products_are_exact_for_extreme_weight_and_activation_bytes()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Q8_0_products_are_exact_for_extreme_weight_and_activation_bytes(bool wide)
     {
-        if (!QuantPanelGemm.Supports(GgmlType.Q8_0)) return;
+        if (!Runs(GgmlType.Q8_0, wide)) return;
 
         // Quants set byte by byte rather than through the quantizer: weights over the whole int8 range (−128 included,
         // which the quantizer never writes but a file may hold), activations over −127..127 (what Q8_0 activation
@@ -362,7 +375,7 @@ public sealed unsafe class QuantPanelGemmTests
             Write(w, rng, weights, round, allowMinus128: true);
             Write(xq, rng, activations, 3 * round, allowMinus128: false);
             var c = FromQuantized(GgmlType.Q8_0, w, Nb * BlockBytes, [], xq, Nb * BlockBytes, ARows, 32 * Nb);
-            var y = Product(GgmlType.Q8_0, c, WRows, ARows);
+            var y = Product(GgmlType.Q8_0, c, WRows, ARows, wide);
             for (int m = 0; m < ARows; m++)
             {
                 for (int j = 0; j < WRows; j++)
@@ -396,6 +409,82 @@ public sealed unsafe class QuantPanelGemmTests
                 rng.NextBytes(quants);
                 if (!allowMinus128) quants.Replace((byte)0x80, (byte)0x81);
             }
+        }
+    }
+
+    [Theory]
+    [InlineData(GgmlType.Q4_K, false)]
+    [InlineData(GgmlType.Q4_K, true)]
+    [InlineData(GgmlType.Q6_K, false)]
+    [InlineData(GgmlType.Q6_K, true)]
+    public void K_quant_products_are_exact_for_extreme_weight_and_activation_bytes(GgmlType type, bool wide)
+    {
+        if (!Runs(type, wide)) return;
+
+        // Quants and scales set byte by byte: the largest weights (Q4_K nibble 15 with 6-bit scales and minimums of 63;
+        // Q6_K value 63 or 0, i.e. ±32 after the offset, with int8 scales of 127, −128 and −127) against Q8_K activation
+        // bytes of −128, 127, 0 and their mixtures (their 16-value sums recomputed), so that a 16-bit sum past its range,
+        // a scale spread to the wrong lanes or a wrong fold of the 64-byte products would show.
+        const int WRows = 8, ARows = 4, Nb = 3, ABlockBytes = 292;
+        int blockBytes = GgmlTypeTraits.BlockBytes(type);
+        byte[][] activations = [Fill(0x80, 256), Fill(0x7F, 256), Fill(0x00, 256), Alternate(0x80, 0x7F, 2, 256), Alternate(0x7F, 0x80, 3, 256)];
+        var rng = new Random(34 + (int)type);
+        for (int round = 0; round < 6; round++)
+        {
+            var w = QuantRowDotTests.RandomBlocks(rng, type, WRows * Nb * 256);
+            for (int b = 0, i = 0; b < w.Length; b += blockBytes, i++) WriteWeights(w.AsSpan(b, blockBytes), type, (i + round) % 4, rng);
+            var xq = new byte[ARows * Nb * ABlockBytes];
+            for (int b = 0, i = 0; b < xq.Length; b += ABlockBytes, i++)
+            {
+                var block = xq.AsSpan(b, ABlockBytes);
+                BinaryPrimitives.WriteSingleLittleEndian(block, MathF.ScaleB(1, rng.Next(-6, 2)));
+                var quants = block.Slice(4, 256);
+                int p = (i + round) % (activations.Length + 1);
+                if (p < activations.Length) activations[p].CopyTo(quants);
+                else rng.NextBytes(quants);
+                for (int g = 0; g < 16; g++)
+                {
+                    int sum = 0;
+                    for (int v = 0; v < 16; v++) sum += (sbyte)quants[(16 * g) + v];
+                    BinaryPrimitives.WriteInt16LittleEndian(block.Slice(260 + (2 * g), 2), (short)sum);
+                }
+            }
+
+            var c = FromQuantized(type, w, Nb * blockBytes, [], xq, Nb * ABlockBytes, ARows, 256 * Nb);
+            var y = Product(type, c, WRows, ARows, wide);
+            for (int m = 0; m < ARows; m++)
+            {
+                for (int j = 0; j < WRows; j++)
+                {
+                    float expected = Oracle(type, c, j, m);
+                    Assert.True(
+                        BitConverter.SingleToInt32Bits(expected) == BitConverter.SingleToInt32Bits(y[(m * WRows) + j]),
+                        $"{type} wide={wide} round {round} y[{m}, {j}] = {y[(m * WRows) + j]} vs {expected}");
+                }
+            }
+        }
+
+        static byte[] Fill(byte value, int count) => Enumerable.Repeat(value, count).ToArray();
+
+        static byte[] Alternate(byte first, byte second, int period, int count) => [.. Enumerable.Range(0, count).Select(i => i % period == 0 ? first : second)];
+
+        // Scales of 2^(−4..3); pattern 3 keeps the random quants and scales.
+        static void WriteWeights(Span<byte> block, GgmlType type, int pattern, Random rng)
+        {
+            if (type == GgmlType.Q4_K)
+            {
+                BinaryPrimitives.WriteHalfLittleEndian(block, (Half)Math.ScaleB(1, rng.Next(-4, 4)));
+                BinaryPrimitives.WriteHalfLittleEndian(block[2..], (Half)Math.ScaleB(1, rng.Next(-4, 4)));
+                if (pattern == 3) return;
+                block.Slice(4, 12).Fill(0xFF);
+                block.Slice(16, 128).Fill(pattern switch { 0 => 0xFF, 1 => 0xF0, _ => 0x0F });
+                return;
+            }
+
+            BinaryPrimitives.WriteHalfLittleEndian(block[208..], (Half)Math.ScaleB(1, rng.Next(-4, 4)));
+            if (pattern == 3) return;
+            block[..192].Fill(pattern == 1 ? (byte)0x00 : (byte)0xFF);
+            block.Slice(192, 16).Fill(pattern switch { 0 => 0x7F, 1 => 0x80, _ => 0x81 });
         }
     }
 }

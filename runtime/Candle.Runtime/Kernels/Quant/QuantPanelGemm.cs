@@ -6,9 +6,9 @@ namespace Candle.Runtime.Kernels.Quant;
 
 /// <summary>
 /// The prefill product of Q4_0 or Q8_0 weights with Q8_0 activation rows, and of Q4_K or Q6_K weights with Q8_K ones,
-/// on panels of <see cref="PanelRows"/> weight rows interleaved for the microkernel: <see cref="Pack"/> copies a panel's blocks (read from the weights as stored,
+/// on panels of <see cref="PanelRows"/> weight rows interleaved for the microkernel: <see cref="Pack(GgmlType, byte*, int, int, int, byte*)"/> copies a panel's blocks (read from the weights as stored,
 /// into a scratch buffer of the caller's, so no second copy of the weights stays resident) so that one 32-byte vector
-/// holds the same 4 consecutive values of the 8 rows, and <see cref="Multiply"/> runs a register tile of up to
+/// holds the same 4 consecutive values of the 8 rows, and <see cref="Multiply(GgmlType, byte*, int, byte*, int, int*, int, int, float*, int, int)"/> runs a register tile of up to
 /// <see cref="ActivationRows"/> activation rows × 8 weight rows over it.
 /// </summary>
 /// <remarks>
@@ -30,6 +30,14 @@ namespace Candle.Runtime.Kernels.Quant;
 /// sums of a sub-block by its scales in the widening <c>pmaddwd</c>. The integer block sums are those of
 /// <see cref="QuantRowDot"/> exactly; only the order of the float32 additions differs (here: block by block).
 /// </para>
+/// <para>
+/// With AVX-512 BW (<see cref="WideSupported"/>, chosen at run time; the 256-bit path stays for AVX2 / AVX-VNNI hosts)
+/// the Q4_K and Q6_K products take 8 rows × 2 positions per 512-bit register: the packed vectors are interleaved in pairs
+/// so that 8 bytes of each row lie together, one <c>vpbroadcastq</c> of 8 activations feeds a <c>vpmaddubsw</c> of 64
+/// bytes, the scales are spread to the rows' lane quadruples for the widening <c>vpmaddwd</c>, and each row's two int32
+/// lanes are added once per block (<c>vpmovqd</c> of their 64-bit sum): the same exact int32 block sums, hence the same
+/// float32 results, as the 256-bit path.
+/// </para>
 /// </remarks>
 internal static unsafe class QuantPanelGemm
 {
@@ -44,6 +52,14 @@ internal static unsafe class QuantPanelGemm
 
     /// <summary>Ints of prepared data per Q8_K activation block of a Q4_K product: its 8 sums of 32 values as int16 pairs.</summary>
     public const int PreparedIntsQ8_K = 4;
+
+    /// <summary>
+    /// True where the 512-bit products of Q4_K and Q6_K panels run (AVX-512 BW): the default of <see cref="Pack(GgmlType, byte*, int, int, int, byte*)"/> and
+    /// <see cref="Multiply(GgmlType, byte*, int, byte*, int, int*, int, int, float*, int, int)"/>, which otherwise use the 256-bit AVX2 products. False when the runtime's AVX-512 support is
+    /// off (<c>DOTNET_EnableAVX512=0</c> in .NET 10). Q4_0 and Q8_0 keep their 256-bit (AVX-VNNI where present) products on both
+    /// paths: .NET exposes <c>vpdpbusd</c> on 256 bits only, and AVX-512 has no <c>vpsignb</c>.
+    /// </summary>
+    public static bool WideSupported { get; } = Avx512BW.IsSupported;
 
     /// <summary>True for the weight types with a panel kernel, on machines where it runs (AVX2 and FMA).</summary>
     public static bool Supports(GgmlType type) => type is GgmlType.Q4_0 or GgmlType.Q8_0 or GgmlType.Q4_K or GgmlType.Q6_K && Avx2.IsSupported && Fma.IsSupported;
@@ -117,8 +133,17 @@ internal static unsafe class QuantPanelGemm
     /// 4-byte lane r holds 4 consecutive bytes of row r's values (Q4_0, Q4_K: of the packed nibbles; Q8_0: the values,
     /// plus 128 with AVX-VNNI; Q6_K: the 6-bit values unpacked to bytes). Missing rows are zero.
     /// </summary>
-    public static void Pack(GgmlType type, byte* w, int rowBytes, int count, int nb, byte* panel)
+    public static void Pack(GgmlType type, byte* w, int rowBytes, int count, int nb, byte* panel) => Pack(type, w, rowBytes, count, nb, panel, WideSupported);
+
+    /// <summary>
+    /// As <see cref="Pack(GgmlType, byte*, int, int, int, byte*)"/> for the 256-bit products (<paramref name="wide"/>
+    /// false) or the 512-bit ones (true, where <see cref="WideSupported"/>): for Q4_K and Q6_K these read 64-byte vectors
+    /// of 8 rows × 8 consecutive values (bytes 8r..8r + 7: row r's values 8k..8k + 7), each pair of 32-byte vectors
+    /// interleaved in 8-byte groups after packing; Q4_0 and Q8_0 panels are the same on both paths.
+    /// </summary>
+    public static void Pack(GgmlType type, byte* w, int rowBytes, int count, int nb, byte* panel, bool wide)
     {
+        if (wide && !WideSupported) throw new NotSupportedException("the 512-bit panel products need AVX-512 BW");
         switch (type)
         {
             case GgmlType.Q4_0 when count == PanelRows: Q4_0Panel.PackRows(w, rowBytes, nb, panel); break;
@@ -129,6 +154,21 @@ internal static unsafe class QuantPanelGemm
             case GgmlType.Q4_K: Pack<Q4_KPanel>(w, rowBytes, count, nb, panel); break;
             case GgmlType.Q6_K: Pack<Q6_KPanel>(w, rowBytes, count, nb, panel); break;
             default: throw new NotSupportedException($"no panel kernel for {GgmlTypeTraits.Name(type)}");
+        }
+
+        if (wide && type == GgmlType.Q4_K) Interleave<Q4_KPanel>(nb, panel);
+        if (wide && type == GgmlType.Q6_K) Interleave<Q6_KPanel>(nb, panel);
+    }
+
+    /// <summary>Each pair of the packed blocks' 32-byte value vectors (c: bytes 4c.. of the 8 rows) as one 64-byte vector of the 8 rows' bytes 8k..8k + 7.</summary>
+    private static void Interleave<TP>(int nb, byte* panel)
+        where TP : struct, IPanel
+    {
+        var order = Vector512.Create(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
+        for (int b = 0; b < nb; b++, panel += TP.Bytes)
+        {
+            byte* q = panel + TP.ValuesAt;
+            for (int i = 0; i < TP.ValueBytes; i += 64) Avx512F.PermuteVar16x32(Vector512.Load((int*)(q + i)), order).Store((int*)(q + i));
         }
     }
 
@@ -147,41 +187,72 @@ internal static unsafe class QuantPanelGemm
 
     /// <summary>
     /// y[m·ldy + j] = dot(weight row j, activation row m) for m &lt; <paramref name="rows"/> (1..4) and j &lt;
-    /// <paramref name="count"/> (1..8): <paramref name="panel"/> from <see cref="Pack"/>, <paramref name="a"/> the
+    /// <paramref name="count"/> (1..8): <paramref name="panel"/> from <see cref="Pack(GgmlType, byte*, int, int, int, byte*)"/>, <paramref name="a"/> the
     /// activation rows in the weight type's activation format (<paramref name="aRowBytes"/> apart) and
     /// <paramref name="prepared"/> their <see cref="Prepare"/> data (<paramref name="preparedRow"/> ints apart; Q8_0 activations only).
     /// </summary>
     public static void Multiply(GgmlType type, byte* panel, int nb, byte* a, int aRowBytes, int* prepared, int preparedRow, int rows, float* y, int ldy, int count)
+        => Multiply(type, panel, nb, a, aRowBytes, prepared, preparedRow, rows, y, ldy, count, WideSupported);
+
+    /// <summary>
+    /// As <see cref="Multiply(GgmlType, byte*, int, byte*, int, int*, int, int, float*, int, int)"/> with the 256-bit
+    /// products (<paramref name="wide"/> false) or the 512-bit ones (true), on a panel packed for them: the same exact
+    /// int32 block sums, hence the same float32 results.
+    /// </summary>
+    public static void Multiply(GgmlType type, byte* panel, int nb, byte* a, int aRowBytes, int* prepared, int preparedRow, int rows, float* y, int ldy, int count, bool wide)
+    {
+        if (wide && !WideSupported) throw new NotSupportedException("the 512-bit panel products need AVX-512 BW");
+        if (wide && type is GgmlType.Q4_K or GgmlType.Q6_K) Multiply<Wide>(type, panel, nb, a, aRowBytes, prepared, preparedRow, rows, y, ldy, count);
+        else Multiply<Narrow>(type, panel, nb, a, aRowBytes, prepared, preparedRow, rows, y, ldy, count);
+    }
+
+    private static void Multiply<TW>(GgmlType type, byte* panel, int nb, byte* a, int aRowBytes, int* prepared, int preparedRow, int rows, float* y, int ldy, int count)
+        where TW : struct, IWidth
     {
         if (count == PanelRows)
         {
-            MultiplyFull(type, panel, nb, a, aRowBytes, prepared, preparedRow, rows, y, ldy);
+            MultiplyFull<TW>(type, panel, nb, a, aRowBytes, prepared, preparedRow, rows, y, ldy);
             return;
         }
 
         float* tile = stackalloc float[ActivationRows * PanelRows];
-        MultiplyFull(type, panel, nb, a, aRowBytes, prepared, preparedRow, rows, tile, PanelRows);
+        MultiplyFull<TW>(type, panel, nb, a, aRowBytes, prepared, preparedRow, rows, tile, PanelRows);
         for (int m = 0; m < rows; m++)
         {
             for (int j = 0; j < count; j++) y[((long)m * ldy) + j] = tile[(m * PanelRows) + j];
         }
     }
 
-    private static void MultiplyFull(GgmlType type, byte* panel, int nb, byte* a, int aRowBytes, int* prepared, int preparedRow, int rows, float* y, int ldy)
+    private static void MultiplyFull<TW>(GgmlType type, byte* panel, int nb, byte* a, int aRowBytes, int* prepared, int preparedRow, int rows, float* y, int ldy)
+        where TW : struct, IWidth
     {
         switch (type)
         {
-            case GgmlType.Q4_0: Multiply<Q4_0Panel>(panel, nb, a, aRowBytes, prepared, preparedRow, rows, y, ldy); break;
-            case GgmlType.Q8_0: Multiply<Q8_0Panel>(panel, nb, a, aRowBytes, prepared, preparedRow, rows, y, ldy); break;
-            case GgmlType.Q4_K: Multiply<Q4_KPanel>(panel, nb, a, aRowBytes, prepared, preparedRow, rows, y, ldy); break;
-            case GgmlType.Q6_K: Multiply<Q6_KPanel>(panel, nb, a, aRowBytes, prepared, preparedRow, rows, y, ldy); break;
+            case GgmlType.Q4_0: Multiply<Q4_0Panel, TW>(panel, nb, a, aRowBytes, prepared, preparedRow, rows, y, ldy); break;
+            case GgmlType.Q8_0: Multiply<Q8_0Panel, TW>(panel, nb, a, aRowBytes, prepared, preparedRow, rows, y, ldy); break;
+            case GgmlType.Q4_K: Multiply<Q4_KPanel, TW>(panel, nb, a, aRowBytes, prepared, preparedRow, rows, y, ldy); break;
+            case GgmlType.Q6_K: Multiply<Q6_KPanel, TW>(panel, nb, a, aRowBytes, prepared, preparedRow, rows, y, ldy); break;
             default: throw new NotSupportedException($"no panel kernel for {GgmlTypeTraits.Name(type)}");
         }
     }
 
-    private static void Multiply<TP>(byte* panel, int nb, byte* a, int aRowBytes, int* prepared, int preparedRow, int rows, float* y, int ldy)
+    private static void Multiply<TP, TW>(byte* panel, int nb, byte* a, int aRowBytes, int* prepared, int preparedRow, int rows, float* y, int ldy)
         where TP : struct, IPanel
+        where TW : struct, IWidth
     {
+        if (TW.Is512)
+        {
+            switch (rows)
+            {
+                case 4: Tile512<TP, M4>(panel, nb, a, aRowBytes, prepared, preparedRow, y, ldy); break;
+                case 3: Tile512<TP, M3>(panel, nb, a, aRowBytes, prepared, preparedRow, y, ldy); break;
+                case 2: Tile512<TP, M2>(panel, nb, a, aRowBytes, prepared, preparedRow, y, ldy); break;
+                default: Tile512<TP, M1>(panel, nb, a, aRowBytes, prepared, preparedRow, y, ldy); break;
+            }
+
+            return;
+        }
+
         switch (rows)
         {
             case 4: Tile<TP, M4>(panel, nb, a, aRowBytes, prepared, preparedRow, y, ldy); break;
@@ -239,6 +310,54 @@ internal static unsafe class QuantPanelGemm
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<short> Mul(Vector256<byte> u, byte* a) => Avx2.MultiplyAddAdjacent(u, Broadcast(a));
 
+    /// <summary>The 8 bytes at <paramref name="p"/> repeated over 64 bytes (<c>vpbroadcastq</c>): 8 activations for the 8 rows.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<sbyte> Broadcast8(byte* p) => Vector512.Create(Unsafe.ReadUnaligned<long>(p)).AsSByte();
+
+    /// <summary>16-bit products of 64 unsigned weight bytes (8 rows × 8 values) with the 8 activations broadcast from <paramref name="a"/>, summed in pairs.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<short> Mul512(Vector512<byte> u, byte* a) => Avx512BW.MultiplyAddAdjacent(u, Broadcast8(a));
+
+    /// <summary>A 32-byte vector of the 8 rows' int32 lane pairs (lane r: row r) as 64 bytes with lane r in lanes 2r and 2r + 1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<short> Spread(short* v)
+        => Avx512F.PermuteVar16x32(Vector256.Load((int*)v).ToVector512Unsafe(), Vector512.Create(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7)).AsInt16();
+
+    /// <summary>The 8 rows' int32 sums from 16 lanes (row r: lanes 2r and 2r + 1): each lane pair added as the low half of a 64-bit sum, then narrowed (<c>vpmovqd</c>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Fold(Vector512<int> s)
+    {
+        var q = s.AsInt64();
+        return Avx512F.ConvertToVector256Int32(q + Avx512F.ShiftRightLogical(q, 32));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile512<TP, TM>(byte* panel, int nb, byte* a, int aRowBytes, int* prepared, int preparedRow, float* y, int ldy)
+        where TP : struct, IPanel
+        where TM : struct, IRowCount
+    {
+        int n = TM.Count;
+        Vector256<float> c0 = default, c1 = default, c2 = default, c3 = default;
+        byte* a0 = a;
+        byte* a1 = n > 1 ? a0 + aRowBytes : a0;
+        byte* a2 = n > 2 ? a1 + aRowBytes : a0;
+        byte* a3 = n > 3 ? a2 + aRowBytes : a0;
+        int* p0 = prepared;
+        int* p1 = n > 1 ? p0 + preparedRow : p0;
+        int* p2 = n > 2 ? p1 + preparedRow : p0;
+        int* p3 = n > 3 ? p2 + preparedRow : p0;
+        int step = TP.Bytes, aStep = TP.ActivationBlockBytes, pStep = TP.PreparedInts;
+        for (int b = 0; b < nb; b++, panel += step, a0 += aStep, a1 += aStep, a2 += aStep, a3 += aStep, p0 += pStep, p1 += pStep, p2 += pStep, p3 += pStep)
+        {
+            TP.Block512<TM>(panel, a0, a1, a2, a3, p0, p1, p2, p3, ref c0, ref c1, ref c2, ref c3);
+        }
+
+        c0.Store(y);
+        if (n > 1) c1.Store(y + ldy);
+        if (n > 2) c2.Store(y + (2 * ldy));
+        if (n > 3) c3.Store(y + (3 * ldy));
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile<TP, TM>(byte* panel, int nb, byte* a, int aRowBytes, int* prepared, int preparedRow, float* y, int ldy)
         where TP : struct, IPanel
@@ -264,6 +383,22 @@ internal static unsafe class QuantPanelGemm
         if (n > 1) c1.Store(y + ldy);
         if (n > 2) c2.Store(y + (2 * ldy));
         if (n > 3) c3.Store(y + (3 * ldy));
+    }
+
+    /// <summary>The product's vector width, as a type argument (the JIT keeps one path per instantiation).</summary>
+    private interface IWidth
+    {
+        static abstract bool Is512 { get; }
+    }
+
+    private readonly struct Narrow : IWidth
+    {
+        public static bool Is512 => false;
+    }
+
+    private readonly struct Wide : IWidth
+    {
+        public static bool Is512 => true;
     }
 
     /// <summary>The number of activation rows of a tile, as a type argument (the JIT drops the code of the missing rows).</summary>
@@ -307,11 +442,23 @@ internal static unsafe class QuantPanelGemm
         /// <summary>Ints of <see cref="Prepare"/> data the product reads per activation block (0: none).</summary>
         static abstract int PreparedInts { get; }
 
-        /// <summary>Writes row <paramref name="r"/>'s part of the packed block at <paramref name="packed"/> from its block <paramref name="block"/> (null: zeros).</summary>
+        /// <summary>Offset of the values' vectors in a packed block.</summary>
+        static abstract int ValuesAt { get; }
+
+        /// <summary>Bytes of the values' vectors of a packed block (a multiple of 64).</summary>
+        static abstract int ValueBytes { get; }
+
+        /// <summary>Writes row <paramref name="r"/>'s part of the packed block at <paramref name="packed"/> from its block <paramref name="block"/> (null: zeros), in the 256-bit layout.</summary>
         static abstract void PackRow(byte* block, int r, byte* packed);
 
         /// <summary>Adds the block's products to the accumulators of the activation rows (a0..a3: their blocks, p0..p3: their prepared data).</summary>
         static abstract void Block<TM>(
+            byte* packed, byte* a0, byte* a1, byte* a2, byte* a3, int* p0, int* p1, int* p2, int* p3,
+            ref Vector256<float> c0, ref Vector256<float> c1, ref Vector256<float> c2, ref Vector256<float> c3)
+            where TM : struct, IRowCount;
+
+        /// <summary>As <see cref="Block{TM}"/> on a block packed with <c>wide</c> (Q4_K, Q6_K: 512-bit products; Q4_0, Q8_0: <see cref="Block{TM}"/> itself).</summary>
+        static abstract void Block512<TM>(
             byte* packed, byte* a0, byte* a1, byte* a2, byte* a3, int* p0, int* p1, int* p2, int* p3,
             ref Vector256<float> c0, ref Vector256<float> c1, ref Vector256<float> c2, ref Vector256<float> c3)
             where TM : struct, IRowCount;
@@ -327,6 +474,10 @@ internal static unsafe class QuantPanelGemm
         public static int ActivationBlockBytes => 34;
 
         public static int PreparedInts => QuantPanelGemm.PreparedInts;
+
+        public static int ValuesAt => 32;
+
+        public static int ValueBytes => 128;
 
         public static void PackRow(byte* block, int r, byte* packed)
         {
@@ -406,6 +557,13 @@ internal static unsafe class QuantPanelGemm
             if (n > 2) c2 = Finish(s2, p2, d, c2);
             if (n > 3) c3 = Finish(s3, p3, d, c3);
         }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Block512<TM>(
+            byte* packed, byte* a0, byte* a1, byte* a2, byte* a3, int* p0, int* p1, int* p2, int* p3,
+            ref Vector256<float> c0, ref Vector256<float> c1, ref Vector256<float> c2, ref Vector256<float> c3)
+            where TM : struct, IRowCount
+            => Block<TM>(packed, a0, a1, a2, a3, p0, p1, p2, p3, ref c0, ref c1, ref c2, ref c3);
     }
 
     /// <summary>
@@ -423,6 +581,10 @@ internal static unsafe class QuantPanelGemm
         public static int ActivationBlockBytes => 34;
 
         public static int PreparedInts => QuantPanelGemm.PreparedInts;
+
+        public static int ValuesAt => 32;
+
+        public static int ValueBytes => 256;
 
         public static void PackRow(byte* block, int r, byte* packed)
         {
@@ -496,6 +658,13 @@ internal static unsafe class QuantPanelGemm
             if (n > 2) c2 = Finish(s2, p2, d, c2);
             if (n > 3) c3 = Finish(s3, p3, d, c3);
         }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Block512<TM>(
+            byte* packed, byte* a0, byte* a1, byte* a2, byte* a3, int* p0, int* p1, int* p2, int* p3,
+            ref Vector256<float> c0, ref Vector256<float> c1, ref Vector256<float> c2, ref Vector256<float> c3)
+            where TM : struct, IRowCount
+            => Block<TM>(packed, a0, a1, a2, a3, p0, p1, p2, p3, ref c0, ref c1, ref c2, ref c3);
     }
 
     /// <summary>
@@ -523,6 +692,10 @@ internal static unsafe class QuantPanelGemm
 
         /// <summary>Offset of the packed nibbles.</summary>
         private const int QsAt = MinsAt + 128;
+
+        public static int ValuesAt => QsAt;
+
+        public static int ValueBytes => 2048;
 
         public static void PackRow(byte* block, int r, byte* packed)
         {
@@ -674,6 +847,48 @@ internal static unsafe class QuantPanelGemm
             if (n > 2) c2 = Finish(s2, Mins(packed, p2), a2, packed, c2);
             if (n > 3) c3 = Finish(s3, Mins(packed, p3), a3, packed, c3);
         }
+
+        /// <summary>
+        /// As <see cref="Block{TM}"/> with 64-byte vectors of 8 values per row: 4 products per sub-block, each 16-bit lane
+        /// summing at most 4·2·15·128 = 15360, widened by the scales spread to the lane quadruples of the rows.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Block512<TM>(
+            byte* packed, byte* a0, byte* a1, byte* a2, byte* a3, int* p0, int* p1, int* p2, int* p3,
+            ref Vector256<float> c0, ref Vector256<float> c1, ref Vector256<float> c2, ref Vector256<float> c3)
+            where TM : struct, IRowCount
+        {
+            int n = TM.Count;
+            Vector512<int> s0 = default, s1 = default, s2 = default, s3 = default;
+            short* scales = (short*)(packed + 64);
+            byte* q = packed + QsAt;
+            for (int j = 0; j < 8; j++)
+            {
+                byte* qj = q + (256 * j);
+                int o = 4 + (32 * j);
+                Vector512<short> l0 = default, l1 = default, l2 = default, l3 = default;
+                for (int t = 0; t < 4; t++)
+                {
+                    var u = Vector512.Load(qj + (64 * t));
+                    int ot = o + (8 * t);
+                    l0 += Mul512(u, a0 + ot);
+                    if (n > 1) l1 += Mul512(u, a1 + ot);
+                    if (n > 2) l2 += Mul512(u, a2 + ot);
+                    if (n > 3) l3 += Mul512(u, a3 + ot);
+                }
+
+                var sc = Spread(scales + (16 * j));
+                s0 += Avx512BW.MultiplyAddAdjacent(l0, sc);
+                if (n > 1) s1 += Avx512BW.MultiplyAddAdjacent(l1, sc);
+                if (n > 2) s2 += Avx512BW.MultiplyAddAdjacent(l2, sc);
+                if (n > 3) s3 += Avx512BW.MultiplyAddAdjacent(l3, sc);
+            }
+
+            c0 = Finish(Fold(s0), Mins(packed, p0), a0, packed, c0);
+            if (n > 1) c1 = Finish(Fold(s1), Mins(packed, p1), a1, packed, c1);
+            if (n > 2) c2 = Finish(Fold(s2), Mins(packed, p2), a2, packed, c2);
+            if (n > 3) c3 = Finish(Fold(s3), Mins(packed, p3), a3, packed, c3);
+        }
     }
 
     /// <summary>
@@ -692,6 +907,10 @@ internal static unsafe class QuantPanelGemm
         public static int ActivationBlockBytes => 292;
 
         public static int PreparedInts => 0;
+
+        public static int ValuesAt => 32 + 512 + 256;
+
+        public static int ValueBytes => 2048;
 
         public static void PackRow(byte* block, int r, byte* packed)
         {
@@ -779,6 +998,43 @@ internal static unsafe class QuantPanelGemm
             if (n > 1) c1 = Finish(s1, pairs, a1, d, c1);
             if (n > 2) c2 = Finish(s2, pairs, a2, d, c2);
             if (n > 3) c3 = Finish(s3, pairs, a3, d, c3);
+        }
+
+        /// <summary>Σ scale·(q·a) of one 16-value group of 64-byte vectors: two products of 8 values, summed in 16 bits (at most 2·2·63·128 = 32256) and widened by the spread scales.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector512<int> Group512(Vector512<int> s, Vector512<byte> u0, Vector512<byte> u1, Vector512<short> sc, byte* a)
+            => s + Avx512BW.MultiplyAddAdjacent(Mul512(u0, a) + Mul512(u1, a + 8), sc);
+
+        /// <summary>As <see cref="Block{TM}"/> with 64-byte vectors of 8 values per row.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Block512<TM>(
+            byte* packed, byte* a0, byte* a1, byte* a2, byte* a3, int* p0, int* p1, int* p2, int* p3,
+            ref Vector256<float> c0, ref Vector256<float> c1, ref Vector256<float> c2, ref Vector256<float> c3)
+            where TM : struct, IRowCount
+        {
+            int n = TM.Count;
+            Vector512<int> s0 = default, s1 = default, s2 = default, s3 = default;
+            short* scales = (short*)(packed + 32);
+            short* pairs = (short*)(packed + 32 + 512);
+            byte* q = packed + 32 + 512 + 256;
+            for (int k = 0; k < 16; k++)
+            {
+                byte* qk = q + (128 * k);
+                var u0 = Vector512.Load(qk);
+                var u1 = Vector512.Load(qk + 64);
+                var sc = Spread(scales + (16 * k));
+                int o = 4 + (16 * k);
+                s0 = Group512(s0, u0, u1, sc, a0 + o);
+                if (n > 1) s1 = Group512(s1, u0, u1, sc, a1 + o);
+                if (n > 2) s2 = Group512(s2, u0, u1, sc, a2 + o);
+                if (n > 3) s3 = Group512(s3, u0, u1, sc, a3 + o);
+            }
+
+            var d = Vector256.Load((float*)packed);
+            c0 = Finish(Fold(s0), pairs, a0, d, c0);
+            if (n > 1) c1 = Finish(Fold(s1), pairs, a1, d, c1);
+            if (n > 2) c2 = Finish(Fold(s2), pairs, a2, d, c2);
+            if (n > 3) c3 = Finish(Fold(s3), pairs, a3, d, c3);
         }
     }
 }
