@@ -14,7 +14,7 @@ namespace Candle.Perf.OnnxModels;
 
 /// <summary>
 /// <c>onnx-models [--iterations N] [--only minilm|resnet] [--batch N] [--threads N[,N…]] [--baseline DIR] [--gap MS]
-/// [--ort-no-spin] [--ort-stop-spin] [--cpu]</c>: latency of
+/// [--ort-no-spin] [--ort-keep-spin] [--cpu]</c>: latency of
 /// all-MiniLM-L6-v2 (sequence 128) and ResNet-18 (224×224) imported from their ONNX files and compiled at O2 for the CPU,
 /// beside ONNX Runtime on the same file, batch 1 and 8, two threads each (or each count of <c>--threads</c>). With
 /// <c>--baseline</c>, an earlier build's output directory (<see cref="BaselineBuild"/>) compiles and runs the same file
@@ -24,7 +24,9 @@ namespace Candle.Perf.OnnxModels;
 /// dimension parameter. <c>--gap</c> sleeps that long before each run, so that no engine's threads still spin from its
 /// previous run while another runs (ONNX Runtime's idle workers spin for milliseconds and take a core of two);
 /// <c>--ort-no-spin</c> turns ONNX Runtime's spinning off (<c>session.intra_op.allow_spinning</c>);
-/// <c>--ort-stop-spin</c> keeps it within a run but stops it when the run returns (<c>session.force_spinning_stop</c>). <c>--cpu</c> times
+/// by default ONNX Runtime spins within a run but stops when the run returns (<c>session.force_spinning_stop</c>), since
+/// its workers left spinning take the second core from the next engine's run (at batch 1 on two cores our two-thread
+/// runs then timed like one-thread runs); <c>--ort-keep-spin</c> leaves them spinning, as ONNX Runtime does alone. <c>--cpu</c> times
 /// the calling thread's CPU time instead of wall time: on a loaded machine a one-thread run's work without its waits
 /// for a core (every engine runs one-thread work on the caller; with more threads it leaves the workers' share out).
 /// </summary>
@@ -43,7 +45,7 @@ internal static class OnnxModelLatency
         s_gapMs = Option(args, "--gap") is { } g ? int.Parse(g, CultureInfo.InvariantCulture) : 0;
         s_ortSpin = !args.Contains("--ort-no-spin");
         s_cpu = args.Contains("--cpu");
-        s_ortStopSpin = args.Contains("--ort-stop-spin");
+        s_ortStopSpin = !args.Contains("--ort-keep-spin");
         int[] batches = Option(args, "--batch") is { } b ? [int.Parse(b, CultureInfo.InvariantCulture)] : [1, 8];
         string dir = Path.Combine(Path.GetTempPath(), $"candle-onnx-models-{Environment.ProcessId}");
         Directory.CreateDirectory(dir);
