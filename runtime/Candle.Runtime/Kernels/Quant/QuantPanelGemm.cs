@@ -240,25 +240,12 @@ internal static unsafe class QuantPanelGemm
         where TP : struct, IPanel
         where TW : struct, IWidth
     {
-        if (TW.Is512)
-        {
-            switch (rows)
-            {
-                case 4: Tile512<TP, M4>(panel, nb, a, aRowBytes, prepared, preparedRow, y, ldy); break;
-                case 3: Tile512<TP, M3>(panel, nb, a, aRowBytes, prepared, preparedRow, y, ldy); break;
-                case 2: Tile512<TP, M2>(panel, nb, a, aRowBytes, prepared, preparedRow, y, ldy); break;
-                default: Tile512<TP, M1>(panel, nb, a, aRowBytes, prepared, preparedRow, y, ldy); break;
-            }
-
-            return;
-        }
-
         switch (rows)
         {
-            case 4: Tile<TP, M4>(panel, nb, a, aRowBytes, prepared, preparedRow, y, ldy); break;
-            case 3: Tile<TP, M3>(panel, nb, a, aRowBytes, prepared, preparedRow, y, ldy); break;
-            case 2: Tile<TP, M2>(panel, nb, a, aRowBytes, prepared, preparedRow, y, ldy); break;
-            default: Tile<TP, M1>(panel, nb, a, aRowBytes, prepared, preparedRow, y, ldy); break;
+            case 4: Tile<TP, M4, TW>(panel, nb, a, aRowBytes, prepared, preparedRow, y, ldy); break;
+            case 3: Tile<TP, M3, TW>(panel, nb, a, aRowBytes, prepared, preparedRow, y, ldy); break;
+            case 2: Tile<TP, M2, TW>(panel, nb, a, aRowBytes, prepared, preparedRow, y, ldy); break;
+            default: Tile<TP, M1, TW>(panel, nb, a, aRowBytes, prepared, preparedRow, y, ldy); break;
         }
     }
 
@@ -332,9 +319,10 @@ internal static unsafe class QuantPanelGemm
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile512<TP, TM>(byte* panel, int nb, byte* a, int aRowBytes, int* prepared, int preparedRow, float* y, int ldy)
+    private static void Tile<TP, TM, TW>(byte* panel, int nb, byte* a, int aRowBytes, int* prepared, int preparedRow, float* y, int ldy)
         where TP : struct, IPanel
         where TM : struct, IRowCount
+        where TW : struct, IWidth
     {
         int n = TM.Count;
         Vector256<float> c0 = default, c1 = default, c2 = default, c3 = default;
@@ -349,34 +337,8 @@ internal static unsafe class QuantPanelGemm
         int step = TP.Bytes, aStep = TP.ActivationBlockBytes, pStep = TP.PreparedInts;
         for (int b = 0; b < nb; b++, panel += step, a0 += aStep, a1 += aStep, a2 += aStep, a3 += aStep, p0 += pStep, p1 += pStep, p2 += pStep, p3 += pStep)
         {
-            TP.Block512<TM>(panel, a0, a1, a2, a3, p0, p1, p2, p3, ref c0, ref c1, ref c2, ref c3);
-        }
-
-        c0.Store(y);
-        if (n > 1) c1.Store(y + ldy);
-        if (n > 2) c2.Store(y + (2 * ldy));
-        if (n > 3) c3.Store(y + (3 * ldy));
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile<TP, TM>(byte* panel, int nb, byte* a, int aRowBytes, int* prepared, int preparedRow, float* y, int ldy)
-        where TP : struct, IPanel
-        where TM : struct, IRowCount
-    {
-        int n = TM.Count;
-        Vector256<float> c0 = default, c1 = default, c2 = default, c3 = default;
-        byte* a0 = a;
-        byte* a1 = n > 1 ? a0 + aRowBytes : a0;
-        byte* a2 = n > 2 ? a1 + aRowBytes : a0;
-        byte* a3 = n > 3 ? a2 + aRowBytes : a0;
-        int* p0 = prepared;
-        int* p1 = n > 1 ? p0 + preparedRow : p0;
-        int* p2 = n > 2 ? p1 + preparedRow : p0;
-        int* p3 = n > 3 ? p2 + preparedRow : p0;
-        int step = TP.Bytes, aStep = TP.ActivationBlockBytes, pStep = TP.PreparedInts;
-        for (int b = 0; b < nb; b++, panel += step, a0 += aStep, a1 += aStep, a2 += aStep, a3 += aStep, p0 += pStep, p1 += pStep, p2 += pStep, p3 += pStep)
-        {
-            TP.Block<TM>(panel, a0, a1, a2, a3, p0, p1, p2, p3, ref c0, ref c1, ref c2, ref c3);
+            if (TW.Is512) TP.Block512<TM>(panel, a0, a1, a2, a3, p0, p1, p2, p3, ref c0, ref c1, ref c2, ref c3);
+            else TP.Block<TM>(panel, a0, a1, a2, a3, p0, p1, p2, p3, ref c0, ref c1, ref c2, ref c3);
         }
 
         c0.Store(y);
