@@ -112,6 +112,21 @@ public sealed unsafe class QuantPanelGemmTests
         return low | (high << 4);
     }
 
+    /// <summary>Every element of <paramref name="y"/> ([aRows, wRows]) bit-identical to the scalar oracle.</summary>
+    private static void AssertMatchesOracle(GgmlType type, Case c, float[] y, int wRows, int aRows, string context)
+    {
+        for (int m = 0; m < aRows; m++)
+        {
+            for (int j = 0; j < wRows; j++)
+            {
+                float expected = Oracle(type, c, j, m);
+                Assert.True(
+                    BitConverter.SingleToInt32Bits(expected) == BitConverter.SingleToInt32Bits(y[(m * wRows) + j]),
+                    $"{context} y[{m}, {j}] = {y[(m * wRows) + j]} vs {expected}");
+            }
+        }
+    }
+
     /// <summary>
     /// Σ over blocks, in order, of the exact integer block sum converted to float32, times d_w·d_a, added with a fused
     /// multiply-add (Q4_K: then the minimums' sum times dmin·d_a subtracted the same way), from the raw bytes.
@@ -231,16 +246,7 @@ public sealed unsafe class QuantPanelGemmTests
         {
             var c = Make(type, wRows + (7 * aRows) + k + (int)type, wRows, aRows, k);
             var y = Product(type, c, wRows, aRows, wide);
-            for (int m = 0; m < aRows; m++)
-            {
-                for (int j = 0; j < wRows; j++)
-                {
-                    float expected = Oracle(type, c, j, m);
-                    Assert.True(
-                        BitConverter.SingleToInt32Bits(expected) == BitConverter.SingleToInt32Bits(y[(m * wRows) + j]),
-                        $"{type} {wRows}x{aRows} k={k} y[{m}, {j}] = {y[(m * wRows) + j]} vs {expected}");
-                }
-            }
+            AssertMatchesOracle(type, c, y, wRows, aRows, $"{type} {wRows}x{aRows} k={k}");
         }
     }
 
@@ -340,16 +346,7 @@ public sealed unsafe class QuantPanelGemmTests
             for (int i = 0; i < x.Length; i++) x[i] = i / K % 2 == 0 ? 1 : -1;
             var c = Quantize(type, w, rowBytes, x, ARows, K);
             var y = Product(type, c, WRows, ARows, wide);
-            for (int m = 0; m < ARows; m++)
-            {
-                for (int j = 0; j < WRows; j++)
-                {
-                    float expected = Oracle(type, c, j, m);
-                    Assert.True(
-                        BitConverter.SingleToInt32Bits(expected) == BitConverter.SingleToInt32Bits(y[(m * WRows) + j]),
-                        $"{type} fill {fill:X2} y[{m}, {j}] = {y[(m * WRows) + j]} vs {expected}");
-                }
-            }
+            AssertMatchesOracle(type, c, y, WRows, ARows, $"{type} fill {fill:X2}");
         }
     }
 
@@ -376,16 +373,7 @@ public sealed unsafe class QuantPanelGemmTests
             Write(xq, rng, activations, 3 * round, allowMinus128: false);
             var c = FromQuantized(GgmlType.Q8_0, w, Nb * BlockBytes, [], xq, Nb * BlockBytes, ARows, 32 * Nb);
             var y = Product(GgmlType.Q8_0, c, WRows, ARows, wide);
-            for (int m = 0; m < ARows; m++)
-            {
-                for (int j = 0; j < WRows; j++)
-                {
-                    float expected = Oracle(GgmlType.Q8_0, c, j, m);
-                    Assert.True(
-                        BitConverter.SingleToInt32Bits(expected) == BitConverter.SingleToInt32Bits(y[(m * WRows) + j]),
-                        $"round {round} y[{m}, {j}] = {y[(m * WRows) + j]} vs {expected}");
-                }
-            }
+            AssertMatchesOracle(GgmlType.Q8_0, c, y, WRows, ARows, $"round {round}");
         }
 
         static byte[] Fill(byte value) => Enumerable.Repeat(value, 32).ToArray();
@@ -452,16 +440,7 @@ public sealed unsafe class QuantPanelGemmTests
 
             var c = FromQuantized(type, w, Nb * blockBytes, [], xq, Nb * ABlockBytes, ARows, 256 * Nb);
             var y = Product(type, c, WRows, ARows, wide);
-            for (int m = 0; m < ARows; m++)
-            {
-                for (int j = 0; j < WRows; j++)
-                {
-                    float expected = Oracle(type, c, j, m);
-                    Assert.True(
-                        BitConverter.SingleToInt32Bits(expected) == BitConverter.SingleToInt32Bits(y[(m * WRows) + j]),
-                        $"{type} wide={wide} round {round} y[{m}, {j}] = {y[(m * WRows) + j]} vs {expected}");
-                }
-            }
+            AssertMatchesOracle(type, c, y, WRows, ARows, $"{type} wide={wide} round {round}");
         }
 
         static byte[] Fill(byte value, int count) => Enumerable.Repeat(value, count).ToArray();
