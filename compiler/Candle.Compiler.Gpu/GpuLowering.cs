@@ -333,7 +333,9 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
     /// <summary>
     /// Launches the few-row product when it serves the call: at most <see cref="GemvKernels.MaxRows"/> rows with
     /// contiguous elements, the weight's rows contiguous along k (nn.Linear's [n, k] layout) at even offsets and strides
-    /// with an even k, and 16-bit weights in memory aligned for their pairs' 32-bit loads.
+    /// with an even k, and 16-bit weights in memory aligned for their pairs' 32-bit loads; <paramref name="warps"/>, the
+    /// warp-per-row kernel, takes it instead where the weight memory is 16-byte aligned and k, the offset and the row
+    /// stride are multiples of 8.
     /// </summary>
     private bool TryGemv(KernelLauncher? l, KernelLauncher? warps, DType bType, long m, long n, long k, Mem am, long aOff, long aM, long aK, Mem bm, long bOff, long bK, long bN, Mem cm)
     {
