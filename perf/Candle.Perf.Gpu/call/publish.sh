@@ -16,4 +16,4 @@ tar -C $stage -cf - "${@##*:}" | xz -9e -T2 > $dest/apps.tar.xz
 d=$(dirname $(readlink -f $(which dotnet))); v=$(ls $d/shared/Microsoft.NETCore.App | sort -V | tail -1)
 mkdir -p $stage/rt/dotnet/shared/Microsoft.NETCore.App && cp -a $d/dotnet $d/host $stage/rt/dotnet/ && cp -a $d/shared/Microsoft.NETCore.App/$v $stage/rt/dotnet/shared/Microsoft.NETCore.App/
 tar -C $stage/rt -cJf $dest/runtime.tar.xz dotnet
-cp "$(dirname "$0")/run.sh" $dest/; rm -rf $stage; ls -la $dest
+cp "$(dirname "$0")/run.sh" "$(dirname "$0")/ncu_summary.py" $dest/; rm -rf $stage; ls -la $dest
