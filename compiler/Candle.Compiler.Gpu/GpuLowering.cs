@@ -74,12 +74,16 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
     private static MethodInfo Generic(Type type, string name, params Type[] args) =>
         type.GetMethod(name, Static)!.MakeGenericMethod(args);
 
-    /// <summary>Threads of a row group: a power of two up to 1024 (and the device's limit), about 8 elements per thread.</summary>
-    private int GroupFor(long rowLength)
+    /// <summary>
+    /// Threads of a row group: a power of two up to 1024 (and the device's limit), about 8 elements per thread, or about
+    /// 2 when the rows are fewer than the multiprocessors (a decode step's one row: more threads, shorter serial loops).
+    /// </summary>
+    private int GroupFor(long rowLength, long rows = long.MaxValue)
     {
         int max = Math.Min(1024, device.Accelerator.MaxNumThreadsPerGroup);
+        int per = rows < device.Accelerator.NumMultiprocessors ? 2 : 8;
         int g = Math.Min(32, max);
-        while (g * 2 <= max && g * 8 < rowLength) g *= 2;
+        while (g * 2 <= max && g * per < rowLength) g *= 2;
         return g;
     }
 
@@ -92,7 +96,7 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
     private (KernelConfig Config, int Cached) RowConfig(long rows, long rowLength)
     {
         var grid = new Index1D(checked((int)rows));
-        var groupDim = new Index1D(GroupFor(rowLength));
+        var groupDim = new Index1D(GroupFor(rowLength, rows));
         if (device.Kind == GpuKind.OpenCL) return (new KernelConfig(grid, groupDim), 0);
         const long Reserved = 1024;
         bool fits = (rowLength * sizeof(float)) + Reserved <= device.Accelerator.MaxSharedMemoryPerGroup;
@@ -137,6 +141,49 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         long chunk = Math.Max(DecodeMinChunk, (sk + want - 1) / want);
         long chunks = Math.Max(1, (sk + chunk - 1) / chunk);
         return (checked((int)chunk), checked((int)chunks));
+    }
+
+    /// <summary>Warps of key-lane decode attention aimed at per multiprocessor.</summary>
+    private const int DecodeWarpsPerSm = 8;
+
+    /// <summary>
+    /// The keys of a chunk of key-lane decode attention (<see cref="DecodeAttentionKernels.Chunks{TQ, TM, TMS}"/>) and the
+    /// chunk count: about <see cref="DecodeWarpsPerSm"/> warps per multiprocessor, chunks a whole number of warp widths
+    /// (each lane scores one key of a step), at most <see cref="DecodeAttentionKernels.MaxChunks"/> of them.
+    /// </summary>
+    internal static (int Chunk, int Chunks) DecodeKeySplit(long rows, long sk, int multiprocessors, int warp)
+    {
+        long want = Math.Max(1, ((long)Math.Max(1, multiprocessors) * DecodeWarpsPerSm) / Math.Max(1, rows));
+        long chunk = Math.Max((sk + want - 1) / want, (sk + DecodeAttentionKernels.MaxChunks - 1) / DecodeAttentionKernels.MaxChunks);
+        chunk = Math.Max(warp, (chunk + warp - 1) / warp * warp);
+        long chunks = Math.Max(1, (sk + chunk - 1) / chunk);
+        return (checked((int)chunk), checked((int)chunks));
+    }
+
+    /// <summary>
+    /// q, k and v's offsets and leading strides in 16-byte quads when key-lane decode attention takes them: head dims
+    /// whole quads of at most <see cref="DecodeAttentionKernels.MaxHeadDim"/>, a value row the warp can split
+    /// (<see cref="DecodeAttentionKernels.Fits"/>), every offset and stride a whole number of quads and the memory
+    /// 16-byte aligned; null otherwise.
+    /// </summary>
+    private (long[] Q, long[] K, long[] V)? KeyLanes(Frame f, TensorView q, TensorView k, TensorView v, long d, long dv, int perQuad)
+    {
+        if (d % perQuad != 0 || dv % perQuad != 0 || d > DecodeAttentionKernels.MaxHeadDim || dv > DecodeAttentionKernels.MaxHeadDim) return null;
+        if (!DecodeAttentionKernels.Fits((int)(dv / perQuad), device.Accelerator.WarpSize)) return null;
+        long[]? Quads(TensorView o)
+        {
+            if (f.Slots[o.Slot].Offset % 16 != 0) return null;
+            long[] r = [f.Eval(o.Offset), f.Eval(o.Strides[0]), f.Eval(o.Strides[1]), f.Eval(o.Strides[2])];
+            for (int i = 0; i < r.Length; i++)
+            {
+                if (r[i] % perQuad != 0) return null;
+                r[i] /= perQuad;
+            }
+
+            return r;
+        }
+
+        return Quads(q) is { } qq && Quads(k) is { } kq && Quads(v) is { } vq ? (qq, kq, vq) : null;
     }
 
     /// <summary>Threads of an attention group (one query row).</summary>
@@ -427,6 +474,16 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         bool splits = device.Kind != GpuKind.OpenCL;
         var partial = splits ? GroupLauncher(Generic(typeof(AttentionKernels), nameof(AttentionKernels.DecodePartial), elem, storage, mElem, mStorage, device.Reducer)) : null;
         var combine = splits ? GroupLauncher(Generic(typeof(AttentionKernels), nameof(AttentionKernels.DecodeCombine), elem, storage)) : null;
+        Type? quads = !splits ? null : c.DType switch
+        {
+            DType.F32 => typeof(F32Quads),
+            DType.F16 => typeof(WordQuads<HalfPairs>),
+            DType.BF16 => typeof(WordQuads<BF16Pairs>),
+            _ => null,
+        };
+        var chunked = quads is null ? null : GroupLauncher(Generic(typeof(DecodeAttentionKernels), nameof(DecodeAttentionKernels.Chunks), quads, mElem, mStorage));
+        var merge = quads is null ? null : GroupLauncher(Generic(typeof(DecodeAttentionKernels), nameof(DecodeAttentionKernels.Merge), elem, storage));
+        int perQuad = c.DType == DType.F32 ? 4 : 8;
         if (q.Rank != 4 || k.Rank != 4 || v.Rank != 4 || (mask is not null && mask.Rank != 4))
         {
             throw new NotSupportedException($"{c.Label}: the GPU attention kernel takes rank-4 operands");
@@ -447,11 +504,29 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
             long rows = bsz * heads * sq;
             if (rows == 0) return;
 
+            var mm = mask is null ? new Mem(f.Scratch!, 0, 16) : f.Slots[mask.Slot];
+            if (chunked is not null && sq <= DecodeRows
+                && KeyLanes(f, q, k, v, d, dv, perQuad) is var (qq, kq, vq)
+                && DecodeKeySplit(rows, sk, DecodeMultiprocessors, device.Accelerator.WarpSize) is var (kChunk, kChunks) && kChunks > 1)
+            {
+                // Few query rows over a cache (decode), keys over the lanes of a warp: chunk partials, then one merge per row.
+                int warp = device.Accelerator.WarpSize;
+                var kpart = f.Workspace(checked(rows * kChunks * (dv + 2) * sizeof(float)));
+                chunked.Begin().View(f.Slots[q.Slot]).View(f.Slots[k.Slot]).View(f.Slots[v.Slot]).View(mm).View(kpart)
+                    .Arg(qq[0]).Arg(qq[1]).Arg(qq[2]).Arg(qq[3]).Arg(kq[0]).Arg(kq[1]).Arg(kq[2]).Arg(kq[3]).Arg(vq[0]).Arg(vq[1]).Arg(vq[2]).Arg(vq[3]);
+                if (mask is null) chunked.Arg(0L).Arg(0L).Arg(0L).Arg(0L).Arg(0L);
+                else chunked.Arg(f.Eval(mask.Offset)).Arg(f.Eval(mask.Strides[0])).Arg(f.Eval(mask.Strides[1])).Arg(f.Eval(mask.Strides[2])).Arg(f.Eval(mask.Strides[3]));
+                chunked.Arg((int)heads).Arg((int)kvHeads).Arg((int)sq).Arg((int)sk).Arg((int)d).Arg((int)dv).Arg((float)c.Scale).Arg(c.Causal ? 1 : 0).Arg(mask is null ? 0 : 1)
+                    .Arg(mask?.DType == DType.Bool ? 1 : 0).Arg(kChunk).Arg(kChunks)
+                    .Launch(new KernelConfig(new Index1D(checked((int)(rows * kChunks))), new Index1D(warp)));
+                merge!.Begin().View(kpart).View(f.Slots[c.Y]).Arg(kChunks).Arg((int)dv).Launch(new KernelConfig(new Index1D(checked((int)rows)), new Index1D(warp)));
+                return;
+            }
+
             // Few query rows over a cache (decode): the keys split into chunks whose partials are merged after.
             var (chunk, chunks) = DecodeSplit(rows, sk, DecodeMultiprocessors);
             bool split = partial is not null && sq <= DecodeRows && chunks > 1;
             var l = split ? partial! : full;
-            var mm = mask is null ? new Mem(f.Scratch!, 0, 16) : f.Slots[mask.Slot];
             var part = split ? f.Workspace(checked(rows * chunks * (dv + 2) * sizeof(float))) : default;
             l.Begin().View(f.Slots[q.Slot]).View(f.Slots[k.Slot]).View(f.Slots[v.Slot]).View(mm).View(split ? part : f.Slots[c.Y])
                 .Arg(f.Eval(q.Offset)).Arg(f.Eval(q.Strides[0])).Arg(f.Eval(q.Strides[1])).Arg(f.Eval(q.Strides[2]))

@@ -58,9 +58,16 @@ public sealed class CodegenTests : IDisposable
             }
 
             yield return ($"decode_combine_{s.Name}", M(typeof(AttentionKernels), nameof(AttentionKernels.DecodeCombine), e, s), true);
+            // Key-lane decode attention reduces with warp shuffles (named as such: never generated for OpenCL).
+            yield return ($"decode_merge_{s.Name}_{nameof(ShuffleReducer)}", M(typeof(DecodeAttentionKernels), nameof(DecodeAttentionKernels.Merge), e, s), true);
             yield return ($"rope_{s.Name}", M(typeof(AttentionKernels), nameof(AttentionKernels.Rope), e, s), false);
             yield return ($"gemm_{s.Name}", M(typeof(GemmKernels), nameof(GemmKernels.Gemm), e, s, e, s, e, s), true);
             yield return ($"arange_{s.Name}", M(typeof(MemoryKernels), nameof(MemoryKernels.ArangeFloat), e, s), false);
+        }
+
+        foreach (var quads in new[] { typeof(F32Quads), typeof(WordQuads<HalfPairs>), typeof(WordQuads<BF16Pairs>) })
+        {
+            yield return ($"decode_chunks_{string.Join("_", [quads.Name, .. quads.GetGenericArguments().Select(a => a.Name)])}_{nameof(ShuffleReducer)}", M(typeof(DecodeAttentionKernels), nameof(DecodeAttentionKernels.Chunks), quads, typeof(byte), typeof(BoolStorage)), true);
         }
 
         foreach (var raw in new[] { typeof(byte), typeof(ushort), typeof(uint), typeof(ulong) })
@@ -128,6 +135,18 @@ public sealed class CodegenTests : IDisposable
         Assert.Contains("cvt.f32.f16", ptx, StringComparison.Ordinal);
         Assert.Contains("shfl.sync.bfly", ptx, StringComparison.Ordinal);
         Assert.DoesNotContain("bar.sync", ptx, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void KeyLaneDecodeAttentionReadsKeysAndValuesSixteenBytesALoadWithNoLocalArrays()
+    {
+        foreach (var quads in new[] { typeof(F32Quads), typeof(WordQuads<HalfPairs>), typeof(WordQuads<BF16Pairs>) })
+        {
+            var ptx = _source.Ptx(M(typeof(DecodeAttentionKernels), nameof(DecodeAttentionKernels.Chunks), quads, typeof(byte), typeof(BoolStorage)), true);
+            Assert.Contains("ld.global.v4.b32", ptx, StringComparison.Ordinal);
+            Assert.Contains("shfl.sync.idx", ptx, StringComparison.Ordinal);
+            Assert.DoesNotContain("ld.local", ptx, StringComparison.Ordinal);
+        }
     }
 
     [Fact]

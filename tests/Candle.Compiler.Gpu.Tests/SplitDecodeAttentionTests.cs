@@ -13,16 +13,22 @@ namespace Candle.Compiler.Gpu.Tests;
 /// Split-K decode attention (<see cref="Kernels.AttentionKernels.DecodePartial{T, TS, TM, TMS, TR}"/> and its combine)
 /// on ILGPU's CPU accelerator against the reference interpreter: contexts of 1, 7 and 300 keys, GQA, causal,
 /// bool masks hiding the tail of a fixed-size cache (whole chunks masked), additive float masks with -inf, several
-/// query rows, f32/f16/bf16.
+/// query rows, f32/f16/bf16. Head dims of 64 and 32: on the test device (warps of 4 lanes) the 16-bit rows of 64 and the
+/// f32 rows of 32 take the key-lane kernels (<see cref="Kernels.DecodeAttentionKernels"/>), the f32 rows of 64 the
+/// split-K group kernels.
 /// </summary>
 public class SplitDecodeAttentionTests
 {
-    public static TheoryData<DType, int> Contexts()
+    public static TheoryData<DType, int, int> Contexts()
     {
-        var data = new TheoryData<DType, int>();
+        var data = new TheoryData<DType, int, int>();
         foreach (var dt in new[] { DType.F32, DType.F16, DType.BF16 })
         {
-            foreach (int ctx in new[] { 1, 7, 300 }) data.Add(dt, ctx);
+            foreach (int ctx in new[] { 1, 7, 300 })
+            {
+                data.Add(dt, ctx, 64);
+                data.Add(dt, ctx, 32);
+            }
         }
 
         return data;
@@ -30,13 +36,13 @@ public class SplitDecodeAttentionTests
 
     [Theory]
     [MemberData(nameof(Contexts))]
-    public void MatchesTheReferenceInterpreter(DType dt, int ctx)
+    public void MatchesTheReferenceInterpreter(DType dt, int ctx, int dim)
     {
-        var rng = new Random(ctx);
-        var q = Input("q", dt, Shape.Of(2, 8, 1, 64));
-        var q3 = Input("q3", dt, Shape.Of(1, 4, 3, 64));
-        var k = Input("k", dt, Shape.Of(2, 2, ctx, 64));
-        var v = Input("v", dt, Shape.Of(2, 2, ctx, 64));
+        var rng = new Random(ctx + dim);
+        var q = Input("q", dt, Shape.Of(2, 8, 1, dim));
+        var q3 = Input("q3", dt, Shape.Of(1, 4, 3, dim));
+        var k = Input("k", dt, Shape.Of(2, 2, ctx, dim));
+        var v = Input("v", dt, Shape.Of(2, 2, ctx, dim));
         var bm = Input("bm", DType.Bool, Shape.Of(2, 1, 1, ctx));
         var fm = Input("fm", dt, Shape.Of(2, 8, 1, ctx));
         var g = new Graph(
@@ -56,13 +62,13 @@ public class SplitDecodeAttentionTests
             }
         }
 
-        for (long i = 0; i < 2L * 2 * ctx * 64; i++)
+        for (long i = 0; i < 2L * 2 * ctx * dim; i++)
         {
-            if ((i / 64) % ctx > p) inputs[2].SetDouble(i, 3.0 * (i % 3 == 0 ? -1 : 1));
+            if ((i / dim) % ctx > p) inputs[2].SetDouble(i, 3.0 * (i % 3 == 0 ? -1 : 1));
         }
 
         var expected = ReferenceInterpreter.Run(g, inputs);
-        var (atol, rtol) = BackendCases.Tol(dt, 64);
+        var (atol, rtol) = BackendCases.Tol(dt, dim);
         using var exe = CandleCompiler.CompileExecutable(g, new CompileOptions { Backend = GpuBackends.IlgpuCpu });
         for (int run = 0; run < (ctx < 100 ? 2 : 1); run++)
         {
@@ -76,6 +82,33 @@ public class SplitDecodeAttentionTests
         var lowering = new GpuLowering(GpuBackend.GetDevice("ilgpu-cpu"), null, new Dictionary<ElementwiseSpec, string>());
         var (_, chunks) = GpuLowering.DecodeSplit(16, 300, lowering.DecodeMultiprocessors);
         Assert.True(chunks > 1, $"{chunks} chunk(s): the split kernel would not run");
+    }
+
+    [Fact]
+    public void TheKeyLaneKernelsTakeTheTestShapes()
+    {
+        var device = GpuBackend.GetDevice("ilgpu-cpu");
+        var lowering = new GpuLowering(device, null, new Dictionary<ElementwiseSpec, string>());
+        int warp = device.Accelerator.WarpSize;
+        Assert.True(Kernels.DecodeAttentionKernels.Fits(64 / 8, warp), $"16-bit rows of 64 on warps of {warp}");
+        Assert.True(Kernels.DecodeAttentionKernels.Fits(32 / 4, warp), $"f32 rows of 32 on warps of {warp}");
+        Assert.True(GpuLowering.DecodeKeySplit(16, 300, lowering.DecodeMultiprocessors, warp).Chunks > 1);
+        Assert.True(GpuLowering.DecodeKeySplit(16, 7, lowering.DecodeMultiprocessors, warp).Chunks > 1);
+    }
+
+    [Theory]
+    [InlineData(32, 384, 132, 32)]
+    [InlineData(32, 4096, 132, 32)]
+    [InlineData(1, 100000, 132, 32)]
+    [InlineData(16, 7, 8, 4)]
+    [InlineData(1, 1, 132, 32)]
+    public void KeyLaneChunksAreWholeWarpsAndCoverTheKeysOnce(long rows, long sk, int sms, int warp)
+    {
+        var (chunk, chunks) = GpuLowering.DecodeKeySplit(rows, sk, sms, warp);
+        Assert.Equal(0, chunk % warp);
+        Assert.InRange(chunks, 1, Kernels.DecodeAttentionKernels.MaxChunks);
+        Assert.True((long)chunk * chunks >= sk);
+        Assert.True((long)chunk * (chunks - 1) < Math.Max(1, sk));
     }
 
     [Theory]
