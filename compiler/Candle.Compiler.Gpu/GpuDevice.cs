@@ -126,10 +126,18 @@ public abstract class GpuDevice : IDevice
     internal AcceleratorStream Stream { get; }
 
     /// <summary>
-    /// Whether products of a few rows against a weight run <see cref="Kernels.GemvKernels"/> rather than cuBLAS or the
-    /// tiled GEMM (on unless <c>CANDLE_GPU_NO_GEMV=1</c>, which compares the two).
+    /// Whether products of a few rows against a weight may run <see cref="Kernels.GemvKernels"/> (on unless
+    /// <c>CANDLE_GPU_NO_GEMV=1</c>): where cuBLAS is loaded it takes the products it can (on an H100 its few-row
+    /// products ran a 1.1B fp16 decode step faster than these kernels) and they serve the rest (mixed dtypes); without
+    /// it they come before the tiled GEMM.
     /// </summary>
     internal bool UseGemv { get; } = Environment.GetEnvironmentVariable("CANDLE_GPU_NO_GEMV") != "1";
+
+    /// <summary>
+    /// Whether the few-row kernels come before cuBLAS (<c>CANDLE_GPU_GEMV=warps</c> or <c>pairs</c>, which compares
+    /// them with the library).
+    /// </summary>
+    internal bool GemvBeforeLibrary { get; } = Environment.GetEnvironmentVariable("CANDLE_GPU_GEMV") is "warps" or "pairs";
 
     /// <summary>
     /// Whether 16-bit weights of those products are read 16 bytes a load, one warp per weight row

@@ -247,8 +247,10 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
             long aOff = f.Eval(a.Offset), aM = f.Eval(g.ARowStride), aK = f.Eval(a.Strides[^1]);
             long bOff = f.Eval(b.Offset), bK = f.Eval(b.Strides[^2]), bN = f.Eval(b.Strides[^1]);
             var (am, bm, cm) = (f.Slots[a.Slot], f.Slots[b.Slot], f.Slots[g.C]);
-            if (m > 0 && n > 0 && !TryGemv(gemv, gemvWarps, bType, m, n, k, am, aOff, aM, aK, bm, bOff, bK, bN, cm)
-                && !TryCublas(DType.F32, bType, m, n, k, am, aOff, aM, aK, 0, bm, bOff, bK, bN, 0, cm, 1))
+            bool gemvFirst = GemvFirst;
+            if (m > 0 && n > 0 && !(gemvFirst && TryGemv(gemv, gemvWarps, bType, m, n, k, am, aOff, aM, aK, bm, bOff, bK, bN, cm))
+                && !TryCublas(DType.F32, bType, m, n, k, am, aOff, aM, aK, 0, bm, bOff, bK, bN, 0, cm, 1)
+                && !(!gemvFirst && TryGemv(gemv, gemvWarps, bType, m, n, k, am, aOff, aM, aK, bm, bOff, bK, bN, cm)))
             {
                 Tiled(tiled, am, bm, cm, m, n, k, aOff, aM, aK, bOff, bK, bN);
             }
@@ -279,8 +281,9 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
             var (am, bm, cm) = (f.Slots[a.Slot], f.Slots[b.Slot], f.Slots[c.C]);
             long batch = Product(sizes);
             if (m == 0 || n == 0 || batch == 0) return;
-            if (gemv is not null && GemvRows(m, aM, batch, sizes, sa, sb) is var (rows, rowStride)
-                && TryGemv(gemv, gemvWarps, c.DType, rows, n, k, am, aOff, rowStride, aK, bm, bOff, bK, bN, cm))
+            var few = gemv is not null ? GemvRows(m, aM, batch, sizes, sa, sb) : null;
+            bool gemvFirst = GemvFirst;
+            if (gemvFirst && few is (long rows, long rowStride) && TryGemv(gemv, gemvWarps, c.DType, rows, n, k, am, aOff, rowStride, aK, bm, bOff, bK, bN, cm))
             {
                 return;
             }
@@ -291,10 +294,21 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
                 return;
             }
 
+            if (!gemvFirst && few is (long rows2, long rowStride2) && TryGemv(gemv, gemvWarps, c.DType, rows2, n, k, am, aOff, rowStride2, aK, bm, bOff, bK, bN, cm))
+            {
+                return;
+            }
+
             tiled.SetBatch(sizes, sa, sb);
             Tiled(tiled, am, bm, cm, m, n, k, aOff, aM, aK, bOff, bK, bN);
         };
     }
+
+    /// <summary>
+    /// Whether a few-row product tries <see cref="GemvKernels"/> before cuBLAS: where no cuBLAS is loaded, or where
+    /// <see cref="GpuDevice.GemvBeforeLibrary"/> asks for it.
+    /// </summary>
+    private bool GemvFirst => device.Cublas is null || device.GemvBeforeLibrary;
 
     /// <summary>The one stride that walks every batch dim in order (row-major over the batch shape), or null.</summary>
     private static long? Uniform(long[] sizes, long[] strides)

@@ -109,25 +109,32 @@ internal static class GemvKernels
         var sw = default(TW);
         long w = (bOff + ((long)col * bN)) >> 3;
         int quads = k >> 3;
-        var sums = default(Oct);
-        int q = lane;
-        int step = Warp.WarpSize;
-
-        // Four weight quads a lane per step, all loaded before any is used: four 16-byte loads in flight per lane.
-        for (; q + (3 * step) < quads; q += 4 * step)
+        float s0 = 0f, s1 = 0f, s2 = 0f, s3 = 0f;
+        for (int q = lane; q < quads; q += Warp.WarpSize)
         {
-            var v0 = b[w + q];
-            var v1 = b[w + q + step];
-            var v2 = b[w + q + (2 * step)];
-            var v3 = b[w + q + (3 * step)];
-            sums = Accumulate(a, sa, sw, v0, aOff + (8L * q), aM, rows, sums);
-            sums = Accumulate(a, sa, sw, v1, aOff + (8L * (q + step)), aM, rows, sums);
-            sums = Accumulate(a, sa, sw, v2, aOff + (8L * (q + (2 * step))), aM, rows, sums);
-            sums = Accumulate(a, sa, sw, v3, aOff + (8L * (q + (3 * step))), aM, rows, sums);
+            var v = b[w + q];
+            var (w0, w1) = sw.Widen(v.X);
+            var (w2, w3) = sw.Widen(v.Y);
+            var (w4, w5) = sw.Widen(v.Z);
+            var (w6, w7) = sw.Widen(v.W);
+            long x = aOff + (8L * q);
+            s0 += Dot8(a, sa, x, w0, w1, w2, w3, w4, w5, w6, w7);
+            if (rows > 1)
+            {
+                x += aM;
+                s1 += Dot8(a, sa, x, w0, w1, w2, w3, w4, w5, w6, w7);
+                if (rows > 2)
+                {
+                    x += aM;
+                    s2 += Dot8(a, sa, x, w0, w1, w2, w3, w4, w5, w6, w7);
+                    if (rows > 3)
+                    {
+                        x += aM;
+                        s3 += Dot8(a, sa, x, w0, w1, w2, w3, w4, w5, w6, w7);
+                    }
+                }
+            }
         }
-
-        for (; q < quads; q += step) sums = Accumulate(a, sa, sw, b[w + q], aOff + (8L * q), aM, rows, sums);
-        float s0 = sums.A, s1 = sums.B, s2 = sums.C, s3 = sums.D;
 
         s0 = WarpSum(s0);
         if (lane == 0) default(TCS).Store(c, col, s0);
@@ -148,36 +155,6 @@ internal static class GemvKernels
             s3 = WarpSum(s3);
             if (lane == 0) default(TCS).Store(c, (3L * n) + col, s3);
         }
-    }
-
-    /// <summary>One weight quad's products with the activation rows (up to four) at element <paramref name="x"/> added to the rows' sums (A..D).</summary>
-    private static Oct Accumulate<TA, TAS, TW>(ArrayView<TA> a, TAS sa, TW sw, Quad v, long x, long aM, int rows, Oct sums)
-        where TA : unmanaged
-        where TAS : struct, IStorage<TA>
-        where TW : struct, IWordPairs
-    {
-        var (w0, w1) = sw.Widen(v.X);
-        var (w2, w3) = sw.Widen(v.Y);
-        var (w4, w5) = sw.Widen(v.Z);
-        var (w6, w7) = sw.Widen(v.W);
-        sums.A += Dot8(a, sa, x, w0, w1, w2, w3, w4, w5, w6, w7);
-        if (rows > 1)
-        {
-            x += aM;
-            sums.B += Dot8(a, sa, x, w0, w1, w2, w3, w4, w5, w6, w7);
-            if (rows > 2)
-            {
-                x += aM;
-                sums.C += Dot8(a, sa, x, w0, w1, w2, w3, w4, w5, w6, w7);
-                if (rows > 3)
-                {
-                    x += aM;
-                    sums.D += Dot8(a, sa, x, w0, w1, w2, w3, w4, w5, w6, w7);
-                }
-            }
-        }
-
-        return sums;
     }
 
     private static float Dot8<TA, TAS>(ArrayView<TA> a, TAS sa, long x, float w0, float w1, float w2, float w3, float w4, float w5, float w6, float w7)

@@ -2,7 +2,7 @@
 # One GPU call: unpack the runtime and the app bundles, then each step under its own timeout, logs into $OUT.
 # usage (from the repository root, with the peer scripts copied beside it): bash .gpu/DIR/run.sh STEP...
 # steps: info, decode:APP, decodeg:APP, decoden:APP (graph, few-row kernel off), decodep:APP (graph, few-row kernel with
-#        32-bit pair loads instead of the warp-per-row kernel), decodept:APP (its calls timed), check:APP, checkg:APP, tests:APP,
+#        32-bit pair loads before cuBLAS), decodew:APP (graph, the warp-per-row few-row kernel before cuBLAS), pp512:APP (prefill of 512 tokens, then 32 decode steps), decodept:APP (its calls timed), check:APP, checkg:APP, tests:APP,
 #        writeq:APP (a random 1.1B-shaped Q4_0 GGUF at /tmp/tlq.gguf), decodeq:APP, decodeqg:APP, decodeqt:APP (its decode,
 #        weights kept quantized on the device; g: fixed-size cache with a CUDA graph; t: each call timed),
 #        testscl:APP (the OpenCL matrix tests alone: PoCL has crashed the runner), testsq:APP (the quantized-kernel tests, on CUDA and the CPU accelerator),
@@ -36,9 +36,11 @@ for s in "$@"; do
   write:*) step write 90 $P write-tinyllama /tmp/tl 22 32000 f16 ;;
   decodet:*) TAILN=45 step decodet_$app 150 env CANDLE_GPU_TIMING=1 $P decode /tmp/tl f16 128 256 ;;
   decode:*) step decode_$app 90 $P decode /tmp/tl f16 128 256 ;;
+  pp512:*) step pp512_$app 90 $P decode /tmp/tl f16 512 32 graph ;;
   decodeg:*) step decodeg_$app 90 $P decode /tmp/tl f16 128 256 graph ;;
   decoden:*) step decoden_$app 90 env CANDLE_GPU_NO_GEMV=1 $P decode /tmp/tl f16 128 256 graph ;;
   decodep:*) step decodep_$app 90 env CANDLE_GPU_GEMV=pairs $P decode /tmp/tl f16 128 256 graph ;;
+  decodew:*) step decodew_$app 90 env CANDLE_GPU_GEMV=warps $P decode /tmp/tl f16 128 256 graph ;;
   decodept:*) TAILN=45 step decodept_$app 150 env CANDLE_GPU_GEMV=pairs CANDLE_GPU_TIMING=1 $P decode /tmp/tl f16 128 256 ;;
   writeq:*) step writeq 240 $P write-tinyllama-gguf /tmp/tlq.gguf 22 32000 q4_0 ;;
   decodeqt:*) TAILN=45 step decodeqt_$app 150 env CANDLE_GPU_TIMING=1 $P decode-gguf /tmp/tlq.gguf 128 256 ;;
@@ -46,8 +48,8 @@ for s in "$@"; do
   decodeqg:*) step decodeqg_$app 120 $P decode-gguf /tmp/tlq.gguf 128 256 graph ;;
   check:*) step check_$app 60 $P check-decode $PWD/tests/fixtures/refs/llama ;;
   checkg:*) step checkg_$app 60 $P check-decode $PWD/tests/fixtures/refs/llama graph ;;
-  testscl:*) TAILN=60 step testscl_$app ${TESTLIM:-150} $W/$app/tests/Candle.Compiler.Gpu.Tests -class 'Candle.Compiler.Gpu.Tests.OpenClMatrixTests' -noColor ;;
-  tests:*) TAILN=60 step tests_$app ${TESTLIM:-150} $W/$app/tests/Candle.Compiler.Gpu.Tests -class 'Candle.Compiler.Gpu.Tests.CudaMatrixTests' -class 'Candle.Compiler.Gpu.Tests.CudaGoldenTests' -class 'Candle.Compiler.Gpu.Tests.CudaEncoderGoldenTests' -class 'Candle.Compiler.Gpu.Tests.ConvolutionMatrixTests' -class 'Candle.Compiler.Gpu.Tests.DeviceTests' -class 'Candle.Compiler.Gpu.Tests.TrainingTests' -noColor ;;
+  testscl:*) TAILN=60 step testscl_$app ${TESTLIM:-150} $W/$app/tests/Candle.Compiler.Gpu.Tests -class 'Candle.Compiler.Gpu.Tests.OpenClMatrixTests' -method 'Candle.Compiler.Gpu.Tests.ConvolutionMatrixTests.OpenClMatchesTheReference' -noColor ;;
+  tests:*) TAILN=60 step tests_$app ${TESTLIM:-150} $W/$app/tests/Candle.Compiler.Gpu.Tests -class 'Candle.Compiler.Gpu.Tests.CudaMatrixTests' -class 'Candle.Compiler.Gpu.Tests.CudaGoldenTests' -class 'Candle.Compiler.Gpu.Tests.CudaEncoderGoldenTests' -method 'Candle.Compiler.Gpu.Tests.ConvolutionMatrixTests.CudaMatchesTheReference' -class 'Candle.Compiler.Gpu.Tests.DeviceTests' -class 'Candle.Compiler.Gpu.Tests.TrainingTests' -noColor ;;
   testsq:*) TAILN=60 step testsq_$app ${TESTLIM:-150} $W/$app/tests/Candle.Compiler.Gpu.Tests -class 'Candle.Compiler.Gpu.Tests.QuantKernelTests' -noColor ;;
   train:*) TAILN=40
     step train_cuda_$app 90 env CANDLE_GPU_TIMING=1 $W/$app/train/Candle.TrainBench --device cuda --steps 5 --warmup 2
