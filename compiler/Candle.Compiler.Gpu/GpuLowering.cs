@@ -142,6 +142,14 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
     /// <summary>Threads of an attention group (one query row).</summary>
     private int AttentionGroup => Math.Min(AttentionKernels.GroupSize, device.Accelerator.MaxNumThreadsPerGroup);
 
+    /// <summary>
+    /// The threads of a grid-stride elementwise launch: as many as the device keeps resident (at least 65536, where a
+    /// driver reports less), or <see cref="ElementwiseLaunch.CpuThreads"/> on ILGPU's CPU accelerator.
+    /// </summary>
+    private long GridStrideThreads => device.Kind == GpuKind.Cpu
+        ? ElementwiseLaunch.CpuThreads
+        : Math.Max(1L << 16, (long)device.Accelerator.NumMultiprocessors * Math.Max(device.Accelerator.MaxNumThreadsPerMultiprocessor, device.Accelerator.MaxNumThreadsPerGroup));
+
     private KernelLauncher Launcher(MethodInfo m) => new(device, m, grouped: false);
 
     private KernelLauncher GroupLauncher(MethodInfo m) => new(device, m, grouped: true);
@@ -163,25 +171,65 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
     {
         // The capabilities leave out multi-output groups: every call here writes one output.
         if (e.Kernel.Stores.Count > 0) throw new NotSupportedException($"the GPU backend has no multi-output elementwise kernels ({e.Label})");
-        var method = generated?.GetMethod(kernelNames[e.Kernel], Static) ?? throw new InvalidOperationException($"no generated kernel for {e.Label}");
-        var l = Launcher(method);
+        string name = kernelNames[e.Kernel];
+        var wide = Launcher(generated?.GetMethod(name, Static) ?? throw new InvalidOperationException($"no generated kernel for {e.Label}"));
+        bool generalOnly = Environment.GetEnvironmentVariable(ElementwiseLaunch.GeneralOnlyVariable) == "1";
+        KernelLauncher? Variant(string suffix) => !generalOnly && generated.GetMethod(name + suffix, Static) is { } m ? Launcher(m) : null;
+        var narrow = Variant(ElementwiseKernelEmitter.NarrowSuffix);
+        var flat = Variant(ElementwiseKernelEmitter.FlatSuffix);
+        var rows = Variant(ElementwiseKernelEmitter.RowsSuffix);
         var inputs = e.Inputs.ToArray();
         var shape = e.Shape;
         var numel = e.Numel;
         int output = e.Output;
+        var launch = new ElementwiseLaunch(e.Kernel, GridStrideThreads);
         return f =>
         {
-            l.Begin().View(f.Slots[output]);
-            for (int k = 0; k < inputs.Length; k++) l.View(f.Slots[inputs[k].Slot]);
-            for (int d = 0; d < shape.Length; d++) l.Arg(f.Eval(shape[d]));
+            long count = f.Eval(numel);
+            if (count <= 0) return;
+            EvalInto(f, shape, launch.Shape, 0);
+            var om = f.Slots[output];
+            launch.Aligned[^1] = om.Buffer.Address(om.Offset) % 16 == 0;
             for (int k = 0; k < inputs.Length; k++)
             {
-                var input = inputs[k];
-                l.Arg(f.Eval(input.Offset));
-                for (int d = 0; d < input.Strides.Length; d++) l.Arg(f.Eval(input.Strides[d]));
+                var m = f.Slots[inputs[k].Slot];
+                long off = f.Eval(inputs[k].Offset);
+                launch.Offsets[k] = off;
+                EvalInto(f, inputs[k].Strides, launch.Strides[k], 0);
+                launch.Aligned[k] = m.Buffer.Address(m.Offset + (off * launch.ElementSizes[k])) % 16 == 0;
             }
 
-            l.Launch(f.Eval(numel));
+            var plan = launch.Plan(count, flat is not null, rows is not null);
+            if (plan.Kind == ElementwiseLaunchKind.General && narrow is not null && launch.FitsNarrow(count)) plan.Kind = ElementwiseLaunchKind.Narrow;
+            ElementwiseLaunch.Trace?.Add((plan.Kind, plan.Blocks));
+            if (plan.Kind is ElementwiseLaunchKind.Flat or ElementwiseLaunchKind.Rows)
+            {
+                var v = (plan.Kind == ElementwiseLaunchKind.Flat ? flat : rows)!;
+                v.Begin().BytesView(om, 0).View(om);
+                for (int k = 0; k < inputs.Length; k++)
+                {
+                    var m = f.Slots[inputs[k].Slot];
+                    long off = launch.Offsets[k];
+                    v.BytesView(m, plan.Blocks > 0 && launch.Vectorized(k) ? off * launch.ElementSizes[k] : 0).View(m, off);
+                }
+
+                v.Arg((int)count).Arg((int)plan.Blocks).Arg((int)plan.Threads).Arg((int)plan.Cols);
+                for (int k = 0; k < inputs.Length; k++) v.Arg((int)launch.RowStrides[k]);
+                v.Launch(plan.Threads);
+                return;
+            }
+
+            var l = plan.Kind == ElementwiseLaunchKind.Narrow ? narrow! : wide;
+            l.Begin().View(om);
+            for (int k = 0; k < inputs.Length; k++) l.View(f.Slots[inputs[k].Slot]);
+            for (int d = 0; d < shape.Length; d++) l.Arg(launch.Shape[d]);
+            for (int k = 0; k < inputs.Length; k++)
+            {
+                l.Arg(launch.Offsets[k]);
+                for (int d = 0; d < shape.Length; d++) l.Arg(launch.Strides[k][d]);
+            }
+
+            l.Launch(count);
         };
     }
 

@@ -73,16 +73,22 @@ public static class Program
         Console.WriteLine("| benchmark | ms | figure |");
         Console.WriteLine("| --- | ---: | ---: |");
         const int N = 64 * 1024 * 1024;
+        foreach (var dt in new[] { DType.F32, DType.BF16 })
         {
-            var x = Input("x", DType.F32, Shape.Of(N));
-            var w = Input("w", DType.F32, Shape.Of(N));
-            var b = Input("b", DType.F32, Shape.Of(N));
+            var x = Input("x", dt, Shape.Of(N));
+            var w = Input("w", dt, Shape.Of(N));
+            var b = Input("b", dt, Shape.Of(N));
             var g = new Graph([x, w, b], [Binary(Op.Mul, Unary(Op.Gelu, Binary(Op.Add, Binary(Op.Mul, x, w), b)), Unary(Op.Sigmoid, x))]);
-            double t = Time(g, dev, 7);
-            Row("elementwise gelu(x*w+b)*sigmoid(x) 64M f32", t, $"{16.0 * N / t / 1e9:F0} GB/s");
+            ElementwiseAB($"elementwise gelu(x*w+b)*sigmoid(x) 64M {dt.TorchName()}", g, dev, 4.0 * dt.SizeInBytes() * N);
         }
 
         const int R = 32768, C = 4096;
+        {
+            var a = Input("a", DType.F32, Shape.Of(R, C));
+            var bias = Input("bias", DType.F32, Shape.Of(C));
+            ElementwiseAB("elementwise silu(a+bias[4096]) 32768x4096 f32", new Graph([a, bias], [Unary(Op.Silu, Binary(Op.Add, a, bias))]), dev, 2.0 * R * C * 4);
+        }
+
         {
             var a = Input("a", DType.F32, Shape.Of(R, C));
             var gamma = Input("g", DType.F32, Shape.Of(C));
@@ -99,6 +105,37 @@ public static class Program
             double t = Time(new Graph([a, b], [MatMul(a, b)]), dev, 5);
             Row($"matmul {m}^3 {dt.TorchName()}", t, $"{2.0 * m * m * m / t / 1e12:F1} TFLOP/s");
         }
+    }
+
+    /// <summary>
+    /// Times an elementwise graph with the vectorized kernels and with the general kernel only
+    /// (<c>CANDLE_GPU_EW_GENERAL=1</c>), alternating three times, and prints both medians in GB/s of
+    /// <paramref name="bytes"/> moved and their ratio.
+    /// </summary>
+    private static void ElementwiseAB(string label, Graph g, GpuDevice dev, double bytes)
+    {
+        const string General = "CANDLE_GPU_EW_GENERAL";
+        var vector = new List<double>();
+        var general = new List<double>();
+        for (int round = 0; round < 3; round++)
+        {
+            vector.Add(Time(g, dev, 7));
+            Environment.SetEnvironmentVariable(General, "1");
+            try
+            {
+                general.Add(Time(g, dev, 7));
+            }
+            finally
+            {
+                Environment.SetEnvironmentVariable(General, null);
+            }
+        }
+
+        vector.Sort();
+        general.Sort();
+        double tv = vector[1], tg = general[1];
+        Row(label, tv, $"{bytes / tv / 1e9:F0} GB/s");
+        Row(label + " (general kernel)", tg, $"{bytes / tg / 1e9:F0} GB/s (vectorized {tg / tv:F2}x)");
     }
 
     private static int CheckDecode(string dir, bool graphs, string spec)
