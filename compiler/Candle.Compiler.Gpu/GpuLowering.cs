@@ -527,6 +527,7 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         bool layer = c.Op == Op.LayerNorm;
         if (layer && c.Residual >= 0) throw new NotSupportedException($"{c.Label}: a layer_norm with a residual");
         var l = GroupLauncher(Generic(typeof(RowKernels), layer ? nameof(RowKernels.LayerNorm) : nameof(RowKernels.RmsNorm), elem, storage, device.Reducer, RowCache));
+        var octets = !layer && OctetStorage(c.DType) is { } os ? GroupLauncher(Generic(typeof(RowKernels), nameof(RowKernels.RmsNormOctets), os, device.Reducer, RowCache)) : null;
         return f =>
         {
             long rows = f.Eval(c.Rows), len = f.Eval(c.RowLength);
@@ -535,6 +536,19 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
             var w = c.Weight >= 0 ? f.Slots[c.Weight] : x;
             var b = c.Bias >= 0 ? f.Slots[c.Bias] : x;
             var (config, cached) = RowConfig(rows, len);
+            if (octets is not null && len % 8 == 0)
+            {
+                var residual = c.Residual >= 0 ? f.Slots[c.Residual] : x;
+                var sum = c.Sum >= 0 ? f.Slots[c.Sum] : x;
+                var y = f.Slots[c.Y];
+                if (Aligned(x) && Aligned(w) && Aligned(residual) && Aligned(sum) && Aligned(y))
+                {
+                    octets.Begin().BytesView(x, 0).BytesView(w, 0).BytesView(residual, 0).BytesView(sum, 0).BytesView(y, 0)
+                        .Arg(checked((int)(len / 8))).Arg(c.Weight >= 0 ? 1 : 0).Arg(c.Residual >= 0 ? 1 : 0).Arg((float)c.Eps).Arg(cached).Launch(config);
+                    return;
+                }
+            }
+
             l.Begin().View(x).View(w);
             if (layer) l.View(b);
             else l.View(c.Residual >= 0 ? f.Slots[c.Residual] : x).View(c.Sum >= 0 ? f.Slots[c.Sum] : x);
@@ -549,14 +563,41 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
     {
         var (elem, storage) = FloatStorage(c.XType, c.Label);
         var l = GroupLauncher(Generic(typeof(RowKernels), nameof(RowKernels.Softmax), elem, storage, device.Reducer, RowCache));
+        var octets = OctetStorage(c.XType) is { } os ? GroupLauncher(Generic(typeof(RowKernels), nameof(RowKernels.SoftmaxOctets), os, device.Reducer, RowCache)) : null;
+        int log = c.Op == Op.LogSoftmax ? 1 : 0;
         return f =>
         {
             long rows = f.Eval(c.Rows), len = f.Eval(c.RowLength);
             if (rows == 0) return;
             var (config, cached) = RowConfig(rows, len);
-            l.Begin().View(f.Slots[c.X]).View(f.Slots[c.Y]).Arg(checked((int)len)).Arg(c.Op == Op.LogSoftmax ? 1 : 0).Arg(cached).Launch(config);
+            var (x, y) = (f.Slots[c.X], f.Slots[c.Y]);
+            if (octets is not null && len % 8 == 0 && Aligned(x) && Aligned(y))
+            {
+                octets.Begin().BytesView(x, 0).BytesView(y, 0).Arg(checked((int)(len / 8))).Arg(log).Arg(cached).Launch(config);
+                return;
+            }
+
+            l.Begin().View(x).View(y).Arg(checked((int)len)).Arg(log).Arg(cached).Launch(config);
         };
     }
+
+    /// <summary>
+    /// The <see cref="IOctetStorage"/> of a float dtype for the row kernels' octet forms, or null: bool, or
+    /// <c>CANDLE_GPU_ROWS_SCALAR=1</c> (the scalar row kernels only, for A/B runs).
+    /// </summary>
+    private static Type? OctetStorage(DType dt) => Environment.GetEnvironmentVariable(RowsScalarVariable) == "1" ? null : dt switch
+    {
+        DType.F32 => typeof(F32Octets),
+        DType.F16 => typeof(F16Octets),
+        DType.BF16 => typeof(BF16Octets),
+        _ => null,
+    };
+
+    /// <summary>Set to 1, softmax and rms_norm launch the scalar row kernels only.</summary>
+    internal const string RowsScalarVariable = "CANDLE_GPU_ROWS_SCALAR";
+
+    /// <summary>Whether <paramref name="m"/> starts 16-byte aligned on the device.</summary>
+    private static bool Aligned(Mem m) => m.Buffer.Address(m.Offset) % 16 == 0;
 
     private Action<Frame> Reduce(ReduceCall c)
     {

@@ -79,23 +79,21 @@ public static class Program
             var w = Input("w", dt, Shape.Of(N));
             var b = Input("b", dt, Shape.Of(N));
             var g = new Graph([x, w, b], [Binary(Op.Mul, Unary(Op.Gelu, Binary(Op.Add, Binary(Op.Mul, x, w), b)), Unary(Op.Sigmoid, x))]);
-            ElementwiseAB($"elementwise gelu(x*w+b)*sigmoid(x) 64M {dt.TorchName()}", g, dev, 4.0 * dt.SizeInBytes() * N);
+            AB($"elementwise gelu(x*w+b)*sigmoid(x) 64M {dt.TorchName()}", g, dev, 4.0 * dt.SizeInBytes() * N, "CANDLE_GPU_EW_GENERAL", "general kernel");
         }
 
         const int R = 32768, C = 4096;
         {
             var a = Input("a", DType.F32, Shape.Of(R, C));
             var bias = Input("bias", DType.F32, Shape.Of(C));
-            ElementwiseAB("elementwise silu(a+bias[4096]) 32768x4096 f32", new Graph([a, bias], [Unary(Op.Silu, Binary(Op.Add, a, bias))]), dev, 2.0 * R * C * 4);
+            AB("elementwise silu(a+bias[4096]) 32768x4096 f32", new Graph([a, bias], [Unary(Op.Silu, Binary(Op.Add, a, bias))]), dev, 2.0 * R * C * 4, "CANDLE_GPU_EW_GENERAL", "general kernel");
         }
 
         {
             var a = Input("a", DType.F32, Shape.Of(R, C));
             var gamma = Input("g", DType.F32, Shape.Of(C));
-            double t = Time(new Graph([a, gamma], [RmsNorm(a, gamma, 1e-5)]), dev, 7);
-            Row("rmsnorm 32768x4096 f32", t, $"{2.0 * R * C * 4 / t / 1e9:F0} GB/s");
-            t = Time(new Graph([a], [Softmax(a, 1)]), dev, 7);
-            Row("softmax 32768x4096 f32", t, $"{2.0 * R * C * 4 / t / 1e9:F0} GB/s");
+            AB("rmsnorm 32768x4096 f32", new Graph([a, gamma], [RmsNorm(a, gamma, 1e-5)]), dev, 2.0 * R * C * 4, "CANDLE_GPU_ROWS_SCALAR", "scalar row kernel");
+            AB("softmax 32768x4096 f32", new Graph([a], [Softmax(a, 1)]), dev, 2.0 * R * C * 4, "CANDLE_GPU_ROWS_SCALAR", "scalar row kernel");
         }
 
         foreach (var (dt, m) in new[] { (DType.F32, 4096), (DType.F16, 8192), (DType.BF16, 8192) })
@@ -108,34 +106,34 @@ public static class Program
     }
 
     /// <summary>
-    /// Times an elementwise graph with the vectorized kernels and with the general kernel only
-    /// (<c>CANDLE_GPU_EW_GENERAL=1</c>), alternating three times, and prints both medians in GB/s of
-    /// <paramref name="bytes"/> moved and their ratio.
+    /// Times a graph with the vectorized kernels and with <paramref name="variable"/>=1 (the kernel it names instead:
+    /// <c>CANDLE_GPU_EW_GENERAL</c>, the general elementwise kernel; <c>CANDLE_GPU_ROWS_SCALAR</c>, the scalar row
+    /// kernels), alternating three times, and prints both medians in GB/s of <paramref name="bytes"/> moved and their
+    /// ratio.
     /// </summary>
-    private static void ElementwiseAB(string label, Graph g, GpuDevice dev, double bytes)
+    private static void AB(string label, Graph g, GpuDevice dev, double bytes, string variable, string other)
     {
-        const string General = "CANDLE_GPU_EW_GENERAL";
         var vector = new List<double>();
-        var general = new List<double>();
+        var scalar = new List<double>();
         for (int round = 0; round < 3; round++)
         {
             vector.Add(Time(g, dev, 7));
-            Environment.SetEnvironmentVariable(General, "1");
+            Environment.SetEnvironmentVariable(variable, "1");
             try
             {
-                general.Add(Time(g, dev, 7));
+                scalar.Add(Time(g, dev, 7));
             }
             finally
             {
-                Environment.SetEnvironmentVariable(General, null);
+                Environment.SetEnvironmentVariable(variable, null);
             }
         }
 
         vector.Sort();
-        general.Sort();
-        double tv = vector[1], tg = general[1];
+        scalar.Sort();
+        double tv = vector[1], ts = scalar[1];
         Row(label, tv, $"{bytes / tv / 1e9:F0} GB/s");
-        Row(label + " (general kernel)", tg, $"{bytes / tg / 1e9:F0} GB/s (vectorized {tg / tv:F2}x)");
+        Row($"{label} ({other}, {variable}=1)", ts, $"{bytes / ts / 1e9:F0} GB/s (vectorized {ts / tv:F2}x)");
     }
 
     private static int CheckDecode(string dir, bool graphs, string spec)

@@ -63,6 +63,18 @@ public sealed class CodegenTests : IDisposable
             yield return ($"arange_{s.Name}", M(typeof(MemoryKernels), nameof(MemoryKernels.ArangeFloat), e, s), false);
         }
 
+        foreach (var o in new[] { typeof(F32Octets), typeof(F16Octets), typeof(BF16Octets) })
+        {
+            foreach (var r in reducers)
+            {
+                foreach (var cache in new[] { typeof(SharedRowCache), typeof(NoRowCache) })
+                {
+                    yield return ($"softmax_octets_{o.Name}_{r.Name}_{cache.Name}", M(typeof(RowKernels), nameof(RowKernels.SoftmaxOctets), o, r, cache), true);
+                    yield return ($"rms_norm_octets_{o.Name}_{r.Name}_{cache.Name}", M(typeof(RowKernels), nameof(RowKernels.RmsNormOctets), o, r, cache), true);
+                }
+            }
+        }
+
         foreach (var raw in new[] { typeof(byte), typeof(ushort), typeof(uint), typeof(ulong) })
         {
             yield return ($"copy_{raw.Name}", M(typeof(MemoryKernels), nameof(MemoryKernels.Copy), raw), false);
@@ -235,6 +247,26 @@ public sealed class CodegenTests : IDisposable
         Assert.Equal(1, Count(ptx, "st.global.v4.b32"));
         Assert.Equal(3, Count(ptx, dt == DType.F32 ? "ld.global.f32" : "ld.global.b16"));
         Assert.Contains("ex2.approx", ptx, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(typeof(F32Octets), 2)]
+    [InlineData(typeof(BF16Octets), 1)]
+    public void OctetRowKernelsMove16BytesAnAccess(Type storage, int perOctet)
+    {
+        string softmax = _source.Ptx(M(typeof(RowKernels), nameof(RowKernels.SoftmaxOctets), storage, typeof(ShuffleReducer), typeof(SharedRowCache)), true);
+        // Every global access is a 16-byte one (one or two an octet): x read in the first pass and, uncached, in the
+        // second and in each form's last (softmax, log_softmax), y written in each form's last.
+        Assert.Equal(4 * perOctet, Count(softmax, "ld.global.v4.b32"));
+        Assert.Equal(2 * perOctet, Count(softmax, "st.global.v4.b32"));
+        Assert.DoesNotContain("ld.global.f32", softmax, StringComparison.Ordinal);
+        Assert.DoesNotContain("ld.global.b16", softmax, StringComparison.Ordinal);
+        Assert.DoesNotContain("st.global.f32", softmax, StringComparison.Ordinal);
+        Assert.True(Count(softmax, "shfl.sync.bfly") >= 4, "no warp-shuffle reductions");
+        string rms = _source.Ptx(M(typeof(RowKernels), nameof(RowKernels.RmsNormOctets), storage, typeof(ShuffleReducer), typeof(SharedRowCache)), true);
+        Assert.Contains("ld.global.v4.b32", rms, StringComparison.Ordinal);
+        Assert.Contains("st.global.v4.b32", rms, StringComparison.Ordinal);
+        Assert.DoesNotContain("ld.global.f32", rms, StringComparison.Ordinal);
     }
 
     [Fact]
