@@ -527,7 +527,7 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         bool layer = c.Op == Op.LayerNorm;
         if (layer && c.Residual >= 0) throw new NotSupportedException($"{c.Label}: a layer_norm with a residual");
         var l = GroupLauncher(Generic(typeof(RowKernels), layer ? nameof(RowKernels.LayerNorm) : nameof(RowKernels.RmsNorm), elem, storage, device.Reducer, RowCache));
-        var octets = !layer && OctetStorage(c.DType) is { } os ? GroupLauncher(Generic(typeof(RowKernels), nameof(RowKernels.RmsNormOctets), os, device.Reducer, RowCache)) : null;
+        var octets = OctetStorage(c.DType) is { } os ? GroupLauncher(Generic(typeof(RowKernels), layer ? nameof(RowKernels.LayerNormOctets) : nameof(RowKernels.RmsNormOctets), os, device.Reducer, RowCache)) : null;
         return f =>
         {
             long rows = f.Eval(c.Rows), len = f.Eval(c.RowLength);
@@ -538,10 +538,17 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
             var (config, cached) = RowConfig(rows, len);
             if (octets is not null && len % 8 == 0)
             {
+                var y = f.Slots[c.Y];
+                if (layer && Aligned(x) && Aligned(w) && Aligned(b) && Aligned(y))
+                {
+                    octets.Begin().BytesView(x, 0).BytesView(w, 0).BytesView(b, 0).BytesView(y, 0)
+                        .Arg(checked((int)(len / 8))).Arg(c.Weight >= 0 ? 1 : 0).Arg(c.Bias >= 0 ? 1 : 0).Arg((float)c.Eps).Arg(cached).Launch(config);
+                    return;
+                }
+
                 var residual = c.Residual >= 0 ? f.Slots[c.Residual] : x;
                 var sum = c.Sum >= 0 ? f.Slots[c.Sum] : x;
-                var y = f.Slots[c.Y];
-                if (Aligned(x) && Aligned(w) && Aligned(residual) && Aligned(sum) && Aligned(y))
+                if (!layer && Aligned(x) && Aligned(w) && Aligned(residual) && Aligned(sum) && Aligned(y))
                 {
                     octets.Begin().BytesView(x, 0).BytesView(w, 0).BytesView(residual, 0).BytesView(sum, 0).BytesView(y, 0)
                         .Arg(checked((int)(len / 8))).Arg(c.Weight >= 0 ? 1 : 0).Arg(c.Residual >= 0 ? 1 : 0).Arg((float)c.Eps).Arg(cached).Launch(config);
@@ -593,7 +600,7 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         _ => null,
     };
 
-    /// <summary>Set to 1, softmax and rms_norm launch the scalar row kernels only.</summary>
+    /// <summary>Set to 1, softmax, rms_norm and layer_norm launch the scalar row kernels only.</summary>
     internal const string RowsScalarVariable = "CANDLE_GPU_ROWS_SCALAR";
 
     /// <summary>Whether <paramref name="m"/> starts 16-byte aligned on the device.</summary>

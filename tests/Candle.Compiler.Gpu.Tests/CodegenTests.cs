@@ -71,6 +71,7 @@ public sealed class CodegenTests : IDisposable
                 {
                     yield return ($"softmax_octets_{o.Name}_{r.Name}_{cache.Name}", M(typeof(RowKernels), nameof(RowKernels.SoftmaxOctets), o, r, cache), true);
                     yield return ($"rms_norm_octets_{o.Name}_{r.Name}_{cache.Name}", M(typeof(RowKernels), nameof(RowKernels.RmsNormOctets), o, r, cache), true);
+                    yield return ($"layer_norm_octets_{o.Name}_{r.Name}_{cache.Name}", M(typeof(RowKernels), nameof(RowKernels.LayerNormOctets), o, r, cache), true);
                 }
             }
         }
@@ -267,6 +268,10 @@ public sealed class CodegenTests : IDisposable
         Assert.Contains("ld.global.v4.b32", rms, StringComparison.Ordinal);
         Assert.Contains("st.global.v4.b32", rms, StringComparison.Ordinal);
         Assert.DoesNotContain("ld.global.f32", rms, StringComparison.Ordinal);
+        string layer = _source.Ptx(M(typeof(RowKernels), nameof(RowKernels.LayerNormOctets), storage, typeof(ShuffleReducer), typeof(SharedRowCache)), true);
+        Assert.Contains("ld.global.v4.b32", layer, StringComparison.Ordinal);
+        Assert.Contains("st.global.v4.b32", layer, StringComparison.Ordinal);
+        Assert.DoesNotContain("ld.global.f32", layer, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -1,6 +1,6 @@
 using Candle.Compiler.Backends;
-using Candle.Compiler.Gpu.Kernels;
 using Candle.Compiler.Backends.Reference;
+using Candle.Compiler.Gpu.Kernels;
 using Candle.Compiler.Ir;
 using Candle.Runtime;
 using Candle.Runtime.Tensors;
@@ -13,10 +13,10 @@ using static Candle.Compiler.Ir.IrBuilder;
 namespace Candle.Compiler.Gpu.Tests;
 
 /// <summary>
-/// The row kernels that read and write eight elements at a time (<c>SoftmaxOctets</c>, <c>RmsNormOctets</c>: rows whose
-/// length is a multiple of 8 in aligned buffers) on ILGPU's CPU accelerator against the reference interpreter: rows
-/// kept in shared memory and rows too long for it, with and without a weight, a residual sum, f32/f16/bf16, and a row
-/// length that is no multiple of 8 (the scalar kernels).
+/// The row kernels that read and write eight elements at a time (<c>SoftmaxOctets</c>, <c>RmsNormOctets</c>,
+/// <c>LayerNormOctets</c>: rows whose length is a multiple of 8 in aligned buffers) on ILGPU's CPU accelerator against
+/// the reference interpreter, with and without a weight, bias or residual sum, f32/f16/bf16, and row lengths that are
+/// no multiple of 8 (the scalar kernels); and the octet kernels without a row cache against a scalar computation.
 /// </summary>
 public sealed class RowOctetTests
 {
@@ -58,6 +58,16 @@ public sealed class RowOctetTests
     }
 
     [Theory]
+    [MemberData(nameof(Lengths))]
+    public void LayerNormMatchesTheReference(int n, DType dt)
+    {
+        var x = Input("x", dt, Shape.Of(3, n));
+        var w = Input("w", dt, Shape.Of(n));
+        var b = Input("b", dt, Shape.Of(n));
+        Check(new Graph([x, w, b], [LayerNorm(x, w, b, 1e-5), LayerNorm(x, null, b, 1e-5), LayerNorm(x, null, null, 1e-6)]), dt, n, n + 2);
+    }
+
+    [Theory]
     [InlineData(40, DType.F32)]
     [InlineData(4096, DType.BF16)]
     [InlineData(36, DType.F16)]
@@ -75,10 +85,12 @@ public sealed class RowOctetTests
     [InlineData(0)]
     [InlineData(1)]
     [InlineData(2)]
+    [InlineData(3)]
     public void UncachedOctetKernelsMatchAScalarComputation(int kernel)
     {
         // The octet kernels with no row cache (as OpenCL runs them; the CPU accelerator's shared memory holds every row
-        // the backend tests use) against softmax, log_softmax and rms_norm computed here in double precision. Groups
+        // the backend tests use) against softmax, log_softmax, rms_norm and layer_norm (w as weight and bias) computed
+        // here in double precision. Groups
         // of 16 threads (the CPU accelerator's most) over 40 octets: each thread takes two or three.
         const int Rows = 3, Octets = 40, N = Octets * 8;
         var rng = new Random(12);
@@ -95,6 +107,11 @@ public sealed class RowOctetTests
             var k = acc.LoadStreamKernel<ArrayView<Quad>, ArrayView<Quad>, int, int, int>(RowKernels.SoftmaxOctets<F32Octets, SharedReducer, NoRowCache>);
             k(config, Quads(xb), Quads(yb), Octets, kernel, 1);
         }
+        else if (kernel == 3)
+        {
+            var k = acc.LoadStreamKernel<ArrayView<Quad>, ArrayView<Quad>, ArrayView<Quad>, ArrayView<Quad>, int, int, int, float, int>(RowKernels.LayerNormOctets<F32Octets, SharedReducer, NoRowCache>);
+            k(config, Quads(xb), Quads(wb), Quads(wb), Quads(yb), Octets, 1, 1, 1e-5f, 1);
+        }
         else
         {
             var k = acc.LoadStreamKernel<ArrayView<Quad>, ArrayView<Quad>, ArrayView<Quad>, ArrayView<Quad>, ArrayView<Quad>, int, int, int, float, int>(RowKernels.RmsNormOctets<F32Octets, SharedReducer, NoRowCache>);
@@ -107,13 +124,15 @@ public sealed class RowOctetTests
         {
             var row = x.AsSpan(r * N, N).ToArray().Select(v => (double)v).ToArray();
             double max = row.Max(), sum = row.Sum(v => Math.Exp(v - max)), rms = Math.Sqrt((row.Sum(v => v * v) / N) + 1e-6);
+            double mean = row.Average(), sd = Math.Sqrt((row.Sum(v => (v - mean) * (v - mean)) / N) + 1e-5);
             for (int j = 0; j < N; j++)
             {
                 double expected = kernel switch
                 {
                     0 => Math.Exp(row[j] - max) / sum,
                     1 => row[j] - max - Math.Log(sum),
-                    _ => row[j] / rms * w[j],
+                    2 => row[j] / rms * w[j],
+                    _ => ((row[j] - mean) / sd * w[j]) + w[j],
                 };
                 Assert.True(Math.Abs(y[(r * N) + j] - expected) <= 1e-5 + (1e-5 * Math.Abs(expected)), $"row {r} element {j}: {y[(r * N) + j]}, expected {expected}");
             }

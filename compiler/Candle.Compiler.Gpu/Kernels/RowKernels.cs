@@ -8,7 +8,7 @@ namespace Candle.Compiler.Gpu.Kernels;
 /// over a row more than once take a <c>cached</c> flag: when the row fits in the group's shared memory the launcher
 /// requests rowLength floats of dynamic shared memory and sets it, so global memory is read once and written once; the
 /// cache is a type parameter (<see cref="IRowCache"/>), so the kernels for OpenCL never name dynamic shared memory.
-/// Softmax and rms_norm have octet forms for rows whose length is a multiple of 8 in 16-byte aligned buffers: each
+/// Softmax, rms_norm and layer_norm have octet forms for rows whose length is a multiple of 8 in 16-byte aligned buffers: each
 /// thread reads and writes eight consecutive elements with 16-byte accesses (<see cref="IOctetStorage"/>).
 /// </summary>
 internal static class RowKernels
@@ -222,6 +222,46 @@ internal static class RowKernels
         {
             var v = LaneMath.Times(cached != 0 ? LaneMath.Get(sh, o, octets) : hasResidual != 0 ? s.Load(sum, row + o) : s.Load(x, row + o), r);
             if (hasWeight != 0) v = LaneMath.Times(v, s.Load(w, o));
+            s.Store(y, row + o, v);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="LayerNorm{T, TS, TR, TC}"/> over rows of <paramref name="octets"/> · 8 elements read and written eight
+    /// at a time with 16-byte accesses (<see cref="IOctetStorage"/>); every view starts 16-byte aligned.
+    /// </summary>
+    public static void LayerNormOctets<TS, TR, TC>(ArrayView<Quad> x, ArrayView<Quad> w, ArrayView<Quad> b, ArrayView<Quad> y, int octets, int hasWeight, int hasBias, float eps, int cached)
+        where TS : struct, IOctetStorage
+        where TR : struct, IGroupReducer
+        where TC : struct, IRowCache
+    {
+        long row = (long)Grid.IdxX * octets;
+        int t = Group.IdxX, step = Group.DimX;
+        var s = default(TS);
+        if (!default(TC).Available) cached = 0;
+        var sh = default(TC).Rows();
+        float rowLength = 8f * octets;
+        float sum = 0f;
+        for (int o = t; o < octets; o += step)
+        {
+            var v = s.Load(x, row + o);
+            if (cached != 0) LaneMath.Put(sh, o, octets, v);
+            sum += LaneMath.Sum(v);
+        }
+
+        float mean = default(TR).Sum(sum) / rowLength;
+        float sq = 0f;
+        for (int o = t; o < octets; o += step)
+        {
+            sq += LaneMath.SumOfSquares(LaneMath.Minus(cached != 0 ? LaneMath.Get(sh, o, octets) : s.Load(x, row + o), mean));
+        }
+
+        float r = 1f / MathF.Sqrt((default(TR).Sum(sq) / rowLength) + eps);
+        for (int o = t; o < octets; o += step)
+        {
+            var v = LaneMath.Times(LaneMath.Minus(cached != 0 ? LaneMath.Get(sh, o, octets) : s.Load(x, row + o), mean), r);
+            if (hasWeight != 0) v = LaneMath.Times(v, s.Load(w, o));
+            if (hasBias != 0) v = LaneMath.Plus(v, s.Load(b, o));
             s.Store(y, row + o, v);
         }
     }
