@@ -51,7 +51,7 @@ for s in "$@"; do
     step train_cpu_$app 100 $W/$app/train/Candle.TrainBench --threads 16 --steps 3 --warmup 1 ;;
   traing:*) TAILN=40 step train_cuda_$app 90 env CANDLE_GPU_TIMING=1 $W/$app/train/Candle.TrainBench --device cuda --steps 5 --warmup 2 ;;
   traincpu:*) n=$(( ${n:-0} + 1 )); step train_cpu_${app}_$n 100 $W/$app/train/Candle.TrainBench --threads 16 --steps 3 --warmup 1 ;;
-  kernels:*) step kernels_$app 60 $P kernels ;;
+  kernels:*) step kernels_$app 240 $P kernels ;;
   peer_decode) step peer_decode 120 python3 $B/peer_llama_decode.py ;;
   peer_kernels) step peer_kernels 120 python3 $B/peer_kernels.py ;;
   peer_train)
