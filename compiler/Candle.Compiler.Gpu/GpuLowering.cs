@@ -189,6 +189,14 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
     /// <summary>Threads of an attention group (one query row).</summary>
     private int AttentionGroup => Math.Min(AttentionKernels.GroupSize, device.Accelerator.MaxNumThreadsPerGroup);
 
+    /// <summary>
+    /// The threads of a grid-stride elementwise launch: as many as the device keeps resident (at least 65536, where a
+    /// driver reports less), or <see cref="ElementwiseLaunch.CpuThreads"/> on ILGPU's CPU accelerator.
+    /// </summary>
+    private long GridStrideThreads => device.Kind == GpuKind.Cpu
+        ? ElementwiseLaunch.CpuThreads
+        : Math.Max(1L << 16, (long)device.Accelerator.NumMultiprocessors * Math.Max(device.Accelerator.MaxNumThreadsPerMultiprocessor, device.Accelerator.MaxNumThreadsPerGroup));
+
     private KernelLauncher Launcher(MethodInfo m) => new(device, m, grouped: false);
 
     private KernelLauncher GroupLauncher(MethodInfo m) => new(device, m, grouped: true);
@@ -210,25 +218,65 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
     {
         // The capabilities leave out multi-output groups: every call here writes one output.
         if (e.Kernel.Stores.Count > 0) throw new NotSupportedException($"the GPU backend has no multi-output elementwise kernels ({e.Label})");
-        var method = generated?.GetMethod(kernelNames[e.Kernel], Static) ?? throw new InvalidOperationException($"no generated kernel for {e.Label}");
-        var l = Launcher(method);
+        string name = kernelNames[e.Kernel];
+        var wide = Launcher(generated?.GetMethod(name, Static) ?? throw new InvalidOperationException($"no generated kernel for {e.Label}"));
+        bool generalOnly = Environment.GetEnvironmentVariable(ElementwiseLaunch.GeneralOnlyVariable) == "1";
+        KernelLauncher? Variant(string suffix) => !generalOnly && generated.GetMethod(name + suffix, Static) is { } m ? Launcher(m) : null;
+        var narrow = Variant(ElementwiseKernelEmitter.NarrowSuffix);
+        var flat = Variant(ElementwiseKernelEmitter.FlatSuffix);
+        var rows = Variant(ElementwiseKernelEmitter.RowsSuffix);
         var inputs = e.Inputs.ToArray();
         var shape = e.Shape;
         var numel = e.Numel;
         int output = e.Output;
+        var launch = new ElementwiseLaunch(e.Kernel, GridStrideThreads);
         return f =>
         {
-            l.Begin().View(f.Slots[output]);
-            for (int k = 0; k < inputs.Length; k++) l.View(f.Slots[inputs[k].Slot]);
-            for (int d = 0; d < shape.Length; d++) l.Arg(f.Eval(shape[d]));
+            long count = f.Eval(numel);
+            if (count <= 0) return;
+            EvalInto(f, shape, launch.Shape, 0);
+            var om = f.Slots[output];
+            launch.Aligned[^1] = om.Buffer.Address(om.Offset) % 16 == 0;
             for (int k = 0; k < inputs.Length; k++)
             {
-                var input = inputs[k];
-                l.Arg(f.Eval(input.Offset));
-                for (int d = 0; d < input.Strides.Length; d++) l.Arg(f.Eval(input.Strides[d]));
+                var m = f.Slots[inputs[k].Slot];
+                long off = f.Eval(inputs[k].Offset);
+                launch.Offsets[k] = off;
+                EvalInto(f, inputs[k].Strides, launch.Strides[k], 0);
+                launch.Aligned[k] = m.Buffer.Address(m.Offset + (off * launch.ElementSizes[k])) % 16 == 0;
             }
 
-            l.Launch(f.Eval(numel));
+            var plan = launch.Plan(count, flat is not null, rows is not null);
+            if (plan.Kind == ElementwiseLaunchKind.General && narrow is not null && launch.FitsNarrow(count)) plan.Kind = ElementwiseLaunchKind.Narrow;
+            ElementwiseLaunch.Trace?.Add((plan.Kind, plan.Blocks));
+            if (plan.Kind is ElementwiseLaunchKind.Flat or ElementwiseLaunchKind.Rows)
+            {
+                var v = (plan.Kind == ElementwiseLaunchKind.Flat ? flat : rows)!;
+                v.Begin().BytesView(om, 0).View(om);
+                for (int k = 0; k < inputs.Length; k++)
+                {
+                    var m = f.Slots[inputs[k].Slot];
+                    long off = launch.Offsets[k];
+                    v.BytesView(m, plan.Blocks > 0 && launch.Vectorized(k) ? off * launch.ElementSizes[k] : 0).View(m, off);
+                }
+
+                v.Arg((int)count).Arg((int)plan.Blocks).Arg((int)plan.Threads).Arg((int)plan.Cols);
+                for (int k = 0; k < inputs.Length; k++) v.Arg((int)launch.RowStrides[k]);
+                v.Launch(plan.Threads);
+                return;
+            }
+
+            var l = plan.Kind == ElementwiseLaunchKind.Narrow ? narrow! : wide;
+            l.Begin().View(om);
+            for (int k = 0; k < inputs.Length; k++) l.View(f.Slots[inputs[k].Slot]);
+            for (int d = 0; d < shape.Length; d++) l.Arg(launch.Shape[d]);
+            for (int k = 0; k < inputs.Length; k++)
+            {
+                l.Arg(launch.Offsets[k]);
+                for (int d = 0; d < shape.Length; d++) l.Arg(launch.Strides[k][d]);
+            }
+
+            l.Launch(count);
         };
     }
 
@@ -568,6 +616,7 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         bool layer = c.Op == Op.LayerNorm;
         if (layer && c.Residual >= 0) throw new NotSupportedException($"{c.Label}: a layer_norm with a residual");
         var l = GroupLauncher(Generic(typeof(RowKernels), layer ? nameof(RowKernels.LayerNorm) : nameof(RowKernels.RmsNorm), elem, storage, device.Reducer, RowCache));
+        var octets = OctetStorage(c.DType) is { } os ? GroupLauncher(Generic(typeof(RowKernels), layer ? nameof(RowKernels.LayerNormOctets) : nameof(RowKernels.RmsNormOctets), os, device.Reducer, RowCache)) : null;
         return f =>
         {
             long rows = f.Eval(c.Rows), len = f.Eval(c.RowLength);
@@ -576,6 +625,26 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
             var w = c.Weight >= 0 ? f.Slots[c.Weight] : x;
             var b = c.Bias >= 0 ? f.Slots[c.Bias] : x;
             var (config, cached) = RowConfig(rows, len);
+            if (octets is not null && len % 8 == 0)
+            {
+                var y = f.Slots[c.Y];
+                if (layer && Aligned(x) && Aligned(w) && Aligned(b) && Aligned(y))
+                {
+                    octets.Begin().BytesView(x, 0).BytesView(w, 0).BytesView(b, 0).BytesView(y, 0)
+                        .Arg(checked((int)(len / 8))).Arg(c.Weight >= 0 ? 1 : 0).Arg(c.Bias >= 0 ? 1 : 0).Arg((float)c.Eps).Arg(cached).Launch(config);
+                    return;
+                }
+
+                var residual = c.Residual >= 0 ? f.Slots[c.Residual] : x;
+                var sum = c.Sum >= 0 ? f.Slots[c.Sum] : x;
+                if (!layer && Aligned(x) && Aligned(w) && Aligned(residual) && Aligned(sum) && Aligned(y))
+                {
+                    octets.Begin().BytesView(x, 0).BytesView(w, 0).BytesView(residual, 0).BytesView(sum, 0).BytesView(y, 0)
+                        .Arg(checked((int)(len / 8))).Arg(c.Weight >= 0 ? 1 : 0).Arg(c.Residual >= 0 ? 1 : 0).Arg((float)c.Eps).Arg(cached).Launch(config);
+                    return;
+                }
+            }
+
             l.Begin().View(x).View(w);
             if (layer) l.View(b);
             else l.View(c.Residual >= 0 ? f.Slots[c.Residual] : x).View(c.Sum >= 0 ? f.Slots[c.Sum] : x);
@@ -590,14 +659,41 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
     {
         var (elem, storage) = FloatStorage(c.XType, c.Label);
         var l = GroupLauncher(Generic(typeof(RowKernels), nameof(RowKernels.Softmax), elem, storage, device.Reducer, RowCache));
+        var octets = OctetStorage(c.XType) is { } os ? GroupLauncher(Generic(typeof(RowKernels), nameof(RowKernels.SoftmaxOctets), os, device.Reducer, RowCache)) : null;
+        int log = c.Op == Op.LogSoftmax ? 1 : 0;
         return f =>
         {
             long rows = f.Eval(c.Rows), len = f.Eval(c.RowLength);
             if (rows == 0) return;
             var (config, cached) = RowConfig(rows, len);
-            l.Begin().View(f.Slots[c.X]).View(f.Slots[c.Y]).Arg(checked((int)len)).Arg(c.Op == Op.LogSoftmax ? 1 : 0).Arg(cached).Launch(config);
+            var (x, y) = (f.Slots[c.X], f.Slots[c.Y]);
+            if (octets is not null && len % 8 == 0 && Aligned(x) && Aligned(y))
+            {
+                octets.Begin().BytesView(x, 0).BytesView(y, 0).Arg(checked((int)(len / 8))).Arg(log).Arg(cached).Launch(config);
+                return;
+            }
+
+            l.Begin().View(x).View(y).Arg(checked((int)len)).Arg(log).Arg(cached).Launch(config);
         };
     }
+
+    /// <summary>
+    /// The <see cref="IOctetStorage"/> of a float dtype for the row kernels' octet forms, or null: bool, or
+    /// <c>CANDLE_GPU_ROWS_SCALAR=1</c> (the scalar row kernels only, for A/B runs).
+    /// </summary>
+    private static Type? OctetStorage(DType dt) => Environment.GetEnvironmentVariable(RowsScalarVariable) == "1" ? null : dt switch
+    {
+        DType.F32 => typeof(F32Octets),
+        DType.F16 => typeof(F16Octets),
+        DType.BF16 => typeof(BF16Octets),
+        _ => null,
+    };
+
+    /// <summary>Set to 1, softmax, rms_norm and layer_norm launch the scalar row kernels only.</summary>
+    internal const string RowsScalarVariable = "CANDLE_GPU_ROWS_SCALAR";
+
+    /// <summary>Whether <paramref name="m"/> starts 16-byte aligned on the device.</summary>
+    private static bool Aligned(Mem m) => m.Buffer.Address(m.Offset) % 16 == 0;
 
     private Action<Frame> Reduce(ReduceCall c)
     {

@@ -66,6 +66,17 @@ internal sealed class KernelLauncher
         return this;
     }
 
+    /// <summary>The next argument: an array view of the slot's memory from byte <paramref name="byteOffset"/> (views of <c>Quad</c>s).</summary>
+    public KernelLauncher BytesView(Mem m, long byteOffset)
+    {
+        int i = _next++;
+        long size = _elementSizes[i];
+        if (size == 0) throw new InvalidOperationException($"{_method.Name}: parameter {i} is not an array view");
+        long n = Math.Max(0, (m.Bytes - byteOffset) / size);
+        _views[i] = m.Buffer.View(m.Offset + byteOffset, n * size);
+        return this;
+    }
+
     /// <summary>The next argument, a <see cref="long"/>.</summary>
     public KernelLauncher Arg(long value)
     {

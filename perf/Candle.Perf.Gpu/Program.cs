@@ -73,23 +73,27 @@ public static class Program
         Console.WriteLine("| benchmark | ms | figure |");
         Console.WriteLine("| --- | ---: | ---: |");
         const int N = 64 * 1024 * 1024;
+        foreach (var dt in new[] { DType.F32, DType.BF16 })
         {
-            var x = Input("x", DType.F32, Shape.Of(N));
-            var w = Input("w", DType.F32, Shape.Of(N));
-            var b = Input("b", DType.F32, Shape.Of(N));
+            var x = Input("x", dt, Shape.Of(N));
+            var w = Input("w", dt, Shape.Of(N));
+            var b = Input("b", dt, Shape.Of(N));
             var g = new Graph([x, w, b], [Binary(Op.Mul, Unary(Op.Gelu, Binary(Op.Add, Binary(Op.Mul, x, w), b)), Unary(Op.Sigmoid, x))]);
-            double t = Time(g, dev, 7);
-            Row("elementwise gelu(x*w+b)*sigmoid(x) 64M f32", t, $"{16.0 * N / t / 1e9:F0} GB/s");
+            AB($"elementwise gelu(x*w+b)*sigmoid(x) 64M {dt.TorchName()}", g, dev, 4.0 * dt.SizeInBytes() * N, "CANDLE_GPU_EW_GENERAL", "general kernel");
         }
 
         const int R = 32768, C = 4096;
         {
             var a = Input("a", DType.F32, Shape.Of(R, C));
+            var bias = Input("bias", DType.F32, Shape.Of(C));
+            AB("elementwise silu(a+bias[4096]) 32768x4096 f32", new Graph([a, bias], [Unary(Op.Silu, Binary(Op.Add, a, bias))]), dev, 2.0 * R * C * 4, "CANDLE_GPU_EW_GENERAL", "general kernel");
+        }
+
+        {
+            var a = Input("a", DType.F32, Shape.Of(R, C));
             var gamma = Input("g", DType.F32, Shape.Of(C));
-            double t = Time(new Graph([a, gamma], [RmsNorm(a, gamma, 1e-5)]), dev, 7);
-            Row("rmsnorm 32768x4096 f32", t, $"{2.0 * R * C * 4 / t / 1e9:F0} GB/s");
-            t = Time(new Graph([a], [Softmax(a, 1)]), dev, 7);
-            Row("softmax 32768x4096 f32", t, $"{2.0 * R * C * 4 / t / 1e9:F0} GB/s");
+            AB("rmsnorm 32768x4096 f32", new Graph([a, gamma], [RmsNorm(a, gamma, 1e-5)]), dev, 2.0 * R * C * 4, "CANDLE_GPU_ROWS_SCALAR", "scalar row kernel");
+            AB("softmax 32768x4096 f32", new Graph([a], [Softmax(a, 1)]), dev, 2.0 * R * C * 4, "CANDLE_GPU_ROWS_SCALAR", "scalar row kernel");
         }
 
         foreach (var (dt, m) in new[] { (DType.F32, 4096), (DType.F16, 8192), (DType.BF16, 8192) })
@@ -99,6 +103,37 @@ public static class Program
             double t = Time(new Graph([a, b], [MatMul(a, b)]), dev, 5);
             Row($"matmul {m}^3 {dt.TorchName()}", t, $"{2.0 * m * m * m / t / 1e12:F1} TFLOP/s");
         }
+    }
+
+    /// <summary>
+    /// Times a graph with the vectorized kernels and with <paramref name="variable"/>=1 (the kernel it names instead:
+    /// <c>CANDLE_GPU_EW_GENERAL</c>, the general elementwise kernel; <c>CANDLE_GPU_ROWS_SCALAR</c>, the scalar row
+    /// kernels), alternating three times, and prints both medians in GB/s of <paramref name="bytes"/> moved and their
+    /// ratio.
+    /// </summary>
+    private static void AB(string label, Graph g, GpuDevice dev, double bytes, string variable, string other)
+    {
+        var vector = new List<double>();
+        var scalar = new List<double>();
+        for (int round = 0; round < 3; round++)
+        {
+            vector.Add(Time(g, dev, 7));
+            Environment.SetEnvironmentVariable(variable, "1");
+            try
+            {
+                scalar.Add(Time(g, dev, 7));
+            }
+            finally
+            {
+                Environment.SetEnvironmentVariable(variable, null);
+            }
+        }
+
+        vector.Sort();
+        scalar.Sort();
+        double tv = vector[1], ts = scalar[1];
+        Row(label, tv, $"{bytes / tv / 1e9:F0} GB/s");
+        Row($"{label} ({other}, {variable}=1)", ts, $"{bytes / ts / 1e9:F0} GB/s (vectorized {ts / tv:F2}x)");
     }
 
     private static int CheckDecode(string dir, bool graphs, string spec)

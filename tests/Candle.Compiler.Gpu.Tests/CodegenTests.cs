@@ -70,6 +70,19 @@ public sealed class CodegenTests : IDisposable
             yield return ($"decode_chunks_{string.Join("_", [quads.Name, .. quads.GetGenericArguments().Select(a => a.Name)])}_{nameof(ShuffleReducer)}", M(typeof(DecodeAttentionKernels), nameof(DecodeAttentionKernels.Chunks), quads, typeof(byte), typeof(BoolStorage)), true);
         }
 
+        foreach (var o in new[] { typeof(F32Octets), typeof(F16Octets), typeof(BF16Octets) })
+        {
+            foreach (var r in reducers)
+            {
+                foreach (var cache in new[] { typeof(SharedRowCache), typeof(NoRowCache) })
+                {
+                    yield return ($"softmax_octets_{o.Name}_{r.Name}_{cache.Name}", M(typeof(RowKernels), nameof(RowKernels.SoftmaxOctets), o, r, cache), true);
+                    yield return ($"rms_norm_octets_{o.Name}_{r.Name}_{cache.Name}", M(typeof(RowKernels), nameof(RowKernels.RmsNormOctets), o, r, cache), true);
+                    yield return ($"layer_norm_octets_{o.Name}_{r.Name}_{cache.Name}", M(typeof(RowKernels), nameof(RowKernels.LayerNormOctets), o, r, cache), true);
+                }
+            }
+        }
+
         foreach (var raw in new[] { typeof(byte), typeof(ushort), typeof(uint), typeof(ulong) })
         {
             yield return ($"copy_{raw.Name}", M(typeof(MemoryKernels), nameof(MemoryKernels.Copy), raw), false);
@@ -157,9 +170,9 @@ public sealed class CodegenTests : IDisposable
         {
             var graph = Scheduler.Schedule(CandleCompiler.Optimize(c.Graph, new Backends.CompileOptions { Backend = GpuBackends.IlgpuCpu }));
             var (type, names) = GpuBackend.RenderKernels(graph);
-            foreach (var name in names.Values.Distinct())
+            // Every kernel of the type: the general ones the names give and their 32-bit and vectorized variants.
+            foreach (var m in names.Count == 0 ? [] : type!.GetMethods(BindingFlags.Public | BindingFlags.Static | BindingFlags.DeclaredOnly))
             {
-                var m = type!.GetMethod(name)!;
                 Assert.Contains(".entry", _source.Ptx(m, false), StringComparison.Ordinal);
                 Assert.Contains("kernel void", _source.OpenCL(m, false), StringComparison.Ordinal);
                 count++;
@@ -241,6 +254,95 @@ public sealed class CodegenTests : IDisposable
         Assert.Contains("ex2.approx", ptx, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(DType.F32)]
+    [InlineData(DType.F16)]
+    [InlineData(DType.BF16)]
+    public void FlatKernelOfTheFusedChainIndexesWithoutDivisionAndMoves16BytesAnAccess(DType dt)
+    {
+        string ptx = GeneratedPtx(FusedChain(dt), ElementwiseKernelEmitter.FlatSuffix);
+        Assert.DoesNotMatch(IntegerDivision, ptx);
+        // Three inputs read and one result written 16 bytes at a time in the body; the tail reads them one by one.
+        Assert.Equal(3, Count(ptx, "ld.global.v4.b32"));
+        Assert.Equal(1, Count(ptx, "st.global.v4.b32"));
+        Assert.Equal(3, Count(ptx, dt == DType.F32 ? "ld.global.f32" : "ld.global.b16"));
+        Assert.Contains("ex2.approx", ptx, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(typeof(F32Octets), 2)]
+    [InlineData(typeof(BF16Octets), 1)]
+    public void OctetRowKernelsMove16BytesAnAccess(Type storage, int perOctet)
+    {
+        string softmax = _source.Ptx(M(typeof(RowKernels), nameof(RowKernels.SoftmaxOctets), storage, typeof(ShuffleReducer), typeof(SharedRowCache)), true);
+        // Every global access is a 16-byte one (one or two an octet): x read in the first pass and, uncached, in the
+        // second and in each form's last (softmax, log_softmax), y written in each form's last.
+        Assert.Equal(4 * perOctet, Count(softmax, "ld.global.v4.b32"));
+        Assert.Equal(2 * perOctet, Count(softmax, "st.global.v4.b32"));
+        Assert.DoesNotContain("ld.global.f32", softmax, StringComparison.Ordinal);
+        Assert.DoesNotContain("ld.global.b16", softmax, StringComparison.Ordinal);
+        Assert.DoesNotContain("st.global.f32", softmax, StringComparison.Ordinal);
+        Assert.True(Count(softmax, "shfl.sync.bfly") >= 4, "no warp-shuffle reductions");
+        string rms = _source.Ptx(M(typeof(RowKernels), nameof(RowKernels.RmsNormOctets), storage, typeof(ShuffleReducer), typeof(SharedRowCache)), true);
+        Assert.Contains("ld.global.v4.b32", rms, StringComparison.Ordinal);
+        Assert.Contains("st.global.v4.b32", rms, StringComparison.Ordinal);
+        Assert.DoesNotContain("ld.global.f32", rms, StringComparison.Ordinal);
+        string layer = _source.Ptx(M(typeof(RowKernels), nameof(RowKernels.LayerNormOctets), storage, typeof(ShuffleReducer), typeof(SharedRowCache)), true);
+        Assert.Contains("ld.global.v4.b32", layer, StringComparison.Ordinal);
+        Assert.Contains("st.global.v4.b32", layer, StringComparison.Ordinal);
+        Assert.DoesNotContain("ld.global.f32", layer, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void RowsKernelDividesOnceABlockIn32Bits()
+    {
+        var x = Input("x", DType.F32, new Shape(Dim.Sym("r"), Dim.Sym("c")));
+        var b = Input("b", DType.F32, new Shape(Dim.Sym("c")));
+        string ptx = GeneratedPtx(new Graph([x, b], [Unary(Op.Relu, Binary(Op.Add, x, b))]), ElementwiseKernelEmitter.RowsSuffix);
+        Assert.DoesNotMatch(WideDivision, ptx);
+        // One division in the blocks' loop and one in the tail's.
+        Assert.Equal(2, System.Text.RegularExpressions.Regex.Matches(ptx, @"\bdiv\.u32").Count);
+        Assert.Equal(2, Count(ptx, "ld.global.v4.b32"));
+        Assert.Equal(1, Count(ptx, "st.global.v4.b32"));
+    }
+
+    [Fact]
+    public void NarrowGeneralKernelIndexesIn32Bits()
+    {
+        var x = Input("x", DType.F32, new Shape(Dim.Sym("a"), Dim.Sym("b")));
+        var y = Input("y", DType.F32, new Shape(Dim.Sym("b"), Dim.Sym("a")));
+        var g = new Graph([x, y], [Binary(Op.Add, x, Transpose(y, 0, 1))]);
+        Assert.Matches(WideDivision, GeneratedPtx(g, ""));
+        string ptx = GeneratedPtx(g, ElementwiseKernelEmitter.NarrowSuffix);
+        Assert.DoesNotMatch(WideDivision, ptx);
+        Assert.Matches(@"\b(div|rem)\.u32", ptx);
+    }
+
+    [Fact]
+    public void VectorizedKernelsGenerateOpenCL()
+    {
+        var x = Input("x", DType.F16, new Shape(Dim.Sym("r"), Dim.Sym("c")));
+        var s = Input("s", DType.F32, new Shape(Dim.Sym("r"), Dim.One));
+        var m = Input("m", DType.Bool, new Shape(Dim.Sym("r"), Dim.Sym("c")));
+        var g = new Graph([x, s, m], [Where(m, Binary(Op.Mul, Cast(x, DType.F32), s), Scalar(0, DType.F32))]);
+        var graph = Scheduler.Schedule(CandleCompiler.Optimize(g, new Backends.CompileOptions { Backend = GpuBackends.IlgpuCpu }));
+        var e = Assert.Single(graph.Calls.OfType<ElementwiseCall>());
+        var (type, names) = GpuBackend.RenderKernels(graph);
+        foreach (var suffix in new[] { ElementwiseKernelEmitter.FlatSuffix, ElementwiseKernelEmitter.RowsSuffix, ElementwiseKernelEmitter.NarrowSuffix })
+        {
+            var method = type!.GetMethod(names[e.Kernel] + suffix);
+            Assert.NotNull(method);
+            string cl = _source.OpenCL(method, false);
+            Assert.Contains("kernel void", cl, StringComparison.Ordinal);
+        }
+    }
+
+    /// <summary>An integer division or remainder instruction of any width.</summary>
+    private const string IntegerDivision = @"\b(div|rem)\.(s|u)(32|64)\b";
+
+    /// <summary>A 64-bit integer division or remainder instruction.</summary>
+    private const string WideDivision = @"\b(div|rem)\.(s|u)64\b";
+
     private static int Count(string s, string what)
     {
         int n = 0;
@@ -248,20 +350,20 @@ public sealed class CodegenTests : IDisposable
         return n;
     }
 
-    private static Graph FusedChain()
+    private static Graph FusedChain(DType dt = DType.F32)
     {
-        var x = Input("x", DType.F32, new Shape(Dim.Sym("n")));
-        var w = Input("w", DType.F32, new Shape(Dim.Sym("n")));
-        var b = Input("b", DType.F32, new Shape(Dim.Sym("n")));
+        var x = Input("x", dt, new Shape(Dim.Sym("n")));
+        var w = Input("w", dt, new Shape(Dim.Sym("n")));
+        var b = Input("b", dt, new Shape(Dim.Sym("n")));
         return new Graph([x, w, b], [Binary(Op.Mul, Unary(Op.Gelu, Binary(Op.Add, Binary(Op.Mul, x, w), b)), Unary(Op.Sigmoid, x))]);
     }
 
-    private string GeneratedPtx(Graph g)
+    private string GeneratedPtx(Graph g, string suffix = "")
     {
         var graph = Scheduler.Schedule(CandleCompiler.Optimize(g, new Backends.CompileOptions { Backend = GpuBackends.IlgpuCpu }));
         var e = Assert.Single(graph.Calls.OfType<ElementwiseCall>());
         var (type, names) = GpuBackend.RenderKernels(graph);
-        return _source.Ptx(type!.GetMethod(names[e.Kernel])!, false);
+        return _source.Ptx(type!.GetMethod(names[e.Kernel] + suffix) ?? throw new InvalidOperationException($"no kernel {names[e.Kernel] + suffix}"), false);
     }
 
     /// <summary>

@@ -62,7 +62,20 @@ internal sealed class ElementwiseKernelEmitter
         return [.. p];
     }
 
-    /// <summary>Returns the kernel name for <paramref name="spec"/>, emitting it the first time.</summary>
+    /// <summary>The suffix of a general kernel's 32-bit variant (specs of rank 2 and more).</summary>
+    public const string NarrowSuffix = "_n";
+
+    /// <summary>The suffix of a spec's vectorized kernel over operands dense with the output or scalars (<see cref="VectorKernelEmitter"/>).</summary>
+    public const string FlatSuffix = "_flat";
+
+    /// <summary>The suffix of a spec's vectorized kernel over rows (<see cref="VectorKernelEmitter"/>; specs of rank 2 and more).</summary>
+    public const string RowsSuffix = "_rows";
+
+    /// <summary>
+    /// Returns the general kernel's name for <paramref name="spec"/>, emitting it the first time with its variants:
+    /// <see cref="NarrowSuffix"/>, <see cref="FlatSuffix"/> and <see cref="RowsSuffix"/> where they apply (the
+    /// lowering picks one per launch).
+    /// </summary>
     /// <exception cref="NotSupportedException">A body op or dtype has no GPU form (the message names it).</exception>
     /// <exception cref="InvalidOperationException">The assembly was already built.</exception>
     public string GetOrAdd(ElementwiseSpec spec)
@@ -71,12 +84,16 @@ internal sealed class ElementwiseKernelEmitter
         string key = spec.Key;
         if (_byKey.TryGetValue(key, out var existing)) return existing;
         string name = $"k{_byKey.Count}_{spec.Hint}";
-        var types = ParameterTypes(spec);
-        var m = _type.DefineMethod(name, MethodAttributes.Public | MethodAttributes.Static | MethodAttributes.HideBySig, typeof(void), types);
-        m.DefineParameter(1, ParameterAttributes.None, "index");
-        m.DefineParameter(2, ParameterAttributes.None, "output");
-        _dump.Append(CultureInfo.InvariantCulture, $".method public static void {name}({string.Join(", ", types.Select(t => t.Name))})\n  // {key}\n");
-        Emit(m.GetILGenerator(), spec);
+        EmitGeneral(Define(name, ParameterTypes(spec), key, $"{spec.Body.Count} body ops, rank {spec.Rank}, {spec.Inputs.Count} inputs"), spec, narrow: false);
+        if (spec.Rank >= 2) EmitGeneral(Define(name + NarrowSuffix, ParameterTypes(spec), key, "32-bit indices"), spec, narrow: true);
+        if (VectorKernelEmitter.Supports(spec))
+        {
+            var types = VectorKernelEmitter.ParameterTypes(spec);
+            int lanes = VectorKernelEmitter.Lanes(spec);
+            VectorKernelEmitter.Emit(Define(name + FlatSuffix, types, key, $"{lanes} elements a thread, operands dense or scalar"), spec, rows: false);
+            if (spec.Rank >= 2) VectorKernelEmitter.Emit(Define(name + RowsSuffix, types, key, $"{lanes} elements a thread, operands by rows"), spec, rows: true);
+        }
+
         _byKey[key] = name;
         return name;
     }
@@ -93,12 +110,12 @@ internal sealed class ElementwiseKernelEmitter
         return _built;
     }
 
-    private static Type ViewOf(DType dtype) => typeof(ArrayView<>).MakeGenericType(StorageType(dtype));
+    internal static Type ViewOf(DType dtype) => typeof(ArrayView<>).MakeGenericType(StorageType(dtype));
 
-    private static MethodInfo Math(string name) =>
+    internal static MethodInfo Math(string name) =>
         typeof(GpuMath).GetMethod(name, BindingFlags.Public | BindingFlags.Static) ?? throw new InvalidOperationException($"GpuMath has no {name}");
 
-    private static string LoadName(DType dtype) => dtype switch
+    internal static string LoadName(DType dtype) => dtype switch
     {
         DType.F32 => nameof(GpuMath.LoadF32),
         DType.F16 => nameof(GpuMath.LoadF16),
@@ -107,7 +124,7 @@ internal sealed class ElementwiseKernelEmitter
         _ => throw new NotSupportedException($"generated GPU kernels do not load {dtype.TorchName()}"),
     };
 
-    private static string StoreName(DType dtype) => dtype switch
+    internal static string StoreName(DType dtype) => dtype switch
     {
         DType.F32 => nameof(GpuMath.StoreF32),
         DType.F16 => nameof(GpuMath.StoreF16),
@@ -171,25 +188,46 @@ internal sealed class ElementwiseKernelEmitter
         _ => value,
     };
 
-    private void Emit(ILGenerator il, ElementwiseSpec spec)
+    private ILGenerator Define(string name, Type[] types, string key, string what)
+    {
+        var m = _type.DefineMethod(name, MethodAttributes.Public | MethodAttributes.Static | MethodAttributes.HideBySig, typeof(void), types);
+        m.DefineParameter(1, ParameterAttributes.None, "index");
+        m.DefineParameter(2, ParameterAttributes.None, "output");
+        _dump.Append(CultureInfo.InvariantCulture, $".method public static void {name}({string.Join(", ", types.Select(t => t.Name))})\n  // {key}\n  // {what}\n\n");
+        return m.GetILGenerator();
+    }
+
+    /// <summary>
+    /// The general kernel: one element per thread, every input's offset from the flat index by division and remainder
+    /// over the shape; with <paramref name="narrow"/> in 32-bit unsigned arithmetic (the launch checks that every index
+    /// fits), else in 64-bit.
+    /// </summary>
+    private static void EmitGeneral(ILGenerator il, ElementwiseSpec spec, bool narrow)
     {
         int n = spec.Inputs.Count, rank = spec.Rank;
         const int OutArg = 1;
         int shapeAt = 2 + n;
         int OffsetArg(int k) => shapeAt + rank + (k * (1 + rank));
+        var index = narrow ? typeof(int) : typeof(long);
 
-        var i = il.DeclareLocal(typeof(long));
-        var rem = il.DeclareLocal(typeof(long));
-        var c = il.DeclareLocal(typeof(long));
-        var offsets = Enumerable.Range(0, n).Select(_ => il.DeclareLocal(typeof(long))).ToArray();
-        var values = spec.Body.Select(_ => il.DeclareLocal(typeof(float))).ToArray();
+        void LoadArg(int arg)
+        {
+            il.Emit(OpCodes.Ldarg, (short)arg);
+            if (narrow) il.Emit(OpCodes.Conv_I4);
+        }
+
+        var i = il.DeclareLocal(index);
+        var rem = il.DeclareLocal(index);
+        var c = il.DeclareLocal(index);
+        var offsets = Enumerable.Range(0, n).Select(_ => il.DeclareLocal(index)).ToArray();
 
         il.Emit(OpCodes.Ldarg_0);
         il.Emit(OpCodes.Call, Math(nameof(GpuMath.Linear)));
+        if (narrow) il.Emit(OpCodes.Conv_I4);
         il.Emit(OpCodes.Stloc, i);
         for (int k = 0; k < n; k++)
         {
-            il.Emit(OpCodes.Ldarg, (short)OffsetArg(k));
+            LoadArg(OffsetArg(k));
             il.Emit(OpCodes.Stloc, offsets[k]);
         }
 
@@ -202,12 +240,12 @@ internal sealed class ElementwiseKernelEmitter
                 if (d > 0)
                 {
                     il.Emit(OpCodes.Ldloc, rem);
-                    il.Emit(OpCodes.Ldarg, (short)(shapeAt + d));
-                    il.Emit(OpCodes.Rem);
+                    LoadArg(shapeAt + d);
+                    il.Emit(narrow ? OpCodes.Rem_Un : OpCodes.Rem);
                     il.Emit(OpCodes.Stloc, c);
                     il.Emit(OpCodes.Ldloc, rem);
-                    il.Emit(OpCodes.Ldarg, (short)(shapeAt + d));
-                    il.Emit(OpCodes.Div);
+                    LoadArg(shapeAt + d);
+                    il.Emit(narrow ? OpCodes.Div_Un : OpCodes.Div);
                     il.Emit(OpCodes.Stloc, rem);
                 }
                 else
@@ -224,7 +262,7 @@ internal sealed class ElementwiseKernelEmitter
                     il.Emit(OpCodes.Ldloc, c);
                     if (!(d == rank - 1 && access == InnerAccess.Contiguous))
                     {
-                        il.Emit(OpCodes.Ldarg, (short)(OffsetArg(k) + 1 + d));
+                        LoadArg(OffsetArg(k) + 1 + d);
                         il.Emit(OpCodes.Mul);
                     }
 
@@ -234,15 +272,36 @@ internal sealed class ElementwiseKernelEmitter
             }
         }
 
+        var result = EmitBody(il, spec, k =>
+        {
+            il.Emit(OpCodes.Ldarg, (short)(2 + k));
+            il.Emit(OpCodes.Ldloc, offsets[k]);
+            if (narrow) il.Emit(OpCodes.Conv_I8);
+            il.Emit(OpCodes.Call, Math(LoadName(spec.Inputs[k].DType)));
+        });
+
+        il.Emit(OpCodes.Ldarg, (short)OutArg);
+        il.Emit(OpCodes.Ldloc, i);
+        if (narrow) il.Emit(OpCodes.Conv_I8);
+        il.Emit(OpCodes.Ldloc, result);
+        il.Emit(OpCodes.Call, Math(StoreName(spec.OutDType)));
+        il.Emit(OpCodes.Ret);
+    }
+
+    /// <summary>
+    /// Emits the body ops in order (each input read by <paramref name="loadInput"/>, which pushes its f32 value) and
+    /// returns the local that holds the result.
+    /// </summary>
+    internal static LocalBuilder EmitBody(ILGenerator il, ElementwiseSpec spec, Action<int> loadInput)
+    {
+        var values = spec.Body.Select(_ => il.DeclareLocal(typeof(float))).ToArray();
         for (int b = 0; b < spec.Body.Count; b++)
         {
             var op = spec.Body[b];
             switch (op.Op)
             {
                 case Op.Input:
-                    il.Emit(OpCodes.Ldarg, (short)(2 + op.Input));
-                    il.Emit(OpCodes.Ldloc, offsets[op.Input]);
-                    il.Emit(OpCodes.Call, Math(LoadName(spec.Inputs[op.Input].DType)));
+                    loadInput(op.Input);
                     break;
                 case Op.Full:
                     il.Emit(OpCodes.Ldc_R4, Narrow(op.DType, (float)op.Constant));
@@ -268,12 +327,7 @@ internal sealed class ElementwiseKernelEmitter
             il.Emit(OpCodes.Stloc, values[b]);
         }
 
-        il.Emit(OpCodes.Ldarg, (short)OutArg);
-        il.Emit(OpCodes.Ldloc, i);
-        il.Emit(OpCodes.Ldloc, values[^1]);
-        il.Emit(OpCodes.Call, Math(StoreName(spec.OutDType)));
-        il.Emit(OpCodes.Ret);
-        _dump.Append(CultureInfo.InvariantCulture, $"  // {spec.Body.Count} body ops, rank {rank}, {n} inputs\n\n");
+        return values[^1];
     }
 
     private static void Round(ILGenerator il, DType dtype, bool castFromOther)

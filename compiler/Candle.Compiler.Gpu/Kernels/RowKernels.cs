@@ -8,6 +8,8 @@ namespace Candle.Compiler.Gpu.Kernels;
 /// over a row more than once take a <c>cached</c> flag: when the row fits in the group's shared memory the launcher
 /// requests rowLength floats of dynamic shared memory and sets it, so global memory is read once and written once; the
 /// cache is a type parameter (<see cref="IRowCache"/>), so the kernels for OpenCL never name dynamic shared memory.
+/// Softmax, rms_norm and layer_norm have octet forms for rows whose length is a multiple of 8 in 16-byte aligned buffers: each
+/// thread reads and writes eight consecutive elements with 16-byte accesses (<see cref="IOctetStorage"/>).
 /// </summary>
 internal static class RowKernels
 {
@@ -138,6 +140,129 @@ internal static class RowKernels
             if (hasWeight != 0) v *= s.Load(w, j);
             if (hasBias != 0) v += s.Load(b, j);
             s.Store(y, row + j, v);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Softmax{T, TS, TR, TC}"/> over rows of <paramref name="octets"/> · 8 elements read and written eight at
+    /// a time with 16-byte accesses (<see cref="IOctetStorage"/>); x and y start 16-byte aligned. The cached row is kept
+    /// lane-major (<see cref="LaneMath.Put"/>).
+    /// </summary>
+    public static void SoftmaxOctets<TS, TR, TC>(ArrayView<Quad> x, ArrayView<Quad> y, int octets, int log, int cached)
+        where TS : struct, IOctetStorage
+        where TR : struct, IGroupReducer
+        where TC : struct, IRowCache
+    {
+        long row = (long)Grid.IdxX * octets;
+        int t = Group.IdxX, step = Group.DimX;
+        var s = default(TS);
+        if (!default(TC).Available) cached = 0;
+        var sh = default(TC).Rows();
+        float m = float.NegativeInfinity;
+        for (int o = t; o < octets; o += step)
+        {
+            var v = s.Load(x, row + o);
+            if (cached != 0) LaneMath.Put(sh, o, octets, v);
+            m = GpuMath.Maximum(m, LaneMath.Max(v));
+        }
+
+        m = default(TR).Max(m);
+        float sum = 0f;
+        for (int o = t; o < octets; o += step)
+        {
+            var e = LaneMath.ExpMinus(cached != 0 ? LaneMath.Get(sh, o, octets) : s.Load(x, row + o), m);
+            if (cached != 0 && log == 0) LaneMath.Put(sh, o, octets, e);
+            sum += LaneMath.Sum(e);
+        }
+
+        sum = default(TR).Sum(sum);
+        if (log != 0)
+        {
+            float l = m + MathF.Log(sum);
+            for (int o = t; o < octets; o += step) s.Store(y, row + o, LaneMath.Minus(cached != 0 ? LaneMath.Get(sh, o, octets) : s.Load(x, row + o), l));
+        }
+        else
+        {
+            float r = 1f / sum;
+            for (int o = t; o < octets; o += step) s.Store(y, row + o, LaneMath.Times(cached != 0 ? LaneMath.Get(sh, o, octets) : LaneMath.ExpMinus(s.Load(x, row + o), m), r));
+        }
+    }
+
+    /// <summary>
+    /// <see cref="RmsNorm{T, TS, TR, TC}"/> over rows of <paramref name="octets"/> · 8 elements read and written eight at
+    /// a time with 16-byte accesses (<see cref="IOctetStorage"/>); every view starts 16-byte aligned.
+    /// </summary>
+    public static void RmsNormOctets<TS, TR, TC>(ArrayView<Quad> x, ArrayView<Quad> w, ArrayView<Quad> residual, ArrayView<Quad> sum, ArrayView<Quad> y, int octets, int hasWeight, int hasResidual, float eps, int cached)
+        where TS : struct, IOctetStorage
+        where TR : struct, IGroupReducer
+        where TC : struct, IRowCache
+    {
+        long row = (long)Grid.IdxX * octets;
+        int t = Group.IdxX, step = Group.DimX;
+        var s = default(TS);
+        if (!default(TC).Available) cached = 0;
+        var sh = default(TC).Rows();
+        float ss = 0f;
+        for (int o = t; o < octets; o += step)
+        {
+            var v = s.Load(x, row + o);
+            if (hasResidual != 0)
+            {
+                s.Store(sum, row + o, LaneMath.Plus(v, s.Load(residual, row + o)));
+                v = s.Load(sum, row + o);
+            }
+
+            if (cached != 0) LaneMath.Put(sh, o, octets, v);
+            ss += LaneMath.SumOfSquares(v);
+        }
+
+        ss = default(TR).Sum(ss);
+        float r = 1f / MathF.Sqrt((ss / (8f * octets)) + eps);
+        for (int o = t; o < octets; o += step)
+        {
+            var v = LaneMath.Times(cached != 0 ? LaneMath.Get(sh, o, octets) : hasResidual != 0 ? s.Load(sum, row + o) : s.Load(x, row + o), r);
+            if (hasWeight != 0) v = LaneMath.Times(v, s.Load(w, o));
+            s.Store(y, row + o, v);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="LayerNorm{T, TS, TR, TC}"/> over rows of <paramref name="octets"/> · 8 elements read and written eight
+    /// at a time with 16-byte accesses (<see cref="IOctetStorage"/>); every view starts 16-byte aligned.
+    /// </summary>
+    public static void LayerNormOctets<TS, TR, TC>(ArrayView<Quad> x, ArrayView<Quad> w, ArrayView<Quad> b, ArrayView<Quad> y, int octets, int hasWeight, int hasBias, float eps, int cached)
+        where TS : struct, IOctetStorage
+        where TR : struct, IGroupReducer
+        where TC : struct, IRowCache
+    {
+        long row = (long)Grid.IdxX * octets;
+        int t = Group.IdxX, step = Group.DimX;
+        var s = default(TS);
+        if (!default(TC).Available) cached = 0;
+        var sh = default(TC).Rows();
+        float rowLength = 8f * octets;
+        float sum = 0f;
+        for (int o = t; o < octets; o += step)
+        {
+            var v = s.Load(x, row + o);
+            if (cached != 0) LaneMath.Put(sh, o, octets, v);
+            sum += LaneMath.Sum(v);
+        }
+
+        float mean = default(TR).Sum(sum) / rowLength;
+        float sq = 0f;
+        for (int o = t; o < octets; o += step)
+        {
+            sq += LaneMath.SumOfSquares(LaneMath.Minus(cached != 0 ? LaneMath.Get(sh, o, octets) : s.Load(x, row + o), mean));
+        }
+
+        float r = 1f / MathF.Sqrt((default(TR).Sum(sq) / rowLength) + eps);
+        for (int o = t; o < octets; o += step)
+        {
+            var v = LaneMath.Times(LaneMath.Minus(cached != 0 ? LaneMath.Get(sh, o, octets) : s.Load(x, row + o), mean), r);
+            if (hasWeight != 0) v = LaneMath.Times(v, s.Load(w, o));
+            if (hasBias != 0) v = LaneMath.Plus(v, s.Load(b, o));
+            s.Store(y, row + o, v);
         }
     }
 

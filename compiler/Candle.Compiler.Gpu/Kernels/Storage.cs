@@ -134,14 +134,21 @@ internal interface IWordPairs
 
 /// <summary>
 /// 16 bytes read with one vector load (<c>ld.global.v4.b32</c> on CUDA): eight 16-bit floats. Views of it must start
-/// 16-byte aligned.
+/// 16-byte aligned. Public only because generated kernel assemblies take views of it (<see cref="GpuVector"/>).
 /// </summary>
 [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential, Size = 16)]
-internal struct Quad
+public struct Quad
 {
+    /// <summary>Bytes 0..3.</summary>
     public uint X;
+
+    /// <summary>Bytes 4..7.</summary>
     public uint Y;
+
+    /// <summary>Bytes 8..11.</summary>
     public uint Z;
+
+    /// <summary>Bytes 12..15.</summary>
     public uint W;
 }
 
