@@ -14,8 +14,9 @@ namespace Candle.Runtime.Kernels.Cpu;
 /// SGEMM's B panels (<see cref="ConvPanels"/>), block by block while they are in cache, and a constant weight is packed
 /// into A panels once per plan (<see cref="Prepare"/>); the bias, a residual and a ReLU (the step's epilogue,
 /// <see cref="ConvTileEpilogue"/>) are applied to each finished tile while it is in cache; a constant 3×3 weight of
-/// stride 1 goes through Winograd where <see cref="ConvWinograd.Choose"/> finds it saves products. Other ranks: a dense column
-/// matrix multiplied through <see cref="Sgemm"/> (skipped for a 1×1 window of stride 1 without padding), bias
+/// stride 1 goes through Winograd where <see cref="ConvWinograd.Choose"/> finds it saves products, and one image of few
+/// positions and many channels through the product turned around (<see cref="ConvPositionRows"/>, the weight's
+/// transpose packed once per plan). Other ranks: a dense column matrix multiplied through <see cref="Sgemm"/> (skipped for a 1×1 window of stride 1 without padding), bias
 /// preloaded into y, residual and ReLU in a pass after. Arguments: <see cref="ConvArgs{T}"/>; one work item (the
 /// kernel splits its work over the pool).
 /// </summary>
@@ -129,6 +130,13 @@ public static unsafe class ConvGemmKernel
             case 2:
                 ConvWinograd.Run<WinogradF2>(geometry, p.Batch, (int)cinG, (int)coutG, x, bias, y, prepared!.F2.Get(kind), kind, tail);
                 return;
+        }
+
+        // One image of few positions and many channels: the product turned around (positions as A's rows).
+        if (prepared is not null && ConvPositionRows.Choose(geometry, groups, coutG, p.Batch, kind))
+        {
+            ConvPositionRows.Run(geometry, (int)coutG, x, bias, y, prepared.Turned(kind), kind, tail);
+            return;
         }
 
         var pool = KernelPool.Current;
@@ -424,6 +432,7 @@ public static unsafe class ConvGemmKernel
         private PackedA[]? _packed;
         private ConvWinograd.Weights<WinogradF4>? _f4;
         private ConvWinograd.Weights<WinogradF2>? _f2;
+        private PackedB? _turned;
 
         /// <summary>The weight's F(4×4, 3×3) transform (one group, 3×3 window: the caller checked).</summary>
         public ConvWinograd.Weights<WinogradF4> F4 => Volatile.Read(ref _f4) ?? Once(ref _f4);
@@ -445,6 +454,26 @@ public static unsafe class ConvGemmKernel
 
                 return weights;
             }
+        }
+
+        /// <summary>The weight's transpose ([Cin · taps, Cout]) in B panels for <paramref name="kind"/> (one group: the caller checked).</summary>
+        public float* Turned(SgemmKernelKind kind)
+        {
+            var turned = Volatile.Read(ref _turned);
+            if (turned is null || turned.Kind != kind)
+            {
+                lock (_gate)
+                {
+                    turned = _turned;
+                    if (turned is null || turned.Kind != kind)
+                    {
+                        turned = Sgemm.PackB(kind, w, rows, coutG, 1, rows);
+                        Volatile.Write(ref _turned, turned);
+                    }
+                }
+            }
+
+            return turned.Data;
         }
 
         public float* Get(SgemmKernelKind kind, int group)
