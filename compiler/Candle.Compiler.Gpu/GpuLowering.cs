@@ -221,6 +221,7 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         var gemvWarps = GemvWarpsLauncher(c.DType, c.DType, c.DType);
         Dim[] batchA = a.Strides[..br], batchB = b.Strides[..br];
         long[] sizes = new long[br], sa = new long[br], sb = new long[br];
+        var split = new BatchSplit(br);
         return f =>
         {
             long m = f.Eval(c.M), n = f.Eval(c.N), k = f.Eval(c.K);
@@ -238,8 +239,7 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
                 return;
             }
 
-            if (Uniform(sizes, sa) is long strideA && Uniform(sizes, sb) is long strideB
-                && TryCublas(c.DType, c.DType, m, n, k, am, aOff, aM, aK, strideA, bm, bOff, bK, bN, strideB, cm, batch))
+            if (split.Split(sizes, sa, sb) && CublasBatches(split, c.DType, m, n, k, am, aOff, aM, aK, bm, bOff, bK, bN, cm))
             {
                 return;
             }
@@ -247,6 +247,26 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
             tiled.SetBatch(sizes, sa, sb);
             Tiled(tiled, am, bm, cm, m, n, k, aOff, aM, aK, bOff, bK, bN);
         };
+    }
+
+    /// <summary>
+    /// A batched product through cuBLAS's strided-batched call per host-looped index of <paramref name="split"/> (one
+    /// call where the batch dims are one uniform walk); false, with nothing issued, where cuBLAS cannot take it.
+    /// Capture-safe: launches only, no synchronization or allocation.
+    /// </summary>
+    private bool CublasBatches(BatchSplit split, DType dt, long m, long n, long k, Mem am, long aOff, long aM, long aK, Mem bm, long bOff, long bK, long bN, Mem cm)
+    {
+        if (!CublasTakes(dt, dt, m, n, k, aM, aK, bK, bN, split.Inner)) return false;
+        long perCall = split.Inner * m * n * dt.SizeInBytes();
+        for (long o = 0; o < split.OuterCount; o++)
+        {
+            var (da, db) = split.Offsets(o);
+            var c = cm with { Offset = cm.Offset + (o * perCall), Bytes = perCall };
+            TryCublas(dt, dt, m, n, k, am, aOff + da, aM, aK, split.InnerA, bm, bOff + db, bK, bN, split.InnerB, c, split.Inner);
+        }
+
+        if (GpuTiming.Enabled && split.OuterCount > 1) GpuTiming.Add($"(cuBLAS batched, {split.OuterCount} host-looped calls of {split.Inner}: count only)", 0, 0);
+        return true;
     }
 
     /// <summary>The one stride that walks every batch dim in order (row-major over the batch shape), or null.</summary>
@@ -358,11 +378,20 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         return true;
     }
 
+    /// <summary>Whether <see cref="TryCublas"/> takes a product of these dtypes, sizes and operand strides.</summary>
+    private bool CublasTakes(DType aType, DType bType, long m, long n, long k, long aM, long aK, long bK, long bN, long batch)
+    {
+        if (device.Cublas is null || aType != bType || Cublas.DataType(aType) < 0 || k == 0) return false;
+        if (m > int.MaxValue || n > int.MaxValue || k > int.MaxValue || batch > int.MaxValue) return false;
+        bool b = (bN == 1 && bK >= Math.Max(1, n)) || (bK == 1 && bN >= Math.Max(1, k));
+        bool a = (aK == 1 && aM >= Math.Max(1, k)) || (aM == 1 && aK >= Math.Max(1, m));
+        return a && b;
+    }
+
     private bool TryCublas(DType aType, DType bType, long m, long n, long k, Mem am, long aOff, long aM, long aK, long strideA, Mem bm, long bOff, long bK, long bN, long strideB, Mem cm, long batch)
     {
         var blas = device.Cublas;
-        if (blas is null || aType != bType || Cublas.DataType(aType) < 0 || k == 0) return false;
-        if (m > int.MaxValue || n > int.MaxValue || k > int.MaxValue || batch > int.MaxValue) return false;
+        if (blas is null || !CublasTakes(aType, bType, m, n, k, aM, aK, bK, bN, batch)) return false;
 
         // Column-major view: the first operand is Bᵀ (n × k), the second Aᵀ (k × m).
         bool bT;
