@@ -456,6 +456,7 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         bool splits = device.Kind != GpuKind.OpenCL;
         var partial = splits ? GroupLauncher(Generic(typeof(AttentionKernels), nameof(AttentionKernels.DecodePartial), elem, storage, mElem, mStorage, device.Reducer)) : null;
         var combine = splits ? GroupLauncher(Generic(typeof(AttentionKernels), nameof(AttentionKernels.DecodeCombine), elem, storage)) : null;
+        var flash = FlashLauncher(c);
         if (q.Rank != 4 || k.Rank != 4 || v.Rank != 4 || (mask is not null && mask.Rank != 4))
         {
             throw new NotSupportedException($"{c.Label}: the GPU attention kernel takes rank-4 operands");
@@ -475,6 +476,12 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
 
             long rows = bsz * heads * sq;
             if (rows == 0) return;
+            if (flash is not null && sq > DecodeRows && FlashShape(d, dv) is var (rowsPerGroup, threadsPerRow, groupSize))
+            {
+                FlashAttention(flash, c, f, bsz * heads, sq, rowsPerGroup, threadsPerRow, groupSize);
+                return;
+            }
+
 
             // Few query rows over a cache (decode): the keys split into chunks whose partials are merged after.
             var (chunk, chunks) = DecodeSplit(rows, sk, DecodeMultiprocessors);
@@ -500,6 +507,57 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
             combine!.Begin().View(part).View(f.Slots[c.Y]).Arg(chunks).Arg((int)dv)
                 .Launch(new KernelConfig(new Index1D(checked((int)rows)), new Index1D(group)));
         };
+    }
+
+    /// <summary>
+    /// The tiled prefill attention's launcher (<see cref="FlashAttentionKernels.Attention{T, TS, TM, TMS}"/>), or null
+    /// on OpenCL, which keeps one group per query row.
+    /// </summary>
+    private KernelLauncher? FlashLauncher(AttentionCall c)
+    {
+        if (device.Kind == GpuKind.OpenCL) return null;
+        var (elem, storage) = FloatStorage(c.DType, c.Label);
+        var (mElem, mStorage) = c.Mask is null ? (typeof(byte), typeof(BoolStorage)) : FloatStorage(c.Mask.DType, c.Label + " mask");
+        return GroupLauncher(Generic(typeof(FlashAttentionKernels), nameof(FlashAttentionKernels.Attention), elem, storage, mElem, mStorage));
+    }
+
+    /// <summary>Threads of a tiled attention group where the device allows it (32 rows of 4 threads).</summary>
+    private const int FlashGroup = 128;
+
+    /// <summary>
+    /// The query rows, threads per row and group size of the tiled attention for head dims <paramref name="d"/> and
+    /// <paramref name="dv"/>: enough threads per row (a power of two) that each accumulates at most
+    /// <see cref="FlashAttentionKernels.PerThread"/> dims, and as many rows as the group then holds (up to
+    /// <see cref="FlashAttentionKernels.Rows"/>); null for head dims above <see cref="FlashAttentionKernels.MaxDim"/>
+    /// or groups too small.
+    /// </summary>
+    internal (int Rows, int ThreadsPerRow, int Group)? FlashShape(long d, long dv)
+    {
+        long dims = Math.Max(d, dv);
+        if (dims > FlashAttentionKernels.MaxDim || dims < 1) return null;
+        int group = Math.Min(FlashGroup, device.Accelerator.MaxNumThreadsPerGroup);
+        int tpr = 1;
+        while (tpr * FlashAttentionKernels.PerThread < dims || tpr * FlashAttentionKernels.Rows < group) tpr *= 2;
+        int rows = Math.Min(FlashAttentionKernels.Rows, group / tpr);
+        if (rows < 1) return null;
+        return (rows, tpr, rows * tpr);
+    }
+
+    private static void FlashAttention(KernelLauncher l, AttentionCall c, Frame f, long batchHeads, long sq, int rowsPerGroup, int threadsPerRow, int group)
+    {
+        var (q, k, v, mask) = (c.Q, c.K, c.V, c.Mask);
+        var mm = mask is null ? new Mem(f.Scratch!, 0, 16) : f.Slots[mask.Slot];
+        l.Begin().View(f.Slots[q.Slot]).View(f.Slots[k.Slot]).View(f.Slots[v.Slot]).View(mm).View(f.Slots[c.Y])
+            .Arg(f.Eval(q.Offset)).Arg(f.Eval(q.Strides[0])).Arg(f.Eval(q.Strides[1])).Arg(f.Eval(q.Strides[2]))
+            .Arg(f.Eval(k.Offset)).Arg(f.Eval(k.Strides[0])).Arg(f.Eval(k.Strides[1])).Arg(f.Eval(k.Strides[2]))
+            .Arg(f.Eval(v.Offset)).Arg(f.Eval(v.Strides[0])).Arg(f.Eval(v.Strides[1])).Arg(f.Eval(v.Strides[2]));
+        if (mask is null) l.Arg(0L).Arg(0L).Arg(0L).Arg(0L).Arg(0L);
+        else l.Arg(f.Eval(mask.Offset)).Arg(f.Eval(mask.Strides[0])).Arg(f.Eval(mask.Strides[1])).Arg(f.Eval(mask.Strides[2])).Arg(f.Eval(mask.Strides[3]));
+        long heads = f.Eval(q.Shape[1]), kvHeads = f.Eval(k.Shape[1]), sk = f.Eval(k.Shape[2]), d = f.Eval(q.Shape[3]), dv = f.Eval(v.Shape[3]);
+        long tiles = (sq + rowsPerGroup - 1) / rowsPerGroup;
+        l.Arg((int)heads).Arg((int)kvHeads).Arg((int)sq).Arg((int)sk).Arg((int)d).Arg((int)dv).Arg((float)c.Scale).Arg(c.Causal ? 1 : 0).Arg(mask is null ? 0 : 1)
+            .Arg(mask?.DType == DType.Bool ? 1 : 0).Arg(rowsPerGroup).Arg(threadsPerRow)
+            .Launch(new KernelConfig(new Index1D(checked((int)(batchHeads * tiles))), new Index1D(group)));
     }
 
     private Action<Frame> Norm(NormCall c)
