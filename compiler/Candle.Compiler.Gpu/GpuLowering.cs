@@ -712,6 +712,7 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         var (src, dst) = (c.Src, c.Dst);
         if (src.IsConstant) throw new NotSupportedException($"{c.Label}: a copy from a constant");
         var raw = RawType(src.DType);
+        int size = src.DType.SizeInBytes();
         var l = Launcher(Generic(typeof(MemoryKernels), nameof(MemoryKernels.Copy), raw));
         var shape = src.Rank == 0 ? [Dim.One] : src.Shape;
         var ss = src.Rank == 0 ? [Dim.Zero] : src.Strides;
@@ -725,15 +726,55 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
             EvalInto(f, cs, s, pad);
             EvalInto(f, cstr[0], d, pad);
             EvalInto(f, cstr[1], t, pad);
-            l.Begin().View(f.Slots[dst.Slot]).View(f.Slots[src.Slot]);
-            foreach (var v in s) l.Arg(v);
-            l.Arg(f.Eval(dst.Offset));
+            long count = Product(s);
+            if (count == 0) return;
+            long dOff = f.Eval(dst.Offset), sOff = f.Eval(src.Offset);
+            var (dm, sm) = (f.Slots[dst.Slot], f.Slots[src.Slot]);
+            if (CopyIsContiguous(s, d, t))
+            {
+                // Both views dense: one device-to-device copy of the bytes on the stream.
+                long bytes = count * size;
+                dm.Buffer.View(dm.Offset + (dOff * size), bytes).CopyFrom(Stream, sm.Buffer.View(sm.Offset + (sOff * size), bytes));
+                return;
+            }
+
+            long inner = s[^1];
+            int vec = d[^1] == 1 && t[^1] == 1 ? Math.Max(1, MemoryKernels.CopyBytesPerThread / size) : 1;
+            long chunks = (inner + vec - 1) / vec;
+            l.Begin().View(dm).View(sm).Arg(Fits(inner, c.Label)).Arg(vec);
+            CopyDivisor(l, chunks, c.Label);
+            for (int i = 4; i >= 1; i--) CopyDivisor(l, s[i], c.Label);
+            l.Arg(dOff);
             foreach (var v in d) l.Arg(v);
-            l.Arg(f.Eval(src.Offset));
+            l.Arg(sOff);
             foreach (var v in t) l.Arg(v);
-            l.Launch(Product(s));
+            l.Launch(count / inner * chunks);
         };
     }
+
+    /// <summary>Whether a copy's padded shape <paramref name="s"/> is dense in both views (strides <paramref name="d"/>, <paramref name="t"/>), row-major.</summary>
+    internal static bool CopyIsContiguous(long[] s, long[] d, long[] t)
+    {
+        long expect = 1;
+        for (int i = s.Length - 1; i >= 0; i--)
+        {
+            if (s[i] == 1) continue;
+            if (d[i] != expect || t[i] != expect) return false;
+            expect *= s[i];
+        }
+
+        return true;
+    }
+
+    /// <summary>A copy divisor's size, multiplier and shift (<see cref="FastDivmod"/>).</summary>
+    private static void CopyDivisor(KernelLauncher l, long divisor, string label)
+    {
+        var (multiplier, shift) = FastDivmod.Magic(Fits(divisor, label));
+        l.Arg((int)divisor).Arg((long)multiplier).Arg(shift);
+    }
+
+    private static int Fits(long value, string label) =>
+        value <= int.MaxValue ? (int)value : throw new NotSupportedException($"{label}: a dim of {value} elements exceeds one copy launch");
 
     private Action<Frame> CastFromI64(FallbackElementwiseCall c)
     {

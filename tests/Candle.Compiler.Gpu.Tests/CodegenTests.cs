@@ -57,6 +57,8 @@ public sealed class CodegenTests : IDisposable
                 }
             }
 
+            yield return ($"flash_attention_{s.Name}", M(typeof(FlashAttentionKernels), nameof(FlashAttentionKernels.Attention), e, s, typeof(byte), typeof(BoolStorage)), true);
+            yield return ($"flash_attention_{s.Name}_float_mask", M(typeof(FlashAttentionKernels), nameof(FlashAttentionKernels.Attention), e, s, e, s), true);
             yield return ($"decode_combine_{s.Name}", M(typeof(AttentionKernels), nameof(AttentionKernels.DecodeCombine), e, s), true);
             yield return ($"rope_{s.Name}", M(typeof(AttentionKernels), nameof(AttentionKernels.Rope), e, s), false);
             yield return ($"gemm_{s.Name}", M(typeof(GemmKernels), nameof(GemmKernels.Gemm), e, s, e, s, e, s), true);
@@ -110,6 +112,28 @@ public sealed class CodegenTests : IDisposable
         if (name.Contains(nameof(HalfPairs), StringComparison.Ordinal)) return;
         var cl = _source.OpenCL(method, grouped);
         Assert.Contains("kernel void", cl, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(typeof(byte))]
+    [InlineData(typeof(ushort))]
+    [InlineData(typeof(uint))]
+    [InlineData(typeof(ulong))]
+    public void TheStridedCopyDividesWithoutDivideInstructions(Type raw)
+    {
+        var ptx = _source.Ptx(M(typeof(MemoryKernels), nameof(MemoryKernels.Copy), raw), false);
+        Assert.Contains(".entry", ptx, StringComparison.Ordinal);
+        Assert.DoesNotContain("div.", ptx, StringComparison.Ordinal);
+        Assert.DoesNotContain("rem.", ptx, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TheTiledAttentionStagesTilesInSharedMemoryBehindBarriers()
+    {
+        var ptx = _source.Ptx(M(typeof(FlashAttentionKernels), nameof(FlashAttentionKernels.Attention), typeof(float), typeof(F32Storage), typeof(byte), typeof(BoolStorage)), true);
+        Assert.Contains(".shared", ptx, StringComparison.Ordinal);
+        Assert.Contains("bar.sync", ptx, StringComparison.Ordinal);
+        Assert.Contains("st.shared.f32", ptx, StringComparison.Ordinal);
     }
 
     [Fact]

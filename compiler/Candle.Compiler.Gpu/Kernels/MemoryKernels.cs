@@ -8,17 +8,38 @@ internal static class MemoryKernels
     /// <summary>Most dims of a strided copy (after collapsing).</summary>
     public const int MaxRank = 6;
 
-    /// <summary>Copies a strided view into another of the same (padded, collapsed) shape; one thread per element.</summary>
+    /// <summary>Most elements of a <see cref="Copy{T}"/> thread (16 bytes of them along a unit-stride inner dim).</summary>
+    public const int CopyBytesPerThread = 16;
+
+    /// <summary>
+    /// Copies a strided view into another of the same (padded, collapsed) shape [s0, s1, s2, s3, s4, inner]: each
+    /// thread takes <paramref name="vec"/> consecutive elements of one row along the inner dim (several where both
+    /// views are unit-stride there), and its row's coordinates are found once for both views in 32-bit arithmetic
+    /// with the divisions by <see cref="FastDivmod"/> multipliers (<paramref name="chunks"/> threads per row, then
+    /// s4 … s1); offsets are 64-bit multiply-adds. The launch covers rows · chunks threads (fewer than 2³¹).
+    /// </summary>
     public static void Copy<T>(
-        Index1D index, ArrayView<T> dst, ArrayView<T> src,
-        long s0, long s1, long s2, long s3, long s4, long s5,
+        Index1D index, ArrayView<T> dst, ArrayView<T> src, int inner, int vec,
+        int chunks, uint mc, int hc, int s4, uint m4, int h4, int s3, uint m3, int h3, int s2, uint m2, int h2, int s1, uint m1, int h1,
         long dOff, long d0, long d1, long d2, long d3, long d4, long d5,
         long sOff, long t0, long t1, long t2, long t3, long t4, long t5)
         where T : unmanaged
     {
-        _ = s0;
-        long i = index.X;
-        dst[StridedIndex.Offset(i, s1, s2, s3, s4, s5, dOff, d0, d1, d2, d3, d4, d5)] = src[StridedIndex.Offset(i, s1, s2, s3, s4, s5, sOff, t0, t1, t2, t3, t4, t5)];
+        int idx = index.X;
+        int row = FastDivmod.Divide(idx, mc, hc);
+        int col = (idx - (row * chunks)) * vec;
+        int q4 = FastDivmod.Divide(row, m4, h4);
+        int c4 = row - (q4 * s4);
+        int q3 = FastDivmod.Divide(q4, m3, h3);
+        int c3 = q4 - (q3 * s3);
+        int q2 = FastDivmod.Divide(q3, m2, h2);
+        int c2 = q3 - (q2 * s2);
+        int c0 = FastDivmod.Divide(q2, m1, h1);
+        int c1 = q2 - (c0 * s1);
+        long dBase = dOff + (c0 * d0) + (c1 * d1) + (c2 * d2) + (c3 * d3) + (c4 * d4);
+        long sBase = sOff + (c0 * t0) + (c1 * t1) + (c2 * t2) + (c3 * t3) + (c4 * t4);
+        int end = Math.Min(inner, col + vec);
+        for (int e = col; e < end; e++) dst[dBase + (e * d5)] = src[sBase + (e * t5)];
     }
 
     /// <summary>Sets every element to <paramref name="value"/>.</summary>
