@@ -714,6 +714,7 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         var raw = RawType(src.DType);
         int size = src.DType.SizeInBytes();
         var l = Launcher(Generic(typeof(MemoryKernels), nameof(MemoryKernels.Copy), raw));
+        var transpose = device.Kind == GpuKind.OpenCL ? null : GroupLauncher(Generic(typeof(MemoryKernels), nameof(MemoryKernels.Transpose), raw));
         var shape = src.Rank == 0 ? [Dim.One] : src.Shape;
         var ss = src.Rank == 0 ? [Dim.Zero] : src.Strides;
         var ds = dst.Rank == 0 ? [Dim.Zero] : dst.Strides;
@@ -738,6 +739,12 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
                 return;
             }
 
+            if (transpose is not null && TransposeDims(s, d, t) is var (pd, id))
+            {
+                Transposed(transpose, dm, sm, s, d, t, dOff, sOff, pd, id, c.Label);
+                return;
+            }
+
             long inner = s[^1];
             int vec = d[^1] == 1 && t[^1] == 1 ? Math.Max(1, MemoryKernels.CopyBytesPerThread / size) : 1;
             long chunks = (inner + vec - 1) / vec;
@@ -750,6 +757,51 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
             foreach (var v in t) l.Arg(v);
             l.Launch(count / inner * chunks);
         };
+    }
+
+    /// <summary>Fewest elements along each of a transposed copy's two dims for the tiled transpose (half a tile).</summary>
+    private const long TransposeMin = MemoryKernels.TransposeTile / 2;
+
+    /// <summary>
+    /// The dims (p, i) of a copy that reads along p and writes along i, each unit-stride in its view and at least
+    /// <see cref="TransposeMin"/> long (a transpose, as a reduction over leading dims or a head merge makes), or null.
+    /// </summary>
+    internal static (int P, int I)? TransposeDims(long[] s, long[] d, long[] t)
+    {
+        int p = -1, i = -1;
+        for (int k = 0; k < s.Length; k++)
+        {
+            if (s[k] < TransposeMin) continue;
+            if (t[k] == 1 && d[k] != 1) p = k;
+            if (d[k] == 1 && t[k] != 1) i = k;
+        }
+
+        return p >= 0 && i >= 0 ? (p, i) : null;
+    }
+
+    /// <summary>Launches <see cref="MemoryKernels.Transpose{T}"/> over dims <paramref name="p"/> and <paramref name="i"/>, the other four as its batch.</summary>
+    private void Transposed(KernelLauncher l, Mem dm, Mem sm, long[] s, long[] d, long[] t, long dOff, long sOff, int p, int i, string label)
+    {
+        Span<int> other = stackalloc int[4];
+        int n = 0;
+        for (int k = 0; k < s.Length; k++)
+        {
+            if (k != p && k != i) other[n++] = k;
+        }
+
+        // The tile edge: 32, or less where groups are smaller (ILGPU's CPU accelerator); rows of a quarter edge at least.
+        int max = device.Accelerator.MaxNumThreadsPerGroup;
+        int edge = MemoryKernels.TransposeTile;
+        while (edge > 1 && edge * Math.Max(1, edge / 4) > max) edge /= 2;
+        int rows = Math.Min(MemoryKernels.TransposeRows, Math.Max(1, max / edge));
+        long batch = s[other[0]] * s[other[1]] * s[other[2]] * s[other[3]];
+        l.Begin().View(dm).View(sm).Arg(Fits(s[p], label)).Arg(Fits(s[i], label));
+        for (int k = 1; k < 4; k++) CopyDivisor(l, s[other[k]], label);
+        l.Arg(dOff).Arg(d[p]).Arg(d[i]).Arg(d[other[0]]).Arg(d[other[1]]).Arg(d[other[2]]).Arg(d[other[3]])
+            .Arg(sOff).Arg(t[p]).Arg(t[i]).Arg(t[other[0]]).Arg(t[other[1]]).Arg(t[other[2]]).Arg(t[other[3]])
+            .Launch(new KernelConfig(
+                new Index3D(Fits((s[i] + edge - 1) / edge, label), Fits((s[p] + edge - 1) / edge, label), Fits(batch, label)),
+                new Index3D(edge, rows, 1)));
     }
 
     /// <summary>Whether a copy's padded shape <paramref name="s"/> is dense in both views (strides <paramref name="d"/>, <paramref name="t"/>), row-major.</summary>

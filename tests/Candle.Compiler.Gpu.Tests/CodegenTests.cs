@@ -68,6 +68,7 @@ public sealed class CodegenTests : IDisposable
         foreach (var raw in new[] { typeof(byte), typeof(ushort), typeof(uint), typeof(ulong) })
         {
             yield return ($"copy_{raw.Name}", M(typeof(MemoryKernels), nameof(MemoryKernels.Copy), raw), false);
+            yield return ($"transpose_{raw.Name}", M(typeof(MemoryKernels), nameof(MemoryKernels.Transpose), raw), true);
             yield return ($"fill_{raw.Name}", M(typeof(MemoryKernels), nameof(MemoryKernels.Fill), raw), false);
             yield return ($"index_select_i64_{raw.Name}", M(typeof(MemoryKernels), nameof(MemoryKernels.IndexSelectI64), raw), false);
             yield return ($"index_select_i32_{raw.Name}", M(typeof(MemoryKernels), nameof(MemoryKernels.IndexSelectI32), raw), false);
@@ -121,10 +122,13 @@ public sealed class CodegenTests : IDisposable
     [InlineData(typeof(ulong))]
     public void TheStridedCopyDividesWithoutDivideInstructions(Type raw)
     {
-        var ptx = _source.Ptx(M(typeof(MemoryKernels), nameof(MemoryKernels.Copy), raw), false);
-        Assert.Contains(".entry", ptx, StringComparison.Ordinal);
-        Assert.DoesNotContain("div.", ptx, StringComparison.Ordinal);
-        Assert.DoesNotContain("rem.", ptx, StringComparison.Ordinal);
+        foreach (var (name, grouped) in new[] { (nameof(MemoryKernels.Copy), false), (nameof(MemoryKernels.Transpose), true) })
+        {
+            var ptx = _source.Ptx(M(typeof(MemoryKernels), name, raw), grouped);
+            Assert.Contains(".entry", ptx, StringComparison.Ordinal);
+            Assert.DoesNotContain("div.", ptx, StringComparison.Ordinal);
+            Assert.DoesNotContain("rem.", ptx, StringComparison.Ordinal);
+        }
     }
 
     [Fact]

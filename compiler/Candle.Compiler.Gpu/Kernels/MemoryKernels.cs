@@ -42,6 +42,56 @@ internal static class MemoryKernels
         for (int e = col; e < end; e++) dst[dBase + (e * d5)] = src[sBase + (e * t5)];
     }
 
+    /// <summary>Edge of a <see cref="Transpose{T}"/> tile.</summary>
+    public const int TransposeTile = 32;
+
+    /// <summary>Rows of a <see cref="Transpose{T}"/> group (each thread moves <see cref="TransposeTile"/> / this elements a pass).</summary>
+    public const int TransposeRows = 8;
+
+    /// <summary>
+    /// A copy whose source is unit-stride along one dim (p) and whose destination is unit-stride along another (i), as
+    /// a tiled transpose through shared memory: group (x, y, z) reads an edge² tile of (p, i) (edge the group's x size, at
+    /// most <see cref="TransposeTile"/>) with
+    /// consecutive threads along p (the source's contiguous dim) and writes it with consecutive threads along i (the
+    /// destination's), at batch z over up to four other dims (b0..b3, b0 implied by the grid; the divisions by
+    /// <see cref="FastDivmod"/> multipliers). Both passes are coalesced;
+    /// the strides themselves are free (any views copy correctly).
+    /// </summary>
+    public static void Transpose<T>(
+        ArrayView<T> dst, ArrayView<T> src, int np, int ni, int b1, uint m1, int h1, int b2, uint m2, int h2, int b3, uint m3, int h3,
+        long dOff, long dp, long di, long d0, long d1, long d2, long d3,
+        long sOff, long tp, long ti, long t0, long t1, long t2, long t3)
+        where T : unmanaged
+    {
+        const int Stride = TransposeTile + 1;
+        var tile = SharedMemory.Allocate<T>(TransposeTile * Stride);
+        int tx = Group.IdxX, ty = Group.IdxY, edge = Group.DimX, rows = Group.DimY;
+        int p0 = Grid.IdxY * edge, i0 = Grid.IdxX * edge;
+        int z = Grid.IdxZ;
+        int q3 = FastDivmod.Divide(z, m3, h3);
+        int c3 = z - (q3 * b3);
+        int q2 = FastDivmod.Divide(q3, m2, h2);
+        int c2 = q3 - (q2 * b2);
+        int c0 = FastDivmod.Divide(q2, m1, h1);
+        int c1 = q2 - (c0 * b1);
+        long dBase = dOff + (c0 * d0) + (c1 * d1) + (c2 * d2) + (c3 * d3);
+        long sBase = sOff + (c0 * t0) + (c1 * t1) + (c2 * t2) + (c3 * t3);
+        int p = p0 + tx;
+        for (int y = ty; y < edge; y += rows)
+        {
+            int i = i0 + y;
+            if (p < np && i < ni) tile[(y * Stride) + tx] = src[sBase + (p * tp) + (i * ti)];
+        }
+
+        Group.Barrier();
+        int iw = i0 + tx;
+        for (int y = ty; y < edge; y += rows)
+        {
+            int pw = p0 + y;
+            if (pw < np && iw < ni) dst[dBase + (pw * dp) + (iw * di)] = tile[(tx * Stride) + y];
+        }
+    }
+
     /// <summary>Sets every element to <paramref name="value"/>.</summary>
     public static void Fill<T>(Index1D index, ArrayView<T> y, T value)
         where T : unmanaged => y[index] = value;
