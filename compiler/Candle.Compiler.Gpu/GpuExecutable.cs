@@ -392,7 +392,7 @@ public sealed class GpuExecutable : IDeviceExecutable
             long done = System.Diagnostics.Stopwatch.GetTimestamp();
             var call = _graph.Calls[i];
             if (StepProfiler.Enabled) StepProfiler.Add(call.GetType().Name, call.Label, done - started, 1);
-            if (GpuTiming.Enabled) GpuTiming.Add(GpuTiming.KindOf(call), queued - started, done - started);
+            if (GpuTiming.Enabled) GpuTiming.Add(call, frame.Eval, queued - started, done - started);
         }
     }
 

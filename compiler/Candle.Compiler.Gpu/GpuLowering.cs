@@ -318,6 +318,7 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         var gemvWarps = GemvWarpsLauncher(c.DType, c.DType, c.DType);
         Dim[] batchA = a.Strides[..br], batchB = b.Strides[..br];
         long[] sizes = new long[br], sa = new long[br], sb = new long[br];
+        var split = new BatchSplit(br);
         return f =>
         {
             long m = f.Eval(c.M), n = f.Eval(c.N), k = f.Eval(c.K);
@@ -336,8 +337,7 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
                 return;
             }
 
-            if (Uniform(sizes, sa) is long strideA && Uniform(sizes, sb) is long strideB
-                && TryCublas(c.DType, c.DType, m, n, k, am, aOff, aM, aK, strideA, bm, bOff, bK, bN, strideB, cm, batch))
+            if (split.Split(sizes, sa, sb) && CublasBatches(split, c.DType, m, n, k, am, aOff, aM, aK, bm, bOff, bK, bN, cm))
             {
                 return;
             }
@@ -357,6 +357,26 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
     /// <see cref="GpuDevice.GemvBeforeLibrary"/> asks for it.
     /// </summary>
     private bool GemvFirst => device.Cublas is null || device.GemvBeforeLibrary;
+
+    /// <summary>
+    /// A batched product through cuBLAS's strided-batched call per host-looped index of <paramref name="split"/> (one
+    /// call where the batch dims are one uniform walk); false, with nothing issued, where cuBLAS cannot take it.
+    /// Capture-safe: launches only, no synchronization or allocation.
+    /// </summary>
+    private bool CublasBatches(BatchSplit split, DType dt, long m, long n, long k, Mem am, long aOff, long aM, long aK, Mem bm, long bOff, long bK, long bN, Mem cm)
+    {
+        if (!CublasTakes(dt, dt, m, n, k, aM, aK, bK, bN, split.Inner)) return false;
+        long perCall = split.Inner * m * n * dt.SizeInBytes();
+        for (long o = 0; o < split.OuterCount; o++)
+        {
+            var (da, db) = split.Offsets(o);
+            var c = cm with { Offset = cm.Offset + (o * perCall), Bytes = perCall };
+            TryCublas(dt, dt, m, n, k, am, aOff + da, aM, aK, split.InnerA, bm, bOff + db, bK, bN, split.InnerB, c, split.Inner);
+        }
+
+        if (GpuTiming.Enabled && split.OuterCount > 1) GpuTiming.Add($"(cuBLAS batched, {split.OuterCount} host-looped calls of {split.Inner}: count only)", 0, 0);
+        return true;
+    }
 
     /// <summary>The one stride that walks every batch dim in order (row-major over the batch shape), or null.</summary>
     private static long? Uniform(long[] sizes, long[] strides)
@@ -467,11 +487,20 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         return true;
     }
 
+    /// <summary>Whether <see cref="TryCublas"/> takes a product of these dtypes, sizes and operand strides.</summary>
+    private bool CublasTakes(DType aType, DType bType, long m, long n, long k, long aM, long aK, long bK, long bN, long batch)
+    {
+        if (device.Cublas is null || aType != bType || Cublas.DataType(aType) < 0 || k == 0) return false;
+        if (m > int.MaxValue || n > int.MaxValue || k > int.MaxValue || batch > int.MaxValue) return false;
+        bool b = (bN == 1 && bK >= Math.Max(1, n)) || (bK == 1 && bN >= Math.Max(1, k));
+        bool a = (aK == 1 && aM >= Math.Max(1, k)) || (aM == 1 && aK >= Math.Max(1, m));
+        return a && b;
+    }
+
     private bool TryCublas(DType aType, DType bType, long m, long n, long k, Mem am, long aOff, long aM, long aK, long strideA, Mem bm, long bOff, long bK, long bN, long strideB, Mem cm, long batch)
     {
         var blas = device.Cublas;
-        if (blas is null || aType != bType || Cublas.DataType(aType) < 0 || k == 0) return false;
-        if (m > int.MaxValue || n > int.MaxValue || k > int.MaxValue || batch > int.MaxValue) return false;
+        if (blas is null || !CublasTakes(aType, bType, m, n, k, aM, aK, bK, bN, batch)) return false;
 
         // Column-major view: the first operand is Bᵀ (n × k), the second Aᵀ (k × m).
         bool bT;
@@ -546,6 +575,7 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         var chunked = quads is null ? null : GroupLauncher(Generic(typeof(DecodeAttentionKernels), nameof(DecodeAttentionKernels.Chunks), quads, mElem, mStorage));
         var merge = quads is null ? null : GroupLauncher(Generic(typeof(DecodeAttentionKernels), nameof(DecodeAttentionKernels.Merge), elem, storage));
         int perQuad = c.DType == DType.F32 ? 4 : 8;
+        var flash = FlashLauncher(c);
         if (q.Rank != 4 || k.Rank != 4 || v.Rank != 4 || (mask is not null && mask.Rank != 4))
         {
             throw new NotSupportedException($"{c.Label}: the GPU attention kernel takes rank-4 operands");
@@ -565,6 +595,11 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
 
             long rows = bsz * heads * sq;
             if (rows == 0) return;
+            if (flash is not null && sq > DecodeRows && FlashShape(d, dv) is var (rowsPerGroup, threadsPerRow, groupSize))
+            {
+                FlashAttention(flash, c, f, bsz * heads, sq, rowsPerGroup, threadsPerRow, groupSize);
+                return;
+            }
 
             var mm = mask is null ? new Mem(f.Scratch!, 0, 16) : f.Slots[mask.Slot];
             if (chunked is not null && sq <= DecodeRows
@@ -608,6 +643,57 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
             combine!.Begin().View(part).View(f.Slots[c.Y]).Arg(chunks).Arg((int)dv)
                 .Launch(new KernelConfig(new Index1D(checked((int)rows)), new Index1D(group)));
         };
+    }
+
+    /// <summary>
+    /// The tiled prefill attention's launcher (<see cref="FlashAttentionKernels.Attention{T, TS, TM, TMS}"/>), or null
+    /// on OpenCL, which keeps one group per query row.
+    /// </summary>
+    private KernelLauncher? FlashLauncher(AttentionCall c)
+    {
+        if (device.Kind == GpuKind.OpenCL) return null;
+        var (elem, storage) = FloatStorage(c.DType, c.Label);
+        var (mElem, mStorage) = c.Mask is null ? (typeof(byte), typeof(BoolStorage)) : FloatStorage(c.Mask.DType, c.Label + " mask");
+        return GroupLauncher(Generic(typeof(FlashAttentionKernels), nameof(FlashAttentionKernels.Attention), elem, storage, mElem, mStorage));
+    }
+
+    /// <summary>Threads of a tiled attention group where the device allows it (32 rows of 4 threads).</summary>
+    private const int FlashGroup = 128;
+
+    /// <summary>
+    /// The query rows, threads per row and group size of the tiled attention for head dims <paramref name="d"/> and
+    /// <paramref name="dv"/>: enough threads per row (a power of two) that each accumulates at most
+    /// <see cref="FlashAttentionKernels.PerThread"/> dims, and as many rows as the group then holds (up to
+    /// <see cref="FlashAttentionKernels.Rows"/>); null for head dims above <see cref="FlashAttentionKernels.MaxDim"/>
+    /// or groups too small.
+    /// </summary>
+    internal (int Rows, int ThreadsPerRow, int Group)? FlashShape(long d, long dv)
+    {
+        long dims = Math.Max(d, dv);
+        if (dims > FlashAttentionKernels.MaxDim || dims < 1) return null;
+        int group = Math.Min(FlashGroup, device.Accelerator.MaxNumThreadsPerGroup);
+        int tpr = 1;
+        while (tpr * FlashAttentionKernels.PerThread < dims || tpr * FlashAttentionKernels.Rows < group) tpr *= 2;
+        int rows = Math.Min(FlashAttentionKernels.Rows, group / tpr);
+        if (rows < 1) return null;
+        return (rows, tpr, rows * tpr);
+    }
+
+    private static void FlashAttention(KernelLauncher l, AttentionCall c, Frame f, long batchHeads, long sq, int rowsPerGroup, int threadsPerRow, int group)
+    {
+        var (q, k, v, mask) = (c.Q, c.K, c.V, c.Mask);
+        var mm = mask is null ? new Mem(f.Scratch!, 0, 16) : f.Slots[mask.Slot];
+        l.Begin().View(f.Slots[q.Slot]).View(f.Slots[k.Slot]).View(f.Slots[v.Slot]).View(mm).View(f.Slots[c.Y])
+            .Arg(f.Eval(q.Offset)).Arg(f.Eval(q.Strides[0])).Arg(f.Eval(q.Strides[1])).Arg(f.Eval(q.Strides[2]))
+            .Arg(f.Eval(k.Offset)).Arg(f.Eval(k.Strides[0])).Arg(f.Eval(k.Strides[1])).Arg(f.Eval(k.Strides[2]))
+            .Arg(f.Eval(v.Offset)).Arg(f.Eval(v.Strides[0])).Arg(f.Eval(v.Strides[1])).Arg(f.Eval(v.Strides[2]));
+        if (mask is null) l.Arg(0L).Arg(0L).Arg(0L).Arg(0L).Arg(0L);
+        else l.Arg(f.Eval(mask.Offset)).Arg(f.Eval(mask.Strides[0])).Arg(f.Eval(mask.Strides[1])).Arg(f.Eval(mask.Strides[2])).Arg(f.Eval(mask.Strides[3]));
+        long heads = f.Eval(q.Shape[1]), kvHeads = f.Eval(k.Shape[1]), sk = f.Eval(k.Shape[2]), d = f.Eval(q.Shape[3]), dv = f.Eval(v.Shape[3]);
+        long tiles = (sq + rowsPerGroup - 1) / rowsPerGroup;
+        l.Arg((int)heads).Arg((int)kvHeads).Arg((int)sq).Arg((int)sk).Arg((int)d).Arg((int)dv).Arg((float)c.Scale).Arg(c.Causal ? 1 : 0).Arg(mask is null ? 0 : 1)
+            .Arg(mask?.DType == DType.Bool ? 1 : 0).Arg(rowsPerGroup).Arg(threadsPerRow)
+            .Launch(new KernelConfig(new Index1D(checked((int)(batchHeads * tiles))), new Index1D(group)));
     }
 
     private Action<Frame> Norm(NormCall c)
@@ -810,7 +896,9 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         var (src, dst) = (c.Src, c.Dst);
         if (src.IsConstant) throw new NotSupportedException($"{c.Label}: a copy from a constant");
         var raw = RawType(src.DType);
+        int size = src.DType.SizeInBytes();
         var l = Launcher(Generic(typeof(MemoryKernels), nameof(MemoryKernels.Copy), raw));
+        var transpose = device.Kind == GpuKind.OpenCL ? null : GroupLauncher(Generic(typeof(MemoryKernels), nameof(MemoryKernels.Transpose), raw));
         var shape = src.Rank == 0 ? [Dim.One] : src.Shape;
         var ss = src.Rank == 0 ? [Dim.Zero] : src.Strides;
         var ds = dst.Rank == 0 ? [Dim.Zero] : dst.Strides;
@@ -823,15 +911,106 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
             EvalInto(f, cs, s, pad);
             EvalInto(f, cstr[0], d, pad);
             EvalInto(f, cstr[1], t, pad);
-            l.Begin().View(f.Slots[dst.Slot]).View(f.Slots[src.Slot]);
-            foreach (var v in s) l.Arg(v);
-            l.Arg(f.Eval(dst.Offset));
+            long count = Product(s);
+            if (count == 0) return;
+            long dOff = f.Eval(dst.Offset), sOff = f.Eval(src.Offset);
+            var (dm, sm) = (f.Slots[dst.Slot], f.Slots[src.Slot]);
+            if (CopyIsContiguous(s, d, t))
+            {
+                // Both views dense: one device-to-device copy of the bytes on the stream.
+                long bytes = count * size;
+                dm.Buffer.View(dm.Offset + (dOff * size), bytes).CopyFrom(Stream, sm.Buffer.View(sm.Offset + (sOff * size), bytes));
+                return;
+            }
+
+            if (transpose is not null && TransposeDims(s, d, t) is var (pd, id))
+            {
+                Transposed(transpose, dm, sm, s, d, t, dOff, sOff, pd, id, c.Label);
+                return;
+            }
+
+            long inner = s[^1];
+            int vec = d[^1] == 1 && t[^1] == 1 ? Math.Max(1, MemoryKernels.CopyBytesPerThread / size) : 1;
+            long chunks = (inner + vec - 1) / vec;
+            l.Begin().View(dm).View(sm).Arg(Fits(inner, c.Label)).Arg(vec);
+            CopyDivisor(l, chunks, c.Label);
+            for (int i = 4; i >= 1; i--) CopyDivisor(l, s[i], c.Label);
+            l.Arg(dOff);
             foreach (var v in d) l.Arg(v);
-            l.Arg(f.Eval(src.Offset));
+            l.Arg(sOff);
             foreach (var v in t) l.Arg(v);
-            l.Launch(Product(s));
+            l.Launch(count / inner * chunks);
         };
     }
+
+    /// <summary>Fewest elements along each of a transposed copy's two dims for the tiled transpose (half a tile).</summary>
+    private const long TransposeMin = MemoryKernels.TransposeTile / 2;
+
+    /// <summary>
+    /// The dims (p, i) of a copy that reads along p and writes along i, each unit-stride in its view and at least
+    /// <see cref="TransposeMin"/> long (a transpose, as a reduction over leading dims or a head merge makes), or null.
+    /// </summary>
+    internal static (int P, int I)? TransposeDims(long[] s, long[] d, long[] t)
+    {
+        int p = -1, i = -1;
+        for (int k = 0; k < s.Length; k++)
+        {
+            if (s[k] < TransposeMin) continue;
+            if (t[k] == 1 && d[k] != 1) p = k;
+            if (d[k] == 1 && t[k] != 1) i = k;
+        }
+
+        return p >= 0 && i >= 0 ? (p, i) : null;
+    }
+
+    /// <summary>Launches <see cref="MemoryKernels.Transpose{T}"/> over dims <paramref name="p"/> and <paramref name="i"/>, the other four as its batch.</summary>
+    private void Transposed(KernelLauncher l, Mem dm, Mem sm, long[] s, long[] d, long[] t, long dOff, long sOff, int p, int i, string label)
+    {
+        Span<int> other = stackalloc int[4];
+        int n = 0;
+        for (int k = 0; k < s.Length; k++)
+        {
+            if (k != p && k != i) other[n++] = k;
+        }
+
+        // The tile edge: 32, or less where groups are smaller (ILGPU's CPU accelerator); rows of a quarter edge at least.
+        int max = device.Accelerator.MaxNumThreadsPerGroup;
+        int edge = MemoryKernels.TransposeTile;
+        while (edge > 1 && edge * Math.Max(1, edge / 4) > max) edge /= 2;
+        int rows = Math.Min(MemoryKernels.TransposeRows, Math.Max(1, max / edge));
+        long batch = s[other[0]] * s[other[1]] * s[other[2]] * s[other[3]];
+        l.Begin().View(dm).View(sm).Arg(Fits(s[p], label)).Arg(Fits(s[i], label));
+        for (int k = 1; k < 4; k++) CopyDivisor(l, s[other[k]], label);
+        l.Arg(dOff).Arg(d[p]).Arg(d[i]).Arg(d[other[0]]).Arg(d[other[1]]).Arg(d[other[2]]).Arg(d[other[3]])
+            .Arg(sOff).Arg(t[p]).Arg(t[i]).Arg(t[other[0]]).Arg(t[other[1]]).Arg(t[other[2]]).Arg(t[other[3]])
+            .Launch(new KernelConfig(
+                new Index3D(Fits((s[i] + edge - 1) / edge, label), Fits((s[p] + edge - 1) / edge, label), Fits(batch, label)),
+                new Index3D(edge, rows, 1)));
+    }
+
+    /// <summary>Whether a copy's padded shape <paramref name="s"/> is dense in both views (strides <paramref name="d"/>, <paramref name="t"/>), row-major.</summary>
+    internal static bool CopyIsContiguous(long[] s, long[] d, long[] t)
+    {
+        long expect = 1;
+        for (int i = s.Length - 1; i >= 0; i--)
+        {
+            if (s[i] == 1) continue;
+            if (d[i] != expect || t[i] != expect) return false;
+            expect *= s[i];
+        }
+
+        return true;
+    }
+
+    /// <summary>A copy divisor's size, multiplier and shift (<see cref="FastDivmod"/>).</summary>
+    private static void CopyDivisor(KernelLauncher l, long divisor, string label)
+    {
+        var (multiplier, shift) = FastDivmod.Magic(Fits(divisor, label));
+        l.Arg((int)divisor).Arg((long)multiplier).Arg(shift);
+    }
+
+    private static int Fits(long value, string label) =>
+        value <= int.MaxValue ? (int)value : throw new NotSupportedException($"{label}: a dim of {value} elements exceeds one copy launch");
 
     private Action<Frame> CastFromI64(FallbackElementwiseCall c)
     {

@@ -57,6 +57,8 @@ public sealed class CodegenTests : IDisposable
                 }
             }
 
+            yield return ($"flash_attention_{s.Name}", M(typeof(FlashAttentionKernels), nameof(FlashAttentionKernels.Attention), e, s, typeof(byte), typeof(BoolStorage)), true);
+            yield return ($"flash_attention_{s.Name}_float_mask", M(typeof(FlashAttentionKernels), nameof(FlashAttentionKernels.Attention), e, s, e, s), true);
             yield return ($"decode_combine_{s.Name}", M(typeof(AttentionKernels), nameof(AttentionKernels.DecodeCombine), e, s), true);
             // Key-lane decode attention reduces with warp shuffles (named as such: never generated for OpenCL).
             yield return ($"decode_merge_{s.Name}_{nameof(ShuffleReducer)}", M(typeof(DecodeAttentionKernels), nameof(DecodeAttentionKernels.Merge), e, s), true);
@@ -86,6 +88,7 @@ public sealed class CodegenTests : IDisposable
         foreach (var raw in new[] { typeof(byte), typeof(ushort), typeof(uint), typeof(ulong) })
         {
             yield return ($"copy_{raw.Name}", M(typeof(MemoryKernels), nameof(MemoryKernels.Copy), raw), false);
+            yield return ($"transpose_{raw.Name}", M(typeof(MemoryKernels), nameof(MemoryKernels.Transpose), raw), true);
             yield return ($"fill_{raw.Name}", M(typeof(MemoryKernels), nameof(MemoryKernels.Fill), raw), false);
             yield return ($"index_select_i64_{raw.Name}", M(typeof(MemoryKernels), nameof(MemoryKernels.IndexSelectI64), raw), false);
             yield return ($"index_select_i32_{raw.Name}", M(typeof(MemoryKernels), nameof(MemoryKernels.IndexSelectI32), raw), false);
@@ -130,6 +133,31 @@ public sealed class CodegenTests : IDisposable
         if (name.Contains(nameof(HalfPairs), StringComparison.Ordinal)) return;
         var cl = _source.OpenCL(method, grouped);
         Assert.Contains("kernel void", cl, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(typeof(byte))]
+    [InlineData(typeof(ushort))]
+    [InlineData(typeof(uint))]
+    [InlineData(typeof(ulong))]
+    public void TheStridedCopyDividesWithoutDivideInstructions(Type raw)
+    {
+        foreach (var (name, grouped) in new[] { (nameof(MemoryKernels.Copy), false), (nameof(MemoryKernels.Transpose), true) })
+        {
+            var ptx = _source.Ptx(M(typeof(MemoryKernels), name, raw), grouped);
+            Assert.Contains(".entry", ptx, StringComparison.Ordinal);
+            Assert.DoesNotContain("div.", ptx, StringComparison.Ordinal);
+            Assert.DoesNotContain("rem.", ptx, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void TheTiledAttentionStagesTilesInSharedMemoryBehindBarriers()
+    {
+        var ptx = _source.Ptx(M(typeof(FlashAttentionKernels), nameof(FlashAttentionKernels.Attention), typeof(float), typeof(F32Storage), typeof(byte), typeof(BoolStorage)), true);
+        Assert.Contains(".shared", ptx, StringComparison.Ordinal);
+        Assert.Contains("bar.sync", ptx, StringComparison.Ordinal);
+        Assert.Contains("st.shared.f32", ptx, StringComparison.Ordinal);
     }
 
     [Fact]
