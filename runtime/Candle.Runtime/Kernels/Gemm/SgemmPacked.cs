@@ -11,7 +11,8 @@ namespace Candle.Runtime.Kernels.Gemm;
 /// microkernel over its tiles, and applies the epilogue to each tile after the last step (or, for an epilogue that asks
 /// for it, <see cref="IGemmEpilogue.PerBlock"/>, to the unit's whole block once). While a unit sweeps one panel block
 /// it fetches the next one into L2, a share of its lines before each tile: a pre-packed weight that comes from memory
-/// once per run would otherwise stall the first tile of every panel.
+/// once per run would otherwise stall the first tile of every panel (panels the caller has just written,
+/// <see cref="GemmProblem.BPanelsCached"/>, are not fetched ahead).
 /// Each column block costs two synchronizations (one with pre-packed B).
 /// </summary>
 internal static unsafe class SgemmPacked
@@ -264,7 +265,7 @@ internal static unsafe class SgemmPacked
                     // memory once per run does not stall the first tile of each panel.
                     byte* next = null;
                     long nextLines = 0, linesPerTile = 0;
-                    if (widened == null && Sse.IsSupported)
+                    if (widened == null && !Problem.BPanelsCached && Sse.IsSupported)
                     {
                         int nextKc = jp + 1 < panelEnd ? kc : Math.Min(KcMax, k - pc - kc);
                         if (nextKc > 0)
