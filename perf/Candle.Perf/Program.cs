@@ -11,7 +11,7 @@ namespace Candle.Perf;
 /// <c>bf16-panels [rounds]</c> compares products over float32 and bfloat16 panels of one bfloat16 weight;
 /// <c>plan-aot [model-dir]</c> times loading a saved plan against compiling from scratch;
 /// <c>onnx-node-suite DIR</c> runs ONNX's backend node tests through the ONNX importer (see <see cref="OnnxSuite.OnnxNodeSuite"/>);
-/// <c>sgemm-rate [rounds] [--threads N]</c> gives the SGEMM's GFLOP/s beside ONNX Runtime's MatMul (see <see cref="Gemm.SgemmRate"/>);
+/// <c>sgemm-rate [rounds] [--threads N] [--baseline DIR]</c> gives the SGEMM's GFLOP/s beside ONNX Runtime's MatMul (see <see cref="Gemm.SgemmRate"/>);
 /// <c>onnx-models</c> times MiniLM and ResNet-18 imported from ONNX beside ONNX Runtime (see <see cref="OnnxModels.OnnxModelLatency"/>);
 /// <c>quant-gemm [--rows M]</c> times one quantized product on the packed panels, on the kernels they replace and as a packed float32 product (see <see cref="LlamaCpp.QuantGemmTiming"/>).
 /// <c>quant-epilogue [--rows M,...]</c> times a Llama MLP block of quantized products with its epilogues fused and unfused (see <see cref="LlamaCpp.QuantEpilogueTiming"/>).

@@ -32,6 +32,12 @@ internal unsafe struct GemmProblem
     /// <summary>Pre-packed bfloat16 B panels (the layout of <see cref="PackedB"/>), or null.</summary>
     public ushort* PackedBBf16;
 
+    /// <summary>
+    /// Whether the caller has just written B's panels (a convolution's unfolded windows, block by block), so that they
+    /// are in cache and the driver does not fetch the next panel block ahead.
+    /// </summary>
+    public bool BPanelsCached;
+
     /// <summary>The store mode for the first k block: how the product meets the existing C.</summary>
     public readonly GemmStoreMode FirstMode =>
         Beta == 0f ? GemmStoreMode.Overwrite : Beta == 1f ? GemmStoreMode.Accumulate : GemmStoreMode.Scale;

@@ -335,7 +335,7 @@ public static unsafe class Sgemm
         {
             M = m, N = n, K = k,
             A = a, ARowStride = aRowStride, AColStride = aColStride, PackedA = packedA,
-            B = null, PackedB = packedB,
+            B = null, PackedB = packedB, BPanelsCached = true,
             C = c, Ldc = ldc, Alpha = 1f, Beta = beta,
         };
         var epi = epilogue;

@@ -9,7 +9,10 @@ namespace Candle.Runtime.Kernels.Gemm;
 /// C is then cut into work units, a block of at most MC rows by a group of column panels, that threads claim
 /// dynamically; a unit walks K in KC steps, packing its rows of A into MR-high panels and sweeping the
 /// microkernel over its tiles, and applies the epilogue to each tile after the last step (or, for an epilogue that asks
-/// for it, <see cref="IGemmEpilogue.PerBlock"/>, to the unit's whole block once).
+/// for it, <see cref="IGemmEpilogue.PerBlock"/>, to the unit's whole block once). While a unit sweeps one panel block
+/// it fetches the next one into L2, a share of its lines before each tile: a pre-packed weight that comes from memory
+/// once per run would otherwise stall the first tile of every panel (panels the caller has just written,
+/// <see cref="GemmProblem.BPanelsCached"/>, are not fetched ahead).
 /// Each column block costs two synchronizations (one with pre-packed B).
 /// </summary>
 internal static unsafe class SgemmPacked
@@ -239,6 +242,7 @@ internal static unsafe class SgemmPacked
                 }
 
                 float* widened = BBaseBf16 != null ? GemmBuffers.W((long)KcMax * nr) : null;
+                int tiles = (mc + mr - 1) / mr;
                 for (int jp = panelStart; jp < panelEnd; jp++)
                 {
                     float* bp;
@@ -255,10 +259,39 @@ internal static unsafe class SgemmPacked
 
                     int col = Jc + (jp * nr);
                     int cols = Math.Min(nr, Problem.N - col);
+
+                    // The next panel block this unit multiplies (the next panel, or the first of the next k step): its
+                    // lines are fetched into L2 a share per tile while this one is swept, so that a weight read from
+                    // memory once per run does not stall the first tile of each panel.
+                    byte* next = null;
+                    long nextLines = 0, linesPerTile = 0;
+                    if (widened == null && !Problem.BPanelsCached && Sse.IsSupported)
+                    {
+                        int nextKc = jp + 1 < panelEnd ? kc : Math.Min(KcMax, k - pc - kc);
+                        if (nextKc > 0)
+                        {
+                            next = (byte*)(jp + 1 < panelEnd
+                                ? BBase + ((jp + 1) * panelStride) + ((long)pc * nr)
+                                : BBase + (panelStart * panelStride) + ((long)(pc + kc) * nr));
+                            nextLines = ((long)nextKc * nr * sizeof(float)) / 64;
+                            linesPerTile = (nextLines + tiles - 1) / tiles;
+                        }
+                    }
+
                     for (int ir = 0; ir < mc; ir += mr)
                     {
                         int row = rowStart + ir;
                         int rows = Math.Min(mr, mc - ir);
+                        if (next != null)
+                        {
+                            long first = ir / mr * linesPerTile;
+                            long last = Math.Min(nextLines, first + linesPerTile);
+                            for (long line = first; line < last; line++)
+                            {
+                                Sse.Prefetch1(next + (line * 64));
+                            }
+                        }
+
                         // Prepacked A: the tile's panel spans all of K (row is a multiple of MR).
                         float* ap = prepackedA ? Problem.PackedA + ((long)row * k) + ((long)pc * mr) : aPacked + ((long)ir * kc);
                         float* cp = Problem.C + (row * ldc) + col;
