@@ -13,6 +13,7 @@ namespace Candle.Perf;
 /// <c>onnx-node-suite DIR</c> runs ONNX's backend node tests through the ONNX importer (see <see cref="OnnxSuite.OnnxNodeSuite"/>);
 /// <c>sgemm-rate [rounds] [--threads N] [--baseline DIR]</c> gives the SGEMM's GFLOP/s beside ONNX Runtime's MatMul (see <see cref="Gemm.SgemmRate"/>);
 /// <c>onnx-models</c> times MiniLM and ResNet-18 imported from ONNX beside ONNX Runtime (see <see cref="OnnxModels.OnnxModelLatency"/>);
+/// <c>attention-timing [--lengths 128,512]</c> times causal grouped-query attention on transposed key blocks and on per-key dot products (see <see cref="LlamaCpp.AttentionTiming"/>).
 /// <c>quant-gemm [--rows M]</c> times one quantized product on the packed panels, on the kernels they replace and as a packed float32 product (see <see cref="LlamaCpp.QuantGemmTiming"/>).
 /// <c>quant-epilogue [--rows M,...]</c> times a Llama MLP block of quantized products with its epilogues fused and unfused (see <see cref="LlamaCpp.QuantEpilogueTiming"/>).
 /// <c>quant-gemv [--mb MB] [q4_k]</c> times the Q4_0 (or other types') decode kernels on one matrix-vector product (see <see cref="LlamaCpp.QuantGemvTiming"/>).
@@ -87,6 +88,12 @@ public static class Program
         if (args is ["onnx-node-suite", ..])
         {
             OnnxSuite.OnnxNodeSuite.Run(args[1..]);
+            return;
+        }
+
+        if (args is ["attention-timing", ..])
+        {
+            LlamaCpp.AttentionTiming.Run(args[1..]);
             return;
         }
 

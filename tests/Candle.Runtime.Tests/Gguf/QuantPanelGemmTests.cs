@@ -46,21 +46,28 @@ public sealed unsafe class QuantPanelGemmTests
         return FromQuantized(type, w, rowBytes, x, xq, xRowBytes, aRows, k);
     }
 
-    /// <summary>A case over activation rows given as quantized bytes (<paramref name="x"/>: their source, or empty), with their prepared data.</summary>
+    /// <summary>A case over activation rows given as quantized bytes (<paramref name="x"/>: their source, or empty), with their prepared data for the 256-bit path.</summary>
     private static Case FromQuantized(GgmlType type, byte[] w, int rowBytes, float[] x, byte[] xq, int xRowBytes, int aRows, int k)
     {
         int nb = k / GgmlTypeTraits.BlockSize(type);
-        var prepared = new int[Math.Max(1, aRows * nb * QuantPanelGemm.PreparedIntsPerBlock(type))];
-        if (QuantPanelGemm.NeedsPrepared(type))
+        return new Case(w, rowBytes, x, xq, xRowBytes, Prepared(type, xq, xRowBytes, aRows, nb, wide: false), nb);
+    }
+
+    /// <summary>The prepared data of the activation rows for <paramref name="type"/>'s product on the given path (a single zero when it needs none).</summary>
+    private static int[] Prepared(GgmlType type, byte[] xq, int xRowBytes, int aRows, int nb, bool wide)
+    {
+        int per = QuantPanelGemm.PreparedIntsPerBlock(type, wide);
+        var prepared = new int[Math.Max(1, aRows * nb * per)];
+        if (per > 0)
         {
             fixed (byte* a = xq)
             fixed (int* p = prepared)
             {
-                for (int m = 0; m < aRows; m++) QuantPanelGemm.Prepare(type, a + (m * xRowBytes), nb, p + (m * nb * QuantPanelGemm.PreparedIntsPerBlock(type)));
+                for (int m = 0; m < aRows; m++) QuantPanelGemm.Prepare(type, a + (m * xRowBytes), nb, p + (m * nb * per), wide);
             }
         }
 
-        return new Case(w, rowBytes, x, xq, xRowBytes, prepared, nb);
+        return prepared;
     }
 
     /// <summary>y[m, j] for all rows, driven as the matmul kernel drives it: panels of 8 weight rows, tiles of up to 4 activation rows.</summary>
@@ -68,10 +75,11 @@ public sealed unsafe class QuantPanelGemmTests
     {
         var y = new float[aRows * wRows];
         var panel = new byte[c.Nb * QuantPanelGemm.PackedBlockBytes(type)];
-        int preparedRow = c.Nb * QuantPanelGemm.PreparedIntsPerBlock(type);
+        int preparedRow = c.Nb * QuantPanelGemm.PreparedIntsPerBlock(type, wide);
+        var prepared = Prepared(type, c.Xq, c.XRowBytes, aRows, c.Nb, wide);
         fixed (byte* w = c.W)
         fixed (byte* a = c.Xq)
-        fixed (int* p = c.Prepared)
+        fixed (int* p = prepared)
         fixed (byte* pp = panel)
         fixed (float* yp = y)
         {
@@ -216,7 +224,7 @@ public sealed unsafe class QuantPanelGemmTests
     public void Q4_K_prepared_data_is_the_sums_of_32_activation_quants_as_int16_pairs()
     {
         var c = Make(GgmlType.Q4_K, 5, 1, 3, 512);
-        Assert.Equal(QuantPanelGemm.PreparedIntsQ8_K, QuantPanelGemm.PreparedIntsPerBlock(GgmlType.Q4_K));
+        Assert.Equal(QuantPanelGemm.PreparedIntsQ8_K, QuantPanelGemm.PreparedIntsPerBlock(GgmlType.Q4_K, wide: false));
         for (int m = 0; m < 3; m++)
         {
             for (int b = 0; b < c.Nb; b++)
@@ -229,6 +237,46 @@ public sealed unsafe class QuantPanelGemmTests
                     for (int i = 32 * j; i < (32 * j) + 32; i++) sum += (sbyte)block[4 + i];
                     int packed = c.Prepared[(((m * c.Nb) + b) * QuantPanelGemm.PreparedIntsQ8_K) + (j / 2)];
                     Assert.Equal(sum, (short)(packed >> (16 * (j % 2))));
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void Q4_K_wide_prepared_data_is_the_sums_then_the_quants_of_each_sub_block_pair_in_alternating_fours()
+    {
+        if (!Runs(GgmlType.Q4_K, wide: true)) return; // AVX-512 BW only
+        const int ARows = 3, K = 768;
+        var c = Make(GgmlType.Q4_K, 6, 1, ARows, K);
+        int per = QuantPanelGemm.PreparedIntsPerBlock(GgmlType.Q4_K, wide: true);
+        Assert.Equal(QuantPanelGemm.PreparedIntsQ8_KWide, per);
+        Assert.Equal(QuantPanelGemm.PreparedIntsQ8_K + 64, per);
+        var prepared = Prepared(GgmlType.Q4_K, c.Xq, c.XRowBytes, ARows, c.Nb, wide: true);
+        for (int m = 0; m < ARows; m++)
+        {
+            for (int b = 0; b < c.Nb; b++)
+            {
+                var block = c.Xq.AsSpan((m * c.XRowBytes) + (b * 292), 292);
+                var ints = prepared.AsSpan(((m * c.Nb) + b) * per, per);
+                for (int j = 0; j < 8; j++)
+                {
+                    int sum = 0;
+                    for (int i = 32 * j; i < (32 * j) + 32; i++) sum += (sbyte)block[4 + i];
+                    Assert.Equal(sum, (short)(ints[j / 2] >> (16 * (j % 2))));
+                }
+
+                // Byte 8t + i (i < 4) of pair p: quant 64p + 4t + i (sub-block 2p); byte 8t + 4 + i: quant 64p + 32 + 4t + i.
+                var bytes = System.Runtime.InteropServices.MemoryMarshal.AsBytes(ints[QuantPanelGemm.PreparedIntsQ8_K..]);
+                for (int pair = 0; pair < 4; pair++)
+                {
+                    for (int t = 0; t < 8; t++)
+                    {
+                        for (int i = 0; i < 4; i++)
+                        {
+                            Assert.Equal(block[4 + (64 * pair) + (4 * t) + i], bytes[(64 * pair) + (8 * t) + i]);
+                            Assert.Equal(block[4 + (64 * pair) + 32 + (4 * t) + i], bytes[(64 * pair) + (8 * t) + 4 + i]);
+                        }
+                    }
                 }
             }
         }

@@ -244,11 +244,12 @@ public static unsafe class QuantMatMulKernel
             }
 
             const int R = QuantPanelGemm.PanelRows, M = QuantPanelGemm.ActivationRows;
-            byte[] scratch = ArrayPool<byte>.Shared.Rent(nb * QuantPanelGemm.PackedBlockBytes(type));
+            byte[] scratch = ArrayPool<byte>.Shared.Rent((nb * QuantPanelGemm.PackedBlockBytes(type)) + 64);
             try
             {
-                fixed (byte* panel = scratch)
+                fixed (byte* rented = scratch)
                 {
+                    byte* panel = AlignPanel(rented);
                     int last = Math.Min((n + R - 1) / R, end * panelsPerItem);
                     for (int p = start * panelsPerItem; p < last; p++)
                     {
@@ -267,17 +268,21 @@ public static unsafe class QuantMatMulKernel
             }
         }
 
+        /// <summary>The first 64-byte boundary at or after <paramref name="p"/>: the panels' 512-bit loads then never straddle cache lines.</summary>
+        private static byte* AlignPanel(byte* p) => (byte*)(((nint)p + 63) & ~(nint)63);
+
         private void InvokeWithEpilogue(int start, int end, QuantTileEpilogue e)
         {
             const int R = QuantPanelGemm.PanelRows, M = QuantPanelGemm.ActivationRows;
             int W = panelsPerItem * R;
-            byte[] scratch = ArrayPool<byte>.Shared.Rent(nb * QuantPanelGemm.PackedBlockBytes(type));
+            byte[] scratch = ArrayPool<byte>.Shared.Rent((nb * QuantPanelGemm.PackedBlockBytes(type)) + 64);
             float[] strip = ArrayPool<float>.Shared.Rent(checked(rows * W));
             try
             {
-                fixed (byte* panel = scratch)
+                fixed (byte* rented = scratch)
                 fixed (float* s = strip)
                 {
+                    byte* panel = AlignPanel(rented);
                     int panels = (n + R - 1) / R;
                     for (int item = start; item < end; item++)
                     {

@@ -24,7 +24,7 @@ namespace Candle.Runtime.Kernels.Quant;
 /// values 16 further as high nibbles; the unsigned nibbles multiply the signed activations (<c>pmaddubsw</c>) and the 8
 /// products of a block are summed in 16 bits (each 16-bit lane is at most 2·15·128 = 3840 in magnitude, 8 of them at
 /// most 30720) before the one widening <c>pmaddwd</c>; 8·Σa of the activation block (prepared once per call by
-/// <see cref="Prepare"/>) turns Σ nibble·a into Σ (nibble − 8)·a. Q8_0: |w| multiplies sign(a, w), widened per product.
+/// <see cref="Prepare(GgmlType, byte*, int, int*)"/>) turns Σ nibble·a into Σ (nibble − 8)·a. Q8_0: |w| multiplies sign(a, w), widened per product.
 /// With AVX-VNNI every Q4_0 and Q8_0 product is one <c>vpdpbusd</c> into int32 lanes (Q8_0's weights packed as
 /// w + 128, less 128·Σa per block, so no sign trick either). The k-quants (see their panel types) multiply the 16-bit
 /// sums of a sub-block by its scales in the widening <c>pmaddwd</c>. The integer block sums are those of
@@ -32,11 +32,12 @@ namespace Candle.Runtime.Kernels.Quant;
 /// </para>
 /// <para>
 /// With AVX-512 BW (<see cref="WideSupported"/>, chosen at run time; the 256-bit path stays for AVX2 / AVX-VNNI hosts)
-/// the Q4_K and Q6_K products take 8 rows × 2 positions per 512-bit register: the packed vectors are interleaved in pairs
-/// so that 8 bytes of each row lie together, one <c>vpbroadcastq</c> of 8 activations feeds a <c>vpmaddubsw</c> of 64
-/// bytes, the scales are spread to the rows' lane quadruples for the widening <c>vpmaddwd</c>, and each row's two int32
-/// lanes are added once per block (<c>vpmovqd</c> of their 64-bit sum): the same exact int32 block sums, hence the same
-/// float32 results, as the 256-bit path.
+/// the Q4_K and Q6_K products take 8 rows × 8 values per 512-bit register: one <c>vpbroadcastq</c> of 8 activations feeds
+/// a <c>vpmaddubsw</c> of 64 bytes and each row's two int32 lanes are added once per block. Q4_K's 8 bytes of a row hold
+/// 4 values of each of two sub-blocks (the activations' quants re-ordered alike by <see cref="Prepare(GgmlType, byte*, int, int*, bool)"/>),
+/// so one <c>vpmaddwd</c> widens a sub-block pair by its two scales; Q6_K's hold 8 values as signed q − 32 against the
+/// activations plus 128, the weight-only correction 128·Σ scale·Σ(q − 32) packed per row and block. The exact int32 block
+/// sums, and the float32 operations on them, are those of the 256-bit path, so the results are the same bit for bit.
 /// </para>
 /// </remarks>
 internal static unsafe class QuantPanelGemm
@@ -74,30 +75,72 @@ internal static unsafe class QuantPanelGemm
         _ => throw new NotSupportedException($"no panel kernel for {GgmlTypeTraits.Name(type)}"),
     };
 
-    /// <summary>True when <paramref name="type"/>'s activation rows need <see cref="Prepare"/> (Q4_0, Q8_0 and Q4_K).</summary>
+    /// <summary>Ints of prepared data per Q8_K activation block of a 512-bit Q4_K product: the sums of <see cref="PreparedIntsQ8_K"/>, then the block's 256 quants re-ordered for the paired sub-blocks.</summary>
+    public const int PreparedIntsQ8_KWide = PreparedIntsQ8_K + 64;
+
+    /// <summary>Ints of prepared data per Q8_K activation block of a 512-bit Q6_K product: the block's 256 quants plus 128, as unsigned bytes.</summary>
+    public const int PreparedIntsQ6_KWide = 64;
+
+    /// <summary>True when <paramref name="type"/>'s activation rows need <see cref="Prepare(GgmlType, byte*, int, int*)"/> (Q4_0, Q8_0 and Q4_K).</summary>
     public static bool NeedsPrepared(GgmlType type) => PreparedIntsPerBlock(type) > 0;
 
-    /// <summary>Ints of <see cref="Prepare"/> data per activation block for <paramref name="type"/>'s product (0: none).</summary>
-    public static int PreparedIntsPerBlock(GgmlType type) => type switch
+    /// <summary>Ints of <see cref="Prepare(GgmlType, byte*, int, int*)"/> data per activation block for <paramref name="type"/>'s product (0: none), on the default path.</summary>
+    public static int PreparedIntsPerBlock(GgmlType type) => PreparedIntsPerBlock(type, WideSupported);
+
+    /// <summary>Ints of prepared data per activation block for <paramref name="type"/>'s product on the 256-bit (<paramref name="wide"/> false) or the 512-bit path (0: none).</summary>
+    public static int PreparedIntsPerBlock(GgmlType type, bool wide) => type switch
     {
         GgmlType.Q4_0 or GgmlType.Q8_0 => PreparedInts,
-        GgmlType.Q4_K => PreparedIntsQ8_K,
+        GgmlType.Q4_K => wide ? PreparedIntsQ8_KWide : PreparedIntsQ8_K,
+        GgmlType.Q6_K => wide ? PreparedIntsQ6_KWide : 0,
         _ => 0,
     };
 
     /// <summary>
     /// Prepares the <paramref name="nb"/> activation blocks of the row <paramref name="a"/> for <paramref name="type"/>'s
-    /// product (<see cref="PreparedIntsPerBlock"/> ints per block): for Q8_0 activations d_a as float32 bits, then 8·Σ of
-    /// the block's 32 quants; for Q4_K's Q8_K activations the 8 sums of 32 values (each the sum of two of the block's
-    /// 16-value sums, at most 32·128 in magnitude) as int16 pairs.
+    /// product on the default path (<see cref="PreparedIntsPerBlock(GgmlType)"/> ints per block).
     /// </summary>
-    public static void Prepare(GgmlType type, byte* a, int nb, int* prepared)
+    public static void Prepare(GgmlType type, byte* a, int nb, int* prepared) => Prepare(type, a, nb, prepared, WideSupported);
+
+    /// <summary>
+    /// Prepares the <paramref name="nb"/> activation blocks of the row <paramref name="a"/> for <paramref name="type"/>'s
+    /// product (<see cref="PreparedIntsPerBlock(GgmlType, bool)"/> ints per block): for Q8_0 activations d_a as float32
+    /// bits, then 8·Σ of the block's 32 quants; for Q4_K's Q8_K activations the 8 sums of 32 values (each the sum of two
+    /// of the block's 16-value sums, at most 32·128 in magnitude) as int16 pairs, and on the 512-bit path (<paramref name="wide"/>)
+    /// after them the block's quants with each 64 of them (sub-blocks 2p and 2p + 1) interleaved in 4-byte groups, so
+    /// that 8 consecutive bytes hold 4 values of each of the two sub-blocks; for Q6_K on the 512-bit path the block's
+    /// quants plus 128 (a ^ 0x80: unsigned bytes, so that the signed weights can take the other side of <c>vpmaddubsw</c>).
+    /// </summary>
+    public static void Prepare(GgmlType type, byte* a, int nb, int* prepared, bool wide)
     {
+        if (wide && !WideSupported) throw new NotSupportedException("the 512-bit panel products need AVX-512 BW");
         switch (type)
         {
             case GgmlType.Q4_0 or GgmlType.Q8_0: PrepareQ8_0(a, nb, prepared); break;
+            case GgmlType.Q4_K when wide: PrepareQ8_KWide(a, nb, prepared); break;
             case GgmlType.Q4_K: PrepareQ8_K(a, nb, prepared); break;
+            case GgmlType.Q6_K when wide: PrepareQ6_KWide(a, nb, prepared); break;
             default: throw new NotSupportedException($"no prepared activations for {GgmlTypeTraits.Name(type)}");
+        }
+    }
+
+    private static void PrepareQ6_KWide(byte* a, int nb, int* prepared)
+    {
+        var offset = Vector512.Create((byte)0x80);
+        for (int b = 0; b < nb; b++, a += 292, prepared += PreparedIntsQ6_KWide)
+        {
+            for (int i = 0; i < 256; i += 64) (Vector512.Load(a + 4 + i) ^ offset).Store((byte*)prepared + i);
+        }
+    }
+
+    private static void PrepareQ8_KWide(byte* a, int nb, int* prepared)
+    {
+        var order = Vector512.Create(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
+        for (int b = 0; b < nb; b++, a += 292, prepared += PreparedIntsQ8_KWide)
+        {
+            PrepareQ8_K(a, 1, prepared);
+            int* q = prepared + PreparedIntsQ8_K;
+            for (int p = 0; p < 4; p++) Avx512F.PermuteVar16x32(Vector512.Load((int*)(a + 4 + (64 * p))), order).Store(q + (16 * p));
         }
     }
 
@@ -138,8 +181,9 @@ internal static unsafe class QuantPanelGemm
     /// <summary>
     /// As <see cref="Pack(GgmlType, byte*, int, int, int, byte*)"/> for the 256-bit products (<paramref name="wide"/>
     /// false) or the 512-bit ones (true, where <see cref="WideSupported"/>): for Q4_K and Q6_K these read 64-byte vectors
-    /// of 8 rows × 8 consecutive values (bytes 8r..8r + 7: row r's values 8k..8k + 7), each pair of 32-byte vectors
-    /// interleaved in 8-byte groups after packing; Q4_0 and Q8_0 panels are the same on both paths.
+    /// of 8 rows × 8 bytes (Q4_K: the 256-bit panel re-ordered, 4 values of each of two sub-blocks per row; Q6_K: packed
+    /// in its own layout, 8 consecutive values per row); Q4_0 and Q8_0 panels are the same on both paths. The 512-bit
+    /// Q4_K and Q6_K products read the activations prepared for them (<see cref="Prepare(GgmlType, byte*, int, int*, bool)"/>).
     /// </summary>
     public static void Pack(GgmlType type, byte* w, int rowBytes, int count, int nb, byte* panel, bool wide)
     {
@@ -152,24 +196,12 @@ internal static unsafe class QuantPanelGemm
             case GgmlType.Q8_0: Pack<Q8_0Panel>(w, rowBytes, count, nb, panel); break;
             case GgmlType.Q4_K when count == PanelRows: Q4_KPanel.PackRows(w, rowBytes, nb, panel); break;
             case GgmlType.Q4_K: Pack<Q4_KPanel>(w, rowBytes, count, nb, panel); break;
+            case GgmlType.Q6_K when wide: Q6_KPanel.Pack512(w, rowBytes, count, nb, panel); break;
             case GgmlType.Q6_K: Pack<Q6_KPanel>(w, rowBytes, count, nb, panel); break;
             default: throw new NotSupportedException($"no panel kernel for {GgmlTypeTraits.Name(type)}");
         }
 
-        if (wide && type == GgmlType.Q4_K) Interleave<Q4_KPanel>(nb, panel);
-        if (wide && type == GgmlType.Q6_K) Interleave<Q6_KPanel>(nb, panel);
-    }
-
-    /// <summary>Each pair of the packed blocks' 32-byte value vectors (c: bytes 4c.. of the 8 rows) as one 64-byte vector of the 8 rows' bytes 8k..8k + 7.</summary>
-    private static void Interleave<TP>(int nb, byte* panel)
-        where TP : struct, IPanel
-    {
-        var order = Vector512.Create(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
-        for (int b = 0; b < nb; b++, panel += TP.Bytes)
-        {
-            byte* q = panel + TP.ValuesAt;
-            for (int i = 0; i < TP.ValueBytes; i += 64) Avx512F.PermuteVar16x32(Vector512.Load((int*)(q + i)), order).Store((int*)(q + i));
-        }
+        if (wide && type == GgmlType.Q4_K) Q4_KPanel.Interleave512(nb, panel);
     }
 
     private static void Pack<TP>(byte* w, int rowBytes, int count, int nb, byte* panel)
@@ -189,7 +221,7 @@ internal static unsafe class QuantPanelGemm
     /// y[m·ldy + j] = dot(weight row j, activation row m) for m &lt; <paramref name="rows"/> (1..4) and j &lt;
     /// <paramref name="count"/> (1..8): <paramref name="panel"/> from <see cref="Pack(GgmlType, byte*, int, int, int, byte*)"/>, <paramref name="a"/> the
     /// activation rows in the weight type's activation format (<paramref name="aRowBytes"/> apart) and
-    /// <paramref name="prepared"/> their <see cref="Prepare"/> data (<paramref name="preparedRow"/> ints apart; Q8_0 activations only).
+    /// <paramref name="prepared"/> their <see cref="Prepare(GgmlType, byte*, int, int*)"/> data (<paramref name="preparedRow"/> ints apart; Q8_0 activations only).
     /// </summary>
     public static void Multiply(GgmlType type, byte* panel, int nb, byte* a, int aRowBytes, int* prepared, int preparedRow, int rows, float* y, int ldy, int count)
         => Multiply(type, panel, nb, a, aRowBytes, prepared, preparedRow, rows, y, ldy, count, WideSupported);
@@ -334,7 +366,7 @@ internal static unsafe class QuantPanelGemm
         int* p1 = n > 1 ? p0 + preparedRow : p0;
         int* p2 = n > 2 ? p1 + preparedRow : p0;
         int* p3 = n > 3 ? p2 + preparedRow : p0;
-        int step = TP.Bytes, aStep = TP.ActivationBlockBytes, pStep = TP.PreparedInts;
+        int step = TP.Bytes, aStep = TP.ActivationBlockBytes, pStep = TW.Is512 ? TP.PreparedInts512 : TP.PreparedInts;
         for (int b = 0; b < nb; b++, panel += step, a0 += aStep, a1 += aStep, a2 += aStep, a3 += aStep, p0 += pStep, p1 += pStep, p2 += pStep, p3 += pStep)
         {
             if (TW.Is512) TP.Block512<TM>(panel, a0, a1, a2, a3, p0, p1, p2, p3, ref c0, ref c1, ref c2, ref c3);
@@ -401,14 +433,11 @@ internal static unsafe class QuantPanelGemm
         /// <summary>Bytes of one block of the activations (Q8_0: 34, Q8_K: 292).</summary>
         static abstract int ActivationBlockBytes { get; }
 
-        /// <summary>Ints of <see cref="Prepare"/> data the product reads per activation block (0: none).</summary>
+        /// <summary>Ints of prepared data the 256-bit product reads per activation block (0: none).</summary>
         static abstract int PreparedInts { get; }
 
-        /// <summary>Offset of the values' vectors in a packed block.</summary>
-        static abstract int ValuesAt { get; }
-
-        /// <summary>Bytes of the values' vectors of a packed block (a multiple of 64).</summary>
-        static abstract int ValueBytes { get; }
+        /// <summary>Ints of prepared data the 512-bit product reads per activation block (0: none).</summary>
+        static abstract int PreparedInts512 { get; }
 
         /// <summary>Writes row <paramref name="r"/>'s part of the packed block at <paramref name="packed"/> from its block <paramref name="block"/> (null: zeros), in the 256-bit layout.</summary>
         static abstract void PackRow(byte* block, int r, byte* packed);
@@ -437,9 +466,8 @@ internal static unsafe class QuantPanelGemm
 
         public static int PreparedInts => QuantPanelGemm.PreparedInts;
 
-        public static int ValuesAt => 32;
+        public static int PreparedInts512 => QuantPanelGemm.PreparedInts;
 
-        public static int ValueBytes => 128;
 
         public static void PackRow(byte* block, int r, byte* packed)
         {
@@ -544,9 +572,8 @@ internal static unsafe class QuantPanelGemm
 
         public static int PreparedInts => QuantPanelGemm.PreparedInts;
 
-        public static int ValuesAt => 32;
+        public static int PreparedInts512 => QuantPanelGemm.PreparedInts;
 
-        public static int ValueBytes => 256;
 
         public static void PackRow(byte* block, int r, byte* packed)
         {
@@ -636,7 +663,7 @@ internal static unsafe class QuantPanelGemm
     /// values 4c..4c+3 of each row), so that the product loads each vector ready for <c>pmaddubsw</c>.
     /// Per sub-block of 32 values the 8 nibble products are summed in 16 bits (at most 8·2·15·128 = 30720) and
     /// multiplied by the rows' scales in the widening <c>pmaddwd</c>; the minimums multiply the activations'
-    /// 32-value sums (<see cref="Prepare"/>) the same way: d·d_a·Σ scale·(q·a) − dmin·d_a·Σ min·bsum per row, as
+    /// 32-value sums (<see cref="Prepare(GgmlType, byte*, int, int*)"/>) the same way: d·d_a·Σ scale·(q·a) − dmin·d_a·Σ min·bsum per row, as
     /// <see cref="QuantRowDot.Q4_K{T}"/>.
     /// </summary>
     private readonly struct Q4_KPanel : IPanel
@@ -649,15 +676,14 @@ internal static unsafe class QuantPanelGemm
 
         public static int PreparedInts => PreparedIntsQ8_K;
 
+        public static int PreparedInts512 => PreparedIntsQ8_KWide;
+
         /// <summary>Offset of the minimums' vectors.</summary>
         private const int MinsAt = 64 + 256;
 
         /// <summary>Offset of the packed nibbles.</summary>
         private const int QsAt = MinsAt + 128;
 
-        public static int ValuesAt => QsAt;
-
-        public static int ValueBytes => 2048;
 
         public static void PackRow(byte* block, int r, byte* packed)
         {
@@ -811,8 +837,114 @@ internal static unsafe class QuantPanelGemm
         }
 
         /// <summary>
-        /// As <see cref="Block{TM}"/> with 64-byte vectors of 8 values per row: 4 products per sub-block, each 16-bit lane
-        /// summing at most 4·2·15·128 = 15360, widened by the scales spread to the lane quadruples of the rows.
+        /// Re-orders packed blocks (256-bit layout) for <see cref="Block512{TM}"/>: each 64-byte vector of sub-block pair p
+        /// (p = 0..3) and position t (0..7) holds, for each row r, values 4t..4t + 3 of sub-block 2p (bytes 8r..8r + 3) and
+        /// of sub-block 2p + 1 (bytes 8r + 4..8r + 7); the scale vectors of sub-blocks 2p and 2p + 1 become one whose
+        /// int32 lanes 2r and 2r + 1 hold row r's scale pair of 2p and of 2p + 1, and the minimum vectors of sub-blocks
+        /// 0..3 and 4..7 one each whose lanes 2r and 2r + 1 hold row r's minimums 4h, 4h + 1 and 4h + 2, 4h + 3.
+        /// </summary>
+        public static void Interleave512(int nb, byte* panel)
+        {
+            var order = Vector512.Create(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
+            var low = Vector512.Create(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+            var high = Vector512.Create(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+            for (int b = 0; b < nb; b++, panel += Bytes)
+            {
+                // Scales (8 vectors) and minimums (4 vectors) lie together: each adjacent pair interleaved by int32 lane.
+                for (int i = 64; i < QsAt; i += 64) Avx512F.PermuteVar16x32(Vector512.Load((int*)(panel + i)), order).Store((int*)(panel + i));
+
+                // Values: the 256-bit vectors 16p + t and 16p + 8 + t (t = 2u: low halves of the 64-byte pieces u and
+                // 4 + u of the pair's 512 bytes; t = 2u + 1: their high halves) interleaved by int32 lane.
+                for (int p = 0; p < 4; p++)
+                {
+                    int* v = (int*)(panel + QsAt + (512 * p));
+                    var z0 = Vector512.Load(v);
+                    var z1 = Vector512.Load(v + 16);
+                    var z2 = Vector512.Load(v + 32);
+                    var z3 = Vector512.Load(v + 48);
+                    var z4 = Vector512.Load(v + 64);
+                    var z5 = Vector512.Load(v + 80);
+                    var z6 = Vector512.Load(v + 96);
+                    var z7 = Vector512.Load(v + 112);
+                    Avx512F.PermuteVar16x32x2(z0, low, z4).Store(v);
+                    Avx512F.PermuteVar16x32x2(z0, high, z4).Store(v + 16);
+                    Avx512F.PermuteVar16x32x2(z1, low, z5).Store(v + 32);
+                    Avx512F.PermuteVar16x32x2(z1, high, z5).Store(v + 48);
+                    Avx512F.PermuteVar16x32x2(z2, low, z6).Store(v + 64);
+                    Avx512F.PermuteVar16x32x2(z2, high, z6).Store(v + 80);
+                    Avx512F.PermuteVar16x32x2(z3, low, z7).Store(v + 96);
+                    Avx512F.PermuteVar16x32x2(z3, high, z7).Store(v + 112);
+                }
+            }
+        }
+
+        /// <summary>The 16-bit sums of one position's products (8 rows × 4 values of each of two sub-blocks) with the 8 re-ordered activations at x0..x3, added to l0..l3.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Step<TM>(
+            Vector512<byte> u, byte* x0, byte* x1, byte* x2, byte* x3,
+            ref Vector512<short> l0, ref Vector512<short> l1, ref Vector512<short> l2, ref Vector512<short> l3)
+            where TM : struct, IRowCount
+        {
+            int n = TM.Count;
+            l0 += Mul512(u, x0);
+            if (n > 1) l1 += Mul512(u, x1);
+            if (n > 2) l2 += Mul512(u, x2);
+            if (n > 3) l3 += Mul512(u, x3);
+        }
+
+        /// <summary>
+        /// Adds scale·Σ q·a of the sub-block pair whose 8 vectors start at <paramref name="q"/> (activations: 64 re-ordered
+        /// bytes per row at x0..x3) to the rows' sums: 8 products per pair, each 16-bit lane summing 8·2·15·128 = 30720
+        /// at most, then one widening <c>vpmaddwd</c> by the pair's scales (lane pairs 4r, 4r + 1: sub-block 2p; 4r + 2,
+        /// 4r + 3: sub-block 2p + 1).
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Pair<TM>(
+            byte* q, Vector512<short> scales, byte* x0, byte* x1, byte* x2, byte* x3,
+            ref Vector512<int> s0, ref Vector512<int> s1, ref Vector512<int> s2, ref Vector512<int> s3)
+            where TM : struct, IRowCount
+        {
+            int n = TM.Count;
+            var u = Vector512.Load(q);
+            var l0 = Mul512(u, x0);
+            var l1 = n > 1 ? Mul512(u, x1) : default;
+            var l2 = n > 2 ? Mul512(u, x2) : default;
+            var l3 = n > 3 ? Mul512(u, x3) : default;
+            Step<TM>(Vector512.Load(q + 64), x0 + 8, x1 + 8, x2 + 8, x3 + 8, ref l0, ref l1, ref l2, ref l3);
+            Step<TM>(Vector512.Load(q + 128), x0 + 16, x1 + 16, x2 + 16, x3 + 16, ref l0, ref l1, ref l2, ref l3);
+            Step<TM>(Vector512.Load(q + 192), x0 + 24, x1 + 24, x2 + 24, x3 + 24, ref l0, ref l1, ref l2, ref l3);
+            Step<TM>(Vector512.Load(q + 256), x0 + 32, x1 + 32, x2 + 32, x3 + 32, ref l0, ref l1, ref l2, ref l3);
+            Step<TM>(Vector512.Load(q + 320), x0 + 40, x1 + 40, x2 + 40, x3 + 40, ref l0, ref l1, ref l2, ref l3);
+            Step<TM>(Vector512.Load(q + 384), x0 + 48, x1 + 48, x2 + 48, x3 + 48, ref l0, ref l1, ref l2, ref l3);
+            Step<TM>(Vector512.Load(q + 448), x0 + 56, x1 + 56, x2 + 56, x3 + 56, ref l0, ref l1, ref l2, ref l3);
+            s0 += Avx512BW.MultiplyAddAdjacent(l0, scales);
+            if (n > 1) s1 += Avx512BW.MultiplyAddAdjacent(l1, scales);
+            if (n > 2) s2 += Avx512BW.MultiplyAddAdjacent(l2, scales);
+            if (n > 3) s3 += Avx512BW.MultiplyAddAdjacent(l3, scales);
+        }
+
+        /// <summary>
+        /// acc + d·d_a·S − dmin·d_a·M for the 8 rows, in that order: S from the 16 lanes of <paramref name="sums"/> (row r:
+        /// lanes 2r, 2r + 1), M = Σ min·bsum from the widened minimums and the prepared sums; the two folded together
+        /// (lanes 0..7: S, 8..15: M) and converted, scaled and added as the 256-bit path does.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector256<float> Finish512(Vector512<int> sums, Vector512<short> mins0, Vector512<short> mins1, int* prepared, byte* a, byte* packed, Vector256<float> acc)
+        {
+            var m = Avx512BW.MultiplyAddAdjacent(mins0, Vector512.Create(*(long*)prepared).AsInt16())
+                + Avx512BW.MultiplyAddAdjacent(mins1, Vector512.Create(*(long*)(prepared + 2)).AsInt16());
+            var even = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+            var odd = Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+            var f = Avx512F.ConvertToVector512Single(Avx512F.PermuteVar16x32x2(sums, even, m) + Avx512F.PermuteVar16x32x2(sums, odd, m));
+            var dd = Vector512.Load((float*)packed) * Vector512.Create(*(float*)a);
+            acc = Fma.MultiplyAdd(f.GetLower(), dd.GetLower(), acc);
+            return Fma.MultiplyAddNegated(f.GetUpper(), dd.GetUpper(), acc);
+        }
+
+        /// <summary>
+        /// As <see cref="Block{TM}"/> on a block re-ordered by <see cref="Interleave512"/>, with the activations' quants read from
+        /// their prepared copy (<see cref="PreparedIntsQ8_KWide"/>): sub-blocks in pairs, one <c>vpmaddwd</c> per pair and
+        /// row, the minimums' products on 64 bytes.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void Block512<TM>(
@@ -824,32 +956,19 @@ internal static unsafe class QuantPanelGemm
             Vector512<int> s0 = default, s1 = default, s2 = default, s3 = default;
             short* scales = (short*)(packed + 64);
             byte* q = packed + QsAt;
-            for (int j = 0; j < 8; j++)
+            byte* x0 = (byte*)(p0 + PreparedIntsQ8_K), x1 = (byte*)(p1 + PreparedIntsQ8_K), x2 = (byte*)(p2 + PreparedIntsQ8_K), x3 = (byte*)(p3 + PreparedIntsQ8_K);
+            for (int p = 0; p < 4; p++)
             {
-                byte* qj = q + (256 * j);
-                int o = 4 + (32 * j);
-                Vector512<short> l0 = default, l1 = default, l2 = default, l3 = default;
-                for (int t = 0; t < 4; t++)
-                {
-                    var u = Vector512.Load(qj + (64 * t));
-                    int ot = o + (8 * t);
-                    l0 += Mul512(u, a0 + ot);
-                    if (n > 1) l1 += Mul512(u, a1 + ot);
-                    if (n > 2) l2 += Mul512(u, a2 + ot);
-                    if (n > 3) l3 += Mul512(u, a3 + ot);
-                }
-
-                var sc = Spread(scales + (16 * j));
-                s0 += Avx512BW.MultiplyAddAdjacent(l0, sc);
-                if (n > 1) s1 += Avx512BW.MultiplyAddAdjacent(l1, sc);
-                if (n > 2) s2 += Avx512BW.MultiplyAddAdjacent(l2, sc);
-                if (n > 3) s3 += Avx512BW.MultiplyAddAdjacent(l3, sc);
+                int o = 64 * p;
+                Pair<TM>(q + (512 * p), Vector512.Load(scales + (32 * p)), x0 + o, x1 + o, x2 + o, x3 + o, ref s0, ref s1, ref s2, ref s3);
             }
 
-            c0 = Finish(Fold(s0), Mins(packed, p0), a0, packed, c0);
-            if (n > 1) c1 = Finish(Fold(s1), Mins(packed, p1), a1, packed, c1);
-            if (n > 2) c2 = Finish(Fold(s2), Mins(packed, p2), a2, packed, c2);
-            if (n > 3) c3 = Finish(Fold(s3), Mins(packed, p3), a3, packed, c3);
+            var mins0 = Vector512.Load((short*)(packed + MinsAt));
+            var mins1 = Vector512.Load((short*)(packed + MinsAt + 64));
+            c0 = Finish512(s0, mins0, mins1, p0, a0, packed, c0);
+            if (n > 1) c1 = Finish512(s1, mins0, mins1, p1, a1, packed, c1);
+            if (n > 2) c2 = Finish512(s2, mins0, mins1, p2, a2, packed, c2);
+            if (n > 3) c3 = Finish512(s3, mins0, mins1, p3, a3, packed, c3);
         }
     }
 
@@ -859,10 +978,18 @@ internal static unsafe class QuantPanelGemm
     /// 6-bit values unpacked to bytes (vector c: values 4c..4c+3 of each row). Two products of 6-bit values with the
     /// activations fit 16 bits (2·2·63·128 = 32256), so each 16-value group is two <c>pmaddubsw</c> pairs widened by its
     /// scales; the offset of 32 subtracts 32·Σ scale·bsum: d·d_a·(Σ scale·(q·a) − 32·Σ scale·bsum), as <see cref="QuantRowDot.Q6_K{T}"/>.
+    /// The 512-bit layout (<see cref="Pack512"/>) is another, a little larger; <see cref="Bytes"/> fits both.
     /// </summary>
     private readonly struct Q6_KPanel : IPanel
     {
-        public static int Bytes => 32 + 512 + 256 + 2048;
+        /// <summary>Bytes of a block in the 512-bit layout, the larger one: d, the corrections, the spread scales, the values.</summary>
+        public static int Bytes => WideValuesAt + 2048;
+
+        /// <summary>Offset of the spread scales in the 512-bit layout (after d and the offset corrections).</summary>
+        private const int WideScalesAt = 64;
+
+        /// <summary>Offset of the values in the 512-bit layout.</summary>
+        private const int WideValuesAt = WideScalesAt + 1024;
 
         public static int WeightBlockBytes => 210;
 
@@ -870,9 +997,8 @@ internal static unsafe class QuantPanelGemm
 
         public static int PreparedInts => 0;
 
-        public static int ValuesAt => 32 + 512 + 256;
+        public static int PreparedInts512 => PreparedIntsQ6_KWide;
 
-        public static int ValueBytes => 2048;
 
         public static void PackRow(byte* block, int r, byte* packed)
         {
@@ -962,12 +1088,77 @@ internal static unsafe class QuantPanelGemm
             if (n > 3) c3 = Finish(s3, pairs, a3, d, c3);
         }
 
-        /// <summary>Σ scale·(q·a) of one 16-value group of 64-byte vectors: two products of 8 values, summed in 16 bits (at most 2·2·63·128 = 32256) and widened by the spread scales.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static Vector512<int> Group512(Vector512<int> s, Vector512<byte> u0, Vector512<byte> u1, Vector512<short> sc, byte* a)
-            => s + Avx512BW.MultiplyAddAdjacent(Mul512(u0, a) + Mul512(u1, a + 8), sc);
+        /// <summary>
+        /// Packs <paramref name="count"/> (1..8) rows for <see cref="Block512{TM}"/>, per block: the 8 rows' d as float32,
+        /// the 8 rows' corrections 128·Σ_k scale_k·Σ (q − 32) over the block as int32, 16 vectors of the 16-value groups'
+        /// scales spread to each row's 4 int16 lanes (lanes 4r..4r + 3: row r), then 32 vectors of 8 rows × 8 consecutive
+        /// values as signed bytes q − 32 (bytes 8r..8r + 7 of vector c: row r's values 8c..8c + 7). Missing rows are zero.
+        /// </summary>
+        public static void Pack512(byte* w, int rowBytes, int count, int nb, byte* panel)
+        {
+            for (int b = 0; b < nb; b++, panel += Bytes)
+            {
+                for (int r = 0; r < PanelRows; r++) PackRow512(r < count ? w + ((long)r * rowBytes) + ((long)b * 210) : null, r, panel);
+            }
+        }
 
-        /// <summary>As <see cref="Block{TM}"/> with 64-byte vectors of 8 values per row.</summary>
+        private static void PackRow512(byte* block, int r, byte* packed)
+        {
+            ulong* scales = (ulong*)(packed + WideScalesAt);
+            ulong* q = (ulong*)(packed + WideValuesAt);
+            if (block == null)
+            {
+                ((float*)packed)[r] = 0;
+                ((int*)packed)[8 + r] = 0;
+                for (int k = 0; k < 16; k++) scales[(8 * k) + r] = 0;
+                for (int c = 0; c < 32; c++) q[(8 * c) + r] = 0;
+                return;
+            }
+
+            ((float*)packed)[r] = QuantRowDot.Half(QuantRowDot.HalfTablePointer, block + 208);
+            sbyte* sc = (sbyte*)block + 192;
+            for (int k = 0; k < 16; k++) scales[(8 * k) + r] = (ushort)sc[k] * 0x0001000100010001UL;
+
+            var m4 = Vector256.Create((byte)0x0F);
+            var m2 = Vector256.Create((byte)0x03);
+            var m32 = Vector256.Create((byte)32);
+            ulong* v = stackalloc ulong[16];
+            int correction = 0;
+            for (int h = 0; h < 2; h++)
+            {
+                var ql0 = Vector256.Load(block + (64 * h));
+                var ql1 = Vector256.Load(block + (64 * h) + 32);
+                var qh = Vector256.Load(block + 128 + (32 * h));
+
+                // Values 128h + 32i.. (i = 0..3), unsigned 0..63; their 8-byte sums give the 16-value groups' sums.
+                Span<Vector256<byte>> quads =
+                [
+                    (ql0 & m4) | Vector256.ShiftLeft(qh & m2, 4),
+                    (ql1 & m4) | Vector256.ShiftLeft(Vector256.ShiftRightLogical(qh, 2) & m2, 4),
+                    Vector256.ShiftRightLogical(ql0, 4) | Vector256.ShiftLeft(Vector256.ShiftRightLogical(qh, 4) & m2, 4),
+                    Vector256.ShiftRightLogical(ql1, 4) | Vector256.ShiftLeft(Vector256.ShiftRightLogical(qh, 6), 4),
+                ];
+                for (int i = 0; i < 4; i++)
+                {
+                    var sums = Avx2.SumAbsoluteDifferences(quads[i], Vector256<byte>.Zero).AsInt64();
+                    int g = (8 * h) + (2 * i);
+                    correction += sc[g] * ((int)(sums.GetElement(0) + sums.GetElement(1)) - (16 * 32));
+                    correction += sc[g + 1] * ((int)(sums.GetElement(2) + sums.GetElement(3)) - (16 * 32));
+                    (quads[i] - m32).Store((byte*)(v + (4 * i)));
+                }
+
+                for (int c = 0; c < 16; c++) q[(8 * ((16 * h) + c)) + r] = v[c];
+            }
+
+            ((int*)packed)[8 + r] = correction << 7;
+        }
+
+        /// <summary>
+        /// As <see cref="Block{TM}"/> on a block packed by <see cref="Pack512"/>, with the activations plus 128 from their
+        /// prepared copy (<see cref="PreparedIntsQ6_KWide"/>): per 16-value group two products of the unsigned activations
+        /// with the signed q − 32 (each 16-bit lane at most 2·2·255·32 = 32640 in magnitude) widened by the spread scales;
+        /// the block's sum Σ scale·(a + 128)·(q − 32) less the packed 128·Σ scale·(q − 32) is Σ scale·(q − 32)·a exactly.
+        /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void Block512<TM>(
             byte* packed, byte* a0, byte* a1, byte* a2, byte* a3, int* p0, int* p1, int* p2, int* p3,
@@ -976,27 +1167,39 @@ internal static unsafe class QuantPanelGemm
         {
             int n = TM.Count;
             Vector512<int> s0 = default, s1 = default, s2 = default, s3 = default;
-            short* scales = (short*)(packed + 32);
-            short* pairs = (short*)(packed + 32 + 512);
-            byte* q = packed + 32 + 512 + 256;
+            byte* x0 = (byte*)p0, x1 = (byte*)p1, x2 = (byte*)p2, x3 = (byte*)p3;
+            byte* q = packed + WideValuesAt;
+            short* scales = (short*)(packed + WideScalesAt);
             for (int k = 0; k < 16; k++)
             {
-                byte* qk = q + (128 * k);
-                var u0 = Vector512.Load(qk);
-                var u1 = Vector512.Load(qk + 64);
-                var sc = Spread(scales + (16 * k));
-                int o = 4 + (16 * k);
-                s0 = Group512(s0, u0, u1, sc, a0 + o);
-                if (n > 1) s1 = Group512(s1, u0, u1, sc, a1 + o);
-                if (n > 2) s2 = Group512(s2, u0, u1, sc, a2 + o);
-                if (n > 3) s3 = Group512(s3, u0, u1, sc, a3 + o);
+                var u0 = Vector512.Load((sbyte*)q + (128 * k));
+                var u1 = Vector512.Load((sbyte*)q + (128 * k) + 64);
+                var sc = Vector512.Load(scales + (32 * k));
+                int o = 16 * k;
+                s0 = Group512(s0, u0, u1, sc, x0 + o);
+                if (n > 1) s1 = Group512(s1, u0, u1, sc, x1 + o);
+                if (n > 2) s2 = Group512(s2, u0, u1, sc, x2 + o);
+                if (n > 3) s3 = Group512(s3, u0, u1, sc, x3 + o);
             }
 
             var d = Vector256.Load((float*)packed);
-            c0 = Finish(Fold(s0), pairs, a0, d, c0);
-            if (n > 1) c1 = Finish(Fold(s1), pairs, a1, d, c1);
-            if (n > 2) c2 = Finish(Fold(s2), pairs, a2, d, c2);
-            if (n > 3) c3 = Finish(Fold(s3), pairs, a3, d, c3);
+            var corrections = Vector256.Load((int*)packed + 8);
+            c0 = Finish512(s0, corrections, a0, d, c0);
+            if (n > 1) c1 = Finish512(s1, corrections, a1, d, c1);
+            if (n > 2) c2 = Finish512(s2, corrections, a2, d, c2);
+            if (n > 3) c3 = Finish512(s3, corrections, a3, d, c3);
         }
+
+        /// <summary>Σ scale·(a + 128)·(q − 32) of one 16-value group: the unsigned activations at <paramref name="x"/> (8 and 8, broadcast) times the signed values, summed in 16 bits and widened by the scales.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector512<int> Group512(Vector512<int> s, Vector512<sbyte> u0, Vector512<sbyte> u1, Vector512<short> sc, byte* x)
+        {
+            var p = Avx512BW.MultiplyAddAdjacent(Broadcast8(x).AsByte(), u0) + Avx512BW.MultiplyAddAdjacent(Broadcast8(x + 8).AsByte(), u1);
+            return s + Avx512BW.MultiplyAddAdjacent(p, sc);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector256<float> Finish512(Vector512<int> sums, Vector256<int> corrections, byte* a, Vector256<float> d, Vector256<float> acc)
+            => Fma.MultiplyAdd(Avx.ConvertToVector256Single(Fold(sums) - corrections), d * Vector256.Create(*(float*)a), acc);
     }
 }
