@@ -56,7 +56,7 @@ for s in "$@"; do
   train:*) TAILN=40
     step train_cuda_$app 90 env CANDLE_GPU_TIMING=1 $W/$app/train/Candle.TrainBench --device cuda --steps 5 --warmup 2
     step train_cpu_$app 100 $W/$app/train/Candle.TrainBench --threads 16 --steps 3 --warmup 1 ;;
-  traing:*) TAILN=40 step train_cuda_$app 90 env CANDLE_GPU_TIMING=1 $W/$app/train/Candle.TrainBench --device cuda --steps 5 --warmup 2 ;;
+  traing:*) TAILN=40 step train_cuda_$app 90 env CANDLE_GPU_TIMING=1 $W/$app/train/Candle.TrainBench --device cuda --steps 15 --warmup 3 ;;
   traincpu:*) n=$(( ${n:-0} + 1 )); step train_cpu_${app}_$n 100 $W/$app/train/Candle.TrainBench --threads 16 --steps 3 --warmup 1 ;;
   kernels:*) step kernels_$app 240 $P kernels ;;
   ncudecode:*) TAILN=60 step ncudecode_$app 200 bash -c "ncu --clock-control none --metrics gpu__time_duration.sum --csv --launch-skip 20000 --launch-count 2720 --log-file $L/ncudecode_$app.csv $P decode /tmp/tl f16 128 256 > /dev/null; python3 $B/ncu_summary.py $L/ncudecode_$app.csv 10" ;;
@@ -65,10 +65,10 @@ for s in "$@"; do
   peer_decode) step peer_decode 120 python3 $B/peer_llama_decode.py ;;
   peer_kernels) step peer_kernels 120 python3 $B/peer_kernels.py ;;
   peer_train)
-    step peer_train_cuda 90 python3 $B/train_step_peer.py --device cuda --steps 5 --warmup 2
+    step peer_train_cuda 90 python3 $B/train_step_peer.py --device cuda --steps 15 --warmup 3
     step peer_train_cpu 60 python3 $B/train_step_peer.py --threads 16 --steps 3 --warmup 1 ;;
   peer_train_cpu) m=$(( ${m:-0} + 1 )); step peer_train_cpu_$m 60 python3 $B/train_step_peer.py --threads 16 --steps 3 --warmup 1 ;;
-  peer_train_compile) step peer_train_cuda_compile 120 python3 $B/train_step_peer.py --device cuda --compile --steps 5 --warmup 3 ;;
+  peer_train_compile) step peer_train_cuda_compile 120 python3 $B/train_step_peer.py --device cuda --compile --steps 15 --warmup 3 ;;
   esac
 done
 grep -h -E 'tok/s|GB/s|TFLOP|matches|DIFFERS|tokens/s|Passed|Failed|Total|FAIL|graph' $L/*.log > $L/key.txt 2>/dev/null
