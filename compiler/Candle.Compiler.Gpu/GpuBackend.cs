@@ -117,7 +117,7 @@ public sealed class GpuBackend : IBackend
         var device = GetDevice(spec);
         var graph = Scheduler.Schedule(optimizedGraph, stridedOperands: true, residualNorms: true);
         var (type, names) = RenderKernels(graph);
-        return new GpuExecutable(graph, device, type, names);
+        return new GpuExecutable(graph, device, type, names) { CaptureGraphs = options.CaptureGraphs == true && !GpuExecutable.GraphsOff };
     }
 
     /// <summary>Renders every generated kernel of a kernel graph (elementwise calls and GEMM epilogues) into one assembly.</summary>
