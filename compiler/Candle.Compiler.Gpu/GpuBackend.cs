@@ -98,6 +98,9 @@ public sealed class GpuBackend : IBackend
         }
     }
 
+    /// <summary>Whether <c>CANDLE_GPU_COLUMN_SUMS=0</c> keeps sums over leading dims as a transposing copy and a row reduction (A/B runs).</summary>
+    internal static bool ColumnSumsOff { get; } = Environment.GetEnvironmentVariable("CANDLE_GPU_COLUMN_SUMS") == "0";
+
     /// <inheritdoc/>
     public IExecutable Lower(Graph optimizedGraph, CompileOptions options) => LowerExecutable(optimizedGraph, options);
 
@@ -115,7 +118,7 @@ public sealed class GpuBackend : IBackend
         }
 
         var device = GetDevice(spec);
-        var graph = Scheduler.Schedule(optimizedGraph, stridedOperands: true, residualNorms: true);
+        var graph = Scheduler.Schedule(optimizedGraph, stridedOperands: true, residualNorms: true, columnReductions: Kind != GpuKind.OpenCL && !ColumnSumsOff);
         var (type, names) = RenderKernels(graph);
         return new GpuExecutable(graph, device, type, names) { CaptureGraphs = options.CaptureGraphs == true && !GpuExecutable.GraphsOff };
     }

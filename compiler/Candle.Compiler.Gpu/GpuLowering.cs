@@ -35,6 +35,7 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         NormCall n => Norm(n),
         RowCall { Op: Op.Softmax or Op.LogSoftmax } r when r.XType == r.YType => Softmax(r),
         ReduceCall r when r.Op.ReduceKernelOp() is Runtime.Kernels.Cpu.ReduceOp.Sum or Runtime.Kernels.Cpu.ReduceOp.Mean or Runtime.Kernels.Cpu.ReduceOp.Max or Runtime.Kernels.Cpu.ReduceOp.Min => Reduce(r),
+        ColumnReduceCall r => ColumnReduce(r),
         RopeCall r => Rope(r),
         IndexSelectCall i => IndexSelect(i),
         CopyCall c => Copy(c),
@@ -793,6 +794,38 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
             if (rows == 0) return;
             l.Begin().View(f.Slots[c.X]).View(f.Slots[c.Y]).Arg(checked((int)len)).Arg(op)
                 .Launch(new KernelConfig(new Index1D(checked((int)rows)), new Index1D(GroupFor(len))));
+        };
+    }
+
+    /// <summary>
+    /// A sum or mean over leading rows (<see cref="ColumnKernels"/>): the partials of each row chunk into the step
+    /// workspace, then each column's partials added in order.
+    /// </summary>
+    private Action<Frame> ColumnReduce(ColumnReduceCall c)
+    {
+        var (xe, xs) = FloatStorage(c.XType, c.Label);
+        var (ye, ys) = FloatStorage(c.YType, c.Label);
+        var partial = GroupLauncher(Generic(typeof(ColumnKernels), nameof(ColumnKernels.Partial), xe, xs));
+        var finish = Launcher(Generic(typeof(ColumnKernels), nameof(ColumnKernels.Finish), ye, ys));
+        bool mean = c.Op == Op.Mean;
+        int group = Math.Min(ColumnKernels.GroupSize, device.Accelerator.MaxNumThreadsPerGroup);
+        int width = Math.Min(ColumnKernels.Columns, group);
+        int lanes = group / width;
+        return f =>
+        {
+            long rows = f.Eval(c.Rows), columns = f.Eval(c.Columns);
+            if (columns == 0) return;
+            if (rows > int.MaxValue || columns > int.MaxValue)
+            {
+                throw new NotSupportedException($"{c.Label}: a column sum of [{rows}, {columns}] exceeds the kernel's 32-bit row and column indices");
+            }
+
+            var (chunks, chunkRows) = ColumnKernels.Chunks(rows, columns, width, lanes);
+            var part = f.Workspace(checked(chunks * columns * sizeof(float)));
+            int tiles = checked((int)((columns + width - 1) / width));
+            partial.Begin().View(f.Slots[c.X]).View(part).Arg((int)rows).Arg((int)columns).Arg(chunkRows).Arg(tiles).Arg(width)
+                .Launch(new KernelConfig(new Index1D(checked(tiles * chunks)), new Index1D(width * lanes)));
+            finish.Begin().View(part).View(f.Slots[c.Y]).Arg((int)columns).Arg(chunks).Arg(mean ? (float)rows : 1f).Launch(columns);
         };
     }
 
