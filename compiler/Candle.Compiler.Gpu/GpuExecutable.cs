@@ -432,6 +432,7 @@ public sealed class GpuExecutable : IDeviceExecutable
         foreach (var b in _heldOutputs.SelectMany(p => p)) b.Dispose();
         _arena?.Dispose();
         _frame.Work?.Dispose();
+        foreach (var b in _frame.Kept) b.Dispose();
         _scratch.Dispose();
     }
 
@@ -551,6 +552,12 @@ public sealed class GpuExecutable : IDeviceExecutable
 
         /// <summary>How many times <see cref="Work"/> was (re)allocated (part of a recorded graph's binding).</summary>
         public long WorkGrowths { get; private set; }
+
+        /// <summary>Device buffers steps keep across runs (a batched product's address arrays), freed with the executable.</summary>
+        public List<DeviceBuffer> Kept { get; } = [];
+
+        /// <summary>Keeps <paramref name="buffer"/> until the executable is disposed.</summary>
+        public void Keep(DeviceBuffer buffer) => Kept.Add(buffer);
 
         public long Eval(Dim d) => d.Evaluate(Env);
 

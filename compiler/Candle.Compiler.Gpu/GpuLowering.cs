@@ -320,6 +320,7 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         Dim[] batchA = a.Strides[..br], batchB = b.Strides[..br];
         long[] sizes = new long[br], sa = new long[br], sb = new long[br];
         var split = new BatchSplit(br);
+        var pointers = new BatchPointers();
         return f =>
         {
             long m = f.Eval(c.M), n = f.Eval(c.N), k = f.Eval(c.K);
@@ -338,7 +339,7 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
                 return;
             }
 
-            if (split.Split(sizes, sa, sb) && CublasBatches(split, c.DType, m, n, k, am, aOff, aM, aK, bm, bOff, bK, bN, cm))
+            if (split.Split(sizes, sa, sb) && CublasBatches(f, split, pointers, c.DType, m, n, k, am, aOff, aM, aK, bm, bOff, bK, bN, cm))
             {
                 return;
             }
@@ -362,11 +363,42 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
     /// <summary>
     /// A batched product through cuBLAS's strided-batched call per host-looped index of <paramref name="split"/> (one
     /// call where the batch dims are one uniform walk); false, with nothing issued, where cuBLAS cannot take it.
-    /// Capture-safe: launches only, no synchronization or allocation.
+    /// Capture-safe: launches only, no synchronization or allocation. With <see cref="PointerBatchesVariable"/> set to
+    /// 1, a split that would loop on the host is one <c>cublasGemmBatchedEx</c> call over arrays of the products'
+    /// addresses instead (<see cref="BatchPointers"/>: one set per binding, uploaded outside any recording; where a new
+    /// set cannot be uploaded the host loop runs).
     /// </summary>
-    private bool CublasBatches(BatchSplit split, DType dt, long m, long n, long k, Mem am, long aOff, long aM, long aK, Mem bm, long bOff, long bK, long bN, Mem cm)
+    private bool CublasBatches(Frame f, BatchSplit split, BatchPointers pointers, DType dt, long m, long n, long k, Mem am, long aOff, long aM, long aK, Mem bm, long bOff, long bK, long bN, Mem cm)
     {
         if (!CublasTakes(dt, dt, m, n, k, aM, aK, bK, bN, split.Inner)) return false;
+        if (split.OuterCount > 1 && PointerBatches && device.Cublas is { HasPointerBatches: true } blas
+            && CublasTakes(dt, dt, m, n, k, aM, aK, bK, bN, split.OuterCount * split.Inner))
+        {
+            int count = checked((int)(split.OuterCount * split.Inner));
+            int size = dt.SizeInBytes();
+            pointers.Resize(count);
+            var at = pointers.Addresses;
+            for (long o = 0, i = 0; o < split.OuterCount; o++)
+            {
+                var (da, db) = split.Offsets(o);
+                for (long j = 0; j < split.Inner; j++, i++)
+                {
+                    at[(int)i] = am.Pointer(aOff + da + (j * split.InnerA), size);
+                    at[count + (int)i] = bm.Pointer(bOff + db + (j * split.InnerB), size);
+                    at[(2 * count) + (int)i] = cm.Pointer(i * m * n, size);
+                }
+            }
+
+            if (pointers.Arrays(f, device) is var (pa, pb, pc))
+            {
+                bool bT = !(bN == 1 && bK >= Math.Max(1, n));
+                bool aT = !(aK == 1 && aM >= Math.Max(1, k));
+                device.Accelerator.Bind();
+                blas.GemmPointers(dt, (int)m, (int)n, (int)k, pa, aT, aT ? aK : aM, pb, bT, bT ? bN : bK, pc, count);
+                return true;
+            }
+        }
+
         long perCall = split.Inner * m * n * dt.SizeInBytes();
         for (long o = 0; o < split.OuterCount; o++)
         {
@@ -775,6 +807,12 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         DType.BF16 => typeof(BF16Octets),
         _ => null,
     };
+
+    /// <summary>Set to 1, batched products whose batch dims no single stride walks are one cuBLAS call over address arrays, not a host loop of strided-batched calls.</summary>
+    internal const string PointerBatchesVariable = "CANDLE_GPU_BATCH_POINTERS";
+
+    /// <summary>Whether such products are one call over address arrays (<see cref="PointerBatchesVariable"/>; tests set it).</summary>
+    internal static bool PointerBatches { get; set; } = Environment.GetEnvironmentVariable(PointerBatchesVariable) == "1";
 
     /// <summary>Set to 1, softmax, rms_norm and layer_norm launch the scalar row kernels only.</summary>
     internal const string RowsScalarVariable = "CANDLE_GPU_ROWS_SCALAR";
