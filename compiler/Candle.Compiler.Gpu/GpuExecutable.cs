@@ -249,13 +249,14 @@ public sealed class GpuExecutable : IDeviceExecutable
 
     /// <summary>
     /// The buffer output <paramref name="o"/> is written to in a run with held outputs: the first of its held buffers
-    /// that is not one of <paramref name="inputs"/>' buffers, reallocated when too small, or a new one when every held
-    /// buffer is an input (outside any recording: a recorded binding has its buffers).
+    /// whose memory no input of <paramref name="inputs"/> overlaps (an input may be a held output or a slice of one),
+    /// reallocated when too small, or a new one when every held buffer is read (outside any recording: a recorded
+    /// binding has its buffers).
     /// </summary>
     private DeviceBuffer Held(int o, long bytes, IReadOnlyList<DeviceTensor> inputs)
     {
         var pool = _heldOutputs[o];
-        int k = pool.FindIndex(b => !inputs.Any(t => ReferenceEquals(t.Buffer, b)));
+        int k = pool.FindIndex(b => !inputs.Any(t => Overlap(t.Buffer, b)));
         if (k < 0)
         {
             pool.Add(_device.Allocate(bytes));
@@ -269,6 +270,15 @@ public sealed class GpuExecutable : IDeviceExecutable
         }
 
         return pool[k];
+    }
+
+    /// <summary>Whether two buffers of this device share any byte.</summary>
+    private bool Overlap(DeviceBuffer x, DeviceBuffer y)
+    {
+        if (ReferenceEquals(x, y)) return true;
+        if (x.Bytes == 0 || y.Bytes == 0) return false;
+        long a = _device.Own(x).Address(0), b = _device.Own(y).Address(0);
+        return a < b + y.Bytes && b < a + x.Bytes;
     }
 
     /// <summary>Queues the run call by call.</summary>

@@ -31,6 +31,25 @@ public class GraphBindingTests
     [Fact]
     public void OutputsWrittenOverOtherInputsStayCorrectOnTheCpuAccelerator() => CheckFedBack(GpuBackends.IlgpuCpu, crossed: true);
 
+    [Fact]
+    public void AHeldOutputIsNotWrittenWhileASliceOfItIsRead()
+    {
+        var r = Input("r", DType.F32, Shape.Of(64));
+        var g = new Graph([r], [Binary(Op.Add, Binary(Op.Mul, r, 0.5), 1.0)], ["r"]);
+        using var exe = (GpuExecutable)CandleCompiler.CompileExecutable(g, new CompileOptions { Backend = GpuBackends.IlgpuCpu, CaptureGraphs = true });
+        var device = exe.Device;
+        var values = Enumerable.Range(0, 64).Select(i => (float)i).ToArray();
+        using var first = DeviceTensor.Upload(HostTensor.FromArray(values, 64), device);
+        var held = exe.RunOnDevice([first])[0];
+
+        // The same memory under another buffer object (a slice of the whole held buffer) as the next input.
+        using var slice = device.Slice(held.Buffer, 0, held.Buffer.Bytes);
+        var next = exe.RunOnDevice([DeviceTensor.View(slice, DType.F32, 64)])[0];
+        Assert.NotSame(held.Buffer, next.Buffer);
+        var want = values.Select(v => (((v * 0.5f) + 1f) * 0.5f) + 1f).ToArray();
+        Assert.Equal(want, next.Download().ToFloat32());
+    }
+
     [CudaFact]
     public void CudaFedBackOutputsAreReplayedAsGraphs()
     {
