@@ -21,6 +21,7 @@ internal sealed unsafe class Cublas : IDisposable
     private readonly delegate* unmanaged<nint, int> _destroy;
     private readonly delegate* unmanaged<nint, int, int, int, int, int, float*, nint, int, int, nint, int, int, float*, nint, int, int, int, int, int> _gemmEx;
     private readonly delegate* unmanaged<nint, int, int, int, int, int, float*, nint, int, int, long, nint, int, int, long, float*, nint, int, int, long, int, int, int, int> _gemmBatched;
+    private readonly delegate* unmanaged<nint, int, int, int, int, int, float*, nint, int, int, nint, int, int, float*, nint, int, int, int, int, int, int> _gemmPointers;
 
     private Cublas(nint lib, nint handle)
     {
@@ -29,7 +30,14 @@ internal sealed unsafe class Cublas : IDisposable
         _destroy = (delegate* unmanaged<nint, int>)Export(lib, "cublasDestroy_v2", "cublasDestroy");
         _gemmEx = (delegate* unmanaged<nint, int, int, int, int, int, float*, nint, int, int, nint, int, int, float*, nint, int, int, int, int, int>)Export(lib, "cublasGemmEx");
         _gemmBatched = (delegate* unmanaged<nint, int, int, int, int, int, float*, nint, int, int, long, nint, int, int, long, float*, nint, int, int, long, int, int, int, int>)Export(lib, "cublasGemmStridedBatchedEx");
+        if (NativeLibrary.TryGetExport(lib, "cublasGemmBatchedEx", out var pointers))
+        {
+            _gemmPointers = (delegate* unmanaged<nint, int, int, int, int, int, float*, nint, int, int, nint, int, int, float*, nint, int, int, int, int, int, int>)pointers;
+        }
     }
+
+    /// <summary>Whether <see cref="GemmPointers"/> is available (<c>cublasGemmBatchedEx</c>).</summary>
+    public bool HasPointerBatches => _gemmPointers != null;
 
     /// <summary>The library file that was loaded.</summary>
     public string? LibraryName { get; private init; }
@@ -84,6 +92,26 @@ internal sealed unsafe class Cublas : IDisposable
         if (st != 0)
         {
             throw new InvalidOperationException($"cuBLAS gemm ({dtype.TorchName()} {m}x{n}x{k}, batch {batch}) failed with status {st}");
+        }
+    }
+
+    /// <summary>
+    /// Row-major C[m, n] = A[m, k] · B[k, n] for <paramref name="batch"/> products whose operands are given by device
+    /// arrays of device pointers (<c>cublasGemmBatchedEx</c>): <paramref name="aArray"/>, <paramref name="bArray"/> and
+    /// <paramref name="cArray"/> each hold <paramref name="batch"/> addresses; transposition and leading dims as in
+    /// <see cref="Gemm"/>, C dense.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">cuBLAS returned an error status, or has no such entry point.</exception>
+    public void GemmPointers(DType dtype, int m, int n, int k, nint aArray, bool aTransposed, long lda, nint bArray, bool bTransposed, long ldb, nint cArray, int batch)
+    {
+        if (_gemmPointers == null) throw new InvalidOperationException($"{LibraryName} has no cublasGemmBatchedEx");
+        int t = DataType(dtype);
+        float alpha = 1f, beta = 0f;
+        int opB = bTransposed ? OpT : OpN, opA = aTransposed ? OpT : OpN;
+        int st = _gemmPointers(_handle, opB, opA, n, m, k, &alpha, bArray, t, (int)ldb, aArray, t, (int)lda, &beta, cArray, t, n, batch, ComputeF32, AlgoDefault);
+        if (st != 0)
+        {
+            throw new InvalidOperationException($"cuBLAS batched gemm over pointer arrays ({dtype.TorchName()} {m}x{n}x{k}, batch {batch}) failed with status {st}");
         }
     }
 

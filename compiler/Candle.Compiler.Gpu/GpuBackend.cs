@@ -98,6 +98,12 @@ public sealed class GpuBackend : IBackend
         }
     }
 
+    /// <summary>Whether <c>CANDLE_GPU_COLUMN_SUMS=0</c> keeps sums over leading dims as a transposing copy and a row reduction (A/B runs).</summary>
+    internal static bool ColumnSumsOff { get; } = Environment.GetEnvironmentVariable("CANDLE_GPU_COLUMN_SUMS") == "0";
+
+    /// <summary>Whether <c>CANDLE_GPU_SLICE_FILLS=whole</c> fills a slice_scatter's whole constant base before the slice is copied in (A/B runs).</summary>
+    internal static bool SliceFillsWhole { get; } = Environment.GetEnvironmentVariable("CANDLE_GPU_SLICE_FILLS") == "whole";
+
     /// <inheritdoc/>
     public IExecutable Lower(Graph optimizedGraph, CompileOptions options) => LowerExecutable(optimizedGraph, options);
 
@@ -115,9 +121,9 @@ public sealed class GpuBackend : IBackend
         }
 
         var device = GetDevice(spec);
-        var graph = Scheduler.Schedule(optimizedGraph, stridedOperands: true, residualNorms: true);
+        var graph = Scheduler.Schedule(optimizedGraph, stridedOperands: true, residualNorms: true, columnReductions: Kind != GpuKind.OpenCL && !ColumnSumsOff, fillsOutsideSlices: !SliceFillsWhole);
         var (type, names) = RenderKernels(graph);
-        return new GpuExecutable(graph, device, type, names);
+        return new GpuExecutable(graph, device, type, names) { CaptureGraphs = options.CaptureGraphs == true && !GpuExecutable.GraphsOff };
     }
 
     /// <summary>Renders every generated kernel of a kernel graph (elementwise calls and GEMM epilogues) into one assembly.</summary>

@@ -38,9 +38,10 @@ public sealed class GpuExecutable : IDeviceExecutable
     private long _layouts;
     private DeviceBuffer? _arena;
     private DeviceBuffer? _boundArena;
-    private readonly DeviceBuffer?[] _heldOutputs;
-    private CudaGraphs.Graph? _cudaGraph;
-    private long[]? _graphKey, _lastKey;
+    private const int KeptGraphs = 4;
+    private readonly List<DeviceBuffer>[] _heldOutputs;
+    private readonly List<(long[] Key, CudaGraphs.Graph Graph)> _cudaGraphs = [];
+    private readonly List<long[]> _recentKeys = [];
     private string? _graphFailure;
     private bool _disposed;
 
@@ -68,7 +69,7 @@ public sealed class GpuExecutable : IDeviceExecutable
 
         _frame.Scratch = device.Own(_scratch);
         _frame.Device = device;
-        _heldOutputs = new DeviceBuffer?[graph.Outputs.Count];
+        _heldOutputs = [.. graph.Outputs.Select(_ => new List<DeviceBuffer>())];
     }
 
     /// <summary>
@@ -108,18 +109,33 @@ public sealed class GpuExecutable : IDeviceExecutable
     /// <inheritdoc/>
     Candle.Runtime.Devices.IDevice IDeviceExecutable.Device => _device;
 
+    /// <summary>The kernel graph the executable runs.</summary>
+    internal KernelGraph Kernels => _graph;
+
     /// <summary>The number of kernel calls of one run.</summary>
     public int CallCount => _steps.Length;
 
     /// <summary>
-    /// Whether runs are recorded as CUDA graphs (CUDA only; off by default). When on, a run bound exactly as the run
-    /// before it (the same symbol values, input buffers and arena) is recorded once with the driver's stream capture and
-    /// then replayed with one graph launch for as long as the binding stays the same, so the host queues one launch
-    /// instead of every call's. Outputs that are not donated inputs then come back as views of buffers the executable
-    /// holds: valid until its next run, not to be disposed by the caller. A capture the driver refuses turns graphs off
-    /// for this executable (<see cref="GraphStatus"/> says why) and the runs go on call by call.
+    /// Whether runs are recorded as CUDA graphs (recorded on CUDA only; off by default, on where
+    /// <see cref="Candle.Compiler.Backends.CompileOptions.CaptureGraphs"/> asks and <c>CANDLE_GPU_GRAPHS</c> is not 0).
+    /// When on, a run bound exactly as one of the four distinct bindings before it (the same symbol values, input and
+    /// output buffers and arena) is recorded once with the driver's stream capture and then replayed with one graph
+    /// launch whenever that binding comes again (four recordings are kept), so the host queues one launch instead of
+    /// every call's. Outputs that are not donated inputs then come back, on every device, as views of buffers the
+    /// executable holds: each output writes the first of its held buffers that is not an input of the run (a new one
+    /// when all are), so one passed back as an input (a train step's parameter updated out of place) is not overwritten
+    /// by the run that reads it, and runs that feed their outputs back cycle through a few bindings. A view stays valid
+    /// until a run that does not take it as an input and is not to be disposed by the caller. A capture the driver
+    /// refuses turns graphs off for this executable (<see cref="GraphStatus"/> says why) and the runs go on call by
+    /// call.
     /// </summary>
     public bool CaptureGraphs { get; set; }
+
+    /// <summary>Whether <c>CANDLE_GPU_GRAPHS=0</c> turns off the capture compile options ask for (A/B runs).</summary>
+    internal static bool GraphsOff { get; } = Environment.GetEnvironmentVariable("CANDLE_GPU_GRAPHS") == "0";
+
+    /// <summary>Runs with held outputs bound as one of the four distinct bindings before them (counted on every device).</summary>
+    internal int RepeatedBindings { get; private set; }
 
     /// <summary>Runs served by replaying a recorded graph.</summary>
     public int GraphReplays { get; private set; }
@@ -183,7 +199,7 @@ public sealed class GpuExecutable : IDeviceExecutable
             }
 
             PlanArena(env);
-            bool graphs = CaptureGraphs && _device.Kind == GpuKind.Cuda && _graphFailure is null && !GpuTiming.Enabled && !StepProfiler.Enabled;
+            bool graphs = CaptureGraphs && _graphFailure is null && !GpuTiming.Enabled && !StepProfiler.Enabled;
             var outputs = new DeviceTensor[_graph.Outputs.Count];
             for (int o = 0; o < outputs.Length; o++)
             {
@@ -198,12 +214,7 @@ public sealed class GpuExecutable : IDeviceExecutable
                 else if (kind == BufferKind.Output && graphs)
                 {
                     long bytes = t.DType.SizeInBytes() * shape.Aggregate(1L, (a, d) => a * d);
-                    if (_heldOutputs[o] is not { } held || held.Bytes < bytes)
-                    {
-                        _heldOutputs[o]?.Dispose();
-                        _heldOutputs[o] = held = _device.Allocate(bytes);
-                    }
-
+                    var held = Held(o, bytes, inputs);
                     outputs[o] = DeviceTensor.View(held, t.DType, shape);
                     frame.Slots[t.Buffer] = new Mem(_device.Own(held), 0, held.Bytes);
                 }
@@ -236,6 +247,40 @@ public sealed class GpuExecutable : IDeviceExecutable
         }
     }
 
+    /// <summary>
+    /// The buffer output <paramref name="o"/> is written to in a run with held outputs: the first of its held buffers
+    /// whose memory no input of <paramref name="inputs"/> overlaps (an input may be a held output or a slice of one),
+    /// reallocated when too small, or a new one when every held buffer is read (outside any recording: a recorded
+    /// binding has its buffers).
+    /// </summary>
+    private DeviceBuffer Held(int o, long bytes, IReadOnlyList<DeviceTensor> inputs)
+    {
+        var pool = _heldOutputs[o];
+        int k = pool.FindIndex(b => !inputs.Any(t => Overlap(t.Buffer, b)));
+        if (k < 0)
+        {
+            pool.Add(_device.Allocate(bytes));
+            return pool[^1];
+        }
+
+        if (pool[k].Bytes < bytes)
+        {
+            pool[k].Dispose();
+            pool[k] = _device.Allocate(bytes);
+        }
+
+        return pool[k];
+    }
+
+    /// <summary>Whether two buffers of this device share any byte.</summary>
+    private bool Overlap(DeviceBuffer x, DeviceBuffer y)
+    {
+        if (ReferenceEquals(x, y)) return true;
+        if (x.Bytes == 0 || y.Bytes == 0) return false;
+        long a = _device.Own(x).Address(0), b = _device.Own(y).Address(0);
+        return a < b + y.Bytes && b < a + x.Bytes;
+    }
+
     /// <summary>Queues the run call by call.</summary>
     private void Enqueue(Frame frame)
     {
@@ -249,45 +294,66 @@ public sealed class GpuExecutable : IDeviceExecutable
     }
 
     /// <summary>
-    /// Replays the recorded graph when <paramref name="key"/> is its binding; records one when the run before was bound
-    /// the same way; otherwise queues the run call by call.
+    /// Replays a recorded graph whose binding is <paramref name="key"/>; records one when one of the four distinct
+    /// bindings before was the same (on CUDA; elsewhere such a run is only counted), dropping the oldest recording
+    /// beyond four; otherwise queues the run call by call.
     /// </summary>
     private void RunGraph(Frame frame, long[] key)
     {
-        nint stream = ((ILGPU.Runtime.Cuda.CudaStream)_device.Stream).StreamPtr;
-        if (_cudaGraph is not null && _graphKey.AsSpan().SequenceEqual(key))
+        bool repeated = _recentKeys.Exists(k => k.AsSpan().SequenceEqual(key));
+        if (repeated) RepeatedBindings++;
+        else
         {
-            _cudaGraph.Launch(stream);
+            _recentKeys.Add(key);
+            if (_recentKeys.Count > KeptGraphs) _recentKeys.RemoveAt(0);
+        }
+
+        if (_device.Kind != GpuKind.Cuda)
+        {
+            Enqueue(frame);
+            return;
+        }
+
+        nint stream = ((ILGPU.Runtime.Cuda.CudaStream)_device.Stream).StreamPtr;
+        int found = _cudaGraphs.FindIndex(g => g.Key.AsSpan().SequenceEqual(key));
+        if (found >= 0)
+        {
+            _cudaGraphs[found].Graph.Launch(stream);
             GraphReplays++;
             return;
         }
 
-        _cudaGraph?.Dispose();
-        _cudaGraph = null;
-        if (_lastKey.AsSpan().SequenceEqual(key) && CudaGraphs.Missing is null)
+        if (repeated && CudaGraphs.Missing is null)
         {
+            CudaGraphs.Graph? graph = null;
             try
             {
                 _device.Accelerator.Bind();
                 frame.Capturing = true;
                 try
                 {
-                    _cudaGraph = CudaGraphs.Capture(stream, () => Enqueue(frame));
+                    graph = CudaGraphs.Capture(stream, () => Enqueue(frame));
                 }
                 finally
                 {
                     frame.Capturing = false;
                 }
-                _graphKey = key;
+
+                if (_cudaGraphs.Count == KeptGraphs)
+                {
+                    _cudaGraphs[0].Graph.Dispose();
+                    _cudaGraphs.RemoveAt(0);
+                }
+
+                _cudaGraphs.Add((key, graph));
                 GraphCaptures++;
-                _cudaGraph.Launch(stream);
+                graph.Launch(stream);
                 GraphReplays++;
                 return;
             }
             catch (Exception e) when (e is InvalidOperationException or ILGPU.Runtime.Cuda.CudaException or AcceleratorException)
             {
-                _cudaGraph?.Dispose();
-                _cudaGraph = null;
+                graph?.Dispose();
                 _graphFailure = $"graph capture failed, running call by call: {e.Message}";
             }
         }
@@ -296,11 +362,13 @@ public sealed class GpuExecutable : IDeviceExecutable
             _graphFailure = missing;
         }
 
-        _lastKey = key;
         Enqueue(frame);
     }
 
-    /// <summary>What a recorded graph depends on: the symbol values, the input, output and arena addresses and sizes.</summary>
+    /// <summary>
+    /// What a recorded graph depends on: the symbol values, the input, output and arena addresses and sizes, the arena's
+    /// layout and the step workspace's (which only grows outside a recording: a run after it grew is bound anew).
+    /// </summary>
     private long[] BindingKey(IReadOnlyList<DeviceTensor> inputs, DeviceTensor[] outputs)
     {
         var key = new List<long>(_frame.Env.Count + (2 * (inputs.Count + outputs.Length)) + 2);
@@ -314,6 +382,7 @@ public sealed class GpuExecutable : IDeviceExecutable
 
         key.Add(_arena is null ? 0 : _device.Own(_arena).Address(0));
         key.Add(_layouts);
+        key.Add(_frame.WorkGrowths);
         return [.. key];
     }
 
@@ -368,11 +437,12 @@ public sealed class GpuExecutable : IDeviceExecutable
     {
         if (_disposed) return;
         _disposed = true;
-        _cudaGraph?.Dispose();
-        _cudaGraph = null;
-        foreach (var o in _heldOutputs) o?.Dispose();
+        foreach (var (_, g) in _cudaGraphs) g.Dispose();
+        _cudaGraphs.Clear();
+        foreach (var b in _heldOutputs.SelectMany(p => p)) b.Dispose();
         _arena?.Dispose();
         _frame.Work?.Dispose();
+        foreach (var b in _frame.Kept) b.Dispose();
         _scratch.Dispose();
     }
 
@@ -490,6 +560,15 @@ public sealed class GpuExecutable : IDeviceExecutable
         /// <summary>The buffer behind <see cref="Workspace"/>, owned by the executable.</summary>
         public DeviceBuffer? Work { get; private set; }
 
+        /// <summary>How many times <see cref="Work"/> was (re)allocated (part of a recorded graph's binding).</summary>
+        public long WorkGrowths { get; private set; }
+
+        /// <summary>Device buffers steps keep across runs (a batched product's address arrays), freed with the executable.</summary>
+        public List<DeviceBuffer> Kept { get; } = [];
+
+        /// <summary>Keeps <paramref name="buffer"/> until the executable is disposed.</summary>
+        public void Keep(DeviceBuffer buffer) => Kept.Add(buffer);
+
         public long Eval(Dim d) => d.Evaluate(Env);
 
         /// <summary>
@@ -505,6 +584,7 @@ public sealed class GpuExecutable : IDeviceExecutable
                 if (Capturing) throw new InvalidOperationException($"the step workspace must grow to {bytes} bytes while a CUDA graph is recorded");
                 Work?.Dispose();
                 Work = Device!.Allocate(bytes + (bytes / 4));
+                WorkGrowths++;
             }
 
             return new Mem(Device!.Own(Work), 0, Work.Bytes);

@@ -35,6 +35,7 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         NormCall n => Norm(n),
         RowCall { Op: Op.Softmax or Op.LogSoftmax } r when r.XType == r.YType => Softmax(r),
         ReduceCall r when r.Op.ReduceKernelOp() is Runtime.Kernels.Cpu.ReduceOp.Sum or Runtime.Kernels.Cpu.ReduceOp.Mean or Runtime.Kernels.Cpu.ReduceOp.Max or Runtime.Kernels.Cpu.ReduceOp.Min => Reduce(r),
+        ColumnReduceCall r => ColumnReduce(r),
         RopeCall r => Rope(r),
         IndexSelectCall i => IndexSelect(i),
         CopyCall c => Copy(c),
@@ -319,6 +320,7 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         Dim[] batchA = a.Strides[..br], batchB = b.Strides[..br];
         long[] sizes = new long[br], sa = new long[br], sb = new long[br];
         var split = new BatchSplit(br);
+        var pointers = new BatchPointers();
         return f =>
         {
             long m = f.Eval(c.M), n = f.Eval(c.N), k = f.Eval(c.K);
@@ -337,7 +339,7 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
                 return;
             }
 
-            if (split.Split(sizes, sa, sb) && CublasBatches(split, c.DType, m, n, k, am, aOff, aM, aK, bm, bOff, bK, bN, cm))
+            if (split.Split(sizes, sa, sb) && CublasBatches(f, split, pointers, c.DType, m, n, k, am, aOff, aM, aK, bm, bOff, bK, bN, cm))
             {
                 return;
             }
@@ -361,11 +363,42 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
     /// <summary>
     /// A batched product through cuBLAS's strided-batched call per host-looped index of <paramref name="split"/> (one
     /// call where the batch dims are one uniform walk); false, with nothing issued, where cuBLAS cannot take it.
-    /// Capture-safe: launches only, no synchronization or allocation.
+    /// Capture-safe: launches only, no synchronization or allocation. With <see cref="PointerBatchesVariable"/> set to
+    /// 1, a split that would loop on the host is one <c>cublasGemmBatchedEx</c> call over arrays of the products'
+    /// addresses instead (<see cref="BatchPointers"/>: one set per binding, uploaded outside any recording; where a new
+    /// set cannot be uploaded the host loop runs).
     /// </summary>
-    private bool CublasBatches(BatchSplit split, DType dt, long m, long n, long k, Mem am, long aOff, long aM, long aK, Mem bm, long bOff, long bK, long bN, Mem cm)
+    private bool CublasBatches(Frame f, BatchSplit split, BatchPointers pointers, DType dt, long m, long n, long k, Mem am, long aOff, long aM, long aK, Mem bm, long bOff, long bK, long bN, Mem cm)
     {
         if (!CublasTakes(dt, dt, m, n, k, aM, aK, bK, bN, split.Inner)) return false;
+        if (split.OuterCount > 1 && PointerBatches && device.Cublas is { HasPointerBatches: true } blas
+            && CublasTakes(dt, dt, m, n, k, aM, aK, bK, bN, split.OuterCount * split.Inner))
+        {
+            int count = checked((int)(split.OuterCount * split.Inner));
+            int size = dt.SizeInBytes();
+            pointers.Resize(count);
+            var at = pointers.Addresses;
+            for (long o = 0, i = 0; o < split.OuterCount; o++)
+            {
+                var (da, db) = split.Offsets(o);
+                for (long j = 0; j < split.Inner; j++, i++)
+                {
+                    at[(int)i] = am.Pointer(aOff + da + (j * split.InnerA), size);
+                    at[count + (int)i] = bm.Pointer(bOff + db + (j * split.InnerB), size);
+                    at[(2 * count) + (int)i] = cm.Pointer(i * m * n, size);
+                }
+            }
+
+            if (pointers.Arrays(f, device) is var (pa, pb, pc))
+            {
+                bool bT = !(bN == 1 && bK >= Math.Max(1, n));
+                bool aT = !(aK == 1 && aM >= Math.Max(1, k));
+                device.Accelerator.Bind();
+                blas.GemmPointers(dt, (int)m, (int)n, (int)k, pa, aT, aT ? aK : aM, pb, bT, bT ? bN : bK, pc, count);
+                return true;
+            }
+        }
+
         long perCall = split.Inner * m * n * dt.SizeInBytes();
         for (long o = 0; o < split.OuterCount; o++)
         {
@@ -775,6 +808,12 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         _ => null,
     };
 
+    /// <summary>Set to 1, batched products whose batch dims no single stride walks are one cuBLAS call over address arrays, not a host loop of strided-batched calls.</summary>
+    internal const string PointerBatchesVariable = "CANDLE_GPU_BATCH_POINTERS";
+
+    /// <summary>Whether such products are one call over address arrays (<see cref="PointerBatchesVariable"/>; tests set it).</summary>
+    internal static bool PointerBatches { get; set; } = Environment.GetEnvironmentVariable(PointerBatchesVariable) == "1";
+
     /// <summary>Set to 1, softmax, rms_norm and layer_norm launch the scalar row kernels only.</summary>
     internal const string RowsScalarVariable = "CANDLE_GPU_ROWS_SCALAR";
 
@@ -793,6 +832,38 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
             if (rows == 0) return;
             l.Begin().View(f.Slots[c.X]).View(f.Slots[c.Y]).Arg(checked((int)len)).Arg(op)
                 .Launch(new KernelConfig(new Index1D(checked((int)rows)), new Index1D(GroupFor(len))));
+        };
+    }
+
+    /// <summary>
+    /// A sum or mean over leading rows (<see cref="ColumnKernels"/>): the partials of each row chunk into the step
+    /// workspace, then each column's partials added in order.
+    /// </summary>
+    private Action<Frame> ColumnReduce(ColumnReduceCall c)
+    {
+        var (xe, xs) = FloatStorage(c.XType, c.Label);
+        var (ye, ys) = FloatStorage(c.YType, c.Label);
+        var partial = GroupLauncher(Generic(typeof(ColumnKernels), nameof(ColumnKernels.Partial), xe, xs));
+        var finish = Launcher(Generic(typeof(ColumnKernels), nameof(ColumnKernels.Finish), ye, ys));
+        bool mean = c.Op == Op.Mean;
+        int group = Math.Min(ColumnKernels.GroupSize, device.Accelerator.MaxNumThreadsPerGroup);
+        int width = Math.Min(ColumnKernels.Columns, group);
+        int lanes = group / width;
+        return f =>
+        {
+            long rows = f.Eval(c.Rows), columns = f.Eval(c.Columns);
+            if (columns == 0) return;
+            if (rows > int.MaxValue || columns > int.MaxValue)
+            {
+                throw new NotSupportedException($"{c.Label}: a column sum of [{rows}, {columns}] exceeds the kernel's 32-bit row and column indices");
+            }
+
+            var (chunks, chunkRows) = ColumnKernels.Chunks(rows, columns, width, lanes);
+            var part = f.Workspace(checked(chunks * columns * sizeof(float)));
+            int tiles = checked((int)((columns + width - 1) / width));
+            partial.Begin().View(f.Slots[c.X]).View(part).Arg((int)rows).Arg((int)columns).Arg(chunkRows).Arg(tiles).Arg(width)
+                .Launch(new KernelConfig(new Index1D(checked(tiles * chunks)), new Index1D(width * lanes)));
+            finish.Begin().View(part).View(f.Slots[c.Y]).Arg((int)columns).Arg(chunks).Arg(mean ? (float)rows : 1f).Launch(columns);
         };
     }
 

@@ -11,7 +11,8 @@ namespace Candle.Compiler.Gpu.Tests;
 /// Batched products over two batch dims whose strides are no single uniform walk (heads read out of [batch, seq,
 /// heads, dim]), with either operand transposed: the host-looped split of the batch (<see cref="BatchSplit"/>) against
 /// a direct enumeration of the batch, and the products on ILGPU's CPU accelerator (the tiled GEMM) and on CUDA (cuBLAS,
-/// one strided-batched call per batch index) against the reference interpreter.
+/// one strided-batched call per batch index, or with <see cref="GpuLowering.PointerBatches"/> one call over arrays of
+/// the products' addresses) against the reference interpreter.
 /// </summary>
 public class BatchedProductTests
 {
@@ -24,6 +25,22 @@ public class BatchedProductTests
     [CudaTheory]
     [MemberData(nameof(Dtypes))]
     public void CudaMatchesTheReferenceInterpreter(DType dt) => Check(dt, GpuBackends.Cuda);
+
+    [CudaTheory]
+    [MemberData(nameof(Dtypes))]
+    public void CudaPointerArraysMatchTheReferenceInterpreter(DType dt)
+    {
+        bool was = GpuLowering.PointerBatches;
+        GpuLowering.PointerBatches = true;
+        try
+        {
+            Check(dt, GpuBackends.Cuda);
+        }
+        finally
+        {
+            GpuLowering.PointerBatches = was;
+        }
+    }
 
     private static void Check(DType dt, IBackend backend)
     {

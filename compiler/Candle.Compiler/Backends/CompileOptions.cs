@@ -21,6 +21,16 @@ public sealed record CompileOptions
     /// </summary>
     public IProgress<CompileProgress>? Progress { get; init; }
 
+    /// <summary>
+    /// Whether runs that repeat the run before them with the same binding (symbol values, input and output buffers) are
+    /// recorded once and replayed as one launch where the device can (CUDA graphs); backends without such graphs ignore
+    /// it. When on, an executable's outputs that are not donated inputs may come back as views of buffers it holds,
+    /// valid until a later run that does not take them as inputs (one passed back as an input is not overwritten by the
+    /// run that reads it).
+    /// Null leaves it to the backend (off) or to a caller that knows its runs repeat (a trainer turns it on).
+    /// </summary>
+    public bool? CaptureGraphs { get; init; }
+
     /// <summary>Default options.</summary>
     public static CompileOptions Default { get; } = new();
 }

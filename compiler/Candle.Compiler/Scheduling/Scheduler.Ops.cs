@@ -157,6 +157,16 @@ internal sealed partial class Scheduler
                 var axes = node.Attr<ReduceAttrs>().Axes.ToHashSet();
                 var kept = Enumerable.Range(0, v.Rank).Where(i => !axes.Contains(i)).ToList();
                 var red = Enumerable.Range(0, v.Rank).Where(axes.Contains).ToList();
+                if (_columnReductions && node.Op is Op.Sum or Op.Mean && kept.Count > 0 && red.Count > 0 && red[^1] == red.Count - 1
+                    && v.DType is DType.F32 or DType.F16 or DType.BF16 && node.DType is DType.F32 or DType.F16 or DType.BF16)
+                {
+                    // Leading dims reduced: the rows of the operand as it lies are the reduced positions.
+                    var dense = Dense(v, label);
+                    var sums = NewOutput(node);
+                    _kg.Add(new ColumnReduceCall(node.Op, dense.Slot, dense.DType, sums.Slot, node.DType, Prod(red.Select(i => v.Shape[i])), Prod(kept.Select(i => v.Shape[i])), label));
+                    return sums;
+                }
+
                 var x = Dense(Permute(v, [.. kept, .. red]), label);
                 var rowLen = Prod(red.Select(i => v.Shape[i]));
                 var rows = Prod(kept.Select(i => v.Shape[i]));

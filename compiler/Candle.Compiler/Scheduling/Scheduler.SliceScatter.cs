@@ -8,7 +8,8 @@ internal sealed partial class Scheduler
     /// slice_scatter: the source is copied into the slice of the base. When the base is a donated graph input that
     /// nothing else reads, the copy goes straight into the input's buffer (only the slice's elements are written, the
     /// rest of the buffer is neither read nor copied) and the result is that buffer; otherwise the base is copied
-    /// into a new buffer first.
+    /// into a new buffer first. With the scheduler's <c>fillsOutsideSlices</c>, a constant base (the zeros of a slice's
+    /// gradient) is written only outside the slice (<see cref="FillOutside"/>) rather than over the whole buffer.
     /// </summary>
     private TensorView ScheduleSliceScatter(Node node, TensorView[] ins)
     {
@@ -19,6 +20,11 @@ internal sealed partial class Scheduler
         if (!x.IsConstant && x.IsDense && IsDonatedAndUnshared(node.Inputs[0]))
         {
             y = x;
+        }
+        else if (x.IsConstant && _fillsOutsideSlices)
+        {
+            y = NewOutput(node);
+            FillOutside(x, y, a, label);
         }
         else
         {
@@ -32,6 +38,31 @@ internal sealed partial class Scheduler
         strides[a.Axis] = y.Strides[a.Axis] * a.Step;
         Copy(src, y with { Offset = y.Offset + (a.Start * y.Strides[a.Axis]), Shape = src.Shape, Strides = strides }, $"{label} (new elements only)");
         return y;
+    }
+
+    /// <summary>
+    /// Writes the constant <paramref name="c"/> into the elements of <paramref name="y"/> that the slice
+    /// <paramref name="a"/> leaves alone: for a unit-step slice of constant bounds, the runs before and after it along
+    /// the axis (none when it covers the axis), else the whole buffer with one fill.
+    /// </summary>
+    private void FillOutside(TensorView c, TensorView y, SliceAttrs a, string label)
+    {
+        if (a.Step == 1 && a.Start.TryGetConstant() is long start && a.End.TryGetConstant() is long end && y.Shape[a.Axis].TryGetConstant() is long size
+            && 0 <= start && start <= end && end <= size)
+        {
+            foreach (var (from, to) in new[] { (start: 0L, end: start), (start: end, end: size) })
+            {
+                if (to <= from) continue;
+                var shape = y.Shape.ToArray();
+                shape[a.Axis] = Dim.Of(to - from);
+                var region = y with { Offset = y.Offset + (Dim.Of(from) * y.Strides[a.Axis]), Shape = shape };
+                Copy(c with { Shape = shape, Strides = [.. shape.Select(_ => Dim.Zero)] }, region, $"{label} (outside the slice)");
+            }
+
+            return;
+        }
+
+        Fill(y, c.Constant!.Value, label);
     }
 
     /// <summary>Whether <paramref name="n"/> is a donated graph input read by exactly one node and no graph output.</summary>

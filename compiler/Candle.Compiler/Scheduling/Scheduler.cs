@@ -41,6 +41,13 @@ internal sealed partial class Scheduler
     // Whether an add read by an rms_norm becomes one call with it (NormCall.Residual) that writes both.
     private readonly bool _residualNorms;
 
+    // Whether a library sum or mean over leading dims reads its operand as it lies (ColumnReduceCall) rather than
+    // through a transposing copy.
+    private readonly bool _columnReductions;
+
+    // Whether a slice_scatter into a constant writes the constant only outside the slice.
+    private readonly bool _fillsOutsideSlices;
+
     // Graph nodes scheduled ahead of their turn by a call of an earlier node (an rms_norm with its residual add, the
     // further outputs of a multi-output group).
     private readonly List<Node> _scheduledAhead = [];
@@ -48,11 +55,13 @@ internal sealed partial class Scheduler
     // For each fused node of a multi-output group, the group's nodes by output (built when the first is scheduled).
     private Dictionary<Node, List<Node>>? _siblings;
 
-    private Scheduler(bool generateReductions, bool stridedOperands, bool residualNorms)
+    private Scheduler(bool generateReductions, bool stridedOperands, bool residualNorms, bool columnReductions, bool fillsOutsideSlices)
     {
+        _fillsOutsideSlices = fillsOutsideSlices;
         _generateReductions = generateReductions;
         _stridedOperands = stridedOperands;
         _residualNorms = residualNorms;
+        _columnReductions = columnReductions;
     }
 
     /// <summary>
@@ -63,13 +72,17 @@ internal sealed partial class Scheduler
     /// and <see cref="AttentionCall"/> of every dtype read their operands as views (permuted, sliced or broadcast; unit
     /// stride along the last dim for attention) instead of dense copies; the backend's kernels must take strides. With
     /// <paramref name="residualNorms"/>, an add of two same-shaped values read by an rms_norm becomes one
-    /// <see cref="NormCall"/> with a <see cref="NormCall.Residual"/> that writes the sum and the normalized sum.
+    /// <see cref="NormCall"/> with a <see cref="NormCall.Residual"/> that writes the sum and the normalized sum. With
+    /// <paramref name="columnReductions"/>, a library sum or mean of a float tensor over its leading dims (a bias
+    /// gradient) becomes a <see cref="ColumnReduceCall"/> over the operand as it lies, not a <see cref="ReduceCall"/>
+    /// after a transposing copy. With <paramref name="fillsOutsideSlices"/>, a slice_scatter into a constant (a slice's
+    /// gradient) writes the constant only outside the slice, and nothing when the slice covers the whole buffer.
     /// </summary>
     /// <exception cref="NotSupportedException">A node cannot be scheduled (the message names it).</exception>
-    public static KernelGraph Schedule(Graph graph, bool generateReductions = false, bool stridedOperands = false, bool residualNorms = false)
+    public static KernelGraph Schedule(Graph graph, bool generateReductions = false, bool stridedOperands = false, bool residualNorms = false, bool columnReductions = false, bool fillsOutsideSlices = false)
     {
         ArgumentNullException.ThrowIfNull(graph);
-        return new Scheduler(generateReductions, stridedOperands, residualNorms).Run(graph);
+        return new Scheduler(generateReductions, stridedOperands, residualNorms, columnReductions, fillsOutsideSlices).Run(graph);
     }
 
     private KernelGraph Run(Graph graph)

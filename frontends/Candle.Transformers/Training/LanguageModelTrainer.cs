@@ -35,6 +35,7 @@ public sealed class LanguageModelTrainer : IDisposable
     private readonly Dictionary<string, HostTensor> _values = new(StringComparer.Ordinal);
     private readonly IDevice? _device;
     private readonly Dictionary<string, DeviceTensor> _resident = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, DeviceTensor> _staged = new(StringComparer.Ordinal);
     private readonly HashSet<string> _stale = new(StringComparer.Ordinal);
     private IExecutable? _gradExe;
     private Graph? _gradGraph;
@@ -51,7 +52,10 @@ public sealed class LanguageModelTrainer : IDisposable
         ArgumentNullException.ThrowIfNull(backend);
         Model = model;
         _backend = backend;
+        // Every step runs the same executable on the same buffers, so the step is recorded and replayed where the device
+        // can (CUDA graphs) unless the options say otherwise.
         _options = options ?? CompileOptions.Default;
+        if (_options.CaptureGraphs is null) _options = _options with { CaptureGraphs = true };
         _maxGradNorm = maxGradNorm;
         var loss = TrainingObjective.Trace(model);
         _parameters = LanguageModelLoss.Parameters(model, loss);
@@ -206,7 +210,12 @@ public sealed class LanguageModelTrainer : IDisposable
         _applyExe?.Dispose();
         foreach (var t in _resident.Values) t.Dispose();
         _resident.Clear();
+        foreach (var t in _staged.Values) t.Dispose();
+        _staged.Clear();
     }
+
+    /// <summary>The executable of the optimizer step (for tests of how it runs).</summary>
+    internal IExecutable StepExecutable => _stepExe;
 
     private void Read(SafeTensorsFile file, string path, IEnumerable<string> names, Dictionary<string, HostTensor> into)
     {
@@ -258,75 +267,83 @@ public sealed class LanguageModelTrainer : IDisposable
     }
 
     /// <summary>
-    /// Runs <paramref name="exe"/> on the device: the batch and scalars uploaded for the call, parameters and state from
-    /// their resident copies (uploaded on first use); with <paramref name="keep"/>, the outputs become the new resident
-    /// parameters and state. Returns output 0, the loss.
+    /// Runs <paramref name="exe"/> on the device: the batch and scalars uploaded into device tensors kept per input
+    /// (<see cref="Stage"/>), parameters and state from their resident copies (uploaded on first use); with
+    /// <paramref name="keep"/>, the outputs become the new resident parameters and state. Returns output 0, the loss.
+    /// Every step thus passes the same buffers, which lets a device record the step once and replay it.
     /// </summary>
     private double RunResident(IDeviceExecutable exe, Graph graph, IReadOnlyDictionary<string, HostTensor> batch, double[]? scalars, bool keep)
     {
         var device = _device!;
         var args = new DeviceTensor[graph.Inputs.Length];
-        var temps = new List<DeviceTensor>();
-        try
+        for (int i = 0; i < args.Length; i++)
         {
-            for (int i = 0; i < args.Length; i++)
+            string name = graph.Inputs[i].Attr<InputAttrs>().Name;
+            if (batch.TryGetValue(name, out var t))
             {
-                string name = graph.Inputs[i].Attr<InputAttrs>().Name;
-                if (batch.TryGetValue(name, out var t))
-                {
-                    args[i] = DeviceTensor.Upload(t, device);
-                    temps.Add(args[i]);
-                }
-                else if (scalars is not null && name.StartsWith("hp.", StringComparison.Ordinal))
-                {
-                    args[i] = DeviceTensor.Upload(HostTensor.FromArray(new[] { (float)scalars[IndexOf(_step.Optimizer.ScalarNames, name[3..])] }), device);
-                    temps.Add(args[i]);
-                }
-                else if (_resident.TryGetValue(name, out var r))
-                {
-                    args[i] = r;
-                }
-                else if (_values.TryGetValue(name, out var v))
-                {
-                    args[i] = _resident[name] = DeviceTensor.Upload(v, device);
-                }
-                else
-                {
-                    throw new ArgumentException($"training batch: no tensor '{name}' (given: {string.Join(", ", batch.Keys)})", nameof(batch));
-                }
+                args[i] = Stage(name, t);
+            }
+            else if (scalars is not null && name.StartsWith("hp.", StringComparison.Ordinal))
+            {
+                args[i] = Stage(name, HostTensor.FromArray(new[] { (float)scalars[IndexOf(_step.Optimizer.ScalarNames, name[3..])] }));
+            }
+            else if (_resident.TryGetValue(name, out var r))
+            {
+                args[i] = r;
+            }
+            else if (_values.TryGetValue(name, out var v))
+            {
+                args[i] = _resident[name] = DeviceTensor.Upload(v, device);
+            }
+            else
+            {
+                throw new ArgumentException($"training batch: no tensor '{name}' (given: {string.Join(", ", batch.Keys)})", nameof(batch));
+            }
+        }
+
+        var results = exe.RunOnDevice(args);
+        var fresh = results.Select(r => r.Buffer).ToHashSet(ReferenceEqualityComparer.Instance);
+        double loss;
+        using (results[0]) loss = results[0].Download().GetDouble(0);
+        for (int o = 1; o < results.Length; o++)
+        {
+            if (!keep)
+            {
+                results[o].Dispose();
+                continue;
             }
 
-            var results = exe.RunOnDevice(args);
-            var fresh = results.Select(r => r.Buffer).ToHashSet(ReferenceEqualityComparer.Instance);
-            double loss;
-            using (results[0]) loss = results[0].Download().GetDouble(0);
-            for (int o = 1; o < results.Length; o++)
+            string name = KeyOf(graph.OutputNames[o]);
+            var value = results[o];
+            if (_resident.TryGetValue(name, out var prev))
             {
-                if (!keep)
-                {
-                    results[o].Dispose();
-                    continue;
-                }
-
-                string name = KeyOf(graph.OutputNames[o]);
-                var value = results[o];
-                if (_resident.TryGetValue(name, out var prev))
-                {
-                    // An output written in place into its input's buffer keeps the owning tensor.
-                    if (ReferenceEquals(prev.Buffer, value.Buffer)) value = prev;
-                    else if (!fresh.Contains(prev.Buffer)) prev.Dispose();
-                }
-
-                _resident[name] = value;
-                _stale.Add(name);
+                // An output written in place into its input's buffer keeps the owning tensor.
+                if (ReferenceEquals(prev.Buffer, value.Buffer)) value = prev;
+                else if (!fresh.Contains(prev.Buffer)) prev.Dispose();
             }
 
-            return loss;
+            _resident[name] = value;
+            _stale.Add(name);
         }
-        finally
+
+        return loss;
+    }
+
+    /// <summary>
+    /// Copies <paramref name="value"/> into the device tensor kept for input <paramref name="name"/> (allocated anew only
+    /// when its dtype or shape changes); the copy is queued on the device behind the previous run.
+    /// </summary>
+    private DeviceTensor Stage(string name, HostTensor value)
+    {
+        var device = _device!;
+        if (!_staged.TryGetValue(name, out var staged) || staged.DType != value.DType || !staged.Shape.SequenceEqual(value.ShapeArray()))
         {
-            foreach (var t in temps) t.Dispose();
+            staged?.Dispose();
+            _staged[name] = staged = DeviceTensor.Allocate(device, value.DType, value.ShapeArray());
         }
+
+        device.CopyFromHost(value.Data.Span, staged.Buffer, 0);
+        return staged;
     }
 
     private HostTensor[] Arguments(Graph graph, IReadOnlyDictionary<string, HostTensor> batch, double[]? scalars)
