@@ -32,6 +32,37 @@ internal sealed class ElementwiseLaunch
     /// <summary>Set to 1, every elementwise call launches the general 64-bit kernel (A/B runs against the vectorized ones).</summary>
     public const string GeneralOnlyVariable = "CANDLE_GPU_EW_GENERAL";
 
+    /// <summary>
+    /// Set to 1, the vectorized kernels take ILGPU's occupancy-based group size (one group for a few thousand elements)
+    /// instead of <see cref="GroupSize"/>'s (A/B runs).
+    /// </summary>
+    public const string AutoGroupVariable = "CANDLE_GPU_EW_AUTOGROUP";
+
+    /// <summary>Set to 1, the flat kernel takes one block per grid-stride step (A/B runs against the unrolled one, <see cref="ElementwiseKernelEmitter.FlatUnrolledSuffix"/>).</summary>
+    public const string NoUnrollVariable = "CANDLE_GPU_EW_NO_UNROLL";
+
+    /// <summary>The group sizes a vectorized launch picks from (<see cref="GroupSize"/>), smallest first.</summary>
+    public static ReadOnlySpan<int> GroupSizes => [32, 64, 128, 256];
+
+    /// <summary>
+    /// The group size of a vectorized launch of <paramref name="threads"/> threads on <paramref name="multiprocessors"/>
+    /// multiprocessors: the largest of <see cref="GroupSizes"/> (up to <paramref name="maxGroup"/>) that still gives every
+    /// multiprocessor a group, else the smallest, so a launch of a few thousand elements spreads over many
+    /// multiprocessors instead of filling one group.
+    /// </summary>
+    public static int GroupSize(long threads, int multiprocessors, int maxGroup)
+    {
+        var sizes = GroupSizes;
+        int pick = Math.Min(sizes[0], maxGroup);
+        foreach (int g in sizes)
+        {
+            if (g > maxGroup) break;
+            if ((threads + g - 1) / g >= Math.Max(1, multiprocessors)) pick = g;
+        }
+
+        return pick;
+    }
+
     /// <summary>Most elements of a vectorized launch: its indices are 32-bit and the grid-stride loop must not overflow.</summary>
     public const long MaxVectorized = 1L << 30;
 

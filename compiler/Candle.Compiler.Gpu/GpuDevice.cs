@@ -38,8 +38,8 @@ public enum GpuKind
 public abstract class GpuDevice : IDevice
 {
     private readonly Context _context;
-    private readonly ConcurrentDictionary<MethodInfo, Kernel> _kernels = new();
-    private readonly ConcurrentDictionary<(MethodInfo, bool), KernelLauncher.Invoker> _invokers = new();
+    private readonly ConcurrentDictionary<(MethodInfo, int), Kernel> _kernels = new();
+    private readonly ConcurrentDictionary<(MethodInfo, bool, int), KernelLauncher.Invoker> _invokers = new();
     private readonly ConditionalWeakTable<HostTensor, DeviceBuffer> _weights = [];
     private readonly Lock _weightLock = new();
     private Cublas? _cublas;
@@ -273,13 +273,22 @@ public abstract class GpuDevice : IDevice
         }
     }
 
-    /// <summary>The kernel of <paramref name="method"/> compiled for this device (once).</summary>
-    internal Kernel Kernel(MethodInfo method, bool explicitlyGrouped) =>
-        _kernels.GetOrAdd(method, m => explicitlyGrouped ? Accelerator.LoadKernel(m) : Accelerator.LoadAutoGroupedKernel(m));
+    /// <summary>
+    /// The kernel of <paramref name="method"/> compiled for this device (once per group size): explicitly grouped, or
+    /// implicitly grouped with ILGPU's occupancy-based group size (<paramref name="groupSize"/> 0) or with groups of
+    /// <paramref name="groupSize"/> threads.
+    /// </summary>
+    internal Kernel Kernel(MethodInfo method, bool explicitlyGrouped, int groupSize = 0) =>
+        _kernels.GetOrAdd((method, explicitlyGrouped ? -1 : groupSize), key => key.Item2 switch
+        {
+            < 0 => Accelerator.LoadKernel(key.Item1),
+            0 => Accelerator.LoadAutoGroupedKernel(key.Item1),
+            _ => Accelerator.LoadImplicitlyGroupedKernel(key.Item1, key.Item2),
+        });
 
-    /// <summary>The typed invoker of a kernel on this device, built by <paramref name="build"/> the first time.</summary>
-    internal KernelLauncher.Invoker Invoker(MethodInfo method, bool explicitlyGrouped, Func<KernelLauncher.Invoker> build) =>
-        _invokers.GetOrAdd((method, explicitlyGrouped), _ => build());
+    /// <summary>The typed invoker of a kernel on this device (per group size), built by <paramref name="build"/> the first time.</summary>
+    internal KernelLauncher.Invoker Invoker(MethodInfo method, bool explicitlyGrouped, int groupSize, Func<KernelLauncher.Invoker> build) =>
+        _invokers.GetOrAdd((method, explicitlyGrouped, groupSize), _ => build());
 
     /// <summary>The buffer as this device's memory.</summary>
     /// <exception cref="ArgumentException">The buffer is on another device.</exception>

@@ -52,11 +52,23 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         _ => throw new NotSupportedException($"the GPU backend has no kernel for {call.GetType().Name} ({call.Label})"),
     };
 
-    /// <summary>The storage view type and its <see cref="IStorage{T}"/> of a float dtype.</summary>
-    internal static (Type Element, Type Storage) FloatStorage(DType dt, string what) => dt switch
+    /// <summary>Set to 1, f16 is widened and narrowed in integer arithmetic on every device (A/B runs against the hardware conversion).</summary>
+    internal const string SoftHalfVariable = "CANDLE_GPU_SOFT_HALF";
+
+    /// <summary>
+    /// Whether kernels convert f16 with the hardware's instructions (<see cref="GpuMath.HalfToF32"/>): CUDA and ILGPU's
+    /// CPU accelerator, unless <see cref="SoftHalfVariable"/> is 1; OpenCL devices need not have half support.
+    /// </summary>
+    internal bool HardwareHalf { get; } = device.Kind != GpuKind.OpenCL && Environment.GetEnvironmentVariable(SoftHalfVariable) != "1";
+
+    /// <summary>The storage view type and its <see cref="IStorage{T}"/> of a float dtype on this device (<see cref="HardwareHalf"/>).</summary>
+    private (Type Element, Type Storage) Storage(DType dt, string what) => FloatStorage(dt, what, HardwareHalf);
+
+    /// <summary>The storage view type and its <see cref="IStorage{T}"/> of a float dtype (f16 by the hardware conversion when <paramref name="hardwareHalf"/>).</summary>
+    internal static (Type Element, Type Storage) FloatStorage(DType dt, string what, bool hardwareHalf = false) => dt switch
     {
         DType.F32 => (typeof(float), typeof(F32Storage)),
-        DType.F16 => (typeof(ushort), typeof(F16Storage)),
+        DType.F16 => (typeof(ushort), hardwareHalf ? typeof(HalfStorage) : typeof(F16Storage)),
         DType.BF16 => (typeof(ushort), typeof(BF16Storage)),
         DType.Bool => (typeof(byte), typeof(BoolStorage)),
         _ => throw new NotSupportedException($"the GPU backend does not run {what} in {dt.TorchName()}"),
@@ -224,8 +236,13 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         bool generalOnly = Environment.GetEnvironmentVariable(ElementwiseLaunch.GeneralOnlyVariable) == "1";
         KernelLauncher? Variant(string suffix) => !generalOnly && generated.GetMethod(name + suffix, Static) is { } m ? Launcher(m) : null;
         var narrow = Variant(ElementwiseKernelEmitter.NarrowSuffix);
-        var flat = Variant(ElementwiseKernelEmitter.FlatSuffix);
-        var rows = Variant(ElementwiseKernelEmitter.RowsSuffix);
+        bool autoGroup = Environment.GetEnvironmentVariable(ElementwiseLaunch.AutoGroupVariable) == "1";
+        VectorLaunchers? Vectors(string suffix) => generalOnly ? null
+            : HardwareHalf && generated.GetMethod(name + suffix + ElementwiseKernelEmitter.HardwareHalfSuffix, Static) is { } h ? new VectorLaunchers(device, h, autoGroup)
+            : generated.GetMethod(name + suffix, Static) is { } m ? new VectorLaunchers(device, m, autoGroup) : null;
+        bool noUnroll = Environment.GetEnvironmentVariable(ElementwiseLaunch.NoUnrollVariable) == "1";
+        var flat = Vectors(noUnroll ? ElementwiseKernelEmitter.FlatSuffix : ElementwiseKernelEmitter.FlatUnrolledSuffix);
+        var rows = Vectors(ElementwiseKernelEmitter.RowsSuffix);
         var inputs = e.Inputs.ToArray();
         var shape = e.Shape;
         var numel = e.Numel;
@@ -252,7 +269,7 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
             ElementwiseLaunch.Trace?.Add((plan.Kind, plan.Blocks));
             if (plan.Kind is ElementwiseLaunchKind.Flat or ElementwiseLaunchKind.Rows)
             {
-                var v = (plan.Kind == ElementwiseLaunchKind.Flat ? flat : rows)!;
+                var v = (plan.Kind == ElementwiseLaunchKind.Flat ? flat : rows)!.For(plan.Threads);
                 v.Begin().BytesView(om, 0).View(om);
                 for (int k = 0; k < inputs.Length; k++)
                 {
@@ -286,7 +303,7 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         var epilogue = g.Epilogue is { } epi ? Elementwise(epi) : null;
         var (a, b) = (g.A, g.B);
         var bType = b.StoredDType ?? b.DType;
-        var (bElem, bStorage) = FloatStorage(bType, g.Label);
+        var (bElem, bStorage) = Storage(bType, g.Label);
         var tiled = new TiledGemm(GroupLauncher(Generic(typeof(GemmKernels), nameof(GemmKernels.Gemm), typeof(float), typeof(F32Storage), bElem, bStorage, typeof(float), typeof(F32Storage))), 0);
         var gemv = GemvLauncher(DType.F32, bType, DType.F32);
         var gemvWarps = GemvWarpsLauncher(DType.F32, bType, DType.F32);
@@ -313,7 +330,7 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         var (a, b) = (c.A, c.B);
         int br = c.BatchShape.Length;
         if (br > GemmKernels.MaxBatchRank) throw new NotSupportedException($"{c.Label}: more than {GemmKernels.MaxBatchRank} batch dims");
-        var (elem, storage) = FloatStorage(c.DType, c.Label);
+        var (elem, storage) = Storage(c.DType, c.Label);
         var tiled = new TiledGemm(GroupLauncher(Generic(typeof(GemmKernels), nameof(GemmKernels.Gemm), elem, storage, elem, storage, elem, storage)), br);
         var gemv = GemvLauncher(c.DType, c.DType, c.DType);
         var gemvWarps = GemvWarpsLauncher(c.DType, c.DType, c.DType);
@@ -450,8 +467,8 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
             _ => null,
         };
         if (b is not { } pairs) return null;
-        var (aElem, aStorage) = FloatStorage(aType, "matmul");
-        var (cElem, cStorage) = FloatStorage(cType, "matmul");
+        var (aElem, aStorage) = Storage(aType, "matmul");
+        var (cElem, cStorage) = Storage(cType, "matmul");
         return GroupLauncher(Generic(typeof(GemvKernels), nameof(GemvKernels.Gemv), aElem, aStorage, pairs.Element, pairs.Pairs, cElem, cStorage, device.Reducer));
     }
 
@@ -470,8 +487,8 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
             _ => null,
         };
         if (words is null) return null;
-        var (aElem, aStorage) = FloatStorage(aType, "matmul");
-        var (cElem, cStorage) = FloatStorage(cType, "matmul");
+        var (aElem, aStorage) = Storage(aType, "matmul");
+        var (cElem, cStorage) = Storage(cType, "matmul");
         return GroupLauncher(Generic(typeof(GemvKernels), nameof(GemvKernels.GemvWarps), aElem, aStorage, words, cElem, cStorage));
     }
 
@@ -591,8 +608,8 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
     private Action<Frame> Attention(AttentionCall c)
     {
         var (q, k, v, mask) = (c.Q, c.K, c.V, c.Mask);
-        var (elem, storage) = FloatStorage(c.DType, c.Label);
-        var (mElem, mStorage) = mask is null ? (typeof(byte), typeof(BoolStorage)) : FloatStorage(mask.DType, c.Label + " mask");
+        var (elem, storage) = Storage(c.DType, c.Label);
+        var (mElem, mStorage) = mask is null ? (typeof(byte), typeof(BoolStorage)) : Storage(mask.DType, c.Label + " mask");
         var full = GroupLauncher(Generic(typeof(AttentionKernels), nameof(AttentionKernels.Attention), elem, storage, mElem, mStorage, device.Reducer));
         // Split-K decode on CUDA and on ILGPU's CPU accelerator (which tests it); OpenCL keeps one group per row.
         bool splits = device.Kind != GpuKind.OpenCL;
@@ -685,8 +702,8 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
     private KernelLauncher? FlashLauncher(AttentionCall c)
     {
         if (device.Kind == GpuKind.OpenCL) return null;
-        var (elem, storage) = FloatStorage(c.DType, c.Label);
-        var (mElem, mStorage) = c.Mask is null ? (typeof(byte), typeof(BoolStorage)) : FloatStorage(c.Mask.DType, c.Label + " mask");
+        var (elem, storage) = Storage(c.DType, c.Label);
+        var (mElem, mStorage) = c.Mask is null ? (typeof(byte), typeof(BoolStorage)) : Storage(c.Mask.DType, c.Label + " mask");
         return GroupLauncher(Generic(typeof(FlashAttentionKernels), nameof(FlashAttentionKernels.Attention), elem, storage, mElem, mStorage));
     }
 
@@ -731,11 +748,12 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
 
     private Action<Frame> Norm(NormCall c)
     {
-        var (elem, storage) = FloatStorage(c.DType, c.Label);
+        var (elem, storage) = Storage(c.DType, c.Label);
         bool layer = c.Op == Op.LayerNorm;
         if (layer && c.Residual >= 0) throw new NotSupportedException($"{c.Label}: a layer_norm with a residual");
         var l = GroupLauncher(Generic(typeof(RowKernels), layer ? nameof(RowKernels.LayerNorm) : nameof(RowKernels.RmsNorm), elem, storage, device.Reducer, RowCache));
         var octets = OctetStorage(c.DType) is { } os ? GroupLauncher(Generic(typeof(RowKernels), layer ? nameof(RowKernels.LayerNormOctets) : nameof(RowKernels.RmsNormOctets), os, device.Reducer, RowCache)) : null;
+        var held = !layer && HeldRows && OctetStorage(c.DType) is { } hs ? GroupLauncher(Generic(typeof(HeldRowKernels), nameof(HeldRowKernels.RmsNorm), hs, device.Reducer)) : null;
         return f =>
         {
             long rows = f.Eval(c.Rows), len = f.Eval(c.RowLength);
@@ -743,6 +761,18 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
             var x = f.Slots[c.X];
             var w = c.Weight >= 0 ? f.Slots[c.Weight] : x;
             var b = c.Bias >= 0 ? f.Slots[c.Bias] : x;
+            if (held is not null && len % 8 == 0 && HeldGroup(rows, len / 8) is int hg and > 0)
+            {
+                var (y, residual, sum) = (f.Slots[c.Y], c.Residual >= 0 ? f.Slots[c.Residual] : x, c.Sum >= 0 ? f.Slots[c.Sum] : x);
+                if (Aligned(x) && Aligned(w) && Aligned(residual) && Aligned(sum) && Aligned(y))
+                {
+                    held.Begin().BytesView(x, 0).BytesView(w, 0).BytesView(residual, 0).BytesView(sum, 0).BytesView(y, 0)
+                        .Arg(checked((int)(len / 8))).Arg(c.Weight >= 0 ? 1 : 0).Arg(c.Residual >= 0 ? 1 : 0).Arg((float)c.Eps)
+                        .Launch(new KernelConfig(new Index1D(checked((int)rows)), new Index1D(hg)));
+                    return;
+                }
+            }
+
             var (config, cached) = RowConfig(rows, len);
             if (octets is not null && len % 8 == 0)
             {
@@ -776,16 +806,23 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
 
     private Action<Frame> Softmax(RowCall c)
     {
-        var (elem, storage) = FloatStorage(c.XType, c.Label);
+        var (elem, storage) = Storage(c.XType, c.Label);
         var l = GroupLauncher(Generic(typeof(RowKernels), nameof(RowKernels.Softmax), elem, storage, device.Reducer, RowCache));
         var octets = OctetStorage(c.XType) is { } os ? GroupLauncher(Generic(typeof(RowKernels), nameof(RowKernels.SoftmaxOctets), os, device.Reducer, RowCache)) : null;
+        var held = HeldRows && OctetStorage(c.XType) is { } hs ? GroupLauncher(Generic(typeof(HeldRowKernels), nameof(HeldRowKernels.Softmax), hs, device.Reducer)) : null;
         int log = c.Op == Op.LogSoftmax ? 1 : 0;
         return f =>
         {
             long rows = f.Eval(c.Rows), len = f.Eval(c.RowLength);
             if (rows == 0) return;
-            var (config, cached) = RowConfig(rows, len);
             var (x, y) = (f.Slots[c.X], f.Slots[c.Y]);
+            if (held is not null && len % 8 == 0 && Aligned(x) && Aligned(y) && HeldGroup(rows, len / 8) is int hg and > 0)
+            {
+                held.Begin().BytesView(x, 0).BytesView(y, 0).Arg(checked((int)(len / 8))).Arg(log).Launch(new KernelConfig(new Index1D(checked((int)rows)), new Index1D(hg)));
+                return;
+            }
+
+            var (config, cached) = RowConfig(rows, len);
             if (octets is not null && len % 8 == 0 && Aligned(x) && Aligned(y))
             {
                 octets.Begin().BytesView(x, 0).BytesView(y, 0).Arg(checked((int)(len / 8))).Arg(log).Arg(cached).Launch(config);
@@ -800,10 +837,10 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
     /// The <see cref="IOctetStorage"/> of a float dtype for the row kernels' octet forms, or null: bool, or
     /// <c>CANDLE_GPU_ROWS_SCALAR=1</c> (the scalar row kernels only, for A/B runs).
     /// </summary>
-    private static Type? OctetStorage(DType dt) => Environment.GetEnvironmentVariable(RowsScalarVariable) == "1" ? null : dt switch
+    private Type? OctetStorage(DType dt) => Environment.GetEnvironmentVariable(RowsScalarVariable) == "1" ? null : dt switch
     {
         DType.F32 => typeof(F32Octets),
-        DType.F16 => typeof(F16Octets),
+        DType.F16 => HardwareHalf ? typeof(HalfOctets) : typeof(F16Octets),
         DType.BF16 => typeof(BF16Octets),
         _ => null,
     };
@@ -814,6 +851,29 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
     /// <summary>Whether such products are one call over address arrays (<see cref="PointerBatchesVariable"/>; tests set it).</summary>
     internal static bool PointerBatches { get; set; } = Environment.GetEnvironmentVariable(PointerBatchesVariable) == "1";
 
+    /// <summary>Set to 1, softmax and rms_norm keep the shared-memory cached octet forms instead of the register-held ones (A/B runs).</summary>
+    internal const string RowsCachedVariable = "CANDLE_GPU_ROWS_CACHED";
+
+    /// <summary>Whether softmax and rms_norm take <see cref="HeldRowKernels"/> where a row fits (not on OpenCL, nor with <see cref="RowsCachedVariable"/>).</summary>
+    private bool HeldRows => device.Kind != GpuKind.OpenCL && Environment.GetEnvironmentVariable(RowsCachedVariable) != "1";
+
+    /// <summary>
+    /// The group of a <see cref="HeldRowKernels"/> launch over <paramref name="rows"/> rows of <paramref name="octets"/>
+    /// octets, or 0 when a row does not fit: a power of two of at least a warp and at most 1024 (and the device's limit),
+    /// about one octet a thread when the rows are fewer than the multiprocessors (a decode step's one row: the shortest
+    /// serial work), else about two (more loads in flight a thread, fewer threads in each reduction); at most
+    /// <see cref="HeldRowKernels.MaxOctetsPerThread"/>.
+    /// </summary>
+    internal int HeldGroup(long rows, long octets)
+    {
+        int max = Math.Min(1024, device.Accelerator.MaxNumThreadsPerGroup);
+        int per = rows < device.Accelerator.NumMultiprocessors ? 1 : 2;
+        long want = (octets + per - 1) / per;
+        int g = Math.Min(device.Accelerator.WarpSize, max);
+        while (g < want && g * 2 <= max) g *= 2;
+        return (long)g * HeldRowKernels.MaxOctetsPerThread >= octets ? g : 0;
+    }
+
     /// <summary>Set to 1, softmax, rms_norm and layer_norm launch the scalar row kernels only.</summary>
     internal const string RowsScalarVariable = "CANDLE_GPU_ROWS_SCALAR";
 
@@ -822,8 +882,8 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
 
     private Action<Frame> Reduce(ReduceCall c)
     {
-        var (xe, xs) = FloatStorage(c.XType, c.Label);
-        var (ye, ys) = FloatStorage(c.YType, c.Label);
+        var (xe, xs) = Storage(c.XType, c.Label);
+        var (ye, ys) = Storage(c.YType, c.Label);
         var l = GroupLauncher(Generic(typeof(RowKernels), nameof(RowKernels.Reduce), xe, xs, ye, ys, device.Reducer));
         int op = (int)c.Op.ReduceKernelOp();
         return f =>
@@ -878,7 +938,7 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
             throw new NotSupportedException($"{c.Label}: the GPU convolution takes 1-D or 2-D operands, got x of rank {x.Rank}");
         }
 
-        var (elem, storage) = FloatStorage(c.DType, c.Label);
+        var (elem, storage) = Storage(c.DType, c.Label);
         var l = Launcher(Generic(typeof(ConvKernels), nameof(ConvKernels.Conv), elem, storage));
         int At(IntList v, int i) => spatial == 2 ? v[i] : i == 0 ? 0 : v[0];
         int Attr(IntList v, int i, int fallback) => spatial == 2 ? v[i] : i == 0 ? fallback : v[0];
@@ -908,7 +968,7 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
 
     private Action<Frame> Rope(RopeCall c)
     {
-        var (elem, storage) = FloatStorage(c.DType, c.Label);
+        var (elem, storage) = Storage(c.DType, c.Label);
         var l = Launcher(Generic(typeof(AttentionKernels), nameof(AttentionKernels.Rope), elem, storage));
         var (x, cos, sin) = (c.X, c.Cos, c.Sin);
         if (x.IsConstant || cos.IsConstant || sin.IsConstant) throw new NotSupportedException($"{c.Label}: a constant operand");
@@ -1087,7 +1147,7 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
     {
         var src = c.Inputs[0];
         if (src.IsConstant) throw new NotSupportedException($"{c.Label}: a cast of a constant");
-        var (elem, storage) = FloatStorage(c.DType, c.Label);
+        var (elem, storage) = Storage(c.DType, c.Label);
         var l = Launcher(Generic(typeof(MemoryKernels), nameof(MemoryKernels.CastI64ToFloat), elem, storage));
         var shape = src.Rank == 0 ? [Dim.One] : src.Shape;
         var ss = src.Rank == 0 ? [Dim.Zero] : src.Strides;
@@ -1146,7 +1206,7 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
 
     private Action<Frame> ArangeFloat(ArangeCall c)
     {
-        var (elem, storage) = FloatStorage(c.DType, c.Label);
+        var (elem, storage) = Storage(c.DType, c.Label);
         var l = Launcher(Generic(typeof(MemoryKernels), nameof(MemoryKernels.ArangeFloat), elem, storage));
         return f => l.Begin().View(f.Slots[c.Slot]).Arg((float)c.Start).Arg((float)c.Step).Launch(f.Eval(c.Length));
     }

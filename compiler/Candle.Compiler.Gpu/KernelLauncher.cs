@@ -18,18 +18,24 @@ internal sealed class KernelLauncher
     private readonly GpuDevice _device;
     private readonly MethodInfo _method;
     private readonly bool _grouped;
+    private readonly int _groupSize;
     private readonly int[] _elementSizes;
     private readonly ArrayView<byte>[] _views;
     private readonly long[] _scalars;
     private Invoker? _invoker;
     private int _next;
 
-    /// <summary>A launcher of <paramref name="method"/>: implicitly grouped (its first parameter an <see cref="Index1D"/>) or, when <paramref name="grouped"/>, explicitly grouped.</summary>
-    public KernelLauncher(GpuDevice device, MethodInfo method, bool grouped)
+    /// <summary>
+    /// A launcher of <paramref name="method"/>: implicitly grouped (its first parameter an <see cref="Index1D"/>), in
+    /// groups of <paramref name="groupSize"/> threads or (0) of ILGPU's occupancy-based size, or, when
+    /// <paramref name="grouped"/>, explicitly grouped.
+    /// </summary>
+    public KernelLauncher(GpuDevice device, MethodInfo method, bool grouped, int groupSize = 0)
     {
         _device = device;
         _method = method;
         _grouped = grouped;
+        _groupSize = grouped ? 0 : groupSize;
         var types = Parameters(method, grouped);
         _elementSizes = new int[types.Length];
         for (int i = 0; i < types.Length; i++)
@@ -122,7 +128,7 @@ internal sealed class KernelLauncher
         if (_next != _views.Length) throw new InvalidOperationException($"{_method.Name} takes {_views.Length} arguments, {_next} were given");
     }
 
-    private Invoker Resolve() => _device.Invoker(_method, _grouped, () => Build(_device.Kernel(_method, _grouped), _method, _grouped));
+    private Invoker Resolve() => _device.Invoker(_method, _grouped, _groupSize, () => Build(_device.Kernel(_method, _grouped, _groupSize), _method, _grouped));
 
     private static Type[] Parameters(MethodInfo method, bool grouped)
     {

@@ -15,7 +15,7 @@ using static Candle.Compiler.Ir.IrBuilder;
 namespace Candle.Perf.Gpu;
 
 /// <summary>
-/// GPU benchmarks of the CUDA backend, printed as a table: <c>kernels</c> (the fused elementwise chain, rmsnorm,
+/// GPU benchmarks of the CUDA backend, printed as a table: <c>kernels [FILTER]</c> (only the benchmarks whose label contains FILTER; the fused elementwise chain, rmsnorm,
 /// softmax, matrix products), <c>check-decode REFDIR</c> (greedy decoding with a resident KV cache against the
 /// reference model's continuation), <c>decode DIR f32|f16|bf16 [prompt] [tokens]</c> (decode tokens/s of a checkpoint),
 /// <c>decode-gguf FILE [prompt] [tokens] [graph]</c> (the same for a GGUF file, its Q8_0/Q4_0/Q4_K weights kept
@@ -31,7 +31,8 @@ public static class Program
     {
         switch (args)
         {
-            case ["kernels"]:
+            case ["kernels", .. var only] when only.Length <= 1:
+                KernelFilter = only.FirstOrDefault() ?? "";
                 Kernels();
                 return 0;
             case ["check-decode", var dir, .. var rest]:
@@ -61,7 +62,7 @@ public static class Program
                 Console.WriteLine($"wrote {dir} in {sw.Elapsed.TotalSeconds:F1} s");
                 return 0;
             default:
-                Console.Error.WriteLine("usage: kernels | check-decode REFDIR [graph] [cuda|opencl|ilgpu-cpu] | decode DIR f32|f16|bf16 [prompt] [tokens] [graph] | decode-gguf FILE [prompt] [tokens] [graph] | host DIR SPEC [tokens] [f32|f16|bf16] | calls DIR [f32|f16|bf16] | write-tinyllama DIR LAYERS VOCAB [f32|bf16|f16] | write-tinyllama-gguf FILE LAYERS VOCAB [q4_0|q8_0|q4_k|...]");
+                Console.Error.WriteLine("usage: kernels [FILTER] | check-decode REFDIR [graph] [cuda|opencl|ilgpu-cpu] | decode DIR f32|f16|bf16 [prompt] [tokens] [graph] | decode-gguf FILE [prompt] [tokens] [graph] | host DIR SPEC [tokens] [f32|f16|bf16] | calls DIR [f32|f16|bf16] | write-tinyllama DIR LAYERS VOCAB [f32|bf16|f16] | write-tinyllama-gguf FILE LAYERS VOCAB [q4_0|q8_0|q4_k|...]");
                 return 2;
         }
     }
@@ -80,6 +81,17 @@ public static class Program
             var b = Input("b", dt, Shape.Of(N));
             var g = new Graph([x, w, b], [Binary(Op.Mul, Unary(Op.Gelu, Binary(Op.Add, Binary(Op.Mul, x, w), b)), Unary(Op.Sigmoid, x))]);
             AB($"elementwise gelu(x*w+b)*sigmoid(x) 64M {dt.TorchName()}", g, dev, 4.0 * dt.SizeInBytes() * N, "CANDLE_GPU_EW_GENERAL", "general kernel");
+            AB($"elementwise gelu(x*w+b)*sigmoid(x) 64M {dt.TorchName()}", g, dev, 4.0 * dt.SizeInBytes() * N, "CANDLE_GPU_EW_NO_UNROLL", "one block a step");
+            AB($"elementwise gelu(x*w+b)*sigmoid(x) 64M {dt.TorchName()}", g, dev, 4.0 * dt.SizeInBytes() * N, PreviousVectorized, "previous vectorized kernel");
+        }
+
+        {
+            var x = Input("x", DType.F16, Shape.Of(N));
+            var w = Input("w", DType.F16, Shape.Of(N));
+            var b = Input("b", DType.F16, Shape.Of(N));
+            var g = new Graph([x, w, b], [Binary(Op.Mul, Unary(Op.Gelu, Binary(Op.Add, Binary(Op.Mul, x, w), b)), Unary(Op.Sigmoid, x))]);
+            AB("elementwise gelu(x*w+b)*sigmoid(x) 64M f16", g, dev, 4.0 * 2 * N, "CANDLE_GPU_SOFT_HALF", "integer f16 conversion");
+            AB("elementwise gelu(x*w+b)*sigmoid(x) 64M f16", g, dev, 4.0 * 2 * N, PreviousVectorized, "previous vectorized kernel");
         }
 
         const int R = 32768, C = 4096;
@@ -93,11 +105,20 @@ public static class Program
             var a = Input("a", DType.F32, Shape.Of(R, C));
             var gamma = Input("g", DType.F32, Shape.Of(C));
             AB("rmsnorm 32768x4096 f32", new Graph([a, gamma], [RmsNorm(a, gamma, 1e-5)]), dev, 2.0 * R * C * 4, "CANDLE_GPU_ROWS_SCALAR", "scalar row kernel");
+            AB("rmsnorm 32768x4096 f32", new Graph([a, gamma], [RmsNorm(a, gamma, 1e-5)]), dev, 2.0 * R * C * 4, "CANDLE_GPU_ROWS_CACHED", "shared-memory octet kernel");
             AB("softmax 32768x4096 f32", new Graph([a], [Softmax(a, 1)]), dev, 2.0 * R * C * 4, "CANDLE_GPU_ROWS_SCALAR", "scalar row kernel");
+            AB("softmax 32768x4096 f32", new Graph([a], [Softmax(a, 1)]), dev, 2.0 * R * C * 4, "CANDLE_GPU_ROWS_CACHED", "shared-memory octet kernel");
+        }
+
+        {
+            var a = Input("a", DType.F16, Shape.Of(R, C));
+            var gamma = Input("g", DType.F16, Shape.Of(C));
+            AB("rmsnorm 32768x4096 f16", new Graph([a, gamma], [RmsNorm(a, gamma, 1e-5)]), dev, 2.0 * R * C * 2, "CANDLE_GPU_ROWS_CACHED,CANDLE_GPU_SOFT_HALF", "previous octet kernel");
         }
 
         foreach (var (dt, m) in new[] { (DType.F32, 4096), (DType.F16, 8192), (DType.BF16, 8192) })
         {
+            if (!$"matmul {m}^3 {dt.TorchName()}".Contains(KernelFilter, StringComparison.Ordinal)) continue;
             var a = Input("a", dt, Shape.Of(m, m));
             var b = Input("b", dt, Shape.Of(m, m));
             double t = Time(new Graph([a, b], [MatMul(a, b)]), dev, 5);
@@ -105,27 +126,35 @@ public static class Program
         }
     }
 
+    /// <summary>The part of a benchmark's label that <c>kernels FILTER</c> keeps (every benchmark when empty).</summary>
+    private static string KernelFilter { get; set; } = "";
+
+    /// <summary>The switches that together give the vectorized elementwise kernel as it was before unrolling, group sizing and the hardware f16 widening.</summary>
+    private const string PreviousVectorized = "CANDLE_GPU_EW_NO_UNROLL,CANDLE_GPU_EW_AUTOGROUP,CANDLE_GPU_SOFT_HALF";
+
     /// <summary>
-    /// Times a graph with the vectorized kernels and with <paramref name="variable"/>=1 (the kernel it names instead:
+    /// Times a graph with the default kernels and with each of the comma-separated <paramref name="variable"/>s =1 (the kernel it names instead:
     /// <c>CANDLE_GPU_EW_GENERAL</c>, the general elementwise kernel; <c>CANDLE_GPU_ROWS_SCALAR</c>, the scalar row
-    /// kernels), alternating three times, and prints both medians in GB/s of <paramref name="bytes"/> moved and their
+    /// kernels; <c>CANDLE_GPU_ROWS_CACHED</c>, the shared-memory octet row kernels; …), alternating three times, and prints both medians in GB/s of <paramref name="bytes"/> moved and their
     /// ratio.
     /// </summary>
     private static void AB(string label, Graph g, GpuDevice dev, double bytes, string variable, string other)
     {
+        if (!label.Contains(KernelFilter, StringComparison.Ordinal)) return;
+        string[] variables = variable.Split(',');
         var vector = new List<double>();
         var scalar = new List<double>();
         for (int round = 0; round < 3; round++)
         {
             vector.Add(Time(g, dev, 7));
-            Environment.SetEnvironmentVariable(variable, "1");
+            foreach (string v in variables) Environment.SetEnvironmentVariable(v, "1");
             try
             {
                 scalar.Add(Time(g, dev, 7));
             }
             finally
             {
-                Environment.SetEnvironmentVariable(variable, null);
+                foreach (string v in variables) Environment.SetEnvironmentVariable(v, null);
             }
         }
 
@@ -133,7 +162,7 @@ public static class Program
         scalar.Sort();
         double tv = vector[1], ts = scalar[1];
         Row(label, tv, $"{bytes / tv / 1e9:F0} GB/s");
-        Row($"{label} ({other}, {variable}=1)", ts, $"{bytes / ts / 1e9:F0} GB/s (vectorized {ts / tv:F2}x)");
+        Row($"{label} ({other}, {string.Join(" ", variables.Select(v => v + "=1"))})", ts, $"{bytes / ts / 1e9:F0} GB/s (default {ts / tv:F2}x)");
     }
 
     private static int CheckDecode(string dir, bool graphs, string spec)

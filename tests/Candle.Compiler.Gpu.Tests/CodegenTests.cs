@@ -298,6 +298,86 @@ public sealed class CodegenTests : IDisposable
     }
 
     [Theory]
+    [InlineData(DType.F32, 4)]
+    [InlineData(DType.F16, 2)]
+    [InlineData(DType.BF16, 2)]
+    public void UnrolledFlatKernelKeepsEveryBlockOfAStepInFlight(DType dt, int unroll)
+    {
+        string ptx = GeneratedPtx(FusedChain(dt), ElementwiseKernelEmitter.FlatUnrolledSuffix);
+        Assert.DoesNotMatch(IntegerDivision, ptx);
+        // The unrolled step reads three inputs' blocks and writes the results 16 bytes at a time, the one-block step
+        // after it once more, and the tail reads the inputs one by one.
+        Assert.Equal(3 * (unroll + 1), Count(ptx, "ld.global.v4.b32"));
+        Assert.Equal(unroll + 1, Count(ptx, "st.global.v4.b32"));
+        Assert.Equal(3, Count(ptx, dt == DType.F32 ? "ld.global.f32" : "ld.global.b16"));
+        Assert.DoesNotContain(".local", ptx, StringComparison.Ordinal);
+        // Every load of the unrolled step comes before its first store.
+        int firstStore = ptx.IndexOf("st.global.v4.b32", StringComparison.Ordinal);
+        int loadsBefore = Count(ptx[..firstStore], "ld.global.v4.b32");
+        Assert.Equal(3 * unroll, loadsBefore);
+    }
+
+    [Theory]
+    [InlineData(ElementwiseKernelEmitter.FlatSuffix)]
+    [InlineData(ElementwiseKernelEmitter.FlatUnrolledSuffix)]
+    public void HardwareHalfVectorKernelsWidenWithOneInstructionAnElement(string suffix)
+    {
+        string soft = GeneratedPtx(FusedChain(DType.F16), suffix);
+        string ptx = GeneratedPtx(FusedChain(DType.F16), suffix + ElementwiseKernelEmitter.HardwareHalfSuffix);
+        int blocks = suffix == ElementwiseKernelEmitter.FlatSuffix ? 1 : 3;
+        // Each element (eight a block, one in the tail) widens its three inputs and the results of the chain's five f16
+        // ops (rounded through f16) with cvt.f32.f16, with none of the f64 conversions of the integer widening's
+        // subnormal path.
+        Assert.Equal((3 + 5) * ((8 * blocks) + 1), Count(ptx, "cvt.f32.f16"));
+        Assert.DoesNotContain("cvt.rn.f64", ptx, StringComparison.Ordinal);
+        Assert.Contains("cvt.rn.f64", soft, StringComparison.Ordinal);
+        Assert.DoesNotContain(".local", ptx, StringComparison.Ordinal);
+        Assert.DoesNotContain("cvt.f32.f16", soft, StringComparison.Ordinal);
+        Assert.True(ptx.Length * 2 < soft.Length, $"hardware conversion PTX {ptx.Length} chars, integer conversion {soft.Length}");
+        Assert.Equal(Count(soft, "ld.global.v4.b32"), Count(ptx, "ld.global.v4.b32"));
+        Assert.Equal(Count(soft, "st.global.v4.b32"), Count(ptx, "st.global.v4.b32"));
+    }
+
+    [Fact]
+    public void HardwareHalfRowKernelsWidenWithOneInstructionAnElement()
+    {
+        string rms = _source.Ptx(M(typeof(RowKernels), nameof(RowKernels.RmsNormOctets), typeof(HalfOctets), typeof(ShuffleReducer), typeof(SharedRowCache)), true);
+        string soft = _source.Ptx(M(typeof(RowKernels), nameof(RowKernels.RmsNormOctets), typeof(F16Octets), typeof(ShuffleReducer), typeof(SharedRowCache)), true);
+        Assert.Contains("cvt.f32.f16", rms, StringComparison.Ordinal);
+        Assert.True(Count(rms, "cvt.rn.f64.u32") < Count(soft, "cvt.rn.f64.u32"), "the widening kept its f64 conversions");
+        Assert.DoesNotContain(".local", rms, StringComparison.Ordinal);
+        Assert.Contains("ld.global.v4.b32", rms, StringComparison.Ordinal);
+        Assert.Contains("st.global.v4.b32", rms, StringComparison.Ordinal);
+        string rope = _source.Ptx(M(typeof(AttentionKernels), nameof(AttentionKernels.Rope), typeof(ushort), typeof(HalfStorage)), false);
+        Assert.Contains("cvt.f32.f16", rope, StringComparison.Ordinal);
+        Assert.DoesNotContain("cvt.rn.f64", rope, StringComparison.Ordinal);
+        Assert.DoesNotContain(".local", rope, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(typeof(F32Octets), 2)]
+    [InlineData(typeof(HalfOctets), 1)]
+    [InlineData(typeof(BF16Octets), 1)]
+    public void HeldRowKernelsMove16BytesAnAccessWithNoLocalOrDynamicSharedMemory(Type storage, int perOctet)
+    {
+        string rms = _source.Ptx(M(typeof(HeldRowKernels), nameof(HeldRowKernels.RmsNorm), storage, typeof(ShuffleReducer)), true);
+        string softmax = _source.Ptx(M(typeof(HeldRowKernels), nameof(HeldRowKernels.Softmax), storage, typeof(ShuffleReducer)), true);
+        foreach (string ptx in new[] { rms, softmax })
+        {
+            Assert.DoesNotContain(".local", ptx, StringComparison.Ordinal);
+            Assert.DoesNotContain(".extern .shared", ptx, StringComparison.Ordinal);
+            Assert.DoesNotMatch(WideDivision, ptx);
+            Assert.Contains("shfl.sync.bfly", ptx, StringComparison.Ordinal);
+        }
+
+        // x four octets, then with a residual its four and the sum's four read back, the weight's four; y and the sum stored.
+        Assert.Equal(4 * perOctet * 4, Count(rms, "ld.global.v4.b32"));
+        Assert.Equal(4 * perOctet * 2, Count(rms, "st.global.v4.b32"));
+        Assert.Equal(4 * perOctet, Count(softmax, "ld.global.v4.b32"));
+        Assert.Equal(4 * perOctet * 2, Count(softmax, "st.global.v4.b32"));
+    }
+
+    [Theory]
     [InlineData(typeof(F32Octets), 2)]
     [InlineData(typeof(BF16Octets), 1)]
     public void OctetRowKernelsMove16BytesAnAccess(Type storage, int perOctet)

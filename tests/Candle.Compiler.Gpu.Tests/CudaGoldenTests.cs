@@ -110,7 +110,9 @@ public class CudaGoldenTests
             {
                 Assert.Null(decode.GraphStatus);
                 Assert.Equal(1, decode.GraphCaptures);
-                Assert.Equal(continuation.Length - 2, decode.GraphReplays);
+                // Recorded at the first repeated binding: the second run, or the third when the first grew the step's
+                // workspace (its size is part of the binding); every run after the recording replays it.
+                Assert.InRange(decode.GraphReplays, continuation.Length - 3, continuation.Length - 2);
             }
 
             Assert.Equal(continuation, got);

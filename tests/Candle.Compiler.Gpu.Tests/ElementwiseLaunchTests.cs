@@ -78,6 +78,21 @@ public sealed class ElementwiseLaunchTests
     }
 
     [Fact]
+    public void GroupsSpreadSmallLaunchesOverTheMultiprocessors()
+    {
+        // A decode step's SwiGLU: 5632 f16 elements, 704 blocks of 8, on 132 multiprocessors: 22 groups of 32 (groups of
+        // 64 would fill only 11 of them).
+        Assert.Equal(32, ElementwiseLaunch.GroupSize(704, 132, 1024));
+        // 20000 threads: 157 groups of 128 reach every multiprocessor, 79 groups of 256 would not.
+        Assert.Equal(128, ElementwiseLaunch.GroupSize(20_000, 132, 1024));
+        // A resident grid of 132 · 2048 threads: the largest size.
+        Assert.Equal(256, ElementwiseLaunch.GroupSize(132 * 2048, 132, 1024));
+        // Never above the device's group limit, nor below it when that is under a warp's 32.
+        Assert.Equal(64, ElementwiseLaunch.GroupSize(1 << 20, 132, 64));
+        Assert.Equal(16, ElementwiseLaunch.GroupSize(64, 2, 16));
+    }
+
+    [Fact]
     public void MoreElementsThanThirtyBitIndicesTakeTheGeneralKernel()
     {
         long n = ElementwiseLaunch.MaxVectorized + 1;

@@ -65,6 +65,30 @@ public sealed class VectorElementwiseTests
         Binary(Op.Mul, Unary(Op.Gelu, Binary(Op.Add, Binary(Op.Mul, x, w), b)), Unary(Op.Sigmoid, x));
 
     [Theory]
+    [InlineData(4095, DType.F32)]
+    [InlineData(4097, DType.F16)]
+    [InlineData(1003, DType.BF16)]
+    public void PreviousVectorizedKernelsMatchTheReference(int n, DType dt)
+    {
+        // The one-block, occupancy-grouped, integer-f16 kernels the A/B switches bring back.
+        string[] switches = [ElementwiseLaunch.NoUnrollVariable, ElementwiseLaunch.AutoGroupVariable, GpuLowering.SoftHalfVariable];
+        foreach (var v in switches) Environment.SetEnvironmentVariable(v, "1");
+        try
+        {
+            var x = Input("x", dt, Shape.Of(n));
+            var w = Input("w", dt, Shape.Of(n));
+            var b = Input("b", dt, Shape.Of(n));
+            var g = new Graph([x, w, b], [FusedChain(x, w, b)]);
+            var launch = Assert.Single(Check(g, Random(g, n), dt));
+            Assert.Equal(ElementwiseLaunchKind.Flat, launch.Kind);
+        }
+        finally
+        {
+            foreach (var v in switches) Environment.SetEnvironmentVariable(v, null);
+        }
+    }
+
+    [Theory]
     [MemberData(nameof(Counts))]
     public void FusedChainTakesTheFlatKernelWithBodyAndTail(int n, DType dt)
     {

@@ -68,12 +68,26 @@ internal sealed class ElementwiseKernelEmitter
     /// <summary>The suffix of a spec's vectorized kernel over operands dense with the output or scalars (<see cref="VectorKernelEmitter"/>).</summary>
     public const string FlatSuffix = "_flat";
 
+    /// <summary>
+    /// The suffix of a spec's unrolled <see cref="FlatSuffix"/> kernel: each grid-stride step takes
+    /// <see cref="VectorKernelEmitter.Unroll(ElementwiseSpec)"/> blocks, every load first, then the math, then the stores.
+    /// </summary>
+    public const string FlatUnrolledSuffix = "_flatu";
+
+    /// <summary>
+    /// The suffix appended to a vectorized kernel's (<see cref="FlatSuffix"/>, <see cref="FlatUnrolledSuffix"/>,
+    /// <see cref="RowsSuffix"/>) name for its form that converts f16 with the hardware's instructions
+    /// (<see cref="GpuMath.HalfToF32"/>; specs with an f16 operand only).
+    /// </summary>
+    public const string HardwareHalfSuffix = "h";
+
     /// <summary>The suffix of a spec's vectorized kernel over rows (<see cref="VectorKernelEmitter"/>; specs of rank 2 and more).</summary>
     public const string RowsSuffix = "_rows";
 
     /// <summary>
     /// Returns the general kernel's name for <paramref name="spec"/>, emitting it the first time with its variants:
-    /// <see cref="NarrowSuffix"/>, <see cref="FlatSuffix"/> and <see cref="RowsSuffix"/> where they apply (the
+    /// <see cref="NarrowSuffix"/>, <see cref="FlatSuffix"/>, <see cref="FlatUnrolledSuffix"/> and <see cref="RowsSuffix"/>
+    /// where they apply, the vectorized ones also with <see cref="HardwareHalfSuffix"/> for specs with an f16 operand (the
     /// lowering picks one per launch).
     /// </summary>
     /// <exception cref="NotSupportedException">A body op or dtype has no GPU form (the message names it).</exception>
@@ -90,8 +104,15 @@ internal sealed class ElementwiseKernelEmitter
         {
             var types = VectorKernelEmitter.ParameterTypes(spec);
             int lanes = VectorKernelEmitter.Lanes(spec);
-            VectorKernelEmitter.Emit(Define(name + FlatSuffix, types, key, $"{lanes} elements a thread, operands dense or scalar"), spec, rows: false);
-            if (spec.Rank >= 2) VectorKernelEmitter.Emit(Define(name + RowsSuffix, types, key, $"{lanes} elements a thread, operands by rows"), spec, rows: true);
+            int unroll = VectorKernelEmitter.Unroll(spec);
+            bool half = spec.OutDType == DType.F16 || spec.Inputs.Any(i => i.DType == DType.F16);
+            foreach (bool hw in half ? new[] { false, true } : [false])
+            {
+                string h = hw ? HardwareHalfSuffix : "";
+                VectorKernelEmitter.Emit(Define(name + FlatSuffix + h, types, key, $"{lanes} elements a thread, operands dense or scalar"), spec, rows: false, 1, hw);
+                VectorKernelEmitter.Emit(Define(name + FlatUnrolledSuffix + h, types, key, $"{unroll} × {lanes} elements a thread step, operands dense or scalar"), spec, rows: false, unroll, hw);
+                if (spec.Rank >= 2) VectorKernelEmitter.Emit(Define(name + RowsSuffix + h, types, key, $"{lanes} elements a thread, operands by rows"), spec, rows: true, 1, hw);
+            }
         }
 
         _byKey[key] = name;
@@ -115,19 +136,19 @@ internal sealed class ElementwiseKernelEmitter
     internal static MethodInfo Math(string name) =>
         typeof(GpuMath).GetMethod(name, BindingFlags.Public | BindingFlags.Static) ?? throw new InvalidOperationException($"GpuMath has no {name}");
 
-    internal static string LoadName(DType dtype) => dtype switch
+    internal static string LoadName(DType dtype, bool hardwareHalf = false) => dtype switch
     {
         DType.F32 => nameof(GpuMath.LoadF32),
-        DType.F16 => nameof(GpuMath.LoadF16),
+        DType.F16 => hardwareHalf ? nameof(GpuMath.LoadHalf) : nameof(GpuMath.LoadF16),
         DType.BF16 => nameof(GpuMath.LoadBF16),
         DType.Bool => nameof(GpuMath.LoadBool),
         _ => throw new NotSupportedException($"generated GPU kernels do not load {dtype.TorchName()}"),
     };
 
-    internal static string StoreName(DType dtype) => dtype switch
+    internal static string StoreName(DType dtype, bool hardwareHalf = false) => dtype switch
     {
         DType.F32 => nameof(GpuMath.StoreF32),
-        DType.F16 => nameof(GpuMath.StoreF16),
+        DType.F16 => hardwareHalf ? nameof(GpuMath.StoreHalf) : nameof(GpuMath.StoreF16),
         DType.BF16 => nameof(GpuMath.StoreBF16),
         DType.Bool => nameof(GpuMath.StoreBool),
         _ => throw new NotSupportedException($"generated GPU kernels do not store {dtype.TorchName()}"),
@@ -290,9 +311,10 @@ internal sealed class ElementwiseKernelEmitter
 
     /// <summary>
     /// Emits the body ops in order (each input read by <paramref name="loadInput"/>, which pushes its f32 value) and
-    /// returns the local that holds the result.
+    /// returns the local that holds the result; with <paramref name="hardwareHalf"/>, f16 results are rounded by
+    /// <see cref="GpuMath.RoundHalf"/>.
     /// </summary>
-    internal static LocalBuilder EmitBody(ILGenerator il, ElementwiseSpec spec, Action<int> loadInput)
+    internal static LocalBuilder EmitBody(ILGenerator il, ElementwiseSpec spec, Action<int> loadInput, bool hardwareHalf = false)
     {
         var values = spec.Body.Select(_ => il.DeclareLocal(typeof(float))).ToArray();
         for (int b = 0; b < spec.Body.Count; b++)
@@ -308,7 +330,7 @@ internal sealed class ElementwiseKernelEmitter
                     break;
                 case Op.Cast:
                     il.Emit(OpCodes.Ldloc, values[op.Args[0]]);
-                    Round(il, op.DType, castFromOther: true);
+                    Round(il, op.DType, castFromOther: true, hardwareHalf);
                     break;
                 default:
                     var fn = Math(OpFunction(op.Op));
@@ -320,7 +342,7 @@ internal sealed class ElementwiseKernelEmitter
                     foreach (int a in op.Args) il.Emit(OpCodes.Ldloc, values[a]);
                     il.Emit(OpCodes.Call, fn);
                     if (op.DType == DType.Bool && op.Op == Op.Add) il.Emit(OpCodes.Call, Math(nameof(GpuMath.ToBool)));
-                    else Round(il, op.DType, castFromOther: false);
+                    else Round(il, op.DType, castFromOther: false, hardwareHalf);
                     break;
             }
 
@@ -330,12 +352,12 @@ internal sealed class ElementwiseKernelEmitter
         return values[^1];
     }
 
-    private static void Round(ILGenerator il, DType dtype, bool castFromOther)
+    private static void Round(ILGenerator il, DType dtype, bool castFromOther, bool hardwareHalf)
     {
         switch (dtype)
         {
             case DType.F16:
-                il.Emit(OpCodes.Call, Math(nameof(GpuMath.RoundF16)));
+                il.Emit(OpCodes.Call, Math(hardwareHalf ? nameof(GpuMath.RoundHalf) : nameof(GpuMath.RoundF16)));
                 break;
             case DType.BF16:
                 il.Emit(OpCodes.Call, Math(nameof(GpuMath.RoundBF16)));

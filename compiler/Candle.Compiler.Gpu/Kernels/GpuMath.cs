@@ -19,6 +19,9 @@ public static class GpuMath
     /// <summary>Reads an f16 element as f32.</summary>
     public static float LoadF16(ArrayView<ushort> view, long i) => F16ToF32(view[i]);
 
+    /// <summary>Reads an f16 element as f32 by the hardware conversion (<see cref="HalfToF32"/>).</summary>
+    public static float LoadHalf(ArrayView<ushort> view, long i) => HalfToF32(view[i]);
+
     /// <summary>Reads a bf16 element as f32.</summary>
     public static float LoadBF16(ArrayView<ushort> view, long i) => BF16ToF32(view[i]);
 
@@ -30,6 +33,9 @@ public static class GpuMath
 
     /// <summary>Writes an f16 element.</summary>
     public static void StoreF16(ArrayView<ushort> view, long i, float v) => view[i] = F32ToF16(v);
+
+    /// <summary>Writes an f16 element narrowed by <see cref="F32ToHalf"/>.</summary>
+    public static void StoreHalf(ArrayView<ushort> view, long i, float v) => view[i] = F32ToHalf(v);
 
     /// <summary>Writes a bf16 element.</summary>
     public static void StoreBF16(ArrayView<ushort> view, long i, float v) => view[i] = F32ToBF16(v);
@@ -75,6 +81,43 @@ public static class GpuMath
         return (ushort)(sign | (n >> 13));
     }
 
+    /// <summary>
+    /// Widening of IEEE half bits by ILGPU's half conversion: one <c>cvt.f32.f16</c> on CUDA (exact, as
+    /// <see cref="F16ToF32"/>); devices without half support (OpenCL without cl_khr_fp16) do not take it.
+    /// </summary>
+    public static float HalfToF32(ushort x) => (float)Interop.IntAsFloat(x);
+
+    /// <summary>
+    /// Narrowing to IEEE half bits with the results of <see cref="F32ToF16"/> (round to nearest even, overflow to
+    /// infinity, subnormals, quiet NaN) in a few integer operations and no loop or variable shift: a subnormal result is
+    /// rounded by the float addition of 0.5 (whose ulp is the smallest half subnormal), the normal range by adding
+    /// 0xFFF plus the kept mantissa's lowest bit (its carry runs into the exponent and, past 65504, to infinity).
+    /// </summary>
+    public static ushort F32ToHalf(float v)
+    {
+        uint x = Interop.FloatAsInt(v);
+        uint sign = (x >> 16) & 0x8000u;
+        uint ax = x & 0x7FFFFFFFu;
+        uint o;
+        if (ax >= 0x47800000u)
+        {
+            o = ax > 0x7F800000u ? 0x7E00u | ((ax >> 13) & 0x3FFu) : 0x7C00u;
+        }
+        else if (ax < 0x38800000u)
+        {
+            o = Interop.FloatAsInt(Interop.IntAsFloat(ax) + 0.5f) - 0x3F000000u;
+        }
+        else
+        {
+            o = (ax + 0xC8000FFFu + ((ax >> 13) & 1u)) >> 13;
+        }
+
+        return (ushort)(sign | o);
+    }
+
+    /// <summary>Two floats narrowed by <see cref="F32ToHalf"/> and packed, <paramref name="lo"/> in bits 0..15.</summary>
+    public static uint PackHalf2(float lo, float hi) => F32ToHalf(lo) | ((uint)F32ToHalf(hi) << 16);
+
     /// <summary>Widening of bfloat16 bits.</summary>
     public static float BF16ToF32(ushort x) => Interop.IntAsFloat((uint)x << 16);
 
@@ -88,6 +131,9 @@ public static class GpuMath
 
     /// <summary>Rounds through f16.</summary>
     public static float RoundF16(float v) => F16ToF32(F32ToF16(v));
+
+    /// <summary>Rounds through f16 by <see cref="F32ToHalf"/> and <see cref="HalfToF32"/> (the result of <see cref="RoundF16"/>).</summary>
+    public static float RoundHalf(float v) => HalfToF32(F32ToHalf(v));
 
     /// <summary>Rounds through bf16.</summary>
     public static float RoundBF16(float v) => BF16ToF32(F32ToBF16(v));

@@ -77,6 +77,19 @@ public static class GpuVector
         };
     }
 
+    /// <summary>Eight IEEE half elements from element <paramref name="e"/> (a multiple of 8), widened by the hardware conversion (<see cref="GpuMath.HalfToF32"/>).</summary>
+    public static Lanes LoadHalfx8(ArrayView<Quad> view, int e)
+    {
+        var q = view[e >> 3];
+        return new Lanes
+        {
+            L0 = GpuMath.HalfToF32((ushort)(q.X & 0xFFFFu)), L1 = GpuMath.HalfToF32((ushort)(q.X >> 16)),
+            L2 = GpuMath.HalfToF32((ushort)(q.Y & 0xFFFFu)), L3 = GpuMath.HalfToF32((ushort)(q.Y >> 16)),
+            L4 = GpuMath.HalfToF32((ushort)(q.Z & 0xFFFFu)), L5 = GpuMath.HalfToF32((ushort)(q.Z >> 16)),
+            L6 = GpuMath.HalfToF32((ushort)(q.W & 0xFFFFu)), L7 = GpuMath.HalfToF32((ushort)(q.W >> 16)),
+        };
+    }
+
     /// <summary>Eight bfloat16 elements from element <paramref name="e"/> (a multiple of 8), widened to f32.</summary>
     public static Lanes LoadBF16x8(ArrayView<Quad> view, int e)
     {
@@ -104,6 +117,10 @@ public static class GpuVector
     /// <summary>Stores lanes 0..7 as IEEE half elements from element <paramref name="e"/> (a multiple of 8).</summary>
     public static void StoreF16x8(ArrayView<Quad> view, int e, Lanes v) =>
         view[e >> 3] = new Quad { X = Pack(GpuMath.F32ToF16(v.L0), GpuMath.F32ToF16(v.L1)), Y = Pack(GpuMath.F32ToF16(v.L2), GpuMath.F32ToF16(v.L3)), Z = Pack(GpuMath.F32ToF16(v.L4), GpuMath.F32ToF16(v.L5)), W = Pack(GpuMath.F32ToF16(v.L6), GpuMath.F32ToF16(v.L7)) };
+
+    /// <summary>Stores lanes 0..7 as IEEE half elements from element <paramref name="e"/> (a multiple of 8), narrowed by the hardware conversion (<see cref="GpuMath.F32ToHalf"/>).</summary>
+    public static void StoreHalfx8(ArrayView<Quad> view, int e, Lanes v) =>
+        view[e >> 3] = new Quad { X = GpuMath.PackHalf2(v.L0, v.L1), Y = GpuMath.PackHalf2(v.L2, v.L3), Z = GpuMath.PackHalf2(v.L4, v.L5), W = GpuMath.PackHalf2(v.L6, v.L7) };
 
     /// <summary>Stores lanes 0..7 as bfloat16 elements from element <paramref name="e"/> (a multiple of 8).</summary>
     public static void StoreBF16x8(ArrayView<Quad> view, int e, Lanes v) =>

@@ -56,6 +56,27 @@ internal readonly struct F16Octets : IOctetStorage
     private static uint Pack(float lo, float hi) => GpuMath.F32ToF16(lo) | ((uint)GpuMath.F32ToF16(hi) << 16);
 }
 
+/// <summary>IEEE half octets converted by the hardware (<see cref="GpuMath.HalfToF32"/>, <see cref="GpuMath.F32ToHalf"/>): one 16-byte access; CUDA and ILGPU's CPU accelerator.</summary>
+internal readonly struct HalfOctets : IOctetStorage
+{
+    public Lanes Load(ArrayView<Quad> view, long octet)
+    {
+        var q = view[octet];
+        return new Lanes
+        {
+            L0 = GpuMath.HalfToF32((ushort)(q.X & 0xFFFFu)), L1 = GpuMath.HalfToF32((ushort)(q.X >> 16)),
+            L2 = GpuMath.HalfToF32((ushort)(q.Y & 0xFFFFu)), L3 = GpuMath.HalfToF32((ushort)(q.Y >> 16)),
+            L4 = GpuMath.HalfToF32((ushort)(q.Z & 0xFFFFu)), L5 = GpuMath.HalfToF32((ushort)(q.Z >> 16)),
+            L6 = GpuMath.HalfToF32((ushort)(q.W & 0xFFFFu)), L7 = GpuMath.HalfToF32((ushort)(q.W >> 16)),
+        };
+    }
+
+    public void Store(ArrayView<Quad> view, long octet, Lanes v) =>
+        view[octet] = new Quad { X = Pack(v.L0, v.L1), Y = Pack(v.L2, v.L3), Z = Pack(v.L4, v.L5), W = Pack(v.L6, v.L7) };
+
+    private static uint Pack(float lo, float hi) => GpuMath.PackHalf2(lo, hi);
+}
+
 /// <summary>bfloat16 octets: one 16-byte access.</summary>
 internal readonly struct BF16Octets : IOctetStorage
 {

@@ -28,6 +28,14 @@ internal readonly struct F16Storage : IStorage<ushort>
     public void Store(ArrayView<ushort> view, long i, float value) => view[i] = GpuMath.F32ToF16(value);
 }
 
+/// <summary>IEEE half storage converted by the hardware (<see cref="GpuMath.HalfToF32"/>, <see cref="GpuMath.F32ToHalf"/>): CUDA and ILGPU's CPU accelerator.</summary>
+internal readonly struct HalfStorage : IStorage<ushort>
+{
+    public float Load(ArrayView<ushort> view, long i) => GpuMath.HalfToF32(view[i]);
+
+    public void Store(ArrayView<ushort> view, long i, float value) => view[i] = GpuMath.F32ToHalf(value);
+}
+
 /// <summary>bfloat16 storage.</summary>
 internal readonly struct BF16Storage : IStorage<ushort>
 {

@@ -18,6 +18,9 @@ namespace Candle.Compiler.Gpu.Kernels;
 /// <c>r · rowStride</c> (a bias over the last dimension has row stride 0), a broadcast input reads element
 /// <c>r · rowStride</c> for the whole row (a row scale); one 32-bit division per block.</item>
 /// </list>
+/// The <c>flat</c> kernel also has an unrolled form (<see cref="Unroll(ElementwiseSpec)"/> blocks a grid-stride step,
+/// every load before any math), and specs with an f16 operand have forms that widen f16 with the hardware conversion
+/// (<see cref="GpuMath.HalfToF32"/>) and narrow it with <see cref="GpuMath.F32ToHalf"/>.
 /// Parameters: <c>(Index1D, ArrayView&lt;Quad&gt; outQuads, ArrayView out, then per input ArrayView&lt;Quad&gt; quads,
 /// ArrayView view, then int count, int blocks, int threads, int cols, then per input int rowStride)</c>. The views start at
 /// the operands' first elements; <c>blocks</c> (whole blocks taken vectorized, 0 when an operand is not 16-byte
@@ -33,6 +36,12 @@ internal static class VectorKernelEmitter
     /// <summary>Elements a thread takes per block: 8 when an operand is 16-bit, else 4.</summary>
     public static int Lanes(ElementwiseSpec spec) =>
         spec.OutDType is DType.F16 or DType.BF16 || spec.Inputs.Any(i => i.DType is DType.F16 or DType.BF16) ? 8 : 4;
+
+    /// <summary>
+    /// Blocks an unrolled <c>flat</c> kernel takes per grid-stride step: 4 where every operand is f32 (four 16-byte loads
+    /// of each input in flight), else 2.
+    /// </summary>
+    public static int Unroll(ElementwiseSpec spec) => Lanes(spec) == 4 ? 4 : 2;
 
     /// <summary>The kernel's parameter types (see the type's remarks).</summary>
     public static Type[] ParameterTypes(ElementwiseSpec spec)
@@ -54,25 +63,31 @@ internal static class VectorKernelEmitter
 
     private static readonly FieldInfo[] LaneFields = [.. Enumerable.Range(0, 8).Select(j => typeof(Lanes).GetField("L" + j)!)];
 
-    private static string LoadName(DType dtype, int lanes) => dtype switch
+    private static string LoadName(DType dtype, int lanes, bool hardwareHalf) => dtype switch
     {
         DType.F32 => lanes == 4 ? nameof(GpuVector.LoadF32x4) : nameof(GpuVector.LoadF32x8),
-        DType.F16 => nameof(GpuVector.LoadF16x8),
+        DType.F16 => hardwareHalf ? nameof(GpuVector.LoadHalfx8) : nameof(GpuVector.LoadF16x8),
         DType.BF16 => nameof(GpuVector.LoadBF16x8),
         _ => throw new NotSupportedException($"vectorized GPU kernels do not load {dtype.TorchName()}"),
     };
 
-    private static string StoreName(DType dtype, int lanes) => dtype switch
+    private static string StoreName(DType dtype, int lanes, bool hardwareHalf) => dtype switch
     {
         DType.F32 => lanes == 4 ? nameof(GpuVector.StoreF32x4) : nameof(GpuVector.StoreF32x8),
-        DType.F16 => nameof(GpuVector.StoreF16x8),
+        DType.F16 => hardwareHalf ? nameof(GpuVector.StoreHalfx8) : nameof(GpuVector.StoreF16x8),
         DType.BF16 => nameof(GpuVector.StoreBF16x8),
         _ => throw new NotSupportedException($"vectorized GPU kernels do not store {dtype.TorchName()}"),
     };
 
-    /// <summary>Emits the <c>flat</c> or (<paramref name="rows"/>) <c>rows</c> kernel of <paramref name="spec"/>.</summary>
-    public static void Emit(ILGenerator il, ElementwiseSpec spec, bool rows)
+    /// <summary>
+    /// Emits the <c>flat</c> or (<paramref name="rows"/>) <c>rows</c> kernel of <paramref name="spec"/>; a <c>flat</c>
+    /// kernel with <paramref name="unroll"/> above 1 takes that many blocks (one grid-stride step apart) per step while
+    /// they all lie below <c>blocks</c>, loading every one before computing any, then the rest one block a step; with
+    /// <paramref name="hardwareHalf"/>, f16 operands are converted by the hardware's instructions.
+    /// </summary>
+    public static void Emit(ILGenerator il, ElementwiseSpec spec, bool rows, int unroll = 1, bool hardwareHalf = false)
     {
+        if (rows && unroll > 1) throw new ArgumentException("only the flat kernel is unrolled", nameof(unroll));
         int n = spec.Inputs.Count, lanes = Lanes(spec);
         int shift = lanes == 8 ? 3 : 2;
         int QuadArg(int k) => 3 + (2 * k);
@@ -96,7 +111,7 @@ internal static class VectorKernelEmitter
             il.Emit(OpCodes.Ldarg, (short)ViewArg(k));
             il.Emit(OpCodes.Ldloc, index);
             il.Emit(OpCodes.Conv_I8);
-            il.Emit(OpCodes.Call, ElementwiseKernelEmitter.Math(ElementwiseKernelEmitter.LoadName(spec.Inputs[k].DType)));
+            il.Emit(OpCodes.Call, ElementwiseKernelEmitter.Math(ElementwiseKernelEmitter.LoadName(spec.Inputs[k].DType, hardwareHalf)));
         }
 
         // Where element e of the output lies in each input: e (flat), or r · rowStride (+ c when contiguous) with
@@ -160,11 +175,13 @@ internal static class VectorKernelEmitter
             }
         }
 
-        // The vectorized blocks: q = i, i + threads, ... below blocks.
-        var body = il.DefineLabel();
-        var check = il.DefineLabel();
         il.Emit(OpCodes.Ldloc, i);
         il.Emit(OpCodes.Stloc, q);
+        if (unroll > 1) EmitUnrolled(il, spec, unroll, hardwareHalf, q, scalar, QuadArg, ViewArg, blocksArg, threadsArg);
+
+        // The vectorized blocks: q = i, i + threads, ... below blocks (after the unrolled steps: from where they stopped).
+        var body = il.DefineLabel();
+        var check = il.DefineLabel();
         il.Emit(OpCodes.Br, check);
         il.MarkLabel(body);
         il.Emit(OpCodes.Ldloc, q);
@@ -177,7 +194,7 @@ internal static class VectorKernelEmitter
             if (!Contiguous(k) || spec.Inputs[k].DType == DType.Bool) continue;
             il.Emit(OpCodes.Ldarg, (short)QuadArg(k));
             il.Emit(OpCodes.Ldloc, at[k]);
-            il.Emit(OpCodes.Call, Vector(LoadName(spec.Inputs[k].DType, lanes)));
+            il.Emit(OpCodes.Call, Vector(LoadName(spec.Inputs[k].DType, lanes, hardwareHalf)));
             il.Emit(OpCodes.Stloc, loaded[k]);
         }
 
@@ -204,7 +221,7 @@ internal static class VectorKernelEmitter
                     il.Emit(OpCodes.Ldloca, loaded[k]);
                     il.Emit(OpCodes.Ldfld, LaneFields[lane]);
                 }
-            });
+            }, hardwareHalf);
             if (spec.OutDType == DType.Bool)
             {
                 il.Emit(OpCodes.Ldarg_2);
@@ -228,7 +245,7 @@ internal static class VectorKernelEmitter
             il.Emit(OpCodes.Ldarg_1);
             il.Emit(OpCodes.Ldloc, e);
             il.Emit(OpCodes.Ldloc, result);
-            il.Emit(OpCodes.Call, Vector(StoreName(spec.OutDType, lanes)));
+            il.Emit(OpCodes.Call, Vector(StoreName(spec.OutDType, lanes, hardwareHalf)));
         }
 
         il.Emit(OpCodes.Ldloc, q);
@@ -256,12 +273,12 @@ internal static class VectorKernelEmitter
         {
             if (Contiguous(k)) LoadScalar(k, at[k]);
             else il.Emit(OpCodes.Ldloc, scalar[k]);
-        });
+        }, hardwareHalf);
         il.Emit(OpCodes.Ldarg_2);
         il.Emit(OpCodes.Ldloc, e);
         il.Emit(OpCodes.Conv_I8);
         il.Emit(OpCodes.Ldloc, single);
-        il.Emit(OpCodes.Call, ElementwiseKernelEmitter.Math(ElementwiseKernelEmitter.StoreName(spec.OutDType)));
+        il.Emit(OpCodes.Call, ElementwiseKernelEmitter.Math(ElementwiseKernelEmitter.StoreName(spec.OutDType, hardwareHalf)));
         il.Emit(OpCodes.Ldloc, e);
         il.Emit(OpCodes.Ldarg, (short)threadsArg);
         il.Emit(OpCodes.Add);
@@ -271,5 +288,131 @@ internal static class VectorKernelEmitter
         il.Emit(OpCodes.Ldarg, (short)countArg);
         il.Emit(OpCodes.Blt, tail);
         il.Emit(OpCodes.Ret);
+    }
+    /// <summary>
+    /// The unrolled steps of a <c>flat</c> kernel: while <c>q + (unroll - 1) · threads &lt; blocks</c>, blocks
+    /// <c>q + u · threads</c> for u below <paramref name="unroll"/>: every input's 16-byte loads of every block, then
+    /// each block's math, then its stores; <c>q</c> advances by <c>unroll · threads</c> and is left where the steps stop.
+    /// </summary>
+    private static void EmitUnrolled(
+        ILGenerator il, ElementwiseSpec spec, int unroll, bool hardwareHalf, LocalBuilder q, LocalBuilder[] scalar,
+        Func<int, int> quadArg, Func<int, int> viewArg, int blocksArg, int threadsArg)
+    {
+        int n = spec.Inputs.Count, lanes = Lanes(spec);
+        int shift = lanes == 8 ? 3 : 2;
+        bool Contiguous(int k) => spec.Inputs[k].Access == InnerAccess.Contiguous;
+        var es = Enumerable.Range(0, unroll).Select(_ => il.DeclareLocal(typeof(int))).ToArray();
+        var loaded = Enumerable.Range(0, unroll).Select(_ => Enumerable.Range(0, n).Select(_ => il.DeclareLocal(typeof(Lanes))).ToArray()).ToArray();
+        var results = Enumerable.Range(0, unroll).Select(_ => il.DeclareLocal(typeof(Lanes))).ToArray();
+        var body = il.DefineLabel();
+        var check = il.DefineLabel();
+        il.Emit(OpCodes.Br, check);
+        il.MarkLabel(body);
+        for (int u = 0; u < unroll; u++)
+        {
+            // e_u = (q + u · threads) << shift.
+            il.Emit(OpCodes.Ldloc, q);
+            for (int t = 0; t < u; t++)
+            {
+                il.Emit(OpCodes.Ldarg, (short)threadsArg);
+                il.Emit(OpCodes.Add);
+            }
+
+            il.Emit(OpCodes.Ldc_I4, shift);
+            il.Emit(OpCodes.Shl);
+            il.Emit(OpCodes.Stloc, es[u]);
+        }
+
+        for (int u = 0; u < unroll; u++)
+        {
+            for (int k = 0; k < n; k++)
+            {
+                if (!Contiguous(k) || spec.Inputs[k].DType == DType.Bool) continue;
+                il.Emit(OpCodes.Ldarg, (short)quadArg(k));
+                il.Emit(OpCodes.Ldloc, es[u]);
+                il.Emit(OpCodes.Call, Vector(LoadName(spec.Inputs[k].DType, lanes, hardwareHalf)));
+                il.Emit(OpCodes.Stloc, loaded[u][k]);
+            }
+        }
+
+        for (int u = 0; u < unroll; u++)
+        {
+            var eu = es[u];
+            var lu = loaded[u];
+            for (int j = 0; j < lanes; j++)
+            {
+                int lane = j;
+                var value = ElementwiseKernelEmitter.EmitBody(il, spec, k =>
+                {
+                    if (!Contiguous(k))
+                    {
+                        il.Emit(OpCodes.Ldloc, scalar[k]);
+                    }
+                    else if (spec.Inputs[k].DType == DType.Bool)
+                    {
+                        il.Emit(OpCodes.Ldarg, (short)viewArg(k));
+                        il.Emit(OpCodes.Ldloc, eu);
+                        il.Emit(OpCodes.Ldc_I4, lane);
+                        il.Emit(OpCodes.Add);
+                        il.Emit(OpCodes.Conv_I8);
+                        il.Emit(OpCodes.Call, ElementwiseKernelEmitter.Math(nameof(GpuMath.LoadBool)));
+                    }
+                    else
+                    {
+                        il.Emit(OpCodes.Ldloca, lu[k]);
+                        il.Emit(OpCodes.Ldfld, LaneFields[lane]);
+                    }
+                }, hardwareHalf);
+                if (spec.OutDType == DType.Bool)
+                {
+                    il.Emit(OpCodes.Ldarg_2);
+                    il.Emit(OpCodes.Ldloc, eu);
+                    il.Emit(OpCodes.Ldc_I4, lane);
+                    il.Emit(OpCodes.Add);
+                    il.Emit(OpCodes.Conv_I8);
+                    il.Emit(OpCodes.Ldloc, value);
+                    il.Emit(OpCodes.Call, ElementwiseKernelEmitter.Math(nameof(GpuMath.StoreBool)));
+                }
+                else
+                {
+                    il.Emit(OpCodes.Ldloca, results[u]);
+                    il.Emit(OpCodes.Ldloc, value);
+                    il.Emit(OpCodes.Stfld, LaneFields[lane]);
+                }
+            }
+        }
+
+        if (spec.OutDType != DType.Bool)
+        {
+            for (int u = 0; u < unroll; u++)
+            {
+                il.Emit(OpCodes.Ldarg_1);
+                il.Emit(OpCodes.Ldloc, es[u]);
+                il.Emit(OpCodes.Ldloc, results[u]);
+                il.Emit(OpCodes.Call, Vector(StoreName(spec.OutDType, lanes, hardwareHalf)));
+            }
+        }
+
+        // q += unroll · threads.
+        il.Emit(OpCodes.Ldloc, q);
+        for (int t = 0; t < unroll; t++)
+        {
+            il.Emit(OpCodes.Ldarg, (short)threadsArg);
+            il.Emit(OpCodes.Add);
+        }
+
+        il.Emit(OpCodes.Stloc, q);
+
+        // Loop while q + (unroll - 1) · threads < blocks (blocks and threads below 2^30: no overflow).
+        il.MarkLabel(check);
+        il.Emit(OpCodes.Ldloc, q);
+        for (int t = 1; t < unroll; t++)
+        {
+            il.Emit(OpCodes.Ldarg, (short)threadsArg);
+            il.Emit(OpCodes.Add);
+        }
+
+        il.Emit(OpCodes.Ldarg, (short)blocksArg);
+        il.Emit(OpCodes.Blt, body);
     }
 }

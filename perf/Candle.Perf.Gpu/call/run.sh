@@ -8,7 +8,8 @@
 #        testscl:APP (the OpenCL matrix tests alone: PoCL has crashed the runner), testsconv:APP (the CUDA convolution cases;
 #        xunit's -class and -method filters are ANDed, so they are a step of their own), testsq:APP (the quantized-kernel tests, on CUDA and the CPU accelerator),
 #        ncudecode:APP, ncudecodeg:APP, ncutrain:APP (each kernel's duration under Nsight Compute, summarized by ncu_summary.py),
-#        train:APP, traing:APP (CUDA only), traincpu:APP, kernels:APP, peer_decode, peer_kernels, peer_train, peer_train_cpu
+#        rows:APP (the row-kernel benchmarks of kernels), trainab:APP (the train step's new paths against the old, alternating),
+#        train:APP, traing:APP (CUDA only), traincpu:APP, kernels:APP, peer_decode, peer_kernels, peer_train, peer_train_cuda, peer_train_cpu
 #        (APP = a NAME of publish.sh: base, new; traincpu and peer_train_cpu may repeat, to alternate them)
 B=$(cd "$(dirname "$0")" && pwd)
 T0=$(date +%s); BUDGET=${BUDGET:-550}
@@ -59,6 +60,13 @@ for s in "$@"; do
   traing:*) TAILN=40 step train_cuda_$app 90 env CANDLE_GPU_TIMING=1 $W/$app/train/Candle.TrainBench --device cuda --steps 15 --warmup 3 ;;
   traincpu:*) n=$(( ${n:-0} + 1 )); step train_cpu_${app}_$n 100 $W/$app/train/Candle.TrainBench --threads 16 --steps 3 --warmup 1 ;;
   kernels:*) step kernels_$app 240 $P kernels ;;
+  rows:*) step rows_$app 150 $P kernels 32768x4096 ;;
+  trainab:*) TAILN=12 # the train step with graphs, column sums and slice fills (the defaults) and without them, alternating
+    for r in 1 2; do
+      step train_new_${app}_$r 60 $W/$app/train/Candle.TrainBench --device cuda --steps 20 --warmup 8
+      step train_old_${app}_$r 60 env CANDLE_GPU_GRAPHS=0 CANDLE_GPU_COLUMN_SUMS=0 CANDLE_GPU_SLICE_FILLS=whole $W/$app/train/Candle.TrainBench --device cuda --steps 20 --warmup 8
+    done
+    step train_ptr_$app 60 env CANDLE_GPU_BATCH_POINTERS=1 $W/$app/train/Candle.TrainBench --device cuda --steps 20 --warmup 8 ;;
   ncudecode:*) TAILN=60 step ncudecode_$app 200 bash -c "ncu --clock-control none --metrics gpu__time_duration.sum --csv --launch-skip 20000 --launch-count 2720 --log-file $L/ncudecode_$app.csv $P decode /tmp/tl f16 128 256 > /dev/null; python3 $B/ncu_summary.py $L/ncudecode_$app.csv 10" ;;
   ncudecodeg:*) TAILN=60 step ncudecodeg_$app 200 bash -c "ncu --clock-control none --metrics gpu__time_duration.sum --csv --graph-profiling node --launch-skip 20000 --launch-count 2740 --log-file $L/ncudecodeg_$app.csv $P decode /tmp/tl f16 128 256 graph > /dev/null; python3 $B/ncu_summary.py $L/ncudecodeg_$app.csv 10" ;;
   ncutrain:*) TAILN=70 step ncutrain_$app 240 bash -c "ncu --clock-control none --metrics gpu__time_duration.sum --csv --launch-skip 4000 --launch-count 1900 --log-file $L/ncutrain_$app.csv $W/$app/train/Candle.TrainBench --device cuda --steps 2 --warmup 2 > /dev/null; python3 $B/ncu_summary.py $L/ncutrain_$app.csv 1" ;;
@@ -67,6 +75,7 @@ for s in "$@"; do
   peer_train)
     step peer_train_cuda 90 python3 $B/train_step_peer.py --device cuda --steps 15 --warmup 3
     step peer_train_cpu 60 python3 $B/train_step_peer.py --threads 16 --steps 3 --warmup 1 ;;
+  peer_train_cuda) step peer_train_cuda 90 python3 $B/train_step_peer.py --device cuda --steps 15 --warmup 3 ;;
   peer_train_cpu) m=$(( ${m:-0} + 1 )); step peer_train_cpu_$m 60 python3 $B/train_step_peer.py --threads 16 --steps 3 --warmup 1 ;;
   peer_train_compile) step peer_train_cuda_compile 120 python3 $B/train_step_peer.py --device cuda --compile --steps 15 --warmup 3 ;;
   esac
