@@ -17,8 +17,9 @@ public static class DecoderSessionCompilation
     extension(DecoderSession)
     {
         /// <summary>
-        /// Traces and compiles <paramref name="model"/>'s prefill, decode and prefill-from-any-position steps with
-        /// <paramref name="backend"/>.
+        /// Traces and compiles <paramref name="model"/>'s prefill and decode steps with <paramref name="backend"/>, and
+        /// on the CPU backend the prefill from any position (<see cref="ICausalLanguageModel.TracePrefillChunk"/>), with
+        /// which the session prefills long prompts in chunks and continues from a filled cache.
         /// </summary>
         /// <param name="model">The model.</param>
         /// <param name="backend">The backend that compiles the steps.</param>
@@ -30,12 +31,16 @@ public static class DecoderSessionCompilation
             var compiled = new List<IExecutable>();
             try
             {
-                foreach (var graph in new Func<Compiler.Ir.Graph>[] { model.TracePrefill, model.TraceDecode, model.TracePrefillChunk })
+                var steps = new List<Func<Compiler.Ir.Graph>> { model.TracePrefill, model.TraceDecode };
+                if (backend.Name == "cpu") steps.Add(model.TracePrefillChunk);
+                foreach (var graph in steps)
                 {
                     compiled.Add(backend.Compile(graph(), options ?? CompileOptions.Default));
                 }
 
-                return new DecoderSession(model.Shape, compiled[0], compiled[1], compiled[2]);
+                return compiled.Count == 3
+                    ? new DecoderSession(model.Shape, compiled[0], compiled[1], compiled[2])
+                    : new DecoderSession(model.Shape, compiled[0], compiled[1]);
             }
             catch
             {
