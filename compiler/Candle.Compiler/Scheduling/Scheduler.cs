@@ -157,13 +157,12 @@ internal sealed partial class Scheduler
     }
 
     /// <summary>
-    /// A graph output whose value is a view that must be copied into the output's own buffer is copied as soon as it is
+    /// For each node, the chains of views and casts that make graph outputs of it (each chain in order, ending at the
+    /// output): they are scheduled right after the node, so that an output needing a copy is copied early and an
+    /// output cast to another dtype (a prefill's keys and values recorded in a float16 cache) is cast early. A graph
+    /// output whose value is a view that must be copied into the output's own buffer is copied as soon as it is
     /// computed, not after the last node: the buffer it views is then free for the rest of the plan (a prefill's
     /// per-layer keys and values, permuted for attention, no longer stay live across every later layer).
-    /// </summary>
-    /// <summary>
-    /// For each node, the chains of views that make graph outputs of it (each chain in order, ending at the output):
-    /// they are scheduled right after the node, so that an output needing a copy is copied early.
     /// </summary>
     private void FindOutputViews(Graph graph)
     {
@@ -171,7 +170,7 @@ internal sealed partial class Scheduler
         {
             var chain = new List<Node>();
             var n = o;
-            while (n.Op.IsView() && n.Inputs.Length == 1)
+            while ((n.Op.IsView() || n.Op == Op.Cast) && n.Inputs.Length == 1)
             {
                 chain.Insert(0, n);
                 n = n.Inputs[0];

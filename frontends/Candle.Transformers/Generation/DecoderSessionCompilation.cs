@@ -1,4 +1,5 @@
 using Candle.Compiler.Backends;
+using Candle.Runtime.Execution;
 using Candle.Transformers.Models.Common;
 
 namespace Candle.Transformers.Generation;
@@ -15,22 +16,35 @@ public static class DecoderSessionCompilation
 
     extension(DecoderSession)
     {
-        /// <summary>Traces and compiles <paramref name="model"/>'s prefill and decode steps with <paramref name="backend"/>.</summary>
+        /// <summary>
+        /// Traces and compiles <paramref name="model"/>'s prefill and decode steps with <paramref name="backend"/>, and
+        /// on the CPU backend the prefill from any position (<see cref="ICausalLanguageModel.TracePrefillChunk"/>), with
+        /// which the session prefills long prompts in chunks and continues from a filled cache.
+        /// </summary>
         /// <param name="model">The model.</param>
-        /// <param name="backend">The backend that compiles both steps.</param>
+        /// <param name="backend">The backend that compiles the steps.</param>
         /// <param name="options">Compile options (threads, opt level, progress); default when null.</param>
         public static DecoderSession Compile(ICausalLanguageModel model, IBackend backend, CompileOptions? options = null)
         {
             ArgumentNullException.ThrowIfNull(model);
             ArgumentNullException.ThrowIfNull(backend);
-            var prefill = backend.Compile(model.TracePrefill(), options ?? CompileOptions.Default);
+            var compiled = new List<IExecutable>();
             try
             {
-                return new DecoderSession(model.Shape, prefill, backend.Compile(model.TraceDecode(), options ?? CompileOptions.Default));
+                var steps = new List<Func<Compiler.Ir.Graph>> { model.TracePrefill, model.TraceDecode };
+                if (backend.Name == "cpu") steps.Add(model.TracePrefillChunk);
+                foreach (var graph in steps)
+                {
+                    compiled.Add(backend.Compile(graph(), options ?? CompileOptions.Default));
+                }
+
+                return compiled.Count == 3
+                    ? new DecoderSession(model.Shape, compiled[0], compiled[1], compiled[2])
+                    : new DecoderSession(model.Shape, compiled[0], compiled[1]);
             }
             catch
             {
-                prefill.Dispose();
+                compiled.ForEach(c => c.Dispose());
                 throw;
             }
         }

@@ -26,5 +26,6 @@ internal sealed class AllocationTicks : EventListener
     public void Print()
     {
         foreach (var (k, v) in _bytes.OrderByDescending(kv => kv.Value).Take(40)) Console.Error.WriteLine($"{v,6} ticks  {k}");
+        foreach (var (k, v) in _bytes.Where(kv => long.TryParse(kv.Key[(kv.Key.LastIndexOf(' ') + 1)..], out long b) && b > 1_000_000)) Console.Error.WriteLine($"{v,6} large  {k}");
     }
 }

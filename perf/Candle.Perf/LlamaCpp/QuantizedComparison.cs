@@ -14,7 +14,7 @@ namespace Candle.Perf.LlamaCpp;
 
 /// <summary>
 /// <c>dotnet run -c Release --project perf/Candle.Perf -- llamacpp-quant [--layers N] [--reps N] [--gen N] [--prompt N]
-/// [--no-f32] [--types q8_0,q4_0,q4_k_m] [--out FILE]</c>: decode and prefill of a random Llama-shaped GGUF model (hidden 2048, MLP 5632, 32/4
+/// [--no-f32] [--types q8_0,q4_0,q4_k_m] [--kv f16] [--chunk N] [--out FILE]</c>: decode and prefill of a random Llama-shaped GGUF model (hidden 2048, MLP 5632, 32/4
 /// heads, vocab 32000; 22 layers is the 1.1B shape) in Q8_0, Q4_0 and Q4_K_M (f16 quantized with llama.cpp's per-tensor
 /// choices by <c>candle quantize</c>'s quantizer), at 2 threads, with three peers in one process
 /// alternating A B C in every repeat: llama.cpp (LLamaSharp), Candle on the quantized weights (quantized kernels) and
@@ -26,12 +26,14 @@ public static class QuantizedComparison
     private const int Threads = 2;
     private static int Context = 512;
     private static DType? KvType;
+    private static int? Chunk;
 
     private sealed record Result(string Peer, List<double> Prefill, List<double> Decode);
 
     public static int Run(string[] args)
     {
         Context = Int(args, "--context", Context);
+        Chunk = OptionValue(args, "--chunk") is string c ? int.Parse(c, CultureInfo.InvariantCulture) : null;
         KvType = OptionValue(args, "--kv") switch
         {
             null or "f32" => null,
@@ -74,11 +76,11 @@ public static class QuantizedComparison
         var inv = CultureInfo.InvariantCulture;
         sb.AppendLine("# Quantized kernels vs llama.cpp on random Llama-shaped GGUF files");
         sb.AppendLine();
-        sb.AppendLine(inv, $"Written by `dotnet run -c Release --project perf/Candle.Perf -- llamacpp-quant --layers {layers} --reps {reps} --gen {gen} --prompt {prompt} --context {Context}{(withF32 ? "" : " --no-f32")} --types {string.Join(',', types).ToLowerInvariant()}{(KvType is null ? "" : " --kv f16")}` on {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC.");
+        sb.AppendLine(inv, $"Written by `dotnet run -c Release --project perf/Candle.Perf -- llamacpp-quant --layers {layers} --reps {reps} --gen {gen} --prompt {prompt} --context {Context}{(withF32 ? "" : " --no-f32")} --types {string.Join(',', types).ToLowerInvariant()}{(KvType is null ? "" : " --kv f16")}{(Chunk is int hc ? $" --chunk {hc}" : "")}` on {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC.");
         sb.AppendLine(inv, $"Machine: {CpuName()}, {Environment.ProcessorCount} logical cores (shared with other work, so expect noise), {RuntimeInformation.FrameworkDescription}.");
         sb.AppendLine(inv, $"Measured read bandwidth: {bandwidth:F1} GB/s ({Threads} threads summing a 1 GiB array of floats, best of 5).");
         sb.AppendLine(inv, $"llama.cpp: {LlamaCppPeer.SystemInfo()}");
-        sb.AppendLine(inv, $"KV cache: ours {(KvType is null ? "f32" : "f16")}, llama.cpp f16 (its default).");
+        sb.AppendLine(inv, $"KV cache: ours {(KvType is null ? "f32" : "f16")}, llama.cpp f16 (its default). Our prefill runs prompts longer than {Chunk ?? DecoderSession.DefaultPrefillChunkLength} tokens in chunks of that many.");
         sb.AppendLine();
         sb.AppendLine(inv, $"Model: random weights written by GgufWriter, {shape}. {Threads} threads for every peer; each repeat runs");
         sb.AppendLine(inv, $"llama.cpp, Candle quantized{(withF32 ? " and Candle f32 (dequantized at load)" : "")} back to back (A B C), prefill of {prompt} tokens from an empty cache");
@@ -144,6 +146,7 @@ public static class QuantizedComparison
         using var llama = new LlamaCppPeer(path, Threads, Context);
         var compile = new CompileOptions { Threads = Threads };
         using var quant = TextGenerator.Load(path, "cpu", new ModelLoadOptions { KvCacheDType = KvType }, compile);
+        if (Chunk is int qc) quant.Session.PrefillChunkLength = qc;
         using var f32 = withF32 ? TextGenerator.Load(path, "cpu", new ModelLoadOptions { DequantizeWeights = true, KvCacheDType = KvType }, compile) : null;
         int vocab = llama.VocabSize;
         var rng = new Random(1234);
@@ -194,7 +197,17 @@ public static class QuantizedComparison
             using var ticks = Environment.GetEnvironmentVariable("CANDLE_RSS_DETAIL") == "1" ? new AllocationTicks() : null;
             var options = new ModelLoadOptions { DequantizeWeights = peer == "Candle f32", KvCacheDType = KvType };
             using var g = TextGenerator.Load(path, "cpu", options, compile);
-            g.Benchmark(new BenchmarkOptions { PromptTokens = prompt, GenTokens = gen, Repetitions = 1, Warmup = false });
+            if (Chunk is int gc) g.Session.PrefillChunkLength = gc;
+            Phase("loaded");
+            g.Benchmark(new BenchmarkOptions { PromptTokens = prompt, GenTokens = 0, Repetitions = 1, Warmup = false });
+            Phase("prefilled");
+            using (var decodeTicks = Environment.GetEnvironmentVariable("CANDLE_RSS_DETAIL") == "1" ? new AllocationTicks() : null)
+            {
+                g.Benchmark(new BenchmarkOptions { PromptTokens = 0, GenTokens = gen, Repetitions = 1, Warmup = false });
+                decodeTicks?.Print();
+            }
+
+            Phase("decoded");
             if (Environment.GetEnvironmentVariable("CANDLE_RSS_DETAIL") == "1")
             {
                 ticks?.Print();
@@ -252,6 +265,16 @@ public static class QuantizedComparison
         return 0;
     }
 
+    /// <summary>With <c>CANDLE_RSS_DETAIL=1</c>, prints the resident set, its high-water mark and the GC heap at a phase boundary.</summary>
+    private static void Phase(string name)
+    {
+        if (Environment.GetEnvironmentVariable("CANDLE_RSS_DETAIL") != "1") return;
+        string Field(string key) => File.ReadLines("/proc/self/status").First(l => l.StartsWith(key, StringComparison.Ordinal))[(key.Length + 1)..].Trim();
+        var gi = GC.GetGCMemoryInfo();
+        Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"phase {name}: allocated {GC.GetTotalAllocatedBytes() / 1e6:F2} MB, VmRSS {Field("VmRSS")}, VmHWM {Field("VmHWM")}, RssAnon {Field("RssAnon")}, GC heap {GC.GetTotalMemory(false) / 1e6:F1} MB (last GC: heap {gi.HeapSizeBytes / 1e6:F1} MB, committed {gi.TotalCommittedBytes / 1e6:F1} MB, fragmented {gi.FragmentedBytes / 1e6:F1} MB)"));
+    }
+
     private static long ChildRss(string peer, string path, int prompt, int gen)
     {
         try
@@ -262,6 +285,12 @@ public static class QuantizedComparison
             foreach (string a in new[] { "llamacpp-quant", "--rss", peer, path, "--prompt", prompt.ToString(CultureInfo.InvariantCulture), "--gen", gen.ToString(CultureInfo.InvariantCulture), "--context", Context.ToString(CultureInfo.InvariantCulture), "--kv", KvType is null ? "f32" : "f16" })
             {
                 psi.ArgumentList.Add(a);
+            }
+
+            if (Chunk is int cc)
+            {
+                psi.ArgumentList.Add("--chunk");
+                psi.ArgumentList.Add(cc.ToString(CultureInfo.InvariantCulture));
             }
 
             using var p = Process.Start(psi)!;

@@ -16,10 +16,14 @@ public sealed class DecoderSession : IDisposable
 {
     private readonly IExecutable _prefill;
     private readonly IExecutable _decode;
+    private readonly IExecutable? _chunk;
     private readonly int[] _prefillNewKeys, _prefillNewValues, _decodePresentKeys, _decodePresentValues;
-    private readonly int _prefillLogits, _decodeLogits;
+    private readonly int[] _chunkPresentKeys = [], _chunkPresentValues = [];
+    private readonly int _prefillLogits, _decodeLogits, _chunkLogits;
     private readonly string[] _decodeInputs;
+    private readonly string[] _chunkInputs = [];
     private readonly GarbageBudget _garbage = new();
+    private int _prefillChunkLength = DefaultPrefillChunkLength;
 
     /// <summary>A session over compiled prefill and decode steps; it owns them and disposes them with itself.</summary>
     /// <param name="shape">The model's cache shape, vocabulary, positions and stop tokens.</param>
@@ -43,6 +47,53 @@ public sealed class DecoderSession : IDisposable
         _decodePresentValues = [.. Enumerable.Range(0, layers).Select(l => IndexOf(_decode.OutputNames, DecoderGraphNames.PresentValues(l), "decode"))];
         _decodeInputs = [.. _decode.InputNames];
     }
+
+    /// <summary>
+    /// A session over compiled prefill and decode steps and a prefill step from any position, which prefills prompts
+    /// longer than <see cref="PrefillChunkLength"/> in chunks and continues from a filled cache; it owns the steps and
+    /// disposes them with itself.
+    /// </summary>
+    /// <param name="shape">The model's cache shape, vocabulary, positions and stop tokens.</param>
+    /// <param name="prefill">The prefill step from position 0, with the inputs and outputs <see cref="DecoderGraphNames"/> names.</param>
+    /// <param name="decode">The decode step, with the inputs and outputs <see cref="DecoderGraphNames"/> names.</param>
+    /// <param name="prefillChunk">
+    /// The prefill step from any position: the decode step's inputs and outputs over any number of new positions,
+    /// returning the logits of the last one.
+    /// </param>
+    /// <exception cref="InvalidOperationException">A step lacks an output generation reads.</exception>
+    public DecoderSession(DecoderShape shape, IExecutable prefill, IExecutable decode, IExecutable prefillChunk)
+        : this(shape, prefill, decode)
+    {
+        ArgumentNullException.ThrowIfNull(prefillChunk);
+        _chunk = prefillChunk;
+        int layers = shape.NumLayers;
+        _chunkLogits = IndexOf(_chunk.OutputNames, DecoderGraphNames.Logits, "prefill chunk");
+        _chunkPresentKeys = [.. Enumerable.Range(0, layers).Select(l => IndexOf(_chunk.OutputNames, DecoderGraphNames.PresentKeys(l), "prefill chunk"))];
+        _chunkPresentValues = [.. Enumerable.Range(0, layers).Select(l => IndexOf(_chunk.OutputNames, DecoderGraphNames.PresentValues(l), "prefill chunk"))];
+        _chunkInputs = [.. _chunk.InputNames];
+    }
+
+    /// <summary>The default of <see cref="PrefillChunkLength"/>.</summary>
+    public const int DefaultPrefillChunkLength = 256;
+
+    /// <summary>
+    /// The most positions one prefill step runs when the session has a prefill step from any position: a longer prompt
+    /// is prefilled in chunks of this many positions, each attending to the cache the earlier ones wrote, so the
+    /// step's intermediates are sized by the chunk, not by the prompt. Without such a step it has no effect.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The length is not positive.</exception>
+    public int PrefillChunkLength
+    {
+        get => _prefillChunkLength;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfNegativeOrZero(value);
+            _prefillChunkLength = value;
+        }
+    }
+
+    /// <summary>Whether <see cref="Prefill"/> can continue from a filled cache (the session has a prefill step from any position).</summary>
+    public bool CanPrefillFromAnyPosition => _chunk is not null;
 
     /// <summary>The model's cache shape, vocabulary, positions and stop tokens.</summary>
     public DecoderShape Shape { get; }
@@ -76,15 +127,33 @@ public sealed class DecoderSession : IDisposable
     }
 
     /// <summary>
-    /// Runs the prompt <paramref name="inputIds"/> i64[batch, seq] from position 0, fills the cache, and returns the
-    /// logits of the last position, f32[batch, 1, vocab].
+    /// Runs the prompt <paramref name="inputIds"/> i64[batch, seq] from the cache's position (0 after
+    /// <see cref="Reset"/>; any position when <see cref="CanPrefillFromAnyPosition"/>), fills the cache, and returns
+    /// the logits of the last position, f32[batch, 1, vocab]. A prompt longer than <see cref="PrefillChunkLength"/> is
+    /// run in chunks when the session can prefill from any position.
     /// </summary>
-    /// <exception cref="InvalidOperationException">The cache is not empty or too small (call <see cref="Reset"/>).</exception>
+    /// <exception cref="InvalidOperationException">
+    /// The cache is too small, or not empty and the session cannot prefill from any position (call <see cref="Reset"/>).
+    /// </exception>
+    /// <exception cref="ArgumentException">The prompt is not i64[batch, seq] with at least one position.</exception>
     public HostTensor Prefill(HostTensor inputIds)
     {
         var cache = CheckIds(inputIds);
-        if (cache.Length != 0) throw new InvalidOperationException($"prefill needs an empty cache but it holds {cache.Length} positions (call Reset)");
         int seq = inputIds.Shape[1];
+        if (seq == 0) throw new ArgumentException("prefill needs at least one token", nameof(inputIds));
+        if (_chunk is not null && (cache.Length != 0 || seq > _prefillChunkLength))
+        {
+            HostTensor logits = null!;
+            for (int start = 0; start < seq; start += _prefillChunkLength)
+            {
+                logits = PrefillChunk(Columns(inputIds, start, Math.Min(_prefillChunkLength, seq - start)), cache);
+            }
+
+            _garbage.Collect();
+            return logits;
+        }
+
+        if (cache.Length != 0) throw new InvalidOperationException($"prefill needs an empty cache but it holds {cache.Length} positions (call Reset)");
         if (_prefill is Plan plan && PrefillWritesIntoCache(plan, cache))
         {
             // The prompt's keys and values are the cache's first rows (it is sequence-major): the plan writes them there.
@@ -131,17 +200,55 @@ public sealed class DecoderSession : IDisposable
         return outputs[_decodeLogits];
     }
 
+    // One chunk of a prompt at the cache's position: the decode step's inputs over n new positions, the new entries
+    // written into the cache rows in place by compiled plans.
+    private HostTensor PrefillChunk(HostTensor ids, KvCache cache)
+    {
+        int batch = ids.Shape[0], n = ids.Shape[1];
+        var positions = new long[batch * n];
+        for (int b = 0; b < batch; b++)
+        {
+            for (int i = 0; i < n; i++) positions[(b * n) + i] = cache.Length + i;
+        }
+
+        var positionIds = HostTensor.FromArray(positions, batch, n);
+        var args = new HostTensor[_chunkInputs.Length];
+        for (int i = 0; i < args.Length; i++)
+        {
+            args[i] = DecodeInput(_chunkInputs[i], ids, positionIds, cache);
+        }
+
+        var outputs = _chunk!.Run(args);
+        cache.CommitRows([.. _chunkPresentKeys.Select(i => outputs[i])], [.. _chunkPresentValues.Select(i => outputs[i])], n);
+        return outputs[_chunkLogits];
+    }
+
+    // Columns start..start+count of ids i64[batch, seq] (the tensor itself when it is all of them).
+    private static HostTensor Columns(HostTensor ids, int start, int count)
+    {
+        int batch = ids.Shape[0], seq = ids.Shape[1];
+        if (start == 0 && count == seq) return ids;
+        var all = ids.AsSpan<long>();
+        var part = new long[batch * count];
+        for (int b = 0; b < batch; b++) all.Slice((b * seq) + start, count).CopyTo(part.AsSpan(b * count, count));
+        return HostTensor.FromArray(part, batch, count);
+    }
+
     /// <summary>The compiled prefill step.</summary>
     public IExecutable PrefillPlan => _prefill;
 
     /// <summary>The compiled decode step.</summary>
     public IExecutable DecodePlan => _decode;
 
-    /// <summary>Releases both compiled plans.</summary>
+    /// <summary>The compiled prefill step from any position, or null.</summary>
+    public IExecutable? PrefillChunkPlan => _chunk;
+
+    /// <summary>Releases the compiled plans.</summary>
     public void Dispose()
     {
         _prefill.Dispose();
         _decode.Dispose();
+        _chunk?.Dispose();
     }
 
     private static HostTensor DecodeInput(string name, HostTensor ids, HostTensor positions, KvCache cache)
@@ -154,7 +261,7 @@ public sealed class DecoderSession : IDisposable
             if (name == DecoderGraphNames.CacheValues(l)) return cache.ValueRows(l, ids.Shape[1]);
         }
 
-        throw new InvalidOperationException($"the decode graph has an unexpected input '{name}'");
+        throw new InvalidOperationException($"the decode or prefill chunk graph has an unexpected input '{name}'");
     }
 
     // The plan's key and value outputs have the cache's element type (then their shapes are the cache rows' shapes).

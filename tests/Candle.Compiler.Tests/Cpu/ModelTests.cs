@@ -201,6 +201,35 @@ public class ModelTests
     }
 
     [Fact]
+    public void AnOutputCastIsComputedAsSoonAsItsProducerIs()
+    {
+        var n = Dim.Sym("n");
+        var rng = new Random(11);
+        var x = Input("x", DType.F32, new Shape(n, 8));
+        Node W() => Constant(CpuHarness.Random(rng, DType.F32, [8, 8], -0.5, 0.5));
+
+        // An intermediate read by a chain of products and returned, transposed, in float16 (a prefill's keys recorded
+        // in a float16 cache): cast at the end, the intermediate would stay live beside the products' buffers (three
+        // at once); cast as soon as it is computed, two suffice.
+        var a = MatMul(x, W());
+        var product = MatMul(MatMul(MatMul(a, W()), W()), W());
+        var g = new Graph([x], [product, Cast(Permute(a, 1, 0), DType.F16)]);
+        var plan = CandleCompiler.Compile(g);
+        var env = new Dictionary<string, long> { ["n"] = 100 };
+        Assert.True(plan.PeakArenaBytes(env) <= 2 * 3200, $"peak arena {plan.PeakArenaBytes(env)}");
+        var input = CpuHarness.Random(new Random(5), DType.F32, [100, 8]);
+        var want = ReferenceInterpreter.Run(g, [input]);
+        var got = plan.Run([input]);
+        Assert.Equal(DType.F16, got[1].DType);
+        for (int o = 0; o < 2; o++)
+        {
+            var w = want[o].ToFloat32();
+            var r = got[o].ToFloat32();
+            for (int i = 0; i < w.Length; i++) Assert.True(Math.Abs(w[i] - r[i]) <= 1e-3f * (1 + Math.Abs(w[i])), $"output {o} [{i}] {r[i]} vs {w[i]}");
+        }
+    }
+
+    [Fact]
     public void GatedProductTakesThePlaceOfAnOperandNothingElseReads()
     {
         var n = Dim.Sym("n");

@@ -123,6 +123,16 @@ public abstract class CausalLanguageModel : Module, ICausalLanguageModel
         TraceDecodeStep(DecoderGraphNames.KvSymbol, (keys, values, xs) => CacheStep.Decode(keys, values, xs[0].Shape[1]));
 
     /// <summary>
+    /// The prefill step from any position (a prompt prefilled in chunks, a conversation's next turn):
+    /// <c>input_ids</c> and <c>position_ids</c> i64[batch, seq] and per layer the donated cache rows
+    /// <c>cache_keys.{l}</c> / <c>cache_values.{l}</c> [kv, batch, kv_heads, head_dim] (the cached positions followed by
+    /// room for the seq new ones) → <c>logits</c> f32[batch, 1, vocab] of the last position and
+    /// <c>present_keys.{l}</c> / <c>present_values.{l}</c>, the rows with the new entries written into the last seq.
+    /// </summary>
+    public Graph TracePrefillChunk() =>
+        TraceDecodeStep(DecoderGraphNames.KvSymbol, (keys, values, xs) => CacheStep.Decode(keys, values, xs[0].Shape[1]), DecoderGraphNames.SeqSymbol);
+
+    /// <summary>
     /// The decode step over a fixed-size cache of <paramref name="capacity"/> positions: <c>input_ids</c> and
     /// <c>position_ids</c> i64[batch, 1] and per layer the donated caches <c>cache_keys.{l}</c> / <c>cache_values.{l}</c>
     /// [capacity, batch, kv_heads, head_dim] (row p holds position p; rows after the position are never read) →
@@ -137,16 +147,17 @@ public abstract class CausalLanguageModel : Module, ICausalLanguageModel
     }
 
     /// <summary>
-    /// A one-token step: <c>input_ids</c>, <c>position_ids</c> and per layer the donated caches of
-    /// <paramref name="cacheRows"/> rows (a symbol or a size), traced with the cache step <paramref name="cacheOf"/> makes
-    /// of the cache inputs (keys, values) and all inputs.
+    /// A step over cached positions: <c>input_ids</c>, <c>position_ids</c> of <paramref name="newTokens"/> positions (one
+    /// when null, a symbol or a size otherwise, then only the last position's logits are computed) and per layer the
+    /// donated caches of <paramref name="cacheRows"/> rows (a symbol or a size), traced with the cache step
+    /// <paramref name="cacheOf"/> makes of the cache inputs (keys, values) and all inputs.
     /// </summary>
-    private Graph TraceDecodeStep(object cacheRows, Func<IReadOnlyList<Tensor>, IReadOnlyList<Tensor>, IReadOnlyList<Tensor>, CacheStep> cacheOf)
+    private Graph TraceDecodeStep(object cacheRows, Func<IReadOnlyList<Tensor>, IReadOnlyList<Tensor>, IReadOnlyList<Tensor>, CacheStep> cacheOf, object? newTokens = null)
     {
         var inputs = new List<TraceInput>
         {
-            IdsInput(1),
-            new(DecoderGraphNames.PositionIds, DType.I64, DecoderGraphNames.BatchSymbol, 1),
+            IdsInput(newTokens ?? 1),
+            new(DecoderGraphNames.PositionIds, DType.I64, DecoderGraphNames.BatchSymbol, newTokens ?? 1),
         };
         for (int l = 0; l < NumLayers; l++)
         {
@@ -163,7 +174,7 @@ public abstract class CausalLanguageModel : Module, ICausalLanguageModel
                     [.. Enumerable.Range(0, NumLayers).Select(l => xs[2 + (2 * l)])],
                     [.. Enumerable.Range(0, NumLayers).Select(l => xs[3 + (2 * l)])],
                     xs);
-                var logits = Forward(xs[0], xs[1], cache, lastOnly: false);
+                var logits = Forward(xs[0], xs[1], cache, lastOnly: newTokens is not null);
                 var outs = cache.Outputs().ToList();
                 names.Add(DecoderGraphNames.Logits);
                 names.AddRange(outs.Select(o => o.Name));

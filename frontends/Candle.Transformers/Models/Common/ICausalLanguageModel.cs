@@ -56,4 +56,13 @@ public interface ICausalLanguageModel : IPretrainedModel
     /// <c>present_values.{i}</c>: the rows with the new entry written into the last one (in place by compiled plans).
     /// </summary>
     Graph TraceDecode();
+
+    /// <summary>
+    /// The prefill step from any position (a prompt prefilled in chunks, a conversation's next turn): <c>input_ids</c>
+    /// and <c>position_ids</c> i64[batch, seq] and per layer the donated cache rows <c>cache_keys.{i}</c>,
+    /// <c>cache_values.{i}</c> [kv, batch, kv_heads, head_dim] (the cached positions and room for the seq new ones) →
+    /// <c>logits</c> f32[batch, 1, vocab] of the last position and <c>present_keys.{i}</c>, <c>present_values.{i}</c>:
+    /// the rows with the new entries written into the last seq (in place by compiled plans).
+    /// </summary>
+    Graph TracePrefillChunk();
 }
