@@ -198,47 +198,7 @@ internal static class VectorKernelEmitter
             il.Emit(OpCodes.Stloc, loaded[k]);
         }
 
-        for (int j = 0; j < lanes; j++)
-        {
-            int lane = j;
-            var value = ElementwiseKernelEmitter.EmitBody(il, spec, k =>
-            {
-                if (!Contiguous(k))
-                {
-                    il.Emit(OpCodes.Ldloc, scalar[k]);
-                }
-                else if (spec.Inputs[k].DType == DType.Bool)
-                {
-                    il.Emit(OpCodes.Ldarg, (short)ViewArg(k));
-                    il.Emit(OpCodes.Ldloc, at[k]);
-                    il.Emit(OpCodes.Ldc_I4, lane);
-                    il.Emit(OpCodes.Add);
-                    il.Emit(OpCodes.Conv_I8);
-                    il.Emit(OpCodes.Call, ElementwiseKernelEmitter.Math(nameof(GpuMath.LoadBool)));
-                }
-                else
-                {
-                    il.Emit(OpCodes.Ldloca, loaded[k]);
-                    il.Emit(OpCodes.Ldfld, LaneFields[lane]);
-                }
-            }, hardwareHalf);
-            if (spec.OutDType == DType.Bool)
-            {
-                il.Emit(OpCodes.Ldarg_2);
-                il.Emit(OpCodes.Ldloc, e);
-                il.Emit(OpCodes.Ldc_I4, lane);
-                il.Emit(OpCodes.Add);
-                il.Emit(OpCodes.Conv_I8);
-                il.Emit(OpCodes.Ldloc, value);
-                il.Emit(OpCodes.Call, ElementwiseKernelEmitter.Math(nameof(GpuMath.StoreBool)));
-            }
-            else
-            {
-                il.Emit(OpCodes.Ldloca, result);
-                il.Emit(OpCodes.Ldloc, value);
-                il.Emit(OpCodes.Stfld, LaneFields[lane]);
-            }
-        }
+        EmitLanes(il, spec, hardwareHalf, scalar, ViewArg, k => at[k], loaded, e, result);
 
         if (spec.OutDType != DType.Bool)
         {
@@ -290,6 +250,59 @@ internal static class VectorKernelEmitter
         il.Emit(OpCodes.Ret);
     }
     /// <summary>
+    /// Computes the chain for each lane of one block into <paramref name="result"/>'s lane fields: a contiguous input's
+    /// value from its loaded block <paramref name="loaded"/>[k] (a bool input's from its view at
+    /// <paramref name="offset"/>(k) + lane), a broadcast input's from its <paramref name="scalar"/> local; a bool output
+    /// is stored lane by lane at <paramref name="outOffset"/> + lane, any other is left in <paramref name="result"/>.
+    /// </summary>
+    private static void EmitLanes(
+        ILGenerator il, ElementwiseSpec spec, bool hardwareHalf, LocalBuilder[] scalar, Func<int, int> viewArg,
+        Func<int, LocalBuilder> offset, LocalBuilder[] loaded, LocalBuilder outOffset, LocalBuilder result)
+    {
+        for (int j = 0; j < Lanes(spec); j++)
+        {
+            int lane = j;
+            var value = ElementwiseKernelEmitter.EmitBody(il, spec, k =>
+            {
+                if (spec.Inputs[k].Access != InnerAccess.Contiguous)
+                {
+                    il.Emit(OpCodes.Ldloc, scalar[k]);
+                }
+                else if (spec.Inputs[k].DType == DType.Bool)
+                {
+                    il.Emit(OpCodes.Ldarg, (short)viewArg(k));
+                    il.Emit(OpCodes.Ldloc, offset(k));
+                    il.Emit(OpCodes.Ldc_I4, lane);
+                    il.Emit(OpCodes.Add);
+                    il.Emit(OpCodes.Conv_I8);
+                    il.Emit(OpCodes.Call, ElementwiseKernelEmitter.Math(nameof(GpuMath.LoadBool)));
+                }
+                else
+                {
+                    il.Emit(OpCodes.Ldloca, loaded[k]);
+                    il.Emit(OpCodes.Ldfld, LaneFields[lane]);
+                }
+            }, hardwareHalf);
+            if (spec.OutDType == DType.Bool)
+            {
+                il.Emit(OpCodes.Ldarg_2);
+                il.Emit(OpCodes.Ldloc, outOffset);
+                il.Emit(OpCodes.Ldc_I4, lane);
+                il.Emit(OpCodes.Add);
+                il.Emit(OpCodes.Conv_I8);
+                il.Emit(OpCodes.Ldloc, value);
+                il.Emit(OpCodes.Call, ElementwiseKernelEmitter.Math(nameof(GpuMath.StoreBool)));
+            }
+            else
+            {
+                il.Emit(OpCodes.Ldloca, result);
+                il.Emit(OpCodes.Ldloc, value);
+                il.Emit(OpCodes.Stfld, LaneFields[lane]);
+            }
+        }
+    }
+
+    /// <summary>
     /// The unrolled steps of a <c>flat</c> kernel: while <c>q + (unroll - 1) · threads &lt; blocks</c>, blocks
     /// <c>q + u · threads</c> for u below <paramref name="unroll"/>: every input's 16-byte loads of every block, then
     /// each block's math, then its stores; <c>q</c> advances by <c>unroll · threads</c> and is left where the steps stop.
@@ -338,48 +351,7 @@ internal static class VectorKernelEmitter
         for (int u = 0; u < unroll; u++)
         {
             var eu = es[u];
-            var lu = loaded[u];
-            for (int j = 0; j < lanes; j++)
-            {
-                int lane = j;
-                var value = ElementwiseKernelEmitter.EmitBody(il, spec, k =>
-                {
-                    if (!Contiguous(k))
-                    {
-                        il.Emit(OpCodes.Ldloc, scalar[k]);
-                    }
-                    else if (spec.Inputs[k].DType == DType.Bool)
-                    {
-                        il.Emit(OpCodes.Ldarg, (short)viewArg(k));
-                        il.Emit(OpCodes.Ldloc, eu);
-                        il.Emit(OpCodes.Ldc_I4, lane);
-                        il.Emit(OpCodes.Add);
-                        il.Emit(OpCodes.Conv_I8);
-                        il.Emit(OpCodes.Call, ElementwiseKernelEmitter.Math(nameof(GpuMath.LoadBool)));
-                    }
-                    else
-                    {
-                        il.Emit(OpCodes.Ldloca, lu[k]);
-                        il.Emit(OpCodes.Ldfld, LaneFields[lane]);
-                    }
-                }, hardwareHalf);
-                if (spec.OutDType == DType.Bool)
-                {
-                    il.Emit(OpCodes.Ldarg_2);
-                    il.Emit(OpCodes.Ldloc, eu);
-                    il.Emit(OpCodes.Ldc_I4, lane);
-                    il.Emit(OpCodes.Add);
-                    il.Emit(OpCodes.Conv_I8);
-                    il.Emit(OpCodes.Ldloc, value);
-                    il.Emit(OpCodes.Call, ElementwiseKernelEmitter.Math(nameof(GpuMath.StoreBool)));
-                }
-                else
-                {
-                    il.Emit(OpCodes.Ldloca, results[u]);
-                    il.Emit(OpCodes.Ldloc, value);
-                    il.Emit(OpCodes.Stfld, LaneFields[lane]);
-                }
-            }
+            EmitLanes(il, spec, hardwareHalf, scalar, viewArg, _ => eu, loaded[u], eu, results[u]);
         }
 
         if (spec.OutDType != DType.Bool)
