@@ -68,6 +68,7 @@ public sealed class GpuExecutable : IDeviceExecutable
         }
 
         _frame.Scratch = device.Own(_scratch);
+        ClearIndexFlag();
         _frame.Device = device;
         _heldOutputs = [.. graph.Outputs.Select(_ => new List<DeviceBuffer>())];
     }
@@ -159,7 +160,7 @@ public sealed class GpuExecutable : IDeviceExecutable
             try
             {
                 var host = outs.Select(o => o.Download()).ToArray();
-                CheckIndexFlag();
+                lock (_lock) CheckIndexFlag();
                 return host;
             }
             finally
@@ -231,7 +232,6 @@ public sealed class GpuExecutable : IDeviceExecutable
 
             if (GpuTiming.Enabled || StepProfiler.Enabled)
             {
-                ClearIndexFlag();
                 Profiled(frame);
             }
             else if (graphs)
@@ -284,7 +284,6 @@ public sealed class GpuExecutable : IDeviceExecutable
     /// <summary>Queues the run call by call.</summary>
     private void Enqueue(Frame frame)
     {
-        ClearIndexFlag();
         foreach (var step in _steps) step(frame);
     }
 
@@ -474,12 +473,28 @@ public sealed class GpuExecutable : IDeviceExecutable
     public string DescribeCalls() =>
         string.Join(", ", _graph.Calls.GroupBy(GpuTiming.KindOf).Select(g => $"{g.Key} x{g.Count()}"));
 
+    /// <summary>
+    /// Throws when a run since the last check read an index out of range. The kernels that take indices (gathers,
+    /// embeddings, scatters) raise a flag on the device instead of reading or writing out of bounds; a run on device
+    /// tensors does not wait for the device, so the flag is sticky: it is read here, after every queued run, and
+    /// lowered again when it was raised. <see cref="Run"/> checks it after every run.
+    /// </summary>
+    /// <exception cref="ArgumentException">An index of a run since the last check was out of range (the message names
+    /// the calls that take indices).</exception>
+    public void CheckIndexes()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        lock (_lock) CheckIndexFlag();
+    }
+
     private void CheckIndexFlag()
     {
         if (_indexLabels.Length == 0) return;
         Span<byte> flag = stackalloc byte[4];
         _device.CopyToHost(_scratch, 0, flag);
-        if (flag[0] != 0) throw new ArgumentException($"an index is out of range in {string.Join(" or ", _indexLabels)}");
+        if (flag[0] == 0) return;
+        ClearIndexFlag();
+        throw new ArgumentException($"an index is out of range in {string.Join(" or ", _indexLabels)}");
     }
 
     /// <summary>Binds the symbols of the inputs' shapes into <paramref name="env"/> and checks every input dim against them.</summary>

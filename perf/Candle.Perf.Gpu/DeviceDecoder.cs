@@ -84,7 +84,9 @@ internal sealed class DeviceDecoder : IDisposable
             }
 
             Length = prompt.Count;
-            return ArgMax(LastRow(outs[Index(_prefill.OutputNames, DecoderGraphNames.Logits)]));
+            int next = ArgMax(LastRow(outs[Index(_prefill.OutputNames, DecoderGraphNames.Logits)]));
+            _prefill.CheckIndexes();
+            return next;
         }
         finally
         {
@@ -108,7 +110,9 @@ internal sealed class DeviceDecoder : IDisposable
         try
         {
             Length++;
-            return ArgMax(LastRow(outs[Index(_decode.OutputNames, DecoderGraphNames.Logits)]));
+            int next = ArgMax(LastRow(outs[Index(_decode.OutputNames, DecoderGraphNames.Logits)]));
+            _decode.CheckIndexes();
+            return next;
         }
         finally
         {

@@ -95,6 +95,40 @@ public class IndexingTests
     }
 
     [Fact]
+    public void AnIndexOutOfRangeOnDeviceTensorsIsReportedByTheNextCheckOnce()
+    {
+        // A run on device tensors does not wait for the device: the out-of-range id raises the flag, the check after
+        // reading the result throws naming the call, and the flag is lowered so that a later good run checks clean.
+        var table = Input("table", DType.F32, Shape.Of(50, 4));
+        var ids = Input("ids", DType.I64, Shape.Of(3));
+        var g = new Graph([table, ids], [IndexSelect(table, 0, ids)]);
+        using var exe = CandleCompiler.CompileExecutable(g, new CompileOptions { Backend = GpuBackends.IlgpuCpu });
+        var device = Assert.IsAssignableFrom<Candle.Runtime.Execution.IDeviceExecutable>(exe);
+        var tableData = BackendCases.Random(new Random(3), DType.F32, [50, 4]);
+        using var tableDev = Candle.Runtime.Devices.DeviceTensor.Upload(tableData, device.Device);
+        using var bad = Candle.Runtime.Devices.DeviceTensor.Upload(HostTensor.FromArray(new long[] { 1, 50, 2 }, 3), device.Device);
+        using var good = Candle.Runtime.Devices.DeviceTensor.Upload(HostTensor.FromArray(new long[] { 4, 0, 49 }, 3), device.Device);
+        foreach (var o in device.RunOnDevice([tableDev, bad])) o.Dispose();
+        var e = Assert.Throws<ArgumentException>(device.CheckIndexes);
+        Assert.Contains("index_select", e.Message, StringComparison.Ordinal);
+        device.CheckIndexes();
+        var outs = device.RunOnDevice([tableDev, good]);
+        var got = outs[0].Download();
+        foreach (var o in outs) o.Dispose();
+        device.CheckIndexes();
+        long[] rows = [4, 0, 49];
+        for (int r = 0; r < 3; r++)
+        {
+            for (int c = 0; c < 4; c++) Assert.Equal(tableData.GetDouble((rows[r] * 4) + c), got.GetDouble((r * 4) + c));
+        }
+
+        // A host run after an unchecked bad run on device tensors reports it too (the flag is sticky until checked).
+        foreach (var o in device.RunOnDevice([tableDev, bad])) o.Dispose();
+        Assert.Throws<ArgumentException>(() => exe.Run([tableData, HostTensor.FromArray(new long[] { 4, 0, 49 }, 3)]));
+        Assert.Null(BackendCases.Compare(ReferenceInterpreter.Run(g, [tableData, HostTensor.FromArray(new long[] { 4, 0, 49 }, 3)]), exe.Run([tableData, HostTensor.FromArray(new long[] { 4, 0, 49 }, 3)]), 0, 0));
+    }
+
+    [Fact]
     public void CallsWithoutAKernelAreNamedTogether()
     {
         // float16 scatter_add (no atomic add of halves here) and a max pooling: one exception names both, before any

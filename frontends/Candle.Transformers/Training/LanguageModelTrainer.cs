@@ -305,6 +305,7 @@ public sealed class LanguageModelTrainer : IDisposable
         var fresh = results.Select(r => r.Buffer).ToHashSet(ReferenceEqualityComparer.Instance);
         double loss;
         using (results[0]) loss = results[0].Download().GetDouble(0);
+        exe.CheckIndexes();
         for (int o = 1; o < results.Length; o++)
         {
             if (!keep)

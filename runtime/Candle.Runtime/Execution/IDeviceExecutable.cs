@@ -17,4 +17,14 @@ public interface IDeviceExecutable : IExecutable
     /// </summary>
     /// <exception cref="ArgumentException">An input has the wrong count, dtype, shape or device.</exception>
     DeviceTensor[] RunOnDevice(IReadOnlyList<DeviceTensor> inputs);
+
+    /// <summary>
+    /// Throws when a run of <see cref="RunOnDevice"/> since the last check read an index out of range (a gather,
+    /// embedding or scatter index). A device that runs asynchronously reports such an index with a flag instead of
+    /// touching memory out of bounds, and <see cref="RunOnDevice"/> does not wait for it: call this after reading a
+    /// run's result (it waits for the device's queued work). Where runs are synchronous it returns at once, since
+    /// <see cref="RunOnDevice"/> has already thrown.
+    /// </summary>
+    /// <exception cref="ArgumentException">An index of a run since the last check was out of range.</exception>
+    void CheckIndexes();
 }

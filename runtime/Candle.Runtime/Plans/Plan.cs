@@ -410,6 +410,11 @@ public sealed class Plan : IDeviceExecutable
         return result;
     }
 
+    /// <summary>Returns at once: a plan's runs check their indices as they run, so <see cref="RunOnDevice"/> has thrown already.</summary>
+    public void CheckIndexes()
+    {
+    }
+
     /// <summary>
     /// Runs the plan writing into caller-provided output tensors (no output allocation), for example to reuse
     /// buffers across calls. The outputs must have the dtypes and shapes the inputs imply and must not alias inputs.
