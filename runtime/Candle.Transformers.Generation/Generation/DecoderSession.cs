@@ -127,6 +127,44 @@ public sealed class DecoderSession : IDisposable
     }
 
     /// <summary>
+    /// Keeps the first <paramref name="positions"/> entries of the cache and makes sure it holds
+    /// <paramref name="capacity"/> positions (a larger cache is allocated and the kept entries copied into it), so that
+    /// a prompt starting with tokens whose entries are in the cache goes on with <see cref="Prefill"/> of the rest.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">
+    /// The cache is not sized (call <see cref="Reset"/>), or entries are kept but the session cannot prefill from any
+    /// position.
+    /// </exception>
+    /// <exception cref="ArgumentOutOfRangeException">
+    /// <paramref name="positions"/> is negative or beyond <see cref="Position"/>, or <paramref name="capacity"/> is below
+    /// it or beyond the model's maximum positions.
+    /// </exception>
+    public void Keep(int positions, int capacity)
+    {
+        var cache = Cache ?? throw new InvalidOperationException("the KV cache is not sized yet (call Reset)");
+        ArgumentOutOfRangeException.ThrowIfNegative(positions);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(positions, cache.Length);
+        ArgumentOutOfRangeException.ThrowIfLessThan(capacity, positions);
+        if (capacity > Shape.MaxPositions)
+        {
+            throw new ArgumentOutOfRangeException(nameof(capacity), capacity, $"the model supports at most {Shape.MaxPositions} positions");
+        }
+
+        if (positions > 0 && _chunk is null)
+        {
+            throw new InvalidOperationException("this session prefills only from an empty cache, so it cannot keep entries for a prompt to continue (compile it with a prefill step from any position)");
+        }
+
+        cache.Truncate(positions);
+        if (cache.Capacity < capacity)
+        {
+            var larger = new KvCache(Shape.NumLayers, cache.Batch, Shape.NumKvHeads, Shape.HeadDim, capacity, Shape.DType);
+            cache.CopyTo(larger);
+            Cache = larger;
+        }
+    }
+
+    /// <summary>
     /// Runs the prompt <paramref name="inputIds"/> i64[batch, seq] from the cache's position (0 after
     /// <see cref="Reset"/>; any position when <see cref="CanPrefillFromAnyPosition"/>), fills the cache, and returns
     /// the logits of the last position, f32[batch, 1, vocab]. A prompt longer than <see cref="PrefillChunkLength"/> is

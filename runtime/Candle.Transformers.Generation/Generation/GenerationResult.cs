@@ -27,8 +27,14 @@ public sealed record GenerationResult
     /// <summary>Number of decode steps run.</summary>
     public required int DecodeSteps { get; init; }
 
-    /// <summary>Prompt tokens processed per second.</summary>
-    public double PrefillTokensPerSecond => PrefillTime > TimeSpan.Zero ? PromptIds.Count / PrefillTime.TotalSeconds : 0;
+    /// <summary>
+    /// Leading prompt tokens whose cache entries were kept from the previous generation (see
+    /// <see cref="TextGenerator.ReusePromptPrefix"/>); only the rest of the prompt ran through the prefill.
+    /// </summary>
+    public int ReusedPromptTokens { get; init; }
+
+    /// <summary>Prompt tokens processed per second (those the prefill ran: the prompt less the reused prefix).</summary>
+    public double PrefillTokensPerSecond => PrefillTime > TimeSpan.Zero ? (PromptIds.Count - ReusedPromptTokens) / PrefillTime.TotalSeconds : 0;
 
     /// <summary>Decode steps per second (tokens generated after the first).</summary>
     public double DecodeTokensPerSecond => DecodeTime > TimeSpan.Zero ? DecodeSteps / DecodeTime.TotalSeconds : 0;

@@ -39,6 +39,29 @@ public sealed class TextGenerator : IDisposable
     /// <summary>Releases the compiled plans.</summary>
     public void Dispose() => Session.Dispose();
 
+    /// <summary>
+    /// Whether a generation keeps the cache entries of the longest common prefix of its prompt and the tokens the
+    /// previous generation left in the cache (its prompt and the tokens it fed back), and prefills only the rest: the
+    /// next turn of a chat repeats the conversation so far. On by default; it applies where the session can prefill
+    /// from any position (<see cref="DecoderSession.CanPrefillFromAnyPosition"/>), and at least the prompt's last token
+    /// always runs, for its logits. A kept entry is the one a prefill of the whole prompt computes, up to the float
+    /// rounding of a prefill in parts.
+    /// </summary>
+    public bool ReusePromptPrefix { get; set; } = true;
+
+    // The tokens whose entries fill the session's cache, in order, as the last generation left them; trusted only while
+    // the session's position still equals its length (the session is public and may have been used directly).
+    private readonly List<int> _cached = [];
+
+    // How many leading tokens of the prompt keep their cache entries.
+    private int ReusablePrefix(IReadOnlyList<int> prompt)
+    {
+        if (!ReusePromptPrefix || !Session.CanPrefillFromAnyPosition || Session.Cache is not { Batch: 1 } || Session.Position != _cached.Count) return 0;
+        int n = 0, most = Math.Min(_cached.Count, prompt.Count - 1);
+        while (n < most && _cached[n] == prompt[n]) n++;
+        return n;
+    }
+
     /// <summary>Tokenizes <paramref name="prompt"/> and generates.</summary>
     /// <exception cref="InvalidOperationException">The generator has no tokenizer.</exception>
     public GenerationResult Generate(string prompt, GenerationOptions options, Action<GeneratedToken>? onToken = null, CancellationToken cancellationToken = default)
@@ -126,14 +149,18 @@ public sealed class TextGenerator : IDisposable
         }
 
         int capacity = (int)Math.Min(Shape.MaxPositions, (long)promptIds.Count + options.MaxNewTokens);
-        Session.Reset(capacity);
+        int reused = ReusablePrefix(promptIds);
+        _cached.Clear();
+        if (reused > 0) Session.Keep(reused, capacity);
+        else Session.Reset(capacity);
         var history = new List<int>(promptIds);
         var sampler = new Sampler(options);
         var detok = new StreamingDetokenizer(Tokenizer);
 
         long start = Stopwatch.GetTimestamp();
-        var logits = Session.Prefill(HostTensor.FromArray([.. promptIds.Select(i => (long)i)], 1, promptIds.Count));
+        var logits = Session.Prefill(HostTensor.FromArray([.. promptIds.Skip(reused).Select(i => (long)i)], 1, promptIds.Count - reused));
         var prefillTime = Stopwatch.GetElapsedTime(start);
+        _cached.AddRange(promptIds);
         var decodeTime = TimeSpan.Zero;
         int steps = 0;
         FinishReason reason;
@@ -176,10 +203,11 @@ public sealed class TextGenerator : IDisposable
             start = Stopwatch.GetTimestamp();
             logits = Session.Decode(HostTensor.FromArray([(long)next], 1, 1));
             decodeTime += Stopwatch.GetElapsedTime(start);
+            _cached.Add(next);
             steps++;
         }
 
-        return Result(promptIds, generated, reason, prefillTime, decodeTime, steps, options.StopStrings);
+        return Result(promptIds, generated, reason, prefillTime, decodeTime, steps, options.StopStrings) with { ReusedPromptTokens = reused };
     }
 
     /// <summary>
@@ -198,6 +226,7 @@ public sealed class TextGenerator : IDisposable
             throw new ArgumentOutOfRangeException(nameof(options), $"the model supports at most {Shape.MaxPositions} positions");
         }
 
+        _cached.Clear();
         var rng = new Random(options.Seed);
         int runs = options.Repetitions + (options.Warmup ? 1 : 0);
         var prefill = new List<double>();

@@ -167,6 +167,35 @@ public sealed class KvCache
     /// <summary>Forgets every entry (the memory stays allocated).</summary>
     public void Clear() => Length = 0;
 
+    /// <summary>
+    /// Copies the filled positions into <paramref name="destination"/> (a cache of the same layers, rows, heads, head
+    /// size and dtype with room for them), which then holds exactly these entries.
+    /// </summary>
+    /// <exception cref="ArgumentException">The destination differs in layout or is too small.</exception>
+    public void CopyTo(KvCache destination)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        if (destination.Layers != Layers || destination.Batch != Batch || destination.KvHeads != KvHeads || destination.HeadDim != HeadDim || destination.DType != DType)
+        {
+            throw new ArgumentException($"a cache of {destination.Layers} layers × [{destination.Batch}, {destination.KvHeads}, {destination.HeadDim}] {destination.DType} cannot take the entries of one of {Layers} layers × [{Batch}, {KvHeads}, {HeadDim}] {DType}", nameof(destination));
+        }
+
+        if (destination.Capacity < Length)
+        {
+            throw new ArgumentException($"the destination holds {destination.Capacity} positions, fewer than the {Length} to copy", nameof(destination));
+        }
+
+        if (ReferenceEquals(destination, this)) return;
+        int bytes = Length * _rowBytes;
+        for (int l = 0; l < Layers; l++)
+        {
+            _keys[l].AsSpan(0, bytes).CopyTo(destination._keys[l]);
+            _values[l].AsSpan(0, bytes).CopyTo(destination._values[l]);
+        }
+
+        destination.Length = Length;
+    }
+
     /// <summary>Keeps only the first <paramref name="length"/> positions.</summary>
     public void Truncate(int length)
     {
