@@ -29,8 +29,10 @@ internal sealed class BoundPlan
     /// <param name="env">The symbol values.</param>
     /// <param name="layout">Assigns arena offsets.</param>
     /// <param name="generated">The argument layouts of the plan's generated kernels, by name.</param>
+    /// <param name="memo">The steps' accesses decoded by earlier bindings, or null to decode every step.</param>
     public static BoundPlan Create(
-        PlanDefinition def, IReadOnlyDictionary<string, long> env, Func<long[], int[], int[], (long[] Offsets, long Peak)> layout, IReadOnlyDictionary<string, GeneratedLayout> generated)
+        PlanDefinition def, IReadOnlyDictionary<string, long> env, Func<long[], int[], int[], (long[] Offsets, long Peak)> layout, IReadOnlyDictionary<string, GeneratedLayout> generated,
+        StepAccessMemo? memo = null)
     {
         int nb = def.Buffers.Count;
         var bytes = new long[nb];
@@ -68,7 +70,7 @@ internal sealed class BoundPlan
             for (int j = 0; j < a.Length; j++) a[j] = st.Args[j].Evaluate(env);
             args[s] = a;
             work[s] = st.Work.Evaluate(env);
-            if (StepAccess.Problem(st, s, a, bytes, work[s], def.Buffers, generated) is { } problem)
+            if ((memo is null ? StepAccess.Problem(st, s, a, bytes, work[s], def.Buffers, generated) : memo.Problem(st, s, a, work[s], bytes, def.Buffers, generated)) is { } problem)
             {
                 problems ??= new string?[ns];
                 problems[s] = problem;

@@ -11,17 +11,34 @@ public sealed class DimExpr : IEquatable<DimExpr>
 {
     private readonly Node _root;
 
+    // A constant expression's value, worked out once (binding a plan evaluates every step argument per set of symbol
+    // values, and most are constants); a constant that does not evaluate (a zero divisor, an overflow) keeps
+    // throwing from Evaluate.
+    private readonly bool _isConstant, _hasValue;
+    private readonly long _value;
+
     private DimExpr(Node root, string text)
     {
         _root = root;
         Text = text;
+        _isConstant = root.IsConstant;
+        if (!_isConstant) return;
+        try
+        {
+            _value = root.Eval(EmptySymbols);
+            _hasValue = true;
+        }
+        catch (Exception e) when (e is DivideByZeroException or OverflowException)
+        {
+            _hasValue = false;
+        }
     }
 
     /// <summary>The expression's text.</summary>
     public string Text { get; }
 
     /// <summary>True when the expression has no symbols.</summary>
-    public bool IsConstant => _root.IsConstant;
+    public bool IsConstant => _isConstant;
 
     /// <summary>The symbol name when the expression is exactly one symbol, else null.</summary>
     public string? SymbolName => _root is SymNode s ? s.Name : null;
@@ -147,11 +164,11 @@ public sealed class DimExpr : IEquatable<DimExpr>
 
     /// <summary>Evaluates with the given symbol values.</summary>
     /// <exception cref="KeyNotFoundException">A symbol has no value.</exception>
-    public long Evaluate(IReadOnlyDictionary<string, long> symbols) => _root.Eval(symbols);
+    public long Evaluate(IReadOnlyDictionary<string, long> symbols) => _hasValue ? _value : _root.Eval(symbols);
 
     /// <summary>The value of a constant expression.</summary>
     /// <exception cref="InvalidOperationException">The expression is symbolic.</exception>
-    public long Value => IsConstant ? _root.Eval(EmptySymbols) : throw new InvalidOperationException($"dimension expression '{Text}' is symbolic");
+    public long Value => _hasValue ? _value : IsConstant ? _root.Eval(EmptySymbols) : throw new InvalidOperationException($"dimension expression '{Text}' is symbolic");
 
     private static readonly Dictionary<string, long> EmptySymbols = [];
 

@@ -38,6 +38,7 @@ public sealed class Plan : IDeviceExecutable
     private readonly MemoryHandle[] _weightPins;
     private readonly string[] _symbols;
     private readonly Dictionary<string, GeneratedLayout> _generated = new(StringComparer.Ordinal);
+    private readonly StepAccessMemo _accessMemo;
     private readonly ConcurrentDictionary<SymbolKey, BoundPlan> _bound = new();
     private readonly ArenaPool _arenas = new();
     private readonly object? _keepAlive;
@@ -80,6 +81,7 @@ public sealed class Plan : IDeviceExecutable
         }
 
         Definition = definition;
+        _accessMemo = new StepAccessMemo(definition.Steps.Count);
         Payload = payload;
         var kernelAssembly = (payload as IlKernelPayload)?.AssemblyBytes;
         KernelDump = payload?.Listing ?? string.Empty;
@@ -573,7 +575,7 @@ public sealed class Plan : IDeviceExecutable
         if (_bound.TryGetValue(k, out var b)) return b;
         var env = new Dictionary<string, long>(StringComparer.Ordinal);
         for (int i = 0; i < key.Length; i++) env[_symbols[i]] = key[i];
-        b = BoundPlan.Create(Definition, env, ArenaLayout, _generated);
+        b = BoundPlan.Create(Definition, env, ArenaLayout, _generated, _accessMemo);
         if (_bound.Count >= MaxCachedBindings) _bound.Clear();
         _bound[k] = b;
         return b;

@@ -19,38 +19,52 @@ internal static class StepAccess
     /// (a slice's range check) report first.
     /// </summary>
     public static string? Problem(
-        PlanStep step, int s, long[] args, long[] bytes, long work, IReadOnlyList<PlanBuffer> buffers, IReadOnlyDictionary<string, GeneratedLayout> generated)
+        PlanStep step, int s, long[] args, long[] bytes, long work, IReadOnlyList<PlanBuffer> buffers, IReadOnlyDictionary<string, GeneratedLayout> generated) =>
+        Decoded(step, s, args, work, buffers, generated).Problem(step, s, bytes, buffers);
+
+    /// <summary>
+    /// What step <paramref name="s"/> touches with bound <paramref name="args"/>, before any buffer size is known: its
+    /// extents, or the problem of its arguments themselves (a negative work count, a record that does not decode), and
+    /// whether a generated kernel writes a weight. It depends on the arguments and the work count alone, so a binding
+    /// whose step has the arguments of an earlier binding's reuses it (<see cref="StepAccessMemo"/>).
+    /// </summary>
+    public static StepAccesses Decoded(
+        PlanStep step, int s, long[] args, long work, IReadOnlyList<PlanBuffer> buffers, IReadOnlyDictionary<string, GeneratedLayout> generated)
     {
         try
         {
             if (work < 0) throw Bad(step, s, $"negative work count {work}");
-            Check(step, s, args, bytes, work, buffers, generated);
-            WritesNoWeight(step, s, args, buffers);
+            var extents = Record(step, s, args, work, generated) ?? throw Bad(step, s, "the kernel has no argument record");
+            string? late = null;
+            try
+            {
+                WritesNoWeight(step, s, args, buffers);
+            }
+            catch (PlanFormatException e)
+            {
+                late = e.Message;
+            }
+
+            return new StepAccesses([.. extents], null, late);
+        }
+        catch (PlanFormatException e)
+        {
+            return new StepAccesses(null, e.Message, null);
+        }
+    }
+
+    /// <summary>The first extent of <paramref name="extents"/> that leaves its buffer of the bound sizes (or writes a weight), as a problem naming the step; null when none does.</summary>
+    public static string? Outside(PlanStep step, int s, StepExtent[] extents, long[] bytes, IReadOnlyList<PlanBuffer> buffers)
+    {
+        try
+        {
+            foreach (var e in extents) Within(step, s, e, bytes, buffers);
             return null;
         }
         catch (PlanFormatException e)
         {
             return e.Message;
         }
-    }
-
-    private static void Check(PlanStep step, int s, long[] args, long[] bytes, long work, IReadOnlyList<PlanBuffer> buffers, IReadOnlyDictionary<string, GeneratedLayout> generated)
-    {
-        if (Record(step, s, args, work, generated) is { } extents)
-        {
-            try
-            {
-                foreach (var e in extents) Within(step, s, e, bytes, buffers);
-            }
-            catch (PlanFormatException e) when (!e.Message.StartsWith("plan step ", StringComparison.Ordinal))
-            {
-                throw Bad(step, s, e.Message);
-            }
-
-            return;
-        }
-
-        throw Bad(step, s, "the kernel has no argument record");
     }
 
     /// <summary>

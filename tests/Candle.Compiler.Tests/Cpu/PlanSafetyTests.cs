@@ -141,6 +141,30 @@ public sealed class PlanSafetyTests : IDisposable
     }
 
     [Fact]
+    public void A_step_whose_arguments_repeat_is_checked_against_each_binding_s_buffer_sizes()
+    {
+        // The copy's arguments and work made constant (those of n = 5), its source offset moved 30 rows in: inside the source of
+        // a call with n = 40, outside the one of n = 5. A later binding reuses the step's decoded accesses (its
+        // arguments are the same) but must still check them against its own, smaller buffers.
+        var plan = Build();
+        var steps = plan.Definition.Steps.ToList();
+        int copy = steps.FindIndex(s => s.Kernel == "rt:copy");
+        Assert.True(copy >= 0, "the test plan has a copy step");
+        var at5 = new Dictionary<string, long>(StringComparer.Ordinal) { ["n"] = 5 };
+        var args = steps[copy].Args.Select(a => DimExpr.Const(a.Evaluate(at5))).ToArray();
+        int rank = (int)args[3].Value;
+        int srcOffset = 4 + rank + 1 + rank;
+        args[srcOffset] = DimExpr.Const(args[srcOffset].Value + (30 * 16));
+        steps[copy] = steps[copy] with { Args = args, Work = DimExpr.Const(steps[copy].Work.Evaluate(at5)) };
+        var edited = new Plan(plan.Definition with { Steps = steps }, plan.Payload, plan.Weights);
+        edited.Run(Inputs(40));
+        var e = Assert.Throws<PlanFormatException>(() => edited.Run(Inputs(5)));
+        Assert.Contains("rt:copy", e.Message, StringComparison.Ordinal);
+        edited.Run(Inputs(40));
+        Assert.Throws<PlanFormatException>(() => edited.Run(Inputs(6)));
+    }
+
+    [Fact]
     public void Unknown_kernels_and_out_of_range_buffer_records_are_rejected_at_load()
     {
         var plan = Build();
