@@ -234,7 +234,16 @@ public static class Program
         Console.WriteLine($"| decode, ctx {start}..{start + tokens}, greedy with logits to host | {s * 1e3 / tokens:F2} ms/token | {tokens / s:F0} tok/s |");
         Console.WriteLine($"decode step: {dec.DecodeCalls} calls ({dec.DescribeDecode()}); host enqueue {dec.EnqueueTicks * 1e3 / Stopwatch.Frequency / tokens:F3} ms/token");
         if (graphs) Console.WriteLine($"decode graphs: {dec.GraphReport}");
-        if (timing) Profile(dec, ref next, Math.Min(tokens, 16));
+        if (timing)
+        {
+            Profile(dec, ref next, Math.Min(tokens, 16));
+            GpuTiming.Enabled = true;
+            GpuTiming.Reset();
+            dec.Prefill(prompt);
+            GpuTiming.Enabled = false;
+            Console.WriteLine($"prefill of {promptLength} tokens, each call synchronized (CANDLE_GPU_TIMING):");
+            Console.Write(GpuTiming.Report(1));
+        }
     }
 
     /// <summary>
