@@ -40,22 +40,23 @@ public sealed class GpuBackend : IBackend
         QuantTypes = QuantTypes,
     };
 
-    private readonly Lazy<bool> _available;
+    // Null when the kind's first device opens, else what is missing (the driver, the runtime library or a device).
+    private readonly Lazy<string?> _unavailable;
 
     /// <summary>Creates the backend for a device kind.</summary>
     public GpuBackend(GpuKind kind)
     {
         Kind = kind;
-        _available = new Lazy<bool>(() =>
+        _unavailable = new Lazy<string?>(() =>
         {
             try
             {
                 _ = GetDevice(DefaultSpec);
-                return true;
+                return null;
             }
-            catch (BackendUnavailableException)
+            catch (BackendUnavailableException e)
             {
-                return false;
+                return e.Message;
             }
         });
     }
@@ -75,7 +76,10 @@ public sealed class GpuBackend : IBackend
     public BackendCapabilities Capabilities => s_capabilities;
 
     /// <inheritdoc/>
-    public bool IsAvailable => _available.Value;
+    public bool IsAvailable => _unavailable.Value is null;
+
+    /// <inheritdoc/>
+    public string? UnavailableReason => _unavailable.Value;
 
     private string DefaultSpec => Kind == GpuKind.Cpu ? "ilgpu-cpu" : Name + ":0";
 

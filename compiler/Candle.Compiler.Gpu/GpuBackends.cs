@@ -30,7 +30,13 @@ public static class GpuBackends
     public static (IBackend Backend, string? Device) Resolve(string device)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(device);
-        string kind = device.Split(':')[0];
+        string[] parts = device.Split(':');
+        string kind = parts[0];
+        if (parts.Length > 2 || (parts.Length == 2 && (parts[1].Length == 0 || !parts[1].All(char.IsAsciiDigit) || !int.TryParse(parts[1], out _))))
+        {
+            throw new ArgumentException($"device '{device}': a device index is a number after the kind, as in {kind}:1", nameof(device));
+        }
+
         return kind switch
         {
             "cpu" => (BackendRegistry.Default, null),

@@ -51,7 +51,7 @@ internal static class BenchCommand
             {
                 ctx.SetStageQuietly(string.Create(CultureInfo.InvariantCulture, $"loading the model ({n} threads)"));
                 using var generator = ModelLoadProgress.Run(ctx, (load, compile) => TextGenerator.Load(modelPath, DeviceOption.Resolve(deviceName),
-                    LoadOption.Resolve(pr.GetValue(allowUnused)) with { Progress = load, KvCacheDType = kvDType }, new Compiler.Backends.CompileOptions { Threads = n, Progress = compile }));
+                    LoadOption.Resolve(pr.GetValue(allowUnused)) with { Progress = load, KvCacheDType = kvDType }, DeviceOption.Options(deviceName, new Compiler.Backends.CompileOptions { Threads = n, Progress = compile })));
                 var tests = prompts.Where(p => p > 0).Select(p => (Prompt: p, Gen: 0)).Concat(gens.Where(g => g > 0).Select(g => (Prompt: 0, Gen: g)));
                 foreach (var (p, g) in tests)
                 {

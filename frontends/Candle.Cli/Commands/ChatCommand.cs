@@ -42,7 +42,7 @@ internal static class ChatCommand
             if (templatePath is not null && !File.Exists(templatePath)) throw new FileNotFoundException($"--template: {templatePath}: no such file");
             ctx.SetStageQuietly("loading and compiling the model");
             using var generator = ModelLoadProgress.Run(ctx, (load, compile) => TextGenerator.Load(modelPath, DeviceOption.Resolve(pr.GetValue(device)!),
-                LoadOption.Resolve(pr.GetValue(allowUnused)) with { Progress = load, KvCacheDType = kvDType }, new CompileOptions { Progress = compile }));
+                LoadOption.Resolve(pr.GetValue(allowUnused)) with { Progress = load, KvCacheDType = kvDType }, DeviceOption.Options(pr.GetValue(device)!, new CompileOptions { Progress = compile })));
             if (generator.Tokenizer is null) throw new ArgumentException($"{modelPath}: chat needs the model's tokenizer, and none was found");
             ctx.Stage = "reading the chat template";
             var found = ModelChatTemplate.TryLoad(modelPath);

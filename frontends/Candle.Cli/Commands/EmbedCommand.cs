@@ -14,7 +14,7 @@ internal static class EmbedCommand
         var ids = new Option<string[]>("--ids") { Description = "token ids to embed, comma separated, special tokens included (repeat for several)" };
         var pooling = new Option<string>("--pooling") { Description = "mean or cls", DefaultValueFactory = _ => "mean" };
         var noNormalize = new Option<bool>("--no-normalize") { Description = "keep the pooled vectors unnormalized" };
-        var device = new Option<string>("--device") { Description = "cpu or reference", DefaultValueFactory = _ => "cpu" };
+        var device = DeviceOption.Create();
         var cmd = new Command("embed", "Sentence embeddings with a BERT-family encoder") { model.Argument, model.Option, text, ids, pooling, noNormalize, device };
         cmd.SetAction(pr => ctx.Guard(() => Run(
             ctx,
@@ -37,7 +37,8 @@ internal static class EmbedCommand
             _ => throw new ArgumentException($"--pooling: '{pooling}' is not mean or cls"),
         };
         if (!Directory.Exists(model)) throw new DirectoryNotFoundException($"{model}: no such model directory");
-        using var embedder = SentenceEmbedder.Load(model, device, pool, normalize);
+        DeviceOption.Resolve(device);
+        using var embedder = SentenceEmbedder.Load(model, device.Split(':')[0], pool, normalize, DeviceOption.Options(device));
         var vectors = new List<float[]>();
         if (texts.Length > 0) vectors.AddRange(embedder.Embed(texts));
         if (ids.Length > 0)

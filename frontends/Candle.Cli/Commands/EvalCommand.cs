@@ -36,7 +36,7 @@ internal static class EvalCommand
     private static int Run(CliContext ctx, string modelDir, string inputsPath, string outPath, string device, ModelLoadOptions loadOptions)
     {
         var backend = DeviceOption.Resolve(device);
-        if (OnnxFiles.IsOnnx(modelDir)) return OnnxFiles.Eval(ctx, modelDir, inputsPath, outPath, backend);
+        if (OnnxFiles.IsOnnx(modelDir)) return OnnxFiles.Eval(ctx, modelDir, inputsPath, outPath, backend, DeviceOption.Options(device));
         ctx.Stage = "loading the model";
         var model = ModelRegistry.Load(modelDir, loadOptions);
         ctx.Stage = "reading the inputs";
@@ -73,7 +73,7 @@ internal static class EvalCommand
         }
 
         ctx.Stage = "compiling the model";
-        using var exe = backend.Compile(graph, Compiler.Backends.CompileOptions.Default);
+        using var exe = backend.Compile(graph, DeviceOption.Options(device));
         ctx.Stage = "running the model";
         var results = exe.Run(args);
         ctx.Stage = "writing the outputs";

@@ -71,7 +71,7 @@ internal static class GenerateCommand
             ctx.SetStageQuietly("loading and compiling the model");
             string modelPath = model.Resolve(pr);
             using var generator = ModelLoadProgress.Run(ctx, (load, compile) => TextGenerator.Load(modelPath, DeviceOption.Resolve(pr.GetValue(device)!),
-                LoadOption.Resolve(pr.GetValue(allowUnused)) with { Progress = load, KvCacheDType = kvDType }, new CompileOptions { Threads = n, OptLevel = pr.GetValue(opt), Progress = compile }));
+                LoadOption.Resolve(pr.GetValue(allowUnused)) with { Progress = load, KvCacheDType = kvDType }, DeviceOption.Options(pr.GetValue(device)!, new CompileOptions { Threads = n, OptLevel = pr.GetValue(opt), Progress = compile })));
             ctx.SetStageQuietly("generating");
             bool streamText = generator.Tokenizer is not null;
             if (streamText && text is not null)

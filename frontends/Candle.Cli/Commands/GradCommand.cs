@@ -34,7 +34,7 @@ internal static class GradCommand
         var graph = TrainingObjective.TraceGradients(model);
         var batch = TrainingData.Read(inputsPath, model);
         var args = graph.Inputs.Select(i => batch[i.Attr<InputAttrs>().Name]).ToArray();
-        using var exe = backend.Compile(graph, CompileOptions.Default);
+        using var exe = backend.Compile(graph, DeviceOption.Options(device));
         var results = exe.Run(args);
         SafeTensorsWriter.Write(outPath, graph.OutputNames.Zip(results, (n, r) => new KeyValuePair<string, HostTensor>(n, r.DType == DType.F32 ? r : r.Cast(DType.F32))));
         ctx.Out.WriteLine($"loss {results[0].GetDouble(0):G9}; wrote loss and {results.Length - 1} gradients to {outPath}");

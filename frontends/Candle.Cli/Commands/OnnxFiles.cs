@@ -30,7 +30,7 @@ internal static class OnnxFiles
     /// Runs the model on the inputs of a safetensors file, or of an ONNX test data directory (<c>input_0.pb</c>,
     /// <c>input_1.pb</c>, ... for the graph's inputs in order), and writes its outputs under the graph's output names.
     /// </summary>
-    public static int Eval(CliContext ctx, string modelPath, string inputsPath, string outPath, IBackend backend)
+    public static int Eval(CliContext ctx, string modelPath, string inputsPath, string outPath, IBackend backend, CompileOptions options)
     {
         var given = new Dictionary<string, HostTensor>(StringComparer.Ordinal);
         if (Directory.Exists(inputsPath))
@@ -50,7 +50,7 @@ internal static class OnnxFiles
             foreach (string name in file.Names) given[name] = file.Get(name).Clone();
         }
 
-        var results = OnnxEvaluation.Run(modelPath, given, backend, CompileOptions.Default, inputsPath);
+        var results = OnnxEvaluation.Run(modelPath, given, backend, options, inputsPath);
         // Outputs of the types the IR carries in wider dtypes (uint16, float8, ...) are written in their declared dtype.
         var entries = OnnxDeclaredOutputs.ForSafeTensors(OnnxModelInfo.Read(modelPath), results);
         SafeTensorsWriter.WriteEntries(outPath, entries);

@@ -64,7 +64,7 @@ internal static class TrainCommand
             int rows = batch["labels"].Shape[0];
             if (k < 1 || rows % k != 0) throw new ArgumentException($"--accumulate must be ≥ 1 and divide the batch's {rows} rows, got {k}");
             var micro = Enumerable.Range(0, k).Select(i => (IReadOnlyDictionary<string, Runtime.Tensors.HostTensor>)TrainingObjective.Rows(batch, i * (rows / k), rows / k)).ToList();
-            using var trainer = new LanguageModelTrainer(loaded, opt, DeviceOption.Resolve(pr.GetValue(device)!), sched, pr.GetValue(maxNorm));
+            using var trainer = new LanguageModelTrainer(loaded, opt, DeviceOption.Resolve(pr.GetValue(device)!), sched, pr.GetValue(maxNorm), DeviceOption.Options(pr.GetValue(device)!));
             if (pr.GetValue(resume) is { } from) trainer.Load(from);
             var losses = new List<double>();
             for (int s = 0; s < n; s++)

@@ -25,7 +25,8 @@ public sealed class SentenceEmbedder : IDisposable
     /// <param name="tokenizer">The WordPiece tokenizer for text; null to embed token ids only.</param>
     /// <param name="pooling">Mean (default) or [CLS] pooling.</param>
     /// <param name="normalize">Whether to scale each embedding to unit L2 norm.</param>
-    public SentenceEmbedder(BertModel model, IBackend backend, Tokenizer? tokenizer = null, Pooling pooling = Pooling.Mean, bool normalize = true)
+    /// <param name="options">Compile options (the device, as <c>cuda:1</c>, threads); <see cref="CompileOptions.Default"/> when null.</param>
+    public SentenceEmbedder(BertModel model, IBackend backend, Tokenizer? tokenizer = null, Pooling pooling = Pooling.Mean, bool normalize = true, CompileOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(backend);
@@ -36,16 +37,21 @@ public sealed class SentenceEmbedder : IDisposable
         var graph = model.TraceForward();
         _inputNames = ["input_ids", "attention_mask", "token_type_ids"];
         _hiddenIndex = graph.OutputNames.IndexOf("last_hidden_state");
-        _plan = backend.Compile(graph, CompileOptions.Default);
+        _plan = backend.Compile(graph, options ?? CompileOptions.Default);
     }
 
     /// <summary>Loads a BERT-family model directory (config.json, weights, vocab.txt) and compiles it.</summary>
     /// <exception cref="ArgumentException">The directory does not hold a BERT-family encoder.</exception>
-    public static SentenceEmbedder Load(string modelDirectory, string backend = "cpu", Pooling pooling = Pooling.Mean, bool normalize = true)
+    /// <param name="modelDirectory">The model directory.</param>
+    /// <param name="backend">The backend's name in <see cref="BackendRegistry"/>.</param>
+    /// <param name="pooling">Mean (default) or [CLS] pooling.</param>
+    /// <param name="normalize">Whether to scale each embedding to unit L2 norm.</param>
+    /// <param name="options">Compile options (the device, as <c>cuda:1</c>, threads); <see cref="CompileOptions.Default"/> when null.</param>
+    public static SentenceEmbedder Load(string modelDirectory, string backend = "cpu", Pooling pooling = Pooling.Mean, bool normalize = true, CompileOptions? options = null)
     {
         var model = ModelRegistry.Load(modelDirectory) as BertModel
             ?? throw new ArgumentException($"{modelDirectory}: not a BERT-family encoder (SentenceEmbedder needs a BertModel)", nameof(modelDirectory));
-        return new SentenceEmbedder(model, BackendRegistry.Get(backend), TokenizerLoader.TryLoad(modelDirectory), pooling, normalize);
+        return new SentenceEmbedder(model, BackendRegistry.Get(backend), TokenizerLoader.TryLoad(modelDirectory), pooling, normalize, options);
     }
 
     /// <summary>The encoder.</summary>
