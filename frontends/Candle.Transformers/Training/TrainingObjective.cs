@@ -148,12 +148,15 @@ public static class TrainingObjective
 
     /// <summary>
     /// Checks a batch against <see cref="Inputs"/> and completes it as transformers would: integer tensors become i64,
-    /// float tensors f32, causal LM labels default to input_ids, Whisper's decoder_input_ids to the shifted labels.
+    /// float tensors f32, causal LM labels default to input_ids, Whisper's decoder_input_ids to the shifted labels, a
+    /// BERT head's attention_mask to ones and token_type_ids to zeros; a BertForSequenceClassification whose problem
+    /// type is unset gets the one the labels imply (as transformers records it in config.problem_type), so call this
+    /// before <see cref="Trace"/>.
     /// </summary>
     /// <param name="model">The model.</param>
     /// <param name="batch">The tensors by name.</param>
     /// <param name="source">The file the batch came from, for messages.</param>
-    /// <exception cref="ArgumentException">A tensor is missing, of the wrong kind, or its batch/sequence dimensions disagree; the message names the file and the key.</exception>
+    /// <exception cref="ArgumentException">A tensor is missing, of the wrong kind, or its batch/sequence dimensions disagree, or an integer label lies outside a BERT head's classes; the message names the file and the key.</exception>
     public static Dictionary<string, HostTensor> Prepare(IPretrainedModel model, IReadOnlyDictionary<string, HostTensor> batch, string source)
     {
         ArgumentNullException.ThrowIfNull(model);
