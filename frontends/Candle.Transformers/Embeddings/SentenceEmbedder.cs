@@ -39,12 +39,21 @@ public sealed class SentenceEmbedder : IDisposable
         _plan = backend.Compile(graph, CompileOptions.Default);
     }
 
-    /// <summary>Loads a BERT-family model directory (config.json, weights, vocab.txt) and compiles it.</summary>
+    /// <summary>
+    /// Loads a BERT-family model directory (config.json, weights, vocab.txt) and compiles it; of a task model
+    /// (BertForSequenceClassification, BertForTokenClassification, BertForMaskedLM) its encoder.
+    /// </summary>
     /// <exception cref="ArgumentException">The directory does not hold a BERT-family encoder.</exception>
     public static SentenceEmbedder Load(string modelDirectory, string backend = "cpu", Pooling pooling = Pooling.Mean, bool normalize = true)
     {
-        var model = ModelRegistry.Load(modelDirectory) as BertModel
-            ?? throw new ArgumentException($"{modelDirectory}: not a BERT-family encoder (SentenceEmbedder needs a BertModel)", nameof(modelDirectory));
+        var model = ModelRegistry.Load(modelDirectory) switch
+        {
+            BertModel m => m,
+            BertForSequenceClassification s => s.Bert,
+            BertForTokenClassification t => t.Bert,
+            BertForMaskedLM l => l.Bert,
+            _ => throw new ArgumentException($"{modelDirectory}: not a BERT-family encoder (SentenceEmbedder needs a BertModel)", nameof(modelDirectory)),
+        };
         return new SentenceEmbedder(model, BackendRegistry.Get(backend), TokenizerLoader.TryLoad(modelDirectory), pooling, normalize);
     }
 

@@ -179,10 +179,9 @@ public static class TrainingObjective
         var result = new Dictionary<string, HostTensor>(StringComparer.Ordinal);
         foreach (var (name, description) in inputs)
         {
-            if (!have.TryGetValue(name, out var t) && !(bert && name != LanguageModelLoss.Labels && model.DefaultInput(name, have) is { } d && (t = d) is not null))
-            {
-                throw new ArgumentException($"{source}: no tensor '{name}' ({description}); model_type '{model.ModelType}' trains on {string.Join(", ", inputs.Select(i => i.Name))} (the file has {string.Join(", ", batch.Keys)})");
-            }
+            // A BERT head's attention_mask and token_type_ids default as in its forward (ones, zeros).
+            var t = have.GetValueOrDefault(name) ?? (bert && name != LanguageModelLoss.Labels ? model.DefaultInput(name, have) : null)
+                ?? throw new ArgumentException($"{source}: no tensor '{name}' ({description}); model_type '{model.ModelType}' trains on {string.Join(", ", inputs.Select(i => i.Name))} (the file has {string.Join(", ", batch.Keys)})");
 
             result[name] = description.StartsWith("float", StringComparison.Ordinal)
                 ? (t.DType.IsFloat() ? t.Cast(DType.F32) : throw new ArgumentException($"{source}: tensor '{name}' must be floating-point ({description}), got {t.DType}"))

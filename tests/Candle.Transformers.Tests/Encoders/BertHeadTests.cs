@@ -51,6 +51,32 @@ public class BertHeadTests
         }
     }
 
+    [Fact]
+    public void AClassifierWithoutLabelsIsRefused()
+    {
+        using var c = TinyBert.Create(1, Token, configExtra: "\"num_labels\": 0");
+        var e = Assert.Throws<InvalidDataException>(() => ModelRegistry.Load(c.Dir));
+        Assert.Contains("num_labels", e.Message, StringComparison.Ordinal);
+        Assert.Contains("BertForTokenClassification", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void SentenceEmbedderUsesAHeadsEncoder()
+    {
+        using var c = TinyBert.Create(10, Mlm);
+        using var embedder = Candle.Transformers.Embeddings.SentenceEmbedder.Load(c.Dir, "reference", Candle.Transformers.Embeddings.Pooling.Cls, normalize: false);
+        var got = embedder.EmbedIds([[1, 5, 7]]);
+        var batch = new Dictionary<string, HostTensor>(StringComparer.Ordinal)
+        {
+            ["input_ids"] = HostTensor.FromArray(new long[] { 1, 5, 7 }, 1, 3),
+            ["attention_mask"] = HostTensor.FromArray(new long[] { 1, 1, 1 }, 1, 3),
+            ["token_type_ids"] = HostTensor.FromArray(new long[3], 1, 3),
+        };
+        var cls = Naive.Row(Bare(c, batch).Hidden, 0);
+        Assert.Equal(cls.Length, got[0].Length);
+        for (int i = 0; i < cls.Length; i++) Assert.Equal(cls[i], got[0][i], 1e-5f);
+    }
+
     [Theory]
     [InlineData("reference")]
     [InlineData("cpu")]

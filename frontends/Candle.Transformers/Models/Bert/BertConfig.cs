@@ -117,7 +117,7 @@ public sealed record BertConfig
             throw new NotSupportedException($"{source}: position_embedding_type '{PositionEmbeddingType}' is not supported (only 'absolute')");
         }
 
-        Positive(source, "num_labels", NumLabels);
+        Positive(source, "num_labels", NumLabels, allowZero: true);
         if (!(ClassifierDropout is >= 0 and <= 1)) throw new InvalidDataException($"{source}: 'classifier_dropout' (or 'hidden_dropout_prob') must be in [0, 1], got {ClassifierDropout}");
         if (ProblemType is not null && !BertProblemType.All.Contains(ProblemType, StringComparer.Ordinal))
         {
@@ -129,6 +129,13 @@ public sealed record BertConfig
         {
             throw new NotSupportedException($"{source}: attn_implementation '{AttnImplementation}' is not supported (sdpa or eager)");
         }
+    }
+
+    /// <summary>Checks that a classification head has labels.</summary>
+    /// <exception cref="InvalidDataException"><see cref="NumLabels"/> is 0; the message names the source and the head.</exception>
+    internal void RequireLabels(string source, string head)
+    {
+        if (NumLabels < 1) throw new InvalidDataException($"{source}: {head} needs 'num_labels' (or 'id2label') of at least 1, got {NumLabels}");
     }
 
     internal static void Positive(string source, string key, int value, bool allowZero = false)

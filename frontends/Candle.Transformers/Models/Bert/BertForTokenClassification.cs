@@ -15,9 +15,11 @@ namespace Candle.Transformers.Models.Bert;
 public sealed class BertForTokenClassification : Module, IPretrainedModel
 {
     /// <summary>Creates a model with freshly initialized weights.</summary>
+    /// <exception cref="InvalidDataException">The config has no labels.</exception>
     public BertForTokenClassification(BertConfig config, DType dtype = DType.F32, HfConfig? hfConfig = null)
     {
         ArgumentNullException.ThrowIfNull(config);
+        config.RequireLabels(hfConfig?.Path ?? nameof(BertConfig), "BertForTokenClassification");
         Bert = RegisterModule("bert", new BertModel(config, addPoolingLayer: false, dtype, hfConfig));
         Dropout = RegisterModule("dropout", new Dropout(config.ClassifierDropout));
         Classifier = RegisterModule("classifier", new Linear(config.HiddenSize, config.NumLabels, true, dtype));
