@@ -15,7 +15,7 @@ namespace Candle.Cli.Tests;
 /// <c>candle eval</c>, <c>grad</c> and <c>train</c> on a tiny random BertForSequenceClassification checkpoint: the
 /// logits against plain loops over the bare encoder's pooled output, the gradients against finite differences of the
 /// float64 loss on the reference interpreter, and AdamW's first two updates against a scalar AdamW fed the gradients
-/// <c>grad</c> writes at each step's parameters.
+/// <c>grad</c> writes at each step's parameters (SGD's against p − lr·g).
 /// </summary>
 public sealed class BertHeadCommandTests : IDisposable
 {
@@ -132,6 +132,21 @@ public sealed class BertHeadCommandTests : IDisposable
         Assert.Equal(6, curve.Length);
         using (var grads = SafeTensorsFile.Open(Path.Combine(_tmp, "g0.safetensors"))) Assert.Equal(grads.Get("loss").GetDouble(0), curve[0], 1e-5);
         Assert.True(curve[^1] < curve[0] - 0.01, $"losses {string.Join(", ", curve)}");
+    }
+
+    [Fact]
+    public void TrainTakesSgdStepsOnTheGradient()
+    {
+        string data = WriteBatch(withLabels: true);
+        string saved = Path.Combine(_tmp, "sgd");
+        var g0 = Grad(_model.Dir, data, "g0");
+        var (code, _, err) = CliRunner.Run("train", _model.Dir, "--data", data, "--steps", "1", "--optimizer", "sgd", "--lr", "0.5", "--out", Path.Combine(_tmp, "sgd.json"), "--save", saved);
+        Assert.True(code == 0, err);
+        foreach (var name in _model.Tensors.Keys)
+        {
+            double[] p0 = _model.Tensors[name].ToFloat64(), g = g0["grad." + name], p1 = Saved(saved, name);
+            for (int i = 0; i < p0.Length; i++) Assert.True(Math.Abs(p0[i] - (0.5 * g[i]) - p1[i]) <= 1e-6, $"{name}[{i}]: {p1[i]}, p − lr·g = {p0[i] - (0.5 * g[i])}");
+        }
     }
 
     [Fact]
