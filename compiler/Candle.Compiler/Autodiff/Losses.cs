@@ -59,6 +59,24 @@ public static class Losses
         return CrossEntropy(Reshape(logits, new Shape(rows, vocab)), Reshape(shiftedLabels, new Shape(rows)), ignoreIndex);
     }
 
+    /// <summary>
+    /// torch.nn.functional.binary_cross_entropy_with_logits with mean reduction: the mean over every element of
+    /// −[y·log σ(x) + (1 − y)·log(1 − σ(x))], computed as softplus(x) − x·y (the same value, stable for large |x|).
+    /// </summary>
+    /// <exception cref="IrException">The logits are not floating-point or the targets' shape differs from theirs.</exception>
+    public static Node BinaryCrossEntropyWithLogits(Node logits, Node targets)
+    {
+        ArgumentNullException.ThrowIfNull(logits);
+        ArgumentNullException.ThrowIfNull(targets);
+        if (!logits.DType.IsFloat() || !logits.Shape.Equals(targets.Shape))
+        {
+            throw IrException.For(Op.Softplus, [logits, targets], $"binary_cross_entropy_with_logits expects float logits and targets of one shape, got {logits.TypeString} and {targets.TypeString}");
+        }
+
+        var y = Cast(targets, logits.DType);
+        return Reduce(Op.Mean, Binary(Op.Sub, Unary(Op.Softplus, logits), Binary(Op.Mul, logits, y)));
+    }
+
     /// <summary>torch.nn.functional.mse_loss: the mean of (a − b)² (broadcasting as the builder does).</summary>
     public static Node Mse(Node input, Node target)
     {

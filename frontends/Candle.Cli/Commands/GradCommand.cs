@@ -11,14 +11,14 @@ namespace Candle.Cli.Commands;
 
 /// <summary>
 /// <c>candle grad &lt;model-dir&gt; --inputs train-inputs.safetensors --out grads.safetensors [--device cpu|reference]</c>:
-/// a model's training loss (see <see cref="TrainingObjective"/>: causal LMs, ViT image classifiers, Whisper) on a batch
+/// a model's training loss (see <see cref="TrainingObjective"/>: causal LMs, ViT image classifiers, Whisper, BERT task heads) on a batch
 /// and its gradient with respect to every parameter, written as <c>loss</c> and <c>grad.{checkpoint name}</c>.
 /// </summary>
 internal static class GradCommand
 {
     public static Command Create(CliContext ctx)
     {
-        var model = new ModelInput("a Hugging Face model directory (a causal LM, ViTForImageClassification or Whisper)");
+        var model = new ModelInput("a Hugging Face model directory (a causal LM, ViTForImageClassification, Whisper, or BertForSequenceClassification, BertForTokenClassification, BertForMaskedLM)");
         var inputs = new Option<string>("--inputs") { Description = TrainingData.KeysHelp, Required = true };
         var output = new Option<string>("--out") { Description = "safetensors file to write (loss, grad.<parameter>)", Required = true };
         var device = DeviceOption.Create();
@@ -31,8 +31,9 @@ internal static class GradCommand
     {
         var backend = DeviceOption.Resolve(device);
         var model = ModelRegistry.Load(modelDir);
-        var graph = TrainingObjective.TraceGradients(model);
+        // The batch first: its labels settle a sequence classifier's problem type when the config leaves it unset.
         var batch = TrainingData.Read(inputsPath, model);
+        var graph = TrainingObjective.TraceGradients(model);
         var args = graph.Inputs.Select(i => batch[i.Attr<InputAttrs>().Name]).ToArray();
         using var exe = backend.Compile(graph, DeviceOption.Options(device));
         var results = exe.Run(args);

@@ -18,7 +18,7 @@ internal static class TrainCommand
 {
     public static Command Create(CliContext ctx)
     {
-        var model = new ModelInput("a Hugging Face model directory (a causal LM, ViTForImageClassification or Whisper)");
+        var model = new ModelInput("a Hugging Face model directory (a causal LM, ViTForImageClassification, Whisper, or BertForSequenceClassification, BertForTokenClassification, BertForMaskedLM)");
         var data = new Option<string>("--data") { Description = TrainingData.KeysHelp, Required = true };
         var steps = new Option<int>("--steps") { Description = "number of optimizer steps", DefaultValueFactory = _ => 10 };
         var optimizer = new Option<string>("--optimizer") { Description = "adamw, adam or sgd", DefaultValueFactory = _ => "adamw" };
@@ -34,7 +34,7 @@ internal static class TrainCommand
         var accumulate = new Option<int>("--accumulate") { Description = "split the batch into K equal micro-batches and accumulate their mean gradient before each update", DefaultValueFactory = _ => 1 };
         var resume = new Option<string?>("--resume") { Description = "directory a --save wrote: continue from its parameters, optimizer state and step count" };
         var device = DeviceOption.Create();
-        var cmd = new Command("train", "Train a model (causal LM, ViT image classifier, Whisper) on a batch with a compiled train step")
+        var cmd = new Command("train", "Train a model (causal LM, ViT image classifier, Whisper, BERT task head) on a batch with a compiled train step")
         {
             model.Argument, model.Option, data, steps, optimizer, lr, momentum, weightDecay, nesterov, maxNorm, schedule, warmup, output, save, accumulate, resume, device,
         };

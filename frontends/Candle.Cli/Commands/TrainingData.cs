@@ -17,7 +17,10 @@ internal static class TrainingData
         "safetensors batch; keys by model: causal LMs (llama, mistral, qwen2, gemma, phi3, gpt2): input_ids [batch, seq] and labels [batch, seq] " +
         "(default input_ids; shifted inside the loss); ViT image classifiers: pixel_values f32 [batch, channels, image, image] and labels [batch]; " +
         "Whisper: input_features f32 [batch, mel bins, frames], labels [batch, seq] and optionally decoder_input_ids (default: labels shifted right " +
-        "behind decoder_start_token_id). Labels equal to -100 are ignored";
+        "behind decoder_start_token_id); BERT task heads: input_ids [batch, seq], optionally attention_mask and token_type_ids [batch, seq], and labels: " +
+        "for BertForSequenceClassification integer class ids [batch] (single-label), float targets [batch] (regression, num_labels 1) or float [batch, num_labels] " +
+        "(multi-label), as config.json's problem_type says or else the labels' dtype; for BertForTokenClassification and BertForMaskedLM integer [batch, seq]. " +
+        "Labels equal to -100 are ignored";
 
     public static Dictionary<string, HostTensor> Read(string path, IPretrainedModel model)
     {

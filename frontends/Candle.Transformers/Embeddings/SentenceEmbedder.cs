@@ -40,7 +40,10 @@ public sealed class SentenceEmbedder : IDisposable
         _plan = backend.Compile(graph, options ?? CompileOptions.Default);
     }
 
-    /// <summary>Loads a BERT-family model directory (config.json, weights, vocab.txt) and compiles it.</summary>
+    /// <summary>
+    /// Loads a BERT-family model directory (config.json, weights, vocab.txt) and compiles it; of a task model
+    /// (BertForSequenceClassification, BertForTokenClassification, BertForMaskedLM) its encoder.
+    /// </summary>
     /// <exception cref="ArgumentException">The directory does not hold a BERT-family encoder.</exception>
     /// <param name="modelDirectory">The model directory.</param>
     /// <param name="backend">The backend's name in <see cref="BackendRegistry"/>.</param>
@@ -49,8 +52,14 @@ public sealed class SentenceEmbedder : IDisposable
     /// <param name="options">Compile options (the device, as <c>cuda:1</c>, threads); <see cref="CompileOptions.Default"/> when null.</param>
     public static SentenceEmbedder Load(string modelDirectory, string backend = "cpu", Pooling pooling = Pooling.Mean, bool normalize = true, CompileOptions? options = null)
     {
-        var model = ModelRegistry.Load(modelDirectory) as BertModel
-            ?? throw new ArgumentException($"{modelDirectory}: not a BERT-family encoder (SentenceEmbedder needs a BertModel)", nameof(modelDirectory));
+        var model = ModelRegistry.Load(modelDirectory) switch
+        {
+            BertModel m => m,
+            BertForSequenceClassification s => s.Bert,
+            BertForTokenClassification t => t.Bert,
+            BertForMaskedLM l => l.Bert,
+            _ => throw new ArgumentException($"{modelDirectory}: not a BERT-family encoder (SentenceEmbedder needs a BertModel)", nameof(modelDirectory)),
+        };
         return new SentenceEmbedder(model, BackendRegistry.Get(backend), TokenizerLoader.TryLoad(modelDirectory), pooling, normalize, options);
     }
 

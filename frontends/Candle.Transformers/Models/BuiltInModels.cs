@@ -12,7 +12,7 @@ internal static class BuiltInModels
         ModelRegistry.Register("gemma", Llama.LlamaForCausalLM.Load);
         ModelRegistry.Register("phi3", Llama.LlamaForCausalLM.Load);
         ModelRegistry.Register("gpt2", Gpt2.Gpt2LMHeadModel.Load);
-        ModelRegistry.Register("bert", Bert.BertModel.Load);
+        ModelRegistry.Register("bert", Bert.BertArchitectures.LoadAuto);
         ModelRegistry.Register("vit", Vit.VitForImageClassification.LoadAuto);
         ModelRegistry.Register("whisper", Whisper.WhisperForConditionalGeneration.Load);
     }

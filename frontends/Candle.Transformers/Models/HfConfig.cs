@@ -99,6 +99,18 @@ public sealed class HfConfig
         return e.ValueKind == JsonValueKind.Array ? [.. e.EnumerateArray().Select(x => ReadInt(x, key))] : [ReadInt(e, key)];
     }
 
+    /// <summary>A string or a list of strings (e.g. <c>architectures</c>) as a list; empty when absent.</summary>
+    /// <exception cref="InvalidDataException">An entry is not a string; the message names the file and key.</exception>
+    public IReadOnlyList<string> GetStringList(params string[] keys)
+    {
+        if (!TryFirst(keys, out var e, out string key)) return [];
+        IEnumerable<JsonElement> items = e.ValueKind == JsonValueKind.Array ? e.EnumerateArray() : [e];
+        return [.. items.Select(x => x.ValueKind == JsonValueKind.String ? x.GetString()! : throw Error($"'{key}' holds a value that is not a string: {Shorten(x)}"))];
+    }
+
+    /// <summary>The names of this object's members (of a nested object such as <c>id2label</c>), in file order.</summary>
+    public IReadOnlyList<string> Keys => [.. _root.EnumerateObject().Select(p => p.Name)];
+
     /// <summary>A nested object (such as <c>rope_scaling</c>), or null.</summary>
     public HfConfig? GetObject(params string[] keys) =>
         TryFirst(keys, out var e) && e.ValueKind == JsonValueKind.Object ? new HfConfig(e, Path) : null;

@@ -11,7 +11,7 @@ using Candle.Transformers.Models;
 namespace Candle.Transformers.Training;
 
 /// <summary>
-/// Trains a model on its <see cref="TrainingObjective"/> (causal LMs, image classifiers, Whisper) with one compiled
+/// Trains a model on its <see cref="TrainingObjective"/> (causal LMs, image classifiers, Whisper, BERT task heads) with one compiled
 /// <see cref="TrainStep"/> per step: the loss, the gradients and the optimizer's update in one call, the parameters and
 /// optimizer state passed back in as the next step's donated inputs. Starts from the checkpoint's parameters and zero
 /// optimizer state, as PyTorch's optimizers do; <see cref="Save"/> and <see cref="Load"/> checkpoint both.

@@ -41,6 +41,27 @@ public sealed record BertConfig
     /// <summary>How attention is traced: <c>sdpa</c> (one attention op, the default) or <c>eager</c> (see <see cref="AttentionImplementation"/>).</summary>
     public string AttnImplementation { get; init; } = AttentionImplementation.Sdpa;
 
+    /// <summary>
+    /// Number of labels of a task head (BertForSequenceClassification, BertForTokenClassification): the size of
+    /// <c>id2label</c> when the config has one, else <c>num_labels</c>, else 2, as transformers' PretrainedConfig.
+    /// </summary>
+    public int NumLabels { get; init; } = 2;
+
+    /// <summary>
+    /// The sequence classifier's loss (<c>problem_type</c>: one of <see cref="BertProblemType"/>'s names), or null to
+    /// let the labels decide as transformers does.
+    /// </summary>
+    public string? ProblemType { get; init; }
+
+    /// <summary>
+    /// The drop probability of a classification head's dropout (<c>classifier_dropout</c>, else
+    /// <c>hidden_dropout_prob</c>). Modules here have no training mode, so dropout is the identity in training too.
+    /// </summary>
+    public double ClassifierDropout { get; init; } = 0.1;
+
+    /// <summary>Whether a masked-LM decoder shares the word embeddings (<c>tie_word_embeddings</c>).</summary>
+    public bool TieWordEmbeddings { get; init; } = true;
+
     /// <summary>Width of one attention head.</summary>
     public int HeadDim => HiddenSize / NumAttentionHeads;
 
@@ -64,6 +85,10 @@ public sealed record BertConfig
             PadTokenId = config.GetInt(0, "pad_token_id"),
             PositionEmbeddingType = config.GetString("position_embedding_type") ?? "absolute",
             AttnImplementation = config.GetString("attn_implementation", "_attn_implementation") ?? AttentionImplementation.Sdpa,
+            NumLabels = config.GetObject("id2label") is { } labels ? labels.Keys.Count : config.GetInt(2, "num_labels"),
+            ProblemType = config.GetString("problem_type"),
+            ClassifierDropout = config.GetDouble(config.GetDouble(0.1, "hidden_dropout_prob"), "classifier_dropout"),
+            TieWordEmbeddings = config.GetBool(true, "tie_word_embeddings"),
         };
         c.Validate(config.Path);
         return c;
@@ -92,11 +117,25 @@ public sealed record BertConfig
             throw new NotSupportedException($"{source}: position_embedding_type '{PositionEmbeddingType}' is not supported (only 'absolute')");
         }
 
+        Positive(source, "num_labels", NumLabels, allowZero: true);
+        if (!(ClassifierDropout is >= 0 and <= 1)) throw new InvalidDataException($"{source}: 'classifier_dropout' (or 'hidden_dropout_prob') must be in [0, 1], got {ClassifierDropout}");
+        if (ProblemType is not null && !BertProblemType.All.Contains(ProblemType, StringComparer.Ordinal))
+        {
+            throw new InvalidDataException($"{source}: 'problem_type' is '{ProblemType}'; transformers knows {string.Join(", ", BertProblemType.All)}");
+        }
+
         Activations.Check(HiddenAct, source, "hidden_act");
         if (AttnImplementation is not (AttentionImplementation.Sdpa or AttentionImplementation.Eager))
         {
             throw new NotSupportedException($"{source}: attn_implementation '{AttnImplementation}' is not supported (sdpa or eager)");
         }
+    }
+
+    /// <summary>Checks that a classification head has labels.</summary>
+    /// <exception cref="InvalidDataException"><see cref="NumLabels"/> is 0; the message names the source and the head.</exception>
+    internal void RequireLabels(string source, string head)
+    {
+        if (NumLabels < 1) throw new InvalidDataException($"{source}: {head} needs 'num_labels' (or 'id2label') of at least 1, got {NumLabels}");
     }
 
     internal static void Positive(string source, string key, int value, bool allowZero = false)

@@ -82,12 +82,7 @@ public sealed class BertModel : Module, IPretrainedModel
     /// <inheritdoc/>
     public Graph TraceForward()
     {
-        TraceInput[] inputs =
-        [
-            new("input_ids", DType.I64, "batch", "seq"),
-            new("attention_mask", DType.I64, "batch", "seq"),
-            new("token_type_ids", DType.I64, "batch", "seq"),
-        ];
+        var inputs = BertArchitectures.TextInputs;
         string[] names = Pooler is null ? ["last_hidden_state"] : ["last_hidden_state", "pooler_output"];
         return Tracer.Trace(this, xs =>
         {
