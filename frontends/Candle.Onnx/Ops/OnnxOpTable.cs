@@ -35,6 +35,8 @@ internal static class OnnxOpTable
         EinsumOps.Register(t);
         WindowOps.Register(t);
         QuantizeOps.Register(t);
+        LinearAttentionOps.Register(t);
+        CausalConvOps.Register(t);
         RecurrentOps.Register(t);
         PoolOps.Register(t);
         TrainingOps.Register(t);
