@@ -161,7 +161,7 @@ internal static class AttentionOps
     }
 
     /// <summary>[B, H, L, D] → [B, H·r, L, D] with each head repeated r times in place (h0, h0, h1, h1, ...).</summary>
-    private static Node RepeatHeads(Node x, long reps)
+    internal static Node RepeatHeads(Node x, long reps)
     {
         var s = x.Shape;
         var expanded = BroadcastTo(Unsqueeze(x, 2), new Shape(s[0], s[1], Dim.Of(reps), s[2], s[3]));

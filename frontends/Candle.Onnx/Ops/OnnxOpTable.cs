@@ -37,6 +37,7 @@ internal static class OnnxOpTable
         QuantizeOps.Register(t);
         LinearAttentionOps.Register(t);
         CausalConvOps.Register(t);
+        FlexAttentionOps.Register(t);
         RecurrentOps.Register(t);
         PoolOps.Register(t);
         TrainingOps.Register(t);
