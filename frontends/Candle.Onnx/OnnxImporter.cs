@@ -170,7 +170,7 @@ internal sealed class OnnxImporter
     private static readonly HashSet<string> Retyping = new(StringComparer.Ordinal)
     {
         "Cast", "CastLike", "DequantizeLinear", "QuantizeLinear", "DynamicQuantizeLinear", "Shape", "Size", "ArgMax", "ArgMin",
-        "NonZero", "OneHot",
+        "NonZero", "OneHot", "BitCast",
     };
 
     /// <summary>

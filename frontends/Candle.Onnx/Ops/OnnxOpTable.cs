@@ -38,6 +38,7 @@ internal static class OnnxOpTable
         LinearAttentionOps.Register(t);
         CausalConvOps.Register(t);
         FlexAttentionOps.Register(t);
+        BitCastOps.Register(t);
         RecurrentOps.Register(t);
         PoolOps.Register(t);
         TrainingOps.Register(t);
