@@ -39,6 +39,8 @@ internal static class OnnxOpTable
         CausalConvOps.Register(t);
         FlexAttentionOps.Register(t);
         BitCastOps.Register(t);
+        TensorScatterOps.Register(t);
+        MlOps.Register(t);
         RecurrentOps.Register(t);
         PoolOps.Register(t);
         TrainingOps.Register(t);
