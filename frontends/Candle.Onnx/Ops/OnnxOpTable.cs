@@ -41,6 +41,7 @@ internal static class OnnxOpTable
         BitCastOps.Register(t);
         TensorScatterOps.Register(t);
         MlOps.Register(t);
+        RoiAlignOps.Register(t);
         RecurrentOps.Register(t);
         PoolOps.Register(t);
         TrainingOps.Register(t);
