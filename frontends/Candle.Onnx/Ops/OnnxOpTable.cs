@@ -42,6 +42,7 @@ internal static class OnnxOpTable
         TensorScatterOps.Register(t);
         MlOps.Register(t);
         RoiAlignOps.Register(t);
+        DeformConvOps.Register(t);
         RecurrentOps.Register(t);
         PoolOps.Register(t);
         TrainingOps.Register(t);
