@@ -43,6 +43,7 @@ internal static class OnnxOpTable
         MlOps.Register(t);
         RoiAlignOps.Register(t);
         DeformConvOps.Register(t);
+        TreeEnsembleOps.Register(t);
         RecurrentOps.Register(t);
         PoolOps.Register(t);
         TrainingOps.Register(t);
