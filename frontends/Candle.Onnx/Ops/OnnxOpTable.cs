@@ -44,6 +44,7 @@ internal static class OnnxOpTable
         RoiAlignOps.Register(t);
         DeformConvOps.Register(t);
         TreeEnsembleOps.Register(t);
+        TfIdfOps.Register(t);
         RecurrentOps.Register(t);
         PoolOps.Register(t);
         TrainingOps.Register(t);
