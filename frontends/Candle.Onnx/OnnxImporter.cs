@@ -163,14 +163,14 @@ internal sealed class OnnxImporter
     {
         "Identity", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten", "Gather", "GatherElements", "GatherND", "Slice",
         "Concat", "Expand", "Tile", "Split", "Where", "Max", "Min", "ReduceMax", "ReduceMin", "If", "Loop", "Scan", "Constant",
-        "Pad", "Reverse", "ReverseSequence", "DepthToSpace", "SpaceToDepth", "Compress", "Trilu", "TopK", "Sort",
+        "Pad", "Reverse", "ReverseSequence", "DepthToSpace", "SpaceToDepth", "Compress", "Trilu", "TopK", "Sort", "TensorScatter",
     };
 
     /// <summary>Ops whose outputs are never of their input's carried type (dequantization to float; Cast and CastLike type their own outputs).</summary>
     private static readonly HashSet<string> Retyping = new(StringComparer.Ordinal)
     {
         "Cast", "CastLike", "DequantizeLinear", "QuantizeLinear", "DynamicQuantizeLinear", "Shape", "Size", "ArgMax", "ArgMin",
-        "NonZero", "OneHot",
+        "NonZero", "OneHot", "BitCast",
     };
 
     /// <summary>

@@ -76,6 +76,21 @@ public sealed class CarriedTypeTests : IDisposable
     }
 
     [Fact]
+    public void Cast_to_float8e8m0_rounds_to_a_power_of_two_by_round_mode()
+    {
+        // 0.124 lies between 2^-4 and 2^-3 (nearer 2^-3: 0.124 ≥ 1.5·2^-4); 3 = 1.5·2 is the tie of 2 and 4 (nearest: up);
+        // 0.25 is exact. 0 and 2^-130 are below 2^-127, 2^130 and ∞ above 2^127: saturated to the ends, else NaN.
+        float[] x = [0.124f, 3, 0.25f, 5, 0, MathF.Pow(2, -130), MathF.Pow(2, 127) * 1.5f, float.PositiveInfinity, float.NaN];
+        var input = HostTensor.FromArray(x, [x.Length]);
+        AttributeProto Mode(string m) => new() { Name = "round_mode", Type = AttributeProto.Types.AttributeType.String, S = ByteString.CopyFromUtf8(m) };
+        float min = MathF.Pow(2, -127), max = MathF.Pow(2, 127);
+        Assert.Equal([0.125f, 4, 0.25f, 8, min, min, max, max, float.NaN], Run("Cast", 1, 24, [input], Int("to", 24)).ToFloat32());
+        Assert.Equal([0.0625f, 2, 0.25f, 4, min, min, max, max, float.NaN], Run("Cast", 1, 24, [input], Int("to", 24), Mode("down")).ToFloat32());
+        Assert.Equal([0.125f, 4, 0.25f, 4, min, min, max, max, float.NaN], Run("Cast", 1, 24, [input], Int("to", 24), Mode("nearest")).ToFloat32());
+        Assert.Equal([0.125f, 4, 0.25f, 4, float.NaN, float.NaN, float.NaN, float.NaN, float.NaN], Run("Cast", 1, 24, [input], Int("to", 24), Mode("nearest"), Int("saturate", 0)).ToFloat32());
+    }
+
+    [Fact]
     public void Cast_from_float_to_int4_truncates_and_wraps()
     {
         // A C cast: −9 → 7 (−9 + 16), 9.7 → 9 → −7, −2.5 → −2.

@@ -8,8 +8,9 @@ namespace Candle.Onnx.Ops;
 /// Attention (opset 23): scaled dot-product attention composed of IR ops. 3-D inputs [B, S, heads·D] are split into
 /// heads (q_num_heads, kv_num_heads); past_key/past_value are concatenated before K/V (the present outputs); fewer
 /// KV heads than Q heads repeat each KV head (grouped-query attention); the mask (boolean: attend where true, or
-/// additive; padded with −∞ up to the total sequence length) and the causal mask (query i attends key j when
-/// j ≤ i + past length) are added after the optional softcap; qk_matmul_output_mode picks the fourth output.
+/// additive; padded with −∞ up to the total sequence length), the causal mask (query i attends key j when
+/// j ≤ i + past length) and the padding of nonpad_kv_seqlen (keys from nonpad_kv_seqlen[b] on) are added after the
+/// optional softcap; qk_matmul_output_mode picks the fourth output.
 /// </summary>
 internal static class AttentionOps
 {
@@ -65,7 +66,6 @@ internal static class AttentionOps
 
     private static OnnxValue[] Attention(NodeImport n)
     {
-        if (n.HasInput(6)) throw n.Import("nonpad_kv_seqlen is not supported");
         Node q = n.Input(0), k = n.Input(1), v = n.Input(2);
         int rank = q.Shape.Rank;
         if (rank is not (3 or 4) || k.Shape.Rank != rank || v.Shape.Rank != rank) throw n.Import($"needs Q, K and V all 3-D or all 4-D, got {q.Shape}, {k.Shape}, {v.Shape}");
@@ -117,6 +117,16 @@ internal static class AttentionOps
             bias = bias is null ? causal : Binary(Op.Add, bias, causal);
         }
 
+        if (n.OptionalInput(6) is { } lengths)
+        {
+            // Keys at or past nonpad_kv_seqlen[b] are padding: −∞ for every query of batch b.
+            if (lengths.Shape.Rank != 1 || lengths.Shape[0] != q.Shape[0]) throw n.Import($"nonpad_kv_seqlen {lengths.Shape} is not [{q.Shape[0]}]");
+            var keys = Reshape(Arange(totalSeq), new Shape(Dim.One, Dim.One, Dim.One, totalSeq));
+            var valid = Binary(Op.Lt, keys, Reshape(Cast(lengths, DType.I64), new Shape(q.Shape[0], Dim.One, Dim.One, Dim.One)));
+            var padding = Where(valid, Scalar(0, dtype), Scalar(double.NegativeInfinity, dtype));
+            bias = bias is null ? padding : Binary(Op.Add, bias, padding);
+        }
+
         if (q.Shape[1].TryGetConstant() is not long qh || k.Shape[1].TryGetConstant() is not long kh || v.Shape[1] != k.Shape[1]) throw n.Import($"needs constant head counts, got Q {q.Shape}, K {k.Shape}, V {v.Shape}");
         if (qh != kh)
         {
@@ -161,7 +171,7 @@ internal static class AttentionOps
     }
 
     /// <summary>[B, H, L, D] → [B, H·r, L, D] with each head repeated r times in place (h0, h0, h1, h1, ...).</summary>
-    private static Node RepeatHeads(Node x, long reps)
+    internal static Node RepeatHeads(Node x, long reps)
     {
         var s = x.Shape;
         var expanded = BroadcastTo(Unsqueeze(x, 2), new Shape(s[0], s[1], Dim.Of(reps), s[2], s[3]));

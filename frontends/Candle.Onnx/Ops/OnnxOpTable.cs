@@ -35,6 +35,16 @@ internal static class OnnxOpTable
         EinsumOps.Register(t);
         WindowOps.Register(t);
         QuantizeOps.Register(t);
+        LinearAttentionOps.Register(t);
+        CausalConvOps.Register(t);
+        FlexAttentionOps.Register(t);
+        BitCastOps.Register(t);
+        TensorScatterOps.Register(t);
+        MlOps.Register(t);
+        RoiAlignOps.Register(t);
+        DeformConvOps.Register(t);
+        TreeEnsembleOps.Register(t);
+        TfIdfOps.Register(t);
         RecurrentOps.Register(t);
         PoolOps.Register(t);
         TrainingOps.Register(t);

@@ -50,11 +50,45 @@ internal static class TensorOps
     /// </summary>
     private static OnnxValue[] CastToCarried(NodeImport n, int to)
     {
-        if (to == 24) throw n.Import($"cast to {OnnxDataTypes.Name(to)} is not supported");
         bool saturate = n.Attrs.Int("saturate", 1) != 0;
         var x = n.Input(0);
+        if (to == 24 && n.Value(0).ElemType != 24) return [new OnnxValue(ToE8M0(n, x, saturate)) { ElemType = to }];
         var y = n.Value(0).ElemType == to ? x : OnnxNarrowing.FromAny(x, to, saturate);
         return [new OnnxValue(y) { ElemType = to }];
+    }
+
+    /// <summary>
+    /// Cast to FLOAT8E8M0 (the powers 2^k, k in [−127, 127], and NaN) by round_mode of |x| (the sign of a negative input
+    /// is unspecified and dropped): "up" to the least power at least |x|, "down" to the greatest at most |x|, "nearest"
+    /// to the nearer of the two in value, ties up. With saturate=1 zero, values below 2^−127 and above 2^127 and
+    /// infinities clamp to the ends, otherwise they give NaN (the spec's table); NaN stays NaN.
+    /// </summary>
+    private static Node ToE8M0(NodeImport n, Node x, bool saturate)
+    {
+        string mode = n.Attrs.String("round_mode", "up");
+        if (mode is not ("up" or "down" or "nearest")) throw n.Import($"round_mode '{mode}' is not up, down or nearest");
+        var a = Unary(Op.Abs, Cast(x, DType.F64));
+        Node F64(double v) => Scalar(v, DType.F64);
+        var positive = Binary(Op.LogicalAnd, Binary(Op.Gt, a, F64(0)), Binary(Op.Lt, a, F64(double.PositiveInfinity)));
+        var safe = Where(positive, a, F64(1));
+        // e = ⌊log₂ a⌋, corrected where the logarithm rounds across a power of two.
+        var e = Unary(Op.Floor, Binary(Op.Div, Unary(Op.Log, safe), F64(Math.Log(2))));
+        e = Binary(Op.Add, e, Cast(Binary(Op.Le, Binary(Op.Pow, F64(2), Binary(Op.Add, e, F64(1))), safe), DType.F64));
+        e = Binary(Op.Sub, e, Cast(Binary(Op.Gt, Binary(Op.Pow, F64(2), e), safe), DType.F64));
+        var power = Binary(Op.Pow, F64(2), e);
+        var k = mode switch
+        {
+            "up" => Binary(Op.Add, e, Cast(Binary(Op.Gt, safe, power), DType.F64)),
+            "nearest" => Binary(Op.Add, e, Cast(Binary(Op.Ge, safe, Binary(Op.Mul, power, F64(1.5))), DType.F64)),
+            _ => e,
+        };
+        var low = Binary(Op.LogicalOr, Binary(Op.Eq, a, F64(0)), Binary(Op.Lt, k, F64(-127)));
+        var high = Binary(Op.LogicalOr, Binary(Op.Eq, a, F64(double.PositiveInfinity)), Binary(Op.Gt, k, F64(127)));
+        k = Where(low, saturate ? F64(-127) : F64(double.NaN), k);
+        k = Where(high, saturate ? F64(127) : F64(double.NaN), k);
+        // NaN (a NaN fails every comparison above) stays NaN.
+        k = Where(Binary(Op.Le, a, F64(double.PositiveInfinity)), k, F64(double.NaN));
+        return Cast(Binary(Op.Pow, F64(2), k), DType.F32);
     }
 
     private static OnnxValue[] ConstantOp(NodeImport n)
