@@ -17,6 +17,7 @@ namespace Candle.Perf;
 /// <c>quant-gemm [--rows M]</c> times one quantized product on the packed panels, on the kernels they replace and as a packed float32 product (see <see cref="LlamaCpp.QuantGemmTiming"/>).
 /// <c>quant-epilogue [--rows M,...]</c> times a Llama MLP block of quantized products with its epilogues fused and unfused (see <see cref="LlamaCpp.QuantEpilogueTiming"/>).
 /// <c>quant-gemv [--mb MB] [q4_k]</c> times the Q4_0 (or other types') decode kernels on one matrix-vector product (see <see cref="LlamaCpp.QuantGemvTiming"/>).
+/// <c>prompt-caching [LAYERS]</c> times a conversation's later turns' prefill with prompt caching and without (see <see cref="LlamaCpp.PromptCachingTiming"/>).
 /// <c>plan-binding [LAYERS]</c> times binding a decode plan to new cache lengths, the host cost a generation pays per token (see <see cref="Dispatch.PlanBindingTiming"/>).
 /// <c>prefill-chunks FILE [--chunks 0,128,256]</c> times a GGUF model's prefill in one step and in chunks (see <see cref="LlamaCpp.PrefillChunkTiming"/>).
 /// <c>llamacpp-quant [--layers N] [--kv f16]</c> compares the quantized kernels with llama.cpp and the f32 path (see <see cref="LlamaCpp.QuantizedComparison"/>).
@@ -120,6 +121,12 @@ public static class Program
         if (args is ["plan-binding", ..])
         {
             Dispatch.PlanBindingTiming.Run(args[1..]);
+            return;
+        }
+
+        if (args is ["prompt-caching", ..])
+        {
+            LlamaCpp.PromptCachingTiming.Run(args[1..]);
             return;
         }
 
