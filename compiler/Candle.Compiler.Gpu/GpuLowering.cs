@@ -156,6 +156,15 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         return (checked((int)chunk), checked((int)chunks));
     }
 
+    /// <summary>Set to 1, key-lane decode attention runs as two launches (chunks, then merge) instead of one (A/B runs).</summary>
+    internal const string DecodeTwoPassVariable = "CANDLE_GPU_DECODE_TWO_PASS";
+
+    /// <summary>
+    /// Whether key-lane decode attention is one launch whose last group per query row merges the partials
+    /// (<see cref="DecodeAttentionKernels.ChunksMerged{TQ, TM, TMS, T, TS}"/>), unless <see cref="DecodeTwoPassVariable"/> is 1.
+    /// </summary>
+    internal static bool OneLaunchDecode => Environment.GetEnvironmentVariable(DecodeTwoPassVariable) != "1";
+
     /// <summary>Warps of key-lane decode attention aimed at per multiprocessor.</summary>
     private const int DecodeWarpsPerSm = 8;
 
@@ -624,6 +633,7 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         };
         var chunked = quads is null ? null : GroupLauncher(Generic(typeof(DecodeAttentionKernels), nameof(DecodeAttentionKernels.Chunks), quads, mElem, mStorage));
         var merge = quads is null ? null : GroupLauncher(Generic(typeof(DecodeAttentionKernels), nameof(DecodeAttentionKernels.Merge), elem, storage));
+        var merged = quads is null || !OneLaunchDecode ? null : GroupLauncher(Generic(typeof(DecodeAttentionKernels), nameof(DecodeAttentionKernels.ChunksMerged), quads, mElem, mStorage, elem, storage));
         int perQuad = c.DType == DType.F32 ? 4 : 8;
         var flash = FlashLauncher(c);
         if (q.Rank != 4 || k.Rank != 4 || v.Rank != 4 || (mask is not null && mask.Rank != 4))
@@ -656,16 +666,21 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
                 && KeyLanes(f, q, k, v, d, dv, perQuad) is var (qq, kq, vq)
                 && DecodeKeySplit(rows, sk, DecodeMultiprocessors, device.Accelerator.WarpSize) is var (kChunk, kChunks) && kChunks > 1)
             {
-                // Few query rows over a cache (decode), keys over the lanes of a warp: chunk partials, then one merge per row.
+                // Few query rows over a cache (decode), keys over the lanes of a warp: chunk partials, then one merge per
+                // row, by the row's last group in the same launch (merged) or by a second launch.
                 int warp = device.Accelerator.WarpSize;
                 var kpart = f.Workspace(checked(rows * kChunks * (dv + 2) * sizeof(float)));
-                chunked.Begin().View(f.Slots[q.Slot]).View(f.Slots[k.Slot]).View(f.Slots[v.Slot]).View(mm).View(kpart)
-                    .Arg(qq[0]).Arg(qq[1]).Arg(qq[2]).Arg(qq[3]).Arg(kq[0]).Arg(kq[1]).Arg(kq[2]).Arg(kq[3]).Arg(vq[0]).Arg(vq[1]).Arg(vq[2]).Arg(vq[3]);
-                if (mask is null) chunked.Arg(0L).Arg(0L).Arg(0L).Arg(0L).Arg(0L);
-                else chunked.Arg(f.Eval(mask.Offset)).Arg(f.Eval(mask.Strides[0])).Arg(f.Eval(mask.Strides[1])).Arg(f.Eval(mask.Strides[2])).Arg(f.Eval(mask.Strides[3]));
-                chunked.Arg((int)heads).Arg((int)kvHeads).Arg((int)sq).Arg((int)sk).Arg((int)d).Arg((int)dv).Arg((float)c.Scale).Arg(c.Causal ? 1 : 0).Arg(mask is null ? 0 : 1)
+                var one = merged is not null;
+                var kl = one ? merged! : chunked;
+                kl.Begin().View(f.Slots[q.Slot]).View(f.Slots[k.Slot]).View(f.Slots[v.Slot]).View(mm).View(kpart);
+                if (one) kl.View(f.Counters(rows)).View(f.Slots[c.Y]);
+                kl.Arg(qq[0]).Arg(qq[1]).Arg(qq[2]).Arg(qq[3]).Arg(kq[0]).Arg(kq[1]).Arg(kq[2]).Arg(kq[3]).Arg(vq[0]).Arg(vq[1]).Arg(vq[2]).Arg(vq[3]);
+                if (mask is null) kl.Arg(0L).Arg(0L).Arg(0L).Arg(0L).Arg(0L);
+                else kl.Arg(f.Eval(mask.Offset)).Arg(f.Eval(mask.Strides[0])).Arg(f.Eval(mask.Strides[1])).Arg(f.Eval(mask.Strides[2])).Arg(f.Eval(mask.Strides[3]));
+                kl.Arg((int)heads).Arg((int)kvHeads).Arg((int)sq).Arg((int)sk).Arg((int)d).Arg((int)dv).Arg((float)c.Scale).Arg(c.Causal ? 1 : 0).Arg(mask is null ? 0 : 1)
                     .Arg(mask?.DType == DType.Bool ? 1 : 0).Arg(kChunk).Arg(kChunks)
                     .Launch(new KernelConfig(new Index1D(checked((int)(rows * kChunks))), new Index1D(warp)));
+                if (one) return;
                 merge!.Begin().View(kpart).View(f.Slots[c.Y]).Arg(kChunks).Arg((int)dv).Launch(new KernelConfig(new Index1D(checked((int)rows)), new Index1D(warp)));
                 return;
             }
