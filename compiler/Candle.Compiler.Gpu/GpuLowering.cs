@@ -37,6 +37,7 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         ReduceCall r when r.Op.ReduceKernelOp() is Runtime.Kernels.Cpu.ReduceOp.Sum or Runtime.Kernels.Cpu.ReduceOp.Mean or Runtime.Kernels.Cpu.ReduceOp.Max or Runtime.Kernels.Cpu.ReduceOp.Min => Reduce(r),
         ColumnReduceCall r => ColumnReduce(r),
         RopeCall r => Rope(r),
+        RopeRowsCall r => RopeRows(r),
         IndexSelectCall i => IndexSelect(i),
         CopyCall c => Copy(c),
         FallbackElementwiseCall { Op: Op.Cast, Inputs: [{ DType: DType.I64 }], DType: DType.F32 or DType.F16 or DType.BF16 } c => CastFromI64(c),
@@ -1008,6 +1009,77 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
             }
 
             l.Launch(rows * (hd / 2));
+        };
+    }
+
+    /// <summary>
+    /// The parts of a <see cref="RopeRowsCall"/> in one launch of <see cref="RopeRowKernels.Rows{T, TS}"/>: each part's
+    /// leading dims collapsed over its x, table and output strides (a copying part's tables are read nowhere), the
+    /// threads split over the parts by their pair counts; absent parts are empty.
+    /// </summary>
+    private Action<Frame> RopeRows(RopeRowsCall c)
+    {
+        var (elem, storage) = Storage(c.DType, c.Label);
+        var l = Launcher(Generic(typeof(RopeRowKernels), nameof(RopeRowKernels.Rows), elem, storage));
+        if (c.Parts.Count is 0 or > Scheduler.MaxRopeParts) throw new NotSupportedException($"{c.Label}: {c.Parts.Count} parts (1 to {Scheduler.MaxRopeParts} are supported)");
+        const int R = Scheduler.RopePartRank;
+        var parts = c.Parts.Select(p =>
+        {
+            if (p.X.IsConstant || p.Y.IsConstant || p.Cos?.IsConstant == true || p.Sin?.IsConstant == true) throw new NotSupportedException($"{c.Label}: a constant operand");
+            var tables = p.Rotates ? new[] { p.Cos!, p.Sin! } : [p.X, p.X];
+            if (p.X.Rank == 0 || p.Y.Rank != p.X.Rank || tables.Any(t => t.Rank != p.X.Rank)) throw new NotSupportedException($"{c.Label}: x, the tables and the output differ in rank");
+            var (lead, strides) = Scheduler.Collapse(p.X.Shape[..^1], [p.X.Strides[..^1], tables[0].Strides[..^1], tables[1].Strides[..^1], p.Y.Strides[..^1]]);
+            if (lead.Length > R) throw new NotSupportedException($"{c.Label}: rows over more than {R} dims after collapsing");
+            TensorView[] ops = [p.X, tables[0], tables[1], p.Y];
+            return (Part: p, Lead: lead, Strides: strides, Ops: ops);
+        }).ToArray();
+        long[] n = new long[R];
+        long[] st = new long[R];
+        long[] ends = new long[Scheduler.MaxRopeParts];
+        return f =>
+        {
+            long hd = f.Eval(c.HeadDim), total = 0;
+            for (int k = 0; k < parts.Length; k++)
+            {
+                total += f.Eval(parts[k].Part.X.Numel) / 2;
+                ends[k] = total;
+            }
+
+            for (int k = parts.Length; k < ends.Length; k++) ends[k] = total;
+            if (total == 0) return;
+            var table = parts.FirstOrDefault(p => p.Part.Rotates).Part;
+            var (cosMem, sinMem) = table is null ? (f.Slots[parts[0].Part.X.Slot], f.Slots[parts[0].Part.X.Slot]) : (f.Slots[table.Cos!.Slot], f.Slots[table.Sin!.Slot]);
+            l.Begin().View(cosMem).View(sinMem);
+            for (int k = 0; k < Scheduler.MaxRopeParts; k++)
+            {
+                var p = parts[Math.Min(k, parts.Length - 1)].Part;
+                l.View(f.Slots[p.X.Slot]).View(f.Slots[p.Y.Slot]);
+            }
+
+            l.Arg(checked((int)hd)).Arg(c.Interleaved ? 1 : 0).Arg(ends[0]).Arg(ends[1]);
+            for (int k = 0; k < Scheduler.MaxRopeParts; k++)
+            {
+                if (k >= parts.Length)
+                {
+                    l.Arg(0).Arg(1L).Arg(1L);
+                    for (int a = 0; a < 20; a++) l.Arg(0L);
+                    continue;
+                }
+
+                var (p, lead, strides, ops) = parts[k];
+                int pad = R - lead.Length;
+                Array.Fill(n, 1L);
+                EvalInto(f, lead, n, pad);
+                l.Arg(p.Rotates ? 1 : 0).Arg(n[1]).Arg(n[2]);
+                for (int o = 0; o < 4; o++)
+                {
+                    Array.Clear(st);
+                    EvalInto(f, strides[o], st, pad);
+                    l.Arg(f.Eval(ops[o].Offset)).Arg(st[0]).Arg(st[1]).Arg(st[2]).Arg(f.Eval(ops[o].Strides[^1]));
+                }
+            }
+
+            l.Launch(total);
         };
     }
 

@@ -63,6 +63,7 @@ public sealed class CodegenTests : IDisposable
             // Key-lane decode attention reduces with warp shuffles (named as such: never generated for OpenCL).
             yield return ($"decode_merge_{s.Name}_{nameof(ShuffleReducer)}", M(typeof(DecodeAttentionKernels), nameof(DecodeAttentionKernels.Merge), e, s), true);
             yield return ($"rope_{s.Name}", M(typeof(AttentionKernels), nameof(AttentionKernels.Rope), e, s), false);
+            yield return ($"rope_rows_{s.Name}", M(typeof(RopeRowKernels), nameof(RopeRowKernels.Rows), e, s), false);
             yield return ($"gemm_{s.Name}", M(typeof(GemmKernels), nameof(GemmKernels.Gemm), e, s, e, s, e, s), true);
             yield return ($"arange_{s.Name}", M(typeof(MemoryKernels), nameof(MemoryKernels.ArangeFloat), e, s), false);
         }

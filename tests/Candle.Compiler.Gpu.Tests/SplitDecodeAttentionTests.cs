@@ -43,6 +43,7 @@ public class SplitDecodeAttentionTests
     [MemberData(nameof(Contexts))]
     public void TwoLaunchesMatchTheReferenceInterpreter(DType dt, int ctx, int dim)
     {
+        string? before = Environment.GetEnvironmentVariable(GpuLowering.DecodeTwoPassVariable);
         Environment.SetEnvironmentVariable(GpuLowering.DecodeTwoPassVariable, "1");
         try
         {
@@ -50,7 +51,7 @@ public class SplitDecodeAttentionTests
         }
         finally
         {
-            Environment.SetEnvironmentVariable(GpuLowering.DecodeTwoPassVariable, null);
+            Environment.SetEnvironmentVariable(GpuLowering.DecodeTwoPassVariable, before);
         }
     }
 
