@@ -1033,6 +1033,8 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
             TensorView[] ops = [p.X, tables[0], tables[1], p.Y];
             return (Part: p, Lead: lead, Strides: strides, Ops: ops);
         }).ToArray();
+        if (c.Parts.Where(p => p.Row is not null).Select(p => p.Row!.Slot).Distinct().Count() > 1) throw new NotSupportedException($"{c.Label}: parts with row indices in different buffers");
+        if (c.Parts.Any(p => p.Row is { } r && (r.IsConstant || r.DType != DType.I64 || r.Rank != 1))) throw new NotSupportedException($"{c.Label}: row indices that are not an int64 vector");
         long[] n = new long[R];
         long[] st = new long[R];
         long[] ends = new long[Scheduler.MaxRopeParts];
@@ -1049,7 +1051,8 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
             if (total == 0) return;
             var table = parts.FirstOrDefault(p => p.Part.Rotates).Part;
             var (cosMem, sinMem) = table is null ? (f.Slots[parts[0].Part.X.Slot], f.Slots[parts[0].Part.X.Slot]) : (f.Slots[table.Cos!.Slot], f.Slots[table.Sin!.Slot]);
-            l.Begin().View(cosMem).View(sinMem);
+            var rowPart = parts.FirstOrDefault(p => p.Part.Row is not null).Part;
+            l.Begin().View(cosMem).View(sinMem).View(rowPart is null ? new Mem(f.Scratch!, 0, 16) : f.Slots[rowPart.Row!.Slot]);
             for (int k = 0; k < Scheduler.MaxRopeParts; k++)
             {
                 var p = parts[Math.Min(k, parts.Length - 1)].Part;
@@ -1063,6 +1066,7 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
                 {
                     l.Arg(0).Arg(1L).Arg(1L);
                     for (int a = 0; a < 20; a++) l.Arg(0L);
+                    l.Arg(0).Arg(0L).Arg(0L).Arg(1L).Arg(0L).Arg(0L);
                     continue;
                 }
 
@@ -1077,6 +1081,16 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
                     EvalInto(f, strides[o], st, pad);
                     l.Arg(f.Eval(ops[o].Offset)).Arg(st[0]).Arg(st[1]).Arg(st[2]).Arg(f.Eval(ops[o].Strides[^1]));
                 }
+
+                if (p.Row is not { } row)
+                {
+                    l.Arg(0).Arg(0L).Arg(0L).Arg(1L).Arg(0L).Arg(0L);
+                    continue;
+                }
+
+                long batch = f.Eval(p.RowBatch), rows = f.Eval(p.X.Numel) / hd;
+                if (batch <= 0 || rows % batch != 0) throw new InvalidOperationException($"{c.Label}: {rows} rows over {batch} batch entries");
+                l.Arg(1).Arg(f.Eval(row.Offset)).Arg(f.Eval(row.Strides[0])).Arg(rows / batch).Arg(f.Eval(p.RowStride)).Arg(f.Eval(p.Capacity));
             }
 
             l.Launch(total);

@@ -20,6 +20,8 @@ public class DecodeStepTests
     public static TheoryData<DType, bool, int, bool> Steps()
     {
         var data = new TheoryData<DType, bool, int, bool>();
+        // A fixed-size cache of 5 rows at position 7: the new row lands nowhere, as the `where` it replaces leaves the cache.
+        data.Add(DType.F16, true, -7, false);
         foreach (var dt in new[] { DType.F32, DType.F16, DType.BF16 })
         {
             foreach (bool fixedSize in new[] { false, true })
@@ -40,7 +42,8 @@ public class DecodeStepTests
     }
 
     /// <summary>
-    /// One step at <paramref name="position"/> (a context of position + 1 keys); with <paramref name="switchesOff"/>,
+    /// One step at <paramref name="position"/> (a context of position + 1 keys; negative: at -position in a
+    /// fixed-size cache of 5 rows, past its end); with <paramref name="switchesOff"/>,
     /// compiled with <see cref="GpuBackend.RopeRowsVariable"/> 0 and <see cref="GpuLowering.DecodeTwoPassVariable"/> 1
     /// (separate ropes and row copies, two-launch decode attention).
     /// </summary>
@@ -74,7 +77,10 @@ public class DecodeStepTests
         {
             TinyModels.Write(dir, TinyModels.Config("llama"), TinyModels.LlamaWeights(11).Without(".bias"));
             var model = Assert.IsAssignableFrom<CausalLanguageModel>(ModelRegistry.Load(dir, new ModelLoadOptions { DType = dtype }));
-            int rows = position + 3;
+            // A negative position stands for that position in a cache of 5 rows (beyond its end).
+            bool beyond = position < 0;
+            position = Math.Abs(position);
+            int rows = beyond ? 5 : position + 3;
             var graph = fixedSize ? model.TraceStaticDecode(rows) : model.TraceDecode();
             int cacheRows = fixedSize ? rows : position + 1;
             var rng = new Random(5);

@@ -228,7 +228,8 @@ internal sealed partial class Scheduler
                     }
                 }
 
-                var value = ReferenceEquals(values, _graphValues) && TryResidualNorm(node, ins, values) is { } fused ? fused : ScheduleNode(node, ins);
+                var value = ReferenceEquals(values, _graphValues) && TryResidualNorm(node, ins, values) is { } fused ? fused
+                    : ReferenceEquals(values, _graphValues) && TryRowWrite(node, ins) is { } written ? written : ScheduleNode(node, ins);
                 values[node] = value;
                 DoneReading(node);
                 if (ReferenceEquals(values, _graphValues))
