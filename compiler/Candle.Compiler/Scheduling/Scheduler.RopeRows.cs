@@ -13,14 +13,15 @@ internal sealed partial class Scheduler
     internal const int RopePartRank = 3;
 
     /// <summary>
-    /// With the scheduler's <c>ropeRows</c>: each run of consecutive rope, copy and range-check calls (a decode step's
-    /// query and key ropes, then the copies of the new key and value rows into the cache) becomes the range checks
-    /// followed by one <see cref="RopeRowsCall"/>. A copy whose source is a rope's dense output that nothing else reads
-    /// (the rotated key row) is dropped and that rope writes into the copy's destination instead; another copy of
-    /// head-dim rows (the value row) becomes a part that copies. The run is left as it is unless every rope shares its
-    /// tables, dtype and head dim, every copy is taken, no part reads a buffer another part writes, and there are fewer
-    /// calls after. Moving a write earlier within the run is safe because nothing in between reads or writes anything
-    /// but the run's own operands, and the range checks (host-side, of symbols only) still come before every write.
+    /// With the scheduler's <c>ropeRows</c>: each run of consecutive rope, copy, row-write (<see cref="TryRowWrite"/>)
+    /// and range-check calls (a decode step's query and key ropes, then the new key and value rows written into the
+    /// cache) becomes the range checks followed by one <see cref="RopeRowsCall"/>. A copy or row write whose source is a
+    /// rope's dense output that nothing else reads (the rotated key row) is dropped and that rope writes the copy's
+    /// destination instead; another copy of head-dim rows (the value row) becomes a part that copies. The run is left
+    /// as it is unless every rope shares its tables, dtype and head dim, every copy is taken, no part reads a buffer
+    /// another part writes, and there are fewer calls after. The merged call takes the run's place, so nothing outside
+    /// the run moves relative to its calls; its parts are independent; and the range checks (host-side, of symbols
+    /// only) still come before every write.
     /// </summary>
     private void MergeRopeRows()
     {
