@@ -108,6 +108,12 @@ public sealed class GpuBackend : IBackend
     /// <summary>Whether <c>CANDLE_GPU_SLICE_FILLS=whole</c> fills a slice_scatter's whole constant base before the slice is copied in (A/B runs).</summary>
     internal static bool SliceFillsWhole { get; } = Environment.GetEnvironmentVariable("CANDLE_GPU_SLICE_FILLS") == "whole";
 
+    /// <summary>Set to 0, a decode step's ropes and new cache rows stay separate rope and copy calls (A/B runs).</summary>
+    internal const string RopeRowsVariable = "CANDLE_GPU_ROPE_ROWS";
+
+    /// <summary>Whether ropes and row copies are merged into one call (<see cref="Scheduler.Schedule"/>'s ropeRows), read per compile.</summary>
+    internal static bool RopeRows => Environment.GetEnvironmentVariable(RopeRowsVariable) != "0";
+
     /// <inheritdoc/>
     public IExecutable Lower(Graph optimizedGraph, CompileOptions options) => LowerExecutable(optimizedGraph, options);
 
@@ -125,7 +131,7 @@ public sealed class GpuBackend : IBackend
         }
 
         var device = GetDevice(spec);
-        var graph = Scheduler.Schedule(optimizedGraph, stridedOperands: true, residualNorms: true, columnReductions: Kind != GpuKind.OpenCL && !ColumnSumsOff, fillsOutsideSlices: !SliceFillsWhole);
+        var graph = Scheduler.Schedule(optimizedGraph, stridedOperands: true, residualNorms: true, columnReductions: Kind != GpuKind.OpenCL && !ColumnSumsOff, fillsOutsideSlices: !SliceFillsWhole, ropeRows: RopeRows);
         var (type, names) = RenderKernels(graph);
         return new GpuExecutable(graph, device, type, names) { CaptureGraphs = options.CaptureGraphs == true && !GpuExecutable.GraphsOff };
     }

@@ -441,6 +441,7 @@ public sealed class GpuExecutable : IDeviceExecutable
         foreach (var b in _heldOutputs.SelectMany(p => p)) b.Dispose();
         _arena?.Dispose();
         _frame.Work?.Dispose();
+        _frame.Flags?.Dispose();
         foreach (var b in _frame.Kept) b.Dispose();
         _scratch.Dispose();
     }
@@ -578,6 +579,9 @@ public sealed class GpuExecutable : IDeviceExecutable
         /// <summary>How many times <see cref="Work"/> was (re)allocated (part of a recorded graph's binding).</summary>
         public long WorkGrowths { get; private set; }
 
+        /// <summary>The buffer behind <see cref="Counters"/>, owned by the executable.</summary>
+        public DeviceBuffer? Flags { get; private set; }
+
         /// <summary>Device buffers steps keep across runs (a batched product's address arrays), freed with the executable.</summary>
         public List<DeviceBuffer> Kept { get; } = [];
 
@@ -603,6 +607,28 @@ public sealed class GpuExecutable : IDeviceExecutable
             }
 
             return new Mem(Device!.Own(Work), 0, Work.Bytes);
+        }
+
+        /// <summary>
+        /// At least <paramref name="count"/> 32-bit counters that are zero before every step that takes them and that
+        /// step leaves zero again (the one-launch decode attention's per-row tickets): a buffer of its own beside the
+        /// workspace (which every step overwrites), zeroed when it is allocated or grown, never while a CUDA graph is
+        /// recorded; a growth counts in <see cref="WorkGrowths"/> (the graph binding).
+        /// </summary>
+        /// <exception cref="InvalidOperationException">The buffer would grow while a graph is recorded.</exception>
+        public Mem Counters(long count)
+        {
+            long bytes = count * sizeof(int);
+            if (Flags is null || Flags.Bytes < bytes)
+            {
+                if (Capturing) throw new InvalidOperationException($"the step counters must grow to {bytes} bytes while a CUDA graph is recorded");
+                Flags?.Dispose();
+                Flags = Device!.Allocate(bytes + (bytes / 4));
+                Device.Own(Flags).View(0, Flags.Bytes).MemSetToZero(Device.Stream);
+                WorkGrowths++;
+            }
+
+            return new Mem(Device!.Own(Flags), 0, Flags.Bytes);
         }
     }
 }

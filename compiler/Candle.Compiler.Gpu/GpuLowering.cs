@@ -37,6 +37,7 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         ReduceCall r when r.Op.ReduceKernelOp() is Runtime.Kernels.Cpu.ReduceOp.Sum or Runtime.Kernels.Cpu.ReduceOp.Mean or Runtime.Kernels.Cpu.ReduceOp.Max or Runtime.Kernels.Cpu.ReduceOp.Min => Reduce(r),
         ColumnReduceCall r => ColumnReduce(r),
         RopeCall r => Rope(r),
+        RopeRowsCall r => RopeRows(r),
         IndexSelectCall i => IndexSelect(i),
         CopyCall c => Copy(c),
         FallbackElementwiseCall { Op: Op.Cast, Inputs: [{ DType: DType.I64 }], DType: DType.F32 or DType.F16 or DType.BF16 } c => CastFromI64(c),
@@ -155,6 +156,15 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         long chunks = Math.Max(1, (sk + chunk - 1) / chunk);
         return (checked((int)chunk), checked((int)chunks));
     }
+
+    /// <summary>Set to 1, key-lane decode attention runs as two launches (chunks, then merge) instead of one (A/B runs).</summary>
+    internal const string DecodeTwoPassVariable = "CANDLE_GPU_DECODE_TWO_PASS";
+
+    /// <summary>
+    /// Whether key-lane decode attention is one launch whose last group per query row merges the partials
+    /// (<see cref="DecodeAttentionKernels.ChunksMerged{TQ, TM, TMS, T, TS}"/>), unless <see cref="DecodeTwoPassVariable"/> is 1.
+    /// </summary>
+    internal static bool OneLaunchDecode => Environment.GetEnvironmentVariable(DecodeTwoPassVariable) != "1";
 
     /// <summary>Warps of key-lane decode attention aimed at per multiprocessor.</summary>
     private const int DecodeWarpsPerSm = 8;
@@ -624,6 +634,7 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         };
         var chunked = quads is null ? null : GroupLauncher(Generic(typeof(DecodeAttentionKernels), nameof(DecodeAttentionKernels.Chunks), quads, mElem, mStorage));
         var merge = quads is null ? null : GroupLauncher(Generic(typeof(DecodeAttentionKernels), nameof(DecodeAttentionKernels.Merge), elem, storage));
+        var merged = quads is null || !OneLaunchDecode ? null : GroupLauncher(Generic(typeof(DecodeAttentionKernels), nameof(DecodeAttentionKernels.ChunksMerged), quads, mElem, mStorage, elem, storage));
         int perQuad = c.DType == DType.F32 ? 4 : 8;
         var flash = FlashLauncher(c);
         if (q.Rank != 4 || k.Rank != 4 || v.Rank != 4 || (mask is not null && mask.Rank != 4))
@@ -656,16 +667,21 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
                 && KeyLanes(f, q, k, v, d, dv, perQuad) is var (qq, kq, vq)
                 && DecodeKeySplit(rows, sk, DecodeMultiprocessors, device.Accelerator.WarpSize) is var (kChunk, kChunks) && kChunks > 1)
             {
-                // Few query rows over a cache (decode), keys over the lanes of a warp: chunk partials, then one merge per row.
+                // Few query rows over a cache (decode), keys over the lanes of a warp: chunk partials, then one merge per
+                // row, by the row's last group in the same launch (merged) or by a second launch.
                 int warp = device.Accelerator.WarpSize;
                 var kpart = f.Workspace(checked(rows * kChunks * (dv + 2) * sizeof(float)));
-                chunked.Begin().View(f.Slots[q.Slot]).View(f.Slots[k.Slot]).View(f.Slots[v.Slot]).View(mm).View(kpart)
-                    .Arg(qq[0]).Arg(qq[1]).Arg(qq[2]).Arg(qq[3]).Arg(kq[0]).Arg(kq[1]).Arg(kq[2]).Arg(kq[3]).Arg(vq[0]).Arg(vq[1]).Arg(vq[2]).Arg(vq[3]);
-                if (mask is null) chunked.Arg(0L).Arg(0L).Arg(0L).Arg(0L).Arg(0L);
-                else chunked.Arg(f.Eval(mask.Offset)).Arg(f.Eval(mask.Strides[0])).Arg(f.Eval(mask.Strides[1])).Arg(f.Eval(mask.Strides[2])).Arg(f.Eval(mask.Strides[3]));
-                chunked.Arg((int)heads).Arg((int)kvHeads).Arg((int)sq).Arg((int)sk).Arg((int)d).Arg((int)dv).Arg((float)c.Scale).Arg(c.Causal ? 1 : 0).Arg(mask is null ? 0 : 1)
+                var one = merged is not null;
+                var kl = one ? merged! : chunked;
+                kl.Begin().View(f.Slots[q.Slot]).View(f.Slots[k.Slot]).View(f.Slots[v.Slot]).View(mm).View(kpart);
+                if (one) kl.View(f.Counters(rows)).View(f.Slots[c.Y]);
+                kl.Arg(qq[0]).Arg(qq[1]).Arg(qq[2]).Arg(qq[3]).Arg(kq[0]).Arg(kq[1]).Arg(kq[2]).Arg(kq[3]).Arg(vq[0]).Arg(vq[1]).Arg(vq[2]).Arg(vq[3]);
+                if (mask is null) kl.Arg(0L).Arg(0L).Arg(0L).Arg(0L).Arg(0L);
+                else kl.Arg(f.Eval(mask.Offset)).Arg(f.Eval(mask.Strides[0])).Arg(f.Eval(mask.Strides[1])).Arg(f.Eval(mask.Strides[2])).Arg(f.Eval(mask.Strides[3]));
+                kl.Arg((int)heads).Arg((int)kvHeads).Arg((int)sq).Arg((int)sk).Arg((int)d).Arg((int)dv).Arg((float)c.Scale).Arg(c.Causal ? 1 : 0).Arg(mask is null ? 0 : 1)
                     .Arg(mask?.DType == DType.Bool ? 1 : 0).Arg(kChunk).Arg(kChunks)
                     .Launch(new KernelConfig(new Index1D(checked((int)(rows * kChunks))), new Index1D(warp)));
+                if (one) return;
                 merge!.Begin().View(kpart).View(f.Slots[c.Y]).Arg(kChunks).Arg((int)dv).Launch(new KernelConfig(new Index1D(checked((int)rows)), new Index1D(warp)));
                 return;
             }
@@ -993,6 +1009,91 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
             }
 
             l.Launch(rows * (hd / 2));
+        };
+    }
+
+    /// <summary>
+    /// The parts of a <see cref="RopeRowsCall"/> in one launch of <see cref="RopeRowKernels.Rows{T, TS}"/>: each part's
+    /// leading dims collapsed over its x, table and output strides (a copying part's tables are read nowhere), the
+    /// threads split over the parts by their pair counts; absent parts are empty.
+    /// </summary>
+    private Action<Frame> RopeRows(RopeRowsCall c)
+    {
+        var (elem, storage) = Storage(c.DType, c.Label);
+        var l = Launcher(Generic(typeof(RopeRowKernels), nameof(RopeRowKernels.Rows), elem, storage));
+        if (c.Parts.Count is 0 or > Scheduler.MaxRopeParts) throw new NotSupportedException($"{c.Label}: {c.Parts.Count} parts (1 to {Scheduler.MaxRopeParts} are supported)");
+        const int R = Scheduler.RopePartRank;
+        var parts = c.Parts.Select(p =>
+        {
+            if (p.X.IsConstant || p.Y.IsConstant || p.Cos?.IsConstant == true || p.Sin?.IsConstant == true) throw new NotSupportedException($"{c.Label}: a constant operand");
+            var tables = p.Rotates ? new[] { p.Cos!, p.Sin! } : [p.X, p.X];
+            if (p.X.Rank == 0 || p.Y.Rank != p.X.Rank || tables.Any(t => t.Rank != p.X.Rank)) throw new NotSupportedException($"{c.Label}: x, the tables and the output differ in rank");
+            var (lead, strides) = Scheduler.Collapse(p.X.Shape[..^1], [p.X.Strides[..^1], tables[0].Strides[..^1], tables[1].Strides[..^1], p.Y.Strides[..^1]]);
+            if (lead.Length > R) throw new NotSupportedException($"{c.Label}: rows over more than {R} dims after collapsing");
+            TensorView[] ops = [p.X, tables[0], tables[1], p.Y];
+            return (Part: p, Lead: lead, Strides: strides, Ops: ops);
+        }).ToArray();
+        if (c.Parts.Where(p => p.Row is not null).Select(p => p.Row!.Slot).Distinct().Count() > 1) throw new NotSupportedException($"{c.Label}: parts with row indices in different buffers");
+        if (c.Parts.Any(p => p.Row is { } r && (r.IsConstant || r.DType != DType.I64 || r.Rank != 1))) throw new NotSupportedException($"{c.Label}: row indices that are not an int64 vector");
+        long[] n = new long[R];
+        long[] st = new long[R];
+        long[] ends = new long[Scheduler.MaxRopeParts];
+        return f =>
+        {
+            long hd = f.Eval(c.HeadDim), total = 0;
+            for (int k = 0; k < parts.Length; k++)
+            {
+                total += f.Eval(parts[k].Part.X.Numel) / 2;
+                ends[k] = total;
+            }
+
+            for (int k = parts.Length; k < ends.Length; k++) ends[k] = total;
+            if (total == 0) return;
+            var table = parts.FirstOrDefault(p => p.Part.Rotates).Part;
+            var (cosMem, sinMem) = table is null ? (f.Slots[parts[0].Part.X.Slot], f.Slots[parts[0].Part.X.Slot]) : (f.Slots[table.Cos!.Slot], f.Slots[table.Sin!.Slot]);
+            var rowPart = parts.FirstOrDefault(p => p.Part.Row is not null).Part;
+            l.Begin().View(cosMem).View(sinMem).View(rowPart is null ? new Mem(f.Scratch!, 0, 16) : f.Slots[rowPart.Row!.Slot]);
+            for (int k = 0; k < Scheduler.MaxRopeParts; k++)
+            {
+                var p = parts[Math.Min(k, parts.Length - 1)].Part;
+                l.View(f.Slots[p.X.Slot]).View(f.Slots[p.Y.Slot]);
+            }
+
+            l.Arg(checked((int)hd)).Arg(c.Interleaved ? 1 : 0).Arg(ends[0]).Arg(ends[1]);
+            for (int k = 0; k < Scheduler.MaxRopeParts; k++)
+            {
+                if (k >= parts.Length)
+                {
+                    l.Arg(0).Arg(1L).Arg(1L);
+                    for (int a = 0; a < 20; a++) l.Arg(0L);
+                    l.Arg(0).Arg(0L).Arg(0L).Arg(1L).Arg(0L).Arg(0L);
+                    continue;
+                }
+
+                var (p, lead, strides, ops) = parts[k];
+                int pad = R - lead.Length;
+                Array.Fill(n, 1L);
+                EvalInto(f, lead, n, pad);
+                l.Arg(p.Rotates ? 1 : 0).Arg(n[1]).Arg(n[2]);
+                for (int o = 0; o < 4; o++)
+                {
+                    Array.Clear(st);
+                    EvalInto(f, strides[o], st, pad);
+                    l.Arg(f.Eval(ops[o].Offset)).Arg(st[0]).Arg(st[1]).Arg(st[2]).Arg(f.Eval(ops[o].Strides[^1]));
+                }
+
+                if (p.Row is not { } row)
+                {
+                    l.Arg(0).Arg(0L).Arg(0L).Arg(1L).Arg(0L).Arg(0L);
+                    continue;
+                }
+
+                long batch = f.Eval(p.RowBatch), rows = f.Eval(p.X.Numel) / hd;
+                if (batch <= 0 || rows % batch != 0) throw new InvalidOperationException($"{c.Label}: {rows} rows over {batch} batch entries");
+                l.Arg(1).Arg(f.Eval(row.Offset)).Arg(f.Eval(row.Strides[0])).Arg(rows / batch).Arg(f.Eval(p.RowStride)).Arg(f.Eval(p.Capacity));
+            }
+
+            l.Launch(total);
         };
     }
 

@@ -63,6 +63,7 @@ public sealed class CodegenTests : IDisposable
             // Key-lane decode attention reduces with warp shuffles (named as such: never generated for OpenCL).
             yield return ($"decode_merge_{s.Name}_{nameof(ShuffleReducer)}", M(typeof(DecodeAttentionKernels), nameof(DecodeAttentionKernels.Merge), e, s), true);
             yield return ($"rope_{s.Name}", M(typeof(AttentionKernels), nameof(AttentionKernels.Rope), e, s), false);
+            yield return ($"rope_rows_{s.Name}", M(typeof(RopeRowKernels), nameof(RopeRowKernels.Rows), e, s), false);
             yield return ($"gemm_{s.Name}", M(typeof(GemmKernels), nameof(GemmKernels.Gemm), e, s, e, s, e, s), true);
             yield return ($"arange_{s.Name}", M(typeof(MemoryKernels), nameof(MemoryKernels.ArangeFloat), e, s), false);
         }
@@ -70,6 +71,10 @@ public sealed class CodegenTests : IDisposable
         foreach (var quads in new[] { typeof(F32Quads), typeof(WordQuads<HalfPairs>), typeof(WordQuads<BF16Pairs>) })
         {
             yield return ($"decode_chunks_{string.Join("_", [quads.Name, .. quads.GetGenericArguments().Select(a => a.Name)])}_{nameof(ShuffleReducer)}", M(typeof(DecodeAttentionKernels), nameof(DecodeAttentionKernels.Chunks), quads, typeof(byte), typeof(BoolStorage)), true);
+            foreach (var (e, s) in new[] { (typeof(float), typeof(F32Storage)), (typeof(ushort), typeof(HalfStorage)), (typeof(ushort), typeof(BF16Storage)) })
+            {
+                yield return ($"decode_chunks_merged_{string.Join("_", [quads.Name, .. quads.GetGenericArguments().Select(a => a.Name)])}_{s.Name}_{nameof(ShuffleReducer)}", M(typeof(DecodeAttentionKernels), nameof(DecodeAttentionKernels.ChunksMerged), quads, typeof(byte), typeof(BoolStorage), e, s), true);
+            }
         }
 
         foreach (var o in new[] { typeof(F32Octets), typeof(F16Octets), typeof(BF16Octets) })
@@ -187,6 +192,21 @@ public sealed class CodegenTests : IDisposable
             Assert.Contains("ld.global.v4.b32", ptx, StringComparison.Ordinal);
             Assert.Contains("shfl.sync.idx", ptx, StringComparison.Ordinal);
             Assert.DoesNotContain("ld.local", ptx, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void OneLaunchDecodeAttentionFencesAroundItsTicketAndKeepsNoLocalArrays()
+    {
+        foreach (var quads in new[] { typeof(F32Quads), typeof(WordQuads<HalfPairs>), typeof(WordQuads<BF16Pairs>) })
+        {
+            var ptx = _source.Ptx(M(typeof(DecodeAttentionKernels), nameof(DecodeAttentionKernels.ChunksMerged), quads, typeof(byte), typeof(BoolStorage), typeof(ushort), typeof(HalfStorage)), true);
+            // A device-level fence after the partial is written and another before the last group reads the others'.
+            Assert.True(ptx.Split("membar.gl;").Length - 1 >= 2, "fewer than two device-level fences");
+            Assert.Contains("atom.add.global.u32", ptx, StringComparison.Ordinal);
+            Assert.Contains("ld.global.v4.b32", ptx, StringComparison.Ordinal);
+            Assert.DoesNotContain("ld.local", ptx, StringComparison.Ordinal);
+            Assert.DoesNotContain("st.local", ptx, StringComparison.Ordinal);
         }
     }
 

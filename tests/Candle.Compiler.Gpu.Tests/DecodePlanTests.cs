@@ -15,31 +15,56 @@ namespace Candle.Compiler.Gpu.Tests;
 public class DecodePlanTests
 {
     [Fact]
-    public void GrowingCacheDecodeHasAtMostFourteenCallsPerLayerAndNoCopyButTheCacheWrites()
+    public void GrowingCacheDecodeHasAtMostElevenCallsPerLayerWithTheRopesAndCacheRowsInOneCall()
     {
         var layer = LayerCalls(static m => m.TraceDecode());
-        // Per layer: 2 norms (one with the residual add), 4 products, 2 ropes, the attention, 1 elementwise (SwiGLU),
-        // 2 copies of the new K/V rows into the cache, 2 host-side range checks of those writes.
-        Assert.True(layer.Count <= 14, Describe(layer));
-        Assert.True(layer.Count(k => k.StartsWith("Copy", StringComparison.Ordinal)) <= 2, Describe(layer));
+        // Per layer: 2 norms (one with the residual add), 4 products, one call for both ropes with the rotated key
+        // row written into the cache and the value row copied there, the attention, 1 elementwise (SwiGLU), 2 host-side
+        // range checks of the cache writes.
+        Assert.True(layer.Count <= 11, Describe(layer));
+        Assert.Equal(9, layer.Count(k => !k.StartsWith("CheckRange", StringComparison.Ordinal)));
+        Assert.Single(layer, k => k.StartsWith("RopeRows", StringComparison.Ordinal));
+        Assert.DoesNotContain(layer, k => k.StartsWith("Copy", StringComparison.Ordinal) || k.StartsWith("Rope:", StringComparison.Ordinal));
         Assert.Equal(4, layer.Count(k => k.StartsWith("BatchedMatMul", StringComparison.Ordinal)));
     }
 
     [Fact]
-    public void FixedSizeCacheDecodeHasAtMostTwelveCallsPerLayerAndNoCopies()
+    public void GrowingCacheDecodeKeepsSeparateRopesAndCopiesWithTheSwitchOff()
     {
+        string? before = Environment.GetEnvironmentVariable(GpuBackend.RopeRowsVariable);
+        Environment.SetEnvironmentVariable(GpuBackend.RopeRowsVariable, "0");
+        try
+        {
+            var layer = LayerCalls(static m => m.TraceDecode());
+            Assert.Equal(2, layer.Count(k => k.StartsWith("Rope:", StringComparison.Ordinal)));
+            Assert.Equal(2, layer.Count(k => k.StartsWith("Copy", StringComparison.Ordinal)));
+            Assert.DoesNotContain(layer, k => k.StartsWith("RopeRows", StringComparison.Ordinal));
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(GpuBackend.RopeRowsVariable, before);
+        }
+    }
+
+    [Fact]
+    public void FixedSizeCacheDecodeHasAtMostNineCallsPerLayerAndNoCopiesOrWheres()
+    {
+        // Per layer: 2 norms, 4 products, both ropes with the new key and value rows written at the position in one
+        // call, the attention, SwiGLU.
         var layer = LayerCalls(static m => m.TraceStaticDecode(32));
-        Assert.True(layer.Count <= 12, Describe(layer));
+        Assert.True(layer.Count <= 9, Describe(layer));
+        Assert.DoesNotContain(layer, k => k.Contains("where", StringComparison.Ordinal) && !k.StartsWith("RopeRows", StringComparison.Ordinal));
+        Assert.Single(layer, k => k.StartsWith("RopeRows", StringComparison.Ordinal));
         Assert.DoesNotContain(layer, k => k.StartsWith("Copy", StringComparison.Ordinal));
         Assert.Equal(4, layer.Count(k => k.StartsWith("BatchedMatMul", StringComparison.Ordinal)));
     }
 
     [Fact]
-    public void QuantizedFixedSizeCacheDecodeHasAtMostTwelveCallsPerLayerWithMergedQuantizedProducts()
+    public void QuantizedFixedSizeCacheDecodeHasAtMostNineCallsPerLayerWithMergedQuantizedProducts()
     {
         // The Q4_0 GGUF llama: q/k/v and gate/up merged over their blocks, so one layer is the float one's calls.
         var layer = LayerCalls(static m => m.TraceStaticDecode(32), Path.Combine(Fixtures.Dir, "gguf", "llama-q4_0.gguf"), null);
-        Assert.True(layer.Count <= 12, Describe(layer));
+        Assert.True(layer.Count <= 9, Describe(layer));
         Assert.Equal(4, layer.Count(k => k.StartsWith("QuantMatMul", StringComparison.Ordinal)));
         Assert.DoesNotContain(layer, k => k.Contains("MatMul", StringComparison.Ordinal) && !k.StartsWith("QuantMatMul", StringComparison.Ordinal));
     }

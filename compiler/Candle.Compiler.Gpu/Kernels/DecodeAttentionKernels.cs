@@ -41,6 +41,60 @@ internal static class DecodeAttentionKernels
         where TM : unmanaged
         where TMS : struct, IStorage<TM>
     {
+        var qs = SharedMemory.Allocate<float>(MaxHeadDim);
+        Partial<TQ, TM, TMS>(
+            q, k, v, mask, part, qs, qOff, qB, qH, qS, kOff, kB, kH, kS, vOff, vB, vH, vS, mOff, mB, mH, mQ, mK,
+            heads, kvHeads, sq, sk, d, dv, scale, causal, hasMask, maskIsBool, chunk, chunks);
+    }
+
+    /// <summary>
+    /// Split-K decode attention in one launch: every group computes its chunk's partial as
+    /// <see cref="Chunks{TQ, TM, TMS}"/> does, makes it visible device-wide (a memory fence) and takes a ticket from its
+    /// query row's counter (<paramref name="counters"/>[row], an atomic increment); the group that takes the last
+    /// ticket merges the row's partials as <see cref="Merge{T, TS}"/> does and sets the counter back to zero, so the
+    /// counters are zero again after every launch (and every replay of a recorded CUDA graph). The counters must be zero
+    /// before the first launch. The other arguments are those of <see cref="Chunks{TQ, TM, TMS}"/>.
+    /// </summary>
+    public static void ChunksMerged<TQ, TM, TMS, T, TS>(
+        ArrayView<Quad> q, ArrayView<Quad> k, ArrayView<Quad> v, ArrayView<TM> mask, ArrayView<float> part, ArrayView<int> counters, ArrayView<T> y,
+        long qOff, long qB, long qH, long qS, long kOff, long kB, long kH, long kS, long vOff, long vB, long vH, long vS,
+        long mOff, long mB, long mH, long mQ, long mK, int heads, int kvHeads, int sq, int sk, int d, int dv, float scale,
+        int causal, int hasMask, int maskIsBool, int chunk, int chunks)
+        where TQ : struct, IQuadFloats
+        where TM : unmanaged
+        where TMS : struct, IStorage<TM>
+        where T : unmanaged
+        where TS : struct, IStorage<T>
+    {
+        var qs = SharedMemory.Allocate<float>(MaxHeadDim);
+        var weight = SharedMemory.Allocate<float>(MaxChunks);
+        Partial<TQ, TM, TMS>(
+            q, k, v, mask, part, qs, qOff, qB, qH, qS, kOff, kB, kH, kS, vOff, vB, vH, vS, mOff, mB, mH, mQ, mK,
+            heads, kvHeads, sq, sk, d, dv, scale, causal, hasMask, maskIsBool, chunk, chunks);
+
+        // Every lane's partial is written before the ticket is taken; the last group sees all of them.
+        MemoryFence.DeviceLevel();
+        Group.Barrier();
+        int row = Grid.IdxX / chunks;
+        int ticket = 0;
+        if (Warp.LaneIdx == 0) ticket = Atomic.Add(ref counters[row], 1);
+        ticket = Warp.Shuffle(ticket, 0);
+        if (ticket != chunks - 1) return;
+        MemoryFence.DeviceLevel();
+        MergeRow<T, TS>(part, y, weight, row, chunks, dv);
+        if (Warp.LaneIdx == 0) counters[row] = 0;
+    }
+
+    /// <summary>The chunk partial of group <c>Grid.IdxX</c> (<see cref="Chunks{TQ, TM, TMS}"/>), the scaled query staged in <paramref name="qs"/>.</summary>
+    private static void Partial<TQ, TM, TMS>(
+        ArrayView<Quad> q, ArrayView<Quad> k, ArrayView<Quad> v, ArrayView<TM> mask, ArrayView<float> part, ArrayView<float> qs,
+        long qOff, long qB, long qH, long qS, long kOff, long kB, long kH, long kS, long vOff, long vB, long vH, long vS,
+        long mOff, long mB, long mH, long mQ, long mK, int heads, int kvHeads, int sq, int sk, int d, int dv, float scale,
+        int causal, int hasMask, int maskIsBool, int chunk, int chunks)
+        where TQ : struct, IQuadFloats
+        where TM : unmanaged
+        where TMS : struct, IStorage<TM>
+    {
         int g = Grid.IdxX;
         int row = g / chunks;
         int c = g - (row * chunks);
@@ -56,7 +110,6 @@ internal static class DecodeAttentionKernels
         int dq = d / pq;
         int vq = dv / pq;
 
-        var qs = SharedMemory.Allocate<float>(MaxHeadDim);
         long qBase = qOff + (b * qB) + (h * qH) + (i * qS);
         for (int u = lane; u < dq; u += width) Put(qs, u * pq, tq.Widen(q[qBase + u]), pq, scale);
         Group.Barrier();
@@ -172,12 +225,19 @@ internal static class DecodeAttentionKernels
         where T : unmanaged
         where TS : struct, IStorage<T>
     {
-        int row = Grid.IdxX;
+        var weight = SharedMemory.Allocate<float>(MaxChunks);
+        MergeRow<T, TS>(part, y, weight, Grid.IdxX, chunks, dv);
+    }
+
+    /// <summary>Merges query row <paramref name="row"/>'s partials into its output row (<see cref="Merge{T, TS}"/>), the chunk weights kept in <paramref name="weight"/>.</summary>
+    private static void MergeRow<T, TS>(ArrayView<float> part, ArrayView<T> y, ArrayView<float> weight, int row, int chunks, int dv)
+        where T : unmanaged
+        where TS : struct, IStorage<T>
+    {
         int lane = Warp.LaneIdx;
         int width = Warp.WarpSize;
         long stride = dv + 2;
         long rBase = (long)row * chunks * stride;
-        var weight = SharedMemory.Allocate<float>(MaxChunks);
         float top = float.NegativeInfinity;
         for (int c = lane; c < chunks; c += width) top = Math.Max(top, part[rBase + (c * stride)]);
         top = Max(top);

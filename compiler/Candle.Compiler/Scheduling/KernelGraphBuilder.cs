@@ -49,6 +49,9 @@ internal sealed class KernelGraphBuilder
 
     public void Add(KernelCall call) => _calls.Add(call);
 
+    /// <summary>The calls added so far, in order (a pass over the finished schedule may rewrite them).</summary>
+    public List<KernelCall> Calls => _calls;
+
     public KernelGraph Build(IReadOnlyList<KernelTensor> inputs, IReadOnlyList<KernelTensor> outputs)
     {
         var first = new int[_buffers.Count];

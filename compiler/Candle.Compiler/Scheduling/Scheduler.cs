@@ -48,6 +48,9 @@ internal sealed partial class Scheduler
     // Whether a slice_scatter into a constant writes the constant only outside the slice.
     private readonly bool _fillsOutsideSlices;
 
+    // Whether consecutive ropes and row copies become one RopeRowsCall (MergeRopeRows).
+    private readonly bool _ropeRows;
+
     // Graph nodes scheduled ahead of their turn by a call of an earlier node (an rms_norm with its residual add, the
     // further outputs of a multi-output group).
     private readonly List<Node> _scheduledAhead = [];
@@ -55,8 +58,9 @@ internal sealed partial class Scheduler
     // For each fused node of a multi-output group, the group's nodes by output (built when the first is scheduled).
     private Dictionary<Node, List<Node>>? _siblings;
 
-    private Scheduler(bool generateReductions, bool stridedOperands, bool residualNorms, bool columnReductions, bool fillsOutsideSlices)
+    private Scheduler(bool generateReductions, bool stridedOperands, bool residualNorms, bool columnReductions, bool fillsOutsideSlices, bool ropeRows)
     {
+        _ropeRows = ropeRows;
         _fillsOutsideSlices = fillsOutsideSlices;
         _generateReductions = generateReductions;
         _stridedOperands = stridedOperands;
@@ -76,13 +80,16 @@ internal sealed partial class Scheduler
     /// <paramref name="columnReductions"/>, a library sum or mean of a float tensor over its leading dims (a bias
     /// gradient) becomes a <see cref="ColumnReduceCall"/> over the operand as it lies, not a <see cref="ReduceCall"/>
     /// after a transposing copy. With <paramref name="fillsOutsideSlices"/>, a slice_scatter into a constant (a slice's
-    /// gradient) writes the constant only outside the slice, and nothing when the slice covers the whole buffer.
+    /// gradient) writes the constant only outside the slice, and nothing when the slice covers the whole buffer. With
+    /// <paramref name="ropeRows"/>, consecutive ropes and row copies (a decode step's query and key ropes and the new key
+    /// and value rows written into the cache) become one <see cref="RopeRowsCall"/> that writes the rotated key row
+    /// straight into the cache.
     /// </summary>
     /// <exception cref="NotSupportedException">A node cannot be scheduled (the message names it).</exception>
-    public static KernelGraph Schedule(Graph graph, bool generateReductions = false, bool stridedOperands = false, bool residualNorms = false, bool columnReductions = false, bool fillsOutsideSlices = false)
+    public static KernelGraph Schedule(Graph graph, bool generateReductions = false, bool stridedOperands = false, bool residualNorms = false, bool columnReductions = false, bool fillsOutsideSlices = false, bool ropeRows = false)
     {
         ArgumentNullException.ThrowIfNull(graph);
-        return new Scheduler(generateReductions, stridedOperands, residualNorms, columnReductions, fillsOutsideSlices).Run(graph);
+        return new Scheduler(generateReductions, stridedOperands, residualNorms, columnReductions, fillsOutsideSlices, ropeRows).Run(graph);
     }
 
     private KernelGraph Run(Graph graph)
@@ -153,6 +160,7 @@ internal sealed partial class Scheduler
             outputs.Add(new KernelTensor(graph.OutputNames[o], node.DType, [.. node.Shape], slot));
         }
 
+        if (_ropeRows) MergeRopeRows();
         return _kg.Build(inputs, outputs);
     }
 
@@ -220,7 +228,8 @@ internal sealed partial class Scheduler
                     }
                 }
 
-                var value = ReferenceEquals(values, _graphValues) && TryResidualNorm(node, ins, values) is { } fused ? fused : ScheduleNode(node, ins);
+                var value = ReferenceEquals(values, _graphValues) && TryResidualNorm(node, ins, values) is { } fused ? fused
+                    : ReferenceEquals(values, _graphValues) && TryRowWrite(node, ins) is { } written ? written : ScheduleNode(node, ins);
                 values[node] = value;
                 DoneReading(node);
                 if (ReferenceEquals(values, _graphValues))

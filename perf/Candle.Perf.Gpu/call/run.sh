@@ -9,6 +9,8 @@
 #        xunit's -class and -method filters are ANDed, so they are a step of their own), testsq:APP (the quantized-kernel tests, on CUDA and the CPU accelerator),
 #        ncudecode:APP, ncudecodeg:APP, ncutrain:APP (each kernel's duration under Nsight Compute, summarized by ncu_summary.py),
 #        rows:APP (the row-kernel benchmarks of kernels), trainab:APP (the train step's new paths against the old, alternating),
+#        decodeab:APP (decode, graph and growing cache, with the one-launch decode attention and the merged ropes and cache rows
+#        against CANDLE_GPU_DECODE_TWO_PASS=1 and CANDLE_GPU_ROPE_ROWS=0, alternating; then each switch alone),
 #        train:APP, traing:APP (CUDA only), traincpu:APP, kernels:APP, peer_decode, peer_kernels, peer_train, peer_train_cuda, peer_train_cpu
 #        (APP = a NAME of publish.sh: base, new; traincpu and peer_train_cpu may repeat, to alternate them)
 B=$(cd "$(dirname "$0")" && pwd)
@@ -67,6 +69,15 @@ for s in "$@"; do
       step train_old_${app}_$r 60 env CANDLE_GPU_GRAPHS=0 CANDLE_GPU_COLUMN_SUMS=0 CANDLE_GPU_SLICE_FILLS=whole $W/$app/train/Candle.TrainBench --device cuda --steps 20 --warmup 8
     done
     step train_ptr_$app 60 env CANDLE_GPU_BATCH_POINTERS=1 $W/$app/train/Candle.TrainBench --device cuda --steps 20 --warmup 8 ;;
+  decodeab:*) TAILN=12
+    for r in 1 2; do
+      step decodeg_new_${app}_$r 90 $P decode /tmp/tl f16 128 256 graph
+      step decodeg_old_${app}_$r 90 env CANDLE_GPU_ROPE_ROWS=0 CANDLE_GPU_DECODE_TWO_PASS=1 $P decode /tmp/tl f16 128 256 graph
+    done
+    step decodeg_rowsoff_$app 90 env CANDLE_GPU_ROPE_ROWS=0 $P decode /tmp/tl f16 128 256 graph
+    step decodeg_twopass_$app 90 env CANDLE_GPU_DECODE_TWO_PASS=1 $P decode /tmp/tl f16 128 256 graph
+    step decode_new_$app 90 $P decode /tmp/tl f16 128 256
+    step decode_old_$app 90 env CANDLE_GPU_ROPE_ROWS=0 CANDLE_GPU_DECODE_TWO_PASS=1 $P decode /tmp/tl f16 128 256 ;;
   ncudecode:*) TAILN=60 step ncudecode_$app 200 bash -c "ncu --clock-control none --metrics gpu__time_duration.sum --csv --launch-skip 20000 --launch-count 2720 --log-file $L/ncudecode_$app.csv $P decode /tmp/tl f16 128 256 > /dev/null; python3 $B/ncu_summary.py $L/ncudecode_$app.csv 10" ;;
   ncudecodeg:*) TAILN=60 step ncudecodeg_$app 200 bash -c "ncu --clock-control none --metrics gpu__time_duration.sum --csv --graph-profiling node --launch-skip 20000 --launch-count 2740 --log-file $L/ncudecodeg_$app.csv $P decode /tmp/tl f16 128 256 graph > /dev/null; python3 $B/ncu_summary.py $L/ncudecodeg_$app.csv 10" ;;
   ncutrain:*) TAILN=70 step ncutrain_$app 240 bash -c "ncu --clock-control none --metrics gpu__time_duration.sum --csv --launch-skip 4000 --launch-count 1900 --log-file $L/ncutrain_$app.csv $W/$app/train/Candle.TrainBench --device cuda --steps 2 --warmup 2 > /dev/null; python3 $B/ncu_summary.py $L/ncutrain_$app.csv 1" ;;
