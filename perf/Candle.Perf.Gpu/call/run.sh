@@ -7,7 +7,9 @@
 #        weights kept quantized on the device; g: fixed-size cache with a CUDA graph; t: each call timed),
 #        testscl:APP (the OpenCL matrix tests alone: PoCL has crashed the runner), testsconv:APP (the CUDA convolution cases;
 #        xunit's -class and -method filters are ANDed, so they are a step of their own), testsq:APP (the quantized-kernel tests, on CUDA and the CPU accelerator),
-#        ncudecode:APP, ncudecodeg:APP, ncutrain:APP (each kernel's duration under Nsight Compute, summarized by ncu_summary.py),
+#        ncudecode:APP, ncudecodeg:APP, ncutrain:APP (each kernel's duration under Nsight Compute, summarized by ncu_summary.py;
+#        NCU_LAUNCHES sets the decode steps' launches profiled: 10 steps of 250 growing-cache or 209 graph launches),
+#        pp512t:APP (a prefill of 512 tokens and 16 decode steps with each call synchronized, by call kind),
 #        rows:APP (the row-kernel benchmarks of kernels), trainab:APP (the train step's new paths against the old, alternating),
 #        decodeab:APP (decode, graph and growing cache, with the one-launch decode attention and the merged ropes and cache rows
 #        against CANDLE_GPU_DECODE_TWO_PASS=1 and CANDLE_GPU_ROPE_ROWS=0, alternating; then each switch alone),
@@ -41,6 +43,7 @@ for s in "$@"; do
   decodet:*) TAILN=45 step decodet_$app 150 env CANDLE_GPU_TIMING=1 $P decode /tmp/tl f16 128 256 ;;
   decode:*) step decode_$app 90 $P decode /tmp/tl f16 128 256 ;;
   pp512:*) step pp512_$app 90 $P decode /tmp/tl f16 512 32 graph ;;
+  pp512t:*) TAILN=70 step pp512t_$app 150 env CANDLE_GPU_TIMING=1 $P decode /tmp/tl f16 512 16 ;;
   decodeg:*) step decodeg_$app 90 $P decode /tmp/tl f16 128 256 graph ;;
   decoden:*) step decoden_$app 90 env CANDLE_GPU_NO_GEMV=1 $P decode /tmp/tl f16 128 256 graph ;;
   decodep:*) step decodep_$app 90 env CANDLE_GPU_GEMV=pairs $P decode /tmp/tl f16 128 256 graph ;;
@@ -78,8 +81,8 @@ for s in "$@"; do
     step decodeg_twopass_$app 90 env CANDLE_GPU_DECODE_TWO_PASS=1 $P decode /tmp/tl f16 128 256 graph
     step decode_new_$app 90 $P decode /tmp/tl f16 128 256
     step decode_old_$app 90 env CANDLE_GPU_ROPE_ROWS=0 CANDLE_GPU_DECODE_TWO_PASS=1 $P decode /tmp/tl f16 128 256 ;;
-  ncudecode:*) TAILN=60 step ncudecode_$app 200 bash -c "ncu --clock-control none --metrics gpu__time_duration.sum --csv --launch-skip 20000 --launch-count 2720 --log-file $L/ncudecode_$app.csv $P decode /tmp/tl f16 128 256 > /dev/null; python3 $B/ncu_summary.py $L/ncudecode_$app.csv 10" ;;
-  ncudecodeg:*) TAILN=60 step ncudecodeg_$app 200 bash -c "ncu --clock-control none --metrics gpu__time_duration.sum --csv --graph-profiling node --launch-skip 20000 --launch-count 2740 --log-file $L/ncudecodeg_$app.csv $P decode /tmp/tl f16 128 256 graph > /dev/null; python3 $B/ncu_summary.py $L/ncudecodeg_$app.csv 10" ;;
+  ncudecode:*) TAILN=60 step ncudecode_$app 200 bash -c "ncu --clock-control none --metrics gpu__time_duration.sum --csv --launch-skip 20000 --launch-count ${NCU_LAUNCHES:-2500} --log-file $L/ncudecode_$app.csv $P decode /tmp/tl f16 128 256 > /dev/null; python3 $B/ncu_summary.py $L/ncudecode_$app.csv 10" ;;
+  ncudecodeg:*) TAILN=60 step ncudecodeg_$app 200 bash -c "ncu --clock-control none --metrics gpu__time_duration.sum --csv --graph-profiling node --launch-skip 20000 --launch-count ${NCU_LAUNCHES:-2090} --log-file $L/ncudecodeg_$app.csv $P decode /tmp/tl f16 128 256 graph > /dev/null; python3 $B/ncu_summary.py $L/ncudecodeg_$app.csv 10" ;;
   ncutrain:*) TAILN=70 step ncutrain_$app 240 bash -c "ncu --clock-control none --metrics gpu__time_duration.sum --csv --launch-skip 4000 --launch-count 1900 --log-file $L/ncutrain_$app.csv $W/$app/train/Candle.TrainBench --device cuda --steps 2 --warmup 2 > /dev/null; python3 $B/ncu_summary.py $L/ncutrain_$app.csv 1" ;;
   peer_decode) step peer_decode 120 python3 $B/peer_llama_decode.py ;;
   peer_kernels) step peer_kernels 120 python3 $B/peer_kernels.py ;;
