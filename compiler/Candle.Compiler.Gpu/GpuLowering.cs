@@ -45,6 +45,7 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         ScatterAddCall s => ScatterAdd(s),
         FillCall f => Fill(f),
         ArangeCall a => Arange(a),
+        RandomUniformCall r => throw new NotSupportedException($"the GPU backend has no kernel for random_uniform ({r.Label}): dropout in training mode runs on the cpu backend"),
         CheckRangeCall c => CheckRange(c),
         ConvCall c => Conv(c),
         QuantMatMulCall q => QuantMatMul(q),
