@@ -148,7 +148,8 @@ public static class Tensors
 
     /// <summary>
     /// Seeds the process's default generator (torch.manual_seed): the eager dropouts after it draw streams 0, 1, ... of
-    /// <paramref name="seed"/>. Returns <see cref="Generator.Default"/>.
+    /// <paramref name="seed"/>. Returns <see cref="Generator.Default"/>. Parameter initialization has its own
+    /// generator (<see cref="Nn.Init.ManualSeed"/>).
     /// </summary>
     public static Generator ManualSeed(long seed) => Generator.Default.ManualSeed(seed);
 
