@@ -107,6 +107,30 @@ public sealed class RandomUniformTests
     }
 
     [Fact]
+    public void A_saved_plan_draws_the_same_numbers_after_loading()
+    {
+        var seed = Input("rng.seed", DType.I64, Shape.Scalar);
+        var x = Input("x", DType.F32, new Shape(Dim.Sym("n")));
+        var g = new Graph([x, seed], [Where(Binary(Op.Ge, RandomUniform(seed, x.Shape, 1), Scalar(0.5, DType.F32)), Binary(Op.Mul, x, 2.0), Scalar(0, DType.F32))], ["y"]);
+        using var plan = CandleCompiler.Compile(g);
+        string path = Path.Combine(Path.GetTempPath(), $"random-uniform-{Guid.NewGuid():N}.plan");
+        try
+        {
+            plan.Save(path);
+            using var loaded = Runtime.Plans.Plan.Load(path);
+            HostTensor[] inputs = [HostTensor.FromArray(Enumerable.Range(1, 41).Select(i => (float)i).ToArray(), 41), Seed(-5)];
+            var expected = ReferenceInterpreter.Run(g, inputs)[0].ToFloat32();
+            Assert.Equal(expected, loaded.Run(inputs)[0].ToFloat32());
+            Assert.Equal(expected, plan.Run(inputs)[0].ToFloat32());
+            for (int i = 0; i < 41; i++) Assert.Equal(Expected(-5, 1, i) >= 0.5f ? 2f * (i + 1) : 0f, expected[i]);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
     public void A_million_draws_are_uniform_within_binomial_bounds()
     {
         const int N = 1 << 20;
