@@ -46,6 +46,7 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         ScatterAddCall s => ScatterAdd(s),
         FillCall f => Fill(f),
         ArangeCall a => Arange(a),
+        RandomUniformCall r => RandomUniform(r),
         CheckRangeCall c => CheckRange(c),
         ConvCall c => Conv(c),
         QuantMatMulCall q => QuantMatMul(q),
@@ -1310,6 +1311,12 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         var (elem, storage) = Storage(c.DType, c.Label);
         var l = Launcher(Generic(typeof(MemoryKernels), nameof(MemoryKernels.ArangeFloat), elem, storage));
         return f => l.Begin().View(f.Slots[c.Slot]).Arg((float)c.Start).Arg((float)c.Step).Launch(f.Eval(c.Length));
+    }
+
+    private Action<Frame> RandomUniform(RandomUniformCall c)
+    {
+        var l = Launcher(typeof(RandomKernels).GetMethod(nameof(RandomKernels.Uniform), Static)!);
+        return f => l.Begin().View(f.Slots[c.Slot]).View(f.Slots[c.Seed]).Arg(c.Stream).Launch(f.Eval(c.Count));
     }
 
     private static Action<Frame> CheckRange(CheckRangeCall c) => f =>

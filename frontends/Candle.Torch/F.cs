@@ -207,14 +207,48 @@ public static class F
         return Tensor.Wrap(IrBuilder.Pad(input.Node, pad, value), input.Device);
     }
 
-    /// <summary>Dropout: the identity at inference.</summary>
-    /// <exception cref="NotSupportedException"><paramref name="training"/> is true (there is no training).</exception>
-    public static Tensor Dropout(Tensor input, double p = 0.5, bool training = false)
+    /// <summary>
+    /// Dropout (torch.nn.functional.dropout): the identity unless <paramref name="training"/>; in training each element is
+    /// kept and scaled by 1/(1 − p) where its uniform draw u in [0, 1) has u ≥ p (p rounded to float32), and zeroed
+    /// otherwise. p = 0 is the identity and p = 1 gives zeros. The draws are <see cref="Op.RandomUniform"/>: eagerly
+    /// the next stream of <paramref name="generator"/> (the default generator when null); in a trace the next stream
+    /// (0, 1, ... in the order of the calls) of the trace's seed input <see cref="Tracer.SeedInputName"/>, so a trace
+    /// run with seed s computes what the same code computes eagerly right after <c>ManualSeed(s)</c>.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="p"/> is outside [0, 1].</exception>
+    /// <exception cref="ArgumentException">In training, the input is not floating-point.</exception>
+    /// <exception cref="InvalidOperationException">A generator is given inside a trace (a trace draws from its seed input).</exception>
+    public static Tensor Dropout(Tensor input, double p = 0.5, bool training = false, Generator? generator = null)
     {
         NotNull(input);
-        if (p < 0 || p > 1) throw new ArgumentOutOfRangeException(nameof(p), p, "dropout: p must be in [0, 1]");
-        if (training) throw new NotSupportedException("dropout: training mode is not supported (inference only)");
-        return input;
+        if (!(p >= 0 && p <= 1)) throw new ArgumentOutOfRangeException(nameof(p), p, "dropout: p must be in [0, 1]");
+        if (!training || p == 0) return input;
+        if (!input.IsFloatingPoint) throw new ArgumentException($"dropout: the input must be floating-point, got {input.TypeString}", nameof(input));
+        if (p == 1) return Tensor.Wrap(IrBuilder.Full(0, input.DType, input.Shape), input.Device);
+        Node seed;
+        long stream;
+        if (Tracer.IsTracing)
+        {
+            if (generator is not null)
+            {
+                throw new InvalidOperationException($"dropout: a traced dropout draws from the graph input '{Tracer.SeedInputName}', not from a generator");
+            }
+
+            (seed, stream) = Tracer.NextDraw();
+        }
+        else
+        {
+            long s;
+            (s, stream) = (generator ?? Generator.Default).Next();
+            var t = Runtime.Tensors.HostTensor.Zeros(DType.I64);
+            t.SetInt64(0, s);
+            seed = IrBuilder.Constant(t);
+        }
+
+        var x = input.Node;
+        var keep = IrBuilder.Binary(Op.Ge, IrBuilder.RandomUniform(seed, x.Shape, stream), IrBuilder.Scalar((float)p, DType.F32));
+        var kept = IrBuilder.Binary(Op.Mul, x, 1 / (1 - p));
+        return Tensor.Wrap(IrBuilder.Where(keep, kept, IrBuilder.Scalar(0, x.DType)), input.Device);
     }
 
     /// <summary>

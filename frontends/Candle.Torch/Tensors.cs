@@ -146,6 +146,13 @@ public static class Tensors
         return Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2.0 * Math.PI * u2);
     }
 
+    /// <summary>
+    /// Seeds the process's default generator (torch.manual_seed): the eager dropouts after it draw streams 0, 1, ... of
+    /// <paramref name="seed"/>. Returns <see cref="Generator.Default"/>. Parameter initialization has its own
+    /// generator (<see cref="Nn.Init.ManualSeed"/>).
+    /// </summary>
+    public static Generator ManualSeed(long seed) => Generator.Default.ManualSeed(seed);
+
     /// <summary>torch.matmul.</summary>
     public static Tensor MatMul(Tensor a, Tensor b)
     {

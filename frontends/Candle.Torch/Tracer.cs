@@ -8,11 +8,19 @@ namespace Candle.Torch;
 /// symbolic tensors over Input nodes, parameters become Constant nodes named by their state-dict names,
 /// and shape or dtype mistakes raise an <see cref="IrException"/> naming the op, the shapes and the dtypes.
 /// Outside a trace, ops on tensors that hold data run at once (eager mode); both give the same results.
+/// Random ops (dropout in training mode) draw from the int64 scalar input <see cref="SeedInputName"/>, which the trace
+/// adds after the declared inputs unless it is declared among them, so a compiled trace takes a fresh seed per run.
 /// </summary>
 public static class Tracer
 {
+    /// <summary>The name of the graph input holding the seed of a trace's random ops (an int64 scalar).</summary>
+    public const string SeedInputName = "rng.seed";
+
     [ThreadStatic]
     private static int t_depth;
+
+    [ThreadStatic]
+    private static TraceDraws? t_draws;
 
     /// <summary>True while the current thread is inside <see cref="Trace(Func{Tensor[], Tensor[]}, TraceInput[])"/>.</summary>
     public static bool IsTracing => t_depth > 0;
@@ -27,7 +35,16 @@ public static class Tracer
         ArgumentNullException.ThrowIfNull(fn);
         ArgumentNullException.ThrowIfNull(inputs);
         var nodes = inputs.Select(i => i.ToNode()).ToArray();
+        var declared = nodes.FirstOrDefault(n => n.Attr<InputAttrs>().Name == SeedInputName);
+        if (declared is not null && (declared.DType != Runtime.DType.I64 || declared.Shape.Rank != 0))
+        {
+            throw new ArgumentException($"trace input '{SeedInputName}' holds the seed of random ops and must be an int64 scalar, not {declared.TypeString}", nameof(inputs));
+        }
+
         Tensor[] outputs;
+        var outer = t_draws;
+        var draws = new TraceDraws(declared);
+        t_draws = draws;
         t_depth++;
         try
         {
@@ -36,7 +53,10 @@ public static class Tracer
         finally
         {
             t_depth--;
+            t_draws = outer;
         }
+
+        if (declared is null && draws.Seed is { } seed) nodes = [.. nodes, seed];
 
         if (outputs is null || outputs.Length == 0) throw new ArgumentException("the traced function returned no outputs", nameof(fn));
         if (outputNames is not null && outputNames.Count != outputs.Length)
@@ -47,6 +67,18 @@ public static class Tracer
         var graph = new Graph(nodes, outputs.Select(o => o.Node), outputNames);
         Verifier.Verify(graph);
         return graph;
+    }
+
+    /// <summary>
+    /// The seed input of the innermost trace (created on first use) and the stream of its next draw (0, 1, ... in call
+    /// order): what a random op inside a trace draws from.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Not tracing.</exception>
+    internal static (Node Seed, long Stream) NextDraw()
+    {
+        var d = t_draws ?? throw new InvalidOperationException("not tracing");
+        d.Seed ??= IrBuilder.Input(SeedInputName, Runtime.DType.I64, Shape.Scalar);
+        return (d.Seed, d.Streams++);
     }
 
     /// <summary>Traces a one-input, one-output function.</summary>

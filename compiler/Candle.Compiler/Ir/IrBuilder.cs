@@ -38,6 +38,17 @@ public static partial class IrBuilder
     public static Node Arange(Dim length, DType dtype = DType.I64, double start = 0, double step = 1) =>
         Node.Create(Op.Arange, [], new ArangeAttrs(start, step, length, dtype));
 
+    /// <summary>
+    /// Uniform float32 in [0, 1) of <paramref name="shape"/> from the int64 scalar <paramref name="seed"/> in stream
+    /// <paramref name="stream"/> (<see cref="Op.RandomUniform"/>).
+    /// </summary>
+    public static Node RandomUniform(Node seed, Shape shape, long stream = 0)
+    {
+        ArgumentNullException.ThrowIfNull(seed);
+        ArgumentNullException.ThrowIfNull(shape);
+        return Node.Create(Op.RandomUniform, new RandomUniformAttrs(shape, stream), seed);
+    }
+
     /// <summary>Converts to <paramref name="dtype"/>; identity when already of that dtype.</summary>
     public static Node Cast(Node x, DType dtype) => x.DType == dtype ? x : Node.Create(Op.Cast, new CastAttrs(dtype), x);
 

@@ -274,4 +274,13 @@ public enum Op
 
     /// <summary>A fused group: the attrs hold the body graph, whose inputs bind to this node's inputs.</summary>
     Fused,
+
+    // ---- randomness
+    /// <summary>
+    /// Uniform float32 in [0, 1) of the shape in <see cref="RandomUniformAttrs"/>: element i is a pure function of the
+    /// int64 scalar seed (input 0), the attrs' stream and i, Philox-4x32-10
+    /// (<see cref="Candle.Runtime.Randomness.Philox4x32.Uniform(long, long, long)"/>), so every backend and every evaluation
+    /// of the node agree bit for bit. It has no gradient.
+    /// </summary>
+    RandomUniform,
 }

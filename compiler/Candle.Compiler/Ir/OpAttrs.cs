@@ -58,6 +58,16 @@ public sealed record ArangeAttrs(double Start, double Step, Dim Length, DType DT
     public override string Describe() => $"start={Start.ToString(CultureInfo.InvariantCulture)}, step={Step.ToString(CultureInfo.InvariantCulture)}";
 }
 
+/// <summary>
+/// The shape of a <see cref="Op.RandomUniform"/> and its stream: draws of one seed in different streams are
+/// independent, so the draws of one graph (each dropout of a forward pass) differ although they share the seed input.
+/// </summary>
+public sealed record RandomUniformAttrs(Shape Shape, long Stream) : OpAttrs
+{
+    /// <inheritdoc/>
+    public override string Describe() => $"stream={Stream.ToString(CultureInfo.InvariantCulture)}";
+}
+
 /// <summary>Target dtype of a cast.</summary>
 public sealed record CastAttrs(DType DType) : OpAttrs
 {

@@ -78,6 +78,7 @@ public static class OpInfo
         Op.ScatterAdd => "scatter_add",
         Op.SliceScatter => "slice_scatter",
         Op.CumSum => "cumsum",
+        Op.RandomUniform => "random_uniform",
         Op.LogSoftmax => "log_softmax",
         Op.ConvTranspose => "conv_transpose",
         Op.MaxPool => "max_pool",

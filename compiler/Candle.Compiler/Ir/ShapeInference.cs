@@ -89,6 +89,14 @@ public static class ShapeInference
                 return (a.DType, new Shape(a.Length));
             }
 
+            case Op.RandomUniform:
+            {
+                Arity(1);
+                var seed = inputs[0];
+                if (seed.DType != DType.I64 || seed.Shape.Rank != 0) throw Fail($"the seed must be an int64 scalar, got {seed.TypeString}");
+                return (DType.F32, A<RandomUniformAttrs>().Shape);
+            }
+
             case var _ when op.IsUnary():
             {
                 Arity(1);

@@ -150,6 +150,14 @@ internal sealed partial class Scheduler
                 return y;
             }
 
+            case Op.RandomUniform:
+            {
+                var seed = Dense(ins[0], label);
+                var y = NewOutput(node);
+                _kg.Add(new RandomUniformCall(y.Slot, seed.Slot, node.Attr<RandomUniformAttrs>().Stream, node.Shape.Numel, label));
+                return y;
+            }
+
             case var op when op.IsReduce():
             {
                 if (TryScheduleSingleReduction(node, ins[0]) is { } generated) return generated;

@@ -14,15 +14,21 @@ public abstract class Module
     private readonly List<KeyValuePair<string, ModuleBuffer>> _buffers = [];
     private readonly List<KeyValuePair<string, Module>> _children = [];
 
-    /// <summary>False: modules run in inference mode only.</summary>
+    /// <summary>
+    /// Whether the module is in training mode (dropout active). Unlike PyTorch, a module starts in eval mode, so that a
+    /// model built to be loaded and run is deterministic; <see cref="Train"/> switches it.
+    /// </summary>
     public bool Training { get; private set; }
 
-    /// <summary>Puts the module in inference mode (the only mode); returns this module.</summary>
-    public Module Eval()
+    /// <summary>Sets training mode to <paramref name="mode"/> on this module and every descendant (torch.nn.Module.train); returns this module.</summary>
+    public Module Train(bool mode = true)
     {
-        Training = false;
+        foreach (var (_, m) in NamedModules()) m.Training = mode;
         return this;
     }
+
+    /// <summary>Puts this module and every descendant in eval mode (<c>Train(false)</c>); returns this module.</summary>
+    public Module Eval() => Train(false);
 
     /// <summary>Registers a parameter under <paramref name="name"/> (no dots) and returns it.</summary>
     protected Parameter RegisterParameter(string name, Parameter parameter)

@@ -115,6 +115,7 @@ internal static class StepAccess
                 case CopyArgs.Kernel: return CopyArgs.Accesses(CopyArgs.Decode(a), work).ToList();
                 case FillArgs.Kernel: return FillArgs.Accesses(FillArgs.Decode(a), work).ToList();
                 case ArangeArgs.Kernel: return ArangeArgs.Accesses(ArangeArgs.Decode(a), work).ToList();
+                case RandomUniformArgs.Kernel: return RandomUniformArgs.Accesses(RandomUniformArgs.Decode(a), work).ToList();
                 case CheckRangeArgs.Kernel: return CheckRangeArgs.Accesses(CheckRangeArgs.Decode(a), work).ToList();
                 case FallbackArgs.Kernel: return FallbackArgs.Accesses(FallbackArgs.Decode(a), work).ToList();
                 case GemmArgs.Kernel:

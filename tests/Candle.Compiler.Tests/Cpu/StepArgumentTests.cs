@@ -56,6 +56,7 @@ public sealed class StepArgumentTests
         ["copy"] = (() => One(x => Permute(x, [0, 2, 1]), DType.F32, 3, 4), DType.F32, [3, 4], "rt:copy"),
         ["fill"] = (() => One(x => Pad(x, [1, 2], 0.5), DType.F32, 4), DType.F32, [4], "rt:fill"),
         ["arange"] = (() => One(x => Binary(Op.Add, x, Cast(Arange(N, DType.I64, 1, 2), DType.F32)), DType.F32), DType.F32, [], "rt:arange"),
+        ["random_uniform"] = (() => One(x => Binary(Op.Add, x, RandomUniform(Seed(), new Shape(N, 8), stream: 3)), DType.F32, 8), DType.F32, [8], "rt:random_uniform"),
         ["check_range"] = (() => One(x => Binary(Op.Add, x, Narrow(W(17, 10, 4), 0, 0, N)), DType.F32, 4), DType.F32, [4], "rt:check_range"),
         ["elementwise"] = (() => One(x => Binary(Op.Mul, Binary(Op.Add, x, x), x), DType.I64, 4), DType.I64, [4], "rt:elementwise"),
     };
@@ -64,7 +65,7 @@ public sealed class StepArgumentTests
     /// The kinds whose kernels compute what the reference interpreter computes, bit for bit (not the
     /// convolutions: rt:conv_gemm sums float32 in the GEMM's order, rt:conv float64 in another order than the reference).
     /// </summary>
-    private static readonly HashSet<string> Exact = ["conv_transpose", "max_pool", "avg_pool", "gather", "scatter_add", "copy", "fill", "arange", "check_range", "elementwise"];
+    private static readonly HashSet<string> Exact = ["conv_transpose", "max_pool", "avg_pool", "gather", "scatter_add", "copy", "fill", "arange", "random_uniform", "check_range", "elementwise"];
 
     private static Graph One(Func<Node, Node> f, DType dt, params int[] rest)
     {
@@ -80,6 +81,13 @@ public sealed class StepArgumentTests
     }
 
     private static Node W(int seed, params int[] shape) => ModelTests.Weight(new Random(seed), $"w{seed}", shape);
+
+    private static Node Seed()
+    {
+        var seed = HostTensor.Zeros(DType.I64);
+        seed.SetInt64(0, 1234567890123);
+        return IrBuilder.Constant(seed, "seed");
+    }
 
     private static Node Constant(int seed, int d) => ModelTests.Weight(new Random(seed), $"c{seed}", 1, d);
 
@@ -204,6 +212,7 @@ public sealed class StepArgumentTests
     [InlineData("copy", "rt:copy", 7, -1, "bytes")]
     [InlineData("fill", "rt:fill", 1, 42, "dtype 42 is not a dtype")]
     [InlineData("arange", "rt:arange", 0, -3, "slot -3 is not a buffer")]
+    [InlineData("random_uniform", "rt:random_uniform", 1, -2, "slot -2 is not a buffer")]
     [InlineData("check_range", "rt:check_range", 2, 11, "11 arguments")]
     [InlineData("elementwise", "rt:elementwise", 0, -9, "no elementwise op has code -9")]
     [InlineData("elementwise", "rt:elementwise", 3, 1, "takes 2 inputs, not 1")]

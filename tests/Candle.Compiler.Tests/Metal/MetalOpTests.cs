@@ -147,6 +147,9 @@ public unsafe class MetalOpTests(ITestOutputHelper output)
         var x = Input("x", DType.F32, Shape.Of(4, 3));
         var e = Assert.Throws<NotSupportedException>(() => MetalPlanEmitter.Emit(Scheduling.Scheduler.Schedule(new Graph([x], [CumSum(x, 1)]))));
         Assert.Contains("cumsum", e.Message, StringComparison.Ordinal);
+        var seed = Input("rng.seed", DType.I64, Shape.Scalar);
+        e = Assert.Throws<NotSupportedException>(() => MetalPlanEmitter.Emit(Scheduling.Scheduler.Schedule(new Graph([seed], [RandomUniform(seed, Shape.Of(4, 3))]))));
+        Assert.Contains("random_uniform", e.Message, StringComparison.Ordinal);
     }
 
     [Theory]

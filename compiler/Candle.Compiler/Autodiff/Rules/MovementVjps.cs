@@ -6,7 +6,7 @@ using static Candle.Compiler.Ir.IrBuilder;
 namespace Candle.Compiler.Autodiff.Rules;
 
 /// <summary>
-/// Rules of the leaves (none) and the movement and indexing ops: each view's adjoint is the inverse view (reshape
+/// Rules of the leaves and random_uniform (none) and the movement and indexing ops: each view's adjoint is the inverse view (reshape
 /// back, inverse permutation, sum over expanded axes, slice-scatter into zeros, flip), concat and pad slice the
 /// gradient, and the gathers and scatters are each other's adjoints (index_select and gather scatter-add the
 /// gradient into zeros; scatter_add gathers it). Index tensors pass no gradient.
@@ -15,7 +15,7 @@ internal static class MovementVjps
 {
     public static void Register(VjpTable.Registry t)
     {
-        t.None(Op.Input, Op.Constant, Op.Full, Op.Arange, Op.QuantConstant, Op.QuantEmbedding);
+        t.None(Op.Input, Op.Constant, Op.Full, Op.Arange, Op.QuantConstant, Op.QuantEmbedding, Op.RandomUniform);
         t.Add(Op.QuantMatMul, (n, g) => [MatMul(g, n.Inputs[1]), null]);
         t.Add(Op.Reshape, (n, g) => [Reshape(g, n.Inputs[0].Shape)]);
         t.Add(Op.Permute, (n, g) =>

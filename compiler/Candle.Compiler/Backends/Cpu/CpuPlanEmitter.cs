@@ -85,6 +85,8 @@ internal sealed class CpuPlanEmitter
         FillCall f => Step(FillArgs.Kernel, new FillArgs<Dim>(Dst: f.Slot, DType: (int)f.DType, ValueBits: Bits(f.Value)).Encode(), f.Count, f.Count == Dim.One ? 0 : 1, f.Label),
         ArangeCall a => Step(
             ArangeArgs.Kernel, new ArangeArgs<Dim>(Dst: a.Slot, DType: (int)a.DType, StartBits: Bits(a.Start), StepBits: Bits(a.Step)).Encode(), a.Length, 1, a.Label),
+        RandomUniformCall r => Step(
+            RandomUniformArgs.Kernel, new RandomUniformArgs<Dim>(Dst: r.Slot, Seed: r.Seed, Stream: Dim.Of(r.Stream)).Encode(), r.Count, 8, r.Label),
         CheckRangeCall r => Step(CheckRangeArgs.Kernel, new CheckRangeArgs<Dim>(Start: r.Start, End: r.End, Size: r.Size).Encode(), Dim.One, 0, r.Label),
         FallbackElementwiseCall f => Fallback(f),
         ReduceCall r => Step(

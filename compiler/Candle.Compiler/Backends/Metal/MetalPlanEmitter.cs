@@ -50,6 +50,7 @@ internal sealed class MetalPlanEmitter
             case CopyCall c: Copy(c); break;
             case FillCall f: Linear("cdlib_fill", [f.Slot], [f.DType.SizeInBytes(), f.Count, FillBits(f.DType, f.Value)], 1, f.Label); break;
             case ArangeCall a: Arange(a); break;
+            case RandomUniformCall r: throw new NotSupportedException($"the Metal backend has no kernel for random_uniform ({r.Label}): dropout in training mode runs on the cpu backend");
             case IndexSelectCall i when i.X.IsDense && i.Index.IsDense && i.Index.DType is DType.I64 or DType.I32:
                 Linear("cdlib_index_select", [i.X.Slot, i.Index.Slot, i.Y], [i.X.DType.SizeInBytes(), i.Index.DType == DType.I64 ? 1 : 0, i.Outer, i.AxisSize, i.Inner, i.Index.Numel], -1, i.Label);
                 break;

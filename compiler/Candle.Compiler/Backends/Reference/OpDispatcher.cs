@@ -25,6 +25,7 @@ internal static class OpDispatcher
             Op.MaxPool or Op.AvgPool => PoolingEvaluator.Evaluate(call),
             Op.Rope => RopeEvaluator.Evaluate(call),
             Op.Attention => AttentionEvaluator.Evaluate(call),
+            Op.RandomUniform => RandomEvaluator.Evaluate(call),
             Op.Fused => Fused(call),
             _ => throw new NotSupportedException($"{call.Describe()}: the reference interpreter has no evaluator for {op.Name()}"),
         };

@@ -11,6 +11,7 @@ public static class RuntimeKernels
         ["check_range"] = CheckKernels.Range,
         ["fill"] = CopyKernels.Fill,
         ["arange"] = CopyKernels.Arange,
+        ["random_uniform"] = RandomKernels.Uniform,
         ["elementwise"] = ElementwiseFallback.Run,
         ["fused"] = ElementwiseInterpreter.Run,
         ["reduce"] = RowKernels.Reduce,
