@@ -130,7 +130,7 @@ public sealed class DecoderSession : IDisposable
 
     /// <summary>
     /// Empties the cache, making sure it holds <paramref name="capacity"/> positions for <paramref name="batch"/> rows
-    /// (the memory is reused when it is large enough).
+    /// (the memory is reused when it is large enough; with <see cref="CacheOnDevice"/> it is device memory).
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">The capacity exceeds the model's maximum positions.</exception>
     public void Reset(int capacity, int batch = 1)
@@ -165,8 +165,9 @@ public sealed class DecoderSession : IDisposable
 
     /// <summary>
     /// Keeps the first <paramref name="positions"/> entries of the cache and makes sure it holds
-    /// <paramref name="capacity"/> positions (a larger cache is allocated and the kept entries copied into it), so that
-    /// a prompt starting with tokens whose entries are in the cache goes on with <see cref="Prefill"/> of the rest.
+    /// <paramref name="capacity"/> positions (a larger cache is allocated and the kept entries copied into it, on the
+    /// device for a <see cref="DeviceCache"/>), so that a prompt starting with tokens whose entries are in the cache goes
+    /// on with <see cref="Prefill"/> of the rest.
     /// </summary>
     /// <exception cref="InvalidOperationException">
     /// The cache is not sized (call <see cref="Reset"/>), or entries are kept but the session cannot prefill from any
@@ -225,7 +226,10 @@ public sealed class DecoderSession : IDisposable
     /// <exception cref="InvalidOperationException">
     /// The cache is too small, or not empty and the session cannot prefill from any position (call <see cref="Reset"/>).
     /// </exception>
-    /// <exception cref="ArgumentException">The prompt is not i64[batch, seq] with at least one position.</exception>
+    /// <exception cref="ArgumentException">
+    /// The prompt is not i64[batch, seq] with at least one position, or (on a device, where the step is checked after it
+    /// ran) a token id is out of the vocabulary; the cache then does not advance past the chunks before it.
+    /// </exception>
     public HostTensor Prefill(HostTensor inputIds)
     {
         if (_device is not null) return PrefillOnDevice(inputIds);
@@ -271,6 +275,10 @@ public sealed class DecoderSession : IDisposable
     /// Runs one token per row, <paramref name="inputIds"/> i64[batch, 1], at the next position, appends its keys and
     /// values to the cache and returns its logits, f32[batch, 1, vocab].
     /// </summary>
+    /// <exception cref="ArgumentException">
+    /// The ids are not i64[batch, 1], or (on a device, where the step is checked after it ran) a token id is out of the
+    /// vocabulary; the cache then does not advance.
+    /// </exception>
     /// <exception cref="InvalidOperationException">The cache is full or not sized (call <see cref="Reset"/>).</exception>
     public HostTensor Decode(HostTensor inputIds)
     {
