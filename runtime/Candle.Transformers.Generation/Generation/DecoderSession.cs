@@ -199,7 +199,17 @@ public sealed class DecoderSession : IDisposable
             if (onDevice.Capacity < capacity)
             {
                 var larger = new DeviceKvCache(onDevice.Device, Shape.NumLayers, onDevice.Batch, Shape.NumKvHeads, Shape.HeadDim, capacity, Shape.DType);
-                onDevice.CopyTo(larger);
+                try
+                {
+                    onDevice.CopyTo(larger);
+                    onDevice.Device.Synchronize();
+                }
+                catch
+                {
+                    larger.Dispose();
+                    throw;
+                }
+
                 DeviceCache = larger;
                 onDevice.Dispose();
             }
@@ -353,7 +363,7 @@ public sealed class DecoderSession : IDisposable
             }
             finally
             {
-                foreach (var o in outputs) o.Dispose();
+                Release(outputs, cache);
             }
         }
 
@@ -400,8 +410,15 @@ public sealed class DecoderSession : IDisposable
         }
         finally
         {
-            foreach (var o in outputs) o.Dispose();
+            Release(outputs, cache);
         }
+    }
+
+    // Frees a step's outputs once the copies the cache queued from them have run.
+    private void Release(DeviceTensor[] outputs, DeviceKvCache cache)
+    {
+        if (cache.CopiedOnCommit) _device!.Synchronize();
+        foreach (var o in outputs) o.Dispose();
     }
 
     private static DeviceTensor DeviceInput(string name, DeviceTensor ids, DeviceTensor positions, DeviceKvCache cache, int newPositions)

@@ -83,6 +83,12 @@ public sealed class DeviceKvCache : IDisposable
     /// <summary>The number of positions filled.</summary>
     public int Length { get; private set; }
 
+    /// <summary>
+    /// Whether the last commit queued copies from the step's outputs (which must then outlive them: synchronize the
+    /// device before freeing those outputs).
+    /// </summary>
+    internal bool CopiedOnCommit { get; private set; }
+
     /// <summary>The cached keys of <paramref name="layer"/>: a device view [length, batch, kv_heads, head_dim].</summary>
     public DeviceTensor Keys(int layer) => View(_keys, layer, Length);
 
@@ -124,6 +130,7 @@ public sealed class DeviceKvCache : IDisposable
         }
 
         CheckRoom(n);
+        CopiedOnCommit = n > 0;
         for (int l = 0; l < Layers; l++)
         {
             Device.Copy(newKeys[l].Buffer, 0, _keys[l], Length * _rowBytes, n * _rowBytes);
@@ -149,6 +156,7 @@ public sealed class DeviceKvCache : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         CheckLayers(keyRows.Count, valueRows.Count);
         CheckRoom(n);
+        CopiedOnCommit = false;
         for (int l = 0; l < Layers; l++)
         {
             foreach (var (t, store, lent, what) in new[] { (keyRows[l], _keys[l], _lentKeys[l], "key"), (valueRows[l], _values[l], _lentValues[l], "value") })
@@ -158,7 +166,11 @@ public sealed class DeviceKvCache : IDisposable
                     throw new ArgumentException($"{what} rows of layer {l} cover {t.Shape[0]} positions, expected {Length + n}");
                 }
 
-                if (!ReferenceEquals(t.Buffer, lent)) Device.Copy(t.Buffer, Length * _rowBytes, store, Length * _rowBytes, n * _rowBytes);
+                if (!ReferenceEquals(t.Buffer, lent) && n > 0)
+                {
+                    Device.Copy(t.Buffer, Length * _rowBytes, store, Length * _rowBytes, n * _rowBytes);
+                    CopiedOnCommit = true;
+                }
             }
         }
 
