@@ -229,11 +229,8 @@ public abstract class GpuDevice : IDevice
         Stream.Synchronize();
     }
 
-    /// <summary>
-    /// Copies <paramref name="bytes"/> bytes between two buffers of this device, queued on its stream (no host round
-    /// trip): a prefill's new keys into a resident cache, say.
-    /// </summary>
-    /// <exception cref="ArgumentException">A buffer is on another device or a range does not lie in it.</exception>
+    /// <inheritdoc/>
+    /// <remarks>Queued on the device's stream.</remarks>
     public void Copy(DeviceBuffer source, long sourceOffset, DeviceBuffer destination, long destinationOffset, long bytes)
     {
         var s = Own(source);
@@ -241,15 +238,16 @@ public abstract class GpuDevice : IDevice
         s.CheckRange(sourceOffset, bytes);
         d.CheckRange(destinationOffset, bytes);
         if (bytes == 0) return;
+        long from = s.Start + sourceOffset, to = d.Start + destinationOffset;
+        if (ReferenceEquals(s.Memory, d.Memory) && from < to + bytes && to < from + bytes)
+        {
+            throw new ArgumentException($"the {bytes}-byte ranges of a copy on {Name} share memory");
+        }
+
         s.View(sourceOffset, bytes).CopyTo(Stream, d.View(destinationOffset, bytes));
     }
 
-    /// <summary>
-    /// Bytes [<paramref name="offset"/>, <paramref name="offset"/> + <paramref name="bytes"/>) of a buffer on this
-    /// device as a buffer of its own, without a copy: a tensor view of part of a larger allocation (the filled rows of
-    /// a preallocated KV cache). Disposing the slice frees nothing; it is valid while <paramref name="buffer"/> is.
-    /// </summary>
-    /// <exception cref="ArgumentException">The buffer is on another device or the range does not lie in it.</exception>
+    /// <inheritdoc/>
     public DeviceBuffer Slice(DeviceBuffer buffer, long offset, long bytes)
     {
         var g = Own(buffer);

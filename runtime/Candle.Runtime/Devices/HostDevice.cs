@@ -49,6 +49,27 @@ public sealed class HostDevice : IDevice
     }
 
     /// <inheritdoc/>
+    public void Copy(DeviceBuffer source, long sourceOffset, DeviceBuffer destination, long destinationOffset, long bytes)
+    {
+        var s = Own(source);
+        var d = Own(destination);
+        s.CheckRange(sourceOffset, bytes);
+        d.CheckRange(destinationOffset, bytes);
+        var from = s.Memory.Span.Slice((int)sourceOffset, (int)bytes);
+        var to = d.Memory.Span.Slice((int)destinationOffset, (int)bytes);
+        if (from.Overlaps(to)) throw new ArgumentException($"the {bytes}-byte ranges of a copy on {Name} share memory");
+        from.CopyTo(to);
+    }
+
+    /// <inheritdoc/>
+    public DeviceBuffer Slice(DeviceBuffer buffer, long offset, long bytes)
+    {
+        var h = Own(buffer);
+        h.CheckRange(offset, bytes);
+        return new HostBuffer(this, h.Memory.Slice((int)offset, (int)bytes));
+    }
+
+    /// <inheritdoc/>
     public void Synchronize()
     {
     }

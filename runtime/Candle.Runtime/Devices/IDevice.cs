@@ -27,6 +27,25 @@ public interface IDevice : IDisposable
     /// <exception cref="ArgumentException">The buffer belongs to another device, or the range does not fit.</exception>
     void CopyToHost(DeviceBuffer source, long offset, Span<byte> destination);
 
+    /// <summary>
+    /// Copies <paramref name="bytes"/> bytes from <paramref name="source"/> at <paramref name="sourceOffset"/> to
+    /// <paramref name="destination"/> at <paramref name="destinationOffset"/>, both buffers of this device, without a
+    /// round trip through the host: a step's new keys and values into a resident KV cache, say. The copy is ordered
+    /// with the device's other queued work (it may return before it has run).
+    /// </summary>
+    /// <exception cref="ArgumentException">
+    /// A buffer belongs to another device, a range does not lie in its buffer, or the two ranges share memory.
+    /// </exception>
+    void Copy(DeviceBuffer source, long sourceOffset, DeviceBuffer destination, long destinationOffset, long bytes);
+
+    /// <summary>
+    /// Bytes [<paramref name="offset"/>, <paramref name="offset"/> + <paramref name="bytes"/>) of a buffer of this
+    /// device as a buffer of its own, without a copy (the filled rows of a preallocated KV cache handed to a step).
+    /// Disposing the slice frees nothing; it is valid while <paramref name="buffer"/> is.
+    /// </summary>
+    /// <exception cref="ArgumentException">The buffer belongs to another device, or the range does not lie in it.</exception>
+    DeviceBuffer Slice(DeviceBuffer buffer, long offset, long bytes);
+
     /// <summary>Waits until every operation queued on the device has finished.</summary>
     void Synchronize();
 }

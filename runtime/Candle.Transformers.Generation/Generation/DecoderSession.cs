@@ -1,4 +1,5 @@
 using Candle.Runtime;
+using Candle.Runtime.Devices;
 using Candle.Runtime.Execution;
 using Candle.Runtime.Plans;
 using Candle.Runtime.Tensors;
@@ -10,7 +11,11 @@ namespace Candle.Transformers.Generation;
 /// A causal language model compiled for generation: one prefill step and one decode step (each compiled once,
 /// with symbolic lengths, by the compiler or loaded from saved plans) and a preallocated <see cref="KvCache"/> they read and fill. A decode step hands the plan
 /// the cache rows with room for the new token; compiled plans write the new entries there in place, so no step copies
-/// the past. Disposing releases both plans.
+/// the past. When the steps run on an accelerator (each an <see cref="IDeviceExecutable"/> whose device is not the host,
+/// all on one device) the cache is a <see cref="DeviceKvCache"/> on that device instead: every step runs through
+/// <see cref="IDeviceExecutable.RunOnDevice"/> on views of the cache's rows, new entries are copied into the cache on
+/// the device, and only the token ids, their positions and the last position's logits cross to and from the host.
+/// Disposing releases the plans and the device cache.
 /// </summary>
 public sealed class DecoderSession : IDisposable
 {
@@ -23,7 +28,9 @@ public sealed class DecoderSession : IDisposable
     private readonly string[] _decodeInputs;
     private readonly string[] _chunkInputs = [];
     private readonly GarbageBudget _garbage = new();
+    private readonly IDevice? _device;
     private int _prefillChunkLength = DefaultPrefillChunkLength;
+    private DeviceTensor? _stagedIds, _stagedPositions;
 
     /// <summary>A session over compiled prefill and decode steps; it owns them and disposes them with itself.</summary>
     /// <param name="shape">The model's cache shape, vocabulary, positions and stop tokens.</param>
@@ -46,6 +53,7 @@ public sealed class DecoderSession : IDisposable
         _decodePresentKeys = [.. Enumerable.Range(0, layers).Select(l => IndexOf(_decode.OutputNames, DecoderGraphNames.PresentKeys(l), "decode"))];
         _decodePresentValues = [.. Enumerable.Range(0, layers).Select(l => IndexOf(_decode.OutputNames, DecoderGraphNames.PresentValues(l), "decode"))];
         _decodeInputs = [.. _decode.InputNames];
+        _device = prefill is IDeviceExecutable { Device.IsHost: false } p && decode is IDeviceExecutable d && ReferenceEquals(d.Device, p.Device) ? p.Device : null;
     }
 
     /// <summary>
@@ -71,6 +79,7 @@ public sealed class DecoderSession : IDisposable
         _chunkPresentKeys = [.. Enumerable.Range(0, layers).Select(l => IndexOf(_chunk.OutputNames, DecoderGraphNames.PresentKeys(l), "prefill chunk"))];
         _chunkPresentValues = [.. Enumerable.Range(0, layers).Select(l => IndexOf(_chunk.OutputNames, DecoderGraphNames.PresentValues(l), "prefill chunk"))];
         _chunkInputs = [.. _chunk.InputNames];
+        if (!(prefillChunk is IDeviceExecutable c && ReferenceEquals(c.Device, _device))) _device = null;
     }
 
     /// <summary>The default of <see cref="PrefillChunkLength"/>.</summary>
@@ -98,15 +107,30 @@ public sealed class DecoderSession : IDisposable
     /// <summary>The model's cache shape, vocabulary, positions and stop tokens.</summary>
     public DecoderShape Shape { get; }
 
-    /// <summary>The cache, once <see cref="Reset"/> has sized it.</summary>
+    /// <summary>
+    /// The cache in host memory, once <see cref="Reset"/> has sized it; null when the cache is on a device
+    /// (<see cref="CacheOnDevice"/>: see <see cref="DeviceCache"/>, and <see cref="DeviceKvCache.ToHost"/> for a copy).
+    /// </summary>
     public KvCache? Cache { get; private set; }
 
+    /// <summary>
+    /// The cache on the steps' device, once <see cref="Reset"/> has sized it, when <see cref="CacheOnDevice"/>; null
+    /// otherwise. The session owns it and disposes it with itself.
+    /// </summary>
+    public DeviceKvCache? DeviceCache { get; private set; }
+
+    /// <summary>
+    /// Whether the KV cache stays on an accelerator: the steps are <see cref="IDeviceExecutable"/>s on one device that is
+    /// not the host, so only token ids, positions and the last position's logits cross to and from the host.
+    /// </summary>
+    public bool CacheOnDevice => _device is not null;
+
     /// <summary>The number of positions already in the cache.</summary>
-    public int Position => Cache?.Length ?? 0;
+    public int Position => Cache?.Length ?? DeviceCache?.Length ?? 0;
 
     /// <summary>
     /// Empties the cache, making sure it holds <paramref name="capacity"/> positions for <paramref name="batch"/> rows
-    /// (the memory is reused when it is large enough).
+    /// (the memory is reused when it is large enough; with <see cref="CacheOnDevice"/> it is device memory).
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">The capacity exceeds the model's maximum positions.</exception>
     public void Reset(int capacity, int batch = 1)
@@ -116,6 +140,19 @@ public sealed class DecoderSession : IDisposable
         if (capacity > Shape.MaxPositions)
         {
             throw new ArgumentOutOfRangeException(nameof(capacity), capacity, $"the model supports at most {Shape.MaxPositions} positions");
+        }
+
+        if (_device is not null)
+        {
+            if (DeviceCache is null || DeviceCache.Capacity < capacity || DeviceCache.Batch != batch)
+            {
+                DeviceCache?.Dispose();
+                DeviceCache = null;
+                DeviceCache = new DeviceKvCache(_device, Shape.NumLayers, batch, Shape.NumKvHeads, Shape.HeadDim, capacity, Shape.DType);
+            }
+
+            DeviceCache.Clear();
+            return;
         }
 
         if (Cache is null || Cache.Capacity < capacity || Cache.Batch != batch)
@@ -128,8 +165,9 @@ public sealed class DecoderSession : IDisposable
 
     /// <summary>
     /// Keeps the first <paramref name="positions"/> entries of the cache and makes sure it holds
-    /// <paramref name="capacity"/> positions (a larger cache is allocated and the kept entries copied into it), so that
-    /// a prompt starting with tokens whose entries are in the cache goes on with <see cref="Prefill"/> of the rest.
+    /// <paramref name="capacity"/> positions (a larger cache is allocated and the kept entries copied into it, on the
+    /// device for a <see cref="DeviceCache"/>), so that a prompt starting with tokens whose entries are in the cache goes
+    /// on with <see cref="Prefill"/> of the rest.
     /// </summary>
     /// <exception cref="InvalidOperationException">
     /// The cache is not sized (call <see cref="Reset"/>), or entries are kept but the session cannot prefill from any
@@ -141,9 +179,9 @@ public sealed class DecoderSession : IDisposable
     /// </exception>
     public void Keep(int positions, int capacity)
     {
-        var cache = Cache ?? throw new InvalidOperationException("the KV cache is not sized yet (call Reset)");
+        if (Cache is null && DeviceCache is null) throw new InvalidOperationException("the KV cache is not sized yet (call Reset)");
         ArgumentOutOfRangeException.ThrowIfNegative(positions);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(positions, cache.Length);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(positions, Position);
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, positions);
         if (capacity > Shape.MaxPositions)
         {
@@ -155,6 +193,31 @@ public sealed class DecoderSession : IDisposable
             throw new InvalidOperationException("this session prefills only from an empty cache, so it cannot keep entries for a prompt to continue (compile it with a prefill step from any position)");
         }
 
+        if (DeviceCache is { } onDevice)
+        {
+            onDevice.Truncate(positions);
+            if (onDevice.Capacity < capacity)
+            {
+                var larger = new DeviceKvCache(onDevice.Device, Shape.NumLayers, onDevice.Batch, Shape.NumKvHeads, Shape.HeadDim, capacity, Shape.DType);
+                try
+                {
+                    onDevice.CopyTo(larger);
+                    onDevice.Device.Synchronize();
+                }
+                catch
+                {
+                    larger.Dispose();
+                    throw;
+                }
+
+                DeviceCache = larger;
+                onDevice.Dispose();
+            }
+
+            return;
+        }
+
+        var cache = Cache!;
         cache.Truncate(positions);
         if (cache.Capacity < capacity)
         {
@@ -173,9 +236,13 @@ public sealed class DecoderSession : IDisposable
     /// <exception cref="InvalidOperationException">
     /// The cache is too small, or not empty and the session cannot prefill from any position (call <see cref="Reset"/>).
     /// </exception>
-    /// <exception cref="ArgumentException">The prompt is not i64[batch, seq] with at least one position.</exception>
+    /// <exception cref="ArgumentException">
+    /// The prompt is not i64[batch, seq] with at least one position, or (on a device, where the step is checked after it
+    /// ran) a token id is out of the vocabulary; the cache then does not advance past the chunks before it.
+    /// </exception>
     public HostTensor Prefill(HostTensor inputIds)
     {
+        if (_device is not null) return PrefillOnDevice(inputIds);
         var cache = CheckIds(inputIds);
         int seq = inputIds.Shape[1];
         if (seq == 0) throw new ArgumentException("prefill needs at least one token", nameof(inputIds));
@@ -218,9 +285,14 @@ public sealed class DecoderSession : IDisposable
     /// Runs one token per row, <paramref name="inputIds"/> i64[batch, 1], at the next position, appends its keys and
     /// values to the cache and returns its logits, f32[batch, 1, vocab].
     /// </summary>
+    /// <exception cref="ArgumentException">
+    /// The ids are not i64[batch, 1], or (on a device, where the step is checked after it ran) a token id is out of the
+    /// vocabulary; the cache then does not advance.
+    /// </exception>
     /// <exception cref="InvalidOperationException">The cache is full or not sized (call <see cref="Reset"/>).</exception>
     public HostTensor Decode(HostTensor inputIds)
     {
+        if (_device is not null) return DecodeOnDevice(inputIds);
         var cache = CheckIds(inputIds);
         if (inputIds.Shape[1] != 1) throw new ArgumentException($"decode takes one token per row, i64[batch, 1], but got [{string.Join(", ", inputIds.Shape)}]", nameof(inputIds));
         int batch = inputIds.Shape[0];
@@ -261,6 +333,142 @@ public sealed class DecoderSession : IDisposable
         return outputs[_chunkLogits];
     }
 
+    // The prompt on the device: the prefill step from position 0 (its new entries copied into the cache on the device),
+    // or chunks of the prefill step from any position over views of the cache rows.
+    private HostTensor PrefillOnDevice(HostTensor inputIds)
+    {
+        var cache = CheckDeviceIds(inputIds);
+        int seq = inputIds.Shape[1];
+        if (seq == 0) throw new ArgumentException("prefill needs at least one token", nameof(inputIds));
+        HostTensor logits;
+        if (_chunk is not null && (cache.Length != 0 || seq > _prefillChunkLength))
+        {
+            logits = null!;
+            for (int start = 0; start < seq; start += _prefillChunkLength)
+            {
+                var ids = Columns(inputIds, start, Math.Min(_prefillChunkLength, seq - start));
+                logits = StepOnDevice((IDeviceExecutable)_chunk, _chunkInputs, _chunkPresentKeys, _chunkPresentValues, _chunkLogits, ids, cache);
+            }
+        }
+        else
+        {
+            if (cache.Length != 0) throw new InvalidOperationException($"prefill needs an empty cache but it holds {cache.Length} positions (call Reset)");
+            var prefill = (IDeviceExecutable)_prefill;
+            var outputs = prefill.RunOnDevice([Staged(ref _stagedIds, inputIds)]);
+            try
+            {
+                logits = LastPosition(outputs[_prefillLogits]);
+                prefill.CheckIndexes();
+                cache.Commit([.. _prefillNewKeys.Select(i => outputs[i])], [.. _prefillNewValues.Select(i => outputs[i])]);
+            }
+            finally
+            {
+                Release(outputs, cache);
+            }
+        }
+
+        _garbage.Collect();
+        return logits;
+    }
+
+    private HostTensor DecodeOnDevice(HostTensor inputIds)
+    {
+        var cache = CheckDeviceIds(inputIds);
+        if (inputIds.Shape[1] != 1) throw new ArgumentException($"decode takes one token per row, i64[batch, 1], but got [{string.Join(", ", inputIds.Shape)}]", nameof(inputIds));
+        var logits = StepOnDevice((IDeviceExecutable)_decode, _decodeInputs, _decodePresentKeys, _decodePresentValues, _decodeLogits, inputIds, cache);
+        _garbage.Step();
+        return logits;
+    }
+
+    // One step over the cache's rows on the device (the decode step, or a chunk of the prefill step from any position):
+    // the ids and positions go up, the step writes the new entries into the lent rows (or they are copied there on the
+    // device), and only the last position's logits come down. The cache advances once the step's indexes are checked.
+    private HostTensor StepOnDevice(IDeviceExecutable step, string[] inputNames, int[] presentKeys, int[] presentValues, int logitsIndex, HostTensor ids, DeviceKvCache cache)
+    {
+        int batch = ids.Shape[0], n = ids.Shape[1];
+        var positions = new long[batch * n];
+        for (int b = 0; b < batch; b++)
+        {
+            for (int i = 0; i < n; i++) positions[(b * n) + i] = cache.Length + i;
+        }
+
+        var idsOnDevice = Staged(ref _stagedIds, ids);
+        var positionsOnDevice = Staged(ref _stagedPositions, HostTensor.FromArray(positions, batch, n));
+        var args = new DeviceTensor[inputNames.Length];
+        for (int i = 0; i < args.Length; i++)
+        {
+            args[i] = DeviceInput(inputNames[i], idsOnDevice, positionsOnDevice, cache, n);
+        }
+
+        var outputs = step.RunOnDevice(args);
+        try
+        {
+            var logits = LastPosition(outputs[logitsIndex]);
+            step.CheckIndexes();
+            cache.CommitRows([.. presentKeys.Select(i => outputs[i])], [.. presentValues.Select(i => outputs[i])], n);
+            return logits;
+        }
+        finally
+        {
+            Release(outputs, cache);
+        }
+    }
+
+    // Frees a step's outputs once the copies the cache queued from them have run.
+    private void Release(DeviceTensor[] outputs, DeviceKvCache cache)
+    {
+        if (cache.CopiedOnCommit) _device!.Synchronize();
+        foreach (var o in outputs) o.Dispose();
+    }
+
+    private static DeviceTensor DeviceInput(string name, DeviceTensor ids, DeviceTensor positions, DeviceKvCache cache, int newPositions)
+    {
+        if (name == DecoderGraphNames.InputIds) return ids;
+        if (name == DecoderGraphNames.PositionIds) return positions;
+        for (int l = 0; l < cache.Layers; l++)
+        {
+            if (name == DecoderGraphNames.CacheKeys(l)) return cache.KeyRows(l, newPositions);
+            if (name == DecoderGraphNames.CacheValues(l)) return cache.ValueRows(l, newPositions);
+        }
+
+        throw new InvalidOperationException($"the decode or prefill chunk graph has an unexpected input '{name}'");
+    }
+
+    // The host tensor's bytes in a device tensor of its dtype and shape, kept between steps (reallocated when the shape
+    // changes), so a decode step allocates no device memory for its ids and positions.
+    private DeviceTensor Staged(ref DeviceTensor? slot, HostTensor t)
+    {
+        if (slot is null || slot.DType != t.DType || !slot.Shape.SequenceEqual(t.Shape))
+        {
+            slot?.Dispose();
+            slot = null;
+            slot = DeviceTensor.Allocate(_device!, t.DType, t.ShapeArray());
+        }
+
+        _device!.CopyFromHost(t.Data.Span, slot.Buffer, 0);
+        return slot;
+    }
+
+    // The logits of each row's last position, f32[batch, 1, vocab] on the host, from logits [batch, ..., vocab] on the
+    // device: only those rows are copied (the whole tensor when it has one position per row).
+    private static HostTensor LastPosition(DeviceTensor logits)
+    {
+        if (logits.Shape.Count < 2) throw new InvalidOperationException($"the step's logits are {logits}, not [batch, ..., vocab]");
+        int batch = logits.Shape[0], vocab = logits.Shape[^1];
+        long perRow = 1;
+        for (int d = 1; d < logits.Shape.Count - 1; d++) perRow *= logits.Shape[d];
+        if (perRow == 1) return logits.Download().Reshape(batch, 1, vocab);
+        if (perRow == 0) throw new InvalidOperationException($"the step's logits {logits} hold no position");
+        long rowBytes = (long)vocab * logits.DType.SizeInBytes();
+        var host = HostTensor.Zeros(logits.DType, batch, 1, vocab);
+        for (int b = 0; b < batch; b++)
+        {
+            logits.Device.CopyToHost(logits.Buffer, (((b * perRow) + perRow - 1) * rowBytes), host.Data.Span.Slice((int)(b * rowBytes), (int)rowBytes));
+        }
+
+        return host;
+    }
+
     // Columns start..start+count of ids i64[batch, seq] (the tensor itself when it is all of them).
     private static HostTensor Columns(HostTensor ids, int start, int count)
     {
@@ -281,9 +489,14 @@ public sealed class DecoderSession : IDisposable
     /// <summary>The compiled prefill step from any position, or null.</summary>
     public IExecutable? PrefillChunkPlan => _chunk;
 
-    /// <summary>Releases the compiled plans.</summary>
+    /// <summary>Releases the compiled plans and the device cache.</summary>
     public void Dispose()
     {
+        DeviceCache?.Dispose();
+        DeviceCache = null;
+        _stagedIds?.Dispose();
+        _stagedPositions?.Dispose();
+        _stagedIds = _stagedPositions = null;
         _prefill.Dispose();
         _decode.Dispose();
         _chunk?.Dispose();
@@ -328,18 +541,30 @@ public sealed class DecoderSession : IDisposable
     {
         ArgumentNullException.ThrowIfNull(inputIds);
         var cache = Cache ?? throw new InvalidOperationException("the KV cache is not allocated (call Reset)");
-        if (inputIds.DType != DType.I64 || inputIds.Rank != 2 || inputIds.Shape[0] != cache.Batch)
+        CheckIds(inputIds, cache.Batch, cache.Length, cache.Capacity);
+        return cache;
+    }
+
+    private DeviceKvCache CheckDeviceIds(HostTensor inputIds)
+    {
+        ArgumentNullException.ThrowIfNull(inputIds);
+        var cache = DeviceCache ?? throw new InvalidOperationException("the KV cache is not allocated (call Reset)");
+        CheckIds(inputIds, cache.Batch, cache.Length, cache.Capacity);
+        return cache;
+    }
+
+    private static void CheckIds(HostTensor inputIds, int batch, int length, int capacity)
+    {
+        if (inputIds.DType != DType.I64 || inputIds.Rank != 2 || inputIds.Shape[0] != batch)
         {
             throw new ArgumentException(
-                $"input_ids must be i64[{cache.Batch}, seq] but is {inputIds.DType.TorchName()}[{string.Join(", ", inputIds.Shape)}]", nameof(inputIds));
+                $"input_ids must be i64[{batch}, seq] but is {inputIds.DType.TorchName()}[{string.Join(", ", inputIds.Shape)}]", nameof(inputIds));
         }
 
-        if (cache.Length + inputIds.Shape[1] > cache.Capacity)
+        if (length + inputIds.Shape[1] > capacity)
         {
             throw new InvalidOperationException(
-                $"the KV cache holds {cache.Capacity} positions; {cache.Length} are used and {inputIds.Shape[1]} more were given (call Reset with a larger capacity)");
+                $"the KV cache holds {capacity} positions; {length} are used and {inputIds.Shape[1]} more were given (call Reset with a larger capacity)");
         }
-
-        return cache;
     }
 }

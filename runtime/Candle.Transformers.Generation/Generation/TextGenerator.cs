@@ -56,7 +56,7 @@ public sealed class TextGenerator : IDisposable
     // How many leading tokens of the prompt keep their cache entries.
     private int ReusablePrefix(IReadOnlyList<int> prompt)
     {
-        if (!ReusePromptPrefix || !Session.CanPrefillFromAnyPosition || Session.Cache is not { Batch: 1 } || Session.Position != _cached.Count) return 0;
+        if (!ReusePromptPrefix || !Session.CanPrefillFromAnyPosition || (Session.Cache?.Batch ?? Session.DeviceCache?.Batch) != 1 || Session.Position != _cached.Count) return 0;
         int n = 0, most = Math.Min(_cached.Count, prompt.Count - 1);
         while (n < most && _cached[n] == prompt[n]) n++;
         return n;

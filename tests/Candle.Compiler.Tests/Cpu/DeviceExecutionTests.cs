@@ -21,6 +21,18 @@ public class DeviceExecutionTests
 
         public void CopyToHost(DeviceBuffer source, long offset, Span<byte> destination) => source.CheckRange(offset, destination.Length);
 
+        public void Copy(DeviceBuffer source, long sourceOffset, DeviceBuffer destination, long destinationOffset, long bytes)
+        {
+            source.CheckRange(sourceOffset, bytes);
+            destination.CheckRange(destinationOffset, bytes);
+        }
+
+        public DeviceBuffer Slice(DeviceBuffer buffer, long offset, long bytes)
+        {
+            buffer.CheckRange(offset, bytes);
+            return new Buffer(this, bytes);
+        }
+
         public void Synchronize()
         {
         }
@@ -88,6 +100,31 @@ public class DeviceExecutionTests
         Assert.Throws<ArgumentException>(() => HostDevice.Instance.CopyToHost(t.Buffer, 8, new byte[8]));
         HostDevice.Instance.CopyFromHost(BitConverter.GetBytes(2.5f), t.Buffer, 4);
         Assert.Equal(2.5f, t.Download().ToFloat32()[1]);
+    }
+
+    [Fact]
+    public void Host_copies_between_buffers_and_slices_see_the_same_memory()
+    {
+        var host = HostDevice.Instance;
+        using var a = DeviceTensor.Upload(HostTensor.FromArray(new float[] { 1, 2, 3, 4 }, 4), host);
+        using var b = DeviceTensor.Upload(HostTensor.FromArray(new float[] { 0, 0, 0, 0 }, 4), host);
+        host.Copy(a.Buffer, 4, b.Buffer, 8, 8);
+        Assert.Equal([0f, 0, 2, 3], b.Download().ToFloat32());
+
+        // A slice is a view: a copy into it lands in the whole buffer.
+        var tail = host.Slice(b.Buffer, 12, 4);
+        Assert.Equal(4, tail.Bytes);
+        host.Copy(a.Buffer, 12, tail, 0, 4);
+        Assert.Equal([0f, 0, 2, 4], b.Download().ToFloat32());
+        Assert.Equal([4f], DeviceTensor.View(tail, DType.F32, 1).Download().ToFloat32());
+
+        Assert.Throws<ArgumentException>(() => host.Copy(a.Buffer, 12, b.Buffer, 0, 8));
+        Assert.Throws<ArgumentException>(() => host.Copy(a.Buffer, 0, b.Buffer, 12, 8));
+        Assert.Throws<ArgumentException>(() => host.Slice(b.Buffer, 8, 12));
+        Assert.Throws<ArgumentException>(() => host.Copy(a.Buffer, 0, a.Buffer, 4, 8));
+        using var other = new OtherDevice();
+        using var elsewhere = DeviceTensor.Allocate(other, DType.F32, 4);
+        Assert.Throws<ArgumentException>(() => host.Copy(elsewhere.Buffer, 0, b.Buffer, 0, 4));
     }
 
     // The first rows of a host buffer, as a buffer of its own (what a cache hands a decode step).
