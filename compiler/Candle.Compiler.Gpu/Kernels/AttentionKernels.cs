@@ -276,23 +276,10 @@ internal static class AttentionKernels
         where T : unmanaged
         where TS : struct, IStorage<T>
     {
-        var s = default(TS);
-        long pair = index.X;
-        int half = headDim / 2;
-        long r = pair / half;
-        long j = pair % half;
-        long i2 = r % n2;
-        long q = r / n2;
-        long i1 = q % n1;
-        long i0 = q / n1;
-        long xr = xOff + (i0 * x0s) + (i1 * x1s) + (i2 * x2s);
-        long e0 = interleaved != 0 ? 2 * j : j;
-        long e1 = interleaved != 0 ? e0 + 1 : j + half;
-        float c = s.Load(cos, cOff + (i0 * c0s) + (i1 * c1s) + (i2 * c2s) + (j * cd));
-        float sn = s.Load(sin, sOff + (i0 * s0s) + (i1 * s1s) + (i2 * s2s) + (j * sd));
-        float v0 = s.Load(x, xr + (e0 * xd)), v1 = s.Load(x, xr + (e1 * xd));
-        long o = r * headDim;
-        s.Store(y, o + e0, (v0 * c) - (v1 * sn));
-        s.Store(y, o + e1, (v1 * c) + (v0 * sn));
+        // The rows of RopeRowKernels with a dense output ([n0, n1, n2, headDim] row after row) and no cache row.
+        long y2s = headDim, y1s = n2 * headDim, y0s = n1 * n2 * headDim;
+        RopeRowKernels.Pair<T, TS>(
+            index.X, cos, sin, default, x, y, headDim, interleaved, 1, n1, n2, xOff, x0s, x1s, x2s, xd, cOff, c0s, c1s, c2s, cd,
+            sOff, s0s, s1s, s2s, sd, 0, y0s, y1s, y2s, 1, 0, 0, 0, 1, 0, 0);
     }
 }

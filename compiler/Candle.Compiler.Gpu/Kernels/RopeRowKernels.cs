@@ -41,7 +41,8 @@ internal static class RopeRowKernels
         }
     }
 
-    private static void Pair<T, TS>(
+    /// <summary>One element pair of a part of <see cref="Rows{T, TS}"/> (also the body of <see cref="AttentionKernels.Rope{T, TS}"/>).</summary>
+    internal static void Pair<T, TS>(
         long pair, ArrayView<T> cos, ArrayView<T> sin, ArrayView<long> row, ArrayView<T> x, ArrayView<T> y, int headDim, int interleaved, int rotate, long n1, long n2,
         long xOff, long x0s, long x1s, long x2s, long xd, long cOff, long c0s, long c1s, long c2s, long cd,
         long sOff, long s0s, long s1s, long s2s, long sd, long yOff, long y0s, long y1s, long y2s, long yd,
