@@ -12,6 +12,7 @@ namespace Candle.Compiler.Gpu.Tests;
 /// to the second's. Both the growing-cache step and the fixed-size-cache step (the CUDA graph path) are counted, and the
 /// fixed-size step of the Q4_0 GGUF llama.
 /// </summary>
+[Collection(EnvironmentSwitchCollection.Name)]
 public class DecodePlanTests
 {
     [Fact]

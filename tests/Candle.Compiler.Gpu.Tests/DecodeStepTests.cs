@@ -14,6 +14,7 @@ namespace Candle.Compiler.Gpu.Tests;
 /// interpreter on the same traced step: the growing-cache step and the fixed-size-cache step (rows after the position
 /// hold garbage that the mask must hide), every output (logits and the updated caches).
 /// </summary>
+[Collection(EnvironmentSwitchCollection.Name)]
 public class DecodeStepTests
 {
     /// <summary>Every dtype and cache layout at a context of a few keys, contexts of 1 and several hundred keys, with the decode switches on and off.</summary>

@@ -18,6 +18,7 @@ namespace Candle.Compiler.Gpu.Tests;
 /// through the backend against the reference interpreter in f32, f16 and bf16, for one row (a decode step) and several,
 /// with the shared-memory cached forms (<c>CANDLE_GPU_ROWS_CACHED=1</c>) giving the same results.
 /// </summary>
+[Collection(EnvironmentSwitchCollection.Name)]
 public sealed class HeldRowTests
 {
     [Theory]

@@ -17,6 +17,7 @@ namespace Candle.Compiler.Gpu.Tests;
 /// f32 rows of 32 take the key-lane kernels (<see cref="Kernels.DecodeAttentionKernels"/>), the f32 rows of 64 the
 /// split-K group kernels.
 /// </summary>
+[Collection(EnvironmentSwitchCollection.Name)]
 public class SplitDecodeAttentionTests
 {
     public static TheoryData<DType, int, int> Contexts()

@@ -15,6 +15,7 @@ namespace Candle.Compiler.Gpu.Tests;
 /// f16, bf16, bool and mixed operands, unaligned slices that must fall back to the scalar loop, broadcasts over rows
 /// and columns, and layouts only the general kernel takes. Each case also checks which kernel its launches took.
 /// </summary>
+[Collection(EnvironmentSwitchCollection.Name)]
 public sealed class VectorElementwiseTests
 {
     public static TheoryData<int, DType> Counts()
