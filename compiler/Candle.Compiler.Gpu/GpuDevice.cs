@@ -146,6 +146,13 @@ public abstract class GpuDevice : IDevice
     /// </summary>
     internal bool UseGemvWarps { get; } = Environment.GetEnvironmentVariable("CANDLE_GPU_GEMV") != "pairs";
 
+    /// <summary>
+    /// Whether few-row products whose activations share the weight's 16-bit dtype read the activations 16 bytes a load
+    /// too, two weight rows a warp (<see cref="Kernels.GemvKernels.GemvQuads"/>); <c>CANDLE_GPU_GEMV_QUADS=0</c> leaves
+    /// them to <see cref="Kernels.GemvKernels.GemvWarps"/>, which compares the two.
+    /// </summary>
+    internal bool UseGemvQuads { get; } = Environment.GetEnvironmentVariable("CANDLE_GPU_GEMV_QUADS") != "0";
+
     /// <summary>The group reducer the row kernels use on this device.</summary>
     internal Type Reducer { get; }
 

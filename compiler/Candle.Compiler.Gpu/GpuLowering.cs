@@ -345,6 +345,7 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         var tiled = new TiledGemm(GroupLauncher(Generic(typeof(GemmKernels), nameof(GemmKernels.Gemm), elem, storage, elem, storage, elem, storage)), br);
         var gemv = GemvLauncher(c.DType, c.DType, c.DType);
         var gemvWarps = GemvWarpsLauncher(c.DType, c.DType, c.DType);
+        var gemvQuads = GemvQuadsLauncher(c.DType);
         Dim[] batchA = a.Strides[..br], batchB = b.Strides[..br];
         long[] sizes = new long[br], sa = new long[br], sb = new long[br];
         var split = new BatchSplit(br);
@@ -362,7 +363,7 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
             if (m == 0 || n == 0 || batch == 0) return;
             var few = gemv is not null ? GemvRows(m, aM, batch, sizes, sa, sb) : null;
             bool gemvFirst = GemvFirst;
-            if (gemvFirst && few is (long rows, long rowStride) && TryGemv(gemv, gemvWarps, c.DType, rows, n, k, am, aOff, rowStride, aK, bm, bOff, bK, bN, cm))
+            if (gemvFirst && few is (long rows, long rowStride) && TryGemv(gemv, gemvWarps, c.DType, rows, n, k, am, aOff, rowStride, aK, bm, bOff, bK, bN, cm, gemvQuads))
             {
                 return;
             }
@@ -372,7 +373,7 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
                 return;
             }
 
-            if (!gemvFirst && few is (long rows2, long rowStride2) && TryGemv(gemv, gemvWarps, c.DType, rows2, n, k, am, aOff, rowStride2, aK, bm, bOff, bK, bN, cm))
+            if (!gemvFirst && few is (long rows2, long rowStride2) && TryGemv(gemv, gemvWarps, c.DType, rows2, n, k, am, aOff, rowStride2, aK, bm, bOff, bK, bN, cm, gemvQuads))
             {
                 return;
             }
@@ -504,6 +505,25 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
     }
 
     /// <summary>
+    /// The launcher of the few-row product whose activations and weights are both 16-bit of one dtype, read 16 bytes a
+    /// load (<see cref="GemvKernels.GemvQuads{TW, TC, TCS}"/>), or null: for other dtypes, on OpenCL, or where the
+    /// few-row kernels are off or limited to pair loads (<see cref="GpuDevice.UseGemvQuads"/>).
+    /// </summary>
+    private KernelLauncher? GemvQuadsLauncher(DType dtype)
+    {
+        if (!device.UseGemv || !device.UseGemvWarps || !device.UseGemvQuads || device.Kind == GpuKind.OpenCL) return null;
+        Type? words = dtype switch
+        {
+            DType.F16 => typeof(HalfPairs),
+            DType.BF16 => typeof(BF16Pairs),
+            _ => null,
+        };
+        if (words is null) return null;
+        var (cElem, cStorage) = Storage(dtype, "matmul");
+        return GroupLauncher(Generic(typeof(GemvKernels), nameof(GemvKernels.GemvQuads), words, cElem, cStorage));
+    }
+
+    /// <summary>
     /// The activation rows and their stride when a batched product is a few-row product against one weight: a single
     /// batch (its <paramref name="m"/> rows), or one row per batch with the weight shared (batch stride 0) and the rows
     /// one stride apart; null otherwise.
@@ -525,16 +545,28 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
     /// contiguous elements, the weight's rows contiguous along k (nn.Linear's [n, k] layout) at even offsets and strides
     /// with an even k, and 16-bit weights in memory aligned for their pairs' 32-bit loads; <paramref name="warps"/>, the
     /// warp-per-row kernel, takes it instead where the weight memory is 16-byte aligned and k, the offset and the row
-    /// stride are multiples of 8.
+    /// stride are multiples of 8; <paramref name="quads"/> (activations of the weight's 16-bit dtype, also read 16 bytes a
+    /// load, two weight rows a warp) takes it before both where the activations' memory, offset and row stride are
+    /// aligned the same way.
     /// </summary>
-    private bool TryGemv(KernelLauncher? l, KernelLauncher? warps, DType bType, long m, long n, long k, Mem am, long aOff, long aM, long aK, Mem bm, long bOff, long bK, long bN, Mem cm)
+    private bool TryGemv(KernelLauncher? l, KernelLauncher? warps, DType bType, long m, long n, long k, Mem am, long aOff, long aM, long aK, Mem bm, long bOff, long bK, long bN, Mem cm, KernelLauncher? quads = null)
     {
         if (l is null || m < 1 || m > GemvKernels.MaxRows || k < 2 || n > int.MaxValue || k > int.MaxValue) return false;
         if ((aK != 1 && k > 1) || bK != 1 || k % 2 != 0 || bOff % 2 != 0 || bN % 2 != 0 || bN < k) return false;
         if (bType != DType.F32 && bm.Offset % 4 != 0) return false;
         int warp = device.Accelerator.WarpSize;
         int warpGroup = Math.Min(GemvKernels.WarpRowsGroupSize, device.Accelerator.MaxNumThreadsPerGroup) / warp * warp;
-        if (warps is not null && warpGroup > 0 && k % 8 == 0 && bOff % 8 == 0 && bN % 8 == 0 && bm.Offset % 16 == 0)
+        bool weightQuads = warpGroup > 0 && k % 8 == 0 && bOff % 8 == 0 && bN % 8 == 0 && bm.Offset % 16 == 0;
+        if (quads is not null && weightQuads && aOff % 8 == 0 && (m == 1 || aM % 8 == 0) && am.Offset % 16 == 0)
+        {
+            long warpsNeeded = (n + GemvKernels.QuadRowsPerWarp - 1) / GemvKernels.QuadRowsPerWarp;
+            int perGroup = warpGroup / warp;
+            var qconfig = new KernelConfig(new Index1D((int)((warpsNeeded + perGroup - 1) / perGroup)), new Index1D(warpGroup));
+            quads.Begin().View(am).View(bm).View(cm).Arg((int)m).Arg((int)n).Arg((int)(k / 8)).Arg(aOff / 8).Arg(aM / 8).Arg(bOff / 8).Arg(bN / 8).Launch(qconfig);
+            return true;
+        }
+
+        if (warps is not null && weightQuads)
         {
             int perGroup = warpGroup / warp;
             var wconfig = new KernelConfig(new Index1D((int)((n + perGroup - 1) / perGroup)), new Index1D(warpGroup));

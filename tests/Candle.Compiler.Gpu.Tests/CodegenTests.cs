@@ -54,6 +54,7 @@ public sealed class CodegenTests : IDisposable
                 foreach (var ws in new[] { typeof(HalfPairs), typeof(BF16Pairs) })
                 {
                     yield return ($"gemv_warps_{tag}_{ws.Name}", M(typeof(GemvKernels), nameof(GemvKernels.GemvWarps), e, s, ws, e, s), true);
+                    yield return ($"gemv_quads_{tag}_{ws.Name}", M(typeof(GemvKernels), nameof(GemvKernels.GemvQuads), ws, e, s), true);
                 }
             }
 
@@ -181,6 +182,16 @@ public sealed class CodegenTests : IDisposable
         Assert.Contains("cvt.f32.f16", ptx, StringComparison.Ordinal);
         Assert.Contains("shfl.sync.bfly", ptx, StringComparison.Ordinal);
         Assert.DoesNotContain("bar.sync", ptx, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TheQuadProductLoadsActivationsAndWeightsSixteenBytesALoadWithNoLocalMemory()
+    {
+        var ptx = _source.Ptx(M(typeof(GemvKernels), nameof(GemvKernels.GemvQuads), typeof(HalfPairs), typeof(ushort), typeof(HalfStorage)), true);
+        Assert.DoesNotContain("ld.global.b16", ptx, StringComparison.Ordinal);
+        Assert.DoesNotContain(".local", ptx, StringComparison.Ordinal);
+        Assert.True(System.Text.RegularExpressions.Regex.Count(ptx, @"ld\.global\.v4\.b32") >= 6, "four weight quads and two activation quads a pass");
+        Assert.Contains("shfl.sync.bfly", ptx, StringComparison.Ordinal);
     }
 
     [Fact]

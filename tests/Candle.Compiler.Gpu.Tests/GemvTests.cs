@@ -1,9 +1,13 @@
 using Candle.Compiler.Backends;
 using Candle.Compiler.Backends.Reference;
+using Candle.Compiler.Gpu.Kernels;
 using Candle.Compiler.Ir;
 using Candle.Runtime;
 using Candle.Runtime.Tensors;
 using Candle.Tests.BackendMatrix;
+using ILGPU;
+using ILGPU.Runtime;
+using ILGPU.Runtime.CPU;
 using static Candle.Compiler.Ir.IrBuilder;
 
 namespace Candle.Compiler.Gpu.Tests;
@@ -15,7 +19,9 @@ namespace Candle.Compiler.Gpu.Tests;
 /// several rows, one row per batch against a broadcast weight), 1 to 4 rows, odd and even k, weights that are
 /// constants and inputs, and shapes the kernel leaves to the tiled product (odd k, more rows). 16-bit weights with k a
 /// multiple of 8 take <see cref="Kernels.GemvKernels.GemvWarps{TA, TAS, TW, TC, TCS}"/> (16-byte loads, one warp per
-/// weight row), among them rows longer than a warp's first pass (k = 520, 1032) and slices at an offset of k elements.
+/// weight row), among them rows longer than a warp's first pass (k = 520, 1032) and slices at an offset of k elements;
+/// where the activations share the weight's 16-bit dtype, <see cref="GemvKernels.GemvQuads{TW, TC, TCS}"/> (both read
+/// 16 bytes a load, two weight rows a warp), also launched directly against a double-precision loop.
 /// </summary>
 public class GemvTests
 {
@@ -60,4 +66,60 @@ public class GemvTests
         using var exe = CandleCompiler.CompileExecutable(g, new CompileOptions { Backend = GpuBackends.IlgpuCpu });
         Assert.Null(BackendCases.Compare(expected, exe.Run(inputs), atol, rtol));
     }
+    [Theory]
+    [InlineData(1, 8, 1)]
+    [InlineData(1, 64, 7)]
+    [InlineData(2, 520, 5)]
+    [InlineData(3, 1032, 4)]
+    [InlineData(4, 2056, 9)]
+    [InlineData(1, 264, 64)]
+    public void QuadKernelMatchesADoublePrecisionLoop(int rows, int k, int n)
+    {
+        // Activation rows and weight rows one quad longer than k apart, both from an offset of one quad, so the strides
+        // and offsets the kernel takes in quads are all exercised; bf16 as well as f16.
+        foreach (bool bf16 in new[] { false, true })
+        {
+            var rng = new Random((rows * 7919) + (k * 31) + n + (bf16 ? 1 : 0));
+            int quads = k / 8, stride = k + 8;
+            ushort[] a = new ushort[8 + (rows * stride)], b = new ushort[8 + (n * stride)];
+            for (int i = 0; i < a.Length; i++) a[i] = Bits((float)((rng.NextDouble() * 2) - 1), bf16);
+            for (int i = 0; i < b.Length; i++) b[i] = Bits((float)((rng.NextDouble() * 2) - 1), bf16);
+            using var context = Context.Create(c => c.CPU().EnableAlgorithms());
+            using var acc = context.CreateCPUAccelerator(0);
+            using var ab = acc.Allocate1D(a);
+            using var bb = acc.Allocate1D(b);
+            using var cb = acc.Allocate1D<float>(rows * n);
+            int warp = acc.WarpSize, group = Math.Min(GemvKernels.WarpRowsGroupSize, acc.MaxNumThreadsPerGroup) / warp * warp;
+            int warpsNeeded = (n + GemvKernels.QuadRowsPerWarp - 1) / GemvKernels.QuadRowsPerWarp, perGroup = group / warp;
+            var config = new KernelConfig((warpsNeeded + perGroup - 1) / perGroup, group);
+            var av = ab.View.AsContiguous().Cast<Quad>();
+            var bv = bb.View.AsContiguous().Cast<Quad>();
+            if (bf16)
+            {
+                acc.LoadStreamKernel<ArrayView<Quad>, ArrayView<Quad>, ArrayView<float>, int, int, int, long, long, long, long>(GemvKernels.GemvQuads<BF16Pairs, float, F32Storage>)(config, av, bv, cb.View, rows, n, quads, 1, stride / 8, 1, stride / 8);
+            }
+            else
+            {
+                acc.LoadStreamKernel<ArrayView<Quad>, ArrayView<Quad>, ArrayView<float>, int, int, int, long, long, long, long>(GemvKernels.GemvQuads<HalfPairs, float, F32Storage>)(config, av, bv, cb.View, rows, n, quads, 1, stride / 8, 1, stride / 8);
+            }
+
+            acc.Synchronize();
+            float[] c = cb.GetAsArray1D();
+            for (int r = 0; r < rows; r++)
+            {
+                for (int j = 0; j < n; j++)
+                {
+                    double expected = 0;
+                    for (int i = 0; i < k; i++) expected += Value(a[8 + (r * stride) + i], bf16) * Value(b[8 + (j * stride) + i], bf16);
+                    Assert.True(Math.Abs(c[(r * n) + j] - expected) <= 1e-4 * (1 + Math.Sqrt(k)), $"{(bf16 ? "bf16" : "f16")} row {r} column {j}: {c[(r * n) + j]}, expected {expected}");
+                }
+            }
+        }
+    }
+
+    private static ushort Bits(float v, bool bf16) =>
+        bf16 ? (ushort)(BitConverter.SingleToUInt32Bits(v) >> 16) : BitConverter.HalfToUInt16Bits((System.Half)v);
+
+    private static double Value(ushort bits, bool bf16) =>
+        bf16 ? BitConverter.UInt32BitsToSingle((uint)bits << 16) : (double)BitConverter.UInt16BitsToHalf(bits);
 }

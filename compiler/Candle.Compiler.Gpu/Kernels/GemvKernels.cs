@@ -157,6 +157,113 @@ internal static class GemvKernels
         }
     }
 
+    /// <summary>Weight rows one warp of <see cref="GemvQuads"/> takes.</summary>
+    public const int QuadRowsPerWarp = 2;
+
+    /// <summary>
+    /// The few-row product with 16-bit activations and weights of one dtype, both read 16 bytes (eight elements) per
+    /// load: each warp of the group takes <see cref="QuadRowsPerWarp"/> weight rows, and each lane loads two
+    /// <see cref="Quad"/>s of each row (a warp's stride apart) before it uses any, so four weight loads per lane are in
+    /// flight, with the activation quads reused for both rows; the dot products are reduced by warp shuffles. Offsets
+    /// and strides are in quads: activation row r starts at quad <paramref name="aOff"/> + r · <paramref name="aM"/>,
+    /// weight row j at <paramref name="bOff"/> + j · <paramref name="bN"/>, each row <paramref name="quads"/> long; c is
+    /// dense [rows, n] (at most <see cref="MaxRows"/> rows).
+    /// </summary>
+    public static void GemvQuads<TW, TC, TCS>(
+        ArrayView<Quad> a, ArrayView<Quad> b, ArrayView<TC> c, int rows, int n, int quads, long aOff, long aM, long bOff, long bN)
+        where TW : struct, IWordPairs
+        where TC : unmanaged
+        where TCS : struct, IStorage<TC>
+    {
+        int col0 = QuadRowsPerWarp * ((Grid.IdxX * (Group.DimX / Warp.WarpSize)) + Warp.WarpIdx);
+        if (col0 >= n) return;
+        int col1 = col0 + 1 < n ? col0 + 1 : col0;
+        int lane = Warp.LaneIdx;
+        long w0 = bOff + ((long)col0 * bN), w1 = bOff + ((long)col1 * bN);
+        float s00 = 0f, s01 = 0f, s10 = 0f, s11 = 0f, s20 = 0f, s21 = 0f, s30 = 0f, s31 = 0f;
+        for (int q = lane; q < quads; q += 2 * Warp.WarpSize)
+        {
+            int p = q + Warp.WarpSize;
+            bool two = p < quads;
+            if (!two) p = q;
+            var u0 = b[w0 + q];
+            var u1 = b[w1 + q];
+            var v0 = b[w0 + p];
+            var v1 = b[w1 + p];
+            var (d0, d1) = TwoRows<TW>(a[aOff + q], a[aOff + p], two, u0, u1, v0, v1);
+            s00 += d0;
+            s01 += d1;
+            if (rows > 1)
+            {
+                long x = aOff + aM;
+                (d0, d1) = TwoRows<TW>(a[x + q], a[x + p], two, u0, u1, v0, v1);
+                s10 += d0;
+                s11 += d1;
+                if (rows > 2)
+                {
+                    x += aM;
+                    (d0, d1) = TwoRows<TW>(a[x + q], a[x + p], two, u0, u1, v0, v1);
+                    s20 += d0;
+                    s21 += d1;
+                    if (rows > 3)
+                    {
+                        x += aM;
+                        (d0, d1) = TwoRows<TW>(a[x + q], a[x + p], two, u0, u1, v0, v1);
+                        s30 += d0;
+                        s31 += d1;
+                    }
+                }
+            }
+        }
+
+        StorePair<TC, TCS>(c, 0, col0, col1, s00, s01, lane);
+        if (rows > 1) StorePair<TC, TCS>(c, n, col0, col1, s10, s11, lane);
+        if (rows > 2) StorePair<TC, TCS>(c, 2L * n, col0, col1, s20, s21, lane);
+        if (rows > 3) StorePair<TC, TCS>(c, 3L * n, col0, col1, s30, s31, lane);
+    }
+
+    /// <summary>One activation row's dot products with two weight rows over two quads (the second counted when <paramref name="two"/>).</summary>
+    private static (float Row0, float Row1) TwoRows<TW>(Quad x, Quad y, bool two, Quad u0, Quad u1, Quad v0, Quad v1)
+        where TW : struct, IWordPairs
+    {
+        float r0 = Dot<TW>(x, u0), r1 = Dot<TW>(x, u1);
+        if (two)
+        {
+            r0 += Dot<TW>(y, v0);
+            r1 += Dot<TW>(y, v1);
+        }
+
+        return (r0, r1);
+    }
+
+    /// <summary>The dot product of eight 16-bit elements with eight others.</summary>
+    private static float Dot<TW>(Quad x, Quad w)
+        where TW : struct, IWordPairs
+    {
+        var s = default(TW);
+        var (x0, x1) = s.Widen(x.X);
+        var (w0, w1) = s.Widen(w.X);
+        var (x2, x3) = s.Widen(x.Y);
+        var (w2, w3) = s.Widen(w.Y);
+        var (x4, x5) = s.Widen(x.Z);
+        var (w4, w5) = s.Widen(w.Z);
+        var (x6, x7) = s.Widen(x.W);
+        var (w6, w7) = s.Widen(w.W);
+        return (x0 * w0) + (x1 * w1) + (x2 * w2) + (x3 * w3) + (x4 * w4) + (x5 * w5) + (x6 * w6) + (x7 * w7);
+    }
+
+    /// <summary>Reduces a warp's two row sums and stores them from lane 0 at <paramref name="row"/> + col0 and + col1 (once where they are one column).</summary>
+    private static void StorePair<TC, TCS>(ArrayView<TC> c, long row, int col0, int col1, float s0, float s1, int lane)
+        where TC : unmanaged
+        where TCS : struct, IStorage<TC>
+    {
+        s0 = WarpSum(s0);
+        s1 = WarpSum(s1);
+        if (lane != 0) return;
+        default(TCS).Store(c, row + col0, s0);
+        if (col1 != col0) default(TCS).Store(c, row + col1, s1);
+    }
+
     private static float Dot8<TA, TAS>(ArrayView<TA> a, TAS sa, long x, float w0, float w1, float w2, float w3, float w4, float w5, float w6, float w7)
         where TA : unmanaged
         where TAS : struct, IStorage<TA> =>

@@ -11,6 +11,8 @@
 #        NCU_LAUNCHES sets the decode steps' launches profiled: 10 steps of 250 growing-cache or 209 graph launches),
 #        pp512t:APP (a prefill of 512 tokens and 16 decode steps with each call synchronized, by call kind),
 #        rows:APP (the row-kernel benchmarks of kernels), trainab:APP (the train step's new paths against the old, alternating),
+#        gemvab:APP (decode with a CUDA graph: cuBLAS products, the quad few-row kernel first, the warp kernel first, alternating),
+#        ncudecodegq:APP (ncudecodeg with the quad kernel first),
 #        decodeab:APP (decode, graph and growing cache, with the one-launch decode attention and the merged ropes and cache rows
 #        against CANDLE_GPU_DECODE_TWO_PASS=1 and CANDLE_GPU_ROPE_ROWS=0, alternating; then each switch alone),
 #        train:APP, traing:APP (CUDA only), traincpu:APP, kernels:APP, peer_decode, peer_kernels, peer_train, peer_train_cuda, peer_train_cpu
@@ -81,6 +83,13 @@ for s in "$@"; do
     step decodeg_twopass_$app 90 env CANDLE_GPU_DECODE_TWO_PASS=1 $P decode /tmp/tl f16 128 256 graph
     step decode_new_$app 90 $P decode /tmp/tl f16 128 256
     step decode_old_$app 90 env CANDLE_GPU_ROPE_ROWS=0 CANDLE_GPU_DECODE_TWO_PASS=1 $P decode /tmp/tl f16 128 256 ;;
+  gemvab:*) TAILN=12 # decode (graph) with cuBLAS products (the default), the quad few-row kernel first, and the warp kernel first, alternating
+    for r in 1 2; do
+      step decodeg_cublas_${app}_$r 90 $P decode /tmp/tl f16 128 256 graph
+      step decodeg_quads_${app}_$r 90 env CANDLE_GPU_GEMV=warps $P decode /tmp/tl f16 128 256 graph
+      step decodeg_warps_${app}_$r 90 env CANDLE_GPU_GEMV=warps CANDLE_GPU_GEMV_QUADS=0 $P decode /tmp/tl f16 128 256 graph
+    done ;;
+  ncudecodegq:*) TAILN=60 step ncudecodegq_$app 200 bash -c "CANDLE_GPU_GEMV=warps ncu --clock-control none --metrics gpu__time_duration.sum --csv --graph-profiling node --launch-skip 20000 --launch-count ${NCU_LAUNCHES:-2090} --log-file $L/ncudecodegq_$app.csv $P decode /tmp/tl f16 128 256 graph > /dev/null; python3 $B/ncu_summary.py $L/ncudecodegq_$app.csv 10" ;;
   ncudecode:*) TAILN=60 step ncudecode_$app 200 bash -c "ncu --clock-control none --metrics gpu__time_duration.sum --csv --launch-skip 20000 --launch-count ${NCU_LAUNCHES:-2500} --log-file $L/ncudecode_$app.csv $P decode /tmp/tl f16 128 256 > /dev/null; python3 $B/ncu_summary.py $L/ncudecode_$app.csv 10" ;;
   ncudecodeg:*) TAILN=60 step ncudecodeg_$app 200 bash -c "ncu --clock-control none --metrics gpu__time_duration.sum --csv --graph-profiling node --launch-skip 20000 --launch-count ${NCU_LAUNCHES:-2090} --log-file $L/ncudecodeg_$app.csv $P decode /tmp/tl f16 128 256 graph > /dev/null; python3 $B/ncu_summary.py $L/ncudecodeg_$app.csv 10" ;;
   ncutrain:*) TAILN=70 step ncutrain_$app 240 bash -c "ncu --clock-control none --metrics gpu__time_duration.sum --csv --launch-skip 4000 --launch-count 1900 --log-file $L/ncutrain_$app.csv $W/$app/train/Candle.TrainBench --device cuda --steps 2 --warmup 2 > /dev/null; python3 $B/ncu_summary.py $L/ncutrain_$app.csv 1" ;;
