@@ -559,10 +559,15 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
         bool weightQuads = warpGroup > 0 && k % 8 == 0 && bOff % 8 == 0 && bN % 8 == 0 && bm.Offset % 16 == 0;
         if (quads is not null && weightQuads && aOff % 8 == 0 && (m == 1 || aM % 8 == 0) && am.Offset % 16 == 0)
         {
-            long warpsNeeded = (n + GemvKernels.QuadRowsPerWarp - 1) / GemvKernels.QuadRowsPerWarp;
-            int perGroup = warpGroup / warp;
-            var qconfig = new KernelConfig(new Index1D((int)((warpsNeeded + perGroup - 1) / perGroup)), new Index1D(warpGroup));
-            quads.Begin().View(am).View(bm).View(cm).Arg((int)m).Arg((int)n).Arg((int)(k / 8)).Arg(aOff / 8).Arg(aM / 8).Arg(bOff / 8).Arg(bN / 8).Launch(qconfig);
+            // Split each pair of weight rows over up to four warps while there are fewer pairs than 32 warps a
+            // multiprocessor: short products (n = 2048 of a 1.1B model) otherwise leave most of the memory idle.
+            int perGroup = Math.Min(warpGroup / warp, GemvKernels.QuadMaxWarps);
+            long pairs = (n + GemvKernels.QuadRowsPerWarp - 1) / GemvKernels.QuadRowsPerWarp, want = 32L * device.Accelerator.NumMultiprocessors;
+            int split = 1;
+            while (split < 4 && perGroup % (split * 2) == 0 && pairs * split < want) split *= 2;
+            int sets = perGroup / split;
+            var qconfig = new KernelConfig(new Index1D((int)((pairs + sets - 1) / sets)), new Index1D(perGroup * warp));
+            quads.Begin().View(am).View(bm).View(cm).Arg((int)m).Arg((int)n).Arg((int)(k / 8)).Arg(aOff / 8).Arg(aM / 8).Arg(bOff / 8).Arg(bN / 8).Arg(split).Launch(qconfig);
             return true;
         }
 
@@ -810,7 +815,7 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
             var x = f.Slots[c.X];
             var w = c.Weight >= 0 ? f.Slots[c.Weight] : x;
             var b = c.Bias >= 0 ? f.Slots[c.Bias] : x;
-            if (held is not null && len % 8 == 0 && HeldGroup(rows, len / 8) is int hg and > 0)
+            if (held is not null && len % 8 == 0 && HeldGroup(rows, len / 8, held) is int hg and > 0)
             {
                 var (y, residual, sum) = (f.Slots[c.Y], c.Residual >= 0 ? f.Slots[c.Residual] : x, c.Sum >= 0 ? f.Slots[c.Sum] : x);
                 if (Aligned(x) && Aligned(w) && Aligned(residual) && Aligned(sum) && Aligned(y))
@@ -865,7 +870,7 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
             long rows = f.Eval(c.Rows), len = f.Eval(c.RowLength);
             if (rows == 0) return;
             var (x, y) = (f.Slots[c.X], f.Slots[c.Y]);
-            if (held is not null && len % 8 == 0 && Aligned(x) && Aligned(y) && HeldGroup(rows, len / 8) is int hg and > 0)
+            if (held is not null && len % 8 == 0 && Aligned(x) && Aligned(y) && HeldGroup(rows, len / 8, held) is int hg and > 0)
             {
                 held.Begin().BytesView(x, 0).BytesView(y, 0).Arg(checked((int)(len / 8))).Arg(log).Launch(new KernelConfig(new Index1D(checked((int)rows)), new Index1D(hg)));
                 return;
@@ -911,11 +916,14 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
     /// octets, or 0 when a row does not fit: a power of two of at least a warp and at most 1024 (and the device's limit),
     /// about one octet a thread when the rows are fewer than the multiprocessors (a decode step's one row: the shortest
     /// serial work), else about two (more loads in flight a thread, fewer threads in each reduction); at most
-    /// <see cref="HeldRowKernels.MaxOctetsPerThread"/>.
+    /// <see cref="HeldRowKernels.MaxOctetsPerThread"/>, and no larger than <paramref name="kernel"/> can be launched with
+    /// (<see cref="KernelLauncher.MaxGroupSize"/>).
     /// </summary>
-    internal int HeldGroup(long rows, long octets)
+    internal int HeldGroup(long rows, long octets, KernelLauncher? kernel = null)
     {
         int max = Math.Min(1024, device.Accelerator.MaxNumThreadsPerGroup);
+        if (kernel is not null) max = kernel.MaxGroupSize(max);
+        if (max <= 0) return 0;
         int per = rows < device.Accelerator.NumMultiprocessors ? 1 : 2;
         long want = (octets + per - 1) / per;
         int g = Math.Min(device.Accelerator.WarpSize, max);

@@ -22,6 +22,7 @@ internal sealed class KernelLauncher
     private readonly int[] _elementSizes;
     private readonly ArrayView<byte>[] _views;
     private readonly long[] _scalars;
+    private readonly Dictionary<int, int> _maxGroup = [];
     private Invoker? _invoker;
     private int _next;
 
@@ -121,6 +122,27 @@ internal sealed class KernelLauncher
         Check();
         var invoke = (Action<AcceleratorStream, KernelConfig, ArrayView<byte>[], long[]>)(_invoker ??= Resolve()).Delegate;
         invoke(_device.Stream, config, _views, _scalars);
+    }
+
+    /// <summary>
+    /// The largest group, a power of two of at most <paramref name="limit"/> threads, that the kernel compiled for this
+    /// device can be launched with (its registers a thread bound it on CUDA: 1024 threads of a kernel taking more than 64
+    /// registers each are refused), or 0 when not even one warp can; the limit itself on other accelerators.
+    /// </summary>
+    public int MaxGroupSize(int limit)
+    {
+        if (_maxGroup.TryGetValue(limit, out int known)) return known;
+        int g = limit;
+        if (_device.Kind == GpuKind.Cuda)
+        {
+            var kernel = _device.Kernel(_method, _grouped, _groupSize);
+            int warp = _device.Accelerator.WarpSize;
+            while (g >= warp && _device.Accelerator.EstimateMaxActiveGroupsPerMultiprocessor(kernel, g, 0) <= 0) g /= 2;
+            if (g < warp) g = 0;
+        }
+
+        _maxGroup[limit] = g;
+        return g;
     }
 
     private void Check()
