@@ -13,8 +13,10 @@ namespace Candle.Transformers.Generation;
 /// the cache rows with room for the new token; compiled plans write the new entries there in place, so no step copies
 /// the past. When the steps run on an accelerator (each an <see cref="IDeviceExecutable"/> whose device is not the host,
 /// all on one device) the cache is a <see cref="DeviceKvCache"/> on that device instead: every step runs through
-/// <see cref="IDeviceExecutable.RunOnDevice"/> on views of the cache's rows, new entries are copied into the cache on
-/// the device, and only the token ids, their positions and the last position's logits cross to and from the host.
+/// <see cref="IDeviceExecutable.RunOnDevice"/>: the decode step and the prefill from any position on views of the
+/// cache's rows that they write their new entries into in place, the prefill from position 0 with its new entries
+/// copied into the cache on the device; only the token ids, their positions and the last position's logits cross to and
+/// from the host.
 /// Disposing releases the plans and the device cache.
 /// </summary>
 public sealed class DecoderSession : IDisposable
