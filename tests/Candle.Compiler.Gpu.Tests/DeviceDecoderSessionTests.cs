@@ -101,7 +101,7 @@ public sealed class DeviceDecoderSessionTests(TinyLlamaSessions sessions) : ICla
     }
 
     [Fact]
-    public void A_batch_of_two_decodes_on_the_device_as_on_the_cpu()
+    public void A_batch_of_two_prefills_and_decodes_on_the_device_as_on_the_cpu()
     {
         var (cpu, gpu) = sessions.Sessions();
         cpu.Reset(8, batch: 2);
@@ -113,6 +113,19 @@ public sealed class DeviceDecoderSessionTests(TinyLlamaSessions sessions) : ICla
         var ids = HostTensor.FromArray([11L, 29], 2, 1);
         AssertClose(cpu.Decode(ids), gpu.Decode(ids), "batched decode logits");
         Assert.Throws<ArgumentException>(() => gpu.Decode(HostTensor.FromArray([11L], 1, 1)));
+        AssertSameCache(cpu, gpu);
+
+        // In chunks of two positions (each row's positions follow its own cached ones), then kept entries of both rows.
+        (cpu, gpu) = sessions.Sessions(chunk: 2);
+        cpu.Reset(8, batch: 2);
+        gpu.Reset(8, batch: 2);
+        AssertClose(cpu.Prefill(prompt), gpu.Prefill(prompt), "batched chunked prefill logits");
+        cpu.Keep(1, 8);
+        gpu.Keep(1, 8);
+        var rest = HostTensor.FromArray([5L, 17, 30, 2, 44, 9], 2, 3);
+        AssertClose(cpu.Prefill(rest), gpu.Prefill(rest), "batched prefill logits after a kept entry");
+        Assert.Equal(4, gpu.Position);
+        AssertSameCache(cpu, gpu);
     }
 
     [Fact]
