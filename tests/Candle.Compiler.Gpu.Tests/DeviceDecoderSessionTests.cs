@@ -176,14 +176,16 @@ public sealed class DeviceDecoderSessionTests(TinyLlamaSessions sessions) : ICla
     [Fact]
     public void A_prompt_longer_than_the_chunk_length_is_prefilled_in_chunks_on_the_device_as_on_the_cpu()
     {
-        var (cpu, gpu) = sessions.Sessions(chunk: 4);
-        var prompt = HostTensor.FromArray([1L, 4, 9, 16, 25, 36, 2, 11, 47, 0, 13], 1, 11);
+        // Chunks of 6, 6 and 2 positions: the second attends with more than 4 query rows (the tiled attention kernel)
+        // to the cached rows before it, the last with fewer.
+        var (cpu, gpu) = sessions.Sessions(chunk: 6);
+        var prompt = HostTensor.FromArray([1L, 4, 9, 16, 25, 36, 2, 11, 47, 0, 13, 8, 30, 21], 1, 14);
         cpu.Reset(16);
         gpu.Reset(16);
         var expected = cpu.Prefill(prompt);
         var actual = gpu.Prefill(prompt);
         AssertClose(expected, actual, "chunked prefill logits");
-        Assert.Equal(11, gpu.Position);
+        Assert.Equal(14, gpu.Position);
         AssertSameCache(cpu, gpu);
 
         // The chunks on the device give the logits of the CPU session's prefill in one step from position 0.
@@ -194,7 +196,7 @@ public sealed class DeviceDecoderSessionTests(TinyLlamaSessions sessions) : ICla
 
         var ids = HostTensor.FromArray([(long)GreedyLogits.ArgMaxLast(expected)], 1, 1);
         AssertClose(cpu.Decode(ids), gpu.Decode(ids), "decode logits after a chunked prefill");
-        Assert.Equal(12, gpu.Position);
+        Assert.Equal(15, gpu.Position);
     }
 
     [Fact]
