@@ -17,9 +17,11 @@ public static class DecoderSessionCompilation
     extension(DecoderSession)
     {
         /// <summary>
-        /// Traces and compiles <paramref name="model"/>'s prefill and decode steps with <paramref name="backend"/>, and
-        /// on the CPU backend the prefill from any position (<see cref="ICausalLanguageModel.TracePrefillChunk"/>), with
-        /// which the session prefills long prompts in chunks and continues from a filled cache.
+        /// Traces and compiles <paramref name="model"/>'s prefill and decode steps with <paramref name="backend"/>, and,
+        /// on the CPU backend or a backend whose steps run on a device that is not the host (a GPU, where the session
+        /// keeps the cache on the device), the prefill from any position
+        /// (<see cref="ICausalLanguageModel.TracePrefillChunk"/>), with which the session prefills long prompts in chunks
+        /// and continues from a filled cache.
         /// </summary>
         /// <param name="model">The model.</param>
         /// <param name="backend">The backend that compiles the steps.</param>
@@ -31,11 +33,14 @@ public static class DecoderSessionCompilation
             var compiled = new List<IExecutable>();
             try
             {
-                var steps = new List<Func<Compiler.Ir.Graph>> { model.TracePrefill, model.TraceDecode };
-                if (backend.Name == "cpu") steps.Add(model.TracePrefillChunk);
-                foreach (var graph in steps)
+                foreach (var graph in new Func<Compiler.Ir.Graph>[] { model.TracePrefill, model.TraceDecode })
                 {
                     compiled.Add(backend.Compile(graph(), options ?? CompileOptions.Default));
+                }
+
+                if (backend.Name == "cpu" || compiled[1] is IDeviceExecutable { Device.IsHost: false })
+                {
+                    compiled.Add(backend.Compile(model.TracePrefillChunk(), options ?? CompileOptions.Default));
                 }
 
                 return compiled.Count == 3

@@ -13,8 +13,10 @@ namespace Candle.Transformers.Generation;
 /// the cache rows with room for the new token; compiled plans write the new entries there in place, so no step copies
 /// the past. When the steps run on an accelerator (each an <see cref="IDeviceExecutable"/> whose device is not the host,
 /// all on one device) the cache is a <see cref="DeviceKvCache"/> on that device instead: every step runs through
-/// <see cref="IDeviceExecutable.RunOnDevice"/> on views of the cache's rows, new entries are copied into the cache on
-/// the device, and only the token ids, their positions and the last position's logits cross to and from the host.
+/// <see cref="IDeviceExecutable.RunOnDevice"/>: the decode step and the prefill from any position on views of the
+/// cache's rows that they write their new entries into in place, the prefill from position 0 with its new entries
+/// copied into the cache on the device; only the token ids, their positions and the last position's logits cross to and
+/// from the host.
 /// Disposing releases the plans and the device cache.
 /// </summary>
 public sealed class DecoderSession : IDisposable
@@ -30,7 +32,7 @@ public sealed class DecoderSession : IDisposable
     private readonly GarbageBudget _garbage = new();
     private readonly IDevice? _device;
     private int _prefillChunkLength = DefaultPrefillChunkLength;
-    private DeviceTensor? _stagedIds, _stagedPositions;
+    private DeviceBuffer? _stagedIds, _stagedPositions;
 
     /// <summary>A session over compiled prefill and decode steps; it owns them and disposes them with itself.</summary>
     /// <param name="shape">The model's cache shape, vocabulary, positions and stop tokens.</param>
@@ -434,19 +436,22 @@ public sealed class DecoderSession : IDisposable
         throw new InvalidOperationException($"the decode or prefill chunk graph has an unexpected input '{name}'");
     }
 
-    // The host tensor's bytes in a device tensor of its dtype and shape, kept between steps (reallocated when the shape
-    // changes), so a decode step allocates no device memory for its ids and positions.
-    private DeviceTensor Staged(ref DeviceTensor? slot, HostTensor t)
+    // The host tensor's bytes in a device tensor of its dtype and shape: a view of the leading bytes of a buffer kept
+    // between steps and reallocated only when a step needs more, so neither a decode step nor a chunk of a prompt, nor
+    // the switches between them, allocate device memory for their ids and positions.
+    private DeviceTensor Staged(ref DeviceBuffer? slot, HostTensor t)
     {
-        if (slot is null || slot.DType != t.DType || !slot.Shape.SequenceEqual(t.Shape))
+        long bytes = t.Data.Length;
+        if (slot is null || slot.Bytes < bytes)
         {
             slot?.Dispose();
             slot = null;
-            slot = DeviceTensor.Allocate(_device!, t.DType, t.ShapeArray());
+            slot = _device!.Allocate(bytes);
         }
 
-        _device!.CopyFromHost(t.Data.Span, slot.Buffer, 0);
-        return slot;
+        var staged = DeviceTensor.View(_device!.Slice(slot, 0, bytes), t.DType, t.ShapeArray());
+        _device.CopyFromHost(t.Data.Span, staged.Buffer, 0);
+        return staged;
     }
 
     // The logits of each row's last position, f32[batch, 1, vocab] on the host, from logits [batch, ..., vocab] on the
