@@ -157,41 +157,33 @@ internal static class GemvKernels
         }
     }
 
-    /// <summary>Weight rows one warp (or one set of <c>split</c> warps) of <see cref="GemvQuads"/> takes.</summary>
+    /// <summary>Weight rows one warp of <see cref="GemvQuads"/> takes.</summary>
     public const int QuadRowsPerWarp = 2;
-
-    /// <summary>Most warps of a group <see cref="GemvQuads"/> is launched with (its shared partial sums).</summary>
-    public const int QuadMaxWarps = 32;
 
     /// <summary>
     /// The few-row product with 16-bit activations and weights of one dtype, both read 16 bytes (eight elements) per
-    /// load: <paramref name="split"/> warps of the group (1, 2 or 4, dividing the group's warps) take
-    /// <see cref="QuadRowsPerWarp"/> weight rows, each warp a share of the row's quads (so short products still have
-    /// enough loads in flight), and each lane loads two <see cref="Quad"/>s of each row a pass before it uses any, so
-    /// four weight loads per lane are in flight, with the activation quads reused for both rows; the dot products are
-    /// reduced by warp shuffles, then across the split warps through shared memory. Offsets and strides are in quads:
-    /// activation row r starts at quad <paramref name="aOff"/> + r · <paramref name="aM"/>, weight row j at
-    /// <paramref name="bOff"/> + j · <paramref name="bN"/>, each row <paramref name="quads"/> long; c is dense [rows, n]
-    /// (at most <see cref="MaxRows"/> rows).
+    /// load: each warp of the group takes <see cref="QuadRowsPerWarp"/> weight rows, and each lane loads two
+    /// <see cref="Quad"/>s of each row (a warp's stride apart) before it uses any, so four weight loads per lane are in
+    /// flight, with the activation quads reused for both rows; the dot products are reduced by warp shuffles. Offsets
+    /// and strides are in quads: activation row r starts at quad <paramref name="aOff"/> + r · <paramref name="aM"/>,
+    /// weight row j at <paramref name="bOff"/> + j · <paramref name="bN"/>, each row <paramref name="quads"/> long; c is
+    /// dense [rows, n] (at most <see cref="MaxRows"/> rows).
     /// </summary>
     public static void GemvQuads<TW, TC, TCS>(
-        ArrayView<Quad> a, ArrayView<Quad> b, ArrayView<TC> c, int rows, int n, int quads, long aOff, long aM, long bOff, long bN, int split)
+        ArrayView<Quad> a, ArrayView<Quad> b, ArrayView<TC> c, int rows, int n, int quads, long aOff, long aM, long bOff, long bN)
         where TW : struct, IWordPairs
         where TC : unmanaged
         where TCS : struct, IStorage<TC>
     {
-        var partials = SharedMemory.Allocate<float>(QuadMaxWarps * 2 * MaxRows);
-        int warpIdx = Warp.WarpIdx, set = warpIdx / split, part = warpIdx - (set * split);
-        int col0 = QuadRowsPerWarp * ((Grid.IdxX * (Group.DimX / Warp.WarpSize / split)) + set);
-        bool live = col0 < n;
-        if (!live) col0 = n - 1;
+        int col0 = QuadRowsPerWarp * ((Grid.IdxX * (Group.DimX / Warp.WarpSize)) + Warp.WarpIdx);
+        if (col0 >= n) return;
         int col1 = col0 + 1 < n ? col0 + 1 : col0;
-        int lane = Warp.LaneIdx, span = split * Warp.WarpSize;
+        int lane = Warp.LaneIdx;
         long w0 = bOff + ((long)col0 * bN), w1 = bOff + ((long)col1 * bN);
         float s00 = 0f, s01 = 0f, s10 = 0f, s11 = 0f, s20 = 0f, s21 = 0f, s30 = 0f, s31 = 0f;
-        for (int q = (part * Warp.WarpSize) + lane; q < quads; q += 2 * span)
+        for (int q = lane; q < quads; q += 2 * Warp.WarpSize)
         {
-            int p = q + span;
+            int p = q + Warp.WarpSize;
             bool two = p < quads;
             if (!two) p = q;
             var u0 = b[w0 + q];
@@ -224,63 +216,10 @@ internal static class GemvKernels
             }
         }
 
-        s00 = WarpSum(s00);
-        s01 = WarpSum(s01);
-        if (rows > 1)
-        {
-            s10 = WarpSum(s10);
-            s11 = WarpSum(s11);
-        }
-
-        if (rows > 2)
-        {
-            s20 = WarpSum(s20);
-            s21 = WarpSum(s21);
-        }
-
-        if (rows > 3)
-        {
-            s30 = WarpSum(s30);
-            s31 = WarpSum(s31);
-        }
-
-        if (split > 1)
-        {
-            // Each warp's sums into shared memory; the set's first warp adds the others'.
-            int at = warpIdx * 2 * MaxRows;
-            if (lane == 0)
-            {
-                partials[at] = s00;
-                partials[at + 1] = s01;
-                partials[at + 2] = s10;
-                partials[at + 3] = s11;
-                partials[at + 4] = s20;
-                partials[at + 5] = s21;
-                partials[at + 6] = s30;
-                partials[at + 7] = s31;
-            }
-
-            Group.Barrier();
-            if (part != 0) return;
-            for (int o = 1; o < split; o++)
-            {
-                int from = at + (o * 2 * MaxRows);
-                s00 += partials[from];
-                s01 += partials[from + 1];
-                s10 += partials[from + 2];
-                s11 += partials[from + 3];
-                s20 += partials[from + 4];
-                s21 += partials[from + 5];
-                s30 += partials[from + 6];
-                s31 += partials[from + 7];
-            }
-        }
-
-        if (lane != 0 || !live) return;
-        StorePair<TC, TCS>(c, 0, col0, col1, s00, s01);
-        if (rows > 1) StorePair<TC, TCS>(c, n, col0, col1, s10, s11);
-        if (rows > 2) StorePair<TC, TCS>(c, 2L * n, col0, col1, s20, s21);
-        if (rows > 3) StorePair<TC, TCS>(c, 3L * n, col0, col1, s30, s31);
+        StorePair<TC, TCS>(c, 0, col0, col1, s00, s01, lane);
+        if (rows > 1) StorePair<TC, TCS>(c, n, col0, col1, s10, s11, lane);
+        if (rows > 2) StorePair<TC, TCS>(c, 2L * n, col0, col1, s20, s21, lane);
+        if (rows > 3) StorePair<TC, TCS>(c, 3L * n, col0, col1, s30, s31, lane);
     }
 
     /// <summary>One activation row's dot products with two weight rows over two quads (the second counted when <paramref name="two"/>).</summary>
@@ -313,11 +252,14 @@ internal static class GemvKernels
         return (x0 * w0) + (x1 * w1) + (x2 * w2) + (x3 * w3) + (x4 * w4) + (x5 * w5) + (x6 * w6) + (x7 * w7);
     }
 
-    /// <summary>Stores two row sums at <paramref name="row"/> + col0 and + col1 (once where they are one column).</summary>
-    private static void StorePair<TC, TCS>(ArrayView<TC> c, long row, int col0, int col1, float s0, float s1)
+    /// <summary>Reduces a warp's two row sums and stores them from lane 0 at <paramref name="row"/> + col0 and + col1 (once where they are one column).</summary>
+    private static void StorePair<TC, TCS>(ArrayView<TC> c, long row, int col0, int col1, float s0, float s1, int lane)
         where TC : unmanaged
         where TCS : struct, IStorage<TC>
     {
+        s0 = WarpSum(s0);
+        s1 = WarpSum(s1);
+        if (lane != 0) return;
         default(TCS).Store(c, row + col0, s0);
         if (col1 != col0) default(TCS).Store(c, row + col1, s1);
     }

@@ -73,7 +73,7 @@ for s in "$@"; do
       step train_new_${app}_$r 60 $W/$app/train/Candle.TrainBench --device cuda --steps 20 --warmup 8
       step train_old_${app}_$r 60 env CANDLE_GPU_GRAPHS=0 CANDLE_GPU_COLUMN_SUMS=0 CANDLE_GPU_SLICE_FILLS=whole $W/$app/train/Candle.TrainBench --device cuda --steps 20 --warmup 8
     done
-    step train_ptr_$app 60 env CANDLE_GPU_BATCH_POINTERS=1 $W/$app/train/Candle.TrainBench --device cuda --steps 20 --warmup 8 ;;
+    step train_loop_$app 60 env CANDLE_GPU_BATCH_POINTERS=0 $W/$app/train/Candle.TrainBench --device cuda --steps 20 --warmup 8 ;;
   decodeab:*) TAILN=12
     for r in 1 2; do
       step decodeg_new_${app}_$r 90 $P decode /tmp/tl f16 128 256 graph
