@@ -71,7 +71,8 @@ internal static unsafe class ConvPositionRows
         else pack.Invoke(0, (int)tiles);
 
         var none = default(NoEpilogue);
-        Sgemm.MultiplyPanels(kind, (int)positions, cout, k, a, k, 1, a, weightT, product, cout, in none, 0f, pool, pool.Threads);
+        // The weight's panels come from memory once per run: the driver fetches each next panel block ahead.
+        Sgemm.MultiplyPanels(kind, (int)positions, cout, k, a, k, 1, a, weightT, product, cout, in none, 0f, pool, pool.Threads, bFromMemory: true);
 
         var epilogue = new ConvTileEpilogue(bias, tail.ResidualOffset, tail.Residual, tail.Relu);
         for (int co = 0; co < cout; co++)
