@@ -542,7 +542,7 @@ public sealed class Plan : IDeviceExecutable
                 var fn = _kernels[s];
                 var args = bound.Args[s];
                 int minPer = bound.MinPerChunk[s];
-                long started = StepProfiler.Enabled ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
+                long started = StepProfiler.Enabled ? StepProfiler.Timestamp() : 0;
                 try
                 {
                     if (pool.Threads == 1 || work < 2L * minPer || work > int.MaxValue)
@@ -560,7 +560,7 @@ public sealed class Plan : IDeviceExecutable
                     throw new InvalidOperationException($"plan step {s} ({def.Steps[s].Label}, kernel {def.Steps[s].Kernel}) failed: {e.Message}", e);
                 }
 
-                if (StepProfiler.Enabled) StepProfiler.Add(def.Steps[s], args, System.Diagnostics.Stopwatch.GetTimestamp() - started, work);
+                if (StepProfiler.Enabled) StepProfiler.Add(def.Steps[s], args, StepProfiler.Timestamp() - started, work);
             }
         }
         finally

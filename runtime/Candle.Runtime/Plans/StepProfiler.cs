@@ -9,7 +9,9 @@ namespace Candle.Runtime.Plans;
 /// <summary>
 /// Time spent per plan step, by kernel and label, when the environment variable <c>CANDLE_PROFILE</c> is set when the
 /// process starts (<c>1</c>: the table goes to standard error at exit; a path: it is written there). Off, it costs
-/// one static check per step.
+/// one static check per step. With <c>CANDLE_PROFILE_CLOCK=thread</c> each step is timed by the calling thread's CPU
+/// time (<see cref="ThreadCpuClock"/>) instead of wall time: on a loaded machine the figure to read for a one-thread
+/// plan (on more threads it leaves out the workers' share).
 /// </summary>
 internal static class StepProfiler
 {
@@ -17,6 +19,11 @@ internal static class StepProfiler
 
     /// <summary>Whether steps are timed.</summary>
     public static readonly bool Enabled = Environment.GetEnvironmentVariable("CANDLE_PROFILE") is { Length: > 0 } && Start();
+
+    private static readonly bool s_threadClock = Environment.GetEnvironmentVariable("CANDLE_PROFILE_CLOCK") == "thread";
+
+    /// <summary>The clock steps are timed by, in <see cref="Stopwatch"/> ticks: wall time, or the thread's CPU time.</summary>
+    public static long Timestamp() => s_threadClock ? ThreadCpuClock.Timestamp() : Stopwatch.GetTimestamp();
 
     /// <summary>
     /// Adds one step's time; a matrix product's row names its shape (<c>[M, K]·[K, N]</c>, ᵀ for an operand read

@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Candle.Runtime.Kernels.Gemm;
 using Candle.Runtime.Threading;
 
@@ -6,7 +8,8 @@ namespace Candle.Runtime.Kernels.Cpu;
 /// <summary>
 /// A convolution of one image with few output positions and many output channels (ResNet's 512 channels at 7×7) as
 /// the product turned around: yᵀ = columnsᵀ · Wᵀ, the output positions as the rows of A (the windows unfolded into
-/// MR-high panels, <see cref="ConvPanels"/> with panels of MR positions) and the channels as the columns of B (the
+/// MR-high panels from a copy of the input inside a zero border, each row of a tile gathered at offsets fixed per
+/// position) and the channels as the columns of B (the
 /// constant weight's transpose, packed once per plan). The microkernel's vectors then run along the channels (a
 /// multiple of its panel width) instead of along 49 positions, which panels of 32 pad to 64, and the last few
 /// positions take an edge tile of 4 or 8 rows. The product lands in scratch as
@@ -63,15 +66,27 @@ internal static unsafe class ConvPositionRows
         rows.Nr = mr;
         long tiles = rows.Panels, positions = g.OutSize;
         int k = checked((int)g.Rows);
-        float* a = GemmBuffers.Unfolded((tiles * rows.PanelFloats) + (positions * cout));
+
+        // The input copied inside a zero border that holds every window (padded height and width), so that row
+        // (channel, ky, kx) of a tile is MR floats at offsets fixed per position: no bounds checked per float.
+        long taps = g.KH * g.KW, channels = g.Rows / taps;
+        long hp = Math.Max(g.PH + g.H, ((g.OH - 1) * g.SH) + ((g.KH - 1) * g.DH) + 1);
+        long wp = Math.Max(g.PW + g.W, ((g.OW - 1) * g.SW) + ((g.KW - 1) * g.DW) + 1);
+        long paddedFloats = channels * hp * wp;
+        float* a = GemmBuffers.Unfolded((tiles * rows.PanelFloats) + (positions * cout) + paddedFloats);
         float* product = a + (tiles * rows.PanelFloats);
+        float* padded = product + (positions * cout);
         var pool = KernelPool.Current;
-        var pack = new PackBody { Geometry = rows, Src = x, Dst = a };
+        var border = new BorderBody { Geometry = g, Src = x, Padded = padded, Hp = hp, Wp = wp };
+        if (pool.Threads > 1 && channels > 1) pool.ParallelFor((int)channels, ref border);
+        else border.Invoke(0, (int)channels);
+        var pack = new PackBody { Geometry = rows, Padded = padded, Dst = a, Hp = hp, Wp = wp, Channels = channels, Mr = mr };
         if (pool.Threads > 1 && tiles > 1) pool.ParallelFor((int)tiles, ref pack);
         else pack.Invoke(0, (int)tiles);
 
         var none = default(NoEpilogue);
-        Sgemm.MultiplyPanels(kind, (int)positions, cout, k, a, k, 1, a, weightT, product, cout, in none, 0f, pool, pool.Threads);
+        // The weight's panels come from memory once per run: the driver fetches each next panel block ahead.
+        Sgemm.MultiplyPanels(kind, (int)positions, cout, k, a, k, 1, a, weightT, product, cout, in none, 0f, pool, pool.Threads, bFromMemory: true);
 
         var epilogue = new ConvTileEpilogue(bias, tail.ResidualOffset, tail.Residual, tail.Relu);
         for (int co = 0; co < cout; co++)
@@ -85,15 +100,112 @@ internal static unsafe class ConvPositionRows
 
     private static long Round(long x, long multiple) => (x + multiple - 1) / multiple * multiple;
 
-    /// <summary>Unfolds row tile i (positions [i · MR, …)) of the windows into its A panel.</summary>
+    /// <summary>
+    /// Unfolds row tile i (positions [i · MR, …)) of the windows into its A panel from the bordered input: row
+    /// (channel, ky, kx) of the panel at <c>row · MR</c>, zeros past the last position.
+    /// </summary>
     private struct PackBody : IParallelBody
     {
         public ConvPanels Geometry;
-        public float* Src, Dst;
+        public float* Padded, Dst;
+        public long Hp, Wp, Channels;
+        public int Mr;
 
         public readonly void Invoke(int start, int end)
         {
-            for (int i = start; i < end; i++) Geometry.Pack(Src, i, Dst + (i * Geometry.PanelFloats));
+            var g = Geometry;
+            int mr = Mr;
+            long positions = g.OutSize, plane = Hp * Wp;
+            Span<long> corner = stackalloc long[mr];
+            for (int t = start; t < end; t++)
+            {
+                // Each position's window corner in the bordered plane.
+                long p0 = (long)t * mr;
+                int count = (int)Math.Min(mr, positions - p0);
+                for (int i = 0; i < count; i++)
+                {
+                    long q = p0 + i, oy = q / g.OW, ox = q % g.OW;
+                    corner[i] = (oy * g.SH * Wp) + (ox * g.SW);
+                }
+
+                float* d = Dst + (t * g.PanelFloats);
+                if (mr == 12 && Avx2.IsSupported && plane <= int.MaxValue)
+                {
+                    Gather12(g, d, corner, count, plane);
+                    continue;
+                }
+
+                for (long c = 0; c < Channels; c++)
+                {
+                    float* channel = Padded + (c * plane);
+                    for (long ky = 0; ky < g.KH; ky++)
+                    {
+                        for (long kx = 0; kx < g.KW; kx++)
+                        {
+                            float* s = channel + (ky * g.DH * Wp) + (kx * g.DW);
+                            for (int i = 0; i < count; i++) d[i] = s[corner[i]];
+                            for (int i = count; i < mr; i++) d[i] = 0f;
+                            d += mr;
+                        }
+                    }
+                }
+            }
+        }
+
+        // A tile of 12 positions: each row one 8-lane and one 4-lane gather (lanes past the last position masked to
+        // zero), the same floats as the scalar copy.
+        private readonly void Gather12(in ConvPanels g, float* d, ReadOnlySpan<long> corner, int count, long plane)
+        {
+            Span<int> at = stackalloc int[12];
+            Span<int> on = stackalloc int[12];
+            for (int i = 0; i < 12; i++)
+            {
+                at[i] = i < count ? (int)corner[i] : 0;
+                on[i] = i < count ? -1 : 0;
+            }
+
+            var lo = Vector256.Create(at[..8]);
+            var hi = Vector128.Create(at[8..]);
+            var loMask = Vector256.Create(on[..8]).AsSingle();
+            var hiMask = Vector128.Create(on[8..]).AsSingle();
+            for (long c = 0; c < Channels; c++)
+            {
+                float* channel = Padded + (c * plane);
+                for (long ky = 0; ky < g.KH; ky++)
+                {
+                    for (long kx = 0; kx < g.KW; kx++)
+                    {
+                        float* s = channel + (ky * g.DH * Wp) + (kx * g.DW);
+                        Avx2.GatherMaskVector256(Vector256<float>.Zero, s, lo, loMask, 4).Store(d);
+                        Avx2.GatherMaskVector128(Vector128<float>.Zero, s, hi, hiMask, 4).Store(d + 8);
+                        d += 12;
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Work item c: channel c of the input into its plane of the bordered copy, zeros around it.</summary>
+    private struct BorderBody : IParallelBody
+    {
+        public ConvPanels Geometry;
+        public float* Src, Padded;
+        public long Hp, Wp;
+
+        public readonly void Invoke(int start, int end)
+        {
+            var g = Geometry;
+            long plane = Hp * Wp, inPlane = g.H * g.W;
+            for (long c = start; c < end; c++)
+            {
+                float* to = Padded + (c * plane);
+                new Span<float>(to, checked((int)plane)).Clear();
+                for (long r = 0; r < g.H; r++)
+                {
+                    new ReadOnlySpan<float>(Src + (c * inPlane) + (r * g.W), checked((int)g.W))
+                        .CopyTo(new Span<float>(to + ((r + g.PH) * Wp) + g.PW, checked((int)g.W)));
+                }
+            }
         }
     }
 }

@@ -323,19 +323,21 @@ public static unsafe class Sgemm
     /// (all of K, zeros past column N) and A either packed the same way (<paramref name="packedA"/>, built for
     /// <paramref name="kind"/>) or read at <paramref name="a"/> and packed per block. Runs on
     /// <paramref name="threads"/> threads of <paramref name="pool"/> (1: on the caller, the pool untouched).
+    /// <paramref name="bFromMemory"/>: B is a constant read once per run (not panels the caller has just written), so
+    /// the driver fetches its next panel block ahead (<see cref="GemmProblem.BPanelsCached"/> off).
     /// Callers validate the shapes.
     /// </summary>
     internal static void MultiplyPanels<TEpilogue>(
         SgemmKernelKind kind, int m, int n, int k,
         float* a, long aRowStride, long aColStride, float* packedA, float* packedB,
-        float* c, long ldc, in TEpilogue epilogue, float beta, WorkerPool pool, int threads)
+        float* c, long ldc, in TEpilogue epilogue, float beta, WorkerPool pool, int threads, bool bFromMemory = false)
         where TEpilogue : struct, IGemmEpilogue
     {
         var problem = new GemmProblem
         {
             M = m, N = n, K = k,
             A = a, ARowStride = aRowStride, AColStride = aColStride, PackedA = packedA,
-            B = null, PackedB = packedB, BPanelsCached = true,
+            B = null, PackedB = packedB, BPanelsCached = !bFromMemory,
             C = c, Ldc = ldc, Alpha = 1f, Beta = beta,
         };
         var epi = epilogue;
