@@ -15,7 +15,8 @@ namespace Candle.TrainBench;
 /// weights: <c>Candle.TrainBench [--layers 12] [--hidden 768] [--heads 12] [--vocab 50257] [--batch 8] [--seq 128]
 /// [--threads N] [--steps 5] [--warmup 2] [--device cpu|cuda|ilgpu-cpu] [--calls]</c>. Writes a random checkpoint (normal, std 0.02; layer norms 1 and 0) to a
 /// temporary directory, loads it through the model registry, and prints tokens/s (batch · seq per step) of the
-/// timed steps; with <c>--calls</c> it compiles the step and prints its kernel calls by kind instead of running it
+/// timed steps and the process's CPU time per step (with one thread, a figure less sensitive than the wall time to
+/// other work on the machine); with <c>--calls</c> it compiles the step and prints its kernel calls by kind instead of running it
 /// (the CPU plan's steps by runtime kernel, generated kernels together; the GPU executable's calls by kind), and,
 /// when CANDLE_LIST_CALLS is set, every call in order.
 /// perf/Candle.TrainBench/train_step_peer.py does the same step in PyTorch eager.
@@ -82,12 +83,14 @@ public static class Program
             using var trainer = new LanguageModelTrainer(model, new AdamW(1e-4), Backend(device), options: new CompileOptions { Threads = o["threads"] });
             Console.WriteLine($"compiled in {sw.Elapsed.TotalSeconds:F1} s");
             for (int s = 0; s < o["warmup"]; s++) Console.WriteLine($"warmup step: loss {trainer.Step(batch):F4}");
+            var cpu = Process.GetCurrentProcess().TotalProcessorTime;
             sw.Restart();
             for (int s = 0; s < o["steps"]; s++) trainer.Step(batch);
             double seconds = sw.Elapsed.TotalSeconds;
+            double cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
             double tokens = (double)o["batch"] * o["seq"] * o["steps"];
             Console.WriteLine($"candle train step: GPT-2 shape {o["layers"]} layers, hidden {o["hidden"]}, {o["heads"]} heads, vocab {o["vocab"]}, batch {o["batch"]} x {o["seq"]}, AdamW, {o["threads"]} threads: " +
-                $"device {device}: {seconds / o["steps"] * 1000:F1} ms/step, {tokens / seconds:F0} tokens/s");
+                $"device {device}: {seconds / o["steps"] * 1000:F1} ms/step, {tokens / seconds:F0} tokens/s, process CPU time {cpuSeconds / o["steps"] * 1000:F1} ms/step");
             if (profile)
             {
                 Candle.Compiler.Gpu.GpuTiming.Enabled = true;
