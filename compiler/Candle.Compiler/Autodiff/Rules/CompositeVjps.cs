@@ -12,7 +12,8 @@ namespace Candle.Compiler.Autodiff.Rules;
 /// <see cref="LayerNormGradients"/>), which take fewer kernels than their differentiated primitive form. Group norm,
 /// rotary embedding and attention differentiate their primitive form (<see cref="DecomposeComposites.Lower"/>, the
 /// same decomposition the compiler lowers them with), so their rule is correct by construction and follows any change
-/// to their definition. A fused group differentiates its body.
+/// to their definition; attention's with its softmax as the op (<see cref="WithSoftmaxOp"/>), whose closed form
+/// reuses the probabilities. A fused group differentiates its body.
 /// </summary>
 internal static class CompositeVjps
 {
@@ -42,7 +43,7 @@ internal static class CompositeVjps
         t.Add(Op.RmsNorm, LayerNormGradients);
         t.Add(Op.GroupNorm, ViaPrimitives);
         t.Add(Op.Rope, ViaPrimitives);
-        t.Add(Op.Attention, ViaPrimitives);
+        t.Add(Op.Attention, (n, g) => Through(n, inputs => WithSoftmaxOp(DecomposeComposites.Lower(n.WithInputs([.. inputs]))!), g));
         t.Add(Op.Fused, (n, g) => Through(n, inputs =>
         {
             var a = n.Attr<FusedAttrs>();
@@ -98,6 +99,21 @@ internal static class CompositeVjps
         if (w is not null) result[1] = SumTo(Mul(g, xhat), w.Shape);
         if (a.HasBias) result[a.HasWeight ? 2 : 1] = SumTo(g, n.Inputs[^1].Shape);
         return result;
+    }
+
+    /// <summary>
+    /// Attention's primitive form softmax(scores)·v with the softmax as the op (its closed-form rule) instead of its
+    /// primitives exp(s − max s) / Σ exp(s − max s).
+    /// </summary>
+    private static Node WithSoftmaxOp(Node product)
+    {
+        var div = product.Inputs[0];
+        if (product.Op != Op.MatMul || div.Op != Op.Div || div.Inputs[0] is not { Op: Op.Exp } e || e.Inputs[0] is not { Op: Op.Sub } shifted)
+        {
+            throw new InvalidOperationException("autodiff: attention's primitive form is not softmax(scores)·v");
+        }
+
+        return product.WithInputs([Softmax(shifted.Inputs[0], product.Shape.Rank - 1), product.Inputs[1]]);
     }
 
     private static Node?[] ViaPrimitives(Node n, Node g) =>
