@@ -8,9 +8,12 @@ namespace Candle.Compiler.Autodiff.Rules;
 
 /// <summary>
 /// Rules of the composite ops. Softmax and log-softmax have closed forms over their output
-/// (y·(g − Σ g·y) and g − eʸ·Σ g). Norms, rotary embedding and attention differentiate their primitive form
-/// (<see cref="DecomposeComposites.Lower"/>, the same decomposition the compiler lowers them with), so their rule
-/// is correct by construction and follows any change to their definition. A fused group differentiates its body.
+/// (y·(g − Σ g·y) and g − eʸ·Σ g). Layer norm and RMS norm have closed forms over the normalized input x̂ (see
+/// <see cref="LayerNormGradients"/>), which take fewer kernels than their differentiated primitive form. Group norm,
+/// rotary embedding and attention differentiate their primitive form (<see cref="DecomposeComposites.Lower"/>, the
+/// same decomposition the compiler lowers them with), so their rule is correct by construction and follows any change
+/// to their definition; attention's with its softmax as the op (<see cref="WithSoftmaxOp"/>), whose closed form
+/// reuses the probabilities. A fused group differentiates its body.
 /// </summary>
 internal static class CompositeVjps
 {
@@ -36,11 +39,11 @@ internal static class CompositeVjps
             var sum = Reduce(Op.Sum, g, [axis], keepDim: true);
             return [Sub(g, Mul(Unary(Op.Exp, n), Expand(sum, n.Shape)))];
         });
-        t.Add(Op.LayerNorm, ViaPrimitives);
-        t.Add(Op.RmsNorm, ViaPrimitives);
+        t.Add(Op.LayerNorm, LayerNormGradients);
+        t.Add(Op.RmsNorm, LayerNormGradients);
         t.Add(Op.GroupNorm, ViaPrimitives);
         t.Add(Op.Rope, ViaPrimitives);
-        t.Add(Op.Attention, ViaPrimitives);
+        t.Add(Op.Attention, (n, g) => Through(n, inputs => WithSoftmaxOp(DecomposeComposites.Lower(n.WithInputs([.. inputs]))!), g));
         t.Add(Op.Fused, (n, g) => Through(n, inputs =>
         {
             var a = n.Attr<FusedAttrs>();
@@ -63,6 +66,54 @@ internal static class CompositeVjps
         }
 
         return src.Shape[axis].Equals(Dim.One) ? src : Reduce(Op.Sum, src, [axis], keepDim: true);
+    }
+
+    /// <summary>
+    /// The closed form of layer norm and RMS norm over the normalized axes (the last <c>NormalizedDims</c> of layer
+    /// norm, the last of RMS norm; n elements), in the input's dtype as their primitive form computes. With
+    /// x̂ = (x − mean x)·rstd, rstd = 1/√(var x + eps) (layer norm) or x̂ = x·r, r = 1/√(mean x² + eps) (RMS norm),
+    /// y = x̂·w + b and gw = g·w (g without a weight):
+    /// dx = rstd·(gw − mean gw − x̂·mean(gw·x̂)) (RMS norm: r·(gw − x̂·mean(gw·x̂))), dw = Σ g·x̂ and db = Σ g over the
+    /// leading axes. x̂ is the norm without weight and bias, so a backend with a norm kernel computes it in one call.
+    /// </summary>
+    private static Node?[] LayerNormGradients(Node n, Node g)
+    {
+        var a = n.Attr<NormAttrs>();
+        var x = n.Inputs[0];
+        int r = x.Shape.Rank;
+        bool centered = n.Op == Op.LayerNorm;
+        int k = centered ? a.NormalizedDims : 1;
+        int[] axes = [.. Enumerable.Range(r - k, k)];
+        Node Mean(Node v) => Reduce(Op.Mean, v, axes, keepDim: true);
+
+        // The statistics as DecomposeComposites builds them, so that a backend lowering the norm shares them.
+        var xc = centered ? Sub(x, Mean(x)) : x;
+        var rstd = Unary(Op.Rsqrt, Binary(Op.Add, Mean(Mul(xc, xc)), a.Eps));
+        var xhat = centered ? LayerNorm(x, null, null, a.Eps, k) : RmsNorm(x, null, a.Eps);
+        var w = a.HasWeight ? n.Inputs[1] : null;
+        var gw = w is null ? g : Mul(g, w);
+        var inner = Mul(xhat, Mean(Mul(gw, xhat)));
+        var dx = Mul(rstd, centered ? Sub(Sub(gw, Mean(gw)), inner) : Sub(gw, inner));
+        var result = new Node?[n.Inputs.Length];
+        result[0] = dx;
+        if (w is not null) result[1] = SumTo(Mul(g, xhat), w.Shape);
+        if (a.HasBias) result[a.HasWeight ? 2 : 1] = SumTo(g, n.Inputs[^1].Shape);
+        return result;
+    }
+
+    /// <summary>
+    /// Attention's primitive form softmax(scores)·v with the softmax as the op (its closed-form rule) instead of its
+    /// primitives exp(s − max s) / Σ exp(s − max s).
+    /// </summary>
+    private static Node WithSoftmaxOp(Node product)
+    {
+        var div = product.Inputs[0];
+        if (product.Op != Op.MatMul || div.Op != Op.Div || div.Inputs[0] is not { Op: Op.Exp } e || e.Inputs[0] is not { Op: Op.Sub } shifted)
+        {
+            throw new InvalidOperationException("autodiff: attention's primitive form is not softmax(scores)·v");
+        }
+
+        return product.WithInputs([Softmax(shifted.Inputs[0], product.Shape.Rank - 1), product.Inputs[1]]);
     }
 
     private static Node?[] ViaPrimitives(Node n, Node g) =>
