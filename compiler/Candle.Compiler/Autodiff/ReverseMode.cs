@@ -115,10 +115,44 @@ public static class ReverseMode
     // src), which saves filling and adding a tensor as large as the table (for a tied embedding, the vocabulary).
     private static Node Accumulate(Node acc, Node g)
     {
+        if (MergeSlices(acc, g) is { } merged) return merged;
         if (IsScatterIntoZeros(g)) return ScatterAdd(acc, g.Attr<AxisAttrs>().Axis, g.Inputs[1], g.Inputs[2]);
         if (IsScatterIntoZeros(acc)) return ScatterAdd(g, acc.Attr<AxisAttrs>().Axis, acc.Inputs[1], acc.Inputs[2]);
         return Binary(Op.Add, acc, g);
     }
+
+    /// <summary>
+    /// Two slice_scatters into zeros of adjacent ranges of one axis (the adjoints of slices that split a tensor, such as
+    /// a fused qkv projection's q, k and v) as one slice_scatter of their sources' concatenation, or as the
+    /// concatenation alone once the ranges cover the axis: a fill and a copy per piece and an add per pair become one
+    /// concatenation. Null for any other pair.
+    /// </summary>
+    private static Node? MergeSlices(Node a, Node b)
+    {
+        if (SliceIntoZeros(a) is not { } sa || SliceIntoZeros(b) is not { } sb || sa.Axis != sb.Axis) return null;
+        Node first, second;
+        SliceAttrs firstRange, secondRange;
+        if (sa.End.Equals(sb.Start)) (first, firstRange, second, secondRange) = (a, sa, b, sb);
+        else if (sb.End.Equals(sa.Start)) (first, firstRange, second, secondRange) = (b, sb, a, sa);
+        else return null;
+        int axis = firstRange.Axis;
+        var parts = new List<Node>();
+        foreach (var src in new[] { first.Inputs[1], second.Inputs[1] })
+        {
+            if (src.Op == Op.Concat && src.Attr<AxisAttrs>().Axis == axis) parts.AddRange(src.Inputs);
+            else parts.Add(src);
+        }
+
+        var joined = Concat(parts, axis);
+        if (firstRange.Start.Equals(Dim.Zero) && secondRange.End.Equals(a.Shape[axis])) return joined;
+        return SliceScatter(a.Inputs[0], joined, axis, firstRange.Start);
+    }
+
+    /// <summary>The range of a slice_scatter with step 1 into a tensor of zeros, or null.</summary>
+    private static SliceAttrs? SliceIntoZeros(Node n) =>
+        n.Op == Op.SliceScatter && n.Inputs[0] is { Op: Op.Full } zeros && zeros.Attr<FullAttrs>().Value == 0 && n.Attr<SliceAttrs>() is { Step: 1 } range
+            ? range
+            : null;
 
     /// <summary>Whether <paramref name="n"/> is scatter_add into a tensor of zeros of its own shape.</summary>
     internal static bool IsScatterIntoZeros(Node n) =>

@@ -82,6 +82,10 @@ public class GradientCheckTests
         ["gather"] = r => Check(x => Gather(x[0], 1, x[1]), Random(r, [3, 4], -1, 1), Indices(r, [3, 5], 4)),
         ["scatter_add"] = r => Check(x => ScatterAdd(x[0], 0, x[1], x[2]), Random(r, [3, 4], -1, 1), Indices(r, [2, 4], 3), Random(r, [2, 4], -1, 1)),
         ["scatter_add_smaller_index"] = r => Check(x => ScatterAdd(x[0], 1, x[1], x[2]), Random(r, [3, 4], -1, 1), Indices(r, [2, 2], 4), Random(r, [3, 3], -1, 1)),
+        // Adjacent slices that split a tensor, used differently (a fused projection's q, k and v): their adjoints are
+        // concatenated; with a gap and an overlap they still add up.
+        ["slices_splitting_the_axis"] = r => Check(x => Binary(Op.Add, Binary(Op.Mul, Exp(Slice(x[0], 1, 0, 2)), Slice(x[0], 1, 2, 4)), Unary(Op.Tanh, Slice(x[0], 1, 4, 6))), Random(r, [3, 6], -1, 1)),
+        ["slices_with_a_gap_and_an_overlap"] = r => Check(x => Binary(Op.Add, Binary(Op.Mul, Exp(Slice(x[0], 1, 0, 2)), Slice(x[0], 1, 3, 5)), Unary(Op.Tanh, Slice(x[0], 1, 4, 6))), Random(r, [3, 7], -1, 1)),
         ["slice_scatter"] = r => Check(x => Exp(SliceScatter(x[0], x[1], 1, 1, 2)), Random(r, [2, 6], -1, 1), Random(r, [2, 3], -1, 1)),
 
         // ---- composites
@@ -189,6 +193,39 @@ public class GradientCheckTests
         var grads = ReverseMode.Gradients(Reduce(Op.Sum, Exp(a)), [b]);
         Assert.Equal(Op.Full, grads[0].Op);
         Assert.Equal(b.Shape, grads[0].Shape);
+    }
+
+    [Fact]
+    public void SlicesSplittingATensorGetTheirGradientsConcatenated()
+    {
+        // q, k and v of a fused projection, sliced in either order of use: one concatenation, no zeros filled and
+        // scattered into; a split that leaves a gap keeps one slice_scatter into zeros for the covered range.
+        var x = Input("x", DType.F64, Shape.Of(2, 9));
+        var (q, k, v) = (Slice(x, 1, 0, 3), Slice(x, 1, 3, 6), Slice(x, 1, 6, 9));
+        foreach (var loss in new[] { Reduce(Op.Sum, Binary(Op.Mul, Exp(q), Binary(Op.Add, k, v))), Reduce(Op.Sum, Binary(Op.Mul, Exp(v), Binary(Op.Add, q, k))) })
+        {
+            var g = ReverseMode.Gradients(loss, [x])[0];
+            Assert.Equal(Op.Concat, g.Op);
+            Assert.Equal(3, g.Inputs.Length);
+            Assert.DoesNotContain(Nodes(g), n => n.Op == Op.SliceScatter || (n.Op == Op.Full && n.Shape.Equals(x.Shape)));
+        }
+
+        var gap = ReverseMode.Gradients(Reduce(Op.Sum, Binary(Op.Mul, Exp(Slice(x, 1, 1, 4)), Slice(x, 1, 4, 7))), [x])[0];
+        Assert.Equal(Op.SliceScatter, gap.Op);
+        Assert.Single(Nodes(gap), n => n.Op == Op.SliceScatter);
+    }
+
+    private static IEnumerable<Node> Nodes(Node root)
+    {
+        var seen = new HashSet<Node>();
+        var stack = new Stack<Node>([root]);
+        while (stack.Count > 0)
+        {
+            var n = stack.Pop();
+            if (!seen.Add(n)) continue;
+            yield return n;
+            foreach (var i in n.Inputs) stack.Push(i);
+        }
     }
 
     private static Node Exp(Node x) => Unary(Op.Exp, x);
