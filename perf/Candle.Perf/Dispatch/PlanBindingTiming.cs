@@ -33,13 +33,13 @@ internal static class PlanBindingTiming
             for (int round = 0; round < 12; round++)
             {
                 const int Count = 200;
-                double start = Infrastructure.ThreadCpuClock.NowMs();
+                double start = ThreadCpuClock.NowMs();
                 for (int i = 0; i < Count; i++)
                 {
                     plan.PeakArenaBytes(plan.Symbols.ToDictionary(s => s, s => s == "batch" ? 1L : 1 + (round * Count) + i));
                 }
 
-                Console.WriteLine($"round {round}: {(Infrastructure.ThreadCpuClock.NowMs() - start) / Count:F3} ms of thread CPU per new binding");
+                Console.WriteLine($"round {round}: {(ThreadCpuClock.NowMs() - start) / Count:F3} ms of thread CPU per new binding");
             }
 
             const int Steps = 50;

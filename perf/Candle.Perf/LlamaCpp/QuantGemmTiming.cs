@@ -6,6 +6,7 @@ using Candle.Compiler.Ir;
 using Candle.Runtime;
 using Candle.Runtime.Kernels.Cpu;
 using Candle.Runtime.Kernels.Quant;
+using Candle.Runtime.Plans;
 using Candle.Runtime.Tensors;
 
 namespace Candle.Perf.LlamaCpp;
@@ -15,7 +16,7 @@ namespace Candle.Perf.LlamaCpp;
 /// weight type, run on the packed panels of <see cref="QuantPanelGemm"/> (now), on the kernels they replace (before: the
 /// 4 × 4 tiles over the weights as stored for Q4_0 and Q8_0, dequantized tiles through the SGEMM for the k-quants) and with the weight dequantized to a float32 constant (packed SGEMM), alternating, 2 threads; median
 /// and spread (min–max) of R runs each, and the ratio of the medians. <c>--cpu</c> runs one thread and times the calling
-/// thread's CPU time instead of wall time (<see cref="Infrastructure.ThreadCpuClock"/>: on a loaded machine, the time
+/// thread's CPU time instead of wall time (<see cref="ThreadCpuClock"/>: on a loaded machine, the time
 /// spent on a core rather than waiting for one).
 /// </summary>
 public static class QuantGemmTiming
@@ -56,9 +57,9 @@ public static class QuantGemmTiming
                 foreach (var r in runs)
                 {
                     var sw = Stopwatch.StartNew();
-                    double cpuStart = cpu ? Infrastructure.ThreadCpuClock.NowMs() : 0;
+                    double cpuStart = cpu ? ThreadCpuClock.NowMs() : 0;
                     r.Run();
-                    r.Ms.Add(cpu ? Infrastructure.ThreadCpuClock.NowMs() - cpuStart : sw.Elapsed.TotalMilliseconds);
+                    r.Ms.Add(cpu ? ThreadCpuClock.NowMs() - cpuStart : sw.Elapsed.TotalMilliseconds);
                 }
             }
 

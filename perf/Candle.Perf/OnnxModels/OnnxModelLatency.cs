@@ -5,6 +5,7 @@ using Candle.Compiler;
 using Candle.Compiler.Backends;
 using Candle.Onnx;
 using Candle.Onnx.Proto;
+using Candle.Runtime.Plans;
 using Candle.Runtime.Tensors;
 using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
@@ -120,9 +121,9 @@ internal static class OnnxModelLatency
                     int which = (i + e) % engines.Count;
                     if (s_gapMs > 0) Thread.Sleep(s_gapMs);
                     long start = Stopwatch.GetTimestamp();
-                    double cpuStart = s_cpu ? Infrastructure.ThreadCpuClock.NowMs() : 0;
+                    double cpuStart = s_cpu ? ThreadCpuClock.NowMs() : 0;
                     engines[which]();
-                    double ms = s_cpu ? Infrastructure.ThreadCpuClock.NowMs() - cpuStart : Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+                    double ms = s_cpu ? ThreadCpuClock.NowMs() - cpuStart : Stopwatch.GetElapsedTime(start).TotalMilliseconds;
                     if (i >= 3) times[which].Add(ms);
                 }
             }

@@ -23,6 +23,9 @@ internal static partial class ThreadCpuClock
         return Stopwatch.GetTimestamp();
     }
 
+    /// <summary>The thread's CPU time in milliseconds (wall time where the clock is unavailable).</summary>
+    public static double NowMs() => Timestamp() * 1e3 / Stopwatch.Frequency;
+
     [LibraryImport("libc", EntryPoint = "clock_gettime")]
     private static partial int ClockGetTime(int clock, out TimeSpec ts);
 
