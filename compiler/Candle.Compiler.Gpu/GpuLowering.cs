@@ -491,14 +491,7 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
     /// </summary>
     private KernelLauncher? GemvWarpsLauncher(DType aType, DType bType, DType cType)
     {
-        if (!device.UseGemv || !device.UseGemvWarps || device.Kind == GpuKind.OpenCL) return null;
-        Type? words = bType switch
-        {
-            DType.F16 => typeof(HalfPairs),
-            DType.BF16 => typeof(BF16Pairs),
-            _ => null,
-        };
-        if (words is null) return null;
+        if (!device.UseGemv || !device.UseGemvWarps || device.Kind == GpuKind.OpenCL || WordPairs(bType) is not { } words) return null;
         var (aElem, aStorage) = Storage(aType, "matmul");
         var (cElem, cStorage) = Storage(cType, "matmul");
         return GroupLauncher(Generic(typeof(GemvKernels), nameof(GemvKernels.GemvWarps), aElem, aStorage, words, cElem, cStorage));
@@ -511,17 +504,18 @@ internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDi
     /// </summary>
     private KernelLauncher? GemvQuadsLauncher(DType dtype)
     {
-        if (!device.UseGemv || !device.UseGemvWarps || !device.UseGemvQuads || device.Kind == GpuKind.OpenCL) return null;
-        Type? words = dtype switch
-        {
-            DType.F16 => typeof(HalfPairs),
-            DType.BF16 => typeof(BF16Pairs),
-            _ => null,
-        };
-        if (words is null) return null;
+        if (!device.UseGemv || !device.UseGemvWarps || !device.UseGemvQuads || device.Kind == GpuKind.OpenCL || WordPairs(dtype) is not { } words) return null;
         var (cElem, cStorage) = Storage(dtype, "matmul");
         return GroupLauncher(Generic(typeof(GemvKernels), nameof(GemvKernels.GemvQuads), words, cElem, cStorage));
     }
+
+    /// <summary>The <see cref="IWordPairs"/> that widens 32-bit words of two 16-bit floats of this dtype, or null for other dtypes.</summary>
+    private static Type? WordPairs(DType dt) => dt switch
+    {
+        DType.F16 => typeof(HalfPairs),
+        DType.BF16 => typeof(BF16Pairs),
+        _ => null,
+    };
 
     /// <summary>
     /// The activation rows and their stride when a batched product is a few-row product against one weight: a single

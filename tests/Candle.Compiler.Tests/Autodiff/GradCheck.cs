@@ -36,23 +36,33 @@ internal static class GradCheck
             long count = x.ShapeArray().Aggregate(1L, (p, d) => p * d);
             for (long e = 0; e < count; e++)
             {
-                double v = x.GetDouble(e);
-                var args = inputs.ToArray();
-                var plus = x.Clone();
-                plus.SetDouble(e, v + h);
-                args[i] = plus;
-                double lp = ReferenceInterpreter.Run(lossGraph, args)[0].GetDouble(0);
-                var minus = x.Clone();
-                minus.SetDouble(e, v - h);
-                args[i] = minus;
-                double lm = ReferenceInterpreter.Run(lossGraph, args)[0].GetDouble(0);
-                double fd = (lp - lm) / (2 * h);
+                double fd = CentralDifference(lossGraph, inputs, i, e, h);
                 double got = grad.GetDouble(e);
                 Assert.True(
                     Math.Abs(fd - got) <= tolerance * Math.Max(1, Math.Abs(fd)),
                     $"input {i} element {e}: autodiff {got}, finite differences {fd}");
             }
         }
+    }
+
+    /// <summary>
+    /// The central difference of <paramref name="lossGraph"/>'s scalar output (run by the reference interpreter) in
+    /// element <paramref name="e"/> of input <paramref name="i"/>, with step <paramref name="h"/>.
+    /// </summary>
+    public static double CentralDifference(Graph lossGraph, HostTensor[] inputs, int i, long e, double h)
+    {
+        var x = inputs[i];
+        double v = x.GetDouble(e);
+        var args = inputs.ToArray();
+        var plus = x.Clone();
+        plus.SetDouble(e, v + h);
+        args[i] = plus;
+        double lp = ReferenceInterpreter.Run(lossGraph, args)[0].GetDouble(0);
+        var minus = x.Clone();
+        minus.SetDouble(e, v - h);
+        args[i] = minus;
+        double lm = ReferenceInterpreter.Run(lossGraph, args)[0].GetDouble(0);
+        return (lp - lm) / (2 * h);
     }
 
     public static HostTensor Random(Random rng, int[] shape, double lo, double hi)

@@ -102,22 +102,8 @@ public class NormGradientTests
         var result = new double[count][];
         for (int i = 0; i < count; i++)
         {
-            var x = inputs[i];
-            var d = new double[x.ToFloat64().Length];
-            for (int e = 0; e < d.Length; e++)
-            {
-                var args = inputs.ToArray();
-                double v = x.GetDouble(e);
-                var plus = x.Clone();
-                plus.SetDouble(e, v + h);
-                args[i] = plus;
-                double lp = ReferenceInterpreter.Run(lossGraph, args)[0].GetDouble(0);
-                var minus = x.Clone();
-                minus.SetDouble(e, v - h);
-                args[i] = minus;
-                double lm = ReferenceInterpreter.Run(lossGraph, args)[0].GetDouble(0);
-                d[e] = (lp - lm) / (2 * h);
-            }
+            var d = new double[inputs[i].ToFloat64().Length];
+            for (int e = 0; e < d.Length; e++) d[e] = GradCheck.CentralDifference(lossGraph, inputs, i, e, h);
 
             result[i] = d;
         }
