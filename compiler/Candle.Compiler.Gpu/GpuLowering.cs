@@ -17,7 +17,7 @@ namespace Candle.Compiler.Gpu;
 /// <see cref="AttentionKernels"/>, <see cref="GemmKernels"/>, <see cref="MemoryKernels"/>,
 /// <see cref="QuantKernels"/>) specialized for the call's dtypes and block types, and cuBLAS for matrix products on CUDA. Sizes are evaluated per run from the bound symbols.
 /// </summary>
-internal sealed class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDictionary<ElementwiseSpec, string> kernelNames)
+internal sealed partial class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDictionary<ElementwiseSpec, string> kernelNames)
 {
     private const BindingFlags Static = BindingFlags.Public | BindingFlags.Static;
 
