@@ -81,6 +81,7 @@ public sealed class GpuExecutable : IDeviceExecutable
     {
         var steps = new Action<Frame>[graph.Calls.Count];
         var missing = new List<string>();
+        lowering.Prepare(graph);
         for (int i = 0; i < steps.Length; i++)
         {
             try

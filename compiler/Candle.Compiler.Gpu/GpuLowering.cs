@@ -26,6 +26,15 @@ internal sealed partial class GpuLowering(GpuDevice device, Type? generated, IRe
 
     private AcceleratorStream Stream => device.Stream;
 
+    /// <summary>
+    /// Looks at the whole kernel graph before any call is lowered, so that a family of fused steps (one partial file
+    /// each) can pair calls that run as one launch. Does nothing where no family applies.
+    /// </summary>
+    public void Prepare(KernelGraph graph)
+    {
+        ArgumentNullException.ThrowIfNull(graph);
+    }
+
     public Action<Frame> Lower(KernelCall call) => call switch
     {
         ElementwiseCall e => Elementwise(e),
