@@ -176,6 +176,16 @@ internal sealed partial class GpuLowering(GpuDevice device, Type? generated, IRe
     /// </summary>
     internal static bool OneLaunchDecode => Environment.GetEnvironmentVariable(DecodeTwoPassVariable) != "1";
 
+    /// <summary>Set to 1, key-lane decode attention loads a lane's first value quads before its key reads (A/B runs until measured on a card).</summary>
+    internal const string DecodeEarlyValuesVariable = "CANDLE_GPU_DECODE_EARLY_VALUES";
+
+    /// <summary>
+    /// Whether key-lane decode attention issues each lane's first <see cref="DecodeAttentionKernels.EarlyValues"/> value
+    /// loads ahead of its key reads (<see cref="DecodeEarlyValuesVariable"/> is 1), so that the value reads of a warp's
+    /// keys overlap the key reads instead of following the scores.
+    /// </summary>
+    internal static bool EarlyDecodeValues => Environment.GetEnvironmentVariable(DecodeEarlyValuesVariable) == "1";
+
     /// <summary>Warps of key-lane decode attention aimed at per multiprocessor.</summary>
     private const int DecodeWarpsPerSm = 8;
 
@@ -715,7 +725,7 @@ internal sealed partial class GpuLowering(GpuDevice device, Type? generated, IRe
                 if (mask is null) kl.Arg(0L).Arg(0L).Arg(0L).Arg(0L).Arg(0L);
                 else kl.Arg(f.Eval(mask.Offset)).Arg(f.Eval(mask.Strides[0])).Arg(f.Eval(mask.Strides[1])).Arg(f.Eval(mask.Strides[2])).Arg(f.Eval(mask.Strides[3]));
                 kl.Arg((int)heads).Arg((int)kvHeads).Arg((int)sq).Arg((int)sk).Arg((int)d).Arg((int)dv).Arg((float)c.Scale).Arg(c.Causal ? 1 : 0).Arg(mask is null ? 0 : 1)
-                    .Arg(mask?.DType == DType.Bool ? 1 : 0).Arg(kChunk).Arg(kChunks)
+                    .Arg(mask?.DType == DType.Bool ? 1 : 0).Arg(kChunk).Arg(kChunks).Arg(EarlyDecodeValues ? 1 : 0)
                     .Launch(new KernelConfig(new Index1D(checked((int)(rows * kChunks))), new Index1D(warp)));
                 if (one) return;
                 merge!.Begin().View(kpart).View(f.Slots[c.Y]).Arg(kChunks).Arg((int)dv).Launch(new KernelConfig(new Index1D(checked((int)rows)), new Index1D(warp)));

@@ -56,6 +56,43 @@ public class SplitDecodeAttentionTests
         }
     }
 
+    /// <summary>
+    /// Shapes whose value rows are at most a test warp's width in quads (16-bit rows of 32 and 16, f32 rows of 16), so
+    /// that the key-lane kernels take the early value loads (<see cref="GpuLowering.DecodeEarlyValuesVariable"/>).
+    /// </summary>
+    public static TheoryData<DType, int, int> EarlyContexts()
+    {
+        var data = new TheoryData<DType, int, int>();
+        foreach (int ctx in new[] { 1, 7, 300 })
+        {
+            data.Add(DType.F16, ctx, 32);
+            data.Add(DType.BF16, ctx, 16);
+            data.Add(DType.F32, ctx, 16);
+        }
+
+        return data;
+    }
+
+    /// <summary>The key-lane kernels with each lane's first value quads loaded before its keys are read.</summary>
+    [Theory]
+    [MemberData(nameof(EarlyContexts))]
+    public void EarlyValueLoadsMatchTheReferenceInterpreter(DType dt, int ctx, int dim)
+    {
+        int warp = GpuBackend.GetDevice("ilgpu-cpu").Accelerator.WarpSize;
+        int valueQuads = dim / (dt == DType.F32 ? 4 : 8);
+        Assert.True(Kernels.DecodeAttentionKernels.Fits(valueQuads, warp) && valueQuads <= warp, $"rows of {valueQuads} quads on warps of {warp} do not take the early loads");
+        string? before = Environment.GetEnvironmentVariable(GpuLowering.DecodeEarlyValuesVariable);
+        Environment.SetEnvironmentVariable(GpuLowering.DecodeEarlyValuesVariable, "1");
+        try
+        {
+            Check(dt, ctx, dim);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(GpuLowering.DecodeEarlyValuesVariable, before);
+        }
+    }
+
     private static void Check(DType dt, int ctx, int dim)
     {
         var rng = new Random(ctx + dim);

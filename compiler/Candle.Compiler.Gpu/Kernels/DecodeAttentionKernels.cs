@@ -13,6 +13,9 @@ internal static class DecodeAttentionKernels
     /// <summary>Largest head dim (of queries/keys and of values) the kernels take.</summary>
     public const int MaxHeadDim = 256;
 
+    /// <summary>Value quads a lane loads ahead of the key reads when the kernels are asked to (their <c>early</c> argument).</summary>
+    public const int EarlyValues = 8;
+
     /// <summary>Most key chunks per query row (<see cref="Merge{T, TS}"/> keeps one weight per chunk in shared memory).</summary>
     public const int MaxChunks = 256;
 
@@ -30,13 +33,16 @@ internal static class DecodeAttentionKernels
     /// <paramref name="d"/> and <paramref name="dv"/> in elements (multiples of the quad's elements); GQA maps head h to
     /// kv head h / (heads / kvHeads). A bool mask keeps true positions (masked keys are not read), a float mask is added.
     /// The chunk's running max, sum and unnormalized accumulator go to <paramref name="part"/> at g · (dv + 2):
-    /// [max, sum, acc[dv]]; a chunk with no unmasked key leaves max -inf, sum 0 and zeros.
+    /// [max, sum, acc[dv]]; a chunk with no unmasked key leaves max -inf, sum 0 and zeros. With <paramref name="early"/>
+    /// 1, each lane issues the loads of its first <see cref="EarlyValues"/> value quads of a warp's keys before it reads
+    /// the keys, so the value reads wait behind the key reads instead of after the scores (values of masked keys are
+    /// read but never used: only keys up to the causal limit are touched).
     /// </summary>
     public static void Chunks<TQ, TM, TMS>(
         ArrayView<Quad> q, ArrayView<Quad> k, ArrayView<Quad> v, ArrayView<TM> mask, ArrayView<float> part,
         long qOff, long qB, long qH, long qS, long kOff, long kB, long kH, long kS, long vOff, long vB, long vH, long vS,
         long mOff, long mB, long mH, long mQ, long mK, int heads, int kvHeads, int sq, int sk, int d, int dv, float scale,
-        int causal, int hasMask, int maskIsBool, int chunk, int chunks)
+        int causal, int hasMask, int maskIsBool, int chunk, int chunks, int early)
         where TQ : struct, IQuadFloats
         where TM : unmanaged
         where TMS : struct, IStorage<TM>
@@ -44,7 +50,7 @@ internal static class DecodeAttentionKernels
         var qs = SharedMemory.Allocate<float>(MaxHeadDim);
         Partial<TQ, TM, TMS>(
             q, k, v, mask, part, qs, qOff, qB, qH, qS, kOff, kB, kH, kS, vOff, vB, vH, vS, mOff, mB, mH, mQ, mK,
-            heads, kvHeads, sq, sk, d, dv, scale, causal, hasMask, maskIsBool, chunk, chunks);
+            heads, kvHeads, sq, sk, d, dv, scale, causal, hasMask, maskIsBool, chunk, chunks, early);
     }
 
     /// <summary>
@@ -59,7 +65,7 @@ internal static class DecodeAttentionKernels
         ArrayView<Quad> q, ArrayView<Quad> k, ArrayView<Quad> v, ArrayView<TM> mask, ArrayView<float> part, ArrayView<int> counters, ArrayView<T> y,
         long qOff, long qB, long qH, long qS, long kOff, long kB, long kH, long kS, long vOff, long vB, long vH, long vS,
         long mOff, long mB, long mH, long mQ, long mK, int heads, int kvHeads, int sq, int sk, int d, int dv, float scale,
-        int causal, int hasMask, int maskIsBool, int chunk, int chunks)
+        int causal, int hasMask, int maskIsBool, int chunk, int chunks, int early)
         where TQ : struct, IQuadFloats
         where TM : unmanaged
         where TMS : struct, IStorage<TM>
@@ -70,7 +76,7 @@ internal static class DecodeAttentionKernels
         var weight = SharedMemory.Allocate<float>(MaxChunks);
         Partial<TQ, TM, TMS>(
             q, k, v, mask, part, qs, qOff, qB, qH, qS, kOff, kB, kH, kS, vOff, vB, vH, vS, mOff, mB, mH, mQ, mK,
-            heads, kvHeads, sq, sk, d, dv, scale, causal, hasMask, maskIsBool, chunk, chunks);
+            heads, kvHeads, sq, sk, d, dv, scale, causal, hasMask, maskIsBool, chunk, chunks, early);
 
         // Every lane's partial is written before the ticket is taken; the last group sees all of them.
         MemoryFence.DeviceLevel();
@@ -90,7 +96,7 @@ internal static class DecodeAttentionKernels
         ArrayView<Quad> q, ArrayView<Quad> k, ArrayView<Quad> v, ArrayView<TM> mask, ArrayView<float> part, ArrayView<float> qs,
         long qOff, long qB, long qH, long qS, long kOff, long kB, long kH, long kS, long vOff, long vB, long vH, long vS,
         long mOff, long mB, long mH, long mQ, long mK, int heads, int kvHeads, int sq, int sk, int d, int dv, float scale,
-        int causal, int hasMask, int maskIsBool, int chunk, int chunks)
+        int causal, int hasMask, int maskIsBool, int chunk, int chunks, int early)
         where TQ : struct, IQuadFloats
         where TM : unmanaged
         where TMS : struct, IStorage<TM>
@@ -133,6 +139,28 @@ internal static class DecodeAttentionKernels
         for (int j0 = first; j0 <= end; j0 += width)
         {
             int j = j0 + lane;
+
+            // The early value quads: key kg + t · groupsK of this warp's keys, for t below the early count.
+            int pre = early != 0 && !two ? Math.Min(perGroup, EarlyValues) : 0;
+            int room = end - j0 - kg;
+            long vAt = vBase + ((j0 + kg) * vS) + qd;
+            long vStep = groupsK * vS;
+            var e0 = default(Quad);
+            var e1 = default(Quad);
+            var e2 = default(Quad);
+            var e3 = default(Quad);
+            var e4 = default(Quad);
+            var e5 = default(Quad);
+            var e6 = default(Quad);
+            var e7 = default(Quad);
+            if (pre > 0 && room >= 0) e0 = v[vAt];
+            if (pre > 1 && room >= groupsK) e1 = v[vAt + vStep];
+            if (pre > 2 && room >= 2 * groupsK) e2 = v[vAt + (2 * vStep)];
+            if (pre > 3 && room >= 3 * groupsK) e3 = v[vAt + (3 * vStep)];
+            if (pre > 4 && room >= 4 * groupsK) e4 = v[vAt + (4 * vStep)];
+            if (pre > 5 && room >= 5 * groupsK) e5 = v[vAt + (5 * vStep)];
+            if (pre > 6 && room >= 6 * groupsK) e6 = v[vAt + (6 * vStep)];
+            if (pre > 7 && room >= 7 * groupsK) e7 = v[vAt + (7 * vStep)];
             float s = float.NegativeInfinity;
             if (j <= end)
             {
@@ -160,7 +188,19 @@ internal static class DecodeAttentionKernels
             a0 = Scale(a0, corr);
             a1 = Scale(a1, corr);
             m = mNew;
-            for (int t = 0; t < perGroup; t += 2)
+            if (pre > 0)
+            {
+                a0 = Accumulate(a0, e0, p, kg, tq);
+                if (pre > 1) a0 = Accumulate(a0, e1, p, kg + groupsK, tq);
+                if (pre > 2) a0 = Accumulate(a0, e2, p, kg + (2 * groupsK), tq);
+                if (pre > 3) a0 = Accumulate(a0, e3, p, kg + (3 * groupsK), tq);
+                if (pre > 4) a0 = Accumulate(a0, e4, p, kg + (4 * groupsK), tq);
+                if (pre > 5) a0 = Accumulate(a0, e5, p, kg + (5 * groupsK), tq);
+                if (pre > 6) a0 = Accumulate(a0, e6, p, kg + (6 * groupsK), tq);
+                if (pre > 7) a0 = Accumulate(a0, e7, p, kg + (7 * groupsK), tq);
+            }
+
+            for (int t = pre; t < perGroup; t += 2)
             {
                 // Two keys per step: both probabilities broadcast first, then both value loads in flight.
                 int s0 = kg + (t * groupsK);
@@ -289,6 +329,14 @@ internal static class DecodeAttentionKernels
 
         for (; u < dq; u++) dot0 += Dot(tq.Widen(k[row + u]), qs, u * pq, pq);
         return dot0 + dot1;
+    }
+
+    /// <summary>Adds key <paramref name="key"/>'s probability (lane <paramref name="key"/>'s <paramref name="p"/>) times its value quad <paramref name="x"/>; a zero probability adds nothing, so a masked key's value is never used.</summary>
+    private static Oct Accumulate<TQ>(Oct a, Quad x, float p, int key, TQ tq)
+        where TQ : struct, IQuadFloats
+    {
+        float pk = Warp.Shuffle(p, key);
+        return pk != 0f ? Axpy(a, pk, tq.Widen(x)) : a;
     }
 
     private static float Dot(Oct o, ArrayView<float> qs, int at, int pq)

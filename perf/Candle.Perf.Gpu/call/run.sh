@@ -13,6 +13,7 @@
 #        rows:APP (the row-kernel benchmarks of kernels), trainab:APP (the train step's new paths against the old, alternating),
 #        gemvab:APP (decode with a CUDA graph: cuBLAS products, the quad few-row kernel first, the warp kernel first, alternating),
 #        ncudecodegq:APP (ncudecodeg with the quad kernel first),
+#        attnab:APP (decode with a CUDA graph, key-lane decode attention with and without CANDLE_GPU_DECODE_EARLY_VALUES=1, alternating),
 #        decodeab:APP (decode, graph and growing cache, with the one-launch decode attention and the merged ropes and cache rows
 #        against CANDLE_GPU_DECODE_TWO_PASS=1 and CANDLE_GPU_ROPE_ROWS=0, alternating; then each switch alone),
 #        train:APP, traing:APP (CUDA only), traincpu:APP, kernels:APP, peer_decode, peer_kernels, peer_train, peer_train_cuda, peer_train_cpu
@@ -88,6 +89,11 @@ for s in "$@"; do
       step decodeg_cublas_${app}_$r 90 $P decode /tmp/tl f16 128 256 graph
       step decodeg_quads_${app}_$r 90 env CANDLE_GPU_GEMV=warps $P decode /tmp/tl f16 128 256 graph
       step decodeg_warps_${app}_$r 90 env CANDLE_GPU_GEMV=warps CANDLE_GPU_GEMV_QUADS=0 $P decode /tmp/tl f16 128 256 graph
+    done ;;
+  attnab:*) TAILN=12 # decode (graph): the decode attention's value loads issued before its key reads, against the default, alternating
+    for r in 1 2; do
+      step decodeg_attn_base_${app}_$r 90 $P decode /tmp/tl f16 128 256 graph
+      step decodeg_attn_early_${app}_$r 90 env CANDLE_GPU_DECODE_EARLY_VALUES=1 $P decode /tmp/tl f16 128 256 graph
     done ;;
   ncudecodegq:*) TAILN=60 step ncudecodegq_$app 200 bash -c "CANDLE_GPU_GEMV=warps ncu --clock-control none --metrics gpu__time_duration.sum --csv --graph-profiling node --launch-skip 20000 --launch-count ${NCU_LAUNCHES:-2090} --log-file $L/ncudecodegq_$app.csv $P decode /tmp/tl f16 128 256 graph > /dev/null; python3 $B/ncu_summary.py $L/ncudecodegq_$app.csv 10" ;;
   ncudecode:*) TAILN=60 step ncudecode_$app 200 bash -c "ncu --clock-control none --metrics gpu__time_duration.sum --csv --launch-skip 20000 --launch-count ${NCU_LAUNCHES:-2500} --log-file $L/ncudecode_$app.csv $P decode /tmp/tl f16 128 256 > /dev/null; python3 $B/ncu_summary.py $L/ncudecode_$app.csv 10" ;;
