@@ -176,6 +176,15 @@ internal sealed partial class GpuLowering(GpuDevice device, Type? generated, IRe
     /// </summary>
     internal static bool OneLaunchDecode => Environment.GetEnvironmentVariable(DecodeTwoPassVariable) != "1";
 
+    /// <summary>Set to 1, the 16-bit few-row products load four quads of each weight row a lane before using any (A/B runs until measured on a card).</summary>
+    internal const string DeepGemvVariable = "CANDLE_GPU_GEMV_DEEP";
+
+    /// <summary>
+    /// Whether the 16-bit few-row products run <see cref="GemvKernels.GemvQuadsDeep"/> (eight weight loads a lane in
+    /// flight) instead of <see cref="GemvKernels.GemvQuads"/> (four): <see cref="DeepGemvVariable"/> is 1.
+    /// </summary>
+    internal static bool DeepGemv => Environment.GetEnvironmentVariable(DeepGemvVariable) == "1";
+
     /// <summary>Set to 1, key-lane decode attention loads a lane's first value quads before its key reads (A/B runs until measured on a card).</summary>
     internal const string DecodeEarlyValuesVariable = "CANDLE_GPU_DECODE_EARLY_VALUES";
 
@@ -525,7 +534,7 @@ internal sealed partial class GpuLowering(GpuDevice device, Type? generated, IRe
     {
         if (!device.UseGemv || !device.UseGemvWarps || !device.UseGemvQuads || device.Kind == GpuKind.OpenCL || WordPairs(dtype) is not { } words) return null;
         var (cElem, cStorage) = Storage(dtype, "matmul");
-        return GroupLauncher(Generic(typeof(GemvKernels), nameof(GemvKernels.GemvQuads), words, cElem, cStorage));
+        return GroupLauncher(Generic(typeof(GemvKernels), DeepGemv ? nameof(GemvKernels.GemvQuadsDeep) : nameof(GemvKernels.GemvQuads), words, cElem, cStorage));
     }
 
     /// <summary>The <see cref="IWordPairs"/> that widens 32-bit words of two 16-bit floats of this dtype, or null for other dtypes.</summary>

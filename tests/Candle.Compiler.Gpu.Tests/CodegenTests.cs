@@ -55,6 +55,7 @@ public sealed class CodegenTests : IDisposable
                 {
                     yield return ($"gemv_warps_{tag}_{ws.Name}", M(typeof(GemvKernels), nameof(GemvKernels.GemvWarps), e, s, ws, e, s), true);
                     yield return ($"gemv_quads_{tag}_{ws.Name}", M(typeof(GemvKernels), nameof(GemvKernels.GemvQuads), ws, e, s), true);
+                    yield return ($"gemv_quads_deep_{tag}_{ws.Name}", M(typeof(GemvKernels), nameof(GemvKernels.GemvQuadsDeep), ws, e, s), true);
                 }
             }
 
@@ -191,6 +192,16 @@ public sealed class CodegenTests : IDisposable
         Assert.DoesNotContain("ld.global.b16", ptx, StringComparison.Ordinal);
         Assert.DoesNotContain(".local", ptx, StringComparison.Ordinal);
         Assert.True(System.Text.RegularExpressions.Regex.Count(ptx, @"ld\.global\.v4\.b32") >= 6, "four weight quads and two activation quads a pass");
+        Assert.Contains("shfl.sync.bfly", ptx, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TheDeepQuadProductIssuesEightWeightQuadsAPassWithNoLocalMemory()
+    {
+        var ptx = _source.Ptx(M(typeof(GemvKernels), nameof(GemvKernels.GemvQuadsDeep), typeof(HalfPairs), typeof(ushort), typeof(HalfStorage)), true);
+        Assert.DoesNotContain("ld.global.b16", ptx, StringComparison.Ordinal);
+        Assert.DoesNotContain(".local", ptx, StringComparison.Ordinal);
+        Assert.True(System.Text.RegularExpressions.Regex.Count(ptx, @"ld\.global\.v4\.b32") >= 12, "eight weight quads and four activation quads a pass");
         Assert.Contains("shfl.sync.bfly", ptx, StringComparison.Ordinal);
     }
 

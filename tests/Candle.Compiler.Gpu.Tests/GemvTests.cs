@@ -23,6 +23,7 @@ namespace Candle.Compiler.Gpu.Tests;
 /// where the activations share the weight's 16-bit dtype, <see cref="GemvKernels.GemvQuads{TW, TC, TCS}"/> (both read
 /// 16 bytes a load, two weight rows a warp), also launched directly against a double-precision loop.
 /// </summary>
+[Collection(EnvironmentSwitchCollection.Name)]
 public class GemvTests
 {
     public static TheoryData<DType, int, int, int> Shapes()
@@ -73,7 +74,51 @@ public class GemvTests
     [InlineData(3, 1032, 4)]
     [InlineData(4, 2056, 9)]
     [InlineData(1, 264, 64)]
+    [InlineData(2, 2048, 3)]
+    [InlineData(1, 24, 5)]
     public void QuadKernelMatchesADoublePrecisionLoop(int rows, int k, int n)
+    {
+        CheckQuadKernel(rows, k, n, deep: false);
+    }
+
+    /// <summary>The deep form (<see cref="GemvKernels.GemvQuadsDeep{TW, TC, TCS}"/>): rows ending in each quad of a four-quad step, on warps of the test device.</summary>
+    [Theory]
+    [InlineData(1, 8, 1)]
+    [InlineData(1, 64, 7)]
+    [InlineData(2, 520, 5)]
+    [InlineData(3, 1032, 4)]
+    [InlineData(4, 2056, 9)]
+    [InlineData(1, 264, 64)]
+    [InlineData(2, 2048, 3)]
+    [InlineData(1, 24, 5)]
+    [InlineData(4, 136, 2)]
+    [InlineData(3, 200, 3)]
+    public void DeepQuadKernelMatchesADoublePrecisionLoop(int rows, int k, int n)
+    {
+        CheckQuadKernel(rows, k, n, deep: true);
+    }
+
+    /// <summary>The graphs of <see cref="MatchesTheReferenceInterpreter"/> with the deep few-row kernel (<see cref="GpuLowering.DeepGemvVariable"/>).</summary>
+    [Theory]
+    [InlineData(DType.F16, 1, 64, 3)]
+    [InlineData(DType.BF16, 2, 520, 7)]
+    [InlineData(DType.F16, 4, 1032, 5)]
+    [InlineData(DType.BF16, 3, 96, 33)]
+    public void DeepKernelGraphsMatchTheReferenceInterpreter(DType dt, int rows, int k, int n)
+    {
+        string? before = Environment.GetEnvironmentVariable(GpuLowering.DeepGemvVariable);
+        Environment.SetEnvironmentVariable(GpuLowering.DeepGemvVariable, "1");
+        try
+        {
+            MatchesTheReferenceInterpreter(dt, rows, k, n);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(GpuLowering.DeepGemvVariable, before);
+        }
+    }
+
+    private static void CheckQuadKernel(int rows, int k, int n, bool deep)
     {
         // Activation rows and weight rows one quad longer than k apart, both from an offset of one quad, so the strides
         // and offsets the kernel takes in quads are all exercised; bf16 as well as f16.
@@ -94,14 +139,14 @@ public class GemvTests
             var config = new KernelConfig((warpsNeeded + perGroup - 1) / perGroup, group);
             var av = ab.View.AsContiguous().Cast<Quad>();
             var bv = bb.View.AsContiguous().Cast<Quad>();
-            if (bf16)
+            Action<ArrayView<Quad>, ArrayView<Quad>, ArrayView<float>, int, int, int, long, long, long, long> kernel = (bf16, deep) switch
             {
-                acc.LoadStreamKernel<ArrayView<Quad>, ArrayView<Quad>, ArrayView<float>, int, int, int, long, long, long, long>(GemvKernels.GemvQuads<BF16Pairs, float, F32Storage>)(config, av, bv, cb.View, rows, n, quads, 1, stride / 8, 1, stride / 8);
-            }
-            else
-            {
-                acc.LoadStreamKernel<ArrayView<Quad>, ArrayView<Quad>, ArrayView<float>, int, int, int, long, long, long, long>(GemvKernels.GemvQuads<HalfPairs, float, F32Storage>)(config, av, bv, cb.View, rows, n, quads, 1, stride / 8, 1, stride / 8);
-            }
+                (true, false) => GemvKernels.GemvQuads<BF16Pairs, float, F32Storage>,
+                (false, false) => GemvKernels.GemvQuads<HalfPairs, float, F32Storage>,
+                (true, true) => GemvKernels.GemvQuadsDeep<BF16Pairs, float, F32Storage>,
+                (false, true) => GemvKernels.GemvQuadsDeep<HalfPairs, float, F32Storage>,
+            };
+            acc.LoadStreamKernel(kernel)(config, av, bv, cb.View, rows, n, quads, 1, stride / 8, 1, stride / 8);
 
             acc.Synchronize();
             float[] c = cb.GetAsArray1D();

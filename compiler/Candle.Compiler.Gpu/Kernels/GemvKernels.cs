@@ -222,6 +222,96 @@ internal static class GemvKernels
         if (rows > 3) StorePair<TC, TCS>(c, 3L * n, col0, col1, s30, s31, lane);
     }
 
+    /// <summary>Quads of each weight row a lane of <see cref="GemvQuadsDeep"/> loads before it uses any.</summary>
+    public const int DeepQuadsPerLane = 4;
+
+    /// <summary>
+    /// <see cref="GemvQuads{TW, TC, TCS}"/> with <see cref="DeepQuadsPerLane"/> quads of each of the warp's two weight
+    /// rows loaded per lane before any is used (eight weight loads in flight a lane instead of four), for products with
+    /// few weight rows, where too few warps are resident to keep the memory busy with four: a row of k = 2048 is then
+    /// two steps of a warp instead of four. The arguments are those of <see cref="GemvQuads{TW, TC, TCS}"/>.
+    /// </summary>
+    public static void GemvQuadsDeep<TW, TC, TCS>(
+        ArrayView<Quad> a, ArrayView<Quad> b, ArrayView<TC> c, int rows, int n, int quads, long aOff, long aM, long bOff, long bN)
+        where TW : struct, IWordPairs
+        where TC : unmanaged
+        where TCS : struct, IStorage<TC>
+    {
+        int col0 = QuadRowsPerWarp * ((Grid.IdxX * (Group.DimX / Warp.WarpSize)) + Warp.WarpIdx);
+        if (col0 >= n) return;
+        int col1 = col0 + 1 < n ? col0 + 1 : col0;
+        int lane = Warp.LaneIdx;
+        int width = Warp.WarpSize;
+        long w0 = bOff + ((long)col0 * bN), w1 = bOff + ((long)col1 * bN);
+        float s00 = 0f, s01 = 0f, s10 = 0f, s11 = 0f, s20 = 0f, s21 = 0f, s30 = 0f, s31 = 0f;
+        for (int q = lane; q < quads; q += DeepQuadsPerLane * width)
+        {
+            // Quads q, q + width, q + 2·width, q + 3·width of both rows; one past the row is loaded again at q and not counted.
+            int p1 = q + width, p2 = p1 + width, p3 = p2 + width;
+            bool h1 = p1 < quads, h2 = p2 < quads, h3 = p3 < quads;
+            if (!h1) p1 = q;
+            if (!h2) p2 = q;
+            if (!h3) p3 = q;
+            var u0 = b[w0 + q];
+            var u1 = b[w1 + q];
+            var v0 = b[w0 + p1];
+            var v1 = b[w1 + p1];
+            var x0 = b[w0 + p2];
+            var x1 = b[w1 + p2];
+            var y0 = b[w0 + p3];
+            var y1 = b[w1 + p3];
+            var (d0, d1) = FourQuads<TW>(a, aOff, q, p1, p2, p3, h1, h2, h3, u0, u1, v0, v1, x0, x1, y0, y1);
+            s00 += d0;
+            s01 += d1;
+            if (rows > 1)
+            {
+                long x = aOff + aM;
+                (d0, d1) = FourQuads<TW>(a, x, q, p1, p2, p3, h1, h2, h3, u0, u1, v0, v1, x0, x1, y0, y1);
+                s10 += d0;
+                s11 += d1;
+                if (rows > 2)
+                {
+                    x += aM;
+                    (d0, d1) = FourQuads<TW>(a, x, q, p1, p2, p3, h1, h2, h3, u0, u1, v0, v1, x0, x1, y0, y1);
+                    s20 += d0;
+                    s21 += d1;
+                    if (rows > 3)
+                    {
+                        x += aM;
+                        (d0, d1) = FourQuads<TW>(a, x, q, p1, p2, p3, h1, h2, h3, u0, u1, v0, v1, x0, x1, y0, y1);
+                        s30 += d0;
+                        s31 += d1;
+                    }
+                }
+            }
+        }
+
+        StorePair<TC, TCS>(c, 0, col0, col1, s00, s01, lane);
+        if (rows > 1) StorePair<TC, TCS>(c, n, col0, col1, s10, s11, lane);
+        if (rows > 2) StorePair<TC, TCS>(c, 2L * n, col0, col1, s20, s21, lane);
+        if (rows > 3) StorePair<TC, TCS>(c, 3L * n, col0, col1, s30, s31, lane);
+    }
+
+    /// <summary>
+    /// The activation row at quad <paramref name="x"/>'s dot products with two weight rows over the four quads of a
+    /// <see cref="GemvQuadsDeep"/> step (those past the row, <paramref name="h1"/>..<paramref name="h3"/> false, not counted).
+    /// </summary>
+    private static (float Row0, float Row1) FourQuads<TW>(
+        ArrayView<Quad> a, long x, int q, int p1, int p2, int p3, bool h1, bool h2, bool h3,
+        Quad u0, Quad u1, Quad v0, Quad v1, Quad x0, Quad x1, Quad y0, Quad y1)
+        where TW : struct, IWordPairs
+    {
+        var (r0, r1) = TwoRows<TW>(a[x + q], a[x + p1], h1, u0, u1, v0, v1);
+        if (h2)
+        {
+            var (t0, t1) = TwoRows<TW>(a[x + p2], a[x + p3], h3, x0, x1, y0, y1);
+            r0 += t0;
+            r1 += t1;
+        }
+
+        return (r0, r1);
+    }
+
     /// <summary>One activation row's dot products with two weight rows over two quads (the second counted when <paramref name="two"/>).</summary>
     private static (float Row0, float Row1) TwoRows<TW>(Quad x, Quad y, bool two, Quad u0, Quad u1, Quad v0, Quad v1)
         where TW : struct, IWordPairs

@@ -13,6 +13,7 @@
 #        rows:APP (the row-kernel benchmarks of kernels), trainab:APP (the train step's new paths against the old, alternating),
 #        gemvab:APP (decode with a CUDA graph: cuBLAS products, the quad few-row kernel first, the warp kernel first, alternating),
 #        ncudecodegq:APP (ncudecodeg with the quad kernel first),
+#        deepab:APP (decode with a CUDA graph: cuBLAS products, the quad kernel first, the deep quad kernel first, alternating),
 #        attnab:APP (decode with a CUDA graph, key-lane decode attention with and without CANDLE_GPU_DECODE_EARLY_VALUES=1, alternating),
 #        decodeab:APP (decode, graph and growing cache, with the one-launch decode attention and the merged ropes and cache rows
 #        against CANDLE_GPU_DECODE_TWO_PASS=1 and CANDLE_GPU_ROPE_ROWS=0, alternating; then each switch alone),
@@ -89,6 +90,12 @@ for s in "$@"; do
       step decodeg_cublas_${app}_$r 90 $P decode /tmp/tl f16 128 256 graph
       step decodeg_quads_${app}_$r 90 env CANDLE_GPU_GEMV=warps $P decode /tmp/tl f16 128 256 graph
       step decodeg_warps_${app}_$r 90 env CANDLE_GPU_GEMV=warps CANDLE_GPU_GEMV_QUADS=0 $P decode /tmp/tl f16 128 256 graph
+    done ;;
+  deepab:*) TAILN=12 # decode (graph): cuBLAS products, the quad few-row kernel, and its deep form (eight weight loads a lane in flight), alternating
+    for r in 1 2; do
+      step decodeg_cublas_${app}_$r 90 $P decode /tmp/tl f16 128 256 graph
+      step decodeg_quads_${app}_$r 90 env CANDLE_GPU_GEMV=warps $P decode /tmp/tl f16 128 256 graph
+      step decodeg_deep_${app}_$r 90 env CANDLE_GPU_GEMV=warps CANDLE_GPU_GEMV_DEEP=1 $P decode /tmp/tl f16 128 256 graph
     done ;;
   attnab:*) TAILN=12 # decode (graph): the decode attention's value loads issued before its key reads, against the default, alternating
     for r in 1 2; do
