@@ -1,6 +1,7 @@
 using Candle.Compiler.Backends;
 using Candle.Runtime.Plans;
 using Candle.Transformers.Models;
+using Candle.Transformers.Models.Common;
 
 namespace Candle.Transformers.Generation;
 
@@ -24,10 +25,20 @@ public static class CompiledLanguageModelSaving
             ArgumentNullException.ThrowIfNull(modelDirectory);
             ArgumentNullException.ThrowIfNull(outputDirectory);
             if (!Directory.Exists(modelDirectory)) throw new NotSupportedException($"{modelDirectory}: a compiled model is made from a Hugging Face model directory");
-            using var generator = TextGenerator.Load(modelDirectory, compileOptions?.Backend ?? BackendRegistry.Get("cpu"), loadOptions, compileOptions);
-            if (generator.Session.PrefillPlan is not Plan prefill || generator.Session.DecodePlan is not Plan decode)
+            var model = ModelRegistry.Load(modelDirectory, loadOptions);
+            if (model is not ICausalLanguageModel lm)
             {
-                throw new NotSupportedException("the CPU backend did not produce savable plans");
+                throw new NotSupportedException($"{modelDirectory}: model_type '{model.ModelType}' is not a causal language model; it cannot be compiled for generation");
+            }
+
+            // Only the two steps a compiled directory holds are compiled (a session compiled for generation here would
+            // compile a third, the prefill from any position, which the directory does not keep).
+            var backend = compileOptions?.Backend ?? BackendRegistry.Get("cpu");
+            using var prefillStep = backend.Compile(lm.TracePrefill(), compileOptions ?? CompileOptions.Default);
+            using var decodeStep = backend.Compile(lm.TraceDecode(), compileOptions ?? CompileOptions.Default);
+            if (prefillStep is not Plan prefill || decodeStep is not Plan decode)
+            {
+                throw new NotSupportedException($"the {backend.Name} backend did not produce savable plans");
             }
 
             Directory.CreateDirectory(outputDirectory);
@@ -39,7 +50,7 @@ public static class CompiledLanguageModelSaving
                 if (File.Exists(from)) File.Copy(from, Path.Combine(outputDirectory, f), overwrite: true);
             }
 
-            CompiledLanguageModel.WriteManifest(outputDirectory, generator.Shape);
+            CompiledLanguageModel.WriteManifest(outputDirectory, lm.Shape);
         }
     }
 }
