@@ -174,53 +174,7 @@ internal static class GemvKernels
         where TW : struct, IWordPairs
         where TC : unmanaged
         where TCS : struct, IStorage<TC>
-    {
-        int col0 = QuadRowsPerWarp * ((Grid.IdxX * (Group.DimX / Warp.WarpSize)) + Warp.WarpIdx);
-        if (col0 >= n) return;
-        int col1 = col0 + 1 < n ? col0 + 1 : col0;
-        int lane = Warp.LaneIdx;
-        long w0 = bOff + ((long)col0 * bN), w1 = bOff + ((long)col1 * bN);
-        float s00 = 0f, s01 = 0f, s10 = 0f, s11 = 0f, s20 = 0f, s21 = 0f, s30 = 0f, s31 = 0f;
-        for (int q = lane; q < quads; q += 2 * Warp.WarpSize)
-        {
-            int p = q + Warp.WarpSize;
-            bool two = p < quads;
-            if (!two) p = q;
-            var u0 = b[w0 + q];
-            var u1 = b[w1 + q];
-            var v0 = b[w0 + p];
-            var v1 = b[w1 + p];
-            var (d0, d1) = TwoRows<TW>(a[aOff + q], a[aOff + p], two, u0, u1, v0, v1);
-            s00 += d0;
-            s01 += d1;
-            if (rows > 1)
-            {
-                long x = aOff + aM;
-                (d0, d1) = TwoRows<TW>(a[x + q], a[x + p], two, u0, u1, v0, v1);
-                s10 += d0;
-                s11 += d1;
-                if (rows > 2)
-                {
-                    x += aM;
-                    (d0, d1) = TwoRows<TW>(a[x + q], a[x + p], two, u0, u1, v0, v1);
-                    s20 += d0;
-                    s21 += d1;
-                    if (rows > 3)
-                    {
-                        x += aM;
-                        (d0, d1) = TwoRows<TW>(a[x + q], a[x + p], two, u0, u1, v0, v1);
-                        s30 += d0;
-                        s31 += d1;
-                    }
-                }
-            }
-        }
-
-        StorePair<TC, TCS>(c, 0, col0, col1, s00, s01, lane);
-        if (rows > 1) StorePair<TC, TCS>(c, n, col0, col1, s10, s11, lane);
-        if (rows > 2) StorePair<TC, TCS>(c, 2L * n, col0, col1, s20, s21, lane);
-        if (rows > 3) StorePair<TC, TCS>(c, 3L * n, col0, col1, s30, s31, lane);
-    }
+        => Quads<TW, TC, TCS>(a, b, c, rows, n, quads, aOff, aM, bOff, bN, 2);
 
     /// <summary>Quads of each weight row a lane of <see cref="GemvQuadsDeep"/> loads before it uses any.</summary>
     public const int DeepQuadsPerLane = 4;
@@ -236,6 +190,18 @@ internal static class GemvKernels
         where TW : struct, IWordPairs
         where TC : unmanaged
         where TCS : struct, IStorage<TC>
+        => Quads<TW, TC, TCS>(a, b, c, rows, n, quads, aOff, aM, bOff, bN, DeepQuadsPerLane);
+
+    /// <summary>
+    /// The body of <see cref="GemvQuads{TW, TC, TCS}"/> (<paramref name="depth"/> 2) and of
+    /// <see cref="GemvQuadsDeep{TW, TC, TCS}"/> (<paramref name="depth"/> 4): each lane loads <paramref name="depth"/>
+    /// quads of both weight rows, a warp's width apart, before it uses any.
+    /// </summary>
+    private static void Quads<TW, TC, TCS>(
+        ArrayView<Quad> a, ArrayView<Quad> b, ArrayView<TC> c, int rows, int n, int quads, long aOff, long aM, long bOff, long bN, int depth)
+        where TW : struct, IWordPairs
+        where TC : unmanaged
+        where TCS : struct, IStorage<TC>
     {
         int col0 = QuadRowsPerWarp * ((Grid.IdxX * (Group.DimX / Warp.WarpSize)) + Warp.WarpIdx);
         if (col0 >= n) return;
@@ -244,11 +210,12 @@ internal static class GemvKernels
         int width = Warp.WarpSize;
         long w0 = bOff + ((long)col0 * bN), w1 = bOff + ((long)col1 * bN);
         float s00 = 0f, s01 = 0f, s10 = 0f, s11 = 0f, s20 = 0f, s21 = 0f, s30 = 0f, s31 = 0f;
-        for (int q = lane; q < quads; q += DeepQuadsPerLane * width)
+        for (int q = lane; q < quads; q += depth * width)
         {
-            // Quads q, q + width, q + 2·width, q + 3·width of both rows; one past the row is loaded again at q and not counted.
+            // Quads q, q + width (and q + 2·width, q + 3·width at depth 4) of both rows; one past the row (or past the
+            // depth) is loaded again at q and not counted.
             int p1 = q + width, p2 = p1 + width, p3 = p2 + width;
-            bool h1 = p1 < quads, h2 = p2 < quads, h3 = p3 < quads;
+            bool h1 = p1 < quads, h2 = depth > 2 && p2 < quads, h3 = depth > 2 && p3 < quads;
             if (!h1) p1 = q;
             if (!h2) p2 = q;
             if (!h3) p3 = q;
@@ -256,10 +223,17 @@ internal static class GemvKernels
             var u1 = b[w1 + q];
             var v0 = b[w0 + p1];
             var v1 = b[w1 + p1];
-            var x0 = b[w0 + p2];
-            var x1 = b[w1 + p2];
-            var y0 = b[w0 + p3];
-            var y1 = b[w1 + p3];
+            var x0 = default(Quad);
+            var x1 = default(Quad);
+            var y0 = default(Quad);
+            var y1 = default(Quad);
+            if (depth > 2)
+            {
+                x0 = b[w0 + p2];
+                x1 = b[w1 + p2];
+                y0 = b[w0 + p3];
+                y1 = b[w1 + p3];
+            }
             var (d0, d1) = FourQuads<TW>(a, aOff, q, p1, p2, p3, h1, h2, h3, u0, u1, v0, v1, x0, x1, y0, y1);
             s00 += d0;
             s01 += d1;
