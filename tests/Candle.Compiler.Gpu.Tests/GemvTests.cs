@@ -67,37 +67,6 @@ public class GemvTests
         using var exe = CandleCompiler.CompileExecutable(g, new CompileOptions { Backend = GpuBackends.IlgpuCpu });
         Assert.Null(BackendCases.Compare(expected, exe.Run(inputs), atol, rtol));
     }
-    [Theory]
-    [InlineData(1, 8, 1)]
-    [InlineData(1, 64, 7)]
-    [InlineData(2, 520, 5)]
-    [InlineData(3, 1032, 4)]
-    [InlineData(4, 2056, 9)]
-    [InlineData(1, 264, 64)]
-    [InlineData(2, 2048, 3)]
-    [InlineData(1, 24, 5)]
-    public void QuadKernelMatchesADoublePrecisionLoop(int rows, int k, int n)
-    {
-        CheckQuadKernel(rows, k, n, deep: false);
-    }
-
-    /// <summary>The deep form (<see cref="GemvKernels.GemvQuadsDeep{TW, TC, TCS}"/>): rows ending in each quad of a four-quad step, on warps of the test device.</summary>
-    [Theory]
-    [InlineData(1, 8, 1)]
-    [InlineData(1, 64, 7)]
-    [InlineData(2, 520, 5)]
-    [InlineData(3, 1032, 4)]
-    [InlineData(4, 2056, 9)]
-    [InlineData(1, 264, 64)]
-    [InlineData(2, 2048, 3)]
-    [InlineData(1, 24, 5)]
-    [InlineData(4, 136, 2)]
-    [InlineData(3, 200, 3)]
-    public void DeepQuadKernelMatchesADoublePrecisionLoop(int rows, int k, int n)
-    {
-        CheckQuadKernel(rows, k, n, deep: true);
-    }
-
     /// <summary>The graphs of <see cref="MatchesTheReferenceInterpreter"/> with the deep few-row kernel (<see cref="GpuLowering.DeepGemvVariable"/>).</summary>
     [Theory]
     [InlineData(DType.F16, 1, 64, 3)]
@@ -118,7 +87,27 @@ public class GemvTests
         }
     }
 
-    private static void CheckQuadKernel(int rows, int k, int n, bool deep)
+    /// <summary>
+    /// Shapes for the quad kernels launched directly: rows ending in each quad of a step of the plain form (two quads a
+    /// lane) and of the deep form (<see cref="GemvKernels.GemvQuadsDeep{TW, TC, TCS}"/>, four), on warps of the test device.
+    /// </summary>
+    public static TheoryData<int, int, int, bool> QuadShapes()
+    {
+        var data = new TheoryData<int, int, int, bool>();
+        foreach (bool deep in new[] { false, true })
+        {
+            foreach (var (rows, k, n) in new[] { (1, 8, 1), (1, 64, 7), (2, 520, 5), (3, 1032, 4), (4, 2056, 9), (1, 264, 64), (2, 2048, 3), (1, 24, 5), (4, 136, 2), (3, 200, 3) })
+            {
+                data.Add(rows, k, n, deep);
+            }
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(QuadShapes))]
+    public void QuadKernelsMatchADoublePrecisionLoop(int rows, int k, int n, bool deep)
     {
         // Activation rows and weight rows one quad longer than k apart, both from an offset of one quad, so the strides
         // and offsets the kernel takes in quads are all exercised; bf16 as well as f16.
