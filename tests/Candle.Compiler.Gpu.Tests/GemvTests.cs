@@ -67,6 +67,7 @@ public class GemvTests
         using var exe = CandleCompiler.CompileExecutable(g, new CompileOptions { Backend = GpuBackends.IlgpuCpu });
         Assert.Null(BackendCases.Compare(expected, exe.Run(inputs), atol, rtol));
     }
+
     /// <summary>The graphs of <see cref="MatchesTheReferenceInterpreter"/> with the deep few-row kernel (<see cref="GpuLowering.DeepGemvVariable"/>).</summary>
     [Theory]
     [InlineData(DType.F16, 1, 64, 3)]
