@@ -121,7 +121,7 @@ public sealed class GpuExecutable : IDeviceExecutable
 
     /// <summary>
     /// How many calls the runs so far did not launch because a few-row product computed them on the fly (an rms_norm
-    /// folded into the products that read it; <c>CANDLE_GPU_FOLD</c>); a replayed CUDA graph counts nothing.
+    /// folded into the products that read it, a SwiGLU into its gate/up product; <c>CANDLE_GPU_FOLD</c>); a replayed CUDA graph counts nothing.
     /// </summary>
     internal long FoldedSteps => _lowering.FoldedSteps;
 

@@ -10,7 +10,7 @@ using Mem = Candle.Compiler.Gpu.GpuExecutable.Mem;
 namespace Candle.Compiler.Gpu;
 
 /// <summary>
-/// rms_norms folded into the few-row products that read them (<see cref="FusedGemvKernels.NormGemv{TS, TR, TC, TCS}"/>):
+/// rms_norms folded into the few-row products that read them (<see cref="FusedGemvKernels.NormGemv{TS, TR, TA, TC, TCS}"/>):
 /// an rms_norm whose output is read only by the products right after it, as their dense activation rows, and is no graph
 /// output, is not launched where the fold applies; each product computes the normalized rows on the fly, and the first
 /// also writes the residual sum.
@@ -18,13 +18,13 @@ namespace Candle.Compiler.Gpu;
 internal sealed partial class GpuLowering
 {
     /// <summary>
-    /// Set to 0, rms_norms are launched as their own calls even where the few-row kernels could fold them into the
-    /// products that read them (A/B runs).
+    /// Set to 0, rms_norms and gated units (SwiGLU) are launched as their own calls even where the few-row kernels
+    /// could fold them into the products around them (A/B runs).
     /// </summary>
     internal const string FoldVariable = "CANDLE_GPU_FOLD";
 
     /// <summary>
-    /// Whether norms are folded into few-row products: where the few-row kernels come before any library
+    /// Whether norms and gated units are folded into few-row products: where the few-row kernels come before any library
     /// (<see cref="GemvFirst"/>), they read 16 bytes a load (not OpenCL, <see cref="GpuDevice.UseGemvWarps"/>), and
     /// <see cref="FoldVariable"/> is not 0.
     /// </summary>
@@ -61,7 +61,7 @@ internal sealed partial class GpuLowering
             if (norm.Residual >= 0 && (norm.Sum < 0 || norm.Sum == norm.X || norm.Sum == norm.Residual || norm.Sum == norm.Y)) continue;
             var products = new List<FoldProduct>();
             int j = i + 1;
-            while (j < calls.Count && FoldProduct.Of(calls[j], norm) is { } p)
+            while (j < calls.Count && FoldProductOf(calls[j]) is { } p && p.Reads(norm))
             {
                 products.Add(p);
                 j++;
@@ -91,9 +91,13 @@ internal sealed partial class GpuLowering
     private void Hold(int slot, int until) => _heldUntil[slot] = Math.Max(until, _heldUntil.GetValueOrDefault(slot));
 
     /// <summary>The step of <paramref name="call"/>: <paramref name="step"/> itself, or its folded form where a fold changes the call.</summary>
-    private Action<Frame> Folded(KernelCall call, Action<Frame> step) => !_normFolds.TryGetValue(call, out var fold) ? step
-        : call is NormCall ? FoldedNorm(fold, step)
-        : FoldedProduct(fold, call, step);
+    private Action<Frame> Folded(KernelCall call, Action<Frame> step) => call switch
+    {
+        NormCall when _normFolds.TryGetValue(call, out var fold) => FoldedNorm(fold, step),
+        ElementwiseCall when _gateFolds.TryGetValue(call, out var gate) => FoldedGate(gate, step),
+        _ when _normFolds.ContainsKey(call) || _gateFolds.ContainsKey(call) => FoldedProduct(call, step),
+        _ => step,
+    };
 
     /// <summary>The norm's step where it is folded: nothing where the fold applies to this run, else the norm.</summary>
     private Action<Frame> FoldedNorm(NormFold fold, Action<Frame> norm) => f =>
@@ -102,45 +106,94 @@ internal sealed partial class GpuLowering
         else norm(f);
     };
 
-    /// <summary>How many steps the runs so far left out because a product computed them (a folded norm).</summary>
+    /// <summary>How many steps the runs so far left out because a product computed them (a folded norm or gated unit).</summary>
     internal long FoldedSteps { get; private set; }
 
-    /// <summary>A folded product's step: the fused kernel where the fold applies to this run, else the product.</summary>
-    private Action<Frame> FoldedProduct(NormFold fold, KernelCall call, Action<Frame> product)
+    /// <summary>
+    /// A folded product's step: where its gated unit is folded and that applies to this run, the fused kernel writing
+    /// act(gate) · up (of the normalized rows where the norm fold applies too); else, where the norm fold applies, the
+    /// fused kernel writing the product (then its epilogue); else the product.
+    /// </summary>
+    private Action<Frame> FoldedProduct(KernelCall call, Action<Frame> product)
     {
-        int index = Array.FindIndex(fold.Products, p => ReferenceEquals(p.Call, call));
-        var folded = fold.Products[index];
-        var epilogue = folded.Epilogue is { } e ? Elementwise(e) : null;
-        var dt = fold.Norm.DType;
-        var (cElem, cStorage) = Storage(dt, call.Label);
-        var launcher = GroupLauncher(Generic(typeof(FusedGemvKernels), nameof(FusedGemvKernels.NormGemv), OctetStorage(dt)!, OctetRounding(dt), cElem, cStorage));
-        var norm = fold.Norm;
-        int flags = (norm.Weight >= 0 ? FusedGemvKernels.HasWeight : 0)
-            | (norm.Residual >= 0 ? FusedGemvKernels.HasResidual | (index == 0 ? FusedGemvKernels.WritesSum : 0) : 0);
+        _normFolds.TryGetValue(call, out var nf);
+        _gateFolds.TryGetValue(call, out var gf);
+        var p = _foldProducts[call];
+        int index = nf is null ? -1 : Array.IndexOf(nf.Products, p);
+        var epilogue = nf is not null && p.Epilogue is { } e ? Elementwise(e) : null;
+        var plain = nf is not null ? FusedLauncher(p.DType, typeof(NoGate), call.Label) : null;
+        var gated = gf is not null ? FusedLauncher(p.DType, gf.Activation, call.Label) : null;
         return f =>
         {
-            if (!FoldApplies(f, fold))
+            bool normed = nf is not null && FoldApplies(f, nf);
+            if (gf is not null && GateApplies(f, gf))
+            {
+                LaunchFused(f, gated!, p, normed ? nf : null, index, gf);
+                return;
+            }
+
+            if (!normed)
             {
                 product(f);
                 return;
             }
 
-            var x = f.Slots[norm.X];
-            var (n, bOff, bN) = (fold.N[index], fold.BOff[index], fold.BN[index]);
-            var warp = device.Accelerator.WarpSize;
-            int perGroup = FoldWarpGroup / warp;
-            long warps = (n + FusedGemvKernels.RowsPerWarp - 1) / FusedGemvKernels.RowsPerWarp;
-            var config = new KernelConfig(new Index1D((int)((warps + perGroup - 1) / perGroup)), new Index1D(FoldWarpGroup));
-            launcher.Begin().BytesView(x, 0)
-                .BytesView(norm.Residual >= 0 ? f.Slots[norm.Residual] : x, 0)
-                .BytesView(norm.Residual >= 0 ? f.Slots[norm.Sum] : x, 0)
-                .BytesView(norm.Weight >= 0 ? f.Slots[norm.Weight] : x, 0)
-                .BytesView(f.Slots[folded.B.Slot], 0)
-                .View(f.Slots[folded.C])
-                .Arg((int)fold.Rows).Arg((int)n).Arg((int)(fold.Length / 8)).Arg(flags).Arg((float)norm.Eps).Arg(bOff / 8).Arg(bN / 8)
-                .Launch(config);
+            LaunchFused(f, plain!, p, nf, index, null);
             epilogue?.Invoke(f);
         };
+    }
+
+    private KernelLauncher FusedLauncher(DType dt, Type activation, string label)
+    {
+        var (cElem, cStorage) = Storage(dt, label);
+        return GroupLauncher(Generic(typeof(FusedGemvKernels), nameof(FusedGemvKernels.NormGemv), OctetStorage(dt)!, OctetRounding(dt), activation, cElem, cStorage));
+    }
+
+    /// <summary>
+    /// Launches <see cref="FusedGemvKernels.NormGemv{TS, TR, TA, TC, TCS}"/> for product <paramref name="p"/> as this run
+    /// evaluated it: over the norm's x (+ residual) where <paramref name="nf"/> is given (the product's index
+    /// <paramref name="index"/> among its products: the first writes the sum), else over the product's own rows; into the
+    /// gated unit's output where <paramref name="gf"/> is given, else into the product's.
+    /// </summary>
+    private void LaunchFused(Frame f, KernelLauncher l, FoldProduct p, NormFold? nf, int index, GateFold? gf)
+    {
+        long size = p.DType.SizeInBytes();
+        long octets = p.K / 8;
+        Mem x;
+        long xByte, xStride;
+        Mem residual, sum, g;
+        int flags = 0;
+        float eps = 0f;
+        if (nf is { Norm: var norm })
+        {
+            (x, xByte, xStride) = (f.Slots[norm.X], 0, octets);
+            residual = norm.Residual >= 0 ? f.Slots[norm.Residual] : x;
+            sum = norm.Residual >= 0 ? f.Slots[norm.Sum] : x;
+            g = norm.Weight >= 0 ? f.Slots[norm.Weight] : x;
+            flags = FusedGemvKernels.Normalizes | (norm.Weight >= 0 ? FusedGemvKernels.HasWeight : 0)
+                | (norm.Residual >= 0 ? FusedGemvKernels.HasResidual | (index == 0 ? FusedGemvKernels.WritesSum : 0) : 0);
+            eps = (float)norm.Eps;
+        }
+        else
+        {
+            (x, xByte, xStride) = (f.Slots[p.A.Slot], p.AOff * size, p.Rows > 1 ? p.RowStride / 8 : octets);
+            (residual, sum, g) = (x, x, x);
+        }
+
+        long n = p.N, bOff = p.BOff;
+        var c = f.Slots[p.C];
+        if (gf is not null)
+        {
+            (n, bOff, c) = (gf.Width, bOff + (gf.Gate * p.BN), f.Slots[gf.Unit.Output]);
+            if (gf.Up < gf.Gate) flags |= FusedGemvKernels.UpFirst;
+        }
+
+        int warp = device.Accelerator.WarpSize, perGroup = FoldWarpGroup / warp;
+        long warps = gf is not null ? n : (n + FusedGemvKernels.RowsPerWarp - 1) / FusedGemvKernels.RowsPerWarp;
+        var config = new KernelConfig(new Index1D((int)((warps + perGroup - 1) / perGroup)), new Index1D(FoldWarpGroup));
+        l.Begin().BytesView(x, xByte).BytesView(residual, 0).BytesView(sum, 0).BytesView(g, 0).BytesView(f.Slots[p.B.Slot], bOff * size).View(c)
+            .Arg((int)p.Rows).Arg((int)n).Arg((int)octets).Arg(flags).Arg(eps).Arg(p.BN / 8).Arg(xStride)
+            .Launch(config);
     }
 
     /// <summary>Threads of a fused launch's group: whole warps, at most <see cref="GemvKernels.WarpRowsGroupSize"/>.</summary>
@@ -169,7 +222,7 @@ internal sealed partial class GpuLowering
     /// each product reading exactly the norm's rows (offset 0, row stride the length) against a weight in nn.Linear's
     /// layout whose offset and row stride are multiples of 8 in 16-byte aligned memory, and no overlap between the
     /// memory written (the sum, each product's output) and the memory the products read (x and the residual).
-    /// Records each product's evaluated width, weight offset and row stride in <paramref name="fold"/>.
+    /// Each product records what it evaluated (<see cref="FoldProduct.Fits"/>).
     /// </summary>
     private bool FoldApplies(Frame f, NormFold fold)
     {
@@ -182,24 +235,12 @@ internal sealed partial class GpuLowering
         if (!Aligned(x) || (norm.Weight >= 0 && !Aligned(f.Slots[norm.Weight]))) return false;
         Mem? residual = norm.Residual >= 0 ? f.Slots[norm.Residual] : null, sum = norm.Residual >= 0 ? f.Slots[norm.Sum] : null;
         if (residual is { } r && (!Aligned(r) || !Aligned(sum!.Value) || Overlap(sum.Value, bytes, x, bytes) || Overlap(sum.Value, bytes, r, bytes))) return false;
-        for (int i = 0; i < fold.Products.Length; i++)
+        foreach (var p in fold.Products)
         {
-            var p = fold.Products[i];
-            var (a, b) = (p.A, p.B);
-            int br = p.Batch.Length;
-            long m = f.Eval(p.M), n = f.Eval(p.N), k = f.Eval(p.K);
-            var (sizes, sa, sb) = (p.Sizes, p.ABatch, p.BBatch);
-            EvalInto(f, p.Batch, sizes, 0);
-            EvalInto(f, a.Strides[..br], sa, 0);
-            EvalInto(f, b.Strides[..br], sb, 0);
-            if (k != len || n < 1 || n > int.MaxValue || f.Eval(a.Offset) != 0 || f.Eval(a.Strides[^1]) != 1) return false;
-            if (GemvRows(m, f.Eval(p.RowStride), Product(sizes), sizes, sa, sb) is not (long pr, long stride) || pr != rows || (rows > 1 && stride != len)) return false;
-            long bOff = f.Eval(b.Offset), bK = f.Eval(b.Strides[^2]), bN = f.Eval(b.Strides[^1]);
-            if (bK != 1 || bOff % 8 != 0 || bN % 8 != 0 || bN < k || !Aligned(f.Slots[b.Slot])) return false;
+            if (!p.Fits(f) || p.K != len || p.AOff != 0 || p.Rows != rows || (rows > 1 && p.RowStride != len)) return false;
             var c = f.Slots[p.C];
-            long cBytes = rows * n * size;
+            long cBytes = rows * p.N * size;
             if (Overlap(c, cBytes, x, bytes) || (residual is { } rr && (Overlap(c, cBytes, rr, bytes) || Overlap(c, cBytes, sum!.Value, bytes)))) return false;
-            (fold.N[i], fold.BOff[i], fold.BN[i]) = (n, bOff, bN);
         }
 
         return true;
@@ -222,21 +263,31 @@ internal sealed partial class GpuLowering
         public long Rows { get; set; }
 
         public long Length { get; set; }
+    }
 
-        public long[] N { get; } = new long[products.Length];
+    /// <summary>The products of the folds by call, one instance per call whichever folds it takes part in.</summary>
+    private readonly Dictionary<KernelCall, FoldProduct> _foldProducts = new(ReferenceEqualityComparer.Instance);
 
-        public long[] BOff { get; } = new long[products.Length];
-
-        public long[] BN { get; } = new long[products.Length];
+    /// <summary>The fused kernel's view of <paramref name="call"/> where it is a product the fused kernel can take (kept per call), else null.</summary>
+    private FoldProduct? FoldProductOf(KernelCall call)
+    {
+        if (_foldProducts.TryGetValue(call, out var known)) return known;
+        var p = FoldProduct.Of(call);
+        if (p is not null && OctetStorage(p.DType) is not null) _foldProducts[call] = p;
+        return p is not null && OctetStorage(p.DType) is not null ? p : null;
     }
 
     /// <summary>
-    /// A product a norm can be folded into, as the fused kernel sees it: a batched product, or a float32 2-d product (a
-    /// weight read as stored, with its epilogue run after), whose left operand is the norm's output.
+    /// A product the fused kernel can take, as it sees it: a batched product of f32, f16 or bf16, or a float32 2-d
+    /// product (a weight read as stored, with its epilogue), with what the last <see cref="Fits"/> evaluated.
     /// </summary>
-    private sealed class FoldProduct(KernelCall call, TensorView a, TensorView b, int c, Dim m, Dim n, Dim k, Dim rowStride, Dim[] batch, ElementwiseCall? epilogue)
+    private sealed class FoldProduct(KernelCall call, DType dtype, TensorView a, TensorView b, int c, Dim m, Dim n, Dim k, Dim rowStride, Dim[] batch, ElementwiseCall? epilogue)
     {
+        private readonly long[] _sizes = new long[batch.Length], _aBatch = new long[batch.Length], _bBatch = new long[batch.Length];
+
         public KernelCall Call { get; } = call;
+
+        public DType DType { get; } = dtype;
 
         public TensorView A { get; } = a;
 
@@ -244,41 +295,63 @@ internal sealed partial class GpuLowering
 
         public int C { get; } = c;
 
-        public Dim M { get; } = m;
-
-        public Dim N { get; } = n;
-
-        public Dim K { get; } = k;
-
-        public Dim RowStride { get; } = rowStride;
-
-        public Dim[] Batch { get; } = batch;
-
         public ElementwiseCall? Epilogue { get; } = epilogue;
 
-        /// <summary>The evaluated batch sizes and the operands' batch strides (kept, so a run allocates nothing).</summary>
-        public long[] Sizes { get; } = new long[batch.Length];
+        /// <summary>The activation rows, their stride and offset, the output width, the depth and the weight's offset and row stride, as evaluated by <see cref="Fits"/>.</summary>
+        public long Rows { get; private set; }
 
-        public long[] ABatch { get; } = new long[batch.Length];
+        public long RowStride { get; private set; }
 
-        public long[] BBatch { get; } = new long[batch.Length];
+        public long AOff { get; private set; }
+
+        public long N { get; private set; }
+
+        public long K { get; private set; }
+
+        public long BOff { get; private set; }
+
+        public long BN { get; private set; }
+
+        public static FoldProduct? Of(KernelCall call) => call switch
+        {
+            BatchedMatMulCall bm when bm.DType is DType.F32 or DType.F16 or DType.BF16 && bm.A.DType == bm.DType && bm.B.StoredDType is null
+                => new FoldProduct(bm, bm.DType, bm.A, bm.B, bm.C, bm.M, bm.N, bm.K, bm.A.Strides[^2], bm.BatchShape, null),
+            GemmCall { A.DType: DType.F32, B.DType: DType.F32, B.StoredDType: null } g
+                => new FoldProduct(g, DType.F32, g.A, g.B, g.C, g.Rows, g.N, g.K, g.ARowStride, [], g.Epilogue),
+            _ => null,
+        };
 
         /// <summary>
-        /// The product as a fold sees it where <paramref name="call"/> reads <paramref name="norm"/>'s output as its left
-        /// operand (and nowhere else) in the norm's dtype and writes none of the norm's operands; null otherwise.
+        /// Whether the product reads <paramref name="norm"/>'s output as its left operand (and nowhere else) in the norm's
+        /// dtype and writes none of the norm's operands.
         /// </summary>
-        public static FoldProduct? Of(KernelCall call, NormCall norm)
+        public bool Reads(NormCall norm)
         {
-            var p = call switch
-            {
-                BatchedMatMulCall bm when bm.DType == norm.DType => new FoldProduct(bm, bm.A, bm.B, bm.C, bm.M, bm.N, bm.K, bm.A.Strides[^2], bm.BatchShape, null),
-                GemmCall { B.StoredDType: null } g when norm.DType == DType.F32 && g.A.DType == DType.F32 && g.B.DType == DType.F32
-                    => new FoldProduct(g, g.A, g.B, g.C, g.Rows, g.N, g.K, g.ARowStride, [], g.Epilogue),
-                _ => null,
-            };
-            if (p is null || p.A.Slot != norm.Y || p.B.Slot == norm.Y) return null;
-            if (p.Epilogue is { } e && e.Inputs.Any(i => i.Slot == norm.Y)) return null;
-            return p.C == norm.Y || p.C == norm.X || p.C == norm.Residual || p.C == norm.Sum ? null : p;
+            if (DType != norm.DType || A.Slot != norm.Y || B.Slot == norm.Y) return false;
+            if (Epilogue is { } e && e.Inputs.Any(i => i.Slot == norm.Y)) return false;
+            return C != norm.Y && C != norm.X && C != norm.Residual && C != norm.Sum;
+        }
+
+        /// <summary>
+        /// Evaluates the product for this run; true where the fused kernel can take it: 1 to
+        /// <see cref="GemvKernels.MaxRows"/> activation rows (<see cref="GemvRows"/>) with unit element stride, a depth
+        /// that is a multiple of 8, and a weight in nn.Linear's layout whose offset and row stride are multiples of 8 in
+        /// 16-byte aligned memory.
+        /// </summary>
+        public bool Fits(Frame f)
+        {
+            int br = batch.Length;
+            long mm = f.Eval(m), nn = f.Eval(n), kk = f.Eval(k);
+            EvalInto(f, batch, _sizes, 0);
+            EvalInto(f, A.Strides[..br], _aBatch, 0);
+            EvalInto(f, B.Strides[..br], _bBatch, 0);
+            (N, K, AOff) = (nn, kk, f.Eval(A.Offset));
+            if (kk < 8 || kk % 8 != 0 || kk / 8 > int.MaxValue || nn < 1 || nn > int.MaxValue || f.Eval(A.Strides[^1]) != 1) return false;
+            if (GemvRows(mm, f.Eval(rowStride), Product(_sizes), _sizes, _aBatch, _bBatch) is not (long rows, long stride) || rows < 1 || rows > GemvKernels.MaxRows) return false;
+            (Rows, RowStride) = (rows, stride);
+            long bK = f.Eval(B.Strides[^2]);
+            (BOff, BN) = (f.Eval(B.Offset), f.Eval(B.Strides[^1]));
+            return bK == 1 && BOff % 8 == 0 && BN % 8 == 0 && BN >= kk && Aligned(f.Slots[B.Slot]);
         }
     }
 }

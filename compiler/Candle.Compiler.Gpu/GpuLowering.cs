@@ -34,11 +34,12 @@ internal sealed partial class GpuLowering(GpuDevice device, Type? generated, IRe
     {
         ArgumentNullException.ThrowIfNull(graph);
         PrepareNormFolds(graph);
+        PrepareGateFolds(graph);
     }
 
     public Action<Frame> Lower(KernelCall call) => call switch
     {
-        ElementwiseCall e => Elementwise(e),
+        ElementwiseCall e => Folded(e, Elementwise(e)),
         GemmCall g => Folded(g, Gemm(g)),
         BatchedMatMulCall b => Folded(b, BatchedMatMul(b)),
         AttentionCall a => Attention(a),

@@ -5,7 +5,7 @@ using Candle.Compiler.Gpu.Kernels;
 namespace Candle.Compiler.Gpu.Tests;
 
 /// <summary>
-/// The fused few-row products compile to PTX without a device in every instantiation the backend launches, read their
+/// The fused few-row products (plain and gated) compile to PTX without a device in every instantiation the backend launches, read their
 /// operands 16 bytes a load, keep everything in registers (no local memory) and reduce with warp shuffles.
 /// </summary>
 public sealed class FusedGemvCodegenTests : IDisposable
@@ -27,7 +27,10 @@ public sealed class FusedGemvCodegenTests : IDisposable
         ];
         foreach (var (o, r, e, s) in forms)
         {
-            yield return ($"norm_gemv_{o.Name}", M(nameof(FusedGemvKernels.NormGemv), o, r, e, s));
+            foreach (var act in new[] { typeof(NoGate), typeof(SiluGate), typeof(GeluGate), typeof(GeluTanhGate) })
+            {
+                yield return ($"norm_gemv_{o.Name}_{act.Name}", M(nameof(FusedGemvKernels.NormGemv), o, r, act, e, s));
+            }
         }
     }
 

@@ -13,7 +13,7 @@ using static Candle.Compiler.Ir.IrBuilder;
 namespace Candle.Compiler.Gpu.Tests;
 
 /// <summary>
-/// rms_norms folded into the few-row products that read them (<see cref="FusedGemvKernels.NormGemv{TS, TR, TC, TCS}"/>)
+/// rms_norms folded into the few-row products that read them (<see cref="FusedGemvKernels.NormGemv{TS, TR, TA, TC, TCS}"/>)
 /// on ILGPU's CPU accelerator, where the few-row kernels come first: graphs against the reference interpreter (f32, f16,
 /// bf16; with and without a residual and a weight; 1 to 4 rows; two products of one norm), the fold counted where it
 /// applies and not where the normalized rows are also a graph output or read by another call, where the rows are
@@ -130,17 +130,17 @@ public class NormFoldTests
             int warp = acc.WarpSize, group = Math.Min(GemvKernels.WarpRowsGroupSize, acc.MaxNumThreadsPerGroup) / warp * warp;
             int warps = (n + FusedGemvKernels.RowsPerWarp - 1) / FusedGemvKernels.RowsPerWarp, perGroup = group / warp;
             var config = new KernelConfig((warps + perGroup - 1) / perGroup, group);
-            var args = (xb.View.AsContiguous().Cast<Quad>(), rb.View.AsContiguous().Cast<Quad>(), sb.View.AsContiguous().Cast<Quad>(), gb.View.AsContiguous().Cast<Quad>(), bb.View.AsContiguous().Cast<Quad>());
+            var args = (xb.View.AsContiguous().Cast<Quad>(), rb.View.AsContiguous().Cast<Quad>(), sb.View.AsContiguous().Cast<Quad>(), gb.View.AsContiguous().Cast<Quad>(), bb.View.AsContiguous().SubView(8).Cast<Quad>());
             const float eps = 1e-5f;
             if (bf16)
             {
                 acc.LoadStreamKernel<ArrayView<Quad>, ArrayView<Quad>, ArrayView<Quad>, ArrayView<Quad>, ArrayView<Quad>, ArrayView<float>, int, int, int, int, float, long, long>(
-                    FusedGemvKernels.NormGemv<BF16Octets, BF16Rounding, float, F32Storage>)(config, args.Item1, args.Item2, args.Item3, args.Item4, args.Item5, cb.View, rows, n, octets, FusedGemvKernels.HasWeight | FusedGemvKernels.HasResidual | FusedGemvKernels.WritesSum, eps, 1, stride / 8);
+                    FusedGemvKernels.NormGemv<BF16Octets, BF16Rounding, NoGate, float, F32Storage>)(config, args.Item1, args.Item2, args.Item3, args.Item4, args.Item5, cb.View, rows, n, octets, FusedGemvKernels.Normalizes | FusedGemvKernels.HasWeight | FusedGemvKernels.HasResidual | FusedGemvKernels.WritesSum, eps, stride / 8, octets);
             }
             else
             {
                 acc.LoadStreamKernel<ArrayView<Quad>, ArrayView<Quad>, ArrayView<Quad>, ArrayView<Quad>, ArrayView<Quad>, ArrayView<float>, int, int, int, int, float, long, long>(
-                    FusedGemvKernels.NormGemv<HalfOctets, HalfRounding, float, F32Storage>)(config, args.Item1, args.Item2, args.Item3, args.Item4, args.Item5, cb.View, rows, n, octets, FusedGemvKernels.HasWeight | FusedGemvKernels.HasResidual | FusedGemvKernels.WritesSum, eps, 1, stride / 8);
+                    FusedGemvKernels.NormGemv<HalfOctets, HalfRounding, NoGate, float, F32Storage>)(config, args.Item1, args.Item2, args.Item3, args.Item4, args.Item5, cb.View, rows, n, octets, FusedGemvKernels.Normalizes | FusedGemvKernels.HasWeight | FusedGemvKernels.HasResidual | FusedGemvKernels.WritesSum, eps, stride / 8, octets);
             }
 
             acc.Synchronize();
