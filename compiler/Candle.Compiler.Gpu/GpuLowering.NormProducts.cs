@@ -143,6 +143,7 @@ internal sealed partial class GpuLowering
         };
     }
 
+    /// <summary>The launcher of the fused kernel for a dtype and an <see cref="IGateActivation"/>.</summary>
     private KernelLauncher FusedLauncher(DType dt, Type activation, string label)
     {
         var (cElem, cStorage) = Storage(dt, label);
@@ -184,7 +185,7 @@ internal sealed partial class GpuLowering
         var c = f.Slots[p.C];
         if (gf is not null)
         {
-            (n, bOff, c) = (gf.Width, bOff + (gf.Gate * p.BN), f.Slots[gf.Unit.Output]);
+            (n, bOff, c) = (gf.Width, bOff + (Math.Min(gf.Gate, gf.Up) * p.BN), f.Slots[gf.Unit.Output]);
             if (gf.Up < gf.Gate) flags |= FusedGemvKernels.UpFirst;
         }
 

@@ -50,6 +50,15 @@ public class GatedFoldTests
         AssertFolds(g, inputs, dt, 64, folded: norm ? 2 : 1);
     }
 
+    [Theory]
+    [InlineData(DType.F16, true)]
+    [InlineData(DType.BF16, false)]
+    public void A_gate_in_the_second_half_is_folded(DType dt, bool norm)
+    {
+        var (g, inputs) = Build(dt, norm, Op.Silu, 2, 64, 24, alsoProduct: false, plusOne: false, upFirst: true);
+        AssertFolds(g, inputs, dt, 64, folded: norm ? 2 : 1);
+    }
+
     [Fact]
     public void A_product_that_is_also_a_graph_output_keeps_its_unit()
     {
@@ -156,7 +165,7 @@ public class GatedFoldTests
     /// x (normalized after a residual add where <paramref name="norm"/>) through a merged gate/up projection (one
     /// constant [2 · width, k]), act(first half) · second half, and a down projection.
     /// </summary>
-    private static (Graph Graph, HostTensor[] Inputs) Build(DType dt, bool norm, Op act, int rows, int k, int width, bool alsoProduct, bool plusOne)
+    private static (Graph Graph, HostTensor[] Inputs) Build(DType dt, bool norm, Op act, int rows, int k, int width, bool alsoProduct, bool plusOne, bool upFirst = false)
     {
         var rng = new Random((rows * 131) + k + width + (norm ? 1 : 0) + (int)dt + (int)act);
         var x = Input("x", dt, Shape.Of(1, rows, k));
@@ -164,7 +173,9 @@ public class GatedFoldTests
         var s = Binary(Op.Add, x, r);
         var y = norm ? RmsNorm(s, Constant(BackendCases.Random(rng, dt, [k], 0.5, 1.5), "g"), 1e-5) : x;
         var product = MatMul(y, Transpose(Constant(BackendCases.Random(rng, dt, [2 * width, k], -0.5, 0.5), "gate_up"), 0, 1));
-        var h = Binary(Op.Mul, Unary(act, Slice(product, 2, 0, width)), Slice(product, 2, width, 2 * width));
+        var (first, second) = (Slice(product, 2, 0, width), Slice(product, 2, width, 2 * width));
+        // With upFirst the gate is the second half (and the product written up · act(gate)).
+        var h = upFirst ? Binary(Op.Mul, first, Unary(act, second)) : Binary(Op.Mul, Unary(act, first), second);
         if (plusOne) h = Binary(Op.Add, h, 1.0);
         var down = MatMul(h, Transpose(Constant(BackendCases.Random(rng, dt, [16, width], -0.5, 0.5), "down"), 0, 1));
         Node[] outputs = norm ? [down, s] : [down];

@@ -24,7 +24,7 @@ internal static class FusedGemvKernels
     /// <summary>Flag of <see cref="NormGemv{TS, TR, TA, TC, TCS}"/>: this launch writes the sum x + residual.</summary>
     public const int WritesSum = 4;
 
-    /// <summary>Flag of <see cref="NormGemv{TS, TR, TA, TC, TCS}"/> with a gated activation: each up row lies n rows before its gate row, not after.</summary>
+    /// <summary>Flag of <see cref="NormGemv{TS, TR, TA, TC, TCS}"/> with a gated activation: the up rows come first, each gate row n rows after its up row.</summary>
     public const int UpFirst = 16;
 
     /// <summary>Flag of <see cref="NormGemv{TS, TR, TA, TC, TCS}"/>: x is normalized (without it the product reads x as it is and there is no norm weight, residual or sum).</summary>
@@ -38,8 +38,8 @@ internal static class FusedGemvKernels
     /// activation is small and stays cached); without <see cref="Normalizes"/>, rstd_r = 1, g = 1 and s = x. x row r
     /// starts at octet r · <paramref name="xStride"/>; residual and sum are dense [rows, octets]; weight row j starts at
     /// octet j · <paramref name="bN"/> (the view starts at row 0); c is dense [rows, n]. Where <typeparamref name="TA"/>
-    /// is gated, output column j is act(gate) · up of weight row j (the gate) and row j + n (the up row; j − n with
-    /// <see cref="UpFirst"/>), one column a warp; otherwise a warp takes columns 2w and 2w + 1. With
+    /// is gated, output column j is act(gate) · up of weight row j (the gate) and row j + n (the up row; the other way
+    /// round with <see cref="UpFirst"/>), one column a warp; otherwise a warp takes columns 2w and 2w + 1. With
     /// <see cref="WritesSum"/> the warps also store s to <paramref name="sum"/>, each warp a contiguous share of the
     /// octets, so every octet is written once; sum must not overlap x or the residual.
     /// </summary>
@@ -68,8 +68,9 @@ internal static class FusedGemvKernels
         bool normalizes = (flags & Normalizes) != 0;
         int lo = writes ? warp * share : 0, hi = writes ? lo + share : 0;
         var s = default(TS);
-        long pair = ((flags & UpFirst) != 0 ? -(long)n : n) * bN;
-        long w0 = (long)col0 * bN, w1 = gated ? w0 + pair : (long)col1 * bN;
+        long w0 = (long)col0 * bN, w1 = (long)col1 * bN;
+        if (gated && (flags & UpFirst) != 0) w0 += n * bN;
+        else if (gated) w1 += n * bN;
         float q0 = 0f, q1 = 0f, q2 = 0f, q3 = 0f;
         float d00 = 0f, d01 = 0f, d10 = 0f, d11 = 0f, d20 = 0f, d21 = 0f, d30 = 0f, d31 = 0f;
         for (int o = lane; o < octets; o += Warp.WarpSize)
