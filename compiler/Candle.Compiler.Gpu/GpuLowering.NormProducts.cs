@@ -88,7 +88,16 @@ internal sealed partial class GpuLowering
         }
     }
 
-    private void Hold(int slot, int until) => _heldUntil[slot] = Math.Max(until, _heldUntil.GetValueOrDefault(slot));
+    /// <summary>
+    /// Whether the folds keep what their products read and write live in the arena until those products ran (on by
+    /// default; tests turn it off so that the arena shares that memory and the run-time overlap check must fall back).
+    /// </summary>
+    internal static bool HoldsFoldOperands { get; set; } = true;
+
+    private void Hold(int slot, int until)
+    {
+        if (HoldsFoldOperands) _heldUntil[slot] = Math.Max(until, _heldUntil.GetValueOrDefault(slot));
+    }
 
     /// <summary>The step of <paramref name="call"/>: <paramref name="step"/> itself, or its folded form where a fold changes the call.</summary>
     private Action<Frame> Folded(KernelCall call, Action<Frame> step) => call switch

@@ -5,6 +5,9 @@ using Candle.Compiler.Ir;
 using Candle.Runtime;
 using Candle.Runtime.Tensors;
 using Candle.Tests.BackendMatrix;
+using Candle.Transformers.Models;
+using Candle.Transformers.Models.Common;
+using Candle.Transformers.Tests;
 using ILGPU;
 using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
@@ -17,8 +20,9 @@ namespace Candle.Compiler.Gpu.Tests;
 /// on ILGPU's CPU accelerator, where the few-row kernels come first: graphs against the reference interpreter (f32, f16,
 /// bf16; with and without a residual and a weight; 1 to 4 rows; two products of one norm), the fold counted where it
 /// applies and not where the normalized rows are also a graph output or read by another call, where the rows are
-/// too many or their length no multiple of 8, or where <see cref="GpuLowering.FoldVariable"/> is 0; and the kernel
-/// launched directly against a double-precision loop.
+/// too many or their length no multiple of 8, or where <see cref="GpuLowering.FoldVariable"/> is 0; a decode step whose
+/// arena puts written memory over what a folded product reads falls back and stays right; and the kernel launched
+/// directly against a double-precision loop.
 /// </summary>
 [Collection(EnvironmentSwitchCollection.Name)]
 public class NormFoldTests
@@ -104,6 +108,50 @@ public class NormFoldTests
         finally
         {
             Environment.SetEnvironmentVariable(GpuLowering.FoldVariable, null);
+        }
+    }
+
+    [Fact]
+    public void Written_memory_that_overlaps_what_the_products_read_runs_the_calls_unfolded()
+    {
+        // Without the lowering keeping the folds' operands live, the arena lays the last norm's sum (read by nothing
+        // after it) under the logits the product writes: that fold must fall back and the step stay right.
+        string dir = Path.Combine(Path.GetTempPath(), "candle-gpu-fold-overlap-" + Guid.NewGuid().ToString("N"));
+        GpuLowering.HoldsFoldOperands = false;
+        try
+        {
+            TinyModels.Write(dir, TinyModels.Config("llama"), TinyModels.LlamaWeights(13).Without(".bias"));
+            var model = Assert.IsAssignableFrom<CausalLanguageModel>(ModelRegistry.Load(dir, new ModelLoadOptions { DType = DType.F16 }));
+            const int rows = 6;
+            var graph = model.TraceStaticDecode(rows);
+            var rng = new Random(8);
+            var inputs = new List<HostTensor> { HostTensor.FromArray([9L], 1, 1), HostTensor.FromArray([3L], 1, 1) };
+            for (int i = 2; i < graph.Inputs.Length; i++)
+            {
+                var v = new double[rows * model.NumKvHeads * model.HeadDim];
+                for (int j = 0; j < v.Length; j++) v[j] = (rng.NextDouble() * 2) - 1;
+                inputs.Add(HostTensor.FromDoubles(model.KvCacheDType, v, rows, 1, model.NumKvHeads, model.HeadDim));
+            }
+
+            using var reference = ReferenceBackend.Instance.Compile(graph, CompileOptions.Default);
+            using var gpu = Assert.IsType<GpuExecutable>(GpuBackends.IlgpuCpu.Compile(graph, CompileOptions.Default));
+            var expected = reference.Run([.. inputs.Select(t => t.Clone())]);
+            var actual = gpu.Run([.. inputs.Select(t => t.Clone())]);
+            int norms = gpu.ListCalls().Split(Environment.NewLine).Count(c => c.StartsWith("Norm:", StringComparison.Ordinal));
+            Assert.InRange(gpu.FoldedSteps, 0, norms + model.NumLayers - 1);
+            for (int o = 0; o < expected.Length; o++)
+            {
+                var (e, a) = (expected[o].ToFloat32(), actual[o].ToFloat32());
+                for (int i = 0; i < e.Length; i++)
+                {
+                    Assert.True(Math.Abs(e[i] - a[i]) <= 2e-2 * (1 + Math.Abs(e[i])), $"{gpu.OutputNames[o]}[{i}]: {a[i]}, expected {e[i]}");
+                }
+            }
+        }
+        finally
+        {
+            GpuLowering.HoldsFoldOperands = true;
+            Directory.Delete(dir, recursive: true);
         }
     }
 
