@@ -25,6 +25,7 @@ public sealed class GpuExecutable : IDeviceExecutable
     private readonly KernelGraph _graph;
     private readonly GpuDevice _device;
     private readonly Action<Frame>[] _steps;
+    private readonly GpuLowering _lowering;
     private readonly DeviceBuffer[] _weights;
     private readonly DeviceBuffer _scratch;
     private readonly string[] _indexLabels;
@@ -52,7 +53,8 @@ public sealed class GpuExecutable : IDeviceExecutable
         InputNames = [.. graph.Inputs.Select(i => i.Name)];
         OutputNames = [.. graph.Outputs.Select(o => o.Name)];
         _indexLabels = [.. graph.Calls.Where(c => c is IndexSelectCall or GatherCall or ScatterAddCall or QuantEmbeddingCall).Select(c => c.Label)];
-        _steps = Lower(graph, new GpuLowering(device, generated, kernelNames));
+        _lowering = new GpuLowering(device, generated, kernelNames);
+        _steps = Lower(graph, _lowering);
         _weights = [.. graph.Weights.Select(w => device.Weight(w.Data))];
         _scratch = device.Allocate(16);
         _inputSymbols = [.. graph.Inputs.Select(i => i.Shape.Select(d => d.Symbols.ToList() is [var sym] && d == Dim.Sym(sym) ? sym : null).ToArray())];
@@ -63,7 +65,7 @@ public sealed class GpuExecutable : IDeviceExecutable
         for (int s = 0; s < n; s++)
         {
             var b = graph.Buffers[s];
-            if (b.Kind == BufferKind.Arena) (_first[s], _last[s]) = (b.FirstCall, b.LastCall);
+            if (b.Kind == BufferKind.Arena) (_first[s], _last[s]) = (b.FirstCall, _lowering.LastUse(s, b.LastCall));
             else if (b.Kind == BufferKind.Weight) _frame.Slots[s] = new Mem(device.Own(_weights[b.Index]), 0, _weights[b.Index].Bytes);
         }
 
@@ -116,6 +118,12 @@ public sealed class GpuExecutable : IDeviceExecutable
 
     /// <summary>The number of kernel calls of one run.</summary>
     public int CallCount => _steps.Length;
+
+    /// <summary>
+    /// How many calls the runs so far did not launch because a few-row product computed them on the fly (an rms_norm
+    /// folded into the products that read it, a SwiGLU into its gate/up product; <c>CANDLE_GPU_FOLD</c>); a replayed CUDA graph counts nothing.
+    /// </summary>
+    internal long FoldedSteps => _lowering.FoldedSteps;
 
     /// <summary>
     /// Whether runs are recorded as CUDA graphs (recorded on CUDA only; off by default, on where

@@ -33,15 +33,17 @@ internal sealed partial class GpuLowering(GpuDevice device, Type? generated, IRe
     public void Prepare(KernelGraph graph)
     {
         ArgumentNullException.ThrowIfNull(graph);
+        PrepareNormFolds(graph);
+        PrepareGateFolds(graph);
     }
 
     public Action<Frame> Lower(KernelCall call) => call switch
     {
-        ElementwiseCall e => Elementwise(e),
-        GemmCall g => Gemm(g),
-        BatchedMatMulCall b => BatchedMatMul(b),
+        ElementwiseCall e => Folded(e, Elementwise(e)),
+        GemmCall g => Folded(g, Gemm(g)),
+        BatchedMatMulCall b => Folded(b, BatchedMatMul(b)),
         AttentionCall a => Attention(a),
-        NormCall n => Norm(n),
+        NormCall n => Folded(n, Norm(n)),
         RowCall { Op: Op.Softmax or Op.LogSoftmax } r when r.XType == r.YType => Softmax(r),
         ReduceCall r when r.Op.ReduceKernelOp() is Runtime.Kernels.Cpu.ReduceOp.Sum or Runtime.Kernels.Cpu.ReduceOp.Mean or Runtime.Kernels.Cpu.ReduceOp.Max or Runtime.Kernels.Cpu.ReduceOp.Min => Reduce(r),
         ColumnReduceCall r => ColumnReduce(r),
