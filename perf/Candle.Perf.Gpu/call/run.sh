@@ -14,6 +14,7 @@
 #        gemvab:APP (decode with a CUDA graph: cuBLAS products, the quad few-row kernel first, the warp kernel first, alternating),
 #        ncudecodegq:APP (ncudecodeg with the quad kernel first),
 #        deepab:APP (decode with a CUDA graph: cuBLAS products, the quad kernel first, the deep quad kernel first, alternating),
+#        foldab:APP (decode with a CUDA graph and the few-row kernels first: rms_norm and silu·mul folded into the products or not, alternating; cuBLAS beside),
 #        attnab:APP (decode with a CUDA graph, key-lane decode attention with and without CANDLE_GPU_DECODE_EARLY_VALUES=1, alternating),
 #        decodeab:APP (decode, graph and growing cache, with the one-launch decode attention and the merged ropes and cache rows
 #        against CANDLE_GPU_DECODE_TWO_PASS=1 and CANDLE_GPU_ROPE_ROWS=0, alternating; then each switch alone),
@@ -96,6 +97,13 @@ for s in "$@"; do
       step decodeg_cublas_${app}_$r 90 $P decode /tmp/tl f16 128 256 graph
       step decodeg_quads_${app}_$r 90 env CANDLE_GPU_GEMV=warps $P decode /tmp/tl f16 128 256 graph
       step decodeg_deep_${app}_$r 90 env CANDLE_GPU_GEMV=warps CANDLE_GPU_GEMV_DEEP=1 $P decode /tmp/tl f16 128 256 graph
+    done ;;
+  foldab:*) TAILN=12 # decode (graph), few-row kernels first: the norm and gated-unit folds (the default there) against CANDLE_GPU_FOLD=0; cuBLAS beside
+    for r in 1 2; do
+      step decodeg_cublas_${app}_$r 90 $P decode /tmp/tl f16 128 256 graph
+      step decodeg_fold_${app}_$r 90 env CANDLE_GPU_GEMV=warps $P decode /tmp/tl f16 128 256 graph
+      step decodeg_nofold_${app}_$r 90 env CANDLE_GPU_GEMV=warps CANDLE_GPU_FOLD=0 $P decode /tmp/tl f16 128 256 graph
+      step decodeg_folddeep_${app}_$r 90 env CANDLE_GPU_GEMV=warps CANDLE_GPU_GEMV_DEEP=1 CANDLE_GPU_DECODE_EARLY_VALUES=1 $P decode /tmp/tl f16 128 256 graph
     done ;;
   attnab:*) TAILN=12 # decode (graph): the decode attention's value loads issued before its key reads, against the default, alternating
     for r in 1 2; do
