@@ -73,31 +73,39 @@ internal static class FusedGemvKernels
         else if (gated) w1 += n * bN;
         float q0 = 0f, q1 = 0f, q2 = 0f, q3 = 0f;
         float d00 = 0f, d01 = 0f, d10 = 0f, d11 = 0f, d20 = 0f, d21 = 0f, d30 = 0f, d31 = 0f;
-        for (int o = lane; o < octets; o += Warp.WarpSize)
+        for (int o = lane; o < octets; o += 2 * Warp.WarpSize)
         {
+            // Octets o and o + a warp's width of both weight rows are loaded before either is used (four weight loads a
+            // lane in flight); past the row the second is loaded again at o and not counted.
+            int p = o + Warp.WarpSize;
+            bool two = p < octets;
+            if (!two) p = o;
             var u0 = s.Load(b, w0 + o);
             var u1 = s.Load(b, w1 + o);
-            var gv = weighted ? s.Load(g, o) : default;
-            bool store = o >= lo && o < hi;
-            var (sq, e0, e1) = Octet<TS, TR>(x, residual, sum, o, o, summed, store, gv, weighted, u0, u1);
+            var v0 = s.Load(b, w0 + p);
+            var v1 = s.Load(b, w1 + p);
+            var gu = weighted ? s.Load(g, o) : default;
+            var gv = weighted ? s.Load(g, p) : default;
+            bool store = o >= lo && o < hi, storeP = two && p >= lo && p < hi;
+            var (sq, e0, e1) = Octets<TS, TR>(x, residual, sum, o, p, two, o, summed, store, storeP, gu, gv, weighted, u0, u1, v0, v1);
             q0 += sq;
             d00 += e0;
             d01 += e1;
             if (rows > 1)
             {
-                (sq, e0, e1) = Octet<TS, TR>(x, residual, sum, xStride + o, octets + o, summed, store, gv, weighted, u0, u1);
+                (sq, e0, e1) = Octets<TS, TR>(x, residual, sum, xStride + o, xStride + p, two, octets + o, summed, store, storeP, gu, gv, weighted, u0, u1, v0, v1);
                 q1 += sq;
                 d10 += e0;
                 d11 += e1;
                 if (rows > 2)
                 {
-                    (sq, e0, e1) = Octet<TS, TR>(x, residual, sum, (2L * xStride) + o, (2L * octets) + o, summed, store, gv, weighted, u0, u1);
+                    (sq, e0, e1) = Octets<TS, TR>(x, residual, sum, (2L * xStride) + o, (2L * xStride) + p, two, (2L * octets) + o, summed, store, storeP, gu, gv, weighted, u0, u1, v0, v1);
                     q2 += sq;
                     d20 += e0;
                     d21 += e1;
                     if (rows > 3)
                     {
-                        (sq, e0, e1) = Octet<TS, TR>(x, residual, sum, (3L * xStride) + o, (3L * octets) + o, summed, store, gv, weighted, u0, u1);
+                        (sq, e0, e1) = Octets<TS, TR>(x, residual, sum, (3L * xStride) + o, (3L * xStride) + p, two, (3L * octets) + o, summed, store, storeP, gu, gv, weighted, u0, u1, v0, v1);
                         q3 += sq;
                         d30 += e0;
                         d31 += e1;
@@ -112,6 +120,30 @@ internal static class FusedGemvKernels
         if (rows > 1) StorePair<TA, TC, TCS>(c, n, col0, col1, q1, d10, d11, length, eps, lane);
         if (rows > 2) StorePair<TA, TC, TCS>(c, 2L * n, col0, col1, q2, d20, d21, length, eps, lane);
         if (rows > 3) StorePair<TA, TC, TCS>(c, 3L * n, col0, col1, q3, d30, d31, length, eps, lane);
+    }
+
+    /// <summary>
+    /// Two activation octets of one row, at x octets <paramref name="xAt"/> and <paramref name="xAtP"/> (the second
+    /// counted when <paramref name="two"/>; <paramref name="at"/> is the first's place in the dense residual and sum, the
+    /// second a warp's width after it): their sums of squares and dot products with the two weight rows' octets
+    /// (<paramref name="u0"/>, <paramref name="u1"/> and <paramref name="v0"/>, <paramref name="v1"/>), as <see cref="Octet"/> gives them.
+    /// </summary>
+    private static (float Squares, float Row0, float Row1) Octets<TS, TR>(
+        ArrayView<Quad> x, ArrayView<Quad> residual, ArrayView<Quad> sum, long xAt, long xAtP, bool two, long at, bool summed, bool store, bool storeP,
+        Lanes gu, Lanes gv, bool weighted, Lanes u0, Lanes u1, Lanes v0, Lanes v1)
+        where TS : struct, IOctetStorage
+        where TR : struct, IOctetRounding
+    {
+        var (sq, e0, e1) = Octet<TS, TR>(x, residual, sum, xAt, at, summed, store, gu, weighted, u0, u1);
+        if (two)
+        {
+            var (sqP, f0, f1) = Octet<TS, TR>(x, residual, sum, xAtP, at + (xAtP - xAt), summed, storeP, gv, weighted, v0, v1);
+            sq += sqP;
+            e0 += f0;
+            e1 += f1;
+        }
+
+        return (sq, e0, e1);
     }
 
     /// <summary>
