@@ -199,7 +199,8 @@ public static class ConvKernels
     {
         long ih = inShape[0], iw = inShape[1], kh = kShape[0], kw = kShape[1], oh = outShape[0], ow = outShape[1];
         long sh = stride[0], sw = stride[1], ph = padding[0], pw = padding[1];
-        if (isMax && iw <= 16384)
+        // The max pool's row buffers live on the stack: rows of up to 16384 columns with their borders.
+        if (isMax && ow > 0 && pw + iw + kw <= 16384 && (ow - 1) * sw < 16384)
         {
             MaxPool2d(x, y, start, end, ih, iw, kh, kw, oh, ow, sh, sw, ph, pw);
             return;
@@ -246,13 +247,23 @@ public static class ConvKernels
     }
 
     /// <summary>
-    /// Max pooling of float32 planes, row of outputs by row: the window rows' maximum column by column (vectorized,
-    /// IEEE maximum as <see cref="MathF.Max(float, float)"/>), then each output's maximum over its columns of that.
-    /// The maximum of the same positions as the reference's window, so the same value.
+    /// Max pooling of float32 planes, row of outputs by row: the window rows' maximum column by column, then the
+    /// window's maximum at every column (the row shifted by each tap, inside −∞ borders of the padding's width), of
+    /// which the outputs pick every stride-th; both passes vectorized with the IEEE maximum of
+    /// <see cref="MathF.Max(float, float)"/>. The maximum of the same positions as the reference's window (a −∞ border
+    /// leaves a maximum as skipping the position does, and a window wholly outside the input is −∞ there too), so the
+    /// same value.
     /// </summary>
     private static unsafe void MaxPool2d(float* x, float* y, long start, long end, long ih, long iw, long kh, long kw, long oh, long ow, long sh, long sw, long ph, long pw)
     {
-        Span<float> columns = stackalloc float[(int)iw];
+        // Window starts 0 … (ow − 1) · sw in the bordered row: the border holds pw −∞ before the input's columns and
+        // enough after for the last window.
+        int starts = (int)(((ow - 1) * sw) + 1), bordered = Math.Max((int)(pw + iw), starts + (int)kw - 1);
+        Span<float> columns = stackalloc float[bordered];
+        Span<float> windows = stackalloc float[starts];
+        columns[..(int)pw].Fill(float.NegativeInfinity);
+        columns[(int)(pw + iw)..].Fill(float.NegativeInfinity);
+        var inside = columns.Slice((int)pw, (int)iw);
         for (long plane = start; plane < end; plane++)
         {
             float* src = x + (plane * ih * iw);
@@ -268,15 +279,17 @@ public static class ConvKernels
                     continue;
                 }
 
-                new ReadOnlySpan<float>(src + (r0 * iw), (int)iw).CopyTo(columns);
-                for (long i = r0 + 1; i < r1; i++) TensorPrimitives.Max(columns, new ReadOnlySpan<float>(src + (i * iw), (int)iw), columns);
-                for (long c = 0; c < ow; c++)
+                new ReadOnlySpan<float>(src + (r0 * iw), (int)iw).CopyTo(inside);
+                for (long i = r0 + 1; i < r1; i++) TensorPrimitives.Max(inside, new ReadOnlySpan<float>(src + (i * iw), (int)iw), inside);
+                columns[..starts].CopyTo(windows);
+                for (int t = 1; t < kw; t++) TensorPrimitives.Max(windows, columns.Slice(t, starts), windows);
+                if (sw == 1)
                 {
-                    long left = (c * sw) - pw;
-                    long c0 = Math.Max(0, left), c1 = Math.Min(iw, left + kw);
-                    float m = float.NegativeInfinity;
-                    for (long j = c0; j < c1; j++) m = MathF.Max(m, columns[(int)j]);
-                    o[c] = m;
+                    windows.CopyTo(new Span<float>(o, (int)ow));
+                }
+                else
+                {
+                    for (long c = 0; c < ow; c++) o[c] = windows[(int)(c * sw)];
                 }
             }
         }
