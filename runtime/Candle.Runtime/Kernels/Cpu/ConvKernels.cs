@@ -194,7 +194,10 @@ public static class ConvKernels
     /// <summary>
     /// Pool's float32 two-dimensional case: the same windows (positions in the padding skipped, the average over the
     /// whole window or the positions inside it), read directly as floats; the sum of an average in double as above.
+    /// Compiled optimized at its first call, as <see cref="Pool"/> is: a plan may call it once a run (ResNet's average
+    /// pool), too few calls for its loops to be promoted soon.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static unsafe void Pool2d(
         float* x, float* y, long start, long end, ReadOnlySpan<long> inShape, ReadOnlySpan<long> kShape, ReadOnlySpan<long> outShape,
         ReadOnlySpan<long> stride, ReadOnlySpan<long> padding, bool isMax, bool includePad)
