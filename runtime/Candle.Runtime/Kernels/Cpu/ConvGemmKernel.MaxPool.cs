@@ -6,18 +6,16 @@ using Candle.Runtime.Threading;
 
 namespace Candle.Runtime.Kernels.Cpu;
 
-/// <summary>
-/// <c>rt:conv_gemm_max_pool</c>: a float32 2-d convolution (with its bias and an optional ReLU) whose result only a
-/// max pool reads, computed in bands of output rows that are pooled while they are in cache, so the convolution's
-/// result never goes to memory (ResNet's stem: 7×7 of stride 2, 64 channels at 112×112, then a 3×3 max pool of stride
-/// 2). Each band holds the rows its pool rows' windows reach; the rows the next band's windows share are kept and moved
-/// to the band's front rather than computed again. The band's rows go through the column blocks of the unfolded
-/// panels (<see cref="ConvPanels"/>, the constant weight's A panels packed once per plan); the pool over each channel's
-/// rows is <see cref="ConvKernels.MaxPoolRows"/> (the same values as <c>rt:pool</c>). Where the panels would not go by
-/// column blocks (a weight too large for a core's L2, groups, Winograd or the turned product chosen for the
-/// convolution alone), the whole convolution is computed into a buffer as <c>rt:conv_gemm</c> computes it and pooled
-/// after. Arguments: <see cref="ConvMaxPoolArgs{T}"/>; one work item.
-/// </summary>
+// `rt:conv_gemm_max_pool`: a float32 2-d convolution (with its bias and an optional ReLU) whose result only a
+// max pool reads, computed in bands of output rows that are pooled while they are in cache, so the convolution's
+// result never goes to memory (ResNet's stem: 7×7 of stride 2, 64 channels at 112×112, then a 3×3 max pool of stride
+// 2). Each band holds the rows its pool rows' windows reach; the rows the next band's windows share are kept and moved
+// to the band's front rather than computed again. The band's rows go through the column blocks of the unfolded
+// panels (ConvPanels, the constant weight's A panels packed once per plan); the pool over each channel's
+// rows is ConvKernels.MaxPoolRows (the same values as `rt:pool`). Where the panels would not go by
+// column blocks (a weight too large for a core's L2, groups, Winograd or the turned product chosen for the
+// convolution alone), the whole convolution is computed into a buffer as `rt:conv_gemm` computes it and pooled
+// after. Arguments: ConvMaxPoolArgs<T>; one work item.
 public static unsafe partial class ConvGemmKernel
 {
     // Floats of one band of convolution rows over every output channel: with the panels it stays in a core's L2.

@@ -18,7 +18,8 @@ namespace Candle.Runtime.Kernels.Cpu;
 /// positions and many channels through the product turned around (<see cref="ConvPositionRows"/>, the weight's
 /// transpose packed once per plan). Other ranks: a dense column matrix multiplied through <see cref="Sgemm"/> (skipped for a 1×1 window of stride 1 without padding), bias
 /// preloaded into y, residual and ReLU in a pass after. Arguments: <see cref="ConvArgs{T}"/>; one work item (the
-/// kernel splits its work over the pool).
+/// kernel splits its work over the pool). <see cref="RunMaxPool"/> is <c>rt:conv_gemm_max_pool</c>, a 2-d convolution
+/// and its ReLU pooled by a max pool band by band while in cache (<c>ConvGemmKernel.MaxPool.cs</c>).
 /// </summary>
 public static unsafe partial class ConvGemmKernel
 {
