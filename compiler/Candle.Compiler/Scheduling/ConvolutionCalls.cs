@@ -24,3 +24,16 @@ internal sealed record PoolCall(Op Op, TensorView X, int Y, DType DType, Dim[] O
     /// <inheritdoc/>
     public override IEnumerable<int> Slots => [X.Slot, Y];
 }
+
+/// <summary>
+/// A float32 2-d convolution of dense operands (<paramref name="Bias"/> −1 when absent), a ReLU when
+/// <paramref name="Relu"/>, then a max pool of its result (<paramref name="Pool"/>'s window, stride and padding):
+/// only the pooled value is written, to <paramref name="Y"/> of shape <paramref name="OutShape"/>; the convolution's
+/// result, of shape <paramref name="ConvShape"/>, is no buffer of the plan.
+/// </summary>
+internal sealed record ConvMaxPoolCall(TensorView X, TensorView W, int Bias, int Y, Dim[] ConvShape, ConvAttrs Attrs, bool Relu, PoolAttrs Pool, Dim[] OutShape, string Label)
+    : KernelCall(Label)
+{
+    /// <inheritdoc/>
+    public override IEnumerable<int> Slots => [X.Slot, W.Slot, Bias, Y];
+}

@@ -50,6 +50,7 @@ internal sealed partial class Scheduler
 
     // Whether consecutive ropes and row copies become one RopeRowsCall (MergeRopeRows).
     private readonly bool _ropeRows;
+    private readonly bool _convPools;
 
     // Graph nodes scheduled ahead of their turn by a call of an earlier node (an rms_norm with its residual add, the
     // further outputs of a multi-output group).
@@ -58,8 +59,9 @@ internal sealed partial class Scheduler
     // For each fused node of a multi-output group, the group's nodes by output (built when the first is scheduled).
     private Dictionary<Node, List<Node>>? _siblings;
 
-    private Scheduler(bool generateReductions, bool stridedOperands, bool residualNorms, bool columnReductions, bool fillsOutsideSlices, bool ropeRows)
+    private Scheduler(bool generateReductions, bool stridedOperands, bool residualNorms, bool columnReductions, bool fillsOutsideSlices, bool ropeRows, bool convPools)
     {
+        _convPools = convPools;
         _ropeRows = ropeRows;
         _fillsOutsideSlices = fillsOutsideSlices;
         _generateReductions = generateReductions;
@@ -83,13 +85,14 @@ internal sealed partial class Scheduler
     /// gradient) writes the constant only outside the slice, and nothing when the slice covers the whole buffer. With
     /// <paramref name="ropeRows"/>, consecutive ropes and row copies (a decode step's query and key ropes and the new key
     /// and value rows written into the cache) become one <see cref="RopeRowsCall"/> that writes the rotated key row
-    /// straight into the cache.
+    /// straight into the cache. With <paramref name="convPools"/>, a float32 2-d convolution (or relu(conv)) read only by
+    /// a max pool becomes one <see cref="ConvMaxPoolCall"/> that writes the pooled value alone.
     /// </summary>
     /// <exception cref="NotSupportedException">A node cannot be scheduled (the message names it).</exception>
-    public static KernelGraph Schedule(Graph graph, bool generateReductions = false, bool stridedOperands = false, bool residualNorms = false, bool columnReductions = false, bool fillsOutsideSlices = false, bool ropeRows = false)
+    public static KernelGraph Schedule(Graph graph, bool generateReductions = false, bool stridedOperands = false, bool residualNorms = false, bool columnReductions = false, bool fillsOutsideSlices = false, bool ropeRows = false, bool convPools = false)
     {
         ArgumentNullException.ThrowIfNull(graph);
-        return new Scheduler(generateReductions, stridedOperands, residualNorms, columnReductions, fillsOutsideSlices, ropeRows).Run(graph);
+        return new Scheduler(generateReductions, stridedOperands, residualNorms, columnReductions, fillsOutsideSlices, ropeRows, convPools).Run(graph);
     }
 
     private KernelGraph Run(Graph graph)
@@ -113,6 +116,7 @@ internal sealed partial class Scheduler
         FindPlainQuantUses(graph);
         FindPadsIntoConvs(graph);
         FindPadsIntoPools(graph);
+        FindConvsIntoPools(graph);
         foreach (var n in graph.Inputs)
         {
             if (n.Attr<InputAttrs>().Donated) _donated.Add(n);
@@ -259,6 +263,7 @@ internal sealed partial class Scheduler
 
     private TensorView ScheduleNode(Node node, TensorView[] ins)
     {
+        if (_convsIntoPools.ContainsKey(node)) return ScheduleConvMaxPool(node, ins);
         switch (node.Op)
         {
             case Op.Input:

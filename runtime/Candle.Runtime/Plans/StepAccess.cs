@@ -109,6 +109,7 @@ internal static class StepAccess
                 case ConvArgs.Kernel: return ConvArgs.Accesses(ConvArgs.Decode(a), work, transposed: false).ToList();
                 case ConvArgs.TransposeKernel: return ConvArgs.Accesses(ConvArgs.Decode(a), work, transposed: true).ToList();
                 case ConvArgs.GemmKernel: return ConvArgs.Accesses(ConvArgs.Decode(a, epilogue: true), work, transposed: false, single: true, ConvArgs.ReadEpilogue(a).Residual).ToList();
+                case ConvMaxPoolArgs.Kernel: return ConvMaxPoolArgs.Accesses(ConvMaxPoolArgs.Decode(a), work).ToList();
                 case PoolArgs.Kernel: return PoolArgs.Accesses(PoolArgs.Decode(a), work).ToList();
                 case GatherArgs.Kernel: return GatherArgs.Accesses(GatherArgs.Decode(a), work).ToList();
                 case ScatterAddArgs.Kernel: return ScatterAddArgs.Accesses(ScatterAddArgs.Decode(a), work).ToList();

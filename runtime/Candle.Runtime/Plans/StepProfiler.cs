@@ -34,7 +34,7 @@ internal static class StepProfiler
 
     private static string LabelOf(PlanStep step, long[] args) =>
         step.Kernel.StartsWith(GemmArgs.Kernel, StringComparison.Ordinal) ? GemmLabel(step.Label, args)
-        : step.Kernel == ConvArgs.GemmKernel ? ConvLabel(step.Label, args)
+        : step.Kernel is ConvArgs.GemmKernel or ConvMaxPoolArgs.Kernel ? ConvLabel(step.Label, args)
         : step.Label;
 
     private static string ConvLabel(string label, long[] args)

@@ -49,6 +49,7 @@ public sealed class StepArgumentTests
         ["conv_grouped"] = (() => One(x => Conv(x, W(18, 4, 1, 2, 2), null, [2, 1], [0, 1], [1, 2], 2), DType.F32, 2, 5, 4), DType.F32, [2, 5, 4], "rt:conv_gemm"),
         ["conv_f64"] = (() => One(x => Conv(x, Cast(W(11, 3, 2, 3), DType.F64), Cast(W(12, 3), DType.F64), [1], [1], [1], 1), DType.F64, 2, 6), DType.F64, [2, 6], "rt:conv"),
         ["conv_transpose"] = (() => One(x => ConvTranspose(x, W(13, 2, 3, 3), W(14, 3), [2], [1], [1], [1], 1), DType.F32, 2, 6), DType.F32, [2, 6], "rt:conv_transpose"),
+        ["conv_max_pool"] = (() => One(x => Pool(Op.MaxPool, Unary(Op.Relu, Conv(x, W(21, 3, 2, 3, 3), W(22, 3), [2, 2], [1, 1], [1, 1], 1)), [3, 3], [2, 2], [1, 1]), DType.F32, 2, 9, 8), DType.F32, [2, 9, 8], "rt:conv_gemm_max_pool"),
         ["max_pool"] = (() => One(x => Pool(Op.MaxPool, x, [3], [2], [1]), DType.F32, 2, 7), DType.F32, [2, 7], "rt:pool"),
         ["avg_pool"] = (() => One(x => Pool(Op.AvgPool, x, [3, 2], [1, 2], [1, 1], countIncludePad: false), DType.F32, 2, 5, 4), DType.F32, [2, 5, 4], "rt:pool"),
         ["gather"] = (() => One(x => Gather(W(15, 10, 6), 0, x), DType.I64, 6), DType.I64, [6], "rt:gather"),
@@ -102,7 +103,7 @@ public sealed class StepArgumentTests
     /// <summary>The kinds named <c>interpreted*</c> compile without generated code (their elementwise work runs in <c>rt:fused</c>).</summary>
     private static Plan Compile(string kind) => kind.StartsWith("interpreted", StringComparison.Ordinal)
         ? new CpuBackend(generateKernels: false).CompilePlan(Cases[kind].Graph(), new CompileOptions())
-        : CpuHarness.Compile(Cases[kind].Graph(), optLevel: kind == "conv_epilogue" ? 2 : 0);
+        : CpuHarness.Compile(Cases[kind].Graph(), optLevel: kind is "conv_epilogue" or "conv_max_pool" ? 2 : 0);
 
     [Theory]
     [MemberData(nameof(Kinds))]
@@ -199,6 +200,11 @@ public sealed class StepArgumentTests
     [InlineData("conv_f64", "rt:conv", 10, 1 << 20, "bytes")]
     [InlineData("conv_transpose", "rt:conv_transpose", 11, 5, "bytes")]
     [InlineData("conv_transpose", "rt:conv_transpose", 15, 0, "dilation 0 is outside [1, 2147483647]")]
+    [InlineData("conv_max_pool", "rt:conv_gemm_max_pool", 5, 3, "spatial rank 3: rt:conv_gemm_max_pool takes 2")]
+    [InlineData("conv_max_pool", "rt:conv_gemm_max_pool", 22, 2, "relu flag 2 is not 0 or 1")]
+    [InlineData("conv_max_pool", "rt:conv_gemm_max_pool", 23, 0, "pool kernel size 0 is outside [1, 2147483647]")]
+    [InlineData("conv_max_pool", "rt:conv_gemm_max_pool", 29, 1 << 20, "bytes")]
+    [InlineData("conv_max_pool", "rt:conv_gemm_max_pool", 10, 1 << 20, "bytes")]
     [InlineData("max_pool", "rt:pool", 4, 2, "max flag 2 is not 0 or 1")]
     [InlineData("max_pool", "rt:pool", 6, 1 << 20, "bytes")]
     [InlineData("max_pool", "rt:pool", 10, long.MaxValue, "overflows")]

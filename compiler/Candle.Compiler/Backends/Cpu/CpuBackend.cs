@@ -127,7 +127,7 @@ public sealed class CpuBackend : IBackend
         ArgumentNullException.ThrowIfNull(optimizedGraph);
         ArgumentNullException.ThrowIfNull(options);
         ArgumentOutOfRangeException.ThrowIfNegative(options.Threads);
-        return CpuPlanEmitter.Emit(Scheduler.Schedule(optimizedGraph, GeneratesReductions), new LoweringOptions(options.Threads, VectorBits, options.OptLevel, GeneratesKernels));
+        return CpuPlanEmitter.Emit(Scheduler.Schedule(optimizedGraph, GeneratesReductions, convPools: true), new LoweringOptions(options.Threads, VectorBits, options.OptLevel, GeneratesKernels));
     }
 
     /// <summary>

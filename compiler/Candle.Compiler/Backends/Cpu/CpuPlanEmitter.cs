@@ -128,6 +128,7 @@ internal sealed class CpuPlanEmitter
         BatchedMatMulCall b => BatchedMatMul(b),
         AttentionCall a => a.DType == DType.F32 ? FlashAttention(a) : DenseAttention(a),
         ConvCall c => Conv(c),
+        ConvMaxPoolCall c => ConvMaxPool(c),
         PoolCall p => Pool(p),
         IndexSelectCall i => Step(
             IndexSelectArgs.Kernel,
@@ -349,6 +350,18 @@ internal sealed class CpuPlanEmitter
 
         if (c.HasEpilogue) throw new NotSupportedException($"{c.Label}: only a float32 convolution takes a residual or ReLU epilogue");
         return Step(c.Op == Op.Conv ? ConvArgs.Kernel : ConvArgs.TransposeKernel, args.Encode(r => r), x.Shape[0] * c.OutShape[1], cost, c.Label);
+    }
+
+    private static PlanStep ConvMaxPool(ConvMaxPoolCall c)
+    {
+        var (x, w, at, pool) = (c.X, c.W, c.Attrs, c.Pool);
+        var conv = new ConvArgs<Dim>(
+            X: x.Slot, W: w.Slot, Bias: c.Bias, Y: c.Y, DType: (int)DType.F32, Batch: x.Shape[0], InChannels: x.Shape[1], OutChannels: c.ConvShape[1], Groups: at.Groups,
+            InSpatial: x.Shape.Skip(2).ToArray(), Kernel: w.Shape.Skip(2).ToArray(), OutSpatial: c.ConvShape.Skip(2).ToArray(),
+            Stride: Dims(at.Stride), Padding: Dims(at.Padding), Dilation: Dims(at.Dilation));
+        var args = new ConvMaxPoolArgs<Dim>(
+            conv, c.Relu ? 1 : 0, Dims(pool.Kernel), Dims(pool.Stride), Dims(pool.Padding), c.OutShape.Skip(2).ToArray());
+        return Step(ConvMaxPoolArgs.Kernel, args.Encode(r => r), Dim.One, Dim.Zero, c.Label);
     }
 
     private static PlanStep Pool(PoolCall p)

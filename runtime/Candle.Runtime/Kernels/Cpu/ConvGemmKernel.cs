@@ -18,9 +18,10 @@ namespace Candle.Runtime.Kernels.Cpu;
 /// positions and many channels through the product turned around (<see cref="ConvPositionRows"/>, the weight's
 /// transpose packed once per plan). Other ranks: a dense column matrix multiplied through <see cref="Sgemm"/> (skipped for a 1×1 window of stride 1 without padding), bias
 /// preloaded into y, residual and ReLU in a pass after. Arguments: <see cref="ConvArgs{T}"/>; one work item (the
-/// kernel splits its work over the pool).
+/// kernel splits its work over the pool). <see cref="RunMaxPool"/> is <c>rt:conv_gemm_max_pool</c>, a 2-d convolution
+/// and its ReLU pooled by a max pool band by band while in cache (<c>ConvGemmKernel.MaxPool.cs</c>).
 /// </summary>
-public static unsafe class ConvGemmKernel
+public static unsafe partial class ConvGemmKernel
 {
     // Floats of unfolded panels per block: with the weight's panels the block stays in a core's L2.
     private const long BlockFloats = 96 * 1024;
@@ -44,28 +45,34 @@ public static unsafe class ConvGemmKernel
     /// <returns>The kernel to call for this step.</returns>
     public static KernelFn Prepare(KernelPreparation preparation)
     {
+        if (PreparedWeights(preparation) is not { } weights) return Run;
+        return (slots, args, start, end) =>
+        {
+            if (start < end) Execute(slots, args, weights);
+        };
+    }
+
+    /// <summary>The step's weight packed on first use, when it is a constant whose shape does not depend on symbols; else null.</summary>
+    private static ConvWeights? PreparedWeights(KernelPreparation preparation)
+    {
         ArgumentNullException.ThrowIfNull(preparation);
         var c = preparation.ConstantArgs;
         if (c.Count < 10 || c[1] is not long wSlot || c[5] is not long sp || sp is < 1 or > 2 || c.Count < 10 + (6 * sp)
             || c[7] is not long cin || c[8] is not long cout || c[9] is not long groups || groups < 1 || cin % groups != 0 || cout % groups != 0)
         {
-            return Run;
+            return null;
         }
 
         long taps = 1;
         for (int d = 0; d < sp; d++)
         {
-            if (c[10 + (int)sp + d] is not long k) return Run;
+            if (c[10 + (int)sp + d] is not long k) return null;
             taps *= k;
         }
 
         long rows = cin / groups * taps, coutG = cout / groups;
-        if (rows is 0 or > int.MaxValue || coutG is 0 or > int.MaxValue || preparation.WeightAddress(wSlot) is var w && w == 0) return Run;
-        var weights = new ConvWeights((float*)w, (int)groups, (int)coutG, (int)rows);
-        return (slots, args, start, end) =>
-        {
-            if (start < end) Execute(slots, args, weights);
-        };
+        if (rows is 0 or > int.MaxValue || coutG is 0 or > int.MaxValue || preparation.WeightAddress(wSlot) is var w && w == 0) return null;
+        return new ConvWeights((float*)w, (int)groups, (int)coutG, (int)rows);
     }
 
     private static void Execute(nint[] slots, long[] a, ConvWeights? prepared)
@@ -98,22 +105,9 @@ public static unsafe class ConvGemmKernel
     // tail: the residual and ReLU of the step's epilogue (its bias is per group, set here).
     private static void RunPanels(ConvArgs<long> p, float* x, float* w, float* bias, float* y, ConvWeights? prepared, ConvTileEpilogue tail)
     {
-        var s = p.InSpatial.Span;
-        var k = p.Kernel.Span;
-        var o = p.OutSpatial.Span;
-        var st = p.Stride.Span;
-        var pad = p.Padding.Span;
-        var dil = p.Dilation.Span;
-        bool two = s.Length == 2;
         var kind = SgemmKernelSelector.Best;
         long cin = p.InChannels, cout = p.OutChannels, groups = p.Groups, cinG = cin / groups, coutG = cout / groups;
-        var geometry = new ConvPanels
-        {
-            H = two ? s[0] : 1, W = s[^1], KH = two ? k[0] : 1, KW = k[^1], OH = two ? o[0] : 1, OW = o[^1],
-            SH = two ? st[0] : 1, SW = st[^1], PH = two ? pad[0] : 0, PW = pad[^1], DH = two ? dil[0] : 1, DW = dil[^1],
-            Nr = SgemmKernelSelector.PanelWidth(kind),
-        };
-        geometry.Rows = cinG * geometry.KH * geometry.KW;
+        var geometry = GeometryOf(p, kind);
         long inSize = geometry.H * geometry.W, outSize = geometry.OutSize, rows = geometry.Rows;
         if (outSize == 0 || coutG == 0 || p.Batch == 0) return;
         if (rows > int.MaxValue || coutG > int.MaxValue || outSize > int.MaxValue)
@@ -205,6 +199,26 @@ public static unsafe class ConvGemmKernel
     }
 
     private static float* Panels(long floats) => GemmBuffers.Unfolded(floats);
+
+    /// <summary>The panels' geometry of a 1- or 2-d convolution (a 1-d one as height 1) for the microkernel <paramref name="kind"/>.</summary>
+    private static ConvPanels GeometryOf(ConvArgs<long> p, SgemmKernelKind kind)
+    {
+        var s = p.InSpatial.Span;
+        var k = p.Kernel.Span;
+        var o = p.OutSpatial.Span;
+        var st = p.Stride.Span;
+        var pad = p.Padding.Span;
+        var dil = p.Dilation.Span;
+        bool two = s.Length == 2;
+        var geometry = new ConvPanels
+        {
+            H = two ? s[0] : 1, W = s[^1], KH = two ? k[0] : 1, KW = k[^1], OH = two ? o[0] : 1, OW = o[^1],
+            SH = two ? st[0] : 1, SW = st[^1], PH = two ? pad[0] : 0, PW = pad[^1], DH = two ? dil[0] : 1, DW = dil[^1],
+            Nr = SgemmKernelSelector.PanelWidth(kind),
+        };
+        geometry.Rows = p.InChannels / p.Groups * geometry.KH * geometry.KW;
+        return geometry;
+    }
 
     private static void RunColumns(ConvArgs<long> p, float* x, float* w, float* bias, float* y)
     {
@@ -360,6 +374,9 @@ public static unsafe class ConvGemmKernel
         public int TilesPerChunk;
         public ConvTileEpilogue Tail;
 
+        // The distance between output channels' rows in Y (0: the geometry's output positions, y dense).
+        public long Ldc;
+
         public readonly void Invoke(int start, int end)
         {
             long outSize = Geometry.OutSize, floats = Geometry.PanelFloats;
@@ -390,7 +407,7 @@ public static unsafe class ConvGemmKernel
         private readonly void Multiply(int r0, int m, int cols, float* panels, float* c)
         {
             int k = (int)Geometry.Rows;
-            long ldc = Geometry.OutSize;
+            long ldc = Ldc > 0 ? Ldc : Geometry.OutSize;
             float* a = W + ((long)r0 * k);
             float* packedA = PackedW is null ? null : PackedW + ((long)r0 * k);
             var pool = KernelPool.Current;

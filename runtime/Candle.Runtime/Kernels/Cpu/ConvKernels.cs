@@ -1,5 +1,7 @@
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Candle.Runtime.Kernels.Cpu.Args;
 
 namespace Candle.Runtime.Kernels.Cpu;
@@ -192,14 +194,17 @@ public static class ConvKernels
     /// <summary>
     /// Pool's float32 two-dimensional case: the same windows (positions in the padding skipped, the average over the
     /// whole window or the positions inside it), read directly as floats; the sum of an average in double as above.
+    /// Compiled optimized at its first call, as <see cref="Pool"/> is: a plan may call it once a run (ResNet's average
+    /// pool), too few calls for its loops to be promoted soon.
     /// </summary>
-    private static unsafe void Pool2d(
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static unsafe void Pool2d(
         float* x, float* y, long start, long end, ReadOnlySpan<long> inShape, ReadOnlySpan<long> kShape, ReadOnlySpan<long> outShape,
         ReadOnlySpan<long> stride, ReadOnlySpan<long> padding, bool isMax, bool includePad)
     {
         long ih = inShape[0], iw = inShape[1], kh = kShape[0], kw = kShape[1], oh = outShape[0], ow = outShape[1];
         long sh = stride[0], sw = stride[1], ph = padding[0], pw = padding[1];
-        if (isMax && iw <= 16384)
+        if (isMax && MaxPoolRowsFit(iw, kw, ow, sw, pw, out _, out _))
         {
             MaxPool2d(x, y, start, end, ih, iw, kh, kw, oh, ow, sh, sw, ph, pw);
             return;
@@ -245,40 +250,158 @@ public static class ConvKernels
         }
     }
 
+    // Floats past a bordered row's end that the vector loads of a stride-2 window may read (−∞ like the border).
+    private const int RowSlack = 32;
+
     /// <summary>
-    /// Max pooling of float32 planes, row of outputs by row: the window rows' maximum column by column (vectorized,
-    /// IEEE maximum as <see cref="MathF.Max(float, float)"/>), then each output's maximum over its columns of that.
-    /// The maximum of the same positions as the reference's window, so the same value.
+    /// Whether <see cref="MaxPoolRows"/> takes a row of <paramref name="iw"/> columns (its buffers live on the stack:
+    /// rows of up to 16384 columns with their borders); <paramref name="bordered"/> and <paramref name="starts"/> size them.
     /// </summary>
+    internal static bool MaxPoolRowsFit(long iw, long kw, long ow, long sw, long pw, out int bordered, out int starts)
+    {
+        bordered = starts = 0;
+        if (ow <= 0 || pw + iw + kw > 16384 || (ow - 1) * sw >= 16384) return false;
+        starts = (int)(((ow - 1) * sw) + 1);
+        bordered = Math.Max((int)(pw + iw), starts + (int)kw - 1) + RowSlack;
+        return true;
+    }
+
     private static unsafe void MaxPool2d(float* x, float* y, long start, long end, long ih, long iw, long kh, long kw, long oh, long ow, long sh, long sw, long ph, long pw)
     {
-        Span<float> columns = stackalloc float[(int)iw];
+        MaxPoolRowsFit(iw, kw, ow, sw, pw, out int bordered, out int starts);
+        Span<float> columns = stackalloc float[bordered];
+        Span<float> windows = stackalloc float[starts];
         for (long plane = start; plane < end; plane++)
         {
-            float* src = x + (plane * ih * iw);
-            float* dst = y + (plane * oh * ow);
-            for (long r = 0; r < oh; r++)
+            MaxPoolRows(x + (plane * ih * iw), y + (plane * oh * ow), ih, iw, kh, kw, ow, sh, sw, ph, pw, 0, oh, columns, windows);
+        }
+    }
+
+    /// <summary>
+    /// Max pooling of output rows [<paramref name="r0"/>, <paramref name="r1"/>) of one float32 plane (input rows at
+    /// <paramref name="src"/> + row · <paramref name="iw"/>, of which only those the windows reach are read; output row r at
+    /// <paramref name="dst"/> + r · <paramref name="ow"/>): the window rows' maximum column by column, then the window's
+    /// maximum over the row inside −∞ borders of the padding's width: for a stride of 2, 16 (8) outputs at once from the
+    /// even lanes of each tap's two vectors; for other strides the maximum at every column (the row shifted by each
+    /// tap), of which the outputs pick every stride-th. Every maximum is the IEEE maximum of
+    /// <see cref="MathF.Max(float, float)"/> (the vectors' <c>Max</c> and <see cref="TensorPrimitives.Max(ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float})"/>
+    /// have its NaN and signed-zero rules), over the same positions as the reference's window (a −∞ border leaves a
+    /// maximum as skipping the position does, and a window wholly outside the input is −∞ there too), so the same value.
+    /// The buffers are sized by <see cref="MaxPoolRowsFit"/>.
+    /// </summary>
+    internal static unsafe void MaxPoolRows(
+        float* src, float* dst, long ih, long iw, long kh, long kw, long ow, long sh, long sw, long ph, long pw, long r0, long r1, Span<float> columns, Span<float> windows)
+    {
+        // Window starts 0 … (ow − 1) · sw in the bordered row: pw −∞ before the input's columns, −∞ after them.
+        int starts = windows.Length;
+        columns[..(int)pw].Fill(float.NegativeInfinity);
+        columns[(int)(pw + iw)..].Fill(float.NegativeInfinity);
+        fixed (float* bordered = columns)
+        {
+            for (long r = r0; r < r1; r++)
             {
                 long top = (r * sh) - ph;
-                long r0 = Math.Max(0, top), r1 = Math.Min(ih, top + kh);
+                long i0 = Math.Max(0, top), i1 = Math.Min(ih, top + kh);
                 float* o = dst + (r * ow);
-                if (r1 <= r0)
+                if (i1 <= i0)
                 {
                     new Span<float>(o, (int)ow).Fill(float.NegativeInfinity);
                     continue;
                 }
 
-                new ReadOnlySpan<float>(src + (r0 * iw), (int)iw).CopyTo(columns);
-                for (long i = r0 + 1; i < r1; i++) TensorPrimitives.Max(columns, new ReadOnlySpan<float>(src + (i * iw), (int)iw), columns);
-                for (long c = 0; c < ow; c++)
+                ColumnMax(src + (i0 * iw), i1 - i0, iw, bordered + pw);
+                if (sw == 2)
                 {
-                    long left = (c * sw) - pw;
-                    long c0 = Math.Max(0, left), c1 = Math.Min(iw, left + kw);
-                    float m = float.NegativeInfinity;
-                    for (long j = c0; j < c1; j++) m = MathF.Max(m, columns[(int)j]);
-                    o[c] = m;
+                    StrideTwoWindows(bordered, (int)kw, (int)ow, o);
+                    continue;
+                }
+
+                columns[..starts].CopyTo(windows);
+                for (int t = 1; t < kw; t++) TensorPrimitives.Max(windows, columns.Slice(t, starts), windows);
+                if (sw == 1)
+                {
+                    windows[..(int)ow].CopyTo(new Span<float>(o, (int)ow));
+                }
+                else
+                {
+                    for (long c = 0; c < ow; c++) o[c] = windows[(int)(c * sw)];
                 }
             }
         }
     }
+
+    /// <summary>The maximum of <paramref name="rows"/> rows of <paramref name="n"/> floats from <paramref name="first"/>, column by column, into <paramref name="to"/>.</summary>
+    private static unsafe void ColumnMax(float* first, long rows, long n, float* to)
+    {
+        long j = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            for (; j + 16 <= n; j += 16)
+            {
+                var v = Vector512.Load(first + j);
+                for (long i = 1; i < rows; i++) v = Vector512.Max(v, Vector512.Load(first + (i * n) + j));
+                v.Store(to + j);
+            }
+        }
+
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; j + 8 <= n; j += 8)
+            {
+                var v = Vector256.Load(first + j);
+                for (long i = 1; i < rows; i++) v = Vector256.Max(v, Vector256.Load(first + (i * n) + j));
+                v.Store(to + j);
+            }
+        }
+
+        for (; j < n; j++)
+        {
+            float m = first[j];
+            for (long i = 1; i < rows; i++) m = MathF.Max(m, first[(i * n) + j]);
+            to[j] = m;
+        }
+    }
+
+    /// <summary>
+    /// Outputs c of a stride-2 window of <paramref name="kw"/> taps: the maximum of <paramref name="row"/>[2c + t] over
+    /// the taps (the bordered row, readable <see cref="RowSlack"/> floats past its last window).
+    /// </summary>
+    private static unsafe void StrideTwoWindows(float* row, int kw, int ow, float* o)
+    {
+        int c = 0;
+        if (Avx512F.IsSupported)
+        {
+            var even = Vector512.CreateSequence(0, 2);
+            for (; c + 16 <= ow; c += 16)
+            {
+                float* at = row + (2 * c);
+                var m = Avx512F.PermuteVar16x32x2(Vector512.Load(at), even, Vector512.Load(at + 16));
+                for (int t = 1; t < kw; t++) m = Vector512.Max(m, Avx512F.PermuteVar16x32x2(Vector512.Load(at + t), even, Vector512.Load(at + t + 16)));
+                m.Store(o + c);
+            }
+        }
+
+        if (Avx2.IsSupported)
+        {
+            for (; c + 8 <= ow; c += 8)
+            {
+                float* at = row + (2 * c);
+                var m = Even(Vector256.Load(at), Vector256.Load(at + 8));
+                for (int t = 1; t < kw; t++) m = Vector256.Max(m, Even(Vector256.Load(at + t), Vector256.Load(at + t + 8)));
+                m.Store(o + c);
+            }
+        }
+
+        for (; c < ow; c++)
+        {
+            float m = row[2 * c];
+            for (int t = 1; t < kw; t++) m = MathF.Max(m, row[(2 * c) + t]);
+            o[c] = m;
+        }
+    }
+
+    /// <summary>The even lanes of two vectors, in order: the even lanes of each 128-bit half, then the 64-bit pairs in order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Even(Vector256<float> lo, Vector256<float> hi) =>
+        Avx2.Permute4x64(Avx.Shuffle(lo, hi, 0x88).AsDouble(), 0xD8).AsSingle();
 }

@@ -26,6 +26,7 @@ public static class RuntimeKernels
         ["gemm"] = GemmKernel.Run,
         ["conv"] = ConvKernels.Conv,
         ["conv_gemm"] = ConvGemmKernel.Run,
+        ["conv_gemm_max_pool"] = ConvGemmKernel.RunMaxPool,
         ["conv_transpose"] = ConvKernels.ConvTranspose,
         ["pool"] = ConvKernels.Pool,
         ["index_select"] = GatherKernels.IndexSelect,
@@ -42,6 +43,7 @@ public static class RuntimeKernels
     {
         ["gemm"] = GemmKernel.Prepare,
         ["conv_gemm"] = ConvGemmKernel.Prepare,
+        ["conv_gemm_max_pool"] = ConvGemmKernel.PrepareMaxPool,
         ["quant_matmul"] = QuantMatMulKernel.Prepare,
     }.ToFrozenDictionary(StringComparer.Ordinal);
 

@@ -23,6 +23,9 @@ internal static unsafe class GemmBuffers
     [ThreadStatic]
     private static Buffer? t_u;
 
+    [ThreadStatic]
+    private static Buffer? t_band;
+
     /// <summary>Scratch for the packed block of A used by the current thread.</summary>
     public static float* A(long floats) => (t_a ??= new Buffer()).Get(floats);
 
@@ -37,6 +40,9 @@ internal static unsafe class GemmBuffers
 
     /// <summary>The calling thread's buffer for convolution windows unfolded into B panels.</summary>
     public static float* Unfolded(long floats) => (t_u ??= new Buffer()).Get(floats);
+
+    /// <summary>The calling thread's buffer for a band of a convolution's output rows pooled before they leave the cache.</summary>
+    public static float* ConvBand(long floats) => (t_band ??= new Buffer()).Get(floats);
 
     private sealed class Buffer
     {
