@@ -17,7 +17,7 @@ namespace Candle.Compiler.Gpu;
 /// <see cref="AttentionKernels"/>, <see cref="GemmKernels"/>, <see cref="MemoryKernels"/>,
 /// <see cref="QuantKernels"/>) specialized for the call's dtypes and block types, and cuBLAS for matrix products on CUDA. Sizes are evaluated per run from the bound symbols.
 /// </summary>
-internal sealed partial class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDictionary<ElementwiseSpec, string> kernelNames)
+internal sealed partial class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDictionary<ElementwiseSpec, string> kernelNames, IReadOnlyDictionary<BroadcastReductionSpec, string>? rowKernelNames = null)
 {
     private const BindingFlags Static = BindingFlags.Public | BindingFlags.Static;
 
@@ -37,7 +37,9 @@ internal sealed partial class GpuLowering(GpuDevice device, Type? generated, IRe
 
     public Action<Frame> Lower(KernelCall call) => call switch
     {
+        ElementwiseCall { StoreSlots.Count: > 0 } e => MultiOutput(e),
         ElementwiseCall e => Elementwise(e),
+        BroadcastReductionCall b => BroadcastReduction(b),
         GemmCall g => Gemm(g),
         BatchedMatMulCall b => BatchedMatMul(b),
         AttentionCall a => Attention(a),

@@ -34,6 +34,9 @@ internal sealed partial class Scheduler
     // than library calls (ReduceCall after their producers).
     private readonly bool _generateReductions;
 
+    // Whether reduce_broadcast groups become generated row kernels without generated reductions otherwise.
+    private readonly bool _broadcastReductions;
+
     // Whether library calls that can read strided views (rope, attention of every dtype) get them instead of dense
     // copies.
     private readonly bool _stridedOperands;
@@ -58,8 +61,9 @@ internal sealed partial class Scheduler
     // For each fused node of a multi-output group, the group's nodes by output (built when the first is scheduled).
     private Dictionary<Node, List<Node>>? _siblings;
 
-    private Scheduler(bool generateReductions, bool stridedOperands, bool residualNorms, bool columnReductions, bool fillsOutsideSlices, bool ropeRows)
+    private Scheduler(bool generateReductions, bool stridedOperands, bool residualNorms, bool columnReductions, bool fillsOutsideSlices, bool ropeRows, bool broadcastReductions)
     {
+        _broadcastReductions = broadcastReductions;
         _ropeRows = ropeRows;
         _fillsOutsideSlices = fillsOutsideSlices;
         _generateReductions = generateReductions;
@@ -83,13 +87,15 @@ internal sealed partial class Scheduler
     /// gradient) writes the constant only outside the slice, and nothing when the slice covers the whole buffer. With
     /// <paramref name="ropeRows"/>, consecutive ropes and row copies (a decode step's query and key ropes and the new key
     /// and value rows written into the cache) become one <see cref="RopeRowsCall"/> that writes the rotated key row
-    /// straight into the cache.
+    /// straight into the cache. With <paramref name="broadcastReductions"/> (implied by
+    /// <paramref name="generateReductions"/>), <see cref="FusedKinds.ReduceBroadcast"/> groups become
+    /// <see cref="BroadcastReductionCall"/>s while other reductions stay library calls.
     /// </summary>
     /// <exception cref="NotSupportedException">A node cannot be scheduled (the message names it).</exception>
-    public static KernelGraph Schedule(Graph graph, bool generateReductions = false, bool stridedOperands = false, bool residualNorms = false, bool columnReductions = false, bool fillsOutsideSlices = false, bool ropeRows = false)
+    public static KernelGraph Schedule(Graph graph, bool generateReductions = false, bool stridedOperands = false, bool residualNorms = false, bool columnReductions = false, bool fillsOutsideSlices = false, bool ropeRows = false, bool broadcastReductions = false)
     {
         ArgumentNullException.ThrowIfNull(graph);
-        return new Scheduler(generateReductions, stridedOperands, residualNorms, columnReductions, fillsOutsideSlices, ropeRows).Run(graph);
+        return new Scheduler(generateReductions, stridedOperands, residualNorms, columnReductions, fillsOutsideSlices, ropeRows, broadcastReductions).Run(graph);
     }
 
     private KernelGraph Run(Graph graph)
