@@ -121,6 +121,38 @@ public class BroadcastReductionTests
         Assert.Null(BackendCases.Compare(want, got, atol, rtol));
     }
 
+    /// <summary>
+    /// Without a device, each row kernel compiles to PTX in both forms (the CUDA form folding by warp shuffles) and the
+    /// shared-memory form to OpenCL C; a multi-output update's kernel stores each of its outputs.
+    /// </summary>
+    [Fact]
+    public void Row_kernels_and_multi_output_kernels_generate_ptx_and_opencl()
+    {
+        var (graph, _) = Case("layer_norm", DType.F16, 4, 64, "dense");
+        var context = new PassContext(2) { Capabilities = GpuBackends.IlgpuCpu.Capabilities };
+        context.DisabledPasses.Add("pattern-recognition");
+        var kernels = Scheduler.Schedule(PassManager.CreateDefault().Run(graph, context), broadcastReductions: true);
+        var call = Assert.Single(kernels.Calls.OfType<BroadcastReductionCall>());
+        var (type, _) = GpuBackend.RenderKernels(kernels, out var rowNames);
+        using var source = new KernelSource();
+        var shared = type!.GetMethod(rowNames[call.Kernel])!;
+        var shuffled = type.GetMethod(rowNames[call.Kernel] + Kernels.BroadcastReductionKernelEmitter.ShuffleSuffix)!;
+        Assert.Contains("bar.sync", source.Ptx(shared, true), StringComparison.Ordinal);
+        Assert.Contains("shfl.sync", source.Ptx(shuffled, true), StringComparison.Ordinal);
+        Assert.Contains("kernel void", source.OpenCL(shared, true), StringComparison.Ordinal);
+
+        var p = Input("p", DType.F32, Shape.Of(64));
+        var m0 = Input("m", DType.F32, Shape.Of(64));
+        var m = Binary(Op.Add, Binary(Op.Mul, m0, 0.9), Binary(Op.Mul, p, 0.1));
+        var update = new Graph([p, m0], [Binary(Op.Sub, p, m), m], ["p", "m"]);
+        var multi = Scheduler.Schedule(CandleCompiler.Optimize(update, new CompileOptions { Backend = GpuBackends.IlgpuCpu }));
+        var e = Assert.Single(multi.Calls.OfType<ElementwiseCall>(), c => c.StoreSlots.Count == 1);
+        var (mtype, names) = GpuBackend.RenderKernels(multi);
+        string ptx = source.Ptx(mtype!.GetMethod(names[e.Kernel])!, false);
+        Assert.Equal(2, ptx.Split("st.global.f32").Length - 1);
+        Assert.Contains("kernel void", source.OpenCL(mtype.GetMethod(names[e.Kernel])!, false), StringComparison.Ordinal);
+    }
+
     private static (Graph Graph, int[] Input) Case(string pattern, DType dt, int rows, int length, string layout)
     {
         Node input, x;
