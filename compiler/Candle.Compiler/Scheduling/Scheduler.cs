@@ -167,6 +167,7 @@ internal sealed partial class Scheduler
         }
 
         if (_ropeRows) MergeRopeRows();
+        if (_columnReductions) MergeColumnProducts();
         return _kg.Build(inputs, outputs);
     }
 
