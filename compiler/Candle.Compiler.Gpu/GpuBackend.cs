@@ -35,7 +35,7 @@ public sealed class GpuBackend : IBackend
         SharedMemoryBytes: 48 * 1024,
         SupportsFusedGroups: true)
     {
-        FusedKinds = new HashSet<string> { Passes.FusedKinds.Elementwise, Passes.FusedKinds.MatMulEpilogue },
+        FusedKinds = new HashSet<string> { Passes.FusedKinds.Elementwise, Passes.FusedKinds.MatMulEpilogue, Passes.FusedKinds.MultiOutput, Passes.FusedKinds.ReduceBroadcast },
         MergesProducts = true,
         QuantTypes = QuantTypes,
     };
@@ -131,25 +131,37 @@ public sealed class GpuBackend : IBackend
         }
 
         var device = GetDevice(spec);
-        var graph = Scheduler.Schedule(optimizedGraph, stridedOperands: true, residualNorms: true, columnReductions: Kind != GpuKind.OpenCL && !ColumnSumsOff, fillsOutsideSlices: !SliceFillsWhole, ropeRows: RopeRows);
-        var (type, names) = RenderKernels(graph);
-        return new GpuExecutable(graph, device, type, names) { CaptureGraphs = options.CaptureGraphs == true && !GpuExecutable.GraphsOff };
+        var graph = Scheduler.Schedule(optimizedGraph, stridedOperands: true, residualNorms: true, columnReductions: Kind != GpuKind.OpenCL && !ColumnSumsOff, fillsOutsideSlices: !SliceFillsWhole, ropeRows: RopeRows, broadcastReductions: true);
+        var (type, names) = RenderKernels(graph, out var rowNames);
+        return new GpuExecutable(graph, device, type, names, rowNames) { CaptureGraphs = options.CaptureGraphs == true && !GpuExecutable.GraphsOff };
     }
 
     /// <summary>Renders every generated kernel of a kernel graph (elementwise calls and GEMM epilogues) into one assembly.</summary>
-    internal static (Type? Type, Dictionary<ElementwiseSpec, string> Names) RenderKernels(KernelGraph graph)
+    internal static (Type? Type, Dictionary<ElementwiseSpec, string> Names) RenderKernels(KernelGraph graph) => RenderKernels(graph, out _);
+
+    /// <summary>
+    /// Renders every generated kernel of a kernel graph into one assembly: elementwise calls and GEMM epilogues (named
+    /// by spec in the result) and row reductions with a broadcast consumer (in <paramref name="rowNames"/>).
+    /// </summary>
+    internal static (Type? Type, Dictionary<ElementwiseSpec, string> Names) RenderKernels(KernelGraph graph, out Dictionary<BroadcastReductionSpec, string> rowNames)
     {
         var emitter = new ElementwiseKernelEmitter();
         var names = new Dictionary<ElementwiseSpec, string>(ReferenceEqualityComparer.Instance);
+        rowNames = new Dictionary<BroadcastReductionSpec, string>(ReferenceEqualityComparer.Instance);
         foreach (var call in graph.Calls)
         {
-            var e = call switch
+            switch (call)
             {
-                ElementwiseCall x => x,
-                GemmCall { Epilogue: { } epi } => epi,
-                _ => null,
-            };
-            if (e is not null) names[e.Kernel] = emitter.GetOrAdd(e.Kernel);
+                case ElementwiseCall x:
+                    names[x.Kernel] = emitter.GetOrAdd(x.Kernel);
+                    break;
+                case GemmCall { Epilogue: { } epi }:
+                    names[epi.Kernel] = emitter.GetOrAdd(epi.Kernel);
+                    break;
+                case BroadcastReductionCall b:
+                    rowNames[b.Kernel] = emitter.GetOrAdd(b.Kernel);
+                    break;
+            }
         }
 
         return (emitter.Build(), names);

@@ -46,14 +46,14 @@ public sealed class GpuExecutable : IDeviceExecutable
     private string? _graphFailure;
     private bool _disposed;
 
-    internal GpuExecutable(KernelGraph graph, GpuDevice device, Type? generated, IReadOnlyDictionary<ElementwiseSpec, string> kernelNames)
+    internal GpuExecutable(KernelGraph graph, GpuDevice device, Type? generated, IReadOnlyDictionary<ElementwiseSpec, string> kernelNames, IReadOnlyDictionary<BroadcastReductionSpec, string>? rowKernelNames = null)
     {
         _graph = graph;
         _device = device;
         InputNames = [.. graph.Inputs.Select(i => i.Name)];
         OutputNames = [.. graph.Outputs.Select(o => o.Name)];
         _indexLabels = [.. graph.Calls.Where(c => c is IndexSelectCall or GatherCall or ScatterAddCall or QuantEmbeddingCall).Select(c => c.Label)];
-        _lowering = new GpuLowering(device, generated, kernelNames);
+        _lowering = new GpuLowering(device, generated, kernelNames, rowKernelNames);
         _steps = Lower(graph, _lowering);
         _weights = [.. graph.Weights.Select(w => device.Weight(w.Data))];
         _scratch = device.Allocate(16);

@@ -17,7 +17,7 @@ namespace Candle.Compiler.Gpu;
 /// <see cref="AttentionKernels"/>, <see cref="GemmKernels"/>, <see cref="MemoryKernels"/>,
 /// <see cref="QuantKernels"/>) specialized for the call's dtypes and block types, and cuBLAS for matrix products on CUDA. Sizes are evaluated per run from the bound symbols.
 /// </summary>
-internal sealed partial class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDictionary<ElementwiseSpec, string> kernelNames)
+internal sealed partial class GpuLowering(GpuDevice device, Type? generated, IReadOnlyDictionary<ElementwiseSpec, string> kernelNames, IReadOnlyDictionary<BroadcastReductionSpec, string>? rowKernelNames = null)
 {
     private const BindingFlags Static = BindingFlags.Public | BindingFlags.Static;
 
@@ -39,13 +39,16 @@ internal sealed partial class GpuLowering(GpuDevice device, Type? generated, IRe
 
     public Action<Frame> Lower(KernelCall call) => call switch
     {
+        ElementwiseCall { StoreSlots.Count: > 0 } e => MultiOutput(e),
         ElementwiseCall e => Folded(e, Elementwise(e)),
+        BroadcastReductionCall b => BroadcastReduction(b),
         GemmCall g => Folded(g, Gemm(g)),
         BatchedMatMulCall b => Folded(b, BatchedMatMul(b)),
         AttentionCall a => Attention(a),
         NormCall n => Folded(n, Norm(n)),
         RowCall { Op: Op.Softmax or Op.LogSoftmax } r when r.XType == r.YType => Softmax(r),
         ReduceCall r when r.Op.ReduceKernelOp() is Runtime.Kernels.Cpu.ReduceOp.Sum or Runtime.Kernels.Cpu.ReduceOp.Mean or Runtime.Kernels.Cpu.ReduceOp.Max or Runtime.Kernels.Cpu.ReduceOp.Min => Reduce(r),
+        ColumnReduceCall { X2: >= 0 } r => ColumnProductReduce(r),
         ColumnReduceCall r => ColumnReduce(r),
         RopeCall r => Rope(r),
         RopeRowsCall r => RopeRows(r),

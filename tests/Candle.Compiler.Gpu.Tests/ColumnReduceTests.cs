@@ -4,6 +4,7 @@ using Candle.Compiler.Gpu.Kernels;
 using Candle.Compiler.Ir;
 using Candle.Compiler.Scheduling;
 using Candle.Runtime;
+using Candle.Runtime.Tensors;
 using Candle.Tests.BackendMatrix;
 using static Candle.Compiler.Ir.IrBuilder;
 
@@ -36,6 +37,43 @@ public class ColumnReduceTests
     [CudaTheory]
     [MemberData(nameof(Cases))]
     public void CudaMatchesTheReferenceInterpreter(int batch, int rows, int columns, DType dt) => Check(batch, rows, columns, dt, GpuBackends.Cuda);
+
+    public static TheoryData<int, int, DType> ProductCases() => new()
+    {
+        { 1, 7, DType.F32 },
+        { 37, 33, DType.F32 },
+        { 1000, 40, DType.F32 },
+        { 133, 72, DType.F16 },
+        { 43, 96, DType.BF16 },
+    };
+
+    /// <summary>
+    /// Σ x·y over the rows (a layer norm's weight gradient) is one column reduction over both factors: no product is
+    /// written; a product that is also returned keeps its own kernel and the plain column sum.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(ProductCases))]
+    public void A_sum_of_products_over_leading_rows_reads_both_factors(int rows, int columns, DType dt)
+    {
+        var x = Input("x", dt, Shape.Of(rows, columns));
+        var y = Input("y", dt, Shape.Of(rows, columns));
+        var rng = new Random(rows + columns);
+        HostTensor[] inputs = [BackendCases.Random(rng, dt, [rows, columns], -1, 1), BackendCases.Random(rng, dt, [rows, columns], -1, 1)];
+        double tol = dt == DType.F32 ? 1e-5 : 1e-2;
+
+        var g = new Graph([x, y], [Reduce(Op.Sum, Binary(Op.Mul, x, y), [0]), Reduce(Op.Mean, Binary(Op.Mul, Unary(Op.Exp, x), y), [0])]);
+        using var exe = (GpuExecutable)CandleCompiler.CompileExecutable(g, new CompileOptions { Backend = GpuBackends.IlgpuCpu });
+        var merged = exe.Kernels.Calls.OfType<ColumnReduceCall>().ToList();
+        Assert.Single(merged, c => c.X2 >= 0);
+        Assert.Single(exe.Kernels.Calls.OfType<ElementwiseCall>());
+        Assert.Null(BackendCases.Compare(ReferenceInterpreter.Run(g, inputs), exe.Run(inputs), tol * Math.Sqrt(rows), tol));
+
+        var product = Binary(Op.Mul, x, y);
+        var kept = new Graph([x, y], [Reduce(Op.Sum, product, [0]), product]);
+        using var keptExe = (GpuExecutable)CandleCompiler.CompileExecutable(kept, new CompileOptions { Backend = GpuBackends.IlgpuCpu });
+        Assert.All(keptExe.Kernels.Calls.OfType<ColumnReduceCall>(), c => Assert.Equal(-1, c.X2));
+        Assert.Null(BackendCases.Compare(ReferenceInterpreter.Run(kept, inputs), keptExe.Run(inputs), tol * Math.Sqrt(rows), tol));
+    }
 
     [Fact]
     public void ChunksCoverEveryRowOnce()

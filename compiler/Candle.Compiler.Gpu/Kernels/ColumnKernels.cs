@@ -78,6 +78,49 @@ internal static class ColumnKernels
         }
     }
 
+    /// <summary>
+    /// <see cref="Partial{TX, TXS}"/> of the products x·x2 of two buffers of one layout (a layer norm's weight
+    /// gradient, dy·x̂ summed over the tokens), each product formed in f32 as it is added.
+    /// </summary>
+    public static void PartialProduct<TX, TXS>(ArrayView<TX> x, ArrayView<TX> x2, ArrayView<float> part, int rows, int columns, int chunkRows, int tiles, int width)
+        where TX : unmanaged
+        where TXS : struct, IStorage<TX>
+    {
+        var lanes = SharedMemory.Allocate<float>(GroupSize);
+        int tx = Group.IdxX % width, ty = Group.IdxX / width, lanesPerColumn = Group.DimX / width;
+        int chunk = Grid.IdxX / tiles;
+        int column = ((Grid.IdxX - (chunk * tiles)) * width) + tx;
+        int start = chunk * chunkRows;
+        int end = Math.Min(rows, start + chunkRows);
+        var s = default(TXS);
+        float a0 = 0f, a1 = 0f;
+        if (column < columns)
+        {
+            int r = start + ty;
+            for (; r + lanesPerColumn < end; r += 2 * lanesPerColumn)
+            {
+                long i0 = ((long)r * columns) + column, i1 = ((long)(r + lanesPerColumn) * columns) + column;
+                a0 += s.Load(x, i0) * s.Load(x2, i0);
+                a1 += s.Load(x, i1) * s.Load(x2, i1);
+            }
+
+            for (; r < end; r += lanesPerColumn)
+            {
+                long i0 = ((long)r * columns) + column;
+                a0 += s.Load(x, i0) * s.Load(x2, i0);
+            }
+        }
+
+        lanes[Group.IdxX] = a0 + a1;
+        Group.Barrier();
+        if (ty == 0 && column < columns)
+        {
+            float sum = 0f;
+            for (int k = 0; k < lanesPerColumn; k++) sum += lanes[(k * width) + tx];
+            part[((long)chunk * columns) + column] = sum;
+        }
+    }
+
     /// <summary>Column <paramref name="index"/>'s partials added in chunk order, divided by <paramref name="divisor"/> (1, or the rows for a mean).</summary>
     public static void Finish<TY, TYS>(Index1D index, ArrayView<float> part, ArrayView<TY> y, int columns, int chunks, float divisor)
         where TY : unmanaged

@@ -13,7 +13,8 @@ namespace Candle.Compiler.Gpu.Kernels;
 /// Renders kernel IR (<see cref="ElementwiseSpec"/>) to ILGPU kernels: one public static method per distinct spec on
 /// one type of a <see cref="PersistedAssemblyBuilder"/> assembly (ILGPU reads a method's IL from a loaded assembly;
 /// it cannot compile a <c>DynamicMethod</c>). Each kernel is implicitly grouped over the flat output index and takes
-/// <c>(Index1D i, ArrayView out, ArrayView in[n], long shape[rank], then per input long offset, long strides[rank])</c>;
+/// <c>(Index1D i, ArrayView out, ArrayView in[n], long shape[rank], then per input long offset, long strides[rank],
+/// then ArrayView also[s])</c>, the last the dense further outputs of a multi-output spec (<see cref="ElementwiseSpec.Stores"/>);
 /// loads, stores and every op are calls of <see cref="GpuMath"/>, which ILGPU inlines.
 /// </summary>
 internal sealed class ElementwiseKernelEmitter
@@ -59,6 +60,7 @@ internal sealed class ElementwiseKernelEmitter
             for (int d = 0; d <= spec.Rank; d++) p.Add(typeof(long));
         }
 
+        p.AddRange(spec.Stores.Select(s => ViewOf(s.DType)));
         return [.. p];
     }
 
@@ -115,6 +117,28 @@ internal sealed class ElementwiseKernelEmitter
             }
         }
 
+        _byKey[key] = name;
+        return name;
+    }
+
+    /// <summary>
+    /// Returns the kernel name for a row reduction with a broadcast consumer, emitting it the first time
+    /// (<see cref="BroadcastReductionKernelEmitter"/>) with its <see cref="BroadcastReductionKernelEmitter.ShuffleSuffix"/>
+    /// form (the lowering picks the device's).
+    /// </summary>
+    /// <exception cref="NotSupportedException">A body op or dtype has no GPU form (the message names it).</exception>
+    /// <exception cref="InvalidOperationException">The assembly was already built.</exception>
+    public string GetOrAdd(BroadcastReductionSpec spec)
+    {
+        if (_built is not null) throw new InvalidOperationException("the kernel assembly was already built");
+        string key = spec.Key;
+        if (_byKey.TryGetValue(key, out var existing)) return existing;
+        BroadcastReductionKernelEmitter.Check(spec);
+        string name = $"k{_byKey.Count}_{spec.Hint}";
+        var types = BroadcastReductionKernelEmitter.ParameterTypes(spec);
+        string what = $"{spec.Body.Count} body ops, {spec.ReductionPasses} reduction passes, outer rank {spec.OuterRank}, reduced rank {spec.ReducedRank}";
+        BroadcastReductionKernelEmitter.Emit(Define(name, types, key, what + ", shared-memory folds", grouped: true), spec, shuffle: false);
+        BroadcastReductionKernelEmitter.Emit(Define(name + BroadcastReductionKernelEmitter.ShuffleSuffix, types, key, what + ", warp-shuffle folds", grouped: true), spec, shuffle: true);
         _byKey[key] = name;
         return name;
     }
@@ -209,11 +233,11 @@ internal sealed class ElementwiseKernelEmitter
         _ => value,
     };
 
-    private ILGenerator Define(string name, Type[] types, string key, string what)
+    private ILGenerator Define(string name, Type[] types, string key, string what, bool grouped = false)
     {
         var m = _type.DefineMethod(name, MethodAttributes.Public | MethodAttributes.Static | MethodAttributes.HideBySig, typeof(void), types);
-        m.DefineParameter(1, ParameterAttributes.None, "index");
-        m.DefineParameter(2, ParameterAttributes.None, "output");
+        if (!grouped) m.DefineParameter(1, ParameterAttributes.None, "index");
+        m.DefineParameter(grouped ? 1 : 2, ParameterAttributes.None, "output");
         _dump.Append(CultureInfo.InvariantCulture, $".method public static void {name}({string.Join(", ", types.Select(t => t.Name))})\n  // {key}\n  // {what}\n\n");
         return m.GetILGenerator();
     }
@@ -293,7 +317,7 @@ internal sealed class ElementwiseKernelEmitter
             }
         }
 
-        var result = EmitBody(il, spec, k =>
+        var values = EmitBodyValues(il, spec, k =>
         {
             il.Emit(OpCodes.Ldarg, (short)(2 + k));
             il.Emit(OpCodes.Ldloc, offsets[k]);
@@ -301,11 +325,18 @@ internal sealed class ElementwiseKernelEmitter
             il.Emit(OpCodes.Call, Math(LoadName(spec.Inputs[k].DType)));
         });
 
-        il.Emit(OpCodes.Ldarg, (short)OutArg);
-        il.Emit(OpCodes.Ldloc, i);
-        if (narrow) il.Emit(OpCodes.Conv_I8);
-        il.Emit(OpCodes.Ldloc, result);
-        il.Emit(OpCodes.Call, Math(StoreName(spec.OutDType)));
+        void Store(int arg, LocalBuilder value, DType dtype)
+        {
+            il.Emit(OpCodes.Ldarg, (short)arg);
+            il.Emit(OpCodes.Ldloc, i);
+            if (narrow) il.Emit(OpCodes.Conv_I8);
+            il.Emit(OpCodes.Ldloc, value);
+            il.Emit(OpCodes.Call, Math(StoreName(dtype)));
+        }
+
+        Store(OutArg, values[^1], spec.OutDType);
+        int storesAt = OffsetArg(n);
+        for (int s = 0; s < spec.Stores.Count; s++) Store(storesAt + s, values[spec.Stores[s].Op], spec.Stores[s].DType);
         il.Emit(OpCodes.Ret);
     }
 
@@ -314,43 +345,62 @@ internal sealed class ElementwiseKernelEmitter
     /// returns the local that holds the result; with <paramref name="hardwareHalf"/>, f16 results are rounded by
     /// <see cref="GpuMath.RoundHalf"/>.
     /// </summary>
-    internal static LocalBuilder EmitBody(ILGenerator il, ElementwiseSpec spec, Action<int> loadInput, bool hardwareHalf = false)
+    internal static LocalBuilder EmitBody(ILGenerator il, ElementwiseSpec spec, Action<int> loadInput, bool hardwareHalf = false) =>
+        EmitBodyValues(il, spec, loadInput, hardwareHalf)[^1];
+
+    /// <summary>
+    /// Emits the body ops in order as <see cref="EmitBody"/> does and returns the local of every op (a multi-output
+    /// spec stores several of them).
+    /// </summary>
+    internal static LocalBuilder[] EmitBodyValues(ILGenerator il, ElementwiseSpec spec, Action<int> loadInput, bool hardwareHalf = false) =>
+        EmitOps(il, spec.Body, loadInput, hardwareHalf);
+
+    /// <summary>Emits <paramref name="body"/> in order (each input read by <paramref name="loadInput"/>) and returns the local of every op.</summary>
+    internal static LocalBuilder[] EmitOps(ILGenerator il, IReadOnlyList<BodyOp> body, Action<int> loadInput, bool hardwareHalf = false)
     {
-        var values = spec.Body.Select(_ => il.DeclareLocal(typeof(float))).ToArray();
-        for (int b = 0; b < spec.Body.Count; b++)
+        var values = body.Select(_ => il.DeclareLocal(typeof(float))).ToArray();
+        for (int b = 0; b < body.Count; b++) EmitOp(il, body, b, values, loadInput, hardwareHalf);
+        return values;
+    }
+
+    /// <summary>
+    /// Emits body op <paramref name="b"/> into its local <paramref name="values"/>[b] from the locals of its operands
+    /// (an input read by <paramref name="loadInput"/>, which pushes its f32 value); accumulators are the caller's.
+    /// </summary>
+    internal static void EmitOp(ILGenerator il, IReadOnlyList<BodyOp> body, int b, LocalBuilder[] values, Action<int> loadInput, bool hardwareHalf = false)
+    {
+        var op = body[b];
+        switch (op.Op)
         {
-            var op = spec.Body[b];
-            switch (op.Op)
-            {
-                case Op.Input:
-                    loadInput(op.Input);
-                    break;
-                case Op.Full:
-                    il.Emit(OpCodes.Ldc_R4, Narrow(op.DType, (float)op.Constant));
-                    break;
-                case Op.Cast:
-                    il.Emit(OpCodes.Ldloc, values[op.Args[0]]);
-                    Round(il, op.DType, castFromOther: true, hardwareHalf);
-                    break;
-                default:
-                    var fn = Math(OpFunction(op.Op));
-                    if (fn.GetParameters().Length != op.Args.Length)
-                    {
-                        throw new NotSupportedException($"op '{op.Op.Name()}' has {op.Args.Length} operands in the kernel IR but its device function takes {fn.GetParameters().Length}");
-                    }
+            case Op.Input:
+                loadInput(op.Input);
+                break;
+            case Op.Full:
+                il.Emit(OpCodes.Ldc_R4, Narrow(op.DType, (float)op.Constant));
+                break;
+            case Op.Cast:
+                il.Emit(OpCodes.Ldloc, values[op.Args[0]]);
+                Round(il, op.DType, castFromOther: true, hardwareHalf);
+                break;
+            default:
+                var fn = Math(OpFunction(op.Op));
+                if (fn.GetParameters().Length != op.Args.Length)
+                {
+                    throw new NotSupportedException($"op '{op.Op.Name()}' has {op.Args.Length} operands in the kernel IR but its device function takes {fn.GetParameters().Length}");
+                }
 
-                    foreach (int a in op.Args) il.Emit(OpCodes.Ldloc, values[a]);
-                    il.Emit(OpCodes.Call, fn);
-                    if (op.DType == DType.Bool && op.Op == Op.Add) il.Emit(OpCodes.Call, Math(nameof(GpuMath.ToBool)));
-                    else Round(il, op.DType, castFromOther: false, hardwareHalf);
-                    break;
-            }
-
-            il.Emit(OpCodes.Stloc, values[b]);
+                foreach (int a in op.Args) il.Emit(OpCodes.Ldloc, values[a]);
+                il.Emit(OpCodes.Call, fn);
+                if (op.DType == DType.Bool && op.Op == Op.Add) il.Emit(OpCodes.Call, Math(nameof(GpuMath.ToBool)));
+                else Round(il, op.DType, castFromOther: false, hardwareHalf);
+                break;
         }
 
-        return values[^1];
+        il.Emit(OpCodes.Stloc, values[b]);
     }
+
+    /// <summary>Rounds the f32 value on the stack to <paramref name="dtype"/> (as a body op of that dtype stores it).</summary>
+    internal static void RoundTo(ILGenerator il, DType dtype, bool hardwareHalf = false) => Round(il, dtype, castFromOther: false, hardwareHalf);
 
     private static void Round(ILGenerator il, DType dtype, bool castFromOther, bool hardwareHalf)
     {

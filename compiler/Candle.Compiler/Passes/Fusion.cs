@@ -27,14 +27,16 @@ public sealed class Fusion : Pass
     /// <summary>
     /// The groups fusion forms on <paramref name="graph"/> for a target that fuses the kinds
     /// <paramref name="capabilities"/> names (every kind when null): a reduction or matmul joins no group when its
-    /// kind is not fused there.
+    /// kind is not fused there, except that where reduce_broadcast is fused without reduce groups (the GPU) a reduction
+    /// joins the reduce_broadcast group that reads it, and no other.
     /// </summary>
     public static IReadOnlyList<FusionGroup> FindGroups(Graph graph, Backends.BackendCapabilities? capabilities)
     {
         ArgumentNullException.ThrowIfNull(graph);
+        bool reduceGroups = Fuses(capabilities, FusedKinds.Reduce);
         bool IsFusible(Node n) =>
             (n.Op.IsElementwise() && Fuses(capabilities, FusedKinds.Elementwise))
-            || (n.Op.IsReduce() && Fuses(capabilities, FusedKinds.Reduce) && FusionGroup.IsGeneratedReduction(n))
+            || (n.Op.IsReduce() && (reduceGroups || Fuses(capabilities, FusedKinds.ReduceBroadcast)) && FusionGroup.IsGeneratedReduction(n))
             || (n.Op == Op.MatMul && Fuses(capabilities, FusedKinds.MatMulEpilogue))
             || (n.Op == Op.QuantMatMul && Fuses(capabilities, FusedKinds.QuantMatMulEpilogue))
             || (n.Op == Op.Conv && Fuses(capabilities, FusedKinds.ConvEpilogue))
@@ -66,6 +68,18 @@ public sealed class Fusion : Pass
                 }
 
                 target = null;
+            }
+
+            if (n.Op.IsReduce() && !reduceGroups)
+            {
+                // A target without reduce groups fuses a reduction only into the reduce_broadcast group that reads it.
+                if (target is { RowShape: not null } && target.CanAccept(n))
+                {
+                    target.Add(n);
+                    groupOf[n] = target;
+                }
+
+                continue;
             }
 
             if (n.Op == Op.Expand)

@@ -13,7 +13,7 @@ internal sealed partial class Scheduler
     /// </summary>
     private TensorView? TryScheduleBroadcastReduction(Node node, TensorView[] ins)
     {
-        if (!_generateReductions) return null;
+        if (!_generateReductions && !_broadcastReductions) return null;
         var body = node.Attr<FusedAttrs>().Body;
         var result = body.Outputs[0];
         var full = node.Shape;

@@ -34,6 +34,9 @@ internal sealed partial class Scheduler
     // than library calls (ReduceCall after their producers).
     private readonly bool _generateReductions;
 
+    // Whether reduce_broadcast groups become generated row kernels without generated reductions otherwise.
+    private readonly bool _broadcastReductions;
+
     // Whether library calls that can read strided views (rope, attention of every dtype) get them instead of dense
     // copies.
     private readonly bool _stridedOperands;
@@ -59,9 +62,10 @@ internal sealed partial class Scheduler
     // For each fused node of a multi-output group, the group's nodes by output (built when the first is scheduled).
     private Dictionary<Node, List<Node>>? _siblings;
 
-    private Scheduler(bool generateReductions, bool stridedOperands, bool residualNorms, bool columnReductions, bool fillsOutsideSlices, bool ropeRows, bool convPools)
+    private Scheduler(bool generateReductions, bool stridedOperands, bool residualNorms, bool columnReductions, bool fillsOutsideSlices, bool ropeRows, bool convPools, bool broadcastReductions)
     {
         _convPools = convPools;
+        _broadcastReductions = broadcastReductions;
         _ropeRows = ropeRows;
         _fillsOutsideSlices = fillsOutsideSlices;
         _generateReductions = generateReductions;
@@ -86,13 +90,16 @@ internal sealed partial class Scheduler
     /// <paramref name="ropeRows"/>, consecutive ropes and row copies (a decode step's query and key ropes and the new key
     /// and value rows written into the cache) become one <see cref="RopeRowsCall"/> that writes the rotated key row
     /// straight into the cache. With <paramref name="convPools"/>, a float32 2-d convolution (or relu(conv)) read only by
-    /// a max pool becomes one <see cref="ConvMaxPoolCall"/> that writes the pooled value alone.
+    /// a max pool becomes one <see cref="ConvMaxPoolCall"/> that writes the pooled value alone. With
+    /// <paramref name="broadcastReductions"/> (implied by <paramref name="generateReductions"/>),
+    /// <see cref="FusedKinds.ReduceBroadcast"/> groups become <see cref="BroadcastReductionCall"/>s while other
+    /// reductions stay library calls.
     /// </summary>
     /// <exception cref="NotSupportedException">A node cannot be scheduled (the message names it).</exception>
-    public static KernelGraph Schedule(Graph graph, bool generateReductions = false, bool stridedOperands = false, bool residualNorms = false, bool columnReductions = false, bool fillsOutsideSlices = false, bool ropeRows = false, bool convPools = false)
+    public static KernelGraph Schedule(Graph graph, bool generateReductions = false, bool stridedOperands = false, bool residualNorms = false, bool columnReductions = false, bool fillsOutsideSlices = false, bool ropeRows = false, bool convPools = false, bool broadcastReductions = false)
     {
         ArgumentNullException.ThrowIfNull(graph);
-        return new Scheduler(generateReductions, stridedOperands, residualNorms, columnReductions, fillsOutsideSlices, ropeRows, convPools).Run(graph);
+        return new Scheduler(generateReductions, stridedOperands, residualNorms, columnReductions, fillsOutsideSlices, ropeRows, convPools, broadcastReductions).Run(graph);
     }
 
     private KernelGraph Run(Graph graph)
@@ -165,6 +172,7 @@ internal sealed partial class Scheduler
         }
 
         if (_ropeRows) MergeRopeRows();
+        if (_columnReductions) MergeColumnProducts();
         return _kg.Build(inputs, outputs);
     }
 

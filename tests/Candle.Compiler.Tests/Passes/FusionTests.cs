@@ -69,6 +69,30 @@ public class FusionTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void WithoutReduceGroupsAReductionJoinsOnlyTheReduceBroadcastGroupReadingIt()
+    {
+        // A target listing reduce_broadcast but not reduce (the GPU): softmax written from primitives is one group with
+        // both reductions, while sum(a·a) over the rows stays a bare reduction beside its elementwise producer.
+        var e = Unary(Op.Exp, Binary(Op.Sub, A, Reduce(Op.Max, A, [-1], keepDim: true)));
+        var softmax = Binary(Op.Div, e, Reduce(Op.Sum, e, [-1], keepDim: true));
+        var squares = Reduce(Op.Sum, Unary(Op.Exp, Binary(Op.Mul, A, A)), [-1]);
+        var g = new Graph([A], [softmax, squares]);
+        var context = PassTestKit.Context();
+        context.Capabilities = global::Candle.Compiler.Backends.Cpu.CpuBackend.Instance.Capabilities with
+        {
+            FusedKinds = new HashSet<string> { FusedKinds.Elementwise, FusedKinds.ReduceBroadcast },
+        };
+        var after = PassManager.RunOne(new Fusion(), g, context);
+        PassTestKit.AssertSameResults(g, after);
+        var row = after.Outputs[0];
+        Assert.Equal(FusedKinds.ReduceBroadcast, row.Attr<FusedAttrs>().Kind);
+        Assert.Equal(2, row.Attr<FusedAttrs>().Body.Nodes.Count(n => n.Op.IsReduce()));
+        Assert.Equal(Op.Sum, after.Outputs[1].Op);
+        Assert.Equal(FusedKinds.Elementwise, after.Outputs[1].Inputs[0].Attr<FusedAttrs>().Kind);
+        Assert.DoesNotContain(after.Nodes, n => n.Op == Op.Fused && n.Attr<FusedAttrs>().Kind == FusedKinds.Reduce);
+    }
+
+    [Fact]
     public void AnOutputUsedOnlyInsideAGroupIsAFurtherOutputOfIt()
     {
         // With multi-output groups, e joins the chain as its second output: one kernel computes exp once and writes both.
