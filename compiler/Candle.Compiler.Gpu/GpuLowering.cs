@@ -48,7 +48,6 @@ internal sealed partial class GpuLowering(GpuDevice device, Type? generated, IRe
         NormCall n => Folded(n, Norm(n)),
         RowCall { Op: Op.Softmax or Op.LogSoftmax } r when r.XType == r.YType => Softmax(r),
         ReduceCall r when r.Op.ReduceKernelOp() is Runtime.Kernels.Cpu.ReduceOp.Sum or Runtime.Kernels.Cpu.ReduceOp.Mean or Runtime.Kernels.Cpu.ReduceOp.Max or Runtime.Kernels.Cpu.ReduceOp.Min => Reduce(r),
-        ColumnReduceCall { X2: >= 0 } r => ColumnProductReduce(r),
         ColumnReduceCall r => ColumnReduce(r),
         RopeCall r => Rope(r),
         RopeRowsCall r => RopeRows(r),
@@ -980,13 +979,16 @@ internal sealed partial class GpuLowering(GpuDevice device, Type? generated, IRe
 
     /// <summary>
     /// A sum or mean over leading rows (<see cref="ColumnKernels"/>): the partials of each row chunk into the step
-    /// workspace, then each column's partials added in order.
+    /// workspace, then each column's partials added in order. Over the products of two buffers
+    /// (<see cref="ColumnReduceCall.X2"/>: a layer norm's weight gradient) the partials form the products as they read
+    /// them (<see cref="ColumnKernels.PartialProduct{TX, TXS}"/>), so the product is never written.
     /// </summary>
     private Action<Frame> ColumnReduce(ColumnReduceCall c)
     {
         var (xe, xs) = FloatStorage(c.XType, c.Label);
         var (ye, ys) = FloatStorage(c.YType, c.Label);
-        var partial = GroupLauncher(Generic(typeof(ColumnKernels), nameof(ColumnKernels.Partial), xe, xs));
+        bool product = c.X2 >= 0;
+        var partial = GroupLauncher(Generic(typeof(ColumnKernels), product ? nameof(ColumnKernels.PartialProduct) : nameof(ColumnKernels.Partial), xe, xs));
         var finish = Launcher(Generic(typeof(ColumnKernels), nameof(ColumnKernels.Finish), ye, ys));
         bool mean = c.Op == Op.Mean;
         int group = Math.Min(ColumnKernels.GroupSize, device.Accelerator.MaxNumThreadsPerGroup);
@@ -1004,7 +1006,9 @@ internal sealed partial class GpuLowering(GpuDevice device, Type? generated, IRe
             var (chunks, chunkRows) = ColumnKernels.Chunks(rows, columns, width, lanes);
             var part = f.Workspace(checked(chunks * columns * sizeof(float)));
             int tiles = checked((int)((columns + width - 1) / width));
-            partial.Begin().View(f.Slots[c.X]).View(part).Arg((int)rows).Arg((int)columns).Arg(chunkRows).Arg(tiles).Arg(width)
+            var l = partial.Begin().View(f.Slots[c.X]);
+            if (product) l.View(f.Slots[c.X2]);
+            l.View(part).Arg((int)rows).Arg((int)columns).Arg(chunkRows).Arg(tiles).Arg(width)
                 .Launch(new KernelConfig(new Index1D(checked(tiles * chunks)), new Index1D(width * lanes)));
             finish.Begin().View(part).View(f.Slots[c.Y]).Arg((int)columns).Arg(chunks).Arg(mean ? (float)rows : 1f).Launch(columns);
         };

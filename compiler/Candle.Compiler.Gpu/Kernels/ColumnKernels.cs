@@ -45,6 +45,21 @@ internal static class ColumnKernels
     public static void Partial<TX, TXS>(ArrayView<TX> x, ArrayView<float> part, int rows, int columns, int chunkRows, int tiles, int width)
         where TX : unmanaged
         where TXS : struct, IStorage<TX>
+        => Sums<TX, TXS>(x, x, false, part, rows, columns, chunkRows, tiles, width);
+
+    /// <summary>
+    /// <see cref="Partial{TX, TXS}"/> of the products x·x2 of two buffers of one layout (a layer norm's weight
+    /// gradient, dy·x̂ summed over the tokens), each product formed in f32 as it is added.
+    /// </summary>
+    public static void PartialProduct<TX, TXS>(ArrayView<TX> x, ArrayView<TX> x2, ArrayView<float> part, int rows, int columns, int chunkRows, int tiles, int width)
+        where TX : unmanaged
+        where TXS : struct, IStorage<TX>
+        => Sums<TX, TXS>(x, x2, true, part, rows, columns, chunkRows, tiles, width);
+
+    /// <summary>The body of <see cref="Partial{TX, TXS}"/> and, with <paramref name="product"/>, of <see cref="PartialProduct{TX, TXS}"/>.</summary>
+    private static void Sums<TX, TXS>(ArrayView<TX> x, ArrayView<TX> x2, bool product, ArrayView<float> part, int rows, int columns, int chunkRows, int tiles, int width)
+        where TX : unmanaged
+        where TXS : struct, IStorage<TX>
     {
         var lanes = SharedMemory.Allocate<float>(GroupSize);
         int tx = Group.IdxX % width, ty = Group.IdxX / width, lanesPerColumn = Group.DimX / width;
@@ -52,20 +67,19 @@ internal static class ColumnKernels
         int column = ((Grid.IdxX - (chunk * tiles)) * width) + tx;
         int start = chunk * chunkRows;
         int end = Math.Min(rows, start + chunkRows);
-        var s = default(TXS);
         float a0 = 0f, a1 = 0f, a2 = 0f, a3 = 0f;
         if (column < columns)
         {
             int r = start + ty;
             for (; r + (3 * lanesPerColumn) < end; r += 4 * lanesPerColumn)
             {
-                a0 += s.Load(x, ((long)r * columns) + column);
-                a1 += s.Load(x, ((long)(r + lanesPerColumn) * columns) + column);
-                a2 += s.Load(x, ((long)(r + (2 * lanesPerColumn)) * columns) + column);
-                a3 += s.Load(x, ((long)(r + (3 * lanesPerColumn)) * columns) + column);
+                a0 += Term<TX, TXS>(x, x2, product, ((long)r * columns) + column);
+                a1 += Term<TX, TXS>(x, x2, product, ((long)(r + lanesPerColumn) * columns) + column);
+                a2 += Term<TX, TXS>(x, x2, product, ((long)(r + (2 * lanesPerColumn)) * columns) + column);
+                a3 += Term<TX, TXS>(x, x2, product, ((long)(r + (3 * lanesPerColumn)) * columns) + column);
             }
 
-            for (; r < end; r += lanesPerColumn) a0 += s.Load(x, ((long)r * columns) + column);
+            for (; r < end; r += lanesPerColumn) a0 += Term<TX, TXS>(x, x2, product, ((long)r * columns) + column);
         }
 
         lanes[Group.IdxX] = (a0 + a1) + (a2 + a3);
@@ -78,47 +92,13 @@ internal static class ColumnKernels
         }
     }
 
-    /// <summary>
-    /// <see cref="Partial{TX, TXS}"/> of the products x·x2 of two buffers of one layout (a layer norm's weight
-    /// gradient, dy·x̂ summed over the tokens), each product formed in f32 as it is added.
-    /// </summary>
-    public static void PartialProduct<TX, TXS>(ArrayView<TX> x, ArrayView<TX> x2, ArrayView<float> part, int rows, int columns, int chunkRows, int tiles, int width)
+    /// <summary>Element <paramref name="i"/> of x, or of x·x2 with <paramref name="product"/>.</summary>
+    private static float Term<TX, TXS>(ArrayView<TX> x, ArrayView<TX> x2, bool product, long i)
         where TX : unmanaged
         where TXS : struct, IStorage<TX>
     {
-        var lanes = SharedMemory.Allocate<float>(GroupSize);
-        int tx = Group.IdxX % width, ty = Group.IdxX / width, lanesPerColumn = Group.DimX / width;
-        int chunk = Grid.IdxX / tiles;
-        int column = ((Grid.IdxX - (chunk * tiles)) * width) + tx;
-        int start = chunk * chunkRows;
-        int end = Math.Min(rows, start + chunkRows);
         var s = default(TXS);
-        float a0 = 0f, a1 = 0f;
-        if (column < columns)
-        {
-            int r = start + ty;
-            for (; r + lanesPerColumn < end; r += 2 * lanesPerColumn)
-            {
-                long i0 = ((long)r * columns) + column, i1 = ((long)(r + lanesPerColumn) * columns) + column;
-                a0 += s.Load(x, i0) * s.Load(x2, i0);
-                a1 += s.Load(x, i1) * s.Load(x2, i1);
-            }
-
-            for (; r < end; r += lanesPerColumn)
-            {
-                long i0 = ((long)r * columns) + column;
-                a0 += s.Load(x, i0) * s.Load(x2, i0);
-            }
-        }
-
-        lanes[Group.IdxX] = a0 + a1;
-        Group.Barrier();
-        if (ty == 0 && column < columns)
-        {
-            float sum = 0f;
-            for (int k = 0; k < lanesPerColumn; k++) sum += lanes[(k * width) + tx];
-            part[((long)chunk * columns) + column] = sum;
-        }
+        return product ? s.Load(x, i) * s.Load(x2, i) : s.Load(x, i);
     }
 
     /// <summary>Column <paramref name="index"/>'s partials added in chunk order, divided by <paramref name="divisor"/> (1, or the rows for a mean).</summary>
