@@ -41,15 +41,7 @@ internal sealed partial class GpuLowering
 
             var l = narrow is not null && launch.FitsNarrow(count) ? narrow : wide;
             ElementwiseLaunch.Trace?.Add((l == narrow ? ElementwiseLaunchKind.Narrow : ElementwiseLaunchKind.General, 0));
-            l.Begin().View(f.Slots[output]);
-            for (int k = 0; k < inputs.Length; k++) l.View(f.Slots[inputs[k].Slot]);
-            for (int d = 0; d < shape.Length; d++) l.Arg(launch.Shape[d]);
-            for (int k = 0; k < inputs.Length; k++)
-            {
-                l.Arg(launch.Offsets[k]);
-                for (int d = 0; d < shape.Length; d++) l.Arg(launch.Strides[k][d]);
-            }
-
+            GeneralArguments(l, f, f.Slots[output], inputs, shape.Length, launch);
             foreach (int s in stores) l.View(f.Slots[s]);
             l.Launch(count);
         };

@@ -327,18 +327,26 @@ internal sealed partial class GpuLowering(GpuDevice device, Type? generated, IRe
                 return;
             }
 
-            var l = plan.Kind == ElementwiseLaunchKind.Narrow ? narrow! : wide;
-            l.Begin().View(om);
-            for (int k = 0; k < inputs.Length; k++) l.View(f.Slots[inputs[k].Slot]);
-            for (int d = 0; d < shape.Length; d++) l.Arg(launch.Shape[d]);
-            for (int k = 0; k < inputs.Length; k++)
-            {
-                l.Arg(launch.Offsets[k]);
-                for (int d = 0; d < shape.Length; d++) l.Arg(launch.Strides[k][d]);
-            }
-
-            l.Launch(count);
+            GeneralArguments(plan.Kind == ElementwiseLaunchKind.Narrow ? narrow! : wide, f, om, inputs, shape.Length, launch).Launch(count);
         };
+    }
+
+    /// <summary>
+    /// Begins a launch of a general elementwise kernel: the output's view, the inputs' views, the evaluated shape, then
+    /// each input's offset and strides (as <paramref name="launch"/> holds them for this run).
+    /// </summary>
+    private static KernelLauncher GeneralArguments(KernelLauncher l, Frame f, Mem output, KernelOperand[] inputs, int rank, ElementwiseLaunch launch)
+    {
+        l.Begin().View(output);
+        for (int k = 0; k < inputs.Length; k++) l.View(f.Slots[inputs[k].Slot]);
+        for (int d = 0; d < rank; d++) l.Arg(launch.Shape[d]);
+        for (int k = 0; k < inputs.Length; k++)
+        {
+            l.Arg(launch.Offsets[k]);
+            for (int d = 0; d < rank; d++) l.Arg(launch.Strides[k][d]);
+        }
+
+        return l;
     }
 
     private Action<Frame> Gemm(GemmCall g)
