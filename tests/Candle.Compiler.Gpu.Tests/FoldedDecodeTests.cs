@@ -63,14 +63,7 @@ public sealed class FoldedDecodeTests(TinyLlamaSessions sessions) : IClassFixtur
             var model = Assert.IsAssignableFrom<CausalLanguageModel>(ModelRegistry.Load(dir, new ModelLoadOptions { DType = dtype }));
             const int rows = 6, position = 3;
             var graph = model.TraceStaticDecode(rows);
-            var rng = new Random(8);
-            var inputs = new List<HostTensor> { HostTensor.FromArray([9L], 1, 1), HostTensor.FromArray([(long)position], 1, 1) };
-            for (int i = 2; i < graph.Inputs.Length; i++)
-            {
-                var v = new double[rows * model.NumKvHeads * model.HeadDim];
-                for (int j = 0; j < v.Length; j++) v[j] = (rng.NextDouble() * 2) - 1;
-                inputs.Add(HostTensor.FromDoubles(model.KvCacheDType, v, rows, 1, model.NumKvHeads, model.HeadDim));
-            }
+            var inputs = StaticDecodeInputs(model, graph, rows, position, seed: 8);
 
             using var reference = ReferenceBackend.Instance.Compile(graph, CompileOptions.Default);
             using var gpu = Assert.IsType<GpuExecutable>(GpuBackends.IlgpuCpu.Compile(graph, CompileOptions.Default));
@@ -93,6 +86,25 @@ public sealed class FoldedDecodeTests(TinyLlamaSessions sessions) : IClassFixtur
         }
     }
 
-    private static int NormCalls(GpuExecutable plan) =>
+    /// <summary>The norm calls of a plan's kernel graph.</summary>
+    internal static int NormCalls(GpuExecutable plan) =>
         plan.ListCalls().Split(Environment.NewLine).Count(c => c.StartsWith("Norm:", StringComparison.Ordinal));
+
+    /// <summary>
+    /// The inputs of a static decode step over a cache of <paramref name="rows"/> positions: token 9 at
+    /// <paramref name="position"/>, and every cache tensor filled with uniform values in [-1, 1) from <paramref name="seed"/>.
+    /// </summary>
+    internal static List<HostTensor> StaticDecodeInputs(CausalLanguageModel model, Compiler.Ir.Graph graph, int rows, long position, int seed)
+    {
+        var rng = new Random(seed);
+        var inputs = new List<HostTensor> { HostTensor.FromArray([9L], 1, 1), HostTensor.FromArray([position], 1, 1) };
+        for (int i = 2; i < graph.Inputs.Length; i++)
+        {
+            var v = new double[rows * model.NumKvHeads * model.HeadDim];
+            for (int j = 0; j < v.Length; j++) v[j] = (rng.NextDouble() * 2) - 1;
+            inputs.Add(HostTensor.FromDoubles(model.KvCacheDType, v, rows, 1, model.NumKvHeads, model.HeadDim));
+        }
+
+        return inputs;
+    }
 }

@@ -124,20 +124,13 @@ public class NormFoldTests
             var model = Assert.IsAssignableFrom<CausalLanguageModel>(ModelRegistry.Load(dir, new ModelLoadOptions { DType = DType.F16 }));
             const int rows = 6;
             var graph = model.TraceStaticDecode(rows);
-            var rng = new Random(8);
-            var inputs = new List<HostTensor> { HostTensor.FromArray([9L], 1, 1), HostTensor.FromArray([3L], 1, 1) };
-            for (int i = 2; i < graph.Inputs.Length; i++)
-            {
-                var v = new double[rows * model.NumKvHeads * model.HeadDim];
-                for (int j = 0; j < v.Length; j++) v[j] = (rng.NextDouble() * 2) - 1;
-                inputs.Add(HostTensor.FromDoubles(model.KvCacheDType, v, rows, 1, model.NumKvHeads, model.HeadDim));
-            }
+            var inputs = FoldedDecodeTests.StaticDecodeInputs(model, graph, rows, 3, seed: 8);
 
             using var reference = ReferenceBackend.Instance.Compile(graph, CompileOptions.Default);
             using var gpu = Assert.IsType<GpuExecutable>(GpuBackends.IlgpuCpu.Compile(graph, CompileOptions.Default));
             var expected = reference.Run([.. inputs.Select(t => t.Clone())]);
             var actual = gpu.Run([.. inputs.Select(t => t.Clone())]);
-            int norms = gpu.ListCalls().Split(Environment.NewLine).Count(c => c.StartsWith("Norm:", StringComparison.Ordinal));
+            int norms = FoldedDecodeTests.NormCalls(gpu);
             Assert.InRange(gpu.FoldedSteps, 0, norms + model.NumLayers - 1);
             for (int o = 0; o < expected.Length; o++)
             {
