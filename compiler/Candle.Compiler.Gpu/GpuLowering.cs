@@ -703,6 +703,7 @@ internal sealed partial class GpuLowering(GpuDevice device, Type? generated, IRe
         var merge = quads is null ? null : GroupLauncher(Generic(typeof(DecodeAttentionKernels), nameof(DecodeAttentionKernels.Merge), elem, storage));
         var merged = quads is null || !OneLaunchDecode ? null : GroupLauncher(Generic(typeof(DecodeAttentionKernels), nameof(DecodeAttentionKernels.ChunksMerged), quads, mElem, mStorage, elem, storage));
         int perQuad = c.DType == DType.F32 ? 4 : 8;
+        int early = EarlyDecodeValues ? 1 : 0;
         var flash = FlashLauncher(c);
         if (q.Rank != 4 || k.Rank != 4 || v.Rank != 4 || (mask is not null && mask.Rank != 4))
         {
@@ -746,7 +747,7 @@ internal sealed partial class GpuLowering(GpuDevice device, Type? generated, IRe
                 if (mask is null) kl.Arg(0L).Arg(0L).Arg(0L).Arg(0L).Arg(0L);
                 else kl.Arg(f.Eval(mask.Offset)).Arg(f.Eval(mask.Strides[0])).Arg(f.Eval(mask.Strides[1])).Arg(f.Eval(mask.Strides[2])).Arg(f.Eval(mask.Strides[3]));
                 kl.Arg((int)heads).Arg((int)kvHeads).Arg((int)sq).Arg((int)sk).Arg((int)d).Arg((int)dv).Arg((float)c.Scale).Arg(c.Causal ? 1 : 0).Arg(mask is null ? 0 : 1)
-                    .Arg(mask?.DType == DType.Bool ? 1 : 0).Arg(kChunk).Arg(kChunks).Arg(EarlyDecodeValues ? 1 : 0)
+                    .Arg(mask?.DType == DType.Bool ? 1 : 0).Arg(kChunk).Arg(kChunks).Arg(early)
                     .Launch(new KernelConfig(new Index1D(checked((int)(rows * kChunks))), new Index1D(warp)));
                 if (one) return;
                 merge!.Begin().View(kpart).View(f.Slots[c.Y]).Arg(kChunks).Arg((int)dv).Launch(new KernelConfig(new Index1D(checked((int)rows)), new Index1D(warp)));
