@@ -165,6 +165,10 @@ public abstract class GpuDevice : IDevice
             _cublasTried = true;
             if (Kind == GpuKind.Cuda && Environment.GetEnvironmentVariable("CANDLE_GPU_NO_CUBLAS") != "1")
             {
+                // cublasCreate binds the handle to the calling thread's current context: make it this device's, since the
+                // first use may come from a thread where another device's context is current (a compilation on a
+                // worker thread, or several devices in one process).
+                Accelerator.Bind();
                 _cublas = Cublas.TryCreate(((CudaStream)Stream).StreamPtr);
             }
 

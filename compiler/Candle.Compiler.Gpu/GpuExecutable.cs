@@ -123,7 +123,7 @@ public sealed class GpuExecutable : IDeviceExecutable
     /// How many calls the runs so far did not launch because a few-row product computed them on the fly (an rms_norm
     /// folded into the products that read it, a SwiGLU into its gate/up product; <c>CANDLE_GPU_FOLD</c>); a replayed CUDA graph counts nothing.
     /// </summary>
-    internal long FoldedSteps => _lowering.FoldedSteps;
+    public long FoldedSteps => _lowering.FoldedSteps;
 
     /// <summary>
     /// Whether runs are recorded as CUDA graphs (recorded on CUDA only; off by default, on where

@@ -50,6 +50,9 @@ internal sealed class DeviceDecoder : IDisposable
     /// <summary>What the decode plan's graph capture did: captures, replays, and why it stopped if it did.</summary>
     public string GraphReport => $"{_decode.GraphCaptures} graph captures, {_decode.GraphReplays} replays{(_decode.GraphStatus is { } s ? "; " + s : "")}";
 
+    /// <summary>The decode plan's calls left out because a following call computed them (folded), over every enqueue so far.</summary>
+    public long FoldedSteps => _decode.FoldedSteps;
+
     public int Length { get; private set; }
 
     public GpuDevice Device => _device;

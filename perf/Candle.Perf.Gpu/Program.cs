@@ -232,7 +232,7 @@ public static class Program
         dec.Device.Synchronize();
         double s = sw.Elapsed.TotalSeconds;
         Console.WriteLine($"| decode, ctx {start}..{start + tokens}, greedy with logits to host | {s * 1e3 / tokens:F2} ms/token | {tokens / s:F0} tok/s |");
-        Console.WriteLine($"decode step: {dec.DecodeCalls} calls ({dec.DescribeDecode()}); host enqueue {dec.EnqueueTicks * 1e3 / Stopwatch.Frequency / tokens:F3} ms/token");
+        Console.WriteLine($"decode step: {dec.DecodeCalls} calls ({dec.DescribeDecode()}); host enqueue {dec.EnqueueTicks * 1e3 / Stopwatch.Frequency / tokens:F3} ms/token; {dec.FoldedSteps} calls folded over all enqueues");
         if (graphs) Console.WriteLine($"decode graphs: {dec.GraphReport}");
         if (timing)
         {
