@@ -16,6 +16,8 @@
 #        gemvab:APP (decode with a CUDA graph: cuBLAS products, the quad few-row kernel first, the warp kernel first, alternating),
 #        ncudecodegq:APP (ncudecodeg with the quad kernel first),
 #        deepab:APP (decode with a CUDA graph: cuBLAS products, the quad kernel first, the deep quad kernel first, alternating),
+#        splitab:APP (decode with a CUDA graph and the few-row kernels first: CANDLE_GPU_GEMV_SPLIT=1 (unsplit), auto, 2 and 4
+#        warps a weight row pair, alternating; cuBLAS once a round),
 #        foldab:APP (decode with a CUDA graph and the few-row kernels first: rms_norm and silu·mul folded into the products or not, alternating; cuBLAS beside),
 #        attnab:APP (decode with a CUDA graph, key-lane decode attention with and without CANDLE_GPU_DECODE_EARLY_VALUES=1, alternating),
 #        decodeab:APP (decode, graph and growing cache, with the one-launch decode attention and the merged ropes and cache rows
@@ -100,6 +102,14 @@ for s in "$@"; do
       step decodeg_cublas_${app}_$r 90 $P decode /tmp/tl f16 128 256 graph
       step decodeg_quads_${app}_$r 90 env CANDLE_GPU_GEMV=warps $P decode /tmp/tl f16 128 256 graph
       step decodeg_deep_${app}_$r 90 env CANDLE_GPU_GEMV=warps CANDLE_GPU_GEMV_DEEP=1 $P decode /tmp/tl f16 128 256 graph
+    done ;;
+  splitab:*) TAILN=12 # decode (graph), few-row kernels first: the quad products unsplit, split over k by the rule, over 2 and over 4 warps, alternating; cuBLAS beside
+    for r in 1 2; do
+      step decodeg_split1_${app}_$r 90 env CANDLE_GPU_GEMV=warps CANDLE_GPU_GEMV_SPLIT=1 $P decode /tmp/tl f16 128 256 graph
+      step decodeg_splitauto_${app}_$r 90 env CANDLE_GPU_GEMV=warps CANDLE_GPU_GEMV_SPLIT=auto $P decode /tmp/tl f16 128 256 graph
+      step decodeg_split2_${app}_$r 90 env CANDLE_GPU_GEMV=warps CANDLE_GPU_GEMV_SPLIT=2 $P decode /tmp/tl f16 128 256 graph
+      step decodeg_split4_${app}_$r 90 env CANDLE_GPU_GEMV=warps CANDLE_GPU_GEMV_SPLIT=4 $P decode /tmp/tl f16 128 256 graph
+      step decodeg_cublas_${app}_$r 90 $P decode /tmp/tl f16 128 256 graph
     done ;;
   foldab:*) TAILN=12 # decode (graph), few-row kernels first: the norm and gated-unit folds (the default there) against CANDLE_GPU_FOLD=0; cuBLAS beside
     for r in 1 2; do
