@@ -6,7 +6,7 @@
 #        writeq:APP (a random 1.1B-shaped Q4_0 GGUF at /tmp/tlq.gguf), decodeq:APP, decodeqg:APP, decodeqt:APP (its decode,
 #        weights kept quantized on the device; g: fixed-size cache with a CUDA graph; t: each call timed),
 #        testsw:APP (the CUDA golden and matrix tests with the few-row kernels first, so the norm and gated folds apply; DEEP and EARLY
-#        set the deep products and early attention values, on by default),
+#        set the deep products and early attention values, on by default; SPLIT the products' split-K setting, auto by default),
 #        testscl:APP (the OpenCL matrix tests alone: PoCL has crashed the runner), testsconv:APP (the CUDA convolution cases;
 #        xunit's -class and -method filters are ANDed, so they are a step of their own), testsq:APP (the quantized-kernel tests, on CUDA and the CPU accelerator),
 #        ncudecode:APP, ncudecodeg:APP, ncutrain:APP (each kernel's duration under Nsight Compute, summarized by ncu_summary.py;
@@ -67,7 +67,7 @@ for s in "$@"; do
   testsconv:*) TAILN=60 step testsconv_$app ${TESTLIM:-150} $W/$app/tests/Candle.Compiler.Gpu.Tests -method 'Candle.Compiler.Gpu.Tests.ConvolutionMatrixTests.CudaMatchesTheReference' -noColor ;;
   testscl:*) TAILN=60 step testscl_$app ${TESTLIM:-150} $W/$app/tests/Candle.Compiler.Gpu.Tests -class 'Candle.Compiler.Gpu.Tests.OpenClMatrixTests' -method 'Candle.Compiler.Gpu.Tests.ConvolutionMatrixTests.OpenClMatchesTheReference' -noColor ;;
   tests:*) TAILN=60 step tests_$app ${TESTLIM:-150} $W/$app/tests/Candle.Compiler.Gpu.Tests -class 'Candle.Compiler.Gpu.Tests.CudaMatrixTests' -class 'Candle.Compiler.Gpu.Tests.CudaGoldenTests' -class 'Candle.Compiler.Gpu.Tests.CudaEncoderGoldenTests' -class 'Candle.Compiler.Gpu.Tests.DeviceTests' -class 'Candle.Compiler.Gpu.Tests.TrainingTests' -class 'Candle.Compiler.Gpu.Tests.FlashAttentionTests' -class 'Candle.Compiler.Gpu.Tests.BatchedProductTests' -noColor ;;
-  testsw:*) TAILN=60 step testsw_$app ${TESTLIM:-150} env CANDLE_GPU_GEMV=warps CANDLE_GPU_GEMV_DEEP=${DEEP:-1} CANDLE_GPU_DECODE_EARLY_VALUES=${EARLY:-1} $W/$app/tests/Candle.Compiler.Gpu.Tests -class 'Candle.Compiler.Gpu.Tests.CudaGoldenTests' -class 'Candle.Compiler.Gpu.Tests.CudaMatrixTests' -noColor ;;
+  testsw:*) TAILN=60 step testsw_$app ${TESTLIM:-150} env CANDLE_GPU_GEMV=warps CANDLE_GPU_GEMV_DEEP=${DEEP:-1} CANDLE_GPU_DECODE_EARLY_VALUES=${EARLY:-1} CANDLE_GPU_GEMV_SPLIT=${SPLIT:-auto} $W/$app/tests/Candle.Compiler.Gpu.Tests -class 'Candle.Compiler.Gpu.Tests.CudaGoldenTests' -class 'Candle.Compiler.Gpu.Tests.CudaMatrixTests' -noColor ;;
   testsq:*) TAILN=60 step testsq_$app ${TESTLIM:-150} $W/$app/tests/Candle.Compiler.Gpu.Tests -class 'Candle.Compiler.Gpu.Tests.QuantKernelTests' -noColor ;;
   train:*) TAILN=40
     step train_cuda_$app 90 env CANDLE_GPU_TIMING=1 $W/$app/train/Candle.TrainBench --device cuda --steps 5 --warmup 2
