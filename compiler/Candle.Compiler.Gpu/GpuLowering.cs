@@ -386,6 +386,7 @@ internal sealed partial class GpuLowering(GpuDevice device, Type? generated, IRe
         var gemv = GemvLauncher(c.DType, c.DType, c.DType);
         var gemvWarps = GemvWarpsLauncher(c.DType, c.DType, c.DType);
         var gemvQuads = GemvQuadsLauncher(c.DType);
+        var gemvSplit = GemvSplitLauncher(c.DType);
         Dim[] batchA = a.Strides[..br], batchB = b.Strides[..br];
         long[] sizes = new long[br], sa = new long[br], sb = new long[br];
         var split = new BatchSplit(br);
@@ -403,7 +404,7 @@ internal sealed partial class GpuLowering(GpuDevice device, Type? generated, IRe
             if (m == 0 || n == 0 || batch == 0) return;
             var few = gemv is not null ? GemvRows(m, aM, batch, sizes, sa, sb) : null;
             bool gemvFirst = GemvFirst;
-            if (gemvFirst && few is (long rows, long rowStride) && TryGemv(gemv, gemvWarps, c.DType, rows, n, k, am, aOff, rowStride, aK, bm, bOff, bK, bN, cm, gemvQuads))
+            if (gemvFirst && few is (long rows, long rowStride) && TryGemv(gemv, gemvWarps, c.DType, rows, n, k, am, aOff, rowStride, aK, bm, bOff, bK, bN, cm, gemvQuads, gemvSplit))
             {
                 return;
             }
@@ -413,7 +414,7 @@ internal sealed partial class GpuLowering(GpuDevice device, Type? generated, IRe
                 return;
             }
 
-            if (!gemvFirst && few is (long rows2, long rowStride2) && TryGemv(gemv, gemvWarps, c.DType, rows2, n, k, am, aOff, rowStride2, aK, bm, bOff, bK, bN, cm, gemvQuads))
+            if (!gemvFirst && few is (long rows2, long rowStride2) && TryGemv(gemv, gemvWarps, c.DType, rows2, n, k, am, aOff, rowStride2, aK, bm, bOff, bK, bN, cm, gemvQuads, gemvSplit))
             {
                 return;
             }
@@ -581,9 +582,9 @@ internal sealed partial class GpuLowering(GpuDevice device, Type? generated, IRe
     /// warp-per-row kernel, takes it instead where the weight memory is 16-byte aligned and k, the offset and the row
     /// stride are multiples of 8; <paramref name="quads"/> (activations of the weight's 16-bit dtype, also read 16 bytes a
     /// load, two weight rows a warp) takes it before both where the activations' memory, offset and row stride are
-    /// aligned the same way.
+    /// aligned the same way, and <paramref name="split"/>, its split-K form, before that where it splits this launch.
     /// </summary>
-    private bool TryGemv(KernelLauncher? l, KernelLauncher? warps, DType bType, long m, long n, long k, Mem am, long aOff, long aM, long aK, Mem bm, long bOff, long bK, long bN, Mem cm, KernelLauncher? quads = null)
+    private bool TryGemv(KernelLauncher? l, KernelLauncher? warps, DType bType, long m, long n, long k, Mem am, long aOff, long aM, long aK, Mem bm, long bOff, long bK, long bN, Mem cm, KernelLauncher? quads = null, SplitGemv? split = null)
     {
         if (l is null || m < 1 || m > GemvKernels.MaxRows || k < 2 || n > int.MaxValue || k > int.MaxValue) return false;
         if ((aK != 1 && k > 1) || bK != 1 || k % 2 != 0 || bOff % 2 != 0 || bN % 2 != 0 || bN < k) return false;
@@ -593,6 +594,7 @@ internal sealed partial class GpuLowering(GpuDevice device, Type? generated, IRe
         bool weightQuads = warpGroup > 0 && k % 8 == 0 && bOff % 8 == 0 && bN % 8 == 0 && bm.Offset % 16 == 0;
         if (quads is not null && weightQuads && aOff % 8 == 0 && (m == 1 || aM % 8 == 0) && am.Offset % 16 == 0)
         {
+            if (split is not null && TrySplitGemv(split, warpGroup, m, n, k, am, aOff, aM, bm, bOff, bN, cm)) return true;
             long warpsNeeded = (n + GemvKernels.QuadRowsPerWarp - 1) / GemvKernels.QuadRowsPerWarp;
             int perGroup = warpGroup / warp;
             var qconfig = new KernelConfig(new Index1D((int)((warpsNeeded + perGroup - 1) / perGroup)), new Index1D(warpGroup));

@@ -56,6 +56,8 @@ public sealed class CodegenTests : IDisposable
                     yield return ($"gemv_warps_{tag}_{ws.Name}", M(typeof(GemvKernels), nameof(GemvKernels.GemvWarps), e, s, ws, e, s), true);
                     yield return ($"gemv_quads_{tag}_{ws.Name}", M(typeof(GemvKernels), nameof(GemvKernels.GemvQuads), ws, e, s), true);
                     yield return ($"gemv_quads_deep_{tag}_{ws.Name}", M(typeof(GemvKernels), nameof(GemvKernels.GemvQuadsDeep), ws, e, s), true);
+                    yield return ($"gemv_quads_split_{tag}_{ws.Name}", M(typeof(GemvKernels), nameof(GemvKernels.GemvQuadsSplit), ws, e, s), true);
+                    yield return ($"gemv_quads_split_deep_{tag}_{ws.Name}", M(typeof(GemvKernels), nameof(GemvKernels.GemvQuadsSplitDeep), ws, e, s), true);
                 }
             }
 

@@ -7,7 +7,7 @@ namespace Candle.Compiler.Gpu.Kernels;
 /// layout): memory-bound, so each weight row is read once, in pairs of elements per load, by one group that reduces
 /// its dot products with every activation row at once.
 /// </summary>
-internal static class GemvKernels
+internal static partial class GemvKernels
 {
     /// <summary>Most activation rows one launch takes.</summary>
     public const int MaxRows = 4;
@@ -207,15 +207,32 @@ internal static class GemvKernels
         if (col0 >= n) return;
         int col1 = col0 + 1 < n ? col0 + 1 : col0;
         int lane = Warp.LaneIdx;
+        var s = PairRange<TW>(a, b, rows, 0, quads, aOff, aM, bOff + ((long)col0 * bN), bOff + ((long)col1 * bN), depth);
+        StorePair<TC, TCS>(c, 0, col0, col1, s.R00, s.R01, lane);
+        if (rows > 1) StorePair<TC, TCS>(c, n, col0, col1, s.R10, s.R11, lane);
+        if (rows > 2) StorePair<TC, TCS>(c, 2L * n, col0, col1, s.R20, s.R21, lane);
+        if (rows > 3) StorePair<TC, TCS>(c, 3L * n, col0, col1, s.R30, s.R31, lane);
+    }
+
+    /// <summary>
+    /// One lane's share of the dot products of up to <see cref="MaxRows"/> activation rows (row r from quad
+    /// <paramref name="aOff"/> + r · <paramref name="aM"/>) with two weight rows (from quads <paramref name="w0"/> and
+    /// <paramref name="w1"/>) over the quads [<paramref name="start"/>, <paramref name="end"/>) of the rows: the lanes of
+    /// the warp stride over the range, each loading <paramref name="depth"/> quads of both weight rows, a warp's width
+    /// apart, before it uses any. The sums are the lane's own; the warp reduces them.
+    /// </summary>
+    private static PairSums PairRange<TW>(
+        ArrayView<Quad> a, ArrayView<Quad> b, int rows, int start, int end, long aOff, long aM, long w0, long w1, int depth)
+        where TW : struct, IWordPairs
+    {
         int width = Warp.WarpSize;
-        long w0 = bOff + ((long)col0 * bN), w1 = bOff + ((long)col1 * bN);
         float s00 = 0f, s01 = 0f, s10 = 0f, s11 = 0f, s20 = 0f, s21 = 0f, s30 = 0f, s31 = 0f;
-        for (int q = lane; q < quads; q += depth * width)
+        for (int q = start + Warp.LaneIdx; q < end; q += depth * width)
         {
-            // Quads q, q + width (and q + 2·width, q + 3·width at depth 4) of both rows; one past the row (or past the
+            // Quads q, q + width (and q + 2·width, q + 3·width at depth 4) of both rows; one past the range (or past the
             // depth) is loaded again at q and not counted.
             int p1 = q + width, p2 = p1 + width, p3 = p2 + width;
-            bool h1 = p1 < quads, h2 = depth > 2 && p2 < quads, h3 = depth > 2 && p3 < quads;
+            bool h1 = p1 < end, h2 = depth > 2 && p2 < end, h3 = depth > 2 && p3 < end;
             if (!h1) p1 = q;
             if (!h2) p2 = q;
             if (!h3) p3 = q;
@@ -234,6 +251,7 @@ internal static class GemvKernels
                 y0 = b[w0 + p3];
                 y1 = b[w1 + p3];
             }
+
             var (d0, d1) = FourQuads<TW>(a, aOff, q, p1, p2, p3, h1, h2, h3, u0, u1, v0, v1, x0, x1, y0, y1);
             s00 += d0;
             s01 += d1;
@@ -260,10 +278,7 @@ internal static class GemvKernels
             }
         }
 
-        StorePair<TC, TCS>(c, 0, col0, col1, s00, s01, lane);
-        if (rows > 1) StorePair<TC, TCS>(c, n, col0, col1, s10, s11, lane);
-        if (rows > 2) StorePair<TC, TCS>(c, 2L * n, col0, col1, s20, s21, lane);
-        if (rows > 3) StorePair<TC, TCS>(c, 3L * n, col0, col1, s30, s31, lane);
+        return new PairSums(s00, s01, s10, s11, s20, s21, s30, s31);
     }
 
     /// <summary>

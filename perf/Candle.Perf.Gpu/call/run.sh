@@ -6,7 +6,7 @@
 #        writeq:APP (a random 1.1B-shaped Q4_0 GGUF at /tmp/tlq.gguf), decodeq:APP, decodeqg:APP, decodeqt:APP (its decode,
 #        weights kept quantized on the device; g: fixed-size cache with a CUDA graph; t: each call timed),
 #        testsw:APP (the CUDA golden and matrix tests with the few-row kernels first, so the norm and gated folds apply; DEEP and EARLY
-#        set the deep products and early attention values, on by default),
+#        set the deep products and early attention values, on by default; SPLIT the products' split-K setting, auto by default),
 #        testscl:APP (the OpenCL matrix tests alone: PoCL has crashed the runner), testsconv:APP (the CUDA convolution cases;
 #        xunit's -class and -method filters are ANDed, so they are a step of their own), testsq:APP (the quantized-kernel tests, on CUDA and the CPU accelerator),
 #        ncudecode:APP, ncudecodeg:APP, ncutrain:APP (each kernel's duration under Nsight Compute, summarized by ncu_summary.py;
@@ -16,6 +16,8 @@
 #        gemvab:APP (decode with a CUDA graph: cuBLAS products, the quad few-row kernel first, the warp kernel first, alternating),
 #        ncudecodegq:APP (ncudecodeg with the quad kernel first),
 #        deepab:APP (decode with a CUDA graph: cuBLAS products, the quad kernel first, the deep quad kernel first, alternating),
+#        splitab:APP (decode with a CUDA graph and the few-row kernels first: CANDLE_GPU_GEMV_SPLIT=1 (unsplit), auto, 2 and 4
+#        warps a weight row pair, alternating; cuBLAS once a round),
 #        foldab:APP (decode with a CUDA graph and the few-row kernels first: rms_norm and silu·mul folded into the products or not, alternating; cuBLAS beside),
 #        attnab:APP (decode with a CUDA graph, key-lane decode attention with and without CANDLE_GPU_DECODE_EARLY_VALUES=1, alternating),
 #        decodeab:APP (decode, graph and growing cache, with the one-launch decode attention and the merged ropes and cache rows
@@ -65,7 +67,7 @@ for s in "$@"; do
   testsconv:*) TAILN=60 step testsconv_$app ${TESTLIM:-150} $W/$app/tests/Candle.Compiler.Gpu.Tests -method 'Candle.Compiler.Gpu.Tests.ConvolutionMatrixTests.CudaMatchesTheReference' -noColor ;;
   testscl:*) TAILN=60 step testscl_$app ${TESTLIM:-150} $W/$app/tests/Candle.Compiler.Gpu.Tests -class 'Candle.Compiler.Gpu.Tests.OpenClMatrixTests' -method 'Candle.Compiler.Gpu.Tests.ConvolutionMatrixTests.OpenClMatchesTheReference' -noColor ;;
   tests:*) TAILN=60 step tests_$app ${TESTLIM:-150} $W/$app/tests/Candle.Compiler.Gpu.Tests -class 'Candle.Compiler.Gpu.Tests.CudaMatrixTests' -class 'Candle.Compiler.Gpu.Tests.CudaGoldenTests' -class 'Candle.Compiler.Gpu.Tests.CudaEncoderGoldenTests' -class 'Candle.Compiler.Gpu.Tests.DeviceTests' -class 'Candle.Compiler.Gpu.Tests.TrainingTests' -class 'Candle.Compiler.Gpu.Tests.FlashAttentionTests' -class 'Candle.Compiler.Gpu.Tests.BatchedProductTests' -noColor ;;
-  testsw:*) TAILN=60 step testsw_$app ${TESTLIM:-150} env CANDLE_GPU_GEMV=warps CANDLE_GPU_GEMV_DEEP=${DEEP:-1} CANDLE_GPU_DECODE_EARLY_VALUES=${EARLY:-1} $W/$app/tests/Candle.Compiler.Gpu.Tests -class 'Candle.Compiler.Gpu.Tests.CudaGoldenTests' -class 'Candle.Compiler.Gpu.Tests.CudaMatrixTests' -noColor ;;
+  testsw:*) TAILN=60 step testsw_$app ${TESTLIM:-150} env CANDLE_GPU_GEMV=warps CANDLE_GPU_GEMV_DEEP=${DEEP:-1} CANDLE_GPU_DECODE_EARLY_VALUES=${EARLY:-1} CANDLE_GPU_GEMV_SPLIT=${SPLIT:-auto} $W/$app/tests/Candle.Compiler.Gpu.Tests -class 'Candle.Compiler.Gpu.Tests.CudaGoldenTests' -class 'Candle.Compiler.Gpu.Tests.CudaMatrixTests' -noColor ;;
   testsq:*) TAILN=60 step testsq_$app ${TESTLIM:-150} $W/$app/tests/Candle.Compiler.Gpu.Tests -class 'Candle.Compiler.Gpu.Tests.QuantKernelTests' -noColor ;;
   train:*) TAILN=40
     step train_cuda_$app 90 env CANDLE_GPU_TIMING=1 $W/$app/train/Candle.TrainBench --device cuda --steps 5 --warmup 2
@@ -100,6 +102,14 @@ for s in "$@"; do
       step decodeg_cublas_${app}_$r 90 $P decode /tmp/tl f16 128 256 graph
       step decodeg_quads_${app}_$r 90 env CANDLE_GPU_GEMV=warps $P decode /tmp/tl f16 128 256 graph
       step decodeg_deep_${app}_$r 90 env CANDLE_GPU_GEMV=warps CANDLE_GPU_GEMV_DEEP=1 $P decode /tmp/tl f16 128 256 graph
+    done ;;
+  splitab:*) TAILN=12 # decode (graph), few-row kernels first: the quad products unsplit, split over k by the rule, over 2 and over 4 warps, alternating; cuBLAS beside
+    for r in 1 2; do
+      step decodeg_split1_${app}_$r 90 env CANDLE_GPU_GEMV=warps CANDLE_GPU_GEMV_SPLIT=1 $P decode /tmp/tl f16 128 256 graph
+      step decodeg_splitauto_${app}_$r 90 env CANDLE_GPU_GEMV=warps CANDLE_GPU_GEMV_SPLIT=auto $P decode /tmp/tl f16 128 256 graph
+      step decodeg_split2_${app}_$r 90 env CANDLE_GPU_GEMV=warps CANDLE_GPU_GEMV_SPLIT=2 $P decode /tmp/tl f16 128 256 graph
+      step decodeg_split4_${app}_$r 90 env CANDLE_GPU_GEMV=warps CANDLE_GPU_GEMV_SPLIT=4 $P decode /tmp/tl f16 128 256 graph
+      step decodeg_cublas_${app}_$r 90 $P decode /tmp/tl f16 128 256 graph
     done ;;
   foldab:*) TAILN=12 # decode (graph), few-row kernels first: the norm and gated-unit folds (the default there) against CANDLE_GPU_FOLD=0; cuBLAS beside
     for r in 1 2; do
