@@ -125,6 +125,9 @@ public sealed class GpuExecutable : IDeviceExecutable
     /// </summary>
     public long FoldedSteps => _lowering.FoldedSteps;
 
+    /// <summary>How many few-row products the runs so far launched staged (<c>CANDLE_GPU_GEMV_STAGED</c>); a replayed CUDA graph counts nothing.</summary>
+    public long StagedSteps => _lowering.StagedSteps;
+
     /// <summary>
     /// Whether runs are recorded as CUDA graphs (recorded on CUDA only; off by default, on where
     /// <see cref="Candle.Compiler.Backends.CompileOptions.CaptureGraphs"/> asks and <c>CANDLE_GPU_GRAPHS</c> is not 0).

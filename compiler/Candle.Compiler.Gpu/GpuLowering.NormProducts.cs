@@ -156,7 +156,7 @@ internal sealed partial class GpuLowering
     private KernelLauncher FusedLauncher(DType dt, Type activation, string label)
     {
         var (cElem, cStorage) = Storage(dt, label);
-        return GroupLauncher(Generic(typeof(FusedGemvKernels), nameof(FusedGemvKernels.NormGemv), OctetStorage(dt)!, OctetRounding(dt), activation, cElem, cStorage));
+        return WithStaged(GroupLauncher(Generic(typeof(FusedGemvKernels), nameof(FusedGemvKernels.NormGemv), OctetStorage(dt)!, OctetRounding(dt), activation, cElem, cStorage)), dt, activation);
     }
 
     /// <summary>
@@ -201,6 +201,7 @@ internal sealed partial class GpuLowering
         int warp = device.Accelerator.WarpSize, perGroup = FoldWarpGroup / warp;
         long warps = gf is not null ? n : (n + FusedGemvKernels.RowsPerWarp - 1) / FusedGemvKernels.RowsPerWarp;
         var config = new KernelConfig(new Index1D((int)((warps + perGroup - 1) / perGroup)), new Index1D(FoldWarpGroup));
+        if (LaunchStaged(l, x, xByte, residual, sum, g, f.Slots[p.B.Slot], bOff * size, c, p.Rows, n, octets, flags, eps, p.BN / 8, xStride, gf is not null)) return;
         l.Begin().BytesView(x, xByte).BytesView(residual, 0).BytesView(sum, 0).BytesView(g, 0).BytesView(f.Slots[p.B.Slot], bOff * size).View(c)
             .Arg((int)p.Rows).Arg((int)n).Arg((int)octets).Arg(flags).Arg(eps).Arg(p.BN / 8).Arg(xStride)
             .Launch(config);

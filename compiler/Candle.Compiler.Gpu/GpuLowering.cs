@@ -547,7 +547,7 @@ internal sealed partial class GpuLowering(GpuDevice device, Type? generated, IRe
     {
         if (!device.UseGemv || !device.UseGemvWarps || !device.UseGemvQuads || device.Kind == GpuKind.OpenCL || WordPairs(dtype) is not { } words) return null;
         var (cElem, cStorage) = Storage(dtype, "matmul");
-        return GroupLauncher(Generic(typeof(GemvKernels), DeepGemv ? nameof(GemvKernels.GemvQuadsDeep) : nameof(GemvKernels.GemvQuads), words, cElem, cStorage));
+        return WithStaged(GroupLauncher(Generic(typeof(GemvKernels), DeepGemv ? nameof(GemvKernels.GemvQuadsDeep) : nameof(GemvKernels.GemvQuads), words, cElem, cStorage)), dtype, typeof(NoGate));
     }
 
     /// <summary>The <see cref="IWordPairs"/> that widens 32-bit words of two 16-bit floats of this dtype, or null for other dtypes.</summary>
@@ -595,6 +595,7 @@ internal sealed partial class GpuLowering(GpuDevice device, Type? generated, IRe
         if (quads is not null && weightQuads && aOff % 8 == 0 && (m == 1 || aM % 8 == 0) && am.Offset % 16 == 0)
         {
             if (split is not null && TrySplitGemv(split, warpGroup, m, n, k, am, aOff, aM, bm, bOff, bN, cm)) return true;
+            if (TryStagedQuads(quads, bType, m, n, k, am, aOff, aM, bm, bOff, bN, cm)) return true;
             long warpsNeeded = (n + GemvKernels.QuadRowsPerWarp - 1) / GemvKernels.QuadRowsPerWarp;
             int perGroup = warpGroup / warp;
             var qconfig = new KernelConfig(new Index1D((int)((warpsNeeded + perGroup - 1) / perGroup)), new Index1D(warpGroup));

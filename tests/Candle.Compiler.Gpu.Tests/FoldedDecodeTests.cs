@@ -20,7 +20,10 @@ public sealed class FoldedDecodeTests(TinyLlamaSessions sessions) : IClassFixtur
     private const double Tolerance = 1e-4;
 
     [Fact]
-    public void Greedy_decoding_with_folded_norms_and_swiglus_matches_the_cpu_session()
+    public void Greedy_decoding_with_folded_norms_and_swiglus_matches_the_cpu_session() => AssertGreedyDecode(sessions);
+
+    /// <summary>Five greedy decode steps of the sessions' device session against their CPU session, each folding every norm and SwiGLU; returns the device plan.</summary>
+    internal static GpuExecutable AssertGreedyDecode(TinyLlamaSessions sessions)
     {
         var (cpu, gpu) = sessions.Sessions();
         var plan = Assert.IsType<GpuExecutable>(gpu.DecodePlan);
@@ -49,12 +52,17 @@ public sealed class FoldedDecodeTests(TinyLlamaSessions sessions) : IClassFixtur
                 Assert.True(Math.Abs(e[i] - a[i]) <= Tolerance * Math.Max(1, Math.Abs(e[i])), $"decode step {step} logits[{i}]: {a[i]}, expected {e[i]}");
             }
         }
+
+        return plan;
     }
 
     [Theory]
     [InlineData(DType.F16)]
     [InlineData(DType.BF16)]
-    public void A_sixteen_bit_decode_step_folds_every_norm_and_swiglu_and_matches_the_reference_interpreter(DType dtype)
+    public void A_sixteen_bit_decode_step_folds_every_norm_and_swiglu_and_matches_the_reference_interpreter(DType dtype) => AssertSixteenBitStep(dtype);
+
+    /// <summary>One 16-bit static decode step against the reference interpreter, folding every norm and SwiGLU; returns how many products it launched staged.</summary>
+    internal static long AssertSixteenBitStep(DType dtype)
     {
         string dir = Path.Combine(Path.GetTempPath(), "candle-gpu-fold-" + Guid.NewGuid().ToString("N"));
         try
@@ -79,6 +87,8 @@ public sealed class FoldedDecodeTests(TinyLlamaSessions sessions) : IClassFixtur
                     Assert.True(Math.Abs(e[i] - a[i]) <= tol * (1 + Math.Abs(e[i])), $"{gpu.OutputNames[o]}[{i}]: {a[i]}, expected {e[i]}");
                 }
             }
+
+            return gpu.StagedSteps;
         }
         finally
         {

@@ -185,7 +185,7 @@ public class GatedFoldTests
     }
 
     /// <summary>Runs the graph twice on ILGPU's CPU accelerator against the reference interpreter and checks how many steps each run left out.</summary>
-    private static void AssertFolds(Graph g, HostTensor[] inputs, DType dt, int k, int folded)
+    private void AssertFolds(Graph g, HostTensor[] inputs, DType dt, int k, int folded)
     {
         var expected = ReferenceInterpreter.Run(g, inputs);
         var (atol, rtol) = BackendCases.Tol(dt, k);
@@ -194,8 +194,12 @@ public class GatedFoldTests
         {
             Assert.Null(BackendCases.Compare(expected, exe.Run(inputs), atol, rtol));
             Assert.Equal(folded * run, exe.FoldedSteps);
+            if (Staged && folded > 0) Assert.True(exe.StagedSteps > 0, "no product was staged");
         }
     }
+
+    /// <summary>Whether the class runs with <see cref="GpuLowering.StagedGemvVariable"/> on (its staged form checks that products were staged).</summary>
+    protected virtual bool Staged => false;
 
     private static ushort[] Bits(Random rng, int count, bool bf16)
     {

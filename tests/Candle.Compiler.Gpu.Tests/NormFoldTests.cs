@@ -239,7 +239,7 @@ public class NormFoldTests
         [.. g.Inputs.Select(i => BackendCases.Random(rng, i.DType, [.. i.Shape.Select(d => (int)d.Value)], -1, 1))];
 
     /// <summary>Runs the graph twice on ILGPU's CPU accelerator against the reference interpreter and checks how many norms each run left out.</summary>
-    private static void AssertFolds(Graph g, HostTensor[] inputs, DType dt, int k, int folded)
+    private void AssertFolds(Graph g, HostTensor[] inputs, DType dt, int k, int folded)
     {
         var expected = ReferenceInterpreter.Run(g, inputs);
         var (atol, rtol) = BackendCases.Tol(dt, k);
@@ -248,8 +248,12 @@ public class NormFoldTests
         {
             Assert.Null(BackendCases.Compare(expected, exe.Run(inputs), atol, rtol));
             Assert.Equal(folded * run, exe.FoldedSteps);
+            if (Staged && folded > 0) Assert.True(exe.StagedSteps > 0, "no product was staged");
         }
     }
+
+    /// <summary>Whether the class runs with <see cref="GpuLowering.StagedGemvVariable"/> on (its staged form checks that products were staged).</summary>
+    protected virtual bool Staged => false;
 
     private static ushort[] Bits(Random rng, int count, bool bf16, double scale)
     {
