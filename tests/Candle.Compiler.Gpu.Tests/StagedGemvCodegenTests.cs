@@ -73,7 +73,7 @@ public sealed class StagedGemvCodegenTests : IDisposable
         else Assert.Equal(0, staged);
     }
 
-    /// <summary>The cvt instructions other than index and length ones (64-bit widening of 32-bit indices, int to float of a length); cvta is no conversion of data and no match.</summary>
+    /// <summary>The cvt instructions other than index and length ones (64-bit widening of 32-bit indices, int to float of a length).</summary>
     private static int DataConversions(string ptx) =>
         Regex.Count(ptx, @"\bcvt\.") - Regex.Count(ptx, @"\bcvt\.s64\.s32") - Regex.Count(ptx, @"\bcvt\.rn\.f32\.s32");
 }

@@ -19,6 +19,8 @@
 #        splitab:APP (decode with a CUDA graph and the few-row kernels first: CANDLE_GPU_GEMV_SPLIT=1 (unsplit), auto, 2 and 4
 #        warps a weight row pair, alternating; cuBLAS once a round),
 #        foldab:APP (decode with a CUDA graph and the few-row kernels first: rms_norm and silu·mul folded into the products or not, alternating; cuBLAS beside),
+#        stagedab:APP (decode with a CUDA graph and the few-row kernels first: CANDLE_GPU_GEMV_STAGED=1 (activation rows staged in shared
+#        memory) with the folds, the folds unstaged, staged with CANDLE_GPU_FOLD=0, CANDLE_GPU_FOLD=0 alone, and cuBLAS, alternating),
 #        attnab:APP (decode with a CUDA graph, key-lane decode attention with and without CANDLE_GPU_DECODE_EARLY_VALUES=1, alternating),
 #        decodeab:APP (decode, graph and growing cache, with the one-launch decode attention and the merged ropes and cache rows
 #        against CANDLE_GPU_DECODE_TWO_PASS=1 and CANDLE_GPU_ROPE_ROWS=0, alternating; then each switch alone),
@@ -117,6 +119,14 @@ for s in "$@"; do
       step decodeg_fold_${app}_$r 90 env CANDLE_GPU_GEMV=warps $P decode /tmp/tl f16 128 256 graph
       step decodeg_nofold_${app}_$r 90 env CANDLE_GPU_GEMV=warps CANDLE_GPU_FOLD=0 $P decode /tmp/tl f16 128 256 graph
       step decodeg_folddeep_${app}_$r 90 env CANDLE_GPU_GEMV=warps CANDLE_GPU_GEMV_DEEP=1 CANDLE_GPU_DECODE_EARLY_VALUES=1 $P decode /tmp/tl f16 128 256 graph
+    done ;;
+  stagedab:*) TAILN=12 # decode (graph), few-row kernels first: staged products with and without the folds against the unstaged ones, alternating; cuBLAS beside
+    for r in 1 2; do
+      step decodeg_staged_${app}_$r 90 env CANDLE_GPU_GEMV=warps CANDLE_GPU_GEMV_STAGED=1 $P decode /tmp/tl f16 128 256 graph
+      step decodeg_fold_${app}_$r 90 env CANDLE_GPU_GEMV=warps $P decode /tmp/tl f16 128 256 graph
+      step decodeg_stagednofold_${app}_$r 90 env CANDLE_GPU_GEMV=warps CANDLE_GPU_FOLD=0 CANDLE_GPU_GEMV_STAGED=1 $P decode /tmp/tl f16 128 256 graph
+      step decodeg_nofold_${app}_$r 90 env CANDLE_GPU_GEMV=warps CANDLE_GPU_FOLD=0 $P decode /tmp/tl f16 128 256 graph
+      step decodeg_cublas_${app}_$r 90 $P decode /tmp/tl f16 128 256 graph
     done ;;
   attnab:*) TAILN=12 # decode (graph): the decode attention's value loads issued before its key reads, against the default, alternating
     for r in 1 2; do
