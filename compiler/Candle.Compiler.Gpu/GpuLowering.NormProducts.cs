@@ -100,13 +100,13 @@ internal sealed partial class GpuLowering
     }
 
     /// <summary>The step of <paramref name="call"/>: <paramref name="step"/> itself, or its folded form where a fold changes the call.</summary>
-    private Action<Frame> Folded(KernelCall call, Action<Frame> step) => call switch
+    private Action<Frame> Folded(KernelCall call, Action<Frame> step) => RopeFolded(call, call switch
     {
         NormCall when _normFolds.TryGetValue(call, out var fold) => FoldedNorm(fold, step),
         ElementwiseCall when _gateFolds.TryGetValue(call, out var gate) => FoldedGate(gate, step),
         _ when _normFolds.ContainsKey(call) || _gateFolds.ContainsKey(call) => FoldedProduct(call, step),
         _ => step,
-    };
+    });
 
     /// <summary>The norm's step where it is folded: nothing where the fold applies to this run, else the norm.</summary>
     private Action<Frame> FoldedNorm(NormFold fold, Action<Frame> norm) => f =>
