@@ -97,7 +97,7 @@ internal sealed partial class GpuLowering
         {
             var p = rope.Parts[k];
             var tables = p.Rotates ? new[] { p.Cos!, p.Sin! } : [p.X, p.X];
-            if (p.X.Rank == 0 || p.Y.Rank != p.X.Rank || tables.Any(t => t.Rank != p.X.Rank || t.IsConstant)) return null;
+            if (p.X.Rank == 0 || p.Y.Rank != p.X.Rank || tables.Any(t => t.Rank != p.X.Rank || t.IsConstant || t.DType != rope.DType)) return null;
             if (p.Row is { } r && (r.IsConstant || r.DType != DType.I64 || r.Rank != 1)) return null;
             var (lead, strides) = Scheduler.Collapse(p.X.Shape[..^1], [p.X.Strides[..^1], tables[0].Strides[..^1], tables[1].Strides[..^1], p.Y.Strides[..^1]]);
             if (lead.Length > Scheduler.RopePartRank) return null;
@@ -155,7 +155,8 @@ internal sealed partial class GpuLowering
         if (!normed && !p.Fits(f)) return false;
         long size = p.DType.SizeInBytes(), hd = f.Eval(fold.Rope.HeadDim);
         if (p.Rows != 1 || FoldWarpGroup <= 0 || hd < 2 || hd % 2 != 0 || hd > int.MaxValue) return false;
-        var reads = new List<(Mem Mem, long Bytes)>();
+        var reads = fold.Reads;
+        reads.Clear();
         if (normed)
         {
             var norm = nf!.Norm;
@@ -337,6 +338,9 @@ internal sealed partial class GpuLowering
 
         /// <summary>The pairs of the parts up to each, as the kernel's end0, end1 and end2.</summary>
         public long[] Ends { get; } = new long[Scheduler.MaxRopeParts];
+
+        /// <summary>The memory the fused kernel reads (and the sum it writes) with its bytes, as the last <see cref="RopeApplies"/> found it.</summary>
+        public List<(Mem Mem, long Bytes)> Reads { get; } = [];
 
         /// <summary>The arguments of an absent part: no row index, unit sizes.</summary>
         public long[] Empty { get; } = [0, 1, 1, .. new long[20], 0, 0, 0, 1, 0, 0];
