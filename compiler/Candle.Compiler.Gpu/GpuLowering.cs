@@ -35,6 +35,7 @@ internal sealed partial class GpuLowering(GpuDevice device, Type? generated, IRe
         ArgumentNullException.ThrowIfNull(graph);
         PrepareNormFolds(graph);
         PrepareGateFolds(graph);
+        PrepareRopeFolds(graph);
     }
 
     public Action<Frame> Lower(KernelCall call) => call switch
@@ -50,7 +51,7 @@ internal sealed partial class GpuLowering(GpuDevice device, Type? generated, IRe
         ReduceCall r when r.Op.ReduceKernelOp() is Runtime.Kernels.Cpu.ReduceOp.Sum or Runtime.Kernels.Cpu.ReduceOp.Mean or Runtime.Kernels.Cpu.ReduceOp.Max or Runtime.Kernels.Cpu.ReduceOp.Min => Reduce(r),
         ColumnReduceCall r => ColumnReduce(r),
         RopeCall r => Rope(r),
-        RopeRowsCall r => RopeRows(r),
+        RopeRowsCall r => Folded(r, RopeRows(r)),
         IndexSelectCall i => IndexSelect(i),
         CopyCall c => Copy(c),
         FallbackElementwiseCall { Op: Op.Cast, Inputs: [{ DType: DType.I64 }], DType: DType.F32 or DType.F16 or DType.BF16 } c => CastFromI64(c),

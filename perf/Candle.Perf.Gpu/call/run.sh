@@ -19,6 +19,8 @@
 #        splitab:APP (decode with a CUDA graph and the few-row kernels first: CANDLE_GPU_GEMV_SPLIT=1 (unsplit), auto, 2 and 4
 #        warps a weight row pair, alternating; cuBLAS once a round),
 #        foldab:APP (decode with a CUDA graph and the few-row kernels first: rms_norm and silu·mul folded into the products or not, alternating; cuBLAS beside),
+#        ropeab:APP (decode with a CUDA graph and the few-row kernels first: the rope and KV cache rows written by the q/k/v product or
+#        by their own launch (CANDLE_GPU_FOLD_ROPE=0), alternating),
 #        attnab:APP (decode with a CUDA graph, key-lane decode attention with and without CANDLE_GPU_DECODE_EARLY_VALUES=1, alternating),
 #        decodeab:APP (decode, graph and growing cache, with the one-launch decode attention and the merged ropes and cache rows
 #        against CANDLE_GPU_DECODE_TWO_PASS=1 and CANDLE_GPU_ROPE_ROWS=0, alternating; then each switch alone),
@@ -117,6 +119,11 @@ for s in "$@"; do
       step decodeg_fold_${app}_$r 90 env CANDLE_GPU_GEMV=warps $P decode /tmp/tl f16 128 256 graph
       step decodeg_nofold_${app}_$r 90 env CANDLE_GPU_GEMV=warps CANDLE_GPU_FOLD=0 $P decode /tmp/tl f16 128 256 graph
       step decodeg_folddeep_${app}_$r 90 env CANDLE_GPU_GEMV=warps CANDLE_GPU_GEMV_DEEP=1 CANDLE_GPU_DECODE_EARLY_VALUES=1 $P decode /tmp/tl f16 128 256 graph
+    done ;;
+  ropeab:*) TAILN=12 # decode (graph), few-row kernels first: the rope fold into the q/k/v product (the default there) against CANDLE_GPU_FOLD_ROPE=0
+    for r in 1 2; do
+      step decodeg_ropefold_${app}_$r 90 env CANDLE_GPU_GEMV=warps $P decode /tmp/tl f16 128 256 graph
+      step decodeg_noropefold_${app}_$r 90 env CANDLE_GPU_GEMV=warps CANDLE_GPU_FOLD_ROPE=0 $P decode /tmp/tl f16 128 256 graph
     done ;;
   attnab:*) TAILN=12 # decode (graph): the decode attention's value loads issued before its key reads, against the default, alternating
     for r in 1 2; do
