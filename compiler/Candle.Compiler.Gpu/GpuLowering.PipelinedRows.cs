@@ -20,9 +20,9 @@ internal sealed partial class GpuLowering
     /// <summary>Set to 1, rms_norm and softmax take <see cref="PipelinedRowKernels"/> where they apply (A/B runs; off by default).</summary>
     internal const string RowsPipelinedVariable = "CANDLE_GPU_ROWS_PIPELINED";
 
-    /// <summary>When set on a thread, every pipelined row launch the thread makes appends its rows, grid and group (tests).</summary>
+    /// <summary>When set on a thread, every pipelined row launch the thread makes appends its rows, grid, group and whether it adds a residual (tests).</summary>
     [ThreadStatic]
-    internal static List<(long Rows, int Grid, int Group)>? PipelinedTrace;
+    internal static List<(long Rows, int Grid, int Group, bool Residual)>? PipelinedTrace;
 
     /// <summary>Groups of a pipelined row launch on accelerators without an occupancy estimate (ILGPU's CPU accelerator).</summary>
     internal const int PipelinedCpuGroups = 3;
@@ -80,7 +80,7 @@ internal sealed partial class GpuLowering
             l.Begin().BytesView(x, 0).BytesView(w, 0).BytesView(residual, 0).BytesView(sum, 0).BytesView(y, 0)
                 .Arg((int)rows).Arg((int)(len / 8)).Arg(c.Weight >= 0 ? 1 : 0).Arg(c.Residual >= 0 ? 1 : 0).Arg((float)c.Eps)
                 .Launch(new KernelConfig(new Index1D(shape.Grid), new Index1D(shape.Group)));
-            PipelinedTrace?.Add((rows, shape.Grid, shape.Group));
+            PipelinedTrace?.Add((rows, shape.Grid, shape.Group, c.Residual >= 0));
             return true;
         };
     }
@@ -98,7 +98,7 @@ internal sealed partial class GpuLowering
             if (!(Aligned(x) && Aligned(y))) return false;
             l.Begin().BytesView(x, 0).BytesView(y, 0).Arg((int)rows).Arg((int)(len / 8)).Arg(log)
                 .Launch(new KernelConfig(new Index1D(shape.Grid), new Index1D(shape.Group)));
-            PipelinedTrace?.Add((rows, shape.Grid, shape.Group));
+            PipelinedTrace?.Add((rows, shape.Grid, shape.Group, false));
             return true;
         };
     }
