@@ -41,6 +41,27 @@ internal sealed class ElementwiseLaunch
     /// <summary>Set to 1, the flat kernel takes one block per grid-stride step (A/B runs against the unrolled one, <see cref="ElementwiseKernelEmitter.FlatUnrolledSuffix"/>).</summary>
     public const string NoUnrollVariable = "CANDLE_GPU_EW_NO_UNROLL";
 
+    /// <summary>
+    /// Set to N (1 to <see cref="MaxVectorUnroll"/>), flat launches take the kernel that loads N blocks of every operand
+    /// a grid-stride step before any math (<see cref="ElementwiseKernelEmitter.FlatUnrolledBy"/>), over as many threads
+    /// as the device keeps resident of that kernel at its group size (CUDA's occupancy estimate,
+    /// <see cref="KernelLauncher.ResidentThreads"/>) instead of the multiprocessors' thread limit (A/B runs; unset by default).
+    /// </summary>
+    public const string VectorUnrollVariable = "CANDLE_GPU_VECTOR_UNROLL";
+
+    /// <summary>Most blocks a grid-stride step of <see cref="VectorUnrollVariable"/>'s kernel takes.</summary>
+    public const int MaxVectorUnroll = 8;
+
+    /// <summary>The blocks a step that <see cref="VectorUnrollVariable"/> asks for, or 0 when it is unset (or empty).</summary>
+    /// <exception cref="InvalidOperationException">The variable is not a whole number from 1 to <see cref="MaxVectorUnroll"/>.</exception>
+    public static int VectorUnroll()
+    {
+        string? v = Environment.GetEnvironmentVariable(VectorUnrollVariable);
+        if (string.IsNullOrEmpty(v)) return 0;
+        if (int.TryParse(v, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int n) && n is >= 1 and <= MaxVectorUnroll) return n;
+        throw new InvalidOperationException($"{VectorUnrollVariable} must be a whole number from 1 to {MaxVectorUnroll}, not '{v}'");
+    }
+
     /// <summary>The group sizes a vectorized launch picks from (<see cref="GroupSize"/>), smallest first.</summary>
     public static ReadOnlySpan<int> GroupSizes => [32, 64, 128, 256];
 
@@ -72,6 +93,10 @@ internal sealed class ElementwiseLaunch
     /// <summary>When set on a thread, every elementwise launch the thread makes appends its kernel and vectorized blocks (tests).</summary>
     [ThreadStatic]
     internal static List<(ElementwiseLaunchKind Kind, long Blocks)>? Trace;
+
+    /// <summary>When set on a thread, every vectorized launch the thread makes appends its kernel's name and grid-stride threads (tests).</summary>
+    [ThreadStatic]
+    internal static List<(string Kernel, long Threads)>? KernelTrace;
 
     private readonly ElementwiseSpec _spec;
     private readonly long _resident;

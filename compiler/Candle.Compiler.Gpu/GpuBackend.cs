@@ -145,7 +145,7 @@ public sealed class GpuBackend : IBackend
     /// </summary>
     internal static (Type? Type, Dictionary<ElementwiseSpec, string> Names) RenderKernels(KernelGraph graph, out Dictionary<BroadcastReductionSpec, string> rowNames)
     {
-        var emitter = new ElementwiseKernelEmitter();
+        var emitter = new ElementwiseKernelEmitter(ElementwiseLaunch.VectorUnroll());
         var names = new Dictionary<ElementwiseSpec, string>(ReferenceEqualityComparer.Instance);
         rowNames = new Dictionary<BroadcastReductionSpec, string>(ReferenceEqualityComparer.Instance);
         foreach (var call in graph.Calls)

@@ -18,13 +18,13 @@ namespace Candle.Compiler.Gpu;
 internal sealed partial class GpuLowering
 {
     /// <summary>
-    /// Set to 0, rms_norms and gated units (SwiGLU) are launched as their own calls even where the few-row kernels
-    /// could fold them into the products around them (A/B runs).
+    /// Set to 0, rms_norms, gated units (SwiGLU) and a decode step's ropes are launched as their own calls even where
+    /// the few-row kernels could fold them into the products around them (A/B runs).
     /// </summary>
     internal const string FoldVariable = "CANDLE_GPU_FOLD";
 
     /// <summary>
-    /// Whether norms and gated units are folded into few-row products: where the few-row kernels come before any library
+    /// Whether norms, gated units and ropes are folded into few-row products: where the few-row kernels come before any library
     /// (<see cref="GemvFirst"/>), they read 16 bytes a load (not OpenCL, <see cref="GpuDevice.UseGemvWarps"/>), and
     /// <see cref="FoldVariable"/> is not 0.
     /// </summary>
@@ -100,13 +100,13 @@ internal sealed partial class GpuLowering
     }
 
     /// <summary>The step of <paramref name="call"/>: <paramref name="step"/> itself, or its folded form where a fold changes the call.</summary>
-    private Action<Frame> Folded(KernelCall call, Action<Frame> step) => call switch
+    private Action<Frame> Folded(KernelCall call, Action<Frame> step) => RopeFolded(call, call switch
     {
         NormCall when _normFolds.TryGetValue(call, out var fold) => FoldedNorm(fold, step),
         ElementwiseCall when _gateFolds.TryGetValue(call, out var gate) => FoldedGate(gate, step),
         _ when _normFolds.ContainsKey(call) || _gateFolds.ContainsKey(call) => FoldedProduct(call, step),
         _ => step,
-    };
+    });
 
     /// <summary>The norm's step where it is folded: nothing where the fold applies to this run, else the norm.</summary>
     private Action<Frame> FoldedNorm(NormFold fold, Action<Frame> norm) => f =>
@@ -115,7 +115,7 @@ internal sealed partial class GpuLowering
         else norm(f);
     };
 
-    /// <summary>How many steps the runs so far left out because a product computed them (a folded norm or gated unit).</summary>
+    /// <summary>How many steps the runs so far left out because a product computed them (a folded norm, gated unit or rope call).</summary>
     internal long FoldedSteps { get; private set; }
 
     /// <summary>

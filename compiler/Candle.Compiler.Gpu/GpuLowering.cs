@@ -35,6 +35,7 @@ internal sealed partial class GpuLowering(GpuDevice device, Type? generated, IRe
         ArgumentNullException.ThrowIfNull(graph);
         PrepareNormFolds(graph);
         PrepareGateFolds(graph);
+        PrepareRopeFolds(graph);
     }
 
     public Action<Frame> Lower(KernelCall call) => call switch
@@ -50,7 +51,7 @@ internal sealed partial class GpuLowering(GpuDevice device, Type? generated, IRe
         ReduceCall r when r.Op.ReduceKernelOp() is Runtime.Kernels.Cpu.ReduceOp.Sum or Runtime.Kernels.Cpu.ReduceOp.Mean or Runtime.Kernels.Cpu.ReduceOp.Max or Runtime.Kernels.Cpu.ReduceOp.Min => Reduce(r),
         ColumnReduceCall r => ColumnReduce(r),
         RopeCall r => Rope(r),
-        RopeRowsCall r => RopeRows(r),
+        RopeRowsCall r => Folded(r, RopeRows(r)),
         IndexSelectCall i => IndexSelect(i),
         CopyCall c => Copy(c),
         FallbackElementwiseCall { Op: Op.Cast, Inputs: [{ DType: DType.I64 }], DType: DType.F32 or DType.F16 or DType.BF16 } c => CastFromI64(c),
@@ -284,7 +285,9 @@ internal sealed partial class GpuLowering(GpuDevice device, Type? generated, IRe
             : HardwareHalf && generated.GetMethod(name + suffix + ElementwiseKernelEmitter.HardwareHalfSuffix, Static) is { } h ? new VectorLaunchers(device, h, autoGroup)
             : generated.GetMethod(name + suffix, Static) is { } m ? new VectorLaunchers(device, m, autoGroup) : null;
         bool noUnroll = Environment.GetEnvironmentVariable(ElementwiseLaunch.NoUnrollVariable) == "1";
-        var flat = Vectors(noUnroll ? ElementwiseKernelEmitter.FlatSuffix : ElementwiseKernelEmitter.FlatUnrolledSuffix);
+        int unrollBy = ElementwiseLaunch.VectorUnroll();
+        var unrolled = unrollBy > 0 ? Vectors(ElementwiseKernelEmitter.FlatUnrolledBy(unrollBy)) : null;
+        var flat = unrolled ?? Vectors(noUnroll ? ElementwiseKernelEmitter.FlatSuffix : ElementwiseKernelEmitter.FlatUnrolledSuffix);
         var rows = Vectors(ElementwiseKernelEmitter.RowsSuffix);
         var inputs = e.Inputs.ToArray();
         var shape = e.Shape;
@@ -313,6 +316,8 @@ internal sealed partial class GpuLowering(GpuDevice device, Type? generated, IRe
             if (plan.Kind is ElementwiseLaunchKind.Flat or ElementwiseLaunchKind.Rows)
             {
                 var v = (plan.Kind == ElementwiseLaunchKind.Flat ? flat : rows)!.For(plan.Threads);
+                if (plan.Kind == ElementwiseLaunchKind.Flat && unrolled is not null && v.ResidentThreads() is long resident) plan.Threads = Math.Min(plan.Threads, resident);
+                ElementwiseLaunch.KernelTrace?.Add((v.Name, plan.Threads));
                 v.Begin().BytesView(om, 0).View(om);
                 for (int k = 0; k < inputs.Length; k++)
                 {
@@ -841,10 +846,11 @@ internal sealed partial class GpuLowering(GpuDevice device, Type? generated, IRe
         var l = GroupLauncher(Generic(typeof(RowKernels), layer ? nameof(RowKernels.LayerNorm) : nameof(RowKernels.RmsNorm), elem, storage, device.Reducer, RowCache));
         var octets = OctetStorage(c.DType) is { } os ? GroupLauncher(Generic(typeof(RowKernels), layer ? nameof(RowKernels.LayerNormOctets) : nameof(RowKernels.RmsNormOctets), os, device.Reducer, RowCache)) : null;
         var held = !layer && HeldRows && OctetStorage(c.DType) is { } hs ? GroupLauncher(Generic(typeof(HeldRowKernels), nameof(HeldRowKernels.RmsNorm), hs, device.Reducer)) : null;
+        var pipelined = PipelinedNorm(c);
         return f =>
         {
             long rows = f.Eval(c.Rows), len = f.Eval(c.RowLength);
-            if (rows == 0) return;
+            if (rows == 0 || pipelined?.Invoke(f, rows, len) == true) return;
             var x = f.Slots[c.X];
             var w = c.Weight >= 0 ? f.Slots[c.Weight] : x;
             var b = c.Bias >= 0 ? f.Slots[c.Bias] : x;
@@ -898,10 +904,11 @@ internal sealed partial class GpuLowering(GpuDevice device, Type? generated, IRe
         var octets = OctetStorage(c.XType) is { } os ? GroupLauncher(Generic(typeof(RowKernels), nameof(RowKernels.SoftmaxOctets), os, device.Reducer, RowCache)) : null;
         var held = HeldRows && OctetStorage(c.XType) is { } hs ? GroupLauncher(Generic(typeof(HeldRowKernels), nameof(HeldRowKernels.Softmax), hs, device.Reducer)) : null;
         int log = c.Op == Op.LogSoftmax ? 1 : 0;
+        var pipelined = PipelinedSoftmax(c);
         return f =>
         {
             long rows = f.Eval(c.Rows), len = f.Eval(c.RowLength);
-            if (rows == 0) return;
+            if (rows == 0 || pipelined?.Invoke(f, rows, len) == true) return;
             var (x, y) = (f.Slots[c.X], f.Slots[c.Y]);
             if (held is not null && len % 8 == 0 && Aligned(x) && Aligned(y) && HeldGroup(rows, len / 8, held) is int hg and > 0)
             {

@@ -23,6 +23,7 @@ internal sealed class KernelLauncher
     private readonly ArrayView<byte>[] _views;
     private readonly long[] _scalars;
     private readonly Dictionary<int, int> _maxGroup = [];
+    private readonly Dictionary<int, int> _activeGroups = [];
     private Invoker? _invoker;
     private int _next;
 
@@ -143,6 +144,32 @@ internal sealed class KernelLauncher
 
         _maxGroup[limit] = g;
         return g;
+    }
+
+    /// <summary>
+    /// Groups of <paramref name="groupSize"/> threads of this kernel that one multiprocessor keeps resident at once, by
+    /// CUDA's occupancy estimate for the kernel compiled for this device (its registers and static shared memory, no
+    /// dynamic shared memory); 0 on other accelerators, which report no such estimate.
+    /// </summary>
+    public int ActiveGroupsPerMultiprocessor(int groupSize)
+    {
+        if (_device.Kind != GpuKind.Cuda || groupSize <= 0) return 0;
+        if (_activeGroups.TryGetValue(groupSize, out int known)) return known;
+        var kernel = _device.Kernel(_method, _grouped, _groupSize);
+        int active = Math.Max(0, _device.Accelerator.EstimateMaxActiveGroupsPerMultiprocessor(kernel, groupSize, 0));
+        _activeGroups[groupSize] = active;
+        return active;
+    }
+
+    /// <summary>
+    /// Threads of this implicitly grouped kernel that the whole device keeps resident at once: its group size times
+    /// <see cref="ActiveGroupsPerMultiprocessor"/> times the multiprocessors; null where that is not known (not CUDA,
+    /// an occupancy-based group size, or an estimate of none).
+    /// </summary>
+    public long? ResidentThreads()
+    {
+        int active = ActiveGroupsPerMultiprocessor(_groupSize);
+        return active > 0 ? (long)active * _groupSize * _device.Accelerator.NumMultiprocessors : null;
     }
 
     private void Check()

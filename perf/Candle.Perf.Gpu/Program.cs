@@ -16,7 +16,9 @@ namespace Candle.Perf.Gpu;
 
 /// <summary>
 /// GPU benchmarks of the CUDA backend, printed as a table: <c>kernels [FILTER]</c> (only the benchmarks whose label contains FILTER; the fused elementwise chain, rmsnorm,
-/// softmax, matrix products), <c>check-decode REFDIR</c> (greedy decoding with a resident KV cache against the
+/// softmax, matrix products), <c>bandwidth [ROUNDS] [FILTER]</c> (the row kernels and the elementwise chain, each
+/// compiled once with the default kernels and once under each bandwidth switch, the variants timed in turn for ROUNDS
+/// rounds), <c>check-decode REFDIR</c> (greedy decoding with a resident KV cache against the
 /// reference model's continuation), <c>decode DIR f32|f16|bf16 [prompt] [tokens]</c> (decode tokens/s of a checkpoint),
 /// <c>decode-gguf FILE [prompt] [tokens] [graph]</c> (the same for a GGUF file, its Q8_0/Q4_0/Q4_K weights kept
 /// quantized on the device), <c>write-tinyllama DIR LAYERS VOCAB [f32|bf16|f16]</c> and
@@ -34,6 +36,10 @@ public static class Program
             case ["kernels", .. var only] when only.Length <= 1:
                 KernelFilter = only.FirstOrDefault() ?? "";
                 Kernels();
+                return 0;
+            case ["bandwidth", .. var opts] when opts.Length <= 2:
+                KernelFilter = opts.Length > 1 ? opts[1] : "";
+                Bandwidth(opts.Length > 0 ? int.Parse(opts[0], Inv) : 2);
                 return 0;
             case ["check-decode", var dir, .. var rest]:
                 return CheckDecode(dir, rest.Contains("graph"), rest.FirstOrDefault(r => r != "graph") ?? "cuda");
@@ -62,7 +68,7 @@ public static class Program
                 Console.WriteLine($"wrote {dir} in {sw.Elapsed.TotalSeconds:F1} s");
                 return 0;
             default:
-                Console.Error.WriteLine("usage: kernels [FILTER] | check-decode REFDIR [graph] [cuda|opencl|ilgpu-cpu] | decode DIR f32|f16|bf16 [prompt] [tokens] [graph] | decode-gguf FILE [prompt] [tokens] [graph] | host DIR SPEC [tokens] [f32|f16|bf16] | calls DIR [f32|f16|bf16] | write-tinyllama DIR LAYERS VOCAB [f32|bf16|f16] | write-tinyllama-gguf FILE LAYERS VOCAB [q4_0|q8_0|q4_k|...]");
+                Console.Error.WriteLine("usage: kernels [FILTER] | bandwidth [ROUNDS] [FILTER] | check-decode REFDIR [graph] [cuda|opencl|ilgpu-cpu] | decode DIR f32|f16|bf16 [prompt] [tokens] [graph] | decode-gguf FILE [prompt] [tokens] [graph] | host DIR SPEC [tokens] [f32|f16|bf16] | calls DIR [f32|f16|bf16] | write-tinyllama DIR LAYERS VOCAB [f32|bf16|f16] | write-tinyllama-gguf FILE LAYERS VOCAB [q4_0|q8_0|q4_k|...]");
                 return 2;
         }
     }
@@ -83,6 +89,7 @@ public static class Program
             AB($"elementwise gelu(x*w+b)*sigmoid(x) 64M {dt.TorchName()}", g, dev, 4.0 * dt.SizeInBytes() * N, "CANDLE_GPU_EW_GENERAL", "general kernel");
             AB($"elementwise gelu(x*w+b)*sigmoid(x) 64M {dt.TorchName()}", g, dev, 4.0 * dt.SizeInBytes() * N, "CANDLE_GPU_EW_NO_UNROLL", "one block a step");
             AB($"elementwise gelu(x*w+b)*sigmoid(x) 64M {dt.TorchName()}", g, dev, 4.0 * dt.SizeInBytes() * N, PreviousVectorized, "previous vectorized kernel");
+            AB($"elementwise gelu(x*w+b)*sigmoid(x) 64M {dt.TorchName()}", g, dev, 4.0 * dt.SizeInBytes() * N, "CANDLE_GPU_VECTOR_UNROLL=4", "unrolled by 4 over the resident threads");
         }
 
         {
@@ -108,6 +115,8 @@ public static class Program
             AB("rmsnorm 32768x4096 f32", new Graph([a, gamma], [RmsNorm(a, gamma, 1e-5)]), dev, 2.0 * R * C * 4, "CANDLE_GPU_ROWS_CACHED", "shared-memory octet kernel");
             AB("softmax 32768x4096 f32", new Graph([a], [Softmax(a, 1)]), dev, 2.0 * R * C * 4, "CANDLE_GPU_ROWS_SCALAR", "scalar row kernel");
             AB("softmax 32768x4096 f32", new Graph([a], [Softmax(a, 1)]), dev, 2.0 * R * C * 4, "CANDLE_GPU_ROWS_CACHED", "shared-memory octet kernel");
+            AB("rmsnorm 32768x4096 f32", new Graph([a, gamma], [RmsNorm(a, gamma, 1e-5)]), dev, 2.0 * R * C * 4, "CANDLE_GPU_ROWS_PIPELINED", "pipelined persistent row kernel");
+            AB("softmax 32768x4096 f32", new Graph([a], [Softmax(a, 1)]), dev, 2.0 * R * C * 4, "CANDLE_GPU_ROWS_PIPELINED", "pipelined persistent row kernel");
         }
 
         {
@@ -126,6 +135,126 @@ public static class Program
         }
     }
 
+    /// <summary>
+    /// The bandwidth switches against the default kernels: the flat elementwise kernel unrolled by N blocks a step over
+    /// the device's resident threads (<c>CANDLE_GPU_VECTOR_UNROLL=N</c>) on a copy-like negation (the ceiling of a
+    /// two-stream kernel) and on the fused chain gelu(x*w+b)*sigmoid(x), and the persistent pipelined row kernels
+    /// (<c>CANDLE_GPU_ROWS_PIPELINED=1</c>) on rms_norm (with and without weight, with a residual: the norm then read by a scaling, so the add folds into it), softmax and log_softmax over
+    /// 32768×4096. Every variant of a benchmark is compiled once (the switches are read when a plan is compiled) over
+    /// the same uploaded inputs, then the variants are timed in turn, <paramref name="rounds"/> rounds; each line gives
+    /// the median of the rounds' figures (<see cref="Time(GpuExecutable, DeviceTensor[], GpuDevice, int)"/>) in GB/s of
+    /// the bytes the benchmark must move and the ratio to the default's.
+    /// </summary>
+    private static void Bandwidth(int rounds)
+    {
+        var dev = GpuBackend.GetDevice("cuda:0");
+        Console.WriteLine($"device: {dev}, {rounds} rounds");
+        Console.WriteLine("| benchmark | ms | figure |");
+        Console.WriteLine("| --- | ---: | ---: |");
+        const int N = 64 * 1024 * 1024;
+        string[] unrolls = ["CANDLE_GPU_VECTOR_UNROLL=2", "CANDLE_GPU_VECTOR_UNROLL=4", "CANDLE_GPU_VECTOR_UNROLL=8"];
+        {
+            var x = Input("x", DType.F32, Shape.Of(N));
+            Compare("elementwise -x 64M f32 (a copy's traffic)", new Graph([x], [Unary(Op.Neg, x)]), dev, 2.0 * 4 * N, rounds, unrolls);
+        }
+
+        foreach (var dt in new[] { DType.F32, DType.BF16 })
+        {
+            var x = Input("x", dt, Shape.Of(N));
+            var w = Input("w", dt, Shape.Of(N));
+            var b = Input("b", dt, Shape.Of(N));
+            var g = new Graph([x, w, b], [Binary(Op.Mul, Unary(Op.Gelu, Binary(Op.Add, Binary(Op.Mul, x, w), b)), Unary(Op.Sigmoid, x))]);
+            Compare($"elementwise gelu(x*w+b)*sigmoid(x) 64M {dt.TorchName()}", g, dev, 4.0 * dt.SizeInBytes() * N, rounds, unrolls);
+        }
+
+        const int R = 32768, C = 4096;
+        string[] pipelined = ["CANDLE_GPU_ROWS_PIPELINED=1"];
+        foreach (var dt in new[] { DType.F32, DType.BF16, DType.F16 })
+        {
+            double rowBytes = 2.0 * R * C * dt.SizeInBytes();
+            var a = Input("a", dt, Shape.Of(R, C));
+            var gamma = Input("g", dt, Shape.Of(C));
+            Compare($"rmsnorm 32768x4096 {dt.TorchName()}", new Graph([a, gamma], [RmsNorm(a, gamma, 1e-5)]), dev, rowBytes, rounds, pipelined);
+            Compare($"softmax 32768x4096 {dt.TorchName()}", new Graph([a], [Softmax(a, 1)]), dev, rowBytes, rounds, pipelined);
+            if (dt != DType.F32) continue;
+            Compare($"rmsnorm without weight 32768x4096 {dt.TorchName()}", new Graph([a], [RmsNorm(a, null, 1e-5)]), dev, rowBytes, rounds, pipelined);
+            Compare($"log_softmax 32768x4096 {dt.TorchName()}", new Graph([a], [LogSoftmax(a, 1)]), dev, rowBytes, rounds, pipelined);
+            var res = Input("res", dt, Shape.Of(R, C));
+            var sum = Binary(Op.Add, a, res);
+
+            // The norm read by a scaling (a norm that is itself a graph output keeps its add apart): x and res read, the
+            // sum and the norm written by the residual form, then the norm read and its double written.
+            Compare($"residual rmsnorm, then its norm*2 (6 streams) 32768x4096 {dt.TorchName()}", new Graph([a, res, gamma], [sum, Binary(Op.Mul, RmsNorm(sum, gamma, 1e-5), 2.0)]), dev, 3 * rowBytes, rounds, pipelined);
+        }
+    }
+
+    /// <summary>
+    /// Times <paramref name="g"/> compiled with the default kernels and once under each of <paramref name="variants"/>
+    /// (<c>NAME=VALUE</c>, set only while that plan compiles) over one set of uploaded inputs, the plans in turn for
+    /// <paramref name="rounds"/> rounds, and prints each plan's median in GB/s of <paramref name="bytes"/> and its ratio
+    /// to the default's. Benchmarks whose label lacks the filter are skipped.
+    /// </summary>
+    private static void Compare(string label, Graph g, GpuDevice dev, double bytes, int rounds, string[] variants)
+    {
+        if (!label.Contains(KernelFilter, StringComparison.Ordinal)) return;
+        string[] names = ["default", .. variants];
+        var exes = new List<GpuExecutable>();
+        var inputs = g.Inputs.Select((i, k) => UploadParallel(k + 1, i.DType, [.. i.Shape.Select(d => (int)d.Value)], dev)).ToArray();
+        try
+        {
+            foreach (string v in names)
+            {
+                var (name, value) = v == "default" ? ("", "") : (v[..v.IndexOf('=', StringComparison.Ordinal)], v[(v.IndexOf('=', StringComparison.Ordinal) + 1)..]);
+                if (name.Length > 0) Environment.SetEnvironmentVariable(name, value);
+                try
+                {
+                    exes.Add((GpuExecutable)CandleCompiler.CompileExecutable(g, new CompileOptions { Backend = GpuBackends.Cuda }));
+                }
+                finally
+                {
+                    if (name.Length > 0) Environment.SetEnvironmentVariable(name, null);
+                }
+            }
+
+            var times = names.Select(_ => new List<double>()).ToArray();
+            for (int round = 0; round < rounds; round++)
+            {
+                for (int k = 0; k < exes.Count; k++) times[k].Add(Time(exes[k], inputs, dev, 7));
+            }
+
+            double Median(List<double> t) => t.Order().ElementAt(t.Count / 2);
+            double baseline = Median(times[0]);
+            for (int k = 0; k < names.Length; k++)
+            {
+                double t = Median(times[k]);
+                string figure = k == 0 ? $"{bytes / t / 1e9:F0} GB/s" : $"{bytes / t / 1e9:F0} GB/s (default {baseline / t:F2}x)";
+                Row(k == 0 ? label : $"{label} ({names[k]})", t, figure);
+            }
+        }
+        finally
+        {
+            foreach (var e in exes) e.Dispose();
+            foreach (var i in inputs) i.Dispose();
+        }
+    }
+
+    /// <summary>Uniform values in [-2, 2) filled by parallel chunks (each seeded from <paramref name="seed"/> and its index), uploaded in <paramref name="dt"/>.</summary>
+    private static DeviceTensor UploadParallel(int seed, DType dt, int[] shape, IDevice dev)
+    {
+        long n = shape.Aggregate(1L, (a, d) => a * d);
+        var f = new float[n];
+        const long Chunk = 1 << 20;
+        Parallel.For(0, (n + Chunk - 1) / Chunk, c =>
+        {
+            var rng = new Random((seed * 7919) + (int)c);
+            long end = Math.Min(n, (c + 1) * Chunk);
+            for (long i = c * Chunk; i < end; i++) f[i] = (float)((rng.NextDouble() * 4) - 2);
+        });
+        var t = HostTensor.FromArray(f, shape);
+        if (dt != DType.F32) t = t.Cast(dt);
+        return DeviceTensor.Upload(t, dev);
+    }
+
     /// <summary>The part of a benchmark's label that <c>kernels FILTER</c> keeps (every benchmark when empty).</summary>
     private static string KernelFilter { get; set; } = "";
 
@@ -133,7 +262,8 @@ public static class Program
     private const string PreviousVectorized = "CANDLE_GPU_EW_NO_UNROLL,CANDLE_GPU_EW_AUTOGROUP,CANDLE_GPU_SOFT_HALF";
 
     /// <summary>
-    /// Times a graph with the default kernels and with each of the comma-separated <paramref name="variable"/>s =1 (the kernel it names instead:
+    /// Times a graph with the default kernels and with each of the comma-separated <paramref name="variable"/>s =1, or
+    /// at the value it gives as <c>NAME=VALUE</c> (the kernel it names instead:
     /// <c>CANDLE_GPU_EW_GENERAL</c>, the general elementwise kernel; <c>CANDLE_GPU_ROWS_SCALAR</c>, the scalar row
     /// kernels; <c>CANDLE_GPU_ROWS_CACHED</c>, the shared-memory octet row kernels; …), alternating three times, and prints both medians in GB/s of <paramref name="bytes"/> moved and their
     /// ratio.
@@ -147,14 +277,14 @@ public static class Program
         for (int round = 0; round < 3; round++)
         {
             vector.Add(Time(g, dev, 7));
-            foreach (string v in variables) Environment.SetEnvironmentVariable(v, "1");
+            foreach (string v in variables) Environment.SetEnvironmentVariable(SwitchName(v), SwitchValue(v));
             try
             {
                 scalar.Add(Time(g, dev, 7));
             }
             finally
             {
-                foreach (string v in variables) Environment.SetEnvironmentVariable(v, null);
+                foreach (string v in variables) Environment.SetEnvironmentVariable(SwitchName(v), null);
             }
         }
 
@@ -162,8 +292,14 @@ public static class Program
         scalar.Sort();
         double tv = vector[1], ts = scalar[1];
         Row(label, tv, $"{bytes / tv / 1e9:F0} GB/s");
-        Row($"{label} ({other}, {string.Join(" ", variables.Select(v => v + "=1"))})", ts, $"{bytes / ts / 1e9:F0} GB/s (default {ts / tv:F2}x)");
+        Row($"{label} ({other}, {string.Join(" ", variables.Select(v => SwitchName(v) + "=" + SwitchValue(v)))})", ts, $"{bytes / ts / 1e9:F0} GB/s (default {ts / tv:F2}x)");
     }
+
+    /// <summary>The variable of an A/B switch written <c>NAME</c> or <c>NAME=VALUE</c>.</summary>
+    private static string SwitchName(string v) => v.Contains('=', StringComparison.Ordinal) ? v[..v.IndexOf('=', StringComparison.Ordinal)] : v;
+
+    /// <summary>The value of an A/B switch written <c>NAME</c> (1) or <c>NAME=VALUE</c>.</summary>
+    private static string SwitchValue(string v) => v.Contains('=', StringComparison.Ordinal) ? v[(v.IndexOf('=', StringComparison.Ordinal) + 1)..] : "1";
 
     private static int CheckDecode(string dir, bool graphs, string spec)
     {
@@ -312,32 +448,38 @@ public static class Program
     /// </summary>
     private static double Time(Graph g, GpuDevice dev, int reps)
     {
-        const int Batch = 5;
         using var exe = (GpuExecutable)CandleCompiler.CompileExecutable(g, new CompileOptions { Backend = GpuBackends.Cuda });
         var rng = new Random(1);
         var inputs = g.Inputs.Select(i => Upload(rng, i.DType, [.. i.Shape.Select(d => (int)d.Value)], dev)).ToArray();
         try
         {
-            var ts = new List<double>();
-            var outs = new List<DeviceTensor>();
-            for (int r = 0; r < reps + 1; r++)
-            {
-                var sw = Stopwatch.StartNew();
-                for (int b = 0; b < Batch; b++) outs.AddRange(exe.RunOnDevice(inputs));
-                dev.Synchronize();
-                double t = sw.Elapsed.TotalSeconds / Batch;
-                foreach (var o in outs) o.Dispose();
-                outs.Clear();
-                if (r >= 1) ts.Add(t);
-            }
-
-            ts.Sort();
-            return ts[ts.Count / 2];
+            return Time(exe, inputs, dev, reps);
         }
         finally
         {
             foreach (var i in inputs) i.Dispose();
         }
+    }
+
+    /// <summary>Seconds per run of a compiled plan over <paramref name="inputs"/>, as <see cref="Time(Graph, GpuDevice, int)"/> measures it.</summary>
+    private static double Time(GpuExecutable exe, DeviceTensor[] inputs, GpuDevice dev, int reps)
+    {
+        const int Batch = 5;
+        var ts = new List<double>();
+        var outs = new List<DeviceTensor>();
+        for (int r = 0; r < reps + 1; r++)
+        {
+            var sw = Stopwatch.StartNew();
+            for (int b = 0; b < Batch; b++) outs.AddRange(exe.RunOnDevice(inputs));
+            dev.Synchronize();
+            double t = sw.Elapsed.TotalSeconds / Batch;
+            foreach (var o in outs) o.Dispose();
+            outs.Clear();
+            if (r >= 1) ts.Add(t);
+        }
+
+        ts.Sort();
+        return ts[ts.Count / 2];
     }
 
     private static DeviceTensor Upload(Random rng, DType dt, int[] shape, IDevice dev)

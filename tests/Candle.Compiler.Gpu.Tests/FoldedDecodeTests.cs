@@ -10,9 +10,10 @@ namespace Candle.Compiler.Gpu.Tests;
 
 /// <summary>
 /// A tiny llama's decode steps on ILGPU's CPU accelerator, where the few-row kernels come first and fold every
-/// rms_norm into the products that read it and every SwiGLU into its gate/up product: the greedy tokens and logits of
-/// the device session are the CPU session's, and each decode step does the work of every norm call and SwiGLU call
-/// inside the products (counted by <see cref="GpuExecutable.FoldedSteps"/>), in f32 through the session and in f16 and
+/// rms_norm into the products that read it, every SwiGLU into its gate/up product and every rope call over the whole
+/// q/k/v output into that product: the greedy tokens and logits of the device session are the CPU session's, and each
+/// decode step does the work of every norm call, SwiGLU call and such rope call inside the products (one launch fewer
+/// a layer for the rope) (counted by <see cref="GpuExecutable.FoldedSteps"/>), in f32 through the session and in f16 and
 /// bf16 on one fixed-size-cache step against the reference interpreter.
 /// </summary>
 public sealed class FoldedDecodeTests(TinyLlamaSessions sessions) : IClassFixture<TinyLlamaSessions>
@@ -30,8 +31,9 @@ public sealed class FoldedDecodeTests(TinyLlamaSessions sessions) : IClassFixtur
         int norms = NormCalls(plan);
         Assert.Equal(2 * sessions.Model.NumLayers + 1, norms);
 
-        // Every norm and every layer's SwiGLU.
-        int folded = norms + sessions.Model.NumLayers;
+        // Every norm, every layer's SwiGLU and every layer's rope call (q, k and v rows written by the q/k/v product).
+        Assert.Equal(sessions.Model.NumLayers, QkvRopeCalls(plan));
+        int folded = norms + (2 * sessions.Model.NumLayers);
         cpu.Reset(16);
         gpu.Reset(16);
         var prompt = HostTensor.FromArray([1L, 7, 30, 4, 12], 1, 5);
@@ -77,7 +79,9 @@ public sealed class FoldedDecodeTests(TinyLlamaSessions sessions) : IClassFixtur
             using var gpu = Assert.IsType<GpuExecutable>(GpuBackends.IlgpuCpu.Compile(graph, CompileOptions.Default));
             var expected = reference.Run([.. inputs.Select(t => t.Clone())]);
             var actual = gpu.Run([.. inputs.Select(t => t.Clone())]);
-            Assert.Equal(NormCalls(gpu) + model.NumLayers, gpu.FoldedSteps);
+            // The first layer's query rope is its own call (the position's comparison runs between), so only later layers' rope calls read the whole q/k/v output.
+            Assert.Equal(model.NumLayers - 1, QkvRopeCalls(gpu));
+            Assert.Equal(NormCalls(gpu) + model.NumLayers + QkvRopeCalls(gpu), gpu.FoldedSteps);
             double tol = dtype == DType.F16 ? 2e-2 : 6e-2;
             for (int o = 0; o < expected.Length; o++)
             {
@@ -99,6 +103,10 @@ public sealed class FoldedDecodeTests(TinyLlamaSessions sessions) : IClassFixtur
     /// <summary>The norm calls of a plan's kernel graph.</summary>
     internal static int NormCalls(GpuExecutable plan) =>
         plan.ListCalls().Split(Environment.NewLine).Count(c => c.StartsWith("Norm:", StringComparison.Ordinal));
+
+    /// <summary>The rope calls of a plan's kernel graph that rotate q and k and write the new cache rows (three parts of one q/k/v product).</summary>
+    internal static int QkvRopeCalls(GpuExecutable plan) =>
+        plan.ListCalls().Split(Environment.NewLine).Count(c => c.StartsWith("RopeRows: ropes x2,", StringComparison.Ordinal));
 
     /// <summary>
     /// The inputs of a static decode step over a cache of <paramref name="rows"/> positions: token 9 at

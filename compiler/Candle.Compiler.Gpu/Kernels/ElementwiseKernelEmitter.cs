@@ -26,10 +26,17 @@ internal sealed class ElementwiseKernelEmitter
     private readonly TypeBuilder _type;
     private readonly Dictionary<string, string> _byKey = new(StringComparer.Ordinal);
     private readonly StringBuilder _dump = new();
+    private readonly int _unrollBy;
     private Type? _built;
 
-    public ElementwiseKernelEmitter()
+    /// <summary>
+    /// An emitter of a new kernel assembly; with <paramref name="unrollBy"/> above 0, every spec's flat kernel also has
+    /// its form of that many blocks a grid-stride step (<see cref="FlatUnrolledBy"/>).
+    /// </summary>
+    public ElementwiseKernelEmitter(int unrollBy = 0)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(unrollBy);
+        _unrollBy = unrollBy;
         string name = "Candle.GpuKernels." + Guid.NewGuid().ToString("N");
         _assembly = new PersistedAssemblyBuilder(new AssemblyName(name), typeof(object).Assembly);
         var module = _assembly.DefineDynamicModule(name);
@@ -77,6 +84,13 @@ internal sealed class ElementwiseKernelEmitter
     public const string FlatUnrolledSuffix = "_flatu";
 
     /// <summary>
+    /// The suffix of a spec's flat kernel unrolled by <paramref name="blocks"/> blocks a grid-stride step (every load of
+    /// the step before any math), emitted only when the emitter was created with that count
+    /// (<see cref="ElementwiseLaunch.VectorUnrollVariable"/>).
+    /// </summary>
+    public static string FlatUnrolledBy(int blocks) => FlatUnrolledSuffix + blocks.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>
     /// The suffix appended to a vectorized kernel's (<see cref="FlatSuffix"/>, <see cref="FlatUnrolledSuffix"/>,
     /// <see cref="RowsSuffix"/>) name for its form that converts f16 with the hardware's instructions
     /// (<see cref="GpuMath.HalfToF32"/>; specs with an f16 operand only).
@@ -113,6 +127,7 @@ internal sealed class ElementwiseKernelEmitter
                 string h = hw ? HardwareHalfSuffix : "";
                 VectorKernelEmitter.Emit(Define(name + FlatSuffix + h, types, key, $"{lanes} elements a thread, operands dense or scalar"), spec, rows: false, 1, hw);
                 VectorKernelEmitter.Emit(Define(name + FlatUnrolledSuffix + h, types, key, $"{unroll} × {lanes} elements a thread step, operands dense or scalar"), spec, rows: false, unroll, hw);
+                if (_unrollBy > 0) VectorKernelEmitter.Emit(Define(name + FlatUnrolledBy(_unrollBy) + h, types, key, $"{_unrollBy} × {lanes} elements a thread step, operands dense or scalar"), spec, rows: false, _unrollBy, hw);
                 if (spec.Rank >= 2) VectorKernelEmitter.Emit(Define(name + RowsSuffix + h, types, key, $"{lanes} elements a thread, operands by rows"), spec, rows: true, 1, hw);
             }
         }

@@ -128,7 +128,7 @@ internal static class FusedGemvKernels
     /// second a warp's width after it): their sums of squares and dot products with the two weight rows' octets
     /// (<paramref name="u0"/>, <paramref name="u1"/> and <paramref name="v0"/>, <paramref name="v1"/>), as <see cref="Octet"/> gives them.
     /// </summary>
-    private static (float Squares, float Row0, float Row1) Octets<TS, TR>(
+    internal static (float Squares, float Row0, float Row1) Octets<TS, TR>(
         ArrayView<Quad> x, ArrayView<Quad> residual, ArrayView<Quad> sum, long xAt, long xAtP, bool two, long at, bool summed, bool store, bool storeP,
         Lanes gu, Lanes gv, bool weighted, Lanes u0, Lanes u1, Lanes v0, Lanes v1)
         where TS : struct, IOctetStorage
@@ -198,7 +198,7 @@ internal static class FusedGemvKernels
         if (col1 != col0) default(TCS).Store(c, row + col1, d1 * r);
     }
 
-    private static float WarpSum(float value)
+    internal static float WarpSum(float value)
     {
         for (int o = Warp.WarpSize / 2; o > 0; o /= 2) value += Warp.ShuffleXor(value, o);
         return value;

@@ -12,6 +12,9 @@ internal interface IOctetStorage
     Lanes Load(ArrayView<Quad> view, long octet);
 
     void Store(ArrayView<Quad> view, long octet, Lanes v);
+
+    /// <summary>Each lane rounded to the storage dtype and widened back: what <see cref="Load"/> would read after <see cref="Store"/> wrote <paramref name="v"/>.</summary>
+    Lanes Round(Lanes v);
 }
 
 /// <summary>f32 octets: two 16-byte accesses.</summary>
@@ -33,6 +36,8 @@ internal readonly struct F32Octets : IOctetStorage
         view[2 * octet] = new Quad { X = Interop.FloatAsInt(v.L0), Y = Interop.FloatAsInt(v.L1), Z = Interop.FloatAsInt(v.L2), W = Interop.FloatAsInt(v.L3) };
         view[(2 * octet) + 1] = new Quad { X = Interop.FloatAsInt(v.L4), Y = Interop.FloatAsInt(v.L5), Z = Interop.FloatAsInt(v.L6), W = Interop.FloatAsInt(v.L7) };
     }
+
+    public Lanes Round(Lanes v) => v;
 }
 
 /// <summary>IEEE half octets: one 16-byte access.</summary>
@@ -54,6 +59,12 @@ internal readonly struct F16Octets : IOctetStorage
         view[octet] = new Quad { X = Pack(v.L0, v.L1), Y = Pack(v.L2, v.L3), Z = Pack(v.L4, v.L5), W = Pack(v.L6, v.L7) };
 
     private static uint Pack(float lo, float hi) => GpuMath.F32ToF16(lo) | ((uint)GpuMath.F32ToF16(hi) << 16);
+
+    public Lanes Round(Lanes v) => new()
+    {
+        L0 = GpuMath.RoundF16(v.L0), L1 = GpuMath.RoundF16(v.L1), L2 = GpuMath.RoundF16(v.L2), L3 = GpuMath.RoundF16(v.L3),
+        L4 = GpuMath.RoundF16(v.L4), L5 = GpuMath.RoundF16(v.L5), L6 = GpuMath.RoundF16(v.L6), L7 = GpuMath.RoundF16(v.L7),
+    };
 }
 
 /// <summary>IEEE half octets converted by the hardware (<see cref="GpuMath.HalfToF32"/>, <see cref="GpuMath.F32ToHalf"/>): one 16-byte access; CUDA and ILGPU's CPU accelerator.</summary>
@@ -75,6 +86,12 @@ internal readonly struct HalfOctets : IOctetStorage
         view[octet] = new Quad { X = Pack(v.L0, v.L1), Y = Pack(v.L2, v.L3), Z = Pack(v.L4, v.L5), W = Pack(v.L6, v.L7) };
 
     private static uint Pack(float lo, float hi) => GpuMath.PackHalf2(lo, hi);
+
+    public Lanes Round(Lanes v) => new()
+    {
+        L0 = GpuMath.RoundHalf(v.L0), L1 = GpuMath.RoundHalf(v.L1), L2 = GpuMath.RoundHalf(v.L2), L3 = GpuMath.RoundHalf(v.L3),
+        L4 = GpuMath.RoundHalf(v.L4), L5 = GpuMath.RoundHalf(v.L5), L6 = GpuMath.RoundHalf(v.L6), L7 = GpuMath.RoundHalf(v.L7),
+    };
 }
 
 /// <summary>bfloat16 octets: one 16-byte access.</summary>
@@ -96,6 +113,12 @@ internal readonly struct BF16Octets : IOctetStorage
         view[octet] = new Quad { X = Pack(v.L0, v.L1), Y = Pack(v.L2, v.L3), Z = Pack(v.L4, v.L5), W = Pack(v.L6, v.L7) };
 
     private static uint Pack(float lo, float hi) => GpuMath.F32ToBF16(lo) | ((uint)GpuMath.F32ToBF16(hi) << 16);
+
+    public Lanes Round(Lanes v) => new()
+    {
+        L0 = GpuMath.RoundBF16(v.L0), L1 = GpuMath.RoundBF16(v.L1), L2 = GpuMath.RoundBF16(v.L2), L3 = GpuMath.RoundBF16(v.L3),
+        L4 = GpuMath.RoundBF16(v.L4), L5 = GpuMath.RoundBF16(v.L5), L6 = GpuMath.RoundBF16(v.L6), L7 = GpuMath.RoundBF16(v.L7),
+    };
 }
 
 /// <summary>Lane-wise arithmetic of <see cref="Lanes"/> for the vectorized row kernels, and their row cache layout.</summary>

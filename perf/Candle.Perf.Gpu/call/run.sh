@@ -12,7 +12,12 @@
 #        ncudecode:APP, ncudecodeg:APP, ncutrain:APP (each kernel's duration under Nsight Compute, summarized by ncu_summary.py;
 #        NCU_LAUNCHES sets the decode steps' launches profiled: 10 steps of 250 growing-cache or 209 graph launches),
 #        pp512t:APP (a prefill of 512 tokens and 16 decode steps with each call synchronized, by call kind),
-#        rows:APP (the row-kernel benchmarks of kernels), trainab:APP (the train step's new paths against the old, alternating),
+#        rows:APP (the row-kernel benchmarks of kernels),
+#        rowsab:APP (the bandwidth mode, 2 rounds in one process: rms_norm with and without weight, residual rms_norm,
+#        softmax and log_softmax over 32768x4096 (f32; rms_norm and softmax also bf16, f16) with the default kernels against
+#        CANDLE_GPU_ROWS_PIPELINED=1, and a copy-like negation and gelu(x*w+b)*sigmoid(x) over 64M (f32, bf16) against
+#        CANDLE_GPU_VECTOR_UNROLL=2, 4 and 8; each plan compiled once, the plans timed in turn; about a minute),
+#        trainab:APP (the train step's new paths against the old, alternating),
 #        gemvab:APP (decode with a CUDA graph: cuBLAS products, the quad few-row kernel first, the warp kernel first, alternating),
 #        ncudecodegq:APP (ncudecodeg with the quad kernel first),
 #        deepab:APP (decode with a CUDA graph: cuBLAS products, the quad kernel first, the deep quad kernel first, alternating),
@@ -21,6 +26,8 @@
 #        foldab:APP (decode with a CUDA graph and the few-row kernels first: rms_norm and silu·mul folded into the products or not, alternating; cuBLAS beside),
 #        stagedab:APP (decode with a CUDA graph and the few-row kernels first: CANDLE_GPU_GEMV_STAGED=1 (activation rows staged in shared
 #        memory) with the folds, the folds unstaged, staged with CANDLE_GPU_FOLD=0, CANDLE_GPU_FOLD=0 alone, and cuBLAS, alternating),
+#        ropeab:APP (decode with a CUDA graph and the few-row kernels first: the rope and KV cache rows written by the q/k/v product or
+#        by their own launch (CANDLE_GPU_FOLD_ROPE=0), alternating),
 #        attnab:APP (decode with a CUDA graph, key-lane decode attention with and without CANDLE_GPU_DECODE_EARLY_VALUES=1, alternating),
 #        decodeab:APP (decode, graph and growing cache, with the one-launch decode attention and the merged ropes and cache rows
 #        against CANDLE_GPU_DECODE_TWO_PASS=1 and CANDLE_GPU_ROPE_ROWS=0, alternating; then each switch alone),
@@ -78,6 +85,7 @@ for s in "$@"; do
   traincpu:*) n=$(( ${n:-0} + 1 )); step train_cpu_${app}_$n 100 $W/$app/train/Candle.TrainBench --threads 16 --steps 3 --warmup 1 ;;
   kernels:*) step kernels_$app 240 $P kernels ;;
   rows:*) step rows_$app 150 $P kernels 32768x4096 ;;
+  rowsab:*) TAILN=45 step rowsab_$app 90 $P bandwidth 2 ;;
   trainab:*) TAILN=12 # the train step with graphs, column sums and slice fills (the defaults) and without them, alternating
     for r in 1 2; do
       step train_new_${app}_$r 60 $W/$app/train/Candle.TrainBench --device cuda --steps 20 --warmup 8
@@ -127,6 +135,11 @@ for s in "$@"; do
       step decodeg_stagednofold_${app}_$r 90 env CANDLE_GPU_GEMV=warps CANDLE_GPU_FOLD=0 CANDLE_GPU_GEMV_STAGED=1 $P decode /tmp/tl f16 128 256 graph
       step decodeg_nofold_${app}_$r 90 env CANDLE_GPU_GEMV=warps CANDLE_GPU_FOLD=0 $P decode /tmp/tl f16 128 256 graph
       step decodeg_cublas_${app}_$r 90 $P decode /tmp/tl f16 128 256 graph
+    done ;;
+  ropeab:*) TAILN=12 # decode (graph), few-row kernels first: the rope fold into the q/k/v product (the default there) against CANDLE_GPU_FOLD_ROPE=0
+    for r in 1 2; do
+      step decodeg_ropefold_${app}_$r 90 env CANDLE_GPU_GEMV=warps $P decode /tmp/tl f16 128 256 graph
+      step decodeg_noropefold_${app}_$r 90 env CANDLE_GPU_GEMV=warps CANDLE_GPU_FOLD_ROPE=0 $P decode /tmp/tl f16 128 256 graph
     done ;;
   attnab:*) TAILN=12 # decode (graph): the decode attention's value loads issued before its key reads, against the default, alternating
     for r in 1 2; do
