@@ -155,7 +155,8 @@ public sealed class DecoderSession : IDisposable
 
     /// <summary>
     /// Whether the KV cache stays on an accelerator: the steps are <see cref="IDeviceExecutable"/>s on one device that is
-    /// not the host, so only token ids, positions and the last position's logits cross to and from the host.
+    /// not the host, so only token ids, positions and the last position's logits (or, for greedy decoding with
+    /// <see cref="ChoosesTokenOnDevice"/>, only the chosen tokens) cross to and from the host.
     /// </summary>
     public bool CacheOnDevice => _device is not null;
 
