@@ -49,6 +49,7 @@ internal sealed partial class GpuLowering(GpuDevice device, Type? generated, IRe
         NormCall n => Folded(n, Norm(n)),
         RowCall { Op: Op.Softmax or Op.LogSoftmax } r when r.XType == r.YType => Softmax(r),
         ReduceCall r when r.Op.ReduceKernelOp() is Runtime.Kernels.Cpu.ReduceOp.Sum or Runtime.Kernels.Cpu.ReduceOp.Mean or Runtime.Kernels.Cpu.ReduceOp.Max or Runtime.Kernels.Cpu.ReduceOp.Min => Reduce(r),
+        ReduceCall { Op: Op.ArgMax or Op.ArgMin } r => ArgReduce(r),
         ColumnReduceCall r => ColumnReduce(r),
         RopeCall r => Rope(r),
         RopeRowsCall r => Folded(r, RopeRows(r)),

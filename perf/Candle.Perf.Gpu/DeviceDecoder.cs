@@ -1,8 +1,10 @@
 using Candle.Compiler.Backends;
 using Candle.Compiler.Gpu;
+using Candle.Compiler.Ir;
 using Candle.Runtime;
 using Candle.Runtime.Devices;
 using Candle.Runtime.Tensors;
+using Candle.Transformers.Generation;
 using Candle.Transformers.Models.Common;
 
 namespace Candle.Perf.Gpu;
@@ -11,7 +13,9 @@ namespace Candle.Perf.Gpu;
 /// Greedy decoding with the KV cache resident on a GPU: the prefill plan runs once from the host, its new keys and
 /// values are uploaded into per-layer cache buffers of a fixed capacity, and each decode step passes the filled rows
 /// (plus the new one) as donated views of those buffers to <see cref="GpuExecutable.RunOnDevice"/>; only the token,
-/// its position and the logits cross to and from the host. With <c>graphs</c> the decode plan is the fixed-size
+/// its position and the logits cross to and from the host, or, with <c>deviceToken</c>, only the token and its position
+/// go up and the token the steps chose on the device (<see cref="DecoderGraphNames.NextToken"/>, 8 bytes) comes back,
+/// never the logits. With <c>graphs</c> the decode plan is the fixed-size
 /// cache step (<see cref="CausalLanguageModel.TraceStaticDecode"/>: the whole cache passed every step, the new entry
 /// written at the position, later rows masked), whose binding never changes, so it is recorded once as a CUDA graph and
 /// replayed for every token.
@@ -26,16 +30,19 @@ internal sealed class DeviceDecoder : IDisposable
     private readonly long _rowBytes;
     private readonly int _capacity;
     private readonly DeviceTensor[]? _staticInputs;
+    private readonly byte[] _token = new byte[sizeof(long)];
 
-    public DeviceDecoder(ICausalLanguageModel model, GpuBackend backend, int capacity, bool graphs = false)
+    public DeviceDecoder(ICausalLanguageModel model, GpuBackend backend, int capacity, bool graphs = false, bool deviceToken = false)
     {
         _model = model;
         _capacity = capacity;
-        _prefill = (GpuExecutable)backend.Compile(model.TracePrefill(), CompileOptions.Default);
+        DeviceToken = deviceToken;
+        Graph WithToken(Graph g) => deviceToken ? DecoderSessionCompilation.WithNextToken(g) : g;
+        _prefill = (GpuExecutable)backend.Compile(WithToken(model.TracePrefill()), CompileOptions.Default);
         var decode = graphs
             ? (model as CausalLanguageModel ?? throw new ArgumentException($"{model.GetType().Name} has no fixed-size cache step", nameof(model))).TraceStaticDecode(capacity)
             : model.TraceDecode();
-        _decode = (GpuExecutable)backend.Compile(decode, CompileOptions.Default);
+        _decode = (GpuExecutable)backend.Compile(WithToken(decode), CompileOptions.Default);
         _decode.CaptureGraphs = graphs;
         _device = _decode.Device;
         _rowBytes = (long)model.NumKvHeads * model.HeadDim * model.DType.SizeInBytes();
@@ -54,6 +61,9 @@ internal sealed class DeviceDecoder : IDisposable
     public long FoldedSteps => _decode.FoldedSteps;
 
     public int Length { get; private set; }
+
+    /// <summary>Whether the steps choose the greedy token on the device and only it is copied back (else the logits row is).</summary>
+    public bool DeviceToken { get; }
 
     public GpuDevice Device => _device;
 
@@ -87,7 +97,7 @@ internal sealed class DeviceDecoder : IDisposable
             }
 
             Length = prompt.Count;
-            int next = ArgMax(LastRow(outs[Index(_prefill.OutputNames, DecoderGraphNames.Logits)]));
+            int next = Next(_prefill, outs);
             _prefill.CheckIndexes();
             return next;
         }
@@ -113,7 +123,7 @@ internal sealed class DeviceDecoder : IDisposable
         try
         {
             Length++;
-            int next = ArgMax(LastRow(outs[Index(_decode.OutputNames, DecoderGraphNames.Logits)]));
+            int next = Next(_decode, outs);
             _decode.CheckIndexes();
             return next;
         }
@@ -158,6 +168,15 @@ internal sealed class DeviceDecoder : IDisposable
         }
 
         throw new InvalidOperationException($"no output '{name}'");
+    }
+
+    // The greedy next token: the one the step chose on the device (8 bytes copied back), or the argmax of the last
+    // logits row copied to the host.
+    private int Next(GpuExecutable step, DeviceTensor[] outs)
+    {
+        if (!DeviceToken) return ArgMax(LastRow(outs[Index(step.OutputNames, DecoderGraphNames.Logits)]));
+        _device.CopyToHost(outs[Index(step.OutputNames, DecoderGraphNames.NextToken)].Buffer, 0, _token);
+        return checked((int)BitConverter.ToInt64(_token));
     }
 
     /// <summary>The last row of a [.., vocab] device tensor, copied to the host.</summary>

@@ -19,7 +19,9 @@ namespace Candle.Perf.Gpu;
 /// softmax, matrix products), <c>bandwidth [ROUNDS] [FILTER]</c> (the row kernels and the elementwise chain, each
 /// compiled once with the default kernels and once under each bandwidth switch, the variants timed in turn for ROUNDS
 /// rounds), <c>check-decode REFDIR</c> (greedy decoding with a resident KV cache against the
-/// reference model's continuation), <c>decode DIR f32|f16|bf16 [prompt] [tokens]</c> (decode tokens/s of a checkpoint),
+/// reference model's continuation), <c>decode DIR f32|f16|bf16 [prompt] [tokens]</c> (decode tokens/s of a checkpoint;
+/// greedy with the token chosen on the device and only it copied back, or with the logits row copied back and the
+/// argmax taken on the host when <c>CANDLE_GREEDY_ON_HOST=1</c>, as for check-decode),
 /// <c>decode-gguf FILE [prompt] [tokens] [graph]</c> (the same for a GGUF file, its Q8_0/Q4_0/Q4_K weights kept
 /// quantized on the device), <c>write-tinyllama DIR LAYERS VOCAB [f32|bf16|f16]</c> and
 /// <c>write-tinyllama-gguf FILE LAYERS VOCAB [q4_0|q8_0|q4_k|...]</c> (the same shape, every matrix of one ggml type). Each figure is the median wall time of a plan's
@@ -301,6 +303,12 @@ public static class Program
     /// <summary>The value of an A/B switch written <c>NAME</c> (1) or <c>NAME=VALUE</c>.</summary>
     private static string SwitchValue(string v) => v.Contains('=', StringComparison.Ordinal) ? v[(v.IndexOf('=', StringComparison.Ordinal) + 1)..] : "1";
 
+    /// <summary>
+    /// Whether greedy decoding reads the token the steps chose on the device (the default) rather than the logits row
+    /// (<see cref="Transformers.Generation.DecoderSession.GreedyOnHostVariable"/> set to 1).
+    /// </summary>
+    private static bool DeviceToken => Environment.GetEnvironmentVariable(Transformers.Generation.DecoderSession.GreedyOnHostVariable) != "1";
+
     private static int CheckDecode(string dir, bool graphs, string spec)
     {
         string json = File.ReadAllText(Path.Combine(dir, "reference.json"));
@@ -308,7 +316,7 @@ public static class Program
         int[] prompt = [.. doc.RootElement.GetProperty("prompt_ids").EnumerateArray().Select(e => e.GetInt32())];
         int[] expected = [.. doc.RootElement.GetProperty("greedy_continuation").EnumerateArray().Select(e => e.GetInt32())];
         var model = (ICausalLanguageModel)ModelRegistry.Load(dir);
-        using var dec = new DeviceDecoder(model, Backend(spec), prompt.Length + expected.Length, graphs);
+        using var dec = new DeviceDecoder(model, Backend(spec), prompt.Length + expected.Length, graphs, DeviceToken);
         var got = new List<int> { dec.Prefill(prompt) };
         while (got.Count < expected.Length) got.Add(dec.Step(got[^1]));
         bool ok = got.SequenceEqual(expected);
@@ -340,7 +348,7 @@ public static class Program
     {
         var sw = Stopwatch.StartNew();
         var model = (ICausalLanguageModel)ModelRegistry.Load(dir, options);
-        using var dec = new DeviceDecoder(model, GpuBackends.Cuda, promptLength + tokens + 32, graphs);
+        using var dec = new DeviceDecoder(model, GpuBackends.Cuda, promptLength + tokens + 32, graphs, DeviceToken);
         string weights = Path.GetExtension(dir) == ".gguf" ? $"GGUF {Path.GetFileName(dir)}" : model.DType.TorchName();
         Console.WriteLine($"decode{(graphs ? " (fixed-size cache, CUDA graph)" : "")}: {model.NumLayers} layers, {weights}, loaded and compiled in {sw.Elapsed.TotalSeconds:F1} s on {dec.Device}");
         var rng = new Random(0);
@@ -358,7 +366,7 @@ public static class Program
         }
 
         double median = times.Order().ElementAt(2);
-        Console.WriteLine($"| prefill {promptLength} tokens (ids in, last logits out, median of 5, plan reused) | {median * 1e3:F1} ms | {promptLength / median:F0} tok/s |");
+        Console.WriteLine($"| prefill {promptLength} tokens (ids in, {(dec.DeviceToken ? "device argmax token" : "last logits")} out, median of 5, plan reused) | {median * 1e3:F1} ms | {promptLength / median:F0} tok/s |");
         int start = dec.Length;
         bool timing = GpuTiming.Enabled;
         GpuTiming.Enabled = false;
@@ -367,7 +375,7 @@ public static class Program
         for (int i = 0; i < tokens; i++) next = dec.Step(next);
         dec.Device.Synchronize();
         double s = sw.Elapsed.TotalSeconds;
-        Console.WriteLine($"| decode, ctx {start}..{start + tokens}, greedy with logits to host | {s * 1e3 / tokens:F2} ms/token | {tokens / s:F0} tok/s |");
+        Console.WriteLine($"| decode, ctx {start}..{start + tokens}, greedy with {(dec.DeviceToken ? "the device's argmax token" : "logits")} to host | {s * 1e3 / tokens:F2} ms/token | {tokens / s:F0} tok/s |");
         Console.WriteLine($"decode step: {dec.DecodeCalls} calls ({dec.DescribeDecode()}); host enqueue {dec.EnqueueTicks * 1e3 / Stopwatch.Frequency / tokens:F3} ms/token; {dec.FoldedSteps} calls folded over all enqueues");
         if (graphs) Console.WriteLine($"decode graphs: {dec.GraphReport}");
         if (timing)

@@ -13,20 +13,29 @@ namespace Candle.Compiler.Gpu.Tests;
 /// device. Tests share them in turn: each sizes the caches it uses (<see cref="DecoderSession.Reset"/>) and sets the
 /// chunk length through <see cref="Sessions"/>.
 /// </summary>
-public sealed class TinyLlamaSessions : IDisposable
+public class TinyLlamaSessions : IDisposable
 {
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "candle-gpu-session-" + Guid.NewGuid().ToString("N"));
 
-    /// <summary>Writes the model and compiles both sessions.</summary>
+    /// <summary>Writes the model and compiles both sessions, in float32.</summary>
     public TinyLlamaSessions()
+        : this(DType.F32)
+    {
+    }
+
+    /// <summary>Writes the model and compiles both sessions with weights and cache in <paramref name="dtype"/>.</summary>
+    protected TinyLlamaSessions(DType dtype)
     {
         TinyModels.Write(_dir, TinyModels.Config("llama"), TinyModels.LlamaWeights(23).Without(".bias"));
-        Model = Assert.IsAssignableFrom<CausalLanguageModel>(ModelRegistry.Load(_dir, new ModelLoadOptions { DType = DType.F32 }));
+        Model = Assert.IsAssignableFrom<CausalLanguageModel>(ModelRegistry.Load(_dir, new ModelLoadOptions { DType = dtype }));
         Cpu = DecoderSession.Compile(Model, CpuBackend.Instance);
         Gpu = DecoderSession.Compile(Model, GpuBackends.IlgpuCpu);
     }
 
-    /// <summary>The model (float32 weights and cache).</summary>
+    /// <summary>The Hugging Face directory the model was written to.</summary>
+    public string Directory => _dir;
+
+    /// <summary>The model (float32 weights and cache, unless the fixture says otherwise).</summary>
     public CausalLanguageModel Model { get; }
 
     /// <summary>The session compiled for the CPU backend.</summary>
@@ -47,6 +56,17 @@ public sealed class TinyLlamaSessions : IDisposable
     {
         Cpu.Dispose();
         Gpu.Dispose();
-        Directory.Delete(_dir, recursive: true);
+        System.IO.Directory.Delete(_dir, recursive: true);
+        GC.SuppressFinalize(this);
+    }
+}
+
+/// <summary>The tiny llama of <see cref="TinyLlamaSessions"/> with float16 weights and cache.</summary>
+public sealed class TinyLlamaF16Sessions : TinyLlamaSessions
+{
+    /// <summary>Writes the model and compiles both sessions in float16.</summary>
+    public TinyLlamaF16Sessions()
+        : base(DType.F16)
+    {
     }
 }

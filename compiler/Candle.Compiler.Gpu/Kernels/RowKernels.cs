@@ -295,4 +295,44 @@ internal static class RowKernels
 
         if (t == 0) default(TYS).Store(y, Grid.IdxX, result);
     }
+    /// <summary>
+    /// argmax (<paramref name="min"/> = 0) or argmin (1) of each row into one i64 per row, with the group reductions of
+    /// <see cref="Reduce{TX, TXS, TY, TYS, TR}"/>: the row's extreme value (or whether it holds a NaN), then the first
+    /// index that holds it as the group maximum of the negated indexes, so ties give the first index and a NaN wins
+    /// (its first index), as the reference interpreter and the host sampler's greedy argmax. Indexes are exact in f32
+    /// up to 2^24, the longest row the launcher admits.
+    /// </summary>
+    public static void ArgReduce<TX, TXS, TR>(ArrayView<TX> x, ArrayView<long> y, int rowLength, int min)
+        where TX : unmanaged
+        where TXS : struct, IStorage<TX>
+        where TR : struct, IGroupReducer
+    {
+        long row = (long)Grid.IdxX * rowLength;
+        int t = Group.IdxX, step = Group.DimX;
+        var s = default(TXS);
+        float sign = min != 0 ? -1f : 1f;
+        float m = float.NegativeInfinity, nan = 0f;
+        for (int j = t; j < rowLength; j += step)
+        {
+            float v = s.Load(x, row + j);
+            if (float.IsNaN(v)) nan = 1f;
+            else m = GpuMath.Maximum(m, sign * v);
+        }
+
+        m = default(TR).Max(m);
+        nan = default(TR).Max(nan);
+        float first = float.NegativeInfinity;
+        for (int j = t; j < rowLength; j += step)
+        {
+            float v = s.Load(x, row + j);
+            if (nan != 0f ? float.IsNaN(v) : sign * v == m)
+            {
+                first = -j;
+                break;
+            }
+        }
+
+        first = default(TR).Max(first);
+        if (t == 0) y[Grid.IdxX] = (long)-first;
+    }
 }

@@ -29,6 +29,8 @@
 #        ropeab:APP (decode with a CUDA graph and the few-row kernels first: the rope and KV cache rows written by the q/k/v product or
 #        by their own launch (CANDLE_GPU_FOLD_ROPE=0), alternating),
 #        attnab:APP (decode with a CUDA graph, key-lane decode attention with and without CANDLE_GPU_DECODE_EARLY_VALUES=1, alternating),
+#        greedyab:APP (decode with a CUDA graph: the greedy token chosen on the device and only it copied back, against the
+#        logits row copied back and the argmax taken on the host, CANDLE_GREEDY_ON_HOST=1, alternating),
 #        decodeab:APP (decode, graph and growing cache, with the one-launch decode attention and the merged ropes and cache rows
 #        against CANDLE_GPU_DECODE_TWO_PASS=1 and CANDLE_GPU_ROPE_ROWS=0, alternating; then each switch alone),
 #        train:APP, traing:APP (CUDA only), traincpu:APP, kernels:APP, peer_decode, peer_kernels, peer_train, peer_train_cuda, peer_train_cpu
@@ -145,6 +147,11 @@ for s in "$@"; do
     for r in 1 2; do
       step decodeg_attn_base_${app}_$r 90 $P decode /tmp/tl f16 128 256 graph
       step decodeg_attn_early_${app}_$r 90 env CANDLE_GPU_DECODE_EARLY_VALUES=1 $P decode /tmp/tl f16 128 256 graph
+    done ;;
+  greedyab:*) TAILN=12 # decode (graph): the device's argmax token copied back, against the logits row copied back, alternating
+    for r in 1 2; do
+      step decodeg_greedy_device_${app}_$r 90 $P decode /tmp/tl f16 128 256 graph
+      step decodeg_greedy_host_${app}_$r 90 env CANDLE_GREEDY_ON_HOST=1 $P decode /tmp/tl f16 128 256 graph
     done ;;
   ncudecodegq:*) TAILN=60 step ncudecodegq_$app 200 bash -c "CANDLE_GPU_GEMV=warps ncu --clock-control none --metrics gpu__time_duration.sum --csv --graph-profiling node --launch-skip 20000 --launch-count ${NCU_LAUNCHES:-2090} --log-file $L/ncudecodegq_$app.csv $P decode /tmp/tl f16 128 256 graph > /dev/null; python3 $B/ncu_summary.py $L/ncudecodegq_$app.csv 10" ;;
   ncufoldab:*) TAILN=40 # Nsight Compute per-kernel durations of the graph decode, few-row kernels first, with and without the folds

@@ -15,8 +15,10 @@ namespace Candle.Transformers.Generation;
 /// all on one device) the cache is a <see cref="DeviceKvCache"/> on that device instead: every step runs through
 /// <see cref="IDeviceExecutable.RunOnDevice"/>: the decode step and the prefill from any position on views of the
 /// cache's rows that they write their new entries into in place, the prefill from position 0 with its new entries
-/// copied into the cache on the device; only the token ids, their positions and the last position's logits cross to and
-/// from the host.
+/// copied into the cache on the device; only the token ids and their positions cross to the device, and the last
+/// position's logits, or, for greedy decoding through <see cref="PrefillGreedy"/> and <see cref="DecodeGreedy"/> with
+/// steps that return <see cref="DecoderGraphNames.NextToken"/> (<see cref="GreedyOnDevice"/>), only the chosen token
+/// (8 bytes a batch row) come back to the host.
 /// Disposing releases the plans and the device cache.
 /// </summary>
 public sealed class DecoderSession : IDisposable
@@ -27,6 +29,7 @@ public sealed class DecoderSession : IDisposable
     private readonly int[] _prefillNewKeys, _prefillNewValues, _decodePresentKeys, _decodePresentValues;
     private readonly int[] _chunkPresentKeys = [], _chunkPresentValues = [];
     private readonly int _prefillLogits, _decodeLogits, _chunkLogits;
+    private readonly int _prefillToken, _decodeToken, _chunkToken = -1;
     private readonly string[] _decodeInputs;
     private readonly string[] _chunkInputs = [];
     private readonly GarbageBudget _garbage = new();
@@ -50,12 +53,15 @@ public sealed class DecoderSession : IDisposable
         int layers = shape.NumLayers;
         _prefillLogits = IndexOf(_prefill.OutputNames, DecoderGraphNames.Logits, "prefill");
         _decodeLogits = IndexOf(_decode.OutputNames, DecoderGraphNames.Logits, "decode");
+        _prefillToken = Find(_prefill.OutputNames, DecoderGraphNames.NextToken);
+        _decodeToken = Find(_decode.OutputNames, DecoderGraphNames.NextToken);
         _prefillNewKeys = [.. Enumerable.Range(0, layers).Select(l => IndexOf(_prefill.OutputNames, DecoderGraphNames.NewKeys(l), "prefill"))];
         _prefillNewValues = [.. Enumerable.Range(0, layers).Select(l => IndexOf(_prefill.OutputNames, DecoderGraphNames.NewValues(l), "prefill"))];
         _decodePresentKeys = [.. Enumerable.Range(0, layers).Select(l => IndexOf(_decode.OutputNames, DecoderGraphNames.PresentKeys(l), "decode"))];
         _decodePresentValues = [.. Enumerable.Range(0, layers).Select(l => IndexOf(_decode.OutputNames, DecoderGraphNames.PresentValues(l), "decode"))];
         _decodeInputs = [.. _decode.InputNames];
         _device = prefill is IDeviceExecutable { Device.IsHost: false } p && decode is IDeviceExecutable d && ReferenceEquals(d.Device, p.Device) ? p.Device : null;
+        GreedyOnDevice = Environment.GetEnvironmentVariable(GreedyOnHostVariable) != "1";
     }
 
     /// <summary>
@@ -78,11 +84,37 @@ public sealed class DecoderSession : IDisposable
         _chunk = prefillChunk;
         int layers = shape.NumLayers;
         _chunkLogits = IndexOf(_chunk.OutputNames, DecoderGraphNames.Logits, "prefill chunk");
+        _chunkToken = Find(_chunk.OutputNames, DecoderGraphNames.NextToken);
         _chunkPresentKeys = [.. Enumerable.Range(0, layers).Select(l => IndexOf(_chunk.OutputNames, DecoderGraphNames.PresentKeys(l), "prefill chunk"))];
         _chunkPresentValues = [.. Enumerable.Range(0, layers).Select(l => IndexOf(_chunk.OutputNames, DecoderGraphNames.PresentValues(l), "prefill chunk"))];
         _chunkInputs = [.. _chunk.InputNames];
         if (!(prefillChunk is IDeviceExecutable c && ReferenceEquals(c.Device, _device))) _device = null;
     }
+
+    /// <summary>Set to 1, <see cref="GreedyOnDevice"/> starts false: greedy decoding copies the logits back and picks on the host.</summary>
+    public const string GreedyOnHostVariable = "CANDLE_GREEDY_ON_HOST";
+
+    /// <summary>
+    /// Whether <see cref="PrefillGreedy"/> and <see cref="DecodeGreedy"/> copy back only the token the steps chose on the
+    /// device (<see cref="DecoderGraphNames.NextToken"/>) when <see cref="ChoosesTokenOnDevice"/>; when false they copy
+    /// the last position's logits and pick on the host, as <see cref="Sampler.ArgMax"/>. True unless
+    /// <see cref="GreedyOnHostVariable"/> is 1 when the session is made.
+    /// </summary>
+    public bool GreedyOnDevice { get; set; }
+
+    /// <summary>
+    /// Whether greedy decoding copies back only the chosen tokens: the cache is on a device
+    /// (<see cref="CacheOnDevice"/>), every step returns <see cref="DecoderGraphNames.NextToken"/> (steps compiled for a
+    /// device do; plans saved without it do not, and then the logits come back) and <see cref="GreedyOnDevice"/> is on.
+    /// </summary>
+    public bool ChoosesTokenOnDevice =>
+        GreedyOnDevice && _device is not null && _prefillToken >= 0 && _decodeToken >= 0 && (_chunk is null || _chunkToken >= 0);
+
+    /// <summary>
+    /// The bytes the steps copied from the device to the host since the session was made (logits rows or chosen tokens);
+    /// 0 when the steps run on the host.
+    /// </summary>
+    public long BytesCopiedToHost { get; private set; }
 
     /// <summary>The default of <see cref="PrefillChunkLength"/>.</summary>
     public const int DefaultPrefillChunkLength = 256;
@@ -123,7 +155,8 @@ public sealed class DecoderSession : IDisposable
 
     /// <summary>
     /// Whether the KV cache stays on an accelerator: the steps are <see cref="IDeviceExecutable"/>s on one device that is
-    /// not the host, so only token ids, positions and the last position's logits cross to and from the host.
+    /// not the host, so only token ids, positions and the last position's logits (or, for greedy decoding with
+    /// <see cref="ChoosesTokenOnDevice"/>, only the chosen tokens) cross to and from the host.
     /// </summary>
     public bool CacheOnDevice => _device is not null;
 
@@ -244,7 +277,7 @@ public sealed class DecoderSession : IDisposable
     /// </exception>
     public HostTensor Prefill(HostTensor inputIds)
     {
-        if (_device is not null) return PrefillOnDevice(inputIds);
+        if (_device is not null) return PrefillOnDevice(inputIds, greedy: false);
         var cache = CheckIds(inputIds);
         int seq = inputIds.Shape[1];
         if (seq == 0) throw new ArgumentException("prefill needs at least one token", nameof(inputIds));
@@ -294,7 +327,7 @@ public sealed class DecoderSession : IDisposable
     /// <exception cref="InvalidOperationException">The cache is full or not sized (call <see cref="Reset"/>).</exception>
     public HostTensor Decode(HostTensor inputIds)
     {
-        if (_device is not null) return DecodeOnDevice(inputIds);
+        if (_device is not null) return DecodeOnDevice(inputIds, greedy: false);
         var cache = CheckIds(inputIds);
         if (inputIds.Shape[1] != 1) throw new ArgumentException($"decode takes one token per row, i64[batch, 1], but got [{string.Join(", ", inputIds.Shape)}]", nameof(inputIds));
         int batch = inputIds.Shape[0];
@@ -310,6 +343,41 @@ public sealed class DecoderSession : IDisposable
         cache.CommitRows([.. _decodePresentKeys.Select(i => outputs[i])], [.. _decodePresentValues.Select(i => outputs[i])], 1);
         _garbage.Step();
         return outputs[_decodeLogits];
+    }
+
+    /// <summary>
+    /// <see cref="Prefill"/>, returning the greedy next token of each row (the first maximal logit of the last position, a
+    /// NaN counting as the maximum, as <see cref="Sampler.ArgMax"/>) instead of the logits. When
+    /// <see cref="ChoosesTokenOnDevice"/> the steps choose it on the device and only the tokens are copied back.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">As <see cref="Prefill"/>.</exception>
+    /// <exception cref="ArgumentException">As <see cref="Prefill"/>.</exception>
+    public long[] PrefillGreedy(HostTensor inputIds) =>
+        ChoosesTokenOnDevice ? PrefillOnDevice(inputIds, greedy: true).AsSpan<long>().ToArray() : ArgMaxRows(Prefill(inputIds));
+
+    /// <summary>
+    /// <see cref="Decode"/>, returning the greedy next token of each row instead of the logits (see
+    /// <see cref="PrefillGreedy"/>); when <see cref="ChoosesTokenOnDevice"/> only the tokens are copied back.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">As <see cref="Decode"/>.</exception>
+    /// <exception cref="ArgumentException">As <see cref="Decode"/>.</exception>
+    public long[] DecodeGreedy(HostTensor inputIds) =>
+        ChoosesTokenOnDevice ? DecodeOnDevice(inputIds, greedy: true).AsSpan<long>().ToArray() : ArgMaxRows(Decode(inputIds));
+
+    // The host's greedy choice of each row of logits [batch, 1, vocab].
+    private static long[] ArgMaxRows(HostTensor logits)
+    {
+        int batch = logits.Shape[0], vocab = logits.Shape[^1];
+        var all = logits.ToFloat32();
+        var tokens = new long[batch];
+        var row = new double[vocab];
+        for (int b = 0; b < batch; b++)
+        {
+            for (int i = 0; i < vocab; i++) row[i] = all[(b * vocab) + i];
+            tokens[b] = Sampler.ArgMax(row);
+        }
+
+        return tokens;
     }
 
     // One chunk of a prompt at the cache's position: the decode step's inputs over n new positions, the new entries
@@ -336,8 +404,9 @@ public sealed class DecoderSession : IDisposable
     }
 
     // The prompt on the device: the prefill step from position 0 (its new entries copied into the cache on the device),
-    // or chunks of the prefill step from any position over views of the cache rows.
-    private HostTensor PrefillOnDevice(HostTensor inputIds)
+    // or chunks of the prefill step from any position over views of the cache rows. With greedy, the result is the
+    // steps' chosen tokens, i64[batch], instead of the logits.
+    private HostTensor PrefillOnDevice(HostTensor inputIds, bool greedy)
     {
         var cache = CheckDeviceIds(inputIds);
         int seq = inputIds.Shape[1];
@@ -349,7 +418,8 @@ public sealed class DecoderSession : IDisposable
             for (int start = 0; start < seq; start += _prefillChunkLength)
             {
                 var ids = Columns(inputIds, start, Math.Min(_prefillChunkLength, seq - start));
-                logits = StepOnDevice((IDeviceExecutable)_chunk, _chunkInputs, _chunkPresentKeys, _chunkPresentValues, _chunkLogits, ids, cache);
+                bool last = start + _prefillChunkLength >= seq;
+                logits = StepOnDevice((IDeviceExecutable)_chunk, _chunkInputs, _chunkPresentKeys, _chunkPresentValues, !last ? -1 : greedy ? _chunkToken : _chunkLogits, greedy, ids, cache)!;
             }
         }
         else
@@ -359,7 +429,7 @@ public sealed class DecoderSession : IDisposable
             var outputs = prefill.RunOnDevice([Staged(ref _stagedIds, inputIds)]);
             try
             {
-                logits = LastPosition(outputs[_prefillLogits]);
+                logits = greedy ? Tokens(outputs[_prefillToken]) : LastPosition(outputs[_prefillLogits]);
                 prefill.CheckIndexes();
                 cache.Commit([.. _prefillNewKeys.Select(i => outputs[i])], [.. _prefillNewValues.Select(i => outputs[i])]);
             }
@@ -373,19 +443,21 @@ public sealed class DecoderSession : IDisposable
         return logits;
     }
 
-    private HostTensor DecodeOnDevice(HostTensor inputIds)
+    private HostTensor DecodeOnDevice(HostTensor inputIds, bool greedy)
     {
         var cache = CheckDeviceIds(inputIds);
         if (inputIds.Shape[1] != 1) throw new ArgumentException($"decode takes one token per row, i64[batch, 1], but got [{string.Join(", ", inputIds.Shape)}]", nameof(inputIds));
-        var logits = StepOnDevice((IDeviceExecutable)_decode, _decodeInputs, _decodePresentKeys, _decodePresentValues, _decodeLogits, inputIds, cache);
+        var logits = StepOnDevice((IDeviceExecutable)_decode, _decodeInputs, _decodePresentKeys, _decodePresentValues, greedy ? _decodeToken : _decodeLogits, greedy, inputIds, cache)!;
         _garbage.Step();
         return logits;
     }
 
     // One step over the cache's rows on the device (the decode step, or a chunk of the prefill step from any position):
     // the ids and positions go up, the step writes the new entries into the lent rows (or they are copied there on the
-    // device), and only the last position's logits come down. The cache advances once the step's indexes are checked.
-    private HostTensor StepOnDevice(IDeviceExecutable step, string[] inputNames, int[] presentKeys, int[] presentValues, int logitsIndex, HostTensor ids, DeviceKvCache cache)
+    // device), and only the last position's logits come down, or with greedy only the tokens the step chose (output
+    // resultIndex), or nothing when resultIndex is -1 (a prompt's chunk before its last). The cache advances once the
+    // step's indexes are checked.
+    private HostTensor? StepOnDevice(IDeviceExecutable step, string[] inputNames, int[] presentKeys, int[] presentValues, int resultIndex, bool greedy, HostTensor ids, DeviceKvCache cache)
     {
         int batch = ids.Shape[0], n = ids.Shape[1];
         var positions = new long[batch * n];
@@ -405,7 +477,7 @@ public sealed class DecoderSession : IDisposable
         var outputs = step.RunOnDevice(args);
         try
         {
-            var logits = LastPosition(outputs[logitsIndex]);
+            var logits = resultIndex < 0 ? null : greedy ? Tokens(outputs[resultIndex]) : LastPosition(outputs[resultIndex]);
             step.CheckIndexes();
             cache.CommitRows([.. presentKeys.Select(i => outputs[i])], [.. presentValues.Select(i => outputs[i])], n);
             return logits;
@@ -454,15 +526,30 @@ public sealed class DecoderSession : IDisposable
         return staged;
     }
 
+    // The tokens a step chose, i64[batch], copied to the host.
+    private HostTensor Tokens(DeviceTensor tokens)
+    {
+        if (tokens.DType != DType.I64 || tokens.Shape.Count != 1) throw new InvalidOperationException($"the step's {DecoderGraphNames.NextToken} is {tokens}, not i64[batch]");
+        var host = tokens.Download();
+        BytesCopiedToHost += host.Data.Length;
+        return host;
+    }
+
     // The logits of each row's last position, f32[batch, 1, vocab] on the host, from logits [batch, ..., vocab] on the
     // device: only those rows are copied (the whole tensor when it has one position per row).
-    private static HostTensor LastPosition(DeviceTensor logits)
+    private HostTensor LastPosition(DeviceTensor logits)
     {
         if (logits.Shape.Count < 2) throw new InvalidOperationException($"the step's logits are {logits}, not [batch, ..., vocab]");
         int batch = logits.Shape[0], vocab = logits.Shape[^1];
         long perRow = 1;
         for (int d = 1; d < logits.Shape.Count - 1; d++) perRow *= logits.Shape[d];
-        if (perRow == 1) return logits.Download().Reshape(batch, 1, vocab);
+        if (perRow == 1)
+        {
+            var all = logits.Download();
+            BytesCopiedToHost += all.Data.Length;
+            return all.Reshape(batch, 1, vocab);
+        }
+
         if (perRow == 0) throw new InvalidOperationException($"the step's logits {logits} hold no position");
         long rowBytes = (long)vocab * logits.DType.SizeInBytes();
         var host = HostTensor.Zeros(logits.DType, batch, 1, vocab);
@@ -470,6 +557,8 @@ public sealed class DecoderSession : IDisposable
         {
             logits.Device.CopyToHost(logits.Buffer, (((b * perRow) + perRow - 1) * rowBytes), host.Data.Span.Slice((int)(b * rowBytes), (int)rowBytes));
         }
+
+        BytesCopiedToHost += batch * rowBytes;
 
         return host;
     }
@@ -534,12 +623,20 @@ public sealed class DecoderSession : IDisposable
 
     private static int IndexOf(IReadOnlyList<string> names, string name, string step)
     {
+        int i = Find(names, name);
+        if (i >= 0) return i;
+        throw new InvalidOperationException($"the {step} graph has no output '{name}' (outputs: {string.Join(", ", names)})");
+    }
+
+    // The index of an output, or -1 when the step does not have it.
+    private static int Find(IReadOnlyList<string> names, string name)
+    {
         for (int i = 0; i < names.Count; i++)
         {
             if (names[i] == name) return i;
         }
 
-        throw new InvalidOperationException($"the {step} graph has no output '{name}' (outputs: {string.Join(", ", names)})");
+        return -1;
     }
 
     private KvCache CheckIds(HostTensor inputIds)

@@ -18,6 +18,13 @@ public sealed class Sampler
         _state = options.Seed ^ 0x9E3779B97F4A7C15UL;
     }
 
+    /// <summary>
+    /// Whether the choice is the argmax of the logits as they are (greedy, with no repetition penalty: no processor
+    /// changes the scores), so a device that computes <see cref="ArgMax"/>'s choice itself can stand in for
+    /// <see cref="Next"/>, which then draws nothing.
+    /// </summary>
+    public bool IsPlainGreedy => _options.Greedy && _options.RepetitionPenalty == 1.0;
+
     /// <summary>Chooses a token id given the logits of the last position and the ids seen so far.</summary>
     public int Next(ReadOnlySpan<float> logits, IReadOnlyCollection<int> previous)
     {

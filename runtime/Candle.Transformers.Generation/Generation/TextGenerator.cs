@@ -11,7 +11,9 @@ namespace Candle.Transformers.Generation;
 /// Generates text with a causal language model: the prompt runs through the compiled prefill plan, then each new
 /// token through the compiled decode plan, reading and filling a preallocated KV cache. Tokens are picked by a
 /// <see cref="Sampler"/> (greedy, temperature, top-k, top-p, repetition penalty, seed), generation ends at a stop
-/// token or the token budget, and each token is streamed to a callback as it is chosen. Disposing releases the
+/// token or the token budget, and each token is streamed to a callback as it is chosen; plain greedy decoding on a device
+/// whose steps choose the token (<see cref="DecoderSession.ChoosesTokenOnDevice"/>) copies back only the token, not the
+/// logits. Disposing releases the
 /// compiled plans. A directory saved by <c>candle compile</c> loads with <see cref="CompiledLanguageModel.Load"/> (no
 /// compiler needed); Candle.Transformers adds <c>TextGenerator.Load</c> for Hugging Face checkpoints, which compiles.
 /// </summary>
@@ -157,8 +159,14 @@ public sealed class TextGenerator : IDisposable
         var sampler = new Sampler(options);
         var detok = new StreamingDetokenizer(Tokenizer);
 
+        // Plain greedy decoding on a device that chooses the token copies back only the token, never the logits.
+        bool tokenOnDevice = sampler.IsPlainGreedy && Session.ChoosesTokenOnDevice;
+        HostTensor? logits = null;
+        long chosen = 0;
         long start = Stopwatch.GetTimestamp();
-        var logits = Session.Prefill(HostTensor.FromArray([.. promptIds.Skip(reused).Select(i => (long)i)], 1, promptIds.Count - reused));
+        var promptRest = HostTensor.FromArray([.. promptIds.Skip(reused).Select(i => (long)i)], 1, promptIds.Count - reused);
+        if (tokenOnDevice) chosen = Session.PrefillGreedy(promptRest)[0];
+        else logits = Session.Prefill(promptRest);
         var prefillTime = Stopwatch.GetElapsedTime(start);
         _cached.AddRange(promptIds);
         var decodeTime = TimeSpan.Zero;
@@ -166,7 +174,7 @@ public sealed class TextGenerator : IDisposable
         FinishReason reason;
         while (true)
         {
-            int next = sampler.Next(logits.AsSpan<float>(), history);
+            int next = tokenOnDevice ? checked((int)chosen) : sampler.Next(logits!.AsSpan<float>(), history);
             generated.Add(next);
             history.Add(next);
             onToken?.Invoke(new GeneratedToken(next, detok.Add(next), generated.Count - 1));
@@ -201,7 +209,9 @@ public sealed class TextGenerator : IDisposable
             }
 
             start = Stopwatch.GetTimestamp();
-            logits = Session.Decode(HostTensor.FromArray([(long)next], 1, 1));
+            var ids = HostTensor.FromArray([(long)next], 1, 1);
+            if (tokenOnDevice) chosen = Session.DecodeGreedy(ids)[0];
+            else logits = Session.Decode(ids);
             decodeTime += Stopwatch.GetElapsedTime(start);
             _cached.Add(next);
             steps++;

@@ -17,6 +17,13 @@ public static class DecoderGraphNames
     /// <summary>Next-token scores, f32[batch, seq, vocab].</summary>
     public const string Logits = "logits";
 
+    /// <summary>
+    /// The greedy choice of a step's last position, i64[batch]: the argmax over the vocabulary of logits[:, -1, :] (the
+    /// first maximal index, a NaN counting as the maximum), which steps compiled for a device add so that greedy decoding
+    /// copies back only the token, not the logits.
+    /// </summary>
+    public const string NextToken = "next_token";
+
     /// <summary>The symbol of the sequence length.</summary>
     public const string SeqSymbol = "seq";
 
