@@ -169,13 +169,13 @@ internal static class FusedGemvKernels
         return (squares, Dot(v, u0), Dot(v, u1));
     }
 
-    private static float Dot(Lanes a, Lanes b) =>
+    /// <summary>The dot product of two octets (shared with <see cref="StagedGemvKernels"/>).</summary>
+    internal static float Dot(Lanes a, Lanes b) =>
         ((a.L0 * b.L0) + (a.L1 * b.L1) + (a.L2 * b.L2) + (a.L3 * b.L3)) + ((a.L4 * b.L4) + (a.L5 * b.L5) + (a.L6 * b.L6) + (a.L7 * b.L7));
 
     /// <summary>
-    /// Reduces one activation row's sum of squares and two dot products over the warp, scales them by the row's rstd
-    /// (1 where <paramref name="length"/> is 0: no norm) and stores them from lane 0: two columns, or act(gate) · up in
-    /// one where <typeparamref name="TA"/> is gated.
+    /// Reduces one activation row's sum of squares over the warp and stores its two dot products scaled by the row's
+    /// rstd (1 where <paramref name="length"/> is 0: no norm), as <see cref="StoreScaled{TA, TC, TCS}"/> does.
     /// </summary>
     private static void StorePair<TA, TC, TCS>(ArrayView<TC> c, long row, int col0, int col1, float squares, float d0, float d1, float length, float eps, int lane)
         where TA : struct, IGateActivation
@@ -183,19 +183,31 @@ internal static class FusedGemvKernels
         where TCS : struct, IStorage<TC>
     {
         if (length > 0f) squares = WarpSum(squares);
+        float r = length > 0f ? 1f / MathF.Sqrt((squares / length) + eps) : 1f;
+        StoreScaled<TA, TC, TCS>(c, row, col0, col1, d0, d1, r, lane);
+    }
+
+    /// <summary>
+    /// Reduces two dot products over the warp, scales them by <paramref name="scale"/> and stores them from lane 0: two
+    /// columns, or act(gate) · up in one where <typeparamref name="TA"/> is gated (shared with <see cref="StagedGemvKernels"/>).
+    /// </summary>
+    internal static void StoreScaled<TA, TC, TCS>(ArrayView<TC> c, long row, int col0, int col1, float d0, float d1, float scale, int lane)
+        where TA : struct, IGateActivation
+        where TC : unmanaged
+        where TCS : struct, IStorage<TC>
+    {
         d0 = WarpSum(d0);
         d1 = WarpSum(d1);
         if (lane != 0) return;
-        float r = length > 0f ? 1f / MathF.Sqrt((squares / length) + eps) : 1f;
         var act = default(TA);
         if (act.Gated)
         {
-            default(TCS).Store(c, row + col0, act.Apply(d0 * r) * (d1 * r));
+            default(TCS).Store(c, row + col0, act.Apply(d0 * scale) * (d1 * scale));
             return;
         }
 
-        default(TCS).Store(c, row + col0, d0 * r);
-        if (col1 != col0) default(TCS).Store(c, row + col1, d1 * r);
+        default(TCS).Store(c, row + col0, d0 * scale);
+        if (col1 != col0) default(TCS).Store(c, row + col1, d1 * scale);
     }
 
     internal static float WarpSum(float value)

@@ -90,10 +90,10 @@ internal static class StagedGemvKernels
         long squaresAt = 2L * rows * octets;
         if (normalizes)
         {
-            q0 = WarpSum(q0);
-            if (rows > 1) q1 = WarpSum(q1);
-            if (rows > 2) q2 = WarpSum(q2);
-            if (rows > 3) q3 = WarpSum(q3);
+            q0 = FusedGemvKernels.WarpSum(q0);
+            if (rows > 1) q1 = FusedGemvKernels.WarpSum(q1);
+            if (rows > 2) q2 = FusedGemvKernels.WarpSum(q2);
+            if (rows > 3) q3 = FusedGemvKernels.WarpSum(q3);
             if (lane == 0) staged[squaresAt + warpIdx] = Pack(q0, q1, q2, q3);
         }
 
@@ -177,10 +177,10 @@ internal static class StagedGemvKernels
             }
         }
 
-        StorePair<TA, TC, TCS>(c, 0, col0, col1, d00, d01, r0, lane);
-        if (rows > 1) StorePair<TA, TC, TCS>(c, n, col0, col1, d10, d11, r1, lane);
-        if (rows > 2) StorePair<TA, TC, TCS>(c, 2L * n, col0, col1, d20, d21, r2, lane);
-        if (rows > 3) StorePair<TA, TC, TCS>(c, 3L * n, col0, col1, d30, d31, r3, lane);
+        FusedGemvKernels.StoreScaled<TA, TC, TCS>(c, 0, col0, col1, d00, d01, r0, lane);
+        if (rows > 1) FusedGemvKernels.StoreScaled<TA, TC, TCS>(c, n, col0, col1, d10, d11, r1, lane);
+        if (rows > 2) FusedGemvKernels.StoreScaled<TA, TC, TCS>(c, 2L * n, col0, col1, d20, d21, r2, lane);
+        if (rows > 3) FusedGemvKernels.StoreScaled<TA, TC, TCS>(c, 3L * n, col0, col1, d30, d31, r3, lane);
     }
 
     /// <summary>
@@ -220,26 +220,26 @@ internal static class StagedGemvKernels
         Lanes u0, Lanes u1, Lanes v0, Lanes v1, Lanes x0, Lanes x1, Lanes y0, Lanes y1)
     {
         var a = Operand(staged, row, octets, q);
-        float r0 = Dot(a, u0), r1 = Dot(a, u1);
+        float r0 = FusedGemvKernels.Dot(a, u0), r1 = FusedGemvKernels.Dot(a, u1);
         if (h1)
         {
             a = Operand(staged, row, octets, p1);
-            r0 += Dot(a, v0);
-            r1 += Dot(a, v1);
+            r0 += FusedGemvKernels.Dot(a, v0);
+            r1 += FusedGemvKernels.Dot(a, v1);
         }
 
         if (h2)
         {
             a = Operand(staged, row, octets, p2);
-            r0 += Dot(a, x0);
-            r1 += Dot(a, x1);
+            r0 += FusedGemvKernels.Dot(a, x0);
+            r1 += FusedGemvKernels.Dot(a, x1);
         }
 
         if (h3)
         {
             a = Operand(staged, row, octets, p3);
-            r0 += Dot(a, y0);
-            r1 += Dot(a, y1);
+            r0 += FusedGemvKernels.Dot(a, y0);
+            r1 += FusedGemvKernels.Dot(a, y1);
         }
 
         return (r0, r1);
@@ -259,37 +259,4 @@ internal static class StagedGemvKernels
 
     private static Quad Pack(float a, float b, float c, float d) =>
         new() { X = Interop.FloatAsInt(a), Y = Interop.FloatAsInt(b), Z = Interop.FloatAsInt(c), W = Interop.FloatAsInt(d) };
-
-    private static float Dot(Lanes a, Lanes b) =>
-        ((a.L0 * b.L0) + (a.L1 * b.L1) + (a.L2 * b.L2) + (a.L3 * b.L3)) + ((a.L4 * b.L4) + (a.L5 * b.L5) + (a.L6 * b.L6) + (a.L7 * b.L7));
-
-    /// <summary>
-    /// Reduces one activation row's two dot products over the warp, scales them by the row's rstd
-    /// <paramref name="rstd"/> and stores them from lane 0: two columns, or act(gate) · up in one where
-    /// <typeparamref name="TA"/> is gated (as <see cref="FusedGemvKernels.NormGemv{TS, TR, TA, TC, TCS}"/> stores them).
-    /// </summary>
-    private static void StorePair<TA, TC, TCS>(ArrayView<TC> c, long row, int col0, int col1, float d0, float d1, float rstd, int lane)
-        where TA : struct, IGateActivation
-        where TC : unmanaged
-        where TCS : struct, IStorage<TC>
-    {
-        d0 = WarpSum(d0);
-        d1 = WarpSum(d1);
-        if (lane != 0) return;
-        var act = default(TA);
-        if (act.Gated)
-        {
-            default(TCS).Store(c, row + col0, act.Apply(d0 * rstd) * (d1 * rstd));
-            return;
-        }
-
-        default(TCS).Store(c, row + col0, d0 * rstd);
-        if (col1 != col0) default(TCS).Store(c, row + col1, d1 * rstd);
-    }
-
-    private static float WarpSum(float value)
-    {
-        for (int o = Warp.WarpSize / 2; o > 0; o /= 2) value += Warp.ShuffleXor(value, o);
-        return value;
-    }
 }
