@@ -46,6 +46,7 @@ export CANDLE_FIXTURES=$PWD/tests/fixtures
 L=$OUT/logs; mkdir -p $L
 step() { # name limit cmd...
   local name=$1 lim=$2; shift 2
+  while [[ -e $L/$name.log ]]; do name=$name+; done # a name another step of the call already used keeps both logs
   local left=$(( BUDGET - ($(date +%s) - T0) ))
   (( lim > left )) && lim=$left
   if (( lim < 10 )); then echo "=== $name SKIPPED (no time left)" | tee -a $L/summary.txt; return; fi
