@@ -48,38 +48,19 @@ internal static class PipelinedRowKernels
         }
 
         long row = Grid.IdxX, stride = Grid.DimX;
-        Lanes v0 = default, v1 = default, r0 = default, r1 = default;
-        if (row < rows)
-        {
-            long at = row * octets;
-            if (h0) v0 = s.Load(x, at + o0);
-            if (h1) v1 = s.Load(x, at + o1);
-            if (hasResidual != 0)
-            {
-                if (h0) r0 = s.Load(residual, at + o0);
-                if (h1) r1 = s.Load(residual, at + o1);
-            }
-        }
+        bool summed = hasResidual != 0;
+        var (v0, v1) = Octets<TS>(x, row, rows, octets, o0, o1, h0, h1, true);
+        var (r0, r1) = Octets<TS>(residual, row, rows, octets, o0, o1, h0, h1, summed);
 
         for (; row < rows; row += stride)
         {
             long at = row * octets, next = row + stride;
 
             // The next row's loads, issued before this row's reduction waits on anything.
-            Lanes n0 = default, n1 = default, m0 = default, m1 = default;
-            if (next < rows)
-            {
-                long nat = next * octets;
-                if (h0) n0 = s.Load(x, nat + o0);
-                if (h1) n1 = s.Load(x, nat + o1);
-                if (hasResidual != 0)
-                {
-                    if (h0) m0 = s.Load(residual, nat + o0);
-                    if (h1) m1 = s.Load(residual, nat + o1);
-                }
-            }
+            var (n0, n1) = Octets<TS>(x, next, rows, octets, o0, o1, h0, h1, true);
+            var (m0, m1) = Octets<TS>(residual, next, rows, octets, o0, o1, h0, h1, summed);
 
-            if (hasResidual != 0)
+            if (summed)
             {
                 v0 = LaneMath.Plus(v0, r0);
                 v1 = LaneMath.Plus(v1, r1);
@@ -112,24 +93,12 @@ internal static class PipelinedRowKernels
         bool h0 = o0 < octets, h1 = o1 < octets;
         var s = default(TS);
         long row = Grid.IdxX, stride = Grid.DimX;
-        Lanes v0 = default, v1 = default;
-        if (row < rows)
-        {
-            long at = row * octets;
-            if (h0) v0 = s.Load(x, at + o0);
-            if (h1) v1 = s.Load(x, at + o1);
-        }
+        var (v0, v1) = Octets<TS>(x, row, rows, octets, o0, o1, h0, h1, true);
 
         for (; row < rows; row += stride)
         {
             long at = row * octets, next = row + stride;
-            Lanes n0 = default, n1 = default;
-            if (next < rows)
-            {
-                long nat = next * octets;
-                if (h0) n0 = s.Load(x, nat + o0);
-                if (h1) n1 = s.Load(x, nat + o1);
-            }
+            var (n0, n1) = Octets<TS>(x, next, rows, octets, o0, o1, h0, h1, true);
 
             float m = float.NegativeInfinity;
             if (h0) m = GpuMath.Maximum(m, LaneMath.Max(v0));
@@ -154,6 +123,25 @@ internal static class PipelinedRowKernels
 
             (v0, v1) = (n0, n1);
         }
+    }
+
+    /// <summary>
+    /// A thread's two octets (<paramref name="o0"/>, <paramref name="o1"/>, each loaded where held) of row
+    /// <paramref name="row"/> of <paramref name="v"/>; zeros past the last row or when not <paramref name="read"/>.
+    /// </summary>
+    private static (Lanes First, Lanes Second) Octets<TS>(ArrayView<Quad> v, long row, long rows, int octets, int o0, int o1, bool h0, bool h1, bool read)
+        where TS : struct, IOctetStorage
+    {
+        Lanes a = default, b = default;
+        if (read && row < rows)
+        {
+            var s = default(TS);
+            long at = row * octets;
+            if (h0) a = s.Load(v, at + o0);
+            if (h1) b = s.Load(v, at + o1);
+        }
+
+        return (a, b);
     }
 
     private static Lanes Scaled(Lanes v, Lanes w, float r, int hasWeight)
